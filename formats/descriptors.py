@@ -1,0 +1,126 @@
+"""VMSAv8-64 translation-table descriptor layouts (ARM Tables D8-48..D8-53).
+
+The address fields of a descriptor depend on the granule, the level (block
+size), FEAT_LPA2 (effective DS) and FEAT_LPA with 64KB granules, so each
+layout is built by a function of those parameters, like pyelftools'
+``ELFStructs``.  Bit positions appear only in this module.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .fields import Field, Layout
+
+__all__ = [
+    "VALID", "TYPE", "s1_table_layout", "s1_leaf_layout", "s2_table_layout", "s2_leaf_layout",
+    "ADDR_47", "DS_OA_49_48", "DS_OA_51_50", "LPA_OA_51_48", "S1_TABLE", "S1_LEAF", "S2_LEAF",
+]
+
+#: descriptor bit 0: valid
+VALID = Field("VALID", 0, 0)
+#: descriptor bit 1: 1 table/page, 0 block
+TYPE = Field("TYPE", 1, 1)
+
+# Address pieces shared by every format
+ADDR_47 = 47                                     # top bit of the 48-bit address field
+DS_OA_49_48 = Field("OA_49_48", 49, 48, "OA[49:48] with DS = 1")
+DS_OA_51_50 = Field("OA_51_50", 9, 8, "OA[51:50] with DS = 1")
+LPA_OA_51_48 = Field("OA_51_48", 15, 12, "OA[51:48] with 64KB granule and 52-bit PA")
+
+# Attribute fields by name (bit positions, ARM Tables D8-50, D8-52, D8-53)
+S1_TABLE = {
+    "NSTable": Field("NSTable", 63, 63, "Non-secure table (Secure state only)"),
+    "APTable": Field("APTable", 62, 61, "hierarchical access permissions limit"),
+    "UXNTable": Field("UXNTable", 60, 60, "hierarchical EL0 execute-never (XNTable in one-EL regimes)"),
+    "PXNTable": Field("PXNTable", 59, 59, "hierarchical privileged execute-never"),
+}
+S1_LEAF = {
+    "AttrIndx": Field("AttrIndx", 4, 2, "MAIR attribute index"),
+    "NS": Field("NS", 5, 5, "Non-secure output (Secure state only)"),
+    "AP": Field("AP", 7, 6, "access permissions AP[2:1]"),
+    "SH": Field("SH", 9, 8, "shareability"),
+    "AF": Field("AF", 10, 10, "access flag"),
+    "nG": Field("nG", 11, 11, "not global"),
+    "nT": Field("nT", 16, 16, "block translation entry (FEAT_BBML1)"),
+    "GP": Field("GP", 50, 50, "guarded page (FEAT_BTI)"),
+    "DBM": Field("DBM", 51, 51, "dirty bit modifier"),
+    "Contiguous": Field("Contiguous", 52, 52, "contiguous hint"),
+    "PXN": Field("PXN", 53, 53, "privileged execute-never"),
+    "UXN": Field("UXN", 54, 54, "EL0 execute-never (XN in one-EL regimes)"),
+    "SW": Field("SW", 58, 55, "reserved for software"),
+    "PBHA": Field("PBHA", 62, 59, "page-based hardware attributes / ignored"),
+    "IGN63": Field("IGN63", 63, 63, "ignored"),
+}
+S2_LEAF = {
+    "MemAttr": Field("MemAttr", 5, 2, "stage 2 memory attributes"),
+    "S2AP": Field("S2AP", 7, 6, "stage 2 access permissions (bit 6 read, bit 7 write)"),
+    "SH": Field("SH", 9, 8, "shareability"),
+    "AF": Field("AF", 10, 10, "access flag"),
+    "FnXS": Field("FnXS", 11, 11, "XS attribute 0 (FEAT_XS)"),
+    "nT": Field("nT", 16, 16, "block translation entry (FEAT_BBML1)"),
+    "DBM": Field("DBM", 51, 51, "dirty bit modifier"),
+    "Contiguous": Field("Contiguous", 52, 52, "contiguous hint"),
+    "XN": Field("XN", 54, 53, "execute-never XN[1:0] (XN[0] with FEAT_XNX)"),
+    "SW": Field("SW", 58, 55, "reserved for software"),
+    "IGN": Field("IGN", 62, 59, "reserved for a System MMU / ignored"),
+}
+
+
+def _address_fields(lsb: int, ds: bool, lpa64: bool, table: bool) -> list[Field]:
+    name = "NLTA" if table else "OA"
+    rows = [Field(name, ADDR_47, lsb, f"{'next-level table' if table else 'output'} address [47:{lsb}]")]
+    if ds:
+        rows.append(Field(f"{name}_49_48", 49, 48, f"{name}[49:48] (DS = 1)"))
+        rows.append(Field(f"{name}_51_50", 9, 8, f"{name}[51:50] (DS = 1)"))
+    elif lpa64:
+        rows.append(Field(f"{name}_51_48", 15, 12, f"{name}[51:48] (64KB, 52-bit PA)"))
+    return rows
+
+
+@lru_cache(maxsize=None)
+def s1_table_layout(granule_shift: int, ds: bool, lpa64: bool) -> Layout:
+    """Stage 1 table descriptor (ARM Table D8-50)."""
+    rows = [VALID, TYPE] + _address_fields(granule_shift, ds, lpa64, True)
+    rows += list(S1_TABLE.values())
+    return Layout("S1 table descriptor", tuple(rows))
+
+
+@lru_cache(maxsize=None)
+def s2_table_layout(granule_shift: int, ds: bool, lpa64: bool) -> Layout:
+    """Stage 2 table descriptor (ARM Table D8-51): no hierarchical attributes."""
+    rows = [VALID, TYPE] + _address_fields(granule_shift, ds, lpa64, True)
+    return Layout("S2 table descriptor", tuple(rows))
+
+
+def _leaf_rows(leaf_shift: int, ds: bool, lpa64: bool, attrs: dict[str, Field], block: bool) -> list[Field]:
+    rows = [VALID, TYPE] + _address_fields(leaf_shift, ds, lpa64, False)
+    taken = 0
+    for f in rows:
+        taken |= f.mask
+    for f in attrs.values():
+        if f.name == "SH" and ds:
+            continue  # bits 9:8 are OA[51:50]
+        if f.name == "nT" and (not block or f.mask & taken):
+            continue
+        if f.mask & taken:
+            continue
+        rows.append(f)
+    return rows
+
+
+@lru_cache(maxsize=None)
+def s1_leaf_layout(leaf_shift: int, ds: bool, lpa64: bool, block: bool) -> Layout:
+    """Stage 1 block or page descriptor (ARM Table D8-52).
+
+    :param leaf_shift: log2 of the block or page size
+    """
+    return Layout("S1 block descriptor" if block else "S1 page descriptor",
+                  tuple(_leaf_rows(leaf_shift, ds, lpa64, S1_LEAF, block)))
+
+
+@lru_cache(maxsize=None)
+def s2_leaf_layout(leaf_shift: int, ds: bool, lpa64: bool, block: bool) -> Layout:
+    """Stage 2 block or page descriptor (ARM Table D8-53)."""
+    return Layout("S2 block descriptor" if block else "S2 page descriptor",
+                  tuple(_leaf_rows(leaf_shift, ds, lpa64, S2_LEAF, block)))

@@ -1,0 +1,264 @@
+"""System-register field layouts (Arm ARM DDI 0487 M.a.a, chapter D24).
+
+Field names are the Arm ARM's.  Only layouts; what the fields mean for a walk
+is decided in :mod:`pgwalk.params`.
+"""
+
+from __future__ import annotations
+
+from .fields import Layout, fields
+
+__all__ = [
+    "TCR_EL1", "TCR_EL2_E2H0", "TCR_EL3", "VTCR_EL2", "TTBR", "TTBR_52", "VTTBR_EL2",
+    "SCTLR", "HCR_EL2", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1",
+    "MAIR", "PAR_EL1_OK", "PAR_EL1_FAULT", "HPFAR_EL2", "PSTATE", "REGISTER_LAYOUTS",
+    "PS_BITS", "TG0_GRANULE", "TG1_GRANULE",
+]
+
+#: {I}PS / PS / PARange encodings -> bits (ARM Table D8-5)
+PS_BITS = {0: 32, 1: 36, 2: 40, 3: 42, 4: 44, 5: 48, 6: 52, 7: 56}
+
+_PS_VALUES = {k: f"{v} bits" for k, v in PS_BITS.items()}
+_CACHE = {0: "Non-cacheable", 1: "Write-Back RA WA", 2: "Write-Through RA", 3: "Write-Back RA"}
+_SH = {0: "Non-shareable", 1: "reserved", 2: "Outer Shareable", 3: "Inner Shareable"}
+
+#: TCR_ELx.TG0 and VTCR_EL2.TG0 -> granule shift (ASL AArch64.S1DecodeTG0 / S2DecodeTG0)
+TG0_GRANULE = {0b00: 12, 0b01: 16, 0b10: 14}
+#: TCR_ELx.TG1 -> granule shift (ASL AArch64.S1DecodeTG1): note the different encoding
+TG1_GRANULE = {0b10: 12, 0b11: 16, 0b01: 14}
+
+_TG0 = {0: "4KB", 1: "64KB", 2: "16KB", 3: "reserved"}
+_TG1 = {0: "reserved", 1: "16KB", 2: "4KB", 3: "64KB"}
+
+# TCR_EL1, and TCR_EL2 when HCR_EL2.E2H == 1 (ARM D24.2.194)
+TCR_EL1 = Layout("TCR_EL1", fields([
+    ("T0SZ", 5, 0, "size offset of the TTBR0 region: 64 - T0SZ VA bits"),
+    ("EPD0", 7, 7, "1: TTBR0 walks disabled"),
+    ("IRGN0", 9, 8, "inner cacheability of TTBR0 walks", _CACHE),
+    ("ORGN0", 11, 10, "outer cacheability of TTBR0 walks", _CACHE),
+    ("SH0", 13, 12, "shareability of TTBR0 walks", _SH),
+    ("TG0", 15, 14, "TTBR0 granule", _TG0),
+    ("T1SZ", 21, 16, "size offset of the TTBR1 region: 64 - T1SZ VA bits"),
+    ("A1", 22, 22, "ASID from TTBR1 (1) or TTBR0 (0)"),
+    ("EPD1", 23, 23, "1: TTBR1 walks disabled"),
+    ("IRGN1", 25, 24, "inner cacheability of TTBR1 walks", _CACHE),
+    ("ORGN1", 27, 26, "outer cacheability of TTBR1 walks", _CACHE),
+    ("SH1", 29, 28, "shareability of TTBR1 walks", _SH),
+    ("TG1", 31, 30, "TTBR1 granule", _TG1),
+    ("IPS", 34, 32, "intermediate physical address size", _PS_VALUES),
+    ("AS", 36, 36, "ASID size: 0 8-bit, 1 16-bit"),
+    ("TBI0", 37, 37, "top byte ignored, TTBR0 region"),
+    ("TBI1", 38, 38, "top byte ignored, TTBR1 region"),
+    ("HA", 39, 39, "hardware Access flag update"),
+    ("HD", 40, 40, "hardware dirty state update"),
+    ("HPD0", 41, 41, "hierarchical permissions disabled, TTBR0"),
+    ("HPD1", 42, 42, "hierarchical permissions disabled, TTBR1"),
+    ("HWU059", 43, 43), ("HWU060", 44, 44), ("HWU061", 45, 45), ("HWU062", 46, 46),
+    ("HWU159", 47, 47), ("HWU160", 48, 48), ("HWU161", 49, 49), ("HWU162", 50, 50),
+    ("TBID0", 51, 51, "TBI0 for data accesses only"),
+    ("TBID1", 52, 52, "TBI1 for data accesses only"),
+    ("NFD0", 53, 53, "non-fault accesses at EL0 disabled, TTBR0"),
+    ("NFD1", 54, 54, "non-fault accesses at EL0 disabled, TTBR1"),
+    ("E0PD0", 55, 55, "EL0 accesses to the TTBR0 region fault"),
+    ("E0PD1", 56, 56, "EL0 accesses to the TTBR1 region fault"),
+    ("TCMA0", 57, 57), ("TCMA1", 58, 58),
+    ("DS", 59, 59, "52-bit IA/OA with 4KB/16KB granules (FEAT_LPA2)"),
+    ("MTX0", 60, 60), ("MTX1", 61, 61),
+]))
+
+# TCR_EL2 when HCR_EL2.E2H == 0 (ARM D24.2.195)
+TCR_EL2_E2H0 = Layout("TCR_EL2", fields([
+    ("T0SZ", 5, 0, "size offset: 64 - T0SZ VA bits"),
+    ("IRGN0", 9, 8, "inner cacheability of walks", _CACHE),
+    ("ORGN0", 11, 10, "outer cacheability of walks", _CACHE),
+    ("SH0", 13, 12, "shareability of walks", _SH),
+    ("TG0", 15, 14, "granule", _TG0),
+    ("PS", 18, 16, "physical address size", _PS_VALUES),
+    ("TBI", 20, 20, "top byte ignored"),
+    ("HA", 21, 21, "hardware Access flag update"),
+    ("HD", 22, 22, "hardware dirty state update"),
+    ("RES1_23", 23, 23),
+    ("HPD", 24, 24, "hierarchical permissions disabled"),
+    ("HWU59", 25, 25), ("HWU60", 26, 26), ("HWU61", 27, 27), ("HWU62", 28, 28),
+    ("TBID", 29, 29, "TBI for data accesses only"),
+    ("TCMA", 30, 30),
+    ("RES1_31", 31, 31),
+    ("DS", 32, 32, "52-bit IA/OA with 4KB/16KB granules (FEAT_LPA2)"),
+    ("MTX", 33, 33),
+]))
+
+# TCR_EL3 (ARM D24.2.196): same positions as TCR_EL2 with E2H == 0 for what pgwalk reads
+TCR_EL3 = Layout("TCR_EL3", fields([
+    ("T0SZ", 5, 0, "size offset: 64 - T0SZ VA bits"),
+    ("IRGN0", 9, 8, "inner cacheability of walks", _CACHE),
+    ("ORGN0", 11, 10, "outer cacheability of walks", _CACHE),
+    ("SH0", 13, 12, "shareability of walks", _SH),
+    ("TG0", 15, 14, "granule", _TG0),
+    ("PS", 18, 16, "physical address size", _PS_VALUES),
+    ("TBI", 20, 20, "top byte ignored"),
+    ("HA", 21, 21, "hardware Access flag update"),
+    ("HD", 22, 22, "hardware dirty state update"),
+    ("RES1_23", 23, 23),
+    ("HPD", 24, 24, "hierarchical permissions disabled"),
+    ("HWU59", 25, 25), ("HWU60", 26, 26), ("HWU61", 27, 27), ("HWU62", 28, 28),
+    ("TBID", 29, 29, "TBI for data accesses only"),
+    ("TCMA", 30, 30),
+    ("RES1_31", 31, 31),
+    ("DS", 32, 32, "52-bit IA/OA with 4KB/16KB granules (FEAT_LPA2)"),
+    ("MTX", 33, 33),
+]))
+
+# VTCR_EL2 (ARM D24.2.224)
+VTCR_EL2 = Layout("VTCR_EL2", fields([
+    ("T0SZ", 5, 0, "size offset: 64 - T0SZ IPA bits"),
+    ("SL0", 7, 6, "starting level (with SL2)"),
+    ("IRGN0", 9, 8, "inner cacheability of walks", _CACHE),
+    ("ORGN0", 11, 10, "outer cacheability of walks", _CACHE),
+    ("SH0", 13, 12, "shareability of walks", _SH),
+    ("TG0", 15, 14, "granule", _TG0),
+    ("PS", 18, 16, "physical address size", _PS_VALUES),
+    ("VS", 19, 19, "16-bit VMID"),
+    ("HA", 21, 21, "hardware Access flag update"),
+    ("HD", 22, 22, "hardware dirty state update"),
+    ("HWU59", 25, 25), ("HWU60", 26, 26), ("HWU61", 27, 27), ("HWU62", 28, 28),
+    ("NSW", 29, 29), ("NSA", 30, 30),
+    ("RES1_31", 31, 31),
+    ("DS", 32, 32, "52-bit IPA/OA with 4KB/16KB granules (FEAT_LPA2)"),
+    ("SL2", 33, 33, "start level -1 with SL0 = 0 (4KB, DS = 1)"),
+    ("AssuredOnly", 34, 34), ("TL1", 35, 35), ("S2PIE", 36, 36), ("S2POE", 37, 37),
+    ("D128", 38, 38), ("GCSH", 40, 40), ("TL0", 41, 41), ("HAFT", 44, 44), ("HDBSS", 45, 45),
+]))
+
+# TTBRn_ELx, 48-bit BADDR form (ARM D24.2.209)
+TTBR = Layout("TTBR", fields([
+    ("CnP", 0, 0, "common not private"),
+    ("BADDR", 47, 1, "translation table base address"),
+    ("ASID", 63, 48, "address space identifier"),
+]))
+
+# TTBRn_ELx, 52-bit BADDR form: BADDR[51:48] in bits [5:2]
+TTBR_52 = Layout("TTBR", fields([
+    ("CnP", 0, 0, "common not private"),
+    ("BADDR_51_48", 5, 2, "translation table base address bits [51:48]"),
+    ("BADDR", 47, 6, "translation table base address bits [47:6]"),
+    ("ASID", 63, 48, "address space identifier"),
+]))
+
+VTTBR_EL2 = Layout("VTTBR_EL2", fields([
+    ("CnP", 0, 0, "common not private"),
+    ("BADDR", 47, 1, "stage 2 translation table base address"),
+    ("VMID", 63, 48, "virtual machine identifier"),
+]))
+
+# SCTLR_ELx bits pgwalk uses (ARM D24.2.172)
+SCTLR = Layout("SCTLR", fields([
+    ("M", 0, 0, "stage 1 MMU enable"),
+    ("A", 1, 1, "alignment check"),
+    ("C", 2, 2, "data cacheability"),
+    ("SA", 3, 3, "SP alignment check"),
+    ("SA0", 4, 4, "EL0 SP alignment check"),
+    ("I", 12, 12, "instruction cacheability"),
+    ("WXN", 19, 19, "write permission implies XN"),
+    ("SPAN", 23, 23, "set PAN on exception (0 = set)"),
+    ("E0E", 24, 24, "EL0 data endianness"),
+    ("EE", 25, 25, "endianness of data accesses and table walks"),
+    ("EPAN", 57, 57, "enhanced PAN: PAN also for EL0-executable pages"),
+]))
+
+# HCR_EL2 bits pgwalk uses (ARM D24.2.71)
+HCR_EL2 = Layout("HCR_EL2", fields([
+    ("VM", 0, 0, "stage 2 enable"),
+    ("SWIO", 1, 1),
+    ("PTW", 2, 2, "stage 1 walks to stage 2 Device memory fault"),
+    ("DC", 12, 12, "default cacheability: stage 1 off, Normal WB"),
+    ("TVM", 26, 26), ("TGE", 27, 27, "trap general exceptions"), ("TRVM", 30, 30),
+    ("RW", 31, 31, "EL1 is AArch64"),
+    ("CD", 32, 32, "stage 2 data accesses Non-cacheable"),
+    ("ID", 33, 33, "stage 2 instruction accesses Non-cacheable"),
+    ("E2H", 34, 34, "EL2 host (VHE)"),
+    ("NV", 42, 42), ("NV1", 43, 43), ("AT", 44, 44),
+    ("FWB", 46, 46, "stage 2 forced write-back"),
+    ("GPF", 48, 48),
+]))
+
+ID_AA64MMFR0_EL1 = Layout("ID_AA64MMFR0_EL1", fields([
+    ("PARange", 3, 0, "physical address range", _PS_VALUES),
+    ("ASIDBits", 7, 4),
+    ("BigEnd", 11, 8), ("SNSMem", 15, 12), ("BigEndEL0", 19, 16),
+    ("TGran16", 23, 20, "16KB granule at stage 1", {0: "not supported", 1: "supported", 2: "supported, 52-bit"}),
+    ("TGran64", 27, 24, "64KB granule at stage 1", {0: "supported", 15: "not supported"}),
+    ("TGran4", 31, 28, "4KB granule at stage 1", {0: "supported", 1: "supported, 52-bit", 15: "not supported"}),
+    ("TGran16_2", 35, 32), ("TGran64_2", 39, 36), ("TGran4_2", 43, 40),
+    ("ExS", 47, 44), ("FGT", 59, 56), ("ECV", 63, 60),
+]))
+
+ID_AA64MMFR1_EL1 = Layout("ID_AA64MMFR1_EL1", fields([
+    ("HAFDBS", 3, 0, "hardware AF/dirty updates"),
+    ("VMIDBits", 7, 4), ("VH", 11, 8),
+    ("HPDS", 15, 12, "hierarchical permission disables"),
+    ("LO", 19, 16), ("PAN", 23, 20, "privileged access never"),
+    ("SpecSEI", 27, 24), ("XNX", 31, 28, "stage 2 EL0/EL1 execute-never split"),
+    ("TWED", 35, 32), ("ETS", 39, 36), ("HCX", 43, 40), ("AFP", 47, 44),
+    ("nTLBPA", 51, 48), ("TIDCP1", 55, 52), ("CMOW", 59, 56), ("ECBHB", 63, 60),
+]))
+
+ID_AA64MMFR2_EL1 = Layout("ID_AA64MMFR2_EL1", fields([
+    ("CnP", 3, 0), ("UAO", 7, 4), ("LSM", 11, 8), ("IESB", 15, 12),
+    ("VARange", 19, 16, "virtual address range", {0: "48 bits", 1: "52 bits with 64KB"}),
+    ("CCIDX", 23, 20), ("NV", 27, 24),
+    ("ST", 31, 28, "small translation tables (FEAT_TTST)"),
+    ("AT", 35, 32), ("IDS", 39, 36), ("FWB", 43, 40), ("TTL", 51, 48),
+    ("BBM", 55, 52), ("EVT", 59, 56), ("E0PD", 63, 60),
+]))
+
+# MAIR_ELx: eight 8-bit attributes
+MAIR = Layout("MAIR", fields([(f"Attr{n}", 8 * n + 7, 8 * n) for n in range(8)]))
+
+# PAR_EL1, 64-bit format (ARM D24.2.142)
+PAR_EL1_OK = Layout("PAR_EL1", fields([
+    ("F", 0, 0, "0: translation succeeded"),
+    ("SH", 8, 7, "shareability", _SH),
+    ("NS", 9, 9, "non-secure"),
+    ("IMPDEF_10", 10, 10),
+    ("NSE", 11, 11, "RES1 without FEAT_RME"),
+    ("PA", 51, 12, "physical address bits [51:12]"),
+    ("ATTR", 63, 56, "memory attributes (MAIR encoding)"),
+]))
+
+PAR_EL1_FAULT = Layout("PAR_EL1", fields([
+    ("F", 0, 0, "1: translation aborted"),
+    ("FST", 6, 1, "fault status code"),
+    ("PTW", 8, 8, "stage 2 fault during the stage 1 walk"),
+    ("S", 9, 9, "fault at stage 2"),
+    ("RES1_11", 11, 11),
+    ("AssuredOnly", 12, 12), ("TopLevel", 13, 13), ("Overlay", 14, 14), ("DirtyBit", 15, 15),
+    ("IMPDEF", 63, 48),
+]))
+
+HPFAR_EL2 = Layout("HPFAR_EL2", fields([
+    ("FIPA", 47, 4, "faulting IPA bits [55:12]"),
+    ("NS", 63, 63),
+]))
+
+# PSTATE / SPSR / CPSR as gdb and crash dumps present them
+PSTATE = Layout("PSTATE", fields([
+    ("SP", 0, 0), ("EL", 3, 2, "exception level"), ("nRW", 4, 4),
+    ("F", 6, 6), ("I", 7, 7), ("A", 8, 8), ("D", 9, 9),
+    ("SSBS", 12, 12), ("ALLINT", 13, 13),
+    ("IL", 20, 20), ("SS", 21, 21), ("PAN", 22, 22, "privileged access never"),
+    ("UAO", 23, 23), ("DIT", 24, 24), ("TCO", 25, 25),
+    ("V", 28, 28), ("C", 29, 29), ("Z", 30, 30), ("N", 31, 31),
+]))
+
+#: register name -> layout, for ``pgwalk decode`` and the register file
+REGISTER_LAYOUTS = {
+    "TCR_EL1": TCR_EL1, "TCR_EL2": TCR_EL2_E2H0, "TCR_EL3": TCR_EL3, "VTCR_EL2": VTCR_EL2,
+    "TTBR0_EL1": TTBR, "TTBR1_EL1": TTBR, "TTBR0_EL2": TTBR, "TTBR1_EL2": TTBR, "TTBR0_EL3": TTBR,
+    "VTTBR_EL2": VTTBR_EL2,
+    "SCTLR_EL1": SCTLR, "SCTLR_EL2": SCTLR, "SCTLR_EL3": SCTLR,
+    "HCR_EL2": HCR_EL2,
+    "MAIR_EL1": MAIR, "MAIR_EL2": MAIR, "MAIR_EL3": MAIR,
+    "ID_AA64MMFR0_EL1": ID_AA64MMFR0_EL1, "ID_AA64MMFR1_EL1": ID_AA64MMFR1_EL1,
+    "ID_AA64MMFR2_EL1": ID_AA64MMFR2_EL1,
+    "PAR_EL1": PAR_EL1_OK, "HPFAR_EL2": HPFAR_EL2,
+}

@@ -1,0 +1,103 @@
+"""The ``pgwalk`` command line: thin, lazy.
+
+Only click is imported here.  Each subcommand lives in ``pgwalk.cmd.<name>``
+and is imported when it runs (click's "lazily loading subcommands"), so
+``pgwalk decode-esr`` never pays for numpy or the walker.
+
+Exit status: 0 success, 1 a translation faulted / a comparison mismatched,
+2 bad input (one line on stderr, no traceback unless ``--debug``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+__all__ = ["main", "cli", "EXIT_OK", "EXIT_FAULT", "EXIT_BAD_INPUT"]
+
+EXIT_OK = 0
+EXIT_FAULT = 1
+EXIT_BAD_INPUT = 2
+
+#: command name -> "module:attribute"
+COMMANDS = {
+    "translate": "pgwalk.cmd.translate:translate",
+    "at": "pgwalk.cmd.at:at",
+    "dump-tree": "pgwalk.cmd.dump_tree:dump_tree",
+    "decode-esr": "pgwalk.cmd.decode_esr:decode_esr",
+    "decode": "pgwalk.cmd.decode_esr:decode",
+    "info": "pgwalk.cmd.info:info",
+}
+
+
+class BadInput(click.ClickException):
+    """One-line error, exit status 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def show(self, file=None) -> None:
+        click.echo(f"pgwalk: error: {self.format_message()}", err=True)
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return [name for name in COMMANDS if self._available(name)]
+
+    @staticmethod
+    def _available(name: str) -> bool:
+        module = COMMANDS[name].split(":")[0]
+        return importlib.util.find_spec(module) is not None
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None or not self._available(name):
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def invoke(self, ctx):
+        from .errors import PgwalkError
+
+        try:
+            return super().invoke(ctx)
+        except PgwalkError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            raise BadInput(str(exc)) from None
+        except (OSError, MemoryError, RecursionError) as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            raise BadInput(f"{type(exc).__name__}: {exc}") from None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@click.version_option(package_name="pgwalk")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """AArch64 page-table forensics over memory images and crash dumps."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (for tests and the console script)."""
+    try:
+        rv = cli.main(args=argv, prog_name="pgwalk", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("pgwalk: aborted", err=True)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        return EXIT_OK
+    return rv if isinstance(rv, int) else EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per CLI subcommand; each imports the library inside its callback."""

@@ -1,0 +1,41 @@
+"""The pgwalk exception family.
+
+Faults found by a walk are *values* (:class:`pgwalk.faults.Fault`), never
+exceptions.  Exceptions are for bad input at the I/O boundary: unreadable or
+corrupt files, malformed register values, addresses that are not numbers.
+The CLI turns each into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PgwalkError", "ImageError", "RegisterError", "InputError", "NotInImage"]
+
+
+class PgwalkError(Exception):
+    """Base class: something the user gave pgwalk is wrong or unreadable."""
+
+
+class ImageError(PgwalkError):
+    """A memory image or crash dump is unreadable, truncated or corrupt."""
+
+
+class RegisterError(PgwalkError):
+    """A register file or register value is malformed or unknown."""
+
+
+class InputError(PgwalkError):
+    """An address, batch line or option value is malformed."""
+
+
+class NotInImage(PgwalkError):
+    """A physical address is not backed by any region of the memory image.
+
+    The walker catches this and reports a synchronous external abort on the
+    walk at the level being read; it never escapes a walk.
+    """
+
+    def __init__(self, address: int, size: int = 8, reason: str = "not in the image"):
+        super().__init__(f"physical address {address:#x} ({size} bytes) {reason}")
+        self.address = address
+        self.size = size
+        self.reason = reason

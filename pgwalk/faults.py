@@ -1,0 +1,197 @@
+"""Faults as values, and their fault status codes (Arm ARM DDI 0487 M.a.a).
+
+Why a walk stops
+----------------
+A walk ends with a translation or with a :class:`Fault`.  The fault kinds are
+the pseudocode's ``Fault`` enumeration (QEMU's ``ARMFaultType`` mirrors it):
+
+* ``TRANSLATION``: an invalid descriptor, a block where none is allowed, an
+  input address out of range, a disabled walk (EPDx, E0PDx), TxSZ or a
+  stage 2 start level out of bounds;
+* ``ADDRESS_SIZE``: a table base or output address above the output size;
+* ``ACCESS_FLAG``: a leaf with AF = 0 and hardware AF updates off;
+* ``PERMISSION``: the access is not allowed by the leaf's permissions;
+* ``SYNC_EXTERNAL_ON_WALK``: a descriptor read failed; pgwalk raises it when
+  the descriptor address is outside the memory image (``not_in_image``).
+
+:func:`encode_ld_fsc` turns a kind and a level into the long-descriptor FSC
+that ESR_ELx.DFSC/IFSC and PAR_EL1.FST carry (ASL ``EncodeLDFSC``).
+:data:`FSC_TABLE` decodes every one of the 64 values.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["FaultType", "Fault", "encode_ld_fsc", "decode_fsc", "FscInfo", "FSC_TABLE"]
+
+
+class FaultType(enum.Enum):
+    """The pseudocode ``Fault`` enumeration, as far as pgwalk raises or decodes it."""
+
+    TRANSLATION = "translation"
+    ADDRESS_SIZE = "address size"
+    ACCESS_FLAG = "access flag"
+    PERMISSION = "permission"
+    SYNC_EXTERNAL_ON_WALK = "synchronous external abort on translation table walk"
+    SYNC_EXTERNAL = "synchronous external abort"
+    SYNC_PARITY_ON_WALK = "synchronous parity or ECC error on translation table walk"
+    SYNC_PARITY = "synchronous parity or ECC error"
+    GPCF_ON_WALK = "granule protection fault on translation table walk"
+    GPCF = "granule protection fault"
+    ALIGNMENT = "alignment"
+    TLB_CONFLICT = "TLB conflict abort"
+    TAG_CHECK = "synchronous tag check fault"
+    HW_UPDATE = "unsupported atomic hardware update fault"
+    LOCKDOWN = "IMPLEMENTATION DEFINED fault (Lockdown)"
+    EXCLUSIVE = "IMPLEMENTATION DEFINED fault (Unsupported Exclusive or Atomic access)"
+
+    @property
+    def has_level(self) -> bool:
+        return self in _LEVELLED
+
+
+_LEVELLED = frozenset({
+    FaultType.TRANSLATION, FaultType.ADDRESS_SIZE, FaultType.ACCESS_FLAG, FaultType.PERMISSION,
+    FaultType.SYNC_EXTERNAL_ON_WALK, FaultType.SYNC_PARITY_ON_WALK, FaultType.GPCF_ON_WALK,
+})
+
+# (type, level) -> FSC, ASL EncodeLDFSC
+_ENCODE: dict[tuple[FaultType, int], int] = {}
+for _lvl in range(4):
+    _ENCODE[(FaultType.ADDRESS_SIZE, _lvl)] = 0b000000 | _lvl
+    _ENCODE[(FaultType.TRANSLATION, _lvl)] = 0b000100 | _lvl
+    _ENCODE[(FaultType.ACCESS_FLAG, _lvl)] = 0b001000 | _lvl
+    _ENCODE[(FaultType.PERMISSION, _lvl)] = 0b001100 | _lvl
+    _ENCODE[(FaultType.SYNC_EXTERNAL_ON_WALK, _lvl)] = 0b010100 | _lvl
+    _ENCODE[(FaultType.SYNC_PARITY_ON_WALK, _lvl)] = 0b011100 | _lvl
+    _ENCODE[(FaultType.GPCF_ON_WALK, _lvl)] = 0b100100 | _lvl
+_ENCODE.update({
+    (FaultType.ADDRESS_SIZE, -1): 0b101001,
+    (FaultType.ADDRESS_SIZE, -2): 0b101100,
+    (FaultType.TRANSLATION, -1): 0b101011,
+    (FaultType.TRANSLATION, -2): 0b101010,
+    (FaultType.SYNC_EXTERNAL_ON_WALK, -1): 0b010011,
+    (FaultType.SYNC_EXTERNAL_ON_WALK, -2): 0b010010,
+    (FaultType.SYNC_PARITY_ON_WALK, -1): 0b011011,
+    (FaultType.GPCF_ON_WALK, -1): 0b100011,
+    (FaultType.GPCF_ON_WALK, -2): 0b100010,
+})
+_UNLEVELLED = {
+    FaultType.SYNC_EXTERNAL: 0b010000,
+    FaultType.TAG_CHECK: 0b010001,
+    FaultType.SYNC_PARITY: 0b011000,
+    FaultType.ALIGNMENT: 0b100001,
+    FaultType.GPCF: 0b101000,
+    FaultType.TLB_CONFLICT: 0b110000,
+    FaultType.HW_UPDATE: 0b110001,
+    FaultType.LOCKDOWN: 0b110100,
+    FaultType.EXCLUSIVE: 0b110101,
+}
+
+
+def encode_ld_fsc(fault_type: FaultType, level: int | None) -> int:
+    """ASL ``EncodeLDFSC``: the 6-bit long-descriptor fault status code.
+
+    >>> hex(encode_ld_fsc(FaultType.TRANSLATION, -1))
+    '0x2b'
+
+    :raises ValueError: for a level the architecture has no code for (an
+        Access flag or Permission fault at level -1, for example).
+    """
+    if fault_type in _UNLEVELLED:
+        return _UNLEVELLED[fault_type]
+    try:
+        return _ENCODE[(fault_type, level)]
+    except KeyError:
+        raise ValueError(f"no fault status code for a {fault_type.value} fault at level {level}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class FscInfo:
+    """What one FSC value means."""
+
+    fsc: int
+    type: FaultType | None
+    level: int | None
+    description: str
+    feature: str = ""
+
+    @property
+    def allocated(self) -> bool:
+        return self.type is not None or self.description.startswith(("Section", "Page", "IMPLEMENTATION"))
+
+
+def _build_fsc_table() -> tuple[FscInfo, ...]:
+    rows: dict[int, FscInfo] = {}
+    needs = {(FaultType.ACCESS_FLAG, 0): "FEAT_LPA2", (FaultType.PERMISSION, 0): "FEAT_LPA2"}
+    for (ftype, level), fsc in _ENCODE.items():
+        if level == -1:
+            feat = "FEAT_LPA2"
+        elif level == -2:
+            feat = "FEAT_D128"
+        else:
+            feat = needs.get((ftype, level), "")
+        if ftype is FaultType.GPCF_ON_WALK:
+            feat = "FEAT_RME" + (" + " + feat if feat else "")
+        rows[fsc] = FscInfo(fsc, ftype, level, f"level {level} {ftype.value} fault"
+                            if ftype in (FaultType.TRANSLATION, FaultType.ADDRESS_SIZE,
+                                         FaultType.ACCESS_FLAG, FaultType.PERMISSION)
+                            else f"{ftype.value}, level {level}", feat)
+    for ftype, fsc in _UNLEVELLED.items():
+        rows[fsc] = FscInfo(fsc, ftype, None, ftype.value)
+    rows[0b111101] = FscInfo(0b111101, None, None, "Section Domain fault (AArch32 short-descriptor, PAR only)")
+    rows[0b111110] = FscInfo(0b111110, None, None, "Page Domain fault (AArch32 short-descriptor, PAR only)")
+    return tuple(rows.get(i, FscInfo(i, None, None, f"unknown {i:#04x} (reserved)")) for i in range(64))
+
+
+#: Every 6-bit FSC value, indexed by the encoding (Linux ``fault_info[]`` style)
+FSC_TABLE: tuple[FscInfo, ...] = _build_fsc_table()
+
+
+def decode_fsc(fsc: int) -> FscInfo:
+    """Meaning of a DFSC/IFSC/FST value.
+
+    >>> decode_fsc(0x29).description
+    'level -1 address size fault'
+    """
+    return FSC_TABLE[fsc & 0x3F]
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """Why a translation stopped.
+
+    :ivar type: the fault kind
+    :ivar level: lookup level (-1..3), or ``None`` for kinds without one
+    :ivar stage: 1 or 2
+    :ivar s1ptw: a stage 2 fault taken on a stage 1 table walk access
+    :ivar ipa: the IPA for stage 2 faults (HPFAR_EL2), else ``None``
+    :ivar address: the input address of the faulting stage
+    :ivar reason: a short explanation of the specific cause
+    :ivar not_in_image: the descriptor address was not backed by the image
+    """
+
+    type: FaultType
+    level: int | None
+    stage: int
+    s1ptw: bool = False
+    ipa: int | None = None
+    reason: str = ""
+    not_in_image: bool = False
+
+    @property
+    def fsc(self) -> int:
+        return encode_ld_fsc(self.type, self.level)
+
+    @property
+    def description(self) -> str:
+        what = f"level {self.level} {self.type.value} fault" if self.level is not None else self.type.value
+        if self.type is FaultType.SYNC_EXTERNAL_ON_WALK:
+            what = f"{self.type.value}, level {self.level}"
+        return f"stage {self.stage} {what}" + (" on the stage 1 walk (S1PTW)" if self.s1ptw else "")
+
+    def __str__(self) -> str:
+        s = f"{self.description}, FSC {self.fsc:#04x}"
+        return s + (f" ({self.reason})" if self.reason else "")
