@@ -1,0 +1,531 @@
+"""Registers -> walk parameters (Arm ARM DDI 0487 M.a.a, ASL ``S1TTWParams*``,
+``NSS2TTWParams``, ``S1StartLevel``, ``S2StartLevel``, ``S1TTBaseAddress``).
+
+Everything that depends only on the registers is decided here, once: the
+regime, which features the PE has, each VA range's granule, sizes, start
+level and table base, and every configuration fault the architecture raises
+before a table is read (TxSZ out of range, a stage 2 start level that is
+invalid or inconsistent, a base address beyond the output size).  The walker
+(:mod:`pgwalk.walk`) then only loops.
+
+Where the architecture leaves a choice (IMPLEMENTATION DEFINED or CONSTRAINED
+UNPREDICTABLE) pgwalk takes QEMU's and records a note saying so.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from .errors import RegisterError
+from .formats import registers as R
+
+__all__ = [
+    "Regime", "Features", "S1WalkParams", "S2WalkParams", "TranslationSetup",
+    "setup_from_registers", "s1_start_level", "s2_start_level", "physical_address_size",
+    "block_desc_supported", "granule_name",
+]
+
+FINAL_LEVEL = 3
+
+
+class Regime(enum.Enum):
+    """Translation regimes (ASL ``Regime``)."""
+
+    EL10 = "EL1&0"
+    EL20 = "EL2&0"
+    EL2 = "EL2"
+    EL3 = "EL3"
+
+    @property
+    def has_unprivileged(self) -> bool:
+        """ASL ``HasUnprivileged``: two VA ranges, AP[1], nG, UXN/PXN, PAN."""
+        return self in (Regime.EL10, Regime.EL20)
+
+
+def granule_name(granule_shift: int) -> str:
+    return {12: "4KB", 14: "16KB", 16: "64KB"}[granule_shift]
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """What the PE implements, from ID_AA64MMFR{0,1,2}_EL1.
+
+    Registers that are absent are assumed to describe the most capable PE
+    (PARange 52 bits, FEAT_LPA2, FEAT_TTST, ...); :attr:`assumed` lists what
+    was assumed so the output can say so.
+    """
+
+    pa_max: int = 52
+    lpa: bool = True           # FEAT_LPA: 52-bit PA with 64KB granules
+    lpa2_s1_4k: bool = True    # FEAT_LPA2 (TGran4 == 0b0001)
+    lpa2_s1_16k: bool = True   # FEAT_LPA2 (TGran16 == 0b0010)
+    lpa2_s2_4k: bool = True    # TGran4_2 == 0b0011
+    lpa2_s2_16k: bool = True   # TGran16_2 == 0b0011
+    lva: bool = True           # FEAT_LVA: 52-bit VA with 64KB granules
+    ttst: bool = True          # FEAT_TTST: small translation tables
+    hpds: bool = True          # FEAT_HPDS
+    pan: int = 3               # ID_AA64MMFR1_EL1.PAN (3: FEAT_PAN3 / EPAN)
+    xnx: bool = True           # FEAT_XNX: stage 2 XN[0]
+    hafdbs: int = 2            # 1: AF, 2: AF and dirty
+    xs: bool = False           # FEAT_XS (ID_AA64ISAR1_EL1.XS); off unless the register says so
+    assumed: tuple[str, ...] = ()
+
+    @property
+    def lpa2(self) -> bool:
+        return self.lpa2_s1_4k or self.lpa2_s1_16k
+
+    @classmethod
+    def from_registers(cls, regs: Mapping[str, int]) -> "Features":
+        assumed = []
+        kw: dict = {}
+        mmfr0 = regs.get("ID_AA64MMFR0_EL1")
+        if mmfr0 is None:
+            assumed.append("ID_AA64MMFR0_EL1 not given: assuming PARange 52 bits and FEAT_LPA2")
+        else:
+            f = R.ID_AA64MMFR0_EL1.decode(mmfr0)
+            parange = f["PARange"]
+            kw["pa_max"] = R.PS_BITS.get(parange, 52) if parange <= 6 else 52
+            kw["lpa"] = parange == 6
+            kw["lpa2_s1_4k"] = f["TGran4"] == 0b0001
+            kw["lpa2_s1_16k"] = f["TGran16"] == 0b0010
+            # TGranX_2 == 0 means "as TGranX" (stage 2 support is identified in the stage 1 field)
+            kw["lpa2_s2_4k"] = f["TGran4_2"] == 0b0011 or (f["TGran4_2"] == 0 and f["TGran4"] == 0b0001)
+            kw["lpa2_s2_16k"] = f["TGran16_2"] == 0b0011 or (f["TGran16_2"] == 0 and f["TGran16"] == 0b0010)
+        mmfr1 = regs.get("ID_AA64MMFR1_EL1")
+        if mmfr1 is not None:
+            f = R.ID_AA64MMFR1_EL1.decode(mmfr1)
+            kw.update(hpds=f["HPDS"] >= 1, pan=f["PAN"], xnx=f["XNX"] >= 1, hafdbs=f["HAFDBS"])
+        elif mmfr0 is not None:
+            assumed.append("ID_AA64MMFR1_EL1 not given: assuming FEAT_HPDS, FEAT_PAN3, FEAT_XNX")
+        mmfr2 = regs.get("ID_AA64MMFR2_EL1")
+        if mmfr2 is not None:
+            f = R.ID_AA64MMFR2_EL1.decode(mmfr2)
+            kw.update(lva=f["VARange"] == 1, ttst=f["ST"] == 1)
+        elif mmfr0 is not None:
+            assumed.append("ID_AA64MMFR2_EL1 not given: assuming FEAT_LVA and FEAT_TTST")
+        isar1 = regs.get("ID_AA64ISAR1_EL1")
+        if isar1 is not None:
+            kw["xs"] = (isar1 >> 56) & 0xF >= 1
+        if "lpa2_s1_4k" in kw and (kw["lpa2_s1_4k"] or kw["lpa2_s1_16k"]) and mmfr2 is None:
+            kw["lva"] = True  # FEAT_LPA2 implies FEAT_LVA
+        return cls(assumed=tuple(assumed), **kw)
+
+
+def physical_address_size(ps: int, granule_shift: int, ds: bool, features: Features) -> int:
+    """ASL ``AArch64.PhysicalAddressSize``: the effective output size in bits.
+
+    4KB/16KB granules without DS never exceed 48 bits; {I}PS above PAMax is
+    PAMax (R_CLPQT).
+    """
+    size = R.PS_BITS[ps]
+    if features.lpa and (granule_shift == 16 or ds):
+        max_ps = min(52, features.pa_max)
+    else:
+        max_ps = min(48, features.pa_max)
+    return min(size, max_ps)
+
+
+def s1_start_level(iasize: int, granule_shift: int) -> int:
+    """ASL ``AArch64.S1StartLevel``: ``3 - ((iasize - 1 - g) DIV stride)``."""
+    stride = granule_shift - 3
+    return FINAL_LEVEL - (iasize - 1 - granule_shift) // stride
+
+
+def s2_start_level(granule_shift: int, sl0: int, sl2: int) -> int | None:
+    """ASL ``AArch64.S2StartLevel``; ``None`` for a reserved encoding."""
+    if granule_shift == 12:
+        return {0b000: 2, 0b001: 1, 0b010: 0, 0b011: 3, 0b100: -1}.get((sl2 << 2) | sl0)
+    if granule_shift == 14:
+        return {0b00: 3, 0b01: 2, 0b10: 1, 0b11: 0}[sl0]
+    return {0b00: 3, 0b01: 2, 0b10: 1}.get(sl0)
+
+
+def block_desc_supported(ds: bool, granule_shift: int, level: int, pa_max: int) -> bool:
+    """ASL ``AArch64.BlockDescSupported`` (VMSAv8-64, no D128)."""
+    if granule_shift == 12:
+        return level in (1, 2) or (level == 0 and ds)
+    if granule_shift == 14:
+        return level == 2 or (level == 1 and ds)
+    return level == 2 or (level == 1 and pa_max >= 52)
+
+
+def _table_base(ttbr: int, iasize: int, start_level: int, granule_shift: int, fmt52: bool) -> int:
+    """ASL ``S1TTBaseAddress``/``S2TTBaseAddress``: BADDR aligned to the initial table size."""
+    stride = granule_shift - 3
+    tsize = iasize - ((FINAL_LEVEL - start_level) * stride + granule_shift) + 3
+    if fmt52:
+        tsize = max(tsize, 6)
+        base = (R.TTBR_52["BADDR_51_48"].get(ttbr) << 48) | (R.TTBR_52["BADDR"].get(ttbr) << 6)
+    else:
+        base = R.TTBR["BADDR"].get(ttbr) << 1
+    return base & ~((1 << tsize) - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class S1WalkParams:
+    """Stage 1 walk parameters for one VA range (ASL ``S1TTWParams``).
+
+    ``config_fault`` is the reason for a level 0 Translation fault that every
+    address in this range takes (TxSZ out of bounds), or ``""``;
+    ``base_fault`` is set when the table base is beyond the output size (a
+    level 0 Address size fault, whatever the start level).
+    """
+
+    regime: Regime
+    varange: int              # 0: TTBR0 (lower), 1: TTBR1 (upper)
+    ttbr_name: str
+    ttbr: int
+    granule_shift: int
+    txsz: int
+    iasize: int
+    start_level: int
+    tbi: bool
+    tbid: bool
+    epd: bool
+    e0pd: bool
+    hpd: bool
+    ha: bool
+    hd: bool
+    ds: bool
+    ps: int
+    oa_bits: int
+    sh: int
+    irgn: int
+    orgn: int
+    ee: bool
+    lpa64: bool               # 64KB granule, descriptor bits[15:12] are OA[51:48]
+    base: int
+    base_fault: bool
+    config_fault: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def stride(self) -> int:
+        return self.granule_shift - 3
+
+    @property
+    def has_unprivileged(self) -> bool:
+        return self.regime.has_unprivileged
+
+
+@dataclass(frozen=True, slots=True)
+class S2WalkParams:
+    """Stage 2 walk parameters (ASL ``S2TTWParams``, ``NSS2TTWParams``)."""
+
+    vttbr: int
+    granule_shift: int
+    txsz: int
+    iasize: int
+    sl0: int
+    sl2: int
+    start_level: int | None
+    ds: bool
+    ps: int
+    oa_bits: int
+    ha: bool
+    hd: bool
+    sh: int
+    ee: bool
+    fwb: bool
+    ptw: bool
+    cd: bool
+    lpa64: bool
+    base: int
+    base_fault: bool
+    config_fault: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def stride(self) -> int:
+        return self.granule_shift - 3
+
+    @property
+    def concatenated(self) -> int:
+        """Number of concatenated initial-level tables (1 when none)."""
+        if self.start_level is None:
+            return 1
+        bits = self.iasize - ((FINAL_LEVEL - self.start_level) * self.stride + self.granule_shift)
+        return max(1, 1 << max(0, bits - self.stride))
+
+
+@dataclass(frozen=True)
+class TranslationSetup:
+    """Everything a walk needs that comes from the registers, decided once."""
+
+    regime: Regime
+    features: Features
+    s1_enabled: bool
+    ranges: tuple[S1WalkParams, ...]          # one per VA range
+    s2: S2WalkParams | None                   # stage 2 when enabled for this regime
+    mair: int
+    wxn: bool
+    epan: bool
+    s1_ee: bool
+    dc: bool                                  # HCR_EL2.DC: stage 1 off, Normal WB
+    pan: bool                                 # PSTATE.PAN from the registers (PSTATE/CPSR), if given
+    registers: Mapping[str, int] = field(repr=False, default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def s1_params(self, va: int) -> S1WalkParams:
+        """ASL ``AArch64.GetVARange``: VA bit 55 selects the range (whatever TBI is)."""
+        if len(self.ranges) == 2 and (va >> 55) & 1:
+            return self.ranges[1]
+        return self.ranges[0]
+
+
+def _reg(regs: Mapping[str, int], name: str, default: int = 0) -> int:
+    return regs.get(name, default)
+
+
+def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], features: Features,
+                     el: str, e2h: bool) -> S1WalkParams:
+    """ASL ``S1TTWParamsEL10/EL20/EL2/EL3`` for one VA range."""
+    notes: list[str] = []
+    two_el_layout = regime in (Regime.EL10, Regime.EL20)
+    tcr_name = f"TCR_{el}"
+    tcr = _reg(regs, tcr_name)
+    sctlr = _reg(regs, f"SCTLR_{el}")
+    ttbr_name = f"TTBR{varange}_{el}"
+    ttbr = _reg(regs, ttbr_name)
+    if two_el_layout:
+        t = R.TCR_EL1.decode(tcr)
+        n = str(varange)
+        if varange == 0:
+            tg = t["TG0"]
+            granule = R.TG0_GRANULE.get(tg)
+            if granule is None:
+                granule = 12
+                notes.append(f"{tcr_name}.TG0 = 0b11 is reserved: using 4KB, as QEMU does")
+        else:
+            tg = t["TG1"]
+            granule = R.TG1_GRANULE.get(tg)
+            if granule is None:
+                granule = 12
+                notes.append(f"{tcr_name}.TG1 = 0b00 is reserved: using 4KB, as QEMU does")
+        txsz = t[f"T{n}SZ"]
+        tbi, tbid = bool(t[f"TBI{n}"]), bool(t[f"TBID{n}"])
+        epd, e0pd = bool(t[f"EPD{n}"]), bool(t[f"E0PD{n}"])
+        hpd = bool(t[f"HPD{n}"]) and features.hpds
+        sh, irgn, orgn = t[f"SH{n}"], t[f"IRGN{n}"], t[f"ORGN{n}"]
+        ps = t["IPS"]
+        ha, hd, ds = bool(t["HA"]), bool(t["HD"]), bool(t["DS"])
+    else:
+        layout = R.TCR_EL3 if regime is Regime.EL3 else R.TCR_EL2_E2H0
+        t = layout.decode(tcr)
+        granule = R.TG0_GRANULE.get(t["TG0"])
+        if granule is None:
+            granule = 12
+            notes.append(f"{tcr_name}.TG0 = 0b11 is reserved: using 4KB, as QEMU does")
+        txsz = t["T0SZ"]
+        tbi, tbid = bool(t["TBI"]), bool(t["TBID"])
+        epd = e0pd = False
+        hpd = bool(t["HPD"]) and features.hpds
+        sh, irgn, orgn = t["SH0"], t["IRGN0"], t["ORGN0"]
+        ps = t["PS"]
+        ha, hd, ds = bool(t["HA"]), bool(t["HD"]), bool(t["DS"])
+    # Effective DS: FEAT_LPA2 with a 4KB or 16KB granule (ASL S1TTWParams*)
+    lpa2 = features.lpa2_s1_4k if granule == 12 else features.lpa2_s1_16k if granule == 14 else False
+    ds = ds and lpa2
+    ha = ha and features.hafdbs >= 1
+    hd = hd and ha and features.hafdbs >= 2   # HD behaves as 0 when HA is 0
+    oa_bits = physical_address_size(ps, granule, ds, features)
+    lpa64 = granule == 16 and features.pa_max >= 52
+    # TxSZ limits (ASL S1MinTxSZ, MaxTxSZ, S1TxSZFaults); QEMU always faults
+    mintxsz = 12 if ((granule == 16 and features.lva) or ds) else 16
+    maxtxsz = (47 if granule == 16 else 48) if features.ttst else 39
+    config_fault = ""
+    if txsz < mintxsz:
+        config_fault = f"T{varange}SZ = {txsz} is below the minimum {mintxsz}"
+    elif txsz > maxtxsz:
+        config_fault = f"T{varange}SZ = {txsz} is above the maximum {maxtxsz} (IMPLEMENTATION DEFINED: fault, as QEMU)"
+    eff_txsz = min(max(txsz, mintxsz), maxtxsz)
+    iasize = 64 - eff_txsz
+    start = s1_start_level(iasize, granule)
+    fmt52 = ds or (granule == 16 and ps == 0b110 and features.lpa)
+    base = _table_base(ttbr, iasize, start, granule, fmt52)
+    base_fault = base >> oa_bits != 0
+    return S1WalkParams(
+        regime=regime, varange=varange, ttbr_name=ttbr_name, ttbr=ttbr, granule_shift=granule,
+        txsz=txsz, iasize=iasize, start_level=start, tbi=tbi, tbid=tbid, epd=epd, e0pd=e0pd,
+        hpd=hpd, ha=ha, hd=hd, ds=ds, ps=ps, oa_bits=oa_bits, sh=sh, irgn=irgn, orgn=orgn,
+        ee=bool(R.SCTLR["EE"].get(sctlr)), lpa64=lpa64, base=base, base_fault=base_fault,
+        config_fault=config_fault, notes=tuple(notes))
+
+
+def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
+    """ASL ``NSS2TTWParams`` plus the configuration checks of ``S2Translate``."""
+    notes: list[str] = []
+    vtcr = _reg(regs, "VTCR_EL2")
+    vttbr = _reg(regs, "VTTBR_EL2")
+    hcr = _reg(regs, "HCR_EL2")
+    t = R.VTCR_EL2.decode(vtcr)
+    granule = R.TG0_GRANULE.get(t["TG0"])
+    if granule is None:
+        granule = 12
+        notes.append("VTCR_EL2.TG0 = 0b11 is reserved: using 4KB, as QEMU does")
+    lpa2 = features.lpa2_s2_4k if granule == 12 else features.lpa2_s2_16k if granule == 14 else False
+    ds = bool(t["DS"]) and lpa2
+    sl0 = t["SL0"]
+    sl2 = t["SL2"] if ds else 0  # SL2 is effective only with DS (SAIL: sl2 = SL2 AND DS)
+    ps = t["PS"]
+    oa_bits = physical_address_size(ps, granule, ds, features)
+    txsz = t["T0SZ"]
+    ha = bool(t["HA"]) and features.hafdbs >= 1
+    hd = bool(t["HD"]) and ha and features.hafdbs >= 2
+    # Configuration checks, each a stage 2 level 0 Translation fault (ASL S2Translate)
+    if features.pa_max >= 52 and (granule == 16 or ds):
+        ips = 52
+    else:
+        ips = min(48, features.pa_max)
+    mintxsz = 64 - ips
+    maxtxsz = (47 if granule == 16 else 48) if features.ttst else 39
+    config_fault = ""
+    if txsz < mintxsz:
+        config_fault = f"VTCR_EL2.T0SZ = {txsz} is below the minimum {mintxsz}"
+    elif txsz > maxtxsz:
+        config_fault = f"VTCR_EL2.T0SZ = {txsz} is above the maximum {maxtxsz} (IMPLEMENTATION DEFINED: fault, as QEMU)"
+    eff_txsz = min(max(txsz, mintxsz), maxtxsz)
+    iasize = 64 - eff_txsz
+    start = s2_start_level(granule, sl0, sl2)
+    if not config_fault:
+        reason = _s2_invalid_sl(granule, sl0, sl2, ds, features)
+        if not reason and start is not None:
+            reason = _s2_inconsistent_sl(iasize, granule, start)
+        if not reason and iasize > oa_bits:
+            # R_SRKBC-style CONSTRAINED UNPREDICTABLE: QEMU faults (check_s2_mmu_setup)
+            reason = (f"IPA size {iasize} bits exceeds the output size {oa_bits} bits "
+                      "(CONSTRAINED UNPREDICTABLE: fault, as QEMU)")
+        config_fault = reason
+    base = 0
+    base_fault = False
+    if start is not None and not config_fault:
+        fmt52 = ds or (granule == 16 and ps == 0b110 and features.lpa)
+        base = _table_base(vttbr, iasize, start, granule, fmt52)
+        base_fault = base >> oa_bits != 0
+    h = R.HCR_EL2.decode(hcr)
+    return S2WalkParams(
+        vttbr=vttbr, granule_shift=granule, txsz=txsz, iasize=iasize, sl0=sl0, sl2=sl2,
+        start_level=start, ds=ds, ps=ps, oa_bits=oa_bits, ha=ha, hd=hd, sh=t["SH0"],
+        ee=bool(R.SCTLR["EE"].get(_reg(regs, "SCTLR_EL2"))), fwb=bool(h["FWB"]), ptw=bool(h["PTW"]),
+        cd=bool(h["CD"]), lpa64=granule == 16 and features.pa_max >= 52, base=base,
+        base_fault=base_fault, config_fault=config_fault, notes=tuple(notes))
+
+
+def _s2_invalid_sl(granule: int, sl0: int, sl2: int, ds: bool, features: Features) -> str:
+    """ASL ``AArch64.S2InvalidSL``: reserved or unsupported start levels, against PAMax."""
+    pa_max = features.pa_max
+    if granule == 12:
+        sl = (sl2 << 2) | sl0
+        if sl in (0b101, 0b110, 0b111):
+            return f"VTCR_EL2.{{SL2,SL0}} = {sl:03b} is reserved"
+        if sl == 0b100 and pa_max < 52:
+            return f"start level -1 needs PAMax 52 bits (PAMax is {pa_max})"
+        if sl == 0b010 and pa_max < 44:
+            return f"start level 0 needs PAMax >= 44 bits (PAMax is {pa_max})"
+        if sl == 0b011 and not features.ttst:
+            return "start level 3 with 4KB needs FEAT_TTST"
+        return ""
+    if granule == 14:
+        if sl0 == 0b11 and (not ds or pa_max < 52):
+            return "16KB start level 0 needs DS = 1 and PAMax 52 bits"
+        if sl0 == 0b10 and pa_max < 42:
+            return f"16KB start level 1 needs PAMax >= 42 bits (PAMax is {pa_max})"
+        return ""
+    if sl0 == 0b11:
+        return "VTCR_EL2.SL0 = 0b11 is reserved with 64KB"
+    if sl0 == 0b10 and pa_max < 44:
+        return f"64KB start level 1 needs PAMax >= 44 bits (PAMax is {pa_max})"
+    return ""
+
+
+def _s2_inconsistent_sl(iasize: int, granule: int, start: int) -> str:
+    """ASL ``AArch64.S2InconsistentSL``: the start level must resolve 1..stride+4 bits."""
+    stride = granule - 3
+    levels = FINAL_LEVEL - start
+    sl_min = levels * stride + granule + 1
+    sl_max = sl_min + (stride - 1) + 4
+    if iasize < sl_min or iasize > sl_max:
+        return (f"start level {start} is inconsistent with a {iasize}-bit IPA "
+                f"(needs {sl_min}..{sl_max} bits with {granule_name(granule)})")
+    return ""
+
+
+def _ee(regs: Mapping[str, int], el: str) -> bool:
+    return bool(R.SCTLR["EE"].get(_reg(regs, f"SCTLR_{el}")))
+
+
+def default_regime(regs: Mapping[str, int]) -> Regime:
+    """The regime a register file describes: EL1&0 if it has EL1 translation registers."""
+    if any(k in regs for k in ("TCR_EL1", "TTBR0_EL1", "TTBR1_EL1")):
+        return Regime.EL10
+    if "TCR_EL2" in regs or "TTBR0_EL2" in regs:
+        return Regime.EL20 if R.HCR_EL2["E2H"].get(_reg(regs, "HCR_EL2")) else Regime.EL2
+    if "TCR_EL3" in regs or "TTBR0_EL3" in regs:
+        return Regime.EL3
+    return Regime.EL10
+
+
+def regime_for_el(el: int, regs: Mapping[str, int]) -> Regime:
+    """The regime an access from ``el`` uses (ASL ``TranslationRegime``)."""
+    hcr = _reg(regs, "HCR_EL2")
+    e2h, tge = R.HCR_EL2["E2H"].get(hcr), R.HCR_EL2["TGE"].get(hcr)
+    if el == 3:
+        return Regime.EL3
+    if el == 2:
+        return Regime.EL20 if e2h else Regime.EL2
+    if e2h and tge:
+        return Regime.EL20
+    return Regime.EL10
+
+
+def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None) -> TranslationSetup:
+    """Decode a register file into walk parameters for ``regime``.
+
+    >>> s = setup_from_registers({"TCR_EL1": 0x10, "TTBR0_EL1": 0x40000000, "SCTLR_EL1": 1})
+    >>> s.ranges[0].start_level, hex(s.ranges[0].base)
+    (0, '0x40000000')
+
+    :param regs: architectural register name (upper case) -> value
+    :raises RegisterError: when a register needed for the regime is missing
+    """
+    if regime is None:
+        regime = default_regime(regs)
+    features = Features.from_registers(regs)
+    notes = list(features.assumed)
+    hcr = _reg(regs, "HCR_EL2")
+    h = R.HCR_EL2.decode(hcr)
+    el = {Regime.EL10: "EL1", Regime.EL20: "EL2", Regime.EL2: "EL2", Regime.EL3: "EL3"}[regime]
+    sctlr_name = f"SCTLR_{el}"
+    if f"TCR_{el}" not in regs:
+        raise RegisterError(f"TCR_{el} is needed for the {regime.value} regime and was not given")
+    sctlr = regs.get(sctlr_name)
+    if sctlr is None:
+        sctlr = 1
+        notes.append(f"{sctlr_name} not given: assuming the MMU is on (M = 1)")
+    s = R.SCTLR.decode(sctlr)
+    e2h = bool(h["E2H"])
+    if regime is Regime.EL10:
+        s1_enabled = bool(s["M"]) and not (h["DC"] or h["TGE"])
+    else:
+        s1_enabled = bool(s["M"])
+    ranges: list[S1WalkParams] = []
+    nranges = 2 if regime.has_unprivileged else 1
+    for varange in range(nranges):
+        p = _s1_range_params(regime, varange, regs, features, el, e2h)
+        ranges.append(p)
+        notes.extend(p.notes)
+    s2 = None
+    if regime is Regime.EL10 and (h["VM"] or h["DC"]) and not (e2h and h["TGE"]):
+        if "VTCR_EL2" not in regs:
+            raise RegisterError("HCR_EL2 enables stage 2 (VM or DC) but VTCR_EL2 was not given")
+        s2 = _s2_params(regs, features)
+        notes.extend(s2.notes)
+    pstate = regs.get("PSTATE")
+    pan = bool(R.PSTATE["PAN"].get(pstate)) if pstate is not None else False
+    return TranslationSetup(
+        regime=regime, features=features, s1_enabled=s1_enabled, ranges=tuple(ranges), s2=s2,
+        mair=_reg(regs, f"MAIR_{el}"), wxn=bool(s["WXN"]),
+        epan=bool(s["EPAN"]) and features.pan >= 3, s1_ee=bool(s["EE"]), dc=bool(h["DC"]) and regime is Regime.EL10,
+        pan=pan, registers=dict(regs), notes=tuple(dict.fromkeys(notes)))

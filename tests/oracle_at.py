@@ -1,0 +1,50 @@
+"""Load the QEMU AT oracle (../shared/oracle/qemu-at): vectors and their memory."""
+
+from __future__ import annotations
+
+import functools
+import json
+import lzma
+import os
+import struct
+from pathlib import Path
+
+ORACLE = Path(os.environ.get("PGWALK_ORACLE", Path(__file__).resolve().parents[2] / "shared" / "oracle"))
+QEMU_AT = ORACLE / "qemu-at"
+RAM = (0x40000000, 0xC0000000)
+#: The ID register the MANIFEST says to replay the vectors with
+MMFR0 = 0x32310201126
+
+
+def available() -> bool:
+    return (QEMU_AT / "vectors").is_dir()
+
+
+def batches() -> list[str]:
+    return sorted(p.name[: -len(".jsonl.xz")] for p in (QEMU_AT / "vectors").glob("*.jsonl.xz"))
+
+
+@functools.lru_cache(maxsize=None)
+def words(batch: str) -> dict[int, int]:
+    with lzma.open(QEMU_AT / "mem" / f"{batch}.words.xz", "rb") as f:
+        data = f.read()
+    return dict(struct.iter_unpack("<QQ", data))
+
+
+def vectors(batch: str) -> list[dict]:
+    with lzma.open(QEMU_AT / "vectors" / f"{batch}.jsonl.xz", "rt") as f:
+        return [json.loads(line) for line in f]
+
+
+def registers(vector: dict) -> dict[str, int]:
+    regs = {k.upper(): int(v, 16) for k, v in vector["regs"].items()}
+    regs["ID_AA64MMFR0_EL1"] = MMFR0
+    regs["ID_AA64MMFR1_EL1"] = 0x11010211122
+    regs["ID_AA64MMFR2_EL1"] = 0x1021011010011011
+    return regs
+
+
+def memory(batch: str):
+    from pgwalk.memory import PhysicalMemory
+
+    return PhysicalMemory.from_words(words(batch), RAM)
