@@ -1,0 +1,74 @@
+"""Access to the real-software oracle data (a QEMU arm64 Linux guest).
+
+The oracle folder is outside the repository; when it is absent the helpers
+return ``None`` and the tests that need it skip.  Large artefacts are
+decompressed once into ``tests/.cache/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+
+__all__ = ["ORACLE_DIR", "CACHE_DIR", "linux_oracle_dir", "linux_vmcore_elf"]
+
+#: override with PGWALK_ORACLE_DIR (the folder holding ``linux-arm64/``)
+ORACLE_DIR = pathlib.Path(os.environ.get("PGWALK_ORACLE_DIR", "/work/shared/oracle"))
+CACHE_DIR = pathlib.Path(__file__).resolve().parent / ".cache"
+
+
+def linux_oracle_dir() -> pathlib.Path | None:
+    """``<oracle>/linux-arm64`` if it exists."""
+    d = ORACLE_DIR / "linux-arm64"
+    return d if d.is_dir() else None
+
+
+def _expected_elf(oracle: pathlib.Path) -> tuple[int | None, str | None]:
+    """(raw_size, raw_sha256) of the ELF dump, from dumps.json if readable."""
+    try:
+        dumps = json.loads((oracle / "dumps.json").read_text())["dumps"]
+    except (OSError, ValueError, KeyError):
+        return None, None
+    for d in dumps:
+        if d.get("stored_as") == "vmcore.elf.zst":
+            return d.get("raw_size"), d.get("raw_sha256")
+    return None, None
+
+
+def linux_vmcore_elf() -> pathlib.Path | None:
+    """The decompressed ELF vmcore (268 MB), or ``None`` without the oracle.
+
+    Decompressed by streaming into ``tests/.cache/vmcore.elf`` the first time
+    (checked against dumps.json's size and sha256), then reused while its size
+    and the recorded checksum still match.
+    """
+    oracle = linux_oracle_dir()
+    if oracle is None or not (oracle / "vmcore.elf.zst").is_file():
+        return None
+    size, sha = _expected_elf(oracle)
+    out = CACHE_DIR / "vmcore.elf"
+    stamp = CACHE_DIR / "vmcore.elf.sha256"
+    if out.is_file() and (size is None or out.stat().st_size == size) \
+            and stamp.is_file() and stamp.read_text().strip() == (sha or "unchecked"):
+        return out
+
+    import zstandard
+
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f"vmcore.elf.tmp{os.getpid()}")
+    digest = hashlib.sha256()
+    try:
+        with open(oracle / "vmcore.elf.zst", "rb") as src, open(tmp, "wb") as dst:
+            reader = zstandard.ZstdDecompressor().stream_reader(src)
+            while chunk := reader.read(1 << 22):
+                digest.update(chunk)
+                dst.write(chunk)
+        if sha is not None and digest.hexdigest() != sha:
+            raise RuntimeError(f"decompressed vmcore sha256 {digest.hexdigest()} != dumps.json {sha}")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    stamp.write_text((sha or "unchecked") + "\n")
+    return out
