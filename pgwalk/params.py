@@ -97,14 +97,12 @@ class Features:
         if mmfr1 is not None:
             f = R.ID_AA64MMFR1_EL1.decode(mmfr1)
             kw.update(hpds=f["HPDS"] >= 1, pan=f["PAN"], xnx=f["XNX"] >= 1, hafdbs=f["HAFDBS"])
-        elif mmfr0 is not None:
-            assumed.append("ID_AA64MMFR1_EL1 not given: assuming FEAT_HPDS, FEAT_PAN3, FEAT_XNX")
         mmfr2 = regs.get("ID_AA64MMFR2_EL1")
         if mmfr2 is not None:
             f = R.ID_AA64MMFR2_EL1.decode(mmfr2)
             kw.update(lva=f["VARange"] == 1, ttst=f["ST"] == 1)
-        elif mmfr0 is not None:
-            assumed.append("ID_AA64MMFR2_EL1 not given: assuming FEAT_LVA and FEAT_TTST")
+        if mmfr0 is not None and (mmfr1 is None or mmfr2 is None):
+            assumed.append("ID_AA64MMFR1/2_EL1 not given: assuming FEAT_HPDS, FEAT_PAN3, FEAT_XNX, FEAT_LVA, FEAT_TTST")
         isar1 = regs.get("ID_AA64ISAR1_EL1")
         if isar1 is not None:
             kw["xs"] = (isar1 >> 56) & 0xF >= 1
@@ -498,9 +496,10 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None) 
     h = R.HCR_EL2.decode(hcr)
     el = {Regime.EL10: "EL1", Regime.EL20: "EL2", Regime.EL2: "EL2", Regime.EL3: "EL3"}[regime]
     sctlr_name = f"SCTLR_{el}"
-    if f"TCR_{el}" not in regs:
-        raise RegisterError(f"TCR_{el} is needed for the {regime.value} regime and was not given")
     sctlr = regs.get(sctlr_name)
+    mmu_off = sctlr is not None and not R.SCTLR["M"].get(sctlr)
+    if f"TCR_{el}" not in regs and not (mmu_off or (regime is Regime.EL10 and h["DC"])):
+        raise RegisterError(f"TCR_{el} is needed for the {regime.value} regime and was not given")
     if sctlr is None:
         sctlr = 1
         notes.append(f"{sctlr_name} not given: assuming the MMU is on (M = 1)")
@@ -515,7 +514,8 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None) 
     for varange in range(nranges):
         p = _s1_range_params(regime, varange, regs, features, el, e2h)
         ranges.append(p)
-        notes.extend(p.notes)
+        if s1_enabled:
+            notes.extend(p.notes)
     s2 = None
     if regime is Regime.EL10 and (h["VM"] or h["DC"]) and not (e2h and h["TGE"]):
         if "VTCR_EL2" not in regs:

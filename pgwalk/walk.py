@@ -33,7 +33,8 @@ from .formats.fields import Layout
 from .params import FINAL_LEVEL, Regime, S1WalkParams, S2WalkParams, TranslationSetup, block_desc_supported
 from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
 
-__all__ = ["Memory", "TraceStep", "Leaf", "Translation", "translate", "s2_translate"]
+__all__ = ["Memory", "TraceStep", "Leaf", "Translation", "translate", "s2_translate", "decode_descriptor_type",
+           "next_table_base", "leaf_base", "table_index"]
 
 
 class Memory(Protocol):
@@ -170,7 +171,7 @@ class _Stop(Exception):
         self.fault = fault
 
 
-def _leaf_base(raw: int, leafsize: int, ds: bool, lpa64: bool) -> int:
+def leaf_base(raw: int, leafsize: int, ds: bool, lpa64: bool) -> int:
     """ASL ``AArch64.S1LeafBase`` / ``S2LeafBase``."""
     base = (raw & _ADDR_MASK_48) & ~((1 << leafsize) - 1)
     if lpa64:
@@ -180,7 +181,7 @@ def _leaf_base(raw: int, leafsize: int, ds: bool, lpa64: bool) -> int:
     return base
 
 
-def _next_table_base(raw: int, granule_shift: int, ds: bool, lpa64: bool) -> int:
+def next_table_base(raw: int, granule_shift: int, ds: bool, lpa64: bool) -> int:
     """ASL ``AArch64.NextTableBase``."""
     base = (raw & _ADDR_MASK_48) & ~((1 << granule_shift) - 1)
     if lpa64:
@@ -190,7 +191,7 @@ def _next_table_base(raw: int, granule_shift: int, ds: bool, lpa64: bool) -> int
     return base
 
 
-def _decode_type(raw: int, level: int, ds: bool, granule_shift: int, pa_max: int) -> str:
+def decode_descriptor_type(raw: int, level: int, ds: bool, granule_shift: int, pa_max: int) -> str:
     """ASL ``AArch64.DecodeDescriptorType``: table, block, page, invalid or reserved."""
     if not raw & 1:
         return "invalid"
@@ -203,7 +204,7 @@ def _decode_type(raw: int, level: int, ds: bool, granule_shift: int, pa_max: int
     return "illegal block"
 
 
-def _index(ia: int, level: int, start_level: int, iasize: int, granule_shift: int) -> int:
+def table_index(ia: int, level: int, start_level: int, iasize: int, granule_shift: int) -> int:
     """ASL ``S1SLTTEntryAddress``/``S1TTEntryAddress`` index: IA bits for ``level``."""
     stride = granule_shift - 3
     lsb = (FINAL_LEVEL - level) * stride + granule_shift
@@ -241,7 +242,7 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
     level = s2.start_level
     table = s2.base
     while True:
-        index = _index(ipa, level, s2.start_level, s2.iasize, g)
+        index = table_index(ipa, level, s2.start_level, s2.iasize, g)
         desc_addr = table | (index << 3)
         raw = _read(mem, desc_addr, s2.ee)
         if raw is None:
@@ -249,9 +250,9 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
                                    note="descriptor address not in the image", s1_level=s1_level))
             raise fault(FaultType.SYNC_EXTERNAL_ON_WALK, level,
                         f"descriptor address {desc_addr:#x} is not in the image", True)
-        kind = _decode_type(raw, level, ds, g, pa_max)
+        kind = decode_descriptor_type(raw, level, ds, g, pa_max)
         if kind == "table":
-            nxt = _next_table_base(raw, g, ds, lpa64)
+            nxt = next_table_base(raw, g, ds, lpa64)
             steps.append(TraceStep(2, level, table, index, desc_addr, desc_addr, raw, kind, nxt,
                                    D.s2_table_layout(g, ds, lpa64), s1_level=s1_level))
             if nxt >> oa_bits:
@@ -261,7 +262,7 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
             continue
         if kind in ("block", "page"):
             leafsize = g + (g - 3) * (FINAL_LEVEL - level)
-            base = _leaf_base(raw, leafsize, ds, lpa64)
+            base = leaf_base(raw, leafsize, ds, lpa64)
             steps.append(TraceStep(2, level, table, index, desc_addr, desc_addr, raw, kind, base,
                                    D.s2_leaf_layout(leafsize, ds, lpa64, kind == "block"), s1_level=s1_level))
             break
@@ -362,7 +363,7 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
     level = p.start_level
     table = p.base
     while True:
-        index = _index(va, level, p.start_level, p.iasize, g)
+        index = table_index(va, level, p.start_level, p.iasize, g)
         desc_addr = table | (index << 3)
         if through_s2:
             try:
@@ -380,9 +381,9 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
                                    note="descriptor address not in the image"))
             raise fault(FaultType.SYNC_EXTERNAL_ON_WALK, level,
                         f"descriptor address {desc_pa:#x} is not in the image", True)
-        kind = _decode_type(raw, level, ds, g, pa_max)
+        kind = decode_descriptor_type(raw, level, ds, g, pa_max)
         if kind == "table":
-            nxt = _next_table_base(raw, g, ds, lpa64)
+            nxt = next_table_base(raw, g, ds, lpa64)
             steps.append(TraceStep(1, level, table, index, desc_addr, desc_pa, raw, kind, nxt,
                                    D.s1_table_layout(g, ds, lpa64)))
             if nxt >> oa_bits:
@@ -399,7 +400,7 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
             continue
         if kind in ("block", "page"):
             leafsize = g + (g - 3) * (FINAL_LEVEL - level)
-            base = _leaf_base(raw, leafsize, ds, lpa64)
+            base = leaf_base(raw, leafsize, ds, lpa64)
             steps.append(TraceStep(1, level, table, index, desc_addr, desc_pa, raw, kind, base,
                                    D.s1_leaf_layout(leafsize, ds, lpa64, kind == "block")))
             break

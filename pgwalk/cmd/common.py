@@ -1,0 +1,128 @@
+"""Options shared by the commands that read images and registers."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Callable
+
+import click
+
+__all__ = ["image_options", "register_options", "Context", "load_context", "parse_address", "read_address_lines"]
+
+
+def image_options(f: Callable) -> Callable:
+    """``-i/--image PATH[@BASE]`` (repeatable)."""
+    return click.option("-i", "--image", "images", multiple=True, metavar="PATH[@BASE]",
+                        help="Memory image: raw file mapped at BASE (default 0), or an ELF core / crash "
+                             "dump mapped by its own headers. Repeatable.")(f)
+
+
+def register_options(f: Callable) -> Callable:
+    """``--regs``, ``--reg``, and the ``--granule/--va-bits/--root`` shortcut."""
+    options = [
+        click.option("--regs", "regs_file", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="Register file (JSON or TOML): architectural names -> values."),
+        click.option("--reg", "reg_values", multiple=True, metavar="NAME=VALUE",
+                     help="One register value; wins over --regs. Repeatable."),
+        click.option("--granule", type=click.Choice(["4k", "16k", "64k"], case_sensitive=False),
+                     help="Shortcut: granule of a table tree given by --root."),
+        click.option("--va-bits", type=int, help="Shortcut: VA size in bits (e.g. 48)."),
+        click.option("--root", metavar="PA", help="Shortcut: physical address of the table root (pgdp)."),
+    ]
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+@dataclass
+class Context:
+    """What a command works on: memory, registers and where they came from."""
+
+    memory: object
+    registers: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+    vmcoreinfo: object | None = None
+
+
+def parse_address(text: str, what: str = "address") -> int:
+    from ..regs import parse_int
+
+    return parse_int(text, what)
+
+
+def _vmcoreinfo_of(memory) -> str | None:
+    for core in getattr(memory, "elf_cores", ()) or ():
+        info = getattr(core, "vmcoreinfo", None)
+        if info:
+            return info
+    return getattr(memory, "vmcoreinfo", None)
+
+
+def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tuple[str, ...],
+                 granule: str | None, va_bits: int | None, root: str | None,
+                 need_image: bool = True) -> Context:
+    """Open the images and build the register set (file, then shortcuts, then --reg).
+
+    With no register source at all and a crash dump carrying VMCOREINFO, the
+    Linux kernel's own stage 1 setup is used.
+    """
+    from ..errors import InputError, RegisterError
+    from ..memory import PhysicalMemory, open_images
+    from ..regs import load_register_file, parse_reg_assignment, shortcut_registers
+
+    notes: list[str] = []
+    if images:
+        memory = open_images(list(images))
+        notes.extend(memory.warnings)
+    elif need_image:
+        raise InputError("no memory image given (use -i/--image PATH[@BASE])")
+    else:
+        memory = PhysicalMemory()
+    regs: dict[str, int] = {}
+    if regs_file:
+        regs.update(load_register_file(regs_file))
+    shortcut = [granule, va_bits, root]
+    if any(x is not None for x in shortcut):
+        if not all(x is not None for x in shortcut):
+            raise InputError("the shortcut needs all of --granule, --va-bits and --root")
+        regs.update(shortcut_registers(granule, va_bits, parse_address(root, "--root")))
+    explicit = dict(parse_reg_assignment(r) for r in reg_values)
+    info = None
+    vmci = _vmcoreinfo_of(memory)
+    if vmci and not regs_file and root is None:
+        try:
+            from ..linux import registers_from_vmcoreinfo
+            from ..vmcoreinfo import parse_vmcoreinfo
+        except ImportError:  # pragma: no cover - Linux support not installed
+            pass
+        else:
+            info = parse_vmcoreinfo(vmci)
+            linux_regs = registers_from_vmcoreinfo(info)
+            regs = {**linux_regs, **regs}
+            notes.append("registers derived from the dump's VMCOREINFO (kernel stage 1 through swapper_pg_dir)")
+    regs.update(explicit)
+    if not regs:
+        raise RegisterError("no registers given (use --regs FILE, --reg NAME=VALUE, or --granule/--va-bits/--root)")
+    return Context(memory, regs, notes, info)
+
+
+def read_address_lines(path: str) -> list[tuple[int, str]]:
+    """Lines of a batch file (``-`` for stdin): (line number, text), blanks and ``#`` comments skipped."""
+    from ..errors import InputError
+
+    try:
+        if path == "-":
+            stream = click.get_text_stream("stdin")
+            lines = stream.read().splitlines()
+        else:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                lines = fh.read().splitlines()
+    except OSError as exc:
+        raise InputError(f"cannot read batch file {path}: {exc.strerror}") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if text:
+            out.append((n, text))
+    return out

@@ -1,0 +1,183 @@
+"""Register files and register values.
+
+A register file is JSON or TOML mapping architectural register names
+(case-insensitive) to integers or strings (``"0x..."``, decimal, with
+optional ``_`` separators)::
+
+    {"TCR_EL1": "0x00000032b5193519", "TTBR1_EL1": "0x41858000",
+     "MAIR_EL1": "0x40044ffff", "SCTLR_EL1": "0x1", "ID_AA64MMFR0_EL1": "0x32310201126"}
+
+Keys starting with ``_`` are comments.  A file whose object holds a
+``"selected"`` or ``"registers"`` object (as the oracle's ``regs.json`` and
+gdb-style dumps do) is read from that object.  ``null`` values are skipped.
+Unknown names are an error that lists close matches.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .errors import InputError, RegisterError
+
+__all__ = ["KNOWN_REGISTERS", "ALIASES", "parse_int", "canonical_name", "load_register_file",
+           "parse_reg_assignment", "shortcut_registers", "LINUX_MAIR"]
+
+_MMU = [
+    "TCR_EL1", "TCR_EL2", "TCR_EL3", "TCR2_EL1", "TCR2_EL2", "VTCR_EL2", "VSTCR_EL2",
+    "TTBR0_EL1", "TTBR1_EL1", "TTBR0_EL2", "TTBR1_EL2", "TTBR0_EL3", "VTTBR_EL2", "VSTTBR_EL2",
+    "SCTLR_EL1", "SCTLR_EL2", "SCTLR_EL3", "HCR_EL2", "SCR_EL3", "MAIR_EL1", "MAIR_EL2", "MAIR_EL3",
+    "MAIR2_EL1", "MAIR2_EL2", "AMAIR_EL1", "AMAIR_EL2", "PIR_EL1", "PIRE0_EL1", "PIR_EL2", "PIRE0_EL2",
+    "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "ID_AA64MMFR3_EL1", "ID_AA64MMFR4_EL1",
+    "ID_AA64PFR0_EL1", "ID_AA64PFR1_EL1", "ID_AA64ISAR0_EL1", "ID_AA64ISAR1_EL1", "ID_AA64ISAR2_EL1",
+    "MIDR_EL1", "MPIDR_EL1", "REVIDR_EL1",
+    "ESR_EL1", "ESR_EL2", "ESR_EL3", "FAR_EL1", "FAR_EL2", "FAR_EL3", "HPFAR_EL2", "PAR_EL1",
+    "ELR_EL1", "ELR_EL2", "ELR_EL3", "SPSR_EL1", "SPSR_EL2", "SPSR_EL3", "VBAR_EL1", "VBAR_EL2",
+    "VBAR_EL3", "CONTEXTIDR_EL1", "CONTEXTIDR_EL2", "TPIDR_EL0", "TPIDR_EL1", "TPIDR_EL2",
+    "TPIDRRO_EL0", "SP_EL0", "SP_EL1", "SP_EL2", "CPACR_EL1", "CPTR_EL2", "CPTR_EL3", "MDSCR_EL1",
+    "AFSR0_EL1", "AFSR1_EL1", "DISR_EL1", "VSESR_EL2", "VMPIDR_EL2", "VPIDR_EL2", "CNTVOFF_EL2",
+    "PSTATE", "CURRENTEL", "PC", "SP", "FPSR", "FPCR", "NZCV", "DAIF", "PAN", "UAO",
+]
+#: Every register name a register file may use
+KNOWN_REGISTERS = frozenset(_MMU + [f"X{n}" for n in range(31)] + ["LR", "FP"])
+#: Other spellings (gdb, crash dumps) -> architectural name
+ALIASES = {"SCTLR": "SCTLR_EL1", "VBAR": "VBAR_EL1", "CPSR": "PSTATE", "TTBR0": "TTBR0_EL1",
+           "TTBR1": "TTBR1_EL1", "TCR": "TCR_EL1", "MAIR": "MAIR_EL1", "ESR": "ESR_EL1",
+           "FAR": "FAR_EL1", "PAR": "PAR_EL1", "X30": "X30", "X29": "X29"}
+
+#: Linux's MAIR_EL1: Normal, Normal-Tagged, Normal-NC, Device-nGnRnE, Device-nGnRE
+LINUX_MAIR = 0x000000040044FFFF
+
+
+def parse_int(value: Any, what: str = "value") -> int:
+    """An integer from a JSON/TOML value or a command-line string (hex, decimal, binary).
+
+    >>> parse_int("0xffff_8000_0000_0000")
+    18446603336221196288
+
+    :raises InputError: when it is not a number or does not fit in 64 bits
+    """
+    if isinstance(value, bool):
+        raise InputError(f"{what}: {value!r} is not a number")
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str):
+        text = value.strip().replace("_", "")
+        try:
+            n = int(text, 0) if text[:2].lower() in ("0x", "0b", "0o") else int(text, 10)
+        except ValueError:
+            try:
+                n = int(text, 16)  # bare hex such as ffff800008000000
+            except ValueError:
+                raise InputError(f"{what}: {value!r} is not a number") from None
+    else:
+        raise InputError(f"{what}: {value!r} is not a number")
+    if n < 0 or n >> 64:
+        raise InputError(f"{what}: {value!r} does not fit in 64 bits")
+    return n
+
+
+def canonical_name(name: str) -> str:
+    """The architectural spelling of a register name.
+
+    :raises RegisterError: for an unknown name, listing close matches
+    """
+    upper = name.strip().upper()
+    upper = ALIASES.get(upper, upper)
+    if upper in KNOWN_REGISTERS:
+        return upper
+    close = difflib.get_close_matches(upper, sorted(KNOWN_REGISTERS), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise RegisterError(f"unknown register {name!r}{hint}")
+
+
+def _from_mapping(data: Mapping[str, Any], source: str) -> dict[str, int]:
+    for key in ("selected", "registers"):
+        inner = data.get(key)
+        if isinstance(inner, Mapping):
+            data = inner
+            break
+    regs: dict[str, int] = {}
+    for key, value in data.items():
+        if not isinstance(key, str) or key.startswith("_") or value is None:
+            continue
+        if isinstance(value, Mapping):
+            continue  # nested decode tables (e.g. tcr_el1_fields) are not registers
+        name = canonical_name(key)
+        if name in regs:
+            raise RegisterError(f"{source}: register {name} is given twice")
+        regs[name] = parse_int(value, f"{source}: {key}")
+    return regs
+
+
+def load_register_file(path: str | Path) -> dict[str, int]:
+    """Read a JSON or TOML register file.
+
+    :raises RegisterError: unreadable, malformed, or an unknown register name
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegisterError(f"cannot read register file {path}: {exc}") from None
+    stripped = text.lstrip()
+    if p.suffix.lower() == ".toml" or (stripped and not stripped.startswith(("{", "["))):
+        import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise RegisterError(f"{path}: not valid TOML: {exc}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RegisterError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise RegisterError(f"{path}: expected an object mapping register names to values")
+    return _from_mapping(data, str(path))
+
+
+def parse_reg_assignment(text: str) -> tuple[str, int]:
+    """``"TCR_EL1=0x..."`` -> (name, value)."""
+    if "=" not in text:
+        raise RegisterError(f"--reg {text!r}: expected NAME=VALUE")
+    name, value = text.split("=", 1)
+    return canonical_name(name), parse_int(value, f"--reg {name.strip()}")
+
+
+_GRANULES = {"4k": 12, "16k": 14, "64k": 16}
+
+
+def shortcut_registers(granule: str, va_bits: int, root: int, *, ttbr: Iterable[int] = (0, 1)) -> dict[str, int]:
+    """Registers equivalent to "a table root, a granule and a VA size" (a kernel oops'
+    ``pgdp=...`` line): TTBR0 and TTBR1 both on ``root``, Linux's MAIR, TBI on.
+
+    :raises InputError: for an unknown granule or an impossible VA size
+    """
+    from .formats import registers as R
+
+    g = _GRANULES.get(granule.lower().replace("kb", "k"))
+    if g is None:
+        raise InputError(f"--granule {granule!r}: expected 4k, 16k or 64k")
+    if not 16 <= va_bits <= 52:
+        raise InputError(f"--va-bits {va_bits}: expected 16..52")
+    txsz = 64 - va_bits
+    ds = int(va_bits > 48 and g != 16)
+    tg0 = {v: k for k, v in R.TG0_GRANULE.items()}[g]
+    tg1 = {v: k for k, v in R.TG1_GRANULE.items()}[g]
+    tcr = R.TCR_EL1.encode(T0SZ=txsz, T1SZ=txsz, TG0=tg0, TG1=tg1, IPS=6, TBI0=1, TBI1=1,
+                           SH0=3, SH1=3, IRGN0=1, ORGN0=1, IRGN1=1, ORGN1=1, DS=ds, AS=1)
+    fmt52 = ds or (g == 16 and va_bits > 48)
+    if fmt52:
+        base = R.TTBR_52.encode(BADDR=(root >> 6) & R.TTBR_52["BADDR"].wmask, BADDR_51_48=(root >> 48) & 0xF)
+    else:
+        if root >> 48:
+            raise InputError(f"--root {root:#x} needs a 52-bit configuration (--va-bits 52)")
+        base = root
+    regs = {"TCR_EL1": tcr, "MAIR_EL1": LINUX_MAIR, "SCTLR_EL1": R.SCTLR.encode(M=1)}
+    for n in ttbr:
+        regs[f"TTBR{n}_EL1"] = base
+    return regs

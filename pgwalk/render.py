@@ -1,0 +1,113 @@
+"""Rich renderables for walk results.
+
+Renderers read the plain data of :mod:`pgwalk.report` and compute nothing:
+the JSON output and the terminal output cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+__all__ = ["render_translation", "render_trace", "result_line", "size_text"]
+
+
+def size_text(size: int | None) -> str:
+    if size is None:
+        return "?"
+    for unit, shift in (("TB", 40), ("GB", 30), ("MB", 20), ("KB", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift}{unit}"
+    return f"{size}B"
+
+
+def _fields_text(fields: dict[str, int], kind: str) -> str:
+    skip = {"VALID", "TYPE"}
+    parts = []
+    for name, value in fields.items():
+        if name in skip or name.startswith("_"):
+            continue
+        if name in ("OA", "NLTA") or name.startswith(("OA_", "NLTA_")):
+            continue
+        if value == 0 and name not in ("AF", "AP", "S2AP", "AttrIndx", "MemAttr", "SH"):
+            continue
+        parts.append(f"{name}={value:#x}" if value > 9 else f"{name}={value}")
+    return " ".join(parts)
+
+
+def render_trace(d: dict[str, Any]) -> Table:
+    """The per-level trace table of one translation."""
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for col, justify in (("stage", "right"), ("lvl", "right"), ("table", "right"), ("idx", "right"),
+                         ("desc addr", "right"), ("descriptor", "right"), ("kind", "left"), ("fields", "left")):
+        table.add_column(col, justify=justify, no_wrap=col != "fields")
+    for s in d["steps"]:
+        stage = f"S{s['stage']}"
+        if s["s1_level"] is not None:
+            stage = f"S2 (S1 L{s['s1_level']})"
+        addr = s["desc_addr"]
+        if s["desc_pa"] not in (None, s["desc_addr"]):
+            addr = f"{s['desc_addr']} (PA {s['desc_pa']})"
+        kind = s["kind"]
+        style = "red" if kind in ("invalid", "reserved", "illegal block", "not in image", "s2 fault") else ""
+        fields = _fields_text(s["fields"], kind)
+        if s["next"] and kind == "table":
+            fields = f"next={s['next']} " + fields
+        elif s["next"]:
+            fields = f"OA={s['next']} " + fields
+        if s["note"]:
+            fields = (fields + "  " if fields else "") + s["note"]
+        table.add_row(stage, str(s["level"]), s["table"], str(s["index"]), addr,
+                      s["raw"] or "-", Text(kind, style=style), escape(fields))
+    f = d["fault"]
+    if f is not None:
+        what = f"{f['description']}, FSC {f['fsc_hex']}" + (f" (IPA {f['ipa']})" if f["ipa"] else "")
+        table.add_row(f"S{f['stage']}", "" if f["level"] is None else str(f["level"]), "", "", "", "",
+                      Text("fault", style="bold red"), Text(what + (f": {f['reason']}" if f["reason"] else ""),
+                                                              style="red"))
+    return table
+
+
+def result_line(d: dict[str, Any]) -> Text:
+    """``VA -> IPA -> PA`` with size, memory type and permissions, or the fault."""
+    t = Text()
+    t.append(d["va"], style="bold")
+    chain = []
+    if d["stages"] == "12" and d["ipa"] is not None and d["ipa"] != d["va"]:
+        chain.append(("IPA", d["ipa"]))
+    if d["stages"] == "1":
+        if d["ipa"] is not None:
+            chain.append(("IPA" if d["pa"] is None else "PA", d["ipa"]))
+    elif d["pa"] is not None:
+        chain.append(("PA", d["pa"]))
+    for label, value in chain:
+        t.append(f" -> {label} ")
+        t.append(value, style="bold green")
+    if not d["ok"]:
+        f = d["fault"]
+        t.append("  FAULT ", style="bold red")
+        t.append(f"{f['description']}, FSC {f['fsc_hex']}", style="red")
+        return t
+    extras = [size_text(d["size"])]
+    a = d["attributes"]
+    if a:
+        extras.append(a["description"])
+        extras.append({"NSH": "Non-shareable", "ISH": "Inner Shareable", "OSH": "Outer Shareable"}[a["shareability"]])
+    p = d["permissions"] or {}
+    if p:
+        extras.append(" ".join(f"{k.upper().replace('STAGE2_', 'S2 ')} {v}" for k, v in p.items()))
+    t.append("  " + ", ".join(extras), style="dim")
+    return t
+
+
+def render_translation(d: dict[str, Any], *, trace: bool = True) -> Group:
+    parts: list[Any] = [result_line(d)]
+    for note in d["notes"]:
+        parts.append(Text(f"  note: {note}", style="yellow"))
+    if trace:
+        parts.append(render_trace(d))
+    return Group(*parts)

@@ -1,0 +1,104 @@
+"""Plain data views of walk results: the JSON schema of ``pgwalk translate --json``.
+
+Schema (version 1), one object per address::
+
+    {
+      "schema": 1,
+      "va": "0x...",              # the input address (an IPA with --stages 2)
+      "ok": true,                 # no fault
+      "stages": "1" | "2" | "12",
+      "regime": "EL1&0" | "EL2&0" | "EL2" | "EL3",
+      "ipa": "0x..." | null,      # stage 1 output (null if stage 1 faulted)
+      "pa": "0x..." | null,       # stage 2 output (null with --stages 1 under stage 2)
+      "size": 4096 | null,        # size of the mapping (smaller of the two leaves)
+      "fault": null | {"type": "translation", "level": -1..3, "stage": 1|2, "s1ptw": bool,
+                       "fsc": int, "fsc_hex": "0x07", "ipa": "0x..." | null,
+                       "description": str, "reason": str, "not_in_image": bool},
+      "attributes": null | {"memtype": "Normal"|"Device", "device": "nGnRnE"|..., "inner": str,
+                            "outer": str, "shareability": "NSH"|"ISH"|"OSH", "par_attr": "0xff"},
+      "permissions": null | {"el1": "rwx", "el0": "r--", "stage2_el1": "rw-", "stage2_el0": "rw-"},
+      "s1": null | leaf, "s2": null | leaf,
+      "steps": [ {"stage", "level", "table", "index", "desc_addr", "desc_pa", "raw", "kind",
+                  "next", "fields": {name: int}, "note", "s1_level"} ],
+      "notes": [str]
+    }
+
+A leaf is ``{"level", "kind", "raw", "oa_base", "size", "af", "ng", "contiguous", "dbm",
+"attr_index", "sh", "attributes"}``.  Addresses and raw descriptors are hex strings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import attrs as A
+from .perms import S1Perms, S2Perms, s1_effective
+from .walk import Leaf, TraceStep, Translation
+
+__all__ = ["translation_to_dict", "attrs_to_dict", "permissions", "hx"]
+
+SCHEMA_VERSION = 1
+
+
+def hx(v: int | None) -> str | None:
+    return None if v is None else f"{v:#x}"
+
+
+def attrs_to_dict(m: A.MemAttrs | None) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    return {
+        "memtype": m.memtype, "device": m.device,
+        "inner": None if m.inner is None else str(m.inner),
+        "outer": None if m.outer is None else str(m.outer),
+        "shareability": m.shareability, "description": m.describe(),
+        "par_attr": f"{A.encode_par_attrs(m):#04x}",
+        **({"unpredictable": m.unpredictable} if m.unpredictable else {}),
+    }
+
+
+def permissions(t: Translation, *, wxn: bool = False, epan: bool = False) -> dict[str, str] | None:
+    """Permissions per EL of a successful translation (PAN as the translation was asked)."""
+    out: dict[str, str] = {}
+    if t.s1 is not None and isinstance(t.s1.perms, S1Perms):
+        p = t.s1.perms
+        for el, el0 in ((1, False), (0, True)) if p.two_el else ((t.el, False),):
+            r, w, x = s1_effective(p, el0=el0, pan=t.pan and not el0, epan=epan, wxn=wxn)
+            out[f"el{el}"] = ("r" if r else "-") + ("w" if w else "-") + ("x" if x else "-")
+    if t.s2 is not None and isinstance(t.s2.perms, S2Perms):
+        out["stage2_el1"] = t.s2.perms.text(False)
+        out["stage2_el0"] = t.s2.perms.text(True)
+    return out or None
+
+
+def _leaf(leaf: Leaf | None) -> dict[str, Any] | None:
+    if leaf is None:
+        return None
+    return {"level": leaf.level, "kind": leaf.kind, "raw": hx(leaf.raw), "oa_base": hx(leaf.oa_base),
+            "size": leaf.size, "af": leaf.af, "ng": leaf.ng, "contiguous": leaf.contiguous, "dbm": leaf.dbm,
+            "attr_index": leaf.attr_index, "sh": leaf.sh, "attributes": attrs_to_dict(leaf.attrs)}
+
+
+def _step(s: TraceStep) -> dict[str, Any]:
+    return {"stage": s.stage, "level": s.level, "table": hx(s.table), "index": s.index,
+            "desc_addr": hx(s.desc_addr), "desc_pa": hx(s.desc_pa), "raw": hx(s.raw), "kind": s.kind,
+            "next": hx(s.next_addr), "fields": s.fields, "note": s.note, "s1_level": s.s1_level}
+
+
+def translation_to_dict(t: Translation, *, wxn: bool = False, epan: bool = False,
+                        extra_notes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON object for one translation (schema in the module docstring)."""
+    f = t.fault
+    fault = None if f is None else {
+        "type": f.type.value, "level": f.level, "stage": f.stage, "s1ptw": f.s1ptw, "fsc": f.fsc,
+        "fsc_hex": f"{f.fsc:#04x}", "ipa": hx(f.ipa), "description": f.description, "reason": f.reason,
+        "not_in_image": f.not_in_image}
+    shift = t.size_shift
+    return {
+        "schema": SCHEMA_VERSION, "va": hx(t.va), "ok": t.ok, "stages": t.stages, "regime": t.regime.value,
+        "ipa": hx(t.ipa), "pa": hx(t.pa), "size": None if shift is None or not t.ok else 1 << shift,
+        "fault": fault, "attributes": attrs_to_dict(t.attrs) if t.ok else None,
+        "permissions": permissions(t, wxn=wxn, epan=epan) if t.ok else None,
+        "s1": _leaf(t.s1), "s2": _leaf(t.s2), "steps": [_step(s) for s in t.steps],
+        "notes": list(t.notes) + list(extra_notes),
+    }
