@@ -31,20 +31,19 @@ class Field:
     lsb: int
     doc: str = ""
     values: Mapping[int, str] | None = None
+    #: mask of the field's width, not shifted (derived)
+    wmask: int = field(init=False, repr=False, compare=False)
+    #: mask of the field in place (derived)
+    mask: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        wmask = (1 << (self.msb - self.lsb + 1)) - 1
+        object.__setattr__(self, "wmask", wmask)
+        object.__setattr__(self, "mask", wmask << self.lsb)
 
     @property
     def width(self) -> int:
         return self.msb - self.lsb + 1
-
-    @property
-    def wmask(self) -> int:
-        """Mask of the field's width, not shifted."""
-        return (1 << self.width) - 1
-
-    @property
-    def mask(self) -> int:
-        """Mask of the field in place."""
-        return self.wmask << self.lsb
 
     def get(self, value: int) -> int:
         """Extract the field from ``value``."""

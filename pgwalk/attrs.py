@@ -9,6 +9,7 @@ Follows the ASL (DDI 0487 M.a.a): ``S1DecodeMemAttrs``, ``S2DecodeMemAttrs``,
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 __all__ = [
     "Cacheability", "MemAttrs", "s1_decode_mem_attrs", "s2_decode_mem_attrs", "s2_apply_fwb",
@@ -89,6 +90,7 @@ def _decode_ldf_attr(nibble: int) -> Cacheability:
     return Cacheability(WB, rw, False)
 
 
+@lru_cache(maxsize=4096)
 def s1_decode_mem_attrs(attr: int, sh: int) -> MemAttrs:
     """ASL ``S1DecodeMemAttrs``: a MAIR attribute byte and SH field.
 
@@ -120,6 +122,7 @@ def _s2_cacheability(bits: int) -> Cacheability:
     return Cacheability({0b01: NC, 0b10: WT, 0b11: WB}.get(bits, NC))
 
 
+@lru_cache(maxsize=1024)
 def s2_decode_mem_attrs(memattr: int, sh: int) -> MemAttrs:
     """ASL ``S2DecodeMemAttrs`` (FWB = 0): stage 2 MemAttr[3:0]."""
     share = _SH_DECODE[sh]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["Access", "S1Perms", "S2Perms", "s1_direct_base_permissions", "s1_check",
            "s2_direct_base_permissions", "s2_check"]
@@ -60,6 +61,7 @@ class S2Perms:
         return ("r" if self.r else "-") + ("w" if self.w else "-") + ("x" if x else "-")
 
 
+@lru_cache(maxsize=4096)
 def s1_direct_base_permissions(*, two_el: bool, ap: int, uxn: bool, pxn: bool, dbm: bool, hd: bool,
                                ap_table: int, uxn_table: bool, pxn_table: bool) -> S1Perms:
     """ASL ``AArch64.S1DirectBasePermissions`` without PAN (see :func:`s1_check`).
@@ -104,6 +106,7 @@ def s1_check(perms: S1Perms, access: Access, *, el0: bool, pan: bool, epan: bool
     return {Access.READ: r, Access.WRITE: w, Access.EXEC: x}[access]
 
 
+@lru_cache(maxsize=1024)
 def s2_direct_base_permissions(*, s2ap: int, xn: int, dbm: bool, hd: bool, xnx: bool) -> S2Perms:
     """ASL ``AArch64.S2DirectBasePermissions``.
 

@@ -22,8 +22,8 @@ output where it matters):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 from . import attrs as A
 from .errors import NotInImage
@@ -62,9 +62,8 @@ _S2XN = D.S2_LEAF["XN"]
 _FNXS = D.S2_LEAF["FnXS"]
 
 
-@dataclass(frozen=True, slots=True)
-class TraceStep:
-    """One descriptor read of a walk.
+class TraceStep(NamedTuple):
+    """One descriptor read of a walk (a NamedTuple: cheap to create on the hot path).
 
     :ivar stage: 1 or 2
     :ivar level: lookup level (-1..3)
