@@ -10,7 +10,7 @@ from .fields import Layout, fields
 
 __all__ = [
     "TCR_EL1", "TCR_EL2_E2H0", "TCR_EL3", "VTCR_EL2", "TTBR", "TTBR_52", "VTTBR_EL2",
-    "SCTLR", "HCR_EL2", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1",
+    "SCTLR", "HCR_EL2", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "ID_AA64ISAR1_EL1",
     "MAIR", "PAR_EL1_OK", "PAR_EL1_FAULT", "HPFAR_EL2", "PSTATE", "REGISTER_LAYOUTS",
     "PS_BITS", "TG0_GRANULE", "TG1_GRANULE",
 ]
@@ -211,6 +211,13 @@ ID_AA64MMFR2_EL1 = Layout("ID_AA64MMFR2_EL1", fields([
     ("BBM", 55, 52), ("EVT", 59, 56), ("E0PD", 63, 60),
 ]))
 
+ID_AA64ISAR1_EL1 = Layout("ID_AA64ISAR1_EL1", fields([
+    ("DPB", 3, 0), ("APA", 7, 4), ("API", 11, 8), ("JSCVT", 15, 12), ("FCMA", 19, 16),
+    ("LRCPC", 23, 20), ("GPA", 27, 24), ("GPI", 31, 28), ("FRINTTS", 35, 32), ("SB", 39, 36),
+    ("SPECRES", 43, 40), ("BF16", 47, 44), ("DGH", 51, 48), ("I8MM", 55, 52),
+    ("XS", 59, 56, "FEAT_XS: the XS attribute"), ("LS64", 63, 60),
+]))
+
 # MAIR_ELx: eight 8-bit attributes
 MAIR = Layout("MAIR", fields([(f"Attr{n}", 8 * n + 7, 8 * n) for n in range(8)]))
 
@@ -259,6 +266,6 @@ REGISTER_LAYOUTS = {
     "HCR_EL2": HCR_EL2,
     "MAIR_EL1": MAIR, "MAIR_EL2": MAIR, "MAIR_EL3": MAIR,
     "ID_AA64MMFR0_EL1": ID_AA64MMFR0_EL1, "ID_AA64MMFR1_EL1": ID_AA64MMFR1_EL1,
-    "ID_AA64MMFR2_EL1": ID_AA64MMFR2_EL1,
+    "ID_AA64MMFR2_EL1": ID_AA64MMFR2_EL1, "ID_AA64ISAR1_EL1": ID_AA64ISAR1_EL1,
     "PAR_EL1": PAR_EL1_OK, "HPFAR_EL2": HPFAR_EL2,
 }

@@ -105,7 +105,7 @@ class Features:
             assumed.append("ID_AA64MMFR1/2_EL1 not given: assuming FEAT_HPDS, FEAT_PAN3, FEAT_XNX, FEAT_LVA, FEAT_TTST")
         isar1 = regs.get("ID_AA64ISAR1_EL1")
         if isar1 is not None:
-            kw["xs"] = (isar1 >> 56) & 0xF >= 1
+            kw["xs"] = R.ID_AA64ISAR1_EL1["XS"].get(isar1) >= 1
         if "lpa2_s1_4k" in kw and (kw["lpa2_s1_4k"] or kw["lpa2_s1_16k"]) and mmfr2 is None:
             kw["lva"] = True  # FEAT_LPA2 implies FEAT_LVA
         return cls(assumed=tuple(assumed), **kw)
