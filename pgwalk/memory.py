@@ -783,7 +783,7 @@ def parse_image_spec(spec: str) -> tuple[str, int | None]:
 
 
 def _open_one(spec: str) -> tuple[list[Mapped], list[str], ElfCore | None]:
-    """The regions, warnings and ELF core (if any) of one ``PATH[@BASE]``.
+    """The regions, warnings and ELF core or kdump file (if any) of one ``PATH[@BASE]``.
 
     The caller owns the file: through the regions, or ``core.backing``.
     """
@@ -798,6 +798,12 @@ def _open_one(spec: str) -> tuple[list[Mapped], list[str], ElfCore | None]:
                 return list(core.mapped), list(core.warnings), core
             warnings.append(f"{path}: starts with the ELF magic but @{base:#x} was given; "
                             "mapped as a raw image")
+        elif base is None:
+            from pgwalk.kdump import kdump_kind, open_kdump_backing
+
+            if kdump_kind(backing.read(0, 16)):
+                dump = open_kdump_backing(path, backing)
+                return list(dump.mapped), list(dump.warnings), dump  # type: ignore[return-value]
         base = base or 0
         _check_range(base, backing.size, path)
         return [(Region(base, backing.size, path, 0, "raw"), backing)], warnings, None
@@ -815,8 +821,11 @@ def open_images(specs: Iterable[str]) -> PhysicalMemory:
     """Assemble physical memory from ``-i`` specs, in the order given.
 
     Raw files map at their ``@BASE`` (default 0); files starting with
-    ``\\x7fELF`` map by PT_LOAD ``p_paddr`` (unless ``@BASE`` is given, which
-    forces raw).  Where images overlap the one given first wins (warned).
+    ``\\x7fELF`` map by PT_LOAD ``p_paddr``, kdump-compressed files (``KDUMP   ``
+    or makedumpfile flattened, :mod:`pgwalk.kdump`) by their bitmaps (unless
+    ``@BASE`` is given, which forces raw).  The ELF cores and kdump files are
+    in :attr:`PhysicalMemory.elf_cores` (both have ``notes`` and ``vmcoreinfo``).
+    Where images overlap the one given first wins (warned).
     """
     mapped: list[Mapped] = []
     warnings: list[str] = []

@@ -12,10 +12,11 @@ import json
 import os
 import pathlib
 
-__all__ = ["ORACLE_DIR", "CACHE_DIR", "linux_oracle_dir", "linux_vmcore_elf"]
+__all__ = ["ORACLE_DIR", "CACHE_DIR", "linux_oracle_dir", "linux_vmcore_elf", "linux_vmcore_kdump",
+           "linux_vmcoreinfo", "linux_translations", "linux_registers"]
 
 #: override with PGWALK_ORACLE_DIR (the folder holding ``linux-arm64/``)
-ORACLE_DIR = pathlib.Path(os.environ.get("PGWALK_ORACLE_DIR", "/work/shared/oracle"))
+ORACLE_DIR = pathlib.Path(os.environ.get("PGWALK_ORACLE_DIR", pathlib.Path(__file__).resolve().parents[2] / "shared" / "oracle"))
 CACHE_DIR = pathlib.Path(__file__).resolve().parent / ".cache"
 
 
@@ -71,4 +72,47 @@ def linux_vmcore_elf() -> pathlib.Path | None:
     finally:
         tmp.unlink(missing_ok=True)
     stamp.write_text((sha or "unchecked") + "\n")
+    return out
+
+
+def linux_vmcore_kdump() -> pathlib.Path | None:
+    """The kdump-zlib dump (makedumpfile flattened format), or ``None``."""
+    oracle = linux_oracle_dir()
+    if oracle is None or not (oracle / "vmcore.kdump-zlib").is_file():
+        return None
+    return oracle / "vmcore.kdump-zlib"
+
+
+def linux_vmcoreinfo() -> str | None:
+    """The VMCOREINFO note text (vmcoreinfo.txt), or ``None``."""
+    oracle = linux_oracle_dir()
+    if oracle is None or not (oracle / "vmcoreinfo.txt").is_file():
+        return None
+    return (oracle / "vmcoreinfo.txt").read_text()
+
+
+def linux_translations() -> list[dict] | None:
+    """translations.json ``entries`` (QEMU gva2gpa in four regimes), or ``None``."""
+    oracle = linux_oracle_dir()
+    if oracle is None or not (oracle / "translations.json").is_file():
+        return None
+    return json.loads((oracle / "translations.json").read_text())["entries"]
+
+
+#: regs.json names that are architectural registers pgwalk knows (gdb calls SCTLR_EL1 "SCTLR")
+_ARCH_REGS = ("TTBR0_EL1", "TTBR1_EL1", "TCR_EL1", "MAIR_EL1", "SCTLR_EL1",
+              "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1")
+
+
+def linux_registers() -> dict[str, int] | None:
+    """The EL1 translation registers of regs.json ``selected`` (ints), or ``None``."""
+    oracle = linux_oracle_dir()
+    if oracle is None or not (oracle / "regs.json").is_file():
+        return None
+    sel = json.loads((oracle / "regs.json").read_text())["selected"]
+    out = {name: int(sel[name], 16) for name in _ARCH_REGS if sel.get(name)}
+    if "SCTLR_EL1" not in out and sel.get("SCTLR"):
+        out["SCTLR_EL1"] = int(sel["SCTLR"], 16)
+    if sel.get("cpsr"):
+        out["PSTATE"] = int(sel["cpsr"], 16)
     return out

@@ -1,0 +1,316 @@
+"""``pgwalk info DUMP``: what a crash dump or memory image holds.
+
+Format, memory regions (count, total, holes), compression, notes, CPUs and
+their registers, the whole VMCOREINFO decoded, and the translation setup
+pgwalk derives from it (:func:`pgwalk.linux.registers_from_vmcoreinfo`),
+with the kernel's address layout.  Only headers, bitmaps and notes are
+read: ``info`` on a multi-GiB dump takes well under a second.
+
+Only click is imported at module level.
+
+JSON output (``--json``) is one object::
+
+    {
+      "path": str, "format": "elf" | "kdump" | "kdump-flattened" | "raw",
+      "format_description": str, "file_size": int,
+      "memory": {"count": int, "total": int, "total_hex": str,
+                 "regions": [{"start", "end", "size" (hex str), "kind"}],
+                 "holes": [{"start", "end", "size"}]},          # gaps between regions
+      "compression": [str],                                      # [] when none
+      "kdump": {"header_version", "block_size", "max_mapnr", "pages_present",
+                "pages_dumped", "pages_excluded", "status", "status_flags",
+                "dump_level", "phys_base", "nr_cpus", "utsname": {...},
+                "flattened_records", "compression_available": {name: bool}} | null,
+      "elf": {"machine", "type", "phnum", "loads": [{"paddr", "vaddr", "filesz", "memsz", "offset"}]} | null,
+      "notes": [{"name", "type", "type_name", "size"}],
+      "cpus": [{"index", "pid", "el", "registers": {"x0".."x30", "sp", "pc", "pstate": hex}}],
+      "vmcoreinfo": VmcoreInfo.to_json() | null,
+      "translation": {"registers": {name: hex}, "ttbr1_root": hex, "granule": "4KB",
+                      "va_bits": int, "start_level": int, "ds": bool, "tbi1": bool,
+                      "oa_bits": int, "notes": [str]} | {"error": str} | null,
+      "layout": [{"name", "start", "end", "approx", "note"}],
+      "warnings": [str]
+    }
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+__all__ = ["info", "gather"]
+
+_MAX_REGIONS_SHOWN = 32
+
+
+def _hx(v: int | None) -> str | None:
+    return None if v is None else f"{v:#x}"
+
+
+def _size_text(n: int) -> str:
+    for unit, shift in (("EiB", 60), ("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            v = n / (1 << shift)
+            return f"{v:.4g} {unit}"
+    return f"{n} bytes"
+
+
+def _open(path: str):
+    """(kind, object): an ElfCore, a KdumpFile or a raw FileBacking."""
+    from pgwalk.kdump import kdump_kind, open_kdump
+    from pgwalk.memory import FileBacking, open_elf_core
+
+    backing = FileBacking.open(path)          # clear errors for missing/empty/unreadable files
+    head = backing.read(0, 16)
+    if head[:4] == b"\x7fELF":
+        backing.close()
+        return "elf", open_elf_core(path)
+    kind = kdump_kind(head)
+    if kind is not None:
+        backing.close()
+        dump = open_kdump(path)
+        return ("kdump-flattened" if dump.flattened else "kdump"), dump
+    return "raw", backing
+
+
+def gather(path: str) -> dict:
+    """Everything ``info`` shows, as the JSON object documented above."""
+    from pgwalk.kdump import compression_available, note_type_name, prstatus_cpus
+    from pgwalk.memory import Region
+
+    path = os.path.expanduser(path)
+    kind, obj = _open(path)
+    try:
+        out: dict = {"path": path, "format": kind, "file_size": os.path.getsize(path)}
+        notes: list = []
+        vmcoreinfo_text = None
+        out["kdump"] = out["elf"] = None
+        out["compression"] = []
+        if kind == "raw":
+            regions = [Region(0, obj.size, path, 0, "raw")]
+            warnings: list[str] = []
+            out["format_description"] = "raw memory image (mapped at physical address 0)"
+        elif kind == "elf":
+            from pgwalk.formats.elf import EM_NAMES
+
+            core = obj
+            regions = sorted(core.regions, key=lambda r: r.base)
+            notes = core.notes
+            vmcoreinfo_text = core.vmcoreinfo
+            out["format_description"] = "ELF core (QEMU dump-guest-memory or /proc/vmcore)"
+            loads = []
+            for r in core.regions:
+                loads.append({"paddr": _hx(r.base), "size": _hx(r.size), "offset": _hx(r.offset),
+                              "kind": r.kind})
+            out["elf"] = {"machine": EM_NAMES.get(core.machine, str(core.machine)),
+                          "type": core.e_type, "phnum": core.phnum, "loads": loads}
+            warnings = list(core.warnings)
+        else:
+            dump = obj
+            regions = list(dump.regions)
+            notes = dump.notes
+            vmcoreinfo_text = dump.vmcoreinfo
+            out["format_description"] = ("kdump-compressed, makedumpfile flattened format (read in place)"
+                                         if dump.flattened else "kdump-compressed (makedumpfile diskdump)")
+            out["compression"] = dump.compression
+            h, sub = dump.header, dump.sub_header
+            uts = {k: v.rstrip(b"\0").decode("ascii", "replace")
+                   for k, v in h.utsname.items() if not k.startswith("_")}
+            out["kdump"] = {
+                "header_version": h.header_version, "block_size": dump.block_size,
+                "max_mapnr": dump.max_mapnr, "pages_present": dump.pages_present,
+                "pages_dumped": dump.pages_dumped, "pages_excluded": dump.pages_excluded,
+                "status": h.status, "status_flags": dump.status_flags,
+                "dump_level": sub.dump_level if h.header_version >= 1 else None,
+                "phys_base": _hx(sub.phys_base), "nr_cpus": h.nr_cpus, "utsname": uts,
+                "flattened_records": dump.view.records if dump.flattened else None,
+                "compression_available": {n: compression_available(n) for n in dump.compression},
+            }
+            warnings = list(dump.warnings)
+        total = sum(r.size for r in regions)
+        holes = [{"start": _hx(a.end), "end": _hx(b.base), "size": _hx(b.base - a.end)}
+                 for a, b in zip(regions, regions[1:]) if b.base > a.end]
+        out["memory"] = {
+            "count": len(regions), "total": total, "total_hex": _hx(total),
+            "regions": [{"start": _hx(r.base), "end": _hx(r.end), "size": _hx(r.size), "kind": r.kind}
+                        for r in regions],
+            "holes": holes,
+        }
+        out["notes"] = [{"name": n.name, "type": n.type, "type_name": note_type_name(n.name, n.type),
+                         "size": len(n.desc)} for n in notes]
+        out["cpus"] = [{"index": c.index, "pid": c.pid, "el": c.el,
+                        "registers": {k: _hx(v) for k, v in c.registers.items()}}
+                       for c in prstatus_cpus(notes)]
+        out["vmcoreinfo"] = None
+        out["translation"] = None
+        out["layout"] = []
+        if vmcoreinfo_text:
+            _linux_part(out, vmcoreinfo_text, warnings)
+        out["warnings"] = warnings + [w for w in getattr(obj, "warnings", ()) if w not in warnings]
+        return out
+    finally:
+        obj.close()
+
+
+def _linux_part(out: dict, text: str, warnings: list[str]) -> None:
+    from pgwalk.errors import PgwalkError
+    from pgwalk.linux import kernel_layout, registers_from_vmcoreinfo, tbi1_enabled
+    from pgwalk.params import granule_name, setup_from_registers
+    from pgwalk.vmcoreinfo import parse_vmcoreinfo
+
+    try:
+        info = parse_vmcoreinfo(text)
+    except PgwalkError as e:
+        warnings.append(f"VMCOREINFO: {e}")
+        return
+    out["vmcoreinfo"] = info.to_json()
+    if info.version is None:
+        warnings.append("VMCOREINFO has no readable OSRELEASE: the 6.1 layout is assumed")
+    try:
+        regs = registers_from_vmcoreinfo(info)
+        setup = setup_from_registers(regs)
+        p = setup.ranges[1]
+        out["translation"] = {
+            "registers": {k: _hx(v) for k, v in regs.items()},
+            "ttbr1_root": _hx(p.base), "granule": granule_name(p.granule_shift),
+            "va_bits": p.iasize, "start_level": p.start_level, "ds": p.ds, "tbi1": p.tbi,
+            "oa_bits": p.oa_bits,
+            "notes": ["TTBR1_EL1 = physical address of swapper_pg_dir (swapper_pg_dir - kimage_voffset)"
+                      + ("" if tbi1_enabled(info) else "; TBI1 off (kernel before 5.10)"),
+                      "TTBR0_EL1 is per process: give it with --regs for user addresses",
+                      *setup.notes],
+        }
+    except PgwalkError as e:
+        out["translation"] = {"error": str(e)}
+    try:
+        out["layout"] = [{"name": r.name, "start": _hx(r.start), "end": _hx(r.end), "approx": r.approx,
+                          "note": r.note} for r in kernel_layout(info)]
+    except PgwalkError as e:
+        warnings.append(f"kernel layout: {e}")
+
+
+# --------------------------------------------------------------------------
+# Text rendering
+# --------------------------------------------------------------------------
+
+def _render(d: dict, all_regions: bool) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    con = Console(highlight=False, soft_wrap=False)
+    con.print(f"[bold]{escape(d['path'])}[/bold]: {escape(d['format_description'])}, "
+              f"{_size_text(d['file_size'])} ({d['file_size']} bytes)")
+    m = d["memory"]
+    con.print(f"[bold]memory[/bold]: {m['count']} region{'s' if m['count'] != 1 else ''}, "
+              f"{_size_text(m['total'])} ({m['total_hex']}), {len(m['holes'])} hole"
+              f"{'s' if len(m['holes']) != 1 else ''}")
+    t = Table(show_header=True, pad_edge=False, box=None)
+    for col in ("start", "end", "size", "kind"):
+        t.add_column(col, justify="right" if col != "kind" else "left", no_wrap=True)
+    shown = m["regions"] if all_regions else m["regions"][:_MAX_REGIONS_SHOWN]
+    for r in shown:
+        t.add_row(r["start"], r["end"], _size_text(int(r["size"], 16)), r["kind"])
+    con.print(t)
+    if len(shown) < len(m["regions"]):
+        con.print(f"  [dim]... {len(m['regions']) - len(shown)} more (--all-regions)[/dim]")
+    if m["holes"]:
+        hs = m["holes"] if all_regions else m["holes"][:8]
+        con.print("holes: " + ", ".join(f"[{h['start']}, {h['end']})" for h in hs)
+                  + (" ..." if len(hs) < len(m["holes"]) else ""))
+    if d["kdump"]:
+        k = d["kdump"]
+        comp = ", ".join(f"{c}{'' if k['compression_available'].get(c) else ' (library missing: pip install pgwalk[kdump])'}"
+                         for c in d["compression"]) or "none"
+        con.print(f"[bold]kdump[/bold]: header version {k['header_version']}, block size {k['block_size']}, "
+                  f"compression {comp}, dump level {k['dump_level']}, {k['nr_cpus']} CPU(s)")
+        con.print(f"  pages: {k['pages_present']} present, {k['pages_dumped']} dumped, "
+                  f"{k['pages_excluded']} excluded; status {', '.join(k['status_flags']) or '0'}"
+                  + (f"; {k['flattened_records']} flattened records" if k["flattened_records"] is not None else ""))
+        uts = " ".join(v for v in (k["utsname"].get("sysname"), k["utsname"].get("release"),
+                                   k["utsname"].get("machine")) if v)
+        if uts:
+            con.print(f"  utsname: {escape(uts)}")
+    elif d["elf"]:
+        e = d["elf"]
+        con.print(f"[bold]ELF[/bold]: machine {e['machine']}, {e['phnum']} program headers; compression none")
+    if d["notes"]:
+        con.print("[bold]notes[/bold]: " + ", ".join(
+            f"{escape(n['name'])} {n['type_name']} ({n['size']} bytes)" for n in d["notes"]))
+    for c in d["cpus"]:
+        regs = c["registers"]
+        con.print(f"[bold]CPU {c['index']}[/bold] (pid {c['pid']}, EL{c['el']}): pc {regs['pc']}  "
+                  f"sp {regs['sp']}  pstate {regs['pstate']}")
+        names = [f"x{i}" for i in range(31)]
+        for i in range(0, 31, 3):
+            con.print("  " + "  ".join(f"{n:>3} {int(regs[n], 16):016x}" for n in names[i:i + 3]))
+    vi = d["vmcoreinfo"]
+    if vi:
+        _render_vmcoreinfo(con, vi)
+    tr = d["translation"]
+    if tr:
+        if "error" in tr:
+            con.print(f"[bold]translation setup[/bold]: [red]{escape(tr['error'])}[/red]")
+        else:
+            con.print(f"[bold]translation setup[/bold] (derived from VMCOREINFO; --regs overrides): "
+                      f"TTBR1 root {tr['ttbr1_root']}, {tr['granule']} granule, {tr['va_bits']}-bit VA, "
+                      f"start level {tr['start_level']}, {tr['oa_bits']}-bit OA, DS {int(tr['ds'])}, "
+                      f"TBI1 {int(tr['tbi1'])}")
+            con.print("  " + "  ".join(f"{k} {v}" for k, v in tr["registers"].items()))
+            for n in tr["notes"]:
+                con.print(f"  [dim]{escape(n)}[/dim]")
+    if d["layout"]:
+        t = Table(title="kernel layout", title_justify="left", show_header=True, pad_edge=False, box=None)
+        for col in ("range", "start", "end", "size"):
+            t.add_column(col, no_wrap=True, justify="left" if col == "range" else "right")
+        for r in d["layout"]:
+            size = int(r["end"], 16) - int(r["start"], 16)
+            name = r["name"] + (" ~" if r["approx"] else "")
+            t.add_row(name, r["start"], r["end"], _size_text(size))
+        con.print(t)
+        con.print("  [dim]~ inferred from the kernel version, not given by VMCOREINFO[/dim]")
+    for w in d["warnings"]:
+        con.print(f"[yellow]warning[/yellow]: {escape(w)}")
+
+
+def _render_vmcoreinfo(con, vi: dict) -> None:
+    from rich.markup import escape
+
+    con.print(f"[bold]VMCOREINFO[/bold]: kernel {escape(str(vi['osrelease']))}, page size {vi['page_size']}, "
+              f"VA_BITS {vi['va_bits']} ({vi['va_bits_actual']} in use), "
+              f"kimage_voffset {vi['kimage_voffset']}, PHYS_OFFSET {vi['phys_offset']}"
+              + (f" ({vi['phys_offset_u64']} as u64)" if vi["phys_offset"] != vi["phys_offset_u64"] else "")
+              + f", KASLR offset {vi['kaslr_offset']}, swapper_pg_dir {vi['swapper_pg_dir']}")
+    if vi["build_id"]:
+        con.print(f"  build id {escape(vi['build_id'])}")
+    for title, items in (("SYMBOL", vi["symbols"]), ("NUMBER", vi["numbers"])):
+        if items:
+            con.print(f"  {title}: " + ", ".join(f"{escape(k)}={v}" for k, v in items.items()))
+    rows = [(f"SIZE({k})", v) for k, v in vi["sizes"].items()]
+    rows += [(f"OFFSET({k})", v) for k, v in vi["offsets"].items()]
+    rows += [(f"LENGTH({k})", v) for k, v in vi["lengths"].items()]
+    rows += [(k, v) for k, v in vi["other"].items()]
+    if rows:
+        con.print("  " + ", ".join(f"{escape(k)}={v}" for k, v in rows))
+    for b in vi["bad_lines"]:
+        con.print(f"  [yellow]unreadable line[/yellow]: {escape(b)}")
+
+
+@click.command("info")
+@click.argument("dump", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--all-regions", is_flag=True, help="List every memory region and hole.")
+def info(dump: str, as_json: bool, all_regions: bool) -> None:
+    """Describe a crash dump: format, memory, notes, CPUs, VMCOREINFO, derived translation setup.
+
+    DUMP is an ELF core (QEMU dump-guest-memory, /proc/vmcore), a
+    kdump-compressed file (makedumpfile, QEMU kdump-*; plain or flattened)
+    or a raw memory image.
+    """
+    d = gather(dump)
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+    else:
+        _render(d, all_regions)
