@@ -29,6 +29,8 @@ COMMANDS = {
     "decode-esr": "pgwalk.cmd.decode_esr:decode_esr",
     "decode": "pgwalk.cmd.decode_esr:decode",
     "info": "pgwalk.cmd.info:info",
+    "vtop": "pgwalk.cmd.linux:vtop",
+    "ptov": "pgwalk.cmd.linux:ptov",
 }
 
 
