@@ -1,0 +1,330 @@
+"""``pgwalk at``: what an AT instruction leaves in PAR_EL1, and a captured PAR compared with it."""
+
+from __future__ import annotations
+
+import click
+
+from .common import image_options, register_options
+
+_EXPLAIN = ("full", "quick", "known", "none")
+
+
+@click.command()
+@click.argument("op", required=False, metavar="OP")
+@click.argument("va", required=False, metavar="VA")
+@image_options
+@register_options
+@click.option("--pan/--no-pan", default=None,
+              help="PSTATE.PAN for S1E1RP/S1E1WP (default: PSTATE/CPSR or PAN in the registers, else 0).")
+@click.option("--hw-par", metavar="VALUE",
+              help="A captured PAR_EL1 (hardware, emulator, trace, dump) to compare; 'exception' if the AT trapped.")
+@click.option("--batch", "batch_file", metavar="FILE",
+              help='JSON Lines: {"op", "va", "par"?, "pan"?, "regs"?, "id"?} per line (- for stdin).')
+@click.option("--json", "as_json", is_flag=True, help="JSON output (one object per AT; JSON Lines with --batch).")
+@click.option("--no-trace", is_flag=True, help="Leave out the per-level trace.")
+@click.option("--trace", "batch_trace", is_flag=True, help="With --batch --json: include each line's walk trace.")
+@click.option("--exec-el", type=click.IntRange(1, 3), default=None,
+              help="EL executing the AT. 1: a stage 2 fault on the stage 1 walk raises an exception instead of "
+                   "writing PAR (default: reported in PAR, as at EL2).")
+@click.option("--explain", type=click.Choice(_EXPLAIN), default="full", show_default=True,
+              help="For a mismatch: full (re-walk under hypotheses: changed descriptor, MAIR, TCR, PAN, reverse "
+                   "lookup), quick (no TCR search or reverse lookup), known (departure patterns only), none.")
+@click.option("--max-rows", type=int, default=20, show_default=True, help="Mismatch rows in the batch summary.")
+def at(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_par, batch_file, as_json,
+       no_trace, batch_trace, exec_el, explain, max_rows):
+    """Emulate AT OP, VA and show the PAR_EL1 it leaves, its decode and the walk.
+
+    OP is one of S1E0R S1E0W S1E1R S1E1W S1E1RP S1E1WP S1E1A S12E0R S12E0W S12E1R
+    S12E1W S1E2R S1E2W S1E2A S1E3R S1E3W S1E3A (any case, "AT " prefix optional).
+
+    With --hw-par, the captured value is compared field by field (F, PA, ATTR, SH, NS /
+    FST, PTW, S; IMPLEMENTATION DEFINED bits and, from a Non-secure regime, NS ignored)
+    and a mismatch is explained where pgwalk can check it.
+
+    Exit status: 0 when everything matches (or nothing was captured), 1 on any mismatch,
+    2 on bad input.
+    """
+    from ..errors import InputError
+
+    if batch_file:
+        if op or va or hw_par:
+            raise InputError("--batch takes its ATs from the file: no OP/VA/--hw-par arguments")
+        return _run_batch(batch_file, images, regs_file, reg_values, granule, va_bits, root, pan, as_json,
+                          batch_trace, exec_el, explain, max_rows)
+    if not op or not va:
+        raise InputError("usage: pgwalk at OP VA [options]  (or --batch FILE)")
+    return _run_one(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_par, as_json,
+                    no_trace, exec_el, explain)
+
+
+def _console():
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(console.width, 160))
+    return console
+
+
+def _run_one(op_text, va_text, images, regs_file, reg_values, granule, va_bits, root, pan, hw_par, as_json,
+             no_trace, exec_el, explain) -> int:
+    import json
+
+    from ..at import at as run_at
+    from ..at import compare_par, explain_mismatch, parse_at_op, parse_captured_par, result_to_dict
+    from ..params import Regime, regime_for_el, setup_from_registers
+    from .common import load_context, parse_address
+
+    op = parse_at_op(op_text)
+    va = parse_address(va_text, "VA")
+    captured = parse_captured_par(hw_par, "--hw-par") if hw_par is not None else None
+    ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
+    setup = setup_from_registers(ctx.registers, regime_for_el(op.regime_el, ctx.registers))
+    res = run_at(setup, ctx.memory, op, va, pan=pan, exec_el=exec_el)
+    diff = reasons = None
+    if captured is not None:
+        diff = compare_par(res.par, captured, compare_ns=res.regime is Regime.EL3)
+        if not diff.match and explain != "none":
+            reasons = explain_mismatch(res, captured, setup, ctx.memory, level=explain)
+    d = result_to_dict(res, captured=captured, diff=diff, reasons=reasons, trace=True, setup=setup)
+    d["translation"]["notes"] = list(d["translation"]["notes"]) + list(ctx.notes) + list(setup.notes)
+    if isinstance(captured, int):
+        from ..at import par_decode
+
+        d["captured_decode"] = par_decode(captured)
+    if as_json:
+        click.get_text_stream("stdout").write(json.dumps(d) + "\n")
+    else:
+        _render_one(_console(), d, res, captured, diff, trace=not no_trace)
+    return 1 if diff is not None and not diff.match else 0
+
+
+def _render_one(console, d, res, captured, diff, *, trace: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..render import render_translation
+
+    op = res.op
+    pan_txt = f", PSTATE.PAN = {int(res.pan)}" if op.pan else ""
+    head = Text()
+    head.append(f"AT {op.name}, {d['va']}", style="bold")
+    head.append(f"  ({res.regime.value} regime, {'stages 1+2' if res.stages_used == '12' else 'stage 1'}, "
+                f"EL{op.el} {op.access.value}{pan_txt})", style="dim")
+    console.print(head)
+    for note in d.get("notes", []):
+        console.print(Text(f"  note: {note}", style="yellow"))
+    if res.par is None:
+        console.print(Text(f"PAR_EL1 not written: {res.exception}", style="bold red"))
+    else:
+        line = Text("PAR_EL1 = ")
+        line.append(d["par"], style="bold green" if not res.par & 1 else "bold red")
+        line.append(f"  {d['decode']['summary']}")
+        console.print(line)
+        console.print(_fields_table(res.par))
+    if trace:
+        console.print(render_translation(d["translation"], trace=True))
+    if captured is None:
+        return
+    console.print()
+    console.print(_compare_table(res.par, captured, diff))
+    verdict = Text("verdict: ")
+    verdict.append("MATCH" if diff.match else "MISMATCH", style="bold green" if diff.match else "bold red")
+    ign = f"  (not compared: {', '.join(diff.ignored)})" if diff.ignored else ""
+    verdict.append(ign, style="dim")
+    console.print(verdict)
+    for w in diff.warnings:
+        console.print(Text(f"  warning: {w}", style="yellow"))
+    reasons = d.get("reasons")
+    if reasons is not None:
+        if not reasons:
+            console.print(Text("  no explanation found", style="dim"))
+        else:
+            console.print(Text("likely reasons:", style="bold"))
+        for r in reasons:
+            mark = "✓ " if r["confirmed"] else "• "
+            cat = f" [{r['category']}]" if r.get("category") else ""
+            console.print(Text(f"  {mark}{r['kind']}{cat}: {r['text']}", style="green" if r["confirmed"] else ""))
+
+
+def _fields_table(par: int):
+    from rich.table import Table
+
+    from ..esr import decode_par
+
+    rep = decode_par(par)
+    t = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for col in ("field", "bits", "value", "meaning"):
+        t.add_column(col, no_wrap=col != "meaning")
+    for f in rep.details:
+        if f.name.startswith("IMPDEF") or (f.value == 0 and f.name in ("AssuredOnly", "TopLevel", "Overlay", "DirtyBit")):
+            continue
+        bits = f"{f.msb}" if f.msb == f.lsb else f"{f.msb}:{f.lsb}"
+        t.add_row(f.name, bits, f"{f.value:#x}" if f.value > 9 else str(f.value), f.meaning)
+    return t
+
+
+def _field_values(par):
+    from ..formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
+
+    if par is None or isinstance(par, str):
+        return {"F": "exception"}
+    if par & 1:
+        L = PAR_EL1_FAULT
+        return {"F": 1, "FST": f"{L['FST'].get(par):#04x}", "PTW": L["PTW"].get(par), "S": L["S"].get(par)}
+    L = PAR_EL1_OK
+    return {"F": 0, "PA": f"{L['PA'].get(par) << 12:#x}", "ATTR": f"{L['ATTR'].get(par):#04x}",
+            "SH": f"{L['SH'].get(par):#04b}", "NS": L["NS"].get(par)}
+
+
+def _compare_table(sw, hw, diff):
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..at import par_decode
+
+    t = Table(title="software vs captured PAR_EL1", title_justify="left", box=None, pad_edge=False,
+              header_style="bold")
+    for col in ("field", "software", "captured", ""):
+        t.add_column(col, no_wrap=True)
+    t.add_row("PAR_EL1", "-" if sw is None else f"{sw:#018x}", hw if isinstance(hw, str) else f"{hw:#018x}", "")
+    a, b = _field_values(sw), _field_values(hw)
+    differing = {n for n, _s, _h in diff.fields}
+    formats_differ = a.get("F") != b.get("F")
+    for name in dict.fromkeys(list(a) + list(b)):
+        if name in differing or (name == "F" and formats_differ):
+            mark = Text("differs", style="bold red")
+        elif formats_differ:
+            mark = Text("other format", style="dim")
+        elif name in diff.ignored:
+            mark = Text("not compared", style="dim")
+        else:
+            mark = Text("same", style="green")
+        t.add_row(name, str(a.get(name, "-")), str(b.get(name, "-")), mark)
+    for label, v in (("software", sw), ("captured", hw)):
+        if isinstance(v, int):
+            t.add_row("", "", "", Text(f"{label}: {par_decode(v)['summary']}", style="dim"))
+    return t
+
+
+# --------------------------------------------------------------------------- batches
+
+def _batch_context(images, regs_file, reg_values, granule, va_bits, root):
+    """load_context, but a batch may carry all its registers in its lines."""
+    from ..errors import RegisterError
+    from ..memory import open_images
+    from .common import Context, load_context
+
+    try:
+        return load_context(images, regs_file, reg_values, granule, va_bits, root)
+    except RegisterError as exc:
+        if regs_file or reg_values or any(x is not None for x in (granule, va_bits, root)) or "no registers" not in str(exc):
+            raise
+    memory = open_images(list(images))
+    return Context(memory, {}, list(memory.warnings))
+
+
+def _read_lines(path: str) -> list[str]:
+    from ..errors import InputError
+
+    try:
+        if path == "-":
+            return click.get_text_stream("stdin").read().splitlines()
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read().splitlines()
+    except OSError as exc:
+        raise InputError(f"cannot read batch file {path}: {exc.strerror}") from None
+
+
+def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan, as_json, trace, exec_el,
+               explain, max_rows) -> int:
+    import collections
+    import json
+
+    from ..at import ATBatch, parse_batch_line
+    from ..errors import InputError
+
+    where = "<stdin>" if path == "-" else path
+    lines = []
+    for n, text in enumerate(_read_lines(path), 1):
+        ln = parse_batch_line(text, n, where)
+        if ln is not None:
+            lines.append(ln)
+    if not lines:
+        raise InputError(f"{where}: no AT lines")
+    ctx = _batch_context(images, regs_file, reg_values, granule, va_bits, root)
+    batch = ATBatch(ctx.memory, ctx.registers, pan=pan, exec_el=exec_el, explain=explain,
+                    trace=trace and as_json, where=where)
+    batch.validate(lines)
+    out = click.get_text_stream("stdout")
+    counts: collections.Counter = collections.Counter()
+    rows = []
+    dumps = json.dumps
+    for ln in lines:
+        d, res, diff = batch.run(ln)
+        verdict = d["verdict"]
+        counts[verdict] += 1
+        if res.par is None:
+            counts["software: exception (no PAR)"] += 1
+        elif res.par & 1:
+            counts["software: fault"] += 1
+        else:
+            counts["software: translated"] += 1
+        if as_json:
+            out.write(dumps(d) + "\n")
+        if verdict == "mismatch":
+            rs = d.get("reasons") or []
+            counts[("reason", _reason_label(rs[0]) if rs else "no explanation" if "reasons" in d else "not explained")] += 1
+            if not as_json and len(rows) < max_rows:
+                rows.append(d)
+    if not as_json:
+        _render_batch(_console(), counts, rows, len(lines), ctx.notes)
+    return 1 if counts["mismatch"] else 0
+
+
+def _reason_label(r: dict) -> str:
+    return (r.get("category") or r["kind"]) + (" (confirmed)" if r["confirmed"] else "")
+
+
+def _render_batch(console, counts, rows, total, notes) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    for note in notes:
+        console.print(Text(f"note: {note}", style="yellow"))
+    t = Table(title=f"AT batch: {total} lines", title_justify="left", header_style="bold")
+    t.add_column("verdict")
+    t.add_column("lines", justify="right")
+    styles = {"match": "green", "mismatch": "bold red", "no capture": "dim"}
+    for k in ("match", "mismatch", "no capture"):
+        if counts[k]:
+            t.add_row(Text(k, style=styles[k]), str(counts[k]))
+    for k in ("software: translated", "software: fault", "software: exception (no PAR)"):
+        if counts[k]:
+            t.add_row(Text(k, style="dim"), str(counts[k]))
+    console.print(t)
+    why = sorted(((k[1], n) for k, n in counts.items() if isinstance(k, tuple)), key=lambda x: -x[1])
+    if why:
+        r = Table(title="mismatches by likely reason (the first reason of each)", title_justify="left",
+                  header_style="bold")
+        r.add_column("reason")
+        r.add_column("lines", justify="right")
+        for label, n in why:
+            r.add_row(Text(label), str(n))
+        console.print(r)
+    if not rows:
+        return
+    m = Table(title=f"mismatches (first {len(rows)})", title_justify="left", header_style="bold")
+    for col in ("line", "op", "va", "software PAR", "captured", "differs", "likely reason"):
+        m.add_column(col, no_wrap=col not in ("likely reason",))
+    for d in rows:
+        diff = ", ".join(x["field"] for x in d["diff"])
+        rs = d.get("reasons") or []
+        why = ""
+        if rs:
+            r = rs[0]
+            text = r["text"] if len(r["text"]) <= 90 else r["text"][:89] + "…"
+            why = ("✓ " if r["confirmed"] else "") + (f"[{r['category']}] " if r.get("category") else "") + text
+        label = str(d.get("id", d["line"]))
+        m.add_row(*(Text(x) for x in (label, d["op"], d["va"], d["par"] or "exception", d["captured"], diff, why)))
+    console.print(m)
