@@ -70,6 +70,7 @@ class Features:
     xnx: bool = True           # FEAT_XNX: stage 2 XN[0]
     hafdbs: int = 2            # 1: AF, 2: AF and dirty
     xs: bool = False           # FEAT_XS (ID_AA64ISAR1_EL1.XS); off unless the register says so
+    s2fwb: bool = True         # FEAT_S2FWB (ID_AA64MMFR2_EL1.FWB): HCR_EL2.FWB is RES0 without it
     assumed: tuple[str, ...] = ()
 
     @property
@@ -100,7 +101,7 @@ class Features:
         mmfr2 = regs.get("ID_AA64MMFR2_EL1")
         if mmfr2 is not None:
             f = R.ID_AA64MMFR2_EL1.decode(mmfr2)
-            kw.update(lva=f["VARange"] == 1, ttst=f["ST"] == 1)
+            kw.update(lva=f["VARange"] == 1, ttst=f["ST"] == 1, s2fwb=f["FWB"] >= 1)
         if mmfr0 is not None and (mmfr1 is None or mmfr2 is None):
             assumed.append("ID_AA64MMFR1/2_EL1 not given: assuming FEAT_HPDS, FEAT_PAN3, FEAT_XNX, FEAT_LVA, FEAT_TTST")
         isar1 = regs.get("ID_AA64ISAR1_EL1")
@@ -406,7 +407,7 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
     return S2WalkParams(
         vttbr=vttbr, granule_shift=granule, txsz=txsz, iasize=iasize, sl0=sl0, sl2=sl2,
         start_level=start, ds=ds, ps=ps, oa_bits=oa_bits, ha=ha, hd=hd, sh=t["SH0"],
-        ee=bool(R.SCTLR["EE"].get(_reg(regs, "SCTLR_EL2"))), fwb=bool(h["FWB"]), ptw=bool(h["PTW"]),
+        ee=bool(R.SCTLR["EE"].get(_reg(regs, "SCTLR_EL2"))), fwb=bool(h["FWB"]) and features.s2fwb, ptw=bool(h["PTW"]),
         cd=bool(h["CD"]), lpa64=granule == 16 and features.pa_max >= 52, base=base,
         base_fault=base_fault, config_fault=config_fault, notes=tuple(notes))
 
