@@ -15,6 +15,7 @@ from .fields import Field, Layout
 __all__ = [
     "VALID", "TYPE", "s1_table_layout", "s1_leaf_layout", "s2_table_layout", "s2_leaf_layout",
     "ADDR_47", "DS_OA_49_48", "DS_OA_51_50", "LPA_OA_51_48", "S1_TABLE", "S1_LEAF", "S2_LEAF",
+    "TABLE_IGNORED",
 ]
 
 #: descriptor bit 0: valid
@@ -124,3 +125,12 @@ def s2_leaf_layout(leaf_shift: int, ds: bool, lpa64: bool, block: bool) -> Layou
     """Stage 2 block or page descriptor (ARM Table D8-53)."""
     return Layout("S2 block descriptor" if block else "S2 page descriptor",
                   tuple(_leaf_rows(leaf_shift, ds, lpa64, S2_LEAF, block)))
+
+#: IGNORED bits of a table descriptor, stage 1 and stage 2 (ARM Tables D8-50, D8-51; fact sheet §4.2):
+#: [58:51] (52 is Protected with FEAT_THE) and [11:2] (10 is the table AF with FEAT_HAFT; 9:8 are
+#: NLTA[51:50] with DS = 1, which the address fields of the layout take first).  The other bits
+#: no field of the table layout names are RES0.
+TABLE_IGNORED = (
+    Field("IGNORED_58_51", 58, 51, "ignored"),
+    Field("IGNORED_11_2", 11, 2, "ignored"),
+)

@@ -34,7 +34,8 @@ from .params import FINAL_LEVEL, Regime, S1WalkParams, S2WalkParams, Translation
 from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
 
 __all__ = ["Memory", "TraceStep", "Leaf", "Translation", "translate", "s2_translate", "decode_descriptor_type",
-           "next_table_base", "leaf_base", "table_index"]
+           "next_table_base", "leaf_base", "table_index", "s2_lookup", "s1_leaf", "s2_leaf",
+           "s2_walk_device", "s1_disabled_attributes", "stage2_attributes"]
 
 
 class Memory(Protocol):
@@ -273,17 +274,12 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
     af = bool(_AF.get(raw))
     if not af and not s2.ha:
         raise fault(FaultType.ACCESS_FLAG, level, "AF = 0 and VTCR_EL2.HA = 0")
-    sh = s2.sh if ds else _SH.get(raw)
-    memattr = _MEMATTR.get(raw)
-    perms = s2_direct_base_permissions(s2ap=_S2AP.get(raw), xn=_S2XN.get(raw), dbm=bool(_DBM.get(raw)),
-                                       hd=s2.hd, xnx=setup.features.xnx)
-    s2attrs = A.s2_decode_mem_attrs(memattr, sh)
-    leaf = Leaf(2, level, kind, raw, base, leafsize, s2attrs, perms, af, False, bool(_CONT.get(raw)),
-                bool(_DBM.get(raw)), None, sh)
+    leaf = s2_leaf(setup, raw, level, kind)
+    perms = leaf.perms
     if s1ptw:
         # A stage 1 walk reads its descriptor: S2AP read permission, and with
         # HCR_EL2.PTW = 1 a walk into stage 2 Device memory is a Permission fault.
-        device = (memattr & 0b100) == 0 if s2.fwb else (memattr & 0b1100) == 0
+        device = s2_walk_device(_MEMATTR.get(raw), s2.fwb)
         if not perms.r:
             raise fault(FaultType.PERMISSION, level, "stage 2 denies the stage 1 walk read access (S2AP)")
         if s2.ptw and device:
@@ -292,6 +288,26 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
         raise fault(FaultType.PERMISSION, level, f"stage 2 permissions {perms.text(el == 0)} deny the {access.value}")
     pa = base | (ipa & ((1 << leafsize) - 1))
     return pa, leaf
+
+
+def s2_leaf(setup: TranslationSetup, raw: int, level: int, kind: str) -> Leaf:
+    """The stage 2 :class:`Leaf` of a block or page descriptor: its attributes and permissions
+    (ASL ``S2DecodeMemAttrs``, ``AArch64.S2DirectBasePermissions``)."""
+    s2 = setup.s2
+    assert s2 is not None
+    g = s2.granule_shift
+    leafsize = g + (g - 3) * (FINAL_LEVEL - level)
+    sh = s2.sh if s2.ds else _SH.get(raw)
+    perms = s2_direct_base_permissions(s2ap=_S2AP.get(raw), xn=_S2XN.get(raw), dbm=bool(_DBM.get(raw)),
+                                       hd=s2.hd, xnx=setup.features.xnx)
+    s2attrs = A.s2_decode_mem_attrs(_MEMATTR.get(raw), sh)
+    return Leaf(2, level, kind, raw, leaf_base(raw, leafsize, s2.ds, s2.lpa64), leafsize, s2attrs, perms,
+                bool(_AF.get(raw)), False, bool(_CONT.get(raw)), bool(_DBM.get(raw)), None, sh)
+
+
+def s2_walk_device(memattr: int, fwb: bool) -> bool:
+    """Whether stage 2 MemAttr makes a stage 1 table fetch a Device access (HCR_EL2.PTW check)."""
+    return (memattr & 0b100) == 0 if fwb else (memattr & 0b1100) == 0
 
 
 def _invalid_note(kind: str, level: int, g: int, ds: bool) -> str:
@@ -312,14 +328,17 @@ def _s1_disabled(setup: TranslationSetup, va: int, access: Access | None) -> tup
     if (check >> pa_max) & ((1 << (addrtop - pa_max + 1)) - 1):
         raise _Stop(Fault(FaultType.ADDRESS_SIZE, 0, 1,
                           reason=f"stage 1 is disabled and VA bits [{addrtop}:{pa_max}] are not zero"))
+    return va & ((1 << 56) - 1), s1_disabled_attributes(setup, access)
+
+
+def s1_disabled_attributes(setup: TranslationSetup, access: Access | None) -> A.MemAttrs:
+    """The attributes of a stage 1 disabled translation (ASL ``AArch64.S1DisabledOutput``)."""
     if setup.dc:
-        attrs = A.MemAttrs("Normal", inner=A.Cacheability(A.WB, 0b11), outer=A.Cacheability(A.WB, 0b11),
-                           shareability=A.NSH, xs=False)
-    elif is_exec:
-        attrs = A.NORMAL_NC
-    else:
-        attrs = A.DEVICE_nGnRnE
-    return va & ((1 << 56) - 1), attrs
+        return A.MemAttrs("Normal", inner=A.Cacheability(A.WB, 0b11), outer=A.Cacheability(A.WB, 0b11),
+                          shareability=A.NSH, xs=False)
+    if access is Access.EXEC:
+        return A.NORMAL_NC
+    return A.DEVICE_nGnRnE
 
 
 def _va_out_of_range(p: S1WalkParams, va: int, access: Access | None) -> bool:
@@ -411,19 +430,47 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
     af = bool(_AF.get(raw))
     if not af and not p.ha:
         raise fault(FaultType.ACCESS_FLAG, level, "AF = 0 and hardware AF update is off")
-    sh = p.sh if ds else _SH.get(raw)
-    attr_index = _ATTRINDX.get(raw)
-    memattrs = A.s1_decode_mem_attrs((setup.mair >> (8 * attr_index)) & 0xFF, sh)
-    perms = s1_direct_base_permissions(
-        two_el=two_el, ap=_AP.get(raw), uxn=bool(_UXN.get(raw)), pxn=bool(_PXN.get(raw)) and two_el,
-        dbm=bool(_DBM.get(raw)), hd=p.hd, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table)
-    leaf = Leaf(1, level, kind, raw, base, leafsize, memattrs, perms, af, bool(_NG.get(raw)) and two_el,
-                bool(_CONT.get(raw)), bool(_DBM.get(raw)), attr_index, sh)
+    leaf = s1_leaf(setup, p, raw, level, kind, ap_table, uxn_table, pxn_table)
+    perms = leaf.perms
     if access is not None and not s1_check(perms, access, el0=el == 0, pan=pan, epan=setup.epan, wxn=setup.wxn):
         raise fault(FaultType.PERMISSION, level,
                     f"stage 1 permissions {perms.text(el == 0)} at EL{el}"
                     f"{' with PAN' if pan else ''} deny the {access.value}")
     return base | (va & ((1 << leafsize) - 1)), leaf
+
+
+def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind: str, ap_table: int,
+            uxn_table: bool, pxn_table: bool) -> Leaf:
+    """The stage 1 :class:`Leaf` of a block or page descriptor: its attributes and permissions
+    (ASL ``S1DecodeMemAttrs``, ``AArch64.S1DirectBasePermissions``) given the hierarchical
+    table bits the walk collected."""
+    g = p.granule_shift
+    leafsize = g + (g - 3) * (FINAL_LEVEL - level)
+    two_el = p.has_unprivileged
+    sh = p.sh if p.ds else _SH.get(raw)
+    attr_index = _ATTRINDX.get(raw)
+    memattrs = A.s1_decode_mem_attrs((setup.mair >> (8 * attr_index)) & 0xFF, sh)
+    perms = s1_direct_base_permissions(
+        two_el=two_el, ap=_AP.get(raw), uxn=bool(_UXN.get(raw)), pxn=bool(_PXN.get(raw)) and two_el,
+        dbm=bool(_DBM.get(raw)), hd=p.hd, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table)
+    return Leaf(1, level, kind, raw, leaf_base(raw, leafsize, p.ds, p.lpa64), leafsize, memattrs, perms,
+                bool(_AF.get(raw)), bool(_NG.get(raw)) and two_el, bool(_CONT.get(raw)), bool(_DBM.get(raw)),
+                attr_index, sh)
+
+
+def stage2_attributes(setup: TranslationSetup, s1_attrs: A.MemAttrs | None, s2: Leaf, stages: str,
+                      access: Access | None) -> A.MemAttrs:
+    """The final attributes once stage 2 has run (ASL ``S2CombineS1MemAttrs``,
+    ``AArch64.S2ApplyFWBMemAttrs``, ``S2TreatAsNormalNC``)."""
+    assert setup.s2 is not None
+    if stages == "2" or s1_attrs is None:
+        return A.effective_shareability(s2.attrs)
+    if setup.s2.fwb:
+        return A.s2_apply_fwb(s1_attrs, _MEMATTR.get(s2.raw), s2.sh, bool(_FNXS.get(s2.raw)))
+    s2attrs = s2.attrs
+    if setup.s2.cd and access is not Access.EXEC and not s2attrs.is_device:
+        s2attrs = A.NORMAL_NC  # ASL S2TreatAsNormalNC: HCR_EL2.CD
+    return A.s2_combine_s1(s1_attrs, s2attrs)
 
 
 def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | None = None,
@@ -473,15 +520,7 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
                 pa = ipa
             else:
                 pa, s2 = s2_translate(setup, mem, ipa, access=access, el=el, s1ptw=False, steps=steps)
-                if stages == "2" or attrs is None:
-                    attrs = A.effective_shareability(s2.attrs)
-                elif setup.s2.fwb:
-                    attrs = A.s2_apply_fwb(attrs, _MEMATTR.get(s2.raw), s2.sh, bool(_FNXS.get(s2.raw)))
-                else:
-                    s2attrs = s2.attrs
-                    if setup.s2.cd and access is not Access.EXEC and not s2attrs.is_device:
-                        s2attrs = A.NORMAL_NC  # ASL S2TreatAsNormalNC: HCR_EL2.CD
-                    attrs = A.s2_combine_s1(attrs, s2attrs)
+                attrs = stage2_attributes(setup, attrs, s2, stages, access)
     except _Stop as stop:
         fault = stop.fault
         if fault.stage == 1 or fault.s1ptw:
@@ -494,3 +533,15 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
     return Translation(va=va, stages=stages, regime=setup.regime, ipa=ipa, pa=pa, fault=fault,
                        steps=tuple(steps), s1=s1, s2=s2, attrs=attrs, s1_disabled=s1_disabled,
                        access=access, el=el, pan=pan, notes=tuple(notes))
+
+
+def s2_lookup(setup: TranslationSetup, mem: Memory, ipa: int, *, s1ptw: bool = False) -> tuple[int, Leaf] | Fault:
+    """One stage 2 lookup without a permission check: ``(PA, leaf)``, or the :class:`Fault` (never raised).
+
+    :func:`s2_translate` for callers outside this module (the tree walk of :mod:`pgwalk.tree`);
+    ``s1ptw`` marks a stage 1 table fetch (S2AP read permission and HCR_EL2.PTW apply).
+    """
+    try:
+        return s2_translate(setup, mem, ipa, access=None, el=1, s1ptw=s1ptw, steps=[])
+    except _Stop as stop:
+        return stop.fault

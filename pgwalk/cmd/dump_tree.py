@@ -1,0 +1,283 @@
+"""``pgwalk dump-tree``: everything a set of translation tables maps, as a tree or as ranges."""
+
+from __future__ import annotations
+
+import click
+
+from .common import image_options, register_options
+
+#: --view default: the tree view when the walked input range is at most this many bytes
+DEFAULT_TREE_SPAN = 1 << 30
+#: the progress bar appears when a walk takes longer than this (seconds)
+PROGRESS_DELAY = 0.5
+
+REGIMES = {"el10": "EL10", "el1&0": "EL10", "el20": "EL20", "el2&0": "EL20", "el2": "EL2", "el3": "EL3"}
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """``START-END`` (END exclusive; an END ending in ``fff`` is taken as the last byte) or ``START+SIZE``.
+
+    :raises InputError: malformed, empty or beyond 64 bits
+    """
+    from ..errors import InputError
+    from ..regs import parse_int
+
+    t = text.strip()
+    if "+" in t:
+        a, _, b = t.partition("+")
+        start = parse_int(a, "--range start")
+        size = parse_int(b, "--range size")
+        end = start + size
+    elif "-" in t:
+        a, _, b = t.partition("-")
+        start = parse_int(a, "--range start")
+        end = parse_int(b, "--range end")
+        if end & 0xFFF == 0xFFF:        # an inclusive end such as 0xffffffffffffffff
+            end += 1
+    else:
+        raise InputError(f"--range {text!r}: expected START-END or START+SIZE")
+    if end <= start:
+        raise InputError(f"--range {text!r} is empty")
+    if end > 1 << 64:
+        raise InputError(f"--range {text!r} runs past the 64-bit address space")
+    return start, end
+
+
+class _Progress:
+    """A rich progress bar that shows itself only when the walk is slow."""
+
+    def __init__(self, console, total: int, start: int) -> None:
+        import time
+
+        self.console, self.total, self.start, self.done = console, max(total, 1), start, 0
+        self.t0 = time.monotonic()
+        self.clock = time.monotonic
+        self.bar = None
+        self.task = None
+
+    def __call__(self, reached: int) -> None:
+        if self.bar is None:
+            if self.clock() - self.t0 < PROGRESS_DELAY:
+                return
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("walking"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                                TimeElapsedColumn(), console=self.console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("walk", total=self.total)
+        self.bar.update(self.task, completed=self.done + max(0, reached - self.start))
+
+    def rebase(self, start: int, done: int) -> None:
+        """The next tree starts at input address ``start``, after ``done`` bytes of earlier trees."""
+        self.start, self.done = start, done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+@click.command("dump-tree")
+@image_options
+@register_options
+@click.option("--range", "range_text", metavar="START-END|START+SIZE",
+              help="Input addresses to walk (END exclusive; default: the whole tree). Leaves overlapping it are "
+                   "shown whole.")
+@click.option("--ttbr0", is_flag=True, help="Walk the TTBR0 tree (lower VA range).")
+@click.option("--ttbr1", is_flag=True, help="Walk the TTBR1 tree (upper VA range).")
+@click.option("--stage", type=click.Choice(["1", "2", "12"]),
+              help="2: the VTTBR_EL2 tree. 1: the stage 1 tree with IPAs as outputs. 12 (default when stage 2 "
+                   "is on): the stage 1 tree, tables located through stage 2, leaves with their final PA.")
+@click.option("--regime", type=click.Choice(sorted(REGIMES), case_sensitive=False),
+              help="Translation regime (default: from the registers).")
+@click.option("--view", type=click.Choice(["tree", "ranges"]),
+              help=f"tree: one node per table; ranges: one line per run of VA space (kernel ptdump style). "
+                   f"Default: tree for ranges up to {DEFAULT_TREE_SPAN >> 30} GiB, else ranges.")
+@click.option("--depth", type=click.IntRange(0), help="Tree view: expand tables at most N levels below the root.")
+@click.option("--no-merge", is_flag=True, help="One line per descriptor (ranges), no folding of leaf runs (tree).")
+@click.option("--invalid", "show_invalid", is_flag=True, help="Ranges view: also list runs of invalid descriptors.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines (schema above).")
+@click.option("--stats", is_flag=True, help="Only statistics: tables, leaves per level and kind, bytes mapped per "
+                                            "memory type and permissions.")
+@click.option("--max-tables", type=click.IntRange(1), default=100_000, show_default=True,
+              help="Stop after reading this many tables.")
+@click.option("--max-entries", type=click.IntRange(1), default=50_000_000, show_default=True,
+              help="Stop after reading this many descriptors.")
+def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text, ttbr0, ttbr1, stage, regime, view,
+              depth, no_merge, show_invalid, as_json, stats, max_tables, max_entries):
+    """Show everything a translation-table tree maps, as a tree or as address ranges.
+
+    \b
+    Tables are read whole and decoded with the walker translate uses; a table
+    seen before at the same level is shown once (later ones: "reference"),
+    tables outside the image or beyond the output size are shown and
+    skipped, and RES0 bits, blocks at illegal levels, misaligned outputs
+    are flagged.  Hierarchical APTable/XNTable/NSTable apply to the leaves.
+
+    \b
+    --json writes JSON Lines; every object has "record":
+      "range"   (ranges view) va_start, va_end (exclusive), size, level, kind
+                (block, page, illegal block, reserved, invalid, table), count,
+                entry_size, mapped, pa_start [, ipa_start], raw, memtype,
+                attributes, permissions {el1, el0 | stage2_el1, stage2_el0},
+                attr_index, sh, af, ng, dbm, contiguous, gp, ns, ns_table,
+                flags, nonzero, status, note
+      "table"   (tree view) depth, last, level, index, table, pa, va_start,
+                va_end, entries, valid, status, descriptor, flags, inherited
+      "entries" (tree view) a range record plus depth, last, index, table
+      "summary" (last line) schema, view, trees, tables, entries, ranges,
+                stopped, notes [, stats]
+    Addresses are hex strings.  Full schema: pydoc pgwalk.tree.
+
+    Exit status: 0 done, 1 a limit stopped the walk, 2 bad input.
+    """
+    import json
+
+    from ..errors import InputError
+    from ..params import Regime, setup_from_registers
+    from ..tree import (
+        FOLD_MIN, SCHEMA_VERSION, Limits, RangeMerger, TreeLines, TreeStats, Visit, WalkSummary, run_record,
+        tree_params, tree_record, walk_tree,
+    )
+    from .common import load_context
+
+    rng = parse_range(range_text) if range_text else None
+    if stage == "2" and (ttbr0 or ttbr1):
+        raise InputError("--ttbr0/--ttbr1 select a stage 1 tree; --stage 2 walks the VTTBR_EL2 tree")
+    if depth is not None and view == "ranges":
+        raise InputError("--depth applies to the tree view")
+    ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
+    setup = setup_from_registers(ctx.registers, Regime[REGIMES[regime.lower()]] if regime else None)
+    if stage == "12" and setup.s2 is None:
+        raise InputError("--stage 12: stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
+    if stage == "2":
+        trees = [tree_params(setup, "s2")]
+    else:
+        names = [n for n, on in (("ttbr0", ttbr0), ("ttbr1", ttbr1)) if on]
+        explicit = bool(names)
+        if not names:
+            names = ["ttbr0", "ttbr1"] if len(setup.ranges) == 2 else ["ttbr0"]
+        trees = [tree_params(setup, n, final_pa=stage != "1") for n in names]
+    if rng is not None:
+        def overlaps(t) -> bool:
+            return t.va_lo < rng[1] and rng[0] < t.va_hi
+
+        if stage != "2" and not explicit:
+            trees = [t for t in trees if overlaps(t)]
+            if not trees:
+                raise InputError(f"--range {range_text} is outside the VA ranges of the {setup.regime.value} regime")
+        outside = [t.name for t in trees if not overlaps(t)]
+        if outside:
+            raise InputError(f"--range {range_text} is outside the input range of {', '.join(outside)}")
+    spans = []
+    for t in trees:
+        lo, hi = (t.va_lo, t.va_hi) if rng is None else (max(rng[0], t.va_lo), min(rng[1], t.va_hi))
+        spans.append((lo, hi))
+    if view is None:
+        view = "tree" if sum(hi - lo for lo, hi in spans) <= DEFAULT_TREE_SPAN else "ranges"
+    if stats:
+        view = "stats"
+    notes = list(dict.fromkeys([*ctx.notes, *setup.notes]))
+
+    import sys
+
+    out = sys.stdout                     # the stream rich's Console writes to: one order for both
+    console = None
+    if not as_json:
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console = Console(highlight=False, width=max(console.width, 200))
+    write = out.write
+
+    def emit_json(d) -> None:
+        write(json.dumps(d) + "\n")
+
+    if console is not None and not console.is_terminal:
+        def show(text) -> None:            # a pipe or file: no styles, and rich's per-line cost avoided
+            write(text.plain + "\n")
+    elif console is not None:
+        def show(text) -> None:
+            console.print(text, soft_wrap=True)
+
+    limits = Limits(max_tables=max_tables, max_entries=max_entries)
+    summary = WalkSummary()
+    stats_v = TreeStats(trees[0] if trees else None) if view == "stats" else None
+    n_ranges = 0
+    progress = None
+    if console is not None and console.is_terminal:
+        progress = _Progress(console, sum(hi - lo for lo, hi in spans), spans[0][0] if spans else 0)
+    from ..render_tree import TreeLineRenderer, range_line, render_stats, tree_header
+
+    try:
+        if console is not None:
+            for note in notes:
+                console.print(f"note: {note}", style="yellow", markup=False, highlight=False)
+        done = 0
+        for t, (lo, hi) in zip(trees, spans):
+            if progress is not None:
+                progress.rebase(lo, done)
+            done += hi - lo
+            if console is not None and view != "stats":
+                show(tree_header(tree_record(t)))
+                for note in t.notes:
+                    console.print(f"note: {note}", style="yellow", markup=False, highlight=False)
+            if view == "stats":
+                stats_v.tree = t
+                walk_tree(t, ctx.memory, stats_v, start=lo, end=hi, visits=Visit.LEAF | Visit.TABLE_PRE,
+                          invalid=True, limits=limits, summary=summary, progress=progress)
+                continue
+            if view == "ranges":
+                if as_json:
+                    def sink(run, t=t):
+                        emit_json(run_record(run, t))
+                else:
+                    def sink(run, t=t):
+                        show(range_line(run_record(run, t)))
+                merger = RangeMerger(sink, merge=not no_merge)
+                walk_tree(t, ctx.memory, merger, start=lo, end=hi, visits=Visit.LEAF | Visit.TABLE_PRE,
+                          invalid=show_invalid, merge=not no_merge, limits=limits, summary=summary,
+                          progress=progress)
+                merger.finish()
+                n_ranges += merger.count
+                continue
+            if as_json:
+                lines = TreeLines(emit_json, t)
+            else:
+                renderer = TreeLineRenderer()
+                lines = TreeLines(lambda d, r=renderer: show(r.line(d)), t)
+            walk_tree(t, ctx.memory, lines, start=lo, end=hi, invalid=True, merge=not no_merge, min_run=FOLD_MIN,
+                      max_depth=depth, limits=limits, summary=summary, progress=progress)
+            if summary.stopped:
+                break
+        if progress is not None:
+            progress.close()
+        stats_d = stats_v.to_dict() if stats_v is not None else None
+        if as_json:
+            rec = {"record": "summary", "schema": SCHEMA_VERSION, "view": view,
+                   "trees": [tree_record(t) for t in trees], "tables": summary.tables, "entries": summary.entries,
+                   "ranges": n_ranges if view == "ranges" else None, "references": summary.references,
+                   "problems": summary.problems, "stopped": summary.stopped, "notes": notes}
+            if stats_d is not None:
+                rec["stats"] = stats_d
+            emit_json(rec)
+            if summary.stopped:
+                click.echo(f"pgwalk: {summary.stopped}", err=True)
+        else:
+            if stats_d is not None:
+                for t in trees:
+                    console.print(tree_header(tree_record(t)), soft_wrap=True)
+                console.print(render_stats(stats_d))
+            if summary.stopped:
+                console.print(summary.stopped, style="bold red", markup=False, highlight=False)
+    except BrokenPipeError:
+        # the reader went away (| head): stop quietly, and keep Python from complaining at exit
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    finally:
+        if progress is not None:
+            progress.close()
+    return 1 if summary.stopped else 0

@@ -1,0 +1,214 @@
+"""Rich renderables for ``pgwalk dump-tree``.
+
+Renderers read the plain records of :mod:`pgwalk.tree` (the same objects
+``--json`` writes) and compute nothing, so the terminal and JSON outputs
+cannot disagree.  Lines are produced one at a time: the tree view draws its
+own guide lines from each record's ``depth`` and ``last`` instead of
+building a :class:`rich.tree.Tree`, so a tree of any size streams.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from .render import size_text
+
+__all__ = ["range_line", "TreeLineRenderer", "render_stats", "tree_header", "human_size", "ADDR_WIDTH"]
+
+#: width of one 64-bit address written as 0x + 16 digits
+ADDR_WIDTH = 18
+_BAD = "red"
+_ODD_KINDS = ("illegal block", "reserved")
+_STATUS_STYLE = {"reference": "yellow", "not expanded": "dim", "not in image": _BAD, "stage 2 fault": _BAD,
+                 "beyond output size": _BAD}
+
+
+def _span(d: dict[str, Any]) -> str:
+    return f"{d['va_start']:>{ADDR_WIDTH}}-{d['va_end']:<{ADDR_WIDTH + 1}}"
+
+
+def _perm_text(p: dict[str, str] | None) -> str:
+    if not p:
+        return ""
+    return " ".join(f"{k.upper().replace('STAGE2_', 'S2 ')} {v}" for k, v in p.items())
+
+
+def _bits_text(d: dict[str, Any]) -> str:
+    words = [name for key, name in (("af", "AF"), ("ng", "nG"), ("dbm", "DBM"), ("contiguous", "CONT"),
+                                     ("gp", "GP"), ("ns", "NS"), ("ns_table", "NSTable")) if d.get(key)]
+    return " ".join(words)
+
+
+def _memtype_text(d: dict[str, Any]) -> str:
+    a = d.get("attributes")
+    if not a:
+        return ""
+    s = a["description"]
+    if d.get("attr_index") is not None:
+        s += f" [{d['attr_index']}]"
+    if d.get("sh"):
+        s += f" {d['sh']}"
+    return s
+
+
+def _output_text(d: dict[str, Any]) -> Text:
+    t = Text()
+    if d.get("ipa_start") is not None and d.get("pa_start") is None and not d.get("note"):
+        t.append("-> IPA ")                     # a stage 1 tree under stage 2, stage 1 only
+        t.append(d["ipa_start"], style="bold green")
+    elif d.get("ipa_start") is not None:
+        t.append("IPA ")
+        t.append(d["ipa_start"], style="green")
+        t.append(" -> ")
+        t.append("PA ")
+        t.append(d["pa_start"] or "?", style="bold green" if d["pa_start"] else _BAD)
+    elif d.get("pa_start") is not None:
+        t.append("-> ")
+        t.append(d["pa_start"], style="bold green")
+    return t
+
+
+def _leaf_body(d: dict[str, Any]) -> Text:
+    """Everything after the VA span of a leaf or range record."""
+    t = Text()
+    kind = d["kind"]
+    if kind == "invalid":
+        t.append(f"{d['count']} invalid", style="dim")
+        if d["nonzero"]:
+            t.append(f" ({d['nonzero']} non-zero)", style="yellow")
+        return t
+    if kind == "table":
+        t.append(f"L{d['level']} table {d.get('table_address') or d.get('ipa_start') or ''}  ", style="bold")
+        t.append(d["status"] or "", style=_STATUS_STYLE.get(d["status"] or "", ""))
+        if d["note"]:
+            t.append(f": {d['note']}", style=_STATUS_STYLE.get(d["status"] or "", ""))
+        return t
+    t.append_text(_output_text(d))
+    t.append(f"  {size_text(d['size']):>6}  ")
+    t.append(f"L{d['level']} {kind}", style=_BAD if kind in _ODD_KINDS else "")
+    perms = _perm_text(d["permissions"])
+    if perms:
+        t.append(f"  {perms}", style="cyan")
+    mt = _memtype_text(d)
+    if mt:
+        t.append(f"  {mt}", style="magenta" if d["memtype"] == "Device" else "")
+    bits = _bits_text(d)
+    if bits:
+        t.append(f"  {bits}", style="dim")
+    if d["note"]:
+        t.append(f"  {d['note']}", style="yellow")
+    for flag in d["flags"]:
+        t.append(f"  ! {flag}", style=_BAD)
+    return t
+
+
+def range_line(d: dict[str, Any]) -> Text:
+    """One line of the ranges view, from a ``"range"`` record."""
+    t = Text(_span(d))
+    if d["kind"] not in ("invalid", "table") and d["count"] > 1:
+        t.append(f"{d['count']:>7} x ", style="dim")
+    else:
+        t.append(" " * 10)
+    t.append_text(_leaf_body(d))
+    return t
+
+
+class TreeLineRenderer:
+    """Turns tree-view records (pre-order, with ``depth``/``last``) into lines with guides."""
+
+    def __init__(self) -> None:
+        self._last: list[bool] = []
+
+    def _prefix(self, depth: int, last: bool) -> str:
+        del self._last[depth:]
+        while len(self._last) < depth:
+            self._last.append(True)
+        self._last.append(last)
+        if depth == 0:
+            return ""
+        guides = "".join("    " if self._last[k] else "│   " for k in range(1, depth))
+        return guides + ("└── " if last else "├── ")
+
+    def line(self, d: dict[str, Any]) -> Text:
+        t = Text(self._prefix(d["depth"], bool(d["last"])), style="dim")
+        if d["record"] == "table":
+            if d["index"] is not None:
+                t.append(f"[{d['index']}] ", style="dim")
+            t.append(f"L{d['level']} table ", style="bold")
+            t.append(d["table"], style="bold blue")
+            if d["pa"] is not None and d["pa"] != d["table"]:
+                t.append(f" (PA {d['pa']})")
+            t.append(f"  {d['va_start']}-{d['va_end']}")
+            status = d["status"]
+            if status == "ok":
+                t.append(f"  {d['valid']}/{d['entries']} valid")
+            else:
+                t.append(f"  {status}", style=_STATUS_STYLE.get(status, ""))
+            inh = d["inherited"]
+            hier = [f"{k}={int(v)}" for k, v in inh.items() if v]
+            if hier and d["descriptor"] is not None:
+                t.append(f"  ({' '.join(hier)})", style="dim")
+            if d["note"]:
+                t.append(f"  {d['note']}", style=_STATUS_STYLE.get(status, "yellow"))
+            for flag in d["flags"]:
+                t.append(f"  ! {flag}", style=_BAD)
+            return t
+        first, count = d["index"], d["count"]
+        t.append(f"[{first}] " if count == 1 else f"[{first}-{first + count - 1}] ", style="dim")
+        if d["kind"] == "invalid":
+            return t.append_text(_leaf_body(d))
+        if count > 1:
+            t.append(f"{count} x ", style="bold")
+        t.append(f"{d['va_start']}-{d['va_end']}  ")
+        return t.append_text(_leaf_body(d))
+
+
+def tree_header(tree: dict[str, Any]) -> Text:
+    """The line naming one tree (from a summary ``trees`` item)."""
+    t = Text(tree["description"], style="bold")
+    if tree["disabled"]:
+        t.append(f": not walked: {tree['disabled']}", style=_BAD)
+    return t
+
+
+def human_size(n: int) -> str:
+    """Bytes in binary units with two decimals (``1.50 GiB``); exact sizes as :func:`size_text` does."""
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.2f} {unit}"
+    return f"{n} B"
+
+
+def render_stats(stats: dict[str, Any]) -> Table:
+    """``--stats`` as one table (sections: tables, leaves, bytes by memory type and permissions)."""
+    table = Table(box=None, pad_edge=False, show_header=False)
+    table.add_column("what", no_wrap=True)
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("bytes", justify="right", no_wrap=True)
+
+    def section(title: str) -> None:
+        table.add_row(Text(title, style="bold"), "", "")
+
+    section("tables per level")
+    for level, n in stats["tables"].items():
+        table.add_row(f"  L{level}", str(n), "")
+    for status, n in stats["tables_not_walked"].items():
+        table.add_row(Text(f"  not walked: {status}", style=_STATUS_STYLE.get(status, "")), str(n), "")
+    section("descriptors per level and kind")
+    for row in stats["leaves"]:
+        table.add_row(Text(f"  L{row['level']} {row['kind']}", style=_BAD if row["kind"] in _ODD_KINDS else ""),
+                      str(row["count"]), "")
+    table.add_row("  invalid", str(stats["invalid"]), "")
+    if stats["flagged"]:
+        table.add_row(Text("  flagged (RES0, misaligned, ...)", style=_BAD), str(stats["flagged"]), "")
+    section("bytes mapped per memory type")
+    for what, n in stats["bytes_by_memtype"].items():
+        table.add_row(f"  {what}", "", human_size(n))
+    section("bytes mapped per permissions")
+    for what, n in stats["bytes_by_permissions"].items():
+        table.add_row(f"  {what or '-'}", "", human_size(n))
+    table.add_row(Text("total mapped", style="bold"), "", human_size(stats["bytes_mapped"]))
+    return table

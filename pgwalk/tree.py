@@ -1,0 +1,1131 @@
+"""Whole-tree walks: a visitor over a VA range of one translation-table tree
+(Arm ARM DDI 0487 M.a.a; the walk parameters and descriptor decoding of
+:mod:`pgwalk.params` and :mod:`pgwalk.walk`).
+
+:func:`walk_tree` walks one tree (a TTBR's or VTTBR_EL2's) over a range of
+input addresses and calls a :class:`TreeVisitor` in address order, with the
+three visit kinds of the kernel's stand-alone walker (KVM's
+``KVM_PGTABLE_WALK_TABLE_PRE``, ``_LEAF`` and ``_TABLE_POST``):
+
+* ``table_pre(TableInfo)`` before a table's entries, ``table_post`` after;
+* ``run(Run)`` for leaf entries: a :class:`Run` is one or more consecutive
+  entries of one table with the same kind and attributes whose outputs
+  continue each other (``merge=False``: always one entry).  Invalid entries
+  come as runs of kind ``"invalid"`` when asked (``invalid=True``).
+
+dump-tree's tree view (:class:`TreeLines`), its ranges view
+(:class:`RangeMerger`) and ``--stats`` (:class:`TreeStats`) are visitors.
+
+Each table is read with one memory read and decoded whole with numpy masks
+derived from the field tables of :mod:`pgwalk.formats.descriptors`; the
+descriptor type comes from :func:`~pgwalk.walk.decode_descriptor_type`,
+output addresses from :func:`~pgwalk.walk.leaf_base` and table addresses from
+:func:`~pgwalk.walk.next_table_base`, so this walk and ``translate`` cannot
+disagree.  The attributes and permissions of each distinct descriptor
+pattern are decoded once (:class:`LeafAttrs`), with the hierarchical
+APTable/UXNTable/PXNTable/NSTable of the path applied.
+
+Hostile and broken trees
+------------------------
+* A table already walked at the same level (``(level, PA)``) is not walked
+  again: it is reported with :attr:`TableStatus.REFERENCE` and the VA where
+  it was walked.  A table that points at itself is therefore walked at most
+  once per level.
+* A table outside the image (:attr:`TableStatus.NOT_IN_IMAGE`), beyond the
+  output size (``BEYOND_OA``) or unreachable through stage 2 (``S2_FAULT``)
+  is reported and the walk goes on.
+* :class:`Limits` caps the tables and descriptors read; the walk then stops
+  and :attr:`WalkSummary.stopped` says ``"stopped after N tables: limit
+  reached ..."``.
+* RES0 bits, blocks at levels where none are allowed (kind ``"illegal
+  block"``), reserved level 3 descriptors (``"reserved"``), misaligned block
+  outputs, outputs beyond the output size and AF = 0 without hardware AF
+  update are flagged in :attr:`LeafAttrs.flags` (tables: ``TableInfo.flags``).
+
+Output addresses
+----------------
+``Run.oa`` is the descriptor's output: a PA, or an IPA for a stage 1 tree
+under stage 2.  ``Run.pa`` is the final PA: ``oa`` itself, or (two stages)
+the stage 2 translation of it; ``None`` when only stage 1 was asked for.
+Under stage 2 every stage 1 table is located through stage 2, as the
+hardware fetches it.
+
+JSON records (schema 1)
+-----------------------
+``pgwalk dump-tree --json`` writes JSON Lines: one object per line, each with
+a ``"record"`` key, and a final ``"summary"`` record.  Addresses and raw
+descriptors are hex strings; ``va_end`` is exclusive (``"0x10000000000000000"``
+for the top of the address space); for the stage 2 tree ``va_*`` are IPAs.
+
+``"range"`` (ranges view; ``"entries"`` in the tree view, same keys plus
+``depth``, ``last``, ``index``, ``table``)::
+
+    {"record": "range", "tree": "TTBR1_EL1", "va_start": "0x...", "va_end": "0x...",
+     "size": 2097152, "level": 3, "kind": "page" | "block" | "illegal block" | "reserved"
+             | "invalid" | "table",
+     "count": 512,                     # descriptors in the range
+     "entry_size": 4096,               # bytes one descriptor maps
+     "mapped": true,                   # kind is block or page
+     "pa_start": "0x..." | null,       # final PA (null: invalid, or stage 1 only under stage 2)
+     "ipa_start": "0x...",             # only for a stage 1 tree under stage 2
+     "raw": "0x...",                   # the first descriptor
+     "memtype": "Normal" | "Device" | null,
+     "attributes": null | {as translate's "attributes"},
+     "permissions": null | {"el1": "rw-", "el0": "---"} (one-EL regimes: "el2"/"el3";
+                    stage 2: "stage2_el1", "stage2_el0"),
+     "attr_index": 0 | null, "sh": "ISH" | null,
+     "af": bool, "ng": bool, "dbm": bool, "contiguous": bool, "gp": bool, "ns": bool,
+     "ns_table": bool,
+     "flags": [str],                   # anomalies (RES0 bits, misaligned output, ...)
+     "nonzero": 0,                     # invalid: entries whose descriptor is not 0
+     "status": null | str,             # kind "table": why the table was not walked
+     "note": str}
+
+``"table"`` (tree view)::
+
+    {"record": "table", "tree": ..., "depth": 0, "last": bool, "level": 0, "index": null | int,
+     "table": "0x...",                 # address as referenced (an IPA under stage 2)
+     "pa": "0x..." | null, "va_start", "va_end", "entries": 512, "valid": 3 | null,
+     "status": "ok" | "reference" | "not in image" | "stage 2 fault" | "beyond output size"
+               | "not expanded",
+     "descriptor": "0x..." | null, "flags": [str], "note": str, "first_va": "0x..." | null,
+     "inherited": {"APTable": 0, "UXNTable": false, "PXNTable": false, "NSTable": false}}
+
+``"summary"`` (last line)::
+
+    {"record": "summary", "schema": 1, "view": "ranges" | "tree" | "stats",
+     "trees": [{"tree", "base", "granule", "iasize", "start_level", "stage", "disabled"}],
+     "tables": int, "entries": int, "ranges": int, "stopped": null | str, "notes": [str],
+     "stats": {...}  (with --stats; see :meth:`TreeStats.to_dict`)}
+
+In the tree view ``depth`` and ``last`` (last child of its parent) give the
+shape; leaf runs shorter than :data:`FOLD_MIN` come one descriptor a record.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable
+
+from . import attrs as A
+from .errors import InputError, NotInImage
+from .faults import Fault
+from .formats import descriptors as D
+from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name
+from .perms import S1Perms, S2Perms, s1_effective
+from .walk import (
+    Leaf, decode_descriptor_type, leaf_base, next_table_base, s1_leaf, s2_leaf, s2_lookup, table_index,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .walk import Memory
+
+__all__ = [
+    "Visit", "TableStatus", "TreeParams", "tree_params", "Limits", "TableInfo", "LeafAttrs", "Run",
+    "TreeVisitor", "WalkSummary", "walk_tree", "collect_runs", "RangeMerger", "TreeStats", "TreeLines",
+    "leaf_permissions", "run_record", "table_record", "tree_record", "FOLD_MIN", "SCHEMA_VERSION",
+]
+
+SCHEMA_VERSION = 1
+#: tree view: leaf runs of at least this many descriptors are folded into one line
+FOLD_MIN = 3
+
+_M64 = (1 << 64) - 1
+_CLS_MASK = D.VALID.mask | D.TYPE.mask
+_APTABLE = D.S1_TABLE["APTable"]
+_UXNTABLE = D.S1_TABLE["UXNTable"]
+_PXNTABLE = D.S1_TABLE["PXNTable"]
+_NSTABLE = D.S1_TABLE["NSTable"]
+_APTABLE_1 = 0b10          # APTable[1]; APTable[0] is RES0 in one-EL regimes
+_TABLE_IGNORED_MASK = functools.reduce(lambda m, f: m | f.mask, D.TABLE_IGNORED, 0)
+# The fields whose values make two leaves differ (software and IGNORED bits do not)
+_S1_KEY_FIELDS = ("AttrIndx", "NS", "AP", "SH", "AF", "nG", "nT", "GP", "DBM", "Contiguous", "PXN", "UXN")
+_S2_KEY_FIELDS = ("MemAttr", "S2AP", "SH", "AF", "FnXS", "nT", "DBM", "Contiguous", "XN")
+# Categories of a descriptor in a table
+_INVALID, _LEAF, _ODD, _TABLE = 0, 1, 2, 3
+#: distinct descriptor patterns remembered before the caches start afresh (random data can hold millions)
+_INTERN_LIMIT = 1 << 16
+_CATEGORY = {"invalid": _INVALID, "block": _LEAF, "page": _LEAF, "illegal block": _ODD, "reserved": _ODD,
+             "table": _TABLE}
+
+
+class Visit(enum.IntFlag):
+    """The visit kinds (KVM's ``KVM_PGTABLE_WALK_LEAF``, ``_TABLE_PRE``, ``_TABLE_POST``)."""
+
+    LEAF = 1
+    TABLE_PRE = 2
+    TABLE_POST = 4
+    ALL = 7
+
+
+class TableStatus(enum.Enum):
+    """What became of a table a descriptor (or the TTBR) points at."""
+
+    OK = "ok"
+    REFERENCE = "reference"              # already walked at this level: not walked again
+    NOT_IN_IMAGE = "not in image"
+    S2_FAULT = "stage 2 fault"           # stage 1 table not reachable through stage 2
+    BEYOND_OA = "beyond output size"     # Address size fault at the descriptor's level
+    NOT_EXPANDED = "not expanded"        # below max_depth: not read
+
+
+@dataclass(frozen=True, slots=True)
+class TreeParams:
+    """One table tree and how to walk it, from the walk parameters of :mod:`pgwalk.params`.
+
+    ``disabled`` is why a walk of this tree reads nothing (``""`` when it can
+    be walked): a configuration fault, EPDn = 1, a base beyond the output size.
+    """
+
+    stage: int                  # 1 or 2
+    name: str                   # "TTBR0_EL1", "TTBR1_EL1", "VTTBR_EL2", ...
+    regime: str
+    granule_shift: int
+    start_level: int
+    iasize: int
+    base: int
+    ds: bool
+    lpa64: bool
+    oa_bits: int
+    pa_max: int
+    big_endian: bool
+    hpd: bool
+    two_el: bool
+    ha: bool
+    hd: bool
+    sh: int                     # TCR/VTCR SH, the leaf shareability with DS = 1
+    upper: bool                 # TTBR1: input addresses have their top bits set
+    mair: int
+    wxn: bool
+    epan: bool
+    xnx: bool
+    el: int                     # the EL of a one-EL regime (2 or 3), else 1
+    through_s2: bool            # stage 1 tables are fetched through stage 2
+    final_pa: bool              # leaf outputs are IPAs translated to PAs by stage 2
+    disabled: str = ""
+    notes: tuple[str, ...] = ()
+    setup: TranslationSetup | None = field(default=None, repr=False, compare=False)
+    s1: S1WalkParams | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def stride(self) -> int:
+        return self.granule_shift - 3
+
+    @property
+    def va_lo(self) -> int:
+        """First input address of the tree (TTBR1: ``2**64 - 2**iasize``)."""
+        return (1 << 64) - (1 << self.iasize) if self.upper else 0
+
+    @property
+    def va_hi(self) -> int:
+        """First input address after the tree (exclusive)."""
+        return 1 << 64 if self.upper else 1 << self.iasize
+
+    def lsb(self, level: int) -> int:
+        """log2 of the bytes one entry at ``level`` maps."""
+        return (FINAL_LEVEL - level) * self.stride + self.granule_shift
+
+    def entries(self, level: int) -> int:
+        """Entries of a table at ``level`` (the root may be smaller, or concatenated at stage 2)."""
+        if level == self.start_level:
+            return 1 << (self.iasize - self.lsb(level))
+        return 1 << self.stride
+
+    def describe(self) -> str:
+        return (f"{self.name} tree: base {self.base:#x}, {granule_name(self.granule_shift)} granule, "
+                f"{self.iasize}-bit {'IPA' if self.stage == 2 else 'VA'}, start level {self.start_level}"
+                + (f" ({self.entries(self.start_level) >> self.stride} concatenated tables)"
+                   if self.stage == 2 and self.entries(self.start_level) > 1 << self.stride else "")
+                + (", tables through stage 2" if self.through_s2 else ""))
+
+
+def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -> TreeParams:
+    """The tree ``which`` of a register setup: ``"ttbr0"``, ``"ttbr1"`` or ``"s2"`` (VTTBR_EL2).
+
+    >>> tree_params(setup_from_registers(regs), "ttbr1").name     # doctest: +SKIP
+    'TTBR1_EL1'
+
+    :param final_pa: for a stage 1 tree under stage 2, translate leaf outputs to PAs
+    :raises InputError: the regime has no such tree (one VA range, stage 2 off)
+    """
+    feats = setup.features
+    if which == "s2":
+        s2 = setup.s2
+        if s2 is None:
+            raise InputError("stage 2 is not enabled by the registers (HCR_EL2.VM/DC, VTCR_EL2)")
+        disabled = s2.config_fault
+        if not disabled and s2.start_level is None:
+            disabled = "VTCR_EL2 start level encoding is reserved"
+        if not disabled and s2.base_fault:
+            disabled = f"VTTBR_EL2 base {s2.base:#x} is beyond the {s2.oa_bits}-bit output size"
+        return TreeParams(
+            stage=2, name="VTTBR_EL2", regime=setup.regime.value, granule_shift=s2.granule_shift,
+            start_level=s2.start_level if s2.start_level is not None else 0, iasize=s2.iasize, base=s2.base,
+            ds=s2.ds, lpa64=s2.lpa64, oa_bits=s2.oa_bits, pa_max=feats.pa_max, big_endian=s2.ee, hpd=True,
+            two_el=False, ha=s2.ha, hd=s2.hd, sh=s2.sh, upper=False, mair=0, wxn=False, epan=False,
+            xnx=feats.xnx, el=1, through_s2=False, final_pa=False, disabled=disabled, notes=s2.notes,
+            setup=setup)
+    if which not in ("ttbr0", "ttbr1"):
+        raise ValueError(f"tree must be ttbr0, ttbr1 or s2, not {which!r}")
+    varange = int(which[-1])
+    if varange >= len(setup.ranges):
+        raise InputError(f"the {setup.regime.value} regime has one VA range (TTBR0 only)")
+    p = setup.ranges[varange]
+    disabled = ""
+    if p.config_fault:
+        disabled = p.config_fault
+    elif p.has_unprivileged and p.epd:
+        disabled = f"EPD{varange} = 1: walks through {p.ttbr_name} are disabled"
+    elif p.base_fault:
+        disabled = f"{p.ttbr_name} base {p.base:#x} is beyond the {p.oa_bits}-bit output size"
+    notes = list(p.notes)
+    if not setup.s1_enabled:
+        notes.append("stage 1 is disabled: the tree is shown as the registers describe it, "
+                     "but translations do not use it")
+    through = setup.s2 is not None and setup.regime.value == "EL1&0"
+    el = {"EL1&0": 1, "EL2&0": 2, "EL2": 2, "EL3": 3}[setup.regime.value]
+    return TreeParams(
+        stage=1, name=p.ttbr_name, regime=setup.regime.value, granule_shift=p.granule_shift,
+        start_level=p.start_level, iasize=p.iasize, base=p.base, ds=p.ds, lpa64=p.lpa64, oa_bits=p.oa_bits,
+        pa_max=feats.pa_max, big_endian=p.ee, hpd=p.hpd, two_el=p.has_unprivileged, ha=p.ha, hd=p.hd, sh=p.sh,
+        upper=p.has_unprivileged and varange == 1, mair=setup.mair, wxn=setup.wxn, epan=setup.epan,
+        xnx=feats.xnx, el=el, through_s2=through, final_pa=through and final_pa, disabled=disabled,
+        notes=tuple(notes), setup=setup, s1=p)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on one walk: tables read, and descriptors read (all trees of one walk_tree call)."""
+
+    max_tables: int = 100_000
+    max_entries: int = 50_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    """One table node: a table a descriptor (or the TTBR, for the root) points at.
+
+    ``first_index``/``last_index`` bound the entries inside the walked range;
+    ``inherited`` is (APTable, UXNTable, PXNTable, NSTable) accumulated down
+    to and including the descriptor pointing here.
+    """
+
+    level: int
+    address: int                # as the descriptor gives it (an IPA for stage 1 under stage 2)
+    pa: int | None              # where it was read (None when not read)
+    va_start: int
+    va_end: int                 # exclusive
+    entries: int
+    depth: int                  # 0 for the root
+    index: int | None           # entry of the parent table (None for the root)
+    descriptor: int | None      # the parent's descriptor (None for the root)
+    status: TableStatus
+    valid: int | None = None    # valid entries (when read)
+    first_index: int = 0
+    last_index: int = -1
+    inherited: tuple[int, bool, bool, bool] = (0, False, False, False)
+    flags: tuple[str, ...] = ()
+    first_va: int | None = None  # REFERENCE: the VA where the table was walked
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LeafAttrs:
+    """The attributes of a leaf descriptor, decoded once per distinct descriptor pattern.
+
+    Equal objects mean equal attributes for merging and folding.  For
+    ``"illegal block"`` and ``"reserved"`` entries (which translate as
+    Translation faults) ``memattrs`` and ``perms`` are ``None``.
+    """
+
+    stage: int
+    level: int
+    kind: str
+    memattrs: A.MemAttrs | None
+    perms: S1Perms | S2Perms | None
+    attr_index: int | None
+    sh: int | None
+    af: bool
+    ng: bool
+    dbm: bool
+    contiguous: bool
+    gp: bool
+    ns: bool
+    ns_table: bool
+    flags: tuple[str, ...] = ()
+
+    @property
+    def mapped(self) -> bool:
+        return self.kind in ("block", "page")
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Consecutive descriptors with the same kind and attributes and continuing outputs.
+
+    One table's entries for :meth:`TreeVisitor.run`; a merged range (maybe
+    across tables) from :class:`RangeMerger`.  ``table``/``index``/``raw``
+    describe the first descriptor.  Kind ``"table"`` (ranges only) stands for
+    a table that was not walked; ``note`` says why.
+    """
+
+    level: int
+    kind: str
+    table: int
+    index: int
+    count: int
+    va_start: int
+    entry_size: int
+    oa: int | None                  # first output (an IPA for stage 1 under stage 2)
+    pa: int | None                  # final PA of the first byte
+    attrs: LeafAttrs | None
+    raw: int
+    depth: int = 0
+    nonzero: int = 0                # invalid runs: descriptors that are not 0
+    s2_perms: S2Perms | None = None  # two stages: stage 2 permissions of the output
+    note: str = ""
+    status: str | None = None       # kind "table": the TableStatus value
+
+    @property
+    def size(self) -> int:
+        return self.count * self.entry_size
+
+    @property
+    def va_end(self) -> int:
+        return self.va_start + self.count * self.entry_size
+
+    @property
+    def mapped(self) -> bool:
+        return self.kind in ("block", "page")
+
+    def leaf(self, i: int = 0) -> Leaf:
+        """The scalar walker's :class:`~pgwalk.walk.Leaf` for descriptor ``i`` of the run.
+
+        ``raw`` is exact only for the first descriptor (the others differ in address bits).
+        """
+        a = self.attrs
+        if a is None or a.memattrs is None or self.oa is None:
+            raise ValueError(f"a {self.kind} run has no leaf")
+        shift = self.entry_size.bit_length() - 1
+        return Leaf(a.stage, self.level, self.kind, self.raw, self.oa + i * self.entry_size, shift, a.memattrs,
+                    a.perms, a.af, a.ng, a.contiguous, a.dbm, a.attr_index, a.sh)
+
+
+class TreeVisitor:
+    """Base class of walk visitors; every visit is a no-op unless overridden."""
+
+    def table_pre(self, table: TableInfo) -> None:
+        """Called before a table's entries (and for tables that are not walked, with their status)."""
+
+    def run(self, run: Run) -> None:
+        """Called for leaf runs (and invalid ones when asked), in address order."""
+
+    def table_post(self, table: TableInfo) -> None:
+        """Called after a table's entries."""
+
+
+@dataclass
+class WalkSummary:
+    """Counts of one walk and why it stopped early, if it did."""
+
+    trees: list[TreeParams] = field(default_factory=list)
+    tables: int = 0
+    entries: int = 0
+    references: int = 0
+    problems: int = 0
+    stopped: str | None = None
+
+
+class _Stopped(Exception):
+    """Internal: a limit ends the walk."""
+
+
+class _LevelDecode:
+    """What decoding a table at one level needs: masks from the layouts, kinds per type bits."""
+
+    __slots__ = ("level", "lsb", "entry_size", "leafsize", "kinds", "cat_lut", "key_mask", "res0", "misalign",
+                 "table_res0", "has_layout")
+
+    def __init__(self, np: Any, tree: TreeParams, level: int) -> None:
+        g, ds, lpa64 = tree.granule_shift, tree.ds, tree.lpa64
+        self.level = level
+        self.lsb = tree.lsb(level)
+        self.entry_size = 1 << self.lsb
+        self.leafsize = self.lsb
+        # the kind of each {TYPE, VALID} pattern, from the scalar walker's decoder
+        self.kinds = {}
+        for v in (0, 1):
+            for t in (0, 1):
+                rep = D.VALID.put(D.TYPE.put(0, t), v)
+                self.kinds[rep] = decode_descriptor_type(rep, level, ds, g, tree.pa_max)
+        self.cat_lut = np.zeros(_CLS_MASK + 1, dtype=np.int8)
+        for rep, kind in self.kinds.items():
+            self.cat_lut[rep] = _CATEGORY[kind]
+        block = level < FINAL_LEVEL
+        leaf_layout = D.s1_leaf_layout if tree.stage == 1 else D.s2_leaf_layout
+        self.has_layout = self.leafsize <= D.ADDR_47          # no leaf can exist at level -1
+        if self.has_layout:
+            layout = leaf_layout(self.leafsize, ds, lpa64, block)
+            undefined = ~layout.defined_mask & _M64
+            page_oa = leaf_layout(g, ds, lpa64, False)["OA"].mask
+            self.misalign = undefined & page_oa if block else 0
+            self.res0 = undefined & ~self.misalign
+            keys = _S1_KEY_FIELDS if tree.stage == 1 else _S2_KEY_FIELDS
+            km = D.TYPE.mask | undefined
+            for name in keys:
+                if name in layout:
+                    km |= layout[name].mask
+            self.key_mask = km
+        else:
+            self.misalign = self.res0 = 0
+            self.key_mask = D.TYPE.mask
+        if block:
+            tl = (D.s1_table_layout if tree.stage == 1 else D.s2_table_layout)(g, ds, lpa64)
+            self.table_res0 = ~(tl.defined_mask | _TABLE_IGNORED_MASK) & _M64
+        else:
+            self.table_res0 = 0
+
+
+class _S2Resolver:
+    """Stage 2 translation of leaf outputs, remembering the last stage 2 leaf."""
+
+    def __init__(self, setup: TranslationSetup, mem: "Memory") -> None:
+        self.setup, self.mem = setup, mem
+        self.lo = self.hi = self.pa_lo = 0
+        self.perms: S2Perms | None = None
+
+    def resolve(self, ipa: int) -> tuple[int, int, S2Perms] | Fault:
+        """(PA, bytes left in the stage 2 leaf, its permissions) or the fault."""
+        if not self.lo <= ipa < self.hi:
+            r = s2_lookup(self.setup, self.mem, ipa)
+            if isinstance(r, Fault):
+                return r
+            pa, leaf = r
+            self.lo = ipa - (ipa & (leaf.size - 1))
+            self.hi = self.lo + leaf.size
+            self.pa_lo = pa - (ipa - self.lo)
+            self.perms = leaf.perms
+        return self.pa_lo + (ipa - self.lo), self.hi - ipa, self.perms
+
+
+class _Walker:
+    def __init__(self, tree: TreeParams, mem: "Memory", visitor: TreeVisitor, visits: Visit, invalid: bool,
+                 merge: bool, min_run: int, max_depth: int | None, limits: Limits, summary: WalkSummary,
+                 progress: Callable[[int], None] | None, start: int, end: int) -> None:
+        import numpy as np
+
+        self.np = np
+        self.tree, self.mem, self.visitor = tree, mem, visitor
+        self.pre = bool(visits & Visit.TABLE_PRE)
+        self.post = bool(visits & Visit.TABLE_POST)
+        self.leaves = bool(visits & Visit.LEAF)
+        self.invalid = invalid and self.leaves
+        self.merge = merge
+        self.min_run = min_run
+        self.max_depth = max_depth
+        self.limits = limits
+        self.summary = summary
+        self.progress = progress
+        self.start, self.end = start, end
+        # tables walked: PA | (level + 1) -> first VA (tables are at least 64-byte aligned)
+        self.seen: dict[int, int] = {}
+        self.levels = {lv: _LevelDecode(np, tree, lv) for lv in range(tree.start_level, FINAL_LEVEL + 1)}
+        self.dtype = np.dtype(">u8" if tree.big_endian else "<u8")
+        self._attrs: dict[tuple, tuple[int, LeafAttrs]] = {}
+        self._ids: dict[LeafAttrs, int] = {}
+        self._by_id: list[LeafAttrs | None] = [None]        # id 0: invalid
+        self.s2 = _S2Resolver(tree.setup, mem) if tree.final_pa else None
+
+    # ------------------------------------------------------------------ tables
+
+    def walk(self) -> None:
+        t = self.tree
+        self._table(t.start_level, t.base, t.va_lo, 0, None, None, (0, False, False, False), ())
+
+    def _read_table(self, address: int, nbytes: int) -> tuple[int | None, bytes | None, TableStatus, str]:
+        """(PA, bytes, status, note) of a table; stage 1 tables go through stage 2 when it is on."""
+        t = self.tree
+        if not t.through_s2:
+            try:
+                return address, self.mem.read(address, nbytes), TableStatus.OK, ""
+            except NotInImage:
+                return address, None, TableStatus.NOT_IN_IMAGE, f"table PA {address:#x} is not in the image"
+        pieces: list[tuple[int, int]] = []
+        cur, stop = address, address + nbytes
+        while cur < stop:
+            r = s2_lookup(t.setup, self.mem, cur, s1ptw=True)
+            if isinstance(r, Fault):
+                lvl = "" if r.level is None else f" level {r.level}"
+                return None, None, TableStatus.S2_FAULT, (
+                    f"table IPA {cur:#x}: stage 2 {r.type.value} fault{lvl}" + (f" ({r.reason})" if r.reason else ""))
+            pa, leaf = r
+            take = min(leaf.size - (cur & (leaf.size - 1)), stop - cur)
+            pieces.append((pa, take))
+            cur += take
+        note = f"in {len(pieces)} stage 2 pieces" if len(pieces) > 1 else ""
+        try:
+            data = b"".join(self.mem.read(pa, n) for pa, n in pieces)
+        except NotInImage as e:
+            return pieces[0][0], None, TableStatus.NOT_IN_IMAGE, f"table PA {e.address:#x} is not in the image"
+        return pieces[0][0], data, TableStatus.OK, note
+
+    def _table(self, level: int, address: int, va: int, depth: int, index: int | None, desc: int | None,
+               hier: tuple[int, bool, bool, bool], flags: tuple[str, ...]) -> None:
+        t, np = self.tree, self.np
+        dec = self.levels[level]
+        n = t.entries(level)
+        va_end = va + n * dec.entry_size
+        base = dict(level=level, address=address, va_start=va, va_end=va_end, entries=n, depth=depth,
+                    index=index, descriptor=desc, inherited=hier, flags=flags)
+        if address >> t.oa_bits:
+            self._emit_table(TableInfo(pa=None, status=TableStatus.BEYOND_OA,
+                                       note=f"next-level table {address:#x} is beyond the {t.oa_bits}-bit "
+                                            f"output size (Address size fault at level {level - 1})", **base))
+            return
+        if self.max_depth is not None and depth > self.max_depth:
+            self._emit_table(TableInfo(pa=None, status=TableStatus.NOT_EXPANDED, note="below --depth", **base))
+            return
+        s = self.summary
+        if s.tables >= self.limits.max_tables:
+            raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_tables} "
+                           "tables)")
+        if s.entries + n > self.limits.max_entries:
+            raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_entries} "
+                           f"descriptors; {s.entries} read)")
+        pa, data, status, note = self._read_table(address, n * 8)
+        if status is TableStatus.OK:
+            key = pa | (level + 1)
+            first = self.seen.get(key)
+            if first is not None:
+                s.references += 1
+                self._emit_table(TableInfo(pa=pa, status=TableStatus.REFERENCE, first_va=first,
+                                           note=f"level {level} table {pa:#x} already walked at VA {first:#x}",
+                                           **base))
+                return
+            self.seen[key] = va
+        if data is None:
+            s.problems += 1
+            self._emit_table(TableInfo(pa=pa, status=status, note=note, **base))
+            return
+        s.tables += 1
+        s.entries += n
+        raw = np.frombuffer(data, dtype=self.dtype)
+        if self.dtype.byteorder == ">":
+            raw = raw.astype(np.uint64)
+        # entries inside the walked range
+        lo = 0 if self.start <= va else table_index(self.start, level, t.start_level, t.iasize, t.granule_shift)
+        hi = n if self.end >= va_end else \
+            table_index(self.end - 1, level, t.start_level, t.iasize, t.granule_shift) + 1
+        valid = int(np.count_nonzero(raw & D.VALID.mask))
+        info = TableInfo(pa=pa, status=TableStatus.OK, valid=valid, first_index=lo, last_index=hi - 1,
+                         note=note, **base)
+        if self.pre:
+            self.visitor.table_pre(info)
+        seg = raw[lo:hi]
+        cat = dec.cat_lut[(seg & _CLS_MASK).astype(np.intp)]
+        tables = np.flatnonzero(cat == _TABLE).tolist() if level < FINAL_LEVEL else []
+        pos = lo
+        for ti in tables:
+            i = lo + ti
+            if i > pos:
+                self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier)
+            self._child(dec, int(raw[i]), i, info, hier)
+            pos = i + 1
+        if pos < hi:
+            self._segment(dec, raw, cat[pos - lo:], pos, hi, info, hier)
+        if self.post:
+            self.visitor.table_post(info)
+        if self.progress is not None:
+            self.progress(min(va_end, self.end))
+
+    def _emit_table(self, info: TableInfo) -> None:
+        if self.pre:
+            self.visitor.table_pre(info)
+        if self.post:
+            self.visitor.table_post(info)
+
+    def _child(self, dec: _LevelDecode, raw: int, i: int, parent: TableInfo,
+               hier: tuple[int, bool, bool, bool]) -> None:
+        t = self.tree
+        nxt = next_table_base(raw, t.granule_shift, t.ds, t.lpa64)
+        flags: tuple[str, ...] = ()
+        res0 = raw & dec.table_res0
+        if res0:
+            flags = (f"RES0 bits set: {res0:#x}",)
+        if t.stage == 1:
+            ap, uxn, pxn, ns = hier
+            if not t.hpd:               # hierarchical permissions, as the scalar walker accumulates them
+                ap |= _APTABLE.get(raw)
+                uxn |= bool(_UXNTABLE.get(raw))
+                pxn |= bool(_PXNTABLE.get(raw)) and t.two_el
+            if not t.two_el:
+                ap &= _APTABLE_1
+            ns |= bool(_NSTABLE.get(raw))
+            hier = (ap, uxn, pxn, ns)
+        self._table(dec.level + 1, nxt, parent.va_start + i * dec.entry_size, parent.depth + 1, i, raw, hier, flags)
+
+    # ------------------------------------------------------------------ leaves
+
+    def _intern(self, dec: _LevelDecode, kind: str, key: int, hier: tuple[int, bool, bool, bool]) -> int:
+        ck = (dec.level, key, hier)
+        hit = self._attrs.get(ck)
+        if hit is not None:
+            return hit[0]
+        attrs = self._leaf_attrs(dec, kind, key, hier)
+        aid = self._ids.get(attrs)
+        if aid is None:
+            aid = len(self._by_id)
+            self._ids[attrs] = aid
+            self._by_id.append(attrs)
+        self._attrs[ck] = (aid, attrs)
+        return aid
+
+    def _leaf_attrs(self, dec: _LevelDecode, kind: str, key: int, hier: tuple[int, bool, bool, bool]) -> LeafAttrs:
+        """Decode one descriptor pattern (``key``: attribute bits; VALID carries "OA out of range")."""
+        t = self.tree
+        oob = bool(key & D.VALID.mask)
+        raw = key & ~D.VALID.mask
+        flags: list[str] = []
+        if kind == "illegal block":
+            flags.append(f"block descriptor not allowed at level {dec.level} with a "
+                         f"{granule_name(t.granule_shift)} granule{' and DS = 1' if t.ds else ''}")
+        elif kind == "reserved":
+            flags.append("reserved descriptor at level 3 (bits[1:0] = 0b01)")
+        if raw & dec.misalign:
+            flags.append(f"misaligned output: bits {raw & dec.misalign:#x} below the "
+                         f"{dec.entry_size:#x}-byte block size are set (RES0, ignored)")
+        if raw & dec.res0:
+            flags.append(f"RES0 bits set: {raw & dec.res0:#x}")
+        if oob:
+            flags.append(f"output address beyond the {t.oa_bits}-bit output size (Address size fault)")
+        f = D.S1_LEAF if t.stage == 1 else D.S2_LEAF
+        af = bool(f["AF"].get(raw))
+        if not af and not t.ha and kind in ("block", "page"):
+            flags.append("AF = 0 and hardware AF update is off (Access flag fault)")
+        ns_table = hier[3]
+        if kind not in ("block", "page"):
+            # a Translation fault when used: no attributes or permissions, only the raw bits
+            sh = None if t.ds else f["SH"].get(raw)
+            return LeafAttrs(t.stage, dec.level, kind, None, None, f["AttrIndx"].get(raw) if t.stage == 1 else None,
+                             sh, af, bool(f["nG"].get(raw)) and t.two_el if t.stage == 1 else False,
+                             bool(f["DBM"].get(raw)), bool(f["Contiguous"].get(raw)),
+                             t.stage == 1 and bool(f["GP"].get(raw)), t.stage == 1 and bool(f["NS"].get(raw)),
+                             ns_table, tuple(flags))
+        # the scalar walker's leaf decoding: attributes, and permissions with the table bits of the path
+        if t.stage == 1:
+            leaf = s1_leaf(t.setup, t.s1, raw, dec.level, kind, hier[0], hier[1], hier[2])
+            gp, ns = bool(f["GP"].get(raw)), bool(f["NS"].get(raw))
+        else:
+            leaf = s2_leaf(t.setup, raw, dec.level, kind)
+            gp = ns = False
+        return LeafAttrs(t.stage, dec.level, kind, leaf.attrs, leaf.perms, leaf.attr_index, leaf.sh, leaf.af,
+                         leaf.ng, leaf.dbm, leaf.contiguous, gp, ns, ns_table, tuple(flags))
+
+    def _segment(self, dec: _LevelDecode, raw: Any, cat: Any, a: int, b: int, info: TableInfo,
+                 hier: tuple[int, bool, bool, bool]) -> None:
+        """Entries ``a..b-1`` of a table, none of them a table descriptor: runs to the visitor."""
+        if not self.leaves:
+            return
+        if len(self._by_id) > _INTERN_LIMIT:       # bounded memory on garbage; ids restart between segments
+            self._attrs.clear()
+            self._ids.clear()
+            del self._by_id[1:]
+        np = self.np
+        seg = raw[a:b]
+        n = b - a
+        es = dec.entry_size
+        kinds = dec.kinds
+        cmin, cmax = int(cat.min()), int(cat.max())
+        if cmax == _INVALID:                            # all invalid: one run
+            if self.invalid:
+                self._emit_invalid(dec, seg, 0, n, a, info)
+            return
+        # output addresses of every entry (garbage for invalid ones: never used)
+        oa = leaf_base(seg.view(np.int64), dec.leafsize, self.tree.ds, self.tree.lpa64)
+        keys = seg & dec.key_mask
+        if self.tree.oa_bits < 64:
+            oob = (oa >> self.tree.oa_bits) != 0
+            if oob.any():
+                keys = keys | oob.astype(np.uint64)     # VALID (bit 0) is not in key_mask: it flags oob
+        if cmin == cmax:                                # one category (block/page, or odd)
+            rep_kind = kinds[int(seg[0]) & _CLS_MASK]
+            if bool((keys == keys[0]).all()):
+                ids = None
+                only = self._intern(dec, rep_kind, int(keys[0]), hier)
+            else:
+                uk, inv = np.unique(keys, return_inverse=True)
+                lut = np.array([self._intern(dec, rep_kind, int(k), hier) for k in uk.tolist()], dtype=np.int64)
+                ids = lut[inv]
+        else:
+            ids = np.zeros(n, dtype=np.int64)
+            sel = np.flatnonzero(cat != _INVALID)
+            ks = keys[sel]
+            uk, inv = np.unique(ks, return_inverse=True)
+            # every key includes the TYPE bit, so one key has one kind at this level
+            lut = np.array([self._intern(dec, kinds[(k | D.VALID.mask) & _CLS_MASK], k, hier)
+                            for k in uk.tolist()], dtype=np.int64)
+            ids[sel] = lut[inv]
+        # run boundaries: attributes change, or the output does not continue
+        if n == 1:
+            starts = [0]
+        else:
+            if ids is None:
+                brk = np.diff(oa) != es
+            else:
+                d_ids = ids[1:] != ids[:-1]
+                brk = d_ids | ((ids[1:] != 0) & (np.diff(oa) != es))
+            if not self.merge:
+                brk = np.ones(n - 1, dtype=bool) if ids is None else (brk | (ids[1:] != 0))
+            starts = [0] + (np.flatnonzero(brk) + 1).tolist()
+        ends = starts[1:] + [n]
+        idl = [only] * len(starts) if ids is None else ids[starts].tolist()
+        oas = oa[starts].tolist()
+        raws = seg[starts].tolist()
+        for s, e, aid, o, r in zip(starts, ends, idl, oas, raws):
+            if aid == 0:
+                if self.invalid:
+                    self._emit_invalid(dec, seg, s, e, a, info)
+            elif 1 < e - s < self.min_run:             # short runs: one descriptor each
+                attrs = self._by_id[aid]
+                for k in range(s, e):
+                    self._emit_leaves(dec, attrs, a + k, 1, int(oa[k]), int(seg[k]), info, seg[k:k + 1])
+            else:
+                self._emit_leaves(dec, self._by_id[aid], a + s, e - s, o, r, info, seg[s:e])
+
+    def _emit_invalid(self, dec: _LevelDecode, seg: Any, s: int, e: int, a: int, info: TableInfo) -> None:
+        nonzero = int(self.np.count_nonzero(seg[s:e]))
+        self.visitor.run(Run(dec.level, "invalid", info.address, a + s, e - s,
+                             info.va_start + (a + s) * dec.entry_size, dec.entry_size, None, None, None,
+                             int(seg[s]), info.depth + 1, nonzero))
+
+    def _emit_leaves(self, dec: _LevelDecode, attrs: LeafAttrs, i: int, count: int, oa: int, raw: int,
+                     info: TableInfo, raws: Any) -> None:
+        es = dec.entry_size
+        va = info.va_start + i * es
+        depth = info.depth + 1
+        if not attrs.mapped and not dec.has_layout:
+            oa_v: int | None = None
+        else:
+            oa_v = oa
+        if self.s2 is None or not attrs.mapped:
+            pa = None if (self.tree.through_s2 and not self.tree.final_pa) or not attrs.mapped else oa_v
+            self.visitor.run(Run(dec.level, attrs.kind, info.address, i, count, va, es, oa_v, pa, attrs, raw, depth))
+            return
+        # two stages: split where the stage 2 output stops continuing or its permissions change
+        k = 0
+        while k < count:
+            ipa = oa + k * es
+            r = self.s2.resolve(ipa)
+            if isinstance(r, Fault):
+                j = k + 1
+                while j < count and isinstance(self.s2.resolve(oa + j * es), Fault):
+                    j += 1
+                lvl = "" if r.level is None else f" level {r.level}"
+                self.visitor.run(Run(dec.level, attrs.kind, info.address, i + k, j - k, va + k * es, es, ipa, None,
+                                     attrs, int(raws[k]), depth, note=f"stage 2 {r.type.value} fault{lvl}"))
+                k = j
+                continue
+            pa0, left, perms = r
+            note = "" if left >= es else "stage 2 maps this output in smaller pieces: PA of the first byte"
+            j = k + 1
+            if left >= es:
+                # the rest of this stage 2 leaf covers whole entries at once
+                j = min(count, k + left // es)
+                while j < count:
+                    r2 = self.s2.resolve(oa + j * es)
+                    if isinstance(r2, Fault) or r2[2] != perms or r2[0] != pa0 + (j - k) * es or r2[1] < es:
+                        break
+                    j = min(count, j + r2[1] // es)
+            self.visitor.run(Run(dec.level, attrs.kind, info.address, i + k, j - k, va + k * es, es, ipa, pa0,
+                                 attrs, int(raws[k]), depth, s2_perms=perms, note=note))
+            k = j
+
+
+def walk_tree(tree: TreeParams, mem: "Memory", visitor: TreeVisitor, *, start: int | None = None,
+              end: int | None = None, visits: Visit = Visit.ALL, invalid: bool = False, merge: bool = True,
+              min_run: int = 1, max_depth: int | None = None, limits: Limits | None = None, summary: WalkSummary | None = None,
+              progress: Callable[[int], None] | None = None) -> WalkSummary:
+    """Walk ``tree`` over the input addresses ``[start, end)`` and call ``visitor``.
+
+    >>> s = walk_tree(tree_params(setup, "ttbr1"), mem, RangeMerger(print))   # doctest: +SKIP
+
+    Leaves that overlap the range are reported whole.  Faults are never
+    raised: broken tables come to the visitor with a :class:`TableStatus`,
+    and a limit ends the walk with :attr:`WalkSummary.stopped` set.
+
+    :param start: first input address (default: the tree's first)
+    :param end: exclusive end (default: the tree's end)
+    :param visits: which visits to make (:class:`Visit`)
+    :param invalid: also report runs of invalid descriptors
+    :param merge: report runs of continuing leaves as one :class:`Run` (else one per descriptor)
+    :param min_run: runs shorter than this come one descriptor each (the tree view's folding)
+    :param max_depth: tables deeper than this below the root are reported as ``NOT_EXPANDED``
+    :param summary: a summary to add to (several trees under one set of limits)
+    :param progress: called now and then with the input address reached
+    :returns: the :class:`WalkSummary` (``summary`` if given)
+    """
+    if summary is None:
+        summary = WalkSummary()
+    summary.trees.append(tree)
+    if tree.disabled:
+        return summary
+    lo = tree.va_lo if start is None else max(start, tree.va_lo)
+    hi = tree.va_hi if end is None else min(end, tree.va_hi)
+    if lo >= hi:
+        return summary
+    w = _Walker(tree, mem, visitor, visits, invalid, merge, min_run, max_depth, limits or Limits(), summary,
+                progress, lo, hi)
+    try:
+        w.walk()
+    except _Stopped as stop:
+        summary.stopped = str(stop)
+    return summary
+
+
+def collect_runs(tree: TreeParams, mem: "Memory", *, start: int | None = None, end: int | None = None,
+                 merge: bool = False, invalid: bool = False, limits: Limits | None = None) -> list[Run]:
+    """Every run of ``[start, end)`` in a list (one per descriptor unless ``merge``); for small trees."""
+    out: list[Run] = []
+
+    class _Collect(TreeVisitor):
+        def run(self, run: Run) -> None:
+            out.append(run)
+
+    walk_tree(tree, mem, _Collect(), start=start, end=end, visits=Visit.LEAF, invalid=invalid, merge=merge,
+              limits=limits)
+    return out
+
+
+# --------------------------------------------------------------------------- visitors
+
+class RangeMerger(TreeVisitor):
+    """The ranges view: maximal runs of input space with equal attributes and continuing outputs.
+
+    Runs are merged across tables as they come and handed to ``sink`` one
+    by one, so memory stays flat however many leaves there are.  Tables that
+    were not walked become ranges of kind ``"table"``.  Call :meth:`finish`
+    after the walk.
+    """
+
+    def __init__(self, sink: Callable[[Run], None], *, merge: bool = True) -> None:
+        self.sink = sink
+        self.merge = merge
+        self.cur: Run | None = None
+        self.count = 0
+
+    def _flush(self) -> None:
+        if self.cur is not None:
+            self.count += 1
+            self.sink(self.cur)
+            self.cur = None
+
+    def run(self, run: Run) -> None:
+        c = self.cur
+        if (c is not None and self.merge and (run.attrs is c.attrs or run.attrs == c.attrs) and run.kind == c.kind
+                and run.level == c.level
+                and run.va_start == c.va_end and run.s2_perms == c.s2_perms and run.note == c.note
+                and (run.oa is None or (c.oa is not None and run.oa == c.oa + c.size))
+                and (run.pa is None or (c.pa is not None and run.pa == c.pa + c.size))
+                and (run.pa is None) == (c.pa is None) and run.kind != "table"):
+            self.cur = replace(c, count=c.count + run.count, nonzero=c.nonzero + run.nonzero)
+            return
+        self._flush()
+        self.cur = run
+
+    def table_pre(self, table: TableInfo) -> None:
+        if table.status is TableStatus.OK:
+            return
+        self._flush()
+        size = table.va_end - table.va_start
+        self.cur = Run(table.level, "table", table.address, table.index if table.index is not None else 0, 1,
+                       table.va_start, size, table.address, table.pa, None, table.descriptor or 0, table.depth,
+                       note=table.note, status=table.status.value)
+        self._flush()
+
+    def finish(self) -> None:
+        self._flush()
+
+
+class TreeStats(TreeVisitor):
+    """``--stats``: tables per level, leaves per level and kind, bytes per memory type and permission."""
+
+    def __init__(self, tree: TreeParams | None = None) -> None:
+        self.tree = tree
+        self.tables: dict[int, int] = {}
+        self.table_status: dict[str, int] = {}
+        self.leaves: dict[tuple[int, str], int] = {}
+        self.bytes_memtype: dict[str, int] = {}
+        self.bytes_perms: dict[str, int] = {}
+        self.invalid = 0
+        self.flagged = 0
+        self._perm_text: dict[tuple, str] = {}
+
+    def table_pre(self, table: TableInfo) -> None:
+        if table.status is TableStatus.OK:
+            self.tables[table.level] = self.tables.get(table.level, 0) + 1
+        else:
+            self.table_status[table.status.value] = self.table_status.get(table.status.value, 0) + 1
+
+    def run(self, run: Run) -> None:
+        if run.kind == "invalid":
+            self.invalid += run.count
+            return
+        key = (run.level, run.kind)
+        self.leaves[key] = self.leaves.get(key, 0) + run.count
+        a = run.attrs
+        if a is not None and a.flags:
+            self.flagged += run.count
+        if not run.mapped or a is None:
+            return
+        size = run.size
+        mt = _memtype_text(a)
+        self.bytes_memtype[mt] = self.bytes_memtype.get(mt, 0) + size
+        pk = (a, run.s2_perms)
+        pt = self._perm_text.get(pk)
+        if pt is None:
+            perms = leaf_permissions(a, self.tree, run.s2_perms) if self.tree is not None else None
+            pt = " ".join(f"{k.upper().replace('STAGE2_', 'S2 ')} {v}" for k, v in (perms or {}).items())
+            self._perm_text[pk] = pt
+        self.bytes_perms[pt] = self.bytes_perms.get(pt, 0) + size
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"tables": {level: n}, "tables_not_walked": {status: n}, "leaves": [{"level", "kind",
+        "count"}], "invalid": n, "flagged": n, "bytes_by_memtype": {text: bytes},
+        "bytes_by_permissions": {text: bytes}, "bytes_mapped": n}``."""
+        return {
+            "tables": {str(k): v for k, v in sorted(self.tables.items())},
+            "tables_not_walked": dict(sorted(self.table_status.items())),
+            "leaves": [{"level": lv, "kind": k, "count": n} for (lv, k), n in sorted(self.leaves.items())],
+            "invalid": self.invalid, "flagged": self.flagged,
+            "bytes_by_memtype": dict(sorted(self.bytes_memtype.items(), key=lambda kv: -kv[1])),
+            "bytes_by_permissions": dict(sorted(self.bytes_perms.items(), key=lambda kv: -kv[1])),
+            "bytes_mapped": sum(self.bytes_memtype.values()),
+        }
+
+
+class TreeLines(TreeVisitor):
+    """The tree view: records (plain dicts, pre-order) with ``depth`` and ``last``, streamed to ``sink``.
+
+    Walk with ``invalid=True`` (every entry of the range must come, for
+    ``last`` to be right) and ``min_run=FOLD_MIN``: runs of invalid
+    descriptors then come as one record, leaf runs of at least
+    :data:`FOLD_MIN` descriptors as one record with their count, shorter ones
+    one descriptor a record (``merge=False``: every leaf its own record).
+    """
+
+    def __init__(self, sink: Callable[[dict[str, Any]], None], tree: TreeParams) -> None:
+        self.sink = sink
+        self.tree = tree
+        self.stack: list[TableInfo] = []
+
+    def table_pre(self, table: TableInfo) -> None:
+        last = True
+        if self.stack and table.index is not None:
+            last = table.index == self.stack[-1].last_index
+        self.sink(table_record(table, self.tree, last=last))
+        if table.status is TableStatus.OK:
+            self.stack.append(table)
+
+    def table_post(self, table: TableInfo) -> None:
+        if table.status is TableStatus.OK and self.stack and self.stack[-1] is table:
+            self.stack.pop()
+
+    def run(self, run: Run) -> None:
+        last_index = self.stack[-1].last_index if self.stack else -1
+        self.sink(run_record(run, self.tree, record="entries", last=run.index + run.count - 1 == last_index))
+
+
+# --------------------------------------------------------------------------- plain data
+
+def hx(v: int | None) -> str | None:
+    return None if v is None else f"{v:#x}"
+
+
+def _memtype_text(a: LeafAttrs) -> str:
+    if a.memattrs is None:
+        return a.kind
+    s = a.memattrs.describe()
+    if a.stage == 1 and a.attr_index is not None:
+        s += f" (AttrIndx {a.attr_index})"
+    return s
+
+
+def leaf_permissions(a: LeafAttrs, tree: TreeParams, s2_perms: S2Perms | None = None) -> dict[str, str] | None:
+    """Permissions per EL (PAN off; WXN as the registers say), like translate's ``permissions``."""
+    return _permissions(a.perms, tree.el, tree.epan, tree.wxn, s2_perms)
+
+
+@functools.lru_cache(maxsize=4096)
+def _permissions(p: S1Perms | S2Perms | None, el: int, epan: bool, wxn: bool,
+                 s2_perms: S2Perms | None) -> dict[str, str] | None:
+    out: dict[str, str] = {}
+    if isinstance(p, S1Perms):
+        els = ((1, False), (0, True)) if p.two_el else ((el, False),)
+        for n, el0 in els:
+            r, w, x = s1_effective(p, el0=el0, pan=False, epan=epan, wxn=wxn)
+            out[f"el{n}"] = ("r" if r else "-") + ("w" if w else "-") + ("x" if x else "-")
+    elif isinstance(p, S2Perms):
+        s2_perms = p
+    if s2_perms is not None:
+        out["stage2_el1"] = s2_perms.text(False)
+        out["stage2_el0"] = s2_perms.text(True)
+    return out or None
+
+
+@functools.lru_cache(maxsize=4096)
+def _attrs_dict(a: LeafAttrs) -> dict[str, Any]:
+    from .report import attrs_to_dict
+
+    return {
+        "memtype": None if a.memattrs is None else a.memattrs.memtype,
+        "attributes": attrs_to_dict(a.memattrs),
+        "attr_index": a.attr_index,
+        "sh": None if a.sh is None else A.SH_NAMES[a.sh],
+        "af": a.af, "ng": a.ng, "dbm": a.dbm, "contiguous": a.contiguous, "gp": a.gp, "ns": a.ns,
+        "ns_table": a.ns_table,
+    }
+
+
+_EMPTY_ATTRS = {"memtype": None, "attributes": None, "attr_index": None, "sh": None, "af": False, "ng": False,
+                "dbm": False, "contiguous": False, "gp": False, "ns": False, "ns_table": False}
+
+
+def run_record(run: Run, tree: TreeParams, *, record: str = "range", last: bool | None = None) -> dict[str, Any]:
+    """The JSON object of a range or tree-view run (schema in the module docstring)."""
+    a = run.attrs
+    d: dict[str, Any] = {"record": record, "tree": tree.name}
+    if record != "range":
+        d.update(depth=run.depth, last=last, index=run.index, table=hx(run.table))
+    d.update(va_start=hx(run.va_start), va_end=hx(run.va_end), size=run.size, level=run.level, kind=run.kind,
+             count=run.count, entry_size=run.entry_size, mapped=run.mapped, pa_start=hx(run.pa))
+    if tree.through_s2:
+        d["ipa_start"] = hx(run.oa)
+    elif run.kind == "table":
+        d["table_address"] = hx(run.oa)
+    d["raw"] = hx(run.raw)
+    d.update(_attrs_dict(a) if a is not None else _EMPTY_ATTRS)
+    d["permissions"] = leaf_permissions(a, tree, run.s2_perms) if a is not None and a.perms is not None else None
+    flags = list(a.flags) if a is not None else []
+    d.update(flags=flags, nonzero=run.nonzero, status=run.status, note=run.note)
+    return d
+
+
+def table_record(t: TableInfo, tree: TreeParams, *, last: bool = True) -> dict[str, Any]:
+    """The JSON object of a tree-view table node (schema in the module docstring)."""
+    ap, uxn, pxn, ns = t.inherited
+    return {
+        "record": "table", "tree": tree.name, "depth": t.depth, "last": last, "level": t.level, "index": t.index,
+        "table": hx(t.address), "pa": hx(t.pa), "va_start": hx(t.va_start), "va_end": hx(t.va_end),
+        "entries": t.entries, "valid": t.valid, "status": t.status.value, "descriptor": hx(t.descriptor),
+        "flags": list(t.flags), "note": t.note, "first_va": hx(t.first_va),
+        "inherited": {"APTable": ap, "UXNTable": uxn, "PXNTable": pxn, "NSTable": ns},
+    }
+
+
+def tree_record(tree: TreeParams) -> dict[str, Any]:
+    """One tree of the summary record."""
+    return {"tree": tree.name, "stage": tree.stage, "base": hx(tree.base), "granule": granule_name(tree.granule_shift),
+            "iasize": tree.iasize, "start_level": tree.start_level, "through_s2": tree.through_s2,
+            "disabled": tree.disabled or None, "description": tree.describe(), "notes": list(tree.notes)}
