@@ -42,3 +42,13 @@ def test_vtop_on_a_dump_without_vmcoreinfo_is_a_clear_error(tmp_path, capsys):
     raw.write_bytes(bytes(4096))
     assert main(["vtop", str(raw), "0xffff000000000000"]) == 2
     assert "no VMCOREINFO" in capsys.readouterr().err
+
+
+def test_dump_tree_ranges_carry_kernel_layout_labels(dump, capsys):
+    assert main(["dump-tree", "-i", dump, "--ttbr1", "--view", "ranges", "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    ranges = [r for r in records if r["record"] == "range"]
+    labels = {r["label"] for r in ranges}
+    assert {"linear map", "kernel image", "vmalloc", "vmemmap", "fixmap"} <= labels
+    first = ranges[0]
+    assert first["va_start"] == "0xffff000000000000" and first["label"] == "linear map"

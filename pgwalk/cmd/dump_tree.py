@@ -147,6 +147,13 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     if depth is not None and view == "ranges":
         raise InputError("--depth applies to the tree view")
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
+    layout = None
+    if ctx.vmcoreinfo is not None:
+        from rich.text import Text
+
+        from ..linux import kernel_layout, label_address
+
+        layout = kernel_layout(ctx.vmcoreinfo)
     setup = setup_from_registers(ctx.registers, Regime[REGIMES[regime.lower()]] if regime else None)
     if stage == "12" and setup.s2 is None:
         raise InputError("--stage 12: stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
@@ -229,12 +236,24 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
                           invalid=True, limits=limits, summary=summary, progress=progress)
                 continue
             if view == "ranges":
+                current = [None]
+
+                def labelled(rec):
+                    # kernel layout labels (linear map, vmalloc, ...) when the dump has VMCOREINFO
+                    if layout:
+                        rec["label"] = label_address(layout, int(rec["va_start"], 16))
+                    return rec
+
                 if as_json:
                     def sink(run, t=t):
-                        emit_json(run_record(run, t))
+                        emit_json(labelled(run_record(run, t)))
                 else:
                     def sink(run, t=t):
-                        show(range_line(run_record(run, t)))
+                        rec = labelled(run_record(run, t))
+                        if rec.get("label") != current[0] and layout:
+                            current[0] = rec.get("label")
+                            show(Text(f"---[ {current[0] or 'outside the kernel layout'} ]---", style="bold"))
+                        show(range_line(rec))
                 merger = RangeMerger(sink, merge=not no_merge)
                 walk_tree(t, ctx.memory, merger, start=lo, end=hi, visits=Visit.LEAF | Visit.TABLE_PRE,
                           invalid=show_invalid, merge=not no_merge, limits=limits, summary=summary,
