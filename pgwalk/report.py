@@ -25,6 +25,11 @@ Schema (version 1), one object per address::
 
 A leaf is ``{"level", "kind", "raw", "oa_base", "size", "af", "ng", "contiguous", "dbm",
 "attr_index", "sh", "attributes"}``.  Addresses and raw descriptors are hex strings.
+
+``--csv`` prints one row of :data:`CSV_COLUMNS` per address (:func:`csv_row`), taken
+from the same object: booleans as ``true``/``false``, null as an empty cell, the fault
+status code as hex, ``attributes`` as the description and ``permissions`` as
+``el1=rw- el0=---`` pairs.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from . import attrs as A
 from .perms import S1Perms, S2Perms, s1_effective
 from .walk import Leaf, TraceStep, Translation
 
-__all__ = ["translation_to_dict", "attrs_to_dict", "permissions", "hx"]
+__all__ = ["translation_to_dict", "attrs_to_dict", "permissions", "hx", "CSV_COLUMNS", "csv_row", "csv_line"]
 
 SCHEMA_VERSION = 1
 
@@ -102,3 +107,38 @@ def translation_to_dict(t: Translation, *, wxn: bool = False, epan: bool = False
         "s1": _leaf(t.s1), "s2": _leaf(t.s2), "steps": [_step(s) for s in t.steps],
         "notes": list(t.notes) + list(extra_notes),
     }
+
+
+#: ``pgwalk translate --csv`` columns, one row per address
+CSV_COLUMNS = ("va", "ok", "ipa", "pa", "size", "fault", "fault_level", "fault_stage", "s1ptw", "fsc",
+               "fault_ipa", "not_in_image", "memtype", "attributes", "shareability", "par_attr", "permissions")
+
+
+def _csv_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def csv_row(d: dict[str, Any]) -> list[str]:
+    """The :data:`CSV_COLUMNS` cells of one translation object (scalar or bulk)."""
+    f = d.get("fault") or {}
+    a = d.get("attributes") or {}
+    perms = d.get("permissions") or {}
+    cells = [d["va"], d["ok"], d["ipa"], d["pa"], d["size"], f.get("type"), f.get("level"), f.get("stage"),
+             f.get("s1ptw"), f.get("fsc_hex"), f.get("ipa"), f.get("not_in_image"), a.get("memtype"),
+             a.get("description"), a.get("shareability"), a.get("par_attr"),
+             " ".join(f"{k}={v}" for k, v in perms.items()) or None]
+    return [_csv_text(c) for c in cells]
+
+
+def csv_line(cells: list[str] | tuple[str, ...]) -> str:
+    """One CSV line (quoted where needed, ``\\n``-terminated)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()

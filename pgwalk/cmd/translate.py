@@ -1,4 +1,9 @@
-"""``pgwalk translate``: VA -> (IPA ->) PA with a per-level trace."""
+"""``pgwalk translate``: VA -> (IPA ->) PA with a per-level trace.
+
+Large batches are walked by the vectorised walker (:mod:`pgwalk.bulk`), and
+``--reverse`` answers "who maps this physical address?".  numpy is imported
+only on those paths.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,14 @@ from .common import image_options, register_options
 
 REGIMES = {"el10": "EL10", "el1&0": "EL10", "el20": "EL20", "el2&0": "EL20", "el2": "EL2", "el3": "EL3"}
 
+#: from this many addresses on, --json/--csv/--no-trace use the vectorised walker
+BULK_THRESHOLD = 64
+#: addresses per block of the streaming bulk output
+_BLOCK = 1 << 15
+
 
 @click.command()
-@click.argument("addresses", nargs=-1, metavar="VA...")
+@click.argument("addresses", nargs=-1, metavar="ADDRESS...")
 @image_options
 @register_options
 @click.option("--batch", "batch_file", metavar="FILE", help="Translate the addresses in FILE, one per line (- for stdin).")
@@ -22,28 +32,39 @@ REGIMES = {"el10": "EL10", "el1&0": "EL10", "el20": "EL20", "el2&0": "EL20", "el
 @click.option("--regime", type=click.Choice(sorted(REGIMES), case_sensitive=False),
               help="Translation regime (default: from --el and the registers).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per address (JSON Lines).")
+@click.option("--csv", "as_csv", is_flag=True, help="One CSV row per address, after a header row.")
 @click.option("--no-trace", is_flag=True, help="Only the result line per address.")
+@click.option("--reverse", is_flag=True, help="The addresses are physical (output) addresses: list every VA "
+              "that maps each one, from one vectorised pass over the tables.")
+@click.option("--scalar", is_flag=True, help="Walk one address at a time even for large batches "
+              "(JSON lines then keep s1, s2, steps and notes).")
 def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, batch_file, stages, access,
-              el, pan, regime, as_json, no_trace):
+              el, pan, regime, as_json, as_csv, no_trace, reverse, scalar):
     """Translate addresses through the tables in a memory image.
 
-    Exit status: 0 when every address translated, 1 when any faulted, 2 on bad input.
-    """
-    import json
+    From 64 addresses on, with --json, --csv or --no-trace, the addresses are
+    walked together by the vectorised walker: the same results, streamed in
+    blocks, but each JSON line then leaves out "s1", "s2", "steps" and "notes"
+    and the fault's "reason" (--scalar keeps them; setup notes go to stderr).
 
+    With --reverse the arguments are output addresses (PAs; IPAs with --stages 1
+    under stage 2): each gets the list of canonical VAs that translate to it.
+
+    Exit status: 0 when every address translated (--reverse: every address is
+    mapped), 1 when any faulted (is unmapped), 2 on bad input.
+    """
     from ..errors import InputError
     from ..params import Regime, regime_for_el, setup_from_registers
     from ..perms import Access
-    from ..report import translation_to_dict
-    from ..walk import translate as walk_translate
-    from .common import load_context, parse_address, read_address_lines
+    from .common import load_context, parse_address
 
-    items: list[tuple[str, str]] = [(a, f"argument {a!r}") for a in addresses]
-    if batch_file:
-        items += [(text, f"{batch_file}:{n}") for n, text in read_address_lines(batch_file)]
-    if not items:
+    if as_json and as_csv:
+        raise InputError("--json and --csv exclude each other")
+    arg_vas = [parse_address(text, f"argument {text!r}") for text in addresses]
+    batch_vas, batch_array = _read_batch(batch_file) if batch_file else ([], None)
+    count = len(arg_vas) + (len(batch_array) if batch_array is not None else len(batch_vas))
+    if not count:
         raise InputError("no address given (VA arguments or --batch FILE)")
-    vas = [parse_address(text, where) for text, where in items]
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
     if regime:
         reg = Regime[REGIMES[regime.lower()]]
@@ -60,25 +81,188 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     if stages == "2" and setup.s2 is None:
         raise InputError("--stages 2: stage 2 is not enabled (HCR_EL2.VM and DC are 0, or VTCR_EL2 missing)")
     pan_applies = pan and acc in (Access.READ, Access.WRITE) and setup.regime.has_unprivileged
+    fmt = "json" if as_json else "csv" if as_csv else None
+
+    if reverse:
+        if acc is not None or pan:
+            raise InputError("--reverse lists every mapping; it judges no access (drop --access/--pan)")
+        return _reverse(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, fmt, notes)
+    if count >= BULK_THRESHOLD and not scalar and (fmt or no_trace):
+        return _bulk(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, acc, el_,
+                     pan_applies, fmt, notes)
+    vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
+    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes)
+
+
+def _read_batch(path: str) -> tuple[list[int], "object | None"]:
+    """The addresses of a batch file: a numpy array when the fast parse applies, else a list.
+
+    Lines are addresses; blank lines and ``#`` comments are skipped (the fast parse
+    takes files whose every line is ``0x`` and hex digits, the common machine-made case).
+    """
+    from ..errors import InputError
+    from .common import parse_address
+
+    try:
+        if path == "-":
+            try:
+                data = click.get_binary_stream("stdin").read()
+            except RuntimeError:                    # a text-only stdin (tests, embedding)
+                data = click.get_text_stream("stdin").read().encode()
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read()
+    except OSError as exc:
+        raise InputError(f"cannot read batch file {path}: {exc.strerror}") from None
+    if data.count(b"\n") + 1 >= BULK_THRESHOLD:
+        from ..bulk import parse_address_text
+
+        array = parse_address_text(data)
+        if array is not None:
+            return [], array
+    out = []
+    for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+        text = line.split("#", 1)[0].strip()
+        if text:
+            out.append(parse_address(text, f"{path}:{n}"))
+    return out, None
+
+
+def _as_array(arg_vas: list[int], batch_vas: list[int], batch_array):
+    import numpy as np
+
+    head = np.array(arg_vas + batch_vas, dtype=np.uint64)
+    return head if batch_array is None else np.concatenate([head, batch_array])
+
+
+def _console():
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(console.width, 160))
+    return console
+
+
+def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes) -> int:
+    """One walk per address, with the full trace."""
+    import json
+
+    from ..report import CSV_COLUMNS, csv_line, csv_row, translation_to_dict
+    from ..walk import translate as walk_translate
+
     console = None
     any_fault = False
     out = click.get_text_stream("stdout")
+    if fmt == "csv":
+        out.write(csv_line(CSV_COLUMNS))
     for i, va in enumerate(vas):
-        t = walk_translate(setup, ctx.memory, va, stages=stages, access=acc, el=el_, pan=pan_applies)
+        t = walk_translate(setup, mem, va, stages=stages, access=acc, el=el, pan=pan)
         any_fault |= not t.ok
         d = translation_to_dict(t, wxn=setup.wxn, epan=setup.epan, extra_notes=notes if i == 0 else ())
-        if as_json:
+        if fmt == "json":
             out.write(json.dumps(d) + "\n")
             continue
+        if fmt == "csv":
+            out.write(csv_line(csv_row(d)))
+            continue
         if console is None:
-            from rich.console import Console
-
-            console = Console(highlight=False)
-            if not console.is_terminal:
-                console = Console(highlight=False, width=max(console.width, 160))
+            console = _console()
         from ..render import render_translation
 
         console.print(render_translation(d, trace=not no_trace))
         if not no_trace and i + 1 < len(vas):
             console.print()
     return 1 if any_fault else 0
+
+
+def _note(notes) -> None:
+    for note in notes:
+        click.echo(f"pgwalk: note: {note}", err=True)
+
+
+def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
+    """The vectorised walker, streaming one block of lines at a time."""
+    from ..bulk import DescriptorReader, LineFormatter, iter_translate
+
+    reader = DescriptorReader(mem)
+    any_fault = False
+    blocks = iter_translate(setup, mem, vas, stages=stages, access=acc, el=el, pan=pan, block=_BLOCK,
+                            reader=reader)
+    if fmt is None:
+        from ..render import result_line
+
+        console = _console()
+        for note in notes:
+            console.print(f"note: {note}", style="yellow", markup=False)
+        for res in blocks:
+            any_fault |= not res.ok.all()
+            for i in range(len(res)):
+                console.print(result_line(res.to_dict(i)))
+        return 1 if any_fault else 0
+    _note(notes)
+    formatter = LineFormatter(fmt)
+    text = click.get_text_stream("stdout")
+    text.flush()
+    try:
+        binary = click.get_binary_stream("stdout")
+    except RuntimeError:                            # a text-only stdout (tests, embedding)
+        binary = None
+    if binary is not None:
+        binary.write(formatter.header())
+    else:
+        text.write(formatter.header().decode())
+    for res in blocks:
+        any_fault |= not res.ok.all()
+        if binary is not None:
+            formatter.write(res, binary)
+        else:
+            text.write(formatter.format(res).decode())
+    (binary or text).flush()
+    return 1 if any_fault else 0
+
+
+def _reverse(setup, mem, pas, stages, fmt, notes) -> int:
+    """``--reverse``: every VA mapping each output address."""
+    import json
+
+    import numpy as np
+
+    from ..bulk import reverse_map
+    from ..report import CSV_COLUMNS, csv_line, csv_row, hx
+
+    query, res = reverse_map(setup, mem, pas, stages=stages)
+    counts = np.bincount(query, minlength=len(pas))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).tolist()
+    out = click.get_text_stream("stdout")
+    console = _console() if fmt is None else None
+    if console is not None:
+        for note in notes:
+            console.print(f"note: {note}", style="yellow", markup=False)
+    else:
+        _note(notes)
+    if fmt == "csv":
+        out.write(csv_line(("target",) + CSV_COLUMNS))
+    for k, target in enumerate(pas.tolist()):
+        lanes = range(starts[k], starts[k] + int(counts[k]))
+        dicts = [res.to_dict(i) for i in lanes]
+        if fmt == "json":
+            out.write(json.dumps({"schema": 1, "target": hx(target), "count": len(dicts),
+                                  "mappings": dicts}) + "\n")
+        elif fmt == "csv":
+            for d in dicts:
+                out.write(csv_line([hx(target)] + csv_row(d)))
+        else:
+            from rich.text import Text
+
+            from ..render import result_line
+
+            head = Text(f"{target:#x}", style="bold")
+            head.append(f"  mapped by {len(dicts)} address{'es' if len(dicts) != 1 else ''}",
+                        style="dim" if dicts else "bold red")
+            console.print(head)
+            for d in dicts:
+                line = Text("  ")
+                line.append_text(result_line(d))
+                console.print(line)
+    return 0 if counts.all() else 1

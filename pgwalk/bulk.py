@@ -1,0 +1,1621 @@
+"""Vectorised translation of many addresses at once (Arm ARM DDI 0487 M.a.a; the same ASL
+steps as :mod:`pgwalk.walk`: ``AArch64.S1Translate``, ``S1Walk``, ``S2Translate``, ``S2Walk``).
+
+:func:`translate_many` walks an array of input addresses through one
+:class:`~pgwalk.params.TranslationSetup` *level by level*: at each level every
+lane still walking computes its descriptor address, all those descriptors are
+gathered at once from the memory image (numpy fancy indexing into the
+memory-mapped file), classified with :func:`pgwalk.walk.decode_descriptor_type`
+tables, and the lanes that reached a leaf or a fault leave the walk.  No Python
+code runs per address.  Every lane gets exactly what :func:`pgwalk.walk.translate`
+returns for that address -- the same output address, the same fault (type, level,
+stage, S1PTW, IPA), the same leaves -- except the trace (``steps``) and the fault's
+free-text ``reason``; ``tests/test_bulk.py`` checks this lane by lane over random
+trees.
+
+Configuration faults (TxSZ, VA out of range, EPDx/E0PDx, a table base beyond the
+output size), illegal blocks, Address size faults on a next-level table or an
+output address, Access flag faults, and Permission faults when an access is
+judged are all per lane.  With two stages every stage 1 descriptor fetch goes
+through a vectorised stage 2 walk of the descriptor IPAs (S1PTW faults).
+
+Descriptors are gathered straight from memory-mapped regions
+(:meth:`pgwalk.memory.PhysicalMemory.numpy_view`, region found with
+``np.searchsorted``); other backings (sparse test words, kdump pages) are read
+through ``read_u64`` once per distinct descriptor address.  An address no region
+holds is a synchronous external abort on the walk, as in the scalar walker.
+Big-endian tables (SCTLR_ELx.EE) are byte-swapped after the gather.
+
+Fault codes
+-----------
+``BulkTranslation.fault_type`` holds small integers, indexes of :data:`FAULT_TYPES`:
+
+====  =======================================
+code  :class:`~pgwalk.faults.FaultType`
+====  =======================================
+0     none: the translation succeeded
+1     ``TRANSLATION``
+2     ``ADDRESS_SIZE``
+3     ``ACCESS_FLAG``
+4     ``PERMISSION``
+5     ``SYNC_EXTERNAL_ON_WALK``
+====  =======================================
+
+Bulk JSON lines (``pgwalk translate --json`` from 64 addresses on)
+------------------------------------------------------------------
+Each line is the object ``pgwalk translate --json`` prints for one address
+(:mod:`pgwalk.report`, schema 1), same keys in the same order and the same
+values, **without** ``s1``, ``s2``, ``steps`` and ``notes``, and without the
+fault's ``reason``::
+
+    {"schema": 1, "va": "0x...", "ok": true, "stages": "1", "regime": "EL1&0",
+     "ipa": "0x..." | null, "pa": "0x..." | null, "size": 4096 | null,
+     "fault": null | {"type", "level", "stage", "s1ptw", "fsc", "fsc_hex", "ipa",
+                      "description", "not_in_image"},
+     "attributes": null | {...}, "permissions": null | {...}}
+
+:meth:`BulkTranslation.to_dict` gives that object for one lane and
+:meth:`BulkTranslation.translation` the whole :class:`~pgwalk.walk.Translation`
+(leaves included, ``steps`` empty).  :data:`CSV_COLUMNS` are the ``--csv`` columns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .errors import InputError, NotInImage
+from .faults import Fault, FaultType, encode_ld_fsc
+from .formats import descriptors as D
+from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
+from .params import FINAL_LEVEL, Regime, S1WalkParams, TranslationSetup, regime_for_el, setup_from_registers
+from .perms import Access, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
+from .report import CSV_COLUMNS, csv_line, csv_row, translation_to_dict
+from .walk import (Memory, Translation, decode_descriptor_type, s1_disabled_attributes, s1_leaf, s2_leaf,
+                   s2_walk_device, stage2_attributes)
+
+__all__ = [
+    "FAULT_TYPES", "CHUNK", "DescriptorReader", "BulkTranslation", "translate_many",
+    "iter_translate", "BulkAT", "bulk_at", "LineFormatter", "bulk_line_dict", "BULK_DROPPED",
+    "parse_address_text", "TreeLeaves", "reverse_map", "REVERSE_ENTRY_BUDGET",
+]
+
+#: ``fault_type`` code -> fault kind (0: no fault)
+FAULT_TYPES: tuple[FaultType | None, ...] = (
+    None, FaultType.TRANSLATION, FaultType.ADDRESS_SIZE, FaultType.ACCESS_FLAG, FaultType.PERMISSION,
+    FaultType.SYNC_EXTERNAL_ON_WALK,
+)
+_CODE = {t: i for i, t in enumerate(FAULT_TYPES) if t is not None}
+_TRANSLATION = _CODE[FaultType.TRANSLATION]
+_ADDRESS_SIZE = _CODE[FaultType.ADDRESS_SIZE]
+_ACCESS_FLAG = _CODE[FaultType.ACCESS_FLAG]
+_PERMISSION = _CODE[FaultType.PERMISSION]
+_SEA = _CODE[FaultType.SYNC_EXTERNAL_ON_WALK]
+
+#: lanes walked together (bounded temporaries; results are written per chunk)
+CHUNK = 1 << 14
+
+_U64 = np.uint64
+_LEVEL_BIAS = 2                       # fault levels are -2..3: index = level + 2
+_MIN_LEVEL = -_LEVEL_BIAS
+
+# Descriptor fields, from the one field table in pgwalk.formats.descriptors
+_OA_LOW_TOP = D.ADDR_47               # OA[47:lsb] sits in place
+_ADDR_MASK_48 = (1 << (_OA_LOW_TOP + 1)) - 1
+#: high output-address pieces: (descriptor field, lowest OA bit it carries)
+_HI_DS = ((D.DS_OA_49_48, _OA_LOW_TOP + 1), (D.DS_OA_51_50, _OA_LOW_TOP + 1 + D.DS_OA_49_48.width))
+_HI_LPA = ((D.LPA_OA_51_48, _OA_LOW_TOP + 1),)
+# VALID and TYPE are bits 0 and 1: raw & _VT_MASK indexes the per-level class tables
+assert (D.VALID.lsb, D.TYPE.lsb) == (0, 1)
+_VT_MASK = _U64(D.VALID.mask | D.TYPE.mask)
+_AF = D.S1_LEAF["AF"]
+_AP = D.S1_LEAF["AP"]
+_SH = D.S1_LEAF["SH"]
+_ATTRINDX = D.S1_LEAF["AttrIndx"]
+_DBM = D.S1_LEAF["DBM"]
+_PXN = D.S1_LEAF["PXN"]
+_UXN = D.S1_LEAF["UXN"]
+_APTABLE = D.S1_TABLE["APTable"]
+_UXNTABLE = D.S1_TABLE["UXNTable"]
+_PXNTABLE = D.S1_TABLE["PXNTable"]
+_TABLE_ATTR_MASK = _U64(_APTABLE.mask | _UXNTABLE.mask | _PXNTABLE.mask)
+_S2AP = D.S2_LEAF["S2AP"]
+_S2XN = D.S2_LEAF["XN"]
+_MEMATTR = D.S2_LEAF["MemAttr"]
+_FNXS = D.S2_LEAF["FnXS"]
+_S2SH = D.S2_LEAF["SH"]
+_S2DBM = D.S2_LEAF["DBM"]
+
+# s1_table_bits: the OR of the hierarchical fields (APTable, UXNTable, PXNTable) of the
+# table descriptors walked, shifted down to bit 0 (they are contiguous in the descriptor)
+_TB_LSB = min(f.lsb for f in (_APTABLE, _UXNTABLE, _PXNTABLE))
+_TB_BITS = max(f.msb for f in (_APTABLE, _UXNTABLE, _PXNTABLE)) - _TB_LSB + 1
+assert _TB_BITS == _APTABLE.width + _UXNTABLE.width + _PXNTABLE.width
+
+
+def _table_bits(tb: int, two_el: bool) -> tuple[int, bool, bool]:
+    """The scalar walker's ``(ap_table, uxn_table, pxn_table)`` from ``s1_table_bits``."""
+    raw = tb << _TB_LSB
+    ap = _APTABLE.get(raw)
+    if not two_el:
+        ap &= 0b10               # APTable[0] is RES0 in one-EL regimes (as pgwalk.walk)
+    return ap, bool(_UXNTABLE.get(raw)), bool(_PXNTABLE.get(raw)) and two_el
+
+# VA layout (ASL AArch64.GetVARange, AddrTop, AArch64.S1DisabledOutput)
+_VA_RANGE_BIT = 55            # VA[55] selects the lower (TTBR0) or upper (TTBR1) range
+_ADDR_TOP = 63                # AddrTop without TBI
+_ADDR_TOP_TBI = 55            # AddrTop with TBI: the top byte is ignored
+_FLAT_BITS = 56               # a stage 1 disabled output keeps VA[55:0]
+_DESC_SHIFT = 3               # descriptors are 8 bytes: entry index << 3, PA >> 3 = word index
+
+# _s1_perm_code packs AP[2:1], UXN, PXN, DBM of the leaf and s1_table_bits (in that order);
+# _s2_perm_code packs S2AP, XN[1:0] and DBM
+_PC_UXN = _AP.width
+_PC_PXN = _PC_UXN + 1
+_PC_DBM = _PC_PXN + 1
+_PC_TB = _PC_DBM + 1
+_PC2_XN = _S2AP.width
+_PC2_DBM = _PC2_XN + _S2XN.width
+_PC2_BITS = _PC2_DBM + 1
+
+
+def _addr_top(p: S1WalkParams, access: Access | None) -> int:
+    """ASL ``AArch64.AddrTop``: the top VA bit that is not a tag."""
+    return _ADDR_TOP if (p.tbid and access is Access.EXEC) else (_ADDR_TOP_TBI if p.tbi else _ADDR_TOP)
+
+
+# descriptor classes per level (from decode_descriptor_type)
+_CLS_BAD, _CLS_LEAF, _CLS_TABLE, _CLS_MISSING = 0, 1, 2, 3
+
+
+def _get(f: D.Field, raw: np.ndarray) -> np.ndarray:
+    """A descriptor field of every lane (uint64)."""
+    return (raw >> _U64(f.lsb)) & _U64(f.wmask)
+
+
+def _ones(bits: int) -> int:
+    return (1 << bits) - 1
+
+
+# --------------------------------------------------------------------------- memory
+
+
+class DescriptorReader:
+    """Gathers 64-bit descriptors for arrays of physical addresses.
+
+    Regions of a :class:`~pgwalk.memory.PhysicalMemory` that have a numpy view
+    (memory-mapped files, bytes, zero fill) are read by fancy indexing a uint64
+    view; anything else (sparse words, kdump pages, a memory without regions) is
+    read with ``read_u64`` once per distinct address.  Descriptor addresses are
+    8-aligned (table bases are at least 8-aligned, entries are 8 bytes), so an
+    aligned view serves every descriptor wholly inside its region.
+    """
+
+    def __init__(self, mem: Memory) -> None:
+        self.mem = mem
+        regions = list(getattr(mem, "regions", ()) or ())
+        self._bases = np.array([r.base for r in regions], dtype=_U64)
+        self._ends = np.array([r.end for r in regions], dtype=_U64)
+        #: per region: (uint64 words, PA of word 0, number of words), "zero", or None (read_u64)
+        self._views: list[Any] = []
+        view_of = getattr(mem, "numpy_view", None)
+        for r in regions:
+            entry: Any = None
+            if view_of is not None:
+                try:
+                    u8 = view_of(r)
+                except (ValueError, TypeError):
+                    u8 = None
+                if u8 is not None:
+                    if u8.ndim == 1 and u8.strides[0] == 0:
+                        entry = "zero"
+                    else:
+                        skip = (-r.base) % 8
+                        nwords = max(0, (len(u8) - skip) // 8)
+                        words = u8[skip:skip + 8 * nwords].view("<u8")
+                        entry = (words, r.base + skip, nwords)
+            self._views.append(entry)
+        self._regions = regions
+        self._single = self._views[0] if len(regions) == 1 and isinstance(self._views[0], tuple) else None
+
+    def read(self, pa: np.ndarray, big_endian: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(values, present)`` for every address; ``present`` is ``None`` when all are present."""
+        if self._single is not None:
+            words, first, nwords = self._single
+            w = (pa - _U64(first)) >> _U64(_DESC_SHIFT)
+            try:
+                # below ``first`` the difference wraps to at most 2**61: an index error too
+                val = words[w.view(np.intp)]
+            except IndexError:
+                pass
+            else:
+                return (val.byteswap() if big_endian else val), None
+            inside = w < _U64(nwords)
+            val = np.zeros(len(pa), dtype=_U64)
+            val[inside] = words[w[inside]]
+            if big_endian:
+                val = val.byteswap()
+            served = inside
+        else:
+            val = np.zeros(len(pa), dtype=_U64)
+            served = np.zeros(len(pa), dtype=bool)
+            if len(self._regions):
+                r = np.searchsorted(self._bases, pa, side="right").astype(np.intp) - 1
+                for j in np.unique(r).tolist():
+                    entry = self._views[j] if j >= 0 else None
+                    if entry is None:
+                        continue
+                    sel = np.nonzero(r == j)[0]
+                    if isinstance(entry, str):                     # zero fill
+                        ok = pa[sel] <= self._ends[j] - _U64(8)
+                        served[sel[ok]] = True
+                        continue
+                    words, first, nwords = entry
+                    w = (pa[sel] - _U64(first)) >> _U64(_DESC_SHIFT)
+                    ok = w < _U64(nwords)
+                    val[sel[ok]] = words[w[ok]]
+                    served[sel[ok]] = True
+                if big_endian:
+                    val = val.byteswap()
+        present = served.copy()
+        rest = np.nonzero(~served)[0]
+        if len(rest):
+            self._read_slow(pa, rest, val, present, big_endian)
+        return val, (None if present.all() else present)
+
+    def _read_slow(self, pa: np.ndarray, rest: np.ndarray, val: np.ndarray, present: np.ndarray,
+                   big_endian: bool) -> None:
+        """``read_u64`` once per distinct address the views did not serve."""
+        addrs = pa[rest]
+        if len(self._regions):
+            # addresses outside every region are not in the image without asking
+            r = np.searchsorted(self._bases, addrs, side="right").astype(np.intp) - 1
+            maybe = (r >= 0) & (addrs < self._ends[np.maximum(r, 0)])
+            rest, addrs = rest[maybe], addrs[maybe]
+        elif not hasattr(self.mem, "read_u64"):
+            return
+        if not len(rest):
+            return
+        uniq, inv = np.unique(addrs, return_inverse=True)
+        got = np.zeros(len(uniq), dtype=_U64)
+        ok = np.zeros(len(uniq), dtype=bool)
+        read_u64 = self.mem.read_u64
+        for k, a in enumerate(uniq.tolist()):
+            try:
+                got[k] = read_u64(a, big_endian)
+                ok[k] = True
+            except NotInImage:
+                pass
+        val[rest] = got[inv]
+        present[rest] = ok[inv]
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+class _Level(NamedTuple):
+    lsb: np.uint64            # lowest IA bit this level resolves
+    idx_mask: np.uint64       # index width mask
+    classes: np.ndarray       # (raw & _VT_MASK) -> class
+    leaf_mask: np.uint64      # OA[47:leafsize] in place
+    off_mask: np.uint64       # IA bits below the leaf size
+    leafsize: int
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One stage's walk geometry, decided once from its parameters."""
+
+    stage: int
+    g: int
+    ds: bool
+    lpa64: bool
+    oa_bits: int
+    start_level: int
+    iasize: int
+    base: int
+    ee: bool
+    levels: dict[int, _Level]
+    nlta_mask: np.uint64
+
+    @classmethod
+    def make(cls, stage: int, g: int, ds: bool, lpa64: bool, oa_bits: int, start_level: int, iasize: int,
+             base: int, ee: bool, pa_max: int) -> "_Stage":
+        stride = g - 3
+        levels = {}
+        for level in range(start_level, FINAL_LEVEL + 1):
+            lsb = (FINAL_LEVEL - level) * stride + g
+            msb = iasize - 1 if level == start_level else lsb + stride - 1
+            classes = np.zeros(4, dtype=np.uint8)
+            for code in range(4):
+                sample = D.VALID.put(0, code & 1) | D.TYPE.put(0, code >> 1)
+                kind = decode_descriptor_type(sample, level, ds, g, pa_max)
+                classes[code] = {"table": _CLS_TABLE, "block": _CLS_LEAF, "page": _CLS_LEAF}.get(kind, _CLS_BAD)
+            levels[level] = _Level(_U64(lsb), _U64(_ones(msb - lsb + 1)), classes,
+                                   _U64(_ADDR_MASK_48 & ~_ones(lsb)), _U64(_ones(lsb)), lsb)
+        return cls(stage, g, ds, lpa64, oa_bits, start_level, iasize, base, ee, levels,
+                   _U64(_ADDR_MASK_48 & ~_ones(g)))
+
+    def high_bits(self, raw: np.ndarray) -> np.ndarray | None:
+        """OA[51:48] of every descriptor (``None`` when the format has no high bits)."""
+        pieces = _HI_LPA if self.lpa64 else _HI_DS if self.ds else ()
+        hi = None
+        for f, at in pieces:
+            part = _get(f, raw) << _U64(at)
+            hi = part if hi is None else hi | part
+        return hi
+
+    def next_table(self, raw: np.ndarray) -> np.ndarray:
+        """ASL ``AArch64.NextTableBase`` for every lane."""
+        nxt = raw & self.nlta_mask
+        hi = self.high_bits(raw)
+        return nxt if hi is None else nxt | hi
+
+    def leaf_base(self, raw: np.ndarray, lv: _Level) -> np.ndarray:
+        """ASL ``AArch64.S1LeafBase`` / ``S2LeafBase`` for every lane."""
+        base = raw & lv.leaf_mask
+        hi = self.high_bits(raw)
+        return base if hi is None else base | hi
+
+
+def _s1_stage(setup: TranslationSetup, p: S1WalkParams) -> _Stage:
+    return _Stage.make(1, p.granule_shift, p.ds, p.lpa64, p.oa_bits, p.start_level, p.iasize, p.base, p.ee,
+                       setup.features.pa_max)
+
+
+def _s2_stage(setup: TranslationSetup) -> _Stage | None:
+    s2 = setup.s2
+    if s2 is None or s2.start_level is None or s2.config_fault or s2.base_fault:
+        return None
+    return _Stage.make(2, s2.granule_shift, s2.ds, s2.lpa64, s2.oa_bits, s2.start_level, s2.iasize, s2.base,
+                       s2.ee, setup.features.pa_max)
+
+
+# --------------------------------------------------------------------------- one stage's walk
+
+
+class _Walk:
+    """Per-lane outcome of one stage's table walk (before the leaf checks).
+
+    ``code`` 0: a leaf was reached (``raw``, ``level``, ``out`` = output address);
+    otherwise the fault code, ``level`` and ``stage`` (2 with ``s1ptw`` for a
+    stage 2 fault on a stage 1 descriptor fetch, whose IPA is ``fipa``).
+    """
+
+    __slots__ = ("code", "level", "stage", "s1ptw", "fipa", "nii", "raw", "out", "tbl")
+
+    def __init__(self, m: int, stage: int, collect: bool, fetch: bool) -> None:
+        self.code = np.zeros(m, dtype=np.uint8)
+        self.level = np.zeros(m, dtype=np.int8)
+        self.stage = np.full(m, stage, dtype=np.uint8)
+        self.s1ptw = np.zeros(m, dtype=bool) if fetch else None
+        self.fipa = np.zeros(m, dtype=_U64) if fetch else None
+        self.nii = np.zeros(m, dtype=bool)
+        self.raw = np.zeros(m, dtype=_U64)
+        self.out = np.zeros(m, dtype=_U64)
+        self.tbl = np.zeros(m, dtype=_U64) if collect else None
+
+
+#: a stage 2 walk of stage 1 descriptor IPAs: (IPAs) -> (PAs, fault code, level, not in image)
+Fetch = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _walk(rd: DescriptorReader, st: _Stage, ia: np.ndarray, *, collect: bool = False,
+          fetch: Fetch | None = None) -> _Walk:
+    """ASL ``S1Walk`` / ``S2Walk`` for every lane of ``ia`` (the lanes already passed the
+    configuration checks): level by level, one gather per level.
+
+    ``pos`` maps the lanes still walking to their index in ``ia`` (``None`` while that is
+    the identity: the common case where every lane walks every level is never indexed).
+    """
+    m = len(ia)
+    w = _Walk(m, st.stage, collect, fetch is not None)
+    pos: np.ndarray | None = None
+    cur = ia
+    table: np.ndarray | np.uint64 = _U64(st.base)
+    tbl = np.zeros(m, dtype=_U64) if collect else None
+    oa_shift = _U64(st.oa_bits)
+
+    def at(sel: np.ndarray) -> np.ndarray:
+        return sel if pos is None else pos[sel]
+
+    def fault(sel: np.ndarray, code: int, level: int, nii: bool = False) -> None:
+        p = at(sel)
+        w.code[p] = code
+        w.level[p] = level
+        if nii:
+            w.nii[p] = True
+
+    for level in range(st.start_level, FINAL_LEVEL + 1):
+        if not len(cur):
+            break
+        lv = st.levels[level]
+        addr = (((cur >> lv.lsb) & lv.idx_mask) << _U64(_DESC_SHIFT)) | table
+        if fetch is not None:
+            dpa, fcode, flevel, fnii = fetch(addr)
+            bad = fcode != 0
+            if bad.any():
+                sel = np.nonzero(bad)[0]
+                p = at(sel)
+                w.code[p] = fcode[sel]
+                w.level[p] = flevel[sel]
+                w.stage[p] = 2
+                w.s1ptw[p] = True
+                w.fipa[p] = addr[sel]
+                w.nii[p] = fnii[sel]
+                keep = np.nonzero(~bad)[0]
+                pos = at(keep)
+                cur, dpa = cur[keep], dpa[keep]
+                if tbl is not None:
+                    tbl = tbl[keep]
+                if not len(cur):
+                    break
+        else:
+            dpa = addr
+        raw, present = rd.read(dpa, st.ee)
+        # the VALID/TYPE bits every lane has (AND) and some lane has (OR): equal when uniform
+        both = int(np.bitwise_and.reduce(raw) & _VT_MASK) if present is None else -1
+        if both >= 0 and both != _VT_MASK and both != int(np.bitwise_or.reduce(raw) & _VT_MASK):
+            both = -1
+        if both >= 0 and lv.classes[both] == _CLS_TABLE:
+            pass                                        # every lane read a table descriptor
+        elif both >= 0 and lv.classes[both] == _CLS_LEAF:
+            # every lane read a block or page descriptor
+            base = st.leaf_base(raw, lv)
+            if np.bitwise_or.reduce(base) >> oa_shift:
+                over = np.nonzero((base >> oa_shift) != 0)[0]
+                fault(over, _ADDRESS_SIZE, level)
+                keep = np.nonzero((base >> oa_shift) == 0)[0]
+                pos, cur, raw, base = at(keep), cur[keep], raw[keep], base[keep]
+                if tbl is not None:
+                    tbl = tbl[keep]
+            out = base | (cur & lv.off_mask)
+            if pos is None:
+                w.level[:] = level
+                w.raw = raw
+                w.out = out
+                if tbl is not None:
+                    w.tbl = tbl
+            else:
+                w.level[pos] = level
+                w.raw[pos] = raw
+                w.out[pos] = out
+                if tbl is not None:
+                    w.tbl[pos] = tbl
+            break
+        else:
+            cls = lv.classes[raw & _VT_MASK]
+            if present is not None:
+                cls[~present] = _CLS_MISSING
+                fault(np.nonzero(~present)[0], _SEA, level, True)
+            bad = cls == _CLS_BAD
+            if bad.any():
+                fault(np.nonzero(bad)[0], _TRANSLATION, level)
+            leaf = np.nonzero(cls == _CLS_LEAF)[0]
+            if len(leaf):
+                r = raw[leaf]
+                base = st.leaf_base(r, lv)
+                over = (base >> oa_shift) != 0
+                if over.any():
+                    fault(leaf[over], _ADDRESS_SIZE, level)
+                    keep = ~over
+                    leaf, r, base = leaf[keep], r[keep], base[keep]
+                p = at(leaf)
+                w.level[p] = level
+                w.raw[p] = r
+                w.out[p] = base | (cur[leaf] & lv.off_mask)
+                if tbl is not None:
+                    w.tbl[p] = tbl[leaf]
+            keep = np.nonzero(cls == _CLS_TABLE)[0]
+            pos, cur, raw = at(keep), cur[keep], raw[keep]
+            if tbl is not None:
+                tbl = tbl[keep]
+            if not len(cur):
+                break
+        nxt = st.next_table(raw)
+        if np.bitwise_or.reduce(nxt) >> oa_shift:
+            fault(np.nonzero((nxt >> oa_shift) != 0)[0], _ADDRESS_SIZE, level)
+            keep = np.nonzero((nxt >> oa_shift) == 0)[0]
+            pos, cur, raw, nxt = at(keep), cur[keep], raw[keep], nxt[keep]
+            if tbl is not None:
+                tbl = tbl[keep]
+        if tbl is not None:
+            tbl |= raw & _TABLE_ATTR_MASK
+        table = nxt
+    if w.tbl is not None and collect:
+        w.tbl = w.tbl >> _U64(_TB_LSB)
+    return w
+
+
+# --------------------------------------------------------------------------- permissions as tables
+
+
+def _s1_perm_code(raw: np.ndarray, tbl_bits: np.ndarray) -> np.ndarray:
+    """Index into :func:`_s1_perm_table`: AP, UXN, PXN, DBM of the leaf and ``s1_table_bits``."""
+    code = _get(_AP, raw)
+    code |= _get(_UXN, raw) << _U64(_PC_UXN)
+    code |= _get(_PXN, raw) << _U64(_PC_PXN)
+    code |= _get(_DBM, raw) << _U64(_PC_DBM)
+    code |= tbl_bits.astype(_U64) << _U64(_PC_TB)
+    return code.astype(np.intp)
+
+
+_S1_CODE_BITS = _PC_TB + _TB_BITS
+_S1_CODES = 1 << _S1_CODE_BITS
+
+
+def _s1_perms_of_code(p: S1WalkParams, code: int) -> Any:
+    """The :class:`~pgwalk.perms.S1Perms` of one :func:`_s1_perm_code` value in range ``p``."""
+    two_el = p.has_unprivileged
+    ap_table, uxn_table, pxn_table = _table_bits(code >> _PC_TB, two_el)
+    return s1_direct_base_permissions(
+        two_el=two_el, ap=code & _AP.wmask, uxn=bool(code >> _PC_UXN & 1),
+        pxn=bool(code >> _PC_PXN & 1) and two_el, dbm=bool(code >> _PC_DBM & 1), hd=p.hd,
+        ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table)
+
+
+def _s1_perm_table(p: S1WalkParams, fn: Callable[[Any], bool]) -> np.ndarray:
+    """``fn(S1Perms)`` for every leaf AP/UXN/PXN/DBM and table-bits combination of range ``p``."""
+    return np.array([fn(_s1_perms_of_code(p, code)) for code in range(_S1_CODES)], dtype=bool)
+
+
+def _s2_perm_code(raw: np.ndarray) -> np.ndarray:
+    code = _get(_S2AP, raw) | (_get(_S2XN, raw) << _U64(_PC2_XN)) | (_get(_S2DBM, raw) << _U64(_PC2_DBM))
+    return code.astype(np.intp)
+
+
+def _s2_perm_table(setup: TranslationSetup, fn: Callable[[Any], bool]) -> np.ndarray:
+    s2 = setup.s2
+    out = np.zeros(1 << _PC2_BITS, dtype=bool)
+    for code in range(1 << _PC2_BITS):
+        perms = s2_direct_base_permissions(s2ap=code & _S2AP.wmask, xn=code >> _PC2_XN & _S2XN.wmask,
+                                           dbm=bool(code >> _PC2_DBM & 1), hd=s2.hd, xnx=setup.features.xnx)
+        out[code] = fn(perms)
+    return out
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, eq=False)
+class BulkTranslation:
+    """The outcome of translating many addresses: one numpy array per field, one lane per address.
+
+    Arrays (``n`` lanes):
+
+    * ``va`` (uint64): the input addresses (IPAs with ``stages="2"``);
+    * ``ipa``, ``pa`` (uint64): stage 1 and stage 2 outputs; meaningful where
+      :attr:`has_ipa` / :attr:`has_pa` (``pa`` *is* ``ipa`` when there is no stage 2);
+    * ``fault_type`` (uint8, :data:`FAULT_TYPES` code, 0 = no fault), ``fault_level``
+      (int8, -2..3), ``fault_stage`` (uint8, 1 or 2), ``s1ptw`` (bool),
+      ``not_in_image`` (bool), ``fault_ipa`` (uint64, the IPA of a stage 2 fault);
+      :attr:`fsc` gives the fault status codes;
+    * ``s1_desc`` / ``s1_level`` / ``s1_shift``: the stage 1 leaf descriptor, its level and
+      log2 of its size (``s1_shift`` 0 = no stage 1 leaf, see :attr:`has_s1`);
+      ``s1_table_bits`` (uint8): the OR of descriptor bits [62:59] (APTable, UXNTable,
+      PXNTable) over the table descriptors walked, shifted down to bit 0 (0 with HPD);
+    * ``s2_desc`` / ``s2_level`` / ``s2_shift``: likewise for stage 2 (zeros without stage 2).
+    """
+
+    setup: TranslationSetup
+    stages: str
+    access: Access | None
+    el: int
+    pan: bool
+    va: np.ndarray
+    ipa: np.ndarray
+    pa: np.ndarray
+    fault_type: np.ndarray
+    fault_level: np.ndarray
+    fault_stage: np.ndarray
+    s1ptw: np.ndarray
+    not_in_image: np.ndarray
+    fault_ipa: np.ndarray
+    s1_desc: np.ndarray
+    s1_level: np.ndarray
+    s1_shift: np.ndarray
+    s1_table_bits: np.ndarray
+    s2_desc: np.ndarray
+    s2_level: np.ndarray
+    s2_shift: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.va)
+
+    @property
+    def s1_disabled(self) -> bool:
+        """Stage 1 ran with the MMU off (flat mapping) for every lane."""
+        return self.stages in ("1", "12") and not self.setup.s1_enabled
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Lanes that translated without a fault."""
+        return self.fault_type == 0
+
+    @property
+    def has_s1(self) -> np.ndarray:
+        return self.s1_shift != 0
+
+    @property
+    def has_s2(self) -> np.ndarray:
+        return self.s2_shift != 0
+
+    @property
+    def has_ipa(self) -> np.ndarray:
+        """Where ``ipa`` is meaningful (``Translation.ipa is not None``)."""
+        if self.stages == "2":
+            return np.ones(len(self), dtype=bool)
+        if self.stages == "1":
+            return self.ok
+        return self.ok | ((self.fault_stage == 2) & ~self.s1ptw)
+
+    @property
+    def has_pa(self) -> np.ndarray:
+        """Where ``pa`` is meaningful (``Translation.pa is not None``)."""
+        if self.stages == "1" and self.setup.s2 is not None:
+            return np.zeros(len(self), dtype=bool)
+        return self.ok
+
+    @property
+    def output(self) -> np.ndarray:
+        """What the requested stages produce: ``pa``, or ``ipa`` with ``stages="1"``."""
+        return self.ipa if self.stages == "1" else self.pa
+
+    @property
+    def fsc(self) -> np.ndarray:
+        """Long-descriptor fault status codes (ASL ``EncodeLDFSC``; 0 where no fault)."""
+        return _FSC[self.fault_type, self.fault_level.astype(np.intp) + _LEVEL_BIAS]
+
+    @property
+    def size_shift(self) -> np.ndarray:
+        """log2 of the mapping size: the smaller leaf (0 where there is none)."""
+        s1, s2 = self.s1_shift, self.s2_shift
+        both = (s1 != 0) & (s2 != 0)
+        return np.where(both, np.minimum(s1, s2), np.maximum(s1, s2))
+
+    def fault(self, i: int) -> Fault | None:
+        """The :class:`~pgwalk.faults.Fault` of lane ``i`` (with an empty ``reason``)."""
+        code = int(self.fault_type[i])
+        if not code:
+            return None
+        stage = int(self.fault_stage[i])
+        return Fault(FAULT_TYPES[code], int(self.fault_level[i]), stage, s1ptw=bool(self.s1ptw[i]),
+                     ipa=int(self.fault_ipa[i]) if stage == 2 else None,
+                     not_in_image=bool(self.not_in_image[i]))
+
+    def translation(self, i: int) -> Translation:
+        """Lane ``i`` as the :class:`~pgwalk.walk.Translation` the scalar walker returns
+        (``steps`` empty, the fault's ``reason`` empty)."""
+        setup = self.setup
+        va = int(self.va[i])
+        fault = self.fault(i)
+        s1 = s2 = None
+        if self.s1_shift[i]:
+            level = int(self.s1_level[i])
+            p = setup.s1_params(va)
+            s1 = s1_leaf(setup, p, int(self.s1_desc[i]), level, "page" if level == FINAL_LEVEL else "block",
+                         *_table_bits(int(self.s1_table_bits[i]), p.has_unprivileged))
+        if setup.s2 is not None and self.s2_shift[i]:
+            level = int(self.s2_level[i])
+            s2 = s2_leaf(setup, int(self.s2_desc[i]), level, "page" if level == FINAL_LEVEL else "block")
+        attrs = None
+        disabled = self.s1_disabled
+        if fault is None:
+            if self.stages in ("1", "12"):
+                attrs = s1_disabled_attributes(setup, self.access) if disabled else s1.attrs
+            if self.stages in ("2", "12") and s2 is not None:
+                attrs = stage2_attributes(setup, attrs, s2, self.stages, self.access)
+        notes: tuple[str, ...] = ()
+        if disabled and (fault is None or fault.stage == 2):
+            notes = ("stage 1 is disabled: the output address is the input address",)
+        return Translation(
+            va=va, stages=self.stages, regime=setup.regime,
+            ipa=int(self.ipa[i]) if self.has_ipa[i] else None, pa=int(self.pa[i]) if self.has_pa[i] else None,
+            fault=fault, steps=(), s1=s1, s2=s2, attrs=attrs, s1_disabled=disabled, access=self.access,
+            el=self.el, pan=self.pan, notes=notes)
+
+    def to_dict(self, i: int) -> dict[str, Any]:
+        """Lane ``i`` as a bulk JSON line (module docstring): the scalar ``--json`` object
+        without ``s1``, ``s2``, ``steps``, ``notes`` and the fault's ``reason``."""
+        return bulk_line_dict(self.translation(i), wxn=self.setup.wxn, epan=self.setup.epan)
+
+    def select(self, idx: np.ndarray | slice) -> "BulkTranslation":
+        """The lanes ``idx`` as a new result (arrays indexed, setup shared)."""
+        kw = {name: getattr(self, name) for name in _META}
+        for name in _ARRAYS:
+            kw[name] = getattr(self, name)[idx]
+        return BulkTranslation(**kw)
+
+
+_META = ("setup", "stages", "access", "el", "pan")
+_ARRAYS = ("va", "ipa", "pa", "fault_type", "fault_level", "fault_stage", "s1ptw", "not_in_image", "fault_ipa",
+           "s1_desc", "s1_level", "s1_shift", "s1_table_bits", "s2_desc", "s2_level", "s2_shift")
+
+
+def _fsc_table() -> np.ndarray:
+    t = np.zeros((len(FAULT_TYPES), FINAL_LEVEL + _LEVEL_BIAS + 1), dtype=np.uint8)
+    for code, ftype in enumerate(FAULT_TYPES):
+        if ftype is None:
+            continue
+        for level in range(_MIN_LEVEL, FINAL_LEVEL + 1):
+            try:
+                t[code, level + _LEVEL_BIAS] = encode_ld_fsc(ftype, level)
+            except ValueError:
+                pass
+    return t
+
+
+_FSC = _fsc_table()
+
+#: keys of the scalar --json object that bulk lines leave out
+BULK_DROPPED = ("s1", "s2", "steps", "notes")
+
+
+def bulk_line_dict(t: Translation, *, wxn: bool = False, epan: bool = False) -> dict[str, Any]:
+    """The bulk JSON object of a translation: :func:`pgwalk.report.translation_to_dict`
+    without ``s1``, ``s2``, ``steps``, ``notes`` and the fault's ``reason``."""
+    d = translation_to_dict(t, wxn=wxn, epan=epan)
+    for key in BULK_DROPPED:
+        del d[key]
+    if d["fault"] is not None:
+        del d["fault"]["reason"]
+    return d
+
+
+# --------------------------------------------------------------------------- the walker
+
+
+class _Engine:
+    """Everything :func:`translate_many` decides once per call."""
+
+    def __init__(self, setup: TranslationSetup, mem: Memory, stages: str, access: Access | None, el: int,
+                 pan: bool, reader: DescriptorReader | None) -> None:
+        self.setup = setup
+        self.rd = reader if reader is not None else DescriptorReader(mem)
+        self.stages = stages
+        self.access = access
+        self.el = el
+        self.pan = pan
+        self.s2st = _s2_stage(setup)
+        self.s1st = [_s1_stage(setup, p) for p in setup.ranges]
+        el0 = el == 0
+        if access is not None:
+            self.s1_allowed = [_s1_perm_table(p, lambda perms: s1_check(
+                perms, access, el0=el0, pan=pan, epan=setup.epan, wxn=setup.wxn)) for p in setup.ranges]
+        else:
+            self.s1_allowed = None
+        if setup.s2 is not None:
+            self.s2_read = _s2_perm_table(setup, lambda perms: perms.r)
+            self.s2_allowed = (_s2_perm_table(setup, lambda perms: s2_check(perms, access, el0=el0))
+                               if access is not None else None)
+            self.s2_device = np.array([s2_walk_device(m, setup.s2.fwb) for m in range(1 << _MEMATTR.width)])
+        # a stage 1 walk fetches through stage 2 only in the EL1&0 regime
+        self.through_s2 = setup.s2 is not None and setup.regime is Regime.EL10
+
+    # -- stage 2 -------------------------------------------------------------
+
+    def s2(self, ipa: np.ndarray, *, s1ptw: bool) -> tuple[_Walk, np.ndarray]:
+        """ASL ``AArch64.S2Translate`` for every lane: the walk with its leaf checks, and the PAs."""
+        s2 = self.setup.s2
+        m = len(ipa)
+        st = self.s2st
+        out_of_range = (ipa >> _U64(s2.iasize)) != 0
+        if st is None:
+            # configuration faults come first, then the IPA range, then the base address size
+            w = _Walk(m, 2, False, False)
+            w.code[:] = _TRANSLATION
+            if not s2.config_fault and s2.base_fault:
+                w.code[~out_of_range] = _ADDRESS_SIZE
+            return w, w.out
+        if out_of_range.any():
+            lanes = np.nonzero(~out_of_range)[0]
+            inner = _walk(self.rd, st, ipa[lanes])
+            w = _Walk(m, 2, False, False)
+            w.code[:] = _TRANSLATION
+            for name in ("code", "level", "nii", "raw", "out"):
+                getattr(w, name)[lanes] = getattr(inner, name)
+        else:
+            w = _walk(self.rd, st, ipa)
+        leaf = np.nonzero(w.code == 0)[0]
+        if len(leaf):
+            raw = w.raw[leaf]
+            bad = np.zeros(len(leaf), dtype=bool)
+            code = np.zeros(len(leaf), dtype=np.uint8)
+            if not s2.ha:
+                af0 = _get(_AF, raw) == 0
+                code[af0] = _ACCESS_FLAG
+                bad |= af0
+            pcode = _s2_perm_code(raw)
+            if s1ptw:
+                denied = ~self.s2_read[pcode]
+                if s2.ptw:
+                    denied |= self.s2_device[_get(_MEMATTR, raw).astype(np.intp)]
+            elif self.s2_allowed is not None:
+                denied = ~self.s2_allowed[pcode]
+            else:
+                denied = None
+            if denied is not None:
+                denied &= ~bad
+                code[denied] = _PERMISSION
+                bad |= denied
+            if bad.any():
+                w.code[leaf[bad]] = code[bad]
+        return w, w.out
+
+    def fetch(self, addr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A stage 1 descriptor fetch through stage 2 (S1PTW)."""
+        w, pa = self.s2(addr, s1ptw=True)
+        return pa, w.code, w.level, w.nii
+
+    # -- stage 1 -------------------------------------------------------------
+
+    def s1_range(self, r: int, va: np.ndarray, out: "_Out", lanes: np.ndarray | None) -> None:
+        """ASL ``AArch64.S1Translate`` for the lanes of VA range ``r``."""
+        setup = self.setup
+        p = setup.ranges[r]
+        st = self.s1st[r]
+
+        def at(sel: np.ndarray | None) -> np.ndarray | slice:
+            if lanes is None:
+                return slice(None) if sel is None else sel
+            return lanes if sel is None else lanes[sel]
+
+        if p.config_fault:
+            out.fault(at(None), _TRANSLATION, 0, 1)
+            return
+        addrtop = _addr_top(p, self.access)
+        walk_sel: np.ndarray | None = None
+        if addrtop >= p.iasize:
+            # ASL AArch64.VAIsOutOfRange
+            top = (va >> _U64(p.iasize)) & _U64(_ones(addrtop - p.iasize + 1))
+            want = _ones(addrtop - p.iasize + 1) if (p.has_unprivileged and p.varange == 1) else 0
+            oor = top != _U64(want)
+            if oor.any():
+                out.fault(at(np.nonzero(oor)[0]), _TRANSLATION, 0, 1)
+                walk_sel = np.nonzero(~oor)[0]
+                va = va[walk_sel]
+        where = at(walk_sel)
+        if p.has_unprivileged and ((self.el == 0 and p.e0pd) or p.epd):
+            out.fault(where, _TRANSLATION, 0, 1)
+            return
+        if p.base_fault:
+            out.fault(where, _ADDRESS_SIZE, 0, 1)
+            return
+        if not len(va):
+            return
+        collect = not p.hpd
+        w = _walk(self.rd, st, va, collect=collect, fetch=self.fetch if self.through_s2 else None)
+        if w.code.any():
+            leaf = np.nonzero(w.code == 0)[0]
+            raw, level, ipa = w.raw[leaf], w.level[leaf], w.out[leaf]
+            tb = w.tbl[leaf].astype(np.uint8) if collect else None
+        else:
+            leaf = None                                 # every lane reached a leaf
+            raw, level, ipa = w.raw, w.level, w.out
+            tb = w.tbl.astype(np.uint8) if collect else None
+        bad = None
+        if not p.ha and not (np.bitwise_and.reduce(raw) & _U64(_AF.mask)):
+            bad = _get(_AF, raw) == 0
+            code = np.where(bad, _ACCESS_FLAG, 0).astype(np.uint8)
+        if self.s1_allowed is not None and len(raw):
+            denied = ~self.s1_allowed[r][_s1_perm_code(raw, tb if tb is not None else np.zeros(len(raw), np.uint8))]
+            if bad is not None:
+                denied &= ~bad
+                code[denied] = _PERMISSION
+                bad |= denied
+            elif denied.any():
+                bad = denied
+                code = np.where(bad, _PERMISSION, 0).astype(np.uint8)
+        if bad is not None and bad.any():
+            if leaf is None:
+                leaf = np.arange(len(raw))
+            w.code[leaf[bad]] = code[bad]
+            keep = ~bad
+            leaf, raw, level, ipa = leaf[keep], raw[keep], level[keep], ipa[keep]
+            if tb is not None:
+                tb = tb[keep]
+        dst = where if leaf is None else _compose(where, leaf)
+        out.ipa[dst] = ipa
+        out.s1_desc[dst] = raw
+        out.s1_level[dst] = level
+        out.s1_shift[dst] = _leafsizes(st, level)
+        if tb is not None:
+            out.s1_table_bits[dst] = tb
+        if leaf is not None:
+            failed = np.nonzero(w.code != 0)[0]
+            if len(failed):
+                out.fault_from(_compose(where, failed), w, failed)
+
+    def s1_disabled(self, va: np.ndarray, out: "_Out") -> None:
+        """ASL ``AArch64.S1DisabledOutput`` for every lane."""
+        setup = self.setup
+        pa_max = setup.features.pa_max
+        sel = _range_lanes(setup, va)
+        for r, lanes in sel:
+            p = setup.ranges[r]
+            v = va if lanes is None else va[lanes]
+            addrtop = _addr_top(p, self.access)
+            bad = ((v >> _U64(pa_max)) & _U64(_ones(addrtop - pa_max + 1))) != 0
+            if bad.any():
+                idx = np.nonzero(bad)[0]
+                out.fault(idx if lanes is None else lanes[idx], _ADDRESS_SIZE, 0, 1)
+        out.ipa[:] = va & _U64(_ones(_FLAT_BITS))
+
+    def s2_final(self, out: "_Out", lanes: np.ndarray | None) -> None:
+        """The stage 2 translation of the stage 1 outputs (or of the input IPAs)."""
+        ipa = out.ipa if lanes is None else out.ipa[lanes]
+        w, pa = self.s2(ipa, s1ptw=False)
+        ok = np.nonzero(w.code == 0)[0]
+        dst = ok if lanes is None else lanes[ok]
+        if len(ok):
+            out.pa[dst] = pa[ok]
+            out.s2_desc[dst] = w.raw[ok]
+            out.s2_level[dst] = w.level[ok]
+            out.s2_shift[dst] = _leafsizes(self.s2st, w.level[ok])
+        failed = np.nonzero(w.code != 0)[0]
+        if len(failed):
+            dst = failed if lanes is None else lanes[failed]
+            out.fault_from(dst, w, failed, stage2_ipa=ipa[failed])
+
+    def run(self, va: np.ndarray, out: "_Out") -> None:
+        stages = self.stages
+        setup = self.setup
+        if stages in ("1", "12"):
+            if not setup.s1_enabled:
+                self.s1_disabled(va, out)
+            else:
+                for r, lanes in _range_lanes(setup, va):
+                    self.s1_range(r, va if lanes is None else va[lanes], out, lanes)
+        else:
+            out.ipa[:] = va
+        if stages in ("2", "12") and setup.s2 is not None:
+            ok = out.fault_type == 0
+            if ok.all():
+                self.s2_final(out, None)
+            else:
+                self.s2_final(out, np.nonzero(ok)[0])
+
+
+def _compose(where: np.ndarray | slice, idx: np.ndarray) -> np.ndarray:
+    """Positions in the chunk of the walked lanes ``idx``."""
+    return idx if isinstance(where, slice) else where[idx]
+
+
+def _leafsizes(st: _Stage, level: np.ndarray) -> np.ndarray | int:
+    """log2 of the leaf size for every lane's leaf level (one number when all are equal)."""
+    stride = st.g - 3
+    if len(level) and level[0] == level[-1] and (level == level[0]).all():
+        return st.g + stride * (FINAL_LEVEL - int(level[0]))
+    return (st.g + stride * (FINAL_LEVEL - level.astype(np.int16))).astype(np.uint8)
+
+
+def _range_lanes(setup: TranslationSetup, va: np.ndarray) -> list[tuple[int, np.ndarray | None]]:
+    """ASL ``AArch64.GetVARange``: VA[55] selects the range; ``None`` = every lane."""
+    if len(setup.ranges) < 2:
+        return [(0, None)]
+    upper = ((va >> _U64(_VA_RANGE_BIT)) & _U64(1)).astype(bool)
+    n_up = int(np.count_nonzero(upper))
+    if n_up == 0:
+        return [(0, None)]
+    if n_up == len(va):
+        return [(1, None)]
+    return [(0, np.nonzero(~upper)[0]), (1, np.nonzero(upper)[0])]
+
+
+class _Out:
+    """The result arrays of one chunk (views into the whole result)."""
+
+    def __init__(self, res: BulkTranslation, s: slice) -> None:
+        for name in _ARRAYS:
+            setattr(self, name, getattr(res, name)[s])
+
+    def fault(self, where: np.ndarray | slice, code: int, level: int, stage: int) -> None:
+        self.fault_type[where] = code
+        self.fault_level[where] = level
+        self.fault_stage[where] = stage
+
+    def fault_from(self, dst: np.ndarray, w: _Walk, idx: np.ndarray, stage2_ipa: np.ndarray | None = None) -> None:
+        self.fault_type[dst] = w.code[idx]
+        self.fault_level[dst] = w.level[idx]
+        self.fault_stage[dst] = w.stage[idx]
+        self.not_in_image[dst] = w.nii[idx]
+        if w.s1ptw is not None:
+            self.s1ptw[dst] = w.s1ptw[idx]
+            self.fault_ipa[dst] = w.fipa[idx]
+        elif stage2_ipa is not None:
+            self.fault_ipa[dst] = stage2_ipa
+
+
+def _empty_result(setup: TranslationSetup, va: np.ndarray, stages: str, access: Access | None, el: int,
+                  pan: bool) -> BulkTranslation:
+    n = len(va)
+    has_s2 = setup.s2 is not None
+    ipa = np.zeros(n, dtype=_U64)
+    pa = np.zeros(n, dtype=_U64) if (has_s2 and stages != "1") else ipa
+
+    def zeros(dtype: Any, needed: bool = True) -> np.ndarray:
+        if needed:
+            return np.zeros(n, dtype=dtype)
+        return np.broadcast_to(np.zeros((), dtype=dtype), (n,))
+
+    return BulkTranslation(
+        setup=setup, stages=stages, access=access, el=el, pan=pan, va=va, ipa=ipa, pa=pa,
+        fault_type=zeros(np.uint8), fault_level=zeros(np.int8), fault_stage=zeros(np.uint8),
+        s1ptw=zeros(bool, has_s2), not_in_image=zeros(bool), fault_ipa=zeros(_U64, has_s2),
+        s1_desc=zeros(_U64), s1_level=zeros(np.int8), s1_shift=zeros(np.uint8), s1_table_bits=zeros(np.uint8),
+        s2_desc=zeros(_U64, has_s2), s2_level=zeros(np.int8, has_s2), s2_shift=zeros(np.uint8, has_s2))
+
+
+def _check_args(setup: TranslationSetup, stages: str | None) -> str:
+    if stages is None:
+        stages = "12" if setup.s2 is not None else "1"
+    if stages not in ("1", "2", "12"):
+        raise ValueError(f"stages must be 1, 2 or 12, not {stages!r}")
+    if stages == "2" and setup.s2 is None:
+        raise ValueError("stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
+    return stages
+
+
+def translate_many(setup: TranslationSetup, mem: Memory, vas: Iterable[int] | np.ndarray, *,
+                   stages: str | None = None, access: Access | None = None, el: int = 1, pan: bool = False,
+                   chunk: int = CHUNK, reader: DescriptorReader | None = None) -> BulkTranslation:
+    """Translate every address of ``vas`` the way :func:`pgwalk.walk.translate` does, vectorised.
+
+    >>> res = translate_many(setup, mem, np.array([0xffff800000201234], dtype=np.uint64))  # doctest: +SKIP
+    >>> hex(int(res.pa[0])), bool(res.ok[0])
+
+    :param vas: input addresses (uint64 array, or anything ``np.asarray`` turns into one)
+    :param stages, access, el, pan: as :func:`pgwalk.walk.translate`
+    :param chunk: lanes walked together (memory use is proportional to it)
+    :param reader: a :class:`DescriptorReader` to reuse across calls on the same memory
+    :returns: a :class:`BulkTranslation`; faults are values in its arrays, never raised
+    :raises ValueError: for ``stages`` the registers do not allow (as the scalar walker)
+    """
+    stages = _check_args(setup, stages)
+    va = np.ascontiguousarray(np.asarray(vas, dtype=_U64))
+    if va.ndim != 1:
+        va = va.ravel()
+    res = _empty_result(setup, va, stages, access, el, pan)
+    eng = _Engine(setup, mem, stages, access, el, pan, reader)
+    for s in range(0, len(va), max(1, chunk)):
+        sl = slice(s, min(len(va), s + chunk))
+        eng.run(va[sl], _Out(res, sl))
+    return res
+
+
+def iter_translate(setup: TranslationSetup, mem: Memory, vas: Any, *, stages: str | None = None,
+                   access: Access | None = None, el: int = 1, pan: bool = False, block: int = 1 << 16,
+                   chunk: int = CHUNK, reader: DescriptorReader | None = None) -> Iterator[BulkTranslation]:
+    """:func:`translate_many` in blocks of ``block`` addresses, one result per block (for streaming)."""
+    stages = _check_args(setup, stages)
+    va = np.ascontiguousarray(np.asarray(vas, dtype=_U64)).ravel()
+    eng = _Engine(setup, mem, stages, access, el, pan, reader)
+    step = max(1, chunk)
+    for s in range(0, len(va), max(1, block)):
+        part = va[s:s + block]
+        res = _empty_result(setup, part, stages, access, el, pan)
+        for t in range(0, len(part), step):
+            sl = slice(t, min(len(part), t + step))
+            eng.run(part[sl], _Out(res, sl))
+        yield res
+
+
+# --------------------------------------------------------------------------- AT (PAR_EL1) in bulk
+
+
+class BulkAT(NamedTuple):
+    """What ``AT <op>`` leaves for every address (see :func:`bulk_at`)."""
+
+    par: np.ndarray           #: uint64 PAR_EL1 values (0 where ``exception``)
+    exception: np.ndarray     #: bool: the AT raises an exception instead of writing PAR_EL1
+    result: BulkTranslation   #: the translations behind them
+    regime: Regime
+    stages: str               #: the stages the AT ran ("1" when stage 2 is off)
+
+
+def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op: Any, vas: Any, *,
+            pan: bool | None = None, exec_el: int | None = None, chunk: int = CHUNK,
+            reader: DescriptorReader | None = None) -> BulkAT:
+    """``AT <op>`` for every address of ``vas``: the PAR_EL1 values :func:`pgwalk.at.at` gives.
+
+    The regime, stages, PAN and exception rules are :func:`pgwalk.at.at`'s: a
+    synchronous external abort on the walk (an address not in the image) raises
+    an exception instead of writing PAR_EL1, and so does a stage 2 fault on the
+    stage 1 walk with ``exec_el=1``; those lanes have ``exception`` set.
+
+    :param op: an :class:`~pgwalk.at.ATOp` or its name (``"S1E1R"``)
+    :param pan: PSTATE.PAN; default from the PSTATE/CPSR (or PAN) register
+    """
+    from . import attrs as A
+    from .at import ATOp, parse_at_op, pstate_pan
+
+    if not isinstance(op, ATOp):
+        op = parse_at_op(op)
+    if isinstance(setup_or_regs, TranslationSetup):
+        setup: TranslationSetup | None = setup_or_regs
+        regs = setup_or_regs.registers
+    else:
+        regs, setup = setup_or_regs, None
+    if exec_el is not None and (exec_el not in (1, 2, 3) or exec_el < op.regime_el
+                                or (op.stages == "12" and exec_el < 2)):
+        raise InputError(f"AT {op.name} is UNDEFINED at EL{exec_el}")
+    regime = regime_for_el(op.regime_el, regs) if regs else (setup.regime if setup else Regime.EL10)
+    if setup is None or setup.regime is not regime:
+        setup = setup_from_registers(regs, regime)
+    if pan is None:
+        pan = pstate_pan(regs)
+    stages = op.stages if setup.s2 is not None and op.stages == "12" else "1"
+    res = translate_many(setup, mem, vas, stages=stages, access=op.access, el=op.el,
+                         pan=bool(op.pan and pan and regime.has_unprivileged), chunk=chunk, reader=reader)
+    ok = res.ok
+    exception = res.fault_type == _SEA
+    if exec_el == 1:
+        exception |= res.s1ptw & (res.fault_stage == 2)
+    par = np.zeros(len(res), dtype=_U64)
+    # faults: F, FST, PTW, S (ASL AArch64.EncodePAR)
+    fl = np.nonzero(~ok & ~exception)[0]
+    if len(fl):
+        fst = res.fsc[fl].astype(_U64)
+        par[fl] = (_U64(PAR_EL1_FAULT.encode(F=1, RES1_11=1)) | (fst << _U64(PAR_EL1_FAULT["FST"].lsb))
+                   | (res.s1ptw[fl].astype(_U64) << _U64(PAR_EL1_FAULT["PTW"].lsb))
+                   | ((res.fault_stage[fl] == 2).astype(_U64) << _U64(PAR_EL1_FAULT["S"].lsb)))
+    good = np.nonzero(ok)[0]
+    if len(good):
+        # attributes: one scalar encoding per distinct attribute key
+        keys = _attr_key(res)[good]
+        uniq, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+        secure = regime is Regime.EL3
+        heads = np.zeros(len(uniq), dtype=_U64)
+        for k, i in enumerate(first.tolist()):
+            attrs = res.translation(int(good[i])).attrs
+            heads[k] = PAR_EL1_OK.encode(F=0, SH=A.par_shareability(attrs), NS=0 if secure else 1, NSE=1, PA=0,
+                                         ATTR=A.encode_par_attrs(attrs, setup.features.xs))
+        pa_field = PAR_EL1_OK["PA"]
+        out = res.output[good]
+        par[good] = heads[inv] | (((out >> _U64(pa_field.lsb)) & _U64(pa_field.wmask)) << _U64(pa_field.lsb))
+    return BulkAT(par, exception, res, regime, stages)
+
+
+# --------------------------------------------------------------------------- template keys
+
+# A lane's output line is fixed by: its fault, the mapping size, the stage 1 leaf's
+# attribute and permission inputs, the stage 2 leaf's; packed into one integer.
+_FK_LEVEL = (len(FAULT_TYPES) - 1).bit_length()          # after the fault type
+_FK_STAGE = _FK_LEVEL + 3                                 # fault level + 2 is 0..5
+_FK_S1PTW = _FK_STAGE + 2
+_FK_NII = _FK_S1PTW + 1
+_K_FAULT_BITS = _FK_NII + 1
+_K_SIZE_BITS = 6                                          # log2 of the mapping size < 64
+_KS1_ATTR = _S1_CODE_BITS                                 # s1 key: permission code, AttrIndx, range, SH
+_KS1_RANGE = _KS1_ATTR + _ATTRINDX.width
+_KS1_SH = _KS1_RANGE + 1
+_K_S1_BITS = _KS1_SH + _SH.width
+_KS2_MEMATTR = _PC2_BITS                                  # s2 key: permission code, MemAttr, FnXS, SH
+_KS2_FNXS = _KS2_MEMATTR + _MEMATTR.width
+_KS2_SH = _KS2_FNXS + _FNXS.width
+_K_S2_BITS = _KS2_SH + _S2SH.width
+_K_SIZE = _K_FAULT_BITS
+_K_S1 = _K_SIZE + _K_SIZE_BITS
+_K_S2 = _K_S1 + _K_S1_BITS
+_K_BITS = _K_S2 + _K_S2_BITS
+_HEX_DIGITS = 16
+_ND_BITS = 5                                  # digit counts 0..16
+_SLOTS = 4                                    # va, ipa, pa, fault ipa
+assert _K_BITS + _SLOTS * _ND_BITS <= 64
+
+
+def _fault_key(res: BulkTranslation) -> np.ndarray:
+    k = res.fault_type.astype(_U64)
+    k |= (res.fault_level.astype(np.int16) + _LEVEL_BIAS).astype(_U64) << _U64(_FK_LEVEL)
+    k |= res.fault_stage.astype(_U64) << _U64(_FK_STAGE)
+    k |= res.s1ptw.astype(_U64) << _U64(_FK_S1PTW)
+    k |= res.not_in_image.astype(_U64) << _U64(_FK_NII)
+    return k
+
+
+def _attr_key(res: BulkTranslation) -> np.ndarray:
+    """Everything the attributes, permissions and size of a successful lane depend on."""
+    setup = res.setup
+    n = len(res)
+    key = np.zeros(n, dtype=_U64)
+    has1 = res.has_s1
+    if has1.any():
+        raw = res.s1_desc
+        s1 = _s1_perm_code(raw, res.s1_table_bits).astype(_U64)
+        s1 |= _get(_ATTRINDX, raw) << _U64(_KS1_ATTR)
+        if len(setup.ranges) > 1:
+            s1 |= ((res.va >> _U64(_VA_RANGE_BIT)) & _U64(1)) << _U64(_KS1_RANGE)
+        ds = any(p.ds for p in setup.ranges)
+        if not ds:                                    # with DS the shareability is TCR's
+            s1 |= _get(_SH, raw) << _U64(_KS1_SH)
+        key |= np.where(has1, s1, _U64(0)) << _U64(_K_S1)
+    if setup.s2 is not None:
+        has2 = res.has_s2
+        if has2.any():
+            raw = res.s2_desc
+            s2 = _s2_perm_code(raw).astype(_U64)
+            s2 |= _get(_MEMATTR, raw) << _U64(_KS2_MEMATTR)
+            s2 |= _get(_FNXS, raw) << _U64(_KS2_FNXS)
+            if not setup.s2.ds:
+                s2 |= _get(_S2SH, raw) << _U64(_KS2_SH)
+            key |= np.where(has2, s2, _U64(0)) << _U64(_K_S2)
+    key |= res.size_shift.astype(_U64) << _U64(_K_SIZE)
+    return key
+
+
+def _template_key(res: BulkTranslation) -> np.ndarray:
+    fk = _fault_key(res)
+    ok = res.ok
+    if ok.any():
+        return np.where(ok, _attr_key(res) | fk, fk)
+    return fk
+
+
+# --------------------------------------------------------------------------- output lines
+
+_MARK = "\x00pgwalk-slot-{}\x00"
+#: 256 byte values -> their two lowercase hex digits
+_HEX2 = np.frombuffer("".join(f"{i:02x}" for i in range(256)).encode(), dtype=np.uint16)
+_POW16 = np.array([16 ** k for k in range(1, _HEX_DIGITS)], dtype=_U64)
+
+
+def _hex_digits(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 16) hex digits (most significant first) and the number of digits ``%x`` prints."""
+    be = v.astype(">u8").view(np.uint8).reshape(-1, 8)
+    digits = _HEX2[be].view(np.uint8).reshape(-1, _HEX_DIGITS)
+    return digits, 1 + np.searchsorted(_POW16, v, side="right")
+
+
+class LineFormatter:
+    """Bulk results as ``--json`` lines or ``--csv`` rows, built without a Python loop per lane.
+
+    Lines that differ only in their addresses share a template: the text of a
+    representative lane (:meth:`BulkTranslation.to_dict`, so every line is exactly
+    what the scalar path prints for that lane, less the keys bulk lines omit) with
+    slots for the VA, IPA, PA and fault IPA.  The lanes of a block are grouped by
+    template and digit counts, and each group's lines are copied into one output
+    buffer at their offsets in input order (one row copy per line, then the digits).
+    """
+
+    def __init__(self, fmt: str) -> None:
+        if fmt not in ("json", "csv"):
+            raise ValueError(f"unknown format {fmt!r}")
+        self.fmt = fmt
+        self._templates: dict[int, list[tuple[bytes, int]]] = {}
+        self._layouts: dict[int, tuple[np.ndarray, list[tuple[int, int, int]]]] = {}
+        self._buf: np.ndarray | None = None
+        self._mat: np.ndarray | None = None
+        self._prefix, self._suffix = (b'"0x', b'"') if fmt == "json" else (b"0x", b"")
+
+    def header(self) -> bytes:
+        return csv_line(CSV_COLUMNS).encode() if self.fmt == "csv" else b""
+
+    def _template(self, res: BulkTranslation, i: int) -> list[tuple[bytes, int]]:
+        """Pieces of lane ``i``'s line: (text before the slot, slot number or -1 at the end)."""
+        d = res.to_dict(i)
+        d["va"] = _MARK.format(0)
+        if d["ipa"] is not None:
+            d["ipa"] = _MARK.format(1)
+        if d["pa"] is not None:
+            d["pa"] = _MARK.format(2)
+        if d["fault"] is not None and d["fault"]["ipa"] is not None:
+            d["fault"]["ipa"] = _MARK.format(3)
+        if self.fmt == "json":
+            text = json.dumps(d) + "\n"
+            marks = [(json.dumps(_MARK.format(k)), k) for k in range(_SLOTS)]
+        else:
+            text = csv_line(csv_row(d))
+            marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
+        pieces: list[tuple[bytes, int]] = []
+        while True:
+            found = [(text.find(m), len(m), k) for m, k in marks if m in text]
+            if not found:
+                pieces.append((text.encode(), -1))
+                return pieces
+            at, length, k = min(found)
+            pieces.append((text[:at].encode(), k))
+            text = text[at + length:]
+
+    def _layout(self, pieces: list[tuple[bytes, int]], nds: Sequence[int]) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+        row = bytearray()
+        slots = []
+        for text, k in pieces:
+            row += text
+            if k >= 0:
+                row += self._prefix
+                slots.append((k, len(row), nds[k]))
+                row += bytes(nds[k]) + self._suffix
+        return np.frombuffer(bytes(row), dtype=np.uint8), slots
+
+    def _buffer(self, size: int) -> np.ndarray:
+        """The output buffer, reused from block to block (fresh pages are slow to fault in)."""
+        if self._buf is None or len(self._buf) < size:
+            self._buf = np.empty(max(size, 2 * len(self._buf) if self._buf is not None else size), dtype=np.uint8)
+        return self._buf
+
+    def chunks(self, res: BulkTranslation) -> list[Any]:
+        """The lines of every lane, in order, as buffers to write (valid until the next call)."""
+        n = len(res)
+        if not n:
+            return []
+        values = (res.va, res.ipa, res.pa, res.fault_ipa)
+        shown = (None, res.has_ipa, res.has_pa, (res.fault_stage == 2) & ~res.ok)
+        key = _template_key(res)
+        digits: list[np.ndarray | None] = []
+        done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for k in range(_SLOTS):
+            if k == 3 and not shown[3].any():
+                digits.append(None)
+                continue
+            if id(values[k]) not in done:              # pa is ipa without stage 2
+                done[id(values[k])] = _hex_digits(np.ascontiguousarray(values[k]))
+            dg, nd = done[id(values[k])]
+            if shown[k] is not None:
+                nd = np.where(shown[k], nd, 0)
+            digits.append(dg)
+            key |= nd.astype(_U64) << _U64(_K_BITS + k * _ND_BITS)
+        uniq, first, inv, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+        inv = inv.ravel()
+        layouts = []
+        for u, i in zip(uniq.tolist(), first.tolist()):
+            layout = self._layouts.get(u)
+            if layout is None:
+                tkey = u & _ones(_K_BITS)
+                pieces = self._templates.get(tkey)
+                if pieces is None:
+                    pieces = self._templates[tkey] = self._template(res, i)
+                nds = [(u >> (_K_BITS + k * _ND_BITS)) & _ones(_ND_BITS) for k in range(_SLOTS)]
+                layout = self._layouts[u] = self._layout(pieces, nds)
+            layouts.append(layout)
+        widths = np.array([len(row) for row, _slots in layouts], dtype=np.intp)
+        ends = np.cumsum(widths[inv])
+        total = int(ends[-1])
+        offsets = ends - widths[inv]
+        buf = self._buffer(total)
+        if len(uniq) == 1:
+            groups = [slice(None)]
+        else:
+            order = np.argsort(inv, kind="stable")
+            bounds = np.cumsum(counts).tolist()
+            groups = [order[a:b] for a, b in zip([0] + bounds[:-1], bounds)]
+        for (row, slots), rows, count in zip(layouts, groups, counts.tolist()):
+            # the group's lines as a matrix: constant text, then the digits column by column
+            m = self._scratch(count, row)
+            for k, col, nd in slots:
+                got = digits[k] if isinstance(rows, slice) else np.take(digits[k], rows, axis=0)
+                m[:, col:col + nd] = got[:, _HEX_DIGITS - nd:]
+            if isinstance(rows, slice):
+                return [m]
+            # every line of the group starts at offsets[rows]: an overlapping (n, width) view of
+            # the buffer takes them as rows, so each line is one row copy
+            lines = as_strided(buf, shape=(total - len(row) + 1, len(row)), strides=(1, 1))
+            lines[offsets[rows]] = m
+        return [buf[:total]]
+
+    def _scratch(self, count: int, row: np.ndarray) -> np.ndarray:
+        """A ``count`` x ``len(row)`` matrix filled with ``row`` (the buffer is reused)."""
+        size = count * len(row)
+        if self._mat is None or len(self._mat) < size:
+            self._mat = np.empty(max(size, 2 * len(self._mat) if self._mat is not None else size), dtype=np.uint8)
+        m = self._mat[:size].reshape(count, len(row))
+        m[:] = row
+        return m
+
+    def format(self, res: BulkTranslation) -> bytes:
+        """The lines of every lane, in order."""
+        return b"".join(bytes(c) if isinstance(c, np.ndarray) else c for c in self.chunks(res))
+
+    def write(self, res: BulkTranslation, stream: Any) -> None:
+        """Write the lines of every lane to a binary stream (``writev`` on a file descriptor)."""
+        parts = [memoryview(p).cast("B") for p in self.chunks(res)]
+        fd = _fileno(stream)
+        if fd is None:
+            for part in parts:
+                stream.write(part)
+            return
+        stream.flush()
+        for i in range(0, len(parts), _IOV_MAX):
+            batch = parts[i:i + _IOV_MAX]
+            while batch:
+                done = os.writev(fd, batch)
+                while batch and done >= len(batch[0]):       # drop what was written
+                    done -= len(batch[0])
+                    batch.pop(0)
+                if batch and done:
+                    batch[0] = batch[0][done:]
+
+
+_IOV_MAX = 1024
+
+
+def _fileno(stream: Any) -> int | None:
+    """The file descriptor behind a binary stream, when ``os.writev`` can write to it."""
+    if not hasattr(os, "writev"):
+        return None
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _hex_lut() -> np.ndarray:
+    lut = np.full(256, 255, dtype=np.uint8)
+    for i, c in enumerate("0123456789abcdef"):
+        lut[ord(c)] = i
+        lut[ord(c.upper())] = i
+    return lut
+
+
+_HEX_LUT = _hex_lut()
+
+
+def parse_address_text(data: bytes) -> np.ndarray | None:
+    """Addresses of a batch file whose every line is ``0x`` and 1-16 hex digits, vectorised.
+
+    Returns ``None`` for anything else (comments, blank lines, decimal, underscores):
+    the caller then parses line by line, with line numbers in its errors.
+    """
+    if not data:
+        return None
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == ord("\n"))
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    ends = ends - (buf[np.maximum(ends - 1, 0)] == ord("\r"))
+    nd = ends - starts - 2
+    out = np.empty(len(ends), dtype=_U64)
+    lo, hi = int(nd.min()), int(nd.max())
+    for width in ([lo] if lo == hi else np.unique(nd).tolist()):
+        if not 1 <= width <= _HEX_DIGITS:
+            return None
+        rows = slice(None) if lo == hi else np.flatnonzero(nd == width)
+        # each line as a row of an overlapping view: one row copy per line
+        text = as_strided(buf, shape=(len(buf) - width - 1, width + 2), strides=(1, 1))[starts[rows]]
+        if (text[:, 0] != ord("0")).any() or ((text[:, 1] | 0x20) != ord("x")).any():
+            return None
+        nib = _HEX_LUT[text[:, 2:]]
+        if (nib == 255).any():
+            return None
+        if width % 2:
+            nib = np.concatenate([np.zeros((len(nib), 1), dtype=np.uint8), nib], axis=1)
+        packed = (nib[:, 0::2] << 4) | nib[:, 1::2]                 # big-endian bytes
+        full = np.zeros((len(packed), 8), dtype=np.uint8)
+        full[:, 8 - packed.shape[1]:] = packed
+        out[rows] = full.view(">u8").ravel()
+    return out
+
+
+# --------------------------------------------------------------------------- reverse mapping
+
+#: most descriptors :func:`reverse_map` reads from one tree (hostile tables cannot exhaust memory)
+REVERSE_ENTRY_BUDGET = 1 << 24
+
+
+class TreeLeaves(NamedTuple):
+    """Leaves of one tree: input address of each leaf, its descriptor and its level."""
+
+    ia: np.ndarray
+    raw: np.ndarray
+    level: np.ndarray
+
+
+def _tree_leaves(rd: DescriptorReader, st: _Stage, ia_top: int, fetch: Fetch | None) -> TreeLeaves:
+    """Every block and page descriptor of one tree, one vectorised read per level."""
+    tables = np.array([st.base], dtype=_U64)
+    prefix = np.array([ia_top], dtype=_U64)
+    out_ia, out_raw, out_level = [], [], []
+    read = 0
+    for level in range(st.start_level, FINAL_LEVEL + 1):
+        lv = st.levels[level]
+        nent = int(lv.idx_mask) + 1
+        read += len(tables) * nent
+        if read > REVERSE_ENTRY_BUDGET:
+            raise InputError(f"the translation tables hold more than {REVERSE_ENTRY_BUDGET} descriptors "
+                             "(or loop): --reverse stops here")
+        step = np.arange(nent, dtype=_U64)
+        addr = (tables[:, None] | (step << _U64(_DESC_SHIFT))).ravel()
+        ia = (prefix[:, None] | (step << lv.lsb)).ravel()
+        if fetch is not None:
+            addr, code, _lvl, _nii = fetch(addr)
+            keep = code == 0
+            addr, ia = addr[keep], ia[keep]
+        raw, present = rd.read(addr, st.ee)
+        cls = lv.classes[raw & _VT_MASK]
+        if present is not None:
+            cls[~present] = _CLS_MISSING
+        leaf = cls == _CLS_LEAF
+        out_ia.append(ia[leaf])
+        out_raw.append(raw[leaf])
+        out_level.append(np.full(int(leaf.sum()), level, dtype=np.int8))
+        tab = cls == _CLS_TABLE
+        nxt = st.next_table(raw[tab])
+        fits = (nxt >> _U64(st.oa_bits)) == 0
+        tables, prefix = nxt[fits], ia[tab][fits]
+        if not len(tables):
+            break
+    return TreeLeaves(np.concatenate(out_ia), np.concatenate(out_raw), np.concatenate(out_level))
+
+
+def _inverse(st: _Stage, leaves: TreeLeaves, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(target index, input address) for every leaf whose output covers a target address."""
+    qs, ias = [], []
+    for level in np.unique(leaves.level).tolist():
+        lv = st.levels[level]
+        sel = leaves.level == level
+        base = st.leaf_base(leaves.raw[sel], lv)
+        ia = leaves.ia[sel]
+        order = np.argsort(base >> _U64(lv.leafsize), kind="stable")
+        keys = (base >> _U64(lv.leafsize))[order]
+        tk = targets >> _U64(lv.leafsize)
+        lo = np.searchsorted(keys, tk, side="left")
+        hi = np.searchsorted(keys, tk, side="right")
+        counts = hi - lo
+        if not counts.any():
+            continue
+        total = int(counts.sum())
+        q = np.repeat(np.arange(len(targets)), counts)
+        # lo[t] .. hi[t] for every target t, concatenated
+        j = order[np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(total)]
+        qs.append(q)
+        ias.append(ia[j] | (targets[q] & lv.off_mask))
+    if not qs:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=_U64)
+    return np.concatenate(qs), np.concatenate(ias)
+
+
+def reverse_map(setup: TranslationSetup, mem: Memory, pas: Any, *, stages: str | None = None,
+                reader: DescriptorReader | None = None) -> tuple[np.ndarray, BulkTranslation]:
+    """Every input address that translates to each of ``pas`` ("who maps this page?").
+
+    One vectorised pass reads every leaf of the tree(s) (stage 2 first when it is on);
+    the candidate addresses are then translated forward with :func:`translate_many`
+    and kept only when they translate, without a fault, to the address asked about.
+    Only canonical addresses are reported (no TBI tag aliases).
+
+    :returns: ``(query, result)``: ``result`` holds one lane per mapping found, in
+        address order within each query; ``query[i]`` is the index in ``pas`` lane
+        ``i`` maps to.
+    :raises InputError: when the tables hold more than :data:`REVERSE_ENTRY_BUDGET` descriptors
+    """
+    stages = _check_args(setup, stages)
+    targets = np.ascontiguousarray(np.asarray(pas, dtype=_U64)).ravel()
+    eng = _Engine(setup, mem, stages, None, 1, False, reader)
+    rd = eng.rd
+    q = np.arange(len(targets))
+    want = targets
+    if stages in ("2", "12") and setup.s2 is not None:
+        if eng.s2st is None:
+            q, want = q[:0], want[:0]
+        else:
+            leaves = _tree_leaves(rd, eng.s2st, 0, None)
+            sub, ipas = _inverse(eng.s2st, leaves, want)
+            q, want = q[sub], ipas
+    if stages in ("1", "12"):
+        if not setup.s1_enabled:
+            pass                                         # flat: the VA is the IPA
+        else:
+            qs, vas = [], []
+            for r, p in enumerate(setup.ranges):
+                if p.config_fault or p.epd or p.base_fault:
+                    continue
+                top = _ones(64) & ~_ones(p.iasize) if (p.has_unprivileged and p.varange == 1) else 0
+                leaves = _tree_leaves(rd, eng.s1st[r], top, eng.fetch if eng.through_s2 else None)
+                sub, found = _inverse(eng.s1st[r], leaves, want)
+                qs.append(q[sub])
+                vas.append(found)
+            q = np.concatenate(qs) if qs else q[:0]
+            want = np.concatenate(vas) if vas else want[:0]
+    order = np.lexsort((want, q))
+    q, want = q[order], want[order]
+    res = translate_many(setup, mem, want, stages=stages, reader=rd)
+    good = res.ok & (res.output == targets[q])
+    keep = np.nonzero(good)[0]
+    return q[keep], res.select(keep)

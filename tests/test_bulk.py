@@ -1,0 +1,618 @@
+"""The vectorised walker (pgwalk.bulk) against the scalar walker, lane by lane.
+
+The reference is :func:`pgwalk.walk.translate`: for every address the bulk
+result must be the same translation -- output addresses, fault (type, level,
+stage, S1PTW, IPA, not in image), leaves, final attributes, notes -- and the
+same bulk JSON object and PAR_EL1.  Trees are random (:mod:`pgwalk.builder`):
+every granule, DS (level -1), 64KB LPA, big-endian tables, stage 2 with
+concatenated tables, two stages, other regimes, with planted invalid,
+reserved, illegal-block, AF = 0, out-of-image, beyond-output-size and random
+descriptors, register tweaks (TBI, HPD, HA/HD, EPD/E0PD, WXN, PAN, bad TxSZ,
+TTBR beyond the output size), and addresses that are mapped, unmapped, out of
+range and tagged.  Then the real Linux dump, and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pgwalk.at import at
+from pgwalk.builder import S1Attrs, S2Attrs, TableAttrs, TableBuilder, two_stage
+from pgwalk.bulk import (FAULT_TYPES, DescriptorReader, LineFormatter, bulk_at, bulk_line_dict, iter_translate,
+                         parse_address_text, reverse_map, translate_many)
+from pgwalk.cli import main
+from pgwalk.formats.registers import HCR_EL2, SCTLR, TCR_EL1, TCR_EL2_E2H0, TCR_EL3, TTBR
+from pgwalk.memory import PhysicalMemory, open_image
+from pgwalk.params import Regime, setup_from_registers
+from pgwalk.perms import Access
+from pgwalk.report import csv_line, csv_row
+from pgwalk.walk import translate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from oracle_data import linux_registers, linux_translations, linux_vmcore_elf  # noqa: E402
+
+M64 = (1 << 64) - 1
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+ACCESSES = [None, Access.READ, Access.WRITE, Access.EXEC, Access.ANY]
+SETTINGS = dict(max_examples=60, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+# --------------------------------------------------------------------------- the comparison
+
+def _fault_key(f):
+    return None if f is None else (f.type, f.level, f.stage, f.s1ptw, f.ipa, f.not_in_image)
+
+
+def assert_same(setup, mem, vas, *, stages=None, access=None, el=1, pan=False, chunk=None, par_ops=()):
+    """Every lane of the bulk walk equals the scalar walk of that address."""
+    vas = [v & M64 for v in vas]
+    kw = dict(stages=stages, access=access, el=el, pan=pan)
+    res = translate_many(setup, mem, np.array(vas, dtype=np.uint64), chunk=chunk or 64, **kw)
+    assert len(res) == len(vas)
+    lines = LineFormatter("json").format(res).decode().splitlines()
+    rows = LineFormatter("csv").format(res).decode().splitlines()
+    for i, va in enumerate(vas):
+        t = translate(setup, mem, va, **kw)
+        b = res.translation(i)
+        want = (t.ipa, t.pa, _fault_key(t.fault), t.s1, t.s2, t.attrs, t.notes, t.s1_disabled, t.output)
+        got = (b.ipa, b.pa, _fault_key(b.fault), b.s1, b.s2, b.attrs, b.notes, b.s1_disabled, b.output)
+        assert got == want, (hex(va), kw, t.fault, want, got)
+        assert bool(res.ok[i]) == t.ok
+        if t.fault is not None:
+            assert FAULT_TYPES[res.fault_type[i]] is t.fault.type and int(res.fsc[i]) == t.fault.fsc
+        d = bulk_line_dict(t, wxn=setup.wxn, epan=setup.epan)
+        assert lines[i] == json.dumps(d), (hex(va), lines[i])
+        assert rows[i] + "\n" == csv_line(csv_row(d))
+    for op in par_ops:
+        ba = bulk_at(setup, mem, op, np.array(vas, dtype=np.uint64), pan=pan)
+        for i, va in enumerate(vas):
+            a = at(setup, mem, op, va, pan=pan)
+            assert bool(ba.exception[i]) == (a.par is None), (op, hex(va))
+            if a.par is not None:
+                assert int(ba.par[i]) == a.par, (op, hex(va), hex(a.par), hex(int(ba.par[i])))
+    return res
+
+
+# --------------------------------------------------------------------------- random trees
+
+def _granule_config(draw):
+    granule = draw(st.sampled_from([4096, 16384, 65536]))
+    g = granule.bit_length() - 1
+    wide = draw(st.booleans())
+    ds = wide and g != 16
+    lpa = wide and g == 16
+    max_ia = 52 if wide else 48
+    min_ia = 25 if g != 16 else 22
+    ia = draw(st.integers(min_ia, max_ia))
+    return granule, g, ds, lpa, ia
+
+
+def _mapper(rng, b, oa_bits, n, *, stage, upper=False, sizes_from=None):
+    """Map ``n`` random ranges; returns [(ia, size)]."""
+    mapped = []
+    top = (M64 & ~((1 << b.ia_bits) - 1)) if upper else 0
+    for _ in range(n):
+        level = rng.choice(b.leaf_levels())
+        size = b.block_size(level)
+        if size > 1 << (b.ia_bits - 1):
+            continue
+        ia = rng.randrange(0, 1 << b.ia_bits) & ~(size - 1)
+        oa_limit = min(oa_bits + 1, b.oa_limit_bits)          # sometimes beyond the output size
+        oa = rng.randrange(0, 1 << oa_limit) & ~(size - 1)
+        if stage == 1:
+            attrs = S1Attrs(attr_indx=rng.randrange(6), ap=rng.randrange(4), sh=rng.choice([0, 2, 3]),
+                            af=int(rng.random() > 0.15), ng=rng.randrange(2), uxn=rng.randrange(2),
+                            pxn=rng.randrange(2), dbm=rng.randrange(2), contiguous=rng.randrange(2))
+            tattrs = TableAttrs(aptable=rng.randrange(4), uxntable=rng.randrange(2), pxntable=rng.randrange(2)) \
+                if rng.random() < 0.3 else None
+        else:
+            attrs = S2Attrs(memattr=rng.choice([0b1111, 0b0001, 0b0101, 0b1010, 0b0000, 0b0100]),
+                            s2ap=rng.randrange(4), sh=rng.choice([0, 2, 3]), af=int(rng.random() > 0.15),
+                            xn=rng.randrange(4), fnxs=rng.randrange(2), dbm=rng.randrange(2))
+            tattrs = None
+        try:
+            b.map(top | ia, oa, size, attrs, table_attrs=tattrs, min_leaf_level=level, max_leaf_level=level)
+        except (ValueError, MemoryError):
+            continue
+        mapped.append((top | ia, size))
+    return mapped
+
+
+def _plant(rng, b, mapped, n, oa_bits):
+    """Faulty descriptors at random places of the walks of mapped addresses."""
+    for _ in range(n):
+        if not mapped:
+            return
+        ia, size = rng.choice(mapped)
+        ia |= rng.randrange(size) & ~7
+        level = rng.choice(list(b.levels))
+        kind = rng.randrange(8)
+        if kind == 0:
+            raw = rng.getrandbits(64) & ~1                                # invalid
+        elif kind == 1:
+            raw = 0b01 if level == 3 else b.table_descriptor(0x7F00_0000)  # reserved / out of image
+        elif kind == 2:
+            raw = 0b01 | (rng.getrandbits(40) << 21)                       # block, legal or not
+        elif kind == 3 and oa_bits < 48:
+            raw = b.table_descriptor(1 << (oa_bits + 1)) if level < 3 else 0  # NLTA beyond the OA size
+        elif kind == 4:
+            raw = rng.getrandbits(64)                                     # anything
+        elif kind == 5 and level < 3:
+            raw = b.table_descriptor(b.table_base)                        # loops back to the root
+        else:
+            continue
+        try:
+            b.set_descriptor(ia, level, raw)
+        except (ValueError, MemoryError, LookupError):
+            continue
+
+
+def _addresses(rng, mapped, ia_bits, n, *, upper=False):
+    out = [0, (1 << ia_bits) - 1, 1 << ia_bits, M64, M64 & ~((1 << ia_bits) - 1)]
+    for ia, size in mapped:
+        out.append(ia)
+        out.append(ia + size - 8)
+    while len(out) < n:
+        r = rng.random()
+        if mapped and r < 0.65:
+            ia, size = rng.choice(mapped)
+            va = ia + rng.randrange(size)
+        elif r < 0.8:
+            va = rng.randrange(1 << ia_bits)
+            if upper and rng.random() < 0.5:
+                va |= M64 & ~((1 << ia_bits) - 1)
+        elif r < 0.9 and mapped:
+            ia, size = rng.choice(mapped)
+            va = (ia + rng.randrange(size)) & ~(0xFF << 56) | (rng.randrange(256) << 56)   # tagged
+        else:
+            va = rng.getrandbits(64)
+        out.append(va)
+    return out
+
+
+def _memory(rng, chunks, kind):
+    if kind == "buffers":
+        return PhysicalMemory.from_buffers(chunks)
+    # sparse words over one RAM window: the read_u64 path of DescriptorReader
+    words = {}
+    lo = min(chunks)
+    hi = max(b + len(c) for b, c in chunks.items())
+    for base, data in chunks.items():
+        for off in range(0, len(data) - 7, 8):
+            v = int.from_bytes(data[off:off + 8], "little")
+            if v:
+                words[base + off] = v
+    return PhysicalMemory.from_words(words, (lo, (hi + 7) & ~7))
+
+
+@settings(**SETTINGS)
+@given(st.data())
+def test_stage1_random_trees(data):
+    granule, g, ds, lpa, ia = _granule_config(data.draw)
+    seed = data.draw(st.integers(0, 2 ** 32))
+    rng = random.Random(seed)
+    pa_bits = data.draw(st.sampled_from([40, 48, 52] if (ds or lpa) else [40, 48]))
+    big = data.draw(st.booleans())
+    lo = TableBuilder(granule=granule, ia_bits=ia, ds=ds, lpa=lpa, pa_bits=pa_bits, big_endian=big,
+                      table_base=0x4000_0000)
+    hi = TableBuilder(granule=granule, ia_bits=ia, ds=ds, lpa=lpa, pa_bits=pa_bits, big_endian=big,
+                      table_base=0x4800_0000)
+    mapped = _mapper(rng, lo, lo.pa_bits, rng.randrange(1, 12), stage=1)
+    mapped += _mapper(rng, hi, hi.pa_bits, rng.randrange(0, 8), stage=1, upper=True)
+    _plant(rng, lo, [m for m in mapped if not m[0] >> 63], rng.randrange(0, 6), lo.pa_bits)
+    _plant(rng, hi, [m for m in mapped if m[0] >> 63], rng.randrange(0, 4), hi.pa_bits)
+    regs = hi.registers(ttbr=1, regs=lo.registers(ttbr=0))
+    tcr = regs["TCR_EL1"]
+    for name in ("HA", "HD", "HPD0", "HPD1", "TBI0", "TBI1", "TBID0", "TBID1", "E0PD0", "E0PD1"):
+        if data.draw(st.booleans()):
+            tcr = TCR_EL1[name].put(tcr, 1)
+    if data.draw(st.integers(0, 9)) == 0:
+        tcr = TCR_EL1["EPD1"].put(tcr, 1)
+    if data.draw(st.integers(0, 19)) == 0:
+        tcr = TCR_EL1["T0SZ"].put(tcr, 10)                                # below the minimum
+    regs["TCR_EL1"] = tcr
+    if data.draw(st.integers(0, 14)) == 0 and pa_bits < 48:
+        regs["TTBR0_EL1"] = TTBR["BADDR"].put(regs["TTBR0_EL1"], (1 << 46) >> 1)   # beyond the OA size
+    sctlr = regs["SCTLR_EL1"]
+    if data.draw(st.booleans()):
+        sctlr = SCTLR["WXN"].put(sctlr, 1)
+    if data.draw(st.booleans()):
+        sctlr = SCTLR["EPAN"].put(sctlr, 1)
+    regs["SCTLR_EL1"] = sctlr
+    setup = setup_from_registers(regs)
+    chunks = {**lo.chunks(), **hi.chunks()}
+    mem = _memory(rng, chunks, data.draw(st.sampled_from(["buffers", "buffers", "words"])))
+    vas = _addresses(rng, mapped, ia, 120, upper=True)
+    access = data.draw(st.sampled_from(ACCESSES))
+    el = data.draw(st.sampled_from([0, 1]))
+    pan = data.draw(st.booleans())
+    assert_same(setup, mem, vas, access=access, el=el, pan=pan, par_ops=["S1E1R", "S1E0W", "S1E1WP"][:1 + seed % 3])
+
+
+@settings(**SETTINGS)
+@given(st.data())
+def test_stage2_random_trees_with_concatenation(data):
+    granule, g, ds, lpa, _ia = _granule_config(data.draw)
+    seed = data.draw(st.integers(0, 2 ** 32))
+    rng = random.Random(seed)
+    stride = g - 3
+    ia = data.draw(st.integers(30, 52 if (ds or lpa) else 48))
+    b = None
+    for start in sorted({3 - (ia - 1 - g) // stride, 3 - (ia - 1 - g) // stride + 1}):
+        try:
+            b = TableBuilder(stage=2, granule=granule, ia_bits=ia, ds=ds, lpa=lpa, start_level=start,
+                             pa_bits=52 if (ds or lpa) else 48, big_endian=data.draw(st.booleans()))
+            break
+        except ValueError:
+            continue
+    if b is None:
+        return
+    mapped = _mapper(rng, b, b.pa_bits, rng.randrange(1, 12), stage=2)
+    _plant(rng, b, mapped, rng.randrange(0, 5), b.pa_bits)
+    regs = b.registers()
+    regs["SCTLR_EL1"] = 0                                                 # stage 1 off: flat + stage 2
+    regs["TCR_EL1"] = 0
+    if data.draw(st.booleans()):
+        from pgwalk.formats.registers import VTCR_EL2
+        regs["VTCR_EL2"] = VTCR_EL2["HA"].put(regs["VTCR_EL2"], 1)
+    setup = setup_from_registers(regs)
+    mem = _memory(rng, b.chunks(), "buffers")
+    vas = _addresses(rng, mapped, ia, 100)
+    access = data.draw(st.sampled_from(ACCESSES))
+    el = data.draw(st.sampled_from([0, 1]))
+    for stages in ("2", "12"):
+        assert_same(setup, mem, vas, stages=stages, access=access, el=el)
+
+
+@settings(**SETTINGS)
+@given(st.data())
+def test_two_stages_random(data):
+    granule = data.draw(st.sampled_from([4096, 16384, 65536]))
+    seed = data.draw(st.integers(0, 2 ** 32))
+    rng = random.Random(seed)
+    ts = two_stage(granule=granule, va_bits=data.draw(st.sampled_from([39, 42, 48])), ipa_bits=40,
+                   big_endian=data.draw(st.booleans()), s1_table_pa=0x4010_0000,
+                   s1_table_size=0x80000 if granule == 65536 else 0x20000)
+    s1, s2 = ts.s1, ts.s2
+    mapped = []
+    for _ in range(rng.randrange(1, 8)):
+        size = granule
+        va = rng.randrange(1 << s1.ia_bits) & ~(size - 1)
+        ipa = rng.randrange(1 << 39) & ~(size - 1)
+        if s1.table_base <= ipa < s1.table_base + ts.s1_table_size:
+            continue
+        pa = rng.randrange(1 << 40) & ~(size - 1) if rng.random() < 0.8 else None
+        try:
+            ts.map(va, ipa, size, S1Attrs(ap=rng.randrange(4), attr_indx=rng.randrange(6)), pa=pa,
+                   s2_attrs=S2Attrs(s2ap=rng.randrange(4), memattr=rng.choice([0b1111, 0b0001, 0b0101]),
+                                    xn=rng.randrange(4)))
+        except (ValueError, MemoryError):
+            continue
+        mapped.append((va, size))
+    # stage 1 table descriptors pointing at IPAs stage 2 does not map (S1PTW faults)
+    for _ in range(rng.randrange(0, 3)):
+        if mapped:
+            va, _size = rng.choice(mapped)
+            level = rng.choice([lv for lv in s1.levels if lv < 3])
+            try:
+                s1.set_descriptor(va, level, s1.table_descriptor(0x90_0000_0000 & ((1 << 40) - 1) | 0x1000))
+            except (ValueError, LookupError, MemoryError):
+                pass
+    regs = ts.registers()
+    if data.draw(st.booleans()):
+        regs["HCR_EL2"] = HCR_EL2["PTW"].put(regs["HCR_EL2"], 1)
+    if data.draw(st.booleans()):
+        regs["HCR_EL2"] = HCR_EL2["FWB"].put(regs["HCR_EL2"], 1)
+    if data.draw(st.integers(0, 3)) == 0:
+        # the stage 1 tables in stage 2 memory that denies reads, or is Device
+        s2.map(s1.table_base, ts.s1_table_pa, ts.s1_table_size,
+               S2Attrs(s2ap=rng.randrange(4), memattr=rng.choice([0b0001, 0b1111])))
+    setup = setup_from_registers(regs)
+    mem = ts.memory()
+    vas = _addresses(rng, mapped, s1.ia_bits, 100)
+    access = data.draw(st.sampled_from(ACCESSES))
+    for stages in ("1", "12"):
+        assert_same(setup, mem, vas, stages=stages, access=access, el=data.draw(st.sampled_from([0, 1])),
+                    par_ops=["S12E1R", "S1E1W"] if stages == "12" else ())
+
+
+# --------------------------------------------------------------------------- fixed cases
+
+def test_level_minus_1_lpa2_and_64k_lpa():
+    rng = random.Random(3)
+    for kw in (dict(granule=4096, ds=True), dict(granule=16384, ds=True), dict(granule=65536, lpa=True)):
+        b = TableBuilder(ia_bits=52, pa_bits=52, **kw)
+        b.map(0xA_0000_0000_0000, 0xF_1234_5670_0000 & ~(b.granule - 1), b.granule)
+        b.map(0xB_0000_0000_0000, 0x8_0000_0000_0000, b.block_size(2))
+        mapped = [(0xA_0000_0000_0000, b.granule), (0xB_0000_0000_0000, b.block_size(2))]
+        res = assert_same(setup_from_registers(b.registers()), b.memory(), _addresses(rng, mapped, 52, 80))
+        assert res.ok.any()
+
+
+def test_other_regimes_el2_el3_el20():
+    b = TableBuilder()
+    b.map(0x1000, 0x8000_0000, 0x1000, S1Attrs(ap=0b10, uxn=1))
+    b.map(0x2000, 0x8000_1000, 0x1000, S1Attrs(ap=0b00))
+    r = b.registers()
+    mem = b.memory()
+    vas = [0x1000, 0x2008, 0x3000, 0xFFFF_0000_0000_1000, 0x5A00_0000_0000_1000]
+    for el, layout, regime in ((2, TCR_EL2_E2H0, Regime.EL2), (3, TCR_EL3, Regime.EL3)):
+        regs = {f"TCR_EL{el}": layout.encode(T0SZ=16, TG0=0, PS=5, RES1_23=1, RES1_31=1),
+                f"TTBR0_EL{el}": r["TTBR0_EL1"], f"SCTLR_EL{el}": 1, f"MAIR_EL{el}": r["MAIR_EL1"]}
+        setup = setup_from_registers(regs, regime)
+        for access in ACCESSES:
+            assert_same(setup, mem, vas, access=access, el=el)
+    regs = {"TCR_EL2": r["TCR_EL1"], "TTBR0_EL2": r["TTBR0_EL1"], "SCTLR_EL2": 1, "MAIR_EL2": r["MAIR_EL1"],
+            "HCR_EL2": HCR_EL2.encode(E2H=1, TGE=1)}
+    assert_same(setup_from_registers(regs, Regime.EL20), mem, vas, access=Access.READ, el=0)
+
+
+def test_mmu_off_flat_and_pamax():
+    setup = setup_from_registers({"SCTLR_EL1": 0, "TCR_EL1": 0})
+    for access in (None, Access.EXEC):
+        res = assert_same(setup, PhysicalMemory(), [0, 0x1234_5678, 1 << 52, M64, 0xFF00_0000_0000_1000],
+                          access=access)
+    assert res.s1_disabled and not res.ok[2]
+
+
+def test_descriptor_outside_the_image_and_multiple_regions(tmp_path):
+    b = TableBuilder(table_base=0x4000_0000)
+    b.map(0x1000, 0x8000_0000, 0x1000)
+    b.map(0x20_0000, 0x9000_0000, 0x20_0000, min_leaf_level=3)
+    b.set_descriptor(0x1000, 2, b.table_descriptor(0x7000_0000))          # nowhere
+    base, _size = b.write_raw(tmp_path / "t.img")
+    mem = open_image(f"{tmp_path / 't.img'}@{base:#x}")                     # mmap-backed view
+    vas = [0x1000, 0x20_1234, 0x3F_FFF8, 0x40_0000]
+    res = assert_same(setup_from_registers(b.registers()), mem, vas)
+    assert res.not_in_image[0] and FAULT_TYPES[res.fault_type[0]].name == "SYNC_EXTERNAL_ON_WALK"
+    # the same tables split over two regions with a hole between them
+    buf = bytes(b.chunks()[b.table_base])
+    cut = len(buf) // 2 & ~0xFFF
+    mem2 = PhysicalMemory.from_buffers({b.table_base: buf[:cut], b.table_base + cut + 0x1000: buf[cut + 0x1000:]})
+    assert_same(setup_from_registers(b.registers()), mem2, vas + [0x20_0000 + k * 0x1000 for k in range(512)])
+
+
+def test_reader_matches_read_u64():
+    b = TableBuilder()
+    b.map(0x1000, 0x8000_0000, 0x1000)
+    mem = PhysicalMemory.from_buffers({0x4000_0000: bytes(b.chunks()[0x4000_0000]), 0x10: b"\x01" * 20})
+    rd = DescriptorReader(mem)
+    pa = np.array([0x4000_0000, 0x4000_0008, 0x10, 0x18, 0x20, 0x3FFF_FFF8, 1 << 60], dtype=np.uint64)
+    for be in (False, True):
+        val, present = rd.read(pa, be)
+        for i, a in enumerate(pa.tolist()):
+            if mem.contains(a, 8):
+                assert present is None or present[i]
+                assert int(val[i]) == mem.read_u64(a, be)
+            else:
+                assert present is not None and not present[i]
+
+
+def test_chunks_and_blocks_do_not_change_results():
+    rng = random.Random(9)
+    b = TableBuilder()
+    mapped = _mapper(rng, b, 48, 20, stage=1)
+    setup, mem = setup_from_registers(b.registers()), b.memory()
+    vas = np.array(_addresses(rng, mapped, 48, 3000), dtype=np.uint64)
+    whole = translate_many(setup, mem, vas, chunk=1 << 20)
+    small = translate_many(setup, mem, vas, chunk=7)
+    parts = list(iter_translate(setup, mem, vas, block=1000, chunk=333))
+    for name in ("ipa", "pa", "fault_type", "fault_level", "s1_desc", "s1_shift", "s1_table_bits"):
+        assert (getattr(whole, name) == getattr(small, name)).all(), name
+        assert (np.concatenate([getattr(p, name) for p in parts]) == getattr(whole, name)).all(), name
+    f = LineFormatter("json")
+    assert b"".join(f.format(p) for p in parts) == LineFormatter("json").format(whole)
+
+
+def test_parse_address_text():
+    vas = [0x1, 0xABC, 0xFFFF_0000_1234_5678, 0x0, 0xF0F0_F0F0_F0F0_F0F0, 0x12345]
+    text = "".join(f"{v:#x}\n" for v in vas).encode()
+    assert parse_address_text(text).tolist() == vas
+    assert parse_address_text(text.replace(b"\n", b"\r\n")).tolist() == vas
+    assert parse_address_text(text.rstrip(b"\n")).tolist() == vas
+    assert parse_address_text(text.upper().replace(b"0X", b"0x")).tolist() == vas
+    for bad in (b"0x1\n\n0x2\n", b"0x1 # c\n", b"12\n", b"0x\n", b"0x1_0\n", b"0x" + b"1" * 17 + b"\n", b""):
+        assert parse_address_text(bad) is None
+
+
+def test_reverse_map_finds_every_alias():
+    b = TableBuilder()
+    b.map(0x1000, 0x8000_0000, 0x1000, S1Attrs(ap=0b01))
+    b.map(0x7000, 0x8000_0000, 0x1000, S1Attrs(ap=0b11))
+    b.map(0x4000_0000, 0x8000_0000, 0x4000_0000)                          # a 1GB block over it
+    b.map(0x20_0000, 0x9000_0000, 0x20_0000)
+    b.map(0x30_0000 - 0x1000, 0x9000_0000, 0x1000)                       # splits the 2MB block
+    b.set_descriptor(0x9000, 3, b.leaf_descriptor(0x8000_0000, 3, S1Attrs(af=0)))   # AF = 0: no mapping
+    hi = TableBuilder(table_base=0x4800_0000)
+    hi.map(0xFFFF_8000_0000_0000, 0x8000_0000, 0x1000)
+    regs = hi.registers(ttbr=1, regs=b.registers())
+    setup = setup_from_registers(regs)
+    mem = PhysicalMemory.from_buffers({**b.chunks(), **hi.chunks()})
+    q, res = reverse_map(setup, mem, [0x8000_0010, 0x9000_0000, 0x1234_0000])
+    got = {(int(k), int(v)) for k, v in zip(q, res.va)}
+    assert got == {(0, 0x1010), (0, 0x7010), (0, 0x4000_0010), (0, 0xFFFF_8000_0000_0010),
+                   (1, 0x20_0000), (1, 0x2F_F000), (1, 0x5000_0000)}
+    # every VA reported translates forward to the address asked about
+    for k, i in zip(q.tolist(), range(len(res))):
+        t = translate(setup, mem, int(res.va[i]))
+        assert t.ok and t.pa == [0x8000_0010, 0x9000_0000][k]
+    # with HA = 1 the AF = 0 page maps too
+    regs["TCR_EL1"] = TCR_EL1["HA"].put(regs["TCR_EL1"], 1)
+    q, res = reverse_map(setup_from_registers(regs), mem, [0x8000_0010])
+    assert 0x9010 in res.va.tolist()
+
+
+def test_reverse_map_two_stages():
+    ts = two_stage()
+    ts.map(0x40_0000, 0x1000_0000, 0x1000, pa=0x6000_0000)
+    ts.map(0x80_0000, 0x1000_0000, 0x1000)                               # same IPA, second VA
+    ts.s2.map(0x2000_0000, 0x6000_0000, 0x1000)                          # second IPA for the PA
+    ts.s1.map(0x90_0000, 0x2000_0000, 0x1000)
+    setup = setup_from_registers(ts.registers())
+    q, res = reverse_map(setup, ts.memory(), [0x6000_0008])
+    assert sorted(int(v) for v in res.va) == [0x40_0008, 0x80_0008, 0x90_0008]
+    q, res = reverse_map(setup, ts.memory(), [0x1000_0008], stages="1")
+    assert sorted(int(v) for v in res.va) == [0x40_0008, 0x80_0008]
+
+
+# --------------------------------------------------------------------------- the real Linux dump
+
+@pytest.fixture(scope="module")
+def linux_dump():
+    path = linux_vmcore_elf()
+    entries = linux_translations()
+    if path is None or entries is None:
+        pytest.skip("oracle dump not available")
+    from pgwalk.linux import merge_registers, registers_from_vmcoreinfo
+    from pgwalk.memory import open_elf_core
+    from pgwalk.vmcoreinfo import parse_vmcoreinfo
+
+    core = open_elf_core(path)
+    info = parse_vmcoreinfo(core.vmcoreinfo)
+    derived = registers_from_vmcoreinfo(info)
+    mem = core.memory()
+    yield mem, setup_from_registers(derived), setup_from_registers(merge_registers(derived, linux_registers())), \
+        entries, path
+    mem.close()
+
+
+def test_linux_dump_agrees_with_qemu_and_scalar(linux_dump):
+    """translations.json el1_nopan: kernel VAs with the VMCOREINFO registers, user VAs with
+    regs.json's TTBR0; then lane by lane against the scalar walker."""
+    mem, kernel, user, entries, _path = linux_dump
+    counts = {}
+    for side, setup in (("kernel", kernel), ("user", user)):
+        sel = [e for e in entries if bool((int(e["va"], 16) >> 55) & 1) == (side == "kernel")]
+        vas = np.array([int(e["va"], 16) for e in sel], dtype=np.uint64)
+        for access in (None, Access.READ):
+            res = translate_many(setup, mem, vas, stages="1", access=access, el=1)
+            got = [int(res.pa[i]) if res.ok[i] else None for i in range(len(res))]
+            want = [int(e["result"], 16) if e["result"] else None for e in sel]
+            assert got == want
+        counts[side] = (len(sel), int(res.ok.sum()))
+        assert_same(setup, mem, vas.tolist()[::7], stages="1", access=Access.READ, par_ops=["S1E1R"])
+    assert counts == {"kernel": (1506, 828), "user": (1435, 1324)}
+
+
+def test_linux_dump_reverse_linear_map(linux_dump):
+    mem, kernel, _user, _entries, _path = linux_dump
+    q, res = reverse_map(kernel, mem, [0x4052C350, 0x41EB79C0])
+    vas = {(int(k), int(v)) for k, v in zip(q, res.va)}
+    # the linear map alias (PAGE_OFFSET + PA - PHYS_OFFSET) and the kernel image mapping
+    assert (0, 0xFFFF00000052C350) in vas and (0, 0xFFFFBB3F1FD2C350) in vas
+    assert (1, 0xFFFF000001EB79C0) in vas and (1, 0xFFFFBB3F216B79C0) in vas
+
+
+# --------------------------------------------------------------------------- the CLI
+
+def run(args, capsys):
+    rc = main(args)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def sample(name):
+    return ["-i", f"{SAMPLES / (name + '.img')}@0x40000000", "--regs", str(SAMPLES / f"{name}.regs.json")]
+
+
+def _sample_vas(n):
+    rng = random.Random(4)
+    base = [0xFFFF800000201234, 0x603000, 0x1000, 0xFFFF800000200000]
+    return base + [0xFFFF800000200000 + rng.randrange(0x10_0000) for _ in range(n - len(base))]
+
+
+@pytest.mark.parametrize("fmt", ["--json", "--csv"])
+def test_cli_batch_bulk_equals_scalar(fmt, capsys, tmp_path):
+    vas = _sample_vas(300)
+    f = tmp_path / "vas.txt"
+    f.write_text("".join(f"{v:#x}\n" for v in vas))
+    rc, bulk, _ = run(["translate", *sample("s1_4k_48bit"), fmt, "--batch", str(f)], capsys)
+    rc2, scalar, _ = run(["translate", *sample("s1_4k_48bit"), fmt, "--batch", str(f), "--scalar"], capsys)
+    assert rc == rc2 == 1
+    bulk_lines, scalar_lines = bulk.splitlines(), scalar.splitlines()
+    assert len(bulk_lines) == len(scalar_lines) == len(vas) + (fmt == "--csv")
+    if fmt == "--csv":
+        assert bulk_lines == scalar_lines
+        return
+    for b_line, s_line in zip(bulk_lines, scalar_lines):
+        b, s = json.loads(b_line), json.loads(s_line)
+        for key in ("s1", "s2", "steps", "notes"):
+            del s[key]
+        if s["fault"]:
+            del s["fault"]["reason"]
+        assert b == s
+
+
+def test_cli_batch_stdin_with_comments_uses_the_slow_parse(capsys, monkeypatch):
+    import io
+    vas = _sample_vas(100)
+    text = "# pointers\n" + "".join(f"{v:#x}  # p{i}\n" for i, v in enumerate(vas)) + "\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    rc, out, _ = run(["translate", *sample("s1_4k_48bit"), "--json", "--batch", "-"], capsys)
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [int(d["va"], 16) for d in lines] == vas and "steps" not in lines[0]
+
+
+def test_cli_small_batches_keep_the_scalar_output(capsys, tmp_path):
+    f = tmp_path / "vas.txt"
+    f.write_text("0xffff800000201234\n")
+    rc, out, _ = run(["translate", *sample("s1_4k_48bit"), "--json", "--batch", str(f)], capsys)
+    assert rc == 0 and "steps" in json.loads(out)
+
+
+def test_cli_bad_line_in_a_large_batch(capsys, tmp_path):
+    f = tmp_path / "vas.txt"
+    f.write_text("0x1000\n" * 100 + "0xzz\n")
+    rc, _, err = run(["translate", *sample("s1_4k_48bit"), "--json", "--batch", str(f)], capsys)
+    assert rc == 2 and f"{f}:101" in err and "Traceback" not in err
+
+
+def test_cli_no_trace_bulk_result_lines(capsys, tmp_path):
+    f = tmp_path / "vas.txt"
+    f.write_text("".join(f"{v:#x}\n" for v in _sample_vas(80)))
+    rc, out, _ = run(["translate", *sample("s1_4k_48bit"), "--no-trace", "--batch", str(f)], capsys)
+    assert "0xffff800000201234 -> PA 0x40201234" in out and len(out.splitlines()) >= 80
+
+
+def test_cli_reverse(capsys):
+    rc, out, _ = run(["translate", *sample("s1_4k_48bit"), "--reverse", "--json", "0x40201234", "0x1"], capsys)
+    first, second = (json.loads(x) for x in out.splitlines())
+    assert rc == 1
+    assert first["target"] == "0x40201234" and first["count"] >= 1
+    assert "0xffff800000201234" in [m["va"] for m in first["mappings"]]
+    assert second["count"] == 0 and second["mappings"] == []
+    rc, out, _ = run(["translate", *sample("s1_4k_48bit"), "--reverse", "--csv", "0x40201234"], capsys)
+    assert rc == 0 and out.splitlines()[0].startswith("target,va,ok")
+    assert any(line.startswith("0x40201234,0xffff800000201234,true") for line in out.splitlines())
+    rc, out, _ = run(["translate", *sample("s1_4k_48bit"), "--reverse", "0x40201234"], capsys)
+    assert "0xffff800000201234 -> PA 0x40201234" in out
+
+
+def test_cli_json_and_csv_exclude_each_other(capsys):
+    rc, _, err = run(["translate", *sample("s1_4k_48bit"), "--json", "--csv", "0x1000"], capsys)
+    assert rc == 2 and "exclude" in err
+    rc, _, err = run(["translate", *sample("s1_4k_48bit"), "--reverse", "--access", "read", "0x1000"], capsys)
+    assert rc == 2 and "--reverse" in err
+
+
+def test_cli_linux_dump_batch(linux_dump, capsys, tmp_path):
+    mem, kernel, _user, entries, path = linux_dump
+    vas = [int(e["va"], 16) for e in entries if (int(e["va"], 16) >> 55) & 1]
+    f = tmp_path / "vas.txt"
+    f.write_text("".join(f"{v:#x}\n" for v in vas))
+    rc, out, err = run(["translate", "-i", str(path), "--batch", str(f), "--json"], capsys)
+    lines = [json.loads(x) for x in out.splitlines()]
+    want = {int(e["va"], 16): e["result"] for e in entries}
+    assert len(lines) == len(vas) and rc == 1
+    assert all(d["pa"] == want[int(d["va"], 16)] for d in lines)
+    assert "VMCOREINFO" in err
