@@ -212,11 +212,13 @@ def table_index(ia: int, level: int, start_level: int, iasize: int, granule_shif
     return (ia >> lsb) & ((1 << (msb - lsb + 1)) - 1)
 
 
-def _read(mem: Memory, pa: int, big_endian: bool) -> int | None:
+def _read(mem: Memory, pa: int, big_endian: bool) -> int | str:
+    """The descriptor at ``pa``, or why it cannot be read ("not in the image",
+    "excluded from the dump", ...)."""
     try:
         return mem.read_u64(pa, big_endian)
-    except NotInImage:
-        return None
+    except NotInImage as exc:
+        return exc.reason
 
 
 def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Access | None, el: int,
@@ -245,11 +247,10 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
         index = table_index(ipa, level, s2.start_level, s2.iasize, g)
         desc_addr = table | (index << 3)
         raw = _read(mem, desc_addr, s2.ee)
-        if raw is None:
+        if raw.__class__ is str:
             steps.append(TraceStep(2, level, table, index, desc_addr, desc_addr, None, "not in image",
-                                   note="descriptor address not in the image", s1_level=s1_level))
-            raise fault(FaultType.SYNC_EXTERNAL_ON_WALK, level,
-                        f"descriptor address {desc_addr:#x} is not in the image", True)
+                                   note=f"descriptor address {raw}", s1_level=s1_level))
+            raise fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, f"descriptor address {desc_addr:#x} {raw}", True)
         kind = decode_descriptor_type(raw, level, ds, g, pa_max)
         if kind == "table":
             nxt = next_table_base(raw, g, ds, lpa64)
@@ -394,11 +395,10 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
         else:
             desc_pa = desc_addr
         raw = _read(mem, desc_pa, p.ee)
-        if raw is None:
+        if raw.__class__ is str:
             steps.append(TraceStep(1, level, table, index, desc_addr, desc_pa, None, "not in image",
-                                   note="descriptor address not in the image"))
-            raise fault(FaultType.SYNC_EXTERNAL_ON_WALK, level,
-                        f"descriptor address {desc_pa:#x} is not in the image", True)
+                                   note=f"descriptor address {raw}"))
+            raise fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, f"descriptor address {desc_pa:#x} {raw}", True)
         kind = decode_descriptor_type(raw, level, ds, g, pa_max)
         if kind == "table":
             nxt = next_table_base(raw, g, ds, lpa64)

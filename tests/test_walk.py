@@ -498,3 +498,23 @@ def test_epd_and_e0pd():
     regs["TCR_EL1"] = TCR_EL1["EPD0"].put(regs["TCR_EL1"], 1)
     f = walk(regs, mem, 0x1000, el=1).fault
     assert (f.type, f.level) == (T.TRANSLATION, 0)
+
+
+def test_unreadable_descriptor_reason_is_kept():
+    """A page excluded from a kdump is reported as such, not as zeros or a plain hole."""
+    from pgwalk.errors import NotInImage
+
+    b = s1()
+    b.map(0x1000, 0x8000_0000, 0x1000)
+    inner = b.memory()
+    leaf_table = b.descriptor_address(0x1000, 3) & ~0xFFF
+
+    class Excluding:
+        def read_u64(self, pa, big_endian=False):
+            if pa & ~0xFFF == leaf_table:
+                raise NotInImage(pa, 8, "excluded from the dump")
+            return inner.read_u64(pa, big_endian)
+
+    t = walk(b.registers(), Excluding(), 0x1000)
+    assert (t.fault.type, t.fault.level, t.fault.not_in_image) == (T.SYNC_EXTERNAL_ON_WALK, 3, True)
+    assert "excluded from the dump" in t.fault.reason and "excluded" in t.steps[-1].note
