@@ -76,6 +76,8 @@ def result_line(d: dict[str, Any]) -> Text:
     """``VA -> IPA -> PA`` with size, memory type and permissions, or the fault."""
     t = Text()
     t.append(d["va"], style="bold")
+    if d.get("label"):
+        t.append(f" [{d['label']}]", style="cyan")
     chain = []
     if d["stages"] == "12" and d["ipa"] is not None and d["ipa"] != d["va"]:
         chain.append(("IPA", d["ipa"]))

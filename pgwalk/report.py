@@ -20,7 +20,8 @@ Schema (version 1), one object per address::
       "s1": null | leaf, "s2": null | leaf,
       "steps": [ {"stage", "level", "table", "index", "desc_addr", "desc_pa", "raw", "kind",
                   "next", "fields": {name: int}, "note", "s1_level"} ],
-      "notes": [str]
+      "notes": [str],
+      "label": str | null         # only for crash dumps with VMCOREINFO: the kernel region
     }
 
 A leaf is ``{"level", "kind", "raw", "oa_base", "size", "af", "ng", "contiguous", "dbm",

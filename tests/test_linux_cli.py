@@ -52,3 +52,10 @@ def test_dump_tree_ranges_carry_kernel_layout_labels(dump, capsys):
     assert {"linear map", "kernel image", "vmalloc", "vmemmap", "fixmap"} <= labels
     first = ranges[0]
     assert first["va_start"] == "0xffff000000000000" and first["label"] == "linear map"
+
+
+def test_translate_labels_kernel_regions(dump, capsys):
+    assert main(["translate", "-i", dump, "--json", "0xffff000001234567", "0xfffffbfffe800010"]) == 0
+    linear, pci = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert linear["label"] == "linear map" and pci["label"] == "PCI I/O"
+    assert pci["attributes"]["memtype"] == "Device"

@@ -91,7 +91,15 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
         return _bulk(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, acc, el_,
                      pan_applies, fmt, notes)
     vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
-    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes)
+    label = None
+    if ctx.vmcoreinfo is not None:
+        from ..linux import kernel_layout, label_address, untag
+
+        layout = kernel_layout(ctx.vmcoreinfo)
+
+        def label(va: int) -> str | None:
+            return label_address(layout, untag(va))
+    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, label)
 
 
 def _read_batch(path: str) -> tuple[list[int], "object | None"]:
@@ -144,8 +152,8 @@ def _console():
     return console
 
 
-def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes) -> int:
-    """One walk per address, with the full trace."""
+def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=None) -> int:
+    """One walk per address, with the full trace (and the kernel layout label with VMCOREINFO)."""
     import json
 
     from ..report import CSV_COLUMNS, csv_line, csv_row, translation_to_dict
@@ -160,6 +168,8 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes) -> int:
         t = walk_translate(setup, mem, va, stages=stages, access=acc, el=el, pan=pan)
         any_fault |= not t.ok
         d = translation_to_dict(t, wxn=setup.wxn, epan=setup.epan, extra_notes=notes if i == 0 else ())
+        if label is not None:
+            d["label"] = label(va)
         if fmt == "json":
             out.write(json.dumps(d) + "\n")
             continue
