@@ -53,6 +53,7 @@ def hx(v: int | None) -> str | None:
 def attrs_to_dict(m: A.MemAttrs | None) -> dict[str, Any] | None:
     if m is None:
         return None
+    m = A.effective_shareability(m)   # Device and Normal iNC/oNC are Outer Shareable (ASL EffectiveShareability)
     return {
         "memtype": m.memtype, "device": m.device,
         "inner": None if m.inner is None else str(m.inner),
