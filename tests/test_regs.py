@@ -1,0 +1,79 @@
+"""Register files, --reg values and the root shortcut."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import oracle_data
+from pgwalk.errors import InputError, RegisterError
+from pgwalk.formats.registers import TCR_EL1
+from pgwalk.params import setup_from_registers
+from pgwalk.regs import canonical_name, load_register_file, parse_int, parse_reg_assignment, shortcut_registers
+
+
+def test_json_and_toml_files_agree(tmp_path):
+    j = tmp_path / "r.json"
+    j.write_text(json.dumps({"tcr_el1": "0x10", "TTBR0_EL1": 1073741824, "_comment": "x", "PAR_EL1": None}))
+    t = tmp_path / "r.toml"
+    t.write_text('TCR_EL1 = 0x10\nttbr0_el1 = "0x4000_0000"\n')
+    assert load_register_file(j) == load_register_file(t) == {"TCR_EL1": 0x10, "TTBR0_EL1": 0x4000_0000}
+
+
+def test_oracle_gdb_register_dump_loads_as_is():
+    path = oracle_data.linux_oracle_dir()
+    if path is None or not (path / "regs.json").exists():
+        pytest.skip("Linux oracle not present")
+    regs = load_register_file(path / "regs.json")
+    assert regs["TCR_EL1"] == 0x015001F5B5503510 and regs["SCTLR_EL1"] == 0x2000018FC74791D  # gdb's "SCTLR"
+    assert regs["PSTATE"] == 0x60001000                                                      # "cpsr"
+    s = setup_from_registers(regs)
+    assert s.ranges[1].base == 0x41858000 and s.ranges[1].granule_shift == 12
+
+
+@pytest.mark.parametrize("name,hint", [("TCR_EL11", "TCR_EL1"), ("TTRB0_EL1", "TTBR0_EL1"), ("VTCR_EL1", "VTCR_EL2")])
+def test_unknown_names_list_close_matches(name, hint):
+    with pytest.raises(RegisterError, match=hint):
+        canonical_name(name)
+
+
+def test_bad_files(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(RegisterError, match="not valid JSON"):
+        load_register_file(bad)
+    bad.write_text('{"TCR_EL1": "0x1", "tcr_el1": "0x2"}')
+    with pytest.raises(RegisterError, match="given twice"):
+        load_register_file(bad)
+    bad.write_text('{"TCR_EL1": -1}')
+    with pytest.raises(InputError, match="64 bits"):
+        load_register_file(bad)
+    with pytest.raises(RegisterError, match="cannot read"):
+        load_register_file(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("text,value", [("0x10", 16), ("16", 16), ("0b101", 5), ("ffff_0000", 0xFFFF0000)])
+def test_parse_int(text, value):
+    assert parse_int(text) == value
+
+
+def test_reg_assignment():
+    assert parse_reg_assignment("sctlr=0x1") == ("SCTLR_EL1", 1)
+    with pytest.raises(RegisterError, match="NAME=VALUE"):
+        parse_reg_assignment("TCR_EL1")
+
+
+@pytest.mark.parametrize("granule,va_bits,g,ds", [("4k", 48, 12, 0), ("16k", 47, 14, 0), ("64k", 52, 16, 0), ("4k", 52, 12, 1)])
+def test_shortcut_builds_equivalent_registers(granule, va_bits, g, ds):
+    regs = shortcut_registers(granule, va_bits, 0x4000_0000)
+    assert TCR_EL1["DS"].get(regs["TCR_EL1"]) == ds
+    s = setup_from_registers(regs)
+    for p in s.ranges:
+        assert (p.granule_shift, p.iasize, p.base) == (g, va_bits, 0x4000_0000)
+
+
+def test_missing_id_register_is_assumed_and_said():
+    s = setup_from_registers({"TCR_EL1": 0x10, "SCTLR_EL1": 1})
+    assert s.features.pa_max == 52
+    assert any("PARange 52" in n for n in s.notes)
