@@ -66,8 +66,9 @@ TCR_EL1 = Layout("TCR_EL1", fields([
     ("MTX0", 60, 60), ("MTX1", 61, 61),
 ]))
 
-# TCR_EL2 when HCR_EL2.E2H == 0 (ARM D24.2.195)
-TCR_EL2_E2H0 = Layout("TCR_EL2", fields([
+# TCR_EL2 when HCR_EL2.E2H == 0 (ARM D24.2.195) and TCR_EL3 (ARM D24.2.196): the fields
+# pgwalk reads sit at the same positions in both
+_TCR_ONE_RANGE = [
     ("T0SZ", 5, 0, "size offset: 64 - T0SZ VA bits"),
     ("IRGN0", 9, 8, "inner cacheability of walks", _CACHE),
     ("ORGN0", 11, 10, "outer cacheability of walks", _CACHE),
@@ -85,28 +86,9 @@ TCR_EL2_E2H0 = Layout("TCR_EL2", fields([
     ("RES1_31", 31, 31),
     ("DS", 32, 32, "52-bit IA/OA with 4KB/16KB granules (FEAT_LPA2)"),
     ("MTX", 33, 33),
-]))
-
-# TCR_EL3 (ARM D24.2.196): same positions as TCR_EL2 with E2H == 0 for what pgwalk reads
-TCR_EL3 = Layout("TCR_EL3", fields([
-    ("T0SZ", 5, 0, "size offset: 64 - T0SZ VA bits"),
-    ("IRGN0", 9, 8, "inner cacheability of walks", _CACHE),
-    ("ORGN0", 11, 10, "outer cacheability of walks", _CACHE),
-    ("SH0", 13, 12, "shareability of walks", _SH),
-    ("TG0", 15, 14, "granule", _TG0),
-    ("PS", 18, 16, "physical address size", _PS_VALUES),
-    ("TBI", 20, 20, "top byte ignored"),
-    ("HA", 21, 21, "hardware Access flag update"),
-    ("HD", 22, 22, "hardware dirty state update"),
-    ("RES1_23", 23, 23),
-    ("HPD", 24, 24, "hierarchical permissions disabled"),
-    ("HWU59", 25, 25), ("HWU60", 26, 26), ("HWU61", 27, 27), ("HWU62", 28, 28),
-    ("TBID", 29, 29, "TBI for data accesses only"),
-    ("TCMA", 30, 30),
-    ("RES1_31", 31, 31),
-    ("DS", 32, 32, "52-bit IA/OA with 4KB/16KB granules (FEAT_LPA2)"),
-    ("MTX", 33, 33),
-]))
+]
+TCR_EL2_E2H0 = Layout("TCR_EL2", fields(_TCR_ONE_RANGE))
+TCR_EL3 = Layout("TCR_EL3", fields(_TCR_ONE_RANGE))
 
 # VTCR_EL2 (ARM D24.2.224)
 VTCR_EL2 = Layout("VTCR_EL2", fields([

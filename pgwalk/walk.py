@@ -171,24 +171,25 @@ class _Stop(Exception):
         self.fault = fault
 
 
-def leaf_base(raw: int, leafsize: int, ds: bool, lpa64: bool) -> int:
-    """ASL ``AArch64.S1LeafBase`` / ``S2LeafBase``."""
-    base = (raw & _ADDR_MASK_48) & ~((1 << leafsize) - 1)
+def _descriptor_address(raw: int, low_bits: int, ds: bool, lpa64: bool) -> int:
+    """The address a descriptor holds, bits below ``low_bits`` dropped: desc[47:low_bits],
+    then OA[51:48] from desc[15:12] (64KB, 52-bit PA) or desc[9:8]:desc[49:48] (DS = 1)."""
+    base = (raw & _ADDR_MASK_48) & ~((1 << low_bits) - 1)
     if lpa64:
         base |= D.LPA_OA_51_48.get(raw) << 48
     elif ds:
         base |= (D.DS_OA_51_50.get(raw) << 50) | (D.DS_OA_49_48.get(raw) << 48)
     return base
+
+
+def leaf_base(raw: int, leafsize: int, ds: bool, lpa64: bool) -> int:
+    """ASL ``AArch64.S1LeafBase`` / ``S2LeafBase``: aligned to the block or page size."""
+    return _descriptor_address(raw, leafsize, ds, lpa64)
 
 
 def next_table_base(raw: int, granule_shift: int, ds: bool, lpa64: bool) -> int:
-    """ASL ``AArch64.NextTableBase``."""
-    base = (raw & _ADDR_MASK_48) & ~((1 << granule_shift) - 1)
-    if lpa64:
-        base |= D.LPA_OA_51_48.get(raw) << 48
-    elif ds:
-        base |= (D.DS_OA_51_50.get(raw) << 50) | (D.DS_OA_49_48.get(raw) << 48)
-    return base
+    """ASL ``AArch64.NextTableBase``: aligned to one granule."""
+    return _descriptor_address(raw, granule_shift, ds, lpa64)
 
 
 def decode_descriptor_type(raw: int, level: int, ds: bool, granule_shift: int, pa_max: int) -> str:
