@@ -14,7 +14,8 @@ elsewhere in the tree, or a known departure from the architecture (QEMU 7.2,
 errata-like fault level/type differences).
 
 :class:`ATBatch` runs JSON Lines batches (``pgwalk at --batch``): the memory
-is opened once and every distinct register state is decoded once.
+is opened once and every distinct register state is decoded once; large batches
+are walked group by group (register state, op, PAN) by :func:`pgwalk.bulk.bulk_at`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import bisect
 import functools
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import attrs as A
 from .errors import InputError, NotInImage, PgwalkError
@@ -38,6 +39,7 @@ from .walk import Memory, Translation, next_table_base, leaf_base, translate
 __all__ = [
     "ATOp", "AT_OPS", "parse_at_op", "ATResult", "at", "encode_par", "par_decode", "compare_par", "ParDiff",
     "Reason", "explain_mismatch", "EXPLAIN_LEVELS", "known_departures", "BatchLine", "parse_batch_line", "ATBatch",
+    "parse_batch_lines", "BatchOutcome", "BULK_MIN_LINES",
     "result_to_dict", "parse_captured_par", "pstate_pan", "CAPTURED_EXCEPTION",
 ]
 
@@ -1088,9 +1090,8 @@ def result_to_dict(res: ATResult, *, captured: int | str | None = None, diff: Pa
 
 # --------------------------------------------------------------------------- batches
 
-@dataclass(frozen=True, slots=True)
-class BatchLine:
-    """One parsed ``--batch`` line."""
+class BatchLine(NamedTuple):
+    """One parsed ``--batch`` line (immutable; a named tuple: 100k of them are made quickly)."""
 
     lineno: int
     op: ATOp
@@ -1112,22 +1113,64 @@ def parse_batch_line(text: str, lineno: int, where: str = "batch") -> BatchLine 
     s = text.strip()
     if not s or s.startswith("#"):
         return None
-    loc = f"{where}:{lineno}"
+    return BatchLine(lineno, *_parse_record(s, f"{where}:{lineno}", None))
+
+
+def parse_batch_lines(texts: Iterable[str], where: str = "batch") -> list[BatchLine]:
+    """:func:`parse_batch_line` for every line (numbered from 1), blank lines and comments left out.
+
+    Repeated records (trace replays cycle through the same vectors) are decoded once, and
+    so is each distinct ``regs`` object.
+    """
+    out = []
+    seen: dict[str, tuple] | None = {}
+    regs_keys: dict[tuple, tuple] = {}
+    misses = 0
+    for n, text in enumerate(texts, 1):
+        s = text.strip()
+        if not s or s[0] == "#":
+            continue
+        fields = seen.get(s) if seen is not None else None
+        if fields is None:
+            fields = _parse_record(s, f"{where}:{n}", regs_keys)
+            if seen is not None:
+                misses += 1
+                seen[s] = fields
+                if misses >= _RECORD_CACHE or (misses % 4096 == 0 and len(out) < misses + misses // 4):
+                    seen = None                    # (almost) every record differs: stop remembering
+        out.append(BatchLine(n, *fields))
+    return out
+
+
+#: the JSON scanner ``json.loads`` runs (records are stripped: no whitespace around the value)
+_SCAN = json.JSONDecoder().scan_once
+
+#: distinct records :func:`parse_batch_lines` remembers
+_RECORD_CACHE = 1 << 16
+
+
+def _parse_record(s: str, loc: str, regs_keys: dict[tuple, tuple] | None) -> tuple:
+    """The fields of a :class:`BatchLine` after ``lineno``, from one stripped JSON record."""
     try:
-        obj = json.loads(s)
+        obj, end = _SCAN(s, 0)                   # json.loads without its Python-level wrapping
+    except (StopIteration, ValueError, RecursionError):
+        end = -1
+    try:
+        if end != len(s):
+            obj = json.loads(s)                    # the error json.loads gives (or its value)
     except json.JSONDecodeError as exc:
         raise InputError(f"{loc}: not valid JSON ({exc.msg})") from None
     if not isinstance(obj, dict):
         raise InputError(f"{loc}: expected a JSON object")
     if "op" not in obj or "va" not in obj:
         raise InputError(f"{loc}: needs \"op\" and \"va\"")
-    try:
-        op = parse_at_op(obj["op"])
-    except InputError as exc:
-        raise InputError(f"{loc}: {exc}") from None
-    from .regs import parse_int
-
-    va = parse_int(obj["va"], f"{loc}: va")
+    op = AT_OPS.get(obj["op"]) if isinstance(obj["op"], str) else None
+    if op is None:
+        try:
+            op = parse_at_op(obj["op"])
+        except InputError as exc:
+            raise InputError(f"{loc}: {exc}") from None
+    va = _parse_va(obj["va"], loc)
     par = obj.get("par")
     captured = None if par is None else parse_captured_par(par, f"{loc}: par")
     pan = obj.get("pan")
@@ -1141,8 +1184,35 @@ def parse_batch_line(text: str, lineno: int, where: str = "batch") -> BatchLine 
     if regs is not None:
         if not isinstance(regs, dict):
             raise InputError(f"{loc}: regs must be an object of register names to values")
-        key = tuple(sorted((str(k), v if not isinstance(v, (dict, list)) else json.dumps(v)) for k, v in regs.items()))
-    return BatchLine(lineno, op, va, captured, pan, key, obj.get("id"))
+        raw: tuple | None = None
+        if regs_keys is not None:
+            # the values' types too: 1, 1.0 and true are equal keys but not equal registers
+            raw = (tuple(regs.items()), tuple(map(type, regs.values())))
+            try:
+                key = regs_keys.get(raw)
+            except TypeError:                      # an object or array value: not hashable
+                raw = None
+        if key is None:
+            key = tuple(sorted((str(k), v if not isinstance(v, (dict, list)) else json.dumps(v))
+                               for k, v in regs.items()))
+            if raw is not None and regs_keys is not None:
+                regs_keys[raw] = key
+    return op, va, captured, pan, key, obj.get("id")
+
+
+def _parse_va(value: Any, loc: str) -> int:
+    """``parse_int(value, f"{loc}: va")``, with a fast path for ``"0x..."`` strings."""
+    if isinstance(value, str) and value[:2] in ("0x", "0X"):
+        try:
+            n = int(value, 16)
+        except ValueError:
+            pass
+        else:
+            if 0 <= n < 1 << 64:
+                return n
+    from .regs import parse_int
+
+    return parse_int(value, f"{loc}: va")
 
 
 class ATBatch:
@@ -1151,6 +1221,8 @@ class ATBatch:
     The memory is read in place (never re-read per line); each distinct register state
     (the base registers overlaid with a line's ``regs``) is decoded once per regime and
     cached; leaf indexes for reverse lookups are built once per register state.
+    :meth:`run` runs one line; :meth:`run_many` runs a whole batch with the vectorised
+    walker (the same outcomes), as ``pgwalk at --batch`` does from :data:`BULK_MIN_LINES` lines.
     """
 
     def __init__(self, mem: Memory, base_regs: Mapping[str, int], *, pan: bool | None = None,
@@ -1168,6 +1240,9 @@ class ATBatch:
         self._setups: dict[tuple, TranslationSetup] = {}
         self._index_cache: dict = {}              # leaf indexes and hypothesis setups
         self._explained: dict = {}                 # identical mismatching lines are explained once
+        self._line_setups: dict[tuple, TranslationSetup] = {}   # (regs, op.regime_el) -> setup
+        self._reader: Any = None                   # the vectorised walker's descriptor reader
+        self._diffs: dict[tuple, ParDiff] = {}
 
     def registers(self, key: tuple | None, lineno: int = 0) -> dict[str, int]:
         regs = self._regs.get(key)
@@ -1188,6 +1263,9 @@ class ATBatch:
         return regs
 
     def setup(self, line: BatchLine) -> TranslationSetup:
+        fast = self._line_setups.get((line.regs, line.op.regime_el))
+        if fast is not None:
+            return fast
         regs = self.registers(line.regs, line.lineno)
         regime = regime_for_el(line.op.regime_el, regs)
         k = (line.regs, regime)
@@ -1200,6 +1278,7 @@ class ATBatch:
             except PgwalkError as exc:
                 raise InputError(f"{self.where}:{line.lineno}: {exc}") from None
             self._setups[k] = s
+        self._line_setups[(line.regs, line.op.regime_el)] = s
         return s
 
     def validate(self, lines: Iterable[BatchLine]) -> None:
@@ -1226,3 +1305,163 @@ class ATBatch:
         d = result_to_dict(res, captured=line.captured, diff=diff, reasons=reasons, trace=self.trace,
                            setup=setup, extra=extra)
         return d, res, diff
+
+    # -- many lines at once ---------------------------------------------------------------
+
+    def run_many(self, lines: Sequence[BatchLine], *, text: bool = True) -> Iterator["BatchOutcome"]:
+        """Every line's :meth:`run`, in order, walked by the vectorised walker.
+
+        Lines are grouped by register state, operation and PSTATE.PAN, and each group is
+        one :func:`pgwalk.bulk.bulk_at` call.  The outcomes are exactly :meth:`run`'s:
+        ``text`` is ``json.dumps`` of its object (with ``text``), ``d`` the object itself for
+        mismatches (explained by :meth:`run`, the scalar machinery), else ``None``.
+        Lines whose AT raises an exception (its text names the walk's fault), groups in
+        the EL3 regime (PAR.NS follows NSTable along the walk) and, with ``trace``, every
+        line go through :meth:`run`.  An error (an AT UNDEFINED at ``exec_el``) is raised
+        where :meth:`run` would raise it: after the outcomes of the lines before it.
+        """
+        n = len(lines)
+        # group the lines: same register state, operation and PAN
+        members: dict[tuple, list[int]] = {}
+        for i, ln in enumerate(lines):
+            members.setdefault((ln.regs, ln.op.name, ln.pan if ln.pan is not None else self.pan), []).append(i)
+        group_of: list[Any] = [None] * n
+        lane_of = [0] * n
+        error: tuple[int, BaseException] | None = None
+        import sys
+
+        big = sum(len(idx) for idx in members.values() if len(idx) >= _BULK_MIN_GROUP)
+        # importing numpy and the vectorised walker costs about as much as a thousand scalar ATs
+        vectorise = big >= _BULK_MIN_TOTAL or "pgwalk.bulk" in sys.modules
+        for key, idx in members.items():
+            try:
+                g = self._group(key, [lines[i] for i in idx], vectorise)
+            except PgwalkError as exc:                 # raised by the group's first line
+                if error is None or idx[0] < error[0]:
+                    error = (idx[0], exc)
+                continue
+            for j, i in enumerate(idx):
+                group_of[i] = g
+                lane_of[i] = j
+        stop = n if error is None else error[0]
+        for i in range(stop):
+            ln = lines[i]
+            g = group_of[i]
+            j = lane_of[i]
+            if g.pars is None or g.exception[j]:
+                yield self._scalar_outcome(ln, g, text)
+                continue
+            par = g.pars[j]
+            captured = ln.captured
+            if captured is None:
+                verdict = "no capture"
+            else:
+                dk = (par, captured)
+                diff = self._diffs.get(dk)
+                if diff is None:                       # (EL3 groups, which compare NS, go through run())
+                    diff = self._diffs[dk] = compare_par(par, captured, compare_ns=False)
+                if not diff.match:
+                    yield self._scalar_outcome(ln, g, text)
+                    continue
+                verdict = "match"
+            line_text = None
+            if text:
+                tail = g.tails.get((par, captured))
+                if tail is None:
+                    tail = g.tails[(par, captured)] = self._tail(g, par, captured)
+                line_text = _head(ln) + tail
+            yield BatchOutcome(ln, verdict, par, None, line_text)
+        if error is not None:
+            raise error[1]
+
+    def _group(self, key: tuple, glines: list[BatchLine], vectorise: bool = True) -> "_Group":
+        """One group's ATs: the scalar AT of its first line (errors, regime, notes), then the rest
+        in one vectorised walk."""
+        first = glines[0]
+        setup = self.setup(first)
+        if self.trace or not vectorise or len(glines) < _BULK_MIN_GROUP:
+            return _Group(key, setup, None)           # every line through run()
+        ref = at(setup, self.mem, first.op, first.va, pan=key[2], exec_el=self.exec_el)
+        g = _Group(key, setup, ref)
+        if ref.regime is Regime.EL3:
+            return g
+        import numpy as np
+
+        from .bulk import DescriptorReader, bulk_at
+
+        if self._reader is None:
+            self._reader = DescriptorReader(self.mem)
+        vas = np.fromiter((ln.va for ln in glines), dtype=np.uint64, count=len(glines))
+        b = bulk_at(setup, self.mem, first.op, vas, pan=key[2], exec_el=self.exec_el, reader=self._reader)
+        pars, exception = b.par.tolist(), b.exception.tolist()
+        if (ref.par is None) == exception[0] and (ref.par is None or ref.par == pars[0]):
+            g.pars, g.exception = pars, exception
+        # else (a bug: tests/test_bulk.py and tests/test_at_cli.py check they agree) the scalar path
+        return g
+
+    def _tail(self, g: "_Group", par: int, captured: int | str | None) -> str:
+        """The JSON text of a line from ``"pan"`` on (what follows ``_head``)."""
+        ref = g.ref
+        res = ATResult(ref.op, ref.va, ref.translation, par, "", ref.regime, ref.stages_used, ref.pan, ref.notes)
+        d = result_to_dict(res, captured=captured)
+        del d["op"], d["va"]
+        return json.dumps(d)[1:] + "\n"
+
+    def _scalar_outcome(self, ln: BatchLine, g: "_Group", text: bool) -> "BatchOutcome":
+        """:meth:`run` for one line; repeats of the same AT and captured value (in the same group)
+        reuse its object."""
+        if g.pars is None:                             # a group run one AT at a time: no repeats to expect
+            d, res, _diff = self.run(ln)
+            return BatchOutcome(ln, d["verdict"], res.par, d, json.dumps(d) + "\n" if text else None)
+        k = (ln.va, ln.captured)
+        done = g.scalar.get(k)
+        if done is None:
+            d, res, _diff = self.run(ln)
+            rest = {key: v for key, v in d.items() if key not in ("line", "id")}
+            tail = {key: v for key, v in rest.items() if key not in ("op", "va")}
+            done = g.scalar[k] = (res.par, rest, json.dumps(tail)[1:] + "\n")
+        par, rest, tail = done
+        d = {"line": ln.lineno}
+        if ln.ident is not None:
+            d["id"] = ln.ident
+        d.update(rest)
+        return BatchOutcome(ln, d["verdict"], par, d, _head(ln) + tail if text else None)
+
+
+def _head(ln: BatchLine) -> str:
+    """The JSON text of a line up to ``"pan"``: line number, id, op and VA (as ``result_to_dict``)."""
+    ident = "" if ln.ident is None else f", \"id\": {json.dumps(ln.ident)}"
+    return f"{{\"line\": {ln.lineno}{ident}, \"op\": \"{ln.op.name}\", \"va\": \"{ln.va:#x}\", "
+
+
+class _Group:
+    """The lines of a batch that share register state, operation and PAN."""
+
+    __slots__ = ("key", "setup", "ref", "pars", "exception", "tails", "scalar")
+
+    def __init__(self, key: tuple, setup: TranslationSetup, ref: ATResult | None) -> None:
+        self.key = key
+        self.setup = setup
+        self.ref = ref                       # the scalar AT of the group's first line
+        self.pars: list[int] | None = None   # per lane (None: every line through ATBatch.run)
+        self.exception: list[bool] = []
+        self.tails: dict[tuple, str] = {}    # (PAR, captured) -> JSON text after _head
+        self.scalar: dict[tuple, tuple] = {}  # (VA, captured) -> ATBatch.run's PAR, object, text after _head
+
+
+class BatchOutcome(NamedTuple):
+    """One line's result from :meth:`ATBatch.run_many`."""
+
+    line: BatchLine
+    verdict: str                 #: "match", "mismatch" or "no capture"
+    par: int | None              #: the software PAR_EL1 (``None``: the AT raises an exception)
+    d: dict[str, Any] | None     #: the line's JSON object, for lines :meth:`ATBatch.run` ran
+    text: str | None             #: the JSON line (with its newline), when asked for
+
+
+#: from this many lines on, ``pgwalk at --batch`` uses :meth:`ATBatch.run_many`
+BULK_MIN_LINES = 64
+#: groups of fewer lines (register state, op, PAN) are cheaper one AT at a time
+_BULK_MIN_GROUP = 16
+#: and unless the vectorised walker is loaded already, fewer lines in larger groups than this too
+_BULK_MIN_TOTAL = 4096

@@ -61,13 +61,13 @@ fault's ``reason``::
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .errors import InputError, NotInImage
 from .faults import Fault, FaultType, encode_ld_fsc
@@ -82,7 +82,7 @@ from .walk import (Memory, Translation, decode_descriptor_type, s1_disabled_attr
 __all__ = [
     "FAULT_TYPES", "CHUNK", "DescriptorReader", "BulkTranslation", "translate_many",
     "iter_translate", "BulkAT", "bulk_at", "LineFormatter", "bulk_line_dict", "BULK_DROPPED",
-    "parse_address_text", "TreeLeaves", "reverse_map", "REVERSE_ENTRY_BUDGET",
+    "parse_address_text", "TreeLeaves", "reverse_map", "REVERSE_ENTRY_BUDGET", "BackgroundWriter", "write_all",
 ]
 
 #: ``fault_type`` code -> fault kind (0: no fault)
@@ -564,19 +564,46 @@ def _s1_perm_table(p: S1WalkParams, fn: Callable[[Any], bool]) -> np.ndarray:
     return np.array([fn(_s1_perms_of_code(p, code)) for code in range(_S1_CODES)], dtype=bool)
 
 
-def _s2_perm_code(raw: np.ndarray) -> np.ndarray:
-    code = _get(_S2AP, raw) | (_get(_S2XN, raw) << _U64(_PC2_XN)) | (_get(_S2DBM, raw) << _U64(_PC2_DBM))
-    return code.astype(np.intp)
+@functools.lru_cache(maxsize=256)
+def _s1_allowed_table(two_el: bool, hd: bool, access: Access, el0: bool, pan: bool, epan: bool,
+                      wxn: bool) -> np.ndarray:
+    """:func:`_s1_perm_table` of ``s1_check`` for an access (everything it depends on is an argument:
+    a batch of ATs in many register states builds each table once)."""
+    p = _PermParams(two_el, hd)
+    table = _s1_perm_table(p, lambda perms: s1_check(perms, access, el0=el0, pan=pan, epan=epan, wxn=wxn))
+    table.flags.writeable = False
+    return table
 
 
-def _s2_perm_table(setup: TranslationSetup, fn: Callable[[Any], bool]) -> np.ndarray:
-    s2 = setup.s2
+class _PermParams(NamedTuple):
+    """What :func:`_s1_perms_of_code` reads of a range's :class:`~pgwalk.params.S1WalkParams`."""
+
+    has_unprivileged: bool
+    hd: bool
+
+
+@functools.lru_cache(maxsize=64)
+def _s2_allowed_table(hd: bool, xnx: bool, access: Access | None, el0: bool) -> np.ndarray:
+    """Stage 2 permission codes allowing ``access`` (``None``: readable, as a stage 1 walk needs)."""
     out = np.zeros(1 << _PC2_BITS, dtype=bool)
     for code in range(1 << _PC2_BITS):
         perms = s2_direct_base_permissions(s2ap=code & _S2AP.wmask, xn=code >> _PC2_XN & _S2XN.wmask,
-                                           dbm=bool(code >> _PC2_DBM & 1), hd=s2.hd, xnx=setup.features.xnx)
-        out[code] = fn(perms)
+                                           dbm=bool(code >> _PC2_DBM & 1), hd=hd, xnx=xnx)
+        out[code] = perms.r if access is None else s2_check(perms, access, el0=el0)
+    out.flags.writeable = False
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def _s2_device_table(fwb: bool) -> np.ndarray:
+    out = np.array([s2_walk_device(m, fwb) for m in range(1 << _MEMATTR.width)])
+    out.flags.writeable = False
+    return out
+
+
+def _s2_perm_code(raw: np.ndarray) -> np.ndarray:
+    code = _get(_S2AP, raw) | (_get(_S2XN, raw) << _U64(_PC2_XN)) | (_get(_S2DBM, raw) << _U64(_PC2_DBM))
+    return code.astype(np.intp)
 
 
 # --------------------------------------------------------------------------- results
@@ -785,15 +812,15 @@ class _Engine:
         self.s1st = [_s1_stage(setup, p) for p in setup.ranges]
         el0 = el == 0
         if access is not None:
-            self.s1_allowed = [_s1_perm_table(p, lambda perms: s1_check(
-                perms, access, el0=el0, pan=pan, epan=setup.epan, wxn=setup.wxn)) for p in setup.ranges]
+            self.s1_allowed = [_s1_allowed_table(p.has_unprivileged, p.hd, access, el0, pan, setup.epan, setup.wxn)
+                               for p in setup.ranges]
         else:
             self.s1_allowed = None
         if setup.s2 is not None:
-            self.s2_read = _s2_perm_table(setup, lambda perms: perms.r)
-            self.s2_allowed = (_s2_perm_table(setup, lambda perms: s2_check(perms, access, el0=el0))
-                               if access is not None else None)
-            self.s2_device = np.array([s2_walk_device(m, setup.s2.fwb) for m in range(1 << _MEMATTR.width)])
+            hd, xnx = setup.s2.hd, setup.features.xnx
+            self.s2_read = _s2_allowed_table(hd, xnx, None, False)
+            self.s2_allowed = _s2_allowed_table(hd, xnx, access, el0) if access is not None else None
+            self.s2_device = _s2_device_table(setup.s2.fwb)
         # a stage 1 walk fetches through stage 2 only in the EL1&0 regime
         self.through_s2 = setup.s2 is not None and setup.regime is Regime.EL10
 
@@ -1126,7 +1153,9 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
     The regime, stages, PAN and exception rules are :func:`pgwalk.at.at`'s: a
     synchronous external abort on the walk (an address not in the image) raises
     an exception instead of writing PAR_EL1, and so does a stage 2 fault on the
-    stage 1 walk with ``exec_el=1``; those lanes have ``exception`` set.
+    stage 1 walk with ``exec_el=1``; those lanes have ``exception`` set.  In the EL3
+    regime PAR.NS needs NSTable along each successful walk: those lanes are walked again
+    by the scalar walker (EL3 ATs gain nothing here).
 
     :param op: an :class:`~pgwalk.at.ATOp` or its name (``"S1E1R"``)
     :param pan: PSTATE.PAN; default from the PSTATE/CPSR (or PAN) register
@@ -1178,13 +1207,25 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
         pa_field = PAR_EL1_OK["PA"]
         out = res.output[good]
         par[good] = heads[inv] | (((out >> _U64(pa_field.lsb)) & _U64(pa_field.wmask)) << _U64(pa_field.lsb))
+        if secure:
+            # PAR.NS of a Secure (EL3) translation follows NSTable along the walk and the leaf's NS
+            # bit (pgwalk.at._el3_ns), which the vectorised walk does not keep: the scalar walk
+            from .at import _el3_ns
+            from .walk import translate
+
+            ns = _U64(PAR_EL1_OK["NS"].mask)
+            for i in good.tolist():
+                t = translate(setup, mem, int(res.va[i]), stages=stages, access=op.access, el=op.el, pan=res.pan)
+                if _el3_ns(t):
+                    par[i] |= ns
     return BulkAT(par, exception, res, regime, stages)
 
 
 # --------------------------------------------------------------------------- template keys
 
-# A lane's output line is fixed by: its fault, the mapping size, the stage 1 leaf's
-# attribute and permission inputs, the stage 2 leaf's; packed into one integer.
+# A lane's attributes and permissions (bulk_at's PAR heads) are fixed by: the mapping size,
+# the stage 1 leaf's attribute and permission inputs, the stage 2 leaf's; packed into one
+# integer (_attr_key); its fault by _fault_key.
 _FK_LEVEL = (len(FAULT_TYPES) - 1).bit_length()          # after the fault type
 _FK_STAGE = _FK_LEVEL + 3                                 # fault level + 2 is 0..5
 _FK_S1PTW = _FK_STAGE + 2
@@ -1209,12 +1250,12 @@ _SLOTS = 4                                    # va, ipa, pa, fault ipa
 assert _K_BITS + _SLOTS * _ND_BITS <= 64
 
 
-def _fault_key(res: BulkTranslation) -> np.ndarray:
-    k = res.fault_type.astype(_U64)
-    k |= (res.fault_level.astype(np.int16) + _LEVEL_BIAS).astype(_U64) << _U64(_FK_LEVEL)
-    k |= res.fault_stage.astype(_U64) << _U64(_FK_STAGE)
-    k |= res.s1ptw.astype(_U64) << _U64(_FK_S1PTW)
-    k |= res.not_in_image.astype(_U64) << _U64(_FK_NII)
+def _fault_key(res: BulkTranslation, lanes: np.ndarray | slice = slice(None)) -> np.ndarray:
+    k = res.fault_type[lanes].astype(_U64)
+    k |= (res.fault_level[lanes].astype(np.int16) + _LEVEL_BIAS).astype(_U64) << _U64(_FK_LEVEL)
+    k |= res.fault_stage[lanes].astype(_U64) << _U64(_FK_STAGE)
+    k |= res.s1ptw[lanes].astype(_U64) << _U64(_FK_S1PTW)
+    k |= res.not_in_image[lanes].astype(_U64) << _U64(_FK_NII)
     return k
 
 
@@ -1248,27 +1289,97 @@ def _attr_key(res: BulkTranslation) -> np.ndarray:
     return key
 
 
-def _template_key(res: BulkTranslation) -> np.ndarray:
-    fk = _fault_key(res)
-    ok = res.ok
-    if ok.any():
-        return np.where(ok, _attr_key(res) | fk, fk)
-    return fk
+# A lane's output line is fixed, but for its addresses, by its fault or else by the bits of its
+# leaves that attributes, permissions and size come from.  _line_key packs a refinement of
+# that (raw descriptor fields: lanes it tells apart may still print alike, never the reverse):
+# bit 0 = translated; then, translated: the stage 1 leaf's descriptor bits [9:2] (AttrIndx, NS,
+# AP, SH) and [54:51] (DBM, Contiguous, PXN, UXN), s1_table_bits, s1_shift, VA[55] with two
+# VA ranges, the stage 2 leaf's bits [11:2] (MemAttr, S2AP, SH, AF, FnXS) and [54:51], s2_shift;
+# faulted: the fault key (_fault_key).
+_LK_S1 = ((2, 8), (51, 4))                  # (lsb, width) of the descriptor pieces kept
+_LK_S2_PIECES = ((2, 10), (51, 4))
+_LK_S1_BITS = 8 + 4
+_LK_TB = _LK_S1_BITS
+_LK_S1_SHIFT = _LK_TB + _TB_BITS
+_LK_RANGE = _LK_S1_SHIFT + _K_SIZE_BITS
+_LK_S2 = _LK_RANGE + 1
+_LK_S2_SHIFT = _LK_S2 + sum(w for _l, w in _LK_S2_PIECES)
+_LK_BITS = 1 + _LK_S2_SHIFT + _K_SIZE_BITS          # with bit 0
+assert _LK_BITS + _SLOTS * _ND_BITS <= 64 and _K_FAULT_BITS < _LK_BITS
+assert sum(w for _l, w in _LK_S1) == _LK_S1_BITS and _TB_BITS == 4
+
+
+def _desc_bits(raw: np.ndarray, pieces: tuple[tuple[int, int], ...]) -> np.ndarray:
+    out = None
+    at = 0
+    for lsb, width in pieces:
+        part = (raw >> _U64(lsb)) & _U64(_ones(width))
+        out = part if out is None else out | (part << _U64(at))
+        at += width
+    assert out is not None
+    return out
+
+
+def _line_key(res: BulkTranslation) -> np.ndarray:
+    """Lanes with equal keys print the same line but for their addresses (see above)."""
+    key = _desc_bits(res.s1_desc, _LK_S1)
+    key |= res.s1_table_bits.astype(_U64) << _U64(_LK_TB)
+    key |= res.s1_shift.astype(_U64) << _U64(_LK_S1_SHIFT)
+    if len(res.setup.ranges) > 1:
+        key |= ((res.va >> _U64(_VA_RANGE_BIT)) & _U64(1)) << _U64(_LK_RANGE)
+    if res.setup.s2 is not None and res.stages != "1":
+        key |= _desc_bits(res.s2_desc, _LK_S2_PIECES) << _U64(_LK_S2)
+        key |= res.s2_shift.astype(_U64) << _U64(_LK_S2_SHIFT)
+    key <<= _U64(1)
+    key |= _U64(1)
+    bad = np.flatnonzero(res.fault_type)
+    if len(bad):
+        key[bad] = _fault_key(res, bad) << _U64(1)
+    return key
 
 
 # --------------------------------------------------------------------------- output lines
 
 _MARK = "\x00pgwalk-slot-{}\x00"
-#: 256 byte values -> their two lowercase hex digits
-_HEX2 = np.frombuffer("".join(f"{i:02x}" for i in range(256)).encode(), dtype=np.uint16)
-_POW16 = np.array([16 ** k for k in range(1, _HEX_DIGITS)], dtype=_U64)
+
+
+#: more distinct line layouts than this in a block are grouped by sorting
+_FEW_LAYOUTS = 16
+
+
+_HEX4: np.ndarray | None = None
+
+
+def _hex4() -> np.ndarray:
+    """65536 uint32: the four lowercase hex digits of every 16-bit value, in text order."""
+    global _HEX4
+    if _HEX4 is None:
+        chars = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+        nibbles = (np.arange(1 << 16, dtype=np.uint32)[:, None] >> np.array([12, 8, 4, 0], dtype=np.uint32)) & 15
+        _HEX4 = np.ascontiguousarray(chars[nibbles]).view(np.uint32).ravel()
+    return _HEX4
 
 
 def _hex_digits(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 16) hex digits (most significant first) and the number of digits ``%x`` prints."""
-    be = v.astype(">u8").view(np.uint8).reshape(-1, 8)
-    digits = _HEX2[be].view(np.uint8).reshape(-1, _HEX_DIGITS)
-    return digits, 1 + np.searchsorted(_POW16, v, side="right")
+    """(n, 16) lowercase hex digits (most significant first) and the number of digits ``%x`` prints."""
+    groups = v.astype(">u8").view(">u2").reshape(-1, 4)       # 16-bit groups, most significant first
+    digits = _hex4().take(groups.astype(np.intp)).view(np.uint8).reshape(-1, _HEX_DIGITS)
+    return digits, _hex_widths(v)
+
+
+def _digit_view(digits: np.ndarray, nd: int) -> np.ndarray:
+    """The last ``nd`` digits of every row of an (n, 16) digit matrix, one void scalar per row."""
+    return np.ndarray(shape=(len(digits),), dtype=_void(nd), buffer=digits, offset=_HEX_DIGITS - nd,
+                      strides=(_HEX_DIGITS,))
+
+
+def _hex_widths(v: np.ndarray) -> np.ndarray:
+    """The number of digits ``%x`` prints for every value (1 for 0): from the bit length, which
+    ``frexp`` gives exactly for each 32-bit half (a float64 holds it without rounding)."""
+    hi = np.frexp((v >> _U64(32)).astype(np.float64))[1]
+    lo = np.frexp((v & _U64(0xFFFF_FFFF)).astype(np.float64))[1]
+    bits = np.where(hi > 0, hi + 32, lo)
+    return np.maximum((bits + 3) >> 2, 1)
 
 
 class LineFormatter:
@@ -1277,19 +1388,23 @@ class LineFormatter:
     Lines that differ only in their addresses share a template: the text of a
     representative lane (:meth:`BulkTranslation.to_dict`, so every line is exactly
     what the scalar path prints for that lane, less the keys bulk lines omit) with
-    slots for the VA, IPA, PA and fault IPA.  The lanes of a block are grouped by
-    template and digit counts, and each group's lines are copied into one output
-    buffer at their offsets in input order (one row copy per line, then the digits).
+    slots for the VA, IPA, PA and fault IPA (:func:`_line_key` tells the templates
+    apart).  A template and the digit counts of its slots make a layout: a row of
+    constant bytes with the digit columns.  Each line of a block is placed at its offset
+    in one output buffer by a single ``memcpy``-like copy of its layout's row (a void
+    scalar per line), then each slot's digits by another (hex digits come from a table
+    of four digits per 16 bits).  With ``buffers=2`` the output buffers take turns, so
+    that one block can be written (:class:`BackgroundWriter`) while the next is formatted.
     """
 
-    def __init__(self, fmt: str) -> None:
+    def __init__(self, fmt: str, *, buffers: int = 1) -> None:
         if fmt not in ("json", "csv"):
             raise ValueError(f"unknown format {fmt!r}")
         self.fmt = fmt
         self._templates: dict[int, list[tuple[bytes, int]]] = {}
-        self._layouts: dict[int, tuple[np.ndarray, list[tuple[int, int, int]]]] = {}
-        self._buf: np.ndarray | None = None
-        self._mat: np.ndarray | None = None
+        self._layouts: dict[int, tuple] = {}
+        self._bufs: list[np.ndarray | None] = [None] * max(1, buffers)
+        self._turn = 0
         self._prefix, self._suffix = (b'"0x', b'"') if fmt == "json" else (b"0x", b"")
 
     def header(self) -> bytes:
@@ -1333,78 +1448,100 @@ class LineFormatter:
         return np.frombuffer(bytes(row), dtype=np.uint8), slots
 
     def _buffer(self, size: int) -> np.ndarray:
-        """The output buffer, reused from block to block (fresh pages are slow to fault in)."""
-        if self._buf is None or len(self._buf) < size:
-            self._buf = np.empty(max(size, 2 * len(self._buf) if self._buf is not None else size), dtype=np.uint8)
-        return self._buf
+        """This call's output buffer: the buffers take turns, each reused from block to block
+        (fresh pages are slow to fault in)."""
+        i = self._turn
+        self._turn = (i + 1) % len(self._bufs)
+        buf = self._bufs[i]
+        if buf is None or len(buf) < size:
+            buf = self._bufs[i] = np.empty(max(size, 2 * len(buf) if buf is not None else size), dtype=np.uint8)
+        return buf
 
     def chunks(self, res: BulkTranslation) -> list[Any]:
-        """The lines of every lane, in order, as buffers to write (valid until the next call)."""
+        """The lines of every lane, in order, as buffers to write (valid until the buffers' next turn)."""
         n = len(res)
         if not n:
             return []
         values = (res.va, res.ipa, res.pa, res.fault_ipa)
-        shown = (None, res.has_ipa, res.has_pa, (res.fault_stage == 2) & ~res.ok)
-        key = _template_key(res)
-        digits: list[np.ndarray | None] = []
+        key = _line_key(res)
+        digits: list[np.ndarray | None] = [None] * _SLOTS
         done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for k in range(_SLOTS):
-            if k == 3 and not shown[3].any():
-                digits.append(None)
-                continue
+            if k == 0:
+                shown = None
+            elif k == 3:
+                shown = (res.fault_stage == 2) & ~res.ok
+                if not shown.any():
+                    continue
+            else:
+                shown = res.has_ipa if k == 1 else res.has_pa
             if id(values[k]) not in done:              # pa is ipa without stage 2
-                done[id(values[k])] = _hex_digits(np.ascontiguousarray(values[k]))
+                done[id(values[k])] = _hex_digits(values[k])
             dg, nd = done[id(values[k])]
-            if shown[k] is not None:
-                nd = np.where(shown[k], nd, 0)
-            digits.append(dg)
-            key |= nd.astype(_U64) << _U64(_K_BITS + k * _ND_BITS)
-        uniq, first, inv, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
-        inv = inv.ravel()
-        layouts = []
-        for u, i in zip(uniq.tolist(), first.tolist()):
-            layout = self._layouts.get(u)
-            if layout is None:
-                tkey = u & _ones(_K_BITS)
-                pieces = self._templates.get(tkey)
-                if pieces is None:
-                    pieces = self._templates[tkey] = self._template(res, i)
-                nds = [(u >> (_K_BITS + k * _ND_BITS)) & _ones(_ND_BITS) for k in range(_SLOTS)]
-                layout = self._layouts[u] = self._layout(pieces, nds)
-            layouts.append(layout)
-        widths = np.array([len(row) for row, _slots in layouts], dtype=np.intp)
-        ends = np.cumsum(widths[inv])
+            digits[k] = dg
+            if shown is not None and not shown.all():
+                nd = nd * shown
+            key |= nd.astype(_U64) << _U64(_LK_BITS + k * _ND_BITS)
+        # the distinct layouts (template and digit counts)
+        uniq = np.unique(key, return_counts=True)[0]
+        layouts = [self._layout_of(u, res, key) for u in uniq.tolist()]
+        if len(layouts) == 1:
+            # every line has the same layout: the block is a (lines, width) matrix
+            row, slots = layouts[0][:2]
+            width = len(row)
+            buf = self._buffer(n * width)
+            m = buf[:n * width].reshape(n, width)
+            m[:] = row
+            for k, col, nd in slots:
+                m[:, col:col + nd] = digits[k][:, _HEX_DIGITS - nd:]
+            return [buf[:n * width]]
+        inv = np.searchsorted(uniq, key)                 # each lane's layout
+        width_of = np.array([len(lay[0]) for lay in layouts], dtype=np.intp)[inv]
+        ends = np.cumsum(width_of)
         total = int(ends[-1])
-        offsets = ends - widths[inv]
-        buf = self._buffer(total)
-        if len(uniq) == 1:
-            groups = [slice(None)]
+        buf = self._buffer(total + _HEX_DIGITS)           # digits of lanes without a slot go past the end
+        starts = ends - width_of
+        # each layout's constant text: one void scalar copy per line
+        if len(layouts) <= _FEW_LAYOUTS:
+            groups: Iterable[np.ndarray] = (np.flatnonzero(inv == j) for j in range(len(layouts)))
         else:
             order = np.argsort(inv, kind="stable")
-            bounds = np.cumsum(counts).tolist()
-            groups = [order[a:b] for a, b in zip([0] + bounds[:-1], bounds)]
-        for (row, slots), rows, count in zip(layouts, groups, counts.tolist()):
-            # the group's lines as a matrix: constant text, then the digits column by column
-            m = self._scratch(count, row)
-            for k, col, nd in slots:
-                got = digits[k] if isinstance(rows, slice) else np.take(digits[k], rows, axis=0)
-                m[:, col:col + nd] = got[:, _HEX_DIGITS - nd:]
-            if isinstance(rows, slice):
-                return [m]
-            # every line of the group starts at offsets[rows]: an overlapping (n, width) view of
-            # the buffer takes them as rows, so each line is one row copy
-            lines = as_strided(buf, shape=(total - len(row) + 1, len(row)), strides=(1, 1))
-            lines[offsets[rows]] = m
+            bounds = np.cumsum(np.bincount(inv, minlength=len(layouts))).tolist()
+            groups = (order[a:b] for a, b in zip([0] + bounds[:-1], bounds))
+        for (row, _slots, void_row, _cols), rows in zip(layouts, groups):
+            _void_rows(buf, len(row))[starts[rows]] = void_row
+        # then each address slot's digits, one void scalar copy per line and digit count
+        for k in range(_SLOTS):
+            if digits[k] is None:
+                continue
+            cols = np.array([lay[3][k] for lay in layouts], dtype=np.intp)      # (column, digits) or -1
+            col, nds = cols[:, 0], cols[:, 1]
+            for nd in sorted(set(nds[col >= 0].tolist())):
+                at = starts + col[inv]
+                if not ((nds == nd) | (col < 0)).all():
+                    at[(nds != nd)[inv]] = total          # lanes with other counts: written apart
+                elif (col < 0).any():
+                    at[(col < 0)[inv]] = total            # lanes without the slot: past the end
+                _void_rows(buf, nd)[at] = _digit_view(digits[k], nd)
         return [buf[:total]]
 
-    def _scratch(self, count: int, row: np.ndarray) -> np.ndarray:
-        """A ``count`` x ``len(row)`` matrix filled with ``row`` (the buffer is reused)."""
-        size = count * len(row)
-        if self._mat is None or len(self._mat) < size:
-            self._mat = np.empty(max(size, 2 * len(self._mat) if self._mat is not None else size), dtype=np.uint8)
-        m = self._mat[:size].reshape(count, len(row))
-        m[:] = row
-        return m
+    def _layout_of(self, u: int, res: BulkTranslation, key: np.ndarray) -> tuple:
+        """The line layout of key ``u`` (a lane of ``key`` has it): the row of constant text,
+        its slots ``(slot, column, digits)``, the row as one void scalar, and per slot
+        ``(column, digits)`` (``(-1, 0)`` without)."""
+        layout = self._layouts.get(u)
+        if layout is None:
+            tkey = u & _ones(_LK_BITS)
+            pieces = self._templates.get(tkey)
+            if pieces is None:
+                pieces = self._templates[tkey] = self._template(res, int(np.argmax(key == _U64(u))))
+            nds = [(u >> (_LK_BITS + k * _ND_BITS)) & _ones(_ND_BITS) for k in range(_SLOTS)]
+            row, slots = self._layout(pieces, nds)
+            per_slot = [(-1, 0)] * _SLOTS
+            for k, col, nd in slots:
+                per_slot[k] = (col, nd)
+            layout = self._layouts[u] = (row, slots, row.view(_void(len(row)))[0], per_slot)
+        return layout
 
     def format(self, res: BulkTranslation) -> bytes:
         """The lines of every lane, in order."""
@@ -1419,15 +1556,84 @@ class LineFormatter:
                 stream.write(part)
             return
         stream.flush()
-        for i in range(0, len(parts), _IOV_MAX):
-            batch = parts[i:i + _IOV_MAX]
-            while batch:
-                done = os.writev(fd, batch)
-                while batch and done >= len(batch[0]):       # drop what was written
-                    done -= len(batch[0])
-                    batch.pop(0)
-                if batch and done:
-                    batch[0] = batch[0][done:]
+        write_all(fd, parts)
+
+
+def write_all(fd: int, parts: Sequence[Any]) -> None:
+    """Write every buffer of ``parts`` to file descriptor ``fd`` (``writev``, partial writes resumed)."""
+    parts = [memoryview(p).cast("B") for p in parts]
+    for i in range(0, len(parts), _IOV_MAX):
+        batch = parts[i:i + _IOV_MAX]
+        while batch:
+            done = os.writev(fd, batch)
+            while batch and done >= len(batch[0]):       # drop what was written
+                done -= len(batch[0])
+                batch.pop(0)
+            if batch and done:
+                batch[0] = batch[0][done:]
+
+
+class BackgroundWriter:
+    """Writes blocks to a file descriptor on a thread of its own, one block at a time, so that
+    the next block is walked and formatted while the last one is written.
+
+    :meth:`submit` waits for the previous block's write to finish before starting this one:
+    with a :class:`LineFormatter` of two ``buffers``, a buffer is formatted again only after
+    the write of its previous contents is complete.  A write error (``BrokenPipeError``...)
+    is raised by the next :meth:`submit` or by :meth:`close`.
+    """
+
+    def __init__(self, fd: int) -> None:
+        import threading
+
+        self.fd = fd
+        self._parts: Sequence[Any] | None = None
+        self._error: BaseException | None = None
+        self._go = threading.Semaphore(0)
+        self._idle = threading.Semaphore(1)
+        self._thread = threading.Thread(target=self._run, name="pgwalk-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._go.acquire()
+            parts = self._parts
+            if parts is None:
+                return
+            try:
+                if self._error is None:
+                    write_all(self.fd, parts)
+            except BaseException as exc:          # handed to the caller's thread
+                self._error = exc
+            self._parts = ()
+            self._idle.release()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            exc, self._error = self._error, None
+            raise exc
+
+    def submit(self, parts: Sequence[Any]) -> None:
+        """Write ``parts`` (after the previous block), without waiting for it."""
+        self._idle.acquire()
+        try:
+            self._raise()
+        except BaseException:
+            self._idle.release()
+            raise
+        self._parts = parts
+        self._go.release()
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Wait for the last write and stop the thread; raises a write error not yet raised
+        (unless ``raise_error`` is false: the caller is raising something else)."""
+        if self._thread.is_alive():
+            self._idle.acquire()
+            self._parts = None
+            self._go.release()
+            self._thread.join()
+        if raise_error:
+            self._raise()
 
 
 _IOV_MAX = 1024
@@ -1443,15 +1649,31 @@ def _fileno(stream: Any) -> int | None:
         return None
 
 
-def _hex_lut() -> np.ndarray:
-    lut = np.full(256, 255, dtype=np.uint8)
-    for i, c in enumerate("0123456789abcdef"):
-        lut[ord(c)] = i
-        lut[ord(c.upper())] = i
-    return lut
+#: bytes of whole lines parsed together by :func:`parse_address_text`
+_PARSE_PIECE = 1 << 17
 
 
-_HEX_LUT = _hex_lut()
+def _hex_nibbles(text: np.ndarray) -> np.ndarray | None:
+    """The values of hex digit characters (uint8 array), or ``None`` if any is not a hex digit."""
+    letter = (text | 0x20) - np.uint8(ord("a"))                # 0..5 for a-f / A-F (uint8 wraps)
+    digit = text - np.uint8(ord("0"))                          # 0..9 for 0-9
+    if not np.logical_or(digit < 10, letter < 6).all():
+        return None
+    # '0'-'9' are 0x30-0x39 and 'a'-'f' / 'A'-'F' are 0x61-0x66 / 0x41-0x46
+    nib = text & np.uint8(0x0F)
+    nib += (text >> 6) * np.uint8(9)
+    return nib
+
+
+def _void_rows(buf: np.ndarray, width: int) -> np.ndarray:
+    """Every ``width``-byte window of ``buf`` as one void scalar (window ``i`` starts at byte ``i``):
+    gathering rows from it copies each row with one ``memcpy`` (unlike a 2-D uint8 view)."""
+    return np.ndarray(shape=(max(0, len(buf) - width + 1),), dtype=_void(width), buffer=buf, strides=(1,))
+
+
+@functools.lru_cache(maxsize=None)
+def _void(width: int) -> np.dtype:
+    return np.dtype((np.void, width))
 
 
 def parse_address_text(data: bytes) -> np.ndarray | None:
@@ -1465,30 +1687,48 @@ def parse_address_text(data: bytes) -> np.ndarray | None:
     if not data.endswith(b"\n"):
         data += b"\n"
     buf = np.frombuffer(data, dtype=np.uint8)
+    # a piece of whole lines at a time: the temporaries stay small (and in cache)
+    pieces = []
+    pos = 0
+    while pos < len(data):
+        stop = data.rfind(b"\n", pos, pos + _PARSE_PIECE) + 1 or data.find(b"\n", pos) + 1
+        got = _parse_lines(buf[pos:stop])
+        if got is None:
+            return None
+        pieces.append(got)
+        pos = stop
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+
+def _parse_lines(buf: np.ndarray) -> np.ndarray | None:
+    """:func:`parse_address_text` of whole lines (``buf`` ends with a newline)."""
     ends = np.flatnonzero(buf == ord("\n"))
+    if ends[0] == 0:
+        return None                                             # a blank first line
     starts = np.empty_like(ends)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
-    ends = ends - (buf[np.maximum(ends - 1, 0)] == ord("\r"))
-    nd = ends - starts - 2
-    out = np.empty(len(ends), dtype=_U64)
+    ends -= buf[ends - 1] == ord("\r")
+    nd = ends - starts - 2                                       # hex digits per line
     lo, hi = int(nd.min()), int(nd.max())
-    for width in ([lo] if lo == hi else np.unique(nd).tolist()):
-        if not 1 <= width <= _HEX_DIGITS:
-            return None
-        rows = slice(None) if lo == hi else np.flatnonzero(nd == width)
-        # each line as a row of an overlapping view: one row copy per line
-        text = as_strided(buf, shape=(len(buf) - width - 1, width + 2), strides=(1, 1))[starts[rows]]
-        if (text[:, 0] != ord("0")).any() or ((text[:, 1] | 0x20) != ord("x")).any():
-            return None
-        nib = _HEX_LUT[text[:, 2:]]
-        if (nib == 255).any():
+    if lo < 1 or hi > _HEX_DIGITS:
+        return None
+    # the "0x" of every line
+    if (buf[starts] != ord("0")).any() or ((buf[starts + 1] | 0x20) != ord("x")).any():
+        return None
+    out = np.empty(len(ends), dtype=_U64)
+    for width in ([lo] if lo == hi else np.flatnonzero(np.bincount(nd)).tolist()):
+        rows: slice | np.ndarray = slice(None) if lo == hi else np.flatnonzero(nd == width)
+        # the digits of those lines as a contiguous (lines, width) matrix
+        nib = _hex_nibbles(_void_rows(buf, width)[starts[rows] + 2].view(np.uint8).reshape(-1, width))
+        if nib is None:
             return None
         if width % 2:
             nib = np.concatenate([np.zeros((len(nib), 1), dtype=np.uint8), nib], axis=1)
-        packed = (nib[:, 0::2] << 4) | nib[:, 1::2]                 # big-endian bytes
-        full = np.zeros((len(packed), 8), dtype=np.uint8)
-        full[:, 8 - packed.shape[1]:] = packed
+        # two nibbles (little-endian uint16: the first, high nibble, in the low byte) -> one byte
+        pairs = nib.view("<u2")
+        full = np.zeros((len(nib), 8), dtype=np.uint8)          # big-endian bytes
+        full[:, 8 - pairs.shape[1]:] = (pairs << 4) | (pairs >> 8)
         out[rows] = full.view(">u8").ravel()
     return out
 

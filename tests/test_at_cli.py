@@ -198,3 +198,192 @@ def test_batch_trace_option(user_tree, capsys, tmp_path):
     f = _write(tmp_path / "b.jsonl", ['{"op": "S1E1R", "va": "0x10000"}'])
     rc, out, _ = run(["at", "--batch", f, *args, "--json", "--trace"], capsys)
     assert len(json.loads(out)["translation"]["steps"]) == 4
+
+
+# --------------------------------------------------------------------------- vectorised batches
+#
+# From BULK_MIN_LINES lines on, ``pgwalk at --batch`` walks the lines that share register
+# state, operation and PAN together (ATBatch.run_many, pgwalk.bulk.bulk_at); ``--scalar``
+# runs one AT at a time.  Both must print the same bytes, exit with the same status and
+# fail at the same line.  The tests force the vectorised walk on every group of two lines
+# or more (the defaults leave small groups and small batches to the scalar path).
+
+@pytest.fixture
+def vectorise_all(monkeypatch):
+    """Vectorise every group of 2+ lines, and count the lines bulk_at walked."""
+    import pgwalk.at as at_mod
+    import pgwalk.bulk as bulk_mod
+
+    monkeypatch.setattr(at_mod, "_BULK_MIN_GROUP", 2)
+    monkeypatch.setattr(at_mod, "_BULK_MIN_TOTAL", 0)
+    walked = []
+    real = bulk_mod.bulk_at
+
+    def spy(*a, **k):
+        r = real(*a, **k)
+        walked.append(len(r.par))
+        return r
+
+    monkeypatch.setattr(bulk_mod, "bulk_at", spy)
+    return walked
+
+
+def both_ways(args, capsys, walked=None):
+    """(rc, stdout, stderr) of the vectorised and the --scalar run; asserts they are identical."""
+    n = len(walked) if walked is not None else 0
+    got = run(args, capsys)
+    if walked is not None:
+        assert len(walked) > n, "the vectorised walk did not run"
+    want = run([*args, "--scalar"], capsys)
+    assert got[0] == want[0] and got[2] == want[2]
+    assert got[1] == want[1]
+    return got
+
+
+def _el3_regs(b: TableBuilder) -> dict:
+    from pgwalk.formats.registers import SCTLR, TCR_EL3
+
+    tcr = TCR_EL3.encode(T0SZ=16, TG0=0, PS=5, SH0=3, IRGN0=1, ORGN0=1, RES1_23=1, RES1_31=1)
+    return {"TCR_EL3": hex(tcr), "TTBR0_EL3": hex(b.ttbr_value()), "MAIR_EL3": "0xff",
+            "SCTLR_EL3": hex(SCTLR.encode(M=1))}
+
+
+def _synthetic_rows(b: TableBuilder, n: int = 600, seed: int = 7):
+    """Lines with every kind of variation: ops, PAN, per-line registers (MAIR, TCR, a TTBR
+    outside the image, EL3), captured PARs that match, mismatch, are 'exception' or odd
+    (bit 11 clear), ids of every JSON type, comments and blank lines."""
+    import random
+
+    rng = random.Random(seed)
+    regs, mem = b.registers(), b.memory()
+    overrides = [None, {"MAIR_EL1": "0x04"}, {"MAIR_EL1": "0x44", "_comment": "x"},
+                 {"TTBR0_EL1": "0x7000000000"},                       # tables outside the image
+                 {"TCR_EL1": hex(regs["TCR_EL1"] | (1 << 7))},         # EPD0
+                 {"PSTATE": hex(PSTATE["PAN"].put(0x3C5, 1))}, _el3_regs(b)]
+    ops = ["S1E1R", "S1E0R", "S1E0W", "S1E1W", "S1E1RP", "S1E1WP", "S1E1A", "S12E1R"]
+    vas = [0x10000, 0x11000, 0x12000, 0x13000, 0x10008, 0x14000, 0x1_0000_0000_0000, 0xFFFF_0000_0000_0000]
+    ids = [None, None, "a", 7, 2.5, {"k": [1, "é"]}, [1, 2], True]
+    rows = []
+    for i in range(n):
+        ov = overrides[rng.randrange(len(overrides))]
+        op = "S1E3R" if ov is not None and "TCR_EL3" in ov and rng.random() < 0.8 else ops[rng.randrange(len(ops))]
+        va = vas[rng.randrange(len(vas))]
+        d = {"op": op, "va": hex(va) if rng.random() < 0.9 else va}
+        if rng.random() < 0.5:
+            d["pan"] = rng.choice([0, 1, True, False])
+        if ov is not None:
+            d["regs"] = ov
+        ident = ids[rng.randrange(len(ids))]
+        if ident is not None:
+            d["id"] = ident
+        kind = rng.random()
+        if kind < 0.6:
+            full = {**regs, **{k.upper(): int(v, 16) for k, v in (ov or {}).items() if not k.startswith("_")}}
+            pan = d.get("pan")
+            try:
+                sw = lib_at(full, mem, op, va, pan=None if pan is None else bool(pan)).par
+            except Exception:
+                sw = None
+            d["par"] = "exception" if sw is None else hex(sw)
+            if sw is not None and rng.random() < 0.1:
+                d["par"] = hex(sw & ~(1 << 11))                           # a warning, still a match
+        elif kind < 0.75:
+            d["par"] = hex(0xFF00000040301B80 if rng.random() < 0.5 else 0x80F)   # mismatches
+        elif kind < 0.8:
+            d["par"] = "exception"
+        rows.append(json.dumps(d))
+        if rng.random() < 0.02:
+            rows.append(rng.choice(["", "# a comment", "   "]))
+    return rows
+
+
+@pytest.mark.parametrize("extra", [["--json"], ["--json", "--explain", "quick"], ["--json", "--pan"],
+                                   ["--json", "--exec-el", "3"], [], ["--max-rows", "3", "--explain", "known"]])
+def test_batch_vectorised_equals_scalar_synthetic(user_tree, capsys, tmp_path, vectorise_all, extra):
+    args, b, _ = user_tree
+    f = _write(tmp_path / "b.jsonl", _synthetic_rows(b))
+    rc, out, _ = both_ways(["at", "--batch", f, *args, *extra], capsys, vectorise_all)
+    assert rc == 1
+    if "--json" in extra:
+        verdicts = {json.loads(x)["verdict"] for x in out.splitlines()}
+        assert verdicts == {"match", "mismatch", "no capture"}
+
+
+def test_batch_vectorised_default_thresholds(user_tree, capsys, tmp_path):
+    """Without forcing: a large batch in one register context is vectorised, the output the same."""
+    import pgwalk.at as at_mod
+
+    args, b, _ = user_tree
+    regs, mem = b.registers(), b.memory()
+    rows = []
+    for i in range(5000):
+        va = 0x10000 + (i % 6) * 0x1000 + (i & 0xFF8)
+        op = ("S1E1R", "S1E0W", "S1E1RP")[i % 3]
+        par = lib_at(regs, mem, op, va).par
+        rows.append({"op": op, "va": hex(va), "id": i, "par": hex(par if i % 97 else par ^ (1 << 12))})
+    f = _write(tmp_path / "big.jsonl", rows)
+    assert len(rows) >= at_mod._BULK_MIN_TOTAL
+    rc, out, _ = both_ways(["at", "--batch", f, *args, "--json"], capsys)
+    assert rc == 1 and len(out.splitlines()) == 5000
+    assert sum(json.loads(x)["verdict"] == "mismatch" for x in out.splitlines()) == len(range(0, 5000, 97))
+
+
+def test_batch_vectorised_error_at_the_same_line(user_tree, capsys, tmp_path, vectorise_all):
+    """An AT UNDEFINED at --exec-el: the lines before it are printed, then the same error."""
+    args, _, _ = user_tree
+    rows = [{"op": "S1E1R", "va": "0x10000"}] * 40 + [{"op": "S12E1R", "va": "0x10000"}] * 30
+    rows[10:10] = [{"op": "S1E1W", "va": "0x11000"}] * 20
+    f = _write(tmp_path / "e.jsonl", rows)
+    rc, out, err = both_ways(["at", "--batch", f, *args, "--json", "--exec-el", "1"], capsys, vectorise_all)
+    assert rc == 2 and "UNDEFINED at EL1" in err and len(out.splitlines()) == 60
+
+
+@pytest.mark.parametrize("trace", [[], ["--trace"]])
+def test_batch_vectorised_stdin_and_trace(user_tree, capsys, tmp_path, vectorise_all, trace):
+    args, b, _ = user_tree
+    rows = "\n".join(_synthetic_rows(b, 120, seed=3)) + "\n"
+    got = run(["at", "--batch", "-", *args, "--json", *trace], capsys, stdin=rows)
+    want = run(["at", "--batch", "-", *args, "--json", *trace, "--scalar"], capsys, stdin=rows)
+    assert got == want and ("steps" in got[1]) == bool(trace)
+    assert bool(vectorise_all) != bool(trace)              # --trace: every line through ATBatch.run
+
+
+# --------------------------------------------------------------------------- the QEMU oracle batches
+
+def _oracle():
+    import oracle_at as O
+
+    return O if O.available() else None
+
+
+@pytest.mark.skipif(_oracle() is None, reason="QEMU AT oracle not present")
+@pytest.mark.parametrize("batch", _oracle().batches() if _oracle() else [])
+def test_batch_vectorised_equals_scalar_oracle(batch, capsys, tmp_path, vectorise_all):
+    """Every vector of every oracle batch as one batch file over a sparse raw image of the
+    batch's memory (as test_at_oracle drives the CLI): vectorised and scalar print the same bytes."""
+    import struct
+
+    O = _oracle()
+    lines = []
+    for v in O.vectors(batch):
+        d = {"id": v["id"], "op": v["op"], "va": v["va"], "pan": v["pan"], "regs": v["regs"]}
+        q = v["qemu"]
+        if q["status"] == "ok":
+            d["par"] = q["par"]
+        elif q["status"] == "exception":
+            d["par"] = "exception"
+        lines.append(d)
+    f = _write(tmp_path / f"{batch}.jsonl", lines)
+    lo, hi = O.RAM
+    img = tmp_path / f"{batch}.raw"
+    with open(img, "wb") as fh:
+        fh.truncate(hi - lo)
+        for pa, value in sorted(O.words(batch).items()):
+            fh.seek(pa - lo)
+            fh.write(struct.pack("<Q", value))
+    args = ["at", "--batch", str(f), "--json", "--explain", "known", "-i", f"{img}@{lo:#x}",
+            "--reg", f"ID_AA64MMFR0_EL1={O.MMFR0:#x}", "--reg", "ID_AA64MMFR1_EL1=0x11010211122",
+            "--reg", "ID_AA64MMFR2_EL1=0x1021011010011011"]
+    rc, out, _ = both_ways(args, capsys, vectorise_all)
+    assert len(out.splitlines()) == len(lines)
+    assert sum(vectorise_all) >= len(lines) // 2           # most lines went through bulk_at

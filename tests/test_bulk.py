@@ -616,3 +616,130 @@ def test_cli_linux_dump_batch(linux_dump, capsys, tmp_path):
     assert len(lines) == len(vas) and rc == 1
     assert all(d["pa"] == want[int(d["va"], 16)] for d in lines)
     assert "VMCOREINFO" in err
+
+
+def test_bulk_at_el3_ns_follows_nstable():
+    """PAR.NS of a Secure (EL3) AT: NSTable on the walk or the leaf's NS bit, as pgwalk.at.at."""
+    from pgwalk.formats.registers import SCTLR
+
+    b = TableBuilder(granule=4096, ia_bits=48)
+    b.map(0x1000, 0x8000_0000, 0x1000, S1Attrs(ns=1))
+    b.map(0x4000_0000, 0x8000_0000, 0x1000, S1Attrs(ns=0), table_attrs=TableAttrs(nstable=1))
+    b.map(0x8000_0000, 0x8000_0000, 0x1000)
+    tcr = TCR_EL3.encode(T0SZ=16, TG0=0, PS=5, SH0=3, IRGN0=1, ORGN0=1, RES1_23=1, RES1_31=1)
+    regs = {"TCR_EL3": tcr, "TTBR0_EL3": b.ttbr_value(), "MAIR_EL3": 0xFF, "SCTLR_EL3": SCTLR.encode(M=1)}
+    mem = b.memory()
+    vas = [0x1000, 0x4000_0000, 0x8000_0000, 0x1008, 0x2000]
+    for op in ("S1E3R", "S1E3W", "S1E3A"):
+        ba = bulk_at(regs, mem, op, np.array(vas, dtype=np.uint64))
+        assert ba.regime is Regime.EL3
+        assert [int(p) for p in ba.par] == [at(regs, mem, op, va).par for va in vas], op
+
+
+# --------------------------------------------------------------------------- the fast text paths
+
+def _ref_parse(data: bytes):
+    """What parse_address_text must return: every line "0x" and 1-16 hex digits, else None."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for line in lines:
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        digits = line[2:]
+        if line[:2] not in (b"0x", b"0X") or not 1 <= len(digits) <= 16 or \
+                any(c not in b"0123456789abcdefABCDEF" for c in digits):
+            return None
+        out.append(int(digits, 16))
+    return out or None
+
+
+@pytest.mark.parametrize("piece", [7, 64, 1 << 17])
+def test_parse_address_text_pieces_and_corruption(piece, monkeypatch):
+    """Lines of every width and line ending, across piece boundaries; one corrupted byte anywhere."""
+    import pgwalk.bulk as bulk_mod
+
+    monkeypatch.setattr(bulk_mod, "_PARSE_PIECE", piece)
+    rng = random.Random(piece)
+    for _ in range(200):
+        vas = [rng.getrandbits(rng.choice([1, 4, 9, 32, 61, 64])) for _ in range(rng.randint(1, 40))]
+        text = "".join((f"{v:#x}" if rng.random() < 0.8 else f"0X{v:X}") + rng.choice(["\n", "\r\n"])
+                       for v in vas).encode()
+        if rng.random() < 0.3:
+            text = text.rstrip(b"\r\n")
+        got = parse_address_text(text)
+        assert got is not None and got.tolist() == vas
+        bad = bytearray(text)
+        bad[rng.randrange(len(bad))] = rng.randrange(256)
+        got = parse_address_text(bytes(bad))
+        assert (None if got is None else got.tolist()) == _ref_parse(bytes(bad))
+
+
+def test_hex_digits_and_widths():
+    from pgwalk.bulk import _hex_digits
+
+    rng = random.Random(9)
+    vals = [0, 1, 15, 16, M64, 1 << 63, (1 << 53) + 1, (1 << 60) - 1, (1 << 32) - 1, 1 << 32]
+    vals += [v for k in range(64) for v in ((1 << k), (1 << k) - 1, (1 << (k + 1)) - 1)]
+    vals += [rng.getrandbits(rng.randrange(1, 65)) for _ in range(5000)]
+    digits, widths = _hex_digits(np.array(vals, dtype=np.uint64))
+    for v, d, n in zip(vals, digits, widths.tolist()):
+        assert n == len(f"{v:x}") and bytes(d[16 - n:]).decode() == f"{v:x}"
+
+
+def test_formatter_two_buffers_and_background_writer(tmp_path):
+    """Blocks formatted into two buffers in turn and written by the writer thread: the same bytes
+    as format(); a write error surfaces in the caller."""
+    import os
+
+    from pgwalk.bulk import BackgroundWriter
+
+    b = TableBuilder()
+    rng = random.Random(2)
+    for k in range(40):
+        b.map(k << 21, 0x8000_0000 + (k << 21), 1 << 21, S1Attrs(ap=k % 4, attr_indx=k % 3),
+              min_leaf_level=3 if k % 2 else 2)
+    setup, mem = setup_from_registers(b.registers()), b.memory()
+    vas = np.array([rng.randrange(0, 48 << 21) for _ in range(3000)], dtype=np.uint64)
+    blocks = list(iter_translate(setup, mem, vas, block=257))
+    want = b"".join(LineFormatter("json").format(r) for r in blocks)
+    path = tmp_path / "out.json"
+    fmt = LineFormatter("json", buffers=2)
+    with open(path, "wb") as fh:
+        writer = BackgroundWriter(fh.fileno())
+        for r in blocks:
+            writer.submit(fmt.chunks(r))
+        writer.close()
+    assert path.read_bytes() == want
+    r, w = os.pipe()
+    os.close(r)
+    writer = BackgroundWriter(w)
+    with pytest.raises(BrokenPipeError):
+        for r in blocks:
+            writer.submit(LineFormatter("json").chunks(r))
+        writer.close()
+    writer.close()
+    os.close(w)
+
+
+def test_cli_bulk_to_a_file_descriptor(tmp_path):
+    """The installed command writing to a file (the writer thread path) prints what the
+    in-process run (a text stream) prints."""
+    import subprocess
+
+    vas = _sample_vas(20000)
+    f = tmp_path / "vas.txt"
+    f.write_text("".join(f"{v:#x}\n" for v in vas))
+    args = ["translate", *sample("s1_4k_48bit"), "--json", "--batch", str(f)]
+    out = tmp_path / "out.json"
+    with open(out, "wb") as fh:
+        p = subprocess.run([sys.executable, "-m", "pgwalk.cli", *args], stdout=fh, stderr=subprocess.PIPE)
+    assert p.returncode == 1, p.stderr
+    import io
+    import contextlib
+
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        assert main(args) == 1
+    assert out.read_bytes() == text.getvalue().encode()

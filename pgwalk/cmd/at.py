@@ -30,8 +30,10 @@ _EXPLAIN = ("full", "quick", "known", "none")
               help="For a mismatch: full (re-walk under hypotheses: changed descriptor, MAIR, TCR, PAN, reverse "
                    "lookup), quick (no TCR search or reverse lookup), known (departure patterns only), none.")
 @click.option("--max-rows", type=int, default=20, show_default=True, help="Mismatch rows in the batch summary.")
+@click.option("--scalar", is_flag=True, help="With --batch: run one AT at a time even for large batches "
+              "(the same output, slower).")
 def at(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_par, batch_file, as_json,
-       no_trace, batch_trace, exec_el, explain, max_rows):
+       no_trace, batch_trace, exec_el, explain, max_rows, scalar):
     """Emulate AT OP, VA and show the PAR_EL1 it leaves, its decode and the walk.
 
     OP is one of S1E0R S1E0W S1E1R S1E1W S1E1RP S1E1WP S1E1A S12E0R S12E0W S12E1R
@@ -40,6 +42,10 @@ def at(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_pa
     With --hw-par, the captured value is compared field by field (F, PA, ATTR, SH, NS /
     FST, PTW, S; IMPLEMENTATION DEFINED bits and, from a Non-secure regime, NS ignored)
     and a mismatch is explained where pgwalk can check it.
+
+    With --batch, lines that share their registers, op and PAN are walked together by
+    the vectorised walker (mismatches are still explained one by one); --scalar runs one
+    AT at a time.  The output is the same either way.
 
     Exit status: 0 when everything matches (or nothing was captured), 1 on any mismatch,
     2 on bad input.
@@ -50,7 +56,7 @@ def at(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_pa
         if op or va or hw_par:
             raise InputError("--batch takes its ATs from the file: no OP/VA/--hw-par arguments")
         return _run_batch(batch_file, images, regs_file, reg_values, granule, va_bits, root, pan, as_json,
-                          batch_trace, exec_el, explain, max_rows)
+                          batch_trace, exec_el, explain, max_rows, scalar)
     if not op or not va:
         raise InputError("usage: pgwalk at OP VA [options]  (or --batch FILE)")
     return _run_one(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_par, as_json,
@@ -237,19 +243,14 @@ def _read_lines(path: str) -> list[str]:
 
 
 def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan, as_json, trace, exec_el,
-               explain, max_rows) -> int:
+               explain, max_rows, scalar=False) -> int:
     import collections
-    import json
 
-    from ..at import ATBatch, parse_batch_line
+    from ..at import BULK_MIN_LINES, ATBatch, parse_batch_lines
     from ..errors import InputError
 
     where = "<stdin>" if path == "-" else path
-    lines = []
-    for n, text in enumerate(_read_lines(path), 1):
-        ln = parse_batch_line(text, n, where)
-        if ln is not None:
-            lines.append(ln)
+    lines = parse_batch_lines(_read_lines(path), where)
     if not lines:
         raise InputError(f"{where}: no AT lines")
     ctx = _batch_context(images, regs_file, reg_values, granule, va_bits, root)
@@ -259,27 +260,53 @@ def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan,
     out = click.get_text_stream("stdout")
     counts: collections.Counter = collections.Counter()
     rows = []
-    dumps = json.dumps
-    for ln in lines:
-        d, res, diff = batch.run(ln)
-        verdict = d["verdict"]
-        counts[verdict] += 1
-        if res.par is None:
-            counts["software: exception (no PAR)"] += 1
-        elif res.par & 1:
-            counts["software: fault"] += 1
-        else:
-            counts["software: translated"] += 1
-        if as_json:
-            out.write(dumps(d) + "\n")
-        if verdict == "mismatch":
-            rs = d.get("reasons") or []
-            counts[("reason", _reason_label(rs[0]) if rs else "no explanation" if "reasons" in d else "not explained")] += 1
-            if not as_json and len(rows) < max_rows:
-                rows.append(d)
+    if scalar or len(lines) < BULK_MIN_LINES:
+        outcomes = _scalar_outcomes(batch, lines, as_json)
+    else:
+        from .translate import _quiet_blas
+
+        _quiet_blas()
+        outcomes = batch.run_many(lines, text=as_json)
+    pending: list[str] = []
+    try:
+        for o in outcomes:
+            verdict = o.verdict
+            counts[verdict] += 1
+            if o.par is None:
+                counts["software: exception (no PAR)"] += 1
+            elif o.par & 1:
+                counts["software: fault"] += 1
+            else:
+                counts["software: translated"] += 1
+            if as_json:
+                pending.append(o.text)
+                if len(pending) >= 4096:
+                    out.write("".join(pending))
+                    pending.clear()
+            if verdict == "mismatch":
+                d = o.d
+                rs = d.get("reasons") or []
+                counts[("reason", _reason_label(rs[0]) if rs else "no explanation" if "reasons" in d else "not explained")] += 1
+                if not as_json and len(rows) < max_rows:
+                    rows.append(d)
+    finally:
+        if pending:
+            out.write("".join(pending))
     if not as_json:
         _render_batch(_console(), counts, rows, len(lines), ctx.notes)
     return 1 if counts["mismatch"] else 0
+
+
+def _scalar_outcomes(batch, lines, as_json):
+    """One :meth:`ATBatch.run` per line, as :class:`~pgwalk.at.BatchOutcome` s."""
+    import json
+
+    from ..at import BatchOutcome
+
+    dumps = json.dumps
+    for ln in lines:
+        d, res, _diff = batch.run(ln)
+        yield BatchOutcome(ln, d["verdict"], res.par, d, dumps(d) + "\n" if as_json else None)
 
 
 def _reason_label(r: dict) -> str:

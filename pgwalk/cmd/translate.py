@@ -15,8 +15,9 @@ REGIMES = {"el10": "EL10", "el1&0": "EL10", "el20": "EL20", "el2&0": "EL20", "el
 
 #: from this many addresses on, --json/--csv/--no-trace use the vectorised walker
 BULK_THRESHOLD = 64
-#: addresses per block of the streaming bulk output
-_BLOCK = 1 << 15
+#: addresses per block of the streaming bulk output (a block's lines, about 3 MB of JSON, stay in
+#: cache from formatting to writing; larger blocks cost more in page faults than they save)
+_BLOCK = 1 << 13
 
 
 @click.command()
@@ -122,7 +123,8 @@ def _read_batch(path: str) -> tuple[list[int], "object | None"]:
                 data = fh.read()
     except OSError as exc:
         raise InputError(f"cannot read batch file {path}: {exc.strerror}") from None
-    if data.count(b"\n") + 1 >= BULK_THRESHOLD:
+    if _newlines_at_least(data, BULK_THRESHOLD - 1):
+        _quiet_blas()
         from ..bulk import parse_address_text
 
         array = parse_address_text(data)
@@ -136,7 +138,28 @@ def _read_batch(path: str) -> tuple[list[int], "object | None"]:
     return out, None
 
 
+def _newlines_at_least(data: bytes, n: int) -> bool:
+    """``data.count(b"\\n") >= n``, without counting a whole large file."""
+    pos = -1
+    for _ in range(n):
+        pos = data.find(b"\n", pos + 1)
+        if pos < 0:
+            return False
+    return True
+
+
+def _quiet_blas() -> None:
+    """numpy's OpenBLAS starts a thread pool at import that pgwalk never uses (no linear algebra):
+    one thread, unless the user chose (it costs tens of ms on a busy machine)."""
+    import os
+    import sys
+
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def _as_array(arg_vas: list[int], batch_vas: list[int], batch_array):
+    _quiet_blas()
     import numpy as np
 
     head = np.array(arg_vas + batch_vas, dtype=np.uint64)
@@ -211,25 +234,54 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
                 console.print(result_line(res.to_dict(i)))
         return 1 if any_fault else 0
     _note(notes)
-    formatter = LineFormatter(fmt)
     text = click.get_text_stream("stdout")
     text.flush()
     try:
         binary = click.get_binary_stream("stdout")
     except RuntimeError:                            # a text-only stdout (tests, embedding)
         binary = None
-    if binary is not None:
-        binary.write(formatter.header())
-    else:
-        text.write(formatter.header().decode())
-    for res in blocks:
-        any_fault |= not res.ok.all()
+    fd = _fileno(binary)
+    if fd is None:
+        formatter = LineFormatter(fmt)
         if binary is not None:
-            formatter.write(res, binary)
+            binary.write(formatter.header())
         else:
-            text.write(formatter.format(res).decode())
-    (binary or text).flush()
+            text.write(formatter.header().decode())
+        for res in blocks:
+            any_fault |= not res.ok.all()
+            if binary is not None:
+                formatter.write(res, binary)
+            else:
+                text.write(formatter.format(res).decode())
+        (binary or text).flush()
+        return 1 if any_fault else 0
+    # a file descriptor: each block is written on a thread while the next one is walked and
+    # formatted (two output buffers take turns)
+    from ..bulk import BackgroundWriter, write_all
+
+    formatter = LineFormatter(fmt, buffers=2)
+    binary.flush()
+    write_all(fd, [formatter.header()])
+    writer = BackgroundWriter(fd)
+    try:
+        for res in blocks:
+            any_fault |= not res.ok.all()
+            writer.submit(formatter.chunks(res))
+    except BaseException:
+        writer.close(raise_error=False)
+        raise
+    writer.close()
     return 1 if any_fault else 0
+
+
+def _fileno(stream) -> int | None:
+    """The file descriptor behind a binary stream, when it has one (not in tests' captured streams)."""
+    if stream is None:
+        return None
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _reverse(setup, mem, pas, stages, fmt, notes) -> int:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark for issue 5: ``pgwalk at --batch`` throughput on 100k JSON lines.
 
-    python tests/perf/bench_at.py [--lines N] [--explain full|quick|known|none]
+    python tests/perf/bench_at.py [--lines N] [--explain full|quick|known|none] [--scalar]
 
 Scenarios (each a real ``pgwalk at --batch FILE --json`` subprocess, output to a pipe):
 
@@ -12,6 +12,10 @@ Scenarios (each a real ``pgwalk at --batch FILE --json`` subprocess, output to a
    context switches) and a captured PAR; about 14 % of them mismatch (QEMU
    departures), so the explanation depth matters.
 
+From 64 lines on, ``pgwalk at --batch`` walks the lines sharing register state, op and
+PAN together (issue 7, :meth:`pgwalk.at.ATBatch.run_many`); ``--scalar`` times the
+one-AT-at-a-time path instead (the same output).
+
 Prints lines/s; asserts nothing (timings belong in benchmarks, not tests).
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import struct
 import subprocess
@@ -32,13 +37,21 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
 
 
+#: child processes run as users run them: with bytecode caching (the coding environment
+#: may set PYTHONDONTWRITEBYTECODE, which makes every start recompile pgwalk)
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+#: extra arguments for every run (--scalar)
+EXTRA: list[str] = []
+
+
 def cli() -> list[str]:
     return [sys.executable, "-m", "pgwalk.cli"]
 
 
 def timed(args: list[str], n: int, label: str) -> float:
+    args = args + EXTRA
     t0 = time.perf_counter()
-    r = subprocess.run(cli() + args, capture_output=True, text=True)
+    r = subprocess.run(cli() + args, capture_output=True, text=True, env=CHILD_ENV)
     dt = time.perf_counter() - t0
     if r.returncode not in (0, 1):
         raise SystemExit(f"{label}: exit {r.returncode}: {r.stderr}")
@@ -101,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=100_000)
     ap.add_argument("--explain", default="full", choices=["full", "quick", "known", "none"])
+    ap.add_argument("--scalar", action="store_true", help="time pgwalk at --batch --scalar")
     ns = ap.parse_args(argv)
+    if ns.scalar:
+        EXTRA.append("--scalar")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         one_context(tmp, ns.lines, ns.explain)

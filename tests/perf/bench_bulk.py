@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark for issue 7: the vectorised walker (pgwalk.bulk).
 
-    python tests/perf/bench_bulk.py [--sizes 1e6,1e7,1e8] [--runs 5] [--skip-drgn]
+    python tests/perf/bench_bulk.py [--sizes 1e6,1e7,1e8] [--runs 5] [--skip-drgn] [--phases N]
 
 Prints, without asserting anything:
 
@@ -15,7 +15,9 @@ Prints, without asserting anything:
 * the throughput of :func:`pgwalk.bulk.translate_many` on 1, 10 and 100
   million random mapped VAs of a 4-level 4KB tree (a memory-mapped raw image),
   each size in its own process so that its peak memory (max RSS) is its own;
-* the ratio to the scalar walker on the same addresses.
+* the ratio to the scalar walker on the same addresses;
+* with ``--phases N``, the bulk path's phases (imports, reading the VA file, opening the
+  dump, walk, formatting, writing) timed in N fresh processes.
 
 Targets (2-core CI machine): >= 5 million translations/s, >= 50x the scalar walker;
 the whole command no slower than drgn's (goal: half its time).
@@ -102,11 +104,7 @@ def drgn_comparison(runs: int, count: int = 200_000) -> None:
 
     with open_elf_core(dump) as core:
         pgd = parse_vmcoreinfo(core.vmcoreinfo).swapper_pg_dir
-    rng = random.Random(7)
-    vas = [int(e["va"], 16) for e in entries if (int(e["va"], 16) >> 55) & 1]
-    while len(vas) < count:
-        vas.append(PAGE_OFFSET + rng.randrange(RAM_SIZE))
-    rng.shuffle(vas)
+    vas = _kernel_vas(count)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         va_file = tmp / "vas.txt"
@@ -145,6 +143,103 @@ def _same_pas(drgn_out: Path, pgwalk_out: Path) -> tuple[int, int]:
         ours[d["va"]] = d["pa"]
     theirs = [json.loads(line) for line in drgn_out.read_text().splitlines()]
     return sum(ours.get(d["va"], "?") == d["pa"] for d in theirs), len(theirs)
+
+
+# --------------------------------------------------------------------------- phases
+
+#: one fresh process: the bulk ``translate --json`` path step by step (what the command runs,
+#: serially: the command overlaps writing with the next block); prints a JSON object of ms
+PHASES_JOB = r'''
+import json, os, sys, time
+t0 = time.perf_counter()
+marks = []
+def mark(name):
+    marks.append((name, time.perf_counter()))
+import click
+import pgwalk.cli
+import pgwalk.cmd.translate as TR
+mark("import click, pgwalk.cli, pgwalk.cmd.translate")
+dump, va_file, out = sys.argv[1:4]
+TR._quiet_blas()
+import numpy
+mark("import numpy")
+import pgwalk.bulk as B
+mark("import pgwalk.bulk (walker modules)")
+_, vas = TR._read_batch(va_file)
+mark("read + parse the VA file")
+from pgwalk.cmd.common import load_context
+from pgwalk.params import setup_from_registers
+ctx = load_context((dump,), None, (), None, None, None)
+setup = setup_from_registers(ctx.registers, None)
+mark("open the dump (ELF, VMCOREINFO, registers)")
+blocks = list(B.iter_translate(setup, ctx.memory, vas, block=TR._BLOCK, reader=B.DescriptorReader(ctx.memory)))
+mark("walk")
+fmt = B.LineFormatter("json")
+fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+tf = tw = 0.0
+for res in blocks:
+    a = time.perf_counter()
+    parts = fmt.chunks(res)
+    b = time.perf_counter()
+    B.write_all(fd, parts)
+    tw += time.perf_counter() - b
+    tf += b - a
+os.close(fd)
+marks.append(("format JSON lines", marks[-1][1] + tf))
+marks.append(("write", marks[-1][1] + tw))
+prev, d = t0, {}
+for name, t in marks:
+    d[name] = 1e3 * (t - prev)
+    prev = t
+print(json.dumps(d))
+'''
+
+
+def phases(runs: int) -> None:
+    """Median per phase of the bulk translate path on the Linux dump, in fresh processes."""
+    from oracle_data import linux_vmcore_elf
+
+    dump = linux_vmcore_elf()
+    if dump is None:
+        print("phases: skipped (the Linux oracle dump is not available)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        va_file = tmp / "vas.txt"
+        va_file.write_text("".join(f"{v:#x}\n" for v in _kernel_vas(200_000)))
+        job = tmp / "phases_job.py"
+        job.write_text(PHASES_JOB)
+        cmd = [sys.executable, str(job), str(dump), str(va_file), str(tmp / "out.json")]
+        empty = [sys.executable, "-c", "pass"]
+        rows: list[dict[str, float]] = []
+        starts = []
+        for _ in range(runs + 1):
+            t0 = time.perf_counter()
+            p = subprocess.run(cmd, capture_output=True, text=True, env=CHILD_ENV)
+            wall = 1e3 * (time.perf_counter() - t0)
+            d = json.loads(p.stdout)
+            t0 = time.perf_counter()
+            subprocess.run(empty, env=CHILD_ENV)
+            starts.append(1e3 * (time.perf_counter() - t0))
+            d["(process total)"] = wall
+            rows.append(d)
+        rows = rows[1:]                                  # the first run warms the page cache
+    print(f"bulk translate --json, 200,000 kernel VAs, phases in fresh processes (median of {runs}, ms):")
+    print(f"  {'python start-up (python -c pass)':48s} {statistics.median(starts[1:]):7.1f}")
+    for name in rows[0]:
+        print(f"  {name:48s} {statistics.median(r[name] for r in rows):7.1f}")
+
+
+def _kernel_vas(count: int) -> list[int]:
+    """translations.json's kernel addresses plus random linear-map addresses, shuffled."""
+    from oracle_data import linux_translations
+
+    rng = random.Random(7)
+    vas = [int(e["va"], 16) for e in (linux_translations() or []) if (int(e["va"], 16) >> 55) & 1]
+    while len(vas) < count:
+        vas.append(PAGE_OFFSET + rng.randrange(RAM_SIZE))
+    rng.shuffle(vas)
+    return vas
 
 
 # --------------------------------------------------------------------------- throughput
@@ -249,6 +344,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="1e6,1e7,1e8", help="VA counts for the throughput runs")
     ap.add_argument("--runs", type=int, default=5, help="whole-command runs per tool")
     ap.add_argument("--skip-drgn", action="store_true")
+    ap.add_argument("--phases", type=int, default=0, metavar="N",
+                    help="also time the bulk path phase by phase in N fresh processes")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -257,6 +354,8 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (timings are wall clock)")
     if not args.skip_drgn:
         drgn_comparison(args.runs)
+    if args.phases:
+        phases(args.phases)
     throughput([int(float(s)) for s in args.sizes.split(",")])
 
 
