@@ -90,6 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         rv = cli.main(args=argv, prog_name="pgwalk", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.UsageError as exc:
+        if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+            exc.show()                            # bare "pgwalk": the help text
+            return exc.exit_code
+        # one line, as for every other bad input
+        where = exc.ctx.command_path if exc.ctx is not None else "pgwalk"
+        click.echo(f"pgwalk: error: {exc.format_message()} (see '{where} --help')", err=True)
+        return EXIT_BAD_INPUT
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

@@ -77,7 +77,7 @@ class _Missing(Exception):
 
 def kdump_kind(head: bytes) -> str | None:
     """``"plain"``, ``"flat"`` or ``None`` from a file's first 16 bytes."""
-    if head[:K.SIG_LEN] == K.KDUMP_SIGNATURE:
+    if head[:K.SIG_LEN] in (K.KDUMP_SIGNATURE, K.DISKDUMP_SIGNATURE):   # (DISKDUMP: refused by name)
         return "plain"
     if head[:len(K.MDF_SIGNATURE)] == K.MDF_SIGNATURE and not any(head[len(K.MDF_SIGNATURE):16]):
         return "flat"
@@ -141,6 +141,10 @@ class _PlainView:
         self.reader = reader
         self.size = backing.size
         self.records = 0
+
+    def missing(self, lo: int, hi: int) -> int:
+        """Bytes of ``[lo, hi)`` the file does not hold."""
+        return max(0, hi - max(lo, self.size))
 
     def read(self, offset: int, size: int) -> bytes:
         if offset < 0 or offset + size > self.size:
@@ -231,6 +235,15 @@ class _FlatView:
             raise ImageError(f"{path}: the flattened stream has no record for the diskdump header "
                              "(offset 0); the file is corrupt or truncated")
 
+    def missing(self, lo: int, hi: int) -> int:
+        """Bytes of ``[lo, hi)`` of the plain file no record holds."""
+        held = 0
+        i = max(0, bisect_right(self.starts, lo) - 1)
+        while i < len(self.starts) and self.starts[i] < hi:
+            held += max(0, min(hi, self.ends[i]) - max(lo, self.starts[i]))
+            i += 1
+        return (hi - lo) - held
+
     def read(self, offset: int, size: int) -> bytes:
         i = bisect_right(self.starts, offset) - 1
         if i < 0 or offset >= self.ends[i]:
@@ -308,28 +321,64 @@ def _load_lzo() -> Callable[[bytes, int], bytes]:
         return lambda data, size: lzokay.decompress(data, size)
 
 
+def _snappy_length(data: bytes, size: int) -> None:
+    """Refuse a snappy block whose header (a varint) does not announce ``size`` bytes,
+    before any library allocates what it announces."""
+    n = shift = 0
+    for i, b in enumerate(data[:10]):
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+    else:
+        raise ValueError("no snappy length header")
+    if n != size:
+        raise ValueError(f"the snappy header announces {n} bytes")
+
+
 def _load_snappy() -> Callable[[bytes, int], bytes]:
     try:
         import snappy  # python-snappy
 
         fn = getattr(snappy, "uncompress", None) or snappy.decompress
-        return lambda data, size: fn(data)
+
+        def snappy_page(data: bytes, size: int) -> bytes:
+            _snappy_length(data, size)
+            return fn(data)
+        return snappy_page
     except ImportError:
         import cramjam
 
-        return lambda data, size: bytes(cramjam.snappy.decompress_raw(data))
+        def cramjam_page(data: bytes, size: int) -> bytes:
+            _snappy_length(data, size)
+            out = bytearray(size)
+            n = cramjam.snappy.decompress_raw_into(data, out)
+            return bytes(out[:n])
+        return cramjam_page
 
 
 def _load_zstd() -> Callable[[bytes, int], bytes]:
+    # A zstd frame announces its size and the libraries allocate it before decoding:
+    # a few KiB of hostile page data could claim gigabytes.  Check the announcement first.
     try:
         import zstandard
 
         dctx = zstandard.ZstdDecompressor()
-        return lambda data, size: dctx.decompress(data, max_output_size=size)
+
+        def zstd_page(data: bytes, size: int) -> bytes:
+            claimed = zstandard.frame_content_size(data)
+            if claimed > size:
+                raise ValueError(f"the zstd frame announces {claimed} bytes")
+            return dctx.decompress(data, max_output_size=size)
+        return zstd_page
     except ImportError:
         import cramjam
 
-        return lambda data, size: bytes(cramjam.zstd.decompress(data))
+        def cramjam_page(data: bytes, size: int) -> bytes:
+            out = bytearray(size)             # bounded: more output is an error
+            n = cramjam.zstd.decompress_into(data, out)
+            return bytes(out[:n])
+        return cramjam_page
 
 
 _LOADERS = {"lzo": _load_lzo, "snappy": _load_snappy, "zstd": _load_zstd}
@@ -738,10 +787,15 @@ class KdumpFile:
         self.pages_present = int(lut[present].sum(dtype=np.int64))
         self.pages_dumped = int(lut[self._bm2].sum(dtype=np.int64))
         desc_end = self.desc_offset + self.pages_dumped * K.PAGE_DESC_SIZE
+        lost = self.view.missing(self.desc_offset, desc_end)
         if desc_end > self.view.size:
             self._warnings.append(f"{path}: truncated: the page descriptors end at {desc_end:#x} but "
                                   f"the file holds {self.view.size:#x} bytes; pages past that are "
                                   "not in the dump")
+        elif lost:
+            self._warnings.append(f"{path}: truncated: {lost} of the {desc_end - self.desc_offset} bytes of "
+                                  f"page descriptors at {self.desc_offset:#x} are not in the file; the pages "
+                                  "they describe are not in the dump")
         if not self.regions:
             self._warnings.append(f"{path}: the bitmaps describe no page")
 

@@ -175,18 +175,18 @@ class KernelReport:
 # --------------------------------------------------------------------------- patterns
 _H = r"[0-9a-fA-F]"
 RX = {
-    "unable": re.compile(rf"Unable to handle kernel (?P<reason>.+?) at virtual address (?P<addr>{_H}+)\b"),
-    "unable_partial": re.compile(r"Unable to handle kernel .*(?:\bat|\bvirtual|\baddress)\s*$"),
+    "unable": re.compile(rf"Unable to handle kernel (?P<reason>.{{1,200}}?) at virtual address (?P<addr>{_H}+)\b"),
+    "unable_partial": re.compile(r"Unable to handle kernel .{0,200}(?:\bat|\bvirtual|\baddress)\s*$"),
     "unhandled_at": re.compile(rf"^Unhandled fault at 0x(?P<addr>{_H}+)\s*$"),
-    "unhandled_old": re.compile(rf"^Unhandled fault: (?P<name>.+?) \(0x(?P<esr>{_H}+)\) at 0x(?P<addr>{_H}+)"),
-    "user": re.compile(rf"(?P<comm>\S+)\[(?P<pid>\d+)\]: unhandled exception: (?:(?P<ec>[^,]+?), "
-                       rf"ESR 0x(?P<esr>{_H}+), )?(?P<what>.+?)(?: in (?P<where>\S+))?\s*$"),
-    "user_old": re.compile(rf"(?P<comm>\S+)\[(?P<pid>\d+)\]: unhandled (?P<what>.+?) \((?P<sig>\d+)\) "
+    "unhandled_old": re.compile(rf"^Unhandled fault: (?P<name>.{{1,200}}?) \(0x(?P<esr>{_H}+)\) at 0x(?P<addr>{_H}+)"),
+    "user": re.compile(rf"(?P<comm>\S{{1,64}})\[(?P<pid>\d+)\]: unhandled exception: (?:(?P<ec>[^,]{{1,100}}?), "
+                       rf"ESR 0x(?P<esr>{_H}+), )?(?P<what>.{{1,300}}?)(?: in (?P<where>\S{{1,300}}))?\s*$"),
+    "user_old": re.compile(rf"(?P<comm>\S{{1,64}})\[(?P<pid>\d+)\]: unhandled (?P<what>.{{1,200}}?) \((?P<sig>\d+)\) "
                            rf"at 0x(?P<addr>{_H}+), esr 0x(?P<esr>{_H}+)"),
-    "serror": re.compile(rf"SError Interrupt on CPU(?P<cpu>\d+), code 0x(?P<esr>{_H}+) -- (?P<ec>.+?)\s*$"),
-    "badmode": re.compile(rf"Bad mode in (?P<handler>.+?) handler detected(?: on CPU(?P<cpu>\d+))?, "
-                          rf"code 0x(?P<esr>{_H}+) -- (?P<ec>.+?)\s*$"),
-    "internal": re.compile(rf"Internal error: (?P<what>.+?): (?P<code>{_H}+) \[#(?P<n>\d+)\](?P<flags>.*)$"),
+    "serror": re.compile(rf"SError Interrupt on CPU(?P<cpu>\d+), code 0x(?P<esr>{_H}+) -- (?P<ec>.{{1,200}}?)\s*$"),
+    "badmode": re.compile(rf"Bad mode in (?P<handler>.{{1,100}}?) handler detected(?: on CPU(?P<cpu>\d+))?, "
+                          rf"code 0x(?P<esr>{_H}+) -- (?P<ec>.{{1,200}}?)\s*$"),
+    "internal": re.compile(rf"Internal error: (?P<what>.{{1,200}}?): (?P<code>{_H}+) \[#(?P<n>\d+)\](?P<flags>.*)$"),
     "mem_abort": re.compile(r"^\s*Mem abort info:\s*$"),
     "data_abort": re.compile(r"^\s*Data abort info:\s*$"),
     "esr": re.compile(rf"^\s*ESR = 0x(?P<esr>{_H}+)\s*$"),
@@ -217,6 +217,9 @@ _BLOCK_KEYS = re.compile(r"^\s*(ESR =|EC =|Exception class =|SET =|EA =|FSC =|IS
                          r"CM =|GCS =|(?:swapper|user) pgtable:|\[[0-9a-fA-F]+\] \*?pgd)")
 _BLOCK_KINDS = ("esr", "ec", "eclass", "set", "ea", "fsc", "data_abort", "isv0", "size", "sse", "sf", "cm", "gcs")
 _MAX_GAP = 60        # lines of other output tolerated inside one report
+#: longest line matched as one line (printk lines are at most ~1 KiB; longer ones are junk, cut into
+#: pieces of this size, so that a damaged log with megabytes between newlines stays linear to scan)
+_MAX_LINE = 4096
 
 
 def _style_from(style: Mapping) -> LinuxStyle:
@@ -231,10 +234,10 @@ def _logical_lines(text: str) -> list[tuple[int, str, float | None]]:
     text = _decode_quoted_printable(text.replace("\r\n", "\n"))
     raw = text.split("\n")
     out: list[tuple[int, str, float | None]] = []
-    for n, line in enumerate(raw, 1):
+    for n, line in _bounded_lines(raw):
         content, ts, had = strip_prefix(line)
-        if out and not (ts is not None) and content.strip():
-            pn, prev, pts = out[-1]
+        if out and not (ts is not None) and content.strip() and len(out[-1][1]) + len(content) <= _MAX_LINE:
+            pn, prev, pts = out[-1]           # (a wrapped line is short: joins never build a long one)
             cont = content.strip()
             joined = None
             if RX["unable_partial"].search(prev) and re.match(rf"^(?:virtual )?(?:address )?{_H}+\b", cont):
@@ -244,17 +247,28 @@ def _logical_lines(text: str) -> list[tuple[int, str, float | None]]:
             elif RX["walk"].match(prev) and re.search(rf"=({_H}{{1,15}})$", prev) and \
                     re.match(rf"^{_H}+(?:,|$)", cont):
                 joined = prev + cont
-            elif re.search(r"pgtable: .*pgdp?\s*=?$", prev) and re.match(rf"^=?\s*{_H}+$", cont):
+            elif re.search(r"pgtable: .{0,200}pgdp?\s*=?$", prev) and re.match(rf"^=?\s*{_H}+$", cont):
                 joined = prev.rstrip() + cont.lstrip("= ")
             elif re.search(r"user address but active_mm is swappe?$|address between user and kernel$", prev):
                 joined = prev + ("" if prev.endswith("swappe") else " ") + cont
-            elif RX["user"].search(prev) is None and re.search(r"unhandled exception: .*ESR$", prev):
+            elif prev.endswith("ESR") and RX["user"].search(prev) is None and \
+                    re.search(r"unhandled exception: .{0,300}ESR$", prev):
                 joined = prev + " " + cont
             if joined is not None:
                 out[-1] = (pn, joined, pts)
                 continue
         out.append((n, content, ts))
     return out
+
+
+def _bounded_lines(raw: list[str]) -> Iterable[tuple[int, str]]:
+    """(line number, line), lines longer than :data:`_MAX_LINE` cut into pieces of that size."""
+    for n, line in enumerate(raw, 1):
+        if len(line) <= _MAX_LINE:
+            yield n, line
+        else:
+            for i in range(0, len(line), _MAX_LINE):
+                yield n, line[i:i + _MAX_LINE]
 
 
 def parse_text(text: str) -> list[KernelReport]:
@@ -291,7 +305,7 @@ def parse_text(text: str) -> list[KernelReport]:
         if m:
             r = start("kernel_fault", n, s[m.start():], ts)
             r.reason = m.group("reason")
-            r.address = int(m.group("addr"), 16)
+            r.address = _hex64(r, m.group("addr"), "address", n)
             if linux_name_claim(r.reason) is not None:        # do_mem_abort(): the fault_info name
                 r.logged["fault_name"] = r.reason
             continue
@@ -299,8 +313,8 @@ def parse_text(text: str) -> list[KernelReport]:
             r = start("kernel_fault", n, s.strip(), ts)
             r.problems.append(f"line {n}: 'Unable to handle kernel' line without an address (truncated?)")
             continue
-        m = RX["user"].search(s)
-        if m and "unhandled exception:" in s:
+        m = RX["user"].search(s) if "]: unhandled exception:" in s else None     # (cheap test first)
+        if m:
             r = start("user_fault", n, s[m.start():], ts)
             r.task = {"comm": m.group("comm"), "pid": int(m.group("pid")), "where": m.group("where")}
             r.reason = m.group("what")
@@ -312,13 +326,13 @@ def parse_text(text: str) -> list[KernelReport]:
             else:
                 r.notes.append("the kernel prints no ESR for this exception")
             continue
-        m = RX["user_old"].search(s)
+        m = RX["user_old"].search(s) if "]: unhandled " in s else None
         if m:
             r = start("user_fault", n, s[m.start():], ts)
             r.task = {"comm": m.group("comm"), "pid": int(m.group("pid")), "signal": int(m.group("sig"))}
             r.reason = m.group("what")
             r.logged["fault_name"] = m.group("what")
-            r.address = int(m.group("addr"), 16)
+            r.address = _hex64(r, m.group("addr"), "address", n)
             _note_esr(r, "unhandled fault line", m.group("esr"))
             continue
         m = RX["serror"].search(s) or RX["badmode"].search(s)
@@ -334,14 +348,14 @@ def parse_text(text: str) -> list[KernelReport]:
             r = start("kernel_fault", n, s[m.start():], ts)
             r.reason = m.group("name")
             r.logged["fault_name"] = m.group("name")
-            r.address = int(m.group("addr"), 16)
+            r.address = _hex64(r, m.group("addr"), "address", n)
             _note_esr(r, "unhandled fault line", m.group("esr"))
             continue
         m = RX["unhandled_at"].search(s)
         if m:
             r = start("kernel_fault", n, s[m.start():], ts)
             r.reason = "unhandled fault"
-            r.address = int(m.group("addr"), 16)
+            r.address = _hex64(r, m.group("addr"), "address", n)
             continue
         if RX["mem_abort"].match(s) and (cur is None or cur.block):
             r = start("kernel_fault", n, s.strip(), ts)
@@ -351,7 +365,7 @@ def parse_text(text: str) -> list[KernelReport]:
             if cur is None or cur.oops is not None or cur.kind != "kernel_fault":
                 start("internal_error", n, s[m.start():], ts)
             assert cur is not None
-            cur.oops = {"what": m.group("what"), "code": int(m.group("code"), 16),
+            cur.oops = {"what": m.group("what"), "code": _hex64(cur, m.group("code"), "Oops code", n) or 0,
                         "code_digits": len(m.group("code")), "count": int(m.group("n")),
                         "flags": m.group("flags").strip(), "line": n}
             cur.last_line = n
@@ -374,6 +388,16 @@ def parse_text(text: str) -> list[KernelReport]:
     finish()
     _mark_duplicates(reports)
     return reports
+
+
+def _hex64(r: KernelReport, text: str, what: str, n: int) -> int | None:
+    """A logged hex number, or ``None`` (and a problem) when it is wider than 64 bits (garbled)."""
+    v = int(text, 16)
+    if v >> 64:
+        r.problems.append(f"line {n}: {what} 0x{text[:40]}{'...' if len(text) > 40 else ''} is wider than "
+                          "64 bits (garbled?)")
+        return None
+    return v
 
 
 def _note_esr(r: KernelReport, source: str, text: str) -> None:
@@ -430,7 +454,7 @@ def _inside(r: KernelReport, n: int, s: str) -> bool:
             r.problems.append(f"line {n}: a second page-table line in one report")
         w.pgtable, w.page_kb, w.va_bits = m.group("who"), int(m.group("kb")), int(m.group("vab"))
         if m.group("pgdp"):
-            w.pgdp = int(m.group("pgdp"), 16)
+            w.pgdp = _hex64(r, m.group("pgdp"), "pgdp", n)
         else:
             w.pgd_pointer = m.group("ptr")
         r.walk = w
@@ -444,7 +468,7 @@ def _inside(r: KernelReport, n: int, s: str) -> bool:
     m = RX["walk"].match(s)
     if m:
         w = r.walk or LoggedWalk(n)
-        w.address = int(m.group("addr"), 16)
+        w.address = _hex64(r, m.group("addr"), "walk address", n)
         rest = m.group("rest")
         pos = 0
         for e in _ENTRY.finditer(rest):
@@ -454,7 +478,9 @@ def _inside(r: KernelReport, n: int, s: str) -> bool:
                 r.problems.append(f"line {n}: garbled page-table walk at {rest[pos:].strip(' ,')!r}")
                 pos = -1
                 break
-            w.entries.append((e.group("name"), int(e.group("val"), 16)))
+            value = _hex64(r, e.group("val"), e.group("name"), n)
+            if value is not None:
+                w.entries.append((e.group("name"), value))
             pos = e.end()
         if pos >= 0 and rest[pos:].strip(" ,"):
             r.problems.append(f"line {n}: garbled page-table walk tail {rest[pos:]!r}")
@@ -463,7 +489,7 @@ def _inside(r: KernelReport, n: int, s: str) -> bool:
     m = RX["walk_msg"].match(s)
     if m:
         w = r.walk or LoggedWalk(n)
-        w.address = int(m.group("addr"), 16)
+        w.address = _hex64(r, m.group("addr"), "walk address", n)
         w.message = m.group("msg")
         r.walk = w
         return True

@@ -44,6 +44,8 @@ __all__ = [
 
 #: most bytes of PT_NOTE data :class:`ElfCore` will read
 NOTE_READ_LIMIT = 64 << 20
+#: most notes read from one PT_NOTE segment
+_NOTE_COUNT_LIMIT = 1 << 16
 #: physical addresses are below this (regions are clipped to it)
 PA_LIMIT = 1 << 64
 #: largest overlap between two segments of one file whose contents are compared
@@ -125,6 +127,8 @@ class FileBacking:
             raise ImageError(f"{path}: permission denied") from None
         except OSError as e:
             raise ImageError(f"{path}: cannot open: {e.strerror or e}") from None
+        except ValueError as e:                 # a NUL in the name (callers other than a shell)
+            raise ImageError(f"{path!r}: not a file name: {e}") from None
         try:
             st = os.fstat(fd)
             if stat.S_ISDIR(st.st_mode):
@@ -559,17 +563,21 @@ class ElfCore:
 
     @cached_property
     def notes(self) -> list[Note]:
-        """All notes of all PT_NOTE segments (at most :data:`NOTE_READ_LIMIT` bytes)."""
-        total = sum(size for _off, size, _al in self.note_segments)
-        if total > NOTE_READ_LIMIT:
-            raise ImageError(f"{self.path}: PT_NOTE segments claim {total} bytes, more than the "
-                             f"{NOTE_READ_LIMIT >> 20} MiB pgwalk reads; the file looks corrupt")
+        """All notes of all PT_NOTE segments (at most :data:`NOTE_READ_LIMIT` bytes are read;
+        segments claiming more are read up to the limit, with a warning)."""
         notes: list[Note] = []
+        budget = NOTE_READ_LIMIT
         for n, (off, size, align) in enumerate(self.note_segments):
             present = max(0, min(size, self.backing.size - off))
             if present < size:
                 self._warnings.append(f"{self.path}: PT_NOTE {n} runs past the end of the file; "
                                       f"{size - present} of its {size} bytes are missing")
+            if present > budget:
+                self._warnings.append(f"{self.path}: PT_NOTE {n} claims {size} bytes, more than the "
+                                      f"{NOTE_READ_LIMIT >> 20} MiB of notes pgwalk reads; only {budget} "
+                                      "bytes of it are read (the header looks corrupt)")
+                present = budget
+            budget -= present
             notes.extend(self._parse_notes(self.backing.read(off, present) if present else b"",
                                            8 if align == 8 else 4, n))
         return notes
@@ -583,6 +591,12 @@ class ElfCore:
         out: list[Note] = []
         pos = 0
         while pos + hsize <= len(data):
+            if not any(data[pos:pos + hsize]):        # zeros: the notes end (padding, or a corrupt p_filesz)
+                break
+            if len(out) >= _NOTE_COUNT_LIMIT:
+                self._warnings.append(f"{self.path}: PT_NOTE {n}: more than {_NOTE_COUNT_LIMIT} notes; "
+                                      "the rest are ignored (the segment looks corrupt)")
+                return out
             h = nhdr.parse(data[pos:pos + hsize])
             name_at = pos + hsize
             desc_at = name_at + align_up(h.n_namesz, align)

@@ -47,6 +47,9 @@ ALIASES = {"SCTLR": "SCTLR_EL1", "VBAR": "VBAR_EL1", "CPSR": "PSTATE", "TTBR0": 
            "TTBR1": "TTBR1_EL1", "TCR": "TCR_EL1", "MAIR": "MAIR_EL1", "ESR": "ESR_EL1",
            "FAR": "FAR_EL1", "PAR": "PAR_EL1", "X30": "X30", "X29": "X29"}
 
+#: largest register file read (a /dev/zero or a dump given by mistake is refused, not read whole)
+REGISTER_FILE_LIMIT = 16 << 20
+
 #: Linux's MAIR_EL1: Normal, Normal-Tagged, Normal-NC, Device-nGnRnE, Device-nGnRE
 LINUX_MAIR = 0x000000040044FFFF
 
@@ -105,7 +108,10 @@ def _from_mapping(data: Mapping[str, Any], source: str) -> dict[str, int]:
             continue
         if isinstance(value, Mapping):
             continue  # nested decode tables (e.g. tcr_el1_fields) are not registers
-        name = canonical_name(key)
+        try:
+            name = canonical_name(key)
+        except RegisterError as exc:
+            raise RegisterError(f"{source}: {exc}") from None
         if name in regs:
             raise RegisterError(f"{source}: register {name} is given twice")
         regs[name] = parse_int(value, f"{source}: {key}")
@@ -119,9 +125,13 @@ def load_register_file(path: str | Path) -> dict[str, int]:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RegisterError(f"cannot read register file {path}: {exc}") from None
+        with open(p, "rb") as fh:                 # a register file is small: read a bounded amount
+            raw = fh.read(REGISTER_FILE_LIMIT + 1)
+        if len(raw) > REGISTER_FILE_LIMIT:
+            raise RegisterError(f"{path}: more than {REGISTER_FILE_LIMIT >> 20} MiB; not a register file")
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:     # ValueError: a NUL in the name
+        raise RegisterError(f"cannot read register file {path!s}: {exc}") from None
     stripped = text.lstrip()
     if p.suffix.lower() == ".toml" or (stripped and not stripped.startswith(("{", "["))):
         import tomllib
@@ -130,11 +140,15 @@ def load_register_file(path: str | Path) -> dict[str, int]:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise RegisterError(f"{path}: not valid TOML: {exc}") from None
+        except RecursionError:
+            raise RegisterError(f"{path}: not a register file (TOML nested too deeply)") from None
     else:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise RegisterError(f"{path}: not valid JSON: {exc}") from None
+        except RecursionError:
+            raise RegisterError(f"{path}: not a register file (JSON nested too deeply)") from None
     if not isinstance(data, Mapping):
         raise RegisterError(f"{path}: expected an object mapping register names to values")
     return _from_mapping(data, str(path))
@@ -145,7 +159,11 @@ def parse_reg_assignment(text: str) -> tuple[str, int]:
     if "=" not in text:
         raise RegisterError(f"--reg {text!r}: expected NAME=VALUE")
     name, value = text.split("=", 1)
-    return canonical_name(name), parse_int(value, f"--reg {name.strip()}")
+    try:
+        reg = canonical_name(name)
+    except RegisterError as exc:
+        raise RegisterError(f"--reg {text!r}: {exc}") from None
+    return reg, parse_int(value, f"--reg {name.strip()}")
 
 
 _GRANULES = {"4k": 12, "16k": 14, "64k": 16}

@@ -588,12 +588,14 @@ class _Walker:
             self._emit_table(TableInfo(pa=None, status=TableStatus.NOT_EXPANDED, note="below --depth", **base))
             return
         s = self.summary
+        where = (f"; not walked: {t.name} from {'IPA' if t.stage == 2 else 'VA'} {va:#x} on "
+                 f"(level {level} table {address:#x})")
         if s.tables >= self.limits.max_tables:
             raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_tables} "
-                           "tables)")
+                           f"tables, --max-tables){where}")
         if s.entries + n > self.limits.max_entries:
             raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_entries} "
-                           f"descriptors; {s.entries} read)")
+                           f"descriptors, --max-entries; {s.entries} read){where}")
         pa, data, status, note = self._read_table(address, n * 8)
         if status is TableStatus.OK:
             key = pa | (level + 1)
@@ -869,7 +871,7 @@ def walk_tree(tree: TreeParams, mem: "Memory", visitor: TreeVisitor, *, start: i
     if summary is None:
         summary = WalkSummary()
     summary.trees.append(tree)
-    if tree.disabled:
+    if tree.disabled or summary.stopped:      # (stopped: an earlier tree used up the limits)
         return summary
     lo = tree.va_lo if start is None else max(start, tree.va_lo)
     hi = tree.va_hi if end is None else min(end, tree.va_hi)

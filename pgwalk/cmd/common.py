@@ -92,15 +92,28 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
     vmci = _vmcoreinfo_of(memory)
     if vmci and not regs_file and root is None:
         try:
-            from ..linux import registers_from_vmcoreinfo
+            from ..linux import kernel_layout, registers_from_vmcoreinfo
             from ..vmcoreinfo import parse_vmcoreinfo
         except ImportError:  # pragma: no cover - Linux support not installed
             pass
         else:
-            info = parse_vmcoreinfo(vmci)
-            linux_regs = registers_from_vmcoreinfo(info)
-            regs = {**linux_regs, **regs}
-            notes.append("registers derived from the dump's VMCOREINFO (kernel stage 1 through swapper_pg_dir)")
+            from ..errors import PgwalkError
+
+            # A crash dump's VMCOREINFO may be corrupt: with registers given on the command
+            # line that is a note, not a failure; without, the error says where it came from.
+            try:
+                info = parse_vmcoreinfo(vmci)
+                linux_regs = registers_from_vmcoreinfo(info)
+                kernel_layout(info)                     # the layout labels need it too
+            except PgwalkError as exc:
+                info = None
+                if not explicit:
+                    raise RegisterError(f"cannot derive the registers from the dump's VMCOREINFO: {exc} "
+                                        "(give them with --regs FILE or --reg NAME=VALUE)") from None
+                notes.append(f"the dump's VMCOREINFO is not usable ({exc}); only the registers given are used")
+            else:
+                regs = {**linux_regs, **regs}
+                notes.append("registers derived from the dump's VMCOREINFO (kernel stage 1 through swapper_pg_dir)")
     regs.update(explicit)
     if not regs:
         raise RegisterError("no registers given (use --regs FILE, --reg NAME=VALUE, or --granule/--va-bits/--root)")

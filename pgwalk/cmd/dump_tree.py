@@ -223,6 +223,8 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
                 console.print(f"note: {note}", style="yellow", markup=False, highlight=False)
         done = 0
         for t, (lo, hi) in zip(trees, spans):
+            if summary.stopped:             # a limit ended the walk: the message says where
+                break
             if progress is not None:
                 progress.rebase(lo, done)
             done += hi - lo

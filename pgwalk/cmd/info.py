@@ -75,6 +75,18 @@ def _open(path: str):
     return "raw", backing
 
 
+def _duplicates(core) -> list[str]:
+    """PT_LOADs mapping the same physical addresses with the same contents (silent elsewhere:
+    an arm64 /proc/vmcore maps the kernel image twice), named here."""
+    out = []
+    loads = sorted((r for r in core.regions if r.kind == "elf PT_LOAD"), key=lambda r: (r.base, r.end))
+    for a, b in zip(loads, loads[1:]):
+        if b.base < a.end:
+            out.append(f"{core.path}: PT_LOADs overlap at [{b.base:#x}, {min(a.end, b.end):#x})"
+                       " (duplicate mappings; where their contents differ, a warning says so)")
+    return out[:16]
+
+
 def gather(path: str) -> dict:
     """Everything ``info`` shows, as the JSON object documented above."""
     from pgwalk.kdump import compression_available, note_type_name, prstatus_cpus
@@ -96,9 +108,11 @@ def gather(path: str) -> dict:
             from pgwalk.formats.elf import EM_NAMES
 
             core = obj
-            regions = sorted(core.regions, key=lambda r: r.base)
             notes = core.notes
             vmcoreinfo_text = core.vmcoreinfo
+            # the memory pgwalk uses: overlapping PT_LOADs resolved (first wins), clashes warned
+            elf_mem = core.memory()
+            regions = list(elf_mem.regions)
             out["format_description"] = "ELF core (QEMU dump-guest-memory or /proc/vmcore)"
             loads = []
             for r in core.regions:
@@ -106,7 +120,7 @@ def gather(path: str) -> dict:
                               "kind": r.kind})
             out["elf"] = {"machine": EM_NAMES.get(core.machine, str(core.machine)),
                           "type": core.e_type, "phnum": core.phnum, "loads": loads}
-            warnings = list(core.warnings)
+            warnings = list(elf_mem.warnings) + _duplicates(core)
         else:
             dump = obj
             regions = list(dump.regions)

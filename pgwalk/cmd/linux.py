@@ -18,6 +18,15 @@ def _info(dump: str):
     mem = open_images([dump])
     info = vmcoreinfo_from_memory(mem)
     if info is None:
+        texts = [t for t in (getattr(c, "vmcoreinfo", None) for c in mem.elf_cores) if t]
+        if texts:
+            from ..vmcoreinfo import parse_vmcoreinfo
+
+            try:
+                parse_vmcoreinfo(texts[0])
+            except InputError as exc:
+                raise InputError(f"{dump}: the dump's VMCOREINFO is unreadable ({exc}); vtop/ptov need "
+                                 "the kernel's layout") from None
         raise InputError(f"{dump}: no VMCOREINFO in this dump (vtop/ptov need the kernel's layout)")
     return info
 

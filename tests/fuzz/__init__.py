@@ -1,0 +1,1 @@
+"""Fuzz harnesses and their shared targets (see tests/fuzz/README.md)."""
