@@ -200,7 +200,8 @@ class DescriptorReader:
         self.mem = mem
         regions = list(getattr(mem, "regions", ()) or ())
         self._bases = np.array([r.base for r in regions], dtype=_U64)
-        self._ends = np.array([r.end for r in regions], dtype=_U64)
+        # last byte of each region (inclusive): a region may end exactly at 2**64
+        self._lasts = np.array([min(r.end, 1 << 64) - 1 for r in regions], dtype=_U64)
         #: per region: (uint64 words, PA of word 0, number of words), "zero", or None (read_u64)
         self._views: list[Any] = []
         view_of = getattr(mem, "numpy_view", None)
@@ -252,8 +253,10 @@ class DescriptorReader:
                         continue
                     sel = np.nonzero(r == j)[0]
                     if isinstance(entry, str):                     # zero fill
-                        ok = pa[sel] <= self._ends[j] - _U64(8)
-                        served[sel[ok]] = True
+                        last_word = int(self._lasts[j]) - 7            # last address an 8-byte read fits at
+                        if last_word >= int(self._bases[j]):
+                            ok = pa[sel] <= _U64(last_word)
+                            served[sel[ok]] = True
                         continue
                     words, first, nwords = entry
                     w = (pa[sel] - _U64(first)) >> _U64(_DESC_SHIFT)
@@ -275,7 +278,7 @@ class DescriptorReader:
         if len(self._regions):
             # addresses outside every region are not in the image without asking
             r = np.searchsorted(self._bases, addrs, side="right").astype(np.intp) - 1
-            maybe = (r >= 0) & (addrs < self._ends[np.maximum(r, 0)])
+            maybe = (r >= 0) & (addrs <= self._lasts[np.maximum(r, 0)])
             rest, addrs = rest[maybe], addrs[maybe]
         elif not hasattr(self.mem, "read_u64"):
             return

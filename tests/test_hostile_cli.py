@@ -409,11 +409,9 @@ def claims(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-BULK_TOP = ("pgwalk.bulk.DescriptorReader puts region ends in a uint64 array: a region ending at 2^64 (a PT_LOAD "
-            "clipped at the top of the physical address space) raises OverflowError (a traceback) in --reverse "
-            "and in bulk batches; bulk.py is being reworked, fix there")
+
 CLAIMS = ["elf-load-1eib-memsz", "elf-load-1eib-filesz",
-          pytest.param("elf-load-top", marks=pytest.mark.xfail(strict=True, reason=BULK_TOP)),
+          "elf-load-top",
           "elf-note-4gib", "elf-note-1eib-offset",
           "elf-phnum-xnum", "elf-phoff-huge", "kdump-2^40-pages", "kdump-bitmap-blocks", "kdump-bitmap-beyond-file",
           "kdump-note-4gib", "kdump-vmcoreinfo-4gib", "kdump-sub-hdr", "kdump-block-16m", "flat-record-128tib",
@@ -491,7 +489,7 @@ def test_no_code_path_opens_an_input_for_writing():
 
 
 def test_region_at_the_top_of_the_address_space(claims):
-    """The scalar paths take a PT_LOAD clipped at 2^64 (the bulk paths: see BULK_TOP)."""
+    """Every command takes a PT_LOAD clipped at 2^64."""
     p = claims["elf-load-top"]
     regs = ["--reg", "TCR_EL1=0x5b5103510", "--reg", "TTBR1_EL1=0x2000", "--reg", "SCTLR_EL1=1"]
     for argv in (["info", p], ["translate", "-i", p, *regs, VA], ["dump-tree", "-i", p, *regs, "--max-tables", "9"],
@@ -502,9 +500,16 @@ def test_region_at_the_top_of_the_address_space(claims):
     assert any("runs past the 64-bit physical address space; clipped" in w for w in json.loads(out)["warnings"])
 
 
-@pytest.mark.xfail(strict=True, reason=BULK_TOP)
 def test_bulk_reader_on_a_region_at_the_top_of_the_address_space():
     from pgwalk.bulk import DescriptorReader
     from pgwalk.memory import PhysicalMemory
 
-    DescriptorReader(PhysicalMemory.from_buffers({(1 << 64) - 0x1000: bytes(0x1000)}))
+    import numpy as np
+
+    top = (1 << 64) - 0x1000
+    data = bytearray(0x1000)
+    data[-8:] = (0x1122334455667788).to_bytes(8, "little")
+    reader = DescriptorReader(PhysicalMemory.from_buffers({top: bytes(data)}))
+    val, present = reader.read(np.array([(1 << 64) - 8, top, 0x1000], dtype=np.uint64), False)
+    assert int(val[0]) == 0x1122334455667788 and int(val[1]) == 0
+    assert present is not None and present.tolist() == [True, True, False]
