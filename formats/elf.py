@@ -1,8 +1,11 @@
 """ELF core-file layouts (System V gABI, ELF-64 Object File Format 1.5).
 
-construct declarations of the ELF file header, program header, section
-header and note header, with the field names of the specification
-(``e_ident``, ``e_phoff``, ``p_paddr``, ``n_namesz`` ...).  The layouts
+The ELF file header, program header, section header and note header are
+declared once, as rows of (field name, kind) with the specification's names
+(``e_ident``, ``e_phoff``, ``p_paddr``, ``n_namesz`` ...).  Two forms are
+derived from the rows: construct ``Struct`` s (built on first use, for building
+files and for the tests) and ``struct``-module parsers, which the readers use so
+that opening a dump does not pay for importing construct.  The layouts
 depend on the byte order and the class (32/64-bit), so they are built by
 :func:`elf_structs`, in the manner of pyelftools' ``ELFStructs``.
 
@@ -14,10 +17,10 @@ here: see :mod:`pgwalk.memory`.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
-from functools import lru_cache
-
-import construct as c
+from functools import cached_property, lru_cache
+from types import SimpleNamespace
 
 __all__ = [
     "ELFMAG", "EI_NIDENT", "ELFCLASS32", "ELFCLASS64", "ELFDATA2LSB", "ELFDATA2MSB",
@@ -25,7 +28,7 @@ __all__ = [
     "PT_NULL", "PT_LOAD", "PT_DYNAMIC", "PT_INTERP", "PT_NOTE", "PN_XNUM",
     "EM_AARCH64", "EM_NAMES", "PT_NAMES", "NT_PRSTATUS", "NT_PRFPREG", "NT_FPREGSET",
     "NT_PRPSINFO", "NT_ARM_SVE", "NOTE_NAME_CORE", "NOTE_NAME_LINUX", "VMCOREINFO",
-    "VMCOREINFO_NOTE_NAME", "Ident", "ElfStructs", "elf_structs", "align_up",
+    "VMCOREINFO_NOTE_NAME", "Ident", "ElfStructs", "elf_structs", "align_up", "parse_ident",
 ]
 
 # --- e_ident --------------------------------------------------------------
@@ -75,15 +78,61 @@ VMCOREINFO_NOTE_NAME = "VMCOREINFO"
 VMCOREINFO = VMCOREINFO_NOTE_NAME
 
 #: e_ident: single bytes, the same for every class and byte order
-Ident = c.Struct(
-    "EI_MAG" / c.Const(ELFMAG),
-    "EI_CLASS" / c.Int8ul,
-    "EI_DATA" / c.Int8ul,
-    "EI_VERSION" / c.Int8ul,
-    "EI_OSABI" / c.Int8ul,
-    "EI_ABIVERSION" / c.Int8ul,
-    "EI_PAD" / c.Padding(7),
-)
+IDENT_ROWS = (("EI_MAG", "magic"), ("EI_CLASS", "byte"), ("EI_DATA", "byte"), ("EI_VERSION", "byte"),
+              ("EI_OSABI", "byte"), ("EI_ABIVERSION", "byte"), ("EI_PAD", "pad7"))
+
+# Field kinds: half = Elf_Half (16 bits), word = Elf_Word (32), xword = Elf64_Xword (64),
+# wide = Addr/Off/Xword-sized (64 bits in ELF64, 32 in ELF32).
+EHDR_ROWS = (("e_ident", "ident"), ("e_type", "half"), ("e_machine", "half"), ("e_version", "word"),
+             ("e_entry", "wide"), ("e_phoff", "wide"), ("e_shoff", "wide"), ("e_flags", "word"),
+             ("e_ehsize", "half"), ("e_phentsize", "half"), ("e_phnum", "half"), ("e_shentsize", "half"),
+             ("e_shnum", "half"), ("e_shstrndx", "half"))
+#: the field order really differs between the classes (as in pyelftools)
+PHDR64_ROWS = (("p_type", "word"), ("p_flags", "word"), ("p_offset", "xword"), ("p_vaddr", "xword"),
+               ("p_paddr", "xword"), ("p_filesz", "xword"), ("p_memsz", "xword"), ("p_align", "xword"))
+PHDR32_ROWS = (("p_type", "word"), ("p_offset", "word"), ("p_vaddr", "word"), ("p_paddr", "word"),
+               ("p_filesz", "word"), ("p_memsz", "word"), ("p_flags", "word"), ("p_align", "word"))
+SHDR_ROWS = (("sh_name", "word"), ("sh_type", "word"), ("sh_flags", "wide"), ("sh_addr", "wide"),
+             ("sh_offset", "wide"), ("sh_size", "wide"), ("sh_link", "word"), ("sh_info", "word"),
+             ("sh_addralign", "wide"), ("sh_entsize", "wide"))
+NHDR_ROWS = (("n_namesz", "word"), ("n_descsz", "word"), ("n_type", "word"))
+
+_IDENT = struct.Struct("<4s5B7x")
+
+
+def parse_ident(data: bytes) -> SimpleNamespace:
+    """``e_ident`` (16 bytes) as a namespace of the IDENT_ROWS fields (EI_PAD dropped)."""
+    mag, *rest = _IDENT.unpack_from(data)
+    names = [n for n, _ in IDENT_ROWS[1:-1]]
+    return SimpleNamespace(EI_MAG=mag, **dict(zip(names, rest)))
+
+
+def _construct_ident():
+    import construct as c
+
+    return c.Struct(
+        "EI_MAG" / c.Const(ELFMAG),
+        "EI_CLASS" / c.Int8ul,
+        "EI_DATA" / c.Int8ul,
+        "EI_VERSION" / c.Int8ul,
+        "EI_OSABI" / c.Int8ul,
+        "EI_ABIVERSION" / c.Int8ul,
+        "EI_PAD" / c.Padding(7),
+    )
+
+
+def _ident_struct():
+    """The construct ``Ident``, built once on first use (importing construct is not free)."""
+    cached = globals().get("Ident")
+    if cached is None:
+        cached = globals()["Ident"] = _construct_ident()
+    return cached
+
+
+def __getattr__(name: str):
+    if name == "Ident":
+        return _ident_struct()
+    raise AttributeError(name)
 
 
 def align_up(value: int, alignment: int) -> int:
@@ -91,101 +140,107 @@ def align_up(value: int, alignment: int) -> int:
     return (value + alignment - 1) & ~(alignment - 1)
 
 
+class _Parser:
+    """A ``struct``-module parser for one row table: ``parse(data)`` -> namespace."""
+
+    def __init__(self, rows, little_endian: bool, elfclass: int) -> None:
+        codes = {"half": "H", "word": "I", "xword": "Q", "wide": "Q" if elfclass == ELFCLASS64 else "I",
+                 "ident": "16s"}
+        self.names = tuple(n for n, _ in rows)
+        self.ident = tuple(i for i, (_, k) in enumerate(rows) if k == "ident")
+        self.struct = struct.Struct(("<" if little_endian else ">") + "".join(codes[k] for _, k in rows))
+        self.size = self.struct.size
+
+    def parse(self, data: bytes) -> SimpleNamespace:
+        if len(data) < self.size:
+            raise ValueError(f"need {self.size} bytes, got {len(data)}")
+        values = list(self.struct.unpack_from(data))
+        for i in self.ident:
+            values[i] = parse_ident(values[i])
+        return SimpleNamespace(**dict(zip(self.names, values)))
+
+
+def _construct(rows, little_endian: bool, elfclass: int):
+    import construct as c
+
+    kinds = {"half": c.Int16ul if little_endian else c.Int16ub,
+             "word": c.Int32ul if little_endian else c.Int32ub,
+             "xword": c.Int64ul if little_endian else c.Int64ub}
+    kinds["wide"] = kinds["xword"] if elfclass == ELFCLASS64 else kinds["word"]
+    kinds["ident"] = _ident_struct()
+    return c.Struct(*(name / kinds[kind] for name, kind in rows))
+
+
 @dataclass(frozen=True)
 class ElfStructs:
     """The ELF layouts for one byte order and class.
 
-    ``Ehdr``, ``Phdr``, ``Shdr`` and ``Nhdr`` are construct ``Struct`` s; the
-    ``*_size`` attributes are their sizes in bytes.
+    ``Ehdr``, ``Phdr``, ``Shdr`` and ``Nhdr`` are construct ``Struct`` s (built on
+    first use); ``parse_ehdr`` ... ``parse_nhdr`` read the same layouts with the
+    ``struct`` module into namespaces with the same field names; the ``*_size``
+    attributes are the sizes in bytes.
     """
 
     little_endian: bool
     elfclass: int
-    Ehdr: c.Construct
-    Phdr: c.Construct
-    Shdr: c.Construct
-    Nhdr: c.Construct
+
+    @property
+    def _phdr_rows(self):
+        return PHDR64_ROWS if self.elfclass == ELFCLASS64 else PHDR32_ROWS
+
+    @cached_property
+    def _parsers(self) -> dict[str, _Parser]:
+        return {name: _Parser(rows, self.little_endian, self.elfclass) for name, rows in
+                (("Ehdr", EHDR_ROWS), ("Phdr", self._phdr_rows), ("Shdr", SHDR_ROWS), ("Nhdr", NHDR_ROWS))}
+
+    @cached_property
+    def Ehdr(self):
+        return _construct(EHDR_ROWS, self.little_endian, self.elfclass)
+
+    @cached_property
+    def Phdr(self):
+        return _construct(self._phdr_rows, self.little_endian, self.elfclass)
+
+    @cached_property
+    def Shdr(self):
+        return _construct(SHDR_ROWS, self.little_endian, self.elfclass)
+
+    @cached_property
+    def Nhdr(self):
+        return _construct(NHDR_ROWS, self.little_endian, self.elfclass)
+
+    def parse_ehdr(self, data: bytes) -> SimpleNamespace:
+        return self._parsers["Ehdr"].parse(data)
+
+    def parse_phdr(self, data: bytes) -> SimpleNamespace:
+        return self._parsers["Phdr"].parse(data)
+
+    def parse_shdr(self, data: bytes) -> SimpleNamespace:
+        return self._parsers["Shdr"].parse(data)
+
+    def parse_nhdr(self, data: bytes) -> SimpleNamespace:
+        return self._parsers["Nhdr"].parse(data)
 
     @property
     def ehdr_size(self) -> int:
-        return self.Ehdr.sizeof()
+        return self._parsers["Ehdr"].size
 
     @property
     def phdr_size(self) -> int:
-        return self.Phdr.sizeof()
+        return self._parsers["Phdr"].size
 
     @property
     def shdr_size(self) -> int:
-        return self.Shdr.sizeof()
+        return self._parsers["Shdr"].size
 
     @property
     def nhdr_size(self) -> int:
-        return self.Nhdr.sizeof()
+        return self._parsers["Nhdr"].size
 
 
 @lru_cache(maxsize=None)
 def elf_structs(little_endian: bool, elfclass: int) -> ElfStructs:
-    """Build the ELF layouts for a byte order and ``ELFCLASS32``/``ELFCLASS64``."""
+    """The ELF layouts for a byte order and ``ELFCLASS32``/``ELFCLASS64``."""
     if elfclass not in (ELFCLASS32, ELFCLASS64):
         raise ValueError(f"unknown ELF class {elfclass}")
-    half = c.Int16ul if little_endian else c.Int16ub
-    word = c.Int32ul if little_endian else c.Int32ub
-    xword = c.Int64ul if little_endian else c.Int64ub
-    wide = xword if elfclass == ELFCLASS64 else word    # Addr, Off and Xword-sized fields
-
-    ehdr = c.Struct(
-        "e_ident" / Ident,
-        "e_type" / half,
-        "e_machine" / half,
-        "e_version" / word,
-        "e_entry" / wide,
-        "e_phoff" / wide,
-        "e_shoff" / wide,
-        "e_flags" / word,
-        "e_ehsize" / half,
-        "e_phentsize" / half,
-        "e_phnum" / half,
-        "e_shentsize" / half,
-        "e_shnum" / half,
-        "e_shstrndx" / half,
-    )
-    if elfclass == ELFCLASS64:
-        phdr = c.Struct(
-            "p_type" / word,
-            "p_flags" / word,
-            "p_offset" / xword,
-            "p_vaddr" / xword,
-            "p_paddr" / xword,
-            "p_filesz" / xword,
-            "p_memsz" / xword,
-            "p_align" / xword,
-        )
-    else:
-        phdr = c.Struct(
-            "p_type" / word,
-            "p_offset" / word,
-            "p_vaddr" / word,
-            "p_paddr" / word,
-            "p_filesz" / word,
-            "p_memsz" / word,
-            "p_flags" / word,
-            "p_align" / word,
-        )
-    shdr = c.Struct(
-        "sh_name" / word,
-        "sh_type" / word,
-        "sh_flags" / wide,
-        "sh_addr" / wide,
-        "sh_offset" / wide,
-        "sh_size" / wide,
-        "sh_link" / word,
-        "sh_info" / word,
-        "sh_addralign" / wide,
-        "sh_entsize" / wide,
-    )
-    nhdr = c.Struct(
-        "n_namesz" / word,
-        "n_descsz" / word,
-        "n_type" / word,
-    )
-    return ElfStructs(little_endian, elfclass, ehdr, phdr, shdr, nhdr)
+    return ElfStructs(little_endian, elfclass)

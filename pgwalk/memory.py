@@ -546,7 +546,7 @@ class ElfCore:
         self.path = path
         self.backing = backing
         self.structs = structs
-        self.header = header                     # the parsed Ehdr (construct Container)
+        self.header = header                     # the parsed Ehdr (a namespace of the ELF field names)
         self.machine: int = header.e_machine
         self.e_type: int = header.e_type
         self.phnum = phnum
@@ -586,7 +586,7 @@ class ElfCore:
         """Split one PT_NOTE segment's bytes into notes."""
         from pgwalk.formats.elf import align_up
 
-        nhdr = self.structs.Nhdr
+        parse_nhdr = self.structs.parse_nhdr
         hsize = self.structs.nhdr_size
         out: list[Note] = []
         pos = 0
@@ -597,7 +597,7 @@ class ElfCore:
                 self._warnings.append(f"{self.path}: PT_NOTE {n}: more than {_NOTE_COUNT_LIMIT} notes; "
                                       "the rest are ignored (the segment looks corrupt)")
                 return out
-            h = nhdr.parse(data[pos:pos + hsize])
+            h = parse_nhdr(data[pos:pos + hsize])
             name_at = pos + hsize
             desc_at = name_at + align_up(h.n_namesz, align)
             if desc_at + h.n_descsz > len(data):
@@ -665,7 +665,7 @@ def _parse_elf(path: str, backing: FileBacking) -> ElfCore:
     fsize = backing.size
     if fsize < elf.EI_NIDENT:
         raise ImageError(f"{path}: broken ELF header: the file is only {fsize} bytes")
-    ident = elf.Ident.parse(backing.read(0, elf.EI_NIDENT))
+    ident = elf.parse_ident(backing.read(0, elf.EI_NIDENT))
     if ident.EI_CLASS == elf.ELFCLASS32:
         raise ImageError(f"{path}: not supported: 32-bit ELF (pgwalk reads 64-bit AArch64 cores)")
     if ident.EI_CLASS != elf.ELFCLASS64:
@@ -677,7 +677,7 @@ def _parse_elf(path: str, backing: FileBacking) -> ElfCore:
     structs = elf.elf_structs(True, elf.ELFCLASS64)
     if fsize < structs.ehdr_size:
         raise ImageError(f"{path}: broken ELF header: the file is only {fsize} bytes")
-    eh = structs.Ehdr.parse(backing.read(0, structs.ehdr_size))
+    eh = structs.parse_ehdr(backing.read(0, structs.ehdr_size))
     warnings: list[str] = []
     if eh.e_machine != elf.EM_AARCH64:
         warnings.append(f"{path}: ELF machine is {elf.EM_NAMES.get(eh.e_machine, eh.e_machine)} "
@@ -702,7 +702,7 @@ def _parse_elf(path: str, backing: FileBacking) -> ElfCore:
     zero = ZeroBacking()
     for n in range(phnum):
         at = eh.e_phoff + n * eh.e_phentsize
-        ph = structs.Phdr.parse(backing.read(at, structs.phdr_size))
+        ph = structs.parse_phdr(backing.read(at, structs.phdr_size))
         if ph.p_type == elf.PT_NOTE:
             notes.append((ph.p_offset, ph.p_filesz, ph.p_align))
         elif ph.p_type == elf.PT_LOAD:
@@ -721,7 +721,7 @@ def _phnum(path: str, backing: FileBacking, structs: "ElfStructs", eh: Any) -> i
     if eh.e_shoff == 0 or eh.e_shoff + structs.shdr_size > backing.size:
         raise ImageError(f"{path}: broken ELF header: e_phnum is PN_XNUM but section header 0 "
                          f"(e_shoff {eh.e_shoff:#x}) is not in the file")
-    sh0 = structs.Shdr.parse(backing.read(eh.e_shoff, structs.shdr_size))
+    sh0 = structs.parse_shdr(backing.read(eh.e_shoff, structs.shdr_size))
     return sh0.sh_info
 
 
