@@ -15,6 +15,7 @@ each alternative is a separate layout; which one applies is decided in
 from __future__ import annotations
 
 from .fields import Field, Layout, fields
+from .registers import SCTLR
 
 __all__ = [
     "ESR", "ISS2_SHIFT", "EC_DABT_LOW", "EC_DABT_CUR", "EC_IABT_LOW", "EC_IABT_CUR",
@@ -326,34 +327,6 @@ FAR_TAGGED = Layout("FAR", fields([
 #: VA bit 55 selects the TTBR1 (1) or TTBR0 (0) range (ASL AArch64.GetVARange)
 FAR_RANGE = Field("VA55", 55, 55, "TTBR range select", {0: "TTBR0 (lower) range", 1: "TTBR1 (upper) range"})
 
-# ---- SCTLR_EL1 in full (ARM D24.2.172); registers.SCTLR keeps only what walks use
-SCTLR_FULL = Layout("SCTLR_EL1", fields([
-    ("M", 0, 0, "stage 1 MMU enable"), ("A", 1, 1, "alignment check enable"),
-    ("C", 2, 2, "data access cacheability"), ("SA", 3, 3, "SP alignment check"),
-    ("SA0", 4, 4, "EL0 SP alignment check"), ("CP15BEN", 5, 5, "AArch32 CP15 barrier enable"),
-    ("nAA", 6, 6, "non-aligned access (FEAT_LSE2)"), ("ITD", 7, 7, "AArch32 IT disable"),
-    ("SED", 8, 8, "AArch32 SETEND disable"), ("UMA", 9, 9, "EL0 DAIF access"),
-    ("EnRCTX", 10, 10, "EL0 restriction-by-context instructions"), ("EOS", 11, 11, "exception exit is context synchronizing"),
-    ("I", 12, 12, "instruction access cacheability"), ("EnDB", 13, 13, "pointer authentication, APDBKey"),
-    ("DZE", 14, 14, "EL0 DC ZVA"), ("UCT", 15, 15, "EL0 CTR_EL0 access"),
-    ("nTWI", 16, 16, "do not trap EL0 WFI"), ("nTWE", 18, 18, "do not trap EL0 WFE"),
-    ("WXN", 19, 19, "write permission implies XN"), ("TSCXT", 20, 20, "trap EL0 SCXTNUM_EL0"),
-    ("IESB", 21, 21, "implicit error synchronization event"), ("EIS", 22, 22, "exception entry is context synchronizing"),
-    ("SPAN", 23, 23, "set PAN on exception to EL1 (0 = set)"), ("E0E", 24, 24, "EL0 data endianness"),
-    ("EE", 25, 25, "EL1 data and table-walk endianness"), ("UCI", 26, 26, "EL0 cache maintenance"),
-    ("EnDA", 27, 27, "pointer authentication, APDAKey"), ("nTLSMD", 28, 28, "no trap load/store multiple to Device"),
-    ("LSMAOE", 29, 29, "load/store multiple atomicity and ordering"), ("EnIB", 30, 30, "pointer authentication, APIBKey"),
-    ("EnIA", 31, 31, "pointer authentication, APIAKey"), ("CMOW", 32, 32, "cache maintenance needs write permission"),
-    ("MSCEn", 33, 33, "memory copy/set at EL0 (FEAT_MOPS)"), ("EnFPM", 34, 34, "FPMR access (FEAT_FPMR)"),
-    ("BT0", 35, 35, "PAC branch type compatibility, EL0"), ("BT1", 36, 36, "PAC branch type compatibility, EL1"),
-    ("ITFSB", 37, 37, "tag check faults synchronized on entry"),
-    ("TCF0", 39, 38, "EL0 tag check fault mode", {0: "none", 1: "synchronous", 2: "asynchronous", 3: "asymmetric"}),
-    ("TCF", 41, 40, "EL1 tag check fault mode", {0: "none", 1: "synchronous", 2: "asynchronous", 3: "asymmetric"}),
-    ("ATA0", 42, 42, "EL0 allocation tag access"), ("ATA", 43, 43, "EL1 allocation tag access"),
-    ("DSSBS", 44, 44, "default PSTATE.SSBS on exception"), ("TWEDEn", 45, 45, "TWE delay enable"),
-    ("TWEDEL", 49, 46, "TWE delay"), ("TMT0", 50, 50), ("TMT", 51, 51), ("TME0", 52, 52), ("TME", 53, 53),
-    ("EnASR", 54, 54, "EL0 ST64BV"), ("EnAS0", 55, 55, "EL0 ST64BV0"), ("EnALS", 56, 56, "EL0 LD64B/ST64B"),
-    ("EPAN", 57, 57, "enhanced PAN"), ("TCSO0", 58, 58), ("TCSO", 59, 59),
-    ("EnTP2", 60, 60, "EL0 TPIDR2_EL0 access"), ("NMI", 61, 61, "non-maskable interrupts"),
-    ("SPINTMASK", 62, 62, "PSTATE.ALLINT on exception"), ("TIDCP", 63, 63, "trap EL0 IMPDEF system registers"),
-]))
+# ---- SCTLR_EL1 (ARM D24.2.172)
+# SCTLR_ELx: one table, in formats/registers.py
+SCTLR_FULL = SCTLR
