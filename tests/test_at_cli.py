@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from pgwalk.at import at as lib_at
 from pgwalk.builder import S1Attrs, TableBuilder
-from pgwalk.cli import main
 from pgwalk.formats.registers import PSTATE
+from cli_helpers import run
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 KVA = "0xffff800000201234"
 
 
-def run(args, capsys, stdin=None):
-    if stdin is not None:
-        sys.stdin = io.StringIO(stdin)
-    try:
-        rc = main(args)
-    finally:
-        sys.stdin = sys.__stdin__
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def sample(name="s1_4k_48bit"):

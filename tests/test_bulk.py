@@ -35,6 +35,7 @@ from pgwalk.params import Regime, setup_from_registers
 from pgwalk.perms import Access
 from pgwalk.report import csv_line, csv_row
 from pgwalk.walk import translate
+from cli_helpers import run, sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from oracle_data import linux_registers, linux_translations, linux_vmcore_elf  # noqa: E402
@@ -515,14 +516,6 @@ def test_linux_dump_reverse_linear_map(linux_dump):
 
 # --------------------------------------------------------------------------- the CLI
 
-def run(args, capsys):
-    rc = main(args)
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def sample(name):
-    return ["-i", f"{SAMPLES / (name + '.img')}@0x40000000", "--regs", str(SAMPLES / f"{name}.regs.json")]
 
 
 def _sample_vas(n):

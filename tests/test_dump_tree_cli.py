@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pgwalk.builder import TableBuilder
-from pgwalk.cli import main
+from cli_helpers import run, sample
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -17,14 +17,6 @@ RANGE_KEYS = {"record", "tree", "va_start", "va_end", "size", "level", "kind", "
               "gp", "ns", "ns_table", "permissions", "flags", "nonzero", "status", "note"}
 
 
-def run(args, capsys):
-    rc = main(args)
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def sample(name):
-    return ["-i", f"{SAMPLES / (name + '.img')}@0x40000000", "--regs", str(SAMPLES / f"{name}.regs.json")]
 
 
 def jsonl(out):

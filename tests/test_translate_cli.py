@@ -11,26 +11,12 @@ from pathlib import Path
 import pytest
 
 from pgwalk.builder import S1Attrs, TableBuilder
-from pgwalk.cli import main
+from cli_helpers import run, sample
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 
 
-def run(args, capsys, stdin=None):
-    if stdin is not None:
-        import io
-        sys.stdin = io.StringIO(stdin)
-    try:
-        rc = main(args)
-    finally:
-        sys.stdin = sys.__stdin__
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def sample(name):
-    return ["-i", f"{SAMPLES / (name + '.img')}@0x40000000", "--regs", str(SAMPLES / f"{name}.regs.json")]
 
 
 def test_sample_kernel_page_json(capsys):

@@ -1,0 +1,29 @@
+"""Shared helpers for the CLI tests: run ``pgwalk`` in-process, and the sample options."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+from pgwalk.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+
+
+def run(args, capsys, stdin=None):
+    """``pgwalk ARGS`` -> (exit status, stdout, stderr), with ``stdin`` text if given."""
+    if stdin is not None:
+        sys.stdin = io.StringIO(stdin)
+    try:
+        rc = main(args)
+    finally:
+        sys.stdin = sys.__stdin__
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def sample(name):
+    """``-i``/``--regs`` options for a shipped sample."""
+    return ["-i", f"{SAMPLES / (name + '.img')}@0x40000000", "--regs", str(SAMPLES / f"{name}.regs.json")]
