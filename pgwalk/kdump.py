@@ -941,7 +941,11 @@ class KdumpFile:
         if offs:
             o = np.concatenate(offs)
             z = np.concatenate(sizes)
-            pairs = np.unique(np.stack([o, z], axis=1), axis=0)       # sorted by offset, then size
+            order = np.lexsort((z, o))                                # by offset, then size
+            o, z = o[order], z[order]
+            first = np.ones(len(o), dtype=bool)                      # shared data counted once
+            first[1:] = (o[1:] != o[:-1]) | (z[1:] != z[:-1])
+            pairs = np.stack([o[first], z[first]], axis=1)
             bad = np.flatnonzero(pairs[:-1, 0] + pairs[:-1, 1] > pairs[1:, 0])
             if len(bad):
                 a, b = pairs[bad[0]], pairs[bad[0] + 1]
