@@ -20,6 +20,18 @@ excluded it: free, cache, zero or user pages by dump level) raises
 :class:`~pgwalk.errors.NotInImage` with reason ``"excluded from the dump"``,
 so a walk that meets one reports it as such, never as zeros.
 
+Split dumps (``makedumpfile --split``): every file carries the whole dump's
+headers and bitmaps but only the descriptors and data of its own pfn range
+(``start_pfn``-``end_pfn`` of the sub-header), its descriptors indexed from
+that start.  One file alone reads its own pages and says the others are in
+another file; :func:`join_split_dumps` (used by
+:func:`~pgwalk.memory.open_images` when several are given) reads them as one
+memory.  Descriptors are found by rank in the 2nd bitmap, so a bitmap with a
+bit too many or too few would move every later page onto its neighbour's
+data: :meth:`KdumpFile._check_descriptors` cross-checks the bitmap against the
+descriptor table at open (and overlapping descriptors), and a file that fails
+reads no page at all (``desc_damage``, a warning) rather than shifted ones.
+
 Optional compression libraries (lzo, snappy, zstd) are the ``kdump`` extra
 (``pip install 'pgwalk[kdump]'``); zlib is in the standard library.  A page
 compressed with a missing library raises :class:`~pgwalk.errors.ImageError`
