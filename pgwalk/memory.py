@@ -183,10 +183,26 @@ class BytesBacking:
 
 
 class ZeroBacking:
-    """Memory that reads as zeros and occupies nothing (ELF ``p_memsz > p_filesz``)."""
+    """Memory that reads as zeros and occupies nothing (ELF ``p_memsz > p_filesz``).
 
-    __slots__ = ()
+    ``missing``: why the bytes are not really in the image although they read as zeros
+    (an ELF core's zero tail: ``makedumpfile -E`` leaves the pages it excludes out this
+    way), reported by :meth:`PhysicalMemory.contents_missing`; ``None``: real zeros.
+    """
+
+    __slots__ = ("missing",)
     buffer = None
+
+    def __init__(self, missing: str | None = None) -> None:
+        self.missing = missing
+
+    def missing_reason(self, offset: int) -> str | None:
+        return self.missing
+
+    def missing_mask(self, offsets: "np.ndarray") -> "np.ndarray":
+        import numpy as np
+
+        return np.full(len(offsets), self.missing is not None, dtype=bool)
 
     def read(self, offset: int, size: int) -> bytes:
         return bytes(size)
@@ -743,7 +759,8 @@ def _parse_elf(path: str, backing: FileBacking) -> ElfCore:
 
     mapped: list[Mapped] = []
     notes: list[tuple[int, int, int]] = []
-    zero = ZeroBacking()
+    zero = ZeroBacking("lies beyond p_filesz of its PT_LOAD: the core holds no bytes there and they "
+                       "read as zeros (makedumpfile -E leaves the pages it excludes out this way)")
     for n in range(phnum):
         at = eh.e_phoff + n * eh.e_phentsize
         ph = structs.parse_phdr(backing.read(at, structs.phdr_size))
