@@ -93,6 +93,9 @@ def result_line(d: dict[str, Any]) -> Text:
         f = d["fault"]
         t.append("  FAULT ", style="bold red")
         t.append(f"{f['description']}, FSC {f['fsc_hex']}", style="red")
+        if f.get("not_in_image"):
+            t.append("  (a table is not in the dump" + (f": {f['reason']})" if f.get("reason") else ")"),
+                     style="yellow")
         return t
     extras = [size_text(d["size"])]
     a = d["attributes"]
@@ -103,6 +106,8 @@ def result_line(d: dict[str, Any]) -> Text:
     if p:
         extras.append(" ".join(f"{k.upper().replace('STAGE2_', 'S2 ')} {v}" for k, v in p.items()))
     t.append("  " + ", ".join(extras), style="dim")
+    if d.get("contents_in_image") is False:
+        t.append("  contents not in the dump", style="bold yellow")
     return t
 
 

@@ -18,7 +18,12 @@ JSON output (``--json``) is one object::
                  "holes": [{"start", "end", "size"}]},          # gaps between regions
       "compression": [str],                                      # [] when none
       "kdump": {"header_version", "block_size", "max_mapnr", "pages_present",
-                "pages_dumped", "pages_excluded", "status", "status_flags",
+                "pages_dumped",                  # pages whose data this file holds
+                "pages_dumped_all",              # dumped pages of the whole dump (2nd bitmap)
+                "pages_excluded",                # present, left out by the dump level
+                "split": null | {"start_pfn", "end_pfn", "pages_in_other_files"},
+                "damage": null | str,            # bitmap and descriptors disagree: no page read
+                "status", "status_flags",
                 "dump_level", "phys_base", "nr_cpus", "utsname": {...},
                 "flattened_records", "compression_available": {name: bool}} | null,
       "elf": {"machine", "type", "phnum", "loads": [{"paddr", "vaddr", "filesz", "memsz", "offset"}]} | null,
@@ -135,7 +140,11 @@ def gather(path: str) -> dict:
             out["kdump"] = {
                 "header_version": h.header_version, "block_size": dump.block_size,
                 "max_mapnr": dump.max_mapnr, "pages_present": dump.pages_present,
-                "pages_dumped": dump.pages_dumped, "pages_excluded": dump.pages_excluded,
+                "pages_dumped": dump.pages_dumped, "pages_dumped_all": dump.pages_dumped_all,
+                "pages_excluded": dump.pages_excluded,
+                "split": {"start_pfn": _hx(dump.start_pfn), "end_pfn": _hx(dump.end_pfn),
+                          "pages_in_other_files": dump.pages_elsewhere} if dump.split else None,
+                "damage": dump.desc_damage,
                 "status": h.status, "status_flags": dump.status_flags,
                 "dump_level": sub.dump_level if h.header_version >= 1 else None,
                 "phys_base": _hx(sub.phys_base), "nr_cpus": h.nr_cpus, "utsname": uts,
@@ -240,9 +249,15 @@ def _render(d: dict, all_regions: bool) -> None:
                          for c in d["compression"]) or "none"
         con.print(f"[bold]kdump[/bold]: header version {k['header_version']}, block size {k['block_size']}, "
                   f"compression {comp}, dump level {k['dump_level']}, {k['nr_cpus']} CPU(s)")
-        con.print(f"  pages: {k['pages_present']} present, {k['pages_dumped']} dumped, "
+        sp = k.get("split")
+        dumped = (f"{k['pages_dumped_all']} dumped, {k['pages_dumped']} of them in this file (pfns "
+                  f"{sp['start_pfn']}-{sp['end_pfn']} of a split dump; {sp['pages_in_other_files']} in "
+                  "the other files)" if sp else f"{k['pages_dumped']} dumped")
+        con.print(f"  pages: {k['pages_present']} present, {dumped}, "
                   f"{k['pages_excluded']} excluded; status {', '.join(k['status_flags']) or '0'}"
                   + (f"; {k['flattened_records']} flattened records" if k["flattened_records"] is not None else ""))
+        if k.get("damage"):
+            con.print(f"  [red]damaged: {escape(k['damage'])}; no page of this file is read[/red]")
         uts = " ".join(v for v in (k["utsname"].get("sysname"), k["utsname"].get("release"),
                                    k["utsname"].get("machine")) if v)
         if uts:

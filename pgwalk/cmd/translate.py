@@ -190,7 +190,11 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
     for i, va in enumerate(vas):
         t = walk_translate(setup, mem, va, stages=stages, access=acc, el=el, pan=pan)
         any_fault |= not t.ok
-        d = translation_to_dict(t, wxn=setup.wxn, epan=setup.epan, extra_notes=notes if i == 0 else ())
+        missing = mem.contents_missing(t.pa, verify=True) if t.ok and t.pa is not None else None
+        d = translation_to_dict(t, wxn=setup.wxn, epan=setup.epan, extra_notes=notes if i == 0 else (),
+                                contents=missing is None)
+        if missing is not None:
+            d["notes"].append(f"page contents not in the dump: physical address {t.pa:#x} {missing}")
         if label is not None:
             d["label"] = label(va)
         if fmt == "json":
@@ -222,6 +226,9 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
     any_fault = False
     blocks = iter_translate(setup, mem, vas, stages=stages, access=acc, el=el, pan=pan, block=_BLOCK,
                             reader=reader)
+    from ..bulk import mark_contents
+
+    blocks = (mark_contents(res, mem) for res in blocks)
     if fmt is None:
         from ..render import result_line
 
