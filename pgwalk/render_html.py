@@ -281,8 +281,9 @@ def render_html(doc: dict[str, Any]) -> str:
     from html import escape
 
     data = json.dumps(doc, separators=(",", ":"), ensure_ascii=True)
-    # JSON allows "\/": the page's JSON.parse reads it back unchanged
-    data = data.replace("</", "<\\/").replace("<!--", "<\\u0021--")
+    # "<" only occurs inside JSON strings, where "\u003c" means the same: nothing in the data can
+    # end the <script> element or open a comment in it
+    data = data.replace("<", "\\u003c")
     title = escape(doc.get("title") or "pgwalk dump-tree")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

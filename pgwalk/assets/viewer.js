@@ -177,7 +177,10 @@
       const rowLo = state.w0 + r * rsn, rowHi = rowLo + rsn;
       let x0 = GUTTER + ((Math.max(a, rowLo) - rowLo) / rsn) * W;
       let x1 = GUTTER + ((Math.min(b, rowHi) - rowLo) / rsn) * W;
-      if (x1 - x0 < minW) { const c = (x0 + x1) / 2; x0 = Math.min(c - minW / 2, GUTTER + W - minW); x0 = Math.max(GUTTER, x0); x1 = x0 + minW; }
+      if (x1 - x0 < minW) {                          // whole pixels, so the narrowest range is still seen
+        x0 = Math.max(GUTTER, Math.min(Math.floor((x0 + x1) / 2 - (minW - 1) / 2), GUTTER + W - minW));
+        x1 = x0 + minW;
+      }
       out.push([r, x0, x1]);
     }
     return out;
@@ -313,7 +316,7 @@
   }
   function canvasPoint(ev) {
     const b = canvas.getBoundingClientRect();
-    return [ev.clientX - b.left, ev.clientY - b.top];
+    return [ev.clientX - b.left - canvas.clientLeft, ev.clientY - b.top - canvas.clientTop];
   }
   function showTip(ev, i) {
     const t = TREES[state.tree];
@@ -778,13 +781,23 @@
       setView(Number(big(start) - t.lo), Number(big(end) - t.lo), false);
     },
     window: () => [vaOf(TREES[state.tree], state.w0), vaOf(TREES[state.tree], state.w1)],
-    clientPoint: function (va) {                      // the viewport point of an address's pixel on the map
-      const t = TREES[state.tree], off = Number(big(va) - t.lo);
-      if (off < state.w0 || off >= state.w1) return null;
-      const p = posOf(off), b = canvas.getBoundingClientRect();
-      return { x: b.left + Math.min(p.x + 0.5, GUTTER + W - 0.5), y: b.top + barY(p.row) + BAR / 2 };
+    // the viewport point at the middle of the first piece drawn for [va, end) (hex strings), or null
+    clientPoint: function (va, end) {
+      const t = TREES[state.tree], a = Number(big(va) - t.lo), e = end ? Number(big(end) - t.lo) : a + 1;
+      const p = pieces(a, e, 1)[0];
+      if (!p) return null;
+      const b = canvas.getBoundingClientRect();
+      return { x: b.left + canvas.clientLeft + (p[1] + p[2]) / 2, y: b.top + canvas.clientTop + barY(p[0]) + BAR / 2 };
     },
     colourOf: (si) => styleColour(si),
+    // scroll the tree so node i's row is drawn (false: a collapsed ancestor hides it)
+    showRow: function (i) {
+      const k = visible.indexOf(i);
+      if (k < 0) return false;
+      body.scrollTop = Math.max(0, HEAD + k * ROW - body.clientHeight / 2);
+      renderRows(false);
+      return true;
+    },
     goTo: function (va) { const w = locate(va); if (w) goTo(w.tree, w.off); return !!w; },
   };
   document.body.dataset.ready = "1";
