@@ -24,7 +24,7 @@ import tempfile
 import time
 from typing import Any
 
-__all__ = ["find_chromium", "Chromium", "FLAGS"]
+__all__ = ["find_chromium", "Chromium", "ChromiumError", "FLAGS"]
 
 #: flags that work as root in a container, with no network use and no first-run noise
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -33,11 +33,15 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 def find_chromium() -> tuple[str | None, str]:
-    """(path, "") of a usable Chromium, or (None, why not)."""
-    for name in (os.environ.get("PGWALK_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser",
-                 "google-chrome"):
-        if not name:
-            continue
+    """(path, "") of a Chromium to use, or (None, why there is none).
+
+    ``PGWALK_CHROMIUM`` names the browser (only that one is tried; an empty value means none).
+    """
+    if "PGWALK_CHROMIUM" in os.environ:
+        name = os.environ["PGWALK_CHROMIUM"]
+        path = shutil.which(name) if name else None
+        return (path, "") if path else (None, f"PGWALK_CHROMIUM={name!r} is not an executable browser")
+    for name in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
         if path:
             return path, ""

@@ -20,7 +20,7 @@ from pgwalk.formats import descriptors as D
 from pgwalk.render_html import build_document, render_html
 from pgwalk.tree import WalkSummary
 from cli_helpers import run, sample
-from headless import Chromium, find_chromium
+from headless import Chromium, ChromiumError, find_chromium
 from oracle_data import linux_vmcore_elf
 
 SAMPLES = ["s1_4k_48bit", "s1_16k", "s1_64k", "lpa2_52bit_4k", "s2_concat", "two_stage"]
@@ -203,8 +203,14 @@ def chromium():
     exe, why = find_chromium()
     if exe is None:
         pytest.skip(why)
-    with Chromium(exe, width=1600, height=1000) as c:
-        yield c
+    try:
+        browser = Chromium(exe, width=1600, height=1000).__enter__()
+    except (OSError, ChromiumError) as exc:
+        pytest.skip(f"{exe} would not start headless: {exc}")
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def page_problems(c: Chromium) -> list[str]:
