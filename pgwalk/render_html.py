@@ -88,7 +88,8 @@ class _Tables:
     def __init__(self) -> None:
         self.styles: list[dict[str, Any]] = []
         self.layouts: list[dict[str, Any]] = []
-        self._style_ids: dict[str, int] = {}
+        self._style_ids: dict[tuple, int] = {}
+        self._texts: dict[int, tuple[Any, str]] = {}
         self._layout_ids: dict[str, int] = {}
 
     def layout(self, layout: Any) -> int:
@@ -102,12 +103,25 @@ class _Tables:
                 for f in layout]})
         return i
 
+    def _frozen(self, v: Any) -> Any:
+        """A hashable stand-in for a record value (dicts: their JSON text, remembered per object)."""
+        if isinstance(v, list):
+            return tuple(v)
+        if not isinstance(v, dict):
+            return v
+        # the records share these dicts between runs (tree.py caches them): encode each once,
+        # keeping the object so its id stays its own
+        hit = self._texts.get(id(v))
+        if hit is None or hit[0] is not v:
+            hit = self._texts[id(v)] = (v, json.dumps(v, sort_keys=True))
+        return hit[1]
+
     def style(self, rec: dict[str, Any], tree: TreeParams) -> int:
         """The index of the style (everything but position and output) of a range or entries record."""
-        s = {k: rec.get(k) for k in _STYLE_KEYS}
-        key = json.dumps(s, sort_keys=True)
+        key = tuple(self._frozen(rec.get(k)) for k in _STYLE_KEYS)
         i = self._style_ids.get(key)
         if i is None:
+            s = {k: rec.get(k) for k in _STYLE_KEYS}
             perms = s["permissions"] or {}
             s["wx"] = [k for k, v in perms.items() if "w" in v and "x" in v]
             s["el0_kernel"] = bool(tree.upper and tree.two_el and perms.get("el0", "---") != "---")

@@ -29,7 +29,7 @@
     for (const [u, s] of [["TiB", 40], ["GiB", 30], ["MiB", 20], ["KiB", 10]]) {
       if (n >= 2 ** s) return (n / 2 ** s).toFixed(2).replace(/\.00$/, "") + " " + u;
     }
-    return n + " B";
+    return (Number.isInteger(n) ? n : n.toFixed(1)) + " B";
   }
   function permText(p) {
     if (!p) return "";
