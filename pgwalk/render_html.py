@@ -59,9 +59,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .linux import LayoutRange
     from .walk import Memory
 
-__all__ = ["HtmlTree", "HtmlResult", "collect_tree", "build_document", "render_html", "write_html", "SCHEMA_VERSION"]
+__all__ = ["HtmlTree", "HtmlResult", "collect_tree", "build_document", "render_html", "write_html", "SCHEMA_VERSION",
+           "MAX_RECORDS"]
 
 SCHEMA_VERSION = 1
+#: records (tree nodes + ranges) one page holds at most; a walk that would need more stops there
+#: (a hostile or random table can hold millions of distinct descriptors; a browser cannot show them)
+MAX_RECORDS = 400_000
 _EXACT = 1 << 53          # integers below this survive JSON.parse exactly
 _STYLE_KEYS = ("kind", "level", "entry_size", "mapped", "memtype", "attributes", "attr_index", "sh", "af", "ng",
                "dbm", "contiguous", "gp", "ns", "ns_table", "permissions", "flags", "status", "note")
@@ -157,12 +161,17 @@ class HtmlTree:
     regions: list[dict[str, Any]]
 
 
+class _PageFull(Exception):
+    """Internal: the page's record budget is used up."""
+
+
 class _Collector(TreeVisitor):
     """One walk, two views: tree records (:class:`TreeLines`) and merged ranges (:class:`RangeMerger`)."""
 
     def __init__(self, tree: TreeParams, tables: _Tables, layout: Sequence["LayoutRange"] | None,
-                 merge: bool) -> None:
+                 merge: bool, budget: int) -> None:
         self.tree, self.tables, self.layout = tree, tables, layout
+        self.budget = budget
         self.ranges: list[list[Any]] = []
         self.nodes: list[list[Any]] = []
         self.labels: list[str] = []
@@ -200,7 +209,13 @@ class _Collector(TreeVisitor):
         self.merger.finish()
 
     # the records
+    def _spend(self) -> None:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _PageFull
+
     def _range(self, run: Run) -> None:
+        self._spend()
         rec = run_record(run, self.tree)
         va = int(rec["va_start"], 16)
         self.ranges.append([self.tables.style(rec, self.tree), _num(va - self.lo), _num(rec["size"]), rec["count"],
@@ -208,6 +223,7 @@ class _Collector(TreeVisitor):
                             _num(_addr(rec.get("ipa_start")))])
 
     def _node(self, rec: dict[str, Any]) -> None:
+        self._spend()
         va = int(rec["va_start"], 16)
         if rec["record"] == "table":
             size = int(rec["va_end"], 16) - va
@@ -236,12 +252,22 @@ def _regions(tree: TreeParams, layout: Sequence["LayoutRange"] | None) -> list[d
 
 def collect_tree(tree: TreeParams, mem: "Memory", tables: "_Tables", *, start: int | None = None,
                  end: int | None = None, layout: Sequence["LayoutRange"] | None = None, merge: bool = True,
-                 limits: Limits | None = None, summary: WalkSummary | None = None) -> HtmlTree:
-    """Walk one tree once and pack its tree-view and ranges-view records."""
-    c = _Collector(tree, tables, layout, merge)
-    walk_tree(tree, mem, c, start=start, end=end, invalid=True, merge=merge, min_run=FOLD_MIN, limits=limits,
-              summary=summary)
-    c.finish()
+                 limits: Limits | None = None, summary: WalkSummary | None = None,
+                 max_records: int = MAX_RECORDS) -> HtmlTree:
+    """Walk one tree once and pack its tree-view and ranges-view records.
+
+    :param max_records: stop the walk (``summary.stopped`` says so) at this many nodes and ranges
+    """
+    if summary is None:
+        summary = WalkSummary()
+    c = _Collector(tree, tables, layout, merge, max_records)
+    try:
+        walk_tree(tree, mem, c, start=start, end=end, invalid=True, merge=merge, min_run=FOLD_MIN, limits=limits,
+                  summary=summary)
+        c.finish()
+    except _PageFull:
+        summary.stopped = (f"stopped after {max_records:,} tree nodes and ranges: the page holds no more "
+                           f"(--range shows a part)")
     return HtmlTree(tree, c.ranges, c.nodes, c.labels, _regions(tree, layout))
 
 
@@ -312,23 +338,28 @@ def render_html(doc: dict[str, Any]) -> str:
 
 def write_html(out: IO[str], trees: Sequence[TreeParams], spans: Sequence[tuple[int, int]], mem: "Memory", *,
                layout: Sequence["LayoutRange"] | None = None, merge: bool = True, limits: Limits | None = None,
-               title: str = "", notes: Sequence[str] = ()) -> HtmlResult:
+               title: str = "", notes: Sequence[str] = (), max_records: int | None = None) -> HtmlResult:
     """Walk ``trees`` over ``spans`` (one ``(start, end)`` each) and write the page to ``out``.
 
     >>> write_html(sys.stdout, [tree_params(setup, "ttbr1")], [(lo, hi)], mem)   # doctest: +SKIP
 
     :param layout: the kernel's VA layout (:func:`pgwalk.linux.kernel_layout`) for region labels
     :param merge: merge leaf runs (``False``: one range and one node per descriptor)
+    :param max_records: the most tree nodes and ranges the page holds, all trees (default
+        :data:`MAX_RECORDS`); the walk stops there
     :returns: sizes and the walk summary (``summary.stopped`` when a limit ended the walk)
     """
+    if max_records is None:
+        max_records = MAX_RECORDS
     summary = WalkSummary()
     tables = _Tables()
-    packed = []
+    packed: list[HtmlTree] = []
     for t, (lo, hi) in zip(trees, spans):
         if summary.stopped:
             break
+        used = sum(len(h.ranges) + len(h.nodes) for h in packed)
         packed.append(collect_tree(t, mem, tables, start=lo, end=hi, layout=layout, merge=merge, limits=limits,
-                                   summary=summary))
+                                   summary=summary, max_records=max_records - used))
     page = render_html(build_document(packed, tables, summary, title=title, notes=notes))
     out.write(page)
     return HtmlResult(len(page.encode("utf-8")), sum(len(h.ranges) for h in packed),

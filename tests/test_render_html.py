@@ -179,6 +179,29 @@ def test_a_limit_still_writes_the_page_and_says_so(tmp_path, capsys):
     assert rc == 1 and "limit" in err and doc["summary"]["stopped"] and "limit" in doc["summary"]["stopped"]
 
 
+def test_hostile_tree_page_is_bounded(tmp_path, capsys, monkeypatch):
+    """Shared tables (references) and a record budget: the page stops where it must and says so."""
+    import pgwalk.render_html
+
+    b = TableBuilder()
+    b.map(0, 0x8000_0000, 0x20_0000, min_leaf_level=3)
+    for t in sorted(b.tables, key=b.tables.get)[:3]:
+        raw = b.read(t)
+        for i in range(512):
+            b.write(t + 8 * i, raw)
+    base, _ = b.write_raw(tmp_path / "t.img")
+    (tmp_path / "r.json").write_text(json.dumps({k: hex(v) for k, v in b.registers().items()}))
+    args = ["-i", f"{tmp_path / 't.img'}@{base:#x}", "--regs", str(tmp_path / "r.json")]
+    doc = write_page(args, tmp_path / "p.html", capsys)
+    assert page_ranges(doc) == cli_ranges(args, capsys)
+    assert sum(1 for n in doc["trees"][0]["nodes"] if n[0] == 0 and n[10] == "reference") == 3 * 511
+    monkeypatch.setattr(pgwalk.render_html, "MAX_RECORDS", 100)
+    rc, _, err = run(["dump-tree", *args, "--html", str(tmp_path / "q.html")], capsys)
+    doc = page_data((tmp_path / "q.html").read_text())
+    assert rc == 1 and "page holds no more" in err and "page holds no more" in doc["summary"]["stopped"]
+    assert sum(len(t["nodes"]) + len(t["ranges"]) for t in doc["trees"]) == 100
+
+
 @pytest.fixture(scope="module")
 def vmcore():
     path = linux_vmcore_elf()
