@@ -127,12 +127,28 @@ class _Tables:
         if i is None:
             s = {k: rec.get(k) for k in _STYLE_KEYS}
             perms = s["permissions"] or {}
-            s["wx"] = [k for k, v in perms.items() if "w" in v and "x" in v]
-            s["el0_kernel"] = bool(tree.upper and tree.two_el and perms.get("el0", "---") != "---")
+            s["wx"] = _write_and_execute(perms)
+            s["el0_kernel"] = bool(tree.upper and tree.two_el and _allowed(perms, "el0"))
             s["layout"] = self.layout(_leaf_layout(tree, s["level"], s["kind"])) if s["mapped"] else None
             i = self._style_ids[key] = len(self.styles)
             self.styles.append(s)
         return i
+
+
+def _allowed(perms: dict[str, str], el: str, wanted: str = "rwx") -> str:
+    """The accesses of ``wanted`` that ``el`` may make: each one permitted by every stage the record
+    gives (stage 1 ``el``, stage 2 ``stage2_el``), as a translation checks each stage in turn."""
+    texts = [perms[k] for k in (el, f"stage2_{el}") if k in perms]
+    return "".join(a for a in wanted if texts and all(a in t for t in texts))
+
+
+def _write_and_execute(perms: dict[str, str]) -> list[str]:
+    """The permission keys (``el1``, ``el0``, ...; ``stage2_el1`` for a stage 2 tree) whose EL may both
+    write and execute the mapping."""
+    s1 = [k for k in perms if k.startswith("el")]
+    if s1:
+        return [k for k in s1 if _allowed(perms, k, "wx") == "wx"]
+    return [k for k in perms if "w" in perms[k] and "x" in perms[k]]
 
 
 def _leaf_layout(tree: TreeParams, level: int, kind: str) -> Any:

@@ -160,6 +160,21 @@ def test_wx_and_el0_kernel_mappings_are_marked(tmp_path, capsys):
                      ("0xffff800000400000", (), False)}
 
 
+def test_wx_needs_both_stages(tmp_path, capsys):
+    """Under two stages an EL can write and execute only where both stages let it: stage 2 rwx over
+    stage 1 rw- is not W+X.  A stage 2 tree alone is judged on its own permissions."""
+    doc = write_page(sample("two_stage"), tmp_path / "p.html", capsys)
+    styles = [doc["styles"][r[0]] for t in doc["trees"] for r in t["ranges"]]
+    assert any(s["permissions"] and s["permissions"].get("stage2_el1") == "rwx" for s in styles)
+    assert not any(s["wx"] for s in styles)
+    doc = write_page(sample("s2_concat"), tmp_path / "q.html", capsys)
+    for t in doc["trees"]:
+        for r in t["ranges"]:
+            s = doc["styles"][r[0]]
+            p = s["permissions"] or {}
+            assert s["wx"] == [k for k, v in p.items() if "w" in v and "x" in v] and not s["el0_kernel"]
+
+
 def test_stdout_and_bad_combinations(tmp_path, capsys):
     rc, out, err = run(["dump-tree", *sample("s1_4k_48bit"), "--html", "-"], capsys)
     assert rc == 0 and out.startswith("<!DOCTYPE html>") and page_data(out)["trees"]
