@@ -78,10 +78,12 @@ def write_page(args: list[str], path: Path, capsys) -> dict:
 
 # ------------------------------------------------------------------------ data, no browser
 
-@pytest.mark.parametrize("name", SAMPLES)
-def test_page_ranges_are_the_ranges_view(name, tmp_path, capsys):
-    doc = write_page(sample(name), tmp_path / "p.html", capsys)
-    assert page_ranges(doc) == cli_ranges(sample(name), capsys)
+@pytest.mark.parametrize("name,extra", [(name, []) for name in SAMPLES] + [
+    ("s1_4k_48bit", ["--range", "0xffff800000200000+0x200000"]), ("s1_4k_48bit", ["--no-merge", "--ttbr1"]),
+    ("two_stage", ["--stage", "1"])])
+def test_page_ranges_are_the_ranges_view(name, extra, tmp_path, capsys):
+    doc = write_page([*sample(name), *extra], tmp_path / "p.html", capsys)
+    assert page_ranges(doc) == cli_ranges([*sample(name), *extra], capsys)
     assert doc["schema"] == 1 and doc["generator"].startswith("pgwalk ")
 
 
