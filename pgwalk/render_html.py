@@ -121,8 +121,9 @@ class _Tables:
         return hit[1]
 
     def style(self, rec: dict[str, Any], tree: TreeParams) -> int:
-        """The index of the style (everything but position and output) of a range or entries record."""
-        key = tuple(self._frozen(rec.get(k)) for k in _STYLE_KEYS)
+        """The index of the style (everything but position and output) of a range or entries record
+        of ``tree`` (the marks and the descriptor layout depend on the tree)."""
+        key = (tree.name, *(self._frozen(rec.get(k)) for k in _STYLE_KEYS))
         i = self._style_ids.get(key)
         if i is None:
             s = {k: rec.get(k) for k in _STYLE_KEYS}

@@ -23,6 +23,7 @@ from cli_helpers import run, sample
 from headless import Chromium, ChromiumError, find_chromium
 from oracle_data import linux_vmcore_elf
 
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "samples"
 SAMPLES = ["s1_4k_48bit", "s1_16k", "s1_64k", "lpa2_52bit_4k", "s2_concat", "two_stage"]
 MAP_BACKGROUND = (0xF3, 0xF4, 0xF6)      # an empty stretch of a map row (viewer.js)
 LSB_4K = {1: 30, 2: 21, 3: 12}            # log2 of what one entry maps, 4KB granule
@@ -160,6 +161,26 @@ def test_wx_and_el0_kernel_mappings_are_marked(tmp_path, capsys):
              ((r, doc["styles"][row[0]]) for r, row in zip(page_ranges(doc), doc["trees"][0]["ranges"]))}
     assert marks == {("0xffff800000000000", ("el1",), False), ("0xffff800000200000", (), True),
                      ("0xffff800000400000", (), False)}
+
+
+def test_styles_are_per_tree():
+    """The same record in a TTBR0 and a TTBR1 tree: only the TTBR1 one is an EL0-accessible kernel mapping."""
+    from dataclasses import replace
+
+    from pgwalk.params import setup_from_registers
+    from pgwalk.regs import load_register_file
+    from pgwalk.render_html import _Tables
+    from pgwalk.tree import tree_params
+
+    setup = setup_from_registers(load_register_file(str(SAMPLE_DIR / "s1_4k_48bit.regs.json")))
+    user, kernel = tree_params(setup, "ttbr0"), tree_params(setup, "ttbr1")
+    assert kernel.upper and not user.upper
+    rec = {"kind": "page", "level": 3, "entry_size": 4096, "mapped": True, "permissions": {"el1": "rw-", "el0": "rw-"},
+           "flags": []}
+    tables = _Tables()
+    a, b = tables.style(rec, user), tables.style(rec, kernel)
+    assert a != b and not tables.styles[a]["el0_kernel"] and tables.styles[b]["el0_kernel"]
+    assert tables.style(dict(rec), replace(kernel)) == b
 
 
 def test_wx_needs_both_stages(tmp_path, capsys):
