@@ -77,11 +77,14 @@ class _Progress:
             self.bar = None
 
 
-def _write_html(path, trees, spans, ctx, layout, notes, merge, limits) -> int:
+def _write_html(path, images, trees, spans, ctx, layout, notes, merge, limits) -> int:
     """``--html FILE``: the page of :mod:`pgwalk.render_html`, written whole or not at all."""
+    import os
+
     from ..render_html import write_html
 
-    title = "pgwalk dump-tree: " + ", ".join(t.name for t in trees)
+    title = (f"pgwalk dump-tree: {', '.join(t.name for t in trees)} of "
+             f"{', '.join(os.path.basename(i) for i in images) or 'no image'}")
     with click.open_file(path, "w", encoding="utf-8", atomic=path != "-") as out:
         r = write_html(out, trees, spans, ctx.memory, layout=layout, merge=merge, limits=limits, title=title,
                        notes=notes)
@@ -205,7 +208,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         view = "stats"
     notes = list(dict.fromkeys([*ctx.notes, *setup.notes]))
     if html_file is not None:
-        return _write_html(html_file, trees, spans, ctx, layout, notes, not no_merge,
+        return _write_html(html_file, images, trees, spans, ctx, layout, notes, not no_merge,
                            Limits(max_tables=max_tables, max_entries=max_entries))
 
     import sys
