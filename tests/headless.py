@@ -196,6 +196,10 @@ class Chromium:
             params.update(button="left", clickCount=clicks)
         self.call("Input.dispatchMouseEvent", params)
 
+    def wheel(self, x: float, y: float, delta_y: float) -> None:
+        """A real mouse-wheel event at (x, y) (positive ``delta_y``: scroll down)."""
+        self.call("Input.dispatchMouseEvent", {"type": "mouseWheel", "x": x, "y": y, "deltaX": 0, "deltaY": delta_y})
+
     def click(self, x: float, y: float) -> None:
         self.mouse("mouseMoved", x, y)
         self.mouse("mousePressed", x, y)

@@ -394,6 +394,37 @@ def test_browser_click_shows_the_descriptor(chromium, tmp_path, capsys):
     assert page_problems(chromium) == []
 
 
+def test_browser_map_zooms_with_wheel_and_drag(chromium, tmp_path, capsys):
+    path = tmp_path / "s.html"
+    doc = write_page(sample("s1_4k_48bit"), path, capsys)
+    _open(chromium, path)
+    t = doc["trees"][0]
+    span = lambda w: int(w[1], 16) - int(w[0], 16)        # noqa: E731
+    whole = chromium.evaluate("pgwalk.window()")
+    assert whole == [t["va_lo"], t["va_hi"]]
+    box = chromium.evaluate("(() => { const r = document.getElementById('map').getBoundingClientRect(); "
+                            "return [r.x, r.y, r.width, r.height]; })()")
+    x, y = box[0] + box[2] * 0.6, box[1] + box[3] * 0.3
+    chromium.mouse("mouseMoved", x, y)
+    chromium.wheel(x, y, -400)                             # zoom in at the pointer
+    chromium.evaluate("new Promise(r => requestAnimationFrame(() => r(0)))")
+    zoomed = chromium.evaluate("pgwalk.window()")
+    assert 0 < span(zoomed) < span(whole) / 2 and int(zoomed[0], 16) >= int(whole[0], 16)
+    # a drag across a stretch of a row zooms to that stretch
+    chromium.mouse("mouseMoved", x - 100, y)
+    chromium.mouse("mousePressed", x - 100, y)
+    chromium.mouse("mouseMoved", x - 50, y)
+    chromium.mouse("mouseMoved", x + 100, y)
+    chromium.mouse("mouseReleased", x + 100, y)
+    dragged = chromium.evaluate("pgwalk.window()")
+    assert 0 < span(dragged) < span(zoomed) / 10
+    chromium.evaluate("document.getElementById('btn-back').click()")
+    assert chromium.evaluate("pgwalk.window()") == zoomed
+    chromium.evaluate("document.getElementById('btn-whole').click()")
+    assert chromium.evaluate("pgwalk.window()") == whole
+    assert page_problems(chromium) == []
+
+
 def test_browser_marks_wx_and_el0_kernel_mappings(chromium, tmp_path, capsys):
     args = _risky_tree(tmp_path)
     path = tmp_path / "risky.html"
