@@ -533,7 +533,8 @@
     nc.append(lab);
     const [a, b] = nodeVa(t, i);
     const out = tbl ? "" : r[E_IPA] !== null ? "IPA " + hx(big(r[E_IPA])) : r[E_PA] !== null ? hx(big(r[E_PA])) : "";
-    row.append(nc, el("span", "c-va", a + "-" + b), el("span", "c-out", out),
+    row.title = a + " - " + b;
+    row.append(nc, el("span", "c-va", a), el("span", "c-out", out),
                el("span", "c-size", sizeText(r[tbl ? T_SIZE : E_SIZE])),
                el("span", "c-perm", s ? permText(s.permissions) : ""), el("span", "c-mem", s ? memText(s) : ""));
     row.style.top = "0px";
