@@ -225,10 +225,23 @@
     const R = t.data.ranges;
     const i0 = upper(t.re, state.w0), i1 = upper(t.rs, state.w1 - 1e-9);
     const marks = [];
+    let lastRow = -1, lastX = -1, lastStyle = -1;
     for (let i = i0; i < i1 && i < R.length; i++) {
-      const s = STYLES[R[i][R_STYLE]];
-      ctx.fillStyle = styleColour(R[i][R_STYLE]);
-      for (const [r, x0, x1] of pieces(t.rs[i], t.re[i], 1)) ctx.fillRect(x0, barY(r), x1 - x0, BAR);
+      const si = R[i][R_STYLE], s = STYLES[si];
+      // fast path: a range narrower than a pixel inside one row, drawn once per pixel and style
+      const a = t.rs[i], b = t.re[i], row = Math.floor((a - state.w0) / rsn);
+      if ((b - a) / rsn * W < 1 && a >= state.w0 && row === Math.floor((b - state.w0) / rsn) && row < ROWS) {
+        // the pixel pieces() gives a narrow range: the one under its middle
+        const x = Math.max(GUTTER, Math.min(Math.floor(GUTTER + (((a + b) / 2 - state.w0 - row * rsn) / rsn) * W), GUTTER + W - 1));
+        if (row !== lastRow || x !== lastX || si !== lastStyle) {
+          ctx.fillStyle = styleColour(si);
+          ctx.fillRect(x, barY(row), 1, BAR);
+          lastRow = row; lastX = x; lastStyle = si;
+        }
+      } else {
+        ctx.fillStyle = styleColour(si);
+        for (const [r, x0, x1] of pieces(a, b, 1)) ctx.fillRect(x0, barY(r), x1 - x0, BAR);
+      }
       if (s.wx.length || s.el0_kernel || s.flags.length || (s.mapped === false && s.kind !== "table")) marks.push(i);
     }
     for (const i of marks) {
