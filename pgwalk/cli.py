@@ -31,6 +31,7 @@ COMMANDS = {
     "info": "pgwalk.cmd.info:info",
     "vtop": "pgwalk.cmd.linux:vtop",
     "ptov": "pgwalk.cmd.linux:ptov",
+    "read": "pgwalk.cmd.read:read",
 }
 
 
