@@ -423,7 +423,7 @@ class GdbRemote:
         :raises GdbError: for a garbage reply; an error reply raises :class:`MemoryReadError`
         """
         out = bytearray()
-        step = max(16, (self.max_packet - 8) // 2)
+        step = max(16, ((self.max_packet - 16) // 2) & ~7)        # the reply's hex fits a packet
         while len(out) < size:
             n = min(step, size - len(out))
             at = address + len(out)

@@ -27,6 +27,7 @@ def load_live_context(spec: str, regs_file: str | None, reg_values: tuple[str, .
     ``--reg`` win.  The notes say where each register came from.  The target is closed (QEMU's
     memory mode restored) when the command ends."""
     from ..errors import InputError
+    from ..gdbremote import GdbError
     from ..live import open_target, read_target_registers
     from ..regs import load_register_file, parse_reg_assignment, shortcut_registers
     from .common import Context, parse_address
@@ -38,6 +39,10 @@ def load_live_context(spec: str, regs_file: str | None, reg_values: tuple[str, .
     try:
         stub_regs, missing = read_target_registers(mem, _WALK_REGISTERS)
         regs = dict(stub_regs)
+        if not any(k.startswith(("TCR_", "TTBR", "SCTLR_", "VTCR")) for k in stub_regs) and not (
+                regs_file or reg_values or root):
+            raise GdbError(f"gdb stub {mem.label}: it exports no translation system registers (TCR, TTBR, "
+                           "SCTLR); give them with --regs FILE or --reg NAME=VALUE")
         notes = [f"live target: gdb stub {mem.label}, physical memory (read-only; the target is not resumed)",
                  _from_stub(stub_regs)]
         if regs_file:
