@@ -67,19 +67,19 @@ class FakeStub:
         return f'<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd"><target><architecture>aarch64</architecture>{inc}</target>'
 
     def _read(self, addr: int, n: int) -> bytes:
-        out = bytearray()
-        for i in range(n):
-            a = addr + i
-            for base, data in self.memory.items():
-                if base <= a < base + len(data):
-                    out.append(data[a - base])
-                    break
-            else:
-                if self.phy_mode:
-                    out.append(0)                 # QEMU reads nothing as zeros in physical mode
-                else:
-                    return b""
-        return bytes(out)
+        for base, data in self.memory.items():
+            if base <= addr and addr + n <= base + len(data):
+                return data[addr - base:addr - base + n]
+        if self.phy_mode:
+            # QEMU reads what is not RAM as zeros in physical mode (the image's bytes where it overlaps)
+            return bytes(self._byte(addr + i) for i in range(n))
+        return b""
+
+    def _byte(self, a: int) -> int:
+        for base, data in self.memory.items():
+            if base <= a < base + len(data):
+                return data[a - base]
+        return 0
 
     def answer(self, pkt: str) -> bytes | None:
         if pkt == "?":
@@ -138,6 +138,8 @@ class FakeStub:
 
     def _session(self, conn: socket.socket) -> None:
         conn.settimeout(10)
+        if conn.family == socket.AF_INET:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         buf = b""
         if self.mode == "noise":
             try:
