@@ -55,7 +55,7 @@ def parse_symbolic(text: str, symbols: Mapping[str, int], what: str = "address")
     name = m.group("name")
     if name not in symbols:
         if not symbols:
-            raise InputError(f"{what}: {text!r} is neither a number nor a symbol pgwalk knows "
+            raise InputError(f"{what}: {text!r} is not a number, nor a symbol pgwalk knows "
                              "(symbols come from a crash dump's VMCOREINFO)") from None
         close = difflib.get_close_matches(name, list(symbols), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else f" (known: {len(symbols)}, see pgwalk info --symbols)"

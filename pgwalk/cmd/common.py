@@ -54,6 +54,14 @@ class Context:
     notes: list[str] = field(default_factory=list)
     vmcoreinfo: object | None = None
 
+    def address(self, text: str, what: str = "address") -> int:
+        """A number, or a VMCOREINFO symbol of the memory (``SYMBOL``, ``SYMBOL+0x10``)."""
+        from ..symbols import parse_symbolic, symbols_from_memory
+
+        if not hasattr(self, "_symbols"):
+            self._symbols = symbols_from_memory(self.memory)
+        return parse_symbolic(text, self._symbols, what)
+
 
 def parse_address(text: str, what: str = "address") -> int:
     from ..regs import parse_int

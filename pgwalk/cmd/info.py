@@ -331,7 +331,9 @@ def _render_vmcoreinfo(con, vi: dict) -> None:
 @click.argument("dump", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--all-regions", is_flag=True, help="List every memory region and hole.")
-def info(dump: str, as_json: bool, all_regions: bool) -> None:
+@click.option("--symbols", "symbols_only", is_flag=True, help="List only the VMCOREINFO symbols, which "
+              "every command takes as addresses (SYMBOL, SYMBOL+0x10).")
+def info(dump: str, as_json: bool, all_regions: bool, symbols_only: bool = False) -> None:
     """Describe a crash dump: format, memory, notes, CPUs, VMCOREINFO, derived translation setup.
 
     DUMP is an ELF core (QEMU dump-guest-memory, /proc/vmcore), a
@@ -339,6 +341,10 @@ def info(dump: str, as_json: bool, all_regions: bool) -> None:
     or a raw memory image.
     """
     d = gather(dump)
+    if symbols_only:
+        from .read import show_symbols
+
+        return show_symbols(d, as_json)
     if as_json:
         click.echo(json.dumps(d, indent=2))
     else:

@@ -154,3 +154,21 @@ def _quote(data: bytes) -> str:
     import json
 
     return json.dumps(data.decode("utf-8", "backslashreplace"), ensure_ascii=False)
+
+
+def show_symbols(info: dict, as_json: bool) -> int:
+    """``pgwalk info --symbols``: the VMCOREINFO symbols of a dump, by address."""
+    import json
+
+    from ..errors import InputError
+
+    vi = info.get("vmcoreinfo") or {}
+    symbols = vi.get("symbols") or {}
+    if not symbols:
+        raise InputError("no VMCOREINFO symbols in this file (symbols come from a crash dump's VMCOREINFO)")
+    if as_json:
+        click.echo(json.dumps({"symbols": symbols}, indent=2))
+        return 0
+    for name, value in sorted(symbols.items(), key=lambda kv: int(kv[1], 16)):
+        click.echo(f"{int(value, 16):#018x}  {name}")
+    return 0

@@ -57,16 +57,17 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     from ..errors import InputError
     from ..params import Regime, regime_for_el, setup_from_registers
     from ..perms import Access
-    from .common import load_context, parse_address
+    from .common import load_context
 
     if as_json and as_csv:
         raise InputError("--json and --csv exclude each other")
-    arg_vas = [parse_address(text, f"argument {text!r}") for text in addresses]
     batch_vas, batch_array = _read_batch(batch_file) if batch_file else ([], None)
-    count = len(arg_vas) + (len(batch_array) if batch_array is not None else len(batch_vas))
+    count = len(addresses) + (len(batch_array) if batch_array is not None else len(batch_vas))
     if not count:
         raise InputError("no address given (VA arguments or --batch FILE)")
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
+    # numbers, or VMCOREINFO symbols of a dump (SYMBOL, SYMBOL+0x10)
+    arg_vas = [ctx.address(text, f"argument {text!r}") for text in addresses]
     if regime:
         reg = Regime[REGIMES[regime.lower()]]
     elif el is not None:
