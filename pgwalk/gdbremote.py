@@ -47,6 +47,8 @@ _MAX_XML = 4 << 20
 #: most target-description files followed through xi:include
 _MAX_XML_FILES = 32
 
+_TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+
 #: the packet prefixes pgwalk may send; everything else is refused before it is sent
 READ_ONLY_PACKETS = ("?", "qSupported", "QStartNoAckMode", "qXfer:features:read:", "p", "m",
                      "qqemu.PhyMemMode", "Qqemu.PhyMemMode:")
@@ -142,6 +144,7 @@ class GdbRemote:
     packet_log: list[str] | None = None
     _buf: bytearray = field(default_factory=bytearray)
     _registers: dict[str, StubRegister] | None = None
+    _quickack: bool = False
 
     # -- connection --------------------------------------------------------
 
@@ -173,9 +176,10 @@ class GdbRemote:
             why = "nothing is listening there" if isinstance(e, (ConnectionRefusedError, FileNotFoundError)) \
                 else (e.strerror or str(e))
             raise GdbError(f"gdb stub {label}: cannot connect: {why}") from None
+        stub = cls(label, sock, reply_timeout=reply_timeout)
         if not isinstance(addr, str):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        stub = cls(label, sock, reply_timeout=reply_timeout)
+            stub._quickack = _TCP_QUICKACK is not None
         try:
             stub._handshake()
         except BaseException:
@@ -263,6 +267,14 @@ class GdbRemote:
                            f"({e.strerror or e})") from None
         if not chunk:
             raise GdbError(f"gdb stub {self.label}: the stub closed the connection before replying to {what!r}")
+        if self._quickack:
+            # Acknowledge at once: a stub that writes its "+" and its reply separately without
+            # TCP_NODELAY (QEMU's chardev by default) holds the reply until our ACK (Nagle),
+            # and a delayed ACK would add milliseconds to every packet.
+            try:
+                self.sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+            except OSError:
+                self._quickack = False
         self._buf += chunk
 
     def _read_ack(self, what: str) -> bytes:

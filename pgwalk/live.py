@@ -195,8 +195,7 @@ def read_target_registers(mem: LiveMemory, wanted: Iterable[str] | None = None) 
     as ``SCTLR``/``cpsr`` mapped) are read, one ``p`` packet each; general-purpose
     registers are skipped.
     """
-    from .errors import RegisterError
-    from .regs import canonical_name
+    from .regs import ALIASES, KNOWN_REGISTERS
 
     stub_regs = mem.stub.registers()
     if not stub_regs:
@@ -207,9 +206,8 @@ def read_target_registers(mem: LiveMemory, wanted: Iterable[str] | None = None) 
         name = _GDB_NAMES.get(upper, upper)
         if name.startswith(("X", "W", "V")) and name[1:].isdigit():
             continue
-        try:
-            arch = canonical_name(name)
-        except RegisterError:
+        arch = ALIASES.get(name, name)
+        if arch not in KNOWN_REGISTERS:         # (not canonical_name: no close-match search per name)
             continue
         if arch in ("PC", "SP", "FP", "LR", "FPSR", "FPCR"):
             continue
