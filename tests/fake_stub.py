@@ -7,7 +7,7 @@ can be told to misbehave: ``mode`` is one of
 * ``"ok"``: a well-behaved stopped target;
 * ``"running"``: ``?`` gets ``OK`` (a non-stop target with nothing stopped);
 * ``"silent"``: ``?`` gets no reply at all (an all-stop target that is running);
-* ``"disconnect"``: the connection closes after ``cut`` memory reads (mid-walk);
+* ``"disconnect"``: the connection closes after ``cut`` memory reads (3: the first table block, then mid-walk);
 * ``"no-sysregs"``: the target description has only the core registers;
 * ``"no-phys"``: no ``qqemu.PhyMemMode`` (a non-QEMU stub);
 * ``"garbage"``: memory reads get non-hex bytes;
@@ -30,7 +30,7 @@ def _sum(data: bytes) -> bytes:
 
 
 class FakeStub:
-    def __init__(self, memory: dict[int, bytes], registers: dict[str, int], mode: str = "ok", cut: int = 1,
+    def __init__(self, memory: dict[int, bytes], registers: dict[str, int], mode: str = "ok", cut: int = 3,
                  unix_path: str | None = None) -> None:
         self.memory = memory                      # base -> bytes
         self.registers = registers                # gdb name -> value
