@@ -59,3 +59,99 @@ def test_translate_labels_kernel_regions(dump, capsys):
     linear, pci = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert linear["label"] == "linear map" and pci["label"] == "PCI I/O"
     assert pci["attributes"]["memtype"] == "Device"
+
+
+# --------------------------------------------------------------------------
+# vtop / ptov against QEMU (issue 11, item 1): both oracle kernels
+# --------------------------------------------------------------------------
+
+def _oracle(which):
+    if which == "4k":
+        path, entries = oracle_data.linux_vmcore_elf(), oracle_data.linux_translations()
+    else:
+        path, entries = oracle_data.linux16k_vmcore_elf(), oracle_data.linux16k_translations()
+    if path is None or entries is None:
+        pytest.skip(f"{which} Linux oracle not present")
+    return str(path), entries
+
+
+@pytest.mark.parametrize("which", ["4k", "16k"])
+def test_vtop_prints_only_qemus_pas_for_every_oracle_address(which, capsys):
+    """Every PA vtop prints for an address of translations.json is QEMU's (el1_nopan);
+    where QEMU says Unmapped, vtop prints no PA.  Every kernel address QEMU maps gets one."""
+    dump, entries = _oracle(which)
+    rc = main(["vtop", dump, "--json", *[e["va"] for e in entries]])
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rc == 1 and len(out) == len(entries)
+    printed = wrong = missed = 0
+    for e, r in zip(entries, out):
+        assert r["va"] == hex(int(e["va"], 16))
+        if r["pa"] is not None:
+            printed += 1
+            wrong += e["result"] is None or int(r["pa"], 16) != int(e["result"], 16)
+            assert r["how"] in ("linear map", "kernel image", "swapper_pg_dir walk")
+        else:
+            assert r["reason"]
+            kernel = (int(e["va"], 16) >> 55) & 1
+            missed += bool(kernel and e["result"] is not None)
+    assert wrong == 0 and missed == 0
+    assert printed > 300
+
+
+def test_vtop_walks_vmalloc_instead_of_applying_the_image_formula(dump, capsys):
+    # the issue's example: QEMU says 0x4804b000; the kernel-image formula gave 0xffffc4c128835000
+    assert main(["vtop", dump, "0xffff800008035000"]) == 0
+    assert capsys.readouterr().out.strip() == "0xffff800008035000 -> PA 0x4804b000 (swapper_pg_dir walk, vmalloc)"
+
+
+def test_vtop_gives_no_pa_for_a_linear_map_address_beyond_ram(dump, capsys):
+    # 256 MiB of RAM at 0x40000000: 0xffff000010000000 would be PA 0x50000000 by the formula
+    assert main(["vtop", dump, "--json", "0xffff000010000000"]) == 1
+    r = json.loads(capsys.readouterr().out)
+    assert r["pa"] is None and r["label"] == "linear map" and "not mapped" in r["reason"]
+    assert "0x50000000" in r["reason"]          # what the formula would have said, as such
+
+
+def test_vtop_declines_user_addresses_saying_ttbr0_is_unknown(dump, capsys):
+    assert main(["vtop", dump, "0x400000"]) == 1
+    out = capsys.readouterr().out
+    assert "no PA" in out and "TTBR0_EL1" in out and "--reg TTBR0_EL1" in out
+
+
+def test_vtop_never_prints_a_pa_beyond_52_bits(dump, capsys):
+    vas = ["0xffffffffffffffff", "0xfff0000000000000", "0xffff7fffffffffff", "0x8000000000000000",
+           "0xffffc4c128835000", "0xffff800000000000"]
+    main(["vtop", dump, "--json", *vas])
+    for line in capsys.readouterr().out.splitlines():
+        r = json.loads(line)
+        assert r["pa"] is None or int(r["pa"], 16) < 1 << 52
+
+
+def test_ptov_outside_ram_says_so(dump, capsys):
+    assert main(["ptov", dump, "--json", "0x80000000", "0x3fff0000", "0xfffffffffffff000"]) == 1
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert all(r["linear"] is None and r["kimage"] is None and r["reason"] for r in rows)
+    assert [r["in_dump"] for r in rows] == [False, False, False]
+    assert "not in the dump" in rows[0]["reason"] and "physical address size" in rows[2]["reason"]
+
+
+@pytest.mark.parametrize("which", ["4k", "16k"])
+def test_ptov_answers_are_confirmed_by_qemu(which, capsys):
+    """ptov of QEMU's PAs for the linear-map and image samples gives back VAs that QEMU maps there."""
+    dump, entries = _oracle(which)
+    sample = [e for e in entries if e["category"] in ("linear", "kimage_symbol") and e["result"]][:40]
+    qemu = {int(e["va"], 16): int(e["result"], 16) for e in entries if e["result"]}
+    assert main(["ptov", dump, "--json", *[e["result"] for e in sample]]) == 0
+    for line in capsys.readouterr().out.splitlines():
+        r = json.loads(line)
+        assert r["in_dump"] and r["linear"]
+        for va in (r["linear"], r["kimage"]):
+            if va is not None and int(va, 16) in qemu:
+                assert qemu[int(va, 16)] == int(r["pa"], 16)
+
+
+def test_ptov_on_the_16k_kernel_uses_the_running_linear_map(capsys):
+    dump, entries = _oracle("16k")
+    # guest_layout kernel_xlate: kmalloc 0xffff9cca84587400 -> 0x44587400
+    assert main(["ptov", dump, "--json", "0x44587400"]) == 0
+    assert json.loads(capsys.readouterr().out)["linear"] == "0xffff9cca84587400"

@@ -96,7 +96,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     if ctx.vmcoreinfo is not None:
         from ..linux import kernel_layout, label_address, untag
 
-        layout = kernel_layout(ctx.vmcoreinfo)
+        layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
 
         def label(va: int) -> str | None:
             return label_address(layout, untag(va))
