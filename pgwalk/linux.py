@@ -227,8 +227,10 @@ def _phys_to_ttbr(pa: int, fmt52: bool) -> int:
 def registers_from_vmcoreinfo(info: VmcoreInfo) -> dict[str, int]:
     """The registers of the kernel's stage 1 EL1&0 setup, from VMCOREINFO.
 
-    Returns ``TCR_EL1``, ``TTBR1_EL1``, ``TTBR0_EL1`` (0: user tables are per
-    process, give TTBR0_EL1 explicitly), ``MAIR_EL1`` and ``SCTLR_EL1``.
+    Returns ``TCR_EL1``, ``TTBR1_EL1``, ``MAIR_EL1`` and ``SCTLR_EL1``.
+    ``TTBR0_EL1`` is absent: user tables are per process and a dump does not
+    record which one was live, so it is unknown (a walk through it stops with
+    :class:`~pgwalk.errors.UnknownRegister`) until given explicitly.
     ID registers are not implied (pgwalk then assumes the most capable PE).
 
     :raises RegisterError: when VMCOREINFO lacks what the setup needs
@@ -264,7 +266,6 @@ def registers_from_vmcoreinfo(info: VmcoreInfo) -> dict[str, int]:
     return {
         "TCR_EL1": tcr,
         "TTBR1_EL1": _phys_to_ttbr(root, fmt52),
-        "TTBR0_EL1": 0,
         "MAIR_EL1": linux_mair(info),
         "SCTLR_EL1": sctlr,
     }

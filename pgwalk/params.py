@@ -199,6 +199,7 @@ class S1WalkParams:
     base_fault: bool
     config_fault: str = ""
     notes: tuple[str, ...] = ()
+    ttbr_known: bool = True   # False: the TTBR was not given (unknown, not zero)
 
     @property
     def stride(self) -> int:
@@ -350,7 +351,7 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
         txsz=txsz, iasize=iasize, start_level=start, tbi=tbi, tbid=tbid, epd=epd, e0pd=e0pd,
         hpd=hpd, ha=ha, hd=hd, ds=ds, ps=ps, oa_bits=oa_bits, sh=sh, irgn=irgn, orgn=orgn,
         ee=bool(R.SCTLR["EE"].get(sctlr)), lpa64=lpa64, base=base, base_fault=base_fault,
-        config_fault=config_fault, notes=tuple(notes))
+        config_fault=config_fault, notes=tuple(notes), ttbr_known=ttbr_name in regs)
 
 
 def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from . import attrs as A
-from .errors import NotInImage
+from .errors import NotInImage, UnknownRegister
 from .faults import Fault, FaultType
 from .formats import descriptors as D
 from .formats.fields import Layout
@@ -371,6 +371,9 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
         raise fault(FaultType.TRANSLATION, 0, f"E0PD{p.varange} = 1 and the access is from EL0")
     if p.has_unprivileged and p.epd:
         raise fault(FaultType.TRANSLATION, 0, f"EPD{p.varange} = 1: walks through {p.ttbr_name} are disabled")
+    if not p.ttbr_known:
+        # not a fault: the table base was never given (an absent register is unknown, not 0)
+        raise UnknownRegister(p.ttbr_name, va)
     if p.base_fault:
         raise fault(FaultType.ADDRESS_SIZE, 0,
                     f"{p.ttbr_name} base {p.base:#x} is beyond the {p.oa_bits}-bit output size")
@@ -489,6 +492,8 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
     :param el: the exception level of the access (0 selects EL0 permissions).
     :param pan: PSTATE.PAN applies to this access.
     :returns: a :class:`Translation`; faults are in ``.fault``, never raised.
+    :raises UnknownRegister: when the walk needs a table base register that was
+        not given (an unknown TTBR is not a fault, and not zero)
     """
     if stages is None:
         stages = "12" if setup.s2 is not None else "1"

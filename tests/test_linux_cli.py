@@ -155,3 +155,66 @@ def test_ptov_on_the_16k_kernel_uses_the_running_linear_map(capsys):
     # guest_layout kernel_xlate: kmalloc 0xffff9cca84587400 -> 0x44587400
     assert main(["ptov", dump, "--json", "0x44587400"]) == 0
     assert json.loads(capsys.readouterr().out)["linear"] == "0xffff9cca84587400"
+
+
+# --------------------------------------------------------------------------
+# an unknown TTBR0_EL1 said as unknown (issue 11, item 5)
+# --------------------------------------------------------------------------
+
+def test_translate_user_address_without_ttbr0_says_it_is_unknown(dump, capsys):
+    assert main(["translate", "-i", dump, "--no-trace", "0x400000"]) == 1
+    out = capsys.readouterr().out
+    assert "NOT WALKED" in out and "TTBR0_EL1 is unknown" in out and "--reg TTBR0_EL1=" in out
+    assert "external abort" not in out and "0x0 " not in out
+    assert main(["translate", "-i", dump, "--json", "0x400000", "0xffff000001234567"]) == 1
+    user, kernel = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert user["ok"] is False and user["fault"] is None and user["unknown_register"] == "TTBR0_EL1"
+    assert user["pa"] is None and "VMCOREINFO" in user["reason"]
+    assert kernel["ok"] and kernel["pa"] == "0x41234567"
+
+
+def test_translate_bulk_batch_with_a_user_address_does_not_abort_at_zero(dump, tmp_path, capsys):
+    batch = tmp_path / "vas.txt"
+    batch.write_text("\n".join([f"{0xffff000001234000 + 8 * i:#x}" for i in range(100)] + ["0x400000"]) + "\n")
+    assert main(["translate", "-i", dump, "--json", "--batch", str(batch)]) == 1
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 101 and all(r["ok"] for r in rows[:100])
+    assert rows[-1]["fault"] is None and rows[-1]["unknown_register"] == "TTBR0_EL1"
+
+
+def test_translate_with_ttbr0_given_walks_the_user_address(dump, capsys):
+    regs = oracle_data.linux_registers()
+    entries = oracle_data.linux_translations()
+    if regs is None or entries is None:
+        pytest.skip("regs.json not present")
+    e = next(e for e in entries if e["category"] == "user_pagemap" and e["result"])
+    assert main(["translate", "-i", dump, "--json", "--reg", f"TTBR0_EL1={regs['TTBR0_EL1']:#x}", e["va"]]) == 0
+    assert json.loads(capsys.readouterr().out)["pa"] == e["result"]
+
+
+def test_dump_tree_ttbr0_without_ttbr0_is_a_clear_error(dump, capsys):
+    assert main(["dump-tree", "-i", dump, "--ttbr0"]) == 2
+    err = capsys.readouterr().err
+    assert "TTBR0_EL1 is unknown" in err and "--reg TTBR0_EL1=" in err and "Traceback" not in err
+    # by default only the tree that is known is shown, and the output says why
+    assert main(["dump-tree", "-i", dump, "--stats"]) == 0
+    cap = capsys.readouterr()
+    assert "TTBR0_EL1 unknown" in cap.out + cap.err and "TTBR1_EL1 tree" in cap.out
+
+
+def test_library_walk_through_an_absent_ttbr_raises_unknown_register():
+    from pgwalk.errors import UnknownRegister
+    from pgwalk.memory import PhysicalMemory
+    from pgwalk.params import setup_from_registers
+    from pgwalk.walk import translate
+
+    regs = {"TCR_EL1": 0x10 | (0x10 << 16) | (2 << 30), "TTBR1_EL1": 0x40000000, "SCTLR_EL1": 1}
+    setup = setup_from_registers(regs)
+    mem = PhysicalMemory.from_words({0x40000000: 0}, (0x40000000, 0x40001000))
+    assert translate(setup, mem, 0xFFFF000000000000).fault.type.value == "translation"
+    with pytest.raises(UnknownRegister) as exc:
+        translate(setup, mem, 0x1000)
+    assert exc.value.name == "TTBR0_EL1"
+    # EPD0 = 1: no table base is needed, the architecture's level 0 fault stands
+    setup = setup_from_registers({**regs, "TCR_EL1": regs["TCR_EL1"] | (1 << 7)})
+    assert translate(setup, mem, 0x1000).fault.level == 0
