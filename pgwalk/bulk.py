@@ -1205,6 +1205,13 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
         heads = np.zeros(len(uniq), dtype=_U64)
         for k, i in enumerate(first.tolist()):
             attrs = res.translation(int(good[i])).attrs
+            if attrs is None:
+                from .errors import UnknownRegister
+
+                name = {Regime.EL10: "MAIR_EL1", Regime.EL3: "MAIR_EL3"}.get(regime, "MAIR_EL2")
+                raise UnknownRegister(name, int(res.va[good[i]]),
+                                      f"PAR_EL1.ATTR is the {name} byte the leaf's AttrIndx selects; "
+                                      f"give it with --reg {name}=VALUE", what="PAR_EL1 cannot be encoded")
             heads[k] = PAR_EL1_OK.encode(F=0, SH=A.par_shareability(attrs), NS=0 if secure else 1, NSE=1, PA=0,
                                          ATTR=A.encode_par_attrs(attrs, setup.features.xs))
         pa_field = PAR_EL1_OK["PA"]

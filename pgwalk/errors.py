@@ -50,8 +50,10 @@ class UnknownRegister(RegisterError):
     swapper_pg_dir) but not the process's TTBR0_EL1.
     """
 
-    def __init__(self, name: str, va: int | None = None, hint: str = ""):
-        what = f"{name} is unknown" + (f": the walk of {va:#x} cannot start" if va is not None else "")
-        super().__init__(what + (f" ({hint})" if hint else f" (give it with --reg {name}=VALUE)"))
+    def __init__(self, name: str, va: int | None = None, hint: str = "", what: str = ""):
+        if not what and va is not None:
+            what = f"the walk of {va:#x} cannot start"
+        super().__init__(f"{name} is unknown" + (f": {what}" if what else "")
+                         + (f" ({hint})" if hint else f" (give it with --reg {name}=VALUE)"))
         self.name = name
         self.va = va
