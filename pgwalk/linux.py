@@ -48,7 +48,7 @@ __all__ = [
     "vtop_linear", "ptov_linear", "kimage_vtop", "kimage_ptov", "is_linear", "untag",
     "page_offset", "page_end", "linux_mair", "tbi1_enabled", "layout_constants",
     "DEFAULT_VERSION", "merge_registers", "vmcoreinfo_from_memory", "linear_start",
-    "KernelTranslator", "VtopResult", "PtovResult",
+    "KernelTranslator", "VtopResult", "PtovResult", "inferred_registers", "setup_notes", "kernel_image_end",
 ]
 
 _M64 = (1 << 64) - 1
@@ -268,7 +268,47 @@ def registers_from_vmcoreinfo(info: VmcoreInfo) -> dict[str, int]:
         "TTBR1_EL1": _phys_to_ttbr(root, fmt52),
         "MAIR_EL1": linux_mair(info),
         "SCTLR_EL1": sctlr,
+        **inferred_registers(info),
     }
+
+
+def _runs_below_config(info: VmcoreInfo) -> bool:
+    return _va_bits(info) == 52 and _va_bits_actual(info) < 52
+
+
+def inferred_registers(info: VmcoreInfo) -> dict[str, int]:
+    """ID registers the running kernel's choices prove, from VMCOREINFO.
+
+    A 4KB/16KB kernel built for 52-bit VAs (FEAT_LPA2, 6.9+) that runs with
+    fewer (``TCR_EL1_T1SZ``) found no FEAT_LPA2 for its granule
+    (``arch/arm64/kernel/pi``: ``vabits_actual`` is 52 only with LPA2).  So
+    ``ID_AA64MMFR0_EL1`` is given with TGran4/TGran16 "supported" without
+    52-bit, and PARange 48 bits: the most a 4KB/16KB granule outputs without
+    LPA2 (the CPU's real PARange, possibly smaller, is not recorded).
+    Otherwise nothing is inferred: ``{}`` (pgwalk then says what it assumes).
+    """
+    if _page_size(info) in (4096, 16384) and _runs_below_config(info):
+        m = R.ID_AA64MMFR0_EL1
+        return {"ID_AA64MMFR0_EL1": m.encode(PARange=0b0101, TGran4=0b0000, TGran16=0b0001, TGran64=0b0000)}
+    return {}
+
+
+def setup_notes(info: VmcoreInfo) -> list[str]:
+    """What :func:`registers_from_vmcoreinfo` inferred rather than read, said plainly."""
+    notes = []
+    vb, actual = _va_bits(info), _va_bits_actual(info)
+    if actual < vb:
+        lacks = "FEAT_LVA" if _page_size(info) == 65536 else "FEAT_LPA2"
+        notes.append(f"the kernel is built for {vb}-bit VAs and runs {actual}-bit ones (TCR_EL1_T1SZ "
+                     f"{64 - actual}): the CPU lacks {lacks}; the layout is the running kernel's")
+    if inferred_registers(info):
+        notes.append("ID_AA64MMFR0_EL1 inferred: no FEAT_LPA2 for this granule, so at most 48-bit output "
+                     "addresses (PARange shown as 48 bits; the CPU's own PARange is not in VMCOREINFO)")
+    pa_bits = info.number("MAX_PHYSMEM_BITS")
+    notes.append("TCR_EL1.IPS inferred" + (f" from MAX_PHYSMEM_BITS ({pa_bits})" if pa_bits else "")
+                 + ": the running value follows the CPU's PARange, which VMCOREINFO does not record")
+    notes.append("TTBR0_EL1 is unknown (per process): give it with --reg TTBR0_EL1=VALUE for user addresses")
+    return notes
 
 
 # --------------------------------------------------------------------------

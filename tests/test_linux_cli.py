@@ -218,3 +218,28 @@ def test_library_walk_through_an_absent_ttbr_raises_unknown_register():
     # EPD0 = 1: no table base is needed, the architecture's level 0 fault stands
     setup = setup_from_registers({**regs, "TCR_EL1": regs["TCR_EL1"] | (1 << 7)})
     assert translate(setup, mem, 0x1000).fault.level == 0
+
+
+def test_info_on_the_16k_kernel_running_47_bit_derives_the_running_layout(capsys):
+    """Issue 11 item 5: built for 52-bit VAs (VA_BITS=52), running 47-bit (TCR_EL1_T1SZ=17)
+    on a CPU without FEAT_LPA2: no LPA2 or 52-bit PA claim, the real linear-map start, a
+    fixmap of about 2 MiB (not 992 MiB), inferred bounds marked as such."""
+    dump, _entries = _oracle("16k")
+    guest = json.loads((oracle_data.linux16k_oracle_dir() / "guest_layout.json").read_text())["pgw_oracle"]
+    assert main(["info", "--json", dump]) == 0
+    d = json.loads(capsys.readouterr().out)
+    tr = d["translation"]
+    assert tr["va_bits"] == 47 and tr["ds"] is False and tr["oa_bits"] <= 48
+    notes = " ".join(tr["notes"])
+    assert "lacks FEAT_LPA2" in notes and "assuming PARange 52 bits and FEAT_LPA2" not in notes
+    assert "TTBR0_EL1 is unknown" in notes and "TTBR0_EL1" not in tr["registers"]
+    lay = {r["name"]: r for r in d["layout"] if r["note"] != "KASLR module window"}
+    assert lay["linear map"]["start"] == "0xffff800000000000" == hex((1 << 64) - (1 << guest["vabits_actual"]))
+    fix = lay["fixmap"]
+    assert fix["approx"] and (fix["start"], fix["end"]) == (guest["FIXADDR_START"], guest["FIXADDR_TOP"])
+    assert lay["kernel image"]["approx"]
+    # the vmemmap the running kernel uses lies above vmalloc (the configured VMEMMAP_START is inside it)
+    assert int(lay["vmemmap"]["start"], 16) >= int(lay["vmalloc"]["end"], 16)
+    assert main(["info", dump]) == 0
+    out = capsys.readouterr().out
+    assert "FEAT_LPA2" in out and "992" not in out
