@@ -559,7 +559,8 @@ class VtopResult:
     linear map over memory the dump holds).  ``how`` says where ``pa`` came
     from: ``"linear map"`` or ``"kernel image"`` (formula, the walk of
     swapper_pg_dir agreeing), ``"swapper_pg_dir walk"`` (no formula holds
-    there), or ``"linear map formula (tables not in the dump)"``.
+    there), ``"TTBR0_EL1 walk"`` (a user address, with TTBR0_EL1 given), or
+    ``"linear map formula (tables not in the dump)"``.
     Without a PA, ``reason`` says why, plainly.
     """
 
@@ -643,10 +644,16 @@ class KernelTranslator:
         v = untag(va) if p1.tbi else va
         label = label_address(self.layout, v)
         if not (va >> 55) & 1:
-            return VtopResult(va, None, None, label,
-                              "a user address (VA[55] = 0): it translates through the process's TTBR0_EL1, "
-                              "which the dump does not record; use pgwalk translate -i DUMP "
-                              "--reg TTBR0_EL1=VALUE")
+            if not self.setup.ranges[0].ttbr_known:
+                return VtopResult(va, None, None, label,
+                                  "a user address (VA[55] = 0): it translates through the process's TTBR0_EL1, "
+                                  "which the dump does not record; give it with --reg TTBR0_EL1=VALUE")
+            t = translate(self.setup, self.mem, va)
+            if t.fault is None:
+                return VtopResult(va, t.pa, "TTBR0_EL1 walk", label, "", None, t)
+            f = t.fault
+            return VtopResult(va, None, None, label, f"not mapped: TTBR0_EL1 gives a {f.description}"
+                              + (f" ({f.reason})" if f.reason else ""), None, t)
         formula_pa, region = self._formula(v)
         if formula_pa is not None and formula_pa >> self.pa_bits:
             formula_pa = None

@@ -68,6 +68,8 @@ def test_translate_labels_kernel_regions(dump, capsys):
 def _oracle(which):
     if which == "4k":
         path, entries = oracle_data.linux_vmcore_elf(), oracle_data.linux_translations()
+    elif which == "4k-kdump":
+        path, entries = oracle_data.linux_vmcore_kdump(), oracle_data.linux_translations()
     else:
         path, entries = oracle_data.linux16k_vmcore_elf(), oracle_data.linux16k_translations()
     if path is None or entries is None:
@@ -75,12 +77,18 @@ def _oracle(which):
     return str(path), entries
 
 
-@pytest.mark.parametrize("which", ["4k", "16k"])
-def test_vtop_prints_only_qemus_pas_for_every_oracle_address(which, capsys):
+@pytest.mark.parametrize("which", ["4k", "4k-kdump", "16k"])
+@pytest.mark.parametrize("with_ttbr0", [False, True])
+def test_vtop_prints_only_qemus_pas_for_every_oracle_address(which, with_ttbr0, capsys):
     """Every PA vtop prints for an address of translations.json is QEMU's (el1_nopan);
-    where QEMU says Unmapped, vtop prints no PA.  Every kernel address QEMU maps gets one."""
+    where QEMU says Unmapped, vtop prints no PA.  Every kernel address QEMU maps gets one;
+    with regs.json's TTBR0_EL1 given, every user address too."""
     dump, entries = _oracle(which)
-    rc = main(["vtop", dump, "--json", *[e["va"] for e in entries]])
+    regs = (oracle_data.linux16k_registers() if which == "16k" else oracle_data.linux_registers()) or {}
+    if with_ttbr0 and "TTBR0_EL1" not in regs:
+        pytest.skip("regs.json not present")
+    extra = ["--reg", f"TTBR0_EL1={regs['TTBR0_EL1']:#x}"] if with_ttbr0 else []
+    rc = main(["vtop", dump, "--json", *extra, *[e["va"] for e in entries]])
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rc == 1 and len(out) == len(entries)
     printed = wrong = missed = 0
@@ -89,13 +97,13 @@ def test_vtop_prints_only_qemus_pas_for_every_oracle_address(which, capsys):
         if r["pa"] is not None:
             printed += 1
             wrong += e["result"] is None or int(r["pa"], 16) != int(e["result"], 16)
-            assert r["how"] in ("linear map", "kernel image", "swapper_pg_dir walk")
+            assert r["how"] in ("linear map", "kernel image", "swapper_pg_dir walk", "TTBR0_EL1 walk")
         else:
             assert r["reason"]
             kernel = (int(e["va"], 16) >> 55) & 1
-            missed += bool(kernel and e["result"] is not None)
+            missed += bool((kernel or with_ttbr0) and e["result"] is not None)
     assert wrong == 0 and missed == 0
-    assert printed > 300
+    assert printed > (2000 if with_ttbr0 else 300)
 
 
 def test_vtop_walks_vmalloc_instead_of_applying_the_image_formula(dump, capsys):

@@ -6,7 +6,8 @@ kernel image (``PA = VA - kimage_voffset``), both from the dump's VMCOREINFO.
 Every answer is confirmed by walking the kernel's own tables
 (``swapper_pg_dir``), and the walk answers everywhere else (vmalloc, modules,
 vmap stacks, fixmap); the output says which.  Unmapped addresses get no PA,
-with the reason; user addresses are declined (their TTBR0_EL1 is per process).
+with the reason; user addresses need the process's TTBR0_EL1 (``--reg``), which
+a dump does not record: without it they are declined.
 ``pgwalk translate`` shows the walk itself.
 
 JSON (``--json``), one object per address::
@@ -43,25 +44,29 @@ def _info(dump: str):
     return info, mem
 
 
-def _translator(dump: str):
+def _translator(dump: str, reg_values: tuple[str, ...] = ()):
     from ..linux import KernelTranslator
+    from ..regs import parse_reg_assignment
 
+    explicit = dict(parse_reg_assignment(r) for r in reg_values)
     info, mem = _info(dump)
-    return KernelTranslator(info, mem)
+    return KernelTranslator(info, mem, explicit)
 
 
 @click.command()
 @click.argument("dump")
 @click.argument("addresses", nargs=-1, required=True, metavar="VA...")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per address.")
-def vtop(dump, addresses, as_json):
+@click.option("--reg", "reg_values", multiple=True, metavar="NAME=VALUE",
+              help="A register value (e.g. the process's TTBR0_EL1 for user addresses); repeatable.")
+def vtop(dump, addresses, as_json, reg_values):
     """Kernel VA -> PA: the linear-map or kernel-image formula where it holds, checked against
     swapper_pg_dir, and the swapper_pg_dir walk elsewhere."""
     import json
 
     from .common import parse_address
 
-    kt = _translator(dump)
+    kt = _translator(dump, reg_values)
     rc = 0
     for text in addresses:
         va = parse_address(text, f"address {text!r}")
