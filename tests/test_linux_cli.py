@@ -251,3 +251,24 @@ def test_info_on_the_16k_kernel_running_47_bit_derives_the_running_layout(capsys
     assert main(["info", dump]) == 0
     out = capsys.readouterr().out
     assert "FEAT_LPA2" in out and "992" not in out
+
+
+def test_vtop_with_the_tables_missing_from_the_dump_says_the_formula_is_unchecked(tmp_path, capsys):
+    """swapper_pg_dir (PA 0x2000) not in the dump: a linear-map address over memory the dump
+    holds gets the formula's PA, marked unchecked; anything else gets no PA, with the reason."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fuzz import seeds
+
+    core = tmp_path / "notables.elf"
+    core.write_bytes(seeds.elf_core([dict(paddr=0x100000, data=bytes(0x4000))], seeds.mini_notes()))
+    # PHYS_OFFSET 0, 48-bit: the linear map starts at 0xffff000000000000
+    assert main(["vtop", str(core), "--json", "0xffff000000100010", "0xffff000000200000",
+                 "0xffff800000100000"]) == 1
+    ram, beyond, image = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert ram["pa"] == "0x100010" and ram["how"] == "linear map formula (tables not in the dump)"
+    assert "unchecked" in ram["reason"]
+    assert beyond["pa"] is None and "not in the dump" in beyond["reason"]
+    assert image["pa"] is None and "cannot be walked" in image["reason"]
