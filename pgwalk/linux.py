@@ -677,7 +677,9 @@ class KernelTranslator:
             why = f"not mapped: swapper_pg_dir gives a {f.description} ({f.reason})" if f.reason \
                 else f"not mapped: swapper_pg_dir gives a {f.description}"
         if formula_pa is not None:
-            why += f"; the {region} formula would give {formula_pa:#x}, which the kernel does not map"
+            why += (f"; the {region} formula would give {formula_pa:#x}, which is not in the dump"
+                    if f.not_in_image else
+                    f"; the {region} formula would give {formula_pa:#x}, which the kernel does not map")
         return VtopResult(va, None, None, label, why, formula_pa, t)
 
     def ptov(self, pa: int) -> PtovResult:
