@@ -1000,6 +1000,12 @@ class _Engine:
                 self.s1_disabled(va, out)
             else:
                 for r, lanes in _range_lanes(setup, va):
+                    p = setup.ranges[r]
+                    if not p.ttbr_known and not (p.config_fault or p.epd):
+                        # the vectorised walker has no "unknown register" lane: as the scalar walk
+                        from .errors import UnknownRegister
+
+                        raise UnknownRegister(p.ttbr_name, int(va[0] if lanes is None else va[lanes[0]]))
                     self.s1_range(r, va if lanes is None else va[lanes], out, lanes)
         else:
             out.ipa[:] = va
@@ -1854,8 +1860,8 @@ def reverse_map(setup: TranslationSetup, mem: Memory, pas: Any, *, stages: str |
         else:
             qs, vas = [], []
             for r, p in enumerate(setup.ranges):
-                if p.config_fault or p.epd or p.base_fault:
-                    continue
+                if p.config_fault or p.epd or p.base_fault or not p.ttbr_known:
+                    continue                             # (an unknown TTBR's tree cannot be searched)
                 top = _ones(64) & ~_ones(p.iasize) if (p.has_unprivileged and p.varange == 1) else 0
                 leaves = _tree_leaves(rd, eng.s1st[r], top, eng.fetch if eng.through_s2 else None)
                 sub, found = _inverse(eng.s1st[r], leaves, want)

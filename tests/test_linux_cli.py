@@ -273,3 +273,20 @@ def test_vtop_with_the_tables_missing_from_the_dump_says_the_formula_is_unchecke
     assert beyond["pa"] is None and "0x200000, which is not in the dump" in beyond["reason"]
     assert "does not map" not in beyond["reason"]          # unknown: the tables could not be read
     assert image["pa"] is None and "cannot be walked" in image["reason"]
+
+
+def test_vectorised_walker_and_reverse_map_never_walk_an_unknown_ttbr0(dump, capsys):
+    from pgwalk.bulk import translate_many
+    from pgwalk.errors import UnknownRegister
+    from pgwalk.linux import registers_from_vmcoreinfo, vmcoreinfo_from_memory
+    from pgwalk.memory import open_images
+    from pgwalk.params import setup_from_registers
+
+    mem = open_images([dump])
+    setup = setup_from_registers(registers_from_vmcoreinfo(vmcoreinfo_from_memory(mem)))
+    assert translate_many(setup, mem, [0xFFFF000001234567]).pa.tolist() == [0x41234567]
+    with pytest.raises(UnknownRegister):
+        translate_many(setup, mem, [0xFFFF000001234567, 0x400000])
+    assert main(["translate", "-i", dump, "--reverse", "0x4052c350"]) == 0
+    cap = capsys.readouterr()
+    assert "mapped by 2 addresses" in cap.out and "TTBR0_EL1 unknown" in cap.out + cap.err

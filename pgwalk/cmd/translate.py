@@ -87,6 +87,9 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     if reverse:
         if acc is not None or pan:
             raise InputError("--reverse lists every mapping; it judges no access (drop --access/--pan)")
+        if stages != "2" and setup.s1_enabled:
+            notes += tuple(f"{p.ttbr_name} unknown: the mappings through it are not searched"
+                           for p in setup.ranges if not p.ttbr_known and not p.epd)
         return _reverse(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, fmt, notes)
     hint = ("the dump's VMCOREINFO gives only the kernel's tables (swapper_pg_dir); give the "
             "process's TTBR0_EL1 with --reg TTBR0_EL1=VALUE") if ctx.vmcoreinfo is not None else ""
