@@ -28,6 +28,10 @@ Schema (version 1), one object per address::
 A leaf is ``{"level", "kind", "raw", "oa_base", "size", "af", "ng", "contiguous", "dbm",
 "attr_index", "sh", "attributes"}``.  Addresses and raw descriptors are hex strings.
 
+An address whose walk cannot start because a register was not given (an unknown
+TTBRn_ELx: not a fault) has ``"ok": false``, ``"fault": null``, ``"unknown_register"``
+(the register's name) and ``"reason"`` (``pgwalk translate`` builds it).
+
 ``--csv`` prints one row of :data:`CSV_COLUMNS` per address (:func:`csv_row`), taken
 from the same object: booleans as ``true``/``false``, null as an empty cell, the fault
 status code as hex, ``attributes`` as the description and ``permissions`` as
