@@ -290,3 +290,32 @@ def test_vectorised_walker_and_reverse_map_never_walk_an_unknown_ttbr0(dump, cap
     assert main(["translate", "-i", dump, "--reverse", "0x4052c350"]) == 0
     cap = capsys.readouterr()
     assert "mapped by 2 addresses" in cap.out and "TTBR0_EL1 unknown" in cap.out + cap.err
+
+
+@pytest.mark.parametrize("with_ttbr0", [False, True])
+def test_translate_on_the_16k_kernel_agrees_with_qemu_and_says_what_it_cannot_walk(with_ttbr0, tmp_path, capsys):
+    """The 16K 6.12 kernel (52-bit configured, 47-bit running) with no register file: every
+    kernel address translates as QEMU says; user addresses are 'not walked' (TTBR0_EL1
+    unknown) until regs.json's TTBR0_EL1 is given, then they agree with QEMU too."""
+    dump, entries = _oracle("16k")
+    regs = oracle_data.linux16k_registers()
+    batch = tmp_path / "vas.txt"
+    batch.write_text("\n".join(e["va"] for e in entries) + "\n")
+    extra = ["--reg", f"TTBR0_EL1={regs['TTBR0_EL1']:#x}"] if with_ttbr0 else []
+    main(["translate", "-i", dump, "--json", "--batch", str(batch), *extra])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == len(entries)
+    agree = 0
+    for e, r in zip(entries, rows):
+        if not (int(e["va"], 16) >> 55) & 1 and not with_ttbr0:
+            if "unknown_register" in r:
+                assert r["unknown_register"] == "TTBR0_EL1" and r["pa"] is None and r["fault"] is None
+            else:     # outside the TTBR0 range: the level 0 fault needs no table base
+                assert r["fault"]["level"] == 0 and "outside" in r["fault"]["reason"] and e["result"] is None
+            continue
+        qemu = None if e["result"] is None else int(e["result"], 16)
+        mine = int(r["pa"], 16) if r["ok"] else None
+        assert mine == qemu, (e["va"], e["category"], r.get("fault"), e["result"])
+        agree += 1
+    kernel = sum((int(e["va"], 16) >> 55) & 1 for e in entries)
+    assert agree == (len(entries) if with_ttbr0 else kernel) and kernel > 500
