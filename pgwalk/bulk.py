@@ -1015,6 +1015,12 @@ class _Engine:
                 self.s1_disabled(va, out)
             else:
                 for r, lanes in _range_lanes(setup, va):
+                    p = setup.ranges[r]
+                    if not p.ttbr_known and not (p.config_fault or p.epd):
+                        # the vectorised walker has no "unknown register" lane: as the scalar walk
+                        from .errors import UnknownRegister
+
+                        raise UnknownRegister(p.ttbr_name, int(va[0] if lanes is None else va[lanes[0]]))
                     self.s1_range(r, va if lanes is None else va[lanes], out, lanes)
         else:
             out.ipa[:] = va
@@ -1232,6 +1238,13 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
         heads = np.zeros(len(uniq), dtype=_U64)
         for k, i in enumerate(first.tolist()):
             attrs = res.translation(int(good[i])).attrs
+            if attrs is None:
+                from .errors import UnknownRegister
+
+                name = {Regime.EL10: "MAIR_EL1", Regime.EL3: "MAIR_EL3"}.get(regime, "MAIR_EL2")
+                raise UnknownRegister(name, int(res.va[good[i]]),
+                                      f"PAR_EL1.ATTR is the {name} byte the leaf's AttrIndx selects; "
+                                      f"give it with --reg {name}=VALUE", what="PAR_EL1 cannot be encoded")
             heads[k] = PAR_EL1_OK.encode(F=0, SH=A.par_shareability(attrs), NS=0 if secure else 1, NSE=1, PA=0,
                                          ATTR=A.encode_par_attrs(attrs, setup.features.xs))
         pa_field = PAR_EL1_OK["PA"]
@@ -1887,8 +1900,8 @@ def reverse_map(setup: TranslationSetup, mem: Memory, pas: Any, *, stages: str |
         else:
             qs, vas = [], []
             for r, p in enumerate(setup.ranges):
-                if p.config_fault or p.epd or p.base_fault:
-                    continue
+                if p.config_fault or p.epd or p.base_fault or not p.ttbr_known:
+                    continue                             # (an unknown TTBR's tree cannot be searched)
                 top = _ones(64) & ~_ones(p.iasize) if (p.has_unprivileged and p.varange == 1) else 0
                 leaves = _tree_leaves(rd, eng.s1st[r], top, eng.fetch if eng.through_s2 else None)
                 sub, found = _inverse(eng.s1st[r], leaves, want)

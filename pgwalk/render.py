@@ -102,6 +102,8 @@ def result_line(d: dict[str, Any]) -> Text:
     if a:
         extras.append(a["description"])
         extras.append({"NSH": "Non-shareable", "ISH": "Inner Shareable", "OSH": "Outer Shareable"}[a["shareability"]])
+    elif d.get("attributes_unknown"):
+        extras.append(f"attributes unknown ({d['attributes_unknown']})")
     p = d["permissions"] or {}
     if p:
         extras.append(" ".join(f"{k.upper().replace('STAGE2_', 'S2 ')} {v}" for k, v in p.items()))

@@ -175,7 +175,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
 
         from ..linux import kernel_layout, label_address
 
-        layout = kernel_layout(ctx.vmcoreinfo)
+        layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
     setup = setup_from_registers(ctx.registers, Regime[REGIMES[regime.lower()]] if regime else None)
     if stage == "12" and setup.s2 is None:
         raise InputError("--stage 12: stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
@@ -186,6 +186,19 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         explicit = bool(names)
         if not names:
             names = ["ttbr0", "ttbr1"] if len(setup.ranges) == 2 else ["ttbr0"]
+        # an absent TTBR is unknown, not 0: asked for, that is an error; by default, that tree is left out
+        unknown = [n for n in names if int(n[-1]) < len(setup.ranges) and not setup.ranges[int(n[-1])].ttbr_known]
+        if unknown and (explicit or len(unknown) == len(names)):
+            from ..errors import UnknownRegister
+
+            name = setup.ranges[int(unknown[0][-1])].ttbr_name
+            raise UnknownRegister(name, hint=(f"the dump's VMCOREINFO gives only the kernel's tables "
+                                              f"(swapper_pg_dir); give the process's {name} with --reg {name}=VALUE")
+                                  if ctx.vmcoreinfo is not None else "")
+        if unknown:
+            ctx.notes.append(f"{', '.join(setup.ranges[int(n[-1])].ttbr_name for n in unknown)} unknown: "
+                             "that tree is not shown (give it with --reg NAME=VALUE)")
+            names = [n for n in names if n not in unknown]
         trees = [tree_params(setup, n, final_pa=stage != "1") for n in names]
     if rng is not None:
         def overlaps(t) -> bool:
