@@ -330,11 +330,25 @@ def write_vas(vas, path: Path) -> Path:
 # --------------------------------------------------------------------------- running
 
 
-def run(cmd: list[str], stdout: Path | None = None, env: dict | None = None) -> tuple[float, float, int, int]:
-    """(wall s, CPU s, peak RSS KB, exit status) of one process, stdout to a file (or nowhere).
+#: the pgwalk CLI in a process that writes its own peak RSS (VmHWM) to argv[1] at exit: a child's
+#: ru_maxrss is no measure, as Linux carries the parent's high-water mark over the exec
+PEAK_JOB = r'''
+import atexit, sys
+def _peak(path=sys.argv[1]):
+    with open("/proc/self/status") as fh:
+        kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    with open(path, "w") as out:
+        out.write(str(kb))
+atexit.register(_peak)
+from pgwalk.cli import main
+sys.exit(main(sys.argv[2:]))
+'''
 
-    os.wait4 gives this child's own peak RSS (getrusage(RUSAGE_CHILDREN) keeps the maximum
-    over all children so far).
+
+def run(cmd: list[str], stdout: Path | None = None, env: dict | None = None) -> tuple[float, float, int]:
+    """(wall s, user + system CPU s, exit status) of one process, stdout to a file (or nowhere).
+
+    os.wait4 gives this child's own CPU times (RUSAGE_CHILDREN sums every child so far).
     """
     out = open(stdout, "wb") if stdout else subprocess.DEVNULL
     try:
@@ -346,22 +360,21 @@ def run(cmd: list[str], stdout: Path | None = None, env: dict | None = None) -> 
     finally:
         if stdout:
             out.close()
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, p.returncode
+    return wall, ru.ru_utime + ru.ru_stime, p.returncode
 
 
 def _best(fn, reps: int, prof) -> tuple[float, float, object]:
-    """(best wall s, best CPU s, last result) of ``reps`` calls of ``fn`` (profiled when ``prof``)."""
+    """(best wall s, best CPU s, last result) of ``reps`` calls of ``fn``; then one more call
+    under the profiler ``prof`` when given (so the figures are not the profiler's)."""
     wall = cpu = float("inf")
     res = None
     for _ in range(reps):
         res = None
         t0, c0 = time.perf_counter(), time.process_time()
-        if prof:
-            prof.enable()
         res = fn()
-        if prof:
-            prof.disable()
         wall, cpu = min(wall, time.perf_counter() - t0), min(cpu, time.process_time() - c0)
+    if prof:
+        prof.runcall(fn)
     return wall, cpu, res
 
 
@@ -495,7 +508,7 @@ class Bench:
         times: dict[str, list[tuple[float, float]]] = {k: [] for k in cmds}
         for _ in range(runs):
             for name, cmd in cmds.items():
-                wall, cpu, _rss, _rc = run(cmd, self.tmp / f"{name}.out" if keep else None)
+                wall, cpu, _rc = run(cmd, self.tmp / f"{name}.out" if keep else None)
                 times[name].append((wall, cpu))
         return times
 
@@ -545,7 +558,7 @@ class Bench:
                                      f"{n:,} VAs, best of 3 passes, CPU {ours['cpu_us']:.2f} / {theirs['cpu_us']:.2f} "
                                      f"us/VA; drgn {theirs['version']}")
         if prof:
-            show_profile(prof, f"traced: pgwalk.walk.translate x {n:,} x 3")
+            show_profile(prof, f"traced: pgwalk.walk.translate x {n:,}")
 
     def row_inproc(self) -> None:
         import numpy as np
@@ -574,7 +587,7 @@ class Bench:
             f"best of 3, CPU {ours['cpu']:.3f} / {c['cpu']:.4f} s; {n / ours['seconds'] / 1e6:.1f} vs "
             f"{n / c['seconds'] / 1e6:.0f} M VAs/s; PAs agree on {agree:,} of {n:,} ({c['faults']:,} faults)")
         if prof:
-            show_profile(prof, f"inproc: translate_many({n:,}) x 3")
+            show_profile(prof, f"inproc: translate_many({n:,})")
 
     def row_startup(self) -> None:
         runs = 5 if self.args.quick else 15
@@ -618,8 +631,10 @@ class Bench:
     def row_memory(self) -> None:
         n = self.size("memory")
         f = self.va_file(n)
-        wall, cpu, rss, rc = run(_pgwalk_exe() + ["translate", "-i", str(self.dump.path), "--batch", str(f), "--csv"],
-                                 self.tmp / "mem.csv")
+        peak = self.tmp / "peak.txt"
+        wall, cpu, rc = run([sys.executable, "-c", PEAK_JOB, str(peak), "translate", "-i", str(self.dump.path),
+                             "--batch", str(f), "--csv"], self.tmp / "mem.csv")
+        rss = int(peak.read_text())
         (self.tmp / "mem.csv").unlink(missing_ok=True)
         binf = self.tmp / f"vas{n}.bin"
         if not binf.exists():
