@@ -522,9 +522,13 @@ class Bench:
         differ = [va for va, pa in theirs.items() if ours.get(va) != pa]
         tagged = sum((int(va, 16) >> 56) != 0xFF for va in differ)
         (pw, pc), (dw, dc) = _mins(t["pgwalk"]), _mins(t["drgn"])
+        sizes = [(self.tmp / f"{k}.out").stat().st_size / 1e6 for k in ("pgwalk", "drgn")]
+        with open(self.tmp / "pgwalk.out") as fh:
+            columns = len(fh.readline().split(","))
         self.results["bulk_cli"] = Row(
             f"{pw:.3f} s", f"{dw:.3f} s", pw / dw, pc / dc,
-            f"best of {self.args.runs}, CPU {pc:.3f} / {dc:.3f} s; PAs agree on {len(theirs) - len(differ):,} of "
+            f"best of {self.args.runs}, CPU {pc:.3f} / {dc:.3f} s; output {sizes[0]:.0f} MB (all {columns} "
+            f"columns) / {sizes[1]:.0f} MB (va,pa); PAs agree on {len(theirs) - len(differ):,} of "
             f"{len(theirs):,} VAs ({tagged} of the {len(differ)} others are tagged VAs: TCR_EL1.TBI1 is set, "
             f"drgn does not ignore the top byte)")
         if "bulk_cli" in self.args.profile:
