@@ -36,14 +36,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping
+
+from .logstream import MAX_LINE
 
 from .formats import esr as F
-from .esr import (EsrReport, LinuxStyle, decode_esr, fsc_disagreement, linux_ec_name, linux_name_claim,
+from .faults import FaultType
+from .esr import (EsrReport, LinuxStyle, decode_esr, fsc_disagreement, fsc_text, linux_ec_name, linux_name_claim,
                   linux_fault_name_variants, linux_mem_abort_lines, LINUX_UNRECOGNIZED_EC)
 
-__all__ = ["LoggedWalk", "KernelReport", "parse_log", "parse_text", "compare_logged_walk",
-           "linux_level_map", "linux_walk_registers", "WalkComparison", "strip_prefix"]
+__all__ = ["LoggedWalk", "KernelReport", "parse_log", "parse_text", "scan_stream", "LogScanner", "Recogniser",
+           "claim_disagreement", "compare_logged_walk", "linux_level_map", "linux_walk_registers", "WalkComparison",
+           "strip_prefix"]
 
 
 # --------------------------------------------------------------------------- line prefixes
@@ -51,14 +55,25 @@ _PREFIXES = [
     re.compile(r"^[ \t]*(?:>[ \t]?)+"),                                             # mail quoting
     re.compile(r"^(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?|"               # syslog / journal
                r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
-               r"\s+\S+\s+kernel:\s?"),
+               r"\s+\S+\s+(?:kernel|[\w.@/-]{1,40}(?:\[\d+\])?):\s?"),
     re.compile(r"^kernel:\s?"),
     re.compile(r"^[a-z]+\s*:[a-z]+\s*: ?"),                                           # dmesg -x
     re.compile(r"^[ \t]*<\d>"),                                                       # printk level
-    re.compile(r"^[ \t]*\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?(?: |$)"),                  # [ ts][ T1]
+    re.compile(r"^[ \t]*\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?(?:\[[^\]\[]{1,32}\]){0,3}(?: |$)"),   # [ ts][ T1], Android
     re.compile(r"^[ \t]*\[[A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d \d{4}\](?: |$)"),  # dmesg -T
+    re.compile(r"^\d\d-\d\d \d\d:\d\d:\d\d\.\d+\s+\d+\s+\d+\s+[VDIWEF]\s+[^:]{0,40}?\s*: ?"),      # logcat
 ]
 _TS = re.compile(r"\[\s*(\d+\.\d+)\]")
+#: prefixes that also name who printed the line
+_HINT_PREFIXES = [
+    (re.compile(r"^\(XEN\)(?: |$)"), "xen"),
+    (re.compile(r"^[EWIDF]/(?:TC|TA|LD|TEE):[^ ]{0,12}(?: \d+)?(?: |$)"), "op-tee"),
+    (re.compile(r"^MON\|(?:ERROR|INFO|WARN\w*|DEBUG): ?"), "microkit"),
+    (re.compile(r"^(?:NOTICE|ERROR|WARNING|INFO|VERBOSE):\s+"), "tf-a"),
+    (re.compile(r"^\[\d\d:\d\d:\d\d\.\d{3},\d{3}\] <(?:err|inf|wrn|dbg)> \w+: "), "zephyr"),
+    (re.compile(r"^E: (?=\s*(?:ELR_ELn|ESR_ELn|FAR_ELn|SPSR_ELn|TPIDRRO|x\d+:|>>> ZEPHYR|Faulting|Current thread))"),
+     "zephyr"),
+]
 
 
 def strip_prefix(line: str) -> tuple[str, float | None, bool]:
@@ -67,8 +82,14 @@ def strip_prefix(line: str) -> tuple[str, float | None, bool]:
     Returns ``(content, timestamp, had_prefix)``; the content keeps the
     kernel's own indentation (``"  ESR = ..."``).
     """
+    content, ts, had, _hint = _strip(line)
+    return content, ts, had
+
+
+def _strip(line: str) -> tuple[str, float | None, bool, str | None]:
     ts = None
     had = False
+    hint = None
     changed = True
     s = line.rstrip("\r\n")
     while changed:
@@ -81,14 +102,14 @@ def strip_prefix(line: str) -> tuple[str, float | None, bool]:
                     ts = float(t.group(1))
                 s = s[m.end():]
                 had = changed = True
-    return s.rstrip(), ts, had
-
-
-def _decode_quoted_printable(text: str) -> str:
-    if "=3D" not in text and "=20\n" not in text:
-        return text
-    text = re.sub(r"=\r?\n(?:[ \t]*(?:>[ \t]?)+)?", "", text)            # soft line breaks (and requoting)
-    return re.sub(r"=([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), text)
+        if hint is None and s[:1] in "(EWIDFMNV[":
+            for rx, who in _HINT_PREFIXES:
+                m = rx.match(s)
+                if m:
+                    s, hint = s[m.end():], who
+                    had = changed = True
+                    break
+    return s.rstrip(), ts, had, hint
 
 
 # --------------------------------------------------------------------------- report objects
@@ -120,7 +141,7 @@ class KernelReport:
     """One fault report found in a log."""
 
     index: int
-    kind: str                           # kernel_fault, user_fault, serror, internal_error
+    kind: str                           # kernel_fault, user_fault, serror, bad_mode, internal_error, exception
     first_line: int
     last_line: int
     headline: str
@@ -141,6 +162,12 @@ class KernelReport:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duplicate_of: int | None = None
+    producer: str = "linux"             # who printed it: linux, kvm, xen, u-boot, tf-a, op-tee, xnu, ...
+    format: str = ""                    # the message form (see the recogniser tables)
+    el: int | None = None               # the ESR's exception level, when the report says
+    registers: dict = field(default_factory=dict)                  # FAR, ELR, HPFAR, PAR, IPA printed with it
+    claims: list[str] = field(default_factory=list)                # the producer's own words for the exception
+    esr_text: str | None = None
     _esr_values: list[tuple[str, int, int]] = field(default_factory=list, repr=False)   # (source, value, digits)
 
     @property
@@ -169,6 +196,9 @@ class KernelReport:
             "disagreements": list(self.disagreements), "format_mismatches": list(self.format_mismatches),
             "problems": list(self.problems), "notes": list(self.notes), "duplicate_of": self.duplicate_of,
             "block": [content for _, content in self.block],
+            "producer": self.producer, "format": self.format, "el": self.el,
+            "registers": {k: {"value": v, "hex": f"{v:#018x}"} for k, v in self.registers.items()},
+            "claims": list(self.claims), "esr_text": self.esr_text,
         }
 
 
@@ -178,7 +208,9 @@ RX = {
     "unable": re.compile(rf"Unable to handle kernel (?P<reason>.{{1,200}}?) at virtual address (?P<addr>{_H}+)\b"),
     "unable_partial": re.compile(r"Unable to handle kernel .{0,200}(?:\bat|\bvirtual|\baddress)\s*$"),
     "unhandled_at": re.compile(rf"^Unhandled fault at 0x(?P<addr>{_H}+)\s*$"),
-    "unhandled_old": re.compile(rf"^Unhandled fault: (?P<name>.{{1,200}}?) \(0x(?P<esr>{_H}+)\) at 0x(?P<addr>{_H}+)"),
+    "unhandled_old": re.compile(rf"(?:Unhandled fault|Synchronous External Abort): (?P<name>.{{1,200}}?) "
+                                rf"\(0x(?P<esr>{_H}+)\) at 0x(?P<addr>{_H}+)"),
+    "bad_stack": re.compile(rf"^ESR: 0x(?P<esr>{_H}+) -- (?P<ec>.{{1,100}}?)\s*$"),
     "user": re.compile(rf"(?P<comm>\S{{1,64}})\[(?P<pid>\d+)\]: unhandled exception: (?:(?P<ec>[^,]{{1,100}}?), "
                        rf"ESR 0x(?P<esr>{_H}+), )?(?P<what>.{{1,300}}?)(?: in (?P<where>\S{{1,300}}))?\s*$"),
     "user_old": re.compile(rf"(?P<comm>\S{{1,64}})\[(?P<pid>\d+)\]: unhandled (?P<what>.{{1,200}}?) \((?P<sig>\d+)\) "
@@ -212,6 +244,12 @@ RX = {
     "end": re.compile(r"---\[ end (?:trace|Kernel panic)"),
 }
 _ENTRY = re.compile(rf"\*?(?P<name>pgd|p4d|pud|pmd|pte)=(?P<val>{_H}+)")
+#: bytes that can start or continue a report; lines without one are skipped while no report is open
+_TRIGGER = re.compile(rb"Unable to handle|nhandled|Internal error|SError|Bad mode|Mem abort|ESR|[Ee]sr|HSR|hsr|"
+                      rb"[Ss]yndrome|Synchronous|FSC|fsr=|HYP panic|PS:|vm fault|xception|[Aa]bort|FAR|[Ff]ar[:_ =]|"
+                      rb"ELR|[Ee]lr[:_ =]|PAR|par[:_ =]|Taking exception|\.\.\.(?:with|from)|panic|\(XEN\)|/TC:|"
+                      rb"MON\||BL31|seL4|Zephyr|ZEPHYR|U-Boot|KDB|db> |cpuid|Fiasco|L4Re|[Gg]unyah|\"value\"|"
+                      rb"Call trace|Modules linked|Linux version|=3D")
 #: a line starting like one of the block lines, but not parsed by its pattern: garbled
 _BLOCK_KEYS = re.compile(r"^\s*(ESR =|EC =|Exception class =|SET =|EA =|FSC =|ISV =|Access size =|SSE =|SF =|"
                          r"CM =|GCS =|(?:swapper|user) pgtable:|\[[0-9a-fA-F]+\] \*?pgd)")
@@ -229,165 +267,627 @@ def _style_from(style: Mapping) -> LinuxStyle:
 
 
 # --------------------------------------------------------------------------- the parser
-def _logical_lines(text: str) -> list[tuple[int, str, float | None]]:
-    """Prefix-stripped lines, with mail/terminal wrapping of fault lines undone."""
-    text = _decode_quoted_printable(text.replace("\r\n", "\n"))
-    raw = text.split("\n")
-    out: list[tuple[int, str, float | None]] = []
-    for n, line in _bounded_lines(raw):
-        content, ts, had = strip_prefix(line)
-        if out and not (ts is not None) and content.strip() and len(out[-1][1]) + len(content) <= _MAX_LINE:
-            pn, prev, pts = out[-1]           # (a wrapped line is short: joins never build a long one)
-            cont = content.strip()
-            joined = None
-            if RX["unable_partial"].search(prev) and re.match(rf"^(?:virtual )?(?:address )?{_H}+\b", cont):
-                joined = prev.rstrip() + " " + cont
-            elif RX["walk"].match(prev) and re.match(r"^,?\s*\*?(?:p4d|pud|pmd|pte)=", cont):
-                joined = prev.rstrip().rstrip(",") + ", " + cont.lstrip(", ")
-            elif RX["walk"].match(prev) and re.search(rf"=({_H}{{1,15}})$", prev) and \
-                    re.match(rf"^{_H}+(?:,|$)", cont):
-                joined = prev + cont
-            elif re.search(r"pgtable: .{0,200}pgdp?\s*=?$", prev) and re.match(rf"^=?\s*{_H}+$", cont):
-                joined = prev.rstrip() + cont.lstrip("= ")
-            elif re.search(r"user address but active_mm is swappe?$|address between user and kernel$", prev):
-                joined = prev + ("" if prev.endswith("swappe") else " ") + cont
-            elif prev.endswith("ESR") and RX["user"].search(prev) is None and \
-                    re.search(r"unhandled exception: .{0,300}ESR$", prev):
-                joined = prev + " " + cont
+_QP_SOFT = re.compile(r"=$")
+_QP_CODE = re.compile(r"=([0-9A-F]{2})")
+_QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+")
+_WRAP_TAIL = re.compile(r"(?i)(?:\besr|\bcode|\bsyndrome|\bat|\baddress|\bfar|\belr|\bhsr)(?:_el[123nx])?\s*[:=]?\s*"
+                        r"(0x)?$")
+_WRAP_HEAD = re.compile(rf"^(?:0x)?{_H}+\b")
+_START_WORDS = re.compile(r"(?i)unhandled|unable to handle|abort|exception|serror|bad mode|panic|esr|syndrome|fault")
+
+
+class _Normaliser:
+    """Raw lines -> logical lines: prefixes removed, quoted-printable decoded, wrapping undone.
+
+    One logical line is held back until the next line shows whether it
+    continues it; :meth:`flush` hands it over (at the end, or when a pipe is
+    idle).
+    """
+
+    def __init__(self) -> None:
+        self.pending: tuple[int, str, float | None, str | None] | None = None
+        self.qp = False                  # the text is quoted-printable (seen =3D / =20)
+        self._qp_head: tuple[int, str] | None = None
+
+    def feed(self, n: int, raw: str) -> list[tuple[int, str, float | None, str | None]]:
+        if not self.qp and ("=3D" in raw or raw.endswith("=20")):
+            self.qp = True
+        if self.qp:
+            if self._qp_head is not None:                              # a soft line break before
+                n0, head = self._qp_head
+                self._qp_head = None
+                raw = head + _QUOTE.sub("", raw, count=1) if len(head) + len(raw) <= 2 * MAX_LINE else raw
+                n = n0
+            if raw.endswith("=") and not raw.endswith("=="):
+                self._qp_head = (n, raw[:-1])
+                return []
+            if "=" in raw:
+                raw = _QP_CODE.sub(lambda m: chr(int(m.group(1), 16)), raw)
+        content, ts, _had, hint = _strip(raw)
+        out = []
+        prev = self.pending
+        if prev is not None and content.strip() and len(prev[1]) + len(content) <= MAX_LINE:
+            if ts is None:
+                joined = _join(prev[1], content.strip())
+            else:                             # a printk continuation: only a lone number after "esr"
+                joined = _join_number(prev[1], content.strip())
             if joined is not None:
-                out[-1] = (pn, joined, pts)
-                continue
-        out.append((n, content, ts))
-    return out
+                self.pending = (prev[0], joined, prev[2], prev[3])
+                return out
+        if prev is not None:
+            out.append(prev)
+        self.pending = (n, content, ts, hint)
+        return out
+
+    def flush(self) -> list[tuple[int, str, float | None, str | None]]:
+        out = []
+        if self._qp_head is not None:
+            n, head = self._qp_head
+            self._qp_head = None
+            out += self.feed(n, head)
+        if self.pending is not None:
+            out.append(self.pending)
+            self.pending = None
+        return out
 
 
-def _bounded_lines(raw: list[str]) -> Iterable[tuple[int, str]]:
-    """(line number, line), lines longer than :data:`_MAX_LINE` cut into pieces of that size."""
-    for n, line in enumerate(raw, 1):
-        if len(line) <= _MAX_LINE:
-            yield n, line
-        else:
-            for i in range(0, len(line), _MAX_LINE):
-                yield n, line[i:i + _MAX_LINE]
+def _join_number(prev: str, cont: str) -> str | None:
+    m = _WRAP_TAIL.search(prev)
+    if m and re.fullmatch(rf"(?:0x)?{_H}{{1,16}}", cont) and _START_WORDS.search(prev):
+        return prev + (cont[2:] if cont.startswith("0x") else cont) if m.group(1) else prev.rstrip() + " " + cont
+    return None
 
 
-def parse_text(text: str) -> list[KernelReport]:
-    """Find every arm64 fault report in ``text``."""
-    lines = _logical_lines(text)
-    reports: list[KernelReport] = []
-    cur: KernelReport | None = None
-    gap = 0
+def _join(prev: str, cont: str) -> str | None:
+    """``prev`` and its continuation ``cont`` as one line, if ``cont`` continues it."""
+    if RX["unable_partial"].search(prev) and re.match(rf"^(?:virtual )?(?:address )?{_H}+\b", cont):
+        return prev.rstrip() + " " + cont
+    if RX["walk"].match(prev) and re.match(r"^,?\s*\*?(?:p4d|pud|pmd|pte)=", cont):
+        return prev.rstrip().rstrip(",") + ", " + cont.lstrip(", ")
+    if RX["walk"].match(prev) and re.search(rf"=({_H}{{1,15}})$", prev) and re.match(rf"^{_H}+(?:,|$)", cont):
+        return prev + cont
+    if re.search(r"pgtable: .{0,200}pgdp?\s*=?$", prev) and re.match(rf"^=?\s*{_H}+$", cont):
+        return prev.rstrip() + cont.lstrip("= ")
+    if re.search(r"user address but active_mm is swappe?$|address between user and kernel$", prev):
+        return prev + ("" if prev.endswith("swappe") else " ") + cont
+    if prev.endswith("ESR") and RX["user"].search(prev) is None and \
+            re.search(r"unhandled exception: .{0,300}ESR$", prev):
+        return prev + " " + cont
+    if prev.rstrip().endswith(",") and "unhandled" in prev and re.match(r"^esr\b", cont):
+        return prev.rstrip() + " " + cont                             # "... at 0x0," / "esr 0x92000046"
+    if "]: unhandled " in prev and RX["user_old"].search(prev) is None and RX["user"].search(prev) is None and \
+            len(prev) < 400 and re.match(r"^(?:esr|at|0x|\(\d)", cont):
+        return prev.rstrip() + " " + cont                             # a mail-wrapped user fault line
+    m = _WRAP_TAIL.search(prev)
+    if m and _WRAP_HEAD.match(cont) and _START_WORDS.search(prev):
+        if m.group(1):                                                # "esr 0x" / "92000046"
+            return prev + (cont[2:] if cont.startswith("0x") else cont)
+        return prev.rstrip() + " " + cont
+    return None
 
-    def finish() -> None:
-        nonlocal cur
-        if cur is not None:
-            _finalize(cur)
-            reports.append(cur)
-            cur = None
 
-    def start(kind: str, n: int, content: str, ts: float | None) -> KernelReport:
-        nonlocal cur, gap
-        finish()
-        cur = KernelReport(len(reports), kind, n, n, content.strip(), ts)
-        gap = 0
-        return cur
+class LogScanner:
+    """Finds reports in a log fed line by line; finished reports come out as soon as they end.
 
-    for n, content, ts in lines:
-        s = content
+    >>> s = LogScanner()
+    >>> [r.esr for r in s.feed(1, '"Synchronous Abort" handler, esr 0x96000007, far 0x0')] + \\
+    ...     [r.esr for r in s.close()]
+    [2516582407]
+    """
+
+    def __init__(self) -> None:
+        self._norm = _Normaliser()
+        self._cur: KernelReport | None = None
+        self._gap = 0
+        self._count = 0
+        self._seen: dict[tuple, int] = {}
+        self._other = _OtherProducers(self)
+
+    # -- the stream side
+    @property
+    def idle(self) -> bool:
+        """Nothing is held: lines without a trigger word cannot change anything."""
+        return self._cur is None and self._norm.pending is None and self._norm._qp_head is None and \
+            self._other.idle
+
+    def feed(self, n: int, raw: str) -> list[KernelReport]:
+        """One physical line; returns the reports it completed."""
+        out: list[KernelReport] = []
+        for line in self._norm.feed(n, raw):
+            self._line(*line, out)
+        return out
+
+    def flush(self) -> list[KernelReport]:
+        """Finish what is held (the input paused or ended)."""
+        out: list[KernelReport] = []
+        for line in self._norm.flush():
+            self._line(*line, out)
+        self._finish(out)
+        self._other.finish(out)
+        return out
+
+    close = flush
+
+    # -- reports
+    def _emit(self, r: KernelReport, out: list[KernelReport]) -> None:
+        r.index = self._count
+        self._count += 1
+        if r.timestamp is not None:
+            key = (r.timestamp, r.kind, r.esr, r.address, r.headline)
+            if key in self._seen:
+                r.duplicate_of = self._seen[key]
+            elif len(self._seen) < 100_000:
+                self._seen[key] = r.index
+        out.append(r)
+
+    def _finish(self, out: list[KernelReport]) -> None:
+        if self._cur is not None:
+            r, self._cur = self._cur, None
+            _finalize(r)
+            self._emit(r, out)
+
+    def _start(self, kind: str, fmt: str, n: int, content: str, ts: float | None,
+               out: list[KernelReport]) -> KernelReport:
+        self._finish(out)
+        self._other.finish(out)
+        self._cur = KernelReport(-1, kind, n, n, content.strip()[:300], ts, format=fmt)
+        self._gap = 0
+        return self._cur
+
+    def _line(self, n: int, s: str, ts: float | None, hint: str | None, out: list[KernelReport]) -> None:
         if not s.strip():
-            if cur is not None:
-                gap += 1
-                if gap > _MAX_GAP:
-                    finish()
-            continue
+            if self._cur is not None:
+                self._gap += 1
+                if self._gap > _MAX_GAP:
+                    self._finish(out)
+            self._other.gap(out)
+            return
+        if hint is None and self._linux_line(n, s, ts, out):
+            return
+        self._other.line(n, s, ts, hint, out)
+        if self._cur is not None and self._other.idle is False:
+            pass
+
+    def _linux_line(self, n: int, s: str, ts: float | None, out: list[KernelReport]) -> bool:
+        """Linux's report lines; True when the line was Linux's."""
+        cur = self._cur
         # ---- report starts
-        m = RX["unable"].search(s)
-        if m:
-            r = start("kernel_fault", n, s[m.start():], ts)
-            r.reason = m.group("reason")
-            r.address = _hex64(r, m.group("addr"), "address", n)
-            if linux_name_claim(r.reason) is not None:        # do_mem_abort(): the fault_info name
-                r.logged["fault_name"] = r.reason
-            continue
-        if RX["unable_partial"].search(s):
-            r = start("kernel_fault", n, s.strip(), ts)
-            r.problems.append(f"line {n}: 'Unable to handle kernel' line without an address (truncated?)")
-            continue
-        m = RX["user"].search(s) if "]: unhandled exception:" in s else None     # (cheap test first)
-        if m:
-            r = start("user_fault", n, s[m.start():], ts)
-            r.task = {"comm": m.group("comm"), "pid": int(m.group("pid")), "where": m.group("where")}
-            r.reason = m.group("what")
-            if m.group("ec"):
+        if "Unable to handle" in s:
+            m = RX["unable"].search(s)
+            if m:
+                r = self._start("kernel_fault", "unable-to-handle", n, s[m.start():], ts, out)
+                r.reason = m.group("reason")
+                r.address = _hex64(r, m.group("addr"), "address", n)
+                if linux_name_claim(r.reason) is not None:        # do_mem_abort(): the fault_info name
+                    r.logged["fault_name"] = r.reason
+                return True
+            if RX["unable_partial"].search(s):
+                r = self._start("kernel_fault", "unable-to-handle", n, s.strip(), ts, out)
+                r.problems.append(f"line {n}: 'Unable to handle kernel' line without an address (truncated?)")
+                return True
+        if "]: unhandled " in s:
+            m = RX["user"].search(s) if "]: unhandled exception:" in s else None
+            if m:
+                r = self._start("user_fault", "user-unhandled-exception", n, s[m.start():], ts, out)
+                r.task = {"comm": m.group("comm"), "pid": int(m.group("pid")), "where": m.group("where")}
+                r.reason = m.group("what")
+                if m.group("ec"):
+                    r.logged["EC_name"] = m.group("ec")
+                r.logged["fault_name"] = m.group("what")
+                if m.group("esr"):
+                    _note_esr(r, "unhandled exception line", m.group("esr"))
+                else:
+                    r.notes.append("the kernel prints no ESR for this exception")
+                return True
+            m = RX["user_old"].search(s)
+            if m:
+                r = self._start("user_fault", "user-unhandled-fault", n, s[m.start():], ts, out)
+                r.task = {"comm": m.group("comm"), "pid": int(m.group("pid")), "signal": int(m.group("sig"))}
+                r.reason = m.group("what")
+                r.logged["fault_name"] = m.group("what")
+                r.address = _hex64(r, m.group("addr"), "address", n)
+                _note_esr(r, "unhandled fault line", m.group("esr"))
+                return True
+        if "SError" in s or "Bad mode" in s:
+            m = RX["serror"].search(s)
+            if m:
+                r = self._start("serror", "serror-interrupt", n, s[m.start():], ts, out)
                 r.logged["EC_name"] = m.group("ec")
-            r.logged["fault_name"] = m.group("what")
-            if m.group("esr"):
-                _note_esr(r, "unhandled exception line", m.group("esr"))
-            else:
-                r.notes.append("the kernel prints no ESR for this exception")
-            continue
-        m = RX["user_old"].search(s) if "]: unhandled " in s else None
-        if m:
-            r = start("user_fault", n, s[m.start():], ts)
-            r.task = {"comm": m.group("comm"), "pid": int(m.group("pid")), "signal": int(m.group("sig"))}
-            r.reason = m.group("what")
-            r.logged["fault_name"] = m.group("what")
-            r.address = _hex64(r, m.group("addr"), "address", n)
-            _note_esr(r, "unhandled fault line", m.group("esr"))
-            continue
-        m = RX["serror"].search(s) or RX["badmode"].search(s)
-        if m:
-            r = start("serror", n, s[m.start():], ts)
-            r.logged["EC_name"] = m.group("ec")
-            if m.group("cpu") is not None:
                 r.task = {"cpu": int(m.group("cpu"))}
-            _note_esr(r, "SError line" if "SError Interrupt" in s else "bad mode line", m.group("esr"))
-            continue
-        m = RX["unhandled_old"].search(s)
-        if m:
-            r = start("kernel_fault", n, s[m.start():], ts)
-            r.reason = m.group("name")
-            r.logged["fault_name"] = m.group("name")
-            r.address = _hex64(r, m.group("addr"), "address", n)
-            _note_esr(r, "unhandled fault line", m.group("esr"))
-            continue
-        m = RX["unhandled_at"].search(s)
-        if m:
-            r = start("kernel_fault", n, s[m.start():], ts)
-            r.reason = "unhandled fault"
-            r.address = _hex64(r, m.group("addr"), "address", n)
-            continue
-        if RX["mem_abort"].match(s) and (cur is None or cur.block):
-            r = start("kernel_fault", n, s.strip(), ts)
+                _note_esr(r, "SError line", m.group("esr"))
+                return True
+            m = RX["badmode"].search(s)
+            if m:
+                serror = "Error" in m.group("handler")
+                r = self._start("serror" if serror else "bad_mode", "bad-mode", n, s[m.start():], ts, out)
+                r.logged["EC_name"] = m.group("ec")
+                r.logged["handler"] = m.group("handler")
+                if m.group("cpu") is not None:
+                    r.task = {"cpu": int(m.group("cpu"))}
+                _note_esr(r, "bad mode line", m.group("esr"))
+                return True
+        if "Unhandled fault" in s or "Synchronous External Abort" in s:
+            m = RX["unhandled_old"].search(s)
+            if m:
+                r = self._start("kernel_fault", "unhandled-fault" if s[m.start()] == "U" else
+                                "synchronous-external-abort", n, s[m.start():], ts, out)
+                r.reason = m.group("name")
+                r.logged["fault_name"] = m.group("name")
+                r.address = _hex64(r, m.group("addr"), "address", n)
+                _note_esr(r, "unhandled fault line", m.group("esr"))
+                return True
+            m = RX["unhandled_at"].search(s)
+            if m:
+                r = self._start("kernel_fault", "unhandled-fault", n, s[m.start():], ts, out)
+                r.reason = "unhandled fault"
+                r.address = _hex64(r, m.group("addr"), "address", n)
+                return True
+        if s.startswith("ESR: 0x"):
+            m = RX["bad_stack"].match(s)
+            if m:
+                r = self._start("kernel_fault", "bad-stack", n, s, ts, out)
+                r.reason = "kernel stack overflow"
+                r.logged["EC_name"] = m.group("ec")
+                _note_esr(r, "ESR line", m.group("esr"))
+                return True
+        if "Mem abort info:" in s and RX["mem_abort"].match(s) and (cur is None or cur.block):
+            r = self._start("kernel_fault", "mem-abort-info", n, s.strip(), ts, out)
             r.problems.append(f"line {n}: 'Mem abort info:' without an 'Unable to handle kernel' line before it")
-        m = RX["internal"].search(s)
-        if m:
-            if cur is None or cur.oops is not None or cur.kind != "kernel_fault":
-                start("internal_error", n, s[m.start():], ts)
-            assert cur is not None
-            cur.oops = {"what": m.group("what"), "code": _hex64(cur, m.group("code"), "Oops code", n) or 0,
-                        "code_digits": len(m.group("code")), "count": int(m.group("n")),
-                        "flags": m.group("flags").strip(), "line": n}
-            cur.last_line = n
-            gap = 0
-            continue
+            cur = r
+        if "Internal error:" in s:
+            m = RX["internal"].search(s)
+            if m:
+                if cur is None or cur.oops is not None or cur.kind != "kernel_fault":
+                    cur = self._start("internal_error", "internal-error", n, s[m.start():], ts, out)
+                cur.oops = {"what": m.group("what"), "code": _hex64(cur, m.group("code"), "Oops code", n) or 0,
+                            "code_digits": len(m.group("code")), "count": int(m.group("n")),
+                            "flags": m.group("flags").strip(), "line": n}
+                cur.last_line = n
+                self._gap = 0
+                return True
         if cur is None:
-            continue
+            return False
         # ---- lines inside a report
         if RX["end"].search(s):
             cur.last_line = n
-            finish()
-            continue
+            self._finish(out)
+            return True
+        if cur.kind == "kernel_fault" and cur.format == "bad-stack" and s.startswith("FAR: 0x"):
+            cur.address = _hex64(cur, s[7:].split()[0], "FAR", n) if re.fullmatch(rf"{_H}{{1,16}}",
+                                                                                  s[7:].split()[0]) else None
+            cur.last_line = n
+            self._gap = 0
+            return True
         if _inside(cur, n, s):
             cur.last_line = n
-            gap = 0
+            self._gap = 0
+            return True
+        self._gap += 1
+        if self._gap > _MAX_GAP or len(cur.block) > _MAX_BLOCK:
+            self._finish(out)
+        return False
+
+
+_MAX_BLOCK = 200      # lines kept per report: a report is bounded whatever the log does
+
+
+def scan_stream(stream, *, idle: float | None = None) -> Iterator[KernelReport]:
+    """Every report in a binary stream, each yielded as soon as it is complete.
+
+    Memory is bounded by the longest report, not the log.  ``idle``: on a
+    pipe, finish the report being read when no line arrived for that many
+    seconds.
+
+    :raises LogStreamError: for input that is not text (a long run of NUL bytes).
+    """
+    from .logstream import LineSource
+    scanner = LogScanner()
+    src = LineSource(stream, idle=idle, trigger=_TRIGGER, want_all=lambda: not scanner.idle)
+    for item in src:
+        if item is None:
+            yield from scanner.flush()
+            continue
+        yield from scanner.feed(*item)
+    yield from scanner.flush()
+
+
+def parse_text(text: str) -> list[KernelReport]:
+    """Find every arm64 exception report in ``text``."""
+    import io
+    return list(scan_stream(io.BytesIO(text.encode("utf-8", errors="replace"))))
+
+
+# --------------------------------------------------------------------------- other producers
+_X = rf"(?:0x)?{_H}+"
+
+
+@dataclass(frozen=True)
+class Recogniser:
+    """One message form that carries a syndrome: who prints it, its name, its pattern.
+
+    Named groups: ``esr`` (hex) or ``esr_dec`` (decimal); optional ``far``,
+    ``elr``, ``hpfar``, ``par``, ``ipa`` (hex), ``claim`` (the producer's own
+    words for it), ``ec``/``fsc``/``iss`` (numbers the producer decoded),
+    ``el`` (the exception level in a register name).  ``needs`` is a substring
+    tested before the pattern; ``producer`` None means "from the line's prefix
+    or the text around it".
+    """
+
+    producer: str | None
+    format: str
+    rx: re.Pattern
+    needs: str | None = None
+    el: int | None = None
+
+
+def _r(producer, fmt, pattern, needs=None, el=None, flags=0) -> Recogniser:
+    return Recogniser(producer, fmt, re.compile(pattern, flags), needs, el)
+
+
+_RECOGNISERS: tuple[Recogniser, ...] = (
+    # hypervisors
+    _r("kvm", "kvm-unsupported-fsc", rf"Unsupported FSC: EC=0x(?P<ec>{_H}+) xFSC=0x(?P<fsc>{_H}+) "
+       rf"ESR_EL2=0x(?P<esr>{_H}+)", "Unsupported FSC", 2),
+    _r("kvm", "kvm-hyp-panic", rf"\bPS:{_H}+ PC:(?P<elr>{_H}+) ESR:(?P<esr>{_H}+)\b", "ESR:", 2),
+    _r("kvm", "kvm-unknown-exception-class", rf"Unknown exception class: (?:esr|hsr): (?:0x|#)?(?P<esr>{_H}+)"
+       r"(?: -- (?P<claim>.{1,80}))?", "Unknown exception class", 2),
+    _r("xen", "xen-trap", rf"\bHSR=0x(?P<esr>{_H}+)(?: pc=0x(?P<elr>{_H}+))?(?: gva=0x(?P<far>{_H}+))?"
+       rf"(?: gpa=0x(?P<ipa>{_H}+))?", "HSR=", 2),
+    _r("sel4", "sel4-vm-fault", rf"vm fault on (?P<claim>data|code|instruction) at address 0x(?P<far>{_H}+) "
+       rf"with status 0x(?P<esr>{_H}+)", "vm fault on"),
+    _r("microkit", "microkit-vm-fault", rf"fault_addr=(?:0x)?(?P<far>{_H}+)\s+fsr=(?:0x)?(?P<esr>{_H}+)"
+       r"(?:\s+\((?P<claim>[^)]{1,60})\))?", "fsr="),
+    # firmware and trusted OSes
+    _r("u-boot", "uboot-exception-handler", rf"\"(?P<claim>Synchronous Abort|Error|IRQ|FIQ)\" handler, "
+       rf"esr 0x(?P<esr>{_H}+)(?:, far 0x(?P<far>{_H}+))?", "handler, esr"),
+    _r("tf-a", "tfa-exception-reason", rf"exception reason=(?P<reason>\d+) syndrome=0x(?P<esr>{_H}+)", "syndrome=",
+       3),
+    _r("op-tee", "optee-abort-dump", rf"\besr 0x(?P<esr>{_H}+)\s+ttbr0 0x", "ttbr0"),
+    _r("edk2", "edk2-register-dump", rf"\bESR 0x(?P<esr>{_H}+)\s+FAR 0x(?P<far>{_H}+)", "FAR 0x"),
+    _r("freebsd", "freebsd-unknown-exception", rf"Unknown (?P<claim>kernel|userland) exception (?:0x)?"
+       rf"(?P<ec>{_H}+) esr_el1 (?:0x)?(?P<esr>{_H}+)", "exception"),
+    _r("xnu", "xnu-ips-json", r"\"esr\"\s*:\s*\{\s*\"value\"\s*:\s*(?P<esr_dec>\d{1,20})\s*"
+       r"(?:,\s*\"description\"\s*:\s*\"(?P<claim>[^\"]{0,100})\")?", "\"esr\""),
+    _r("gdb", "gdb-info-registers", rf"^\s*(?P<key>ESR_EL(?P<el>[123]))\s+0x(?P<esr>{_H}+)\s+-?\d+\s*$", "ESR_EL"),
+    _r("qemu", "qemu-d-int", rf"^\.\.\.with ESR 0x(?P<ec>{_H}+)/0x(?P<esr>{_H}+)", "with ESR"),
+    _r("linux", "serror-vendor", rf"SError.{{0,120}}?\besr\s*[=:]\s*(?:0x)?(?P<esr>{_H}+)\b", "SError"),
+    # any register dump: ESR_EL1: ..., esr_el3 = 0x..., ESR_ELn: ..., esr: ..., syndrome 0x...
+    _r(None, "register-dump", rf"(?<![A-Za-z0-9_])(?P<key>ESR|esr|Esr|HSR|hsr|[Ss]yndrome)(?:_(?:EL|el)(?P<el>[123nx]))?"
+       rf"(?![A-Za-z0-9_])\s*(?:[:=]\s*|\s+)(?:0x(?P<esr>{_H}{{1,16}})|(?P<bare>{_H}{{1,16}}))(?![0-9a-zA-Z_])"
+       rf"(?:\s+(?:--\s+)?(?P<claim>[A-Z(][A-Za-z ()/-]{{2,60}}))?"),
+)
+
+# FAR/ELR/HPFAR/PAR printed next to a syndrome (before or after it)
+_REGISTER = re.compile(rf"(?<![A-Za-z0-9_])(?P<name>FAR|far|Far|ELR|elr|Elr|HPFAR|hpfar|PAR|par)"
+                       rf"(?:_(?:EL|el)(?P<el>[123nx]))?(?![A-Za-z0-9_])"
+                       rf"(?:\s*[:=]\s*|\s+(?=0x))(?:0x)?(?P<val>{_H}{{1,16}})(?![0-9a-zA-Z_])")
+_REGISTER_JSON = re.compile(r"\"(?P<name>far|elr|pc)\"\s*:\s*\{\s*\"value\"\s*:\s*(?P<dec>\d{1,20})")
+# the producer's own decode printed next to the syndrome
+_CLAIMS: tuple[tuple[str | None, re.Pattern], ...] = (                # printed after the syndrome
+    ("edk2", re.compile(rf"ESR : EC 0x(?P<ec>{_H}+)\s+IL 0x(?P<il>{_H}+)\s+ISS 0x(?P<iss>{_H}+)")),
+    ("edk2", re.compile(r"^\s*(?P<claim>(?:Data|Instruction) abort: .{3,80}?)\s*$")),
+    ("microkit", re.compile(rf"\bec: 0x(?P<ec>{_H}+)\s+(?P<claim>[A-Z][A-Za-z ]{{3,80}}?)\s+il: (?P<il>\d)")),
+)
+_CLAIMS_BEFORE: tuple[tuple[str | None, re.Pattern], ...] = (         # printed before it: they open a report
+    ("op-tee", re.compile(rf"(?P<claim>(?:Core|User mode|User TA) (?:data|prefetch)-abort) at address "
+                          rf"0x(?P<far>{_H}+)(?: \((?P<claim2>[^)]{{1,60}})\))?")),
+    ("qemu", re.compile(r"^Taking exception \d+ \[(?P<claim>[^\]]{1,40})\]")),
+    ("qemu", re.compile(r"^\.\.\.from EL\d to EL(?P<to_el>\d)")),
+    ("xnu", re.compile(r"panic\(cpu \d+ caller 0x[0-9a-f]+\): \"?(?P<claim>Kernel (?:data|instruction) abort)")),
+    ("freebsd", re.compile(r"^\s*(?P<claim>Fatal (?:data|instruction) abort):?\s*$")),
+)
+# words around a report that name its producer (remembered for a while)
+_MARKERS: tuple[tuple[str, re.Pattern], ...] = (
+    ("edk2", re.compile(r"Synchronous Exception at 0x|ArmPkg|DxeCore|UEFI|Image Base")),
+    ("tf-a", re.compile(r"Unhandled Exception (?:in|from) EL3|Unhandled Exception from lower EL|BL31|BL2:|TF-A|"
+                        r"Trusted Firmware")),
+    ("cheribsd", re.compile(r"CheriBSD|capability (?:fault|exception)|CHERI")),
+    ("freebsd", re.compile(r"Fatal (?:data|instruction) abort|KDB: enter|^db> |cpuid = \d|FreeBSD")),
+    ("xnu", re.compile(r"panic\(cpu \d+ caller|Exception Type:\s+EXC_|\"bug_type\"|Darwin Kernel|"
+                       r"ARM Thread State|XNU|iBoot")),
+    ("qemu", re.compile(r"Taking exception \d+ \[|^\.\.\.with ESR")),
+    ("sel4", re.compile(r"seL4|<<seL4")),
+    ("microkit", re.compile(r"MON\||microkit", re.I)),
+    ("fiasco", re.compile(r"Fiasco|L4Re|\bjdb\b|KERNEL\d*:")),
+    ("gunyah", re.compile(r"[Gg]unyah|GUNYAH")),
+    ("zephyr", re.compile(r"Zephyr|ZEPHYR|Booting Zephyr|>>> ZEPHYR FATAL|<err> os:")),
+    ("u-boot", re.compile(r"U-Boot \d|resetting \.\.\.|\(reloc\)")),
+    ("xen", re.compile(r"\(XEN\)|Xen-\d")),
+    ("op-tee", re.compile(r"OP-TEE|optee")),
+    ("kvm", re.compile(r"\bkvm \[\d+\]:|HYP panic|hyp panic")),
+    ("linux", re.compile(r"Linux version|Call trace:|Modules linked in:|Kernel panic - not syncing")),
+)
+_KEY_PRODUCER = {"ESR_ELn": "zephyr", "esr_el3": "tf-a", "ESR_EL3": "tf-a"}
+_CONTEXT_LINES = 400          # how long a producer marker names the reports after it
+_RECENT_LINES = 60            # FAR/ELR/claims printed up to this many lines before a syndrome belong to it
+_AFTER_LINES = 40             # ... and after it
+
+
+class _OtherProducers:
+    """Reports of producers other than Linux's oops code: one syndrome each, registers around it."""
+
+    def __init__(self, owner: "LogScanner") -> None:
+        self._owner = owner
+        self.cur: KernelReport | None = None
+        self._since = 0
+        self._recent: dict[str, tuple[int, int, str | None]] = {}     # name -> (line, value, el)
+        self._recent_claims: list[tuple[int, str, str]] = []           # (line, producer, text)
+        self._recent_logged: dict[str, tuple[int, int]] = {}
+        self._context: tuple[int, str] | None = None
+
+    @property
+    def idle(self) -> bool:
+        return self.cur is None
+
+    def gap(self, out: list[KernelReport]) -> None:
+        if self.cur is not None:
+            self._since += 1
+            if self._since > _AFTER_LINES:
+                self.finish(out)
+
+    def finish(self, out: list[KernelReport]) -> None:
+        if self.cur is not None:
+            r, self.cur = self.cur, None
+            _finalize(r)
+            self._owner._emit(r, out)
+        self._recent.clear()
+        self._recent_claims.clear()
+        self._recent_logged.clear()
+
+    def line(self, n: int, s: str, ts: float | None, hint: str | None, out: list[KernelReport]) -> None:
+        if hint is not None:
+            self._context = (n, hint)
         else:
-            gap += 1
-            if gap > _MAX_GAP:
-                finish()
-    finish()
-    _mark_duplicates(reports)
-    return reports
+            for producer, rx in _MARKERS:
+                if rx.search(s):
+                    self._context = (n, producer)
+                    break
+        for rec in _RECOGNISERS:
+            if rec.needs is not None and rec.needs not in s:
+                continue
+            m = rec.rx.search(s)
+            if m is None or not self._syndrome(rec, m, n, s, ts, hint, out):
+                continue
+            return
+        if self._attach(n, s, out, hint):
+            return
+        self.gap(out)
+
+    # -- a syndrome
+    def _syndrome(self, rec: Recogniser, m: re.Match, n: int, s: str, ts: float | None, hint: str | None,
+                  out: list[KernelReport]) -> bool:
+        g = m.groupdict()
+        text = g.get("esr") or g.get("bare") or g.get("esr_dec")
+        if text is None:
+            return False
+        if g.get("bare") is not None and not any(c.isdigit() for c in text):
+            return False                                     # a word ("ESR : EC"), not a number
+        value = int(text, 10 if g.get("esr_dec") else 16)
+        if value >> 64:
+            return False
+        producer = rec.producer
+        key = g.get("key")
+        if producer is None:
+            producer = hint or (_KEY_PRODUCER.get(f"{key}_EL{g['el']}" if key and g.get("el") else "") if key else None)
+            if producer is None and key and g.get("el"):
+                producer = _KEY_PRODUCER.get(f"{key}_EL{g['el']}") or _KEY_PRODUCER.get(f"{key}_el{g['el']}")
+            if producer is None and self._context is not None and n - self._context[0] <= _CONTEXT_LINES:
+                producer = self._context[1]
+            producer = producer or "unknown"
+        el = rec.el
+        if g.get("el") and g["el"] in "123":
+            el = int(g["el"])
+        elif key in ("HSR", "hsr"):
+            el = 2
+        prev = self.cur
+        self._owner._finish(out)
+        recent, claims, logged = dict(self._recent), list(self._recent_claims), dict(self._recent_logged)
+        if prev is not None:
+            self.finish(out)
+            recent, claims, logged = {}, [], {}
+        self._recent.clear()
+        self._recent_claims.clear()
+        self._recent_logged.clear()
+        r = KernelReport(-1, "exception", n, n, s.strip()[:300], ts, producer=producer, format=rec.format, el=el)
+        r.esr_text = m.group(0)[:120]
+        r._esr_values.append((f"{rec.format} line", value, len(text) if not g.get("esr_dec") else 16))
+        for name, (ln, val, rel) in recent.items():
+            if n - ln <= _RECENT_LINES and (rel is None or el is None or rel == str(el) or rel in "nx"):
+                r.registers.setdefault(name, val)
+        for ln, who, claim in claims:
+            if n - ln <= _RECENT_LINES:
+                r.claims.append(claim)
+        for k, (ln, val) in logged.items():
+            if n - ln <= _RECENT_LINES:
+                if k == "to_el":
+                    r.el = r.el or val
+                else:
+                    r.logged[k] = val
+        for name in ("far", "elr", "hpfar", "par", "ipa"):
+            if g.get(name):
+                r.registers[name.upper()] = int(g[name], 16)
+        for name in ("ec", "fsc", "iss"):
+            if g.get(name):
+                r.logged[name.upper()] = int(g[name], 16)
+        if g.get("claim") and g["claim"].strip():
+            r.claims.append(g["claim"].strip())
+        if g.get("reason") is not None:
+            r.logged["exception_reason"] = int(g["reason"])
+        self.cur = r
+        self._since = 0
+        rest = s[:m.start()] + " " * (m.end() - m.start()) + s[m.end():]
+        self._attach(n, rest)
+        return True
+
+    # -- registers and claims around a syndrome
+    def _attach(self, n: int, s: str, out: list[KernelReport] | None = None, hint: str | None = None) -> bool:
+        found = False
+        if out is not None:
+            for who, rx in _CLAIMS_BEFORE if self.cur is not None else ():
+                if rx.search(s):                   # the start of the next report's text
+                    self.finish(out)
+                    break
+        cur = self.cur
+        if cur is not None and hint is not None and hint != cur.producer:
+            if out is not None:
+                self.finish(out)
+            cur = None
+        for m in _REGISTER.finditer(s):
+            name = m.group("name").upper()
+            el = m.group("el")
+            val = int(m.group("val"), 16)
+            if cur is not None:
+                if name not in cur.registers and (el is None or cur.el is None or el == str(cur.el) or el in "nx"):
+                    cur.registers[name] = val
+                    found = True
+            else:
+                self._recent[name] = (n, val, el)
+                found = True
+        if '"value"' in s:
+            for m in _REGISTER_JSON.finditer(s):
+                name = {"pc": "ELR"}.get(m.group("name"), m.group("name").upper())
+                val = int(m.group("dec"))
+                if val >> 64:
+                    continue
+                if cur is not None:
+                    cur.registers.setdefault(name, val)
+                else:
+                    self._recent[name] = (n, val, None)
+                found = True
+        for who, rx in _CLAIMS + _CLAIMS_BEFORE:
+            m = rx.search(s)
+            if m is None:
+                continue
+            g = m.groupdict()
+            texts = [t.strip() for t in (g.get("claim"), g.get("claim2")) if t and t.strip()]
+            nums = {k.upper(): int(g[k], 16) for k in ("ec", "iss") if g.get(k)}
+            if g.get("il"):
+                nums["IL_bit"] = int(g["il"], 16)
+            if g.get("to_el"):
+                nums["to_el"] = int(g["to_el"])
+            if g.get("far"):
+                if cur is not None:
+                    cur.registers.setdefault("FAR", int(g["far"], 16))
+                else:
+                    self._recent["FAR"] = (n, int(g["far"], 16), None)
+            if cur is not None:
+                cur.claims.extend(t for t in texts if t not in cur.claims)
+                for k, v in nums.items():
+                    if k == "to_el":
+                        cur.el = cur.el or v
+                    else:
+                        cur.logged.setdefault(k, v)
+            else:
+                self._recent_claims.extend((n, who, t) for t in texts)
+                del self._recent_claims[:-8]
+                for k, v in nums.items():
+                    self._recent_logged[k] = (n, v)
+            found = True
+        if found and cur is not None:
+            cur.last_line = n
+            self._since = 0
+        return found and cur is not None
+
 
 
 def _hex64(r: KernelReport, text: str, what: str, n: int) -> int | None:
@@ -541,7 +1041,7 @@ def _finalize(r: KernelReport) -> None:
             if v2 & mask != esr & mask:
                 r.disagreements.append(f"{s2} gives ESR {v2:#x} but the {src} gives {esr:#x}")
         r.esr, r.esr_source = esr, src
-    elif r.block or r.kind in ("kernel_fault", "serror"):
+    elif r.block or r.kind in ("kernel_fault", "serror", "bad_mode"):
         r.problems.append("no ESR value in this report (truncated?)")
     if r.block:
         st = r.style
@@ -557,9 +1057,18 @@ def _finalize(r: KernelReport) -> None:
         r.problems.append("page-table line without the walk line after it (truncated?)")
     if r.esr is None:
         return
-    el = 2 if r.kind == "kvm" else 1
-    r.decode = decode_esr(r.esr, el, far=r.address if r.address is not None and r.kind != "serror" else None)
+    if r.producer == "linux" and r.el is None:
+        r.el = 1
+    if r.address is None and "FAR" in r.registers:
+        r.address = r.registers["FAR"]
+    reg = r.registers
+    r.decode = decode_esr(r.esr, r.el, far=r.address if r.address is not None and r.kind != "serror" else None,
+                          hpfar=reg.get("HPFAR"), par=reg.get("PAR"))
     _compare(r)
+    for claim in r.claims:
+        why = claim_disagreement(r.decode, claim, r.producer)
+        if why and why not in r.disagreements:
+            r.disagreements.append(why)
 
 
 def _compare(r: KernelReport) -> None:
@@ -572,7 +1081,7 @@ def _compare(r: KernelReport) -> None:
     D, I, I2, E = F.ISS_DABT, F.ISS_DABT_ISV, F.ISS2_DABT, F.ESR
     checks = {"EC": ec, "IL": 32 if d.il else 16, "SET": F.ISS_DABT_SET["SET"].get(esr), "FSC": D["DFSC"].get(esr),
               "ISS": E["ISS"].get(esr), "ISS2": E["ISS2"].get(esr),
-              "access_size": 1 << I["SAS"].get(esr)}
+              "access_size": 1 << I["SAS"].get(esr), "IL_bit": d.il}
     for name in ("FnV", "EA", "S1PTW", "CM", "WnR", "ISV"):
         checks[name] = D[name].get(esr)
     for name in ("SSE", "SRT", "SF", "AR"):
@@ -585,7 +1094,7 @@ def _compare(r: KernelReport) -> None:
             exp = f"{want:#x}" if k in ("ISS", "ISS2", "EC", "FSC") else want
             r.disagreements.append(f"the log says {k} = {shown}, but ESR {esr:#x} has {k} = {exp}")
     # names
-    if "EC_name" in lg and r.kind != "serror" or (r.kind == "serror" and "EC_name" in lg):
+    if "EC_name" in lg:
         name = lg["EC_name"].strip()
         if name != linux_ec_name(ec):
             if name == LINUX_UNRECOGNIZED_EC and d.info.allocated:
@@ -645,6 +1154,89 @@ def _compare(r: KernelReport) -> None:
     r.disagreements[:] = list(dict.fromkeys(r.disagreements))
 
 
+# words in a producer's decode -> what they assert
+_FAULT_WORDS: tuple[tuple[re.Pattern, frozenset], ...] = (
+    (re.compile(r"(?i)address[ -]size"), frozenset({FaultType.ADDRESS_SIZE})),
+    (re.compile(r"(?i)translation(?! table walk)(?:[ -]fault|$|\b(?!.*(?:external|parity)))"),
+     frozenset({FaultType.TRANSLATION})),
+    (re.compile(r"(?i)access[ -]flag"), frozenset({FaultType.ACCESS_FLAG})),
+    (re.compile(r"(?i)permission"), frozenset({FaultType.PERMISSION})),
+    (re.compile(r"(?i)alignment fault"), frozenset({FaultType.ALIGNMENT})),
+    (re.compile(r"(?i)tag[ -]check"), frozenset({FaultType.TAG_CHECK})),
+    (re.compile(r"(?i)TLB conflict"), frozenset({FaultType.TLB_CONFLICT})),
+    (re.compile(r"(?i)external abort"), frozenset({FaultType.SYNC_EXTERNAL, FaultType.SYNC_EXTERNAL_ON_WALK})),
+    (re.compile(r"(?i)parity|ECC error"), frozenset({FaultType.SYNC_PARITY, FaultType.SYNC_PARITY_ON_WALK})),
+)
+_LEVEL_WORDS = {"zeroth": 0, "first": 1, "second": 2, "third": 3, "zero": 0, "one": 1, "two": 2, "three": 3}
+_LEVEL = re.compile(r"(?i)level\s*(-?\d)|(zeroth|first|second|third) level|level (zero|one|two|three)")
+# exception-class words -> the ECs they can name
+_CLASS_WORDS: tuple[tuple[re.Pattern, frozenset], ...] = (
+    (re.compile(r"(?i)data[ -]abort"), frozenset({0x24, 0x25})),
+    (re.compile(r"(?i)instruction[ -]abort|prefetch[ -]abort|\binstruction fault|\bcode\b"),
+     frozenset({0x20, 0x21})),
+    (re.compile(r"(?i)\bdata fault|^data$"), frozenset({0x24, 0x25})),
+    (re.compile(r"(?i)\bsvc\b|syscall|supervisor call"), frozenset({0x11, 0x15})),
+    (re.compile(r"(?i)\bhvc\b|hypervisor call"), frozenset({0x12, 0x16})),
+    (re.compile(r"(?i)\bsmc\b|secure monitor call"), frozenset({0x13, 0x17})),
+    (re.compile(r"(?i)\bSError\b|system error"), frozenset({0x2F})),
+    (re.compile(r"(?i)\bSP alignment"), frozenset({0x26})),
+    (re.compile(r"(?i)\bPC alignment"), frozenset({0x22})),
+    (re.compile(r"(?i)\bBRK\b"), frozenset({0x3C})),
+    (re.compile(r"(?i)watchpoint"), frozenset({0x34, 0x35})),
+    (re.compile(r"(?i)software step"), frozenset({0x32, 0x33})),
+)
+# QEMU's exception names (target/arm excnames[]) are its own events, not ECs
+_QEMU_EXCEPTIONS = {"Data Abort": frozenset({0x24, 0x25, 0x34, 0x35}),
+                    "Prefetch Abort": frozenset({0x20, 0x21, 0x22, 0x30, 0x31, 0x32, 0x33}),
+                    "Breakpoint": frozenset({0x38, 0x3C}), "SVC": frozenset({0x11, 0x15}),
+                    "Hypervisor Call": frozenset({0x12, 0x16}), "Secure Monitor Call": frozenset({0x13, 0x17})}
+
+
+def claim_disagreement(decode: EsrReport, claim: str, producer: str = "") -> str | None:
+    """Where a producer's own words for an exception contradict the ESR, one sentence; else None.
+
+    The words are read for what they assert: a fault type and level
+    (``Translation fault, third level``, ``(translation fault)``, ``Address
+    size fault``) and an exception class (``data-abort``, ``Syscall``,
+    ``SError``).  Words that assert nothing checkable are not judged.
+
+    >>> from pgwalk.esr import decode_esr
+    >>> claim_disagreement(decode_esr(0x56000080), "Address size fault")[:48]
+    "the log says 'Address size fault', but ESR 0x560"
+    """
+    text = claim.strip()
+    ec = decode.ec
+    if producer == "qemu" and text in _QEMU_EXCEPTIONS:
+        if ec not in _QEMU_EXCEPTIONS[text]:
+            return (f"the log says {text!r} (QEMU's exception), but ESR {decode.value:#x} has EC {ec:#04x} "
+                    f"({decode.ec_name})")
+        return None
+    if producer == "qemu":
+        return None
+    types: set = set()
+    for rx, ts in _FAULT_WORDS:
+        if rx.search(text):
+            types |= ts
+    m = _LEVEL.search(text)
+    level = None
+    if m:
+        level = int(m.group(1)) if m.group(1) else _LEVEL_WORDS[(m.group(2) or m.group(3)).lower()]
+    if types:
+        f = decode.fault if decode.is_abort else None
+        if f is None or f.type is None:
+            what = f"EC {ec:#04x} ({decode.ec_name})" + (", which carries no fault status code" if f is None else
+                                                          f", FSC {f.fsc:#04x} {f.description}")
+            return f"the log says {text!r}, but ESR {decode.value:#x} is {what}"
+        if f.type not in types or (level is not None and f.level is not None and level != f.level):
+            return f"the log says {text!r}, but FSC {f.fsc:#04x} is {fsc_text(f)}"
+    for rx, ecs in _CLASS_WORDS:
+        if rx.search(text) and ec not in ecs:
+            if rx.pattern.endswith("alignment") and types:
+                continue
+            return f"the log says {text!r}, but ESR {decode.value:#x} has EC {ec:#04x} ({decode.ec_name})"
+    return None
+
+
 def _line_key(line: str) -> str:
     s = line.strip()
     for prefix in ("Mem abort info:", "Data abort info:", "ESR =", "EC =", "Exception class =", "SET =", "EA =",
@@ -666,28 +1258,18 @@ def _names_equivalent(logged: str, want: str) -> bool:
     return False
 
 
-def _mark_duplicates(reports: Sequence[KernelReport]) -> None:
-    seen: dict[tuple, int] = {}
-    for r in reports:
-        if r.timestamp is None:
-            continue
-        key = (r.timestamp, r.kind, r.esr, r.address, r.headline)
-        if key in seen:
-            r.duplicate_of = seen[key]
-        else:
-            seen[key] = r.index
-
-
 def parse_log(source) -> list[KernelReport]:
-    """Parse a log file (path, file object or text)."""
+    """Parse a log: a path, a binary or text file object, or the text itself."""
+    if isinstance(source, (bytes, bytearray)):
+        import io
+        return list(scan_stream(io.BytesIO(bytes(source))))
     if hasattr(source, "read"):
-        data = source.read()
-    else:
-        with open(source, "rb") as fh:
-            data = fh.read()
-    if isinstance(data, bytes):
-        data = data.decode("utf-8", errors="replace")
-    return parse_text(data)
+        if isinstance(getattr(source, "mode", "b"), str) and "b" not in getattr(source, "mode", "b") or \
+                hasattr(source, "encoding"):
+            return parse_text(source.read())
+        return list(scan_stream(source))
+    with open(source, "rb") as fh:
+        return list(scan_stream(fh))
 
 
 # --------------------------------------------------------------------------- walk comparison
