@@ -55,8 +55,9 @@ _PREFIXES = [
     re.compile(r"^[ \t]*(?:>[ \t]?)+"),                                             # mail quoting
     re.compile(r"^(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?|"               # syslog / journal
                r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
-               r"\s+\S+\s+(?:kernel|[\w.@/-]{1,40}(?:\[\d+\])?):\s?"),
-    re.compile(r"^kernel:\s?"),
+               r"(?:\s+\S+)??\s+(?:kernel|[\w.@/-]{1,40}(?:\[\d+\])?):\s?"),
+    re.compile(r"^[ \t]*kernel:\s?"),
+    re.compile(r"^[ \t]*-?\(\d{1,4}\)\[\d+:[^\]\n]{1,40}\]"),                          # MediaTek (cpu)[pid:comm]
     re.compile(r"^[a-z]+\s*:[a-z]+\s*: ?"),                                           # dmesg -x
     re.compile(r"^[ \t]*<\d>"),                                                       # printk level
     re.compile(r"^[ \t]*\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?(?:\[[^\]\[]{1,32}\]){0,3}(?: |$)"),   # [ ts][ T1], Android
@@ -205,9 +206,9 @@ class KernelReport:
 # --------------------------------------------------------------------------- patterns
 _H = r"[0-9a-fA-F]"
 RX = {
-    "unable": re.compile(rf"Unable to handle kernel (?P<reason>.{{1,200}}?) at virtual address (?P<addr>{_H}+)\b"),
+    "unable": re.compile(rf"U?nable to handle kernel (?P<reason>.{{1,200}}?) at virtual address (?P<addr>{_H}+)\b"),
     "unable_partial": re.compile(r"Unable to handle kernel .{0,200}(?:\bat|\bvirtual|\baddress)\s*$"),
-    "unhandled_at": re.compile(rf"^Unhandled fault at 0x(?P<addr>{_H}+)\s*$"),
+    "unhandled_at": re.compile(rf"Unhandled fault at 0x(?P<addr>{_H}+)\s*$"),
     "unhandled_old": re.compile(rf"(?:Unhandled fault|Synchronous External Abort): (?P<name>.{{1,200}}?) "
                                 rf"\(0x(?P<esr>{_H}+)\) at 0x(?P<addr>{_H}+)"),
     "bad_stack": re.compile(rf"^ESR: 0x(?P<esr>{_H}+) -- (?P<ec>.{{1,100}}?)\s*$"),
@@ -218,7 +219,8 @@ RX = {
     "serror": re.compile(rf"SError Interrupt on CPU(?P<cpu>\d+), code 0x(?P<esr>{_H}+) -- (?P<ec>.{{1,200}}?)\s*$"),
     "badmode": re.compile(rf"Bad mode in (?P<handler>.{{1,100}}?) handler detected(?: on CPU(?P<cpu>\d+))?, "
                           rf"code 0x(?P<esr>{_H}+) -- (?P<ec>.{{1,200}}?)\s*$"),
-    "internal": re.compile(rf"Internal error: (?P<what>.{{1,200}}?): (?P<code>{_H}+) \[#(?P<n>\d+)\](?P<flags>.*)$"),
+    "internal": re.compile(rf"Internal error: (?P<what>.{{0,200}}?): (?:(?P<code>{_H}+) \[#(?P<n>\d+)\](?P<flags>.*)|"
+                           rf"(?P<code8>{_H}{{8,16}})\s*)$"),
     "mem_abort": re.compile(r"^\s*Mem abort info:\s*$"),
     "data_abort": re.compile(r"^\s*Data abort info:\s*$"),
     "esr": re.compile(rf"^\s*ESR = 0x(?P<esr>{_H}+)\s*$"),
@@ -245,7 +247,7 @@ RX = {
 }
 _ENTRY = re.compile(rf"\*?(?P<name>pgd|p4d|pud|pmd|pte)=(?P<val>{_H}+)")
 #: bytes that can start or continue a report; lines without one are skipped while no report is open
-_TRIGGER = re.compile(rb"Unable to handle|nhandled|Internal error|SError|Bad mode|Mem abort|ESR|[Ee]sr|HSR|hsr|"
+_TRIGGER = re.compile(rb"nable to handle|nhandled|Internal error|SError|Bad mode|Mem abort|ESR|[Ee]sr|HSR|hsr|"
                       rb"[Ss]yndrome|Synchronous|FSC|fsr=|HYP panic|PS:|vm fault|xception|[Aa]bort|FAR|[Ff]ar[:_ =]|"
                       rb"ELR|[Ee]lr[:_ =]|PAR|par[:_ =]|Taking exception|\.\.\.(?:with|from)|panic|\(XEN\)|/TC:|"
                       rb"MON\||BL31|seL4|Zephyr|ZEPHYR|U-Boot|KDB|db> |cpuid|Fiasco|L4Re|[Gg]unyah|\"value\"|"
@@ -290,7 +292,8 @@ class _Normaliser:
         self._qp_head: tuple[int, str] | None = None
 
     def feed(self, n: int, raw: str) -> list[tuple[int, str, float | None, str | None]]:
-        if not self.qp and ("=3D" in raw or raw.endswith("=20")):
+        if not self.qp and ("=3D" in raw or raw.endswith("=20") or
+                            (70 <= len(raw) <= 78 and raw.endswith("=") and raw[-2:-1].isalnum())):
             self.qp = True
         if self.qp:
             if self._qp_head is not None:                              # a soft line break before
@@ -342,6 +345,14 @@ def _join(prev: str, cont: str) -> str | None:
     """``prev`` and its continuation ``cont`` as one line, if ``cont`` continues it."""
     if RX["unable_partial"].search(prev) and re.match(rf"^(?:virtual )?(?:address )?{_H}+\b", cont):
         return prev.rstrip() + " " + cont
+    if "nable to handle kernel" in prev and " at virtual address " not in prev and len(prev) < 600 and \
+            re.search(r"[a-z]$", prev) and re.match(r"^[a-z]", cont):
+        return prev + cont                                            # cut mid-word by a terminal
+    if RX["unhandled_old"].search(prev + " at 0x0") and re.search(rf"\(0x{_H}+\)$", prev) and \
+            re.match(r"^at 0x", cont):
+        return prev + " " + cont
+    if re.search(r"Bad mode in .{1,60} handler detected(?: on CPU\d+)?,?$", prev) and cont.startswith("code 0x"):
+        return prev.rstrip(",") + ", " + cont
     if RX["walk"].match(prev) and re.match(r"^,?\s*\*?(?:p4d|pud|pmd|pte)=", cont):
         return prev.rstrip().rstrip(",") + ", " + cont.lstrip(", ")
     if RX["walk"].match(prev) and re.search(rf"=({_H}{{1,15}})$", prev) and re.match(rf"^{_H}+(?:,|$)", cont):
@@ -452,7 +463,7 @@ class LogScanner:
         """Linux's report lines; True when the line was Linux's."""
         cur = self._cur
         # ---- report starts
-        if "Unable to handle" in s:
+        if "nable to handle" in s:
             m = RX["unable"].search(s)
             if m:
                 r = self._start("kernel_fault", "unable-to-handle", n, s[m.start():], ts, out)
@@ -539,9 +550,10 @@ class LogScanner:
             if m:
                 if cur is None or cur.oops is not None or cur.kind != "kernel_fault":
                     cur = self._start("internal_error", "internal-error", n, s[m.start():], ts, out)
-                cur.oops = {"what": m.group("what"), "code": _hex64(cur, m.group("code"), "Oops code", n) or 0,
-                            "code_digits": len(m.group("code")), "count": int(m.group("n")),
-                            "flags": m.group("flags").strip(), "line": n}
+                code = m.group("code") or m.group("code8")
+                cur.oops = {"what": m.group("what"), "code": _hex64(cur, code, "Oops code", n) or 0,
+                            "code_digits": len(code), "count": int(m.group("n")) if m.group("n") else None,
+                            "flags": (m.group("flags") or "").strip(), "line": n}
                 cur.last_line = n
                 self._gap = 0
                 return True
