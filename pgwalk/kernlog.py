@@ -351,6 +351,8 @@ def _join(prev: str, cont: str) -> str | None:
     if RX["unhandled_old"].search(prev + " at 0x0") and re.search(rf"\(0x{_H}+\)$", prev) and \
             re.match(r"^at 0x", cont):
         return prev + " " + cont
+    if "HSR=0x" in prev and re.match(r"^(?:pc|gva|gpa)=0x", cont):
+        return prev + " " + cont                                      # Xen's trap line, wrapped
     if re.search(r"Bad mode in .{1,60} handler detected(?: on CPU\d+)?,?$", prev) and cont.startswith("code 0x"):
         return prev.rstrip(",") + ", " + cont
     if RX["walk"].match(prev) and re.match(r"^,?\s*\*?(?:p4d|pud|pmd|pte)=", cont):
@@ -670,7 +672,7 @@ _RECOGNISERS: tuple[Recogniser, ...] = (
 )
 
 # FAR/ELR/HPFAR/PAR printed next to a syndrome (before or after it)
-_REGISTER = re.compile(rf"(?<![A-Za-z0-9_])(?P<name>FAR|far|Far|ELR|elr|Elr|HPFAR|hpfar|PAR|par)"
+_REGISTER = re.compile(rf"(?<![A-Za-z0-9_])(?P<name>FAR|far|Far|ELR|elr|Elr|HPFAR|hpfar|PAR|par|PC|pc)"
                        rf"(?:_(?:EL|el)(?P<el>[123nx]))?(?![A-Za-z0-9_])"
                        rf"(?:\s*[:=]\s*|\s+(?=0x))(?:0x)?(?P<val>{_H}{{1,16}})(?![0-9a-zA-Z_])")
 _REGISTER_JSON = re.compile(r"\"(?P<name>far|elr|pc)\"\s*:\s*\{\s*\"value\"\s*:\s*(?P<dec>\d{1,20})")
@@ -709,6 +711,8 @@ _MARKERS: tuple[tuple[str, re.Pattern], ...] = (
     ("kvm", re.compile(r"\bkvm \[\d+\]:|HYP panic|hyp panic")),
     ("linux", re.compile(r"Linux version|Call trace:|Modules linked in:|Kernel panic - not syncing")),
 )
+#: producers whose "pc" in an exception dump is the ELR of the exception
+_PC_IS_ELR = frozenset({"xnu", "tf-a", "freebsd", "cheribsd", "edk2"})
 _KEY_PRODUCER = {"ESR_ELn": "zephyr", "esr_el3": "tf-a", "ESR_EL3": "tf-a"}
 _CONTEXT_LINES = 400          # how long a producer marker names the reports after it
 _RECENT_LINES = 60            # FAR/ELR/claims printed up to this many lines before a syndrome belong to it
@@ -804,6 +808,10 @@ class _OtherProducers:
         r.esr_text = m.group(0)[:120]
         r._esr_values.append((f"{rec.format} line", value, len(text) if not g.get("esr_dec") else 16))
         for name, (ln, val, rel) in recent.items():
+            if name == "PC":
+                if producer not in _PC_IS_ELR:
+                    continue
+                name = "ELR"
             if n - ln <= _RECENT_LINES and (rel is None or el is None or rel == str(el) or rel in "nx"):
                 r.registers.setdefault(name, val)
         for ln, who, claim in claims:
@@ -848,6 +856,10 @@ class _OtherProducers:
             name = m.group("name").upper()
             el = m.group("el")
             val = int(m.group("val"), 16)
+            if name == "PC" and cur is not None:
+                if cur.producer not in _PC_IS_ELR:
+                    continue
+                name = "ELR"
             if cur is not None:
                 if name not in cur.registers and (el is None or cur.el is None or el == str(cur.el) or el in "nx"):
                     cur.registers[name] = val
