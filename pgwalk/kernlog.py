@@ -34,6 +34,7 @@ the walker can be plugged in.
 
 from __future__ import annotations
 
+import collections
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Mapping
@@ -65,6 +66,7 @@ _PREFIXES = [
     re.compile(r"^\d\d-\d\d \d\d:\d\d:\d\d\.\d+\s+\d+\s+\d+\s+[VDIWEF]\s+[^:]{0,40}?\s*: ?"),      # logcat
 ]
 _TS = re.compile(r"\[\s*(\d+\.\d+)\]")
+_ANY_PREFIX = re.compile("|".join(f"(?:{rx.pattern})" for rx in _PREFIXES))
 #: prefixes that also name who printed the line
 _HINT_PREFIXES = [
     (re.compile(r"^\(XEN\)(?: |$)"), "xen"),
@@ -95,14 +97,14 @@ def _strip(line: str) -> tuple[str, float | None, bool, str | None]:
     s = line.rstrip("\r\n")
     while changed:
         changed = False
-        for rx in _PREFIXES:
-            m = rx.match(s)
-            if m and m.end() > 0:
-                t = _TS.match(m.group(0).strip())
-                if t:
-                    ts = float(t.group(1))
-                s = s[m.end():]
-                had = changed = True
+        m = _ANY_PREFIX.match(s)
+        while m and m.end() > 0:
+            t = _TS.match(m.group(0).strip())
+            if t:
+                ts = float(t.group(1))
+            s = s[m.end():]
+            had = changed = True
+            m = _ANY_PREFIX.match(s)
         if hint is None and s[:1] in "(EWIDFMNV[":
             for rx, who in _HINT_PREFIXES:
                 m = rx.match(s)
@@ -247,11 +249,10 @@ RX = {
 }
 _ENTRY = re.compile(rf"\*?(?P<name>pgd|p4d|pud|pmd|pte)=(?P<val>{_H}+)")
 #: bytes that can start or continue a report; lines without one are skipped while no report is open
-_TRIGGER = re.compile(rb"nable to handle|nhandled|Internal error|SError|Bad mode|Mem abort|ESR|[Ee]sr|HSR|hsr|"
-                      rb"[Ss]yndrome|Synchronous|FSC|fsr=|HYP panic|PS:|vm fault|xception|[Aa]bort|FAR|[Ff]ar[:_ =]|"
-                      rb"ELR|[Ee]lr[:_ =]|PAR|par[:_ =]|Taking exception|\.\.\.(?:with|from)|panic|\(XEN\)|/TC:|"
-                      rb"MON\||BL31|seL4|Zephyr|ZEPHYR|U-Boot|KDB|db> |cpuid|Fiasco|L4Re|[Gg]unyah|\"value\"|"
-                      rb"Call trace|Modules linked|Linux version|=3D")
+_TRIGGER: tuple[bytes, ...] = (
+    b"nable to handle", b"nhandled", b"Internal error", b"SError", b"Bad mode", b"ESR", b"esr", b"HSR", b"yndrome",
+    b"bort", b"xception", b"fsr=", b"vm fault",
+)
 #: a line starting like one of the block lines, but not parsed by its pattern: garbled
 _BLOCK_KEYS = re.compile(r"^\s*(ESR =|EC =|Exception class =|SET =|EA =|FSC =|ISV =|Access size =|SSE =|SF =|"
                          r"CM =|GCS =|(?:swapper|user) pgtable:|\[[0-9a-fA-F]+\] \*?pgd)")
@@ -319,7 +320,11 @@ class _Normaliser:
                 return out
         if prev is not None:
             out.append(prev)
-        self.pending = (n, content, ts, hint)
+        if _may_continue(content):
+            self.pending = (n, content, ts, hint)
+        else:
+            self.pending = None
+            out.append((n, content, ts, hint))
         return out
 
     def flush(self) -> list[tuple[int, str, float | None, str | None]]:
@@ -334,8 +339,17 @@ class _Normaliser:
         return out
 
 
+_CONTINUED = re.compile(r"nable to handle|pgd=|pgtable:|active_mm is swappe?$|user and kernel$|ESR$|\]: unhandled |"
+                        rf"\(0x{_H}+\)$|handler detected|HSR=0x")
+
+
+def _may_continue(line: str) -> bool:
+    """Could the next line continue ``line`` (see :func:`_join`)?  If not, it is handed on at once."""
+    return bool(_CONTINUED.search(line) or _WRAP_TAIL.search(line[-24:]))
+
+
 def _join_number(prev: str, cont: str) -> str | None:
-    m = _WRAP_TAIL.search(prev)
+    m = _WRAP_TAIL.search(prev[-24:])
     if m and re.fullmatch(rf"(?:0x)?{_H}{{1,16}}", cont) and _START_WORDS.search(prev):
         return prev + (cont[2:] if cont.startswith("0x") else cont) if m.group(1) else prev.rstrip() + " " + cont
     return None
@@ -371,7 +385,7 @@ def _join(prev: str, cont: str) -> str | None:
     if "]: unhandled " in prev and RX["user_old"].search(prev) is None and RX["user"].search(prev) is None and \
             len(prev) < 400 and re.match(r"^(?:esr|at|0x|\(\d)", cont):
         return prev.rstrip() + " " + cont                             # a mail-wrapped user fault line
-    m = _WRAP_TAIL.search(prev)
+    m = _WRAP_TAIL.search(prev[-24:])
     if m and _WRAP_HEAD.match(cont) and _START_WORDS.search(prev):
         if m.group(1):                                                # "esr 0x" / "92000046"
             return prev + (cont[2:] if cont.startswith("0x") else cont)
@@ -630,11 +644,13 @@ class Recogniser:
     producer: str | None
     format: str
     rx: re.Pattern
-    needs: str | None = None
+    needs: tuple[str, ...] | None = None
     el: int | None = None
 
 
 def _r(producer, fmt, pattern, needs=None, el=None, flags=0) -> Recogniser:
+    if isinstance(needs, str):
+        needs = (needs,)
     return Recogniser(producer, fmt, re.compile(pattern, flags), needs, el)
 
 
@@ -668,7 +684,7 @@ _RECOGNISERS: tuple[Recogniser, ...] = (
     # any register dump: ESR_EL1: ..., esr_el3 = 0x..., ESR_ELn: ..., esr: ..., syndrome 0x...
     _r(None, "register-dump", rf"(?<![A-Za-z0-9_])(?P<key>ESR|esr|Esr|HSR|hsr|[Ss]yndrome)(?:_(?:EL|el)(?P<el>[123nx]))?"
        rf"(?![A-Za-z0-9_])\s*(?:[:=]\s*|\s+)(?:0x(?P<esr>{_H}{{1,16}})|(?P<bare>{_H}{{1,16}}))(?![0-9a-zA-Z_])"
-       rf"(?:\s+(?:--\s+)?(?P<claim>[A-Z(][A-Za-z ()/-]{{2,60}}))?"),
+       rf"(?:\s+(?:--\s+)?(?P<claim>[A-Z(][A-Za-z ()/-]{{2,60}}))?", ("ESR", "esr", "Esr", "HSR", "hsr", "yndrome")),
 )
 
 # FAR/ELR/HPFAR/PAR printed next to a syndrome (before or after it)
@@ -715,6 +731,7 @@ _MARKERS: tuple[tuple[str, re.Pattern], ...] = (
 _PC_IS_ELR = frozenset({"xnu", "tf-a", "freebsd", "cheribsd", "edk2"})
 _KEY_PRODUCER = {"ESR_ELn": "zephyr", "esr_el3": "tf-a", "ESR_EL3": "tf-a"}
 _CONTEXT_LINES = 400          # how long a producer marker names the reports after it
+_RING_LINES = 200             # lines (of those looked at) searched back for a producer marker
 _RECENT_LINES = 60            # FAR/ELR/claims printed up to this many lines before a syndrome belong to it
 _AFTER_LINES = 40             # ... and after it
 
@@ -730,6 +747,7 @@ class _OtherProducers:
         self._recent_claims: list[tuple[int, str, str]] = []           # (line, producer, text)
         self._recent_logged: dict[str, tuple[int, int]] = {}
         self._context: tuple[int, str] | None = None
+        self._ring: collections.deque[tuple[int, str]] = collections.deque(maxlen=_RING_LINES)
 
     @property
     def idle(self) -> bool:
@@ -753,13 +771,11 @@ class _OtherProducers:
     def line(self, n: int, s: str, ts: float | None, hint: str | None, out: list[KernelReport]) -> None:
         if hint is not None:
             self._context = (n, hint)
-        else:
-            for producer, rx in _MARKERS:
-                if rx.search(s):
-                    self._context = (n, producer)
-                    break
-        for rec in _RECOGNISERS:
-            if rec.needs is not None and rec.needs not in s:
+        self._ring.append((n, s))
+        low = s.lower()
+        for rec in _RECOGNISERS if ("esr" in low or "hsr" in low or "syndrome" in low or "fsr=" in low or
+                                    "vm fault" in low or "exception" in low) else ():
+            if rec.needs is not None and not any(w in s for w in rec.needs):
                 continue
             m = rec.rx.search(s)
             if m is None or not self._syndrome(rec, m, n, s, ts, hint, out):
@@ -768,6 +784,16 @@ class _OtherProducers:
         if self._attach(n, s, out, hint):
             return
         self.gap(out)
+
+    def _marker(self, n: int) -> str | None:
+        """The producer named by the nearest marker line before line ``n`` (or on it)."""
+        for ln, text in reversed(self._ring):
+            if n - ln > _CONTEXT_LINES:
+                break
+            for producer, rx in _MARKERS:
+                if rx.search(text):
+                    return producer
+        return None
 
     # -- a syndrome
     def _syndrome(self, rec: Recogniser, m: re.Match, n: int, s: str, ts: float | None, hint: str | None,
@@ -787,6 +813,8 @@ class _OtherProducers:
             producer = hint or (_KEY_PRODUCER.get(f"{key}_EL{g['el']}" if key and g.get("el") else "") if key else None)
             if producer is None and key and g.get("el"):
                 producer = _KEY_PRODUCER.get(f"{key}_EL{g['el']}") or _KEY_PRODUCER.get(f"{key}_el{g['el']}")
+            if producer is None:
+                producer = self._marker(n)
             if producer is None and self._context is not None and n - self._context[0] <= _CONTEXT_LINES:
                 producer = self._context[1]
             producer = producer or "unknown"
@@ -852,6 +880,10 @@ class _OtherProducers:
             if out is not None:
                 self.finish(out)
             cur = None
+        low = s.lower()
+        if not ("far" in low or "elr" in low or "par" in low or "pc" in low or "abort" in low or "ec" in low or
+                "exception" in low or "...from" in low):
+            return False
         for m in _REGISTER.finditer(s):
             name = m.group("name").upper()
             el = m.group("el")

@@ -45,18 +45,23 @@ class LogStreamError(InputError):
 class LineSource:
     """Lines of a binary stream, read chunk by chunk.
 
-    ``quiet`` (optional) is a compiled bytes pattern: while the consumer says
-    it is idle (``want_all()`` returns False), lines before the next match of
-    ``quiet`` are counted and dropped without being decoded.
+    ``trigger`` (optional) is a tuple of byte strings: while the consumer says
+    it is idle (``want_all()`` returns False), lines before the next
+    occurrence of any of them are counted and dropped without being decoded
+    (one ``bytes.find`` per word and chunk, not one Python step per line).
+    The ``before`` lines in front of a trigger are handed over with it, so a
+    register printed just before a syndrome (``far:`` then ``esr:``) is seen.
     """
 
     def __init__(self, stream: BinaryIO | int, *, idle: float | None = None,
-                 trigger: re.Pattern[bytes] | None = None, want_all: Callable[[], bool] | None = None):
+                 trigger: tuple[bytes, ...] | None = None, want_all: Callable[[], bool] | None = None,
+                 before: int = 10):
         self._stream = stream
         self._fd = stream if isinstance(stream, int) else _fileno(stream)
         self._idle = idle if self._fd is not None and _is_pipe(self._fd) else None
         self._trigger = trigger
         self._want_all = want_all or (lambda: True)
+        self._before = before
         self.line_no = 0              # number of the last line yielded
         self.bytes_read = 0
         self._nul_run = 0
@@ -112,20 +117,25 @@ class LineSource:
             if end < 0:
                 while len(buf) > MAX_LINE:
                     piece, buf = buf[:MAX_LINE], buf[MAX_LINE:]
-                    if trigger is None or self._want_all() or trigger.search(piece):
+                    if trigger is None or self._want_all() or _Finder(piece, trigger).next(0) >= 0:
                         self.line_no = n + 1
                         yield n + 1, _text(piece)
                 continue
             body, buf = buf[:end + 1], buf[end + 1:]
             pos = 0
             size = len(body)
+            finder = _Finder(body, trigger) if trigger is not None else None
             while pos < size:
-                if trigger is not None and not self._want_all():
-                    m = trigger.search(body, pos)
-                    if m is None:
+                if finder is not None and not self._want_all():
+                    hit = finder.next(pos)
+                    if hit < 0:
                         n += body.count(b"\n", pos)
                         break
-                    start = body.rfind(b"\n", pos, m.start()) + 1
+                    start = body.rfind(b"\n", pos, hit) + 1
+                    for _ in range(self._before):
+                        if start <= pos:
+                            break
+                        start = body.rfind(b"\n", pos, start - 1) + 1
                     if start > pos:
                         n += body.count(b"\n", pos, start)
                         pos = start
@@ -147,6 +157,31 @@ class LineSource:
 
 
 _NUL_RUNS = re.compile(rb"\0{4096,}")
+
+
+class _Finder:
+    """The next occurrence of any of several words in a buffer, each word searched at C speed."""
+
+    def __init__(self, buf: bytes, words: tuple[bytes, ...]):
+        self._buf = buf
+        self._live = [[w, -2] for w in words]        # [word, next position]; -2 not searched yet
+
+    def next(self, pos: int) -> int:
+        best = -1
+        buf = self._buf
+        dead = False
+        for item in self._live:
+            at = item[1]
+            if at < pos:
+                at = item[1] = buf.find(item[0], pos)
+                if at < 0:
+                    dead = True
+                    continue
+            if best < 0 or at < best:
+                best = at
+        if dead:
+            self._live = [item for item in self._live if item[1] >= 0]
+        return best
 
 
 def _text(raw: bytes) -> str:

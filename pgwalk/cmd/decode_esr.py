@@ -257,9 +257,22 @@ def _walker_for(image: str):
     return walk_fn, None
 
 
+class _EncodedText:
+    """A text stream read as UTF-8 bytes (stdin replaced by a text-only object, as in tests)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size).encode("utf-8", errors="replace")
+
+
 def _open_log(path: str):
     if path == "-":
-        return click.get_binary_stream("stdin"), False
+        try:
+            return click.get_binary_stream("stdin"), False
+        except RuntimeError:
+            return _EncodedText(sys.stdin), False
     return open(path, "rb"), True
 
 
