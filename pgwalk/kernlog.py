@@ -58,6 +58,8 @@ _PREFIXES = [
                r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
                r"(?:\s+\S+)??\s+(?:kernel|[\w.@/-]{1,40}(?:\[\d+\])?):\s?"),
     re.compile(r"^[ \t]*kernel:\s?"),
+    re.compile(r"^(?:[ \t]*\|)+[ \t]*(?=\S)"),                                         # table cells pasted
+    re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?[ \t]*\|[ \t]*"),
     re.compile(r"^[ \t]*-?\(\d{1,4}\)\[\d+:[^\]\n]{1,40}\]"),                          # MediaTek (cpu)[pid:comm]
     re.compile(r"^[a-z]+\s*:[a-z]+\s*: ?"),                                           # dmesg -x
     re.compile(r"^[ \t]*<\d>"),                                                       # printk level
@@ -112,7 +114,10 @@ def _strip(line: str) -> tuple[str, float | None, bool, str | None]:
                     s, hint = s[m.end():], who
                     had = changed = True
                     break
-    return s.rstrip(), ts, had, hint
+    s = s.rstrip()
+    if s.endswith(" \\"):                        # a Markdown hard line break pasted with the log
+        s = s[:-2].rstrip()
+    return s, ts, had, hint
 
 
 # --------------------------------------------------------------------------- report objects
@@ -222,7 +227,7 @@ RX = {
     "badmode": re.compile(rf"Bad mode in (?P<handler>.{{1,100}}?) handler detected(?: on CPU(?P<cpu>\d+))?, "
                           rf"code 0x(?P<esr>{_H}+) -- (?P<ec>.{{1,200}}?)\s*$"),
     "internal": re.compile(rf"Internal error: (?P<what>.{{0,200}}?): (?:(?P<code>{_H}+) \[#(?P<n>\d+)\](?P<flags>.*)|"
-                           rf"(?P<code8>{_H}{{8,16}})\s*)$"),
+                           rf"(?P<code8>{_H}{{8,16}})(?:\s.*)?)$"),
     "mem_abort": re.compile(r"^\s*Mem abort info:\s*$"),
     "data_abort": re.compile(r"^\s*Data abort info:\s*$"),
     "esr": re.compile(rf"^\s*ESR = 0x(?P<esr>{_H}+)\s*$"),
@@ -294,7 +299,7 @@ class _Normaliser:
 
     def feed(self, n: int, raw: str) -> list[tuple[int, str, float | None, str | None]]:
         if not self.qp and ("=3D" in raw or raw.endswith("=20") or
-                            (70 <= len(raw) <= 78 and raw.endswith("=") and raw[-2:-1].isalnum())):
+                            (70 <= len(raw) <= 78 and raw.endswith("=") and raw[-2:-1] not in ("=", " ", ""))):
             self.qp = True
         if self.qp:
             if self._qp_head is not None:                              # a soft line break before
@@ -481,8 +486,16 @@ class LogScanner:
         # ---- report starts
         if "nable to handle" in s:
             m = RX["unable"].search(s)
-            if m:
+            if m and cur is not None and ts is not None and cur.timestamp is not None and ts < cur.timestamp and \
+                    cur.address is None and cur.kind in ("internal_error", "kernel_fault") and cur.producer == "linux":
+                r = cur                                        # the report's lines pasted in reverse order
+                r.kind, r.format, r.headline = "kernel_fault", "unable-to-handle", s[m.start():].strip()[:300]
+                r.notes.append("the report's lines are in reverse order (timestamps decrease)")
+                r.last_line = n
+                self._gap = 0
+            elif m:
                 r = self._start("kernel_fault", "unable-to-handle", n, s[m.start():], ts, out)
+            if m:
                 r.reason = m.group("reason")
                 r.address = _hex64(r, m.group("addr"), "address", n)
                 if linux_name_claim(r.reason) is not None:        # do_mem_abort(): the fault_info name
@@ -557,7 +570,8 @@ class LogScanner:
                 r.logged["EC_name"] = m.group("ec")
                 _note_esr(r, "ESR line", m.group("esr"))
                 return True
-        if "Mem abort info:" in s and RX["mem_abort"].match(s) and (cur is None or cur.block):
+        backwards = cur is not None and ts is not None and cur.timestamp is not None and ts < cur.timestamp
+        if "Mem abort info:" in s and RX["mem_abort"].match(s) and (cur is None or cur.block and not backwards):
             r = self._start("kernel_fault", "mem-abort-info", n, s.strip(), ts, out)
             r.problems.append(f"line {n}: 'Mem abort info:' without an 'Unable to handle kernel' line before it")
             cur = r
@@ -665,7 +679,10 @@ _RECOGNISERS: tuple[Recogniser, ...] = (
        rf"(?: gpa=0x(?P<ipa>{_H}+))?", "HSR=", 2),
     _r("sel4", "sel4-vm-fault", rf"vm fault on (?P<claim>data|code|instruction) at address 0x(?P<far>{_H}+) "
        rf"with status 0x(?P<esr>{_H}+)", "vm fault on"),
-    _r("microkit", "microkit-vm-fault", rf"fault_addr=(?:0x)?(?P<far>{_H}+)\s+fsr=(?:0x)?(?P<esr>{_H}+)"
+    _r("so3", "so3-process-fault", rf"faulted at address 0x(?P<far>{_H}+) \(pc=0x(?P<elr>{_H}+), "
+       rf"ESR=0x(?P<esr>{_H}+)\)", "faulted at"),
+    _r("microkit", "microkit-vm-fault", rf"(?:\bip=(?:0x)?(?P<elr>{_H}+)\s+)?fault_addr=(?:0x)?(?P<far>{_H}+)\s+"
+       rf"fsr=(?:0x)?(?P<esr>{_H}+)"
        r"(?:\s+\((?P<claim>[^)]{1,60})\))?", "fsr="),
     # firmware and trusted OSes
     _r("u-boot", "uboot-exception-handler", rf"\"(?P<claim>Synchronous Abort|Error|IRQ|FIQ)\" handler, "
@@ -688,7 +705,7 @@ _RECOGNISERS: tuple[Recogniser, ...] = (
 )
 
 # FAR/ELR/HPFAR/PAR printed next to a syndrome (before or after it)
-_REGISTER = re.compile(rf"(?<![A-Za-z0-9_])(?P<name>FAR|far|Far|ELR|elr|Elr|HPFAR|hpfar|PAR|par|PC|pc)"
+_REGISTER = re.compile(rf"(?<![A-Za-z0-9_])(?P<name>FAR|far|Far|DFAR|IFAR|ELR|elr|Elr|HPFAR|hpfar|PAR|par|PC|pc)"
                        rf"(?:_(?:EL|el)(?P<el>[123nx]))?(?![A-Za-z0-9_])"
                        rf"(?:\s*[:=]\s*|\s+(?=0x))(?:0x)?(?P<val>{_H}{{1,16}})(?![0-9a-zA-Z_])")
 _REGISTER_JSON = re.compile(r"\"(?P<name>far|elr|pc)\"\s*:\s*\{\s*\"value\"\s*:\s*(?P<dec>\d{1,20})")
@@ -886,6 +903,8 @@ class _OtherProducers:
             return False
         for m in _REGISTER.finditer(s):
             name = m.group("name").upper()
+            if name in ("DFAR", "IFAR"):                 # AArch32 names of FAR_EL1's halves (QEMU prints them)
+                name = "FAR"
             el = m.group("el")
             val = int(m.group("val"), 16)
             if name == "PC" and cur is not None:
