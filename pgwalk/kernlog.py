@@ -68,6 +68,7 @@ _PREFIXES = [
     re.compile(r"^\d\d-\d\d \d\d:\d\d:\d\d\.\d+\s+\d+\s+\d+\s+[VDIWEF]\s+[^:]{0,40}?\s*: ?"),      # logcat
 ]
 _TS = re.compile(r"\[\s*(\d+\.\d+)\]")
+_BR = re.compile(r"\s*<br\s*/?>$", re.I)
 _ANY_PREFIX = re.compile("|".join(f"(?:{rx.pattern})" for rx in _PREFIXES))
 #: prefixes that also name who printed the line
 _HINT_PREFIXES = [
@@ -75,7 +76,7 @@ _HINT_PREFIXES = [
     (re.compile(r"^[EWIDF]/(?:TC|TA|LD|TEE):[^ ]{0,12}(?: \d+)?(?: |$)"), "op-tee"),
     (re.compile(r"^MON\|(?:ERROR|INFO|WARN\w*|DEBUG): ?"), "microkit"),
     (re.compile(r"^(?:NOTICE|ERROR|WARNING|INFO|VERBOSE):\s+"), "tf-a"),
-    (re.compile(r"^\[\d\d:\d\d:\d\d\.\d{3},\d{3}\] <(?:err|inf|wrn|dbg)> \w+: "), "zephyr"),
+    (re.compile(r"^(?:\[\d\d:\d\d:\d\d\.\d{3},\d{3}\] )?<(?:err|inf|wrn|dbg)> \w+: "), "zephyr"),
     (re.compile(r"^E: (?=\s*(?:ELR_ELn|ESR_ELn|FAR_ELn|SPSR_ELn|TPIDRRO|x\d+:|>>> ZEPHYR|Faulting|Current thread))"),
      "zephyr"),
 ]
@@ -107,7 +108,7 @@ def _strip(line: str) -> tuple[str, float | None, bool, str | None]:
             s = s[m.end():]
             had = changed = True
             m = _ANY_PREFIX.match(s)
-        if hint is None and s[:1] in "(EWIDFMNV[":
+        if hint is None and s[:1] in "(EWIDFMNV[<":
             for rx, who in _HINT_PREFIXES:
                 m = rx.match(s)
                 if m:
@@ -117,6 +118,8 @@ def _strip(line: str) -> tuple[str, float | None, bool, str | None]:
     s = s.rstrip()
     if s.endswith(" \\"):                        # a Markdown hard line break pasted with the log
         s = s[:-2].rstrip()
+    elif s.endswith(">") and _BR.search(s):     # an HTML one
+        s = _BR.sub("", s)
     return s, ts, had, hint
 
 
@@ -345,6 +348,7 @@ class _Normaliser:
 
 
 _CONTINUED = re.compile(r"nable to handle|pgd=|pgtable:|active_mm is swappe?$|user and kernel$|ESR$|\]: unhandled |"
+                        r"(?:--|\u2013)$|Unsupported FSC|"
                         rf"\(0x{_H}+\)$|handler detected|HSR=0x")
 
 
@@ -369,6 +373,10 @@ def _join(prev: str, cont: str) -> str | None:
         return prev + cont                                            # cut mid-word by a terminal
     if RX["unhandled_old"].search(prev + " at 0x0") and re.search(rf"\(0x{_H}+\)$", prev) and \
             re.match(r"^at 0x", cont):
+        return prev + " " + cont
+    if re.search(r"xception.{0,80}(?:--|\u2013)$", prev) and len(cont) < 80:
+        return prev + " " + cont                                      # "... -- " / "Unknown/Uncategorized"
+    if "Unsupported FSC:" in prev and re.match(r"^(?:xFSC|ESR_EL2)=", cont):
         return prev + " " + cont
     if "HSR=0x" in prev and re.match(r"^(?:pc|gva|gpa)=0x", cont):
         return prev + " " + cont                                      # Xen's trap line, wrapped
@@ -674,7 +682,7 @@ _RECOGNISERS: tuple[Recogniser, ...] = (
        rf"ESR_EL2=0x(?P<esr>{_H}+)", "Unsupported FSC", 2),
     _r("kvm", "kvm-hyp-panic", rf"\bPS:{_H}+ PC:(?P<elr>{_H}+) ESR:(?P<esr>{_H}+)\b", "ESR:", 2),
     _r("kvm", "kvm-unknown-exception-class", rf"Unknown exception class: (?:esr|hsr): (?:0x|#)?(?P<esr>{_H}+)"
-       r"(?: -- (?P<claim>.{1,80}))?", "Unknown exception class", 2),
+       r"(?:\s*(?:--|\u2013)\s*(?P<ec_name>.{1,80}?))?\s*$", "Unknown exception class", 2),
     _r("xen", "xen-trap", rf"\bHSR=0x(?P<esr>{_H}+)(?: pc=0x(?P<elr>{_H}+))?(?: gva=0x(?P<far>{_H}+))?"
        rf"(?: gpa=0x(?P<ipa>{_H}+))?", "HSR=", 2),
     _r("sel4", "sel4-vm-fault", rf"vm fault on (?P<claim>data|code|instruction) at address 0x(?P<far>{_H}+) "
@@ -695,13 +703,16 @@ _RECOGNISERS: tuple[Recogniser, ...] = (
        rf"(?P<ec>{_H}+) esr_el1 (?:0x)?(?P<esr>{_H}+)", "exception"),
     _r("xnu", "xnu-ips-json", r"\"esr\"\s*:\s*\{\s*\"value\"\s*:\s*(?P<esr_dec>\d{1,20})\s*"
        r"(?:,\s*\"description\"\s*:\s*\"(?P<claim>[^\"]{0,100})\")?", "\"esr\""),
-    _r("gdb", "gdb-info-registers", rf"^\s*(?P<key>ESR_EL(?P<el>[123]))\s+0x(?P<esr>{_H}+)\s+-?\d+\s*$", "ESR_EL"),
+    _r("gdb", "gdb-info-registers", rf"^\s*(?P<key>ESR_EL(?P<el>[123]))\s+0x(?P<esr>{_H}+)\s+(?:-?\d+|0x{_H}+)"
+       r"(?:\s+(?:==|->|<-|#|//)\s*(?:[01]{6}\s+)?(?P<claim>.{3,80}?))?\s*$", "ESR_EL"),
     _r("qemu", "qemu-d-int", rf"^\.\.\.with ESR 0x(?P<ec>{_H}+)/0x(?P<esr>{_H}+)", "with ESR"),
     _r("linux", "serror-vendor", rf"SError.{{0,120}}?\besr\s*[=:]\s*(?:0x)?(?P<esr>{_H}+)\b", "SError"),
     # any register dump: ESR_EL1: ..., esr_el3 = 0x..., ESR_ELn: ..., esr: ..., syndrome 0x...
     _r(None, "register-dump", rf"(?<![A-Za-z0-9_])(?P<key>ESR|esr|Esr|HSR|hsr|[Ss]yndrome)(?:_(?:EL|el)(?P<el>[123nx]))?"
        rf"(?![A-Za-z0-9_])\s*(?:[:=]\s*|\s+)(?:0x(?P<esr>{_H}{{1,16}})|(?P<bare>{_H}{{1,16}}))(?![0-9a-zA-Z_])"
-       rf"(?:\s+(?:--\s+)?(?P<claim>[A-Z(][A-Za-z ()/-]{{2,60}}))?", ("ESR", "esr", "Esr", "HSR", "hsr", "yndrome")),
+       rf"(?:\s*(?:--|->|=>|<-|==|:)?\s+(?!(?:FAR|ELR|PAR|HPFAR|SPSR|FPSR|ESR|SP|PC|LR|CPSR|X\d+)\b)"
+       rf"(?P<claim>[A-Z(][A-Za-z0-9 ()/,;.-]{{2,80}}?)(?=\s{{2,}}|\s*$))?",
+       ("ESR", "esr", "Esr", "HSR", "hsr", "yndrome")),
 )
 
 # FAR/ELR/HPFAR/PAR printed next to a syndrome (before or after it)
@@ -713,7 +724,12 @@ _REGISTER_JSON = re.compile(r"\"(?P<name>far|elr|pc)\"\s*:\s*\{\s*\"value\"\s*:\
 _CLAIMS: tuple[tuple[str | None, re.Pattern], ...] = (                # printed after the syndrome
     ("edk2", re.compile(rf"ESR : EC 0x(?P<ec>{_H}+)\s+IL 0x(?P<il>{_H}+)\s+ISS 0x(?P<iss>{_H}+)")),
     ("edk2", re.compile(r"^\s*(?P<claim>(?:Data|Instruction) abort: .{3,80}?)\s*$")),
-    ("microkit", re.compile(rf"\bec: 0x(?P<ec>{_H}+)\s+(?P<claim>[A-Z][A-Za-z ]{{3,80}}?)\s+il: (?P<il>\d)")),
+    ("microkit", re.compile(rf"\bec: 0x(?P<ec>{_H}+)\s+(?P<claim>[A-Z][A-Za-z ]{{3,80}}?)\s+il: (?P<il>\d)"
+                            rf"(?:\s+iss: 0x(?P<iss>{_H}+))?")),
+    (None, re.compile(rf"(?i)^\s*ec:\s*0x(?P<ec>{_H}+)(?:\s+\((?P<claim>[^)]{{3,80}})\))?\s*$")),
+    (None, re.compile(rf"(?i)^\s*il:\s*(?:0x)?(?P<il>{_H}+)\s*$")),
+    (None, re.compile(rf"(?i)^\s*iss:\s*0x(?P<iss>{_H}+)\s*$")),
+    ("freebsd", re.compile(r"^panic: (?P<claim>Unhandled System Error|.{0,40}\babort\b.{0,40})$")),
 )
 _CLAIMS_BEFORE: tuple[tuple[str | None, re.Pattern], ...] = (         # printed before it: they open a report
     ("op-tee", re.compile(rf"(?P<claim>(?:Core|User mode|User TA) (?:data|prefetch)-abort) at address "
@@ -876,6 +892,8 @@ class _OtherProducers:
                 r.logged[name.upper()] = int(g[name], 16)
         if g.get("claim") and g["claim"].strip():
             r.claims.append(g["claim"].strip())
+        if g.get("ec_name"):
+            r.logged["EC_name"] = g["ec_name"].strip()
         if g.get("reason") is not None:
             r.logged["exception_reason"] = int(g["reason"])
         self.cur = r
@@ -1109,6 +1127,11 @@ def _finalize(r: KernelReport) -> None:
     values = list(r._esr_values)
     if r.oops is not None and r.oops["code"] and r.kind != "serror":
         values.append(("Internal error line", r.oops["code"], r.oops["code_digits"]))
+    elif r.oops is not None and not r.oops["code"]:
+        r.notes.append("the Internal error line gives 0: this kernel prints die()'s error argument, not an ESR")
+    if r.oops is not None and r.oops["what"].strip(" -") not in ("", "Oops") and r.oops["code"]:
+        what = r.oops["what"]
+        r.claims.append(what[len("Oops - "):] if what.startswith("Oops - ") else what)
     if values:
         src, esr, _ = values[0]
         for s2, v2, d2 in values[1:]:
@@ -1242,6 +1265,7 @@ _FAULT_WORDS: tuple[tuple[re.Pattern, frozenset], ...] = (
     (re.compile(r"(?i)external abort"), frozenset({FaultType.SYNC_EXTERNAL, FaultType.SYNC_EXTERNAL_ON_WALK})),
     (re.compile(r"(?i)parity|ECC error"), frozenset({FaultType.SYNC_PARITY, FaultType.SYNC_PARITY_ON_WALK})),
 )
+_CLAIM_EC = re.compile(rf"\bEC\s*[:=]?\s*0x({_H}{{1,8}})\b")
 _LEVEL_WORDS = {"zeroth": 0, "first": 1, "second": 2, "third": 3, "zero": 0, "one": 1, "two": 2, "three": 3}
 _LEVEL = re.compile(r"(?i)level\s*(-?\d)|(zeroth|first|second|third) level|level (zero|one|two|three)")
 # exception-class words -> the ECs they can name
@@ -1256,7 +1280,11 @@ _CLASS_WORDS: tuple[tuple[re.Pattern, frozenset], ...] = (
     (re.compile(r"(?i)\bSError\b|system error"), frozenset({0x2F})),
     (re.compile(r"(?i)\bSP alignment"), frozenset({0x26})),
     (re.compile(r"(?i)\bPC alignment"), frozenset({0x22})),
-    (re.compile(r"(?i)\bBRK\b"), frozenset({0x3C})),
+    (re.compile(r"\bBRK\b|\bBUG\b|\bKASAN\b|\bUBSAN\b|\bk?CFI\b"), frozenset({0x3C})),
+    (re.compile(r"\bFPAC\b"), frozenset({0x1C})),
+    (re.compile(r"\bBTI\b"), frozenset({0x0D})),
+    (re.compile(r"(?i)undefined instruction|Unknown/Uncategorized|unknown reason"), frozenset({0x00})),
+    (re.compile(r"\bGCS\b|Guarded Control Stack"), frozenset({0x2D})),
     (re.compile(r"(?i)watchpoint"), frozenset({0x34, 0x35})),
     (re.compile(r"(?i)software step"), frozenset({0x32, 0x33})),
 )
@@ -1281,6 +1309,9 @@ def claim_disagreement(decode: EsrReport, claim: str, producer: str = "") -> str
     """
     text = claim.strip()
     ec = decode.ec
+    m = _CLAIM_EC.search(text)
+    if m and int(m.group(1), 16) != ec:
+        return f"the log says {text!r}, but ESR {decode.value:#x} has EC {ec:#04x} ({decode.ec_name})"
     if producer == "qemu" and text in _QEMU_EXCEPTIONS:
         if ec not in _QEMU_EXCEPTIONS[text]:
             return (f"the log says {text!r} (QEMU's exception), but ESR {decode.value:#x} has EC {ec:#04x} "
