@@ -274,7 +274,7 @@ _MAX_LINE = 4096
 def _style_from(style: Mapping) -> LinuxStyle:
     return LinuxStyle(version=tuple(style.get("version", (99, 0))), esr_digits=style.get("esr_digits", 16),
                       ec_hex=style.get("ec_hex", True), fsc_line=style.get("fsc_line", True),
-                      iss2=style.get("iss2", True))
+                      iss2=style.get("iss2", True), esr_line=style.get("esr_line", True))
 
 
 # --------------------------------------------------------------------------- the parser
@@ -917,7 +917,7 @@ class _OtherProducers:
             cur = None
         low = s.lower()
         if not ("far" in low or "elr" in low or "par" in low or "pc" in low or "abort" in low or "ec" in low or
-                "exception" in low or "...from" in low):
+                "exception" in low or "...from" in low or "panic" in low or "iss" in low or "il:" in low):
             return False
         for m in _REGISTER.finditer(s):
             name = m.group("name").upper()
@@ -1094,7 +1094,7 @@ def _inside(r: KernelReport, n: int, s: str) -> bool:
     return False
 
 
-_VERSIONS = [(4, 16), (5, 4), (5, 8), (5, 10), (5, 11), (5, 17), (5, 19), (6, 1), (6, 3), (6, 5), (6, 9),
+_VERSIONS = [(4, 14), (4, 16), (5, 4), (5, 8), (5, 10), (5, 11), (5, 17), (5, 19), (6, 1), (6, 3), (6, 5), (6, 9),
              (6, 13), (99, 0)]
 
 
@@ -1107,8 +1107,9 @@ def _kernel_version(style: dict, logged: Mapping, esr: int | None) -> tuple[int,
     """
     from .esr import linux_fault_name, linux_style
     shape = [v for v in _VERSIONS
-             if (lambda st: (st.esr_digits, st.ec_hex, st.fsc_line, st.iss2))(linux_style(v)) ==
-             (style.get("esr_digits"), style.get("ec_hex"), style.get("fsc_line"), style.get("iss2"))]
+             if (lambda st: (st.esr_digits, st.ec_hex, st.fsc_line, st.iss2, st.esr_line))(linux_style(v)) ==
+             (style.get("esr_digits"), style.get("ec_hex"), style.get("fsc_line"), style.get("iss2"),
+              style.get("esr_line", True))]
     if not shape:
         return (99, 0)
     best = shape[-1]
@@ -1149,7 +1150,12 @@ def _finalize(r: KernelReport) -> None:
         st.setdefault("iss2", False)
         st["version"] = _kernel_version(st, r.logged, r.esr)
         kinds = {k for _, line in r.block for k in _BLOCK_KINDS if RX[k].match(line)}
-        if "esr" not in kinds and not any("cannot read 'ESR" in p for p in r.problems):
+        if "esr" not in kinds and "eclass" in kinds and r.block and RX["mem_abort"].match(r.block[0][1]) and \
+                RX["eclass"].match(r.block[1][1] if len(r.block) > 1 else ""):
+            st["esr_line"] = False                 # 4.13-4.15: the block starts with the exception class
+            st["version"] = _kernel_version(st, r.logged, r.esr)
+            r.notes.append("kernels before 4.16 print no ESR line in the Mem abort info block")
+        elif "esr" not in kinds and not any("cannot read 'ESR" in p for p in r.problems):
             r.problems.append("the Mem abort info block has no ESR line (truncated or interleaved?)")
     if r.walk is not None and r.walk.pgtable and not r.walk.entries and r.walk.message is None:
         r.problems.append("page-table line without the walk line after it (truncated?)")
