@@ -348,7 +348,7 @@ class _Normaliser:
 
 
 _CONTINUED = re.compile(r"nable to handle|pgd=|pgtable:|active_mm is swappe?$|user and kernel$|ESR$|\]: unhandled |"
-                        r"(?:--|\u2013)$|Unsupported FSC|"
+                        r"xception.{0,80}(?:--|\u2013)$|Unsupported FSC|"
                         rf"\(0x{_H}+\)$|handler detected|HSR=0x")
 
 

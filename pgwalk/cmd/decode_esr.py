@@ -439,13 +439,28 @@ def _print_report(con, r, comparison=None, logged=None) -> None:
 @click.option("--e2h", is_flag=True, help="TCR_EL2 with HCR_EL2.E2H = 1 (the TCR_EL1 layout).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--full", is_flag=True, help="Also the fields that do not apply to this value.")
-def decode(register, value, e2h, as_json, full):
-    """Decode a register pgwalk reads: every field, its meaning, derived walk parameters.
+@click.option("--granule", type=click.Choice(["4k", "16k", "64k"], case_sensitive=False),
+              help="descriptor: translation granule.")
+@click.option("--level", type=click.IntRange(-1, 3), help="descriptor: lookup level (-1..3).")
+@click.option("--stage", type=click.Choice(["1", "2"]), default="1", show_default=True, help="descriptor: stage.")
+@click.option("--ds", is_flag=True, help="descriptor: TCR_ELx.DS = 1 (52-bit OA with 4KB/16KB granules).")
+@click.option("--pa-bits", type=click.IntRange(32, 52), default=48, show_default=True,
+              help="descriptor: output size (52 with 64KB: OA[51:48] in bits [15:12]).")
+@click.option("--mair", metavar="VALUE", help="descriptor: MAIR_ELx, to name the stage 1 memory type.")
+@click.option("--one-el", is_flag=True, help="descriptor: a regime without EL0 (EL2, EL3): no AP[1], UXN, nG.")
+def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bits, mair, one_el):
+    """Decode a register pgwalk reads, or one page-table entry.
 
     REGISTER is one of TCR_EL1/2/3, VTCR_EL2, SCTLR_EL1/2/3, HCR_EL2, MAIR_EL1/2/3,
-    TTBR0/1_ELx, VTTBR_EL2, ID_AA64MMFR0/1/2_EL1, PAR_EL1, HPFAR_EL2, ESR_EL1/2/3, FAR_ELx.
+    TTBR0/1_ELx, VTTBR_EL2, ID_AA64MMFR0/1/2_EL1, PAR_EL1, HPFAR_EL2, ESR_EL1/2/3, FAR_ELx,
+    or "descriptor" (with --granule and --level): kind, address, attributes,
+    permissions and RES0 problems of one entry, without a memory image.
     VALUE is hexadecimal unless prefixed.
     """
+    if register.lower() in ("descriptor", "desc", "pte"):
+        return _decode_descriptor(value, as_json, granule, level, int(stage), ds, pa_bits, mair, one_el)
+    if granule or level is not None or ds or mair or one_el:
+        raise InputError("--granule, --level, --ds, --mair and --one-el are for 'pgwalk decode descriptor'")
     from ..esr import EsrReport, decode_register
     rep = decode_register(register, value, e2h=e2h)
     if as_json:
@@ -456,6 +471,30 @@ def decode(register, value, e2h, as_json, full):
         _print_esr(con, rep, full)
     else:
         _print_register(con, rep)
+    return 0
+
+
+def _decode_descriptor(value, as_json, granule, level, stage, ds, pa_bits, mair, one_el):
+    from ..descdecode import decode_descriptor
+    from ..esr import parse_u64
+    if granule is None or level is None:
+        raise InputError("decode descriptor needs --granule (4k, 16k, 64k) and --level (-1..3)")
+    rep = decode_descriptor(parse_u64(value, "descriptor"), granule=granule, level=level, stage=stage, ds=ds,
+                            pa_bits=pa_bits, mair=None if mair is None else parse_u64(mair, "--mair"),
+                            two_el=not one_el)
+    if as_json:
+        _dump(rep.to_json())
+        return 0
+    con = _console()
+    con.print(f"[bold]descriptor {rep.value:#018x}[/bold]")
+    con.print(f"[bold cyan]{_esc(rep.summary)}[/bold cyan]")
+    if rep.layout is not None:
+        from ..esr import FieldReport
+        rows = [FieldReport(f.name, f.msb, f.lsb, f.get(rep.value), f.doc or "", group="descriptor")
+                for f in rep.layout]
+        con.print(_field_table(rows))
+    for n in rep.notes:
+        con.print(f"[dim]note:[/dim] {_esc(n)}")
     return 0
 
 
