@@ -134,7 +134,7 @@ def test_claims_checked_against_the_architecture():
     assert claim_disagreement(decode_esr(0xd4000003), "Data Abort", "qemu") is None  # QEMU's watchpoints are one
     assert "EC 0x15" in claim_disagreement(decode_esr(0x56000000), "Data Abort", "qemu")
     assert claim_disagreement(decode_esr(0xf2000800), "BUG", "linux") is None
-    assert "EC 0x3c" in claim_disagreement(decode_esr(0x72000000), "BUG", "linux")
+    assert "EC 0x1c" in claim_disagreement(decode_esr(0x72000000), "BUG", "linux")
     assert claim_disagreement(decode_esr(0x72000000), "FPAC", "linux") is None
     assert "EC 0x25" in claim_disagreement(l3, "EC 0x18 (trapped MSR)", "zephyr")
 
