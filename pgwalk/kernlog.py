@@ -1001,9 +1001,16 @@ def _note_esr(r: KernelReport, source: str, text: str) -> None:
     r._esr_values.append((source, v, len(text)))
 
 
+#: the first word of each block line -> the patterns that can read it
+_BLOCK_BY_WORD = {"Mem": ("mem_abort",), "Data": ("data_abort",), "ESR": ("esr",), "EC": ("ec",),
+                  "Exception": ("eclass",), "SET": ("set",), "EA": ("ea",), "FSC": ("fsc",), "ISV": ("isv0",),
+                  "Access": ("size",), "SSE": ("sse",), "SF": ("sf",), "CM": ("cm",), "GCS": ("gcs",)}
+
+
 def _inside(r: KernelReport, n: int, s: str) -> bool:
     """Handle one line inside report ``r``; True if it belonged to the report."""
-    for kind in ("mem_abort",) + _BLOCK_KINDS:
+    words = s.split(None, 1)
+    for kind in _BLOCK_BY_WORD.get(words[0], ()) if words else ():
         m = RX[kind].match(s)
         if not m:
             continue
