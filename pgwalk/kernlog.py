@@ -259,7 +259,7 @@ _ENTRY = re.compile(rf"\*?(?P<name>pgd|p4d|pud|pmd|pte)=(?P<val>{_H}+)")
 #: bytes that can start or continue a report; lines without one are skipped while no report is open
 _TRIGGER: tuple[bytes, ...] = (
     b"nable to handle", b"nhandled", b"Internal error", b"SError", b"Bad mode", b"ESR", b"esr", b"HSR", b"yndrome",
-    b"bort", b"xception", b"fsr=", b"vm fault",
+    b"bort", b"xception", b"fsr=", b"vm fault", b"pfa=",
 )
 #: a line starting like one of the block lines, but not parsed by its pattern: garbled
 _BLOCK_KEYS = re.compile(r"^\s*(ESR =|EC =|Exception class =|SET =|EA =|FSC =|ISV =|Access size =|SSE =|SF =|"
@@ -687,6 +687,8 @@ _RECOGNISERS: tuple[Recogniser, ...] = (
        rf"(?: gpa=0x(?P<ipa>{_H}+))?", "HSR=", 2),
     _r("sel4", "sel4-vm-fault", rf"vm fault on (?P<claim>data|code|instruction) at address 0x(?P<far>{_H}+) "
        rf"with status 0x(?P<esr>{_H}+)", "vm fault on"),
+    _r("fiasco", "fiasco-trap-state", rf"EXCEPTION: \((?P<ec>{_H}{{1,2}})\) (?P<claim>[^=]{{0,40}}?)\s*"
+       rf"pfa=(?P<far>{_H}+), error=(?P<esr>{_H}+)", "pfa="),
     _r("so3", "so3-process-fault", rf"faulted at address 0x(?P<far>{_H}+) \(pc=0x(?P<elr>{_H}+), "
        rf"ESR=0x(?P<esr>{_H}+)\)", "faulted at"),
     _r("microkit", "microkit-vm-fault", rf"(?:\bip=(?:0x)?(?P<elr>{_H}+)\s+)?fault_addr=(?:0x)?(?P<far>{_H}+)\s+"
@@ -761,7 +763,7 @@ _MARKERS: tuple[tuple[str, re.Pattern], ...] = (
     ("linux", re.compile(r"Linux version|Call trace:|Modules linked in:|Kernel panic - not syncing")),
 )
 #: producers whose "pc" in an exception dump is the ELR of the exception
-_PC_IS_ELR = frozenset({"xnu", "tf-a", "freebsd", "cheribsd", "edk2"})
+_PC_IS_ELR = frozenset({"xnu", "tf-a", "freebsd", "cheribsd", "edk2", "fiasco"})
 _KEY_PRODUCER = {"ESR_ELn": "zephyr", "esr_el3": "tf-a", "ESR_EL3": "tf-a"}
 _CONTEXT_LINES = 400          # how long a producer marker names the reports after it
 _RING_LINES = 200             # lines (of those looked at) searched back for a producer marker
@@ -1283,8 +1285,8 @@ _LEVEL_WORDS = {"zeroth": 0, "first": 1, "second": 2, "third": 3, "zero": 0, "on
 _LEVEL = re.compile(r"(?i)level\s*(-?\d)|(zeroth|first|second|third) level|level (zero|one|two|three)")
 # exception-class words -> the ECs they can name
 _CLASS_WORDS: tuple[tuple[re.Pattern, frozenset], ...] = (
-    (re.compile(r"(?i)data[ -]abort"), frozenset({0x24, 0x25})),
-    (re.compile(r"(?i)instruction[ -]abort|prefetch[ -]abort|\binstruction fault|\bcode\b"),
+    (re.compile(r"(?i)data[ -]ab(?:ort|t)\b"), frozenset({0x24, 0x25})),
+    (re.compile(r"(?i)instruction[ -]abort|prefetch[ -]ab(?:ort|t)\b|\binstruction fault|\bcode\b"),
      frozenset({0x20, 0x21})),
     (re.compile(r"(?i)\bdata fault|^data$"), frozenset({0x24, 0x25})),
     (re.compile(r"(?i)\bsvc\b|syscall|supervisor call"), frozenset({0x11, 0x15})),

@@ -54,6 +54,10 @@ FORMS = [
     ("    x29: 0\n     sp: ffff000040001000\n     lr: ffff000000123456\n    elr: ffff000000123450\n"
      "   spsr: 60000045\n    far: 0000000000000018\n    esr: 96000004\npanic: vm_fault failed\ncpuid = 0\n",
      None, "register-dump", 0x96000004, {"FAR": 0x18, "ELR": 0xffff000000123450}, None),
+    ("EXCEPTION: (24) data abt (user) pfa=00001000, error=92000047 pstate=80000000\n"
+     "R[ 0]: 0000000000000000 0000000000000001 0000000000000002 0000000000000003\n"
+     "SP: 00000000b0000f00  PC: 0000000001100234\n", "fiasco", "fiasco-trap-state", 0x92000047,
+     {"FAR": 0x1000, "ELR": 0x1100234}, None),
     ("[    5.1] Bad mode in Synchronous Abort handler detected on CPU0, code 0x5a000000 -- HVC (AArch64)\n",
      "linux", "bad-mode", 0x5a000000, {}, 1),
     ("[    6.0] Insufficient stack space to handle exception!\n[    6.0] ESR: 0x0000000096000047 -- DABT (current EL)\n"
