@@ -27,8 +27,14 @@ JSON output (``--json``) of ``decode-esr VALUE`` is one object::
     }
 
 ``decode-esr --log FILE --json`` prints a JSON array with one object per
-report found (see :meth:`pgwalk.kernlog.KernelReport.to_json`; its
-``decode`` member is the object above).  ``decode REGISTER VALUE --json``
+report found, each printed as soon as its report is complete (see
+:meth:`pgwalk.kernlog.KernelReport.to_json`: ``producer``, ``format``,
+``esr``, ``registers`` {FAR, ELR, HPFAR, PAR, IPA}, ``claims`` (the log's own
+words), ``logged`` (the numbers and names it printed), ``disagreements``,
+``problems``; its ``decode`` member is the object above; ``descriptors``
+lists the logged pgd..pte entries decoded, see
+:meth:`pgwalk.descdecode.DescriptorReport.to_json`).  ``decode descriptor
+VALUE --json`` prints one such descriptor object.  ``decode REGISTER VALUE --json``
 prints the register's object (``fields``, ``details``, ``derived``).
 """
 
@@ -396,7 +402,7 @@ def _print_report(con, r, comparison=None, logged=None) -> None:
         if shown:
             con.print("  " + ", ".join(f"{x.name}={x.value:#x}" if x.width > 4 else f"{x.name}={x.value}"
                                        for x in shown))
-    if r.address is not None:
+    if r.address is not None and r.producer == "linux":
         con.print(f"address {r.address:#018x}")
     if r.walk is not None:
         w = r.walk
