@@ -1,29 +1,45 @@
-"""Find and check arm64 fault reports in Linux kernel logs.
+"""Find and check AArch64 exception reports in any text: kernel logs, firmware consoles, mails.
 
-:func:`parse_log` reads a console log, ``dmesg``, journal or syslog output,
-or a log pasted into a mail (``> `` quote markers, quoted-printable ``=3D``,
-lines wrapped by the mailer) and returns one :class:`KernelReport` per
-arm64 fault report it finds:
+:func:`scan_stream` reads a log as a stream (``dmesg -w``, a console
+capture, a bug-tracker paste, a mail with ``>`` quoting and
+quoted-printable, a crash report) and yields one :class:`KernelReport` per
+exception report as soon as the report is complete; memory is bounded by
+the longest report.  :func:`parse_log` and :func:`parse_text` collect them.
+
+Lines are normalised first (:class:`_Normaliser`): printk timestamps and
+caller ids, syslog/journal/logcat/vendor prefixes, quote markers, HTML and
+Markdown line ends are removed (prefixes that name a producer, ``(XEN)``,
+``E/TC:``, ``MON|``, are kept as a hint), quoted-printable is decoded, and
+lines wrapped by a mailer or a terminal are joined again.
+
+Linux's own reports (3.x to 7.x) are read by a state machine that keeps each
+report's lines together:
 
 * kernel faults: ``Unable to handle kernel ... at virtual address ...``,
-  the ``Mem abort info:`` / ``Data abort info:`` block, the ``show_pte()``
-  walk (``swapper pgtable: 4k pages, 48-bit VAs, pgdp=...`` and
-  ``[addr] pgd=..., p4d=..., pud=..., pmd=..., pte=...``, older
-  ``pgd = <va>`` / ``*pgd=``), and ``Internal error: Oops: ...``;
-* user faults: ``comm[pid]: unhandled exception: DABT (lower EL), ESR 0x...,
-  level 2 translation fault`` and the older ``unhandled level 2 translation
-  fault (11) at 0x..., esr 0x...``;
-* SErrors: ``SError Interrupt on CPU0, code 0x...`` and ``Bad mode in Error
-  handler detected ...``;
-* ``Internal error: <what>: <esr> [#n]`` lines with no block before them
-  (``Oops - BUG``, ``Oops - BTI``, ...).
+  the ``Mem abort info:`` / ``Data abort info:`` block (with or without its
+  ``ESR =`` line), the ``show_pte()`` walk, ``Internal error: ...: <esr>``,
+  ``Unhandled fault: ... (0x...) at 0x...``, ``Synchronous External Abort:``,
+  the stack-overflow ``ESR: 0x... -- <class>``;
+* user faults: ``comm[pid]: unhandled exception: ...`` and the older
+  ``unhandled level 2 translation fault (11) at 0x..., esr 0x...``;
+* ``SError Interrupt on CPU0, code 0x...`` and ``Bad mode in <handler>
+  handler detected on CPUn, code 0x... -- <class>`` (the class comes from
+  the code).
+
+Every other producer's form is one :class:`Recogniser` in a table (KVM,
+Xen, seL4, Microkit, Fiasco, SO3, U-Boot, TF-A, OP-TEE, EDK2, FreeBSD, XNU,
+gdb, QEMU, vendor SErrors, and any register dump with an ``ESR``/``esr``/
+``syndrome`` value); FAR/ELR/HPFAR/PAR printed up to a few lines before or
+after the syndrome, and the producer's own decode of it, are collected with
+it.
 
 Each report is decoded with :func:`pgwalk.esr.decode_esr` and compared with
-the log's own decode: every number the kernel printed must match the ESR,
-its names must be ones Linux uses for those values, and its fault-status
-name must agree with the Arm ARM (old kernels print ``unknown 43`` for a
-level -1 translation fault; some print a level -1 address size fault for
-0x25).  Lines that look like part of a report but cannot be read, and
+the log's own decode: every number the log printed must match the ESR,
+Linux's names must be ones Linux uses for those values, and any producer's
+fault and class words must agree with the Arm ARM
+(:func:`claim_disagreement`: an iOS crash report calling an SVC an "Address
+size fault", old kernels printing ``unknown 43`` for a level -1 translation
+fault).  Lines that look like part of a report but cannot be read, and
 reports that stop early, are recorded in ``problems``; the rest of the log
 is still processed.
 
@@ -485,8 +501,6 @@ class LogScanner:
         if hint is None and self._linux_line(n, s, ts, out):
             return
         self._other.line(n, s, ts, hint, out)
-        if self._cur is not None and self._other.idle is False:
-            pass
 
     def _linux_line(self, n: int, s: str, ts: float | None, out: list[KernelReport]) -> bool:
         """Linux's report lines; True when the line was Linux's."""
@@ -845,7 +859,7 @@ class _OtherProducers:
         producer = rec.producer
         key = g.get("key")
         if producer is None:
-            producer = hint or (_KEY_PRODUCER.get(f"{key}_EL{g['el']}" if key and g.get("el") else "") if key else None)
+            producer = hint
             if producer is None and key and g.get("el"):
                 producer = _KEY_PRODUCER.get(f"{key}_EL{g['el']}") or _KEY_PRODUCER.get(f"{key}_el{g['el']}")
             if producer is None:
