@@ -778,6 +778,7 @@ _MARKERS: tuple[tuple[str, re.Pattern], ...] = (
 )
 #: producers whose "pc" in an exception dump is the ELR of the exception
 _PC_IS_ELR = frozenset({"xnu", "tf-a", "freebsd", "cheribsd", "edk2", "fiasco"})
+_SYNDROME_CONTEXT = re.compile(r"(?i)abort|exception|trap|\bEL[123]\b|\bHSR\b|\bESR\b")
 _KEY_PRODUCER = {"ESR_ELn": "zephyr", "esr_el3": "tf-a", "ESR_EL3": "tf-a"}
 _CONTEXT_LINES = 400          # how long a producer marker names the reports after it
 _RING_LINES = 200             # lines (of those looked at) searched back for a producer marker
@@ -851,13 +852,16 @@ class _OtherProducers:
         text = g.get("esr") or g.get("bare") or g.get("esr_dec")
         if text is None:
             return False
-        if g.get("bare") is not None and not any(c.isdigit() for c in text):
-            return False                                     # a word ("ESR : EC"), not a number
+        if g.get("bare") is not None and (not any(c.isdigit() for c in text) or
+                                          (len(text) < 7 and not g.get("el"))):
+            return False                                     # a word ("ESR : EC") or a small number, not an ESR
+        key = g.get("key")
+        if key in ("syndrome", "Syndrome") and rec.producer is None and not _SYNDROME_CONTEXT.search(s):
+            return False                                     # an ECC syndrome (EDAC), not an exception's
         value = int(text, 10 if g.get("esr_dec") else 16)
         if value >> 64:
             return False
         producer = rec.producer
-        key = g.get("key")
         if producer is None:
             producer = hint
             if producer is None and key and g.get("el"):

@@ -254,3 +254,10 @@ def test_cli_subprocess_short_from_stdin():
     r = subprocess.run([sys.executable, "-c", code, "decode-esr", "--log", "-", "--short"], cwd=ROOT,
                        input=FORMS[2][0].encode(), capture_output=True, timeout=60)
     assert r.returncode == 0 and r.stdout.decode().startswith("-:1: kvm/kvm-unsupported-fsc ESR_EL2=0x92000061")
+
+
+def test_ordinary_lines_are_not_reports():
+    text = ("EDAC MC0: 1 CE memory read error on DIMM0 (syndrome 0x12345678 channel 0)\n"
+            "hsr0: slave A (eth0) up\nthe ESR 2 field\nesr: 0\nsystemd[1]: Reached target ESR.\n"
+            "[    1.0] Freeing unused kernel memory: 1088K\n")
+    assert parse_text(text) == []
