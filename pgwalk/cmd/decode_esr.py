@@ -123,14 +123,14 @@ def _print_esr(con, r, full: bool = False) -> None:
         for n in r.hpfar.notes:
             con.print(f"[dim]note:[/dim] {_esc(n)}")
     if r.par is not None:
-        _print_register(con, r.par)
+        _print_register(con, r.par, full)
 
 
-def _print_register(con, rep) -> None:
+def _print_register(con, rep, full: bool = False) -> None:
     con.print(f"[bold]{rep.register} {rep.value:#018x}[/bold]")
     if rep.summary:
         con.print(f"[bold cyan]{_esc(rep.summary)}[/bold cyan]")
-    con.print(_field_table(rep.details))
+    con.print(_field_table(_shown(rep.details, full)))
     if rep.derived:
         from rich.table import Table
         t = Table(title="derived", title_justify="left", show_header=False, pad_edge=False)
@@ -476,7 +476,7 @@ def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bi
     if isinstance(rep, EsrReport):
         _print_esr(con, rep, full)
     else:
-        _print_register(con, rep)
+        _print_register(con, rep, full)
     return 0
 
 
