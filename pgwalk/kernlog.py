@@ -625,9 +625,13 @@ class LogScanner:
         if _inside(cur, n, s):
             cur.last_line = n
             self._gap = 0
+            if len(cur.block) > _MAX_BLOCK or len(cur.problems) > _MAX_BLOCK:
+                cur.problems.append(f"line {n}: the report goes on for more than {_MAX_BLOCK} block lines; "
+                                    "cut here (a damaged or repeated log?)")
+                self._finish(out)
             return True
         self._gap += 1
-        if self._gap > _MAX_GAP or len(cur.block) > _MAX_BLOCK:
+        if self._gap > _MAX_GAP:
             self._finish(out)
         return False
 
@@ -731,6 +735,10 @@ _RECOGNISERS: tuple[Recogniser, ...] = (
        ("ESR", "esr", "Esr", "HSR", "hsr", "yndrome")),
 )
 
+#: every word some recogniser needs (a line with none of them is no recogniser's)
+_NEEDS_WORDS = tuple(dict.fromkeys(w for rec in _RECOGNISERS for w in rec.needs or ()))
+assert all(rec.needs for rec in _RECOGNISERS)
+
 # FAR/ELR/HPFAR/PAR printed next to a syndrome (before or after it)
 _REGISTER = re.compile(rf"(?<![A-Za-z0-9_])(?P<name>FAR|far|Far|DFAR|IFAR|ELR|elr|Elr|HPFAR|hpfar|PAR|par|PC|pc)"
                        rf"(?:_(?:EL|el)(?P<el>[123nx]))?(?![A-Za-z0-9_])"
@@ -822,10 +830,9 @@ class _OtherProducers:
         if hint is not None:
             self._context = (n, hint)
         self._ring.append((n, s))
-        low = s.lower()
-        for rec in _RECOGNISERS if ("esr" in low or "hsr" in low or "syndrome" in low or "fsr=" in low or
-                                    "vm fault" in low or "exception" in low) else ():
-            if rec.needs is not None and not any(w in s for w in rec.needs):
+        present = {w for w in _NEEDS_WORDS if w in s}
+        for rec in _RECOGNISERS if present else ():
+            if rec.needs is not None and present.isdisjoint(rec.needs):
                 continue
             m = rec.rx.search(s)
             if m is None or not self._syndrome(rec, m, n, s, ts, hint, out):
