@@ -132,3 +132,12 @@ def test_memory_is_bounded_by_the_report(tmp_path):
     n, maxrss_kb = int(out[0]), int(out[1])
     assert n > 150
     assert maxrss_kb < 120 * 1024, f"{maxrss_kb} KiB resident for a 24 MB log"
+
+
+def test_a_report_cannot_grow_without_bound():
+    text = ("Unable to handle kernel paging request at virtual address 0000000000001000\n" +
+            "  ESR = 0x00000000960000zz\n" * 2000)
+    reports = parse_text(text)
+    assert len(reports) == 1
+    (r,) = reports
+    assert len(r.block) <= 201 and any("more than 200 block lines" in p for p in r.problems)
