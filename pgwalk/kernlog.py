@@ -1380,6 +1380,31 @@ def claim_disagreement(decode: EsrReport, claim: str, producer: str = "") -> str
             if rx.pattern.endswith("alignment") and types:
                 continue
             return f"the log says {text!r}, but ESR {decode.value:#x} has EC {ec:#04x} ({decode.ec_name})"
+    if ec in (0x24, 0x25):
+        return _access_disagreement(decode, text)
+    return None
+
+
+_ACCESS_SIZE = re.compile(r"(?i)\b(byte|halfword|word|doubleword)\b")
+_ACCESS_DIR = re.compile(r"(?i)\b(read|write)\b")
+_SIZES = {"byte": 0, "halfword": 1, "word": 2, "doubleword": 3}
+
+
+def _access_disagreement(decode: EsrReport, text: str) -> str | None:
+    """A data abort's access words (``byte read``) against WnR and, when ISV = 1, SAS."""
+    f = decode.fields
+    m = _ACCESS_SIZE.search(text)
+    if m:
+        if not f.get("ISV"):
+            return (f"the log says {text!r}, but ESR {decode.value:#x} gives no access size (ISV = 0: "
+                    f"SAS is not valid, so '{m.group(1)}' is read from bits that do not hold it)")
+        if f.get("SAS") != _SIZES[m.group(1).lower()]:
+            return f"the log says {text!r}, but ESR {decode.value:#x} has SAS = {f.get('SAS')}"
+    m = _ACCESS_DIR.search(text)
+    if m and not f.get("CM"):
+        wnr = 1 if m.group(1).lower() == "write" else 0
+        if f.get("WnR") is not None and f["WnR"] != wnr:
+            return f"the log says {text!r}, but ESR {decode.value:#x} has WnR = {f['WnR']}"
     return None
 
 

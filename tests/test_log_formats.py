@@ -141,6 +141,12 @@ def test_claims_checked_against_the_architecture():
     assert "EC 0x1c" in claim_disagreement(decode_esr(0x72000000), "BUG", "linux")
     assert claim_disagreement(decode_esr(0x72000000), "FPAC", "linux") is None
     assert "EC 0x25" in claim_disagreement(l3, "EC 0x18 (trapped MSR)", "zephyr")
+    # access words: a size only when ISV = 1, the direction from WnR
+    assert "gives no access size" in claim_disagreement(decode_esr(0x92000006), "(Data Abort) byte read "
+                                                        "Translation fault", "xnu")
+    assert claim_disagreement(decode_esr(0x93830007), "(Data Abort) word read Translation fault", "xnu") is None
+    assert "SAS = 2" in claim_disagreement(decode_esr(0x93830007), "(Data Abort) byte read", "xnu")
+    assert "WnR = 1" in claim_disagreement(decode_esr(0x93830047), "(Data Abort) word read", "xnu")
 
 
 def test_log_with_a_wrong_own_decode_exits_1():
