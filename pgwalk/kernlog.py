@@ -584,8 +584,8 @@ class LogScanner:
                 r.reason = "unhandled fault"
                 r.address = _hex64(r, m.group("addr"), "address", n)
                 return True
-        if s.startswith("ESR: 0x"):
-            m = RX["bad_stack"].match(s)
+        if s.lstrip().startswith("ESR: 0x"):
+            m = RX["bad_stack"].match(s.lstrip())
             if m:
                 r = self._start("kernel_fault", "bad-stack", n, s, ts, out)
                 r.reason = "kernel stack overflow"
@@ -616,9 +616,9 @@ class LogScanner:
             cur.last_line = n
             self._finish(out)
             return True
-        if cur.kind == "kernel_fault" and cur.format == "bad-stack" and s.startswith("FAR: 0x"):
-            cur.address = _hex64(cur, s[7:].split()[0], "FAR", n) if re.fullmatch(rf"{_H}{{1,16}}",
-                                                                                  s[7:].split()[0]) else None
+        if cur.kind == "kernel_fault" and cur.format == "bad-stack" and s.lstrip().startswith("FAR: 0x"):
+            value = s.lstrip()[7:].split()[0] if s.lstrip()[7:].split() else ""
+            cur.address = _hex64(cur, value, "FAR", n) if re.fullmatch(rf"{_H}{{1,16}}", value) else None
             cur.last_line = n
             self._gap = 0
             return True
