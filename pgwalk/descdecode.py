@@ -166,10 +166,11 @@ def decode_descriptor(value: int, *, granule: int | str, level: int, stage: int 
         r.problems.append(f"RES0 bits set: {value & undefined:#x}")
     if stage == 1:
         p = SimpleNamespace(granule_shift=g, has_unprivileged=two_el, sh=0, ds=ds, lpa64=lpa64, hd=False)
-        leaf = s1_leaf(SimpleNamespace(mair=mair or 0), p, value, level, kind, 0, False, False)
+        leaf = s1_leaf(SimpleNamespace(mair=mair or 0, mair_known=mair is not None), p, value, level, kind, 0, False,
+                       False)
         r.permissions = (f"EL1 {leaf.perms.text(False)} EL0 {leaf.perms.text(True)}" if two_el else
                          f"{leaf.perms.text(False)}")
-        if mair is not None:
+        if mair is not None and leaf.attrs is not None:
             r.memory = leaf.attrs.describe() + ("" if ds else f", {_SH_TEXT[r.fields['SH']]}")
         else:
             r.notes.append(f"memory type: MAIR attribute {leaf.attr_index} (give --mair to name it)")
