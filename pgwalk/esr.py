@@ -1315,9 +1315,9 @@ def decode_par(value: int | str) -> "RegisterReport":
 class LinuxStyle:
     """How one kernel version prints ``mem_abort_decode()``.
 
-    Versions are approximate boundaries of the upstream changes (4.16 first
-    decode; 5.4 "EC = 0x..:"; 5.10 the FSC line; 5.17 64-bit ESR; 6.5 ISS2
-    lines; 6.9 FEAT_LPA2 fault names).
+    Versions are approximate boundaries of the upstream changes (4.13 first
+    decode, without an ESR line; 4.16 the ESR line; 5.4 "EC = 0x..:"; 5.10 the
+    FSC line; 5.17 64-bit ESR; 6.5 ISS2 lines; 6.9 FEAT_LPA2 fault names).
     """
 
     version: tuple[int, int] = _LATEST
@@ -1325,6 +1325,7 @@ class LinuxStyle:
     ec_hex: bool = True
     fsc_line: bool = True
     iss2: bool = True
+    esr_line: bool = True
 
     @property
     def label(self) -> str:
@@ -1342,9 +1343,9 @@ def linux_style(kernel: str | tuple[int, int] | None = None) -> LinuxStyle:
         if not m:
             raise InputError(f"--kernel: {kernel!r} is not a kernel version like 6.1")
         v = (int(m[1]), int(m[2]))
-    if v < (4, 16):
-        v = (4, 16)
-    return LinuxStyle(v, 16 if v >= (5, 17) else 8, v >= (5, 4), v >= (5, 10), v >= (6, 5))
+    if v < (4, 13):
+        v = (4, 13)
+    return LinuxStyle(v, 16 if v >= (5, 17) else 8, v >= (5, 4), v >= (5, 10), v >= (6, 5), v >= (4, 16))
 
 
 def linux_mem_abort_lines(value: int | str, style: LinuxStyle | str | None = None) -> list[str]:
@@ -1358,7 +1359,9 @@ def linux_mem_abort_lines(value: int | str, style: LinuxStyle | str | None = Non
     iss2 = F.ESR["ISS2"].get(esr)
     D = F.ISS_DABT
     out = ["Mem abort info:"]
-    if style.esr_digits == 16:
+    if not style.esr_line:
+        pass
+    elif style.esr_digits == 16:
         out.append(f"  ESR = 0x{esr:016x}")
     else:
         out.append(f"  ESR = 0x{esr & 0xFFFFFFFF:08x}")          # an unsigned int before 5.17
