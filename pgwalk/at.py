@@ -1201,8 +1201,9 @@ def _parse_record(s: str, loc: str, regs_keys: dict[tuple, tuple] | None) -> tup
 
 
 def _parse_va(value: Any, loc: str) -> int:
-    """``parse_int(value, f"{loc}: va")``, with a fast path for ``"0x..."`` strings."""
-    if isinstance(value, str) and value[:2] in ("0x", "0X"):
+    """``parse_value(value, "address", f"{loc}: va")``, with a fast path for ASCII ``"0x..."`` strings
+    (``int()`` alone would take other scripts' digits and surrounding Unicode spaces)."""
+    if isinstance(value, str) and value[:2] in ("0x", "0X") and value.isascii() and value[-1:].isalnum():
         try:
             n = int(value, 16)
         except ValueError:
@@ -1210,9 +1211,9 @@ def _parse_va(value: Any, loc: str) -> int:
         else:
             if 0 <= n < 1 << 64:
                 return n
-    from .regs import parse_int
+    from .values import parse_value
 
-    return parse_int(value, f"{loc}: va")
+    return parse_value(value, "address", f"{loc}: va")
 
 
 class ATBatch:

@@ -103,9 +103,9 @@ def test_pan_flag_and_pstate(user_tree, capsys):
 
 @pytest.mark.parametrize("args,msg", [
     (["at", "S1E9R", KVA], "unknown AT operation"),
-    (["at", "S1E1R", "notanumber"], "not a number"),
+    (["at", "S1E1R", "notanumber"], "not a hexadecimal address"),
     (["at", "S1E1R"], "usage"),
-    (["at", "S1E1R", KVA, "--hw-par", "0xzz"], "not a number"),
+    (["at", "S1E1R", KVA, "--hw-par", "0xzz"], "not a hexadecimal value"),
 ])
 def test_bad_input_exit_2(args, msg, capsys):
     rc, out, err = run([*args, *sample()], capsys)

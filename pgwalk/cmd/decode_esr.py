@@ -151,7 +151,7 @@ def _dump(obj) -> None:
 def decode_esr(ctx, esr, far, hpfar, par, el, as_json, linux, kernel, log, image):
     """Decode an ESR_ELx value field by field (or every fault report in a kernel log).
 
-    Values are hexadecimal unless prefixed (0x, 0b, 0o, 0d).
+    Values are hexadecimal (0x optional, _ separators allowed).
     """
     if log is not None:
         if esr is not None or far or hpfar or par:
@@ -331,7 +331,7 @@ def decode(register, value, e2h, as_json):
 
     REGISTER is one of TCR_EL1/2/3, VTCR_EL2, SCTLR_EL1/2/3, HCR_EL2, MAIR_EL1/2/3,
     TTBR0/1_ELx, VTTBR_EL2, ID_AA64MMFR0/1/2_EL1, PAR_EL1, HPFAR_EL2, ESR_EL1/2/3, FAR_ELx.
-    VALUE is hexadecimal unless prefixed.
+    VALUE is hexadecimal (0x optional, _ separators allowed).
     """
     from ..esr import EsrReport, decode_register
     rep = decode_register(register, value, e2h=e2h)

@@ -47,7 +47,7 @@ def vtop(dump, addresses, as_json):
     layout = kernel_layout(info)
     rc = 0
     for text in addresses:
-        va = parse_address(text, f"address {text!r}")
+        va = parse_address(text)
         label = label_address(layout, untag(va))
         try:
             if is_linear(info, untag(va)):
@@ -79,7 +79,7 @@ def ptov(dump, addresses, as_json):
     info = _info(dump)
     layout = kernel_layout(info)
     for text in addresses:
-        pa = parse_address(text, f"address {text!r}")
+        pa = parse_address(text)
         out = {"pa": f"{pa:#x}", "linear": None, "kimage": None}
         try:
             out["linear"] = f"{ptov_linear(info, pa):#x}"

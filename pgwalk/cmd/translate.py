@@ -43,6 +43,9 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
               el, pan, regime, as_json, as_csv, no_trace, reverse, scalar):
     """Translate addresses through the tables in a memory image.
 
+    Addresses (arguments and --batch lines) are hexadecimal, 0x optional, _
+    separators allowed: 401000 is 0x401000.
+
     From 64 addresses on, with --json, --csv or --no-trace, the addresses are
     walked together by the vectorised walker: the same results, streamed in
     blocks, but each JSON line then leaves out "s1", "s2", "steps" and "notes"
@@ -61,7 +64,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
 
     if as_json and as_csv:
         raise InputError("--json and --csv exclude each other")
-    arg_vas = [parse_address(text, f"argument {text!r}") for text in addresses]
+    arg_vas = [parse_address(text) for text in addresses]
     batch_vas, batch_array = _read_batch(batch_file) if batch_file else ([], None)
     count = len(arg_vas) + (len(batch_array) if batch_array is not None else len(batch_vas))
     if not count:
@@ -106,23 +109,15 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
 def _read_batch(path: str) -> tuple[list[int], "object | None"]:
     """The addresses of a batch file: a numpy array when the fast parse applies, else a list.
 
-    Lines are addresses; blank lines and ``#`` comments are skipped (the fast parse
-    takes files whose every line is ``0x`` and hex digits, the common machine-made case).
+    Lines are addresses (:func:`pgwalk.values.parse_value`: hexadecimal, ``0x`` optional);
+    blank lines and ``#`` comments are skipped.  The vectorised parse takes files whose every
+    line is an address and nothing else (the common machine-made case) and gives the same
+    values as the line-by-line parse.
     """
-    from ..errors import InputError
-    from .common import parse_address
+    from ..values import parse_value
+    from .common import batch_lines, batch_source, read_batch_bytes
 
-    try:
-        if path == "-":
-            try:
-                data = click.get_binary_stream("stdin").read()
-            except RuntimeError:                    # a text-only stdin (tests, embedding)
-                data = click.get_text_stream("stdin").read().encode()
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read()
-    except OSError as exc:
-        raise InputError(f"cannot read batch file {path}: {exc.strerror}") from None
+    data = read_batch_bytes(path)
     if _newlines_at_least(data, BULK_THRESHOLD - 1):
         _quiet_blas()
         from ..bulk import parse_address_text
@@ -130,12 +125,8 @@ def _read_batch(path: str) -> tuple[list[int], "object | None"]:
         array = parse_address_text(data)
         if array is not None:
             return [], array
-    out = []
-    for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-        text = line.split("#", 1)[0].strip()
-        if text:
-            out.append(parse_address(text, f"{path}:{n}"))
-    return out, None
+    where = batch_source(path)
+    return [parse_value(text, "address", f"{where}:{n}") for n, text in batch_lines(data)], None
 
 
 def _newlines_at_least(data: bytes, n: int) -> bool:
