@@ -1628,13 +1628,20 @@ class BackgroundWriter:
         self._go.release()
 
     def close(self, *, raise_error: bool = True) -> None:
-        """Wait for the last write and stop the thread; raises a write error not yet raised
-        (unless ``raise_error`` is false: the caller is raising something else)."""
+        """Wait for the last write and stop the thread; raises a write error not yet raised.
+
+        With ``raise_error`` false the caller is raising something else (Ctrl-C, a closed
+        pipe, an error): a write still under way is not waited for (the reader of a pipe may
+        have stopped reading; the thread is a daemon and ends with the process), an idle
+        thread is stopped.
+        """
         if self._thread.is_alive():
-            self._idle.acquire()
+            if not self._idle.acquire(blocking=raise_error):
+                return
             self._parts = None
             self._go.release()
-            self._thread.join()
+            if raise_error:
+                self._thread.join()
         if raise_error:
             self._raise()
 
