@@ -140,7 +140,7 @@ def _assert_interrupted(rc, err, seconds, delay):
     assert seconds < 10
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.005, 0.02, 0.06, 0.15, 0.4, 1.0])
+@pytest.mark.parametrize("delay", [0.005, 0.02, 0.06, 0.15, 0.4, 1.0])
 def test_ctrl_c_while_bulk_output_blocks_on_a_full_pipe(batches, delay):
     """stdout is a pipe nobody reads: the writer thread blocks in write; Ctrl-C still ends it."""
     rc, err, seconds = _interrupt(["translate", *S, "--batch", batches["vas"], "--json"], delay)
