@@ -17,6 +17,7 @@ Schema (version 1), one object per address::
       "attributes": null | {"memtype": "Normal"|"Device", "device": "nGnRnE"|..., "inner": str,
                             "outer": str, "shareability": "NSH"|"ISH"|"OSH", "par_attr": "0xff"},
       "permissions": null | {"el1": "rwx", "el0": "r--", "stage2_el1": "rw-", "stage2_el0": "rw-"},
+                               # (one-EL regimes EL2 and EL3: {"el2": ...} / {"el3": ...})
       "s1": null | leaf, "s2": null | leaf,
       "steps": [ {"stage", "level", "table", "index", "desc_addr", "desc_pa", "raw", "kind",
                   "next", "fields": {name: int}, "note", "s1_level"} ],

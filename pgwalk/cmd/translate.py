@@ -79,7 +79,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     setup = setup_from_registers(ctx.registers, reg)
     notes = tuple(ctx.notes) + tuple(setup.notes)
     acc = Access(access) if access else None
-    el_ = 1 if el is None else el
+    el_ = _access_el(setup.regime, el)
     if pan and el_ != 1 and el_ != 2:
         raise InputError("--pan applies to EL1 (or EL2 with E2H) accesses")
     if stages == "2" and setup.s2 is None:
@@ -104,6 +104,24 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
         def label(va: int) -> str | None:
             return label_address(layout, untag(va))
     return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, label)
+
+
+#: the ELs whose accesses a regime translates, the privileged one first (the default --el)
+_REGIME_ELS = {"EL10": (1, 0), "EL20": (2, 0), "EL2": (2,), "EL3": (3,)}
+
+
+def _access_el(regime, el: int | None) -> int:
+    """The EL of the access: ``--el``, or the regime's privileged EL (EL2 for the EL2 regime, so
+    that its permissions are labelled EL2, as ``dump-tree`` and ``at`` label them)."""
+    from ..errors import InputError
+
+    els = _REGIME_ELS[regime.name]
+    if el is None:
+        return els[0]
+    if el not in els:
+        raise InputError(f"--el {el}: the {regime.value} regime translates accesses from "
+                         f"{' and '.join(f'EL{n}' for n in els)} only")
+    return el
 
 
 def _read_batch(path: str) -> tuple[list[int], "object | None"]:
