@@ -76,12 +76,22 @@ class LazyGroup(click.Group):
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)
 
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:                    # while parsing the options
+            raise _Interrupted() from None
+
     def invoke(self, ctx):
         from .errors import PgwalkError
 
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
+            if ctx.obj and ctx.obj.get("debug"):     # where it was (a slow or stuck step)
+                import traceback
+
+                traceback.print_exc()
             raise _Interrupted() from None
         except BrokenPipeError:
             raise _BrokenPipe() from None

@@ -237,3 +237,50 @@ def test_endless_batch_is_one_clear_error(tmp_path):
         yes.stdout.close()
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == "pgwalk: error: <stdin>: more than 256 MiB; split the batch\n"
+
+
+# ----------------------------------------------------------------------------- in process: pgwalk.cli.main
+
+@pytest.mark.parametrize("where", ["click.Group.make_context", "pgwalk.cmd.common.load_context",
+                                   "pgwalk.cmd.translate._scalar"])
+def test_main_interrupted_anywhere_is_one_line_and_130(capsys, monkeypatch, where):
+    from unittest import mock
+
+    from pgwalk.cli import main
+
+    with mock.patch(where, side_effect=KeyboardInterrupt):
+        rc = main(["translate", *S, "0x1000"])
+    out, err = capsys.readouterr()
+    assert rc == 130 and err == "pgwalk: interrupted\n" and out == ""
+
+
+def test_main_interrupted_with_debug_shows_where(capsys):
+    from unittest import mock
+
+    from pgwalk.cli import main
+
+    with mock.patch("pgwalk.cmd.common.load_context", side_effect=KeyboardInterrupt):
+        rc = main(["--debug", "translate", *S, "0x1000"])
+    err = capsys.readouterr().err
+    assert rc == 130 and "Traceback" in err and err.endswith("pgwalk: interrupted\n")
+
+
+@pytest.mark.parametrize("how", ["raise", "rich"])
+def test_main_broken_pipe_is_quiet_141(capsys, how):
+    """A BrokenPipeError from a write, or rich's reaction to one (SystemExit(1) after pointing
+    stdout at /dev/null): status 141 and no message, never click's or rich's status 1."""
+    from unittest import mock
+
+    from pgwalk.cli import main
+
+    def rich_exit(*_a, **_k):
+        try:
+            raise BrokenPipeError(32, "Broken pipe")
+        except BrokenPipeError:
+            raise SystemExit(1)
+
+    effect = BrokenPipeError(32, "Broken pipe") if how == "raise" else rich_exit
+    with mock.patch("pgwalk.cmd.translate._scalar", side_effect=effect):
+        rc = main(["translate", *S, "0x1000"])
+    out, err = capsys.readouterr()
+    assert rc == 141 and err == "" and out == ""
