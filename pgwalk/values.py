@@ -27,13 +27,10 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["parse_value", "VALUE_HELP", "MAX_VALUE"]
+__all__ = ["parse_value", "MAX_VALUE"]
 
 #: largest value (64 bits)
 MAX_VALUE = (1 << 64) - 1
-
-#: one sentence for ``--help`` texts
-VALUE_HELP = "Addresses and values are hexadecimal (0x optional, _ separators allowed)."
 
 # ASCII only: [0-9A-Fa-f] (``re``'s \d would take other scripts' digits)
 _HEX_RE = re.compile(r"(?:0[xX]_?)?[0-9A-Fa-f]+(?:_[0-9A-Fa-f]+)*")

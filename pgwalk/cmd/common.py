@@ -15,7 +15,7 @@ __all__ = ["image_options", "register_options", "Context", "load_context", "pars
 def image_options(f: Callable) -> Callable:
     """``-i/--image PATH[@BASE]`` (repeatable)."""
     return click.option("-i", "--image", "images", multiple=True, metavar="PATH[@BASE]",
-                        help="Memory image: raw file mapped at BASE (default 0), or an ELF core / crash "
+                        help="Memory image: raw file mapped at BASE (hexadecimal, default 0), or an ELF core / crash "
                              "dump mapped by its own headers. Repeatable.")(f)
 
 
