@@ -171,7 +171,7 @@ def test_bad_argument_names_token(capsys):
 ])
 def test_bad_register_values_refused(capsys, args):
     rc, _, err = run(["translate", *sample("s1_4k_48bit"), *args, "0x1000"], capsys)
-    assert rc == 2 and "is not a hexadecimal value" in err or "is not a hexadecimal address" in err
+    assert rc == 2 and ("is not a hexadecimal value" in err or "is not a hexadecimal address" in err)
 
 
 def test_reg_value_is_hex(capsys):
@@ -187,3 +187,14 @@ def test_help_says_values_are_hex(capsys):
     for cmd in (["translate"], ["at"], ["decode-esr"], ["decode"], ["dump-tree"]):
         rc, out, _ = run([*cmd, "--help"], capsys)
         assert rc == 0 and "hexadecimal" in " ".join(out.split()), cmd
+
+
+def test_batch_with_a_byte_order_mark(capsys, tmp_path):
+    """A UTF-8 BOM (Windows editors) is encoding, not an address; NUL or Latin-1 bytes are refused."""
+    f = tmp_path / "bom.txt"
+    f.write_bytes(b"\xef\xbb\xbf0x401000\n401000\n")
+    rc, out, err = run(["translate", *sample("s1_4k_48bit"), "--json", "--batch", str(f)], capsys)
+    assert [json.loads(x)["va"] for x in out.splitlines()] == ["0x401000", "0x401000"], err
+    f.write_bytes(b"0x401000\n4010\xe900\n")
+    rc, out, err = run(["translate", *sample("s1_4k_48bit"), "--json", "--batch", str(f)], capsys)
+    assert rc == 2 and err == f"pgwalk: error: {f}:2: '4010\ufffd00' is not a hexadecimal address\n"

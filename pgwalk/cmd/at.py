@@ -236,7 +236,7 @@ def _read_lines(path: str) -> list[str]:
     """The lines of a batch (``-`` for stdin), read in bounded memory (:func:`.common.read_batch_bytes`)."""
     from .common import read_batch_bytes
 
-    return read_batch_bytes(path).decode("utf-8", errors="replace").split("\n")
+    return read_batch_bytes(path).decode("utf-8-sig", errors="replace").split("\n")
 
 
 def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan, as_json, trace, exec_el,

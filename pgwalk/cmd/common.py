@@ -205,7 +205,7 @@ def batch_lines(data: bytes) -> list[tuple[int, str]]:
     """The lines of a batch (``\\n``-separated; ``\\r\\n`` too) as (line number, text), blank lines and
     ``#`` comments left out; bytes that are not UTF-8 become U+FFFD (and are then refused)."""
     out = []
-    for n, line in enumerate(data.decode("utf-8", errors="replace").split("\n"), 1):
+    for n, line in enumerate(data.decode("utf-8-sig", errors="replace").split("\n"), 1):
         text = line.split("#", 1)[0].strip(" \t\r\f\v")
         if text:
             out.append((n, text))
