@@ -133,6 +133,15 @@ class ATResult:
         return self.translation.fault is not None
 
 
+def _unknown_mair(regime, va: int | None):
+    """PAR_EL1.ATTR is the MAIR byte the leaf's AttrIndx selects: without MAIR it is unknown."""
+    from .errors import UnknownRegister
+
+    name = {"EL1&0": "MAIR_EL1", "EL3": "MAIR_EL3"}.get(regime.value, "MAIR_EL2")
+    return UnknownRegister(name, va, f"PAR_EL1.ATTR is the {name} byte the leaf's AttrIndx selects; "
+                                     f"give it with --reg {name}=VALUE", what="PAR_EL1 cannot be encoded")
+
+
 def encode_par(t: Translation, *, secure: bool = False, feat_xs: bool = False) -> int:
     """ASL ``AArch64.EncodePAR`` (64-bit format, no FEAT_RME).
 
@@ -143,7 +152,9 @@ def encode_par(t: Translation, *, secure: bool = False, feat_xs: bool = False) -
         f = t.fault
         return PAR_EL1_FAULT.encode(F=1, FST=f.fsc, PTW=int(f.s1ptw), S=int(f.stage == 2), RES1_11=1)
     out = t.output
-    assert out is not None and t.attrs is not None
+    if t.attrs is None:
+        raise _unknown_mair(t.regime, t.va)
+    assert out is not None
     return PAR_EL1_OK.encode(F=0, SH=A.par_shareability(t.attrs), NS=0 if secure else 1, NSE=1,
                              PA=(out >> 12) & PAR_EL1_OK["PA"].wmask, ATTR=A.encode_par_attrs(t.attrs, feat_xs))
 

@@ -81,7 +81,7 @@ from .walk import (Memory, Translation, decode_descriptor_type, s1_disabled_attr
 
 __all__ = [
     "FAULT_TYPES", "CHUNK", "DescriptorReader", "BulkTranslation", "translate_many",
-    "iter_translate", "BulkAT", "bulk_at", "LineFormatter", "bulk_line_dict", "BULK_DROPPED",
+    "iter_translate", "mark_contents", "BulkAT", "bulk_at", "LineFormatter", "bulk_line_dict", "BULK_DROPPED",
     "parse_address_text", "TreeLeaves", "reverse_map", "REVERSE_ENTRY_BUDGET", "BackgroundWriter", "write_all",
 ]
 
@@ -653,6 +653,8 @@ class BulkTranslation:
     s2_desc: np.ndarray
     s2_level: np.ndarray
     s2_shift: np.ndarray
+    #: where the image does not hold the bytes at ``pa`` (:func:`mark_contents`); ``None``: not checked
+    contents_missing: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.va)
@@ -752,13 +754,25 @@ class BulkTranslation:
     def to_dict(self, i: int) -> dict[str, Any]:
         """Lane ``i`` as a bulk JSON line (module docstring): the scalar ``--json`` object
         without ``s1``, ``s2``, ``steps``, ``notes`` and the fault's ``reason``."""
-        return bulk_line_dict(self.translation(i), wxn=self.setup.wxn, epan=self.setup.epan)
+        cm = self.contents_missing
+        contents = None if cm is None or not (self.ok[i] and self.has_pa[i]) else not cm[i]
+        return bulk_line_dict(self.translation(i), wxn=self.setup.wxn, epan=self.setup.epan, contents=contents)
+
+    def contents_variant(self) -> np.ndarray | None:
+        """Per lane 0 (no contents flag), 1 (contents in the image) or 2 (not): lines that differ
+        only in it need different templates."""
+        cm = self.contents_missing
+        if cm is None:
+            return None
+        return np.where(self.ok & self.has_pa, np.where(cm, 2, 1), 0).astype(np.int64)
 
     def select(self, idx: np.ndarray | slice) -> "BulkTranslation":
         """The lanes ``idx`` as a new result (arrays indexed, setup shared)."""
         kw = {name: getattr(self, name) for name in _META}
         for name in _ARRAYS:
             kw[name] = getattr(self, name)[idx]
+        if self.contents_missing is not None:
+            kw["contents_missing"] = self.contents_missing[idx]
         return BulkTranslation(**kw)
 
 
@@ -786,10 +800,11 @@ _FSC = _fsc_table()
 BULK_DROPPED = ("s1", "s2", "steps", "notes")
 
 
-def bulk_line_dict(t: Translation, *, wxn: bool = False, epan: bool = False) -> dict[str, Any]:
+def bulk_line_dict(t: Translation, *, wxn: bool = False, epan: bool = False,
+                   contents: bool | None = None) -> dict[str, Any]:
     """The bulk JSON object of a translation: :func:`pgwalk.report.translation_to_dict`
     without ``s1``, ``s2``, ``steps``, ``notes`` and the fault's ``reason``."""
-    d = translation_to_dict(t, wxn=wxn, epan=epan)
+    d = translation_to_dict(t, wxn=wxn, epan=epan, contents=contents)
     for key in BULK_DROPPED:
         del d[key]
     if d["fault"] is not None:
@@ -1000,6 +1015,12 @@ class _Engine:
                 self.s1_disabled(va, out)
             else:
                 for r, lanes in _range_lanes(setup, va):
+                    p = setup.ranges[r]
+                    if not p.ttbr_known and not (p.config_fault or p.epd):
+                        # the vectorised walker has no "unknown register" lane: as the scalar walk
+                        from .errors import UnknownRegister
+
+                        raise UnknownRegister(p.ttbr_name, int(va[0] if lanes is None else va[lanes[0]]))
                     self.s1_range(r, va if lanes is None else va[lanes], out, lanes)
         else:
             out.ipa[:] = va
@@ -1118,6 +1139,18 @@ def translate_many(setup: TranslationSetup, mem: Memory, vas: Iterable[int] | np
     return res
 
 
+def mark_contents(res: BulkTranslation, mem: Any) -> BulkTranslation:
+    """``res`` with :attr:`BulkTranslation.contents_missing` filled from ``mem``
+    (:meth:`pgwalk.memory.PhysicalMemory.contents_missing_mask`: a dump's bitmaps decide)."""
+    from dataclasses import replace
+
+    lanes = np.flatnonzero(res.ok & res.has_pa)
+    missing = np.zeros(len(res), dtype=bool)
+    if len(lanes) and hasattr(mem, "contents_missing_mask"):
+        missing[lanes] = mem.contents_missing_mask(res.pa[lanes])
+    return replace(res, contents_missing=missing)
+
+
 def iter_translate(setup: TranslationSetup, mem: Memory, vas: Any, *, stages: str | None = None,
                    access: Access | None = None, el: int = 1, pan: bool = False, block: int = 1 << 16,
                    chunk: int = CHUNK, reader: DescriptorReader | None = None) -> Iterator[BulkTranslation]:
@@ -1205,6 +1238,13 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
         heads = np.zeros(len(uniq), dtype=_U64)
         for k, i in enumerate(first.tolist()):
             attrs = res.translation(int(good[i])).attrs
+            if attrs is None:
+                from .errors import UnknownRegister
+
+                name = {Regime.EL10: "MAIR_EL1", Regime.EL3: "MAIR_EL3"}.get(regime, "MAIR_EL2")
+                raise UnknownRegister(name, int(res.va[good[i]]),
+                                      f"PAR_EL1.ATTR is the {name} byte the leaf's AttrIndx selects; "
+                                      f"give it with --reg {name}=VALUE", what="PAR_EL1 cannot be encoded")
             heads[k] = PAR_EL1_OK.encode(F=0, SH=A.par_shareability(attrs), NS=0 if secure else 1, NSE=1, PA=0,
                                          ATTR=A.encode_par_attrs(attrs, setup.features.xs))
         pa_field = PAR_EL1_OK["PA"]
@@ -1404,8 +1444,8 @@ class LineFormatter:
         if fmt not in ("json", "csv"):
             raise ValueError(f"unknown format {fmt!r}")
         self.fmt = fmt
-        self._templates: dict[int, list[tuple[bytes, int]]] = {}
-        self._layouts: dict[int, tuple] = {}
+        self._templates: dict[tuple[int, int], list[tuple[bytes, int]]] = {}
+        self._layouts: dict[tuple[int, int], tuple] = {}
         self._bufs: list[np.ndarray | None] = [None] * max(1, buffers)
         self._turn = 0
         self._prefix, self._suffix = (b'"0x', b'"') if fmt == "json" else (b"0x", b"")
@@ -1485,9 +1525,18 @@ class LineFormatter:
             if shown is not None and not shown.all():
                 nd = nd * shown
             key |= nd.astype(_U64) << _U64(_LK_BITS + k * _ND_BITS)
-        # the distinct layouts (template and digit counts)
-        uniq = np.unique(key, return_counts=True)[0]
-        layouts = [self._layout_of(u, res, key) for u in uniq.tolist()]
+        # the distinct layouts (template and digit counts; and the contents flag, which has no
+        # room in the key: lanes are told apart by (key, flag) pairs)
+        var = res.contents_variant()
+        if var is None or not var.any():
+            uniq = np.unique(key, return_counts=True)[0]
+            pairs = [(u, 0) for u in uniq.tolist()]
+            var = None
+        else:
+            kuniq, kinv = np.unique(key, return_inverse=True)
+            cuniq, pinv = np.unique(kinv.astype(np.int64) * 3 + var, return_inverse=True)
+            pairs = [(int(kuniq[c // 3]), c % 3) for c in cuniq.tolist()]
+        layouts = [self._layout_of(u, res, key, v, var) for u, v in pairs]
         if len(layouts) == 1:
             # every line has the same layout: the block is a (lines, width) matrix
             row, slots = layouts[0][:2]
@@ -1498,7 +1547,7 @@ class LineFormatter:
             for k, col, nd in slots:
                 m[:, col:col + nd] = digits[k][:, _HEX_DIGITS - nd:]
             return [buf[:n * width]]
-        inv = np.searchsorted(uniq, key)                 # each lane's layout
+        inv = np.searchsorted(uniq, key) if var is None else pinv.reshape(-1)   # each lane's layout
         width_of = np.array([len(lay[0]) for lay in layouts], dtype=np.intp)[inv]
         ends = np.cumsum(width_of)
         total = int(ends[-1])
@@ -1528,22 +1577,26 @@ class LineFormatter:
                 _void_rows(buf, nd)[at] = _digit_view(digits[k], nd)
         return [buf[:total]]
 
-    def _layout_of(self, u: int, res: BulkTranslation, key: np.ndarray) -> tuple:
-        """The line layout of key ``u`` (a lane of ``key`` has it): the row of constant text,
-        its slots ``(slot, column, digits)``, the row as one void scalar, and per slot
-        ``(column, digits)`` (``(-1, 0)`` without)."""
-        layout = self._layouts.get(u)
+    def _layout_of(self, u: int, res: BulkTranslation, key: np.ndarray, v: int = 0,
+                   var: np.ndarray | None = None) -> tuple:
+        """The line layout of key ``u`` and contents variant ``v`` (a lane of ``key``/``var``
+        has them): the row of constant text, its slots ``(slot, column, digits)``, the row as
+        one void scalar, and per slot ``(column, digits)`` (``(-1, 0)`` without)."""
+        layout = self._layouts.get((u, v))
         if layout is None:
-            tkey = u & _ones(_LK_BITS)
+            tkey = (u & _ones(_LK_BITS), v)
             pieces = self._templates.get(tkey)
             if pieces is None:
-                pieces = self._templates[tkey] = self._template(res, int(np.argmax(key == _U64(u))))
+                match = key == _U64(u)
+                if var is not None:
+                    match &= var == v
+                pieces = self._templates[tkey] = self._template(res, int(np.argmax(match)))
             nds = [(u >> (_LK_BITS + k * _ND_BITS)) & _ones(_ND_BITS) for k in range(_SLOTS)]
             row, slots = self._layout(pieces, nds)
             per_slot = [(-1, 0)] * _SLOTS
             for k, col, nd in slots:
                 per_slot[k] = (col, nd)
-            layout = self._layouts[u] = (row, slots, row.view(_void(len(row)))[0], per_slot)
+            layout = self._layouts[(u, v)] = (row, slots, row.view(_void(len(row)))[0], per_slot)
         return layout
 
     def format(self, res: BulkTranslation) -> bytes:
@@ -1858,8 +1911,8 @@ def reverse_map(setup: TranslationSetup, mem: Memory, pas: Any, *, stages: str |
         else:
             qs, vas = [], []
             for r, p in enumerate(setup.ranges):
-                if p.config_fault or p.epd or p.base_fault:
-                    continue
+                if p.config_fault or p.epd or p.base_fault or not p.ttbr_known:
+                    continue                             # (an unknown TTBR's tree cannot be searched)
                 top = _ones(64) & ~_ones(p.iasize) if (p.has_unprivileged and p.varange == 1) else 0
                 leaves = _tree_leaves(rd, eng.s1st[r], top, eng.fetch if eng.through_s2 else None)
                 sub, found = _inverse(eng.s1st[r], leaves, want)

@@ -109,9 +109,36 @@ class LazyGroup(click.Group):
             raise BadInput(f"{type(exc).__name__}: {exc}") from None
 
 
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``: pgwalk's version and those of what it runs on (for bug reports), then exit."""
+    if not value or ctx.resilient_parsing:
+        return
+    import platform
+    from importlib import metadata, util
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    from . import __version__
+
+    click.echo(f"pgwalk {__version__}")
+    click.echo(f"Python {platform.python_version()}, " + ", ".join(
+        f"{d} {version(d)}" for d in ("click", "rich", "construct", "numpy")))
+    have = ["zlib"] + [name for name, module in (("zstd", "zstandard"), ("lzo", "lzokay"), ("snappy", "cramjam"))
+                       if util.find_spec(module) is not None]
+    missing = 4 - len(have)
+    click.echo("kdump decompressors: " + ", ".join(have)
+               + (f" ({missing} missing: pip install 'pgwalk[kdump]')" if missing else ""))
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
-@click.version_option(package_name="pgwalk")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the versions of pgwalk, Python and the libraries it uses, and exit.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """AArch64 page-table forensics over memory images and crash dumps."""

@@ -20,6 +20,18 @@ excluded it: free, cache, zero or user pages by dump level) raises
 :class:`~pgwalk.errors.NotInImage` with reason ``"excluded from the dump"``,
 so a walk that meets one reports it as such, never as zeros.
 
+Split dumps (``makedumpfile --split``): every file carries the whole dump's
+headers and bitmaps but only the descriptors and data of its own pfn range
+(``start_pfn``-``end_pfn`` of the sub-header), its descriptors indexed from
+that start.  One file alone reads its own pages and says the others are in
+another file; :func:`join_split_dumps` (used by
+:func:`~pgwalk.memory.open_images` when several are given) reads them as one
+memory.  Descriptors are found by rank in the 2nd bitmap, so a bitmap with a
+bit too many or too few would move every later page onto its neighbour's
+data: :meth:`KdumpFile._check_descriptors` cross-checks the bitmap against the
+descriptor table at open (and overlapping descriptors), and a file that fails
+reads no page at all (``desc_damage``, a warning) rather than shifted ones.
+
 Optional compression libraries (lzo, snappy, zstd) are the ``kdump`` extra
 (``pip install 'pgwalk[kdump]'``); zlib is in the standard library.  A page
 compressed with a missing library raises :class:`~pgwalk.errors.ImageError`
@@ -35,7 +47,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from pgwalk.errors import ImageError, NotInImage
 from pgwalk.formats import kdump as K
@@ -45,7 +57,7 @@ from pgwalk.memory import (NOTE_READ_LIMIT, PA_LIMIT, FileBacking, Note, Physica
 __all__ = [
     "KdumpFile", "KdumpPages", "open_kdump", "open_kdump_backing", "is_kdump", "kdump_kind",
     "DEFAULT_CACHE_BYTES", "EXCLUDED_REASON", "CpuState", "prstatus_cpus", "note_type_name",
-    "decompressor", "compression_available", "KDUMP_EXTRA_HINT", "write_kdump",
+    "decompressor", "compression_available", "KDUMP_EXTRA_HINT", "write_kdump", "join_split_dumps",
 ]
 
 #: default bound of the decompressed-page cache of one dump
@@ -60,6 +72,12 @@ _U64 = {False: struct.Struct("<Q").unpack_from, True: struct.Struct(">Q").unpack
 _FLAT_REC = struct.Struct(">qq")
 _RANK_BYTES = 64                # bitmap bytes per rank-index entry (512 pages)
 _FLAT_OFFSET_LIMIT = 1 << 48     # no diskdump file is larger: a record beyond is corrupt
+_OVERLAP_CHECK_LIMIT = 1 << 22   # page descriptors cross-checked for overlapping data (96 MiB)
+
+
+def _max_data(block_size: int) -> int:
+    """The most bytes a page's (compressed) data may take."""
+    return 2 * block_size + 4096
 
 _POPCOUNT8 = bytes(bin(i).count("1") for i in range(256))
 
@@ -540,15 +558,20 @@ class KdumpPages:
 
     buffer = None
 
-    def __init__(self, dump: "KdumpFile", cache_bytes: int = DEFAULT_CACHE_BYTES):
+    def __init__(self, dump: "KdumpFile", cache_bytes: int = DEFAULT_CACHE_BYTES,
+                 parts: "Sequence[KdumpFile]" = ()):
         self.dump = dump
+        #: the files of a split dump read as one memory (see :func:`join_split_dumps`),
+        #: by start pfn; just ``(dump,)`` otherwise
+        self.parts: tuple[KdumpFile, ...] = tuple(sorted(parts, key=lambda p: p.start_pfn)) or (dump,)
+        self._part_starts = [p.start_pfn for p in self.parts]
         self.path = dump.path
         self.block_size = dump.block_size
         self.shift = dump.block_size.bit_length() - 1
         self.mask = dump.block_size - 1
         self.capacity = max(4, cache_bytes // dump.block_size)
         self._cache: OrderedDict[int, bytes] = OrderedDict()                  # pfn -> page
-        self._shared: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()  # data key -> page
+        self._shared: OrderedDict[tuple[int, int, int, int], bytes] = OrderedDict()  # data key -> page
         self._last_pfn = -1
         self._last: bytes = b""
         self.hits = 0
@@ -572,8 +595,9 @@ class KdumpPages:
             self.hits += 1
             cache.move_to_end(pfn)
         else:
-            desc = self.dump.page_desc(pfn)      # raises NotInImage when excluded
-            key = (desc.offset, desc.size, desc.flags)
+            part = self._part(pfn)
+            desc = part.page_desc(pfn)      # raises NotInImage when excluded
+            key = (id(part), desc.offset, desc.size, desc.flags)
             shared = self._shared
             data = shared.get(key)
             if data is not None:
@@ -581,7 +605,7 @@ class KdumpPages:
                 shared.move_to_end(key)
             else:
                 self.misses += 1
-                data = self.dump.page_data(pfn, desc)
+                data = part.page_data(pfn, desc)
                 shared[key] = data
                 if len(shared) > self.capacity:
                     shared.popitem(last=False)
@@ -590,6 +614,40 @@ class KdumpPages:
                 cache.popitem(last=False)
         self._last_pfn, self._last = pfn, data
         return data
+
+    def _part(self, pfn: int) -> "KdumpFile":
+        """The file holding page ``pfn`` (:class:`NotInImage` if it is in a file not given)."""
+        parts = self.parts
+        if len(parts) == 1:
+            return parts[0]
+        i = bisect_right(self._part_starts, pfn) - 1
+        if i >= 0 and pfn < parts[i].end_pfn:
+            return parts[i]
+        if parts[0].page_state(pfn) in ("dumped", "other file"):
+            held = ", ".join(f"{p.start_pfn:#x}-{p.end_pfn:#x}" for p in parts)
+            raise NotInImage(pfn * self.block_size, self.block_size,
+                             f"is in a file of the split dump that was not given (the files given hold "
+                             f"pfns {held})")
+        return parts[0]
+
+    def missing_reason(self, offset: int) -> str | None:
+        """Why the page holding ``offset`` (a PA) is not in the dump, or ``None`` when the
+        dump has a descriptor for it (its data is not read)."""
+        pfn = offset >> self.shift
+        try:
+            return self._part(pfn).page_absent(pfn)
+        except NotInImage as e:
+            return e.reason
+
+    def missing_mask(self, offsets: Any) -> Any:
+        """:meth:`missing_reason` is not ``None``, for a numpy array of PAs (vectorised)."""
+        import numpy as np
+
+        pfns = np.asarray(offsets, dtype=np.uint64) >> np.uint64(self.shift)
+        out = np.ones(len(pfns), dtype=bool)
+        for part in self.parts:
+            out &= part.absent_mask(pfns)
+        return out
 
     def read(self, offset: int, size: int) -> bytes:
         shift, mask = self.shift, self.mask
@@ -628,7 +686,8 @@ class KdumpPages:
 
     def close(self) -> None:
         self.clear()
-        self.dump.reader.close()
+        for part in self.parts:
+            part.reader.close()
 
     def __repr__(self) -> str:
         return f"KdumpPages({self.path!r}, {len(self._cache)}/{self.capacity} pages cached)"
@@ -762,10 +821,7 @@ class KdumpFile:
         if h.status & K.DUMP_DH_COMPRESSED_INCOMPLETE:
             self._warnings.append(f"{path}: the dump is marked incomplete (makedumpfile ran out "
                                   "of space); pages it did not write read as not in the dump")
-        if h.header_version >= 2 and sub.split:
-            self._warnings.append(f"{path}: one file of a split dump (pfn {sub.start_pfn_64 or sub.start_pfn:#x}"
-                                  f"-{sub.end_pfn_64 or sub.end_pfn:#x}); the other files' pages are "
-                                  "not in this one")
+        self._split_range(h, sub, max_mapnr)
         # bitmaps (read now: they are 1/(8*block_size) of memory)
         import numpy as np
 
@@ -785,7 +841,12 @@ class KdumpFile:
             Region(pfn * bs, n * bs, path, pfn * bs, "kdump pages") for pfn, n in self.runs)
         lut = np.frombuffer(_POPCOUNT8, dtype=np.uint8)
         self.pages_present = int(lut[present].sum(dtype=np.int64))
-        self.pages_dumped = int(lut[self._bm2].sum(dtype=np.int64))
+        #: dumped pages by the 2nd bitmap, in every file of a split dump
+        self.pages_dumped_all = int(lut[self._bm2].sum(dtype=np.int64))
+        self._rank_start = self._rank_of(self.start_pfn) if self.split else 0
+        #: dumped pages whose descriptors and data this file holds (its pfn range)
+        self.pages_dumped = (self._rank_of(self.end_pfn) - self._rank_start if self.split
+                             else self.pages_dumped_all)
         desc_end = self.desc_offset + self.pages_dumped * K.PAGE_DESC_SIZE
         lost = self.view.missing(self.desc_offset, desc_end)
         if desc_end > self.view.size:
@@ -798,6 +859,118 @@ class KdumpFile:
                                   "they describe are not in the dump")
         if not self.regions:
             self._warnings.append(f"{path}: the bitmaps describe no page")
+        #: why no page descriptor of this file can be trusted (the bitmap and the descriptor
+        #: table disagree: pages would be shifted), or ``None``
+        self.desc_damage: str | None = None
+        self._check_descriptors()
+
+    def _split_range(self, h: Any, sub: Any, max_mapnr: int) -> None:
+        """``split``, ``start_pfn`` and ``end_pfn``: the pfns whose pages this file holds."""
+        self.split = bool(h.header_version >= 2 and sub.split)
+        self._split_warning: str | None = None
+        if not self.split:
+            self.start_pfn, self.end_pfn = 0, max_mapnr
+            return
+        start, end = ((sub.start_pfn_64, sub.end_pfn_64) if h.header_version >= 6
+                      else (sub.start_pfn, sub.end_pfn))
+        if not start < end or start >= max_mapnr:
+            self._warnings.append(f"{self.path}: damaged split-dump header: this file's pfn range "
+                                  f"{start:#x}-{end:#x} is empty or beyond the bitmaps ({max_mapnr:#x} "
+                                  "pages); it holds no page")
+            start = end = min(start, max_mapnr)
+        elif end > max_mapnr:
+            self._warnings.append(f"{self.path}: split-dump pfn range {start:#x}-{end:#x} ends beyond "
+                                  f"the bitmaps ({max_mapnr:#x} pages); cut there")
+            end = max_mapnr
+        self.start_pfn, self.end_pfn = start, end
+        self._split_warning = (f"{self.path}: one file of a split dump: it holds the pages of pfns "
+                               f"{start:#x}-{end:#x}; pages of the other pfns are in the other files "
+                               "(give them all: -i FILE1 -i FILE2 ...)")
+        self._warnings.append(self._split_warning)
+
+    def _check_descriptors(self, chunk: int = 1 << 16) -> None:
+        """Cross-check the 2nd bitmap against the page descriptor table.
+
+        Descriptors are indexed by rank in the 2nd bitmap, so one bit too many or too few
+        shifts every page after it onto its neighbour's data.  makedumpfile (and QEMU)
+        size the table for every dumped page (in every file of a split dump) and write
+        page data right after it; a split file fills its own pfns' slots and leaves the
+        rest zero.  So: no page data may start inside the table the bitmap implies, the
+        last slot of this file's pages must be a page descriptor and (split) the slot
+        after it must be empty, and no two descriptors may point at overlapping data
+        (sharing the same data, as zero pages do, is allowed).
+        """
+        import numpy as np
+
+        n_all, n_own, bs = self.pages_dumped_all, self.pages_dumped, self.block_size
+        table_end = self.desc_offset + n_all * K.PAGE_DESC_SIZE
+        dtype = np.dtype([("offset", "<i8"), ("size", "<u4"), ("flags", "<u4"), ("page_flags", "<u8")])
+        keep = n_own <= _OVERLAP_CHECK_LIMIT
+        offs: list[Any] = []
+        sizes: list[Any] = []
+        low: int | None = None
+        last: Any = None
+        for i in range(0, n_own, chunk):
+            n = min(chunk, n_own - i)
+            try:
+                raw = self.view.read(self.desc_offset + i * K.PAGE_DESC_SIZE, n * K.PAGE_DESC_SIZE)
+            except _Missing:
+                break                                   # truncated: already warned
+            d = np.frombuffer(raw, dtype=dtype)
+            ok = (d["offset"] > 0) & (d["size"] > 0) & (d["size"] <= _max_data(bs))
+            if ok.any():
+                m = int(d["offset"][ok].min())
+                low = m if low is None else min(low, m)
+                if keep:
+                    offs.append(d["offset"][ok])
+                    sizes.append(d["size"][ok].astype(np.int64))
+            if i + n == n_own:
+                last = d[-1]
+        problems: list[str] = []
+        shifted = False
+        what = "this file's pfns" if self.split else "the dump"
+        if last is not None and not (last["offset"] > 0 and 0 < last["size"] <= _max_data(bs)):
+            problems.append(f"the 2nd bitmap claims {n_own} dumped pages in {what}, but page descriptor "
+                            f"{n_own - 1} is not one (offset {int(last['offset']):#x}, size "
+                            f"{int(last['size']):#x}): the bitmap has more pages than there are descriptors")
+            shifted = True
+        if low is not None and low < table_end:
+            problems.append(f"the 2nd bitmap claims {n_all} dumped pages, whose descriptors would end "
+                            f"at {table_end:#x}, but page data starts at {low:#x} (room for "
+                            f"{max(0, low - self.desc_offset) // K.PAGE_DESC_SIZE} descriptors): the bitmap "
+                            "has more pages than there are descriptors")
+            shifted = shifted or not self.split
+        if self.split and n_own < n_all:
+            try:
+                nxt = self.view.read(self.desc_offset + n_own * K.PAGE_DESC_SIZE, K.PAGE_DESC_SIZE)
+            except _Missing:
+                nxt = bytes(K.PAGE_DESC_SIZE)
+            if any(nxt):
+                problems.append(f"page descriptor {n_own} is used, but the 2nd bitmap has only {n_own} "
+                                "pages in this file's pfns: the bitmap has fewer pages than there are "
+                                "descriptors")
+                shifted = True
+        if offs:
+            o = np.concatenate(offs)
+            z = np.concatenate(sizes)
+            order = np.lexsort((z, o))                                # by offset, then size
+            o, z = o[order], z[order]
+            first = np.ones(len(o), dtype=bool)                      # shared data counted once
+            first[1:] = (o[1:] != o[:-1]) | (z[1:] != z[:-1])
+            pairs = np.stack([o[first], z[first]], axis=1)
+            bad = np.flatnonzero(pairs[:-1, 0] + pairs[:-1, 1] > pairs[1:, 0])
+            if len(bad):
+                a, b = pairs[bad[0]], pairs[bad[0] + 1]
+                problems.append(f"page descriptors overlap: page data [{int(a[0]):#x}, {int(a[0] + a[1]):#x}) "
+                                f"and [{int(b[0]):#x}, {int(b[0] + b[1]):#x}) "
+                                f"({len(bad)} overlap{'s' if len(bad) > 1 else ''})")
+                shifted = True
+        for p in problems:
+            self._warnings.append(f"{self.path}: damaged dump: {p}" + (
+                "; no page of this file is read" if shifted else
+                "; this file's own pages are not affected"))
+        if shifted:
+            self.desc_damage = problems[0]
 
     # -- properties ----------------------------------------------------------
 
@@ -821,7 +994,13 @@ class KdumpFile:
 
     @property
     def pages_excluded(self) -> int:
-        return self.pages_present - self.pages_dumped
+        """Pages the 1st bitmap has and the dump left out (by dump level)."""
+        return self.pages_present - self.pages_dumped_all
+
+    @property
+    def pages_elsewhere(self) -> int:
+        """Dumped pages held by the other files of a split dump (0 otherwise)."""
+        return self.pages_dumped_all - self.pages_dumped
 
     @property
     def mapped(self) -> list[tuple[Region, KdumpPages]]:
@@ -876,12 +1055,13 @@ class KdumpFile:
     # -- pages -----------------------------------------------------------------
 
     def page_state(self, pfn: int) -> str:
-        """``"dumped"``, ``"excluded"`` or ``"absent"`` (not described: a hole)."""
+        """``"dumped"``, ``"excluded"``, ``"absent"`` (not described: a hole) or, in one file of
+        a split dump, ``"other file"`` (dumped, in another file's pfn range)."""
         if not 0 <= pfn < self.max_mapnr:
             return "absent"
         bit = 1 << (pfn & 7)
         if self._bm2[pfn >> 3] & bit:
-            return "dumped"
+            return "dumped" if self.start_pfn <= pfn < self.end_pfn else "other file"
         if self._bm1[pfn >> 3] & bit:
             return "excluded"
         return "absent"
@@ -900,6 +1080,8 @@ class KdumpFile:
             per = counts.reshape(-1, _RANK_BYTES).sum(axis=1, dtype=np.int64)
             rank = self._rank = [0, *np.cumsum(per).tolist()]
         byte = pfn >> 3
+        if byte >= len(self._bm2_bytes):
+            return rank[-1]
         blk = byte // _RANK_BYTES
         r = rank[blk]
         lo = blk * _RANK_BYTES
@@ -907,17 +1089,43 @@ class KdumpFile:
             r += int.from_bytes(self._bm2_bytes[lo:byte], "little").bit_count()
         return r + (self._bm2_bytes[byte] & ((1 << (pfn & 7)) - 1)).bit_count()
 
-    def page_desc(self, pfn: int) -> _Desc:
-        """The descriptor of a dumped page; :class:`NotInImage` otherwise."""
-        bs = self.block_size
+    def page_absent(self, pfn: int) -> str | None:
+        """Why page ``pfn``'s contents are not in this file (a :class:`NotInImage` reason),
+        or ``None`` when the file holds a descriptor for it (its data is not read)."""
         if not 0 <= pfn < self.max_mapnr:
-            raise NotInImage(pfn * bs, bs, "is beyond the pages the dump describes")
+            return "is beyond the pages the dump describes"
         bit = 1 << (pfn & 7)
         if not self._bm2_bytes[pfn >> 3] & bit:
             if self._bm1[pfn >> 3] & bit:
-                raise NotInImage(pfn * bs, bs, EXCLUDED_REASON)
-            raise NotInImage(pfn * bs, bs, "is not in the dump (a memory hole)")
-        at = self.desc_offset + self._rank_of(pfn) * K.PAGE_DESC_SIZE
+                return EXCLUDED_REASON
+            return "is not in the dump (a memory hole)"
+        if not self.start_pfn <= pfn < self.end_pfn:
+            return (f"is not in this file of the split dump (it holds pfns {self.start_pfn:#x}-"
+                    f"{self.end_pfn:#x}; give every file of the split dump)")
+        if self.desc_damage is not None:
+            return f"is not read: the dump is damaged ({self.desc_damage})"
+        return None
+
+    def absent_mask(self, pfns: Any) -> Any:
+        """:meth:`page_absent` is not ``None``, for a numpy array of pfns (vectorised)."""
+        import numpy as np
+
+        pfns = np.asarray(pfns, dtype=np.uint64)
+        inside = pfns < np.uint64(self.max_mapnr)
+        p = np.where(inside, pfns, 0).astype(np.intp)
+        dumped = inside & ((self._bm2[p >> 3] >> (p & 7).astype(np.uint8)) & 1).astype(bool)
+        held = dumped & (pfns >= np.uint64(self.start_pfn)) & (pfns < np.uint64(self.end_pfn))
+        if self.desc_damage is not None:
+            held[:] = False
+        return ~held
+
+    def page_desc(self, pfn: int) -> _Desc:
+        """The descriptor of a dumped page; :class:`NotInImage` otherwise."""
+        bs = self.block_size
+        why = self.page_absent(pfn)
+        if why is not None:
+            raise NotInImage(pfn * bs, bs, why)
+        at = self.desc_offset + (self._rank_of(pfn) - self._rank_start) * K.PAGE_DESC_SIZE
         try:
             raw = self.view.read(at, K.PAGE_DESC_SIZE)
         except _Missing:
@@ -935,7 +1143,7 @@ class KdumpFile:
                 raise NotInImage(pa, bs, "was not written (the dump is incomplete)")
             raise NotInImage(pa, bs, f"has a corrupt page descriptor (offset {desc.offset:#x}, "
                              f"size {desc.size:#x})")
-        if desc.size > 2 * bs + 4096:
+        if desc.size > _max_data(bs):
             raise NotInImage(pa, bs, f"has a corrupt page descriptor (size {desc.size:#x} for a "
                              f"{bs}-byte page)")
         try:
@@ -982,6 +1190,45 @@ class KdumpFile:
     def __repr__(self) -> str:
         return (f"<KdumpFile {self.path!r} {'flattened ' if self.flattened else ''}"
                 f"block {self.block_size} {len(self.regions)} regions>")
+
+
+def join_split_dumps(dumps: Sequence[KdumpFile]) -> tuple[list[tuple[Region, KdumpPages]] | None,
+                                                            list[str], list[str]]:
+    """The files of one split dump read as one memory: ``(mapped, warnings, superseded)``.
+
+    makedumpfile ``--split`` writes files that share the headers and both bitmaps and each
+    hold the page descriptors and data of their own pfn range (``start_pfn``-``end_pfn`` of
+    the sub-header), their descriptors indexed from that start.  ``mapped`` are the regions
+    of the whole dump, backed by one :class:`KdumpPages` that reads each page from the file
+    holding it; a page of a file not given reads as not in the dump, saying so.  When the
+    files are not parts of one dump (different bitmaps or headers) or their pfn ranges
+    overlap, ``mapped`` is ``None`` and ``warnings`` say why.  ``superseded`` are the
+    files' own "one file of a split dump" warnings, which no longer apply once joined.
+    """
+    first = dumps[0]
+    names = ", ".join(d.path for d in dumps)
+    for d in dumps[1:]:
+        same = (d.block_size == first.block_size and d.max_mapnr == first.max_mapnr
+                and d.header.timestamp == first.header.timestamp and d.header.utsname == first.header.utsname
+                and d.sub_header.dump_level == first.sub_header.dump_level
+                and d._bm1.tobytes() == first._bm1.tobytes() and d._bm2_bytes == first._bm2_bytes)
+        if not same:
+            return None, [f"{d.path} and {first.path} are not files of one split dump (their headers or "
+                          "bitmaps differ); each is read on its own"], []
+    parts = sorted(dumps, key=lambda d: (d.start_pfn, d.end_pfn))
+    for a, b in zip(parts, parts[1:]):
+        if b.start_pfn < a.end_pfn:
+            return None, [f"damaged split dump: {a.path} (pfns {a.start_pfn:#x}-{a.end_pfn:#x}) and {b.path} "
+                          f"(pfns {b.start_pfn:#x}-{b.end_pfn:#x}) overlap; each is read on its own"], []
+    warnings: list[str] = []
+    held = sum(d.pages_dumped for d in dumps)
+    if held < first.pages_dumped_all:
+        ranges = ", ".join(f"{d.start_pfn:#x}-{d.end_pfn:#x}" for d in parts)
+        warnings.append(f"split dump ({names}): the files given hold {held} of its {first.pages_dumped_all} "
+                        f"dumped pages (pfns {ranges}); the other pages are in files not given")
+    pages = KdumpPages(first, first._cache_bytes, parts=parts)
+    superseded = [d._split_warning for d in dumps if d._split_warning]
+    return [(r, pages) for r in first.regions], warnings, superseded
 
 
 def open_kdump_backing(path: str, backing: FileBacking,

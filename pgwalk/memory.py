@@ -183,10 +183,26 @@ class BytesBacking:
 
 
 class ZeroBacking:
-    """Memory that reads as zeros and occupies nothing (ELF ``p_memsz > p_filesz``)."""
+    """Memory that reads as zeros and occupies nothing (ELF ``p_memsz > p_filesz``).
 
-    __slots__ = ()
+    ``missing``: why the bytes are not really in the image although they read as zeros
+    (an ELF core's zero tail: ``makedumpfile -E`` leaves the pages it excludes out this
+    way), reported by :meth:`PhysicalMemory.contents_missing`; ``None``: real zeros.
+    """
+
+    __slots__ = ("missing",)
     buffer = None
+
+    def __init__(self, missing: str | None = None) -> None:
+        self.missing = missing
+
+    def missing_reason(self, offset: int) -> str | None:
+        return self.missing
+
+    def missing_mask(self, offsets: "np.ndarray") -> "np.ndarray":
+        import numpy as np
+
+        return np.full(len(offsets), self.missing is not None, dtype=bool)
 
     def read(self, offset: int, size: int) -> bytes:
         return bytes(size)
@@ -379,6 +395,50 @@ class PhysicalMemory:
             if i == len(self._bases) or self._bases[i] != cur:
                 return False
         return True
+
+    def contents_missing(self, pa: int, verify: bool = False) -> str | None:
+        """Why the byte at ``pa`` is not in the image (a :class:`NotInImage` reason: not in
+        any region, or a crash dump's page excluded or held by a file not given), or ``None``.
+
+        Without ``verify`` nothing is read (a dump's bitmaps decide); with it the page is
+        read too, so corrupt page data also counts as missing.
+        """
+        i = bisect_right(self._bases, pa) - 1
+        if i < 0 or pa >= self._entries[i][0]:
+            return "is not in the image"
+        why = getattr(self._backings[i], "missing_reason", None)
+        reason = why(pa + self._entries[i][2]) if why is not None else None
+        if reason is None and verify:
+            try:
+                self._read_in(i, pa, 1)
+            except NotInImage as e:
+                reason = e.reason
+        return reason
+
+    def contents_missing_mask(self, pas: "np.ndarray") -> "np.ndarray":
+        """:meth:`contents_missing` is not ``None`` (without reading), for a numpy array of PAs."""
+        import numpy as np
+
+        pas = np.asarray(pas, dtype=np.uint64)
+        if not self._bases:
+            return np.ones(len(pas), dtype=bool)
+        bases = np.array(self._bases, dtype=np.uint64)
+        ends = np.array([e[0] for e in self._entries], dtype=np.uint64)
+        i = np.searchsorted(bases, pas, side="right") - 1
+        j = np.maximum(i, 0)
+        inside = (i >= 0) & (pas < ends[j])
+        out = ~inside
+        by_backing: dict[int, list[int]] = {}
+        for k, b in enumerate(self._backings):
+            if getattr(b, "missing_mask", None) is not None:
+                by_backing.setdefault(id(b), []).append(k)
+        adj = np.array([e[2] for e in self._entries], dtype=np.int64)       # backing offset - PA
+        for ks in by_backing.values():
+            lanes = np.flatnonzero(inside & np.isin(j, ks))
+            if len(lanes):
+                offs = (pas[lanes].astype(np.int64) + adj[j[lanes]]).astype(np.uint64)
+                out[lanes] = self._backings[ks[0]].missing_mask(offs)
+        return out
 
     def find_region(self, pa: int) -> Region | None:
         """The region holding byte ``pa``, or ``None``."""
@@ -699,7 +759,8 @@ def _parse_elf(path: str, backing: FileBacking) -> ElfCore:
 
     mapped: list[Mapped] = []
     notes: list[tuple[int, int, int]] = []
-    zero = ZeroBacking()
+    zero = ZeroBacking("lies beyond p_filesz of its PT_LOAD: the core holds no bytes there and they "
+                       "read as zeros (makedumpfile -E leaves the pages it excludes out this way)")
     for n in range(phnum):
         at = eh.e_phoff + n * eh.e_phentsize
         ph = structs.parse_phdr(backing.read(at, structs.phdr_size))
@@ -846,14 +907,29 @@ def open_images(specs: Iterable[str]) -> PhysicalMemory:
         specs = list(specs)
         if not specs:
             raise ImageError("no memory image given (use -i PATH[@BASE])")
+        per_file: list[tuple[list[Mapped], Any]] = []
         for spec in specs:
             m, w, core = _open_one(spec)
             opened.extend(b for _r, b in m)
             if core is not None:
                 opened.append(core.backing)
                 cores.append(core)
-            mapped.extend(m)
+            per_file.append((m, core))
             warnings.extend(w)
+        splits = [c for c in cores if getattr(c, "split", False)]
+        if len(splits) > 1:
+            # the files of a makedumpfile --split dump together form one memory
+            from pgwalk.kdump import join_split_dumps
+
+            joined, more, superseded = join_split_dumps(splits)
+            warnings = [w for w in warnings if w not in superseded] + more
+            if joined is not None:
+                opened.extend(b for _r, b in joined)
+                at = next(i for i, (_m, c) in enumerate(per_file) if c is splits[0])
+                per_file[at] = (joined, None)
+                per_file = [(m, c) for m, c in per_file if not any(c is s for s in splits)]
+        for m, _core in per_file:
+            mapped.extend(m)
         mem = PhysicalMemory(mapped, warnings, cores)
     except BaseException:
         for b in _unique_objects(opened):

@@ -199,6 +199,7 @@ class S1WalkParams:
     base_fault: bool
     config_fault: str = ""
     notes: tuple[str, ...] = ()
+    ttbr_known: bool = True   # False: the TTBR was not given (unknown, not zero)
 
     @property
     def stride(self) -> int:
@@ -266,6 +267,7 @@ class TranslationSetup:
     pan: bool                                 # PSTATE.PAN from the registers (PSTATE/CPSR), if given
     registers: Mapping[str, int] = field(repr=False, default_factory=dict)
     notes: tuple[str, ...] = ()
+    mair_known: bool = True                   # False: MAIR_ELx not given, stage 1 attributes unknown
 
     def s1_params(self, va: int) -> S1WalkParams:
         """ASL ``AArch64.GetVARange``: VA bit 55 selects the range (whatever TBI is)."""
@@ -350,7 +352,7 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
         txsz=txsz, iasize=iasize, start_level=start, tbi=tbi, tbid=tbid, epd=epd, e0pd=e0pd,
         hpd=hpd, ha=ha, hd=hd, ds=ds, ps=ps, oa_bits=oa_bits, sh=sh, irgn=irgn, orgn=orgn,
         ee=bool(R.SCTLR["EE"].get(sctlr)), lpa64=lpa64, base=base, base_fault=base_fault,
-        config_fault=config_fault, notes=tuple(notes))
+        config_fault=config_fault, notes=tuple(notes), ttbr_known=ttbr_name in regs)
 
 
 def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
@@ -523,10 +525,13 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None) 
             raise RegisterError("HCR_EL2 enables stage 2 (VM or DC) but VTCR_EL2 was not given")
         s2 = _s2_params(regs, features)
         notes.extend(s2.notes)
+    mair_known = f"MAIR_{el}" in regs
+    if s1_enabled and not mair_known:
+        notes.append(f"MAIR_{el} not given: stage 1 memory attributes are unknown (each leaf's AttrIndx is shown)")
     pstate = regs.get("PSTATE")
     pan = bool(R.PSTATE["PAN"].get(pstate)) if pstate is not None else False
     return TranslationSetup(
         regime=regime, features=features, s1_enabled=s1_enabled, ranges=tuple(ranges), s2=s2,
         mair=_reg(regs, f"MAIR_{el}"), wxn=bool(s["WXN"]),
         epan=bool(s["EPAN"]) and features.pan >= 3, s1_ee=bool(s["EE"]), dc=bool(h["DC"]) and regime is Regime.EL10,
-        pan=pan, registers=dict(regs), notes=tuple(dict.fromkeys(notes)))
+        pan=pan, registers=dict(regs), notes=tuple(dict.fromkeys(notes)), mair_known=mair_known)

@@ -93,16 +93,23 @@ def result_line(d: dict[str, Any]) -> Text:
         f = d["fault"]
         t.append("  FAULT ", style="bold red")
         t.append(f"{f['description']}, FSC {f['fsc_hex']}", style="red")
+        if f.get("not_in_image"):
+            t.append("  (a table is not in the dump" + (f": {f['reason']})" if f.get("reason") else ")"),
+                     style="yellow")
         return t
     extras = [size_text(d["size"])]
     a = d["attributes"]
     if a:
         extras.append(a["description"])
         extras.append({"NSH": "Non-shareable", "ISH": "Inner Shareable", "OSH": "Outer Shareable"}[a["shareability"]])
+    elif d.get("attributes_unknown"):
+        extras.append(f"attributes unknown ({d['attributes_unknown']})")
     p = d["permissions"] or {}
     if p:
         extras.append(" ".join(f"{k.upper().replace('STAGE2_', 'S2 ')} {v}" for k, v in p.items()))
     t.append("  " + ", ".join(extras), style="dim")
+    if d.get("contents_in_image") is False:
+        t.append("  contents not in the dump", style="bold yellow")
     return t
 
 

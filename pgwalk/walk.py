@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from . import attrs as A
-from .errors import NotInImage
+from .errors import NotInImage, UnknownRegister
 from .faults import Fault, FaultType
 from .formats import descriptors as D
 from .formats.fields import Layout
@@ -109,7 +109,7 @@ class Leaf:
     raw: int
     oa_base: int
     size_shift: int         # log2 of the block/page size
-    attrs: A.MemAttrs
+    attrs: A.MemAttrs | None  # None: unknown (stage 1 with MAIR not given)
     perms: S1Perms | S2Perms
     af: bool
     ng: bool
@@ -371,6 +371,9 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
         raise fault(FaultType.TRANSLATION, 0, f"E0PD{p.varange} = 1 and the access is from EL0")
     if p.has_unprivileged and p.epd:
         raise fault(FaultType.TRANSLATION, 0, f"EPD{p.varange} = 1: walks through {p.ttbr_name} are disabled")
+    if not p.ttbr_known:
+        # not a fault: the table base was never given (an absent register is unknown, not 0)
+        raise UnknownRegister(p.ttbr_name, va)
     if p.base_fault:
         raise fault(FaultType.ADDRESS_SIZE, 0,
                     f"{p.ttbr_name} base {p.base:#x} is beyond the {p.oa_bits}-bit output size")
@@ -450,7 +453,8 @@ def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind
     two_el = p.has_unprivileged
     sh = p.sh if p.ds else _SH.get(raw)
     attr_index = _ATTRINDX.get(raw)
-    memattrs = A.s1_decode_mem_attrs((setup.mair >> (8 * attr_index)) & 0xFF, sh)
+    # MAIR not given: the attributes are unknown (None), not what a MAIR of 0 would say
+    memattrs = A.s1_decode_mem_attrs((setup.mair >> (8 * attr_index)) & 0xFF, sh) if setup.mair_known else None
     perms = s1_direct_base_permissions(
         two_el=two_el, ap=_AP.get(raw), uxn=bool(_UXN.get(raw)), pxn=bool(_PXN.get(raw)) and two_el,
         dbm=bool(_DBM.get(raw)), hd=p.hd, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table)
@@ -460,12 +464,15 @@ def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind
 
 
 def stage2_attributes(setup: TranslationSetup, s1_attrs: A.MemAttrs | None, s2: Leaf, stages: str,
-                      access: Access | None) -> A.MemAttrs:
+                      access: Access | None) -> A.MemAttrs | None:
     """The final attributes once stage 2 has run (ASL ``S2CombineS1MemAttrs``,
-    ``AArch64.S2ApplyFWBMemAttrs``, ``S2TreatAsNormalNC``)."""
+    ``AArch64.S2ApplyFWBMemAttrs``, ``S2TreatAsNormalNC``); ``None`` when the stage 1
+    attributes are unknown (MAIR not given)."""
     assert setup.s2 is not None
-    if stages == "2" or s1_attrs is None:
+    if stages == "2":
         return A.effective_shareability(s2.attrs)
+    if s1_attrs is None:
+        return None
     if setup.s2.fwb:
         return A.s2_apply_fwb(s1_attrs, _MEMATTR.get(s2.raw), s2.sh, bool(_FNXS.get(s2.raw)))
     s2attrs = s2.attrs
@@ -489,6 +496,8 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
     :param el: the exception level of the access (0 selects EL0 permissions).
     :param pan: PSTATE.PAN applies to this access.
     :returns: a :class:`Translation`; faults are in ``.fault``, never raised.
+    :raises UnknownRegister: when the walk needs a table base register that was
+        not given (an unknown TTBR is not a fault, and not zero)
     """
     if stages is None:
         stages = "12" if setup.s2 is not None else "1"

@@ -148,6 +148,11 @@ def _image_commands(img: Path, p: dict[str, Path]) -> list[list]:
         ["at", "S1E1R", VA, "-i", img, "--hw-par", "0x800", "--json"],
         ["at", "--batch", p["at-batch"], "-i", img, "--regs", regs, "--json"],
         ["vtop", img, VA, "0xffff000000001000"], ["ptov", img, "0x2000", "0x40000000"],
+        # issue 11: absurd and user addresses, PAs beyond every size, unknown TTBR0/MAIR
+        ["vtop", img, "--json", "0x0", "0xffffffffffffffff", "0xf3ff000000001000", "0x8000000000000000"],
+        ["ptov", img, "--json", "0xffffffffffffffff", "0x0", "0x10000000000000"],
+        ["translate", "-i", img, "--json", "0x1000", VA], ["dump-tree", "-i", img, "--ttbr0", "--stats"],
+        ["translate", "-i", img, "--reg", "TCR_EL1=0x10", "--reg", "TTBR0_EL1=0", "0x1000"],
         ["decode-esr", "--log", p["log"], "--image", img, "--json"],
     ]
 

@@ -11,6 +11,11 @@
   of page-data record boundaries, and inside a record.
 * A synthetic plain kdump (``write_kdump``): truncated at every structure boundary, each
   header field corrupted, page descriptors and compressed data corrupted.
+* Real makedumpfile output (``makedumpfile-public``: a ``-d 31`` dump and its three split
+  files): bitmaps claiming more pages than there are descriptors (one extra bit early, at
+  the end, a run of them), overlapping page descriptors, split files with an extra or a
+  missing bit in their range, an extra bit outside it, damaged or overlapping pfn ranges.
+  Each is reported as damage, and no page is ever read shifted onto another's data.
 
 For each variant: ``info --json`` and ``translate --json`` through the real CLI entry give
 the expected exit status and message (what is present is used, what is missing is named).
@@ -535,3 +540,197 @@ def test_kdump_corrupt_pages_are_named(synthetic):
     p.write_bytes(bytes(b))
     rc, results, err = translate(p, s["vas"][:1], "--reg", "TCR_EL1=0x5b5103510", "--reg", "TTBR1_EL1=0x2000")
     assert "zlib gave 100 bytes, not 4096" in results[0]["fault"]["reason"]
+
+
+# --------------------------------------------------------------------------
+# real makedumpfile dumps (makedumpfile-public): split files and bitmap damage
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def mdf(tmp_path_factory):
+    """The whole -d 31 dump and its three split files, their raw layouts, and the ELF."""
+    from makedumpfile_data import public_dir, raw_layout
+    from pgwalk.memory import open_image
+
+    d, elf, entries = public_dir(), linux_vmcore_elf(), linux_translations()
+    if d is None or elf is None or not entries:
+        pytest.skip("makedumpfile-public or the Linux oracle is not available")
+    whole = d / "max-zstd-d31"
+    parts = [d / f"max-zstd-d31.split-{i}of3" for i in (1, 2, 3)]
+    lay = raw_layout(whole)
+    dumped = lay.dumped_pfns()
+    expected = {int(e["va"], 16): int(e["regimes"]["el1_nopan"]["pa"], 16) for e in entries
+                if e["regimes"]["el1_nopan"]["pa"] and int(e["va"], 16) >> 63}
+    vas = sorted(random.Random(11).sample(sorted(expected), 12))
+    mem = open_image(str(elf))
+    yield {"whole": whole, "parts": parts, "layout": lay, "part_layouts": [raw_layout(p) for p in parts],
+           "dumped": dumped, "elf": mem, "vas": vas, "expected": expected, "dir": tmp_path_factory.mktemp("mdf")}
+    mem.close()
+
+
+def _mdf_variant(m, src: Path, name: str, *, set_bits=(), clear_bits=(), patches=()) -> Path:
+    """A copy of ``src`` with bits set in both bitmaps / cleared in the 2nd and raw patches."""
+    from makedumpfile_data import raw_layout
+
+    lay = raw_layout(src)
+    b = bytearray(src.read_bytes())
+    for pfn in set_bits:
+        b[lay.bitmap_offset + (pfn >> 3)] |= 1 << (pfn & 7)
+        b[lay.bitmap_offset + lay.bitmap_half + (pfn >> 3)] |= 1 << (pfn & 7)
+    for pfn in clear_bits:
+        b[lay.bitmap_offset + lay.bitmap_half + (pfn >> 3)] &= ~(1 << (pfn & 7)) & 0xFF
+    for off, fmt, value in patches:
+        struct.pack_into(fmt, b, off, value)
+    p = m["dir"] / name
+    p.write_bytes(bytes(b))
+    return p
+
+
+def _reads_never_shifted(m, paths) -> tuple[int, int]:
+    """Every page the original dump holds reads as the ELF has it, or is refused: (read, refused)."""
+    from pgwalk.errors import NotInImage
+    from pgwalk.memory import open_images
+
+    read = refused = 0
+    with open_images([str(p) for p in paths]) as mem:
+        for pfn in m["dumped"]:
+            try:
+                data = mem.read(pfn << 12, 4096)
+            except NotInImage:
+                refused += 1
+                continue
+            assert data == m["elf"].read(pfn << 12, 4096), (paths, hex(pfn))
+            read += 1
+    return read, refused
+
+
+def _translate_never_wrong(m, paths) -> list[dict]:
+    rc, out, err = cli("translate", *[a for p in paths for a in ("-i", p)], "--json", "--scalar",
+                       *[hex(v) for v in m["vas"]])
+    results = [json.loads(x) for x in out.splitlines()]
+    assert len(results) == len(m["vas"]), err
+    for va, r in zip(m["vas"], results):
+        if r["ok"]:
+            assert int(r["pa"], 16) == m["expected"][va]
+        else:
+            assert r["fault"]["not_in_image"], r
+    return results
+
+
+def _excluded_pfn(m, after: int) -> int:
+    lay = m["layout"]
+    return next(p for p in range(after, lay.max_mapnr) if lay.present(p) and not lay.dumped(p))
+
+
+@pytest.mark.parametrize("where", ["early", "last", "run"])
+def test_mdf_bitmap_claiming_more_pages_than_descriptors_is_damage(mdf, where):
+    m = mdf
+    first = m["dumped"][0]
+    if where == "early":
+        bits = [_excluded_pfn(m, first)]                         # every later page would shift by one
+    elif where == "last":
+        lay = m["layout"]                                        # the last excluded page: the
+        bits = [max(p for p in lay.present_pfns() if not lay.dumped(p))]   # extra slot is at the end
+    else:
+        start = _excluded_pfn(m, m["dumped"][len(m["dumped"]) // 2])
+        bits = [p for p in range(start, start + 64) if not m["layout"].dumped(p)]
+    p = _mdf_variant(m, m["whole"], f"extra-{where}", set_bits=bits)
+    rc, d, err = info(p)
+    assert rc == 0 and d["kdump"]["damage"] and "more pages than there are descriptors" in d["kdump"]["damage"]
+    assert any("damaged dump" in w for w in d["warnings"]), d["warnings"]
+    read, refused = _reads_never_shifted(m, [p])
+    assert read == 0 and refused == len(m["dumped"])
+    for r in _translate_never_wrong(m, [p]):
+        assert not r["ok"] and "damaged" in r["fault"]["reason"]
+
+
+def test_mdf_overlapping_page_descriptors_are_damage(mdf):
+    m = mdf
+    lay = m["layout"]
+    data = m["whole"].read_bytes()
+    k = 100
+    prev_off, = struct.unpack_from("<q", data, lay.desc_offset + 24 * (k - 1))
+    p = _mdf_variant(m, m["whole"], "overlap", patches=[(lay.desc_offset + 24 * k, "<q", prev_off + 16)])
+    rc, d, err = info(p)
+    assert rc == 0 and "page descriptors overlap" in d["kdump"]["damage"], d["warnings"]
+    assert _reads_never_shifted(m, [p])[0] == 0
+    _translate_never_wrong(m, [p])
+
+
+def test_mdf_split_file_with_an_extra_bit_in_its_range_is_damage(mdf):
+    m = mdf
+    p1, p2, p3 = m["parts"]
+    l2 = m["part_layouts"][1]
+    bit = _excluded_pfn(m, l2.start_pfn)
+    assert bit < l2.end_pfn
+    bad = _mdf_variant(m, p2, "part2-extra-in-range", set_bits=[bit])
+    rc, d, err = info(bad)
+    assert "more pages than there are descriptors" in d["kdump"]["damage"]
+    assert _reads_never_shifted(m, [bad]) == (0, len(m["dumped"]))
+    # given with the good files (whose bitmaps now differ): never joined into a wrong memory
+    read, refused = _reads_never_shifted(m, [p1, bad, p3])
+    assert read < len(m["dumped"])
+    _translate_never_wrong(m, [p1, bad, p3])
+
+
+def test_mdf_split_file_with_an_extra_bit_outside_its_range_keeps_its_own_pages(mdf):
+    m = mdf
+    l2 = m["part_layouts"][1]
+    bit = _excluded_pfn(m, m["layout"].present_pfns()[0])       # in file 1's range
+    assert bit < l2.start_pfn
+    bad = _mdf_variant(m, m["parts"][1], "part2-extra-outside", set_bits=[bit])
+    rc, d, err = info(bad)
+    assert d["kdump"]["damage"] is None
+    assert any("this file's own pages are not affected" in w for w in d["warnings"]), d["warnings"]
+    own = sum(1 for p in m["dumped"] if l2.start_pfn <= p < l2.end_pfn)
+    assert _reads_never_shifted(m, [bad]) == (own, len(m["dumped"]) - own)
+
+
+def test_mdf_split_file_with_a_bit_missing_in_its_range_is_damage(mdf):
+    m = mdf
+    l2 = m["part_layouts"][1]
+    pfn = next(p for p in m["dumped"] if l2.start_pfn <= p < l2.end_pfn)
+    bad = _mdf_variant(m, m["parts"][1], "part2-missing-bit", clear_bits=[pfn])
+    rc, d, err = info(bad)
+    assert "fewer pages than there are descriptors" in d["kdump"]["damage"]
+    assert _reads_never_shifted(m, [bad])[0] == 0
+
+
+@pytest.mark.parametrize("field, where", [("start", "into file 1"), ("start", "inside"), ("end", "into file 3"),
+                                          ("end", "inside")])
+def test_mdf_split_files_with_damaged_pfn_ranges_never_shift(mdf, field, where):
+    m = mdf
+    p1, p2, p3 = m["parts"]
+    l1, l2, l3 = m["part_layouts"]
+    own = [p for p in m["dumped"] if l2.start_pfn <= p < l2.end_pfn]
+    value = {("start", "into file 1"): max(p for p in m["dumped"] if p < l1.end_pfn),
+             ("start", "inside"): own[1],
+             ("end", "into file 3"): min(p for p in m["dumped"] if p >= l3.start_pfn) + 1,
+             ("end", "inside"): own[-1]}[field, where]
+    off = 4096 + (80 if field == "start" else 88)               # start_pfn_64 / end_pfn_64
+    bad = _mdf_variant(m, p2, f"part2-{field}-{value:x}", patches=[(off, "<Q", value)])
+    rc, d, err = info(bad)
+    assert rc == 0 and d["kdump"]["damage"], d["warnings"]
+    assert _reads_never_shifted(m, [bad])[0] == 0
+    rc, out, err = cli("translate", "-i", p1, "-i", bad, "-i", p3, "--json", hex(m["vas"][0]))
+    _translate_never_wrong(m, [p1, bad, p3])
+    _reads_never_shifted(m, [p1, bad, p3])
+
+
+def test_mdf_split_files_whose_ranges_overlap_are_not_joined(mdf):
+    m = mdf
+    p1, p2, p3 = m["parts"]
+    l2 = m["part_layouts"][1]
+    # a part 3 whose range starts inside part 2's, with nothing dumped in between (so the file
+    # itself reads right): the files claim the same pfns, and are not joined
+    start = next(p for p in range(l2.end_pfn - 1, l2.start_pfn, -1) if m["layout"].dumped(p)) + 1
+    assert start < l2.end_pfn
+    bad = _mdf_variant(m, p3, "part3-overlapping", patches=[(4096 + 80, "<Q", start)])
+    rc, d, err = info(bad)
+    assert rc == 0 and d["kdump"]["damage"] is None
+    from pgwalk.memory import open_images
+
+    with open_images([str(p1), str(p2), str(bad)]) as mem:
+        assert any("overlap" in w and "each is read on its own" in w for w in mem.warnings), mem.warnings
+    _reads_never_shifted(m, [p1, p2, bad])
+    _translate_never_wrong(m, [p1, p2, bad])

@@ -503,3 +503,59 @@ def test_oracle_info_both_formats():
         assert {x["name"] for x in d["layout"]} >= {"linear map", "kernel image", "modules", "vmalloc",
                                                      "fixmap", "PCI I/O", "vmemmap"}
     assert kd["notes"] == el["notes"]
+
+
+# --------------------------------------------------------------------------
+# the 2nd bitmap against the descriptor table; pages not in the dump
+# --------------------------------------------------------------------------
+
+def _bitmap_desc_patched(tmp_path, name, *, set_bit=None, overlap=False):
+    pages = make_pages()
+    p = tmp_path / "ok.kdump"
+    write_kdump(p, pages, excluded_runs=[(0x108, 8)])
+    with open_kdump(p) as d:
+        assert d.desc_damage is None and not d.warnings
+        bm2, desc = d.bitmap_offset + d.bitmap_half, d.desc_offset
+    b = bytearray(p.read_bytes())
+    if set_bit is not None:
+        b[bm2 + (set_bit >> 3)] |= 1 << (set_bit & 7)
+    if overlap:
+        off1, size1 = struct.unpack_from("<qI", b, desc + 24)
+        struct.pack_into("<q", b, desc + 48, off1 + size1 // 2)
+    q = tmp_path / name
+    q.write_bytes(bytes(b))
+    return q, pages
+
+
+@pytest.mark.parametrize("bit", [0x108, 0x10F], ids=["early", "late"])
+def test_an_extra_bitmap_bit_is_damage_and_no_page_is_read(tmp_path, bit):
+    p, pages = _bitmap_desc_patched(tmp_path, "extra.kdump", set_bit=bit)
+    with open_kdump(p) as d:
+        assert d.desc_damage and "more pages than there are descriptors" in d.desc_damage
+        assert any("damaged dump" in w for w in d.warnings)
+        mem = d.memory()
+        for pfn in pages:
+            with pytest.raises(NotInImage, match="damaged"):
+                mem.read(pfn * BS, 8)
+            assert "damaged" in mem.contents_missing(pfn * BS)
+        mem.close()
+
+
+def test_overlapping_page_descriptors_are_damage(tmp_path):
+    p, pages = _bitmap_desc_patched(tmp_path, "overlap.kdump", overlap=True)
+    with open_kdump(p) as d:
+        assert d.desc_damage and "page descriptors overlap" in d.desc_damage
+
+
+def test_contents_missing_names_excluded_pages_and_holes(tmp_path):
+    import numpy as np
+
+    p, pages = _bitmap_desc_patched(tmp_path, "same.kdump")
+    with open_kdump(p) as d:
+        mem = d.memory()
+        assert mem.contents_missing(0x100008) is None
+        assert mem.contents_missing(0x108008) == EXCLUDED_REASON
+        assert mem.contents_missing(0x150000) == "is not in the image"
+        pas = np.array([0x100008, 0x108008, 0x150000, 0x300FFF, 0x301000], dtype=np.uint64)
+        assert mem.contents_missing_mask(pas).tolist() == [False, True, True, False, True]
+        mem.close()

@@ -77,6 +77,24 @@ class _Progress:
             self.bar = None
 
 
+def _write_html(path, images, trees, spans, ctx, layout, notes, merge, limits) -> int:
+    """``--html FILE``: the page of :mod:`pgwalk.render_html`, written whole or not at all."""
+    import os
+
+    from ..render_html import write_html
+
+    title = (f"pgwalk dump-tree: {', '.join(t.name for t in trees)} of "
+             f"{', '.join(os.path.basename(i) for i in images) or 'no image'}")
+    with click.open_file(path, "w", encoding="utf-8", atomic=path != "-") as out:
+        r = write_html(out, trees, spans, ctx.memory, layout=layout, merge=merge, limits=limits, title=title,
+                       notes=notes)
+    if path != "-":
+        click.echo(f"{path}: {r.bytes:,} bytes, {r.ranges:,} ranges, {r.nodes:,} tree nodes", err=True)
+    if r.summary.stopped:
+        click.echo(f"pgwalk: {r.summary.stopped}", err=True)
+    return 1 if r.summary.stopped else 0
+
+
 @click.command("dump-tree")
 @image_options
 @register_options
@@ -103,8 +121,10 @@ class _Progress:
               help="Stop after reading this many tables.")
 @click.option("--max-entries", type=click.IntRange(1), default=50_000_000, show_default=True,
               help="Stop after reading this many descriptors.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True, allow_dash=True), metavar="FILE",
+              help="Write one self-contained HTML page (map, tree, descriptor fields) to FILE ('-': stdout).")
 def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text, ttbr0, ttbr1, stage, regime, view,
-              depth, no_merge, show_invalid, as_json, stats, max_tables, max_entries):
+              depth, no_merge, show_invalid, as_json, stats, max_tables, max_entries, html_file=None):
     """Show everything a translation-table tree maps, as a tree or as address ranges.
 
     \b
@@ -146,6 +166,8 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         raise InputError("--ttbr0/--ttbr1 select a stage 1 tree; --stage 2 walks the VTTBR_EL2 tree")
     if depth is not None and view == "ranges":
         raise InputError("--depth applies to the tree view")
+    if html_file is not None and (as_json or stats or view or depth is not None or show_invalid):
+        raise InputError("--html writes its own map, tree and ranges: no --json, --stats, --view, --depth, --invalid")
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
     layout = None
     if ctx.vmcoreinfo is not None:
@@ -153,7 +175,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
 
         from ..linux import kernel_layout, label_address
 
-        layout = kernel_layout(ctx.vmcoreinfo)
+        layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
     setup = setup_from_registers(ctx.registers, Regime[REGIMES[regime.lower()]] if regime else None)
     if stage == "12" and setup.s2 is None:
         raise InputError("--stage 12: stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
@@ -164,6 +186,19 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         explicit = bool(names)
         if not names:
             names = ["ttbr0", "ttbr1"] if len(setup.ranges) == 2 else ["ttbr0"]
+        # an absent TTBR is unknown, not 0: asked for, that is an error; by default, that tree is left out
+        unknown = [n for n in names if int(n[-1]) < len(setup.ranges) and not setup.ranges[int(n[-1])].ttbr_known]
+        if unknown and (explicit or len(unknown) == len(names)):
+            from ..errors import UnknownRegister
+
+            name = setup.ranges[int(unknown[0][-1])].ttbr_name
+            raise UnknownRegister(name, hint=(f"the dump's VMCOREINFO gives only the kernel's tables "
+                                              f"(swapper_pg_dir); give the process's {name} with --reg {name}=VALUE")
+                                  if ctx.vmcoreinfo is not None else "")
+        if unknown:
+            ctx.notes.append(f"{', '.join(setup.ranges[int(n[-1])].ttbr_name for n in unknown)} unknown: "
+                             "that tree is not shown (give it with --reg NAME=VALUE)")
+            names = [n for n in names if n not in unknown]
         trees = [tree_params(setup, n, final_pa=stage != "1") for n in names]
     if rng is not None:
         def overlaps(t) -> bool:
@@ -185,6 +220,9 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     if stats:
         view = "stats"
     notes = list(dict.fromkeys([*ctx.notes, *setup.notes]))
+    if html_file is not None:
+        return _write_html(html_file, images, trees, spans, ctx, layout, notes, not no_merge,
+                           Limits(max_tables=max_tables, max_entries=max_entries))
 
     import sys
 

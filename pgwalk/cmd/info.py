@@ -18,7 +18,12 @@ JSON output (``--json``) is one object::
                  "holes": [{"start", "end", "size"}]},          # gaps between regions
       "compression": [str],                                      # [] when none
       "kdump": {"header_version", "block_size", "max_mapnr", "pages_present",
-                "pages_dumped", "pages_excluded", "status", "status_flags",
+                "pages_dumped",                  # pages whose data this file holds
+                "pages_dumped_all",              # dumped pages of the whole dump (2nd bitmap)
+                "pages_excluded",                # present, left out by the dump level
+                "split": null | {"start_pfn", "end_pfn", "pages_in_other_files"},
+                "damage": null | str,            # bitmap and descriptors disagree: no page read
+                "status", "status_flags",
                 "dump_level", "phys_base", "nr_cpus", "utsname": {...},
                 "flattened_records", "compression_available": {name: bool}} | null,
       "elf": {"machine", "type", "phnum", "loads": [{"paddr", "vaddr", "filesz", "memsz", "offset"}]} | null,
@@ -135,7 +140,11 @@ def gather(path: str) -> dict:
             out["kdump"] = {
                 "header_version": h.header_version, "block_size": dump.block_size,
                 "max_mapnr": dump.max_mapnr, "pages_present": dump.pages_present,
-                "pages_dumped": dump.pages_dumped, "pages_excluded": dump.pages_excluded,
+                "pages_dumped": dump.pages_dumped, "pages_dumped_all": dump.pages_dumped_all,
+                "pages_excluded": dump.pages_excluded,
+                "split": {"start_pfn": _hx(dump.start_pfn), "end_pfn": _hx(dump.end_pfn),
+                          "pages_in_other_files": dump.pages_elsewhere} if dump.split else None,
+                "damage": dump.desc_damage,
                 "status": h.status, "status_flags": dump.status_flags,
                 "dump_level": sub.dump_level if h.header_version >= 1 else None,
                 "phys_base": _hx(sub.phys_base), "nr_cpus": h.nr_cpus, "utsname": uts,
@@ -170,7 +179,7 @@ def gather(path: str) -> dict:
 
 def _linux_part(out: dict, text: str, warnings: list[str]) -> None:
     from pgwalk.errors import PgwalkError
-    from pgwalk.linux import kernel_layout, registers_from_vmcoreinfo, tbi1_enabled
+    from pgwalk.linux import kernel_layout, registers_from_vmcoreinfo, setup_notes, tbi1_enabled
     from pgwalk.params import granule_name, setup_from_registers
     from pgwalk.vmcoreinfo import parse_vmcoreinfo
 
@@ -193,8 +202,7 @@ def _linux_part(out: dict, text: str, warnings: list[str]) -> None:
             "oa_bits": p.oa_bits,
             "notes": ["TTBR1_EL1 = physical address of swapper_pg_dir (swapper_pg_dir - kimage_voffset)"
                       + ("" if tbi1_enabled(info) else "; TBI1 off (kernel before 5.10)"),
-                      "TTBR0_EL1 is per process: give it with --regs for user addresses",
-                      *setup.notes],
+                      *setup_notes(info), *setup.notes],
         }
     except PgwalkError as e:
         out["translation"] = {"error": str(e)}
@@ -240,9 +248,15 @@ def _render(d: dict, all_regions: bool) -> None:
                          for c in d["compression"]) or "none"
         con.print(f"[bold]kdump[/bold]: header version {k['header_version']}, block size {k['block_size']}, "
                   f"compression {comp}, dump level {k['dump_level']}, {k['nr_cpus']} CPU(s)")
-        con.print(f"  pages: {k['pages_present']} present, {k['pages_dumped']} dumped, "
+        sp = k.get("split")
+        dumped = (f"{k['pages_dumped_all']} dumped, {k['pages_dumped']} of them in this file (pfns "
+                  f"{sp['start_pfn']}-{sp['end_pfn']} of a split dump; {sp['pages_in_other_files']} in "
+                  "the other files)" if sp else f"{k['pages_dumped']} dumped")
+        con.print(f"  pages: {k['pages_present']} present, {dumped}, "
                   f"{k['pages_excluded']} excluded; status {', '.join(k['status_flags']) or '0'}"
                   + (f"; {k['flattened_records']} flattened records" if k["flattened_records"] is not None else ""))
+        if k.get("damage"):
+            con.print(f"  [red]damaged: {escape(k['damage'])}; no page of this file is read[/red]")
         uts = " ".join(v for v in (k["utsname"].get("sysname"), k["utsname"].get("release"),
                                    k["utsname"].get("machine")) if v)
         if uts:
@@ -270,7 +284,7 @@ def _render(d: dict, all_regions: bool) -> None:
         else:
             con.print(f"[bold]translation setup[/bold] (derived from VMCOREINFO; --regs overrides): "
                       f"TTBR1 root {tr['ttbr1_root']}, {tr['granule']} granule, {tr['va_bits']}-bit VA, "
-                      f"start level {tr['start_level']}, {tr['oa_bits']}-bit OA, DS {int(tr['ds'])}, "
+                      f"start level {tr['start_level']}, at most {tr['oa_bits']}-bit OA, DS {int(tr['ds'])}, "
                       f"TBI1 {int(tr['tbi1'])}")
             con.print("  " + "  ".join(f"{k} {v}" for k, v in tr["registers"].items()))
             for n in tr["notes"]:
@@ -279,12 +293,13 @@ def _render(d: dict, all_regions: bool) -> None:
         t = Table(title="kernel layout", title_justify="left", show_header=True, pad_edge=False, box=None)
         for col in ("range", "start", "end", "size"):
             t.add_column(col, no_wrap=True, justify="left" if col == "range" else "right")
+        t.add_column("note", style="dim")
         for r in d["layout"]:
             size = int(r["end"], 16) - int(r["start"], 16)
             name = r["name"] + (" ~" if r["approx"] else "")
-            t.add_row(name, r["start"], r["end"], _size_text(size))
+            t.add_row(name, r["start"], r["end"], _size_text(size), escape(r["note"] or ""))
         con.print(t)
-        con.print("  [dim]~ inferred from the kernel version, not given by VMCOREINFO[/dim]")
+        con.print("  [dim]~ bounds inferred (kernel version, estimates), not given by VMCOREINFO[/dim]")
     for w in d["warnings"]:
         con.print(f"[yellow]warning[/yellow]: {escape(w)}")
 

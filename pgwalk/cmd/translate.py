@@ -90,8 +90,14 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     if reverse:
         if acc is not None or pan:
             raise InputError("--reverse lists every mapping; it judges no access (drop --access/--pan)")
+        if stages != "2" and setup.s1_enabled:
+            notes += tuple(f"{p.ttbr_name} unknown: the mappings through it are not searched"
+                           for p in setup.ranges if not p.ttbr_known and not p.epd)
         return _reverse(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, fmt, notes)
-    if count >= BULK_THRESHOLD and not scalar and (fmt or no_trace):
+    hint = ("the dump's VMCOREINFO gives only the kernel's tables (swapper_pg_dir); give the "
+            "process's TTBR0_EL1 with --reg TTBR0_EL1=VALUE") if ctx.vmcoreinfo is not None else ""
+    if count >= BULK_THRESHOLD and not scalar and (fmt or no_trace) \
+            and not _any_unknown_base(setup, _as_array(arg_vas, batch_vas, batch_array), stages):
         return _bulk(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, acc, el_,
                      pan_applies, fmt, notes)
     vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
@@ -99,11 +105,35 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     if ctx.vmcoreinfo is not None:
         from ..linux import kernel_layout, label_address, untag
 
-        layout = kernel_layout(ctx.vmcoreinfo)
+        layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
 
         def label(va: int) -> str | None:
             return label_address(layout, untag(va))
-    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, label)
+    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, label, hint)
+
+
+def _any_unknown_base(setup, vas, stages) -> bool:
+    """Whether some address would walk a VA range whose TTBR was not given (the vectorised
+    walker does not model an unknown register: those batches take the scalar path)."""
+    if stages == "2" or not setup.s1_enabled or all(p.ttbr_known for p in setup.ranges):
+        return False
+    if len(setup.ranges) == 1:
+        return True
+    import numpy as np
+
+    upper = (np.asarray(vas, dtype=np.uint64) >> np.uint64(55)) & np.uint64(1)
+    return bool(((upper == 0) & (not setup.ranges[0].ttbr_known)).any()
+                or ((upper == 1) & (not setup.ranges[1].ttbr_known)).any())
+
+
+def _unknown_dict(va: int, stages: str, regime: str, exc, hint: str) -> dict:
+    """The translate object of an address whose walk cannot start: a register is unknown
+    (``"ok": false``, no fault: nothing architectural happened)."""
+    reason = f"{exc.name} is unknown: the walk of {va:#x} cannot start" + (f" ({hint})" if hint else
+                                                                            f" (give it with --reg {exc.name}=VALUE)")
+    return {"schema": 1, "va": f"{va:#x}", "ok": False, "stages": stages, "regime": regime, "ipa": None,
+            "pa": None, "size": None, "fault": None, "unknown_register": exc.name, "reason": reason,
+            "attributes": None, "permissions": None, "s1": None, "s2": None, "steps": [], "notes": []}
 
 
 #: the ELs whose accesses a regime translates, the privileged one first (the default --el)
@@ -184,10 +214,11 @@ def _console():
     return console
 
 
-def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=None) -> int:
+def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=None, hint="") -> int:
     """One walk per address, with the full trace (and the kernel layout label with VMCOREINFO)."""
     import json
 
+    from ..errors import UnknownRegister
     from ..report import CSV_COLUMNS, csv_line, csv_row, translation_to_dict
     from ..walk import translate as walk_translate
 
@@ -197,9 +228,40 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
     if fmt == "csv":
         out.write(csv_line(CSV_COLUMNS))
     for i, va in enumerate(vas):
-        t = walk_translate(setup, mem, va, stages=stages, access=acc, el=el, pan=pan)
+        try:
+            t = walk_translate(setup, mem, va, stages=stages, access=acc, el=el, pan=pan)
+        except UnknownRegister as exc:
+            any_fault = True
+            d = _unknown_dict(va, stages or ("12" if setup.s2 is not None else "1"), setup.regime.value, exc, hint)
+            if i == 0:
+                d["notes"] = list(notes)
+            if label is not None:
+                d["label"] = label(va)
+            if fmt == "json":
+                out.write(json.dumps(d) + "\n")
+            elif fmt == "csv":
+                out.write(csv_line([d["va"], "false"] + [""] * 3 + [f"unknown {exc.name}"]
+                                   + [""] * (len(CSV_COLUMNS) - 6)))
+            else:
+                if console is None:
+                    console = _console()
+                from rich.text import Text
+
+                line = Text(d["va"], style="bold")
+                if d.get("label"):
+                    line.append(f" [{d['label']}]", style="cyan")
+                line.append("  NOT WALKED ", style="bold red")
+                line.append(d["reason"], style="red")
+                console.print(line)
+                if not no_trace and i + 1 < len(vas):
+                    console.print()
+            continue
         any_fault |= not t.ok
-        d = translation_to_dict(t, wxn=setup.wxn, epan=setup.epan, extra_notes=notes if i == 0 else ())
+        missing = mem.contents_missing(t.pa, verify=True) if t.ok and t.pa is not None else None
+        d = translation_to_dict(t, wxn=setup.wxn, epan=setup.epan, extra_notes=notes if i == 0 else (),
+                                contents=missing is None)
+        if missing is not None:
+            d["notes"].append(f"page contents not in the dump: physical address {t.pa:#x} {missing}")
         if label is not None:
             d["label"] = label(va)
         if fmt == "json":
@@ -231,6 +293,9 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
     any_fault = False
     blocks = iter_translate(setup, mem, vas, stages=stages, access=acc, el=el, pan=pan, block=_BLOCK,
                             reader=reader)
+    from ..bulk import mark_contents
+
+    blocks = (mark_contents(res, mem) for res in blocks)
     if fmt is None:
         from ..render import result_line
 
