@@ -412,6 +412,41 @@ def _fault_of(par: int) -> tuple[FaultType | None, int | None, int, bool]:
     return info.type, info.level, 2 if PAR_EL1_FAULT["S"].get(par) else 1, bool(PAR_EL1_FAULT["PTW"].get(par))
 
 
+def _fault_words(par: int) -> str:
+    """The fault a PAR_EL1 (fault format) reports, in words: ``stage 2 level 1 translation fault
+    on the stage 1 walk``; no level for the kinds without one, the FST for an encoding that
+    names no fault."""
+    fst = PAR_EL1_FAULT["FST"].get(par)
+    info = decode_fsc(fst)
+    what = info.description if info.type is not None else f"FST {fst:#04x} ({info.description})"
+    return (f"stage {2 if PAR_EL1_FAULT['S'].get(par) else 1} {what}"
+            + (" on the stage 1 walk" if PAR_EL1_FAULT["PTW"].get(par) else ""))
+
+
+def _impossible_capture(res: ATResult, hw: int | str, setup: TranslationSetup) -> list[Reason]:
+    """A captured PAR_EL1 that this AT cannot have written, whatever the tables held: an FST
+    that names no fault, a stage 2 fault with stage 2 off, PTW without S.  No re-walk can
+    explain such a value, so no hypothesis is tried."""
+    if not isinstance(hw, int) or not hw & 1:
+        return []
+    out = []
+    fst = PAR_EL1_FAULT["FST"].get(hw)
+    info = decode_fsc(fst)
+    s, ptw = PAR_EL1_FAULT["S"].get(hw), PAR_EL1_FAULT["PTW"].get(hw)
+    if info.type is None:
+        out.append(Reason("impossible-capture", f"the captured FST {fst:#04x} is {info.description}: no AT reports "
+                          "it, so the value is not a PAR_EL1 this AT wrote (another register, or a corrupted capture)"))
+    if s and (setup.s2 is None or res.regime is not Regime.EL10):
+        why = ("the EL1&0 regime's stage 2 is off (HCR_EL2.VM and DC are 0)" if res.regime is Regime.EL10
+               else f"the {res.regime.value} regime has no stage 2")
+        out.append(Reason("impossible-capture", f"the captured PAR reports a stage 2 fault (S = 1), but {why}: "
+                          "the AT ran under other registers, or the value is not a PAR_EL1"))
+    elif ptw and not s:
+        out.append(Reason("impossible-capture", "the captured PAR has PTW = 1 (a stage 2 fault on the stage 1 walk) "
+                          "with S = 0 (a stage 1 fault): no AT reports that combination"))
+    return out
+
+
 def _regime_el(regime: Regime) -> str:
     return {Regime.EL10: "EL1", Regime.EL20: "EL2", Regime.EL2: "EL2", Regime.EL3: "EL3"}[regime]
 
@@ -558,9 +593,7 @@ def known_departures(res: ATResult, hw: int | str, setup: TranslationSetup) -> l
                 out.append(Reason("fault-level", f"same fault type, different level: software level {slevel}, hardware "
                                   f"level {hlevel}: an erratum-like difference, or a table changed after the AT"))
         elif (stype, slevel, sstage, sptw) != (htype, hlevel, hstage, hptw):
-            out.append(Reason("fault-type", f"software: stage {sstage} level {slevel} {stype.value if stype else '?'} "
-                              f"fault{' (S1PTW)' if sptw else ''}; hardware: stage {hstage} level {hlevel} "
-                              f"{htype.value if htype else '?'} fault{' (S1PTW)' if hptw else ''}"))
+            out.append(Reason("fault-type", f"software: {_fault_words(sw)}; hardware: {_fault_words(hw)}"))
     if sw & 1 and f is not None:
         last = next((s for s in reversed(t.steps) if s.stage == f.stage and s.level == f.level
                      and s.kind != "s2 fault"), None)
@@ -639,13 +672,12 @@ def _stale_descriptor(res: ATResult, hw: int, setup: TranslationSetup, mem: Memo
             if r:
                 out.append(r)
                 return out
-        if res.par is not None and not res.par & 1:
+        if res.par is not None and not res.par & 1 and hlevel is not None:
             on_walk = [s for s in steps if s.stage == (2 if hptw else hstage) and s.level == hlevel
                        and (s.s1_level is not None) == bool(hptw)]
             seen = dict.fromkeys((s.desc_pa, s.raw) for s in on_walk)
             where = ", ".join(f"PA {a:#x} = {r:#x}" for a, r in list(seen)[:3]) or "none on this walk"
-            what = f"stage {hstage} level {hlevel} {htype.value if htype else ''} fault" + (
-                " on the stage 1 walk" if hptw else "")
+            what = _fault_words(hw)
             out.append(Reason("stale-descriptor", f"the hardware took a {what} where the current tables "
                               f"translate: a descriptor changed after the AT (or a stale TLB/walk cache entry); "
                               f"stage {2 if hptw else hstage} level {hlevel} descriptors read now: {where}"))
@@ -1037,6 +1069,9 @@ def explain_mismatch(res: ATResult, hw: int | str, setup: TranslationSetup, mem:
         raise ValueError(f"explain level {level!r} is not one of {EXPLAIN_LEVELS}")
     if level == "none":
         return []
+    impossible = _impossible_capture(res, hw, setup)
+    if impossible:
+        return impossible
     reasons = known_departures(res, hw, setup)
     if level != "known" and isinstance(hw, int) and (res.par is not None or res.translation.steps):
         reasons += _explain_permissions(res, hw, setup, mem)
@@ -1212,8 +1247,9 @@ def _parse_record(s: str, loc: str, regs_keys: dict[tuple, tuple] | None) -> tup
 
 
 def _parse_va(value: Any, loc: str) -> int:
-    """``parse_int(value, f"{loc}: va")``, with a fast path for ``"0x..."`` strings."""
-    if isinstance(value, str) and value[:2] in ("0x", "0X"):
+    """``parse_value(value, "address", f"{loc}: va")``, with a fast path for ASCII ``"0x..."`` strings
+    (``int()`` alone would take other scripts' digits and surrounding Unicode spaces)."""
+    if isinstance(value, str) and value[:2] in ("0x", "0X") and value.isascii() and value[-1:].isalnum():
         try:
             n = int(value, 16)
         except ValueError:
@@ -1221,9 +1257,9 @@ def _parse_va(value: Any, loc: str) -> int:
         else:
             if 0 <= n < 1 << 64:
                 return n
-    from .regs import parse_int
+    from .values import parse_value
 
-    return parse_int(value, f"{loc}: va")
+    return parse_value(value, "address", f"{loc}: va")
 
 
 class ATBatch:

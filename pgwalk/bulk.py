@@ -1681,13 +1681,20 @@ class BackgroundWriter:
         self._go.release()
 
     def close(self, *, raise_error: bool = True) -> None:
-        """Wait for the last write and stop the thread; raises a write error not yet raised
-        (unless ``raise_error`` is false: the caller is raising something else)."""
+        """Wait for the last write and stop the thread; raises a write error not yet raised.
+
+        With ``raise_error`` false the caller is raising something else (Ctrl-C, a closed
+        pipe, an error): a write still under way is not waited for (the reader of a pipe may
+        have stopped reading; the thread is a daemon and ends with the process), an idle
+        thread is stopped.
+        """
         if self._thread.is_alive():
-            self._idle.acquire()
+            if not self._idle.acquire(blocking=raise_error):
+                return
             self._parts = None
             self._go.release()
-            self._thread.join()
+            if raise_error:
+                self._thread.join()
         if raise_error:
             self._raise()
 
@@ -1733,10 +1740,13 @@ def _void(width: int) -> np.dtype:
 
 
 def parse_address_text(data: bytes) -> np.ndarray | None:
-    """Addresses of a batch file whose every line is ``0x`` and 1-16 hex digits, vectorised.
+    """Addresses of a batch file whose every line is 1-16 hex digits, each with or without
+    ``0x`` (:func:`pgwalk.values.parse_value`'s grammar, the common machine-made case), vectorised.
 
-    Returns ``None`` for anything else (comments, blank lines, decimal, underscores):
-    the caller then parses line by line, with line numbers in its errors.
+    Returns ``None`` for anything else (comments, blank lines, spaces, underscores, leading
+    zeros past 16 digits, a character that is not an ASCII hex digit): the caller then parses
+    line by line with :func:`pgwalk.values.parse_value`, with line numbers in its errors.  Where
+    this returns an array, ``parse_value`` gives the same value for every line.
     """
     if not data:
         return None
@@ -1765,18 +1775,19 @@ def _parse_lines(buf: np.ndarray) -> np.ndarray | None:
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
     ends -= buf[ends - 1] == ord("\r")
-    nd = ends - starts - 2                                       # hex digits per line
+    # the optional "0x" of each line (a line of one character reads its newline as its second)
+    second = buf[np.minimum(starts + 1, len(buf) - 1)]         # (an empty last line has none)
+    prefixed = (buf[starts] == ord("0")) & ((second | 0x20) == ord("x"))
+    starts += prefixed * 2
+    nd = ends - starts                                           # hex digits per line
     lo, hi = int(nd.min()), int(nd.max())
     if lo < 1 or hi > _HEX_DIGITS:
-        return None
-    # the "0x" of every line
-    if (buf[starts] != ord("0")).any() or ((buf[starts + 1] | 0x20) != ord("x")).any():
         return None
     out = np.empty(len(ends), dtype=_U64)
     for width in ([lo] if lo == hi else np.flatnonzero(np.bincount(nd)).tolist()):
         rows: slice | np.ndarray = slice(None) if lo == hi else np.flatnonzero(nd == width)
         # the digits of those lines as a contiguous (lines, width) matrix
-        nib = _hex_nibbles(_void_rows(buf, width)[starts[rows] + 2].view(np.uint8).reshape(-1, width))
+        nib = _hex_nibbles(_void_rows(buf, width)[starts[rows]].view(np.uint8).reshape(-1, width))
         if nib is None:
             return None
         if width % 2:

@@ -42,45 +42,16 @@ MASK64 = (1 << 64) - 1
 
 
 # --------------------------------------------------------------------------- input values
-_NUM_RE = re.compile(r"^(?:(0x)([0-9a-f]+)|(0b)([01]+)|(0o)([0-7]+)|(0d)([0-9]+)|([0-9a-f]+))$")
-
-
 def parse_u64(text: str | int, what: str = "value") -> int:
-    """Parse a register value as users paste it.
-
-    ``0x``/``0b``/``0o``/``0d`` prefixes are honoured; a bare number is
-    **hexadecimal** (kernel logs and debuggers print syndromes in hex, without
-    a prefix: ``esr 96000045``).  ``_``, ``'`` and backquotes are ignored
-    (``0x0000_0000_9600_0045``, WinDbg's ``00000000`96000045``), and so is
-    a trailing ``h``/``L``/``UL``.
+    """A register value as users paste it: :func:`pgwalk.values.parse_value`, the grammar of every
+    pgwalk value (hexadecimal, ``0x`` optional, ``_`` separators: ``esr 96000045`` as kernel
+    logs print it).
 
     :raises InputError: for anything else, or a value wider than 64 bits.
     """
-    if isinstance(text, int):
-        value = text
-    else:
-        s = str(text).strip().lower().replace("_", "").replace("'", "").replace("`", "")
-        s = re.sub(r"^#", "", s)
-        s = re.sub(r"^(0x[0-9a-f]+|[0-9a-f]+)(?:ull|ul|l)$", r"\1", s)
-        s = re.sub(r"^([0-9a-f]+)h$", r"\1", s)
-        m = _NUM_RE.match(s)
-        if m is not None and m.group(9) is not None and s[:2] in ("0b", "0o", "0d"):
-            m = None                    # "0b102": a broken prefixed number, not hex
-        if not s or m is None:
-            raise InputError(f"{what}: {text!r} is not a number (hex, or 0x/0b/0o/0d-prefixed)")
-        if m.group(2) is not None:
-            value = int(m.group(2), 16)
-        elif m.group(4) is not None:
-            value = int(m.group(4), 2)
-        elif m.group(6) is not None:
-            value = int(m.group(6), 8)
-        elif m.group(8) is not None:
-            value = int(m.group(8), 10)
-        else:
-            value = int(m.group(9), 16)
-    if value < 0 or value > MASK64:
-        raise InputError(f"{what}: {text!r} does not fit in 64 bits")
-    return value
+    from .values import parse_value
+
+    return parse_value(text, "value", where=what)
 
 
 # --------------------------------------------------------------------------- exception classes

@@ -18,6 +18,7 @@ Schema (version 1), one object per address::
                             "outer": str, "shareability": "NSH"|"ISH"|"OSH", "par_attr": "0xff"},
       "attributes_unknown": str,  # only when translated but MAIR was not given: "AttrIndx 3, MAIR not given"
       "permissions": null | {"el1": "rwx", "el0": "r--", "stage2_el1": "rw-", "stage2_el0": "rw-"},
+                               # (one-EL regimes EL2 and EL3: {"el2": ...} / {"el3": ...})
       "contents_in_image": true | false | null,   # whether the image holds the bytes at "pa"
                                   # (false: outside the image, or a crash dump left the page out:
                                   # excluded by dump level, or in a split-dump file not given; the

@@ -53,7 +53,8 @@ def test_bad_files(tmp_path):
         load_register_file(tmp_path / "missing.json")
 
 
-@pytest.mark.parametrize("text,value", [("0x10", 16), ("16", 16), ("0b101", 5), ("ffff_0000", 0xFFFF0000)])
+@pytest.mark.parametrize("text,value", [("0x10", 16), ("16", 0x16), ("0b101", 0xB101), ("ffff_0000", 0xFFFF0000),
+                                        (16, 16)])      # strings are hex (pgwalk.values), numbers numbers
 def test_parse_int(text, value):
     assert parse_int(text) == value
 

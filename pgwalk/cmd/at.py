@@ -38,6 +38,8 @@ def at(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_pa
 
     OP is one of S1E0R S1E0W S1E1R S1E1W S1E1RP S1E1WP S1E1A S12E0R S12E0W S12E1R
     S12E1W S1E2R S1E2W S1E2A S1E3R S1E3W S1E3A (any case, "AT " prefix optional).
+    VA, --hw-par and the string values of --batch lines are hexadecimal (0x optional;
+    JSON numbers are numbers).
 
     With --hw-par, the captured value is compared field by field (F, PA, ATTR, SH, NS /
     FST, PTW, S; IMPLEMENTATION DEFINED bits and, from a Non-secure regime, NS ignored)
@@ -82,7 +84,7 @@ def _run_one(op_text, va_text, images, regs_file, reg_values, granule, va_bits, 
     from .common import load_context, parse_address
 
     op = parse_at_op(op_text)
-    va = parse_address(va_text, "VA")
+    va = parse_address(va_text)
     captured = parse_captured_par(hw_par, "--hw-par") if hw_par is not None else None
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
     setup = setup_from_registers(ctx.registers, regime_for_el(op.regime_el, ctx.registers))
@@ -231,15 +233,10 @@ def _batch_context(images, regs_file, reg_values, granule, va_bits, root):
 
 
 def _read_lines(path: str) -> list[str]:
-    from ..errors import InputError
+    """The lines of a batch (``-`` for stdin), read in bounded memory (:func:`.common.read_batch_bytes`)."""
+    from .common import read_batch_bytes
 
-    try:
-        if path == "-":
-            return click.get_text_stream("stdin").read().splitlines()
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read().splitlines()
-    except OSError as exc:
-        raise InputError(f"cannot read batch file {path}: {exc.strerror}") from None
+    return read_batch_bytes(path).decode("utf-8-sig", errors="replace").split("\n")
 
 
 def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan, as_json, trace, exec_el,

@@ -185,7 +185,7 @@ def _dump(obj) -> None:
 def decode_esr(ctx, esr, far, hpfar, par, el, as_json, linux, kernel, log, image, short, full):
     """Decode an ESR_ELx value field by field (or every exception report in a log).
 
-    Values are hexadecimal unless prefixed (0x, 0b, 0o, 0d).  With --log FILE
+    Values are hexadecimal (0x optional, _ separators allowed).  With --log FILE
     ('-' for stdin) every AArch64 exception report in any text is found and
     decoded as it is read: Linux (3.x on), KVM, Xen, seL4, U-Boot, EDK2, TF-A,
     OP-TEE, Zephyr, FreeBSD, XNU, gdb and QEMU logs, register dumps; exit
@@ -461,7 +461,7 @@ def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bi
     TTBR0/1_ELx, VTTBR_EL2, ID_AA64MMFR0/1/2_EL1, PAR_EL1, HPFAR_EL2, ESR_EL1/2/3, FAR_ELx,
     or "descriptor" (with --granule and --level): kind, address, attributes,
     permissions and RES0 problems of one entry, without a memory image.
-    VALUE is hexadecimal unless prefixed.
+    VALUE is hexadecimal (0x optional, _ separators allowed).
     """
     if register.lower() in ("descriptor", "desc", "pte"):
         return _decode_descriptor(value, as_json, granule, level, int(stage), ds, pa_bits, mair, one_el)

@@ -331,11 +331,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
             if summary.stopped:
                 console.print(summary.stopped, style="bold red", markup=False, highlight=False)
     except BrokenPipeError:
-        # the reader went away (| head): stop quietly, and keep Python from complaining at exit
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        raise           # the reader went away (| head): pgwalk/cli.py exits quietly, status 141
     finally:
         if progress is not None:
             progress.close()

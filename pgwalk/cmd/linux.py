@@ -69,7 +69,7 @@ def vtop(dump, addresses, as_json, reg_values):
     kt = _translator(dump, reg_values)
     rc = 0
     for text in addresses:
-        va = parse_address(text, f"address {text!r}")
+        va = parse_address(text)
         r = kt.vtop(va)
         if r.pa is None:
             rc = 1
@@ -98,7 +98,7 @@ def ptov(dump, addresses, as_json):
     kt = _translator(dump)
     rc = 0
     for text in addresses:
-        pa = parse_address(text, f"address {text!r}")
+        pa = parse_address(text)
         r = kt.ptov(pa)
         if r.linear is None and r.kimage is None:
             rc = 1

@@ -43,6 +43,9 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
               el, pan, regime, as_json, as_csv, no_trace, reverse, scalar):
     """Translate addresses through the tables in a memory image.
 
+    Addresses (arguments and --batch lines) are hexadecimal, 0x optional, _
+    separators allowed: 401000 is 0x401000.
+
     From 64 addresses on, with --json, --csv or --no-trace, the addresses are
     walked together by the vectorised walker: the same results, streamed in
     blocks, but each JSON line then leaves out "s1", "s2", "steps" and "notes"
@@ -61,7 +64,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
 
     if as_json and as_csv:
         raise InputError("--json and --csv exclude each other")
-    arg_vas = [parse_address(text, f"argument {text!r}") for text in addresses]
+    arg_vas = [parse_address(text) for text in addresses]
     batch_vas, batch_array = _read_batch(batch_file) if batch_file else ([], None)
     count = len(arg_vas) + (len(batch_array) if batch_array is not None else len(batch_vas))
     if not count:
@@ -76,7 +79,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     setup = setup_from_registers(ctx.registers, reg)
     notes = tuple(ctx.notes) + tuple(setup.notes)
     acc = Access(access) if access else None
-    el_ = 1 if el is None else el
+    el_ = _access_el(setup.regime, el)
     if pan and el_ != 1 and el_ != 2:
         raise InputError("--pan applies to EL1 (or EL2 with E2H) accesses")
     if stages == "2" and setup.s2 is None:
@@ -133,26 +136,36 @@ def _unknown_dict(va: int, stages: str, regime: str, exc, hint: str) -> dict:
             "attributes": None, "permissions": None, "s1": None, "s2": None, "steps": [], "notes": []}
 
 
+#: the ELs whose accesses a regime translates, the privileged one first (the default --el)
+_REGIME_ELS = {"EL10": (1, 0), "EL20": (2, 0), "EL2": (2,), "EL3": (3,)}
+
+
+def _access_el(regime, el: int | None) -> int:
+    """The EL of the access: ``--el``, or the regime's privileged EL (EL2 for the EL2 regime, so
+    that its permissions are labelled EL2, as ``dump-tree`` and ``at`` label them)."""
+    from ..errors import InputError
+
+    els = _REGIME_ELS[regime.name]
+    if el is None:
+        return els[0]
+    if el not in els:
+        raise InputError(f"--el {el}: the {regime.value} regime translates accesses from "
+                         f"{' and '.join(f'EL{n}' for n in els)} only")
+    return el
+
+
 def _read_batch(path: str) -> tuple[list[int], "object | None"]:
     """The addresses of a batch file: a numpy array when the fast parse applies, else a list.
 
-    Lines are addresses; blank lines and ``#`` comments are skipped (the fast parse
-    takes files whose every line is ``0x`` and hex digits, the common machine-made case).
+    Lines are addresses (:func:`pgwalk.values.parse_value`: hexadecimal, ``0x`` optional);
+    blank lines and ``#`` comments are skipped.  The vectorised parse takes files whose every
+    line is an address and nothing else (the common machine-made case) and gives the same
+    values as the line-by-line parse.
     """
-    from ..errors import InputError
-    from .common import parse_address
+    from ..values import parse_value
+    from .common import batch_lines, batch_source, read_batch_bytes
 
-    try:
-        if path == "-":
-            try:
-                data = click.get_binary_stream("stdin").read()
-            except RuntimeError:                    # a text-only stdin (tests, embedding)
-                data = click.get_text_stream("stdin").read().encode()
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read()
-    except OSError as exc:
-        raise InputError(f"cannot read batch file {path}: {exc.strerror}") from None
+    data = read_batch_bytes(path)
     if _newlines_at_least(data, BULK_THRESHOLD - 1):
         _quiet_blas()
         from ..bulk import parse_address_text
@@ -160,12 +173,8 @@ def _read_batch(path: str) -> tuple[list[int], "object | None"]:
         array = parse_address_text(data)
         if array is not None:
             return [], array
-    out = []
-    for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-        text = line.split("#", 1)[0].strip()
-        if text:
-            out.append(parse_address(text, f"{path}:{n}"))
-    return out, None
+    where = batch_source(path)
+    return [parse_value(text, "address", f"{where}:{n}") for n, text in batch_lines(data)], None
 
 
 def _newlines_at_least(data: bytes, n: int) -> bool:
