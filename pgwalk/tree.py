@@ -114,9 +114,10 @@ from .errors import InputError, NotInImage
 from .faults import Fault
 from .formats import descriptors as D
 from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name
-from .perms import S1Perms, S2Perms, s1_effective
+from .perms import Access, S1Perms, S2Perms, s1_check, s1_effective, s2_check
 from .walk import (
-    Leaf, decode_descriptor_type, leaf_base, next_table_base, s1_leaf, s2_leaf, s2_lookup, table_index,
+    Leaf, decode_descriptor_type, leaf_base, next_table_base, s1_leaf, s2_leaf, s2_lookup, stage2_attributes,
+    table_index,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -143,8 +144,12 @@ _TABLE_IGNORED_MASK = functools.reduce(lambda m, f: m | f.mask, D.TABLE_IGNORED,
 # The fields whose values make two leaves differ (software and IGNORED bits do not)
 _S1_KEY_FIELDS = ("AttrIndx", "NS", "AP", "SH", "AF", "nG", "nT", "GP", "DBM", "Contiguous", "PXN", "UXN")
 _S2_KEY_FIELDS = ("MemAttr", "S2AP", "SH", "AF", "FnXS", "nT", "DBM", "Contiguous", "XN")
+# The stage 2 leaf fields that decide the outcome of a stage 1 output (attributes and permissions)
+_S2_OUTCOME_FIELDS = ("MemAttr", "S2AP", "SH", "FnXS", "DBM", "XN")
 # Categories of a descriptor in a table
 _INVALID, _LEAF, _ODD, _TABLE = 0, 1, 2, 3
+#: two stages: stage 2 lookups per batch when a stage 1 leaf is split into stage 2 pieces
+_PIECE_LANES = 1 << 14
 #: distinct descriptor patterns remembered before the caches start afresh (random data can hold millions)
 _INTERN_LIMIT = 1 << 16
 _CATEGORY = {"invalid": _INVALID, "block": _LEAF, "page": _LEAF, "illegal block": _ODD, "reserved": _ODD,
@@ -362,6 +367,24 @@ class LeafAttrs:
 
 
 @dataclass(frozen=True, slots=True)
+class Stage2:
+    """What stage 2 makes of a stage 1 output (two stages; equal objects merge).
+
+    ``attrs`` are the final attributes, combined with the stage 1 ones by
+    :func:`~pgwalk.walk.stage2_attributes` (``translate``'s ``attributes``:
+    ``S2CombineS1MemAttrs``, FWB, HCR_EL2.CD); ``s2_attrs`` are the stage 2
+    descriptor's own and ``perms`` its permissions.  When stage 2 faults on
+    the output, ``fault`` says how (no ``ipa``, no ``reason``) and the rest
+    is ``None``.
+    """
+
+    attrs: A.MemAttrs | None
+    s2_attrs: A.MemAttrs | None
+    perms: S2Perms | None
+    fault: Fault | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Run:
     """Consecutive descriptors with the same kind and attributes and continuing outputs.
 
@@ -369,6 +392,11 @@ class Run:
     across tables) from :class:`RangeMerger`.  ``table``/``index``/``raw``
     describe the first descriptor.  Kind ``"table"`` (ranges only) stands for
     a table that was not walked; ``note`` says why.
+
+    Under two stages (``s2`` set) a run may cover part of a descriptor, where
+    stage 2 maps a stage 1 leaf in pieces that differ: ``length`` is then
+    the bytes covered (0: ``count * entry_size``), ``count`` the
+    descriptors touched, and ``va_start`` need not be a descriptor boundary.
     """
 
     level: int
@@ -384,21 +412,41 @@ class Run:
     raw: int
     depth: int = 0
     nonzero: int = 0                # invalid runs: descriptors that are not 0
-    s2_perms: S2Perms | None = None  # two stages: stage 2 permissions of the output
+    s2: Stage2 | None = None        # two stages: what stage 2 makes of the output
     note: str = ""
     status: str | None = None       # kind "table": the TableStatus value
+    length: int = 0                 # bytes covered, when not whole descriptors (0: count * entry_size)
+    s2_raw: int | None = None       # two stages: the stage 2 leaf descriptor of the first byte
+    s2_level: int | None = None
 
     @property
     def size(self) -> int:
-        return self.count * self.entry_size
+        return self.length or self.count * self.entry_size
 
     @property
     def va_end(self) -> int:
-        return self.va_start + self.count * self.entry_size
+        return self.va_start + self.size
 
     @property
     def mapped(self) -> bool:
         return self.kind in ("block", "page")
+
+    @property
+    def partial(self) -> bool:
+        """The run starts or ends inside a descriptor (stage 2 maps that descriptor in pieces)."""
+        return bool(self.length) and (self.va_start % self.entry_size != 0 or self.va_end % self.entry_size != 0)
+
+    @property
+    def s2_perms(self) -> S2Perms | None:
+        """Two stages: the stage 2 permissions of the output (``None`` on a stage 2 fault)."""
+        return None if self.s2 is None else self.s2.perms
+
+    @property
+    def final_attrs(self) -> A.MemAttrs | None:
+        """The attributes ``translate`` reports: combined with stage 2 under two stages."""
+        if self.s2 is not None:
+            return self.s2.attrs
+        return None if self.attrs is None else self.attrs.memattrs
 
     def leaf(self, i: int = 0) -> Leaf:
         """The scalar walker's :class:`~pgwalk.walk.Leaf` for descriptor ``i`` of the run.
@@ -409,7 +457,8 @@ class Run:
         if a is None or a.memattrs is None or self.oa is None:
             raise ValueError(f"a {self.kind} run has no leaf")
         shift = self.entry_size.bit_length() - 1
-        return Leaf(a.stage, self.level, self.kind, self.raw, self.oa + i * self.entry_size, shift, a.memattrs,
+        base = self.oa - (self.va_start % self.entry_size)
+        return Leaf(a.stage, self.level, self.kind, self.raw, base + i * self.entry_size, shift, a.memattrs,
                     a.perms, a.af, a.ng, a.contiguous, a.dbm, a.attr_index, a.sh)
 
 
@@ -436,6 +485,7 @@ class WalkSummary:
     references: int = 0
     problems: int = 0
     stopped: str | None = None
+    s2_lookups: int = 0         # two stages: stage 2 lookups of stage 1 outputs (count as descriptors read)
 
 
 class _Stopped(Exception):
@@ -488,26 +538,98 @@ class _LevelDecode:
             self.table_res0 = 0
 
 
-class _S2Resolver:
-    """Stage 2 translation of leaf outputs, remembering the last stage 2 leaf."""
+class _Lookups:
+    """Stage 2 lookups of many IPAs at once, as ``translate`` does them (:func:`pgwalk.bulk.translate_many`).
 
-    def __init__(self, setup: TranslationSetup, mem: "Memory") -> None:
-        self.setup, self.mem = setup, mem
-        self.lo = self.hi = self.pa_lo = 0
-        self.perms: S2Perms | None = None
+    For each IPA: the stage 2 outcome (an id into :attr:`outcomes`, combined
+    with the stage 1 attributes of its leaf), the PA, and the IPA region
+    around it that stage 2 treats alike, up to the offset: the stage 2 leaf,
+    or for a fault at level L the region one level-L entry covers (every IPA
+    in it walks the same descriptors down to level L); faults before the walk
+    (a configuration fault, an IPA beyond the input size, a base beyond the
+    output size) cover every IPA they apply to.
+    """
 
-    def resolve(self, ipa: int) -> tuple[int, int, S2Perms] | Fault:
-        """(PA, bytes left in the stage 2 leaf, its permissions) or the fault."""
-        if not self.lo <= ipa < self.hi:
-            r = s2_lookup(self.setup, self.mem, ipa)
-            if isinstance(r, Fault):
-                return r
-            pa, leaf = r
-            self.lo = ipa - (ipa & (leaf.size - 1))
-            self.hi = self.lo + leaf.size
-            self.pa_lo = pa - (ipa - self.lo)
-            self.perms = leaf.perms
-        return self.pa_lo + (ipa - self.lo), self.hi - ipa, self.perms
+    def __init__(self, np: Any, setup: TranslationSetup, mem: "Memory") -> None:
+        from .bulk import FAULT_TYPES, DescriptorReader, translate_many
+
+        s2 = setup.s2
+        assert s2 is not None
+        self.np, self.setup, self.mem = np, setup, mem
+        self.translate_many = translate_many
+        self.fault_types = FAULT_TYPES
+        self.reader = DescriptorReader(mem)
+        self.g, self.stride = s2.granule_shift, s2.granule_shift - 3
+        self.start_level = s2.start_level
+        self.iasize = s2.iasize
+        self.prewalk = bool(s2.config_fault) or s2.start_level is None   # every IPA faults alike
+        self.base_fault = bool(s2.base_fault)
+        key = 0
+        for name in _S2_OUTCOME_FIELDS:
+            if not (name == "SH" and s2.ds):             # with DS = 1, bits [9:8] are OA[51:50]
+                key |= D.S2_LEAF[name].mask
+        self.key_mask = np.uint64(key)
+        self.outcomes: list[Stage2] = []
+        self._ids: dict[tuple[int, int], int] = {}
+
+    def lookup(self, ipa: Any, s1_ids: Any, by_id: list) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
+        """``(outcome, ok, pa, region_lo, region_hi, s2_raw, s2_level)`` arrays for the IPAs
+        (``s1_ids``: the stage 1 attribute ids of their leaves, ``by_id`` their :class:`LeafAttrs`);
+        ``pa`` is meaningful where the outcome has no fault."""
+        np = self.np
+        res = self.translate_many(self.setup, self.mem, ipa, stages="2", reader=self.reader)
+        ok = res.fault_type == 0
+        u64 = np.uint64
+        # regions: the stage 2 leaf, or the level-L entry of a level L walk fault
+        level = np.where(ok, res.s2_level, res.fault_level).astype(np.int64)
+        lsb = np.where(ok, res.s2_shift.astype(np.int64),
+                       (FINAL_LEVEL - level) * self.stride + self.g).astype(np.uint64)
+        size = np.left_shift(u64(1), lsb)
+        lo = ipa & ~(size - u64(1))
+        hi = lo + size
+        if not ok.all():
+            top = u64(1) << u64(self.iasize)
+            beyond = ~ok & (ipa >= top)
+            whole = ~ok if self.prewalk else np.zeros(len(ipa), dtype=bool)
+            lo = np.where(whole, u64(0), np.where(beyond, top, lo))
+            hi = np.where(whole | beyond, u64(_M64), hi)
+            if self.base_fault and not self.prewalk:
+                inside = ~ok & ~beyond
+                lo = np.where(inside, u64(0), lo)
+                hi = np.where(inside, top, hi)
+        # outcome ids: one per (stage 1 attributes, stage 2 attribute bits or fault)
+        fkey = ((res.fault_type.astype(np.uint64) << u64(8)) | ((res.fault_level.astype(np.int64) + 8).astype(np.uint64)
+                                                                << u64(2))
+                | (res.not_in_image.astype(np.uint64) << u64(1)) | u64(1))
+        k2 = np.where(ok, res.s2_desc & self.key_mask, fkey)
+        pair = np.stack([np.asarray(s1_ids, dtype=np.uint64), k2], axis=1)
+        uk, first, inv = np.unique(pair, axis=0, return_index=True, return_inverse=True)
+        lut = np.empty(len(uk), dtype=np.int64)
+        for j, (aid, k) in enumerate(uk.tolist()):
+            lut[j] = self._outcome(int(aid), int(k), res, int(first[j]), by_id)
+        return lut[inv.reshape(-1)], ok, res.pa, lo, hi, res.s2_desc, res.s2_level
+
+    def _outcome(self, aid: int, key: int, res: Any, i: int, by_id: list) -> int:
+        hit = self._ids.get((aid, key))
+        if hit is not None:
+            return hit
+        if key & 1:
+            f = res.fault(i)
+            out = Stage2(None, None, None, Fault(f.type, f.level, 2, not_in_image=f.not_in_image))
+        else:
+            level = int(res.s2_level[i])
+            leaf = s2_leaf(self.setup, int(res.s2_desc[i]), level, "page" if level == FINAL_LEVEL else "block")
+            s1 = by_id[aid]
+            out = Stage2(stage2_attributes(self.setup, s1.memattrs, leaf, "12", None), leaf.attrs, leaf.perms)
+        oid = len(self.outcomes)
+        self.outcomes.append(out)
+        self._ids[(aid, key)] = oid
+        return oid
+
+    def reset(self) -> None:
+        """Forget the outcome ids (the stage 1 attribute ids they refer to start afresh)."""
+        self.outcomes.clear()
+        self._ids.clear()
 
 
 class _Walker:
@@ -536,7 +658,7 @@ class _Walker:
         self._attrs: dict[tuple, tuple[int, LeafAttrs]] = {}
         self._ids: dict[LeafAttrs, int] = {}
         self._by_id: list[LeafAttrs | None] = [None]        # id 0: invalid
-        self.s2 = _S2Resolver(tree.setup, mem) if tree.final_pa else None
+        self.s2 = _Lookups(np, tree.setup, mem) if tree.final_pa else None
 
     # ------------------------------------------------------------------ tables
 
@@ -593,9 +715,9 @@ class _Walker:
         if s.tables >= self.limits.max_tables:
             raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_tables} "
                            f"tables, --max-tables){where}")
-        if s.entries + n > self.limits.max_entries:
+        if s.entries + s.s2_lookups + n > self.limits.max_entries:
             raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_entries} "
-                           f"descriptors, --max-entries; {s.entries} read){where}")
+                           f"descriptors, --max-entries; {self._read_text()}){where}")
         pa, data, status, note = self._read_table(address, n * 8)
         if status is TableStatus.OK:
             key = pa | (level + 1)
@@ -641,6 +763,19 @@ class _Walker:
             self.visitor.table_post(info)
         if self.progress is not None:
             self.progress(min(va_end, self.end))
+
+    def _read_text(self) -> str:
+        s = self.summary
+        return f"{s.entries} read" + (f", {s.s2_lookups} stage 2 lookups of stage 1 outputs" if s.s2_lookups else "")
+
+    def _charge(self, n: int, va: int) -> None:
+        """Count ``n`` stage 2 lookups (one descriptor each) against ``--max-entries``."""
+        s = self.summary
+        if s.entries + s.s2_lookups + n > self.limits.max_entries:
+            raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_entries} "
+                           f"descriptors, --max-entries; {self._read_text()}); not walked: {self.tree.name} "
+                           f"from VA {va:#x} on (stage 2 lookups of its outputs)")
+        s.s2_lookups += n
 
     def _emit_table(self, info: TableInfo) -> None:
         if self.pre:
@@ -734,6 +869,8 @@ class _Walker:
             self._attrs.clear()
             self._ids.clear()
             del self._by_id[1:]
+            if self.s2 is not None:
+                self.s2.reset()
         np = self.np
         seg = raw[a:b]
         n = b - a
@@ -783,6 +920,9 @@ class _Walker:
             starts = [0] + (np.flatnonzero(brk) + 1).tolist()
         ends = starts[1:] + [n]
         idl = [only] * len(starts) if ids is None else ids[starts].tolist()
+        if self.s2 is not None:
+            self._two_stage(dec, seg, oa, starts, ends, idl, a, info)
+            return
         oas = oa[starts].tolist()
         raws = seg[starts].tolist()
         for s, e, aid, o, r in zip(starts, ends, idl, oas, raws):
@@ -806,43 +946,138 @@ class _Walker:
                      info: TableInfo, raws: Any) -> None:
         es = dec.entry_size
         va = info.va_start + i * es
-        depth = info.depth + 1
-        if not attrs.mapped and not dec.has_layout:
-            oa_v: int | None = None
-        else:
-            oa_v = oa
-        if self.s2 is None or not attrs.mapped:
-            pa = None if (self.tree.through_s2 and not self.tree.final_pa) or not attrs.mapped else oa_v
-            self.visitor.run(Run(dec.level, attrs.kind, info.address, i, count, va, es, oa_v, pa, attrs, raw, depth))
-            return
-        # two stages: split where the stage 2 output stops continuing or its permissions change
-        k = 0
-        while k < count:
-            ipa = oa + k * es
-            r = self.s2.resolve(ipa)
-            if isinstance(r, Fault):
-                j = k + 1
-                while j < count and isinstance(self.s2.resolve(oa + j * es), Fault):
-                    j += 1
-                lvl = "" if r.level is None else f" level {r.level}"
-                self.visitor.run(Run(dec.level, attrs.kind, info.address, i + k, j - k, va + k * es, es, ipa, None,
-                                     attrs, int(raws[k]), depth, note=f"stage 2 {r.type.value} fault{lvl}"))
-                k = j
+        oa_v = None if not attrs.mapped and not dec.has_layout else oa
+        pa = None if self.tree.through_s2 or not attrs.mapped else oa_v
+        self.visitor.run(Run(dec.level, attrs.kind, info.address, i, count, va, es, oa_v, pa, attrs, raw,
+                             info.depth + 1))
+
+    # ------------------------------------------------------------------ two stages
+
+    def _two_stage(self, dec: _LevelDecode, seg: Any, oa: Any, starts: list[int], ends: list[int], idl: list[int],
+                   a: int, info: TableInfo) -> None:
+        """The runs of a segment under two stages: every leaf output looked up in stage 2 (all at
+        once), runs split where the stage 2 outcome changes or the PA stops continuing, and a leaf
+        that stage 2 maps in differing pieces split into those pieces."""
+        np = self.np
+        by_id = self._by_id
+        n = len(seg)
+        mapped = np.zeros(n, dtype=bool)
+        ids = np.zeros(n, dtype=np.int64)
+        for s, e, aid in zip(starts, ends, idl):
+            if aid and by_id[aid].mapped:
+                mapped[s:e] = True
+                ids[s:e] = aid
+        sel = np.flatnonzero(mapped)
+        if len(sel):
+            ipa = oa[sel].view(np.uint64)
+            self._charge(len(sel), info.va_start + (a + int(sel[0])) * dec.entry_size)
+            found = self.s2.lookup(ipa, ids[sel], by_id)
+        pos = 0
+        for s, e, aid in zip(starts, ends, idl):
+            if aid == 0:
+                if self.invalid:
+                    self._emit_invalid(dec, seg, s, e, a, info)
                 continue
-            pa0, left, perms = r
-            note = "" if left >= es else "stage 2 maps this output in smaller pieces: PA of the first byte"
-            j = k + 1
-            if left >= es:
-                # the rest of this stage 2 leaf covers whole entries at once
-                j = min(count, k + left // es)
-                while j < count:
-                    r2 = self.s2.resolve(oa + j * es)
-                    if isinstance(r2, Fault) or r2[2] != perms or r2[0] != pa0 + (j - k) * es or r2[1] < es:
-                        break
-                    j = min(count, j + r2[1] // es)
-            self.visitor.run(Run(dec.level, attrs.kind, info.address, i + k, j - k, va + k * es, es, ipa, pa0,
-                                 attrs, int(raws[k]), depth, s2_perms=perms, note=note))
-            k = j
+            attrs = by_id[aid]
+            if not attrs.mapped:
+                for k in (range(s, e) if 1 < e - s < self.min_run else (s,)):
+                    cnt = 1 if 1 < e - s < self.min_run else e - s
+                    self._emit_leaves(dec, attrs, a + k, cnt, int(oa[k]), int(seg[k]), info, None)
+                continue
+            part = slice(pos, pos + e - s)
+            pos += e - s
+            self._two_stage_run(dec, attrs, aid, a + s, seg[s:e], ipa[part], [f[part] for f in found], info)
+
+    def _two_stage_run(self, dec: _LevelDecode, attrs: LeafAttrs, aid: int, i: int, raws: Any, ipa: Any,
+                       found: list[Any], info: TableInfo) -> None:
+        """Entries ``i..`` of one stage 1 run (same attributes, continuing IPAs) and their stage 2 lookups."""
+        np = self.np
+        es = dec.entry_size
+        oid, ok, pa, _lo, hi, s2raw, s2lvl = found
+        n = len(ipa)
+        whole = hi >= ipa + np.uint64(es)              # stage 2 treats the whole entry alike
+        if n == 1:
+            starts = [0]
+        else:
+            brk = ~whole[:-1] | ~whole[1:] | (oid[1:] != oid[:-1]) | (ok[1:] & (pa[1:] != pa[:-1] + np.uint64(es)))
+            if not self.merge:
+                brk[:] = True
+            starts = [0] + (np.flatnonzero(brk) + 1).tolist()
+        ends = starts[1:] + [n]
+        outcomes = self.s2.outcomes
+        depth = info.depth + 1
+        for s, e in zip(starts, ends):
+            if not whole[s]:
+                self._pieces(dec, attrs, aid, i + s, int(raws[s]), int(ipa[s]), [f[s] for f in found], info)
+                continue
+            for k in (range(s, e) if 1 < e - s < self.min_run else (s,)):
+                cnt = 1 if 1 < e - s < self.min_run else e - s
+                out = outcomes[int(oid[k])]
+                self.visitor.run(Run(dec.level, attrs.kind, info.address, i + k, cnt, info.va_start + (i + k) * es,
+                                     es, int(ipa[k]), int(pa[k]) if ok[k] else None, attrs, int(raws[k]), depth,
+                                     s2=out, note=_s2_note(out), s2_raw=int(s2raw[k]) if ok[k] else None,
+                                     s2_level=int(s2lvl[k]) if ok[k] else None))
+
+    def _pieces(self, dec: _LevelDecode, attrs: LeafAttrs, aid: int, i: int, raw: int, ipa0: int,
+                first: list[Any], info: TableInfo) -> None:
+        """One stage 1 leaf that stage 2 maps in pieces: runs of ``length`` bytes, in address order.
+
+        The pieces are found a batch at a time: lookups at ``cursor + k * size`` (``size`` the
+        last stage 2 region seen), as many as would cover the rest of the leaf (at most
+        :data:`_PIECE_LANES`), keeping them up to the first gap a smaller region leaves.
+        """
+        np = self.np
+        es = dec.entry_size
+        end = ipa0 + es
+        va0 = info.va_start + i * es
+        outcomes = self.s2.outcomes
+        depth = info.depth + 1
+
+        def emit(lo: int, hi: int, oid: int, ok: bool, pa: int, s2raw: int, s2lvl: int) -> None:
+            out = outcomes[oid]
+            length = 0 if hi - lo == es else hi - lo
+            self.visitor.run(Run(dec.level, attrs.kind, info.address, i, 1, va0 + (lo - ipa0), es, lo,
+                                 pa if ok else None, attrs, raw, depth, s2=out, note=_s2_note(out), length=length,
+                                 s2_raw=s2raw if ok else None, s2_level=s2lvl if ok else None))
+
+        oid0, ok0, pa0, lo0, hi0, raw0, lvl0 = (x.item() for x in first)
+        # the open piece: (lo, hi, oid, ok, pa, s2 raw, s2 level)
+        cur = [ipa0, min(hi0, end), oid0, ok0, pa0, raw0, lvl0]
+        size = hi0 - lo0
+        cursor = cur[1]
+        while cursor < end:
+            m = min(_PIECE_LANES, -(-(end - cursor) // size))
+            pos = np.uint64(cursor) + np.arange(m, dtype=np.uint64) * np.uint64(size)
+            self._charge(m, va0 + (cursor - ipa0))
+            oid, ok, pa, lo, hi, s2raw, s2lvl = self.s2.lookup(pos, np.full(m, aid, dtype=np.uint64), self._by_id)
+            e = np.minimum(hi, np.uint64(end))
+            gap = e[:-1] < pos[1:]
+            last = int(np.argmax(gap)) if gap.any() else m - 1
+            keep = np.ones(last + 1, dtype=bool)
+            keep[1:] = pos[1:last + 1] == e[:last]      # lanes inside the region before them add nothing
+            k = np.flatnonzero(keep)
+            plo, phi, poid, pok, ppa = pos[k], e[k], oid[k], ok[k], pa[k]
+            # pieces that continue the one before them (same outcome, and the PA continues)
+            cont = np.empty(len(k), dtype=bool)
+            cont[0] = poid[0] == cur[2] and (not cur[3] or int(ppa[0]) == cur[4] + (int(plo[0]) - cur[0]))
+            if len(k) > 1:
+                cont[1:] = (poid[1:] == poid[:-1]) & (~pok[1:] | (ppa[1:] == ppa[:-1] + (plo[1:] - plo[:-1])))
+            for j in np.flatnonzero(~cont).tolist():
+                cur[1] = int(plo[j])                    # the pieces are contiguous
+                emit(*cur)
+                cur = [int(plo[j]), int(phi[j]), int(poid[j]), bool(pok[j]), int(ppa[j]), int(s2raw[k[j]]),
+                       int(s2lvl[k[j]])]
+            cur[1] = int(phi[-1])
+            cursor = cur[1]
+            size = int((hi[:last + 1] - lo[:last + 1]).min())
+        emit(*cur)
+
+
+def _s2_note(out: Stage2) -> str:
+    f = out.fault
+    if f is None:
+        return ""
+    return f"stage 2 {f.type.value} fault" + ("" if f.level is None else f" level {f.level}")
 
 
 def walk_tree(tree: TreeParams, mem: "Memory", visitor: TreeVisitor, *, start: int | None = None,
@@ -927,11 +1162,15 @@ class RangeMerger(TreeVisitor):
         c = self.cur
         if (c is not None and self.merge and (run.attrs is c.attrs or run.attrs == c.attrs) and run.kind == c.kind
                 and run.level == c.level
-                and run.va_start == c.va_end and run.s2_perms == c.s2_perms and run.note == c.note
+                and run.va_start == c.va_end and run.s2 == c.s2 and run.note == c.note
                 and (run.oa is None or (c.oa is not None and run.oa == c.oa + c.size))
                 and (run.pa is None or (c.pa is not None and run.pa == c.pa + c.size))
                 and (run.pa is None) == (c.pa is None) and run.kind != "table"):
-            self.cur = replace(c, count=c.count + run.count, nonzero=c.nonzero + run.nonzero)
+            # a run starting inside a descriptor continues the last descriptor of the range
+            shared = 1 if run.va_start % run.entry_size else 0
+            length = c.size + run.size if (c.length or run.length) else 0
+            self.cur = replace(c, count=c.count + run.count - shared, nonzero=c.nonzero + run.nonzero,
+                               length=length)
             return
         self._flush()
         self.cur = run
@@ -975,14 +1214,15 @@ class TreeStats(TreeVisitor):
             self.invalid += run.count
             return
         key = (run.level, run.kind)
-        self.leaves[key] = self.leaves.get(key, 0) + run.count
+        count = run.count - (1 if run.va_start % run.entry_size else 0)    # a piece of a descriptor counted before
+        self.leaves[key] = self.leaves.get(key, 0) + count
         a = run.attrs
         if a is not None and a.flags:
-            self.flagged += run.count
+            self.flagged += count
         if not run.mapped or a is None:
             return
         size = run.size
-        mt = _memtype_text(a)
+        mt = _memtype_text(a, run.s2)
         self.bytes_memtype[mt] = self.bytes_memtype.get(mt, 0) + size
         pk = (a, run.s2_perms)
         pt = self._perm_text.get(pk)
@@ -1035,8 +1275,13 @@ class TreeLines(TreeVisitor):
             self.stack.pop()
 
     def run(self, run: Run) -> None:
-        last_index = self.stack[-1].last_index if self.stack else -1
-        self.sink(run_record(run, self.tree, record="entries", last=run.index + run.count - 1 == last_index))
+        last = False
+        if self.stack:
+            t = self.stack[-1]
+            # the last descriptor of the table, and (stage 2 pieces) its last piece
+            last = (run.index + run.count - 1 == t.last_index
+                    and run.va_end == t.va_start + (run.index + run.count) * run.entry_size)
+        self.sink(run_record(run, self.tree, record="entries", last=last))
 
 
 # --------------------------------------------------------------------------- plain data
@@ -1045,7 +1290,11 @@ def hx(v: int | None) -> str | None:
     return None if v is None else f"{v:#x}"
 
 
-def _memtype_text(a: LeafAttrs) -> str:
+def _memtype_text(a: LeafAttrs, s2: Stage2 | None = None) -> str:
+    if s2 is not None:
+        if s2.fault is not None:
+            return _s2_note(s2)
+        return f"{s2.attrs.describe()} (stage 1 {_memtype_text(a)}, stage 2 {s2.s2_attrs.describe()})"
     if a.memattrs is None:
         return a.kind
     s = a.memattrs.describe()
@@ -1090,6 +1339,38 @@ def _attrs_dict(a: LeafAttrs) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=4096)
+def effective_permissions(a: LeafAttrs, tree: TreeParams, s2_perms: S2Perms) -> dict[str, str] | None:
+    """Two stages: what an access at each EL may do through both stages (PAN off), as ``translate
+    --access`` judges it (:func:`~pgwalk.perms.s1_check`, then :func:`~pgwalk.perms.s2_check`)."""
+    p = a.perms
+    if not isinstance(p, S1Perms):
+        return None
+    out = {}
+    for n, el0 in ((1, False), (0, True)) if p.two_el else ((tree.el, False),):
+        out[f"el{n}"] = "".join(
+            c if s1_check(p, acc, el0=el0, pan=False, epan=tree.epan, wxn=tree.wxn) and s2_check(s2_perms, acc, el0=el0)
+            else "-" for c, acc in (("r", Access.READ), ("w", Access.WRITE), ("x", Access.EXEC)))
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _stage2_dict(out: Stage2, s2_level: int | None, s2_raw: int | None) -> dict[str, Any]:
+    from .report import attrs_to_dict
+
+    f = out.fault
+    return {
+        "memtype": None if out.attrs is None else out.attrs.memtype,
+        "attributes": attrs_to_dict(out.attrs),
+        "stage2": None if f is not None else {
+            "level": s2_level, "kind": "page" if s2_level == FINAL_LEVEL else "block", "raw": hx(s2_raw),
+            "attributes": attrs_to_dict(out.s2_attrs)},
+        "fault": None if f is None else {
+            "type": f.type.value, "level": f.level, "stage": f.stage, "s1ptw": f.s1ptw, "fsc": f.fsc,
+            "fsc_hex": f"{f.fsc:#04x}", "description": f.description, "not_in_image": f.not_in_image},
+    }
+
+
 _EMPTY_ATTRS = {"memtype": None, "attributes": None, "attr_index": None, "sh": None, "af": False, "ng": False,
                 "dbm": False, "contiguous": False, "gp": False, "ns": False, "ns_table": False}
 
@@ -1109,6 +1390,16 @@ def run_record(run: Run, tree: TreeParams, *, record: str = "range", last: bool 
     d["raw"] = hx(run.raw)
     d.update(_attrs_dict(a) if a is not None else _EMPTY_ATTRS)
     d["permissions"] = leaf_permissions(a, tree, run.s2_perms) if a is not None and a.perms is not None else None
+    if tree.final_pa:
+        # two stages: the final attributes and permissions, as translate reports them
+        d["partial"] = run.partial
+        d["s1_attributes"] = d["attributes"]
+        if run.s2 is not None:
+            d.update(_stage2_dict(run.s2, run.s2_level, run.s2_raw))
+        else:
+            d.update(memtype=None, attributes=None, stage2=None, fault=None)
+        d["effective_permissions"] = None if run.s2_perms is None or a is None else \
+            effective_permissions(a, tree, run.s2_perms)
     flags = list(a.flags) if a is not None else []
     d.update(flags=flags, nonzero=run.nonzero, status=run.status, note=run.note)
     return d
