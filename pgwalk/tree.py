@@ -148,8 +148,10 @@ _S2_KEY_FIELDS = ("MemAttr", "S2AP", "SH", "AF", "FnXS", "nT", "DBM", "Contiguou
 _S2_OUTCOME_FIELDS = ("MemAttr", "S2AP", "SH", "FnXS", "DBM", "XN")
 # Categories of a descriptor in a table
 _INVALID, _LEAF, _ODD, _TABLE = 0, 1, 2, 3
-#: two stages: stage 2 lookups per batch when a stage 1 leaf is split into stage 2 pieces
-_PIECE_LANES = 1 << 14
+#: two stages: leaf outputs looked up in stage 2 together (the walk's visits wait until then)
+_BATCH_LANES = 1 << 16
+#: two stages: stage 2 lookups per batch when stage 1 leaves are split into stage 2 pieces
+_PIECE_LANES = 1 << 16
 #: distinct descriptor patterns remembered before the caches start afresh (random data can hold millions)
 _INTERN_LIMIT = 1 << 16
 _CATEGORY = {"invalid": _INVALID, "block": _LEAF, "page": _LEAF, "illegal block": _ODD, "reserved": _ODD,
@@ -602,11 +604,14 @@ class _Lookups:
                                                                 << u64(2))
                 | (res.not_in_image.astype(np.uint64) << u64(1)) | u64(1))
         k2 = np.where(ok, res.s2_desc & self.key_mask, fkey)
-        pair = np.stack([np.asarray(s1_ids, dtype=np.uint64), k2], axis=1)
-        uk, first, inv = np.unique(pair, axis=0, return_index=True, return_inverse=True)
+        u2, inv2 = np.unique(k2, return_inverse=True)
+        ids = np.asarray(s1_ids, dtype=np.int64)
+        pair = inv2.reshape(-1) + ids * len(u2)
+        uk, first, inv = np.unique(pair, return_index=True, return_inverse=True)
         lut = np.empty(len(uk), dtype=np.int64)
-        for j, (aid, k) in enumerate(uk.tolist()):
-            lut[j] = self._outcome(int(aid), int(k), res, int(first[j]), by_id)
+        keys = u2.tolist()
+        for j, (pk, i) in enumerate(zip(uk.tolist(), first.tolist())):
+            lut[j] = self._outcome(pk // len(keys), keys[pk % len(keys)], res, i, by_id)
         return lut[inv.reshape(-1)], ok, res.pa, lo, hi, res.s2_desc, res.s2_level
 
     def _outcome(self, aid: int, key: int, res: Any, i: int, by_id: list) -> int:
@@ -659,6 +664,12 @@ class _Walker:
         self._ids: dict[LeafAttrs, int] = {}
         self._by_id: list[LeafAttrs | None] = [None]        # id 0: invalid
         self.s2 = _Lookups(np, tree.setup, mem) if tree.final_pa else None
+        self.out = visitor
+        self.actions: list[Any] = []            # two stages: visits waiting for their stage 2 lookups
+        self.lanes: list[tuple[Any, Any]] = []
+        self.n_lanes = 0
+        if self.s2 is not None:
+            self.visitor = _Deferred(self, visitor)
 
     # ------------------------------------------------------------------ tables
 
@@ -866,6 +877,7 @@ class _Walker:
         if not self.leaves:
             return
         if len(self._by_id) > _INTERN_LIMIT:       # bounded memory on garbage; ids restart between segments
+            self.flush()                            # (the waiting segments refer to the ids)
             self._attrs.clear()
             self._ids.clear()
             del self._by_id[1:]
@@ -952,12 +964,16 @@ class _Walker:
                              info.depth + 1))
 
     # ------------------------------------------------------------------ two stages
+    #
+    # Under two stages the walk does not call the visitor itself: every visit becomes an action
+    # in ``self.actions`` (see :class:`_Deferred`), and the outputs of the leaves are collected
+    # until :data:`_BATCH_LANES` of them wait.  :meth:`flush` then looks them all up in stage 2
+    # at once, splits the runs, resolves the leaves that stage 2 maps in differing pieces (all of
+    # them together, :class:`_PieceEntry`) and performs the actions in order.
 
     def _two_stage(self, dec: _LevelDecode, seg: Any, oa: Any, starts: list[int], ends: list[int], idl: list[int],
                    a: int, info: TableInfo) -> None:
-        """The runs of a segment under two stages: every leaf output looked up in stage 2 (all at
-        once), runs split where the stage 2 outcome changes or the PA stops continuing, and a leaf
-        that stage 2 maps in differing pieces split into those pieces."""
+        """Queue the runs of a segment under two stages; their outputs wait for the next :meth:`flush`."""
         np = self.np
         by_id = self._by_id
         n = len(seg)
@@ -968,109 +984,250 @@ class _Walker:
                 mapped[s:e] = True
                 ids[s:e] = aid
         sel = np.flatnonzero(mapped)
+        first = self.n_lanes
         if len(sel):
-            ipa = oa[sel].view(np.uint64)
             self._charge(len(sel), info.va_start + (a + int(sel[0])) * dec.entry_size)
-            found = self.s2.lookup(ipa, ids[sel], by_id)
-        pos = 0
-        for s, e, aid in zip(starts, ends, idl):
+            self.lanes.append((oa[sel].view(np.uint64), ids[sel]))
+            self.n_lanes += len(sel)
+        self.actions.append(_SegmentAction(dec, seg, oa, starts, ends, idl, a, info, first))
+        if self.n_lanes >= _BATCH_LANES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Look up the waiting outputs in stage 2 and perform the waiting actions, in order."""
+        if self.s2 is None or not self.actions:
+            return
+        np = self.np
+        actions, self.actions = self.actions, []
+        lanes, self.lanes, self.n_lanes = self.lanes, [], 0
+        found = None
+        if lanes:
+            ipa = np.concatenate([x[0] for x in lanes])
+            found = (ipa, *self.s2.lookup(ipa, np.concatenate([x[1] for x in lanes]), self._by_id))
+        # the visits in order, each leaf split into its stage 2 pieces entry (a _PieceEntry) or a Run
+        plan: list[Any] = []
+        for act in actions:
+            if isinstance(act, _SegmentAction):
+                self._plan_segment(act, found, plan)
+            else:
+                plan.append(act)
+        entries = [x for x in plan if isinstance(x, _PieceEntry)]
+        pos = self._perform(plan, 0)
+        while pos < len(plan):
+            self._piece_round(entries)
+            entries = [e for e in entries if not e.done]
+            pos = self._perform(plan, pos)
+
+    def _perform(self, plan: list[Any], pos: int) -> int:
+        """Perform the plan from ``pos`` up to the first leaf whose pieces are not all known yet
+        (emitting the pieces it has); returns where it stopped."""
+        visitor = self.out
+        while pos < len(plan):
+            x = plan[pos]
+            if isinstance(x, Run):
+                visitor.run(x)
+            elif isinstance(x, _PieceEntry):
+                for piece in x.closed:
+                    visitor.run(x.run(piece, self.s2.outcomes))
+                x.closed.clear()
+                x.first = True
+                if not x.done:
+                    return pos
+                visitor.run(x.run(x.cur, self.s2.outcomes))
+            else:
+                fn, arg = x
+                fn(arg)
+            pos += 1
+        return pos
+
+    def _plan_segment(self, act: "_SegmentAction", found: Any, plan: list[Any]) -> None:
+        """The runs of one queued segment: split where the stage 2 outcome changes or the PA stops
+        continuing; a leaf that stage 2 maps in differing pieces becomes a :class:`_PieceEntry`."""
+        np = self.np
+        dec, seg, info, a = act.dec, act.seg, act.info, act.a
+        es = dec.entry_size
+        depth = info.depth + 1
+        by_id = self._by_id
+        outcomes = self.s2.outcomes
+        u64es = np.uint64(es)
+        pos = act.first
+        for s, e, aid in zip(act.starts, act.ends, act.idl):
             if aid == 0:
                 if self.invalid:
-                    self._emit_invalid(dec, seg, s, e, a, info)
+                    nonzero = int(np.count_nonzero(seg[s:e]))
+                    plan.append(Run(dec.level, "invalid", info.address, a + s, e - s, info.va_start + (a + s) * es,
+                                    es, None, None, None, int(seg[s]), depth, nonzero))
                 continue
             attrs = by_id[aid]
             if not attrs.mapped:
-                for k in (range(s, e) if 1 < e - s < self.min_run else (s,)):
-                    cnt = 1 if 1 < e - s < self.min_run else e - s
-                    self._emit_leaves(dec, attrs, a + k, cnt, int(oa[k]), int(seg[k]), info, None)
+                short = 1 < e - s < self.min_run
+                for k in (range(s, e) if short else (s,)):
+                    oa_v = int(act.oa[k]) if dec.has_layout else None
+                    plan.append(Run(dec.level, attrs.kind, info.address, a + k, 1 if short else e - s,
+                                    info.va_start + (a + k) * es, es, oa_v, None, attrs, int(seg[k]), depth))
                 continue
             part = slice(pos, pos + e - s)
             pos += e - s
-            self._two_stage_run(dec, attrs, aid, a + s, seg[s:e], ipa[part], [f[part] for f in found], info)
+            ipa, oid, ok, pa, _lo, hi, s2raw, s2lvl = (f[part] for f in found)
+            n = e - s
+            whole = hi >= ipa + u64es                     # stage 2 treats the whole entry alike
+            if n == 1:
+                starts = [0]
+            else:
+                brk = ~whole[:-1] | ~whole[1:] | (oid[1:] != oid[:-1]) | (ok[1:] & (pa[1:] != pa[:-1] + u64es))
+                if not self.merge:
+                    brk[:] = True
+                starts = [0] + (np.flatnonzero(brk) + 1).tolist()
+            ends = starts[1:] + [n]
+            for u, v in zip(starts, ends):
+                i = a + s + u
+                if not whole[u]:
+                    plan.append(_PieceEntry(self, dec, attrs, aid, i, int(seg[s + u]), int(ipa[u]), info,
+                                            (int(oid[u]), bool(ok[u]), int(pa[u]), int(_lo[u]), int(hi[u]),
+                                             int(s2raw[u]), int(s2lvl[u]))))
+                    continue
+                short = 1 < v - u < self.min_run
+                for k in (range(u, v) if short else (u,)):
+                    out = outcomes[int(oid[k])]
+                    good = bool(ok[k])
+                    plan.append(Run(dec.level, attrs.kind, info.address, a + s + k, 1 if short else v - u,
+                                    info.va_start + (a + s + k) * es, es, int(ipa[k]), int(pa[k]) if good else None,
+                                    attrs, int(seg[s + k]), depth, s2=out, note=_s2_note(out),
+                                    s2_raw=int(s2raw[k]) if good else None, s2_level=int(s2lvl[k]) if good else None))
 
-    def _two_stage_run(self, dec: _LevelDecode, attrs: LeafAttrs, aid: int, i: int, raws: Any, ipa: Any,
-                       found: list[Any], info: TableInfo) -> None:
-        """Entries ``i..`` of one stage 1 run (same attributes, continuing IPAs) and their stage 2 lookups."""
+    def _piece_round(self, entries: list["_PieceEntry"]) -> None:
+        """One batch of stage 2 lookups for the leaves still being split (the first of them may take
+        every lane; the others only their allowance, so the pieces kept back stay bounded)."""
         np = self.np
-        es = dec.entry_size
-        oid, ok, pa, _lo, hi, s2raw, s2lvl = found
-        n = len(ipa)
-        whole = hi >= ipa + np.uint64(es)              # stage 2 treats the whole entry alike
-        if n == 1:
-            starts = [0]
-        else:
-            brk = ~whole[:-1] | ~whole[1:] | (oid[1:] != oid[:-1]) | (ok[1:] & (pa[1:] != pa[:-1] + np.uint64(es)))
-            if not self.merge:
-                brk[:] = True
-            starts = [0] + (np.flatnonzero(brk) + 1).tolist()
-        ends = starts[1:] + [n]
-        outcomes = self.s2.outcomes
-        depth = info.depth + 1
-        for s, e in zip(starts, ends):
-            if not whole[s]:
-                self._pieces(dec, attrs, aid, i + s, int(raws[s]), int(ipa[s]), [f[s] for f in found], info)
-                continue
-            for k in (range(s, e) if 1 < e - s < self.min_run else (s,)):
-                cnt = 1 if 1 < e - s < self.min_run else e - s
-                out = outcomes[int(oid[k])]
-                self.visitor.run(Run(dec.level, attrs.kind, info.address, i + k, cnt, info.va_start + (i + k) * es,
-                                     es, int(ipa[k]), int(pa[k]) if ok[k] else None, attrs, int(raws[k]), depth,
-                                     s2=out, note=_s2_note(out), s2_raw=int(s2raw[k]) if ok[k] else None,
-                                     s2_level=int(s2lvl[k]) if ok[k] else None))
+        s = self.summary
+        # (up to the limit, so that a limit stops the walk where it is reached)
+        budget = max(1, min(_PIECE_LANES, self.limits.max_entries - s.entries - s.s2_lookups))
+        take: list[tuple[_PieceEntry, int]] = []
+        for x in entries:
+            m = x.want(budget)
+            if m:
+                take.append((x, m))
+                budget -= m
+            if budget <= 0:
+                break
+        if not take:
+            return
+        pos = np.concatenate([x.positions(m) for x, m in take])
+        aids = np.concatenate([np.full(m, x.aid, dtype=np.uint64) for x, m in take])
+        self._charge(len(pos), take[0][0].va_at_cursor)
+        res = self.s2.lookup(pos, aids, self._by_id)
+        k = 0
+        for x, m in take:
+            x.take(pos[k:k + m], [f[k:k + m] for f in res])
+            k += m
 
-    def _pieces(self, dec: _LevelDecode, attrs: LeafAttrs, aid: int, i: int, raw: int, ipa0: int,
-                first: list[Any], info: TableInfo) -> None:
-        """One stage 1 leaf that stage 2 maps in pieces: runs of ``length`` bytes, in address order.
 
-        The pieces are found a batch at a time: lookups at ``cursor + k * size`` (``size`` the
-        last stage 2 region seen), as many as would cover the rest of the leaf (at most
-        :data:`_PIECE_LANES`), keeping them up to the first gap a smaller region leaves.
-        """
+class _SegmentAction:
+    """A queued segment (two stages): its leaf outputs are lanes ``first..`` of the batch."""
+
+    __slots__ = ("dec", "seg", "oa", "starts", "ends", "idl", "a", "info", "first")
+
+    def __init__(self, dec: _LevelDecode, seg: Any, oa: Any, starts: list[int], ends: list[int], idl: list[int],
+                 a: int, info: TableInfo, first: int) -> None:
+        self.dec, self.seg, self.oa, self.starts, self.ends, self.idl = dec, seg, oa, starts, ends, idl
+        self.a, self.info, self.first = a, info, first
+
+
+class _Deferred(TreeVisitor):
+    """Two stages: visits become actions of the walker, performed in order by :meth:`_Walker.flush`."""
+
+    def __init__(self, actions_of: "_Walker", visitor: TreeVisitor) -> None:
+        self.w, self.v = actions_of, visitor
+
+    def table_pre(self, table: TableInfo) -> None:
+        self.w.actions.append((self.v.table_pre, table))
+
+    def table_post(self, table: TableInfo) -> None:
+        self.w.actions.append((self.v.table_post, table))
+
+    def run(self, run: Run) -> None:
+        self.w.actions.append((self.v.run, run))
+
+
+class _PieceEntry:
+    """One stage 1 leaf that stage 2 maps in pieces that differ: its pieces, found a batch at a time.
+
+    A batch looks up ``cursor + k * size`` (``size`` the smallest stage 2 region seen), as many as
+    would cover the rest of the leaf, and keeps the results up to the first gap a smaller region
+    leaves; pieces that continue each other (same outcome, PA continuing) are merged.  A piece is
+    ``[lo, hi, outcome, ok, pa, s2 raw, s2 level]`` in IPAs.
+    """
+
+    def __init__(self, w: _Walker, dec: _LevelDecode, attrs: LeafAttrs, aid: int, i: int, raw: int, ipa0: int,
+                 info: TableInfo, first: tuple[int, bool, int, int, int, int, int]) -> None:
+        oid, ok, pa, lo, hi, s2raw, s2lvl = first
+        self.dec, self.attrs, self.aid, self.i, self.raw, self.ipa0, self.info = dec, attrs, aid, i, raw, ipa0, info
+        self.np = w.np
+        self.end = ipa0 + dec.entry_size
+        self.va0 = info.va_start + i * dec.entry_size
+        self.cur = [ipa0, min(hi, self.end), oid, ok, pa, s2raw, s2lvl]
+        self.cursor = self.cur[1]
+        self.size = hi - lo
+        self.closed: list[list] = []
+        self.first = False                  # all the leaves before it are done: it may take every lane
+        self.allowance = 2 * min(_PIECE_LANES, -(-(self.end - self.cursor) // self.size)) + 2
+
+    @property
+    def done(self) -> bool:
+        return self.cursor >= self.end
+
+    @property
+    def va_at_cursor(self) -> int:
+        return self.va0 + (self.cursor - self.ipa0)
+
+    def want(self, budget: int) -> int:
+        if self.done:
+            return 0
+        m = min(budget, -(-(self.end - self.cursor) // self.size))
+        if not self.first:
+            m = min(m, self.allowance)
+            self.allowance -= m
+        return m
+
+    def positions(self, m: int) -> Any:
         np = self.np
+        return np.uint64(self.cursor) + np.arange(m, dtype=np.uint64) * np.uint64(self.size)
+
+    def take(self, pos: Any, res: list[Any]) -> None:
+        np = self.np
+        oid, ok, pa, lo, hi, s2raw, s2lvl = res
+        m = len(pos)
+        e = np.minimum(hi, np.uint64(self.end))
+        gap = e[:-1] < pos[1:]
+        last = int(np.argmax(gap)) if gap.any() else m - 1
+        keep = np.ones(last + 1, dtype=bool)
+        keep[1:] = pos[1:last + 1] == e[:last]          # lanes inside the region before them add nothing
+        k = np.flatnonzero(keep)
+        plo, phi, poid, pok, ppa = pos[k], e[k], oid[k], ok[k], pa[k]
+        cur = self.cur
+        cont = np.empty(len(k), dtype=bool)
+        cont[0] = int(poid[0]) == cur[2] and (not cur[3] or int(ppa[0]) == cur[4] + (int(plo[0]) - cur[0]))
+        if len(k) > 1:
+            cont[1:] = (poid[1:] == poid[:-1]) & (~pok[1:] | (ppa[1:] == ppa[:-1] + (plo[1:] - plo[:-1])))
+        for j in np.flatnonzero(~cont).tolist():
+            cur[1] = int(plo[j])                        # the pieces are contiguous
+            self.closed.append(cur)
+            cur = [int(plo[j]), int(phi[j]), int(poid[j]), bool(pok[j]), int(ppa[j]), int(s2raw[k[j]]),
+                   int(s2lvl[k[j]])]
+        cur[1] = int(phi[-1])
+        self.cur = cur
+        self.cursor = cur[1]
+        self.size = int((hi[:last + 1] - lo[:last + 1]).min())
+
+    def run(self, piece: list, outcomes: list[Stage2]) -> Run:
+        lo, hi, oid, ok, pa, s2raw, s2lvl = piece
+        out = outcomes[oid]
+        dec = self.dec
         es = dec.entry_size
-        end = ipa0 + es
-        va0 = info.va_start + i * es
-        outcomes = self.s2.outcomes
-        depth = info.depth + 1
-
-        def emit(lo: int, hi: int, oid: int, ok: bool, pa: int, s2raw: int, s2lvl: int) -> None:
-            out = outcomes[oid]
-            length = 0 if hi - lo == es else hi - lo
-            self.visitor.run(Run(dec.level, attrs.kind, info.address, i, 1, va0 + (lo - ipa0), es, lo,
-                                 pa if ok else None, attrs, raw, depth, s2=out, note=_s2_note(out), length=length,
-                                 s2_raw=s2raw if ok else None, s2_level=s2lvl if ok else None))
-
-        oid0, ok0, pa0, lo0, hi0, raw0, lvl0 = (x.item() for x in first)
-        # the open piece: (lo, hi, oid, ok, pa, s2 raw, s2 level)
-        cur = [ipa0, min(hi0, end), oid0, ok0, pa0, raw0, lvl0]
-        size = hi0 - lo0
-        cursor = cur[1]
-        while cursor < end:
-            m = min(_PIECE_LANES, -(-(end - cursor) // size))
-            pos = np.uint64(cursor) + np.arange(m, dtype=np.uint64) * np.uint64(size)
-            self._charge(m, va0 + (cursor - ipa0))
-            oid, ok, pa, lo, hi, s2raw, s2lvl = self.s2.lookup(pos, np.full(m, aid, dtype=np.uint64), self._by_id)
-            e = np.minimum(hi, np.uint64(end))
-            gap = e[:-1] < pos[1:]
-            last = int(np.argmax(gap)) if gap.any() else m - 1
-            keep = np.ones(last + 1, dtype=bool)
-            keep[1:] = pos[1:last + 1] == e[:last]      # lanes inside the region before them add nothing
-            k = np.flatnonzero(keep)
-            plo, phi, poid, pok, ppa = pos[k], e[k], oid[k], ok[k], pa[k]
-            # pieces that continue the one before them (same outcome, and the PA continues)
-            cont = np.empty(len(k), dtype=bool)
-            cont[0] = poid[0] == cur[2] and (not cur[3] or int(ppa[0]) == cur[4] + (int(plo[0]) - cur[0]))
-            if len(k) > 1:
-                cont[1:] = (poid[1:] == poid[:-1]) & (~pok[1:] | (ppa[1:] == ppa[:-1] + (plo[1:] - plo[:-1])))
-            for j in np.flatnonzero(~cont).tolist():
-                cur[1] = int(plo[j])                    # the pieces are contiguous
-                emit(*cur)
-                cur = [int(plo[j]), int(phi[j]), int(poid[j]), bool(pok[j]), int(ppa[j]), int(s2raw[k[j]]),
-                       int(s2lvl[k[j]])]
-            cur[1] = int(phi[-1])
-            cursor = cur[1]
-            size = int((hi[:last + 1] - lo[:last + 1]).min())
-        emit(*cur)
+        return Run(dec.level, self.attrs.kind, self.info.address, self.i, 1, self.va0 + (lo - self.ipa0), es, lo,
+                   pa if ok else None, self.attrs, self.raw, self.info.depth + 1, s2=out, note=_s2_note(out),
+                   length=0 if hi - lo == es else hi - lo, s2_raw=s2raw if ok else None,
+                   s2_level=s2lvl if ok else None)
 
 
 def _s2_note(out: Stage2) -> str:
@@ -1116,8 +1273,13 @@ def walk_tree(tree: TreeParams, mem: "Memory", visitor: TreeVisitor, *, start: i
                 progress, lo, hi)
     try:
         w.walk()
+        w.flush()
     except _Stopped as stop:
         summary.stopped = str(stop)
+        try:
+            w.flush()                               # the visits already counted (two stages)
+        except _Stopped:
+            pass
     return summary
 
 

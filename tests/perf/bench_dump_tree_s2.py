@@ -12,14 +12,19 @@ image so the walk reads it through mmap like a real dump):
 
 It measures the wall time of ``pgwalk dump-tree --stage 12 --view ranges`` and
 ``--view tree`` over the whole stage 1 tree (subprocesses, median of ``--runs``,
-output to a pipe) and prints the number of output lines.  Run it directly::
+output to a pipe), the time of the same walks in-process (imports done, output
+discarded), and ``--stage 1`` (the same tree without the stage 2 lookups of the
+leaves) for reference; it prints the number of output lines.  Run it directly::
 
     python tests/perf/bench_dump_tree_s2.py [--runs N] [--gib 1]
+
+To measure another version of pgwalk, put its source first on ``PYTHONPATH``.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import statistics
@@ -100,6 +105,29 @@ def wall(args: list[str], runs: int) -> tuple[list[float], int]:
     return times, lines
 
 
+class _Discard(io.TextIOBase):
+    def write(self, s: str) -> int:
+        return len(s)
+
+
+def in_process(args: list[str], runs: int) -> list[float]:
+    """Seconds of ``runs`` in-process runs (after one to import and warm up), stdout discarded."""
+    from pgwalk.cli import main
+
+    saved = sys.stdout
+    times = []
+    try:
+        sys.stdout = _Discard()
+        main(args)
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            main(args)
+            times.append(time.perf_counter() - t0)
+    finally:
+        sys.stdout = saved
+    return times
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
@@ -120,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
               f"built in {built:.1f} s; python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
         for view in ("ranges", "tree"):
             times, lines = wall(["dump-tree", *args, "--view", view], ns.runs)
-            print(f"--view {view:6}: median {statistics.median(times):.2f} s over {ns.runs} runs "
-                  f"(min {min(times):.2f}, max {max(times):.2f}); {lines} lines")
+            inproc = in_process(["dump-tree", *args, "--view", view], ns.runs)
+            s1 = in_process(["dump-tree", *args[:-2], "--stage", "1", "--view", view], ns.runs)
+            print(f"--stage 12 --view {view:6}: median {statistics.median(times):.2f} s wall over {ns.runs} runs "
+                  f"(min {min(times):.2f}, max {max(times):.2f}), {statistics.median(inproc):.3f} s in-process; "
+                  f"{lines} lines;  --stage 1: {statistics.median(s1):.3f} s in-process")
     return 0
 
 
