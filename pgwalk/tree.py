@@ -50,6 +50,21 @@ the stage 2 translation of it; ``None`` when only stage 1 was asked for.
 Under stage 2 every stage 1 table is located through stage 2, as the
 hardware fetches it.
 
+Two stages
+----------
+With ``final_pa`` (``dump-tree --stage 12``) every leaf output is looked up
+in stage 2 the way ``translate`` does it (:func:`pgwalk.bulk.translate_many`,
+whole batches of leaves at once), and a run says what *both* stages make of
+every byte in it (:class:`Stage2`): the final attributes combined by
+:func:`~pgwalk.walk.stage2_attributes` (``S2CombineS1MemAttrs``, FWB = 1,
+HCR_EL2.CD, CONSTRAINED UNPREDICTABLE marks), the stage 2 permissions, or
+the stage 2 fault.  Runs break where that outcome changes or the PA stops
+continuing.  A stage 1 leaf that stage 2 maps in pieces that differ (in
+attributes, permissions, faults, or PAs that do not continue) is split into
+those pieces: such runs cover part of one descriptor (``Run.length``,
+``partial`` in JSON).  Each lookup counts as one descriptor read against
+:attr:`Limits.max_entries`.
+
 JSON records (schema 1)
 -----------------------
 ``pgwalk dump-tree --json`` writes JSON Lines: one object per line, each with
@@ -81,6 +96,28 @@ for the top of the address space); for the stage 2 tree ``va_*`` are IPAs.
      "status": null | str,             # kind "table": why the table was not walked
      "note": str}
 
+A stage 1 tree under stage 2 with final PAs (``--stage 12``) changes and adds
+these keys; every byte of the range translates (``translate``) to
+``pa_start`` plus its offset, with exactly these ``attributes`` and
+``permissions``, or faults at stage 2 as ``fault`` says::
+
+     "memtype", "attributes": the final attributes (translate's "attributes":
+                    stage 1 combined with stage 2); null on a stage 2 fault,
+     "s1_attributes": null | {...},    # the stage 1 leaf's own (MAIR[AttrIndx], SH)
+     "stage2": null | {"level": 3, "kind": "page" | "block", "raw": "0x...",
+                       "attributes": {...}},   # the stage 2 leaf of the first byte, its own attributes
+     "fault": null | {"type", "level", "stage": 2, "s1ptw": false, "fsc", "fsc_hex",
+                      "description", "not_in_image"},   # stage 2 faults on the output (translate's
+                                                        # "fault" without "ipa" and "reason")
+     "permissions": {"el1", "el0", "stage2_el1", "stage2_el0"} as translate reports them
+                    (no stage2_* on a stage 2 fault),
+     "effective_permissions": null | {"el1": "r--", "el0": "---"},   # what both stages allow
+                    (PAN off): a letter where translate --access allows that access,
+     "partial": bool,                  # the range starts or ends inside a stage 1 descriptor that
+                                       # stage 2 maps in differing pieces; "count" then counts the
+                                       # descriptors touched and "size" the bytes covered
+     "mapped": true                    # (the stage 1 descriptor maps; see "fault" for stage 2)
+
 ``"table"`` (tree view)::
 
     {"record": "table", "tree": ..., "depth": 0, "last": bool, "level": 0, "index": null | int,
@@ -96,6 +133,7 @@ for the top of the address space); for the stage 2 tree ``va_*`` are IPAs.
     {"record": "summary", "schema": 1, "view": "ranges" | "tree" | "stats",
      "trees": [{"tree", "base", "granule", "iasize", "start_level", "stage", "disabled"}],
      "tables": int, "entries": int, "ranges": int, "stopped": null | str, "notes": [str],
+     "s2_lookups": int,                # --stage 12: stage 2 lookups of leaf outputs
      "stats": {...}  (with --stats; see :meth:`TreeStats.to_dict`)}
 
 In the tree view ``depth`` and ``last`` (last child of its parent) give the
@@ -148,8 +186,10 @@ _S2_KEY_FIELDS = ("MemAttr", "S2AP", "SH", "AF", "FnXS", "nT", "DBM", "Contiguou
 _S2_OUTCOME_FIELDS = ("MemAttr", "S2AP", "SH", "FnXS", "DBM", "XN")
 # Categories of a descriptor in a table
 _INVALID, _LEAF, _ODD, _TABLE = 0, 1, 2, 3
-#: two stages: leaf outputs looked up in stage 2 together (the walk's visits wait until then)
-_BATCH_LANES = 1 << 16
+#: two stages: leaf outputs looked up in stage 2 together (the walk's visits wait until then,
+#: at most this many of them)
+_BATCH_LANES = 1 << 15
+_BATCH_ACTIONS = 1 << 13
 #: two stages: stage 2 lookups per batch when stage 1 leaves are split into stage 2 pieces
 _PIECE_LANES = 1 << 16
 #: distinct descriptor patterns remembered before the caches start afresh (random data can hold millions)
@@ -990,7 +1030,7 @@ class _Walker:
             self.lanes.append((oa[sel].view(np.uint64), ids[sel]))
             self.n_lanes += len(sel)
         self.actions.append(_SegmentAction(dec, seg, oa, starts, ends, idl, a, info, first))
-        if self.n_lanes >= _BATCH_LANES:
+        if self.n_lanes >= _BATCH_LANES or len(self.actions) >= _BATCH_ACTIONS:
             self.flush()
 
     def flush(self) -> None:
@@ -1103,6 +1143,8 @@ class _Walker:
         # (up to the limit, so that a limit stops the walk where it is reached)
         budget = max(1, min(_PIECE_LANES, self.limits.max_entries - s.entries - s.s2_lookups))
         take: list[tuple[_PieceEntry, int]] = []
+        if sum(len(x.closed) for x in entries) > _PIECE_LANES:
+            entries = entries[:1]                   # enough pieces kept back: only the first goes on
         for x in entries:
             m = x.want(budget)
             if m:
@@ -1139,14 +1181,19 @@ class _Deferred(TreeVisitor):
     def __init__(self, actions_of: "_Walker", visitor: TreeVisitor) -> None:
         self.w, self.v = actions_of, visitor
 
+    def _add(self, action: tuple[Callable[[Any], None], Any]) -> None:
+        self.w.actions.append(action)
+        if len(self.w.actions) >= _BATCH_ACTIONS:
+            self.w.flush()
+
     def table_pre(self, table: TableInfo) -> None:
-        self.w.actions.append((self.v.table_pre, table))
+        self._add((self.v.table_pre, table))
 
     def table_post(self, table: TableInfo) -> None:
-        self.w.actions.append((self.v.table_post, table))
+        self._add((self.v.table_post, table))
 
     def run(self, run: Run) -> None:
-        self.w.actions.append((self.v.run, run))
+        self._add((self.v.run, run))
 
 
 class _PieceEntry:
