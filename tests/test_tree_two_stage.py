@@ -40,7 +40,10 @@ S2_VARIANTS = [
     S2Attrs(), S2Attrs(memattr=NC), S2Attrs(memattr=DEV_nGnRE, sh=0), S2Attrs(memattr=DEV_nGnRnE, xn=0b10),
     S2Attrs(s2ap=0b01), S2Attrs(s2ap=0b10, xn=0b01), S2Attrs(memattr=WT, xn=0b11), S2Attrs(s2ap=0b00),
     S2Attrs(memattr=0b1101, sh=0b10), S2Attrs(memattr=0b0100),          # a reserved encoding (UNPREDICTABLE)
+    S2Attrs(memattr=0b0110, fnxs=1),                                     # FWB = 1: forced Write-Back
 ]
+#: MAIR_EL1 Attr6 = 0x80 (Normal, inner 0b0000: UNPREDICTABLE), Attr7 = 0x06 (Device with bit 1 set)
+MAIR_CU = (0x80 << 48) | (0x06 << 56)
 
 
 class _Collect(TreeVisitor):
@@ -114,6 +117,7 @@ def check_against_translate(setup, mem, tree, rng, *, max_pages=600, effective=T
 
 def registers(ts: TwoStage, *, fwb=False, cd=False, ttbr=0):
     regs = ts.registers(ttbr=ttbr)
+    regs["MAIR_EL1"] |= MAIR_CU
     regs["HCR_EL2"] = HCR_EL2["FWB"].put(HCR_EL2["CD"].put(regs["HCR_EL2"], int(cd)), int(fwb))
     return regs
 
@@ -145,9 +149,9 @@ def pieces_tree(granule=4096, s2_granule=None, rng=None) -> TwoStage:
     # 3. pages inside a stage 2 block, with stage 1 attributes of every kind
     s2blk = s2.block_size(2)
     s2.map(0x20_0000_0000, 0x5_0000_0000, s2blk, S2Attrs(memattr=NC, s2ap=0b01), max_leaf_level=2)
-    for k in range(12):
+    for k in range(16):
         s1.map(s1.granule * (k + 1) + s1.block_size(2), 0x20_0000_0000 + rng.randrange(0, s2blk, s1.granule), s1.granule,
-               S1Attrs(attr_indx=k % 6, ap=k % 4, uxn=(k >> 1) & 1, pxn=(k >> 2) & 1, dbm=k % 5 == 0),
+               S1Attrs(attr_indx=k % 8, ap=k % 4, uxn=(k >> 1) & 1, pxn=(k >> 2) & 1, dbm=k % 5 == 0),
                min_leaf_level=3)
     # 4. a 1GB stage 1 block over stage 2 blocks and pages (partly unmapped)
     if 1 in s1.leaf_levels():
@@ -187,7 +191,7 @@ def test_random_two_stage_trees_agree_with_translate(seed):
         size = s1.block_size(level) * (1 if level == 2 else rng.randrange(1, 9))
         va = rng.randrange(1, 1 << 17) * s1.block_size(2)
         ipa = IPA + rng.randrange(0, 1 << 8) * s1.block_size(2)
-        s1.map(va, ipa, size, S1Attrs(attr_indx=rng.randrange(6), ap=rng.randrange(4), uxn=rng.randrange(2),
+        s1.map(va, ipa, size, S1Attrs(attr_indx=rng.randrange(8), ap=rng.randrange(4), uxn=rng.randrange(2),
                                       pxn=rng.randrange(2), af=int(rng.random() < 0.95)),
                min_leaf_level=level, max_leaf_level=level)
         # stage 2: the IPA range in random chunks (pages or blocks), random attributes, random holes
