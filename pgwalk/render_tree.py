@@ -60,9 +60,14 @@ def _memtype_text(d: dict[str, Any]) -> str:
     a = d.get("attributes")
     if not a:
         return ""
-    s2 = (d.get("stage2") or {}).get("attributes")
-    return (f"{a['description']} {a['shareability']}  (S1 {_s1_memtype_text(d['s1_attributes'], d)}"
-            + (f", S2 {s2['description']}" if s2 else "") + ")")
+    s2 = d.get("stage2") or {}
+    if s2.get("attributes"):
+        s2_text = f", S2 {s2['attributes']['description']}"
+    elif s2:
+        s2_text = f", S2 MemAttr {s2['memattr']:#06b} with FWB"
+    else:
+        s2_text = ""
+    return f"{a['description']} {a['shareability']}  (S1 {_s1_memtype_text(d['s1_attributes'], d)}{s2_text})"
 
 
 def _unpredictable(d: dict[str, Any]) -> str:

@@ -177,6 +177,7 @@ _APTABLE = D.S1_TABLE["APTable"]
 _UXNTABLE = D.S1_TABLE["UXNTable"]
 _PXNTABLE = D.S1_TABLE["PXNTable"]
 _NSTABLE = D.S1_TABLE["NSTable"]
+_S2_MEMATTR = D.S2_LEAF["MemAttr"]
 _APTABLE_1 = 0b10          # APTable[1]; APTable[0] is RES0 in one-EL regimes
 _TABLE_IGNORED_MASK = functools.reduce(lambda m, f: m | f.mask, D.TABLE_IGNORED, 0)
 # The fields whose values make two leaves differ (software and IGNORED bits do not)
@@ -1433,11 +1434,14 @@ class TreeStats(TreeVisitor):
         size = run.size
         mt = _memtype_text(a, run.s2)
         self.bytes_memtype[mt] = self.bytes_memtype.get(mt, 0) + size
-        pk = (a, run.s2_perms)
+        fault = run.s2 is not None and run.s2.fault is not None
+        pk = (a, run.s2_perms, fault)
         pt = self._perm_text.get(pk)
         if pt is None:
             perms = leaf_permissions(a, self.tree, run.s2_perms) if self.tree is not None else None
             pt = " ".join(f"{k.upper().replace('STAGE2_', 'S2 ')} {v}" for k, v in (perms or {}).items())
+            if fault:
+                pt = f"stage 2 fault (S1 {pt})"
             self._perm_text[pk] = pt
         self.bytes_perms[pt] = self.bytes_perms.get(pt, 0) + size
 
@@ -1503,7 +1507,7 @@ def _memtype_text(a: LeafAttrs, s2: Stage2 | None = None) -> str:
     if s2 is not None:
         if s2.fault is not None:
             return _s2_note(s2)
-        return f"{s2.attrs.describe()} (stage 1 {_memtype_text(a)}, stage 2 {s2.s2_attrs.describe()})"
+        return s2.attrs.describe()
     if a.memattrs is None:
         return a.kind
     s = a.memattrs.describe()
@@ -1564,7 +1568,7 @@ def effective_permissions(a: LeafAttrs, tree: TreeParams, s2_perms: S2Perms) -> 
 
 
 @functools.lru_cache(maxsize=4096)
-def _stage2_dict(out: Stage2, s2_level: int | None, s2_raw: int | None) -> dict[str, Any]:
+def _stage2_dict(out: Stage2, s2_level: int | None, s2_raw: int | None, fwb: bool) -> dict[str, Any]:
     from .report import attrs_to_dict
 
     f = out.fault
@@ -1573,7 +1577,9 @@ def _stage2_dict(out: Stage2, s2_level: int | None, s2_raw: int | None) -> dict[
         "attributes": attrs_to_dict(out.attrs),
         "stage2": None if f is not None else {
             "level": s2_level, "kind": "page" if s2_level == FINAL_LEVEL else "block", "raw": hx(s2_raw),
-            "attributes": attrs_to_dict(out.s2_attrs)},
+            "memattr": _S2_MEMATTR.get(s2_raw), "fwb": fwb,
+            # with FWB = 1 MemAttr says how to combine, it describes no memory type of its own
+            "attributes": None if fwb else attrs_to_dict(out.s2_attrs)},
         "fault": None if f is None else {
             "type": f.type.value, "level": f.level, "stage": f.stage, "s1ptw": f.s1ptw, "fsc": f.fsc,
             "fsc_hex": f"{f.fsc:#04x}", "description": f.description, "not_in_image": f.not_in_image},
@@ -1604,7 +1610,7 @@ def run_record(run: Run, tree: TreeParams, *, record: str = "range", last: bool 
         d["partial"] = run.partial
         d["s1_attributes"] = d["attributes"]
         if run.s2 is not None:
-            d.update(_stage2_dict(run.s2, run.s2_level, run.s2_raw))
+            d.update(_stage2_dict(run.s2, run.s2_level, run.s2_raw, tree.setup.s2.fwb))
         else:
             d.update(memtype=None, attributes=None, stage2=None, fault=None)
         d["effective_permissions"] = None if run.s2_perms is None or a is None else \

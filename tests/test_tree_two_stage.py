@@ -105,8 +105,9 @@ def check_against_translate(setup, mem, tree, rng, *, max_pages=600, effective=T
                 assert d["pa"] == f"{run.pa + off:#x}", (hex(va), d["pa"], rec)
                 assert d["attributes"] == rec["attributes"], (hex(va), d["attributes"], rec["attributes"])
                 assert d["permissions"] == rec["permissions"], (hex(va), d["permissions"], rec["permissions"])
-                assert rec["stage2"]["raw"] is not None and t.s2.attrs.describe() == \
-                    rec["stage2"]["attributes"]["description"]
+                assert rec["stage2"]["fwb"] == setup.s2.fwb and (n or rec["stage2"]["raw"] == f"{t.s2.raw:#x}")
+                assert (rec["stage2"]["attributes"] is None) if setup.s2.fwb else \
+                    t.s2.attrs.describe() == rec["stage2"]["attributes"]["description"]
                 if effective and n == 0:
                     for el, key in ((1, "el1"), (0, "el0")):
                         for c, acc in (("r", Access.READ), ("w", Access.WRITE), ("x", Access.EXEC)):
@@ -230,6 +231,7 @@ def test_device_over_normal_is_device_in_every_view(capsys, tmp_path):
     dev, nc, wb = by_va.values()
     assert (dev["attributes"]["description"], dev["attributes"]["par_attr"]) == ("Device-nGnRE", "0x04")
     assert dev["s1_attributes"]["par_attr"] == "0xff" and dev["stage2"]["attributes"]["par_attr"] == "0x04"
+    assert (dev["stage2"]["memattr"], dev["stage2"]["level"], dev["stage2"]["fwb"]) == (DEV_nGnRE, 3, False)
     assert nc["attributes"]["description"] == "Normal Non-cacheable" and nc["attributes"]["shareability"] == "OSH"
     assert wb["attributes"]["par_attr"] == "0xff" and wb["size"] == 0x1F_E000
     assert dev["partial"] and nc["partial"] and wb["partial"] and dev["count"] == 1
@@ -361,3 +363,25 @@ def test_hostile_stage2_through_the_cli(capsys, tmp_path):
     rc, out, err = run(["dump-tree", *opts, "--max-entries", "20000"], capsys)
     assert rc == 1 and "stopped after 2 tables: limit reached" in out and "stage 2 lookups" in out
     assert "IPA 0x0 -> PA 0x80000000" in out
+
+
+def test_fwb_cases_show_the_combined_attributes():
+    """HCR_EL2.FWB = 1 (ASL AArch64.S2ApplyFWBMemAttrs): MemAttr[2] = 0 gives Device of type MemAttr[1:0]
+    whatever stage 1 says, 0b110 forces Write-Back, 0b111 keeps stage 1."""
+    ts = two_stage(ipa_bits=40)
+    cases = [(S1Attrs(), 0b0001, "Device-nGnRE", "0x04"),
+             (S1Attrs.device(), 0b0110, "Normal Write-Back RWA", "0xff"),
+             (S1Attrs(attr_indx=1), 0b0111, "Normal Non-cacheable", "0x44"),
+             (S1Attrs(attr_indx=4), 0b0101, "Normal Non-cacheable", "0x44")]
+    for k, (s1a, memattr, _, _) in enumerate(cases):
+        ts.map(0x10_0000 + k * 0x1000, IPA + k * 0x1000, 0x1000, s1a, pa=PA + k * 0x1000,
+               s2_attrs=S2Attrs(memattr=memattr))
+    setup = setup_from_registers(registers(ts, fwb=True))
+    tree = tree_params(setup, "ttbr0")
+    recs = [run_record(r, tree) for r in collect_runs(tree, ts.memory())]
+    assert len(recs) == len(cases)
+    for rec, (_, memattr, desc, par) in zip(recs, cases):
+        assert (rec["attributes"]["description"], rec["attributes"]["par_attr"]) == (desc, par), rec
+        assert rec["stage2"] == {**rec["stage2"], "memattr": memattr, "fwb": True, "attributes": None}
+        t = translation_to_dict(translate(setup, ts.memory(), int(rec["va_start"], 16)))
+        assert t["attributes"] == rec["attributes"]
