@@ -385,3 +385,44 @@ def test_fwb_cases_show_the_combined_attributes():
         assert rec["stage2"] == {**rec["stage2"], "memattr": memattr, "fwb": True, "attributes": None}
         t = translation_to_dict(translate(setup, ts.memory(), int(rec["va_start"], 16)))
         assert t["attributes"] == rec["attributes"]
+
+
+# --------------------------------------------------------------------------- hostile registers and tables
+
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import test_hostile_walk as hostile  # noqa: E402
+
+
+@settings(max_examples=200, **hostile.SETTINGS)
+@given(regs=hostile.registers(), mem=hostile.memory(), vm=st.sampled_from([0x80000001, 0x80000001 | 1 << 46]),
+       vtcr=st.sampled_from(hostile.REALISTIC["VTCR_EL2"]), vttbr=st.sampled_from(hostile.TABLES[:4]))
+def test_hostile_two_stage_trees_agree_with_translate_and_stay_bounded(regs, mem, vm, vtcr, vttbr):
+    """Random descriptors as stage 1 and stage 2 tables (cycles, shared tables, garbage): the walk
+    never raises, stops within its limits, and every range agrees with translate where sampled."""
+    regs = {**regs, "HCR_EL2": vm, "VTCR_EL2": vtcr, "VTTBR_EL2": vttbr}
+    setup = hostile._setup(regs)
+    assume(setup is not None and setup.s1_enabled and setup.s2 is not None and setup.regime.value == "EL1&0")
+    rng = random.Random(0)
+    for p in setup.ranges:
+        tree = tree_params(setup, f"ttbr{p.varange}")
+        if tree.disabled:
+            continue
+        runs = []
+        s = walk_tree(tree, mem, RangeMerger(runs.append), limits=Limits(max_tables=64, max_entries=200_000))
+        assert s.entries + s.s2_lookups <= 200_000
+        for run in rng.sample([r for r in runs if r.mapped], min(8, sum(r.mapped for r in runs))):
+            rec = run_record(run, tree)
+            for va in {run.va_start, run.va_end - 8, rng.randrange(run.va_start, run.va_end) & ~7}:
+                t = translate(setup, mem, va)
+                if t.fault is not None and (t.fault.stage == 1 or t.fault.s1ptw):
+                    continue            # flagged leaves, or a stage 1 table fetch (the walk read it)
+                off = va - run.va_start
+                assert t.ipa == run.oa + off
+                if rec["fault"] is not None:
+                    assert t.fault is not None and t.fault.fsc == rec["fault"]["fsc"], (hex(va), t.fault, rec)
+                    continue
+                assert t.ok and t.pa == run.pa + off, (hex(va), t.fault, rec)
+                d = translation_to_dict(t, wxn=setup.wxn, epan=setup.epan)
+                assert (d["attributes"], d["permissions"]) == (rec["attributes"], rec["permissions"])
