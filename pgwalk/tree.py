@@ -104,8 +104,10 @@ these keys; every byte of the range translates (``translate``) to
      "memtype", "attributes": the final attributes (translate's "attributes":
                     stage 1 combined with stage 2); null on a stage 2 fault,
      "s1_attributes": null | {...},    # the stage 1 leaf's own (MAIR[AttrIndx], SH)
-     "stage2": null | {"level": 3, "kind": "page" | "block", "raw": "0x...",
-                       "attributes": {...}},   # the stage 2 leaf of the first byte, its own attributes
+     "stage2": null | {"level": 3, "kind": "page" | "block", "raw": "0x...",   # the stage 2 leaf
+                       "memattr": 15, "fwb": false,                          # of the first byte
+                       "attributes": null | {...}},   # its own attributes (null with FWB = 1: MemAttr
+                                                      # then only says how to combine)
      "fault": null | {"type", "level", "stage": 2, "s1ptw": false, "fsc", "fsc_hex",
                       "description", "not_in_image"},   # stage 2 faults on the output (translate's
                                                         # "fault" without "ipa" and "reason")
@@ -162,9 +164,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .walk import Memory
 
 __all__ = [
-    "Visit", "TableStatus", "TreeParams", "tree_params", "Limits", "TableInfo", "LeafAttrs", "Run",
+    "Visit", "TableStatus", "TreeParams", "tree_params", "Limits", "TableInfo", "LeafAttrs", "Stage2", "Run",
     "TreeVisitor", "WalkSummary", "walk_tree", "collect_runs", "RangeMerger", "TreeStats", "TreeLines",
-    "leaf_permissions", "run_record", "table_record", "tree_record", "FOLD_MIN", "SCHEMA_VERSION",
+    "leaf_permissions", "effective_permissions", "run_record", "table_record", "tree_record", "FOLD_MIN", "SCHEMA_VERSION",
 ]
 
 SCHEMA_VERSION = 1
@@ -594,13 +596,12 @@ class _Lookups:
     """
 
     def __init__(self, np: Any, setup: TranslationSetup, mem: "Memory") -> None:
-        from .bulk import FAULT_TYPES, DescriptorReader, translate_many
+        from .bulk import DescriptorReader, translate_many
 
         s2 = setup.s2
         assert s2 is not None
         self.np, self.setup, self.mem = np, setup, mem
         self.translate_many = translate_many
-        self.fault_types = FAULT_TYPES
         self.reader = DescriptorReader(mem)
         self.g, self.stride = s2.granule_shift, s2.granule_shift - 3
         self.start_level = s2.start_level
