@@ -110,8 +110,11 @@ class _Discard(io.TextIOBase):
         return len(s)
 
 
-def in_process(args: list[str], runs: int) -> list[float]:
-    """Seconds of ``runs`` in-process runs (after one to import and warm up), stdout discarded."""
+def in_process(args: list[str], runs: int) -> tuple[list[float], int]:
+    """Seconds of ``runs`` in-process runs (after one to import and warm up), stdout discarded,
+    and the peak Python heap (tracemalloc) of one more run."""
+    import tracemalloc
+
     from pgwalk.cli import main
 
     saved = sys.stdout
@@ -123,9 +126,13 @@ def in_process(args: list[str], runs: int) -> list[float]:
             t0 = time.perf_counter()
             main(args)
             times.append(time.perf_counter() - t0)
+        tracemalloc.start()
+        main(args)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
     finally:
         sys.stdout = saved
-    return times
+    return times, peak
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,11 +155,12 @@ def main(argv: list[str] | None = None) -> int:
               f"built in {built:.1f} s; python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
         for view in ("ranges", "tree"):
             times, lines = wall(["dump-tree", *args, "--view", view], ns.runs)
-            inproc = in_process(["dump-tree", *args, "--view", view], ns.runs)
-            s1 = in_process(["dump-tree", *args[:-2], "--stage", "1", "--view", view], ns.runs)
+            inproc, peak = in_process(["dump-tree", *args, "--view", view], ns.runs)
+            s1, _ = in_process(["dump-tree", *args[:-2], "--stage", "1", "--view", view], ns.runs)
             print(f"--stage 12 --view {view:6}: median {statistics.median(times):.2f} s wall over {ns.runs} runs "
-                  f"(min {min(times):.2f}, max {max(times):.2f}), {statistics.median(inproc):.3f} s in-process; "
-                  f"{lines} lines;  --stage 1: {statistics.median(s1):.3f} s in-process")
+                  f"(min {min(times):.2f}, max {max(times):.2f}), {statistics.median(inproc):.3f} s in-process, "
+                  f"{peak / 2**20:.1f} MiB peak heap; {lines} lines;  "
+                  f"--stage 1: {statistics.median(s1):.3f} s in-process")
     return 0
 
 
