@@ -120,7 +120,8 @@ def _write_html(path, images, trees, spans, ctx, layout, notes, merge, limits) -
 @click.option("--max-tables", type=click.IntRange(1), default=100_000, show_default=True,
               help="Stop after reading this many tables.")
 @click.option("--max-entries", type=click.IntRange(1), default=50_000_000, show_default=True,
-              help="Stop after reading this many descriptors.")
+              help="Stop after reading this many descriptors (--stage 12: each stage 2 lookup of a leaf "
+                   "output counts as one).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True, allow_dash=True), metavar="FILE",
               help="Write one self-contained HTML page (map, tree, descriptor fields) to FILE ('-': stdout).")
 def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text, ttbr0, ttbr1, stage, regime, view,
@@ -135,18 +136,27 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     are flagged.  Hierarchical APTable/XNTable/NSTable apply to the leaves.
 
     \b
+    --stage 12 (two stages): every leaf output is looked up in stage 2 as
+    translate does it; each range shows the final PA, the final attributes
+    (stage 1 combined with stage 2, FWB and HCR_EL2.CD as the registers say)
+    and the permissions both stages allow, and a stage 1 block that stage 2
+    maps in differing pieces is split into those pieces ("piece").
+
+    \b
     --json writes JSON Lines; every object has "record":
       "range"   (ranges view) va_start, va_end (exclusive), size, level, kind
                 (block, page, illegal block, reserved, invalid, table), count,
                 entry_size, mapped, pa_start [, ipa_start], raw, memtype,
                 attributes, permissions {el1, el0 | stage2_el1, stage2_el0},
                 attr_index, sh, af, ng, dbm, contiguous, gp, ns, ns_table,
-                flags, nonzero, status, note
+                flags, nonzero, status, note; --stage 12 also partial,
+                s1_attributes, stage2, fault, effective_permissions
+                ("attributes" then are the final ones, as translate's)
       "table"   (tree view) depth, last, level, index, table, pa, va_start,
                 va_end, entries, valid, status, descriptor, flags, inherited
       "entries" (tree view) a range record plus depth, last, index, table
       "summary" (last line) schema, view, trees, tables, entries, ranges,
-                stopped, notes [, stats]
+                stopped, notes, s2_lookups [, stats]
     Addresses are hex strings.  Full schema: pydoc pgwalk.tree.
 
     Exit status: 0 done, 1 a limit stopped the walk, 2 bad input.
@@ -317,7 +327,8 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
             rec = {"record": "summary", "schema": SCHEMA_VERSION, "view": view,
                    "trees": [tree_record(t) for t in trees], "tables": summary.tables, "entries": summary.entries,
                    "ranges": n_ranges if view == "ranges" else None, "references": summary.references,
-                   "problems": summary.problems, "stopped": summary.stopped, "notes": notes}
+                   "problems": summary.problems, "stopped": summary.stopped, "notes": notes,
+                   "s2_lookups": summary.s2_lookups}
             if stats_d is not None:
                 rec["stats"] = stats_d
             emit_json(rec)
