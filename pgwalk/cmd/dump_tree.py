@@ -189,6 +189,11 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     setup = setup_from_registers(ctx.registers, Regime[REGIMES[regime.lower()]] if regime else None)
     if stage == "12" and setup.s2 is None:
         raise InputError("--stage 12: stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
+    if stage is None and not (ttbr0 or ttbr1) and not setup.s1_enabled and setup.s2 is not None:
+        # stage 1 is off and stage 2 on: the stage 2 tree is what translates addresses
+        ctx.notes.append("stage 1 is disabled (SCTLR_ELx.M = 0): showing the stage 2 tree "
+                         "(--ttbr0/--ttbr1 show the stage 1 tables the registers describe)")
+        stage = "2"
     if stage == "2":
         trees = [tree_params(setup, "s2")]
     else:
