@@ -30,7 +30,8 @@ from .errors import NotInImage
 from .faults import Fault, FaultType
 from .formats import descriptors as D
 from .formats.fields import Layout
-from .params import FINAL_LEVEL, Regime, S1WalkParams, S2WalkParams, TranslationSetup, block_desc_supported
+from .params import (FINAL_LEVEL, Regime, S1WalkParams, S2WalkParams, TranslationSetup, block_desc_supported,
+                     oa_out_of_range)
 from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
 
 __all__ = ["Memory", "TraceStep", "Leaf", "Translation", "translate", "s2_translate", "decode_descriptor_type",
@@ -257,7 +258,7 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
             nxt = next_table_base(raw, g, ds, lpa64)
             steps.append(TraceStep(2, level, table, index, desc_addr, desc_addr, raw, kind, nxt,
                                    D.s2_table_layout(g, ds, lpa64), s1_level=s1_level))
-            if nxt >> oa_bits:
+            if oa_out_of_range(nxt, oa_bits):
                 raise fault(FaultType.ADDRESS_SIZE, level, f"next-level table {nxt:#x} is beyond the {oa_bits}-bit output size")
             table = nxt
             level += 1
@@ -271,8 +272,9 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
         steps.append(TraceStep(2, level, table, index, desc_addr, desc_addr, raw, kind, s1_level=s1_level,
                                note=_invalid_note(kind, level, g, ds)))
         raise fault(FaultType.TRANSLATION, level, _invalid_note(kind, level, g, ds))
-    if base >> oa_bits:
-        raise fault(FaultType.ADDRESS_SIZE, level, f"output address {base:#x} is beyond the {oa_bits}-bit output size")
+    pa = base | (ipa & ((1 << leafsize) - 1))
+    if oa_out_of_range(pa, oa_bits):
+        raise fault(FaultType.ADDRESS_SIZE, level, _oa_note(pa, base, leafsize, oa_bits))
     af = bool(_AF.get(raw))
     if not af and not s2.ha:
         raise fault(FaultType.ACCESS_FLAG, level, "AF = 0 and VTCR_EL2.HA = 0")
@@ -288,8 +290,15 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
             raise fault(FaultType.PERMISSION, level, "stage 1 table in stage 2 Device memory with HCR_EL2.PTW = 1")
     elif access is not None and not s2_check(perms, access, el0=el == 0):
         raise fault(FaultType.PERMISSION, level, f"stage 2 permissions {perms.text(el == 0)} deny the {access.value}")
-    pa = base | (ipa & ((1 << leafsize) - 1))
     return pa, leaf
+
+
+def _oa_note(oa: int, base: int, leafsize: int, oa_bits: int) -> str:
+    """Why a stage's final output address (ASL ``StageOA``) is out of range."""
+    if not oa_out_of_range(base, oa_bits):
+        return (f"output address {oa:#x} is beyond the {oa_bits}-bit output size (the {1 << leafsize:#x}-byte "
+                f"block at {base:#x} is larger than the output address space)")
+    return f"output address {oa:#x} is beyond the {oa_bits}-bit output size"
 
 
 def s2_leaf(setup: TranslationSetup, raw: int, level: int, kind: str) -> Leaf:
@@ -405,7 +414,7 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
             nxt = next_table_base(raw, g, ds, lpa64)
             steps.append(TraceStep(1, level, table, index, desc_addr, desc_pa, raw, kind, nxt,
                                    D.s1_table_layout(g, ds, lpa64)))
-            if nxt >> oa_bits:
+            if oa_out_of_range(nxt, oa_bits):
                 raise fault(FaultType.ADDRESS_SIZE, level,
                             f"next-level table {nxt:#x} is beyond the {oa_bits}-bit output size")
             if not p.hpd:
@@ -426,8 +435,9 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
         note = _invalid_note(kind, level, g, ds)
         steps.append(TraceStep(1, level, table, index, desc_addr, desc_pa, raw, kind, note=note))
         raise fault(FaultType.TRANSLATION, level, note)
-    if base >> oa_bits:
-        raise fault(FaultType.ADDRESS_SIZE, level, f"output address {base:#x} is beyond the {oa_bits}-bit output size")
+    oa = base | (va & ((1 << leafsize) - 1))
+    if oa_out_of_range(oa, oa_bits):
+        raise fault(FaultType.ADDRESS_SIZE, level, _oa_note(oa, base, leafsize, oa_bits))
     af = bool(_AF.get(raw))
     if not af and not p.ha:
         raise fault(FaultType.ACCESS_FLAG, level, "AF = 0 and hardware AF update is off")
@@ -437,7 +447,7 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
         raise fault(FaultType.PERMISSION, level,
                     f"stage 1 permissions {perms.text(el == 0)} at EL{el}"
                     f"{' with PAN' if pan else ''} deny the {access.value}")
-    return base | (va & ((1 << leafsize) - 1)), leaf
+    return oa, leaf
 
 
 def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind: str, ap_table: int,
