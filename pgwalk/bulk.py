@@ -721,7 +721,9 @@ class BulkTranslation:
 
     def translation(self, i: int) -> Translation:
         """Lane ``i`` as the :class:`~pgwalk.walk.Translation` the scalar walker returns
-        (``steps`` empty, the fault's ``reason`` empty)."""
+        (``steps`` empty, the fault's ``reason`` empty, and so is ``s1ptw_af_updates``: the
+        Access flag updates of the leaves are in ``af_updates``, those of the stage 2
+        descriptors of the stage 1 table fetches only in the scalar walk)."""
         setup = self.setup
         va = int(self.va[i])
         fault = self.fault(i)
