@@ -55,6 +55,12 @@ class ATOp:
     pan: bool            # honours PSTATE.PAN (S1E1RP/WP)
     regime_el: int       # EL whose regime it translates in (before E2H/TGE redirection)
 
+    def regime(self, regs: Mapping[str, int]) -> Regime:
+        """ASL ``AArch64.AT``: the regime the operation translates in.  Stage 1 and 2 ops (S12E*) always
+        use EL1&0; stage 1 ops the regime of their EL (``TranslationRegime``), where EL1 and EL0 mean
+        EL2&0 when HCR_EL2.{E2H,TGE} = {1,1} (``ELIsInHost(EL0)``), whatever EL executes the AT."""
+        return Regime.EL10 if self.stages == "12" else regime_for_el(self.regime_el, regs)
+
     @property
     def describe(self) -> str:
         acc = {Access.READ: "read", Access.WRITE: "write", Access.ANY: "no permission check"}[self.access]
@@ -178,7 +184,7 @@ def at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op: ATO
             need = max(op.regime_el, 2 if op.stages == "12" else 1)
             raise InputError(f"AT {op.name} is UNDEFINED at EL{exec_el} (it needs EL{need}; "
                              "EL1 with HCR_EL2.NV = 1 traps it)")
-    regime = regime_for_el(op.regime_el, regs) if regs else (setup.regime if setup else Regime.EL10)
+    regime = op.regime(regs) if regs else (setup.regime if setup else Regime.EL10)
     if setup is None or setup.regime is not regime:
         setup = setup_from_registers(regs, regime)
     if pan is None:
@@ -1240,7 +1246,7 @@ class ATBatch:
         self._setups: dict[tuple, TranslationSetup] = {}
         self._index_cache: dict = {}              # leaf indexes and hypothesis setups
         self._explained: dict = {}                 # identical mismatching lines are explained once
-        self._line_setups: dict[tuple, TranslationSetup] = {}   # (regs, op.regime_el) -> setup
+        self._line_setups: dict[tuple, TranslationSetup] = {}   # (regs, op.regime_el, op.stages) -> setup
         self._reader: Any = None                   # the vectorised walker's descriptor reader
         self._diffs: dict[tuple, ParDiff] = {}
 
@@ -1263,11 +1269,11 @@ class ATBatch:
         return regs
 
     def setup(self, line: BatchLine) -> TranslationSetup:
-        fast = self._line_setups.get((line.regs, line.op.regime_el))
+        fast = self._line_setups.get((line.regs, line.op.regime_el, line.op.stages))
         if fast is not None:
             return fast
         regs = self.registers(line.regs, line.lineno)
-        regime = regime_for_el(line.op.regime_el, regs)
+        regime = line.op.regime(regs)
         k = (line.regs, regime)
         s = self._setups.get(k)
         if s is None:
@@ -1278,7 +1284,7 @@ class ATBatch:
             except PgwalkError as exc:
                 raise InputError(f"{self.where}:{line.lineno}: {exc}") from None
             self._setups[k] = s
-        self._line_setups[(line.regs, line.op.regime_el)] = s
+        self._line_setups[(line.regs, line.op.regime_el, line.op.stages)] = s
         return s
 
     def validate(self, lines: Iterable[BatchLine]) -> None:

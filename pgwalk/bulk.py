@@ -73,8 +73,7 @@ from .errors import InputError, NotInImage
 from .faults import Fault, FaultType, encode_ld_fsc
 from .formats import descriptors as D
 from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
-from .params import (FINAL_LEVEL, Regime, S1WalkParams, TranslationSetup, oa_out_of_range, regime_for_el,
-                     setup_from_registers)
+from .params import FINAL_LEVEL, Regime, S1WalkParams, TranslationSetup, oa_out_of_range, setup_from_registers
 from .perms import Access, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
 from .report import CSV_COLUMNS, csv_line, csv_row, translation_to_dict
 from .walk import (Memory, Translation, decode_descriptor_type, s1_disabled_attributes, s1_leaf, s2_leaf,
@@ -1179,7 +1178,7 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
     if exec_el is not None and (exec_el not in (1, 2, 3) or exec_el < op.regime_el
                                 or (op.stages == "12" and exec_el < 2)):
         raise InputError(f"AT {op.name} is UNDEFINED at EL{exec_el}")
-    regime = regime_for_el(op.regime_el, regs) if regs else (setup.regime if setup else Regime.EL10)
+    regime = op.regime(regs) if regs else (setup.regime if setup else Regime.EL10)
     if setup is None or setup.regime is not regime:
         setup = setup_from_registers(regs, regime)
     if pan is None:

@@ -541,5 +541,6 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None) 
     return TranslationSetup(
         regime=regime, features=features, s1_enabled=s1_enabled, ranges=tuple(ranges), s2=s2,
         mair=_reg(regs, f"MAIR_{el}"), wxn=bool(s["WXN"]),
-        epan=bool(s["EPAN"]) and features.pan >= 3, s1_ee=bool(s["EE"]), dc=bool(h["DC"]) and regime is Regime.EL10,
+        epan=bool(s["EPAN"]) and features.pan >= 3, s1_ee=bool(s["EE"]),
+        dc=bool(h["DC"]) and regime is Regime.EL10 and not (e2h and h["TGE"]),   # DC is 0 in effect under {E2H,TGE} = {1,1}
         pan=pan, registers=dict(regs), notes=tuple(dict.fromkeys(notes)))
