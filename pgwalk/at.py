@@ -32,7 +32,7 @@ from .faults import FaultType, decode_fsc
 from .formats import descriptors as D
 from .formats import registers as RG
 from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
-from .params import FINAL_LEVEL, Regime, TranslationSetup, regime_for_el, setup_from_registers
+from .params import FINAL_LEVEL, Regime, TranslationSetup, oa_out_of_range, regime_for_el, setup_from_registers
 from .perms import Access
 from .walk import Memory, Translation, next_table_base, leaf_base, translate
 
@@ -885,8 +885,9 @@ _MAX_LEAVES = 500000
 
 
 def _scan_tree(read_table, *, base: int, start_level: int, iasize: int, g: int, ds: bool, lpa64: bool,
-               pa_max: int, tree: str, ia_top: int, entries: list, budget: list[int]) -> bool:
-    """Depth-first scan of one tree; appends leaves; returns False when truncated."""
+               pa_max: int, oa_bits: int, tree: str, ia_top: int, entries: list, budget: list[int]) -> bool:
+    """Depth-first scan of one tree; appends leaves (their part inside the output size: ASL
+    OAOutOfRange on StageOA); returns False when truncated."""
     from .walk import decode_descriptor_type
 
     stride = g - 3
@@ -909,10 +910,14 @@ def _scan_tree(read_table, *, base: int, start_level: int, iasize: int, g: int, 
             kind = decode_descriptor_type(raw, level, ds, g, pa_max)
             ia = ia_prefix | (idx << lsb)
             if kind == "table":
-                stack.append((next_table_base(raw, g, ds, lpa64), level + 1, ia))
+                nxt = next_table_base(raw, g, ds, lpa64)
+                if not oa_out_of_range(nxt, oa_bits):
+                    stack.append((nxt, level + 1, ia))
             elif kind in ("block", "page"):
-                leafsize = lsb
-                entries.append((leaf_base(raw, leafsize, ds, lpa64), 1 << leafsize, ia | ia_top, level, tree))
+                oa = leaf_base(raw, lsb, ds, lpa64)
+                if not oa_out_of_range(oa, oa_bits):
+                    size = min(1 << lsb, (1 << oa_bits) - oa)    # a block larger than the output space
+                    entries.append((oa, size, ia | ia_top, level, tree))
     return complete
 
 
@@ -947,8 +952,8 @@ def build_leaf_index(setup: TranslationSetup, mem: Memory, stage: int) -> _LeafI
         s2 = setup.s2
         if s2 is not None and not s2.config_fault and not s2.base_fault and s2.start_level is not None:
             complete &= _scan_tree(_reader(mem, s2.ee), base=s2.base, start_level=s2.start_level, iasize=s2.iasize,
-                                   g=s2.granule_shift, ds=s2.ds, lpa64=s2.lpa64, pa_max=pa_max, tree="VTTBR_EL2",
-                                   ia_top=0, entries=entries, budget=budget)
+                                   g=s2.granule_shift, ds=s2.ds, lpa64=s2.lpa64, pa_max=pa_max, oa_bits=s2.oa_bits,
+                                   tree="VTTBR_EL2", ia_top=0, entries=entries, budget=budget)
     else:
         through = None
         if setup.s2 is not None and setup.regime is Regime.EL10:
@@ -966,7 +971,7 @@ def build_leaf_index(setup: TranslationSetup, mem: Memory, stage: int) -> _LeafI
             top = (((1 << 64) - 1) ^ ((1 << p.iasize) - 1)) if (p.has_unprivileged and p.varange == 1) else 0
             complete &= _scan_tree(_reader(mem, p.ee, through), base=p.base, start_level=p.start_level,
                                    iasize=p.iasize, g=p.granule_shift, ds=p.ds, lpa64=p.lpa64, pa_max=pa_max,
-                                   tree=p.ttbr_name, ia_top=top, entries=entries, budget=budget)
+                                   oa_bits=p.oa_bits, tree=p.ttbr_name, ia_top=top, entries=entries, budget=budget)
     entries.sort()
     return _LeafIndex([e[0] for e in entries], entries, not complete)
 
