@@ -516,6 +516,13 @@ def known_departures(res: ATResult, hw: int | str, setup: TranslationSetup) -> l
             out += _s2_rejections(hw, setup)
         return out
     sw = res.par
+    hcr = setup.registers.get("HCR_EL2", 0)
+    if t.s1_disabled and res.regime is Regime.EL10 and RG.HCR_EL2["TGE"].get(hcr) and not RG.HCR_EL2["E2H"].get(hcr):
+        out.append(Reason("known-departure", "HCR_EL2.TGE = 1 disables the EL1&0 stage 1 whatever EL executes the AT "
+                          "(ASL AArch64.S1Enabled: HCR_EL2.<DC,TGE> must be '00'), so the result is the flat stage 1 "
+                          "disabled one; the hardware walked the EL1&0 tables (QEMU 10 does for an AT at EL3)",
+                          category="qemu_tge_el10_stage1_walks"))
+        return out
     if not (sw & 1) and not (hw & 1):
         same_pa = PAR_EL1_OK["PA"].get(sw) == PAR_EL1_OK["PA"].get(hw)
         same_attr = PAR_EL1_OK["ATTR"].get(sw) == PAR_EL1_OK["ATTR"].get(hw)
@@ -566,6 +573,13 @@ def known_departures(res: ATResult, hw: int | str, setup: TranslationSetup) -> l
                               "block (QEMU 7.2 never checks block legality)", category="qemu_accepts_illegal_block"))
         if f.type is FaultType.ADDRESS_SIZE and last is not None and last.raw is not None:
             p = setup.s2 if f.stage == 2 else setup.s1_params(res.va) if setup.s1_enabled else None
+            if p is not None and last.kind == "block" and not oa_out_of_range(last.next_addr, p.oa_bits):
+                size = 1 << (p.granule_shift + (p.granule_shift - 3) * (FINAL_LEVEL - last.level))
+                out.append(Reason("known-departure", f"the level {f.level} block at {last.next_addr:#x} covers "
+                                  f"{size:#x} bytes, more than the {p.oa_bits}-bit output size: ASL S1Walk/S2Walk test "
+                                  "the output address itself (StageOA: the base with the input address bits below the "
+                                  "block size) with OAOutOfRange, and this one is beyond it; the hardware checked "
+                                  "only the block's base (QEMU)", category="oa_beyond_ps_within_block"))
             if p is not None and p.oa_bits < 52:
                 hi = 0
                 if p.lpa64:

@@ -91,3 +91,20 @@ def regimes_memory(batch: str):
     from pgwalk.memory import PhysicalMemory
 
     return PhysicalMemory.from_words(regimes_words(batch), RAM)
+
+
+def block_oa_beyond(setup, t) -> bool:
+    """``t`` (a :class:`pgwalk.walk.Translation`) ends with an Address size fault on a block whose
+    base is inside the output size: the block is larger than the output address space and the
+    output address (ASL StageOA) is beyond it.  QEMU checks only the base (both oracles)."""
+    from pgwalk.faults import FaultType
+    from pgwalk.params import oa_out_of_range
+
+    f = t.fault
+    if f is None or f.type is not FaultType.ADDRESS_SIZE:
+        return False
+    step = next((s for s in reversed(t.steps) if s.stage == f.stage and s.level == f.level and s.raw is not None), None)
+    if step is None or step.kind != "block":
+        return False
+    p = setup.s2 if f.stage == 2 else setup.s1_params(t.va)
+    return not oa_out_of_range(step.next_addr, p.oa_bits)

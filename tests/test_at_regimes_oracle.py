@@ -161,24 +161,12 @@ def _leaf_step(o: Outcome, stage: int, level: int):
                  if s.stage == stage and s.level == level and s.raw is not None), None)
 
 
-def _block_oa_beyond(o: Outcome) -> bool:
-    """pgwalk's Address size fault is on a block whose base is inside the output size."""
-    f = o.res.translation.fault
-    if f is None or f.type is not FaultType.ADDRESS_SIZE or f.stage != 1:
-        return False
-    step = _leaf_step(o, 1, f.level)
-    if step is None or step.kind != "block":
-        return False
-    p = o.setup.s1_params(o.res.va)
-    return not oa_out_of_range(step.next_addr, p.oa_bits)
-
-
 def category_of(o: Outcome) -> str | None:
     """The departure category of a vector: the MANIFEST's, or one recognised by rule (only
     vectors that differ from QEMU: a rule's vector that happens to agree counts as a match)."""
     if o.v["category"] is not None:
         return o.v["category"]
-    if o.qemu_ok and not o.match(o.qpar) and _block_oa_beyond(o):
+    if o.qemu_ok and not o.match(o.qpar) and O.block_oa_beyond(o.setup, o.res.translation):
         return "oa_beyond_ps_within_block"
     return None
 
@@ -196,6 +184,7 @@ def check_qemu_tge_el10_stage1_walks(o: Outcome) -> None:
     assert (h["E2H"], h["TGE"]) == (0, 1) and op.stages == "1" and op.el in (0, 1) and o.v["exec_el"] == 3
     assert o.res.regime is Regime.EL10 and o.res.translation.s1_disabled, o.v["id"]
     assert o.match(o.model_par), (o.v["id"], hex(o.res.par), o.v["expect"])
+    assert {r.category for r in known_departures(o.res, o.qpar, o.setup)} == {"qemu_tge_el10_stage1_walks"}
     # QEMU walked the EL1&0 stage 1 tables: with TGE = 0 pgwalk gives exactly QEMU's PAR (or QEMU's
     # answer departs there in a second, known way: high OA bits ignored)
     regs = {**o.regs, "HCR_EL2": R.HCR_EL2["TGE"].put(o.regs["HCR_EL2"], 0)}
@@ -242,6 +231,7 @@ def check_oa_beyond_ps_within_block(o: Outcome) -> None:
     else:              # QEMU: the out-of-range output address itself
         assert PAR_EL1_OK["PA"].get(q) == (oa >> 12) & PAR_EL1_OK["PA"].wmask
     assert compare_par(q, o.model_par).match          # the reference model checks the base only, too
+    assert "oa_beyond_ps_within_block" in {r.category for r in known_departures(o.res, q, o.setup)}
 
 
 CHECKERS = {
