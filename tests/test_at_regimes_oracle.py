@@ -98,11 +98,12 @@ PAR_CATEGORIES = ("qemu_tge_el10_stage1_walks", "qemu_abort_ats_s12_stage1_off",
 class Outcome:
     """One vector: the vector, the scalar AT, the vectorised AT's PAR, its registers and setup."""
 
-    __slots__ = ("v", "res", "bulk_par", "regs", "category")
+    __slots__ = ("v", "res", "bulk_par", "regs", "category", "bulk_af")
 
     def __init__(self, v, res: ATResult, bulk_par, regs):
         self.v, self.res, self.bulk_par, self.regs = v, res, bulk_par, regs
         self.category = None
+        self.bulk_af = None       # the vectorised walk's af_updates (vectors with descs)
 
     @property
     def qemu_ok(self) -> bool:
@@ -139,7 +140,9 @@ def run_batch(batch: str) -> list[Outcome]:
         for lane, i in enumerate(idx):
             v = vectors[i]
             res = at(regs, mem, op, int(v["va"], 16), pan=bool(pan), exec_el=exec_el)
-            out[i] = Outcome(v, res, None if b.exception[lane] else int(b.par[lane]), regs)
+            o = out[i] = Outcome(v, res, None if b.exception[lane] else int(b.par[lane]), regs)
+            if "descs" in v:
+                o.bulk_af = b.result.translation(lane).af_updates
     for o in out:
         o.category = category_of(o)
     return out
@@ -356,6 +359,7 @@ def test_af_updates_are_the_hardware_ones():
             continue
         n += 1
         ours = [(u.stage, u.level) for u in o.res.translation.af_updates]
+        assert o.bulk_af == o.res.translation.af_updates, o.v["id"]       # the vectorised walk says the same
         assert sorted(ours) == sorted(map(tuple, o.v["expect"].get("af_updates", []))), o.v["id"]
         if not o.qemu_ok:                                   # QEMU crashed: a fault, no update
             assert not ours and o.res.par & 1
