@@ -32,7 +32,7 @@ from .faults import FaultType, decode_fsc
 from .formats import descriptors as D
 from .formats import registers as RG
 from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
-from .params import FINAL_LEVEL, Regime, TranslationSetup, regime_for_el, setup_from_registers
+from .params import FINAL_LEVEL, Regime, TranslationSetup, oa_out_of_range, regime_for_el, setup_from_registers
 from .perms import Access
 from .walk import Memory, Translation, next_table_base, leaf_base, translate
 
@@ -54,6 +54,12 @@ class ATOp:
     access: Access
     pan: bool            # honours PSTATE.PAN (S1E1RP/WP)
     regime_el: int       # EL whose regime it translates in (before E2H/TGE redirection)
+
+    def regime(self, regs: Mapping[str, int]) -> Regime:
+        """ASL ``AArch64.AT``: the regime the operation translates in.  Stage 1 and 2 ops (S12E*) always
+        use EL1&0; stage 1 ops the regime of their EL (``TranslationRegime``), where EL1 and EL0 mean
+        EL2&0 when HCR_EL2.{E2H,TGE} = {1,1} (``ELIsInHost(EL0)``), whatever EL executes the AT."""
+        return Regime.EL10 if self.stages == "12" else regime_for_el(self.regime_el, regs)
 
     @property
     def describe(self) -> str:
@@ -189,7 +195,7 @@ def at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op: ATO
             need = max(op.regime_el, 2 if op.stages == "12" else 1)
             raise InputError(f"AT {op.name} is UNDEFINED at EL{exec_el} (it needs EL{need}; "
                              "EL1 with HCR_EL2.NV = 1 traps it)")
-    regime = regime_for_el(op.regime_el, regs) if regs else (setup.regime if setup else Regime.EL10)
+    regime = op.regime(regs) if regs else (setup.regime if setup else Regime.EL10)
     if setup is None or setup.regime is not regime:
         setup = setup_from_registers(regs, regime)
     if pan is None:
@@ -556,6 +562,13 @@ def known_departures(res: ATResult, hw: int | str, setup: TranslationSetup) -> l
             out += _s2_rejections(hw, setup)
         return out
     sw = res.par
+    hcr = setup.registers.get("HCR_EL2", 0)
+    if t.s1_disabled and res.regime is Regime.EL10 and RG.HCR_EL2["TGE"].get(hcr) and not RG.HCR_EL2["E2H"].get(hcr):
+        out.append(Reason("known-departure", "HCR_EL2.TGE = 1 disables the EL1&0 stage 1 whatever EL executes the AT "
+                          "(ASL AArch64.S1Enabled: HCR_EL2.<DC,TGE> must be '00'), so the result is the flat stage 1 "
+                          "disabled one; the hardware walked the EL1&0 tables (QEMU 10 does for an AT at EL3)",
+                          category="qemu_tge_el10_stage1_walks"))
+        return out
     if not (sw & 1) and not (hw & 1):
         same_pa = PAR_EL1_OK["PA"].get(sw) == PAR_EL1_OK["PA"].get(hw)
         same_attr = PAR_EL1_OK["ATTR"].get(sw) == PAR_EL1_OK["ATTR"].get(hw)
@@ -604,6 +617,13 @@ def known_departures(res: ATResult, hw: int | str, setup: TranslationSetup) -> l
                               "block (QEMU 7.2 never checks block legality)", category="qemu_accepts_illegal_block"))
         if f.type is FaultType.ADDRESS_SIZE and last is not None and last.raw is not None:
             p = setup.s2 if f.stage == 2 else setup.s1_params(res.va) if setup.s1_enabled else None
+            if p is not None and last.kind == "block" and not oa_out_of_range(last.next_addr, p.oa_bits):
+                size = 1 << (p.granule_shift + (p.granule_shift - 3) * (FINAL_LEVEL - last.level))
+                out.append(Reason("known-departure", f"the level {f.level} block at {last.next_addr:#x} covers "
+                                  f"{size:#x} bytes, more than the {p.oa_bits}-bit output size: ASL S1Walk/S2Walk test "
+                                  "the output address itself (StageOA: the base with the input address bits below the "
+                                  "block size) with OAOutOfRange, and this one is beyond it; the hardware checked "
+                                  "only the block's base (QEMU)", category="oa_beyond_ps_within_block"))
             if p is not None and p.oa_bits < 52:
                 hi = 0
                 if p.lpa64:
@@ -922,8 +942,9 @@ _MAX_LEAVES = 500000
 
 
 def _scan_tree(read_table, *, base: int, start_level: int, iasize: int, g: int, ds: bool, lpa64: bool,
-               pa_max: int, tree: str, ia_top: int, entries: list, budget: list[int]) -> bool:
-    """Depth-first scan of one tree; appends leaves; returns False when truncated."""
+               pa_max: int, oa_bits: int, tree: str, ia_top: int, entries: list, budget: list[int]) -> bool:
+    """Depth-first scan of one tree; appends leaves (their part inside the output size: ASL
+    OAOutOfRange on StageOA); returns False when truncated."""
     from .walk import decode_descriptor_type
 
     stride = g - 3
@@ -946,10 +967,14 @@ def _scan_tree(read_table, *, base: int, start_level: int, iasize: int, g: int, 
             kind = decode_descriptor_type(raw, level, ds, g, pa_max)
             ia = ia_prefix | (idx << lsb)
             if kind == "table":
-                stack.append((next_table_base(raw, g, ds, lpa64), level + 1, ia))
+                nxt = next_table_base(raw, g, ds, lpa64)
+                if not oa_out_of_range(nxt, oa_bits):
+                    stack.append((nxt, level + 1, ia))
             elif kind in ("block", "page"):
-                leafsize = lsb
-                entries.append((leaf_base(raw, leafsize, ds, lpa64), 1 << leafsize, ia | ia_top, level, tree))
+                oa = leaf_base(raw, lsb, ds, lpa64)
+                if not oa_out_of_range(oa, oa_bits):
+                    size = min(1 << lsb, (1 << oa_bits) - oa)    # a block larger than the output space
+                    entries.append((oa, size, ia | ia_top, level, tree))
     return complete
 
 
@@ -984,8 +1009,8 @@ def build_leaf_index(setup: TranslationSetup, mem: Memory, stage: int) -> _LeafI
         s2 = setup.s2
         if s2 is not None and not s2.config_fault and not s2.base_fault and s2.start_level is not None:
             complete &= _scan_tree(_reader(mem, s2.ee), base=s2.base, start_level=s2.start_level, iasize=s2.iasize,
-                                   g=s2.granule_shift, ds=s2.ds, lpa64=s2.lpa64, pa_max=pa_max, tree="VTTBR_EL2",
-                                   ia_top=0, entries=entries, budget=budget)
+                                   g=s2.granule_shift, ds=s2.ds, lpa64=s2.lpa64, pa_max=pa_max, oa_bits=s2.oa_bits,
+                                   tree="VTTBR_EL2", ia_top=0, entries=entries, budget=budget)
     else:
         through = None
         if setup.s2 is not None and setup.regime is Regime.EL10:
@@ -1003,7 +1028,7 @@ def build_leaf_index(setup: TranslationSetup, mem: Memory, stage: int) -> _LeafI
             top = (((1 << 64) - 1) ^ ((1 << p.iasize) - 1)) if (p.has_unprivileged and p.varange == 1) else 0
             complete &= _scan_tree(_reader(mem, p.ee, through), base=p.base, start_level=p.start_level,
                                    iasize=p.iasize, g=p.granule_shift, ds=p.ds, lpa64=p.lpa64, pa_max=pa_max,
-                                   tree=p.ttbr_name, ia_top=top, entries=entries, budget=budget)
+                                   oa_bits=p.oa_bits, tree=p.ttbr_name, ia_top=top, entries=entries, budget=budget)
     entries.sort()
     return _LeafIndex([e[0] for e in entries], entries, not complete)
 
@@ -1287,7 +1312,7 @@ class ATBatch:
         self._setups: dict[tuple, TranslationSetup] = {}
         self._index_cache: dict = {}              # leaf indexes and hypothesis setups
         self._explained: dict = {}                 # identical mismatching lines are explained once
-        self._line_setups: dict[tuple, TranslationSetup] = {}   # (regs, op.regime_el) -> setup
+        self._line_setups: dict[tuple, TranslationSetup] = {}   # (regs, op.regime_el, op.stages) -> setup
         self._reader: Any = None                   # the vectorised walker's descriptor reader
         self._diffs: dict[tuple, ParDiff] = {}
 
@@ -1310,11 +1335,11 @@ class ATBatch:
         return regs
 
     def setup(self, line: BatchLine) -> TranslationSetup:
-        fast = self._line_setups.get((line.regs, line.op.regime_el))
+        fast = self._line_setups.get((line.regs, line.op.regime_el, line.op.stages))
         if fast is not None:
             return fast
         regs = self.registers(line.regs, line.lineno)
-        regime = regime_for_el(line.op.regime_el, regs)
+        regime = line.op.regime(regs)
         k = (line.regs, regime)
         s = self._setups.get(k)
         if s is None:
@@ -1325,7 +1350,7 @@ class ATBatch:
             except PgwalkError as exc:
                 raise InputError(f"{self.where}:{line.lineno}: {exc}") from None
             self._setups[k] = s
-        self._line_setups[(line.regs, line.op.regime_el)] = s
+        self._line_setups[(line.regs, line.op.regime_el, line.op.stages)] = s
         return s
 
     def validate(self, lines: Iterable[BatchLine]) -> None:

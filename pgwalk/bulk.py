@@ -73,7 +73,7 @@ from .errors import InputError, NotInImage
 from .faults import Fault, FaultType, encode_ld_fsc
 from .formats import descriptors as D
 from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
-from .params import FINAL_LEVEL, Regime, S1WalkParams, TranslationSetup, regime_for_el, setup_from_registers
+from .params import FINAL_LEVEL, Regime, S1WalkParams, TranslationSetup, oa_out_of_range, setup_from_registers
 from .perms import Access, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
 from .report import CSV_COLUMNS, csv_line, csv_row, translation_to_dict
 from .walk import (Memory, Translation, decode_descriptor_type, s1_disabled_attributes, s1_leaf, s2_leaf,
@@ -468,16 +468,15 @@ def _walk(rd: DescriptorReader, st: _Stage, ia: np.ndarray, *, collect: bool = F
         if both >= 0 and lv.classes[both] == _CLS_TABLE:
             pass                                        # every lane read a table descriptor
         elif both >= 0 and lv.classes[both] == _CLS_LEAF:
-            # every lane read a block or page descriptor
-            base = st.leaf_base(raw, lv)
-            if np.bitwise_or.reduce(base) >> oa_shift:
-                over = np.nonzero((base >> oa_shift) != 0)[0]
-                fault(over, _ADDRESS_SIZE, level)
-                keep = np.nonzero((base >> oa_shift) == 0)[0]
-                pos, cur, raw, base = at(keep), cur[keep], raw[keep], base[keep]
+            # every lane read a block or page descriptor; ASL StageOA, then the output size check
+            out = st.leaf_base(raw, lv) | (cur & lv.off_mask)
+            if oa_out_of_range(np.bitwise_or.reduce(out), oa_shift):
+                over = oa_out_of_range(out, oa_shift)
+                fault(np.nonzero(over)[0], _ADDRESS_SIZE, level)
+                keep = np.nonzero(~over)[0]
+                pos, cur, raw, out = at(keep), cur[keep], raw[keep], out[keep]
                 if tbl is not None:
                     tbl = tbl[keep]
-            out = base | (cur & lv.off_mask)
             if pos is None:
                 w.level[:] = level
                 w.raw = raw
@@ -502,16 +501,16 @@ def _walk(rd: DescriptorReader, st: _Stage, ia: np.ndarray, *, collect: bool = F
             leaf = np.nonzero(cls == _CLS_LEAF)[0]
             if len(leaf):
                 r = raw[leaf]
-                base = st.leaf_base(r, lv)
-                over = (base >> oa_shift) != 0
+                out = st.leaf_base(r, lv) | (cur[leaf] & lv.off_mask)
+                over = oa_out_of_range(out, oa_shift)
                 if over.any():
                     fault(leaf[over], _ADDRESS_SIZE, level)
                     keep = ~over
-                    leaf, r, base = leaf[keep], r[keep], base[keep]
+                    leaf, r, out = leaf[keep], r[keep], out[keep]
                 p = at(leaf)
                 w.level[p] = level
                 w.raw[p] = r
-                w.out[p] = base | (cur[leaf] & lv.off_mask)
+                w.out[p] = out
                 if tbl is not None:
                     w.tbl[p] = tbl[leaf]
             keep = np.nonzero(cls == _CLS_TABLE)[0]
@@ -521,9 +520,10 @@ def _walk(rd: DescriptorReader, st: _Stage, ia: np.ndarray, *, collect: bool = F
             if not len(cur):
                 break
         nxt = st.next_table(raw)
-        if np.bitwise_or.reduce(nxt) >> oa_shift:
-            fault(np.nonzero((nxt >> oa_shift) != 0)[0], _ADDRESS_SIZE, level)
-            keep = np.nonzero((nxt >> oa_shift) == 0)[0]
+        if oa_out_of_range(np.bitwise_or.reduce(nxt), oa_shift):
+            over = oa_out_of_range(nxt, oa_shift)
+            fault(np.nonzero(over)[0], _ADDRESS_SIZE, level)
+            keep = np.nonzero(~over)[0]
             pos, cur, raw, nxt = at(keep), cur[keep], raw[keep], nxt[keep]
             if tbl is not None:
                 tbl = tbl[keep]
@@ -722,7 +722,9 @@ class BulkTranslation:
 
     def translation(self, i: int) -> Translation:
         """Lane ``i`` as the :class:`~pgwalk.walk.Translation` the scalar walker returns
-        (``steps`` empty, the fault's ``reason`` empty)."""
+        (``steps`` empty, the fault's ``reason`` empty, and so is ``s1ptw_af_updates``: the
+        Access flag updates of the leaves are in ``af_updates``, those of the stage 2
+        descriptors of the stage 1 table fetches only in the scalar walk)."""
         setup = self.setup
         va = int(self.va[i])
         fault = self.fault(i)
@@ -1209,7 +1211,7 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
     if exec_el is not None and (exec_el not in (1, 2, 3) or exec_el < op.regime_el
                                 or (op.stages == "12" and exec_el < 2)):
         raise InputError(f"AT {op.name} is UNDEFINED at EL{exec_el}")
-    regime = regime_for_el(op.regime_el, regs) if regs else (setup.regime if setup else Regime.EL10)
+    regime = op.regime(regs) if regs else (setup.regime if setup else Regime.EL10)
     if setup is None or setup.regime is not regime:
         setup = setup_from_registers(regs, regime)
     if pan is None:
@@ -1844,7 +1846,7 @@ def _tree_leaves(rd: DescriptorReader, st: _Stage, ia_top: int, fetch: Fetch | N
         out_level.append(np.full(int(leaf.sum()), level, dtype=np.int8))
         tab = cls == _CLS_TABLE
         nxt = st.next_table(raw[tab])
-        fits = (nxt >> _U64(st.oa_bits)) == 0
+        fits = ~oa_out_of_range(nxt, _U64(st.oa_bits))
         tables, prefix = nxt[fits], ia[tab][fits]
         if not len(tables):
             break

@@ -24,7 +24,7 @@ from .formats import registers as R
 __all__ = [
     "Regime", "Features", "S1WalkParams", "S2WalkParams", "TranslationSetup",
     "setup_from_registers", "s1_start_level", "s2_start_level", "physical_address_size",
-    "block_desc_supported", "granule_name",
+    "block_desc_supported", "granule_name", "oa_out_of_range",
 ]
 
 FINAL_LEVEL = 3
@@ -124,6 +124,19 @@ def physical_address_size(ps: int, granule_shift: int, ds: bool, features: Featu
     else:
         max_ps = min(48, features.pa_max)
     return min(size, max_ps)
+
+
+def oa_out_of_range(address, oa_bits: int):
+    """ASL ``AArch64.OAOutOfRange``: ``address<55:oasize>`` is not zero.
+
+    The one statement of the output-address size check, for a table base (TTBR),
+    a descriptor or next-level table address, and a stage's *final* output address
+    (``StageOA``: the leaf base with the input address bits below the block or page
+    size, so a block larger than ``2**oa_bits`` bytes faults on its upper part even
+    when its base is in range).  ``address`` is an int, or a numpy uint64 array (the
+    vectorised walker): the result is then a bool array.
+    """
+    return (address >> oa_bits) != 0
 
 
 def s1_start_level(iasize: int, granule_shift: int) -> int:
@@ -346,7 +359,7 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
     start = s1_start_level(iasize, granule)
     fmt52 = ds or (granule == 16 and ps == 0b110 and features.lpa)
     base = _table_base(ttbr, iasize, start, granule, fmt52)
-    base_fault = base >> oa_bits != 0
+    base_fault = oa_out_of_range(base, oa_bits)
     return S1WalkParams(
         regime=regime, varange=varange, ttbr_name=ttbr_name, ttbr=ttbr, granule_shift=granule,
         txsz=txsz, iasize=iasize, start_level=start, tbi=tbi, tbid=tbid, epd=epd, e0pd=e0pd,
@@ -404,7 +417,7 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
     if start is not None and not config_fault:
         fmt52 = ds or (granule == 16 and ps == 0b110 and features.lpa)
         base = _table_base(vttbr, iasize, start, granule, fmt52)
-        base_fault = base >> oa_bits != 0
+        base_fault = oa_out_of_range(base, oa_bits)
     h = R.HCR_EL2.decode(hcr)
     return S2WalkParams(
         vttbr=vttbr, granule_shift=granule, txsz=txsz, iasize=iasize, sl0=sl0, sl2=sl2,
@@ -533,5 +546,6 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None) 
     return TranslationSetup(
         regime=regime, features=features, s1_enabled=s1_enabled, ranges=tuple(ranges), s2=s2,
         mair=_reg(regs, f"MAIR_{el}"), wxn=bool(s["WXN"]),
-        epan=bool(s["EPAN"]) and features.pan >= 3, s1_ee=bool(s["EE"]), dc=bool(h["DC"]) and regime is Regime.EL10,
+        epan=bool(s["EPAN"]) and features.pan >= 3, s1_ee=bool(s["EE"]),
+        dc=bool(h["DC"]) and regime is Regime.EL10 and not (e2h and h["TGE"]),   # DC is 0 in effect under {E2H,TGE} = {1,1}
         pan=pan, registers=dict(regs), notes=tuple(dict.fromkeys(notes)), mair_known=mair_known)

@@ -80,14 +80,14 @@ def _run_one(op_text, va_text, images, regs_file, reg_values, granule, va_bits, 
 
     from ..at import at as run_at
     from ..at import compare_par, explain_mismatch, parse_at_op, parse_captured_par, result_to_dict
-    from ..params import Regime, regime_for_el, setup_from_registers
+    from ..params import Regime, setup_from_registers
     from .common import load_context, parse_address
 
     op = parse_at_op(op_text)
     va = parse_address(va_text)
     captured = parse_captured_par(hw_par, "--hw-par") if hw_par is not None else None
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
-    setup = setup_from_registers(ctx.registers, regime_for_el(op.regime_el, ctx.registers))
+    setup = setup_from_registers(ctx.registers, op.regime(ctx.registers))
     res = run_at(setup, ctx.memory, op, va, pan=pan, exec_el=exec_el)
     diff = reasons = None
     if captured is not None:
