@@ -153,7 +153,7 @@ from . import attrs as A
 from .errors import InputError, NotInImage
 from .faults import Fault
 from .formats import descriptors as D
-from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name
+from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name, oa_out_of_range
 from .perms import Access, S1Perms, S2Perms, s1_check, s1_effective, s2_check
 from .walk import (
     Leaf, decode_descriptor_type, leaf_base, next_table_base, s1_leaf, s2_leaf, s2_lookup, stage2_attributes,
@@ -889,7 +889,8 @@ class _Walker:
         if raw & dec.res0:
             flags.append(f"RES0 bits set: {raw & dec.res0:#x}")
         if oob:
-            flags.append(f"output address beyond the {t.oa_bits}-bit output size (Address size fault)")
+            flags.append(f"output address beyond the {t.oa_bits}-bit output size (Address size fault"
+                         f"{' from ' + format(1 << t.oa_bits, '#x') if kind == 'block' else ''})")
         f = D.S1_LEAF if t.stage == 1 else D.S2_LEAF
         af = bool(f["AF"].get(raw))
         if not af and not t.ha and kind in ("block", "page"):
@@ -939,7 +940,9 @@ class _Walker:
         oa = leaf_base(seg.view(np.int64), dec.leafsize, self.tree.ds, self.tree.lpa64)
         keys = seg & dec.key_mask
         if self.tree.oa_bits < 64:
-            oob = (oa >> self.tree.oa_bits) != 0
+            # StageOA: the block's whole output range counts, not only its base (a 64KB-granule
+            # level 1 block is 4TB, larger than a 32-bit output space)
+            oob = oa_out_of_range(oa + (es - 1), self.tree.oa_bits)
             if oob.any():
                 keys = keys | oob.astype(np.uint64)     # VALID (bit 0) is not in key_mask: it flags oob
         if cmin == cmax:                                # one category (block/page, or odd)

@@ -22,6 +22,7 @@ from pgwalk.formats import descriptors as D
 from pgwalk.formats import registers as R
 from pgwalk.memory import PhysicalMemory
 from pgwalk.params import Regime, setup_from_registers
+from pgwalk.tree import collect_runs, tree_params
 from pgwalk.walk import translate
 
 RAM = (0x4000_0000, 0x8000_0000)
@@ -85,3 +86,7 @@ def test_block_larger_than_the_output_size(regime, case):
         assert not pars[0] & 1
         bulk = bulk_at(regs, mem, op, np.array([inside, beyond], dtype=np.uint64))
         assert bulk.par.tolist() == pars
+        # dump-tree does not show the block as mapped without saying its upper part faults
+        (run,) = collect_runs(tree_params(setup, "ttbr0"), mem)
+        assert run.kind == "block"
+        assert any(f"Address size fault from {1 << oa_bits:#x}" in f for f in run.attrs.flags), (case, regime)
