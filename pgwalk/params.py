@@ -538,6 +538,11 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None) 
             raise RegisterError("HCR_EL2 enables stage 2 (VM or DC) but VTCR_EL2 was not given")
         s2 = _s2_params(regs, features)
         notes.extend(s2.notes)
+    tcr2 = regs.get(f"TCR2_{el}", 0) if el != "EL3" else 0
+    if s1_enabled and tcr2:
+        # FEAT_TCR2 enables (PIE, POE, AIE, D128, HAFT, ...) change how descriptors are read
+        notes.append(f"TCR2_{el} = {tcr2:#x} is not modelled: permissions and attributes are read as with "
+                     f"TCR2_{el} = 0 (no permission indirection, overlays or AIE) and may be wrong")
     mair_known = f"MAIR_{el}" in regs
     if s1_enabled and not mair_known:
         notes.append(f"MAIR_{el} not given: stage 1 memory attributes are unknown (each leaf's AttrIndx is shown)")
