@@ -109,7 +109,7 @@ def result_line(d: dict[str, Any]) -> Text:
         extras.append(" ".join(f"{k.upper().replace('STAGE2_', 'S2 ')} {v}" for k, v in p.items()))
     t.append("  " + ", ".join(extras), style="dim")
     if d.get("contents_in_image") is False:
-        t.append("  contents not in the dump", style="bold yellow")
+        t.append("  contents not in the image", style="bold yellow")
     return t
 
 

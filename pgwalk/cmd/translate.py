@@ -261,7 +261,7 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
         d = translation_to_dict(t, wxn=setup.wxn, epan=setup.epan, extra_notes=notes if i == 0 else (),
                                 contents=missing is None)
         if missing is not None:
-            d["notes"].append(f"page contents not in the dump: physical address {t.pa:#x} {missing}")
+            d["notes"].append(f"page contents not in the image: physical address {t.pa:#x} {missing}")
         if label is not None:
             d["label"] = label(va)
         if fmt == "json":
