@@ -32,7 +32,7 @@ from .faults import FaultType, decode_fsc
 from .formats import descriptors as D
 from .formats import registers as RG
 from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
-from .params import FINAL_LEVEL, Regime, TranslationSetup, regime_for_el, setup_from_registers
+from .params import FINAL_LEVEL, Regime, TranslationSetup, oa_out_of_range, regime_for_el, setup_from_registers
 from .perms import Access
 from .walk import Memory, Translation, next_table_base, leaf_base, translate
 
@@ -54,6 +54,12 @@ class ATOp:
     access: Access
     pan: bool            # honours PSTATE.PAN (S1E1RP/WP)
     regime_el: int       # EL whose regime it translates in (before E2H/TGE redirection)
+
+    def regime(self, regs: Mapping[str, int]) -> Regime:
+        """ASL ``AArch64.AT``: the regime the operation translates in.  Stage 1 and 2 ops (S12E*) always
+        use EL1&0; stage 1 ops the regime of their EL (``TranslationRegime``), where EL1 and EL0 mean
+        EL2&0 when HCR_EL2.{E2H,TGE} = {1,1} (``ELIsInHost(EL0)``), whatever EL executes the AT."""
+        return Regime.EL10 if self.stages == "12" else regime_for_el(self.regime_el, regs)
 
     @property
     def describe(self) -> str:
@@ -133,6 +139,15 @@ class ATResult:
         return self.translation.fault is not None
 
 
+def _unknown_mair(regime, va: int | None):
+    """PAR_EL1.ATTR is the MAIR byte the leaf's AttrIndx selects: without MAIR it is unknown."""
+    from .errors import UnknownRegister
+
+    name = {"EL1&0": "MAIR_EL1", "EL3": "MAIR_EL3"}.get(regime.value, "MAIR_EL2")
+    return UnknownRegister(name, va, f"PAR_EL1.ATTR is the {name} byte the leaf's AttrIndx selects; "
+                                     f"give it with --reg {name}=VALUE", what="PAR_EL1 cannot be encoded")
+
+
 def encode_par(t: Translation, *, secure: bool = False, feat_xs: bool = False) -> int:
     """ASL ``AArch64.EncodePAR`` (64-bit format, no FEAT_RME).
 
@@ -143,7 +158,9 @@ def encode_par(t: Translation, *, secure: bool = False, feat_xs: bool = False) -
         f = t.fault
         return PAR_EL1_FAULT.encode(F=1, FST=f.fsc, PTW=int(f.s1ptw), S=int(f.stage == 2), RES1_11=1)
     out = t.output
-    assert out is not None and t.attrs is not None
+    if t.attrs is None:
+        raise _unknown_mair(t.regime, t.va)
+    assert out is not None
     return PAR_EL1_OK.encode(F=0, SH=A.par_shareability(t.attrs), NS=0 if secure else 1, NSE=1,
                              PA=(out >> 12) & PAR_EL1_OK["PA"].wmask, ATTR=A.encode_par_attrs(t.attrs, feat_xs))
 
@@ -178,7 +195,7 @@ def at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op: ATO
             need = max(op.regime_el, 2 if op.stages == "12" else 1)
             raise InputError(f"AT {op.name} is UNDEFINED at EL{exec_el} (it needs EL{need}; "
                              "EL1 with HCR_EL2.NV = 1 traps it)")
-    regime = regime_for_el(op.regime_el, regs) if regs else (setup.regime if setup else Regime.EL10)
+    regime = op.regime(regs) if regs else (setup.regime if setup else Regime.EL10)
     if setup is None or setup.regime is not regime:
         setup = setup_from_registers(regs, regime)
     if pan is None:
@@ -401,6 +418,41 @@ def _fault_of(par: int) -> tuple[FaultType | None, int | None, int, bool]:
     return info.type, info.level, 2 if PAR_EL1_FAULT["S"].get(par) else 1, bool(PAR_EL1_FAULT["PTW"].get(par))
 
 
+def _fault_words(par: int) -> str:
+    """The fault a PAR_EL1 (fault format) reports, in words: ``stage 2 level 1 translation fault
+    on the stage 1 walk``; no level for the kinds without one, the FST for an encoding that
+    names no fault."""
+    fst = PAR_EL1_FAULT["FST"].get(par)
+    info = decode_fsc(fst)
+    what = info.description if info.type is not None else f"FST {fst:#04x} ({info.description})"
+    return (f"stage {2 if PAR_EL1_FAULT['S'].get(par) else 1} {what}"
+            + (" on the stage 1 walk" if PAR_EL1_FAULT["PTW"].get(par) else ""))
+
+
+def _impossible_capture(res: ATResult, hw: int | str, setup: TranslationSetup) -> list[Reason]:
+    """A captured PAR_EL1 that this AT cannot have written, whatever the tables held: an FST
+    that names no fault, a stage 2 fault with stage 2 off, PTW without S.  No re-walk can
+    explain such a value, so no hypothesis is tried."""
+    if not isinstance(hw, int) or not hw & 1:
+        return []
+    out = []
+    fst = PAR_EL1_FAULT["FST"].get(hw)
+    info = decode_fsc(fst)
+    s, ptw = PAR_EL1_FAULT["S"].get(hw), PAR_EL1_FAULT["PTW"].get(hw)
+    if info.type is None:
+        out.append(Reason("impossible-capture", f"the captured FST {fst:#04x} is {info.description}: no AT reports "
+                          "it, so the value is not a PAR_EL1 this AT wrote (another register, or a corrupted capture)"))
+    if s and (setup.s2 is None or res.regime is not Regime.EL10):
+        why = ("the EL1&0 regime's stage 2 is off (HCR_EL2.VM and DC are 0)" if res.regime is Regime.EL10
+               else f"the {res.regime.value} regime has no stage 2")
+        out.append(Reason("impossible-capture", f"the captured PAR reports a stage 2 fault (S = 1), but {why}: "
+                          "the AT ran under other registers, or the value is not a PAR_EL1"))
+    elif ptw and not s:
+        out.append(Reason("impossible-capture", "the captured PAR has PTW = 1 (a stage 2 fault on the stage 1 walk) "
+                          "with S = 0 (a stage 1 fault): no AT reports that combination"))
+    return out
+
+
 def _regime_el(regime: Regime) -> str:
     return {Regime.EL10: "EL1", Regime.EL20: "EL2", Regime.EL2: "EL2", Regime.EL3: "EL3"}[regime]
 
@@ -510,6 +562,13 @@ def known_departures(res: ATResult, hw: int | str, setup: TranslationSetup) -> l
             out += _s2_rejections(hw, setup)
         return out
     sw = res.par
+    hcr = setup.registers.get("HCR_EL2", 0)
+    if t.s1_disabled and res.regime is Regime.EL10 and RG.HCR_EL2["TGE"].get(hcr) and not RG.HCR_EL2["E2H"].get(hcr):
+        out.append(Reason("known-departure", "HCR_EL2.TGE = 1 disables the EL1&0 stage 1 whatever EL executes the AT "
+                          "(ASL AArch64.S1Enabled: HCR_EL2.<DC,TGE> must be '00'), so the result is the flat stage 1 "
+                          "disabled one; the hardware walked the EL1&0 tables (QEMU 10 does for an AT at EL3)",
+                          category="qemu_tge_el10_stage1_walks"))
+        return out
     if not (sw & 1) and not (hw & 1):
         same_pa = PAR_EL1_OK["PA"].get(sw) == PAR_EL1_OK["PA"].get(hw)
         same_attr = PAR_EL1_OK["ATTR"].get(sw) == PAR_EL1_OK["ATTR"].get(hw)
@@ -547,9 +606,7 @@ def known_departures(res: ATResult, hw: int | str, setup: TranslationSetup) -> l
                 out.append(Reason("fault-level", f"same fault type, different level: software level {slevel}, hardware "
                                   f"level {hlevel}: an erratum-like difference, or a table changed after the AT"))
         elif (stype, slevel, sstage, sptw) != (htype, hlevel, hstage, hptw):
-            out.append(Reason("fault-type", f"software: stage {sstage} level {slevel} {stype.value if stype else '?'} "
-                              f"fault{' (S1PTW)' if sptw else ''}; hardware: stage {hstage} level {hlevel} "
-                              f"{htype.value if htype else '?'} fault{' (S1PTW)' if hptw else ''}"))
+            out.append(Reason("fault-type", f"software: {_fault_words(sw)}; hardware: {_fault_words(hw)}"))
     if sw & 1 and f is not None:
         last = next((s for s in reversed(t.steps) if s.stage == f.stage and s.level == f.level
                      and s.kind != "s2 fault"), None)
@@ -560,6 +617,13 @@ def known_departures(res: ATResult, hw: int | str, setup: TranslationSetup) -> l
                               "block (QEMU 7.2 never checks block legality)", category="qemu_accepts_illegal_block"))
         if f.type is FaultType.ADDRESS_SIZE and last is not None and last.raw is not None:
             p = setup.s2 if f.stage == 2 else setup.s1_params(res.va) if setup.s1_enabled else None
+            if p is not None and last.kind == "block" and not oa_out_of_range(last.next_addr, p.oa_bits):
+                size = 1 << (p.granule_shift + (p.granule_shift - 3) * (FINAL_LEVEL - last.level))
+                out.append(Reason("known-departure", f"the level {f.level} block at {last.next_addr:#x} covers "
+                                  f"{size:#x} bytes, more than the {p.oa_bits}-bit output size: ASL S1Walk/S2Walk test "
+                                  "the output address itself (StageOA: the base with the input address bits below the "
+                                  "block size) with OAOutOfRange, and this one is beyond it; the hardware checked "
+                                  "only the block's base (QEMU)", category="oa_beyond_ps_within_block"))
             if p is not None and p.oa_bits < 52:
                 hi = 0
                 if p.lpa64:
@@ -628,13 +692,12 @@ def _stale_descriptor(res: ATResult, hw: int, setup: TranslationSetup, mem: Memo
             if r:
                 out.append(r)
                 return out
-        if res.par is not None and not res.par & 1:
+        if res.par is not None and not res.par & 1 and hlevel is not None:
             on_walk = [s for s in steps if s.stage == (2 if hptw else hstage) and s.level == hlevel
                        and (s.s1_level is not None) == bool(hptw)]
             seen = dict.fromkeys((s.desc_pa, s.raw) for s in on_walk)
             where = ", ".join(f"PA {a:#x} = {r:#x}" for a, r in list(seen)[:3]) or "none on this walk"
-            what = f"stage {hstage} level {hlevel} {htype.value if htype else ''} fault" + (
-                " on the stage 1 walk" if hptw else "")
+            what = _fault_words(hw)
             out.append(Reason("stale-descriptor", f"the hardware took a {what} where the current tables "
                               f"translate: a descriptor changed after the AT (or a stale TLB/walk cache entry); "
                               f"stage {2 if hptw else hstage} level {hlevel} descriptors read now: {where}"))
@@ -879,8 +942,9 @@ _MAX_LEAVES = 500000
 
 
 def _scan_tree(read_table, *, base: int, start_level: int, iasize: int, g: int, ds: bool, lpa64: bool,
-               pa_max: int, tree: str, ia_top: int, entries: list, budget: list[int]) -> bool:
-    """Depth-first scan of one tree; appends leaves; returns False when truncated."""
+               pa_max: int, oa_bits: int, tree: str, ia_top: int, entries: list, budget: list[int]) -> bool:
+    """Depth-first scan of one tree; appends leaves (their part inside the output size: ASL
+    OAOutOfRange on StageOA); returns False when truncated."""
     from .walk import decode_descriptor_type
 
     stride = g - 3
@@ -903,10 +967,14 @@ def _scan_tree(read_table, *, base: int, start_level: int, iasize: int, g: int, 
             kind = decode_descriptor_type(raw, level, ds, g, pa_max)
             ia = ia_prefix | (idx << lsb)
             if kind == "table":
-                stack.append((next_table_base(raw, g, ds, lpa64), level + 1, ia))
+                nxt = next_table_base(raw, g, ds, lpa64)
+                if not oa_out_of_range(nxt, oa_bits):
+                    stack.append((nxt, level + 1, ia))
             elif kind in ("block", "page"):
-                leafsize = lsb
-                entries.append((leaf_base(raw, leafsize, ds, lpa64), 1 << leafsize, ia | ia_top, level, tree))
+                oa = leaf_base(raw, lsb, ds, lpa64)
+                if not oa_out_of_range(oa, oa_bits):
+                    size = min(1 << lsb, (1 << oa_bits) - oa)    # a block larger than the output space
+                    entries.append((oa, size, ia | ia_top, level, tree))
     return complete
 
 
@@ -941,8 +1009,8 @@ def build_leaf_index(setup: TranslationSetup, mem: Memory, stage: int) -> _LeafI
         s2 = setup.s2
         if s2 is not None and not s2.config_fault and not s2.base_fault and s2.start_level is not None:
             complete &= _scan_tree(_reader(mem, s2.ee), base=s2.base, start_level=s2.start_level, iasize=s2.iasize,
-                                   g=s2.granule_shift, ds=s2.ds, lpa64=s2.lpa64, pa_max=pa_max, tree="VTTBR_EL2",
-                                   ia_top=0, entries=entries, budget=budget)
+                                   g=s2.granule_shift, ds=s2.ds, lpa64=s2.lpa64, pa_max=pa_max, oa_bits=s2.oa_bits,
+                                   tree="VTTBR_EL2", ia_top=0, entries=entries, budget=budget)
     else:
         through = None
         if setup.s2 is not None and setup.regime is Regime.EL10:
@@ -960,7 +1028,7 @@ def build_leaf_index(setup: TranslationSetup, mem: Memory, stage: int) -> _LeafI
             top = (((1 << 64) - 1) ^ ((1 << p.iasize) - 1)) if (p.has_unprivileged and p.varange == 1) else 0
             complete &= _scan_tree(_reader(mem, p.ee, through), base=p.base, start_level=p.start_level,
                                    iasize=p.iasize, g=p.granule_shift, ds=p.ds, lpa64=p.lpa64, pa_max=pa_max,
-                                   tree=p.ttbr_name, ia_top=top, entries=entries, budget=budget)
+                                   oa_bits=p.oa_bits, tree=p.ttbr_name, ia_top=top, entries=entries, budget=budget)
     entries.sort()
     return _LeafIndex([e[0] for e in entries], entries, not complete)
 
@@ -1026,6 +1094,9 @@ def explain_mismatch(res: ATResult, hw: int | str, setup: TranslationSetup, mem:
         raise ValueError(f"explain level {level!r} is not one of {EXPLAIN_LEVELS}")
     if level == "none":
         return []
+    impossible = _impossible_capture(res, hw, setup)
+    if impossible:
+        return impossible
     reasons = known_departures(res, hw, setup)
     if level != "known" and isinstance(hw, int) and (res.par is not None or res.translation.steps):
         reasons += _explain_permissions(res, hw, setup, mem)
@@ -1201,8 +1272,9 @@ def _parse_record(s: str, loc: str, regs_keys: dict[tuple, tuple] | None) -> tup
 
 
 def _parse_va(value: Any, loc: str) -> int:
-    """``parse_int(value, f"{loc}: va")``, with a fast path for ``"0x..."`` strings."""
-    if isinstance(value, str) and value[:2] in ("0x", "0X"):
+    """``parse_value(value, "address", f"{loc}: va")``, with a fast path for ASCII ``"0x..."`` strings
+    (``int()`` alone would take other scripts' digits and surrounding Unicode spaces)."""
+    if isinstance(value, str) and value[:2] in ("0x", "0X") and value.isascii() and value[-1:].isalnum():
         try:
             n = int(value, 16)
         except ValueError:
@@ -1210,9 +1282,9 @@ def _parse_va(value: Any, loc: str) -> int:
         else:
             if 0 <= n < 1 << 64:
                 return n
-    from .regs import parse_int
+    from .values import parse_value
 
-    return parse_int(value, f"{loc}: va")
+    return parse_value(value, "address", f"{loc}: va")
 
 
 class ATBatch:
@@ -1240,7 +1312,7 @@ class ATBatch:
         self._setups: dict[tuple, TranslationSetup] = {}
         self._index_cache: dict = {}              # leaf indexes and hypothesis setups
         self._explained: dict = {}                 # identical mismatching lines are explained once
-        self._line_setups: dict[tuple, TranslationSetup] = {}   # (regs, op.regime_el) -> setup
+        self._line_setups: dict[tuple, TranslationSetup] = {}   # (regs, op.regime_el, op.stages) -> setup
         self._reader: Any = None                   # the vectorised walker's descriptor reader
         self._diffs: dict[tuple, ParDiff] = {}
 
@@ -1263,11 +1335,11 @@ class ATBatch:
         return regs
 
     def setup(self, line: BatchLine) -> TranslationSetup:
-        fast = self._line_setups.get((line.regs, line.op.regime_el))
+        fast = self._line_setups.get((line.regs, line.op.regime_el, line.op.stages))
         if fast is not None:
             return fast
         regs = self.registers(line.regs, line.lineno)
-        regime = regime_for_el(line.op.regime_el, regs)
+        regime = line.op.regime(regs)
         k = (line.regs, regime)
         s = self._setups.get(k)
         if s is None:
@@ -1278,7 +1350,7 @@ class ATBatch:
             except PgwalkError as exc:
                 raise InputError(f"{self.where}:{line.lineno}: {exc}") from None
             self._setups[k] = s
-        self._line_setups[(line.regs, line.op.regime_el)] = s
+        self._line_setups[(line.regs, line.op.regime_el, line.op.stages)] = s
         return s
 
     def validate(self, lines: Iterable[BatchLine]) -> None:

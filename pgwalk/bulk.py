@@ -73,7 +73,7 @@ from .errors import InputError, NotInImage
 from .faults import Fault, FaultType, encode_ld_fsc
 from .formats import descriptors as D
 from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
-from .params import FINAL_LEVEL, Regime, S1WalkParams, TranslationSetup, regime_for_el, setup_from_registers
+from .params import FINAL_LEVEL, Regime, S1WalkParams, TranslationSetup, oa_out_of_range, setup_from_registers
 from .perms import Access, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
 from .report import CSV_COLUMNS, csv_line, csv_row, translation_to_dict
 from .walk import (Memory, Translation, decode_descriptor_type, s1_disabled_attributes, s1_leaf, s2_leaf,
@@ -468,16 +468,15 @@ def _walk(rd: DescriptorReader, st: _Stage, ia: np.ndarray, *, collect: bool = F
         if both >= 0 and lv.classes[both] == _CLS_TABLE:
             pass                                        # every lane read a table descriptor
         elif both >= 0 and lv.classes[both] == _CLS_LEAF:
-            # every lane read a block or page descriptor
-            base = st.leaf_base(raw, lv)
-            if np.bitwise_or.reduce(base) >> oa_shift:
-                over = np.nonzero((base >> oa_shift) != 0)[0]
-                fault(over, _ADDRESS_SIZE, level)
-                keep = np.nonzero((base >> oa_shift) == 0)[0]
-                pos, cur, raw, base = at(keep), cur[keep], raw[keep], base[keep]
+            # every lane read a block or page descriptor; ASL StageOA, then the output size check
+            out = st.leaf_base(raw, lv) | (cur & lv.off_mask)
+            if oa_out_of_range(np.bitwise_or.reduce(out), oa_shift):
+                over = oa_out_of_range(out, oa_shift)
+                fault(np.nonzero(over)[0], _ADDRESS_SIZE, level)
+                keep = np.nonzero(~over)[0]
+                pos, cur, raw, out = at(keep), cur[keep], raw[keep], out[keep]
                 if tbl is not None:
                     tbl = tbl[keep]
-            out = base | (cur & lv.off_mask)
             if pos is None:
                 w.level[:] = level
                 w.raw = raw
@@ -502,16 +501,16 @@ def _walk(rd: DescriptorReader, st: _Stage, ia: np.ndarray, *, collect: bool = F
             leaf = np.nonzero(cls == _CLS_LEAF)[0]
             if len(leaf):
                 r = raw[leaf]
-                base = st.leaf_base(r, lv)
-                over = (base >> oa_shift) != 0
+                out = st.leaf_base(r, lv) | (cur[leaf] & lv.off_mask)
+                over = oa_out_of_range(out, oa_shift)
                 if over.any():
                     fault(leaf[over], _ADDRESS_SIZE, level)
                     keep = ~over
-                    leaf, r, base = leaf[keep], r[keep], base[keep]
+                    leaf, r, out = leaf[keep], r[keep], out[keep]
                 p = at(leaf)
                 w.level[p] = level
                 w.raw[p] = r
-                w.out[p] = base | (cur[leaf] & lv.off_mask)
+                w.out[p] = out
                 if tbl is not None:
                     w.tbl[p] = tbl[leaf]
             keep = np.nonzero(cls == _CLS_TABLE)[0]
@@ -521,9 +520,10 @@ def _walk(rd: DescriptorReader, st: _Stage, ia: np.ndarray, *, collect: bool = F
             if not len(cur):
                 break
         nxt = st.next_table(raw)
-        if np.bitwise_or.reduce(nxt) >> oa_shift:
-            fault(np.nonzero((nxt >> oa_shift) != 0)[0], _ADDRESS_SIZE, level)
-            keep = np.nonzero((nxt >> oa_shift) == 0)[0]
+        if oa_out_of_range(np.bitwise_or.reduce(nxt), oa_shift):
+            over = oa_out_of_range(nxt, oa_shift)
+            fault(np.nonzero(over)[0], _ADDRESS_SIZE, level)
+            keep = np.nonzero(~over)[0]
             pos, cur, raw, nxt = at(keep), cur[keep], raw[keep], nxt[keep]
             if tbl is not None:
                 tbl = tbl[keep]
@@ -722,7 +722,9 @@ class BulkTranslation:
 
     def translation(self, i: int) -> Translation:
         """Lane ``i`` as the :class:`~pgwalk.walk.Translation` the scalar walker returns
-        (``steps`` empty, the fault's ``reason`` empty)."""
+        (``steps`` empty, the fault's ``reason`` empty, and so is ``s1ptw_af_updates``: the
+        Access flag updates of the leaves are in ``af_updates``, those of the stage 2
+        descriptors of the stage 1 table fetches only in the scalar walk)."""
         setup = self.setup
         va = int(self.va[i])
         fault = self.fault(i)
@@ -1015,6 +1017,12 @@ class _Engine:
                 self.s1_disabled(va, out)
             else:
                 for r, lanes in _range_lanes(setup, va):
+                    p = setup.ranges[r]
+                    if not p.ttbr_known and not (p.config_fault or p.epd):
+                        # the vectorised walker has no "unknown register" lane: as the scalar walk
+                        from .errors import UnknownRegister
+
+                        raise UnknownRegister(p.ttbr_name, int(va[0] if lanes is None else va[lanes[0]]))
                     self.s1_range(r, va if lanes is None else va[lanes], out, lanes)
         else:
             out.ipa[:] = va
@@ -1203,7 +1211,7 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
     if exec_el is not None and (exec_el not in (1, 2, 3) or exec_el < op.regime_el
                                 or (op.stages == "12" and exec_el < 2)):
         raise InputError(f"AT {op.name} is UNDEFINED at EL{exec_el}")
-    regime = regime_for_el(op.regime_el, regs) if regs else (setup.regime if setup else Regime.EL10)
+    regime = op.regime(regs) if regs else (setup.regime if setup else Regime.EL10)
     if setup is None or setup.regime is not regime:
         setup = setup_from_registers(regs, regime)
     if pan is None:
@@ -1232,6 +1240,13 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
         heads = np.zeros(len(uniq), dtype=_U64)
         for k, i in enumerate(first.tolist()):
             attrs = res.translation(int(good[i])).attrs
+            if attrs is None:
+                from .errors import UnknownRegister
+
+                name = {Regime.EL10: "MAIR_EL1", Regime.EL3: "MAIR_EL3"}.get(regime, "MAIR_EL2")
+                raise UnknownRegister(name, int(res.va[good[i]]),
+                                      f"PAR_EL1.ATTR is the {name} byte the leaf's AttrIndx selects; "
+                                      f"give it with --reg {name}=VALUE", what="PAR_EL1 cannot be encoded")
             heads[k] = PAR_EL1_OK.encode(F=0, SH=A.par_shareability(attrs), NS=0 if secure else 1, NSE=1, PA=0,
                                          ATTR=A.encode_par_attrs(attrs, setup.features.xs))
         pa_field = PAR_EL1_OK["PA"]
@@ -1668,13 +1683,20 @@ class BackgroundWriter:
         self._go.release()
 
     def close(self, *, raise_error: bool = True) -> None:
-        """Wait for the last write and stop the thread; raises a write error not yet raised
-        (unless ``raise_error`` is false: the caller is raising something else)."""
+        """Wait for the last write and stop the thread; raises a write error not yet raised.
+
+        With ``raise_error`` false the caller is raising something else (Ctrl-C, a closed
+        pipe, an error): a write still under way is not waited for (the reader of a pipe may
+        have stopped reading; the thread is a daemon and ends with the process), an idle
+        thread is stopped.
+        """
         if self._thread.is_alive():
-            self._idle.acquire()
+            if not self._idle.acquire(blocking=raise_error):
+                return
             self._parts = None
             self._go.release()
-            self._thread.join()
+            if raise_error:
+                self._thread.join()
         if raise_error:
             self._raise()
 
@@ -1720,10 +1742,13 @@ def _void(width: int) -> np.dtype:
 
 
 def parse_address_text(data: bytes) -> np.ndarray | None:
-    """Addresses of a batch file whose every line is ``0x`` and 1-16 hex digits, vectorised.
+    """Addresses of a batch file whose every line is 1-16 hex digits, each with or without
+    ``0x`` (:func:`pgwalk.values.parse_value`'s grammar, the common machine-made case), vectorised.
 
-    Returns ``None`` for anything else (comments, blank lines, decimal, underscores):
-    the caller then parses line by line, with line numbers in its errors.
+    Returns ``None`` for anything else (comments, blank lines, spaces, underscores, leading
+    zeros past 16 digits, a character that is not an ASCII hex digit): the caller then parses
+    line by line with :func:`pgwalk.values.parse_value`, with line numbers in its errors.  Where
+    this returns an array, ``parse_value`` gives the same value for every line.
     """
     if not data:
         return None
@@ -1752,18 +1777,19 @@ def _parse_lines(buf: np.ndarray) -> np.ndarray | None:
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
     ends -= buf[ends - 1] == ord("\r")
-    nd = ends - starts - 2                                       # hex digits per line
+    # the optional "0x" of each line (a line of one character reads its newline as its second)
+    second = buf[np.minimum(starts + 1, len(buf) - 1)]         # (an empty last line has none)
+    prefixed = (buf[starts] == ord("0")) & ((second | 0x20) == ord("x"))
+    starts += prefixed * 2
+    nd = ends - starts                                           # hex digits per line
     lo, hi = int(nd.min()), int(nd.max())
     if lo < 1 or hi > _HEX_DIGITS:
-        return None
-    # the "0x" of every line
-    if (buf[starts] != ord("0")).any() or ((buf[starts + 1] | 0x20) != ord("x")).any():
         return None
     out = np.empty(len(ends), dtype=_U64)
     for width in ([lo] if lo == hi else np.flatnonzero(np.bincount(nd)).tolist()):
         rows: slice | np.ndarray = slice(None) if lo == hi else np.flatnonzero(nd == width)
         # the digits of those lines as a contiguous (lines, width) matrix
-        nib = _hex_nibbles(_void_rows(buf, width)[starts[rows] + 2].view(np.uint8).reshape(-1, width))
+        nib = _hex_nibbles(_void_rows(buf, width)[starts[rows]].view(np.uint8).reshape(-1, width))
         if nib is None:
             return None
         if width % 2:
@@ -1820,7 +1846,7 @@ def _tree_leaves(rd: DescriptorReader, st: _Stage, ia_top: int, fetch: Fetch | N
         out_level.append(np.full(int(leaf.sum()), level, dtype=np.int8))
         tab = cls == _CLS_TABLE
         nxt = st.next_table(raw[tab])
-        fits = (nxt >> _U64(st.oa_bits)) == 0
+        fits = ~oa_out_of_range(nxt, _U64(st.oa_bits))
         tables, prefix = nxt[fits], ia[tab][fits]
         if not len(tables):
             break
@@ -1887,8 +1913,8 @@ def reverse_map(setup: TranslationSetup, mem: Memory, pas: Any, *, stages: str |
         else:
             qs, vas = [], []
             for r, p in enumerate(setup.ranges):
-                if p.config_fault or p.epd or p.base_fault:
-                    continue
+                if p.config_fault or p.epd or p.base_fault or not p.ttbr_known:
+                    continue                             # (an unknown TTBR's tree cannot be searched)
                 top = _ones(64) & ~_ones(p.iasize) if (p.has_unprivileged and p.varange == 1) else 0
                 leaves = _tree_leaves(rd, eng.s1st[r], top, eng.fetch if eng.through_s2 else None)
                 sub, found = _inverse(eng.s1st[r], leaves, want)

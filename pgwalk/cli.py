@@ -5,7 +5,11 @@ and is imported when it runs (click's "lazily loading subcommands"), so
 ``pgwalk decode-esr`` never pays for numpy or the walker.
 
 Exit status: 0 success, 1 a translation faulted / a comparison mismatched,
-2 bad input (one line on stderr, no traceback unless ``--debug``).
+2 bad input (one line on stderr, no traceback unless ``--debug``), 130 interrupted
+(Ctrl-C: one line on stderr, at any moment), 141 the reader of the output went
+away (``| head``: no message; 128 + SIGPIPE, the status the shell shows for a tool
+the pipe killed, such as ``cat``; the output is incomplete, so it is not 0).
+The console script is :func:`pgwalk.__main__.run`.
 """
 
 from __future__ import annotations
@@ -15,11 +19,24 @@ import sys
 
 import click
 
-__all__ = ["main", "cli", "EXIT_OK", "EXIT_FAULT", "EXIT_BAD_INPUT"]
+__all__ = ["main", "cli", "EXIT_OK", "EXIT_FAULT", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE",
+           "interrupted"]
 
 EXIT_OK = 0
 EXIT_FAULT = 1
 EXIT_BAD_INPUT = 2
+#: 128 + SIGINT
+EXIT_INTERRUPTED = 130
+#: 128 + SIGPIPE
+EXIT_BROKEN_PIPE = 141
+
+
+class _Interrupted(BaseException):
+    """Ctrl-C inside a command, carried past click (which would print a blank line and Abort)."""
+
+
+class _BrokenPipe(BaseException):
+    """The reader of stdout went away, carried past click and rich (which exit with status 1)."""
 
 #: command name -> "module:attribute"
 COMMANDS = {
@@ -60,11 +77,29 @@ class LazyGroup(click.Group):
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)
 
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:                    # while parsing the options
+            raise _Interrupted() from None
+
     def invoke(self, ctx):
         from .errors import PgwalkError
 
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            if ctx.obj and ctx.obj.get("debug"):     # where it was (a slow or stuck step)
+                import traceback
+
+                traceback.print_exc()
+            raise _Interrupted() from None
+        except BrokenPipeError:
+            raise _BrokenPipe() from None
+        except SystemExit as exc:
+            if isinstance(exc.__context__, BrokenPipeError):    # rich's Console.on_broken_pipe
+                raise _BrokenPipe() from None
+            raise
         except PgwalkError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -129,12 +164,21 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("pgwalk: aborted", err=True)
-        return EXIT_BAD_INPUT
-    except BrokenPipeError:
-        return EXIT_OK
+    except (_Interrupted, KeyboardInterrupt, click.exceptions.Abort):
+        return interrupted()
+    except (_BrokenPipe, BrokenPipeError):
+        return EXIT_BROKEN_PIPE
     return rv if isinstance(rv, int) else EXIT_OK
+
+
+def interrupted() -> int:
+    """Ctrl-C: say so in one line and return :data:`EXIT_INTERRUPTED`."""
+    try:
+        sys.stderr.write("pgwalk: interrupted\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,7 +8,7 @@ The CLI turns each into one line on stderr and exit status 2.
 
 from __future__ import annotations
 
-__all__ = ["PgwalkError", "ImageError", "RegisterError", "InputError", "NotInImage"]
+__all__ = ["PgwalkError", "ImageError", "RegisterError", "InputError", "NotInImage", "UnknownRegister"]
 
 
 class PgwalkError(Exception):
@@ -39,3 +39,21 @@ class NotInImage(PgwalkError):
         self.address = address
         self.size = size
         self.reason = reason
+
+
+class UnknownRegister(RegisterError):
+    """A walk needs a register whose value nobody gave (not an architectural fault).
+
+    An absent register is unknown, not zero: a table base register (TTBRn_ELx)
+    that was not given stops the walk before it starts.  The typical case is a
+    crash dump whose VMCOREINFO gives the kernel's tables (TTBR1_EL1 on
+    swapper_pg_dir) but not the process's TTBR0_EL1.
+    """
+
+    def __init__(self, name: str, va: int | None = None, hint: str = "", what: str = ""):
+        if not what and va is not None:
+            what = f"the walk of {va:#x} cannot start"
+        super().__init__(f"{name} is unknown" + (f": {what}" if what else "")
+                         + (f" ({hint})" if hint else f" (give it with --reg {name}=VALUE)"))
+        self.name = name
+        self.va = va

@@ -42,45 +42,16 @@ MASK64 = (1 << 64) - 1
 
 
 # --------------------------------------------------------------------------- input values
-_NUM_RE = re.compile(r"^(?:(0x)([0-9a-f]+)|(0b)([01]+)|(0o)([0-7]+)|(0d)([0-9]+)|([0-9a-f]+))$")
-
-
 def parse_u64(text: str | int, what: str = "value") -> int:
-    """Parse a register value as users paste it.
-
-    ``0x``/``0b``/``0o``/``0d`` prefixes are honoured; a bare number is
-    **hexadecimal** (kernel logs and debuggers print syndromes in hex, without
-    a prefix: ``esr 96000045``).  ``_``, ``'`` and backquotes are ignored
-    (``0x0000_0000_9600_0045``, WinDbg's ``00000000`96000045``), and so is
-    a trailing ``h``/``L``/``UL``.
+    """A register value as users paste it: :func:`pgwalk.values.parse_value`, the grammar of every
+    pgwalk value (hexadecimal, ``0x`` optional, ``_`` separators: ``esr 96000045`` as kernel
+    logs print it).
 
     :raises InputError: for anything else, or a value wider than 64 bits.
     """
-    if isinstance(text, int):
-        value = text
-    else:
-        s = str(text).strip().lower().replace("_", "").replace("'", "").replace("`", "")
-        s = re.sub(r"^#", "", s)
-        s = re.sub(r"^(0x[0-9a-f]+|[0-9a-f]+)(?:ull|ul|l)$", r"\1", s)
-        s = re.sub(r"^([0-9a-f]+)h$", r"\1", s)
-        m = _NUM_RE.match(s)
-        if m is not None and m.group(9) is not None and s[:2] in ("0b", "0o", "0d"):
-            m = None                    # "0b102": a broken prefixed number, not hex
-        if not s or m is None:
-            raise InputError(f"{what}: {text!r} is not a number (hex, or 0x/0b/0o/0d-prefixed)")
-        if m.group(2) is not None:
-            value = int(m.group(2), 16)
-        elif m.group(4) is not None:
-            value = int(m.group(4), 2)
-        elif m.group(6) is not None:
-            value = int(m.group(6), 8)
-        elif m.group(8) is not None:
-            value = int(m.group(8), 10)
-        else:
-            value = int(m.group(9), 16)
-    if value < 0 or value > MASK64:
-        raise InputError(f"{what}: {text!r} does not fit in 64 bits")
-    return value
+    from .values import parse_value
+
+    return parse_value(text, "value", where=what)
 
 
 # --------------------------------------------------------------------------- exception classes
@@ -1315,9 +1286,9 @@ def decode_par(value: int | str) -> "RegisterReport":
 class LinuxStyle:
     """How one kernel version prints ``mem_abort_decode()``.
 
-    Versions are approximate boundaries of the upstream changes (4.16 first
-    decode; 5.4 "EC = 0x..:"; 5.10 the FSC line; 5.17 64-bit ESR; 6.5 ISS2
-    lines; 6.9 FEAT_LPA2 fault names).
+    Versions are approximate boundaries of the upstream changes (4.13 first
+    decode, without an ESR line; 4.16 the ESR line; 5.4 "EC = 0x..:"; 5.10 the
+    FSC line; 5.17 64-bit ESR; 6.5 ISS2 lines; 6.9 FEAT_LPA2 fault names).
     """
 
     version: tuple[int, int] = _LATEST
@@ -1325,6 +1296,7 @@ class LinuxStyle:
     ec_hex: bool = True
     fsc_line: bool = True
     iss2: bool = True
+    esr_line: bool = True
 
     @property
     def label(self) -> str:
@@ -1342,9 +1314,9 @@ def linux_style(kernel: str | tuple[int, int] | None = None) -> LinuxStyle:
         if not m:
             raise InputError(f"--kernel: {kernel!r} is not a kernel version like 6.1")
         v = (int(m[1]), int(m[2]))
-    if v < (4, 16):
-        v = (4, 16)
-    return LinuxStyle(v, 16 if v >= (5, 17) else 8, v >= (5, 4), v >= (5, 10), v >= (6, 5))
+    if v < (4, 13):
+        v = (4, 13)
+    return LinuxStyle(v, 16 if v >= (5, 17) else 8, v >= (5, 4), v >= (5, 10), v >= (6, 5), v >= (4, 16))
 
 
 def linux_mem_abort_lines(value: int | str, style: LinuxStyle | str | None = None) -> list[str]:
@@ -1358,7 +1330,9 @@ def linux_mem_abort_lines(value: int | str, style: LinuxStyle | str | None = Non
     iss2 = F.ESR["ISS2"].get(esr)
     D = F.ISS_DABT
     out = ["Mem abort info:"]
-    if style.esr_digits == 16:
+    if not style.esr_line:
+        pass
+    elif style.esr_digits == 16:
         out.append(f"  ESR = 0x{esr:016x}")
     else:
         out.append(f"  ESR = 0x{esr & 0xFFFFFFFF:08x}")          # an unsigned int before 5.17

@@ -1,29 +1,45 @@
-"""Find and check arm64 fault reports in Linux kernel logs.
+"""Find and check AArch64 exception reports in any text: kernel logs, firmware consoles, mails.
 
-:func:`parse_log` reads a console log, ``dmesg``, journal or syslog output,
-or a log pasted into a mail (``> `` quote markers, quoted-printable ``=3D``,
-lines wrapped by the mailer) and returns one :class:`KernelReport` per
-arm64 fault report it finds:
+:func:`scan_stream` reads a log as a stream (``dmesg -w``, a console
+capture, a bug-tracker paste, a mail with ``>`` quoting and
+quoted-printable, a crash report) and yields one :class:`KernelReport` per
+exception report as soon as the report is complete; memory is bounded by
+the longest report.  :func:`parse_log` and :func:`parse_text` collect them.
+
+Lines are normalised first (:class:`_Normaliser`): printk timestamps and
+caller ids, syslog/journal/logcat/vendor prefixes, quote markers, HTML and
+Markdown line ends are removed (prefixes that name a producer, ``(XEN)``,
+``E/TC:``, ``MON|``, are kept as a hint), quoted-printable is decoded, and
+lines wrapped by a mailer or a terminal are joined again.
+
+Linux's own reports (3.x to 7.x) are read by a state machine that keeps each
+report's lines together:
 
 * kernel faults: ``Unable to handle kernel ... at virtual address ...``,
-  the ``Mem abort info:`` / ``Data abort info:`` block, the ``show_pte()``
-  walk (``swapper pgtable: 4k pages, 48-bit VAs, pgdp=...`` and
-  ``[addr] pgd=..., p4d=..., pud=..., pmd=..., pte=...``, older
-  ``pgd = <va>`` / ``*pgd=``), and ``Internal error: Oops: ...``;
-* user faults: ``comm[pid]: unhandled exception: DABT (lower EL), ESR 0x...,
-  level 2 translation fault`` and the older ``unhandled level 2 translation
-  fault (11) at 0x..., esr 0x...``;
-* SErrors: ``SError Interrupt on CPU0, code 0x...`` and ``Bad mode in Error
-  handler detected ...``;
-* ``Internal error: <what>: <esr> [#n]`` lines with no block before them
-  (``Oops - BUG``, ``Oops - BTI``, ...).
+  the ``Mem abort info:`` / ``Data abort info:`` block (with or without its
+  ``ESR =`` line), the ``show_pte()`` walk, ``Internal error: ...: <esr>``,
+  ``Unhandled fault: ... (0x...) at 0x...``, ``Synchronous External Abort:``,
+  the stack-overflow ``ESR: 0x... -- <class>``;
+* user faults: ``comm[pid]: unhandled exception: ...`` and the older
+  ``unhandled level 2 translation fault (11) at 0x..., esr 0x...``;
+* ``SError Interrupt on CPU0, code 0x...`` and ``Bad mode in <handler>
+  handler detected on CPUn, code 0x... -- <class>`` (the class comes from
+  the code).
+
+Every other producer's form is one :class:`Recogniser` in a table (KVM,
+Xen, seL4, Microkit, Fiasco, SO3, U-Boot, TF-A, OP-TEE, EDK2, FreeBSD, XNU,
+gdb, QEMU, vendor SErrors, and any register dump with an ``ESR``/``esr``/
+``syndrome`` value); FAR/ELR/HPFAR/PAR printed up to a few lines before or
+after the syndrome, and the producer's own decode of it, are collected with
+it.
 
 Each report is decoded with :func:`pgwalk.esr.decode_esr` and compared with
-the log's own decode: every number the kernel printed must match the ESR,
-its names must be ones Linux uses for those values, and its fault-status
-name must agree with the Arm ARM (old kernels print ``unknown 43`` for a
-level -1 translation fault; some print a level -1 address size fault for
-0x25).  Lines that look like part of a report but cannot be read, and
+the log's own decode: every number the log printed must match the ESR,
+Linux's names must be ones Linux uses for those values, and any producer's
+fault and class words must agree with the Arm ARM
+(:func:`claim_disagreement`: an iOS crash report calling an SVC an "Address
+size fault", old kernels printing ``unknown 43`` for a level -1 translation
+fault).  Lines that look like part of a report but cannot be read, and
 reports that stop early, are recorded in ``problems``; the rest of the log
 is still processed.
 
@@ -34,16 +50,21 @@ the walker can be plugged in.
 
 from __future__ import annotations
 
+import collections
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping
+
+from .logstream import MAX_LINE
 
 from .formats import esr as F
-from .esr import (EsrReport, LinuxStyle, decode_esr, fsc_disagreement, linux_ec_name, linux_name_claim,
+from .faults import FaultType
+from .esr import (EsrReport, LinuxStyle, decode_esr, fsc_disagreement, fsc_text, linux_ec_name, linux_name_claim,
                   linux_fault_name_variants, linux_mem_abort_lines, LINUX_UNRECOGNIZED_EC)
 
-__all__ = ["LoggedWalk", "KernelReport", "parse_log", "parse_text", "compare_logged_walk",
-           "linux_level_map", "linux_walk_registers", "WalkComparison", "strip_prefix"]
+__all__ = ["LoggedWalk", "KernelReport", "parse_log", "parse_text", "scan_stream", "LogScanner", "Recogniser",
+           "claim_disagreement", "compare_logged_walk", "linux_level_map", "linux_walk_registers", "WalkComparison",
+           "strip_prefix"]
 
 
 # --------------------------------------------------------------------------- line prefixes
@@ -51,14 +72,30 @@ _PREFIXES = [
     re.compile(r"^[ \t]*(?:>[ \t]?)+"),                                             # mail quoting
     re.compile(r"^(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)?|"               # syslog / journal
                r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
-               r"\s+\S+\s+kernel:\s?"),
-    re.compile(r"^kernel:\s?"),
+               r"(?:\s+\S+)??\s+(?:kernel|[\w.@/-]{1,40}(?:\[\d+\])?):\s?"),
+    re.compile(r"^[ \t]*kernel:\s?"),
+    re.compile(r"^(?:[ \t]*\|)+[ \t]*(?=\S)"),                                         # table cells pasted
+    re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?[ \t]*\|[ \t]*"),
+    re.compile(r"^[ \t]*-?\(\d{1,4}\)\[\d+:[^\]\n]{1,40}\]"),                          # MediaTek (cpu)[pid:comm]
     re.compile(r"^[a-z]+\s*:[a-z]+\s*: ?"),                                           # dmesg -x
     re.compile(r"^[ \t]*<\d>"),                                                       # printk level
-    re.compile(r"^[ \t]*\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?(?: |$)"),                  # [ ts][ T1]
+    re.compile(r"^[ \t]*\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?(?:\[[^\]\[]{1,32}\]){0,3}(?: |$)"),   # [ ts][ T1], Android
     re.compile(r"^[ \t]*\[[A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d \d{4}\](?: |$)"),  # dmesg -T
+    re.compile(r"^\d\d-\d\d \d\d:\d\d:\d\d\.\d+\s+\d+\s+\d+\s+[VDIWEF]\s+[^:]{0,40}?\s*: ?"),      # logcat
 ]
 _TS = re.compile(r"\[\s*(\d+\.\d+)\]")
+_BR = re.compile(r"\s*<br\s*/?>$", re.I)
+_ANY_PREFIX = re.compile("|".join(f"(?:{rx.pattern})" for rx in _PREFIXES))
+#: prefixes that also name who printed the line
+_HINT_PREFIXES = [
+    (re.compile(r"^\(XEN\)(?: |$)"), "xen"),
+    (re.compile(r"^[EWIDF]/(?:TC|TA|LD|TEE):[^ ]{0,12}(?: \d+)?(?: |$)"), "op-tee"),
+    (re.compile(r"^MON\|(?:ERROR|INFO|WARN\w*|DEBUG): ?"), "microkit"),
+    (re.compile(r"^(?:NOTICE|ERROR|WARNING|INFO|VERBOSE):\s+"), "tf-a"),
+    (re.compile(r"^(?:\[\d\d:\d\d:\d\d\.\d{3},\d{3}\] )?<(?:err|inf|wrn|dbg)> \w+: "), "zephyr"),
+    (re.compile(r"^E: (?=\s*(?:ELR_ELn|ESR_ELn|FAR_ELn|SPSR_ELn|TPIDRRO|x\d+:|>>> ZEPHYR|Faulting|Current thread))"),
+     "zephyr"),
+]
 
 
 def strip_prefix(line: str) -> tuple[str, float | None, bool]:
@@ -67,28 +104,39 @@ def strip_prefix(line: str) -> tuple[str, float | None, bool]:
     Returns ``(content, timestamp, had_prefix)``; the content keeps the
     kernel's own indentation (``"  ESR = ..."``).
     """
+    content, ts, had, _hint = _strip(line)
+    return content, ts, had
+
+
+def _strip(line: str) -> tuple[str, float | None, bool, str | None]:
     ts = None
     had = False
+    hint = None
     changed = True
     s = line.rstrip("\r\n")
     while changed:
         changed = False
-        for rx in _PREFIXES:
-            m = rx.match(s)
-            if m and m.end() > 0:
-                t = _TS.match(m.group(0).strip())
-                if t:
-                    ts = float(t.group(1))
-                s = s[m.end():]
-                had = changed = True
-    return s.rstrip(), ts, had
-
-
-def _decode_quoted_printable(text: str) -> str:
-    if "=3D" not in text and "=20\n" not in text:
-        return text
-    text = re.sub(r"=\r?\n(?:[ \t]*(?:>[ \t]?)+)?", "", text)            # soft line breaks (and requoting)
-    return re.sub(r"=([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), text)
+        m = _ANY_PREFIX.match(s)
+        while m and m.end() > 0:
+            t = _TS.match(m.group(0).strip())
+            if t:
+                ts = float(t.group(1))
+            s = s[m.end():]
+            had = changed = True
+            m = _ANY_PREFIX.match(s)
+        if hint is None and s[:1] in "(EWIDFMNV[<":
+            for rx, who in _HINT_PREFIXES:
+                m = rx.match(s)
+                if m:
+                    s, hint = s[m.end():], who
+                    had = changed = True
+                    break
+    s = s.rstrip()
+    if s.endswith(" \\"):                        # a Markdown hard line break pasted with the log
+        s = s[:-2].rstrip()
+    elif s.endswith(">") and _BR.search(s):     # an HTML one
+        s = _BR.sub("", s)
+    return s, ts, had, hint
 
 
 # --------------------------------------------------------------------------- report objects
@@ -120,7 +168,7 @@ class KernelReport:
     """One fault report found in a log."""
 
     index: int
-    kind: str                           # kernel_fault, user_fault, serror, internal_error
+    kind: str                           # kernel_fault, user_fault, serror, bad_mode, internal_error, exception
     first_line: int
     last_line: int
     headline: str
@@ -141,6 +189,12 @@ class KernelReport:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duplicate_of: int | None = None
+    producer: str = "linux"             # who printed it: linux, kvm, xen, u-boot, tf-a, op-tee, xnu, ...
+    format: str = ""                    # the message form (see the recogniser tables)
+    el: int | None = None               # the ESR's exception level, when the report says
+    registers: dict = field(default_factory=dict)                  # FAR, ELR, HPFAR, PAR, IPA printed with it
+    claims: list[str] = field(default_factory=list)                # the producer's own words for the exception
+    esr_text: str | None = None
     _esr_values: list[tuple[str, int, int]] = field(default_factory=list, repr=False)   # (source, value, digits)
 
     @property
@@ -169,16 +223,21 @@ class KernelReport:
             "disagreements": list(self.disagreements), "format_mismatches": list(self.format_mismatches),
             "problems": list(self.problems), "notes": list(self.notes), "duplicate_of": self.duplicate_of,
             "block": [content for _, content in self.block],
+            "producer": self.producer, "format": self.format, "el": self.el,
+            "registers": {k: {"value": v, "hex": f"{v:#018x}"} for k, v in self.registers.items()},
+            "claims": list(self.claims), "esr_text": self.esr_text,
         }
 
 
 # --------------------------------------------------------------------------- patterns
 _H = r"[0-9a-fA-F]"
 RX = {
-    "unable": re.compile(rf"Unable to handle kernel (?P<reason>.{{1,200}}?) at virtual address (?P<addr>{_H}+)\b"),
+    "unable": re.compile(rf"U?nable to handle kernel (?P<reason>.{{1,200}}?) at virtual address (?P<addr>{_H}+)\b"),
     "unable_partial": re.compile(r"Unable to handle kernel .{0,200}(?:\bat|\bvirtual|\baddress)\s*$"),
-    "unhandled_at": re.compile(rf"^Unhandled fault at 0x(?P<addr>{_H}+)\s*$"),
-    "unhandled_old": re.compile(rf"^Unhandled fault: (?P<name>.{{1,200}}?) \(0x(?P<esr>{_H}+)\) at 0x(?P<addr>{_H}+)"),
+    "unhandled_at": re.compile(rf"Unhandled fault at 0x(?P<addr>{_H}+)\s*$"),
+    "unhandled_old": re.compile(rf"(?:Unhandled fault|Synchronous External Abort): (?P<name>.{{1,200}}?) "
+                                rf"\(0x(?P<esr>{_H}+)\) at 0x(?P<addr>{_H}+)"),
+    "bad_stack": re.compile(rf"^ESR: 0x(?P<esr>{_H}+) -- (?P<ec>.{{1,100}}?)\s*$"),
     "user": re.compile(rf"(?P<comm>\S{{1,64}})\[(?P<pid>\d+)\]: unhandled exception: (?:(?P<ec>[^,]{{1,100}}?), "
                        rf"ESR 0x(?P<esr>{_H}+), )?(?P<what>.{{1,300}}?)(?: in (?P<where>\S{{1,300}}))?\s*$"),
     "user_old": re.compile(rf"(?P<comm>\S{{1,64}})\[(?P<pid>\d+)\]: unhandled (?P<what>.{{1,200}}?) \((?P<sig>\d+)\) "
@@ -186,7 +245,8 @@ RX = {
     "serror": re.compile(rf"SError Interrupt on CPU(?P<cpu>\d+), code 0x(?P<esr>{_H}+) -- (?P<ec>.{{1,200}}?)\s*$"),
     "badmode": re.compile(rf"Bad mode in (?P<handler>.{{1,100}}?) handler detected(?: on CPU(?P<cpu>\d+))?, "
                           rf"code 0x(?P<esr>{_H}+) -- (?P<ec>.{{1,200}}?)\s*$"),
-    "internal": re.compile(rf"Internal error: (?P<what>.{{1,200}}?): (?P<code>{_H}+) \[#(?P<n>\d+)\](?P<flags>.*)$"),
+    "internal": re.compile(rf"Internal error: (?P<what>.{{0,200}}?): (?:(?P<code>{_H}+) \[#(?P<n>\d+)\](?P<flags>.*)|"
+                           rf"(?P<code8>{_H}{{8,16}})(?:\s.*)?)$"),
     "mem_abort": re.compile(r"^\s*Mem abort info:\s*$"),
     "data_abort": re.compile(r"^\s*Data abort info:\s*$"),
     "esr": re.compile(rf"^\s*ESR = 0x(?P<esr>{_H}+)\s*$"),
@@ -212,6 +272,11 @@ RX = {
     "end": re.compile(r"---\[ end (?:trace|Kernel panic)"),
 }
 _ENTRY = re.compile(rf"\*?(?P<name>pgd|p4d|pud|pmd|pte)=(?P<val>{_H}+)")
+#: bytes that can start or continue a report; lines without one are skipped while no report is open
+_TRIGGER: tuple[bytes, ...] = (
+    b"nable to handle", b"nhandled", b"Internal error", b"SError", b"Bad mode", b"ESR", b"esr", b"HSR", b"yndrome",
+    b"bort", b"xception", b"fsr=", b"vm fault", b"pfa=",
+)
 #: a line starting like one of the block lines, but not parsed by its pattern: garbled
 _BLOCK_KEYS = re.compile(r"^\s*(ESR =|EC =|Exception class =|SET =|EA =|FSC =|ISV =|Access size =|SSE =|SF =|"
                          r"CM =|GCS =|(?:swapper|user) pgtable:|\[[0-9a-fA-F]+\] \*?pgd)")
@@ -225,169 +290,724 @@ _MAX_LINE = 4096
 def _style_from(style: Mapping) -> LinuxStyle:
     return LinuxStyle(version=tuple(style.get("version", (99, 0))), esr_digits=style.get("esr_digits", 16),
                       ec_hex=style.get("ec_hex", True), fsc_line=style.get("fsc_line", True),
-                      iss2=style.get("iss2", True))
+                      iss2=style.get("iss2", True), esr_line=style.get("esr_line", True))
 
 
 # --------------------------------------------------------------------------- the parser
-def _logical_lines(text: str) -> list[tuple[int, str, float | None]]:
-    """Prefix-stripped lines, with mail/terminal wrapping of fault lines undone."""
-    text = _decode_quoted_printable(text.replace("\r\n", "\n"))
-    raw = text.split("\n")
-    out: list[tuple[int, str, float | None]] = []
-    for n, line in _bounded_lines(raw):
-        content, ts, had = strip_prefix(line)
-        if out and not (ts is not None) and content.strip() and len(out[-1][1]) + len(content) <= _MAX_LINE:
-            pn, prev, pts = out[-1]           # (a wrapped line is short: joins never build a long one)
-            cont = content.strip()
-            joined = None
-            if RX["unable_partial"].search(prev) and re.match(rf"^(?:virtual )?(?:address )?{_H}+\b", cont):
-                joined = prev.rstrip() + " " + cont
-            elif RX["walk"].match(prev) and re.match(r"^,?\s*\*?(?:p4d|pud|pmd|pte)=", cont):
-                joined = prev.rstrip().rstrip(",") + ", " + cont.lstrip(", ")
-            elif RX["walk"].match(prev) and re.search(rf"=({_H}{{1,15}})$", prev) and \
-                    re.match(rf"^{_H}+(?:,|$)", cont):
-                joined = prev + cont
-            elif re.search(r"pgtable: .{0,200}pgdp?\s*=?$", prev) and re.match(rf"^=?\s*{_H}+$", cont):
-                joined = prev.rstrip() + cont.lstrip("= ")
-            elif re.search(r"user address but active_mm is swappe?$|address between user and kernel$", prev):
-                joined = prev + ("" if prev.endswith("swappe") else " ") + cont
-            elif prev.endswith("ESR") and RX["user"].search(prev) is None and \
-                    re.search(r"unhandled exception: .{0,300}ESR$", prev):
-                joined = prev + " " + cont
+_QP_SOFT = re.compile(r"=$")
+_QP_CODE = re.compile(r"=([0-9A-F]{2})")
+_QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+")
+_WRAP_TAIL = re.compile(r"(?i)(?:\besr|\bcode|\bsyndrome|\bat|\baddress|\bfar|\belr|\bhsr)(?:_el[123nx])?\s*[:=]?\s*"
+                        r"(0x)?$")
+_WRAP_HEAD = re.compile(rf"^(?:0x)?{_H}+\b")
+_START_WORDS = re.compile(r"(?i)unhandled|unable to handle|abort|exception|serror|bad mode|panic|esr|syndrome|fault")
+
+
+class _Normaliser:
+    """Raw lines -> logical lines: prefixes removed, quoted-printable decoded, wrapping undone.
+
+    One logical line is held back until the next line shows whether it
+    continues it; :meth:`flush` hands it over (at the end, or when a pipe is
+    idle).
+    """
+
+    def __init__(self) -> None:
+        self.pending: tuple[int, str, float | None, str | None] | None = None
+        self.qp = False                  # the text is quoted-printable (seen =3D / =20)
+        self._qp_head: tuple[int, str] | None = None
+
+    def feed(self, n: int, raw: str) -> list[tuple[int, str, float | None, str | None]]:
+        if not self.qp and ("=3D" in raw or raw.endswith("=20") or
+                            (70 <= len(raw) <= 78 and raw.endswith("=") and raw[-2:-1] not in ("=", " ", ""))):
+            self.qp = True
+        if self.qp:
+            if self._qp_head is not None:                              # a soft line break before
+                n0, head = self._qp_head
+                self._qp_head = None
+                raw = head + _QUOTE.sub("", raw, count=1) if len(head) + len(raw) <= 2 * MAX_LINE else raw
+                n = n0
+            if raw.endswith("=") and not raw.endswith("=="):
+                self._qp_head = (n, raw[:-1])
+                return []
+            if "=" in raw:
+                raw = _QP_CODE.sub(lambda m: chr(int(m.group(1), 16)), raw)
+        content, ts, _had, hint = _strip(raw)
+        out = []
+        prev = self.pending
+        if prev is not None and content.strip() and len(prev[1]) + len(content) <= MAX_LINE:
+            if ts is None:
+                joined = _join(prev[1], content.strip())
+            else:                             # a printk continuation: only a lone number after "esr"
+                joined = _join_number(prev[1], content.strip())
             if joined is not None:
-                out[-1] = (pn, joined, pts)
-                continue
-        out.append((n, content, ts))
-    return out
-
-
-def _bounded_lines(raw: list[str]) -> Iterable[tuple[int, str]]:
-    """(line number, line), lines longer than :data:`_MAX_LINE` cut into pieces of that size."""
-    for n, line in enumerate(raw, 1):
-        if len(line) <= _MAX_LINE:
-            yield n, line
+                self.pending = (prev[0], joined, prev[2], prev[3])
+                return out
+        if prev is not None:
+            out.append(prev)
+        if _may_continue(content):
+            self.pending = (n, content, ts, hint)
         else:
-            for i in range(0, len(line), _MAX_LINE):
-                yield n, line[i:i + _MAX_LINE]
+            self.pending = None
+            out.append((n, content, ts, hint))
+        return out
+
+    def flush(self) -> list[tuple[int, str, float | None, str | None]]:
+        out = []
+        if self._qp_head is not None:
+            n, head = self._qp_head
+            self._qp_head = None
+            out += self.feed(n, head)
+        if self.pending is not None:
+            out.append(self.pending)
+            self.pending = None
+        return out
 
 
-def parse_text(text: str) -> list[KernelReport]:
-    """Find every arm64 fault report in ``text``."""
-    lines = _logical_lines(text)
-    reports: list[KernelReport] = []
-    cur: KernelReport | None = None
-    gap = 0
+_CONTINUED = re.compile(r"nable to handle|pgd=|pgtable:|active_mm is swappe?$|user and kernel$|ESR$|\]: unhandled |"
+                        r"xception.{0,80}(?:--|\u2013)$|Unsupported FSC|"
+                        rf"\(0x{_H}+\)$|handler detected|HSR=0x")
 
-    def finish() -> None:
-        nonlocal cur
-        if cur is not None:
-            _finalize(cur)
-            reports.append(cur)
-            cur = None
 
-    def start(kind: str, n: int, content: str, ts: float | None) -> KernelReport:
-        nonlocal cur, gap
-        finish()
-        cur = KernelReport(len(reports), kind, n, n, content.strip(), ts)
-        gap = 0
-        return cur
+def _may_continue(line: str) -> bool:
+    """Could the next line continue ``line`` (see :func:`_join`)?  If not, it is handed on at once."""
+    return bool(_CONTINUED.search(line) or _WRAP_TAIL.search(line[-24:]))
 
-    for n, content, ts in lines:
-        s = content
+
+def _join_number(prev: str, cont: str) -> str | None:
+    m = _WRAP_TAIL.search(prev[-24:])
+    if m and re.fullmatch(rf"(?:0x)?{_H}{{1,16}}", cont) and _START_WORDS.search(prev):
+        return prev + (cont[2:] if cont.startswith("0x") else cont) if m.group(1) else prev.rstrip() + " " + cont
+    return None
+
+
+def _join(prev: str, cont: str) -> str | None:
+    """``prev`` and its continuation ``cont`` as one line, if ``cont`` continues it."""
+    if RX["unable_partial"].search(prev) and re.match(rf"^(?:virtual )?(?:address )?{_H}+\b", cont):
+        return prev.rstrip() + " " + cont
+    if "nable to handle kernel" in prev and " at virtual address " not in prev and len(prev) < 600 and \
+            re.search(r"[a-z]$", prev) and re.match(r"^[a-z]", cont):
+        return prev + cont                                            # cut mid-word by a terminal
+    if RX["unhandled_old"].search(prev + " at 0x0") and re.search(rf"\(0x{_H}+\)$", prev) and \
+            re.match(r"^at 0x", cont):
+        return prev + " " + cont
+    if re.search(r"xception.{0,80}(?:--|\u2013)$", prev) and len(cont) < 80:
+        return prev + " " + cont                                      # "... -- " / "Unknown/Uncategorized"
+    if "Unsupported FSC:" in prev and re.match(r"^(?:xFSC|ESR_EL2)=", cont):
+        return prev + " " + cont
+    if "HSR=0x" in prev and re.match(r"^(?:pc|gva|gpa)=0x", cont):
+        return prev + " " + cont                                      # Xen's trap line, wrapped
+    if re.search(r"Bad mode in .{1,60} handler detected(?: on CPU\d+)?,?$", prev) and cont.startswith("code 0x"):
+        return prev.rstrip(",") + ", " + cont
+    if RX["walk"].match(prev) and re.match(r"^,?\s*\*?(?:p4d|pud|pmd|pte)=", cont):
+        return prev.rstrip().rstrip(",") + ", " + cont.lstrip(", ")
+    if RX["walk"].match(prev) and re.search(rf"=({_H}{{1,15}})$", prev) and re.match(rf"^{_H}+(?:,|$)", cont):
+        return prev + cont
+    if re.search(r"pgtable: .{0,200}pgdp?\s*=?$", prev) and re.match(rf"^=?\s*{_H}+$", cont):
+        return prev.rstrip() + cont.lstrip("= ")
+    if re.search(r"user address but active_mm is swappe?$|address between user and kernel$", prev):
+        return prev + ("" if prev.endswith("swappe") else " ") + cont
+    if prev.endswith("ESR") and RX["user"].search(prev) is None and \
+            re.search(r"unhandled exception: .{0,300}ESR$", prev):
+        return prev + " " + cont
+    if prev.rstrip().endswith(",") and "unhandled" in prev and re.match(r"^esr\b", cont):
+        return prev.rstrip() + " " + cont                             # "... at 0x0," / "esr 0x92000046"
+    if "]: unhandled " in prev and RX["user_old"].search(prev) is None and RX["user"].search(prev) is None and \
+            len(prev) < 400 and re.match(r"^(?:esr|at|0x|\(\d)", cont):
+        return prev.rstrip() + " " + cont                             # a mail-wrapped user fault line
+    m = _WRAP_TAIL.search(prev[-24:])
+    if m and _WRAP_HEAD.match(cont) and _START_WORDS.search(prev):
+        if m.group(1):                                                # "esr 0x" / "92000046"
+            return prev + (cont[2:] if cont.startswith("0x") else cont)
+        return prev.rstrip() + " " + cont
+    return None
+
+
+class LogScanner:
+    """Finds reports in a log fed line by line; finished reports come out as soon as they end.
+
+    >>> s = LogScanner()
+    >>> [r.esr for r in s.feed(1, '"Synchronous Abort" handler, esr 0x96000007, far 0x0')] + \\
+    ...     [r.esr for r in s.close()]
+    [2516582407]
+    """
+
+    def __init__(self) -> None:
+        self._norm = _Normaliser()
+        self._cur: KernelReport | None = None
+        self._gap = 0
+        self._count = 0
+        self._seen: dict[tuple, int] = {}
+        self._other = _OtherProducers(self)
+
+    # -- the stream side
+    @property
+    def idle(self) -> bool:
+        """Nothing is held: lines without a trigger word cannot change anything."""
+        return self._cur is None and self._norm.pending is None and self._norm._qp_head is None and \
+            self._other.idle
+
+    def feed(self, n: int, raw: str) -> list[KernelReport]:
+        """One physical line; returns the reports it completed."""
+        out: list[KernelReport] = []
+        for line in self._norm.feed(n, raw):
+            self._line(*line, out)
+        return out
+
+    def flush(self) -> list[KernelReport]:
+        """Finish what is held (the input paused or ended)."""
+        out: list[KernelReport] = []
+        for line in self._norm.flush():
+            self._line(*line, out)
+        self._finish(out)
+        self._other.finish(out)
+        return out
+
+    close = flush
+
+    # -- reports
+    def _emit(self, r: KernelReport, out: list[KernelReport]) -> None:
+        r.index = self._count
+        self._count += 1
+        if r.timestamp is not None:
+            key = (r.timestamp, r.kind, r.esr, r.address, r.headline)
+            if key in self._seen:
+                r.duplicate_of = self._seen[key]
+            elif len(self._seen) < 100_000:
+                self._seen[key] = r.index
+        out.append(r)
+
+    def _finish(self, out: list[KernelReport]) -> None:
+        if self._cur is not None:
+            r, self._cur = self._cur, None
+            _finalize(r)
+            self._emit(r, out)
+
+    def _start(self, kind: str, fmt: str, n: int, content: str, ts: float | None,
+               out: list[KernelReport]) -> KernelReport:
+        self._finish(out)
+        self._other.finish(out)
+        self._cur = KernelReport(-1, kind, n, n, content.strip()[:300], ts, format=fmt)
+        self._gap = 0
+        return self._cur
+
+    def _line(self, n: int, s: str, ts: float | None, hint: str | None, out: list[KernelReport]) -> None:
         if not s.strip():
-            if cur is not None:
-                gap += 1
-                if gap > _MAX_GAP:
-                    finish()
-            continue
+            if self._cur is not None:
+                self._gap += 1
+                if self._gap > _MAX_GAP:
+                    self._finish(out)
+            self._other.gap(out)
+            return
+        if hint is None and self._linux_line(n, s, ts, out):
+            return
+        self._other.line(n, s, ts, hint, out)
+
+    def _linux_line(self, n: int, s: str, ts: float | None, out: list[KernelReport]) -> bool:
+        """Linux's report lines; True when the line was Linux's."""
+        cur = self._cur
         # ---- report starts
-        m = RX["unable"].search(s)
-        if m:
-            r = start("kernel_fault", n, s[m.start():], ts)
-            r.reason = m.group("reason")
-            r.address = _hex64(r, m.group("addr"), "address", n)
-            if linux_name_claim(r.reason) is not None:        # do_mem_abort(): the fault_info name
-                r.logged["fault_name"] = r.reason
-            continue
-        if RX["unable_partial"].search(s):
-            r = start("kernel_fault", n, s.strip(), ts)
-            r.problems.append(f"line {n}: 'Unable to handle kernel' line without an address (truncated?)")
-            continue
-        m = RX["user"].search(s) if "]: unhandled exception:" in s else None     # (cheap test first)
-        if m:
-            r = start("user_fault", n, s[m.start():], ts)
-            r.task = {"comm": m.group("comm"), "pid": int(m.group("pid")), "where": m.group("where")}
-            r.reason = m.group("what")
-            if m.group("ec"):
+        if "nable to handle" in s:
+            m = RX["unable"].search(s)
+            if m and cur is not None and ts is not None and cur.timestamp is not None and ts < cur.timestamp and \
+                    cur.address is None and cur.kind in ("internal_error", "kernel_fault") and cur.producer == "linux":
+                r = cur                                        # the report's lines pasted in reverse order
+                r.kind, r.format, r.headline = "kernel_fault", "unable-to-handle", s[m.start():].strip()[:300]
+                r.notes.append("the report's lines are in reverse order (timestamps decrease)")
+                r.last_line = n
+                self._gap = 0
+            elif m:
+                r = self._start("kernel_fault", "unable-to-handle", n, s[m.start():], ts, out)
+            if m:
+                r.reason = m.group("reason")
+                r.address = _hex64(r, m.group("addr"), "address", n)
+                if linux_name_claim(r.reason) is not None:        # do_mem_abort(): the fault_info name
+                    r.logged["fault_name"] = r.reason
+                return True
+            if RX["unable_partial"].search(s):
+                r = self._start("kernel_fault", "unable-to-handle", n, s.strip(), ts, out)
+                r.problems.append(f"line {n}: 'Unable to handle kernel' line without an address (truncated?)")
+                return True
+        if "]: unhandled " in s:
+            m = RX["user"].search(s) if "]: unhandled exception:" in s else None
+            if m:
+                r = self._start("user_fault", "user-unhandled-exception", n, s[m.start():], ts, out)
+                r.task = {"comm": m.group("comm"), "pid": int(m.group("pid")), "where": m.group("where")}
+                r.reason = m.group("what")
+                if m.group("ec"):
+                    r.logged["EC_name"] = m.group("ec")
+                r.logged["fault_name"] = m.group("what")
+                if m.group("esr"):
+                    _note_esr(r, "unhandled exception line", m.group("esr"))
+                else:
+                    r.notes.append("the kernel prints no ESR for this exception")
+                return True
+            m = RX["user_old"].search(s)
+            if m:
+                r = self._start("user_fault", "user-unhandled-fault", n, s[m.start():], ts, out)
+                r.task = {"comm": m.group("comm"), "pid": int(m.group("pid")), "signal": int(m.group("sig"))}
+                r.reason = m.group("what")
+                r.logged["fault_name"] = m.group("what")
+                r.address = _hex64(r, m.group("addr"), "address", n)
+                _note_esr(r, "unhandled fault line", m.group("esr"))
+                return True
+        if "SError" in s or "Bad mode" in s:
+            m = RX["serror"].search(s)
+            if m:
+                r = self._start("serror", "serror-interrupt", n, s[m.start():], ts, out)
                 r.logged["EC_name"] = m.group("ec")
-            r.logged["fault_name"] = m.group("what")
-            if m.group("esr"):
-                _note_esr(r, "unhandled exception line", m.group("esr"))
-            else:
-                r.notes.append("the kernel prints no ESR for this exception")
-            continue
-        m = RX["user_old"].search(s) if "]: unhandled " in s else None
-        if m:
-            r = start("user_fault", n, s[m.start():], ts)
-            r.task = {"comm": m.group("comm"), "pid": int(m.group("pid")), "signal": int(m.group("sig"))}
-            r.reason = m.group("what")
-            r.logged["fault_name"] = m.group("what")
-            r.address = _hex64(r, m.group("addr"), "address", n)
-            _note_esr(r, "unhandled fault line", m.group("esr"))
-            continue
-        m = RX["serror"].search(s) or RX["badmode"].search(s)
-        if m:
-            r = start("serror", n, s[m.start():], ts)
-            r.logged["EC_name"] = m.group("ec")
-            if m.group("cpu") is not None:
                 r.task = {"cpu": int(m.group("cpu"))}
-            _note_esr(r, "SError line" if "SError Interrupt" in s else "bad mode line", m.group("esr"))
-            continue
-        m = RX["unhandled_old"].search(s)
-        if m:
-            r = start("kernel_fault", n, s[m.start():], ts)
-            r.reason = m.group("name")
-            r.logged["fault_name"] = m.group("name")
-            r.address = _hex64(r, m.group("addr"), "address", n)
-            _note_esr(r, "unhandled fault line", m.group("esr"))
-            continue
-        m = RX["unhandled_at"].search(s)
-        if m:
-            r = start("kernel_fault", n, s[m.start():], ts)
-            r.reason = "unhandled fault"
-            r.address = _hex64(r, m.group("addr"), "address", n)
-            continue
-        if RX["mem_abort"].match(s) and (cur is None or cur.block):
-            r = start("kernel_fault", n, s.strip(), ts)
+                _note_esr(r, "SError line", m.group("esr"))
+                return True
+            m = RX["badmode"].search(s)
+            if m:
+                serror = "Error" in m.group("handler")
+                r = self._start("serror" if serror else "bad_mode", "bad-mode", n, s[m.start():], ts, out)
+                r.logged["EC_name"] = m.group("ec")
+                r.logged["handler"] = m.group("handler")
+                if m.group("cpu") is not None:
+                    r.task = {"cpu": int(m.group("cpu"))}
+                _note_esr(r, "bad mode line", m.group("esr"))
+                return True
+        if "Unhandled fault" in s or "Synchronous External Abort" in s:
+            m = RX["unhandled_old"].search(s)
+            if m:
+                r = self._start("kernel_fault", "unhandled-fault" if s[m.start()] == "U" else
+                                "synchronous-external-abort", n, s[m.start():], ts, out)
+                r.reason = m.group("name")
+                r.logged["fault_name"] = m.group("name")
+                r.address = _hex64(r, m.group("addr"), "address", n)
+                _note_esr(r, "unhandled fault line", m.group("esr"))
+                return True
+            m = RX["unhandled_at"].search(s)
+            if m:
+                r = self._start("kernel_fault", "unhandled-fault", n, s[m.start():], ts, out)
+                r.reason = "unhandled fault"
+                r.address = _hex64(r, m.group("addr"), "address", n)
+                return True
+        if s.lstrip().startswith("ESR: 0x"):
+            m = RX["bad_stack"].match(s.lstrip())
+            if m:
+                r = self._start("kernel_fault", "bad-stack", n, s, ts, out)
+                r.reason = "kernel stack overflow"
+                r.logged["EC_name"] = m.group("ec")
+                _note_esr(r, "ESR line", m.group("esr"))
+                return True
+        backwards = cur is not None and ts is not None and cur.timestamp is not None and ts < cur.timestamp
+        if "Mem abort info:" in s and RX["mem_abort"].match(s) and (cur is None or cur.block and not backwards):
+            r = self._start("kernel_fault", "mem-abort-info", n, s.strip(), ts, out)
             r.problems.append(f"line {n}: 'Mem abort info:' without an 'Unable to handle kernel' line before it")
-        m = RX["internal"].search(s)
-        if m:
-            if cur is None or cur.oops is not None or cur.kind != "kernel_fault":
-                start("internal_error", n, s[m.start():], ts)
-            assert cur is not None
-            cur.oops = {"what": m.group("what"), "code": _hex64(cur, m.group("code"), "Oops code", n) or 0,
-                        "code_digits": len(m.group("code")), "count": int(m.group("n")),
-                        "flags": m.group("flags").strip(), "line": n}
-            cur.last_line = n
-            gap = 0
-            continue
+            cur = r
+        if "Internal error:" in s:
+            m = RX["internal"].search(s)
+            if m:
+                if cur is None or cur.oops is not None or cur.kind != "kernel_fault":
+                    cur = self._start("internal_error", "internal-error", n, s[m.start():], ts, out)
+                code = m.group("code") or m.group("code8")
+                cur.oops = {"what": m.group("what"), "code": _hex64(cur, code, "Oops code", n) or 0,
+                            "code_digits": len(code), "count": int(m.group("n")) if m.group("n") else None,
+                            "flags": (m.group("flags") or "").strip(), "line": n}
+                cur.last_line = n
+                self._gap = 0
+                return True
         if cur is None:
-            continue
+            return False
         # ---- lines inside a report
         if RX["end"].search(s):
             cur.last_line = n
-            finish()
-            continue
+            self._finish(out)
+            return True
+        if cur.kind == "kernel_fault" and cur.format == "bad-stack" and s.lstrip().startswith("FAR: 0x"):
+            value = s.lstrip()[7:].split()[0] if s.lstrip()[7:].split() else ""
+            cur.address = _hex64(cur, value, "FAR", n) if re.fullmatch(rf"{_H}{{1,16}}", value) else None
+            cur.last_line = n
+            self._gap = 0
+            return True
         if _inside(cur, n, s):
             cur.last_line = n
-            gap = 0
-        else:
-            gap += 1
-            if gap > _MAX_GAP:
-                finish()
-    finish()
-    _mark_duplicates(reports)
-    return reports
+            self._gap = 0
+            if len(cur.block) > _MAX_BLOCK or len(cur.problems) > _MAX_BLOCK:
+                cur.problems.append(f"line {n}: the report goes on for more than {_MAX_BLOCK} block lines; "
+                                    "cut here (a damaged or repeated log?)")
+                self._finish(out)
+            return True
+        self._gap += 1
+        if self._gap > _MAX_GAP:
+            self._finish(out)
+        return False
+
+
+_MAX_BLOCK = 200      # lines kept per report: a report is bounded whatever the log does
+
+
+def scan_stream(stream, *, idle: float | None = None) -> Iterator[KernelReport]:
+    """Every report in a binary stream, each yielded as soon as it is complete.
+
+    Memory is bounded by the longest report, not the log.  ``idle``: on a
+    pipe, finish the report being read when no line arrived for that many
+    seconds.
+
+    :raises LogStreamError: for input that is not text (a long run of NUL bytes).
+    """
+    from .logstream import LineSource
+    scanner = LogScanner()
+    src = LineSource(stream, idle=idle, trigger=_TRIGGER, want_all=lambda: not scanner.idle)
+    for item in src:
+        if item is None:
+            yield from scanner.flush()
+            continue
+        yield from scanner.feed(*item)
+    yield from scanner.flush()
+
+
+def parse_text(text: str) -> list[KernelReport]:
+    """Find every arm64 exception report in ``text``."""
+    import io
+    return list(scan_stream(io.BytesIO(text.encode("utf-8", errors="replace"))))
+
+
+# --------------------------------------------------------------------------- other producers
+_X = rf"(?:0x)?{_H}+"
+
+
+@dataclass(frozen=True)
+class Recogniser:
+    """One message form that carries a syndrome: who prints it, its name, its pattern.
+
+    Named groups: ``esr`` (hex) or ``esr_dec`` (decimal); optional ``far``,
+    ``elr``, ``hpfar``, ``par``, ``ipa`` (hex), ``claim`` (the producer's own
+    words for it), ``ec``/``fsc``/``iss`` (numbers the producer decoded),
+    ``el`` (the exception level in a register name).  ``needs`` is a substring
+    tested before the pattern; ``producer`` None means "from the line's prefix
+    or the text around it".
+    """
+
+    producer: str | None
+    format: str
+    rx: re.Pattern
+    needs: tuple[str, ...] | None = None
+    el: int | None = None
+
+
+def _r(producer, fmt, pattern, needs=None, el=None, flags=0) -> Recogniser:
+    if isinstance(needs, str):
+        needs = (needs,)
+    return Recogniser(producer, fmt, re.compile(pattern, flags), needs, el)
+
+
+_RECOGNISERS: tuple[Recogniser, ...] = (
+    # hypervisors
+    _r("kvm", "kvm-unsupported-fsc", rf"Unsupported FSC: EC=0x(?P<ec>{_H}+) xFSC=0x(?P<fsc>{_H}+) "
+       rf"ESR_EL2=0x(?P<esr>{_H}+)", "Unsupported FSC", 2),
+    _r("kvm", "kvm-hyp-panic", rf"\bPS:{_H}+ PC:(?P<elr>{_H}+) ESR:(?P<esr>{_H}+)\b", "ESR:", 2),
+    _r("kvm", "kvm-unknown-exception-class", rf"Unknown exception class: (?:esr|hsr): (?:0x|#)?(?P<esr>{_H}+)"
+       r"(?:\s*(?:--|\u2013)\s*(?P<ec_name>.{1,80}?))?\s*$", "Unknown exception class", 2),
+    _r("xen", "xen-trap", rf"\bHSR=0x(?P<esr>{_H}+)(?: pc=0x(?P<elr>{_H}+))?(?: gva=0x(?P<far>{_H}+))?"
+       rf"(?: gpa=0x(?P<ipa>{_H}+))?", "HSR=", 2),
+    _r("sel4", "sel4-vm-fault", rf"vm fault on (?P<claim>data|code|instruction) at address 0x(?P<far>{_H}+) "
+       rf"with status 0x(?P<esr>{_H}+)", "vm fault on"),
+    _r("fiasco", "fiasco-trap-state", rf"EXCEPTION: \((?P<ec>{_H}{{1,2}})\) (?P<claim>[^=]{{0,40}}?)\s*"
+       rf"pfa=(?P<far>{_H}+), error=(?P<esr>{_H}+)", "pfa="),
+    _r("so3", "so3-process-fault", rf"faulted at address 0x(?P<far>{_H}+) \(pc=0x(?P<elr>{_H}+), "
+       rf"ESR=0x(?P<esr>{_H}+)\)", "faulted at"),
+    _r("microkit", "microkit-vm-fault", rf"(?:\bip=(?:0x)?(?P<elr>{_H}+)\s+)?fault_addr=(?:0x)?(?P<far>{_H}+)\s+"
+       rf"fsr=(?:0x)?(?P<esr>{_H}+)"
+       r"(?:\s+\((?P<claim>[^)]{1,60})\))?", "fsr="),
+    # firmware and trusted OSes
+    _r("u-boot", "uboot-exception-handler", rf"\"(?P<claim>Synchronous Abort|Error|IRQ|FIQ)\" handler, "
+       rf"esr 0x(?P<esr>{_H}+)(?:, far 0x(?P<far>{_H}+))?", "handler, esr"),
+    _r("tf-a", "tfa-exception-reason", rf"exception reason=(?P<reason>\d+) syndrome=0x(?P<esr>{_H}+)", "syndrome=",
+       3),
+    _r("op-tee", "optee-abort-dump", rf"\besr 0x(?P<esr>{_H}+)\s+ttbr0 0x", "ttbr0"),
+    _r("edk2", "edk2-register-dump", rf"\bESR 0x(?P<esr>{_H}+)\s+FAR 0x(?P<far>{_H}+)", "FAR 0x"),
+    _r("freebsd", "freebsd-unknown-exception", rf"Unknown (?P<claim>kernel|userland) exception (?:0x)?"
+       rf"(?P<ec>{_H}+) esr_el1 (?:0x)?(?P<esr>{_H}+)", "exception"),
+    _r("xnu", "xnu-ips-json", r"\"esr\"\s*:\s*\{\s*\"value\"\s*:\s*(?P<esr_dec>\d{1,20})\s*"
+       r"(?:,\s*\"description\"\s*:\s*\"(?P<claim>[^\"]{0,100})\")?", "\"esr\""),
+    _r("gdb", "gdb-info-registers", rf"^\s*(?P<key>ESR_EL(?P<el>[123]))\s+0x(?P<esr>{_H}+)\s+(?:-?\d+|0x{_H}+)"
+       r"(?:\s+(?:==|->|<-|#|//)\s*(?:[01]{6}\s+)?(?P<claim>.{3,80}?))?\s*$", "ESR_EL"),
+    _r("qemu", "qemu-d-int", rf"^\.\.\.with ESR 0x(?P<ec>{_H}+)/0x(?P<esr>{_H}+)", "with ESR"),
+    _r("linux", "serror-vendor", rf"SError.{{0,120}}?\besr\s*[=:]\s*(?:0x)?(?P<esr>{_H}+)\b", "SError"),
+    # any register dump: ESR_EL1: ..., esr_el3 = 0x..., ESR_ELn: ..., esr: ..., syndrome 0x...
+    _r(None, "register-dump", rf"(?<![A-Za-z0-9_])(?P<key>ESR|esr|Esr|HSR|hsr|[Ss]yndrome)(?:_(?:EL|el)(?P<el>[123nx]))?"
+       rf"(?![A-Za-z0-9_])\s*(?:[:=]\s*|\s+)(?:0x(?P<esr>{_H}{{1,16}})|(?P<bare>{_H}{{1,16}}))(?![0-9a-zA-Z_])"
+       rf"(?:\s*(?:--|->|=>|<-|==|:)?\s+(?!(?:FAR|ELR|PAR|HPFAR|SPSR|FPSR|ESR|SP|PC|LR|CPSR|X\d+)\b)"
+       rf"(?P<claim>[A-Z(][A-Za-z0-9 ()/,;.-]{{2,80}}?)(?=\s{{2,}}|\s*$))?",
+       ("ESR", "esr", "Esr", "HSR", "hsr", "yndrome")),
+)
+
+#: every word some recogniser needs (a line with none of them is no recogniser's)
+_NEEDS_WORDS = tuple(dict.fromkeys(w for rec in _RECOGNISERS for w in rec.needs or ()))
+assert all(rec.needs for rec in _RECOGNISERS)
+
+# FAR/ELR/HPFAR/PAR printed next to a syndrome (before or after it)
+_REGISTER = re.compile(rf"(?<![A-Za-z0-9_])(?P<name>FAR|far|Far|DFAR|IFAR|ELR|elr|Elr|HPFAR|hpfar|PAR|par|PC|pc)"
+                       rf"(?:_(?:EL|el)(?P<el>[123nx]))?(?![A-Za-z0-9_])"
+                       rf"(?:\s*[:=]\s*|\s+(?=0x))(?:0x)?(?P<val>{_H}{{1,16}})(?![0-9a-zA-Z_])")
+_REGISTER_JSON = re.compile(r"\"(?P<name>far|elr|pc)\"\s*:\s*\{\s*\"value\"\s*:\s*(?P<dec>\d{1,20})")
+# the producer's own decode printed next to the syndrome
+_CLAIMS: tuple[tuple[str | None, re.Pattern], ...] = (                # printed after the syndrome
+    ("edk2", re.compile(rf"ESR : EC 0x(?P<ec>{_H}+)\s+IL 0x(?P<il>{_H}+)\s+ISS 0x(?P<iss>{_H}+)")),
+    ("edk2", re.compile(r"^\s*(?P<claim>(?:Data|Instruction) abort: .{3,80}?)\s*$")),
+    ("microkit", re.compile(rf"\bec: 0x(?P<ec>{_H}+)\s+(?P<claim>[A-Z][A-Za-z ]{{3,80}}?)\s+il: (?P<il>\d)"
+                            rf"(?:\s+iss: 0x(?P<iss>{_H}+))?")),
+    (None, re.compile(rf"(?i)^\s*ec:\s*0x(?P<ec>{_H}+)(?:\s+\((?P<claim>[^)]{{3,80}})\))?\s*$")),
+    (None, re.compile(rf"(?i)^\s*il:\s*(?:0x)?(?P<il>{_H}+)\s*$")),
+    (None, re.compile(rf"(?i)^\s*iss:\s*0x(?P<iss>{_H}+)\s*$")),
+    ("freebsd", re.compile(r"^panic: (?P<claim>Unhandled System Error|.{0,40}\babort\b.{0,40})$")),
+)
+_CLAIMS_BEFORE: tuple[tuple[str | None, re.Pattern], ...] = (         # printed before it: they open a report
+    ("op-tee", re.compile(rf"(?P<claim>(?:Core|User mode|User TA) (?:data|prefetch)-abort) at address "
+                          rf"0x(?P<far>{_H}+)(?: \((?P<claim2>[^)]{{1,60}})\))?")),
+    ("qemu", re.compile(r"^Taking exception \d+ \[(?P<claim>[^\]]{1,40})\]")),
+    ("qemu", re.compile(r"^\.\.\.from EL\d to EL(?P<to_el>\d)")),
+    ("xnu", re.compile(r"panic\(cpu \d+ caller 0x[0-9a-f]+\): \"?(?P<claim>Kernel (?:data|instruction) abort)")),
+    ("freebsd", re.compile(r"^\s*(?P<claim>Fatal (?:data|instruction) abort):?\s*$")),
+)
+# words around a report that name its producer (remembered for a while)
+_MARKERS: tuple[tuple[str, re.Pattern], ...] = (
+    ("edk2", re.compile(r"Synchronous Exception at 0x|ArmPkg|DxeCore|UEFI|Image Base")),
+    ("tf-a", re.compile(r"Unhandled Exception (?:in|from) EL3|Unhandled Exception from lower EL|BL31|BL2:|TF-A|"
+                        r"Trusted Firmware")),
+    ("cheribsd", re.compile(r"CheriBSD|capability (?:fault|exception)|CHERI")),
+    ("freebsd", re.compile(r"Fatal (?:data|instruction) abort|KDB: enter|^db> |cpuid = \d|FreeBSD")),
+    ("xnu", re.compile(r"panic\(cpu \d+ caller|Exception Type:\s+EXC_|\"bug_type\"|Darwin Kernel|"
+                       r"ARM Thread State|XNU|iBoot")),
+    ("qemu", re.compile(r"Taking exception \d+ \[|^\.\.\.with ESR")),
+    ("sel4", re.compile(r"seL4|<<seL4")),
+    ("microkit", re.compile(r"MON\||microkit", re.I)),
+    ("fiasco", re.compile(r"Fiasco|L4Re|\bjdb\b|KERNEL\d*:")),
+    ("gunyah", re.compile(r"[Gg]unyah|GUNYAH")),
+    ("zephyr", re.compile(r"Zephyr|ZEPHYR|Booting Zephyr|>>> ZEPHYR FATAL|<err> os:")),
+    ("u-boot", re.compile(r"U-Boot \d|resetting \.\.\.|\(reloc\)")),
+    ("xen", re.compile(r"\(XEN\)|Xen-\d")),
+    ("op-tee", re.compile(r"OP-TEE|optee")),
+    ("kvm", re.compile(r"\bkvm \[\d+\]:|HYP panic|hyp panic")),
+    ("linux", re.compile(r"Linux version|Call trace:|Modules linked in:|Kernel panic - not syncing")),
+)
+#: producers whose "pc" in an exception dump is the ELR of the exception
+_PC_IS_ELR = frozenset({"xnu", "tf-a", "freebsd", "cheribsd", "edk2", "fiasco"})
+_SYNDROME_CONTEXT = re.compile(r"(?i)abort|exception|trap|\bEL[123]\b|\bHSR\b|\bESR\b")
+_KEY_PRODUCER = {"ESR_ELn": "zephyr", "esr_el3": "tf-a", "ESR_EL3": "tf-a"}
+_CONTEXT_LINES = 400          # how long a producer marker names the reports after it
+_RING_LINES = 200             # lines (of those looked at) searched back for a producer marker
+_RECENT_LINES = 60            # FAR/ELR/claims printed up to this many lines before a syndrome belong to it
+_AFTER_LINES = 40             # ... and after it
+
+
+class _OtherProducers:
+    """Reports of producers other than Linux's oops code: one syndrome each, registers around it."""
+
+    def __init__(self, owner: "LogScanner") -> None:
+        self._owner = owner
+        self.cur: KernelReport | None = None
+        self._since = 0
+        self._recent: dict[str, tuple[int, int, str | None]] = {}     # name -> (line, value, el)
+        self._recent_claims: list[tuple[int, str, str]] = []           # (line, producer, text)
+        self._recent_logged: dict[str, tuple[int, int]] = {}
+        self._context: tuple[int, str] | None = None
+        self._ring: collections.deque[tuple[int, str]] = collections.deque(maxlen=_RING_LINES)
+
+    @property
+    def idle(self) -> bool:
+        return self.cur is None
+
+    def gap(self, out: list[KernelReport]) -> None:
+        if self.cur is not None:
+            self._since += 1
+            if self._since > _AFTER_LINES:
+                self.finish(out)
+
+    def finish(self, out: list[KernelReport]) -> None:
+        if self.cur is not None:
+            r, self.cur = self.cur, None
+            _finalize(r)
+            self._owner._emit(r, out)
+        self._recent.clear()
+        self._recent_claims.clear()
+        self._recent_logged.clear()
+
+    def line(self, n: int, s: str, ts: float | None, hint: str | None, out: list[KernelReport]) -> None:
+        if hint is not None:
+            self._context = (n, hint)
+        self._ring.append((n, s))
+        present = {w for w in _NEEDS_WORDS if w in s}
+        for rec in _RECOGNISERS if present else ():
+            if rec.needs is not None and present.isdisjoint(rec.needs):
+                continue
+            m = rec.rx.search(s)
+            if m is None or not self._syndrome(rec, m, n, s, ts, hint, out):
+                continue
+            return
+        if self._attach(n, s, out, hint):
+            return
+        self.gap(out)
+
+    def _marker(self, n: int) -> str | None:
+        """The producer named by the nearest marker line before line ``n`` (or on it)."""
+        for ln, text in reversed(self._ring):
+            if n - ln > _CONTEXT_LINES:
+                break
+            for producer, rx in _MARKERS:
+                if rx.search(text):
+                    return producer
+        return None
+
+    # -- a syndrome
+    def _syndrome(self, rec: Recogniser, m: re.Match, n: int, s: str, ts: float | None, hint: str | None,
+                  out: list[KernelReport]) -> bool:
+        g = m.groupdict()
+        text = g.get("esr") or g.get("bare") or g.get("esr_dec")
+        if text is None:
+            return False
+        if g.get("bare") is not None and (not any(c.isdigit() for c in text) or
+                                          (len(text) < 7 and not g.get("el"))):
+            return False                                     # a word ("ESR : EC") or a small number, not an ESR
+        key = g.get("key")
+        if key in ("syndrome", "Syndrome") and rec.producer is None and not _SYNDROME_CONTEXT.search(s):
+            return False                                     # an ECC syndrome (EDAC), not an exception's
+        value = int(text, 10 if g.get("esr_dec") else 16)
+        if value >> 64:
+            return False
+        producer = rec.producer
+        if producer is None:
+            producer = hint
+            if producer is None and key and g.get("el"):
+                producer = _KEY_PRODUCER.get(f"{key}_EL{g['el']}") or _KEY_PRODUCER.get(f"{key}_el{g['el']}")
+            if producer is None:
+                producer = self._marker(n)
+            if producer is None and self._context is not None and n - self._context[0] <= _CONTEXT_LINES:
+                producer = self._context[1]
+            producer = producer or "unknown"
+        el = rec.el
+        if g.get("el") and g["el"] in "123":
+            el = int(g["el"])
+        elif key in ("HSR", "hsr"):
+            el = 2
+        prev = self.cur
+        self._owner._finish(out)
+        recent, claims, logged = dict(self._recent), list(self._recent_claims), dict(self._recent_logged)
+        if prev is not None:
+            self.finish(out)
+            recent, claims, logged = {}, [], {}
+        self._recent.clear()
+        self._recent_claims.clear()
+        self._recent_logged.clear()
+        r = KernelReport(-1, "exception", n, n, s.strip()[:300], ts, producer=producer, format=rec.format, el=el)
+        r.esr_text = m.group(0)[:120]
+        r._esr_values.append((f"{rec.format} line", value, len(text) if not g.get("esr_dec") else 16))
+        for name, (ln, val, rel) in recent.items():
+            if name == "PC":
+                if producer not in _PC_IS_ELR:
+                    continue
+                name = "ELR"
+            if n - ln <= _RECENT_LINES and (rel is None or el is None or rel == str(el) or rel in "nx"):
+                r.registers.setdefault(name, val)
+        for ln, who, claim in claims:
+            if n - ln <= _RECENT_LINES:
+                r.claims.append(claim)
+        for k, (ln, val) in logged.items():
+            if n - ln <= _RECENT_LINES:
+                if k == "to_el":
+                    r.el = r.el or val
+                else:
+                    r.logged[k] = val
+        for name in ("far", "elr", "hpfar", "par", "ipa"):
+            if g.get(name):
+                r.registers[name.upper()] = int(g[name], 16)
+        for name in ("ec", "fsc", "iss"):
+            if g.get(name):
+                r.logged[name.upper()] = int(g[name], 16)
+        if g.get("claim") and g["claim"].strip():
+            r.claims.append(g["claim"].strip())
+        if g.get("ec_name"):
+            r.logged["EC_name"] = g["ec_name"].strip()
+        if g.get("reason") is not None:
+            r.logged["exception_reason"] = int(g["reason"])
+        self.cur = r
+        self._since = 0
+        rest = s[:m.start()] + " " * (m.end() - m.start()) + s[m.end():]
+        self._attach(n, rest)
+        return True
+
+    # -- registers and claims around a syndrome
+    def _attach(self, n: int, s: str, out: list[KernelReport] | None = None, hint: str | None = None) -> bool:
+        found = False
+        if out is not None:
+            for who, rx in _CLAIMS_BEFORE if self.cur is not None else ():
+                if rx.search(s):                   # the start of the next report's text
+                    self.finish(out)
+                    break
+        cur = self.cur
+        if cur is not None and hint is not None and hint != cur.producer:
+            if out is not None:
+                self.finish(out)
+            cur = None
+        low = s.lower()
+        if not ("far" in low or "elr" in low or "par" in low or "pc" in low or "abort" in low or "ec" in low or
+                "exception" in low or "...from" in low or "panic" in low or "iss" in low or "il:" in low):
+            return False
+        for m in _REGISTER.finditer(s):
+            name = m.group("name").upper()
+            if name in ("DFAR", "IFAR"):                 # AArch32 names of FAR_EL1's halves (QEMU prints them)
+                name = "FAR"
+            el = m.group("el")
+            val = int(m.group("val"), 16)
+            if name == "PC" and cur is not None:
+                if cur.producer not in _PC_IS_ELR:
+                    continue
+                name = "ELR"
+            if cur is not None:
+                if name not in cur.registers and (el is None or cur.el is None or el == str(cur.el) or el in "nx"):
+                    cur.registers[name] = val
+                    found = True
+            else:
+                self._recent[name] = (n, val, el)
+                found = True
+        if '"value"' in s:
+            for m in _REGISTER_JSON.finditer(s):
+                name = {"pc": "ELR"}.get(m.group("name"), m.group("name").upper())
+                val = int(m.group("dec"))
+                if val >> 64:
+                    continue
+                if cur is not None:
+                    cur.registers.setdefault(name, val)
+                else:
+                    self._recent[name] = (n, val, None)
+                found = True
+        for who, rx in _CLAIMS + _CLAIMS_BEFORE:
+            m = rx.search(s)
+            if m is None:
+                continue
+            g = m.groupdict()
+            texts = [t.strip() for t in (g.get("claim"), g.get("claim2")) if t and t.strip()]
+            nums = {k.upper(): int(g[k], 16) for k in ("ec", "iss") if g.get(k)}
+            if g.get("il"):
+                nums["IL_bit"] = int(g["il"], 16)
+            if g.get("to_el"):
+                nums["to_el"] = int(g["to_el"])
+            if g.get("far"):
+                if cur is not None:
+                    cur.registers.setdefault("FAR", int(g["far"], 16))
+                else:
+                    self._recent["FAR"] = (n, int(g["far"], 16), None)
+            if cur is not None:
+                cur.claims.extend(t for t in texts if t not in cur.claims)
+                for k, v in nums.items():
+                    if k == "to_el":
+                        cur.el = cur.el or v
+                    else:
+                        cur.logged.setdefault(k, v)
+            else:
+                self._recent_claims.extend((n, who, t) for t in texts)
+                del self._recent_claims[:-8]
+                for k, v in nums.items():
+                    self._recent_logged[k] = (n, v)
+            found = True
+        if found and cur is not None:
+            cur.last_line = n
+            self._since = 0
+        return found and cur is not None
+
 
 
 def _hex64(r: KernelReport, text: str, what: str, n: int) -> int | None:
@@ -408,9 +1028,16 @@ def _note_esr(r: KernelReport, source: str, text: str) -> None:
     r._esr_values.append((source, v, len(text)))
 
 
+#: the first word of each block line -> the patterns that can read it
+_BLOCK_BY_WORD = {"Mem": ("mem_abort",), "Data": ("data_abort",), "ESR": ("esr",), "EC": ("ec",),
+                  "Exception": ("eclass",), "SET": ("set",), "EA": ("ea",), "FSC": ("fsc",), "ISV": ("isv0",),
+                  "Access": ("size",), "SSE": ("sse",), "SF": ("sf",), "CM": ("cm",), "GCS": ("gcs",)}
+
+
 def _inside(r: KernelReport, n: int, s: str) -> bool:
     """Handle one line inside report ``r``; True if it belonged to the report."""
-    for kind in ("mem_abort",) + _BLOCK_KINDS:
+    words = s.split(None, 1)
+    for kind in _BLOCK_BY_WORD.get(words[0], ()) if words else ():
         m = RX[kind].match(s)
         if not m:
             continue
@@ -501,7 +1128,7 @@ def _inside(r: KernelReport, n: int, s: str) -> bool:
     return False
 
 
-_VERSIONS = [(4, 16), (5, 4), (5, 8), (5, 10), (5, 11), (5, 17), (5, 19), (6, 1), (6, 3), (6, 5), (6, 9),
+_VERSIONS = [(4, 14), (4, 16), (5, 4), (5, 8), (5, 10), (5, 11), (5, 17), (5, 19), (6, 1), (6, 3), (6, 5), (6, 9),
              (6, 13), (99, 0)]
 
 
@@ -514,8 +1141,9 @@ def _kernel_version(style: dict, logged: Mapping, esr: int | None) -> tuple[int,
     """
     from .esr import linux_fault_name, linux_style
     shape = [v for v in _VERSIONS
-             if (lambda st: (st.esr_digits, st.ec_hex, st.fsc_line, st.iss2))(linux_style(v)) ==
-             (style.get("esr_digits"), style.get("ec_hex"), style.get("fsc_line"), style.get("iss2"))]
+             if (lambda st: (st.esr_digits, st.ec_hex, st.fsc_line, st.iss2, st.esr_line))(linux_style(v)) ==
+             (style.get("esr_digits"), style.get("ec_hex"), style.get("fsc_line"), style.get("iss2"),
+              style.get("esr_line", True))]
     if not shape:
         return (99, 0)
     best = shape[-1]
@@ -534,6 +1162,11 @@ def _finalize(r: KernelReport) -> None:
     values = list(r._esr_values)
     if r.oops is not None and r.oops["code"] and r.kind != "serror":
         values.append(("Internal error line", r.oops["code"], r.oops["code_digits"]))
+    elif r.oops is not None and not r.oops["code"]:
+        r.notes.append("the Internal error line gives 0: this kernel prints die()'s error argument, not an ESR")
+    if r.oops is not None and r.oops["what"].strip(" -") not in ("", "Oops") and r.oops["code"]:
+        what = r.oops["what"]
+        r.claims.append(what[len("Oops - "):] if what.startswith("Oops - ") else what)
     if values:
         src, esr, _ = values[0]
         for s2, v2, d2 in values[1:]:
@@ -541,7 +1174,7 @@ def _finalize(r: KernelReport) -> None:
             if v2 & mask != esr & mask:
                 r.disagreements.append(f"{s2} gives ESR {v2:#x} but the {src} gives {esr:#x}")
         r.esr, r.esr_source = esr, src
-    elif r.block or r.kind in ("kernel_fault", "serror"):
+    elif r.block or r.kind in ("kernel_fault", "serror", "bad_mode"):
         r.problems.append("no ESR value in this report (truncated?)")
     if r.block:
         st = r.style
@@ -551,15 +1184,29 @@ def _finalize(r: KernelReport) -> None:
         st.setdefault("iss2", False)
         st["version"] = _kernel_version(st, r.logged, r.esr)
         kinds = {k for _, line in r.block for k in _BLOCK_KINDS if RX[k].match(line)}
-        if "esr" not in kinds and not any("cannot read 'ESR" in p for p in r.problems):
+        if "esr" not in kinds and "eclass" in kinds and r.block and RX["mem_abort"].match(r.block[0][1]) and \
+                RX["eclass"].match(r.block[1][1] if len(r.block) > 1 else ""):
+            st["esr_line"] = False                 # 4.13-4.15: the block starts with the exception class
+            st["version"] = _kernel_version(st, r.logged, r.esr)
+            r.notes.append("kernels before 4.16 print no ESR line in the Mem abort info block")
+        elif "esr" not in kinds and not any("cannot read 'ESR" in p for p in r.problems):
             r.problems.append("the Mem abort info block has no ESR line (truncated or interleaved?)")
     if r.walk is not None and r.walk.pgtable and not r.walk.entries and r.walk.message is None:
         r.problems.append("page-table line without the walk line after it (truncated?)")
     if r.esr is None:
         return
-    el = 2 if r.kind == "kvm" else 1
-    r.decode = decode_esr(r.esr, el, far=r.address if r.address is not None and r.kind != "serror" else None)
+    if r.producer == "linux" and r.el is None:
+        r.el = 1
+    if r.address is None and "FAR" in r.registers:
+        r.address = r.registers["FAR"]
+    reg = r.registers
+    r.decode = decode_esr(r.esr, r.el, far=r.address if r.address is not None and r.kind != "serror" else None,
+                          hpfar=reg.get("HPFAR"), par=reg.get("PAR"))
     _compare(r)
+    for claim in r.claims:
+        why = claim_disagreement(r.decode, claim, r.producer)
+        if why and why not in r.disagreements:
+            r.disagreements.append(why)
 
 
 def _compare(r: KernelReport) -> None:
@@ -572,7 +1219,7 @@ def _compare(r: KernelReport) -> None:
     D, I, I2, E = F.ISS_DABT, F.ISS_DABT_ISV, F.ISS2_DABT, F.ESR
     checks = {"EC": ec, "IL": 32 if d.il else 16, "SET": F.ISS_DABT_SET["SET"].get(esr), "FSC": D["DFSC"].get(esr),
               "ISS": E["ISS"].get(esr), "ISS2": E["ISS2"].get(esr),
-              "access_size": 1 << I["SAS"].get(esr)}
+              "access_size": 1 << I["SAS"].get(esr), "IL_bit": d.il}
     for name in ("FnV", "EA", "S1PTW", "CM", "WnR", "ISV"):
         checks[name] = D[name].get(esr)
     for name in ("SSE", "SRT", "SF", "AR"):
@@ -585,7 +1232,7 @@ def _compare(r: KernelReport) -> None:
             exp = f"{want:#x}" if k in ("ISS", "ISS2", "EC", "FSC") else want
             r.disagreements.append(f"the log says {k} = {shown}, but ESR {esr:#x} has {k} = {exp}")
     # names
-    if "EC_name" in lg and r.kind != "serror" or (r.kind == "serror" and "EC_name" in lg):
+    if "EC_name" in lg:
         name = lg["EC_name"].strip()
         if name != linux_ec_name(ec):
             if name == LINUX_UNRECOGNIZED_EC and d.info.allocated:
@@ -645,6 +1292,122 @@ def _compare(r: KernelReport) -> None:
     r.disagreements[:] = list(dict.fromkeys(r.disagreements))
 
 
+# words in a producer's decode -> what they assert
+_FAULT_WORDS: tuple[tuple[re.Pattern, frozenset], ...] = (
+    (re.compile(r"(?i)address[ -]size"), frozenset({FaultType.ADDRESS_SIZE})),
+    (re.compile(r"(?i)translation(?! table walk)(?:[ -]fault|$|\b(?!.*(?:external|parity)))"),
+     frozenset({FaultType.TRANSLATION})),
+    (re.compile(r"(?i)access[ -]flag"), frozenset({FaultType.ACCESS_FLAG})),
+    (re.compile(r"(?i)permission"), frozenset({FaultType.PERMISSION})),
+    (re.compile(r"(?i)alignment fault"), frozenset({FaultType.ALIGNMENT})),
+    (re.compile(r"(?i)tag[ -]check"), frozenset({FaultType.TAG_CHECK})),
+    (re.compile(r"(?i)TLB conflict"), frozenset({FaultType.TLB_CONFLICT})),
+    (re.compile(r"(?i)external abort"), frozenset({FaultType.SYNC_EXTERNAL, FaultType.SYNC_EXTERNAL_ON_WALK})),
+    (re.compile(r"(?i)parity|ECC error"), frozenset({FaultType.SYNC_PARITY, FaultType.SYNC_PARITY_ON_WALK})),
+)
+_CLAIM_EC = re.compile(rf"\bEC\s*[:=]?\s*0x({_H}{{1,8}})\b")
+_LEVEL_WORDS = {"zeroth": 0, "first": 1, "second": 2, "third": 3, "zero": 0, "one": 1, "two": 2, "three": 3}
+_LEVEL = re.compile(r"(?i)level\s*(-?\d)|(zeroth|first|second|third) level|level (zero|one|two|three)")
+# exception-class words -> the ECs they can name
+_CLASS_WORDS: tuple[tuple[re.Pattern, frozenset], ...] = (
+    (re.compile(r"(?i)data[ -]ab(?:ort|t)\b"), frozenset({0x24, 0x25})),
+    (re.compile(r"(?i)instruction[ -]abort|prefetch[ -]ab(?:ort|t)\b|\binstruction fault|\bcode\b"),
+     frozenset({0x20, 0x21})),
+    (re.compile(r"(?i)\bdata fault|^data$"), frozenset({0x24, 0x25})),
+    (re.compile(r"(?i)\bsvc\b|syscall|supervisor call"), frozenset({0x11, 0x15})),
+    (re.compile(r"(?i)\bhvc\b|hypervisor call"), frozenset({0x12, 0x16})),
+    (re.compile(r"(?i)\bsmc\b|secure monitor call"), frozenset({0x13, 0x17})),
+    (re.compile(r"(?i)\bSError\b|system error"), frozenset({0x2F})),
+    (re.compile(r"(?i)\bSP alignment"), frozenset({0x26})),
+    (re.compile(r"(?i)\bPC alignment"), frozenset({0x22})),
+    (re.compile(r"\bBRK\b|\bBUG\b|\bKASAN\b|\bUBSAN\b|\bk?CFI\b"), frozenset({0x3C})),
+    (re.compile(r"\bFPAC\b"), frozenset({0x1C})),
+    (re.compile(r"\bBTI\b"), frozenset({0x0D})),
+    (re.compile(r"(?i)undefined instruction|Unknown/Uncategorized|unknown reason"), frozenset({0x00})),
+    (re.compile(r"\bGCS\b|Guarded Control Stack"), frozenset({0x2D})),
+    (re.compile(r"(?i)watchpoint"), frozenset({0x34, 0x35})),
+    (re.compile(r"(?i)software step"), frozenset({0x32, 0x33})),
+)
+# QEMU's exception names (target/arm excnames[]) are its own events, not ECs
+_QEMU_EXCEPTIONS = {"Data Abort": frozenset({0x24, 0x25, 0x34, 0x35}),
+                    "Prefetch Abort": frozenset({0x20, 0x21, 0x22, 0x30, 0x31, 0x32, 0x33}),
+                    "Breakpoint": frozenset({0x38, 0x3C}), "SVC": frozenset({0x11, 0x15}),
+                    "Hypervisor Call": frozenset({0x12, 0x16}), "Secure Monitor Call": frozenset({0x13, 0x17})}
+
+
+def claim_disagreement(decode: EsrReport, claim: str, producer: str = "") -> str | None:
+    """Where a producer's own words for an exception contradict the ESR, one sentence; else None.
+
+    The words are read for what they assert: a fault type and level
+    (``Translation fault, third level``, ``(translation fault)``, ``Address
+    size fault``) and an exception class (``data-abort``, ``Syscall``,
+    ``SError``).  Words that assert nothing checkable are not judged.
+
+    >>> from pgwalk.esr import decode_esr
+    >>> claim_disagreement(decode_esr(0x56000080), "Address size fault")[:48]
+    "the log says 'Address size fault', but ESR 0x560"
+    """
+    text = claim.strip()
+    ec = decode.ec
+    m = _CLAIM_EC.search(text)
+    if m and int(m.group(1), 16) != ec:
+        return f"the log says {text!r}, but ESR {decode.value:#x} has EC {ec:#04x} ({decode.ec_name})"
+    if producer == "qemu" and text in _QEMU_EXCEPTIONS:
+        if ec not in _QEMU_EXCEPTIONS[text]:
+            return (f"the log says {text!r} (QEMU's exception), but ESR {decode.value:#x} has EC {ec:#04x} "
+                    f"({decode.ec_name})")
+        return None
+    if producer == "qemu":
+        return None
+    types: set = set()
+    for rx, ts in _FAULT_WORDS:
+        if rx.search(text):
+            types |= ts
+    m = _LEVEL.search(text)
+    level = None
+    if m:
+        level = int(m.group(1)) if m.group(1) else _LEVEL_WORDS[(m.group(2) or m.group(3)).lower()]
+    if types:
+        f = decode.fault if decode.is_abort else None
+        if f is None or f.type is None:
+            what = f"EC {ec:#04x} ({decode.ec_name})" + (", which carries no fault status code" if f is None else
+                                                          f", FSC {f.fsc:#04x} {f.description}")
+            return f"the log says {text!r}, but ESR {decode.value:#x} is {what}"
+        if f.type not in types or (level is not None and f.level is not None and level != f.level):
+            return f"the log says {text!r}, but FSC {f.fsc:#04x} is {fsc_text(f)}"
+    for rx, ecs in _CLASS_WORDS:
+        if rx.search(text) and ec not in ecs:
+            if rx.pattern.endswith("alignment") and types:
+                continue
+            return f"the log says {text!r}, but ESR {decode.value:#x} has EC {ec:#04x} ({decode.ec_name})"
+    if ec in (0x24, 0x25):
+        return _access_disagreement(decode, text)
+    return None
+
+
+_ACCESS_SIZE = re.compile(r"(?i)\b(byte|halfword|word|doubleword)\b")
+_ACCESS_DIR = re.compile(r"(?i)\b(read|write)\b")
+_SIZES = {"byte": 0, "halfword": 1, "word": 2, "doubleword": 3}
+
+
+def _access_disagreement(decode: EsrReport, text: str) -> str | None:
+    """A data abort's access words (``byte read``) against WnR and, when ISV = 1, SAS."""
+    f = decode.fields
+    m = _ACCESS_SIZE.search(text)
+    if m:
+        if not f.get("ISV"):
+            return (f"the log says {text!r}, but ESR {decode.value:#x} gives no access size (ISV = 0: "
+                    f"SAS is not valid, so '{m.group(1)}' is read from bits that do not hold it)")
+        if f.get("SAS") != _SIZES[m.group(1).lower()]:
+            return f"the log says {text!r}, but ESR {decode.value:#x} has SAS = {f.get('SAS')}"
+    m = _ACCESS_DIR.search(text)
+    if m and not f.get("CM"):
+        wnr = 1 if m.group(1).lower() == "write" else 0
+        if f.get("WnR") is not None and f["WnR"] != wnr:
+            return f"the log says {text!r}, but ESR {decode.value:#x} has WnR = {f['WnR']}"
+    return None
+
+
 def _line_key(line: str) -> str:
     s = line.strip()
     for prefix in ("Mem abort info:", "Data abort info:", "ESR =", "EC =", "Exception class =", "SET =", "EA =",
@@ -666,28 +1429,18 @@ def _names_equivalent(logged: str, want: str) -> bool:
     return False
 
 
-def _mark_duplicates(reports: Sequence[KernelReport]) -> None:
-    seen: dict[tuple, int] = {}
-    for r in reports:
-        if r.timestamp is None:
-            continue
-        key = (r.timestamp, r.kind, r.esr, r.address, r.headline)
-        if key in seen:
-            r.duplicate_of = seen[key]
-        else:
-            seen[key] = r.index
-
-
 def parse_log(source) -> list[KernelReport]:
-    """Parse a log file (path, file object or text)."""
+    """Parse a log: a path, a binary or text file object, or the text itself."""
+    if isinstance(source, (bytes, bytearray)):
+        import io
+        return list(scan_stream(io.BytesIO(bytes(source))))
     if hasattr(source, "read"):
-        data = source.read()
-    else:
-        with open(source, "rb") as fh:
-            data = fh.read()
-    if isinstance(data, bytes):
-        data = data.decode("utf-8", errors="replace")
-    return parse_text(data)
+        if isinstance(getattr(source, "mode", "b"), str) and "b" not in getattr(source, "mode", "b") or \
+                hasattr(source, "encoding"):
+            return parse_text(source.read())
+        return list(scan_stream(source))
+    with open(source, "rb") as fh:
+        return list(scan_stream(fh))
 
 
 # --------------------------------------------------------------------------- walk comparison

@@ -47,13 +47,15 @@ __all__ = [
     "LayoutRange", "kernel_layout", "label_address", "registers_from_vmcoreinfo",
     "vtop_linear", "ptov_linear", "kimage_vtop", "kimage_ptov", "is_linear", "untag",
     "page_offset", "page_end", "linux_mair", "tbi1_enabled", "layout_constants",
-    "DEFAULT_VERSION", "merge_registers", "vmcoreinfo_from_memory",
+    "DEFAULT_VERSION", "merge_registers", "vmcoreinfo_from_memory", "linear_start",
+    "KernelTranslator", "VtopResult", "PtovResult", "inferred_registers", "setup_notes", "kernel_image_end",
 ]
 
 _M64 = (1 << 64) - 1
 SZ_2M, SZ_8M, SZ_16M, SZ_32M = 2 << 20, 8 << 20, 16 << 20, 32 << 20
 SZ_64K, SZ_128M, SZ_256M, SZ_1G, SZ_2G = 64 << 10, 128 << 20, 256 << 20, 1 << 30, 2 << 30
 PCI_IO_SIZE = SZ_16M
+
 STRUCT_PAGE_MAX_SHIFT = 6
 #: the kernel version assumed when OSRELEASE is missing or unreadable
 DEFAULT_VERSION = (6, 1, 0)
@@ -118,6 +120,20 @@ def page_offset(info: VmcoreInfo) -> int:
     return _neg(1 << vb)
 
 
+def linear_start(info: VmcoreInfo) -> int:
+    """The lowest linear-map VA of the *running* kernel.
+
+    ``PAGE_OFFSET`` is fixed at build time (``-(1 << VA_BITS)``); a kernel
+    built for 52-bit VAs that runs with fewer (no FEAT_LPA2/LVA: T1SZ in
+    VMCOREINFO) cannot use the VAs below ``-(1 << vabits_actual)``: it moves
+    ``memstart_addr`` instead, so the linear map starts at
+    ``_PAGE_OFFSET(vabits_actual)`` and the formula still holds there.
+    """
+    if _version(info) < (5, 4):
+        return page_offset(info)
+    return max(page_offset(info), _neg(1 << _va_bits_actual(info)))
+
+
 def page_end(info: VmcoreInfo) -> int:
     """The end (exclusive) of the linear map (``PAGE_END``; 2^64 before 5.4)."""
     if _version(info) < (5, 4):
@@ -132,10 +148,11 @@ def _phys_offset(info: VmcoreInfo) -> int:
 
 
 def is_linear(info: VmcoreInfo, va: int) -> bool:
-    """``__is_lm_address``: whether (untagged) ``va`` is in the linear map."""
+    """Whether (untagged) ``va`` is in the running kernel's linear map
+    (``__is_lm_address`` with the bottom from :func:`linear_start`)."""
     va = untag(va)
-    po = page_offset(info)
-    return 0 <= va - po < page_end(info) - po
+    lo = linear_start(info)
+    return 0 <= va - lo < page_end(info) - lo
 
 
 def vtop_linear(info: VmcoreInfo, va: int) -> int:
@@ -146,7 +163,7 @@ def vtop_linear(info: VmcoreInfo, va: int) -> int:
     v = untag(va)
     if not is_linear(info, v):
         raise InputError(f"{va:#x} is not a linear-map address "
-                         f"([{page_offset(info):#x}, {page_end(info) & _M64 or 1 << 64:#x}))")
+                         f"([{linear_start(info):#x}, {page_end(info) & _M64 or 1 << 64:#x}))")
     return ((v - page_offset(info)) + _phys_offset(info)) & _M64
 
 
@@ -155,12 +172,12 @@ def ptov_linear(info: VmcoreInfo, pa: int) -> int:
 
     :raises InputError: when ``pa`` is below PHYS_OFFSET or beyond the linear map
     """
-    off = pa - _phys_offset(info)
-    size = page_end(info) - page_offset(info)
-    if not 0 <= off < size:
+    va = pa - _phys_offset(info) + page_offset(info)
+    lo, hi = linear_start(info), page_end(info)
+    if not lo <= va < hi:
         raise InputError(f"physical address {pa:#x} is outside the linear map "
-                         f"(PHYS_OFFSET {_phys_offset(info) & _M64:#x}, {size:#x} bytes)")
-    return (off | page_offset(info)) & _M64
+                         f"(PHYS_OFFSET {_phys_offset(info) & _M64:#x}, VAs [{lo:#x}, {hi:#x}))")
+    return va & _M64
 
 
 def kimage_vtop(info: VmcoreInfo, va: int) -> int:
@@ -210,8 +227,10 @@ def _phys_to_ttbr(pa: int, fmt52: bool) -> int:
 def registers_from_vmcoreinfo(info: VmcoreInfo) -> dict[str, int]:
     """The registers of the kernel's stage 1 EL1&0 setup, from VMCOREINFO.
 
-    Returns ``TCR_EL1``, ``TTBR1_EL1``, ``TTBR0_EL1`` (0: user tables are per
-    process, give TTBR0_EL1 explicitly), ``MAIR_EL1`` and ``SCTLR_EL1``.
+    Returns ``TCR_EL1``, ``TTBR1_EL1``, ``MAIR_EL1`` and ``SCTLR_EL1``.
+    ``TTBR0_EL1`` is absent: user tables are per process and a dump does not
+    record which one was live, so it is unknown (a walk through it stops with
+    :class:`~pgwalk.errors.UnknownRegister`) until given explicitly.
     ID registers are not implied (pgwalk then assumes the most capable PE).
 
     :raises RegisterError: when VMCOREINFO lacks what the setup needs
@@ -247,10 +266,49 @@ def registers_from_vmcoreinfo(info: VmcoreInfo) -> dict[str, int]:
     return {
         "TCR_EL1": tcr,
         "TTBR1_EL1": _phys_to_ttbr(root, fmt52),
-        "TTBR0_EL1": 0,
         "MAIR_EL1": linux_mair(info),
         "SCTLR_EL1": sctlr,
+        **inferred_registers(info),
     }
+
+
+def _runs_below_config(info: VmcoreInfo) -> bool:
+    return _va_bits(info) == 52 and _va_bits_actual(info) < 52
+
+
+def inferred_registers(info: VmcoreInfo) -> dict[str, int]:
+    """ID registers the running kernel's choices prove, from VMCOREINFO.
+
+    A 4KB/16KB kernel built for 52-bit VAs (FEAT_LPA2, 6.9+) that runs with
+    fewer (``TCR_EL1_T1SZ``) found no FEAT_LPA2 for its granule
+    (``arch/arm64/kernel/pi``: ``vabits_actual`` is 52 only with LPA2).  So
+    ``ID_AA64MMFR0_EL1`` is given with TGran4/TGran16 "supported" without
+    52-bit, and PARange 48 bits: the most a 4KB/16KB granule outputs without
+    LPA2 (the CPU's real PARange, possibly smaller, is not recorded).
+    Otherwise nothing is inferred: ``{}`` (pgwalk then says what it assumes).
+    """
+    if _page_size(info) in (4096, 16384) and _runs_below_config(info):
+        m = R.ID_AA64MMFR0_EL1
+        return {"ID_AA64MMFR0_EL1": m.encode(PARange=0b0101, TGran4=0b0000, TGran16=0b0001, TGran64=0b0000)}
+    return {}
+
+
+def setup_notes(info: VmcoreInfo) -> list[str]:
+    """What :func:`registers_from_vmcoreinfo` inferred rather than read, said plainly."""
+    notes = []
+    vb, actual = _va_bits(info), _va_bits_actual(info)
+    if actual < vb:
+        lacks = "FEAT_LVA" if _page_size(info) == 65536 else "FEAT_LPA2"
+        notes.append(f"the kernel is built for {vb}-bit VAs and runs {actual}-bit ones (TCR_EL1_T1SZ "
+                     f"{64 - actual}): the CPU lacks {lacks}; the layout is the running kernel's")
+    if inferred_registers(info):
+        notes.append("ID_AA64MMFR0_EL1 inferred: no FEAT_LPA2 for this granule, so at most 48-bit output "
+                     "addresses (PARange shown as 48 bits; the CPU's own PARange is not in VMCOREINFO)")
+    pa_bits = info.number("MAX_PHYSMEM_BITS")
+    notes.append("TCR_EL1.IPS inferred" + (f" from MAX_PHYSMEM_BITS ({pa_bits})" if pa_bits else "")
+                 + ": the running value follows the CPU's PARange, which VMCOREINFO does not record")
+    notes.append("TTBR0_EL1 is unknown (per process): give it with --reg TTBR0_EL1=VALUE for user addresses")
+    return notes
 
 
 # --------------------------------------------------------------------------
@@ -344,8 +402,58 @@ def layout_constants(info: VmcoreInfo) -> dict[str, int]:
     return c
 
 
-def kernel_layout(info: VmcoreInfo) -> list[LayoutRange]:
+def _fixmap_permanent_size(version: tuple[int, int, int], page_size: int) -> int | None:
+    """``FIXADDR_SIZE`` (``__end_of_permanent_fixed_addresses`` pages), estimated.
+
+    ``asm/fixmap.h``: FIX_HOLE, the FDT window, then about ten slots with a
+    distribution config (earlycon, text poke, four APEI GHES, the KPTI
+    trampoline).  The FDT window was ``MAX_FDT_SIZE + SZ_2M`` (4 MiB) until
+    6.4, then ``DIV_ROUND_UP(MAX_FDT_SIZE, PAGE_SIZE) + 2`` pages.  From 6.16
+    a per-CPU KVM VNCR block (NR_CPUS pages) makes the size config-dependent:
+    ``None``.  Checked on 6.1/4K (1035 pages) and 6.12/16K (141 pages).
+    """
+    if version >= (6, 16):
+        return None
+    fdt = (SZ_2M + SZ_2M) // page_size if version < (6, 4) else SZ_2M // page_size + 2
+    return (1 + fdt + 10) * page_size
+
+
+def kernel_image_end(info: VmcoreInfo, mem: object, limit: int = SZ_128M) -> int | None:
+    """``_end`` rounded up to a page, found in the dump: the first VA at or above the
+    highest VMCOREINFO image symbol that ``swapper_pg_dir`` does not map (the image's
+    last segment, .data and .bss, is mapped contiguously and nothing follows it but a
+    vmalloc guard).  ``None`` when the tables cannot be read or give no such end
+    within ``limit`` bytes.
+    """
+    from .params import setup_from_registers
+    from .walk import translate
+
+    text = layout_constants(info)["KIMAGE_TEXT"]
+    in_image = [a for a in info.symbols.values() if 0 <= a - text < 1 << 30]
+    if not in_image:
+        return None
+    try:
+        setup = setup_from_registers(registers_from_vmcoreinfo(info))
+    except (RegisterError, InputError):
+        return None
+    page = _page_size(info)
+    va = max(in_image) & ~(page - 1)
+    stop = va + limit
+    while va < stop:
+        t = translate(setup, mem, va)
+        if t.fault is not None:
+            return None if t.fault.not_in_image else va
+        size = 1 << (t.size_shift or page.bit_length() - 1)
+        va = (va | (size - 1)) + 1
+    return None
+
+
+def kernel_layout(info: VmcoreInfo, mem: object | None = None) -> list[LayoutRange]:
     """The kernel's VA ranges for this kernel (see the module docstring).
+
+    With the dump's memory (``mem``), the kernel image ends where
+    ``swapper_pg_dir`` stops mapping it (:func:`kernel_image_end`); without,
+    at the page after its highest VMCOREINFO symbol (a lower bound).
 
     Where ranges nest (the kernel image and the KASLR module window lie in
     vmalloc space), :func:`label_address` picks the smallest.
@@ -361,25 +469,48 @@ def kernel_layout(info: VmcoreInfo) -> list[LayoutRange]:
             out.append(LayoutRange(name, start, end, approx, note))
 
     add("user", 0, 1 << vb, note=f"TTBR0, {vb}-bit")
-    add("linear map", c["PAGE_OFFSET"], c["PAGE_END"])
+    lm = linear_start(info)
+    add("linear map", lm, c["PAGE_END"],
+        note="" if lm == c["PAGE_OFFSET"] else
+        f"from _PAGE_OFFSET({vb}): the kernel runs {vb}-bit VAs (PAGE_OFFSET {c['PAGE_OFFSET']:#x} is unused)")
     if "BPF_JIT_START" in c:
         add("BPF JIT", c["BPF_JIT_START"], c["BPF_JIT_END"], approx=True)
     add("modules", c["MODULES_VADDR"], c["MODULES_END"], approx="MODULES_VADDR" not in given)
     add("vmalloc", c["VMALLOC_START"], c["VMALLOC_END"], approx="VMALLOC_START" not in given)
     text = c["KIMAGE_TEXT"]
-    # the image's end is not in VMCOREINFO: past its highest symbol, rounded up
+    # _end is not in VMCOREINFO: the image reaches at least the page after its
+    # highest symbol there (prb, clear_seq, ... in .data/.bss); what lies beyond
+    # is left unlabelled rather than guessed (it stays inside vmalloc space)
     in_image = [a for a in info.symbols.values() if 0 <= a - text < 1 << 30]
-    top = max(in_image, default=text + SZ_32M)
-    end = ((top + SZ_2M) & ~(SZ_2M - 1)) + SZ_2M
-    add("kernel image", text, end, approx=True, note="_text; the end is estimated")
+    page = _page_size(info)
+    end = kernel_image_end(info, mem) if mem is not None else None
+    if end is not None:
+        add("kernel image", text, end, approx=True, note="_text to where swapper_pg_dir stops mapping it")
+    else:
+        end = ((max(in_image) + page) & ~(page - 1)) if in_image else text + page
+        add("kernel image", text, end, approx=True,
+            note="_text to the highest VMCOREINFO symbol; _end is not in VMCOREINFO (the image may extend further)")
     if info.kaslr_offset and v >= (4, 6):
         # KASLR moves module allocations into a window next to the image
         lo = max(text - SZ_2G, c["VMALLOC_START"])
         add("modules", lo, text, approx=True, note="KASLR module window")
-    fix_lo = c["VMALLOC_END"] if v < (6, 9) else c["PCI_IO_END"]
-    add("fixmap", fix_lo, c["FIXADDR_TOP"], approx=True, note="fixed mappings, top down")
+    fix_floor = c["VMALLOC_END"] if v < (6, 9) else c["PCI_IO_END"]
+    fix_size = _fixmap_permanent_size(v, _page_size(info))
+    if fix_size is None:
+        add("fixmap", fix_floor, c["FIXADDR_TOP"], approx=True,
+            note="fixed mappings, top down; FIXADDR_START unknown for this version")
+    else:
+        add("fixmap", max(c["FIXADDR_TOP"] - fix_size, fix_floor), c["FIXADDR_TOP"], approx=True,
+            note="permanent fixed mappings; FIXADDR_START estimated (not in VMCOREINFO)")
     add("PCI I/O", c["PCI_IO_START"], c["PCI_IO_END"])
-    add("vmemmap", c["VMEMMAP_START"], c["VMEMMAP_END"], approx="VMEMMAP_START" not in given)
+    vm_lo, vm_note = c["VMEMMAP_START"], ""
+    if v >= (5, 4) and lm > c["PAGE_OFFSET"]:
+        # struct page for the linear map's VA: VMEMMAP_START + ((va - PAGE_OFFSET) >> PAGE_SHIFT)
+        # * sizeof(struct page); below _PAGE_OFFSET(vabits_actual) there is no linear map
+        shift = _page_size(info).bit_length() - 1
+        vm_lo += ((lm - c["PAGE_OFFSET"]) >> shift) * info.sizes.get("page", 1 << STRUCT_PAGE_MAX_SHIFT)
+        vm_note = f"the part that describes the {vb}-bit linear map (VMEMMAP_START {c['VMEMMAP_START']:#x})"
+    add("vmemmap", vm_lo, c["VMEMMAP_END"], approx="VMEMMAP_START" not in given, note=vm_note)
     return out
 
 
@@ -413,3 +544,167 @@ def vmcoreinfo_from_memory(mem: object) -> VmcoreInfo | None:
             except InputError:
                 continue
     return None
+
+
+# --------------------------------------------------------------------------
+# vtop / ptov: formulas where they hold, swapper_pg_dir elsewhere
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class VtopResult:
+    """What :meth:`KernelTranslator.vtop` found for one kernel VA.
+
+    ``pa`` is set only when the kernel's own tables map the address (or, when
+    those tables are not in the dump, when a formula provably holds: the
+    linear map over memory the dump holds).  ``how`` says where ``pa`` came
+    from: ``"linear map"`` or ``"kernel image"`` (formula, the walk of
+    swapper_pg_dir agreeing), ``"swapper_pg_dir walk"`` (no formula holds
+    there), ``"TTBR0_EL1 walk"`` (a user address, with TTBR0_EL1 given), or
+    ``"linear map formula (tables not in the dump)"``.
+    Without a PA, ``reason`` says why, plainly.
+    """
+
+    va: int
+    pa: int | None
+    how: str | None
+    label: str | None
+    reason: str = ""
+    formula_pa: int | None = None
+    walk: object | None = None          # the pgwalk.walk.Translation, when a walk ran
+
+    @property
+    def ok(self) -> bool:
+        return self.pa is not None
+
+
+@dataclass(frozen=True, slots=True)
+class PtovResult:
+    """What :meth:`KernelTranslator.ptov` found for one physical address.
+
+    ``linear``/``kimage`` are VAs whose translation through swapper_pg_dir
+    gives the PA back (``*_checked``); ``reason`` says why there is none.
+    """
+
+    pa: int
+    in_dump: bool
+    linear: int | None = None
+    kimage: int | None = None
+    reason: str = ""
+
+
+class KernelTranslator:
+    """The kernel's VA <-> PA conversions, checked against its own tables.
+
+    Formulas (``__lm_to_phys``, ``__kimg_to_phys``) hold only in their
+    region of the *running* kernel: the linear map (from
+    :func:`linear_start`) over memory that exists, and the kernel image.
+    Every answer is confirmed by walking ``swapper_pg_dir`` (TTBR1_EL1 as
+    :func:`registers_from_vmcoreinfo` derives it); the walk is also the
+    answer everywhere else (vmalloc, modules, vmap stacks, fixmap, ...),
+    as crash does for vmalloc.  User addresses need the process's
+    TTBR0_EL1, which a dump does not record: they are declined.
+
+    >>> kt = KernelTranslator(info, mem)                       # doctest: +SKIP
+    >>> r = kt.vtop(0xffff800008035000); hex(r.pa), r.how      # doctest: +SKIP
+    ('0x4804b000', 'swapper_pg_dir walk')
+    """
+
+    def __init__(self, info: VmcoreInfo, mem: object, registers: Mapping[str, int] | None = None) -> None:
+        from .params import setup_from_registers
+
+        self.info = info
+        self.mem = mem
+        self.layout = kernel_layout(info, mem)
+        regs = registers_from_vmcoreinfo(info)
+        if registers:
+            regs = merge_registers(regs, registers)
+        self.registers = regs
+        self.setup = setup_from_registers(regs)
+        self.pa_bits = self.setup.ranges[1].oa_bits
+
+    def _in_dump(self, pa: int) -> bool:
+        contains = getattr(self.mem, "contains", None)
+        return bool(contains(pa, 1)) if contains is not None else False
+
+    def _formula(self, va: int) -> tuple[int | None, str | None]:
+        """(PA, region) from the kernel's formula for ``va`` where one holds, else (None, None)."""
+        info = self.info
+        if is_linear(info, va) and info.phys_offset is not None:
+            return vtop_linear(info, va), "linear map"
+        if info.kimage_voffset is not None and label_address(self.layout, va) == "kernel image":
+            return kimage_vtop(info, va), "kernel image"
+        return None, None
+
+    def vtop(self, va: int) -> VtopResult:
+        """The PA of kernel VA ``va`` (see the class docstring); never raises for an address."""
+        from .walk import translate
+
+        va &= _M64
+        p1 = self.setup.ranges[1]
+        v = untag(va) if p1.tbi else va
+        label = label_address(self.layout, v)
+        if not (va >> 55) & 1:
+            if not self.setup.ranges[0].ttbr_known:
+                return VtopResult(va, None, None, label,
+                                  "a user address (VA[55] = 0): it translates through the process's TTBR0_EL1, "
+                                  "which the dump does not record; give it with --reg TTBR0_EL1=VALUE")
+            t = translate(self.setup, self.mem, va)
+            if t.fault is None:
+                return VtopResult(va, t.pa, "TTBR0_EL1 walk", label, "", None, t)
+            f = t.fault
+            return VtopResult(va, None, None, label, f"not mapped: TTBR0_EL1 gives a {f.description}"
+                              + (f" ({f.reason})" if f.reason else ""), None, t)
+        formula_pa, region = self._formula(v)
+        if formula_pa is not None and formula_pa >> self.pa_bits:
+            formula_pa = None
+        t = translate(self.setup, self.mem, va)
+        if t.fault is None:
+            pa = t.pa
+            how = region if region is not None and formula_pa == pa else "swapper_pg_dir walk"
+            reason = ""
+            if formula_pa is not None and formula_pa != pa:
+                reason = (f"the {region} formula gives {formula_pa:#x}; the tables map {pa:#x} "
+                          "(the tables win)")
+            return VtopResult(va, pa, how, label, reason, formula_pa, t)
+        f = t.fault
+        if f.not_in_image and region == "linear map" and formula_pa is not None and self._in_dump(formula_pa):
+            return VtopResult(va, formula_pa, "linear map formula (tables not in the dump)", label,
+                              f"swapper_pg_dir could not be read ({f.reason}): the formula is unchecked",
+                              formula_pa, t)
+        if f.not_in_image:
+            why = f"swapper_pg_dir cannot be walked: a table is not in the dump ({f.reason})"
+        else:
+            why = f"not mapped: swapper_pg_dir gives a {f.description} ({f.reason})" if f.reason \
+                else f"not mapped: swapper_pg_dir gives a {f.description}"
+        if formula_pa is not None:
+            why += (f"; the {region} formula would give {formula_pa:#x}, which is not in the dump"
+                    if f.not_in_image else
+                    f"; the {region} formula would give {formula_pa:#x}, which the kernel does not map")
+        return VtopResult(va, None, None, label, why, formula_pa, t)
+
+    def ptov(self, pa: int) -> PtovResult:
+        """The linear-map and kernel-image VAs of ``pa`` that the tables confirm."""
+        pa &= _M64
+        if pa >> self.pa_bits:
+            return PtovResult(pa, False, reason=f"beyond the {self.pa_bits}-bit physical address size")
+        in_dump = self._in_dump(pa)
+        if not in_dump:
+            return PtovResult(pa, False, reason="not in the dump: no memory region of the dump holds it "
+                                                "(not RAM, or not saved)")
+        linear = kimage = None
+        why = ""
+        try:
+            lva = ptov_linear(self.info, pa)
+        except InputError as exc:
+            why = str(exc)
+        else:
+            r = self.vtop(lva)
+            if r.pa == pa:
+                linear = lva
+            else:
+                why = f"its linear-map VA {lva:#x} does not map it ({r.reason or 'mapped elsewhere'})"
+        if self.info.kimage_voffset is not None:
+            kva = kimage_ptov(self.info, pa)
+            if label_address(self.layout, kva) == "kernel image" and self.vtop(kva).pa == pa:
+                kimage = kva
+        return PtovResult(pa, True, linear, kimage, why)

@@ -823,16 +823,13 @@ def _load_segment(path: str, n: int, ph: Any, fsize: int, backing: FileBacking,
 # --------------------------------------------------------------------------
 
 def _parse_number(text: str) -> int | None:
-    """``0x...`` hex or decimal (underscores allowed), else ``None``."""
-    t = text.strip().replace("_", "")
-    if not t or t != t.lstrip("+-"):
-        return None
+    """A hexadecimal value (:func:`pgwalk.values.parse_value`: ``0x`` optional), else ``None``."""
+    from .values import parse_value
+
     try:
-        if t[:2].lower() == "0x":
-            return int(t[2:], 16) if t[2:] else None
-        return int(t, 10) if t.isdigit() else None
-    except ValueError:
-        return None
+        return parse_value(text)
+    except InputError as exc:
+        return 1 << 64 if "does not fit" in str(exc) else None      # too wide: refused by the caller
 
 
 def parse_image_spec(spec: str) -> tuple[str, int | None]:

@@ -24,7 +24,7 @@ from .formats import registers as R
 __all__ = [
     "Regime", "Features", "S1WalkParams", "S2WalkParams", "TranslationSetup",
     "setup_from_registers", "s1_start_level", "s2_start_level", "physical_address_size",
-    "block_desc_supported", "granule_name",
+    "block_desc_supported", "granule_name", "oa_out_of_range",
 ]
 
 FINAL_LEVEL = 3
@@ -126,6 +126,19 @@ def physical_address_size(ps: int, granule_shift: int, ds: bool, features: Featu
     return min(size, max_ps)
 
 
+def oa_out_of_range(address, oa_bits: int):
+    """ASL ``AArch64.OAOutOfRange``: ``address<55:oasize>`` is not zero.
+
+    The one statement of the output-address size check, for a table base (TTBR),
+    a descriptor or next-level table address, and a stage's *final* output address
+    (``StageOA``: the leaf base with the input address bits below the block or page
+    size, so a block larger than ``2**oa_bits`` bytes faults on its upper part even
+    when its base is in range).  ``address`` is an int, or a numpy uint64 array (the
+    vectorised walker): the result is then a bool array.
+    """
+    return (address >> oa_bits) != 0
+
+
 def s1_start_level(iasize: int, granule_shift: int) -> int:
     """ASL ``AArch64.S1StartLevel``: ``3 - ((iasize - 1 - g) DIV stride)``."""
     stride = granule_shift - 3
@@ -199,6 +212,7 @@ class S1WalkParams:
     base_fault: bool
     config_fault: str = ""
     notes: tuple[str, ...] = ()
+    ttbr_known: bool = True   # False: the TTBR was not given (unknown, not zero)
 
     @property
     def stride(self) -> int:
@@ -266,6 +280,7 @@ class TranslationSetup:
     pan: bool                                 # PSTATE.PAN from the registers (PSTATE/CPSR), if given
     registers: Mapping[str, int] = field(repr=False, default_factory=dict)
     notes: tuple[str, ...] = ()
+    mair_known: bool = True                   # False: MAIR_ELx not given, stage 1 attributes unknown
 
     def s1_params(self, va: int) -> S1WalkParams:
         """ASL ``AArch64.GetVARange``: VA bit 55 selects the range (whatever TBI is)."""
@@ -344,13 +359,13 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
     start = s1_start_level(iasize, granule)
     fmt52 = ds or (granule == 16 and ps == 0b110 and features.lpa)
     base = _table_base(ttbr, iasize, start, granule, fmt52)
-    base_fault = base >> oa_bits != 0
+    base_fault = oa_out_of_range(base, oa_bits)
     return S1WalkParams(
         regime=regime, varange=varange, ttbr_name=ttbr_name, ttbr=ttbr, granule_shift=granule,
         txsz=txsz, iasize=iasize, start_level=start, tbi=tbi, tbid=tbid, epd=epd, e0pd=e0pd,
         hpd=hpd, ha=ha, hd=hd, ds=ds, ps=ps, oa_bits=oa_bits, sh=sh, irgn=irgn, orgn=orgn,
         ee=bool(R.SCTLR["EE"].get(sctlr)), lpa64=lpa64, base=base, base_fault=base_fault,
-        config_fault=config_fault, notes=tuple(notes))
+        config_fault=config_fault, notes=tuple(notes), ttbr_known=ttbr_name in regs)
 
 
 def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
@@ -402,7 +417,7 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
     if start is not None and not config_fault:
         fmt52 = ds or (granule == 16 and ps == 0b110 and features.lpa)
         base = _table_base(vttbr, iasize, start, granule, fmt52)
-        base_fault = base >> oa_bits != 0
+        base_fault = oa_out_of_range(base, oa_bits)
     h = R.HCR_EL2.decode(hcr)
     return S2WalkParams(
         vttbr=vttbr, granule_shift=granule, txsz=txsz, iasize=iasize, sl0=sl0, sl2=sl2,
@@ -523,10 +538,19 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None) 
             raise RegisterError("HCR_EL2 enables stage 2 (VM or DC) but VTCR_EL2 was not given")
         s2 = _s2_params(regs, features)
         notes.extend(s2.notes)
+    tcr2 = regs.get(f"TCR2_{el}", 0) if el != "EL3" else 0
+    if s1_enabled and tcr2:
+        # FEAT_TCR2 enables (PIE, POE, AIE, D128, HAFT, ...) change how descriptors are read
+        notes.append(f"TCR2_{el} = {tcr2:#x} is not modelled: permissions and attributes are read as with "
+                     f"TCR2_{el} = 0 (no permission indirection, overlays or AIE) and may be wrong")
+    mair_known = f"MAIR_{el}" in regs
+    if s1_enabled and not mair_known:
+        notes.append(f"MAIR_{el} not given: stage 1 memory attributes are unknown (each leaf's AttrIndx is shown)")
     pstate = regs.get("PSTATE")
     pan = bool(R.PSTATE["PAN"].get(pstate)) if pstate is not None else False
     return TranslationSetup(
         regime=regime, features=features, s1_enabled=s1_enabled, ranges=tuple(ranges), s2=s2,
         mair=_reg(regs, f"MAIR_{el}"), wxn=bool(s["WXN"]),
-        epan=bool(s["EPAN"]) and features.pan >= 3, s1_ee=bool(s["EE"]), dc=bool(h["DC"]) and regime is Regime.EL10,
-        pan=pan, registers=dict(regs), notes=tuple(dict.fromkeys(notes)))
+        epan=bool(s["EPAN"]) and features.pan >= 3, s1_ee=bool(s["EE"]),
+        dc=bool(h["DC"]) and regime is Regime.EL10 and not (e2h and h["TGE"]),   # DC is 0 in effect under {E2H,TGE} = {1,1}
+        pan=pan, registers=dict(regs), notes=tuple(dict.fromkeys(notes)), mair_known=mair_known)

@@ -1,8 +1,10 @@
 """Register files and register values.
 
 A register file is JSON or TOML mapping architectural register names
-(case-insensitive) to integers or strings (``"0x..."``, decimal, with
-optional ``_`` separators)::
+(case-insensitive) to numbers or strings.  A number is a number (JSON numbers
+are decimal, TOML's ``0x...`` literals hex); a string is hexadecimal like every
+value pgwalk reads (``"0x..."`` or bare hex, ``_`` separators allowed: ``"1000"``
+is 0x1000, see :mod:`pgwalk.values`)::
 
     {"TCR_EL1": "0x00000032b5193519", "TTBR1_EL1": "0x41858000",
      "MAIR_EL1": "0x40044ffff", "SCTLR_EL1": "0x1", "ID_AA64MMFR0_EL1": "0x32310201126"}
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import InputError, RegisterError
+from .values import parse_value
 
 __all__ = ["KNOWN_REGISTERS", "ALIASES", "parse_int", "canonical_name", "load_register_file",
            "parse_reg_assignment", "shortcut_registers", "LINUX_MAIR"]
@@ -32,7 +35,8 @@ _MMU = [
     "MAIR2_EL1", "MAIR2_EL2", "AMAIR_EL1", "AMAIR_EL2", "PIR_EL1", "PIRE0_EL1", "PIR_EL2", "PIRE0_EL2",
     "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "ID_AA64MMFR3_EL1", "ID_AA64MMFR4_EL1",
     "ID_AA64PFR0_EL1", "ID_AA64PFR1_EL1", "ID_AA64ISAR0_EL1", "ID_AA64ISAR1_EL1", "ID_AA64ISAR2_EL1",
-    "MIDR_EL1", "MPIDR_EL1", "REVIDR_EL1",
+    "MIDR_EL1", "MPIDR_EL1", "REVIDR_EL1", "HCRX_EL2", "SCTLR2_EL1", "SCTLR2_EL2", "PIR_EL3",
+    "POR_EL0", "POR_EL1", "POR_EL2", "POR_EL3", "S2PIR_EL2", "S2POR_EL1",
     "ESR_EL1", "ESR_EL2", "ESR_EL3", "FAR_EL1", "FAR_EL2", "FAR_EL3", "HPFAR_EL2", "PAR_EL1",
     "ELR_EL1", "ELR_EL2", "ELR_EL3", "SPSR_EL1", "SPSR_EL2", "SPSR_EL3", "VBAR_EL1", "VBAR_EL2",
     "VBAR_EL3", "CONTEXTIDR_EL1", "CONTEXTIDR_EL2", "TPIDR_EL0", "TPIDR_EL1", "TPIDR_EL2",
@@ -55,31 +59,16 @@ LINUX_MAIR = 0x000000040044FFFF
 
 
 def parse_int(value: Any, what: str = "value") -> int:
-    """An integer from a JSON/TOML value or a command-line string (hex, decimal, binary).
+    """A register value: a JSON/TOML number as it is, a string as :func:`pgwalk.values.parse_value`
+    reads it (hexadecimal, ``0x`` optional, ``_`` separators).
 
-    >>> parse_int("0xffff_8000_0000_0000")
-    18446603336221196288
+    >>> parse_int("0xffff_8000_0000_0000"), parse_int("1000"), parse_int(1000)
+    (18446603336221196288, 4096, 1000)
 
-    :raises InputError: when it is not a number or does not fit in 64 bits
+    :param what: where the value comes from, prefixed to the error message
+    :raises InputError: when it is not a hexadecimal number or does not fit in 64 bits
     """
-    if isinstance(value, bool):
-        raise InputError(f"{what}: {value!r} is not a number")
-    if isinstance(value, int):
-        n = value
-    elif isinstance(value, str):
-        text = value.strip().replace("_", "")
-        try:
-            n = int(text, 0) if text[:2].lower() in ("0x", "0b", "0o") else int(text, 10)
-        except ValueError:
-            try:
-                n = int(text, 16)  # bare hex such as ffff800008000000
-            except ValueError:
-                raise InputError(f"{what}: {value!r} is not a number") from None
-    else:
-        raise InputError(f"{what}: {value!r} is not a number")
-    if n < 0 or n >> 64:
-        raise InputError(f"{what}: {value!r} does not fit in 64 bits")
-    return n
+    return parse_value(value, "value", where=what)
 
 
 def canonical_name(name: str) -> str:

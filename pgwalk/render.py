@@ -102,12 +102,14 @@ def result_line(d: dict[str, Any]) -> Text:
     if a:
         extras.append(a["description"])
         extras.append({"NSH": "Non-shareable", "ISH": "Inner Shareable", "OSH": "Outer Shareable"}[a["shareability"]])
+    elif d.get("attributes_unknown"):
+        extras.append(f"attributes unknown ({d['attributes_unknown']})")
     p = d["permissions"] or {}
     if p:
         extras.append(" ".join(f"{k.upper().replace('STAGE2_', 'S2 ')} {v}" for k, v in p.items()))
     t.append("  " + ", ".join(extras), style="dim")
     if d.get("contents_in_image") is False:
-        t.append("  contents not in the dump", style="bold yellow")
+        t.append("  contents not in the image", style="bold yellow")
     return t
 
 

@@ -42,8 +42,7 @@ def _bits_text(d: dict[str, Any]) -> str:
     return " ".join(words)
 
 
-def _memtype_text(d: dict[str, Any]) -> str:
-    a = d.get("attributes")
+def _s1_memtype_text(a: dict[str, Any] | None, d: dict[str, Any]) -> str:
     if not a:
         return ""
     s = a["description"]
@@ -52,6 +51,28 @@ def _memtype_text(d: dict[str, Any]) -> str:
     if d.get("sh"):
         s += f" {d['sh']}"
     return s
+
+
+def _memtype_text(d: dict[str, Any]) -> str:
+    """Stage 1: the leaf's attributes; two stages: the final ones, then what each stage says."""
+    if "s1_attributes" not in d:
+        return _s1_memtype_text(d.get("attributes"), d)
+    a = d.get("attributes")
+    if not a:
+        return ""
+    s2 = d.get("stage2") or {}
+    if s2.get("attributes"):
+        s2_text = f", S2 {s2['attributes']['description']}"
+    elif s2:
+        s2_text = f", S2 MemAttr {s2['memattr']:#06b} with FWB"
+    else:
+        s2_text = ""
+    return f"{a['description']} {a['shareability']}  (S1 {_s1_memtype_text(d['s1_attributes'], d)}{s2_text})"
+
+
+def _unpredictable(d: dict[str, Any]) -> str:
+    a = d.get("attributes") or {}
+    return a.get("unpredictable", "")
 
 
 def _output_text(d: dict[str, Any]) -> Text:
@@ -89,12 +110,27 @@ def _leaf_body(d: dict[str, Any]) -> Text:
     t.append_text(_output_text(d))
     t.append(f"  {size_text(d['size']):>6}  ")
     t.append(f"L{d['level']} {kind}", style=_BAD if kind in _ODD_KINDS else "")
-    perms = _perm_text(d["permissions"])
-    if perms:
-        t.append(f"  {perms}", style="cyan")
+    eff = d.get("effective_permissions")
+    if eff:
+        # two stages: what both stages allow, then each stage's own
+        p = d["permissions"]
+        t.append(f"  {_perm_text(eff)}", style="cyan")
+        t.append(f"  (S1 {'/'.join(v for k, v in p.items() if not k.startswith('stage2'))}, "
+                 f"S2 {p['stage2_el1']}/{p['stage2_el0']})", style="dim")
+    else:
+        perms = _perm_text(d["permissions"])
+        if perms and "s1_attributes" in d:
+            perms = f"S1 {perms}"               # stage 2 faults: only stage 1 has permissions
+        if perms:
+            t.append(f"  {perms}", style="cyan")
+    if d.get("partial"):
+        t.append("  piece", style="yellow")
     mt = _memtype_text(d)
     if mt:
         t.append(f"  {mt}", style="magenta" if d["memtype"] == "Device" else "")
+    cu = _unpredictable(d)
+    if cu:
+        t.append(f"  ! CONSTRAINED UNPREDICTABLE: {cu}", style=_BAD)
     bits = _bits_text(d)
     if bits:
         t.append(f"  {bits}", style="dim")

@@ -16,7 +16,9 @@ Schema (version 1), one object per address::
                        "description": str, "reason": str, "not_in_image": bool},
       "attributes": null | {"memtype": "Normal"|"Device", "device": "nGnRnE"|..., "inner": str,
                             "outer": str, "shareability": "NSH"|"ISH"|"OSH", "par_attr": "0xff"},
+      "attributes_unknown": str,  # only when translated but MAIR was not given: "AttrIndx 3, MAIR not given"
       "permissions": null | {"el1": "rwx", "el0": "r--", "stage2_el1": "rw-", "stage2_el0": "rw-"},
+                               # (one-EL regimes EL2 and EL3: {"el2": ...} / {"el3": ...})
       "contents_in_image": true | false | null,   # whether the image holds the bytes at "pa"
                                   # (false: outside the image, or a crash dump left the page out:
                                   # excluded by dump level, or in a split-dump file not given; the
@@ -30,6 +32,10 @@ Schema (version 1), one object per address::
 
 A leaf is ``{"level", "kind", "raw", "oa_base", "size", "af", "ng", "contiguous", "dbm",
 "attr_index", "sh", "attributes"}``.  Addresses and raw descriptors are hex strings.
+
+An address whose walk cannot start because a register was not given (an unknown
+TTBRn_ELx: not a fault) has ``"ok": false``, ``"fault": null``, ``"unknown_register"``
+(the register's name) and ``"reason"`` (``pgwalk translate`` builds it).
 
 ``--csv`` prints one row of :data:`CSV_COLUMNS` per address (:func:`csv_row`), taken
 from the same object: booleans as ``true``/``false``, null as an empty cell, the fault
@@ -66,6 +72,13 @@ def attrs_to_dict(m: A.MemAttrs | None) -> dict[str, Any] | None:
         "par_attr": f"{A.encode_par_attrs(m):#04x}",
         **({"unpredictable": m.unpredictable} if m.unpredictable else {}),
     }
+
+
+def _attributes_unknown(t: Translation) -> str:
+    """Why a successful translation has no attributes: the MAIR byte its AttrIndx selects is unknown."""
+    if t.s1 is not None and t.s1.attr_index is not None:
+        return f"AttrIndx {t.s1.attr_index}, MAIR not given"
+    return "MAIR not given"
 
 
 def permissions(t: Translation, *, wxn: bool = False, epan: bool = False) -> dict[str, str] | None:
@@ -110,6 +123,7 @@ def translation_to_dict(t: Translation, *, wxn: bool = False, epan: bool = False
         "schema": SCHEMA_VERSION, "va": hx(t.va), "ok": t.ok, "stages": t.stages, "regime": t.regime.value,
         "ipa": hx(t.ipa), "pa": hx(t.pa), "size": None if shift is None or not t.ok else 1 << shift,
         "fault": fault, "attributes": attrs_to_dict(t.attrs) if t.ok else None,
+        **({"attributes_unknown": _attributes_unknown(t)} if t.ok and t.attrs is None else {}),
         "permissions": permissions(t, wxn=wxn, epan=epan) if t.ok else None,
         "contents_in_image": contents if t.ok and t.pa is not None else None,
         "s1": _leaf(t.s1), "s2": _leaf(t.s2), "steps": [_step(s) for s in t.steps],

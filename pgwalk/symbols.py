@@ -33,37 +33,35 @@ def symbols_from_memory(mem: Any) -> dict[str, int]:
     return {}
 
 
-def parse_symbolic(text: str, symbols: Mapping[str, int], what: str = "address") -> int:
-    """A number, or ``SYMBOL[+-OFFSET]`` resolved through ``symbols``.
+def parse_symbolic(text: str, symbols: Mapping[str, int], what: str = "address", where: str | None = None) -> int:
+    """A value (:func:`pgwalk.values.parse_value`: hexadecimal), or ``SYMBOL[+-OFFSET]``
+    resolved through ``symbols`` (the offset is a value too: ``+10`` is 0x10).
 
     >>> hex(parse_symbolic("swapper_pg_dir+0x10", {"swapper_pg_dir": 0xffff800009a58000}))
     '0xffff800009a58010'
 
-    :raises InputError: not a number and not a known symbol (close names are suggested)
+    :raises InputError: not a value and not a known symbol (close names are suggested)
     """
-    from .regs import parse_int
+    from .values import parse_value
 
-    m = _SYMBOLIC.match(text)
-    known = m is not None and m.group("name") in symbols       # a known name wins over bare hex ("add")
+    head = f"{where}: " if where else ""
+    m = _SYMBOLIC.match(text) if isinstance(text, str) else None
+    known = m is not None and m.group("name") in symbols     # a known name wins over hex ("add")
     if not known:
         try:
-            return parse_int(text, what)
-        except InputError as exc:
-            number_error = exc
-    if m is None or (not known and m.group("name").lower().startswith("0x") and m.group("sign") is None):
-        raise number_error
-    name = m.group("name")
-    if name not in symbols:
-        if not symbols:
-            raise InputError(f"{what}: {text!r} is not a number, nor a symbol pgwalk knows "
-                             "(symbols come from a crash dump's VMCOREINFO)") from None
+            return parse_value(text, what, where)
+        except InputError:
+            if m is None or not symbols:
+                raise
+        name = m.group("name")
         close = difflib.get_close_matches(name, list(symbols), n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else f" (known: {len(symbols)}, see pgwalk info --symbols)"
-        raise InputError(f"{what}: unknown symbol {name!r}{hint}") from None
-    value = symbols[name]
+        hint = f"; did you mean {', '.join(close)}?" if close else " (pgwalk info --symbols lists them)"
+        raise InputError(f"{head}{text!r} is not a hexadecimal {what} nor a symbol of the dump's "
+                         f"VMCOREINFO{hint}") from None
+    value = symbols[m.group("name")]
     if m.group("sign"):
-        off = parse_int(m.group("off"), f"{what}: offset")
+        off = parse_value(m.group("off"), "offset", where)
         value = value + off if m.group("sign") == "+" else value - off
         if not 0 <= value < 1 << 64:
-            raise InputError(f"{what}: {text!r} is outside the 64-bit address space")
+            raise InputError(f"{head}{text!r} is outside the 64-bit address space")
     return value

@@ -50,6 +50,21 @@ the stage 2 translation of it; ``None`` when only stage 1 was asked for.
 Under stage 2 every stage 1 table is located through stage 2, as the
 hardware fetches it.
 
+Two stages
+----------
+With ``final_pa`` (``dump-tree --stage 12``) every leaf output is looked up
+in stage 2 the way ``translate`` does it (:func:`pgwalk.bulk.translate_many`,
+whole batches of leaves at once), and a run says what *both* stages make of
+every byte in it (:class:`Stage2`): the final attributes combined by
+:func:`~pgwalk.walk.stage2_attributes` (``S2CombineS1MemAttrs``, FWB = 1,
+HCR_EL2.CD, CONSTRAINED UNPREDICTABLE marks), the stage 2 permissions, or
+the stage 2 fault.  Runs break where that outcome changes or the PA stops
+continuing.  A stage 1 leaf that stage 2 maps in pieces that differ (in
+attributes, permissions, faults, or PAs that do not continue) is split into
+those pieces: such runs cover part of one descriptor (``Run.length``,
+``partial`` in JSON).  Each lookup counts as one descriptor read against
+:attr:`Limits.max_entries`.
+
 JSON records (schema 1)
 -----------------------
 ``pgwalk dump-tree --json`` writes JSON Lines: one object per line, each with
@@ -81,6 +96,30 @@ for the top of the address space); for the stage 2 tree ``va_*`` are IPAs.
      "status": null | str,             # kind "table": why the table was not walked
      "note": str}
 
+A stage 1 tree under stage 2 with final PAs (``--stage 12``) changes and adds
+these keys; every byte of the range translates (``translate``) to
+``pa_start`` plus its offset, with exactly these ``attributes`` and
+``permissions``, or faults at stage 2 as ``fault`` says::
+
+     "memtype", "attributes": the final attributes (translate's "attributes":
+                    stage 1 combined with stage 2); null on a stage 2 fault,
+     "s1_attributes": null | {...},    # the stage 1 leaf's own (MAIR[AttrIndx], SH)
+     "stage2": null | {"level": 3, "kind": "page" | "block", "raw": "0x...",   # the stage 2 leaf
+                       "memattr": 15, "fwb": false,                          # of the first byte
+                       "attributes": null | {...}},   # its own attributes (null with FWB = 1: MemAttr
+                                                      # then only says how to combine)
+     "fault": null | {"type", "level", "stage": 2, "s1ptw": false, "fsc", "fsc_hex",
+                      "description", "not_in_image"},   # stage 2 faults on the output (translate's
+                                                        # "fault" without "ipa" and "reason")
+     "permissions": {"el1", "el0", "stage2_el1", "stage2_el0"} as translate reports them
+                    (no stage2_* on a stage 2 fault),
+     "effective_permissions": null | {"el1": "r--", "el0": "---"},   # what both stages allow
+                    (PAN off): a letter where translate --access allows that access,
+     "partial": bool,                  # the range starts or ends inside a stage 1 descriptor that
+                                       # stage 2 maps in differing pieces; "count" then counts the
+                                       # descriptors touched and "size" the bytes covered
+     "mapped": true                    # (the stage 1 descriptor maps; see "fault" for stage 2)
+
 ``"table"`` (tree view)::
 
     {"record": "table", "tree": ..., "depth": 0, "last": bool, "level": 0, "index": null | int,
@@ -96,6 +135,7 @@ for the top of the address space); for the stage 2 tree ``va_*`` are IPAs.
     {"record": "summary", "schema": 1, "view": "ranges" | "tree" | "stats",
      "trees": [{"tree", "base", "granule", "iasize", "start_level", "stage", "disabled"}],
      "tables": int, "entries": int, "ranges": int, "stopped": null | str, "notes": [str],
+     "s2_lookups": int,                # --stage 12: stage 2 lookups of leaf outputs
      "stats": {...}  (with --stats; see :meth:`TreeStats.to_dict`)}
 
 In the tree view ``depth`` and ``last`` (last child of its parent) give the
@@ -113,19 +153,20 @@ from . import attrs as A
 from .errors import InputError, NotInImage
 from .faults import Fault
 from .formats import descriptors as D
-from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name
-from .perms import S1Perms, S2Perms, s1_effective
+from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name, oa_out_of_range
+from .perms import Access, S1Perms, S2Perms, s1_check, s1_effective, s2_check
 from .walk import (
-    Leaf, decode_descriptor_type, leaf_base, next_table_base, s1_leaf, s2_leaf, s2_lookup, table_index,
+    Leaf, decode_descriptor_type, leaf_base, next_table_base, s1_leaf, s2_leaf, s2_lookup, stage2_attributes,
+    table_index,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
     from .walk import Memory
 
 __all__ = [
-    "Visit", "TableStatus", "TreeParams", "tree_params", "Limits", "TableInfo", "LeafAttrs", "Run",
+    "Visit", "TableStatus", "TreeParams", "tree_params", "Limits", "TableInfo", "LeafAttrs", "Stage2", "Run",
     "TreeVisitor", "WalkSummary", "walk_tree", "collect_runs", "RangeMerger", "TreeStats", "TreeLines",
-    "leaf_permissions", "run_record", "table_record", "tree_record", "FOLD_MIN", "SCHEMA_VERSION",
+    "leaf_permissions", "effective_permissions", "run_record", "table_record", "tree_record", "FOLD_MIN", "SCHEMA_VERSION",
 ]
 
 SCHEMA_VERSION = 1
@@ -138,13 +179,22 @@ _APTABLE = D.S1_TABLE["APTable"]
 _UXNTABLE = D.S1_TABLE["UXNTable"]
 _PXNTABLE = D.S1_TABLE["PXNTable"]
 _NSTABLE = D.S1_TABLE["NSTable"]
+_S2_MEMATTR = D.S2_LEAF["MemAttr"]
 _APTABLE_1 = 0b10          # APTable[1]; APTable[0] is RES0 in one-EL regimes
 _TABLE_IGNORED_MASK = functools.reduce(lambda m, f: m | f.mask, D.TABLE_IGNORED, 0)
 # The fields whose values make two leaves differ (software and IGNORED bits do not)
 _S1_KEY_FIELDS = ("AttrIndx", "NS", "AP", "SH", "AF", "nG", "nT", "GP", "DBM", "Contiguous", "PXN", "UXN")
 _S2_KEY_FIELDS = ("MemAttr", "S2AP", "SH", "AF", "FnXS", "nT", "DBM", "Contiguous", "XN")
+# The stage 2 leaf fields that decide the outcome of a stage 1 output (attributes and permissions)
+_S2_OUTCOME_FIELDS = ("MemAttr", "S2AP", "SH", "FnXS", "DBM", "XN")
 # Categories of a descriptor in a table
 _INVALID, _LEAF, _ODD, _TABLE = 0, 1, 2, 3
+#: two stages: leaf outputs looked up in stage 2 together (the walk's visits wait until then,
+#: at most this many of them)
+_BATCH_LANES = 1 << 15
+_BATCH_ACTIONS = 1 << 13
+#: two stages: stage 2 lookups per batch when stage 1 leaves are split into stage 2 pieces
+_PIECE_LANES = 1 << 16
 #: distinct descriptor patterns remembered before the caches start afresh (random data can hold millions)
 _INTERN_LIMIT = 1 << 16
 _CATEGORY = {"invalid": _INVALID, "block": _LEAF, "page": _LEAF, "illegal block": _ODD, "reserved": _ODD,
@@ -362,6 +412,24 @@ class LeafAttrs:
 
 
 @dataclass(frozen=True, slots=True)
+class Stage2:
+    """What stage 2 makes of a stage 1 output (two stages; equal objects merge).
+
+    ``attrs`` are the final attributes, combined with the stage 1 ones by
+    :func:`~pgwalk.walk.stage2_attributes` (``translate``'s ``attributes``:
+    ``S2CombineS1MemAttrs``, FWB, HCR_EL2.CD); ``s2_attrs`` are the stage 2
+    descriptor's own and ``perms`` its permissions.  When stage 2 faults on
+    the output, ``fault`` says how (no ``ipa``, no ``reason``) and the rest
+    is ``None``.
+    """
+
+    attrs: A.MemAttrs | None
+    s2_attrs: A.MemAttrs | None
+    perms: S2Perms | None
+    fault: Fault | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Run:
     """Consecutive descriptors with the same kind and attributes and continuing outputs.
 
@@ -369,6 +437,11 @@ class Run:
     across tables) from :class:`RangeMerger`.  ``table``/``index``/``raw``
     describe the first descriptor.  Kind ``"table"`` (ranges only) stands for
     a table that was not walked; ``note`` says why.
+
+    Under two stages (``s2`` set) a run may cover part of a descriptor, where
+    stage 2 maps a stage 1 leaf in pieces that differ: ``length`` is then
+    the bytes covered (0: ``count * entry_size``), ``count`` the
+    descriptors touched, and ``va_start`` need not be a descriptor boundary.
     """
 
     level: int
@@ -384,21 +457,41 @@ class Run:
     raw: int
     depth: int = 0
     nonzero: int = 0                # invalid runs: descriptors that are not 0
-    s2_perms: S2Perms | None = None  # two stages: stage 2 permissions of the output
+    s2: Stage2 | None = None        # two stages: what stage 2 makes of the output
     note: str = ""
     status: str | None = None       # kind "table": the TableStatus value
+    length: int = 0                 # bytes covered, when not whole descriptors (0: count * entry_size)
+    s2_raw: int | None = None       # two stages: the stage 2 leaf descriptor of the first byte
+    s2_level: int | None = None
 
     @property
     def size(self) -> int:
-        return self.count * self.entry_size
+        return self.length or self.count * self.entry_size
 
     @property
     def va_end(self) -> int:
-        return self.va_start + self.count * self.entry_size
+        return self.va_start + self.size
 
     @property
     def mapped(self) -> bool:
         return self.kind in ("block", "page")
+
+    @property
+    def partial(self) -> bool:
+        """The run starts or ends inside a descriptor (stage 2 maps that descriptor in pieces)."""
+        return bool(self.length) and (self.va_start % self.entry_size != 0 or self.va_end % self.entry_size != 0)
+
+    @property
+    def s2_perms(self) -> S2Perms | None:
+        """Two stages: the stage 2 permissions of the output (``None`` on a stage 2 fault)."""
+        return None if self.s2 is None else self.s2.perms
+
+    @property
+    def final_attrs(self) -> A.MemAttrs | None:
+        """The attributes ``translate`` reports: combined with stage 2 under two stages."""
+        if self.s2 is not None:
+            return self.s2.attrs
+        return None if self.attrs is None else self.attrs.memattrs
 
     def leaf(self, i: int = 0) -> Leaf:
         """The scalar walker's :class:`~pgwalk.walk.Leaf` for descriptor ``i`` of the run.
@@ -409,7 +502,8 @@ class Run:
         if a is None or a.memattrs is None or self.oa is None:
             raise ValueError(f"a {self.kind} run has no leaf")
         shift = self.entry_size.bit_length() - 1
-        return Leaf(a.stage, self.level, self.kind, self.raw, self.oa + i * self.entry_size, shift, a.memattrs,
+        base = self.oa - (self.va_start % self.entry_size)
+        return Leaf(a.stage, self.level, self.kind, self.raw, base + i * self.entry_size, shift, a.memattrs,
                     a.perms, a.af, a.ng, a.contiguous, a.dbm, a.attr_index, a.sh)
 
 
@@ -436,6 +530,7 @@ class WalkSummary:
     references: int = 0
     problems: int = 0
     stopped: str | None = None
+    s2_lookups: int = 0         # two stages: stage 2 lookups of stage 1 outputs (count as descriptors read)
 
 
 class _Stopped(Exception):
@@ -488,26 +583,100 @@ class _LevelDecode:
             self.table_res0 = 0
 
 
-class _S2Resolver:
-    """Stage 2 translation of leaf outputs, remembering the last stage 2 leaf."""
+class _Lookups:
+    """Stage 2 lookups of many IPAs at once, as ``translate`` does them (:func:`pgwalk.bulk.translate_many`).
 
-    def __init__(self, setup: TranslationSetup, mem: "Memory") -> None:
-        self.setup, self.mem = setup, mem
-        self.lo = self.hi = self.pa_lo = 0
-        self.perms: S2Perms | None = None
+    For each IPA: the stage 2 outcome (an id into :attr:`outcomes`, combined
+    with the stage 1 attributes of its leaf), the PA, and the IPA region
+    around it that stage 2 treats alike, up to the offset: the stage 2 leaf,
+    or for a fault at level L the region one level-L entry covers (every IPA
+    in it walks the same descriptors down to level L); faults before the walk
+    (a configuration fault, an IPA beyond the input size, a base beyond the
+    output size) cover every IPA they apply to.
+    """
 
-    def resolve(self, ipa: int) -> tuple[int, int, S2Perms] | Fault:
-        """(PA, bytes left in the stage 2 leaf, its permissions) or the fault."""
-        if not self.lo <= ipa < self.hi:
-            r = s2_lookup(self.setup, self.mem, ipa)
-            if isinstance(r, Fault):
-                return r
-            pa, leaf = r
-            self.lo = ipa - (ipa & (leaf.size - 1))
-            self.hi = self.lo + leaf.size
-            self.pa_lo = pa - (ipa - self.lo)
-            self.perms = leaf.perms
-        return self.pa_lo + (ipa - self.lo), self.hi - ipa, self.perms
+    def __init__(self, np: Any, setup: TranslationSetup, mem: "Memory") -> None:
+        from .bulk import DescriptorReader, translate_many
+
+        s2 = setup.s2
+        assert s2 is not None
+        self.np, self.setup, self.mem = np, setup, mem
+        self.translate_many = translate_many
+        self.reader = DescriptorReader(mem)
+        self.g, self.stride = s2.granule_shift, s2.granule_shift - 3
+        self.start_level = s2.start_level
+        self.iasize = s2.iasize
+        self.prewalk = bool(s2.config_fault) or s2.start_level is None   # every IPA faults alike
+        self.base_fault = bool(s2.base_fault)
+        key = 0
+        for name in _S2_OUTCOME_FIELDS:
+            if not (name == "SH" and s2.ds):             # with DS = 1, bits [9:8] are OA[51:50]
+                key |= D.S2_LEAF[name].mask
+        self.key_mask = np.uint64(key)
+        self.outcomes: list[Stage2] = []
+        self._ids: dict[tuple[int, int], int] = {}
+
+    def lookup(self, ipa: Any, s1_ids: Any, by_id: list) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
+        """``(outcome, ok, pa, region_lo, region_hi, s2_raw, s2_level)`` arrays for the IPAs
+        (``s1_ids``: the stage 1 attribute ids of their leaves, ``by_id`` their :class:`LeafAttrs`);
+        ``pa`` is meaningful where the outcome has no fault."""
+        np = self.np
+        res = self.translate_many(self.setup, self.mem, ipa, stages="2", reader=self.reader)
+        ok = res.fault_type == 0
+        u64 = np.uint64
+        # regions: the stage 2 leaf, or the level-L entry of a level L walk fault
+        level = np.where(ok, res.s2_level, res.fault_level).astype(np.int64)
+        lsb = np.where(ok, res.s2_shift.astype(np.int64),
+                       (FINAL_LEVEL - level) * self.stride + self.g).astype(np.uint64)
+        size = np.left_shift(u64(1), lsb)
+        lo = ipa & ~(size - u64(1))
+        hi = lo + size
+        if not ok.all():
+            top = u64(1) << u64(self.iasize)
+            beyond = ~ok & (ipa >= top)
+            whole = ~ok if self.prewalk else np.zeros(len(ipa), dtype=bool)
+            lo = np.where(whole, u64(0), np.where(beyond, top, lo))
+            hi = np.where(whole | beyond, u64(_M64), hi)
+            if self.base_fault and not self.prewalk:
+                inside = ~ok & ~beyond
+                lo = np.where(inside, u64(0), lo)
+                hi = np.where(inside, top, hi)
+        # outcome ids: one per (stage 1 attributes, stage 2 attribute bits or fault)
+        fkey = ((res.fault_type.astype(np.uint64) << u64(8)) | ((res.fault_level.astype(np.int64) + 8).astype(np.uint64)
+                                                                << u64(2))
+                | (res.not_in_image.astype(np.uint64) << u64(1)) | u64(1))
+        k2 = np.where(ok, res.s2_desc & self.key_mask, fkey)
+        u2, inv2 = np.unique(k2, return_inverse=True)
+        ids = np.asarray(s1_ids, dtype=np.int64)
+        pair = inv2.reshape(-1) + ids * len(u2)
+        uk, first, inv = np.unique(pair, return_index=True, return_inverse=True)
+        lut = np.empty(len(uk), dtype=np.int64)
+        keys = u2.tolist()
+        for j, (pk, i) in enumerate(zip(uk.tolist(), first.tolist())):
+            lut[j] = self._outcome(pk // len(keys), keys[pk % len(keys)], res, i, by_id)
+        return lut[inv.reshape(-1)], ok, res.pa, lo, hi, res.s2_desc, res.s2_level
+
+    def _outcome(self, aid: int, key: int, res: Any, i: int, by_id: list) -> int:
+        hit = self._ids.get((aid, key))
+        if hit is not None:
+            return hit
+        if key & 1:
+            f = res.fault(i)
+            out = Stage2(None, None, None, Fault(f.type, f.level, 2, not_in_image=f.not_in_image))
+        else:
+            level = int(res.s2_level[i])
+            leaf = s2_leaf(self.setup, int(res.s2_desc[i]), level, "page" if level == FINAL_LEVEL else "block")
+            s1 = by_id[aid]
+            out = Stage2(stage2_attributes(self.setup, s1.memattrs, leaf, "12", None), leaf.attrs, leaf.perms)
+        oid = len(self.outcomes)
+        self.outcomes.append(out)
+        self._ids[(aid, key)] = oid
+        return oid
+
+    def reset(self) -> None:
+        """Forget the outcome ids (the stage 1 attribute ids they refer to start afresh)."""
+        self.outcomes.clear()
+        self._ids.clear()
 
 
 class _Walker:
@@ -536,7 +705,13 @@ class _Walker:
         self._attrs: dict[tuple, tuple[int, LeafAttrs]] = {}
         self._ids: dict[LeafAttrs, int] = {}
         self._by_id: list[LeafAttrs | None] = [None]        # id 0: invalid
-        self.s2 = _S2Resolver(tree.setup, mem) if tree.final_pa else None
+        self.s2 = _Lookups(np, tree.setup, mem) if tree.final_pa else None
+        self.out = visitor
+        self.actions: list[Any] = []            # two stages: visits waiting for their stage 2 lookups
+        self.lanes: list[tuple[Any, Any]] = []
+        self.n_lanes = 0
+        if self.s2 is not None:
+            self.visitor = _Deferred(self, visitor)
 
     # ------------------------------------------------------------------ tables
 
@@ -593,9 +768,9 @@ class _Walker:
         if s.tables >= self.limits.max_tables:
             raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_tables} "
                            f"tables, --max-tables){where}")
-        if s.entries + n > self.limits.max_entries:
+        if s.entries + s.s2_lookups + n > self.limits.max_entries:
             raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_entries} "
-                           f"descriptors, --max-entries; {s.entries} read){where}")
+                           f"descriptors, --max-entries; {self._read_text()}){where}")
         pa, data, status, note = self._read_table(address, n * 8)
         if status is TableStatus.OK:
             key = pa | (level + 1)
@@ -641,6 +816,19 @@ class _Walker:
             self.visitor.table_post(info)
         if self.progress is not None:
             self.progress(min(va_end, self.end))
+
+    def _read_text(self) -> str:
+        s = self.summary
+        return f"{s.entries} read" + (f", {s.s2_lookups} stage 2 lookups of stage 1 outputs" if s.s2_lookups else "")
+
+    def _charge(self, n: int, va: int) -> None:
+        """Count ``n`` stage 2 lookups (one descriptor each) against ``--max-entries``."""
+        s = self.summary
+        if s.entries + s.s2_lookups + n > self.limits.max_entries:
+            raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_entries} "
+                           f"descriptors, --max-entries; {self._read_text()}); not walked: {self.tree.name} "
+                           f"from VA {va:#x} on (stage 2 lookups of its outputs)")
+        s.s2_lookups += n
 
     def _emit_table(self, info: TableInfo) -> None:
         if self.pre:
@@ -701,7 +889,8 @@ class _Walker:
         if raw & dec.res0:
             flags.append(f"RES0 bits set: {raw & dec.res0:#x}")
         if oob:
-            flags.append(f"output address beyond the {t.oa_bits}-bit output size (Address size fault)")
+            flags.append(f"output address beyond the {t.oa_bits}-bit output size (Address size fault"
+                         f"{' from ' + format(1 << t.oa_bits, '#x') if kind == 'block' else ''})")
         f = D.S1_LEAF if t.stage == 1 else D.S2_LEAF
         af = bool(f["AF"].get(raw))
         if not af and not t.ha and kind in ("block", "page"):
@@ -731,9 +920,12 @@ class _Walker:
         if not self.leaves:
             return
         if len(self._by_id) > _INTERN_LIMIT:       # bounded memory on garbage; ids restart between segments
+            self.flush()                            # (the waiting segments refer to the ids)
             self._attrs.clear()
             self._ids.clear()
             del self._by_id[1:]
+            if self.s2 is not None:
+                self.s2.reset()
         np = self.np
         seg = raw[a:b]
         n = b - a
@@ -748,7 +940,9 @@ class _Walker:
         oa = leaf_base(seg.view(np.int64), dec.leafsize, self.tree.ds, self.tree.lpa64)
         keys = seg & dec.key_mask
         if self.tree.oa_bits < 64:
-            oob = (oa >> self.tree.oa_bits) != 0
+            # StageOA: the block's whole output range counts, not only its base (a 64KB-granule
+            # level 1 block is 4TB, larger than a 32-bit output space)
+            oob = oa_out_of_range(oa + (es - 1), self.tree.oa_bits)
             if oob.any():
                 keys = keys | oob.astype(np.uint64)     # VALID (bit 0) is not in key_mask: it flags oob
         if cmin == cmax:                                # one category (block/page, or odd)
@@ -783,6 +977,9 @@ class _Walker:
             starts = [0] + (np.flatnonzero(brk) + 1).tolist()
         ends = starts[1:] + [n]
         idl = [only] * len(starts) if ids is None else ids[starts].tolist()
+        if self.s2 is not None:
+            self._two_stage(dec, seg, oa, starts, ends, idl, a, info)
+            return
         oas = oa[starts].tolist()
         raws = seg[starts].tolist()
         for s, e, aid, o, r in zip(starts, ends, idl, oas, raws):
@@ -806,43 +1003,290 @@ class _Walker:
                      info: TableInfo, raws: Any) -> None:
         es = dec.entry_size
         va = info.va_start + i * es
-        depth = info.depth + 1
-        if not attrs.mapped and not dec.has_layout:
-            oa_v: int | None = None
-        else:
-            oa_v = oa
-        if self.s2 is None or not attrs.mapped:
-            pa = None if (self.tree.through_s2 and not self.tree.final_pa) or not attrs.mapped else oa_v
-            self.visitor.run(Run(dec.level, attrs.kind, info.address, i, count, va, es, oa_v, pa, attrs, raw, depth))
+        oa_v = None if not attrs.mapped and not dec.has_layout else oa
+        pa = None if self.tree.through_s2 or not attrs.mapped else oa_v
+        self.visitor.run(Run(dec.level, attrs.kind, info.address, i, count, va, es, oa_v, pa, attrs, raw,
+                             info.depth + 1))
+
+    # ------------------------------------------------------------------ two stages
+    #
+    # Under two stages the walk does not call the visitor itself: every visit becomes an action
+    # in ``self.actions`` (see :class:`_Deferred`), and the outputs of the leaves are collected
+    # until :data:`_BATCH_LANES` of them wait.  :meth:`flush` then looks them all up in stage 2
+    # at once, splits the runs, resolves the leaves that stage 2 maps in differing pieces (all of
+    # them together, :class:`_PieceEntry`) and performs the actions in order.
+
+    def _two_stage(self, dec: _LevelDecode, seg: Any, oa: Any, starts: list[int], ends: list[int], idl: list[int],
+                   a: int, info: TableInfo) -> None:
+        """Queue the runs of a segment under two stages; their outputs wait for the next :meth:`flush`."""
+        np = self.np
+        by_id = self._by_id
+        n = len(seg)
+        mapped = np.zeros(n, dtype=bool)
+        ids = np.zeros(n, dtype=np.int64)
+        for s, e, aid in zip(starts, ends, idl):
+            if aid and by_id[aid].mapped:
+                mapped[s:e] = True
+                ids[s:e] = aid
+        sel = np.flatnonzero(mapped)
+        first = self.n_lanes
+        if len(sel):
+            self._charge(len(sel), info.va_start + (a + int(sel[0])) * dec.entry_size)
+            self.lanes.append((oa[sel].view(np.uint64), ids[sel]))
+            self.n_lanes += len(sel)
+        self.actions.append(_SegmentAction(dec, seg, oa, starts, ends, idl, a, info, first))
+        if self.n_lanes >= _BATCH_LANES or len(self.actions) >= _BATCH_ACTIONS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Look up the waiting outputs in stage 2 and perform the waiting actions, in order."""
+        if self.s2 is None or not self.actions:
             return
-        # two stages: split where the stage 2 output stops continuing or its permissions change
-        k = 0
-        while k < count:
-            ipa = oa + k * es
-            r = self.s2.resolve(ipa)
-            if isinstance(r, Fault):
-                j = k + 1
-                while j < count and isinstance(self.s2.resolve(oa + j * es), Fault):
-                    j += 1
-                lvl = "" if r.level is None else f" level {r.level}"
-                self.visitor.run(Run(dec.level, attrs.kind, info.address, i + k, j - k, va + k * es, es, ipa, None,
-                                     attrs, int(raws[k]), depth, note=f"stage 2 {r.type.value} fault{lvl}"))
-                k = j
+        np = self.np
+        actions, self.actions = self.actions, []
+        lanes, self.lanes, self.n_lanes = self.lanes, [], 0
+        found = None
+        if lanes:
+            ipa = np.concatenate([x[0] for x in lanes])
+            found = (ipa, *self.s2.lookup(ipa, np.concatenate([x[1] for x in lanes]), self._by_id))
+        # the visits in order, each leaf split into its stage 2 pieces entry (a _PieceEntry) or a Run
+        plan: list[Any] = []
+        for act in actions:
+            if isinstance(act, _SegmentAction):
+                self._plan_segment(act, found, plan)
+            else:
+                plan.append(act)
+        entries = [x for x in plan if isinstance(x, _PieceEntry)]
+        pos = self._perform(plan, 0)
+        while pos < len(plan):
+            self._piece_round(entries)
+            entries = [e for e in entries if not e.done]
+            pos = self._perform(plan, pos)
+
+    def _perform(self, plan: list[Any], pos: int) -> int:
+        """Perform the plan from ``pos`` up to the first leaf whose pieces are not all known yet
+        (emitting the pieces it has); returns where it stopped."""
+        visitor = self.out
+        while pos < len(plan):
+            x = plan[pos]
+            if isinstance(x, Run):
+                visitor.run(x)
+            elif isinstance(x, _PieceEntry):
+                for piece in x.closed:
+                    visitor.run(x.run(piece, self.s2.outcomes))
+                x.closed.clear()
+                x.first = True
+                if not x.done:
+                    return pos
+                visitor.run(x.run(x.cur, self.s2.outcomes))
+            else:
+                fn, arg = x
+                fn(arg)
+            pos += 1
+        return pos
+
+    def _plan_segment(self, act: "_SegmentAction", found: Any, plan: list[Any]) -> None:
+        """The runs of one queued segment: split where the stage 2 outcome changes or the PA stops
+        continuing; a leaf that stage 2 maps in differing pieces becomes a :class:`_PieceEntry`."""
+        np = self.np
+        dec, seg, info, a = act.dec, act.seg, act.info, act.a
+        es = dec.entry_size
+        depth = info.depth + 1
+        by_id = self._by_id
+        outcomes = self.s2.outcomes
+        u64es = np.uint64(es)
+        pos = act.first
+        for s, e, aid in zip(act.starts, act.ends, act.idl):
+            if aid == 0:
+                if self.invalid:
+                    nonzero = int(np.count_nonzero(seg[s:e]))
+                    plan.append(Run(dec.level, "invalid", info.address, a + s, e - s, info.va_start + (a + s) * es,
+                                    es, None, None, None, int(seg[s]), depth, nonzero))
                 continue
-            pa0, left, perms = r
-            note = "" if left >= es else "stage 2 maps this output in smaller pieces: PA of the first byte"
-            j = k + 1
-            if left >= es:
-                # the rest of this stage 2 leaf covers whole entries at once
-                j = min(count, k + left // es)
-                while j < count:
-                    r2 = self.s2.resolve(oa + j * es)
-                    if isinstance(r2, Fault) or r2[2] != perms or r2[0] != pa0 + (j - k) * es or r2[1] < es:
-                        break
-                    j = min(count, j + r2[1] // es)
-            self.visitor.run(Run(dec.level, attrs.kind, info.address, i + k, j - k, va + k * es, es, ipa, pa0,
-                                 attrs, int(raws[k]), depth, s2_perms=perms, note=note))
-            k = j
+            attrs = by_id[aid]
+            if not attrs.mapped:
+                short = 1 < e - s < self.min_run
+                for k in (range(s, e) if short else (s,)):
+                    oa_v = int(act.oa[k]) if dec.has_layout else None
+                    plan.append(Run(dec.level, attrs.kind, info.address, a + k, 1 if short else e - s,
+                                    info.va_start + (a + k) * es, es, oa_v, None, attrs, int(seg[k]), depth))
+                continue
+            part = slice(pos, pos + e - s)
+            pos += e - s
+            ipa, oid, ok, pa, _lo, hi, s2raw, s2lvl = (f[part] for f in found)
+            n = e - s
+            whole = hi >= ipa + u64es                     # stage 2 treats the whole entry alike
+            if n == 1:
+                starts = [0]
+            else:
+                brk = ~whole[:-1] | ~whole[1:] | (oid[1:] != oid[:-1]) | (ok[1:] & (pa[1:] != pa[:-1] + u64es))
+                if not self.merge:
+                    brk[:] = True
+                starts = [0] + (np.flatnonzero(brk) + 1).tolist()
+            ends = starts[1:] + [n]
+            for u, v in zip(starts, ends):
+                i = a + s + u
+                if not whole[u]:
+                    plan.append(_PieceEntry(self, dec, attrs, aid, i, int(seg[s + u]), int(ipa[u]), info,
+                                            (int(oid[u]), bool(ok[u]), int(pa[u]), int(_lo[u]), int(hi[u]),
+                                             int(s2raw[u]), int(s2lvl[u]))))
+                    continue
+                short = 1 < v - u < self.min_run
+                for k in (range(u, v) if short else (u,)):
+                    out = outcomes[int(oid[k])]
+                    good = bool(ok[k])
+                    plan.append(Run(dec.level, attrs.kind, info.address, a + s + k, 1 if short else v - u,
+                                    info.va_start + (a + s + k) * es, es, int(ipa[k]), int(pa[k]) if good else None,
+                                    attrs, int(seg[s + k]), depth, s2=out, note=_s2_note(out),
+                                    s2_raw=int(s2raw[k]) if good else None, s2_level=int(s2lvl[k]) if good else None))
+
+    def _piece_round(self, entries: list["_PieceEntry"]) -> None:
+        """One batch of stage 2 lookups for the leaves still being split (the first of them may take
+        every lane; the others only their allowance, so the pieces kept back stay bounded)."""
+        np = self.np
+        s = self.summary
+        # (up to the limit, so that a limit stops the walk where it is reached)
+        budget = max(1, min(_PIECE_LANES, self.limits.max_entries - s.entries - s.s2_lookups))
+        take: list[tuple[_PieceEntry, int]] = []
+        if sum(len(x.closed) for x in entries) > _PIECE_LANES:
+            entries = entries[:1]                   # enough pieces kept back: only the first goes on
+        for x in entries:
+            m = x.want(budget)
+            if m:
+                take.append((x, m))
+                budget -= m
+            if budget <= 0:
+                break
+        if not take:
+            return
+        pos = np.concatenate([x.positions(m) for x, m in take])
+        aids = np.concatenate([np.full(m, x.aid, dtype=np.uint64) for x, m in take])
+        self._charge(len(pos), take[0][0].va_at_cursor)
+        res = self.s2.lookup(pos, aids, self._by_id)
+        k = 0
+        for x, m in take:
+            x.take(pos[k:k + m], [f[k:k + m] for f in res])
+            k += m
+
+
+class _SegmentAction:
+    """A queued segment (two stages): its leaf outputs are lanes ``first..`` of the batch."""
+
+    __slots__ = ("dec", "seg", "oa", "starts", "ends", "idl", "a", "info", "first")
+
+    def __init__(self, dec: _LevelDecode, seg: Any, oa: Any, starts: list[int], ends: list[int], idl: list[int],
+                 a: int, info: TableInfo, first: int) -> None:
+        self.dec, self.seg, self.oa, self.starts, self.ends, self.idl = dec, seg, oa, starts, ends, idl
+        self.a, self.info, self.first = a, info, first
+
+
+class _Deferred(TreeVisitor):
+    """Two stages: visits become actions of the walker, performed in order by :meth:`_Walker.flush`."""
+
+    def __init__(self, actions_of: "_Walker", visitor: TreeVisitor) -> None:
+        self.w, self.v = actions_of, visitor
+
+    def _add(self, action: tuple[Callable[[Any], None], Any]) -> None:
+        self.w.actions.append(action)
+        if len(self.w.actions) >= _BATCH_ACTIONS:
+            self.w.flush()
+
+    def table_pre(self, table: TableInfo) -> None:
+        self._add((self.v.table_pre, table))
+
+    def table_post(self, table: TableInfo) -> None:
+        self._add((self.v.table_post, table))
+
+    def run(self, run: Run) -> None:
+        self._add((self.v.run, run))
+
+
+class _PieceEntry:
+    """One stage 1 leaf that stage 2 maps in pieces that differ: its pieces, found a batch at a time.
+
+    A batch looks up ``cursor + k * size`` (``size`` the smallest stage 2 region seen), as many as
+    would cover the rest of the leaf, and keeps the results up to the first gap a smaller region
+    leaves; pieces that continue each other (same outcome, PA continuing) are merged.  A piece is
+    ``[lo, hi, outcome, ok, pa, s2 raw, s2 level]`` in IPAs.
+    """
+
+    def __init__(self, w: _Walker, dec: _LevelDecode, attrs: LeafAttrs, aid: int, i: int, raw: int, ipa0: int,
+                 info: TableInfo, first: tuple[int, bool, int, int, int, int, int]) -> None:
+        oid, ok, pa, lo, hi, s2raw, s2lvl = first
+        self.dec, self.attrs, self.aid, self.i, self.raw, self.ipa0, self.info = dec, attrs, aid, i, raw, ipa0, info
+        self.np = w.np
+        self.end = ipa0 + dec.entry_size
+        self.va0 = info.va_start + i * dec.entry_size
+        self.cur = [ipa0, min(hi, self.end), oid, ok, pa, s2raw, s2lvl]
+        self.cursor = self.cur[1]
+        self.size = hi - lo
+        self.closed: list[list] = []
+        self.first = False                  # all the leaves before it are done: it may take every lane
+        self.allowance = 2 * min(_PIECE_LANES, -(-(self.end - self.cursor) // self.size)) + 2
+
+    @property
+    def done(self) -> bool:
+        return self.cursor >= self.end
+
+    @property
+    def va_at_cursor(self) -> int:
+        return self.va0 + (self.cursor - self.ipa0)
+
+    def want(self, budget: int) -> int:
+        if self.done:
+            return 0
+        m = min(budget, -(-(self.end - self.cursor) // self.size))
+        if not self.first:
+            m = min(m, self.allowance)
+            self.allowance -= m
+        return m
+
+    def positions(self, m: int) -> Any:
+        np = self.np
+        return np.uint64(self.cursor) + np.arange(m, dtype=np.uint64) * np.uint64(self.size)
+
+    def take(self, pos: Any, res: list[Any]) -> None:
+        np = self.np
+        oid, ok, pa, lo, hi, s2raw, s2lvl = res
+        m = len(pos)
+        e = np.minimum(hi, np.uint64(self.end))
+        gap = e[:-1] < pos[1:]
+        last = int(np.argmax(gap)) if gap.any() else m - 1
+        keep = np.ones(last + 1, dtype=bool)
+        keep[1:] = pos[1:last + 1] == e[:last]          # lanes inside the region before them add nothing
+        k = np.flatnonzero(keep)
+        plo, phi, poid, pok, ppa = pos[k], e[k], oid[k], ok[k], pa[k]
+        cur = self.cur
+        cont = np.empty(len(k), dtype=bool)
+        cont[0] = int(poid[0]) == cur[2] and (not cur[3] or int(ppa[0]) == cur[4] + (int(plo[0]) - cur[0]))
+        if len(k) > 1:
+            cont[1:] = (poid[1:] == poid[:-1]) & (~pok[1:] | (ppa[1:] == ppa[:-1] + (plo[1:] - plo[:-1])))
+        for j in np.flatnonzero(~cont).tolist():
+            cur[1] = int(plo[j])                        # the pieces are contiguous
+            self.closed.append(cur)
+            cur = [int(plo[j]), int(phi[j]), int(poid[j]), bool(pok[j]), int(ppa[j]), int(s2raw[k[j]]),
+                   int(s2lvl[k[j]])]
+        cur[1] = int(phi[-1])
+        self.cur = cur
+        self.cursor = cur[1]
+        self.size = int((hi[:last + 1] - lo[:last + 1]).min())
+
+    def run(self, piece: list, outcomes: list[Stage2]) -> Run:
+        lo, hi, oid, ok, pa, s2raw, s2lvl = piece
+        out = outcomes[oid]
+        dec = self.dec
+        es = dec.entry_size
+        return Run(dec.level, self.attrs.kind, self.info.address, self.i, 1, self.va0 + (lo - self.ipa0), es, lo,
+                   pa if ok else None, self.attrs, self.raw, self.info.depth + 1, s2=out, note=_s2_note(out),
+                   length=0 if hi - lo == es else hi - lo, s2_raw=s2raw if ok else None,
+                   s2_level=s2lvl if ok else None)
+
+
+def _s2_note(out: Stage2) -> str:
+    f = out.fault
+    if f is None:
+        return ""
+    return f"stage 2 {f.type.value} fault" + ("" if f.level is None else f" level {f.level}")
 
 
 def walk_tree(tree: TreeParams, mem: "Memory", visitor: TreeVisitor, *, start: int | None = None,
@@ -881,8 +1325,13 @@ def walk_tree(tree: TreeParams, mem: "Memory", visitor: TreeVisitor, *, start: i
                 progress, lo, hi)
     try:
         w.walk()
+        w.flush()
     except _Stopped as stop:
         summary.stopped = str(stop)
+        try:
+            w.flush()                               # the visits already counted (two stages)
+        except _Stopped:
+            pass
     return summary
 
 
@@ -927,11 +1376,15 @@ class RangeMerger(TreeVisitor):
         c = self.cur
         if (c is not None and self.merge and (run.attrs is c.attrs or run.attrs == c.attrs) and run.kind == c.kind
                 and run.level == c.level
-                and run.va_start == c.va_end and run.s2_perms == c.s2_perms and run.note == c.note
+                and run.va_start == c.va_end and run.s2 == c.s2 and run.note == c.note
                 and (run.oa is None or (c.oa is not None and run.oa == c.oa + c.size))
                 and (run.pa is None or (c.pa is not None and run.pa == c.pa + c.size))
                 and (run.pa is None) == (c.pa is None) and run.kind != "table"):
-            self.cur = replace(c, count=c.count + run.count, nonzero=c.nonzero + run.nonzero)
+            # a run starting inside a descriptor continues the last descriptor of the range
+            shared = 1 if run.va_start % run.entry_size else 0
+            length = c.size + run.size if (c.length or run.length) else 0
+            self.cur = replace(c, count=c.count + run.count - shared, nonzero=c.nonzero + run.nonzero,
+                               length=length)
             return
         self._flush()
         self.cur = run
@@ -975,20 +1428,24 @@ class TreeStats(TreeVisitor):
             self.invalid += run.count
             return
         key = (run.level, run.kind)
-        self.leaves[key] = self.leaves.get(key, 0) + run.count
+        count = run.count - (1 if run.va_start % run.entry_size else 0)    # a piece of a descriptor counted before
+        self.leaves[key] = self.leaves.get(key, 0) + count
         a = run.attrs
         if a is not None and a.flags:
-            self.flagged += run.count
+            self.flagged += count
         if not run.mapped or a is None:
             return
         size = run.size
-        mt = _memtype_text(a)
+        mt = _memtype_text(a, run.s2)
         self.bytes_memtype[mt] = self.bytes_memtype.get(mt, 0) + size
-        pk = (a, run.s2_perms)
+        fault = run.s2 is not None and run.s2.fault is not None
+        pk = (a, run.s2_perms, fault)
         pt = self._perm_text.get(pk)
         if pt is None:
             perms = leaf_permissions(a, self.tree, run.s2_perms) if self.tree is not None else None
             pt = " ".join(f"{k.upper().replace('STAGE2_', 'S2 ')} {v}" for k, v in (perms or {}).items())
+            if fault:
+                pt = f"stage 2 fault (S1 {pt})"
             self._perm_text[pk] = pt
         self.bytes_perms[pt] = self.bytes_perms.get(pt, 0) + size
 
@@ -1035,8 +1492,13 @@ class TreeLines(TreeVisitor):
             self.stack.pop()
 
     def run(self, run: Run) -> None:
-        last_index = self.stack[-1].last_index if self.stack else -1
-        self.sink(run_record(run, self.tree, record="entries", last=run.index + run.count - 1 == last_index))
+        last = False
+        if self.stack:
+            t = self.stack[-1]
+            # the last descriptor of the table, and (stage 2 pieces) its last piece
+            last = (run.index + run.count - 1 == t.last_index
+                    and run.va_end == t.va_start + (run.index + run.count) * run.entry_size)
+        self.sink(run_record(run, self.tree, record="entries", last=last))
 
 
 # --------------------------------------------------------------------------- plain data
@@ -1045,7 +1507,11 @@ def hx(v: int | None) -> str | None:
     return None if v is None else f"{v:#x}"
 
 
-def _memtype_text(a: LeafAttrs) -> str:
+def _memtype_text(a: LeafAttrs, s2: Stage2 | None = None) -> str:
+    if s2 is not None:
+        if s2.fault is not None:
+            return _s2_note(s2)
+        return s2.attrs.describe()
     if a.memattrs is None:
         return a.kind
     s = a.memattrs.describe()
@@ -1090,6 +1556,40 @@ def _attrs_dict(a: LeafAttrs) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=4096)
+def effective_permissions(a: LeafAttrs, tree: TreeParams, s2_perms: S2Perms) -> dict[str, str] | None:
+    """Two stages: what an access at each EL may do through both stages (PAN off), as ``translate
+    --access`` judges it (:func:`~pgwalk.perms.s1_check`, then :func:`~pgwalk.perms.s2_check`)."""
+    p = a.perms
+    if not isinstance(p, S1Perms):
+        return None
+    out = {}
+    for n, el0 in ((1, False), (0, True)) if p.two_el else ((tree.el, False),):
+        out[f"el{n}"] = "".join(
+            c if s1_check(p, acc, el0=el0, pan=False, epan=tree.epan, wxn=tree.wxn) and s2_check(s2_perms, acc, el0=el0)
+            else "-" for c, acc in (("r", Access.READ), ("w", Access.WRITE), ("x", Access.EXEC)))
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _stage2_dict(out: Stage2, s2_level: int | None, s2_raw: int | None, fwb: bool) -> dict[str, Any]:
+    from .report import attrs_to_dict
+
+    f = out.fault
+    return {
+        "memtype": None if out.attrs is None else out.attrs.memtype,
+        "attributes": attrs_to_dict(out.attrs),
+        "stage2": None if f is not None else {
+            "level": s2_level, "kind": "page" if s2_level == FINAL_LEVEL else "block", "raw": hx(s2_raw),
+            "memattr": _S2_MEMATTR.get(s2_raw), "fwb": fwb,
+            # with FWB = 1 MemAttr says how to combine, it describes no memory type of its own
+            "attributes": None if fwb else attrs_to_dict(out.s2_attrs)},
+        "fault": None if f is None else {
+            "type": f.type.value, "level": f.level, "stage": f.stage, "s1ptw": f.s1ptw, "fsc": f.fsc,
+            "fsc_hex": f"{f.fsc:#04x}", "description": f.description, "not_in_image": f.not_in_image},
+    }
+
+
 _EMPTY_ATTRS = {"memtype": None, "attributes": None, "attr_index": None, "sh": None, "af": False, "ng": False,
                 "dbm": False, "contiguous": False, "gp": False, "ns": False, "ns_table": False}
 
@@ -1109,6 +1609,16 @@ def run_record(run: Run, tree: TreeParams, *, record: str = "range", last: bool 
     d["raw"] = hx(run.raw)
     d.update(_attrs_dict(a) if a is not None else _EMPTY_ATTRS)
     d["permissions"] = leaf_permissions(a, tree, run.s2_perms) if a is not None and a.perms is not None else None
+    if tree.final_pa:
+        # two stages: the final attributes and permissions, as translate reports them
+        d["partial"] = run.partial
+        d["s1_attributes"] = d["attributes"]
+        if run.s2 is not None:
+            d.update(_stage2_dict(run.s2, run.s2_level, run.s2_raw, tree.setup.s2.fwb))
+        else:
+            d.update(memtype=None, attributes=None, stage2=None, fault=None)
+        d["effective_permissions"] = None if run.s2_perms is None or a is None else \
+            effective_permissions(a, tree, run.s2_perms)
     flags = list(a.flags) if a is not None else []
     d.update(flags=flags, nonzero=run.nonzero, status=run.status, note=run.note)
     return d

@@ -26,14 +26,15 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from . import attrs as A
-from .errors import NotInImage
+from .errors import NotInImage, UnknownRegister
 from .faults import Fault, FaultType
 from .formats import descriptors as D
 from .formats.fields import Layout
-from .params import FINAL_LEVEL, Regime, S1WalkParams, S2WalkParams, TranslationSetup, block_desc_supported
+from .params import (FINAL_LEVEL, Regime, S1WalkParams, S2WalkParams, TranslationSetup, block_desc_supported,
+                     oa_out_of_range)
 from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
 
-__all__ = ["Memory", "TraceStep", "Leaf", "Translation", "translate", "s2_translate", "decode_descriptor_type",
+__all__ = ["Memory", "TraceStep", "Leaf", "AFUpdate", "Translation", "translate", "s2_translate", "decode_descriptor_type",
            "next_table_base", "leaf_base", "table_index", "s2_lookup", "s1_leaf", "s2_leaf",
            "s2_walk_device", "s1_disabled_attributes", "stage2_attributes"]
 
@@ -109,7 +110,7 @@ class Leaf:
     raw: int
     oa_base: int
     size_shift: int         # log2 of the block/page size
-    attrs: A.MemAttrs
+    attrs: A.MemAttrs | None  # None: unknown (stage 1 with MAIR not given)
     perms: S1Perms | S2Perms
     af: bool
     ng: bool
@@ -117,10 +118,29 @@ class Leaf:
     dbm: bool
     attr_index: int | None  # stage 1 AttrIndx
     sh: int
+    af_update: bool = False  # AF = 0 with hardware AF update on (HA = 1): using the leaf sets AF
 
     @property
     def size(self) -> int:
         return 1 << self.size_shift
+
+
+class AFUpdate(NamedTuple):
+    """A descriptor whose Access flag the hardware sets for this translation (HA = 1, AF = 0).
+
+    ASL ``AArch64.S1Translate`` / ``S2Translate`` with ``AArch64.SetAccessFlag``: the leaf
+    of each stage that completed without a fault.  For an AT the update of the leaves is
+    IMPLEMENTATION DEFINED ("AT updates AF"; QEMU does, and pgwalk reports it); the stage 2
+    descriptors of the stage 1 table fetches (``s1_level`` set: the stage 1 level fetched)
+    are updated by the walk itself.  A Permission fault leaves AF CONSTRAINED UNPREDICTABLE:
+    pgwalk reports no update then (as QEMU).  Dirty state is never updated by an AT (ASL
+    ``AArch64.SetDirtyState``); the stage 2 write a stage 1 descriptor update needs is not
+    modelled.
+    """
+
+    stage: int
+    level: int
+    s1_level: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +167,18 @@ class Translation:
     el: int = 1
     pan: bool = False
     notes: tuple[str, ...] = ()
+    s1ptw_af_updates: tuple[AFUpdate, ...] = ()   # stage 2 leaves of the stage 1 table fetches (scalar walk only)
 
     @property
     def ok(self) -> bool:
         return self.fault is None
+
+    @property
+    def af_updates(self) -> tuple[AFUpdate, ...]:
+        """The descriptors whose AF the hardware sets (see :class:`AFUpdate`): the stage 2
+        descriptors of the stage 1 table fetches, then the leaves."""
+        return self.s1ptw_af_updates + tuple(AFUpdate(leaf.stage, leaf.level) for leaf in (self.s1, self.s2)
+                                             if leaf is not None and leaf.af_update)
 
     @property
     def output(self) -> int | None:
@@ -223,10 +251,12 @@ def _read(mem: Memory, pa: int, big_endian: bool) -> int | str:
 
 
 def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Access | None, el: int,
-                 s1ptw: bool, steps: list[TraceStep], s1_level: int | None = None) -> tuple[int, Leaf]:
+                 s1ptw: bool, steps: list[TraceStep], s1_level: int | None = None,
+                 af_updates: list[AFUpdate] | None = None) -> tuple[int, Leaf]:
     """ASL ``AArch64.S2Translate`` for one IPA: returns (PA, leaf) or raises ``_Stop``.
 
-    ``s1ptw`` marks a stage 1 descriptor fetch (a read; HCR_EL2.PTW applies).
+    ``s1ptw`` marks a stage 1 descriptor fetch (a read; HCR_EL2.PTW applies); the
+    fetch's Access flag update, if any, is appended to ``af_updates``.
     """
     s2 = setup.s2
     assert s2 is not None
@@ -257,7 +287,7 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
             nxt = next_table_base(raw, g, ds, lpa64)
             steps.append(TraceStep(2, level, table, index, desc_addr, desc_addr, raw, kind, nxt,
                                    D.s2_table_layout(g, ds, lpa64), s1_level=s1_level))
-            if nxt >> oa_bits:
+            if oa_out_of_range(nxt, oa_bits):
                 raise fault(FaultType.ADDRESS_SIZE, level, f"next-level table {nxt:#x} is beyond the {oa_bits}-bit output size")
             table = nxt
             level += 1
@@ -271,8 +301,9 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
         steps.append(TraceStep(2, level, table, index, desc_addr, desc_addr, raw, kind, s1_level=s1_level,
                                note=_invalid_note(kind, level, g, ds)))
         raise fault(FaultType.TRANSLATION, level, _invalid_note(kind, level, g, ds))
-    if base >> oa_bits:
-        raise fault(FaultType.ADDRESS_SIZE, level, f"output address {base:#x} is beyond the {oa_bits}-bit output size")
+    pa = base | (ipa & ((1 << leafsize) - 1))
+    if oa_out_of_range(pa, oa_bits):
+        raise fault(FaultType.ADDRESS_SIZE, level, _oa_note(pa, base, leafsize, oa_bits))
     af = bool(_AF.get(raw))
     if not af and not s2.ha:
         raise fault(FaultType.ACCESS_FLAG, level, "AF = 0 and VTCR_EL2.HA = 0")
@@ -288,8 +319,17 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
             raise fault(FaultType.PERMISSION, level, "stage 1 table in stage 2 Device memory with HCR_EL2.PTW = 1")
     elif access is not None and not s2_check(perms, access, el0=el == 0):
         raise fault(FaultType.PERMISSION, level, f"stage 2 permissions {perms.text(el == 0)} deny the {access.value}")
-    pa = base | (ipa & ((1 << leafsize) - 1))
+    if s1ptw and leaf.af_update and af_updates is not None:
+        af_updates.append(AFUpdate(2, level, s1_level))
     return pa, leaf
+
+
+def _oa_note(oa: int, base: int, leafsize: int, oa_bits: int) -> str:
+    """Why a stage's final output address (ASL ``StageOA``) is out of range."""
+    if not oa_out_of_range(base, oa_bits):
+        return (f"output address {oa:#x} is beyond the {oa_bits}-bit output size (the {1 << leafsize:#x}-byte "
+                f"block at {base:#x} is larger than the output address space)")
+    return f"output address {oa:#x} is beyond the {oa_bits}-bit output size"
 
 
 def s2_leaf(setup: TranslationSetup, raw: int, level: int, kind: str) -> Leaf:
@@ -303,8 +343,9 @@ def s2_leaf(setup: TranslationSetup, raw: int, level: int, kind: str) -> Leaf:
     perms = s2_direct_base_permissions(s2ap=_S2AP.get(raw), xn=_S2XN.get(raw), dbm=bool(_DBM.get(raw)),
                                        hd=s2.hd, xnx=setup.features.xnx)
     s2attrs = A.s2_decode_mem_attrs(_MEMATTR.get(raw), sh)
+    af = bool(_AF.get(raw))
     return Leaf(2, level, kind, raw, leaf_base(raw, leafsize, s2.ds, s2.lpa64), leafsize, s2attrs, perms,
-                bool(_AF.get(raw)), False, bool(_CONT.get(raw)), bool(_DBM.get(raw)), None, sh)
+                af, False, bool(_CONT.get(raw)), bool(_DBM.get(raw)), None, sh, not af and s2.ha)
 
 
 def s2_walk_device(memattr: int, fwb: bool) -> bool:
@@ -355,7 +396,7 @@ def _va_out_of_range(p: S1WalkParams, va: int, access: Access | None) -> bool:
 
 
 def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | None, el: int,
-             pan: bool, steps: list[TraceStep]) -> tuple[int, Leaf]:
+             pan: bool, steps: list[TraceStep], af_updates: list[AFUpdate]) -> tuple[int, Leaf]:
     """ASL ``AArch64.S1Translate`` with ``S1Walk``: returns (IPA/PA, leaf) or raises ``_Stop``."""
     p = setup.s1_params(va)
 
@@ -371,6 +412,9 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
         raise fault(FaultType.TRANSLATION, 0, f"E0PD{p.varange} = 1 and the access is from EL0")
     if p.has_unprivileged and p.epd:
         raise fault(FaultType.TRANSLATION, 0, f"EPD{p.varange} = 1: walks through {p.ttbr_name} are disabled")
+    if not p.ttbr_known:
+        # not a fault: the table base was never given (an absent register is unknown, not 0)
+        raise UnknownRegister(p.ttbr_name, va)
     if p.base_fault:
         raise fault(FaultType.ADDRESS_SIZE, 0,
                     f"{p.ttbr_name} base {p.base:#x} is beyond the {p.oa_bits}-bit output size")
@@ -388,7 +432,7 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
         if through_s2:
             try:
                 desc_pa, _ = s2_translate(setup, mem, desc_addr, access=None, el=el, s1ptw=True,
-                                          steps=steps, s1_level=level)
+                                          steps=steps, s1_level=level, af_updates=af_updates)
             except _Stop as stop:
                 steps.append(TraceStep(1, level, table, index, desc_addr, None, None, "s2 fault",
                                        note="stage 2 fault on the stage 1 table walk"))
@@ -405,7 +449,7 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
             nxt = next_table_base(raw, g, ds, lpa64)
             steps.append(TraceStep(1, level, table, index, desc_addr, desc_pa, raw, kind, nxt,
                                    D.s1_table_layout(g, ds, lpa64)))
-            if nxt >> oa_bits:
+            if oa_out_of_range(nxt, oa_bits):
                 raise fault(FaultType.ADDRESS_SIZE, level,
                             f"next-level table {nxt:#x} is beyond the {oa_bits}-bit output size")
             if not p.hpd:
@@ -426,8 +470,9 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
         note = _invalid_note(kind, level, g, ds)
         steps.append(TraceStep(1, level, table, index, desc_addr, desc_pa, raw, kind, note=note))
         raise fault(FaultType.TRANSLATION, level, note)
-    if base >> oa_bits:
-        raise fault(FaultType.ADDRESS_SIZE, level, f"output address {base:#x} is beyond the {oa_bits}-bit output size")
+    oa = base | (va & ((1 << leafsize) - 1))
+    if oa_out_of_range(oa, oa_bits):
+        raise fault(FaultType.ADDRESS_SIZE, level, _oa_note(oa, base, leafsize, oa_bits))
     af = bool(_AF.get(raw))
     if not af and not p.ha:
         raise fault(FaultType.ACCESS_FLAG, level, "AF = 0 and hardware AF update is off")
@@ -437,7 +482,7 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
         raise fault(FaultType.PERMISSION, level,
                     f"stage 1 permissions {perms.text(el == 0)} at EL{el}"
                     f"{' with PAN' if pan else ''} deny the {access.value}")
-    return base | (va & ((1 << leafsize) - 1)), leaf
+    return oa, leaf
 
 
 def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind: str, ap_table: int,
@@ -450,22 +495,27 @@ def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind
     two_el = p.has_unprivileged
     sh = p.sh if p.ds else _SH.get(raw)
     attr_index = _ATTRINDX.get(raw)
-    memattrs = A.s1_decode_mem_attrs((setup.mair >> (8 * attr_index)) & 0xFF, sh)
+    # MAIR not given: the attributes are unknown (None), not what a MAIR of 0 would say
+    memattrs = A.s1_decode_mem_attrs((setup.mair >> (8 * attr_index)) & 0xFF, sh) if setup.mair_known else None
     perms = s1_direct_base_permissions(
         two_el=two_el, ap=_AP.get(raw), uxn=bool(_UXN.get(raw)), pxn=bool(_PXN.get(raw)) and two_el,
         dbm=bool(_DBM.get(raw)), hd=p.hd, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table)
+    af = bool(_AF.get(raw))
     return Leaf(1, level, kind, raw, leaf_base(raw, leafsize, p.ds, p.lpa64), leafsize, memattrs, perms,
-                bool(_AF.get(raw)), bool(_NG.get(raw)) and two_el, bool(_CONT.get(raw)), bool(_DBM.get(raw)),
-                attr_index, sh)
+                af, bool(_NG.get(raw)) and two_el, bool(_CONT.get(raw)), bool(_DBM.get(raw)),
+                attr_index, sh, not af and p.ha)
 
 
 def stage2_attributes(setup: TranslationSetup, s1_attrs: A.MemAttrs | None, s2: Leaf, stages: str,
-                      access: Access | None) -> A.MemAttrs:
+                      access: Access | None) -> A.MemAttrs | None:
     """The final attributes once stage 2 has run (ASL ``S2CombineS1MemAttrs``,
-    ``AArch64.S2ApplyFWBMemAttrs``, ``S2TreatAsNormalNC``)."""
+    ``AArch64.S2ApplyFWBMemAttrs``, ``S2TreatAsNormalNC``); ``None`` when the stage 1
+    attributes are unknown (MAIR not given)."""
     assert setup.s2 is not None
-    if stages == "2" or s1_attrs is None:
+    if stages == "2":
         return A.effective_shareability(s2.attrs)
+    if s1_attrs is None:
+        return None
     if setup.s2.fwb:
         return A.s2_apply_fwb(s1_attrs, _MEMATTR.get(s2.raw), s2.sh, bool(_FNXS.get(s2.raw)))
     s2attrs = s2.attrs
@@ -489,12 +539,15 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
     :param el: the exception level of the access (0 selects EL0 permissions).
     :param pan: PSTATE.PAN applies to this access.
     :returns: a :class:`Translation`; faults are in ``.fault``, never raised.
+    :raises UnknownRegister: when the walk needs a table base register that was
+        not given (an unknown TTBR is not a fault, and not zero)
     """
     if stages is None:
         stages = "12" if setup.s2 is not None else "1"
     if stages not in ("1", "2", "12"):
         raise ValueError(f"stages must be 1, 2 or 12, not {stages!r}")
     steps: list[TraceStep] = []
+    s1ptw_af: list[AFUpdate] = []
     ipa = pa = None
     s1 = s2 = None
     attrs = None
@@ -508,7 +561,7 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
                 ipa, attrs = _s1_disabled(setup, va, access)
                 notes.append("stage 1 is disabled: the output address is the input address")
             else:
-                ipa, s1 = _s1_walk(setup, mem, va, access, el, pan, steps)
+                ipa, s1 = _s1_walk(setup, mem, va, access, el, pan, steps, s1ptw_af)
                 attrs = s1.attrs
             if stages == "1":
                 pa = ipa if setup.s2 is None else None
@@ -533,7 +586,7 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
         attrs = None
     return Translation(va=va, stages=stages, regime=setup.regime, ipa=ipa, pa=pa, fault=fault,
                        steps=tuple(steps), s1=s1, s2=s2, attrs=attrs, s1_disabled=s1_disabled,
-                       access=access, el=el, pan=pan, notes=tuple(notes))
+                       access=access, el=el, pan=pan, notes=tuple(notes), s1ptw_af_updates=tuple(s1ptw_af))
 
 
 def s2_lookup(setup: TranslationSetup, mem: Memory, ipa: int, *, s1ptw: bool = False) -> tuple[int, Leaf] | Fault:

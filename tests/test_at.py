@@ -411,7 +411,7 @@ def test_parse_batch_line_and_errors():
     assert parse_batch_line("   ", 1) is None and parse_batch_line("# comment", 2) is None
     assert parse_batch_line('{"op": "S1E1R", "va": 1, "par": "exception"}', 1).captured == CAPTURED_EXCEPTION
     for bad, msg in (("{", "not valid JSON"), ("[1]", "JSON object"), ('{"op": "S1E1R"}', "needs"),
-                     ('{"op": "X", "va": 1}', "unknown AT"), ('{"op": "S1E1R", "va": "zz"}', "not a number"),
+                     ('{"op": "X", "va": 1}', "unknown AT"), ('{"op": "S1E1R", "va": "zz"}', "not a hexadecimal address"),
                      ('{"op": "S1E1R", "va": 1, "pan": 2}', "pan"), ('{"op": "S1E1R", "va": 1, "regs": 5}', "regs")):
         with pytest.raises(InputError, match=msg):
             parse_batch_line(bad, 9, "f.jsonl")

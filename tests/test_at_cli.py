@@ -103,9 +103,9 @@ def test_pan_flag_and_pstate(user_tree, capsys):
 
 @pytest.mark.parametrize("args,msg", [
     (["at", "S1E9R", KVA], "unknown AT operation"),
-    (["at", "S1E1R", "notanumber"], "not a number"),
+    (["at", "S1E1R", "notanumber"], "not a hexadecimal address"),
     (["at", "S1E1R"], "usage"),
-    (["at", "S1E1R", KVA, "--hw-par", "0xzz"], "not a number"),
+    (["at", "S1E1R", KVA, "--hw-par", "0xzz"], "not a hexadecimal value"),
 ])
 def test_bad_input_exit_2(args, msg, capsys):
     rc, out, err = run([*args, *sample()], capsys)
@@ -376,3 +376,57 @@ def test_batch_vectorised_equals_scalar_oracle(batch, capsys, tmp_path, vectoris
     rc, out, _ = both_ways(args, capsys, vectorise_all)
     assert len(out.splitlines()) == len(lines)
     assert sum(vectorise_all) >= len(lines) // 2           # most lines went through bulk_at
+
+
+# ----------------------------------------------------------------------------- messages (issue 11, item 8)
+
+def _par_fault(fst: int, s: int = 0, ptw: int = 0) -> str:
+    return hex(1 | (fst << 1) | (ptw << 8) | (s << 9))
+
+
+def test_impossible_capture_is_named_not_explained(capsys):
+    """All ones: an FST no AT reports and a stage 2 fault with stage 2 off.  Nothing is re-walked
+    ("stage 2 level None fault" was the answer), and no Python None reaches the text."""
+    rc, out, _ = run(["at", "S1E1R", "0xffff800000201000", *sample(), "--hw-par", "0xffffffffffffffff"], capsys)
+    assert rc == 1 and "None" not in out
+    text = " ".join(out.split())
+    assert "the captured FST 0x3f is unknown 0x3f (reserved): no AT reports it" in text
+    assert "stage 2 fault (S = 1), but the EL1&0 regime's stage 2 is off" in text
+    assert "stale-descriptor" not in text
+    rc, out, _ = run(["at", "S1E1R", "0xffff800000201000", *sample(), "--hw-par", _par_fault(0x07, s=0, ptw=1),
+                      "--json"], capsys)
+    kinds = [r["kind"] for r in json.loads(out)["reasons"]]
+    assert kinds == ["impossible-capture"]
+
+
+def test_no_python_none_in_any_explanation(capsys):
+    """Every FST with every S/PTW, on a stage 1 and a two-stage sample, in text."""
+    cases = [(sample(), "0xffff800000201000", "S1E1R"), (sample(), "0x603000", "S1E0W"),
+             (sample("two_stage"), "0x0", "S12E1R")]
+    for args, va, op in cases:
+        for fst in range(64):
+            for s, ptw in ((0, 0), (1, 0), (1, 1)):
+                rc, out, err = run(["at", op, va, *args, "--hw-par", _par_fault(fst, s, ptw), "--no-trace"], capsys)
+                assert rc in (0, 1) and "None" not in out + err, (op, fst, s, ptw, out)
+
+
+def test_one_el_regime_permissions_are_labelled_with_its_el(capsys, tmp_path):
+    regs = ["--reg", "TCR_EL2=0x80803510", "--reg", "TTBR0_EL2=0x40000000", "--reg", "SCTLR_EL2=1",
+            "--reg", "MAIR_EL2=0xf0bb040044ff", "--reg", "HCR_EL2=0x80000000"]
+    img = ["-i", f"{SAMPLES / 's1_4k_48bit.img'}@0x40000000"]
+    rc, out, _ = run(["translate", *img, *regs, "--regime", "el2", "0x401000", "--no-trace"], capsys)
+    assert rc == 0 and "EL2 r-x" in out and "EL1 r" not in out
+    rc, out, _ = run(["translate", *img, *regs, "--regime", "el2", "0x401000", "--json"], capsys)
+    assert json.loads(out)["permissions"] == {"el2": "r-x"}
+    f = tmp_path / "vas.txt"
+    f.write_text("".join(f"{0x400000 + 0x1000 * i:#x}\n" for i in range(100)))
+    rc, out, _ = run(["translate", *img, *regs, "--regime", "el2", "--batch", str(f), "--json"], capsys)
+    assert json.loads(out.splitlines()[1])["permissions"] == {"el2": "r-x"}      # the bulk path too
+    rc, out, _ = run(["dump-tree", *img, *regs, "--regime", "el2"], capsys)
+    assert "EL2 r-x" in out
+    rc, _, err = run(["translate", *img, *regs, "--regime", "el2", "--el", "1", "0x401000"], capsys)
+    assert rc == 2 and "the EL2 regime translates accesses from EL2 only" in err
+    el3 = ["--reg", "TCR_EL3=0x80803510", "--reg", "TTBR0_EL3=0x40000000", "--reg", "SCTLR_EL3=1",
+           "--reg", "MAIR_EL3=0xf0bb040044ff"]
+    rc, out, _ = run(["translate", *img, *el3, "--regime", "el3", "0x600000", "--no-trace"], capsys)
+    assert rc == 0 and "EL3 rw-" in out

@@ -12,8 +12,9 @@ raw image of the batch's memory, and must print the same objects.
 * Every vector where QEMU 7.2 departs from the architecture is checked against
   the architectural answer, argued from the Arm ARM pseudocode (DDI 0487, ASL)
   in :data:`ARGUMENTS` below, and pgwalk's explanation engine must name its
-  category.  Three departures the generator did not tag are argued the same way
-  (``fwb_memattr3_res0``, ``s1_off_shareability`` and two illegal level 0 blocks).
+  category.  Four departures the generator did not tag are argued the same way
+  (``fwb_memattr3_res0``, ``s1_off_shareability``, two illegal level 0 blocks and
+  ``oa_beyond_ps_within_block``: 64KB level 1 blocks larger than the IPS).
 
 ``python -m pytest tests/test_at_oracle.py -s`` prints the per-family agreement
 table; ``python tests/perf/oracle_summary.py`` prints it without pytest.
@@ -37,6 +38,7 @@ from pgwalk.at import ATBatch, parse_batch_line
 from pgwalk.faults import FaultType, decode_fsc
 from pgwalk.formats import descriptors as D
 from pgwalk.formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
+from pgwalk.params import oa_out_of_range
 
 pytestmark = pytest.mark.skipif(not O.available(), reason="QEMU AT oracle not present")
 
@@ -48,7 +50,7 @@ BASE_REGS = {"ID_AA64MMFR0_EL1": O.MMFR0, "ID_AA64MMFR1_EL1": 0x11010211122,
 #
 # Each entry: category -> the architectural answer, argued from the pseudocode.  The
 # checker of the same name below asserts exactly that answer for every vector of the
-# category.  Categories 1-10 are the MANIFEST's; the last three were not tagged by the
+# category.  Categories 1-10 are the MANIFEST's; the last four were not tagged by the
 # generator (their vectors carry qemu_departs_from_architecture = false) and are
 # recognised by rule in untagged_category().
 ARGUMENTS = {
@@ -113,6 +115,11 @@ ARGUMENTS = {
         "(BlockDescSupported is FALSE at 4KB level 0 without DS) and the walk ends with a Translation fault "
         "at level 0.  The output-address check (S1OAOutOfRange(oa)) runs only after a leaf, which this is "
         "not.  QEMU accepts the block (category 1) and reports its OA as an Address size fault.",
+    "oa_beyond_ps_within_block (untagged)":
+        "(untagged) A 64KB level 1 block (4TB) with IPS below 42 bits, its base inside IPS.  ASL S1Walk "
+        "computes oa = StageOA(va, ...) -- the block base with VA[41:0] -- and tests S1OAOutOfRange(oa.address): "
+        "address<55:IPS> must be zero, and here VA bits at or above IPS are not.  Answer: an Address size fault "
+        "at level 1.  QEMU 7.2 (get_phys_addr_lpae) tests only the block's base and translates.",
 }
 UNTAGGED_ILLEGAL_BLOCK = {"s1_mixed/02499", "s1_mixed/02500"}
 
@@ -175,6 +182,8 @@ def untagged_category(o: Outcome) -> str | None:
     if v["id"] in UNTAGGED_ILLEGAL_BLOCK:
         return "qemu_accepts_illegal_block (untagged)"
     t = res.translation
+    if O.block_oa_beyond(setup, t):
+        return "oa_beyond_ps_within_block (untagged)"
     s2 = setup.s2
     if v["qemu"]["status"] != "ok" or res.par is None or res.par & 1 or s2 is None or not s2.fwb or t.s2 is None:
         return None
@@ -320,6 +329,21 @@ def check_fwb_memattr3_res0(o: Outcome) -> None:
     assert PAR_EL1_OK["ATTR"].get(q) == 0 and PAR_EL1_OK["SH"].get(q) == 0b10
 
 
+def check_oa_beyond_ps_within_block(o: Outcome) -> None:
+    t = o.res.translation
+    f = t.fault
+    assert O.block_oa_beyond(o.setup, t) and (f.type, f.level, f.stage) == (FaultType.ADDRESS_SIZE, 1, 1)
+    step = [s for s in t.steps if s.stage == 1 and s.level == 1][-1]
+    p = o.setup.s1_params(o.res.va)
+    oa = step.next_addr | (o.res.va & ((1 << 42) - 1))
+    assert p.granule_shift == 16 and p.oa_bits < 42 and oa_out_of_range(oa, p.oa_bits)
+    q = _qpar(o)
+    if q & 1:      # QEMU: a fault S1Walk/S1Translate check after the output address (AF, permission)
+        assert _fault(q)[:3] in ((FaultType.ACCESS_FLAG, 1, 0), (FaultType.PERMISSION, 1, 0)), o.v["id"]
+    else:          # QEMU: the out-of-range output address itself
+        assert PAR_EL1_OK["PA"].get(q) == oa >> 12, o.v["id"]
+
+
 def check_s1_off_shareability(o: Outcome) -> None:
     sw, q = o.res.par, _qpar(o)
     assert PAR_EL1_OK["ATTR"].get(sw) == 0xFF and PAR_EL1_OK["SH"].get(sw) == 0b10
@@ -340,9 +364,11 @@ CHECKERS = {
     "attr_combine_fwb": check_attr_combine_fwb,
     "fwb_memattr3_res0": check_fwb_memattr3_res0,
     "s1_off_shareability": check_s1_off_shareability,
+    "oa_beyond_ps_within_block (untagged)": check_oa_beyond_ps_within_block,
 }
 #: The category name pgwalk's explanation engine gives each departure
-ENGINE_NAME = {"qemu_accepts_illegal_block (untagged)": "qemu_accepts_illegal_block"}
+ENGINE_NAME = {"qemu_accepts_illegal_block (untagged)": "qemu_accepts_illegal_block",
+               "oa_beyond_ps_within_block (untagged)": "oa_beyond_ps_within_block"}
 
 
 # --------------------------------------------------------------------------- summary
@@ -462,6 +488,7 @@ def test_departure_counts():
         "qemu_rejects_s2_16k_level0": 202, "qemu_rejects_s2_level-1_ipa_lt_52": 135,
         "attr_combine_device": 11, "attr_combine_normal_hints": 13, "attr_combine_fwb": 15,
         "fwb_memattr3_res0": 156, "s1_off_shareability": 5, "qemu_accepts_illegal_block (untagged)": 2,
+        "oa_beyond_ps_within_block (untagged)": 25,
     }
 
 

@@ -422,7 +422,9 @@ def test_parse_address_text():
     assert parse_address_text(text.replace(b"\n", b"\r\n")).tolist() == vas
     assert parse_address_text(text.rstrip(b"\n")).tolist() == vas
     assert parse_address_text(text.upper().replace(b"0X", b"0x")).tolist() == vas
-    for bad in (b"0x1\n\n0x2\n", b"0x1 # c\n", b"12\n", b"0x\n", b"0x1_0\n", b"0x" + b"1" * 17 + b"\n", b""):
+    assert parse_address_text(b"12\n0x12\n").tolist() == [0x12, 0x12]            # bare values are hex
+    for bad in (b"0x1\n\n0x2\n", b"0x1 # c\n", b"0x\n", b"0x1_0\n", b"0x" + b"1" * 17 + b"\n", b"",
+                b"\xd9\xa1\n"):
         assert parse_address_text(bad) is None
 
 
@@ -632,7 +634,7 @@ def test_bulk_at_el3_ns_follows_nstable():
 # --------------------------------------------------------------------------- the fast text paths
 
 def _ref_parse(data: bytes):
-    """What parse_address_text must return: every line "0x" and 1-16 hex digits, else None."""
+    """What parse_address_text must return: every line an optional "0x" and 1-16 hex digits, else None."""
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -640,8 +642,8 @@ def _ref_parse(data: bytes):
     for line in lines:
         if line.endswith(b"\r"):
             line = line[:-1]
-        digits = line[2:]
-        if line[:2] not in (b"0x", b"0X") or not 1 <= len(digits) <= 16 or \
+        digits = line[2:] if line[:2] in (b"0x", b"0X") else line
+        if not 1 <= len(digits) <= 16 or \
                 any(c not in b"0123456789abcdefABCDEF" for c in digits):
             return None
         out.append(int(digits, 16))

@@ -176,7 +176,7 @@ def test_hostile_tree_through_the_cli(tmp_path, capsys):
     (["--stage", "2"], "stage 2 is not enabled"),
     (["--stage", "2", "--ttbr0"], "--stage 2 walks the VTTBR_EL2 tree"),
     (["--depth", "1", "--view", "ranges"], "--depth applies to the tree view"),
-    (["--range", "zz+1"], "not a number"),
+    (["--range", "zz+1"], "not a hexadecimal"),
 ])
 def test_bad_input_exits_2(capsys, args, msg):
     rc, out, err = run(["dump-tree", *sample("s1_4k_48bit"), *args], capsys)

@@ -29,15 +29,16 @@ def run(*args, input=None):
 # ----------------------------------------------------------------------------- values
 @pytest.mark.parametrize("text,value", [
     ("0x96000045", 0x96000045), ("96000045", 0x96000045), ("0X96000045", 0x96000045),
-    ("0x0000_0000_9600_0045", 0x96000045), ("00000000`96000045", 0x96000045), ("0b101", 5),
-    ("0o17", 15), ("0d100", 100), ("96000045h", 0x96000045), ("0xffffffffffffffff", (1 << 64) - 1),
-    (" 0x25 ", 0x25), (0x25, 0x25), ("0x96000045UL", 0x96000045),
+    ("0x0000_0000_9600_0045", 0x96000045), ("0xffffffffffffffff", (1 << 64) - 1),
+    (" 0x25 ", 0x25), (0x25, 0x25), ("25", 0x25),
+    ("0b101", 0xB101), ("0d100", 0xD100), ("0b102", 0xB102),          # bare values are hex: no binary/decimal prefixes
 ])
 def test_parse_u64_accepts(text, value):
     assert parse_u64(text) == value
 
 
-@pytest.mark.parametrize("text", ["zz", "", "0x", "-1", "0x1_0000_0000_0000_0000", "12.5", "0b102", "ESR"])
+@pytest.mark.parametrize("text", ["zz", "", "0x", "-1", "0x1_0000_0000_0000_0000", "12.5", "ESR",
+                                  "00000000`96000045", "0o17", "96000045h", "0x96000045UL", "\u0661\u0662"])
 def test_parse_u64_rejects(text):
     with pytest.raises(InputError):
         parse_u64(text, "ESR")

@@ -148,6 +148,11 @@ def _image_commands(img: Path, p: dict[str, Path]) -> list[list]:
         ["at", "S1E1R", VA, "-i", img, "--hw-par", "0x800", "--json"],
         ["at", "--batch", p["at-batch"], "-i", img, "--regs", regs, "--json"],
         ["vtop", img, VA, "0xffff000000001000"], ["ptov", img, "0x2000", "0x40000000"],
+        # issue 11: absurd and user addresses, PAs beyond every size, unknown TTBR0/MAIR
+        ["vtop", img, "--json", "0x0", "0xffffffffffffffff", "0xf3ff000000001000", "0x8000000000000000"],
+        ["ptov", img, "--json", "0xffffffffffffffff", "0x0", "0x10000000000000"],
+        ["translate", "-i", img, "--json", "0x1000", VA], ["dump-tree", "-i", img, "--ttbr0", "--stats"],
+        ["translate", "-i", img, "--reg", "TCR_EL1=0x10", "--reg", "TTBR0_EL1=0", "0x1000"],
         ["decode-esr", "--log", p["log"], "--image", img, "--json"],
     ]
 
@@ -469,9 +474,10 @@ def test_inputs_are_never_modified(inputs, tmp_path):
 WRITE = re.compile(r"""open\([^)]*["'](?:w|a|x|r\+|wb|ab|xb|rb\+|r\+b|w\+|w\+b)["']|ACCESS_WRITE|ACCESS_COPY|O_RDWR|"""
                    r"""O_WRONLY|O_APPEND|O_CREAT|O_TRUNC|write_bytes|write_text|os\.truncate|\.truncate\(""")
 #: the only places that write files: the dump writer and the page-table builder (tests and samples),
-#: both given an output path by their caller, and dump-tree's quiet exit on a closed pipe
+#: both given an output path by their caller, and the console script's quiet exit on a closed pipe
+#: (stdout pointed at /dev/null)
 WRITERS = {("pgwalk/kdump.py", "write_kdump"), ("pgwalk/builder.py", "TableBuilder"), ("pgwalk/builder.py", "TwoStage"),
-           ("pgwalk/builder.py", "write_image"), ("pgwalk/cmd/dump_tree.py", "dump_tree")}
+           ("pgwalk/builder.py", "write_image"), ("pgwalk/__main__.py", "run")}
 
 
 def test_no_code_path_opens_an_input_for_writing():

@@ -207,8 +207,8 @@ def test_translate_cli_says_contents_not_in_the_dump_in_text_json_and_csv(public
         assert rows[1].endswith(",false") and rows[2].endswith(",true")
         rc, out, _ = cli("translate", *img, "--regs", regs, "--no-trace", hex(excluded), hex(dumped))
         lines = [x for x in out.splitlines() if x.startswith("0x")]
-        assert f"PA {pa_of[excluded]:#x}" in lines[0] and "contents not in the dump" in lines[0]
-        assert "contents not in the dump" not in lines[1]
+        assert f"PA {pa_of[excluded]:#x}" in lines[0] and "contents not in the image" in lines[0]
+        assert "contents not in the image" not in lines[1]
 
 
 def test_split_file_alone_walk_stops_at_the_table_in_another_file(public, oracle, tmp_path):

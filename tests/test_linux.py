@@ -26,12 +26,13 @@ from pgwalk.linux import (
     kernel_layout, kimage_ptov, kimage_vtop, label_address, layout_constants, linux_mair,
     merge_registers, page_offset, ptov_linear, registers_from_vmcoreinfo, untag, vtop_linear,
 )
-from pgwalk.memory import open_elf_core
+from pgwalk.memory import open_elf_core, open_images
 from pgwalk.params import setup_from_registers
 from pgwalk.vmcoreinfo import parse_vmcoreinfo
 from pgwalk.walk import translate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import oracle_data  # noqa: E402
 from oracle_data import (  # noqa: E402
     linux_registers, linux_translations, linux_vmcore_elf, linux_vmcore_kdump, linux_vmcoreinfo,
 )
@@ -193,7 +194,9 @@ def test_oracle_layout(oracle_info):
     entries = linux_translations()
     if entries is None:
         return
-    lay = kernel_layout(oracle_info)
+    elf = linux_vmcore_elf()
+    mem = open_images([str(elf)]) if elf is not None else None
+    lay = kernel_layout(oracle_info, mem)
     expect = {"linear": "linear map", "fixmap": "fixmap", "fixmap_top": "fixmap", "pci_io": "PCI I/O",
               "vmemmap": "vmemmap", "kimage_symbol": "kernel image", "kimage_segment": "kernel image",
               "kernel_xlate_ktext": "kernel image", "kernel_xlate_kdata": "kernel image",
@@ -203,10 +206,67 @@ def test_oracle_layout(oracle_info):
               "vmalloc_start": None}
     for e in entries:
         want = expect.get(e["category"], "-")
+        if mem is None and e["category"] == "kimage_segment":
+            continue                 # the image's end comes from the tables
         if want != "-" and want is not None:
             assert label_address(lay, int(e["va"], 16)) == want, e
     assert label_address(lay, 0xF3FF800008035000) == "vmalloc"     # TBI-tagged
     assert label_address(lay, 0x0001000000000000) is None
+
+
+def _guest_bounds(layout: dict, vabits: int) -> dict[str, list[tuple[int, int]]]:
+    """The running kernel's own ranges as pgw_oracle printed them (guest_layout.json)."""
+    h = {k: int(v, 16) for k, v in layout.items() if isinstance(v, str) and v.startswith("0x")}
+    text = h["KIMAGE_VADDR"]
+    return {
+        "user": [(0, 1 << vabits)],
+        "linear map": [(max(h["PAGE_OFFSET"], (1 << 64) - (1 << vabits)), h.get("PAGE_END", 1 << 64))],
+        "modules": [(h["MODULES_VADDR"], h["MODULES_END"]), (text - (2 << 30), 1 << 64)],  # + KASLR window
+        "vmalloc": [(h["VMALLOC_START"], h["VMALLOC_END"])],
+        "fixmap": [(h["FIXADDR_START"], h["FIXADDR_TOP"])],
+        "PCI I/O": [(h["PCI_IO_START"], h["PCI_IO_END"])],
+        "vmemmap": [(h["VMEMMAP_START"], 1 << 64)],
+        "kernel image": [(h["KIMAGE_VADDR"], 1 << 64)],
+    }
+
+
+@pytest.mark.parametrize("which", ["4k", "16k"])
+def test_layout_never_labels_an_address_with_a_region_it_is_outside(which):
+    """Issue 11 item 5: every oracle address (and every range edge) gets a label only
+    inside the running kernel's own bounds for that region (pgw_oracle's numbers)."""
+    import json
+
+    if which == "4k":
+        d, text, entries, elf = (oracle_data.linux_oracle_dir(), linux_vmcoreinfo(), linux_translations(),
+                                 linux_vmcore_elf())
+    else:
+        d, text, entries, elf = (oracle_data.linux16k_oracle_dir(), oracle_data.linux16k_vmcoreinfo(),
+                                 oracle_data.linux16k_translations(), oracle_data.linux16k_vmcore_elf())
+    if d is None or text is None or entries is None or elf is None:
+        pytest.skip(f"{which} Linux oracle not present")
+    guest = json.loads((d / "guest_layout.json").read_text())["pgw_oracle"]
+    info = parse_vmcoreinfo(text)
+    mem = open_images([str(elf)])
+    lay = kernel_layout(info, mem)
+    bounds = _guest_bounds(guest, guest["vabits_actual"])
+    vas = [int(e["va"], 16) for e in entries]
+    vas += [x for r in lay for x in (r.start, r.end - 1)]
+    labelled = 0
+    for va in vas:
+        name = label_address(lay, va)
+        if name is None:
+            continue
+        labelled += 1
+        v = untag(va)
+        assert any(lo <= v < hi for lo, hi in bounds[name]), (hex(va), name)
+    assert labelled > len(entries) // 2
+    # the running layout, not the configured one
+    by_name = {r.name: r for r in lay}
+    assert by_name["linear map"].start == bounds["linear map"][0][0]
+    assert by_name["fixmap"].start == bounds["fixmap"][0][0] and by_name["fixmap"].approx
+    # the image ends where the tables stop mapping it: just past _end
+    beyond = [int(e["va"], 16) for e in entries if e["category"].startswith("kimage_beyond")]
+    assert all(label_address(lay, va) != "kernel image" for va in beyond)
 
 
 # --------------------------------------------------------------------------

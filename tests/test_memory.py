@@ -170,10 +170,10 @@ def test_raw_image_at_base(tmp_path: Path) -> None:
         assert mem.find_region(0x40002000) is None
 
 
-def test_decimal_base(tmp_path: Path) -> None:
+def test_bare_base_is_hex(tmp_path: Path) -> None:
     p = raw(tmp_path, "ram.bin", pattern(0x100))
-    with open_image(f"{p}@4096") as mem:
-        assert mem.regions[0].base == 4096
+    with open_image(f"{p}@4096") as mem:             # like every pgwalk value (pgwalk.values)
+        assert mem.regions[0].base == 0x4096
 
 
 def test_multiple_images_sorted_with_hole(tmp_path: Path) -> None:
@@ -629,14 +629,15 @@ def _bytes_backing(data: bytes):
     ("ram.bin", ("ram.bin", None)),
     ("ram.bin@0x40000000", ("ram.bin", 0x40000000)),
     ("ram.bin@0X4000_0000", ("ram.bin", 0x40000000)),
-    ("ram.bin@4096", ("ram.bin", 4096)),
+    ("ram.bin@4096", ("ram.bin", 0x4096)),          # bare values are hex (pgwalk.values)
     ("ram.bin@0", ("ram.bin", 0)),
     ("user@host/ram.bin", ("user@host/ram.bin", None)),
     ("dumps/a@b.bin@0x1000", ("dumps/a@b.bin", 0x1000)),
-    ("ram@2024", ("ram", 2024)),
+    ("ram@2024", ("ram", 0x2024)),
     ("ram.bin@", ("ram.bin@", None)),
     ("ram.bin@0x", ("ram.bin@0x", None)),
-    ("ram.bin@12abc", ("ram.bin@12abc", None)),
+    ("ram.bin@12abc", ("ram.bin", 0x12ABC)),
+    ("ram.bin@12abg", ("ram.bin@12abg", None)),
     ("ram.bin@0xffffffffffffffff", ("ram.bin", 2**64 - 1)),
 ])
 def test_parse_image_spec(spec: str, expected: tuple) -> None:

@@ -53,7 +53,8 @@ def test_bad_files(tmp_path):
         load_register_file(tmp_path / "missing.json")
 
 
-@pytest.mark.parametrize("text,value", [("0x10", 16), ("16", 16), ("0b101", 5), ("ffff_0000", 0xFFFF0000)])
+@pytest.mark.parametrize("text,value", [("0x10", 16), ("16", 0x16), ("0b101", 0xB101), ("ffff_0000", 0xFFFF0000),
+                                        (16, 16)])      # strings are hex (pgwalk.values), numbers numbers
 def test_parse_int(text, value):
     assert parse_int(text) == value
 
@@ -77,3 +78,17 @@ def test_missing_id_register_is_assumed_and_said():
     s = setup_from_registers({"TCR_EL1": 0x10, "SCTLR_EL1": 1})
     assert s.features.pa_max == 52
     assert any("PARange 52" in n for n in s.notes)
+
+
+def test_tcr2_enables_are_said_not_modelled_and_new_registers_are_known():
+    """A register file from a FEAT_TCR2 machine loads (HCRX_EL2, POR_ELx, S2PIR_EL2 are
+    architectural names), and a non-zero TCR2_EL1 is never silently read as TCR2-off."""
+    from pgwalk.params import setup_from_registers
+    from pgwalk.regs import canonical_name
+
+    for name in ("HCRX_EL2", "POR_EL0", "POR_EL1", "S2PIR_EL2", "S2POR_EL1", "PIR_EL3"):
+        assert canonical_name(name.lower()) == name
+    regs = {"TCR_EL1": 0x15B5103510, "TTBR1_EL1": 0x40010000, "SCTLR_EL1": 1, "MAIR_EL1": 0xFF}
+    assert not any("TCR2" in n for n in setup_from_registers(regs).notes)
+    notes = setup_from_registers({**regs, "TCR2_EL1": 0x2}).notes
+    assert any(n.startswith("TCR2_EL1 = 0x2 is not modelled") for n in notes)

@@ -96,10 +96,10 @@ def test_shortcut_registers(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["0xzz"], "is not a number"),
+    (["0xzz"], "is not a hexadecimal address"),
     (["0x1" + "0" * 17], "does not fit in 64 bits"),
     (["--reg", "TCR_EL11=0", "0x0"], "did you mean TCR_EL1"),
-    (["--reg", "TCR_EL1=banana", "0x0"], "is not a number"),
+    (["--reg", "TCR_EL1=banana", "0x0"], "is not a hexadecimal value"),
     ([], "no address given"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, args, message):
@@ -131,3 +131,70 @@ def test_console_script_runs(tmp_path):
                        capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["pa"] == "0x40201234"
+
+
+# ----------------------------------------------------------------------------- addresses (issue 11, item 3)
+
+def test_bare_values_are_hex_in_arguments_and_batches(capsys, tmp_path):
+    """``401000`` is 0x401000 everywhere: argument, short batch (line by line), long batch
+    (vectorised parse), ``%016x`` and ``0x`` lines mixed."""
+    rc, out, _ = run(["translate", *sample("s1_4k_48bit"), "--json", "401000"], capsys)
+    assert json.loads(out)["va"] == "0x401000"
+    vas = [0x401000 + 0x1000 * i for i in range(100)]
+    lines = [f"{va:016x}" if i % 2 else f"{va:#x}" for i, va in enumerate(vas)]
+    for n in (3, 100):                                  # scalar and bulk paths
+        f = tmp_path / f"b{n}.txt"
+        f.write_text("\n".join(lines[:n]) + "\n")
+        rc, out, err = run(["translate", *sample("s1_4k_48bit"), "--json", "--batch", str(f)], capsys)
+        assert [int(json.loads(x)["va"], 16) for x in out.splitlines()] == vas[:n], err
+
+
+@pytest.mark.parametrize("token", ["12g4", "\u0661\u0662\u0663", "0x1\uff10", "-1", "1.5", "0o17"])
+def test_bad_batch_line_names_token_and_line(capsys, tmp_path, token):
+    for n in (5, 200):                                  # scalar and bulk paths
+        lines = ["0x1000"] * n
+        lines[3] = token
+        f = tmp_path / "b.txt"
+        f.write_text("# header\n" + "\n".join(lines) + "\n", encoding="utf-8")
+        rc, out, err = run(["translate", *sample("s1_4k_48bit"), "--json", "--batch", str(f)], capsys)
+        assert rc == 2 and out == ""
+        assert err == f"pgwalk: error: {f}:5: {token!r} is not a hexadecimal address\n"
+
+
+def test_bad_argument_names_token(capsys):
+    rc, _, err = run(["translate", *sample("s1_4k_48bit"), "0x1000", "\u0661\u0662"], capsys)
+    assert rc == 2 and err == "pgwalk: error: '\u0661\u0662' is not a hexadecimal address\n"
+
+
+@pytest.mark.parametrize("args", [
+    ["--reg", "TTBR0_EL1=1000zz"], ["--granule", "4k", "--va-bits", "48", "--root", "4000_0000g"],
+])
+def test_bad_register_values_refused(capsys, args):
+    rc, _, err = run(["translate", *sample("s1_4k_48bit"), *args, "0x1000"], capsys)
+    assert rc == 2 and ("is not a hexadecimal value" in err or "is not a hexadecimal address" in err)
+
+
+def test_reg_value_is_hex(capsys):
+    """``--reg TTBR0_EL1=40000000`` is 0x40000000 (not 40 million)."""
+    regs = json.loads((SAMPLES / "s1_4k_48bit.regs.json").read_text())
+    ttbr0 = int(regs["TTBR0_EL1"], 16)
+    a = run(["translate", *sample("s1_4k_48bit"), "--json", "0x401000"], capsys)[1]
+    b = run(["translate", *sample("s1_4k_48bit"), "--reg", f"TTBR0_EL1={ttbr0:x}", "--json", "0x401000"], capsys)[1]
+    assert json.loads(a)["pa"] == json.loads(b)["pa"] is not None
+
+
+def test_help_says_values_are_hex(capsys):
+    for cmd in (["translate"], ["at"], ["decode-esr"], ["decode"], ["dump-tree"]):
+        rc, out, _ = run([*cmd, "--help"], capsys)
+        assert rc == 0 and "hexadecimal" in " ".join(out.split()), cmd
+
+
+def test_batch_with_a_byte_order_mark(capsys, tmp_path):
+    """A UTF-8 BOM (Windows editors) is encoding, not an address; NUL or Latin-1 bytes are refused."""
+    f = tmp_path / "bom.txt"
+    f.write_bytes(b"\xef\xbb\xbf0x401000\n401000\n")
+    rc, out, err = run(["translate", *sample("s1_4k_48bit"), "--json", "--batch", str(f)], capsys)
+    assert [json.loads(x)["va"] for x in out.splitlines()] == ["0x401000", "0x401000"], err
+    f.write_bytes(b"0x401000\n4010\xe900\n")
+    rc, out, err = run(["translate", *sample("s1_4k_48bit"), "--json", "--batch", str(f)], capsys)
+    assert rc == 2 and err == f"pgwalk: error: {f}:2: '4010\ufffd00' is not a hexadecimal address\n"

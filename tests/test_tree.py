@@ -280,13 +280,21 @@ def test_one_el_regime_el2_agrees_with_translate():
     assert set(run_record(r, tree)["permissions"]) == {"el2"}
 
 
-def test_two_stage_stage2_pieces_smaller_than_the_stage1_leaf_are_noted():
+def test_two_stage_stage2_pieces_smaller_than_the_stage1_leaf():
+    """Stage 2 pages that continue each other keep the block whole; one that differs splits it."""
     ts = two_stage(ipa_bits=40)
     ts.s1.map(0x20_0000, 0x1_0020_0000, 0x20_0000, S1Attrs(), max_leaf_level=2)
     ts.s2.map(0x1_0020_0000, 0x2_0000_0000, 0x20_0000, S2Attrs(), min_leaf_level=3)
     setup = setup_from_registers(ts.registers())
     (r,) = collect_runs(tree_params(setup, "ttbr0"), ts.memory())
-    assert r.kind == "block" and r.pa == 0x2_0000_0000 and "smaller pieces" in r.note
+    assert r.kind == "block" and r.pa == 0x2_0000_0000 and r.size == 0x20_0000 and not r.partial
+    assert r.s2_level == 3 and r.note == ""
+    ts.s2.map(0x1_0020_5000, 0x3_0000_0000, 0x1000, S2Attrs())             # one page elsewhere
+    runs = collect_runs(tree_params(setup, "ttbr0"), ts.memory())
+    assert [(x.va_start, x.size, x.pa) for x in runs] == [
+        (0x20_0000, 0x5000, 0x2_0000_0000), (0x20_5000, 0x1000, 0x3_0000_0000),
+        (0x20_6000, 0x1F_A000, 0x2_0000_6000)]
+    assert all(x.partial and x.count == 1 and x.index == 1 for x in runs)
 
 
 # =========================================================================== the visitor

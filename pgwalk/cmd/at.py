@@ -38,6 +38,8 @@ def at(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_pa
 
     OP is one of S1E0R S1E0W S1E1R S1E1W S1E1RP S1E1WP S1E1A S12E0R S12E0W S12E1R
     S12E1W S1E2R S1E2W S1E2A S1E3R S1E3W S1E3A (any case, "AT " prefix optional).
+    VA, --hw-par and the string values of --batch lines are hexadecimal (0x optional;
+    JSON numbers are numbers).
 
     With --hw-par, the captured value is compared field by field (F, PA, ATTR, SH, NS /
     FST, PTW, S; IMPLEMENTATION DEFINED bits and, from a Non-secure regime, NS ignored)
@@ -78,14 +80,14 @@ def _run_one(op_text, va_text, images, regs_file, reg_values, granule, va_bits, 
 
     from ..at import at as run_at
     from ..at import compare_par, explain_mismatch, parse_at_op, parse_captured_par, result_to_dict
-    from ..params import Regime, regime_for_el, setup_from_registers
+    from ..params import Regime, setup_from_registers
     from .common import load_context
 
     op = parse_at_op(op_text)
     captured = parse_captured_par(hw_par, "--hw-par") if hw_par is not None else None
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
-    va = ctx.address(va_text, "VA")         # a number or a VMCOREINFO symbol
-    setup = setup_from_registers(ctx.registers, regime_for_el(op.regime_el, ctx.registers))
+    va = ctx.address(va_text)               # an address, or a VMCOREINFO symbol
+    setup = setup_from_registers(ctx.registers, op.regime(ctx.registers))
     res = run_at(setup, ctx.memory, op, va, pan=pan, exec_el=exec_el)
     diff = reasons = None
     if captured is not None:
@@ -231,15 +233,10 @@ def _batch_context(images, regs_file, reg_values, granule, va_bits, root):
 
 
 def _read_lines(path: str) -> list[str]:
-    from ..errors import InputError
+    """The lines of a batch (``-`` for stdin), read in bounded memory (:func:`.common.read_batch_bytes`)."""
+    from .common import read_batch_bytes
 
-    try:
-        if path == "-":
-            return click.get_text_stream("stdin").read().splitlines()
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read().splitlines()
-    except OSError as exc:
-        raise InputError(f"cannot read batch file {path}: {exc.strerror}") from None
+    return read_batch_bytes(path).decode("utf-8-sig", errors="replace").split("\n")
 
 
 def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan, as_json, trace, exec_el,

@@ -8,7 +8,8 @@ from typing import Callable
 
 import click
 
-__all__ = ["image_options", "register_options", "Context", "load_context", "parse_address", "read_address_lines"]
+__all__ = ["image_options", "register_options", "Context", "load_context", "parse_address", "read_batch_bytes",
+           "batch_lines", "batch_source", "MAX_LINE", "MAX_BATCH"]
 
 
 def image_options(f: Callable) -> Callable:
@@ -18,7 +19,7 @@ def image_options(f: Callable) -> Callable:
                      help="Live target: a stopped GDB stub (QEMU -gdb) read through the GDB remote "
                           "protocol, read-only; registers come from the stub (--regs/--reg fill in).")(f)
     return click.option("-i", "--image", "images", multiple=True, metavar="PATH[@BASE]",
-                        help="Memory image: raw file mapped at BASE (default 0), or an ELF core / crash "
+                        help="Memory image: raw file mapped at BASE (hexadecimal, default 0), or an ELF core / crash "
                              "dump mapped by its own headers. Repeatable.")(f)
 
 
@@ -34,11 +35,11 @@ def register_options(f: Callable) -> Callable:
         click.option("--regs", "regs_file", type=click.Path(dir_okay=False), metavar="FILE",
                      help="Register file (JSON or TOML): architectural names -> values."),
         click.option("--reg", "reg_values", multiple=True, metavar="NAME=VALUE",
-                     help="One register value; wins over --regs. Repeatable."),
+                     help="One register value, hexadecimal (0x optional); wins over --regs. Repeatable."),
         click.option("--granule", type=click.Choice(["4k", "16k", "64k"], case_sensitive=False),
                      help="Shortcut: granule of a table tree given by --root."),
         click.option("--va-bits", type=int, help="Shortcut: VA size in bits (e.g. 48)."),
-        click.option("--root", metavar="PA", help="Shortcut: physical address of the table root (pgdp)."),
+        click.option("--root", metavar="PA", help="Shortcut: physical address of the table root (pgdp), hexadecimal."),
     ]
     for opt in reversed(options):
         f = opt(f)
@@ -54,19 +55,20 @@ class Context:
     notes: list[str] = field(default_factory=list)
     vmcoreinfo: object | None = None
 
-    def address(self, text: str, what: str = "address") -> int:
-        """A number, or a VMCOREINFO symbol of the memory (``SYMBOL``, ``SYMBOL+0x10``)."""
+    def address(self, text: str, where: str | None = None) -> int:
+        """An address (:func:`parse_address`), or a VMCOREINFO symbol of the memory (``SYMBOL+10``)."""
         from ..symbols import parse_symbolic, symbols_from_memory
 
         if not hasattr(self, "_symbols"):
             self._symbols = symbols_from_memory(self.memory)
-        return parse_symbolic(text, self._symbols, what)
+        return parse_symbolic(text, self._symbols, "address", where)
 
 
-def parse_address(text: str, what: str = "address") -> int:
-    from ..regs import parse_int
+def parse_address(text: str, where: str | None = None) -> int:
+    """A command-line address: hexadecimal, ``0x`` optional (:func:`pgwalk.values.parse_value`)."""
+    from ..values import parse_value
 
-    return parse_int(text, what)
+    return parse_value(text, "address", where)
 
 
 def _vmcoreinfo_of(memory) -> str | None:
@@ -146,22 +148,91 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
     return Context(memory, regs, notes, info)
 
 
-def read_address_lines(path: str) -> list[tuple[int, str]]:
-    """Lines of a batch file (``-`` for stdin): (line number, text), blanks and ``#`` comments skipped."""
+#: longest line of a batch file (an address is 18 bytes, an ``at --batch`` record with its registers
+#: a few KiB): a file with no newline (``/dev/zero``, a dump given by mistake) stops here
+MAX_LINE = 1 << 20
+#: most bytes of a batch file (about 15 million ``%016x`` addresses): an endless stream stops here
+MAX_BATCH = 256 << 20
+#: bytes read at a time
+_CHUNK = 1 << 20
+
+
+def batch_source(path: str) -> str:
+    """The name of a batch in messages: its path, or ``<stdin>`` for ``-``."""
+    return "<stdin>" if path == "-" else path
+
+
+def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MAX_BATCH) -> bytearray:
+    """A whole batch file (``-`` for stdin), read as a stream in bounded memory.
+
+    :raises InputError: unreadable; a line longer than ``max_line`` bytes (``/dev/zero``); more
+        than ``max_total`` bytes in all (an endless stream)
+    """
     from ..errors import InputError
 
+    where = batch_source(path)
+    data = bytearray()
+    total = 0
+    lines = 0                  # newlines before the current chunk
+    run = 0                    # bytes since the last newline
     try:
         if path == "-":
-            stream = click.get_text_stream("stdin")
-            lines = stream.read().splitlines()
+            stream, close = _stdin_bytes(), None
         else:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                lines = fh.read().splitlines()
+            stream = close = open(path, "rb")
+        try:
+            while True:
+                chunk = stream.read(_CHUNK)
+                if not chunk:
+                    break
+                first = chunk.find(b"\n")
+                last = chunk.rfind(b"\n")
+                if first >= 0 and run + first > max_line:
+                    run += first
+                elif first < 0:
+                    run += len(chunk)
+                else:
+                    run = len(chunk) - last - 1
+                if run > max_line:
+                    raise InputError(f"{where}:{lines + 1}: line longer than {max_line >> 10} KiB "
+                                     "(not a batch of lines?)")
+                lines += chunk.count(b"\n")
+                total += len(chunk)
+                if total > max_total:
+                    raise InputError(f"{where}: more than {max_total >> 20} MiB; split the batch")
+                data += chunk
+        finally:
+            if close is not None:
+                close.close()
     except OSError as exc:
-        raise InputError(f"cannot read batch file {path}: {exc.strerror}") from None
+        raise InputError(f"cannot read batch file {path}: {exc.strerror or exc}") from None
+    return data
+
+
+class _TextAsBytes:
+    """``read(n)`` in bytes from a text-only stream (a test's or an embedder's ``sys.stdin``)."""
+
+    def __init__(self, text) -> None:
+        self.text = text
+
+    def read(self, n: int) -> bytes:
+        return self.text.read(n).encode("utf-8", errors="surrogateescape")
+
+
+def _stdin_bytes():
+    try:
+        stream = click.get_binary_stream("stdin")
+    except RuntimeError:                        # a text-only stdin (tests, embedding)
+        return _TextAsBytes(click.get_text_stream("stdin"))
+    return stream
+
+
+def batch_lines(data: bytes) -> list[tuple[int, str]]:
+    """The lines of a batch (``\\n``-separated; ``\\r\\n`` too) as (line number, text), blank lines and
+    ``#`` comments left out; bytes that are not UTF-8 become U+FFFD (and are then refused)."""
     out = []
-    for n, line in enumerate(lines, 1):
-        text = line.split("#", 1)[0].strip()
+    for n, line in enumerate(data.decode("utf-8-sig", errors="replace").split("\n"), 1):
+        text = line.split("#", 1)[0].strip(" \t\r\f\v")
         if text:
             out.append((n, text))
     return out

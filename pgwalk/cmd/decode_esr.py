@@ -27,8 +27,14 @@ JSON output (``--json``) of ``decode-esr VALUE`` is one object::
     }
 
 ``decode-esr --log FILE --json`` prints a JSON array with one object per
-report found (see :meth:`pgwalk.kernlog.KernelReport.to_json`; its
-``decode`` member is the object above).  ``decode REGISTER VALUE --json``
+report found, each printed as soon as its report is complete (see
+:meth:`pgwalk.kernlog.KernelReport.to_json`: ``producer``, ``format``,
+``esr``, ``registers`` {FAR, ELR, HPFAR, PAR, IPA}, ``claims`` (the log's own
+words), ``logged`` (the numbers and names it printed), ``disagreements``,
+``problems``; its ``decode`` member is the object above; ``descriptors``
+lists the logged pgd..pte entries decoded, see
+:meth:`pgwalk.descdecode.DescriptorReport.to_json`).  ``decode descriptor
+VALUE --json`` prints one such descriptor object.  ``decode REGISTER VALUE --json``
 prints the register's object (``fields``, ``details``, ``derived``).
 """
 
@@ -48,6 +54,32 @@ _EL = click.Choice(["1", "2", "3"])
 def _console():
     from rich.console import Console
     return Console(highlight=False, soft_wrap=False)
+
+
+def _shown(rows, full: bool = False):
+    """The rows of the default view: the fields that apply (one ISS layout), none overlapping another.
+
+    A row is left out when it does not apply here (``valid`` false: the ISV = 0
+    fields when ISV = 1, ...), or when it contains another row shown (ISS
+    around its own fields).  ``full`` keeps every row.
+    """
+    if full:
+        return list(rows)
+    valid = [d for d in rows if d.valid]
+
+    out = []
+    for d in valid:
+        contains = any(o is not d and o.lsb >= d.lsb and o.msb <= d.msb and (o.msb, o.lsb) != (d.msb, d.lsb)
+                       and _same_register(d, o) for o in valid)
+        if not contains:
+            out.append(d)
+    return out
+
+
+def _same_register(a, b) -> bool:
+    esr = ("ESR", "ISS", "ISS2")
+    return (a.group in esr and b.group in esr and (a.name in ("ISS", "ISS2") or a.group == b.group)) or \
+        (a.group not in esr and a.group == b.group)
 
 
 def _field_table(rows, title=None):
@@ -71,12 +103,12 @@ def _esc(text: str) -> str:
     return escape(text)
 
 
-def _print_esr(con, r) -> None:
+def _print_esr(con, r, full: bool = False) -> None:
     hexv = f"{r.value:#018x}" if r.value >> 32 else f"{r.value:#010x}"
     con.print(f"[bold]{r.register} {hexv}[/bold]  EC {r.ec:#04x} [bold]{_esc(r.ec_name)}[/bold]"
               f" [dim]({_esc(r.linux_ec_name)})[/dim]")
     con.print(f"[bold cyan]{_esc(r.summary)}[/bold cyan]")
-    con.print(_field_table(r.details))
+    con.print(_field_table(_shown(r.details, full)))
     for w in r.warnings:
         con.print(f"[yellow]warning:[/yellow] {_esc(w)}")
     for n in r.notes:
@@ -91,14 +123,14 @@ def _print_esr(con, r) -> None:
         for n in r.hpfar.notes:
             con.print(f"[dim]note:[/dim] {_esc(n)}")
     if r.par is not None:
-        _print_register(con, r.par)
+        _print_register(con, r.par, full)
 
 
-def _print_register(con, rep) -> None:
+def _print_register(con, rep, full: bool = False) -> None:
     con.print(f"[bold]{rep.register} {rep.value:#018x}[/bold]")
     if rep.summary:
         con.print(f"[bold cyan]{_esc(rep.summary)}[/bold cyan]")
-    con.print(_field_table(rep.details))
+    con.print(_field_table(_shown(rep.details, full)))
     if rep.derived:
         from rich.table import Table
         t = Table(title="derived", title_justify="left", show_header=False, pad_edge=False)
@@ -147,16 +179,25 @@ def _dump(obj) -> None:
 @click.option("--log", "log", metavar="FILE", help="Find and check every arm64 fault report in a kernel log "
               "('-' for stdin).")
 @click.option("--image", metavar="FILE", help="With --log: memory image to walk the logged pgdp in.")
+@click.option("--short", is_flag=True, help="One grep-able line per syndrome.")
+@click.option("--full", is_flag=True, help="Every field of every ISS layout, also those that do not apply.")
 @click.pass_context
-def decode_esr(ctx, esr, far, hpfar, par, el, as_json, linux, kernel, log, image):
-    """Decode an ESR_ELx value field by field (or every fault report in a kernel log).
+def decode_esr(ctx, esr, far, hpfar, par, el, as_json, linux, kernel, log, image, short, full):
+    """Decode an ESR_ELx value field by field (or every exception report in a log).
 
-    Values are hexadecimal unless prefixed (0x, 0b, 0o, 0d).
+    Values are hexadecimal (0x optional, _ separators allowed).  With --log FILE
+    ('-' for stdin) every AArch64 exception report in any text is found and
+    decoded as it is read: Linux (3.x on), KVM, Xen, seL4, U-Boot, EDK2, TF-A,
+    OP-TEE, Zephyr, FreeBSD, XNU, gdb and QEMU logs, register dumps; exit
+    status 0 all agree, 1 a log's own decode disagrees or no report was found,
+    2 bad input.
     """
+    if short and (as_json or linux or full):
+        raise InputError("--short prints one line per syndrome; it does not combine with --json, --linux or --full")
     if log is not None:
         if esr is not None or far or hpfar or par:
             raise InputError("--log takes no ESR, --far, --hpfar or --par (they come from the log)")
-        code = _run_log(ctx, log, as_json, linux, kernel, image)
+        code = _run_log(ctx, log, as_json, linux, kernel, image, short, full)
         if code:
             ctx.exit(code)
         return code
@@ -180,18 +221,27 @@ def decode_esr(ctx, esr, far, hpfar, par, el, as_json, linux, kernel, log, image
     report = _decode(esr, int(el) if el else None, far=far, hpfar=hpfar, par=par)
     if as_json:
         _dump(report.to_json())
+    elif short:
+        click.echo(short_line(report))
     else:
-        _print_esr(_console(), report)
+        _print_esr(_console(), report, full)
     return 0
 
 
-def _read_log(path: str) -> str:
-    if path == "-":
-        data = click.get_binary_stream("stdin").read()
-    else:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    return data.decode("utf-8", errors="replace")
+def short_line(d, far: int | None = None) -> str:
+    """One grep-able line for a decoded syndrome: ``ESR 0x96000045 EC=0x25 ... | summary``."""
+    hexv = f"{d.value:#010x}" if not d.value >> 32 else f"{d.value:#018x}"
+    parts = [f"{d.register}={hexv}", f"EC={d.ec:#04x}", f"IL={d.il}"]
+    if d.fault is not None:
+        parts.append(f"FSC={d.fault.fsc:#04x}")
+    for name in ("ISV", "WnR", "S1PTW", "CM", "EA"):
+        if name in d.fields and any(x.name == name and x.valid for x in d.details):
+            parts.append(f"{name}={d.fields[name]}")
+    if d.far is not None:
+        parts.append(f"FAR={d.far.value:#x}")
+    if d.hpfar is not None and d.hpfar.address is not None:
+        parts.append(f"IPA={d.hpfar.address:#x}")
+    return " ".join(parts) + f" | {d.ec_name} | {d.summary}"
 
 
 def _walker_for(image: str):
@@ -213,66 +263,132 @@ def _walker_for(image: str):
     return walk_fn, None
 
 
-def _run_log(ctx, path, as_json, linux, kernel, image):
-    from ..kernlog import compare_logged_walk, parse_text
-    reports = parse_text(_read_log(path))
+class _EncodedText:
+    """A text stream read as UTF-8 bytes (stdin replaced by a text-only object, as in tests)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size).encode("utf-8", errors="replace")
+
+
+def _open_log(path: str):
+    if path == "-":
+        try:
+            return click.get_binary_stream("stdin"), False
+        except RuntimeError:
+            return _EncodedText(sys.stdin), False
+    return open(path, "rb"), True
+
+
+def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
+    """Scan the log as a stream: each report is printed as soon as it is complete."""
+    import json
+
+    from ..kernlog import compare_logged_walk, scan_stream
     walk_fn, walk_note = (None, None)
-    comparisons = {}
     if image:
         walk_fn, walk_note = _walker_for(image)
-        if walk_fn is not None:
-            for r in reports:
-                if r.walk is not None and r.walk.entries and r.duplicate_of is None:
-                    comparisons[r.index] = compare_logged_walk(r, walk_fn)
-    disagree = any(r.disagreements for r in reports) or any(not c.ok and c.error is None
-                                                            for c in comparisons.values())
+    stream, close = _open_log(path)
+    con = None if as_json or linux or short else _console()
+    out = click.get_text_stream("stdout")
+    n_reports = n_dup = total_d = total_p = 0
+    disagree = False
+    first_json = True
+    try:
+        for r in scan_stream(stream, idle=1.0):
+            n_reports += 1
+            if r.duplicate_of is not None:
+                n_dup += 1
+            cmp = None
+            if walk_fn is not None and r.walk is not None and r.walk.entries and r.duplicate_of is None:
+                cmp = compare_logged_walk(r, walk_fn)
+            logged = _logged_descriptors(r) if not as_json or r.walk is not None else None
+            if r.disagreements or (cmp is not None and not cmp.ok and cmp.error is None):
+                disagree = True
+            if r.duplicate_of is None:
+                total_d += len(r.disagreements)
+                total_p += len(r.problems)
+            if as_json:
+                o = r.to_json()
+                if cmp is not None:
+                    o["walk_comparison"] = cmp.to_json()
+                if logged:
+                    o["descriptors"] = [x.to_json() for x in logged]
+                text = json.dumps(o, indent=2)
+                click.echo(("[\n" if first_json else ",\n") + "\n".join("  " + t for t in text.splitlines()),
+                           nl=False)
+                first_json = False
+            elif linux:
+                if r.esr is None or r.duplicate_of is not None:
+                    continue
+                from ..esr import linux_mem_abort_lines, linux_style
+                click.echo(f"# report {r.index}, line {r.first_line}: {r.headline}")
+                style = linux_style(kernel) if kernel else None
+                for line in (linux_mem_abort_lines(r.esr, style) if style else r.expected_block() or
+                             linux_mem_abort_lines(r.esr)):
+                    click.echo(line)
+            elif short:
+                if r.duplicate_of is None:
+                    click.echo(_short_report(path, r))
+            elif r.duplicate_of is None:
+                _print_report(con, r, cmp, logged)
+            out.flush()
+    finally:
+        if close:
+            stream.close()
     if as_json:
-        out = []
-        for r in reports:
-            o = r.to_json()
-            if r.index in comparisons:
-                o["walk_comparison"] = comparisons[r.index].to_json()
-            out.append(o)
-        _dump(out)
-        if walk_note:
-            click.echo(f"pgwalk: note: {walk_note}", err=True)
-        return 1 if disagree else 0
-    if linux:
-        from ..esr import linux_mem_abort_lines, linux_style
-        for r in reports:
-            if r.esr is None or r.duplicate_of is not None:
-                continue
-            click.echo(f"# report {r.index}, line {r.first_line}: {r.headline}")
-            style = linux_style(kernel) if kernel else None
-            for line in (linux_mem_abort_lines(r.esr, style) if style else r.expected_block() or
-                         linux_mem_abort_lines(r.esr)):
-                click.echo(line)
-        return 1 if disagree else 0
-    con = _console()
-    if not reports:
-        con.print("no arm64 fault reports found")
-    n_dup = 0
-    for r in reports:
-        if r.duplicate_of is not None:
-            n_dup += 1
-            continue
-        _print_report(con, r, comparisons.get(r.index))
-    total_d = sum(len(r.disagreements) for r in reports if r.duplicate_of is None)
-    total_p = sum(len(r.problems) for r in reports if r.duplicate_of is None)
-    con.print(f"[bold]{len(reports) - n_dup} report(s)[/bold]" + (f" (+{n_dup} repeated, e.g. dmesg after the "
+        click.echo("[]" if first_json else "\n]")
+    if n_reports == 0:
+        click.echo(f"pgwalk: no AArch64 exception report found in {'stdin' if path == '-' else path}", err=True)
+        return 1
+    if con is not None:
+        con.print(f"[bold]{n_reports - n_dup} report(s)[/bold]" + (f" (+{n_dup} repeated, e.g. dmesg after the "
                                                                    "console)" if n_dup else "") +
-              f", {total_d} disagreement(s) with pgwalk's decode, {total_p} problem(s)")
+                  f", {total_d} disagreement(s) with pgwalk's decode, {total_p} problem(s)")
     if walk_note:
-        con.print(f"[yellow]note:[/yellow] {_esc(walk_note)}")
+        click.echo(f"pgwalk: note: {walk_note}", err=True) if con is None else \
+            con.print(f"[yellow]note:[/yellow] {_esc(walk_note)}")
     return 1 if disagree else 0
 
 
-def _print_report(con, r, comparison=None) -> None:
+def _logged_descriptors(r):
+    """The oops's logged pgd=/p4d=/pud=/pmd=/pte= values, decoded without an image (or None)."""
+    if r.walk is None or not r.walk.entries or r.walk.page_kb is None or r.walk.va_bits is None:
+        return None
+    try:
+        from ..descdecode import decode_logged_walk
+    except ImportError:
+        return None
+    try:
+        return decode_logged_walk(r.walk)
+    except Exception:                                     # a garbled walk: shown raw, as logged
+        return None
+
+
+def _short_report(path: str, r) -> str:
+    where = f"{'-' if path == '-' else path}:{r.first_line}"
+    head = f"{where}: {r.producer}/{r.format or r.kind}"
+    if r.decode is None:
+        return f"{head} no ESR" + (f" | {r.problems[0]}" if r.problems else "")
+    line = f"{head} {short_line(r.decode)}"
+    if r.disagreements:
+        line += " | DISAGREES: " + "; ".join(r.disagreements)
+    return line
+
+
+def _print_report(con, r, comparison=None, logged=None) -> None:
     from ..esr import fsc_text
     ts = f" [{r.timestamp:.6f}]" if r.timestamp is not None else ""
     lines = f"line {r.first_line}" + (f"-{r.last_line}" if r.last_line != r.first_line else "")
-    con.rule(f"report {r.index} ({r.kind.replace('_', ' ')}, {lines}){ts}", align="left")
+    what = r.kind.replace('_', ' ') if r.producer == "linux" else "exception"
+    con.rule(f"report {r.index} ({what}, {r.producer} {r.format}, {lines}){ts}", align="left")
     con.print(_esc(r.headline))
+    if r.registers:
+        con.print("  " + "  ".join(f"{k} {v:#x}" for k, v in r.registers.items()))
+    for c in r.claims:
+        con.print(f"[dim]the log says:[/dim] {_esc(c)}")
     if r.decode is not None:
         d = r.decode
         con.print(f"ESR {r.esr:#018x} [dim](from the {r.esr_source})[/dim]: EC {d.ec:#04x} "
@@ -286,7 +402,7 @@ def _print_report(con, r, comparison=None) -> None:
         if shown:
             con.print("  " + ", ".join(f"{x.name}={x.value:#x}" if x.width > 4 else f"{x.name}={x.value}"
                                        for x in shown))
-    if r.address is not None:
+    if r.address is not None and r.producer == "linux":
         con.print(f"address {r.address:#018x}")
     if r.walk is not None:
         w = r.walk
@@ -296,6 +412,8 @@ def _print_report(con, r, comparison=None) -> None:
         con.print(f"logged walk: {geo}{base}")
         if w.entries:
             con.print("  " + ", ".join(f"{n}={v:016x}" for n, v in w.entries))
+        for x in logged or ():
+            con.print(f"  {x.name}: {_esc(x.summary)}")
         if w.message:
             con.print(f"  {_esc(w.message)}")
     if comparison is not None:
@@ -326,13 +444,29 @@ def _print_report(con, r, comparison=None) -> None:
 @click.argument("value")
 @click.option("--e2h", is_flag=True, help="TCR_EL2 with HCR_EL2.E2H = 1 (the TCR_EL1 layout).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def decode(register, value, e2h, as_json):
-    """Decode a register pgwalk reads: every field, its meaning, derived walk parameters.
+@click.option("--full", is_flag=True, help="Also the fields that do not apply to this value.")
+@click.option("--granule", type=click.Choice(["4k", "16k", "64k"], case_sensitive=False),
+              help="descriptor: translation granule.")
+@click.option("--level", type=click.IntRange(-1, 3), help="descriptor: lookup level (-1..3).")
+@click.option("--stage", type=click.Choice(["1", "2"]), default="1", show_default=True, help="descriptor: stage.")
+@click.option("--ds", is_flag=True, help="descriptor: TCR_ELx.DS = 1 (52-bit OA with 4KB/16KB granules).")
+@click.option("--pa-bits", type=click.IntRange(32, 52), default=48, show_default=True,
+              help="descriptor: output size (52 with 64KB: OA[51:48] in bits [15:12]).")
+@click.option("--mair", metavar="VALUE", help="descriptor: MAIR_ELx, to name the stage 1 memory type.")
+@click.option("--one-el", is_flag=True, help="descriptor: a regime without EL0 (EL2, EL3): no AP[1], UXN, nG.")
+def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bits, mair, one_el):
+    """Decode a register pgwalk reads, or one page-table entry.
 
     REGISTER is one of TCR_EL1/2/3, VTCR_EL2, SCTLR_EL1/2/3, HCR_EL2, MAIR_EL1/2/3,
-    TTBR0/1_ELx, VTTBR_EL2, ID_AA64MMFR0/1/2_EL1, PAR_EL1, HPFAR_EL2, ESR_EL1/2/3, FAR_ELx.
-    VALUE is hexadecimal unless prefixed.
+    TTBR0/1_ELx, VTTBR_EL2, ID_AA64MMFR0/1/2_EL1, PAR_EL1, HPFAR_EL2, ESR_EL1/2/3, FAR_ELx,
+    or "descriptor" (with --granule and --level): kind, address, attributes,
+    permissions and RES0 problems of one entry, without a memory image.
+    VALUE is hexadecimal (0x optional, _ separators allowed).
     """
+    if register.lower() in ("descriptor", "desc", "pte"):
+        return _decode_descriptor(value, as_json, granule, level, int(stage), ds, pa_bits, mair, one_el)
+    if granule or level is not None or ds or mair or one_el:
+        raise InputError("--granule, --level, --ds, --mair and --one-el are for 'pgwalk decode descriptor'")
     from ..esr import EsrReport, decode_register
     rep = decode_register(register, value, e2h=e2h)
     if as_json:
@@ -340,9 +474,33 @@ def decode(register, value, e2h, as_json):
         return 0
     con = _console()
     if isinstance(rep, EsrReport):
-        _print_esr(con, rep)
+        _print_esr(con, rep, full)
     else:
-        _print_register(con, rep)
+        _print_register(con, rep, full)
+    return 0
+
+
+def _decode_descriptor(value, as_json, granule, level, stage, ds, pa_bits, mair, one_el):
+    from ..descdecode import decode_descriptor
+    from ..esr import parse_u64
+    if granule is None or level is None:
+        raise InputError("decode descriptor needs --granule (4k, 16k, 64k) and --level (-1..3)")
+    rep = decode_descriptor(parse_u64(value, "descriptor"), granule=granule, level=level, stage=stage, ds=ds,
+                            pa_bits=pa_bits, mair=None if mair is None else parse_u64(mair, "--mair"),
+                            two_el=not one_el)
+    if as_json:
+        _dump(rep.to_json())
+        return 0
+    con = _console()
+    con.print(f"[bold]descriptor {rep.value:#018x}[/bold]")
+    con.print(f"[bold cyan]{_esc(rep.summary)}[/bold cyan]")
+    if rep.layout is not None:
+        from ..esr import FieldReport
+        rows = [FieldReport(f.name, f.msb, f.lsb, f.get(rep.value), f.doc or "", group="descriptor")
+                for f in rep.layout]
+        con.print(_field_table(rows))
+    for n in rep.notes:
+        con.print(f"[dim]note:[/dim] {_esc(n)}")
     return 0
 
 

@@ -120,7 +120,8 @@ def _write_html(path, images, trees, spans, ctx, layout, notes, merge, limits) -
 @click.option("--max-tables", type=click.IntRange(1), default=100_000, show_default=True,
               help="Stop after reading this many tables.")
 @click.option("--max-entries", type=click.IntRange(1), default=50_000_000, show_default=True,
-              help="Stop after reading this many descriptors.")
+              help="Stop after reading this many descriptors (--stage 12: each stage 2 lookup of a leaf "
+                   "output counts as one).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True, allow_dash=True), metavar="FILE",
               help="Write one self-contained HTML page (map, tree, descriptor fields) to FILE ('-': stdout).")
 def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text, ttbr0, ttbr1, stage, regime, view,
@@ -135,18 +136,27 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     are flagged.  Hierarchical APTable/XNTable/NSTable apply to the leaves.
 
     \b
+    --stage 12 (two stages): every leaf output is looked up in stage 2 as
+    translate does it; each range shows the final PA, the final attributes
+    (stage 1 combined with stage 2, FWB and HCR_EL2.CD as the registers say)
+    and the permissions both stages allow, and a stage 1 block that stage 2
+    maps in differing pieces is split into those pieces ("piece").
+
+    \b
     --json writes JSON Lines; every object has "record":
       "range"   (ranges view) va_start, va_end (exclusive), size, level, kind
                 (block, page, illegal block, reserved, invalid, table), count,
                 entry_size, mapped, pa_start [, ipa_start], raw, memtype,
                 attributes, permissions {el1, el0 | stage2_el1, stage2_el0},
                 attr_index, sh, af, ng, dbm, contiguous, gp, ns, ns_table,
-                flags, nonzero, status, note
+                flags, nonzero, status, note; --stage 12 also partial,
+                s1_attributes, stage2, fault, effective_permissions
+                ("attributes" then are the final ones, as translate's)
       "table"   (tree view) depth, last, level, index, table, pa, va_start,
                 va_end, entries, valid, status, descriptor, flags, inherited
       "entries" (tree view) a range record plus depth, last, index, table
       "summary" (last line) schema, view, trees, tables, entries, ranges,
-                stopped, notes [, stats]
+                stopped, notes, s2_lookups [, stats]
     Addresses are hex strings.  Full schema: pydoc pgwalk.tree.
 
     Exit status: 0 done, 1 a limit stopped the walk, 2 bad input.
@@ -175,10 +185,15 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
 
         from ..linux import kernel_layout, label_address
 
-        layout = kernel_layout(ctx.vmcoreinfo)
+        layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
     setup = setup_from_registers(ctx.registers, Regime[REGIMES[regime.lower()]] if regime else None)
     if stage == "12" and setup.s2 is None:
         raise InputError("--stage 12: stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
+    if stage is None and not (ttbr0 or ttbr1) and not setup.s1_enabled and setup.s2 is not None:
+        # stage 1 is off and stage 2 on: the stage 2 tree is what translates addresses
+        ctx.notes.append("stage 1 is disabled (SCTLR_ELx.M = 0): showing the stage 2 tree "
+                         "(--ttbr0/--ttbr1 show the stage 1 tables the registers describe)")
+        stage = "2"
     if stage == "2":
         trees = [tree_params(setup, "s2")]
     else:
@@ -186,6 +201,19 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         explicit = bool(names)
         if not names:
             names = ["ttbr0", "ttbr1"] if len(setup.ranges) == 2 else ["ttbr0"]
+        # an absent TTBR is unknown, not 0: asked for, that is an error; by default, that tree is left out
+        unknown = [n for n in names if int(n[-1]) < len(setup.ranges) and not setup.ranges[int(n[-1])].ttbr_known]
+        if unknown and (explicit or len(unknown) == len(names)):
+            from ..errors import UnknownRegister
+
+            name = setup.ranges[int(unknown[0][-1])].ttbr_name
+            raise UnknownRegister(name, hint=(f"the dump's VMCOREINFO gives only the kernel's tables "
+                                              f"(swapper_pg_dir); give the process's {name} with --reg {name}=VALUE")
+                                  if ctx.vmcoreinfo is not None else "")
+        if unknown:
+            ctx.notes.append(f"{', '.join(setup.ranges[int(n[-1])].ttbr_name for n in unknown)} unknown: "
+                             "that tree is not shown (give it with --reg NAME=VALUE)")
+            names = [n for n in names if n not in unknown]
         trees = [tree_params(setup, n, final_pa=stage != "1") for n in names]
     if rng is not None:
         def overlaps(t) -> bool:
@@ -304,7 +332,8 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
             rec = {"record": "summary", "schema": SCHEMA_VERSION, "view": view,
                    "trees": [tree_record(t) for t in trees], "tables": summary.tables, "entries": summary.entries,
                    "ranges": n_ranges if view == "ranges" else None, "references": summary.references,
-                   "problems": summary.problems, "stopped": summary.stopped, "notes": notes}
+                   "problems": summary.problems, "stopped": summary.stopped, "notes": notes,
+                   "s2_lookups": summary.s2_lookups}
             if stats_d is not None:
                 rec["stats"] = stats_d
             emit_json(rec)
@@ -318,11 +347,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
             if summary.stopped:
                 console.print(summary.stopped, style="bold red", markup=False, highlight=False)
     except BrokenPipeError:
-        # the reader went away (| head): stop quietly, and keep Python from complaining at exit
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        raise           # the reader went away (| head): pgwalk/cli.py exits quietly, status 141
     finally:
         if progress is not None:
             progress.close()

@@ -179,7 +179,7 @@ def gather(path: str) -> dict:
 
 def _linux_part(out: dict, text: str, warnings: list[str]) -> None:
     from pgwalk.errors import PgwalkError
-    from pgwalk.linux import kernel_layout, registers_from_vmcoreinfo, tbi1_enabled
+    from pgwalk.linux import kernel_layout, registers_from_vmcoreinfo, setup_notes, tbi1_enabled
     from pgwalk.params import granule_name, setup_from_registers
     from pgwalk.vmcoreinfo import parse_vmcoreinfo
 
@@ -202,8 +202,7 @@ def _linux_part(out: dict, text: str, warnings: list[str]) -> None:
             "oa_bits": p.oa_bits,
             "notes": ["TTBR1_EL1 = physical address of swapper_pg_dir (swapper_pg_dir - kimage_voffset)"
                       + ("" if tbi1_enabled(info) else "; TBI1 off (kernel before 5.10)"),
-                      "TTBR0_EL1 is per process: give it with --regs for user addresses",
-                      *setup.notes],
+                      *setup_notes(info), *setup.notes],
         }
     except PgwalkError as e:
         out["translation"] = {"error": str(e)}
@@ -285,7 +284,7 @@ def _render(d: dict, all_regions: bool) -> None:
         else:
             con.print(f"[bold]translation setup[/bold] (derived from VMCOREINFO; --regs overrides): "
                       f"TTBR1 root {tr['ttbr1_root']}, {tr['granule']} granule, {tr['va_bits']}-bit VA, "
-                      f"start level {tr['start_level']}, {tr['oa_bits']}-bit OA, DS {int(tr['ds'])}, "
+                      f"start level {tr['start_level']}, at most {tr['oa_bits']}-bit OA, DS {int(tr['ds'])}, "
                       f"TBI1 {int(tr['tbi1'])}")
             con.print("  " + "  ".join(f"{k} {v}" for k, v in tr["registers"].items()))
             for n in tr["notes"]:
@@ -294,12 +293,13 @@ def _render(d: dict, all_regions: bool) -> None:
         t = Table(title="kernel layout", title_justify="left", show_header=True, pad_edge=False, box=None)
         for col in ("range", "start", "end", "size"):
             t.add_column(col, no_wrap=True, justify="left" if col == "range" else "right")
+        t.add_column("note", style="dim")
         for r in d["layout"]:
             size = int(r["end"], 16) - int(r["start"], 16)
             name = r["name"] + (" ~" if r["approx"] else "")
-            t.add_row(name, r["start"], r["end"], _size_text(size))
+            t.add_row(name, r["start"], r["end"], _size_text(size), escape(r["note"] or ""))
         con.print(t)
-        con.print("  [dim]~ inferred from the kernel version, not given by VMCOREINFO[/dim]")
+        con.print("  [dim]~ bounds inferred (kernel version, estimates), not given by VMCOREINFO[/dim]")
     for w in d["warnings"]:
         con.print(f"[yellow]warning[/yellow]: {escape(w)}")
 

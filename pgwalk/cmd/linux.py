@@ -1,8 +1,21 @@
-"""``pgwalk vtop`` and ``pgwalk ptov``: the Linux kernel's fixed conversions (as crash offers).
+"""``pgwalk vtop`` and ``pgwalk ptov``: the Linux kernel's conversions (as crash offers), checked.
 
-They need no table walk: the linear map is ``PA = VA - PAGE_OFFSET + PHYS_OFFSET`` and
-the kernel image ``PA = VA - kimage_voffset``, both from the dump's VMCOREINFO.  Use
-``pgwalk translate`` to see what the tables themselves say.
+A formula holds only in its region of the running kernel: the linear map
+(``PA = VA - PAGE_OFFSET + PHYS_OFFSET``) over memory that exists, and the
+kernel image (``PA = VA - kimage_voffset``), both from the dump's VMCOREINFO.
+Every answer is confirmed by walking the kernel's own tables
+(``swapper_pg_dir``), and the walk answers everywhere else (vmalloc, modules,
+vmap stacks, fixmap); the output says which.  Unmapped addresses get no PA,
+with the reason; user addresses need the process's TTBR0_EL1 (``--reg``), which
+a dump does not record: without it they are declined.
+``pgwalk translate`` shows the walk itself.
+
+JSON (``--json``), one object per address::
+
+    vtop: {"va", "pa" (hex or null), "how" (null without a PA), "label", "reason"}
+    ptov: {"pa", "linear" (hex or null), "kimage" (hex or null), "in_dump", "reason"}
+
+Exit status: 0 every address converted, 1 some had no answer, 2 bad input.
 """
 
 from __future__ import annotations
@@ -28,40 +41,46 @@ def _info(dump: str):
                 raise InputError(f"{dump}: the dump's VMCOREINFO is unreadable ({exc}); vtop/ptov need "
                                  "the kernel's layout") from None
         raise InputError(f"{dump}: no VMCOREINFO in this dump (vtop/ptov need the kernel's layout)")
-    return info
+    return info, mem
+
+
+def _translator(dump: str, reg_values: tuple[str, ...] = ()):
+    from ..linux import KernelTranslator
+    from ..regs import parse_reg_assignment
+
+    explicit = dict(parse_reg_assignment(r) for r in reg_values)
+    info, mem = _info(dump)
+    return KernelTranslator(info, mem, explicit)
 
 
 @click.command()
 @click.argument("dump")
 @click.argument("addresses", nargs=-1, required=True, metavar="VA...")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per address.")
-def vtop(dump, addresses, as_json):
-    """Kernel VA -> PA by the linear-map or kernel-image formula (no walk)."""
+@click.option("--reg", "reg_values", multiple=True, metavar="NAME=VALUE",
+              help="A register value (e.g. the process's TTBR0_EL1 for user addresses); repeatable.")
+def vtop(dump, addresses, as_json, reg_values):
+    """Kernel VA -> PA: the linear-map or kernel-image formula where it holds, checked against
+    swapper_pg_dir, and the swapper_pg_dir walk elsewhere."""
     import json
 
-    from ..errors import InputError
-    from ..linux import is_linear, kernel_layout, kimage_vtop, label_address, untag, vtop_linear
     from .common import parse_address
 
-    info = _info(dump)
-    layout = kernel_layout(info)
+    kt = _translator(dump, reg_values)
     rc = 0
     for text in addresses:
-        va = parse_address(text, f"address {text!r}")
-        label = label_address(layout, untag(va))
-        try:
-            if is_linear(info, untag(va)):
-                pa, how = vtop_linear(info, va), "linear map"
-            else:
-                pa, how = kimage_vtop(info, va), "kernel image"
-        except (ValueError, InputError) as exc:
-            pa, how, rc = None, str(exc), 1
+        va = parse_address(text)
+        r = kt.vtop(va)
+        if r.pa is None:
+            rc = 1
         if as_json:
-            click.echo(json.dumps({"va": f"{va:#x}", "pa": None if pa is None else f"{pa:#x}", "how": how,
-                                   "label": label}))
+            click.echo(json.dumps({"va": f"{va:#x}", "pa": None if r.pa is None else f"{r.pa:#x}",
+                                   "how": r.how, "label": r.label, "reason": r.reason or None}))
+        elif r.pa is not None:
+            where = r.how + (f", {r.label}" if r.label and r.label != r.how else "")
+            click.echo(f"{va:#018x} -> PA {r.pa:#x} ({where})" + (f"  note: {r.reason}" if r.reason else ""))
         else:
-            click.echo(f"{va:#018x} -> " + (f"PA {pa:#x} ({how}" if pa is not None else f"no PA ({how}")
-                       + (f", {label})" if label and label != how else ")"))
+            click.echo(f"{va:#018x} -> no PA" + (f" [{r.label}]" if r.label else "") + f": {r.reason}")
     return rc
 
 
@@ -70,32 +89,27 @@ def vtop(dump, addresses, as_json):
 @click.argument("addresses", nargs=-1, required=True, metavar="PA...")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per address.")
 def ptov(dump, addresses, as_json):
-    """PA -> its linear-map VA (and kernel-image VA when the image covers it)."""
+    """PA -> its linear-map VA (and kernel-image VA when the image covers it), each confirmed
+    by walking swapper_pg_dir."""
     import json
 
-    from ..linux import kernel_layout, kimage_ptov, label_address, ptov_linear
     from .common import parse_address
 
-    info = _info(dump)
-    layout = kernel_layout(info)
+    kt = _translator(dump)
+    rc = 0
     for text in addresses:
-        pa = parse_address(text, f"address {text!r}")
-        out = {"pa": f"{pa:#x}", "linear": None, "kimage": None}
-        try:
-            out["linear"] = f"{ptov_linear(info, pa):#x}"
-        except ValueError:
-            pass
-        try:
-            kva = kimage_ptov(info, pa)
-            if label_address(layout, kva) == "kernel image":
-                out["kimage"] = f"{kva:#x}"
-        except ValueError:
-            pass
+        pa = parse_address(text)
+        r = kt.ptov(pa)
+        if r.linear is None and r.kimage is None:
+            rc = 1
         if as_json:
-            click.echo(json.dumps(out))
+            click.echo(json.dumps({"pa": f"{pa:#x}", "linear": None if r.linear is None else f"{r.linear:#x}",
+                                   "kimage": None if r.kimage is None else f"{r.kimage:#x}",
+                                   "in_dump": r.in_dump, "reason": r.reason or None}))
         else:
-            parts = [f"linear map {out['linear']}" if out["linear"] else "not in the linear map"]
-            if out["kimage"]:
-                parts.append(f"kernel image {out['kimage']}")
-            click.echo(f"{pa:#x} -> " + ", ".join(parts))
-    return 0
+            parts = [f"linear map {r.linear:#x}"] if r.linear is not None else []
+            if r.kimage is not None:
+                parts.append(f"kernel image {r.kimage:#x}")
+            line = f"{pa:#x} -> " + (", ".join(parts) if parts else "no kernel VA")
+            click.echo(line + (f": {r.reason}" if r.reason else ""))
+    return rc

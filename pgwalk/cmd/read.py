@@ -28,14 +28,15 @@ _DEFAULT_LENGTH = {"hex": 64, "u64": 64, "u32": 64, "string": 256}
 def read(address, length, images, regs_file, reg_values, granule, va_bits, root, physical, stages, raw, fmt):
     """Read memory at ADDRESS (a VA, or a PA with --pa) from an image, dump or --gdb target.
 
-    ADDRESS and LENGTH are numbers or VMCOREINFO symbols (swapper_pg_dir,
-    init_uts_ns+0x10).  LENGTH defaults to 64 bytes (256 for --format string).
+    ADDRESS is hexadecimal (0x optional) or a VMCOREINFO symbol (swapper_pg_dir,
+    init_uts_ns+10); LENGTH is hexadecimal too, default 0x40 bytes (0x100 for
+    --format string).
     Bytes that are not in the memory (a fault, a page excluded from a dump) are
     shown as such, never as zeros.
     """
     from ..contents import read_physical, read_virtual
     from ..errors import InputError
-    from ..regs import parse_int
+    from ..values import parse_value
     from ..symbols import parse_symbolic, symbols_from_memory
     from .common import load_context
 
@@ -54,8 +55,8 @@ def read(address, length, images, regs_file, reg_values, granule, va_bits, root,
     else:
         ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
     symbols = symbols_from_memory(ctx.memory)
-    where = parse_symbolic(address, symbols, "ADDRESS")
-    size = parse_int(length, "LENGTH") if length is not None else _DEFAULT_LENGTH[fmt]
+    where = parse_symbolic(address, symbols, "address", "ADDRESS")
+    size = parse_value(length, "length", "LENGTH") if length is not None else _DEFAULT_LENGTH[fmt]
     if physical:
         pieces = read_physical(ctx.memory, where, size)
         big = False

@@ -43,6 +43,9 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
               el, pan, regime, as_json, as_csv, no_trace, reverse, scalar):
     """Translate addresses through the tables in a memory image.
 
+    Addresses (arguments and --batch lines) are hexadecimal, 0x optional, _
+    separators allowed: 401000 is 0x401000.
+
     From 64 addresses on, with --json, --csv or --no-trace, the addresses are
     walked together by the vectorised walker: the same results, streamed in
     blocks, but each JSON line then leaves out "s1", "s2", "steps" and "notes"
@@ -67,7 +70,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
         raise InputError("no address given (VA arguments or --batch FILE)")
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
     # numbers, or VMCOREINFO symbols of a dump (SYMBOL, SYMBOL+0x10)
-    arg_vas = [ctx.address(text, f"argument {text!r}") for text in addresses]
+    arg_vas = [ctx.address(text) for text in addresses]
     if regime:
         reg = Regime[REGIMES[regime.lower()]]
     elif el is not None:
@@ -77,7 +80,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     setup = setup_from_registers(ctx.registers, reg)
     notes = tuple(ctx.notes) + tuple(setup.notes)
     acc = Access(access) if access else None
-    el_ = 1 if el is None else el
+    el_ = _access_el(setup.regime, el)
     if pan and el_ != 1 and el_ != 2:
         raise InputError("--pan applies to EL1 (or EL2 with E2H) accesses")
     if stages == "2" and setup.s2 is None:
@@ -88,8 +91,14 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     if reverse:
         if acc is not None or pan:
             raise InputError("--reverse lists every mapping; it judges no access (drop --access/--pan)")
+        if stages != "2" and setup.s1_enabled:
+            notes += tuple(f"{p.ttbr_name} unknown: the mappings through it are not searched"
+                           for p in setup.ranges if not p.ttbr_known and not p.epd)
         return _reverse(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, fmt, notes)
-    if count >= BULK_THRESHOLD and not scalar and (fmt or no_trace):
+    hint = ("the dump's VMCOREINFO gives only the kernel's tables (swapper_pg_dir); give the "
+            "process's TTBR0_EL1 with --reg TTBR0_EL1=VALUE") if ctx.vmcoreinfo is not None else ""
+    if count >= BULK_THRESHOLD and not scalar and (fmt or no_trace) \
+            and not _any_unknown_base(setup, _as_array(arg_vas, batch_vas, batch_array), stages):
         return _bulk(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, acc, el_,
                      pan_applies, fmt, notes)
     vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
@@ -97,33 +106,67 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     if ctx.vmcoreinfo is not None:
         from ..linux import kernel_layout, label_address, untag
 
-        layout = kernel_layout(ctx.vmcoreinfo)
+        layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
 
         def label(va: int) -> str | None:
             return label_address(layout, untag(va))
-    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, label)
+    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, label, hint)
+
+
+def _any_unknown_base(setup, vas, stages) -> bool:
+    """Whether some address would walk a VA range whose TTBR was not given (the vectorised
+    walker does not model an unknown register: those batches take the scalar path)."""
+    if stages == "2" or not setup.s1_enabled or all(p.ttbr_known for p in setup.ranges):
+        return False
+    if len(setup.ranges) == 1:
+        return True
+    import numpy as np
+
+    upper = (np.asarray(vas, dtype=np.uint64) >> np.uint64(55)) & np.uint64(1)
+    return bool(((upper == 0) & (not setup.ranges[0].ttbr_known)).any()
+                or ((upper == 1) & (not setup.ranges[1].ttbr_known)).any())
+
+
+def _unknown_dict(va: int, stages: str, regime: str, exc, hint: str) -> dict:
+    """The translate object of an address whose walk cannot start: a register is unknown
+    (``"ok": false``, no fault: nothing architectural happened)."""
+    reason = f"{exc.name} is unknown: the walk of {va:#x} cannot start" + (f" ({hint})" if hint else
+                                                                            f" (give it with --reg {exc.name}=VALUE)")
+    return {"schema": 1, "va": f"{va:#x}", "ok": False, "stages": stages, "regime": regime, "ipa": None,
+            "pa": None, "size": None, "fault": None, "unknown_register": exc.name, "reason": reason,
+            "attributes": None, "permissions": None, "s1": None, "s2": None, "steps": [], "notes": []}
+
+
+#: the ELs whose accesses a regime translates, the privileged one first (the default --el)
+_REGIME_ELS = {"EL10": (1, 0), "EL20": (2, 0), "EL2": (2,), "EL3": (3,)}
+
+
+def _access_el(regime, el: int | None) -> int:
+    """The EL of the access: ``--el``, or the regime's privileged EL (EL2 for the EL2 regime, so
+    that its permissions are labelled EL2, as ``dump-tree`` and ``at`` label them)."""
+    from ..errors import InputError
+
+    els = _REGIME_ELS[regime.name]
+    if el is None:
+        return els[0]
+    if el not in els:
+        raise InputError(f"--el {el}: the {regime.value} regime translates accesses from "
+                         f"{' and '.join(f'EL{n}' for n in els)} only")
+    return el
 
 
 def _read_batch(path: str) -> tuple[list[int], "object | None"]:
     """The addresses of a batch file: a numpy array when the fast parse applies, else a list.
 
-    Lines are addresses; blank lines and ``#`` comments are skipped (the fast parse
-    takes files whose every line is ``0x`` and hex digits, the common machine-made case).
+    Lines are addresses (:func:`pgwalk.values.parse_value`: hexadecimal, ``0x`` optional);
+    blank lines and ``#`` comments are skipped.  The vectorised parse takes files whose every
+    line is an address and nothing else (the common machine-made case) and gives the same
+    values as the line-by-line parse.
     """
-    from ..errors import InputError
-    from .common import parse_address
+    from ..values import parse_value
+    from .common import batch_lines, batch_source, read_batch_bytes
 
-    try:
-        if path == "-":
-            try:
-                data = click.get_binary_stream("stdin").read()
-            except RuntimeError:                    # a text-only stdin (tests, embedding)
-                data = click.get_text_stream("stdin").read().encode()
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read()
-    except OSError as exc:
-        raise InputError(f"cannot read batch file {path}: {exc.strerror}") from None
+    data = read_batch_bytes(path)
     if _newlines_at_least(data, BULK_THRESHOLD - 1):
         _quiet_blas()
         from ..bulk import parse_address_text
@@ -131,12 +174,8 @@ def _read_batch(path: str) -> tuple[list[int], "object | None"]:
         array = parse_address_text(data)
         if array is not None:
             return [], array
-    out = []
-    for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-        text = line.split("#", 1)[0].strip()
-        if text:
-            out.append(parse_address(text, f"{path}:{n}"))
-    return out, None
+    where = batch_source(path)
+    return [parse_value(text, "address", f"{where}:{n}") for n, text in batch_lines(data)], None
 
 
 def _newlines_at_least(data: bytes, n: int) -> bool:
@@ -176,10 +215,11 @@ def _console():
     return console
 
 
-def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=None) -> int:
+def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=None, hint="") -> int:
     """One walk per address, with the full trace (and the kernel layout label with VMCOREINFO)."""
     import json
 
+    from ..errors import UnknownRegister
     from ..report import CSV_COLUMNS, csv_line, csv_row, translation_to_dict
     from ..walk import translate as walk_translate
 
@@ -189,13 +229,40 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
     if fmt == "csv":
         out.write(csv_line(CSV_COLUMNS))
     for i, va in enumerate(vas):
-        t = walk_translate(setup, mem, va, stages=stages, access=acc, el=el, pan=pan)
+        try:
+            t = walk_translate(setup, mem, va, stages=stages, access=acc, el=el, pan=pan)
+        except UnknownRegister as exc:
+            any_fault = True
+            d = _unknown_dict(va, stages or ("12" if setup.s2 is not None else "1"), setup.regime.value, exc, hint)
+            if i == 0:
+                d["notes"] = list(notes)
+            if label is not None:
+                d["label"] = label(va)
+            if fmt == "json":
+                out.write(json.dumps(d) + "\n")
+            elif fmt == "csv":
+                out.write(csv_line([d["va"], "false"] + [""] * 3 + [f"unknown {exc.name}"]
+                                   + [""] * (len(CSV_COLUMNS) - 6)))
+            else:
+                if console is None:
+                    console = _console()
+                from rich.text import Text
+
+                line = Text(d["va"], style="bold")
+                if d.get("label"):
+                    line.append(f" [{d['label']}]", style="cyan")
+                line.append("  NOT WALKED ", style="bold red")
+                line.append(d["reason"], style="red")
+                console.print(line)
+                if not no_trace and i + 1 < len(vas):
+                    console.print()
+            continue
         any_fault |= not t.ok
         missing = mem.contents_missing(t.pa, verify=True) if t.ok and t.pa is not None else None
         d = translation_to_dict(t, wxn=setup.wxn, epan=setup.epan, extra_notes=notes if i == 0 else (),
                                 contents=missing is None)
         if missing is not None:
-            d["notes"].append(f"page contents not in the dump: physical address {t.pa:#x} {missing}")
+            d["notes"].append(f"page contents not in the image: physical address {t.pa:#x} {missing}")
         if label is not None:
             d["label"] = label(va)
         if fmt == "json":

@@ -385,6 +385,20 @@ def vmcoreinfo_target(data: bytes) -> None:
         return
     mem = PhysicalMemory.from_buffers({0: seeds.mini_kernel()[0]})
     _walk_everything(mem, regs, vas=seeds.PROBE_VAS[:4])
+    from pgwalk.linux import KernelTranslator
+
+    try:
+        kt = KernelTranslator(info, mem)
+    except PgwalkError as e:
+        check_message(str(e))
+    else:
+        for va in (*seeds.PROBE_VAS[:4], 0, (1 << 64) - 1):
+            r = kt.vtop(va)           # never raises for an address; a PA only with its source
+            assert (r.pa is None) == (r.how is None) and (r.pa is None or 0 <= r.pa < 1 << 52), r
+            assert r.pa is not None or r.reason
+        for pa in (0, 0x2000, 1 << 52, (1 << 64) - 1):
+            q = kt.ptov(pa)
+            assert q.linear is None or q.in_dump
     if _tick():
         mem_bytes, _ = seeds.mini_kernel()
         core = seeds.elf_core([dict(paddr=0, data=mem_bytes[:0x9000])],
