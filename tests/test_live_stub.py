@@ -180,3 +180,13 @@ def test_client_refuses_writes():
     finally:
         s.close()
     assert all(p.startswith(READ_ONLY_PACKETS) for p in s.log)
+
+
+@pytest.mark.parametrize("stub", ["disconnect"], indirect=True)
+def test_disconnect_mid_batch(stub, capsys):
+    """The vectorised walker stops with the one-line error too (never external aborts)."""
+    text = "".join(f"{0xffff800000200000 + 0x1000 * i:#x}\n" for i in range(200))
+    t0 = time.monotonic()
+    rc, out, err = run(["translate", "--gdb", stub.address, "--batch", "-", "--csv"], capsys, stdin=text)
+    assert rc == 2 and "closed the connection" in err and "Traceback" not in err
+    assert time.monotonic() - t0 < 5
