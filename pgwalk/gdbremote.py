@@ -23,6 +23,7 @@ the stub offers ``QStartNoAckMode``.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,16 @@ _TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 #: the packet prefixes pgwalk may send; everything else is refused before it is sent
 READ_ONLY_PACKETS = ("?", "qSupported", "QStartNoAckMode", "qXfer:features:read:", "p", "m",
                      "qqemu.PhyMemMode", "Qqemu.PhyMemMode:")
+
+
+#: the exact forms of :data:`READ_ONLY_PACKETS` pgwalk sends
+_READ_ONLY_RE = re.compile(r"\?|qSupported(:[\w+\-=;]*)?|QStartNoAckMode|qXfer:features:read:[\w.\-]+:[0-9a-f]+,[0-9a-f]+"
+                           r"|p[0-9a-f]+|m[0-9a-f]+,[0-9a-f]+|qqemu\.PhyMemMode|Qqemu\.PhyMemMode:[01]")
+
+
+def _read_only(packet: str) -> bool:
+    """Whether ``packet`` is one of the reads pgwalk sends, in its exact form."""
+    return _READ_ONLY_RE.fullmatch(packet) is not None
 
 
 class GdbError(PgwalkError):
@@ -227,7 +238,7 @@ class GdbRemote:
 
         :raises GdbError: refused as not read-only, timeout, disconnect, garbage
         """
-        if not packet.startswith(READ_ONLY_PACKETS) or packet.startswith(("pP",)):
+        if not _read_only(packet):
             raise GdbError(f"internal: refusing to send {packet[:20]!r}: pgwalk sends read-only packets only")
         data = packet.encode("ascii")
         frame = b"$" + _escape(data) + b"#" + _checksum(_escape(data))

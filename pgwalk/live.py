@@ -68,14 +68,10 @@ class LiveMemory:
                 self._cache.clear()
             try:
                 got = self.stub.read_memory(base, BLOCK)
-            except MemoryReadError as e:
-                got = self._partial(base, e)
+            except MemoryReadError as e:       # the whole block counts as unreadable
+                got = f"could not be read on the target ({self.label} answered {e.code})"
             self._cache[base] = got
         return got
-
-    def _partial(self, base: int, err: MemoryReadError) -> bytes | str:
-        """A block the stub would not read whole: ``str`` (why) if nothing of it is readable."""
-        return f"could not be read on the target ({self.label} answered {err.code})"
 
     def read(self, pa: int, size: int) -> bytes:
         """``size`` bytes at ``pa``.

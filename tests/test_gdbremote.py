@@ -97,3 +97,17 @@ def test_parse_target():
     assert parse_target(":1234") == ("127.0.0.1:1234", ("127.0.0.1", 1234))
     assert parse_target("[::1]:1234")[1] == ("::1", 1234)
     assert parse_target("unix:/tmp/x") == ("unix:/tmp/x", "/tmp/x")
+
+
+@pytest.mark.parametrize("packet", ["P1f=00", "pzz", "p1f=00", "m1000,8:00", "M1000,1:00", "mx", "Qqemu.PhyMemMode:1;c",
+                                    "qRcmd,7175", "QNonStop:1", "vCont;c", "c", "\x03"])
+def test_only_reads_leave_the_client(packet):
+    a, b = socket.socketpair()
+    g = GdbRemote("pair", a, reply_timeout=0.2, no_ack=True)
+    with pytest.raises(GdbError, match="read-only"):
+        g.request(packet)
+    b.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        b.recv(1)                                    # nothing was sent
+    a.close()
+    b.close()
