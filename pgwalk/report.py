@@ -1,9 +1,9 @@
 """Plain data views of walk results: the JSON schema of ``pgwalk translate --json``.
 
-Schema (version 1), one object per address::
+Schema (version 2; JSON Schema: ``pgwalk schema translate``), one object per address::
 
     {
-      "schema": 1,
+      "schema": 2,
       "va": "0x...",              # the input address (an IPA with --stages 2)
       "ok": true,                 # no fault
       "stages": "1" | "2" | "12",
@@ -23,12 +23,19 @@ Schema (version 1), one object per address::
                                   # (false: outside the image, or a crash dump left the page out:
                                   # excluded by dump level, or in a split-dump file not given; the
                                   # PA itself is right); null without a PA or when not checked
+      # the trace keys (:data:`TRACE_KEYS`), only with ``--json --trace``:
       "s1": null | leaf, "s2": null | leaf,
       "steps": [ {"stage", "level", "table", "index", "desc_addr", "desc_pa", "raw", "kind",
                   "next", "fields": {name: int}, "note", "s1_level"} ],
       "notes": [str],
-      "label": str | null         # only for crash dumps with VMCOREINFO: the kernel region
+      "label": str | null,        # only for crash dumps with VMCOREINFO: the kernel region
+      (and the fault's "reason")
     }
+
+Version 2 (was 1): the keys no longer depend on how many addresses were given.  Version 1
+printed the trace keys for fewer than 64 addresses and left them out from 64 on (the
+vectorised walker); version 2 prints them only with ``--trace``, for any count, and
+``translate --reverse`` lines carry schema 2 as well (their ``mappings`` are these objects).
 
 A leaf is ``{"level", "kind", "raw", "oa_base", "size", "af", "ng", "contiguous", "dbm",
 "attr_index", "sh", "attributes"}``.  Addresses and raw descriptors are hex strings.
@@ -51,9 +58,23 @@ from . import attrs as A
 from .perms import S1Perms, S2Perms, s1_effective
 from .walk import Leaf, TraceStep, Translation
 
-__all__ = ["translation_to_dict", "attrs_to_dict", "permissions", "hx", "CSV_COLUMNS", "csv_row", "csv_line"]
+__all__ = ["translation_to_dict", "attrs_to_dict", "permissions", "hx", "CSV_COLUMNS", "csv_row", "csv_line",
+           "TRACE_KEYS", "drop_trace", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: keys of a translate object that only ``--json --trace`` prints (and the fault's ``reason``)
+TRACE_KEYS = ("s1", "s2", "steps", "notes", "label")
+
+
+def drop_trace(d: dict[str, Any]) -> dict[str, Any]:
+    """A translate object without its trace (:data:`TRACE_KEYS` and the fault's ``reason``),
+    in place: the object ``translate --json`` prints without ``--trace``."""
+    for key in TRACE_KEYS:
+        d.pop(key, None)
+    if d.get("fault") is not None:
+        d["fault"].pop("reason", None)
+    return d
 
 
 def hx(v: int | None) -> str | None:
