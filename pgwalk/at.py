@@ -1156,6 +1156,9 @@ def result_to_dict(res: ATResult, *, captured: int | str | None = None, diff: Pa
 
         s = setup
         d["translation"] = translation_to_dict(res.translation, wxn=bool(s and s.wxn), epan=bool(s and s.epan))
+    from .report import RECORD_SCHEMAS
+
+    d["schema"] = RECORD_SCHEMAS["at"]
     return d
 
 

@@ -261,7 +261,7 @@ def test_walk_through_an_excluded_table_page_says_not_in_the_dump(public, oracle
     assert not raw_layout(p).dumped(table_pfn) and raw_layout(p).present(table_pfn)
     rf = tmp_path / "regs.json"
     rf.write_text(json.dumps({k: hex(v) for k, v in regs.items()}))
-    rc, out, _ = cli("translate", "-i", p, "--regs", rf, "--json", hex(va))
+    rc, out, _ = cli("translate", "-i", p, "--regs", rf, "--json", "--trace", hex(va))
     d = json.loads(out)
     f = d["fault"]
     assert rc == 1 and f["not_in_image"] and f["level"] == 2 and "excluded from the dump" in f["reason"], d
