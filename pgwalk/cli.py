@@ -48,6 +48,7 @@ COMMANDS = {
     "info": "pgwalk.cmd.info:info",
     "vtop": "pgwalk.cmd.linux:vtop",
     "ptov": "pgwalk.cmd.linux:ptov",
+    "schema": "pgwalk.cmd.schema:schema",
 }
 
 

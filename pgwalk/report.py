@@ -59,7 +59,8 @@ from .perms import S1Perms, S2Perms, s1_effective
 from .walk import Leaf, TraceStep, Translation
 
 __all__ = ["translation_to_dict", "attrs_to_dict", "permissions", "hx", "CSV_COLUMNS", "csv_row", "csv_line",
-           "TRACE_KEYS", "drop_trace", "SCHEMA_VERSION"]
+           "TRACE_KEYS", "drop_trace", "SCHEMA_VERSION", "RECORD_SCHEMAS", "hex_values", "json_record",
+           "json_line", "schema_names", "schema_text"]
 
 SCHEMA_VERSION = 2
 
@@ -232,6 +233,20 @@ def hex_values(obj: Any) -> Any:
 def json_record(kind: str, d: dict[str, Any]) -> dict[str, Any]:
     """``d`` as a record of type ``kind``: its ``schema`` version first, then its members."""
     return {"schema": RECORD_SCHEMAS[kind], **{k: v for k, v in d.items() if k != "schema"}}
+
+
+def schema_names() -> list[str]:
+    """The record types with a JSON Schema file (``pgwalk/schemas/NAME.json``), sorted."""
+    return sorted(RECORD_SCHEMAS)
+
+
+def schema_text(name: str) -> str:
+    """The JSON Schema (draft 2020-12) of record type ``name``, as shipped in the package."""
+    from importlib import resources
+
+    if name not in RECORD_SCHEMAS:
+        raise KeyError(name)
+    return (resources.files(__package__) / "schemas" / f"{name}.json").read_text(encoding="utf-8")
 
 
 def json_line(d: dict[str, Any]) -> str:
