@@ -44,11 +44,11 @@ code  :class:`~pgwalk.faults.FaultType`
 Bulk JSON lines (``pgwalk translate --json`` from 64 addresses on)
 ------------------------------------------------------------------
 Each line is the object ``pgwalk translate --json`` prints for one address
-(:mod:`pgwalk.report`, schema 1), same keys in the same order and the same
-values, **without** ``s1``, ``s2``, ``steps`` and ``notes``, and without the
-fault's ``reason``::
+(:mod:`pgwalk.report`, schema 2), same keys in the same order and the same
+values: without ``--trace`` no path prints ``s1``, ``s2``, ``steps``, ``notes``,
+``label`` or the fault's ``reason``::
 
-    {"schema": 1, "va": "0x...", "ok": true, "stages": "1", "regime": "EL1&0",
+    {"schema": 2, "va": "0x...", "ok": true, "stages": "1", "regime": "EL1&0",
      "ipa": "0x..." | null, "pa": "0x..." | null, "size": 4096 | null,
      "fault": null | {"type", "level", "stage", "s1ptw", "fsc", "fsc_hex", "ipa",
                       "description", "not_in_image"},
@@ -75,7 +75,7 @@ from .formats import descriptors as D
 from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
 from .params import FINAL_LEVEL, Regime, S1WalkParams, TranslationSetup, oa_out_of_range, setup_from_registers
 from .perms import Access, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
-from .report import CSV_COLUMNS, csv_line, csv_row, translation_to_dict
+from .report import CSV_COLUMNS, TRACE_KEYS, csv_line, csv_row, drop_trace, translation_to_dict
 from .walk import (Memory, Translation, decode_descriptor_type, s1_disabled_attributes, s1_leaf, s2_leaf,
                    s2_walk_device, stage2_attributes)
 
@@ -798,20 +798,15 @@ def _fsc_table() -> np.ndarray:
 
 _FSC = _fsc_table()
 
-#: keys of the scalar --json object that bulk lines leave out
-BULK_DROPPED = ("s1", "s2", "steps", "notes")
+#: keys of the scalar --json --trace object that bulk lines (and --json without --trace) leave out
+BULK_DROPPED = TRACE_KEYS
 
 
 def bulk_line_dict(t: Translation, *, wxn: bool = False, epan: bool = False,
                    contents: bool | None = None) -> dict[str, Any]:
     """The bulk JSON object of a translation: :func:`pgwalk.report.translation_to_dict`
     without ``s1``, ``s2``, ``steps``, ``notes`` and the fault's ``reason``."""
-    d = translation_to_dict(t, wxn=wxn, epan=epan, contents=contents)
-    for key in BULK_DROPPED:
-        del d[key]
-    if d["fault"] is not None:
-        del d["fault"]["reason"]
-    return d
+    return drop_trace(translation_to_dict(t, wxn=wxn, epan=epan, contents=contents))
 
 
 # --------------------------------------------------------------------------- the walker

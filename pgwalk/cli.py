@@ -49,6 +49,7 @@ COMMANDS = {
     "vtop": "pgwalk.cmd.linux:vtop",
     "ptov": "pgwalk.cmd.linux:ptov",
     "read": "pgwalk.cmd.read:read",
+    "schema": "pgwalk.cmd.schema:schema",
 }
 
 

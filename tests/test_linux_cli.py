@@ -31,7 +31,7 @@ def test_vtop_ptov_round_trip_on_the_kernel_image_and_linear_map(dump, capsys):
 
 
 def test_translate_kernel_address_without_registers_matches_vtop(dump, capsys):
-    assert main(["translate", "-i", dump, "--json", "0xffff000001234567"]) == 0
+    assert main(["translate", "-i", dump, "--json", "--trace", "0xffff000001234567"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["pa"] == "0x41234567"
     assert any("VMCOREINFO" in n for n in d["notes"])
@@ -55,7 +55,7 @@ def test_dump_tree_ranges_carry_kernel_layout_labels(dump, capsys):
 
 
 def test_translate_labels_kernel_regions(dump, capsys):
-    assert main(["translate", "-i", dump, "--json", "0xffff000001234567", "0xfffffbfffe800010"]) == 0
+    assert main(["translate", "-i", dump, "--json", "--trace", "0xffff000001234567", "0xfffffbfffe800010"]) == 0
     linear, pci = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert linear["label"] == "linear map" and pci["label"] == "PCI I/O"
     assert pci["attributes"]["memtype"] == "Device"
@@ -302,7 +302,7 @@ def test_translate_on_the_16k_kernel_agrees_with_qemu_and_says_what_it_cannot_wa
     batch = tmp_path / "vas.txt"
     batch.write_text("\n".join(e["va"] for e in entries) + "\n")
     extra = ["--reg", f"TTBR0_EL1={regs['TTBR0_EL1']:#x}"] if with_ttbr0 else []
-    main(["translate", "-i", dump, "--json", "--batch", str(batch), *extra])
+    main(["translate", "-i", dump, "--json", "--trace", "--batch", str(batch), *extra])
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(rows) == len(entries)
     agree = 0

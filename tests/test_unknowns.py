@@ -22,7 +22,7 @@ def test_translate_without_mair_reports_attributes_unknown(capsys):
     assert "attributes unknown (AttrIndx 0, MAIR not given)" in out
     assert "Device" not in out and "nGnRnE" not in out
     assert "MAIR_EL1 not given" in out          # the setup note says why
-    rc, out, _ = run(["translate", *NO_MAIR, "--json", VA], capsys)
+    rc, out, _ = run(["translate", *NO_MAIR, "--json", "--trace", VA], capsys)
     d = json.loads(out)
     assert d["ok"] and d["attributes"] is None and d["attributes_unknown"] == "AttrIndx 0, MAIR not given"
     assert d["s1"]["attr_index"] == 0 and d["s1"]["attributes"] is None

@@ -4,11 +4,18 @@ Only click is imported at module level; rich is imported when output is
 rendered, the log parser only with ``--log``.  Never numpy: ``pgwalk
 decode-esr VALUE`` has to start and print in well under 150 ms.
 
-JSON output (``--json``) of ``decode-esr VALUE`` is one object::
+All ``--json`` output is JSON Lines (one record per line) with a ``schema`` version;
+addresses and register values (``value``, ``address``, ``esr``, ``pgdp`` members) are hex
+strings, field values stay integers (``pgwalk schema esr``, ``esr-log``, ``register``,
+``descriptor`` print the JSON Schemas).  Schema 1 (was unversioned): ``value``, ``address``,
+``esr`` and ``pgdp`` were integers, and ``--log --json`` printed one indented JSON array.
+
+JSON output (``--json``) of ``decode-esr VALUE`` is one line::
 
     {
+      "schema": 1,
       "register": "ESR_EL1" | "ESR_ELx",   # ESR_ELx when --el is not given
-      "value": int, "hex": "0x96000045", "el": 1 | null,
+      "value": "0x96000045", "hex": "0x96000045", "el": 1 | null,
       "ec": int, "ec_name": str,           # the Arm ARM's exception class name
       "ec_linux": str,                     # Linux's esr_class_str[] name
       "summary": str,                      # e.g. "level 1 translation fault on a write at EL1"
@@ -26,8 +33,8 @@ JSON output (``--json``) of ``decode-esr VALUE`` is one object::
       "notes": [str], "warnings": [str]
     }
 
-``decode-esr --log FILE --json`` prints a JSON array with one object per
-report found, each printed as soon as its report is complete (see
+``decode-esr --log FILE --json`` prints one line per report found, as soon as
+the report is complete (see
 :meth:`pgwalk.kernlog.KernelReport.to_json`: ``producer``, ``format``,
 ``esr``, ``registers`` {FAR, ELR, HPFAR, PAR, IPA}, ``claims`` (the log's own
 words), ``logged`` (the numbers and names it printed), ``disagreements``,
@@ -161,9 +168,10 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _dump(obj) -> None:
-    import json
-    click.echo(json.dumps(obj, indent=2))
+def _dump(kind: str, obj) -> None:
+    """One JSON Lines record of type ``kind`` (:data:`pgwalk.report.RECORD_SCHEMAS`)."""
+    from ..report import hex_values, json_line, json_record
+    click.echo(json_line(json_record(kind, hex_values(obj))), nl=False)
 
 
 @click.command("decode-esr")
@@ -220,7 +228,7 @@ def decode_esr(ctx, esr, far, hpfar, par, el, as_json, linux, kernel, log, image
         return 0
     report = _decode(esr, int(el) if el else None, far=far, hpfar=hpfar, par=par)
     if as_json:
-        _dump(report.to_json())
+        _dump("esr", report.to_json())
     elif short:
         click.echo(short_line(report))
     else:
@@ -284,7 +292,6 @@ def _open_log(path: str):
 
 def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
     """Scan the log as a stream: each report is printed as soon as it is complete."""
-    import json
 
     from ..kernlog import compare_logged_walk, scan_stream
     walk_fn, walk_note = (None, None)
@@ -295,7 +302,6 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
     out = click.get_text_stream("stdout")
     n_reports = n_dup = total_d = total_p = 0
     disagree = False
-    first_json = True
     try:
         for r in scan_stream(stream, idle=1.0):
             n_reports += 1
@@ -316,10 +322,7 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
                     o["walk_comparison"] = cmp.to_json()
                 if logged:
                     o["descriptors"] = [x.to_json() for x in logged]
-                text = json.dumps(o, indent=2)
-                click.echo(("[\n" if first_json else ",\n") + "\n".join("  " + t for t in text.splitlines()),
-                           nl=False)
-                first_json = False
+                _dump("esr-log", o)
             elif linux:
                 if r.esr is None or r.duplicate_of is not None:
                     continue
@@ -338,8 +341,6 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
     finally:
         if close:
             stream.close()
-    if as_json:
-        click.echo("[]" if first_json else "\n]")
     if n_reports == 0:
         click.echo(f"pgwalk: no AArch64 exception report found in {'stdin' if path == '-' else path}", err=True)
         return 1
@@ -470,7 +471,7 @@ def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bi
     from ..esr import EsrReport, decode_register
     rep = decode_register(register, value, e2h=e2h)
     if as_json:
-        _dump(rep.to_json())
+        _dump("esr" if isinstance(rep, EsrReport) else "register", rep.to_json())
         return 0
     con = _console()
     if isinstance(rep, EsrReport):
@@ -489,7 +490,7 @@ def _decode_descriptor(value, as_json, granule, level, stage, ds, pa_bits, mair,
                             pa_bits=pa_bits, mair=None if mair is None else parse_u64(mair, "--mair"),
                             two_el=not one_el)
     if as_json:
-        _dump(rep.to_json())
+        _dump("descriptor", rep.to_json())
         return 0
     con = _console()
     con.print(f"[bold]descriptor {rep.value:#018x}[/bold]")

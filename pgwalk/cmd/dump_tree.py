@@ -252,6 +252,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     write = out.write
 
     def emit_json(d) -> None:
+        d.setdefault("schema", SCHEMA_VERSION)
         write(json.dumps(d) + "\n")
 
     if console is not None and not console.is_terminal:

@@ -8,9 +8,11 @@ read: ``info`` on a multi-GiB dump takes well under a second.
 
 Only click is imported at module level.
 
-JSON output (``--json``) is one object::
+JSON output (``--json``) is one line (schema 1: ``pgwalk schema info``; unversioned
+and indented before)::
 
     {
+      "schema": 1,
       "path": str, "format": "elf" | "kdump" | "kdump-flattened" | "raw",
       "format_description": str, "file_size": int,
       "memory": {"count": int, "total": int, "total_hex": str,
@@ -346,6 +348,8 @@ def info(dump: str, as_json: bool, all_regions: bool, symbols_only: bool = False
 
         return show_symbols(d, as_json)
     if as_json:
-        click.echo(json.dumps(d, indent=2))
+        from ..report import json_line, json_record
+
+        click.echo(json_line(json_record("info", d)), nl=False)
     else:
         _render(d, all_regions)

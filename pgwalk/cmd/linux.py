@@ -12,8 +12,10 @@ a dump does not record: without it they are declined.
 
 JSON (``--json``), one object per address::
 
-    vtop: {"va", "pa" (hex or null), "how" (null without a PA), "label", "reason"}
-    ptov: {"pa", "linear" (hex or null), "kimage" (hex or null), "in_dump", "reason"}
+    vtop: {"schema": 1, "va", "pa" (hex or null), "how" (null without a PA), "label", "reason"}
+    ptov: {"schema": 1, "pa", "linear" (hex or null), "kimage" (hex or null), "in_dump", "reason"}
+
+(schema 1 added the ``schema`` member; ``pgwalk schema vtop`` / ``ptov``)
 
 Exit status: 0 every address converted, 1 some had no answer, 2 bad input.
 """
@@ -64,6 +66,7 @@ def vtop(dump, addresses, as_json, reg_values):
     swapper_pg_dir, and the swapper_pg_dir walk elsewhere."""
     import json
 
+    from ..report import RECORD_SCHEMAS
     from .common import parse_address
 
     kt = _translator(dump, reg_values)
@@ -74,7 +77,7 @@ def vtop(dump, addresses, as_json, reg_values):
         if r.pa is None:
             rc = 1
         if as_json:
-            click.echo(json.dumps({"va": f"{va:#x}", "pa": None if r.pa is None else f"{r.pa:#x}",
+            click.echo(json.dumps({"schema": RECORD_SCHEMAS["vtop"], "va": f"{va:#x}", "pa": None if r.pa is None else f"{r.pa:#x}",
                                    "how": r.how, "label": r.label, "reason": r.reason or None}))
         elif r.pa is not None:
             where = r.how + (f", {r.label}" if r.label and r.label != r.how else "")
@@ -93,6 +96,7 @@ def ptov(dump, addresses, as_json):
     by walking swapper_pg_dir."""
     import json
 
+    from ..report import RECORD_SCHEMAS
     from .common import parse_address
 
     kt = _translator(dump)
@@ -103,7 +107,7 @@ def ptov(dump, addresses, as_json):
         if r.linear is None and r.kimage is None:
             rc = 1
         if as_json:
-            click.echo(json.dumps({"pa": f"{pa:#x}", "linear": None if r.linear is None else f"{r.linear:#x}",
+            click.echo(json.dumps({"schema": RECORD_SCHEMAS["ptov"], "pa": f"{pa:#x}", "linear": None if r.linear is None else f"{r.linear:#x}",
                                    "kimage": None if r.kimage is None else f"{r.kimage:#x}",
                                    "in_dump": r.in_dump, "reason": r.reason or None}))
         else:

@@ -38,18 +38,22 @@ _BLOCK = 1 << 13
 @click.option("--reverse", is_flag=True, help="The addresses are physical (output) addresses: list every VA "
               "that maps each one, from one vectorised pass over the tables.")
 @click.option("--scalar", is_flag=True, help="Walk one address at a time even for large batches "
-              "(JSON lines then keep s1, s2, steps and notes).")
+              "(the same lines, only slower).")
+@click.option("--trace", "json_trace", is_flag=True, help="With --json: add each address's walk (s1, s2, steps, "
+              "notes, label, the fault's reason); walks one address at a time.")
 def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, batch_file, stages, access,
-              el, pan, regime, as_json, as_csv, no_trace, reverse, scalar):
+              el, pan, regime, as_json, as_csv, no_trace, reverse, scalar, json_trace):
     """Translate addresses through the tables in a memory image.
 
     Addresses (arguments and --batch lines) are hexadecimal, 0x optional, _
     separators allowed: 401000 is 0x401000.
 
     From 64 addresses on, with --json, --csv or --no-trace, the addresses are
-    walked together by the vectorised walker: the same results, streamed in
-    blocks, but each JSON line then leaves out "s1", "s2", "steps" and "notes"
-    and the fault's "reason" (--scalar keeps them; setup notes go to stderr).
+    walked together by the vectorised walker: the same lines, streamed in
+    blocks.  A --json line has the same keys for any number of addresses
+    (schema: pgwalk schema translate); --json --trace adds each walk ("s1",
+    "s2", "steps", "notes", "label", the fault's "reason") and walks one
+    address at a time.  Setup notes go to stderr.
 
     With --reverse the arguments are output addresses (PAs; IPAs with --stages 1
     under stage 2): each gets the list of canonical VAs that translate to it.
@@ -64,6 +68,10 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
 
     if as_json and as_csv:
         raise InputError("--json and --csv exclude each other")
+    if json_trace and not as_json:
+        raise InputError("--trace adds the walk to --json lines (text output shows it unless --no-trace)")
+    if json_trace and reverse:
+        raise InputError("--reverse lists mappings, not walks: no --trace")
     batch_vas, batch_array = _read_batch(batch_file) if batch_file else ([], None)
     count = len(addresses) + (len(batch_array) if batch_array is not None else len(batch_vas))
     if not count:
@@ -97,7 +105,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
         return _reverse(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, fmt, notes)
     hint = ("the dump's VMCOREINFO gives only the kernel's tables (swapper_pg_dir); give the "
             "process's TTBR0_EL1 with --reg TTBR0_EL1=VALUE") if ctx.vmcoreinfo is not None else ""
-    if count >= BULK_THRESHOLD and not scalar and (fmt or no_trace) \
+    if count >= BULK_THRESHOLD and not scalar and not json_trace and (fmt or no_trace) \
             and not _any_unknown_base(setup, _as_array(arg_vas, batch_vas, batch_array), stages):
         return _bulk(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, acc, el_,
                      pan_applies, fmt, notes)
@@ -110,7 +118,11 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
 
         def label(va: int) -> str | None:
             return label_address(layout, untag(va))
-    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, label, hint)
+    if fmt == "json" and not json_trace:
+        _note(notes)
+        notes, label = (), None
+    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, label, hint,
+                   json_trace=json_trace)
 
 
 def _any_unknown_base(setup, vas, stages) -> bool:
@@ -132,7 +144,9 @@ def _unknown_dict(va: int, stages: str, regime: str, exc, hint: str) -> dict:
     (``"ok": false``, no fault: nothing architectural happened)."""
     reason = f"{exc.name} is unknown: the walk of {va:#x} cannot start" + (f" ({hint})" if hint else
                                                                             f" (give it with --reg {exc.name}=VALUE)")
-    return {"schema": 1, "va": f"{va:#x}", "ok": False, "stages": stages, "regime": regime, "ipa": None,
+    from ..report import SCHEMA_VERSION
+
+    return {"schema": SCHEMA_VERSION, "va": f"{va:#x}", "ok": False, "stages": stages, "regime": regime, "ipa": None,
             "pa": None, "size": None, "fault": None, "unknown_register": exc.name, "reason": reason,
             "attributes": None, "permissions": None, "s1": None, "s2": None, "steps": [], "notes": []}
 
@@ -215,12 +229,14 @@ def _console():
     return console
 
 
-def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=None, hint="") -> int:
-    """One walk per address, with the full trace (and the kernel layout label with VMCOREINFO)."""
+def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=None, hint="", *,
+            json_trace: bool = True) -> int:
+    """One walk per address, with the full trace (and the kernel layout label with VMCOREINFO);
+    JSON lines without ``json_trace`` have the vectorised walker's keys (:func:`pgwalk.report.drop_trace`)."""
     import json
 
     from ..errors import UnknownRegister
-    from ..report import CSV_COLUMNS, csv_line, csv_row, translation_to_dict
+    from ..report import CSV_COLUMNS, csv_line, csv_row, drop_trace, translation_to_dict
     from ..walk import translate as walk_translate
 
     console = None
@@ -239,7 +255,7 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
             if label is not None:
                 d["label"] = label(va)
             if fmt == "json":
-                out.write(json.dumps(d) + "\n")
+                out.write(json.dumps(d if json_trace else drop_trace(d)) + "\n")
             elif fmt == "csv":
                 out.write(csv_line([d["va"], "false"] + [""] * 3 + [f"unknown {exc.name}"]
                                    + [""] * (len(CSV_COLUMNS) - 6)))
@@ -266,7 +282,7 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
         if label is not None:
             d["label"] = label(va)
         if fmt == "json":
-            out.write(json.dumps(d) + "\n")
+            out.write(json.dumps(d if json_trace else drop_trace(d)) + "\n")
             continue
         if fmt == "csv":
             out.write(csv_line(csv_row(d)))
@@ -366,7 +382,7 @@ def _reverse(setup, mem, pas, stages, fmt, notes) -> int:
     import numpy as np
 
     from ..bulk import reverse_map
-    from ..report import CSV_COLUMNS, csv_line, csv_row, hx
+    from ..report import CSV_COLUMNS, SCHEMA_VERSION, csv_line, csv_row, hx
 
     query, res = reverse_map(setup, mem, pas, stages=stages)
     counts = np.bincount(query, minlength=len(pas))
@@ -384,7 +400,7 @@ def _reverse(setup, mem, pas, stages, fmt, notes) -> int:
         lanes = range(starts[k], starts[k] + int(counts[k]))
         dicts = [res.to_dict(i) for i in lanes]
         if fmt == "json":
-            out.write(json.dumps({"schema": 1, "target": hx(target), "count": len(dicts),
+            out.write(json.dumps({"schema": SCHEMA_VERSION, "target": hx(target), "count": len(dicts),
                                   "mappings": dicts}) + "\n")
         elif fmt == "csv":
             for d in dicts:
