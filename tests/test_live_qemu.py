@@ -59,7 +59,7 @@ def _norm(d):
 
 
 def _translate(args, capsys):
-    rc, out, err = run(["translate", "--json", "--scalar", *args], capsys)
+    rc, out, err = run(["translate", "--json", "--trace", *args], capsys)
     assert rc in (0, 1), err
     return [json.loads(line) for line in out.splitlines()]
 

@@ -39,8 +39,8 @@ def _strip(d):
 
 
 def test_translate_equals_offline_and_sends_only_reads(stub, capsys):
-    rc1, live, err = run(["translate", "--gdb", stub.address, "--json", *PROBES], capsys)
-    rc2, offline, _ = run(["translate", *sample("s1_4k_48bit"), "--json", *PROBES], capsys)
+    rc1, live, err = run(["translate", "--gdb", stub.address, "--json", "--trace", *PROBES], capsys)
+    rc2, offline, _ = run(["translate", *sample("s1_4k_48bit"), "--json", "--trace", *PROBES], capsys)
     assert rc1 == rc2 == 1, err
     assert [_strip(d) for d in _json(live)] == [_strip(d) for d in _json(offline)]
     notes = _json(live)[0]["notes"]
@@ -52,7 +52,7 @@ def test_translate_equals_offline_and_sends_only_reads(stub, capsys):
 def test_register_sources_and_overrides(stub, capsys, tmp_path):
     f = tmp_path / "r.json"
     f.write_text(json.dumps({"TCR_EL1": "0x1", "VBAR_EL2": "0x1234"}))
-    rc, out, err = run(["translate", "--gdb", stub.address, "--json", "--regs", str(f),
+    rc, out, err = run(["translate", "--gdb", stub.address, "--json", "--trace", "--regs", str(f),
                         "--reg", "TTBR1_EL1=0x40010000", "0xffff800000201234"], capsys)
     notes = _json(out)[0]["notes"]
     assert rc == 0, err
