@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["render_translation", "render_trace", "result_line", "size_text"]
+__all__ = ["render_translation", "render_trace", "result_line", "result_pieces", "result_text", "size_text"]
 
 
 def size_text(size: int | None) -> str:
@@ -72,12 +72,13 @@ def render_trace(d: dict[str, Any]) -> Table:
     return table
 
 
-def result_line(d: dict[str, Any]) -> Text:
-    """``VA -> IPA -> PA`` with size, memory type and permissions, or the fault."""
-    t = Text()
-    t.append(d["va"], style="bold")
+def result_pieces(d: dict[str, Any]) -> list[tuple[str, str]]:
+    """The pieces of the result line, ``(text, style)``: ``VA -> IPA -> PA`` with size,
+    memory type and permissions, or the fault.  The one statement of the line's format:
+    :func:`result_line` styles it, :func:`result_text` is its plain text."""
+    out = [(d["va"], "bold")]
     if d.get("label"):
-        t.append(f" [{d['label']}]", style="cyan")
+        out.append((f" [{d['label']}]", "cyan"))
     chain = []
     if d["stages"] == "12" and d["ipa"] is not None and d["ipa"] != d["va"]:
         chain.append(("IPA", d["ipa"]))
@@ -87,16 +88,16 @@ def result_line(d: dict[str, Any]) -> Text:
     elif d["pa"] is not None:
         chain.append(("PA", d["pa"]))
     for label, value in chain:
-        t.append(f" -> {label} ")
-        t.append(value, style="bold green")
+        out.append((f" -> {label} ", ""))
+        out.append((value, "bold green"))
     if not d["ok"]:
         f = d["fault"]
-        t.append("  FAULT ", style="bold red")
-        t.append(f"{f['description']}, FSC {f['fsc_hex']}", style="red")
+        out.append(("  FAULT ", "bold red"))
+        out.append((f"{f['description']}, FSC {f['fsc_hex']}", "red"))
         if f.get("not_in_image"):
-            t.append("  (a table is not in the dump" + (f": {f['reason']})" if f.get("reason") else ")"),
-                     style="yellow")
-        return t
+            out.append(("  (a table is not in the dump" + (f": {f['reason']})" if f.get("reason") else ")"),
+                        "yellow"))
+        return out
     extras = [size_text(d["size"])]
     a = d["attributes"]
     if a:
@@ -107,16 +108,29 @@ def result_line(d: dict[str, Any]) -> Text:
     p = d["permissions"] or {}
     if p:
         extras.append(" ".join(f"{k.upper().replace('STAGE2_', 'S2 ')} {v}" for k, v in p.items()))
-    t.append("  " + ", ".join(extras), style="dim")
+    out.append(("  " + ", ".join(extras), "dim"))
     if d.get("contents_in_image") is False:
-        t.append("  contents not in the image", style="bold yellow")
+        out.append(("  contents not in the image", "bold yellow"))
+    return out
+
+
+def result_text(d: dict[str, Any]) -> str:
+    """The result line as plain text (what a pipe or a file gets)."""
+    return "".join(text for text, _style in result_pieces(d))
+
+
+def result_line(d: dict[str, Any]) -> Text:
+    """The result line (:func:`result_pieces`) as styled rich text."""
+    t = Text()
+    for text, style in result_pieces(d):
+        t.append(text, style=style or None)
     return t
 
 
 def render_translation(d: dict[str, Any], *, trace: bool = True) -> Group:
+    """The result line and (``trace``) the trace table.  The notes are not part of it: they go
+    to stderr (``pgwalk: note: ...``), so that stdout holds only records."""
     parts: list[Any] = [result_line(d)]
-    for note in d["notes"]:
-        parts.append(Text(f"  note: {note}", style="yellow"))
     if trace:
         parts.append(render_trace(d))
     return Group(*parts)

@@ -1,0 +1,80 @@
+"""Where and how the text commands write: data on stdout, notes on stderr.
+
+stdout carries only the records a command prints (one line per address in a
+batch), so ``pgwalk: note: ...`` lines go to stderr.  Layout follows the
+stream: on a terminal, rich tables and traces at the terminal's width; in a
+pipe or a file, plain lines, one record per line, never wrapped and never boxed.
+Colour follows ``--color auto|always|never`` (the ``pgwalk`` group's option)
+and ``NO_COLOR``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Iterable
+
+import click
+
+__all__ = ["color_mode", "stdout_is_terminal", "stdout_console", "note", "notes", "PIPE_WIDTH"]
+
+#: the width a rich console gets when stdout is a pipe or a file: no record is ever wrapped
+PIPE_WIDTH = 1 << 14
+
+
+def color_mode() -> str:
+    """``auto``, ``always`` or ``never``: ``--color``, else ``never`` when ``NO_COLOR`` is set."""
+    ctx = click.get_current_context(silent=True)
+    mode = None
+    while ctx is not None:
+        if isinstance(ctx.obj, dict) and ctx.obj.get("color"):
+            mode = ctx.obj["color"]
+            break
+        ctx = ctx.parent
+    if mode in (None, "auto") and os.environ.get("NO_COLOR"):
+        return "never"
+    return mode or "auto"
+
+
+def stdout_is_terminal() -> bool:
+    """Whether stdout is an interactive terminal (layout follows this, not ``--color``)."""
+    stream = click.get_text_stream("stdout")
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def stdout_console(*, stderr: bool = False) -> Any:
+    """The rich console of a text command: the terminal's width on a terminal, else
+    :data:`PIPE_WIDTH` (one record per line); colour as :func:`color_mode` says."""
+    from rich.console import Console
+
+    mode = color_mode()
+    terminal = stdout_is_terminal() if not stderr else sys.stderr.isatty()
+    kwargs: dict[str, Any] = {"highlight": False, "stderr": stderr}
+    if mode == "never":
+        kwargs["color_system"] = None
+        kwargs["no_color"] = True
+    elif mode == "always":
+        kwargs["force_terminal"] = True
+        kwargs["color_system"] = "standard"
+        kwargs["force_interactive"] = False
+    if not terminal:
+        kwargs["width"] = PIPE_WIDTH
+        kwargs["soft_wrap"] = True
+    console = Console(**kwargs)
+    if mode == "never":
+        console.no_color = True
+    return console
+
+
+def note(text: str) -> None:
+    """One ``pgwalk: note: ...`` line on stderr."""
+    click.echo(f"pgwalk: note: {text}", err=True)
+
+
+def notes(texts: Iterable[str], *, about: str | None = None) -> None:
+    """Each note on stderr; ``about`` (an address) prefixes notes that concern one record."""
+    for text in texts:
+        note(f"{about}: {text}" if about else text)
