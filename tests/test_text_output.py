@@ -11,7 +11,7 @@ import re
 import pytest
 
 from cli_helpers import run, sample
-from oracle_data import linux_translations, linux_vmcore_elf
+from oracle_data import linux_oracle_dir, linux_translations, linux_vmcore_elf
 
 
 def _batch(tmp_path, vas, name="vas.txt"):
@@ -99,3 +99,19 @@ def test_bulk_text_on_the_linux_dump(capsys, tmp_path):
     # the scalar path adds the kernel's region label after the VA; bulk lines have none (yet)
     unlabelled = [re.sub(r"^(\S+) \[[^\]]*\]", r"\1", line) for line in scalar.splitlines()]
     assert bulk.splitlines() == unlabelled and "[kernel image]" in scalar
+
+
+def test_decode_esr_notes_and_warnings_on_stderr(capsys):
+    rc, out, err = run(["decode-esr", "0x96000045", "--el", "1", "--far", "0xffff800008036000"], capsys)
+    assert rc == 0 and "note:" not in out and "warning:" not in out
+    assert err and all(line.startswith(("pgwalk: note: ", "pgwalk: warning: ")) for line in err.splitlines())
+
+
+def test_decode_esr_log_notes_name_their_report(capsys):
+    oracle = linux_oracle_dir()
+    log = oracle / "serial.log" if oracle is not None else None
+    if log is None or not log.exists():
+        pytest.skip("oracle log not available")
+    rc, out, err = run(["decode-esr", "--log", str(log)], capsys)
+    assert "note:" not in out
+    assert any(re.match(r"pgwalk: note: report \d+: ", line) for line in err.splitlines())

@@ -66,12 +66,9 @@ def at(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_pa
 
 
 def _console():
-    from rich.console import Console
+    from .output import stdout_console
 
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=max(console.width, 160))
-    return console
+    return stdout_console()
 
 
 def _run_one(op_text, va_text, images, regs_file, reg_values, granule, va_bits, root, pan, hw_par, as_json,
@@ -112,6 +109,7 @@ def _render_one(console, d, res, captured, diff, *, trace: bool) -> None:
     from rich.text import Text
 
     from ..render import render_translation
+    from .output import notes, warning
 
     op = res.op
     pan_txt = f", PSTATE.PAN = {int(res.pan)}" if op.pan else ""
@@ -120,8 +118,8 @@ def _render_one(console, d, res, captured, diff, *, trace: bool) -> None:
     head.append(f"  ({res.regime.value} regime, {'stages 1+2' if res.stages_used == '12' else 'stage 1'}, "
                 f"EL{op.el} {op.access.value}{pan_txt})", style="dim")
     console.print(head)
-    for note in d.get("notes", []):
-        console.print(Text(f"  note: {note}", style="yellow"))
+    console.file.flush()
+    notes(d.get("notes", []))
     if res.par is None:
         console.print(Text(f"PAR_EL1 not written: {res.exception}", style="bold red"))
     else:
@@ -141,8 +139,9 @@ def _render_one(console, d, res, captured, diff, *, trace: bool) -> None:
     ign = f"  (not compared: {', '.join(diff.ignored)})" if diff.ignored else ""
     verdict.append(ign, style="dim")
     console.print(verdict)
+    console.file.flush()
     for w in diff.warnings:
-        console.print(Text(f"  warning: {w}", style="yellow"))
+        warning(w)
     reasons = d.get("reasons")
     if reasons is not None:
         if not reasons:
@@ -314,8 +313,9 @@ def _render_batch(console, counts, rows, total, notes) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    for note in notes:
-        console.print(Text(f"note: {note}", style="yellow"))
+    from .output import notes as print_notes
+
+    print_notes(notes)
     t = Table(title=f"AT batch: {total} lines", title_justify="left", header_style="bold")
     t.add_column("verdict")
     t.add_column("lines", justify="right")

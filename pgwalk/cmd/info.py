@@ -218,11 +218,12 @@ def _linux_part(out: dict, text: str, warnings: list[str]) -> None:
 # --------------------------------------------------------------------------
 
 def _render(d: dict, all_regions: bool) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    con = Console(highlight=False, soft_wrap=False)
+    from .output import notes, stdout_console, warning
+
+    con = stdout_console()
     con.print(f"[bold]{escape(d['path'])}[/bold]: {escape(d['format_description'])}, "
               f"{_size_text(d['file_size'])} ({d['file_size']} bytes)")
     m = d["memory"]
@@ -287,8 +288,8 @@ def _render(d: dict, all_regions: bool) -> None:
                       f"start level {tr['start_level']}, at most {tr['oa_bits']}-bit OA, DS {int(tr['ds'])}, "
                       f"TBI1 {int(tr['tbi1'])}")
             con.print("  " + "  ".join(f"{k} {v}" for k, v in tr["registers"].items()))
-            for n in tr["notes"]:
-                con.print(f"  [dim]{escape(n)}[/dim]")
+            con.file.flush()
+            notes(tr["notes"])
     if d["layout"]:
         t = Table(title="kernel layout", title_justify="left", show_header=True, pad_edge=False, box=None)
         for col in ("range", "start", "end", "size"):
@@ -300,8 +301,9 @@ def _render(d: dict, all_regions: bool) -> None:
             t.add_row(name, r["start"], r["end"], _size_text(size), escape(r["note"] or ""))
         con.print(t)
         con.print("  [dim]~ bounds inferred (kernel version, estimates), not given by VMCOREINFO[/dim]")
+    con.file.flush()
     for w in d["warnings"]:
-        con.print(f"[yellow]warning[/yellow]: {escape(w)}")
+        warning(w)
 
 
 def _render_vmcoreinfo(con, vi: dict) -> None:

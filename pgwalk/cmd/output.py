@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import click
 
-__all__ = ["color_mode", "stdout_is_terminal", "stdout_console", "note", "notes", "PIPE_WIDTH"]
+__all__ = ["color_mode", "stdout_is_terminal", "stdout_console", "note", "notes", "warning", "PIPE_WIDTH"]
 
 #: the width a rich console gets when stdout is a pipe or a file: no record is ever wrapped
 PIPE_WIDTH = 1 << 14
@@ -78,3 +78,8 @@ def notes(texts: Iterable[str], *, about: str | None = None) -> None:
     """Each note on stderr; ``about`` (an address) prefixes notes that concern one record."""
     for text in texts:
         note(f"{about}: {text}" if about else text)
+
+
+def warning(text: str) -> None:
+    """One ``pgwalk: warning: ...`` line on stderr."""
+    click.echo(f"pgwalk: warning: {text}", err=True)
