@@ -115,3 +115,64 @@ def test_decode_esr_log_notes_name_their_report(capsys):
     rc, out, err = run(["decode-esr", "--log", str(log)], capsys)
     assert "note:" not in out
     assert any(re.match(r"pgwalk: note: report \d+: ", line) for line in err.splitlines())
+
+
+# --------------------------------------------------------------------------- pipes and files
+
+_DRAWING = re.compile("[\u2500-\u257f]")        # box drawing (borders, rules)
+
+
+def test_decode_esr_log_in_a_pipe_is_plain_lines(capsys):
+    """``decode-esr --log serial.log | grep "ESR 0x..."``: one line per record, no rules or
+    borders, nothing wrapped (capsys is not a terminal)."""
+    oracle = linux_oracle_dir()
+    if oracle is None or not (oracle / "serial.log").exists():
+        pytest.skip("oracle log not available")
+    rc, out, _ = run(["decode-esr", "--log", str(oracle / "serial.log")], capsys)
+    assert not _DRAWING.search(out)
+    heads = [line for line in out.splitlines() if re.match(r"report \d+ \(", line)]
+    esr = [line for line in out.splitlines() if re.match(r"ESR 0x[0-9a-f]{16} \(from the .*\): EC 0x", line)]
+    assert heads and esr and len(esr) <= len(heads)
+    # each logged headline stays whole: it names the ESR and the fault on one line
+    logged = [line for line in out.splitlines() if "unhandled exception:" in line]
+    assert logged and all(re.search(r"ESR 0x[0-9a-f]+, level \d (translation|permission|access flag)", line)
+                          for line in logged)
+
+
+def test_decode_esr_and_decode_in_a_pipe_have_no_borders_and_no_wrapping(capsys):
+    rc, out, _ = run(["decode-esr", "0x96000045", "--far", "0xffff800008036000"], capsys)
+    assert rc == 0 and not _DRAWING.search(out)
+    assert re.search(r"^EA +9 +0x0 +0 \(IMPLEMENTATION DEFINED classification; always 0 for non-external aborts\)"
+                     r" \(0 for aborts other than External aborts\)$", out, re.M)
+    assert not any(line != line.rstrip() for line in out.splitlines())
+    rc, out, _ = run(["decode", "TCR_EL1", "0x1001f5b5503510"], capsys)
+    assert rc == 0 and not _DRAWING.search(out) and "derived" in out
+
+
+def test_info_in_a_pipe_has_no_borders_and_no_wrapping(capsys):
+    path = linux_vmcore_elf()
+    if path is None:
+        pytest.skip("oracle dump not available")
+    rc, out, err = run(["info", str(path)], capsys)
+    assert rc == 0 and not _DRAWING.search(out)
+    line = next(x for x in out.splitlines() if x.startswith("VMCOREINFO: kernel"))
+    assert "swapper_pg_dir 0x" in line                      # the whole record on one line
+    assert all(x.startswith("pgwalk: note: ") for x in err.splitlines())
+
+
+@pytest.mark.parametrize("argv,env,escapes", [
+    (["--color", "always"], {}, True),
+    (["--color", "always"], {"NO_COLOR": "1"}, True),      # the option wins over the environment
+    (["--color", "never"], {}, False),
+    ([], {"NO_COLOR": "1"}, False),
+    ([], {}, False),                                        # auto: not a terminal
+])
+def test_color_option_and_no_color(argv, env, escapes, capsys, monkeypatch):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    if not env:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    for cmd in (["decode-esr", "0x96000045"], ["translate", *sample("s1_4k_48bit"), "0xffff800000201234"]):
+        rc, out, _ = run([*argv, *cmd], capsys)
+        assert rc == 0 and ("\x1b[" in out) == escapes
+        assert not _DRAWING.search(out)

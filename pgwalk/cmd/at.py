@@ -314,9 +314,10 @@ def _render_batch(console, counts, rows, total, notes) -> None:
     from rich.text import Text
 
     from .output import notes as print_notes
+    from .output import table_box
 
     print_notes(notes)
-    t = Table(title=f"AT batch: {total} lines", title_justify="left", header_style="bold")
+    t = Table(title=f"AT batch: {total} lines", title_justify="left", header_style="bold", box=table_box())
     t.add_column("verdict")
     t.add_column("lines", justify="right")
     styles = {"match": "green", "mismatch": "bold red", "no capture": "dim"}
@@ -330,7 +331,7 @@ def _render_batch(console, counts, rows, total, notes) -> None:
     why = sorted(((k[1], n) for k, n in counts.items() if isinstance(k, tuple)), key=lambda x: -x[1])
     if why:
         r = Table(title="mismatches by likely reason (the first reason of each)", title_justify="left",
-                  header_style="bold")
+                  header_style="bold", box=table_box())
         r.add_column("reason")
         r.add_column("lines", justify="right")
         for label, n in why:
@@ -338,7 +339,7 @@ def _render_batch(console, counts, rows, total, notes) -> None:
         console.print(r)
     if not rows:
         return
-    m = Table(title=f"mismatches (first {len(rows)})", title_justify="left", header_style="bold")
+    m = Table(title=f"mismatches (first {len(rows)})", title_justify="left", header_style="bold", box=table_box())
     for col in ("line", "op", "va", "software PAR", "captured", "differs", "likely reason"):
         m.add_column(col, no_wrap=col not in ("likely reason",))
     for d in rows:

@@ -58,10 +58,8 @@ def _console():
 
 def _box():
     """Table borders on a terminal; none in a pipe or a file (plain lines, one row per line)."""
-    from rich import box
-
-    from .output import stdout_is_terminal
-    return box.HEAVY_HEAD if stdout_is_terminal() else None
+    from .output import table_box
+    return table_box()
 
 
 def _notes(con, texts, about=None) -> None:

@@ -16,7 +16,8 @@ from typing import Any, Iterable
 
 import click
 
-__all__ = ["color_mode", "stdout_is_terminal", "stdout_console", "note", "notes", "warning", "PIPE_WIDTH"]
+__all__ = ["color_mode", "stdout_is_terminal", "stdout_console", "table_box", "note", "notes", "warning",
+           "PIPE_WIDTH"]
 
 #: the width a rich console gets when stdout is a pipe or a file: no record is ever wrapped
 PIPE_WIDTH = 1 << 14
@@ -63,10 +64,52 @@ def stdout_console(*, stderr: bool = False) -> Any:
     if not terminal:
         kwargs["width"] = PIPE_WIDTH
         kwargs["soft_wrap"] = True
+        kwargs["file"] = _PlainLines("stderr" if stderr else "stdout")
     console = Console(**kwargs)
     if mode == "never":
         console.no_color = True
     return console
+
+
+def table_box(default: Any = None) -> Any:
+    """A table's borders: ``default`` (rich's heavy-head box when None) on a terminal, none in
+    a pipe or a file (a header line, then one row per line)."""
+    if not stdout_is_terminal():
+        return None
+    if default is None:
+        from rich import box
+
+        default = box.HEAVY_HEAD
+    return default
+
+
+class _PlainLines:
+    """A text stream without the spaces rich pads table rows with at the end of a line."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def _stream(self) -> Any:               # looked up at each write, as rich does (tests swap it)
+        return getattr(sys, self._name)
+
+    def write(self, text: str) -> int:
+        if " \n" in text:
+            text = "\n".join(line.rstrip(" ") for line in text.split("\n"))
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", "utf-8")
 
 
 def note(text: str) -> None:
