@@ -135,8 +135,8 @@ def test_decode_esr_log_in_a_pipe_is_plain_lines(capsys):
     assert heads and esr and len(esr) <= len(heads)
     # each logged headline stays whole: it names the ESR and the fault on one line
     logged = [line for line in out.splitlines() if "unhandled exception:" in line]
-    assert logged and all(re.search(r"ESR 0x[0-9a-f]+, level \d (translation|permission|access flag)", line)
-                          for line in logged)
+    source = (oracle / "serial.log").read_text(errors="replace")
+    assert logged and all(line in source for line in logged)
 
 
 def test_decode_esr_and_decode_in_a_pipe_have_no_borders_and_no_wrapping(capsys):
