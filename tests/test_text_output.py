@@ -176,3 +176,60 @@ def test_color_option_and_no_color(argv, env, escapes, capsys, monkeypatch):
         rc, out, _ = run([*argv, *cmd], capsys)
         assert rc == 0 and ("\x1b[" in out) == escapes
         assert not _DRAWING.search(out)
+
+
+# --------------------------------------------------------------------------- narrow terminals
+
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def _json_values(obj, out=None) -> set[int]:
+    """Every number in a JSON document: integers, and each 0x... value inside its strings."""
+    out = set() if out is None else out
+    if isinstance(obj, bool):
+        return out
+    if isinstance(obj, int):
+        out.add(obj)
+    elif isinstance(obj, str):
+        out.update(int(t, 16) for t in _HEX.findall(obj))
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            _json_values(v, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _json_values(v, out)
+    return out
+
+
+_WIDE_COMMANDS = [
+    ["translate", *sample("s1_4k_48bit"), "0xffff800000201234", "0x603000"],
+    ["translate", *sample("two_stage"), "0x401234", "0x8000000000"],
+    ["translate", *sample("lpa2_52bit_4k"), "0xfabcdef012345"],
+    ["translate", *sample("s2_concat"), "0xabcde12345"],
+    ["at", "S1E1W", "0xffff800000201234", *sample("s1_4k_48bit"), "--hw-par", "0xff00000040201b80"],
+    ["decode-esr", "0x96000045", "--far", "0xffff800008036000", "--el", "1"],
+]
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120, 200])
+@pytest.mark.parametrize("argv", _WIDE_COMMANDS, ids=lambda a: " ".join(x for x in a if not x.startswith(("-", "/"))
+                                                                        and "@" not in x)[:40])
+def test_no_hex_value_is_cut_at_any_terminal_width(argv, columns, capsys, monkeypatch):
+    """On a terminal COLUMNS wide, every 0x... token printed is a whole value of the same
+    command's JSON (nothing is cut, nothing ellipsised), and no line is wider than the terminal."""
+    from pgwalk.cmd import output
+
+    monkeypatch.setattr(output, "stdout_is_terminal", lambda: True)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    rc, text, _ = run(["--color", "never", *argv], capsys)
+    rc_json, js, _ = run([*argv, "--json"], capsys)
+    assert rc == rc_json
+    values: set[int] = set()
+    for line in js.splitlines() if argv[0] != "decode-esr" else [js]:
+        _json_values(json.loads(line), values)
+    tokens = _HEX.findall(text)
+    assert tokens and "…" not in text
+    cut = [t for t in tokens if int(t, 16) not in values]
+    assert not cut, (columns, cut)
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= columns

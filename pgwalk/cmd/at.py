@@ -129,7 +129,7 @@ def _render_one(console, d, res, captured, diff, *, trace: bool) -> None:
         console.print(line)
         console.print(_fields_table(res.par))
     if trace:
-        console.print(render_translation(d["translation"], trace=True))
+        console.print(render_translation(d["translation"], trace=True, width=console.width))
     if captured is None:
         return
     console.print()
@@ -193,7 +193,7 @@ def _compare_table(sw, hw, diff):
     t = Table(title="software vs captured PAR_EL1", title_justify="left", box=None, pad_edge=False,
               header_style="bold")
     for col in ("field", "software", "captured", ""):
-        t.add_column(col, no_wrap=True)
+        t.add_column(col, no_wrap=bool(col))          # the values whole; the verdict column wraps
     t.add_row("PAR_EL1", "-" if sw is None else f"{sw:#018x}", hw if isinstance(hw, str) else f"{hw:#018x}", "")
     a, b = _field_values(sw), _field_values(hw)
     differing = {n for n, _s, _h in diff.fields}
@@ -208,10 +208,13 @@ def _compare_table(sw, hw, diff):
         else:
             mark = Text("same", style="green")
         t.add_row(name, str(a.get(name, "-")), str(b.get(name, "-")), mark)
-    for label, v in (("software", sw), ("captured", hw)):
-        if isinstance(v, int):
-            t.add_row("", "", "", Text(f"{label}: {par_decode(v)['summary']}", style="dim"))
-    return t
+    from rich.console import Group
+
+    # the decoded summaries under the table, wrapped between words (in the table they would
+    # widen its last column until a narrow terminal squeezed out the others)
+    summaries = [Text(f"{label}: {par_decode(v)['summary']}", style="dim")
+                 for label, v in (("software", sw), ("captured", hw)) if isinstance(v, int)]
+    return Group(t, *summaries)
 
 
 # --------------------------------------------------------------------------- batches

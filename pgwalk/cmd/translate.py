@@ -276,7 +276,7 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
             console = _console()
         from ..render import render_translation
 
-        console.print(render_translation(d, trace=not no_trace))
+        console.print(render_translation(d, trace=not no_trace, width=console.width))
         out.flush()
         print_notes([n for n in d["notes"] if n not in general], about=d["va"] if len(vas) > 1 else None)
         if not no_trace and i + 1 < len(vas):
