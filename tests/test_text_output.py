@@ -208,6 +208,7 @@ _WIDE_COMMANDS = [
     ["translate", *sample("s2_concat"), "0xabcde12345"],
     ["at", "S1E1W", "0xffff800000201234", *sample("s1_4k_48bit"), "--hw-par", "0xff00000040201b80"],
     ["decode-esr", "0x96000045", "--far", "0xffff800008036000", "--el", "1"],
+    ["info", "DUMP"],
 ]
 
 
@@ -222,11 +223,16 @@ def test_no_hex_value_is_cut_at_any_terminal_width(argv, columns, capsys, monkey
     monkeypatch.setattr(output, "stdout_is_terminal", lambda: True)
     monkeypatch.setenv("COLUMNS", str(columns))
     monkeypatch.delenv("NO_COLOR", raising=False)
+    if argv[0] == "info":
+        path = linux_vmcore_elf()
+        if path is None:
+            pytest.skip("oracle dump not available")
+        argv = ["info", str(path)]
     rc, text, _ = run(["--color", "never", *argv], capsys)
     rc_json, js, _ = run([*argv, "--json"], capsys)
     assert rc == rc_json
     values: set[int] = set()
-    for line in js.splitlines() if argv[0] != "decode-esr" else [js]:
+    for line in js.splitlines() if argv[0] not in ("decode-esr", "info") else [js]:
         _json_values(json.loads(line), values)
     tokens = _HEX.findall(text)
     assert tokens and "…" not in text

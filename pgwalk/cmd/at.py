@@ -109,7 +109,7 @@ def _render_one(console, d, res, captured, diff, *, trace: bool) -> None:
     from rich.text import Text
 
     from ..render import render_translation
-    from .output import notes, warning
+    from .output import fit_table, notes, warning
 
     op = res.op
     pan_txt = f", PSTATE.PAN = {int(res.pan)}" if op.pan else ""
@@ -127,13 +127,13 @@ def _render_one(console, d, res, captured, diff, *, trace: bool) -> None:
         line.append(d["par"], style="bold green" if not res.par & 1 else "bold red")
         line.append(f"  {d['decode']['summary']}")
         console.print(line)
-        console.print(_fields_table(res.par))
+        console.print(fit_table(console, _fields_table(res.par)))
     if trace:
         console.print(render_translation(d["translation"], trace=True, width=console.width))
     if captured is None:
         return
     console.print()
-    console.print(_compare_table(res.par, captured, diff))
+    console.print(_compare_table(console, res.par, captured, diff))
     verdict = Text("verdict: ")
     verdict.append("MATCH" if diff.match else "MISMATCH", style="bold green" if diff.match else "bold red")
     ign = f"  (not compared: {', '.join(diff.ignored)})" if diff.ignored else ""
@@ -184,11 +184,12 @@ def _field_values(par):
             "SH": f"{L['SH'].get(par):#04b}", "NS": L["NS"].get(par)}
 
 
-def _compare_table(sw, hw, diff):
+def _compare_table(console, sw, hw, diff):
     from rich.table import Table
     from rich.text import Text
 
     from ..at import par_decode
+    from .output import fit_table
 
     t = Table(title="software vs captured PAR_EL1", title_justify="left", box=None, pad_edge=False,
               header_style="bold")
@@ -214,7 +215,7 @@ def _compare_table(sw, hw, diff):
     # widen its last column until a narrow terminal squeezed out the others)
     summaries = [Text(f"{label}: {par_decode(v)['summary']}", style="dim")
                  for label, v in (("software", sw), ("captured", hw)) if isinstance(v, int)]
-    return Group(t, *summaries)
+    return Group(fit_table(console, t), *summaries)
 
 
 # --------------------------------------------------------------------------- batches
@@ -316,8 +317,8 @@ def _render_batch(console, counts, rows, total, notes) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from .output import fit_table, table_box
     from .output import notes as print_notes
-    from .output import table_box
 
     print_notes(notes)
     t = Table(title=f"AT batch: {total} lines", title_justify="left", header_style="bold", box=table_box())
@@ -330,7 +331,7 @@ def _render_batch(console, counts, rows, total, notes) -> None:
     for k in ("software: translated", "software: fault", "software: exception (no PAR)"):
         if counts[k]:
             t.add_row(Text(k, style="dim"), str(counts[k]))
-    console.print(t)
+    console.print(fit_table(console, t))
     why = sorted(((k[1], n) for k, n in counts.items() if isinstance(k, tuple)), key=lambda x: -x[1])
     if why:
         r = Table(title="mismatches by likely reason (the first reason of each)", title_justify="left",
@@ -339,7 +340,7 @@ def _render_batch(console, counts, rows, total, notes) -> None:
         r.add_column("lines", justify="right")
         for label, n in why:
             r.add_row(Text(label), str(n))
-        console.print(r)
+        console.print(fit_table(console, r))
     if not rows:
         return
     m = Table(title=f"mismatches (first {len(rows)})", title_justify="left", header_style="bold", box=table_box())
@@ -355,4 +356,4 @@ def _render_batch(console, counts, rows, total, notes) -> None:
             why = ("✓ " if r["confirmed"] else "") + (f"[{r['category']}] " if r.get("category") else "") + text
         label = str(d.get("id", d["line"]))
         m.add_row(*(Text(x) for x in (label, d["op"], d["va"], d["par"] or "exception", d["captured"], diff, why)))
-    console.print(m)
+    console.print(fit_table(console, m))

@@ -62,6 +62,12 @@ def _box():
     return table_box()
 
 
+def _fit(con, table):
+    """The table, or its rows stacked when a narrow terminal would cut a value."""
+    from .output import fit_table
+    return fit_table(con, table)
+
+
 def _notes(con, texts, about=None) -> None:
     """Notes on stderr (stdout holds only the decode), after what was printed so far."""
     from .output import notes
@@ -128,15 +134,15 @@ def _print_esr(con, r, full: bool = False) -> None:
     con.print(f"[bold]{r.register} {hexv}[/bold]  EC {r.ec:#04x} [bold]{_esc(r.ec_name)}[/bold]"
               f" [dim]({_esc(r.linux_ec_name)})[/dim]")
     con.print(f"[bold cyan]{_esc(r.summary)}[/bold cyan]")
-    con.print(_field_table(_shown(r.details, full)))
+    con.print(_fit(con, _field_table(_shown(r.details, full))))
     _warnings(con, r.warnings)
     _notes(con, r.notes)
     if r.far is not None:
-        con.print(_field_table(r.far.details, title=f"FAR {r.far.value:#018x}"))
+        con.print(_fit(con, _field_table(r.far.details, title=f"FAR {r.far.value:#018x}")))
         con.print(("" if r.far.valid else "[yellow]") + _esc(r.far.reason) + ("" if r.far.valid else "[/yellow]"))
         _notes(con, r.far.notes, about="FAR")
     if r.hpfar is not None:
-        con.print(_field_table(r.hpfar.details, title=f"HPFAR_EL2 {r.hpfar.value:#018x}"))
+        con.print(_fit(con, _field_table(r.hpfar.details, title=f"HPFAR_EL2 {r.hpfar.value:#018x}")))
         _notes(con, r.hpfar.notes, about="HPFAR_EL2")
     if r.par is not None:
         _print_register(con, r.par, full)
@@ -146,7 +152,7 @@ def _print_register(con, rep, full: bool = False) -> None:
     con.print(f"[bold]{rep.register} {rep.value:#018x}[/bold]")
     if rep.summary:
         con.print(f"[bold cyan]{_esc(rep.summary)}[/bold cyan]")
-    con.print(_field_table(_shown(rep.details, full)))
+    con.print(_fit(con, _field_table(_shown(rep.details, full))))
     if rep.derived:
         from rich.table import Table
         t = Table(title="derived", title_justify="left", show_header=False, pad_edge=False, box=_box())
@@ -158,7 +164,7 @@ def _print_register(con, rep, full: bool = False) -> None:
                     t.add_row(f"{k}.{k2}", _esc(_fmt(v2)))
             else:
                 t.add_row(k, _esc(_fmt(v)))
-        con.print(t)
+        con.print(_fit(con, t))
     _warnings(con, rep.warnings, about=rep.register)
     _notes(con, rep.notes, about=rep.register)
 
@@ -515,7 +521,7 @@ def _decode_descriptor(value, as_json, granule, level, stage, ds, pa_bits, mair,
         from ..esr import FieldReport
         rows = [FieldReport(f.name, f.msb, f.lsb, f.get(rep.value), f.doc or "", group="descriptor")
                 for f in rep.layout]
-        con.print(_field_table(rows))
+        con.print(_fit(con, _field_table(rows)))
     _notes(con, rep.notes)
     return 0
 

@@ -221,7 +221,7 @@ def _render(d: dict, all_regions: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from .output import notes, stdout_console, warning
+    from .output import fit_table, notes, stdout_console, warning
 
     con = stdout_console()
     con.print(f"[bold]{escape(d['path'])}[/bold]: {escape(d['format_description'])}, "
@@ -236,7 +236,7 @@ def _render(d: dict, all_regions: bool) -> None:
     shown = m["regions"] if all_regions else m["regions"][:_MAX_REGIONS_SHOWN]
     for r in shown:
         t.add_row(r["start"], r["end"], _size_text(int(r["size"], 16)), r["kind"])
-    con.print(t)
+    con.print(fit_table(con, t))
     if len(shown) < len(m["regions"]):
         con.print(f"  [dim]... {len(m['regions']) - len(shown)} more (--all-regions)[/dim]")
     if m["holes"]:
@@ -299,7 +299,7 @@ def _render(d: dict, all_regions: bool) -> None:
             size = int(r["end"], 16) - int(r["start"], 16)
             name = r["name"] + (" ~" if r["approx"] else "")
             t.add_row(name, r["start"], r["end"], _size_text(size), escape(r["note"] or ""))
-        con.print(t)
+        con.print(fit_table(con, t))
         con.print("  [dim]~ bounds inferred (kernel version, estimates), not given by VMCOREINFO[/dim]")
     con.file.flush()
     for w in d["warnings"]:

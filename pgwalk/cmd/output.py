@@ -16,8 +16,8 @@ from typing import Any, Iterable
 
 import click
 
-__all__ = ["color_mode", "stdout_is_terminal", "stdout_console", "table_box", "note", "notes", "warning",
-           "PIPE_WIDTH"]
+__all__ = ["color_mode", "stdout_is_terminal", "stdout_console", "table_box", "fit_table", "note", "notes",
+           "warning", "PIPE_WIDTH"]
 
 #: the width a rich console gets when stdout is a pipe or a file: no record is ever wrapped
 PIPE_WIDTH = 1 << 14
@@ -81,6 +81,64 @@ def table_box(default: Any = None) -> Any:
 
         default = box.HEAVY_HEAD
     return default
+
+
+def fit_table(console: Any, table: Any) -> Any:
+    """``table`` when it fits the console with every unwrappable cell whole (addresses,
+    descriptors), else its rows stacked: one block per row, ``header value`` pairs
+    wrapped between words, so that no value is cut on a narrow terminal."""
+    from rich.console import Group
+    from rich.text import Text
+
+    if _min_table_width(table) <= console.width:
+        return table
+    parts: list[Any] = []
+    if table.title:
+        parts.append(Text.from_markup(table.title, style="bold") if isinstance(table.title, str) else table.title)
+    columns = table.columns
+    cells = [list(c.cells) for c in columns]
+    for i in range(table.row_count):
+        line = Text()
+        for k, (col, column) in enumerate(zip(cells, columns)):
+            cell = col[i] if i < len(col) else ""
+            value = cell if isinstance(cell, Text) else Text.from_markup(str(cell)) if cell else Text()
+            if not value.plain.strip():
+                continue
+            if k == 0:                          # the row's name leads
+                line.append_text(value)
+                line.stylize("bold")
+                continue
+            if line:
+                line.append("  ")
+            header = _plain(column.header)
+            if header and table.show_header:
+                line.append(f"{header} ", style="dim")
+            line.append_text(value)
+        parts.append(line)
+    return Group(*parts)
+
+
+def _plain(cell: Any) -> str:
+    from rich.text import Text
+
+    return cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
+
+
+def _min_table_width(table: Any) -> int:
+    """The narrowest the table gets with its unwrappable columns whole and its other
+    columns as wide as their longest word (rich's own measure ignores ``no_wrap``)."""
+    widths = []
+    for column in table.columns:
+        texts = [_plain(c) for c in column.cells] + ([_plain(column.header)] if table.show_header else [])
+        if column.no_wrap:
+            widths.append(max((len(t) for t in texts), default=0))
+        else:
+            widths.append(max((len(w) for t in texts for w in t.split()), default=0))
+    n = len(widths)
+    left, right = table.padding[3], table.padding[1]
+    pad = (left + right) * n - (0 if table.pad_edge else left + right)
+    borders = n + 1 if table.box is not None else 0
+    return sum(widths) + pad + borders
 
 
 class _PlainLines:
