@@ -1437,11 +1437,15 @@ class LineFormatter:
     that one block can be written (:class:`BackgroundWriter`) while the next is formatted.
     """
 
-    def __init__(self, fmt: str, *, buffers: int = 1) -> None:
-        if fmt not in ("json", "csv"):
-            raise ValueError(f"unknown format {fmt!r}")
+    def __init__(self, fmt: str, *, buffers: int = 1,
+                 text_line: Callable[[dict[str, Any]], str] | None = None) -> None:
+        if fmt not in ("json", "csv", "text") or (fmt == "text") != (text_line is not None):
+            raise ValueError(f"unknown format {fmt!r} (text takes text_line, the line of one result dict)")
         self.fmt = fmt
-        self._templates: dict[tuple[int, int], list[tuple[bytes, int]]] = {}
+        # "text": the plain result line of each lane, text_line(to_dict(i)) (the view layer's
+        # statement of the line, passed in: this layer does not import views)
+        self._text_line = text_line
+        self._templates: dict[tuple, list[tuple[bytes, int]]] = {}
         self._layouts: dict[tuple[int, int], tuple] = {}
         self._bufs: list[np.ndarray | None] = [None] * max(1, buffers)
         self._turn = 0
@@ -1453,9 +1457,12 @@ class LineFormatter:
     def _template(self, res: BulkTranslation, i: int) -> list[tuple[bytes, int]]:
         """Pieces of lane ``i``'s line: (text before the slot, slot number or -1 at the end)."""
         d = res.to_dict(i)
+        # a two-stage text line leaves out an IPA equal to the VA: keep that equality (chunks
+        # gives such lanes a layout of their own)
+        ipa_is_va = self.fmt == "text" and res.stages == "12" and d["ipa"] == d["va"]
         d["va"] = _MARK.format(0)
         if d["ipa"] is not None:
-            d["ipa"] = _MARK.format(1)
+            d["ipa"] = d["va"] if ipa_is_va else _MARK.format(1)
         if d["pa"] is not None:
             d["pa"] = _MARK.format(2)
         if d["fault"] is not None and d["fault"]["ipa"] is not None:
@@ -1463,6 +1470,9 @@ class LineFormatter:
         if self.fmt == "json":
             text = json.dumps(d) + "\n"
             marks = [(json.dumps(_MARK.format(k)), k) for k in range(_SLOTS)]
+        elif self.fmt == "text":
+            text = self._text_line(d) + "\n"
+            marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
         else:
             text = csv_line(csv_row(d))
             marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
@@ -1515,6 +1525,8 @@ class LineFormatter:
                     continue
             else:
                 shown = res.has_ipa if k == 1 else res.has_pa
+                if k == 1 and self.fmt == "text" and res.stages == "12":   # (see _template)
+                    shown = shown & (res.ipa != res.va)
             if id(values[k]) not in done:              # pa is ipa without stage 2
                 done[id(values[k])] = _hex_digits(values[k])
             dg, nd = done[id(values[k])]
@@ -1581,7 +1593,9 @@ class LineFormatter:
         one void scalar, and per slot ``(column, digits)`` (``(-1, 0)`` without)."""
         layout = self._layouts.get((u, v))
         if layout is None:
-            tkey = (u & _ones(_LK_BITS), v)
+            tkey: tuple = (u & _ones(_LK_BITS), v)
+            if self.fmt == "text":                      # with or without the IPA (see _template)
+                tkey += ((u >> (_LK_BITS + _ND_BITS)) & _ones(_ND_BITS) == 0,)
             pieces = self._templates.get(tkey)
             if pieces is None:
                 match = key == _U64(u)

@@ -171,8 +171,10 @@ def test_short_is_one_greppable_line_per_syndrome(capsys, tmp_path):
 
 
 def _rows(out: str) -> list[str]:
-    return [line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│") and
-            line.split("│")[1].strip()]
+    """The field names of the field table (plain lines in a pipe: ``NAME  BITS  0xVALUE  meaning``)."""
+    import re
+    return [m.group(1) for m in (re.match(r"(\S+) +\d+(?::\d+)? +0x[0-9a-f]+(?: |$)", line)
+                                 for line in out.splitlines()) if m]
 
 
 def test_default_view_shows_the_iss_layout_that_applies(capsys):

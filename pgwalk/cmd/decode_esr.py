@@ -59,8 +59,34 @@ _EL = click.Choice(["1", "2", "3"])
 
 
 def _console():
-    from rich.console import Console
-    return Console(highlight=False, soft_wrap=False)
+    from .output import stdout_console
+    return stdout_console()
+
+
+def _box():
+    """Table borders on a terminal; none in a pipe or a file (plain lines, one row per line)."""
+    from .output import table_box
+    return table_box()
+
+
+def _fit(con, table):
+    """The table, or its rows stacked when a narrow terminal would cut a value."""
+    from .output import fit_table
+    return fit_table(con, table)
+
+
+def _notes(con, texts, about=None) -> None:
+    """Notes on stderr (stdout holds only the decode), after what was printed so far."""
+    from .output import notes
+    con.file.flush()
+    notes(texts, about=about)
+
+
+def _warnings(con, texts, about=None) -> None:
+    from .output import warning
+    con.file.flush()
+    for w in texts:
+        warning(f"{about}: {w}" if about else w)
 
 
 def _shown(rows, full: bool = False):
@@ -91,7 +117,7 @@ def _same_register(a, b) -> bool:
 
 def _field_table(rows, title=None):
     from rich.table import Table
-    t = Table(title=title, title_justify="left", show_lines=False, pad_edge=False, expand=False)
+    t = Table(title=title, title_justify="left", show_lines=False, pad_edge=False, expand=False, box=_box())
     t.add_column("field", no_wrap=True)
     t.add_column("bits", justify="right", no_wrap=True)
     t.add_column("value", justify="right", no_wrap=True)
@@ -115,20 +141,16 @@ def _print_esr(con, r, full: bool = False) -> None:
     con.print(f"[bold]{r.register} {hexv}[/bold]  EC {r.ec:#04x} [bold]{_esc(r.ec_name)}[/bold]"
               f" [dim]({_esc(r.linux_ec_name)})[/dim]")
     con.print(f"[bold cyan]{_esc(r.summary)}[/bold cyan]")
-    con.print(_field_table(_shown(r.details, full)))
-    for w in r.warnings:
-        con.print(f"[yellow]warning:[/yellow] {_esc(w)}")
-    for n in r.notes:
-        con.print(f"[dim]note:[/dim] {_esc(n)}")
+    con.print(_fit(con, _field_table(_shown(r.details, full))))
+    _warnings(con, r.warnings)
+    _notes(con, r.notes)
     if r.far is not None:
-        con.print(_field_table(r.far.details, title=f"FAR {r.far.value:#018x}"))
+        con.print(_fit(con, _field_table(r.far.details, title=f"FAR {r.far.value:#018x}")))
         con.print(("" if r.far.valid else "[yellow]") + _esc(r.far.reason) + ("" if r.far.valid else "[/yellow]"))
-        for n in r.far.notes:
-            con.print(f"[dim]note:[/dim] {_esc(n)}")
+        _notes(con, r.far.notes, about="FAR")
     if r.hpfar is not None:
-        con.print(_field_table(r.hpfar.details, title=f"HPFAR_EL2 {r.hpfar.value:#018x}"))
-        for n in r.hpfar.notes:
-            con.print(f"[dim]note:[/dim] {_esc(n)}")
+        con.print(_fit(con, _field_table(r.hpfar.details, title=f"HPFAR_EL2 {r.hpfar.value:#018x}")))
+        _notes(con, r.hpfar.notes, about="HPFAR_EL2")
     if r.par is not None:
         _print_register(con, r.par, full)
 
@@ -137,10 +159,10 @@ def _print_register(con, rep, full: bool = False) -> None:
     con.print(f"[bold]{rep.register} {rep.value:#018x}[/bold]")
     if rep.summary:
         con.print(f"[bold cyan]{_esc(rep.summary)}[/bold cyan]")
-    con.print(_field_table(_shown(rep.details, full)))
+    con.print(_fit(con, _field_table(_shown(rep.details, full))))
     if rep.derived:
         from rich.table import Table
-        t = Table(title="derived", title_justify="left", show_header=False, pad_edge=False)
+        t = Table(title="derived", title_justify="left", show_header=False, pad_edge=False, box=_box())
         t.add_column("parameter", no_wrap=True)
         t.add_column("value", overflow="fold")
         for k, v in rep.derived.items():
@@ -149,11 +171,9 @@ def _print_register(con, rep, full: bool = False) -> None:
                     t.add_row(f"{k}.{k2}", _esc(_fmt(v2)))
             else:
                 t.add_row(k, _esc(_fmt(v)))
-        con.print(t)
-    for w in rep.warnings:
-        con.print(f"[yellow]warning:[/yellow] {_esc(w)}")
-    for n in rep.notes:
-        con.print(f"[dim]note:[/dim] {_esc(n)}")
+        con.print(_fit(con, t))
+    _warnings(con, rep.warnings, about=rep.register)
+    _notes(con, rep.notes, about=rep.register)
 
 
 def _fmt(v) -> str:
@@ -349,8 +369,8 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
                                                                    "console)" if n_dup else "") +
                   f", {total_d} disagreement(s) with pgwalk's decode, {total_p} problem(s)")
     if walk_note:
-        click.echo(f"pgwalk: note: {walk_note}", err=True) if con is None else \
-            con.print(f"[yellow]note:[/yellow] {_esc(walk_note)}")
+        out.flush()
+        click.echo(f"pgwalk: note: {walk_note}", err=True)
     return 1 if disagree else 0
 
 
@@ -384,7 +404,11 @@ def _print_report(con, r, comparison=None, logged=None) -> None:
     ts = f" [{r.timestamp:.6f}]" if r.timestamp is not None else ""
     lines = f"line {r.first_line}" + (f"-{r.last_line}" if r.last_line != r.first_line else "")
     what = r.kind.replace('_', ' ') if r.producer == "linux" else "exception"
-    con.rule(f"report {r.index} ({what}, {r.producer} {r.format}, {lines}){ts}", align="left")
+    title = f"report {r.index} ({what}, {r.producer} {r.format}, {lines}){ts}"
+    if _box() is None:                      # a pipe or a file: a plain line, no rule drawing
+        con.print(_esc(title), style="bold")
+    else:
+        con.rule(_esc(title), align="left")
     con.print(_esc(r.headline))
     if r.registers:
         con.print("  " + "  ".join(f"{k} {v:#x}" for k, v in r.registers.items()))
@@ -436,8 +460,7 @@ def _print_report(con, r, comparison=None, logged=None) -> None:
                       f"expected {_esc(fm['expected'].strip())!r}")
     for p in r.problems:
         con.print(f"[yellow]problem:[/yellow] {_esc(p)}")
-    for n in r.notes:
-        con.print(f"[dim]note: {_esc(n)}[/dim]")
+    _notes(con, r.notes, about=f"report {r.index}")
 
 
 @click.command("decode")
@@ -499,9 +522,8 @@ def _decode_descriptor(value, as_json, granule, level, stage, ds, pa_bits, mair,
         from ..esr import FieldReport
         rows = [FieldReport(f.name, f.msb, f.lsb, f.get(rep.value), f.doc or "", group="descriptor")
                 for f in rep.layout]
-        con.print(_field_table(rows))
-    for n in rep.notes:
-        con.print(f"[dim]note:[/dim] {_esc(n)}")
+        con.print(_fit(con, _field_table(rows)))
+    _notes(con, rep.notes)
     return 0
 
 

@@ -244,11 +244,9 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     out = sys.stdout                     # the stream rich's Console writes to: one order for both
     console = None
     if not as_json:
-        from rich.console import Console
+        from .output import stdout_console
 
-        console = Console(highlight=False)
-        if not console.is_terminal:
-            console = Console(highlight=False, width=max(console.width, 200))
+        console = stdout_console()
     write = out.write
 
     def emit_json(d) -> None:
@@ -270,11 +268,11 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     if console is not None and console.is_terminal:
         progress = _Progress(console, sum(hi - lo for lo, hi in spans), spans[0][0] if spans else 0)
     from ..render_tree import TreeLineRenderer, range_line, render_stats, tree_header
+    from .output import notes as print_notes
 
     try:
         if console is not None:
-            for note in notes:
-                console.print(f"note: {note}", style="yellow", markup=False, highlight=False)
+            print_notes(notes)
         done = 0
         for t, (lo, hi) in zip(trees, spans):
             if summary.stopped:             # a limit ended the walk: the message says where
@@ -284,8 +282,8 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
             done += hi - lo
             if console is not None and view != "stats":
                 show(tree_header(tree_record(t)))
-                for note in t.notes:
-                    console.print(f"note: {note}", style="yellow", markup=False, highlight=False)
+                out.flush()
+                print_notes(t.notes)
             if view == "stats":
                 stats_v.tree = t
                 walk_tree(t, ctx.memory, stats_v, start=lo, end=hi, visits=Visit.LEAF | Visit.TABLE_PRE,

@@ -220,11 +220,12 @@ def _linux_part(out: dict, text: str, warnings: list[str]) -> None:
 # --------------------------------------------------------------------------
 
 def _render(d: dict, all_regions: bool) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    con = Console(highlight=False, soft_wrap=False)
+    from .output import fit_table, notes, stdout_console, warning
+
+    con = stdout_console()
     con.print(f"[bold]{escape(d['path'])}[/bold]: {escape(d['format_description'])}, "
               f"{_size_text(d['file_size'])} ({d['file_size']} bytes)")
     m = d["memory"]
@@ -237,7 +238,7 @@ def _render(d: dict, all_regions: bool) -> None:
     shown = m["regions"] if all_regions else m["regions"][:_MAX_REGIONS_SHOWN]
     for r in shown:
         t.add_row(r["start"], r["end"], _size_text(int(r["size"], 16)), r["kind"])
-    con.print(t)
+    con.print(fit_table(con, t))
     if len(shown) < len(m["regions"]):
         con.print(f"  [dim]... {len(m['regions']) - len(shown)} more (--all-regions)[/dim]")
     if m["holes"]:
@@ -289,8 +290,8 @@ def _render(d: dict, all_regions: bool) -> None:
                       f"start level {tr['start_level']}, at most {tr['oa_bits']}-bit OA, DS {int(tr['ds'])}, "
                       f"TBI1 {int(tr['tbi1'])}")
             con.print("  " + "  ".join(f"{k} {v}" for k, v in tr["registers"].items()))
-            for n in tr["notes"]:
-                con.print(f"  [dim]{escape(n)}[/dim]")
+            con.file.flush()
+            notes(tr["notes"])
     if d["layout"]:
         t = Table(title="kernel layout", title_justify="left", show_header=True, pad_edge=False, box=None)
         for col in ("range", "start", "end", "size"):
@@ -300,10 +301,11 @@ def _render(d: dict, all_regions: bool) -> None:
             size = int(r["end"], 16) - int(r["start"], 16)
             name = r["name"] + (" ~" if r["approx"] else "")
             t.add_row(name, r["start"], r["end"], _size_text(size), escape(r["note"] or ""))
-        con.print(t)
+        con.print(fit_table(con, t))
         con.print("  [dim]~ bounds inferred (kernel version, estimates), not given by VMCOREINFO[/dim]")
+    con.file.flush()
     for w in d["warnings"]:
-        con.print(f"[yellow]warning[/yellow]: {escape(w)}")
+        warning(w)
 
 
 def _render_vmcoreinfo(con, vi: dict) -> None:

@@ -81,7 +81,10 @@ def vtop(dump, addresses, as_json, reg_values):
                                    "how": r.how, "label": r.label, "reason": r.reason or None}))
         elif r.pa is not None:
             where = r.how + (f", {r.label}" if r.label and r.label != r.how else "")
-            click.echo(f"{va:#018x} -> PA {r.pa:#x} ({where})" + (f"  note: {r.reason}" if r.reason else ""))
+            click.echo(f"{va:#018x} -> PA {r.pa:#x} ({where})")
+            if r.reason:                    # stdout holds the records; the note goes to stderr
+                click.get_text_stream("stdout").flush()
+                click.echo(f"pgwalk: note: {va:#x}: {r.reason}", err=True)
         else:
             click.echo(f"{va:#018x} -> no PA" + (f" [{r.label}]" if r.label else "") + f": {r.reason}")
     return rc

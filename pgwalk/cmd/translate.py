@@ -221,12 +221,9 @@ def _as_array(arg_vas: list[int], batch_vas: list[int], batch_array):
 
 
 def _console():
-    from rich.console import Console
+    from .output import stdout_console
 
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=max(console.width, 160))
-    return console
+    return stdout_console()
 
 
 def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=None, hint="", *,
@@ -239,9 +236,14 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
     from ..report import CSV_COLUMNS, csv_line, csv_row, drop_trace, translation_to_dict
     from ..walk import translate as walk_translate
 
+    from .output import notes as print_notes
+
     console = None
     any_fault = False
     out = click.get_text_stream("stdout")
+    if fmt is None:                 # text: notes on stderr, stdout only records
+        print_notes(notes)
+        general, notes = set(notes), ()
     if fmt == "csv":
         out.write(csv_line(CSV_COLUMNS))
     for i, va in enumerate(vas):
@@ -291,7 +293,9 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
             console = _console()
         from ..render import render_translation
 
-        console.print(render_translation(d, trace=not no_trace))
+        console.print(render_translation(d, trace=not no_trace, width=console.width))
+        out.flush()
+        print_notes([n for n in d["notes"] if n not in general], about=d["va"] if len(vas) > 1 else None)
         if not no_trace and i + 1 < len(vas):
             console.print()
     return 1 if any_fault else 0
@@ -304,7 +308,7 @@ def _note(notes) -> None:
 
 def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
     """The vectorised walker, streaming one block of lines at a time."""
-    from ..bulk import DescriptorReader, LineFormatter, iter_translate
+    from ..bulk import DescriptorReader, iter_translate
 
     reader = DescriptorReader(mem)
     any_fault = False
@@ -313,17 +317,6 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
     from ..bulk import mark_contents
 
     blocks = (mark_contents(res, mem) for res in blocks)
-    if fmt is None:
-        from ..render import result_line
-
-        console = _console()
-        for note in notes:
-            console.print(f"note: {note}", style="yellow", markup=False)
-        for res in blocks:
-            any_fault |= not res.ok.all()
-            for i in range(len(res)):
-                console.print(result_line(res.to_dict(i)))
-        return 1 if any_fault else 0
     _note(notes)
     text = click.get_text_stream("stdout")
     text.flush()
@@ -333,7 +326,7 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
         binary = None
     fd = _fileno(binary)
     if fd is None:
-        formatter = LineFormatter(fmt)
+        formatter = _formatter(fmt)
         if binary is not None:
             binary.write(formatter.header())
         else:
@@ -350,7 +343,7 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
     # formatted (two output buffers take turns)
     from ..bulk import BackgroundWriter, write_all
 
-    formatter = LineFormatter(fmt, buffers=2)
+    formatter = _formatter(fmt, buffers=2)
     binary.flush()
     write_all(fd, [formatter.header()])
     writer = BackgroundWriter(fd)
@@ -363,6 +356,18 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
         raise
     writer.close()
     return 1 if any_fault else 0
+
+
+def _formatter(fmt: str | None, buffers: int = 1):
+    """The bulk line formatter: JSON lines, CSV rows, or the plain result lines of text output
+    (:func:`pgwalk.render.result_text`, the same line the scalar path prints)."""
+    from ..bulk import LineFormatter
+
+    if fmt is None:
+        from ..render import result_text
+
+        return LineFormatter("text", buffers=buffers, text_line=result_text)
+    return LineFormatter(fmt, buffers=buffers)
 
 
 def _fileno(stream) -> int | None:
@@ -389,11 +394,7 @@ def _reverse(setup, mem, pas, stages, fmt, notes) -> int:
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).tolist()
     out = click.get_text_stream("stdout")
     console = _console() if fmt is None else None
-    if console is not None:
-        for note in notes:
-            console.print(f"note: {note}", style="yellow", markup=False)
-    else:
-        _note(notes)
+    _note(notes)
     if fmt == "csv":
         out.write(csv_line(("target",) + CSV_COLUMNS))
     for k, target in enumerate(pas.tolist()):
