@@ -132,6 +132,31 @@ def test_symbols_on_the_real_dump(vmcore, capsys):
     assert json.loads(t1)["pa"] == json.loads(t2)["pa"] is not None
 
 
+def test_symbols_wherever_an_address_is_taken(vmcore, capsys, tmp_path):
+    """vtop, translate batches (line-by-line and mixed with hex) and dump-tree --range take
+    VMCOREINFO symbols too, and give what the symbol's hexadecimal value gives."""
+    rc, out, _ = run(["info", "--symbols", str(vmcore)], capsys)
+    pgd = int([l for l in out.splitlines() if l.endswith("  swapper_pg_dir")][0].split()[0], 16)
+    rc, by_name, _ = run(["vtop", str(vmcore), "swapper_pg_dir+0x10", "--json"], capsys)
+    rc2, by_value, _ = run(["vtop", str(vmcore), hex(pgd + 0x10), "--json"], capsys)
+    assert rc == rc2 == 0 and json.loads(by_name) == json.loads(by_value)
+    batch = tmp_path / "b.txt"
+    batch.write_text(f"swapper_pg_dir\n{pgd + 0x10:x}\nswapper_pg_dir+0x10\n")
+    rc, out, _ = run(["translate", "-i", str(vmcore), "--batch", str(batch), "--json"], capsys)
+    pas = [json.loads(l)["pa"] for l in out.splitlines()]
+    assert rc == 0 and pas[1] == pas[2] and int(pas[0], 16) + 0x10 == int(pas[1], 16)
+    batch.write_text("swapper_pg_dir\nno_such_symbol\n")
+    rc, _, err = run(["translate", "-i", str(vmcore), "--batch", str(batch), "--json"], capsys)
+    assert rc == 2 and f"{batch}:2: 'no_such_symbol'" in err
+    rc, by_name, _ = run(["dump-tree", "-i", str(vmcore), "--range", "swapper_pg_dir+0x3000", "--json",
+                          "--view", "ranges"], capsys)
+    rc2, by_value, _ = run(["dump-tree", "-i", str(vmcore), "--range", f"{pgd:#x}+0x3000", "--json",
+                            "--view", "ranges"], capsys)
+    assert rc == rc2 == 0 and by_name == by_value
+    (rng,) = [json.loads(l) for l in by_name.splitlines() if json.loads(l)["record"] == "range"]
+    assert (int(rng["va_start"], 16), int(rng["va_end"], 16)) == (pgd, pgd + 0x3000)
+
+
 def test_excluded_pages_of_a_kdump():
     path = oracle_data.ORACLE_DIR / "makedumpfile-public" / "max-zstd-d31"
     if not path.exists():

@@ -14,24 +14,30 @@ PROGRESS_DELAY = 0.5
 REGIMES = {"el10": "EL10", "el1&0": "EL10", "el20": "EL20", "el2&0": "EL20", "el2": "EL2", "el3": "EL3"}
 
 
-def parse_range(text: str) -> tuple[int, int]:
+def parse_range(text: str, value=None) -> tuple[int, int]:
     """``START-END`` (END exclusive; an END ending in ``fff`` is taken as the last byte) or ``START+SIZE``.
+
+    ``value(text, where)`` reads each part (default: a hexadecimal value; the command passes
+    one that also takes the dump's VMCOREINFO symbols, so ``_stext-_etext`` works).
 
     :raises InputError: malformed, empty or beyond 64 bits
     """
     from ..errors import InputError
     from ..regs import parse_int
 
+    if value is None:
+        value = parse_int
+
     t = text.strip()
     if "+" in t:
         a, _, b = t.partition("+")
-        start = parse_int(a, "--range start")
-        size = parse_int(b, "--range size")
+        start = value(a, "--range start")
+        size = value(b, "--range size")
         end = start + size
     elif "-" in t:
         a, _, b = t.partition("-")
-        start = parse_int(a, "--range start")
-        end = parse_int(b, "--range end")
+        start = value(a, "--range start")
+        end = value(b, "--range end")
         if end & 0xFFF == 0xFFF:        # an inclusive end such as 0xffffffffffffffff
             end += 1
     else:
@@ -171,7 +177,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     )
     from .common import load_context
 
-    rng = parse_range(range_text) if range_text else None
+    rng = None
     if stage == "2" and (ttbr0 or ttbr1):
         raise InputError("--ttbr0/--ttbr1 select a stage 1 tree; --stage 2 walks the VTTBR_EL2 tree")
     if depth is not None and view == "ranges":
@@ -179,6 +185,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     if html_file is not None and (as_json or stats or view or depth is not None or show_invalid):
         raise InputError("--html writes its own map, tree and ranges: no --json, --stats, --view, --depth, --invalid")
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
+    rng = parse_range(range_text, ctx.address) if range_text else None
     layout = None
     if ctx.vmcoreinfo is not None:
         from rich.text import Text

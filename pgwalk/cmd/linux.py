@@ -63,16 +63,18 @@ def _translator(dump: str, reg_values: tuple[str, ...] = ()):
               help="A register value (e.g. the process's TTBR0_EL1 for user addresses); repeatable.")
 def vtop(dump, addresses, as_json, reg_values):
     """Kernel VA -> PA: the linear-map or kernel-image formula where it holds, checked against
-    swapper_pg_dir, and the swapper_pg_dir walk elsewhere."""
+    swapper_pg_dir, and the swapper_pg_dir walk elsewhere.  A VA may be a VMCOREINFO symbol,
+    SYMBOL+OFFSET or SYMBOL-OFFSET (hexadecimal offset)."""
     import json
 
     from ..report import RECORD_SCHEMAS
-    from .common import parse_address
+    from ..symbols import parse_symbolic
 
     kt = _translator(dump, reg_values)
+    symbols = dict(kt.info.symbols)
     rc = 0
     for text in addresses:
-        va = parse_address(text)
+        va = parse_symbolic(text, symbols)
         r = kt.vtop(va)
         if r.pa is None:
             rc = 1

@@ -7,6 +7,8 @@ only on those paths.
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from .common import image_options, register_options
@@ -79,6 +81,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
     # numbers, or VMCOREINFO symbols of a dump (SYMBOL, SYMBOL+0x10)
     arg_vas = [ctx.address(text) for text in addresses]
+    batch_vas = [va if isinstance(va, int) else ctx.address(*va) for va in batch_vas]
     if regime:
         reg = Regime[REGIMES[regime.lower()]]
     elif el is not None:
@@ -169,14 +172,17 @@ def _access_el(regime, el: int | None) -> int:
     return el
 
 
-def _read_batch(path: str) -> tuple[list[int], "object | None"]:
-    """The addresses of a batch file: a numpy array when the fast parse applies, else a list.
+def _read_batch(path: str) -> tuple[list, "object | None"]:
+    """The addresses of a batch file: a numpy array when the fast parse applies, else a list
+    (of ints, and ``(text, where)`` for lines that name a symbol, ``SYMBOL[+-OFFSET]``, which the
+    caller resolves through the dump's VMCOREINFO).
 
     Lines are addresses (:func:`pgwalk.values.parse_value`: hexadecimal, ``0x`` optional);
     blank lines and ``#`` comments are skipped.  The vectorised parse takes files whose every
     line is an address and nothing else (the common machine-made case) and gives the same
     values as the line-by-line parse.
     """
+    from ..errors import InputError
     from ..values import parse_value
     from .common import batch_lines, batch_source, read_batch_bytes
 
@@ -189,7 +195,19 @@ def _read_batch(path: str) -> tuple[list[int], "object | None"]:
         if array is not None:
             return [], array
     where = batch_source(path)
-    return [parse_value(text, "address", f"{where}:{n}") for n, text in batch_lines(data)], None
+    vas: list = []
+    for n, text in batch_lines(data):
+        try:
+            vas.append(parse_value(text, "address", f"{where}:{n}"))
+        except InputError:
+            if not _SYMBOLIC_LINE.match(text):
+                raise
+            vas.append((text, f"{where}:{n}"))      # a symbol: resolved once the dump is open
+    return vas, None
+
+
+#: a line that may name a symbol (checked against the dump's symbols once it is open)
+_SYMBOLIC_LINE = re.compile(r"^\s*[A-Za-z_.$][\w.$]*\s*(?:[+-]\s*\S+)?\s*$")
 
 
 def _newlines_at_least(data: bytes, n: int) -> bool:
