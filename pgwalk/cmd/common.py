@@ -22,7 +22,7 @@ def image_options(f: Callable) -> Callable:
 def register_options(f: Callable) -> Callable:
     """``--regs``, ``--reg``, and the ``--granule/--va-bits/--root`` shortcut."""
     options = [
-        click.option("--regs", "regs_file", type=click.Path(dir_okay=False), metavar="FILE",
+        click.option("--regs", "regs_file", metavar="FILE",
                      help="Register file (JSON or TOML): architectural names -> values."),
         click.option("--reg", "reg_values", multiple=True, metavar="NAME=VALUE",
                      help="One register value, hexadecimal (0x optional); wins over --regs. Repeatable."),
@@ -153,7 +153,10 @@ def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MA
         if path == "-":
             stream, close = _stdin_bytes(), None
         else:
-            stream = close = open(path, "rb")
+            from ..inputs import open_stream
+
+            stream, _kind = open_stream(path)         # a compressed batch is read decompressed
+            close = stream
         try:
             while True:
                 chunk = stream.read(_CHUNK)
@@ -179,7 +182,9 @@ def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MA
             if close is not None:
                 close.close()
     except OSError as exc:
-        raise InputError(f"cannot read batch file {path}: {exc.strerror or exc}") from None
+        from ..inputs import os_error_text
+
+        raise InputError(os_error_text(where, exc)) from None
     return data
 
 

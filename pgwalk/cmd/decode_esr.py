@@ -279,7 +279,9 @@ def _open_log(path: str):
             return click.get_binary_stream("stdin"), False
         except RuntimeError:
             return _EncodedText(sys.stdin), False
-    return open(path, "rb"), True
+    from ..inputs import open_stream
+
+    return open_stream(path)[0], True          # one sentence if unreadable; a compressed log is read decompressed
 
 
 def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):

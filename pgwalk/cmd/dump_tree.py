@@ -85,9 +85,16 @@ def _write_html(path, images, trees, spans, ctx, layout, notes, merge, limits) -
 
     title = (f"pgwalk dump-tree: {', '.join(t.name for t in trees)} of "
              f"{', '.join(os.path.basename(i) for i in images) or 'no image'}")
-    with click.open_file(path, "w", encoding="utf-8", atomic=path != "-") as out:
-        r = write_html(out, trees, spans, ctx.memory, layout=layout, merge=merge, limits=limits, title=title,
-                       notes=notes)
+    from ..errors import InputError
+
+    try:
+        with click.open_file(path, "w", encoding="utf-8", atomic=path != "-") as out:
+            r = write_html(out, trees, spans, ctx.memory, layout=layout, merge=merge, limits=limits, title=title,
+                           notes=notes)
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     if path != "-":
         click.echo(f"{path}: {r.bytes:,} bytes, {r.ranges:,} ranges, {r.nodes:,} tree nodes", err=True)
     if r.summary.stopped:
@@ -122,7 +129,7 @@ def _write_html(path, images, trees, spans, ctx, layout, notes, merge, limits) -
 @click.option("--max-entries", type=click.IntRange(1), default=50_000_000, show_default=True,
               help="Stop after reading this many descriptors (--stage 12: each stage 2 lookup of a leaf "
                    "output counts as one).")
-@click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True, allow_dash=True), metavar="FILE",
+@click.option("--html", "html_file", metavar="FILE",
               help="Write one self-contained HTML page (map, tree, descriptor fields) to FILE ('-': stdout).")
 def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text, ttbr0, ttbr1, stage, regime, view,
               depth, no_merge, show_invalid, as_json, stats, max_tables, max_entries, html_file=None):
@@ -178,6 +185,10 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         raise InputError("--depth applies to the tree view")
     if html_file is not None and (as_json or stats or view or depth is not None or show_invalid):
         raise InputError("--html writes its own map, tree and ranges: no --json, --stats, --view, --depth, --invalid")
+    if html_file is not None:
+        from ..inputs import check_output_path
+
+        check_output_path(html_file)
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
     layout = None
     if ctx.vmcoreinfo is not None:
