@@ -197,7 +197,8 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         from ..linux import kernel_layout, label_address
 
         layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
-    setup = setup_from_registers(ctx.registers, Regime[REGIMES[regime.lower()]] if regime else None)
+    setup = setup_from_registers(ctx.registers, Regime[REGIMES[regime.lower()]] if regime else None,
+                                 stage1=stage != "2")             # stage 2 alone: no TCR_EL1
     if stage == "12" and setup.s2 is None:
         raise InputError("--stage 12: stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
     if stage is None and not (ttbr0 or ttbr1) and not setup.s1_enabled and setup.s2 is not None:

@@ -76,7 +76,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
         reg = regime_for_el(el, ctx.registers)
     else:
         reg = None
-    setup = setup_from_registers(ctx.registers, reg)
+    setup = setup_from_registers(ctx.registers, reg, stage1=stages != "2")     # stage 2 alone: no TCR_EL1
     notes = tuple(ctx.notes) + tuple(setup.notes)
     acc = Access(access) if access else None
     el_ = _access_el(setup.regime, el)
