@@ -227,6 +227,9 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
     out = click.get_text_stream("stdout")
     if fmt == "csv":
         out.write(csv_line(CSV_COLUMNS))
+    from .progress import Tracked
+
+    vas = Tracked(vas, len(vas), "translating", "addresses", quiet_on_terminal=True)   # stderr, a tty only
     for i, va in enumerate(vas):
         try:
             t = walk_translate(setup, mem, va, stages=stages, access=acc, el=el, pan=pan)
@@ -296,6 +299,9 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
     from ..bulk import mark_contents
 
     blocks = (mark_contents(res, mem) for res in blocks)
+    from .progress import Tracked
+
+    blocks = Tracked(blocks, len(vas), "translating", "addresses", weight=len, quiet_on_terminal=True)   # stderr, a tty
     if fmt is None:
         from ..render import result_line
 
