@@ -179,3 +179,13 @@ def test_compressed_batch_and_log_are_read(tmp_path):
         rc, out, _ = cli("decode-esr", "--log", log, "--short")
         rc2, plain, _ = cli("decode-esr", "--log", LOG, "--short")
         assert rc == rc2 and out.replace(str(log), "LOG") == plain.replace(str(LOG), "LOG") and "ESR" in out
+
+
+def test_decode_esr_compressed_image_is_noted(tmp_path):
+    if not LOG.exists():
+        pytest.skip("the shared oracle's serial.log is not there")
+    packed = tmp_path / "image"
+    packed.write_bytes(gzip.compress(SAMPLE.read_bytes()))
+    rc, _out, err = cli("decode-esr", "--log", LOG, "--image", packed, "--short")
+    assert rc in (0, 1)
+    assert f"pgwalk: note: {packed}: gzip-compressed; decompressed to a temporary file" in err

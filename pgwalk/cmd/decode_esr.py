@@ -254,6 +254,8 @@ def _walker_for(image: str):
         return None, "comparing logged walks with --image needs the walker (pgwalk.walk), which is not available"
     from ..kernlog import linux_walk_registers
     mem = open_image(image)
+    for warning in mem.warnings:               # a decompressed image, overlaps: said once, on stderr
+        click.echo(f"pgwalk: note: {warning}", err=True)
 
     def walk_fn(pgdp: int, address: int, *, page_kb: int, va_bits: int) -> dict:
         setup = setup_from_registers(linux_walk_registers(pgdp, page_kb, va_bits))
