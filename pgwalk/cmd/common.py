@@ -22,7 +22,7 @@ def image_options(f: Callable) -> Callable:
 def register_options(f: Callable) -> Callable:
     """``--regs``, ``--reg``, and the ``--granule/--va-bits/--root`` shortcut."""
     options = [
-        click.option("--regs", "regs_file", metavar="FILE",
+        click.option("--regs", "regs_file", type=click.Path(readable=False), metavar="FILE",
                      help="Register file (JSON or TOML): architectural names -> values."),
         click.option("--reg", "reg_values", multiple=True, metavar="NAME=VALUE",
                      help="One register value, hexadecimal (0x optional); wins over --regs. Repeatable."),

@@ -172,7 +172,7 @@ def _write_html(path, images, trees, spans, ctx, layout, notes, merge, limits) -
 @click.option("--max-entries", type=click.IntRange(1), default=50_000_000, show_default=True,
               help="Stop after reading this many descriptors (--stage 12: each stage 2 lookup of a leaf "
                    "output counts as one).")
-@click.option("--html", "html_file", metavar="FILE",
+@click.option("--html", "html_file", type=click.Path(allow_dash=True, readable=False), metavar="FILE",
               help="Write one self-contained HTML page (map, tree, descriptor fields) to FILE ('-': stdout).")
 def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text, ttbr0, ttbr1, stage, regime, view,
               depth, no_merge, show_invalid, as_json, stats, max_tables, max_entries, html_file=None):

@@ -330,7 +330,7 @@ def _render_vmcoreinfo(con, vi: dict) -> None:
 
 
 @click.command("info")
-@click.argument("dump")
+@click.argument("dump", type=click.Path(readable=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--all-regions", is_flag=True, help="List every memory region and hole.")
 def info(dump: str, as_json: bool, all_regions: bool) -> None:
