@@ -1124,7 +1124,8 @@ def result_to_dict(res: ATResult, *, captured: int | str | None = None, diff: Pa
     an exception), ``exception`` (why, or null), ``decode`` (:func:`par_decode`, or null),
     ``regime``, ``stages``; with a captured value: ``captured``, ``match``, ``diff``
     (``[{"field", "software", "hardware"}]``), ``verdict`` and ``reasons``; with ``trace``:
-    ``translation`` (the ``pgwalk translate --json`` object).
+    ``translation`` (the ``pgwalk translate --json --trace`` object); last ``schema``
+    (:data:`pgwalk.report.RECORD_SCHEMAS` ``["at"]``; JSON Schema: ``pgwalk schema at``).
     """
     d: dict[str, Any] = {}
     if extra:
@@ -1156,6 +1157,9 @@ def result_to_dict(res: ATResult, *, captured: int | str | None = None, diff: Pa
 
         s = setup
         d["translation"] = translation_to_dict(res.translation, wxn=bool(s and s.wxn), epan=bool(s and s.epan))
+    from .report import RECORD_SCHEMAS
+
+    d["schema"] = RECORD_SCHEMAS["at"]
     return d
 
 

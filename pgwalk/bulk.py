@@ -44,11 +44,11 @@ code  :class:`~pgwalk.faults.FaultType`
 Bulk JSON lines (``pgwalk translate --json`` from 64 addresses on)
 ------------------------------------------------------------------
 Each line is the object ``pgwalk translate --json`` prints for one address
-(:mod:`pgwalk.report`, schema 1), same keys in the same order and the same
-values, **without** ``s1``, ``s2``, ``steps`` and ``notes``, and without the
-fault's ``reason``::
+(:mod:`pgwalk.report`, schema 2), same keys in the same order and the same
+values: without ``--trace`` no path prints ``s1``, ``s2``, ``steps``, ``notes``,
+``label`` or the fault's ``reason``::
 
-    {"schema": 1, "va": "0x...", "ok": true, "stages": "1", "regime": "EL1&0",
+    {"schema": 2, "va": "0x...", "ok": true, "stages": "1", "regime": "EL1&0",
      "ipa": "0x..." | null, "pa": "0x..." | null, "size": 4096 | null,
      "fault": null | {"type", "level", "stage", "s1ptw", "fsc", "fsc_hex", "ipa",
                       "description", "not_in_image"},
@@ -75,7 +75,7 @@ from .formats import descriptors as D
 from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
 from .params import FINAL_LEVEL, Regime, S1WalkParams, TranslationSetup, oa_out_of_range, setup_from_registers
 from .perms import Access, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
-from .report import CSV_COLUMNS, csv_line, csv_row, translation_to_dict
+from .report import CSV_COLUMNS, TRACE_KEYS, csv_line, csv_row, drop_trace, translation_to_dict
 from .walk import (Memory, Translation, decode_descriptor_type, s1_disabled_attributes, s1_leaf, s2_leaf,
                    s2_walk_device, stage2_attributes)
 
@@ -798,20 +798,15 @@ def _fsc_table() -> np.ndarray:
 
 _FSC = _fsc_table()
 
-#: keys of the scalar --json object that bulk lines leave out
-BULK_DROPPED = ("s1", "s2", "steps", "notes")
+#: keys of the scalar --json --trace object that bulk lines (and --json without --trace) leave out
+BULK_DROPPED = TRACE_KEYS
 
 
 def bulk_line_dict(t: Translation, *, wxn: bool = False, epan: bool = False,
                    contents: bool | None = None) -> dict[str, Any]:
     """The bulk JSON object of a translation: :func:`pgwalk.report.translation_to_dict`
     without ``s1``, ``s2``, ``steps``, ``notes`` and the fault's ``reason``."""
-    d = translation_to_dict(t, wxn=wxn, epan=epan, contents=contents)
-    for key in BULK_DROPPED:
-        del d[key]
-    if d["fault"] is not None:
-        del d["fault"]["reason"]
-    return d
+    return drop_trace(translation_to_dict(t, wxn=wxn, epan=epan, contents=contents))
 
 
 # --------------------------------------------------------------------------- the walker
@@ -1442,11 +1437,15 @@ class LineFormatter:
     that one block can be written (:class:`BackgroundWriter`) while the next is formatted.
     """
 
-    def __init__(self, fmt: str, *, buffers: int = 1) -> None:
-        if fmt not in ("json", "csv"):
-            raise ValueError(f"unknown format {fmt!r}")
+    def __init__(self, fmt: str, *, buffers: int = 1,
+                 text_line: Callable[[dict[str, Any]], str] | None = None) -> None:
+        if fmt not in ("json", "csv", "text") or (fmt == "text") != (text_line is not None):
+            raise ValueError(f"unknown format {fmt!r} (text takes text_line, the line of one result dict)")
         self.fmt = fmt
-        self._templates: dict[tuple[int, int], list[tuple[bytes, int]]] = {}
+        # "text": the plain result line of each lane, text_line(to_dict(i)) (the view layer's
+        # statement of the line, passed in: this layer does not import views)
+        self._text_line = text_line
+        self._templates: dict[tuple, list[tuple[bytes, int]]] = {}
         self._layouts: dict[tuple[int, int], tuple] = {}
         self._bufs: list[np.ndarray | None] = [None] * max(1, buffers)
         self._turn = 0
@@ -1458,9 +1457,12 @@ class LineFormatter:
     def _template(self, res: BulkTranslation, i: int) -> list[tuple[bytes, int]]:
         """Pieces of lane ``i``'s line: (text before the slot, slot number or -1 at the end)."""
         d = res.to_dict(i)
+        # a two-stage text line leaves out an IPA equal to the VA: keep that equality (chunks
+        # gives such lanes a layout of their own)
+        ipa_is_va = self.fmt == "text" and res.stages == "12" and d["ipa"] == d["va"]
         d["va"] = _MARK.format(0)
         if d["ipa"] is not None:
-            d["ipa"] = _MARK.format(1)
+            d["ipa"] = d["va"] if ipa_is_va else _MARK.format(1)
         if d["pa"] is not None:
             d["pa"] = _MARK.format(2)
         if d["fault"] is not None and d["fault"]["ipa"] is not None:
@@ -1468,6 +1470,9 @@ class LineFormatter:
         if self.fmt == "json":
             text = json.dumps(d) + "\n"
             marks = [(json.dumps(_MARK.format(k)), k) for k in range(_SLOTS)]
+        elif self.fmt == "text":
+            text = self._text_line(d) + "\n"
+            marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
         else:
             text = csv_line(csv_row(d))
             marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
@@ -1520,6 +1525,8 @@ class LineFormatter:
                     continue
             else:
                 shown = res.has_ipa if k == 1 else res.has_pa
+                if k == 1 and self.fmt == "text" and res.stages == "12":   # (see _template)
+                    shown = shown & (res.ipa != res.va)
             if id(values[k]) not in done:              # pa is ipa without stage 2
                 done[id(values[k])] = _hex_digits(values[k])
             dg, nd = done[id(values[k])]
@@ -1586,7 +1593,9 @@ class LineFormatter:
         one void scalar, and per slot ``(column, digits)`` (``(-1, 0)`` without)."""
         layout = self._layouts.get((u, v))
         if layout is None:
-            tkey = (u & _ones(_LK_BITS), v)
+            tkey: tuple = (u & _ones(_LK_BITS), v)
+            if self.fmt == "text":                      # with or without the IPA (see _template)
+                tkey += ((u >> (_LK_BITS + _ND_BITS)) & _ones(_ND_BITS) == 0,)
             pieces = self._templates.get(tkey)
             if pieces is None:
                 match = key == _U64(u)

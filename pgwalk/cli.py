@@ -48,6 +48,8 @@ COMMANDS = {
     "info": "pgwalk.cmd.info:info",
     "vtop": "pgwalk.cmd.linux:vtop",
     "ptov": "pgwalk.cmd.linux:ptov",
+    "read": "pgwalk.cmd.read:read",
+    "schema": "pgwalk.cmd.schema:schema",
 }
 
 
@@ -141,13 +143,21 @@ def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> No
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@click.option("--color", "--colour", "color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour in text output (auto: on a terminal, unless NO_COLOR is set).")
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
               help="Show the versions of pgwalk, Python and the libraries it uses, and exit.")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """AArch64 page-table forensics over memory images and crash dumps."""
+def cli(ctx: click.Context, debug: bool, color: str) -> None:
+    """AArch64 page-table forensics over memory images and crash dumps.
+
+    Records go to stdout and notes to stderr (as "pgwalk: note: ...").  In a
+    pipe or a file the text output is plain: one record per line, no boxes, no
+    wrapping.
+    """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    ctx.obj["color"] = color
 
 
 def main(argv: list[str] | None = None) -> int:

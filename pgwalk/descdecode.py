@@ -165,7 +165,7 @@ def decode_descriptor(value: int, *, granule: int | str, level: int, stage: int 
     if value & undefined:
         r.problems.append(f"RES0 bits set: {value & undefined:#x}")
     if stage == 1:
-        p = SimpleNamespace(granule_shift=g, has_unprivileged=two_el, sh=0, ds=ds, lpa64=lpa64, hd=False)
+        p = SimpleNamespace(granule_shift=g, has_unprivileged=two_el, sh=0, ds=ds, lpa64=lpa64, hd=False, ha=False)
         leaf = s1_leaf(SimpleNamespace(mair=mair or 0, mair_known=mair is not None), p, value, level, kind, 0, False,
                        False)
         r.permissions = (f"EL1 {leaf.perms.text(False)} EL0 {leaf.perms.text(True)}" if two_el else
@@ -176,7 +176,7 @@ def decode_descriptor(value: int, *, granule: int | str, level: int, stage: int 
             r.notes.append(f"memory type: MAIR attribute {leaf.attr_index} (give --mair to name it)")
             r.memory = None if ds else _SH_TEXT[r.fields["SH"]]
     else:
-        s2 = SimpleNamespace(granule_shift=g, ds=ds, sh=0, hd=False, lpa64=lpa64)
+        s2 = SimpleNamespace(granule_shift=g, ds=ds, sh=0, hd=False, ha=False, lpa64=lpa64)
         leaf = s2_leaf(SimpleNamespace(s2=s2, features=SimpleNamespace(xnx=True)), value, level, kind)
         r.permissions = f"EL1 {leaf.perms.text(False)} EL0 {leaf.perms.text(True)}"
         r.memory = leaf.attrs.describe()

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["render_translation", "render_trace", "result_line", "size_text"]
+__all__ = ["render_translation", "render_trace", "result_line", "result_pieces", "result_text", "size_text"]
 
 
 def size_text(size: int | None) -> str:
@@ -39,12 +39,17 @@ def _fields_text(fields: dict[str, int], kind: str) -> str:
     return " ".join(parts)
 
 
-def render_trace(d: dict[str, Any]) -> Table:
-    """The per-level trace table of one translation."""
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for col, justify in (("stage", "right"), ("lvl", "right"), ("table", "right"), ("idx", "right"),
-                         ("desc addr", "right"), ("descriptor", "right"), ("kind", "left"), ("fields", "left")):
-        table.add_column(col, justify=justify, no_wrap=col != "fields")
+#: the trace table's columns (name, justification); "fields" is the last, the only one that wraps
+_TRACE_COLUMNS = (("stage", "right"), ("lvl", "right"), ("table", "right"), ("idx", "right"),
+                  ("desc addr", "right"), ("descriptor", "right"), ("kind", "left"), ("fields", "left"))
+#: the narrowest fields column the table form is used with (else the steps are stacked)
+_MIN_FIELDS_WIDTH = 24
+_RED_KINDS = ("invalid", "reserved", "illegal block", "not in image", "s2 fault")
+
+
+def _trace_rows(d: dict[str, Any]) -> list[tuple[list[str], str, str, str]]:
+    """The trace's rows: (the seven short cells, the fields text, kind style, fields style)."""
+    rows = []
     for s in d["steps"]:
         stage = f"S{s['stage']}"
         if s["s1_level"] is not None:
@@ -53,7 +58,6 @@ def render_trace(d: dict[str, Any]) -> Table:
         if s["desc_pa"] not in (None, s["desc_addr"]):
             addr = f"{s['desc_addr']} (PA {s['desc_pa']})"
         kind = s["kind"]
-        style = "red" if kind in ("invalid", "reserved", "illegal block", "not in image", "s2 fault") else ""
         fields = _fields_text(s["fields"], kind)
         if s["next"] and kind == "table":
             fields = f"next={s['next']} " + fields
@@ -61,23 +65,70 @@ def render_trace(d: dict[str, Any]) -> Table:
             fields = f"OA={s['next']} " + fields
         if s["note"]:
             fields = (fields + "  " if fields else "") + s["note"]
-        table.add_row(stage, str(s["level"]), s["table"], str(s["index"]), addr,
-                      s["raw"] or "-", Text(kind, style=style), escape(fields))
+        rows.append(([stage, str(s["level"]), s["table"], str(s["index"]), addr, s["raw"] or "-", kind],
+                     fields, "red" if kind in _RED_KINDS else "", ""))
     f = d["fault"]
     if f is not None:
         what = f"{f['description']}, FSC {f['fsc_hex']}" + (f" (IPA {f['ipa']})" if f["ipa"] else "")
-        table.add_row(f"S{f['stage']}", "" if f["level"] is None else str(f["level"]), "", "", "", "",
-                      Text("fault", style="bold red"), Text(what + (f": {f['reason']}" if f["reason"] else ""),
-                                                              style="red"))
+        rows.append(([f"S{f['stage']}", "" if f["level"] is None else str(f["level"]), "", "", "", "", "fault"],
+                     what + (f": {f['reason']}" if f["reason"] else ""), "bold red", "red"))
+    return rows
+
+
+def _table_width(rows: list[tuple[list[str], str, str, str]]) -> int:
+    """The width of the trace table with every short cell whole and a fields column of
+    :data:`_MIN_FIELDS_WIDTH` (or its longest word): two spaces between columns."""
+    short = [max([len(name)] + [len(r[0][i]) for r in rows]) for i, (name, _j) in enumerate(_TRACE_COLUMNS[:-1])]
+    longest_word = max([len(w) for r in rows for w in r[1].split()] + [_MIN_FIELDS_WIDTH])
+    return sum(short) + 2 * len(short) + longest_word
+
+
+def render_trace(d: dict[str, Any], width: int | None = None) -> Any:
+    """The per-level trace of one translation: a table, or, when ``width`` (the console's)
+    is too narrow for the table with every address and descriptor whole, one block per step
+    (the step, then its fields on indented lines, wrapped between words: no value is cut)."""
+    rows = _trace_rows(d)
+    if width is not None and rows and _table_width(rows) > width:
+        return _stacked_trace(rows)
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for col, justify in _TRACE_COLUMNS:
+        if col == "fields":
+            table.add_column(col, justify=justify, overflow="fold")
+        else:
+            table.add_column(col, justify=justify, no_wrap=True)
+    for cells, fields, kind_style, fields_style in rows:
+        table.add_row(*cells[:-1], Text(cells[-1], style=kind_style), Text(fields, style=fields_style))
     return table
 
 
-def result_line(d: dict[str, Any]) -> Text:
-    """``VA -> IPA -> PA`` with size, memory type and permissions, or the fault."""
-    t = Text()
-    t.append(d["va"], style="bold")
+def _stacked_trace(rows: list[tuple[list[str], str, str, str]]) -> Group:
+    """The trace for a narrow terminal: per step ``S1 L0  table 0x.. idx 256  desc 0x.. = 0x..  kind``
+    (wrapped between fields), then the fields indented."""
+    from rich.padding import Padding
+
+    parts: list[Any] = []
+    for (stage, level, table, index, addr, raw, kind), fields, kind_style, fields_style in rows:
+        head = Text()
+        head.append(f"{stage} L{level}" if level else stage, style="bold")
+        if table:
+            head.append(f"  table {table} idx {index}")
+        if addr:
+            head.append(f"  desc {addr} = {raw}")
+        head.append("  ")
+        head.append(kind, style=kind_style)
+        parts.append(head)
+        if fields:
+            parts.append(Padding(Text(fields, style=fields_style, overflow="fold"), (0, 0, 0, 4)))
+    return Group(*parts)
+
+
+def result_pieces(d: dict[str, Any]) -> list[tuple[str, str]]:
+    """The pieces of the result line, ``(text, style)``: ``VA -> IPA -> PA`` with size,
+    memory type and permissions, or the fault.  The one statement of the line's format:
+    :func:`result_line` styles it, :func:`result_text` is its plain text."""
+    out = [(d["va"], "bold")]
     if d.get("label"):
-        t.append(f" [{d['label']}]", style="cyan")
+        out.append((f" [{d['label']}]", "cyan"))
     chain = []
     if d["stages"] == "12" and d["ipa"] is not None and d["ipa"] != d["va"]:
         chain.append(("IPA", d["ipa"]))
@@ -87,16 +138,16 @@ def result_line(d: dict[str, Any]) -> Text:
     elif d["pa"] is not None:
         chain.append(("PA", d["pa"]))
     for label, value in chain:
-        t.append(f" -> {label} ")
-        t.append(value, style="bold green")
+        out.append((f" -> {label} ", ""))
+        out.append((value, "bold green"))
     if not d["ok"]:
         f = d["fault"]
-        t.append("  FAULT ", style="bold red")
-        t.append(f"{f['description']}, FSC {f['fsc_hex']}", style="red")
+        out.append(("  FAULT ", "bold red"))
+        out.append((f"{f['description']}, FSC {f['fsc_hex']}", "red"))
         if f.get("not_in_image"):
-            t.append("  (a table is not in the dump" + (f": {f['reason']})" if f.get("reason") else ")"),
-                     style="yellow")
-        return t
+            out.append(("  (a table is not in the dump" + (f": {f['reason']})" if f.get("reason") else ")"),
+                        "yellow"))
+        return out
     extras = [size_text(d["size"])]
     a = d["attributes"]
     if a:
@@ -107,16 +158,29 @@ def result_line(d: dict[str, Any]) -> Text:
     p = d["permissions"] or {}
     if p:
         extras.append(" ".join(f"{k.upper().replace('STAGE2_', 'S2 ')} {v}" for k, v in p.items()))
-    t.append("  " + ", ".join(extras), style="dim")
+    out.append(("  " + ", ".join(extras), "dim"))
     if d.get("contents_in_image") is False:
-        t.append("  contents not in the image", style="bold yellow")
+        out.append(("  contents not in the image", "bold yellow"))
+    return out
+
+
+def result_text(d: dict[str, Any]) -> str:
+    """The result line as plain text (what a pipe or a file gets)."""
+    return "".join(text for text, _style in result_pieces(d))
+
+
+def result_line(d: dict[str, Any]) -> Text:
+    """The result line (:func:`result_pieces`) as styled rich text."""
+    t = Text()
+    for text, style in result_pieces(d):
+        t.append(text, style=style or None)
     return t
 
 
-def render_translation(d: dict[str, Any], *, trace: bool = True) -> Group:
+def render_translation(d: dict[str, Any], *, trace: bool = True, width: int | None = None) -> Group:
+    """The result line and (``trace``) the trace table.  The notes are not part of it: they go
+    to stderr (``pgwalk: note: ...``), so that stdout holds only records."""
     parts: list[Any] = [result_line(d)]
-    for note in d["notes"]:
-        parts.append(Text(f"  note: {note}", style="yellow"))
     if trace:
-        parts.append(render_trace(d))
+        parts.append(render_trace(d, width))
     return Group(*parts)

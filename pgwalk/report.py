@@ -1,9 +1,9 @@
 """Plain data views of walk results: the JSON schema of ``pgwalk translate --json``.
 
-Schema (version 1), one object per address::
+Schema (version 2; JSON Schema: ``pgwalk schema translate``), one object per address::
 
     {
-      "schema": 1,
+      "schema": 2,
       "va": "0x...",              # the input address (an IPA with --stages 2)
       "ok": true,                 # no fault
       "stages": "1" | "2" | "12",
@@ -23,12 +23,19 @@ Schema (version 1), one object per address::
                                   # (false: outside the image, or a crash dump left the page out:
                                   # excluded by dump level, or in a split-dump file not given; the
                                   # PA itself is right); null without a PA or when not checked
+      # the trace keys (:data:`TRACE_KEYS`), only with ``--json --trace``:
       "s1": null | leaf, "s2": null | leaf,
       "steps": [ {"stage", "level", "table", "index", "desc_addr", "desc_pa", "raw", "kind",
                   "next", "fields": {name: int}, "note", "s1_level"} ],
       "notes": [str],
-      "label": str | null         # only for crash dumps with VMCOREINFO: the kernel region
+      "label": str | null,        # only for crash dumps with VMCOREINFO: the kernel region
+      (and the fault's "reason")
     }
+
+Version 2 (was 1): the keys no longer depend on how many addresses were given.  Version 1
+printed the trace keys for fewer than 64 addresses and left them out from 64 on (the
+vectorised walker); version 2 prints them only with ``--trace``, for any count, and
+``translate --reverse`` lines carry schema 2 as well (their ``mappings`` are these objects).
 
 A leaf is ``{"level", "kind", "raw", "oa_base", "size", "af", "ng", "contiguous", "dbm",
 "attr_index", "sh", "attributes"}``.  Addresses and raw descriptors are hex strings.
@@ -51,9 +58,24 @@ from . import attrs as A
 from .perms import S1Perms, S2Perms, s1_effective
 from .walk import Leaf, TraceStep, Translation
 
-__all__ = ["translation_to_dict", "attrs_to_dict", "permissions", "hx", "CSV_COLUMNS", "csv_row", "csv_line"]
+__all__ = ["translation_to_dict", "attrs_to_dict", "permissions", "hx", "CSV_COLUMNS", "csv_row", "csv_line",
+           "TRACE_KEYS", "drop_trace", "SCHEMA_VERSION", "RECORD_SCHEMAS", "hex_values", "json_record",
+           "json_line", "schema_names", "schema_text"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: keys of a translate object that only ``--json --trace`` prints (and the fault's ``reason``)
+TRACE_KEYS = ("s1", "s2", "steps", "notes", "label")
+
+
+def drop_trace(d: dict[str, Any]) -> dict[str, Any]:
+    """A translate object without its trace (:data:`TRACE_KEYS` and the fault's ``reason``),
+    in place: the object ``translate --json`` prints without ``--trace``."""
+    for key in TRACE_KEYS:
+        d.pop(key, None)
+    if d.get("fault") is not None:
+        d["fault"].pop("reason", None)
+    return d
 
 
 def hx(v: int | None) -> str | None:
@@ -165,3 +187,70 @@ def csv_line(cells: list[str] | tuple[str, ...]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(cells)
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- every command's JSON
+
+#: Every JSON record type pgwalk prints, with its schema version (the ``schema`` member of each
+#: line; JSON Schema: ``pgwalk schema NAME``, files in ``pgwalk/schemas/``).  Every command's
+#: ``--json`` output is JSON Lines: one record per line, addresses and register values as hex
+#: strings (sizes, counts, levels and field values stay numbers).
+RECORD_SCHEMAS: dict[str, int] = {
+    "translate": SCHEMA_VERSION,     # translate --json (and at's "translation" member)
+    "translate-reverse": 2,          # translate --reverse --json
+    "at": 1,                         # at --json, at --batch --json
+    "dump-tree": 1,                  # dump-tree --json (range, table and summary records)
+    "esr": 1,                        # decode-esr VALUE --json
+    "esr-log": 1,                    # decode-esr --log FILE --json (one line per report)
+    "register": 1,                   # decode REGISTER VALUE --json
+    "descriptor": 1,                 # decode descriptor VALUE --json
+    "info": 1,                       # info --json
+    "vtop": 1,                       # vtop --json
+    "ptov": 1,                       # ptov --json
+}
+
+#: members holding an address or a register value: integers there become hex strings
+HEX_KEYS = frozenset({"value", "address", "esr", "pgdp"})
+
+
+def hex_values(obj: Any) -> Any:
+    """``obj`` (a JSON-able object) with the integers of :data:`HEX_KEYS` members as hex
+    strings, in place; a field's detail (a member with ``msb``) and ``fields`` maps keep
+    their integer field values."""
+    if isinstance(obj, dict):
+        detail = "msb" in obj
+        for k, v in obj.items():
+            if k in HEX_KEYS and isinstance(v, int) and not isinstance(v, bool) and not detail:
+                obj[k] = f"{v:#x}"
+            elif k != "fields" and isinstance(v, (dict, list)):
+                hex_values(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            hex_values(v)
+    return obj
+
+
+def json_record(kind: str, d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` as a record of type ``kind``: its ``schema`` version first, then its members."""
+    return {"schema": RECORD_SCHEMAS[kind], **{k: v for k, v in d.items() if k != "schema"}}
+
+
+def schema_names() -> list[str]:
+    """The record types with a JSON Schema file (``pgwalk/schemas/NAME.json``), sorted."""
+    return sorted(RECORD_SCHEMAS)
+
+
+def schema_text(name: str) -> str:
+    """The JSON Schema (draft 2020-12) of record type ``name``, as shipped in the package."""
+    from importlib import resources
+
+    if name not in RECORD_SCHEMAS:
+        raise KeyError(name)
+    return (resources.files(__package__) / "schemas" / f"{name}.json").read_text(encoding="utf-8")
+
+
+def json_line(d: dict[str, Any]) -> str:
+    """One JSON Lines line (``\\n``-terminated)."""
+    import json
+
+    return json.dumps(d) + "\n"

@@ -68,7 +68,8 @@ those pieces: such runs cover part of one descriptor (``Run.length``,
 JSON records (schema 1)
 -----------------------
 ``pgwalk dump-tree --json`` writes JSON Lines: one object per line, each with
-a ``"record"`` key, and a final ``"summary"`` record.  Addresses and raw
+a ``"record"`` key and (since issue 14, every record, not only the summary) a
+``"schema"`` key, and a final ``"summary"`` record (``pgwalk schema dump-tree``).  Addresses and raw
 descriptors are hex strings; ``va_end`` is exclusive (``"0x10000000000000000"``
 for the top of the address space); for the stage 2 tree ``va_*`` are IPAs.
 

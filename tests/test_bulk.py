@@ -528,6 +528,7 @@ def _sample_vas(n):
 
 @pytest.mark.parametrize("fmt", ["--json", "--csv"])
 def test_cli_batch_bulk_equals_scalar(fmt, capsys, tmp_path):
+    """Issue 14: the vectorised and the scalar path print the same lines, keys and values."""
     vas = _sample_vas(300)
     f = tmp_path / "vas.txt"
     f.write_text("".join(f"{v:#x}\n" for v in vas))
@@ -536,16 +537,43 @@ def test_cli_batch_bulk_equals_scalar(fmt, capsys, tmp_path):
     assert rc == rc2 == 1
     bulk_lines, scalar_lines = bulk.splitlines(), scalar.splitlines()
     assert len(bulk_lines) == len(scalar_lines) == len(vas) + (fmt == "--csv")
-    if fmt == "--csv":
-        assert bulk_lines == scalar_lines
-        return
-    for b_line, s_line in zip(bulk_lines, scalar_lines):
-        b, s = json.loads(b_line), json.loads(s_line)
-        for key in ("s1", "s2", "steps", "notes"):
-            del s[key]
-        if s["fault"]:
-            del s["fault"]["reason"]
-        assert b == s
+    assert bulk_lines == scalar_lines
+
+
+@pytest.mark.parametrize("name", ["s1_4k_48bit", "two_stage"])
+def test_cli_json_keys_do_not_depend_on_the_count(name, capsys, tmp_path):
+    """Issue 14: 63 addresses (scalar), 64 and 300 (vectorised) and --scalar give the same
+    line for the same address; --trace adds the trace keys for any count."""
+    from pgwalk.report import TRACE_KEYS
+
+    vas = _sample_vas(300) if name == "s1_4k_48bit" else [0x400000 + 0x800 * i for i in range(300)]
+    lines = {}
+    for n in (63, 64, 300):
+        f = tmp_path / f"vas{n}.txt"
+        f.write_text("".join(f"{v:#x}\n" for v in vas[:n]))
+        for extra in ((), ("--scalar",)):
+            out = run(["translate", *sample(name), "--json", "--batch", str(f), *extra], capsys)[1]
+            got = out.splitlines()
+            assert len(got) == n
+            lines[(n, extra)] = got
+    full = lines[(300, ())]
+    assert any('"fault": null' in x for x in full) and any('"fault": {' in x for x in full)
+    for (n, _), got in lines.items():
+        assert got == full[:n], n
+        assert all(set(json.loads(x)) == set(json.loads(full[0])) | ({"attributes_unknown"} & set(json.loads(x)))
+                   for x in got)
+    for n in (63, 64):
+        f = tmp_path / f"vas{n}.txt"
+        out = run(["translate", *sample(name), "--json", "--trace", "--batch", str(f)], capsys)[1]
+        traced = [json.loads(x) for x in out.splitlines()]
+        assert len(traced) == n and all({"s1", "s2", "steps", "notes"} <= set(d) for d in traced)
+        assert all(d["steps"] for d in traced if d["ok"])
+        for d, plain in zip(traced, full):
+            for key in TRACE_KEYS:
+                d.pop(key, None)
+            if d["fault"]:
+                assert d["fault"].pop("reason")
+            assert d == json.loads(plain)
 
 
 def test_cli_batch_stdin_with_comments_uses_the_slow_parse(capsys, monkeypatch):
@@ -558,11 +586,13 @@ def test_cli_batch_stdin_with_comments_uses_the_slow_parse(capsys, monkeypatch):
     assert [int(d["va"], 16) for d in lines] == vas and "steps" not in lines[0]
 
 
-def test_cli_small_batches_keep_the_scalar_output(capsys, tmp_path):
+def test_cli_small_batches_trace_only_with_trace(capsys, tmp_path):
     f = tmp_path / "vas.txt"
     f.write_text("0xffff800000201234\n")
     rc, out, _ = run(["translate", *sample("s1_4k_48bit"), "--json", "--batch", str(f)], capsys)
-    assert rc == 0 and "steps" in json.loads(out)
+    assert rc == 0 and "steps" not in json.loads(out)
+    rc, out, _ = run(["translate", *sample("s1_4k_48bit"), "--json", "--trace", "--batch", str(f)], capsys)
+    assert rc == 0 and len(json.loads(out)["steps"]) == 4
 
 
 def test_cli_bad_line_in_a_large_batch(capsys, tmp_path):

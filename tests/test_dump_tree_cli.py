@@ -29,7 +29,7 @@ def test_ranges_json_schema_and_values(capsys):
     recs = jsonl(out)
     assert recs[-1]["record"] == "summary" and recs[-1]["schema"] == 1 and recs[-1]["stopped"] is None
     ranges = [r for r in recs if r["record"] == "range"]
-    assert all(set(r) == RANGE_KEYS for r in ranges)
+    assert all(set(r) == RANGE_KEYS | {"schema"} and r["schema"] == 1 for r in ranges)
     text = {r["va_start"]: r for r in ranges}["0xffff800000200000"]
     assert (text["va_end"], text["pa_start"], text["size"], text["count"], text["level"], text["kind"]) == \
         ("0xffff800000210000", "0x40200000", 0x10000, 16, 3, "page")

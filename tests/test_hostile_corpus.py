@@ -59,7 +59,7 @@ def info(path) -> tuple[int, dict | None, str]:
 
 
 def translate(path, vas, *extra) -> tuple[int, list[dict], str]:
-    rc, out, err = cli("translate", "-i", path, "--json", *extra, *[hex(v) for v in vas])
+    rc, out, err = cli("translate", "-i", path, "--json", "--trace", *extra, *[hex(v) for v in vas])
     return rc, [json.loads(x) for x in out.splitlines() if x.strip()], err
 
 
@@ -605,7 +605,7 @@ def _reads_never_shifted(m, paths) -> tuple[int, int]:
 
 
 def _translate_never_wrong(m, paths) -> list[dict]:
-    rc, out, err = cli("translate", *[a for p in paths for a in ("-i", p)], "--json", "--scalar",
+    rc, out, err = cli("translate", *[a for p in paths for a in ("-i", p)], "--json", "--trace", "--scalar",
                        *[hex(v) for v in m["vas"]])
     results = [json.loads(x) for x in out.splitlines()]
     assert len(results) == len(m["vas"]), err
@@ -712,7 +712,7 @@ def test_mdf_split_files_with_damaged_pfn_ranges_never_shift(mdf, field, where):
     rc, d, err = info(bad)
     assert rc == 0 and d["kdump"]["damage"], d["warnings"]
     assert _reads_never_shifted(m, [bad])[0] == 0
-    rc, out, err = cli("translate", "-i", p1, "-i", bad, "-i", p3, "--json", hex(m["vas"][0]))
+    rc, out, err = cli("translate", "-i", p1, "-i", bad, "-i", p3, "--json", "--trace", hex(m["vas"][0]))
     _translate_never_wrong(m, [p1, bad, p3])
     _reads_never_shifted(m, [p1, bad, p3])
 

@@ -196,7 +196,7 @@ def test_translate_cli_says_contents_not_in_the_dump_in_text_json_and_csv(public
     regs.write_text(json.dumps({k: hex(v) for k, v in oracle["regs"].items()}))
     for images in ([public["whole"]], public["parts"]):
         img = [a for p in images for a in ("-i", p)]
-        rc, out, _ = cli("translate", *img, "--regs", regs, "--json", hex(excluded), hex(dumped))
+        rc, out, _ = cli("translate", *img, "--regs", regs, "--json", "--trace", hex(excluded), hex(dumped))
         a, b = [json.loads(x) for x in out.splitlines()]
         assert rc == 0 and a["ok"] and int(a["pa"], 16) == pa_of[excluded] and a["contents_in_image"] is False
         assert any("excluded from the dump" in n for n in a["notes"])
@@ -219,7 +219,7 @@ def test_split_file_alone_walk_stops_at_the_table_in_another_file(public, oracle
     stopped = 0
     for path in public["parts"]:
         lay = raw_layout(path)
-        rc, out, _ = cli("translate", "-i", path, "--regs", regs, "--json", "--scalar", *map(hex, vas))
+        rc, out, _ = cli("translate", "-i", path, "--regs", regs, "--json", "--trace", "--scalar", *map(hex, vas))
         for va, d in zip(vas, map(json.loads, out.splitlines())):
             # a walk whose tables are in another file stops there: never "unmapped", never a wrong PA
             f = d["fault"]
@@ -261,7 +261,7 @@ def test_walk_through_an_excluded_table_page_says_not_in_the_dump(public, oracle
     assert not raw_layout(p).dumped(table_pfn) and raw_layout(p).present(table_pfn)
     rf = tmp_path / "regs.json"
     rf.write_text(json.dumps({k: hex(v) for k, v in regs.items()}))
-    rc, out, _ = cli("translate", "-i", p, "--regs", rf, "--json", hex(va))
+    rc, out, _ = cli("translate", "-i", p, "--regs", rf, "--json", "--trace", hex(va))
     d = json.loads(out)
     f = d["fault"]
     assert rc == 1 and f["not_in_image"] and f["level"] == 2 and "excluded from the dump" in f["reason"], d

@@ -31,7 +31,7 @@ def test_vtop_ptov_round_trip_on_the_kernel_image_and_linear_map(dump, capsys):
 
 
 def test_translate_kernel_address_without_registers_matches_vtop(dump, capsys):
-    assert main(["translate", "-i", dump, "--json", "0xffff000001234567"]) == 0
+    assert main(["translate", "-i", dump, "--json", "--trace", "0xffff000001234567"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["pa"] == "0x41234567"
     assert any("VMCOREINFO" in n for n in d["notes"])
@@ -55,7 +55,7 @@ def test_dump_tree_ranges_carry_kernel_layout_labels(dump, capsys):
 
 
 def test_translate_labels_kernel_regions(dump, capsys):
-    assert main(["translate", "-i", dump, "--json", "0xffff000001234567", "0xfffffbfffe800010"]) == 0
+    assert main(["translate", "-i", dump, "--json", "--trace", "0xffff000001234567", "0xfffffbfffe800010"]) == 0
     linear, pci = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert linear["label"] == "linear map" and pci["label"] == "PCI I/O"
     assert pci["attributes"]["memtype"] == "Device"
@@ -249,8 +249,8 @@ def test_info_on_the_16k_kernel_running_47_bit_derives_the_running_layout(capsys
     # the vmemmap the running kernel uses lies above vmalloc (the configured VMEMMAP_START is inside it)
     assert int(lay["vmemmap"]["start"], 16) >= int(lay["vmalloc"]["end"], 16)
     assert main(["info", dump]) == 0
-    out = capsys.readouterr().out
-    assert "FEAT_LPA2" in out and "992" not in out
+    out, err = capsys.readouterr()
+    assert "pgwalk: note: " in err and "FEAT_LPA2" in err and "992" not in out
 
 
 def test_vtop_with_the_tables_missing_from_the_dump_says_the_formula_is_unchecked(tmp_path, capsys):
@@ -302,7 +302,7 @@ def test_translate_on_the_16k_kernel_agrees_with_qemu_and_says_what_it_cannot_wa
     batch = tmp_path / "vas.txt"
     batch.write_text("\n".join(e["va"] for e in entries) + "\n")
     extra = ["--reg", f"TTBR0_EL1={regs['TTBR0_EL1']:#x}"] if with_ttbr0 else []
-    main(["translate", "-i", dump, "--json", "--batch", str(batch), *extra])
+    main(["translate", "-i", dump, "--json", "--trace", "--batch", str(batch), *extra])
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(rows) == len(entries)
     agree = 0

@@ -20,7 +20,7 @@ SAMPLES = ROOT / "samples"
 
 
 def test_sample_kernel_page_json(capsys):
-    rc, out, err = run(["translate", *sample("s1_4k_48bit"), "--json", "0xffff800000201234"], capsys)
+    rc, out, err = run(["translate", *sample("s1_4k_48bit"), "--json", "--trace", "0xffff800000201234"], capsys)
     assert rc == 0, err
     d = json.loads(out)
     assert d["ok"] and d["pa"] == "0x40201234" and d["size"] == 4096
@@ -48,7 +48,7 @@ def test_two_stage_sample_s1ptw_fault(capsys):
 
 
 def test_lpa2_sample_five_levels(capsys):
-    rc, out, _ = run(["translate", *sample("lpa2_52bit_4k"), "--json", "0xfabcdef012345"], capsys)
+    rc, out, _ = run(["translate", *sample("lpa2_52bit_4k"), "--json", "--trace", "0xfabcdef012345"], capsys)
     d = json.loads(out)
     assert rc == 0 and d["pa"] == "0xf123456789345"
     assert [s["level"] for s in d["steps"]] == [-1, 0, 1, 2, 3]

@@ -21,8 +21,8 @@ def test_translate_without_mair_reports_attributes_unknown(capsys):
     assert rc == 0 and "-> PA 0x40201234" in out
     assert "attributes unknown (AttrIndx 0, MAIR not given)" in out
     assert "Device" not in out and "nGnRnE" not in out
-    assert "MAIR_EL1 not given" in out          # the setup note says why
-    rc, out, _ = run(["translate", *NO_MAIR, "--json", VA], capsys)
+    assert "pgwalk: note: MAIR_EL1 not given" in err     # the setup note (stderr) says why
+    rc, out, _ = run(["translate", *NO_MAIR, "--json", "--trace", VA], capsys)
     d = json.loads(out)
     assert d["ok"] and d["attributes"] is None and d["attributes_unknown"] == "AttrIndx 0, MAIR not given"
     assert d["s1"]["attr_index"] == 0 and d["s1"]["attributes"] is None

@@ -66,12 +66,9 @@ def at(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_pa
 
 
 def _console():
-    from rich.console import Console
+    from .output import stdout_console
 
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=max(console.width, 160))
-    return console
+    return stdout_console()
 
 
 def _run_one(op_text, va_text, images, regs_file, reg_values, granule, va_bits, root, pan, hw_par, as_json,
@@ -81,12 +78,12 @@ def _run_one(op_text, va_text, images, regs_file, reg_values, granule, va_bits, 
     from ..at import at as run_at
     from ..at import compare_par, explain_mismatch, parse_at_op, parse_captured_par, result_to_dict
     from ..params import Regime, setup_from_registers
-    from .common import load_context, parse_address
+    from .common import load_context
 
     op = parse_at_op(op_text)
-    va = parse_address(va_text)
     captured = parse_captured_par(hw_par, "--hw-par") if hw_par is not None else None
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
+    va = ctx.address(va_text)               # an address, or a VMCOREINFO symbol
     setup = setup_from_registers(ctx.registers, op.regime(ctx.registers))
     res = run_at(setup, ctx.memory, op, va, pan=pan, exec_el=exec_el)
     diff = reasons = None
@@ -112,6 +109,7 @@ def _render_one(console, d, res, captured, diff, *, trace: bool) -> None:
     from rich.text import Text
 
     from ..render import render_translation
+    from .output import fit_table, notes, warning
 
     op = res.op
     pan_txt = f", PSTATE.PAN = {int(res.pan)}" if op.pan else ""
@@ -120,8 +118,8 @@ def _render_one(console, d, res, captured, diff, *, trace: bool) -> None:
     head.append(f"  ({res.regime.value} regime, {'stages 1+2' if res.stages_used == '12' else 'stage 1'}, "
                 f"EL{op.el} {op.access.value}{pan_txt})", style="dim")
     console.print(head)
-    for note in d.get("notes", []):
-        console.print(Text(f"  note: {note}", style="yellow"))
+    console.file.flush()
+    notes(d.get("notes", []))
     if res.par is None:
         console.print(Text(f"PAR_EL1 not written: {res.exception}", style="bold red"))
     else:
@@ -129,20 +127,21 @@ def _render_one(console, d, res, captured, diff, *, trace: bool) -> None:
         line.append(d["par"], style="bold green" if not res.par & 1 else "bold red")
         line.append(f"  {d['decode']['summary']}")
         console.print(line)
-        console.print(_fields_table(res.par))
+        console.print(fit_table(console, _fields_table(res.par)))
     if trace:
-        console.print(render_translation(d["translation"], trace=True))
+        console.print(render_translation(d["translation"], trace=True, width=console.width))
     if captured is None:
         return
     console.print()
-    console.print(_compare_table(res.par, captured, diff))
+    console.print(_compare_table(console, res.par, captured, diff))
     verdict = Text("verdict: ")
     verdict.append("MATCH" if diff.match else "MISMATCH", style="bold green" if diff.match else "bold red")
     ign = f"  (not compared: {', '.join(diff.ignored)})" if diff.ignored else ""
     verdict.append(ign, style="dim")
     console.print(verdict)
+    console.file.flush()
     for w in diff.warnings:
-        console.print(Text(f"  warning: {w}", style="yellow"))
+        warning(w)
     reasons = d.get("reasons")
     if reasons is not None:
         if not reasons:
@@ -185,16 +184,17 @@ def _field_values(par):
             "SH": f"{L['SH'].get(par):#04b}", "NS": L["NS"].get(par)}
 
 
-def _compare_table(sw, hw, diff):
+def _compare_table(console, sw, hw, diff):
     from rich.table import Table
     from rich.text import Text
 
     from ..at import par_decode
+    from .output import fit_table
 
     t = Table(title="software vs captured PAR_EL1", title_justify="left", box=None, pad_edge=False,
               header_style="bold")
     for col in ("field", "software", "captured", ""):
-        t.add_column(col, no_wrap=True)
+        t.add_column(col, no_wrap=bool(col))          # the values whole; the verdict column wraps
     t.add_row("PAR_EL1", "-" if sw is None else f"{sw:#018x}", hw if isinstance(hw, str) else f"{hw:#018x}", "")
     a, b = _field_values(sw), _field_values(hw)
     differing = {n for n, _s, _h in diff.fields}
@@ -209,10 +209,13 @@ def _compare_table(sw, hw, diff):
         else:
             mark = Text("same", style="green")
         t.add_row(name, str(a.get(name, "-")), str(b.get(name, "-")), mark)
-    for label, v in (("software", sw), ("captured", hw)):
-        if isinstance(v, int):
-            t.add_row("", "", "", Text(f"{label}: {par_decode(v)['summary']}", style="dim"))
-    return t
+    from rich.console import Group
+
+    # the decoded summaries under the table, wrapped between words (in the table they would
+    # widen its last column until a narrow terminal squeezed out the others)
+    summaries = [Text(f"{label}: {par_decode(v)['summary']}", style="dim")
+                 for label, v in (("software", sw), ("captured", hw)) if isinstance(v, int)]
+    return Group(fit_table(console, t), *summaries)
 
 
 # --------------------------------------------------------------------------- batches
@@ -317,9 +320,11 @@ def _render_batch(console, counts, rows, total, notes) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    for note in notes:
-        console.print(Text(f"note: {note}", style="yellow"))
-    t = Table(title=f"AT batch: {total} lines", title_justify="left", header_style="bold")
+    from .output import fit_table, table_box
+    from .output import notes as print_notes
+
+    print_notes(notes)
+    t = Table(title=f"AT batch: {total} lines", title_justify="left", header_style="bold", box=table_box())
     t.add_column("verdict")
     t.add_column("lines", justify="right")
     styles = {"match": "green", "mismatch": "bold red", "no capture": "dim"}
@@ -329,19 +334,19 @@ def _render_batch(console, counts, rows, total, notes) -> None:
     for k in ("software: translated", "software: fault", "software: exception (no PAR)"):
         if counts[k]:
             t.add_row(Text(k, style="dim"), str(counts[k]))
-    console.print(t)
+    console.print(fit_table(console, t))
     why = sorted(((k[1], n) for k, n in counts.items() if isinstance(k, tuple)), key=lambda x: -x[1])
     if why:
         r = Table(title="mismatches by likely reason (the first reason of each)", title_justify="left",
-                  header_style="bold")
+                  header_style="bold", box=table_box())
         r.add_column("reason")
         r.add_column("lines", justify="right")
         for label, n in why:
             r.add_row(Text(label), str(n))
-        console.print(r)
+        console.print(fit_table(console, r))
     if not rows:
         return
-    m = Table(title=f"mismatches (first {len(rows)})", title_justify="left", header_style="bold")
+    m = Table(title=f"mismatches (first {len(rows)})", title_justify="left", header_style="bold", box=table_box())
     for col in ("line", "op", "va", "software PAR", "captured", "differs", "likely reason"):
         m.add_column(col, no_wrap=col not in ("likely reason",))
     for d in rows:
@@ -354,4 +359,4 @@ def _render_batch(console, counts, rows, total, notes) -> None:
             why = ("✓ " if r["confirmed"] else "") + (f"[{r['category']}] " if r.get("category") else "") + text
         label = str(d.get("id", d["line"]))
         m.add_row(*(Text(x) for x in (label, d["op"], d["va"], d["par"] or "exception", d["captured"], diff, why)))
-    console.print(m)
+    console.print(fit_table(console, m))

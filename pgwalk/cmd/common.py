@@ -13,10 +13,20 @@ __all__ = ["image_options", "register_options", "Context", "load_context", "pars
 
 
 def image_options(f: Callable) -> Callable:
-    """``-i/--image PATH[@BASE]`` (repeatable)."""
+    """``-i/--image PATH[@BASE]`` (repeatable), and ``--gdb HOST:PORT|unix:PATH`` (a live target)."""
+    f = click.option("--gdb", "gdb_target", metavar="HOST:PORT|unix:PATH", expose_value=False,
+                     callback=_remember_gdb,
+                     help="Live target: a stopped GDB stub (QEMU -gdb) read through the GDB remote "
+                          "protocol, read-only; registers come from the stub (--regs/--reg fill in).")(f)
     return click.option("-i", "--image", "images", multiple=True, metavar="PATH[@BASE]",
                         help="Memory image: raw file mapped at BASE (hexadecimal, default 0), or an ELF core / crash "
                              "dump mapped by its own headers. Repeatable.")(f)
+
+
+def _remember_gdb(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Keep ``--gdb`` in the click context for :func:`load_context` (commands need no new argument)."""
+    if value is not None:
+        ctx.meta["pgwalk.gdb"] = value
 
 
 def register_options(f: Callable) -> Callable:
@@ -44,6 +54,14 @@ class Context:
     registers: dict[str, int]
     notes: list[str] = field(default_factory=list)
     vmcoreinfo: object | None = None
+
+    def address(self, text: str, where: str | None = None) -> int:
+        """An address (:func:`parse_address`), or a VMCOREINFO symbol of the memory (``SYMBOL+10``)."""
+        from ..symbols import parse_symbolic, symbols_from_memory
+
+        if not hasattr(self, "_symbols"):
+            self._symbols = symbols_from_memory(self.memory)
+        return parse_symbolic(text, self._symbols, "address", where)
 
 
 def parse_address(text: str, where: str | None = None) -> int:
@@ -74,6 +92,14 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
     from ..regs import load_register_file, parse_reg_assignment, shortcut_registers
 
     notes: list[str] = []
+    gdb = click.get_current_context(silent=True)
+    gdb = gdb.meta.get("pgwalk.gdb") if gdb is not None else None
+    if gdb is not None:
+        from .gdb import load_live_context
+
+        if images:
+            raise InputError("--gdb and -i/--image exclude each other (one target at a time)")
+        return load_live_context(gdb, regs_file, reg_values, granule, va_bits, root)
     if images:
         memory = open_images(list(images))
         notes.extend(memory.warnings)

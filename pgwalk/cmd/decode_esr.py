@@ -4,11 +4,18 @@ Only click is imported at module level; rich is imported when output is
 rendered, the log parser only with ``--log``.  Never numpy: ``pgwalk
 decode-esr VALUE`` has to start and print in well under 150 ms.
 
-JSON output (``--json``) of ``decode-esr VALUE`` is one object::
+All ``--json`` output is JSON Lines (one record per line) with a ``schema`` version;
+addresses and register values (``value``, ``address``, ``esr``, ``pgdp`` members) are hex
+strings, field values stay integers (``pgwalk schema esr``, ``esr-log``, ``register``,
+``descriptor`` print the JSON Schemas).  Schema 1 (was unversioned): ``value``, ``address``,
+``esr`` and ``pgdp`` were integers, and ``--log --json`` printed one indented JSON array.
+
+JSON output (``--json``) of ``decode-esr VALUE`` is one line::
 
     {
+      "schema": 1,
       "register": "ESR_EL1" | "ESR_ELx",   # ESR_ELx when --el is not given
-      "value": int, "hex": "0x96000045", "el": 1 | null,
+      "value": "0x96000045", "hex": "0x96000045", "el": 1 | null,
       "ec": int, "ec_name": str,           # the Arm ARM's exception class name
       "ec_linux": str,                     # Linux's esr_class_str[] name
       "summary": str,                      # e.g. "level 1 translation fault on a write at EL1"
@@ -26,8 +33,8 @@ JSON output (``--json``) of ``decode-esr VALUE`` is one object::
       "notes": [str], "warnings": [str]
     }
 
-``decode-esr --log FILE --json`` prints a JSON array with one object per
-report found, each printed as soon as its report is complete (see
+``decode-esr --log FILE --json`` prints one line per report found, as soon as
+the report is complete (see
 :meth:`pgwalk.kernlog.KernelReport.to_json`: ``producer``, ``format``,
 ``esr``, ``registers`` {FAR, ELR, HPFAR, PAR, IPA}, ``claims`` (the log's own
 words), ``logged`` (the numbers and names it printed), ``disagreements``,
@@ -52,8 +59,34 @@ _EL = click.Choice(["1", "2", "3"])
 
 
 def _console():
-    from rich.console import Console
-    return Console(highlight=False, soft_wrap=False)
+    from .output import stdout_console
+    return stdout_console()
+
+
+def _box():
+    """Table borders on a terminal; none in a pipe or a file (plain lines, one row per line)."""
+    from .output import table_box
+    return table_box()
+
+
+def _fit(con, table):
+    """The table, or its rows stacked when a narrow terminal would cut a value."""
+    from .output import fit_table
+    return fit_table(con, table)
+
+
+def _notes(con, texts, about=None) -> None:
+    """Notes on stderr (stdout holds only the decode), after what was printed so far."""
+    from .output import notes
+    con.file.flush()
+    notes(texts, about=about)
+
+
+def _warnings(con, texts, about=None) -> None:
+    from .output import warning
+    con.file.flush()
+    for w in texts:
+        warning(f"{about}: {w}" if about else w)
 
 
 def _shown(rows, full: bool = False):
@@ -84,7 +117,7 @@ def _same_register(a, b) -> bool:
 
 def _field_table(rows, title=None):
     from rich.table import Table
-    t = Table(title=title, title_justify="left", show_lines=False, pad_edge=False, expand=False)
+    t = Table(title=title, title_justify="left", show_lines=False, pad_edge=False, expand=False, box=_box())
     t.add_column("field", no_wrap=True)
     t.add_column("bits", justify="right", no_wrap=True)
     t.add_column("value", justify="right", no_wrap=True)
@@ -108,20 +141,16 @@ def _print_esr(con, r, full: bool = False) -> None:
     con.print(f"[bold]{r.register} {hexv}[/bold]  EC {r.ec:#04x} [bold]{_esc(r.ec_name)}[/bold]"
               f" [dim]({_esc(r.linux_ec_name)})[/dim]")
     con.print(f"[bold cyan]{_esc(r.summary)}[/bold cyan]")
-    con.print(_field_table(_shown(r.details, full)))
-    for w in r.warnings:
-        con.print(f"[yellow]warning:[/yellow] {_esc(w)}")
-    for n in r.notes:
-        con.print(f"[dim]note:[/dim] {_esc(n)}")
+    con.print(_fit(con, _field_table(_shown(r.details, full))))
+    _warnings(con, r.warnings)
+    _notes(con, r.notes)
     if r.far is not None:
-        con.print(_field_table(r.far.details, title=f"FAR {r.far.value:#018x}"))
+        con.print(_fit(con, _field_table(r.far.details, title=f"FAR {r.far.value:#018x}")))
         con.print(("" if r.far.valid else "[yellow]") + _esc(r.far.reason) + ("" if r.far.valid else "[/yellow]"))
-        for n in r.far.notes:
-            con.print(f"[dim]note:[/dim] {_esc(n)}")
+        _notes(con, r.far.notes, about="FAR")
     if r.hpfar is not None:
-        con.print(_field_table(r.hpfar.details, title=f"HPFAR_EL2 {r.hpfar.value:#018x}"))
-        for n in r.hpfar.notes:
-            con.print(f"[dim]note:[/dim] {_esc(n)}")
+        con.print(_fit(con, _field_table(r.hpfar.details, title=f"HPFAR_EL2 {r.hpfar.value:#018x}")))
+        _notes(con, r.hpfar.notes, about="HPFAR_EL2")
     if r.par is not None:
         _print_register(con, r.par, full)
 
@@ -130,10 +159,10 @@ def _print_register(con, rep, full: bool = False) -> None:
     con.print(f"[bold]{rep.register} {rep.value:#018x}[/bold]")
     if rep.summary:
         con.print(f"[bold cyan]{_esc(rep.summary)}[/bold cyan]")
-    con.print(_field_table(_shown(rep.details, full)))
+    con.print(_fit(con, _field_table(_shown(rep.details, full))))
     if rep.derived:
         from rich.table import Table
-        t = Table(title="derived", title_justify="left", show_header=False, pad_edge=False)
+        t = Table(title="derived", title_justify="left", show_header=False, pad_edge=False, box=_box())
         t.add_column("parameter", no_wrap=True)
         t.add_column("value", overflow="fold")
         for k, v in rep.derived.items():
@@ -142,11 +171,9 @@ def _print_register(con, rep, full: bool = False) -> None:
                     t.add_row(f"{k}.{k2}", _esc(_fmt(v2)))
             else:
                 t.add_row(k, _esc(_fmt(v)))
-        con.print(t)
-    for w in rep.warnings:
-        con.print(f"[yellow]warning:[/yellow] {_esc(w)}")
-    for n in rep.notes:
-        con.print(f"[dim]note:[/dim] {_esc(n)}")
+        con.print(_fit(con, t))
+    _warnings(con, rep.warnings, about=rep.register)
+    _notes(con, rep.notes, about=rep.register)
 
 
 def _fmt(v) -> str:
@@ -161,9 +188,10 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _dump(obj) -> None:
-    import json
-    click.echo(json.dumps(obj, indent=2))
+def _dump(kind: str, obj) -> None:
+    """One JSON Lines record of type ``kind`` (:data:`pgwalk.report.RECORD_SCHEMAS`)."""
+    from ..report import hex_values, json_line, json_record
+    click.echo(json_line(json_record(kind, hex_values(obj))), nl=False)
 
 
 @click.command("decode-esr")
@@ -220,7 +248,7 @@ def decode_esr(ctx, esr, far, hpfar, par, el, as_json, linux, kernel, log, image
         return 0
     report = _decode(esr, int(el) if el else None, far=far, hpfar=hpfar, par=par)
     if as_json:
-        _dump(report.to_json())
+        _dump("esr", report.to_json())
     elif short:
         click.echo(short_line(report))
     else:
@@ -288,7 +316,6 @@ def _open_log(path: str):
 
 def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
     """Scan the log as a stream: each report is printed as soon as it is complete."""
-    import json
 
     from ..kernlog import compare_logged_walk, scan_stream
     walk_fn, walk_note = (None, None)
@@ -299,7 +326,6 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
     out = click.get_text_stream("stdout")
     n_reports = n_dup = total_d = total_p = 0
     disagree = False
-    first_json = True
     try:
         for r in scan_stream(stream, idle=1.0):
             n_reports += 1
@@ -320,10 +346,7 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
                     o["walk_comparison"] = cmp.to_json()
                 if logged:
                     o["descriptors"] = [x.to_json() for x in logged]
-                text = json.dumps(o, indent=2)
-                click.echo(("[\n" if first_json else ",\n") + "\n".join("  " + t for t in text.splitlines()),
-                           nl=False)
-                first_json = False
+                _dump("esr-log", o)
             elif linux:
                 if r.esr is None or r.duplicate_of is not None:
                     continue
@@ -342,8 +365,6 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
     finally:
         if close:
             stream.close()
-    if as_json:
-        click.echo("[]" if first_json else "\n]")
     if n_reports == 0:
         click.echo(f"pgwalk: no AArch64 exception report found in {'stdin' if path == '-' else path}", err=True)
         return 1
@@ -352,8 +373,8 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
                                                                    "console)" if n_dup else "") +
                   f", {total_d} disagreement(s) with pgwalk's decode, {total_p} problem(s)")
     if walk_note:
-        click.echo(f"pgwalk: note: {walk_note}", err=True) if con is None else \
-            con.print(f"[yellow]note:[/yellow] {_esc(walk_note)}")
+        out.flush()
+        click.echo(f"pgwalk: note: {walk_note}", err=True)
     return 1 if disagree else 0
 
 
@@ -387,7 +408,11 @@ def _print_report(con, r, comparison=None, logged=None) -> None:
     ts = f" [{r.timestamp:.6f}]" if r.timestamp is not None else ""
     lines = f"line {r.first_line}" + (f"-{r.last_line}" if r.last_line != r.first_line else "")
     what = r.kind.replace('_', ' ') if r.producer == "linux" else "exception"
-    con.rule(f"report {r.index} ({what}, {r.producer} {r.format}, {lines}){ts}", align="left")
+    title = f"report {r.index} ({what}, {r.producer} {r.format}, {lines}){ts}"
+    if _box() is None:                      # a pipe or a file: a plain line, no rule drawing
+        con.print(_esc(title), style="bold")
+    else:
+        con.rule(_esc(title), align="left")
     con.print(_esc(r.headline))
     if r.registers:
         con.print("  " + "  ".join(f"{k} {v:#x}" for k, v in r.registers.items()))
@@ -439,8 +464,7 @@ def _print_report(con, r, comparison=None, logged=None) -> None:
                       f"expected {_esc(fm['expected'].strip())!r}")
     for p in r.problems:
         con.print(f"[yellow]problem:[/yellow] {_esc(p)}")
-    for n in r.notes:
-        con.print(f"[dim]note: {_esc(n)}[/dim]")
+    _notes(con, r.notes, about=f"report {r.index}")
 
 
 @click.command("decode")
@@ -474,7 +498,7 @@ def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bi
     from ..esr import EsrReport, decode_register
     rep = decode_register(register, value, e2h=e2h)
     if as_json:
-        _dump(rep.to_json())
+        _dump("esr" if isinstance(rep, EsrReport) else "register", rep.to_json())
         return 0
     con = _console()
     if isinstance(rep, EsrReport):
@@ -493,7 +517,7 @@ def _decode_descriptor(value, as_json, granule, level, stage, ds, pa_bits, mair,
                             pa_bits=pa_bits, mair=None if mair is None else parse_u64(mair, "--mair"),
                             two_el=not one_el)
     if as_json:
-        _dump(rep.to_json())
+        _dump("descriptor", rep.to_json())
         return 0
     con = _console()
     con.print(f"[bold]descriptor {rep.value:#018x}[/bold]")
@@ -502,9 +526,8 @@ def _decode_descriptor(value, as_json, granule, level, stage, ds, pa_bits, mair,
         from ..esr import FieldReport
         rows = [FieldReport(f.name, f.msb, f.lsb, f.get(rep.value), f.doc or "", group="descriptor")
                 for f in rep.layout]
-        con.print(_field_table(rows))
-    for n in rep.notes:
-        con.print(f"[dim]note:[/dim] {_esc(n)}")
+        con.print(_fit(con, _field_table(rows)))
+    _notes(con, rep.notes)
     return 0
 
 

@@ -68,24 +68,30 @@ class _AnsiLines:
         return "\n".join(out) + "\n"
 
 
-def parse_range(text: str) -> tuple[int, int]:
+def parse_range(text: str, value=None) -> tuple[int, int]:
     """``START-END`` (END exclusive; an END ending in ``fff`` is taken as the last byte) or ``START+SIZE``.
+
+    ``value(text, where)`` reads each part (default: a hexadecimal value; the command passes
+    one that also takes the dump's VMCOREINFO symbols, so ``_stext-_etext`` works).
 
     :raises InputError: malformed, empty or beyond 64 bits
     """
     from ..errors import InputError
     from ..regs import parse_int
 
+    if value is None:
+        value = parse_int
+
     t = text.strip()
     if "+" in t:
         a, _, b = t.partition("+")
-        start = parse_int(a, "--range start")
-        size = parse_int(b, "--range size")
+        start = value(a, "--range start")
+        size = value(b, "--range size")
         end = start + size
     elif "-" in t:
         a, _, b = t.partition("-")
-        start = parse_int(a, "--range start")
-        end = parse_int(b, "--range end")
+        start = value(a, "--range start")
+        end = value(b, "--range end")
         if end & 0xFFF == 0xFFF:        # an inclusive end such as 0xffffffffffffffff
             end += 1
     else:
@@ -221,7 +227,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     )
     from .common import load_context
 
-    rng = parse_range(range_text) if range_text else None
+    rng = None
     if stage == "2" and (ttbr0 or ttbr1):
         raise InputError("--ttbr0/--ttbr1 select a stage 1 tree; --stage 2 walks the VTTBR_EL2 tree")
     if depth is not None and view == "ranges":
@@ -233,6 +239,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
 
         check_output_path(html_file)
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
+    rng = parse_range(range_text, ctx.address) if range_text else None
     layout = None
     if ctx.vmcoreinfo is not None:
         from rich.text import Text
@@ -299,14 +306,13 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     out = sys.stdout                     # the stream rich's Console writes to: one order for both
     console = None
     if not as_json:
-        from rich.console import Console
+        from .output import stdout_console
 
-        console = Console(highlight=False)
-        if not console.is_terminal:
-            console = Console(highlight=False, width=max(console.width, 200))
+        console = stdout_console()
     write = out.write
 
     def emit_json(d) -> None:
+        d.setdefault("schema", SCHEMA_VERSION)
         write(json.dumps(d) + "\n")
 
     def flush() -> None:
@@ -353,11 +359,11 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     if not progress.line.enabled:       # stderr is not a terminal: no progress at all
         progress = None
     from ..render_tree import TreeLineRenderer, range_line, render_stats, tree_header
+    from .output import notes as print_notes
 
     try:
         if console is not None:
-            for note in notes:
-                console.print(f"note: {note}", style="yellow", markup=False, highlight=False)
+            print_notes(notes)
         done = 0
         for t, (lo, hi) in zip(trees, spans):
             if summary.stopped:             # a limit ended the walk: the message says where
@@ -368,8 +374,8 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
             if console is not None and view != "stats":
                 show(tree_header(tree_record(t)))
                 flush()
-                for note in t.notes:
-                    console.print(f"note: {note}", style="yellow", markup=False, highlight=False)
+                out.flush()
+                print_notes(t.notes)
             if view == "stats":
                 stats_v.tree = t
                 walk_tree(t, ctx.memory, stats_v, start=lo, end=hi, visits=Visit.LEAF | Visit.TABLE_PRE,

@@ -8,9 +8,11 @@ read: ``info`` on a multi-GiB dump takes well under a second.
 
 Only click is imported at module level.
 
-JSON output (``--json``) is one object::
+JSON output (``--json``) is one line (schema 1: ``pgwalk schema info``; unversioned
+and indented before)::
 
     {
+      "schema": 1,
       "path": str, "format": "elf" | "kdump" | "kdump-flattened" | "raw",
       "format_description": str, "file_size": int,
       "memory": {"count": int, "total": int, "total_hex": str,
@@ -220,11 +222,12 @@ def _linux_part(out: dict, text: str, warnings: list[str]) -> None:
 # --------------------------------------------------------------------------
 
 def _render(d: dict, all_regions: bool) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    con = Console(highlight=False, soft_wrap=False)
+    from .output import fit_table, notes, stdout_console, warning
+
+    con = stdout_console()
     con.print(f"[bold]{escape(d['path'])}[/bold]: {escape(d['format_description'])}, "
               f"{_size_text(d['file_size'])} ({d['file_size']} bytes)")
     m = d["memory"]
@@ -237,7 +240,7 @@ def _render(d: dict, all_regions: bool) -> None:
     shown = m["regions"] if all_regions else m["regions"][:_MAX_REGIONS_SHOWN]
     for r in shown:
         t.add_row(r["start"], r["end"], _size_text(int(r["size"], 16)), r["kind"])
-    con.print(t)
+    con.print(fit_table(con, t))
     if len(shown) < len(m["regions"]):
         con.print(f"  [dim]... {len(m['regions']) - len(shown)} more (--all-regions)[/dim]")
     if m["holes"]:
@@ -289,8 +292,8 @@ def _render(d: dict, all_regions: bool) -> None:
                       f"start level {tr['start_level']}, at most {tr['oa_bits']}-bit OA, DS {int(tr['ds'])}, "
                       f"TBI1 {int(tr['tbi1'])}")
             con.print("  " + "  ".join(f"{k} {v}" for k, v in tr["registers"].items()))
-            for n in tr["notes"]:
-                con.print(f"  [dim]{escape(n)}[/dim]")
+            con.file.flush()
+            notes(tr["notes"])
     if d["layout"]:
         t = Table(title="kernel layout", title_justify="left", show_header=True, pad_edge=False, box=None)
         for col in ("range", "start", "end", "size"):
@@ -300,10 +303,11 @@ def _render(d: dict, all_regions: bool) -> None:
             size = int(r["end"], 16) - int(r["start"], 16)
             name = r["name"] + (" ~" if r["approx"] else "")
             t.add_row(name, r["start"], r["end"], _size_text(size), escape(r["note"] or ""))
-        con.print(t)
+        con.print(fit_table(con, t))
         con.print("  [dim]~ bounds inferred (kernel version, estimates), not given by VMCOREINFO[/dim]")
+    con.file.flush()
     for w in d["warnings"]:
-        con.print(f"[yellow]warning[/yellow]: {escape(w)}")
+        warning(w)
 
 
 def _render_vmcoreinfo(con, vi: dict) -> None:
@@ -333,7 +337,9 @@ def _render_vmcoreinfo(con, vi: dict) -> None:
 @click.argument("dump", type=click.Path(readable=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--all-regions", is_flag=True, help="List every memory region and hole.")
-def info(dump: str, as_json: bool, all_regions: bool) -> None:
+@click.option("--symbols", "symbols_only", is_flag=True, help="List only the VMCOREINFO symbols, which "
+              "every command takes as addresses (SYMBOL, SYMBOL+0x10).")
+def info(dump: str, as_json: bool, all_regions: bool, symbols_only: bool = False) -> None:
     """Describe a crash dump: format, memory, notes, CPUs, VMCOREINFO, derived translation setup.
 
     DUMP is an ELF core (QEMU dump-guest-memory, /proc/vmcore), a
@@ -341,7 +347,13 @@ def info(dump: str, as_json: bool, all_regions: bool) -> None:
     or a raw memory image.
     """
     d = gather(dump)
+    if symbols_only:
+        from .read import show_symbols
+
+        return show_symbols(d, as_json)
     if as_json:
-        click.echo(json.dumps(d, indent=2))
+        from ..report import json_line, json_record
+
+        click.echo(json_line(json_record("info", d)), nl=False)
     else:
         _render(d, all_regions)

@@ -12,8 +12,10 @@ a dump does not record: without it they are declined.
 
 JSON (``--json``), one object per address::
 
-    vtop: {"va", "pa" (hex or null), "how" (null without a PA), "label", "reason"}
-    ptov: {"pa", "linear" (hex or null), "kimage" (hex or null), "in_dump", "reason"}
+    vtop: {"schema": 1, "va", "pa" (hex or null), "how" (null without a PA), "label", "reason"}
+    ptov: {"schema": 1, "pa", "linear" (hex or null), "kimage" (hex or null), "in_dump", "reason"}
+
+(schema 1 added the ``schema`` member; ``pgwalk schema vtop`` / ``ptov``)
 
 Exit status: 0 every address converted, 1 some had no answer, 2 bad input.
 """
@@ -61,24 +63,30 @@ def _translator(dump: str, reg_values: tuple[str, ...] = ()):
               help="A register value (e.g. the process's TTBR0_EL1 for user addresses); repeatable.")
 def vtop(dump, addresses, as_json, reg_values):
     """Kernel VA -> PA: the linear-map or kernel-image formula where it holds, checked against
-    swapper_pg_dir, and the swapper_pg_dir walk elsewhere."""
+    swapper_pg_dir, and the swapper_pg_dir walk elsewhere.  A VA may be a VMCOREINFO symbol,
+    SYMBOL+OFFSET or SYMBOL-OFFSET (hexadecimal offset)."""
     import json
 
-    from .common import parse_address
+    from ..report import RECORD_SCHEMAS
+    from ..symbols import parse_symbolic
 
     kt = _translator(dump, reg_values)
+    symbols = dict(kt.info.symbols)
     rc = 0
     for text in addresses:
-        va = parse_address(text)
+        va = parse_symbolic(text, symbols)
         r = kt.vtop(va)
         if r.pa is None:
             rc = 1
         if as_json:
-            click.echo(json.dumps({"va": f"{va:#x}", "pa": None if r.pa is None else f"{r.pa:#x}",
+            click.echo(json.dumps({"schema": RECORD_SCHEMAS["vtop"], "va": f"{va:#x}", "pa": None if r.pa is None else f"{r.pa:#x}",
                                    "how": r.how, "label": r.label, "reason": r.reason or None}))
         elif r.pa is not None:
             where = r.how + (f", {r.label}" if r.label and r.label != r.how else "")
-            click.echo(f"{va:#018x} -> PA {r.pa:#x} ({where})" + (f"  note: {r.reason}" if r.reason else ""))
+            click.echo(f"{va:#018x} -> PA {r.pa:#x} ({where})")
+            if r.reason:                    # stdout holds the records; the note goes to stderr
+                click.get_text_stream("stdout").flush()
+                click.echo(f"pgwalk: note: {va:#x}: {r.reason}", err=True)
         else:
             click.echo(f"{va:#018x} -> no PA" + (f" [{r.label}]" if r.label else "") + f": {r.reason}")
     return rc
@@ -93,6 +101,7 @@ def ptov(dump, addresses, as_json):
     by walking swapper_pg_dir."""
     import json
 
+    from ..report import RECORD_SCHEMAS
     from .common import parse_address
 
     kt = _translator(dump)
@@ -103,7 +112,7 @@ def ptov(dump, addresses, as_json):
         if r.linear is None and r.kimage is None:
             rc = 1
         if as_json:
-            click.echo(json.dumps({"pa": f"{pa:#x}", "linear": None if r.linear is None else f"{r.linear:#x}",
+            click.echo(json.dumps({"schema": RECORD_SCHEMAS["ptov"], "pa": f"{pa:#x}", "linear": None if r.linear is None else f"{r.linear:#x}",
                                    "kimage": None if r.kimage is None else f"{r.kimage:#x}",
                                    "in_dump": r.in_dump, "reason": r.reason or None}))
         else:

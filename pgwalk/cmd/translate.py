@@ -7,6 +7,8 @@ only on those paths.
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from .common import image_options, register_options
@@ -38,18 +40,22 @@ _BLOCK = 1 << 13
 @click.option("--reverse", is_flag=True, help="The addresses are physical (output) addresses: list every VA "
               "that maps each one, from one vectorised pass over the tables.")
 @click.option("--scalar", is_flag=True, help="Walk one address at a time even for large batches "
-              "(JSON lines then keep s1, s2, steps and notes).")
+              "(the same lines, only slower).")
+@click.option("--trace", "json_trace", is_flag=True, help="With --json: add each address's walk (s1, s2, steps, "
+              "notes, label, the fault's reason); walks one address at a time.")
 def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, batch_file, stages, access,
-              el, pan, regime, as_json, as_csv, no_trace, reverse, scalar):
+              el, pan, regime, as_json, as_csv, no_trace, reverse, scalar, json_trace):
     """Translate addresses through the tables in a memory image.
 
     Addresses (arguments and --batch lines) are hexadecimal, 0x optional, _
     separators allowed: 401000 is 0x401000.
 
     From 64 addresses on, with --json, --csv or --no-trace, the addresses are
-    walked together by the vectorised walker: the same results, streamed in
-    blocks, but each JSON line then leaves out "s1", "s2", "steps" and "notes"
-    and the fault's "reason" (--scalar keeps them; setup notes go to stderr).
+    walked together by the vectorised walker: the same lines, streamed in
+    blocks.  A --json line has the same keys for any number of addresses
+    (schema: pgwalk schema translate); --json --trace adds each walk ("s1",
+    "s2", "steps", "notes", "label", the fault's "reason") and walks one
+    address at a time.  Setup notes go to stderr.
 
     With --reverse the arguments are output addresses (PAs; IPAs with --stages 1
     under stage 2): each gets the list of canonical VAs that translate to it.
@@ -60,16 +66,22 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     from ..errors import InputError
     from ..params import Regime, regime_for_el, setup_from_registers
     from ..perms import Access
-    from .common import load_context, parse_address
+    from .common import load_context
 
     if as_json and as_csv:
         raise InputError("--json and --csv exclude each other")
-    arg_vas = [parse_address(text) for text in addresses]
+    if json_trace and not as_json:
+        raise InputError("--trace adds the walk to --json lines (text output shows it unless --no-trace)")
+    if json_trace and reverse:
+        raise InputError("--reverse lists mappings, not walks: no --trace")
     batch_vas, batch_array = _read_batch(batch_file) if batch_file else ([], None)
-    count = len(arg_vas) + (len(batch_array) if batch_array is not None else len(batch_vas))
+    count = len(addresses) + (len(batch_array) if batch_array is not None else len(batch_vas))
     if not count:
         raise InputError("no address given (VA arguments or --batch FILE)")
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
+    # numbers, or VMCOREINFO symbols of a dump (SYMBOL, SYMBOL+0x10)
+    arg_vas = [ctx.address(text) for text in addresses]
+    batch_vas = [va if isinstance(va, int) else ctx.address(*va) for va in batch_vas]
     if regime:
         reg = Regime[REGIMES[regime.lower()]]
     elif el is not None:
@@ -96,7 +108,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
         return _reverse(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, fmt, notes)
     hint = ("the dump's VMCOREINFO gives only the kernel's tables (swapper_pg_dir); give the "
             "process's TTBR0_EL1 with --reg TTBR0_EL1=VALUE") if ctx.vmcoreinfo is not None else ""
-    if count >= BULK_THRESHOLD and not scalar and (fmt or no_trace) \
+    if count >= BULK_THRESHOLD and not scalar and not json_trace and (fmt or no_trace) \
             and not _any_unknown_base(setup, _as_array(arg_vas, batch_vas, batch_array), stages):
         return _bulk(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, acc, el_,
                      pan_applies, fmt, notes)
@@ -109,7 +121,11 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
 
         def label(va: int) -> str | None:
             return label_address(layout, untag(va))
-    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, label, hint)
+    if fmt == "json" and not json_trace:
+        _note(notes)
+        notes, label = (), None
+    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, label, hint,
+                   json_trace=json_trace)
 
 
 def _any_unknown_base(setup, vas, stages) -> bool:
@@ -131,7 +147,9 @@ def _unknown_dict(va: int, stages: str, regime: str, exc, hint: str) -> dict:
     (``"ok": false``, no fault: nothing architectural happened)."""
     reason = f"{exc.name} is unknown: the walk of {va:#x} cannot start" + (f" ({hint})" if hint else
                                                                             f" (give it with --reg {exc.name}=VALUE)")
-    return {"schema": 1, "va": f"{va:#x}", "ok": False, "stages": stages, "regime": regime, "ipa": None,
+    from ..report import SCHEMA_VERSION
+
+    return {"schema": SCHEMA_VERSION, "va": f"{va:#x}", "ok": False, "stages": stages, "regime": regime, "ipa": None,
             "pa": None, "size": None, "fault": None, "unknown_register": exc.name, "reason": reason,
             "attributes": None, "permissions": None, "s1": None, "s2": None, "steps": [], "notes": []}
 
@@ -154,14 +172,17 @@ def _access_el(regime, el: int | None) -> int:
     return el
 
 
-def _read_batch(path: str) -> tuple[list[int], "object | None"]:
-    """The addresses of a batch file: a numpy array when the fast parse applies, else a list.
+def _read_batch(path: str) -> tuple[list, "object | None"]:
+    """The addresses of a batch file: a numpy array when the fast parse applies, else a list
+    (of ints, and ``(text, where)`` for lines that name a symbol, ``SYMBOL[+-OFFSET]``, which the
+    caller resolves through the dump's VMCOREINFO).
 
     Lines are addresses (:func:`pgwalk.values.parse_value`: hexadecimal, ``0x`` optional);
     blank lines and ``#`` comments are skipped.  The vectorised parse takes files whose every
     line is an address and nothing else (the common machine-made case) and gives the same
     values as the line-by-line parse.
     """
+    from ..errors import InputError
     from ..values import parse_value
     from .common import batch_lines, batch_source, read_batch_bytes
 
@@ -174,7 +195,19 @@ def _read_batch(path: str) -> tuple[list[int], "object | None"]:
         if array is not None:
             return [], array
     where = batch_source(path)
-    return [parse_value(text, "address", f"{where}:{n}") for n, text in batch_lines(data)], None
+    vas: list = []
+    for n, text in batch_lines(data):
+        try:
+            vas.append(parse_value(text, "address", f"{where}:{n}"))
+        except InputError:
+            if not _SYMBOLIC_LINE.match(text):
+                raise
+            vas.append((text, f"{where}:{n}"))      # a symbol: resolved once the dump is open
+    return vas, None
+
+
+#: a line that may name a symbol (checked against the dump's symbols once it is open)
+_SYMBOLIC_LINE = re.compile(r"^\s*[A-Za-z_.$][\w.$]*\s*(?:[+-]\s*\S+)?\s*$")
 
 
 def _newlines_at_least(data: bytes, n: int) -> bool:
@@ -206,25 +239,29 @@ def _as_array(arg_vas: list[int], batch_vas: list[int], batch_array):
 
 
 def _console():
-    from rich.console import Console
+    from .output import stdout_console
 
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=max(console.width, 160))
-    return console
+    return stdout_console()
 
 
-def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=None, hint="") -> int:
-    """One walk per address, with the full trace (and the kernel layout label with VMCOREINFO)."""
+def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=None, hint="", *,
+            json_trace: bool = True) -> int:
+    """One walk per address, with the full trace (and the kernel layout label with VMCOREINFO);
+    JSON lines without ``json_trace`` have the vectorised walker's keys (:func:`pgwalk.report.drop_trace`)."""
     import json
 
     from ..errors import UnknownRegister
-    from ..report import CSV_COLUMNS, csv_line, csv_row, translation_to_dict
+    from ..report import CSV_COLUMNS, csv_line, csv_row, drop_trace, translation_to_dict
     from ..walk import translate as walk_translate
+
+    from .output import notes as print_notes
 
     console = None
     any_fault = False
     out = click.get_text_stream("stdout")
+    if fmt is None:                 # text: notes on stderr, stdout only records
+        print_notes(notes)
+        general, notes = set(notes), ()
     if fmt == "csv":
         out.write(csv_line(CSV_COLUMNS))
     from .progress import Tracked
@@ -241,7 +278,7 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
             if label is not None:
                 d["label"] = label(va)
             if fmt == "json":
-                out.write(json.dumps(d) + "\n")
+                out.write(json.dumps(d if json_trace else drop_trace(d)) + "\n")
             elif fmt == "csv":
                 out.write(csv_line([d["va"], "false"] + [""] * 3 + [f"unknown {exc.name}"]
                                    + [""] * (len(CSV_COLUMNS) - 6)))
@@ -268,7 +305,7 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
         if label is not None:
             d["label"] = label(va)
         if fmt == "json":
-            out.write(json.dumps(d) + "\n")
+            out.write(json.dumps(d if json_trace else drop_trace(d)) + "\n")
             continue
         if fmt == "csv":
             out.write(csv_line(csv_row(d)))
@@ -277,7 +314,9 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
             console = _console()
         from ..render import render_translation
 
-        console.print(render_translation(d, trace=not no_trace))
+        console.print(render_translation(d, trace=not no_trace, width=console.width))
+        out.flush()
+        print_notes([n for n in d["notes"] if n not in general], about=d["va"] if len(vas) > 1 else None)
         if not no_trace and i + 1 < len(vas):
             console.print()
     return 1 if any_fault else 0
@@ -290,7 +329,7 @@ def _note(notes) -> None:
 
 def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
     """The vectorised walker, streaming one block of lines at a time."""
-    from ..bulk import DescriptorReader, LineFormatter, iter_translate
+    from ..bulk import DescriptorReader, iter_translate
 
     reader = DescriptorReader(mem)
     any_fault = False
@@ -302,17 +341,6 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
     from .progress import Tracked
 
     blocks = Tracked(blocks, len(vas), "translating", "addresses", weight=len, quiet_on_terminal=True)   # stderr, a tty
-    if fmt is None:
-        from ..render import result_line
-
-        console = _console()
-        for note in notes:
-            console.print(f"note: {note}", style="yellow", markup=False)
-        for res in blocks:
-            any_fault |= not res.ok.all()
-            for i in range(len(res)):
-                console.print(result_line(res.to_dict(i)))
-        return 1 if any_fault else 0
     _note(notes)
     text = click.get_text_stream("stdout")
     text.flush()
@@ -322,7 +350,7 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
         binary = None
     fd = _fileno(binary)
     if fd is None:
-        formatter = LineFormatter(fmt)
+        formatter = _formatter(fmt)
         if binary is not None:
             binary.write(formatter.header())
         else:
@@ -339,7 +367,7 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
     # formatted (two output buffers take turns)
     from ..bulk import BackgroundWriter, write_all
 
-    formatter = LineFormatter(fmt, buffers=2)
+    formatter = _formatter(fmt, buffers=2)
     binary.flush()
     write_all(fd, [formatter.header()])
     writer = BackgroundWriter(fd)
@@ -352,6 +380,18 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
         raise
     writer.close()
     return 1 if any_fault else 0
+
+
+def _formatter(fmt: str | None, buffers: int = 1):
+    """The bulk line formatter: JSON lines, CSV rows, or the plain result lines of text output
+    (:func:`pgwalk.render.result_text`, the same line the scalar path prints)."""
+    from ..bulk import LineFormatter
+
+    if fmt is None:
+        from ..render import result_text
+
+        return LineFormatter("text", buffers=buffers, text_line=result_text)
+    return LineFormatter(fmt, buffers=buffers)
 
 
 def _fileno(stream) -> int | None:
@@ -371,25 +411,21 @@ def _reverse(setup, mem, pas, stages, fmt, notes) -> int:
     import numpy as np
 
     from ..bulk import reverse_map
-    from ..report import CSV_COLUMNS, csv_line, csv_row, hx
+    from ..report import CSV_COLUMNS, SCHEMA_VERSION, csv_line, csv_row, hx
 
     query, res = reverse_map(setup, mem, pas, stages=stages)
     counts = np.bincount(query, minlength=len(pas))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).tolist()
     out = click.get_text_stream("stdout")
     console = _console() if fmt is None else None
-    if console is not None:
-        for note in notes:
-            console.print(f"note: {note}", style="yellow", markup=False)
-    else:
-        _note(notes)
+    _note(notes)
     if fmt == "csv":
         out.write(csv_line(("target",) + CSV_COLUMNS))
     for k, target in enumerate(pas.tolist()):
         lanes = range(starts[k], starts[k] + int(counts[k]))
         dicts = [res.to_dict(i) for i in lanes]
         if fmt == "json":
-            out.write(json.dumps({"schema": 1, "target": hx(target), "count": len(dicts),
+            out.write(json.dumps({"schema": SCHEMA_VERSION, "target": hx(target), "count": len(dicts),
                                   "mappings": dicts}) + "\n")
         elif fmt == "csv":
             for d in dicts:

@@ -1,0 +1,186 @@
+"""Where and how the text commands write: data on stdout, notes on stderr.
+
+stdout carries only the records a command prints (one line per address in a
+batch), so ``pgwalk: note: ...`` lines go to stderr.  Layout follows the
+stream: on a terminal, rich tables and traces at the terminal's width; in a
+pipe or a file, plain lines, one record per line, never wrapped and never boxed.
+Colour follows ``--color auto|always|never`` (the ``pgwalk`` group's option)
+and ``NO_COLOR``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Iterable
+
+import click
+
+__all__ = ["color_mode", "stdout_is_terminal", "stdout_console", "table_box", "fit_table", "note", "notes",
+           "warning", "PIPE_WIDTH"]
+
+#: the width a rich console gets when stdout is a pipe or a file: no record is ever wrapped
+PIPE_WIDTH = 1 << 14
+
+
+def color_mode() -> str:
+    """``auto``, ``always`` or ``never``: ``--color``, else ``never`` when ``NO_COLOR`` is set."""
+    ctx = click.get_current_context(silent=True)
+    mode = None
+    while ctx is not None:
+        if isinstance(ctx.obj, dict) and ctx.obj.get("color"):
+            mode = ctx.obj["color"]
+            break
+        ctx = ctx.parent
+    if mode in (None, "auto") and os.environ.get("NO_COLOR"):
+        return "never"
+    return mode or "auto"
+
+
+def stdout_is_terminal() -> bool:
+    """Whether stdout is an interactive terminal (layout follows this, not ``--color``)."""
+    stream = click.get_text_stream("stdout")
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def stdout_console(*, stderr: bool = False) -> Any:
+    """The rich console of a text command: the terminal's width on a terminal, else
+    :data:`PIPE_WIDTH` (one record per line); colour as :func:`color_mode` says."""
+    from rich.console import Console
+
+    mode = color_mode()
+    terminal = stdout_is_terminal() if not stderr else sys.stderr.isatty()
+    kwargs: dict[str, Any] = {"highlight": False, "stderr": stderr}
+    if mode == "never":
+        kwargs["color_system"] = None
+        kwargs["no_color"] = True
+    elif mode == "always":
+        kwargs["force_terminal"] = True
+        kwargs["color_system"] = "standard"
+        kwargs["force_interactive"] = False
+    if not terminal:
+        kwargs["width"] = PIPE_WIDTH
+        kwargs["soft_wrap"] = True
+        kwargs["file"] = _PlainLines("stderr" if stderr else "stdout")
+    console = Console(**kwargs)
+    if mode == "never":
+        console.no_color = True
+    return console
+
+
+def table_box(default: Any = None) -> Any:
+    """A table's borders: ``default`` (rich's heavy-head box when None) on a terminal, none in
+    a pipe or a file (a header line, then one row per line)."""
+    if not stdout_is_terminal():
+        return None
+    if default is None:
+        from rich import box
+
+        default = box.HEAVY_HEAD
+    return default
+
+
+def fit_table(console: Any, table: Any) -> Any:
+    """``table`` when it fits the console with every unwrappable cell whole (addresses,
+    descriptors), else its rows stacked: one block per row, ``header value`` pairs
+    wrapped between words, so that no value is cut on a narrow terminal."""
+    from rich.console import Group
+    from rich.text import Text
+
+    if _min_table_width(table) <= console.width:
+        return table
+    parts: list[Any] = []
+    if table.title:
+        parts.append(Text.from_markup(table.title, style="bold") if isinstance(table.title, str) else table.title)
+    columns = table.columns
+    cells = [list(c.cells) for c in columns]
+    for i in range(table.row_count):
+        line = Text()
+        for k, (col, column) in enumerate(zip(cells, columns)):
+            cell = col[i] if i < len(col) else ""
+            value = cell if isinstance(cell, Text) else Text.from_markup(str(cell)) if cell else Text()
+            if not value.plain.strip():
+                continue
+            if k == 0:                          # the row's name leads
+                line.append_text(value)
+                line.stylize("bold")
+                continue
+            if line:
+                line.append("  ")
+            header = _plain(column.header)
+            if header and table.show_header:
+                line.append(f"{header} ", style="dim")
+            line.append_text(value)
+        parts.append(line)
+    return Group(*parts)
+
+
+def _plain(cell: Any) -> str:
+    from rich.text import Text
+
+    return cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
+
+
+def _min_table_width(table: Any) -> int:
+    """The narrowest the table gets with its unwrappable columns whole and its other
+    columns as wide as their longest word (rich's own measure ignores ``no_wrap``)."""
+    widths = []
+    for column in table.columns:
+        texts = [_plain(c) for c in column.cells] + ([_plain(column.header)] if table.show_header else [])
+        if column.no_wrap:
+            widths.append(max((len(t) for t in texts), default=0))
+        else:
+            widths.append(max((len(w) for t in texts for w in t.split()), default=0))
+    n = len(widths)
+    left, right = table.padding[3], table.padding[1]
+    pad = (left + right) * n - (0 if table.pad_edge else left + right)
+    borders = n + 1 if table.box is not None else 0
+    return sum(widths) + pad + borders
+
+
+class _PlainLines:
+    """A text stream without the spaces rich pads table rows with at the end of a line."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def _stream(self) -> Any:               # looked up at each write, as rich does (tests swap it)
+        return getattr(sys, self._name)
+
+    def write(self, text: str) -> int:
+        if " \n" in text:
+            text = "\n".join(line.rstrip(" ") for line in text.split("\n"))
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", "utf-8")
+
+
+def note(text: str) -> None:
+    """One ``pgwalk: note: ...`` line on stderr."""
+    click.echo(f"pgwalk: note: {text}", err=True)
+
+
+def notes(texts: Iterable[str], *, about: str | None = None) -> None:
+    """Each note on stderr; ``about`` (an address) prefixes notes that concern one record."""
+    for text in texts:
+        note(f"{about}: {text}" if about else text)
+
+
+def warning(text: str) -> None:
+    """One ``pgwalk: warning: ...`` line on stderr."""
+    click.echo(f"pgwalk: warning: {text}", err=True)
