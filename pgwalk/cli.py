@@ -108,6 +108,10 @@ class LazyGroup(click.Group):
         except (OSError, MemoryError, RecursionError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
+            if isinstance(exc, OSError) and exc.filename is not None:     # a file no caller named better
+                from .inputs import os_error_text
+
+                raise BadInput(os_error_text(str(exc.filename), exc)) from None
             raise BadInput(f"{type(exc).__name__}: {exc}") from None
 
 

@@ -723,7 +723,7 @@ class KdumpFile:
         if kind is None:
             raise ImageError(f"{path}: not a kdump-compressed file (no 'KDUMP   ' or "
                              "'makedumpfile' signature)")
-        self.reader = _Reader(path)
+        self.reader = _Reader(getattr(backing, "file", path))     # the file on disk (a decompressed copy)
         try:
             self.view: _PlainView | _FlatView = (
                 _FlatView(backing, self.reader, self._warnings) if kind == "flat"

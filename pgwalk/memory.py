@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "Region", "Backing", "FileBacking", "BytesBacking", "ZeroBacking", "WordsBacking",
     "PhysicalMemory", "ElfCore", "Note", "parse_image_spec", "open_image", "open_images",
-    "open_elf_core", "NOTE_READ_LIMIT", "PA_LIMIT",
+    "open_elf_core", "open_backing", "NOTE_READ_LIMIT", "PA_LIMIT",
 ]
 
 #: most bytes of PT_NOTE data :class:`ElfCore` will read
@@ -107,10 +107,12 @@ class Backing(Protocol):
 class FileBacking:
     """A whole file, memory-mapped read-only."""
 
-    __slots__ = ("path", "size", "buffer")
+    __slots__ = ("path", "size", "buffer", "file")
 
     def __init__(self, path: str, size: int, buffer: mmap.mmap) -> None:
         self.path = path
+        #: the file on disk (``path``, or the temporary copy of a compressed ``path``)
+        self.file = path
         self.size = size
         self.buffer: mmap.mmap | None = buffer
 
@@ -854,6 +856,26 @@ def parse_image_spec(spec: str) -> tuple[str, int | None]:
     return spec, None
 
 
+def open_backing(path: str) -> tuple[FileBacking, list[str]]:
+    """``path`` mapped read-only, decompressed first (to a temporary file removed at exit) when
+    its magic bytes say zstd, xz or gzip; the warnings name the decompression.
+
+    The backing keeps ``path`` as its name, so messages name the file the user gave.
+    """
+    from pgwalk.inputs import compression_of, decompress_to_temp
+
+    backing = FileBacking.open(path)
+    kind = compression_of(backing.read(0, 8))
+    if kind is None:
+        return backing, []
+    backing.close()
+    tmp, _size, note = decompress_to_temp(path, kind)
+    inner = FileBacking.open(tmp)
+    inner.path = path
+    inner.file = tmp
+    return inner, [note]
+
+
 def _open_one(spec: str) -> tuple[list[Mapped], list[str], ElfCore | None]:
     """The regions, warnings and ELF core or kdump file (if any) of one ``PATH[@BASE]``.
 
@@ -861,13 +883,19 @@ def _open_one(spec: str) -> tuple[list[Mapped], list[str], ElfCore | None]:
     """
     path, base = parse_image_spec(spec)
     path = os.path.expanduser(path)
-    backing = FileBacking.open(path)
     try:
-        warnings: list[str] = []
+        backing, warnings = open_backing(path)
+    except ImageError:
+        head, sep, tail = path.rpartition("@")
+        if sep and head and not os.path.exists(path) and os.path.exists(head):
+            raise ImageError(f"{path}: no such file, and {tail!r} after '@' is not a hexadecimal base address "
+                             f"(PATH@BASE, e.g. {head}@0x40000000)") from None
+        raise
+    try:
         if _is_elf(backing):
             if base is None:
                 core = _parse_elf(path, backing)
-                return list(core.mapped), list(core.warnings), core
+                return list(core.mapped), warnings + list(core.warnings), core
             warnings.append(f"{path}: starts with the ELF magic but @{base:#x} was given; "
                             "mapped as a raw image")
         elif base is None:
@@ -875,7 +903,7 @@ def _open_one(spec: str) -> tuple[list[Mapped], list[str], ElfCore | None]:
 
             if kdump_kind(backing.read(0, 16)):
                 dump = open_kdump_backing(path, backing)
-                return list(dump.mapped), list(dump.warnings), dump  # type: ignore[return-value]
+                return list(dump.mapped), warnings + list(dump.warnings), dump  # type: ignore[return-value]
         base = base or 0
         _check_range(base, backing.size, path)
         return [(Region(base, backing.size, path, 0, "raw"), backing)], warnings, None

@@ -494,8 +494,14 @@ def regime_for_el(el: int, regs: Mapping[str, int]) -> Regime:
     return Regime.EL10
 
 
-def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None) -> TranslationSetup:
+def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None, *,
+                         stage1: bool = True) -> TranslationSetup:
     """Decode a register file into walk parameters for ``regime``.
+
+    ``stage1=False`` (stage 2 alone: ``translate --stages 2``, ``dump-tree --stage 2``) needs
+    only what stage 2 reads: VTCR_EL2 and VTTBR_EL2 (and the ID registers); TCR_EL1, SCTLR_EL1
+    and MAIR_EL1 are neither required nor noted, and the VTTBR_EL2 tree is set up even where
+    HCR_EL2 does not enable stage 2 for the EL1&0 regime (a note says so).
 
     >>> s = setup_from_registers({"TCR_EL1": 0x10, "TTBR0_EL1": 0x40000000, "SCTLR_EL1": 1})
     >>> s.ranges[0].start_level, hex(s.ranges[0].base)
@@ -514,11 +520,17 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None) 
     sctlr_name = f"SCTLR_{el}"
     sctlr = regs.get(sctlr_name)
     mmu_off = sctlr is not None and not R.SCTLR["M"].get(sctlr)
-    if f"TCR_{el}" not in regs and not (mmu_off or (regime is Regime.EL10 and h["DC"])):
+    if not stage1:
+        if regime is not Regime.EL10:
+            raise RegisterError(f"stage 2 translates the EL1&0 regime, not {regime.value}")
+        if "VTCR_EL2" not in regs:
+            raise RegisterError("stage 2 alone needs VTCR_EL2 (and VTTBR_EL2), which were not given")
+    elif f"TCR_{el}" not in regs and not (mmu_off or (regime is Regime.EL10 and h["DC"])):
         raise RegisterError(f"TCR_{el} is needed for the {regime.value} regime and was not given")
     if sctlr is None:
         sctlr = 1
-        notes.append(f"{sctlr_name} not given: assuming the MMU is on (M = 1)")
+        if stage1:
+            notes.append(f"{sctlr_name} not given: assuming the MMU is on (M = 1)")
     s = R.SCTLR.decode(sctlr)
     e2h = bool(h["E2H"])
     if regime is Regime.EL10:
@@ -530,14 +542,21 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None) 
     for varange in range(nranges):
         p = _s1_range_params(regime, varange, regs, features, el, e2h)
         ranges.append(p)
-        if s1_enabled:
+        if s1_enabled and stage1:
             notes.extend(p.notes)
     s2 = None
-    if regime is Regime.EL10 and (h["VM"] or h["DC"]) and not (e2h and h["TGE"]):
+    s2_on = regime is Regime.EL10 and (h["VM"] or h["DC"]) and not (e2h and h["TGE"])
+    if s2_on or not stage1:
         if "VTCR_EL2" not in regs:
             raise RegisterError("HCR_EL2 enables stage 2 (VM or DC) but VTCR_EL2 was not given")
         s2 = _s2_params(regs, features)
         notes.extend(s2.notes)
+        if not s2_on:
+            notes.append(("HCR_EL2 not given" if "HCR_EL2" not in regs else
+                          "HCR_EL2 does not enable stage 2 for EL1&0 (VM and DC are 0, or E2H and TGE are 1)")
+                         + ": the VTTBR_EL2 tree is walked as asked")
+    if not stage1:
+        s1_enabled = False          # not used: stage 2 alone reads IPAs
     tcr2 = regs.get(f"TCR2_{el}", 0) if el != "EL3" else 0
     if s1_enabled and tcr2:
         # FEAT_TCR2 enables (PIE, POE, AIE, D128, HAFT, ...) change how descriptors are read

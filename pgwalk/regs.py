@@ -112,15 +112,24 @@ def load_register_file(path: str | Path) -> dict[str, int]:
 
     :raises RegisterError: unreadable, malformed, or an unknown register name
     """
+    from pgwalk.inputs import compression_of, os_error_text
+
     p = Path(path)
     try:
         with open(p, "rb") as fh:                 # a register file is small: read a bounded amount
             raw = fh.read(REGISTER_FILE_LIMIT + 1)
-        if len(raw) > REGISTER_FILE_LIMIT:
-            raise RegisterError(f"{path}: more than {REGISTER_FILE_LIMIT >> 20} MiB; not a register file")
+    except (OSError, ValueError) as exc:     # ValueError: a NUL in the name
+        raise RegisterError(os_error_text(str(path), exc)) from None
+    if len(raw) > REGISTER_FILE_LIMIT:
+        raise RegisterError(f"{path}: more than {REGISTER_FILE_LIMIT >> 20} MiB; not a register file")
+    kind = compression_of(raw[:8])
+    if kind is not None:
+        raise RegisterError(f"{path}: {kind}-compressed, not a register file (JSON or TOML): decompress it first")
+    try:
         text = raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:     # ValueError: a NUL in the name
-        raise RegisterError(f"cannot read register file {path!s}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise RegisterError(f"{path}: not a register file (JSON or TOML): not UTF-8 text at byte {exc.start}") \
+            from None
     stripped = text.lstrip()
     if p.suffix.lower() == ".toml" or (stripped and not stripped.startswith(("{", "["))):
         import tomllib

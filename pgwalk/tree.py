@@ -532,6 +532,9 @@ class WalkSummary:
     problems: int = 0
     stopped: str | None = None
     s2_lookups: int = 0         # two stages: stage 2 lookups of stage 1 outputs (count as descriptors read)
+    #: estimated share of the current tree walked, 0..1 (by subtables: each table's next-level tables
+    #: weigh equally), for progress displays; not part of any output
+    fraction: float = 0.0
 
 
 class _Stopped(Exception):
@@ -701,6 +704,7 @@ class _Walker:
         self.start, self.end = start, end
         # tables walked: PA | (level + 1) -> first VA (tables are at least 64-byte aligned)
         self.seen: dict[int, int] = {}
+        self.frames: list[list[int]] = []       # progress: [next-level tables done, their count] per level
         self.levels = {lv: _LevelDecode(np, tree, lv) for lv in range(tree.start_level, FINAL_LEVEL + 1)}
         self.dtype = np.dtype(">u8" if tree.big_endian else "<u8")
         self._attrs: dict[tuple, tuple[int, LeafAttrs]] = {}
@@ -805,18 +809,34 @@ class _Walker:
         cat = dec.cat_lut[(seg & _CLS_MASK).astype(np.intp)]
         tables = np.flatnonzero(cat == _TABLE).tolist() if level < FINAL_LEVEL else []
         pos = lo
+        frame = [0, len(tables)]
+        if self.progress is not None:
+            self.frames.append(frame)
         for ti in tables:
             i = lo + ti
             if i > pos:
                 self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier)
             self._child(dec, int(raw[i]), i, info, hier)
+            frame[0] += 1
             pos = i + 1
         if pos < hi:
             self._segment(dec, raw, cat[pos - lo:], pos, hi, info, hier)
         if self.post:
             self.visitor.table_post(info)
         if self.progress is not None:
+            self.frames.pop()
+            self.summary.fraction = self._fraction()
             self.progress(min(va_end, self.end))
+
+    def _fraction(self) -> float:
+        """Share of the tree walked: the subtables done at each open level, each weighing its parent's share."""
+        done, weight = 0.0, 1.0
+        for n_done, n in self.frames:
+            if not n:
+                break
+            done += weight * min(n_done, n) / n
+            weight /= n
+        return done if self.frames else 1.0
 
     def _read_text(self) -> str:
         s = self.summary

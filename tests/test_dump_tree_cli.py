@@ -173,7 +173,7 @@ def test_hostile_tree_through_the_cli(tmp_path, capsys):
     (["--range", "0x2000-0x1000"], "is empty"),
     (["--range", "0x1000000000000+0x1000"], "outside"),
     (["--ttbr1", "--range", "0x1000+0x1000"], "outside the input range of TTBR1_EL1"),
-    (["--stage", "2"], "stage 2 is not enabled"),
+    (["--stage", "2"], "stage 2 alone needs VTCR_EL2"),
     (["--stage", "2", "--ttbr0"], "--stage 2 walks the VTTBR_EL2 tree"),
     (["--depth", "1", "--view", "ranges"], "--depth applies to the tree view"),
     (["--range", "zz+1"], "not a hexadecimal"),

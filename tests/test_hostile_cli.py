@@ -475,9 +475,10 @@ WRITE = re.compile(r"""open\([^)]*["'](?:w|a|x|r\+|wb|ab|xb|rb\+|r\+b|w\+|w\+b)[
                    r"""O_WRONLY|O_APPEND|O_CREAT|O_TRUNC|write_bytes|write_text|os\.truncate|\.truncate\(""")
 #: the only places that write files: the dump writer and the page-table builder (tests and samples),
 #: both given an output path by their caller, and the console script's quiet exit on a closed pipe
-#: (stdout pointed at /dev/null)
+#: (stdout pointed at /dev/null), and the decompressed copy of a compressed image
 WRITERS = {("pgwalk/kdump.py", "write_kdump"), ("pgwalk/builder.py", "TableBuilder"), ("pgwalk/builder.py", "TwoStage"),
-           ("pgwalk/builder.py", "write_image"), ("pgwalk/__main__.py", "run")}
+           ("pgwalk/builder.py", "write_image"), ("pgwalk/__main__.py", "run"),
+           ("pgwalk/inputs.py", "decompress_to_temp")}  # a fresh temporary file (mkstemp), never an input
 
 
 def test_no_code_path_opens_an_input_for_writing():

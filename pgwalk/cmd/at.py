@@ -267,6 +267,9 @@ def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan,
 
         _quiet_blas()
         outcomes = batch.run_many(lines, text=as_json)
+    from .progress import Tracked
+
+    outcomes = Tracked(outcomes, len(lines), "running AT", "lines", quiet_on_terminal=as_json)   # stderr, a tty
     pending: list[str] = []
     try:
         for o in outcomes:

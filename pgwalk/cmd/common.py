@@ -32,7 +32,7 @@ def _remember_gdb(ctx: click.Context, param: click.Parameter, value: str | None)
 def register_options(f: Callable) -> Callable:
     """``--regs``, ``--reg``, and the ``--granule/--va-bits/--root`` shortcut."""
     options = [
-        click.option("--regs", "regs_file", type=click.Path(dir_okay=False), metavar="FILE",
+        click.option("--regs", "regs_file", type=click.Path(readable=False), metavar="FILE",
                      help="Register file (JSON or TOML): architectural names -> values."),
         click.option("--reg", "reg_values", multiple=True, metavar="NAME=VALUE",
                      help="One register value, hexadecimal (0x optional); wins over --regs. Repeatable."),
@@ -117,8 +117,9 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
         regs.update(shortcut_registers(granule, va_bits, parse_address(root, "--root")))
     explicit = dict(parse_reg_assignment(r) for r in reg_values)
     info = None
+    linux_regs: dict[str, int] = {}
     vmci = _vmcoreinfo_of(memory)
-    if vmci and not regs_file and root is None:
+    if vmci and root is None:
         try:
             from ..linux import kernel_layout, registers_from_vmcoreinfo
             from ..vmcoreinfo import parse_vmcoreinfo
@@ -135,17 +136,50 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
                 kernel_layout(info)                     # the layout labels need it too
             except PgwalkError as exc:
                 info = None
-                if not explicit:
+                linux_regs = {}
+                if not explicit and not regs_file:
                     raise RegisterError(f"cannot derive the registers from the dump's VMCOREINFO: {exc} "
                                         "(give them with --regs FILE or --reg NAME=VALUE)") from None
                 notes.append(f"the dump's VMCOREINFO is not usable ({exc}); only the registers given are used")
             else:
-                regs = {**linux_regs, **regs}
-                notes.append("registers derived from the dump's VMCOREINFO (kernel stage 1 through swapper_pg_dir)")
+                if not regs_file:
+                    regs = {**linux_regs, **regs}
+                    notes.append("registers derived from the dump's VMCOREINFO (kernel stage 1 through swapper_pg_dir)")
     regs.update(explicit)
+    if info is not None:
+        # the kernel layout labels hold for the registers only if they describe the same kernel
+        conflict = _kernel_conflicts(regs, linux_regs)
+        if conflict:
+            info = None
+            notes.append(f"the registers given do not describe the dump's kernel ({'; '.join(conflict)}): "
+                         "its region labels are left off")
     if not regs:
         raise RegisterError("no registers given (use --regs FILE, --reg NAME=VALUE, or --granule/--va-bits/--root)")
     return Context(memory, regs, notes, info)
+
+
+def _kernel_conflicts(regs: dict[str, int], linux_regs: dict[str, int]) -> list[str]:
+    """Where the TTBR1_EL1/TCR_EL1 given contradict the kernel's setup derived from VMCOREINFO:
+    the TTBR1_EL1 table base (not swapper_pg_dir), the granule or the size of the upper VA range."""
+    from ..errors import PgwalkError
+    from ..params import Regime, granule_name, setup_from_registers
+
+    if not any(name in regs and regs[name] != linux_regs.get(name) for name in ("TTBR1_EL1", "TCR_EL1")):
+        return []
+    try:
+        mine = setup_from_registers(regs, Regime.EL10).ranges[1]
+        kernel = setup_from_registers(linux_regs, Regime.EL10).ranges[1]
+    except (PgwalkError, IndexError):       # not an EL1&0 setup: its own error or note says why
+        return []
+    out = []
+    if mine.ttbr_known and mine.base != kernel.base:
+        out.append(f"TTBR1_EL1 table base {mine.base:#x}, swapper_pg_dir at {kernel.base:#x}")
+    if mine.granule_shift != kernel.granule_shift:
+        out.append(f"TCR_EL1.TG1 {granule_name(mine.granule_shift)}, "
+                   f"the kernel's pages {granule_name(kernel.granule_shift)}")
+    if mine.txsz != kernel.txsz:
+        out.append(f"TCR_EL1.T1SZ {mine.txsz}, the kernel's {kernel.txsz}")
+    return out
 
 
 #: longest line of a batch file (an address is 18 bytes, an ``at --batch`` record with its registers
@@ -179,7 +213,10 @@ def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MA
         if path == "-":
             stream, close = _stdin_bytes(), None
         else:
-            stream = close = open(path, "rb")
+            from ..inputs import open_stream
+
+            stream, _kind = open_stream(path)         # a compressed batch is read decompressed
+            close = stream
         try:
             while True:
                 chunk = stream.read(_CHUNK)
@@ -205,7 +242,9 @@ def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MA
             if close is not None:
                 close.close()
     except OSError as exc:
-        raise InputError(f"cannot read batch file {path}: {exc.strerror or exc}") from None
+        from ..inputs import os_error_text
+
+        raise InputError(os_error_text(where, exc)) from None
     return data
 
 

@@ -282,6 +282,8 @@ def _walker_for(image: str):
         return None, "comparing logged walks with --image needs the walker (pgwalk.walk), which is not available"
     from ..kernlog import linux_walk_registers
     mem = open_image(image)
+    for warning in mem.warnings:               # a decompressed image, overlaps: said once, on stderr
+        click.echo(f"pgwalk: note: {warning}", err=True)
 
     def walk_fn(pgdp: int, address: int, *, page_kb: int, va_bits: int) -> dict:
         setup = setup_from_registers(linux_walk_registers(pgdp, page_kb, va_bits))
@@ -307,7 +309,9 @@ def _open_log(path: str):
             return click.get_binary_stream("stdin"), False
         except RuntimeError:
             return _EncodedText(sys.stdin), False
-    return open(path, "rb"), True
+    from ..inputs import open_stream
+
+    return open_stream(path)[0], True          # one sentence if unreadable; a compressed log is read decompressed
 
 
 def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):

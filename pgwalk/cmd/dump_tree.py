@@ -8,10 +8,64 @@ from .common import image_options, register_options
 
 #: --view default: the tree view when the walked input range is at most this many bytes
 DEFAULT_TREE_SPAN = 1 << 30
-#: the progress bar appears when a walk takes longer than this (seconds)
+#: the progress line (stderr, a terminal only) appears when a walk takes longer than this (seconds)
 PROGRESS_DELAY = 0.5
 
 REGIMES = {"el10": "EL10", "el1&0": "EL10", "el20": "EL20", "el2&0": "EL20", "el2": "EL2", "el3": "EL3"}
+
+
+class _AnsiLines:
+    """Styled lines to terminal text without rich's per-segment rendering (its cost dominates a
+    long listing): each span's style is turned into escape codes once (rich's ``Style.render``).
+    ``lines`` returns None where this does not apply (overlapping spans, a base style)."""
+
+    def __init__(self, console) -> None:
+        from rich.color import ColorSystem
+
+        self.console = console
+        name = console.color_system
+        self.system = None if (name is None or console.no_color) else {
+            "standard": ColorSystem.STANDARD, "256": ColorSystem.EIGHT_BIT, "truecolor": ColorSystem.TRUECOLOR,
+            "windows": ColorSystem.WINDOWS}.get(name)
+        self.cache: dict = {}
+
+    def _style(self, style):
+        if not style:
+            return None
+        key = str(style)
+        st = self.cache.get(key)
+        if st is None:
+            st = self.cache[key] = self.console.get_style(style) if isinstance(style, str) else style
+        return st
+
+    def _render(self, piece: str, base, style) -> str:
+        if not piece:
+            return ""
+        st = self._style(style)
+        st = base + st if base is not None and st is not None else (st or base)
+        return piece if st is None else st.render(piece, color_system=self.system)
+
+    def lines(self, texts) -> str | None:
+        out = []
+        for text in texts:
+            plain = text.plain
+            if "\x1b" in plain:
+                return None
+            if self.system is None or not (text.spans or text.style):
+                out.append(plain)
+                continue
+            base = self._style(text.style)
+            pos = 0
+            parts = []
+            for span in sorted(text.spans, key=lambda sp: sp.start):
+                if span.start < pos:
+                    return None
+                parts.append(self._render(plain[pos:span.start], base, None))
+                parts.append(self._render(plain[span.start:span.end], base, span.style))
+                pos = span.end
+            parts.append(self._render(plain[pos:], base, None))
+            out.append("".join(parts))
+        return "\n".join(out) + "\n"
 
 
 def parse_range(text: str, value=None) -> tuple[int, int]:
@@ -49,38 +103,27 @@ def parse_range(text: str, value=None) -> tuple[int, int]:
     return start, end
 
 
-class _Progress:
-    """A rich progress bar that shows itself only when the walk is slow."""
+class _TreeProgress:
+    """Progress of a tree walk on stderr (a terminal only): tables and descriptors visited, their rate,
+    the share of the trees walked (by subtables, not by address space) and the time left."""
 
-    def __init__(self, console, total: int, start: int) -> None:
-        import time
+    def __init__(self, summary, n_trees: int) -> None:
+        from .progress import Progress
 
-        self.console, self.total, self.start, self.done = console, max(total, 1), start, 0
-        self.t0 = time.monotonic()
-        self.clock = time.monotonic
-        self.bar = None
-        self.task = None
+        self.line = Progress("walking", "descriptors", delay=PROGRESS_DELAY)
+        self.summary, self.n_trees, self.tree = summary, max(n_trees, 1), -1
 
-    def __call__(self, reached: int) -> None:
-        if self.bar is None:
-            if self.clock() - self.t0 < PROGRESS_DELAY:
-                return
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    def __call__(self, _reached: int) -> None:
+        s = self.summary
+        self.line.update((self.tree + s.fraction) / self.n_trees, s.entries + s.s2_lookups, f"{s.tables:,} tables")
 
-            self.bar = Progress(TextColumn("walking"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                                TimeElapsedColumn(), console=self.console, transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("walk", total=self.total)
-        self.bar.update(self.task, completed=self.done + max(0, reached - self.start))
-
-    def rebase(self, start: int, done: int) -> None:
-        """The next tree starts at input address ``start``, after ``done`` bytes of earlier trees."""
-        self.start, self.done = start, done
+    def rebase(self, _start: int, _done: int) -> None:
+        """The next tree starts."""
+        self.tree += 1
+        self.summary.fraction = 0.0
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
+        self.line.clear()
 
 
 def _write_html(path, images, trees, spans, ctx, layout, notes, merge, limits) -> int:
@@ -91,9 +134,16 @@ def _write_html(path, images, trees, spans, ctx, layout, notes, merge, limits) -
 
     title = (f"pgwalk dump-tree: {', '.join(t.name for t in trees)} of "
              f"{', '.join(os.path.basename(i) for i in images) or 'no image'}")
-    with click.open_file(path, "w", encoding="utf-8", atomic=path != "-") as out:
-        r = write_html(out, trees, spans, ctx.memory, layout=layout, merge=merge, limits=limits, title=title,
-                       notes=notes)
+    from ..errors import InputError
+
+    try:
+        with click.open_file(path, "w", encoding="utf-8", atomic=path != "-") as out:
+            r = write_html(out, trees, spans, ctx.memory, layout=layout, merge=merge, limits=limits, title=title,
+                           notes=notes)
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     if path != "-":
         click.echo(f"{path}: {r.bytes:,} bytes, {r.ranges:,} ranges, {r.nodes:,} tree nodes", err=True)
     if r.summary.stopped:
@@ -128,7 +178,7 @@ def _write_html(path, images, trees, spans, ctx, layout, notes, merge, limits) -
 @click.option("--max-entries", type=click.IntRange(1), default=50_000_000, show_default=True,
               help="Stop after reading this many descriptors (--stage 12: each stage 2 lookup of a leaf "
                    "output counts as one).")
-@click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True, allow_dash=True), metavar="FILE",
+@click.option("--html", "html_file", type=click.Path(allow_dash=True, readable=False), metavar="FILE",
               help="Write one self-contained HTML page (map, tree, descriptor fields) to FILE ('-': stdout).")
 def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text, ttbr0, ttbr1, stage, regime, view,
               depth, no_merge, show_invalid, as_json, stats, max_tables, max_entries, html_file=None):
@@ -184,6 +234,10 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         raise InputError("--depth applies to the tree view")
     if html_file is not None and (as_json or stats or view or depth is not None or show_invalid):
         raise InputError("--html writes its own map, tree and ranges: no --json, --stats, --view, --depth, --invalid")
+    if html_file is not None:
+        from ..inputs import check_output_path
+
+        check_output_path(html_file)
     ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
     rng = parse_range(range_text, ctx.address) if range_text else None
     layout = None
@@ -193,7 +247,8 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         from ..linux import kernel_layout, label_address
 
         layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
-    setup = setup_from_registers(ctx.registers, Regime[REGIMES[regime.lower()]] if regime else None)
+    setup = setup_from_registers(ctx.registers, Regime[REGIMES[regime.lower()]] if regime else None,
+                                 stage1=stage != "2")             # stage 2 alone: no TCR_EL1
     if stage == "12" and setup.s2 is None:
         raise InputError("--stage 12: stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
     if stage is None and not (ttbr0 or ttbr1) and not setup.s1_enabled and setup.s2 is not None:
@@ -260,20 +315,49 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         d.setdefault("schema", SCHEMA_VERSION)
         write(json.dumps(d) + "\n")
 
+    def flush() -> None:
+        pass
+
     if console is not None and not console.is_terminal:
         def show(text) -> None:            # a pipe or file: no styles, and rich's per-line cost avoided
             write(text.plain + "\n")
     elif console is not None:
-        def show(text) -> None:
-            console.print(text, soft_wrap=True)
+        # a terminal: lines are printed in batches (rich's cost is per print, not per line), the
+        # progress line on the same terminal erased first
+        from rich.text import Text as _Text
+
+        import time
+
+        pending: list = []
+        due = [time.monotonic() + 0.1]
+
+        ansi = _AnsiLines(console)
+
+        def flush() -> None:
+            if pending:
+                if progress is not None and progress.line.shown:
+                    progress.line.clear()
+                fast = ansi.lines(pending)
+                if fast is not None:
+                    console.file.write(fast)
+                    console.file.flush()
+                else:
+                    console.print(_Text("\n").join(pending), soft_wrap=True)
+                pending.clear()
+            due[0] = time.monotonic() + 0.1
+
+        def show(text) -> None:            # at most 512 lines or 0.1 s behind the walk
+            pending.append(text)
+            if len(pending) >= 512 or time.monotonic() >= due[0]:
+                flush()
 
     limits = Limits(max_tables=max_tables, max_entries=max_entries)
     summary = WalkSummary()
     stats_v = TreeStats(trees[0] if trees else None) if view == "stats" else None
     n_ranges = 0
-    progress = None
-    if console is not None and console.is_terminal:
-        progress = _Progress(console, sum(hi - lo for lo, hi in spans), spans[0][0] if spans else 0)
+    progress = _TreeProgress(summary, len(trees))
+    if not progress.line.enabled:       # stderr is not a terminal: no progress at all
+        progress = None
     from ..render_tree import TreeLineRenderer, range_line, render_stats, tree_header
     from .output import notes as print_notes
 
@@ -289,6 +373,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
             done += hi - lo
             if console is not None and view != "stats":
                 show(tree_header(tree_record(t)))
+                flush()
                 out.flush()
                 print_notes(t.notes)
             if view == "stats":
@@ -331,6 +416,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
                       max_depth=depth, limits=limits, summary=summary, progress=progress)
             if summary.stopped:
                 break
+        flush()
         if progress is not None:
             progress.close()
         stats_d = stats_v.to_dict() if stats_v is not None else None

@@ -67,17 +67,19 @@ def _size_text(n: int) -> str:
 def _open(path: str):
     """(kind, object): an ElfCore, a KdumpFile or a raw FileBacking."""
     from pgwalk.kdump import kdump_kind, open_kdump
-    from pgwalk.memory import FileBacking, open_elf_core
+    from pgwalk.memory import open_backing, open_elf_core
 
-    backing = FileBacking.open(path)          # clear errors for missing/empty/unreadable files
+    backing, notes = open_backing(path)       # clear errors for missing/empty/unreadable files; decompressed
+    for note in notes:
+        click.echo(f"pgwalk: note: {note}", err=True)
     head = backing.read(0, 16)
     if head[:4] == b"\x7fELF":
         backing.close()
-        return "elf", open_elf_core(path)
+        return "elf", open_elf_core(backing.file)
     kind = kdump_kind(head)
     if kind is not None:
         backing.close()
-        dump = open_kdump(path)
+        dump = open_kdump(backing.file)
         return ("kdump-flattened" if dump.flattened else "kdump"), dump
     return "raw", backing
 
@@ -332,7 +334,7 @@ def _render_vmcoreinfo(con, vi: dict) -> None:
 
 
 @click.command("info")
-@click.argument("dump", type=click.Path(dir_okay=False))
+@click.argument("dump", type=click.Path(readable=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--all-regions", is_flag=True, help="List every memory region and hole.")
 @click.option("--symbols", "symbols_only", is_flag=True, help="List only the VMCOREINFO symbols, which "

@@ -88,7 +88,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
         reg = regime_for_el(el, ctx.registers)
     else:
         reg = None
-    setup = setup_from_registers(ctx.registers, reg)
+    setup = setup_from_registers(ctx.registers, reg, stage1=stages != "2")     # stage 2 alone: no TCR_EL1
     notes = tuple(ctx.notes) + tuple(setup.notes)
     acc = Access(access) if access else None
     el_ = _access_el(setup.regime, el)
@@ -264,6 +264,9 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
         general, notes = set(notes), ()
     if fmt == "csv":
         out.write(csv_line(CSV_COLUMNS))
+    from .progress import Tracked
+
+    vas = Tracked(vas, len(vas), "translating", "addresses", quiet_on_terminal=True)   # stderr, a tty only
     for i, va in enumerate(vas):
         try:
             t = walk_translate(setup, mem, va, stages=stages, access=acc, el=el, pan=pan)
@@ -335,6 +338,9 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
     from ..bulk import mark_contents
 
     blocks = (mark_contents(res, mem) for res in blocks)
+    from .progress import Tracked
+
+    blocks = Tracked(blocks, len(vas), "translating", "addresses", weight=len, quiet_on_terminal=True)   # stderr, a tty
     _note(notes)
     text = click.get_text_stream("stdout")
     text.flush()
