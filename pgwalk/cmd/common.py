@@ -71,14 +71,6 @@ def parse_address(text: str, where: str | None = None) -> int:
     return parse_value(text, "address", where)
 
 
-def _vmcoreinfo_of(memory) -> str | None:
-    for core in getattr(memory, "elf_cores", ()) or ():
-        info = getattr(core, "vmcoreinfo", None)
-        if info:
-            return info
-    return getattr(memory, "vmcoreinfo", None)
-
-
 def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tuple[str, ...],
                  granule: str | None, va_bits: int | None, root: str | None,
                  need_image: bool = True) -> Context:
@@ -87,7 +79,7 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
     With no register source at all and a crash dump carrying VMCOREINFO, the
     Linux kernel's own stage 1 setup is used.
     """
-    from ..errors import InputError, RegisterError
+    from ..errors import InputError
     from ..memory import PhysicalMemory, open_images
     from ..regs import load_register_file, parse_reg_assignment, shortcut_registers
 
@@ -116,35 +108,12 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
             raise InputError("the shortcut needs all of --granule, --va-bits and --root")
         regs.update(shortcut_registers(granule, va_bits, parse_address(root, "--root")))
     explicit = dict(parse_reg_assignment(r) for r in reg_values)
-    info = None
-    vmci = _vmcoreinfo_of(memory)
-    if vmci and not regs_file and root is None:
-        try:
-            from ..linux import kernel_layout, registers_from_vmcoreinfo
-            from ..vmcoreinfo import parse_vmcoreinfo
-        except ImportError:  # pragma: no cover - Linux support not installed
-            pass
-        else:
-            from ..errors import PgwalkError
+    # a dump's VMCOREINFO gives the kernel's registers when no file or shortcut does (the library's rule)
+    from ..target import resolve_registers
 
-            # A crash dump's VMCOREINFO may be corrupt: with registers given on the command
-            # line that is a note, not a failure; without, the error says where it came from.
-            try:
-                info = parse_vmcoreinfo(vmci)
-                linux_regs = registers_from_vmcoreinfo(info)
-                kernel_layout(info)                     # the layout labels need it too
-            except PgwalkError as exc:
-                info = None
-                if not explicit:
-                    raise RegisterError(f"cannot derive the registers from the dump's VMCOREINFO: {exc} "
-                                        "(give them with --regs FILE or --reg NAME=VALUE)") from None
-                notes.append(f"the dump's VMCOREINFO is not usable ({exc}); only the registers given are used")
-            else:
-                regs = {**linux_regs, **regs}
-                notes.append("registers derived from the dump's VMCOREINFO (kernel stage 1 through swapper_pg_dir)")
-    regs.update(explicit)
-    if not regs:
-        raise RegisterError("no registers given (use --regs FILE, --reg NAME=VALUE, or --granule/--va-bits/--root)")
+    resolved = resolve_registers(memory, regs, explicit)
+    regs, info = resolved.registers, resolved.vmcoreinfo
+    notes.extend(resolved.notes)
     return Context(memory, regs, notes, info)
 
 
