@@ -149,7 +149,8 @@ def open(source: "str | Iterable[str] | Any" = None, *, regs: "str | Mapping[str
     :param source: a path (``"vmcore"``, ``"mem.img@0x40000000"``: a raw file mapped at a
         hexadecimal base), a list of them, or a memory object (a
         :class:`~pgwalk.memory.PhysicalMemory`); ``None`` with ``gdb``
-    :param regs: a register file (JSON or TOML) or a mapping of register names to values
+    :param regs: a register file (JSON or TOML), or a mapping laid out as one
+        (:func:`pgwalk.regs.registers_from_mapping`)
     :param gdb: a stopped GDB stub, ``"HOST:PORT"`` or ``"unix:PATH"`` (QEMU ``-gdb``), read-only;
         its registers are read, ``regs`` fills the ones it lacks
     :param granule: with ``va_bits`` and ``root``: the shortcut of a bare table root
@@ -164,14 +165,14 @@ def open(source: "str | Iterable[str] | Any" = None, *, regs: "str | Mapping[str
     """
     from .errors import InputError
     from .memory import PhysicalMemory, open_images
-    from .regs import load_register_file, shortcut_registers
+    from .regs import load_register_file, registers_from_mapping, shortcut_registers
 
     explicit = _named_registers(registers)
     shortcut = [granule, va_bits, root]
     given: dict[str, int] = {}
     file_regs: dict[str, int] = {}
     if isinstance(regs, Mapping):
-        file_regs = _named_registers(regs)
+        file_regs = registers_from_mapping(regs, "regs")
     elif regs is not None:
         file_regs = load_register_file(regs)
     if any(x is not None for x in shortcut):
@@ -248,11 +249,18 @@ class TranslateResult:
     :ivar translation: the :class:`pgwalk.walk.Translation` (trace, leaves, fault)
     :ivar wxn: SCTLR_ELx.WXN of the setup, for :attr:`permissions`
     :ivar epan: SCTLR_ELx.EPAN of the setup
+    :ivar label: the kernel layout region of the address (``"linear map"``, ...) on a dump with
+        VMCOREINFO (``labelled`` then true)
+    :ivar contents_missing: why the memory lacks the bytes at :attr:`pa` (a page excluded from a
+        dump, an image of the tables only), ``None`` when it holds them or nothing was translated
     """
 
     translation: "Translation"
     wxn: bool = False
     epan: bool = False
+    contents_missing: str | None = None
+    label: str | None = None
+    labelled: bool = False
 
     @property
     def ok(self) -> bool:
@@ -300,7 +308,12 @@ class TranslateResult:
         setup notes (those are :attr:`Target.notes`)."""
         from .report import drop_trace, translation_to_dict
 
-        d = translation_to_dict(self.translation, wxn=self.wxn, epan=self.epan)
+        missing = self.contents_missing
+        d = translation_to_dict(self.translation, wxn=self.wxn, epan=self.epan, contents=missing is None)
+        if missing is not None:
+            d["notes"].append(f"page contents not in the image: physical address {self.pa:#x} {missing}")
+        if self.labelled:
+            d["label"] = self.label
         return d if trace else drop_trace(d)
 
 
@@ -476,8 +489,13 @@ class Target:
         setup = self.setup(regime)
         acc, el_ = self._access(setup, access, el)
         pan_applies = bool(pan) and acc is not None and acc.value in ("read", "write") and setup.regime.has_unprivileged
-        t = translate(setup, self.memory, self.address(va), stages=stages, access=acc, el=el_, pan=pan_applies)
-        return TranslateResult(t, setup.wxn, setup.epan)
+        address = self.address(va)
+        t = translate(setup, self.memory, address, stages=stages, access=acc, el=el_, pan=pan_applies)
+        missing = None
+        if t.ok and t.pa is not None and hasattr(self.memory, "contents_missing"):
+            missing = self.memory.contents_missing(t.pa, verify=True)
+        labelled = self.layout is not None
+        return TranslateResult(t, setup.wxn, setup.epan, missing, self.label(address) if labelled else None, labelled)
 
     def translate_many(self, vas: Any, *, stages: str | None = None, access: Any = None, el: int | None = None,
                        pan: bool = False, regime: "Regime | str | None" = None) -> "BulkTranslation":
@@ -493,17 +511,18 @@ class Target:
         :param vas: the addresses (a numpy uint64 array, or anything ``numpy.asarray`` takes)
         :param stages, access, el, pan, regime: as :meth:`translate`
         :returns: a :class:`pgwalk.bulk.BulkTranslation`: numpy arrays ``pa``, ``ipa``, ``ok``,
-            ``fault_type``, ``fault_level``, ``fault_stage``, ``s1ptw``, leaf descriptors and levels;
-            ``to_dict(i)`` gives lane ``i`` as ``translate --json`` does
+            ``fault_type``, ``fault_level``, ``fault_stage``, ``s1ptw``, leaf descriptors and levels,
+            ``contents_missing``; ``to_dict(i)`` gives lane ``i`` as ``translate --json`` does
         :raises UnknownRegister: some address needs a TTBR that was not given
         """
-        from .bulk import translate_many
+        from .bulk import mark_contents, translate_many
 
         setup = self.setup(regime)
         acc, el_ = self._access(setup, access, el)
         pan_applies = bool(pan) and acc is not None and acc.value in ("read", "write") and setup.regime.has_unprivileged
         self._check_bases(setup, vas, stages)
-        return translate_many(setup, self.memory, vas, stages=stages, access=acc, el=el_, pan=pan_applies)
+        res = translate_many(setup, self.memory, vas, stages=stages, access=acc, el=el_, pan=pan_applies)
+        return mark_contents(res, self.memory)
 
     def _check_bases(self, setup: "TranslationSetup", vas: Any, stages: str | None) -> None:
         """The vectorised walker does not model an unknown TTBR: refuse plainly where one is needed."""
@@ -638,6 +657,7 @@ class Target:
         :param address: int, hexadecimal text or symbol
         :param physical: ``address`` is a PA: read it without a walk
         :param stages: as :meth:`translate`
+        :returns: the ``size`` bytes
         :raises ReadError: some byte could not be read (a fault, a page not in the image or excluded
             from the dump): ``address``/``size`` say which run, ``reason`` why (:meth:`read_pieces`
             gives every run)
