@@ -48,7 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .vmcoreinfo import VmcoreInfo
     from .walk import Translation
 
-__all__ = ["open", "Target", "RegisterSet", "resolve_registers", "TranslateResult", "TreeWalk", "par_decode"]
+__all__ = ["open", "Target", "RegisterSet", "resolve_registers", "live_registers", "WALK_REGISTERS", "TranslateResult",
+           "TreeWalk", "par_decode"]
 
 #: the ELs whose accesses each regime translates, the privileged one first (the default EL)
 _REGIME_ELS = {"EL10": (1, 0), "EL20": (2, 0), "EL2": (2,), "EL3": (3,)}
@@ -207,39 +208,74 @@ def open(source: "str | Iterable[str] | Any" = None, *, regs: "str | Mapping[str
 
 
 #: registers a walk of each regime may use, named when a stub lacks them
-_WALK_REGISTERS = ("TCR_EL1", "TTBR0_EL1", "TTBR1_EL1", "MAIR_EL1", "SCTLR_EL1", "HCR_EL2", "VTCR_EL2",
-                   "VTTBR_EL2", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "PSTATE")
+WALK_REGISTERS = ("TCR_EL1", "TTBR0_EL1", "TTBR1_EL1", "MAIR_EL1", "SCTLR_EL1", "HCR_EL2", "VTCR_EL2",
+                  "VTTBR_EL2", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "PSTATE")
+
+
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names))
+
+
+def _from_stub(stub_regs: Mapping[str, int]) -> str:
+    walk = [k for k in stub_regs if k in WALK_REGISTERS or k.endswith(("_EL2", "_EL3")) and k[:3] in ("TCR", "TTB", "SCT", "MAI")]
+    others = len(stub_regs) - len(walk)
+    return f"registers from the gdb stub: {_names(walk)}" + (f" (and {others} others)" if others else "")
+
+
+def live_registers(mem: Any, file_regs: Mapping[str, int] | None = None, explicit: Mapping[str, int] | None = None,
+                   *, file_name: str = "the register file", explicit_name: str = "the command line") -> RegisterSet:
+    """The registers of a live target: the stub's, ``file_regs`` filling what it lacks, ``explicit`` winning.
+
+    The notes say where each register came from.
+
+    :param mem: an open :class:`~pgwalk.live.LiveMemory`
+    :param file_regs: registers from a file (used only where the stub has none)
+    :param explicit: registers named one by one (win over the stub's)
+    :param file_name, explicit_name: how the notes name the two sources
+    :returns: a :class:`RegisterSet`
+    :raises GdbError: the stub exports no translation registers and none were given
+    """
+    from .gdbremote import GdbError
+    from .live import read_target_registers
+
+    file_regs, explicit = dict(file_regs or {}), dict(explicit or {})
+    stub_regs, missing = read_target_registers(mem, WALK_REGISTERS)
+    regs = dict(stub_regs)
+    if not any(k.startswith(("TCR_", "TTBR", "SCTLR_", "VTCR")) for k in stub_regs) and not (file_regs or explicit):
+        raise GdbError(f"gdb stub {mem.label}: it exports no translation system registers (TCR, TTBR, "
+                       "SCTLR); give them with --regs FILE or --reg NAME=VALUE")
+    notes = [f"live target: gdb stub {mem.label}, physical memory (read-only; the target is not resumed)",
+             _from_stub(stub_regs)]
+    if file_regs:
+        added = {k: v for k, v in file_regs.items() if k not in regs}
+        differ = sorted(k for k, v in file_regs.items() if k in regs and regs[k] != v)
+        regs.update(added)
+        if added:
+            notes.append(f"registers from {file_name} (the stub lacks them): {_names(added)}")
+        if differ:
+            notes.append(f"{file_name}: the target's values are used for {_names(differ)} "
+                         "(use --reg NAME=VALUE to override)")
+    if explicit:
+        regs.update(explicit)
+        notes.append(f"registers from {explicit_name}: {_names(explicit)}")
+    lacking = sorted(set(missing) - set(regs))
+    if lacking:
+        notes.append(f"not exported by the stub nor given: {_names(lacking)}")
+    return RegisterSet(regs, notes, None)
 
 
 def _open_live(spec: str, file_regs: Mapping[str, int], explicit: Mapping[str, int], file_name: Any) -> "Target":
-    """A live target: the stub's registers, ``file_regs`` filling what it lacks, ``explicit`` winning."""
-    from .gdbremote import GdbError
-    from .live import open_target, read_target_registers
+    """A live target (:func:`pgwalk.live.open_target`) with :func:`live_registers`."""
+    from .live import open_target
 
     mem = open_target(spec)
     try:
-        stub_regs, missing = read_target_registers(mem, _WALK_REGISTERS)
-        if not any(k.startswith(("TCR_", "TTBR", "SCTLR_", "VTCR")) for k in stub_regs) and not (
-                file_regs or explicit):
-            raise GdbError(f"gdb stub {mem.label}: it exports no translation system registers (TCR, TTBR, "
-                           "SCTLR); give them with regs= or by name")
-        regs = dict(stub_regs)
-        notes = [f"live target: gdb stub {mem.label}, physical memory (read-only; the target is not resumed)",
-                 "registers from the gdb stub: " + ", ".join(sorted(stub_regs))]
-        added = {k: v for k, v in file_regs.items() if k not in regs}
-        regs.update(added)
-        if added:
-            notes.append(f"registers from {file_name or 'regs'} (the stub lacks them): {', '.join(sorted(added))}")
-        if explicit:
-            regs.update(explicit)
-            notes.append(f"registers given by name: {', '.join(sorted(explicit))}")
-        lacking = sorted(set(missing) - set(regs))
-        if lacking:
-            notes.append(f"not exported by the stub nor given: {', '.join(lacking)}")
+        rs = live_registers(mem, file_regs, explicit, file_name=str(file_name or "regs"),
+                            explicit_name="the arguments")
     except BaseException:
         mem.close()
         raise
-    return Target(mem, regs, notes, None, owns_memory=True)
+    return Target(mem, rs.registers, rs.notes, None, owns_memory=True)
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,8 @@ def _lines(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines()]
 
 
-def _without_notes(d: dict) -> dict:
-    return {k: v for k, v in d.items() if k != "notes"}
+def _without_notes(d: dict, *more: str) -> dict:
+    return {k: v for k, v in d.items() if k != "notes" and k not in more}
 
 
 # --------------------------------------------------------------------------- import cost
@@ -260,6 +260,37 @@ def test_a_memory_object_given_is_not_closed():
         assert t.translate(0xffff800000201234).pa == 0x40201234
     assert mem.read_u64(0x40010800) == 0x40011003
     mem.close()
+
+
+# --------------------------------------------------------------------------- a live target
+
+
+def test_live_target_answers_as_the_image_and_is_restored_on_close(capsys):
+    from fake_stub import FakeStub
+
+    img = (SAMPLES / f"{S1}.img").read_bytes()
+    regs = json.loads((SAMPLES / f"{S1}.regs.json").read_text())
+    stub_regs = {k: int(v, 16) for k, v in regs.items() if not k.startswith("_")}
+    stub_regs["SCTLR"] = stub_regs.pop("SCTLR_EL1")
+    stub = FakeStub({0x40000000: img}, stub_regs)
+    try:
+        _rc, out, _err = run(["translate", "--gdb", stub.address, "--json", "--trace", *map(hex, S1_PROBES)], capsys)
+        assert stub.phy_mode == 0
+        cli = _lines(out)
+        with pgwalk.open(gdb=stub.address, MAIR_EL1=regs["MAIR_EL1"]) as t:
+            assert stub.phy_mode == 1
+            assert any("registers from the gdb stub" in n for n in t.notes)
+            assert any("MAIR_EL1" in n and "arguments" in n for n in t.notes)
+            api = [t.translate(va).to_dict() for va in S1_PROBES]
+            with _open(S1) as offline:          # (a live target holds every page; the sample only tables)
+                assert [_without_notes(d, "contents_in_image") for d in api] == [
+                    _without_notes(offline.translate(va).to_dict(), "contents_in_image") for va in S1_PROBES]
+        assert stub.phy_mode == 0                   # the stub's memory mode is back
+        assert [_without_notes(d) for d in api] == [_without_notes(d) for d in cli]
+        with pytest.raises(InputError):
+            pgwalk.open("x.img", gdb=stub.address)
+    finally:
+        stub.close()
 
 
 # --------------------------------------------------------------------------- the shared Linux dump
