@@ -75,6 +75,27 @@ def test_docstring_examples_run(module, monkeypatch):
     assert res.failed == 0
 
 
+def _readme_library_examples() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("\n## Library\n"):]
+    section = section[:section.index("\n## ", 5)]
+    return [block.split("\n```", 1)[0] for block in section.split("```python\n")[1:]]
+
+
+def test_readme_library_example_on_the_samples_runs(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    (samples, _dump) = _readme_library_examples()
+    assert "samples/" in samples and "vmcore" not in samples
+    _run_doctest(samples, "README samples")
+
+
+def _run_doctest(text: str, name: str) -> None:
+    test = doctest.DocTestParser().get_doctest(text, {"pgwalk": pgwalk}, name, "README.md", 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.failures == 0 and runner.tries > 5
+
+
 def test_every_public_function_has_a_drgn_shaped_docstring():
     for name in ("open", "resolve_registers"):
         doc = getattr(pgwalk.target, name).__doc__
@@ -365,6 +386,11 @@ def test_dump_vtop_ptov_symbols_and_read_equal_the_cli(dump, capsys):
         release = t.read("init_uts_ns+0x82", 0x40).split(b"\0")[0].decode()
         assert json.loads(out.split("  ", 1)[1]) == release
         assert release == t.vmcoreinfo.osrelease
+
+
+def test_readme_library_example_on_the_dump_runs(dump):
+    (_samples, example) = _readme_library_examples()
+    _run_doctest(example.replace('pgwalk.open("vmcore")', f"pgwalk.open({dump!r})"), "README dump")
 
 
 def test_dump_tree_ttbr1_ranges_equal_the_cli(dump, capsys):
