@@ -404,3 +404,23 @@ def test_dump_tree_ttbr1_ranges_equal_the_cli(dump, capsys):
     for d in cli:
         d.pop("schema"), d.pop("label", None)
     assert api == cli and api
+
+
+def test_every_module_declares_all_and_its_names_exist():
+    import importlib
+    import pkgutil
+
+    missing, absent = [], []
+    import pgwalk.formats
+
+    names_ = [i.name for i in pkgutil.walk_packages(pgwalk.__path__, "pgwalk.")]
+    names_ += ["pgwalk.formats"] + [i.name for i in pkgutil.walk_packages(pgwalk.formats.__path__, "pgwalk.formats.")]
+    assert "pgwalk.target" in names_ and "pgwalk.formats.descriptors" in names_
+    for name in names_:
+        module = importlib.import_module(name)
+        names = getattr(module, "__all__", None)
+        if names is None:
+            missing.append(name)
+            continue
+        absent += [f"{name}.{n}" for n in names if not hasattr(module, n)]
+    assert not missing and not absent, (missing, absent)

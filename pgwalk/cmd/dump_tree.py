@@ -6,6 +6,8 @@ import click
 
 from .common import image_options, register_options
 
+__all__ = ["dump_tree", "parse_range", "DEFAULT_TREE_SPAN", "PROGRESS_DELAY", "REGIMES"]
+
 #: --view default: the tree view when the walked input range is at most this many bytes
 DEFAULT_TREE_SPAN = 1 << 30
 #: the progress bar appears when a walk takes longer than this (seconds)

@@ -13,6 +13,8 @@ import click
 
 from .common import image_options, register_options
 
+__all__ = ["translate", "BULK_THRESHOLD", "REGIMES"]
+
 REGIMES = {"el10": "EL10", "el1&0": "EL10", "el20": "EL20", "el2&0": "EL20", "el2": "EL2", "el3": "EL3"}
 
 #: from this many addresses on, --json/--csv/--no-trace use the vectorised walker
