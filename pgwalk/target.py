@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .vmcoreinfo import VmcoreInfo
     from .walk import Translation
 
-__all__ = ["open", "Target", "RegisterSet", "resolve_registers", "live_registers", "WALK_REGISTERS", "TranslateResult",
+__all__ = ["open", "Target", "RegisterSet", "resolve_registers", "live_registers", "WALK_REGISTERS", "access_el", "TranslateResult",
            "TreeWalk", "par_decode"]
 
 #: the ELs whose accesses each regime translates, the privileged one first (the default EL)
@@ -135,6 +135,31 @@ def _named_registers(values: Mapping[str, Any]) -> dict[str, int]:
     from .regs import canonical_name, parse_int
 
     return {canonical_name(k): parse_int(v, k) for k, v in values.items()}
+
+
+def access_el(regime: "Regime", el: int | None, option: str = "el") -> int:
+    """The EL of an access in ``regime``: ``el``, or the regime's privileged EL (EL2 for the EL2
+    regime, so that its permissions are labelled EL2).
+
+    >>> from pgwalk.params import Regime
+    >>> access_el(Regime.EL20, None), access_el(Regime.EL10, 0)
+    (2, 0)
+
+    :param regime: the :class:`~pgwalk.params.Regime`
+    :param el: the EL asked for, or ``None``
+    :param option: how error messages name ``el``
+    :returns: the EL
+    :raises InputError: ``el`` is not an EL whose accesses the regime translates
+    """
+    from .errors import InputError
+
+    els = _REGIME_ELS[regime.name]
+    if el is None:
+        return els[0]
+    if el not in els:
+        raise InputError(f"{option} {el}: the {regime.value} regime translates accesses from "
+                         f"{' and '.join(f'EL{n}' for n in els)} only")
+    return el
 
 
 def open(source: "str | Iterable[str] | Any" = None, *, regs: "str | Mapping[str, Any] | None" = None,
@@ -483,17 +508,10 @@ class Target:
     # -- translation -----------------------------------------------------------
 
     def _access(self, setup: "TranslationSetup", access: Any, el: int | None) -> tuple[Any, int]:
-        from .errors import InputError
         from .perms import Access
 
         acc = Access(access) if isinstance(access, str) else access
-        els = _REGIME_ELS[setup.regime.name]
-        if el is None:
-            return acc, els[0]
-        if el not in els:
-            raise InputError(f"el {el}: the {setup.regime.value} regime translates accesses from "
-                             f"{' and '.join(f'EL{n}' for n in els)} only")
-        return acc, el
+        return acc, access_el(setup.regime, el)
 
     def translate(self, va: "int | str", *, stages: str | None = None, access: Any = None, el: int | None = None,
                   pan: bool = False, regime: "Regime | str | None" = None) -> TranslateResult:

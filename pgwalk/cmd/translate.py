@@ -156,22 +156,11 @@ def _unknown_dict(va: int, stages: str, regime: str, exc, hint: str) -> dict:
             "attributes": None, "permissions": None, "s1": None, "s2": None, "steps": [], "notes": []}
 
 
-#: the ELs whose accesses a regime translates, the privileged one first (the default --el)
-_REGIME_ELS = {"EL10": (1, 0), "EL20": (2, 0), "EL2": (2,), "EL3": (3,)}
-
-
 def _access_el(regime, el: int | None) -> int:
-    """The EL of the access: ``--el``, or the regime's privileged EL (EL2 for the EL2 regime, so
-    that its permissions are labelled EL2, as ``dump-tree`` and ``at`` label them)."""
-    from ..errors import InputError
+    """The EL of the access: ``--el``, or the regime's privileged EL (:func:`pgwalk.target.access_el`)."""
+    from ..target import access_el
 
-    els = _REGIME_ELS[regime.name]
-    if el is None:
-        return els[0]
-    if el not in els:
-        raise InputError(f"--el {el}: the {regime.value} regime translates accesses from "
-                         f"{' and '.join(f'EL{n}' for n in els)} only")
-    return el
+    return access_el(regime, el, "--el")
 
 
 def _read_batch(path: str) -> tuple[list, "object | None"]:
