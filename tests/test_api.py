@@ -424,3 +424,37 @@ def test_every_module_declares_all_and_its_names_exist():
             continue
         absent += [f"{name}.{n}" for n in names if not hasattr(module, n)]
     assert not missing and not absent, (missing, absent)
+
+
+class _DumpLike:
+    """A memory whose dump carries the VMCOREINFO text given (no pages)."""
+
+    elf_cores = ()
+    warnings = ()
+
+    def __init__(self, vmcoreinfo: str) -> None:
+        self.vmcoreinfo = vmcoreinfo
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unusable_vmcoreinfo_is_an_error_without_registers_and_a_note_with_them():
+    bad = _DumpLike("OSRELEASE=6.1.0\nPAGESIZE=4096\n")          # no VA_BITS, no swapper_pg_dir
+    with pytest.raises(RegisterError, match="cannot derive the registers from the dump's VMCOREINFO"):
+        pgwalk.resolve_registers(bad)
+    rs = pgwalk.resolve_registers(bad, explicit={"TCR_EL1": 0x19})
+    assert rs.registers == {"TCR_EL1": 0x19} and rs.vmcoreinfo is None
+    assert len(rs.notes) == 1 and "VMCOREINFO is not usable" in rs.notes[0]
+    # a register file (or the shortcut) replaces the derivation: VMCOREINFO is not even read
+    assert pgwalk.resolve_registers(bad, {"TCR_EL1": 1}).notes == []
+
+
+def test_vmcoreinfo_registers_are_overridden_key_by_key(dump):
+    from pgwalk.linux import registers_from_vmcoreinfo
+
+    with pgwalk.open(dump) as t:
+        info = pgwalk.resolve_registers(t.memory)
+        assert info.registers == registers_from_vmcoreinfo(info.vmcoreinfo) == t.registers
+        rs = pgwalk.resolve_registers(t.memory, explicit={"MAIR_EL1": 0xff})
+        assert rs.registers == {**info.registers, "MAIR_EL1": 0xff}
