@@ -381,6 +381,11 @@ class TranslateResult:
 class TreeWalk:
     """The ranges (or tree nodes) of :meth:`Target.tree`: iterate once; :attr:`summary` after.
 
+    Each tree is walked whole when iteration reaches it and its ranges are then handed out, so
+    memory grows with the ranges of one tree (merged runs: a few thousand for a Linux kernel's
+    TTBR1; ``merge=False`` or ``nodes=True`` on a large tree, one per descriptor).  To stream
+    without bound, give :func:`pgwalk.tree.walk_tree` a visitor.
+
     :ivar trees: the :class:`pgwalk.tree.TreeParams` walked
     :ivar summary: the :class:`pgwalk.tree.WalkSummary` (tables, entries read; why a limit stopped
         the walk), complete once iteration ends

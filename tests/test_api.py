@@ -458,3 +458,14 @@ def test_vmcoreinfo_registers_are_overridden_key_by_key(dump):
         assert info.registers == registers_from_vmcoreinfo(info.vmcoreinfo) == t.registers
         rs = pgwalk.resolve_registers(t.memory, explicit={"MAIR_EL1": 0xff})
         assert rs.registers == {**info.registers, "MAIR_EL1": 0xff}
+
+
+def test_a_kdump_file_opens_as_the_elf_dump_does(dump):
+    kdump = oracle_data.linux_vmcore_kdump()
+    if kdump is None:
+        pytest.skip("kdump file not present")
+    vas = ["_stext", 0xffff000001234567, "swapper_pg_dir"]
+    with pgwalk.open(dump) as elf, pgwalk.open(str(kdump)) as kd:
+        assert kd.registers == elf.registers and kd.symbols == elf.symbols
+        assert [_without_notes(kd.translate(v).to_dict()) for v in vas] == \
+            [_without_notes(elf.translate(v).to_dict()) for v in vas]
