@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .vmcoreinfo import VmcoreInfo
     from .walk import Translation
 
-__all__ = ["open", "Target", "RegisterSet", "resolve_registers", "live_registers", "WALK_REGISTERS", "access_el", "TranslateResult",
+__all__ = ["open", "Target", "RegisterSet", "resolve_registers", "live_registers", "WALK_REGISTERS", "access_el", "TranslateResult", "translate_result",
            "TreeWalk", "par_decode"]
 
 #: the ELs whose accesses each regime translates, the privileged one first (the default EL)
@@ -364,18 +364,42 @@ class TranslateResult:
 
         return permissions(self.translation, wxn=self.wxn, epan=self.epan) if self.ok else None
 
-    def to_dict(self, trace: bool = True) -> dict[str, Any]:
-        """The object ``pgwalk translate --json`` prints (``--trace`` with ``trace``), without the
-        setup notes (those are :attr:`Target.notes`)."""
+    def to_dict(self, trace: bool = True, extra_notes: Iterable[str] = ()) -> dict[str, Any]:
+        """The object ``pgwalk translate --json`` prints (``--trace`` with ``trace``).
+
+        :param extra_notes: notes to add after the walk's own (the CLI adds the setup notes,
+            :attr:`Target.notes`, to its first object)
+        """
         from .report import drop_trace, translation_to_dict
 
         missing = self.contents_missing
-        d = translation_to_dict(self.translation, wxn=self.wxn, epan=self.epan, contents=missing is None)
+        d = translation_to_dict(self.translation, wxn=self.wxn, epan=self.epan, extra_notes=tuple(extra_notes),
+                                contents=missing is None)
         if missing is not None:
             d["notes"].append(f"page contents not in the image: physical address {self.pa:#x} {missing}")
         if self.labelled:
             d["label"] = self.label
         return d if trace else drop_trace(d)
+
+
+def translate_result(setup: "TranslationSetup", memory: Any, t: "Translation",
+                     layout: "list[LayoutRange] | None" = None) -> TranslateResult:
+    """A walk's :class:`TranslateResult`: whether ``memory`` holds the bytes at its PA, and its
+    kernel layout label when ``layout`` (:func:`pgwalk.linux.kernel_layout`) is given.
+
+    :param setup: the setup the walk used (WXN, EPAN for the permissions)
+    :param t: the :class:`pgwalk.walk.Translation`
+    :returns: the :class:`TranslateResult`
+    """
+    missing = None
+    if t.ok and t.pa is not None and hasattr(memory, "contents_missing"):
+        missing = memory.contents_missing(t.pa, verify=True)
+    label = None
+    if layout is not None:
+        from .linux import label_address, untag
+
+        label = label_address(layout, untag(t.va))
+    return TranslateResult(t, setup.wxn, setup.epan, missing, label, layout is not None)
 
 
 class TreeWalk:
@@ -550,11 +574,7 @@ class Target:
         pan_applies = bool(pan) and acc is not None and acc.value in ("read", "write") and setup.regime.has_unprivileged
         address = self.address(va)
         t = translate(setup, self.memory, address, stages=stages, access=acc, el=el_, pan=pan_applies)
-        missing = None
-        if t.ok and t.pa is not None and hasattr(self.memory, "contents_missing"):
-            missing = self.memory.contents_missing(t.pa, verify=True)
-        labelled = self.layout is not None
-        return TranslateResult(t, setup.wxn, setup.epan, missing, self.label(address) if labelled else None, labelled)
+        return translate_result(setup, self.memory, t, self.layout)
 
     def translate_many(self, vas: Any, *, stages: str | None = None, access: Any = None, el: int | None = None,
                        pan: bool = False, regime: "Regime | str | None" = None) -> "BulkTranslation":

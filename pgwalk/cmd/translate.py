@@ -115,18 +115,15 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
         return _bulk(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, acc, el_,
                      pan_applies, fmt, notes)
     vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
-    label = None
+    layout = None
     if ctx.vmcoreinfo is not None:
-        from ..linux import kernel_layout, label_address, untag
+        from ..linux import kernel_layout
 
         layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
-
-        def label(va: int) -> str | None:
-            return label_address(layout, untag(va))
     if fmt == "json" and not json_trace:
         _note(notes)
-        notes, label = (), None
-    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, label, hint,
+        notes, layout = (), None
+    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, layout, hint,
                    json_trace=json_trace)
 
 
@@ -235,14 +232,15 @@ def _console():
     return stdout_console()
 
 
-def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=None, hint="", *,
+def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=None, hint="", *,
             json_trace: bool = True) -> int:
     """One walk per address, with the full trace (and the kernel layout label with VMCOREINFO);
     JSON lines without ``json_trace`` have the vectorised walker's keys (:func:`pgwalk.report.drop_trace`)."""
     import json
 
     from ..errors import UnknownRegister
-    from ..report import CSV_COLUMNS, csv_line, csv_row, drop_trace, translation_to_dict
+    from ..report import CSV_COLUMNS, csv_line, csv_row, drop_trace
+    from ..target import translate_result
     from ..walk import translate as walk_translate
 
     from .output import notes as print_notes
@@ -263,8 +261,10 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
             d = _unknown_dict(va, stages or ("12" if setup.s2 is not None else "1"), setup.regime.value, exc, hint)
             if i == 0:
                 d["notes"] = list(notes)
-            if label is not None:
-                d["label"] = label(va)
+            if layout is not None:
+                from ..linux import label_address, untag
+
+                d["label"] = label_address(layout, untag(va))
             if fmt == "json":
                 out.write(json.dumps(d if json_trace else drop_trace(d)) + "\n")
             elif fmt == "csv":
@@ -285,13 +285,7 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
                     console.print()
             continue
         any_fault |= not t.ok
-        missing = mem.contents_missing(t.pa, verify=True) if t.ok and t.pa is not None else None
-        d = translation_to_dict(t, wxn=setup.wxn, epan=setup.epan, extra_notes=notes if i == 0 else (),
-                                contents=missing is None)
-        if missing is not None:
-            d["notes"].append(f"page contents not in the image: physical address {t.pa:#x} {missing}")
-        if label is not None:
-            d["label"] = label(va)
+        d = translate_result(setup, mem, t, layout).to_dict(extra_notes=notes if i == 0 else ())
         if fmt == "json":
             out.write(json.dumps(d if json_trace else drop_trace(d)) + "\n")
             continue
