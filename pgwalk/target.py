@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .contents import Piece
     from .linux import LayoutRange, PtovResult, VtopResult
     from .params import Regime, TranslationSetup
-    from .tree import Limits, Run, TreeParams, WalkSummary
+    from .tree import Limits, TreeParams
     from .vmcoreinfo import VmcoreInfo
     from .walk import Translation
 
@@ -190,7 +190,7 @@ def open(source: "str | Iterable[str] | Any" = None, *, regs: "str | Mapping[str
     :raises GdbError: the live target cannot be reached or read
     """
     from .errors import InputError
-    from .memory import PhysicalMemory, open_images
+    from .memory import open_images
     from .regs import load_register_file, registers_from_mapping, shortcut_registers
 
     explicit = _named_registers(registers)
