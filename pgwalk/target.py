@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .walk import Translation
 
 __all__ = ["open", "Target", "RegisterSet", "resolve_registers", "live_registers", "WALK_REGISTERS", "access_el", "TranslateResult", "translate_result",
+           "TreeSelection", "select_trees",
            "TreeWalk", "par_decode"]
 
 #: the ELs whose accesses each regime translates, the privileged one first (the default EL)
@@ -303,6 +304,73 @@ def _open_live(spec: str, file_regs: Mapping[str, int], explicit: Mapping[str, i
     return Target(mem, rs.registers, rs.notes, None, owns_memory=True)
 
 
+@dataclass
+class TreeSelection:
+    """The trees a whole-tree walk covers (:func:`select_trees`).
+
+    :ivar trees: the :class:`pgwalk.tree.TreeParams`, in address order
+    :ivar stage: the stage shown: ``"2"`` (the VTTBR_EL2 tree), ``"1"``, ``"12"`` or ``None`` (stage 1,
+        final PAs when stage 2 is on)
+    :ivar notes: what was chosen for the caller, one sentence each
+    """
+
+    trees: "list[TreeParams]"
+    stage: str | None
+    notes: list[str] = field(default_factory=list)
+
+
+def select_trees(setup: "TranslationSetup", ttbrs: Iterable[int] = (), stage: str | None = None, *,
+                 unknown_hint: str = "") -> TreeSelection:
+    """The trees ``dump-tree`` and :meth:`Target.tree` walk: the TTBRs asked for, else each of the
+    regime's whose value is known (an absent TTBR is unknown, not 0); the stage 2 tree with
+    ``stage="2"``, or when stage 1 is off and stage 2 on.
+
+    >>> import pgwalk
+    >>> with pgwalk.open("samples/s2_concat.img@0x40000000", regs="samples/s2_concat.regs.json") as t:
+    ...     sel = select_trees(t.setup())
+    >>> [tree.name for tree in sel.trees], sel.stage
+    (['VTTBR_EL2'], '2')
+
+    :param setup: the walk parameters
+    :param ttbrs: 0 and/or 1 (``--ttbr0``/``--ttbr1``); empty: the regime's known ones
+    :param stage: ``"1"``, ``"2"``, ``"12"`` or ``None``, as ``dump-tree --stage``
+    :param unknown_hint: how to give an unknown TTBR (the error's hint; ``{name}`` is its name)
+    :returns: a :class:`TreeSelection`
+    :raises UnknownRegister: a TTBR asked for (or every one) is unknown
+    :raises InputError: ``stage="12"`` without stage 2; a TTBR the regime lacks
+    """
+    from .errors import InputError, UnknownRegister
+    from .tree import tree_params
+
+    ttbrs = sorted(set(ttbrs))
+    notes: list[str] = []
+    if stage == "2" and ttbrs:
+        raise InputError("--ttbr0/--ttbr1 select a stage 1 tree; --stage 2 walks the VTTBR_EL2 tree")
+    if stage == "12" and setup.s2 is None:
+        raise InputError("--stage 12: stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
+    if stage is None and not ttbrs and not setup.s1_enabled and setup.s2 is not None:
+        # stage 1 is off and stage 2 on: the stage 2 tree is what translates addresses
+        notes.append("stage 1 is disabled (SCTLR_ELx.M = 0): showing the stage 2 tree "
+                     "(--ttbr0/--ttbr1 show the stage 1 tables the registers describe)")
+        stage = "2"
+    if stage == "2":
+        return TreeSelection([tree_params(setup, "s2")], stage, notes)
+    names = [f"ttbr{n}" for n in ttbrs]
+    explicit = bool(names)
+    if not names:
+        names = ["ttbr0", "ttbr1"] if len(setup.ranges) == 2 else ["ttbr0"]
+    # an absent TTBR is unknown, not 0: asked for, that is an error; by default, that tree is left out
+    unknown = [n for n in names if int(n[-1]) < len(setup.ranges) and not setup.ranges[int(n[-1])].ttbr_known]
+    if unknown and (explicit or len(unknown) == len(names)):
+        name = setup.ranges[int(unknown[0][-1])].ttbr_name
+        raise UnknownRegister(name, hint=unknown_hint.format(name=name))
+    if unknown:
+        notes.append(f"{', '.join(setup.ranges[int(n[-1])].ttbr_name for n in unknown)} unknown: "
+                     "that tree is not shown (give it with --reg NAME=VALUE)")
+        names = [n for n in names if n not in unknown]
+    return TreeSelection([tree_params(setup, n, final_pa=stage != "1") for n in names], stage, notes)
+
+
 @dataclass(frozen=True)
 class TranslateResult:
     """One address translated (:meth:`Target.translate`): the walk and what it found.
@@ -411,6 +479,7 @@ class TreeWalk:
     without bound, give :func:`pgwalk.tree.walk_tree` a visitor.
 
     :ivar trees: the :class:`pgwalk.tree.TreeParams` walked
+    :ivar notes: what was chosen (a tree left out because its TTBR is unknown, ...)
     :ivar summary: the :class:`pgwalk.tree.WalkSummary` (tables, entries read; why a limit stopped
         the walk), complete once iteration ends
     """
@@ -423,6 +492,7 @@ class TreeWalk:
         self.start, self.end = start, end
         self.nodes, self.merge, self.invalid, self.limits = nodes, merge, invalid, limits
         self.summary: WalkSummary = WalkSummary()
+        self.notes: list[str] = []
 
     def __iter__(self) -> Iterator[Any]:
         from .tree import FOLD_MIN, RangeMerger, TreeLines, Visit, walk_tree
@@ -645,32 +715,24 @@ class Target:
 
     def tree_params(self, *, ttbr: int | None = None, stage: str | None = None,
                     regime: "Regime | str | None" = None) -> "list[TreeParams]":
-        """The trees :meth:`tree` walks (``dump-tree``'s choice): ``ttbr`` 0 or 1, or ``stage="2"``
-        for VTTBR_EL2's; by default every TTBR of the regime whose value is known.
+        """The trees :meth:`tree` walks (:func:`select_trees`, ``dump-tree``'s choice): ``ttbr`` 0 or 1,
+        or ``stage="2"`` for VTTBR_EL2's; by default every TTBR of the regime whose value is known.
 
+        >>> with pgwalk.open("samples/s1_4k_48bit.img@0x40000000", regs="samples/s1_4k_48bit.regs.json") as t:
+        ...     [tree.name for tree in t.tree_params()]
+        ['TTBR0_EL1', 'TTBR1_EL1']
+
+        :param ttbr, stage, regime: as :meth:`tree`
+        :returns: the :class:`pgwalk.tree.TreeParams`
         :raises UnknownRegister: the TTBR asked for was not given
         :raises InputError: ``stage="12"`` without stage 2, or a TTBR the regime lacks
         """
-        from .errors import InputError, UnknownRegister
-        from .tree import tree_params
+        return self._select(ttbr, stage, regime).trees
 
-        setup = self.setup(regime)
-        if stage == "2":
-            if setup.s2 is None:
-                raise InputError("stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
-            return [tree_params(setup, "s2")]
-        if stage == "12" and setup.s2 is None:
-            raise InputError("stage 12: stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
-        final_pa = stage != "1"
-        if ttbr is not None:
-            if ttbr not in (0, 1) or ttbr >= len(setup.ranges):
-                raise InputError(f"ttbr {ttbr}: the {setup.regime.value} regime has "
-                                 f"{'TTBR0 and TTBR1' if len(setup.ranges) == 2 else 'TTBR0 only'}")
-            p = setup.ranges[ttbr]
-            if not p.ttbr_known:
-                raise UnknownRegister(p.ttbr_name, what="its tree cannot be walked")
-            return [tree_params(setup, f"ttbr{ttbr}", final_pa=final_pa)]
-        return [tree_params(setup, f"ttbr{i}", final_pa=final_pa) for i, p in enumerate(setup.ranges) if p.ttbr_known]
+    def _select(self, ttbr: int | None, stage: str | None, regime: "Regime | str | None") -> TreeSelection:
+        hint = ("the dump's VMCOREINFO gives only the kernel's tables (swapper_pg_dir); give the process's "
+                "{name} by name" if self.vmcoreinfo is not None else "")
+        return select_trees(self.setup(regime), () if ttbr is None else (ttbr,), stage, unknown_hint=hint)
 
     def tree(self, *, ttbr: int | None = None, stage: str | None = None, start: "int | str | None" = None,
              end: "int | str | None" = None, nodes: bool = False, merge: bool = True, invalid: bool = False,
@@ -700,10 +762,12 @@ class Target:
             ``oa``, ``pa``, ``attrs``; :func:`pgwalk.tree.run_record` makes ``dump-tree --json``'s object)
         :raises UnknownRegister: the TTBR asked for was not given
         """
-        trees = self.tree_params(ttbr=ttbr, stage=stage, regime=regime)
+        sel = self._select(ttbr, stage, regime)
         lo = None if start is None else self.address(start)
         hi = None if end is None else self.address(end)
-        return TreeWalk(self, trees, lo, hi, nodes, merge, invalid, limits)
+        walk = TreeWalk(self, sel.trees, lo, hi, nodes, merge, invalid, limits)
+        walk.notes = sel.notes
+        return walk
 
     # -- contents ----------------------------------------------------------------
 

@@ -204,6 +204,9 @@ def test_tree_of_an_unknown_ttbr_is_an_error_and_default_skips_it():
         with pytest.raises(UnknownRegister):
             t.tree(ttbr=0)
         assert [p.name for p in t.tree_params()] == ["TTBR1_EL1"]
+        walk = t.tree()
+        assert [r.va_start >> 55 for r in walk] and all(r.va_start >> 55 for r in walk)
+        assert walk.notes == ["TTBR0_EL1 unknown: that tree is not shown (give it with --reg NAME=VALUE)"]
         with pytest.raises(UnknownRegister):
             t.translate(0x401abc)
         with pytest.raises(UnknownRegister):
@@ -391,6 +394,13 @@ def test_dump_vtop_ptov_symbols_and_read_equal_the_cli(dump, capsys):
 def test_readme_library_example_on_the_dump_runs(dump):
     (_samples, example) = _readme_library_examples()
     _run_doctest(example.replace('pgwalk.open("vmcore")', f"pgwalk.open({dump!r})"), "README dump")
+
+
+def test_dump_tree_ttbr0_is_unknown_with_the_dump_hint(dump, capsys):
+    rc, _out, err = run(["dump-tree", "-i", dump, "--ttbr0"], capsys)
+    with pgwalk.open(dump) as t, pytest.raises(UnknownRegister, match="VMCOREINFO gives only the kernel") as e:
+        t.tree(ttbr=0)
+    assert rc == 2 and "VMCOREINFO gives only the kernel" in err and e.value.name == "TTBR0_EL1"
 
 
 def test_dump_tree_ttbr1_ranges_equal_the_cli(dump, capsys):
