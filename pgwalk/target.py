@@ -35,6 +35,7 @@ a walk needs.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
@@ -216,9 +217,9 @@ def open(source: "str | Iterable[str] | Any" = None, *, regs: "str | Mapping[str
     if source is None:
         raise InputError("no memory image given (a path, a list of paths, or gdb=HOST:PORT)")
     if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
-        memory = open_images([str(source)])
+        memory = open_images([os.fsdecode(source)])
     elif isinstance(source, Iterable) and not hasattr(source, "read_u64"):
-        memory = open_images([str(s) for s in source])
+        memory = open_images([os.fsdecode(s) for s in source])
     else:
         memory = source                     # a memory object the caller opened (and closes)
     try:

@@ -276,6 +276,14 @@ def test_close_unmaps_the_memory():
         mem.read_u64(0x40010800)
 
 
+def test_paths_as_str_bytes_and_pathlib():
+    import os
+
+    for img in (f"{SAMPLES / (S1 + '.img')}@0x40000000", os.fsencode(f"{SAMPLES / (S1 + '.img')}@0x40000000")):
+        with pgwalk.open(img, regs=SAMPLES / f"{S1}.regs.json") as t:
+            assert t.translate("ffff800000201234").pa == 0x40201234
+
+
 def test_a_memory_object_given_is_not_closed():
     from pgwalk.memory import open_images
 
