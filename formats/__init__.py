@@ -2,3 +2,5 @@
 
 Installed as ``pgwalk.formats``.
 """
+
+__all__ = ["descriptors", "elf", "esr", "fields", "kdump", "registers"]

@@ -8,7 +8,7 @@ The CLI turns each into one line on stderr and exit status 2.
 
 from __future__ import annotations
 
-__all__ = ["PgwalkError", "ImageError", "RegisterError", "InputError", "NotInImage", "UnknownRegister"]
+__all__ = ["PgwalkError", "ImageError", "RegisterError", "InputError", "NotInImage", "UnknownRegister", "ReadError"]
 
 
 class PgwalkError(Exception):
@@ -57,3 +57,19 @@ class UnknownRegister(RegisterError):
                          + (f" ({hint})" if hint else f" (give it with --reg {name}=VALUE)"))
         self.name = name
         self.va = va
+
+
+class ReadError(PgwalkError):
+    """Bytes asked for (:meth:`pgwalk.target.Target.read`) could not be read: the walk faulted,
+    or the page is not in the image or dump (drgn's ``FaultError``).
+
+    :ivar address: the first address of the run that could not be read (as asked: VA or PA)
+    :ivar size: bytes in that run
+    :ivar reason: why
+    """
+
+    def __init__(self, address: int, size: int, reason: str):
+        super().__init__(f"{size:#x} bytes at {address:#x} not read: {reason}")
+        self.address = address
+        self.size = size
+        self.reason = reason

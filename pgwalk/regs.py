@@ -26,7 +26,7 @@ from .errors import InputError, RegisterError
 from .values import parse_value
 
 __all__ = ["KNOWN_REGISTERS", "ALIASES", "parse_int", "canonical_name", "load_register_file",
-           "parse_reg_assignment", "shortcut_registers", "LINUX_MAIR"]
+           "registers_from_mapping", "parse_reg_assignment", "shortcut_registers", "LINUX_MAIR"]
 
 _MMU = [
     "TCR_EL1", "TCR_EL2", "TCR_EL3", "TCR2_EL1", "TCR2_EL2", "VTCR_EL2", "VSTCR_EL2",
@@ -105,6 +105,20 @@ def _from_mapping(data: Mapping[str, Any], source: str) -> dict[str, int]:
             raise RegisterError(f"{source}: register {name} is given twice")
         regs[name] = parse_int(value, f"{source}: {key}")
     return regs
+
+
+def registers_from_mapping(data: Mapping[str, Any], source: str = "registers") -> dict[str, int]:
+    """Registers from a mapping laid out as a register file is (names -> values; keys starting
+    with ``_`` and nested tables skipped; a ``"selected"`` or ``"registers"`` table used if present).
+
+    >>> registers_from_mapping({"_comment": "x", "tcr_el1": "0x10", "SCTLR": 1})
+    {'TCR_EL1': 16, 'SCTLR_EL1': 1}
+
+    :param source: named in error messages
+    :raises RegisterError: an unknown register name, or a name given twice
+    :raises InputError: a value that is not a hexadecimal number or does not fit in 64 bits
+    """
+    return _from_mapping(data, source)
 
 
 def load_register_file(path: str | Path) -> dict[str, int]:

@@ -6,6 +6,8 @@ import click
 
 from .common import image_options, register_options
 
+__all__ = ["at"]
+
 _EXPLAIN = ("full", "quick", "known", "none")
 
 

@@ -71,14 +71,6 @@ def parse_address(text: str, where: str | None = None) -> int:
     return parse_value(text, "address", where)
 
 
-def _vmcoreinfo_of(memory) -> str | None:
-    for core in getattr(memory, "elf_cores", ()) or ():
-        info = getattr(core, "vmcoreinfo", None)
-        if info:
-            return info
-    return getattr(memory, "vmcoreinfo", None)
-
-
 def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tuple[str, ...],
                  granule: str | None, va_bits: int | None, root: str | None,
                  need_image: bool = True) -> Context:
@@ -87,7 +79,7 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
     With no register source at all and a crash dump carrying VMCOREINFO, the
     Linux kernel's own stage 1 setup is used.
     """
-    from ..errors import InputError, RegisterError
+    from ..errors import InputError
     from ..memory import PhysicalMemory, open_images
     from ..regs import load_register_file, parse_reg_assignment, shortcut_registers
 
@@ -116,70 +108,13 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
             raise InputError("the shortcut needs all of --granule, --va-bits and --root")
         regs.update(shortcut_registers(granule, va_bits, parse_address(root, "--root")))
     explicit = dict(parse_reg_assignment(r) for r in reg_values)
-    info = None
-    linux_regs: dict[str, int] = {}
-    vmci = _vmcoreinfo_of(memory)
-    if vmci and root is None:
-        try:
-            from ..linux import kernel_layout, registers_from_vmcoreinfo
-            from ..vmcoreinfo import parse_vmcoreinfo
-        except ImportError:  # pragma: no cover - Linux support not installed
-            pass
-        else:
-            from ..errors import PgwalkError
+    # a dump's VMCOREINFO gives the kernel's registers when no file or shortcut does (the library's rule)
+    from ..target import resolve_registers
 
-            # A crash dump's VMCOREINFO may be corrupt: with registers given on the command
-            # line that is a note, not a failure; without, the error says where it came from.
-            try:
-                info = parse_vmcoreinfo(vmci)
-                linux_regs = registers_from_vmcoreinfo(info)
-                kernel_layout(info)                     # the layout labels need it too
-            except PgwalkError as exc:
-                info = None
-                linux_regs = {}
-                if not explicit and not regs_file:
-                    raise RegisterError(f"cannot derive the registers from the dump's VMCOREINFO: {exc} "
-                                        "(give them with --regs FILE or --reg NAME=VALUE)") from None
-                notes.append(f"the dump's VMCOREINFO is not usable ({exc}); only the registers given are used")
-            else:
-                if not regs_file:
-                    regs = {**linux_regs, **regs}
-                    notes.append("registers derived from the dump's VMCOREINFO (kernel stage 1 through swapper_pg_dir)")
-    regs.update(explicit)
-    if info is not None:
-        # the kernel layout labels hold for the registers only if they describe the same kernel
-        conflict = _kernel_conflicts(regs, linux_regs)
-        if conflict:
-            info = None
-            notes.append(f"the registers given do not describe the dump's kernel ({'; '.join(conflict)}): "
-                         "its region labels are left off")
-    if not regs:
-        raise RegisterError("no registers given (use --regs FILE, --reg NAME=VALUE, or --granule/--va-bits/--root)")
+    resolved = resolve_registers(memory, regs, explicit, use_vmcoreinfo=root is None)
+    regs, info = resolved.registers, resolved.vmcoreinfo
+    notes.extend(resolved.notes)
     return Context(memory, regs, notes, info)
-
-
-def _kernel_conflicts(regs: dict[str, int], linux_regs: dict[str, int]) -> list[str]:
-    """Where the TTBR1_EL1/TCR_EL1 given contradict the kernel's setup derived from VMCOREINFO:
-    the TTBR1_EL1 table base (not swapper_pg_dir), the granule or the size of the upper VA range."""
-    from ..errors import PgwalkError
-    from ..params import Regime, granule_name, setup_from_registers
-
-    if not any(name in regs and regs[name] != linux_regs.get(name) for name in ("TTBR1_EL1", "TCR_EL1")):
-        return []
-    try:
-        mine = setup_from_registers(regs, Regime.EL10).ranges[1]
-        kernel = setup_from_registers(linux_regs, Regime.EL10).ranges[1]
-    except (PgwalkError, IndexError):       # not an EL1&0 setup: its own error or note says why
-        return []
-    out = []
-    if mine.ttbr_known and mine.base != kernel.base:
-        out.append(f"TTBR1_EL1 table base {mine.base:#x}, swapper_pg_dir at {kernel.base:#x}")
-    if mine.granule_shift != kernel.granule_shift:
-        out.append(f"TCR_EL1.TG1 {granule_name(mine.granule_shift)}, "
-                   f"the kernel's pages {granule_name(kernel.granule_shift)}")
-    if mine.txsz != kernel.txsz:
-        out.append(f"TCR_EL1.T1SZ {mine.txsz}, the kernel's {kernel.txsz}")
-    return out
 
 
 #: longest line of a batch file (an address is 18 bytes, an ``at --batch`` record with its registers

@@ -6,6 +6,8 @@ import click
 
 from .common import image_options, register_options
 
+__all__ = ["dump_tree", "parse_range", "DEFAULT_TREE_SPAN", "PROGRESS_DELAY", "REGIMES"]
+
 #: --view default: the tree view when the walked input range is at most this many bytes
 DEFAULT_TREE_SPAN = 1 << 30
 #: the progress line (stderr, a terminal only) appears when a walk takes longer than this (seconds)
@@ -223,7 +225,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     from ..params import Regime, setup_from_registers
     from ..tree import (
         FOLD_MIN, SCHEMA_VERSION, Limits, RangeMerger, TreeLines, TreeStats, Visit, WalkSummary, run_record,
-        tree_params, tree_record, walk_tree,
+        tree_record, walk_tree,
     )
     from .common import load_context
 
@@ -249,34 +251,15 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
     setup = setup_from_registers(ctx.registers, Regime[REGIMES[regime.lower()]] if regime else None,
                                  stage1=stage != "2")             # stage 2 alone: no TCR_EL1
-    if stage == "12" and setup.s2 is None:
-        raise InputError("--stage 12: stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
-    if stage is None and not (ttbr0 or ttbr1) and not setup.s1_enabled and setup.s2 is not None:
-        # stage 1 is off and stage 2 on: the stage 2 tree is what translates addresses
-        ctx.notes.append("stage 1 is disabled (SCTLR_ELx.M = 0): showing the stage 2 tree "
-                         "(--ttbr0/--ttbr1 show the stage 1 tables the registers describe)")
-        stage = "2"
-    if stage == "2":
-        trees = [tree_params(setup, "s2")]
-    else:
-        names = [n for n, on in (("ttbr0", ttbr0), ("ttbr1", ttbr1)) if on]
-        explicit = bool(names)
-        if not names:
-            names = ["ttbr0", "ttbr1"] if len(setup.ranges) == 2 else ["ttbr0"]
-        # an absent TTBR is unknown, not 0: asked for, that is an error; by default, that tree is left out
-        unknown = [n for n in names if int(n[-1]) < len(setup.ranges) and not setup.ranges[int(n[-1])].ttbr_known]
-        if unknown and (explicit or len(unknown) == len(names)):
-            from ..errors import UnknownRegister
+    from ..target import select_trees
 
-            name = setup.ranges[int(unknown[0][-1])].ttbr_name
-            raise UnknownRegister(name, hint=(f"the dump's VMCOREINFO gives only the kernel's tables "
-                                              f"(swapper_pg_dir); give the process's {name} with --reg {name}=VALUE")
-                                  if ctx.vmcoreinfo is not None else "")
-        if unknown:
-            ctx.notes.append(f"{', '.join(setup.ranges[int(n[-1])].ttbr_name for n in unknown)} unknown: "
-                             "that tree is not shown (give it with --reg NAME=VALUE)")
-            names = [n for n in names if n not in unknown]
-        trees = [tree_params(setup, n, final_pa=stage != "1") for n in names]
+    explicit = ttbr0 or ttbr1
+    sel = select_trees(setup, [n for n, on in ((0, ttbr0), (1, ttbr1)) if on], stage,
+                       unknown_hint=("the dump's VMCOREINFO gives only the kernel's tables (swapper_pg_dir); "
+                                     "give the process's {name} with --reg {name}=VALUE")
+                       if ctx.vmcoreinfo is not None else "")
+    trees, stage = sel.trees, sel.stage
+    ctx.notes.extend(sel.notes)
     if rng is not None:
         def overlaps(t) -> bool:
             return t.va_lo < rng[1] and rng[0] < t.va_hi

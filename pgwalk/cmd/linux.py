@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import click
 
+__all__ = ["vtop", "ptov"]
+
 
 def _info(dump: str):
     from ..errors import InputError

@@ -10,6 +10,8 @@ import click
 
 from .common import image_options, register_options
 
+__all__ = ["read", "show_symbols"]
+
 _DEFAULT_LENGTH = {"hex": 64, "u64": 64, "u32": 64, "string": 256}
 
 

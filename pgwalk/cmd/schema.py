@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import click
 
+__all__ = ["schema"]
+
 #: the command whose --json output each record type is
 _WHERE = {
     "translate": "translate --json", "translate-reverse": "translate --reverse --json",

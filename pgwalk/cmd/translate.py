@@ -13,6 +13,8 @@ import click
 
 from .common import image_options, register_options
 
+__all__ = ["translate", "BULK_THRESHOLD", "REGIMES"]
+
 REGIMES = {"el10": "EL10", "el1&0": "EL10", "el20": "EL20", "el2&0": "EL20", "el2": "EL2", "el3": "EL3"}
 
 #: from this many addresses on, --json/--csv/--no-trace use the vectorised walker
@@ -113,18 +115,15 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
         return _bulk(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, acc, el_,
                      pan_applies, fmt, notes)
     vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
-    label = None
+    layout = None
     if ctx.vmcoreinfo is not None:
-        from ..linux import kernel_layout, label_address, untag
+        from ..linux import kernel_layout
 
         layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
-
-        def label(va: int) -> str | None:
-            return label_address(layout, untag(va))
     if fmt == "json" and not json_trace:
         _note(notes)
-        notes, label = (), None
-    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, label, hint,
+        notes, layout = (), None
+    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, layout, hint,
                    json_trace=json_trace)
 
 
@@ -154,22 +153,11 @@ def _unknown_dict(va: int, stages: str, regime: str, exc, hint: str) -> dict:
             "attributes": None, "permissions": None, "s1": None, "s2": None, "steps": [], "notes": []}
 
 
-#: the ELs whose accesses a regime translates, the privileged one first (the default --el)
-_REGIME_ELS = {"EL10": (1, 0), "EL20": (2, 0), "EL2": (2,), "EL3": (3,)}
-
-
 def _access_el(regime, el: int | None) -> int:
-    """The EL of the access: ``--el``, or the regime's privileged EL (EL2 for the EL2 regime, so
-    that its permissions are labelled EL2, as ``dump-tree`` and ``at`` label them)."""
-    from ..errors import InputError
+    """The EL of the access: ``--el``, or the regime's privileged EL (:func:`pgwalk.target.access_el`)."""
+    from ..target import access_el
 
-    els = _REGIME_ELS[regime.name]
-    if el is None:
-        return els[0]
-    if el not in els:
-        raise InputError(f"--el {el}: the {regime.value} regime translates accesses from "
-                         f"{' and '.join(f'EL{n}' for n in els)} only")
-    return el
+    return access_el(regime, el, "--el")
 
 
 def _read_batch(path: str) -> tuple[list, "object | None"]:
@@ -244,14 +232,15 @@ def _console():
     return stdout_console()
 
 
-def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=None, hint="", *,
+def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=None, hint="", *,
             json_trace: bool = True) -> int:
     """One walk per address, with the full trace (and the kernel layout label with VMCOREINFO);
     JSON lines without ``json_trace`` have the vectorised walker's keys (:func:`pgwalk.report.drop_trace`)."""
     import json
 
     from ..errors import UnknownRegister
-    from ..report import CSV_COLUMNS, csv_line, csv_row, drop_trace, translation_to_dict
+    from ..report import CSV_COLUMNS, csv_line, csv_row, drop_trace
+    from ..target import translate_result
     from ..walk import translate as walk_translate
 
     from .output import notes as print_notes
@@ -275,8 +264,10 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
             d = _unknown_dict(va, stages or ("12" if setup.s2 is not None else "1"), setup.regime.value, exc, hint)
             if i == 0:
                 d["notes"] = list(notes)
-            if label is not None:
-                d["label"] = label(va)
+            if layout is not None:
+                from ..linux import label_address, untag
+
+                d["label"] = label_address(layout, untag(va))
             if fmt == "json":
                 out.write(json.dumps(d if json_trace else drop_trace(d)) + "\n")
             elif fmt == "csv":
@@ -297,13 +288,7 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, label=N
                     console.print()
             continue
         any_fault |= not t.ok
-        missing = mem.contents_missing(t.pa, verify=True) if t.ok and t.pa is not None else None
-        d = translation_to_dict(t, wxn=setup.wxn, epan=setup.epan, extra_notes=notes if i == 0 else (),
-                                contents=missing is None)
-        if missing is not None:
-            d["notes"].append(f"page contents not in the image: physical address {t.pa:#x} {missing}")
-        if label is not None:
-            d["label"] = label(va)
+        d = translate_result(setup, mem, t, layout).to_dict(extra_notes=notes if i == 0 else ())
         if fmt == "json":
             out.write(json.dumps(d if json_trace else drop_trace(d)) + "\n")
             continue
