@@ -70,6 +70,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 import numpy as np
 
 from .errors import InputError, NotInImage
+from .at_ops import ATOp, el3_ns, parse_at_op, pstate_pan
 from .faults import Fault, FaultType, encode_ld_fsc
 from .formats import descriptors as D
 from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
@@ -1194,7 +1195,6 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
     :param pan: PSTATE.PAN; default from the PSTATE/CPSR (or PAN) register
     """
     from . import attrs as A
-    from .at import ATOp, parse_at_op, pstate_pan
 
     if not isinstance(op, ATOp):
         op = parse_at_op(op)
@@ -1249,14 +1249,13 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
         par[good] = heads[inv] | (((out >> _U64(pa_field.lsb)) & _U64(pa_field.wmask)) << _U64(pa_field.lsb))
         if secure:
             # PAR.NS of a Secure (EL3) translation follows NSTable along the walk and the leaf's NS
-            # bit (pgwalk.at._el3_ns), which the vectorised walk does not keep: the scalar walk
-            from .at import _el3_ns
+            # bit (pgwalk.at_ops.el3_ns), which the vectorised walk does not keep: the scalar walk
             from .walk import translate
 
             ns = _U64(PAR_EL1_OK["NS"].mask)
             for i in good.tolist():
                 t = translate(setup, mem, int(res.va[i]), stages=stages, access=op.access, el=op.el, pan=res.pan)
-                if _el3_ns(t):
+                if el3_ns(t):
                     par[i] |= ns
     return BulkAT(par, exception, res, regime, stages)
 

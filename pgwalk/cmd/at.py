@@ -263,9 +263,9 @@ def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan,
     if scalar or len(lines) < BULK_MIN_LINES:
         outcomes = _scalar_outcomes(batch, lines, as_json)
     else:
-        from .translate import _quiet_blas
+        from .translate import quiet_blas
 
-        _quiet_blas()
+        quiet_blas()
         outcomes = batch.run_many(lines, text=as_json)
     pending: list[str] = []
     try:

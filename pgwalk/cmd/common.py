@@ -99,7 +99,7 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
 
         if images:
             raise InputError("--gdb and -i/--image exclude each other (one target at a time)")
-        return load_live_context(gdb, regs_file, reg_values, granule, va_bits, root)
+        return Context(*load_live_context(gdb, regs_file, reg_values, granule, va_bits, root), None)
     if images:
         memory = open_images(list(images))
         notes.extend(memory.warnings)

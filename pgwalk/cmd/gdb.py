@@ -25,12 +25,13 @@ def load_live_context(spec: str, regs_file: str | None, reg_values: tuple[str, .
                       va_bits: int | None, root: str | None):
     """Open the target, read its registers; ``--regs`` fills what the stub lacks, the shortcut and
     ``--reg`` win.  The notes say where each register came from.  The target is closed (QEMU's
-    memory mode restored) when the command ends."""
+    memory mode restored) when the command ends.  Returns ``(memory, registers, notes)``, which
+    :func:`pgwalk.cmd.common.load_context` wraps in its ``Context`` (this module never imports it)."""
     from ..errors import InputError
     from ..gdbremote import GdbError
     from ..live import open_target, read_target_registers
     from ..regs import load_register_file, parse_reg_assignment, shortcut_registers
-    from .common import Context, parse_address
+    from ..values import parse_value
 
     mem = open_target(spec)
     ctx = click.get_current_context(silent=True)
@@ -60,7 +61,7 @@ def load_live_context(spec: str, regs_file: str | None, reg_values: tuple[str, .
         if any(x is not None for x in shortcut):
             if not all(x is not None for x in shortcut):
                 raise InputError("the shortcut needs all of --granule, --va-bits and --root")
-            explicit.update(shortcut_registers(granule, va_bits, parse_address(root, "--root")))
+            explicit.update(shortcut_registers(granule, va_bits, parse_value(root, "address", "--root")))
         explicit.update(dict(parse_reg_assignment(r) for r in reg_values))
         if explicit:
             regs.update(explicit)
@@ -72,4 +73,4 @@ def load_live_context(spec: str, regs_file: str | None, reg_values: tuple[str, .
         if ctx is None:
             mem.close()
         raise
-    return Context(mem, regs, notes, None)
+    return mem, regs, notes
