@@ -223,7 +223,7 @@ def _compare_table(console, sw, hw, diff):
 def _batch_context(images, regs_file, reg_values, granule, va_bits, root):
     """load_context, but a batch may carry all its registers in its lines."""
     from ..errors import RegisterError
-    from ..memory import open_images
+    from ..images import open_images
     from .common import Context, load_context
 
     try:

@@ -88,7 +88,8 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
     Linux kernel's own stage 1 setup is used.
     """
     from ..errors import InputError, RegisterError
-    from ..memory import PhysicalMemory, open_images
+    from ..memory import PhysicalMemory
+    from ..images import open_images
     from ..regs import load_register_file, parse_reg_assignment, shortcut_registers
 
     notes: list[str] = []

@@ -28,7 +28,7 @@ import click
 def _info(dump: str):
     from ..errors import InputError
     from ..linux import vmcoreinfo_from_memory
-    from ..memory import open_images
+    from ..images import open_images
 
     mem = open_images([dump])
     info = vmcoreinfo_from_memory(mem)

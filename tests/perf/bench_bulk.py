@@ -266,7 +266,7 @@ def _child(args: argparse.Namespace) -> None:
     import numpy as np
 
     from pgwalk.bulk import translate_many
-    from pgwalk.memory import open_image
+    from pgwalk.images import open_image
     from pgwalk.params import setup_from_registers
     from pgwalk.walk import translate
 
