@@ -313,7 +313,7 @@ class _Overlay:
         return self.mem.read_u64(pa, big_endian)
 
     def read(self, pa: int, size: int) -> bytes:
-        return self.mem.read(pa, size)  # type: ignore[attr-defined]
+        return self.mem.read(pa, size)
 
 
 def _rerun(res: ATResult, setup: TranslationSetup, mem: Memory, *, regs: Mapping[str, int] | None = None,
@@ -908,10 +908,7 @@ def _reader(mem: Memory, big_endian: bool, translate_addr=None):
             if addr is None:
                 return None
         try:
-            if hasattr(mem, "read"):
-                data = mem.read(addr, 8 * n)  # type: ignore[attr-defined]
-                return struct.unpack(f"{fmt}{n}Q", data)
-            return [mem.read_u64(addr + 8 * i, big_endian) for i in range(n)]
+            return struct.unpack(f"{fmt}{n}Q", mem.read(addr, 8 * n))
         except (NotInImage, ValueError, OSError):
             return None
     return read_table

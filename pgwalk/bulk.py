@@ -74,6 +74,7 @@ from .at_ops import ATOp, el3_ns, parse_at_op, pstate_pan
 from .faults import Fault, FaultType, encode_ld_fsc
 from .formats import descriptors as D
 from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
+from .memory_protocol import capability, read_many
 from .params import FINAL_LEVEL, Regime, S1WalkParams, TranslationSetup, oa_out_of_range, setup_from_registers
 from .perms import Access, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
 from .report import CSV_COLUMNS, TRACE_KEYS, csv_line, csv_row, drop_trace, translation_to_dict
@@ -199,13 +200,13 @@ class DescriptorReader:
 
     def __init__(self, mem: Memory) -> None:
         self.mem = mem
-        regions = list(getattr(mem, "regions", ()) or ())
+        regions = list(capability(mem, "regions") or ())
         self._bases = np.array([r.base for r in regions], dtype=_U64)
         # last byte of each region (inclusive): a region may end exactly at 2**64
         self._lasts = np.array([min(r.end, 1 << 64) - 1 for r in regions], dtype=_U64)
         #: per region: (uint64 words, PA of word 0, number of words), "zero", or None (read_u64)
         self._views: list[Any] = []
-        view_of = getattr(mem, "numpy_view", None)
+        view_of = capability(mem, "numpy_view")
         for r in regions:
             entry: Any = None
             if view_of is not None:
@@ -281,22 +282,9 @@ class DescriptorReader:
             r = np.searchsorted(self._bases, addrs, side="right").astype(np.intp) - 1
             maybe = (r >= 0) & (addrs <= self._lasts[np.maximum(r, 0)])
             rest, addrs = rest[maybe], addrs[maybe]
-        elif not hasattr(self.mem, "read_u64"):
-            return
         if not len(rest):
             return
-        uniq, inv = np.unique(addrs, return_inverse=True)
-        got = np.zeros(len(uniq), dtype=_U64)
-        ok = np.zeros(len(uniq), dtype=bool)
-        read_u64 = self.mem.read_u64
-        for k, a in enumerate(uniq.tolist()):
-            try:
-                got[k] = read_u64(a, big_endian)
-                ok[k] = True
-            except NotInImage:
-                pass
-        val[rest] = got[inv]
-        present[rest] = ok[inv]
+        val[rest], present[rest] = read_many(self.mem, addrs, big_endian)
 
 
 # --------------------------------------------------------------------------- geometry
@@ -1144,8 +1132,9 @@ def mark_contents(res: BulkTranslation, mem: Any) -> BulkTranslation:
 
     lanes = np.flatnonzero(res.ok & res.has_pa)
     missing = np.zeros(len(res), dtype=bool)
-    if len(lanes) and hasattr(mem, "contents_missing_mask"):
-        missing[lanes] = mem.contents_missing_mask(res.pa[lanes])
+    mask_of = capability(mem, "contents_missing_mask")
+    if len(lanes) and mask_of is not None:
+        missing[lanes] = mask_of(res.pa[lanes])
     return replace(res, contents_missing=missing)
 
 

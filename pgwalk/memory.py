@@ -272,6 +272,10 @@ class PhysicalMemory:
     warning is recorded (overlaps between segments of one file with equal
     contents, such as the kernel-text PT_LOAD of an arm64 /proc/vmcore, are
     silent).  It owns the backings and closes them in :meth:`close`.
+
+    Implements :class:`pgwalk.memory_protocol.Memory` (``read``, ``read_u64``) with the
+    optional ``regions``, ``numpy_view``, ``contents_missing``, ``contents_missing_mask``,
+    ``contains``, ``warnings``, ``elf_cores`` and ``close``.
     """
 
     def __init__(self, mapped: Iterable[Mapped] = (), warnings: Iterable[str] = (),

@@ -23,10 +23,11 @@ output where it matters):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from . import attrs as A
 from .errors import NotInImage, UnknownRegister
+from .memory_protocol import Memory
 from .faults import Fault, FaultType
 from .formats import descriptors as D
 from .formats.fields import Layout
@@ -37,10 +38,6 @@ from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permission
 __all__ = ["Memory", "TraceStep", "Leaf", "AFUpdate", "Translation", "translate", "s2_translate", "decode_descriptor_type",
            "next_table_base", "leaf_base", "table_index", "s2_lookup", "s1_leaf", "s2_leaf",
            "s2_walk_device", "s1_disabled_attributes", "stage2_attributes", "WalkFault"]
-
-
-class Memory(Protocol):
-    def read_u64(self, pa: int, big_endian: bool = False) -> int: ...
 
 
 # Descriptor field masks, from the one field table in pgwalk.formats.descriptors

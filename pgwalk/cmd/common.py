@@ -72,11 +72,12 @@ def parse_address(text: str, where: str | None = None) -> int:
 
 
 def _vmcoreinfo_of(memory) -> str | None:
-    for core in getattr(memory, "elf_cores", ()) or ():
-        info = getattr(core, "vmcoreinfo", None)
-        if info:
-            return info
-    return getattr(memory, "vmcoreinfo", None)
+    from ..memory_protocol import capability
+
+    for core in capability(memory, "elf_cores") or ():
+        if core.vmcoreinfo:
+            return core.vmcoreinfo
+    return capability(memory, "vmcoreinfo")
 
 
 def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tuple[str, ...],

@@ -33,7 +33,7 @@ def _info(dump: str):
     mem = open_images([dump])
     info = vmcoreinfo_from_memory(mem)
     if info is None:
-        texts = [t for t in (getattr(c, "vmcoreinfo", None) for c in mem.elf_cores) if t]
+        texts = [c.vmcoreinfo for c in mem.elf_cores if c.vmcoreinfo]
         if texts:
             from ..vmcoreinfo import parse_vmcoreinfo
 
