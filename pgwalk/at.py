@@ -34,6 +34,7 @@ from .formats import registers as RG
 from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
 from .params import FINAL_LEVEL, Regime, TranslationSetup, oa_out_of_range, regime_for_el, setup_from_registers
 from .perms import Access
+from .at_ops import AT_OPS, ATOp, el3_ns, parse_at_op, pstate_pan
 from .walk import Memory, Translation, next_table_base, leaf_base, translate
 
 __all__ = [
@@ -42,80 +43,6 @@ __all__ = [
     "parse_batch_lines", "BatchOutcome", "BULK_MIN_LINES",
     "result_to_dict", "parse_captured_par", "pstate_pan", "CAPTURED_EXCEPTION",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class ATOp:
-    """One AT operation: which regime, stages, EL and access it checks."""
-
-    name: str
-    stages: str          # "1" or "12"
-    el: int              # EL whose permissions are checked
-    access: Access
-    pan: bool            # honours PSTATE.PAN (S1E1RP/WP)
-    regime_el: int       # EL whose regime it translates in (before E2H/TGE redirection)
-
-    def regime(self, regs: Mapping[str, int]) -> Regime:
-        """ASL ``AArch64.AT``: the regime the operation translates in.  Stage 1 and 2 ops (S12E*) always
-        use EL1&0; stage 1 ops the regime of their EL (``TranslationRegime``), where EL1 and EL0 mean
-        EL2&0 when HCR_EL2.{E2H,TGE} = {1,1} (``ELIsInHost(EL0)``), whatever EL executes the AT."""
-        return Regime.EL10 if self.stages == "12" else regime_for_el(self.regime_el, regs)
-
-    @property
-    def describe(self) -> str:
-        acc = {Access.READ: "read", Access.WRITE: "write", Access.ANY: "no permission check"}[self.access]
-        st = "stage 1 + stage 2" if self.stages == "12" else "stage 1"
-        pan = ", honours PSTATE.PAN" if self.pan else ""
-        return f"AT {self.name}: {st}, EL{self.el} permissions, {acc}{pan}"
-
-
-def _op(name: str, stages: str, el: int, access: Access, pan: bool = False, regime_el: int | None = None) -> ATOp:
-    return ATOp(name, stages, el, access, pan, el if regime_el is None else regime_el)
-
-
-R, W, ANY = Access.READ, Access.WRITE, Access.ANY
-#: Every AArch64 AT operation pgwalk emulates (ARM §C5.4; fact sheet §8.2)
-AT_OPS = {op.name: op for op in (
-    _op("S1E0R", "1", 0, R, regime_el=1), _op("S1E0W", "1", 0, W, regime_el=1),
-    _op("S1E1R", "1", 1, R), _op("S1E1W", "1", 1, W),
-    _op("S1E1RP", "1", 1, R, True), _op("S1E1WP", "1", 1, W, True),
-    _op("S1E1A", "1", 1, ANY),
-    _op("S12E0R", "12", 0, R, regime_el=1), _op("S12E0W", "12", 0, W, regime_el=1),
-    _op("S12E1R", "12", 1, R), _op("S12E1W", "12", 1, W),
-    _op("S1E2R", "1", 2, R), _op("S1E2W", "1", 2, W), _op("S1E2A", "1", 2, ANY),
-    _op("S1E3R", "1", 3, R), _op("S1E3W", "1", 3, W), _op("S1E3A", "1", 3, ANY),
-)}
-
-
-def parse_at_op(text: str) -> ATOp:
-    """``"at s1e1r"``, ``"S1E1R"`` -> :class:`ATOp`.
-
-    :raises InputError: for an unknown operation
-    """
-    if not isinstance(text, str):
-        raise InputError(f"AT operation {text!r} is not a string")
-    name = text.strip().upper()
-    if name.startswith("AT "):
-        name = name[3:].strip()
-    try:
-        return AT_OPS[name]
-    except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, AT_OPS, n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise InputError(f"unknown AT operation {text!r}{hint}") from None
-
-
-def pstate_pan(regs: Mapping[str, int]) -> bool:
-    """PSTATE.PAN from a register set: ``PSTATE``/``CPSR`` bit 22, or the ``PAN`` register
-    (as ``MRS Xt, PAN`` reads it: bit 22; a bare 1 is accepted too)."""
-    if "PSTATE" in regs:
-        return bool(RG.PSTATE["PAN"].get(regs["PSTATE"]))
-    if "PAN" in regs:
-        v = regs["PAN"]
-        return bool(RG.PSTATE["PAN"].get(v)) or v == 1
-    return False
 
 
 # --------------------------------------------------------------------------- AT itself
@@ -218,18 +145,9 @@ def at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op: ATO
     if f is not None and f.s1ptw and f.stage == 2 and exec_el == 1:
         return ATResult(op, va, t, None, _S2FS1_AT_EL1, regime, stages, bool(pan), tuple(notes))
     par = encode_par(t, secure=regime is Regime.EL3, feat_xs=setup.features.xs)
-    if regime is Regime.EL3 and not par & 1 and _el3_ns(t):
+    if regime is Regime.EL3 and not par & 1 and el3_ns(t):
         par |= PAR_EL1_OK["NS"].mask
     return ATResult(op, va, t, par, regime=regime, stages_used=stages, pan=bool(pan), notes=tuple(notes))
-
-
-def _el3_ns(t: Translation) -> bool:
-    """The PA space of an EL3 (Secure) translation: Non-secure once a table descriptor has
-    NSTable = 1, else the leaf's NS bit (ASL S1NextWalkStateTable/Leaf); Secure with the MMU off."""
-    for s in t.steps:
-        if s.stage == 1 and s.kind == "table" and s.raw is not None and D.S1_TABLE["NSTable"].get(s.raw):
-            return True
-    return t.s1 is not None and bool(D.S1_LEAF["NS"].get(t.s1.raw))
 
 
 # --------------------------------------------------------------------------- decoding and comparing
@@ -395,7 +313,7 @@ class _Overlay:
         return self.mem.read_u64(pa, big_endian)
 
     def read(self, pa: int, size: int) -> bytes:
-        return self.mem.read(pa, size)  # type: ignore[attr-defined]
+        return self.mem.read(pa, size)
 
 
 def _rerun(res: ATResult, setup: TranslationSetup, mem: Memory, *, regs: Mapping[str, int] | None = None,
@@ -990,10 +908,7 @@ def _reader(mem: Memory, big_endian: bool, translate_addr=None):
             if addr is None:
                 return None
         try:
-            if hasattr(mem, "read"):
-                data = mem.read(addr, 8 * n)  # type: ignore[attr-defined]
-                return struct.unpack(f"{fmt}{n}Q", data)
-            return [mem.read_u64(addr + 8 * i, big_endian) for i in range(n)]
+            return struct.unpack(f"{fmt}{n}Q", mem.read(addr, 8 * n))
         except (NotInImage, ValueError, OSError):
             return None
     return read_table
@@ -1014,13 +929,13 @@ def build_leaf_index(setup: TranslationSetup, mem: Memory, stage: int) -> _LeafI
     else:
         through = None
         if setup.s2 is not None and setup.regime is Regime.EL10:
-            from .walk import _Stop, s2_translate
+            from .walk import WalkFault, s2_translate
 
             def through(ipa: int):
                 try:
                     pa, _ = s2_translate(setup, mem, ipa, access=None, el=1, s1ptw=True, steps=[])
                     return pa
-                except _Stop:
+                except WalkFault:
                     return None
         for p in setup.ranges:
             if p.config_fault or p.base_fault or (p.has_unprivileged and p.epd):

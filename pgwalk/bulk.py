@@ -70,9 +70,11 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Seque
 import numpy as np
 
 from .errors import InputError, NotInImage
+from .at_ops import ATOp, el3_ns, parse_at_op, pstate_pan
 from .faults import Fault, FaultType, encode_ld_fsc
 from .formats import descriptors as D
 from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
+from .memory_protocol import capability, read_many
 from .params import FINAL_LEVEL, Regime, S1WalkParams, TranslationSetup, oa_out_of_range, setup_from_registers
 from .perms import Access, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
 from .report import CSV_COLUMNS, TRACE_KEYS, csv_line, csv_row, drop_trace, translation_to_dict
@@ -198,13 +200,13 @@ class DescriptorReader:
 
     def __init__(self, mem: Memory) -> None:
         self.mem = mem
-        regions = list(getattr(mem, "regions", ()) or ())
+        regions = list(capability(mem, "regions") or ())
         self._bases = np.array([r.base for r in regions], dtype=_U64)
         # last byte of each region (inclusive): a region may end exactly at 2**64
         self._lasts = np.array([min(r.end, 1 << 64) - 1 for r in regions], dtype=_U64)
         #: per region: (uint64 words, PA of word 0, number of words), "zero", or None (read_u64)
         self._views: list[Any] = []
-        view_of = getattr(mem, "numpy_view", None)
+        view_of = capability(mem, "numpy_view")
         for r in regions:
             entry: Any = None
             if view_of is not None:
@@ -280,22 +282,9 @@ class DescriptorReader:
             r = np.searchsorted(self._bases, addrs, side="right").astype(np.intp) - 1
             maybe = (r >= 0) & (addrs <= self._lasts[np.maximum(r, 0)])
             rest, addrs = rest[maybe], addrs[maybe]
-        elif not hasattr(self.mem, "read_u64"):
-            return
         if not len(rest):
             return
-        uniq, inv = np.unique(addrs, return_inverse=True)
-        got = np.zeros(len(uniq), dtype=_U64)
-        ok = np.zeros(len(uniq), dtype=bool)
-        read_u64 = self.mem.read_u64
-        for k, a in enumerate(uniq.tolist()):
-            try:
-                got[k] = read_u64(a, big_endian)
-                ok[k] = True
-            except NotInImage:
-                pass
-        val[rest] = got[inv]
-        present[rest] = ok[inv]
+        val[rest], present[rest] = read_many(self.mem, addrs, big_endian)
 
 
 # --------------------------------------------------------------------------- geometry
@@ -1143,8 +1132,9 @@ def mark_contents(res: BulkTranslation, mem: Any) -> BulkTranslation:
 
     lanes = np.flatnonzero(res.ok & res.has_pa)
     missing = np.zeros(len(res), dtype=bool)
-    if len(lanes) and hasattr(mem, "contents_missing_mask"):
-        missing[lanes] = mem.contents_missing_mask(res.pa[lanes])
+    mask_of = capability(mem, "contents_missing_mask")
+    if len(lanes) and mask_of is not None:
+        missing[lanes] = mask_of(res.pa[lanes])
     return replace(res, contents_missing=missing)
 
 
@@ -1194,7 +1184,6 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
     :param pan: PSTATE.PAN; default from the PSTATE/CPSR (or PAN) register
     """
     from . import attrs as A
-    from .at import ATOp, parse_at_op, pstate_pan
 
     if not isinstance(op, ATOp):
         op = parse_at_op(op)
@@ -1249,14 +1238,13 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
         par[good] = heads[inv] | (((out >> _U64(pa_field.lsb)) & _U64(pa_field.wmask)) << _U64(pa_field.lsb))
         if secure:
             # PAR.NS of a Secure (EL3) translation follows NSTable along the walk and the leaf's NS
-            # bit (pgwalk.at._el3_ns), which the vectorised walk does not keep: the scalar walk
-            from .at import _el3_ns
+            # bit (pgwalk.at_ops.el3_ns), which the vectorised walk does not keep: the scalar walk
             from .walk import translate
 
             ns = _U64(PAR_EL1_OK["NS"].mask)
             for i in good.tolist():
                 t = translate(setup, mem, int(res.va[i]), stages=stages, access=op.access, el=op.el, pan=res.pan)
-                if _el3_ns(t):
+                if el3_ns(t):
                     par[i] |= ns
     return BulkAT(par, exception, res, regime, stages)
 

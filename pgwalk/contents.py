@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from .errors import NotInImage
+from .memory_protocol import capability
 
 __all__ = ["Piece", "read_virtual", "read_physical", "READ_LIMIT"]
 
@@ -74,7 +75,7 @@ def _physical(mem: Any, address: int, pa: int, size: int) -> Iterator[Piece]:
     stop = pa + size
     while pa < stop:
         n = min(stop, (pa | (_STEP - 1)) + 1) - pa
-        missing = getattr(mem, "contents_missing", None)
+        missing = capability(mem, "contents_missing")
         why = missing(pa) if missing is not None else None
         if why is None:
             try:

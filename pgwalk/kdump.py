@@ -25,7 +25,7 @@ headers and bitmaps but only the descriptors and data of its own pfn range
 (``start_pfn``-``end_pfn`` of the sub-header), its descriptors indexed from
 that start.  One file alone reads its own pages and says the others are in
 another file; :func:`join_split_dumps` (used by
-:func:`~pgwalk.memory.open_images` when several are given) reads them as one
+:func:`~pgwalk.images.open_images` when several are given) reads them as one
 memory.  Descriptors are found by rank in the 2nd bitmap, so a bitmap with a
 bit too many or too few would move every later page onto its neighbour's
 data: :meth:`KdumpFile._check_descriptors` cross-checks the bitmap against the

@@ -41,6 +41,7 @@ from typing import Mapping
 
 from .errors import InputError, RegisterError
 from .formats import registers as R
+from .memory_protocol import capability
 from .vmcoreinfo import VmcoreInfo
 
 __all__ = [
@@ -536,8 +537,8 @@ def vmcoreinfo_from_memory(mem: object) -> VmcoreInfo | None:
     that has one (ELF core or kdump file, in ``mem.elf_cores``), or ``None``."""
     from .vmcoreinfo import parse_vmcoreinfo
 
-    for core in getattr(mem, "elf_cores", ()):
-        text = getattr(core, "vmcoreinfo", None)
+    for core in capability(mem, "elf_cores") or ():
+        text = core.vmcoreinfo
         if text:
             try:
                 return parse_vmcoreinfo(text)
@@ -623,7 +624,7 @@ class KernelTranslator:
         self.pa_bits = self.setup.ranges[1].oa_bits
 
     def _in_dump(self, pa: int) -> bool:
-        contains = getattr(self.mem, "contains", None)
+        contains = capability(self.mem, "contains")
         return bool(contains(pa, 1)) if contains is not None else False
 
     def _formula(self, va: int) -> tuple[int | None, str | None]:

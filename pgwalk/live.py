@@ -44,7 +44,12 @@ _BE = struct.Struct(">Q").unpack_from
 
 
 class LiveMemory:
-    """Physical memory of a stopped target, read through its GDB stub."""
+    """Physical memory of a stopped target, read through its GDB stub.
+
+    Implements :class:`pgwalk.memory_protocol.Memory` (``read``, ``read_u64``) with the
+    optional ``regions`` (empty: unknown), ``contents_missing``, ``contents_missing_mask``,
+    ``contains``, ``elf_cores`` (none), ``label`` and ``close``.
+    """
 
     regions: tuple = ()
     elf_cores: tuple = ()

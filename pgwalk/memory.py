@@ -12,7 +12,8 @@ Reading an address no region covers raises :class:`~pgwalk.errors.NotInImage`
 (a truncated segment, overlapping images, a non-AArch64 machine) is mapped as
 well as it can be and recorded in :attr:`PhysicalMemory.warnings`.
 
-Other dump formats (kdump, later) plug in through the :class:`Backing`
+Opening files by their format (raw, ELF, kdump, split kdump) is
+:mod:`pgwalk.images`.  Other dump formats (:mod:`pgwalk.kdump`) plug in through the :class:`Backing`
 protocol: build ``(Region, backing)`` pairs and pass them to
 :class:`PhysicalMemory`.  Regions whose backing exposes a ``buffer`` (an mmap
 or ``bytes``) are read on the fast path, straight from that buffer.
@@ -38,8 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Region", "Backing", "FileBacking", "BytesBacking", "ZeroBacking", "WordsBacking",
-    "PhysicalMemory", "ElfCore", "Note", "parse_image_spec", "open_image", "open_images",
-    "open_elf_core", "open_backing", "NOTE_READ_LIMIT", "PA_LIMIT",
+    "PhysicalMemory", "ElfCore", "Note", "parse_image_spec", "open_backing",
+    "open_elf_core", "is_elf", "parse_elf_core", "check_range", "unique_objects", "NOTE_READ_LIMIT", "PA_LIMIT",
 ]
 
 #: most bytes of PT_NOTE data :class:`ElfCore` will read
@@ -273,6 +274,10 @@ class PhysicalMemory:
     warning is recorded (overlaps between segments of one file with equal
     contents, such as the kernel-text PT_LOAD of an arm64 /proc/vmcore, are
     silent).  It owns the backings and closes them in :meth:`close`.
+
+    Implements :class:`pgwalk.memory_protocol.Memory` (``read``, ``read_u64``) with the
+    optional ``regions``, ``numpy_view``, ``contents_missing``, ``contents_missing_mask``,
+    ``contains``, ``warnings``, ``elf_cores`` and ``close``.
     """
 
     def __init__(self, mapped: Iterable[Mapped] = (), warnings: Iterable[str] = (),
@@ -286,7 +291,7 @@ class PhysicalMemory:
         self.elf_cores: tuple[ElfCore, ...] = tuple(elf_cores)
         self._backings: tuple[Backing, ...] = tuple(p[1] for p in pieces)
         # every backing given (some may have lost all their bytes to overlaps)
-        self._owned: list[Backing] = _unique_objects(
+        self._owned: list[Backing] = unique_objects(
             [b for _r, b in mapped] + [c.backing for c in self.elf_cores])
         self._index: dict[Region, int] = {r: i for i, r in enumerate(self.regions)}
         self._bases: list[int] = [r.base for r in self.regions]
@@ -306,7 +311,7 @@ class PhysicalMemory:
         for base, data in chunks.items():
             backing = BytesBacking(data)
             if backing.buffer:
-                _check_range(base, len(backing.buffer), "<memory>")
+                check_range(base, len(backing.buffer), "<memory>")
                 mapped.append((Region(base, len(backing.buffer), "<memory>", 0, "memory"), backing))
         return cls(mapped)
 
@@ -504,13 +509,13 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _unique_objects(items: Iterable[Any]) -> list[Any]:
+def unique_objects(items: Iterable[Any]) -> list[Any]:
     """``items`` without repeated objects (by identity), in order."""
     seen: set[int] = set()
     return [x for x in items if not (id(x) in seen or seen.add(id(x)))]
 
 
-def _check_range(base: int, size: int, source: str) -> None:
+def check_range(base: int, size: int, source: str) -> None:
     """:class:`ImageError` unless ``[base, base + size)`` fits the address space."""
     if base < 0 or base + size > PA_LIMIT:
         raise ImageError(f"{source}: [{base:#x}, {base + size:#x}) does not fit in the 64-bit "
@@ -701,7 +706,7 @@ class ElfCore:
         return f"<ElfCore {self.path!r} machine={self.machine} {len(self.regions)} regions>"
 
 
-def _is_elf(backing: FileBacking) -> bool:
+def is_elf(backing: FileBacking) -> bool:
     from pgwalk.formats.elf import ELFMAG
 
     return backing.size >= 4 and backing.read(0, 4) == ELFMAG
@@ -712,15 +717,15 @@ def open_elf_core(path: str | os.PathLike[str]) -> ElfCore:
     path = os.fspath(path)
     backing = FileBacking.open(path)
     try:
-        if not _is_elf(backing):
+        if not is_elf(backing):
             raise ImageError(f"{path}: not an ELF file (no \\x7fELF magic)")
-        return _parse_elf(path, backing)
+        return parse_elf_core(path, backing)
     except BaseException:
         backing.close()
         raise
 
 
-def _parse_elf(path: str, backing: FileBacking) -> ElfCore:
+def parse_elf_core(path: str, backing: FileBacking) -> ElfCore:
     """Parse the headers of an ELF file known to start with the magic."""
     from pgwalk.formats import elf
 
@@ -874,96 +879,3 @@ def open_backing(path: str) -> tuple[FileBacking, list[str]]:
     inner.path = path
     inner.file = tmp
     return inner, [note]
-
-
-def _open_one(spec: str) -> tuple[list[Mapped], list[str], ElfCore | None]:
-    """The regions, warnings and ELF core or kdump file (if any) of one ``PATH[@BASE]``.
-
-    The caller owns the file: through the regions, or ``core.backing``.
-    """
-    path, base = parse_image_spec(spec)
-    path = os.path.expanduser(path)
-    try:
-        backing, warnings = open_backing(path)
-    except ImageError:
-        head, sep, tail = path.rpartition("@")
-        if sep and head and not os.path.exists(path) and os.path.exists(head):
-            raise ImageError(f"{path}: no such file, and {tail!r} after '@' is not a hexadecimal base address "
-                             f"(PATH@BASE, e.g. {head}@0x40000000)") from None
-        raise
-    try:
-        if _is_elf(backing):
-            if base is None:
-                core = _parse_elf(path, backing)
-                return list(core.mapped), warnings + list(core.warnings), core
-            warnings.append(f"{path}: starts with the ELF magic but @{base:#x} was given; "
-                            "mapped as a raw image")
-        elif base is None:
-            from pgwalk.kdump import kdump_kind, open_kdump_backing
-
-            if kdump_kind(backing.read(0, 16)):
-                dump = open_kdump_backing(path, backing)
-                return list(dump.mapped), warnings + list(dump.warnings), dump  # type: ignore[return-value]
-        base = base or 0
-        _check_range(base, backing.size, path)
-        return [(Region(base, backing.size, path, 0, "raw"), backing)], warnings, None
-    except BaseException:
-        backing.close()
-        raise
-
-
-def open_image(spec: str) -> PhysicalMemory:
-    """One raw image or ELF core, from ``PATH[@BASE]``."""
-    return open_images([spec])
-
-
-def open_images(specs: Iterable[str]) -> PhysicalMemory:
-    """Assemble physical memory from ``-i`` specs, in the order given.
-
-    Raw files map at their ``@BASE`` (default 0); files starting with
-    ``\\x7fELF`` map by PT_LOAD ``p_paddr``, kdump-compressed files (``KDUMP   ``
-    or makedumpfile flattened, :mod:`pgwalk.kdump`) by their bitmaps (unless
-    ``@BASE`` is given, which forces raw).  The ELF cores and kdump files are
-    in :attr:`PhysicalMemory.elf_cores` (both have ``notes`` and ``vmcoreinfo``).
-    Where images overlap the one given first wins (warned).
-    """
-    mapped: list[Mapped] = []
-    warnings: list[str] = []
-    cores: list[ElfCore] = []
-    opened: list[Backing] = []
-    try:
-        specs = list(specs)
-        if not specs:
-            raise ImageError("no memory image given (use -i PATH[@BASE])")
-        per_file: list[tuple[list[Mapped], Any]] = []
-        for spec in specs:
-            m, w, core = _open_one(spec)
-            opened.extend(b for _r, b in m)
-            if core is not None:
-                opened.append(core.backing)
-                cores.append(core)
-            per_file.append((m, core))
-            warnings.extend(w)
-        splits = [c for c in cores if getattr(c, "split", False)]
-        if len(splits) > 1:
-            # the files of a makedumpfile --split dump together form one memory
-            from pgwalk.kdump import join_split_dumps
-
-            joined, more, superseded = join_split_dumps(splits)
-            warnings = [w for w in warnings if w not in superseded] + more
-            if joined is not None:
-                opened.extend(b for _r, b in joined)
-                at = next(i for i, (_m, c) in enumerate(per_file) if c is splits[0])
-                per_file[at] = (joined, None)
-                per_file = [(m, c) for m, c in per_file if not any(c is s for s in splits)]
-        for m, _core in per_file:
-            mapped.extend(m)
-        mem = PhysicalMemory(mapped, warnings, cores)
-    except BaseException:
-        for b in _unique_objects(opened):
-            b.close()
-        raise
-    if not mem.regions:
-        mem.close()
-        raise ImageError("the images given hold no memory: " + "; ".join(mem.warnings or ("no regions",)))
-    return mem

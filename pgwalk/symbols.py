@@ -13,6 +13,7 @@ import re
 from typing import Any, Mapping
 
 from .errors import InputError, PgwalkError
+from .memory_protocol import capability
 
 __all__ = ["parse_symbolic", "symbols_from_memory"]
 
@@ -23,8 +24,8 @@ def symbols_from_memory(mem: Any) -> dict[str, int]:
     """The VMCOREINFO symbols of the first dump in ``mem`` that carries them ({} if none)."""
     from .vmcoreinfo import parse_vmcoreinfo
 
-    for core in getattr(mem, "elf_cores", ()) or ():
-        text = getattr(core, "vmcoreinfo", None)
+    for core in capability(mem, "elf_cores") or ():
+        text = core.vmcoreinfo
         if text:
             try:
                 return dict(parse_vmcoreinfo(text).symbols)

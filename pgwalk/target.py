@@ -231,7 +231,7 @@ def open(source: "str | Iterable[str] | Any" = None, *, regs: "str | Mapping[str
     :raises GdbError: the live target cannot be reached or read
     """
     from .errors import InputError
-    from .memory import open_images
+    from .images import open_images
     from .regs import load_register_file, registers_from_mapping, shortcut_registers
 
     explicit = _named_registers(registers)

@@ -23,10 +23,11 @@ output where it matters):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from . import attrs as A
 from .errors import NotInImage, UnknownRegister
+from .memory_protocol import Memory
 from .faults import Fault, FaultType
 from .formats import descriptors as D
 from .formats.fields import Layout
@@ -36,11 +37,7 @@ from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permission
 
 __all__ = ["Memory", "TraceStep", "Leaf", "AFUpdate", "Translation", "translate", "s2_translate", "decode_descriptor_type",
            "next_table_base", "leaf_base", "table_index", "s2_lookup", "s1_leaf", "s2_leaf",
-           "s2_walk_device", "s1_disabled_attributes", "stage2_attributes"]
-
-
-class Memory(Protocol):
-    def read_u64(self, pa: int, big_endian: bool = False) -> int: ...
+           "s2_walk_device", "s1_disabled_attributes", "stage2_attributes", "WalkFault"]
 
 
 # Descriptor field masks, from the one field table in pgwalk.formats.descriptors
@@ -192,8 +189,13 @@ class Translation:
         return min(shifts) if shifts else None
 
 
-class _Stop(Exception):
-    """Internal: a fault ends the walk (never escapes this module)."""
+class WalkFault(Exception):
+    """A fault ends the walk: :attr:`fault` is the :class:`~pgwalk.faults.Fault`.
+
+    Raised by :func:`s2_translate` (and the stage-1 walk inside this module);
+    :func:`translate` turns it into ``Translation.fault``, so only callers of
+    :func:`s2_translate` see it.
+    """
 
     def __init__(self, fault: Fault):
         self.fault = fault
@@ -253,7 +255,7 @@ def _read(mem: Memory, pa: int, big_endian: bool) -> int | str:
 def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Access | None, el: int,
                  s1ptw: bool, steps: list[TraceStep], s1_level: int | None = None,
                  af_updates: list[AFUpdate] | None = None) -> tuple[int, Leaf]:
-    """ASL ``AArch64.S2Translate`` for one IPA: returns (PA, leaf) or raises ``_Stop``.
+    """ASL ``AArch64.S2Translate`` for one IPA: returns (PA, leaf) or raises ``WalkFault``.
 
     ``s1ptw`` marks a stage 1 descriptor fetch (a read; HCR_EL2.PTW applies); the
     fetch's Access flag update, if any, is appended to ``af_updates``.
@@ -261,8 +263,8 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
     s2 = setup.s2
     assert s2 is not None
 
-    def fault(ftype: FaultType, level: int, reason: str, nii: bool = False) -> _Stop:
-        return _Stop(Fault(ftype, level, 2, s1ptw=s1ptw, ipa=ipa, reason=reason, not_in_image=nii))
+    def fault(ftype: FaultType, level: int, reason: str, nii: bool = False) -> WalkFault:
+        return WalkFault(Fault(ftype, level, 2, s1ptw=s1ptw, ipa=ipa, reason=reason, not_in_image=nii))
 
     if s2.config_fault:
         raise fault(FaultType.TRANSLATION, 0, s2.config_fault)
@@ -369,7 +371,7 @@ def _s1_disabled(setup: TranslationSetup, va: int, access: Access | None) -> tup
     pa_max = setup.features.pa_max
     check = va  # (with FEAT_MTE_CANONICAL_TAGS and MTX = 1, VA[59:56] would be ignored here)
     if (check >> pa_max) & ((1 << (addrtop - pa_max + 1)) - 1):
-        raise _Stop(Fault(FaultType.ADDRESS_SIZE, 0, 1,
+        raise WalkFault(Fault(FaultType.ADDRESS_SIZE, 0, 1,
                           reason=f"stage 1 is disabled and VA bits [{addrtop}:{pa_max}] are not zero"))
     return va & ((1 << 56) - 1), s1_disabled_attributes(setup, access)
 
@@ -397,11 +399,11 @@ def _va_out_of_range(p: S1WalkParams, va: int, access: Access | None) -> bool:
 
 def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | None, el: int,
              pan: bool, steps: list[TraceStep], af_updates: list[AFUpdate]) -> tuple[int, Leaf]:
-    """ASL ``AArch64.S1Translate`` with ``S1Walk``: returns (IPA/PA, leaf) or raises ``_Stop``."""
+    """ASL ``AArch64.S1Translate`` with ``S1Walk``: returns (IPA/PA, leaf) or raises ``WalkFault``."""
     p = setup.s1_params(va)
 
-    def fault(ftype: FaultType, level: int, reason: str, nii: bool = False) -> _Stop:
-        return _Stop(Fault(ftype, level, 1, reason=reason, not_in_image=nii))
+    def fault(ftype: FaultType, level: int, reason: str, nii: bool = False) -> WalkFault:
+        return WalkFault(Fault(ftype, level, 1, reason=reason, not_in_image=nii))
 
     if p.config_fault:
         raise fault(FaultType.TRANSLATION, 0, p.config_fault)
@@ -433,7 +435,7 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
             try:
                 desc_pa, _ = s2_translate(setup, mem, desc_addr, access=None, el=el, s1ptw=True,
                                           steps=steps, s1_level=level, af_updates=af_updates)
-            except _Stop as stop:
+            except WalkFault as stop:
                 steps.append(TraceStep(1, level, table, index, desc_addr, None, None, "s2 fault",
                                        note="stage 2 fault on the stage 1 table walk"))
                 raise
@@ -575,7 +577,7 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
             else:
                 pa, s2 = s2_translate(setup, mem, ipa, access=access, el=el, s1ptw=False, steps=steps)
                 attrs = stage2_attributes(setup, attrs, s2, stages, access)
-    except _Stop as stop:
+    except WalkFault as stop:
         fault = stop.fault
         if fault.stage == 1 or fault.s1ptw:
             pa = None
@@ -597,5 +599,5 @@ def s2_lookup(setup: TranslationSetup, mem: Memory, ipa: int, *, s1ptw: bool = F
     """
     try:
         return s2_translate(setup, mem, ipa, access=None, el=1, s1ptw=s1ptw, steps=[])
-    except _Stop as stop:
+    except WalkFault as stop:
         return stop.fault

@@ -110,7 +110,7 @@ def sample_files(name: str) -> tuple[Path, int, dict[str, int]]:
 def exec_address(name: str, candidates: list[int]) -> tuple[int, int] | None:
     """A page-aligned VA the sample maps executable at EL1, with its PA inside RAM and clear of
     the image and the program: (VA, PA)."""
-    from pgwalk.memory import open_image
+    from pgwalk.images import open_image
     from pgwalk.params import setup_from_registers
     from pgwalk.perms import Access
     from pgwalk.walk import translate

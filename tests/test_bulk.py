@@ -30,7 +30,8 @@ from pgwalk.bulk import (FAULT_TYPES, DescriptorReader, LineFormatter, bulk_at, 
                          parse_address_text, reverse_map, translate_many)
 from pgwalk.cli import main
 from pgwalk.formats.registers import HCR_EL2, SCTLR, TCR_EL1, TCR_EL2_E2H0, TCR_EL3, TTBR
-from pgwalk.memory import PhysicalMemory, open_image
+from pgwalk.memory import PhysicalMemory
+from pgwalk.images import open_image
 from pgwalk.params import Regime, setup_from_registers
 from pgwalk.perms import Access
 from pgwalk.report import csv_line, csv_row

@@ -53,7 +53,7 @@ def test_opening_an_elf_core_does_not_import_construct(tmp_path):
                              e_shentsize=64, e_shnum=0, e_shstrndx=0))
     path = tmp_path / "core"
     path.write_bytes((ehdr + phdr).ljust(0x1000, b"\0") + bytes(range(256)) * 16)
-    code = ("import sys; from pgwalk.memory import open_images; m = open_images([sys.argv[1]]); "
+    code = ("import sys; from pgwalk.images import open_images; m = open_images([sys.argv[1]]); "
             "assert m.read(0x40000000, 4) == bytes([0, 1, 2, 3]); "
             "assert 'construct' not in sys.modules, 'construct was imported'")
     p = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)

@@ -89,7 +89,7 @@ def real_elf(tmp_path_factory):
     if src is None or not entries:
         pytest.skip("oracle folder not available")
     from pgwalk.linux import registers_from_vmcoreinfo, vmcoreinfo_from_memory
-    from pgwalk.memory import open_image
+    from pgwalk.images import open_image
     from pgwalk.params import setup_from_registers
     from pgwalk.walk import translate as walk
 
@@ -550,7 +550,7 @@ def test_kdump_corrupt_pages_are_named(synthetic):
 def mdf(tmp_path_factory):
     """The whole -d 31 dump and its three split files, their raw layouts, and the ELF."""
     from makedumpfile_data import public_dir, raw_layout
-    from pgwalk.memory import open_image
+    from pgwalk.images import open_image
 
     d, elf, entries = public_dir(), linux_vmcore_elf(), linux_translations()
     if d is None or elf is None or not entries:
@@ -589,7 +589,7 @@ def _mdf_variant(m, src: Path, name: str, *, set_bits=(), clear_bits=(), patches
 def _reads_never_shifted(m, paths) -> tuple[int, int]:
     """Every page the original dump holds reads as the ELF has it, or is refused: (read, refused)."""
     from pgwalk.errors import NotInImage
-    from pgwalk.memory import open_images
+    from pgwalk.images import open_images
 
     read = refused = 0
     with open_images([str(p) for p in paths]) as mem:
@@ -728,7 +728,7 @@ def test_mdf_split_files_whose_ranges_overlap_are_not_joined(mdf):
     bad = _mdf_variant(m, p3, "part3-overlapping", patches=[(4096 + 80, "<Q", start)])
     rc, d, err = info(bad)
     assert rc == 0 and d["kdump"]["damage"] is None
-    from pgwalk.memory import open_images
+    from pgwalk.images import open_images
 
     with open_images([str(p1), str(p2), str(bad)]) as mem:
         assert any("overlap" in w and "each is read on its own" in w for w in mem.warnings), mem.warnings

@@ -22,7 +22,8 @@ from pgwalk.errors import ImageError, NotInImage
 from pgwalk.formats import kdump as K
 from pgwalk.kdump import (EXCLUDED_REASON, KdumpFile, is_kdump, open_kdump, prstatus_cpus,
                           write_kdump)
-from pgwalk.memory import open_elf_core, open_image, open_images
+from pgwalk.memory import open_elf_core
+from pgwalk.images import open_image, open_images
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from oracle_data import linux_vmcore_elf, linux_vmcore_kdump, linux_vmcoreinfo  # noqa: E402

@@ -21,7 +21,7 @@ from makedumpfile_data import make_kdump, public_dir, raw_layout
 from oracle_data import linux_registers, linux_translations, linux_vmcore_elf
 from pgwalk.cli import main
 from pgwalk.errors import NotInImage
-from pgwalk.memory import open_image, open_images
+from pgwalk.images import open_image, open_images
 
 PAGE = 4096
 SPLIT = [f"max-zstd-d31.split-{i}of3" for i in (1, 2, 3)]

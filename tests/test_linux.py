@@ -26,7 +26,8 @@ from pgwalk.linux import (
     kernel_layout, kimage_ptov, kimage_vtop, label_address, layout_constants, linux_mair,
     merge_registers, page_offset, ptov_linear, registers_from_vmcoreinfo, untag, vtop_linear,
 )
-from pgwalk.memory import open_elf_core, open_images
+from pgwalk.memory import open_elf_core
+from pgwalk.images import open_images
 from pgwalk.params import setup_from_registers
 from pgwalk.vmcoreinfo import parse_vmcoreinfo
 from pgwalk.walk import translate
@@ -425,7 +426,7 @@ def test_registers_need_swapper_and_sizes():
 
 def test_vmcoreinfo_from_memory(tmp_path):
     from pgwalk.linux import vmcoreinfo_from_memory
-    from pgwalk.memory import open_images
+    from pgwalk.images import open_images
 
     p, info, lin = _build("4k-39", tmp_path)
     mem = open_images([str(p)])

@@ -279,7 +279,7 @@ def test_vectorised_walker_and_reverse_map_never_walk_an_unknown_ttbr0(dump, cap
     from pgwalk.bulk import translate_many
     from pgwalk.errors import UnknownRegister
     from pgwalk.linux import registers_from_vmcoreinfo, vmcoreinfo_from_memory
-    from pgwalk.memory import open_images
+    from pgwalk.images import open_images
     from pgwalk.params import setup_from_registers
 
     mem = open_images([dump])

@@ -15,10 +15,8 @@ from hypothesis import strategies as st
 
 from pgwalk.errors import ImageError, InputError, NotInImage
 from pgwalk.formats import elf
-from pgwalk.memory import (
-    NOTE_READ_LIMIT, Backing, ElfCore, PhysicalMemory, Region, open_elf_core, open_image,
-    open_images, parse_image_spec,
-)
+from pgwalk.memory import NOTE_READ_LIMIT, Backing, ElfCore, PhysicalMemory, Region, open_elf_core, parse_image_spec
+from pgwalk.images import open_image, open_images
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from oracle_data import linux_vmcore_elf  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 import oracle_data
 from cli_helpers import SAMPLES, run, sample
 from pgwalk.contents import read_physical, read_virtual
-from pgwalk.memory import open_image, open_images
+from pgwalk.images import open_image, open_images
 from pgwalk.params import setup_from_registers
 from pgwalk.regs import load_register_file
 from pgwalk.symbols import parse_symbolic

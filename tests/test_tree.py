@@ -621,7 +621,7 @@ def _linux():
     elf = linux_vmcore_elf() if oracle is not None else None
     if elf is None:
         pytest.skip("the Linux oracle dump is not available")
-    from pgwalk.memory import open_images
+    from pgwalk.images import open_images
     from pgwalk.regs import load_register_file
 
     setup = setup_from_registers(load_register_file(oracle / "regs.json"))

@@ -225,7 +225,7 @@ def _compare_table(console, sw, hw, diff):
 def _batch_context(images, regs_file, reg_values, granule, va_bits, root):
     """load_context, but a batch may carry all its registers in its lines."""
     from ..errors import RegisterError
-    from ..memory import open_images
+    from ..images import open_images
     from .common import Context, load_context
 
     try:
@@ -265,9 +265,9 @@ def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan,
     if scalar or len(lines) < BULK_MIN_LINES:
         outcomes = _scalar_outcomes(batch, lines, as_json)
     else:
-        from .translate import _quiet_blas
+        from .translate import quiet_blas
 
-        _quiet_blas()
+        quiet_blas()
         outcomes = batch.run_many(lines, text=as_json)
     from .progress import Tracked
 

@@ -80,7 +80,8 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
     Linux kernel's own stage 1 setup is used.
     """
     from ..errors import InputError
-    from ..memory import PhysicalMemory, open_images
+    from ..images import open_images
+    from ..memory import PhysicalMemory
     from ..regs import load_register_file, parse_reg_assignment, shortcut_registers
 
     notes: list[str] = []
@@ -91,7 +92,7 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
 
         if images:
             raise InputError("--gdb and -i/--image exclude each other (one target at a time)")
-        return load_live_context(gdb, regs_file, reg_values, granule, va_bits, root)
+        return Context(*load_live_context(gdb, regs_file, reg_values, granule, va_bits, root), None)
     if images:
         memory = open_images(list(images))
         notes.extend(memory.warnings)

@@ -275,7 +275,7 @@ def short_line(d, far: int | None = None) -> str:
 def _walker_for(image: str):
     """A ``walk_fn`` for :func:`pgwalk.kernlog.compare_logged_walk`, or None with the reason."""
     try:
-        from ..memory import open_image
+        from ..images import open_image
         from ..params import setup_from_registers
         from ..walk import translate
     except Exception:                                         # the walker is not there (yet)

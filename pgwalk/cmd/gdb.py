@@ -11,12 +11,13 @@ def load_live_context(spec: str, regs_file: str | None, reg_values: tuple[str, .
                       va_bits: int | None, root: str | None):
     """Open the target, read its registers; ``--regs`` fills what the stub lacks, the shortcut and
     ``--reg`` win.  The notes say where each register came from.  The target is closed (QEMU's
-    memory mode restored) when the command ends."""
+    memory mode restored) when the command ends.  Returns ``(memory, registers, notes)``, which
+    :func:`pgwalk.cmd.common.load_context` wraps in its ``Context`` (this module never imports it)."""
     from ..errors import InputError
     from ..live import open_target
     from ..regs import load_register_file, parse_reg_assignment, shortcut_registers
     from ..target import live_registers
-    from .common import Context, parse_address
+    from ..values import parse_value
 
     mem = open_target(spec)
     ctx = click.get_current_context(silent=True)
@@ -28,7 +29,7 @@ def load_live_context(spec: str, regs_file: str | None, reg_values: tuple[str, .
         if any(x is not None for x in shortcut):
             if not all(x is not None for x in shortcut):
                 raise InputError("the shortcut needs all of --granule, --va-bits and --root")
-            explicit.update(shortcut_registers(granule, va_bits, parse_address(root, "--root")))
+            explicit.update(shortcut_registers(granule, va_bits, parse_value(root, "address", "--root")))
         explicit.update(dict(parse_reg_assignment(r) for r in reg_values))
         file_regs = load_register_file(regs_file) if regs_file else {}
         rs = live_registers(mem, file_regs, explicit, file_name=regs_file or "", explicit_name="the command line")
@@ -36,4 +37,4 @@ def load_live_context(spec: str, regs_file: str | None, reg_values: tuple[str, .
         if ctx is None:
             mem.close()
         raise
-    return Context(mem, rs.registers, rs.notes, None)
+    return mem, rs.registers, rs.notes

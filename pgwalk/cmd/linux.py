@@ -30,12 +30,12 @@ __all__ = ["vtop", "ptov"]
 def _info(dump: str):
     from ..errors import InputError
     from ..linux import vmcoreinfo_from_memory
-    from ..memory import open_images
+    from ..images import open_images
 
     mem = open_images([dump])
     info = vmcoreinfo_from_memory(mem)
     if info is None:
-        texts = [t for t in (getattr(c, "vmcoreinfo", None) for c in mem.elf_cores) if t]
+        texts = [c.vmcoreinfo for c in mem.elf_cores if c.vmcoreinfo]
         if texts:
             from ..vmcoreinfo import parse_vmcoreinfo
 

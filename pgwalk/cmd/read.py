@@ -47,7 +47,7 @@ def read(address, length, images, regs_file, reg_values, granule, va_bits, root,
     if physical and stages:
         raise InputError("--pa reads physical memory without a walk; drop --stages")
     if physical and not (regs_file or reg_values or root) and _gdb() is None:
-        from ..memory import open_images
+        from ..images import open_images
         from .common import Context
 
         if not images:

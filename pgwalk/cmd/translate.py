@@ -176,7 +176,7 @@ def _read_batch(path: str) -> tuple[list, "object | None"]:
 
     data = read_batch_bytes(path)
     if _newlines_at_least(data, BULK_THRESHOLD - 1):
-        _quiet_blas()
+        quiet_blas()
         from ..bulk import parse_address_text
 
         array = parse_address_text(data)
@@ -208,7 +208,7 @@ def _newlines_at_least(data: bytes, n: int) -> bool:
     return True
 
 
-def _quiet_blas() -> None:
+def quiet_blas() -> None:
     """numpy's OpenBLAS starts a thread pool at import that pgwalk never uses (no linear algebra):
     one thread, unless the user chose (it costs tens of ms on a busy machine)."""
     import os
@@ -219,7 +219,7 @@ def _quiet_blas() -> None:
 
 
 def _as_array(arg_vas: list[int], batch_vas: list[int], batch_array):
-    _quiet_blas()
+    quiet_blas()
     import numpy as np
 
     head = np.array(arg_vas + batch_vas, dtype=np.uint64)

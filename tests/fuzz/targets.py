@@ -239,7 +239,7 @@ def _info(path: str) -> None:
 
 def image_target(data: bytes, name: str = "image") -> None:
     """Open ``data`` as a memory image/crash dump and use it every way pgwalk can."""
-    from pgwalk.memory import open_images
+    from pgwalk.images import open_images
 
     path = Workdir.write(name, data)
     try:

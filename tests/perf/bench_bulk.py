@@ -160,7 +160,7 @@ import pgwalk.cli
 import pgwalk.cmd.translate as TR
 mark("import click, pgwalk.cli, pgwalk.cmd.translate")
 dump, va_file, out = sys.argv[1:4]
-TR._quiet_blas()
+TR.quiet_blas()
 import numpy
 mark("import numpy")
 import pgwalk.bulk as B
@@ -266,7 +266,7 @@ def _child(args: argparse.Namespace) -> None:
     import numpy as np
 
     from pgwalk.bulk import translate_many
-    from pgwalk.memory import open_image
+    from pgwalk.images import open_image
     from pgwalk.params import setup_from_registers
     from pgwalk.walk import translate
 

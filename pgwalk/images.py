@@ -1,0 +1,111 @@
+"""Open memory images by their format: raw files, ELF cores, kdump files, split kdump sets.
+
+:func:`open_images` turns the ``-i PATH[@BASE]`` specs into one
+:class:`~pgwalk.memory.PhysicalMemory` (a :class:`~pgwalk.memory_protocol.Memory`).
+It sits above both :mod:`pgwalk.memory` (regions, backings, ELF cores) and
+:mod:`pgwalk.kdump` (which builds on them), so neither imports the other back.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable
+
+from pgwalk.errors import ImageError
+from pgwalk.memory import (Backing, ElfCore, Mapped, PhysicalMemory, Region, check_range, is_elf, open_backing,
+                           parse_elf_core, parse_image_spec, unique_objects)
+
+__all__ = ["open_image", "open_images"]
+
+
+def _open_one(spec: str) -> tuple[list[Mapped], list[str], ElfCore | None]:
+    """The regions, warnings and ELF core or kdump file (if any) of one ``PATH[@BASE]``.
+
+    The caller owns the file: through the regions, or ``core.backing``.
+    """
+    path, base = parse_image_spec(spec)
+    path = os.path.expanduser(path)
+    try:
+        backing, warnings = open_backing(path)      # decompressed first when zstd, xz or gzip
+    except ImageError:
+        head, sep, tail = path.rpartition("@")
+        if sep and head and not os.path.exists(path) and os.path.exists(head):
+            raise ImageError(f"{path}: no such file, and {tail!r} after '@' is not a hexadecimal base address "
+                             f"(PATH@BASE, e.g. {head}@0x40000000)") from None
+        raise
+    try:
+        if is_elf(backing):
+            if base is None:
+                core = parse_elf_core(path, backing)
+                return list(core.mapped), warnings + list(core.warnings), core
+            warnings.append(f"{path}: starts with the ELF magic but @{base:#x} was given; "
+                            "mapped as a raw image")
+        elif base is None:
+            from pgwalk.kdump import kdump_kind, open_kdump_backing  # kdump's tables load only when needed
+
+            if kdump_kind(backing.read(0, 16)):
+                dump = open_kdump_backing(path, backing)
+                return list(dump.mapped), warnings + list(dump.warnings), dump  # type: ignore[return-value]
+        base = base or 0
+        check_range(base, backing.size, path)
+        return [(Region(base, backing.size, path, 0, "raw"), backing)], warnings, None
+    except BaseException:
+        backing.close()
+        raise
+
+
+def open_image(spec: str) -> PhysicalMemory:
+    """One raw image or ELF core, from ``PATH[@BASE]``."""
+    return open_images([spec])
+
+
+def open_images(specs: Iterable[str]) -> PhysicalMemory:
+    """Assemble physical memory from ``-i`` specs, in the order given.
+
+    Raw files map at their ``@BASE`` (default 0); files starting with
+    ``\\x7fELF`` map by PT_LOAD ``p_paddr``, kdump-compressed files (``KDUMP   ``
+    or makedumpfile flattened, :mod:`pgwalk.kdump`) by their bitmaps (unless
+    ``@BASE`` is given, which forces raw).  The ELF cores and kdump files are
+    in :attr:`PhysicalMemory.elf_cores` (both have ``notes`` and ``vmcoreinfo``).
+    Where images overlap the one given first wins (warned).
+    """
+    mapped: list[Mapped] = []
+    warnings: list[str] = []
+    cores: list[ElfCore] = []
+    opened: list[Backing] = []
+    try:
+        specs = list(specs)
+        if not specs:
+            raise ImageError("no memory image given (use -i PATH[@BASE])")
+        per_file: list[tuple[list[Mapped], Any]] = []
+        for spec in specs:
+            m, w, core = _open_one(spec)
+            opened.extend(b for _r, b in m)
+            if core is not None:
+                opened.append(core.backing)
+                cores.append(core)
+            per_file.append((m, core))
+            warnings.extend(w)
+        splits = [c for c in cores if not isinstance(c, ElfCore) and c.split]  # kdump files
+        if len(splits) > 1:
+            # the files of a makedumpfile --split dump together form one memory
+            from pgwalk.kdump import join_split_dumps
+
+            joined, more, superseded = join_split_dumps(splits)
+            warnings = [w for w in warnings if w not in superseded] + more
+            if joined is not None:
+                opened.extend(b for _r, b in joined)
+                at = next(i for i, (_m, c) in enumerate(per_file) if c is splits[0])
+                per_file[at] = (joined, None)
+                per_file = [(m, c) for m, c in per_file if not any(c is s for s in splits)]
+        for m, _core in per_file:
+            mapped.extend(m)
+        mem = PhysicalMemory(mapped, warnings, cores)
+    except BaseException:
+        for b in unique_objects(opened):
+            b.close()
+        raise
+    if not mem.regions:
+        mem.close()
+        raise ImageError("the images given hold no memory: " + "; ".join(mem.warnings or ("no regions",)))
+    return mem
