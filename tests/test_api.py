@@ -285,7 +285,7 @@ def test_paths_as_str_bytes_and_pathlib():
 
 
 def test_a_memory_object_given_is_not_closed():
-    from pgwalk.memory import open_images
+    from pgwalk.images import open_images
 
     mem = open_images([f"{SAMPLES / (S1 + '.img')}@0x40000000"])
     with pgwalk.open(mem, regs=str(SAMPLES / f"{S1}.regs.json")) as t:
