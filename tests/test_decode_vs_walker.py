@@ -79,3 +79,20 @@ def test_issue_example_vtcr_0x1008c():
     assert any("below the minimum 16" in w for w in rep.warnings)
     assert any("ID_AA64MMFR0_EL1 not given" in n for n in rep.notes)
     assert "concatenated" not in rep.summary
+
+
+def test_cli_id_reg_lifts_the_assumption_and_states_faults():
+    from click.testing import CliRunner
+
+    from pgwalk.cli import cli
+
+    out = CliRunner().invoke(cli, ["decode", "VTCR_EL2", "0x1008c"])
+    assert out.exit_code == 0
+    assert "below the minimum 16" in out.output and "ID_AA64MMFR0_EL1 not given" in out.output
+    # 40-bit IPA, start level 1, PARange 40 bits: 2 concatenated tables, no fault, nothing assumed of MMFR0
+    out = CliRunner().invoke(cli, ["decode", "VTCR_EL2", "0x80023558", "--id-reg", "ID_AA64MMFR0_EL1=0x2"])
+    assert out.exit_code == 0
+    assert "start level 1 (2 concatenated tables); 40-bit PA" in out.output
+    assert "warning" not in out.output and "ID_AA64MMFR0_EL1 not given" not in out.output
+    out = CliRunner().invoke(cli, ["decode", "VTCR_EL2", "0x0", "--id-reg", "FOO=1"])
+    assert out.exit_code == 2

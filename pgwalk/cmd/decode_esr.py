@@ -550,7 +550,10 @@ def _print_report(con, r, comparison=None, logged=None) -> None:
               help="descriptor: output size (52 with 64KB: OA[51:48] in bits [15:12]).")
 @click.option("--mair", metavar="VALUE", help="descriptor: MAIR_ELx, to name the stage 1 memory type.")
 @click.option("--one-el", is_flag=True, help="descriptor: a regime without EL0 (EL2, EL3): no AP[1], UXN, nG.")
-def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bits, mair, one_el):
+@click.option("--id-reg", "id_reg", multiple=True, metavar="NAME=VALUE",
+              help="TCR_ELx/VTCR_EL2: ID_AA64MMFR0/1/2_EL1 of the PE (else assumed, and the notes say how). "
+                   "Repeatable.")
+def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bits, mair, one_el, id_reg):
     """Decode a register pgwalk reads, or one page-table entry.
 
     REGISTER is one of TCR_EL1/2/3, VTCR_EL2, SCTLR_EL1/2/3, HCR_EL2, MAIR_EL1/2/3,
@@ -564,7 +567,7 @@ def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bi
     if granule or level is not None or ds or mair or one_el:
         raise InputError("--granule, --level, --ds, --mair and --one-el are for 'pgwalk decode descriptor'")
     from ..esr import EsrReport, decode_register
-    rep = decode_register(register, value, e2h=e2h)
+    rep = decode_register(register, value, e2h=e2h, id_registers=_id_registers(id_reg))
     if as_json:
         _dump("esr" if isinstance(rep, EsrReport) else "register", rep.to_json())
         return 0
@@ -575,6 +578,22 @@ def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bi
     else:
         (_plain_register if plain else _print_register)(con, rep, full)
     return 0
+
+
+def _id_registers(items) -> dict[str, int]:
+    """``--id-reg NAME=VALUE`` values: the ID registers a walk setup reads."""
+    from ..esr import parse_u64
+    out: dict[str, int] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().upper()
+        if not name.endswith("_EL1") and name.startswith("ID_"):
+            name += "_EL1"
+        if not sep or name not in ("ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1"):
+            raise InputError(f"--id-reg {item!r}: give ID_AA64MMFR0_EL1, ID_AA64MMFR1_EL1 or "
+                             "ID_AA64MMFR2_EL1 as NAME=VALUE")
+        out[name] = parse_u64(text, name)
+    return out
 
 
 def _decode_descriptor(value, as_json, granule, level, stage, ds, pa_bits, mair, one_el):
