@@ -1494,7 +1494,7 @@ def _vtcr(rep: RegisterReport, value: int, id_regs: Mapping[str, int]) -> None:
     rep.derived.update(d)
     rep.summary = (f"stage 2: {d['granule']} granule, {s2.iasize}-bit IPA, start level {s2.start_level}"
                    + (f" ({s2.concatenated} concatenated tables)" if s2.concatenated > 1 else "")
-                   + f"; {s2.oa_bits}-bit PA" + (" (configuration fault)" if s2.config_fault else ""))
+                   + f"; {s2.oa_bits}-bit PA" + (f"; configuration fault: {s2.config_fault}" if s2.config_fault else ""))
 
 
 def _ttbr(rep: RegisterReport, value: int, name: str) -> None:
