@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from .errors import InputError
 from .faults import FaultType, FscInfo, decode_fsc
@@ -1410,131 +1410,91 @@ def _plain(name: str, layout: Layout, value: int) -> RegisterReport:
     return rep
 
 
-def _start_level(iasize: int, g: int) -> int:
-    return 3 - (iasize - 1 - g) // (g - 3)
-
-
-def _region(txsz: int, g: int | None, ds: int) -> dict:
-    iasize = 64 - txsz
-    out: dict = {"txsz": txsz, "va_bits": iasize}
-    if g is None:
-        out["granule"] = None
-        return out
-    out["granule"] = f"{1 << (g - 10)}KB"
-    out["granule_shift"] = g
-    eff_ds = ds if g in (12, 14) else 0
-    out["effective_ds"] = eff_ds
-    start = _start_level(iasize, g)
-    out["start_level"] = start
-    out["levels"] = 4 - start
-    top = iasize - ((3 - start) * (g - 3) + g)
-    out["start_table_entries"] = 1 << top
-    mn = 12 if eff_ds or g == 16 else 16
-    problems = []
-    if txsz < mn:
-        problems.append(f"TxSZ {txsz} below the minimum {mn if g != 16 else '16 (12 with FEAT_LVA)'}: "
-                        "a level 0 Translation fault (with FEAT_LVA) or IMPDEF")
-    if txsz > (47 if g == 16 else 48):
-        problems.append(f"TxSZ {txsz} above the maximum: IMPDEF (clamp or a level 0 Translation fault)")
-    elif txsz > 39:
-        problems.append(f"TxSZ {txsz} > 39 needs FEAT_TTST")
-    if txsz < 16 and g in (12, 14) and not eff_ds:
-        problems.append("TxSZ < 16 with a 4KB/16KB granule needs DS = 1 (FEAT_LPA2)")
-    if problems:
-        out["problems"] = problems
+def _s1_region(p) -> dict:
+    """What ``decode`` shows of one VA range: the walker's own :class:`S1WalkParams`."""
+    g = p.granule_shift
+    start = p.start_level
+    out: dict = {"txsz": p.txsz, "va_bits": p.iasize, "granule": f"{1 << (g - 10)}KB", "granule_shift": g,
+                 "effective_ds": int(p.ds), "start_level": start, "levels": 4 - start,
+                 "start_table_entries": 1 << (p.iasize - ((3 - start) * p.stride + g)),
+                 "pa_bits": p.oa_bits}
+    if p.config_fault:
+        out["config_fault"] = p.config_fault
+        out["problems"] = [f"{p.config_fault}: a level 0 Translation fault on every access"]
     return out
 
 
-def _tcr_stage1(rep: RegisterReport, value: int, layout: Layout, two_ranges: bool, ps_field: str) -> None:
-    from .formats.registers import PS_BITS, TG0_GRANULE, TG1_GRANULE
-    ds = layout["DS"].get(value) if "DS" in layout else 0
-    tg0 = layout["TG0"].get(value)
+def _tcr_stage1(rep: RegisterReport, value: int, layout: Layout, tcr_name: str, regime_name: str,
+                id_regs: Mapping[str, int]) -> None:
+    from .formats.registers import PS_BITS
+    from .params import Features, Regime, s1_range_params
+    regime = Regime[regime_name]
+    regs = dict(id_regs)
+    regs[tcr_name] = value
+    if regime is Regime.EL20:
+        regs["HCR_EL2"] = 1 << 34   # E2H
+    features = Features.from_registers(regs)
+    two_ranges = regime.has_unprivileged
+    params = [s1_range_params(regime, n, regs, features) for n in range(2 if two_ranges else 1)]
     regions = {}
-    r0 = _region(layout["T0SZ"].get(value), TG0_GRANULE.get(tg0), ds)
-    if tg0 not in TG0_GRANULE:
-        rep.warnings.append("TG0 = 0b11 is reserved: the PE uses an IMPLEMENTATION DEFINED implemented size")
-    regions["TTBR0" if two_ranges else "TTBR0 (single range)"] = r0
-    if two_ranges:
-        tg1 = layout["TG1"].get(value)
-        r1 = _region(layout["T1SZ"].get(value), TG1_GRANULE.get(tg1), ds)
-        if tg1 not in TG1_GRANULE:
-            rep.warnings.append("TG1 = 0b00 is reserved: the PE uses an IMPLEMENTATION DEFINED implemented size")
-        r0["walks_disabled"] = bool(layout["EPD0"].get(value))
-        r1["walks_disabled"] = bool(layout["EPD1"].get(value))
-        r0["tbi"] = bool(layout["TBI0"].get(value))
-        r1["tbi"] = bool(layout["TBI1"].get(value))
-        regions["TTBR1"] = r1
-        r1["va_range"] = f"{(MASK64 << r1['va_bits']) & MASK64:#018x}-{MASK64:#018x}"
-        r0["va_range"] = f"0x0000000000000000-{(1 << r0['va_bits']) - 1:#018x}"
-    ps = layout[ps_field].get(value)
-    pa = PS_BITS[ps]
-    if pa == 52 and not ds and not any(r.get("granule_shift") == 16 for r in regions.values()):
-        rep.notes.append("IPS/PS = 52 bits with a 4KB/16KB granule and DS = 0: the output size is capped at 48 bits")
-    if pa == 56:
-        rep.notes.append("PA size 56 bits needs FEAT_D128 (reserved otherwise)")
+    for p in params:
+        r = _s1_region(p)
+        if two_ranges:
+            n = str(p.varange)
+            r["walks_disabled"] = bool(layout[f"EPD{n}"].get(value))
+            r["tbi"] = bool(layout[f"TBI{n}"].get(value))
+            r["va_range"] = (f"{(MASK64 << p.iasize) & MASK64:#018x}-{MASK64:#018x}" if p.varange
+                             else f"0x0000000000000000-{(1 << p.iasize) - 1:#018x}")
+        regions[f"TTBR{p.varange}" if two_ranges else "TTBR0 (single range)"] = r
+        for note in p.notes:
+            rep.warnings.append(note)
+    ps = params[0].ps
+    pa = params[0].oa_bits
+    if PS_BITS.get(ps) != pa:
+        rep.notes.append(f"{'IPS' if two_ranges else 'PS'} = {PS_BITS.get(ps)} bits, but the output size is "
+                         f"{pa} bits (granule, DS and PARange)")
     rep.derived["pa_bits"] = pa
     rep.derived["regions"] = regions
     hd, ha = layout["HD"].get(value), layout["HA"].get(value)
-    rep.derived["hw_access_flag"] = bool(ha)
-    rep.derived["hw_dirty"] = bool(hd and ha)
+    rep.derived["hw_access_flag"] = params[0].ha
+    rep.derived["hw_dirty"] = params[0].hd
     if hd and not ha:
         rep.notes.append("HD = 1 with HA = 0: dirty-state update behaves as disabled")
     for name, r in regions.items():
         for p in r.get("problems", []):
             rep.warnings.append(f"{name}: {p}")
+    rep.notes.extend(features.assumed)
     parts = []
     for name, r in regions.items():
-        if r.get("granule"):
-            parts.append(f"{name}: {r['granule']} granule, {r['va_bits']}-bit VA, start level {r['start_level']}"
-                         + (" (walks disabled)" if r.get("walks_disabled") else ""))
-        else:
-            parts.append(f"{name}: reserved granule, {r['va_bits']}-bit VA")
+        parts.append(f"{name}: {r['granule']} granule, {r['va_bits']}-bit VA, start level {r['start_level']}"
+                     + (" (walks disabled)" if r.get("walks_disabled") else "")
+                     + (" (configuration fault)" if r.get("config_fault") else ""))
     rep.summary = "; ".join(parts) + f"; {pa}-bit PA"
 
 
-def _vtcr(rep: RegisterReport, value: int) -> None:
-    from .formats.registers import PS_BITS, TG0_GRANULE, VTCR_EL2
-    L = VTCR_EL2
-    tg0 = L["TG0"].get(value)
-    g = TG0_GRANULE.get(tg0)
-    t0sz = L["T0SZ"].get(value)
-    sl0, sl2, ds = L["SL0"].get(value), L["SL2"].get(value), L["DS"].get(value)
-    iasize = 64 - t0sz
-    d: dict = {"ipa_bits": iasize, "t0sz": t0sz, "pa_bits": PS_BITS[L["PS"].get(value)]}
-    if g is None:
-        rep.warnings.append("TG0 = 0b11 is reserved")
-        d["granule"] = None
-    else:
-        d["granule"] = f"{1 << (g - 10)}KB"
-        if g == 12:
-            key = (sl2 & ds, sl0)
-            start = {(0, 0): 2, (0, 1): 1, (0, 2): 0, (0, 3): 3, (1, 0): -1}.get(key)
-        elif g == 14:
-            start = {0: 3, 1: 2, 2: 1, 3: 0}[sl0]
-            if sl0 == 3 and not ds:
-                rep.warnings.append("16KB SL0 = 0b11 (level 0) needs DS = 1: reserved otherwise")
-        else:
-            start = {0: 3, 1: 2, 2: 1}.get(sl0)
-        d["start_level"] = start
-        if start is None:
-            rep.warnings.append(f"SL2:SL0 = {sl2}:{sl0:02b} is reserved for this granule: a stage 2 level 0 "
-                                "Translation fault on every access")
-        else:
-            stride = g - 3
-            sl_min = (3 - start) * stride + g + 1
-            sl_max = sl_min + stride - 1 + 4
-            top = iasize - ((3 - start) * stride + g)
-            d["start_table_entries"] = 1 << top if top > 0 else 0
-            concat = 1 << max(0, top - stride)
-            d["concatenated_tables"] = concat
-            if iasize < sl_min or iasize > sl_max:
-                rep.warnings.append(f"T0SZ {t0sz} ({iasize}-bit IPA) is inconsistent with start level {start} "
-                                    f"(needs {sl_min}..{sl_max} bits): stage 2 level 0 Translation fault")
+def _vtcr(rep: RegisterReport, value: int, id_regs: Mapping[str, int]) -> None:
+    from .params import Features, s2_params
+    regs = dict(id_regs)
+    regs["VTCR_EL2"] = value
+    features = Features.from_registers(regs)
+    s2 = s2_params(regs, features)
+    g = s2.granule_shift
+    d: dict = {"ipa_bits": s2.iasize, "t0sz": s2.txsz, "pa_bits": s2.oa_bits, "granule": f"{1 << (g - 10)}KB",
+               "granule_shift": g, "effective_ds": int(s2.ds), "start_level": s2.start_level}
+    for note in s2.notes:
+        rep.warnings.append(note)
+    if s2.start_level is not None:
+        top = s2.iasize - ((3 - s2.start_level) * s2.stride + g)
+        d["start_table_entries"] = 1 << top if top > 0 else 0
+        d["concatenated_tables"] = s2.concatenated
+    if s2.config_fault:
+        d["config_fault"] = s2.config_fault
+        rep.warnings.append(f"{s2.config_fault}: a stage 2 level 0 Translation fault on every access")
+    rep.notes.extend(features.assumed)
     rep.derived.update(d)
-    if d.get("granule"):
-        rep.summary = f"stage 2: {d['granule']} granule, {iasize}-bit IPA, start level {d.get('start_level')}" + \
-                      (f" ({d['concatenated_tables']} concatenated tables)" if d.get("concatenated_tables", 1) > 1
-                       else "") + f"; {d['pa_bits']}-bit PA"
+    rep.summary = (f"stage 2: {d['granule']} granule, {s2.iasize}-bit IPA, start level {s2.start_level}"
+                   + (f" ({s2.concatenated} concatenated tables)" if s2.concatenated > 1 else "")
+                   + f"; {s2.oa_bits}-bit PA" + (f"; configuration fault: {s2.config_fault}" if s2.config_fault else ""))
 
 
 def _ttbr(rep: RegisterReport, value: int, name: str) -> None:
@@ -1610,11 +1570,18 @@ def canonical_register(name: str) -> str:
     return n
 
 
-def decode_register(name: str, value: int | str, *, e2h: bool = False) -> RegisterReport | EsrReport:
+def decode_register(name: str, value: int | str, *, e2h: bool = False,
+                    id_registers: Mapping[str, int] | None = None) -> RegisterReport | EsrReport:
     """``pgwalk decode REGISTER VALUE``: every field, its meaning, derived walk parameters.
 
+    Walk parameters (start levels, sizes, concatenation, configuration faults) come from
+    the walker's own setup (:func:`pgwalk.params.s1_range_params`, :func:`pgwalk.params.s2_params`).
+
     :param e2h: TCR_EL2 / TTBR1_EL2 with HCR_EL2.E2H = 1 (TCR_EL1 layout).
+    :param id_registers: ID_AA64MMFR0/1/2_EL1 values; absent ones are assumed as translate does
+        (the report's notes say which).
     """
+    id_regs = dict(id_registers or {})
     from .formats import registers as R
     reg = canonical_register(name)
     v = parse_u64(value, reg)
@@ -1632,7 +1599,7 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False) -> Regist
                               list(h.notes[1:]))
     if reg in ("TCR_EL1",) or (reg == "TCR_EL2" and e2h):
         rep = _plain(reg, R.TCR_EL1, v)
-        _tcr_stage1(rep, v, R.TCR_EL1, True, "IPS")
+        _tcr_stage1(rep, v, R.TCR_EL1, reg, "EL10" if reg == "TCR_EL1" else "EL20", id_regs)
         if reg == "TCR_EL2":
             rep.notes.append("decoded with the TCR_EL1 layout because HCR_EL2.E2H = 1 (--e2h)")
         return rep
@@ -1642,13 +1609,13 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False) -> Regist
         for res1 in ("RES1_23", "RES1_31"):
             if not lay[res1].get(v):
                 rep.warnings.append(f"bit {lay[res1].bits} is RES1 but clear")
-        _tcr_stage1(rep, v, lay, False, "PS")
+        _tcr_stage1(rep, v, lay, reg, "EL2" if reg == "TCR_EL2" else "EL3", id_regs)
         if reg == "TCR_EL2":
             rep.notes.append("layout for HCR_EL2.E2H = 0; use --e2h for the EL2&0 (VHE) layout")
         return rep
     if reg == "VTCR_EL2":
         rep = _plain(reg, R.VTCR_EL2, v)
-        _vtcr(rep, v)
+        _vtcr(rep, v, id_regs)
         return rep
     if reg.startswith("SCTLR"):
         SCTLR_FULL = F.SCTLR_FULL

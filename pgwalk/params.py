@@ -427,6 +427,31 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
         base_fault=base_fault, config_fault=config_fault, notes=tuple(notes))
 
 
+def s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int],
+                    features: Features | None = None) -> S1WalkParams:
+    """Stage 1 walk parameters of one VA range of ``regime`` from ``regs``
+    (TCR_ELx, TTBRn_ELx, SCTLR_ELx, HCR_EL2; ID registers when ``features`` is None).
+
+    The one derivation used by the walker (:func:`setup_from_registers`) and ``pgwalk decode``.
+    """
+    if features is None:
+        features = Features.from_registers(regs)
+    el = {Regime.EL10: "EL1", Regime.EL20: "EL2", Regime.EL2: "EL2", Regime.EL3: "EL3"}[regime]
+    e2h = bool(R.HCR_EL2["E2H"].get(_reg(regs, "HCR_EL2")))
+    return _s1_range_params(regime, varange, regs, features, el, e2h)
+
+
+def s2_params(regs: Mapping[str, int], features: Features | None = None) -> S2WalkParams:
+    """Stage 2 walk parameters from ``regs`` (VTCR_EL2, VTTBR_EL2, HCR_EL2; ID registers
+    when ``features`` is None), with the configuration checks of ``S2Translate``.
+
+    The one derivation used by the walker (:func:`setup_from_registers`) and ``pgwalk decode``.
+    """
+    if features is None:
+        features = Features.from_registers(regs)
+    return _s2_params(regs, features)
+
+
 def _s2_invalid_sl(granule: int, sl0: int, sl2: int, ds: bool, features: Features) -> str:
     """ASL ``AArch64.S2InvalidSL``: reserved or unsupported start levels, against PAMax."""
     pa_max = features.pa_max
@@ -540,7 +565,7 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None, 
     ranges: list[S1WalkParams] = []
     nranges = 2 if regime.has_unprivileged else 1
     for varange in range(nranges):
-        p = _s1_range_params(regime, varange, regs, features, el, e2h)
+        p = s1_range_params(regime, varange, regs, features)
         ranges.append(p)
         if s1_enabled and stage1:
             notes.extend(p.notes)
@@ -549,7 +574,7 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None, 
     if s2_on or not stage1:
         if "VTCR_EL2" not in regs:
             raise RegisterError("HCR_EL2 enables stage 2 (VM or DC) but VTCR_EL2 was not given")
-        s2 = _s2_params(regs, features)
+        s2 = s2_params(regs, features)
         notes.extend(s2.notes)
         if not s2_on:
             notes.append(("HCR_EL2 not given" if "HCR_EL2" not in regs else

@@ -176,6 +176,76 @@ def _print_register(con, rep, full: bool = False) -> None:
     _notes(con, rep.notes, about=rep.register)
 
 
+def _plain_output() -> bool:
+    """Stdout is a pipe or a file and colour is not forced: plain lines, printed without
+    importing rich (what the rich console prints there, at a fraction of the start-up)."""
+    from .output import color_mode, stdout_is_terminal
+    return not stdout_is_terminal() and color_mode() != "always"
+
+
+class _PlainOut:
+    """Plain lines on stdout, laid out as the rich console lays tables out in a pipe
+    (no borders, two spaces between columns, no padding at the ends of a line)."""
+
+    @property
+    def file(self):
+        return sys.stdout
+
+    def line(self, text: str = "") -> None:
+        sys.stdout.write(text.rstrip(" ") + "\n")
+
+    def table(self, rows, *, header=None, right=(), title=None) -> None:
+        body = ([list(header)] if header else []) + [list(r) for r in rows]
+        if title:
+            self.line(title)
+        if not body:
+            return
+        widths = [max(len(r[k]) for r in body) for k in range(len(body[0]))]
+        for r in body:
+            self.line("  ".join(c.rjust(w) if k in right else c.ljust(w)
+                                for k, (c, w) in enumerate(zip(r, widths))))
+
+
+def _plain_fields(out: _PlainOut, rows, title=None) -> None:
+    out.table([(d.name, d.bits, d.hex(), d.meaning + (f" ({d.note})" if d.note else "")) for d in rows],
+              header=("field", "bits", "value", "meaning"), right=(1, 2), title=title)
+
+
+def _plain_esr(out: _PlainOut, r, full: bool = False) -> None:
+    hexv = f"{r.value:#018x}" if r.value >> 32 else f"{r.value:#010x}"
+    out.line(f"{r.register} {hexv}  EC {r.ec:#04x} {r.ec_name} ({r.linux_ec_name})")
+    out.line(r.summary)
+    _plain_fields(out, _shown(r.details, full))
+    _warnings(out, r.warnings)
+    _notes(out, r.notes)
+    if r.far is not None:
+        _plain_fields(out, r.far.details, title=f"FAR {r.far.value:#018x}")
+        out.line(r.far.reason)
+        _notes(out, r.far.notes, about="FAR")
+    if r.hpfar is not None:
+        _plain_fields(out, r.hpfar.details, title=f"HPFAR_EL2 {r.hpfar.value:#018x}")
+        _notes(out, r.hpfar.notes, about="HPFAR_EL2")
+    if r.par is not None:
+        _plain_register(out, r.par, full)
+
+
+def _plain_register(out: _PlainOut, rep, full: bool = False) -> None:
+    out.line(f"{rep.register} {rep.value:#018x}")
+    if rep.summary:
+        out.line(rep.summary)
+    _plain_fields(out, _shown(rep.details, full))
+    if rep.derived:
+        rows = []
+        for k, v in rep.derived.items():
+            if isinstance(v, dict):
+                rows.extend((f"{k}.{k2}", _fmt(v2)) for k2, v2 in v.items())
+            else:
+                rows.append((k, _fmt(v)))
+        out.table(rows, title="derived")
+    _warnings(out, rep.warnings, about=rep.register)
+    _notes(out, rep.notes, about=rep.register)
+
+
 def _fmt(v) -> str:
     if isinstance(v, dict):
         return ", ".join(f"{k}={_fmt(x)}" for k, x in v.items())
@@ -251,6 +321,8 @@ def decode_esr(ctx, esr, far, hpfar, par, el, as_json, linux, kernel, log, image
         _dump("esr", report.to_json())
     elif short:
         click.echo(short_line(report))
+    elif _plain_output():
+        _plain_esr(_PlainOut(), report, full)
     else:
         _print_esr(_console(), report, full)
     return 0
@@ -482,7 +554,10 @@ def _print_report(con, r, comparison=None, logged=None) -> None:
               help="descriptor: output size (52 with 64KB: OA[51:48] in bits [15:12]).")
 @click.option("--mair", metavar="VALUE", help="descriptor: MAIR_ELx, to name the stage 1 memory type.")
 @click.option("--one-el", is_flag=True, help="descriptor: a regime without EL0 (EL2, EL3): no AP[1], UXN, nG.")
-def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bits, mair, one_el):
+@click.option("--id-reg", "id_reg", multiple=True, metavar="NAME=VALUE",
+              help="TCR_ELx/VTCR_EL2: ID_AA64MMFR0/1/2_EL1 of the PE (else assumed, and the notes say how). "
+                   "Repeatable.")
+def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bits, mair, one_el, id_reg):
     """Decode a register pgwalk reads, or one page-table entry.
 
     REGISTER is one of TCR_EL1/2/3, VTCR_EL2, SCTLR_EL1/2/3, HCR_EL2, MAIR_EL1/2/3,
@@ -496,16 +571,33 @@ def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bi
     if granule or level is not None or ds or mair or one_el:
         raise InputError("--granule, --level, --ds, --mair and --one-el are for 'pgwalk decode descriptor'")
     from ..esr import EsrReport, decode_register
-    rep = decode_register(register, value, e2h=e2h)
+    rep = decode_register(register, value, e2h=e2h, id_registers=_id_registers(id_reg))
     if as_json:
         _dump("esr" if isinstance(rep, EsrReport) else "register", rep.to_json())
         return 0
-    con = _console()
+    plain = _plain_output()
+    con = _PlainOut() if plain else _console()
     if isinstance(rep, EsrReport):
-        _print_esr(con, rep, full)
+        (_plain_esr if plain else _print_esr)(con, rep, full)
     else:
-        _print_register(con, rep, full)
+        (_plain_register if plain else _print_register)(con, rep, full)
     return 0
+
+
+def _id_registers(items) -> dict[str, int]:
+    """``--id-reg NAME=VALUE`` values: the ID registers a walk setup reads."""
+    from ..esr import parse_u64
+    out: dict[str, int] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().upper()
+        if not name.endswith("_EL1") and name.startswith("ID_"):
+            name += "_EL1"
+        if not sep or name not in ("ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1"):
+            raise InputError(f"--id-reg {item!r}: give ID_AA64MMFR0_EL1, ID_AA64MMFR1_EL1 or "
+                             "ID_AA64MMFR2_EL1 as NAME=VALUE")
+        out[name] = parse_u64(text, name)
+    return out
 
 
 def _decode_descriptor(value, as_json, granule, level, stage, ds, pa_bits, mair, one_el):
