@@ -39,12 +39,36 @@ def _exit_interrupted() -> None:
     os._exit(_INTERRUPTED)
 
 
+#: SIGINTs received (a Ctrl-C can land where Python cannot raise it, e.g. in a weakref callback
+#: inside the import system: it is then "ignored" there, and honoured when the command returns)
+_sigints: list[int] = []
+
+
+def _on_sigint(signum, frame) -> None:
+    _sigints.append(signum)
+    raise KeyboardInterrupt
+
+
+def _unraisable(unraisable, _default=sys.unraisablehook) -> None:
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return                                             # recorded by _on_sigint; honoured below
+    _default(unraisable)
+
+
 def run() -> None:
     """Run the CLI on ``sys.argv`` and exit with its status."""
+    try:
+        signal.signal(signal.SIGINT, _on_sigint)
+    except ValueError:                                     # not the main thread: keep Python's
+        pass
+    sys.unraisablehook = _unraisable
     try:
         from .cli import main
 
         rc = main()
+        if _sigints and rc != _INTERRUPTED:                # a Ctrl-C Python had to swallow
+            _say("pgwalk: interrupted\n")
+            rc = _INTERRUPTED
     except KeyboardInterrupt:                              # before main() could catch it (imports)
         _say("pgwalk: interrupted\n")
         rc = _INTERRUPTED

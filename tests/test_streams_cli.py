@@ -284,3 +284,42 @@ def test_main_broken_pipe_is_quiet_141(capsys, how):
         rc = main(["translate", *S, "0x1000"])
     out, err = capsys.readouterr()
     assert rc == 141 and err == "" and out == ""
+
+
+_SWALLOWED = """
+import os, signal, sys, weakref
+import pgwalk.cli
+from pgwalk.__main__ import run
+
+sys.argv = ["pgwalk", "decode-esr", "0x96000045"]
+real_main = pgwalk.cli.main
+
+
+def main():
+    class Obj:
+        pass
+
+    def callback(ref):                     # Python reports exceptions raised here as "ignored"
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(100000))                 # the handler runs here, inside the callback
+
+    obj = Obj()
+    ref = weakref.ref(obj, callback)
+    del obj
+    return real_main()
+
+
+pgwalk.cli.main = main
+run()
+"""
+
+
+def test_ctrl_c_that_python_swallows_still_ends_interrupted():
+    """A SIGINT landing where Python cannot raise it (a weakref callback, as in the import
+    system's module locks) is printed by Python as 'Exception ignored' and lost; pgwalk
+    honours it when the command returns: one line, 130."""
+    p = subprocess.run([sys.executable, "-c", _SWALLOWED], capture_output=True, env=ENV, timeout=60)
+    err = p.stderr.decode()
+    assert p.returncode == 130, (p.returncode, err)
+    lines = [ln for ln in err.splitlines() if "note:" not in ln]
+    assert lines == ["pgwalk: interrupted"], err
