@@ -328,14 +328,6 @@ def test_live_target_answers_as_the_image_and_is_restored_on_close(capsys):
 # --------------------------------------------------------------------------- the shared Linux dump
 
 
-@pytest.fixture(scope="module")
-def dump():
-    path = oracle_data.linux_vmcore_elf()
-    if path is None:
-        pytest.skip("Linux oracle dump not present")
-    return str(path)
-
-
 def test_dump_registers_come_from_vmcoreinfo_as_the_cli_takes_them(dump, capsys):
     from pgwalk.cmd.common import load_context
 

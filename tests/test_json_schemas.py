@@ -192,14 +192,6 @@ def test_decode_esr_log_with_an_image_validates(capsys, tmp_path):
     assert any("walk_comparison" in r for r in recs) and any("descriptors" in r for r in recs)
 
 
-@pytest.fixture(scope="module")
-def dump():
-    path = oracle_data.linux_vmcore_elf()
-    if path is None:
-        pytest.skip("Linux oracle dump not present")
-    return str(path)
-
-
 def test_the_shared_dump_validates(dump, capsys):
     check_lines("info", run(["info", "--json", dump], capsys)[1], count=1)
     vas = ["0xffff000001234567", "0xfffffbfffe800010", "0x400000", "0xffff800008000000", "0xffff000010000000"]

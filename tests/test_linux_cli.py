@@ -10,14 +10,6 @@ import oracle_data
 from pgwalk.cli import main
 
 
-@pytest.fixture(scope="module")
-def dump():
-    path = oracle_data.linux_vmcore_elf()
-    if path is None:
-        pytest.skip("Linux oracle dump not present")
-    return str(path)
-
-
 def test_vtop_ptov_round_trip_on_the_kernel_image_and_linear_map(dump, capsys):
     info = oracle_data.linux_vmcoreinfo()
     swapper = int(next(line.split("=")[1] for line in info.splitlines()

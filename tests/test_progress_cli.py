@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import oracle_data  # noqa: E402
 
 from pgwalk.cmd.progress import Progress, Tracked  # noqa: E402
 
@@ -117,14 +116,6 @@ def _run(argv, stdout_tty: bool, stderr_tty: bool, env=None) -> tuple[int, bytes
     for th in readers:
         th.join(timeout=60)
     return rc, bytes(got["out"]), bytes(got["err"])
-
-
-@pytest.fixture(scope="module")
-def dump():
-    path = oracle_data.linux_vmcore_elf()
-    if path is None:
-        pytest.skip("Linux oracle dump not present")
-    return str(path)
 
 
 @pytest.fixture(scope="module")
