@@ -111,46 +111,38 @@ def test_parse_symbolic():
         parse_symbolic("nosuch", {})            # no symbols: the plain value error
 
 
-@pytest.fixture(scope="module")
-def vmcore():
-    path = oracle_data.linux_vmcore_elf()
-    if path is None:
-        pytest.skip("the Linux oracle dump is not available (../shared/oracle)")
-    return path
-
-
-def test_symbols_on_the_real_dump(vmcore, capsys):
-    rc, out, _ = run(["read", "-i", str(vmcore), "init_uts_ns", "--format", "string"], capsys)
+def test_symbols_on_the_real_dump(dump, capsys):
+    rc, out, _ = run(["read", "-i", str(dump), "init_uts_ns", "--format", "string"], capsys)
     assert rc == 0 and out.split("  ", 1)[1].strip() == '"Linux"'
-    rc, out, _ = run(["read", "-i", str(vmcore), "init_uts_ns+0x82", "--format", "string"], capsys)
+    rc, out, _ = run(["read", "-i", str(dump), "init_uts_ns+0x82", "--format", "string"], capsys)
     assert rc == 0 and "6.1.0" in out
-    rc, out, _ = run(["info", "--symbols", str(vmcore)], capsys)
+    rc, out, _ = run(["info", "--symbols", str(dump)], capsys)
     assert rc == 0 and any(l.endswith("  swapper_pg_dir") for l in out.splitlines())
-    rc, t1, _ = run(["translate", "-i", str(vmcore), "swapper_pg_dir+0x18", "--json"], capsys)
+    rc, t1, _ = run(["translate", "-i", str(dump), "swapper_pg_dir+0x18", "--json"], capsys)
     addr = [l for l in out.splitlines() if l.endswith("  swapper_pg_dir")][0].split()[0]
-    rc, t2, _ = run(["translate", "-i", str(vmcore), hex(int(addr, 16) + 0x18), "--json"], capsys)
+    rc, t2, _ = run(["translate", "-i", str(dump), hex(int(addr, 16) + 0x18), "--json"], capsys)
     assert json.loads(t1)["pa"] == json.loads(t2)["pa"] is not None
 
 
-def test_symbols_wherever_an_address_is_taken(vmcore, capsys, tmp_path):
+def test_symbols_wherever_an_address_is_taken(dump, capsys, tmp_path):
     """vtop, translate batches (line-by-line and mixed with hex) and dump-tree --range take
     VMCOREINFO symbols too, and give what the symbol's hexadecimal value gives."""
-    rc, out, _ = run(["info", "--symbols", str(vmcore)], capsys)
+    rc, out, _ = run(["info", "--symbols", str(dump)], capsys)
     pgd = int([l for l in out.splitlines() if l.endswith("  swapper_pg_dir")][0].split()[0], 16)
-    rc, by_name, _ = run(["vtop", str(vmcore), "swapper_pg_dir+0x10", "--json"], capsys)
-    rc2, by_value, _ = run(["vtop", str(vmcore), hex(pgd + 0x10), "--json"], capsys)
+    rc, by_name, _ = run(["vtop", str(dump), "swapper_pg_dir+0x10", "--json"], capsys)
+    rc2, by_value, _ = run(["vtop", str(dump), hex(pgd + 0x10), "--json"], capsys)
     assert rc == rc2 == 0 and json.loads(by_name) == json.loads(by_value)
     batch = tmp_path / "b.txt"
     batch.write_text(f"swapper_pg_dir\n{pgd + 0x10:x}\nswapper_pg_dir+0x10\n")
-    rc, out, _ = run(["translate", "-i", str(vmcore), "--batch", str(batch), "--json"], capsys)
+    rc, out, _ = run(["translate", "-i", str(dump), "--batch", str(batch), "--json"], capsys)
     pas = [json.loads(l)["pa"] for l in out.splitlines()]
     assert rc == 0 and pas[1] == pas[2] and int(pas[0], 16) + 0x10 == int(pas[1], 16)
     batch.write_text("swapper_pg_dir\nno_such_symbol\n")
-    rc, _, err = run(["translate", "-i", str(vmcore), "--batch", str(batch), "--json"], capsys)
+    rc, _, err = run(["translate", "-i", str(dump), "--batch", str(batch), "--json"], capsys)
     assert rc == 2 and f"{batch}:2: 'no_such_symbol'" in err
-    rc, by_name, _ = run(["dump-tree", "-i", str(vmcore), "--range", "swapper_pg_dir+0x3000", "--json",
+    rc, by_name, _ = run(["dump-tree", "-i", str(dump), "--range", "swapper_pg_dir+0x3000", "--json",
                           "--view", "ranges"], capsys)
-    rc2, by_value, _ = run(["dump-tree", "-i", str(vmcore), "--range", f"{pgd:#x}+0x3000", "--json",
+    rc2, by_value, _ = run(["dump-tree", "-i", str(dump), "--range", f"{pgd:#x}+0x3000", "--json",
                             "--view", "ranges"], capsys)
     assert rc == rc2 == 0 and by_name == by_value
     (rng,) = [json.loads(l) for l in by_name.splitlines() if json.loads(l)["record"] == "range"]

@@ -21,7 +21,6 @@ from pgwalk.render_html import build_document, render_html
 from pgwalk.tree import WalkSummary
 from cli_helpers import run, sample
 from headless import Chromium, ChromiumError, find_chromium
-from oracle_data import linux_vmcore_elf
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "samples"
 SAMPLES = ["s1_4k_48bit", "s1_16k", "s1_64k", "lpa2_52bit_4k", "s2_concat", "two_stage"]
@@ -240,17 +239,9 @@ def test_hostile_tree_page_is_bounded(tmp_path, capsys, monkeypatch):
     assert sum(len(t["nodes"]) + len(t["ranges"]) for t in doc["trees"]) == 100
 
 
-@pytest.fixture(scope="module")
-def vmcore():
-    path = linux_vmcore_elf()
-    if path is None:
-        pytest.skip("the shared Linux oracle (linux-arm64/vmcore.elf.zst) is not there")
-    return str(path)
-
-
-def test_real_dump_ranges_and_labels(vmcore, tmp_path, capsys):
-    doc = write_page(["-i", vmcore, "--ttbr1"], tmp_path / "k.html", capsys)
-    expected = cli_ranges(["-i", vmcore, "--ttbr1"], capsys)
+def test_real_dump_ranges_and_labels(dump, tmp_path, capsys):
+    doc = write_page(["-i", dump, "--ttbr1"], tmp_path / "k.html", capsys)
+    expected = cli_ranges(["-i", dump, "--ttbr1"], capsys)
     assert page_ranges(doc) == expected and len(expected) > 100
     regions = {g["name"] for g in doc["trees"][0]["regions"]}
     assert {"linear map", "vmalloc", "kernel image", "vmemmap"} <= regions
@@ -439,11 +430,11 @@ def test_browser_marks_wx_and_el0_kernel_mappings(chromium, tmp_path, capsys):
     assert "W+X EL1" in chromium.evaluate("document.getElementById('details').innerText")
 
 
-def test_browser_real_dump(chromium, vmcore, tmp_path, capsys):
+def test_browser_real_dump(chromium, dump, tmp_path, capsys):
     path = tmp_path / "k.html"
-    doc = write_page(["-i", vmcore, "--ttbr1"], path, capsys)
+    doc = write_page(["-i", dump, "--ttbr1"], path, capsys)
     _open(chromium, path)
-    check_every_range_on_the_map(chromium, cli_ranges(["-i", vmcore, "--ttbr1"], capsys), doc)
+    check_every_range_on_the_map(chromium, cli_ranges(["-i", dump, "--ttbr1"], capsys), doc)
     t = doc["trees"][0]
     # the kernel text: a block, and the last page of the tree
     leaves = [i for i, n in enumerate(t["nodes"]) if n[0] == 1 and doc["styles"][n[3]]["mapped"]]
