@@ -15,7 +15,7 @@ from .fields import Field, Layout
 __all__ = [
     "VALID", "TYPE", "s1_table_layout", "s1_leaf_layout", "s2_table_layout", "s2_leaf_layout",
     "ADDR_47", "DS_OA_49_48", "DS_OA_51_50", "LPA_OA_51_48", "S1_TABLE", "S1_LEAF", "S2_LEAF",
-    "TABLE_IGNORED",
+    "TABLE_IGNORED", "table_res0_mask", "leaf_res0_masks",
 ]
 
 #: descriptor bit 0: valid
@@ -134,3 +134,26 @@ TABLE_IGNORED = (
     Field("IGNORED_58_51", 58, 51, "ignored"),
     Field("IGNORED_11_2", 11, 2, "ignored"),
 )
+
+
+_M64 = (1 << 64) - 1
+
+
+def table_res0_mask(stage: int, granule_shift: int, ds: bool, lpa64: bool) -> int:
+    """The bits of a table descriptor that are RES0: neither a field nor ignored."""
+    layout = (s1_table_layout if stage == 1 else s2_table_layout)(granule_shift, ds, lpa64)
+    ignored = 0
+    for f in TABLE_IGNORED:
+        ignored |= f.mask
+    return ~(layout.defined_mask | ignored) & _M64
+
+
+def leaf_res0_masks(stage: int, leaf_shift: int, granule_shift: int, ds: bool, lpa64: bool,
+                    block: bool) -> tuple[int, int]:
+    """``(res0, misalign)`` of a block or page descriptor: the RES0 bits, and (blocks only) the
+    output-address bits below the block size (a page's OA field bits the block does not use:
+    RES0 too, named apart because they look like a misaligned address)."""
+    leaf = s1_leaf_layout if stage == 1 else s2_leaf_layout
+    undefined = ~leaf(leaf_shift, ds, lpa64, block).defined_mask & _M64
+    misalign = undefined & leaf(granule_shift, ds, lpa64, False)["OA"].mask if block else 0
+    return undefined & ~misalign, misalign

@@ -138,10 +138,7 @@ def decode_descriptor(value: int, *, granule: int | str, level: int, stage: int 
         layout = (D.s1_table_layout if stage == 1 else D.s2_table_layout)(g, ds, lpa64)
         r.layout, r.fields = layout, layout.decode(value)
         r.address = next_table_base(value, g, ds, lpa64)
-        ignored = 0
-        for f in D.TABLE_IGNORED:
-            ignored |= f.mask
-        res0 = value & ~(layout.defined_mask | ignored) & _M64
+        res0 = value & D.table_res0_mask(stage, g, ds, lpa64)
         if res0:
             r.problems.append(f"RES0 bits set: {res0:#x}")
         _oa_check(r, pa_max)
@@ -154,16 +151,12 @@ def decode_descriptor(value: int, *, granule: int | str, level: int, stage: int 
     layout = (D.s1_leaf_layout if stage == 1 else D.s2_leaf_layout)(leafsize, ds, lpa64, block)
     r.layout, r.fields = layout, layout.decode(value)
     r.size_shift = leafsize
-    undefined = ~layout.defined_mask & _M64
-    if block:
-        page_oa = (D.s1_leaf_layout if stage == 1 else D.s2_leaf_layout)(g, ds, lpa64, False)["OA"].mask
-        misalign = undefined & page_oa
-        if value & misalign:
-            r.problems.append(f"output address bits {value & misalign:#x} below the {_size(leafsize)} block size "
-                              "are set (RES0, ignored)")
-        undefined &= ~misalign
-    if value & undefined:
-        r.problems.append(f"RES0 bits set: {value & undefined:#x}")
+    res0, misalign = D.leaf_res0_masks(stage, leafsize, g, ds, lpa64, block)
+    if value & misalign:
+        r.problems.append(f"output address bits {value & misalign:#x} below the {_size(leafsize)} block size "
+                          "are set (RES0, ignored)")
+    if value & res0:
+        r.problems.append(f"RES0 bits set: {value & res0:#x}")
     if stage == 1:
         p = SimpleNamespace(granule_shift=g, has_unprivileged=two_el, sh=0, ds=ds, lpa64=lpa64, hd=False, ha=False)
         leaf = s1_leaf(SimpleNamespace(mair=mair or 0, mair_known=mair is not None), p, value, level, kind, 0, False,

@@ -182,7 +182,6 @@ _PXNTABLE = D.S1_TABLE["PXNTable"]
 _NSTABLE = D.S1_TABLE["NSTable"]
 _S2_MEMATTR = D.S2_LEAF["MemAttr"]
 _APTABLE_1 = 0b10          # APTable[1]; APTable[0] is RES0 in one-EL regimes
-_TABLE_IGNORED_MASK = functools.reduce(lambda m, f: m | f.mask, D.TABLE_IGNORED, 0)
 # The fields whose values make two leaves differ (software and IGNORED bits do not)
 _S1_KEY_FIELDS = ("AttrIndx", "NS", "AP", "SH", "AF", "nG", "nT", "GP", "DBM", "Contiguous", "PXN", "UXN")
 _S2_KEY_FIELDS = ("MemAttr", "S2AP", "SH", "AF", "FnXS", "nT", "DBM", "Contiguous", "XN")
@@ -567,12 +566,9 @@ class _LevelDecode:
         self.has_layout = self.leafsize <= D.ADDR_47          # no leaf can exist at level -1
         if self.has_layout:
             layout = leaf_layout(self.leafsize, ds, lpa64, block)
-            undefined = ~layout.defined_mask & _M64
-            page_oa = leaf_layout(g, ds, lpa64, False)["OA"].mask
-            self.misalign = undefined & page_oa if block else 0
-            self.res0 = undefined & ~self.misalign
+            self.res0, self.misalign = D.leaf_res0_masks(tree.stage, self.leafsize, g, ds, lpa64, block)
             keys = _S1_KEY_FIELDS if tree.stage == 1 else _S2_KEY_FIELDS
-            km = D.TYPE.mask | undefined
+            km = D.TYPE.mask | self.res0 | self.misalign
             for name in keys:
                 if name in layout:
                     km |= layout[name].mask
@@ -581,8 +577,7 @@ class _LevelDecode:
             self.misalign = self.res0 = 0
             self.key_mask = D.TYPE.mask
         if block:
-            tl = (D.s1_table_layout if tree.stage == 1 else D.s2_table_layout)(g, ds, lpa64)
-            self.table_res0 = ~(tl.defined_mask | _TABLE_IGNORED_MASK) & _M64
+            self.table_res0 = D.table_res0_mask(tree.stage, g, ds, lpa64)
         else:
             self.table_res0 = 0
 
