@@ -43,6 +43,7 @@ LAYER: dict[str, str] = {
     "pgwalk.faults": "arch rules",
     "pgwalk.perms": "arch rules",
     "pgwalk.params": "arch rules",
+    "pgwalk.rules": "arch rules",
     "pgwalk.regs": "arch rules",
     "pgwalk.esr": "arch rules",
     # walk engine: scalar, vectorised and tree walks, AT, result records

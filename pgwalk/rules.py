@@ -1,0 +1,517 @@
+"""The rule kernel: each step of the VMSAv8-64 translation table walk stated once
+(Arm ARM DDI 0487 M.a.a, ASL ``AArch64.S1Translate``, ``S1Walk``, ``S2Translate``,
+``S2Walk`` and the functions they call).
+
+Every function here is pure and works on Python ints *and* on numpy ``uint64``
+arrays (one lane per input address or per descriptor), giving on an array what it
+gives element by element (``tests/test_rules.py`` checks this for each of them).
+The scalar traced walk (:mod:`pgwalk.walk`), the vectorised walk
+(:mod:`pgwalk.bulk`), the whole-tree walk (:mod:`pgwalk.tree`), AT and its
+reverse lookups, and ``decode`` call these functions; none of them restates a rule.
+
+The checks that can stop a walk are ordered data, so fault priority is stated once:
+
+* :data:`S1_SETUP_CHECKS`, :data:`S2_SETUP_CHECKS`: before the first descriptor
+  read (configuration, input range, EPDn/E0PDn, an unknown table base, the base
+  address size), each ``test(params, ia, access, el)``;
+* :data:`TABLE_CHECKS`: after a table descriptor, ``test(params, raw, next_table)``;
+* :data:`LEAF_CHECKS`: after a block or page descriptor, ``test(params, raw, oa, judge)``
+  where ``judge(raw)`` says which lanes the permission check denies (each driver
+  supplies it from :mod:`pgwalk.perms`; the vectorised one through tables built from
+  the same functions, :func:`s1_permission_table`).
+
+A driver evaluates a phase's checks in order; the first that holds is the fault
+(vectorised: each check only sees the lanes no earlier check stopped).  The
+descriptor read itself (a synchronous External abort when it cannot be read) and the
+descriptor type (:func:`decode_descriptor_type`: a Translation fault for invalid,
+reserved and illegal-block descriptors) come between the setup and the table or leaf
+checks, in that order, at every level.
+
+Numpy is never imported here: an array argument brings its own ``dtype``, and
+constants are made of that dtype (:func:`_k`), so importing this module costs nothing
+at start-up.
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import lru_cache
+from typing import Any, Callable, NamedTuple
+
+from .faults import FaultType
+from .formats import descriptors as D
+from .params import FINAL_LEVEL, block_desc_supported, oa_out_of_range
+from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permissions, s2_check, \
+    s2_direct_base_permissions
+
+__all__ = [
+    "FINAL_LEVEL", "DESCRIPTOR_BYTES", "DescType", "level_shift", "index_width", "table_entries", "table_index",
+    "descriptor_address", "addr_top", "va_range", "va_is_out_of_range", "s1_disabled_out_of_range",
+    "s1_disabled_output", "decode_descriptor_type", "descriptor_types", "next_table_base", "leaf_base",
+    "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB", "TABLE_ATTR_BITS",
+    "af_fault", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table",
+    "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_walk_device_table", "Check",
+    "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "TABLE_CHECKS", "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
+    "invalid_descriptor_reason", "output_size_reason",
+]
+
+#: a descriptor is 8 bytes: a table entry's address is ``table | index << 3``
+DESCRIPTOR_BYTES = 8
+_DESC_SHIFT = 3
+_ADDR_MASK_48 = (1 << (D.ADDR_47 + 1)) - 1
+_AF = D.S1_LEAF["AF"]
+assert D.S2_LEAF["AF"] == _AF
+_APTABLE = D.S1_TABLE["APTable"]
+_UXNTABLE = D.S1_TABLE["UXNTable"]
+_PXNTABLE = D.S1_TABLE["PXNTable"]
+_AP = D.S1_LEAF["AP"]
+_UXN = D.S1_LEAF["UXN"]
+_PXN = D.S1_LEAF["PXN"]
+_DBM = D.S1_LEAF["DBM"]
+_S2AP = D.S2_LEAF["S2AP"]
+_S2XN = D.S2_LEAF["XN"]
+_S2DBM = D.S2_LEAF["DBM"]
+_MEMATTR = D.S2_LEAF["MemAttr"]
+
+#: the hierarchical fields APTable, UXNTable, PXNTable are contiguous: bits [62:59]
+TABLE_ATTR_LSB = min(f.lsb for f in (_APTABLE, _UXNTABLE, _PXNTABLE))
+TABLE_ATTR_BITS = max(f.msb for f in (_APTABLE, _UXNTABLE, _PXNTABLE)) - TABLE_ATTR_LSB + 1
+assert TABLE_ATTR_BITS == _APTABLE.width + _UXNTABLE.width + _PXNTABLE.width
+
+# VA layout (ASL AArch64.GetVARange, AddrTop, AArch64.S1DisabledOutput)
+_VA_RANGE_BIT = 55
+_ADDR_TOP = 63
+_ADDR_TOP_TBI = 55
+_FLAT_BITS = 56
+
+
+def _k(like: Any, value: int) -> Any:
+    """``value`` as a constant of ``like``'s kind: a numpy scalar of its dtype for an
+    array (numpy would otherwise widen uint64 with Python ints), the int itself otherwise."""
+    dt = getattr(like, "dtype", None)
+    return value if dt is None else dt.type(value)
+
+
+def _ones(bits: int) -> int:
+    return (1 << bits) - 1 if bits > 0 else 0
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def level_shift(level: Any, granule_shift: int) -> Any:
+    """log2 of the bytes one entry at ``level`` maps: the lowest input-address bit the
+    level resolves, and the ASL ``leafsize`` of a block or page at that level
+    (``AArch64.S1LeafBase``: ``granulebits + stride * (FINAL_LEVEL - level)``).
+
+    ``level`` may be an int or an integer array (then an ``int16`` array comes back).
+    """
+    if hasattr(level, "dtype"):
+        level = level.astype("int16")
+    return (FINAL_LEVEL - level) * (granule_shift - 3) + granule_shift
+
+
+def index_width(level: int, start_level: int, iasize: int, granule_shift: int) -> int:
+    """Input-address bits the table at ``level`` indexes (ASL ``S1SLTTEntryAddress`` /
+    ``S2SLTTEntryAddress`` for the start level, which may be narrower or, for a
+    concatenated stage 2 table, wider; ``stride`` below it)."""
+    if level == start_level:
+        return max(iasize - level_shift(level, granule_shift), 0)
+    return granule_shift - 3
+
+
+def table_entries(level: int, start_level: int, iasize: int, granule_shift: int) -> int:
+    """Entries of a table at ``level`` (the root may be smaller, or concatenated at stage 2)."""
+    return 1 << index_width(level, start_level, iasize, granule_shift)
+
+
+def table_index(ia: Any, level: int, start_level: int, iasize: int, granule_shift: int) -> Any:
+    """ASL ``S1TTEntryAddress`` / ``S2TTEntryAddress``: the index ``ia`` selects at ``level``."""
+    lsb = level_shift(level, granule_shift)
+    mask = _ones(index_width(level, start_level, iasize, granule_shift))
+    return (ia >> _k(ia, lsb)) & _k(ia, mask)
+
+
+def descriptor_address(table: Any, index: Any) -> Any:
+    """The address of entry ``index`` of the table at ``table``."""
+    return table | (index << _k(index, _DESC_SHIFT))
+
+
+# --------------------------------------------------------------------------- input addresses
+
+
+def addr_top(tbi: bool, tbid: bool, is_instr: bool) -> int:
+    """ASL ``AArch64.AddrTop``: the top input-address bit that is not a tag."""
+    return _ADDR_TOP_TBI if (tbi and not (tbid and is_instr)) else _ADDR_TOP
+
+
+def va_range(va: Any) -> Any:
+    """ASL ``AArch64.GetVARange``: VA[55], 1 for the upper (TTBR1) range."""
+    return (va >> _k(va, _VA_RANGE_BIT)) & _k(va, 1)
+
+
+def va_is_out_of_range(va: Any, iasize: int, addrtop: int, upper: bool) -> Any:
+    """ASL ``AArch64.VAIsOutOfRange``: ``VA[addrtop:iasize]`` is not all zeros (lower range)
+    or all ones (``upper``: the TTBR1 range of a two-range regime)."""
+    if addrtop < iasize:
+        return (va & _k(va, 0)) != _k(va, 0)          # never (False, or an array of False)
+    width = addrtop - iasize + 1
+    bits = (va >> _k(va, iasize)) & _k(va, _ones(width))
+    return bits != _k(va, _ones(width) if upper else 0)
+
+
+def s1_disabled_out_of_range(va: Any, pa_max: int, addrtop: int) -> Any:
+    """ASL ``AArch64.S1DisabledOutput``: with stage 1 off, ``VA[addrtop:PAMax]`` must be zero
+    (a level 0 Address size fault otherwise)."""
+    if addrtop < pa_max:
+        return (va & _k(va, 0)) != _k(va, 0)
+    return ((va >> _k(va, pa_max)) & _k(va, _ones(addrtop - pa_max + 1))) != _k(va, 0)
+
+
+def s1_disabled_output(va: Any) -> Any:
+    """ASL ``AArch64.S1DisabledOutput``: the flat output, ``VA[55:0]``."""
+    return va & _k(va, _ones(_FLAT_BITS))
+
+
+# --------------------------------------------------------------------------- descriptors
+
+
+class DescType(enum.IntEnum):
+    """ASL ``DescriptorType``, with the block a level does not allow kept apart
+    (``AArch64.DecodeDescriptorType`` calls it ``DescriptorType_Invalid``)."""
+
+    INVALID = 0
+    TABLE = 1
+    BLOCK = 2
+    PAGE = 3
+    RESERVED = 4            # bits[1:0] = 0b01 at level 3
+    ILLEGAL_BLOCK = 5       # a block where BlockDescSupported says no
+
+    @property
+    def text(self) -> str:
+        return _DESC_TEXT[self]
+
+    @property
+    def is_leaf(self) -> bool:
+        return self in (DescType.BLOCK, DescType.PAGE)
+
+    @property
+    def faults(self) -> bool:
+        """A Translation fault when the walk reads it."""
+        return self in (DescType.INVALID, DescType.RESERVED, DescType.ILLEGAL_BLOCK)
+
+
+_DESC_TEXT = {DescType.INVALID: "invalid", DescType.TABLE: "table", DescType.BLOCK: "block", DescType.PAGE: "page",
+              DescType.RESERVED: "reserved", DescType.ILLEGAL_BLOCK: "illegal block"}
+_VT_MASK = D.VALID.mask | D.TYPE.mask
+assert (D.VALID.lsb, D.TYPE.lsb) == (0, 1)
+
+
+@lru_cache(maxsize=256)
+def descriptor_types(level: int, ds: bool, granule_shift: int, pa_max: int) -> tuple[DescType, ...]:
+    """ASL ``AArch64.DecodeDescriptorType`` at ``level``, for each value of bits[1:0]."""
+    out = []
+    for vt in range(4):
+        if not vt & 1:
+            out.append(DescType.INVALID)
+        elif vt & 2:
+            out.append(DescType.PAGE if level == FINAL_LEVEL else DescType.TABLE)
+        elif level == FINAL_LEVEL:
+            out.append(DescType.RESERVED)
+        elif block_desc_supported(ds, granule_shift, level, pa_max):
+            out.append(DescType.BLOCK)
+        else:
+            out.append(DescType.ILLEGAL_BLOCK)
+    return tuple(out)
+
+
+@lru_cache(maxsize=256)
+def _type_lut(level: int, ds: bool, granule_shift: int, pa_max: int) -> Any:
+    import numpy as np
+
+    lut = np.array([int(t) for t in descriptor_types(level, ds, granule_shift, pa_max)], dtype=np.uint8)
+    lut.flags.writeable = False
+    return lut
+
+
+def decode_descriptor_type(raw: Any, level: int, ds: bool, granule_shift: int, pa_max: int) -> Any:
+    """ASL ``AArch64.DecodeDescriptorType``: a :class:`DescType` (``uint8`` codes for an array)."""
+    if hasattr(raw, "dtype") and getattr(raw, "ndim", 0):
+        return _type_lut(level, ds, granule_shift, pa_max)[(raw & _k(raw, _VT_MASK)).astype("intp")]
+    return descriptor_types(level, ds, granule_shift, pa_max)[int(raw) & _VT_MASK]
+
+
+def _descriptor_address_field(raw: Any, low_bits: int, ds: bool, lpa64: bool) -> Any:
+    """The address a descriptor holds, bits below ``low_bits`` dropped: desc[47:low_bits],
+    then OA[51:48] from desc[15:12] (64KB granule, 52-bit PA) or desc[9:8]:desc[49:48] (DS = 1)."""
+    base = raw & _k(raw, _ADDR_MASK_48 & ~_ones(low_bits))
+    top = D.ADDR_47 + 1
+    if lpa64:
+        f = D.LPA_OA_51_48
+        base = base | (((raw >> _k(raw, f.lsb)) & _k(raw, f.wmask)) << _k(raw, top))
+    elif ds:
+        lo, hi = D.DS_OA_49_48, D.DS_OA_51_50
+        base = base | (((raw >> _k(raw, lo.lsb)) & _k(raw, lo.wmask)) << _k(raw, top)) \
+            | (((raw >> _k(raw, hi.lsb)) & _k(raw, hi.wmask)) << _k(raw, top + lo.width))
+    return base
+
+
+def next_table_base(raw: Any, granule_shift: int, ds: bool, lpa64: bool) -> Any:
+    """ASL ``AArch64.NextTableBase``: the next-level table address, aligned to one granule."""
+    return _descriptor_address_field(raw, granule_shift, ds, lpa64)
+
+
+def leaf_base(raw: Any, leafsize: int, ds: bool, lpa64: bool) -> Any:
+    """ASL ``AArch64.S1LeafBase`` / ``S2LeafBase``: the output base, aligned to the block or page size."""
+    return _descriptor_address_field(raw, leafsize, ds, lpa64)
+
+
+def stage_oa(base: Any, ia: Any, leafsize: Any) -> Any:
+    """ASL ``StageOA``: the leaf base with the input-address bits below the leaf size."""
+    if getattr(leafsize, "ndim", 0):
+        one = _k(ia, 1)
+        return base | (ia & ((one << leafsize.astype(ia.dtype)) - one))
+    return base | (ia & _k(ia, _ones(int(leafsize))))
+
+
+# --------------------------------------------------------------------------- hierarchical attributes
+
+
+def table_attr_bits(raw: Any, hpd: bool) -> Any:
+    """APTable, UXNTable, PXNTable of a table descriptor packed at bit 0 (:data:`TABLE_ATTR_LSB`
+    up); 0 when hierarchical permissions are disabled (``HPD`` = 1: ASL ``S1Walk``). A walk ORs
+    them over its table descriptors."""
+    bits = (raw >> _k(raw, TABLE_ATTR_LSB)) & _k(raw, _ones(TABLE_ATTR_BITS))
+    return bits & _k(raw, 0) if hpd else bits
+
+
+def hierarchical_attrs(bits: Any, two_el: bool) -> tuple[Any, Any, Any]:
+    """``(ap_table, uxn_table, pxn_table)`` from the ORed :func:`table_attr_bits` of a walk.
+
+    In a regime with one Exception level APTable[0] and PXNTable are RES0 (treated as 0).
+    """
+    raw = bits << _k(bits, TABLE_ATTR_LSB)
+    ap = (raw >> _k(raw, _APTABLE.lsb)) & _k(raw, _APTABLE.wmask)
+    if not two_el:
+        ap = ap & _k(raw, 0b10)
+    uxn = ((raw >> _k(raw, _UXNTABLE.lsb)) & _k(raw, 1)) != _k(raw, 0)
+    pxn = (((raw >> _k(raw, _PXNTABLE.lsb)) & _k(raw, 1)) != _k(raw, 0)) & two_el
+    return ap, uxn, pxn
+
+
+# --------------------------------------------------------------------------- leaf rules
+
+
+def af_fault(raw: Any, ha: bool) -> Any:
+    """ASL ``AArch64.S1Translate`` / ``S2Translate``: AF = 0 without hardware AF update is an
+    Access flag fault (with HA = 1 the walk sets AF instead)."""
+    return (((raw >> _k(raw, _AF.lsb)) & _k(raw, 1)) == _k(raw, 0)) & (not ha)
+
+
+def s2_walk_device(memattr: Any, fwb: bool) -> Any:
+    """Whether stage 2 MemAttr makes a stage 1 table fetch a Device access (the HCR_EL2.PTW check)."""
+    if fwb:
+        return (memattr & _k(memattr, 0b100)) == _k(memattr, 0)
+    return (memattr & _k(memattr, 0b1100)) == _k(memattr, 0)
+
+
+# Permissions over arrays: a leaf's permission-relevant bits are packed into a small code and
+# looked up in a table made by calling the scalar rules of pgwalk.perms on every code, so the
+# vectorised walk judges permissions with the very functions the scalar walk calls.
+_PC_UXN = _AP.width
+_PC_PXN = _PC_UXN + 1
+_PC_DBM = _PC_PXN + 1
+_PC_TB = _PC_DBM + 1
+_S1_CODES = 1 << (_PC_TB + TABLE_ATTR_BITS)
+_PC2_XN = _S2AP.width
+_PC2_DBM = _PC2_XN + _S2XN.width
+_S2_CODES = 1 << (_PC2_DBM + 1)
+
+
+def _field(raw: Any, f: D.Field) -> Any:
+    return (raw >> _k(raw, f.lsb)) & _k(raw, f.wmask)
+
+
+def s1_permission_code(raw: Any, tbl_bits: Any) -> Any:
+    """The stage 1 permission code of a leaf: AP[2:1], UXN, PXN, DBM and the walk's table bits."""
+    tb = tbl_bits.astype(raw.dtype) if hasattr(tbl_bits, "dtype") and hasattr(raw, "dtype") else tbl_bits
+    code = _field(raw, _AP) | (_field(raw, _UXN) << _k(raw, _PC_UXN)) | (_field(raw, _PXN) << _k(raw, _PC_PXN)) \
+        | (_field(raw, _DBM) << _k(raw, _PC_DBM)) | (tb << _k(raw, _PC_TB))
+    return code.astype("intp") if hasattr(code, "astype") and getattr(code, "ndim", 0) else int(code)
+
+
+def s1_perms_of_code(code: int, two_el: bool, hd: bool) -> S1Perms:
+    """ASL ``AArch64.S1DirectBasePermissions`` of one :func:`s1_permission_code`."""
+    ap_table, uxn_table, pxn_table = hierarchical_attrs(code >> _PC_TB, two_el)
+    return s1_direct_base_permissions(
+        two_el=two_el, ap=code & _AP.wmask, uxn=bool(code >> _PC_UXN & 1),
+        pxn=bool(code >> _PC_PXN & 1) and two_el, dbm=bool(code >> _PC_DBM & 1), hd=hd,
+        ap_table=ap_table, uxn_table=bool(uxn_table), pxn_table=bool(pxn_table))
+
+
+@lru_cache(maxsize=256)
+def s1_permission_table(two_el: bool, hd: bool, access: Access, el0: bool, pan: bool, epan: bool,
+                        wxn: bool) -> Any:
+    """For every :func:`s1_permission_code`: ASL ``AArch64.S1CheckPermissions`` permits ``access``
+    (a read-only bool array; everything it depends on is an argument, so each is built once)."""
+    import numpy as np
+
+    table = np.array([s1_check(s1_perms_of_code(c, two_el, hd), access, el0=el0, pan=pan, epan=epan, wxn=wxn)
+                      for c in range(_S1_CODES)], dtype=bool)
+    table.flags.writeable = False
+    return table
+
+
+def s2_permission_code(raw: Any) -> Any:
+    """The stage 2 permission code of a leaf: S2AP, XN[1:0] and DBM."""
+    code = _field(raw, _S2AP) | (_field(raw, _S2XN) << _k(raw, _PC2_XN)) | (_field(raw, _S2DBM) << _k(raw, _PC2_DBM))
+    return code.astype("intp") if getattr(code, "ndim", 0) else int(code)
+
+
+def s2_perms_of_code(code: int, hd: bool, xnx: bool) -> S2Perms:
+    """ASL ``AArch64.S2DirectBasePermissions`` of one :func:`s2_permission_code`."""
+    return s2_direct_base_permissions(s2ap=code & _S2AP.wmask, xn=code >> _PC2_XN & _S2XN.wmask,
+                                      dbm=bool(code >> _PC2_DBM & 1), hd=hd, xnx=xnx)
+
+
+@lru_cache(maxsize=64)
+def s2_permission_table(hd: bool, xnx: bool, access: Access | None, el0: bool) -> Any:
+    """For every :func:`s2_permission_code`: stage 2 permits ``access`` (``None``: the read a stage 1
+    table fetch makes) -- ASL ``AArch64.S2CheckPermissions``."""
+    import numpy as np
+
+    out = np.array([s2_perms_of_code(c, hd, xnx).r if access is None
+                    else s2_check(s2_perms_of_code(c, hd, xnx), access, el0=el0) for c in range(_S2_CODES)],
+                   dtype=bool)
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=4)
+def s2_walk_device_table(fwb: bool) -> Any:
+    """:func:`s2_walk_device` for every MemAttr value."""
+    import numpy as np
+
+    out = np.array([s2_walk_device(m, fwb) for m in range(1 << _MEMATTR.width)], dtype=bool)
+    out.flags.writeable = False
+    return out
+
+
+# --------------------------------------------------------------------------- checks as data
+
+
+class Check(NamedTuple):
+    """One check that can stop a walk: ``test`` holds (True, or a bool array per lane) when the
+    walk faults with ``fault`` (``None``: not a fault, the walk cannot go on -- an unknown table
+    base register) at ``level`` (``None``: the level being walked); ``reason`` says why, for the
+    scalar walk's trace (same arguments as ``test``)."""
+
+    name: str
+    fault: FaultType | None
+    level: int | None
+    test: Callable[..., Any]
+    reason: Callable[..., str]
+
+
+def _const(like: Any, value: bool) -> Any:
+    """``value`` for every lane of ``like`` (a bool, or a bool array of its shape)."""
+    if hasattr(like, "dtype") and getattr(like, "ndim", 0):
+        import numpy as np
+
+        return np.full(like.shape, value, dtype=bool)
+    return value
+
+
+def _s1_addr_top(p: Any, access: Access | None) -> int:
+    return addr_top(p.tbi, p.tbid, access is Access.EXEC)
+
+
+#: Stage 1, before the walk (ASL ``AArch64.S1Translate``, ``S1Walk``): ``test(p, va, access, el)``
+#: with ``p`` the :class:`~pgwalk.params.S1WalkParams` of the VA's range.
+S1_SETUP_CHECKS: tuple[Check, ...] = (
+    Check("configuration", FaultType.TRANSLATION, 0,
+          lambda p, va, access, el: _const(va, bool(p.config_fault)),
+          lambda p, va, access, el: p.config_fault),
+    Check("VA range", FaultType.TRANSLATION, 0,
+          lambda p, va, access, el: va_is_out_of_range(va, p.iasize, _s1_addr_top(p, access),
+                                                       p.has_unprivileged and p.varange == 1),
+          lambda p, va, access, el: f"VA {va:#x} is outside the {p.iasize}-bit {p.ttbr_name} range"),
+    Check("E0PD", FaultType.TRANSLATION, 0,
+          lambda p, va, access, el: _const(va, bool(p.has_unprivileged and el == 0 and p.e0pd)),
+          lambda p, va, access, el: f"E0PD{p.varange} = 1 and the access is from EL0"),
+    Check("EPD", FaultType.TRANSLATION, 0,
+          lambda p, va, access, el: _const(va, bool(p.has_unprivileged and p.epd)),
+          lambda p, va, access, el: f"EPD{p.varange} = 1: walks through {p.ttbr_name} are disabled"),
+    Check("table base known", None, 0,
+          lambda p, va, access, el: _const(va, not p.ttbr_known),
+          lambda p, va, access, el: f"{p.ttbr_name} is unknown"),
+    Check("table base size", FaultType.ADDRESS_SIZE, 0,
+          lambda p, va, access, el: _const(va, bool(p.base_fault)),
+          lambda p, va, access, el: f"{p.ttbr_name} base {p.base:#x} is beyond the {p.oa_bits}-bit output size"),
+)
+
+#: Stage 2, before the walk (ASL ``AArch64.S2Translate``, ``S2Walk``): ``test(s2, ipa, access, el)``
+#: with ``s2`` the :class:`~pgwalk.params.S2WalkParams`.
+S2_SETUP_CHECKS: tuple[Check, ...] = (
+    Check("configuration", FaultType.TRANSLATION, 0,
+          lambda s2, ipa, access, el: _const(ipa, bool(s2.config_fault)),
+          lambda s2, ipa, access, el: s2.config_fault),
+    Check("IPA range", FaultType.TRANSLATION, 0,
+          lambda s2, ipa, access, el: (ipa >> _k(ipa, s2.iasize)) != _k(ipa, 0),
+          lambda s2, ipa, access, el: f"IPA {ipa:#x} is outside the {s2.iasize}-bit input range"),
+    Check("table base size", FaultType.ADDRESS_SIZE, 0,
+          lambda s2, ipa, access, el: _const(ipa, bool(s2.base_fault)),
+          lambda s2, ipa, access, el: f"VTTBR_EL2 base {s2.base:#x} is beyond the {s2.oa_bits}-bit output size"),
+)
+
+#: After a table descriptor (either stage): ``test(p, raw, next_table)``.
+TABLE_CHECKS: tuple[Check, ...] = (
+    Check("next-level table size", FaultType.ADDRESS_SIZE, None,
+          lambda p, raw, nxt: oa_out_of_range(nxt, _k(nxt, p.oa_bits)),
+          lambda p, raw, nxt: f"next-level table {nxt:#x} is beyond the {p.oa_bits}-bit output size"),
+)
+
+
+def output_size_reason(oa: int, base: int, leafsize: int, oa_bits: int) -> str:
+    """Why a stage's final output address (ASL ``StageOA``) is out of range."""
+    if not oa_out_of_range(base, oa_bits):
+        return (f"output address {oa:#x} is beyond the {oa_bits}-bit output size (the {1 << leafsize:#x}-byte "
+                f"block at {base:#x} is larger than the output address space)")
+    return f"output address {oa:#x} is beyond the {oa_bits}-bit output size"
+
+
+def invalid_descriptor_reason(kind: DescType, level: int, granule_shift: int, ds: bool) -> str:
+    """Why a descriptor of type ``kind`` is a Translation fault."""
+    if kind is DescType.INVALID:
+        return "invalid descriptor (bit 0 = 0)"
+    if kind is DescType.RESERVED:
+        return "reserved descriptor at level 3 (bits[1:0] = 0b01)"
+    return (f"block descriptor not allowed at level {level} with {1 << (granule_shift - 10)}KB granule"
+            f"{' and DS = 1' if ds else ''}")
+
+
+#: After a block or page descriptor (either stage): ``test(p, raw, oa, judge)``; ``judge(raw)``
+#: is the driver's permission check (True: denied).  The scalar walk words the permission
+#: fault itself (it knows the access); ``reason`` gets ``leafsize`` and ``base`` for the first.
+LEAF_CHECKS: tuple[Check, ...] = (
+    Check("output size", FaultType.ADDRESS_SIZE, None,
+          lambda p, raw, oa, judge: oa_out_of_range(oa, _k(oa, p.oa_bits)),
+          lambda p, raw, oa, judge: f"output address {oa:#x} is beyond the {p.oa_bits}-bit output size"),
+    Check("access flag", FaultType.ACCESS_FLAG, None,
+          lambda p, raw, oa, judge: af_fault(raw, p.ha),
+          lambda p, raw, oa, judge: "AF = 0 and hardware AF update is off"),
+    Check("permission", FaultType.PERMISSION, None,
+          lambda p, raw, oa, judge: judge(raw),
+          lambda p, raw, oa, judge: "permissions deny the access"),
+)
+
+#: The stage 2 leaf of a stage 1 table fetch (S1PTW): the leaf checks, whose permission check is
+#: the read the walk makes, then (HCR_EL2.PTW = 1) stage 2 Device memory.
+S2_WALK_LEAF_CHECKS: tuple[Check, ...] = LEAF_CHECKS[:2] + (
+    Check("walk read permission", FaultType.PERMISSION, None,
+          lambda s2, raw, oa, judge: judge(raw),
+          lambda s2, raw, oa, judge: "stage 2 denies the stage 1 walk read access (S2AP)"),
+    Check("walk to Device memory", FaultType.PERMISSION, None,
+          lambda s2, raw, oa, judge: s2_walk_device(_field(raw, _MEMATTR), s2.fwb) & s2.ptw,
+          lambda s2, raw, oa, judge: "stage 1 table in stage 2 Device memory with HCR_EL2.PTW = 1"),
+)
