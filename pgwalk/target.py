@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 if TYPE_CHECKING:  # pragma: no cover
     from .at import ATResult
     from .bulk import BulkTranslation
+    from .nested import NestedTranslation
     from .contents import Piece
     from .linux import LayoutRange, PtovResult, VtopResult
     from .params import Regime, TranslationSetup
@@ -271,6 +272,15 @@ def open(source: "str | Iterable[str] | Any" = None, *, regs: "str | Mapping[str
         raise
     notes = list(getattr(memory, "warnings", ()) or ()) + rs.notes
     return Target(memory, rs.registers, notes, rs.vmcoreinfo, owns_memory=memory is not source)
+
+
+def _register_set(regs: "str | Mapping[str, Any]", what: str) -> dict[str, int]:
+    """Registers from a register file path or a mapping laid out as one."""
+    from .regs import load_register_file, registers_from_mapping
+
+    if isinstance(regs, Mapping):
+        return registers_from_mapping(regs, what)
+    return load_register_file(regs)
 
 
 #: registers a walk of each regime may use, named when a stub lacks them
@@ -712,6 +722,38 @@ class Target:
         self._check_bases(setup, vas, stages)
         res = translate_many(setup, self.memory, vas, stages=stages, access=acc, el=el_, pan=pan_applies)
         return mark_contents(res, self.memory)
+
+    def translate_nested(self, va: "int | str", *, guest_hyp: "str | Mapping[str, Any]",
+                         host: "str | Mapping[str, Any]", access: Any = None, el: int | None = None,
+                         pan: bool = False) -> "NestedTranslation":
+        """Translate an L2 guest address through a guest hypervisor's stage 2 and the host's
+        (``translate --nested``): this target's registers are the L2 guest's EL1 registers, its
+        memory is host-physical.
+
+        >>> t = pgwalk.open("host.img@0x40000000", regs="l2.json")          # doctest: +SKIP
+        >>> r = t.translate_nested(0x400000, guest_hyp="l1.json", host="l0.json")
+        >>> r.fault_layer, r.pa
+
+        :param guest_hyp: L1's virtual EL2 registers (HCR_EL2, VTCR_EL2, VTTBR_EL2, ...): a register
+            file or a mapping laid out as one
+        :param host: L0's registers (HCR_EL2, VTCR_EL2, VTTBR_EL2 and its ID registers), likewise
+        :param access, el, pan: as :meth:`translate` (the access judged at every layer)
+        :returns: a :class:`pgwalk.nested.NestedTranslation`: the composed trace labelled by layer,
+            ``fault_layer`` and what each party receives (``deliveries``)
+        :raises RegisterError: a register file is malformed
+        :raises InputError: a layer's registers do not describe its stage
+        """
+        from .nested import nested_setup, translate_nested
+        from .params import Regime
+
+        n = nested_setup(self.registers, _register_set(guest_hyp, "guest hypervisor"), _register_set(host, "host"))
+        acc, el_ = self._access(n.guest, access, el)
+        if n.guest.regime is not Regime.EL10:
+            from .errors import InputError
+
+            raise InputError("the L2 guest's registers select the EL1&0 regime only")
+        pan_applies = bool(pan) and acc is not None and acc.value in ("read", "write")
+        return translate_nested(n, self.memory, self.address(va), access=acc, el=el_, pan=pan_applies)
 
     def _check_bases(self, setup: "TranslationSetup", vas: Any, stages: str | None) -> None:
         """The vectorised walker does not model an unknown TTBR: refuse plainly where one is needed."""

@@ -53,6 +53,7 @@ LAYER: dict[str, str] = {
     "pgwalk.tree": "walk engine",
     "pgwalk.at_ops": "walk engine",
     "pgwalk.at": "walk engine",
+    "pgwalk.nested": "walk engine",
     # memory backends and live targets
     "pgwalk.memory": "memory/targets",
     "pgwalk.kdump": "memory/targets",
@@ -80,6 +81,7 @@ LAYER: dict[str, str] = {
     "pgwalk.__main__": "CLI",
     "pgwalk.cmd": "CLI",
     "pgwalk.cmd.common": "CLI",
+    "pgwalk.cmd.nested": "CLI",
     "pgwalk.cmd.output": "CLI",
     "pgwalk.cmd.progress": "CLI",
     "pgwalk.cmd.gdb": "CLI",

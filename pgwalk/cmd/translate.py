@@ -45,8 +45,16 @@ _BLOCK = 1 << 13
               "(the same lines, only slower).")
 @click.option("--trace", "json_trace", is_flag=True, help="With --json: add each address's walk (s1, s2, steps, "
               "notes, label, the fault's reason); walks one address at a time.")
+@click.option("--nested", is_flag=True, help="Nested virtualisation: the addresses are L2 guest VAs, the registers "
+              "(--regs/--reg) the L2 guest's EL1 registers, the image host-physical; walk L2's stage 1, the "
+              "guest hypervisor's stage 2 (--guest-hyp) and the host's (--host), every fetch through the outer "
+              "stages.")
+@click.option("--guest-hyp", "guest_hyp", metavar="FILE", help="With --nested: the guest hypervisor's (L1) virtual "
+              "EL2 registers (HCR_EL2, VTCR_EL2, VTTBR_EL2, ID registers), a register file.")
+@click.option("--host", "host_file", metavar="FILE", help="With --nested: the host's (L0) registers (HCR_EL2, "
+              "VTCR_EL2, VTTBR_EL2, ID registers), a register file.")
 def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, batch_file, stages, access,
-              el, pan, regime, as_json, as_csv, no_trace, reverse, scalar, json_trace):
+              el, pan, regime, as_json, as_csv, no_trace, reverse, scalar, json_trace, nested, guest_hyp, host_file):
     """Translate addresses through the tables in a memory image.
 
     Addresses (arguments and --batch lines) are hexadecimal, 0x optional, _
@@ -84,6 +92,18 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     # numbers, or VMCOREINFO symbols of a dump (SYMBOL, SYMBOL+0x10)
     arg_vas = [ctx.address(text) for text in addresses]
     batch_vas = [va if isinstance(va, int) else ctx.address(*va) for va in batch_vas]
+    if nested or guest_hyp or host_file:
+        if not (nested and guest_hyp and host_file):
+            raise InputError("--nested needs --guest-hyp FILE and --host FILE (and they need --nested)")
+        if reverse or stages or regime:
+            raise InputError("--nested walks all three layers: no --reverse, --stages or --regime")
+        from ..target import Target
+        from .nested import run_nested
+
+        target = Target(ctx.memory, ctx.registers, ctx.notes, owns_memory=False)
+        vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
+        fmt = "json" if as_json else "csv" if as_csv else None
+        return run_nested(target, vas, guest_hyp, host_file, access, el, pan, fmt, no_trace, json_trace)
     if regime:
         reg = Regime[REGIMES[regime.lower()]]
     elif el is not None:

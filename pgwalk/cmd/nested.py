@@ -1,0 +1,87 @@
+"""``pgwalk translate --nested``: an L2 guest address through L2's stage 1, a guest
+hypervisor's (L1) stage 2 and the host's (L0) stage 2 (:mod:`pgwalk.nested`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+__all__ = ["run_nested", "nested_to_dict", "NESTED_SCHEMA_VERSION"]
+
+#: version of the ``translate --nested --json`` object
+NESTED_SCHEMA_VERSION = 1
+
+
+def _hx(v: int | None) -> str | None:
+    return None if v is None else f"{v:#x}"
+
+
+def nested_to_dict(r: Any, trace: bool = True) -> dict[str, Any]:
+    """The JSON object of a :class:`pgwalk.nested.NestedTranslation`."""
+    f = r.fault
+    fault = None if f is None else {
+        "layer": r.fault_layer, "type": f.type.value, "level": f.level, "stage": f.stage, "s1ptw": f.s1ptw,
+        "fsc": f.fsc, "fsc_hex": f"{f.fsc:#04x}", "ipa": _hx(f.ipa), "description": f.description,
+        "reason": f.reason, "not_in_image": f.not_in_image}
+    out: dict[str, Any] = {
+        "nested_schema": NESTED_SCHEMA_VERSION, "va": _hx(r.va), "ok": r.ok, "l2_ipa": _hx(r.l2_ipa),
+        "l1_ipa": _hx(r.l1_ipa), "pa": _hx(r.pa), "fault": fault,
+        "deliveries": [{"party": d.party, "registers": {k: _hx(v) for k, v in d.registers.items()}, "text": d.text}
+                       for d in r.deliveries],
+    }
+    if trace:
+        out["steps"] = [{"layer": s.layer, "space": s.space, "purpose": s.purpose, "stage": s.step.stage,
+                         "level": s.step.level, "table": _hx(s.step.table), "index": s.step.index,
+                         "desc_addr": _hx(s.step.desc_addr), "desc_pa": _hx(s.step.desc_pa),
+                         "raw": _hx(s.step.raw), "kind": s.step.kind, "next": _hx(s.step.next_addr),
+                         "note": s.step.note} for s in r.steps]
+        out["notes"] = list(r.notes)
+    return out
+
+
+def _text(r: Any, no_trace: bool) -> list[str]:
+    chain = [f"L2 VA {r.va:#x}"]
+    for name, v in (("L2 IPA", r.l2_ipa), ("L1 IPA", r.l1_ipa), ("PA", r.pa)):
+        if v is not None:
+            chain.append(f"{name} {v:#x}")
+    lines = [" -> ".join(chain)]
+    if not no_trace:
+        for s in r.steps:
+            st = s.step
+            raw = "-" if st.raw is None else f"{st.raw:#018x}"
+            lines.append(f"  {s.layer:<6} {s.space:<6} L{st.level:<2} {st.desc_addr:#014x} [{st.index:>4}] "
+                         f"{raw} {st.kind:<12} {s.purpose}" + (f" ({st.note})" if st.note else ""))
+    if r.fault is not None:
+        reason = f" ({r.fault.reason})" if r.fault.reason else ""
+        lines.append(f"  fault in {r.fault_layer}: {r.fault.description}{reason}")
+        for d in r.deliveries:
+            regs = ", ".join(f"{k}={v:#x}" for k, v in d.registers.items())
+            lines.append(f"  {d.party}: {d.text}" + (f" [{regs}]" if regs else ""))
+    return lines
+
+
+def run_nested(target: Any, vas: list[int], guest_hyp: str, host: str, access: str | None, el: int | None,
+               pan: bool, fmt: str | None, no_trace: bool, json_trace: bool) -> int:
+    """Translate ``vas`` nested; print text or JSON lines; exit status 1 when any faulted."""
+    from ..regs import load_register_file
+    from ..report import json_line
+
+    if fmt == "csv":
+        from ..errors import InputError
+
+        raise InputError("--nested prints text or --json, not --csv")
+    l1 = load_register_file(guest_hyp)
+    l0 = load_register_file(host)
+    status = 0
+    for va in vas:
+        r = target.translate_nested(va, guest_hyp=l1, host=l0, access=access, el=el, pan=pan)
+        if not r.ok:
+            status = 1
+        if fmt == "json":
+            click.echo(json_line(nested_to_dict(r, trace=json_trace)))
+        else:
+            click.echo("\n".join(_text(r, no_trace)))
+    for note in dict.fromkeys(n for n in getattr(r, "notes", ())):
+        click.echo(f"pgwalk: note: {note}", err=True)
+    return status

@@ -1,0 +1,194 @@
+"""Nested virtualisation (issue 18): L2 stage 1 -> L1's virtual stage 2 -> L0's stage 2.
+
+Worlds are built with the table builder, one granule per layer (all 27 combinations),
+with faults planted in each layer; the composed walk must equal the two walks chained by
+hand (the guest's two-stage walk over L1's IPA space laid out flat, then the host's stage 2),
+and every fault must be attributed to the layer that caused it, with the syndrome each
+party receives.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from pgwalk.builder import S1Attrs, S2Attrs, TableBuilder
+from pgwalk.faults import FaultType
+from pgwalk.formats.esr import ESR, ISS_DABT
+from pgwalk.formats.registers import HPFAR_EL2
+from pgwalk.memory import PhysicalMemory
+from pgwalk.nested import nested_setup, translate_nested
+from pgwalk.params import Regime, setup_from_registers
+from pgwalk.perms import Access
+from pgwalk.walk import translate
+
+MB2 = 0x20_0000
+HOST_TABLES = 0x4000_0000          # PA
+L1_TABLES_IPA = 0x8000_0000        # L1 IPA of L1's stage 2 tables
+L1_TABLES_PA = 0x5000_0000
+L2_TABLES_L2IPA = 0x1000_0000      # L2 IPA of L2's stage 1 tables
+L2_TABLES_L1IPA = 0x8020_0000
+L2_TABLES_PA = 0x5020_0000
+AREA = 0x10_0000
+
+VA_OK = 0x40_0000                  # -> L2 IPA 0x2000_0000 -> L1 IPA 0x9000_0000 -> PA 0x6000_0000
+VA_L1_FAULT = 0x80_0000            # -> L2 IPA 0x3000_0000, which L1 does not map
+VA_L0_FAULT = 0xC0_0000            # -> L2 IPA 0x2040_0000 -> L1 IPA 0xA000_0000, which L0 does not map
+VA_L2_FAULT = 0x100_0000           # not mapped by L2
+VA_RO = 0x140_0000                 # read-only at L1's stage 2
+
+
+def world(g2: int, g1: int, g0: int, *, fetch_hole: bool = False):
+    host = TableBuilder(stage=2, granule=g0, ia_bits=40, table_base=HOST_TABLES, table_limit=HOST_TABLES + AREA,
+                        pa_bits=40)
+    l1 = TableBuilder(stage=2, granule=g1, ia_bits=40, table_base=L1_TABLES_IPA,
+                      table_limit=L1_TABLES_IPA + AREA, pa_bits=40)
+    l2 = TableBuilder(stage=1, granule=g2, ia_bits=39 if g2 == 4096 else 42 if g2 == 65536 else 36,
+                      table_base=L2_TABLES_L2IPA, table_limit=L2_TABLES_L2IPA + AREA, pa_bits=40)
+    for va, ipa in ((VA_OK, 0x2000_0000), (VA_L1_FAULT, 0x3000_0000), (VA_L0_FAULT, 0x2040_0000),
+                    (VA_RO, 0x2080_0000)):
+        l2.map(va, ipa, MB2, S1Attrs(ap=0b01))
+    l1.map(L2_TABLES_L2IPA, L2_TABLES_L1IPA, AREA)
+    l1.map(0x2000_0000, 0x9000_0000, MB2)
+    l1.map(0x2040_0000, 0xA000_0000, MB2)
+    l1.map(0x2080_0000, 0x9020_0000, MB2, S2Attrs(s2ap=0b01))
+    host.map(L1_TABLES_IPA, L1_TABLES_PA, AREA)
+    if fetch_hole:
+        host.map(L2_TABLES_L1IPA, L2_TABLES_PA, 1 << host.g)     # only the root of L2's stage 1 tables
+    else:
+        host.map(L2_TABLES_L1IPA, L2_TABLES_PA, AREA)
+    host.map(0x9000_0000, 0x6000_0000, 2 * MB2)
+    (hbuf,), (l1buf,), (l2buf,) = host.chunks().values(), l1.chunks().values(), l2.chunks().values()
+    mem = PhysicalMemory.from_buffers({HOST_TABLES: hbuf, L1_TABLES_PA: l1buf, L2_TABLES_PA: l2buf})
+    # L1's IPA space laid out flat: what the L2 guest's two-stage walk reads, chained by hand
+    mem_l1 = PhysicalMemory.from_buffers({L1_TABLES_IPA: l1buf, L2_TABLES_L1IPA: l2buf})
+    return l2.registers(), l1.registers(), host.registers(), mem, mem_l1
+
+
+GRANULES = (4096, 16384, 65536)
+
+
+@pytest.mark.parametrize("g2,g1,g0", list(itertools.product(GRANULES, repeat=3)))
+def test_composed_walk_equals_the_walks_chained_by_hand(g2, g1, g0):
+    l2r, l1r, hr, mem, mem_l1 = world(g2, g1, g0)
+    n = nested_setup(l2r, l1r, hr)
+    guest = setup_from_registers({**l1r, **{k: v for k, v in l2r.items() if k not in ("HCR_EL2", "VTCR_EL2",
+                                                                                       "VTTBR_EL2")}}, Regime.EL10)
+    host = setup_from_registers(hr, Regime.EL10, stage1=False)
+    for va in (VA_OK, VA_OK + 0x1238, VA_OK + MB2 - 8, VA_L1_FAULT, VA_L0_FAULT + 0x10, VA_L2_FAULT, VA_RO + 8):
+        r = translate_nested(n, mem, va)
+        g = translate(guest, mem_l1, va)
+        if g.fault is not None:
+            assert r.fault == g.fault and r.pa is None, hex(va)
+            continue
+        h = translate(host, mem, g.pa, stages="2")
+        assert r.l2_ipa == g.ipa and r.l1_ipa == g.pa
+        assert r.fault == h.fault and r.pa == h.pa, hex(va)
+    assert translate_nested(n, mem, VA_OK + 0x1234).pa == 0x6000_1234
+
+
+def test_each_layer_is_blamed_for_its_own_fault():
+    n_args = world(4096, 16384, 4096)
+    l2r, l1r, hr, mem, _ = n_args
+    n = nested_setup(l2r, l1r, hr)
+    r = translate_nested(n, mem, VA_L2_FAULT, access=Access.READ)
+    assert r.fault_layer == "L2 S1" and r.fault.type is FaultType.TRANSLATION and r.fault.stage == 1
+    (d,) = r.deliveries
+    assert d.party == "L2 EL1" and d.registers["FAR_EL1"] == VA_L2_FAULT
+    assert ESR["EC"].get(d.registers["ESR_EL1"]) == 0x25            # data abort from the same EL
+
+    r = translate_nested(n, mem, VA_L1_FAULT + 0x10, access=Access.WRITE, el=0)
+    assert r.fault_layer == "L1 S2" and r.fault.stage == 2 and not r.fault.s1ptw
+    l0, l1 = r.deliveries
+    assert l1.party == "L1 (virtual EL2)"
+    esr = l1.registers["ESR_EL2"]
+    assert ESR["EC"].get(esr) == 0x24 and ISS_DABT["WnR"].get(ESR["ISS"].get(esr)) == 1
+    assert ISS_DABT["DFSC"].get(ESR["ISS"].get(esr)) == 0b000100 | (r.fault.level & 3)   # translation, level n
+    assert HPFAR_EL2["FIPA"].get(l1.registers["HPFAR_EL2"]) == 0x3000_0010 >> 12
+    assert l1.registers["FAR_EL2"] == VA_L1_FAULT + 0x10
+
+    r = translate_nested(n, mem, VA_L0_FAULT, access=Access.READ)
+    assert r.fault_layer == "L0 S2" and r.fault.ipa == 0xA000_0000 and r.l1_ipa == 0xA000_0000
+    assert "nothing is injected" in r.deliveries[0].text
+
+    r = translate_nested(n, mem, VA_RO, access=Access.WRITE)
+    assert r.fault_layer == "L1 S2" and r.fault.type is FaultType.PERMISSION
+    assert translate_nested(n, mem, VA_RO, access=Access.READ).ok
+
+
+@pytest.mark.parametrize("g2,g1,g0", [(4096, 4096, 4096), (16384, 65536, 4096), (65536, 4096, 16384)])
+def test_a_fetch_the_host_does_not_map_is_the_hosts_fault(g2, g1, g0):
+    l2r, l1r, hr, mem, _ = world(g2, g1, g0, fetch_hole=True)
+    n = nested_setup(l2r, l1r, hr)
+    r = translate_nested(n, mem, VA_OK)
+    assert r.fault_layer == "L0 S2" and r.fault.stage == 2
+    assert L2_TABLES_L1IPA < r.fault.ipa < L2_TABLES_L1IPA + AREA      # an L1 IPA of L2's stage 1 tables
+    # the trace: L0 reads precede the inner read they serve; every layer is labelled
+    layers = [s.layer for s in r.steps]
+    assert layers[0] == "L0 S2" and "L1 S2" in layers and "L2 S1" in layers
+    assert any("fetch of the L1 S2" in s.purpose for s in r.steps)
+
+
+def test_trace_labels_every_read_with_its_layer_and_space():
+    l2r, l1r, hr, mem, _ = world(4096, 4096, 4096)
+    r = translate_nested(nested_setup(l2r, l1r, hr), mem, VA_OK + 0x40)
+    assert r.ok and r.pa == 0x6000_0040
+    by_layer = {s.layer: s.space for s in r.steps}
+    assert by_layer == {"L0 S2": "PA", "L1 S2": "L1 IPA", "L2 S1": "L2 IPA"}
+    # the final L0 walk of the output comes last
+    assert r.steps[-1].layer == "L0 S2" and "-> PA" in r.steps[-1].purpose
+
+
+def test_l1_without_stage_2_is_identity():
+    l2r, l1r, hr, mem, _ = world(4096, 4096, 4096)
+    l1r = dict(l1r, HCR_EL2=l1r["HCR_EL2"] & ~1)
+    n = nested_setup(l2r, l1r, hr)
+    assert any("HCR_EL2.VM = 0" in s for s in n.notes)
+    # the L2 S1 tables are now read at L1 IPA = L2 IPA 0x1000_0000, which L0 does not map
+    r = translate_nested(n, mem, VA_OK)
+    assert r.fault_layer == "L0 S2" and r.fault.ipa == L2_TABLES_L2IPA
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def _files(tmp_path, **kw):
+    import json
+
+    l2r, l1r, hr, mem, _ = world(4096, 16384, 4096, **kw)
+    images = []
+    for k, r in enumerate(mem.regions):           # one raw file per table area, each at its PA
+        p = tmp_path / f"part{k}.img"
+        p.write_bytes(mem.read(r.base, r.size))
+        images += ["-i", f"{p}@{r.base:#x}"]
+    paths = []
+    for name, regs in (("l2", l2r), ("l1", l1r), ("l0", hr)):
+        p = tmp_path / f"{name}.json"
+        p.write_text(json.dumps({k: hex(v) for k, v in regs.items()}))
+        paths.append(str(p))
+    return images, paths
+
+
+def test_cli_translate_nested(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_hostile_cli import cli
+
+    images, (l2, l1, l0) = _files(tmp_path)
+    base = ("translate", "--nested", *images, "--regs", l2, "--guest-hyp", l1, "--host", l0)
+    rc, out, err = cli(*base, hex(VA_OK + 0x44))
+    assert rc == 0, err
+    assert out.splitlines()[0] == ("L2 VA 0x400044 -> L2 IPA 0x20000044 -> L1 IPA 0x90000044 -> PA 0x60000044")
+    assert {"L0 S2", "L1 S2", "L2 S1"} <= {ln.split()[0] + " " + ln.split()[1] for ln in out.splitlines()[1:]}
+    rc, out, err = cli(*base, "--json", "--access", "write", hex(VA_L1_FAULT))
+    assert rc == 1, err
+    d = json.loads(out)
+    assert d["fault"]["layer"] == "L1 S2" and d["pa"] is None and "steps" not in d
+    assert [x["party"] for x in d["deliveries"]] == ["L0 (EL2)", "L1 (virtual EL2)"]
+    assert d["deliveries"][1]["registers"]["HPFAR_EL2"] == hex((0x3000_0000 >> 12) << 4)
+    rc, out, err = cli("translate", "--nested", *images, "--regs", l2, "--host", l0, "0x400000")
+    assert rc == 2 and "--guest-hyp" in err and "Traceback" not in err
