@@ -28,7 +28,7 @@ of the guest tables cannot know: the report says so instead of guessing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 from .errors import InputError, NotInImage
@@ -36,7 +36,7 @@ from .faults import Fault, encode_ld_fsc
 from .formats.esr import ESR, ISS_DABT, ISS_IABT
 from .formats.registers import HPFAR_EL2
 from .memory_protocol import Memory
-from .params import Regime, TranslationSetup, setup_from_registers
+from .params import Features, Regime, TranslationSetup, s2_params, setup_from_registers
 from .perms import Access
 from .walk import TraceStep, Translation, translate
 
@@ -71,7 +71,8 @@ def nested_setup(l2_regs: Mapping[str, int], l1_regs: Mapping[str, int], host_re
 
     :param l2_regs: the L2 guest's EL1 registers (TCR_EL1, TTBRn_EL1, SCTLR_EL1, MAIR_EL1, ...)
     :param l1_regs: L1's virtual EL2 registers (HCR_EL2, VTCR_EL2, VTTBR_EL2) and the ID
-        registers L1 sees; an ID register in ``l2_regs`` (what L1 shows L2) wins for stage 1
+        registers L1 sees, which decide L1's stage 2 (its PAMax, start levels, output size); an ID
+        register in ``l2_regs`` (what L1 shows L2) wins for L2's stage 1
     :param host_regs: L0's registers: HCR_EL2, VTCR_EL2, VTTBR_EL2 and its ID registers
     :raises InputError: a layer's registers are missing or contradictory
     """
@@ -85,6 +86,10 @@ def nested_setup(l2_regs: Mapping[str, int], l1_regs: Mapping[str, int], host_re
         guest = setup_from_registers(guest_regs, Regime.EL10)
     except InputError as exc:
         raise InputError(f"L2 guest / guest hypervisor registers: {exc}") from None
+    if guest.s2 is not None:
+        # L1's stage 2 against the features L1 itself sees (its PAMax decides its start levels and
+        # output size), not those L1 shows L2
+        guest = replace(guest, s2=s2_params(l1_regs, Features.from_registers(l1_regs)))
     if guest.s2 is None:
         notes.append("L1 does not enable stage 2 for L2 (HCR_EL2.VM = 0): L2 IPA = L1 IPA")
     if "VTCR_EL2" not in host_regs or "VTTBR_EL2" not in host_regs:

@@ -192,3 +192,73 @@ def test_cli_translate_nested(tmp_path):
     assert d["deliveries"][1]["registers"]["HPFAR_EL2"] == hex((0x3000_0000 >> 12) << 4)
     rc, out, err = cli("translate", "--nested", *images, "--regs", l2, "--host", l0, "0x400000")
     assert rc == 2 and "--guest-hyp" in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- the bug classes of nested walkers
+
+
+def _with_parange(regs, bits):
+    from pgwalk.formats.registers import ID_AA64MMFR0_EL1
+
+    code = {32: 0, 36: 1, 40: 2, 42: 3, 44: 4, 48: 5, 52: 6}[bits]
+    return dict(regs, ID_AA64MMFR0_EL1=ID_AA64MMFR0_EL1["PARange"].put(regs["ID_AA64MMFR0_EL1"], code))
+
+
+def test_start_level_is_checked_against_each_layers_pamax_not_the_input_size():
+    """4KB stage 2 start level 0 (SL0 = 0b10) needs PAMax >= 44 (ASL AArch64.S2InvalidSL); a 40-bit
+    IPA is consistent with it (S2InconsistentSL), so a walker checking the input size accepts it."""
+    from pgwalk.formats.registers import VTCR_EL2
+
+    l2r, l1r, hr, mem, _ = world(4096, 4096, 4096)
+    l1_sl0 = dict(l1r, VTCR_EL2=VTCR_EL2["SL0"].put(l1r["VTCR_EL2"], 0b10))   # start level 0, 40-bit IPA
+    ok = translate_nested(nested_setup(l2r, l1_sl0, hr), mem, VA_OK)          # L1 sees a 52-bit PAMax: fine
+    assert ok.ok and ok.pa == 0x6000_0000
+    r = translate_nested(nested_setup(l2r, _with_parange(l1_sl0, 40), hr), mem, VA_OK)
+    assert r.fault_layer == "L1 S2" and r.fault.type is FaultType.TRANSLATION and r.fault.level == 0
+    assert "PAMax" in r.fault.reason
+    # each layer its own PAMax: L1 seeing 52 bits is fine under a 44-bit host, and L1 seeing 40 bits faults
+    # under a 52-bit host
+    assert translate_nested(nested_setup(l2r, l1_sl0, _with_parange(hr, 44)), mem, VA_OK).ok
+    r = translate_nested(nested_setup(_with_parange(l2r, 52), _with_parange(l1_sl0, 40), hr), mem, VA_OK)
+    assert r.fault_layer == "L1 S2" and r.fault.level == 0
+
+
+def test_a_base_beyond_the_output_size_is_an_address_size_fault_at_level_0():
+    from pgwalk.formats.registers import VTTBR_EL2
+
+    l2r, l1r, hr, mem, _ = world(4096, 16384, 4096)
+    bad = dict(l1r, VTTBR_EL2=VTTBR_EL2["BADDR"].put(l1r["VTTBR_EL2"], (1 << 44) >> 1))
+    r = translate_nested(nested_setup(l2r, bad, hr), mem, VA_OK, access=Access.READ)
+    assert r.fault_layer == "L1 S2" and r.fault.type is FaultType.ADDRESS_SIZE and r.fault.level == 0
+    assert r.fault.s1ptw                                           # the first L2 S1 fetch needs L1's stage 2
+    esr = r.deliveries[1].registers["ESR_EL2"]
+    assert ISS_DABT["DFSC"].get(ESR["ISS"].get(esr)) == 0x00 and ISS_DABT["S1PTW"].get(ESR["ISS"].get(esr)) == 1
+
+
+def test_level_minus_one_faults_in_each_layer_have_their_own_fsc():
+    """LPA2 (DS = 1) 52-bit trees start at level -1 in both guest layers: FSC 0x2B is a level -1
+    Translation fault (not level 3, as a 2-bit level field would make it)."""
+    host = TableBuilder(stage=2, granule=4096, ia_bits=40, table_base=HOST_TABLES, table_limit=HOST_TABLES + AREA,
+                        pa_bits=48)
+    l1 = TableBuilder(stage=2, granule=4096, ia_bits=52, ds=True, start_level=-1, table_base=L1_TABLES_IPA,
+                      table_limit=L1_TABLES_IPA + AREA, pa_bits=52)
+    l2 = TableBuilder(stage=1, granule=4096, ia_bits=52, ds=True, table_base=L2_TABLES_L2IPA,
+                      table_limit=L2_TABLES_L2IPA + AREA, pa_bits=52)
+    assert l1.start_level == l2.start_level == -1
+    l2.map(VA_OK, 0x2000_0000, MB2)
+    l2.map(VA_L1_FAULT, 1 << 50, MB2)                    # an L2 IPA L1's level -1 table does not map
+    l1.map(L2_TABLES_L2IPA, L2_TABLES_L1IPA, AREA)
+    l1.map(0x2000_0000, 0x9000_0000, MB2)
+    host.map(L1_TABLES_IPA, L1_TABLES_PA, AREA)
+    host.map(L2_TABLES_L1IPA, L2_TABLES_PA, AREA)
+    host.map(0x9000_0000, 0x6000_0000, MB2)
+    (hb,), (b1,), (b2,) = host.chunks().values(), l1.chunks().values(), l2.chunks().values()
+    mem = PhysicalMemory.from_buffers({HOST_TABLES: hb, L1_TABLES_PA: b1, L2_TABLES_PA: b2})
+    n = nested_setup(l2.registers(), l1.registers(), host.registers())
+    assert translate_nested(n, mem, VA_OK + 8).pa == 0x6000_0008
+    r = translate_nested(n, mem, 1 << 50, access=Access.READ)         # a hole in L2's level -1 table
+    assert r.fault_layer == "L2 S1" and r.fault.level == -1
+    assert ISS_DABT["DFSC"].get(ESR["ISS"].get(r.deliveries[0].registers["ESR_EL1"])) == 0x2B
+    r = translate_nested(n, mem, VA_L1_FAULT, access=Access.READ)
+    assert r.fault_layer == "L1 S2" and r.fault.level == -1
+    assert ISS_DABT["DFSC"].get(ESR["ISS"].get(r.deliveries[1].registers["ESR_EL2"])) == 0x2B
