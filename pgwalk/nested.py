@@ -29,7 +29,7 @@ of the guest tables cannot know: the report says so instead of guessing.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Any, Mapping
 
 from .errors import InputError, NotInImage
 from .faults import Fault, encode_ld_fsc
@@ -41,7 +41,7 @@ from .perms import Access
 from .walk import TraceStep, Translation, translate
 
 __all__ = ["LAYERS", "L1_STAGE2_REGISTERS", "NestedSetup", "nested_setup", "HostStage2View", "NestedStep",
-           "Delivery", "NestedTranslation", "translate_nested"]
+           "Delivery", "NestedTranslation", "translate_nested", "NestedAT", "at_nested"]
 
 #: the layers, innermost first: (name, what it translates)
 LAYERS = (("L2 S1", "L2 VA -> L2 IPA"), ("L1 S2", "L2 IPA -> L1 IPA"), ("L0 S2", "L1 IPA -> PA"))
@@ -292,3 +292,79 @@ def translate_nested(n: NestedSetup, mem: Memory, va: int, *, access: Access | N
         return NestedTranslation(va, l2_ipa, l1_ipa, None, h.fault, "L0 S2", tuple(steps), g, h,
                                  _deliveries("L0 S2", h.fault, va, access, el, l2_ipa), tuple(notes))
     return NestedTranslation(va, l2_ipa, l1_ipa, h.pa, None, None, tuple(steps), g, h, (), tuple(notes))
+
+
+# --------------------------------------------------------------------------- AT under nesting
+
+
+@dataclass(frozen=True)
+class NestedAT:
+    """An AT instruction in a nested guest: executed by the L2 guest (at its EL1), or executed by
+    the guest hypervisor L1 at its virtual EL2, which traps to L0 (FEAT_NV) and is emulated.
+
+    ``par`` is the PAR_EL1 the executing party must see (``None``: no PAR is written, ``outcome``
+    says what happens instead); addresses in it are L2 IPAs for ``S1E*`` ops and L1 IPAs (L1's
+    "physical" addresses) for ``S12E*`` ops emulated for L1.
+    """
+
+    op: str
+    va: int
+    by: str                          # "L2" or "L1"
+    par: int | None
+    outcome: str
+    fault_layer: str | None
+    result: Any                      # the pgwalk.at.ATResult of the walk (over L1's IPA space)
+    deliveries: tuple[Delivery, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def at_nested(n: NestedSetup, mem: Memory, op: Any, va: int, *, by: str = "L2",
+              pan: bool | None = None) -> NestedAT:
+    """Emulate ``AT <op>, <va>`` in a nested guest.
+
+    :param op: an EL1&0 operation (``S1E0R``, ``S1E1RP``, ``S12E1W``, ...), text or :class:`~pgwalk.at_ops.ATOp`
+    :param by: ``"L2"`` (the L2 guest executes it at EL1: a stage 2 fault of its walk is a Data Abort
+        to EL2, never a PAR) or ``"L1"`` (the guest hypervisor executes it at its virtual EL2: the
+        trap is emulated by L0, which reports L1's stage 2 faults in PAR as EL2 would)
+    :param pan: PSTATE.PAN of the executing context (``S1E1RP``/``S1E1WP``); default: its PSTATE register
+    :raises InputError: an op the executing party cannot use (``S12E*`` or EL2/EL3 ops by L2)
+    """
+    from .at import at, parse_at_op
+
+    op = parse_at_op(op) if isinstance(op, str) else op
+    if by not in ("L1", "L2"):
+        raise InputError(f"by must be L1 or L2, not {by!r}")
+    if op.regime_el != 1:
+        raise InputError(f"AT {op.name} does not translate the L2 guest's EL1&0 regime")
+    if by == "L2" and op.stages == "12":
+        raise InputError(f"AT {op.name} is an EL2 operation: L2 at EL1 cannot execute it (it is UNDEFINED there)")
+    view = HostStage2View(mem, n.host)
+    res = at(n.guest, view, op, va, pan=pan, exec_el=1 if by == "L2" else 2)
+    t = res.translation
+    f = t.fault
+    notes = list(n.notes) + list(res.notes)
+    failed = next((s for s in reversed(t.steps) if s.desc_pa is not None), None)
+    host_t = view.translations.get(failed.desc_pa) if (f is not None and f.not_in_image and failed is not None) \
+        else None
+    if host_t is not None and host_t.fault is not None:
+        hf = host_t.fault
+        text = (f"the walk reads L1 IPA {failed.desc_pa:#x}, which L0's stage 2 does not map ({_fault_words(hf)}): "
+                "L0 must resolve its own fault first; the AT completes only after that, so no PAR is written yet")
+        return NestedAT(op.name, va, by, None, text, "L0 S2", res,
+                        (Delivery("L0 (EL2)", {}, text),), tuple(notes))
+    if res.par is None:
+        # AT at EL1 with a stage 2 fault on its stage 1 walk: a Data Abort to EL2 (CM = 1), which is
+        # L0's to take and, the fault being in L1's stage 2, to inject into L1
+        if f is not None and f.stage == 2:
+            esr = _esr(Access.READ, 1, True, f, f.s1ptw) | ISS_DABT["CM"].mask | ISS_DABT["WnR"].mask
+            fipa = f.ipa or 0
+            regs = {"ESR_EL2": esr, "FAR_EL2": va, "HPFAR_EL2": HPFAR_EL2.encode(FIPA=fipa >> _PAGE)}
+            return NestedAT(op.name, va, by, None, res.exception, "L1 S2", res,
+                            (Delivery("L1 (virtual EL2)", regs,
+                                      f"L0 must inject the stage 2 {_fault_words(f)} on the AT's stage 1 walk into "
+                                      "L1 as a Data Abort (CM = 1, WnR = 1, S1PTW = 1), not write PAR_EL1"),),
+                            tuple(notes))
+        return NestedAT(op.name, va, by, None, res.exception, None, res, (), tuple(notes))
+    layer = None if f is None else ("L2 S1" if f.stage == 1 else "L1 S2")
+    who = "L2's PAR_EL1" if by == "L2" else "L1's PAR_EL1 (KVM's emulation must write it)"
+    return NestedAT(op.name, va, by, res.par, f"{who} = {res.par:#x}", layer, res, (), tuple(notes))

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 if TYPE_CHECKING:  # pragma: no cover
     from .at import ATResult
     from .bulk import BulkTranslation
-    from .nested import NestedTranslation
+    from .nested import NestedAT, NestedTranslation
     from .contents import Piece
     from .linux import LayoutRange, PtovResult, VtopResult
     from .params import Regime, TranslationSetup
@@ -754,6 +754,26 @@ class Target:
             raise InputError("the L2 guest's registers select the EL1&0 regime only")
         pan_applies = bool(pan) and acc is not None and acc.value in ("read", "write")
         return translate_nested(n, self.memory, self.address(va), access=acc, el=el_, pan=pan_applies)
+
+    def at_nested(self, op: Any, va: "int | str", *, guest_hyp: "str | Mapping[str, Any]",
+                  host: "str | Mapping[str, Any]", by: str = "L2", pan: bool | None = None) -> "NestedAT":
+        """Emulate an AT in a nested guest (``at --nested``): executed by the L2 guest at EL1
+        (``by="L2"``) or by the guest hypervisor at its virtual EL2 (``by="L1"``, trapped to and
+        emulated by L0); this target's registers are the L2 guest's, its memory host-physical.
+
+        >>> t = pgwalk.open("host.img@0x40000000", regs="l2.json")          # doctest: +SKIP
+        >>> hex(t.at_nested("S12E1R", 0x400000, guest_hyp="l1.json", host="l0.json", by="L1").par)
+
+        :param guest_hyp, host: as :meth:`translate_nested`
+        :param pan: PSTATE.PAN of the executing context (default: its PSTATE register if given)
+        :returns: a :class:`pgwalk.nested.NestedAT`: ``par`` (``None`` when an exception is taken
+            instead), ``outcome``, ``fault_layer``, ``deliveries``
+        :raises InputError: an op the executing party cannot use
+        """
+        from .nested import at_nested, nested_setup
+
+        n = nested_setup(self.registers, _register_set(guest_hyp, "guest hypervisor"), _register_set(host, "host"))
+        return at_nested(n, self.memory, op, self.address(va), by=by, pan=pan)
 
     def _check_bases(self, setup: "TranslationSetup", vas: Any, stages: str | None) -> None:
         """The vectorised walker does not model an unknown TTBR: refuse plainly where one is needed."""

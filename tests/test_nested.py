@@ -262,3 +262,73 @@ def test_level_minus_one_faults_in_each_layer_have_their_own_fsc():
     r = translate_nested(n, mem, VA_L1_FAULT, access=Access.READ)
     assert r.fault_layer == "L1 S2" and r.fault.level == -1
     assert ISS_DABT["DFSC"].get(ESR["ISS"].get(r.deliveries[1].registers["ESR_EL2"])) == 0x2B
+
+
+# --------------------------------------------------------------------------- AT
+
+
+def test_at_by_l2_and_emulated_for_l1():
+    from pgwalk.formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
+    from pgwalk.nested import at_nested
+
+    l2r, l1r, hr, mem, _ = world(4096, 16384, 65536)
+    n = nested_setup(l2r, l1r, hr)
+    r = at_nested(n, mem, "S1E1R", VA_OK + 0x10, by="L2")            # L2's PAR holds the L2 IPA
+    assert PAR_EL1_OK["PA"].get(r.par) << 12 == 0x2000_0000 and r.fault_layer is None
+    r = at_nested(n, mem, "S12E1R", VA_OK + 0x10, by="L1")           # L1's: the L1 IPA, L1's "PA"
+    assert PAR_EL1_OK["PA"].get(r.par) << 12 == 0x9000_0000
+    r = at_nested(n, mem, "S12E1R", VA_L0_FAULT, by="L1")            # L0 does not take part in the output
+    assert PAR_EL1_OK["PA"].get(r.par) << 12 == 0xA000_0000
+    r = at_nested(n, mem, "S12E1W", VA_RO, by="L1")                  # L1's stage 2 fault: in PAR, S = 1
+    assert r.fault_layer == "L1 S2" and PAR_EL1_FAULT["S"].get(r.par) == 1
+    assert PAR_EL1_FAULT["FST"].get(r.par) == 0b001100 | r.result.translation.fault.level
+    r = at_nested(n, mem, "S1E1R", VA_L2_FAULT, by="L2")
+    assert r.fault_layer == "L2 S1" and PAR_EL1_FAULT["S"].get(r.par) == 0
+    with pytest.raises(Exception, match="EL2 operation"):
+        at_nested(n, mem, "S12E1R", VA_OK, by="L2")
+
+
+def test_at_pan_is_the_executing_contexts():
+    """AT S1E1RP honours PSTATE.PAN (a KVM emulation that drops it answers as S1E1R)."""
+    from pgwalk.nested import at_nested
+
+    l2r, l1r, hr, mem, _ = world(4096, 4096, 4096)
+    n = nested_setup(l2r, l1r, hr)
+    # VA_OK is an EL0-accessible page (AP = 01): with PAN an EL1 read is denied
+    assert at_nested(n, mem, "S1E1RP", VA_OK, by="L1", pan=True).par & 1
+    assert not at_nested(n, mem, "S1E1RP", VA_OK, by="L1", pan=False).par & 1
+    assert not at_nested(n, mem, "S1E1R", VA_OK, by="L1", pan=True).par & 1
+
+
+def test_at_s2_fault_on_the_walk_by_l2_is_an_exception_to_inject():
+    from pgwalk.formats.registers import VTTBR_EL2
+    from pgwalk.nested import at_nested
+
+    l2r, l1r, hr, mem, _ = world(4096, 4096, 4096)
+    bad = dict(l1r, VTTBR_EL2=VTTBR_EL2["BADDR"].put(l1r["VTTBR_EL2"], (1 << 44) >> 1))
+    r = at_nested(nested_setup(l2r, bad, hr), mem, "S1E1R", VA_OK, by="L2")
+    assert r.par is None and r.fault_layer == "L1 S2"
+    esr = r.deliveries[0].registers["ESR_EL2"]
+    iss = ESR["ISS"].get(esr)
+    assert ISS_DABT["CM"].get(iss) == 1 and ISS_DABT["S1PTW"].get(iss) == 1
+    l2r, l1r, hr, mem, _ = world(4096, 4096, 4096, fetch_hole=True)
+    r = at_nested(nested_setup(l2r, l1r, hr), mem, "S1E1R", VA_OK, by="L2")
+    assert r.par is None and r.fault_layer == "L0 S2" and "no PAR is written" in r.outcome
+
+
+def test_cli_at_nested(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_hostile_cli import cli
+
+    images, (l2, l1, l0) = _files(tmp_path)
+    base = ("at", "--nested", *images, "--regs", l2, "--guest-hyp", l1, "--host", l0)
+    rc, out, err = cli(*base, "--by", "l1", "S12E1R", hex(VA_OK + 0x10))
+    assert rc == 0, err
+    assert out.startswith("AT S12E1R 0x400010 by L1: L1's PAR_EL1") and "0x90000000" in out
+    rc, out, err = cli(*base, "--json", "S1E1R", hex(VA_L2_FAULT))
+    d = json.loads(out)
+    assert rc == 0 and d["fault_layer"] == "L2 S1" and d["par_decode"]["F"] == 1

@@ -34,8 +34,17 @@ _EXPLAIN = ("full", "quick", "known", "none")
 @click.option("--max-rows", type=int, default=20, show_default=True, help="Mismatch rows in the batch summary.")
 @click.option("--scalar", is_flag=True, help="With --batch: run one AT at a time even for large batches "
               "(the same output, slower).")
+@click.option("--nested", is_flag=True, help="Nested virtualisation: VA is an L2 guest address, the registers the "
+              "L2 guest's EL1 registers, the image host-physical; the walk goes through the guest hypervisor's "
+              "stage 2 (--guest-hyp) and the host's (--host).")
+@click.option("--guest-hyp", "guest_hyp", metavar="FILE", help="With --nested: the guest hypervisor's (L1) virtual "
+              "EL2 registers, a register file.")
+@click.option("--host", "host_file", metavar="FILE", help="With --nested: the host's (L0) registers, a register file.")
+@click.option("--by", type=click.Choice(["l2", "l1"], case_sensitive=False), default="l2", show_default=True,
+              help="With --nested: who executes the AT: the L2 guest at EL1, or the guest hypervisor at its "
+              "virtual EL2 (trapped to and emulated by L0).")
 def at(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_par, batch_file, as_json,
-       no_trace, batch_trace, exec_el, explain, max_rows, scalar):
+       no_trace, batch_trace, exec_el, explain, max_rows, scalar, nested, guest_hyp, host_file, by):
     """Emulate AT OP, VA and show the PAR_EL1 it leaves, its decode and the walk.
 
     OP is one of S1E0R S1E0W S1E1R S1E1W S1E1RP S1E1WP S1E1A S12E0R S12E0W S12E1R
@@ -56,6 +65,20 @@ def at(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_pa
     """
     from ..errors import InputError
 
+    if nested or guest_hyp or host_file:
+        if not (nested and guest_hyp and host_file):
+            raise InputError("--nested needs --guest-hyp FILE and --host FILE (and they need --nested)")
+        if batch_file or hw_par or exec_el:
+            raise InputError("--nested runs one AT: no --batch, --hw-par or --exec-el (use --by)")
+        if not op or not va:
+            raise InputError("usage: pgwalk at --nested OP VA --guest-hyp FILE --host FILE [options]")
+        from ..target import Target
+        from .common import load_context
+        from .nested import run_at_nested
+
+        ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
+        target = Target(ctx.memory, ctx.registers, ctx.notes, owns_memory=False)
+        return run_at_nested(target, op, ctx.address(va), guest_hyp, host_file, by.upper(), pan, as_json)
     if batch_file:
         if op or va or hw_par:
             raise InputError("--batch takes its ATs from the file: no OP/VA/--hw-par arguments")

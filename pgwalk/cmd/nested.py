@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-__all__ = ["run_nested", "nested_to_dict", "NESTED_SCHEMA_VERSION"]
+__all__ = ["run_nested", "nested_to_dict", "run_at_nested", "NESTED_SCHEMA_VERSION"]
 
 #: version of the ``translate --nested --json`` object
 NESTED_SCHEMA_VERSION = 1
@@ -85,3 +85,33 @@ def run_nested(target: Any, vas: list[int], guest_hyp: str, host: str, access: s
     for note in dict.fromkeys(n for n in getattr(r, "notes", ())):
         click.echo(f"pgwalk: note: {note}", err=True)
     return status
+
+
+def run_at_nested(target: Any, op: str, va: int, guest_hyp: str, host: str, by: str, pan: bool | None,
+                  as_json: bool) -> int:
+    """One AT in a nested guest; exit status 0 (a PAR was written) or 1 (no PAR: an exception instead)."""
+    from ..at import par_decode
+    from ..regs import load_register_file
+    from ..report import json_line
+
+    r = target.at_nested(op, va, guest_hyp=load_register_file(guest_hyp), host=load_register_file(host), by=by,
+                         pan=pan)
+    if as_json:
+        click.echo(json_line({
+            "nested_schema": NESTED_SCHEMA_VERSION, "op": r.op, "va": _hx(r.va), "by": r.by, "par": _hx(r.par),
+            "par_decode": par_decode(r.par) if r.par is not None else None, "outcome": r.outcome,
+            "fault_layer": r.fault_layer,
+            "deliveries": [{"party": d.party, "registers": {k: _hx(v) for k, v in d.registers.items()},
+                            "text": d.text} for d in r.deliveries], "notes": list(r.notes)}))
+    else:
+        click.echo(f"AT {r.op} {r.va:#x} by {r.by}: {r.outcome}")
+        if r.par is not None:
+            click.echo(f"  {par_decode(r.par)['summary']}")
+        if r.fault_layer:
+            click.echo(f"  fault in {r.fault_layer}")
+        for d in r.deliveries:
+            regs = ", ".join(f"{k}={v:#x}" for k, v in d.registers.items())
+            click.echo(f"  {d.party}: {d.text}" + (f" [{regs}]" if regs else ""))
+        for note in r.notes:
+            click.echo(f"pgwalk: note: {note}", err=True)
+    return 0 if r.par is not None else 1
