@@ -41,7 +41,8 @@ from .perms import Access
 from .walk import TraceStep, Translation, translate
 
 __all__ = ["LAYERS", "L1_STAGE2_REGISTERS", "NestedSetup", "nested_setup", "HostStage2View", "NestedStep",
-           "Delivery", "NestedTranslation", "translate_nested", "NestedAT", "at_nested"]
+           "Delivery", "NestedTranslation", "translate_nested", "NestedAT", "at_nested", "ShadowEntry",
+           "shadow_s2", "ShadowMismatch", "compare_shadow"]
 
 #: the layers, innermost first: (name, what it translates)
 LAYERS = (("L2 S1", "L2 VA -> L2 IPA"), ("L1 S2", "L2 IPA -> L1 IPA"), ("L0 S2", "L1 IPA -> PA"))
@@ -368,3 +369,248 @@ def at_nested(n: NestedSetup, mem: Memory, op: Any, va: int, *, by: str = "L2",
     layer = None if f is None else ("L2 S1" if f.stage == 1 else "L1 S2")
     who = "L2's PAR_EL1" if by == "L2" else "L1's PAR_EL1 (KVM's emulation must write it)"
     return NestedAT(op.name, va, by, res.par, f"{who} = {res.par:#x}", layer, res, (), tuple(notes))
+
+
+# --------------------------------------------------------------------------- KVM's shadow stage 2
+
+
+@dataclass(frozen=True)
+class ShadowEntry:
+    """A piece of the composed L2 IPA -> PA mapping that a shadow stage 2 must hold.
+
+    ``max_block`` is the largest block a shadow leaf covering this piece may be (the smaller of the
+    two stage 2 leaves it comes from; a leaf larger than that maps bytes the composition maps
+    elsewhere); ``perms`` are the intersection of both stages' permissions and ``attrs`` their
+    combination (the stronger type and the weaker cacheability, as ``S2CombineS1MemAttrs`` combines
+    two stages).  A piece where a layer faults has ``fault`` and ``fault_layer`` and no output.
+    """
+
+    ipa: int                         # L2 IPA
+    size: int
+    l1_ipa: int | None
+    pa: int | None
+    max_block: int
+    perms: Any = None                # S2Perms
+    attrs: Any = None                # MemAttrs
+    fault: Fault | None = None
+    fault_layer: str | None = None
+
+    @property
+    def end(self) -> int:
+        return self.ipa + self.size
+
+    @property
+    def mapped(self) -> bool:
+        return self.fault is None and self.pa is not None
+
+    def same_kind(self, other: "ShadowEntry") -> bool:
+        return (self.perms, self.attrs, self.fault_layer, self.fault and self.fault.type) == \
+            (other.perms, other.attrs, other.fault_layer, other.fault and other.fault.type)
+
+
+def _intersect(a: Any, b: Any) -> Any:
+    from .perms import S2Perms
+
+    return S2Perms(a.r and b.r, a.w and b.w, a.x_el1 and b.x_el1, a.x_el0 and b.x_el0)
+
+
+class _Leaves:
+    """A tree visitor collecting the leaf runs (and, with ``invalid``, the holes)."""
+
+    def __init__(self) -> None:
+        self.runs: list[Any] = []
+
+    def table_pre(self, table: Any) -> None:
+        pass
+
+    def table_post(self, table: Any) -> None:
+        pass
+
+    def run(self, run: Any) -> None:
+        self.runs.append(run)
+
+
+def _tree_runs(setup: TranslationSetup, mem: Memory, *, start: int | None = None, end: int | None = None) -> list:
+    from .tree import Visit, tree_params, walk_tree
+
+    tp = tree_params(setup, "s2")
+    if tp.disabled:
+        raise InputError(f"the stage 2 tree cannot be walked: {tp.disabled}")
+    v = _Leaves()
+    walk_tree(tp, mem, v, start=start, end=end, visits=Visit.LEAF, merge=False)  # type: ignore[arg-type]
+    return [r for r in v.runs if r.mapped]
+
+
+def _host_pieces(host: TranslationSetup, mem: Memory, l1_ipa: int, size: int):
+    """``(l1_ipa, size, translation)`` pieces of ``[l1_ipa, +size)`` that L0's stage 2 maps alike."""
+    from .rules import level_shift
+
+    g = host.s2.granule_shift
+    cur, end = l1_ipa, l1_ipa + size
+    while cur < end:
+        t = translate(host, mem, cur, stages="2")
+        if t.ok:
+            span = t.s2.size
+        elif t.steps:                  # a fault at level L: the whole level-L entry faults alike
+            span = 1 << level_shift(t.fault.level, g)
+        else:                          # a fault before the walk (configuration, input range): all of it
+            yield cur, end - cur, t
+            return
+        take = min(end - cur, span - (cur & (span - 1)))
+        yield cur, take, t
+        cur += take
+
+
+def shadow_s2(n: NestedSetup, mem: Memory, *, start: int | None = None, end: int | None = None,
+              merge: bool = True) -> list[ShadowEntry]:
+    """The composed L2 IPA -> PA mapping KVM's shadow stage 2 must hold for ``[start, end)``
+    (``dump-tree --shadow-s2``): every leaf of L1's stage 2 (walked through L0's stage 2, as its
+    tables live in L1 IPA space) looked up piecewise in L0's stage 2.  With ``merge``, adjacent
+    pieces alike with continuing outputs are joined (``max_block`` then the smallest of them).
+
+    :raises InputError: L1 does not enable stage 2, or its tree cannot be walked
+    """
+    from . import attrs as A
+
+    if n.guest.s2 is None:
+        raise InputError("L1 does not enable stage 2 (HCR_EL2.VM = 0): the shadow stage 2 is L0's own")
+    view = HostStage2View(mem, n.host)
+    out: list[ShadowEntry] = []
+    for run in _tree_runs(n.guest, view, start=start, end=end):
+        la = run.attrs
+        for k in range(run.count):
+            ipa = run.va_start + k * run.entry_size
+            l1 = run.oa + k * run.entry_size
+            for cur, take, t in _host_pieces(n.host, mem, l1, run.entry_size):
+                at = ipa + (cur - l1)
+                if t.ok:
+                    out.append(ShadowEntry(at, take, cur, t.pa, min(run.entry_size, t.s2.size),
+                                           _intersect(la.perms, t.s2.perms),
+                                           A.s2_combine_s1(la.memattrs, t.s2.attrs)))
+                else:
+                    out.append(ShadowEntry(at, take, cur, None, take, fault=t.fault, fault_layer="L0 S2"))
+    if not merge:
+        return out
+    merged: list[ShadowEntry] = []
+    for e in out:
+        p = merged[-1] if merged else None
+        if p is not None and p.end == e.ipa and p.same_kind(e) and \
+                ((p.mapped and p.pa + p.size == e.pa) or (not p.mapped and not e.mapped)):
+            merged[-1] = replace(p, size=p.size + e.size, max_block=min(p.max_block, e.max_block))
+        else:
+            merged.append(e)
+    return merged
+
+
+@dataclass(frozen=True)
+class ShadowMismatch:
+    """One way a shadow stage 2 leaf departs from the composition (``compare_shadow``).
+
+    ``kind``: ``"stale"`` (maps what the composition does not, or to another PA), ``"more permissive"``,
+    ``"wrong attributes"``, ``"wrong size"`` (a block larger than the composition allows), or
+    ``"missing"`` (the composition maps it, the shadow does not: normal for a lazily filled shadow).
+    """
+
+    kind: str
+    ipa: int
+    size: int
+    text: str
+
+
+def _attr_key(m: Any) -> tuple:
+    """What a stage 2 leaf can say about memory: type, Device kind, cacheability, shareability."""
+    if m is None:
+        return (None,)
+    return (m.memtype, m.device, m.inner and m.inner.attrs, m.outer and m.outer.attrs, m.shareability)
+
+
+def _shadow_setup(n: NestedSetup, root: int, vtcr: int | None) -> TranslationSetup:
+    from .formats.registers import VTTBR_EL2
+
+    regs = {k: v for k, v in n.host.registers.items() if k.startswith("ID_")}
+    regs["VTCR_EL2"] = n.host.registers["VTCR_EL2"] if vtcr is None else vtcr
+    regs["VTTBR_EL2"] = VTTBR_EL2["BADDR"].put(0, root >> 1)
+    return setup_from_registers(regs, Regime.EL10, stage1=False)
+
+
+def compare_shadow(n: NestedSetup, mem: Memory, root: int, *, vtcr: int | None = None) -> list[ShadowMismatch]:
+    """Compare a shadow stage 2 tree found at PA ``root`` (``dump-tree --compare-shadow ROOT``) with the
+    composition (:func:`shadow_s2`), leaf by leaf.
+
+    :param vtcr: the shadow's VTCR_EL2 (its granule and IPA size); default: the host's
+    :returns: every mismatch, in L2 IPA order (``missing`` ranges included)
+    """
+    import bisect
+
+    want = shadow_s2(n, mem, merge=False)
+    starts = [e.ipa for e in want]
+    shadow = _tree_runs(_shadow_setup(n, root, vtcr), mem)
+    out: list[ShadowMismatch] = []
+    covered: list[tuple[int, int]] = []
+    for run in shadow:
+        for k in range(run.count):
+            a = run.va_start + k * run.entry_size
+            size = run.entry_size
+            pa = run.oa + k * run.entry_size
+            covered.append((a, a + size))
+            i = max(bisect.bisect_right(starts, a) - 1, 0)
+            pieces = []
+            while i < len(want) and want[i].ipa < a + size:
+                if want[i].end > a:
+                    pieces.append(want[i])
+                i += 1
+            mapped = [e for e in pieces if e.mapped]
+            where = f"L2 IPA {a:#x} (+{size:#x})"
+            if not mapped:
+                why = "; ".join(sorted({f"{e.fault_layer} {_fault_words(e.fault)}" for e in pieces if e.fault})) \
+                    or "neither stage 2 maps it"
+                out.append(ShadowMismatch("stale", a, size, f"{where}: the shadow maps PA {pa:#x}, the composition "
+                                                            f"does not map it ({why})"))
+                continue
+            first = mapped[0]
+            exp_pa = first.pa + (a - first.ipa) if first.ipa <= a else None
+            if exp_pa is not None and exp_pa != pa:
+                out.append(ShadowMismatch("stale", a, size, f"{where}: the shadow gives PA {pa:#x}, the "
+                                                            f"composition PA {exp_pa:#x}"))
+                continue
+            if len(mapped) != len(pieces) or any(e.max_block < size for e in mapped) or \
+                    any(e.pa - e.ipa != first.pa - first.ipa for e in mapped) or first.ipa > a:
+                smallest = min(e.max_block for e in mapped)
+                out.append(ShadowMismatch("wrong size", a, size, f"{where}: a {size:#x}-byte shadow leaf where the "
+                                                                 f"composition maps pieces of at most {smallest:#x} "
+                                                                 "bytes alike"))
+                continue
+            sp, sa = run.attrs.perms, run.attrs.memattrs
+            for e in mapped:
+                more = [name for name, s, w in (("read", sp.r, e.perms.r), ("write", sp.w, e.perms.w),
+                                                ("EL1 execute", sp.x_el1, e.perms.x_el1),
+                                                ("EL0 execute", sp.x_el0, e.perms.x_el0)) if s and not w]
+                if more:
+                    out.append(ShadowMismatch("more permissive", a, size, f"{where}: the shadow allows "
+                                              f"{', '.join(more)}, which the composition ({e.perms.text(False)}) "
+                                              "denies"))
+                    break
+                if _attr_key(sa) != _attr_key(e.attrs):
+                    out.append(ShadowMismatch("wrong attributes", a, size, f"{where}: the shadow says "
+                                              f"{sa.describe()}, the composition {e.attrs.describe()}"))
+                    break
+    covered.sort()
+    j = 0
+    for e in shadow_s2(n, mem, merge=True):
+        if not e.mapped:
+            continue
+        cur = e.ipa
+        while j < len(covered) and covered[j][1] <= cur:
+            j += 1
+        k = j
+        while cur < e.end:
+            if k < len(covered) and covered[k][0] <= cur:
+                cur = max(cur, covered[k][1])
+                k += 1
+                continue
+            nxt = min(e.end, covered[k][0] if k < len(covered) else e.end)
+            out.append(ShadowMismatch("missing", cur, nxt - cur, f"L2 IPA {cur:#x} (+{nxt - cur:#x}): mapped by the "
+                                      f"composition (PA {e.pa + (cur - e.ipa):#x}), not (yet) by the shadow"))
+            cur = nxt
+    out.sort(key=lambda m: (m.ipa, m.kind))
+    return out

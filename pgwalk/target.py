@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 if TYPE_CHECKING:  # pragma: no cover
     from .at import ATResult
     from .bulk import BulkTranslation
-    from .nested import NestedAT, NestedTranslation
+    from .nested import NestedAT, NestedTranslation, ShadowEntry, ShadowMismatch
     from .contents import Piece
     from .linux import LayoutRange, PtovResult, VtopResult
     from .params import Regime, TranslationSetup
@@ -774,6 +774,32 @@ class Target:
 
         n = nested_setup(self.registers, _register_set(guest_hyp, "guest hypervisor"), _register_set(host, "host"))
         return at_nested(n, self.memory, op, self.address(va), by=by, pan=pan)
+
+    def shadow_s2(self, *, guest_hyp: "str | Mapping[str, Any]", host: "str | Mapping[str, Any]",
+                  start: "int | None" = None, end: "int | None" = None) -> "list[ShadowEntry]":
+        """The composed L2 IPA -> PA mapping KVM's shadow stage 2 must hold (``dump-tree --shadow-s2``):
+        the guest hypervisor's stage 2 through the host's; this target's memory is host-physical.
+
+        :param guest_hyp, host: as :meth:`translate_nested`
+        :returns: :class:`pgwalk.nested.ShadowEntry` pieces in L2 IPA order
+        :raises InputError: L1 does not enable stage 2, or a tree cannot be walked
+        """
+        from .nested import nested_setup, shadow_s2
+
+        n = nested_setup(self.registers, _register_set(guest_hyp, "guest hypervisor"), _register_set(host, "host"))
+        return shadow_s2(n, self.memory, start=start, end=end)
+
+    def compare_shadow(self, root: int, *, guest_hyp: "str | Mapping[str, Any]", host: "str | Mapping[str, Any]",
+                       vtcr: "int | None" = None) -> "list[ShadowMismatch]":
+        """Compare a shadow stage 2 tree at PA ``root`` with :meth:`shadow_s2` (``dump-tree --compare-shadow``).
+
+        :param vtcr: the shadow's VTCR_EL2 (default: the host's)
+        :returns: :class:`pgwalk.nested.ShadowMismatch` entries (``kind``, ``ipa``, ``size``, ``text``)
+        """
+        from .nested import compare_shadow, nested_setup
+
+        n = nested_setup(self.registers, _register_set(guest_hyp, "guest hypervisor"), _register_set(host, "host"))
+        return compare_shadow(n, self.memory, root, vtcr=vtcr)
 
     def _check_bases(self, setup: "TranslationSetup", vas: Any, stages: str | None) -> None:
         """The vectorised walker does not model an unknown TTBR: refuse plainly where one is needed."""

@@ -332,3 +332,141 @@ def test_cli_at_nested(tmp_path):
     rc, out, err = cli(*base, "--json", "S1E1R", hex(VA_L2_FAULT))
     d = json.loads(out)
     assert rc == 0 and d["fault_layer"] == "L2 S1" and d["par_decode"]["F"] == 1
+
+
+# --------------------------------------------------------------------------- shadow stage 2
+
+SHADOW_PA = 0x4800_0000
+
+
+def shadow_world():
+    """L1 maps L2 IPA 0x2000_0000 (2MB, RW, Normal) -> L1 IPA 0x9000_0000 -> PA 0x6000_0000 (L0: 2MB);
+    0x2080_0000 read-only; 0x20C0_0000 (2MB block) -> L1 IPA 0x9100_0000, which L0 maps in two 1MB halves
+    to PAs that do not continue each other; 0x2100_0000 -> L1 IPA 0xA000_0000, which L0 does not map."""
+    host = TableBuilder(stage=2, granule=4096, ia_bits=40, table_base=HOST_TABLES, table_limit=HOST_TABLES + AREA,
+                        pa_bits=40)
+    l1 = TableBuilder(stage=2, granule=4096, ia_bits=40, table_base=L1_TABLES_IPA,
+                      table_limit=L1_TABLES_IPA + AREA, pa_bits=40)
+    l1.map(0x2000_0000, 0x9000_0000, MB2)
+    l1.map(0x2080_0000, 0x9020_0000, MB2, S2Attrs(s2ap=0b01))
+    l1.map(0x20C0_0000, 0x9100_0000, MB2)
+    l1.map(0x2100_0000, 0xA000_0000, MB2, S2Attrs.device())
+    host.map(L1_TABLES_IPA, L1_TABLES_PA, AREA)
+    host.map(0x9000_0000, 0x6000_0000, 2 * MB2)
+    host.map(0x9100_0000, 0x6100_0000, MB2 // 2)
+    host.map(0x9110_0000, 0x6300_0000, MB2 // 2)
+    return host, l1
+
+
+def _shadow(host, mistakes=()):
+    sh = TableBuilder(stage=2, granule=4096, ia_bits=40, table_base=SHADOW_PA, table_limit=SHADOW_PA + AREA,
+                      pa_bits=40)
+    sh.map(0x2000_0000, 0x6000_0000, MB2)
+    sh.map(0x2080_0000, 0x6020_0000, MB2, S2Attrs(s2ap=0b01))
+    sh.map(0x20C0_0000, 0x6100_0000, MB2 // 2)
+    sh.map(0x20D0_0000, 0x6300_0000, MB2 // 2)
+    for m in mistakes:
+        m(sh)
+    return sh
+
+
+def _mem(host, l1, sh):
+    (hb,), (b1,), (bs,) = host.chunks().values(), l1.chunks().values(), sh.chunks().values()
+    return PhysicalMemory.from_buffers({HOST_TABLES: hb, L1_TABLES_PA: b1, SHADOW_PA: bs})
+
+
+def _l2_regs():
+    l2 = TableBuilder(stage=1, granule=4096, ia_bits=39, table_base=L2_TABLES_L2IPA)
+    return l2.registers()
+
+
+def test_shadow_view_equals_per_page_composition():
+    from pgwalk.nested import shadow_s2
+
+    host, l1 = shadow_world()
+    mem = _mem(host, l1, _shadow(host))
+    n = nested_setup(_l2_regs(), l1.registers(), host.registers())
+    view = shadow_s2(n, mem)
+    # brute force: every 4KB page of L2 IPA space that L1 maps, through both stages by hand
+    hs = setup_from_registers(host.registers(), Regime.EL10, stage1=False)
+    l1s = setup_from_registers({**host.registers(), **l1.registers()}, Regime.EL10, stage1=False)
+    mem_l1 = PhysicalMemory.from_buffers({L1_TABLES_IPA: next(iter(l1.chunks().values()))})
+    for ipa in range(0x2000_0000, 0x2120_0000, 0x1000):
+        a = translate(l1s, mem_l1, ipa, stages="2")
+        piece = next((e for e in view if e.ipa <= ipa < e.end), None)
+        if not a.ok:
+            assert piece is None, hex(ipa)
+            continue
+        b = translate(hs, mem, a.pa, stages="2")
+        assert piece is not None, hex(ipa)
+        if not b.ok:
+            assert piece.fault_layer == "L0 S2" and piece.fault.type is b.fault.type
+            continue
+        assert piece.pa + (ipa - piece.ipa) == b.pa, hex(ipa)
+        assert piece.perms.w == (a.s2.perms.w and b.s2.perms.w)
+    sizes = {e.ipa: (e.size, e.max_block) for e in view if e.mapped}
+    assert sizes[0x20C0_0000] == (MB2 // 2, 0x1000) and sizes[0x20D0_0000] == (MB2 // 2, 0x1000)
+
+
+def test_a_correct_shadow_has_only_missing_ranges():
+    from pgwalk.nested import compare_shadow
+
+    host, l1 = shadow_world()
+    mem = _mem(host, l1, _shadow(host))
+    n = nested_setup(_l2_regs(), l1.registers(), host.registers())
+    assert compare_shadow(n, mem, SHADOW_PA) == []
+    partial = _shadow(host, [lambda sh: sh.unmap(0x2000_0000, MB2)])
+    out = compare_shadow(n, _mem(host, l1, partial), SHADOW_PA)
+    assert [(m.kind, m.ipa, m.size) for m in out] == [("missing", 0x2000_0000, MB2)]
+
+
+@pytest.mark.parametrize("kind,mistake", [
+    ("stale", lambda sh: sh.map(0x2100_0000, 0x6800_0000, 0x1000)),          # L0 does not map its L1 IPA
+    ("stale", lambda sh: sh.map(0x3000_0000, 0x6800_0000, 0x1000)),          # L1 does not map it
+    ("more permissive", lambda sh: (sh.unmap(0x2080_0000, MB2), sh.map(0x2080_0000, 0x6020_0000, MB2))),
+    ("wrong attributes", lambda sh: (sh.unmap(0x2000_0000, MB2), sh.map(0x2000_0000, 0x6000_0000, MB2,
+                                                                         S2Attrs.device(xn=0)))),
+    ("wrong size", lambda sh: (sh.unmap(0x20C0_0000, MB2), sh.map(0x20C0_0000, 0x6100_0000, MB2))),
+    ("stale", lambda sh: (sh.unmap(0x2000_0000, 0x1000), sh.map(0x2000_0000, 0x6000_2000, 0x1000))),  # wrong PA
+])
+def test_planted_shadow_errors_are_diagnosed_exactly(kind, mistake):
+    from pgwalk.nested import compare_shadow
+
+    host, l1 = shadow_world()
+    mem = _mem(host, l1, _shadow(host, [mistake]))
+    n = nested_setup(_l2_regs(), l1.registers(), host.registers())
+    out = [m for m in compare_shadow(n, mem, SHADOW_PA) if m.kind != "missing"]
+    assert len(out) >= 1 and {m.kind for m in out} == {kind}, [m.text for m in out]
+
+
+def test_cli_shadow(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_hostile_cli import cli
+
+    host, l1 = shadow_world()
+    bad = _shadow(host, [lambda sh: (sh.unmap(0x20C0_0000, MB2), sh.map(0x20C0_0000, 0x6100_0000, MB2))])
+    mem = _mem(host, l1, bad)
+    images = []
+    for k, r in enumerate(mem.regions):
+        p = tmp_path / f"part{k}.img"
+        p.write_bytes(mem.read(r.base, r.size))
+        images += ["-i", f"{p}@{r.base:#x}"]
+    files = []
+    for name, regs in (("l2", _l2_regs()), ("l1", l1.registers()), ("l0", host.registers())):
+        p = tmp_path / f"{name}.json"
+        p.write_text(json.dumps({k: hex(v) for k, v in regs.items()}))
+        files.append(str(p))
+    base = ("dump-tree", *images, "--regs", files[0], "--shadow-s2", "--guest-hyp", files[1], "--host", files[2])
+    rc, out, err = cli(*base)
+    assert rc == 0, err
+    assert "0x000020000000-0x000020200000 -> PA 0x000060000000" in out and "unmapped: L0 S2" in out
+    rc, out, err = cli(*base, "--compare-shadow", hex(SHADOW_PA))
+    assert rc == 1 and out.splitlines()[0].startswith("wrong size") and "1 mismatch," in out
+    rc, out, err = cli(*base, "--compare-shadow", hex(SHADOW_PA), "--json")
+    assert rc == 1, err
+    recs = [json.loads(x) for x in out.splitlines()]
+    assert recs[-1] == {"record": "summary", "nested_schema": 1, "mismatches": 1, "missing": 0}

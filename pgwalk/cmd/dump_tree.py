@@ -182,8 +182,19 @@ def _write_html(path, images, trees, spans, ctx, layout, notes, merge, limits) -
                    "output counts as one).")
 @click.option("--html", "html_file", type=click.Path(allow_dash=True, readable=False), metavar="FILE",
               help="Write one self-contained HTML page (map, tree, descriptor fields) to FILE ('-': stdout).")
+@click.option("--shadow-s2", "shadow_s2", is_flag=True, help="Nested virtualisation: the composed L2 IPA -> PA mapping "
+              "KVM's shadow stage 2 must hold (the guest hypervisor's stage 2, --guest-hyp, through the host's, "
+              "--host), piece by piece: the largest block allowed, both stages' permissions, combined attributes.")
+@click.option("--compare-shadow", "compare_root", metavar="ROOT", help="With --shadow-s2: compare the shadow stage 2 "
+              "tree at PA ROOT (the host's VTCR_EL2 geometry, or --shadow-vtcr) with the composition and list each "
+              "mismatch (stale, more permissive, wrong attributes, wrong size, missing).")
+@click.option("--shadow-vtcr", metavar="VALUE", help="With --compare-shadow: the shadow's VTCR_EL2.")
+@click.option("--guest-hyp", "guest_hyp", metavar="FILE", help="With --shadow-s2: the guest hypervisor's (L1) "
+              "virtual EL2 registers (HCR_EL2, VTCR_EL2, VTTBR_EL2), a register file.")
+@click.option("--host", "host_file", metavar="FILE", help="With --shadow-s2: the host's (L0) registers, a register file.")
 def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text, ttbr0, ttbr1, stage, regime, view,
-              depth, no_merge, show_invalid, as_json, stats, max_tables, max_entries, html_file=None):
+              depth, no_merge, show_invalid, as_json, stats, max_tables, max_entries, html_file=None, shadow_s2=False,
+              compare_root=None, shadow_vtcr=None, guest_hyp=None, host_file=None):
     """Show everything a translation-table tree maps, as a tree or as address ranges.
 
     \b
@@ -230,6 +241,21 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     from .common import load_context
 
     rng = None
+    if shadow_s2 or compare_root or guest_hyp or host_file or shadow_vtcr:
+        if not (shadow_s2 and guest_hyp and host_file):
+            raise InputError("--shadow-s2 needs --guest-hyp FILE and --host FILE (and they, --compare-shadow and "
+                             "--shadow-vtcr need --shadow-s2)")
+        if shadow_vtcr and not compare_root:
+            raise InputError("--shadow-vtcr describes the tree --compare-shadow reads")
+        from ..target import Target
+        from ..values import parse_value
+        from .nested import run_shadow
+
+        ctx = load_context(images, regs_file, reg_values, granule, va_bits, root)
+        target = Target(ctx.memory, ctx.registers, ctx.notes, owns_memory=False)
+        return run_shadow(target, guest_hyp, host_file,
+                          parse_value(compare_root, "--compare-shadow") if compare_root else None,
+                          parse_value(shadow_vtcr, "--shadow-vtcr") if shadow_vtcr else None, as_json)
     if stage == "2" and (ttbr0 or ttbr1):
         raise InputError("--ttbr0/--ttbr1 select a stage 1 tree; --stage 2 walks the VTTBR_EL2 tree")
     if depth is not None and view == "ranges":

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-__all__ = ["run_nested", "nested_to_dict", "run_at_nested", "NESTED_SCHEMA_VERSION"]
+__all__ = ["run_nested", "nested_to_dict", "run_at_nested", "run_shadow", "NESTED_SCHEMA_VERSION"]
 
 #: version of the ``translate --nested --json`` object
 NESTED_SCHEMA_VERSION = 1
@@ -79,7 +79,7 @@ def run_nested(target: Any, vas: list[int], guest_hyp: str, host: str, access: s
         if not r.ok:
             status = 1
         if fmt == "json":
-            click.echo(json_line(nested_to_dict(r, trace=json_trace)))
+            click.echo(json_line(nested_to_dict(r, trace=json_trace)), nl=False)
         else:
             click.echo("\n".join(_text(r, no_trace)))
     for note in dict.fromkeys(n for n in getattr(r, "notes", ())):
@@ -102,7 +102,7 @@ def run_at_nested(target: Any, op: str, va: int, guest_hyp: str, host: str, by: 
             "par_decode": par_decode(r.par) if r.par is not None else None, "outcome": r.outcome,
             "fault_layer": r.fault_layer,
             "deliveries": [{"party": d.party, "registers": {k: _hx(v) for k, v in d.registers.items()},
-                            "text": d.text} for d in r.deliveries], "notes": list(r.notes)}))
+                            "text": d.text} for d in r.deliveries], "notes": list(r.notes)}), nl=False)
     else:
         click.echo(f"AT {r.op} {r.va:#x} by {r.by}: {r.outcome}")
         if r.par is not None:
@@ -115,3 +115,46 @@ def run_at_nested(target: Any, op: str, va: int, guest_hyp: str, host: str, by: 
         for note in r.notes:
             click.echo(f"pgwalk: note: {note}", err=True)
     return 0 if r.par is not None else 1
+
+
+def run_shadow(target: Any, guest_hyp: str, host: str, root: int | None, vtcr: int | None, as_json: bool) -> int:
+    """``dump-tree --shadow-s2 [--compare-shadow ROOT]``: the composition, or the mismatches of a shadow
+    tree; exit status 1 when a comparison finds anything but missing ranges."""
+    from ..regs import load_register_file
+    from ..report import json_line
+
+    l1, l0 = load_register_file(guest_hyp), load_register_file(host)
+    if root is None:
+        for e in target.shadow_s2(guest_hyp=l1, host=l0):
+            if as_json:
+                click.echo(json_line({
+                    "record": "shadow", "nested_schema": NESTED_SCHEMA_VERSION, "l2_ipa_start": _hx(e.ipa),
+                    "l2_ipa_end": _hx(e.end), "size": e.size, "l1_ipa": _hx(e.l1_ipa), "pa_start": _hx(e.pa),
+                    "max_block": e.max_block, "permissions": e.perms.text(False) if e.perms else None,
+                    "permissions_el0": e.perms.text(True) if e.perms else None,
+                    "attributes": e.attrs.describe() if e.attrs else None,
+                    "fault": None if e.fault is None else {"layer": e.fault_layer, "description": e.fault.description}}),
+                    nl=False)
+            elif e.mapped:
+                click.echo(f"{e.ipa:#014x}-{e.end:#014x} -> PA {e.pa:#014x}  {e.size:#x} bytes, blocks <= "
+                           f"{e.max_block:#x}  {e.perms.text(False)}  {e.attrs.describe()}  (L1 IPA {e.l1_ipa:#x})")
+            else:
+                click.echo(f"{e.ipa:#014x}-{e.end:#014x}  unmapped: {e.fault_layer} {e.fault.description}"
+                           f" (L1 IPA {e.l1_ipa:#x})")
+        return 0
+    out = target.compare_shadow(root, guest_hyp=l1, host=l0, vtcr=vtcr)
+    bad = [m for m in out if m.kind != "missing"]
+    for m in out:
+        if as_json:
+            click.echo(json_line({"record": "mismatch", "nested_schema": NESTED_SCHEMA_VERSION, "kind": m.kind,
+                                  "l2_ipa": _hx(m.ipa), "size": m.size, "text": m.text}), nl=False)
+        else:
+            click.echo(f"{m.kind:<16} {m.text}")
+    summary = (f"{len(bad)} mismatch{'es' if len(bad) != 1 else ''}, "
+               f"{len(out) - len(bad)} missing range{'s' if len(out) - len(bad) != 1 else ''} (not yet populated)")
+    if as_json:
+        click.echo(json_line({"record": "summary", "nested_schema": NESTED_SCHEMA_VERSION,
+                              "mismatches": len(bad), "missing": len(out) - len(bad)}), nl=False)
+    else:
+        click.echo(summary)
+    return 1 if bad else 0
