@@ -730,9 +730,14 @@ class Target:
         (``translate --nested``): this target's registers are the L2 guest's EL1 registers, its
         memory is host-physical.
 
-        >>> t = pgwalk.open("host.img@0x40000000", regs="l2.json")          # doctest: +SKIP
-        >>> r = t.translate_nested(0x400000, guest_hyp="l1.json", host="l0.json")
-        >>> r.fault_layer, r.pa
+        >>> t = pgwalk.open("samples/nested.img@0x40000000", regs="samples/nested_l2.regs.json")
+        >>> r = t.translate_nested(0x400010, guest_hyp="samples/nested_l1.regs.json", host="samples/nested_l0.regs.json")
+        >>> hex(r.l2_ipa), hex(r.l1_ipa), hex(r.pa), sorted({s.layer for s in r.steps})
+        ('0x20000010', '0x90000010', '0x60000010', ['L0 S2', 'L1 S2', 'L2 S1'])
+        >>> r = t.translate_nested(0x800000, guest_hyp="samples/nested_l1.regs.json", host="samples/nested_l0.regs.json")
+        >>> r.fault_layer, [d.party for d in r.deliveries], hex(r.deliveries[1].registers["HPFAR_EL2"])
+        ('L1 S2', ['L0 (EL2)', 'L1 (virtual EL2)'], '0x300000')
+        >>> t.close()
 
         :param guest_hyp: L1's virtual EL2 registers (HCR_EL2, VTCR_EL2, VTTBR_EL2, ...): a register
             file or a mapping laid out as one
@@ -761,8 +766,12 @@ class Target:
         (``by="L2"``) or by the guest hypervisor at its virtual EL2 (``by="L1"``, trapped to and
         emulated by L0); this target's registers are the L2 guest's, its memory host-physical.
 
-        >>> t = pgwalk.open("host.img@0x40000000", regs="l2.json")          # doctest: +SKIP
-        >>> hex(t.at_nested("S12E1R", 0x400000, guest_hyp="l1.json", host="l0.json", by="L1").par)
+        >>> t = pgwalk.open("samples/nested.img@0x40000000", regs="samples/nested_l2.regs.json")
+        >>> p = t.at_nested("S12E1R", 0x400000, guest_hyp="samples/nested_l1.regs.json",
+        ...                 host="samples/nested_l0.regs.json", by="L1")
+        >>> hex(p.par), pgwalk.par_decode(p.par)["summary"]
+        ('0xff00000090000b80', 'PA 0x90000000, Normal, Outer Write-Back RA/WA, Inner Write-Back RA/WA, Inner Shareable')
+        >>> t.close()
 
         :param guest_hyp, host: as :meth:`translate_nested`
         :param pan: PSTATE.PAN of the executing context (default: its PSTATE register if given)
@@ -780,6 +789,15 @@ class Target:
         """The composed L2 IPA -> PA mapping KVM's shadow stage 2 must hold (``dump-tree --shadow-s2``):
         the guest hypervisor's stage 2 through the host's; this target's memory is host-physical.
 
+        >>> t = pgwalk.open("samples/nested.img@0x40000000", regs="samples/nested_l2.regs.json")
+        >>> for e in t.shadow_s2(guest_hyp="samples/nested_l1.regs.json", host="samples/nested_l0.regs.json"):
+        ...     print(hex(e.ipa), hex(e.size), e.pa and hex(e.pa), e.perms and e.perms.text(False), e.fault_layer)
+        0x10000000 0x10000 0x40020000 rwx None
+        0x20000000 0x200000 0x60000000 rwx None
+        0x20400000 0x200000 None None L0 S2
+        0x20800000 0x200000 0x60200000 r-x None
+        >>> t.close()
+
         :param guest_hyp, host: as :meth:`translate_nested`
         :returns: :class:`pgwalk.nested.ShadowEntry` pieces in L2 IPA order
         :raises InputError: L1 does not enable stage 2, or a tree cannot be walked
@@ -792,6 +810,12 @@ class Target:
     def compare_shadow(self, root: int, *, guest_hyp: "str | Mapping[str, Any]", host: "str | Mapping[str, Any]",
                        vtcr: "int | None" = None) -> "list[ShadowMismatch]":
         """Compare a shadow stage 2 tree at PA ``root`` with :meth:`shadow_s2` (``dump-tree --compare-shadow``).
+
+        >>> t = pgwalk.open("samples/nested.img@0x40000000", regs="samples/nested_l2.regs.json")
+        >>> [(m.kind, hex(m.ipa)) for m in t.compare_shadow(0x40030000, guest_hyp="samples/nested_l1.regs.json",
+        ...                                                  host="samples/nested_l0.regs.json")]
+        [('missing', '0x10000000'), ('more permissive', '0x20800000')]
+        >>> t.close()
 
         :param vtcr: the shadow's VTCR_EL2 (default: the host's)
         :returns: :class:`pgwalk.nested.ShadowMismatch` entries (``kind``, ``ipa``, ``size``, ``text``)

@@ -470,3 +470,24 @@ def test_cli_shadow(tmp_path):
     assert rc == 1, err
     recs = [json.loads(x) for x in out.splitlines()]
     assert recs[-1] == {"record": "summary", "nested_schema": 1, "mismatches": 1, "missing": 0}
+
+
+def test_shipped_nested_sample_is_current_and_says_what_its_docstring_says():
+    import importlib.util
+    from pathlib import Path
+
+    from pgwalk.nested import at_nested, compare_shadow
+    from pgwalk.regs import load_register_file
+
+    here = Path(__file__).resolve().parents[1] / "samples"
+    spec = importlib.util.spec_from_file_location("make_nested", here / "make_nested.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--check"]) == 0
+    mem = PhysicalMemory.from_buffers({0x4000_0000: (here / "nested.img").read_bytes()})
+    n = nested_setup(*(load_register_file(here / f"nested_{k}.regs.json") for k in ("l2", "l1", "l0")))
+    assert translate_nested(n, mem, 0x40_0010).pa == 0x6000_0010
+    assert [translate_nested(n, mem, va).fault_layer for va in (0x80_0000, 0xC0_0000, 0x100_0000)] == \
+        ["L1 S2", "L0 S2", "L2 S1"]
+    assert at_nested(n, mem, "S12E1W", 0x140_0000, by="L1").fault_layer == "L1 S2"
+    assert [m.kind for m in compare_shadow(n, mem, mod.SHADOW_PA)] == ["missing", "more permissive"]
