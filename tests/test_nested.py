@@ -39,11 +39,12 @@ VA_L2_FAULT = 0x100_0000           # not mapped by L2
 VA_RO = 0x140_0000                 # read-only at L1's stage 2
 
 
-def world(g2: int, g1: int, g0: int, *, fetch_hole: bool = False):
+def world(g2: int, g1: int, g0: int, *, fetch_hole: bool = False, concat1: int | None = None,
+          concat0: int | None = None):
     host = TableBuilder(stage=2, granule=g0, ia_bits=40, table_base=HOST_TABLES, table_limit=HOST_TABLES + AREA,
-                        pa_bits=40)
+                        pa_bits=40, concat=concat0)
     l1 = TableBuilder(stage=2, granule=g1, ia_bits=40, table_base=L1_TABLES_IPA,
-                      table_limit=L1_TABLES_IPA + AREA, pa_bits=40)
+                      table_limit=L1_TABLES_IPA + AREA, pa_bits=40, concat=concat1)
     l2 = TableBuilder(stage=1, granule=g2, ia_bits=39 if g2 == 4096 else 42 if g2 == 65536 else 36,
                       table_base=L2_TABLES_L2IPA, table_limit=L2_TABLES_L2IPA + AREA, pa_bits=40)
     for va, ipa in ((VA_OK, 0x2000_0000), (VA_L1_FAULT, 0x3000_0000), (VA_L0_FAULT, 0x2040_0000),
@@ -86,6 +87,16 @@ def test_composed_walk_equals_the_walks_chained_by_hand(g2, g1, g0):
         assert r.l2_ipa == g.ipa and r.l1_ipa == g.pa
         assert r.fault == h.fault and r.pa == h.pa, hex(va)
     assert translate_nested(n, mem, VA_OK + 0x1234).pa == 0x6000_1234
+
+
+@pytest.mark.parametrize("g1,c1,g0,c0", [(4096, 2, 16384, 16), (16384, 16, 4096, 2), (16384, 16, 16384, 16)])
+def test_concatenated_roots_in_each_stage_2(g1, c1, g0, c0):
+    l2r, l1r, hr, mem, mem_l1 = world(4096, g1, g0, concat1=c1, concat0=c0)
+    n = nested_setup(l2r, l1r, hr)
+    assert n.guest.s2.concatenated == c1 and n.host.s2.concatenated == c0
+    assert translate_nested(n, mem, VA_OK + 0x20).pa == 0x6000_0020
+    assert [translate_nested(n, mem, va).fault_layer for va in (VA_L1_FAULT, VA_L0_FAULT, VA_L2_FAULT)] == \
+        ["L1 S2", "L0 S2", "L2 S1"]
 
 
 def test_each_layer_is_blamed_for_its_own_fault():
