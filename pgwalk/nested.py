@@ -111,7 +111,10 @@ class HostStage2View:
     :class:`~pgwalk.errors.NotInImage` (so an inner walk stops there) and the L0 translation
     that failed is kept in :attr:`translations` for the nested report.
 
-    Implements the :class:`~pgwalk.memory_protocol.Memory` protocol.
+    Implements the :class:`~pgwalk.memory_protocol.Memory` protocol.  Each read is judged by L0's
+    stage 2 as a data read (S2AP read permission); L0's HCR_EL2.PTW check (a stage 1 walk into
+    stage 2 Device memory) is not applied to these reads, a simplification the notes of a nested
+    walk do not repeat.
     """
 
     def __init__(self, mem: Memory, host: TranslationSetup) -> None:
