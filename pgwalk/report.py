@@ -207,6 +207,9 @@ RECORD_SCHEMAS: dict[str, int] = {
     "info": 1,                       # info --json
     "vtop": 1,                       # vtop --json
     "ptov": 1,                       # ptov --json
+    "translate-nested": 1,           # translate --nested --json
+    "at-nested": 1,                  # at --nested --json
+    "shadow-s2": 1,                  # dump-tree --shadow-s2 [--compare-shadow] --json
 }
 
 #: members holding an address or a register value: integers there become hex strings

@@ -480,7 +480,7 @@ def test_cli_shadow(tmp_path):
     rc, out, err = cli(*base, "--compare-shadow", hex(SHADOW_PA), "--json")
     assert rc == 1, err
     recs = [json.loads(x) for x in out.splitlines()]
-    assert recs[-1] == {"record": "summary", "nested_schema": 1, "mismatches": 1, "missing": 0}
+    assert recs[-1] == {"record": "summary", "schema": 1, "mismatches": 1, "missing": 0}
 
 
 def test_shipped_nested_sample_is_current_and_says_what_its_docstring_says():
@@ -502,3 +502,28 @@ def test_shipped_nested_sample_is_current_and_says_what_its_docstring_says():
         ["L1 S2", "L0 S2", "L2 S1"]
     assert at_nested(n, mem, "S12E1W", 0x140_0000, by="L1").fault_layer == "L1 S2"
     assert [m.kind for m in compare_shadow(n, mem, mod.SHADOW_PA)] == ["missing", "more permissive"]
+
+
+def test_nested_json_validates_against_its_schemas():
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("jsonschema")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_hostile_cli import cli
+    from test_json_schemas import check_lines
+
+    s = Path(__file__).resolve().parents[1] / "samples"
+    n = ("-i", f"{s / 'nested.img'}@0x40000000", "--regs", str(s / "nested_l2.regs.json"),
+         "--guest-hyp", str(s / "nested_l1.regs.json"), "--host", str(s / "nested_l0.regs.json"))
+    _, out, _ = cli("translate", "--nested", *n, "--json", "--trace", "0x400010", "0x800000", "0xc00000", "0x1000000")
+    check_lines("translate-nested", out, count=4)
+    _, out, _ = cli("translate", "--nested", *n, "--json", "0x400010")
+    check_lines("translate-nested", out, count=1)
+    for args in (("--by", "l1", "S12E1W", "0x1400000"), ("S1E1R", "0x400000"), ("S1E1R", "0x1000000")):
+        _, out, _ = cli("at", "--nested", *n, "--json", *args)
+        check_lines("at-nested", out, count=1)
+    _, out, _ = cli("dump-tree", *n, "--shadow-s2", "--json")
+    check_lines("shadow-s2", out, count=4)
+    _, out, _ = cli("dump-tree", *n, "--shadow-s2", "--json", "--compare-shadow", "0x40030000")
+    check_lines("shadow-s2", out, count=3)

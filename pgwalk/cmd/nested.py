@@ -25,7 +25,7 @@ def nested_to_dict(r: Any, trace: bool = True) -> dict[str, Any]:
         "fsc": f.fsc, "fsc_hex": f"{f.fsc:#04x}", "ipa": _hx(f.ipa), "description": f.description,
         "reason": f.reason, "not_in_image": f.not_in_image}
     out: dict[str, Any] = {
-        "nested_schema": NESTED_SCHEMA_VERSION, "va": _hx(r.va), "ok": r.ok, "l2_ipa": _hx(r.l2_ipa),
+        "schema": NESTED_SCHEMA_VERSION, "va": _hx(r.va), "ok": r.ok, "l2_ipa": _hx(r.l2_ipa),
         "l1_ipa": _hx(r.l1_ipa), "pa": _hx(r.pa), "fault": fault,
         "deliveries": [{"party": d.party, "registers": {k: _hx(v) for k, v in d.registers.items()}, "text": d.text}
                        for d in r.deliveries],
@@ -98,7 +98,7 @@ def run_at_nested(target: Any, op: str, va: int, guest_hyp: str, host: str, by: 
                          pan=pan)
     if as_json:
         click.echo(json_line({
-            "nested_schema": NESTED_SCHEMA_VERSION, "op": r.op, "va": _hx(r.va), "by": r.by, "par": _hx(r.par),
+            "schema": NESTED_SCHEMA_VERSION, "op": r.op, "va": _hx(r.va), "by": r.by, "par": _hx(r.par),
             "par_decode": par_decode(r.par) if r.par is not None else None, "outcome": r.outcome,
             "fault_layer": r.fault_layer,
             "deliveries": [{"party": d.party, "registers": {k: _hx(v) for k, v in d.registers.items()},
@@ -128,7 +128,7 @@ def run_shadow(target: Any, guest_hyp: str, host: str, root: int | None, vtcr: i
         for e in target.shadow_s2(guest_hyp=l1, host=l0):
             if as_json:
                 click.echo(json_line({
-                    "record": "shadow", "nested_schema": NESTED_SCHEMA_VERSION, "l2_ipa_start": _hx(e.ipa),
+                    "record": "shadow", "schema": NESTED_SCHEMA_VERSION, "l2_ipa_start": _hx(e.ipa),
                     "l2_ipa_end": _hx(e.end), "size": e.size, "l1_ipa": _hx(e.l1_ipa), "pa_start": _hx(e.pa),
                     "max_block": e.max_block, "permissions": e.perms.text(False) if e.perms else None,
                     "permissions_el0": e.perms.text(True) if e.perms else None,
@@ -146,14 +146,14 @@ def run_shadow(target: Any, guest_hyp: str, host: str, root: int | None, vtcr: i
     bad = [m for m in out if m.kind != "missing"]
     for m in out:
         if as_json:
-            click.echo(json_line({"record": "mismatch", "nested_schema": NESTED_SCHEMA_VERSION, "kind": m.kind,
+            click.echo(json_line({"record": "mismatch", "schema": NESTED_SCHEMA_VERSION, "kind": m.kind,
                                   "l2_ipa": _hx(m.ipa), "size": m.size, "text": m.text}), nl=False)
         else:
             click.echo(f"{m.kind:<16} {m.text}")
     summary = (f"{len(bad)} mismatch{'es' if len(bad) != 1 else ''}, "
                f"{len(out) - len(bad)} missing range{'s' if len(out) - len(bad) != 1 else ''} (not yet populated)")
     if as_json:
-        click.echo(json_line({"record": "summary", "nested_schema": NESTED_SCHEMA_VERSION,
+        click.echo(json_line({"record": "summary", "schema": NESTED_SCHEMA_VERSION,
                               "mismatches": len(bad), "missing": len(out) - len(bad)}), nl=False)
     else:
         click.echo(summary)
