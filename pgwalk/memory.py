@@ -108,12 +108,14 @@ class Backing(Protocol):
 class FileBacking:
     """A whole file, memory-mapped read-only."""
 
-    __slots__ = ("path", "size", "buffer", "file")
+    __slots__ = ("path", "size", "buffer", "file", "compression")
 
     def __init__(self, path: str, size: int, buffer: mmap.mmap) -> None:
         self.path = path
         #: the file on disk (``path``, or the temporary copy of a compressed ``path``)
         self.file = path
+        #: the compression of ``path`` (``"gzip"``, ...) when ``file`` is its decompressed copy, else None
+        self.compression: str | None = None
         self.size = size
         self.buffer: mmap.mmap | None = buffer
 
@@ -878,4 +880,5 @@ def open_backing(path: str) -> tuple[FileBacking, list[str]]:
     inner = FileBacking.open(tmp)
     inner.path = path
     inner.file = tmp
+    inner.compression = kind
     return inner, [note]

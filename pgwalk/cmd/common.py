@@ -145,9 +145,14 @@ def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MA
     total = 0
     lines = 0                  # newlines before the current chunk
     run = 0                    # bytes since the last newline
+    head = b""
     try:
         if path == "-":
-            stream, close = _stdin_bytes(), None
+            from ..inputs import open_stdin
+
+            stdin = _stdin_bytes()
+            inflated, _kind, head = open_stdin(stdin, where)   # compressed stdin is read decompressed
+            stream, close = (stdin, None) if inflated is None else (inflated, inflated)
         else:
             from ..inputs import open_stream
 
@@ -155,7 +160,7 @@ def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MA
             close = stream
         try:
             while True:
-                chunk = stream.read(_CHUNK)
+                chunk, head = (head, b"") if head else (stream.read(_CHUNK), b"")
                 if not chunk:
                     break
                 first = chunk.find(b"\n")

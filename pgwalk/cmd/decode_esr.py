@@ -383,14 +383,21 @@ class _EncodedText:
 
 
 def _open_log(path: str):
+    """``(stream, bytes read from it already, close)``: the log, read decompressed when compressed."""
     if path == "-":
         try:
-            return click.get_binary_stream("stdin"), False
+            stdin = click.get_binary_stream("stdin")
         except RuntimeError:
-            return _EncodedText(sys.stdin), False
+            return _EncodedText(sys.stdin), b"", False
+        from ..inputs import open_stdin
+
+        inflated, _kind, head = open_stdin(stdin)
+        if inflated is None:                   # plain text: read on from stdin (its descriptor, on a pipe)
+            return stdin, head, False
+        return inflated, b"", True
     from ..inputs import open_stream
 
-    return open_stream(path)[0], True          # one sentence if unreadable; a compressed log is read decompressed
+    return open_stream(path)[0], b"", True     # one sentence if unreadable; a compressed log is read decompressed
 
 
 def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
@@ -400,13 +407,13 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
     walk_fn, walk_note = (None, None)
     if image:
         walk_fn, walk_note = _walker_for(image)
-    stream, close = _open_log(path)
+    stream, head, close = _open_log(path)
     con = None if as_json or linux or short else _output()
     out = click.get_text_stream("stdout")
     n_reports = n_dup = total_d = total_p = 0
     disagree = False
     try:
-        for r in scan_stream(stream, idle=1.0):
+        for r in scan_stream(stream, idle=1.0, head=head):
             n_reports += 1
             if r.duplicate_of is not None:
                 n_dup += 1
