@@ -506,7 +506,8 @@ class GdbRemote:
         return out
 
     def current_thread(self) -> str | None:
-        """The thread ``qC`` names (the one ``p``/``m`` read), or None when the stub does not say."""
+        """The thread ``qC`` names, or None when the stub does not say (QEMU names the thread that
+        stopped, not the one an ``Hg`` selected)."""
         reply = self.request("qC").decode("ascii", "replace").strip().lower()
         if reply.startswith("qc") and re.fullmatch(_THREAD_ID, reply[2:]):
             return reply[2:]

@@ -16,8 +16,9 @@ restored to the previous mode by :meth:`LiveMemory.close`) and returns a
 
 ``open_target(spec, cpu=N)`` reads CPU ``N``: the ``N``-th thread the stub lists
 (QEMU lists one thread per vCPU, in ``cpu_index`` order, so ``N`` is QEMU's CPU
-number), selected with ``Hg`` for the registers and memory read; the thread the stub
-had selected before is selected again on close.  Without ``cpu`` the stub's current
+number), selected with ``Hg`` for the registers and memory read; on close the thread
+``qC`` named before is selected again (QEMU's ``qC`` names the CPU that stopped, and QEMU
+starts each new connection from that CPU anyway).  Without ``cpu`` the stub's current
 thread is read (QEMU: the CPU that stopped, or the one a debugger last selected).
 
 Reads go through a per-block cache (:data:`BLOCK` bytes, aligned) that lives
