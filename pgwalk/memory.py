@@ -871,6 +871,9 @@ def open_backing(path: str) -> tuple[FileBacking, list[str]]:
     """
     from pgwalk.inputs import compression_of, decompress_to_temp
 
+    if path == "-" and not os.path.exists(path):
+        raise ImageError("-: a memory image or dump is not read from stdin (it is memory-mapped); name the file "
+                         "(a compressed one is read as it is)")
     backing = FileBacking.open(path)
     kind = compression_of(backing.read(0, 8))
     if kind is None:

@@ -216,3 +216,10 @@ def test_real_pipes(tmp_path):
     err = r.stderr.decode()
     assert r.returncode == 2 and err.count("pgwalk: error:") == 1 and "Traceback" not in err
     assert "<stdin>: gzip data is damaged or truncated" in err
+
+
+def test_an_image_is_not_read_from_stdin():
+    """``-i -`` / ``info -``: one line saying images are files (memory-mapped), not 'no such file'."""
+    for argv in (["info", "-"], ["translate", "-i", "-", "--regs", REGS, "0x1000"]):
+        rc, _out, err = _cli(argv, stdin=gzip.compress(SAMPLE.read_bytes()))
+        assert rc == 2 and "pgwalk: error: -: a memory image or dump is not read from stdin" in err
