@@ -4,7 +4,10 @@ pgwalk talks to a stopped target's debug stub (QEMU's ``-gdb``/``-s`` gdbstub,
 OpenOCD, a J-Link server, ...) over TCP or a Unix socket and only *reads*:
 the stop reason (``?``), the target description (``qXfer:features:read``),
 single registers (``p``), memory (``m``) and QEMU's physical-memory switch
-(``qqemu.PhyMemMode`` / ``Qqemu.PhyMemMode``).  Every packet sent is checked
+(``qqemu.PhyMemMode`` / ``Qqemu.PhyMemMode``); with a CPU chosen, the thread list
+(``qfThreadInfo``/``qsThreadInfo``), the current thread (``qC``) and ``Hg``, which
+selects the thread later ``p`` and ``m`` packets read (QEMU: one thread per vCPU) and
+changes nothing on the target.  Every packet sent is checked
 against :data:`READ_ONLY_PACKETS` before it leaves, so no code path can write
 memory or registers, resume, step, stop or detach the target (QEMU resumes a
 guest on ``D``; pgwalk just closes the connection).
@@ -52,12 +55,18 @@ _TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 #: the packet prefixes pgwalk may send; everything else is refused before it is sent
 READ_ONLY_PACKETS = ("?", "qSupported", "QStartNoAckMode", "qXfer:features:read:", "p", "m",
-                     "qqemu.PhyMemMode", "Qqemu.PhyMemMode:")
+                     "qqemu.PhyMemMode", "Qqemu.PhyMemMode:", "qfThreadInfo", "qsThreadInfo", "qC", "Hg")
+
+#: a thread id as pgwalk sends it back: ``TID`` or, in multiprocess mode, ``pPID.TID`` (hex)
+_THREAD_ID = r"(?:p[0-9a-f]+\.)?[0-9a-f]+"
+#: most threads listed (qfThreadInfo/qsThreadInfo rounds and ids) before the list is refused
+_MAX_THREADS = 4096
 
 
 #: the exact forms of :data:`READ_ONLY_PACKETS` pgwalk sends
 _READ_ONLY_RE = re.compile(r"\?|qSupported(:[\w+\-=;]*)?|QStartNoAckMode|qXfer:features:read:[\w.\-]+:[0-9a-f]+,[0-9a-f]+"
-                           r"|p[0-9a-f]+|m[0-9a-f]+,[0-9a-f]+|qqemu\.PhyMemMode|Qqemu\.PhyMemMode:[01]")
+                           r"|p[0-9a-f]+|m[0-9a-f]+,[0-9a-f]+|qqemu\.PhyMemMode|Qqemu\.PhyMemMode:[01]"
+                           r"|qfThreadInfo|qsThreadInfo|qC|Hg" + _THREAD_ID)
 
 
 def _read_only(packet: str) -> bool:
@@ -472,6 +481,41 @@ class GdbRemote:
 
     def set_phy_mem_mode(self, mode: int) -> bool:
         return self.request(f"Qqemu.PhyMemMode:{int(bool(mode))}") == b"OK"
+
+    # -- threads (QEMU: one per vCPU, in cpu_index order) --------------------
+
+    def threads(self) -> list[str]:
+        """The thread ids the stub lists (``qfThreadInfo``, then ``qsThreadInfo`` until ``l``), in its
+        order; empty when it does not answer the query.
+
+        :raises GdbError: an id pgwalk could not send back, or an endless list
+        """
+        out: list[str] = []
+        reply = self.request("qfThreadInfo")
+        while reply[:1] == b"m":
+            for tid in reply[1:].decode("ascii", "replace").split(","):
+                tid = tid.strip().lower()
+                if not re.fullmatch(_THREAD_ID, tid):
+                    raise GdbError(f"gdb stub {self.label}: unusable thread id {tid[:20]!r} in its thread list")
+                out.append(tid)
+            if len(out) > _MAX_THREADS:
+                raise GdbError(f"gdb stub {self.label}: it lists more than {_MAX_THREADS} threads")
+            reply = self.request("qsThreadInfo")
+        if reply[:1] not in (b"l", b""):
+            raise GdbError(f"gdb stub {self.label}: unexpected reply to qfThreadInfo/qsThreadInfo")
+        return out
+
+    def current_thread(self) -> str | None:
+        """The thread ``qC`` names, or None when the stub does not say (QEMU names the thread that
+        stopped, not the one an ``Hg`` selected)."""
+        reply = self.request("qC").decode("ascii", "replace").strip().lower()
+        if reply.startswith("qc") and re.fullmatch(_THREAD_ID, reply[2:]):
+            return reply[2:]
+        return None
+
+    def select_thread(self, tid: str) -> bool:
+        """``Hg``: the thread later ``p`` and ``m`` packets read; whether the stub accepted it."""
+        return self.request(f"Hg{tid}") == b"OK"
 
 
 class MemoryReadError(GdbError):

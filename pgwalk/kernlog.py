@@ -639,18 +639,18 @@ class LogScanner:
 _MAX_BLOCK = 200      # lines kept per report: a report is bounded whatever the log does
 
 
-def scan_stream(stream, *, idle: float | None = None) -> Iterator[KernelReport]:
+def scan_stream(stream, *, idle: float | None = None, head: bytes = b"") -> Iterator[KernelReport]:
     """Every report in a binary stream, each yielded as soon as it is complete.
 
     Memory is bounded by the longest report, not the log.  ``idle``: on a
     pipe, finish the report being read when no line arrived for that many
-    seconds.
+    seconds.  ``head``: bytes already read from the stream, read first.
 
     :raises LogStreamError: for input that is not text (a long run of NUL bytes).
     """
     from .logstream import LineSource
     scanner = LogScanner()
-    src = LineSource(stream, idle=idle, trigger=_TRIGGER, want_all=lambda: not scanner.idle)
+    src = LineSource(stream, idle=idle, trigger=_TRIGGER, want_all=lambda: not scanner.idle, head=head)
     for item in src:
         if item is None:
             yield from scanner.flush()

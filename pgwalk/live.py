@@ -14,6 +14,13 @@ restored to the previous mode by :meth:`LiveMemory.close`) and returns a
   ``contents_missing`` (``None``: a live target has every byte it answers
   for), ``warnings`` and ``close``.
 
+``open_target(spec, cpu=N)`` reads CPU ``N``: the ``N``-th thread the stub lists
+(QEMU lists one thread per vCPU, in ``cpu_index`` order, so ``N`` is QEMU's CPU
+number), selected with ``Hg`` for the registers and memory read; on close the thread
+``qC`` named before is selected again (QEMU's ``qC`` names the CPU that stopped, and QEMU
+starts each new connection from that CPU anyway).  Without ``cpu`` the stub's current
+thread is read (QEMU: the CPU that stopped, or the one a debugger last selected).
+
 Reads go through a per-block cache (:data:`BLOCK` bytes, aligned) that lives
 as long as the object: one command reads each table block once however many
 addresses it walks.  Protocol failures (the stub went away, garbage) raise
@@ -54,10 +61,14 @@ class LiveMemory:
     regions: tuple = ()
     elf_cores: tuple = ()
 
-    def __init__(self, stub: GdbRemote, restore_mode: int | None) -> None:
+    def __init__(self, stub: GdbRemote, restore_mode: int | None, *, cpu: int | None = None,
+                 thread: str | None = None, restore_thread: str | None = None) -> None:
         self.stub = stub
         self.label = stub.label
+        #: the CPU chosen (``open_target(cpu=N)``) and the stub's thread id for it; None: the stub's current
+        self.cpu, self.thread = cpu, thread
         self._restore = restore_mode
+        self._restore_thread = restore_thread
         self._cache: dict[int, bytes | str] = {}
         self.warnings: tuple[str, ...] = ()
         self._closed = False
@@ -142,6 +153,8 @@ class LiveMemory:
         try:
             if self._restore is not None and self._restore != 1:
                 self.stub.set_phy_mem_mode(self._restore)
+            if self._restore_thread is not None and self._restore_thread != self.thread:
+                self.stub.select_thread(self._restore_thread)
         except GdbError:
             pass
         finally:
@@ -157,10 +170,13 @@ class LiveMemory:
         return f"<LiveMemory {self.label}, {len(self._cache)} blocks cached>"
 
 
-def open_target(spec: str, *, timeout: float | None = None) -> LiveMemory:
+def open_target(spec: str, *, timeout: float | None = None, cpu: int | None = None) -> LiveMemory:
     """Connect to the stub at ``spec`` (``HOST:PORT`` or ``unix:PATH``) and ready it for reads.
 
-    :raises GdbError: unreachable, running, exited, or no physical memory access
+    ``cpu``: read that CPU (the ``cpu``-th thread the stub lists, from 0) instead of the stub's
+    current thread.
+
+    :raises GdbError: unreachable, running, exited, no physical memory access, or no such CPU
     """
     t = default_timeout() if timeout is None else timeout
     stub = GdbRemote.connect(spec, timeout=min(t, 3.0), reply_timeout=t)
@@ -177,12 +193,30 @@ def open_target(spec: str, *, timeout: float | None = None) -> LiveMemory:
         if mode is None:
             raise GdbError(f"gdb stub {stub.label}: it cannot read physical memory (no qqemu.PhyMemMode; "
                            "pgwalk reads tables by physical address)")
+        thread = previous = None
+        if cpu is not None:
+            thread, previous = _select_cpu(stub, cpu)
         if mode != 1 and not stub.set_phy_mem_mode(1):
             raise GdbError(f"gdb stub {stub.label}: it refused to switch to physical memory")
     except BaseException:
         stub.close()
         raise
-    return LiveMemory(stub, mode)
+    return LiveMemory(stub, mode, cpu=cpu, thread=thread, restore_thread=previous)
+
+
+def _select_cpu(stub: GdbRemote, cpu: int) -> tuple[str, str | None]:
+    """``Hg`` the ``cpu``-th thread the stub lists: (its id, the id selected before, if the stub says)."""
+    threads = stub.threads()
+    if not threads:
+        raise GdbError(f"gdb stub {stub.label}: it does not list its CPUs (no qfThreadInfo), so --cpu "
+                       "cannot choose one")
+    if cpu >= len(threads):
+        raise GdbError(f"gdb stub {stub.label}: no CPU {cpu}: the target has {len(threads)} "
+                       f"(0..{len(threads) - 1})")
+    previous = stub.current_thread()
+    if not stub.select_thread(threads[cpu]):
+        raise GdbError(f"gdb stub {stub.label}: it refused to select CPU {cpu} (thread {threads[cpu]})")
+    return threads[cpu], previous
 
 
 #: gdb names QEMU uses that are not architectural spellings

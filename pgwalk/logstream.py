@@ -55,8 +55,9 @@ class LineSource:
 
     def __init__(self, stream: BinaryIO | int, *, idle: float | None = None,
                  trigger: tuple[bytes, ...] | None = None, want_all: Callable[[], bool] | None = None,
-                 before: int = 10):
+                 before: int = 10, head: bytes = b""):
         self._stream = stream
+        self._head = head             # bytes already read from the stream by the caller: read first
         self._fd = stream if isinstance(stream, int) else _fileno(stream)
         self._idle = idle if self._fd is not None and _is_pipe(self._fd) else None
         self._trigger = trigger
@@ -69,7 +70,9 @@ class LineSource:
     # -- reading
     def _read(self) -> bytes | None:
         """Next chunk; ``b""`` at EOF; ``None`` when idle for ``self._idle`` seconds."""
-        if self._fd is not None:
+        if self._head:
+            data, self._head = self._head, b""
+        elif self._fd is not None:
             if self._idle is not None:
                 ready, _, _ = select.select([self._fd], [], [], self._idle)
                 if not ready:

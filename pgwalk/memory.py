@@ -108,12 +108,14 @@ class Backing(Protocol):
 class FileBacking:
     """A whole file, memory-mapped read-only."""
 
-    __slots__ = ("path", "size", "buffer", "file")
+    __slots__ = ("path", "size", "buffer", "file", "compression")
 
     def __init__(self, path: str, size: int, buffer: mmap.mmap) -> None:
         self.path = path
         #: the file on disk (``path``, or the temporary copy of a compressed ``path``)
         self.file = path
+        #: the compression of ``path`` (``"gzip"``, ...) when ``file`` is its decompressed copy, else None
+        self.compression: str | None = None
         self.size = size
         self.buffer: mmap.mmap | None = buffer
 
@@ -869,6 +871,9 @@ def open_backing(path: str) -> tuple[FileBacking, list[str]]:
     """
     from pgwalk.inputs import compression_of, decompress_to_temp
 
+    if path == "-" and not os.path.exists(path):
+        raise ImageError("-: a memory image or dump is not read from stdin (it is memory-mapped); name the file "
+                         "(a compressed one is read as it is)")
     backing = FileBacking.open(path)
     kind = compression_of(backing.read(0, 8))
     if kind is None:
@@ -878,4 +883,5 @@ def open_backing(path: str) -> tuple[FileBacking, list[str]]:
     inner = FileBacking.open(tmp)
     inner.path = path
     inner.file = tmp
+    inner.compression = kind
     return inner, [note]

@@ -205,8 +205,8 @@ def access_el(regime: "Regime", el: int | None, option: str = "el") -> int:
 
 
 def open(source: "str | Iterable[str] | Any" = None, *, regs: "str | Mapping[str, Any] | None" = None,
-         gdb: str | None = None, granule: str | None = None, va_bits: int | None = None, root: int | None = None,
-         **registers: Any) -> "Target":
+         gdb: str | None = None, cpu: int | None = None, granule: str | None = None, va_bits: int | None = None,
+         root: int | None = None, **registers: Any) -> "Target":
     """Open a memory image, crash dump or live target with its registers.
 
     >>> t = pgwalk.open(["samples/s1_4k_48bit.img@0x40000000"], regs="samples/s1_4k_48bit.regs.json")
@@ -221,6 +221,8 @@ def open(source: "str | Iterable[str] | Any" = None, *, regs: "str | Mapping[str
         (:func:`pgwalk.regs.registers_from_mapping`)
     :param gdb: a stopped GDB stub, ``"HOST:PORT"`` or ``"unix:PATH"`` (QEMU ``-gdb``), read-only;
         its registers are read, ``regs`` fills the ones it lacks
+    :param cpu: with ``gdb``: the CPU to read (the stub's ``cpu``-th thread from 0; QEMU's CPU
+        number); default the stub's current thread
     :param granule: with ``va_bits`` and ``root``: the shortcut of a bare table root
         (``"4k"``, ``"16k"``, ``"64k"``), as ``--granule/--va-bits/--root``
     :param registers: registers by name, ``TCR_EL1=0x...`` (ints or hexadecimal strings); they
@@ -249,11 +251,13 @@ def open(source: "str | Iterable[str] | Any" = None, *, regs: "str | Mapping[str
         shortcut_regs = shortcut_registers(granule, va_bits, root)       # type: ignore[arg-type]
     else:
         shortcut_regs = {}
+    if cpu is not None and gdb is None:
+        raise InputError("cpu chooses a CPU of a gdb target")
     if gdb is not None:
         if source is not None:
             raise InputError("gdb and images exclude each other (one target at a time)")
         return _open_live(gdb, file_regs, {**shortcut_regs, **explicit},
-                          regs if isinstance(regs, (str, bytes)) or hasattr(regs, "__fspath__") else None)
+                          regs if isinstance(regs, (str, bytes)) or hasattr(regs, "__fspath__") else None, cpu)
     if source is None:
         raise InputError("no memory image given (a path, a list of paths, or gdb=HOST:PORT)")
     if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
@@ -322,6 +326,8 @@ def live_registers(mem: Any, file_regs: Mapping[str, int] | None = None, explici
                        "SCTLR); give them with --regs FILE or --reg NAME=VALUE")
     notes = [f"live target: gdb stub {mem.label}, physical memory (read-only; the target is not resumed)",
              _from_stub(stub_regs)]
+    if getattr(mem, "cpu", None) is not None:
+        notes.insert(1, f"CPU {mem.cpu}: the stub's thread {mem.thread}, whose registers and memory are read")
     if file_regs:
         added = {k: v for k, v in file_regs.items() if k not in regs}
         differ = sorted(k for k, v in file_regs.items() if k in regs and regs[k] != v)
@@ -340,11 +346,12 @@ def live_registers(mem: Any, file_regs: Mapping[str, int] | None = None, explici
     return RegisterSet(regs, notes, None)
 
 
-def _open_live(spec: str, file_regs: Mapping[str, int], explicit: Mapping[str, int], file_name: Any) -> "Target":
+def _open_live(spec: str, file_regs: Mapping[str, int], explicit: Mapping[str, int], file_name: Any,
+               cpu: int | None = None) -> "Target":
     """A live target (:func:`pgwalk.live.open_target`) with :func:`live_registers`."""
     from .live import open_target
 
-    mem = open_target(spec)
+    mem = open_target(spec, cpu=cpu)
     try:
         rs = live_registers(mem, file_regs, explicit, file_name=str(file_name or "regs"),
                             explicit_name="the arguments")

@@ -11,7 +11,13 @@ can be told to misbehave: ``mode`` is one of
 * ``"no-sysregs"``: the target description has only the core registers;
 * ``"no-phys"``: no ``qqemu.PhyMemMode`` (a non-QEMU stub);
 * ``"garbage"``: memory reads get non-hex bytes;
-* ``"noise"``: endless bytes that are not packets.
+* ``"noise"``: endless bytes that are not packets;
+* ``"no-threads"``: no answer to ``qfThreadInfo`` (a stub without a thread list).
+
+``cpus`` (optional) gives the registers of CPUs 1, 2, ... (CPU 0's are ``registers``, and
+each has the same names): the stub lists one thread per CPU (``p01.01``, ``p01.02``, ...
+as QEMU in multiprocess mode), ``Hg`` selects the CPU whose registers ``p`` reads, and
+``qC`` names the selected one.
 """
 
 from __future__ import annotations
@@ -31,9 +37,11 @@ def _sum(data: bytes) -> bytes:
 
 class FakeStub:
     def __init__(self, memory: dict[int, bytes], registers: dict[str, int], mode: str = "ok", cut: int = 3,
-                 unix_path: str | None = None) -> None:
+                 unix_path: str | None = None, cpus: list[dict[str, int]] | None = None) -> None:
         self.memory = memory                      # base -> bytes
-        self.registers = registers                # gdb name -> value
+        self.cpu_registers = [registers, *(cpus or [])]
+        self.registers = registers                # gdb name -> value, of the selected CPU
+        self.selected = 0
         self.mode = mode
         self.cut = cut
         self.log: list[str] = []
@@ -116,6 +124,21 @@ class FakeStub:
             addr, n = (int(x, 16) for x in pkt[1:].split(","))
             data = self._read(addr, n)
             return data.hex().encode() if data else b"E14"
+        if pkt in ("qfThreadInfo", "qsThreadInfo"):
+            if self.mode == "no-threads":
+                return b""
+            if pkt == "qsThreadInfo":
+                return b"l"
+            return b"m" + ",".join(self._tid(i) for i in range(len(self.cpu_registers))).encode()
+        if pkt == "qC":
+            return b"QC" + self._tid(self.selected).encode()
+        if pkt.startswith("Hg"):
+            tids = [self._tid(i) for i in range(len(self.cpu_registers))]
+            if pkt[2:] not in tids:
+                return b"E22"
+            self.selected = tids.index(pkt[2:])
+            self.registers = self.cpu_registers[self.selected]
+            return b"OK"
         if pkt == "qqemu.PhyMemMode":
             return b"" if self.mode == "no-phys" else str(self.phy_mode).encode()
         if pkt.startswith("Qqemu.PhyMemMode:"):
@@ -124,6 +147,10 @@ class FakeStub:
             self.phy_mode = int(pkt.split(":")[1])
             return b"OK"
         return b""                                # unsupported, as the protocol says
+
+    @staticmethod
+    def _tid(i: int) -> str:
+        return f"p01.{i + 1:02x}"
 
     # -- the wire --------------------------------------------------------------
 

@@ -191,3 +191,40 @@ def test_live_batch_packet_count(guest):
         assert all(base <= b < base + size for b in blocks) and blocks
         assert len(log) == len(reads)                 # nothing but memory reads during the walk
     assert int(res.ok.sum()) > 0
+
+
+def test_cpu_selects_a_qemu_vcpu():
+    """``open_target(cpu=N)`` reads QEMU's vCPU N: with two vCPUs and CPU 1's PC set by the loader,
+    CPU 1 reads that PC and CPU 0 its own (0), through the same stub."""
+    import subprocess
+    import time
+
+    from pgwalk.gdbremote import GdbError
+    from pgwalk.live import open_target
+
+    port = qemu_guest.free_port()
+    proc = subprocess.Popen([qemu_guest.qemu_binary(), "-M", "virt", "-cpu", "max", "-smp", "2", "-m", "128M",
+                             "-display", "none", "-S", "-gdb", f"tcp:127.0.0.1:{port}", "-nodefaults",
+                             "-serial", "none", "-device", "loader,addr=0x40001000,cpu-num=1"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        pcs = {}
+        deadline = time.monotonic() + 20
+        for cpu in (1, 0):
+            while True:
+                try:
+                    mem = open_target(f"127.0.0.1:{port}", cpu=cpu)
+                    break
+                except GdbError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            with mem:
+                assert mem.thread == f"p01.{cpu + 1:02x}"
+                pcs[cpu] = mem.stub.read_register(mem.stub.registers()["PC"])
+        assert pcs == {0: 0, 1: 0x40001000}
+        with pytest.raises(GdbError, match="no CPU 2: the target has 2"):
+            open_target(f"127.0.0.1:{port}", cpu=2)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

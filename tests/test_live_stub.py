@@ -191,3 +191,62 @@ def test_disconnect_mid_batch(stub, capsys):
     rc, out, err = run(["translate", "--gdb", stub.address, "--batch", "-", "--csv"], capsys, stdin=text)
     assert rc == 2 and "closed the connection" in err and "Traceback" not in err
     assert time.monotonic() - t0 < 5
+
+
+# --------------------------------------------------------------------------- --cpu N
+
+def _two_cpus():
+    """CPU 0: the sample's registers; CPU 1: TTBR1_EL1 pointing at the TTBR0 tree (another translation)."""
+    other = dict(REGS, TTBR1_EL1=REGS["TTBR0_EL1"] & ((1 << 48) - 1))
+    return FakeStub({0x40000000: IMG}, dict(REGS), cpus=[other])
+
+
+def test_cpu_selects_the_thread_whose_registers_are_read(capsys):
+    s = _two_cpus()
+    other = s.cpu_registers[1]["TTBR1_EL1"]
+    try:
+        argv = ["translate", "--gdb", s.address, "--json", "--trace", *PROBES[:6]]
+        rc0, out0, _ = run(argv, capsys)
+        assert not any(p.startswith(("Hg", "qfThreadInfo")) for p in s.log)    # no --cpu: nothing selected
+        s.log.clear()
+        rc_0, out_0, _ = run([*argv, "--cpu", "0"], capsys)
+        rc_1, out_1, err1 = run([*argv, "--cpu", "1"], capsys)
+        assert [_strip(d) for d in _json(out0)] == [_strip(d) for d in _json(out_0)]   # current = CPU 0
+        # CPU 1 translates as the offline walk with CPU 1's TTBR1_EL1 does, and differs from CPU 0
+        rc_off, off, _ = run(["translate", *sample("s1_4k_48bit"), "--reg", f"TTBR1_EL1={other:#x}", "--json",
+                              "--trace", *PROBES[:6]], capsys)
+        assert rc_1 == rc_off and [_strip(d) for d in _json(out_1)] == [_strip(d) for d in _json(off)], err1
+        assert [_strip(d) for d in _json(out_1)] != [_strip(d) for d in _json(out0)]
+        assert any("CPU 1: the stub's thread p01.02" in n for n in _json(out_1)[0]["notes"])
+        assert "Hgp01.02" in s.log and s.log[-1] == "Hgp01.01" and s.selected == 0    # restored on exit
+        assert all(p.startswith(READ_ONLY_PACKETS) for p in s.log)
+    finally:
+        s.close()
+
+
+def test_cpu_out_of_range_and_without_threads_or_gdb(capsys):
+    s = _two_cpus()
+    try:
+        _bad(["translate", "--gdb", s.address, "--cpu", "2", "0x1000"], capsys, "no CPU 2: the target has 2 (0..1)")
+    finally:
+        s.close()
+    s = FakeStub({0x40000000: IMG}, dict(REGS), mode="no-threads")
+    try:
+        _bad(["translate", "--gdb", s.address, "--cpu", "0", "0x1000"], capsys, "does not list its CPUs")
+        assert not any(p.startswith("Hg") for p in s.log)
+    finally:
+        s.close()
+    _bad(["translate", *sample("s1_4k_48bit"), "--cpu", "1", "0x1000"], capsys, "--cpu chooses a CPU of a --gdb")
+
+
+def test_library_open_with_cpu():
+    import pgwalk
+
+    s = _two_cpus()
+    try:
+        with pgwalk.open(gdb=s.address, cpu=1) as t:
+            assert t.registers["TTBR1_EL1"] == REGS["TTBR0_EL1"] & ((1 << 48) - 1)
+        with pgwalk.open(gdb=s.address) as t:
+            assert t.registers["TTBR1_EL1"] == REGS["TTBR1_EL1"]
+    finally:
+        s.close()

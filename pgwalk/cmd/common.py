@@ -14,6 +14,10 @@ __all__ = ["image_options", "register_options", "Context", "load_context", "pars
 
 def image_options(f: Callable) -> Callable:
     """``-i/--image PATH[@BASE]`` (repeatable), and ``--gdb HOST:PORT|unix:PATH`` (a live target)."""
+    f = click.option("--cpu", "gdb_cpu", type=click.IntRange(0, 4095), metavar="N", expose_value=False,
+                     callback=_remember_cpu,
+                     help="With --gdb: read CPU N (the stub's N-th thread from 0; QEMU's CPU N) instead of "
+                          "the stub's current one.")(f)
     f = click.option("--gdb", "gdb_target", metavar="HOST:PORT|unix:PATH", expose_value=False,
                      callback=_remember_gdb,
                      help="Live target: a stopped GDB stub (QEMU -gdb) read through the GDB remote "
@@ -27,6 +31,11 @@ def _remember_gdb(ctx: click.Context, param: click.Parameter, value: str | None)
     """Keep ``--gdb`` in the click context for :func:`load_context` (commands need no new argument)."""
     if value is not None:
         ctx.meta["pgwalk.gdb"] = value
+
+
+def _remember_cpu(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+    if value is not None:
+        ctx.meta["pgwalk.cpu"] = value
 
 
 def register_options(f: Callable) -> Callable:
@@ -85,14 +94,18 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
     from ..regs import load_register_file, parse_reg_assignment, shortcut_registers
 
     notes: list[str] = []
-    gdb = click.get_current_context(silent=True)
-    gdb = gdb.meta.get("pgwalk.gdb") if gdb is not None else None
+    ctx = click.get_current_context(silent=True)
+    gdb = ctx.meta.get("pgwalk.gdb") if ctx is not None else None
+    cpu = ctx.meta.get("pgwalk.cpu") if ctx is not None else None
+    if cpu is not None and gdb is None:
+        raise InputError("--cpu chooses a CPU of a --gdb target (a dump's registers come from --regs/--reg "
+                         "or its VMCOREINFO)")
     if gdb is not None:
         from .gdb import load_live_context
 
         if images:
             raise InputError("--gdb and -i/--image exclude each other (one target at a time)")
-        return Context(*load_live_context(gdb, regs_file, reg_values, granule, va_bits, root), None)
+        return Context(*load_live_context(gdb, regs_file, reg_values, granule, va_bits, root, cpu=cpu), None)
     if images:
         memory = open_images(list(images))
         notes.extend(memory.warnings)
@@ -145,9 +158,14 @@ def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MA
     total = 0
     lines = 0                  # newlines before the current chunk
     run = 0                    # bytes since the last newline
+    head = b""
     try:
         if path == "-":
-            stream, close = _stdin_bytes(), None
+            from ..inputs import open_stdin
+
+            stdin = _stdin_bytes()
+            inflated, _kind, head = open_stdin(stdin, where)   # compressed stdin is read decompressed
+            stream, close = (stdin, None) if inflated is None else (inflated, inflated)
         else:
             from ..inputs import open_stream
 
@@ -155,7 +173,7 @@ def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MA
             close = stream
         try:
             while True:
-                chunk = stream.read(_CHUNK)
+                chunk, head = (head, b"") if head else (stream.read(_CHUNK), b"")
                 if not chunk:
                     break
                 first = chunk.find(b"\n")

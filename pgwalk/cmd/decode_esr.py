@@ -75,16 +75,113 @@ def _fit(con, table):
     return fit_table(con, table)
 
 
-def _notes(con, texts, about=None) -> None:
+# --------------------------------------------------------------------------- one renderer, two presentations
+#
+# What decode-esr / decode print is stated once, by the ``_render_*`` functions below, as
+# lines of styled spans and tables of cells.  How it looks is the output's business:
+# :class:`_RichOut` on a terminal (colour, borders, the terminal's width, stacked rows
+# when a table would be cut) or with ``--color always``; :class:`_PlainOut` in a pipe or a
+# file (the same lines and cells, no escapes, no borders, never wrapped), which prints
+# without importing rich so that ``decode-esr VALUE | ...`` starts fast.
+
+def _plain_output() -> bool:
+    """Stdout is a pipe or a file and colour is not forced: plain presentation, without rich."""
+    from .output import color_mode, stdout_is_terminal
+    return not stdout_is_terminal() and color_mode() != "always"
+
+
+def _output():
+    """The presentation of this run's stdout: plain in a pipe, rich on a terminal (or forced colour)."""
+    return _PlainOut() if _plain_output() else _RichOut(_console())
+
+
+class _PlainOut:
+    """Plain lines on stdout: tables laid out without borders, two spaces between columns,
+    no padding at the ends of a line (as a borderless rich table is laid out)."""
+
+    @property
+    def file(self):
+        return sys.stdout
+
+    def line(self, *spans) -> None:
+        sys.stdout.write("".join(_span_text(s) for s in spans).rstrip(" ") + "\n")
+
+    def heading(self, text: str) -> None:
+        self.line(text)
+
+    def table(self, rows, *, header=None, right=(), title=None, dim=()) -> None:
+        body = ([list(header)] if header else []) + [list(r) for r in rows]
+        if title:
+            self.line(title)
+        if not body:
+            return
+        widths = [max(len(r[k]) for r in body) for k in range(len(body[0]))]
+        for r in body:
+            self.line("  ".join(c.rjust(w) if k in right else c.ljust(w)
+                                for k, (c, w) in enumerate(zip(r, widths))))
+
+
+class _RichOut:
+    """The same lines and tables through a rich console: styles, borders on a terminal,
+    tables stacked row by row where the terminal is too narrow to show a value whole."""
+
+    def __init__(self, con) -> None:
+        self.con = con
+
+    @property
+    def file(self):
+        return self.con.file
+
+    def _text(self, spans):
+        from rich.text import Text
+        t = Text()
+        for s in spans:
+            if isinstance(s, tuple):
+                t.append(s[0], style=s[1])
+            else:
+                t.append(s)
+        return t
+
+    def line(self, *spans) -> None:
+        self.con.print(self._text(spans))
+
+    def heading(self, text: str) -> None:
+        from rich.text import Text
+        if _box() is None:                  # a pipe or a file (forced colour): a plain line, no rule drawing
+            self.con.print(Text(text, style="bold"))
+        else:
+            self.con.rule(Text(text), align="left")
+
+    def table(self, rows, *, header=None, right=(), title=None, dim=()) -> None:
+        from rich.table import Table
+        from rich.text import Text
+        n = len(header) if header else len(rows[0]) if rows else 0
+        t = Table(title=Text(title, style="bold") if title else None, title_justify="left",
+                  show_header=bool(header), show_lines=False, pad_edge=False, expand=False, box=_box())
+        for k in range(n):
+            last = k == n - 1
+            t.add_column(header[k] if header else "", justify="right" if k in right else "left",
+                         no_wrap=not last, overflow="fold" if last else "ellipsis")
+        for i, r in enumerate(rows):
+            style = "dim" if i in dim else None
+            t.add_row(*(Text(c, style=style) if style else Text(c) for c in r))
+        self.con.print(_fit(self.con, t))
+
+
+def _span_text(s) -> str:
+    return s[0] if isinstance(s, tuple) else s
+
+
+def _notes(out, texts, about=None) -> None:
     """Notes on stderr (stdout holds only the decode), after what was printed so far."""
     from .output import notes
-    con.file.flush()
+    out.file.flush()
     notes(texts, about=about)
 
 
-def _warnings(con, texts, about=None) -> None:
+def _warnings(out, texts, about=None) -> None:
     from .output import warning
-    con.file.flush()
+    out.file.flush()
     for w in texts:
         warning(f"{about}: {w}" if about else w)
 
@@ -115,125 +212,37 @@ def _same_register(a, b) -> bool:
         (a.group not in esr and a.group == b.group)
 
 
-def _field_table(rows, title=None):
-    from rich.table import Table
-    t = Table(title=title, title_justify="left", show_lines=False, pad_edge=False, expand=False, box=_box())
-    t.add_column("field", no_wrap=True)
-    t.add_column("bits", justify="right", no_wrap=True)
-    t.add_column("value", justify="right", no_wrap=True)
-    t.add_column("meaning", overflow="fold")
-    for d in rows:
-        text = _esc(d.meaning) + (f" [dim]({_esc(d.note)})[/dim]" if d.note else "")
-        if d.valid:
-            t.add_row(d.name, d.bits, d.hex(), text)
-        else:
-            t.add_row(f"[dim]{d.name}[/dim]", f"[dim]{d.bits}[/dim]", f"[dim]{d.hex()}[/dim]", f"[dim]{text}[/dim]")
-    return t
-
-
-def _esc(text: str) -> str:
-    from rich.markup import escape
-    return escape(text)
-
-
-def _print_esr(con, r, full: bool = False) -> None:
-    hexv = f"{r.value:#018x}" if r.value >> 32 else f"{r.value:#010x}"
-    con.print(f"[bold]{r.register} {hexv}[/bold]  EC {r.ec:#04x} [bold]{_esc(r.ec_name)}[/bold]"
-              f" [dim]({_esc(r.linux_ec_name)})[/dim]")
-    con.print(f"[bold cyan]{_esc(r.summary)}[/bold cyan]")
-    con.print(_fit(con, _field_table(_shown(r.details, full))))
-    _warnings(con, r.warnings)
-    _notes(con, r.notes)
-    if r.far is not None:
-        con.print(_fit(con, _field_table(r.far.details, title=f"FAR {r.far.value:#018x}")))
-        con.print(("" if r.far.valid else "[yellow]") + _esc(r.far.reason) + ("" if r.far.valid else "[/yellow]"))
-        _notes(con, r.far.notes, about="FAR")
-    if r.hpfar is not None:
-        con.print(_fit(con, _field_table(r.hpfar.details, title=f"HPFAR_EL2 {r.hpfar.value:#018x}")))
-        _notes(con, r.hpfar.notes, about="HPFAR_EL2")
-    if r.par is not None:
-        _print_register(con, r.par, full)
-
-
-def _print_register(con, rep, full: bool = False) -> None:
-    con.print(f"[bold]{rep.register} {rep.value:#018x}[/bold]")
-    if rep.summary:
-        con.print(f"[bold cyan]{_esc(rep.summary)}[/bold cyan]")
-    con.print(_fit(con, _field_table(_shown(rep.details, full))))
-    if rep.derived:
-        from rich.table import Table
-        t = Table(title="derived", title_justify="left", show_header=False, pad_edge=False, box=_box())
-        t.add_column("parameter", no_wrap=True)
-        t.add_column("value", overflow="fold")
-        for k, v in rep.derived.items():
-            if isinstance(v, dict):
-                for k2, v2 in v.items():
-                    t.add_row(f"{k}.{k2}", _esc(_fmt(v2)))
-            else:
-                t.add_row(k, _esc(_fmt(v)))
-        con.print(_fit(con, t))
-    _warnings(con, rep.warnings, about=rep.register)
-    _notes(con, rep.notes, about=rep.register)
-
-
-def _plain_output() -> bool:
-    """Stdout is a pipe or a file and colour is not forced: plain lines, printed without
-    importing rich (what the rich console prints there, at a fraction of the start-up)."""
-    from .output import color_mode, stdout_is_terminal
-    return not stdout_is_terminal() and color_mode() != "always"
-
-
-class _PlainOut:
-    """Plain lines on stdout, laid out as the rich console lays tables out in a pipe
-    (no borders, two spaces between columns, no padding at the ends of a line)."""
-
-    @property
-    def file(self):
-        return sys.stdout
-
-    def line(self, text: str = "") -> None:
-        sys.stdout.write(text.rstrip(" ") + "\n")
-
-    def table(self, rows, *, header=None, right=(), title=None) -> None:
-        body = ([list(header)] if header else []) + [list(r) for r in rows]
-        if title:
-            self.line(title)
-        if not body:
-            return
-        widths = [max(len(r[k]) for r in body) for k in range(len(body[0]))]
-        for r in body:
-            self.line("  ".join(c.rjust(w) if k in right else c.ljust(w)
-                                for k, (c, w) in enumerate(zip(r, widths))))
-
-
-def _plain_fields(out: _PlainOut, rows, title=None) -> None:
+def _render_fields(out, rows, title=None) -> None:
+    """One row per field: name, bits, value, meaning (a field that does not apply is dimmed)."""
     out.table([(d.name, d.bits, d.hex(), d.meaning + (f" ({d.note})" if d.note else "")) for d in rows],
-              header=("field", "bits", "value", "meaning"), right=(1, 2), title=title)
+              header=("field", "bits", "value", "meaning"), right=(1, 2), title=title,
+              dim={i for i, d in enumerate(rows) if not d.valid})
 
 
-def _plain_esr(out: _PlainOut, r, full: bool = False) -> None:
+def _render_esr(out, r, full: bool = False) -> None:
     hexv = f"{r.value:#018x}" if r.value >> 32 else f"{r.value:#010x}"
-    out.line(f"{r.register} {hexv}  EC {r.ec:#04x} {r.ec_name} ({r.linux_ec_name})")
-    out.line(r.summary)
-    _plain_fields(out, _shown(r.details, full))
+    out.line((f"{r.register} {hexv}", "bold"), f"  EC {r.ec:#04x} ", (r.ec_name, "bold"),
+             " ", (f"({r.linux_ec_name})", "dim"))
+    out.line((r.summary, "bold cyan"))
+    _render_fields(out, _shown(r.details, full))
     _warnings(out, r.warnings)
     _notes(out, r.notes)
     if r.far is not None:
-        _plain_fields(out, r.far.details, title=f"FAR {r.far.value:#018x}")
-        out.line(r.far.reason)
+        _render_fields(out, r.far.details, title=f"FAR {r.far.value:#018x}")
+        out.line((r.far.reason, None if r.far.valid else "yellow"))
         _notes(out, r.far.notes, about="FAR")
     if r.hpfar is not None:
-        _plain_fields(out, r.hpfar.details, title=f"HPFAR_EL2 {r.hpfar.value:#018x}")
+        _render_fields(out, r.hpfar.details, title=f"HPFAR_EL2 {r.hpfar.value:#018x}")
         _notes(out, r.hpfar.notes, about="HPFAR_EL2")
     if r.par is not None:
-        _plain_register(out, r.par, full)
+        _render_register(out, r.par, full)
 
 
-def _plain_register(out: _PlainOut, rep, full: bool = False) -> None:
-    out.line(f"{rep.register} {rep.value:#018x}")
+def _render_register(out, rep, full: bool = False) -> None:
+    out.line((f"{rep.register} {rep.value:#018x}", "bold"))
     if rep.summary:
-        out.line(rep.summary)
-    _plain_fields(out, _shown(rep.details, full))
+        out.line((rep.summary, "bold cyan"))
+    _render_fields(out, _shown(rep.details, full))
     if rep.derived:
         rows = []
         for k, v in rep.derived.items():
@@ -321,10 +330,8 @@ def decode_esr(ctx, esr, far, hpfar, par, el, as_json, linux, kernel, log, image
         _dump("esr", report.to_json())
     elif short:
         click.echo(short_line(report))
-    elif _plain_output():
-        _plain_esr(_PlainOut(), report, full)
     else:
-        _print_esr(_console(), report, full)
+        _render_esr(_output(), report, full)
     return 0
 
 
@@ -376,14 +383,21 @@ class _EncodedText:
 
 
 def _open_log(path: str):
+    """``(stream, bytes read from it already, close)``: the log, read decompressed when compressed."""
     if path == "-":
         try:
-            return click.get_binary_stream("stdin"), False
+            stdin = click.get_binary_stream("stdin")
         except RuntimeError:
-            return _EncodedText(sys.stdin), False
+            return _EncodedText(sys.stdin), b"", False
+        from ..inputs import open_stdin
+
+        inflated, _kind, head = open_stdin(stdin)
+        if inflated is None:                   # plain text: read on from stdin (its descriptor, on a pipe)
+            return stdin, head, False
+        return inflated, b"", True
     from ..inputs import open_stream
 
-    return open_stream(path)[0], True          # one sentence if unreadable; a compressed log is read decompressed
+    return open_stream(path)[0], b"", True     # one sentence if unreadable; a compressed log is read decompressed
 
 
 def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
@@ -393,13 +407,13 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
     walk_fn, walk_note = (None, None)
     if image:
         walk_fn, walk_note = _walker_for(image)
-    stream, close = _open_log(path)
-    con = None if as_json or linux or short else _console()
+    stream, head, close = _open_log(path)
+    con = None if as_json or linux or short else _output()
     out = click.get_text_stream("stdout")
     n_reports = n_dup = total_d = total_p = 0
     disagree = False
     try:
-        for r in scan_stream(stream, idle=1.0):
+        for r in scan_stream(stream, idle=1.0, head=head):
             n_reports += 1
             if r.duplicate_of is not None:
                 n_dup += 1
@@ -432,7 +446,7 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
                 if r.duplicate_of is None:
                     click.echo(_short_report(path, r))
             elif r.duplicate_of is None:
-                _print_report(con, r, cmp, logged)
+                _render_report(con, r, cmp, logged)
             out.flush()
     finally:
         if close:
@@ -441,9 +455,9 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
         click.echo(f"pgwalk: no AArch64 exception report found in {'stdin' if path == '-' else path}", err=True)
         return 1
     if con is not None:
-        con.print(f"[bold]{n_reports - n_dup} report(s)[/bold]" + (f" (+{n_dup} repeated, e.g. dmesg after the "
-                                                                   "console)" if n_dup else "") +
-                  f", {total_d} disagreement(s) with pgwalk's decode, {total_p} problem(s)")
+        con.line((f"{n_reports - n_dup} report(s)", "bold"),
+                 (f" (+{n_dup} repeated, e.g. dmesg after the console)" if n_dup else "") +
+                 f", {total_d} disagreement(s) with pgwalk's decode, {total_p} problem(s)")
     if walk_note:
         out.flush()
         click.echo(f"pgwalk: note: {walk_note}", err=True)
@@ -475,68 +489,64 @@ def _short_report(path: str, r) -> str:
     return line
 
 
-def _print_report(con, r, comparison=None, logged=None) -> None:
+def _render_report(out, r, comparison=None, logged=None) -> None:
     from ..esr import fsc_text
     ts = f" [{r.timestamp:.6f}]" if r.timestamp is not None else ""
     lines = f"line {r.first_line}" + (f"-{r.last_line}" if r.last_line != r.first_line else "")
     what = r.kind.replace('_', ' ') if r.producer == "linux" else "exception"
-    title = f"report {r.index} ({what}, {r.producer} {r.format}, {lines}){ts}"
-    if _box() is None:                      # a pipe or a file: a plain line, no rule drawing
-        con.print(_esc(title), style="bold")
-    else:
-        con.rule(_esc(title), align="left")
-    con.print(_esc(r.headline))
+    out.heading(f"report {r.index} ({what}, {r.producer} {r.format}, {lines}){ts}")
+    out.line(r.headline)
     if r.registers:
-        con.print("  " + "  ".join(f"{k} {v:#x}" for k, v in r.registers.items()))
+        out.line("  " + "  ".join(f"{k} {v:#x}" for k, v in r.registers.items()))
     for c in r.claims:
-        con.print(f"[dim]the log says:[/dim] {_esc(c)}")
+        out.line(("the log says:", "dim"), f" {c}")
     if r.decode is not None:
         d = r.decode
-        con.print(f"ESR {r.esr:#018x} [dim](from the {r.esr_source})[/dim]: EC {d.ec:#04x} "
-                  f"[bold]{_esc(d.ec_name)}[/bold]")
-        con.print(f"[bold cyan]{_esc(d.summary)}[/bold cyan]")
+        out.line(f"ESR {r.esr:#018x} ", (f"(from the {r.esr_source})", "dim"), f": EC {d.ec:#04x} ",
+                 (d.ec_name, "bold"))
+        out.line((d.summary, "bold cyan"))
         if d.fault is not None:
-            con.print(f"FSC {d.fault.fsc:#04x}: {_esc(fsc_text(d.fault))}"
-                      + (f" [dim](needs {d.fault.feature})[/dim]" if d.fault.feature else ""))
+            out.line(f"FSC {d.fault.fsc:#04x}: {fsc_text(d.fault)}",
+                     (f" (needs {d.fault.feature})" if d.fault.feature else "", "dim"))
         shown = [x for x in d.details if x.group in ("ISS", "ISS2") and x.valid and (x.value or x.name in
                                                                                      ("DFSC", "IFSC", "WnR", "ISV"))]
         if shown:
-            con.print("  " + ", ".join(f"{x.name}={x.value:#x}" if x.width > 4 else f"{x.name}={x.value}"
-                                       for x in shown))
+            out.line("  " + ", ".join(f"{x.name}={x.value:#x}" if x.width > 4 else f"{x.name}={x.value}"
+                                      for x in shown))
     if r.address is not None and r.producer == "linux":
-        con.print(f"address {r.address:#018x}")
+        out.line(f"address {r.address:#018x}")
     if r.walk is not None:
         w = r.walk
         geo = f"{w.pgtable} pgtable, {w.page_kb}k pages, {w.va_bits}-bit VAs" if w.pgtable else "page tables"
         base = f", pgdp {w.pgdp:#x}" if w.pgdp is not None else (f", pgd pointer {w.pgd_pointer}"
                                                                if w.pgd_pointer else "")
-        con.print(f"logged walk: {geo}{base}")
+        out.line(f"logged walk: {geo}{base}")
         if w.entries:
-            con.print("  " + ", ".join(f"{n}={v:016x}" for n, v in w.entries))
+            out.line("  " + ", ".join(f"{n}={v:016x}" for n, v in w.entries))
         for x in logged or ():
-            con.print(f"  {x.name}: {_esc(x.summary)}")
+            out.line(f"  {x.name}: {x.summary}")
         if w.message:
-            con.print(f"  {_esc(w.message)}")
+            out.line(f"  {w.message}")
     if comparison is not None:
         if comparison.error:
-            con.print(f"[yellow]walk not compared:[/yellow] {_esc(comparison.error)}")
+            out.line(("walk not compared:", "yellow"), f" {comparison.error}")
         elif comparison.ok:
-            con.print("[green]walk: the image gives the logged descriptors[/green]")
+            out.line(("walk: the image gives the logged descriptors", "green"))
         for m in comparison.mismatches:
-            con.print(f"[red]walk differs:[/red] {_esc(m)}")
+            out.line(("walk differs:", "red"), f" {m}")
     for x in r.disagreements:
-        con.print(f"[red]disagrees:[/red] {_esc(x)}")
+        out.line(("disagrees:", "red"), f" {x}")
     for fm in r.format_mismatches:
         if fm["logged"] is None:
-            con.print(f"[yellow]missing line:[/yellow] expected {_esc(fm['expected'])!s}")
+            out.line(("missing line:", "yellow"), f" expected {fm['expected']}")
         elif fm["expected"] is None:
-            con.print(f"[yellow]unexpected line {fm['line']}:[/yellow] {_esc(fm['logged'].strip())}")
+            out.line((f"unexpected line {fm['line']}:", "yellow"), f" {fm['logged'].strip()}")
         else:
-            con.print(f"[yellow]line {fm['line']} differs:[/yellow] logged {_esc(fm['logged'].strip())!r}, "
-                      f"expected {_esc(fm['expected'].strip())!r}")
+            out.line((f"line {fm['line']} differs:", "yellow"),
+                     f" logged {fm['logged'].strip()!r}, expected {fm['expected'].strip()!r}")
     for p in r.problems:
-        con.print(f"[yellow]problem:[/yellow] {_esc(p)}")
-    _notes(con, r.notes, about=f"report {r.index}")
+        out.line(("problem:", "yellow"), f" {p}")
+    _notes(out, r.notes, about=f"report {r.index}")
 
 
 @click.command("decode")
@@ -575,12 +585,10 @@ def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bi
     if as_json:
         _dump("esr" if isinstance(rep, EsrReport) else "register", rep.to_json())
         return 0
-    plain = _plain_output()
-    con = _PlainOut() if plain else _console()
     if isinstance(rep, EsrReport):
-        (_plain_esr if plain else _print_esr)(con, rep, full)
+        _render_esr(_output(), rep, full)
     else:
-        (_plain_register if plain else _print_register)(con, rep, full)
+        _render_register(_output(), rep, full)
     return 0
 
 
@@ -611,15 +619,14 @@ def _decode_descriptor(value, as_json, granule, level, stage, ds, pa_bits, mair,
     if as_json:
         _dump("descriptor", rep.to_json())
         return 0
-    con = _console()
-    con.print(f"[bold]descriptor {rep.value:#018x}[/bold]")
-    con.print(f"[bold cyan]{_esc(rep.summary)}[/bold cyan]")
+    out = _output()
+    out.line((f"descriptor {rep.value:#018x}", "bold"))
+    out.line((rep.summary, "bold cyan"))
     if rep.layout is not None:
         from ..esr import FieldReport
-        rows = [FieldReport(f.name, f.msb, f.lsb, f.get(rep.value), f.doc or "", group="descriptor")
-                for f in rep.layout]
-        con.print(_fit(con, _field_table(rows)))
-    _notes(con, rep.notes)
+        _render_fields(out, [FieldReport(f.name, f.msb, f.lsb, f.get(rep.value), f.doc or "", group="descriptor")
+                             for f in rep.layout])
+    _notes(out, rep.notes)
     return 0
 
 

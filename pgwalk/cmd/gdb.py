@@ -8,7 +8,7 @@ __all__ = ["load_live_context"]
 
 
 def load_live_context(spec: str, regs_file: str | None, reg_values: tuple[str, ...], granule: str | None,
-                      va_bits: int | None, root: str | None):
+                      va_bits: int | None, root: str | None, *, cpu: int | None = None):
     """Open the target, read its registers; ``--regs`` fills what the stub lacks, the shortcut and
     ``--reg`` win.  The notes say where each register came from.  The target is closed (QEMU's
     memory mode restored) when the command ends.  Returns ``(memory, registers, notes)``, which
@@ -19,7 +19,7 @@ def load_live_context(spec: str, regs_file: str | None, reg_values: tuple[str, .
     from ..target import live_registers
     from ..values import parse_value
 
-    mem = open_target(spec)
+    mem = open_target(spec, cpu=cpu)
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.call_on_close(mem.close)

@@ -14,11 +14,15 @@ and indented before)::
     {
       "schema": 1,
       "path": str, "format": "elf" | "kdump" | "kdump-flattened" | "raw",
-      "format_description": str, "file_size": int,
+      "format_description": str,
+      "file_size": int,                  # bytes of the file on disk (compressed, when it is)
+      "file_compression": "gzip" | "xz" | "zstd" | "bzip2" | null,   # the whole file's compression
+      "dump_size": int,                  # bytes of the dump itself (decompressed; = file_size when
+                                         # the file is not compressed)
       "memory": {"count": int, "total": int, "total_hex": str,
                  "regions": [{"start", "end", "size" (hex str), "kind"}],
                  "holes": [{"start", "end", "size"}]},          # gaps between regions
-      "compression": [str],                                      # [] when none
+      "compression": [str],              # the kdump pages' compression; [] when none
       "kdump": {"header_version", "block_size", "max_mapnr", "pages_present",
                 "pages_dumped",                  # pages whose data this file holds
                 "pages_dumped_all",              # dumped pages of the whole dump (2nd bitmap)
@@ -65,23 +69,27 @@ def _size_text(n: int) -> str:
 
 
 def _open(path: str):
-    """(kind, object): an ElfCore, a KdumpFile or a raw FileBacking."""
-    from pgwalk.kdump import kdump_kind, open_kdump
-    from pgwalk.memory import open_backing, open_elf_core
+    """(kind, object, file compression, dump size): an ElfCore, a KdumpFile or a raw FileBacking,
+    the compression of the file as a whole (None when it is not compressed) and the size of
+    the dump it holds (decompressed)."""
+    from pgwalk.kdump import kdump_kind, open_kdump_backing
+    from pgwalk.memory import is_elf, open_backing, parse_elf_core
 
     backing, notes = open_backing(path)       # clear errors for missing/empty/unreadable files; decompressed
     for note in notes:
         click.echo(f"pgwalk: note: {note}", err=True)
-    head = backing.read(0, 16)
-    if head[:4] == b"\x7fELF":
+    compression, size = backing.compression, backing.size
+    try:
+        if is_elf(backing):
+            return "elf", parse_elf_core(path, backing), compression, size
+        kind = kdump_kind(backing.read(0, 16))
+        if kind is not None:
+            dump = open_kdump_backing(path, backing)
+            return ("kdump-flattened" if dump.flattened else "kdump"), dump, compression, size
+    except BaseException:
         backing.close()
-        return "elf", open_elf_core(backing.file)
-    kind = kdump_kind(head)
-    if kind is not None:
-        backing.close()
-        dump = open_kdump(backing.file)
-        return ("kdump-flattened" if dump.flattened else "kdump"), dump
-    return "raw", backing
+        raise
+    return "raw", backing, compression, size
 
 
 def _duplicates(core) -> list[str]:
@@ -102,9 +110,10 @@ def gather(path: str) -> dict:
     from pgwalk.memory import Region
 
     path = os.path.expanduser(path)
-    kind, obj = _open(path)
+    kind, obj, compression, dump_size = _open(path)
     try:
-        out: dict = {"path": path, "format": kind, "file_size": os.path.getsize(path)}
+        out: dict = {"path": path, "format": kind, "file_size": os.path.getsize(path),
+                     "file_compression": compression, "dump_size": dump_size}
         notes: list = []
         vmcoreinfo_text = None
         out["kdump"] = out["elf"] = None
@@ -228,8 +237,7 @@ def _render(d: dict, all_regions: bool) -> None:
     from .output import fit_table, notes, stdout_console, warning
 
     con = stdout_console()
-    con.print(f"[bold]{escape(d['path'])}[/bold]: {escape(d['format_description'])}, "
-              f"{_size_text(d['file_size'])} ({d['file_size']} bytes)")
+    con.print(f"[bold]{escape(d['path'])}[/bold]: {escape(d['format_description'])}, {_sizes(d)}")
     m = d["memory"]
     con.print(f"[bold]memory[/bold]: {m['count']} region{'s' if m['count'] != 1 else ''}, "
               f"{_size_text(m['total'])} ({m['total_hex']}), {len(m['holes'])} hole"
@@ -268,7 +276,8 @@ def _render(d: dict, all_regions: bool) -> None:
             con.print(f"  utsname: {escape(uts)}")
     elif d["elf"]:
         e = d["elf"]
-        con.print(f"[bold]ELF[/bold]: machine {e['machine']}, {e['phnum']} program headers; compression none")
+        con.print(f"[bold]ELF[/bold]: machine {e['machine']}, {e['phnum']} program headers; compression none"
+                  + (f" (the file as a whole is {d['file_compression']}-compressed)" if d["file_compression"] else ""))
     if d["notes"]:
         con.print("[bold]notes[/bold]: " + ", ".join(
             f"{escape(n['name'])} {n['type_name']} ({n['size']} bytes)" for n in d["notes"]))
@@ -308,6 +317,17 @@ def _render(d: dict, all_regions: bool) -> None:
     con.file.flush()
     for w in d["warnings"]:
         warning(w)
+
+
+def _sizes(d: dict) -> str:
+    """The dump's size, and the file's when the file is compressed: both, each named."""
+    def both(n: int) -> str:
+        return _size_text(n) + (f" ({n} bytes)" if n >= 1024 else "")
+
+    if not d["file_compression"]:
+        return both(d["dump_size"])
+    return (f"{both(d['dump_size'])} decompressed; the file is {d['file_compression']}-compressed, "
+            f"{both(d['file_size'])} on disk")
 
 
 def _render_vmcoreinfo(con, vi: dict) -> None:
