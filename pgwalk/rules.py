@@ -51,7 +51,8 @@ __all__ = [
     "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB", "TABLE_ATTR_BITS",
     "af_fault", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table",
     "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_walk_device_table", "Check",
-    "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "TABLE_CHECKS", "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
+    "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "S1_TREE_CHECKS", "S2_TREE_CHECKS", "tree_disabled", "TABLE_CHECKS",
+    "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
     "invalid_descriptor_reason", "output_size_reason",
 ]
 
@@ -463,6 +464,22 @@ S2_SETUP_CHECKS: tuple[Check, ...] = (
           lambda s2, ipa, access, el: _const(ipa, bool(s2.base_fault)),
           lambda s2, ipa, access, el: f"VTTBR_EL2 base {s2.base:#x} is beyond the {s2.oa_bits}-bit output size"),
 )
+
+#: The setup checks that hold for a whole tree or for none of it (neither the input address nor
+#: the access matters): a whole-tree walk (dump-tree, the reverse map, AT's leaf index) is
+#: disabled by the first that holds (:func:`tree_disabled`), in the walks' order.
+S1_TREE_CHECKS: tuple[Check, ...] = tuple(c for c in S1_SETUP_CHECKS if c.name not in ("VA range", "E0PD"))
+S2_TREE_CHECKS: tuple[Check, ...] = tuple(c for c in S2_SETUP_CHECKS if c.name != "IPA range")
+
+
+def tree_disabled(checks: tuple[Check, ...], p: Any) -> str:
+    """Why no walk through the tree of ``p`` can read a descriptor: the reason of the first of
+    ``checks`` (:data:`S1_TREE_CHECKS` or :data:`S2_TREE_CHECKS`) that holds; ``""`` when none does."""
+    for c in checks:
+        if c.test(p, 0, None, 1):
+            return c.reason(p, 0, None, 1)
+    return ""
+
 
 #: After a table descriptor (either stage): ``test(p, raw, next_table)``.
 TABLE_CHECKS: tuple[Check, ...] = (

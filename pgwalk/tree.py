@@ -18,10 +18,12 @@ dump-tree's tree view (:class:`TreeLines`), its ranges view
 
 Each table is read with one memory read and decoded whole with numpy masks
 derived from the field tables of :mod:`pgwalk.formats.descriptors`; the
-descriptor type comes from :func:`~pgwalk.walk.decode_descriptor_type`,
-output addresses from :func:`~pgwalk.walk.leaf_base` and table addresses from
-:func:`~pgwalk.walk.next_table_base`, so this walk and ``translate`` cannot
-disagree.  The attributes and permissions of each distinct descriptor
+descriptor type comes from :func:`~pgwalk.rules.descriptor_types`,
+output addresses from :func:`~pgwalk.rules.leaf_base` and table addresses from
+:func:`~pgwalk.rules.next_table_base`, the checks on a table descriptor from
+:data:`~pgwalk.rules.TABLE_CHECKS`, the hierarchical attributes from
+:func:`~pgwalk.rules.table_attr_bits`: the rule kernel every walk calls, so this
+walk and ``translate`` cannot disagree.  The attributes and permissions of each distinct descriptor
 pattern are decoded once (:class:`LeafAttrs`), with the hierarchical
 APTable/UXNTable/PXNTable/NSTable of the path applied.
 
@@ -156,10 +158,11 @@ from .faults import Fault
 from .formats import descriptors as D
 from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name, oa_out_of_range
 from .perms import Access, S1Perms, S2Perms, s1_check, s1_effective, s2_check
-from .walk import (
-    Leaf, decode_descriptor_type, leaf_base, next_table_base, s1_leaf, s2_leaf, s2_lookup, stage2_attributes,
-    table_index,
+from .rules import (
+    S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, descriptor_types, hierarchical_attrs,
+    leaf_base, level_shift, next_table_base, stage_oa, table_attr_bits, table_entries, table_index, tree_disabled,
 )
+from .walk import Leaf, s1_leaf, s2_leaf, s2_lookup, stage2_attributes
 
 if TYPE_CHECKING:  # pragma: no cover
     from .walk import Memory
@@ -176,12 +179,8 @@ FOLD_MIN = 3
 
 _M64 = (1 << 64) - 1
 _CLS_MASK = D.VALID.mask | D.TYPE.mask
-_APTABLE = D.S1_TABLE["APTable"]
-_UXNTABLE = D.S1_TABLE["UXNTable"]
-_PXNTABLE = D.S1_TABLE["PXNTable"]
 _NSTABLE = D.S1_TABLE["NSTable"]
 _S2_MEMATTR = D.S2_LEAF["MemAttr"]
-_APTABLE_1 = 0b10          # APTable[1]; APTable[0] is RES0 in one-EL regimes
 # The fields whose values make two leaves differ (software and IGNORED bits do not)
 _S1_KEY_FIELDS = ("AttrIndx", "NS", "AP", "SH", "AF", "nG", "nT", "GP", "DBM", "Contiguous", "PXN", "UXN")
 _S2_KEY_FIELDS = ("MemAttr", "S2AP", "SH", "AF", "FnXS", "nT", "DBM", "Contiguous", "XN")
@@ -197,8 +196,8 @@ _BATCH_ACTIONS = 1 << 13
 _PIECE_LANES = 1 << 16
 #: distinct descriptor patterns remembered before the caches start afresh (random data can hold millions)
 _INTERN_LIMIT = 1 << 16
-_CATEGORY = {"invalid": _INVALID, "block": _LEAF, "page": _LEAF, "illegal block": _ODD, "reserved": _ODD,
-             "table": _TABLE}
+_CATEGORY = {DescType.INVALID: _INVALID, DescType.BLOCK: _LEAF, DescType.PAGE: _LEAF,
+             DescType.ILLEGAL_BLOCK: _ODD, DescType.RESERVED: _ODD, DescType.TABLE: _TABLE}
 
 
 class Visit(enum.IntFlag):
@@ -226,7 +225,9 @@ class TreeParams:
     """One table tree and how to walk it, from the walk parameters of :mod:`pgwalk.params`.
 
     ``disabled`` is why a walk of this tree reads nothing (``""`` when it can
-    be walked): a configuration fault, EPDn = 1, a base beyond the output size.
+    be walked): a configuration fault, EPDn = 1, an unknown TTBR, a base beyond
+    the output size (the VA-independent setup checks of the walk,
+    :data:`~pgwalk.rules.S1_TREE_CHECKS`).
     """
 
     stage: int                  # 1 or 2
@@ -274,14 +275,13 @@ class TreeParams:
         return 1 << 64 if self.upper else 1 << self.iasize
 
     def lsb(self, level: int) -> int:
-        """log2 of the bytes one entry at ``level`` maps."""
-        return (FINAL_LEVEL - level) * self.stride + self.granule_shift
+        """log2 of the bytes one entry at ``level`` maps (:func:`~pgwalk.rules.level_shift`)."""
+        return level_shift(level, self.granule_shift)
 
     def entries(self, level: int) -> int:
-        """Entries of a table at ``level`` (the root may be smaller, or concatenated at stage 2)."""
-        if level == self.start_level:
-            return 1 << (self.iasize - self.lsb(level))
-        return 1 << self.stride
+        """Entries of a table at ``level`` (the root may be smaller, or concatenated at stage 2;
+        :func:`~pgwalk.rules.table_entries`)."""
+        return table_entries(level, self.start_level, self.iasize, self.granule_shift)
 
     def describe(self) -> str:
         return (f"{self.name} tree: base {self.base:#x}, {granule_name(self.granule_shift)} granule, "
@@ -308,8 +308,7 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
         disabled = s2.config_fault
         if not disabled and s2.start_level is None:
             disabled = "VTCR_EL2 start level encoding is reserved"
-        if not disabled and s2.base_fault:
-            disabled = f"VTTBR_EL2 base {s2.base:#x} is beyond the {s2.oa_bits}-bit output size"
+        disabled = disabled or tree_disabled(S2_TREE_CHECKS, s2)
         return TreeParams(
             stage=2, name="VTTBR_EL2", regime=setup.regime.value, granule_shift=s2.granule_shift,
             start_level=s2.start_level if s2.start_level is not None else 0, iasize=s2.iasize, base=s2.base,
@@ -323,13 +322,8 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
     if varange >= len(setup.ranges):
         raise InputError(f"the {setup.regime.value} regime has one VA range (TTBR0 only)")
     p = setup.ranges[varange]
-    disabled = ""
-    if p.config_fault:
-        disabled = p.config_fault
-    elif p.has_unprivileged and p.epd:
-        disabled = f"EPD{varange} = 1: walks through {p.ttbr_name} are disabled"
-    elif p.base_fault:
-        disabled = f"{p.ttbr_name} base {p.base:#x} is beyond the {p.oa_bits}-bit output size"
+    # the setup checks of a walk that do not depend on the VA: configuration, EPDn, an unknown TTBR, its base
+    disabled = tree_disabled(S1_TREE_CHECKS, p)
     notes = list(p.notes)
     if not setup.s1_enabled:
         notes.append("stage 1 is disabled: the tree is shown as the registers describe it, "
@@ -549,18 +543,13 @@ class _LevelDecode:
     def __init__(self, np: Any, tree: TreeParams, level: int) -> None:
         g, ds, lpa64 = tree.granule_shift, tree.ds, tree.lpa64
         self.level = level
-        self.lsb = tree.lsb(level)
+        self.lsb = level_shift(level, g)
         self.entry_size = 1 << self.lsb
         self.leafsize = self.lsb
-        # the kind of each {TYPE, VALID} pattern, from the scalar walker's decoder
-        self.kinds = {}
-        for v in (0, 1):
-            for t in (0, 1):
-                rep = D.VALID.put(D.TYPE.put(0, t), v)
-                self.kinds[rep] = decode_descriptor_type(rep, level, ds, g, tree.pa_max)
-        self.cat_lut = np.zeros(_CLS_MASK + 1, dtype=np.int8)
-        for rep, kind in self.kinds.items():
-            self.cat_lut[rep] = _CATEGORY[kind]
+        # the kind of each {TYPE, VALID} pattern (ASL DecodeDescriptorType), and its category
+        types = descriptor_types(level, ds, g, tree.pa_max)
+        self.kinds = {vt: kind.text for vt, kind in enumerate(types)}
+        self.cat_lut = np.array([_CATEGORY[kind] for kind in types], dtype=np.int8)
         block = level < FINAL_LEVEL
         leaf_layout = D.s1_leaf_layout if tree.stage == 1 else D.s2_leaf_layout
         self.has_layout = self.leafsize <= D.ADDR_47          # no leaf can exist at level -1
@@ -625,8 +614,7 @@ class _Lookups:
         u64 = np.uint64
         # regions: the stage 2 leaf, or the level-L entry of a level L walk fault
         level = np.where(ok, res.s2_level, res.fault_level).astype(np.int64)
-        lsb = np.where(ok, res.s2_shift.astype(np.int64),
-                       (FINAL_LEVEL - level) * self.stride + self.g).astype(np.uint64)
+        lsb = np.where(ok, res.s2_shift.astype(np.int64), level_shift(level, self.g)).astype(np.uint64)
         size = np.left_shift(u64(1), lsb)
         lo = ipa & ~(size - u64(1))
         hi = lo + size
@@ -717,7 +705,7 @@ class _Walker:
 
     def walk(self) -> None:
         t = self.tree
-        self._table(t.start_level, t.base, t.va_lo, 0, None, None, (0, False, False, False), ())
+        self._table(t.start_level, t.base, t.va_lo, 0, None, None, (0, False, False, False), (), 0)
 
     def _read_table(self, address: int, nbytes: int) -> tuple[int | None, bytes | None, TableStatus, str]:
         """(PA, bytes, status, note) of a table; stage 1 tables go through stage 2 when it is on."""
@@ -747,18 +735,24 @@ class _Walker:
         return pieces[0][0], data, TableStatus.OK, note
 
     def _table(self, level: int, address: int, va: int, depth: int, index: int | None, desc: int | None,
-               hier: tuple[int, bool, bool, bool], flags: tuple[str, ...]) -> None:
+               hier: tuple[int, bool, bool, bool], flags: tuple[str, ...], tbits: int) -> None:
+        """The table at ``address`` (level ``level``, from input address ``va``), pointed at by the
+        descriptor ``desc`` (``None``: the root); ``hier`` is the path's (APTable, UXNTable, PXNTable,
+        NSTable), ``tbits`` its ORed :func:`~pgwalk.rules.table_attr_bits`."""
         t, np = self.tree, self.np
         dec = self.levels[level]
         n = t.entries(level)
         va_end = va + n * dec.entry_size
         base = dict(level=level, address=address, va_start=va, va_end=va_end, entries=n, depth=depth,
                     index=index, descriptor=desc, inherited=hier, flags=flags)
-        if address >> t.oa_bits:
-            self._emit_table(TableInfo(pa=None, status=TableStatus.BEYOND_OA,
-                                       note=f"next-level table {address:#x} is beyond the {t.oa_bits}-bit "
-                                            f"output size (Address size fault at level {level - 1})", **base))
-            return
+        if desc is not None:
+            # the walk's checks on a table descriptor (the root's base is a setup check: TreeParams.disabled)
+            for check in TABLE_CHECKS:
+                if check.test(t, desc, address):
+                    self._emit_table(TableInfo(pa=None, status=TableStatus.BEYOND_OA,
+                                               note=f"{check.reason(t, desc, address)} ({check.fault.value.capitalize()}"
+                                                    f" fault at level {level - 1})", **base))
+                    return
         if self.max_depth is not None and depth > self.max_depth:
             self._emit_table(TableInfo(pa=None, status=TableStatus.NOT_EXPANDED, note="below --depth", **base))
             return
@@ -811,7 +805,7 @@ class _Walker:
             i = lo + ti
             if i > pos:
                 self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier)
-            self._child(dec, int(raw[i]), i, info, hier)
+            self._child(dec, int(raw[i]), i, info, hier, tbits)
             frame[0] += 1
             pos = i + 1
         if pos < hi:
@@ -853,7 +847,7 @@ class _Walker:
             self.visitor.table_post(info)
 
     def _child(self, dec: _LevelDecode, raw: int, i: int, parent: TableInfo,
-               hier: tuple[int, bool, bool, bool]) -> None:
+               hier: tuple[int, bool, bool, bool], tbits: int) -> None:
         t = self.tree
         nxt = next_table_base(raw, t.granule_shift, t.ds, t.lpa64)
         flags: tuple[str, ...] = ()
@@ -861,16 +855,13 @@ class _Walker:
         if res0:
             flags = (f"RES0 bits set: {res0:#x}",)
         if t.stage == 1:
-            ap, uxn, pxn, ns = hier
-            if not t.hpd:               # hierarchical permissions, as the scalar walker accumulates them
-                ap |= _APTABLE.get(raw)
-                uxn |= bool(_UXNTABLE.get(raw))
-                pxn |= bool(_PXNTABLE.get(raw)) and t.two_el
-            if not t.two_el:
-                ap &= _APTABLE_1
-            ns |= bool(_NSTABLE.get(raw))
-            hier = (ap, uxn, pxn, ns)
-        self._table(dec.level + 1, nxt, parent.va_start + i * dec.entry_size, parent.depth + 1, i, raw, hier, flags)
+            # hierarchical permissions, as every walk accumulates them (none with HPD = 1)
+            bits = tbits | table_attr_bits(raw, t.hpd)
+            if bits != tbits or (not hier[3] and _NSTABLE.get(raw)):
+                tbits = bits
+                hier = (*hierarchical_attrs(bits, t.two_el), hier[3] or bool(_NSTABLE.get(raw)))
+        self._table(dec.level + 1, nxt, parent.va_start + i * dec.entry_size, parent.depth + 1, i, raw, hier, flags,
+                    tbits)
 
     # ------------------------------------------------------------------ leaves
 
@@ -909,7 +900,7 @@ class _Walker:
                          f"{' from ' + format(1 << t.oa_bits, '#x') if kind == 'block' else ''})")
         f = D.S1_LEAF if t.stage == 1 else D.S2_LEAF
         af = bool(f["AF"].get(raw))
-        if not af and not t.ha and kind in ("block", "page"):
+        if kind in ("block", "page") and af_fault(raw, t.ha):
             flags.append("AF = 0 and hardware AF update is off (Access flag fault)")
         ns_table = hier[3]
         if kind not in ("block", "page"):
@@ -957,8 +948,8 @@ class _Walker:
         keys = seg & dec.key_mask
         if self.tree.oa_bits < 64:
             # StageOA: the block's whole output range counts, not only its base (a 64KB-granule
-            # level 1 block is 4TB, larger than a 32-bit output space)
-            oob = oa_out_of_range(oa + (es - 1), self.tree.oa_bits)
+            # level 1 block is 4TB, larger than a 32-bit output space): its last byte's output
+            oob = oa_out_of_range(stage_oa(oa.view(np.uint64), np.uint64(_M64), dec.leafsize), self.tree.oa_bits)
             if oob.any():
                 keys = keys | oob.astype(np.uint64)     # VALID (bit 0) is not in key_mask: it flags oob
         if cmin == cmax:                                # one category (block/page, or odd)
