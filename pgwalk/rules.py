@@ -48,7 +48,8 @@ __all__ = [
     "FINAL_LEVEL", "DESCRIPTOR_BYTES", "DescType", "level_shift", "index_width", "table_entries", "table_index",
     "descriptor_address", "addr_top", "va_range", "va_is_out_of_range", "s1_disabled_out_of_range",
     "s1_disabled_output", "decode_descriptor_type", "descriptor_types", "next_table_base", "leaf_base",
-    "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB", "TABLE_ATTR_BITS",
+    "with_leaf_base", "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB",
+    "TABLE_ATTR_BITS",
     "af_fault", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table",
     "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_walk_device_table", "Check",
     "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "S1_TREE_CHECKS", "S2_TREE_CHECKS", "tree_disabled", "TABLE_CHECKS",
@@ -265,6 +266,26 @@ def next_table_base(raw: Any, granule_shift: int, ds: bool, lpa64: bool) -> Any:
 def leaf_base(raw: Any, leafsize: int, ds: bool, lpa64: bool) -> Any:
     """ASL ``AArch64.S1LeafBase`` / ``S2LeafBase``: the output base, aligned to the block or page size."""
     return _descriptor_address_field(raw, leafsize, ds, lpa64)
+
+
+def with_leaf_base(raw: Any, oa: Any, leafsize: int, ds: bool, lpa64: bool) -> Any:
+    """``raw`` with its output address replaced by ``oa`` (aligned down to ``2**leafsize``): the
+    inverse of :func:`leaf_base`, for "what would this descriptor give with another output address".
+    Bits of ``oa`` the format cannot hold (above OA[51], or OA[51:48] without DS or LPA) are dropped."""
+    top = D.ADDR_47 + 1
+    low = _ADDR_MASK_48 & ~_ones(leafsize)
+    keep = _ones(64) & ~low
+    hi: tuple[tuple[D.Field, int], ...] = ()
+    if lpa64:
+        hi = ((D.LPA_OA_51_48, top),)
+    elif ds:
+        hi = ((D.DS_OA_49_48, top), (D.DS_OA_51_50, top + D.DS_OA_49_48.width))
+    for f, at in hi:
+        keep &= ~f.mask
+    out = (raw & _k(raw, keep)) | (oa & _k(oa, low))
+    for f, at in hi:
+        out = out | (((oa >> _k(oa, at)) & _k(oa, f.wmask)) << _k(oa, f.lsb))
+    return out
 
 
 def stage_oa(base: Any, ia: Any, leafsize: Any) -> Any:

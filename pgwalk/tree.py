@@ -169,7 +169,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Visit", "TableStatus", "TreeParams", "tree_params", "Limits", "TableInfo", "LeafAttrs", "Stage2", "Run",
-    "TreeVisitor", "WalkSummary", "walk_tree", "collect_runs", "RangeMerger", "TreeStats", "TreeLines",
+    "TreeVisitor", "WalkSummary", "walk_tree", "collect_runs", "RangeMerger", "TreeStats", "TreeLines", "StopWalk",
+    "LeafRuns",
     "leaf_permissions", "effective_permissions", "run_record", "table_record", "tree_record", "FOLD_MIN", "SCHEMA_VERSION",
 ]
 
@@ -502,7 +503,10 @@ class Run:
 
 
 class TreeVisitor:
-    """Base class of walk visitors; every visit is a no-op unless overridden."""
+    """Base class of walk visitors; every visit is a no-op unless overridden.
+
+    A visit may raise :class:`StopWalk` to end the walk.
+    """
 
     def table_pre(self, table: TableInfo) -> None:
         """Called before a table's entries (and for tables that are not walked, with their status)."""
@@ -532,6 +536,11 @@ class WalkSummary:
 
 class _Stopped(Exception):
     """Internal: a limit ends the walk."""
+
+
+class StopWalk(Exception):
+    """Raised by a visitor to end the walk (KVM: a visitor's error aborts ``kvm_pgtable_walk``):
+    :func:`walk_tree` returns with :attr:`WalkSummary.stopped` set to its message."""
 
 
 class _LevelDecode:
@@ -1333,11 +1342,13 @@ def walk_tree(tree: TreeParams, mem: "Memory", visitor: TreeVisitor, *, start: i
     try:
         w.walk()
         w.flush()
+    except StopWalk as stop:
+        summary.stopped = str(stop) or "stopped by the visitor"
     except _Stopped as stop:
         summary.stopped = str(stop)
         try:
             w.flush()                               # the visits already counted (two stages)
-        except _Stopped:
+        except (_Stopped, StopWalk):
             pass
     return summary
 
@@ -1408,6 +1419,74 @@ class RangeMerger(TreeVisitor):
 
     def finish(self) -> None:
         self._flush()
+
+
+class LeafRuns(TreeVisitor):
+    """Every block and page run of a walk, for indexes over a whole tree (the reverse map,
+    AT's leaf index): parallel lists :attr:`ia` (first input address), :attr:`oa` (first output:
+    a PA, or an IPA for a stage 1 tree under stage 2), :attr:`count` (descriptors),
+    :attr:`level` and :attr:`entry_size` (bytes one descriptor maps), in walk order.
+
+    The walk reads a table shared by several entries of one level once and reports the others as
+    :attr:`TableStatus.REFERENCE`; those entries map the shared table's leaves at their own
+    input addresses too, so (``aliases=True``, for whole-tree walks: walk with
+    :attr:`Visit.ALL`) the runs found under the table are repeated there, shifted.  At most
+    ``max_leaves`` descriptors (repeats included) are collected; beyond, the walk stops
+    (:class:`StopWalk`; :attr:`WalkSummary.stopped` says so) and :attr:`full` is set.
+    """
+
+    def __init__(self, *, aliases: bool = True, max_leaves: int | None = None) -> None:
+        self.ia: list[int] = []
+        self.oa: list[int] = []
+        self.count: list[int] = []
+        self.level: list[int] = []
+        self.entry_size: list[int] = []
+        self.leaves = 0
+        self.full = False
+        self.aliases = aliases
+        self.max_leaves = max_leaves
+        self._open: dict[tuple[int, int], int] = {}
+        self._span: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def _charge(self, n: int) -> None:
+        self.leaves += n
+        if self.max_leaves is not None and self.leaves > self.max_leaves:
+            self.full = True
+            raise StopWalk(f"more than {self.max_leaves} leaf descriptors (shared tables counted at each use)")
+
+    def run(self, run: Run) -> None:
+        if run.oa is None or run.kind not in ("block", "page"):
+            return
+        self._charge(run.count)
+        self.ia.append(run.va_start)
+        self.oa.append(run.oa)
+        self.count.append(run.count)
+        self.level.append(run.level)
+        self.entry_size.append(run.entry_size)
+
+    def table_pre(self, table: TableInfo) -> None:
+        if not self.aliases or table.pa is None:
+            return
+        key = (table.level, table.pa)
+        if table.status is TableStatus.OK:
+            self._open[key] = len(self.ia)
+        elif table.status is TableStatus.REFERENCE and table.first_va is not None:
+            span = self._span.get(key)
+            if span is None:
+                return
+            a, b = span
+            self._charge(sum(self.count[a:b]))
+            shift = table.va_start - table.first_va
+            self.ia.extend(v + shift for v in self.ia[a:b])
+            for lst in (self.oa, self.count, self.level, self.entry_size):
+                lst.extend(lst[a:b])
+
+    def table_post(self, table: TableInfo) -> None:
+        if table.status is TableStatus.OK and table.pa is not None:
+            key = (table.level, table.pa)
+            a = self._open.pop(key, None)
+            if a is not None:
+                self._span[key] = (a, len(self.ia))
 
 
 class TreeStats(TreeVisitor):
