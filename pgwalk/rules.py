@@ -46,7 +46,7 @@ from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permission
 
 __all__ = [
     "FINAL_LEVEL", "DESCRIPTOR_BYTES", "DescType", "level_shift", "index_width", "table_entries", "table_index",
-    "descriptor_address", "addr_top", "va_range", "va_is_out_of_range", "s1_disabled_out_of_range",
+    "descriptor_address", "walk_stages", "addr_top", "va_range", "va_is_out_of_range", "s1_disabled_out_of_range",
     "s1_disabled_output", "decode_descriptor_type", "descriptor_types", "next_table_base", "leaf_base",
     "with_leaf_base", "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB",
     "TABLE_ATTR_BITS",
@@ -140,6 +140,22 @@ def descriptor_address(table: Any, index: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- input addresses
+
+
+def walk_stages(stages: str | None, has_s2: bool) -> str:
+    """The stages a translation runs: ``"1"`` (VA -> IPA), ``"2"`` (the input is an IPA) or ``"12"``;
+    by default both when the registers enable stage 2 (``has_s2``), else stage 1.
+
+    :raises ValueError: another value, or ``"2"`` without stage 2
+    """
+    if stages is None:
+        stages = "12" if has_s2 else "1"
+    if stages not in ("1", "2", "12"):
+        raise ValueError(f"stages must be 1, 2 or 12, not {stages!r}")
+    if stages == "2" and not has_s2:
+        raise ValueError("stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
+    return stages
+
 
 
 def addr_top(tbi: bool, tbid: bool, is_instr: bool) -> int:
