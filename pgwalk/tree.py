@@ -547,7 +547,7 @@ class _LevelDecode:
     """What decoding a table at one level needs: masks from the layouts, kinds per type bits."""
 
     __slots__ = ("level", "lsb", "entry_size", "leafsize", "kinds", "cat_lut", "key_mask", "res0", "misalign",
-                 "table_res0", "has_layout")
+                 "table_res0", "has_layout", "steps")
 
     def __init__(self, np: Any, tree: TreeParams, level: int) -> None:
         g, ds, lpa64 = tree.granule_shift, tree.ds, tree.lpa64
@@ -555,6 +555,7 @@ class _LevelDecode:
         self.lsb = level_shift(level, g)
         self.entry_size = 1 << self.lsb
         self.leafsize = self.lsb
+        self.steps = None                   # entry i's output offset (i * entry_size), made when needed
         # the kind of each {TYPE, VALID} pattern (ASL DecodeDescriptorType), and its category
         types = descriptor_types(level, ds, g, tree.pa_max)
         self.kinds = {vt: kind.text for vt, kind in enumerate(types)}
@@ -688,6 +689,7 @@ class _Walker:
         self.leaves = bool(visits & Visit.LEAF)
         self.invalid = invalid and self.leaves
         self.merge = merge
+        self.fast = self.leaves and merge and not tree.final_pa     # (see _uniform_run)
         self.min_run = min_run
         self.max_depth = max_depth
         self.limits = limits
@@ -766,12 +768,12 @@ class _Walker:
             self._emit_table(TableInfo(pa=None, status=TableStatus.NOT_EXPANDED, note="below --depth", **base))
             return
         s = self.summary
-        where = (f"; not walked: {t.name} from {'IPA' if t.stage == 2 else 'VA'} {va:#x} on "
-                 f"(level {level} table {address:#x})")
-        if s.tables >= self.limits.max_tables:
-            raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_tables} "
-                           f"tables, --max-tables){where}")
-        if s.entries + s.s2_lookups + n > self.limits.max_entries:
+        if s.tables >= self.limits.max_tables or s.entries + s.s2_lookups + n > self.limits.max_entries:
+            where = (f"; not walked: {t.name} from {'IPA' if t.stage == 2 else 'VA'} {va:#x} on "
+                     f"(level {level} table {address:#x})")
+            if s.tables >= self.limits.max_tables:
+                raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_tables} "
+                               f"tables, --max-tables){where}")
             raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_entries} "
                            f"descriptors, --max-entries; {self._read_text()}){where}")
         pa, data, status, note = self._read_table(address, n * 8)
@@ -798,11 +800,21 @@ class _Walker:
         lo = 0 if self.start <= va else table_index(self.start, level, t.start_level, t.iasize, t.granule_shift)
         hi = n if self.end >= va_end else \
             table_index(self.end - 1, level, t.start_level, t.iasize, t.granule_shift) + 1
-        valid = int(np.count_nonzero(raw & D.VALID.mask))
+        # the usual leaf table: one run of continuing leaves with the same attributes over the range
+        uniform = self._uniform_run(dec, raw, lo, hi, hier) if self.fast else None
+        if uniform is not None and lo == 0 and hi == n:
+            valid = n
+        else:
+            valid = int(np.count_nonzero(raw & D.VALID.mask))
         info = TableInfo(pa=pa, status=TableStatus.OK, valid=valid, first_index=lo, last_index=hi - 1,
                          note=note, **base)
         if self.pre:
             self.visitor.table_pre(info)
+        if uniform is not None:
+            aid, oa0 = uniform
+            self._emit_leaves(dec, self._by_id[aid], lo, hi - lo, oa0, int(raw[lo]), info, None)
+            self._table_done(info, va_end)
+            return
         seg = raw[lo:hi]
         cat = dec.cat_lut[(seg & _CLS_MASK).astype(np.intp)]
         tables = np.flatnonzero(cat == _TABLE).tolist() if level < FINAL_LEVEL else []
@@ -819,12 +831,49 @@ class _Walker:
             pos = i + 1
         if pos < hi:
             self._segment(dec, raw, cat[pos - lo:], pos, hi, info, hier)
+        if self.progress is not None:
+            self.frames.pop()
+        self._table_done(info, va_end)
+
+    def _table_done(self, info: TableInfo, va_end: int) -> None:
         if self.post:
             self.visitor.table_post(info)
         if self.progress is not None:
-            self.frames.pop()
             self.summary.fraction = self._fraction()
             self.progress(min(va_end, self.end))
+
+    def _uniform_run(self, dec: _LevelDecode, raw: Any, lo: int, hi: int,
+                     hier: tuple[int, bool, bool, bool]) -> tuple[int, int] | None:
+        """``(attribute id, first output)`` when entries ``lo..hi-1`` are leaves that make one run (the
+        same descriptor bits but for outputs that continue each other, all inside the output size or
+        all beyond it), else ``None``: the general decoding (:meth:`_segment`) then splits them."""
+        n = hi - lo
+        if 1 < n < self.min_run:
+            return None
+        first = int(raw[lo])
+        vt = first & _CLS_MASK
+        if dec.cat_lut[vt] != _LEAF:
+            return None
+        if n > 1:
+            steps = dec.steps
+            if steps is None or len(steps) < n:
+                steps = dec.steps = self.np.arange(max(n, 1 << self.tree.stride), dtype=self.np.uint64) \
+                    * self.np.uint64(dec.entry_size)
+            if not bool((raw[lo:hi] == steps[:n] + raw[lo]).all()):
+                return None
+        t = self.tree
+        oa0 = leaf_base(first, dec.leafsize, t.ds, t.lpa64)
+        oa1 = leaf_base(int(raw[hi - 1]), dec.leafsize, t.ds, t.lpa64)
+        if oa1 - oa0 != (n - 1) * dec.entry_size:
+            return None                                 # (the address field wrapped)
+        key = first & dec.key_mask
+        if t.oa_bits < 64:
+            oob = oa_out_of_range(stage_oa(oa0, _M64, dec.leafsize), t.oa_bits)
+            if oob != oa_out_of_range(stage_oa(oa1, _M64, dec.leafsize), t.oa_bits):
+                return None
+            key |= D.VALID.mask if oob else 0           # (as _segment marks it)
+        self._intern_guard()
+        return self._intern(dec, dec.kinds[vt], key, hier), oa0
 
     def _fraction(self) -> float:
         """Share of the tree walked: the subtables done at each open level, each weighing its parent's share."""
@@ -930,11 +979,7 @@ class _Walker:
         return LeafAttrs(t.stage, dec.level, kind, leaf.attrs, leaf.perms, leaf.attr_index, leaf.sh, leaf.af,
                          leaf.ng, leaf.dbm, leaf.contiguous, gp, ns, ns_table, tuple(flags))
 
-    def _segment(self, dec: _LevelDecode, raw: Any, cat: Any, a: int, b: int, info: TableInfo,
-                 hier: tuple[int, bool, bool, bool]) -> None:
-        """Entries ``a..b-1`` of a table, none of them a table descriptor: runs to the visitor."""
-        if not self.leaves:
-            return
+    def _intern_guard(self) -> None:
         if len(self._by_id) > _INTERN_LIMIT:       # bounded memory on garbage; ids restart between segments
             self.flush()                            # (the waiting segments refer to the ids)
             self._attrs.clear()
@@ -942,6 +987,13 @@ class _Walker:
             del self._by_id[1:]
             if self.s2 is not None:
                 self.s2.reset()
+
+    def _segment(self, dec: _LevelDecode, raw: Any, cat: Any, a: int, b: int, info: TableInfo,
+                 hier: tuple[int, bool, bool, bool]) -> None:
+        """Entries ``a..b-1`` of a table, none of them a table descriptor: runs to the visitor."""
+        if not self.leaves:
+            return
+        self._intern_guard()
         np = self.np
         seg = raw[a:b]
         n = b - a
@@ -1383,29 +1435,43 @@ class RangeMerger(TreeVisitor):
         self.merge = merge
         self.cur: Run | None = None
         self.count = 0
+        # the range being merged: its first run, and what the runs merged into it add up to
+        self._n = self._nonzero = self._size = 0
+        self._partial = False           # some run covers part of a descriptor (Run.length)
+        self._merged = False
 
     def _flush(self) -> None:
-        if self.cur is not None:
+        c = self.cur
+        if c is not None:
+            if self._merged:
+                c = replace(c, count=self._n, nonzero=self._nonzero, length=self._size if self._partial else 0)
             self.count += 1
-            self.sink(self.cur)
+            self.sink(c)
             self.cur = None
 
     def run(self, run: Run) -> None:
         c = self.cur
-        if (c is not None and self.merge and (run.attrs is c.attrs or run.attrs == c.attrs) and run.kind == c.kind
-                and run.level == c.level
-                and run.va_start == c.va_end and run.s2 == c.s2 and run.note == c.note
-                and (run.oa is None or (c.oa is not None and run.oa == c.oa + c.size))
-                and (run.pa is None or (c.pa is not None and run.pa == c.pa + c.size))
-                and (run.pa is None) == (c.pa is None) and run.kind != "table"):
-            # a run starting inside a descriptor continues the last descriptor of the range
-            shared = 1 if run.va_start % run.entry_size else 0
-            length = c.size + run.size if (c.length or run.length) else 0
-            self.cur = replace(c, count=c.count + run.count - shared, nonzero=c.nonzero + run.nonzero,
-                               length=length)
-            return
+        if c is not None and self.merge:
+            size = self._size
+            if ((run.attrs is c.attrs or run.attrs == c.attrs) and run.kind == c.kind
+                    and run.level == c.level
+                    and run.va_start == c.va_start + size and run.s2 == c.s2 and run.note == c.note
+                    and (run.oa is None or (c.oa is not None and run.oa == c.oa + size))
+                    and (run.pa is None or (c.pa is not None and run.pa == c.pa + size))
+                    and (run.pa is None) == (c.pa is None) and run.kind != "table"):
+                # a run starting inside a descriptor continues the last descriptor of the range
+                shared = 1 if run.va_start % run.entry_size else 0
+                self._n += run.count - shared
+                self._nonzero += run.nonzero
+                self._size = size + run.size
+                self._partial = self._partial or bool(run.length)
+                self._merged = True
+                return
         self._flush()
         self.cur = run
+        self._n, self._nonzero, self._size = run.count, run.nonzero, run.size
+        self._partial = bool(run.length)
+        self._merged = False
 
     def table_pre(self, table: TableInfo) -> None:
         if table.status is TableStatus.OK:
