@@ -56,12 +56,13 @@ def tree_leaves(tree: TreeParams, mem: Memory, *, budget: int | None = None) -> 
     if s.stopped is not None:
         raise InputError(f"the translation tables hold more than {budget} descriptors "
                          "(or loop): --reverse stops here")
-    count = np.array(runs.count, dtype=np.int64)
+    count = np.frombuffer(runs.count, dtype=_U64).astype(np.int64)
     first = np.repeat(np.arange(len(count)), count)
     k = (np.arange(int(count.sum()), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)).astype(_U64)
-    step = np.array(runs.entry_size, dtype=_U64)[first] * k        # the runs' outputs continue each other
-    return TreeLeaves(np.array(runs.ia, dtype=_U64)[first] + step, np.array(runs.oa, dtype=_U64)[first] + step,
-                      np.array(runs.level, dtype=np.int8)[first])
+    step = np.frombuffer(runs.entry_size, dtype=_U64)[first] * k      # the runs' outputs continue each other
+    return TreeLeaves(np.frombuffer(runs.ia, dtype=_U64)[first] + step,
+                      np.frombuffer(runs.oa, dtype=_U64)[first] + step,
+                      np.frombuffer(runs.level, dtype=np.int64)[first].astype(np.int8))
 
 
 def _inverse(leaves: TreeLeaves, granule_shift: int, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1489,9 +1489,10 @@ class RangeMerger(TreeVisitor):
 
 class LeafRuns(TreeVisitor):
     """Every block and page run of a walk, for indexes over a whole tree (the reverse map,
-    AT's leaf index): parallel lists :attr:`ia` (first input address), :attr:`oa` (first output:
-    a PA, or an IPA for a stage 1 tree under stage 2), :attr:`count` (descriptors),
-    :attr:`level` and :attr:`entry_size` (bytes one descriptor maps), in walk order.
+    AT's leaf index): parallel arrays (:class:`array.array`, 8 bytes a run each; numpy reads them
+    with ``np.frombuffer``) :attr:`ia` (first input address), :attr:`oa` (first output: a PA, or
+    an IPA for a stage 1 tree under stage 2), :attr:`count` (descriptors), :attr:`level` and
+    :attr:`entry_size` (bytes one descriptor maps), in walk order.
 
     The walk reads a table shared by several entries of one level once and reports the others as
     :attr:`TableStatus.REFERENCE`; those entries map the shared table's leaves at their own
@@ -1502,11 +1503,13 @@ class LeafRuns(TreeVisitor):
     """
 
     def __init__(self, *, aliases: bool = True, max_leaves: int | None = None) -> None:
-        self.ia: list[int] = []
-        self.oa: list[int] = []
-        self.count: list[int] = []
-        self.level: list[int] = []
-        self.entry_size: list[int] = []
+        from array import array
+
+        self.ia = array("Q")
+        self.oa = array("Q")
+        self.count = array("Q")
+        self.level = array("q")
+        self.entry_size = array("Q")
         self.leaves = 0
         self.full = False
         self.aliases = aliases
@@ -1542,10 +1545,13 @@ class LeafRuns(TreeVisitor):
                 return
             a, b = span
             self._charge(sum(self.count[a:b]))
-            shift = table.va_start - table.first_va
-            self.ia.extend(v + shift for v in self.ia[a:b])
-            for lst in (self.oa, self.count, self.level, self.entry_size):
-                lst.extend(lst[a:b])
+            import numpy as np
+
+            # the shared table's runs at this entry's input addresses (mod 2**64: the sum is in range)
+            shift = np.uint64((table.va_start - table.first_va) & _M64)
+            self.ia.frombytes((np.frombuffer(self.ia, dtype=np.uint64)[a:b] + shift).tobytes())
+            for arr in (self.oa, self.count, self.level, self.entry_size):
+                arr.extend(arr[a:b])
 
     def table_post(self, table: TableInfo) -> None:
         if table.status is TableStatus.OK and table.pa is not None:
