@@ -8,7 +8,8 @@ It handles what must hold from the first instruction on, imports included:
 * A closed output (``| head``): no message, exit status 141 (128 + SIGPIPE), stdout pointed
   at ``/dev/null`` so that Python's flush at exit stays quiet.
 
-Only the standard library is imported before :mod:`pgwalk.cli`.
+Only the standard library is imported before :mod:`pgwalk.cli`; numpy's OpenBLAS is told to use one
+thread (``OPENBLAS_NUM_THREADS``, unless set): pgwalk does no linear algebra.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def run() -> None:
     except ValueError:                                     # not the main thread: keep Python's
         pass
     sys.unraisablehook = _unraisable
+    # pgwalk never multiplies matrices: numpy's OpenBLAS need not start a thread per core at import
+    # (tens of ms of CPU on every command that walks with numpy); a value the user set is kept
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         from .cli import main
 

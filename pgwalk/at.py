@@ -23,19 +23,20 @@ from __future__ import annotations
 import bisect
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import attrs as A
-from .errors import InputError, NotInImage, PgwalkError
+from .errors import InputError, PgwalkError
 from .faults import FaultType, decode_fsc
 from .formats import descriptors as D
 from .formats import registers as RG
 from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
-from .params import FINAL_LEVEL, Regime, TranslationSetup, oa_out_of_range, regime_for_el, setup_from_registers
+from .params import Regime, TranslationSetup, oa_out_of_range, regime_for_el, setup_from_registers
 from .perms import Access
 from .at_ops import AT_OPS, ATOp, el3_ns, parse_at_op, pstate_pan
-from .walk import Memory, Translation, next_table_base, leaf_base, translate
+from .rules import level_shift, with_leaf_base
+from .walk import Memory, Translation, translate
 
 __all__ = [
     "ATOp", "AT_OPS", "parse_at_op", "ATResult", "at", "encode_par", "par_decode", "compare_par", "ParDiff",
@@ -300,20 +301,35 @@ class Reason:
 
 
 class _Overlay:
-    """Memory with some 64-bit words replaced (a hypothetical descriptor)."""
+    """Memory with some 64-bit words replaced (a hypothetical descriptor): both reads of the
+    :class:`~pgwalk.memory_protocol.Memory` protocol see them.  ``words`` maps an address to the
+    descriptor value there, stored in the tables' byte order (``big_endian``: SCTLR_ELx.EE)."""
 
-    def __init__(self, mem: Memory, words: Mapping[int, int]):
+    def __init__(self, mem: Memory, words: Mapping[int, int], *, big_endian: bool = False):
         self.mem = mem
-        self.words = dict(words)
+        order = "big" if big_endian else "little"
+        self.words = {pa: v.to_bytes(8, order) for pa, v in words.items()}
 
     def read_u64(self, pa: int, big_endian: bool = False) -> int:
-        v = self.words.get(pa)
-        if v is not None:
-            return v
-        return self.mem.read_u64(pa, big_endian)
+        if not any(pa - 8 < w < pa + 8 for w in self.words):
+            return self.mem.read_u64(pa, big_endian)
+        return int.from_bytes(self.read(pa, 8), "big" if big_endian else "little")
 
     def read(self, pa: int, size: int) -> bytes:
-        return self.mem.read(pa, size)
+        hits = [w for w in self.words if pa - 8 < w < pa + size]
+        if not hits:
+            return self.mem.read(pa, size)
+        out = bytearray(size)
+        # the bytes of the patched words need not exist in the memory; the others must
+        cur = pa
+        for w in sorted(hits) + [pa + size]:
+            if w > cur:
+                out[cur - pa:w - pa] = self.mem.read(cur, w - cur)
+            cur = max(cur, w + 8)
+        for w in hits:
+            lo, hi = max(w, pa), min(w + 8, pa + size)
+            out[lo - pa:hi - pa] = self.words[w][lo - w:hi - w]
+        return bytes(out)
 
 
 def _rerun(res: ATResult, setup: TranslationSetup, mem: Memory, *, regs: Mapping[str, int] | None = None,
@@ -536,7 +552,7 @@ def known_departures(res: ATResult, hw: int | str, setup: TranslationSetup) -> l
         if f.type is FaultType.ADDRESS_SIZE and last is not None and last.raw is not None:
             p = setup.s2 if f.stage == 2 else setup.s1_params(res.va) if setup.s1_enabled else None
             if p is not None and last.kind == "block" and not oa_out_of_range(last.next_addr, p.oa_bits):
-                size = 1 << (p.granule_shift + (p.granule_shift - 3) * (FINAL_LEVEL - last.level))
+                size = 1 << level_shift(last.level, p.granule_shift)
                 out.append(Reason("known-departure", f"the level {f.level} block at {last.next_addr:#x} covers "
                                   f"{size:#x} bytes, more than the {p.oa_bits}-bit output size: ASL S1Walk/S2Walk test "
                                   "the output address itself (StageOA: the base with the input address bits below the "
@@ -556,18 +572,6 @@ def known_departures(res: ATResult, hw: int | str, setup: TranslationSetup) -> l
     return out
 
 
-def _with_oa(raw: int, oa: int, leafsize: int, ds: bool, lpa64: bool) -> int:
-    """A leaf descriptor with its output address replaced (inverse of ``leaf_base``)."""
-    mask = ((1 << 48) - 1) & ~((1 << leafsize) - 1)
-    raw = (raw & ~mask) | (oa & mask)
-    if lpa64:
-        raw = D.LPA_OA_51_48.put(raw, (oa >> 48) & 0xF)
-    elif ds:
-        raw = D.DS_OA_51_50.put(raw, (oa >> 50) & 3)
-        raw = D.DS_OA_49_48.put(raw, (oa >> 48) & 3)
-    return raw
-
-
 def _stale_descriptor(res: ATResult, hw: int, setup: TranslationSetup, mem: Memory) -> list[Reason]:
     """Would one descriptor of this walk, changed, give the captured PAR?  (A table changed
     after the AT, or the AT used a stale TLB entry.)"""
@@ -580,10 +584,12 @@ def _stale_descriptor(res: ATResult, hw: int, setup: TranslationSetup, mem: Memo
         return setup.s2 if stage == 2 else (setup.s1_params(res.va) if setup.s1_enabled else None)
 
     def try_words(step, candidates: Iterable[tuple[int, str]]) -> Reason | None:
+        p = p_of(step.stage)
+        big_endian = bool(p is not None and p.ee)          # the byte order the walk reads this table in
         for raw, what in candidates:
             if raw == step.raw:
                 continue
-            if _matches(_rerun(res, setup, _Overlay(mem, {step.desc_pa: raw})), hw):
+            if _matches(_rerun(res, setup, _Overlay(mem, {step.desc_pa: raw}, big_endian=big_endian)), hw):
                 where = f"stage {step.stage} level {step.level} descriptor at PA {step.desc_pa:#x}"
                 return Reason("stale-descriptor", f"the {where} now reads {step.raw:#x}; {what} ({raw:#x}) it gives "
                               "exactly the captured PAR: the table changed after the AT (or the AT hit a stale TLB "
@@ -646,9 +652,8 @@ def _stale_descriptor(res: ATResult, hw: int, setup: TranslationSetup, mem: Memo
             fld = D.S2_LEAF["S2AP"] if fs.stage == 2 else D.S1_LEAF["AP"]
             cands.extend((fld.put(raw, ap), f"with AF = 1 and {fld.name} = {ap:#04b}") for ap in range(4))
             if p is not None and fs.stage == stage:
-                leafsize = _leafsize_of(fs, p)
-                if leafsize:
-                    cands.append((_with_oa(raw, hpa, leafsize, p.ds, p.lpa64), f"with AF = 1 and OA {hpa:#x}"))
+                leafsize = level_shift(fs.level, p.granule_shift)
+                cands.append((with_leaf_base(raw, hpa, leafsize, p.ds, p.lpa64), f"with AF = 1 and OA {hpa:#x}"))
             r = try_words(fs, cands)
             if r:
                 return [r]
@@ -666,11 +671,11 @@ def _stale_descriptor(res: ATResult, hw: int, setup: TranslationSetup, mem: Memo
     p = p_of(leaf.stage)
     if p is None:
         return out
-    leafsize = _leafsize_of(leaf, p)
+    leafsize = level_shift(leaf.level, p.granule_shift)
     cands = []
     same_pa = PAR_EL1_OK["PA"].get(hw) == PAR_EL1_OK["PA"].get(res.par or 0)
     base = hpa & ~((1 << leafsize) - 1) if leafsize >= 12 else hpa
-    raw_oa = leaf.raw if same_pa else _with_oa(leaf.raw, base, leafsize, p.ds, p.lpa64)
+    raw_oa = leaf.raw if same_pa else with_leaf_base(leaf.raw, base, leafsize, p.ds, p.lpa64)
     if not same_pa:
         cands.append((raw_oa, f"with output address {base:#x}"))
     if leaf.stage == 1:
@@ -690,11 +695,6 @@ def _stale_descriptor(res: ATResult, hw: int, setup: TranslationSetup, mem: Memo
     if r:
         out.append(r)
     return out
-
-
-def _leafsize_of(step, p) -> int:
-    g = p.granule_shift
-    return g + (g - 3) * (FINAL_LEVEL - step.level)
 
 
 def _explain_permissions(res: ATResult, hw: int, setup: TranslationSetup, mem: Memory) -> list[Reason]:
@@ -834,118 +834,70 @@ def _explain_registers(res: ATResult, hw: int, setup: TranslationSetup, mem: Mem
 
 @dataclass
 class _LeafIndex:
-    """Leaves of one stage's tree(s), sorted by output address, for reverse lookups."""
+    """Leaf runs of one stage's tree(s), sorted by output address, for reverse lookups.
+
+    An entry is ``(oa, size, ia, level, tree)``: consecutive leaves of one table mapping
+    ``[ia, ia + size)`` to ``[oa, oa + size)`` (the part inside the output size);
+    ``granule`` gives each tree's granule shift, to narrow a hit to its leaf.
+    """
 
     starts: list[int]
     entries: list[tuple[int, int, int, int, str]]   # (oa, size, ia, level, tree)
     truncated: bool
+    granule: dict[str, int] = field(default_factory=dict)
+    max_size: int = 0
 
     def find(self, addr: int, limit: int = 8) -> list[tuple[int, int, int, int, str]]:
+        """The leaves whose output holds ``addr``: ``(oa, size, ia, level, tree)`` of each leaf."""
         out = []
         i = bisect.bisect_right(self.starts, addr)
-        # leaves are at most 2^42 bytes (a 64KB level 1 block with 52-bit OA); scan back
         j = i - 1
         while j >= 0 and len(out) < limit:
             oa, size, ia, level, tree = self.entries[j]
             if oa + size > addr:
-                out.append(self.entries[j])
-            elif addr - oa > (1 << 42):
-                break
+                leafsize = 1 << level_shift(level, self.granule[tree])
+                lo = oa + ((addr - oa) & ~(leafsize - 1))
+                out.append((lo, min(lo + leafsize, oa + size) - lo, ia + (lo - oa), level, tree))
+            elif addr - oa >= self.max_size:
+                break                       # no run starting lower reaches addr
             j -= 1
         return out
 
 
+#: the reverse lookup's bounds: tables read (all trees of a stage together) and leaf descriptors
+#: indexed (a table shared by several entries counted at each)
 _MAX_TABLES = 20000
 _MAX_LEAVES = 500000
 
 
-def _scan_tree(read_table, *, base: int, start_level: int, iasize: int, g: int, ds: bool, lpa64: bool,
-               pa_max: int, oa_bits: int, tree: str, ia_top: int, entries: list, budget: list[int]) -> bool:
-    """Depth-first scan of one tree; appends leaves (their part inside the output size: ASL
-    OAOutOfRange on StageOA); returns False when truncated."""
-    from .walk import decode_descriptor_type
-
-    stride = g - 3
-    stack = [(base, start_level, 0)]
-    complete = True
-    while stack:
-        table, level, ia_prefix = stack.pop()
-        budget[0] -= 1
-        if budget[0] < 0 or len(entries) >= _MAX_LEAVES:
-            return False
-        lsb = (FINAL_LEVEL - level) * stride + g
-        bits = (iasize - lsb) if level == start_level else stride
-        n = 1 << max(bits, 0)
-        words = read_table(table, n)
-        if words is None:
-            continue
-        for idx, raw in enumerate(words):
-            if not raw & 1:
-                continue
-            kind = decode_descriptor_type(raw, level, ds, g, pa_max)
-            ia = ia_prefix | (idx << lsb)
-            if kind == "table":
-                nxt = next_table_base(raw, g, ds, lpa64)
-                if not oa_out_of_range(nxt, oa_bits):
-                    stack.append((nxt, level + 1, ia))
-            elif kind in ("block", "page"):
-                oa = leaf_base(raw, lsb, ds, lpa64)
-                if not oa_out_of_range(oa, oa_bits):
-                    size = min(1 << lsb, (1 << oa_bits) - oa)    # a block larger than the output space
-                    entries.append((oa, size, ia | ia_top, level, tree))
-    return complete
-
-
-def _reader(mem: Memory, big_endian: bool, translate_addr=None):
-    import struct
-
-    fmt = ">" if big_endian else "<"
-
-    def read_table(table: int, n: int):
-        addr = table
-        if translate_addr is not None:
-            addr = translate_addr(table)
-            if addr is None:
-                return None
-        try:
-            return struct.unpack(f"{fmt}{n}Q", mem.read(addr, 8 * n))
-        except (NotInImage, ValueError, OSError):
-            return None
-    return read_table
-
-
 def build_leaf_index(setup: TranslationSetup, mem: Memory, stage: int) -> _LeafIndex:
-    """Index every leaf of the stage 1 trees (both TTBRs) or of the stage 2 tree."""
-    entries: list = []
-    budget = [_MAX_TABLES]
-    complete = True
-    pa_max = setup.features.pa_max
-    if stage == 2:
-        s2 = setup.s2
-        if s2 is not None and not s2.config_fault and not s2.base_fault and s2.start_level is not None:
-            complete &= _scan_tree(_reader(mem, s2.ee), base=s2.base, start_level=s2.start_level, iasize=s2.iasize,
-                                   g=s2.granule_shift, ds=s2.ds, lpa64=s2.lpa64, pa_max=pa_max, oa_bits=s2.oa_bits,
-                                   tree="VTTBR_EL2", ia_top=0, entries=entries, budget=budget)
-    else:
-        through = None
-        if setup.s2 is not None and setup.regime is Regime.EL10:
-            from .walk import WalkFault, s2_translate
+    """Index every leaf of the stage 1 trees (both TTBRs) or of the stage 2 tree: a
+    :class:`~pgwalk.tree.LeafRuns` visitor over :func:`~pgwalk.tree.walk_tree` of each tree
+    (stage 1 tables located through stage 2 in EL1&0, as the hardware fetches them)."""
+    from .tree import LeafRuns, Limits, WalkSummary, tree_params, walk_tree
 
-            def through(ipa: int):
-                try:
-                    pa, _ = s2_translate(setup, mem, ipa, access=None, el=1, s1ptw=True, steps=[])
-                    return pa
-                except WalkFault:
-                    return None
-        for p in setup.ranges:
-            if p.config_fault or p.base_fault or (p.has_unprivileged and p.epd):
-                continue
-            top = (((1 << 64) - 1) ^ ((1 << p.iasize) - 1)) if (p.has_unprivileged and p.varange == 1) else 0
-            complete &= _scan_tree(_reader(mem, p.ee, through), base=p.base, start_level=p.start_level,
-                                   iasize=p.iasize, g=p.granule_shift, ds=p.ds, lpa64=p.lpa64, pa_max=pa_max,
-                                   oa_bits=p.oa_bits, tree=p.ttbr_name, ia_top=top, entries=entries, budget=budget)
+    limits = Limits(max_tables=_MAX_TABLES)
+    if stage == 2:
+        names = ["s2"] if setup.s2 is not None else []
+    else:
+        names = ["ttbr0", "ttbr1"][:len(setup.ranges)]
+    summary = WalkSummary()
+    entries: list[tuple[int, int, int, int, str]] = []
+    granule: dict[str, int] = {}
+    left = _MAX_LEAVES
+    for which in names:
+        tree = tree_params(setup, which, final_pa=False)
+        granule[tree.name] = tree.granule_shift
+        runs = LeafRuns(max_leaves=left)
+        walk_tree(tree, mem, runs, limits=limits, summary=summary)
+        left -= runs.leaves
+        top = 1 << tree.oa_bits
+        for ia, oa, n, es, level in zip(runs.ia, runs.oa, runs.count, runs.entry_size, runs.level):
+            if oa < top:                    # the part inside the output size (ASL OAOutOfRange on StageOA)
+                entries.append((oa, min(n * es, top - oa), ia, level, tree.name))
     entries.sort()
-    return _LeafIndex([e[0] for e in entries], entries, not complete)
+    return _LeafIndex([e[0] for e in entries], entries, summary.stopped is not None, granule,
+                      max((e[1] for e in entries), default=0))
 
 
 def _reverse_lookup(res: ATResult, hw: int, setup: TranslationSetup, mem: Memory,

@@ -46,12 +46,14 @@ from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permission
 
 __all__ = [
     "FINAL_LEVEL", "DESCRIPTOR_BYTES", "DescType", "level_shift", "index_width", "table_entries", "table_index",
-    "descriptor_address", "addr_top", "va_range", "va_is_out_of_range", "s1_disabled_out_of_range",
+    "descriptor_address", "walk_stages", "addr_top", "va_range", "va_is_out_of_range", "s1_disabled_out_of_range",
     "s1_disabled_output", "decode_descriptor_type", "descriptor_types", "next_table_base", "leaf_base",
-    "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB", "TABLE_ATTR_BITS",
+    "with_leaf_base", "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB",
+    "TABLE_ATTR_BITS",
     "af_fault", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table",
     "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_walk_device_table", "Check",
-    "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "TABLE_CHECKS", "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
+    "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "S1_TREE_CHECKS", "S2_TREE_CHECKS", "tree_disabled", "TABLE_CHECKS",
+    "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
     "invalid_descriptor_reason", "output_size_reason",
 ]
 
@@ -138,6 +140,22 @@ def descriptor_address(table: Any, index: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- input addresses
+
+
+def walk_stages(stages: str | None, has_s2: bool) -> str:
+    """The stages a translation runs: ``"1"`` (VA -> IPA), ``"2"`` (the input is an IPA) or ``"12"``;
+    by default both when the registers enable stage 2 (``has_s2``), else stage 1.
+
+    :raises ValueError: another value, or ``"2"`` without stage 2
+    """
+    if stages is None:
+        stages = "12" if has_s2 else "1"
+    if stages not in ("1", "2", "12"):
+        raise ValueError(f"stages must be 1, 2 or 12, not {stages!r}")
+    if stages == "2" and not has_s2:
+        raise ValueError("stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
+    return stages
+
 
 
 def addr_top(tbi: bool, tbid: bool, is_instr: bool) -> int:
@@ -264,6 +282,26 @@ def next_table_base(raw: Any, granule_shift: int, ds: bool, lpa64: bool) -> Any:
 def leaf_base(raw: Any, leafsize: int, ds: bool, lpa64: bool) -> Any:
     """ASL ``AArch64.S1LeafBase`` / ``S2LeafBase``: the output base, aligned to the block or page size."""
     return _descriptor_address_field(raw, leafsize, ds, lpa64)
+
+
+def with_leaf_base(raw: Any, oa: Any, leafsize: int, ds: bool, lpa64: bool) -> Any:
+    """``raw`` with its output address replaced by ``oa`` (aligned down to ``2**leafsize``): the
+    inverse of :func:`leaf_base`, for "what would this descriptor give with another output address".
+    Bits of ``oa`` the format cannot hold (above OA[51], or OA[51:48] without DS or LPA) are dropped."""
+    top = D.ADDR_47 + 1
+    low = _ADDR_MASK_48 & ~_ones(leafsize)
+    keep = _ones(64) & ~low
+    hi: tuple[tuple[D.Field, int], ...] = ()
+    if lpa64:
+        hi = ((D.LPA_OA_51_48, top),)
+    elif ds:
+        hi = ((D.DS_OA_49_48, top), (D.DS_OA_51_50, top + D.DS_OA_49_48.width))
+    for f, at in hi:
+        keep &= ~f.mask
+    out = (raw & _k(raw, keep)) | (oa & _k(oa, low))
+    for f, at in hi:
+        out = out | (((oa >> _k(oa, at)) & _k(oa, f.wmask)) << _k(oa, f.lsb))
+    return out
 
 
 def stage_oa(base: Any, ia: Any, leafsize: Any) -> Any:
@@ -463,6 +501,22 @@ S2_SETUP_CHECKS: tuple[Check, ...] = (
           lambda s2, ipa, access, el: _const(ipa, bool(s2.base_fault)),
           lambda s2, ipa, access, el: f"VTTBR_EL2 base {s2.base:#x} is beyond the {s2.oa_bits}-bit output size"),
 )
+
+#: The setup checks that hold for a whole tree or for none of it (neither the input address nor
+#: the access matters): a whole-tree walk (dump-tree, the reverse map, AT's leaf index) is
+#: disabled by the first that holds (:func:`tree_disabled`), in the walks' order.
+S1_TREE_CHECKS: tuple[Check, ...] = tuple(c for c in S1_SETUP_CHECKS if c.name not in ("VA range", "E0PD"))
+S2_TREE_CHECKS: tuple[Check, ...] = tuple(c for c in S2_SETUP_CHECKS if c.name != "IPA range")
+
+
+def tree_disabled(checks: tuple[Check, ...], p: Any) -> str:
+    """Why no walk through the tree of ``p`` can read a descriptor: the reason of the first of
+    ``checks`` (:data:`S1_TREE_CHECKS` or :data:`S2_TREE_CHECKS`) that holds; ``""`` when none does."""
+    for c in checks:
+        if c.test(p, 0, None, 1):
+            return c.reason(p, 0, None, 1)
+    return ""
+
 
 #: After a table descriptor (either stage): ``test(p, raw, next_table)``.
 TABLE_CHECKS: tuple[Check, ...] = (

@@ -18,10 +18,12 @@ dump-tree's tree view (:class:`TreeLines`), its ranges view
 
 Each table is read with one memory read and decoded whole with numpy masks
 derived from the field tables of :mod:`pgwalk.formats.descriptors`; the
-descriptor type comes from :func:`~pgwalk.walk.decode_descriptor_type`,
-output addresses from :func:`~pgwalk.walk.leaf_base` and table addresses from
-:func:`~pgwalk.walk.next_table_base`, so this walk and ``translate`` cannot
-disagree.  The attributes and permissions of each distinct descriptor
+descriptor type comes from :func:`~pgwalk.rules.descriptor_types`,
+output addresses from :func:`~pgwalk.rules.leaf_base` and table addresses from
+:func:`~pgwalk.rules.next_table_base`, the checks on a table descriptor from
+:data:`~pgwalk.rules.TABLE_CHECKS`, the hierarchical attributes from
+:func:`~pgwalk.rules.table_attr_bits`: the rule kernel every walk calls, so this
+walk and ``translate`` cannot disagree.  The attributes and permissions of each distinct descriptor
 pattern are decoded once (:class:`LeafAttrs`), with the hierarchical
 APTable/UXNTable/PXNTable/NSTable of the path applied.
 
@@ -156,17 +158,19 @@ from .faults import Fault
 from .formats import descriptors as D
 from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name, oa_out_of_range
 from .perms import Access, S1Perms, S2Perms, s1_check, s1_effective, s2_check
-from .walk import (
-    Leaf, decode_descriptor_type, leaf_base, next_table_base, s1_leaf, s2_leaf, s2_lookup, stage2_attributes,
-    table_index,
+from .rules import (
+    S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, descriptor_types, hierarchical_attrs,
+    leaf_base, level_shift, next_table_base, stage_oa, table_attr_bits, table_entries, table_index, tree_disabled,
 )
+from .walk import Leaf, s1_leaf, s2_leaf, s2_lookup, stage2_attributes
 
 if TYPE_CHECKING:  # pragma: no cover
     from .walk import Memory
 
 __all__ = [
     "Visit", "TableStatus", "TreeParams", "tree_params", "Limits", "TableInfo", "LeafAttrs", "Stage2", "Run",
-    "TreeVisitor", "WalkSummary", "walk_tree", "collect_runs", "RangeMerger", "TreeStats", "TreeLines",
+    "TreeVisitor", "WalkSummary", "walk_tree", "collect_runs", "RangeMerger", "TreeStats", "TreeLines", "StopWalk",
+    "LeafRuns",
     "leaf_permissions", "effective_permissions", "run_record", "table_record", "tree_record", "FOLD_MIN", "SCHEMA_VERSION",
 ]
 
@@ -176,12 +180,8 @@ FOLD_MIN = 3
 
 _M64 = (1 << 64) - 1
 _CLS_MASK = D.VALID.mask | D.TYPE.mask
-_APTABLE = D.S1_TABLE["APTable"]
-_UXNTABLE = D.S1_TABLE["UXNTable"]
-_PXNTABLE = D.S1_TABLE["PXNTable"]
 _NSTABLE = D.S1_TABLE["NSTable"]
 _S2_MEMATTR = D.S2_LEAF["MemAttr"]
-_APTABLE_1 = 0b10          # APTable[1]; APTable[0] is RES0 in one-EL regimes
 # The fields whose values make two leaves differ (software and IGNORED bits do not)
 _S1_KEY_FIELDS = ("AttrIndx", "NS", "AP", "SH", "AF", "nG", "nT", "GP", "DBM", "Contiguous", "PXN", "UXN")
 _S2_KEY_FIELDS = ("MemAttr", "S2AP", "SH", "AF", "FnXS", "nT", "DBM", "Contiguous", "XN")
@@ -197,8 +197,8 @@ _BATCH_ACTIONS = 1 << 13
 _PIECE_LANES = 1 << 16
 #: distinct descriptor patterns remembered before the caches start afresh (random data can hold millions)
 _INTERN_LIMIT = 1 << 16
-_CATEGORY = {"invalid": _INVALID, "block": _LEAF, "page": _LEAF, "illegal block": _ODD, "reserved": _ODD,
-             "table": _TABLE}
+_CATEGORY = {DescType.INVALID: _INVALID, DescType.BLOCK: _LEAF, DescType.PAGE: _LEAF,
+             DescType.ILLEGAL_BLOCK: _ODD, DescType.RESERVED: _ODD, DescType.TABLE: _TABLE}
 
 
 class Visit(enum.IntFlag):
@@ -226,7 +226,9 @@ class TreeParams:
     """One table tree and how to walk it, from the walk parameters of :mod:`pgwalk.params`.
 
     ``disabled`` is why a walk of this tree reads nothing (``""`` when it can
-    be walked): a configuration fault, EPDn = 1, a base beyond the output size.
+    be walked): a configuration fault, EPDn = 1, an unknown TTBR, a base beyond
+    the output size (the VA-independent setup checks of the walk,
+    :data:`~pgwalk.rules.S1_TREE_CHECKS`).
     """
 
     stage: int                  # 1 or 2
@@ -274,14 +276,13 @@ class TreeParams:
         return 1 << 64 if self.upper else 1 << self.iasize
 
     def lsb(self, level: int) -> int:
-        """log2 of the bytes one entry at ``level`` maps."""
-        return (FINAL_LEVEL - level) * self.stride + self.granule_shift
+        """log2 of the bytes one entry at ``level`` maps (:func:`~pgwalk.rules.level_shift`)."""
+        return level_shift(level, self.granule_shift)
 
     def entries(self, level: int) -> int:
-        """Entries of a table at ``level`` (the root may be smaller, or concatenated at stage 2)."""
-        if level == self.start_level:
-            return 1 << (self.iasize - self.lsb(level))
-        return 1 << self.stride
+        """Entries of a table at ``level`` (the root may be smaller, or concatenated at stage 2;
+        :func:`~pgwalk.rules.table_entries`)."""
+        return table_entries(level, self.start_level, self.iasize, self.granule_shift)
 
     def describe(self) -> str:
         return (f"{self.name} tree: base {self.base:#x}, {granule_name(self.granule_shift)} granule, "
@@ -308,8 +309,7 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
         disabled = s2.config_fault
         if not disabled and s2.start_level is None:
             disabled = "VTCR_EL2 start level encoding is reserved"
-        if not disabled and s2.base_fault:
-            disabled = f"VTTBR_EL2 base {s2.base:#x} is beyond the {s2.oa_bits}-bit output size"
+        disabled = disabled or tree_disabled(S2_TREE_CHECKS, s2)
         return TreeParams(
             stage=2, name="VTTBR_EL2", regime=setup.regime.value, granule_shift=s2.granule_shift,
             start_level=s2.start_level if s2.start_level is not None else 0, iasize=s2.iasize, base=s2.base,
@@ -323,13 +323,8 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
     if varange >= len(setup.ranges):
         raise InputError(f"the {setup.regime.value} regime has one VA range (TTBR0 only)")
     p = setup.ranges[varange]
-    disabled = ""
-    if p.config_fault:
-        disabled = p.config_fault
-    elif p.has_unprivileged and p.epd:
-        disabled = f"EPD{varange} = 1: walks through {p.ttbr_name} are disabled"
-    elif p.base_fault:
-        disabled = f"{p.ttbr_name} base {p.base:#x} is beyond the {p.oa_bits}-bit output size"
+    # the setup checks of a walk that do not depend on the VA: configuration, EPDn, an unknown TTBR, its base
+    disabled = tree_disabled(S1_TREE_CHECKS, p)
     notes = list(p.notes)
     if not setup.s1_enabled:
         notes.append("stage 1 is disabled: the tree is shown as the registers describe it, "
@@ -508,7 +503,10 @@ class Run:
 
 
 class TreeVisitor:
-    """Base class of walk visitors; every visit is a no-op unless overridden."""
+    """Base class of walk visitors; every visit is a no-op unless overridden.
+
+    A visit may raise :class:`StopWalk` to end the walk.
+    """
 
     def table_pre(self, table: TableInfo) -> None:
         """Called before a table's entries (and for tables that are not walked, with their status)."""
@@ -540,27 +538,28 @@ class _Stopped(Exception):
     """Internal: a limit ends the walk."""
 
 
+class StopWalk(Exception):
+    """Raised by a visitor to end the walk (KVM: a visitor's error aborts ``kvm_pgtable_walk``):
+    :func:`walk_tree` returns with :attr:`WalkSummary.stopped` set to its message."""
+
+
 class _LevelDecode:
     """What decoding a table at one level needs: masks from the layouts, kinds per type bits."""
 
     __slots__ = ("level", "lsb", "entry_size", "leafsize", "kinds", "cat_lut", "key_mask", "res0", "misalign",
-                 "table_res0", "has_layout")
+                 "table_res0", "has_layout", "steps")
 
     def __init__(self, np: Any, tree: TreeParams, level: int) -> None:
         g, ds, lpa64 = tree.granule_shift, tree.ds, tree.lpa64
         self.level = level
-        self.lsb = tree.lsb(level)
+        self.lsb = level_shift(level, g)
         self.entry_size = 1 << self.lsb
         self.leafsize = self.lsb
-        # the kind of each {TYPE, VALID} pattern, from the scalar walker's decoder
-        self.kinds = {}
-        for v in (0, 1):
-            for t in (0, 1):
-                rep = D.VALID.put(D.TYPE.put(0, t), v)
-                self.kinds[rep] = decode_descriptor_type(rep, level, ds, g, tree.pa_max)
-        self.cat_lut = np.zeros(_CLS_MASK + 1, dtype=np.int8)
-        for rep, kind in self.kinds.items():
-            self.cat_lut[rep] = _CATEGORY[kind]
+        self.steps = None                   # entry i's output offset (i * entry_size), made when needed
+        # the kind of each {TYPE, VALID} pattern (ASL DecodeDescriptorType), and its category
+        types = descriptor_types(level, ds, g, tree.pa_max)
+        self.kinds = {vt: kind.text for vt, kind in enumerate(types)}
+        self.cat_lut = np.array([_CATEGORY[kind] for kind in types], dtype=np.int8)
         block = level < FINAL_LEVEL
         leaf_layout = D.s1_leaf_layout if tree.stage == 1 else D.s2_leaf_layout
         self.has_layout = self.leafsize <= D.ADDR_47          # no leaf can exist at level -1
@@ -625,8 +624,7 @@ class _Lookups:
         u64 = np.uint64
         # regions: the stage 2 leaf, or the level-L entry of a level L walk fault
         level = np.where(ok, res.s2_level, res.fault_level).astype(np.int64)
-        lsb = np.where(ok, res.s2_shift.astype(np.int64),
-                       (FINAL_LEVEL - level) * self.stride + self.g).astype(np.uint64)
+        lsb = np.where(ok, res.s2_shift.astype(np.int64), level_shift(level, self.g)).astype(np.uint64)
         size = np.left_shift(u64(1), lsb)
         lo = ipa & ~(size - u64(1))
         hi = lo + size
@@ -691,6 +689,7 @@ class _Walker:
         self.leaves = bool(visits & Visit.LEAF)
         self.invalid = invalid and self.leaves
         self.merge = merge
+        self.fast = self.leaves and merge and not tree.final_pa     # (see _uniform_run)
         self.min_run = min_run
         self.max_depth = max_depth
         self.limits = limits
@@ -717,7 +716,7 @@ class _Walker:
 
     def walk(self) -> None:
         t = self.tree
-        self._table(t.start_level, t.base, t.va_lo, 0, None, None, (0, False, False, False), ())
+        self._table(t.start_level, t.base, t.va_lo, 0, None, None, (0, False, False, False), (), 0)
 
     def _read_table(self, address: int, nbytes: int) -> tuple[int | None, bytes | None, TableStatus, str]:
         """(PA, bytes, status, note) of a table; stage 1 tables go through stage 2 when it is on."""
@@ -747,28 +746,34 @@ class _Walker:
         return pieces[0][0], data, TableStatus.OK, note
 
     def _table(self, level: int, address: int, va: int, depth: int, index: int | None, desc: int | None,
-               hier: tuple[int, bool, bool, bool], flags: tuple[str, ...]) -> None:
+               hier: tuple[int, bool, bool, bool], flags: tuple[str, ...], tbits: int) -> None:
+        """The table at ``address`` (level ``level``, from input address ``va``), pointed at by the
+        descriptor ``desc`` (``None``: the root); ``hier`` is the path's (APTable, UXNTable, PXNTable,
+        NSTable), ``tbits`` its ORed :func:`~pgwalk.rules.table_attr_bits`."""
         t, np = self.tree, self.np
         dec = self.levels[level]
         n = t.entries(level)
         va_end = va + n * dec.entry_size
         base = dict(level=level, address=address, va_start=va, va_end=va_end, entries=n, depth=depth,
                     index=index, descriptor=desc, inherited=hier, flags=flags)
-        if address >> t.oa_bits:
-            self._emit_table(TableInfo(pa=None, status=TableStatus.BEYOND_OA,
-                                       note=f"next-level table {address:#x} is beyond the {t.oa_bits}-bit "
-                                            f"output size (Address size fault at level {level - 1})", **base))
-            return
+        if desc is not None:
+            # the walk's checks on a table descriptor (the root's base is a setup check: TreeParams.disabled)
+            for check in TABLE_CHECKS:
+                if check.test(t, desc, address):
+                    self._emit_table(TableInfo(pa=None, status=TableStatus.BEYOND_OA,
+                                               note=f"{check.reason(t, desc, address)} ({check.fault.value.capitalize()}"
+                                                    f" fault at level {level - 1})", **base))
+                    return
         if self.max_depth is not None and depth > self.max_depth:
             self._emit_table(TableInfo(pa=None, status=TableStatus.NOT_EXPANDED, note="below --depth", **base))
             return
         s = self.summary
-        where = (f"; not walked: {t.name} from {'IPA' if t.stage == 2 else 'VA'} {va:#x} on "
-                 f"(level {level} table {address:#x})")
-        if s.tables >= self.limits.max_tables:
-            raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_tables} "
-                           f"tables, --max-tables){where}")
-        if s.entries + s.s2_lookups + n > self.limits.max_entries:
+        if s.tables >= self.limits.max_tables or s.entries + s.s2_lookups + n > self.limits.max_entries:
+            where = (f"; not walked: {t.name} from {'IPA' if t.stage == 2 else 'VA'} {va:#x} on "
+                     f"(level {level} table {address:#x})")
+            if s.tables >= self.limits.max_tables:
+                raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_tables} "
+                               f"tables, --max-tables){where}")
             raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_entries} "
                            f"descriptors, --max-entries; {self._read_text()}){where}")
         pa, data, status, note = self._read_table(address, n * 8)
@@ -795,11 +800,21 @@ class _Walker:
         lo = 0 if self.start <= va else table_index(self.start, level, t.start_level, t.iasize, t.granule_shift)
         hi = n if self.end >= va_end else \
             table_index(self.end - 1, level, t.start_level, t.iasize, t.granule_shift) + 1
-        valid = int(np.count_nonzero(raw & D.VALID.mask))
+        # the usual leaf table: one run of continuing leaves with the same attributes over the range
+        uniform = self._uniform_run(dec, raw, lo, hi, hier) if self.fast else None
+        if uniform is not None and lo == 0 and hi == n:
+            valid = n
+        else:
+            valid = int(np.count_nonzero(raw & D.VALID.mask))
         info = TableInfo(pa=pa, status=TableStatus.OK, valid=valid, first_index=lo, last_index=hi - 1,
                          note=note, **base)
         if self.pre:
             self.visitor.table_pre(info)
+        if uniform is not None:
+            aid, oa0 = uniform
+            self._emit_leaves(dec, self._by_id[aid], lo, hi - lo, oa0, int(raw[lo]), info, None)
+            self._table_done(info, va_end)
+            return
         seg = raw[lo:hi]
         cat = dec.cat_lut[(seg & _CLS_MASK).astype(np.intp)]
         tables = np.flatnonzero(cat == _TABLE).tolist() if level < FINAL_LEVEL else []
@@ -811,17 +826,54 @@ class _Walker:
             i = lo + ti
             if i > pos:
                 self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier)
-            self._child(dec, int(raw[i]), i, info, hier)
+            self._child(dec, int(raw[i]), i, info, hier, tbits)
             frame[0] += 1
             pos = i + 1
         if pos < hi:
             self._segment(dec, raw, cat[pos - lo:], pos, hi, info, hier)
+        if self.progress is not None:
+            self.frames.pop()
+        self._table_done(info, va_end)
+
+    def _table_done(self, info: TableInfo, va_end: int) -> None:
         if self.post:
             self.visitor.table_post(info)
         if self.progress is not None:
-            self.frames.pop()
             self.summary.fraction = self._fraction()
             self.progress(min(va_end, self.end))
+
+    def _uniform_run(self, dec: _LevelDecode, raw: Any, lo: int, hi: int,
+                     hier: tuple[int, bool, bool, bool]) -> tuple[int, int] | None:
+        """``(attribute id, first output)`` when entries ``lo..hi-1`` are leaves that make one run (the
+        same descriptor bits but for outputs that continue each other, all inside the output size or
+        all beyond it), else ``None``: the general decoding (:meth:`_segment`) then splits them."""
+        n = hi - lo
+        if 1 < n < self.min_run:
+            return None
+        first = int(raw[lo])
+        vt = first & _CLS_MASK
+        if dec.cat_lut[vt] != _LEAF:
+            return None
+        if n > 1:
+            steps = dec.steps
+            if steps is None or len(steps) < n:
+                steps = dec.steps = self.np.arange(max(n, 1 << self.tree.stride), dtype=self.np.uint64) \
+                    * self.np.uint64(dec.entry_size)
+            if not bool((raw[lo:hi] == steps[:n] + raw[lo]).all()):
+                return None
+        t = self.tree
+        oa0 = leaf_base(first, dec.leafsize, t.ds, t.lpa64)
+        oa1 = leaf_base(int(raw[hi - 1]), dec.leafsize, t.ds, t.lpa64)
+        if oa1 - oa0 != (n - 1) * dec.entry_size:
+            return None                                 # (the address field wrapped)
+        key = first & dec.key_mask
+        if t.oa_bits < 64:
+            oob = oa_out_of_range(stage_oa(oa0, _M64, dec.leafsize), t.oa_bits)
+            if oob != oa_out_of_range(stage_oa(oa1, _M64, dec.leafsize), t.oa_bits):
+                return None
+            key |= D.VALID.mask if oob else 0           # (as _segment marks it)
+        self._intern_guard()
+        return self._intern(dec, dec.kinds[vt], key, hier), oa0
 
     def _fraction(self) -> float:
         """Share of the tree walked: the subtables done at each open level, each weighing its parent's share."""
@@ -853,7 +905,7 @@ class _Walker:
             self.visitor.table_post(info)
 
     def _child(self, dec: _LevelDecode, raw: int, i: int, parent: TableInfo,
-               hier: tuple[int, bool, bool, bool]) -> None:
+               hier: tuple[int, bool, bool, bool], tbits: int) -> None:
         t = self.tree
         nxt = next_table_base(raw, t.granule_shift, t.ds, t.lpa64)
         flags: tuple[str, ...] = ()
@@ -861,16 +913,13 @@ class _Walker:
         if res0:
             flags = (f"RES0 bits set: {res0:#x}",)
         if t.stage == 1:
-            ap, uxn, pxn, ns = hier
-            if not t.hpd:               # hierarchical permissions, as the scalar walker accumulates them
-                ap |= _APTABLE.get(raw)
-                uxn |= bool(_UXNTABLE.get(raw))
-                pxn |= bool(_PXNTABLE.get(raw)) and t.two_el
-            if not t.two_el:
-                ap &= _APTABLE_1
-            ns |= bool(_NSTABLE.get(raw))
-            hier = (ap, uxn, pxn, ns)
-        self._table(dec.level + 1, nxt, parent.va_start + i * dec.entry_size, parent.depth + 1, i, raw, hier, flags)
+            # hierarchical permissions, as every walk accumulates them (none with HPD = 1)
+            bits = tbits | table_attr_bits(raw, t.hpd)
+            if bits != tbits or (not hier[3] and _NSTABLE.get(raw)):
+                tbits = bits
+                hier = (*hierarchical_attrs(bits, t.two_el), hier[3] or bool(_NSTABLE.get(raw)))
+        self._table(dec.level + 1, nxt, parent.va_start + i * dec.entry_size, parent.depth + 1, i, raw, hier, flags,
+                    tbits)
 
     # ------------------------------------------------------------------ leaves
 
@@ -909,7 +958,7 @@ class _Walker:
                          f"{' from ' + format(1 << t.oa_bits, '#x') if kind == 'block' else ''})")
         f = D.S1_LEAF if t.stage == 1 else D.S2_LEAF
         af = bool(f["AF"].get(raw))
-        if not af and not t.ha and kind in ("block", "page"):
+        if kind in ("block", "page") and af_fault(raw, t.ha):
             flags.append("AF = 0 and hardware AF update is off (Access flag fault)")
         ns_table = hier[3]
         if kind not in ("block", "page"):
@@ -930,11 +979,7 @@ class _Walker:
         return LeafAttrs(t.stage, dec.level, kind, leaf.attrs, leaf.perms, leaf.attr_index, leaf.sh, leaf.af,
                          leaf.ng, leaf.dbm, leaf.contiguous, gp, ns, ns_table, tuple(flags))
 
-    def _segment(self, dec: _LevelDecode, raw: Any, cat: Any, a: int, b: int, info: TableInfo,
-                 hier: tuple[int, bool, bool, bool]) -> None:
-        """Entries ``a..b-1`` of a table, none of them a table descriptor: runs to the visitor."""
-        if not self.leaves:
-            return
+    def _intern_guard(self) -> None:
         if len(self._by_id) > _INTERN_LIMIT:       # bounded memory on garbage; ids restart between segments
             self.flush()                            # (the waiting segments refer to the ids)
             self._attrs.clear()
@@ -942,6 +987,13 @@ class _Walker:
             del self._by_id[1:]
             if self.s2 is not None:
                 self.s2.reset()
+
+    def _segment(self, dec: _LevelDecode, raw: Any, cat: Any, a: int, b: int, info: TableInfo,
+                 hier: tuple[int, bool, bool, bool]) -> None:
+        """Entries ``a..b-1`` of a table, none of them a table descriptor: runs to the visitor."""
+        if not self.leaves:
+            return
+        self._intern_guard()
         np = self.np
         seg = raw[a:b]
         n = b - a
@@ -957,8 +1009,8 @@ class _Walker:
         keys = seg & dec.key_mask
         if self.tree.oa_bits < 64:
             # StageOA: the block's whole output range counts, not only its base (a 64KB-granule
-            # level 1 block is 4TB, larger than a 32-bit output space)
-            oob = oa_out_of_range(oa + (es - 1), self.tree.oa_bits)
+            # level 1 block is 4TB, larger than a 32-bit output space): its last byte's output
+            oob = oa_out_of_range(stage_oa(oa.view(np.uint64), np.uint64(_M64), dec.leafsize), self.tree.oa_bits)
             if oob.any():
                 keys = keys | oob.astype(np.uint64)     # VALID (bit 0) is not in key_mask: it flags oob
         if cmin == cmax:                                # one category (block/page, or odd)
@@ -1342,11 +1394,13 @@ def walk_tree(tree: TreeParams, mem: "Memory", visitor: TreeVisitor, *, start: i
     try:
         w.walk()
         w.flush()
+    except StopWalk as stop:
+        summary.stopped = str(stop) or "stopped by the visitor"
     except _Stopped as stop:
         summary.stopped = str(stop)
         try:
             w.flush()                               # the visits already counted (two stages)
-        except _Stopped:
+        except (_Stopped, StopWalk):
             pass
     return summary
 
@@ -1381,29 +1435,43 @@ class RangeMerger(TreeVisitor):
         self.merge = merge
         self.cur: Run | None = None
         self.count = 0
+        # the range being merged: its first run, and what the runs merged into it add up to
+        self._n = self._nonzero = self._size = 0
+        self._partial = False           # some run covers part of a descriptor (Run.length)
+        self._merged = False
 
     def _flush(self) -> None:
-        if self.cur is not None:
+        c = self.cur
+        if c is not None:
+            if self._merged:
+                c = replace(c, count=self._n, nonzero=self._nonzero, length=self._size if self._partial else 0)
             self.count += 1
-            self.sink(self.cur)
+            self.sink(c)
             self.cur = None
 
     def run(self, run: Run) -> None:
         c = self.cur
-        if (c is not None and self.merge and (run.attrs is c.attrs or run.attrs == c.attrs) and run.kind == c.kind
-                and run.level == c.level
-                and run.va_start == c.va_end and run.s2 == c.s2 and run.note == c.note
-                and (run.oa is None or (c.oa is not None and run.oa == c.oa + c.size))
-                and (run.pa is None or (c.pa is not None and run.pa == c.pa + c.size))
-                and (run.pa is None) == (c.pa is None) and run.kind != "table"):
-            # a run starting inside a descriptor continues the last descriptor of the range
-            shared = 1 if run.va_start % run.entry_size else 0
-            length = c.size + run.size if (c.length or run.length) else 0
-            self.cur = replace(c, count=c.count + run.count - shared, nonzero=c.nonzero + run.nonzero,
-                               length=length)
-            return
+        if c is not None and self.merge:
+            size = self._size
+            if ((run.attrs is c.attrs or run.attrs == c.attrs) and run.kind == c.kind
+                    and run.level == c.level
+                    and run.va_start == c.va_start + size and run.s2 == c.s2 and run.note == c.note
+                    and (run.oa is None or (c.oa is not None and run.oa == c.oa + size))
+                    and (run.pa is None or (c.pa is not None and run.pa == c.pa + size))
+                    and (run.pa is None) == (c.pa is None) and run.kind != "table"):
+                # a run starting inside a descriptor continues the last descriptor of the range
+                shared = 1 if run.va_start % run.entry_size else 0
+                self._n += run.count - shared
+                self._nonzero += run.nonzero
+                self._size = size + run.size
+                self._partial = self._partial or bool(run.length)
+                self._merged = True
+                return
         self._flush()
         self.cur = run
+        self._n, self._nonzero, self._size = run.count, run.nonzero, run.size
+        self._partial = bool(run.length)
+        self._merged = False
 
     def table_pre(self, table: TableInfo) -> None:
         if table.status is TableStatus.OK:
@@ -1417,6 +1485,80 @@ class RangeMerger(TreeVisitor):
 
     def finish(self) -> None:
         self._flush()
+
+
+class LeafRuns(TreeVisitor):
+    """Every block and page run of a walk, for indexes over a whole tree (the reverse map,
+    AT's leaf index): parallel arrays (:class:`array.array`, 8 bytes a run each; numpy reads them
+    with ``np.frombuffer``) :attr:`ia` (first input address), :attr:`oa` (first output: a PA, or
+    an IPA for a stage 1 tree under stage 2), :attr:`count` (descriptors), :attr:`level` and
+    :attr:`entry_size` (bytes one descriptor maps), in walk order.
+
+    The walk reads a table shared by several entries of one level once and reports the others as
+    :attr:`TableStatus.REFERENCE`; those entries map the shared table's leaves at their own
+    input addresses too, so (``aliases=True``, for whole-tree walks: walk with
+    :attr:`Visit.ALL`) the runs found under the table are repeated there, shifted.  At most
+    ``max_leaves`` descriptors (repeats included) are collected; beyond, the walk stops
+    (:class:`StopWalk`; :attr:`WalkSummary.stopped` says so) and :attr:`full` is set.
+    """
+
+    def __init__(self, *, aliases: bool = True, max_leaves: int | None = None) -> None:
+        from array import array
+
+        self.ia = array("Q")
+        self.oa = array("Q")
+        self.count = array("Q")
+        self.level = array("q")
+        self.entry_size = array("Q")
+        self.leaves = 0
+        self.full = False
+        self.aliases = aliases
+        self.max_leaves = max_leaves
+        self._open: dict[tuple[int, int], int] = {}
+        self._span: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def _charge(self, n: int) -> None:
+        self.leaves += n
+        if self.max_leaves is not None and self.leaves > self.max_leaves:
+            self.full = True
+            raise StopWalk(f"more than {self.max_leaves} leaf descriptors (shared tables counted at each use)")
+
+    def run(self, run: Run) -> None:
+        if run.oa is None or run.kind not in ("block", "page"):
+            return
+        self._charge(run.count)
+        self.ia.append(run.va_start)
+        self.oa.append(run.oa)
+        self.count.append(run.count)
+        self.level.append(run.level)
+        self.entry_size.append(run.entry_size)
+
+    def table_pre(self, table: TableInfo) -> None:
+        if not self.aliases or table.pa is None:
+            return
+        key = (table.level, table.pa)
+        if table.status is TableStatus.OK:
+            self._open[key] = len(self.ia)
+        elif table.status is TableStatus.REFERENCE and table.first_va is not None:
+            span = self._span.get(key)
+            if span is None:
+                return
+            a, b = span
+            self._charge(sum(self.count[a:b]))
+            import numpy as np
+
+            # the shared table's runs at this entry's input addresses (mod 2**64: the sum is in range)
+            shift = np.uint64((table.va_start - table.first_va) & _M64)
+            self.ia.frombytes((np.frombuffer(self.ia, dtype=np.uint64)[a:b] + shift).tobytes())
+            for arr in (self.oa, self.count, self.level, self.entry_size):
+                arr.extend(arr[a:b])
+
+    def table_post(self, table: TableInfo) -> None:
+        if table.status is TableStatus.OK and table.pa is not None:
+            key = (table.level, table.pa)
+            a = self._open.pop(key, None)
+            if a is not None:
+                self._span[key] = (a, len(self.ia))
 
 
 class TreeStats(TreeVisitor):

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pgwalk.at import (
-    AT_OPS, ATBatch, CAPTURED_EXCEPTION, _Overlay, at, compare_par, explain_mismatch,
+    AT_OPS, ATBatch, CAPTURED_EXCEPTION, _Overlay, at, build_leaf_index, compare_par, explain_mismatch,
     par_decode, parse_at_op, parse_batch_line, pstate_pan,
 )
 from pgwalk.builder import S1Attrs, S2Attrs, TableAttrs, TableBuilder, two_stage
@@ -401,6 +401,62 @@ def test_overlay_memory(tree):
     entry = tree.descriptor_address(0x1000, 3)
     ov = _Overlay(mem, {entry: 0})
     assert ov.read_u64(entry) == 0 and ov.read_u64(entry + 8) == mem.read_u64(entry + 8)
+    # read() sees the patched word too (whole-table readers use it), in and around it
+    table = entry & ~0xFFF
+    data = ov.read(table, 4096)
+    assert data[entry - table:entry - table + 8] == bytes(8)
+    assert data[:entry - table] == mem.read(table, entry - table)
+    assert data[entry - table + 8:] == mem.read(entry + 8, table + 4096 - entry - 8)
+    assert ov.read(entry + 4, 8) == bytes(4) + mem.read(entry + 8, 4)
+    assert ov.read(entry - 4, 6) == mem.read(entry - 4, 4) + bytes(2)
+    # in the tables' byte order, as both reads give it
+    be = _Overlay(mem, {entry: 0x1122334455667788}, big_endian=True)
+    assert be.read(entry, 8) == bytes.fromhex("1122334455667788")
+    assert be.read_u64(entry, big_endian=True) == 0x1122334455667788
+    assert be.read_u64(entry + 2, big_endian=True) == int.from_bytes(
+        bytes.fromhex("334455667788") + mem.read(entry + 8, 2), "big")
+
+
+def test_overlay_is_seen_by_the_tree_walk(tree):
+    """The leaf index walks whole tables with read(): a hypothetical descriptor changes it."""
+    setup, mem = setup_from_registers(tree.registers()), tree.memory()
+    entry = tree.descriptor_address(0x1000, 3)
+    assert build_leaf_index(setup, mem, 1).find(PA)
+    assert not build_leaf_index(setup, _Overlay(mem, {entry: 0}), 1).find(PA)
+    moved = _Overlay(mem, {entry: tree.leaf_descriptor(PA + 0x7000, 3, S1Attrs())})
+    assert [h[:4] for h in build_leaf_index(setup, moved, 1).find(PA + 0x7008)] == [(PA + 0x7000, PAGE, 0x1000, 3)]
+
+
+def test_leaf_index_finds_aliases_through_shared_tables(tree):
+    """A level 3 table two level 2 entries point at maps its pages at both VAs (the walk reads it
+    once and reports the second as a reference; the index repeats its leaves there)."""
+    l3 = tree.decode_table_address(tree.read(tree.descriptor_address(0x1000, 2)))
+    tree.map(0x4000_0000, PA + 0x20_0000, PAGE)           # (makes the level 2 table)
+    tree.write(tree.descriptor_address(0x4000_0000 + 0x60_0000, 2), tree.table_descriptor(l3))
+    setup, mem = setup_from_registers(tree.registers()), tree.memory()
+    idx = build_leaf_index(setup, mem, 1)
+    hits = sorted(h[:5] for h in idx.find(PA + 0x5010))
+    assert hits == [(PA + 0x5000, PAGE, 0x2000, 3, "TTBR0_EL1"), (PA + 0x5000, PAGE, 0x4060_2000, 3, "TTBR0_EL1")]
+    assert not idx.truncated
+    hw = PAR_EL1_OK["PA"].put(at(setup, mem, "S1E1R", 0x1000).par, (PA + 0x5000) >> 12)
+    texts = [r.text for r in explain_mismatch(at(setup, mem, "S1E1R", 0x1000), hw, setup, mem, index_cache={})
+             if r.kind == "reverse-lookup"]
+    assert any("VA 0x2000 " in t for t in texts) and any("VA 0x40602000 " in t for t in texts)
+
+
+def test_leaf_index_runs_are_narrowed_to_the_leaf_and_limits_truncate(tree, monkeypatch):
+    import pgwalk.at as at_mod
+
+    tree.map(0x20_0000, 0x9000_0000, 0x20_0000, min_leaf_level=3)      # 512 pages, one run
+    setup, mem = setup_from_registers(tree.registers()), tree.memory()
+    idx = build_leaf_index(setup, mem, 1)
+    assert (0x9000_0000, 0x20_0000, 0x20_0000, 3, "TTBR0_EL1") in idx.entries
+    assert [h[:4] for h in idx.find(0x9012_3456)] == [(0x9012_3000, PAGE, 0x32_3000, 3)]
+    monkeypatch.setattr(at_mod, "_MAX_LEAVES", 100)
+    assert build_leaf_index(setup, mem, 1).truncated
+    monkeypatch.setattr(at_mod, "_MAX_TABLES", 2)
+    monkeypatch.setattr(at_mod, "_MAX_LEAVES", 10 ** 6)
+    assert build_leaf_index(setup, mem, 1).truncated
 
 
 # --------------------------------------------------------------------------- batches

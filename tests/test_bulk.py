@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from pgwalk.at import at
 from pgwalk.builder import S1Attrs, S2Attrs, TableAttrs, TableBuilder, two_stage
 from pgwalk.bulk import (FAULT_TYPES, DescriptorReader, LineFormatter, bulk_at, bulk_line_dict, iter_translate,
-                         parse_address_text, reverse_map, translate_many)
+                         parse_address_text, translate_many)
 from pgwalk.cli import main
 from pgwalk.formats.registers import HCR_EL2, SCTLR, TCR_EL1, TCR_EL2_E2H0, TCR_EL3, TTBR
 from pgwalk.memory import PhysicalMemory
@@ -35,6 +35,7 @@ from pgwalk.images import open_image
 from pgwalk.params import Regime, setup_from_registers
 from pgwalk.perms import Access
 from pgwalk.report import csv_line, csv_row
+from pgwalk.reverse import reverse_map
 from pgwalk.walk import translate
 from cli_helpers import run, sample
 

@@ -51,6 +51,7 @@ LAYER: dict[str, str] = {
     "pgwalk.report": "walk engine",
     "pgwalk.bulk": "walk engine",
     "pgwalk.tree": "walk engine",
+    "pgwalk.reverse": "walk engine",
     "pgwalk.at_ops": "walk engine",
     "pgwalk.at": "walk engine",
     "pgwalk.nested": "walk engine",

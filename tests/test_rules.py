@@ -91,6 +91,27 @@ def test_addresses(xs, g, level, ds, lpa64):
         _same(lambda v: R.oa_out_of_range(v, np.uint64(oa_bits)), [a], lambda i: [xs[i] if False else xs[i]])
 
 
+@settings(max_examples=80, deadline=None)
+@given(values, values, granules, levels, st.booleans(), st.booleans())
+def test_with_leaf_base_is_the_inverse_of_leaf_base(xs, oas, g, level, ds, lpa64):
+    n = min(len(xs), len(oas))
+    xs, oas = xs[:n], [o & ((1 << 52) - 1) for o in oas[:n]]
+    lpa64, ds = lpa64 and g == 16, ds and g != 16          # (the formats that exist)
+    leafsize = R.level_shift(level, g)
+    if leafsize > 47:
+        leafsize = g
+    a, o = _arr(xs), _arr(oas)
+    _same(lambda v, w: R.with_leaf_base(v, w, leafsize, ds, lpa64), [a, o], lambda i: [xs[i], oas[i]])
+    wide = ds or lpa64
+    for x, oa in zip(xs, oas):
+        raw = R.with_leaf_base(x, oa, leafsize, ds, lpa64)
+        # the descriptor now holds the output address (what its format can hold) ...
+        held = oa & ~((1 << leafsize) - 1) & ((1 << (52 if wide else 48)) - 1)
+        assert R.leaf_base(raw, leafsize, ds, lpa64) == held
+        # ... and every other bit is as it was
+        assert R.with_leaf_base(raw, R.leaf_base(x, leafsize, ds, lpa64), leafsize, ds, lpa64) == x
+
+
 @settings(max_examples=40, deadline=None)
 @given(values, st.lists(levels, min_size=1, max_size=40), granules)
 def test_stage_oa_per_lane_leafsize(xs, lvls, g):

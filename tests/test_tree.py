@@ -362,6 +362,32 @@ def test_disabled_trees_are_not_walked():
         tree_params(setup, "s2")
 
 
+def test_disabled_trees_say_what_the_walks_setup_checks_say():
+    """A tree is disabled by the walk's own VA-independent setup checks (pgwalk.rules.S1_TREE_CHECKS):
+    the same reason, in the same order, as translate gives for any VA of that range."""
+    b = TableBuilder()
+    b.map(0x1000, 0x8000_0000, 0x1000)
+    regs = b.registers(ttbr=0)
+    tcr = regs["TCR_EL1"]
+    cases = {
+        "EPD0": {"TCR_EL1": TCR_EL1["EPD0"].put(tcr, 1)},
+        "T0SZ": {"TCR_EL1": TCR_EL1["T0SZ"].put(tcr, 5)},
+        "both": {"TCR_EL1": TCR_EL1["EPD0"].put(TCR_EL1["T0SZ"].put(tcr, 5), 1)},     # configuration first
+        "base": {"TCR_EL1": TCR_EL1["IPS"].put(tcr, 0), "TTBR0_EL1": 1 << 33},         # beyond 32-bit OA
+    }
+    for name, change in cases.items():
+        setup = setup_from_registers({**regs, **change})
+        tree = tree_params(setup, "ttbr0")
+        fault = translate(setup, b.memory(), 0x1000).fault
+        assert tree.disabled and fault is not None and fault.reason == tree.disabled, name
+        assert walk_tree(tree, b.memory(), Recorder()).tables == 0
+    # an absent TTBR is unknown, not 0: its tree is not walked (at base 0) but says why
+    setup = setup_from_registers({k: v for k, v in regs.items() if k != "TTBR0_EL1"})
+    tree = tree_params(setup, "ttbr0")
+    assert tree.disabled == "TTBR0_EL1 is unknown"
+    assert walk_tree(tree, b.memory(), Recorder()).tables == 0
+
+
 # =========================================================================== merging and folding
 
 def test_ranges_merge_across_tables_and_break_on_output_and_attributes():

@@ -415,7 +415,7 @@ def _reverse(setup, mem, pas, stages, fmt, notes) -> int:
 
     import numpy as np
 
-    from ..bulk import reverse_map
+    from ..reverse import reverse_map
     from ..report import CSV_COLUMNS, SCHEMA_VERSION, csv_line, csv_row, hx
 
     query, res = reverse_map(setup, mem, pas, stages=stages)
