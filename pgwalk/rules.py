@@ -40,7 +40,7 @@ from typing import Any, Callable, NamedTuple
 
 from .faults import FaultType
 from .formats import descriptors as D
-from .params import FINAL_LEVEL, block_desc_supported, oa_out_of_range
+from .params import FINAL_LEVEL, Regime, block_desc_supported, oa_out_of_range
 from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permissions, s2_check, \
     s2_direct_base_permissions
 
@@ -52,7 +52,8 @@ __all__ = [
     "af_fault", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table",
     "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_walk_device_table", "Check",
     "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "TABLE_CHECKS", "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
-    "invalid_descriptor_reason", "output_size_reason",
+    "invalid_descriptor_reason", "output_size_reason", "s1_walk_through_s2", "S1_PERMISSION_CODE_BITS",
+    "S2_PERMISSION_CODE_BITS",
 ]
 
 #: a descriptor is 8 bytes: a table entry's address is ``table | index << 3``
@@ -130,6 +131,13 @@ def table_index(ia: Any, level: int, start_level: int, iasize: int, granule_shif
     lsb = level_shift(level, granule_shift)
     mask = _ones(index_width(level, start_level, iasize, granule_shift))
     return (ia >> _k(ia, lsb)) & _k(ia, mask)
+
+
+def s1_walk_through_s2(regime: Regime, s2_enabled: bool) -> bool:
+    """Whether a stage 1 table fetch is itself translated by stage 2 (ASL ``AArch64.S1Walk``:
+    ``S1TTWalkFetch`` under ``S2Translate`` with ``s1ptw``): only in the EL1&0 regime, with
+    stage 2 enabled (HCR_EL2.VM or DC)."""
+    return s2_enabled and regime is Regime.EL10
 
 
 def descriptor_address(table: Any, index: Any) -> Any:
@@ -326,6 +334,9 @@ _S1_CODES = 1 << (_PC_TB + TABLE_ATTR_BITS)
 _PC2_XN = _S2AP.width
 _PC2_DBM = _PC2_XN + _S2XN.width
 _S2_CODES = 1 << (_PC2_DBM + 1)
+#: bits of a :func:`s1_permission_code` / :func:`s2_permission_code` (codes are below ``1 << bits``)
+S1_PERMISSION_CODE_BITS = _PC_TB + TABLE_ATTR_BITS
+S2_PERMISSION_CODE_BITS = _PC2_DBM + 1
 
 
 def _field(raw: Any, f: D.Field) -> Any:
