@@ -13,11 +13,23 @@ stage, S1PTW, IPA), the same leaves -- except the trace (``steps``) and the faul
 free-text ``reason``; ``tests/test_bulk.py`` checks this lane by lane over random
 trees.
 
-Configuration faults (TxSZ, VA out of range, EPDx/E0PDx, a table base beyond the
-output size), illegal blocks, Address size faults on a next-level table or an
-output address, Access flag faults, and Permission faults when an access is
-judged are all per lane.  With two stages every stage 1 descriptor fetch goes
-through a vectorised stage 2 walk of the descriptor IPAs (S1PTW faults).
+This module is a *driver* over the rule kernel (:mod:`pgwalk.rules`) and states no
+rule of its own: every step is a rules function called on arrays (``table_index``,
+``descriptor_address``, ``decode_descriptor_type``, ``next_table_base``, ``leaf_base``,
+``stage_oa``, ``table_attr_bits``, ...), and the checks that stop a walk are rules'
+ordered data, iterated over the lanes in their order, each check seeing only the lanes
+no earlier check stopped: :data:`~pgwalk.rules.S1_SETUP_CHECKS` /
+:data:`~pgwalk.rules.S2_SETUP_CHECKS` before the walk, then at every level the
+descriptor read and its type, :data:`~pgwalk.rules.TABLE_CHECKS` after a table
+descriptor, and :data:`~pgwalk.rules.LEAF_CHECKS` (:data:`~pgwalk.rules.S2_WALK_LEAF_CHECKS`
+for the stage 2 leaf of a stage 1 table fetch) after a leaf, whose permission judge looks
+the leaf's permission code up in a table that rules builds from :mod:`pgwalk.perms`.
+With two stages every stage 1 descriptor fetch of the EL1&0 regime
+(:func:`pgwalk.rules.s1_walk_through_s2`) goes through a vectorised stage 2 walk of the
+descriptor IPAs (S1PTW faults).
+
+Built on it: AT for many addresses (:mod:`pgwalk.at_many`), the bulk ``--json`` /
+``--csv`` / text lines (:mod:`pgwalk.lines`).
 
 Descriptors are gathered straight from memory-mapped regions
 (:meth:`pgwalk.memory.PhysicalMemory.numpy_view`, region found with
@@ -56,37 +68,30 @@ values: without ``--trace`` no path prints ``s1``, ``s2``, ``steps``, ``notes``,
 
 :meth:`BulkTranslation.to_dict` gives that object for one lane and
 :meth:`BulkTranslation.translation` the whole :class:`~pgwalk.walk.Translation`
-(leaves included, ``steps`` empty).  :data:`CSV_COLUMNS` are the ``--csv`` columns.
+(leaves included, ``steps`` empty).  :data:`pgwalk.report.CSV_COLUMNS` are the ``--csv`` columns.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
 from . import rules as R
-from .errors import InputError, NotInImage, UnknownRegister
-from .at_ops import ATOp, el3_ns, parse_at_op, pstate_pan
+from .errors import InputError, UnknownRegister
 from .faults import Fault, FaultType, encode_ld_fsc
 from .formats import descriptors as D
-from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
 from .memory_protocol import capability, read_many
-from .params import FINAL_LEVEL, Regime, S1WalkParams, S2WalkParams, TranslationSetup, oa_out_of_range, \
-    setup_from_registers
+from .params import FINAL_LEVEL, S1WalkParams, S2WalkParams, TranslationSetup, oa_out_of_range
 from .perms import Access
-from .report import CSV_COLUMNS, TRACE_KEYS, csv_line, csv_row, drop_trace, translation_to_dict
+from .report import TRACE_KEYS, drop_trace, translation_to_dict
 from .rules import DescType
 from .walk import Memory, Translation, s1_disabled_attributes, s1_leaf, s2_leaf, stage2_attributes
 
 __all__ = [
-    "FAULT_TYPES", "CHUNK", "DescriptorReader", "BulkTranslation", "translate_many",
-    "iter_translate", "mark_contents", "BulkAT", "bulk_at", "LineFormatter", "bulk_line_dict", "BULK_DROPPED",
-    "parse_address_text", "TreeLeaves", "reverse_map", "REVERSE_ENTRY_BUDGET", "BackgroundWriter", "write_all",
+    "FAULT_TYPES", "CHUNK", "DescriptorReader", "BulkTranslation", "translate_many", "iter_translate",
+    "mark_contents", "bulk_line_dict", "BULK_DROPPED", "TreeLeaves", "reverse_map", "REVERSE_ENTRY_BUDGET",
 ]
 
 #: ``fault_type`` code -> fault kind (0: no fault)
@@ -105,13 +110,6 @@ _U64 = np.uint64
 _LEVEL_BIAS = 2                       # fault levels are -2..3: index = level + 2
 _MIN_LEVEL = -_LEVEL_BIAS
 
-# Descriptor fields, from the one field table in pgwalk.formats.descriptors (attribute keys only:
-# every walk rule is a pgwalk.rules function)
-_SH = D.S1_LEAF["SH"]
-_ATTRINDX = D.S1_LEAF["AttrIndx"]
-_MEMATTR = D.S2_LEAF["MemAttr"]
-_FNXS = D.S2_LEAF["FnXS"]
-_S2SH = D.S2_LEAF["SH"]
 _DESC_SHIFT = 3               # descriptors are 8 bytes: PA >> 3 = word index in a region's view
 assert 1 << _DESC_SHIFT == R.DESCRIPTOR_BYTES
 
@@ -120,11 +118,6 @@ assert 1 << _DESC_SHIFT == R.DESCRIPTOR_BYTES
 _DT_MISSING = len(DescType)
 _DT_FAULTS = np.array([DescType(c).faults for c in range(len(DescType))] + [False])
 _DT_LEAF = np.array([DescType(c).is_leaf for c in range(len(DescType))] + [False])
-
-
-def _get(f: D.Field, raw: np.ndarray) -> np.ndarray:
-    """A descriptor field of every lane (uint64)."""
-    return (raw >> _U64(f.lsb)) & _U64(f.wmask)
 
 
 def _ones(bits: int) -> int:
@@ -1013,650 +1006,6 @@ def iter_translate(setup: TranslationSetup, mem: Memory, vas: Any, *, stages: st
             sl = slice(t, min(len(part), t + step))
             eng.run(part[sl], _Out(res, sl))
         yield res
-
-
-# --------------------------------------------------------------------------- AT (PAR_EL1) in bulk
-
-
-class BulkAT(NamedTuple):
-    """What ``AT <op>`` leaves for every address (see :func:`bulk_at`)."""
-
-    par: np.ndarray           #: uint64 PAR_EL1 values (0 where ``exception``)
-    exception: np.ndarray     #: bool: the AT raises an exception instead of writing PAR_EL1
-    result: BulkTranslation   #: the translations behind them
-    regime: Regime
-    stages: str               #: the stages the AT ran ("1" when stage 2 is off)
-
-
-def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op: Any, vas: Any, *,
-            pan: bool | None = None, exec_el: int | None = None, chunk: int = CHUNK,
-            reader: DescriptorReader | None = None) -> BulkAT:
-    """``AT <op>`` for every address of ``vas``: the PAR_EL1 values :func:`pgwalk.at.at` gives.
-
-    The regime, stages, PAN and exception rules are :func:`pgwalk.at.at`'s: a
-    synchronous external abort on the walk (an address not in the image) raises
-    an exception instead of writing PAR_EL1, and so does a stage 2 fault on the
-    stage 1 walk with ``exec_el=1``; those lanes have ``exception`` set.  In the EL3
-    regime PAR.NS needs NSTable along each successful walk: those lanes are walked again
-    by the scalar walker (EL3 ATs gain nothing here).
-
-    :param op: an :class:`~pgwalk.at.ATOp` or its name (``"S1E1R"``)
-    :param pan: PSTATE.PAN; default from the PSTATE/CPSR (or PAN) register
-    """
-    from . import attrs as A
-
-    if not isinstance(op, ATOp):
-        op = parse_at_op(op)
-    if isinstance(setup_or_regs, TranslationSetup):
-        setup: TranslationSetup | None = setup_or_regs
-        regs = setup_or_regs.registers
-    else:
-        regs, setup = setup_or_regs, None
-    if exec_el is not None and (exec_el not in (1, 2, 3) or exec_el < op.regime_el
-                                or (op.stages == "12" and exec_el < 2)):
-        raise InputError(f"AT {op.name} is UNDEFINED at EL{exec_el}")
-    regime = op.regime(regs) if regs else (setup.regime if setup else Regime.EL10)
-    if setup is None or setup.regime is not regime:
-        setup = setup_from_registers(regs, regime)
-    if pan is None:
-        pan = pstate_pan(regs)
-    stages = op.stages if setup.s2 is not None and op.stages == "12" else "1"
-    res = translate_many(setup, mem, vas, stages=stages, access=op.access, el=op.el,
-                         pan=bool(op.pan and pan and regime.has_unprivileged), chunk=chunk, reader=reader)
-    ok = res.ok
-    exception = res.fault_type == _SEA
-    if exec_el == 1:
-        exception |= res.s1ptw & (res.fault_stage == 2)
-    par = np.zeros(len(res), dtype=_U64)
-    # faults: F, FST, PTW, S (ASL AArch64.EncodePAR)
-    fl = np.nonzero(~ok & ~exception)[0]
-    if len(fl):
-        fst = res.fsc[fl].astype(_U64)
-        par[fl] = (_U64(PAR_EL1_FAULT.encode(F=1, RES1_11=1)) | (fst << _U64(PAR_EL1_FAULT["FST"].lsb))
-                   | (res.s1ptw[fl].astype(_U64) << _U64(PAR_EL1_FAULT["PTW"].lsb))
-                   | ((res.fault_stage[fl] == 2).astype(_U64) << _U64(PAR_EL1_FAULT["S"].lsb)))
-    good = np.nonzero(ok)[0]
-    if len(good):
-        # attributes: one scalar encoding per distinct attribute key
-        keys = _attr_key(res)[good]
-        uniq, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-        secure = regime is Regime.EL3
-        heads = np.zeros(len(uniq), dtype=_U64)
-        for k, i in enumerate(first.tolist()):
-            attrs = res.translation(int(good[i])).attrs
-            if attrs is None:
-                from .errors import UnknownRegister
-
-                name = {Regime.EL10: "MAIR_EL1", Regime.EL3: "MAIR_EL3"}.get(regime, "MAIR_EL2")
-                raise UnknownRegister(name, int(res.va[good[i]]),
-                                      f"PAR_EL1.ATTR is the {name} byte the leaf's AttrIndx selects; "
-                                      f"give it with --reg {name}=VALUE", what="PAR_EL1 cannot be encoded")
-            heads[k] = PAR_EL1_OK.encode(F=0, SH=A.par_shareability(attrs), NS=0 if secure else 1, NSE=1, PA=0,
-                                         ATTR=A.encode_par_attrs(attrs, setup.features.xs))
-        pa_field = PAR_EL1_OK["PA"]
-        out = res.output[good]
-        par[good] = heads[inv] | (((out >> _U64(pa_field.lsb)) & _U64(pa_field.wmask)) << _U64(pa_field.lsb))
-        if secure:
-            # PAR.NS of a Secure (EL3) translation follows NSTable along the walk and the leaf's NS
-            # bit (pgwalk.at_ops.el3_ns), which the vectorised walk does not keep: the scalar walk
-            from .walk import translate
-
-            ns = _U64(PAR_EL1_OK["NS"].mask)
-            for i in good.tolist():
-                t = translate(setup, mem, int(res.va[i]), stages=stages, access=op.access, el=op.el, pan=res.pan)
-                if el3_ns(t):
-                    par[i] |= ns
-    return BulkAT(par, exception, res, regime, stages)
-
-
-# --------------------------------------------------------------------------- template keys
-
-# A lane's attributes and permissions (bulk_at's PAR heads) are fixed by: the mapping size,
-# the stage 1 leaf's attribute and permission inputs, the stage 2 leaf's; packed into one
-# integer (_attr_key); its fault by _fault_key.
-_FK_LEVEL = (len(FAULT_TYPES) - 1).bit_length()          # after the fault type
-_FK_STAGE = _FK_LEVEL + 3                                 # fault level + 2 is 0..5
-_FK_S1PTW = _FK_STAGE + 2
-_FK_NII = _FK_S1PTW + 1
-_K_FAULT_BITS = _FK_NII + 1
-_K_SIZE_BITS = 6                                          # log2 of the mapping size < 64
-_KS1_ATTR = R.S1_PERMISSION_CODE_BITS                                 # s1 key: permission code, AttrIndx, range, SH
-_KS1_RANGE = _KS1_ATTR + _ATTRINDX.width
-_KS1_SH = _KS1_RANGE + 1
-_K_S1_BITS = _KS1_SH + _SH.width
-_KS2_MEMATTR = R.S2_PERMISSION_CODE_BITS                                  # s2 key: permission code, MemAttr, FnXS, SH
-_KS2_FNXS = _KS2_MEMATTR + _MEMATTR.width
-_KS2_SH = _KS2_FNXS + _FNXS.width
-_K_S2_BITS = _KS2_SH + _S2SH.width
-_K_SIZE = _K_FAULT_BITS
-_K_S1 = _K_SIZE + _K_SIZE_BITS
-_K_S2 = _K_S1 + _K_S1_BITS
-_K_BITS = _K_S2 + _K_S2_BITS
-_HEX_DIGITS = 16
-_ND_BITS = 5                                  # digit counts 0..16
-_SLOTS = 4                                    # va, ipa, pa, fault ipa
-assert _K_BITS + _SLOTS * _ND_BITS <= 64
-
-
-def _fault_key(res: BulkTranslation, lanes: np.ndarray | slice = slice(None)) -> np.ndarray:
-    k = res.fault_type[lanes].astype(_U64)
-    k |= (res.fault_level[lanes].astype(np.int16) + _LEVEL_BIAS).astype(_U64) << _U64(_FK_LEVEL)
-    k |= res.fault_stage[lanes].astype(_U64) << _U64(_FK_STAGE)
-    k |= res.s1ptw[lanes].astype(_U64) << _U64(_FK_S1PTW)
-    k |= res.not_in_image[lanes].astype(_U64) << _U64(_FK_NII)
-    return k
-
-
-def _attr_key(res: BulkTranslation) -> np.ndarray:
-    """Everything the attributes, permissions and size of a successful lane depend on."""
-    setup = res.setup
-    n = len(res)
-    key = np.zeros(n, dtype=_U64)
-    has1 = res.has_s1
-    if has1.any():
-        raw = res.s1_desc
-        s1 = R.s1_permission_code(raw, res.s1_table_bits).astype(_U64)
-        s1 |= _get(_ATTRINDX, raw) << _U64(_KS1_ATTR)
-        if len(setup.ranges) > 1:
-            s1 |= R.va_range(res.va) << _U64(_KS1_RANGE)
-        ds = any(p.ds for p in setup.ranges)
-        if not ds:                                    # with DS the shareability is TCR's
-            s1 |= _get(_SH, raw) << _U64(_KS1_SH)
-        key |= np.where(has1, s1, _U64(0)) << _U64(_K_S1)
-    if setup.s2 is not None:
-        has2 = res.has_s2
-        if has2.any():
-            raw = res.s2_desc
-            s2 = R.s2_permission_code(raw).astype(_U64)
-            s2 |= _get(_MEMATTR, raw) << _U64(_KS2_MEMATTR)
-            s2 |= _get(_FNXS, raw) << _U64(_KS2_FNXS)
-            if not setup.s2.ds:
-                s2 |= _get(_S2SH, raw) << _U64(_KS2_SH)
-            key |= np.where(has2, s2, _U64(0)) << _U64(_K_S2)
-    key |= res.size_shift.astype(_U64) << _U64(_K_SIZE)
-    return key
-
-
-# A lane's output line is fixed, but for its addresses, by its fault or else by the bits of its
-# leaves that attributes, permissions and size come from.  _line_key packs a refinement of
-# that (raw descriptor fields: lanes it tells apart may still print alike, never the reverse):
-# bit 0 = translated; then, translated: the stage 1 leaf's descriptor bits [9:2] (AttrIndx, NS,
-# AP, SH) and [54:51] (DBM, Contiguous, PXN, UXN), s1_table_bits, s1_shift, VA[55] with two
-# VA ranges, the stage 2 leaf's bits [11:2] (MemAttr, S2AP, SH, AF, FnXS) and [54:51], s2_shift;
-# faulted: the fault key (_fault_key).
-_LK_S1 = ((2, 8), (51, 4))                  # (lsb, width) of the descriptor pieces kept
-_LK_S2_PIECES = ((2, 10), (51, 4))
-_LK_S1_BITS = 8 + 4
-_LK_TB = _LK_S1_BITS
-_LK_S1_SHIFT = _LK_TB + R.TABLE_ATTR_BITS
-_LK_RANGE = _LK_S1_SHIFT + _K_SIZE_BITS
-_LK_S2 = _LK_RANGE + 1
-_LK_S2_SHIFT = _LK_S2 + sum(w for _l, w in _LK_S2_PIECES)
-_LK_BITS = 1 + _LK_S2_SHIFT + _K_SIZE_BITS          # with bit 0
-assert _LK_BITS + _SLOTS * _ND_BITS <= 64 and _K_FAULT_BITS < _LK_BITS
-assert sum(w for _l, w in _LK_S1) == _LK_S1_BITS and R.TABLE_ATTR_BITS == 4
-
-
-def _desc_bits(raw: np.ndarray, pieces: tuple[tuple[int, int], ...]) -> np.ndarray:
-    out = None
-    at = 0
-    for lsb, width in pieces:
-        part = (raw >> _U64(lsb)) & _U64(_ones(width))
-        out = part if out is None else out | (part << _U64(at))
-        at += width
-    assert out is not None
-    return out
-
-
-def _line_key(res: BulkTranslation) -> np.ndarray:
-    """Lanes with equal keys print the same line but for their addresses (see above)."""
-    key = _desc_bits(res.s1_desc, _LK_S1)
-    key |= res.s1_table_bits.astype(_U64) << _U64(_LK_TB)
-    key |= res.s1_shift.astype(_U64) << _U64(_LK_S1_SHIFT)
-    if len(res.setup.ranges) > 1:
-        key |= R.va_range(res.va) << _U64(_LK_RANGE)
-    if res.setup.s2 is not None and res.stages != "1":
-        key |= _desc_bits(res.s2_desc, _LK_S2_PIECES) << _U64(_LK_S2)
-        key |= res.s2_shift.astype(_U64) << _U64(_LK_S2_SHIFT)
-    key <<= _U64(1)
-    key |= _U64(1)
-    bad = np.flatnonzero(res.fault_type)
-    if len(bad):
-        key[bad] = _fault_key(res, bad) << _U64(1)
-    return key
-
-
-# --------------------------------------------------------------------------- output lines
-
-_MARK = "\x00pgwalk-slot-{}\x00"
-
-
-#: more distinct line layouts than this in a block are grouped by sorting
-_FEW_LAYOUTS = 16
-
-
-_HEX4: np.ndarray | None = None
-
-
-def _hex4() -> np.ndarray:
-    """65536 uint32: the four lowercase hex digits of every 16-bit value, in text order."""
-    global _HEX4
-    if _HEX4 is None:
-        chars = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-        nibbles = (np.arange(1 << 16, dtype=np.uint32)[:, None] >> np.array([12, 8, 4, 0], dtype=np.uint32)) & 15
-        _HEX4 = np.ascontiguousarray(chars[nibbles]).view(np.uint32).ravel()
-    return _HEX4
-
-
-def _hex_digits(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 16) lowercase hex digits (most significant first) and the number of digits ``%x`` prints."""
-    groups = v.astype(">u8").view(">u2").reshape(-1, 4)       # 16-bit groups, most significant first
-    digits = _hex4().take(groups.astype(np.intp)).view(np.uint8).reshape(-1, _HEX_DIGITS)
-    return digits, _hex_widths(v)
-
-
-def _digit_view(digits: np.ndarray, nd: int) -> np.ndarray:
-    """The last ``nd`` digits of every row of an (n, 16) digit matrix, one void scalar per row."""
-    return np.ndarray(shape=(len(digits),), dtype=_void(nd), buffer=digits, offset=_HEX_DIGITS - nd,
-                      strides=(_HEX_DIGITS,))
-
-
-def _hex_widths(v: np.ndarray) -> np.ndarray:
-    """The number of digits ``%x`` prints for every value (1 for 0): from the bit length, which
-    ``frexp`` gives exactly for each 32-bit half (a float64 holds it without rounding)."""
-    hi = np.frexp((v >> _U64(32)).astype(np.float64))[1]
-    lo = np.frexp((v & _U64(0xFFFF_FFFF)).astype(np.float64))[1]
-    bits = np.where(hi > 0, hi + 32, lo)
-    return np.maximum((bits + 3) >> 2, 1)
-
-
-class LineFormatter:
-    """Bulk results as ``--json`` lines or ``--csv`` rows, built without a Python loop per lane.
-
-    Lines that differ only in their addresses share a template: the text of a
-    representative lane (:meth:`BulkTranslation.to_dict`, so every line is exactly
-    what the scalar path prints for that lane, less the keys bulk lines omit) with
-    slots for the VA, IPA, PA and fault IPA (:func:`_line_key` tells the templates
-    apart).  A template and the digit counts of its slots make a layout: a row of
-    constant bytes with the digit columns.  Each line of a block is placed at its offset
-    in one output buffer by a single ``memcpy``-like copy of its layout's row (a void
-    scalar per line), then each slot's digits by another (hex digits come from a table
-    of four digits per 16 bits).  With ``buffers=2`` the output buffers take turns, so
-    that one block can be written (:class:`BackgroundWriter`) while the next is formatted.
-    """
-
-    def __init__(self, fmt: str, *, buffers: int = 1,
-                 text_line: Callable[[dict[str, Any]], str] | None = None) -> None:
-        if fmt not in ("json", "csv", "text") or (fmt == "text") != (text_line is not None):
-            raise ValueError(f"unknown format {fmt!r} (text takes text_line, the line of one result dict)")
-        self.fmt = fmt
-        # "text": the plain result line of each lane, text_line(to_dict(i)) (the view layer's
-        # statement of the line, passed in: this layer does not import views)
-        self._text_line = text_line
-        self._templates: dict[tuple, list[tuple[bytes, int]]] = {}
-        self._layouts: dict[tuple[int, int], tuple] = {}
-        self._bufs: list[np.ndarray | None] = [None] * max(1, buffers)
-        self._turn = 0
-        self._prefix, self._suffix = (b'"0x', b'"') if fmt == "json" else (b"0x", b"")
-
-    def header(self) -> bytes:
-        return csv_line(CSV_COLUMNS).encode() if self.fmt == "csv" else b""
-
-    def _template(self, res: BulkTranslation, i: int) -> list[tuple[bytes, int]]:
-        """Pieces of lane ``i``'s line: (text before the slot, slot number or -1 at the end)."""
-        d = res.to_dict(i)
-        # a two-stage text line leaves out an IPA equal to the VA: keep that equality (chunks
-        # gives such lanes a layout of their own)
-        ipa_is_va = self.fmt == "text" and res.stages == "12" and d["ipa"] == d["va"]
-        d["va"] = _MARK.format(0)
-        if d["ipa"] is not None:
-            d["ipa"] = d["va"] if ipa_is_va else _MARK.format(1)
-        if d["pa"] is not None:
-            d["pa"] = _MARK.format(2)
-        if d["fault"] is not None and d["fault"]["ipa"] is not None:
-            d["fault"]["ipa"] = _MARK.format(3)
-        if self.fmt == "json":
-            text = json.dumps(d) + "\n"
-            marks = [(json.dumps(_MARK.format(k)), k) for k in range(_SLOTS)]
-        elif self.fmt == "text":
-            text = self._text_line(d) + "\n"
-            marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
-        else:
-            text = csv_line(csv_row(d))
-            marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
-        pieces: list[tuple[bytes, int]] = []
-        while True:
-            found = [(text.find(m), len(m), k) for m, k in marks if m in text]
-            if not found:
-                pieces.append((text.encode(), -1))
-                return pieces
-            at, length, k = min(found)
-            pieces.append((text[:at].encode(), k))
-            text = text[at + length:]
-
-    def _layout(self, pieces: list[tuple[bytes, int]], nds: Sequence[int]) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
-        row = bytearray()
-        slots = []
-        for text, k in pieces:
-            row += text
-            if k >= 0:
-                row += self._prefix
-                slots.append((k, len(row), nds[k]))
-                row += bytes(nds[k]) + self._suffix
-        return np.frombuffer(bytes(row), dtype=np.uint8), slots
-
-    def _buffer(self, size: int) -> np.ndarray:
-        """This call's output buffer: the buffers take turns, each reused from block to block
-        (fresh pages are slow to fault in)."""
-        i = self._turn
-        self._turn = (i + 1) % len(self._bufs)
-        buf = self._bufs[i]
-        if buf is None or len(buf) < size:
-            buf = self._bufs[i] = np.empty(max(size, 2 * len(buf) if buf is not None else size), dtype=np.uint8)
-        return buf
-
-    def chunks(self, res: BulkTranslation) -> list[Any]:
-        """The lines of every lane, in order, as buffers to write (valid until the buffers' next turn)."""
-        n = len(res)
-        if not n:
-            return []
-        values = (res.va, res.ipa, res.pa, res.fault_ipa)
-        key = _line_key(res)
-        digits: list[np.ndarray | None] = [None] * _SLOTS
-        done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for k in range(_SLOTS):
-            if k == 0:
-                shown = None
-            elif k == 3:
-                shown = (res.fault_stage == 2) & ~res.ok
-                if not shown.any():
-                    continue
-            else:
-                shown = res.has_ipa if k == 1 else res.has_pa
-                if k == 1 and self.fmt == "text" and res.stages == "12":   # (see _template)
-                    shown = shown & (res.ipa != res.va)
-            if id(values[k]) not in done:              # pa is ipa without stage 2
-                done[id(values[k])] = _hex_digits(values[k])
-            dg, nd = done[id(values[k])]
-            digits[k] = dg
-            if shown is not None and not shown.all():
-                nd = nd * shown
-            key |= nd.astype(_U64) << _U64(_LK_BITS + k * _ND_BITS)
-        # the distinct layouts (template and digit counts; and the contents flag, which has no
-        # room in the key: lanes are told apart by (key, flag) pairs)
-        var = res.contents_variant()
-        if var is None or not var.any():
-            uniq = np.unique(key, return_counts=True)[0]
-            pairs = [(u, 0) for u in uniq.tolist()]
-            var = None
-        else:
-            kuniq, kinv = np.unique(key, return_inverse=True)
-            cuniq, pinv = np.unique(kinv.astype(np.int64) * 3 + var, return_inverse=True)
-            pairs = [(int(kuniq[c // 3]), c % 3) for c in cuniq.tolist()]
-        layouts = [self._layout_of(u, res, key, v, var) for u, v in pairs]
-        if len(layouts) == 1:
-            # every line has the same layout: the block is a (lines, width) matrix
-            row, slots = layouts[0][:2]
-            width = len(row)
-            buf = self._buffer(n * width)
-            m = buf[:n * width].reshape(n, width)
-            m[:] = row
-            for k, col, nd in slots:
-                m[:, col:col + nd] = digits[k][:, _HEX_DIGITS - nd:]
-            return [buf[:n * width]]
-        inv = np.searchsorted(uniq, key) if var is None else pinv.reshape(-1)   # each lane's layout
-        width_of = np.array([len(lay[0]) for lay in layouts], dtype=np.intp)[inv]
-        ends = np.cumsum(width_of)
-        total = int(ends[-1])
-        buf = self._buffer(total + _HEX_DIGITS)           # digits of lanes without a slot go past the end
-        starts = ends - width_of
-        # each layout's constant text: one void scalar copy per line
-        if len(layouts) <= _FEW_LAYOUTS:
-            groups: Iterable[np.ndarray] = (np.flatnonzero(inv == j) for j in range(len(layouts)))
-        else:
-            order = np.argsort(inv, kind="stable")
-            bounds = np.cumsum(np.bincount(inv, minlength=len(layouts))).tolist()
-            groups = (order[a:b] for a, b in zip([0] + bounds[:-1], bounds))
-        for (row, _slots, void_row, _cols), rows in zip(layouts, groups):
-            _void_rows(buf, len(row))[starts[rows]] = void_row
-        # then each address slot's digits, one void scalar copy per line and digit count
-        for k in range(_SLOTS):
-            if digits[k] is None:
-                continue
-            cols = np.array([lay[3][k] for lay in layouts], dtype=np.intp)      # (column, digits) or -1
-            col, nds = cols[:, 0], cols[:, 1]
-            for nd in sorted(set(nds[col >= 0].tolist())):
-                at = starts + col[inv]
-                if not ((nds == nd) | (col < 0)).all():
-                    at[(nds != nd)[inv]] = total          # lanes with other counts: written apart
-                elif (col < 0).any():
-                    at[(col < 0)[inv]] = total            # lanes without the slot: past the end
-                _void_rows(buf, nd)[at] = _digit_view(digits[k], nd)
-        return [buf[:total]]
-
-    def _layout_of(self, u: int, res: BulkTranslation, key: np.ndarray, v: int = 0,
-                   var: np.ndarray | None = None) -> tuple:
-        """The line layout of key ``u`` and contents variant ``v`` (a lane of ``key``/``var``
-        has them): the row of constant text, its slots ``(slot, column, digits)``, the row as
-        one void scalar, and per slot ``(column, digits)`` (``(-1, 0)`` without)."""
-        layout = self._layouts.get((u, v))
-        if layout is None:
-            tkey: tuple = (u & _ones(_LK_BITS), v)
-            if self.fmt == "text":                      # with or without the IPA (see _template)
-                tkey += ((u >> (_LK_BITS + _ND_BITS)) & _ones(_ND_BITS) == 0,)
-            pieces = self._templates.get(tkey)
-            if pieces is None:
-                match = key == _U64(u)
-                if var is not None:
-                    match &= var == v
-                pieces = self._templates[tkey] = self._template(res, int(np.argmax(match)))
-            nds = [(u >> (_LK_BITS + k * _ND_BITS)) & _ones(_ND_BITS) for k in range(_SLOTS)]
-            row, slots = self._layout(pieces, nds)
-            per_slot = [(-1, 0)] * _SLOTS
-            for k, col, nd in slots:
-                per_slot[k] = (col, nd)
-            layout = self._layouts[(u, v)] = (row, slots, row.view(_void(len(row)))[0], per_slot)
-        return layout
-
-    def format(self, res: BulkTranslation) -> bytes:
-        """The lines of every lane, in order."""
-        return b"".join(bytes(c) if isinstance(c, np.ndarray) else c for c in self.chunks(res))
-
-    def write(self, res: BulkTranslation, stream: Any) -> None:
-        """Write the lines of every lane to a binary stream (``writev`` on a file descriptor)."""
-        parts = [memoryview(p).cast("B") for p in self.chunks(res)]
-        fd = _fileno(stream)
-        if fd is None:
-            for part in parts:
-                stream.write(part)
-            return
-        stream.flush()
-        write_all(fd, parts)
-
-
-def write_all(fd: int, parts: Sequence[Any]) -> None:
-    """Write every buffer of ``parts`` to file descriptor ``fd`` (``writev``, partial writes resumed)."""
-    parts = [memoryview(p).cast("B") for p in parts]
-    for i in range(0, len(parts), _IOV_MAX):
-        batch = parts[i:i + _IOV_MAX]
-        while batch:
-            done = os.writev(fd, batch)
-            while batch and done >= len(batch[0]):       # drop what was written
-                done -= len(batch[0])
-                batch.pop(0)
-            if batch and done:
-                batch[0] = batch[0][done:]
-
-
-class BackgroundWriter:
-    """Writes blocks to a file descriptor on a thread of its own, one block at a time, so that
-    the next block is walked and formatted while the last one is written.
-
-    :meth:`submit` waits for the previous block's write to finish before starting this one:
-    with a :class:`LineFormatter` of two ``buffers``, a buffer is formatted again only after
-    the write of its previous contents is complete.  A write error (``BrokenPipeError``...)
-    is raised by the next :meth:`submit` or by :meth:`close`.
-    """
-
-    def __init__(self, fd: int) -> None:
-        import threading
-
-        self.fd = fd
-        self._parts: Sequence[Any] | None = None
-        self._error: BaseException | None = None
-        self._go = threading.Semaphore(0)
-        self._idle = threading.Semaphore(1)
-        self._thread = threading.Thread(target=self._run, name="pgwalk-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            self._go.acquire()
-            parts = self._parts
-            if parts is None:
-                return
-            try:
-                if self._error is None:
-                    write_all(self.fd, parts)
-            except BaseException as exc:          # handed to the caller's thread
-                self._error = exc
-            self._parts = ()
-            self._idle.release()
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            exc, self._error = self._error, None
-            raise exc
-
-    def submit(self, parts: Sequence[Any]) -> None:
-        """Write ``parts`` (after the previous block), without waiting for it."""
-        self._idle.acquire()
-        try:
-            self._raise()
-        except BaseException:
-            self._idle.release()
-            raise
-        self._parts = parts
-        self._go.release()
-
-    def close(self, *, raise_error: bool = True) -> None:
-        """Wait for the last write and stop the thread; raises a write error not yet raised.
-
-        With ``raise_error`` false the caller is raising something else (Ctrl-C, a closed
-        pipe, an error): a write still under way is not waited for (the reader of a pipe may
-        have stopped reading; the thread is a daemon and ends with the process), an idle
-        thread is stopped.
-        """
-        if self._thread.is_alive():
-            if not self._idle.acquire(blocking=raise_error):
-                return
-            self._parts = None
-            self._go.release()
-            if raise_error:
-                self._thread.join()
-        if raise_error:
-            self._raise()
-
-
-_IOV_MAX = 1024
-
-
-def _fileno(stream: Any) -> int | None:
-    """The file descriptor behind a binary stream, when ``os.writev`` can write to it."""
-    if not hasattr(os, "writev"):
-        return None
-    try:
-        return stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
-#: bytes of whole lines parsed together by :func:`parse_address_text`
-_PARSE_PIECE = 1 << 17
-
-
-def _hex_nibbles(text: np.ndarray) -> np.ndarray | None:
-    """The values of hex digit characters (uint8 array), or ``None`` if any is not a hex digit."""
-    letter = (text | 0x20) - np.uint8(ord("a"))                # 0..5 for a-f / A-F (uint8 wraps)
-    digit = text - np.uint8(ord("0"))                          # 0..9 for 0-9
-    if not np.logical_or(digit < 10, letter < 6).all():
-        return None
-    # '0'-'9' are 0x30-0x39 and 'a'-'f' / 'A'-'F' are 0x61-0x66 / 0x41-0x46
-    nib = text & np.uint8(0x0F)
-    nib += (text >> 6) * np.uint8(9)
-    return nib
-
-
-def _void_rows(buf: np.ndarray, width: int) -> np.ndarray:
-    """Every ``width``-byte window of ``buf`` as one void scalar (window ``i`` starts at byte ``i``):
-    gathering rows from it copies each row with one ``memcpy`` (unlike a 2-D uint8 view)."""
-    return np.ndarray(shape=(max(0, len(buf) - width + 1),), dtype=_void(width), buffer=buf, strides=(1,))
-
-
-@functools.lru_cache(maxsize=None)
-def _void(width: int) -> np.dtype:
-    return np.dtype((np.void, width))
-
-
-def parse_address_text(data: bytes) -> np.ndarray | None:
-    """Addresses of a batch file whose every line is 1-16 hex digits, each with or without
-    ``0x`` (:func:`pgwalk.values.parse_value`'s grammar, the common machine-made case), vectorised.
-
-    Returns ``None`` for anything else (comments, blank lines, spaces, underscores, leading
-    zeros past 16 digits, a character that is not an ASCII hex digit): the caller then parses
-    line by line with :func:`pgwalk.values.parse_value`, with line numbers in its errors.  Where
-    this returns an array, ``parse_value`` gives the same value for every line.
-    """
-    if not data:
-        return None
-    if not data.endswith(b"\n"):
-        data += b"\n"
-    buf = np.frombuffer(data, dtype=np.uint8)
-    # a piece of whole lines at a time: the temporaries stay small (and in cache)
-    pieces = []
-    pos = 0
-    while pos < len(data):
-        stop = data.rfind(b"\n", pos, pos + _PARSE_PIECE) + 1 or data.find(b"\n", pos) + 1
-        got = _parse_lines(buf[pos:stop])
-        if got is None:
-            return None
-        pieces.append(got)
-        pos = stop
-    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
-
-
-def _parse_lines(buf: np.ndarray) -> np.ndarray | None:
-    """:func:`parse_address_text` of whole lines (``buf`` ends with a newline)."""
-    ends = np.flatnonzero(buf == ord("\n"))
-    if ends[0] == 0:
-        return None                                             # a blank first line
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    ends -= buf[ends - 1] == ord("\r")
-    # the optional "0x" of each line (a line of one character reads its newline as its second)
-    second = buf[np.minimum(starts + 1, len(buf) - 1)]         # (an empty last line has none)
-    prefixed = (buf[starts] == ord("0")) & ((second | 0x20) == ord("x"))
-    starts += prefixed * 2
-    nd = ends - starts                                           # hex digits per line
-    lo, hi = int(nd.min()), int(nd.max())
-    if lo < 1 or hi > _HEX_DIGITS:
-        return None
-    out = np.empty(len(ends), dtype=_U64)
-    for width in ([lo] if lo == hi else np.flatnonzero(np.bincount(nd)).tolist()):
-        rows: slice | np.ndarray = slice(None) if lo == hi else np.flatnonzero(nd == width)
-        # the digits of those lines as a contiguous (lines, width) matrix
-        nib = _hex_nibbles(_void_rows(buf, width)[starts[rows]].view(np.uint8).reshape(-1, width))
-        if nib is None:
-            return None
-        if width % 2:
-            nib = np.concatenate([np.zeros((len(nib), 1), dtype=np.uint8), nib], axis=1)
-        # two nibbles (little-endian uint16: the first, high nibble, in the low byte) -> one byte
-        pairs = nib.view("<u2")
-        full = np.zeros((len(nib), 8), dtype=np.uint8)          # big-endian bytes
-        full[:, 8 - pairs.shape[1]:] = (pairs << 4) | (pairs >> 8)
-        out[rows] = full.view(">u8").ravel()
-    return out
 
 
 # --------------------------------------------------------------------------- reverse mapping
