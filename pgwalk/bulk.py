@@ -263,6 +263,7 @@ class _Stage:
     ee: bool
     pa_max: int
     levels: dict[int, _Level]
+    shifts: np.ndarray        # rules.level_shift of every level, from _MIN_LEVEL (uint8)
 
     @classmethod
     def make(cls, stage: int, p: S1WalkParams | S2WalkParams, pa_max: int) -> "_Stage":
@@ -275,7 +276,8 @@ class _Stage:
                                dtype=np.uint8)
             levels[level] = _Level(level, lsb, _U64(lsb), _U64(_ones(R.index_width(level, start, p.iasize, g))),
                                    classes, _U64(_ones(lsb)))
-        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels)
+        shifts = np.array([R.level_shift(level, g) for level in range(_MIN_LEVEL, FINAL_LEVEL + 1)], dtype=np.uint8)
+        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, shifts)
 
     def index(self, ia: np.ndarray, level: int) -> np.ndarray:
         """ASL ``S1TTEntryAddress`` / ``S2TTEntryAddress``: the entry ``ia`` selects at ``level``."""
@@ -297,11 +299,9 @@ class _Stage:
         """ASL ``AArch64.S1LeafBase`` / ``S2LeafBase`` for every lane."""
         return R.leaf_base(raw, lv.leafsize, self.ds, self.lpa64)
 
-    def leafsize(self, level: np.ndarray) -> np.ndarray | int:
-        """log2 of the leaf size for every lane's leaf level (one number when all are equal)."""
-        if len(level) and level[0] == level[-1] and (level == level[0]).all():
-            return R.level_shift(int(level[0]), self.g)
-        return R.level_shift(level, self.g).astype(np.uint8)
+    def leafsize(self, level: np.ndarray) -> np.ndarray:
+        """log2 of the leaf size for every lane's leaf level (:func:`pgwalk.rules.level_shift`)."""
+        return self.shifts.take(level.astype(np.intp) - _MIN_LEVEL)
 
 
 def _s2_stage(setup: TranslationSetup) -> _Stage | None:
@@ -430,18 +430,21 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
             if present is not None:
                 t[~present] = _DT_MISSING
                 fault(np.nonzero(~present)[0], _SEA, level, True)
-            bad = _DT_FAULTS[t]
+            going = t == DescType.TABLE
+            stop = np.nonzero(~going)[0]                # lanes that end here: a leaf or a fault
+            ts = t[stop]
+            bad = _DT_FAULTS[ts]
             if bad.any():
-                fault(np.nonzero(bad)[0], _TRANSLATION, level)
-            leaf = np.nonzero(_DT_LEAF[t])[0]
+                fault(stop[bad], _TRANSLATION, level)
+            leaf = stop[_DT_LEAF[ts]]
             if len(leaf):
                 leaves(leaf, raw[leaf], lv)
-            keep = np.nonzero(t == DescType.TABLE)[0]
+            if len(stop) == len(t):
+                break
+            keep = np.nonzero(going)[0]
             pos, cur, raw = at(keep), cur[keep], raw[keep]
             if tbl is not None:
                 tbl = tbl[keep]
-            if not len(cur):
-                break
         nxt = st.next_table(raw)
         for chk in R.TABLE_CHECKS:
             hit = chk.test(p, raw, nxt)
@@ -457,32 +460,30 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     return w
 
 
-def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[np.ndarray, Any], np.ndarray]) -> None:
+def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """The leaf checks (:data:`pgwalk.rules.LEAF_CHECKS`, :data:`~pgwalk.rules.S2_WALK_LEAF_CHECKS`)
-    on the lanes of ``w`` that reached a leaf, in order: each check sees only the lanes no earlier
-    one stopped.  ``judge(raw, lanes)`` is the permission check of those lanes (``lanes``: their
-    positions in ``w``, ``None`` for all)."""
-    failed = w.code.any()
-    live: np.ndarray | None = np.nonzero(w.code == 0)[0] if failed else None
-    raw, oa = (w.raw, w.out) if live is None else (w.raw[live], w.out[live])
+    on the lanes of ``w`` that reached a leaf, in order: each check stops only lanes no earlier
+    one stopped (a check is evaluated on every lane, it is a pure function of the lane, and its
+    verdict counts only where the lane still stands).  ``judge(raw)`` is the permission check.
+
+    :returns: the lanes that translate (a bool mask)
+    """
+    ok = w.code == 0
     for chk in checks:
-        if not len(raw):
-            return
-        lanes = live
-        hit = chk.test(p, raw, oa, lambda r: judge(r, lanes))
-        if hit is False or not hit.any():
+        hit = chk.test(p, w.raw, w.out, judge)
+        if hit is False:
             continue
-        sel = np.nonzero(hit)[0]
-        q = sel if live is None else live[sel]
-        w.code[q] = _CODE[chk.fault]
+        hit &= ok
+        if not hit.any():
+            continue
+        w.code[hit] = _CODE[chk.fault]
         if chk.level is not None:
-            w.level[q] = chk.level
-        keep = np.nonzero(~hit)[0]
-        live = keep if live is None else live[keep]
-        raw, oa = raw[keep], oa[keep]
+            w.level[hit] = chk.level
+        ok &= ~hit
+    return ok
 
 
-def _no_lanes(raw: np.ndarray, lanes: Any = None) -> np.ndarray:
+def _no_lanes(raw: np.ndarray) -> np.ndarray:
     """A permission judge that denies nothing (no access to check)."""
     return np.zeros(len(raw), dtype=bool)
 
@@ -769,10 +770,10 @@ class _Engine:
                     getattr(w, name)[live] = getattr(inner, name)
         if s1ptw:
             read = self.s2_read
-            _leaf_checks(R.S2_WALK_LEAF_CHECKS, s2, w, lambda raw, lanes: ~read[R.s2_permission_code(raw)])
+            _leaf_checks(R.S2_WALK_LEAF_CHECKS, s2, w, lambda raw: ~read[R.s2_permission_code(raw)])
         elif self.s2_allowed is not None:
             allowed = self.s2_allowed
-            _leaf_checks(R.LEAF_CHECKS, s2, w, lambda raw, lanes: ~allowed[R.s2_permission_code(raw)])
+            _leaf_checks(R.LEAF_CHECKS, s2, w, lambda raw: ~allowed[R.s2_permission_code(raw)])
         else:
             _leaf_checks(R.LEAF_CHECKS, s2, w, _no_lanes)
         return w, w.out
@@ -807,29 +808,24 @@ class _Engine:
             allowed = self.s1_allowed[r]
             tb_all = w.tbl if collect else np.zeros(len(va), dtype=_U64)
 
-            def judge(raw: np.ndarray, sel: np.ndarray | None) -> np.ndarray:
-                return ~allowed[R.s1_permission_code(raw, tb_all if sel is None else tb_all[sel])]
+            def judge(raw: np.ndarray) -> np.ndarray:
+                return ~allowed[R.s1_permission_code(raw, tb_all)]
         else:
             judge = _no_lanes
-        _leaf_checks(R.LEAF_CHECKS, p, w, judge)
-        if w.code.any():
-            leaf = np.nonzero(w.code == 0)[0]
-            raw, level, ipa = w.raw[leaf], w.level[leaf], w.out[leaf]
-            tb = w.tbl[leaf] if collect else None
-        else:
-            leaf = None                                 # every lane reached a leaf
-            raw, level, ipa, tb = w.raw, w.level, w.out, w.tbl
-        dst = where if leaf is None else _compose(where, leaf)
-        out.ipa[dst] = ipa
-        out.s1_desc[dst] = raw
-        out.s1_level[dst] = level
-        out.s1_shift[dst] = st.leafsize(level)
-        if tb is not None:
-            out.s1_table_bits[dst] = tb
-        if leaf is not None:
-            failed = np.nonzero(w.code != 0)[0]
-            if len(failed):
-                out.fault_from(_compose(where, failed), w, failed)
+        ok = _leaf_checks(R.LEAF_CHECKS, p, w, judge)
+        # every walked lane's leaf fields, then those of the lanes that faulted cleared
+        out.ipa[where] = w.out
+        out.s1_desc[where] = w.raw
+        out.s1_level[where] = w.level
+        out.s1_shift[where] = st.leafsize(w.level)
+        if collect:
+            out.s1_table_bits[where] = w.tbl
+        failed = np.nonzero(~ok)[0]
+        if len(failed):
+            dst = _compose(where, failed)
+            for a in (out.ipa, out.s1_desc, out.s1_level, out.s1_shift, out.s1_table_bits):
+                a[dst] = 0
+            out.fault_from(dst, w, failed)
 
     def s1_disabled(self, va: np.ndarray, out: "_Out") -> None:
         """ASL ``AArch64.S1DisabledOutput`` for every lane."""
