@@ -692,13 +692,13 @@ def bulk_line_dict(t: Translation, *, wxn: bool = False, epan: bool = False,
 
 
 def _setup_checks(checks: Sequence[R.Check], p: Any, ia: np.ndarray, access: Access | None, el: int,
-                  stop: Callable[[np.ndarray, R.Check], None]) -> np.ndarray | None:
+                  stop: Callable[[np.ndarray, R.Check], None]) -> tuple[np.ndarray | None, np.ndarray]:
     """A stage's setup checks (:data:`pgwalk.rules.S1_SETUP_CHECKS`, ``S2_SETUP_CHECKS``) over the
     lanes of ``ia`` in order, each on the lanes no earlier check stopped; ``stop(lanes, check)``
     records the lanes a check stops.  A check with no fault (an unknown table base) raises
     :class:`~pgwalk.errors.UnknownRegister` for the first lane that reaches it.
 
-    :returns: the lanes that go on to the walk (``None``: all of them)
+    :returns: the lanes that go on to the walk (``None``: all of them) and their addresses
     """
     live: np.ndarray | None = None
     v = ia
@@ -714,8 +714,8 @@ def _setup_checks(checks: Sequence[R.Check], p: Any, ia: np.ndarray, access: Acc
         stop(sel if live is None else live[sel], chk)
         keep = np.nonzero(~hit)[0]
         live = keep if live is None else live[keep]
-        v = ia[live]
-    return live
+        v = v[keep]
+    return live, v
 
 
 class _Engine:
@@ -753,8 +753,8 @@ class _Engine:
         s2 = self.setup.s2
         m = len(ipa)
         stopped: list[tuple[np.ndarray, R.Check]] = []
-        live = _setup_checks(R.S2_SETUP_CHECKS, s2, ipa, self.access, self.el,
-                             lambda lanes, chk: stopped.append((lanes, chk)))
+        live, walked = _setup_checks(R.S2_SETUP_CHECKS, s2, ipa, self.access, self.el,
+                                     lambda lanes, chk: stopped.append((lanes, chk)))
         if not m:
             return _Walk(0, 2, False, False), ipa
         if not stopped:
@@ -765,7 +765,7 @@ class _Engine:
                 w.code[lanes] = _CODE[chk.fault]
                 w.level[lanes] = chk.level
             if live is not None and len(live):
-                inner = _walk(self.rd, self.s2st, ipa[live])
+                inner = _walk(self.rd, self.s2st, walked)
                 for name in ("code", "level", "nii", "raw", "out"):
                     getattr(w, name)[live] = getattr(inner, name)
         if s1ptw:
@@ -794,12 +794,10 @@ class _Engine:
                 return slice(None) if sel is None else sel
             return lanes if sel is None else lanes[sel]
 
-        live = _setup_checks(R.S1_SETUP_CHECKS, p, va, self.access, self.el,
-                             lambda sel, chk: out.fault(at(sel), _CODE[chk.fault], chk.level, 1))
-        if live is not None:
-            if not len(live):
-                return
-            va = va[live]
+        live, va = _setup_checks(R.S1_SETUP_CHECKS, p, va, self.access, self.el,
+                                 lambda sel, chk: out.fault(at(sel), _CODE[chk.fault], chk.level, 1))
+        if not len(va):
+            return
         where = at(live)
         st = self.s1st[r]
         collect = not p.hpd

@@ -163,9 +163,8 @@ def va_is_out_of_range(va: Any, iasize: int, addrtop: int, upper: bool) -> Any:
     or all ones (``upper``: the TTBR1 range of a two-range regime)."""
     if addrtop < iasize:
         return (va & _k(va, 0)) != _k(va, 0)          # never (False, or an array of False)
-    width = addrtop - iasize + 1
-    bits = (va >> _k(va, iasize)) & _k(va, _ones(width))
-    return bits != _k(va, _ones(width) if upper else 0)
+    field = _ones(addrtop - iasize + 1) << iasize     # VA[addrtop:iasize] in place
+    return (va & _k(va, field)) != _k(va, field if upper else 0)
 
 
 def s1_disabled_out_of_range(va: Any, pa_max: int, addrtop: int) -> Any:
@@ -313,7 +312,9 @@ def hierarchical_attrs(bits: Any, two_el: bool) -> tuple[Any, Any, Any]:
 def af_fault(raw: Any, ha: bool) -> Any:
     """ASL ``AArch64.S1Translate`` / ``S2Translate``: AF = 0 without hardware AF update is an
     Access flag fault (with HA = 1 the walk sets AF instead)."""
-    return (((raw >> _k(raw, _AF.lsb)) & _k(raw, 1)) == _k(raw, 0)) & (not ha)
+    if ha:
+        return (raw & _k(raw, 0)) != _k(raw, 0)        # never (False, or an array of False)
+    return (raw & _k(raw, _AF.mask)) == _k(raw, 0)
 
 
 def s2_walk_device(memattr: Any, fwb: bool) -> Any:
