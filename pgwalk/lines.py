@@ -271,12 +271,16 @@ class LineFormatter:
         # room in the key: lanes are told apart by (key, flag) pairs)
         var = res.contents_variant()
         if var is None or not var.any():
-            uniq = np.unique(key, return_counts=True)[0]
+            uniq = np.unique(key)
             pairs = [(u, 0) for u in uniq.tolist()]
             var = None
         else:
-            kuniq, kinv = np.unique(key, return_inverse=True)
-            cuniq, pinv = np.unique(kinv.astype(np.int64) * 3 + var, return_inverse=True)
+            # (a sort of the keys, no argsort: the pairs are small integers, told apart by counting)
+            kuniq = np.unique(key)
+            pair = np.searchsorted(kuniq, key) * 3 + var
+            seen = np.bincount(pair, minlength=3 * len(kuniq)) > 0
+            cuniq = np.flatnonzero(seen)
+            pinv = (np.cumsum(seen) - 1)[pair]
             pairs = [(int(kuniq[c // 3]), c % 3) for c in cuniq.tolist()]
         layouts = [self._layout_of(u, res, key, v, var) for u, v in pairs]
         if len(layouts) == 1:
