@@ -4,7 +4,7 @@ It handles what must hold from the first instruction on, imports included:
 
 * Ctrl-C: one line on stderr, exit status 130, never a traceback or a hang.  The process
   ends with ``os._exit``: no flush of a pipe nobody reads, no wait for the bulk output's
-  writer thread (:class:`pgwalk.bulk.BackgroundWriter`) blocked in a write.
+  writer thread (:class:`pgwalk.writer.BackgroundWriter`) blocked in a write.
 * A closed output (``| head``): no message, exit status 141 (128 + SIGPIPE), stdout pointed
   at ``/dev/null`` so that Python's flush at exit stays quiet.
 

@@ -15,7 +15,7 @@ errata-like fault level/type differences).
 
 :class:`ATBatch` runs JSON Lines batches (``pgwalk at --batch``): the memory
 is opened once and every distinct register state is decoded once; large batches
-are walked group by group (register state, op, PAN) by :func:`pgwalk.bulk.bulk_at`.
+are walked group by group (register state, op, PAN) by :func:`pgwalk.at_many.bulk_at`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
 from .params import Regime, TranslationSetup, oa_out_of_range, regime_for_el, setup_from_registers
 from .perms import Access
 from .at_ops import AT_OPS, ATOp, el3_ns, parse_at_op, pstate_pan
+from .par import pack_par
 from .rules import level_shift, with_leaf_base
 from .walk import Memory, Translation, translate
 
@@ -84,13 +85,13 @@ def encode_par(t: Translation, *, secure: bool = False, feat_xs: bool = False) -
     """
     if t.fault is not None:
         f = t.fault
-        return PAR_EL1_FAULT.encode(F=1, FST=f.fsc, PTW=int(f.s1ptw), S=int(f.stage == 2), RES1_11=1)
+        return pack_par(True, fst=f.fsc, s1ptw=f.s1ptw, stage2=f.stage == 2)
     out = t.output
     if t.attrs is None:
         raise _unknown_mair(t.regime, t.va)
     assert out is not None
-    return PAR_EL1_OK.encode(F=0, SH=A.par_shareability(t.attrs), NS=0 if secure else 1, NSE=1,
-                             PA=(out >> 12) & PAR_EL1_OK["PA"].wmask, ATTR=A.encode_par_attrs(t.attrs, feat_xs))
+    return pack_par(False, sh=A.par_shareability(t.attrs), ns=not secure, attr=A.encode_par_attrs(t.attrs, feat_xs),
+                    pa=out)
 
 
 _S2FS1_AT_EL1 = ("a stage 2 fault on the stage 1 walk of an AT executed at EL1 is taken as a Data Abort "
@@ -145,9 +146,8 @@ def at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op: ATO
         return ATResult(op, va, t, None, why, regime, stages, bool(pan), tuple(notes))
     if f is not None and f.s1ptw and f.stage == 2 and exec_el == 1:
         return ATResult(op, va, t, None, _S2FS1_AT_EL1, regime, stages, bool(pan), tuple(notes))
-    par = encode_par(t, secure=regime is Regime.EL3, feat_xs=setup.features.xs)
-    if regime is Regime.EL3 and not par & 1 and el3_ns(t):
-        par |= PAR_EL1_OK["NS"].mask
+    # PAR.NS of an EL3 (Secure) translation is its PA space (at_ops.el3_ns)
+    par = encode_par(t, secure=regime is Regime.EL3 and not el3_ns(t), feat_xs=setup.features.xs)
     return ATResult(op, va, t, par, regime=regime, stages_used=stages, pan=bool(pan), notes=tuple(notes))
 
 
@@ -1255,7 +1255,7 @@ class ATBatch:
         """Every line's :meth:`run`, in order, walked by the vectorised walker.
 
         Lines are grouped by register state, operation and PSTATE.PAN, and each group is
-        one :func:`pgwalk.bulk.bulk_at` call.  The outcomes are exactly :meth:`run`'s:
+        one :func:`pgwalk.at_many.bulk_at` call.  The outcomes are exactly :meth:`run`'s:
         ``text`` is ``json.dumps`` of its object (with ``text``), ``d`` the object itself for
         mismatches (explained by :meth:`run`, the scalar machinery), else ``None``.
         Lines whose AT raises an exception (its text names the walk's fault), groups in
@@ -1330,7 +1330,8 @@ class ATBatch:
             return g
         import numpy as np
 
-        from .bulk import DescriptorReader, bulk_at
+        from .at_many import bulk_at
+        from .bulk import DescriptorReader
 
         if self._reader is None:
             self._reader = DescriptorReader(self.mem)

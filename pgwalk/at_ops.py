@@ -2,7 +2,7 @@
 
 One :class:`ATOp` per operation (which regime, stages, EL and access it checks), the
 PSTATE.PAN read from a register set, and the PA space (PAR.NS) of an EL3 translation.
-The scalar AT (:mod:`pgwalk.at`) and the vectorised AT (:func:`pgwalk.bulk.bulk_at`)
+The scalar AT (:mod:`pgwalk.at`) and the vectorised AT (:func:`pgwalk.at_many.bulk_at`)
 both take them from here, so neither imports the other's internals.
 """
 

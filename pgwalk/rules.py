@@ -40,7 +40,7 @@ from typing import Any, Callable, NamedTuple
 
 from .faults import FaultType
 from .formats import descriptors as D
-from .params import FINAL_LEVEL, block_desc_supported, oa_out_of_range
+from .params import FINAL_LEVEL, Regime, block_desc_supported, oa_out_of_range
 from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permissions, s2_check, \
     s2_direct_base_permissions
 
@@ -54,7 +54,8 @@ __all__ = [
     "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_walk_device_table", "Check",
     "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "S1_TREE_CHECKS", "S2_TREE_CHECKS", "tree_disabled", "TABLE_CHECKS",
     "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
-    "invalid_descriptor_reason", "output_size_reason",
+    "invalid_descriptor_reason", "output_size_reason", "s1_walk_through_s2", "S1_PERMISSION_CODE_BITS",
+    "S2_PERMISSION_CODE_BITS",
 ]
 
 #: a descriptor is 8 bytes: a table entry's address is ``table | index << 3``
@@ -134,6 +135,13 @@ def table_index(ia: Any, level: int, start_level: int, iasize: int, granule_shif
     return (ia >> _k(ia, lsb)) & _k(ia, mask)
 
 
+def s1_walk_through_s2(regime: Regime, s2_enabled: bool) -> bool:
+    """Whether a stage 1 table fetch is itself translated by stage 2 (ASL ``AArch64.S1Walk``:
+    ``S1TTWalkFetch`` under ``S2Translate`` with ``s1ptw``): only in the EL1&0 regime, with
+    stage 2 enabled (HCR_EL2.VM or DC)."""
+    return s2_enabled and regime is Regime.EL10
+
+
 def descriptor_address(table: Any, index: Any) -> Any:
     """The address of entry ``index`` of the table at ``table``."""
     return table | (index << _k(index, _DESC_SHIFT))
@@ -173,9 +181,8 @@ def va_is_out_of_range(va: Any, iasize: int, addrtop: int, upper: bool) -> Any:
     or all ones (``upper``: the TTBR1 range of a two-range regime)."""
     if addrtop < iasize:
         return (va & _k(va, 0)) != _k(va, 0)          # never (False, or an array of False)
-    width = addrtop - iasize + 1
-    bits = (va >> _k(va, iasize)) & _k(va, _ones(width))
-    return bits != _k(va, _ones(width) if upper else 0)
+    field = _ones(addrtop - iasize + 1) << iasize     # VA[addrtop:iasize] in place
+    return (va & _k(va, field)) != _k(va, field if upper else 0)
 
 
 def s1_disabled_out_of_range(va: Any, pa_max: int, addrtop: int) -> Any:
@@ -343,7 +350,9 @@ def hierarchical_attrs(bits: Any, two_el: bool) -> tuple[Any, Any, Any]:
 def af_fault(raw: Any, ha: bool) -> Any:
     """ASL ``AArch64.S1Translate`` / ``S2Translate``: AF = 0 without hardware AF update is an
     Access flag fault (with HA = 1 the walk sets AF instead)."""
-    return (((raw >> _k(raw, _AF.lsb)) & _k(raw, 1)) == _k(raw, 0)) & (not ha)
+    if ha:
+        return (raw & _k(raw, 0)) != _k(raw, 0)        # never (False, or an array of False)
+    return (raw & _k(raw, _AF.mask)) == _k(raw, 0)
 
 
 def s2_walk_device(memattr: Any, fwb: bool) -> Any:
@@ -364,6 +373,9 @@ _S1_CODES = 1 << (_PC_TB + TABLE_ATTR_BITS)
 _PC2_XN = _S2AP.width
 _PC2_DBM = _PC2_XN + _S2XN.width
 _S2_CODES = 1 << (_PC2_DBM + 1)
+#: bits of a :func:`s1_permission_code` / :func:`s2_permission_code` (codes are below ``1 << bits``)
+S1_PERMISSION_CODE_BITS = _PC_TB + TABLE_ATTR_BITS
+S2_PERMISSION_CODE_BITS = _PC2_DBM + 1
 
 
 def _field(raw: Any, f: D.Field) -> Any:

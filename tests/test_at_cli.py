@@ -192,7 +192,7 @@ def test_batch_trace_option(user_tree, capsys, tmp_path):
 # --------------------------------------------------------------------------- vectorised batches
 #
 # From BULK_MIN_LINES lines on, ``pgwalk at --batch`` walks the lines that share register
-# state, operation and PAN together (ATBatch.run_many, pgwalk.bulk.bulk_at); ``--scalar``
+# state, operation and PAN together (ATBatch.run_many, pgwalk.at_many.bulk_at); ``--scalar``
 # runs one AT at a time.  Both must print the same bytes, exit with the same status and
 # fail at the same line.  The tests force the vectorised walk on every group of two lines
 # or more (the defaults leave small groups and small batches to the scalar path).
@@ -201,7 +201,7 @@ def test_batch_trace_option(user_tree, capsys, tmp_path):
 def vectorise_all(monkeypatch):
     """Vectorise every group of 2+ lines, and count the lines bulk_at walked."""
     import pgwalk.at as at_mod
-    import pgwalk.bulk as bulk_mod
+    import pgwalk.at_many as bulk_mod
 
     monkeypatch.setattr(at_mod, "_BULK_MIN_GROUP", 2)
     monkeypatch.setattr(at_mod, "_BULK_MIN_TOTAL", 0)

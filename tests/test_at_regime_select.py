@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pgwalk.at import at
-from pgwalk.bulk import bulk_at
+from pgwalk.at_many import bulk_at
 from pgwalk.formats import descriptors as D
 from pgwalk.formats import registers as R
 from pgwalk.memory import PhysicalMemory

@@ -35,7 +35,8 @@ import pytest
 
 import oracle_at as O
 from pgwalk.at import AT_OPS, ATResult, at, compare_par, known_departures
-from pgwalk.bulk import DescriptorReader, bulk_at
+from pgwalk.at_many import bulk_at
+from pgwalk.bulk import DescriptorReader
 from pgwalk.faults import FaultType, decode_fsc
 from pgwalk.formats import descriptors as D
 from pgwalk.formats import registers as R

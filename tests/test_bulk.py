@@ -26,8 +26,10 @@ from hypothesis import strategies as st
 
 from pgwalk.at import at
 from pgwalk.builder import S1Attrs, S2Attrs, TableAttrs, TableBuilder, two_stage
-from pgwalk.bulk import (FAULT_TYPES, DescriptorReader, LineFormatter, bulk_at, bulk_line_dict, iter_translate,
-                         parse_address_text, translate_many)
+from pgwalk.at_many import bulk_at
+from pgwalk.bulk import FAULT_TYPES, DescriptorReader, bulk_line_dict, iter_translate, translate_many
+from pgwalk.lines import LineFormatter
+from pgwalk.values import parse_address_text
 from pgwalk.cli import main
 from pgwalk.formats.registers import HCR_EL2, SCTLR, TCR_EL1, TCR_EL2_E2H0, TCR_EL3, TTBR
 from pgwalk.memory import PhysicalMemory
@@ -685,9 +687,9 @@ def _ref_parse(data: bytes):
 @pytest.mark.parametrize("piece", [7, 64, 1 << 17])
 def test_parse_address_text_pieces_and_corruption(piece, monkeypatch):
     """Lines of every width and line ending, across piece boundaries; one corrupted byte anywhere."""
-    import pgwalk.bulk as bulk_mod
+    import pgwalk.values as values_mod
 
-    monkeypatch.setattr(bulk_mod, "_PARSE_PIECE", piece)
+    monkeypatch.setattr(values_mod, "_PARSE_PIECE", piece)
     rng = random.Random(piece)
     for _ in range(200):
         vas = [rng.getrandbits(rng.choice([1, 4, 9, 32, 61, 64])) for _ in range(rng.randint(1, 40))]
@@ -704,7 +706,7 @@ def test_parse_address_text_pieces_and_corruption(piece, monkeypatch):
 
 
 def test_hex_digits_and_widths():
-    from pgwalk.bulk import _hex_digits
+    from pgwalk.lines import _hex_digits
 
     rng = random.Random(9)
     vals = [0, 1, 15, 16, M64, 1 << 63, (1 << 53) + 1, (1 << 60) - 1, (1 << 32) - 1, 1 << 32]
@@ -720,7 +722,7 @@ def test_formatter_two_buffers_and_background_writer(tmp_path):
     as format(); a write error surfaces in the caller."""
     import os
 
-    from pgwalk.bulk import BackgroundWriter
+    from pgwalk.writer import BackgroundWriter
 
     b = TableBuilder()
     rng = random.Random(2)
@@ -770,3 +772,26 @@ def test_cli_bulk_to_a_file_descriptor(tmp_path):
     with contextlib.redirect_stdout(text):
         assert main(args) == 1
     assert out.read_bytes() == text.getvalue().encode()
+
+
+def test_setup_checks_in_the_kernels_order_unknown_ttbr():
+    """The vectorised walk iterates rules.S1_SETUP_CHECKS in order, as the scalar walk does: an
+    unknown TTBR0 stops only the VAs that pass the VA-range check (UnknownRegister), a VA outside
+    the TTBR0 range is a level 0 Translation fault first."""
+    from pgwalk.errors import UnknownRegister
+
+    regs = {"TCR_EL1": TCR_EL1.encode(T0SZ=16, T1SZ=16, TG0=0b00, TG1=0b10), "SCTLR_EL1": 1,
+            "MAIR_EL1": 0xFF, "TTBR1_EL1": 0x1000}
+    setup = setup_from_registers(regs, Regime.EL10)
+    assert not setup.ranges[0].ttbr_known
+    mem = PhysicalMemory.from_words({}, (0, 0x2000))
+    outside = 0x0001_0000_0000_1000                 # VA[55] = 0, VA[54:48] not zero
+    t = translate(setup, mem, outside)
+    res = translate_many(setup, mem, np.array([outside], dtype=np.uint64))
+    assert t.fault is not None and (t.fault.type.value, t.fault.level) == ("translation", 0)
+    assert res.fault(0).type is t.fault.type and int(res.fault_level[0]) == 0
+    with pytest.raises(UnknownRegister):
+        translate(setup, mem, 0x1000)
+    with pytest.raises(UnknownRegister) as exc:
+        translate_many(setup, mem, np.array([outside, 0x1000, 0x2000], dtype=np.uint64))
+    assert "TTBR0_EL1" in str(exc.value)

@@ -35,6 +35,7 @@ LAYER: dict[str, str] = {
     "pgwalk.formats.kdump": "formats",
     "pgwalk.errors": "formats",
     "pgwalk.values": "formats",
+    "pgwalk.writer": "formats",
     "pgwalk.inputs": "formats",
     "pgwalk.memory_protocol": "formats",   # the Memory protocol: walkers and backends both name it
     # architectural rules (pure functions over register and descriptor values)
@@ -55,6 +56,8 @@ LAYER: dict[str, str] = {
     "pgwalk.at_ops": "walk engine",
     "pgwalk.at": "walk engine",
     "pgwalk.nested": "walk engine",
+    "pgwalk.par": "walk engine",
+    "pgwalk.at_many": "walk engine",
     # memory backends and live targets
     "pgwalk.memory": "memory/targets",
     "pgwalk.kdump": "memory/targets",
@@ -74,6 +77,7 @@ LAYER: dict[str, str] = {
     "pgwalk.render": "views",
     "pgwalk.render_tree": "views",
     "pgwalk.render_html": "views",
+    "pgwalk.lines": "views",
     # public API
     "pgwalk": "public API",
     "pgwalk.target": "public API",

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from pgwalk.at import at
-from pgwalk.bulk import bulk_at, translate_many
+from pgwalk.at_many import bulk_at
+from pgwalk.bulk import translate_many
 from pgwalk.faults import FaultType
 from pgwalk.formats import descriptors as D
 from pgwalk.formats import registers as R

@@ -70,7 +70,8 @@ def test_bulk_text_two_stage_ipa_equal_to_va():
     import numpy as np
 
     from pgwalk.builder import two_stage
-    from pgwalk.bulk import LineFormatter, translate_many
+    from pgwalk.bulk import translate_many
+    from pgwalk.lines import LineFormatter
     from pgwalk.params import setup_from_registers
     from pgwalk.render import result_text
 

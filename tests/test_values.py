@@ -1,5 +1,5 @@
 """One grammar for every address and value (pgwalk.values), and the vectorised batch parser
-(pgwalk.bulk.parse_address_text) agreeing with it on every input."""
+(pgwalk.values.parse_address_text) agreeing with it on every input."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pgwalk.bulk import parse_address_text
+from pgwalk.values import parse_address_text
 from pgwalk.errors import InputError
 from pgwalk.values import parse_value
 

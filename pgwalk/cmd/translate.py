@@ -197,7 +197,7 @@ def _read_batch(path: str) -> tuple[list, "object | None"]:
     data = read_batch_bytes(path)
     if _newlines_at_least(data, BULK_THRESHOLD - 1):
         quiet_blas()
-        from ..bulk import parse_address_text
+        from ..values import parse_address_text
 
         array = parse_address_text(data)
         if array is not None:
@@ -370,7 +370,7 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
         return 1 if any_fault else 0
     # a file descriptor: each block is written on a thread while the next one is walked and
     # formatted (two output buffers take turns)
-    from ..bulk import BackgroundWriter, write_all
+    from ..writer import BackgroundWriter, write_all
 
     formatter = _formatter(fmt, buffers=2)
     binary.flush()
@@ -390,7 +390,7 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
 def _formatter(fmt: str | None, buffers: int = 1):
     """The bulk line formatter: JSON lines, CSV rows, or the plain result lines of text output
     (:func:`pgwalk.render.result_text`, the same line the scalar path prints)."""
-    from ..bulk import LineFormatter
+    from ..lines import LineFormatter
 
     if fmt is None:
         from ..render import result_text

@@ -164,6 +164,8 @@ TR.quiet_blas()
 import numpy
 mark("import numpy")
 import pgwalk.bulk as B
+import pgwalk.lines as L
+import pgwalk.writer as W
 mark("import pgwalk.bulk (walker modules)")
 _, vas = TR._read_batch(va_file)
 mark("read + parse the VA file")
@@ -174,14 +176,14 @@ setup = setup_from_registers(ctx.registers, None)
 mark("open the dump (ELF, VMCOREINFO, registers)")
 blocks = list(B.iter_translate(setup, ctx.memory, vas, block=TR._BLOCK, reader=B.DescriptorReader(ctx.memory)))
 mark("walk")
-fmt = B.LineFormatter("json")
+fmt = L.LineFormatter("json")
 fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
 tf = tw = 0.0
 for res in blocks:
     a = time.perf_counter()
     parts = fmt.chunks(res)
     b = time.perf_counter()
-    B.write_all(fd, parts)
+    W.write_all(fd, parts)
     tw += time.perf_counter() - b
     tf += b - a
 os.close(fd)

@@ -27,7 +27,8 @@ def main() -> int:
     import numpy as np
 
     from pgwalk.at import at
-    from pgwalk.bulk import DescriptorReader, bulk_at
+    from pgwalk.at_many import bulk_at
+    from pgwalk.bulk import DescriptorReader
 
     t_bulk = t_scalar = 0.0
     groups = vectors = 0

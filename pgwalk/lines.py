@@ -1,0 +1,363 @@
+"""Bulk results as text: ``--json`` lines, ``--csv`` rows and plain result lines, built for a
+whole block of lanes at once (no Python loop per lane).
+
+Every line is exactly what the per-address path prints for that lane: a template is made
+from one representative lane (:meth:`pgwalk.bulk.BulkTranslation.to_dict`, then
+:func:`json.dumps`, :func:`pgwalk.report.csv_row` or the view's own text line) with slots for
+its addresses, and lanes whose lines differ only in their addresses share it
+(:func:`_line_key`).  Hex digits come from a table of four digits per 16 bits; each line is
+placed in one output buffer by one ``memcpy``-like copy.  The buffers are written by
+:mod:`pgwalk.writer`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from . import rules as R
+from .bulk import FAULT_TYPES, BulkTranslation
+from .report import CSV_COLUMNS, csv_line, csv_row
+from .writer import stream_fd, write_all
+
+__all__ = ["LineFormatter"]
+
+_U64 = np.uint64
+_LEVEL_BIAS = 2                                           # fault levels are -2..3: 0..5 in a key
+
+# _fault_key: a faulted lane's line is fixed by its fault
+_FK_LEVEL = (len(FAULT_TYPES) - 1).bit_length()          # after the fault type
+_FK_STAGE = _FK_LEVEL + 3                                 # fault level + 2 is 0..5
+_FK_S1PTW = _FK_STAGE + 2
+_FK_NII = _FK_S1PTW + 1
+_K_FAULT_BITS = _FK_NII + 1
+_K_SIZE_BITS = 6                                          # log2 of the mapping size < 64
+_HEX_DIGITS = 16
+_ND_BITS = 5                                  # digit counts 0..16
+_SLOTS = 4                                    # va, ipa, pa, fault ipa
+
+
+def _ones(bits: int) -> int:
+    return (1 << bits) - 1
+
+
+def _void_rows(buf: np.ndarray, width: int) -> np.ndarray:
+    """Every ``width``-byte window of ``buf`` as one void scalar (window ``i`` starts at byte ``i``):
+    gathering rows from it copies each row with one ``memcpy`` (unlike a 2-D uint8 view)."""
+    return np.ndarray(shape=(max(0, len(buf) - width + 1),), dtype=_void(width), buffer=buf, strides=(1,))
+
+
+@functools.lru_cache(maxsize=None)
+def _void(width: int) -> np.dtype:
+    return np.dtype((np.void, width))
+
+
+def _fault_key(res: BulkTranslation, lanes: np.ndarray | slice = slice(None)) -> np.ndarray:
+    k = res.fault_type[lanes].astype(_U64)
+    k |= (res.fault_level[lanes].astype(np.int16) + _LEVEL_BIAS).astype(_U64) << _U64(_FK_LEVEL)
+    k |= res.fault_stage[lanes].astype(_U64) << _U64(_FK_STAGE)
+    k |= res.s1ptw[lanes].astype(_U64) << _U64(_FK_S1PTW)
+    k |= res.not_in_image[lanes].astype(_U64) << _U64(_FK_NII)
+    return k
+
+
+# A lane's output line is fixed, but for its addresses, by its fault or else by the bits of its
+# leaves that attributes, permissions and size come from.  _line_key packs a refinement of
+# that (raw descriptor fields: lanes it tells apart may still print alike, never the reverse):
+# bit 0 = translated; then, translated: the stage 1 leaf's descriptor bits [9:2] (AttrIndx, NS,
+# AP, SH) and [54:51] (DBM, Contiguous, PXN, UXN), s1_table_bits, s1_shift, VA[55] with two
+# VA ranges, the stage 2 leaf's bits [11:2] (MemAttr, S2AP, SH, AF, FnXS) and [54:51], s2_shift;
+# faulted: the fault key (_fault_key).
+_LK_S1 = ((2, 8), (51, 4))                  # (lsb, width) of the descriptor pieces kept
+_LK_S2_PIECES = ((2, 10), (51, 4))
+_LK_S1_BITS = 8 + 4
+_LK_TB = _LK_S1_BITS
+_LK_S1_SHIFT = _LK_TB + R.TABLE_ATTR_BITS
+_LK_RANGE = _LK_S1_SHIFT + _K_SIZE_BITS
+_LK_S2 = _LK_RANGE + 1
+_LK_S2_SHIFT = _LK_S2 + sum(w for _l, w in _LK_S2_PIECES)
+_LK_BITS = 1 + _LK_S2_SHIFT + _K_SIZE_BITS          # with bit 0
+assert _LK_BITS + _SLOTS * _ND_BITS <= 64 and _K_FAULT_BITS < _LK_BITS
+assert sum(w for _l, w in _LK_S1) == _LK_S1_BITS and R.TABLE_ATTR_BITS == 4
+
+
+def _desc_bits(raw: np.ndarray, pieces: tuple[tuple[int, int], ...]) -> np.ndarray:
+    out = None
+    at = 0
+    for lsb, width in pieces:
+        part = (raw >> _U64(lsb)) & _U64(_ones(width))
+        out = part if out is None else out | (part << _U64(at))
+        at += width
+    assert out is not None
+    return out
+
+
+def _line_key(res: BulkTranslation) -> np.ndarray:
+    """Lanes with equal keys print the same line but for their addresses (see above)."""
+    key = _desc_bits(res.s1_desc, _LK_S1)
+    key |= res.s1_table_bits.astype(_U64) << _U64(_LK_TB)
+    key |= res.s1_shift.astype(_U64) << _U64(_LK_S1_SHIFT)
+    if len(res.setup.ranges) > 1:
+        key |= R.va_range(res.va) << _U64(_LK_RANGE)
+    if res.setup.s2 is not None and res.stages != "1":
+        key |= _desc_bits(res.s2_desc, _LK_S2_PIECES) << _U64(_LK_S2)
+        key |= res.s2_shift.astype(_U64) << _U64(_LK_S2_SHIFT)
+    key <<= _U64(1)
+    key |= _U64(1)
+    bad = np.flatnonzero(res.fault_type)
+    if len(bad):
+        key[bad] = _fault_key(res, bad) << _U64(1)
+    return key
+
+
+_MARK = "\x00pgwalk-slot-{}\x00"
+
+
+#: more distinct line layouts than this in a block are grouped by sorting
+_FEW_LAYOUTS = 16
+
+
+_HEX4: np.ndarray | None = None
+
+
+def _hex4() -> np.ndarray:
+    """65536 uint32: the four lowercase hex digits of every 16-bit value, in text order."""
+    global _HEX4
+    if _HEX4 is None:
+        chars = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+        nibbles = (np.arange(1 << 16, dtype=np.uint32)[:, None] >> np.array([12, 8, 4, 0], dtype=np.uint32)) & 15
+        _HEX4 = np.ascontiguousarray(chars[nibbles]).view(np.uint32).ravel()
+    return _HEX4
+
+
+def _hex_digits(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 16) lowercase hex digits (most significant first) and the number of digits ``%x`` prints."""
+    groups = v.astype(">u8").view(">u2").reshape(-1, 4)       # 16-bit groups, most significant first
+    digits = _hex4().take(groups.astype(np.intp)).view(np.uint8).reshape(-1, _HEX_DIGITS)
+    return digits, _hex_widths(v)
+
+
+def _digit_view(digits: np.ndarray, nd: int) -> np.ndarray:
+    """The last ``nd`` digits of every row of an (n, 16) digit matrix, one void scalar per row."""
+    return np.ndarray(shape=(len(digits),), dtype=_void(nd), buffer=digits, offset=_HEX_DIGITS - nd,
+                      strides=(_HEX_DIGITS,))
+
+
+def _hex_widths(v: np.ndarray) -> np.ndarray:
+    """The number of digits ``%x`` prints for every value (1 for 0): from the bit length, which
+    ``frexp`` gives exactly for each 32-bit half (a float64 holds it without rounding)."""
+    hi = np.frexp((v >> _U64(32)).astype(np.float64))[1]
+    lo = np.frexp((v & _U64(0xFFFF_FFFF)).astype(np.float64))[1]
+    bits = np.where(hi > 0, hi + 32, lo)
+    return np.maximum((bits + 3) >> 2, 1)
+
+
+class LineFormatter:
+    """Bulk results as ``--json`` lines or ``--csv`` rows, built without a Python loop per lane.
+
+    Lines that differ only in their addresses share a template: the text of a
+    representative lane (:meth:`BulkTranslation.to_dict`, so every line is exactly
+    what the scalar path prints for that lane, less the keys bulk lines omit) with
+    slots for the VA, IPA, PA and fault IPA (:func:`_line_key` tells the templates
+    apart).  A template and the digit counts of its slots make a layout: a row of
+    constant bytes with the digit columns.  Each line of a block is placed at its offset
+    in one output buffer by a single ``memcpy``-like copy of its layout's row (a void
+    scalar per line), then each slot's digits by another (hex digits come from a table
+    of four digits per 16 bits).  With ``buffers=2`` the output buffers take turns, so
+    that one block can be written (:class:`BackgroundWriter`) while the next is formatted.
+    """
+
+    def __init__(self, fmt: str, *, buffers: int = 1,
+                 text_line: Callable[[dict[str, Any]], str] | None = None) -> None:
+        if fmt not in ("json", "csv", "text") or (fmt == "text") != (text_line is not None):
+            raise ValueError(f"unknown format {fmt!r} (text takes text_line, the line of one result dict)")
+        self.fmt = fmt
+        # "text": the plain result line of each lane, text_line(to_dict(i)) (the view layer's
+        # statement of the line, passed in: this layer does not import views)
+        self._text_line = text_line
+        self._templates: dict[tuple, list[tuple[bytes, int]]] = {}
+        self._layouts: dict[tuple[int, int], tuple] = {}
+        self._bufs: list[np.ndarray | None] = [None] * max(1, buffers)
+        self._turn = 0
+        self._prefix, self._suffix = (b'"0x', b'"') if fmt == "json" else (b"0x", b"")
+
+    def header(self) -> bytes:
+        return csv_line(CSV_COLUMNS).encode() if self.fmt == "csv" else b""
+
+    def _template(self, res: BulkTranslation, i: int) -> list[tuple[bytes, int]]:
+        """Pieces of lane ``i``'s line: (text before the slot, slot number or -1 at the end)."""
+        d = res.to_dict(i)
+        # a two-stage text line leaves out an IPA equal to the VA: keep that equality (chunks
+        # gives such lanes a layout of their own)
+        ipa_is_va = self.fmt == "text" and res.stages == "12" and d["ipa"] == d["va"]
+        d["va"] = _MARK.format(0)
+        if d["ipa"] is not None:
+            d["ipa"] = d["va"] if ipa_is_va else _MARK.format(1)
+        if d["pa"] is not None:
+            d["pa"] = _MARK.format(2)
+        if d["fault"] is not None and d["fault"]["ipa"] is not None:
+            d["fault"]["ipa"] = _MARK.format(3)
+        if self.fmt == "json":
+            text = json.dumps(d) + "\n"
+            marks = [(json.dumps(_MARK.format(k)), k) for k in range(_SLOTS)]
+        elif self.fmt == "text":
+            text = self._text_line(d) + "\n"
+            marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
+        else:
+            text = csv_line(csv_row(d))
+            marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
+        pieces: list[tuple[bytes, int]] = []
+        while True:
+            found = [(text.find(m), len(m), k) for m, k in marks if m in text]
+            if not found:
+                pieces.append((text.encode(), -1))
+                return pieces
+            at, length, k = min(found)
+            pieces.append((text[:at].encode(), k))
+            text = text[at + length:]
+
+    def _layout(self, pieces: list[tuple[bytes, int]], nds: Sequence[int]) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+        row = bytearray()
+        slots = []
+        for text, k in pieces:
+            row += text
+            if k >= 0:
+                row += self._prefix
+                slots.append((k, len(row), nds[k]))
+                row += bytes(nds[k]) + self._suffix
+        return np.frombuffer(bytes(row), dtype=np.uint8), slots
+
+    def _buffer(self, size: int) -> np.ndarray:
+        """This call's output buffer: the buffers take turns, each reused from block to block
+        (fresh pages are slow to fault in)."""
+        i = self._turn
+        self._turn = (i + 1) % len(self._bufs)
+        buf = self._bufs[i]
+        if buf is None or len(buf) < size:
+            buf = self._bufs[i] = np.empty(max(size, 2 * len(buf) if buf is not None else size), dtype=np.uint8)
+        return buf
+
+    def chunks(self, res: BulkTranslation) -> list[Any]:
+        """The lines of every lane, in order, as buffers to write (valid until the buffers' next turn)."""
+        n = len(res)
+        if not n:
+            return []
+        values = (res.va, res.ipa, res.pa, res.fault_ipa)
+        key = _line_key(res)
+        digits: list[np.ndarray | None] = [None] * _SLOTS
+        done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for k in range(_SLOTS):
+            if k == 0:
+                shown = None
+            elif k == 3:
+                shown = (res.fault_stage == 2) & ~res.ok
+                if not shown.any():
+                    continue
+            else:
+                shown = res.has_ipa if k == 1 else res.has_pa
+                if k == 1 and self.fmt == "text" and res.stages == "12":   # (see _template)
+                    shown = shown & (res.ipa != res.va)
+            if id(values[k]) not in done:              # pa is ipa without stage 2
+                done[id(values[k])] = _hex_digits(values[k])
+            dg, nd = done[id(values[k])]
+            digits[k] = dg
+            if shown is not None and not shown.all():
+                nd = nd * shown
+            key |= nd.astype(_U64) << _U64(_LK_BITS + k * _ND_BITS)
+        # the distinct layouts (template and digit counts; and the contents flag, which has no
+        # room in the key: lanes are told apart by (key, flag) pairs)
+        var = res.contents_variant()
+        if var is None or not var.any():
+            uniq = np.unique(key)
+            pairs = [(u, 0) for u in uniq.tolist()]
+            var = None
+        else:
+            # (a sort of the keys, no argsort: the pairs are small integers, told apart by counting)
+            kuniq = np.unique(key)
+            pair = np.searchsorted(kuniq, key) * 3 + var
+            seen = np.bincount(pair, minlength=3 * len(kuniq)) > 0
+            cuniq = np.flatnonzero(seen)
+            pinv = (np.cumsum(seen) - 1)[pair]
+            pairs = [(int(kuniq[c // 3]), c % 3) for c in cuniq.tolist()]
+        layouts = [self._layout_of(u, res, key, v, var) for u, v in pairs]
+        if len(layouts) == 1:
+            # every line has the same layout: the block is a (lines, width) matrix
+            row, slots = layouts[0][:2]
+            width = len(row)
+            buf = self._buffer(n * width)
+            m = buf[:n * width].reshape(n, width)
+            m[:] = row
+            for k, col, nd in slots:
+                m[:, col:col + nd] = digits[k][:, _HEX_DIGITS - nd:]
+            return [buf[:n * width]]
+        inv = np.searchsorted(uniq, key) if var is None else pinv.reshape(-1)   # each lane's layout
+        width_of = np.array([len(lay[0]) for lay in layouts], dtype=np.intp)[inv]
+        ends = np.cumsum(width_of)
+        total = int(ends[-1])
+        buf = self._buffer(total + _HEX_DIGITS)           # digits of lanes without a slot go past the end
+        starts = ends - width_of
+        # each layout's constant text: one void scalar copy per line
+        if len(layouts) <= _FEW_LAYOUTS:
+            groups: Iterable[np.ndarray] = (np.flatnonzero(inv == j) for j in range(len(layouts)))
+        else:
+            order = np.argsort(inv, kind="stable")
+            bounds = np.cumsum(np.bincount(inv, minlength=len(layouts))).tolist()
+            groups = (order[a:b] for a, b in zip([0] + bounds[:-1], bounds))
+        for (row, _slots, void_row, _cols), rows in zip(layouts, groups):
+            _void_rows(buf, len(row))[starts[rows]] = void_row
+        # then each address slot's digits, one void scalar copy per line and digit count
+        for k in range(_SLOTS):
+            if digits[k] is None:
+                continue
+            cols = np.array([lay[3][k] for lay in layouts], dtype=np.intp)      # (column, digits) or -1
+            col, nds = cols[:, 0], cols[:, 1]
+            for nd in sorted(set(nds[col >= 0].tolist())):
+                at = starts + col[inv]
+                if not ((nds == nd) | (col < 0)).all():
+                    at[(nds != nd)[inv]] = total          # lanes with other counts: written apart
+                elif (col < 0).any():
+                    at[(col < 0)[inv]] = total            # lanes without the slot: past the end
+                _void_rows(buf, nd)[at] = _digit_view(digits[k], nd)
+        return [buf[:total]]
+
+    def _layout_of(self, u: int, res: BulkTranslation, key: np.ndarray, v: int = 0,
+                   var: np.ndarray | None = None) -> tuple:
+        """The line layout of key ``u`` and contents variant ``v`` (a lane of ``key``/``var``
+        has them): the row of constant text, its slots ``(slot, column, digits)``, the row as
+        one void scalar, and per slot ``(column, digits)`` (``(-1, 0)`` without)."""
+        layout = self._layouts.get((u, v))
+        if layout is None:
+            tkey: tuple = (u & _ones(_LK_BITS), v)
+            if self.fmt == "text":                      # with or without the IPA (see _template)
+                tkey += ((u >> (_LK_BITS + _ND_BITS)) & _ones(_ND_BITS) == 0,)
+            pieces = self._templates.get(tkey)
+            if pieces is None:
+                match = key == _U64(u)
+                if var is not None:
+                    match &= var == v
+                pieces = self._templates[tkey] = self._template(res, int(np.argmax(match)))
+            nds = [(u >> (_LK_BITS + k * _ND_BITS)) & _ones(_ND_BITS) for k in range(_SLOTS)]
+            row, slots = self._layout(pieces, nds)
+            per_slot = [(-1, 0)] * _SLOTS
+            for k, col, nd in slots:
+                per_slot[k] = (col, nd)
+            layout = self._layouts[(u, v)] = (row, slots, row.view(_void(len(row)))[0], per_slot)
+        return layout
+
+    def format(self, res: BulkTranslation) -> bytes:
+        """The lines of every lane, in order."""
+        return b"".join(bytes(c) if isinstance(c, np.ndarray) else c for c in self.chunks(res))
+
+    def write(self, res: BulkTranslation, stream: Any) -> None:
+        """Write the lines of every lane to a binary stream (``writev`` on a file descriptor)."""
+        parts = [memoryview(p).cast("B") for p in self.chunks(res)]
+        fd = stream_fd(stream)
+        if fd is None:
+            for part in parts:
+                stream.write(part)
+            return
+        stream.flush()
+        write_all(fd, parts)

@@ -1,0 +1,70 @@
+"""PAR_EL1 encoded once (Arm ARM DDI 0487 M.a.a, ASL ``AArch64.EncodePAR``, the 64-bit format
+without FEAT_RME), for one AT or a million.
+
+:func:`pack_par` is a pure function of the result fields: the fault (FST, PTW, S) or the
+translation (SH, NS, ATTR, PA).  Every argument may be a Python int (bool) or a numpy array
+(one lane per AT); with any array the result is a ``uint64`` array.  The scalar AT
+(:func:`pgwalk.at.encode_par`) and the vectorised one (:func:`pgwalk.at_many.bulk_at`) both call
+it; what goes *into* the fields (the FSC, the shareability and attribute byte from
+:mod:`pgwalk.attrs`, the PA space) they take from the rules that decide those.
+
+Numpy is imported only when an array comes in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .formats.fields import Field
+from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
+
+__all__ = ["pack_par"]
+
+# constant bits: F = 1 and the RES1 bit 11 of a fault; F = 0 and NSE (RES1 without FEAT_RME) of a success
+_FAULT = PAR_EL1_FAULT.encode(F=1, RES1_11=1)
+_OK = PAR_EL1_OK.encode(F=0, NSE=1)
+_PA = PAR_EL1_OK["PA"]
+
+
+def _k(like: Any, value: int) -> Any:
+    dt = getattr(like, "dtype", None)
+    return value if dt is None else dt.type(value)
+
+
+def _put(f: Field, value: Any) -> Any:
+    """``value`` (masked to the field's width) in field ``f``."""
+    if getattr(value, "ndim", 0):
+        v = value.astype("uint64")
+        return (v & _k(v, f.wmask)) << _k(v, f.lsb)
+    return (int(value) & f.wmask) << f.lsb
+
+
+def pack_par(failed: Any, *, fst: Any = 0, s1ptw: Any = False, stage2: Any = False, sh: Any = 0, ns: Any = 1,
+             attr: Any = 0, pa: Any = 0) -> Any:
+    """ASL ``AArch64.EncodePAR``: the PAR_EL1 value an AT leaves.
+
+    >>> hex(pack_par(True, fst=0x07, stage2=True))        # level 3 Translation fault at stage 2
+    '0xa0f'
+    >>> hex(pack_par(False, sh=0b11, ns=1, attr=0xFF, pa=0x4000_1234))
+    '0xff00000040001b80'
+
+    :param failed: the AT faulted (PAR.F); the fault fields apply where it did, the others elsewhere
+    :param fst: the fault status code (:attr:`pgwalk.faults.Fault.fsc`)
+    :param s1ptw: the fault was a stage 2 fault on the stage 1 walk (PAR.PTW)
+    :param stage2: the fault was taken at stage 2 (PAR.S)
+    :param sh: PAR.SH (:func:`pgwalk.attrs.par_shareability`)
+    :param ns: PAR.NS, the output PA space (1 from a Non-secure regime, where it is UNKNOWN)
+    :param attr: PAR.ATTR (:func:`pgwalk.attrs.encode_par_attrs`)
+    :param pa: the output address; PAR.PA holds its bits [51:12]
+    :returns: an int, or a ``uint64`` array when any argument is an array
+    """
+    fault = _put(PAR_EL1_FAULT["FST"], fst) | _put(PAR_EL1_FAULT["PTW"], s1ptw) | _put(PAR_EL1_FAULT["S"], stage2)
+    ok = _put(PAR_EL1_OK["SH"], sh) | _put(PAR_EL1_OK["NS"], ns) | _put(PAR_EL1_OK["ATTR"], attr) \
+        | _put(_PA, pa >> _k(pa, _PA.lsb))
+    if not any(getattr(x, "ndim", 0) for x in (failed, fault, ok)):
+        return (_FAULT | fault) if failed else (_OK | ok)
+    import numpy as np
+
+    fault = np.uint64(_FAULT) | np.asarray(fault, dtype=np.uint64)
+    ok = np.uint64(_OK) | np.asarray(ok, dtype=np.uint64)
+    return np.where(np.asarray(failed, dtype=bool), fault, ok)
