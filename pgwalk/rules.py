@@ -89,6 +89,8 @@ _FLAT_BITS = 56
 def _k(like: Any, value: int) -> Any:
     """``value`` as a constant of ``like``'s kind: a numpy scalar of its dtype for an
     array (numpy would otherwise widen uint64 with Python ints), the int itself otherwise."""
+    if like.__class__ is int:       # the scalar walk's case, first: it is on its hot path
+        return value
     dt = getattr(like, "dtype", None)
     return value if dt is None else dt.type(value)
 
@@ -161,9 +163,9 @@ def va_is_out_of_range(va: Any, iasize: int, addrtop: int, upper: bool) -> Any:
     or all ones (``upper``: the TTBR1 range of a two-range regime)."""
     if addrtop < iasize:
         return (va & _k(va, 0)) != _k(va, 0)          # never (False, or an array of False)
-    width = addrtop - iasize + 1
-    bits = (va >> _k(va, iasize)) & _k(va, _ones(width))
-    return bits != _k(va, _ones(width) if upper else 0)
+    ones = _ones(addrtop - iasize + 1)
+    bits = (va >> _k(va, iasize)) & _k(va, ones)
+    return bits != _k(va, ones if upper else 0)
 
 
 def s1_disabled_out_of_range(va: Any, pa_max: int, addrtop: int) -> Any:
@@ -434,8 +436,11 @@ def _const(like: Any, value: bool) -> Any:
     return value
 
 
+_EXEC = Access.EXEC
+
+
 def _s1_addr_top(p: Any, access: Access | None) -> int:
-    return addr_top(p.tbi, p.tbid, access is Access.EXEC)
+    return addr_top(p.tbi, p.tbid, access is _EXEC)
 
 
 #: Stage 1, before the walk (ASL ``AArch64.S1Translate``, ``S1Walk``): ``test(p, va, access, el)``

@@ -311,20 +311,30 @@ class _Node(NamedTuple):
     stop: Check | None = None      # table: the first of TABLE_CHECKS that holds
     attr_bits: int = 0             # stage 1 table: rules.table_attr_bits
     note: str = ""                 # why the read failed, or why the type faults
+    leaves: dict | None = None     # block, page: hierarchical table bits -> _LeafEntry
 
 
-#: entries each cache of a walk keeps before it starts again (descriptors, leaves)
+class _LeafEntry(NamedTuple):
+    """A leaf decoded once (under the walk's hierarchical bits), and per (access, EL, PAN) the
+    leaf checks worked out once (see :meth:`_Stage.checks_plan`)."""
+
+    leaf: Leaf
+    plans: dict
+
+
+#: entries each cache of a walk configuration keeps before it starts again
 _CACHE_ENTRIES = 1 << 16
+_TABLE, _BLOCK, _PAGE = DescType.TABLE, DescType.BLOCK, DescType.PAGE
 
 
 class _Stage:
     """One stage's walk configuration (one VA range's :class:`~pgwalk.params.S1WalkParams`, or
     the :class:`~pgwalk.params.S2WalkParams`), worked out once: per level the index bits
-    (:func:`pgwalk.rules.index_bits`), the descriptor types (:func:`pgwalk.rules.descriptor_types`)
-    and the leaf size (:func:`pgwalk.rules.level_shift`); and the caches of its walks."""
+    (:func:`pgwalk.rules.index_bits`), the offset bits of a leaf (:func:`pgwalk.rules.level_shift`)
+    and the descriptor types (:func:`pgwalk.rules.descriptor_types`); and the caches of its walks."""
 
-    __slots__ = ("stage", "p", "g", "ds", "lpa64", "ee", "hpd", "two_el", "levels", "setup_memo", "nodes",
-                 "leaves", "through_s2")
+    __slots__ = ("stage", "p", "g", "ds", "lpa64", "ee", "hpd", "two_el", "levels", "setup_plans", "through_s2",
+                 "entries")
 
     def __init__(self, stage: int, p: S1WalkParams | S2WalkParams, pa_max: int, through_s2: bool = False):
         self.stage, self.p = stage, p
@@ -332,46 +342,32 @@ class _Stage:
         self.hpd = getattr(p, "hpd", True)
         self.two_el = stage == 1 and p.has_unprivileged
         self.through_s2 = through_s2
-        # level -> (lsb, mask, offset mask of a leaf, descriptor type by bits[1:0])
-        self.levels: dict[int, tuple[int, int, int, tuple[DescType, ...]]] = {}
+        # level -> (lsb, mask, offset mask of a leaf, descriptor type by bits[1:0], the level's descriptors)
+        self.levels: dict[int, tuple[int, int, int, tuple[DescType, ...], dict]] = {}
         if p.start_level is not None:
             for level in range(p.start_level, FINAL_LEVEL + 1):
                 lsb, mask = index_bits(level, p.start_level, p.iasize, self.g)
                 self.levels[level] = (lsb, mask, (1 << level_shift(level, self.g)) - 1,
-                                      descriptor_types(level, self.ds, self.g, pa_max))
-        self.setup_memo: dict = {}
-        self.nodes: dict = {}
-        self.leaves: dict = {}
+                                      descriptor_types(level, self.ds, self.g, pa_max), {})
+        self.setup_plans: dict = {}
+        self.entries = 0
 
     def setup_stop(self, checks: tuple[Check, ...], ia: int, access: Access | None, el: int) -> Check | None:
-        """The first of the setup ``checks`` that holds for ``ia``, or ``None``.
-
-        The checks that do not look at the address are evaluated once per (access, EL)."""
-        key = (access, el)
-        plan = self.setup_memo.get(key)
+        """The first of the setup ``checks`` that holds for ``ia``, or ``None``."""
+        plan = self.setup_plans.get((access, el))
         if plan is None:
-            per_address: list[Check] = []
-            fixed = None
-            for chk in checks:
-                if chk.per_address:
-                    per_address.append(chk)
-                elif chk.test(self.p, 0, access, el):
-                    fixed = chk
-                    break
-            plan = self.setup_memo[key] = (tuple(per_address), fixed)
-        for chk in plan[0]:
+            plan = self.setup_plans[(access, el)] = _checks_plan(checks, lambda chk: chk.test(self.p, 0, access, el))
+        per_address, fixed = plan
+        for chk in per_address:
             if chk.test(self.p, ia, access, el):
                 return chk
-        return plan[1]
+        return fixed
 
-    def node(self, mem: Memory, level: int, table: int, index: int, desc_addr: int, desc_pa: int,
+    def node(self, mem: Memory, level: int, key: Any, table: int, index: int, desc_addr: int, desc_pa: int,
              s1_level: int | None) -> _Node:
         """The descriptor at ``desc_pa`` (entry ``index`` of the table at ``table``), read and decoded
-        (:func:`pgwalk.rules.decode_descriptor_type`, then :data:`pgwalk.rules.TABLE_CHECKS`), once."""
-        key = (level, desc_addr, desc_pa, s1_level)
-        node = self.nodes.get(key)
-        if node is not None:
-            return node
+        (:func:`pgwalk.rules.decode_descriptor_type`, then :data:`pgwalk.rules.TABLE_CHECKS`), and
+        remembered under ``key`` in the level's cache."""
         stage, g, ds, lpa64 = self.stage, self.g, self.ds, self.lpa64
         raw = _read(mem, desc_pa, self.ee)
         if raw.__class__ is str:
@@ -379,7 +375,7 @@ class _Stage:
                                          note=f"descriptor address {raw}", s1_level=s1_level), note=raw)
         else:
             kind = self.levels[level][3][raw & 0b11]
-            if kind is DescType.TABLE:
+            if kind is _TABLE:
                 nxt = next_table_base(raw, g, ds, lpa64)
                 layout = (D.s1_table_layout if stage == 1 else D.s2_table_layout)(g, ds, lpa64)
                 step = TraceStep(stage, level, table, index, desc_addr, desc_pa, raw, kind.text, nxt, layout,
@@ -389,18 +385,34 @@ class _Stage:
             elif kind.is_leaf:
                 leafsize = level_shift(level, g)
                 base = leaf_base(raw, leafsize, ds, lpa64)
-                layout = (D.s1_leaf_layout if stage == 1 else D.s2_leaf_layout)(
-                    leafsize, ds, lpa64, kind is DescType.BLOCK)
+                layout = (D.s1_leaf_layout if stage == 1 else D.s2_leaf_layout)(leafsize, ds, lpa64, kind is _BLOCK)
                 node = _Node(kind, TraceStep(stage, level, table, index, desc_addr, desc_pa, raw, kind.text, base,
-                                             layout, s1_level=s1_level), base, raw)
+                                             layout, s1_level=s1_level), base, raw, leaves={})
             else:
                 note = invalid_descriptor_reason(kind, level, g, ds)
                 node = _Node(kind, TraceStep(stage, level, table, index, desc_addr, desc_pa, raw, kind.text,
                                              note=note, s1_level=s1_level), raw=raw, note=note)
-        if len(self.nodes) >= _CACHE_ENTRIES:
-            self.nodes.clear()
-        self.nodes[key] = node
+        self.entries += 1
+        if self.entries > _CACHE_ENTRIES:           # bounded: start again
+            for lv in self.levels.values():
+                lv[4].clear()
+            self.entries = 1
+        self.levels[level][4][key] = node
         return node
+
+
+def _checks_plan(checks: tuple[Check, ...], holds) -> tuple[tuple[Check, ...], Check | None]:
+    """``checks`` prepared for one configuration: the checks that look at the address (each
+    evaluated per walk) up to the first of the others that ``holds`` (``None``: none holds).
+    Evaluating the first tuple in order, then taking the second, finds the first check that
+    holds, exactly as evaluating all of ``checks`` in order would."""
+    per_address: list[Check] = []
+    for chk in checks:
+        if chk.per_address:
+            per_address.append(chk)
+        elif holds(chk):
+            return tuple(per_address), chk
+    return tuple(per_address), None
 
 
 def _leaf_reason(chk: Check, stage: int, p: S1WalkParams | S2WalkParams, raw: int, oa: int, judge, leaf: Leaf,
@@ -435,6 +447,12 @@ class _Walker:
         self.mair = setup.mair if setup.mair_known else None
         self.epan, self.wxn, self.xnx = setup.epan, setup.wxn, setup.features.xnx
 
+    def s1_judge(self, leaf: Leaf, access: Access | None, el: int, pan: bool):
+        """The stage 1 permission check of LEAF_CHECKS: True when ``leaf`` denies the access."""
+        if access is None:
+            return _never
+        return lambda _raw: not s1_check(leaf.perms, access, el0=el == 0, pan=pan, epan=self.epan, wxn=self.wxn)
+
     def s1_walk(self, mem: Memory, va: int, access: Access | None, el: int, pan: bool, steps: list[TraceStep],
                 af_updates: list[AFUpdate]) -> tuple[int, Leaf]:
         """ASL ``AArch64.S1Translate`` with ``S1Walk``: (IPA or PA, leaf), or raises ``WalkFault``."""
@@ -447,60 +465,65 @@ class _Walker:
                 raise UnknownRegister(p.ttbr_name, va)
             raise WalkFault(Fault(stop.fault, stop.level, 1, reason=stop.reason(p, va, access, el)))
         levels = st.levels
+        through_s2 = st.through_s2
         level = p.start_level
         table = p.base
         attr_bits = 0
         while True:
-            lsb, mask, off_mask, _types = levels[level]
+            lsb, mask, off_mask, _types, nodes = levels[level]
             index = (va >> lsb) & mask                      # rules.table_index
             desc_addr = table | index * DESCRIPTOR_BYTES    # rules.descriptor_address
-            if st.through_s2:
+            if through_s2:
                 try:
                     desc_pa, _ = self.s2_walk(mem, desc_addr, None, el, True, steps, level, af_updates)
                 except WalkFault:
                     steps.append(TraceStep(1, level, table, index, desc_addr, None, None, "s2 fault",
                                            note="stage 2 fault on the stage 1 table walk"))
                     raise
+                key: Any = (desc_addr, desc_pa)
             else:
-                desc_pa = desc_addr
-            node = st.node(mem, level, table, index, desc_addr, desc_pa, None)
+                desc_pa = key = desc_addr
+            node = nodes.get(key)
+            if node is None:
+                node = st.node(mem, level, key, table, index, desc_addr, desc_pa, None)
             steps.append(node.step)
             kind = node.kind
-            if kind is DescType.TABLE:
+            if kind is _TABLE:
                 if node.stop is not None:
                     raise WalkFault(Fault(node.stop.fault, level, 1, reason=node.stop.reason(p, node.raw, node.addr)))
                 attr_bits |= node.attr_bits
                 table = node.addr
                 level += 1
-                continue
-            if kind is None:
+            elif kind is _BLOCK or kind is _PAGE:
+                break
+            elif kind is None:
                 raise WalkFault(Fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, 1,
                                       reason=f"descriptor address {desc_pa:#x} {node.note}", not_in_image=True))
-            if not kind.is_leaf:
+            else:
                 raise WalkFault(Fault(FaultType.TRANSLATION, level, 1, reason=node.note))
-            break
         raw = node.raw
         oa = node.addr | (va & off_mask)                    # rules.stage_oa
-        key = (level, raw, attr_bits)
-        leaf = st.leaves.get(key)
-        if leaf is None:
+        entry = node.leaves.get(attr_bits)
+        if entry is None:
             ap_table, uxn_table, pxn_table = hierarchical_attrs(attr_bits, st.two_el)
-            leaf = decode_s1_leaf(raw, level, kind.text, granule_shift=st.g, ds=st.ds, lpa64=st.lpa64,
-                                  two_el=st.two_el, hd=p.hd, ha=p.ha, sh=p.sh, mair=self.mair,
-                                  ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table)
-            if len(st.leaves) >= _CACHE_ENTRIES:
-                st.leaves.clear()
-            st.leaves[key] = leaf
-        if access is None:
-            judge = _never
-        else:
-            def judge(_raw: int) -> bool:
-                return not s1_check(leaf.perms, access, el0=el == 0, pan=pan, epan=self.epan, wxn=self.wxn)
-        for chk in LEAF_CHECKS:
-            if chk.test(p, raw, oa, judge):
-                raise WalkFault(Fault(chk.fault, level, 1,
-                                      reason=_leaf_reason(chk, 1, p, raw, oa, judge, leaf, access, el, pan)))
-        return oa, leaf
+            entry = node.leaves[attr_bits] = _LeafEntry(decode_s1_leaf(
+                raw, level, kind.text, granule_shift=st.g, ds=st.ds, lpa64=st.lpa64, two_el=st.two_el, hd=p.hd,
+                ha=p.ha, sh=p.sh, mair=self.mair, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table), {})
+        leaf = entry.leaf
+        plan = entry.plans.get((access, el, pan))
+        if plan is None:
+            judge = self.s1_judge(leaf, access, el, pan)
+            plan = entry.plans[(access, el, pan)] = (
+                *_checks_plan(LEAF_CHECKS, lambda chk: chk.test(p, raw, 0, judge)), judge)
+        per_address, chk, judge = plan
+        for check in per_address:
+            if check.test(p, raw, oa, judge):
+                chk = check
+                break
+        if chk is None:
+            return oa, leaf
+        raise WalkFault(Fault(chk.fault, level, 1, reason=_leaf_reason(chk, 1, p, raw, oa, judge, leaf, access, el,
+                                                                        pan)))
 
     def s2_walk(self, mem: Memory, ipa: int, access: Access | None, el: int, s1ptw: bool, steps: list[TraceStep],
                 s1_level: int | None, af_updates: list[AFUpdate] | None) -> tuple[int, Leaf]:
@@ -516,55 +539,64 @@ class _Walker:
         level = p.start_level
         table = p.base
         while True:
-            lsb, mask, off_mask, _types = levels[level]
+            lsb, mask, off_mask, _types, nodes = levels[level]
             index = (ipa >> lsb) & mask                     # rules.table_index
             desc_addr = table | index * DESCRIPTOR_BYTES    # rules.descriptor_address
-            node = st.node(mem, level, table, index, desc_addr, desc_addr, s1_level)
+            key = (desc_addr, s1_level)
+            node = nodes.get(key)
+            if node is None:
+                node = st.node(mem, level, key, table, index, desc_addr, desc_addr, s1_level)
             steps.append(node.step)
             kind = node.kind
-            if kind is DescType.TABLE:
+            if kind is _TABLE:
                 if node.stop is not None:
                     raise WalkFault(Fault(node.stop.fault, level, 2, s1ptw=s1ptw, ipa=ipa,
                                           reason=node.stop.reason(p, node.raw, node.addr)))
                 table = node.addr
                 level += 1
-                continue
-            if kind is None:
+            elif kind is _BLOCK or kind is _PAGE:
+                break
+            elif kind is None:
                 raise WalkFault(Fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, 2, s1ptw=s1ptw, ipa=ipa,
                                       reason=f"descriptor address {desc_addr:#x} {node.note}", not_in_image=True))
-            if not kind.is_leaf:
+            else:
                 raise WalkFault(Fault(FaultType.TRANSLATION, level, 2, s1ptw=s1ptw, ipa=ipa, reason=node.note))
-            break
         raw = node.raw
         pa = node.addr | (ipa & off_mask)                   # rules.stage_oa
-        key = (level, raw)
-        leaf = st.leaves.get(key)
-        if leaf is None:
-            leaf = decode_s2_leaf(raw, level, kind.text, granule_shift=st.g, ds=st.ds, lpa64=st.lpa64,
-                                  hd=p.hd, ha=p.ha, sh=p.sh, xnx=self.xnx)
-            if len(st.leaves) >= _CACHE_ENTRIES:
-                st.leaves.clear()
-            st.leaves[key] = leaf
-        if s1ptw:
-            # a stage 1 walk reads its descriptor: S2AP read permission, then HCR_EL2.PTW
-            checks = S2_WALK_LEAF_CHECKS
+        entry = node.leaves.get(0)
+        if entry is None:
+            entry = node.leaves[0] = _LeafEntry(decode_s2_leaf(raw, level, kind.text, granule_shift=st.g, ds=st.ds,
+                                                               lpa64=st.lpa64, hd=p.hd, ha=p.ha, sh=p.sh,
+                                                               xnx=self.xnx), {})
+        leaf = entry.leaf
+        # a stage 1 table fetch (s1ptw) reads its descriptor: S2AP read permission, then HCR_EL2.PTW
+        checks = S2_WALK_LEAF_CHECKS if s1ptw else LEAF_CHECKS
+        plan = entry.plans.get((s1ptw, access, el))
+        if plan is None:
+            judge = self.s2_judge(leaf, access, el, s1ptw)
+            plan = entry.plans[(s1ptw, access, el)] = (
+                *_checks_plan(checks, lambda chk: chk.test(p, raw, 0, judge)), judge)
+        per_address, chk, judge = plan
+        for check in per_address:
+            if check.test(p, raw, pa, judge):
+                chk = check
+                break
+        if chk is None:
+            if s1ptw and leaf.af_update and af_updates is not None:
+                af_updates.append(AFUpdate(2, level, s1_level))
+            return pa, leaf
+        raise WalkFault(Fault(chk.fault, level, 2, s1ptw=s1ptw, ipa=ipa,
+                              reason=_leaf_reason(chk, 2, p, raw, pa, judge, leaf, access, el, False)))
 
-            def judge(_raw: int) -> bool:
-                return not leaf.perms.r
-        else:
-            checks = LEAF_CHECKS
-            if access is None:
-                judge = _never
-            else:
-                def judge(_raw: int) -> bool:
-                    return not s2_check(leaf.perms, access, el0=el == 0)
-        for chk in checks:
-            if chk.test(p, raw, pa, judge):
-                raise WalkFault(Fault(chk.fault, level, 2, s1ptw=s1ptw, ipa=ipa,
-                                      reason=_leaf_reason(chk, 2, p, raw, pa, judge, leaf, access, el, False)))
-        if s1ptw and leaf.af_update and af_updates is not None:
-            af_updates.append(AFUpdate(2, level, s1_level))
-        return pa, leaf
+    @staticmethod
+    def s2_judge(leaf: Leaf, access: Access | None, el: int, s1ptw: bool):
+        """The stage 2 permission check: True when ``leaf`` denies the access (for a stage 1
+        table fetch, the read it makes)."""
+        if s1ptw:
+            return lambda _raw: not leaf.perms.r
+        if access is None:
+            return _never
+        return lambda _raw: not s2_check(leaf.perms, access, el0=el == 0)
 
 
 def _never(_raw: int) -> bool:
@@ -675,50 +707,36 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
     """
     if stages is None:
         stages = "12" if setup.s2 is not None else "1"
-    if stages not in ("1", "2", "12"):
+    elif stages not in ("1", "2", "12"):
         raise ValueError(f"stages must be 1, 2 or 12, not {stages!r}")
     steps: list[TraceStep] = []
     s1ptw_af: list[AFUpdate] = []
-    ipa = pa = None
-    s1 = s2 = None
-    attrs = None
-    fault = None
-    s1_disabled = False
-    notes: list[str] = []
+    ipa = pa = s1 = s2 = attrs = fault = None
+    notes: tuple[str, ...] = ()
     walker = _walker(setup, mem)
     try:
-        if stages in ("1", "12"):
-            if not setup.s1_enabled:
-                s1_disabled = True
-                ipa, attrs = _s1_disabled(setup, va, access)
-                notes.append("stage 1 is disabled: the output address is the input address")
-            else:
-                ipa, s1 = walker.s1_walk(mem, va, access, el, pan, steps, s1ptw_af)
-                attrs = s1.attrs
-            if stages == "1":
-                pa = ipa if setup.s2 is None else None
-        else:
+        if stages == "2":
             ipa = va
-        if stages in ("2", "12"):
-            if setup.s2 is None:
-                if stages == "2":
-                    raise ValueError("stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
-                pa = ipa
-            else:
-                pa, s2 = walker.s2_walk(mem, ipa, access, el, False, steps, None, None)
-                attrs = stage2_attributes(setup, attrs, s2, stages, access)
+        elif not setup.s1_enabled:
+            ipa, attrs = _s1_disabled(setup, va, access)
+            notes = ("stage 1 is disabled: the output address is the input address",)
+        else:
+            ipa, s1 = walker.s1_walk(mem, va, access, el, pan, steps, s1ptw_af)
+            attrs = s1.attrs
+        if setup.s2 is None:
+            if stages == "2":
+                raise ValueError("stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
+            pa = ipa
+        elif stages != "1":
+            pa, s2 = walker.s2_walk(mem, ipa, access, el, False, steps, None, None)
+            attrs = stage2_attributes(setup, attrs, s2, stages, access)
     except WalkFault as stop:
         fault = stop.fault
-        if fault.stage == 1 or fault.s1ptw:
-            pa = None
-            if fault.stage == 1:
-                ipa = None
-        else:
-            pa = None
-        attrs = None
-    return Translation(va=va, stages=stages, regime=setup.regime, ipa=ipa, pa=pa, fault=fault,
-                       steps=tuple(steps), s1=s1, s2=s2, attrs=attrs, s1_disabled=s1_disabled,
-                       access=access, el=el, pan=pan, notes=tuple(notes), s1ptw_af_updates=tuple(s1ptw_af))
+        pa = attrs = None
+        if fault.stage == 1:
+            ipa = None
+    return Translation(va, stages, setup.regime, ipa, pa, fault, tuple(steps), s1, s2, attrs,
+                       stages != "2" and not setup.s1_enabled, access, el, pan, notes, tuple(s1ptw_af))
 
 
 def s2_lookup(setup: TranslationSetup, mem: Memory, ipa: int, *, s1ptw: bool = False) -> tuple[int, Leaf] | Fault:
