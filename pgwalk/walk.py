@@ -245,7 +245,7 @@ def decode_s2_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
     attributes and permissions (ASL ``AArch64.S2LeafBase``, ``S2DecodeMemAttrs``,
     ``AArch64.S2DirectBasePermissions``).
 
-    >>> leaf = decode_s2_leaf(0x40000000004c7, 2, "block", granule_shift=12, ds=False, lpa64=False)
+    >>> leaf = decode_s2_leaf(0x400000400004fd, 2, "block", granule_shift=12, ds=False, lpa64=False)
     >>> hex(leaf.oa_base), leaf.size, leaf.perms.text(False)
     ('0x40000000', 2097152, 'rw-')
 
