@@ -164,6 +164,8 @@ def va_is_out_of_range(va: Any, iasize: int, addrtop: int, upper: bool) -> Any:
     if addrtop < iasize:
         return (va & _k(va, 0)) != _k(va, 0)          # never (False, or an array of False)
     ones = _ones(addrtop - iasize + 1)
+    if va.__class__ is int:                           # the same, without _k (the scalar walk's hot path)
+        return (va >> iasize) & ones != (ones if upper else 0)
     bits = (va >> _k(va, iasize)) & _k(va, ones)
     return bits != _k(va, ones if upper else 0)
 

@@ -142,9 +142,9 @@ class AFUpdate(NamedTuple):
     s1_level: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Translation:
-    """The outcome of translating one address.
+class Translation(NamedTuple):
+    """The outcome of translating one address (immutable; a NamedTuple, as it is made once per
+    address on the scalar walk's hot path: compare it and read its fields by name).
 
     ``ok`` is true when no fault was found.  ``ipa`` is set when stage 1 ran
     (for a stage-2-only translation it is the input); ``pa`` when the last
@@ -469,10 +469,11 @@ class _Walker:
         level = p.start_level
         table = p.base
         attr_bits = 0
+        table_kind, block_kind, page_kind, entry_bytes = _TABLE, _BLOCK, _PAGE, DESCRIPTOR_BYTES
         while True:
             lsb, mask, off_mask, _types, nodes = levels[level]
             index = (va >> lsb) & mask                      # rules.table_index
-            desc_addr = table | index * DESCRIPTOR_BYTES    # rules.descriptor_address
+            desc_addr = table | index * entry_bytes         # rules.descriptor_address
             if through_s2:
                 try:
                     desc_pa, _ = self.s2_walk(mem, desc_addr, None, el, True, steps, level, af_updates)
@@ -486,34 +487,33 @@ class _Walker:
             node = nodes.get(key)
             if node is None:
                 node = st.node(mem, level, key, table, index, desc_addr, desc_pa, None)
-            steps.append(node.step)
-            kind = node.kind
-            if kind is _TABLE:
-                if node.stop is not None:
-                    raise WalkFault(Fault(node.stop.fault, level, 1, reason=node.stop.reason(p, node.raw, node.addr)))
-                attr_bits |= node.attr_bits
-                table = node.addr
+            kind, step, addr, raw, stop, bits, note, leaves = node
+            steps.append(step)
+            if kind is table_kind:
+                if stop is not None:
+                    raise WalkFault(Fault(stop.fault, level, 1, reason=stop.reason(p, raw, addr)))
+                attr_bits |= bits
+                table = addr
                 level += 1
-            elif kind is _BLOCK or kind is _PAGE:
+            elif kind is block_kind or kind is page_kind:
                 break
             elif kind is None:
                 raise WalkFault(Fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, 1,
-                                      reason=f"descriptor address {desc_pa:#x} {node.note}", not_in_image=True))
+                                      reason=f"descriptor address {desc_pa:#x} {note}", not_in_image=True))
             else:
-                raise WalkFault(Fault(FaultType.TRANSLATION, level, 1, reason=node.note))
-        raw = node.raw
-        oa = node.addr | (va & off_mask)                    # rules.stage_oa
-        entry = node.leaves.get(attr_bits)
+                raise WalkFault(Fault(FaultType.TRANSLATION, level, 1, reason=note))
+        oa = addr | (va & off_mask)                         # rules.stage_oa
+        entry = leaves.get(attr_bits)
         if entry is None:
             ap_table, uxn_table, pxn_table = hierarchical_attrs(attr_bits, st.two_el)
-            entry = node.leaves[attr_bits] = _LeafEntry(decode_s1_leaf(
+            entry = leaves[attr_bits] = _LeafEntry(decode_s1_leaf(
                 raw, level, kind.text, granule_shift=st.g, ds=st.ds, lpa64=st.lpa64, two_el=st.two_el, hd=p.hd,
                 ha=p.ha, sh=p.sh, mair=self.mair, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table), {})
-        leaf = entry.leaf
-        plan = entry.plans.get((access, el, pan))
+        leaf, plans = entry
+        plan = plans.get((access, el, pan))
         if plan is None:
             judge = self.s1_judge(leaf, access, el, pan)
-            plan = entry.plans[(access, el, pan)] = (
+            plan = plans[(access, el, pan)] = (
                 *_checks_plan(LEAF_CHECKS, lambda chk: chk.test(p, raw, 0, judge)), judge)
         per_address, chk, judge = plan
         for check in per_address:
@@ -538,44 +538,42 @@ class _Walker:
         levels = st.levels
         level = p.start_level
         table = p.base
+        table_kind, block_kind, page_kind, entry_bytes = _TABLE, _BLOCK, _PAGE, DESCRIPTOR_BYTES
         while True:
             lsb, mask, off_mask, _types, nodes = levels[level]
             index = (ipa >> lsb) & mask                     # rules.table_index
-            desc_addr = table | index * DESCRIPTOR_BYTES    # rules.descriptor_address
+            desc_addr = table | index * entry_bytes         # rules.descriptor_address
             key = (desc_addr, s1_level)
             node = nodes.get(key)
             if node is None:
                 node = st.node(mem, level, key, table, index, desc_addr, desc_addr, s1_level)
-            steps.append(node.step)
-            kind = node.kind
-            if kind is _TABLE:
-                if node.stop is not None:
-                    raise WalkFault(Fault(node.stop.fault, level, 2, s1ptw=s1ptw, ipa=ipa,
-                                          reason=node.stop.reason(p, node.raw, node.addr)))
-                table = node.addr
+            kind, step, addr, raw, stop, _bits, note, leaves = node
+            steps.append(step)
+            if kind is table_kind:
+                if stop is not None:
+                    raise WalkFault(Fault(stop.fault, level, 2, s1ptw=s1ptw, ipa=ipa, reason=stop.reason(p, raw, addr)))
+                table = addr
                 level += 1
-            elif kind is _BLOCK or kind is _PAGE:
+            elif kind is block_kind or kind is page_kind:
                 break
             elif kind is None:
                 raise WalkFault(Fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, 2, s1ptw=s1ptw, ipa=ipa,
-                                      reason=f"descriptor address {desc_addr:#x} {node.note}", not_in_image=True))
+                                      reason=f"descriptor address {desc_addr:#x} {note}", not_in_image=True))
             else:
-                raise WalkFault(Fault(FaultType.TRANSLATION, level, 2, s1ptw=s1ptw, ipa=ipa, reason=node.note))
-        raw = node.raw
-        pa = node.addr | (ipa & off_mask)                   # rules.stage_oa
-        entry = node.leaves.get(0)
+                raise WalkFault(Fault(FaultType.TRANSLATION, level, 2, s1ptw=s1ptw, ipa=ipa, reason=note))
+        pa = addr | (ipa & off_mask)                        # rules.stage_oa
+        entry = leaves.get(0)
         if entry is None:
-            entry = node.leaves[0] = _LeafEntry(decode_s2_leaf(raw, level, kind.text, granule_shift=st.g, ds=st.ds,
+            entry = leaves[0] = _LeafEntry(decode_s2_leaf(raw, level, kind.text, granule_shift=st.g, ds=st.ds,
                                                                lpa64=st.lpa64, hd=p.hd, ha=p.ha, sh=p.sh,
                                                                xnx=self.xnx), {})
-        leaf = entry.leaf
-        # a stage 1 table fetch (s1ptw) reads its descriptor: S2AP read permission, then HCR_EL2.PTW
-        checks = S2_WALK_LEAF_CHECKS if s1ptw else LEAF_CHECKS
-        plan = entry.plans.get((s1ptw, access, el))
+        leaf, plans = entry
+        plan = plans.get((s1ptw, access, el))
         if plan is None:
+            # a stage 1 table fetch (s1ptw) reads its descriptor: S2AP read permission, then HCR_EL2.PTW
+            checks = S2_WALK_LEAF_CHECKS if s1ptw else LEAF_CHECKS
             judge = self.s2_judge(leaf, access, el, s1ptw)
-            plan = entry.plans[(s1ptw, access, el)] = (
-                *_checks_plan(checks, lambda chk: chk.test(p, raw, 0, judge)), judge)
+            plan = plans[(s1ptw, access, el)] = (*_checks_plan(checks, lambda chk: chk.test(p, raw, 0, judge)), judge)
         per_address, chk, judge = plan
         for check in per_address:
             if check.test(p, raw, pa, judge):
