@@ -3,10 +3,11 @@
 ``pgwalk decode descriptor VALUE --granule 4k --level 3 [--stage 2] [--ds]``
 and the ``pgd=``/``p4d=``/``pud=``/``pmd=``/``pte=`` values an oops logs
 come here.  Nothing is restated: the entry's kind is
-:func:`pgwalk.walk.decode_descriptor_type`, its addresses
-:func:`pgwalk.walk.next_table_base` / :func:`pgwalk.walk.leaf_base`, its
+:func:`pgwalk.rules.decode_descriptor_type`, its size
+:func:`pgwalk.rules.level_shift`, its addresses
+:func:`pgwalk.rules.next_table_base` / :func:`pgwalk.rules.leaf_base`, its
 attributes and permissions the walker's own leaf decoding
-(:func:`pgwalk.walk.s1_leaf`, :func:`pgwalk.walk.s2_leaf`, which call
+(:func:`pgwalk.walk.decode_s1_leaf`, :func:`pgwalk.walk.decode_s2_leaf`, which call
 :mod:`pgwalk.attrs` and :mod:`pgwalk.perms`), and its fields and RES0 bits
 the layouts of :mod:`pgwalk.formats.descriptors`.
 
@@ -18,18 +19,17 @@ APTable/XNTable limits from the tables above are not applied.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 from .errors import InputError
 from .formats import descriptors as D
 from .formats.fields import Layout
+from .rules import FINAL_LEVEL, DescType, decode_descriptor_type, level_shift, next_table_base
 
 __all__ = ["DescriptorReport", "decode_descriptor", "decode_logged_walk", "GRANULES"]
 
 #: granule names -> log2 of the granule size
 GRANULES = {"4k": 12, "16k": 14, "64k": 16}
 _M64 = (1 << 64) - 1
-_FINAL = 3
 
 
 @dataclass
@@ -105,11 +105,11 @@ def decode_descriptor(value: int, *, granule: int | str, level: int, stage: int 
     :param two_el: the regime has EL0 (EL1&0, EL2&0): AP[1], UXN/PXN and nG apply
     :raises InputError: for a level, granule or value out of range
     """
-    from .walk import decode_descriptor_type, leaf_base, next_table_base, s1_leaf, s2_leaf
+    from .walk import decode_s1_leaf, decode_s2_leaf
     g = GRANULES.get(str(granule).lower()) if not isinstance(granule, int) else granule
     if g not in (12, 14, 16):
         raise InputError(f"--granule: {granule!r} is not 4k, 16k or 64k")
-    if not -1 <= level <= _FINAL:
+    if not -1 <= level <= FINAL_LEVEL:
         raise InputError(f"--level: {level} is not -1..3")
     if level == -1 and not (ds and g in (12, 14)):
         raise InputError("level -1 exists only with DS = 1 (4KB or 16KB granule, 52-bit addresses)")
@@ -122,19 +122,19 @@ def decode_descriptor(value: int, *, granule: int | str, level: int, stage: int 
     lpa64 = g == 16 and pa_bits >= 52
     pa_max = 52 if (ds or lpa64) else pa_bits
     kind = decode_descriptor_type(value, level, ds, g, pa_max)
-    r = DescriptorReport(value, stage, level, g, ds, kind, name)
-    if kind == "invalid":
+    r = DescriptorReport(value, stage, level, g, ds, kind.text, name)
+    if kind is DescType.INVALID:
         r.notes.append("invalid (bit 0 = 0): a walk reaching it takes a Translation fault at this level; "
                        "the other bits are ignored by hardware (software may keep data there)")
         return r
-    if kind == "reserved":
+    if kind is DescType.RESERVED:
         r.problems.append("reserved encoding at level 3 (bits[1:0] = 0b01): a Translation fault")
         return r
-    if kind == "illegal block":
+    if kind is DescType.ILLEGAL_BLOCK:
         r.problems.append(f"a block is not allowed at level {level} with a {1 << (g - 10)}KB granule"
                           f"{' and DS = 1' if ds else ''}: a Translation fault")
         return r
-    if kind == "table":
+    if kind is DescType.TABLE:
         layout = (D.s1_table_layout if stage == 1 else D.s2_table_layout)(g, ds, lpa64)
         r.layout, r.fields = layout, layout.decode(value)
         r.address = next_table_base(value, g, ds, lpa64)
@@ -146,8 +146,8 @@ def decode_descriptor(value: int, *, granule: int | str, level: int, stage: int 
             r.notes.append("APTable/UXNTable/PXNTable limit every entry below this table")
         return r
     # block or page
-    leafsize = g + (g - 3) * (_FINAL - level)
-    block = kind == "block"
+    leafsize = level_shift(level, g)
+    block = kind is DescType.BLOCK
     layout = (D.s1_leaf_layout if stage == 1 else D.s2_leaf_layout)(leafsize, ds, lpa64, block)
     r.layout, r.fields = layout, layout.decode(value)
     r.size_shift = leafsize
@@ -158,9 +158,7 @@ def decode_descriptor(value: int, *, granule: int | str, level: int, stage: int 
     if value & res0:
         r.problems.append(f"RES0 bits set: {value & res0:#x}")
     if stage == 1:
-        p = SimpleNamespace(granule_shift=g, has_unprivileged=two_el, sh=0, ds=ds, lpa64=lpa64, hd=False, ha=False)
-        leaf = s1_leaf(SimpleNamespace(mair=mair or 0, mair_known=mair is not None), p, value, level, kind, 0, False,
-                       False)
+        leaf = decode_s1_leaf(value, level, kind.text, granule_shift=g, ds=ds, lpa64=lpa64, two_el=two_el, mair=mair)
         r.permissions = (f"EL1 {leaf.perms.text(False)} EL0 {leaf.perms.text(True)}" if two_el else
                          f"{leaf.perms.text(False)}")
         if mair is not None and leaf.attrs is not None:
@@ -169,8 +167,7 @@ def decode_descriptor(value: int, *, granule: int | str, level: int, stage: int 
             r.notes.append(f"memory type: MAIR attribute {leaf.attr_index} (give --mair to name it)")
             r.memory = None if ds else _SH_TEXT[r.fields["SH"]]
     else:
-        s2 = SimpleNamespace(granule_shift=g, ds=ds, sh=0, hd=False, ha=False, lpa64=lpa64)
-        leaf = s2_leaf(SimpleNamespace(s2=s2, features=SimpleNamespace(xnx=True)), value, level, kind)
+        leaf = decode_s2_leaf(value, level, kind.text, granule_shift=g, ds=ds, lpa64=lpa64, xnx=True)
         r.permissions = f"EL1 {leaf.perms.text(False)} EL0 {leaf.perms.text(True)}"
         r.memory = leaf.attrs.describe()
     r.address = leaf.oa_base

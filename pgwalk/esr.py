@@ -1412,11 +1412,13 @@ def _plain(name: str, layout: Layout, value: int) -> RegisterReport:
 
 def _s1_region(p) -> dict:
     """What ``decode`` shows of one VA range: the walker's own :class:`S1WalkParams`."""
+    from .params import granule_name
+    from .rules import FINAL_LEVEL, table_entries
     g = p.granule_shift
     start = p.start_level
-    out: dict = {"txsz": p.txsz, "va_bits": p.iasize, "granule": f"{1 << (g - 10)}KB", "granule_shift": g,
-                 "effective_ds": int(p.ds), "start_level": start, "levels": 4 - start,
-                 "start_table_entries": 1 << (p.iasize - ((3 - start) * p.stride + g)),
+    out: dict = {"txsz": p.txsz, "va_bits": p.iasize, "granule": granule_name(g), "granule_shift": g,
+                 "effective_ds": int(p.ds), "start_level": start, "levels": FINAL_LEVEL + 1 - start,
+                 "start_table_entries": table_entries(start, start, p.iasize, g),
                  "pa_bits": p.oa_bits}
     if p.config_fault:
         out["config_fault"] = p.config_fault
@@ -1473,19 +1475,21 @@ def _tcr_stage1(rep: RegisterReport, value: int, layout: Layout, tcr_name: str, 
 
 
 def _vtcr(rep: RegisterReport, value: int, id_regs: Mapping[str, int]) -> None:
-    from .params import Features, s2_params
+    from .params import Features, granule_name, s2_params
+    from .rules import index_width
     regs = dict(id_regs)
     regs["VTCR_EL2"] = value
     features = Features.from_registers(regs)
     s2 = s2_params(regs, features)
     g = s2.granule_shift
-    d: dict = {"ipa_bits": s2.iasize, "t0sz": s2.txsz, "pa_bits": s2.oa_bits, "granule": f"{1 << (g - 10)}KB",
+    d: dict = {"ipa_bits": s2.iasize, "t0sz": s2.txsz, "pa_bits": s2.oa_bits, "granule": granule_name(g),
                "granule_shift": g, "effective_ds": int(s2.ds), "start_level": s2.start_level}
     for note in s2.notes:
         rep.warnings.append(note)
     if s2.start_level is not None:
-        top = s2.iasize - ((3 - s2.start_level) * s2.stride + g)
-        d["start_table_entries"] = 1 << top if top > 0 else 0
+        # a start level that resolves no IPA bits is inconsistent (a configuration fault): no entries
+        width = index_width(s2.start_level, s2.start_level, s2.iasize, g)
+        d["start_table_entries"] = 1 << width if width else 0
         d["concatenated_tables"] = s2.concatenated
     if s2.config_fault:
         d["config_fault"] = s2.config_fault

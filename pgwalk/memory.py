@@ -302,6 +302,9 @@ class PhysicalMemory:
             (r.end, getattr(b, "buffer", None), r.offset - r.base, getattr(b, "read_u64", None))
             for r, b in pieces
         ]
+        # (base, end, buffer, buffer index of pa 0) of the buffer region read_u64 read last: walks
+        # read many words of one region in a row (a region never matches before the first read)
+        self._last: tuple[int, int, Any, int] = (1, 0, None, 0)
         self._closed = False
 
     # -- constructors ------------------------------------------------------
@@ -340,11 +343,15 @@ class PhysicalMemory:
 
     def read_u64(self, pa: int, big_endian: bool = False) -> int:
         """The 64-bit word at ``pa`` (little-endian unless ``big_endian``)."""
+        base, end, buf, adj = self._last
+        if base <= pa and pa + 8 <= end:
+            return (_BE_U64 if big_endian else _LE_U64)(buf, pa + adj)[0]
         i = bisect_right(self._bases, pa) - 1
         if i >= 0:
             end, buf, adj, u64 = self._entries[i]
             if pa + 8 <= end:
                 if buf is not None:
+                    self._last = (self._bases[i], end, buf, adj)
                     return (_BE_U64 if big_endian else _LE_U64)(buf, pa + adj)[0]
                 if u64 is not None:
                     return u64(pa + adj, big_endian)
@@ -493,6 +500,7 @@ class PhysicalMemory:
         self._closed = True
         self._bases = []
         self._entries = []
+        self._last = (1, 0, None, 0)
         for b in self._owned:
             b.close()
 

@@ -41,7 +41,12 @@ class Regime(enum.Enum):
     @property
     def has_unprivileged(self) -> bool:
         """ASL ``HasUnprivileged``: two VA ranges, AP[1], nG, UXN/PXN, PAN."""
-        return self in (Regime.EL10, Regime.EL20)
+        return self is _EL10 or self is _EL20
+
+
+# the members as module constants: looking a member up on its Enum class is slow (Python 3.11),
+# and the walks ask has_unprivileged per address
+_EL10, _EL20 = Regime.EL10, Regime.EL20
 
 
 def granule_name(granule_shift: int) -> str:

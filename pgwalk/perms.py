@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = ["Access", "S1Perms", "S2Perms", "s1_direct_base_permissions", "s1_check",
-           "s2_direct_base_permissions", "s2_check"]
+           "s2_direct_base_permissions", "s2_check", "rwx_text"]
+
+
+def rwx_text(r: bool, w: bool, x: bool) -> str:
+    """Read, write and execute permission as ``"rwx"`` text, ``-`` for each one denied."""
+    return ("r" if r else "-") + ("w" if w else "-") + ("x" if x else "-")
 
 
 class Access(enum.Enum):
@@ -44,7 +49,7 @@ class S1Perms:
 
     def text(self, el0: bool) -> str:
         r, w, x = (self.ur, self.uw, self.ux) if el0 else (self.pr, self.pw, self.px)
-        return ("r" if r else "-") + ("w" if w else "-") + ("x" if x else "-")
+        return rwx_text(r, w, x)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +62,7 @@ class S2Perms:
     x_el0: bool
 
     def text(self, el0: bool) -> str:
-        x = self.x_el0 if el0 else self.x_el1
-        return ("r" if self.r else "-") + ("w" if self.w else "-") + ("x" if x else "-")
+        return rwx_text(self.r, self.w, self.x_el0 if el0 else self.x_el1)
 
 
 @lru_cache(maxsize=4096)

@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from .rules import DescType
+
 __all__ = ["render_translation", "render_trace", "result_line", "result_pieces", "result_text", "size_text"]
 
 
@@ -44,7 +46,7 @@ _TRACE_COLUMNS = (("stage", "right"), ("lvl", "right"), ("table", "right"), ("id
                   ("desc addr", "right"), ("descriptor", "right"), ("kind", "left"), ("fields", "left"))
 #: the narrowest fields column the table form is used with (else the steps are stacked)
 _MIN_FIELDS_WIDTH = 24
-_RED_KINDS = ("invalid", "reserved", "illegal block", "not in image", "s2 fault")
+_RED_KINDS = tuple(t.text for t in DescType if t.faults) + ("not in image", "s2 fault")
 
 
 def _trace_rows(d: dict[str, Any]) -> list[tuple[list[str], str, str, str]]:

@@ -45,8 +45,9 @@ from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permission
     s2_direct_base_permissions
 
 __all__ = [
-    "FINAL_LEVEL", "DESCRIPTOR_BYTES", "DescType", "level_shift", "index_width", "table_entries", "table_index",
-    "descriptor_address", "walk_stages", "addr_top", "va_range", "va_is_out_of_range", "s1_disabled_out_of_range",
+    "FINAL_LEVEL", "DESCRIPTOR_BYTES", "DescType", "level_shift", "index_width", "table_entries", "index_bits",
+    "table_index", "descriptor_address", "walk_stages", "addr_top", "va_range", "va_is_out_of_range",
+    "s1_disabled_out_of_range",
     "s1_disabled_output", "decode_descriptor_type", "descriptor_types", "next_table_base", "leaf_base",
     "with_leaf_base", "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB",
     "TABLE_ATTR_BITS",
@@ -91,6 +92,8 @@ _FLAT_BITS = 56
 def _k(like: Any, value: int) -> Any:
     """``value`` as a constant of ``like``'s kind: a numpy scalar of its dtype for an
     array (numpy would otherwise widen uint64 with Python ints), the int itself otherwise."""
+    if like.__class__ is int:       # the scalar walk's case, first: it is on its hot path
+        return value
     dt = getattr(like, "dtype", None)
     return value if dt is None else dt.type(value)
 
@@ -128,10 +131,15 @@ def table_entries(level: int, start_level: int, iasize: int, granule_shift: int)
     return 1 << index_width(level, start_level, iasize, granule_shift)
 
 
+def index_bits(level: int, start_level: int, iasize: int, granule_shift: int) -> tuple[int, int]:
+    """``(lsb, mask)``: :func:`table_index` at ``level`` is ``(ia >> lsb) & mask`` (for a driver
+    that works them out once per walk configuration)."""
+    return level_shift(level, granule_shift), _ones(index_width(level, start_level, iasize, granule_shift))
+
+
 def table_index(ia: Any, level: int, start_level: int, iasize: int, granule_shift: int) -> Any:
     """ASL ``S1TTEntryAddress`` / ``S2TTEntryAddress``: the index ``ia`` selects at ``level``."""
-    lsb = level_shift(level, granule_shift)
-    mask = _ones(index_width(level, start_level, iasize, granule_shift))
+    lsb, mask = index_bits(level, start_level, iasize, granule_shift)
     return (ia >> _k(ia, lsb)) & _k(ia, mask)
 
 
@@ -182,6 +190,8 @@ def va_is_out_of_range(va: Any, iasize: int, addrtop: int, upper: bool) -> Any:
     if addrtop < iasize:
         return (va & _k(va, 0)) != _k(va, 0)          # never (False, or an array of False)
     field = _ones(addrtop - iasize + 1) << iasize     # VA[addrtop:iasize] in place
+    if va.__class__ is int:                           # the same, without _k (the scalar walk's hot path)
+        return va & field != (field if upper else 0)
     return (va & _k(va, field)) != _k(va, field if upper else 0)
 
 
@@ -454,13 +464,19 @@ class Check(NamedTuple):
     """One check that can stop a walk: ``test`` holds (True, or a bool array per lane) when the
     walk faults with ``fault`` (``None``: not a fault, the walk cannot go on -- an unknown table
     base register) at ``level`` (``None``: the level being walked); ``reason`` says why, for the
-    scalar walk's trace (same arguments as ``test``)."""
+    scalar walk's trace (same arguments as ``test``).
+
+    ``per_address`` False says ``test`` does not look at the address (the input address of a
+    setup check, the output address of a leaf check): it depends only on the walk parameters,
+    the access and EL, and the descriptor, so a driver may evaluate it once per configuration
+    or per descriptor and reuse the answer (the order of the checks still decides)."""
 
     name: str
     fault: FaultType | None
     level: int | None
     test: Callable[..., Any]
     reason: Callable[..., str]
+    per_address: bool = True
 
 
 def _const(like: Any, value: bool) -> Any:
@@ -472,8 +488,11 @@ def _const(like: Any, value: bool) -> Any:
     return value
 
 
+_EXEC = Access.EXEC
+
+
 def _s1_addr_top(p: Any, access: Access | None) -> int:
-    return addr_top(p.tbi, p.tbid, access is Access.EXEC)
+    return addr_top(p.tbi, p.tbid, access is _EXEC)
 
 
 #: Stage 1, before the walk (ASL ``AArch64.S1Translate``, ``S1Walk``): ``test(p, va, access, el)``
@@ -481,23 +500,25 @@ def _s1_addr_top(p: Any, access: Access | None) -> int:
 S1_SETUP_CHECKS: tuple[Check, ...] = (
     Check("configuration", FaultType.TRANSLATION, 0,
           lambda p, va, access, el: _const(va, bool(p.config_fault)),
-          lambda p, va, access, el: p.config_fault),
+          lambda p, va, access, el: p.config_fault, per_address=False),
     Check("VA range", FaultType.TRANSLATION, 0,
           lambda p, va, access, el: va_is_out_of_range(va, p.iasize, _s1_addr_top(p, access),
                                                        p.has_unprivileged and p.varange == 1),
           lambda p, va, access, el: f"VA {va:#x} is outside the {p.iasize}-bit {p.ttbr_name} range"),
     Check("E0PD", FaultType.TRANSLATION, 0,
           lambda p, va, access, el: _const(va, bool(p.has_unprivileged and el == 0 and p.e0pd)),
-          lambda p, va, access, el: f"E0PD{p.varange} = 1 and the access is from EL0"),
+          lambda p, va, access, el: f"E0PD{p.varange} = 1 and the access is from EL0", per_address=False),
     Check("EPD", FaultType.TRANSLATION, 0,
           lambda p, va, access, el: _const(va, bool(p.has_unprivileged and p.epd)),
-          lambda p, va, access, el: f"EPD{p.varange} = 1: walks through {p.ttbr_name} are disabled"),
+          lambda p, va, access, el: f"EPD{p.varange} = 1: walks through {p.ttbr_name} are disabled",
+          per_address=False),
     Check("table base known", None, 0,
           lambda p, va, access, el: _const(va, not p.ttbr_known),
-          lambda p, va, access, el: f"{p.ttbr_name} is unknown"),
+          lambda p, va, access, el: f"{p.ttbr_name} is unknown", per_address=False),
     Check("table base size", FaultType.ADDRESS_SIZE, 0,
           lambda p, va, access, el: _const(va, bool(p.base_fault)),
-          lambda p, va, access, el: f"{p.ttbr_name} base {p.base:#x} is beyond the {p.oa_bits}-bit output size"),
+          lambda p, va, access, el: f"{p.ttbr_name} base {p.base:#x} is beyond the {p.oa_bits}-bit output size",
+          per_address=False),
 )
 
 #: Stage 2, before the walk (ASL ``AArch64.S2Translate``, ``S2Walk``): ``test(s2, ipa, access, el)``
@@ -505,13 +526,14 @@ S1_SETUP_CHECKS: tuple[Check, ...] = (
 S2_SETUP_CHECKS: tuple[Check, ...] = (
     Check("configuration", FaultType.TRANSLATION, 0,
           lambda s2, ipa, access, el: _const(ipa, bool(s2.config_fault)),
-          lambda s2, ipa, access, el: s2.config_fault),
+          lambda s2, ipa, access, el: s2.config_fault, per_address=False),
     Check("IPA range", FaultType.TRANSLATION, 0,
           lambda s2, ipa, access, el: (ipa >> _k(ipa, s2.iasize)) != _k(ipa, 0),
           lambda s2, ipa, access, el: f"IPA {ipa:#x} is outside the {s2.iasize}-bit input range"),
     Check("table base size", FaultType.ADDRESS_SIZE, 0,
           lambda s2, ipa, access, el: _const(ipa, bool(s2.base_fault)),
-          lambda s2, ipa, access, el: f"VTTBR_EL2 base {s2.base:#x} is beyond the {s2.oa_bits}-bit output size"),
+          lambda s2, ipa, access, el: f"VTTBR_EL2 base {s2.base:#x} is beyond the {s2.oa_bits}-bit output size",
+          per_address=False),
 )
 
 #: The setup checks that hold for a whole tree or for none of it (neither the input address nor
@@ -534,7 +556,8 @@ def tree_disabled(checks: tuple[Check, ...], p: Any) -> str:
 TABLE_CHECKS: tuple[Check, ...] = (
     Check("next-level table size", FaultType.ADDRESS_SIZE, None,
           lambda p, raw, nxt: oa_out_of_range(nxt, _k(nxt, p.oa_bits)),
-          lambda p, raw, nxt: f"next-level table {nxt:#x} is beyond the {p.oa_bits}-bit output size"),
+          lambda p, raw, nxt: f"next-level table {nxt:#x} is beyond the {p.oa_bits}-bit output size",
+          per_address=False),
 )
 
 
@@ -565,10 +588,10 @@ LEAF_CHECKS: tuple[Check, ...] = (
           lambda p, raw, oa, judge: f"output address {oa:#x} is beyond the {p.oa_bits}-bit output size"),
     Check("access flag", FaultType.ACCESS_FLAG, None,
           lambda p, raw, oa, judge: af_fault(raw, p.ha),
-          lambda p, raw, oa, judge: "AF = 0 and hardware AF update is off"),
+          lambda p, raw, oa, judge: "AF = 0 and hardware AF update is off", per_address=False),
     Check("permission", FaultType.PERMISSION, None,
           lambda p, raw, oa, judge: judge(raw),
-          lambda p, raw, oa, judge: "permissions deny the access"),
+          lambda p, raw, oa, judge: "permissions deny the access", per_address=False),
 )
 
 #: The stage 2 leaf of a stage 1 table fetch (S1PTW): the leaf checks, whose permission check is
@@ -576,8 +599,9 @@ LEAF_CHECKS: tuple[Check, ...] = (
 S2_WALK_LEAF_CHECKS: tuple[Check, ...] = LEAF_CHECKS[:2] + (
     Check("walk read permission", FaultType.PERMISSION, None,
           lambda s2, raw, oa, judge: judge(raw),
-          lambda s2, raw, oa, judge: "stage 2 denies the stage 1 walk read access (S2AP)"),
+          lambda s2, raw, oa, judge: "stage 2 denies the stage 1 walk read access (S2AP)", per_address=False),
     Check("walk to Device memory", FaultType.PERMISSION, None,
           lambda s2, raw, oa, judge: s2_walk_device(_field(raw, _MEMATTR), s2.fwb) & s2.ptw,
-          lambda s2, raw, oa, judge: "stage 1 table in stage 2 Device memory with HCR_EL2.PTW = 1"),
+          lambda s2, raw, oa, judge: "stage 1 table in stage 2 Device memory with HCR_EL2.PTW = 1",
+          per_address=False),
 )

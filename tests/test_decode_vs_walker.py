@@ -7,7 +7,7 @@ levels, IA/OA sizes, concatenation) must be what ``setup_from_registers`` decide
 configuration fault must be shown as a warning.
 """
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from pgwalk.esr import decode_register
 from pgwalk.params import Regime, setup_from_registers
@@ -33,6 +33,13 @@ def _ids(mmfr0):
 
 @settings(max_examples=300, deadline=None)
 @given(case=st.sampled_from(sorted(CASES)), value=REG, mmfr0=MMFR0)
+# configuration faults in every regime, whatever the random values cover: TxSZ below the
+# minimum (a 52-bit VA without DS) and above the maximum
+@example(case=("TCR_EL1", False), value=0x8 | 16 << 16 | 2 << 30, mmfr0=None)
+@example(case=("TCR_EL1", False), value=50 | 16 << 16 | 2 << 30 | 5 << 32, mmfr0=MMFR0_VARIANTS[2])
+@example(case=("TCR_EL2", False), value=12, mmfr0=MMFR0_VARIANTS[1])
+@example(case=("TCR_EL2", True), value=12 | 12 << 16 | 2 << 30, mmfr0=MMFR0_VARIANTS[3])
+@example(case=("TCR_EL3", False), value=60, mmfr0=None)
 def test_decode_tcr_agrees_with_walker(case, value, mmfr0):
     name, e2h = case
     regime, extra = CASES[case]
@@ -54,6 +61,13 @@ def test_decode_tcr_agrees_with_walker(case, value, mmfr0):
 
 @settings(max_examples=300, deadline=None)
 @given(value=REG, mmfr0=MMFR0)
+# each kind of stage 2 configuration fault: T0SZ below the minimum, a reserved SL0, a start level
+# inconsistent with the IPA size, an IPA wider than the output size, and none
+@example(value=0x1008C, mmfr0=None)
+@example(value=16 | 3 << 6 | 1 << 14 | 5 << 16, mmfr0=MMFR0_VARIANTS[2])
+@example(value=16 | 0 << 6 | 5 << 16, mmfr0=MMFR0_VARIANTS[2])
+@example(value=16 | 2 << 6 | 0 << 16, mmfr0=MMFR0_VARIANTS[2])
+@example(value=24 | 1 << 6 | 2 << 16 | 1 << 31, mmfr0=MMFR0_VARIANTS[1])
 def test_decode_vtcr_agrees_with_walker(value, mmfr0):
     rep = decode_register("VTCR_EL2", value, id_registers=_ids(mmfr0))
     regs = {"TCR_EL1": 0x10, "SCTLR_EL1": 1, "HCR_EL2": 1, "VTCR_EL2": value, **_ids(mmfr0)}

@@ -210,3 +210,28 @@ def test_geometry(g):
     assert R.table_entries(2, 1, 48, g) == 1 << (g - 3)
     assert R.table_entries(0, 0, 48, 12) == 512 and R.table_entries(1, 1, 36, 12) == 64
     assert R.table_entries(0, 0, 40, 12) == 2    # a stage 2 start level narrower than a table
+
+
+@settings(max_examples=60, deadline=None)
+@given(values, st.integers(min_value=25, max_value=48), st.booleans(), st.booleans(), st.booleans(),
+       st.booleans(), st.integers(min_value=0, max_value=1), st.sampled_from([None, *Access]), u64)
+def test_checks_not_per_address_ignore_the_address(xs, iasize, tbi, epd, e0pd, base_fault, el, access, raw):
+    """A check marked ``per_address=False`` (a driver evaluates it once per configuration or per
+    descriptor) gives one answer whatever the address: the input address of a setup check, the
+    output address of a leaf check."""
+    p = _P(config_fault="" if base_fault else "bad", iasize=iasize, tbi=tbi, tbid=False, has_unprivileged=True,
+           varange=1, e0pd=e0pd, epd=epd, ttbr_known=not epd, base_fault=base_fault, oa_bits=40, ha=tbi,
+           ttbr_name="TTBR1_EL1", base=0, fwb=e0pd, ptw=True)
+    judge = lambda r: R.af_fault(r, False)  # noqa: E731  (any function of the descriptor)
+    fixed = [c for c in R.S1_SETUP_CHECKS + R.S2_SETUP_CHECKS if not c.per_address]
+    assert {c.name for c in fixed} >= {"configuration", "EPD", "E0PD", "table base known", "table base size"}
+    for chk in fixed:
+        answers = {bool(chk.test(p, x, access, el)) for x in xs}
+        answers.add(bool(chk.test(p, 0, access, el)))
+        assert len(answers) == 1, chk.name
+    for chk in R.LEAF_CHECKS + R.S2_WALK_LEAF_CHECKS:
+        if not chk.per_address:
+            answers = {bool(chk.test(p, raw, x, judge)) for x in xs}
+            answers.add(bool(chk.test(p, raw, 0, judge)))
+            assert len(answers) == 1, chk.name
+    assert [c.name for c in R.LEAF_CHECKS if c.per_address] == ["output size"]
