@@ -33,6 +33,7 @@ from .formats import descriptors as D
 from .formats.fields import Layout
 from .params import (FINAL_LEVEL, Regime, S1WalkParams, S2WalkParams, TranslationSetup, block_desc_supported,
                      oa_out_of_range)
+from . import rules
 from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
 
 __all__ = ["Memory", "TraceStep", "Leaf", "AFUpdate", "Translation", "translate", "s2_translate", "decode_descriptor_type",
@@ -315,7 +316,7 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
         # A stage 1 walk reads its descriptor: S2AP read permission, and with
         # HCR_EL2.PTW = 1 a walk into stage 2 Device memory is a Permission fault.
         device = s2_walk_device(_MEMATTR.get(raw), s2.fwb)
-        if not perms.r:
+        if not s2_check(perms, None, el0=False):
             raise fault(FaultType.PERMISSION, level, "stage 2 denies the stage 1 walk read access (S2AP)")
         if s2.ptw and device:
             raise fault(FaultType.PERMISSION, level, "stage 1 table in stage 2 Device memory with HCR_EL2.PTW = 1")
@@ -342,8 +343,7 @@ def s2_leaf(setup: TranslationSetup, raw: int, level: int, kind: str) -> Leaf:
     g = s2.granule_shift
     leafsize = g + (g - 3) * (FINAL_LEVEL - level)
     sh = s2.sh if s2.ds else _SH.get(raw)
-    perms = s2_direct_base_permissions(s2ap=_S2AP.get(raw), xn=_S2XN.get(raw), dbm=bool(_DBM.get(raw)),
-                                       hd=s2.hd, xnx=setup.features.xnx)
+    perms = rules.s2_leaf_permissions(s2, raw, setup.features.xnx)   # direct or indirect (FEAT_S2PIE)
     s2attrs = A.s2_decode_mem_attrs(_MEMATTR.get(raw), sh)
     af = bool(_AF.get(raw))
     return Leaf(2, level, kind, raw, leaf_base(raw, leafsize, s2.ds, s2.lpa64), leafsize, s2attrs, perms,
@@ -483,7 +483,7 @@ def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | Non
     if access is not None and not s1_check(perms, access, el0=el == 0, pan=pan, epan=setup.epan, wxn=setup.wxn):
         raise fault(FaultType.PERMISSION, level,
                     f"stage 1 permissions {perms.text(el == 0)} at EL{el}"
-                    f"{' with PAN' if pan else ''} deny the {access.value}")
+                    f"{' with PAN' if pan else ''} deny the {access.value}{rules.s1_permission_note(perms, access, el, pan, setup)}")
     return oa, leaf
 
 
@@ -499,9 +499,7 @@ def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind
     attr_index = _ATTRINDX.get(raw)
     # MAIR not given: the attributes are unknown (None), not what a MAIR of 0 would say
     memattrs = A.s1_decode_mem_attrs((setup.mair >> (8 * attr_index)) & 0xFF, sh) if setup.mair_known else None
-    perms = s1_direct_base_permissions(
-        two_el=two_el, ap=_AP.get(raw), uxn=bool(_UXN.get(raw)), pxn=bool(_PXN.get(raw)) and two_el,
-        dbm=bool(_DBM.get(raw)), hd=p.hd, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table)
+    perms = rules.s1_leaf_permissions(p, raw, ap_table, uxn_table, pxn_table)   # direct or indirect (FEAT_S1PIE)
     af = bool(_AF.get(raw))
     return Leaf(1, level, kind, raw, leaf_base(raw, leafsize, p.ds, p.lpa64), leafsize, memattrs, perms,
                 af, bool(_NG.get(raw)) and two_el, bool(_CONT.get(raw)), bool(_DBM.get(raw)),
