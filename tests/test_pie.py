@@ -224,6 +224,8 @@ def test_setup_pie_params_and_notes():
     assert any("AIE = 1 is not modelled" in n for n in s.notes)
     with pytest.raises(RegisterError, match="D128"):
         setup_from_registers({**_REGS, "TCR2_EL1": 0x20})
+    with pytest.raises(RegisterError, match="VTCR_EL2.D128"):
+        setup_from_registers({**_REGS, "HCR_EL2": 1, "VTCR_EL2": 0x80000035 | 1 << 38})
     # ID_AA64MMFR3_EL1 without S1PIE: TCR2_EL1.PIE has no effect
     s = setup_from_registers({**_REGS, "TCR2_EL1": 0x2, "ID_AA64MMFR3_EL1": 0x1})
     assert not s.ranges[1].perm.pie
