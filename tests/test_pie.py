@@ -238,3 +238,17 @@ def test_register_layouts():
     assert FR.ID_AA64MMFR3_EL1.decode(0x0111_0000)["S1POE"] == 1
     assert FR.SCR_EL3["TCR2En"].lsb == 43 and FR.HCRX_EL2["TCR2En"].lsb == 14
     assert FR.REGISTER_LAYOUTS["S2PIR_EL2"] is FR.S2PIR and FR.REGISTER_LAYOUTS["POR_EL0"] is FR.POR
+
+
+def test_decode_new_registers():
+    from pgwalk.esr import decode_register
+
+    rep = decode_register("TCR2_EL1", 0xA)
+    assert rep.fields["PIE"] == 1 and rep.fields["POE"] == 1 and rep.summary == "enabled: PIE, POE"
+    rep = decode_register("PIR_EL1", PIE_E1)
+    assert rep.fields["Perm14"] == PIE_RW and "14: RW" in rep.summary
+    assert decode_register("POR_EL0", 0x7).fields["Perm0"] == 7
+    assert decode_register("S2PIR_EL2", 0xF).summary.startswith("0: RW+puX")
+    assert "S1PIE" in decode_register("ID_AA64MMFR3_EL1", 0x100).summary
+    assert decode_register("HCRX_EL2", 1 << 14).fields["TCR2En"] == 1
+    assert decode_register("SCR_EL3", 1 << 43).fields["TCR2En"] == 1
