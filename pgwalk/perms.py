@@ -30,7 +30,7 @@ from .errors import UnknownRegister
 
 __all__ = ["Access", "S1Perms", "S2Perms", "PermFault", "s1_direct_base_permissions", "s1_check",
            "s2_direct_base_permissions", "s2_check", "pir_entry", "s1_indirect_base_permissions",
-           "s1_overlay_permissions", "s1_apply_overlay", "s1_effective", "s1_permission_fault",
+           "s1_overlay_permissions", "s1_apply_overlay", "s1_effective", "s1_rwx_text", "s1_permission_fault",
            "s2_indirect_base_permissions", "s2_overlay_permissions", "s2_apply_overlay", "s2_permission_fault",
            "unknown_s1_perms", "unknown_s2_perms", "PIR_TEXT", "S2PIR_TEXT", "POR_TEXT"]
 
@@ -223,6 +223,16 @@ def s1_effective(perms: S1Perms, *, el0: bool, pan: bool, epan: bool, wxn: bool)
     if ovl is not None:
         r, w, x = r and ovl[0], w and ovl[1], x and ovl[2]
     return r, w, x
+
+
+def s1_rwx_text(perms: S1Perms, *, el0: bool, pan: bool, epan: bool, wxn: bool) -> str:
+    """:func:`s1_effective` as ``"rwx"`` text (``"-"`` for a denied kind; a ``g`` when GCS accesses
+    are allowed); ``"unknown (REG not given)"`` when the permissions are unknown."""
+    if perms.unknown:
+        return f"unknown ({perms.unknown} not given)"
+    r, w, x = s1_effective(perms, el0=el0, pan=pan, epan=epan, wxn=wxn)
+    g = perms.ugcs if el0 else perms.pgcs
+    return ("r" if r else "-") + ("w" if w else "-") + ("x" if x else "-") + ("g" if g else "")
 
 
 def s1_permission_fault(perms: S1Perms, access: Access, *, el0: bool, pan: bool, epan: bool,
