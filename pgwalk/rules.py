@@ -383,9 +383,10 @@ def s1_leaf_permissions(p: Any, raw: int, ap_table: int, uxn_table: bool, pxn_ta
     the hierarchical bits the walk collected given: ASL ``AArch64.S1ComputePermissions`` picking
     ``S1DirectBasePermissions`` or ``S1IndirectBasePermissions`` and applying the overlay."""
     two_el = p.has_unprivileged
+    perm = getattr(p, "perm", None) or S1PermParams()     # a stand-in without it (decode descriptor): PIE off
     return _s1_perms(two_el, p.hd, _field(raw, _AP), bool(_field(raw, _UXN)), bool(_field(raw, _PXN)) and
-                     (two_el or p.perm.pie), bool(_field(raw, _DBM)), ap_table, uxn_table, pxn_table,
-                     _field(raw, D.S1_POINDEX), p.perm)
+                     (two_el or perm.pie), bool(_field(raw, _DBM)), ap_table, uxn_table, pxn_table,
+                     _field(raw, D.S1_POINDEX), perm)
 
 
 def s1_perms_of_code(code: int, two_el: bool, hd: bool, perm: S1PermParams = S1PermParams()) -> S1Perms:
@@ -440,7 +441,7 @@ def _s2_perms(s2ap: int, xn: int, dbm: bool, po_index: int, hd: bool, xnx: bool,
 def s2_leaf_permissions(s2: Any, raw: int, xnx: bool) -> S2Perms:
     """The permissions of a stage 2 leaf ``raw`` (``s2``: :class:`~pgwalk.params.S2WalkParams`)."""
     return _s2_perms(_field(raw, _S2AP), _field(raw, _S2XN), bool(_field(raw, _S2DBM)), _field(raw, D.S2_POINDEX),
-                     s2.hd, xnx, s2.perm)
+                     s2.hd, xnx, getattr(s2, "perm", None) or S2PermParams())
 
 
 def s2_perms_of_code(code: int, hd: bool, xnx: bool, perm: S2PermParams = S2PermParams()) -> S2Perms:
