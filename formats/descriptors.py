@@ -15,7 +15,7 @@ from .fields import Field, Layout
 __all__ = [
     "VALID", "TYPE", "s1_table_layout", "s1_leaf_layout", "s2_table_layout", "s2_leaf_layout",
     "ADDR_47", "DS_OA_49_48", "DS_OA_51_50", "LPA_OA_51_48", "S1_TABLE", "S1_LEAF", "S2_LEAF",
-    "TABLE_IGNORED", "table_res0_mask", "leaf_res0_masks",
+    "TABLE_IGNORED", "table_res0_mask", "leaf_res0_masks", "PI_INDEX_BITS", "NDIRTY", "S1_POINDEX", "S2_POINDEX",
 ]
 
 #: descriptor bit 0: valid
@@ -66,6 +66,18 @@ S2_LEAF = {
     "SW": Field("SW", 58, 55, "reserved for software"),
     "IGN": Field("IGN", 62, 59, "reserved for a System MMU / ignored"),
 }
+
+#: FEAT_S1PIE / FEAT_S2PIE (ASL ``AArch64.S1ApplyOutputPerms`` / ``S2ApplyOutputPerms``): a leaf's
+#: PIIndex is ``desc<54:53>:desc<51>:desc<6>``; the bit positions of PIIndex[0], [1], [2], [3]
+#: (AP[1] / S2AP[0], DBM, PXN / XN[0], UXN / XN[1] when indirection is off)
+PI_INDEX_BITS = (6, 51, 53, 54)
+#: with permission indirection AP[2] (S2AP[1]) is the dirty state: nDirty (stage 1), stage 2 "dirty" = 1 - it
+NDIRTY = Field("nDirty", 7, 7, "not dirty (with permission indirection; AP[2] otherwise)")
+#: FEAT_S1POE: the stage 1 overlay index, desc[62:60] (bits of PBHA when POE is not in use)
+S1_POINDEX = Field("POIndex", 62, 60, "permission overlay index (FEAT_S1POE)")
+#: FEAT_S2POE: the stage 2 overlay index, desc[62:59]
+S2_POINDEX = Field("S2POIndex", 62, 59, "stage 2 permission overlay index (FEAT_S2POE)")
+assert PI_INDEX_BITS == (S1_LEAF["AP"].lsb, S1_LEAF["DBM"].lsb, S1_LEAF["PXN"].lsb, S1_LEAF["UXN"].lsb)
 
 
 def _address_fields(lsb: int, ds: bool, lpa64: bool, table: bool) -> list[Field]:

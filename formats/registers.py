@@ -12,6 +12,8 @@ __all__ = [
     "TCR_EL1", "TCR_EL2_E2H0", "TCR_EL3", "VTCR_EL2", "TTBR", "TTBR_52", "VTTBR_EL2",
     "SCTLR", "HCR_EL2", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "ID_AA64ISAR1_EL1",
     "MAIR", "PAR_EL1_OK", "PAR_EL1_FAULT", "HPFAR_EL2", "PSTATE", "REGISTER_LAYOUTS",
+    "TCR2_EL1", "TCR2_EL2", "PIR", "S2PIR", "POR", "S2POR", "ID_AA64MMFR3_EL1", "ID_AA64PFR1_EL1",
+    "SCR_EL3", "HCRX_EL2", "PIR_PERMS", "S2PIR_PERMS", "POR_PERMS",
     "PS_BITS", "TG0_GRANULE", "TG1_GRANULE",
 ]
 
@@ -217,6 +219,116 @@ ID_AA64ISAR1_EL1 = Layout("ID_AA64ISAR1_EL1", fields([
     ("XS", 59, 56, "FEAT_XS: the XS attribute"), ("LS64", 63, 60),
 ]))
 
+# TCR2_EL1 (ARM D24.2.190), and TCR2_EL2 (D24.2.191) whose E2H = 1 layout adds AMEC0/1 and keeps
+# E0POE/D128/DisCHn/FNGn/A2 (with E2H = 0 those bits are RES0)
+_TCR2_COMMON = [
+    ("PnCH", 0, 0, "protected attribute enable: descriptor bit 52 is Protected (FEAT_THE)"),
+    ("PIE", 1, 1, "stage 1 permission indirection: PIIndex selects a PIR/PIRE0 entry (FEAT_S1PIE)"),
+    ("E0POE", 2, 2, "EL0 permission overlays, POR_EL0 (FEAT_S1POE)"),
+    ("POE", 3, 3, "privileged permission overlays, POR_EL1/POR_EL2 (FEAT_S1POE)"),
+    ("AIE", 4, 4, "attribute index extension: AttrIndx[3] selects MAIR2 (FEAT_AIE)"),
+    ("D128", 5, 5, "128-bit translation table descriptors, VMSAv9-128 (FEAT_D128)"),
+    ("PTTWI", 10, 10, "permit translation table walk incoherence (FEAT_THE)"),
+    ("HAFT", 11, 11, "hardware Access flag on table descriptors (FEAT_HAFT)"),
+]
+_TCR2_TAIL = [
+    ("DisCH0", 14, 14, "D128: Contiguous bit of TTBR0 start-table leaves treated as 0"),
+    ("DisCH1", 15, 15, "D128: Contiguous bit of TTBR1 start-table leaves treated as 0"),
+    ("A2", 16, 16, "two ASIDs (FEAT_ASID2)"),
+    ("FNG0", 17, 17, "TTBR0 translations non-global (FEAT_ASID2)"),
+    ("FNG1", 18, 18, "TTBR1 translations non-global (FEAT_ASID2)"),
+    ("FNGNA0", 20, 20, "TTBR0 non-global unless Assured (FEAT_THE)"),
+    ("FNGNA1", 21, 21, "TTBR1 non-global unless Assured (FEAT_THE)"),
+]
+TCR2_EL1 = Layout("TCR2_EL1", fields(_TCR2_COMMON + _TCR2_TAIL))
+TCR2_EL2 = Layout("TCR2_EL2", fields(_TCR2_COMMON + [
+    ("AMEC0", 12, 12, "alternate MECID, TTBR0_EL2 (FEAT_MEC)"),
+    ("AMEC1", 13, 13, "alternate MECID, TTBR1_EL2 (FEAT_MEC, E2H = 1)"),
+] + _TCR2_TAIL))
+
+#: PIR_ELx / PIRE0_ELx Perm<m> encodings (ASL AArch64.S1IndirectBasePermissions; "_O": overlay applies)
+PIR_PERMS = {
+    0b0000: "no access (overlay)", 0b0001: "R (overlay)", 0b0010: "X (overlay)", 0b0011: "RX (overlay)",
+    0b0100: "reserved: no access", 0b0101: "RW (overlay)", 0b0110: "RWX with WXN (overlay)", 0b0111: "RWX (overlay)",
+    0b1000: "R", 0b1001: "R and GCS", 0b1010: "RX", 0b1011: "reserved: no access",
+    0b1100: "RW", 0b1101: "reserved: no access", 0b1110: "RWX", 0b1111: "reserved: no access",
+}
+#: S2PIR_EL2 / S2POR_EL1 Perm<m> encodings (ASL AArch64.S2IndirectBasePermissions, S2OverlayPermissions)
+S2PIR_PERMS = {
+    0b0000: "no access", 0b0001: "reserved: no access", 0b0010: "MRO", 0b0011: "MRO-TL1",
+    0b0100: "WO", 0b0101: "reserved: no access", 0b0110: "MRO-TL0", 0b0111: "MRO-TL01",
+    0b1000: "RO", 0b1001: "RO+uX", 0b1010: "RO+pX", 0b1011: "RO+puX",
+    0b1100: "RW", 0b1101: "RW+uX", 0b1110: "RW+pX", 0b1111: "RW+puX",
+}
+#: POR_ELx Perm<m> encodings (ASL AArch64.S1OverlayPermissions): bit 0 R, bit 1 X, bit 2 W; 0b1xxx reserved
+POR_PERMS = {v: ("reserved: no access" if v & 0b1000 else
+                 ("".join(c for c, b in (("R", 1), ("W", 4), ("X", 2)) if v & b) or "no access"))
+             for v in range(16)}
+
+# PIR_EL1/EL2/EL3, PIRE0_EL1/EL2 (ARM D24.2.145-149), S2PIR_EL2 (D24.2.166): sixteen 4-bit Perm<m>
+PIR = Layout("PIR", fields([(f"Perm{n}", 4 * n + 3, 4 * n, f"permissions of PIIndex {n}", PIR_PERMS)
+                            for n in range(16)]))
+S2PIR = Layout("S2PIR_EL2", fields([(f"Perm{n}", 4 * n + 3, 4 * n, f"permissions of stage 2 PIIndex {n}", S2PIR_PERMS)
+                                    for n in range(16)]))
+# POR_EL0/EL1/EL2/EL3 (ARM D24.2.150-153): sixteen 4-bit Perm<m> (stage 1 POIndex is 3 bits: Perm0..7 used)
+POR = Layout("POR", fields([(f"Perm{n}", 4 * n + 3, 4 * n, f"overlay permissions of POIndex {n}", POR_PERMS)
+                            for n in range(16)]))
+# S2POR_EL1 (ARM D24.2.167): sixteen 4-bit Perm<m>, S2PIR's encodings
+S2POR = Layout("S2POR_EL1", fields([(f"Perm{n}", 4 * n + 3, 4 * n, f"stage 2 overlay permissions of S2POIndex {n}",
+                                     S2PIR_PERMS) for n in range(16)]))
+
+_FEAT = {0: "not implemented", 1: "implemented"}
+ID_AA64MMFR3_EL1 = Layout("ID_AA64MMFR3_EL1", fields([
+    ("TCRX", 3, 0, "FEAT_TCR2: TCR2_ELx", _FEAT),
+    ("SCTLRX", 7, 4, "FEAT_SCTLR2: SCTLR2_ELx", _FEAT),
+    ("S1PIE", 11, 8, "FEAT_S1PIE: stage 1 permission indirection", _FEAT),
+    ("S2PIE", 15, 12, "FEAT_S2PIE: stage 2 permission indirection", _FEAT),
+    ("S1POE", 19, 16, "FEAT_S1POE: stage 1 permission overlays", _FEAT),
+    ("S2POE", 23, 20, "FEAT_S2POE: stage 2 permission overlays", _FEAT),
+    ("AIE", 27, 24, "FEAT_AIE: MAIR2_ELx, AttrIndx[3]", _FEAT),
+    ("MEC", 31, 28, "FEAT_MEC", _FEAT),
+    ("D128", 35, 32, "FEAT_D128: VMSAv9-128", _FEAT),
+    ("D128_2", 39, 36, "FEAT_D128 at stage 2", _FEAT),
+    ("SNERR", 43, 40), ("ANERR", 47, 44), ("SDERR", 55, 52), ("ADERR", 59, 56),
+    ("Spec_FPACC", 63, 60),
+]))
+
+ID_AA64PFR1_EL1 = Layout("ID_AA64PFR1_EL1", fields([
+    ("BT", 3, 0, "FEAT_BTI"), ("SSBS", 7, 4), ("MTE", 11, 8), ("RAS_frac", 15, 12), ("MPAM_frac", 19, 16),
+    ("SME", 27, 24), ("RNDR_trap", 31, 28), ("CSV2_frac", 35, 32), ("NMI", 39, 36), ("MTE_frac", 43, 40),
+    ("GCS", 47, 44, "FEAT_GCS: guarded control stacks", _FEAT), ("THE", 51, 48, "FEAT_THE"),
+    ("MTEX", 55, 52), ("DF2", 59, 56), ("PFAR", 63, 60),
+]))
+
+# SCR_EL3: the enables the translation ASL reads (ARM D24.2.169)
+SCR_EL3 = Layout("SCR_EL3", fields([
+    ("NS", 0, 0, "Non-secure"), ("IRQ", 1, 1), ("FIQ", 2, 2), ("EA", 3, 3),
+    ("SMD", 7, 7), ("HCE", 8, 8, "HVC enable"), ("SIF", 9, 9, "secure instruction fetch from Non-secure memory faults"),
+    ("RW", 10, 10, "lower ELs are AArch64"), ("ST", 11, 11), ("TWI", 12, 12), ("TWE", 13, 13),
+    ("EEL2", 18, 18, "Secure EL2 enable"),
+    ("GCSEn", 39, 39, "GCS registers accessible below EL3 (FEAT_GCS)"),
+    ("HXEn", 38, 38, "HCRX_EL2 accessible (FEAT_HCX)"),
+    ("TCR2En", 43, 43, "TCR2_ELx accessible: 0 makes TCR2_EL1/EL2 read as zero for walks (FEAT_TCR2)"),
+    ("SCTLR2En", 44, 44, "SCTLR2_ELx accessible (FEAT_SCTLR2)"),
+    ("PIEn", 45, 45, "PIR/POR registers accessible (FEAT_S1PIE/S1POE): 0 may force them to zero (IMPLEMENTATION DEFINED)"),
+    ("AIEn", 46, 46, "MAIR2/AMAIR2 accessible (FEAT_AIE)"),
+    ("D128En", 47, 47, "128-bit system registers accessible (FEAT_D128)"),
+    ("GPF", 48, 48), ("NSE", 62, 62, "with NS: the Security state (FEAT_RME)"),
+]))
+
+# HCRX_EL2: the enables the translation ASL reads (ARM D24.2.63)
+HCRX_EL2 = Layout("HCRX_EL2", fields([
+    ("EnAS0", 0, 0), ("EnALS", 1, 1), ("EnASR", 2, 2), ("FnXS", 3, 3), ("FGTnXS", 4, 4),
+    ("SMPME", 5, 5), ("TALLINT", 6, 6), ("VINMI", 7, 7), ("VFNMI", 8, 8), ("CMOW", 9, 9, "cache maintenance needs write permission"),
+    ("MCE2", 10, 10), ("MSCEn", 11, 11),
+    ("TCR2En", 14, 14, "TCR2_EL1 accessible at EL1: 0 makes TCR2_EL1 read as zero for walks (FEAT_TCR2)"),
+    ("SCTLR2En", 15, 15, "SCTLR2_EL1 accessible (FEAT_SCTLR2)"),
+    ("PTTWI", 16, 16), ("D128En", 17, 17, "EL1 128-bit system registers (FEAT_D128)"),
+    ("EnSNERR", 18, 18), ("TMEA", 19, 19), ("EnSDERR", 20, 20), ("EnIDCP128", 21, 21),
+    ("GCSEn", 22, 22, "EL1 GCS registers accessible (FEAT_GCS)"), ("EnFPM", 23, 23), ("PACMEn", 24, 24),
+    ("SRMASKEn", 26, 26),
+]))
+
 # MAIR_ELx: eight 8-bit attributes
 MAIR = Layout("MAIR", fields([(f"Attr{n}", 8 * n + 7, 8 * n) for n in range(8)]))
 
@@ -267,4 +379,10 @@ REGISTER_LAYOUTS = {
     "ID_AA64MMFR0_EL1": ID_AA64MMFR0_EL1, "ID_AA64MMFR1_EL1": ID_AA64MMFR1_EL1,
     "ID_AA64MMFR2_EL1": ID_AA64MMFR2_EL1, "ID_AA64ISAR1_EL1": ID_AA64ISAR1_EL1,
     "PAR_EL1": PAR_EL1_OK, "HPFAR_EL2": HPFAR_EL2,
+    "TCR2_EL1": TCR2_EL1, "TCR2_EL2": TCR2_EL2,
+    "PIR_EL1": PIR, "PIRE0_EL1": PIR, "PIR_EL2": PIR, "PIRE0_EL2": PIR, "PIR_EL3": PIR, "S2PIR_EL2": S2PIR,
+    "POR_EL0": POR, "POR_EL1": POR, "POR_EL2": POR, "POR_EL3": POR, "S2POR_EL1": S2POR,
+    "MAIR2_EL1": MAIR, "MAIR2_EL2": MAIR,
+    "ID_AA64MMFR3_EL1": ID_AA64MMFR3_EL1, "ID_AA64PFR1_EL1": ID_AA64PFR1_EL1,
+    "SCR_EL3": SCR_EL3, "HCRX_EL2": HCRX_EL2,
 }

@@ -1558,6 +1558,10 @@ DECODABLE_REGISTERS = (
     "MAIR_EL1", "MAIR_EL2", "MAIR_EL3", "TTBR0_EL1", "TTBR1_EL1", "TTBR0_EL2", "TTBR1_EL2", "TTBR0_EL3",
     "VTTBR_EL2", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "PAR_EL1", "HPFAR_EL2",
     "ESR_EL1", "ESR_EL2", "ESR_EL3", "FAR_EL1", "FAR_EL2", "FAR_EL3",
+    # FEAT_TCR2 / S1PIE / S2PIE / S1POE / S2POE / AIE (issue 17): decoded by _indirection_register
+    "TCR2_EL1", "TCR2_EL2", "PIR_EL1", "PIRE0_EL1", "PIR_EL2", "PIRE0_EL2", "PIR_EL3", "S2PIR_EL2",
+    "POR_EL0", "POR_EL1", "POR_EL2", "POR_EL3", "S2POR_EL1", "MAIR2_EL1", "MAIR2_EL2", "ID_AA64MMFR3_EL1",
+    "ID_AA64PFR1_EL1", "SCR_EL3", "HCRX_EL2",
 )
 
 _ALIASES = {"SCTLR": "SCTLR_EL1", "VBAR": "VBAR_EL1", "ESR": "ESR_EL1", "FAR": "FAR_EL1", "TCR": "TCR_EL1",
@@ -1652,6 +1656,8 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False,
         rep = RegisterReport(reg, v)
         _mmfr0(rep, v)
         return rep
+    if reg not in ("ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1"):
+        return _indirection_register(reg, v)
     lay = {"ID_AA64MMFR1_EL1": R.ID_AA64MMFR1_EL1, "ID_AA64MMFR2_EL1": R.ID_AA64MMFR2_EL1}[reg]
     rep = _plain(reg, lay, v)
     if reg == "ID_AA64MMFR2_EL1":
@@ -1661,6 +1667,41 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False,
     else:
         rep.derived["hafdbs"] = lay["HAFDBS"].get(v)
         rep.summary = f"HAFDBS {lay['HAFDBS'].get(v)}, PAN {lay['PAN'].get(v)}, VH {lay['VH'].get(v)}"
+    return rep
+
+
+def _indirection_register(reg: str, v: int) -> RegisterReport:
+    """TCR2_ELx, PIR/PIRE0/S2PIR, POR/S2POR, MAIR2, ID_AA64MMFR3_EL1, ID_AA64PFR1_EL1, SCR_EL3, HCRX_EL2:
+    every field by its Arm ARM name (layouts in :mod:`pgwalk.formats.registers`) and a summary."""
+    from .formats import registers as R
+    rep = _plain(reg, R.REGISTER_LAYOUTS[reg], v)
+    f = rep.fields
+    if reg.startswith("TCR2"):
+        on = [n for n in ("PIE", "POE", "E0POE", "AIE", "HAFT", "PnCH", "D128") if f.get(n)]
+        rep.derived.update({n.lower(): bool(f.get(n)) for n in ("PIE", "POE", "E0POE", "AIE", "HAFT", "PnCH", "D128")})
+        rep.summary = "enabled: " + (", ".join(on) if on else "none (permissions and attributes as without TCR2)")
+        if f.get("D128"):
+            rep.warnings.append("D128 = 1: VMSAv9-128 descriptors, which pgwalk does not walk")
+        if reg == "TCR2_EL2":
+            rep.notes.append("with HCR_EL2.E2H = 0, E0POE, D128 and bits [21:14] are RES0")
+    elif reg.startswith(("PIR", "S2PIR", "POR", "S2POR")):
+        lay = R.REGISTER_LAYOUTS[reg]
+        index = "POIndex" if "POR" in reg else "PIIndex"
+        rep.summary = "; ".join(f"{n}: {lay[f'Perm{n}'].meaning(f[f'Perm{n}'])}" for n in range(16)
+                                if not (reg.startswith("POR") and n > 7))
+        rep.derived["entries"] = {n: f[f"Perm{n}"] for n in range(16)}
+        if reg.startswith("POR"):
+            rep.notes.append(f"stage 1 {index} is 3 bits: Perm8..Perm15 are not selected by any descriptor")
+    elif reg.startswith("MAIR2"):
+        _mair(rep := RegisterReport(reg, v), v)
+        rep.summary = "attributes 8..15 (FEAT_AIE: AttrIndx[3] = 1 selects Attr<AttrIndx[2:0]> here)"
+    elif reg == "ID_AA64MMFR3_EL1":
+        on = [n for n in ("TCRX", "S1PIE", "S2PIE", "S1POE", "S2POE", "AIE", "D128") if f.get(n)]
+        rep.summary = "implemented: " + (", ".join(on) or "none of TCR2/PIE/POE/AIE/D128")
+    else:
+        on = [d.name for d in rep.details if d.value and d.name in ("TCR2En", "PIEn", "AIEn", "D128En", "GCSEn", "HXEn",
+                                                                     "SCTLR2En", "GCS", "THE")]
+        rep.summary = "set: " + (", ".join(on) or "none of the translation enables")
     return rep
 
 

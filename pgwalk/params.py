@@ -22,7 +22,7 @@ from .errors import RegisterError
 from .formats import registers as R
 
 __all__ = [
-    "Regime", "Features", "S1WalkParams", "S2WalkParams", "TranslationSetup",
+    "Regime", "Features", "S1WalkParams", "S2WalkParams", "TranslationSetup", "S1PermParams", "S2PermParams",
     "setup_from_registers", "s1_start_level", "s2_start_level", "physical_address_size",
     "block_desc_supported", "granule_name", "oa_out_of_range",
 ]
@@ -76,6 +76,17 @@ class Features:
     hafdbs: int = 2            # 1: AF, 2: AF and dirty
     xs: bool = False           # FEAT_XS (ID_AA64ISAR1_EL1.XS); off unless the register says so
     s2fwb: bool = True         # FEAT_S2FWB (ID_AA64MMFR2_EL1.FWB): HCR_EL2.FWB is RES0 without it
+    # ID_AA64MMFR3_EL1 (and ID_AA64PFR1_EL1.GCS): absent, a feature whose enable a register sets is
+    # assumed implemented (its enable reads back 1 only if it is) and the setup notes it
+    tcr2: bool = True          # FEAT_TCR2
+    s1pie: bool = True         # FEAT_S1PIE
+    s2pie: bool = True         # FEAT_S2PIE
+    s1poe: bool = True         # FEAT_S1POE
+    s2poe: bool = True         # FEAT_S2POE
+    aie: bool = True           # FEAT_AIE
+    d128: bool = True          # FEAT_D128
+    gcs: bool = True           # FEAT_GCS
+    mmfr3_known: bool = False  # ID_AA64MMFR3_EL1 was given
     assumed: tuple[str, ...] = ()
 
     @property
@@ -109,6 +120,14 @@ class Features:
             kw.update(lva=f["VARange"] == 1, ttst=f["ST"] == 1, s2fwb=f["FWB"] >= 1)
         if mmfr0 is not None and (mmfr1 is None or mmfr2 is None):
             assumed.append("ID_AA64MMFR1/2_EL1 not given: assuming FEAT_HPDS, FEAT_PAN3, FEAT_XNX, FEAT_LVA, FEAT_TTST")
+        mmfr3 = regs.get("ID_AA64MMFR3_EL1")
+        if mmfr3 is not None:
+            f = R.ID_AA64MMFR3_EL1.decode(mmfr3)
+            kw.update(tcr2=f["TCRX"] >= 1, s1pie=f["S1PIE"] >= 1, s2pie=f["S2PIE"] >= 1, s1poe=f["S1POE"] >= 1,
+                      s2poe=f["S2POE"] >= 1, aie=f["AIE"] >= 1, d128=f["D128"] >= 1, mmfr3_known=True)
+        pfr1 = regs.get("ID_AA64PFR1_EL1")
+        if pfr1 is not None:
+            kw["gcs"] = R.ID_AA64PFR1_EL1["GCS"].get(pfr1) >= 1
         isar1 = regs.get("ID_AA64ISAR1_EL1")
         if isar1 is not None:
             kw["xs"] = R.ID_AA64ISAR1_EL1["XS"].get(isar1) >= 1
@@ -181,6 +200,42 @@ def _table_base(ttbr: int, iasize: int, start_level: int, granule_shift: int, fm
 
 
 @dataclass(frozen=True, slots=True)
+class S1PermParams:
+    """What the stage 1 permission rules read besides the descriptor (ASL ``S1TTWParams`` .pie,
+    .pir, .pire0 and ``AArch64.S1POEnabled``/``S1E0POEnabled``/``S1POR``): permission
+    indirection (FEAT_S1PIE) and overlays (FEAT_S1POE).  A register value ``None`` was not
+    given: the permissions it decides are unknown, never guessed.  Hashable, so permission
+    tables built from it are cached (:func:`pgwalk.rules.s1_permission_table`)."""
+
+    pie: bool = False
+    pir: int | None = 0
+    pire0: int | None = 0
+    poe: bool = False           # privileged overlay: TCR2_ELx.POE (POR_EL1 / POR_EL2)
+    e0poe: bool = False         # EL0 overlay: TCR2_ELx.E0POE (POR_EL0)
+    por: int | None = 0
+    por_e0: int | None = 0
+    pir_name: str = "PIR_EL1"
+    pire0_name: str = "PIRE0_EL1"
+    por_name: str = "POR_EL1"
+
+    @property
+    def overlay(self) -> bool:
+        """An overlay applies to some EL: the permission code carries POIndex."""
+        return self.poe or self.e0poe
+
+
+@dataclass(frozen=True, slots=True)
+class S2PermParams:
+    """What the stage 2 permission rules read besides the descriptor (ASL ``S2TTWParams`` .s2pie,
+    .s2pir and ``VTCR_EL2.S2POE``): FEAT_S2PIE and FEAT_S2POE; ``None``: not given (unknown)."""
+
+    s2pie: bool = False
+    s2pir: int | None = 0
+    s2poe: bool = False
+    s2por: int | None = 0
+
+
+@dataclass(frozen=True, slots=True)
 class S1WalkParams:
     """Stage 1 walk parameters for one VA range (ASL ``S1TTWParams``).
 
@@ -218,6 +273,14 @@ class S1WalkParams:
     config_fault: str = ""
     notes: tuple[str, ...] = ()
     ttbr_known: bool = True   # False: the TTBR was not given (unknown, not zero)
+    perm: S1PermParams = S1PermParams()   # FEAT_S1PIE / FEAT_S1POE (off: direct permissions)
+    aie: bool = False         # TCR2_ELx.AIE (FEAT_AIE): AttrIndx[3] selects MAIR2_ELx
+    haft: bool = False        # TCR2_ELx.HAFT (FEAT_HAFT): hardware AF on table descriptors
+    pnch: bool = False        # TCR2_ELx.PnCH (FEAT_THE): descriptor bit 52 is Protected
+
+    @property
+    def pie(self) -> bool:
+        return self.perm.pie
 
     @property
     def stride(self) -> int:
@@ -254,6 +317,7 @@ class S2WalkParams:
     base_fault: bool
     config_fault: str = ""
     notes: tuple[str, ...] = ()
+    perm: S2PermParams = S2PermParams()   # FEAT_S2PIE / FEAT_S2POE (off: direct permissions)
 
     @property
     def stride(self) -> int:
@@ -351,6 +415,9 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
     hd = hd and ha and features.hafdbs >= 2   # HD behaves as 0 when HA is 0
     oa_bits = physical_address_size(ps, granule, ds, features)
     lpa64 = granule == 16 and features.pa_max >= 52
+    perm, aie, haft, pnch = _s1_tcr2_params(regime, regs, features, el, ha, notes)
+    if perm.pie or aie or perm.overlay:
+        hpd = True      # ASL S1TTWParams*: PIE, AIE or an enabled overlay disable hierarchical permissions
     # TxSZ limits (ASL S1MinTxSZ, MaxTxSZ, S1TxSZFaults); QEMU always faults
     mintxsz = 12 if ((granule == 16 and features.lva) or ds) else 16
     maxtxsz = (47 if granule == 16 else 48) if features.ttst else 39
@@ -370,7 +437,88 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
         txsz=txsz, iasize=iasize, start_level=start, tbi=tbi, tbid=tbid, epd=epd, e0pd=e0pd,
         hpd=hpd, ha=ha, hd=hd, ds=ds, ps=ps, oa_bits=oa_bits, sh=sh, irgn=irgn, orgn=orgn,
         ee=bool(R.SCTLR["EE"].get(sctlr)), lpa64=lpa64, base=base, base_fault=base_fault,
-        config_fault=config_fault, notes=tuple(notes), ttbr_known=ttbr_name in regs)
+        config_fault=config_fault, notes=tuple(notes), ttbr_known=ttbr_name in regs,
+        perm=perm, aie=aie, haft=haft, pnch=pnch)
+
+
+def tcr2_enabled(regime: Regime, regs: Mapping[str, int], features: Features) -> tuple[bool, str]:
+    """ASL ``IsTCR2EL1Enabled`` / ``IsTCR2EL2Enabled``: whether the regime's TCR2_ELx is in effect
+    (a disabled one reads as zero for the walk), and a note when that rests on an assumption.
+
+    SCR_EL3.TCR2En = 0 disables both; at EL1&0 with EL2 in use (HCR_EL2 or HCRX_EL2 given) so
+    does HCRX_EL2.TCR2En = 0.  Registers not given are assumed to enable it.
+    """
+    if not features.tcr2:
+        return False, ""
+    scr = regs.get("SCR_EL3")
+    if scr is not None and not R.SCR_EL3["TCR2En"].get(scr):
+        return False, ""
+    if regime is Regime.EL3:
+        return False, ""
+    assumed = []
+    if scr is None:
+        assumed.append("SCR_EL3.TCR2En = 1")
+    if regime is Regime.EL10 and ("HCR_EL2" in regs or "HCRX_EL2" in regs):
+        hcrx = regs.get("HCRX_EL2")
+        if hcrx is not None and not R.HCRX_EL2["TCR2En"].get(hcrx):
+            return False, ""
+        if hcrx is None:
+            assumed.append("HCRX_EL2.TCR2En = 1")
+    return True, ", ".join(assumed)
+
+
+def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features, el: str, ha: bool,
+                    notes: list[str]) -> tuple[S1PermParams, bool, bool, bool]:
+    """The TCR2_ELx part of ASL ``S1TTWParamsEL10/EL20/EL2``: PIE with PIR/PIRE0, the overlay
+    enables with POR_ELx, AIE, HAFT, PnCH.  Notes say what was assumed and what is not modelled."""
+    name = f"TCR2_{el}"
+    tcr2 = regs.get(name, 0)
+    if not tcr2 or regime is Regime.EL3:
+        return S1PermParams(), False, False, False
+    enabled, assumed = tcr2_enabled(regime, regs, features)
+    if not enabled:
+        why = ("the PE has no FEAT_TCR2" if not features.tcr2 else
+               "SCR_EL3.TCR2En = 0" if "SCR_EL3" in regs and not R.SCR_EL3["TCR2En"].get(regs["SCR_EL3"]) else
+               "HCRX_EL2.TCR2En = 0")
+        notes.append(f"{name} = {tcr2:#x} is not in effect ({why}): read as 0")
+        return S1PermParams(), False, False, False
+    if assumed:
+        notes.append(f"{name} = {tcr2:#x}: assuming {assumed} (not given)")
+    layout = R.TCR2_EL1 if regime is Regime.EL10 else R.TCR2_EL2
+    t = layout.decode(tcr2)
+    two_ranges = regime.has_unprivileged
+    if not features.mmfr3_known and t["PIE"] | t["POE"] | t["E0POE"] | t["AIE"] | t["D128"]:
+        notes.append(f"ID_AA64MMFR3_EL1 not given: assuming the features {name} enables are implemented")
+    pie = bool(t["PIE"]) and features.s1pie
+    poe = bool(t["POE"]) and features.s1poe
+    e0poe = bool(t["E0POE"]) and features.s1poe and two_ranges
+    scr = regs.get("SCR_EL3")
+    if (pie or poe or e0poe) and scr is not None and not R.SCR_EL3["PIEn"].get(scr):
+        notes.append("SCR_EL3.PIEn = 0: whether that forces PIR/POR to zero is IMPLEMENTATION DEFINED; "
+                     "the registers are used as given")
+    pir_name = "PIR_EL1" if regime is Regime.EL10 else "PIR_EL2"
+    pire0_name = "PIRE0_EL1" if regime is Regime.EL10 else "PIRE0_EL2"
+    por_name = "POR_EL1" if regime is Regime.EL10 else "POR_EL2"
+    perm = S1PermParams(
+        pie=pie, pir=regs.get(pir_name) if pie else 0,
+        pire0=(regs.get(pire0_name) if pie and two_ranges else 0),
+        poe=poe, e0poe=e0poe, por=regs.get(por_name) if poe else 0, por_e0=regs.get("POR_EL0") if e0poe else 0,
+        pir_name=pir_name, pire0_name=pire0_name, por_name=por_name)
+    for flag, reg, value in ((pie, pir_name, perm.pir), (pie and two_ranges, pire0_name, perm.pire0),
+                             (poe, por_name, perm.por), (e0poe, "POR_EL0", perm.por_e0)):
+        if flag and value is None:
+            notes.append(f"{name}.{'PIE' if 'PIR' in reg else 'POE' if reg != 'POR_EL0' else 'E0POE'} = 1 but "
+                         f"{reg} was not given: stage 1 permissions are unknown")
+    aie = bool(t["AIE"]) and features.aie
+    if aie:
+        notes.append(f"{name}.AIE = 1 is not modelled: AttrIndx[3] would select MAIR2_{el}; stage 1 attributes "
+                     "are read from MAIR_ELx with AttrIndx[2:0] and may be wrong")
+    haft = bool(t["HAFT"]) and ha
+    if haft:
+        notes.append(f"{name}.HAFT = 1 is not modelled: hardware Access flag updates of table descriptors "
+                     "are not reported")
+    pnch = bool(t["PnCH"])
+    return perm, aie, haft, pnch
 
 
 def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
@@ -423,13 +571,31 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
         fmt52 = ds or (granule == 16 and ps == 0b110 and features.lpa)
         base = _table_base(vttbr, iasize, start, granule, fmt52)
         base_fault = oa_out_of_range(base, oa_bits)
+    s2pie = bool(t["S2PIE"]) and features.s2pie
+    s2poe = s2pie and bool(t["S2POE"]) and features.s2poe      # S2POE applies only with S2PIE
+    perm = S2PermParams(s2pie=s2pie, s2pir=regs.get("S2PIR_EL2") if s2pie else 0,
+                        s2poe=s2poe, s2por=regs.get("S2POR_EL1") if s2poe else 0)
+    if s2pie and perm.s2pir is None:
+        notes.append("VTCR_EL2.S2PIE = 1 but S2PIR_EL2 was not given: stage 2 permissions are unknown")
+    if s2poe and perm.s2por is None:
+        notes.append("VTCR_EL2.S2POE = 1 but S2POR_EL1 was not given: stage 2 permissions are unknown")
+    if t["S2POE"] and not t["S2PIE"]:
+        notes.append("VTCR_EL2.S2POE = 1 has no effect without S2PIE")
+    if (t["S2PIE"] or t["S2POE"]) and not features.mmfr3_known:
+        notes.append("ID_AA64MMFR3_EL1 not given: assuming FEAT_S2PIE/FEAT_S2POE")
+    for fld, what in (("TL0", "TopLevel0 checks (FEAT_THE)"), ("TL1", "TopLevel1 checks (FEAT_THE)"),
+                      ("AssuredOnly", "AssuredOnly checks (FEAT_THE)"), ("GCSH", "GCS AssuredOnly checks (FEAT_GCS)"),
+                      ("HAFT", "hardware Access flag on table descriptors (FEAT_HAFT)"),
+                      ("HDBSS", "the hardware dirty state tracking structure (FEAT_HDBSS)")):
+        if t[fld]:
+            notes.append(f"VTCR_EL2.{fld} = 1 is not modelled: {what}")
     h = R.HCR_EL2.decode(hcr)
     return S2WalkParams(
         vttbr=vttbr, granule_shift=granule, txsz=txsz, iasize=iasize, sl0=sl0, sl2=sl2,
         start_level=start, ds=ds, ps=ps, oa_bits=oa_bits, ha=ha, hd=hd, sh=t["SH0"],
         ee=bool(R.SCTLR["EE"].get(_reg(regs, "SCTLR_EL2"))), fwb=bool(h["FWB"]) and features.s2fwb, ptw=bool(h["PTW"]),
         cd=bool(h["CD"]), lpa64=granule == 16 and features.pa_max >= 52, base=base,
-        base_fault=base_fault, config_fault=config_fault, notes=tuple(notes))
+        base_fault=base_fault, config_fault=config_fault, notes=tuple(notes), perm=perm)
 
 
 def s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int],
@@ -588,10 +754,10 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None, 
     if not stage1:
         s1_enabled = False          # not used: stage 2 alone reads IPAs
     tcr2 = regs.get(f"TCR2_{el}", 0) if el != "EL3" else 0
-    if s1_enabled and tcr2:
-        # FEAT_TCR2 enables (PIE, POE, AIE, D128, HAFT, ...) change how descriptors are read
-        notes.append(f"TCR2_{el} = {tcr2:#x} is not modelled: permissions and attributes are read as with "
-                     f"TCR2_{el} = 0 (no permission indirection, overlays or AIE) and may be wrong")
+    if s1_enabled and tcr2 and features.d128 and R.TCR2_EL1["D128"].get(tcr2) and tcr2_enabled(regime, regs, features)[0]:
+        raise RegisterError(f"TCR2_{el}.D128 = 1: VMSAv9-128 (128-bit descriptors, FEAT_D128) is not supported by pgwalk")
+    if s2 is not None and "VTCR_EL2" in regs and features.d128 and R.VTCR_EL2["D128"].get(regs["VTCR_EL2"]):
+        raise RegisterError("VTCR_EL2.D128 = 1: VMSAv9-128 (128-bit descriptors, FEAT_D128) is not supported by pgwalk")
     mair_known = f"MAIR_{el}" in regs
     if s1_enabled and not mair_known:
         notes.append(f"MAIR_{el} not given: stage 1 memory attributes are unknown (each leaf's AttrIndx is shown)")

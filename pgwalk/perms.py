@@ -1,20 +1,38 @@
 """Access permissions (Arm ARM DDI 0487 M.a.a §D8.4; ASL
-``AArch64.S1DirectBasePermissions``, ``AArch64.S1ComputePermissions``,
-``AArch64.S1CheckPermissions``, ``AArch64.S2DirectBasePermissions``).
+``AArch64.S1DirectBasePermissions``, ``AArch64.S1IndirectBasePermissions``,
+``AArch64.S1OverlayPermissions``, ``AArch64.S1ComputePermissions``,
+``AArch64.S1CheckPermissions``, ``AArch64.S2DirectBasePermissions``,
+``AArch64.S2IndirectBasePermissions``, ``AArch64.S2OverlayPermissions``,
+``AArch64.S2ComputePermissions``, ``AArch64.S2CheckPermissions``).
 
 The walk collects the leaf's AP/XN bits and the hierarchical table bits; the
 functions here turn them into read/write/execute permissions per EL, apply
 WXN and PAN, and judge one access.
+
+With FEAT_S1PIE on (``TCR2_ELx.PIE``) the leaf's UXN, PXN, DBM and AP[1] bits are
+not permissions but the 4-bit PIIndex selecting a ``PIR_ELx`` (privileged) and a
+``PIRE0_ELx`` (EL0) entry, AP[2] is nDirty, and the hierarchical table bits are
+ignored (``HPD`` is forced to 1: :mod:`pgwalk.params`).  With FEAT_S1POE
+(``TCR2_ELx.POE``/``E0POE``) a further overlay, ``POR_ELx[POIndex]``, can only remove
+permissions, and a denial by it is an *overlay* Permission fault (ESR ISS2.Overlay,
+PAR_EL1.Overlay).  GCS accesses (FEAT_GCS) are judged by the GCS permission only an
+indirect encoding grants.  Stage 2 has the same two steps (``S2PIR_EL2``,
+``S2POR_EL1``) when ``VTCR_EL2.S2PIE``/``S2POE`` are set.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
-__all__ = ["Access", "S1Perms", "S2Perms", "s1_direct_base_permissions", "s1_check",
-           "s2_direct_base_permissions", "s2_check", "rwx_text"]
+from .errors import UnknownRegister
+
+__all__ = ["Access", "S1Perms", "S2Perms", "PermFault", "s1_direct_base_permissions", "s1_check",
+           "s2_direct_base_permissions", "s2_check", "pir_entry", "s1_indirect_base_permissions",
+           "s1_overlay_permissions", "s1_apply_overlay", "s1_effective", "s1_rwx_text", "s1_permission_fault",
+           "s2_indirect_base_permissions", "s2_overlay_permissions", "s2_apply_overlay", "s2_permission_fault",
+           "unknown_s1_perms", "unknown_s2_perms", "PIR_TEXT", "S2PIR_TEXT", "POR_TEXT", "rwx_text"]
 
 
 def rwx_text(r: bool, w: bool, x: bool) -> str:
@@ -29,6 +47,29 @@ class Access(enum.Enum):
     WRITE = "write"
     EXEC = "exec"
     ANY = "any"        # AT S1E1A and friends: no permission check (ASL AccessType_AT, read=write=FALSE)
+    GCS_READ = "gcs-read"      # ASL AccessType_GCS, a read (GCSPOPM, a procedure return's load)
+    GCS_WRITE = "gcs-write"    # ASL AccessType_GCS, a write (GCSPUSHM, BL's push)
+
+    @property
+    def is_gcs(self) -> bool:
+        return self in (Access.GCS_READ, Access.GCS_WRITE)
+
+    @property
+    def is_write(self) -> bool:
+        return self in (Access.WRITE, Access.GCS_WRITE)
+
+
+class PermFault(enum.Enum):
+    """Why a permission check fails (ASL ``FaultRecord`` flags of a ``Fault_Permission``)."""
+
+    PERMISSION = "permission"      # the base permissions deny it
+    OVERLAY = "overlay"            # the overlay (POR_ELx / S2POR_EL1) denies it: ISS2.Overlay = 1
+    DIRTY_BIT = "dirty bit"        # a permitted write to a clean page with HD = 0 under indirection: ISS2.DirtyBit = 1
+
+    @property
+    def iss2_flag(self) -> str | None:
+        """The ESR_ELx.ISS2 / PAR_EL1 bit this kind sets (``None``: none)."""
+        return {PermFault.OVERLAY: "Overlay", PermFault.DIRTY_BIT: "DirtyBit"}.get(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +87,39 @@ class S1Perms:
     uw: bool
     ux: bool
     two_el: bool
+    #: FEAT_GCS: GCS accesses permitted (only an indirect encoding grants it)
+    pgcs: bool = False
+    ugcs: bool = False
+    #: FEAT_S1PIE: the permissions come from PIR_ELx/PIRE0_ELx (then SCTLR_ELx.WXN is not used:
+    #: ``pwxn``/``uwxn`` say the entry is 0b0110, "RWX with WXN")
+    indirect: bool = False
+    pwxn: bool = False
+    uwxn: bool = False
+    pi_index: int | None = None     # the leaf's PIIndex
+    ppi: int | None = None          # PIR_ELx[PIIndex]
+    upi: int | None = None          # PIRE0_ELx[PIIndex]
+    #: nDirty = 1 with HD = 0 under indirection: a write the permissions allow takes a DirtyBit fault
+    ndirty: bool = False
+    #: FEAT_S1POE: the overlay permissions (r, w, x) that apply to privileged / EL0 accesses;
+    #: ``None`` when no overlay applies (POE/E0POE off, or a PIR entry without "overlay")
+    p_overlay: tuple[bool, bool, bool] | None = None
+    u_overlay: tuple[bool, bool, bool] | None = None
+    po_index: int | None = None
+    #: the register whose value was not given, making these permissions unknown ("" when known)
+    unknown: str = ""
+
+    @property
+    def known(self) -> bool:
+        return not self.unknown
 
     def text(self, el0: bool) -> str:
+        if self.unknown:
+            return "???"
         r, w, x = (self.ur, self.uw, self.ux) if el0 else (self.pr, self.pw, self.px)
-        return rwx_text(r, w, x)
+        out = rwx_text(r, w, x)
+        if self.ugcs if el0 else self.pgcs:
+            out += "g"
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +130,31 @@ class S2Perms:
     w: bool
     x_el1: bool
     x_el0: bool
+    #: FEAT_S2PIE: from S2PIR_EL2[PIIndex] (``s2pi``); ``w_mmu``: hardware descriptor updates
+    #: may write (True for RW and the MRO encodings); ``dirty``: desc[7]
+    indirect: bool = False
+    pi_index: int | None = None
+    s2pi: int | None = None
+    w_mmu: bool = False
+    #: a permitted write to a clean page (dirty = 0) with HD = 0 under indirection: DirtyBit fault
+    ndirty: bool = False
+    #: FEAT_S2POE: the overlay (r, w, x_el1, x_el0, w_mmu), ``None`` when S2POE is off
+    overlay: tuple[bool, bool, bool, bool, bool] | None = None
+    po_index: int | None = None
+    unknown: str = ""
+
+    @property
+    def known(self) -> bool:
+        return not self.unknown
 
     def text(self, el0: bool) -> str:
-        return rwx_text(self.r, self.w, self.x_el0 if el0 else self.x_el1)
+        if self.unknown:
+            return "???"
+        x = self.x_el0 if el0 else self.x_el1
+        r, w = self.r, self.w
+        if self.overlay is not None:
+            r, w, x = r and self.overlay[0], w and self.overlay[1], x and self.overlay[3 if el0 else 2]
+        return rwx_text(r, w, x)
 
 
 @lru_cache(maxsize=4096)
@@ -90,24 +182,188 @@ def s1_direct_base_permissions(*, two_el: bool, ap: int, uxn: bool, pxn: bool, d
     return S1Perms(True, pw, px, False, False, False, False)
 
 
-def s1_effective(perms: S1Perms, *, el0: bool, pan: bool, epan: bool, wxn: bool) -> tuple[bool, bool, bool]:
-    """(r, w, x) for one EL after PAN and WXN (ASL ``S1DirectBasePermissions`` tail,
-    ``S1ComputePermissions``)."""
+def _s1_base_for_el(perms: S1Perms, *, el0: bool, pan: bool, epan: bool, wxn: bool
+                    ) -> tuple[bool, bool, bool, bool, bool, tuple[bool, bool, bool] | None]:
+    """(r, w, x, gcs, wxn, overlay) for one EL, PAN applied (ASL ``S1DirectBasePermissions`` /
+    ``S1IndirectBasePermissions`` tails): with indirection PAN removes privileged read and
+    write whenever PIRE0[PIIndex] is not 0b0000 (EPAN is 1 in effect), and WXN is the entry's own."""
     pr, pw = perms.pr, perms.pw
-    if pan and perms.two_el and (perms.ur or perms.uw or (epan and perms.ux)):
-        pr = pw = False
-    r, w, x = (perms.ur, perms.uw, perms.ux) if el0 else (pr, pw, perms.px)
-    if wxn and w and x:
-        x = False
+    if pan and perms.two_el:
+        if perms.indirect:
+            if perms.upi:
+                pr = pw = False
+        elif perms.ur or perms.uw or (epan and perms.ux):
+            pr = pw = False
+    if el0:
+        r, w, x, g, ovl = perms.ur, perms.uw, perms.ux, perms.ugcs, perms.u_overlay
+        wx = perms.uwxn if perms.indirect else (wxn and w and x)
+    else:
+        r, w, x, g, ovl = pr, pw, perms.px, perms.pgcs, perms.p_overlay
+        wx = perms.pwxn if perms.indirect else (wxn and w and x)
+    return r, w, x, g, wx, ovl
+
+
+def _s1_compute(perms: S1Perms, *, el0: bool, pan: bool, epan: bool, wxn: bool
+                ) -> tuple[bool, bool, bool, bool, tuple[bool, bool, bool] | None]:
+    """ASL ``AArch64.S1ComputePermissions``: (r, w, x, gcs, overlay (or, ow, ox) or None).
+
+    With an overlay, WXN removes the overlay's W where the overlay allows X; without one it
+    removes X."""
+    if perms.unknown:
+        raise UnknownRegister(perms.unknown, what="the stage 1 permissions cannot be judged")
+    r, w, x, g, wx, ovl = _s1_base_for_el(perms, el0=el0, pan=pan, epan=epan, wxn=wxn)
+    if ovl is not None:
+        o_r, o_w, o_x = ovl
+        ovl = (o_r, o_w and not (wx and o_x), o_x)
+    else:
+        x = x and not wx
+    return r, w, x, g, ovl
+
+
+def s1_effective(perms: S1Perms, *, el0: bool, pan: bool, epan: bool, wxn: bool) -> tuple[bool, bool, bool]:
+    """(r, w, x) for one EL after PAN, WXN and the overlay (ASL ``S1DirectBasePermissions`` /
+    ``S1IndirectBasePermissions`` tails, ``S1ComputePermissions``): what an access of each
+    kind is allowed, whichever check (base or overlay) would deny it."""
+    r, w, x, _g, ovl = _s1_compute(perms, el0=el0, pan=pan, epan=epan, wxn=wxn)
+    if ovl is not None:
+        r, w, x = r and ovl[0], w and ovl[1], x and ovl[2]
     return r, w, x
+
+
+def s1_rwx_text(perms: S1Perms, *, el0: bool, pan: bool, epan: bool, wxn: bool) -> str:
+    """:func:`s1_effective` as ``"rwx"`` text (``"-"`` for a denied kind; a ``g`` when GCS accesses
+    are allowed); ``"unknown (REG not given)"`` when the permissions are unknown."""
+    if perms.unknown:
+        return f"unknown ({perms.unknown} not given)"
+    r, w, x = s1_effective(perms, el0=el0, pan=pan, epan=epan, wxn=wxn)
+    g = perms.ugcs if el0 else perms.pgcs
+    return ("r" if r else "-") + ("w" if w else "-") + ("x" if x else "-") + ("g" if g else "")
+
+
+def s1_permission_fault(perms: S1Perms, access: Access, *, el0: bool, pan: bool, epan: bool,
+                        wxn: bool) -> PermFault | None:
+    """ASL ``AArch64.S1CheckPermissions``: ``None`` when ``access`` is permitted, else why not.
+
+    For a data access and an instruction fetch the overlay is checked before the base
+    permissions (an overlay fault wins); a write the base permissions allow to an nDirty
+    page with HD = 0 under indirection is a DirtyBit fault.  A GCS access needs the GCS
+    permission and is not subject to the overlay (ASL's GCS branch).
+
+    :raises UnknownRegister: when ``perms`` are unknown (a PIR/POR register was not given)
+    """
+    if access is Access.ANY:
+        return None
+    r, w, x, g, ovl = _s1_compute(perms, el0=el0, pan=pan, epan=epan, wxn=wxn)
+    if access is Access.EXEC:
+        if ovl is not None and not ovl[2]:
+            return PermFault.OVERLAY
+        return None if x else PermFault.PERMISSION
+    if access.is_gcs:
+        if not g:
+            return PermFault.PERMISSION
+        if access is Access.GCS_WRITE and perms.ndirty:
+            return PermFault.DIRTY_BIT
+        return None
+    if access is Access.READ:
+        if ovl is not None and not ovl[0]:
+            return PermFault.OVERLAY
+        return None if r else PermFault.PERMISSION
+    if ovl is not None and not ovl[1]:
+        return PermFault.OVERLAY
+    if not w:
+        return PermFault.PERMISSION
+    return PermFault.DIRTY_BIT if perms.ndirty else None
 
 
 def s1_check(perms: S1Perms, access: Access, *, el0: bool, pan: bool, epan: bool, wxn: bool) -> bool:
     """ASL ``AArch64.S1CheckPermissions``: True when the access is permitted."""
-    if access is Access.ANY:
-        return True
-    r, w, x = s1_effective(perms, el0=el0, pan=pan, epan=epan, wxn=wxn)
-    return {Access.READ: r, Access.WRITE: w, Access.EXEC: x}[access]
+    return s1_permission_fault(perms, access, el0=el0, pan=pan, epan=epan, wxn=wxn) is None
+
+
+# --------------------------------------------------------------------------- FEAT_S1PIE, FEAT_S1POE
+
+#: PIR_ELx / PIRE0_ELx entry -> (r, w, x, gcs), ASL ``AArch64.S1IndirectBasePermissions``
+#: (reserved encodings 0b0100, 0b1011, 0b1101, 0b1111 give no access, as the ASL says)
+_PI = {
+    0b0000: (0, 0, 0, 0), 0b0001: (1, 0, 0, 0), 0b0010: (0, 0, 1, 0), 0b0011: (1, 0, 1, 0),
+    0b0100: (0, 0, 0, 0), 0b0101: (1, 1, 0, 0), 0b0110: (1, 1, 1, 0), 0b0111: (1, 1, 1, 0),
+    0b1000: (1, 0, 0, 0), 0b1001: (1, 0, 0, 1), 0b1010: (1, 0, 1, 0), 0b1011: (0, 0, 0, 0),
+    0b1100: (1, 1, 0, 0), 0b1101: (0, 0, 0, 0), 0b1110: (1, 1, 1, 0), 0b1111: (0, 0, 0, 0),
+}
+#: a PIR entry's meaning, for traces
+PIR_TEXT = {
+    0b0000: "no access, overlay", 0b0001: "R, overlay", 0b0010: "X, overlay", 0b0011: "RX, overlay",
+    0b0100: "reserved (no access)", 0b0101: "RW, overlay", 0b0110: "RWX with WXN, overlay", 0b0111: "RWX, overlay",
+    0b1000: "R", 0b1001: "R and GCS", 0b1010: "RX", 0b1011: "reserved (no access)",
+    0b1100: "RW", 0b1101: "reserved (no access)", 0b1110: "RWX", 0b1111: "reserved (no access)",
+}
+#: POR_ELx entry -> (r, w, x), ASL ``AArch64.S1OverlayPermissions`` (0b1xxx reserved: no access)
+_PO = {v: ((v & 1) == 1 and v < 8, (v & 4) == 4 and v < 8, (v & 2) == 2 and v < 8) for v in range(16)}
+POR_TEXT = {v: ("reserved (no access)" if v & 8 else
+                ("".join(c for c, ok in zip("RWX", _PO[v]) if ok) or "no access")) for v in range(16)}
+
+
+def pir_entry(reg: int, index: int) -> int:
+    """ASL ``Elem[reg, index, 4]``: the 4-bit entry ``index`` of a PIR_ELx, PIRE0_ELx, POR_ELx,
+    S2PIR_EL2 or S2POR_EL1 value."""
+    return (reg >> (4 * index)) & 0xF
+
+
+@lru_cache(maxsize=4096)
+def s1_indirect_base_permissions(*, two_el: bool, pi_index: int, ppi: int, upi: int, ndirty: bool,
+                                 hd: bool) -> S1Perms:
+    """ASL ``AArch64.S1IndirectBasePermissions`` (FEAT_S1PIE), without PAN (see :func:`s1_check`).
+
+    :param pi_index: the leaf's PIIndex, ``desc<54:53>:desc<51>:desc<6>``
+    :param ppi: ``PIR_ELx[pi_index]``; ``upi``: ``PIRE0_ELx[pi_index]`` (0 in one-EL regimes)
+    :param ndirty: desc[7]; with ``hd`` the hardware makes the page dirty instead of faulting
+
+    An entry whose bit 3 is 0 lets the overlay apply (:func:`s1_apply_overlay`); 0b0110 is
+    RWX with its own WXN (SCTLR_ELx.WXN is not used with indirection).  An encoding giving
+    privileged execute or GCS together with EL0 write or GCS gives no access at all.
+    """
+    pr, pw, px, pg = (bool(b) for b in _PI[ppi])
+    if two_el:
+        ur, uw, ux, ug = (bool(b) for b in _PI[upi])
+    else:
+        ur = uw = ux = ug = False
+        upi = 0
+    if (px or pg) and (uw or ug):
+        pr = pw = px = pg = ur = uw = ux = ug = False
+    return S1Perms(pr, pw, px, ur, uw, ux, two_el, pgcs=pg, ugcs=ug, indirect=True,
+                   pwxn=ppi == 0b0110, uwxn=two_el and upi == 0b0110, pi_index=pi_index, ppi=ppi,
+                   upi=upi if two_el else None, ndirty=ndirty and not hd)
+
+
+def s1_overlay_permissions(po: int) -> tuple[bool, bool, bool]:
+    """ASL ``AArch64.S1OverlayPermissions`` for one POR_ELx entry: (r, w, x)."""
+    return _PO[po]
+
+
+@lru_cache(maxsize=4096)
+def s1_apply_overlay(perms: S1Perms, *, po_index: int, por: int | None, por_e0: int | None, poe: bool,
+                     e0poe: bool, por_name: str = "POR_EL1") -> S1Perms:
+    """ASL ``AArch64.S1ComputePermissions``, overlay step (FEAT_S1POE): attach ``POR_ELx[po_index]``
+    (privileged, when ``poe``) and ``POR_EL0[po_index]`` (EL0, when ``e0poe``) where the base
+    permissions allow an overlay (always for direct permissions; a PIR entry with bit 3 = 0).
+
+    ``por``/``por_e0`` ``None``: the register (``por_name``, ``POR_EL0``) was not given, the
+    permissions are unknown.
+    """
+    if perms.unknown:
+        return perms
+    p_ok = poe and (not perms.indirect or not (perms.ppi or 0) & 0b1000)
+    u_ok = e0poe and perms.two_el and (not perms.indirect or not (perms.upi or 0) & 0b1000)
+    if (p_ok and por is None) or (u_ok and por_e0 is None):
+        return unknown_s1_perms(perms.two_el, por_name if (p_ok and por is None) else "POR_EL0")
+    return replace(perms, po_index=po_index,
+                   p_overlay=_PO[pir_entry(por, po_index)] if p_ok and por is not None else None,
+                   u_overlay=_PO[pir_entry(por_e0, po_index)] if u_ok and por_e0 is not None else None)
+
+
+def unknown_s1_perms(two_el: bool, register: str) -> S1Perms:
+    """Stage 1 permissions that cannot be known because ``register`` was not given."""
+    return S1Perms(False, False, False, False, False, False, two_el, unknown=register)
 
 
 @lru_cache(maxsize=1024)
@@ -123,12 +379,97 @@ def s2_direct_base_permissions(*, s2ap: int, xn: int, dbm: bool, hd: bool, xnx: 
     return S2Perms(r, w, px, ux)
 
 
-def s2_check(perms: S2Perms, access: Access, *, el0: bool) -> bool:
-    """Stage 2 permission check for one access (ASL ``AArch64.S2CheckPermissions``)."""
+def s2_permission_fault(perms: S2Perms, access: Access | None, *, el0: bool) -> PermFault | None:
+    """ASL ``AArch64.S2CheckPermissions``: ``None`` when permitted, else why not.
+
+    ``access`` ``None`` is the read a stage 1 table walk makes (``AccessType_TTW``: the MMU
+    read permission, and the overlay's).  The overlay is checked before the base permissions;
+    a write the permissions allow to a clean page (desc[7] = 0) with HD = 0 under indirection
+    is a DirtyBit fault.  GCS accesses are reads and writes here (the GCSH AssuredOnly
+    check is not modelled).
+
+    :raises UnknownRegister: when ``perms`` are unknown (S2PIR_EL2/S2POR_EL1 not given)
+    """
     if access is Access.ANY:
-        return True
-    if access is Access.READ:
-        return perms.r
-    if access is Access.WRITE:
-        return perms.w
-    return perms.x_el0 if el0 else perms.x_el1
+        return None
+    if perms.unknown:
+        raise UnknownRegister(perms.unknown, what="the stage 2 permissions cannot be judged")
+    ovl = perms.overlay
+    if access is None:
+        if ovl is not None and not ovl[0]:
+            return PermFault.OVERLAY
+        return None if perms.r else PermFault.PERMISSION
+    if access is Access.EXEC:
+        if ovl is not None and not ovl[3 if el0 else 2]:
+            return PermFault.OVERLAY
+        return None if (perms.x_el0 if el0 else perms.x_el1) else PermFault.PERMISSION
+    if not access.is_write:
+        if ovl is not None and not ovl[0]:
+            return PermFault.OVERLAY
+        return None if perms.r else PermFault.PERMISSION
+    if ovl is not None and not ovl[1]:
+        return PermFault.OVERLAY
+    if not perms.w:
+        return PermFault.PERMISSION
+    return PermFault.DIRTY_BIT if perms.ndirty else None
+
+
+def s2_check(perms: S2Perms, access: Access | None, *, el0: bool) -> bool:
+    """Stage 2 permission check for one access (ASL ``AArch64.S2CheckPermissions``); ``access``
+    ``None``: the read of a stage 1 table walk."""
+    return s2_permission_fault(perms, access, el0=el0) is None
+
+
+# --------------------------------------------------------------------------- FEAT_S2PIE, FEAT_S2POE
+
+#: S2PIR_EL2 / S2POR_EL1 entry -> (r, w, px, ux, w_mmu), ASL ``AArch64.S2IndirectBasePermissions``
+#: and ``S2OverlayPermissions`` (0b0001 and 0b0101 reserved: no access; MRO: read, and only
+#: hardware descriptor updates and RCW may write)
+_S2PI = {
+    0b0000: (0, 0, 0, 0, 0), 0b0001: (0, 0, 0, 0, 0), 0b0010: (1, 0, 0, 0, 1), 0b0011: (1, 0, 0, 0, 1),
+    0b0100: (0, 1, 0, 0, 0), 0b0101: (0, 0, 0, 0, 0), 0b0110: (1, 0, 0, 0, 1), 0b0111: (1, 0, 0, 0, 1),
+    0b1000: (1, 0, 0, 0, 0), 0b1001: (1, 0, 0, 1, 0), 0b1010: (1, 0, 1, 0, 0), 0b1011: (1, 0, 1, 1, 0),
+    0b1100: (1, 1, 0, 0, 1), 0b1101: (1, 1, 0, 1, 1), 0b1110: (1, 1, 1, 0, 1), 0b1111: (1, 1, 1, 1, 1),
+}
+S2PIR_TEXT = {
+    0b0000: "no access", 0b0001: "reserved (no access)", 0b0010: "MRO", 0b0011: "MRO-TL1", 0b0100: "WO",
+    0b0101: "reserved (no access)", 0b0110: "MRO-TL0", 0b0111: "MRO-TL01", 0b1000: "RO", 0b1001: "RO+uX",
+    0b1010: "RO+pX", 0b1011: "RO+puX", 0b1100: "RW", 0b1101: "RW+uX", 0b1110: "RW+pX", 0b1111: "RW+puX",
+}
+
+
+@lru_cache(maxsize=1024)
+def s2_indirect_base_permissions(*, pi_index: int, s2pi: int, dirty: bool, hd: bool) -> S2Perms:
+    """ASL ``AArch64.S2IndirectBasePermissions`` (FEAT_S2PIE).
+
+    :param pi_index: the leaf's PIIndex, ``desc<54:53,51,6>``
+    :param s2pi: ``S2PIR_EL2[pi_index]``
+    :param dirty: desc[7] (with ``hd`` a write to a clean page makes it dirty instead of faulting)
+
+    The TopLevel encodings (MRO-TL0/TL1) matter only with VTCR_EL2.TL0/TL1 (FEAT_THE), which
+    pgwalk does not model: they read as MRO.
+    """
+    r, w, px, ux, wm = (bool(b) for b in _S2PI[s2pi])
+    return S2Perms(r, w, px, ux, indirect=True, pi_index=pi_index, s2pi=s2pi, w_mmu=wm,
+                   ndirty=not dirty and not hd)
+
+
+def s2_overlay_permissions(s2po: int) -> tuple[bool, bool, bool, bool, bool]:
+    """ASL ``AArch64.S2OverlayPermissions`` for one S2POR_EL1 entry: (r, w, px, ux, w_mmu)."""
+    return tuple(bool(b) for b in _S2PI[s2po])  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1024)
+def s2_apply_overlay(perms: S2Perms, *, po_index: int, s2por: int | None) -> S2Perms:
+    """ASL ``AArch64.S2ComputePermissions``, overlay step (FEAT_S2POE, only with S2PIE):
+    attach ``S2POR_EL1[po_index]`` (``None``: S2POR_EL1 not given, the permissions are unknown)."""
+    if perms.unknown:
+        return perms
+    if s2por is None:
+        return unknown_s2_perms("S2POR_EL1")
+    return replace(perms, po_index=po_index, overlay=s2_overlay_permissions(pir_entry(s2por, po_index)))
+
+
+def unknown_s2_perms(register: str) -> S2Perms:
+    """Stage 2 permissions that cannot be known because ``register`` was not given."""
+    return S2Perms(False, False, False, False, unknown=register)

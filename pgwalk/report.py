@@ -55,7 +55,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import attrs as A
-from .perms import S1Perms, S2Perms, rwx_text, s1_effective
+from .perms import S1Perms, S2Perms, s1_effective, s1_rwx_text
 from .walk import Leaf, TraceStep, Translation
 
 __all__ = ["translation_to_dict", "attrs_to_dict", "permissions", "hx", "CSV_COLUMNS", "csv_row", "csv_line",
@@ -109,8 +109,7 @@ def permissions(t: Translation, *, wxn: bool = False, epan: bool = False) -> dic
     if t.s1 is not None and isinstance(t.s1.perms, S1Perms):
         p = t.s1.perms
         for el, el0 in ((1, False), (0, True)) if p.two_el else ((t.el, False),):
-            r, w, x = s1_effective(p, el0=el0, pan=t.pan and not el0, epan=epan, wxn=wxn)
-            out[f"el{el}"] = rwx_text(r, w, x)
+            out[f"el{el}"] = s1_rwx_text(p, el0=el0, pan=t.pan and not el0, epan=epan, wxn=wxn)   # PIE/POE/GCS aware
     if t.s2 is not None and isinstance(t.s2.perms, S2Perms):
         out["stage2_el1"] = t.s2.perms.text(False)
         out["stage2_el0"] = t.s2.perms.text(True)

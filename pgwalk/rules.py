@@ -40,9 +40,10 @@ from typing import Any, Callable, NamedTuple
 
 from .faults import FaultType
 from .formats import descriptors as D
-from .params import FINAL_LEVEL, Regime, block_desc_supported, oa_out_of_range
-from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permissions, s2_check, \
-    s2_direct_base_permissions
+from .params import FINAL_LEVEL, Regime, S1PermParams, S2PermParams, block_desc_supported, oa_out_of_range
+from .perms import Access, S1Perms, S2Perms, pir_entry, s1_apply_overlay, s1_check, s1_direct_base_permissions, \
+    s1_indirect_base_permissions, s2_apply_overlay, s2_check, s2_direct_base_permissions, \
+    s2_indirect_base_permissions, unknown_s1_perms, unknown_s2_perms
 
 __all__ = [
     "FINAL_LEVEL", "DESCRIPTOR_BYTES", "DescType", "level_shift", "index_width", "table_entries", "index_bits",
@@ -56,7 +57,8 @@ __all__ = [
     "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "S1_TREE_CHECKS", "S2_TREE_CHECKS", "tree_disabled", "TABLE_CHECKS",
     "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
     "invalid_descriptor_reason", "output_size_reason", "s1_walk_through_s2", "S1_PERMISSION_CODE_BITS",
-    "S2_PERMISSION_CODE_BITS",
+    "S2_PERMISSION_CODE_BITS", "pi_index", "s1_leaf_permissions", "s2_leaf_permissions",
+    "s1_compute_permissions", "s2_compute_permissions", "s1_permission_note",
 ]
 
 #: a descriptor is 8 bytes: a table entry's address is ``table | index << 3``
@@ -392,57 +394,146 @@ def _field(raw: Any, f: D.Field) -> Any:
     return (raw >> _k(raw, f.lsb)) & _k(raw, f.wmask)
 
 
-def s1_permission_code(raw: Any, tbl_bits: Any) -> Any:
-    """The stage 1 permission code of a leaf: AP[2:1], UXN, PXN, DBM and the walk's table bits."""
+_PC_PO = _PC_TB + TABLE_ATTR_BITS          # POIndex (FEAT_S1POE) above the table bits, when an overlay applies
+_PC2_PO = _PC2_DBM + 1                     # S2POIndex (FEAT_S2POE)
+
+
+def pi_index(raw: Any) -> Any:
+    """ASL ``AArch64.S1ApplyOutputPerms`` / ``S2ApplyOutputPerms``: a leaf's PIIndex,
+    ``desc<54:53>:desc<51>:desc<6>`` (FEAT_S1PIE / FEAT_S2PIE)."""
+    out = (raw >> _k(raw, D.PI_INDEX_BITS[0])) & _k(raw, 1)
+    for n, bit in enumerate(D.PI_INDEX_BITS[1:], 1):
+        out = out | (((raw >> _k(raw, bit)) & _k(raw, 1)) << _k(raw, n))
+    return out
+
+
+def s1_permission_code(raw: Any, tbl_bits: Any, po: bool = False) -> Any:
+    """The stage 1 permission code of a leaf: AP[2:1], UXN, PXN, DBM and the walk's table bits
+    (with FEAT_S1PIE the first five are PIIndex and nDirty: :func:`s1_perms_of_code` reads them
+    so), and with ``po`` (an overlay applies: :attr:`S1PermParams.overlay`) POIndex above them."""
     tb = tbl_bits.astype(raw.dtype) if hasattr(tbl_bits, "dtype") and hasattr(raw, "dtype") else tbl_bits
     code = _field(raw, _AP) | (_field(raw, _UXN) << _k(raw, _PC_UXN)) | (_field(raw, _PXN) << _k(raw, _PC_PXN)) \
         | (_field(raw, _DBM) << _k(raw, _PC_DBM)) | (tb << _k(raw, _PC_TB))
+    if po:
+        code = code | (_field(raw, D.S1_POINDEX) << _k(raw, _PC_PO))
     return code.astype("intp") if hasattr(code, "astype") and getattr(code, "ndim", 0) else int(code)
 
 
-def s1_perms_of_code(code: int, two_el: bool, hd: bool) -> S1Perms:
-    """ASL ``AArch64.S1DirectBasePermissions`` of one :func:`s1_permission_code`."""
-    ap_table, uxn_table, pxn_table = hierarchical_attrs(code >> _PC_TB, two_el)
-    return s1_direct_base_permissions(
-        two_el=two_el, ap=code & _AP.wmask, uxn=bool(code >> _PC_UXN & 1),
-        pxn=bool(code >> _PC_PXN & 1) and two_el, dbm=bool(code >> _PC_DBM & 1), hd=hd,
-        ap_table=ap_table, uxn_table=bool(uxn_table), pxn_table=bool(pxn_table))
+def _s1_perms(two_el: bool, hd: bool, ap: int, uxn: bool, pxn: bool, dbm: bool, ap_table: int, uxn_table: bool,
+              pxn_table: bool, po_index: int, perm: S1PermParams) -> S1Perms:
+    """ASL ``AArch64.S1ComputePermissions`` base and overlay steps for one leaf: direct or indirect
+    base permissions (``perm.pie``), then the overlay (``perm.poe``/``e0poe``)."""
+    if perm.pie:
+        if perm.pir is None or (two_el and perm.pire0 is None):
+            return unknown_s1_perms(two_el, perm.pir_name if perm.pir is None else perm.pire0_name)
+        idx = (ap & 1) | (int(dbm) << 1) | (int(pxn) << 2) | (int(uxn) << 3)
+        base = s1_indirect_base_permissions(two_el=two_el, pi_index=idx, ppi=pir_entry(perm.pir, idx),
+                                            upi=pir_entry(perm.pire0 or 0, idx) if two_el else 0,
+                                            ndirty=bool(ap >> 1), hd=hd)
+    else:
+        base = s1_direct_base_permissions(two_el=two_el, ap=ap, uxn=uxn, pxn=pxn and two_el, dbm=dbm, hd=hd,
+                                          ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table)
+    if perm.overlay:
+        base = s1_apply_overlay(base, po_index=po_index, por=perm.por, por_e0=perm.por_e0, poe=perm.poe,
+                                e0poe=perm.e0poe, por_name=perm.por_name)
+    return base
+
+
+def s1_compute_permissions(raw: int, *, two_el: bool, hd: bool, ap_table: int, uxn_table: bool, pxn_table: bool,
+                           perm: S1PermParams) -> S1Perms:
+    """ASL ``AArch64.S1ComputePermissions`` (base and overlay) of a stage 1 leaf ``raw``."""
+    return _s1_perms(two_el, hd, _field(raw, _AP), bool(_field(raw, _UXN)), bool(_field(raw, _PXN)) and
+                     (two_el or perm.pie), bool(_field(raw, _DBM)), ap_table, uxn_table, pxn_table,
+                     _field(raw, D.S1_POINDEX), perm)
+
+
+def s2_compute_permissions(raw: int, *, hd: bool, xnx: bool, perm: S2PermParams) -> S2Perms:
+    """ASL ``AArch64.S2ComputePermissions`` (base and overlay) of a stage 2 leaf ``raw``."""
+    return _s2_perms(_field(raw, _S2AP), _field(raw, _S2XN), bool(_field(raw, _S2DBM)), _field(raw, D.S2_POINDEX),
+                     hd, xnx, perm)
+
+
+def s1_leaf_permissions(p: Any, raw: int, ap_table: int, uxn_table: bool, pxn_table: bool) -> S1Perms:
+    """The permissions of a stage 1 leaf ``raw`` in range ``p`` (:class:`~pgwalk.params.S1WalkParams`),
+    the hierarchical bits the walk collected given: ASL ``AArch64.S1ComputePermissions`` picking
+    ``S1DirectBasePermissions`` or ``S1IndirectBasePermissions`` and applying the overlay."""
+    two_el = p.has_unprivileged
+    perm = getattr(p, "perm", None) or S1PermParams()     # a stand-in without it (decode descriptor): PIE off
+    return _s1_perms(two_el, p.hd, _field(raw, _AP), bool(_field(raw, _UXN)), bool(_field(raw, _PXN)) and
+                     (two_el or perm.pie), bool(_field(raw, _DBM)), ap_table, uxn_table, pxn_table,
+                     _field(raw, D.S1_POINDEX), perm)
+
+
+def s1_perms_of_code(code: int, two_el: bool, hd: bool, perm: S1PermParams = S1PermParams()) -> S1Perms:
+    """ASL ``AArch64.S1ComputePermissions`` (base, and overlay) of one :func:`s1_permission_code`."""
+    ap_table, uxn_table, pxn_table = hierarchical_attrs((code >> _PC_TB) & _ones(TABLE_ATTR_BITS), two_el)
+    return _s1_perms(two_el, hd, code & _AP.wmask, bool(code >> _PC_UXN & 1),
+                     bool(code >> _PC_PXN & 1) and (two_el or perm.pie), bool(code >> _PC_DBM & 1),
+                     ap_table, bool(uxn_table), bool(pxn_table), code >> _PC_PO, perm)
 
 
 @lru_cache(maxsize=256)
 def s1_permission_table(two_el: bool, hd: bool, access: Access, el0: bool, pan: bool, epan: bool,
-                        wxn: bool) -> Any:
+                        wxn: bool, perm: S1PermParams = S1PermParams()) -> Any:
     """For every :func:`s1_permission_code`: ASL ``AArch64.S1CheckPermissions`` permits ``access``
-    (a read-only bool array; everything it depends on is an argument, so each is built once)."""
+    (a read-only bool array; everything it depends on is an argument, so each is built once).
+    ``perm`` (FEAT_S1PIE/S1POE) makes the table judge PIIndex through PIR_ELx/PIRE0_ELx and,
+    with an overlay, POIndex through POR_ELx (codes made with ``po=perm.overlay``).
+
+    :raises UnknownRegister: when a PIR/POR register the judgement needs was not given
+    """
     import numpy as np
 
-    table = np.array([s1_check(s1_perms_of_code(c, two_el, hd), access, el0=el0, pan=pan, epan=epan, wxn=wxn)
-                      for c in range(_S1_CODES)], dtype=bool)
+    n = _S1_CODES << (D.S1_POINDEX.width if perm.overlay else 0)
+    table = np.array([s1_check(s1_perms_of_code(c, two_el, hd, perm), access, el0=el0, pan=pan, epan=epan, wxn=wxn)
+                      for c in range(n)], dtype=bool)
     table.flags.writeable = False
     return table
 
 
-def s2_permission_code(raw: Any) -> Any:
-    """The stage 2 permission code of a leaf: S2AP, XN[1:0] and DBM."""
+def s2_permission_code(raw: Any, po: bool = False) -> Any:
+    """The stage 2 permission code of a leaf: S2AP, XN[1:0] and DBM (with FEAT_S2PIE: PIIndex and
+    the dirty bit), and with ``po`` (S2POE on) S2POIndex above them."""
     code = _field(raw, _S2AP) | (_field(raw, _S2XN) << _k(raw, _PC2_XN)) | (_field(raw, _S2DBM) << _k(raw, _PC2_DBM))
+    if po:
+        code = code | (_field(raw, D.S2_POINDEX) << _k(raw, _PC2_PO))
     return code.astype("intp") if getattr(code, "ndim", 0) else int(code)
 
 
-def s2_perms_of_code(code: int, hd: bool, xnx: bool) -> S2Perms:
-    """ASL ``AArch64.S2DirectBasePermissions`` of one :func:`s2_permission_code`."""
-    return s2_direct_base_permissions(s2ap=code & _S2AP.wmask, xn=code >> _PC2_XN & _S2XN.wmask,
-                                      dbm=bool(code >> _PC2_DBM & 1), hd=hd, xnx=xnx)
+def _s2_perms(s2ap: int, xn: int, dbm: bool, po_index: int, hd: bool, xnx: bool, perm: S2PermParams) -> S2Perms:
+    """ASL ``AArch64.S2ComputePermissions``: direct or indirect base permissions, then the overlay."""
+    if not perm.s2pie:
+        return s2_direct_base_permissions(s2ap=s2ap, xn=xn, dbm=dbm, hd=hd, xnx=xnx)
+    if perm.s2pir is None:
+        return unknown_s2_perms("S2PIR_EL2")
+    idx = (s2ap & 1) | (int(dbm) << 1) | (xn << 2)
+    base = s2_indirect_base_permissions(pi_index=idx, s2pi=pir_entry(perm.s2pir, idx), dirty=bool(s2ap >> 1), hd=hd)
+    if perm.s2poe:
+        base = s2_apply_overlay(base, po_index=po_index, s2por=perm.s2por)
+    return base
+
+
+def s2_leaf_permissions(s2: Any, raw: int, xnx: bool) -> S2Perms:
+    """The permissions of a stage 2 leaf ``raw`` (``s2``: :class:`~pgwalk.params.S2WalkParams`)."""
+    return _s2_perms(_field(raw, _S2AP), _field(raw, _S2XN), bool(_field(raw, _S2DBM)), _field(raw, D.S2_POINDEX),
+                     s2.hd, xnx, getattr(s2, "perm", None) or S2PermParams())
+
+
+def s2_perms_of_code(code: int, hd: bool, xnx: bool, perm: S2PermParams = S2PermParams()) -> S2Perms:
+    """ASL ``AArch64.S2ComputePermissions`` of one :func:`s2_permission_code`."""
+    return _s2_perms(code & _S2AP.wmask, code >> _PC2_XN & _S2XN.wmask, bool(code >> _PC2_DBM & 1),
+                     code >> _PC2_PO, hd, xnx, perm)
 
 
 @lru_cache(maxsize=64)
-def s2_permission_table(hd: bool, xnx: bool, access: Access | None, el0: bool) -> Any:
+def s2_permission_table(hd: bool, xnx: bool, access: Access | None, el0: bool,
+                        perm: S2PermParams = S2PermParams()) -> Any:
     """For every :func:`s2_permission_code`: stage 2 permits ``access`` (``None``: the read a stage 1
     table fetch makes) -- ASL ``AArch64.S2CheckPermissions``."""
     import numpy as np
 
-    out = np.array([s2_perms_of_code(c, hd, xnx).r if access is None
-                    else s2_check(s2_perms_of_code(c, hd, xnx), access, el0=el0) for c in range(_S2_CODES)],
-                   dtype=bool)
+    n = _S2_CODES << (D.S2_POINDEX.width if perm.s2poe else 0)
+    out = np.array([s2_check(s2_perms_of_code(c, hd, xnx, perm), access, el0=el0) for c in range(n)], dtype=bool)
     out.flags.writeable = False
     return out
 
@@ -605,3 +696,24 @@ S2_WALK_LEAF_CHECKS: tuple[Check, ...] = LEAF_CHECKS[:2] + (
           lambda s2, raw, oa, judge: "stage 1 table in stage 2 Device memory with HCR_EL2.PTW = 1",
           per_address=False),
 )
+
+
+def s1_permission_note(perms: S1Perms, access: Access | None, el: int, pan: bool, setup: Any) -> str:
+    """What a trace adds to a stage 1 permission line under FEAT_S1PIE/S1POE: the PIIndex, the
+    PIR entries, the POR entry and the kind of fault (overlay, dirty bit); "" for direct permissions."""
+    from .perms import PIR_TEXT, POR_TEXT, s1_permission_fault
+
+    parts = []
+    if perms.indirect:
+        parts.append(f"PIIndex {perms.pi_index}: PIR[{perms.pi_index}] = {perms.ppi:#06b} ({PIR_TEXT[perms.ppi]})")
+        if perms.upi is not None:
+            parts.append(f"PIRE0[{perms.pi_index}] = {perms.upi:#06b} ({PIR_TEXT[perms.upi]})")
+    ovl = perms.u_overlay if el == 0 else perms.p_overlay
+    if ovl is not None and perms.po_index is not None:
+        parts.append(f"POIndex {perms.po_index}: overlay {''.join(c for c, ok in zip('rwx', ovl) if ok) or 'none'}")
+    if access is not None and perms.known:
+        kind = s1_permission_fault(perms, access, el0=el == 0, pan=pan, epan=setup.epan, wxn=setup.wxn)
+        if kind is not None and kind.iss2_flag:
+            parts.append(f"{kind.value} fault (ISS2.{kind.iss2_flag} = 1)")
+    _ = POR_TEXT
+    return f" ({'; '.join(parts)})" if parts else ""

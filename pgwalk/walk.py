@@ -35,6 +35,7 @@ from .formats.fields import Layout
 from .memory_protocol import Memory
 from .params import FINAL_LEVEL, Regime, S1WalkParams, S2WalkParams, TranslationSetup
 from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
+from . import rules
 from .rules import (DESCRIPTOR_BYTES, LEAF_CHECKS, S1_SETUP_CHECKS, S2_SETUP_CHECKS, S2_WALK_LEAF_CHECKS, TABLE_CHECKS,
                     Check, DescType, addr_top, descriptor_types, hierarchical_attrs, index_bits,
                     invalid_descriptor_reason, leaf_base, level_shift, next_table_base, output_size_reason,
@@ -208,7 +209,7 @@ class WalkFault(Exception):
 
 def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: bool, lpa64: bool, two_el: bool,
                    hd: bool = False, ha: bool = False, sh: int = 0, mair: int | None = None, ap_table: int = 0,
-                   uxn_table: bool = False, pxn_table: bool = False) -> Leaf:
+                   uxn_table: bool = False, pxn_table: bool = False, perm: Any = None) -> Leaf:
     """The stage 1 :class:`Leaf` of one block or page descriptor: its output base, size,
     attributes and permissions (ASL ``AArch64.S1LeafBase``, ``S1DecodeMemAttrs``,
     ``AArch64.S1DirectBasePermissions``).
@@ -225,14 +226,20 @@ def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
         (unknown, not what a MAIR of 0 would say) and only ``attr_index`` is kept
     :param ap_table, uxn_table, pxn_table: the hierarchical limits the walk collected
         (:func:`pgwalk.rules.hierarchical_attrs`)
+    :param perm: the range's :class:`~pgwalk.params.S1PermParams` (FEAT_S1PIE/S1POE); ``None``: direct
+        permissions (``AArch64.S1DirectBasePermissions``)
     """
     leafsize = level_shift(level, granule_shift)
     sh = sh if ds else _SH.get(raw)
     attr_index = _ATTRINDX.get(raw)
     memattrs = A.s1_decode_mem_attrs((mair >> (8 * attr_index)) & 0xFF, sh) if mair is not None else None
-    perms = s1_direct_base_permissions(
-        two_el=two_el, ap=_AP.get(raw), uxn=bool(_UXN.get(raw)), pxn=bool(_PXN.get(raw)) and two_el,
-        dbm=bool(_DBM.get(raw)), hd=hd, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table)
+    if perm is not None:                               # direct or indirect (FEAT_S1PIE), and the overlay
+        perms = rules.s1_compute_permissions(raw, two_el=two_el, hd=hd, ap_table=ap_table, uxn_table=uxn_table,
+                                             pxn_table=pxn_table, perm=perm)
+    else:
+        perms = s1_direct_base_permissions(
+            two_el=two_el, ap=_AP.get(raw), uxn=bool(_UXN.get(raw)), pxn=bool(_PXN.get(raw)) and two_el,
+            dbm=bool(_DBM.get(raw)), hd=hd, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table)
     af = bool(_AF.get(raw))
     return Leaf(1, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64), leafsize, memattrs, perms,
                 af, bool(_NG.get(raw)) and two_el, bool(_CONT.get(raw)), bool(_DBM.get(raw)),
@@ -240,7 +247,7 @@ def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
 
 
 def decode_s2_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: bool, lpa64: bool,
-                   hd: bool = False, ha: bool = False, sh: int = 0, xnx: bool = True) -> Leaf:
+                   hd: bool = False, ha: bool = False, sh: int = 0, xnx: bool = True, perm: Any = None) -> Leaf:
     """The stage 2 :class:`Leaf` of one block or page descriptor: its output base, size,
     attributes and permissions (ASL ``AArch64.S2LeafBase``, ``S2DecodeMemAttrs``,
     ``AArch64.S2DirectBasePermissions``).
@@ -255,8 +262,11 @@ def decode_s2_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
     """
     leafsize = level_shift(level, granule_shift)
     sh = sh if ds else _SH.get(raw)
-    perms = s2_direct_base_permissions(s2ap=_S2AP.get(raw), xn=_S2XN.get(raw), dbm=bool(_DBM.get(raw)),
-                                       hd=hd, xnx=xnx)
+    if perm is not None:                               # direct or indirect (FEAT_S2PIE), and the overlay
+        perms = rules.s2_compute_permissions(raw, hd=hd, xnx=xnx, perm=perm)
+    else:
+        perms = s2_direct_base_permissions(s2ap=_S2AP.get(raw), xn=_S2XN.get(raw), dbm=bool(_DBM.get(raw)),
+                                           hd=hd, xnx=xnx)
     s2attrs = A.s2_decode_mem_attrs(_MEMATTR.get(raw), sh)
     af = bool(_AF.get(raw))
     return Leaf(2, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64), leafsize, s2attrs, perms,
@@ -270,7 +280,7 @@ def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind
     return decode_s1_leaf(raw, level, kind, granule_shift=p.granule_shift, ds=p.ds, lpa64=p.lpa64,
                           two_el=p.has_unprivileged, hd=p.hd, ha=p.ha, sh=p.sh,
                           mair=setup.mair if setup.mair_known else None,
-                          ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table)
+                          ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table, perm=p.perm)
 
 
 def s2_leaf(setup: TranslationSetup, raw: int, level: int, kind: str) -> Leaf:
@@ -278,7 +288,7 @@ def s2_leaf(setup: TranslationSetup, raw: int, level: int, kind: str) -> Leaf:
     s2 = setup.s2
     assert s2 is not None
     return decode_s2_leaf(raw, level, kind, granule_shift=s2.granule_shift, ds=s2.ds, lpa64=s2.lpa64,
-                          hd=s2.hd, ha=s2.ha, sh=s2.sh, xnx=setup.features.xnx)
+                          hd=s2.hd, ha=s2.ha, sh=s2.sh, xnx=setup.features.xnx, perm=s2.perm)
 
 
 # --------------------------------------------------------------------------- the scalar driver
@@ -416,7 +426,7 @@ def _checks_plan(checks: tuple[Check, ...], holds) -> tuple[tuple[Check, ...], C
 
 
 def _leaf_reason(chk: Check, stage: int, p: S1WalkParams | S2WalkParams, raw: int, oa: int, judge, leaf: Leaf,
-                 access: Access | None, el: int, pan: bool) -> str:
+                 access: Access | None, el: int, pan: bool, setup: Any = None) -> str:
     """Why a leaf check stopped the scalar walk: the kernel's reason, worded with what this
     driver knows (the block, the access, the permissions)."""
     if chk.name == "output size":
@@ -426,7 +436,8 @@ def _leaf_reason(chk: Check, stage: int, p: S1WalkParams | S2WalkParams, raw: in
     if chk.name == "permission" and access is not None:
         if stage == 1:
             return (f"stage 1 permissions {leaf.perms.text(el == 0)} at EL{el}"
-                    f"{' with PAN' if pan else ''} deny the {access.value}")
+                    f"{' with PAN' if pan else ''} deny the {access.value}"
+                    f"{rules.s1_permission_note(leaf.perms, access, el, pan, setup)}")
         return f"stage 2 permissions {leaf.perms.text(el == 0)} deny the {access.value}"
     return chk.reason(p, raw, oa, judge)
 
@@ -508,7 +519,8 @@ class _Walker:
             ap_table, uxn_table, pxn_table = hierarchical_attrs(attr_bits, st.two_el)
             entry = leaves[attr_bits] = _LeafEntry(decode_s1_leaf(
                 raw, level, kind.text, granule_shift=st.g, ds=st.ds, lpa64=st.lpa64, two_el=st.two_el, hd=p.hd,
-                ha=p.ha, sh=p.sh, mair=self.mair, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table), {})
+                ha=p.ha, sh=p.sh, mair=self.mair, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table,
+                perm=p.perm), {})
         leaf, plans = entry
         plan = plans.get((access, el, pan))
         if plan is None:
@@ -523,7 +535,7 @@ class _Walker:
         if chk is None:
             return oa, leaf
         raise WalkFault(Fault(chk.fault, level, 1, reason=_leaf_reason(chk, 1, p, raw, oa, judge, leaf, access, el,
-                                                                        pan)))
+                                                                        pan, self)))
 
     def s2_walk(self, mem: Memory, ipa: int, access: Access | None, el: int, s1ptw: bool, steps: list[TraceStep],
                 s1_level: int | None, af_updates: list[AFUpdate] | None) -> tuple[int, Leaf]:
@@ -566,7 +578,7 @@ class _Walker:
         if entry is None:
             entry = leaves[0] = _LeafEntry(decode_s2_leaf(raw, level, kind.text, granule_shift=st.g, ds=st.ds,
                                                                lpa64=st.lpa64, hd=p.hd, ha=p.ha, sh=p.sh,
-                                                               xnx=self.xnx), {})
+                                                               xnx=self.xnx, perm=p.perm), {})
         leaf, plans = entry
         plan = plans.get((s1ptw, access, el))
         if plan is None:
@@ -591,7 +603,7 @@ class _Walker:
         """The stage 2 permission check: True when ``leaf`` denies the access (for a stage 1
         table fetch, the read it makes)."""
         if s1ptw:
-            return lambda _raw: not leaf.perms.r
+            return lambda _raw: not s2_check(leaf.perms, None, el0=False)   # the walk's read (S2AP, overlay)
         if access is None:
             return _never
         return lambda _raw: not s2_check(leaf.perms, access, el0=el == 0)

@@ -91,4 +91,7 @@ def test_tcr2_enables_are_said_not_modelled_and_new_registers_are_known():
     regs = {"TCR_EL1": 0x15B5103510, "TTBR1_EL1": 0x40010000, "SCTLR_EL1": 1, "MAIR_EL1": 0xFF}
     assert not any("TCR2" in n for n in setup_from_registers(regs).notes)
     notes = setup_from_registers({**regs, "TCR2_EL1": 0x2}).notes
-    assert any(n.startswith("TCR2_EL1 = 0x2 is not modelled") for n in notes)
+    # PIE is modelled now (tests/test_pie.py); with PIR_EL1 not given the permissions are said unknown
+    assert any("PIR_EL1 was not given: stage 1 permissions are unknown" in n for n in notes)
+    notes = setup_from_registers({**regs, "TCR2_EL1": 0x10}).notes
+    assert any(n.startswith("TCR2_EL1.AIE = 1 is not modelled") for n in notes)
