@@ -735,14 +735,16 @@ class _Engine:
                      for p in setup.ranges]
         el0 = el == 0
         if access is not None:
-            self.s1_allowed = [R.s1_permission_table(p.has_unprivileged, p.hd, access, el0, pan, setup.epan, setup.wxn)
-                               for p in setup.ranges]
+            self.s1_allowed = [R.s1_permission_table(p.has_unprivileged, p.hd, access, el0, pan, setup.epan, setup.wxn,
+                                                     p.perm) for p in setup.ranges]
         else:
             self.s1_allowed = None
         if setup.s2 is not None:
             hd, xnx = setup.s2.hd, setup.features.xnx
-            self.s2_read = R.s2_permission_table(hd, xnx, None, False)
-            self.s2_allowed = R.s2_permission_table(hd, xnx, access, el0) if access is not None else None
+            perm2 = setup.s2.perm
+            self.s2_po = bool(perm2.s2poe)
+            self.s2_read = R.s2_permission_table(hd, xnx, None, False, perm2)
+            self.s2_allowed = R.s2_permission_table(hd, xnx, access, el0, perm2) if access is not None else None
         self.through_s2 = R.s1_walk_through_s2(setup.regime, setup.s2 is not None)
 
     # -- stage 2 -------------------------------------------------------------
@@ -770,10 +772,10 @@ class _Engine:
                     getattr(w, name)[live] = getattr(inner, name)
         if s1ptw:
             read = self.s2_read
-            _leaf_checks(R.S2_WALK_LEAF_CHECKS, s2, w, lambda raw: ~read[R.s2_permission_code(raw)])
+            _leaf_checks(R.S2_WALK_LEAF_CHECKS, s2, w, lambda raw: ~read[R.s2_permission_code(raw, self.s2_po)])
         elif self.s2_allowed is not None:
             allowed = self.s2_allowed
-            _leaf_checks(R.LEAF_CHECKS, s2, w, lambda raw: ~allowed[R.s2_permission_code(raw)])
+            _leaf_checks(R.LEAF_CHECKS, s2, w, lambda raw: ~allowed[R.s2_permission_code(raw, self.s2_po)])
         else:
             _leaf_checks(R.LEAF_CHECKS, s2, w, _no_lanes)
         return w, w.out
@@ -805,9 +807,10 @@ class _Engine:
         if self.s1_allowed is not None:
             allowed = self.s1_allowed[r]
             tb_all = w.tbl if collect else np.zeros(len(va), dtype=_U64)
+            po = bool(p.perm.overlay)
 
             def judge(raw: np.ndarray) -> np.ndarray:
-                return ~allowed[R.s1_permission_code(raw, tb_all)]
+                return ~allowed[R.s1_permission_code(raw, tb_all, po)]
         else:
             judge = _no_lanes
         ok = _leaf_checks(R.LEAF_CHECKS, p, w, judge)
