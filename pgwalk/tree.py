@@ -159,7 +159,7 @@ from .formats import descriptors as D
 from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name, oa_out_of_range
 from .perms import Access, S1Perms, S2Perms, s1_check, s1_effective, s2_check
 from .rules import (
-    S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, descriptor_types, hierarchical_attrs,
+    S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, s1_walk_through_s2, descriptor_types, hierarchical_attrs,
     leaf_base, level_shift, next_table_base, stage_oa, table_attr_bits, table_entries, table_index, tree_disabled,
 )
 from .walk import Leaf, s1_leaf, s2_leaf, s2_lookup, stage2_attributes
@@ -329,7 +329,7 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
     if not setup.s1_enabled:
         notes.append("stage 1 is disabled: the tree is shown as the registers describe it, "
                      "but translations do not use it")
-    through = setup.s2 is not None and setup.regime.value == "EL1&0"
+    through = s1_walk_through_s2(setup.regime, setup.s2 is not None)
     el = {"EL1&0": 1, "EL2&0": 2, "EL2": 2, "EL3": 3}[setup.regime.value]
     return TreeParams(
         stage=1, name=p.ttbr_name, regime=setup.regime.value, granule_shift=p.granule_shift,

@@ -43,9 +43,7 @@ from .rules import (DESCRIPTOR_BYTES, LEAF_CHECKS, S1_SETUP_CHECKS, S2_SETUP_CHE
 
 __all__ = ["Memory", "TraceStep", "Leaf", "AFUpdate", "Translation", "translate", "s2_translate", "s2_lookup",
            "decode_s1_leaf", "decode_s2_leaf", "s1_leaf", "s2_leaf", "s1_disabled_attributes", "stage2_attributes",
-           "WalkFault",
-           # TRANSITIONAL (see the re-export block at the end of this module)
-           "decode_descriptor_type", "next_table_base", "leaf_base", "table_index", "s2_walk_device"]
+           "WalkFault"]
 
 
 # Descriptor fields, from the one field table in pgwalk.formats.descriptors
@@ -450,8 +448,8 @@ class _Walker:
 
     def __init__(self, setup: TranslationSetup):
         pa_max = setup.features.pa_max
-        through_s2 = setup.s2 is not None
-        ranges = tuple(_Stage(1, p, pa_max, through_s2 and p.regime is Regime.EL10) for p in setup.ranges)
+        through_s2 = rules.s1_walk_through_s2(setup.regime, setup.s2 is not None)
+        ranges = tuple(_Stage(1, p, pa_max, through_s2) for p in setup.ranges)
         # indexed by rules.va_range (VA[55]); one range: both halves use it (ASL AArch64.GetVARange)
         self.s1 = ranges if len(ranges) == 2 else ranges * 2
         self.s2 = _Stage(2, setup.s2, pa_max) if setup.s2 is not None else None
@@ -759,16 +757,3 @@ def s2_lookup(setup: TranslationSetup, mem: Memory, ipa: int, *, s1ptw: bool = F
         return s2_translate(setup, mem, ipa, access=None, el=1, s1ptw=s1ptw, steps=[])
     except WalkFault as stop:
         return stop.fault
-
-
-# --------------------------------------------------------------------------- TRANSITIONAL
-# TRANSITIONAL re-exports (issue 12): these rules now live in pgwalk.rules, stated once.
-# tree.py, at.py and bulk.py still import them from here while other helpers move them
-# over; the coordinator removes this block after the merge.  Import pgwalk.rules instead.
-from .rules import decode_descriptor_type as _decode_descriptor_type  # noqa: E402
-from .rules import s2_walk_device, table_index  # noqa: E402,F401  (leaf_base, next_table_base: imported above)
-
-
-def decode_descriptor_type(raw: int, level: int, ds: bool, granule_shift: int, pa_max: int) -> str:
-    """TRANSITIONAL: :func:`pgwalk.rules.decode_descriptor_type` as the old string (its ``.text``)."""
-    return _decode_descriptor_type(raw, level, ds, granule_shift, pa_max).text
