@@ -938,16 +938,6 @@ def _empty_result(setup: TranslationSetup, va: np.ndarray, stages: str, access: 
         s2_desc=zeros(_U64, has_s2), s2_level=zeros(np.int8, has_s2), s2_shift=zeros(np.uint8, has_s2))
 
 
-def _check_args(setup: TranslationSetup, stages: str | None) -> str:
-    if stages is None:
-        stages = "12" if setup.s2 is not None else "1"
-    if stages not in ("1", "2", "12"):
-        raise ValueError(f"stages must be 1, 2 or 12, not {stages!r}")
-    if stages == "2" and setup.s2 is None:
-        raise ValueError("stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
-    return stages
-
-
 def translate_many(setup: TranslationSetup, mem: Memory, vas: Iterable[int] | np.ndarray, *,
                    stages: str | None = None, access: Access | None = None, el: int = 1, pan: bool = False,
                    chunk: int = CHUNK, reader: DescriptorReader | None = None) -> BulkTranslation:
@@ -963,7 +953,7 @@ def translate_many(setup: TranslationSetup, mem: Memory, vas: Iterable[int] | np
     :returns: a :class:`BulkTranslation`; faults are values in its arrays, never raised
     :raises ValueError: for ``stages`` the registers do not allow (as the scalar walker)
     """
-    stages = _check_args(setup, stages)
+    stages = R.walk_stages(stages, setup.s2 is not None)
     va = np.ascontiguousarray(np.asarray(vas, dtype=_U64))
     if va.ndim != 1:
         va = va.ravel()
@@ -992,7 +982,7 @@ def iter_translate(setup: TranslationSetup, mem: Memory, vas: Any, *, stages: st
                    access: Access | None = None, el: int = 1, pan: bool = False, block: int = 1 << 16,
                    chunk: int = CHUNK, reader: DescriptorReader | None = None) -> Iterator[BulkTranslation]:
     """:func:`translate_many` in blocks of ``block`` addresses, one result per block (for streaming)."""
-    stages = _check_args(setup, stages)
+    stages = R.walk_stages(stages, setup.s2 is not None)
     va = np.ascontiguousarray(np.asarray(vas, dtype=_U64)).ravel()
     eng = _Engine(setup, mem, stages, access, el, pan, reader)
     step = max(1, chunk)

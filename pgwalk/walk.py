@@ -713,10 +713,7 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
     :raises UnknownRegister: when the walk needs a table base register that was
         not given (an unknown TTBR is not a fault, and not zero)
     """
-    if stages is None:
-        stages = "12" if setup.s2 is not None else "1"
-    elif stages not in ("1", "2", "12"):
-        raise ValueError(f"stages must be 1, 2 or 12, not {stages!r}")
+    stages = rules.walk_stages(stages, setup.s2 is not None)
     steps: list[TraceStep] = []
     s1ptw_af: list[AFUpdate] = []
     ipa = pa = s1 = s2 = attrs = fault = None
@@ -732,8 +729,6 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
             ipa, s1 = walker.s1_walk(mem, va, access, el, pan, steps, s1ptw_af)
             attrs = s1.attrs
         if setup.s2 is None:
-            if stages == "2":
-                raise ValueError("stage 2 is not enabled by the registers (HCR_EL2.VM/DC)")
             pa = ipa
         elif stages != "1":
             pa, s2 = walker.s2_walk(mem, ipa, access, el, False, steps, None, None)
