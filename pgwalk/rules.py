@@ -455,13 +455,11 @@ def s2_compute_permissions(raw: int, *, hd: bool, xnx: bool, perm: S2PermParams)
 
 def s1_leaf_permissions(p: Any, raw: int, ap_table: int, uxn_table: bool, pxn_table: bool) -> S1Perms:
     """The permissions of a stage 1 leaf ``raw`` in range ``p`` (:class:`~pgwalk.params.S1WalkParams`),
-    the hierarchical bits the walk collected given: ASL ``AArch64.S1ComputePermissions`` picking
-    ``S1DirectBasePermissions`` or ``S1IndirectBasePermissions`` and applying the overlay."""
-    two_el = p.has_unprivileged
+    the hierarchical bits the walk collected given: :func:`s1_compute_permissions` with the range's
+    parameters."""
     perm = getattr(p, "perm", None) or S1PermParams()     # a stand-in without it (decode descriptor): PIE off
-    return _s1_perms(two_el, p.hd, _field(raw, _AP), bool(_field(raw, _UXN)), bool(_field(raw, _PXN)) and
-                     (two_el or perm.pie), bool(_field(raw, _DBM)), ap_table, uxn_table, pxn_table,
-                     _field(raw, D.S1_POINDEX), perm)
+    return s1_compute_permissions(raw, two_el=p.has_unprivileged, hd=p.hd, ap_table=ap_table, uxn_table=uxn_table,
+                                  pxn_table=pxn_table, perm=perm)
 
 
 def s1_perms_of_code(code: int, two_el: bool, hd: bool, perm: S1PermParams = S1PermParams()) -> S1Perms:
@@ -514,9 +512,9 @@ def _s2_perms(s2ap: int, xn: int, dbm: bool, po_index: int, hd: bool, xnx: bool,
 
 
 def s2_leaf_permissions(s2: Any, raw: int, xnx: bool) -> S2Perms:
-    """The permissions of a stage 2 leaf ``raw`` (``s2``: :class:`~pgwalk.params.S2WalkParams`)."""
-    return _s2_perms(_field(raw, _S2AP), _field(raw, _S2XN), bool(_field(raw, _S2DBM)), _field(raw, D.S2_POINDEX),
-                     s2.hd, xnx, getattr(s2, "perm", None) or S2PermParams())
+    """The permissions of a stage 2 leaf ``raw`` (``s2``: :class:`~pgwalk.params.S2WalkParams`):
+    :func:`s2_compute_permissions` with its parameters."""
+    return s2_compute_permissions(raw, hd=s2.hd, xnx=xnx, perm=getattr(s2, "perm", None) or S2PermParams())
 
 
 def s2_perms_of_code(code: int, hd: bool, xnx: bool, perm: S2PermParams = S2PermParams()) -> S2Perms:

@@ -33,8 +33,9 @@ from .faults import Fault, FaultType
 from .formats import descriptors as D
 from .formats.fields import Layout
 from .memory_protocol import Memory
-from .params import FINAL_LEVEL, Regime, S1WalkParams, S2WalkParams, TranslationSetup
-from .perms import Access, S1Perms, S2Perms, s1_check, s1_direct_base_permissions, s2_check, s2_direct_base_permissions
+from .params import (FINAL_LEVEL, Regime, S1PermParams, S1WalkParams, S2PermParams, S2WalkParams,
+                     TranslationSetup)
+from .perms import Access, S1Perms, S2Perms, s1_check, s2_check
 from . import rules
 from .rules import (DESCRIPTOR_BYTES, LEAF_CHECKS, S1_SETUP_CHECKS, S2_SETUP_CHECKS, S2_WALK_LEAF_CHECKS, TABLE_CHECKS,
                     Check, DescType, addr_top, descriptor_types, hierarchical_attrs, index_bits,
@@ -45,6 +46,10 @@ __all__ = ["Memory", "TraceStep", "Leaf", "AFUpdate", "Translation", "translate"
            "decode_s1_leaf", "decode_s2_leaf", "s1_leaf", "s2_leaf", "s1_disabled_attributes", "stage2_attributes",
            "WalkFault"]
 
+
+#: no permission indirection, no overlay: direct permissions (what ``perm=None`` means)
+_NO_S1_INDIRECTION = S1PermParams()
+_NO_S2_INDIRECTION = S2PermParams()
 
 # Descriptor fields, from the one field table in pgwalk.formats.descriptors
 _AF = D.S1_LEAF["AF"]
@@ -225,19 +230,15 @@ def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
     :param ap_table, uxn_table, pxn_table: the hierarchical limits the walk collected
         (:func:`pgwalk.rules.hierarchical_attrs`)
     :param perm: the range's :class:`~pgwalk.params.S1PermParams` (FEAT_S1PIE/S1POE); ``None``: direct
-        permissions (``AArch64.S1DirectBasePermissions``)
+        permissions (``AArch64.S1DirectBasePermissions``), no overlay
     """
     leafsize = level_shift(level, granule_shift)
     sh = sh if ds else _SH.get(raw)
     attr_index = _ATTRINDX.get(raw)
     memattrs = A.s1_decode_mem_attrs((mair >> (8 * attr_index)) & 0xFF, sh) if mair is not None else None
-    if perm is not None:                               # direct or indirect (FEAT_S1PIE), and the overlay
-        perms = rules.s1_compute_permissions(raw, two_el=two_el, hd=hd, ap_table=ap_table, uxn_table=uxn_table,
-                                             pxn_table=pxn_table, perm=perm)
-    else:
-        perms = s1_direct_base_permissions(
-            two_el=two_el, ap=_AP.get(raw), uxn=bool(_UXN.get(raw)), pxn=bool(_PXN.get(raw)) and two_el,
-            dbm=bool(_DBM.get(raw)), hd=hd, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table)
+    # direct or indirect (FEAT_S1PIE) base permissions, and the overlay
+    perms = rules.s1_compute_permissions(raw, two_el=two_el, hd=hd, ap_table=ap_table, uxn_table=uxn_table,
+                                         pxn_table=pxn_table, perm=perm or _NO_S1_INDIRECTION)
     af = bool(_AF.get(raw))
     return Leaf(1, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64), leafsize, memattrs, perms,
                 af, bool(_NG.get(raw)) and two_el, bool(_CONT.get(raw)), bool(_DBM.get(raw)),
@@ -260,11 +261,7 @@ def decode_s2_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
     """
     leafsize = level_shift(level, granule_shift)
     sh = sh if ds else _SH.get(raw)
-    if perm is not None:                               # direct or indirect (FEAT_S2PIE), and the overlay
-        perms = rules.s2_compute_permissions(raw, hd=hd, xnx=xnx, perm=perm)
-    else:
-        perms = s2_direct_base_permissions(s2ap=_S2AP.get(raw), xn=_S2XN.get(raw), dbm=bool(_DBM.get(raw)),
-                                           hd=hd, xnx=xnx)
+    perms = rules.s2_compute_permissions(raw, hd=hd, xnx=xnx, perm=perm or _NO_S2_INDIRECTION)   # FEAT_S2PIE too
     s2attrs = A.s2_decode_mem_attrs(_MEMATTR.get(raw), sh)
     af = bool(_AF.get(raw))
     return Leaf(2, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64), leafsize, s2attrs, perms,
