@@ -12,7 +12,6 @@ placed in one output buffer by one ``memcpy``-like copy.  The buffers are writte
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any, Callable, Iterable, Sequence
 
@@ -22,6 +21,7 @@ from . import rules as R
 from .bulk import FAULT_TYPES, BulkTranslation
 from .report import CSV_COLUMNS, csv_line, csv_row
 from .writer import stream_fd, write_all
+from .values import byte_windows, void_dtype
 
 __all__ = ["LineFormatter"]
 
@@ -42,17 +42,6 @@ _SLOTS = 4                                    # va, ipa, pa, fault ipa
 
 def _ones(bits: int) -> int:
     return (1 << bits) - 1
-
-
-def _void_rows(buf: np.ndarray, width: int) -> np.ndarray:
-    """Every ``width``-byte window of ``buf`` as one void scalar (window ``i`` starts at byte ``i``):
-    gathering rows from it copies each row with one ``memcpy`` (unlike a 2-D uint8 view)."""
-    return np.ndarray(shape=(max(0, len(buf) - width + 1),), dtype=_void(width), buffer=buf, strides=(1,))
-
-
-@functools.lru_cache(maxsize=None)
-def _void(width: int) -> np.dtype:
-    return np.dtype((np.void, width))
 
 
 def _fault_key(res: BulkTranslation, lanes: np.ndarray | slice = slice(None)) -> np.ndarray:
@@ -142,7 +131,7 @@ def _hex_digits(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _digit_view(digits: np.ndarray, nd: int) -> np.ndarray:
     """The last ``nd`` digits of every row of an (n, 16) digit matrix, one void scalar per row."""
-    return np.ndarray(shape=(len(digits),), dtype=_void(nd), buffer=digits, offset=_HEX_DIGITS - nd,
+    return np.ndarray(shape=(len(digits),), dtype=void_dtype(nd), buffer=digits, offset=_HEX_DIGITS - nd,
                       strides=(_HEX_DIGITS,))
 
 
@@ -307,7 +296,7 @@ class LineFormatter:
             bounds = np.cumsum(np.bincount(inv, minlength=len(layouts))).tolist()
             groups = (order[a:b] for a, b in zip([0] + bounds[:-1], bounds))
         for (row, _slots, void_row, _cols), rows in zip(layouts, groups):
-            _void_rows(buf, len(row))[starts[rows]] = void_row
+            byte_windows(buf, len(row))[starts[rows]] = void_row
         # then each address slot's digits, one void scalar copy per line and digit count
         for k in range(_SLOTS):
             if digits[k] is None:
@@ -320,7 +309,7 @@ class LineFormatter:
                     at[(nds != nd)[inv]] = total          # lanes with other counts: written apart
                 elif (col < 0).any():
                     at[(col < 0)[inv]] = total            # lanes without the slot: past the end
-                _void_rows(buf, nd)[at] = _digit_view(digits[k], nd)
+                byte_windows(buf, nd)[at] = _digit_view(digits[k], nd)
         return [buf[:total]]
 
     def _layout_of(self, u: int, res: BulkTranslation, key: np.ndarray, v: int = 0,
@@ -344,7 +333,7 @@ class LineFormatter:
             per_slot = [(-1, 0)] * _SLOTS
             for k, col, nd in slots:
                 per_slot[k] = (col, nd)
-            layout = self._layouts[(u, v)] = (row, slots, row.view(_void(len(row)))[0], per_slot)
+            layout = self._layouts[(u, v)] = (row, slots, row.view(void_dtype(len(row)))[0], per_slot)
         return layout
 
     def format(self, res: BulkTranslation) -> bytes:

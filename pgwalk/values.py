@@ -32,7 +32,7 @@ from .errors import InputError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["parse_value", "MAX_VALUE", "parse_address_text"]
+__all__ = ["parse_value", "MAX_VALUE", "parse_address_text", "byte_windows", "void_dtype"]
 
 #: largest value (64 bits)
 MAX_VALUE = (1 << 64) - 1
@@ -101,16 +101,18 @@ def _hex_nibbles(text: np.ndarray) -> np.ndarray | None:
     return nib
 
 
-def _void_rows(buf: np.ndarray, width: int) -> np.ndarray:
+def byte_windows(buf: np.ndarray, width: int) -> np.ndarray:
     """Every ``width``-byte window of ``buf`` as one void scalar (window ``i`` starts at byte ``i``):
-    gathering rows from it copies each row with one ``memcpy`` (unlike a 2-D uint8 view)."""
+    gathering rows from it copies each row with one ``memcpy`` (unlike a 2-D uint8 view).  Used by
+    the batch parser here and the bulk line formatter (:mod:`pgwalk.lines`)."""
     import numpy as np
 
-    return np.ndarray(shape=(max(0, len(buf) - width + 1),), dtype=_void(width), buffer=buf, strides=(1,))
+    return np.ndarray(shape=(max(0, len(buf) - width + 1),), dtype=void_dtype(width), buffer=buf, strides=(1,))
 
 
 @functools.lru_cache(maxsize=None)
-def _void(width: int) -> np.dtype:
+def void_dtype(width: int) -> np.dtype:
+    """The numpy dtype of ``width`` opaque bytes."""
     import numpy as np
 
     return np.dtype((np.void, width))
@@ -168,7 +170,7 @@ def _parse_lines(buf: np.ndarray) -> np.ndarray | None:
     for width in ([lo] if lo == hi else np.flatnonzero(np.bincount(nd)).tolist()):
         rows: slice | np.ndarray = slice(None) if lo == hi else np.flatnonzero(nd == width)
         # the digits of those lines as a contiguous (lines, width) matrix
-        nib = _hex_nibbles(_void_rows(buf, width)[starts[rows]].view(np.uint8).reshape(-1, width))
+        nib = _hex_nibbles(byte_windows(buf, width)[starts[rows]].view(np.uint8).reshape(-1, width))
         if nib is None:
             return None
         if width % 2:
