@@ -150,6 +150,16 @@ class HostStage2View:
         return bytes(out)
 
 
+def _host_fault(t: Translation, view: HostStage2View) -> tuple[TraceStep | None, Fault | None]:
+    """The last descriptor read of the inner walk ``t`` and, when ``t`` stopped because L0's stage 2
+    does not map that read's L1 IPA, L0's fault (else ``None``)."""
+    failed = next((s for s in reversed(t.steps) if s.desc_pa is not None), None)
+    if t.fault is None or not t.fault.not_in_image or failed is None:
+        return failed, None
+    host_t = view.translations.get(failed.desc_pa)
+    return failed, None if host_t is None else host_t.fault
+
+
 def _fault_words(f: Fault) -> str:
     lvl = "" if f.level is None else f" level {f.level}"
     return f"{f.type.value} fault{lvl}"
@@ -282,10 +292,9 @@ def translate_nested(n: NestedSetup, mem: Memory, va: int, *, access: Access | N
     notes = list(n.notes) + list(g.notes)
     if g.fault is not None:
         fault, layer = g.fault, ("L2 S1" if g.fault.stage == 1 else "L1 S2")
-        failed = next((s for s in reversed(g.steps) if s.desc_pa is not None), None)
-        host_t = view.translations.get(failed.desc_pa) if failed is not None and g.fault.not_in_image else None
-        if host_t is not None and host_t.fault is not None:
-            fault, layer = host_t.fault, "L0 S2"
+        failed, host_fault = _host_fault(g, view)
+        if host_fault is not None:
+            fault, layer = host_fault, "L0 S2"
             notes.append(f"the {_layer_of(failed, guest_s2)[0]} descriptor at L1 IPA {failed.desc_pa:#x} "
                          "is not mapped by L0's stage 2")
         return NestedTranslation(va, l2_ipa, None, None, fault, layer, tuple(steps),
@@ -347,11 +356,8 @@ def at_nested(n: NestedSetup, mem: Memory, op: Any, va: int, *, by: str = "L2",
     t = res.translation
     f = t.fault
     notes = list(n.notes) + list(res.notes)
-    failed = next((s for s in reversed(t.steps) if s.desc_pa is not None), None)
-    host_t = view.translations.get(failed.desc_pa) if (f is not None and f.not_in_image and failed is not None) \
-        else None
-    if host_t is not None and host_t.fault is not None:
-        hf = host_t.fault
+    failed, hf = _host_fault(t, view)
+    if hf is not None:
         text = (f"the walk reads L1 IPA {failed.desc_pa:#x}, which L0's stage 2 does not map ({_fault_words(hf)}): "
                 "L0 must resolve its own fault first; the AT completes only after that, so no PAR is written yet")
         return NestedAT(op.name, va, by, None, text, "L0 S2", res,
@@ -492,10 +498,13 @@ def shadow_s2(n: NestedSetup, mem: Memory, *, start: int | None = None, end: int
                                            A.s2_combine_s1(la.memattrs, t.s2.attrs)))
                 else:
                     out.append(ShadowEntry(at, take, cur, None, take, fault=t.fault, fault_layer="L0 S2"))
-    if not merge:
-        return out
+    return _merge_pieces(out) if merge else out
+
+
+def _merge_pieces(pieces: list[ShadowEntry]) -> list[ShadowEntry]:
+    """Adjacent pieces alike with continuing outputs joined (``max_block`` the smallest of them)."""
     merged: list[ShadowEntry] = []
-    for e in out:
+    for e in pieces:
         p = merged[-1] if merged else None
         if p is not None and p.end == e.ipa and p.same_kind(e) and \
                 ((p.mapped and p.pa + p.size == e.pa) or (not p.mapped and not e.mapped)):
@@ -599,7 +608,7 @@ def compare_shadow(n: NestedSetup, mem: Memory, root: int, *, vtcr: int | None =
                     break
     covered.sort()
     j = 0
-    for e in shadow_s2(n, mem, merge=True):
+    for e in _merge_pieces(want):
         if not e.mapped:
             continue
         cur = e.ipa

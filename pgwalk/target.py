@@ -235,16 +235,14 @@ def open(source: "str | Iterable[str] | Any" = None, *, regs: "str | Mapping[str
     """
     from .errors import InputError
     from .images import open_images
-    from .regs import load_register_file, registers_from_mapping, shortcut_registers
+    from .regs import shortcut_registers
 
     explicit = _named_registers(registers)
     shortcut = [granule, va_bits, root]
     given: dict[str, int] = {}
     file_regs: dict[str, int] = {}
-    if isinstance(regs, Mapping):
-        file_regs = registers_from_mapping(regs, "regs")
-    elif regs is not None:
-        file_regs = load_register_file(regs)
+    if regs is not None:
+        file_regs = _register_set(regs, "regs")
     if any(x is not None for x in shortcut):
         if not all(x is not None for x in shortcut):
             raise InputError("the shortcut needs all of granule, va_bits and root")
@@ -602,6 +600,7 @@ class Target:
         self._symbols: dict[str, int] | None = None
         self._layout: list | None = None
         self._kernel = None
+        self._nested: dict[tuple, Any] = {}
 
     # -- setup ---------------------------------------------------------------
 
@@ -730,6 +729,18 @@ class Target:
         res = translate_many(setup, self.memory, vas, stages=stages, access=acc, el=el_, pan=pan_applies)
         return mark_contents(res, self.memory)
 
+    def _nested_setup(self, guest_hyp: "str | Mapping[str, Any]", host: "str | Mapping[str, Any]") -> Any:
+        """The three layers' walk parameters (:func:`pgwalk.nested.nested_setup`), decided once per
+        pair of register sets."""
+        from .nested import nested_setup
+
+        l1, l0 = _register_set(guest_hyp, "guest hypervisor"), _register_set(host, "host")
+        key = (tuple(sorted(l1.items())), tuple(sorted(l0.items())))
+        got = self._nested.get(key)
+        if got is None:
+            got = self._nested[key] = nested_setup(self.registers, l1, l0)
+        return got
+
     def translate_nested(self, va: "int | str", *, guest_hyp: "str | Mapping[str, Any]",
                          host: "str | Mapping[str, Any]", access: Any = None, el: int | None = None,
                          pan: bool = False) -> "NestedTranslation":
@@ -755,10 +766,10 @@ class Target:
         :raises RegisterError: a register file is malformed
         :raises InputError: a layer's registers do not describe its stage
         """
-        from .nested import nested_setup, translate_nested
+        from .nested import translate_nested
         from .params import Regime
 
-        n = nested_setup(self.registers, _register_set(guest_hyp, "guest hypervisor"), _register_set(host, "host"))
+        n = self._nested_setup(guest_hyp, host)
         acc, el_ = self._access(n.guest, access, el)
         if n.guest.regime is not Regime.EL10:
             from .errors import InputError
@@ -786,9 +797,9 @@ class Target:
             instead), ``outcome``, ``fault_layer``, ``deliveries``
         :raises InputError: an op the executing party cannot use
         """
-        from .nested import at_nested, nested_setup
+        from .nested import at_nested
 
-        n = nested_setup(self.registers, _register_set(guest_hyp, "guest hypervisor"), _register_set(host, "host"))
+        n = self._nested_setup(guest_hyp, host)
         return at_nested(n, self.memory, op, self.address(va), by=by, pan=pan)
 
     def shadow_s2(self, *, guest_hyp: "str | Mapping[str, Any]", host: "str | Mapping[str, Any]",
@@ -809,9 +820,9 @@ class Target:
         :returns: :class:`pgwalk.nested.ShadowEntry` pieces in L2 IPA order
         :raises InputError: L1 does not enable stage 2, or a tree cannot be walked
         """
-        from .nested import nested_setup, shadow_s2
+        from .nested import shadow_s2
 
-        n = nested_setup(self.registers, _register_set(guest_hyp, "guest hypervisor"), _register_set(host, "host"))
+        n = self._nested_setup(guest_hyp, host)
         return shadow_s2(n, self.memory, start=start, end=end)
 
     def compare_shadow(self, root: int, *, guest_hyp: "str | Mapping[str, Any]", host: "str | Mapping[str, Any]",
@@ -827,9 +838,9 @@ class Target:
         :param vtcr: the shadow's VTCR_EL2 (default: the host's)
         :returns: :class:`pgwalk.nested.ShadowMismatch` entries (``kind``, ``ipa``, ``size``, ``text``)
         """
-        from .nested import compare_shadow, nested_setup
+        from .nested import compare_shadow
 
-        n = nested_setup(self.registers, _register_set(guest_hyp, "guest hypervisor"), _register_set(host, "host"))
+        n = self._nested_setup(guest_hyp, host)
         return compare_shadow(n, self.memory, root, vtcr=vtcr)
 
     def _check_bases(self, setup: "TranslationSetup", vas: Any, stages: str | None) -> None:

@@ -7,14 +7,12 @@ from typing import Any
 
 import click
 
+from ..report import hx
+
 __all__ = ["run_nested", "nested_to_dict", "run_at_nested", "run_shadow", "NESTED_SCHEMA_VERSION"]
 
 #: version of the ``translate --nested --json`` object
 NESTED_SCHEMA_VERSION = 1
-
-
-def _hx(v: int | None) -> str | None:
-    return None if v is None else f"{v:#x}"
 
 
 def nested_to_dict(r: Any, trace: bool = True) -> dict[str, Any]:
@@ -22,19 +20,19 @@ def nested_to_dict(r: Any, trace: bool = True) -> dict[str, Any]:
     f = r.fault
     fault = None if f is None else {
         "layer": r.fault_layer, "type": f.type.value, "level": f.level, "stage": f.stage, "s1ptw": f.s1ptw,
-        "fsc": f.fsc, "fsc_hex": f"{f.fsc:#04x}", "ipa": _hx(f.ipa), "description": f.description,
+        "fsc": f.fsc, "fsc_hex": f"{f.fsc:#04x}", "ipa": hx(f.ipa), "description": f.description,
         "reason": f.reason, "not_in_image": f.not_in_image}
     out: dict[str, Any] = {
-        "schema": NESTED_SCHEMA_VERSION, "va": _hx(r.va), "ok": r.ok, "l2_ipa": _hx(r.l2_ipa),
-        "l1_ipa": _hx(r.l1_ipa), "pa": _hx(r.pa), "fault": fault,
-        "deliveries": [{"party": d.party, "registers": {k: _hx(v) for k, v in d.registers.items()}, "text": d.text}
+        "schema": NESTED_SCHEMA_VERSION, "va": hx(r.va), "ok": r.ok, "l2_ipa": hx(r.l2_ipa),
+        "l1_ipa": hx(r.l1_ipa), "pa": hx(r.pa), "fault": fault,
+        "deliveries": [{"party": d.party, "registers": {k: hx(v) for k, v in d.registers.items()}, "text": d.text}
                        for d in r.deliveries],
     }
     if trace:
         out["steps"] = [{"layer": s.layer, "space": s.space, "purpose": s.purpose, "stage": s.step.stage,
-                         "level": s.step.level, "table": _hx(s.step.table), "index": s.step.index,
-                         "desc_addr": _hx(s.step.desc_addr), "desc_pa": _hx(s.step.desc_pa),
-                         "raw": _hx(s.step.raw), "kind": s.step.kind, "next": _hx(s.step.next_addr),
+                         "level": s.step.level, "table": hx(s.step.table), "index": s.step.index,
+                         "desc_addr": hx(s.step.desc_addr), "desc_pa": hx(s.step.desc_pa),
+                         "raw": hx(s.step.raw), "kind": s.step.kind, "next": hx(s.step.next_addr),
                          "note": s.step.note} for s in r.steps]
         out["notes"] = list(r.notes)
     return out
@@ -74,15 +72,17 @@ def run_nested(target: Any, vas: list[int], guest_hyp: str, host: str, access: s
     l1 = load_register_file(guest_hyp)
     l0 = load_register_file(host)
     status = 0
+    notes: dict[str, None] = {}
     for va in vas:
         r = target.translate_nested(va, guest_hyp=l1, host=l0, access=access, el=el, pan=pan)
+        notes.update(dict.fromkeys(r.notes))
         if not r.ok:
             status = 1
         if fmt == "json":
             click.echo(json_line(nested_to_dict(r, trace=json_trace)), nl=False)
         else:
             click.echo("\n".join(_text(r, no_trace)))
-    for note in dict.fromkeys(n for n in getattr(r, "notes", ())):
+    for note in notes:
         click.echo(f"pgwalk: note: {note}", err=True)
     return status
 
@@ -98,10 +98,10 @@ def run_at_nested(target: Any, op: str, va: int, guest_hyp: str, host: str, by: 
                          pan=pan)
     if as_json:
         click.echo(json_line({
-            "schema": NESTED_SCHEMA_VERSION, "op": r.op, "va": _hx(r.va), "by": r.by, "par": _hx(r.par),
+            "schema": NESTED_SCHEMA_VERSION, "op": r.op, "va": hx(r.va), "by": r.by, "par": hx(r.par),
             "par_decode": par_decode(r.par) if r.par is not None else None, "outcome": r.outcome,
             "fault_layer": r.fault_layer,
-            "deliveries": [{"party": d.party, "registers": {k: _hx(v) for k, v in d.registers.items()},
+            "deliveries": [{"party": d.party, "registers": {k: hx(v) for k, v in d.registers.items()},
                             "text": d.text} for d in r.deliveries], "notes": list(r.notes)}), nl=False)
     else:
         click.echo(f"AT {r.op} {r.va:#x} by {r.by}: {r.outcome}")
@@ -128,8 +128,8 @@ def run_shadow(target: Any, guest_hyp: str, host: str, root: int | None, vtcr: i
         for e in target.shadow_s2(guest_hyp=l1, host=l0):
             if as_json:
                 click.echo(json_line({
-                    "record": "shadow", "schema": NESTED_SCHEMA_VERSION, "l2_ipa_start": _hx(e.ipa),
-                    "l2_ipa_end": _hx(e.end), "size": e.size, "l1_ipa": _hx(e.l1_ipa), "pa_start": _hx(e.pa),
+                    "record": "shadow", "schema": NESTED_SCHEMA_VERSION, "l2_ipa_start": hx(e.ipa),
+                    "l2_ipa_end": hx(e.end), "size": e.size, "l1_ipa": hx(e.l1_ipa), "pa_start": hx(e.pa),
                     "max_block": e.max_block, "permissions": e.perms.text(False) if e.perms else None,
                     "permissions_el0": e.perms.text(True) if e.perms else None,
                     "attributes": e.attrs.describe() if e.attrs else None,
@@ -147,7 +147,7 @@ def run_shadow(target: Any, guest_hyp: str, host: str, root: int | None, vtcr: i
     for m in out:
         if as_json:
             click.echo(json_line({"record": "mismatch", "schema": NESTED_SCHEMA_VERSION, "kind": m.kind,
-                                  "l2_ipa": _hx(m.ipa), "size": m.size, "text": m.text}), nl=False)
+                                  "l2_ipa": hx(m.ipa), "size": m.size, "text": m.text}), nl=False)
         else:
             click.echo(f"{m.kind:<16} {m.text}")
     summary = (f"{len(bad)} mismatch{'es' if len(bad) != 1 else ''}, "
