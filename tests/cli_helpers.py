@@ -27,3 +27,21 @@ def run(args, capsys, stdin=None):
 def sample(name):
     """``-i``/``--regs`` options for a shipped sample."""
     return ["-i", f"{SAMPLES / (name + '.img')}@0x40000000", "--regs", str(SAMPLES / f"{name}.regs.json")]
+
+
+def compress(kind: str, data: bytes) -> bytes:
+    """``data`` compressed as ``kind`` ("gzip", "xz", "bzip2" or "zstd"; zstd skips without zstandard)."""
+    import bz2
+    import gzip
+    import lzma
+
+    import pytest
+
+    if kind == "gzip":
+        return gzip.compress(data)
+    if kind == "xz":
+        return lzma.compress(data)
+    if kind == "bzip2":
+        return bz2.compress(data)
+    zstandard = pytest.importorskip("zstandard")
+    return zstandard.ZstdCompressor().compress(data)

@@ -12,10 +12,7 @@
 
 from __future__ import annotations
 
-import bz2
-import contextlib
 import gzip
-import io
 import json
 import lzma
 import re
@@ -25,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from pgwalk.cli import main
 from pgwalk.formats import elf
 from pgwalk.inputs import compression_of, read_head
+from cli_helpers import compress
+from test_hostile_cli import cli
 from test_memory import NOTES, make_core, pack_notes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,33 +36,9 @@ IMAGE = ["-i", f"{SAMPLE}@0x40000000", "--regs", str(REGS)]
 KINDS = ["gzip", "xz", "bzip2", "zstd"]
 
 
-def _compress(kind: str, data: bytes) -> bytes:
-    if kind == "gzip":
-        return gzip.compress(data)
-    if kind == "xz":
-        return lzma.compress(data)
-    if kind == "bzip2":
-        return bz2.compress(data)
-    zstandard = pytest.importorskip("zstandard")
-    return zstandard.ZstdCompressor().compress(data)
-
-
 def _cli(argv, stdin: bytes | None = None) -> tuple[int, str, str]:
-    """``pgwalk ARGV`` in-process with ``stdin`` bytes: status, stdout, stderr; never a traceback,
-    and exit status 2 comes with exactly one error line."""
-    out, err = io.StringIO(), io.StringIO()
-    old = sys.stdin
-    if stdin is not None:
-        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            rc = main([str(a) for a in argv])
-    finally:
-        sys.stdin = old
-    e = err.getvalue()
-    assert "Traceback" not in e + out.getvalue()
-    assert (len([x for x in e.splitlines() if x.startswith("pgwalk: error:")]) == 1) == (rc == 2), e
-    return rc, out.getvalue(), e
+    """``pgwalk ARGV`` in-process with ``stdin`` bytes (the contract checks of test_hostile_cli.cli)."""
+    return cli(*argv, stdin=stdin)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +54,7 @@ def core(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("kind", KINDS)
 def test_info_on_a_compressed_core_states_both_sizes(core, kind, tmp_path):
     packed = tmp_path / "core.packed"                  # by magic, whatever the name
-    packed.write_bytes(_compress(kind, core.read_bytes()))
+    packed.write_bytes(compress(kind, core.read_bytes()))
     on_disk, dump = packed.stat().st_size, core.stat().st_size
     assert on_disk < dump
     rc, out, err = _cli(["info", "--json", packed])
@@ -125,7 +99,7 @@ def test_info_json_validates_against_its_schema(core, tmp_path):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_magic_is_recognised_from_the_head(kind):
-    data = _compress(kind, b"0x1000\n")
+    data = compress(kind, b"0x1000\n")
     assert compression_of(data[:8]) == kind
     chunks = iter([data[:1], data[1:3], data[3:]])         # a pipe delivering a few bytes at a time
     head = read_head(lambda n: next(chunks, b"")[:n])
@@ -158,18 +132,18 @@ def _batch() -> bytes:
 def test_compressed_batch_on_stdin_is_read_decompressed(kind):
     rc, want, _ = _cli(["translate", *IMAGE, "--no-trace", "--batch", "-"], stdin=_batch())
     assert rc == 1 and len(want.splitlines()) == 3             # 0x0 faults
-    rc2, got, _ = _cli(["translate", *IMAGE, "--no-trace", "--batch", "-"], stdin=_compress(kind, _batch()))
+    rc2, got, _ = _cli(["translate", *IMAGE, "--no-trace", "--batch", "-"], stdin=compress(kind, _batch()))
     assert (rc2, got) == (rc, want)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_truncated_compressed_stdin_is_one_error(kind):
-    packed = _compress(kind, _batch() * 200)
+    packed = compress(kind, _batch() * 200)
     for cut in (len(packed) // 2, len(packed) - 3):
         rc, out, err = _cli(["translate", *IMAGE, "--no-trace", "--batch", "-"], stdin=packed[:cut])
         assert rc == 2
         assert f"pgwalk: error: <stdin>: {kind} data is damaged or truncated" in err
-    rc, out, err = _cli(["at", "--batch", "-", *IMAGE], stdin=_compress(kind, b'{"op": "S1E1R"}\n' * 50)[:-3])
+    rc, out, err = _cli(["at", "--batch", "-", *IMAGE], stdin=compress(kind, b'{"op": "S1E1R"}\n' * 50)[:-3])
     assert rc == 2 and "<stdin>: " in err and "damaged or truncated" in err
 
 
@@ -178,10 +152,10 @@ def test_compressed_log_on_stdin_is_read_decompressed(kind):
     text = LOG.read_bytes()
     rc, want, _ = _cli(["decode-esr", "--log", LOG, "--short"])
     assert "ESR" in want
-    rc2, got, _ = _cli(["decode-esr", "--log", "-", "--short"], stdin=_compress(kind, text))
+    rc2, got, _ = _cli(["decode-esr", "--log", "-", "--short"], stdin=compress(kind, text))
     assert rc2 == rc and re.sub(r"(?m)^-:", "LOG:", got) == re.sub(rf"(?m)^{re.escape(str(LOG))}:", "LOG:", want)
     assert got.startswith("-:") and want.startswith(f"{LOG}:")
-    rc3, _out, err = _cli(["decode-esr", "--log", "-", "--short"], stdin=_compress(kind, text)[:-5])
+    rc3, _out, err = _cli(["decode-esr", "--log", "-", "--short"], stdin=compress(kind, text)[:-5])
     assert rc3 == 2 and "<stdin>: " in err and "damaged or truncated" in err
 
 

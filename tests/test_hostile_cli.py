@@ -39,12 +39,13 @@ LOGS = ROOT / "tests" / "data" / "kernlogs"
 VA = hex(seeds.PROBE_VAS[1])
 
 
-def cli(*argv: str, stdin: str | None = None) -> tuple[int, str, str]:
+def cli(*argv: str, stdin: str | bytes | None = None) -> tuple[int, str, str]:
     """``pgwalk ARGV`` in-process (no --debug): status, stdout, stderr; checks the contract."""
     out, err = io.StringIO(), io.StringIO()
     old = sys.stdin
     if stdin is not None:
-        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8")
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             rc = main([str(a) for a in argv])

@@ -23,6 +23,7 @@ from pgwalk.errors import ImageError
 from pgwalk.inputs import compression_of, decompress_to_temp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_helpers import compress  # noqa: E402
 from test_hostile_cli import cli  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,15 +33,6 @@ VA = "0xffff800000201234"
 LOG = ROOT.parent.parent / "shared" / "oracle" / "linux-arm64" / "serial.log"
 if not LOG.exists():
     LOG = ROOT.parent / "shared" / "oracle" / "linux-arm64" / "serial.log"
-
-
-def _compress(kind: str, data: bytes) -> bytes:
-    if kind == "gzip":
-        return gzip.compress(data)
-    if kind == "xz":
-        return lzma.compress(data)
-    zstandard = pytest.importorskip("zstandard")
-    return zstandard.ZstdCompressor().compress(data)
 
 
 def _missing_and_dir(tmp_path: Path) -> list[tuple[Path, str]]:
@@ -102,7 +94,7 @@ def test_base_that_is_not_a_number(tmp_path):
 def test_compressed_image_is_read(tmp_path, kind):
     # named .bin: recognised by the magic bytes, not the name
     packed = tmp_path / "image.bin"
-    packed.write_bytes(_compress(kind, SAMPLE.read_bytes()))
+    packed.write_bytes(compress(kind, SAMPLE.read_bytes()))
     assert compression_of(packed.read_bytes()[:8]) == kind
     rc, plain, _ = cli("translate", "--no-trace", "-i", f"{SAMPLE}@0x40000000", "--regs", REGS, VA)
     rc2, out, err = cli("translate", "--no-trace", "-i", f"{packed}@0x40000000", "--regs", REGS, VA)
