@@ -56,7 +56,8 @@ __all__ = [
     "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_walk_device_table", "Check",
     "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "S1_TREE_CHECKS", "S2_TREE_CHECKS", "tree_disabled", "TABLE_CHECKS",
     "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
-    "invalid_descriptor_reason", "output_size_reason", "s1_walk_through_s2", "S1_PERMISSION_CODE_BITS",
+    "invalid_descriptor_reason", "output_size_reason", "va_range_field", "s1_walk_through_s2",
+    "S1_PERMISSION_CODE_BITS",
     "S2_PERMISSION_CODE_BITS", "pi_index", "s1_leaf_permissions", "s2_leaf_permissions",
     "s1_compute_permissions", "s2_compute_permissions", "s1_permission_note",
 ]
@@ -186,15 +187,23 @@ def va_range(va: Any) -> Any:
     return (va >> _k(va, _VA_RANGE_BIT)) & _k(va, 1)
 
 
+def va_range_field(iasize: int, addrtop: int, upper: bool) -> tuple[int, int]:
+    """``(field, value)`` of ASL ``AArch64.VAIsOutOfRange``: ``VA[addrtop:iasize]`` in place, and
+    what it must hold (all ones for ``upper``, the TTBR1 range of a two-range regime, else
+    zeros); the VA is out of range when ``va & field != value`` (never when ``addrtop < iasize``)."""
+    if addrtop < iasize:
+        return 0, 0
+    field = _ones(addrtop - iasize + 1) << iasize
+    return field, field if upper else 0
+
+
 def va_is_out_of_range(va: Any, iasize: int, addrtop: int, upper: bool) -> Any:
     """ASL ``AArch64.VAIsOutOfRange``: ``VA[addrtop:iasize]`` is not all zeros (lower range)
-    or all ones (``upper``: the TTBR1 range of a two-range regime)."""
-    if addrtop < iasize:
-        return (va & _k(va, 0)) != _k(va, 0)          # never (False, or an array of False)
-    field = _ones(addrtop - iasize + 1) << iasize     # VA[addrtop:iasize] in place
-    if va.__class__ is int:                           # the same, without _k (the scalar walk's hot path)
-        return va & field != (field if upper else 0)
-    return (va & _k(va, field)) != _k(va, field if upper else 0)
+    or all ones (``upper``: the TTBR1 range of a two-range regime); see :func:`va_range_field`."""
+    field, value = va_range_field(iasize, addrtop, upper)
+    if va.__class__ is int:                           # without _k (the scalar walk's hot path)
+        return va & field != value
+    return (va & _k(va, field)) != _k(va, value)
 
 
 def s1_disabled_out_of_range(va: Any, pa_max: int, addrtop: int) -> Any:
@@ -558,7 +567,12 @@ class Check(NamedTuple):
     ``per_address`` False says ``test`` does not look at the address (the input address of a
     setup check, the output address of a leaf check): it depends only on the walk parameters,
     the access and EL, and the descriptor, so a driver may evaluate it once per configuration
-    or per descriptor and reuse the answer (the order of the checks still decides)."""
+    or per descriptor and reuse the answer (the order of the checks still decides).
+
+    ``bits`` states a ``per_address`` test on an integer address as a bit field, for a scalar
+    driver to work out once per configuration: ``bits`` takes ``test``'s arguments without the
+    address and gives ``(mask, value)``; the test holds exactly when ``address & mask != value``
+    (``tests/test_rules.py`` checks the two forms agree)."""
 
     name: str
     fault: FaultType | None
@@ -566,6 +580,12 @@ class Check(NamedTuple):
     test: Callable[..., Any]
     reason: Callable[..., str]
     per_address: bool = True
+    bits: Callable[..., tuple[int, int]] | None = None
+
+
+def _at_and_above(lsb: int) -> tuple[int, int]:
+    """``(mask, value)`` of "an address bit at or above ``lsb`` is set" (``address >> lsb != 0``)."""
+    return -1 << lsb, 0
 
 
 def _const(like: Any, value: bool) -> Any:
@@ -584,6 +604,11 @@ def _s1_addr_top(p: Any, access: Access | None) -> int:
     return addr_top(p.tbi, p.tbid, access is _EXEC)
 
 
+def _s1_va_range(p: Any, access: Access | None) -> tuple[int, int, bool]:
+    """The arguments of :func:`va_is_out_of_range` for the range of ``p``: iasize, AddrTop, upper."""
+    return p.iasize, _s1_addr_top(p, access), p.has_unprivileged and p.varange == 1
+
+
 #: Stage 1, before the walk (ASL ``AArch64.S1Translate``, ``S1Walk``): ``test(p, va, access, el)``
 #: with ``p`` the :class:`~pgwalk.params.S1WalkParams` of the VA's range.
 S1_SETUP_CHECKS: tuple[Check, ...] = (
@@ -591,9 +616,9 @@ S1_SETUP_CHECKS: tuple[Check, ...] = (
           lambda p, va, access, el: _const(va, bool(p.config_fault)),
           lambda p, va, access, el: p.config_fault, per_address=False),
     Check("VA range", FaultType.TRANSLATION, 0,
-          lambda p, va, access, el: va_is_out_of_range(va, p.iasize, _s1_addr_top(p, access),
-                                                       p.has_unprivileged and p.varange == 1),
-          lambda p, va, access, el: f"VA {va:#x} is outside the {p.iasize}-bit {p.ttbr_name} range"),
+          lambda p, va, access, el: va_is_out_of_range(va, *_s1_va_range(p, access)),
+          lambda p, va, access, el: f"VA {va:#x} is outside the {p.iasize}-bit {p.ttbr_name} range",
+          bits=lambda p, access, el: va_range_field(*_s1_va_range(p, access))),
     Check("E0PD", FaultType.TRANSLATION, 0,
           lambda p, va, access, el: _const(va, bool(p.has_unprivileged and el == 0 and p.e0pd)),
           lambda p, va, access, el: f"E0PD{p.varange} = 1 and the access is from EL0", per_address=False),
@@ -618,7 +643,8 @@ S2_SETUP_CHECKS: tuple[Check, ...] = (
           lambda s2, ipa, access, el: s2.config_fault, per_address=False),
     Check("IPA range", FaultType.TRANSLATION, 0,
           lambda s2, ipa, access, el: (ipa >> _k(ipa, s2.iasize)) != _k(ipa, 0),
-          lambda s2, ipa, access, el: f"IPA {ipa:#x} is outside the {s2.iasize}-bit input range"),
+          lambda s2, ipa, access, el: f"IPA {ipa:#x} is outside the {s2.iasize}-bit input range",
+          bits=lambda s2, access, el: _at_and_above(s2.iasize)),
     Check("table base size", FaultType.ADDRESS_SIZE, 0,
           lambda s2, ipa, access, el: _const(ipa, bool(s2.base_fault)),
           lambda s2, ipa, access, el: f"VTTBR_EL2 base {s2.base:#x} is beyond the {s2.oa_bits}-bit output size",
@@ -674,7 +700,8 @@ def invalid_descriptor_reason(kind: DescType, level: int, granule_shift: int, ds
 LEAF_CHECKS: tuple[Check, ...] = (
     Check("output size", FaultType.ADDRESS_SIZE, None,
           lambda p, raw, oa, judge: oa_out_of_range(oa, _k(oa, p.oa_bits)),
-          lambda p, raw, oa, judge: f"output address {oa:#x} is beyond the {p.oa_bits}-bit output size"),
+          lambda p, raw, oa, judge: f"output address {oa:#x} is beyond the {p.oa_bits}-bit output size",
+          bits=lambda p, raw, judge: _at_and_above(p.oa_bits)),   # params.oa_out_of_range
     Check("access flag", FaultType.ACCESS_FLAG, None,
           lambda p, raw, oa, judge: af_fault(raw, p.ha),
           lambda p, raw, oa, judge: "AF = 0 and hardware AF update is off", per_address=False),

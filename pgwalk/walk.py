@@ -195,6 +195,11 @@ class Translation(NamedTuple):
         return min(shifts) if shifts else None
 
 
+#: make a :class:`Translation` from a tuple of all its fields (without the keyword handling of its
+#: constructor: it is made once per address on the scalar walk's hot path)
+_new_translation = tuple.__new__
+
+
 class WalkFault(Exception):
     """A fault ends the walk: :attr:`fault` is the :class:`~pgwalk.faults.Fault`.
 
@@ -293,8 +298,10 @@ def s2_leaf(setup: TranslationSetup, raw: int, level: int, kind: str) -> Leaf:
 # descriptor read, its type, and TABLE_CHECKS or LEAF_CHECKS (S2_WALK_LEAF_CHECKS for a stage 1
 # table fetch).  What depends only on the registers is worked out once per walk configuration
 # (_Stage); what depends only on a descriptor once per descriptor (_Node, memory contents are
-# fixed for a Memory's lifetime: pgwalk.memory_protocol); the checks that do not look at the
-# address (Check.per_address False) once per configuration and access.
+# fixed for a Memory's lifetime: pgwalk.memory_protocol), and so is the path through the table
+# descriptors to the final level's table (_Stage.paths, the walk cache); what depends on a call's
+# options (stages, access, EL, PAN) once per set of options (_Mode): the checks that do not look
+# at the address (Check.per_address False), and those that do as bit fields (Check.bits).
 
 
 def _read(mem: Memory, pa: int, big_endian: bool) -> int | str:
@@ -338,8 +345,8 @@ class _Stage:
     (:func:`pgwalk.rules.index_bits`), the offset bits of a leaf (:func:`pgwalk.rules.level_shift`)
     and the descriptor types (:func:`pgwalk.rules.descriptor_types`); and the caches of its walks."""
 
-    __slots__ = ("stage", "p", "g", "ds", "lpa64", "ee", "hpd", "two_el", "levels", "setup_plans", "through_s2",
-                 "entries")
+    __slots__ = ("stage", "p", "g", "ds", "lpa64", "ee", "hpd", "two_el", "levels", "walk_levels", "walk_from",
+                 "through_s2", "entries", "paths", "path_shift")
 
     def __init__(self, stage: int, p: S1WalkParams | S2WalkParams, pa_max: int, through_s2: bool = False):
         self.stage, self.p = stage, p
@@ -354,19 +361,27 @@ class _Stage:
                 lsb, mask = index_bits(level, p.start_level, p.iasize, self.g)
                 self.levels[level] = (lsb, mask, (1 << level_shift(level, self.g)) - 1,
                                       descriptor_types(level, self.ds, self.g, pa_max), {})
-        self.setup_plans: dict = {}
+        # the same, in the order a walk meets the levels: (level, lsb, mask, offset mask, descriptors);
+        # and from each level on (where a walk resumes from a remembered path)
+        self.walk_levels = tuple((level, lsb, mask, off_mask, nodes)
+                                 for level, (lsb, mask, off_mask, _types, nodes) in self.levels.items())
+        self.walk_from = {lv[0]: self.walk_levels[i:] for i, lv in enumerate(self.walk_levels)}
         self.entries = 0
+        # the walk cache (a stage 1 walk not itself translated by stage 2): the input address bits
+        # that select the final level's table (its index bits and the offset cut off) -> where the
+        # walk reached through table descriptors: (the levels left, the table, the ORed
+        # table_attr_bits, the trace so far).  Memory is fixed, so the path is too; only the
+        # levels below it are looked at again (drgn's per-level cache, for any address seen).
+        self.paths: dict[int, tuple] = {}
+        final = self.levels.get(FINAL_LEVEL)
+        self.path_shift = final[0] + final[1].bit_length() if final and len(self.levels) > 1 else None
 
-    def setup_stop(self, checks: tuple[Check, ...], ia: int, access: Access | None, el: int) -> Check | None:
-        """The first of the setup ``checks`` that holds for ``ia``, or ``None``."""
-        plan = self.setup_plans.get((access, el))
-        if plan is None:
-            plan = self.setup_plans[(access, el)] = _checks_plan(checks, lambda chk: chk.test(self.p, 0, access, el))
-        per_address, fixed = plan
-        for chk in per_address:
-            if chk.test(self.p, ia, access, el):
-                return chk
-        return fixed
+    def setup_plan(self, checks: tuple[Check, ...], access: Access | None, el: int) -> tuple[tuple, Check | None]:
+        """The setup ``checks`` for one access and EL: the per-address ones as bit fields
+        (``(mask, value, check)``, :attr:`pgwalk.rules.Check.bits`), then the first of the others
+        that holds (``None``: none does); see :func:`_checks_plan`."""
+        per_address, fixed = _checks_plan(checks, lambda chk: chk.test(self.p, 0, access, el))
+        return _bit_fields(per_address, self.p, access, el), fixed
 
     def node(self, mem: Memory, level: int, key: Any, table: int, index: int, desc_addr: int, desc_pa: int,
              s1_level: int | None) -> _Node:
@@ -401,9 +416,18 @@ class _Stage:
         if self.entries > _CACHE_ENTRIES:           # bounded: start again
             for lv in self.levels.values():
                 lv[4].clear()
+            self.paths.clear()
             self.entries = 1
         self.levels[level][4][key] = node
         return node
+
+
+    def remember_path(self, key: int, level: int, table: int, attr_bits: int, walked: tuple[TraceStep, ...]) -> None:
+        """Remember in the walk cache that the walk of the input addresses ``key`` reaches ``level``
+        at ``table`` through the table descriptors of ``walked`` (bounded: it starts again when full)."""
+        if len(self.paths) >= _CACHE_ENTRIES and key not in self.paths:
+            self.paths.clear()
+        self.paths[key] = (self.walk_from[level], table, attr_bits, walked)
 
 
 def _checks_plan(checks: tuple[Check, ...], holds) -> tuple[tuple[Check, ...], Check | None]:
@@ -418,6 +442,13 @@ def _checks_plan(checks: tuple[Check, ...], holds) -> tuple[tuple[Check, ...], C
         elif holds(chk):
             return tuple(per_address), chk
     return tuple(per_address), None
+
+
+def _bit_fields(per_address: tuple[Check, ...], p: Any, *args: Any) -> tuple[tuple[int, int, Check], ...]:
+    """The per-address checks as ``(mask, value, check)``: ``check`` holds for an address ``a``
+    exactly when ``a & mask != value`` (:attr:`pgwalk.rules.Check.bits`, given ``p`` and the
+    test's other arguments ``args``)."""
+    return tuple((*chk.bits(p, *args), chk) for chk in per_address)
 
 
 def _leaf_reason(chk: Check, stage: int, p: S1WalkParams | S2WalkParams, raw: int, oa: int, judge, leaf: Leaf,
@@ -437,21 +468,78 @@ def _leaf_reason(chk: Check, stage: int, p: S1WalkParams | S2WalkParams, raw: in
     return chk.reason(p, raw, oa, judge)
 
 
+class _S2Run(NamedTuple):
+    """A stage 2 walk of one kind (a translation's own, or a stage 1 table fetch) under one
+    :class:`_Mode`: its setup plan (:meth:`_Stage.setup_plan`) and the key of its leaf plans."""
+
+    stage: _Stage
+    fields: tuple
+    fixed: Check | None
+    key: int                    # the leaf plans' key (one per s1ptw, access and EL)
+    s1ptw: bool
+    access: Access | None
+    el: int
+
+
+class _Mode:
+    """What one set of a call's options (stages, access, EL, PAN) decides for a walker, worked
+    out once: the stages (:func:`pgwalk.rules.walk_stages`), each stage 1 range's setup plan
+    (by :func:`pgwalk.rules.va_range`), the stage 2 walks, and one key for the leaf plans."""
+
+    __slots__ = ("stages", "access", "el", "pan", "s1_disabled", "s1", "s1_key", "s2", "s2_fetch")
+
+    def __init__(self, walker: _Walker, setup: TranslationSetup, stages: str | None, access: Access | None, el: int,
+                 pan: bool):
+        self.stages = rules.walk_stages(stages, setup.s2 is not None)
+        self.access, self.el, self.pan = access, el, pan
+        self.s1_disabled = self.stages != "2" and not setup.s1_enabled
+        self.s1 = tuple((st, *st.setup_plan(S1_SETUP_CHECKS, access, el)) for st in walker.s1)
+        self.s1_key = walker.plan_key((1, access, el, pan))
+        self.s2 = self.s2_fetch = None
+        if walker.s2 is not None:
+            self.s2 = walker.s2_run(False, access, el)
+            self.s2_fetch = walker.s2_run(True, None, el)      # a stage 1 table fetch: a read, no access check
+
+
 class _Walker:
     """The scalar walks of one :class:`~pgwalk.params.TranslationSetup` over one memory: the
     stage configurations and their caches (it holds neither the setup nor the memory)."""
 
-    __slots__ = ("s1", "s2", "mair", "epan", "wxn", "xnx")
+    __slots__ = ("s1", "s2", "mair", "epan", "wxn", "xnx", "through_s2", "modes", "plan_keys")
 
     def __init__(self, setup: TranslationSetup):
         pa_max = setup.features.pa_max
-        through_s2 = rules.s1_walk_through_s2(setup.regime, setup.s2 is not None)
-        ranges = tuple(_Stage(1, p, pa_max, through_s2) for p in setup.ranges)
+        self.through_s2 = rules.s1_walk_through_s2(setup.regime, setup.s2 is not None)
+        ranges = tuple(_Stage(1, p, pa_max, self.through_s2) for p in setup.ranges)
         # indexed by rules.va_range (VA[55]); one range: both halves use it (ASL AArch64.GetVARange)
         self.s1 = ranges if len(ranges) == 2 else ranges * 2
         self.s2 = _Stage(2, setup.s2, pa_max) if setup.s2 is not None else None
         self.mair = setup.mair if setup.mair_known else None
         self.epan, self.wxn, self.xnx = setup.epan, setup.wxn, setup.features.xnx
+        self.modes: dict[tuple, _Mode] = {}
+        self.plan_keys: dict[tuple, int] = {}
+
+    def mode(self, setup: TranslationSetup, stages: str | None, access: Access | None, el: int, pan: bool) -> _Mode:
+        """The :class:`_Mode` of these options (made once; raises ``ValueError`` for bad ``stages``)."""
+        key = (stages, access, el, pan)
+        mode = self.modes.get(key)
+        if mode is None:
+            mode = _Mode(self, setup, stages, access, el, pan)
+            if len(self.modes) >= _CACHE_ENTRIES:
+                self.modes.clear()
+            self.modes[key] = mode
+        return mode
+
+    def plan_key(self, options: tuple) -> int:
+        """A small int standing for ``options`` (what a leaf plan depends on besides the leaf)."""
+        return self.plan_keys.setdefault(options, len(self.plan_keys))
+
+    def s2_run(self, s1ptw: bool, access: Access | None, el: int) -> _S2Run:
+        """The stage 2 walk of one kind: a translation's own (``s1ptw`` False) or a stage 1 table fetch."""
+        st = self.s2
+        assert st is not None
+        return _S2Run(st, *st.setup_plan(S2_SETUP_CHECKS, access, el), self.plan_key((2, s1ptw, access, el)),
+                      s1ptw, access, el)
 
     def s1_judge(self, leaf: Leaf, access: Access | None, el: int, pan: bool):
         """The stage 1 permission check of LEAF_CHECKS: True when ``leaf`` denies the access."""
@@ -459,30 +547,41 @@ class _Walker:
             return _never
         return lambda _raw: not s1_check(leaf.perms, access, el0=el == 0, pan=pan, epan=self.epan, wxn=self.wxn)
 
-    def s1_walk(self, mem: Memory, va: int, access: Access | None, el: int, pan: bool, steps: list[TraceStep],
-                af_updates: list[AFUpdate]) -> tuple[int, Leaf]:
+    def s1_walk(self, mem: Memory, va: int, mode: _Mode, steps: list[TraceStep],
+                af_updates: list[AFUpdate] | None) -> tuple[int, Leaf]:
         """ASL ``AArch64.S1Translate`` with ``S1Walk``: (IPA or PA, leaf), or raises ``WalkFault``."""
-        st = self.s1[va_range(va)]
+        st, fields, stop = mode.s1[va_range(va)]
+        for mask, value, chk in fields:                 # the setup checks that look at the VA
+            if va & mask != value:
+                stop = chk
+                break
         p = st.p
-        stop = st.setup_stop(S1_SETUP_CHECKS, va, access, el)
         if stop is not None:
+            access, el = mode.access, mode.el
             if stop.fault is None:
                 # not a fault: the table base was never given (an absent register is unknown, not 0)
                 raise UnknownRegister(p.ttbr_name, va)
             raise WalkFault(Fault(stop.fault, stop.level, 1, reason=stop.reason(p, va, access, el)))
-        levels = st.levels
         through_s2 = st.through_s2
-        level = p.start_level
-        table = p.base
-        attr_bits = 0
+        path_shift = st.path_shift
+        path_key = path = None
+        if not through_s2 and path_shift is not None:
+            path_key = va >> path_shift
+            path = st.paths.get(path_key)
+        if path is None:
+            levels, table, attr_bits = st.walk_levels, p.base, 0
+            first_step = len(steps)
+        else:
+            levels, table, attr_bits, walked = path
+            steps.extend(walked)
+            path_key = None                                 # nothing new to remember
         table_kind, block_kind, page_kind, entry_bytes = _TABLE, _BLOCK, _PAGE, DESCRIPTOR_BYTES
-        while True:
-            lsb, mask, off_mask, _types, nodes = levels[level]
+        for level, lsb, mask, off_mask, nodes in levels:
             index = (va >> lsb) & mask                      # rules.table_index
             desc_addr = table | index * entry_bytes         # rules.descriptor_address
             if through_s2:
                 try:
-                    desc_pa, _ = self.s2_walk(mem, desc_addr, None, el, True, steps, level, af_updates)
+                    desc_pa, _ = self.s2_walk(mem, desc_addr, mode.s2_fetch, steps, level, af_updates)
                 except WalkFault:
                     steps.append(TraceStep(1, level, table, index, desc_addr, None, None, "s2 fault",
                                            note="stage 2 fault on the stage 1 table walk"))
@@ -500,7 +599,8 @@ class _Walker:
                     raise WalkFault(Fault(stop.fault, level, 1, reason=stop.reason(p, raw, addr)))
                 attr_bits |= bits
                 table = addr
-                level += 1
+                if path_key is not None:                    # remember the path so far
+                    st.remember_path(path_key, level + 1, table, attr_bits, tuple(steps[first_step:]))
             elif kind is block_kind or kind is page_kind:
                 break
             elif kind is None:
@@ -508,6 +608,8 @@ class _Walker:
                                       reason=f"descriptor address {desc_pa:#x} {note}", not_in_image=True))
             else:
                 raise WalkFault(Fault(FaultType.TRANSLATION, level, 1, reason=note))
+        else:
+            raise AssertionError("a table descriptor at the final level")   # rules.descriptor_types: never
         oa = addr | (va & off_mask)                         # rules.stage_oa
         entry = leaves.get(attr_bits)
         if entry is None:
@@ -517,37 +619,37 @@ class _Walker:
                 ha=p.ha, sh=p.sh, mair=self.mair, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table,
                 perm=p.perm), {})
         leaf, plans = entry
-        plan = plans.get((access, el, pan))
+        plan = plans.get(mode.s1_key)
         if plan is None:
-            judge = self.s1_judge(leaf, access, el, pan)
-            plan = plans[(access, el, pan)] = (
-                *_checks_plan(LEAF_CHECKS, lambda chk: chk.test(p, raw, 0, judge)), judge)
-        per_address, chk, judge = plan
-        for check in per_address:
-            if check.test(p, raw, oa, judge):
+            judge = self.s1_judge(leaf, mode.access, mode.el, mode.pan)
+            per_address, chk = _checks_plan(LEAF_CHECKS, lambda chk: chk.test(p, raw, 0, judge))
+            plan = plans[mode.s1_key] = (_bit_fields(per_address, p, raw, judge), chk, judge)
+        fields, chk, judge = plan
+        for mask, value, check in fields:                   # the leaf checks that look at the OA
+            if oa & mask != value:
                 chk = check
                 break
         if chk is None:
             return oa, leaf
+        access, el, pan = mode.access, mode.el, mode.pan
         raise WalkFault(Fault(chk.fault, level, 1, reason=_leaf_reason(chk, 1, p, raw, oa, judge, leaf, access, el,
                                                                         pan, self)))
 
-    def s2_walk(self, mem: Memory, ipa: int, access: Access | None, el: int, s1ptw: bool, steps: list[TraceStep],
-                s1_level: int | None, af_updates: list[AFUpdate] | None) -> tuple[int, Leaf]:
+    def s2_walk(self, mem: Memory, ipa: int, run: _S2Run, steps: list[TraceStep], s1_level: int | None,
+                af_updates: list[AFUpdate] | None) -> tuple[int, Leaf]:
         """ASL ``AArch64.S2Translate`` with ``S2Walk``: (PA, leaf), or raises ``WalkFault``."""
-        st = self.s2
-        assert st is not None
+        st, fields, stop, plan_key, s1ptw, access, el = run
+        for mask, value, chk in fields:                 # the setup checks that look at the IPA
+            if ipa & mask != value:
+                stop = chk
+                break
         p = st.p
-        stop = st.setup_stop(S2_SETUP_CHECKS, ipa, access, el)
         if stop is not None:
             raise WalkFault(Fault(stop.fault, stop.level, 2, s1ptw=s1ptw, ipa=ipa,
                                   reason=stop.reason(p, ipa, access, el)))
-        levels = st.levels
-        level = p.start_level
         table = p.base
         table_kind, block_kind, page_kind, entry_bytes = _TABLE, _BLOCK, _PAGE, DESCRIPTOR_BYTES
-        while True:
-            lsb, mask, off_mask, _types, nodes = levels[level]
+        for level, lsb, mask, off_mask, nodes in st.walk_levels:
             index = (ipa >> lsb) & mask                     # rules.table_index
             desc_addr = table | index * entry_bytes         # rules.descriptor_address
             key = (desc_addr, s1_level)
@@ -560,7 +662,6 @@ class _Walker:
                 if stop is not None:
                     raise WalkFault(Fault(stop.fault, level, 2, s1ptw=s1ptw, ipa=ipa, reason=stop.reason(p, raw, addr)))
                 table = addr
-                level += 1
             elif kind is block_kind or kind is page_kind:
                 break
             elif kind is None:
@@ -568,6 +669,8 @@ class _Walker:
                                       reason=f"descriptor address {desc_addr:#x} {note}", not_in_image=True))
             else:
                 raise WalkFault(Fault(FaultType.TRANSLATION, level, 2, s1ptw=s1ptw, ipa=ipa, reason=note))
+        else:
+            raise AssertionError("a table descriptor at the final level")   # rules.descriptor_types: never
         pa = addr | (ipa & off_mask)                        # rules.stage_oa
         entry = leaves.get(0)
         if entry is None:
@@ -575,15 +678,16 @@ class _Walker:
                                                                lpa64=st.lpa64, hd=p.hd, ha=p.ha, sh=p.sh,
                                                                xnx=self.xnx, perm=p.perm), {})
         leaf, plans = entry
-        plan = plans.get((s1ptw, access, el))
+        plan = plans.get(plan_key)
         if plan is None:
             # a stage 1 table fetch (s1ptw) reads its descriptor: S2AP read permission, then HCR_EL2.PTW
             checks = S2_WALK_LEAF_CHECKS if s1ptw else LEAF_CHECKS
             judge = self.s2_judge(leaf, access, el, s1ptw)
-            plan = plans[(s1ptw, access, el)] = (*_checks_plan(checks, lambda chk: chk.test(p, raw, 0, judge)), judge)
-        per_address, chk, judge = plan
-        for check in per_address:
-            if check.test(p, raw, pa, judge):
+            per_address, chk = _checks_plan(checks, lambda chk: chk.test(p, raw, 0, judge))
+            plan = plans[plan_key] = (_bit_fields(per_address, p, raw, judge), chk, judge)
+        fields, chk, judge = plan
+        for mask, value, check in fields:                   # the leaf checks that look at the PA
+            if pa & mask != value:
                 chk = check
                 break
         if chk is None:
@@ -609,18 +713,28 @@ def _never(_raw: int) -> bool:
     return False
 
 
+def _dead() -> None:
+    return None
+
+
 #: the walkers of the last few (setup, memory) pairs, each with weak references to the two
-#: (a walker holds neither), so walks of one configuration share its caches
+#: (a walker holds neither), so walks of one configuration share its caches; and the last one
+#: found, looked at first
 _WALKERS: dict[tuple[int, int], tuple[Any, Any, _Walker]] = {}
 _WALKERS_KEPT = 8
 _WALKERS_LOCK = threading.Lock()
+_LAST_WALKER: list[tuple[Any, Any, _Walker | None]] = [(_dead, _dead, None)]
 
 
 def _walker(setup: TranslationSetup, mem: Memory) -> _Walker:
     """The :class:`_Walker` of ``setup`` over ``mem`` (made once while both live)."""
+    last = _LAST_WALKER[0]
+    if last[0]() is setup and last[1]() is mem:
+        return last[2]
     key = (id(setup), id(mem))
     hit = _WALKERS.get(key)
     if hit is not None and hit[0]() is setup and hit[1]() is mem:
+        _LAST_WALKER[0] = hit
         return hit[2]
     walker = _Walker(setup)
     try:
@@ -630,7 +744,7 @@ def _walker(setup: TranslationSetup, mem: Memory) -> _Walker:
     with _WALKERS_LOCK:
         while len(_WALKERS) >= _WALKERS_KEPT:
             del _WALKERS[next(iter(_WALKERS))]
-        _WALKERS[key] = (*refs, walker)
+        _WALKERS[key] = _LAST_WALKER[0] = (*refs, walker)
     return walker
 
 
@@ -643,7 +757,9 @@ def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Acce
     fetch's Access flag update, if any, is appended to ``af_updates``.
     """
     assert setup.s2 is not None
-    return _walker(setup, mem).s2_walk(mem, ipa, access, el, s1ptw, steps, s1_level, af_updates)
+    walker = _walker(setup, mem)
+    mode = walker.mode(setup, "2", access, el, False)
+    return walker.s2_walk(mem, ipa, mode.s2_fetch if s1ptw else mode.s2, steps, s1_level, af_updates)
 
 
 def _s1_disabled(setup: TranslationSetup, va: int, access: Access | None) -> tuple[int, A.MemAttrs]:
@@ -666,12 +782,6 @@ def s1_disabled_attributes(setup: TranslationSetup, access: Access | None) -> A.
     if access is Access.EXEC:
         return A.NORMAL_NC
     return A.DEVICE_nGnRnE
-
-
-def _s1_walk(setup: TranslationSetup, mem: Memory, va: int, access: Access | None, el: int,
-             pan: bool, steps: list[TraceStep], af_updates: list[AFUpdate]) -> tuple[int, Leaf]:
-    """ASL ``AArch64.S1Translate`` with ``S1Walk``: returns (IPA/PA, leaf) or raises ``WalkFault``."""
-    return _walker(setup, mem).s1_walk(mem, va, access, el, pan, steps, af_updates)
 
 
 def stage2_attributes(setup: TranslationSetup, s1_attrs: A.MemAttrs | None, s2: Leaf, stages: str,
@@ -710,33 +820,37 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
     :raises UnknownRegister: when the walk needs a table base register that was
         not given (an unknown TTBR is not a fault, and not zero)
     """
-    stages = rules.walk_stages(stages, setup.s2 is not None)
+    walker = _walker(setup, mem)
+    mode = walker.modes.get((stages, access, el, pan))
+    if mode is None:
+        mode = walker.mode(setup, stages, access, el, pan)
+    stages = mode.stages
     steps: list[TraceStep] = []
-    s1ptw_af: list[AFUpdate] = []
+    s1ptw_af: list[AFUpdate] | None = [] if walker.through_s2 else None
     ipa = pa = s1 = s2 = attrs = fault = None
     notes: tuple[str, ...] = ()
-    walker = _walker(setup, mem)
     try:
         if stages == "2":
             ipa = va
-        elif not setup.s1_enabled:
+        elif mode.s1_disabled:
             ipa, attrs = _s1_disabled(setup, va, access)
             notes = ("stage 1 is disabled: the output address is the input address",)
         else:
-            ipa, s1 = walker.s1_walk(mem, va, access, el, pan, steps, s1ptw_af)
+            ipa, s1 = walker.s1_walk(mem, va, mode, steps, s1ptw_af)
             attrs = s1.attrs
-        if setup.s2 is None:
+        if walker.s2 is None:
             pa = ipa
         elif stages != "1":
-            pa, s2 = walker.s2_walk(mem, ipa, access, el, False, steps, None, None)
+            pa, s2 = walker.s2_walk(mem, ipa, mode.s2, steps, None, None)
             attrs = stage2_attributes(setup, attrs, s2, stages, access)
     except WalkFault as stop:
         fault = stop.fault
         pa = attrs = None
         if fault.stage == 1:
             ipa = None
-    return Translation(va, stages, setup.regime, ipa, pa, fault, tuple(steps), s1, s2, attrs,
-                       stages != "2" and not setup.s1_enabled, access, el, pan, notes, tuple(s1ptw_af))
+    return _new_translation(Translation, (va, stages, setup.regime, ipa, pa, fault, tuple(steps), s1, s2, attrs,
+                                          mode.s1_disabled, access, el, pan, notes,
+                                          tuple(s1ptw_af) if s1ptw_af else ()))
 
 
 def s2_lookup(setup: TranslationSetup, mem: Memory, ipa: int, *, s1ptw: bool = False) -> tuple[int, Leaf] | Fault:

@@ -235,3 +235,32 @@ def test_checks_not_per_address_ignore_the_address(xs, iasize, tbi, epd, e0pd, b
             answers.add(bool(chk.test(p, raw, 0, judge)))
             assert len(answers) == 1, chk.name
     assert [c.name for c in R.LEAF_CHECKS if c.per_address] == ["output size"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(values, st.integers(min_value=16, max_value=55), st.booleans(), st.booleans(), st.booleans(),
+       st.integers(min_value=0, max_value=1), st.integers(min_value=0, max_value=1), st.sampled_from([None, *Access]),
+       st.integers(min_value=32, max_value=56), u64)
+def test_check_bits_are_the_test(xs, iasize, tbi, tbid, two_el, varange, el, access, oa_bits, raw):
+    """Every per-address check states its test as a bit field too (``Check.bits``, what the scalar
+    walk evaluates): ``address & mask != value`` holds exactly when ``test`` does, for any address,
+    in every configuration (both VA ranges, TBI/TBID with and without an instruction fetch)."""
+    p = _P(config_fault="", iasize=iasize, tbi=tbi, tbid=tbid, has_unprivileged=bool(two_el), varange=varange,
+           e0pd=False, epd=False, ttbr_known=True, base_fault=False, oa_bits=oa_bits, ha=False,
+           ttbr_name=f"TTBR{varange}_EL1", base=0)
+    judge = lambda r: R.af_fault(r, False)  # noqa: E731
+    top = R.addr_top(tbi, tbid, access is Access.EXEC)
+    edges = [(1 << b) + d for b in (iasize, oa_bits, top, top + 1) for d in (-1, 0)]
+    edges += [x | (((1 << 64) - 1) ^ ((1 << iasize) - 1)) for x in xs]      # the upper range's sign extension
+    leaf_checks = R.LEAF_CHECKS + R.S2_WALK_LEAF_CHECKS
+    per_address = [c for c in R.S1_SETUP_CHECKS + R.S2_SETUP_CHECKS + leaf_checks if c.per_address]
+    assert {c.name for c in per_address} == {"VA range", "IPA range", "output size"}
+    for chk in per_address:
+        if chk in leaf_checks:       # test(p, raw, oa, judge)
+            mask, value = chk.bits(p, raw, judge)
+            test = lambda x: chk.test(p, raw, x, judge)  # noqa: E731
+        else:                        # test(p, ia, access, el)
+            mask, value = chk.bits(p, access, el)
+            test = lambda x: chk.test(p, x, access, el)  # noqa: E731
+        for x in xs + [e for e in edges if 0 <= e < 1 << 64]:
+            assert (x & mask != value) == bool(test(x)), (chk.name, hex(x))

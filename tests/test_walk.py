@@ -518,3 +518,75 @@ def test_unreadable_descriptor_reason_is_kept():
     t = walk(b.registers(), Excluding(), 0x1000)
     assert (t.fault.type, t.fault.level, t.fault.not_in_image) == (T.SYNC_EXTERNAL_ON_WALK, 3, True)
     assert "excluded from the dump" in t.fault.reason and "excluded" in t.steps[-1].note
+
+
+# --------------------------------------------------------------------------- the walker's caches
+
+def _cache_tree():
+    """Both VA ranges; pages, level 2 and level 1 blocks; holes at levels 0-3; hierarchical
+    attributes on one subtree only; a next-level table beyond the output size; a reserved
+    level 3 descriptor."""
+    lo, hi = s1(table_base=0x4000_0000), s1(table_base=0x4100_0000)
+    lo.map(0x20_0000, 0x8000_0000, 0x40_0000, S1Attrs(ap=0b01), min_leaf_level=3)        # pages
+    lo.map(0x80_0000, 0x8100_0000, 0x20_0000, S1Attrs(ap=0b00, uxn=1),
+           table_attrs=TableAttrs(aptable=0b10, pxntable=1), min_leaf_level=3)
+    lo.map(0x4000_0000, 0xC000_0000, 0x4000_0000, S1Attrs(ap=0b10))                      # a level 1 block
+    lo.map(0x8000_0000, 0x9000_0000, 0x60_0000, S1Attrs(ap=0b11), max_leaf_level=2)       # level 2 blocks
+    lo.set_descriptor(0x1_0000_0000, 2, lo.table_descriptor(1 << 45))                     # beyond the OA size
+    lo.set_descriptor(0x1_4000_0000, 2, lo.table_descriptor(1 << 39))                     # not in the image
+    lo.set_descriptor(0x20_3000, 3, 0b01)                                                  # reserved at level 3
+    hi.map(0xFFFF_8000_0000_0000, 0x9800_0000, 0x40_0000, min_leaf_level=3)
+    hi.map(0xFFFF_8000_4000_0000, 0xA000_0000, 0x20_0000, S1Attrs(ap=0b00, pxn=1), max_leaf_level=2)
+    regs = hi.registers(ttbr=1, regs=lo.registers(ttbr=0))
+    regs["TCR_EL1"] = TCR_EL1["IPS"].put(regs["TCR_EL1"], 0b010)                          # 40-bit output
+    return regs, PhysicalMemory.from_buffers({**lo.chunks(), **hi.chunks()})
+
+
+def test_walk_caches_never_change_an_answer():
+    """The scalar walker remembers descriptors and the paths to tables (its walk cache) for a
+    memory's lifetime: every translation through warm caches, in any order and under any
+    options, equals the one a fresh walker (a new setup) gives -- fault, trace and leaf."""
+    regs, mem = _cache_tree()
+    rng = random.Random(15)
+    bases = [0x20_0000, 0x20_3000, 0x5F_F000, 0x80_0000, 0x4000_0000, 0x7FFF_F000, 0x8000_0000, 0x85F_F000,
+             0x8060_0000, 0x1_0000_0000, 0x1_0020_0000, 0x1_4000_0000, 0xC000_0000, 0x8000_0000_0000,
+             0x1_0000_0000_0000, 0xFFFF_8000_0000_0000,
+             0xFFFF_8000_003F_F000, 0xFFFF_8000_4000_0000, 0xFFFF_8000_4020_0000, 0xFFFF_7FFF_FFFF_F000]
+    vas = [b + rng.randrange(0x1000) for b in bases for _ in range(3)]
+    vas += [b + rng.randrange(1 << 22) for b in bases for _ in range(3)]
+    options = [{}, {"access": Access.READ, "el": 0}, {"access": Access.WRITE, "el": 1, "pan": True},
+               {"access": Access.EXEC, "el": 1}, {"access": Access.EXEC, "el": 0}]
+    cold = {(va, i): translate(setup_from_registers(regs), mem, va, **kw)
+            for va in vas for i, kw in enumerate(options)}
+    warm = setup_from_registers(regs)
+    for _ in range(2):
+        order = list(cold)
+        rng.shuffle(order)
+        for va, i in order:
+            assert translate(warm, mem, va, **options[i]) == cold[(va, i)], (hex(va), options[i])
+    kinds = {(t.ok, t.fault and t.fault.type, len(t.steps)) for t in cold.values()}
+    assert {(True, None, 4), (True, None, 3), (True, None, 2), (False, T.TRANSLATION, 4),
+            (False, T.ADDRESS_SIZE, 3), (False, T.SYNC_EXTERNAL_ON_WALK, 4), (False, T.PERMISSION, 4),
+            (False, T.TRANSLATION, 1), (False, T.TRANSLATION, 0)} <= kinds
+
+
+def test_walk_caches_on_the_linux_dump(dump):
+    """The same on a real kernel's tables: QEMU's kernel probe VAs and addresses near them, each
+    translated through warm caches and by a fresh walker, in a shuffled order."""
+    from oracle_data import linux_translations
+
+    from pgwalk.cmd.common import load_context
+
+    ctx = load_context((dump,), None, (), None, None, None)
+    probes = [va for va in (int(e["va"], 16) for e in linux_translations() or []) if (va >> 55) & 1]   # TTBR1
+    if not probes:
+        pytest.skip("no translations.json")
+    rng = random.Random(15)
+    vas = probes + [(p & ~0xFFF) + d for p in probes for d in (rng.randrange(1 << 21), -rng.randrange(1 << 30))
+                    if 0 <= (p & ~0xFFF) + d < 1 << 64 and (((p & ~0xFFF) + d) >> 55) & 1]
+    rng.shuffle(vas)
+    warm = setup_from_registers(ctx.registers)
+    warm_results = [translate(warm, ctx.memory, va) for va in vas + vas]
+    for va, t in zip(vas + vas, warm_results):
+        assert t == translate(setup_from_registers(ctx.registers), ctx.memory, va), hex(va)
+    assert sum(t.ok for t in warm_results) > len(vas) // 2
