@@ -6,12 +6,16 @@ the JSON output and the terminal output cannot disagree.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Group
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Group
+
+# rich's console and tables are imported where a function builds one: a plain listing (dump-tree
+# in a pipe, through size_text) never needs them
 
 from .rules import DescType
 
@@ -92,6 +96,8 @@ def render_trace(d: dict[str, Any], width: int | None = None) -> Any:
     rows = _trace_rows(d)
     if width is not None and rows and _table_width(rows) > width:
         return _stacked_trace(rows)
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for col, justify in _TRACE_COLUMNS:
         if col == "fields":
@@ -106,6 +112,7 @@ def render_trace(d: dict[str, Any], width: int | None = None) -> Any:
 def _stacked_trace(rows: list[tuple[list[str], str, str, str]]) -> Group:
     """The trace for a narrow terminal: per step ``S1 L0  table 0x.. idx 256  desc 0x.. = 0x..  kind``
     (wrapped between fields), then the fields indented."""
+    from rich.console import Group
     from rich.padding import Padding
 
     parts: list[Any] = []
@@ -182,6 +189,8 @@ def result_line(d: dict[str, Any]) -> Text:
 def render_translation(d: dict[str, Any], *, trace: bool = True, width: int | None = None) -> Group:
     """The result line and (``trace``) the trace table.  The notes are not part of it: they go
     to stderr (``pgwalk: note: ...``), so that stdout holds only records."""
+    from rich.console import Group
+
     parts: list[Any] = [result_line(d)]
     if trace:
         parts.append(render_trace(d, width))

@@ -9,10 +9,12 @@ building a :class:`rich.tree.Tree`, so a tree of any size streams.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.table import Table
 
 from .render import size_text
 
@@ -220,6 +222,8 @@ def human_size(n: int) -> str:
 
 def render_stats(stats: dict[str, Any]) -> Table:
     """``--stats`` as one table (sections: tables, leaves, bytes by memory type and permissions)."""
+    from rich.table import Table        # here: a listing in a pipe never imports rich's tables
+
     table = Table(box=None, pad_edge=False, show_header=False)
     table.add_column("what", no_wrap=True)
     table.add_column("count", justify="right", no_wrap=True)

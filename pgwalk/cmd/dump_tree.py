@@ -313,12 +313,22 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     import sys
 
     out = sys.stdout                     # the stream rich's Console writes to: one order for both
-    console = None
-    if not as_json:
-        from .output import stdout_console
+    from .output import plain_stdout, stdout_console
 
-        console = stdout_console()
+    console = None
+    plain = False                        # text for a pipe or a file: no rich console unless one prints
+    if not as_json:
+        plain = plain_stdout()
+        if not plain:
+            console = stdout_console()
+            plain = not console.is_terminal
     write = out.write
+
+    def text_console():
+        nonlocal console
+        if console is None:
+            console = stdout_console()
+        return console
 
     def emit_json(d) -> None:
         d.setdefault("schema", SCHEMA_VERSION)
@@ -327,7 +337,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     def flush() -> None:
         pass
 
-    if console is not None and not console.is_terminal:
+    if plain:
         def show(text) -> None:            # a pipe or file: no styles, and rich's per-line cost avoided
             write(text.plain + "\n")
     elif console is not None:
@@ -371,7 +381,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     from .output import notes as print_notes
 
     try:
-        if console is not None:
+        if not as_json:
             print_notes(notes)
         done = 0
         for t, (lo, hi) in zip(trees, spans):
@@ -380,7 +390,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
             if progress is not None:
                 progress.rebase(lo, done)
             done += hi - lo
-            if console is not None and view != "stats":
+            if not as_json and view != "stats":
                 show(tree_header(tree_record(t)))
                 flush()
                 out.flush()
@@ -443,10 +453,10 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         else:
             if stats_d is not None:
                 for t in trees:
-                    console.print(tree_header(tree_record(t)), soft_wrap=True)
-                console.print(render_stats(stats_d))
+                    text_console().print(tree_header(tree_record(t)), soft_wrap=True)
+                text_console().print(render_stats(stats_d))
             if summary.stopped:
-                console.print(summary.stopped, style="bold red", markup=False, highlight=False)
+                text_console().print(summary.stopped, style="bold red", markup=False, highlight=False)
     except BrokenPipeError:
         raise           # the reader went away (| head): pgwalk/cli.py exits quietly, status 141
     finally:

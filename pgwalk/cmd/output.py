@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 import click
 
-__all__ = ["color_mode", "stdout_is_terminal", "stdout_console", "table_box", "fit_table", "note", "notes",
+__all__ = ["color_mode", "stdout_is_terminal", "plain_stdout", "stdout_console", "table_box", "fit_table", "note", "notes",
            "warning", "PIPE_WIDTH"]
 
 #: the width a rich console gets when stdout is a pipe or a file: no record is ever wrapped
@@ -44,6 +44,16 @@ def stdout_is_terminal() -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def plain_stdout() -> bool:
+    """True when stdout certainly takes plain lines (a pipe or a file, no ``--color always``,
+    none of the environment variables that make rich treat a stream as a terminal): a command
+    may then write plain text without building a rich console.  False: ask the console
+    (``stdout_console().is_terminal``)."""
+    if color_mode() == "always" or stdout_is_terminal():
+        return False
+    return not any(os.environ.get(k) is not None for k in ("FORCE_COLOR", "TTY_COMPATIBLE"))
 
 
 def stdout_console(*, stderr: bool = False) -> Any:
