@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-from rich.text import Text
-
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Group
+    from rich.text import Text
 
-# rich's console and tables are imported where a function builds one: a plain listing (dump-tree
-# in a pipe, through size_text) never needs them
+# rich is imported where a function builds a renderable: a plain listing (dump-tree in a pipe,
+# through size_text) never imports it
 
 from .rules import DescType
 
@@ -97,6 +95,7 @@ def render_trace(d: dict[str, Any], width: int | None = None) -> Any:
     if width is not None and rows and _table_width(rows) > width:
         return _stacked_trace(rows)
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for col, justify in _TRACE_COLUMNS:
@@ -114,6 +113,7 @@ def _stacked_trace(rows: list[tuple[list[str], str, str, str]]) -> Group:
     (wrapped between fields), then the fields indented."""
     from rich.console import Group
     from rich.padding import Padding
+    from rich.text import Text
 
     parts: list[Any] = []
     for (stage, level, table, index, addr, raw, kind), fields, kind_style, fields_style in rows:
@@ -180,6 +180,8 @@ def result_text(d: dict[str, Any]) -> str:
 
 def result_line(d: dict[str, Any]) -> Text:
     """The result line (:func:`result_pieces`) as styled rich text."""
+    from rich.text import Text
+
     t = Text()
     for text, style in result_pieces(d):
         t.append(text, style=style or None)

@@ -11,14 +11,45 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
-
 if TYPE_CHECKING:  # pragma: no cover
     from rich.table import Table
+    from rich.text import Text
 
 from .render import size_text
 
-__all__ = ["range_line", "TreeLineRenderer", "render_stats", "tree_header", "human_size", "ADDR_WIDTH"]
+__all__ = ["range_line", "TreeLineRenderer", "render_stats", "tree_header", "human_size", "ADDR_WIDTH", "PlainText",
+           "rich_text"]
+
+
+def rich_text() -> type:
+    """rich's ``Text``: the line class of the renderers for a terminal (styled)."""
+    from rich.text import Text
+
+    return Text
+
+
+#: the control characters rich's ``Text`` leaves out of its text (bell, backspace, vertical
+#: tab, form feed, carriage return): :class:`PlainText` does the same
+_DROPPED = dict.fromkeys((7, 8, 11, 12, 13))
+
+
+class PlainText:
+    """A line of the renderers without styles, for a pipe or a file: the part of rich's ``Text``
+    they use (``Text(text, style=)``, ``append``, ``append_text``, ``plain``), the same ``plain``
+    rich would give, without importing rich."""
+
+    __slots__ = ("plain",)
+
+    def __init__(self, text: str = "", style: Any = None) -> None:
+        self.plain = text.translate(_DROPPED)
+
+    def append(self, text: str, style: Any = None) -> PlainText:
+        self.plain += text.translate(_DROPPED)
+        return self
+
+    def append_text(self, other: PlainText) -> PlainText:
+        self.plain += other.plain
+        return self
 
 #: width of one 64-bit address written as 0x + 16 digits
 ADDR_WIDTH = 18
@@ -77,7 +108,7 @@ def _unpredictable(d: dict[str, Any]) -> str:
     return a.get("unpredictable", "")
 
 
-def _output_text(d: dict[str, Any]) -> Text:
+def _output_text(d: dict[str, Any], Text: type) -> Text:  # noqa: N803 (the line class)
     t = Text()
     if d.get("ipa_start") is not None and d.get("pa_start") is None and not d.get("note"):
         t.append("-> IPA ")                     # a stage 1 tree under stage 2, stage 1 only
@@ -94,7 +125,7 @@ def _output_text(d: dict[str, Any]) -> Text:
     return t
 
 
-def _leaf_body(d: dict[str, Any]) -> Text:
+def _leaf_body(d: dict[str, Any], Text: type) -> Text:  # noqa: N803 (the line class)
     """Everything after the VA span of a leaf or range record."""
     t = Text()
     kind = d["kind"]
@@ -109,7 +140,7 @@ def _leaf_body(d: dict[str, Any]) -> Text:
         if d["note"]:
             t.append(f": {d['note']}", style=_STATUS_STYLE.get(d["status"] or "", ""))
         return t
-    t.append_text(_output_text(d))
+    t.append_text(_output_text(d, Text))
     t.append(f"  {size_text(d['size']):>6}  ")
     t.append(f"L{d['level']} {kind}", style=_BAD if kind in _ODD_KINDS else "")
     eff = d.get("effective_permissions")
@@ -143,22 +174,25 @@ def _leaf_body(d: dict[str, Any]) -> Text:
     return t
 
 
-def range_line(d: dict[str, Any]) -> Text:
-    """One line of the ranges view, from a ``"range"`` record."""
+def range_line(d: dict[str, Any], text: type | None = None) -> Text:
+    """One line of the ranges view, from a ``"range"`` record; ``text``: the line class
+    (:class:`PlainText` for a pipe or a file; default rich's ``Text``)."""
+    Text = text or rich_text()  # noqa: N806
     t = Text(_span(d))
     if d["kind"] not in ("invalid", "table") and d["count"] > 1:
         t.append(f"{d['count']:>7} x ", style="dim")
     else:
         t.append(" " * 10)
-    t.append_text(_leaf_body(d))
+    t.append_text(_leaf_body(d, Text))
     return t
 
 
 class TreeLineRenderer:
     """Turns tree-view records (pre-order, with ``depth``/``last``) into lines with guides."""
 
-    def __init__(self) -> None:
+    def __init__(self, text: type | None = None) -> None:
         self._last: list[bool] = []
+        self._text = text or rich_text()    # the line class, as for range_line
 
     def _prefix(self, depth: int, last: bool) -> str:
         del self._last[depth:]
@@ -171,6 +205,7 @@ class TreeLineRenderer:
         return guides + ("└── " if last else "├── ")
 
     def line(self, d: dict[str, Any]) -> Text:
+        Text = self._text  # noqa: N806
         t = Text(self._prefix(d["depth"], bool(d["last"])), style="dim")
         if d["record"] == "table":
             if d["index"] is not None:
@@ -197,16 +232,16 @@ class TreeLineRenderer:
         first, count = d["index"], d["count"]
         t.append(f"[{first}] " if count == 1 else f"[{first}-{first + count - 1}] ", style="dim")
         if d["kind"] == "invalid":
-            return t.append_text(_leaf_body(d))
+            return t.append_text(_leaf_body(d, Text))
         if count > 1:
             t.append(f"{count} x ", style="bold")
         t.append(f"{d['va_start']}-{d['va_end']}  ")
-        return t.append_text(_leaf_body(d))
+        return t.append_text(_leaf_body(d, Text))
 
 
-def tree_header(tree: dict[str, Any]) -> Text:
-    """The line naming one tree (from a summary ``trees`` item)."""
-    t = Text(tree["description"], style="bold")
+def tree_header(tree: dict[str, Any], text: type | None = None) -> Text:
+    """The line naming one tree (from a summary ``trees`` item); ``text`` as for :func:`range_line`."""
+    t = (text or rich_text())(tree["description"], style="bold")
     if tree["disabled"]:
         t.append(f": not walked: {tree['disabled']}", style=_BAD)
     return t
@@ -223,6 +258,7 @@ def human_size(n: int) -> str:
 def render_stats(stats: dict[str, Any]) -> Table:
     """``--stats`` as one table (sections: tables, leaves, bytes by memory type and permissions)."""
     from rich.table import Table        # here: a listing in a pipe never imports rich's tables
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False, show_header=False)
     table.add_column("what", no_wrap=True)

@@ -197,3 +197,31 @@ def test_no_progress_bar_or_control_codes_in_pipes(capsys):
 def test_help_documents_the_schema(capsys):
     rc, out, _ = run(["dump-tree", "--help"], capsys)
     assert rc == 0 and '"range"' in out and "va_end (exclusive)" in out and "Exit status" in out
+
+
+def test_plain_lines_are_rich_lines_without_styles(dump):
+    """In a pipe dump-tree builds its lines with render_tree.PlainText (no rich import): on every
+    ranges and tree record of a real kernel's tables, each line is exactly the plain text of the
+    styled line a terminal gets (rich's Text), control characters in a note dropped alike."""
+    from pgwalk.cmd.common import load_context
+    from pgwalk.params import setup_from_registers
+    from pgwalk.render_tree import PlainText, TreeLineRenderer, range_line, rich_text, tree_header
+    from pgwalk.target import select_trees
+    from pgwalk.tree import FOLD_MIN, RangeMerger, TreeLines, Visit, run_record, tree_record, walk_tree
+
+    ctx = load_context((dump,), None, (), None, None, None)
+    t = select_trees(setup_from_registers(ctx.registers), [1], None).trees[0]
+    ranges, lines = [], []
+    merger = RangeMerger(lambda run: ranges.append(run_record(run, t)), merge=True)
+    walk_tree(t, ctx.memory, merger, visits=Visit.LEAF | Visit.TABLE_PRE, invalid=True, merge=True)
+    merger.finish()
+    walk_tree(t, ctx.memory, TreeLines(lines.append, t), invalid=True, merge=True, min_run=FOLD_MIN, max_depth=3)
+    assert len(ranges) > 50 and len(lines) > 100
+    ranges.append({**ranges[0], "note": "odd\x07 note\r with\x0c control\x08 codes\x0b"})
+    rich = rich_text()
+    for rec in ranges:
+        assert range_line(rec, PlainText).plain == range_line(rec, rich).plain == range_line(rec).plain
+    plain_r, rich_r = TreeLineRenderer(PlainText), TreeLineRenderer()
+    for rec in lines:
+        assert plain_r.line(rec).plain == rich_r.line(rec).plain
+    assert tree_header(tree_record(t), PlainText).plain == tree_header(tree_record(t)).plain

@@ -270,8 +270,6 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     rng = parse_range(range_text, ctx.address) if range_text else None
     layout = None
     if ctx.vmcoreinfo is not None:
-        from rich.text import Text
-
         from ..linux import kernel_layout, label_address
 
         layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
@@ -377,7 +375,9 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     progress = _TreeProgress(summary, len(trees))
     if not progress.line.enabled:       # stderr is not a terminal: no progress at all
         progress = None
-    from ..render_tree import TreeLineRenderer, range_line, render_stats, tree_header
+    from ..render_tree import PlainText, TreeLineRenderer, range_line, render_stats, rich_text, tree_header
+
+    Line = PlainText if plain or as_json else rich_text()  # noqa: N806 (the class of the lines shown)
     from .output import notes as print_notes
 
     try:
@@ -391,7 +391,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
                 progress.rebase(lo, done)
             done += hi - lo
             if not as_json and view != "stats":
-                show(tree_header(tree_record(t)))
+                show(tree_header(tree_record(t), Line))
                 flush()
                 out.flush()
                 print_notes(t.notes)
@@ -417,8 +417,8 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
                         rec = labelled(run_record(run, t))
                         if rec.get("label") != current[0] and layout:
                             current[0] = rec.get("label")
-                            show(Text(f"---[ {current[0] or 'outside the kernel layout'} ]---", style="bold"))
-                        show(range_line(rec))
+                            show(Line(f"---[ {current[0] or 'outside the kernel layout'} ]---", style="bold"))
+                        show(range_line(rec, Line))
                 merger = RangeMerger(sink, merge=not no_merge)
                 walk_tree(t, ctx.memory, merger, start=lo, end=hi, visits=Visit.LEAF | Visit.TABLE_PRE,
                           invalid=show_invalid, merge=not no_merge, limits=limits, summary=summary,
@@ -429,7 +429,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
             if as_json:
                 lines = TreeLines(emit_json, t)
             else:
-                renderer = TreeLineRenderer()
+                renderer = TreeLineRenderer(Line)
                 lines = TreeLines(lambda d, r=renderer: show(r.line(d)), t)
             walk_tree(t, ctx.memory, lines, start=lo, end=hi, invalid=True, merge=not no_merge, min_run=FOLD_MIN,
                       max_depth=depth, limits=limits, summary=summary, progress=progress)
