@@ -35,7 +35,7 @@ from .formats.fields import Layout
 from .memory_protocol import Memory
 from .params import (FINAL_LEVEL, Regime, S1PermParams, S1WalkParams, S2PermParams, S2WalkParams,
                      TranslationSetup)
-from .perms import Access, S1Perms, S2Perms, s1_check, s2_check
+from .perms import Access, S1Perms, S2Perms, s1_check, s1_permission_fault, s2_check, s2_permission_fault
 from . import rules
 from .rules import (DESCRIPTOR_BYTES, LEAF_CHECKS, S1_SETUP_CHECKS, S2_SETUP_CHECKS, S2_WALK_LEAF_CHECKS, TABLE_CHECKS,
                     Check, DescType, addr_top, descriptor_types, hierarchical_attrs, index_bits,
@@ -530,7 +530,9 @@ class _Walker:
         if chk is None:
             return oa, leaf
         raise WalkFault(Fault(chk.fault, level, 1, reason=_leaf_reason(chk, 1, p, raw, oa, judge, leaf, access, el,
-                                                                        pan, self)))
+                                                                        pan, self),
+                              **_perm_flags(chk, lambda: s1_permission_fault(
+                                  leaf.perms, access, el0=el == 0, pan=pan, epan=self.epan, wxn=self.wxn))))
 
     def s2_walk(self, mem: Memory, ipa: int, access: Access | None, el: int, s1ptw: bool, steps: list[TraceStep],
                 s1_level: int | None, af_updates: list[AFUpdate] | None) -> tuple[int, Leaf]:
@@ -591,7 +593,9 @@ class _Walker:
                 af_updates.append(AFUpdate(2, level, s1_level))
             return pa, leaf
         raise WalkFault(Fault(chk.fault, level, 2, s1ptw=s1ptw, ipa=ipa,
-                              reason=_leaf_reason(chk, 2, p, raw, pa, judge, leaf, access, el, False)))
+                              reason=_leaf_reason(chk, 2, p, raw, pa, judge, leaf, access, el, False),
+                              **_perm_flags(chk, lambda: s2_permission_fault(leaf.perms, None if s1ptw else access,
+                                                                             el0=el == 0))))
 
     @staticmethod
     def s2_judge(leaf: Leaf, access: Access | None, el: int, s1ptw: bool):
@@ -602,6 +606,19 @@ class _Walker:
         if access is None:
             return _never
         return lambda _raw: not s2_check(leaf.perms, access, el0=el == 0)
+
+
+_NO_FLAGS: dict[str, bool] = {}
+
+
+def _perm_flags(chk: Check, kind) -> dict[str, bool]:
+    """The :class:`~pgwalk.faults.Fault` flags (Overlay, DirtyBit) of a leaf check that stopped
+    the walk: ``kind()`` (ASL ``AArch64.S1CheckPermissions`` / ``S2CheckPermissions``) says
+    why a Permission fault was taken; no flags for the other checks."""
+    if chk.fault is not FaultType.PERMISSION:
+        return _NO_FLAGS
+    why = kind()
+    return why.fault_flags if why is not None else _NO_FLAGS
 
 
 def _never(_raw: int) -> bool:
