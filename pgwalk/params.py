@@ -513,10 +513,12 @@ def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features,
     if aie:
         notes.append(f"{name}.AIE = 1 is not modelled: AttrIndx[3] would select MAIR2_{el}; stage 1 attributes "
                      "are read from MAIR_ELx with AttrIndx[2:0] and may be wrong")
-    haft = bool(t["HAFT"]) and ha
-    if haft:
-        notes.append(f"{name}.HAFT = 1 is not modelled: hardware Access flag updates of table descriptors "
-                     "are not reported")
+    # ASL AArch64.GetS1TTWParams: haft = TCR2_ELx.HAFT when FEAT_HAFT is implemented and HA = 1
+    # (FEAT_HAFT: ID_AA64MMFR1_EL1.HAFDBS >= 0b0011; without the ID register, HAFT = 1 says it is)
+    haft = bool(t["HAFT"]) and ha and (features.hafdbs >= 3 or "ID_AA64MMFR1_EL1" not in regs)
+    if t["HAFT"] and not haft:
+        notes.append(f"{name}.HAFT = 1 has no effect: " + ("HA = 0" if not ha else "FEAT_HAFT is not implemented "
+                                                            "(ID_AA64MMFR1_EL1.HAFDBS < 0b0011)"))
     pnch = bool(t["PnCH"])
     return perm, aie, haft, pnch
 

@@ -53,7 +53,7 @@ __all__ = [
     "s1_disabled_output", "decode_descriptor_type", "descriptor_types", "next_table_base", "leaf_base",
     "with_leaf_base", "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB",
     "TABLE_ATTR_BITS",
-    "af_fault", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table", "s1_permission_fault_table",
+    "af_fault", "table_af_update", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table", "s1_permission_fault_table",
     "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_permission_fault_table", "s2_walk_device_table", "Check",
     "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "S1_TREE_CHECKS", "S2_TREE_CHECKS", "tree_disabled", "TABLE_CHECKS",
     "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
@@ -365,6 +365,16 @@ def af_fault(raw: Any, ha: bool) -> Any:
     Access flag fault (with HA = 1 the walk sets AF instead)."""
     if ha:
         return (raw & _k(raw, 0)) != _k(raw, 0)        # never (False, or an array of False)
+    return (raw & _k(raw, _AF.mask)) == _k(raw, 0)
+
+
+def table_af_update(raw: Any, haft: bool) -> Any:
+    """ASL ``AArch64.S1Walk`` (FEAT_HAFT): with ``walkparams.haft`` (TCR2_ELx.HAFT, effective only
+    with HA = 1) the walk sets AF (bit 10) of each table descriptor it uses whose AF is 0, before
+    descending (``new_descriptor<10> = '1'``, written by ``AArch64.MemSwapTableDesc``); a table
+    descriptor's AF = 0 never faults."""
+    if not haft:
+        return (raw & _k(raw, 0)) != _k(raw, 0)        # never
     return (raw & _k(raw, _AF.mask)) == _k(raw, 0)
 
 

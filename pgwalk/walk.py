@@ -138,12 +138,16 @@ class AFUpdate(NamedTuple):
     are updated by the walk itself.  A Permission fault leaves AF CONSTRAINED UNPREDICTABLE:
     pgwalk reports no update then (as QEMU).  Dirty state is never updated by an AT (ASL
     ``AArch64.SetDirtyState``); the stage 2 write a stage 1 descriptor update needs is not
-    modelled.
+    modelled.  With FEAT_HAFT (TCR2_ELx.HAFT = 1, HA = 1) the stage 1 walk also sets AF in
+    each table descriptor it uses (``table`` set; ASL ``AArch64.S1Walk``,
+    :func:`pgwalk.rules.table_af_update`), whatever happens later in the walk; stage 2
+    HAFT (VTCR_EL2.HAFT) is not modelled.
     """
 
     stage: int
     level: int
     s1_level: int | None = None
+    table: bool = False     # a table descriptor (FEAT_HAFT: TCR2_ELx.HAFT = 1), set by the walk itself
 
 
 class Translation(NamedTuple):
@@ -170,7 +174,8 @@ class Translation(NamedTuple):
     el: int = 1
     pan: bool = False
     notes: tuple[str, ...] = ()
-    s1ptw_af_updates: tuple[AFUpdate, ...] = ()   # stage 2 leaves of the stage 1 table fetches (scalar walk only)
+    s1ptw_af_updates: tuple[AFUpdate, ...] = ()   # the walk's own AF updates: stage 2 leaves of the stage 1
+    #                                               table fetches, stage 1 tables with HAFT (scalar walk only)
 
     @property
     def ok(self) -> bool:
@@ -472,6 +477,7 @@ class _Walker:
             raise WalkFault(Fault(stop.fault, stop.level, 1, reason=stop.reason(p, va, access, el)))
         levels = st.levels
         through_s2 = st.through_s2
+        haft = p.haft
         level = p.start_level
         table = p.base
         attr_bits = 0
@@ -498,6 +504,8 @@ class _Walker:
             if kind is table_kind:
                 if stop is not None:
                     raise WalkFault(Fault(stop.fault, level, 1, reason=stop.reason(p, raw, addr)))
+                if haft and rules.table_af_update(raw, haft):
+                    af_updates.append(AFUpdate(1, level, table=True))
                 attr_bits |= bits
                 table = addr
                 level += 1

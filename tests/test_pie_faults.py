@@ -203,3 +203,56 @@ def test_stage2_overlay_fault_scalar_and_bulk():
     assert f.s1ptw and f.overlay and PAR_EL1_FAULT["PTW"].get(r.par) == 1 and PAR_EL1_FAULT["Overlay"].get(r.par)
     bulk = bulk_at(regs3, mem, "S12E1R", [va])
     assert int(bulk.par[0]) == r.par and bulk.result.fault(0).overlay
+
+
+# --------------------------------------------------------------------------- FEAT_HAFT
+
+def _haft_tree():
+    b = TableBuilder(granule=4096, ia_bits=48)
+    b.map(BASE, OA, PAGE, S1Attrs(af=0))
+    return b
+
+
+def test_haft_reports_table_af_updates():
+    """ASL ``AArch64.S1Walk``: with ``walkparams.haft`` (TCR2_EL1.HAFT, effective with HA = 1 and
+    FEAT_HAFT: ``AArch64.GetS1TTWParams``) each table descriptor with AF = 0 gets AF set on the way
+    down (``new_descriptor<10> = '1'``), and a table's AF = 0 never faults."""
+    b = _haft_tree()
+    mem = b.memory()
+    tcr_ha = 1 << 39
+    regs = b.registers()
+    regs = {**regs, "TCR_EL1": regs["TCR_EL1"] | tcr_ha, "TCR2_EL1": 1 << 11}
+    t = translate(setup_from_registers(regs), mem, BASE)
+    tables = [s for s in t.steps if s.kind == "table"]
+    assert t.ok and len(tables) == 3 and all(not (s.raw >> 10) & 1 for s in tables)
+    assert [u for u in t.af_updates if u.table] == [(1, s.level, None, True) for s in tables]
+    assert any(u.stage == 1 and u.level == 3 and not u.table for u in t.af_updates)   # the leaf: HA
+    # a table descriptor whose AF is already 1 is not updated
+    b.write(tables[1].desc_pa, tables[1].raw | 1 << 10)
+    t = translate(setup_from_registers(regs), b.memory(), BASE)
+    assert [u.level for u in t.af_updates if u.table] == [tables[0].level, tables[2].level]
+    # the update happens on the way down even when the walk faults later (here: a write to a read-only page)
+    b2 = TableBuilder(granule=4096, ia_bits=48)
+    b2.map(BASE, OA, PAGE, S1Attrs(ap=0b10))
+    r2 = b2.registers()
+    r2 = {**r2, "TCR_EL1": r2["TCR_EL1"] | tcr_ha, "TCR2_EL1": 1 << 11}
+    from pgwalk.perms import Access
+    t = translate(setup_from_registers(r2), b2.memory(), BASE, access=Access.WRITE)
+    assert t.fault is not None and len([u for u in t.af_updates if u.table]) == 3
+
+
+def test_haft_needs_ha_and_feat_haft():
+    """``AArch64.GetS1TTWParams``: HAFT counts only with HA = 1 and FEAT_HAFT (ID_AA64MMFR1_EL1.HAFDBS
+    >= 0b0011); otherwise no table update, and a note says why."""
+    b = _haft_tree()
+    mem = b.memory()
+    regs = {**b.registers(), "TCR2_EL1": 1 << 11}
+    s = setup_from_registers(regs)
+    assert not any(u.table for u in translate(s, mem, BASE).af_updates)
+    assert any("HAFT = 1 has no effect: HA = 0" in n for n in s.notes)
+    regs["TCR_EL1"] |= 1 << 39
+    s = setup_from_registers({**regs, "ID_AA64MMFR1_EL1": 0x2})
+    assert not any(u.table for u in translate(s, mem, BASE).af_updates)
+    assert any("FEAT_HAFT is not implemented" in n for n in s.notes)
+    s = setup_from_registers({**regs, "ID_AA64MMFR1_EL1": 0x3})
+    assert len([u for u in translate(s, mem, BASE).af_updates if u.table]) == 3
