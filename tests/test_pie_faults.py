@@ -256,3 +256,21 @@ def test_haft_needs_ha_and_feat_haft():
     assert any("FEAT_HAFT is not implemented" in n for n in s.notes)
     s = setup_from_registers({**regs, "ID_AA64MMFR1_EL1": 0x3})
     assert len([u for u in translate(s, mem, BASE).af_updates if u.table]) == 3
+
+
+# --------------------------------------------------------------------------- FEAT_THE: said, not modelled
+
+def test_the_controls_are_named_as_not_modelled():
+    """FEAT_THE: the ASL's TopLevel (VTCR_EL2.TL0/TL1, S2PIR MRO-TL0/TL1), AssuredOnly (VTCR_EL2.AssuredOnly,
+    stage 2 desc[58]: ``AArch64.S2NextWalkStateLeaf`` s2assuredonly, checked by
+    ``AArch64.S2CheckPermissions``) and TCR2_ELx.PnCH are not modelled: the setup notes say so
+    plainly, naming what pgwalk does instead."""
+    ts = two_stage()
+    ts.map(0x40_0000, 0x1000_0000, PAGE, S1Attrs(), pa=0x9000_0000)
+    regs = ts.registers(regs={"HCR_EL2": 1})
+    regs["VTCR_EL2"] |= 1 << 34 | 1 << 35 | 1 << 41       # AssuredOnly, TL1, TL0
+    regs["TCR2_EL1"] = 1                                   # PnCH
+    notes = "\n".join(setup_from_registers(regs).notes)
+    assert "VTCR_EL2.AssuredOnly = 1 is not modelled" in notes and "bit 58" in notes
+    assert "VTCR_EL2.TL0 = 1 is not modelled" in notes and "VTCR_EL2.TL1 = 1 is not modelled" in notes
+    assert "TCR2_EL1.PnCH = 1 is not modelled" in notes
