@@ -491,6 +491,12 @@ def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[n
     return ok
 
 
+def _has_flags(table: np.ndarray) -> bool:
+    """A permission fault table (:func:`pgwalk.rules.s1_permission_fault_table`) with an overlay or
+    dirty-bit verdict: only then are the faulted lanes' kinds looked up."""
+    return int(table.max(initial=0)) > PermFault.PERMISSION.code
+
+
 def _no_lanes(raw: np.ndarray) -> np.ndarray:
     """A permission judge that denies nothing (no access to check)."""
     return np.zeros(len(raw), dtype=bool)
@@ -512,7 +518,8 @@ class BulkTranslation:
       (int8, -2..3), ``fault_stage`` (uint8, 1 or 2), ``s1ptw`` (bool),
       ``not_in_image`` (bool), ``fault_ipa`` (uint64, the IPA of a stage 2 fault),
       ``perm_kind`` (uint8, :data:`pgwalk.perms.PERM_FAULT_KINDS` code: why a Permission fault
-      was taken, which gives its Overlay and DirtyBit flags; 0 for other lanes);
+      was taken, which gives its Overlay and DirtyBit flags; 0 or 1 where neither flag is set:
+      the kinds are looked up only where the permission table has an overlay or dirty-bit verdict);
       :attr:`fsc` gives the fault status codes;
     * ``s1_desc`` / ``s1_level`` / ``s1_shift``: the stage 1 leaf descriptor, its level and
       log2 of its size (``s1_shift`` 0 = no stage 1 leaf, see :attr:`has_s1`);
@@ -798,7 +805,8 @@ class _Engine:
             def kind(raw: np.ndarray, _lanes: Any = None) -> np.ndarray:
                 return kinds[R.s2_permission_code(raw, self.s2_po)]
 
-            _leaf_checks(R.S2_WALK_LEAF_CHECKS if s1ptw else R.LEAF_CHECKS, s2, w, lambda raw: kind(raw) != 0, kind)
+            _leaf_checks(R.S2_WALK_LEAF_CHECKS if s1ptw else R.LEAF_CHECKS, s2, w, lambda raw: kind(raw) != 0,
+                         kind if _has_flags(kinds) else None)
         else:
             _leaf_checks(R.LEAF_CHECKS, s2, w, _no_lanes)
         return w, w.out
@@ -838,6 +846,9 @@ class _Engine:
 
             def kinds(raw: np.ndarray, lanes: np.ndarray) -> np.ndarray:
                 return table[R.s1_permission_code(raw, tb_all[lanes], po)]
+
+            if not _has_flags(table):
+                kinds = None
         else:
             judge = _no_lanes
         ok = _leaf_checks(R.LEAF_CHECKS, p, w, judge, kinds)
