@@ -85,7 +85,8 @@ def encode_par(t: Translation, *, secure: bool = False, feat_xs: bool = False) -
     """
     if t.fault is not None:
         f = t.fault
-        return pack_par(True, fst=f.fsc, s1ptw=f.s1ptw, stage2=f.stage == 2)
+        return pack_par(True, fst=f.fsc, s1ptw=f.s1ptw, stage2=f.stage == 2, overlay=f.overlay,
+                        dirty_bit=f.dirty_bit, assured_only=f.assured_only)
     out = t.output
     if t.attrs is None:
         raise _unknown_mair(t.regime, t.va)
@@ -177,10 +178,11 @@ def par_decode(par: int) -> dict[str, Any]:
         info = decode_fsc(fst)
         text = info.description
         summary = f"fault: stage {2 if s else 1} {text}" + (" on the stage 1 walk" if ptw else "")
+        flags = [name for name in _FAULT_EXTRA if L[name].get(par)]
+        if flags:
+            summary += f" ({', '.join(flags)})"
         d = {"F": 1, "FST": f"{fst:#04x}", "fault": text, "PTW": ptw, "S": s, "summary": summary}
-        for name in ("DirtyBit", "Overlay", "TopLevel", "AssuredOnly"):
-            if L[name].get(par):
-                d[name] = 1
+        d.update((name, 1) for name in flags)
         return d
     L = PAR_EL1_OK
     pa = L["PA"].get(par) << 12

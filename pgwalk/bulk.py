@@ -84,7 +84,7 @@ from .faults import Fault, FaultType, encode_ld_fsc
 from .formats import descriptors as D
 from .memory_protocol import capability, read_many
 from .params import FINAL_LEVEL, S1WalkParams, S2WalkParams, TranslationSetup, oa_out_of_range
-from .perms import Access
+from .perms import PERM_FAULT_KINDS, Access, PermFault
 from .report import TRACE_KEYS, drop_trace, translation_to_dict
 from .rules import DescType
 from .walk import Memory, Translation, s1_disabled_attributes, s1_leaf, s2_leaf, stage2_attributes
@@ -323,7 +323,7 @@ class _Walk:
     fetch, whose IPA is ``fipa``).
     """
 
-    __slots__ = ("code", "level", "stage", "s1ptw", "fipa", "nii", "raw", "out", "tbl")
+    __slots__ = ("code", "level", "stage", "s1ptw", "fipa", "nii", "raw", "out", "tbl", "pkind")
 
     def __init__(self, m: int, stage: int, collect: bool, fetch: bool) -> None:
         self.code = np.zeros(m, dtype=np.uint8)
@@ -335,10 +335,11 @@ class _Walk:
         self.raw = np.zeros(m, dtype=_U64)
         self.out = np.zeros(m, dtype=_U64)
         self.tbl = np.zeros(m, dtype=_U64) if collect else None
+        self.pkind = np.zeros(m, dtype=np.uint8)    # why a Permission fault (PermFault.code)
 
 
-#: a stage 2 walk of stage 1 descriptor IPAs: (IPAs) -> (PAs, fault code, level, not in image)
-Fetch = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+#: a stage 2 walk of stage 1 descriptor IPAs: (IPAs) -> (PAs, fault code, level, not in image, PermFault code)
+Fetch = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
 
 def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool = False,
@@ -394,7 +395,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         lv = st.levels[level]
         addr = R.descriptor_address(table, st.index(cur, level))
         if fetch is not None:
-            dpa, fcode, flevel, fnii = fetch(addr)
+            dpa, fcode, flevel, fnii, fkind = fetch(addr)
             bad = fcode != 0
             if bad.any():
                 sel = np.nonzero(bad)[0]
@@ -405,6 +406,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
                 w.s1ptw[q] = True
                 w.fipa[q] = addr[sel]
                 w.nii[q] = fnii[sel]
+                w.pkind[q] = fkind[sel]
                 keep = np.nonzero(~bad)[0]
                 pos = at(keep)
                 cur, dpa = cur[keep], dpa[keep]
@@ -460,11 +462,14 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     return w
 
 
-def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[np.ndarray], np.ndarray],
+                 kinds: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """The leaf checks (:data:`pgwalk.rules.LEAF_CHECKS`, :data:`~pgwalk.rules.S2_WALK_LEAF_CHECKS`)
     on the lanes of ``w`` that reached a leaf, in order: each check stops only lanes no earlier
     one stopped (a check is evaluated on every lane, it is a pure function of the lane, and its
-    verdict counts only where the lane still stands).  ``judge(raw)`` is the permission check.
+    verdict counts only where the lane still stands).  ``judge(raw)`` is the permission check;
+    ``kinds(raw, lanes)`` says why it failed on the lanes that take the Permission fault
+    (:data:`pgwalk.perms.PERM_FAULT_KINDS` codes, kept in ``w.pkind``).
 
     :returns: the lanes that translate (a bool mask)
     """
@@ -479,8 +484,17 @@ def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[n
         w.code[hit] = _CODE[chk.fault]
         if chk.level is not None:
             w.level[hit] = chk.level
+        if kinds is not None and chk.fault is FaultType.PERMISSION:
+            lanes = np.nonzero(hit)[0]
+            w.pkind[lanes] = kinds(w.raw[lanes], lanes)
         ok &= ~hit
     return ok
+
+
+def _has_flags(table: np.ndarray) -> bool:
+    """A permission fault table (:func:`pgwalk.rules.s1_permission_fault_table`) with an overlay or
+    dirty-bit verdict: only then are the faulted lanes' kinds looked up."""
+    return int(table.max(initial=0)) > PermFault.PERMISSION.code
 
 
 def _no_lanes(raw: np.ndarray) -> np.ndarray:
@@ -502,7 +516,10 @@ class BulkTranslation:
       :attr:`has_ipa` / :attr:`has_pa` (``pa`` *is* ``ipa`` when there is no stage 2);
     * ``fault_type`` (uint8, :data:`FAULT_TYPES` code, 0 = no fault), ``fault_level``
       (int8, -2..3), ``fault_stage`` (uint8, 1 or 2), ``s1ptw`` (bool),
-      ``not_in_image`` (bool), ``fault_ipa`` (uint64, the IPA of a stage 2 fault);
+      ``not_in_image`` (bool), ``fault_ipa`` (uint64, the IPA of a stage 2 fault),
+      ``perm_kind`` (uint8, :data:`pgwalk.perms.PERM_FAULT_KINDS` code: why a Permission fault
+      was taken, which gives its Overlay and DirtyBit flags; 0 or 1 where neither flag is set:
+      the kinds are looked up only where the permission table has an overlay or dirty-bit verdict);
       :attr:`fsc` gives the fault status codes;
     * ``s1_desc`` / ``s1_level`` / ``s1_shift``: the stage 1 leaf descriptor, its level and
       log2 of its size (``s1_shift`` 0 = no stage 1 leaf, see :attr:`has_s1`);
@@ -525,6 +542,7 @@ class BulkTranslation:
     s1ptw: np.ndarray
     not_in_image: np.ndarray
     fault_ipa: np.ndarray
+    perm_kind: np.ndarray
     s1_desc: np.ndarray
     s1_level: np.ndarray
     s1_shift: np.ndarray
@@ -595,9 +613,20 @@ class BulkTranslation:
         if not code:
             return None
         stage = int(self.fault_stage[i])
+        kind = PERM_FAULT_KINDS[int(self.perm_kind[i])]
         return Fault(FAULT_TYPES[code], int(self.fault_level[i]), stage, s1ptw=bool(self.s1ptw[i]),
                      ipa=int(self.fault_ipa[i]) if stage == 2 else None,
-                     not_in_image=bool(self.not_in_image[i]))
+                     not_in_image=bool(self.not_in_image[i]), **(kind.fault_flags if kind is not None else {}))
+
+    @property
+    def overlay(self) -> np.ndarray:
+        """Per lane: a Permission fault caused by the overlay (ISS2.Overlay, PAR_EL1.Overlay)."""
+        return self.perm_kind == PermFault.OVERLAY.code
+
+    @property
+    def dirty_bit(self) -> np.ndarray:
+        """Per lane: a Permission fault caused by the dirty state (ISS2.DirtyBit, PAR_EL1.DirtyBit)."""
+        return self.perm_kind == PermFault.DIRTY_BIT.code
 
     def translation(self, i: int) -> Translation:
         """Lane ``i`` as the :class:`~pgwalk.walk.Translation` the scalar walker returns
@@ -659,6 +688,7 @@ class BulkTranslation:
 
 _META = ("setup", "stages", "access", "el", "pan")
 _ARRAYS = ("va", "ipa", "pa", "fault_type", "fault_level", "fault_stage", "s1ptw", "not_in_image", "fault_ipa",
+           "perm_kind",
            "s1_desc", "s1_level", "s1_shift", "s1_table_bits", "s2_desc", "s2_level", "s2_shift")
 
 
@@ -735,16 +765,16 @@ class _Engine:
                      for p in setup.ranges]
         el0 = el == 0
         if access is not None:
-            self.s1_allowed = [R.s1_permission_table(p.has_unprivileged, p.hd, access, el0, pan, setup.epan, setup.wxn,
-                                                     p.perm) for p in setup.ranges]
+            self.s1_allowed = [R.s1_permission_fault_table(p.has_unprivileged, p.hd, access, el0, pan, setup.epan,
+                                                           setup.wxn, p.perm) for p in setup.ranges]
         else:
             self.s1_allowed = None
         if setup.s2 is not None:
             hd, xnx = setup.s2.hd, setup.features.xnx
             perm2 = setup.s2.perm
             self.s2_po = bool(perm2.s2poe)
-            self.s2_read = R.s2_permission_table(hd, xnx, None, False, perm2)
-            self.s2_allowed = R.s2_permission_table(hd, xnx, access, el0, perm2) if access is not None else None
+            self.s2_read = R.s2_permission_fault_table(hd, xnx, None, False, perm2)
+            self.s2_allowed = R.s2_permission_fault_table(hd, xnx, access, el0, perm2) if access is not None else None
         self.through_s2 = R.s1_walk_through_s2(setup.regime, setup.s2 is not None)
 
     # -- stage 2 -------------------------------------------------------------
@@ -770,12 +800,13 @@ class _Engine:
                 inner = _walk(self.rd, self.s2st, walked)
                 for name in ("code", "level", "nii", "raw", "out"):
                     getattr(w, name)[live] = getattr(inner, name)
-        if s1ptw:
-            read = self.s2_read
-            _leaf_checks(R.S2_WALK_LEAF_CHECKS, s2, w, lambda raw: ~read[R.s2_permission_code(raw, self.s2_po)])
-        elif self.s2_allowed is not None:
-            allowed = self.s2_allowed
-            _leaf_checks(R.LEAF_CHECKS, s2, w, lambda raw: ~allowed[R.s2_permission_code(raw, self.s2_po)])
+        kinds = self.s2_read if s1ptw else self.s2_allowed
+        if kinds is not None:
+            def kind(raw: np.ndarray, _lanes: Any = None) -> np.ndarray:
+                return kinds[R.s2_permission_code(raw, self.s2_po)]
+
+            _leaf_checks(R.S2_WALK_LEAF_CHECKS if s1ptw else R.LEAF_CHECKS, s2, w, lambda raw: kind(raw) != 0,
+                         kind if _has_flags(kinds) else None)
         else:
             _leaf_checks(R.LEAF_CHECKS, s2, w, _no_lanes)
         return w, w.out
@@ -783,7 +814,7 @@ class _Engine:
     def fetch(self, addr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """A stage 1 descriptor fetch through stage 2 (S1PTW)."""
         w, pa = self.s2(addr, s1ptw=True)
-        return pa, w.code, w.level, w.nii
+        return pa, w.code, w.level, w.nii, w.pkind
 
     # -- stage 1 -------------------------------------------------------------
 
@@ -804,16 +835,23 @@ class _Engine:
         st = self.s1st[r]
         collect = not p.hpd
         w = _walk(self.rd, st, va, collect=collect, fetch=self.fetch if self.through_s2 else None)
+        kinds = None
         if self.s1_allowed is not None:
-            allowed = self.s1_allowed[r]
+            table = self.s1_allowed[r]
             tb_all = w.tbl if collect else np.zeros(len(va), dtype=_U64)
             po = bool(p.perm.overlay)
 
             def judge(raw: np.ndarray) -> np.ndarray:
-                return ~allowed[R.s1_permission_code(raw, tb_all, po)]
+                return table[R.s1_permission_code(raw, tb_all, po)] != 0
+
+            def kinds(raw: np.ndarray, lanes: np.ndarray) -> np.ndarray:
+                return table[R.s1_permission_code(raw, tb_all[lanes], po)]
+
+            if not _has_flags(table):
+                kinds = None
         else:
             judge = _no_lanes
-        ok = _leaf_checks(R.LEAF_CHECKS, p, w, judge)
+        ok = _leaf_checks(R.LEAF_CHECKS, p, w, judge, kinds)
         # every walked lane's leaf fields, then those of the lanes that faulted cleared
         out.ipa[where] = w.out
         out.s1_desc[where] = w.raw
@@ -911,6 +949,7 @@ class _Out:
         self.fault_level[dst] = w.level[idx]
         self.fault_stage[dst] = w.stage[idx]
         self.not_in_image[dst] = w.nii[idx]
+        self.perm_kind[dst] = w.pkind[idx]
         if w.s1ptw is not None:
             self.s1ptw[dst] = w.s1ptw[idx]
             self.fault_ipa[dst] = w.fipa[idx]
@@ -933,7 +972,7 @@ def _empty_result(setup: TranslationSetup, va: np.ndarray, stages: str, access: 
     return BulkTranslation(
         setup=setup, stages=stages, access=access, el=el, pan=pan, va=va, ipa=ipa, pa=pa,
         fault_type=zeros(np.uint8), fault_level=zeros(np.int8), fault_stage=zeros(np.uint8),
-        s1ptw=zeros(bool, has_s2), not_in_image=zeros(bool), fault_ipa=zeros(_U64, has_s2),
+        s1ptw=zeros(bool, has_s2), not_in_image=zeros(bool), fault_ipa=zeros(_U64, has_s2), perm_kind=zeros(np.uint8),
         s1_desc=zeros(_U64), s1_level=zeros(np.int8), s1_shift=zeros(np.uint8), s1_table_bits=zeros(np.uint8),
         s2_desc=zeros(_U64, has_s2), s2_level=zeros(np.int8, has_s2), s2_shift=zeros(np.uint8, has_s2))
 

@@ -583,6 +583,12 @@ def _iabt(b: _Builder, r: EsrReport) -> None:
     _abort_tail(r, s1ptw, data=False)
 
 
+#: ISS2 flag -> the cause of the Permission fault it reports
+_PERM_CAUSE = {"Overlay": "Overlay: caused by the overlay permissions",
+               "DirtyBit": "DirtyBit: caused by the dirty state",
+               "AssuredOnly": "AssuredOnly: caused by the AssuredOnly attribute"}
+
+
 def _abort_tail(r: EsrReport, s1ptw: int, *, data: bool) -> None:
     lower = r.ec in (F.EC_DABT_LOW, F.EC_IABT_LOW)
     if lower:
@@ -591,6 +597,12 @@ def _abort_tail(r: EsrReport, s1ptw: int, *, data: bool) -> None:
     else:
         where = f"at EL{r.el}" if r.el else "at the current Exception level"
     r.summary += f" {where}"
+    if r.fault is not None and r.fault.type is FaultType.PERMISSION:
+        # ASL AArch64.FaultSyndrome: why the Permission fault was taken (ISS2 Overlay, DirtyBit, AssuredOnly)
+        iss2 = F.ISS2_DABT if data else F.ISS2_IABT
+        why = [n for n in ("Overlay", "DirtyBit", "AssuredOnly") if iss2[n].get(r.iss2 << F.ISS2_SHIFT)]
+        if why:
+            r.summary += f" ({', '.join(_PERM_CAUSE[n] for n in why)})"
     if s1ptw:
         r.fault_stage = 2
         r.summary = "stage 2 " + r.summary + " (on a stage 1 translation table walk, S1PTW = 1)"

@@ -24,7 +24,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["FaultType", "Fault", "encode_ld_fsc", "decode_fsc", "FscInfo", "FSC_TABLE"]
+from .formats.esr import ISS2_DABT, ISS2_SHIFT
+
+__all__ = ["FaultType", "Fault", "encode_ld_fsc", "decode_fsc", "FscInfo", "FSC_TABLE", "syndrome_iss2",
+           "ISS2_DIRTYBIT", "ISS2_OVERLAY", "ISS2_ASSUREDONLY"]
 
 
 class FaultType(enum.Enum):
@@ -159,6 +162,23 @@ def decode_fsc(fsc: int) -> FscInfo:
     return FSC_TABLE[fsc & 0x3F]
 
 
+#: ESR_ELx ISS2 bit of each Permission fault flag (ASL ``AArch64.FaultSyndrome``; Arm ARM D24.2.45),
+#: from the ISS2 field table
+ISS2_DIRTYBIT, ISS2_OVERLAY, ISS2_ASSUREDONLY = (1 << (ISS2_DABT[n].lsb - ISS2_SHIFT)
+                                                 for n in ("DirtyBit", "Overlay", "AssuredOnly"))
+
+
+def syndrome_iss2(overlay: bool, dirty_bit: bool, assured_only: bool) -> int:
+    """ASL ``AArch64.FaultSyndrome``: the ISS2 Overlay, DirtyBit and AssuredOnly bits of a
+    Permission fault (``ISS2<6>``, ``ISS2<5>``, ``ISS2<7>``).
+
+    >>> hex(syndrome_iss2(True, False, False))
+    '0x40'
+    """
+    return (ISS2_OVERLAY if overlay else 0) | (ISS2_DIRTYBIT if dirty_bit else 0) \
+        | (ISS2_ASSUREDONLY if assured_only else 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Fault:
     """Why a translation stopped.
@@ -171,6 +191,13 @@ class Fault:
     :ivar address: the input address of the faulting stage
     :ivar reason: a short explanation of the specific cause
     :ivar not_in_image: the descriptor address was not backed by the image
+    :ivar overlay: a Permission fault the overlay (POR_ELx, S2POR_EL1) caused (ASL
+        ``FaultRecord.overlay``: ESR_ELx ISS2.Overlay, PAR_EL1.Overlay)
+    :ivar dirty_bit: a Permission fault caused by the dirty state under permission indirection
+        (ASL ``FaultRecord.dirtybit``: ISS2.DirtyBit, PAR_EL1.DirtyBit)
+    :ivar assured_only: a stage 2 Permission fault caused by AssuredOnly (FEAT_THE; ASL
+        ``FaultRecord.assuredonly``: ISS2.AssuredOnly, PAR_EL1.AssuredOnly); pgwalk does not
+        model AssuredOnly and never sets it
     """
 
     type: FaultType
@@ -180,6 +207,9 @@ class Fault:
     ipa: int | None = None
     reason: str = ""
     not_in_image: bool = False
+    overlay: bool = False
+    dirty_bit: bool = False
+    assured_only: bool = False
 
     @property
     def fsc(self) -> int:
@@ -192,6 +222,19 @@ class Fault:
             what = f"{self.type.value}, level {self.level}"
         return f"stage {self.stage} {what}" + (" on the stage 1 walk (S1PTW)" if self.s1ptw else "")
 
+    @property
+    def iss2(self) -> int:
+        """The ESR_ELx ISS2 bits a Data or Instruction Abort for this fault carries that the
+        walk decides (ASL ``AArch64.FaultSyndrome``: DirtyBit [5], Overlay [6], AssuredOnly [7],
+        set only for a Permission fault); shift by 32 for the ESR bits."""
+        return syndrome_iss2(self.overlay, self.dirty_bit, self.assured_only)
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The names of the syndrome flags set (``"Overlay"``, ``"DirtyBit"``, ``"AssuredOnly"``)."""
+        return tuple(n for n, on in (("Overlay", self.overlay), ("DirtyBit", self.dirty_bit),
+                                     ("AssuredOnly", self.assured_only)) if on)
+
     def __str__(self) -> str:
-        s = f"{self.description}, FSC {self.fsc:#04x}"
+        s = f"{self.description}, FSC {self.fsc:#04x}" + "".join(f", {n}" for n in self.flags)
         return s + (f" ({self.reason})" if self.reason else "")

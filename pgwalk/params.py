@@ -513,11 +513,16 @@ def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features,
     if aie:
         notes.append(f"{name}.AIE = 1 is not modelled: AttrIndx[3] would select MAIR2_{el}; stage 1 attributes "
                      "are read from MAIR_ELx with AttrIndx[2:0] and may be wrong")
-    haft = bool(t["HAFT"]) and ha
-    if haft:
-        notes.append(f"{name}.HAFT = 1 is not modelled: hardware Access flag updates of table descriptors "
-                     "are not reported")
+    # ASL AArch64.GetS1TTWParams: haft = TCR2_ELx.HAFT when FEAT_HAFT is implemented and HA = 1
+    # (FEAT_HAFT: ID_AA64MMFR1_EL1.HAFDBS >= 0b0011; without the ID register, HAFT = 1 says it is)
+    haft = bool(t["HAFT"]) and ha and (features.hafdbs >= 3 or "ID_AA64MMFR1_EL1" not in regs)
+    if t["HAFT"] and not haft:
+        notes.append(f"{name}.HAFT = 1 has no effect: " + ("HA = 0" if not ha else "FEAT_HAFT is not implemented "
+                                                            "(ID_AA64MMFR1_EL1.HAFDBS < 0b0011)"))
     pnch = bool(t["PnCH"])
+    if pnch:
+        notes.append(f"{name}.PnCH = 1 is not modelled (FEAT_THE): descriptor bit 52 is the Protected attribute, "
+                     "which only RCWS instructions check; pgwalk still shows it as Contiguous")
     return perm, aie, haft, pnch
 
 
@@ -583,8 +588,14 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
         notes.append("VTCR_EL2.S2POE = 1 has no effect without S2PIE")
     if (t["S2PIE"] or t["S2POE"]) and not features.mmfr3_known:
         notes.append("ID_AA64MMFR3_EL1 not given: assuming FEAT_S2PIE/FEAT_S2POE")
-    for fld, what in (("TL0", "TopLevel0 checks (FEAT_THE)"), ("TL1", "TopLevel1 checks (FEAT_THE)"),
-                      ("AssuredOnly", "AssuredOnly checks (FEAT_THE)"), ("GCSH", "GCS AssuredOnly checks (FEAT_GCS)"),
+    for fld, what in (("TL0", "TopLevel0 checks (FEAT_THE): S2PIR_EL2 MRO-TL0 entries read as MRO and no "
+                              "fault is reported with TopLevel = 1"),
+                      ("TL1", "TopLevel1 checks (FEAT_THE): S2PIR_EL2 MRO-TL1 entries read as MRO and no "
+                              "fault is reported with TopLevel = 1"),
+                      ("AssuredOnly", "AssuredOnly checks (FEAT_THE): stage 2 descriptor bit 58 is the "
+                                      "AssuredOnly attribute; no stage 2 Permission fault is reported with "
+                                      "ISS2.AssuredOnly / PAR_EL1.AssuredOnly = 1"),
+                      ("GCSH", "GCS AssuredOnly checks (FEAT_GCS)"),
                       ("HAFT", "hardware Access flag on table descriptors (FEAT_HAFT)"),
                       ("HDBSS", "the hardware dirty state tracking structure (FEAT_HDBSS)")):
         if t[fld]:

@@ -32,7 +32,7 @@ __all__ = ["Access", "S1Perms", "S2Perms", "PermFault", "s1_direct_base_permissi
            "s2_direct_base_permissions", "s2_check", "pir_entry", "s1_indirect_base_permissions",
            "s1_overlay_permissions", "s1_apply_overlay", "s1_effective", "s1_rwx_text", "s1_permission_fault",
            "s2_indirect_base_permissions", "s2_overlay_permissions", "s2_apply_overlay", "s2_permission_fault",
-           "unknown_s1_perms", "unknown_s2_perms", "PIR_TEXT", "S2PIR_TEXT", "POR_TEXT", "rwx_text"]
+           "unknown_s1_perms", "unknown_s2_perms", "PERM_FAULT_KINDS", "PIR_TEXT", "S2PIR_TEXT", "POR_TEXT", "rwx_text"]
 
 
 def rwx_text(r: bool, w: bool, x: bool) -> str:
@@ -70,6 +70,23 @@ class PermFault(enum.Enum):
     def iss2_flag(self) -> str | None:
         """The ESR_ELx.ISS2 / PAR_EL1 bit this kind sets (``None``: none)."""
         return {PermFault.OVERLAY: "Overlay", PermFault.DIRTY_BIT: "DirtyBit"}.get(self)
+
+    @property
+    def fault_flags(self) -> dict[str, bool]:
+        """The :class:`~pgwalk.faults.Fault` flags of a Permission fault of this kind (ASL
+        ``FaultRecord.overlay`` / ``.dirtybit``, which ``AArch64.S1CheckPermissions`` and
+        ``AArch64.S2CheckPermissions`` set)."""
+        return {"overlay": self is PermFault.OVERLAY, "dirty_bit": self is PermFault.DIRTY_BIT}
+
+    @property
+    def code(self) -> int:
+        """A small integer per kind (0 is "permitted"), for the vectorised walk's tables."""
+        return _PERM_FAULT_CODE[self]
+
+
+#: PermFault -> code (0: permitted); :data:`PERM_FAULT_KINDS` is the inverse
+_PERM_FAULT_CODE = {PermFault.PERMISSION: 1, PermFault.OVERLAY: 2, PermFault.DIRTY_BIT: 3}
+PERM_FAULT_KINDS: tuple[PermFault | None, ...] = (None, PermFault.PERMISSION, PermFault.OVERLAY, PermFault.DIRTY_BIT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,8 +41,9 @@ from typing import Any, Callable, NamedTuple
 from .faults import FaultType
 from .formats import descriptors as D
 from .params import FINAL_LEVEL, Regime, S1PermParams, S2PermParams, block_desc_supported, oa_out_of_range
-from .perms import Access, S1Perms, S2Perms, pir_entry, s1_apply_overlay, s1_check, s1_direct_base_permissions, \
-    s1_indirect_base_permissions, s2_apply_overlay, s2_check, s2_direct_base_permissions, \
+from .perms import Access, PermFault, S1Perms, S2Perms, pir_entry, s1_apply_overlay, \
+    s1_direct_base_permissions, s1_indirect_base_permissions, s1_permission_fault, s2_apply_overlay, \
+    s2_direct_base_permissions, s2_permission_fault, \
     s2_indirect_base_permissions, unknown_s1_perms, unknown_s2_perms
 
 __all__ = [
@@ -52,8 +53,8 @@ __all__ = [
     "s1_disabled_output", "decode_descriptor_type", "descriptor_types", "next_table_base", "leaf_base",
     "with_leaf_base", "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB",
     "TABLE_ATTR_BITS",
-    "af_fault", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table",
-    "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_walk_device_table", "Check",
+    "af_fault", "table_af_update", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table", "s1_permission_fault_table",
+    "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_permission_fault_table", "s2_walk_device_table", "Check",
     "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "S1_TREE_CHECKS", "S2_TREE_CHECKS", "tree_disabled", "TABLE_CHECKS",
     "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
     "invalid_descriptor_reason", "output_size_reason", "va_range_field", "s1_walk_through_s2",
@@ -376,6 +377,16 @@ def af_fault(raw: Any, ha: bool) -> Any:
     return (raw & _k(raw, _AF.mask)) == _k(raw, 0)
 
 
+def table_af_update(raw: Any, haft: bool) -> Any:
+    """ASL ``AArch64.S1Walk`` (FEAT_HAFT): with ``walkparams.haft`` (TCR2_ELx.HAFT, effective only
+    with HA = 1) the walk sets AF (bit 10) of each table descriptor it uses whose AF is 0, before
+    descending (``new_descriptor<10> = '1'``, written by ``AArch64.MemSwapTableDesc``); a table
+    descriptor's AF = 0 never faults."""
+    if not haft:
+        return (raw & _k(raw, 0)) != _k(raw, 0)        # never
+    return (raw & _k(raw, _AF.mask)) == _k(raw, 0)
+
+
 def s2_walk_device(memattr: Any, fwb: bool) -> Any:
     """Whether stage 2 MemAttr makes a stage 1 table fetch a Device access (the HCR_EL2.PTW check)."""
     if fwb:
@@ -480,22 +491,41 @@ def s1_perms_of_code(code: int, two_el: bool, hd: bool, perm: S1PermParams = S1P
 
 
 @lru_cache(maxsize=256)
-def s1_permission_table(two_el: bool, hd: bool, access: Access, el0: bool, pan: bool, epan: bool,
-                        wxn: bool, perm: S1PermParams = S1PermParams()) -> Any:
-    """For every :func:`s1_permission_code`: ASL ``AArch64.S1CheckPermissions`` permits ``access``
-    (a read-only bool array; everything it depends on is an argument, so each is built once).
-    ``perm`` (FEAT_S1PIE/S1POE) makes the table judge PIIndex through PIR_ELx/PIRE0_ELx and,
-    with an overlay, POIndex through POR_ELx (codes made with ``po=perm.overlay``).
+def s1_permission_fault_table(two_el: bool, hd: bool, access: Access, el0: bool, pan: bool, epan: bool,
+                              wxn: bool, perm: S1PermParams = S1PermParams()) -> Any:
+    """For every :func:`s1_permission_code`: ASL ``AArch64.S1CheckPermissions`` of ``access``,
+    as :attr:`pgwalk.perms.PermFault.code` (0: permitted; else why not: the base permissions,
+    the overlay, the dirty state) in a read-only uint8 array.  Everything it depends on is an
+    argument, so each is built once.  ``perm`` (FEAT_S1PIE/S1POE) makes the table judge PIIndex
+    through PIR_ELx/PIRE0_ELx and, with an overlay, POIndex through POR_ELx (codes made with
+    ``po=perm.overlay``).
 
     :raises UnknownRegister: when a PIR/POR register the judgement needs was not given
     """
     import numpy as np
 
     n = _S1_CODES << (D.S1_POINDEX.width if perm.overlay else 0)
-    table = np.array([s1_check(s1_perms_of_code(c, two_el, hd, perm), access, el0=el0, pan=pan, epan=epan, wxn=wxn)
-                      for c in range(n)], dtype=bool)
+    table = np.array([_kind_code(s1_permission_fault(s1_perms_of_code(c, two_el, hd, perm), access, el0=el0, pan=pan,
+                                                     epan=epan, wxn=wxn)) for c in range(n)], dtype=np.uint8)
     table.flags.writeable = False
     return table
+
+
+@lru_cache(maxsize=256)
+def s1_permission_table(two_el: bool, hd: bool, access: Access, el0: bool, pan: bool, epan: bool,
+                        wxn: bool, perm: S1PermParams = S1PermParams()) -> Any:
+    """For every :func:`s1_permission_code`: ASL ``AArch64.S1CheckPermissions`` permits ``access``
+    (a read-only bool array: :func:`s1_permission_fault_table` is 0).
+
+    :raises UnknownRegister: when a PIR/POR register the judgement needs was not given
+    """
+    table = s1_permission_fault_table(two_el, hd, access, el0, pan, epan, wxn, perm) == 0
+    table.flags.writeable = False
+    return table
+
+
+def _kind_code(kind: PermFault | None) -> int:
+    return 0 if kind is None else kind.code
 
 
 def s2_permission_code(raw: Any, po: bool = False) -> Any:
@@ -533,14 +563,26 @@ def s2_perms_of_code(code: int, hd: bool, xnx: bool, perm: S2PermParams = S2Perm
 
 
 @lru_cache(maxsize=64)
-def s2_permission_table(hd: bool, xnx: bool, access: Access | None, el0: bool,
-                        perm: S2PermParams = S2PermParams()) -> Any:
-    """For every :func:`s2_permission_code`: stage 2 permits ``access`` (``None``: the read a stage 1
-    table fetch makes) -- ASL ``AArch64.S2CheckPermissions``."""
+def s2_permission_fault_table(hd: bool, xnx: bool, access: Access | None, el0: bool,
+                              perm: S2PermParams = S2PermParams()) -> Any:
+    """For every :func:`s2_permission_code`: ASL ``AArch64.S2CheckPermissions`` of ``access``
+    (``None``: the read a stage 1 table fetch makes) as :attr:`pgwalk.perms.PermFault.code`
+    (0: permitted), a read-only uint8 array."""
     import numpy as np
 
     n = _S2_CODES << (D.S2_POINDEX.width if perm.s2poe else 0)
-    out = np.array([s2_check(s2_perms_of_code(c, hd, xnx, perm), access, el0=el0) for c in range(n)], dtype=bool)
+    out = np.array([_kind_code(s2_permission_fault(s2_perms_of_code(c, hd, xnx, perm), access, el0=el0))
+                    for c in range(n)], dtype=np.uint8)
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=64)
+def s2_permission_table(hd: bool, xnx: bool, access: Access | None, el0: bool,
+                        perm: S2PermParams = S2PermParams()) -> Any:
+    """For every :func:`s2_permission_code`: stage 2 permits ``access`` (``None``: the read a stage 1
+    table fetch makes) -- ASL ``AArch64.S2CheckPermissions`` (:func:`s2_permission_fault_table` is 0)."""
+    out = s2_permission_fault_table(hd, xnx, access, el0, perm) == 0
     out.flags.writeable = False
     return out
 

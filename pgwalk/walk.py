@@ -35,7 +35,7 @@ from .formats.fields import Layout
 from .memory_protocol import Memory
 from .params import (FINAL_LEVEL, Regime, S1PermParams, S1WalkParams, S2PermParams, S2WalkParams,
                      TranslationSetup)
-from .perms import Access, S1Perms, S2Perms, s1_check, s2_check
+from .perms import Access, S1Perms, S2Perms, s1_check, s1_permission_fault, s2_check, s2_permission_fault
 from . import rules
 from .rules import (DESCRIPTOR_BYTES, LEAF_CHECKS, S1_SETUP_CHECKS, S2_SETUP_CHECKS, S2_WALK_LEAF_CHECKS, TABLE_CHECKS,
                     Check, DescType, addr_top, descriptor_types, hierarchical_attrs, index_bits,
@@ -138,12 +138,16 @@ class AFUpdate(NamedTuple):
     are updated by the walk itself.  A Permission fault leaves AF CONSTRAINED UNPREDICTABLE:
     pgwalk reports no update then (as QEMU).  Dirty state is never updated by an AT (ASL
     ``AArch64.SetDirtyState``); the stage 2 write a stage 1 descriptor update needs is not
-    modelled.
+    modelled.  With FEAT_HAFT (TCR2_ELx.HAFT = 1, HA = 1) the stage 1 walk also sets AF in
+    each table descriptor it uses (``table`` set; ASL ``AArch64.S1Walk``,
+    :func:`pgwalk.rules.table_af_update`), whatever happens later in the walk; stage 2
+    HAFT (VTCR_EL2.HAFT) is not modelled.
     """
 
     stage: int
     level: int
     s1_level: int | None = None
+    table: bool = False     # a table descriptor (FEAT_HAFT: TCR2_ELx.HAFT = 1), set by the walk itself
 
 
 class Translation(NamedTuple):
@@ -170,7 +174,8 @@ class Translation(NamedTuple):
     el: int = 1
     pan: bool = False
     notes: tuple[str, ...] = ()
-    s1ptw_af_updates: tuple[AFUpdate, ...] = ()   # stage 2 leaves of the stage 1 table fetches (scalar walk only)
+    s1ptw_af_updates: tuple[AFUpdate, ...] = ()   # the walk's own AF updates: stage 2 leaves of the stage 1
+    #                                               table fetches, stage 1 tables with HAFT (scalar walk only)
 
     @property
     def ok(self) -> bool:
@@ -505,7 +510,7 @@ class _Walker:
     """The scalar walks of one :class:`~pgwalk.params.TranslationSetup` over one memory: the
     stage configurations and their caches (it holds neither the setup nor the memory)."""
 
-    __slots__ = ("s1", "s2", "mair", "epan", "wxn", "xnx", "through_s2", "modes", "plan_keys")
+    __slots__ = ("s1", "s2", "mair", "epan", "wxn", "xnx", "through_s2", "walk_af", "modes", "plan_keys")
 
     def __init__(self, setup: TranslationSetup):
         pa_max = setup.features.pa_max
@@ -514,6 +519,8 @@ class _Walker:
         # indexed by rules.va_range (VA[55]); one range: both halves use it (ASL AArch64.GetVARange)
         self.s1 = ranges if len(ranges) == 2 else ranges * 2
         self.s2 = _Stage(2, setup.s2, pa_max) if setup.s2 is not None else None
+        # the walk itself records AF updates: stage 2 leaves of table fetches, stage 1 tables with HAFT
+        self.walk_af = self.through_s2 or any(p.haft for p in setup.ranges)
         self.mair = setup.mair if setup.mair_known else None
         self.epan, self.wxn, self.xnx = setup.epan, setup.wxn, setup.features.xnx
         self.modes: dict[tuple, _Mode] = {}
@@ -563,7 +570,8 @@ class _Walker:
                 raise UnknownRegister(p.ttbr_name, va)
             raise WalkFault(Fault(stop.fault, stop.level, 1, reason=stop.reason(p, va, access, el)))
         through_s2 = st.through_s2
-        path_shift = st.path_shift
+        haft = p.haft                                       # FEAT_HAFT: table AF updates are per walk
+        path_shift = None if haft else st.path_shift
         path_key = path = None
         if not through_s2 and path_shift is not None:
             path_key = va >> path_shift
@@ -597,6 +605,8 @@ class _Walker:
             if kind is table_kind:
                 if stop is not None:
                     raise WalkFault(Fault(stop.fault, level, 1, reason=stop.reason(p, raw, addr)))
+                if haft and rules.table_af_update(raw, haft):
+                    af_updates.append(AFUpdate(1, level, table=True))
                 attr_bits |= bits
                 table = addr
                 if path_key is not None:                    # remember the path so far
@@ -633,7 +643,9 @@ class _Walker:
             return oa, leaf
         access, el, pan = mode.access, mode.el, mode.pan
         raise WalkFault(Fault(chk.fault, level, 1, reason=_leaf_reason(chk, 1, p, raw, oa, judge, leaf, access, el,
-                                                                        pan, self)))
+                                                                        pan, self),
+                              **_perm_flags(chk, lambda: s1_permission_fault(
+                                  leaf.perms, access, el0=el == 0, pan=pan, epan=self.epan, wxn=self.wxn))))
 
     def s2_walk(self, mem: Memory, ipa: int, run: _S2Run, steps: list[TraceStep], s1_level: int | None,
                 af_updates: list[AFUpdate] | None) -> tuple[int, Leaf]:
@@ -695,7 +707,9 @@ class _Walker:
                 af_updates.append(AFUpdate(2, level, s1_level))
             return pa, leaf
         raise WalkFault(Fault(chk.fault, level, 2, s1ptw=s1ptw, ipa=ipa,
-                              reason=_leaf_reason(chk, 2, p, raw, pa, judge, leaf, access, el, False)))
+                              reason=_leaf_reason(chk, 2, p, raw, pa, judge, leaf, access, el, False),
+                              **_perm_flags(chk, lambda: s2_permission_fault(leaf.perms, None if s1ptw else access,
+                                                                             el0=el == 0))))
 
     @staticmethod
     def s2_judge(leaf: Leaf, access: Access | None, el: int, s1ptw: bool):
@@ -706,6 +720,19 @@ class _Walker:
         if access is None:
             return _never
         return lambda _raw: not s2_check(leaf.perms, access, el0=el == 0)
+
+
+_NO_FLAGS: dict[str, bool] = {}
+
+
+def _perm_flags(chk: Check, kind) -> dict[str, bool]:
+    """The :class:`~pgwalk.faults.Fault` flags (Overlay, DirtyBit) of a leaf check that stopped
+    the walk: ``kind()`` (ASL ``AArch64.S1CheckPermissions`` / ``S2CheckPermissions``) says
+    why a Permission fault was taken; no flags for the other checks."""
+    if chk.fault is not FaultType.PERMISSION:
+        return _NO_FLAGS
+    why = kind()
+    return why.fault_flags if why is not None else _NO_FLAGS
 
 
 def _never(_raw: int) -> bool:
@@ -826,7 +853,7 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
         mode = walker.mode(setup, stages, access, el, pan)
     stages = mode.stages
     steps: list[TraceStep] = []
-    s1ptw_af: list[AFUpdate] | None = [] if walker.through_s2 else None
+    s1ptw_af: list[AFUpdate] | None = [] if walker.walk_af else None
     ipa = pa = s1 = s2 = attrs = fault = None
     notes: tuple[str, ...] = ()
     try:

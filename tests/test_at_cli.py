@@ -430,3 +430,32 @@ def test_one_el_regime_permissions_are_labelled_with_its_el(capsys, tmp_path):
            "--reg", "MAIR_EL3=0xf0bb040044ff"]
     rc, out, _ = run(["translate", *img, *el3, "--regime", "el3", "0x600000", "--no-trace"], capsys)
     assert rc == 0 and "EL3 rw-" in out
+
+
+def test_overlay_fault_par_in_text_json_and_batch(capsys, tmp_path):
+    """Issue 17: an overlay Permission fault (PIR entry 0b0101 RW-with-overlay, POR entry 0b0001 R;
+    ASL ``AArch64.S1CheckPermissions``, ``AArch64.EncodePAR``) shows PAR_EL1.Overlay in the text, in
+    the JSON decode and in every line of a ``--batch`` as in a single AT (that the vectorised AT
+    itself agrees is tests/test_pie_faults.py's check: a batch group falls back to scalar ATs
+    when its first lane disagrees)."""
+    b = TableBuilder(granule=4096, ia_bits=48)
+    for i in range(80):
+        b.map(0x10000 + i * 0x1000, 0x8000_0000 + i * 0x1000, 0x1000, S1Attrs(ap=0b00))
+    base, _ = b.write_raw(tmp_path / "t.img")
+    regs = {k: hex(v) for k, v in b.registers().items()}
+    regs.update({"TCR2_EL1": "0xa", "PIR_EL1": hex(0x5555_5555_5555_5555), "PIRE0_EL1": "0", "POR_EL1": "0x11111111"})
+    (tmp_path / "r.json").write_text(json.dumps(regs))
+    args = ["-i", f"{tmp_path / 't.img'}@{base:#x}", "--regs", str(tmp_path / "r.json")]
+    rc, out, err = run(["at", "S1E1W", "0x10000", *args], capsys)
+    assert "(Overlay)" in out, (rc, out, err)
+    rc, out, _ = run(["at", "S1E1W", "0x10000", *args, "--json"], capsys)
+    d = json.loads(out)
+    par = int(d["par"], 16)
+    assert d["decode"]["Overlay"] == 1 and par >> 14 & 1 and d["decode"]["FST"] == "0x0f"
+    f = _write(tmp_path / "b.jsonl", [{"op": op, "va": hex(0x10000 + i * 0x1000)}
+                                      for i in range(80) for op in ("S1E1W", "S1E1R")])
+    rc, out, _ = run(["at", "--batch", f, *args, "--json"], capsys)
+    rows = [json.loads(x) for x in out.splitlines()]
+    assert len(rows) == 160
+    assert all(int(r["par"], 16) == par and r["decode"]["Overlay"] == 1 for r in rows if r["op"] == "S1E1W")
+    assert all(not int(r["par"], 16) & 1 for r in rows if r["op"] == "S1E1R")
