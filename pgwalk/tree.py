@@ -571,7 +571,7 @@ class _LevelDecode:
             for name in keys:
                 if name in layout:
                     km |= layout[name].mask
-            self.key_mask = km
+            self.key_mask = km | _feature_key_mask(tree)
         else:
             self.misalign = self.res0 = 0
             self.key_mask = D.TYPE.mask
@@ -579,6 +579,21 @@ class _LevelDecode:
             self.table_res0 = D.table_res0_mask(tree.stage, g, ds, lpa64)
         else:
             self.table_res0 = 0
+
+
+def _feature_key_mask(tree: TreeParams) -> int:
+    """The descriptor bits that become attribute or permission inputs with a feature on (IGNORED or
+    PBHA bits otherwise): AttrIndx[3] with FEAT_AIE (:func:`~pgwalk.rules.s1_attr_index`), POIndex
+    with a stage 1 overlay, S2POIndex with FEAT_S2POE.  Leaves that differ in them never merge."""
+    mask = 0
+    if tree.stage == 1 and tree.s1 is not None:
+        if tree.s1.aie:
+            mask |= 1 << D.S1_LEAF["PBHA"].lsb
+        if tree.s1.perm.overlay:
+            mask |= D.S1_POINDEX.mask
+    elif tree.stage == 2 and tree.setup is not None and tree.setup.s2 is not None and tree.setup.s2.perm.s2poe:
+        mask |= D.S2_POINDEX.mask
+    return mask
 
 
 class _Lookups:
@@ -610,6 +625,8 @@ class _Lookups:
         for name in _S2_OUTCOME_FIELDS:
             if not (name == "SH" and s2.ds):             # with DS = 1, bits [9:8] are OA[51:50]
                 key |= D.S2_LEAF[name].mask
+        if s2.perm.s2poe:                                # FEAT_S2POE: S2POIndex decides the permissions too
+            key |= D.S2_POINDEX.mask
         self.key_mask = np.uint64(key)
         self.outcomes: list[Stage2] = []
         self._ids: dict[tuple[int, int], int] = {}

@@ -1,0 +1,171 @@
+"""Issue 17, the view side: FEAT_AIE attributes (AttrIndx[3] selects MAIR2_ELx) in the scalar walk,
+the vectorised walk and dump-tree; the EL3 regime's PIE/POE/AIE (TCR_EL3, PIR_EL3, POR_EL3,
+MAIR2_EL3: ASL ``AArch64.S1TTWParamsEL3``); bulk AT against scalar AT over every PIIndex and
+POIndex; dump-tree's indirection column and JSON field.  Trees from :mod:`pgwalk.builder`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pgwalk import attrs as A
+from pgwalk import rules as R
+from pgwalk.at import at
+from pgwalk.at_many import bulk_at
+from pgwalk.builder import S1Attrs, TableBuilder
+from pgwalk.bulk import translate_many
+from pgwalk.formats import descriptors as D
+from pgwalk.params import Regime, setup_from_registers
+from pgwalk.perms import Access, s1_overlay_permissions
+from pgwalk.walk import translate
+
+VA0 = 0x40000000
+PAGE = 0x1000
+# sixteen distinct Normal attribute bytes: MAIR_EL1 Attr0..7, MAIR2_EL1 Attr0..7
+MAIR = int.from_bytes(bytes([0xFF, 0x44, 0xAA, 0xEE, 0xBB, 0x4F, 0xF4, 0x77]), "little")
+MAIR2 = int.from_bytes(bytes([0x00, 0x04, 0x08, 0x0C, 0x99, 0xCC, 0x88, 0xDD]), "little")
+AIE_BIT = D.S1_LEAF["PBHA"].lsb        # desc[59] = AttrIndx[3]
+
+
+def _tree(descs):
+    """A TTBR0_EL1 tree with one 4KB page per raw attribute pattern in ``descs`` (OR-ed into the page)."""
+    b = TableBuilder(granule=4096, ia_bits=39)
+    for n, extra in enumerate(descs):
+        va = VA0 + n * PAGE
+        b.map(va, 0x80000000 + n * PAGE, PAGE, S1Attrs())
+        raw = b.leaf_descriptor(0x80000000 + n * PAGE, 3, S1Attrs(attr_indx=0)) | extra
+        b.set_descriptor(va, 3, raw)
+    return b
+
+
+def _aie_tree():
+    return _tree([((i & 7) << 2) | ((i >> 3) << AIE_BIT) for i in range(16)])
+
+
+def test_attr_index_and_mair_attr_rules():
+    raw = np.array([(i & 7) << 2 | (i >> 3) << AIE_BIT for i in range(16)], dtype=np.uint64)
+    assert R.s1_attr_index(raw, True).tolist() == list(range(16))
+    assert R.s1_attr_index(raw, False).tolist() == [i & 7 for i in range(16)]
+    assert [R.s1_attr_index(int(r), True) for r in raw] == list(range(16))
+    for i in range(16):
+        assert A.mair_attr(i, MAIR, MAIR2) == ((MAIR if i < 8 else MAIR2) >> (8 * (i & 7))) & 0xFF
+    assert A.mair_attr(9, MAIR, None) is None and A.mair_attr(3, MAIR, None) is not None
+    assert A.mair_attr(3, None, MAIR2) is None
+
+
+@pytest.mark.parametrize("aie", [True, False])
+def test_aie_scalar_bulk_tree_agree(aie):
+    from pgwalk.tree import collect_runs, tree_params
+
+    b = _aie_tree()
+    regs = b.registers(ttbr=0, regs={"MAIR_EL1": MAIR, "MAIR2_EL1": MAIR2, "TCR2_EL1": 0x10 if aie else 0})
+    setup = setup_from_registers(regs)
+    mem = b.memory()
+    vas = [VA0 + n * PAGE for n in range(16)]
+    res = translate_many(setup, mem, np.array(vas, dtype=np.uint64))
+    for n, va in enumerate(vas):
+        t = translate(setup, mem, va)
+        idx = n if aie else n & 7
+        want = A.s1_decode_mem_attrs(((MAIR if idx < 8 else MAIR2) >> (8 * (idx & 7))) & 0xFF, 0b11)
+        assert t.s1.attr_index == idx and t.attrs == want
+        assert res.translation(n).attrs == t.attrs
+    runs = collect_runs(tree_params(setup, "ttbr0"), mem, start=VA0, end=VA0 + 16 * PAGE)
+    got = {r.va_start: (r.attrs.attr_index, r.attrs.memattrs) for r in runs if r.mapped}
+    for n, va in enumerate(vas):
+        assert got[va] == (translate(setup, mem, va).s1.attr_index, translate(setup, mem, va).attrs)
+
+
+def test_aie_without_mair2_is_unknown_not_guessed():
+    b = _aie_tree()
+    setup = setup_from_registers(b.registers(ttbr=0, regs={"MAIR_EL1": MAIR, "TCR2_EL1": 0x10}))
+    assert setup.mair2 is None and any("MAIR2_EL1 was not given" in n for n in setup.notes)
+    mem = b.memory()
+    for n in range(16):
+        t = translate(setup, mem, VA0 + n * PAGE)
+        assert t.ok and t.s1.attr_index == n
+        assert (t.attrs is None) == (n >= 8)
+
+
+def test_at_many_groups_aie_attributes_apart():
+    b = _aie_tree()
+    regs = b.registers(ttbr=0, regs={"MAIR_EL1": MAIR, "MAIR2_EL1": MAIR2, "TCR2_EL1": 0x10})
+    mem = b.memory()
+    vas = np.array([VA0 + n * PAGE for n in range(16)], dtype=np.uint64)
+    got = bulk_at(regs, mem, "S1E1R", vas)
+    assert [int(p) for p in got.par] == [at(regs, mem, "S1E1R", int(va)).par for va in vas]
+    assert len({int(p) >> 56 for p in got.par}) == 16
+
+
+# --------------------------------------------------------------------------- every PIIndex and POIndex
+
+def _pi_po_descs():
+    """One leaf per (PIIndex, POIndex): PIIndex bits desc<54:53,51,6>, POIndex desc<62:60>, nDirty 0."""
+    out = []
+    for pi in range(16):
+        for po in range(8):
+            raw = 0
+            for n, bit in enumerate(D.PI_INDEX_BITS):
+                raw |= ((pi >> n) & 1) << bit
+            out.append(raw | (po << D.S1_POINDEX.lsb))
+    return out
+
+
+PIR = 0x0123456789ABCDEF ^ 0x5A5A5A5A5A5A5A5A
+PIRE0 = 0xFEDCBA9876543210
+POR = 0x0000_0000_7654_3210 | 0x3 << 4 * 6
+POR_E0 = 0x0000_0000_0123_4567
+
+
+def _pie_regs(b):
+    # TCR2_EL1: PIE (bit 1), E0POE (bit 2), POE (bit 3)
+    return b.registers(ttbr=0, regs={"MAIR_EL1": MAIR, "TCR2_EL1": 0b1110, "PIR_EL1": PIR, "PIRE0_EL1": PIRE0,
+                                     "POR_EL1": POR, "POR_EL0": POR_E0})
+
+
+@pytest.mark.parametrize("op", ["S1E1R", "S1E1W", "S1E0R", "S1E0W", "S1E1RP", "S1E1A"])
+def test_bulk_at_agrees_with_scalar_at_over_every_piindex_and_poindex(op):
+    b = _tree(_pi_po_descs())
+    regs = _pie_regs(b)
+    mem = b.memory()
+    vas = np.array([VA0 + n * PAGE for n in range(128)], dtype=np.uint64)
+    got = bulk_at(regs, mem, op, vas)
+    want = [at(regs, mem, op, int(va)).par for va in vas]
+    assert [int(p) for p in got.par] == want
+    if op in ("S1E1R", "S1E0W"):
+        assert 0 < sum(p & 1 for p in want) < len(want)        # some lanes fault, some do not
+
+
+def test_el3_pie_poe_aie_from_tcr_el3():
+    """ASL AArch64.S1TTWParamsEL3: walkparams.pie = TCR_EL3.PIE with PIR_EL3, the overlay from
+    TCR_EL3.POE with POR_EL3, walkparams.aie = TCR_EL3.AIE with MAIR2_EL3."""
+    from pgwalk.formats import registers as FR
+
+    descs = _pi_po_descs()
+    b = _tree([descs[pi * 8 + (pi & 7)] for pi in range(16)] + [(1 << AIE_BIT) | (2 << 2)])
+    regs = b.registers(ttbr=0)
+    tcr3 = FR.TCR_EL3.encode(T0SZ=64 - 39, IRGN0=1, ORGN0=1, SH0=3, TG0=0, PS=2, RES1_23=1, RES1_31=1,
+                             PIE=1, POE=1, AIE=1)
+    el3 = {"TCR_EL3": tcr3, "TTBR0_EL3": regs["TTBR0_EL1"], "SCTLR_EL3": 1, "MAIR_EL3": MAIR,
+           "MAIR2_EL3": MAIR2, "PIR_EL3": PIR, "POR_EL3": POR}
+    s = setup_from_registers(el3, Regime.EL3)
+    p = s.ranges[0]
+    assert p.perm.pie and p.perm.poe and not p.perm.e0poe and p.aie and p.hpd
+    assert (p.perm.pir_name, p.perm.por_name) == ("PIR_EL3", "POR_EL3") and s.mair2 == MAIR2
+    mem = b.memory()
+    for n in range(16):
+        t = translate(s, mem, VA0 + n * PAGE)
+        assert t.s1.perms.indirect and t.s1.perms.pi_index == n and t.s1.perms.po_index == n & 7
+        assert t.s1.perms.ppi == (PIR >> 4 * n) & 0xF and t.s1.perms.upi is None
+        if not t.s1.perms.ppi & 0b1000:             # an entry that lets the overlay apply: POR_EL3
+            assert t.s1.perms.p_overlay == s1_overlay_permissions((POR >> 4 * (n & 7)) & 0xF)
+    t = translate(s, mem, VA0 + 16 * PAGE)
+    assert t.s1.attr_index == 10 and t.attrs == A.s1_decode_mem_attrs((MAIR2 >> 16) & 0xFF, 0b11)
+    # PIR_EL3 not given: the permissions are unknown; TCR_EL3 without the bits: direct permissions
+    s = setup_from_registers({k: v for k, v in el3.items() if k != "PIR_EL3"}, Regime.EL3)
+    assert s.ranges[0].perm.pir is None and any("PIR_EL3 was not given" in n for n in s.notes)
+    s = setup_from_registers({**el3, "TCR_EL3": FR.TCR_EL3["PIE"].put(tcr3, 0)}, Regime.EL3)
+    assert not s.ranges[0].perm.pie
+    # the regime's own registers only: TCR2_EL1/PIR_EL1 do not reach EL3
+    s = setup_from_registers({**el3, "TCR_EL3": FR.TCR_EL3["PIE"].put(tcr3, 0), "TCR2_EL1": 2, "PIR_EL1": 0},
+                             Regime.EL3)
+    assert not s.ranges[0].perm.pie
