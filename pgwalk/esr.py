@@ -1643,7 +1643,7 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False,
         rep.summary = f"stage 2 {'on' if h['VM'] else 'off'}, E2H {h['E2H']}, TGE {h['TGE']}, " \
                       f"EL1 is {'AArch64' if h['RW'] else 'AArch32'}"
         return rep
-    if reg.startswith("MAIR"):
+    if reg.startswith("MAIR") and not reg.startswith("MAIR2"):      # MAIR2_ELx: _indirection_register
         rep = RegisterReport(reg, v)
         _mair(rep, v)
         rep.summary = ", ".join(f"{f.name}={f.get(v):#04x}" for f in R.MAIR)

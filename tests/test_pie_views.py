@@ -18,6 +18,7 @@ from pgwalk.formats import descriptors as D
 from pgwalk.params import Regime, setup_from_registers
 from pgwalk.perms import Access, s1_overlay_permissions
 from pgwalk.walk import translate
+from test_pie import PIE_E0, PIE_E1
 
 VA0 = 0x40000000
 PAGE = 0x1000
@@ -237,3 +238,97 @@ def test_dump_tree_indirection_unknown_and_off(tmp_path, capsys):
     off = {**regs, "TCR2_EL1": 0}
     recs = [json.loads(line) for line in _dump(tmp_path, capsys, b, off, "--view", "ranges", "--json").splitlines()]
     assert all(r["indirection"] is None for r in recs if r["record"] == "range")
+
+
+# --------------------------------------------------------------------------- decode of every new register
+
+# (register, value, {field: value}, text the summary or a field's meaning must hold)
+_DECODES = [
+    ("TCR2_EL1", 0b111110 | 1 << 11, {"PIE": 1, "E0POE": 1, "POE": 1, "AIE": 1, "D128": 1, "HAFT": 1, "PnCH": 0},
+     "enabled: PIE, POE, E0POE, AIE, HAFT, D128"),
+    ("TCR2_EL2", 0b1011, {"PnCH": 1, "PIE": 1, "E0POE": 0, "POE": 1}, "enabled: PIE, POE, PnCH"),
+    ("PIR_EL1", PIE_E1, {f"Perm{n}": (PIE_E1 >> 4 * n) & 0xF for n in range(16)}, "14: RW"),
+    ("PIRE0_EL1", PIE_E0, {f"Perm{n}": (PIE_E0 >> 4 * n) & 0xF for n in range(16)}, "R and GCS"),
+    ("PIR_EL2", 0xE << 8, {"Perm2": 0xE, "Perm0": 0}, "2: RWX"),
+    ("PIRE0_EL2", 0x6 << 60, {"Perm15": 0x6}, "15: RWX with WXN (overlay)"),
+    ("PIR_EL3", 0xA, {"Perm0": 0xA}, "0: RX"),
+    ("POR_EL0", 0x0123_4567, {"Perm0": 7, "Perm1": 6, "Perm7": 0}, "0: RWX"),
+    ("POR_EL1", 0x5 << 12, {"Perm3": 5}, "3: RW"),
+    ("POR_EL2", 0x9, {"Perm0": 9}, "0: reserved: no access"),
+    ("POR_EL3", 0x3 << 28, {"Perm7": 3}, "7: RX"),
+    ("S2PIR_EL2", 0xF | 0x2 << 4, {"Perm0": 0xF, "Perm1": 2}, "1: MRO"),
+    ("S2POR_EL1", 0xC << 60, {"Perm15": 0xC}, "15: RW"),
+    ("VTCR_EL2", 0x80023558 | 3 << 36, {"S2PIE": 1, "S2POE": 1}, "stage 2"),
+    ("MAIR2_EL1", 0x44FF, {"Attr0": 0xFF, "Attr1": 0x44}, "attributes 8..15"),
+    ("MAIR2_EL2", 0x04 << 56, {"Attr7": 0x04}, "attributes 8..15"),
+    ("MAIR2_EL3", 0xBB, {"Attr0": 0xBB}, "attributes 8..15"),
+    ("ID_AA64MMFR3_EL1", 0x0111_1101, {"TCRX": 1, "S1PIE": 1, "S2PIE": 1, "S1POE": 1, "S2POE": 1, "AIE": 1},
+     "implemented: TCRX, S1PIE, S2PIE, S1POE, S2POE, AIE"),
+    ("SCR_EL3", 1 << 43 | 1 << 45 | 1 << 46, {"TCR2En": 1, "PIEn": 1, "AIEn": 1, "D128En": 0}, "TCR2En, PIEn, AIEn"),
+    ("HCRX_EL2", 1 << 14 | 1 << 22, {"TCR2En": 1, "GCSEn": 1, "SCTLR2En": 0}, "TCR2En, GCSEn"),
+    ("TCR_EL3", 0x2880803510 | 1 << 36, {"PIE": 1, "POE": 1, "AIE": 1, "D128": 0, "HAFT": 0, "T0SZ": 16},
+     "permission indirection: PIIndex selects a PIR_EL3 entry"),
+]
+
+
+@pytest.mark.parametrize("reg, value, fields, text", _DECODES, ids=[d[0] for d in _DECODES])
+def test_decode_every_new_register(reg, value, fields, text, capsys):
+    """``pgwalk decode REG VALUE``: every field by its Arm ARM name (API and CLI, JSON valid)."""
+    import json
+
+    from cli_helpers import run
+    from test_json_schemas import check_lines
+
+    from pgwalk.esr import decode_register
+
+    rep = decode_register(reg, value)
+    assert {k: rep.fields[k] for k in fields} == fields
+    meanings = " ".join(d.meaning for d in rep.details if getattr(d, "meaning", None))
+    assert text in (rep.summary or "") + " " + meanings
+    rc, out, err = run(["decode", reg, hex(value), "--json"], capsys)
+    assert rc == 0, err
+    d = check_lines("register", out)[0]
+    assert d["register"] == reg and {k: d["fields"][k] for k in fields} == fields
+
+
+def test_dump_tree_stage2_indirection(tmp_path, capsys):
+    """Stage 2 with S2PIE and S2POE: each (PIIndex, S2POIndex) leaf its own range, S2PIR_EL2 and
+    S2POR_EL1 entries as the stage 2 walk resolves them (ASL AArch64.S2IndirectBasePermissions,
+    AArch64.S2OverlayPermissions)."""
+    import json
+
+    from cli_helpers import run
+    from pgwalk.builder import S2Attrs
+    from test_json_schemas import check_lines
+
+    b = TableBuilder(stage=2, granule=4096, ia_bits=40, start_level=1)
+    n = 0
+    for pi in range(16):
+        po = (pi * 5) & 15
+        ipa = VA0 + n * PAGE
+        b.map(ipa, 0x80000000 + n * PAGE, PAGE, S2Attrs())
+        raw = b.leaf_descriptor(0x80000000 + n * PAGE, 3, S2Attrs(s2ap=0b10)) & ~(1 << 6 | 1 << 51 | 3 << 53)
+        for k, bit in enumerate(D.PI_INDEX_BITS):
+            raw |= ((pi >> k) & 1) << bit
+        b.set_descriptor(ipa, 3, raw | po << D.S2_POINDEX.lsb)
+        n += 1
+    s2pir, s2por = 0xFEDC_BA98_7654_3210, 0x0F1E_2D3C_4B5A_6978
+    regs = b.registers()
+    regs["VTCR_EL2"] |= 3 << 36
+    regs.update(S2PIR_EL2=s2pir, S2POR_EL1=s2por)
+    base, _ = b.write_raw(tmp_path / "s2.img")
+    (tmp_path / "r.json").write_text(json.dumps({k: hex(v) for k, v in regs.items()}))
+    rc, out, err = run(["dump-tree", "-i", f"{tmp_path / 's2.img'}@{base:#x}", "--regs", str(tmp_path / "r.json"),
+                        "--stage", "2", "--view", "ranges", "--json"], capsys)
+    assert rc == 0, err
+    recs = [r for r in check_lines("dump-tree", out) if r["record"] == "range" and r["mapped"]]
+    assert len(recs) == 16
+    setup = setup_from_registers(regs, stage1=False)
+    for r in recs:
+        pi = (int(r["va_start"], 16) - VA0) // PAGE
+        ind = r["indirection"]
+        t = translate(setup, b.memory(), int(r["va_start"], 16), stages="2")
+        assert ind["pi_index"] == pi == t.s2.perms.pi_index and ind["po_index"] == (pi * 5) & 15
+        assert int(ind["pir"], 2) == (s2pir >> 4 * pi) & 0xF == t.s2.perms.s2pi
+        assert r["permissions"] == {"stage2_el1": t.s2.perms.text(False), "stage2_el0": t.s2.perms.text(True)}
+        assert ind["text"].startswith(f"PI {pi} S2PIR ")
