@@ -332,3 +332,12 @@ def test_dump_tree_stage2_indirection(tmp_path, capsys):
         assert int(ind["pir"], 2) == (s2pir >> 4 * pi) & 0xF == t.s2.perms.s2pi
         assert r["permissions"] == {"stage2_el1": t.s2.perms.text(False), "stage2_el0": t.s2.perms.text(True)}
         assert ind["text"].startswith(f"PI {pi} S2PIR ")
+
+
+def test_el3_d128_is_refused_not_misread():
+    from pgwalk.errors import RegisterError
+    from pgwalk.formats import registers as FR
+
+    tcr3 = FR.TCR_EL3.encode(T0SZ=25, RES1_23=1, RES1_31=1, D128=1)
+    with pytest.raises(RegisterError, match="TCR_EL3.D128"):
+        setup_from_registers({"TCR_EL3": tcr3, "TTBR0_EL3": 0x40000000, "SCTLR_EL3": 1}, Regime.EL3)
