@@ -90,7 +90,17 @@ _TCR_ONE_RANGE = [
     ("MTX", 33, 33),
 ]
 TCR_EL2_E2H0 = Layout("TCR_EL2", fields(_TCR_ONE_RANGE))
-TCR_EL3 = Layout("TCR_EL3", fields(_TCR_ONE_RANGE))
+# TCR_EL3 holds the FEAT_TCR2-era enables itself (there is no TCR2_EL3; ARM D24.2.196)
+TCR_EL3 = Layout("TCR_EL3", fields(_TCR_ONE_RANGE + [
+    ("PnCH", 34, 34, "protected attribute enable: descriptor bit 52 is Protected (FEAT_THE)"),
+    ("PIE", 35, 35, "permission indirection: PIIndex selects a PIR_EL3 entry (FEAT_S1PIE)"),
+    ("POE", 36, 36, "permission overlays, POR_EL3 (FEAT_S1POE)"),
+    ("AIE", 37, 37, "attribute index extension: AttrIndx[3] selects MAIR2_EL3 (FEAT_AIE)"),
+    ("D128", 38, 38, "128-bit translation table descriptors, VMSAv9-128 (FEAT_D128)"),
+    ("PTTWI", 41, 41, "permit translation table walk incoherence (FEAT_THE)"),
+    ("HAFT", 42, 42, "hardware Access flag on table descriptors (FEAT_HAFT)"),
+    ("DisCH0", 43, 43, "D128: Contiguous bit of start-table leaves treated as 0"),
+]))
 
 # VTCR_EL2 (ARM D24.2.224)
 VTCR_EL2 = Layout("VTCR_EL2", fields([
@@ -382,7 +392,7 @@ REGISTER_LAYOUTS = {
     "TCR2_EL1": TCR2_EL1, "TCR2_EL2": TCR2_EL2,
     "PIR_EL1": PIR, "PIRE0_EL1": PIR, "PIR_EL2": PIR, "PIRE0_EL2": PIR, "PIR_EL3": PIR, "S2PIR_EL2": S2PIR,
     "POR_EL0": POR, "POR_EL1": POR, "POR_EL2": POR, "POR_EL3": POR, "S2POR_EL1": S2POR,
-    "MAIR2_EL1": MAIR, "MAIR2_EL2": MAIR,
+    "MAIR2_EL1": MAIR, "MAIR2_EL2": MAIR, "MAIR2_EL3": MAIR,
     "ID_AA64MMFR3_EL1": ID_AA64MMFR3_EL1, "ID_AA64PFR1_EL1": ID_AA64PFR1_EL1,
     "SCR_EL3": SCR_EL3, "HCRX_EL2": HCRX_EL2,
 }

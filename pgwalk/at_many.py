@@ -39,13 +39,15 @@ _S2SH = D.S2_LEAF["SH"]
 # stage 1 leaf's attribute and permission inputs and the stage 2 leaf's, packed into one integer
 _K_SIZE_BITS = 6                                          # log2 of the mapping size < 64
 _KS1_ATTR = R.S1_PERMISSION_CODE_BITS                     # s1 key: permission code, AttrIndx, range, SH
-_KS1_RANGE = _KS1_ATTR + _ATTRINDX.width
+_KS1_RANGE = _KS1_ATTR + _ATTRINDX.width + 1             # AttrIndx is 4 bits with FEAT_AIE
 _KS1_SH = _KS1_RANGE + 1
-_K_S1_BITS = _KS1_SH + _SH.width
-_KS2_MEMATTR = R.S2_PERMISSION_CODE_BITS                  # s2 key: permission code, MemAttr, FnXS, SH
+_KS1_PO = _KS1_SH + _SH.width                            # POIndex (FEAT_S1POE), when an overlay applies
+_K_S1_BITS = _KS1_PO + D.S1_POINDEX.width
+_KS2_MEMATTR = R.S2_PERMISSION_CODE_BITS                  # s2 key: permission code, MemAttr, FnXS, SH, S2POIndex
 _KS2_FNXS = _KS2_MEMATTR + _MEMATTR.width
 _KS2_SH = _KS2_FNXS + _FNXS.width
-_K_S2_BITS = _KS2_SH + _S2SH.width
+_KS2_PO = _KS2_SH + _S2SH.width
+_K_S2_BITS = _KS2_PO + D.S2_POINDEX.width
 _K_SIZE = 0
 _K_S1 = _K_SIZE + _K_SIZE_BITS
 _K_S2 = _K_S1 + _K_S1_BITS
@@ -146,12 +148,15 @@ def _attr_key(res: BulkTranslation) -> np.ndarray:
     if has1.any():
         raw = res.s1_desc
         s1 = R.s1_permission_code(raw, res.s1_table_bits).astype(_U64)
-        s1 |= _get(_ATTRINDX, raw) << _U64(_KS1_ATTR)
+        aie = any(p.aie for p in setup.ranges)
+        s1 |= R.s1_attr_index(raw, aie) << _U64(_KS1_ATTR)
         if len(setup.ranges) > 1:
             s1 |= R.va_range(res.va) << _U64(_KS1_RANGE)
         ds = any(p.ds for p in setup.ranges)
         if not ds:                                    # with DS the shareability is TCR's
             s1 |= _get(_SH, raw) << _U64(_KS1_SH)
+        if any(p.perm.overlay for p in setup.ranges):  # lanes with different POIndex are judged apart
+            s1 |= _get(D.S1_POINDEX, raw) << _U64(_KS1_PO)
         key |= np.where(has1, s1, _U64(0)) << _U64(_K_S1)
     if setup.s2 is not None:
         has2 = res.has_s2
@@ -162,6 +167,8 @@ def _attr_key(res: BulkTranslation) -> np.ndarray:
             s2 |= _get(_FNXS, raw) << _U64(_KS2_FNXS)
             if not setup.s2.ds:
                 s2 |= _get(_S2SH, raw) << _U64(_KS2_SH)
+            if setup.s2.perm.s2poe:
+                s2 |= _get(D.S2_POINDEX, raw) << _U64(_KS2_PO)
             key |= np.where(has2, s2, _U64(0)) << _U64(_K_S2)
     key |= res.size_shift.astype(_U64) << _U64(_K_SIZE)
     return key

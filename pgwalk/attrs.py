@@ -14,7 +14,7 @@ from functools import lru_cache
 __all__ = [
     "Cacheability", "MemAttrs", "s1_decode_mem_attrs", "s2_decode_mem_attrs", "s2_apply_fwb",
     "s2_combine_s1", "effective_shareability", "encode_par_attrs", "par_shareability",
-    "NORMAL_WB", "DEVICE_nGnRnE", "NORMAL_NC", "SH_NAMES",
+    "NORMAL_WB", "DEVICE_nGnRnE", "NORMAL_NC", "SH_NAMES", "mair_attr",
 ]
 
 NC, WT, WB = "NC", "WT", "WB"
@@ -88,6 +88,16 @@ def _decode_ldf_attr(nibble: int) -> Cacheability:
     if top == 0b10:
         return Cacheability(WT, rw, False)
     return Cacheability(WB, rw, False)
+
+
+def mair_attr(index: int, mair: int | None, mair2: int | None) -> int | None:
+    """ASL ``MAIRAttr``: the attribute byte AttrIndx ``index`` selects: ``MAIR_ELx.Attr<index>``
+    for 0..7, ``MAIR2_ELx.Attr<index - 8>`` for 8..15 (FEAT_AIE, :func:`pgwalk.rules.s1_attr_index`).
+    ``None`` when the register it selects was not given: the attributes are unknown, not guessed."""
+    reg = mair if index < 8 else mair2
+    if reg is None:
+        return None
+    return (reg >> (8 * (index & 7))) & 0xFF
 
 
 @lru_cache(maxsize=4096)

@@ -1572,7 +1572,7 @@ DECODABLE_REGISTERS = (
     "ESR_EL1", "ESR_EL2", "ESR_EL3", "FAR_EL1", "FAR_EL2", "FAR_EL3",
     # FEAT_TCR2 / S1PIE / S2PIE / S1POE / S2POE / AIE (issue 17): decoded by _indirection_register
     "TCR2_EL1", "TCR2_EL2", "PIR_EL1", "PIRE0_EL1", "PIR_EL2", "PIRE0_EL2", "PIR_EL3", "S2PIR_EL2",
-    "POR_EL0", "POR_EL1", "POR_EL2", "POR_EL3", "S2POR_EL1", "MAIR2_EL1", "MAIR2_EL2", "ID_AA64MMFR3_EL1",
+    "POR_EL0", "POR_EL1", "POR_EL2", "POR_EL3", "S2POR_EL1", "MAIR2_EL1", "MAIR2_EL2", "MAIR2_EL3", "ID_AA64MMFR3_EL1",
     "ID_AA64PFR1_EL1", "SCR_EL3", "HCRX_EL2",
 )
 
@@ -1655,7 +1655,7 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False,
         rep.summary = f"stage 2 {'on' if h['VM'] else 'off'}, E2H {h['E2H']}, TGE {h['TGE']}, " \
                       f"EL1 is {'AArch64' if h['RW'] else 'AArch32'}"
         return rep
-    if reg.startswith("MAIR"):
+    if reg.startswith("MAIR") and not reg.startswith("MAIR2"):      # MAIR2_ELx: _indirection_register
         rep = RegisterReport(reg, v)
         _mair(rep, v)
         rep.summary = ", ".join(f"{f.name}={f.get(v):#04x}" for f in R.MAIR)

@@ -350,6 +350,7 @@ class TranslationSetup:
     registers: Mapping[str, int] = field(repr=False, default_factory=dict)
     notes: tuple[str, ...] = ()
     mair_known: bool = True                   # False: MAIR_ELx not given, stage 1 attributes unknown
+    mair2: int | None = 0                     # MAIR2_ELx (FEAT_AIE); None: AIE on and not given (unknown)
 
     def s1_params(self, va: int) -> S1WalkParams:
         """ASL ``AArch64.GetVARange``: VA bit 55 selects the range (whatever TBI is)."""
@@ -469,36 +470,41 @@ def tcr2_enabled(regime: Regime, regs: Mapping[str, int], features: Features) ->
 
 def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features, el: str, ha: bool,
                     notes: list[str]) -> tuple[S1PermParams, bool, bool, bool]:
-    """The TCR2_ELx part of ASL ``S1TTWParamsEL10/EL20/EL2``: PIE with PIR/PIRE0, the overlay
+    """The TCR2_ELx part of ASL ``S1TTWParamsEL10/EL20/EL2`` (for EL3, ``S1TTWParamsEL3``: the
+    same enables are TCR_EL3 bits, with PIR_EL3 and POR_EL3): PIE with PIR/PIRE0, the overlay
     enables with POR_ELx, AIE, HAFT, PnCH.  Notes say what was assumed and what is not modelled."""
-    name = f"TCR2_{el}"
-    tcr2 = regs.get(name, 0)
-    if not tcr2 or regime is Regime.EL3:
-        return S1PermParams(), False, False, False
-    enabled, assumed = tcr2_enabled(regime, regs, features)
-    if not enabled:
-        why = ("the PE has no FEAT_TCR2" if not features.tcr2 else
-               "SCR_EL3.TCR2En = 0" if "SCR_EL3" in regs and not R.SCR_EL3["TCR2En"].get(regs["SCR_EL3"]) else
-               "HCRX_EL2.TCR2En = 0")
-        notes.append(f"{name} = {tcr2:#x} is not in effect ({why}): read as 0")
-        return S1PermParams(), False, False, False
-    if assumed:
-        notes.append(f"{name} = {tcr2:#x}: assuming {assumed} (not given)")
-    layout = R.TCR2_EL1 if regime is Regime.EL10 else R.TCR2_EL2
-    t = layout.decode(tcr2)
+    if regime is Regime.EL3:
+        name = "TCR_EL3"
+        t = R.TCR_EL3.decode(regs.get(name, 0))
+    else:
+        name = f"TCR2_{el}"
+        tcr2 = regs.get(name, 0)
+        if not tcr2:
+            return S1PermParams(), False, False, False
+        enabled, assumed = tcr2_enabled(regime, regs, features)
+        if not enabled:
+            why = ("the PE has no FEAT_TCR2" if not features.tcr2 else
+                   "SCR_EL3.TCR2En = 0" if "SCR_EL3" in regs and not R.SCR_EL3["TCR2En"].get(regs["SCR_EL3"]) else
+                   "HCRX_EL2.TCR2En = 0")
+            notes.append(f"{name} = {tcr2:#x} is not in effect ({why}): read as 0")
+            return S1PermParams(), False, False, False
+        if assumed:
+            notes.append(f"{name} = {tcr2:#x}: assuming {assumed} (not given)")
+        t = (R.TCR2_EL1 if regime is Regime.EL10 else R.TCR2_EL2).decode(tcr2)
     two_ranges = regime.has_unprivileged
-    if not features.mmfr3_known and t["PIE"] | t["POE"] | t["E0POE"] | t["AIE"] | t["D128"]:
+    e0poe_bit = t.get("E0POE", 0)
+    if not features.mmfr3_known and t["PIE"] | t["POE"] | e0poe_bit | t["AIE"] | t["D128"]:
         notes.append(f"ID_AA64MMFR3_EL1 not given: assuming the features {name} enables are implemented")
     pie = bool(t["PIE"]) and features.s1pie
     poe = bool(t["POE"]) and features.s1poe
-    e0poe = bool(t["E0POE"]) and features.s1poe and two_ranges
+    e0poe = bool(e0poe_bit) and features.s1poe and two_ranges
     scr = regs.get("SCR_EL3")
-    if (pie or poe or e0poe) and scr is not None and not R.SCR_EL3["PIEn"].get(scr):
+    if (pie or poe or e0poe) and scr is not None and not R.SCR_EL3["PIEn"].get(scr) and regime is not Regime.EL3:
         notes.append("SCR_EL3.PIEn = 0: whether that forces PIR/POR to zero is IMPLEMENTATION DEFINED; "
                      "the registers are used as given")
-    pir_name = "PIR_EL1" if regime is Regime.EL10 else "PIR_EL2"
+    pir_name = f"PIR_{el}"
     pire0_name = "PIRE0_EL1" if regime is Regime.EL10 else "PIRE0_EL2"
-    por_name = "POR_EL1" if regime is Regime.EL10 else "POR_EL2"
+    por_name = f"POR_{el}"
     perm = S1PermParams(
         pie=pie, pir=regs.get(pir_name) if pie else 0,
         pire0=(regs.get(pire0_name) if pie and two_ranges else 0),
@@ -510,9 +516,6 @@ def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features,
             notes.append(f"{name}.{'PIE' if 'PIR' in reg else 'POE' if reg != 'POR_EL0' else 'E0POE'} = 1 but "
                          f"{reg} was not given: stage 1 permissions are unknown")
     aie = bool(t["AIE"]) and features.aie
-    if aie:
-        notes.append(f"{name}.AIE = 1 is not modelled: AttrIndx[3] would select MAIR2_{el}; stage 1 attributes "
-                     "are read from MAIR_ELx with AttrIndx[2:0] and may be wrong")
     # ASL AArch64.GetS1TTWParams: haft = TCR2_ELx.HAFT when FEAT_HAFT is implemented and HA = 1
     # (FEAT_HAFT: ID_AA64MMFR1_EL1.HAFDBS >= 0b0011; without the ID register, HAFT = 1 says it is)
     haft = bool(t["HAFT"]) and ha and (features.hafdbs >= 3 or "ID_AA64MMFR1_EL1" not in regs)
@@ -764,14 +767,24 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None, 
                          + ": the VTTBR_EL2 tree is walked as asked")
     if not stage1:
         s1_enabled = False          # not used: stage 2 alone reads IPAs
-    tcr2 = regs.get(f"TCR2_{el}", 0) if el != "EL3" else 0
-    if s1_enabled and tcr2 and features.d128 and R.TCR2_EL1["D128"].get(tcr2) and tcr2_enabled(regime, regs, features)[0]:
-        raise RegisterError(f"TCR2_{el}.D128 = 1: VMSAv9-128 (128-bit descriptors, FEAT_D128) is not supported by pgwalk")
+    if el == "EL3":
+        d128_on = features.d128 and bool(R.TCR_EL3["D128"].get(regs.get("TCR_EL3", 0)))
+    else:
+        tcr2 = regs.get(f"TCR2_{el}", 0)
+        d128_on = bool(tcr2 and features.d128 and R.TCR2_EL1["D128"].get(tcr2) and tcr2_enabled(regime, regs, features)[0])
+    if s1_enabled and d128_on:
+        raise RegisterError(f"{'TCR_EL3' if el == 'EL3' else 'TCR2_' + el}.D128 = 1: VMSAv9-128 (128-bit descriptors, "
+                            "FEAT_D128) is not supported by pgwalk")
     if s2 is not None and "VTCR_EL2" in regs and features.d128 and R.VTCR_EL2["D128"].get(regs["VTCR_EL2"]):
         raise RegisterError("VTCR_EL2.D128 = 1: VMSAv9-128 (128-bit descriptors, FEAT_D128) is not supported by pgwalk")
     mair_known = f"MAIR_{el}" in regs
     if s1_enabled and not mair_known:
         notes.append(f"MAIR_{el} not given: stage 1 memory attributes are unknown (each leaf's AttrIndx is shown)")
+    # FEAT_AIE: AttrIndx[3] = 1 selects MAIR2_ELx (ASL S1TTWParams .aie, .mair2); not given: unknown
+    mair2 = regs.get(f"MAIR2_{el}") if any(p.aie for p in ranges) else 0
+    if s1_enabled and mair2 is None:
+        notes.append(f"{'TCR_EL3' if el == 'EL3' else 'TCR2_' + el}.AIE = 1 but MAIR2_{el} was not given: the "
+                     "attributes of leaves with AttrIndx[3] = 1 are unknown")
     pstate = regs.get("PSTATE")
     pan = bool(R.PSTATE["PAN"].get(pstate)) if pstate is not None else False
     return TranslationSetup(
@@ -779,4 +792,4 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None, 
         mair=_reg(regs, f"MAIR_{el}"), wxn=bool(s["WXN"]),
         epan=bool(s["EPAN"]) and features.pan >= 3, s1_ee=bool(s["EE"]),
         dc=bool(h["DC"]) and regime is Regime.EL10 and not (e2h and h["TGE"]),   # DC is 0 in effect under {E2H,TGE} = {1,1}
-        pan=pan, registers=dict(regs), notes=tuple(dict.fromkeys(notes)), mair_known=mair_known)
+        pan=pan, registers=dict(regs), notes=tuple(dict.fromkeys(notes)), mair_known=mair_known, mair2=mair2)

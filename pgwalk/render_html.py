@@ -27,7 +27,7 @@ descriptors are hex strings without ``0x``)::
      "summary": {"tables", "entries", "references", "problems", "stopped"},
      "styles": [{"kind", "level", "entry_size", "mapped", "memtype", "attributes",
                  "attr_index", "sh", "af", "ng", "dbm", "contiguous", "gp", "ns",
-                 "ns_table", "permissions", "flags", "status", "note",
+                 "ns_table", "permissions", "indirection", "flags", "status", "note",
                  "wx": [permission keys with w and x], "el0_kernel": bool,
                  "layout": layout index | null}],
      "layouts": [{"name", "fields": [[name, msb, lsb, doc, {value: meaning} | null]]}],
@@ -68,7 +68,7 @@ SCHEMA_VERSION = 1
 MAX_RECORDS = 400_000
 _EXACT = 1 << 53          # integers below this survive JSON.parse exactly
 _STYLE_KEYS = ("kind", "level", "entry_size", "mapped", "memtype", "attributes", "attr_index", "sh", "af", "ng",
-               "dbm", "contiguous", "gp", "ns", "ns_table", "permissions", "flags", "status", "note")
+               "dbm", "contiguous", "gp", "ns", "ns_table", "permissions", "indirection", "flags", "status", "note")
 
 
 def _num(v: int | None) -> int | str | None:

@@ -156,6 +156,9 @@ def _leaf_body(d: dict[str, Any], Text: type) -> Text:  # noqa: N803 (the line c
             perms = f"S1 {perms}"               # stage 2 faults: only stage 1 has permissions
         if perms:
             t.append(f"  {perms}", style="cyan")
+    ind = d.get("indirection")
+    if ind:
+        t.append(f"  [{ind['text']}]", style="cyan")   # FEAT_S1PIE/S2PIE/POE: PIIndex, PIR entries, POIndex
     if d.get("partial"):
         t.append("  piece", style="yellow")
     mt = _memtype_text(d)

@@ -99,7 +99,7 @@ def attrs_to_dict(m: A.MemAttrs | None) -> dict[str, Any] | None:
 def _attributes_unknown(t: Translation) -> str:
     """Why a successful translation has no attributes: the MAIR byte its AttrIndx selects is unknown."""
     if t.s1 is not None and t.s1.attr_index is not None:
-        return f"AttrIndx {t.s1.attr_index}, MAIR not given"
+        return f"AttrIndx {t.s1.attr_index}, MAIR{'2' if t.s1.attr_index > 7 else ''} not given"
     return "MAIR not given"
 
 

@@ -60,7 +60,7 @@ __all__ = [
     "invalid_descriptor_reason", "output_size_reason", "va_range_field", "s1_walk_through_s2",
     "S1_PERMISSION_CODE_BITS",
     "S2_PERMISSION_CODE_BITS", "pi_index", "s1_leaf_permissions", "s2_leaf_permissions",
-    "s1_compute_permissions", "s2_compute_permissions", "s1_permission_note",
+    "s1_compute_permissions", "s2_compute_permissions", "s1_permission_note", "s1_attr_index",
 ]
 
 #: a descriptor is 8 bytes: a table entry's address is ``table | index << 3``
@@ -425,6 +425,20 @@ def pi_index(raw: Any) -> Any:
     for n, bit in enumerate(D.PI_INDEX_BITS[1:], 1):
         out = out | (((raw >> _k(raw, bit)) & _k(raw, 1)) << _k(raw, n))
     return out
+
+
+_ATTRINDX = D.S1_LEAF["AttrIndx"]
+_ATTRINDX_3 = D.S1_LEAF["PBHA"].lsb          # FEAT_AIE: AttrIndx[3] is desc[59] (PBHA[0] otherwise)
+
+
+def s1_attr_index(raw: Any, aie: bool) -> Any:
+    """ASL ``AArch64.S1Walk`` / ``AArch64.S1TTWParams*`` (``walkparams.aie``): a stage 1 leaf's
+    AttrIndx, ``desc<4:2>``, and with FEAT_AIE on (``TCR2_ELx.AIE``, ``TCR_EL3.AIE``) ``desc<59>``
+    as AttrIndx[3] (4 bits: 8..15 select ``MAIR2_ELx``, :func:`pgwalk.attrs.mair_attr`)."""
+    idx = _field(raw, _ATTRINDX)
+    if aie:
+        idx = idx | (((raw >> _k(raw, _ATTRINDX_3)) & _k(raw, 1)) << _k(raw, _ATTRINDX.width))
+    return idx
 
 
 def s1_permission_code(raw: Any, tbl_bits: Any, po: bool = False) -> Any:

@@ -91,13 +91,29 @@ for the top of the address space); for the stage 2 tree ``va_*`` are IPAs.
      "attributes": null | {as translate's "attributes"},
      "permissions": null | {"el1": "rw-", "el0": "---"} (one-EL regimes: "el2"/"el3";
                     stage 2: "stage2_el1", "stage2_el0"),
-     "attr_index": 0 | null, "sh": "ISH" | null,
+     "attr_index": 0 | null,           # 0..15 with FEAT_AIE (8..15 select MAIR2_ELx)
+     "sh": "ISH" | null,
+     "indirection": null | {...},      # FEAT_S1PIE/S2PIE/S1POE/S2POE on: see below
      "af": bool, "ng": bool, "dbm": bool, "contiguous": bool, "gp": bool, "ns": bool,
      "ns_table": bool,
      "flags": [str],                   # anomalies (RES0 bits, misaligned output, ...)
      "nonzero": 0,                     # invalid: entries whose descriptor is not 0
      "status": null | str,             # kind "table": why the table was not walked
      "note": str}
+
+``"indirection"`` (issue 17) is null unless the tree's stage uses permission indirection or an
+overlay; then, for the descriptor's PIIndex and POIndex (:func:`leaf_indirection`)::
+
+     {"pi_index": 0..15 | null,        # desc<54:53,51,6> (null: no indirection, overlay only)
+      "pir": "0b1100" | null, "pir_meaning": "RW",          # PIR_ELx[PIIndex] (S2PIR_EL2 at stage 2)
+      "pire0": "0b0001" | null, "pire0_meaning": "R, overlay",   # PIRE0_ELx[PIIndex] (two-EL regimes)
+      "po_index": 0..7 | 0..15 | null, # POIndex desc<62:60> (S2POIndex desc<62:59>) when an overlay is on
+      "overlay": null | {"el1": "rw-", "el0": "r--"} | {"stage2": "rw", ...},  # the overlay's own
+                                        # permissions where it applies (POR_ELx / POR_EL0 / S2POR_EL1)
+      "unknown": null | "PIR_EL1",      # a register the permissions need was not given
+      "text": "PI 12 PIR RW PIRE0 ---; PO 2 EL1 rw- EL0 r--"}    # what the text views print
+
+The permissions (``"permissions"``) are then those the PIR entries and overlays give.
 
 A stage 1 tree under stage 2 with final PAs (``--stage 12``) changes and adds
 these keys; every byte of the range translates (``translate``) to
@@ -157,10 +173,10 @@ from .errors import InputError, NotInImage
 from .faults import Fault
 from .formats import descriptors as D
 from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name, oa_out_of_range
-from .perms import Access, S1Perms, S2Perms, s1_check, s1_effective, s2_check
+from .perms import Access, S1Perms, S2Perms, s1_check, s1_rwx_text, s2_check
 from .rules import (
     S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, s1_walk_through_s2, descriptor_types, hierarchical_attrs,
-    leaf_base, level_shift, next_table_base, stage_oa, table_attr_bits, table_entries, table_index, tree_disabled,
+    leaf_base, level_shift, next_table_base, pi_index, stage_oa, table_attr_bits, table_entries, table_index, tree_disabled,
 )
 from .walk import Leaf, s1_leaf, s2_leaf, s2_lookup, stage2_attributes
 
@@ -171,7 +187,7 @@ __all__ = [
     "Visit", "TableStatus", "TreeParams", "tree_params", "Limits", "TableInfo", "LeafAttrs", "Stage2", "Run",
     "TreeVisitor", "WalkSummary", "walk_tree", "collect_runs", "RangeMerger", "TreeStats", "TreeLines", "StopWalk",
     "LeafRuns",
-    "leaf_permissions", "effective_permissions", "run_record", "table_record", "tree_record", "FOLD_MIN", "SCHEMA_VERSION",
+    "leaf_permissions", "leaf_indirection", "effective_permissions", "run_record", "table_record", "tree_record", "FOLD_MIN", "SCHEMA_VERSION",
 ]
 
 SCHEMA_VERSION = 1
@@ -571,7 +587,7 @@ class _LevelDecode:
             for name in keys:
                 if name in layout:
                     km |= layout[name].mask
-            self.key_mask = km
+            self.key_mask = km | _feature_key_mask(tree)
         else:
             self.misalign = self.res0 = 0
             self.key_mask = D.TYPE.mask
@@ -579,6 +595,21 @@ class _LevelDecode:
             self.table_res0 = D.table_res0_mask(tree.stage, g, ds, lpa64)
         else:
             self.table_res0 = 0
+
+
+def _feature_key_mask(tree: TreeParams) -> int:
+    """The descriptor bits that become attribute or permission inputs with a feature on (IGNORED or
+    PBHA bits otherwise): AttrIndx[3] with FEAT_AIE (:func:`~pgwalk.rules.s1_attr_index`), POIndex
+    with a stage 1 overlay, S2POIndex with FEAT_S2POE.  Leaves that differ in them never merge."""
+    mask = 0
+    if tree.stage == 1 and tree.s1 is not None:
+        if tree.s1.aie:
+            mask |= 1 << D.S1_LEAF["PBHA"].lsb
+        if tree.s1.perm.overlay:
+            mask |= D.S1_POINDEX.mask
+    elif tree.stage == 2 and tree.setup is not None and tree.setup.s2 is not None and tree.setup.s2.perm.s2poe:
+        mask |= D.S2_POINDEX.mask
+    return mask
 
 
 class _Lookups:
@@ -610,6 +641,8 @@ class _Lookups:
         for name in _S2_OUTCOME_FIELDS:
             if not (name == "SH" and s2.ds):             # with DS = 1, bits [9:8] are OA[51:50]
                 key |= D.S2_LEAF[name].mask
+        if s2.perm.s2poe:                                # FEAT_S2POE: S2POIndex decides the permissions too
+            key |= D.S2_POINDEX.mask
         self.key_mask = np.uint64(key)
         self.outcomes: list[Stage2] = []
         self._ids: dict[tuple[int, int], int] = {}
@@ -1690,8 +1723,8 @@ def _permissions(p: S1Perms | S2Perms | None, el: int, epan: bool, wxn: bool,
     if isinstance(p, S1Perms):
         els = ((1, False), (0, True)) if p.two_el else ((el, False),)
         for n, el0 in els:
-            r, w, x = s1_effective(p, el0=el0, pan=False, epan=epan, wxn=wxn)
-            out[f"el{n}"] = ("r" if r else "-") + ("w" if w else "-") + ("x" if x else "-")
+            # translate's text (a "g" where GCS accesses are allowed; "unknown (REG not given)")
+            out[f"el{n}"] = s1_rwx_text(p, el0=el0, pan=False, epan=epan, wxn=wxn)
     elif isinstance(p, S2Perms):
         s2_perms = p
     if s2_perms is not None:
@@ -1748,6 +1781,66 @@ def _stage2_dict(out: Stage2, s2_level: int | None, s2_raw: int | None, fwb: boo
     }
 
 
+def _rwx(t: tuple[bool, ...]) -> str:
+    return "".join(c if ok else "-" for c, ok in zip("rwx", t))
+
+
+def leaf_indirection(a: LeafAttrs | None, raw: int, tree: TreeParams) -> dict[str, Any] | None:
+    """The ``indirection`` member of a leaf record: the descriptor's PIIndex and POIndex (ASL
+    ``AArch64.S1ApplyOutputPerms``/``S2ApplyOutputPerms``, :func:`~pgwalk.rules.pi_index`), the
+    PIR/PIRE0/S2PIR entries and the overlay the walk's permission functions attached
+    (:func:`~pgwalk.rules.s1_compute_permissions`, read back from ``a.perms``); ``None`` when the
+    tree's stage uses neither permission indirection nor an overlay."""
+    from .perms import PIR_TEXT, S2PIR_TEXT
+
+    if a is None or a.perms is None or not a.mapped:
+        return None
+    if tree.stage == 1:
+        perm = tree.s1.perm if tree.s1 is not None else None
+        if perm is None or not (perm.pie or perm.overlay):
+            return None
+        on_pi, on_po = perm.pie, perm.overlay
+    else:
+        s2 = tree.setup.s2 if tree.setup is not None else None
+        if s2 is None or not s2.perm.s2pie:
+            return None
+        on_pi, on_po = True, s2.perm.s2poe
+    p = a.perms
+    pi = int(pi_index(raw)) if on_pi else None
+    po = int((D.S1_POINDEX if tree.stage == 1 else D.S2_POINDEX).get(raw)) if on_po else None
+    out: dict[str, Any] = {"pi_index": pi, "pir": None, "pir_meaning": None, "pire0": None, "pire0_meaning": None,
+                           "po_index": po, "overlay": None, "unknown": p.unknown or None}
+    words = [] if pi is None else [f"PI {pi}"]
+    if p.unknown:
+        words.append(f"{p.unknown} not given")
+    elif isinstance(p, S1Perms):
+        if p.indirect:
+            out.update(pir=f"{p.ppi:#06b}", pir_meaning=PIR_TEXT[p.ppi])
+            words.append(f"PIR {PIR_TEXT[p.ppi]}")
+            if p.upi is not None:
+                out.update(pire0=f"{p.upi:#06b}", pire0_meaning=PIR_TEXT[p.upi])
+                words.append(f"PIRE0 {PIR_TEXT[p.upi]}")
+        ovl = {}
+        if p.p_overlay is not None:
+            ovl[f"el{1 if p.two_el else tree.el}"] = _rwx(p.p_overlay)
+        if p.u_overlay is not None:
+            ovl["el0"] = _rwx(p.u_overlay)
+        if ovl:
+            out["overlay"] = ovl
+        if po is not None:
+            words.append(f"PO {po}" + "".join(f" {k.upper()} {v}" for k, v in ovl.items())
+                         + ("" if ovl else " (overlay not applied)"))
+    else:
+        out.update(pir=f"{p.s2pi:#06b}", pir_meaning=S2PIR_TEXT[p.s2pi])
+        words.append(f"S2PIR {S2PIR_TEXT[p.s2pi]}")
+        if p.overlay is not None:
+            r, w, x1, x0, _wm = p.overlay
+            out["overlay"] = {"stage2_el1": _rwx((r, w, x1)), "stage2_el0": _rwx((r, w, x0))}
+            words.append(f"PO {po} S2 {_rwx((r, w, x1))}/{_rwx((r, w, x0))}")
+    out["text"] = " ".join(words)
+    return out
+
+
 _EMPTY_ATTRS = {"memtype": None, "attributes": None, "attr_index": None, "sh": None, "af": False, "ng": False,
                 "dbm": False, "contiguous": False, "gp": False, "ns": False, "ns_table": False}
 
@@ -1767,6 +1860,7 @@ def run_record(run: Run, tree: TreeParams, *, record: str = "range", last: bool 
     d["raw"] = hx(run.raw)
     d.update(_attrs_dict(a) if a is not None else _EMPTY_ATTRS)
     d["permissions"] = leaf_permissions(a, tree, run.s2_perms) if a is not None and a.perms is not None else None
+    d["indirection"] = leaf_indirection(a, run.raw, tree)
     if tree.final_pa:
         # two stages: the final attributes and permissions, as translate reports them
         d["partial"] = run.partial

@@ -55,7 +55,6 @@ _NO_S2_INDIRECTION = S2PermParams()
 _AF = D.S1_LEAF["AF"]
 _AP = D.S1_LEAF["AP"]
 _SH = D.S1_LEAF["SH"]
-_ATTRINDX = D.S1_LEAF["AttrIndx"]
 _NG = D.S1_LEAF["nG"]
 _DBM = D.S1_LEAF["DBM"]
 _CONT = D.S1_LEAF["Contiguous"]
@@ -222,7 +221,8 @@ class WalkFault(Exception):
 
 def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: bool, lpa64: bool, two_el: bool,
                    hd: bool = False, ha: bool = False, sh: int = 0, mair: int | None = None, ap_table: int = 0,
-                   uxn_table: bool = False, pxn_table: bool = False, perm: Any = None) -> Leaf:
+                   uxn_table: bool = False, pxn_table: bool = False, perm: Any = None, aie: bool = False,
+                   mair2: int | None = 0) -> Leaf:
     """The stage 1 :class:`Leaf` of one block or page descriptor: its output base, size,
     attributes and permissions (ASL ``AArch64.S1LeafBase``, ``S1DecodeMemAttrs``,
     ``AArch64.S1DirectBasePermissions``).
@@ -241,11 +241,14 @@ def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
         (:func:`pgwalk.rules.hierarchical_attrs`)
     :param perm: the range's :class:`~pgwalk.params.S1PermParams` (FEAT_S1PIE/S1POE); ``None``: direct
         permissions (``AArch64.S1DirectBasePermissions``), no overlay
+    :param aie, mair2: FEAT_AIE (TCR2_ELx.AIE / TCR_EL3.AIE): AttrIndx is 4 bits and 8..15 select
+        MAIR2_ELx (``None``: not given, those leaves' attributes are unknown)
     """
     leafsize = level_shift(level, granule_shift)
     sh = sh if ds else _SH.get(raw)
-    attr_index = _ATTRINDX.get(raw)
-    memattrs = A.s1_decode_mem_attrs((mair >> (8 * attr_index)) & 0xFF, sh) if mair is not None else None
+    attr_index = rules.s1_attr_index(raw, aie)
+    attr = A.mair_attr(attr_index, mair, mair2)
+    memattrs = A.s1_decode_mem_attrs(attr, sh) if attr is not None else None
     # direct or indirect (FEAT_S1PIE) base permissions, and the overlay
     perms = rules.s1_compute_permissions(raw, two_el=two_el, hd=hd, ap_table=ap_table, uxn_table=uxn_table,
                                          pxn_table=pxn_table, perm=perm or _NO_S1_INDIRECTION)
@@ -285,7 +288,8 @@ def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind
     return decode_s1_leaf(raw, level, kind, granule_shift=p.granule_shift, ds=p.ds, lpa64=p.lpa64,
                           two_el=p.has_unprivileged, hd=p.hd, ha=p.ha, sh=p.sh,
                           mair=setup.mair if setup.mair_known else None,
-                          ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table, perm=p.perm)
+                          ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table, perm=p.perm, aie=p.aie,
+                          mair2=setup.mair2)
 
 
 def s2_leaf(setup: TranslationSetup, raw: int, level: int, kind: str) -> Leaf:
@@ -510,7 +514,7 @@ class _Walker:
     """The scalar walks of one :class:`~pgwalk.params.TranslationSetup` over one memory: the
     stage configurations and their caches (it holds neither the setup nor the memory)."""
 
-    __slots__ = ("s1", "s2", "mair", "epan", "wxn", "xnx", "through_s2", "walk_af", "modes", "plan_keys")
+    __slots__ = ("s1", "s2", "mair", "mair2", "epan", "wxn", "xnx", "through_s2", "walk_af", "modes", "plan_keys")
 
     def __init__(self, setup: TranslationSetup):
         pa_max = setup.features.pa_max
@@ -522,6 +526,7 @@ class _Walker:
         # the walk itself records AF updates: stage 2 leaves of table fetches, stage 1 tables with HAFT
         self.walk_af = self.through_s2 or any(p.haft for p in setup.ranges)
         self.mair = setup.mair if setup.mair_known else None
+        self.mair2 = setup.mair2
         self.epan, self.wxn, self.xnx = setup.epan, setup.wxn, setup.features.xnx
         self.modes: dict[tuple, _Mode] = {}
         self.plan_keys: dict[tuple, int] = {}
@@ -627,7 +632,7 @@ class _Walker:
             entry = leaves[attr_bits] = _LeafEntry(decode_s1_leaf(
                 raw, level, kind.text, granule_shift=st.g, ds=st.ds, lpa64=st.lpa64, two_el=st.two_el, hd=p.hd,
                 ha=p.ha, sh=p.sh, mair=self.mair, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table,
-                perm=p.perm), {})
+                perm=p.perm, aie=p.aie, mair2=self.mair2), {})
         leaf, plans = entry
         plan = plans.get(mode.s1_key)
         if plan is None:

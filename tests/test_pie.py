@@ -221,7 +221,7 @@ def test_setup_pie_params_and_notes():
     s = setup_from_registers({**_REGS, "TCR2_EL1": 0x2, "HCR_EL2": 0, "HCRX_EL2": 0})
     assert not s.ranges[1].perm.pie and any("not in effect" in n for n in s.notes)
     s = setup_from_registers({**_REGS, "TCR2_EL1": 0x10})
-    assert any("AIE = 1 is not modelled" in n for n in s.notes)
+    assert any("AIE = 1 but MAIR2_EL1 was not given" in n for n in s.notes) and s.mair2 is None
     with pytest.raises(RegisterError, match="D128"):
         setup_from_registers({**_REGS, "TCR2_EL1": 0x20})
     with pytest.raises(RegisterError, match="VTCR_EL2.D128"):

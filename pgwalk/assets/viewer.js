@@ -707,6 +707,7 @@
     if (r[E_LABEL] >= 0) kv(tab, "kernel region", t.data.labels[r[E_LABEL]]);
     if (s.mapped) {
       kv(tab, "permissions", permText(s.permissions), s.wx.length || s.el0_kernel ? "bad" : null);
+      if (s.indirection) kv(tab, "indirection", s.indirection.text);
       kv(tab, "memory type", memText(s));
       if (s.attributes) kv(tab, "cacheability", "inner " + (s.attributes.inner || "-") + ", outer " + (s.attributes.outer || "-") + ", PAR.ATTR " + s.attributes.par_attr);
       const bits = [["af", "AF"], ["ng", "nG"], ["dbm", "DBM"], ["contiguous", "Contiguous"], ["gp", "GP"], ["ns", "NS"], ["ns_table", "NSTable"]]
