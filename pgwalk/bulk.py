@@ -104,7 +104,7 @@ _TRANSLATION = _CODE[FaultType.TRANSLATION]
 _SEA = _CODE[FaultType.SYNC_EXTERNAL_ON_WALK]
 
 #: lanes walked together (bounded temporaries; results are written per chunk)
-CHUNK = 1 << 14
+CHUNK = 1 << 16
 
 _U64 = np.uint64
 _LEVEL_BIAS = 2                       # fault levels are -2..3: index = level + 2
@@ -264,6 +264,7 @@ class _Stage:
     pa_max: int
     levels: dict[int, _Level]
     shifts: np.ndarray        # rules.level_shift of every level, from _MIN_LEVEL (uint8)
+    shifts256: np.ndarray     # the same, indexed by a level's int8 bits as uint8
 
     @classmethod
     def make(cls, stage: int, p: S1WalkParams | S2WalkParams, pa_max: int) -> "_Stage":
@@ -277,7 +278,10 @@ class _Stage:
             levels[level] = _Level(level, lsb, _U64(lsb), _U64(_ones(R.index_width(level, start, p.iasize, g))),
                                    classes, _U64(_ones(lsb)))
         shifts = np.array([R.level_shift(level, g) for level in range(_MIN_LEVEL, FINAL_LEVEL + 1)], dtype=np.uint8)
-        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, shifts)
+        shifts256 = np.zeros(256, dtype=np.uint8)
+        shifts256[np.arange(_MIN_LEVEL, FINAL_LEVEL + 1).astype(np.int8).view(np.uint8)] = shifts
+        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, shifts,
+                   shifts256)
 
     def index(self, ia: np.ndarray, level: int) -> np.ndarray:
         """ASL ``S1TTEntryAddress`` / ``S2TTEntryAddress``: the entry ``ia`` selects at ``level``."""
@@ -301,7 +305,8 @@ class _Stage:
 
     def leafsize(self, level: np.ndarray) -> np.ndarray:
         """log2 of the leaf size for every lane's leaf level (:func:`pgwalk.rules.level_shift`)."""
-        return self.shifts.take(level.astype(np.intp) - _MIN_LEVEL)
+        # int8 levels seen as uint8 index a 256-entry copy of ``shifts`` (-2 -> 254, -1 -> 255)
+        return self.shifts256.take(level.view(np.uint8))
 
 
 def _s2_stage(setup: TranslationSetup) -> _Stage | None:
