@@ -2,16 +2,19 @@
 steps as :mod:`pgwalk.walk`: ``AArch64.S1Translate``, ``S1Walk``, ``S2Translate``, ``S2Walk``).
 
 :func:`translate_many` walks an array of input addresses through one
-:class:`~pgwalk.params.TranslationSetup` *level by level*: at each level every
-lane still walking computes its descriptor address, all those descriptors are
-gathered at once from the memory image (numpy fancy indexing into the
-memory-mapped file), classified with :func:`pgwalk.rules.decode_descriptor_type`
-tables, and the lanes that reached a leaf or a fault leave the walk.  No Python
-code runs per address.  Every lane gets exactly what :func:`pgwalk.walk.translate`
-returns for that address -- the same output address, the same fault (type, level,
-stage, S1PTW, IPA), the same leaves -- except the trace (``steps``) and the fault's
-free-text ``reason``; ``tests/test_bulk.py`` checks this lane by lane over random
-trees.
+:class:`~pgwalk.params.TranslationSetup` *level by level*, in chunks of :data:`CHUNK`
+lanes.  Above the final level the walk works per *descriptor* (:class:`_Tree`): the
+addresses of a batch share their upper-level descriptors, so each one is read and judged
+once per call and a lane only looks up the entry its address selects.  At the final level
+every lane computes its descriptor address, all those descriptors are gathered at once
+from the memory image (numpy fancy indexing into the memory-mapped file) and classified
+with :func:`pgwalk.rules.decode_descriptor_type` tables.  A lane whose walk ends early (a
+leaf or a fault) has its outcome noted and stands in for a lane that goes on, so the
+arrays keep every lane in order.  No Python code runs per address.  Every lane gets
+exactly what :func:`pgwalk.walk.translate` returns for that address -- the same output
+address, the same fault (type, level, stage, S1PTW, IPA), the same leaves -- except the
+trace (``steps``) and the fault's free-text ``reason``; ``tests/test_bulk.py`` checks
+this lane by lane over random trees.
 
 This module is a *driver* over the rule kernel (:mod:`pgwalk.rules`) and states no
 rule of its own: every step is a rules function called on arrays (``table_index``,
@@ -670,9 +673,7 @@ def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
             if present is not None:
                 t[~present] = _DT_MISSING
                 fault(np.nonzero(~present)[0], _SEA, level, True)
-            going = t == DescType.TABLE
-            stop = np.nonzero(~going)[0]                # lanes that end here: a leaf or a fault
-            if len(stop) == len(t) and pos is None:     # all end here, in order: the leaves whole
+            if level == FINAL_LEVEL and pos is None:    # all end here, in order: the leaves whole
                 bad = np.flatnonzero(~_DT_LEAF[t])
                 if 4 * len(bad) < len(t):
                     leaves(None, raw, lv)
@@ -683,6 +684,8 @@ def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
                     w.level[bad] = level
                     fault(bad[_DT_FAULTS[t[bad]]], _TRANSLATION, level)
                     break
+            going = t == DescType.TABLE
+            stop = np.nonzero(~going)[0]                # lanes that end here: a leaf or a fault
             ts = t[stop]
             bad = _DT_FAULTS[ts]
             if bad.any():
