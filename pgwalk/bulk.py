@@ -2,16 +2,19 @@
 steps as :mod:`pgwalk.walk`: ``AArch64.S1Translate``, ``S1Walk``, ``S2Translate``, ``S2Walk``).
 
 :func:`translate_many` walks an array of input addresses through one
-:class:`~pgwalk.params.TranslationSetup` *level by level*: at each level every
-lane still walking computes its descriptor address, all those descriptors are
-gathered at once from the memory image (numpy fancy indexing into the
-memory-mapped file), classified with :func:`pgwalk.rules.decode_descriptor_type`
-tables, and the lanes that reached a leaf or a fault leave the walk.  No Python
-code runs per address.  Every lane gets exactly what :func:`pgwalk.walk.translate`
-returns for that address -- the same output address, the same fault (type, level,
-stage, S1PTW, IPA), the same leaves -- except the trace (``steps``) and the fault's
-free-text ``reason``; ``tests/test_bulk.py`` checks this lane by lane over random
-trees.
+:class:`~pgwalk.params.TranslationSetup` *level by level*, in chunks of :data:`CHUNK`
+lanes.  Above the final level the walk works per *descriptor* (:class:`_Tree`): the
+addresses of a batch share their upper-level descriptors, so each one is read and judged
+once per call and a lane only looks up the entry its address selects.  At the final level
+every lane computes its descriptor address, all those descriptors are gathered at once
+from the memory image (numpy fancy indexing into the memory-mapped file) and classified
+with :func:`pgwalk.rules.decode_descriptor_type` tables.  A lane whose walk ends early (a
+leaf or a fault) has its outcome noted and stands in for a lane that goes on, so the
+arrays keep every lane in order.  No Python code runs per address.  Every lane gets
+exactly what :func:`pgwalk.walk.translate` returns for that address -- the same output
+address, the same fault (type, level, stage, S1PTW, IPA), the same leaves -- except the
+trace (``steps``) and the fault's free-text ``reason``; ``tests/test_bulk.py`` checks
+this lane by lane over random trees.
 
 This module is a *driver* over the rule kernel (:mod:`pgwalk.rules`) and states no
 rule of its own: every step is a rules function called on arrays (``table_index``,
@@ -104,7 +107,7 @@ _TRANSLATION = _CODE[FaultType.TRANSLATION]
 _SEA = _CODE[FaultType.SYNC_EXTERNAL_ON_WALK]
 
 #: lanes walked together (bounded temporaries; results are written per chunk)
-CHUNK = 1 << 14
+CHUNK = 1 << 16
 
 _U64 = np.uint64
 _LEVEL_BIAS = 2                       # fault levels are -2..3: index = level + 2
@@ -264,6 +267,7 @@ class _Stage:
     pa_max: int
     levels: dict[int, _Level]
     shifts: np.ndarray        # rules.level_shift of every level, from _MIN_LEVEL (uint8)
+    shifts256: np.ndarray     # the same, indexed by a level's int8 bits as uint8
 
     @classmethod
     def make(cls, stage: int, p: S1WalkParams | S2WalkParams, pa_max: int) -> "_Stage":
@@ -277,7 +281,10 @@ class _Stage:
             levels[level] = _Level(level, lsb, _U64(lsb), _U64(_ones(R.index_width(level, start, p.iasize, g))),
                                    classes, _U64(_ones(lsb)))
         shifts = np.array([R.level_shift(level, g) for level in range(_MIN_LEVEL, FINAL_LEVEL + 1)], dtype=np.uint8)
-        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, shifts)
+        shifts256 = np.zeros(256, dtype=np.uint8)
+        shifts256[np.arange(_MIN_LEVEL, FINAL_LEVEL + 1).astype(np.int8).view(np.uint8)] = shifts
+        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, shifts,
+                   shifts256)
 
     def index(self, ia: np.ndarray, level: int) -> np.ndarray:
         """ASL ``S1TTEntryAddress`` / ``S2TTEntryAddress``: the entry ``ia`` selects at ``level``."""
@@ -301,7 +308,8 @@ class _Stage:
 
     def leafsize(self, level: np.ndarray) -> np.ndarray:
         """log2 of the leaf size for every lane's leaf level (:func:`pgwalk.rules.level_shift`)."""
-        return self.shifts.take(level.astype(np.intp) - _MIN_LEVEL)
+        # int8 levels seen as uint8 index a 256-entry copy of ``shifts`` (-2 -> 254, -1 -> 255)
+        return self.shifts256.take(level.view(np.uint8))
 
 
 def _s2_stage(setup: TranslationSetup) -> _Stage | None:
@@ -323,7 +331,7 @@ class _Walk:
     fetch, whose IPA is ``fipa``).
     """
 
-    __slots__ = ("code", "level", "stage", "s1ptw", "fipa", "nii", "raw", "out", "tbl", "pkind")
+    __slots__ = _WALK_FIELDS = ("code", "level", "stage", "s1ptw", "fipa", "nii", "raw", "out", "tbl", "pkind")
 
     def __init__(self, m: int, stage: int, collect: bool, fetch: bool) -> None:
         self.code = np.zeros(m, dtype=np.uint8)
@@ -337,29 +345,266 @@ class _Walk:
         self.tbl = np.zeros(m, dtype=_U64) if collect else None
         self.pkind = np.zeros(m, dtype=np.uint8)    # why a Permission fault (PermFault.code)
 
+    def stop(self, q: np.ndarray, code: int, level: int, stage: int) -> None:
+        """Lanes ``q`` fault with ``code`` at ``level`` of ``stage`` before any descriptor read."""
+        self.code[q] = code
+        self.level[q] = level
+        self.stage[q] = stage
+        for name in ("nii", "s1ptw", "fipa", "raw", "out", "tbl", "pkind"):
+            a = getattr(self, name)
+            if a is not None:
+                a[q] = 0
+
+    def put(self, q: np.ndarray, sub: "_Walk") -> None:
+        """Lanes ``q`` become the lanes of ``sub`` (every field)."""
+        for name in _Walk._WALK_FIELDS:
+            dst = getattr(self, name)
+            if dst is not None:
+                dst[q] = getattr(sub, name)
+
 
 #: a stage 2 walk of stage 1 descriptor IPAs: (IPAs) -> (PAs, fault code, level, not in image, PermFault code)
 Fetch = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
+#: entries of the upper levels one :class:`_Tree` keeps at most (about 40 bytes each)
+TREE_ENTRIES = 1 << 18
+
+# what a lane does after a descriptor of a _Tree (its ``nxt``; >= 0: the offset of the next
+# table's first entry, or at the last level it keeps, "go on lane by lane at the final level")
+_UNREAD = -1             # not read yet
+_STOP = -2               # the walk ends here: a leaf or a fault
+_EXIT = -3               # a table whose next table the tree does not keep: go on lane by lane
+
+
+class _Tree:
+    """The descriptors of one stage's tree above the final level, each read and judged once
+    per :func:`translate_many` call.
+
+    The addresses of a batch share their upper-level descriptors (a kernel's VAs: a handful of
+    level 0 to 2 descriptors for millions of addresses), so at those levels the walk works on
+    *descriptors*, not lanes: a table keeps, per entry, what reading it gave -- through the
+    same steps as :func:`_walk_lanes`, in the same order (the stage 2 fetch of its IPA with
+    S1PTW, the read, :func:`pgwalk.rules.decode_descriptor_type`, :data:`pgwalk.rules.TABLE_CHECKS`,
+    :func:`pgwalk.rules.table_attr_bits`) -- and a lane only looks its entry up.  Entries are read
+    the first time a lane selects them (never the whole table).  A table descriptor gets a
+    table of its own at the next level (even when another descriptor points at the same table:
+    the hierarchical bits it carries may differ), within :data:`TREE_ENTRIES`; past that its
+    lanes walk on lane by lane.
+    """
+
+    def __init__(self, rd: "DescriptorReader", st: _Stage, *, collect: bool, fetch: Fetch | None,
+                 budget: int | None = None) -> None:
+        self.rd, self.st, self.collect, self.fetch = rd, st, collect, fetch
+        self.hpd = bool(getattr(st.params, "hpd", False))
+        self.levels = tuple(range(st.start_level, FINAL_LEVEL))
+        self.bits = {lv: R.index_width(lv, st.start_level, st.iasize, st.g) for lv in self.levels}
+        self.budget = TREE_ENTRIES if budget is None else budget
+        self.used = 0
+        self.ntab = {lv: 0 for lv in self.levels}
+        self.tbase = {lv: np.zeros(0, dtype=_U64) for lv in self.levels}
+        self.ttbl = {lv: np.zeros(0, dtype=_U64) for lv in self.levels}
+        #: per level, per entry: nxt (intp), and what a lane that stops or exits there gets
+        self.cols: dict[int, dict[str, np.ndarray]] = {lv: {} for lv in self.levels}
+        if self.levels:
+            self._add_tables(st.start_level, np.array([st.base], dtype=_U64), np.zeros(1, dtype=_U64))
+
+    _COLUMNS = (("nxt", np.intp), ("code", np.uint8), ("level", np.int8), ("stage", np.uint8), ("s1ptw", bool),
+                ("fipa", _U64), ("nii", bool), ("pkind", np.uint8), ("raw", _U64), ("nbase", _U64), ("tbl", _U64))
+
+    def _add_tables(self, level: int, bases: np.ndarray, tbls: np.ndarray) -> np.ndarray:
+        """New tables at ``level`` (their entries unread); their ids."""
+        first = self.ntab[level]
+        n = first + len(bases)
+        need = n << self.bits[level]
+        cols = self.cols[level]
+        cap = len(cols["nxt"]) if cols else 0
+        if need > cap:
+            size = max(need, 2 * cap)
+            for name, dt in self._COLUMNS:
+                new = np.full(size, _UNREAD, dtype=dt) if name == "nxt" else np.zeros(size, dtype=dt)
+                if cap:
+                    new[:cap] = cols[name]
+                cols[name] = new
+        self.used += len(bases) << self.bits[level]
+        self.tbase[level] = np.concatenate([self.tbase[level], bases])
+        self.ttbl[level] = np.concatenate([self.ttbl[level], tbls])
+        self.ntab[level] = n
+        return np.arange(first, n, dtype=np.intp)
+
+    def open(self, level: int, ent: np.ndarray) -> None:
+        """Read and judge the entries ``ent`` (distinct, unread) of the tables at ``level``."""
+        st, bits = self.st, self.bits[level]
+        n = len(ent)
+        tid = ent >> bits
+        addr = R.descriptor_address(self.tbase[level][tid], (ent & ((1 << bits) - 1)).astype(_U64))
+        code = np.zeros(n, dtype=np.uint8)
+        lvl = np.full(n, level, dtype=np.int8)
+        stage = np.full(n, st.stage, dtype=np.uint8)
+        s1ptw = np.zeros(n, dtype=bool)
+        fipa = np.zeros(n, dtype=_U64)
+        nii = np.zeros(n, dtype=bool)
+        pkind = np.zeros(n, dtype=np.uint8)
+        raw = np.zeros(n, dtype=_U64)
+        go = np.arange(n)
+        dpa = addr
+        if self.fetch is not None:
+            dpa, fcode, flevel, fnii, fkind = self.fetch(addr)
+            bad = np.flatnonzero(fcode != 0)
+            if len(bad):
+                code[bad] = fcode[bad]
+                lvl[bad] = flevel[bad]
+                stage[bad] = 2
+                s1ptw[bad] = True
+                fipa[bad] = addr[bad]
+                nii[bad] = fnii[bad]
+                pkind[bad] = fkind[bad]
+                go = np.flatnonzero(fcode == 0)
+                dpa = dpa[go]
+        tables = go[:0]
+        if len(go):
+            r, present = self.rd.read(dpa, st.ee)
+            t = st.types(r, level)
+            if present is not None:
+                t[~present] = _DT_MISSING
+                miss = go[~present]
+                code[miss] = _SEA
+                nii[miss] = True
+            code[go[_DT_FAULTS[t]]] = _TRANSLATION
+            keep = t != _DT_MISSING
+            keep &= ~_DT_FAULTS[t]
+            raw[go[keep]] = r[keep]
+            tables = go[t == DescType.TABLE]
+        rt = raw[tables]
+        nb = st.next_table(rt)
+        for chk in R.TABLE_CHECKS:
+            if not len(tables):
+                break
+            hit = chk.test(st.params, rt, nb)
+            if hit.any():
+                h = tables[hit]
+                code[h] = _CODE[chk.fault]
+                lvl[h] = level if chk.level is None else chk.level
+                ok = ~hit
+                tables, rt, nb = tables[ok], rt[ok], nb[ok]
+        nxt = np.full(n, _STOP, dtype=np.intp)
+        nbase = np.zeros(n, dtype=_U64)
+        nbase[tables] = nb
+        tbl = self.ttbl[level][tid] if self.collect else np.zeros(n, dtype=_U64)
+        if self.collect and len(tables):
+            tbl[tables] |= R.table_attr_bits(rt, self.hpd)
+        if len(tables):
+            nxt[tables] = _EXIT
+            if level + 1 in self.bits:
+                b1 = self.bits[level + 1]
+                k = min(len(tables), max(0, self.budget - self.used) >> b1)
+                if k:
+                    ids = self._add_tables(level + 1, nb[:k], tbl[tables[:k]])
+                    nxt[tables[:k]] = ids << b1
+            else:
+                nxt[tables] = 0
+        cols = self.cols[level]
+        for name, arr in (("code", code), ("level", lvl), ("stage", stage), ("s1ptw", s1ptw), ("fipa", fipa),
+                          ("nii", nii), ("pkind", pkind), ("raw", raw), ("nbase", nbase), ("tbl", tbl), ("nxt", nxt)):
+            cols[name][ent] = arr
+
+    def stops(self, level: int, ent: np.ndarray, ia: np.ndarray, w: _Walk) -> _Walk:
+        """The outcome of lanes (input addresses ``ia``) whose walk ends at the entries ``ent``:
+        a leaf (:func:`pgwalk.rules.stage_oa`) or a fault; a :class:`_Walk` shaped like ``w``."""
+        cols = self.cols[level]
+        sub = _Walk.__new__(_Walk)
+        for name in _Walk._WALK_FIELDS:
+            if name != "out":
+                setattr(sub, name, cols[name].take(ent) if getattr(w, name) is not None else None)
+        sub.out = np.zeros(len(ent), dtype=_U64)
+        leaf = np.flatnonzero(sub.code == 0)
+        if len(leaf):
+            lv = self.st.levels[level]
+            sub.out[leaf] = R.stage_oa(self.st.leaf_base(sub.raw[leaf], lv), ia[leaf], lv.leafsize)
+        return sub
+
 
 def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool = False,
-          fetch: Fetch | None = None) -> _Walk:
+          fetch: Fetch | None = None, tree: _Tree | None = None) -> _Walk:
     """ASL ``S1Walk`` / ``S2Walk`` for every lane of ``ia`` (the lanes already passed the setup
-    checks), up to the leaf: level by level, one gather per level; the descriptor read (an
-    External abort when it cannot be read), its type (:func:`pgwalk.rules.decode_descriptor_type`)
-    and :data:`pgwalk.rules.TABLE_CHECKS` after a table descriptor, in that order.
+    checks), up to the leaf: through ``tree`` (:class:`_Tree`) above the final level, then
+    lane by lane (:func:`_walk_lanes`).
 
-    ``pos`` maps the lanes still walking to their index in ``ia`` (``None`` while that is
-    the identity: the common case where every lane walks every level is never indexed).
+    A lane whose walk ends above the final level has its outcome noted and, while most lanes
+    go on, takes the place of a lane that goes on (so the arrays keep every lane, in order,
+    and need no compaction); the noted outcomes overwrite those lanes at the end.
     """
     m = len(ia)
-    p = st.params
     w = _Walk(m, st.stage, collect, fetch is not None)
-    pos: np.ndarray | None = None
-    cur = ia
-    table: np.ndarray | np.uint64 = _U64(st.base)
-    tbl = np.zeros(m, dtype=_U64) if collect else None
-    hpd = bool(getattr(p, "hpd", False))
+    hpd = bool(getattr(st.params, "hpd", False))
+    if not m:
+        return w
+    if tree is None or not tree.levels:
+        _walk_lanes(rd, st, w, None, ia, st.start_level, _U64(st.base),
+                    np.zeros(m, dtype=_U64) if collect else None, fetch, hpd)
+        return w
+    noted: list[tuple[np.ndarray, _Walk]] = []
+    pos: np.ndarray | None = None        # lane -> index in w (None: the identity)
+    cur, own = ia, False
+    off: np.ndarray | None = None        # the lanes' tables at this level: offset of entry 0
+    e = off
+    done = False
+    for level in tree.levels:
+        idx = st.index(cur, level).view(np.intp)
+        e = idx if off is None else np.add(off, idx, out=off)
+        off = tree.cols[level]["nxt"].take(e)
+        if off.min() >= 0:
+            continue
+        unread = off == _UNREAD
+        if unread.any():
+            tree.open(level, np.unique(e[unread]))
+            off = tree.cols[level]["nxt"].take(e)
+        neg = np.flatnonzero(off < 0)
+        if not len(neg):
+            continue
+        q = neg if pos is None else pos[neg]
+        codes, es = off[neg], e[neg]
+        stop = codes == _STOP
+        if stop.any():
+            noted.append((q[stop], tree.stops(level, es[stop], cur[neg[stop]], w)))
+        if not stop.all():
+            ex = ~stop
+            sub = _Walk(int(ex.sum()), st.stage, collect, fetch is not None)
+            cols = tree.cols[level]
+            _walk_lanes(rd, st, sub, None, cur[neg[ex]], level + 1, cols["nbase"].take(es[ex]),
+                        cols["tbl"].take(es[ex]) if collect else None, fetch, hpd)
+            noted.append((q[ex], sub))
+        if len(neg) == len(off):
+            done = True
+            break
+        if 2 * len(neg) > len(off):      # most lanes left: go on with the others only
+            keep = np.flatnonzero(off >= 0)
+            pos = keep if pos is None else pos[keep]
+            cur, off, e, own = cur[keep], off[keep], e[keep], True
+        else:                            # a few: they take the place of a lane that goes on
+            d = int(np.argmax(off >= 0))
+            if not own:
+                cur, own = cur.copy(), True
+            cur[neg], off[neg], e[neg] = cur[d], off[d], e[d]
+    if not done:
+        cols = tree.cols[tree.levels[-1]]
+        _walk_lanes(rd, st, w, pos, cur, FINAL_LEVEL, cols["nbase"].take(e),
+                    cols["tbl"].take(e) if collect else None, fetch, hpd)
+    for q, sub in reversed(noted):       # the first outcome of a lane is its own
+        w.put(q, sub)
+    return w
+
+
+def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | None, cur: np.ndarray,
+                level0: int, table: np.ndarray | np.uint64, tbl: np.ndarray | None, fetch: Fetch | None,
+                hpd: bool) -> None:
+    """ASL ``S1Walk`` / ``S2Walk`` lane by lane from ``level0``: the lanes ``cur`` (positions
+    ``pos`` in ``w``; ``None``: all of ``w``, in order), their tables at ``table`` and their
+    hierarchical bits so far ``tbl``; level by level, one gather per level; the descriptor
+    read (an External abort when it cannot be read), its type
+    (:func:`pgwalk.rules.decode_descriptor_type`) and :data:`pgwalk.rules.TABLE_CHECKS` after
+    a table descriptor, in that order.  Lanes that stop leave the arrays (``pos`` follows).
+    """
+    p = st.params
 
     def at(sel: np.ndarray) -> np.ndarray:
         return sel if pos is None else pos[sel]
@@ -389,7 +634,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         if tbl is not None:
             w.tbl[q] = tbl if sel is None else tbl[sel]
 
-    for level in range(st.start_level, FINAL_LEVEL + 1):
+    for level in range(level0, FINAL_LEVEL + 1):
         if not len(cur):
             break
         lv = st.levels[level]
@@ -432,6 +677,17 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
             if present is not None:
                 t[~present] = _DT_MISSING
                 fault(np.nonzero(~present)[0], _SEA, level, True)
+            if level == FINAL_LEVEL and pos is None:    # all end here, in order: the leaves whole
+                bad = np.flatnonzero(~_DT_LEAF[t])
+                if 4 * len(bad) < len(t):
+                    leaves(None, raw, lv)
+                    w.raw[bad] = 0
+                    w.out[bad] = 0
+                    if w.tbl is not None:
+                        w.tbl[bad] = 0
+                    w.level[bad] = level
+                    fault(bad[_DT_FAULTS[t[bad]]], _TRANSLATION, level)
+                    break
             going = t == DescType.TABLE
             stop = np.nonzero(~going)[0]                # lanes that end here: a leaf or a fault
             ts = t[stop]
@@ -459,7 +715,6 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         if tbl is not None:
             tbl |= R.table_attr_bits(raw, hpd)
         table = nxt
-    return w
 
 
 def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[np.ndarray], np.ndarray],
@@ -721,15 +976,17 @@ def bulk_line_dict(t: Translation, *, wxn: bool = False, epan: bool = False,
 # --------------------------------------------------------------------------- the walker
 
 
-def _setup_checks(checks: Sequence[R.Check], p: Any, ia: np.ndarray, access: Access | None, el: int,
-                  stop: Callable[[np.ndarray, R.Check], None]) -> tuple[np.ndarray | None, np.ndarray]:
+def _setup_checks(checks: Sequence[R.Check], p: Any, ia: np.ndarray, access: Access | None,
+                  el: int) -> tuple[list[tuple[np.ndarray, R.Check]], np.ndarray | None]:
     """A stage's setup checks (:data:`pgwalk.rules.S1_SETUP_CHECKS`, ``S2_SETUP_CHECKS``) over the
-    lanes of ``ia`` in order, each on the lanes no earlier check stopped; ``stop(lanes, check)``
-    records the lanes a check stops.  A check with no fault (an unknown table base) raises
-    :class:`~pgwalk.errors.UnknownRegister` for the first lane that reaches it.
+    lanes of ``ia`` in order, each on the lanes no earlier check stopped.  A check with no fault
+    (an unknown table base) raises :class:`~pgwalk.errors.UnknownRegister` for the first lane
+    that reaches it.
 
-    :returns: the lanes that go on to the walk (``None``: all of them) and their addresses
+    :returns: the lanes (indexes into ``ia``) each check stopped, in the checks' order, and the
+        lanes that go on to the walk (``None``: all of them)
     """
+    stops: list[tuple[np.ndarray, R.Check]] = []
     live: np.ndarray | None = None
     v = ia
     for chk in checks:
@@ -741,11 +998,23 @@ def _setup_checks(checks: Sequence[R.Check], p: Any, ia: np.ndarray, access: Acc
         sel = np.nonzero(hit)[0]
         if chk.fault is None:
             raise UnknownRegister(getattr(p, "ttbr_name", "VTTBR_EL2"), int(v[sel[0]]))
-        stop(sel if live is None else live[sel], chk)
+        stops.append((sel if live is None else live[sel], chk))
         keep = np.nonzero(~hit)[0]
         live = keep if live is None else live[keep]
         v = v[keep]
-    return live, v
+    return stops, live
+
+
+def _stand_in(ia: np.ndarray, stops: list[tuple[np.ndarray, R.Check]], live: np.ndarray | None) -> np.ndarray:
+    """``ia`` with the address of the first live lane in place of every lane a setup check
+    stopped: every lane walks, in order (no compaction, no scatter of the results), and the
+    stopped lanes' outcomes are then set over what they walked (:meth:`_Walk.stop`)."""
+    if not stops:
+        return ia
+    v = ia.copy()
+    for lanes, _chk in stops:
+        v[lanes] = ia[live[0]]
+    return v
 
 
 class _Engine:
@@ -776,6 +1045,11 @@ class _Engine:
             self.s2_read = R.s2_permission_fault_table(hd, xnx, None, False, perm2)
             self.s2_allowed = R.s2_permission_fault_table(hd, xnx, access, el0, perm2) if access is not None else None
         self.through_s2 = R.s1_walk_through_s2(setup.regime, setup.s2 is not None)
+        # the upper levels of each tree, read once per call (and per iter_translate)
+        self.s2tree = _Tree(self.rd, self.s2st, collect=False, fetch=None) if self.s2st is not None else None
+        fetch = self.fetch if self.through_s2 else None
+        self.s1trees = [None if st is None else _Tree(self.rd, st, collect=not p.hpd, fetch=fetch)
+                        for st, p in zip(self.s1st, setup.ranges)]
 
     # -- stage 2 -------------------------------------------------------------
 
@@ -784,22 +1058,15 @@ class _Engine:
         (those of a stage 1 table fetch with ``s1ptw``), and the PAs."""
         s2 = self.setup.s2
         m = len(ipa)
-        stopped: list[tuple[np.ndarray, R.Check]] = []
-        live, walked = _setup_checks(R.S2_SETUP_CHECKS, s2, ipa, self.access, self.el,
-                                     lambda lanes, chk: stopped.append((lanes, chk)))
         if not m:
             return _Walk(0, 2, False, False), ipa
-        if not stopped:
-            w = _walk(self.rd, self.s2st, ipa)
+        stops, live = _setup_checks(R.S2_SETUP_CHECKS, s2, ipa, self.access, self.el)
+        if live is None or len(live):
+            w = _walk(self.rd, self.s2st, _stand_in(ipa, stops, live), tree=self.s2tree)
         else:
             w = _Walk(m, 2, False, False)
-            for lanes, chk in stopped:
-                w.code[lanes] = _CODE[chk.fault]
-                w.level[lanes] = chk.level
-            if live is not None and len(live):
-                inner = _walk(self.rd, self.s2st, walked)
-                for name in ("code", "level", "nii", "raw", "out"):
-                    getattr(w, name)[live] = getattr(inner, name)
+        for lanes, chk in stops:
+            w.stop(lanes, _CODE[chk.fault], chk.level, 2)
         kinds = self.s2_read if s1ptw else self.s2_allowed
         if kinds is not None:
             def kind(raw: np.ndarray, _lanes: Any = None) -> np.ndarray:
@@ -827,14 +1094,18 @@ class _Engine:
                 return slice(None) if sel is None else sel
             return lanes if sel is None else lanes[sel]
 
-        live, va = _setup_checks(R.S1_SETUP_CHECKS, p, va, self.access, self.el,
-                                 lambda sel, chk: out.fault(at(sel), _CODE[chk.fault], chk.level, 1))
-        if not len(va):
+        stops, live = _setup_checks(R.S1_SETUP_CHECKS, p, va, self.access, self.el)
+        if live is not None and not len(live):
+            for sel, chk in stops:
+                out.fault(at(sel), _CODE[chk.fault], chk.level, 1)
             return
-        where = at(live)
+        where = at(None)
         st = self.s1st[r]
         collect = not p.hpd
-        w = _walk(self.rd, st, va, collect=collect, fetch=self.fetch if self.through_s2 else None)
+        w = _walk(self.rd, st, _stand_in(va, stops, live), collect=collect,
+                  fetch=self.fetch if self.through_s2 else None, tree=self.s1trees[r])
+        for sel, chk in stops:
+            w.stop(sel, _CODE[chk.fault], chk.level, 1)
         kinds = None
         if self.s1_allowed is not None:
             table = self.s1_allowed[r]

@@ -795,3 +795,71 @@ def test_setup_checks_in_the_kernels_order_unknown_ttbr():
     with pytest.raises(UnknownRegister) as exc:
         translate_many(setup, mem, np.array([outside, 0x1000, 0x2000], dtype=np.uint64))
     assert "TTBR0_EL1" in str(exc.value)
+
+
+# --------------------------------------------------------------------------- the descriptor tree and stand-ins
+
+@pytest.mark.parametrize("budget", [0, 600, 5000, None])
+def test_upper_level_tree_budget_and_chunk_boundaries(budget, monkeypatch):
+    """The upper levels are walked per descriptor (bulk._Tree) within bulk.TREE_ENTRIES entries;
+    past that the lanes go on one by one.  Every budget (none at all, a few tables, enough) and
+    every chunk size (1 lane, odd sizes that split the setup-check faults and early stops
+    across chunks, bigger than the batch) gives the scalar walk's answer lane by lane, with
+    faulty descriptors planted at every level (loops back to the root, out of the image,
+    reserved, beyond the output size) and addresses out of range (setup-check faults)."""
+    import pgwalk.bulk as bulk
+
+    if budget is not None:
+        monkeypatch.setattr(bulk, "TREE_ENTRIES", budget)
+    for seed, kw in ((11, {}), (12, dict(granule=16384)), (13, dict(granule=65536, ia_bits=42))):
+        rng = random.Random(seed)
+        b = TableBuilder(**kw)
+        mapped = _mapper(rng, b, 48, 25, stage=1)
+        _plant(rng, b, mapped, 8, 48)
+        setup, mem = setup_from_registers(b.registers()), b.memory()
+        vas = _addresses(rng, mapped, b.ia_bits, 400)
+        for chunk in (1, 37, 256, 1 << 20):
+            assert_same(setup, mem, vas, chunk=chunk, access=Access.READ if chunk == 37 else None)
+
+
+def test_stand_in_lanes_every_lane_stopped_or_one_left():
+    """Lanes stopped by a setup check stand in for a walking lane (bulk._stand_in): a batch whose
+    lanes all stop, one where a single lane walks, and one where the only walking lane comes
+    last, all agree with the scalar walk."""
+    rng = random.Random(5)
+    b = TableBuilder()
+    mapped = _mapper(rng, b, 48, 6, stage=1)
+    setup, mem = setup_from_registers(b.registers()), b.memory()
+    outside = [1 << 50, 0x0001_0000_0000_0000 | 0x1000, M64 ^ 0xFFF]
+    va, size = mapped[0]
+    for vas in (outside, outside + [va], [va] + outside * 5, outside * 7 + [va + size - 8]):
+        for chunk in (2, 64):
+            assert_same(setup, mem, vas, chunk=chunk)
+
+
+@pytest.mark.parametrize("budget", [0, 700])
+def test_two_stages_with_a_small_tree(budget, monkeypatch):
+    """Stage 1 descriptors fetched through stage 2 (S1PTW) from the per-descriptor tree, with the
+    trees cut short (bulk.TREE_ENTRIES): S1PTW faults and leaves agree with the scalar walk."""
+    import pgwalk.bulk as bulk
+
+    monkeypatch.setattr(bulk, "TREE_ENTRIES", budget)
+    rng = random.Random(21)
+    ts = two_stage(granule=4096, va_bits=48, ipa_bits=40, s1_table_pa=0x4010_0000, s1_table_size=0x20000)
+    mapped = []
+    for _ in range(12):
+        va = rng.randrange(1 << 48) & ~0xFFF
+        ipa = rng.randrange(1 << 39) & ~0xFFF
+        if ts.s1.table_base <= ipa < ts.s1.table_base + 0x20000:
+            continue
+        try:
+            ts.map(va, ipa, 0x1000, S1Attrs(), pa=rng.randrange(1 << 40) & ~0xFFF if rng.random() < 0.8 else None)
+        except (ValueError, MemoryError):
+            continue
+        mapped.append((va, 0x1000))
+    va, _size = mapped[0]
+    ts.s1.set_descriptor(va, 1, ts.s1.table_descriptor(0x90_0000_0000 & ((1 << 40) - 1) | 0x1000))
+    setup, mem = setup_from_registers(ts.registers()), ts.memory()
+    vas = _addresses(rng, mapped, 48, 300)
+    for stages in ("1", "12"):
+        assert_same(setup, mem, vas, stages=stages, chunk=50)
