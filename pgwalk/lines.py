@@ -286,13 +286,14 @@ class LineFormatter:
         width_of = np.array([len(lay[0]) for lay in layouts], dtype=np.intp)[inv]
         ends = np.cumsum(width_of)
         total = int(ends[-1])
-        buf = self._buffer(total + _HEX_DIGITS)           # digits of lanes without a slot go past the end
+        buf = self._buffer(total)
         starts = ends - width_of
         # each layout's constant text: one void scalar copy per line
         if len(layouts) <= _FEW_LAYOUTS:
             groups: Iterable[np.ndarray] = (np.flatnonzero(inv == j) for j in range(len(layouts)))
         else:
-            order = np.argsort(inv, kind="stable")
+            # (small unsigned integers: numpy's stable sort of them is a radix sort)
+            order = np.argsort(inv.astype(np.uint16 if len(layouts) <= 1 << 16 else np.intp), kind="stable")
             bounds = np.cumsum(np.bincount(inv, minlength=len(layouts))).tolist()
             groups = (order[a:b] for a, b in zip([0] + bounds[:-1], bounds))
         for (row, _slots, void_row, _cols), rows in zip(layouts, groups):
@@ -303,13 +304,17 @@ class LineFormatter:
                 continue
             cols = np.array([lay[3][k] for lay in layouts], dtype=np.intp)      # (column, digits) or -1
             col, nds = cols[:, 0], cols[:, 1]
-            for nd in sorted(set(nds[col >= 0].tolist())):
-                at = starts + col[inv]
-                if not ((nds == nd) | (col < 0)).all():
-                    at[(nds != nd)[inv]] = total          # lanes with other counts: written apart
-                elif (col < 0).any():
-                    at[(col < 0)[inv]] = total            # lanes without the slot: past the end
-                byte_windows(buf, nd)[at] = _digit_view(digits[k], nd)
+            counts = sorted(set(nds[col >= 0].tolist()))
+            if len(counts) == 1 and (col >= 0).all():
+                # every lane has the slot, with the same digit count: one copy per line
+                byte_windows(buf, counts[0])[starts + col[inv]] = _digit_view(digits[k], counts[0])
+                continue
+            # the lanes of each digit count (lanes without the slot have count 0: none)
+            lane_nd = np.where(col >= 0, nds, 0).astype(np.uint8)[inv]
+            at = starts + col[inv]
+            for nd in counts:
+                sel = np.flatnonzero(lane_nd == nd)
+                byte_windows(buf, nd)[at[sel]] = _digit_view(digits[k], nd)[sel]
         return [buf[:total]]
 
     def _layout_of(self, u: int, res: BulkTranslation, key: np.ndarray, v: int = 0,
