@@ -144,6 +144,15 @@ def _hex_widths(v: np.ndarray) -> np.ndarray:
     return np.maximum((bits + 3) >> 2, 1)
 
 
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)`` of a 1-D array (which imports ``numpy.ma``, 10 ms, to ask whether ``a`` is masked)."""
+    s = np.sort(a)
+    keep = np.empty(len(s), dtype=bool)
+    keep[:1] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
 class LineFormatter:
     """Bulk results as ``--json`` lines or ``--csv`` rows, built without a Python loop per lane.
 
@@ -171,6 +180,7 @@ class LineFormatter:
         self._layouts: dict[tuple[int, int], tuple] = {}
         self._bufs: list[np.ndarray | None] = [None] * max(1, buffers)
         self._turn = 0
+        self._known = np.zeros(0, dtype=_U64)       # sorted keys met so far (_key_positions)
         self._prefix, self._suffix = (b'"0x', b'"') if fmt == "json" else (b"0x", b"")
 
     def header(self) -> bytes:
@@ -259,18 +269,17 @@ class LineFormatter:
         # the distinct layouts (template and digit counts; and the contents flag, which has no
         # room in the key: lanes are told apart by (key, flag) pairs)
         var = res.contents_variant()
-        if var is None or not var.any():
-            uniq = np.unique(key)
-            pairs = [(u, 0) for u in uniq.tolist()]
+        if var is not None and not var.any():
             var = None
-        else:
-            # (a sort of the keys, no argsort: the pairs are small integers, told apart by counting)
-            kuniq = np.unique(key)
-            pair = np.searchsorted(kuniq, key) * 3 + var
-            seen = np.bincount(pair, minlength=3 * len(kuniq)) > 0
-            cuniq = np.flatnonzero(seen)
-            pinv = (np.cumsum(seen) - 1)[pair]
-            pairs = [(int(kuniq[c // 3]), c % 3) for c in cuniq.tolist()]
+        # each lane's key as its position in the sorted keys met so far (the keys of one block are
+        # mostly those of the last: no sort of them), then the (key, flag) pairs present, told
+        # apart by counting (they are small integers)
+        known, pos = self._key_positions(key)
+        pair = pos * 3 if var is None else pos * 3 + var
+        seen = np.bincount(pair, minlength=3 * len(known)) > 0
+        cuniq = np.flatnonzero(seen)
+        inv = (np.cumsum(seen) - 1)[pair]             # each lane's layout
+        pairs = [(int(known[c // 3]), c % 3) for c in cuniq.tolist()]
         layouts = [self._layout_of(u, res, key, v, var) for u, v in pairs]
         if len(layouts) == 1:
             # every line has the same layout: the block is a (lines, width) matrix
@@ -282,17 +291,17 @@ class LineFormatter:
             for k, col, nd in slots:
                 m[:, col:col + nd] = digits[k][:, _HEX_DIGITS - nd:]
             return [buf[:n * width]]
-        inv = np.searchsorted(uniq, key) if var is None else pinv.reshape(-1)   # each lane's layout
         width_of = np.array([len(lay[0]) for lay in layouts], dtype=np.intp)[inv]
         ends = np.cumsum(width_of)
         total = int(ends[-1])
-        buf = self._buffer(total + _HEX_DIGITS)           # digits of lanes without a slot go past the end
+        buf = self._buffer(total)
         starts = ends - width_of
         # each layout's constant text: one void scalar copy per line
         if len(layouts) <= _FEW_LAYOUTS:
             groups: Iterable[np.ndarray] = (np.flatnonzero(inv == j) for j in range(len(layouts)))
         else:
-            order = np.argsort(inv, kind="stable")
+            # (small unsigned integers: numpy's stable sort of them is a radix sort)
+            order = np.argsort(inv.astype(np.uint16 if len(layouts) <= 1 << 16 else np.intp), kind="stable")
             bounds = np.cumsum(np.bincount(inv, minlength=len(layouts))).tolist()
             groups = (order[a:b] for a, b in zip([0] + bounds[:-1], bounds))
         for (row, _slots, void_row, _cols), rows in zip(layouts, groups):
@@ -303,14 +312,37 @@ class LineFormatter:
                 continue
             cols = np.array([lay[3][k] for lay in layouts], dtype=np.intp)      # (column, digits) or -1
             col, nds = cols[:, 0], cols[:, 1]
-            for nd in sorted(set(nds[col >= 0].tolist())):
-                at = starts + col[inv]
-                if not ((nds == nd) | (col < 0)).all():
-                    at[(nds != nd)[inv]] = total          # lanes with other counts: written apart
-                elif (col < 0).any():
-                    at[(col < 0)[inv]] = total            # lanes without the slot: past the end
-                byte_windows(buf, nd)[at] = _digit_view(digits[k], nd)
+            counts = sorted(set(nds[col >= 0].tolist()))
+            if len(counts) == 1 and (col >= 0).all():
+                # every lane has the slot, with the same digit count: one copy per line
+                byte_windows(buf, counts[0])[starts + col[inv]] = _digit_view(digits[k], counts[0])
+                continue
+            # the lanes of each digit count (lanes without the slot have count 0: none)
+            lane_nd = np.where(col >= 0, nds, 0).astype(np.uint8)[inv]
+            at = starts + col[inv]
+            for nd in counts:
+                sel = np.flatnonzero(lane_nd == nd)
+                byte_windows(buf, nd)[at[sel]] = _digit_view(digits[k], nd)[sel]
         return [buf[:total]]
+
+    def _key_positions(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sorted distinct keys met so far (this block's among them) and each lane's position
+        in them: a search in the last block's keys, sorting only when some key is new."""
+        known = self._known
+        if len(known):
+            pos = np.searchsorted(known, key)
+            np.minimum(pos, len(known) - 1, out=pos)
+            new = known[pos] != key
+            if not new.any():
+                return known, pos
+            fresh = key[new]
+            # (the keys met carried over while fewer than a block's lanes; then this block's alone)
+            known = np.concatenate([known, fresh]) if len(known) <= len(key) else key
+        else:
+            known = key
+        known = _sorted_unique(known)
+        self._known = known
+        return known, np.searchsorted(known, key)
 
     def _layout_of(self, u: int, res: BulkTranslation, key: np.ndarray, v: int = 0,
                    var: np.ndarray | None = None) -> tuple:

@@ -419,6 +419,25 @@ def test_chunks_and_blocks_do_not_change_results():
     assert b"".join(f.format(p) for p in parts) == LineFormatter("json").format(whole)
 
 
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_formatter_reused_over_blocks_with_changing_layouts(fmt):
+    """One formatter over many blocks (the CLI's use): lanes are matched to the line layouts met in
+    earlier blocks, the set of those grows and is renewed; every line stays each lane's own line
+    (as the formatter of that lane alone prints it, itself checked against the scalar walk above)."""
+    rng = random.Random(15)
+    b = TableBuilder()
+    mapped = _mapper(rng, b, 48, 20, stage=1)
+    setup, mem = setup_from_registers(b.registers()), b.memory()
+    vas = np.array(_addresses(rng, mapped, 48, 1500), dtype=np.uint64)
+    whole = translate_many(setup, mem, vas)
+    one_by_one = [LineFormatter(fmt).format(whole.select(slice(i, i + 1))) for i in range(len(vas))]
+    for block in (1, 3, 50, 700):          # blocks smaller and larger than the distinct layouts
+        f = LineFormatter(fmt)
+        got = b"".join(f.format(p) for p in iter_translate(setup, mem, vas, block=block))
+        assert got == b"".join(one_by_one), block
+        assert f.format(whole) == got
+
 def test_parse_address_text():
     vas = [0x1, 0xABC, 0xFFFF_0000_1234_5678, 0x0, 0xF0F0_F0F0_F0F0_F0F0, 0x12345]
     text = "".join(f"{v:#x}\n" for v in vas).encode()

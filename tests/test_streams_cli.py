@@ -323,3 +323,13 @@ def test_ctrl_c_that_python_swallows_still_ends_interrupted():
     assert p.returncode == 130, (p.returncode, err)
     lines = [ln for ln in err.splitlines() if "note:" not in ln]
     assert lines == ["pgwalk: interrupted"], err
+
+
+def test_overlong_line_error_names_its_line_number(tmp_path):
+    """The line number of a line past the length limit counts the lines before it (read in chunks)."""
+    batch = tmp_path / "long.txt"
+    batch.write_bytes(b"0x1000\n" * 200_000 + b"0" * (1 << 20) + b"1\n")   # line 200,001, past the 1 MiB chunk
+    r = subprocess.run([*_pgwalk(), "translate", *S, "--batch", str(batch), "--csv"], capture_output=True,
+                       text=True, timeout=120, env=ENV)
+    assert r.returncode == 2
+    assert r.stderr == f"pgwalk: error: {batch}:200001: line longer than 1024 KiB (not a batch of lines?)\n"

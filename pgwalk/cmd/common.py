@@ -156,7 +156,6 @@ def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MA
     where = batch_source(path)
     data = bytearray()
     total = 0
-    lines = 0                  # newlines before the current chunk
     run = 0                    # bytes since the last newline
     head = b""
     try:
@@ -184,10 +183,10 @@ def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MA
                     run += len(chunk)
                 else:
                     run = len(chunk) - last - 1
-                if run > max_line:
-                    raise InputError(f"{where}:{lines + 1}: line longer than {max_line >> 10} KiB "
+                if run > max_line:         # (lines counted only here: counting costs a pass)
+                    line = data.count(b"\n") + 1
+                    raise InputError(f"{where}:{line}: line longer than {max_line >> 10} KiB "
                                      "(not a batch of lines?)")
-                lines += chunk.count(b"\n")
                 total += len(chunk)
                 if total > max_total:
                     raise InputError(f"{where}: more than {max_total >> 20} MiB; split the batch")
