@@ -33,8 +33,8 @@ _FK_LEVEL = (len(FAULT_TYPES) - 1).bit_length()          # after the fault type
 _FK_STAGE = _FK_LEVEL + 3                                 # fault level + 2 is 0..5
 _FK_S1PTW = _FK_STAGE + 2
 _FK_NII = _FK_S1PTW + 1
-_K_FAULT_BITS = _FK_NII + 1
-_K_SIZE_BITS = 6                                          # log2 of the mapping size < 64
+_FK_PKIND = _FK_NII + 1                                   # the kind of Permission fault (its flags)
+_K_FAULT_BITS = _FK_PKIND + 2
 _HEX_DIGITS = 16
 _ND_BITS = 5                                  # digit counts 0..16
 _SLOTS = 4                                    # va, ipa, pa, fault ipa
@@ -50,27 +50,41 @@ def _fault_key(res: BulkTranslation, lanes: np.ndarray | slice = slice(None)) ->
     k |= res.fault_stage[lanes].astype(_U64) << _U64(_FK_STAGE)
     k |= res.s1ptw[lanes].astype(_U64) << _U64(_FK_S1PTW)
     k |= res.not_in_image[lanes].astype(_U64) << _U64(_FK_NII)
+    k |= res.perm_kind[lanes].astype(_U64) << _U64(_FK_PKIND)
     return k
 
 
 # A lane's output line is fixed, but for its addresses, by its fault or else by the bits of its
 # leaves that attributes, permissions and size come from.  _line_key packs a refinement of
 # that (raw descriptor fields: lanes it tells apart may still print alike, never the reverse):
-# bit 0 = translated; then, translated: the stage 1 leaf's descriptor bits [9:2] (AttrIndx, NS,
-# AP, SH) and [54:51] (DBM, Contiguous, PXN, UXN), s1_table_bits, s1_shift, VA[55] with two
-# VA ranges, the stage 2 leaf's bits [11:2] (MemAttr, S2AP, SH, AF, FnXS) and [54:51], s2_shift;
-# faulted: the fault key (_fault_key).
+# bit 0 = translated; then, translated: the stage 1 leaf's descriptor bits [9:2] (AttrIndx,
+# NS, AP, SH, nDirty) and [54:51] (DBM, Contiguous, PXN, UXN: with PIE, the PIIndex), then
+# either s1_table_bits (hierarchical permissions) or, where FEAT_AIE or an overlay is on
+# (both disable hierarchical permissions, so the table bits are 0), bits [62:59]
+# (POIndex, AttrIndx[3]); the stage 1 leaf's level, VA[55] with two VA ranges, the stage 2
+# leaf's bits [11:2] (MemAttr, S2AP, SH, AF, FnXS), [54:51] and, with S2POE, [62:60]
+# (S2POIndex), and its level; faulted: the fault key (_fault_key).  A leaf's level stands for
+# its size: one granule per stage and VA range.
 _LK_S1 = ((2, 8), (51, 4))                  # (lsb, width) of the descriptor pieces kept
+_LK_S1_HI = ((59, 4),)                      # AttrIndx[3] (AIE), POIndex (POE), in the table bits' place
 _LK_S2_PIECES = ((2, 10), (51, 4))
+_LK_S2_PO = ((60, 3),)                      # S2POIndex (S2POE)
 _LK_S1_BITS = 8 + 4
 _LK_TB = _LK_S1_BITS
-_LK_S1_SHIFT = _LK_TB + R.TABLE_ATTR_BITS
-_LK_RANGE = _LK_S1_SHIFT + _K_SIZE_BITS
+_LK_LEVEL_BITS = 3                          # 0: no leaf, else level + 3 (levels -2..3)
+_LK_S1_LEVEL = _LK_TB + R.TABLE_ATTR_BITS
+_LK_RANGE = _LK_S1_LEVEL + _LK_LEVEL_BITS
 _LK_S2 = _LK_RANGE + 1
-_LK_S2_SHIFT = _LK_S2 + sum(w for _l, w in _LK_S2_PIECES)
-_LK_BITS = 1 + _LK_S2_SHIFT + _K_SIZE_BITS          # with bit 0
+_LK_S2_PO_AT = _LK_S2 + sum(w for _l, w in _LK_S2_PIECES)
+_LK_S2_LEVEL = _LK_S2_PO_AT + sum(w for _l, w in _LK_S2_PO)
+_LK_BITS = 1 + _LK_S2_LEVEL + _LK_LEVEL_BITS          # with bit 0
 assert _LK_BITS + _SLOTS * _ND_BITS <= 64 and _K_FAULT_BITS < _LK_BITS
-assert sum(w for _l, w in _LK_S1) == _LK_S1_BITS and R.TABLE_ATTR_BITS == 4
+assert sum(w for _l, w in _LK_S1) == _LK_S1_BITS and R.TABLE_ATTR_BITS == 4 == sum(w for _l, w in _LK_S1_HI)
+
+
+def _level_code(level: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """A leaf's level as 1..6 (levels -2..3), 0 where there is no leaf (``shift`` 0)."""
+    return np.where(shift != 0, level.astype(np.int16) + 3, 0).astype(_U64)
 
 
 def _desc_bits(raw: np.ndarray, pieces: tuple[tuple[int, int], ...]) -> np.ndarray:
@@ -86,14 +100,22 @@ def _desc_bits(raw: np.ndarray, pieces: tuple[tuple[int, int], ...]) -> np.ndarr
 
 def _line_key(res: BulkTranslation) -> np.ndarray:
     """Lanes with equal keys print the same line but for their addresses (see above)."""
+    setup = res.setup
     key = _desc_bits(res.s1_desc, _LK_S1)
-    key |= res.s1_table_bits.astype(_U64) << _U64(_LK_TB)
-    key |= res.s1_shift.astype(_U64) << _U64(_LK_S1_SHIFT)
-    if len(res.setup.ranges) > 1:
+    if any(p.aie or p.perm.overlay for p in setup.ranges):
+        # these disable hierarchical permissions (params: hpd), so the table bits are all 0
+        assert all(p.hpd for p in setup.ranges) and not res.s1_table_bits.any()
+        key |= _desc_bits(res.s1_desc, _LK_S1_HI) << _U64(_LK_TB)
+    else:
+        key |= res.s1_table_bits.astype(_U64) << _U64(_LK_TB)
+    key |= _level_code(res.s1_level, res.s1_shift) << _U64(_LK_S1_LEVEL)
+    if len(setup.ranges) > 1:
         key |= R.va_range(res.va) << _U64(_LK_RANGE)
-    if res.setup.s2 is not None and res.stages != "1":
+    if setup.s2 is not None and res.stages != "1":
         key |= _desc_bits(res.s2_desc, _LK_S2_PIECES) << _U64(_LK_S2)
-        key |= res.s2_shift.astype(_U64) << _U64(_LK_S2_SHIFT)
+        if setup.s2.perm.s2poe:
+            key |= _desc_bits(res.s2_desc, _LK_S2_PO) << _U64(_LK_S2_PO_AT)
+        key |= _level_code(res.s2_level, res.s2_shift) << _U64(_LK_S2_LEVEL)
     key <<= _U64(1)
     key |= _U64(1)
     bad = np.flatnonzero(res.fault_type)
