@@ -122,21 +122,48 @@ def _leaf_rows(leaf_shift: int, ds: bool, lpa64: bool, attrs: dict[str, Field], 
     return rows
 
 
+#: FEAT_AIE: AttrIndx[3] is desc[59] (PBHA[0] otherwise)
+ATTRINDX_3 = Field("AttrIndx3", 59, 59, "MAIR2 attribute index bit, AttrIndx[3] (FEAT_AIE)")
+
+
+def _s1_leaf_fields(poe: bool, aie: bool) -> dict[str, Field]:
+    """The stage 1 leaf fields with desc[62:59] as the enables in use make them: POIndex
+    (FEAT_S1POE), AttrIndx[3] (FEAT_AIE), PBHA for the bits neither takes."""
+    if not (poe or aie):
+        return S1_LEAF
+    fields = {k: v for k, v in S1_LEAF.items() if k not in ("PBHA", "IGN63")}
+    if poe:
+        fields["POIndex"] = S1_POINDEX
+    else:
+        fields["PBHA"] = Field("PBHA", 62, 60, "page-based hardware attributes / ignored")
+    fields["AttrIndx3" if aie else "PBHA0"] = ATTRINDX_3 if aie else Field("PBHA0", 59, 59, "PBHA[0] / ignored")
+    fields["IGN63"] = S1_LEAF["IGN63"]
+    return fields
+
+
 @lru_cache(maxsize=None)
-def s1_leaf_layout(leaf_shift: int, ds: bool, lpa64: bool, block: bool) -> Layout:
+def s1_leaf_layout(leaf_shift: int, ds: bool, lpa64: bool, block: bool, poe: bool = False,
+                   aie: bool = False) -> Layout:
     """Stage 1 block or page descriptor (ARM Table D8-52).
 
     :param leaf_shift: log2 of the block or page size
+    :param poe: an overlay is on (FEAT_S1POE): desc[62:60] is POIndex
+    :param aie: FEAT_AIE is on: desc[59] is AttrIndx[3]
     """
     return Layout("S1 block descriptor" if block else "S1 page descriptor",
-                  tuple(_leaf_rows(leaf_shift, ds, lpa64, S1_LEAF, block)))
+                  tuple(_leaf_rows(leaf_shift, ds, lpa64, _s1_leaf_fields(poe, aie), block)))
 
 
 @lru_cache(maxsize=None)
-def s2_leaf_layout(leaf_shift: int, ds: bool, lpa64: bool, block: bool) -> Layout:
-    """Stage 2 block or page descriptor (ARM Table D8-53)."""
+def s2_leaf_layout(leaf_shift: int, ds: bool, lpa64: bool, block: bool, s2poe: bool = False) -> Layout:
+    """Stage 2 block or page descriptor (ARM Table D8-53); with ``s2poe`` (FEAT_S2POE) desc[62:59]
+    is S2POIndex."""
+    fields = S2_LEAF
+    if s2poe:
+        fields = {k: v for k, v in S2_LEAF.items() if k != "IGN"}
+        fields["S2POIndex"] = S2_POINDEX
     return Layout("S2 block descriptor" if block else "S2 page descriptor",
-                  tuple(_leaf_rows(leaf_shift, ds, lpa64, S2_LEAF, block)))
+                  tuple(_leaf_rows(leaf_shift, ds, lpa64, fields, block)))
 
 #: IGNORED bits of a table descriptor, stage 1 and stage 2 (ARM Tables D8-50, D8-51; fact sheet §4.2):
 #: [58:51] (52 is Protected with FEAT_THE) and [11:2] (10 is the table AF with FEAT_HAFT; 9:8 are

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from . import rules as R
+from .formats import descriptors as D
 from .bulk import FAULT_TYPES, BulkTranslation
 from .report import CSV_COLUMNS, csv_line, csv_row
 from .writer import stream_fd, write_all
@@ -62,13 +63,13 @@ def _fault_key(res: BulkTranslation, lanes: np.ndarray | slice = slice(None)) ->
 # either s1_table_bits (hierarchical permissions) or, where FEAT_AIE or an overlay is on
 # (both disable hierarchical permissions, so the table bits are 0), bits [62:59]
 # (POIndex, AttrIndx[3]); the stage 1 leaf's level, VA[55] with two VA ranges, the stage 2
-# leaf's bits [11:2] (MemAttr, S2AP, SH, AF, FnXS), [54:51] and, with S2POE, [62:60]
+# leaf's bits [11:2] (MemAttr, S2AP, SH, AF, FnXS), [54:51] and, with S2POE, [62:59]
 # (S2POIndex), and its level; faulted: the fault key (_fault_key).  A leaf's level stands for
 # its size: one granule per stage and VA range.
 _LK_S1 = ((2, 8), (51, 4))                  # (lsb, width) of the descriptor pieces kept
-_LK_S1_HI = ((59, 4),)                      # AttrIndx[3] (AIE), POIndex (POE), in the table bits' place
+_LK_S1_HI = ((D.ATTRINDX_3.lsb, 4),)        # AttrIndx[3] (AIE), POIndex (POE), in the table bits' place
 _LK_S2_PIECES = ((2, 10), (51, 4))
-_LK_S2_PO = ((60, 3),)                      # S2POIndex (S2POE)
+_LK_S2_PO = ((D.S2_POINDEX.lsb, D.S2_POINDEX.width),)    # S2POIndex (S2POE)
 _LK_S1_BITS = 8 + 4
 _LK_TB = _LK_S1_BITS
 _LK_LEVEL_BITS = 3                          # 0: no leaf, else level + 3 (levels -2..3)

@@ -414,7 +414,11 @@ class _Stage:
             elif kind.is_leaf:
                 leafsize = level_shift(level, g)
                 base = leaf_base(raw, leafsize, ds, lpa64)
-                layout = (D.s1_leaf_layout if stage == 1 else D.s2_leaf_layout)(leafsize, ds, lpa64, kind is _BLOCK)
+                if stage == 1:
+                    perm = self.p.perm
+                    layout = D.s1_leaf_layout(leafsize, ds, lpa64, kind is _BLOCK, perm.overlay, self.p.aie)
+                else:
+                    layout = D.s2_leaf_layout(leafsize, ds, lpa64, kind is _BLOCK, self.p.perm.s2poe)
                 node = _Node(kind, TraceStep(stage, level, table, index, desc_addr, desc_pa, raw, kind.text, base,
                                              layout, s1_level=s1_level), base, raw, leaves={})
             else:

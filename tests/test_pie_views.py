@@ -371,3 +371,25 @@ def test_batch_lines_tell_apart_attr_index3_poindex_and_fault_kinds(fmt, case):
     alone = [LineFormatter(fmt).format(res.select(slice(i, i + 1))).splitlines()[-1] for i in range(n)]
     assert lines[-n:] == alone
     assert len(set(alone)) > 8          # the tree really has lanes that print differently
+
+
+def test_trace_fields_name_poindex_and_attrindx3():
+    """The translate trace names desc[62:60] POIndex when an overlay is on and desc[59] AttrIndx[3]
+    with FEAT_AIE (PBHA otherwise), with the values the walk used."""
+    b = _tree(_pi_po_descs())
+    setup = setup_from_registers(_pie_regs(b))
+    mem = b.memory()
+    for n in (0, 5, 127):
+        leaf = translate(setup, mem, VA0 + n * PAGE).steps[-1]
+        assert leaf.fields["POIndex"] == n % 8 and "PBHA" not in leaf.fields and leaf.fields["PBHA0"] == 0
+    b = _aie_tree()
+    mem = b.memory()
+    for aie, tcr2 in ((True, 0x10), (False, 0)):
+        setup = setup_from_registers(b.registers(ttbr=0, regs={"MAIR_EL1": MAIR, "MAIR2_EL1": MAIR2, "TCR2_EL1": tcr2}))
+        for n in range(16):
+            t = translate(setup, mem, VA0 + n * PAGE)
+            f = t.steps[-1].fields
+            if aie:
+                assert f["AttrIndx3"] << 3 | f["AttrIndx"] == t.s1.attr_index == n and "PBHA" in f
+            else:
+                assert f["PBHA"] == n >> 3 and "AttrIndx3" not in f and "POIndex" not in f
