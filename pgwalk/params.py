@@ -318,6 +318,7 @@ class S2WalkParams:
     config_fault: str = ""
     notes: tuple[str, ...] = ()
     perm: S2PermParams = S2PermParams()   # FEAT_S2PIE / FEAT_S2POE (off: direct permissions)
+    haft: bool = False        # VTCR_EL2.HAFT (FEAT_HAFT): hardware AF on stage 2 table descriptors
 
     @property
     def stride(self) -> int:
@@ -516,17 +517,25 @@ def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features,
             notes.append(f"{name}.{'PIE' if 'PIR' in reg else 'POE' if reg != 'POR_EL0' else 'E0POE'} = 1 but "
                          f"{reg} was not given: stage 1 permissions are unknown")
     aie = bool(t["AIE"]) and features.aie
-    # ASL AArch64.GetS1TTWParams: haft = TCR2_ELx.HAFT when FEAT_HAFT is implemented and HA = 1
-    # (FEAT_HAFT: ID_AA64MMFR1_EL1.HAFDBS >= 0b0011; without the ID register, HAFT = 1 says it is)
-    haft = bool(t["HAFT"]) and ha and (features.hafdbs >= 3 or "ID_AA64MMFR1_EL1" not in regs)
-    if t["HAFT"] and not haft:
-        notes.append(f"{name}.HAFT = 1 has no effect: " + ("HA = 0" if not ha else "FEAT_HAFT is not implemented "
-                                                            "(ID_AA64MMFR1_EL1.HAFDBS < 0b0011)"))
+    haft = _effective_haft(bool(t["HAFT"]), ha, regs, features, name, notes)
     pnch = bool(t["PnCH"])
     if pnch:
         notes.append(f"{name}.PnCH = 1 is not modelled (FEAT_THE): descriptor bit 52 is the Protected attribute, "
                      "which only RCWS instructions check; pgwalk still shows it as Contiguous")
     return perm, aie, haft, pnch
+
+
+def _effective_haft(haft: bool, ha: bool, regs: Mapping[str, int], features: Features, name: str,
+                    notes: list[str]) -> bool:
+    """ASL ``AArch64.GetS1TTWParams`` / ``AArch64.NSS2TTWParams``: ``walkparams.haft`` is the
+    register's HAFT (``name``: TCR2_ELx or VTCR_EL2) when FEAT_HAFT is implemented and the
+    stage's HA is 1 (FEAT_HAFT: ID_AA64MMFR1_EL1.HAFDBS >= 0b0011; without the ID register,
+    HAFT = 1 says it is); a note says why a HAFT = 1 has no effect."""
+    effective = haft and ha and (features.hafdbs >= 3 or "ID_AA64MMFR1_EL1" not in regs)
+    if haft and not effective:
+        notes.append(f"{name}.HAFT = 1 has no effect: " + ("HA = 0" if not ha else "FEAT_HAFT is not implemented "
+                                                            "(ID_AA64MMFR1_EL1.HAFDBS < 0b0011)"))
+    return effective
 
 
 def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
@@ -599,17 +608,17 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
                                       "AssuredOnly attribute; no stage 2 Permission fault is reported with "
                                       "ISS2.AssuredOnly / PAR_EL1.AssuredOnly = 1"),
                       ("GCSH", "GCS AssuredOnly checks (FEAT_GCS)"),
-                      ("HAFT", "hardware Access flag on table descriptors (FEAT_HAFT)"),
                       ("HDBSS", "the hardware dirty state tracking structure (FEAT_HDBSS)")):
         if t[fld]:
             notes.append(f"VTCR_EL2.{fld} = 1 is not modelled: {what}")
+    haft = _effective_haft(bool(t["HAFT"]), ha, regs, features, "VTCR_EL2", notes)
     h = R.HCR_EL2.decode(hcr)
     return S2WalkParams(
         vttbr=vttbr, granule_shift=granule, txsz=txsz, iasize=iasize, sl0=sl0, sl2=sl2,
         start_level=start, ds=ds, ps=ps, oa_bits=oa_bits, ha=ha, hd=hd, sh=t["SH0"],
         ee=bool(R.SCTLR["EE"].get(_reg(regs, "SCTLR_EL2"))), fwb=bool(h["FWB"]) and features.s2fwb, ptw=bool(h["PTW"]),
         cd=bool(h["CD"]), lpa64=granule == 16 and features.pa_max >= 52, base=base,
-        base_fault=base_fault, config_fault=config_fault, notes=tuple(notes), perm=perm)
+        base_fault=base_fault, config_fault=config_fault, notes=tuple(notes), perm=perm, haft=haft)
 
 
 def s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int],

@@ -378,9 +378,10 @@ def af_fault(raw: Any, ha: bool) -> Any:
 
 
 def table_af_update(raw: Any, haft: bool) -> Any:
-    """ASL ``AArch64.S1Walk`` (FEAT_HAFT): with ``walkparams.haft`` (TCR2_ELx.HAFT, effective only
-    with HA = 1) the walk sets AF (bit 10) of each table descriptor it uses whose AF is 0, before
-    descending (``new_descriptor<10> = '1'``, written by ``AArch64.MemSwapTableDesc``); a table
+    """ASL ``AArch64.S1Walk`` and ``AArch64.S2Walk`` (FEAT_HAFT): with ``walkparams.haft``
+    (TCR2_ELx.HAFT at stage 1, VTCR_EL2.HAFT at stage 2, effective only with HA = 1) the walk
+    sets AF (bit 10) of each table descriptor it uses whose AF is 0, before descending
+    (``new_descriptor<10> = '1'``, written by ``AArch64.MemSwapTableDesc``); a table
     descriptor's AF = 0 never faults."""
     if not haft:
         return (raw & _k(raw, 0)) != _k(raw, 0)        # never

@@ -139,8 +139,9 @@ class AFUpdate(NamedTuple):
     ``AArch64.SetDirtyState``); the stage 2 write a stage 1 descriptor update needs is not
     modelled.  With FEAT_HAFT (TCR2_ELx.HAFT = 1, HA = 1) the stage 1 walk also sets AF in
     each table descriptor it uses (``table`` set; ASL ``AArch64.S1Walk``,
-    :func:`pgwalk.rules.table_af_update`), whatever happens later in the walk; stage 2
-    HAFT (VTCR_EL2.HAFT) is not modelled.
+    :func:`pgwalk.rules.table_af_update`), whatever happens later in the walk; with
+    VTCR_EL2.HAFT = 1 (and VTCR_EL2.HA = 1) so does each stage 2 walk, the translation's own
+    and those of the stage 1 table fetches (``s1_level`` set), ASL ``AArch64.S2Walk``.
     """
 
     stage: int
@@ -174,7 +175,7 @@ class Translation(NamedTuple):
     pan: bool = False
     notes: tuple[str, ...] = ()
     s1ptw_af_updates: tuple[AFUpdate, ...] = ()   # the walk's own AF updates: stage 2 leaves of the stage 1
-    #                                               table fetches, stage 1 tables with HAFT (scalar walk only)
+    #                                               table fetches, tables of either stage with HAFT (scalar walk only)
 
     @property
     def ok(self) -> bool:
@@ -527,8 +528,8 @@ class _Walker:
         # indexed by rules.va_range (VA[55]); one range: both halves use it (ASL AArch64.GetVARange)
         self.s1 = ranges if len(ranges) == 2 else ranges * 2
         self.s2 = _Stage(2, setup.s2, pa_max) if setup.s2 is not None else None
-        # the walk itself records AF updates: stage 2 leaves of table fetches, stage 1 tables with HAFT
-        self.walk_af = self.through_s2 or any(p.haft for p in setup.ranges)
+        # the walk itself records AF updates: stage 2 leaves of table fetches, tables with HAFT (either stage)
+        self.walk_af = self.through_s2 or any(p.haft for p in setup.ranges) or (setup.s2 is not None and setup.s2.haft)
         self.mair = setup.mair if setup.mair_known else None
         self.mair2 = setup.mair2
         self.epan, self.wxn, self.xnx = setup.epan, setup.wxn, setup.features.xnx
@@ -669,6 +670,7 @@ class _Walker:
             raise WalkFault(Fault(stop.fault, stop.level, 2, s1ptw=s1ptw, ipa=ipa,
                                   reason=stop.reason(p, ipa, access, el)))
         table = p.base
+        haft = p.haft and af_updates is not None            # FEAT_HAFT: table AF updates are per walk
         table_kind, block_kind, page_kind, entry_bytes = _TABLE, _BLOCK, _PAGE, DESCRIPTOR_BYTES
         for level, lsb, mask, off_mask, nodes in st.walk_levels:
             index = (ipa >> lsb) & mask                     # rules.table_index
@@ -682,6 +684,8 @@ class _Walker:
             if kind is table_kind:
                 if stop is not None:
                     raise WalkFault(Fault(stop.fault, level, 2, s1ptw=s1ptw, ipa=ipa, reason=stop.reason(p, raw, addr)))
+                if haft and rules.table_af_update(raw, haft):
+                    af_updates.append(AFUpdate(2, level, s1_level, table=True))
                 table = addr
             elif kind is block_kind or kind is page_kind:
                 break
@@ -877,7 +881,7 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
         if walker.s2 is None:
             pa = ipa
         elif stages != "1":
-            pa, s2 = walker.s2_walk(mem, ipa, mode.s2, steps, None, None)
+            pa, s2 = walker.s2_walk(mem, ipa, mode.s2, steps, None, s1ptw_af)
             attrs = stage2_attributes(setup, attrs, s2, stages, access)
     except WalkFault as stop:
         fault = stop.fault

@@ -264,6 +264,61 @@ def test_haft_needs_ha_and_feat_haft():
     assert len([u for u in translate(s, mem, BASE).af_updates if u.table]) == 3
 
 
+def _s2_haft_regs(extra_vtcr: int = 1 << 21 | 1 << 44):
+    """Two stages, VA 0x40_0000 -> IPA 0x1000_0000 -> PA 0x9000_0000, stage 2 pages AF = 1 and
+    every stage 2 table AF = 0; ``extra_vtcr`` added to VTCR_EL2 (default HA [21], HAFT [44])."""
+    ts = two_stage()
+    ts.map(0x40_0000, 0x1000_0000, PAGE, S1Attrs(), pa=0x9000_0000)
+    regs = ts.registers(regs={"HCR_EL2": 1})
+    regs["VTCR_EL2"] |= extra_vtcr
+    return regs, ts.memory()
+
+
+def test_s2_haft_reports_stage2_table_af_updates():
+    """ASL ``AArch64.S2Walk`` (FEAT_HAFT): with ``walkparams.haft`` (VTCR_EL2.HAFT, effective with
+    VTCR_EL2.HA = 1 and FEAT_HAFT: ``AArch64.NSS2TTWParams``) each stage 2 table descriptor with
+    AF = 0 gets AF set on the way down (``new_descriptor<10> = '1'``), in the translation's own
+    stage 2 walk and in those of the stage 1 table fetches (``s1_level`` the stage 1 level)."""
+    regs, mem = _s2_haft_regs()
+    setup = setup_from_registers(regs)
+    assert setup.s2.haft and not any("HAFT" in n for n in setup.notes)
+    t = translate(setup, mem, 0x40_0000)
+    assert t.ok and t.pa == 0x9000_0000
+    s2_tables = [s for s in t.steps if s.stage == 2 and s.kind == "table"]
+    assert s2_tables and all(not (s.raw >> 10) & 1 for s in s2_tables)
+    got = [u for u in t.af_updates if u.table]
+    assert all(u.stage == 2 for u in got)
+    # one update per stage 2 table descriptor the walks used, in walk order, each with the stage 1
+    # level whose fetch it served (None: the translation's own stage 2 walk, the last one)
+    s1_levels = [s.level for s in t.steps if s.stage == 1]
+    per_walk = len(s2_tables) // (len(s1_levels) + 1)
+    assert len(s2_tables) == per_walk * (len(s1_levels) + 1)
+    expect = [(2, s2_tables[i].level, lvl, True) for k, lvl in enumerate(s1_levels + [None])
+              for i in range(k * per_walk, (k + 1) * per_walk)]
+    assert got == expect
+    # the same again with the walker's caches warm
+    assert [u for u in translate(setup, mem, 0x40_0000).af_updates if u.table] == expect
+    # stage 2 alone: the IPA's own walk only
+    t2 = translate(setup, mem, 0x1000_0000, stages="2")
+    assert [u for u in t2.af_updates if u.table] == [(2, s.level, None, True) for s in t2.steps if s.kind == "table"]
+
+
+def test_s2_haft_needs_ha_and_feat_haft():
+    """``AArch64.NSS2TTWParams``: ``haft`` = VTCR_EL2.HAFT only with FEAT_HAFT and VTCR_EL2.HA = 1;
+    otherwise no stage 2 table update and a note says why (no longer "not modelled")."""
+    regs, mem = _s2_haft_regs(1 << 44)                              # HAFT without HA
+    s = setup_from_registers(regs)
+    assert not s.s2.haft and not any(u.table for u in translate(s, mem, 0x40_0000).af_updates)
+    assert any("VTCR_EL2.HAFT = 1 has no effect: HA = 0" in n for n in s.notes)
+    assert not any("HAFT = 1 is not modelled" in n for n in s.notes)
+    regs, mem = _s2_haft_regs()
+    s = setup_from_registers({**regs, "ID_AA64MMFR1_EL1": 0x2})
+    assert not any(u.table for u in translate(s, mem, 0x40_0000).af_updates)
+    assert any("VTCR_EL2.HAFT = 1 has no effect: FEAT_HAFT is not implemented" in n for n in s.notes)
+    s = setup_from_registers({**regs, "ID_AA64MMFR1_EL1": 0x3})
+    assert s.s2.haft and any(u.table for u in translate(s, mem, 0x40_0000).af_updates)
+
+
 # --------------------------------------------------------------------------- FEAT_THE: said, not modelled
 
 def test_the_controls_are_named_as_not_modelled():
