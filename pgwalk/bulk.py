@@ -1017,6 +1017,16 @@ def _stand_in(ia: np.ndarray, stops: list[tuple[np.ndarray, R.Check]], live: np.
     return v
 
 
+def _refuse_assured_only(perm: Any, access: Access) -> None:
+    """The stage 2 AssuredOnly check (ASL ``AArch64.S2CheckPermissions``; FEAT_THE, FEAT_GCS) is
+    judged by the scalar walk only (it needs each walk's stage 1 Assured property and desc[58]):
+    raise :class:`~pgwalk.errors.InputError` where it could fire, never answer without it."""
+    if perm.assuredonly or (perm.gcsh and access.is_gcs):
+        what = "VTCR_EL2.AssuredOnly = 1" if perm.assuredonly else "VTCR_EL2.GCSH = 1 with a GCS access"
+        raise InputError(f"{what}: the vectorised walk does not judge the stage 2 AssuredOnly check; "
+                         "translate these addresses with the scalar walk (pgwalk.walk.translate, or without --batch)")
+
+
 class _Engine:
     """Everything :func:`translate_many` decides once per call."""
 
@@ -1028,6 +1038,8 @@ class _Engine:
         self.access = access
         self.el = el
         self.pan = pan
+        if setup.s2 is not None and stages != "1" and access is not None:
+            _refuse_assured_only(setup.s2.perm, access)
         self.s2st = _s2_stage(setup)
         pa_max = setup.features.pa_max
         self.s1st = [_Stage.make(1, p, pa_max) if p.start_level is not None and not p.config_fault else None

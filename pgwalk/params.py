@@ -86,6 +86,7 @@ class Features:
     aie: bool = True           # FEAT_AIE
     d128: bool = True          # FEAT_D128
     gcs: bool = True           # FEAT_GCS
+    the: bool = True           # FEAT_THE (ID_AA64PFR1_EL1.THE)
     mmfr3_known: bool = False  # ID_AA64MMFR3_EL1 was given
     assumed: tuple[str, ...] = ()
 
@@ -128,6 +129,7 @@ class Features:
         pfr1 = regs.get("ID_AA64PFR1_EL1")
         if pfr1 is not None:
             kw["gcs"] = R.ID_AA64PFR1_EL1["GCS"].get(pfr1) >= 1
+            kw["the"] = R.ID_AA64PFR1_EL1["THE"].get(pfr1) >= 1
         isar1 = regs.get("ID_AA64ISAR1_EL1")
         if isar1 is not None:
             kw["xs"] = R.ID_AA64ISAR1_EL1["XS"].get(isar1) >= 1
@@ -233,6 +235,10 @@ class S2PermParams:
     s2pir: int | None = 0
     s2poe: bool = False
     s2por: int | None = 0
+    #: FEAT_THE: VTCR_EL2.AssuredOnly (ASL ``S2TTWParams.assuredonly``: desc[58] is AssuredOnly);
+    #: FEAT_GCS: VTCR_EL2.GCSH (GCS accesses need an AssuredOnly page)
+    assuredonly: bool = False
+    gcsh: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,8 +596,11 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
         base_fault = oa_out_of_range(base, oa_bits)
     s2pie = bool(t["S2PIE"]) and features.s2pie
     s2poe = s2pie and bool(t["S2POE"]) and features.s2poe      # S2POE applies only with S2PIE
+    # ASL AArch64.NSS2TTWParams: assuredonly = VTCR_EL2.AssuredOnly with FEAT_THE (and not D128);
+    # AArch64.S2CheckPermissions reads VTCR_EL2.GCSH with FEAT_GCS
     perm = S2PermParams(s2pie=s2pie, s2pir=regs.get("S2PIR_EL2") if s2pie else 0,
-                        s2poe=s2poe, s2por=regs.get("S2POR_EL1") if s2poe else 0)
+                        s2poe=s2poe, s2por=regs.get("S2POR_EL1") if s2poe else 0,
+                        assuredonly=bool(t["AssuredOnly"]) and features.the, gcsh=bool(t["GCSH"]) and features.gcs)
     if s2pie and perm.s2pir is None:
         notes.append("VTCR_EL2.S2PIE = 1 but S2PIR_EL2 was not given: stage 2 permissions are unknown")
     if s2poe and perm.s2por is None:
@@ -604,13 +613,22 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
                               "fault is reported with TopLevel = 1"),
                       ("TL1", "TopLevel1 checks (FEAT_THE): S2PIR_EL2 MRO-TL1 entries read as MRO and no "
                               "fault is reported with TopLevel = 1"),
-                      ("AssuredOnly", "AssuredOnly checks (FEAT_THE): stage 2 descriptor bit 58 is the "
-                                      "AssuredOnly attribute; no stage 2 Permission fault is reported with "
-                                      "ISS2.AssuredOnly / PAR_EL1.AssuredOnly = 1"),
-                      ("GCSH", "GCS AssuredOnly checks (FEAT_GCS)"),
                       ("HDBSS", "the hardware dirty state tracking structure (FEAT_HDBSS)")):
         if t[fld]:
             notes.append(f"VTCR_EL2.{fld} = 1 is not modelled: {what}")
+    if perm.assuredonly:
+        notes.append("VTCR_EL2.AssuredOnly = 1 (FEAT_THE): stage 2 descriptor bit 58 is AssuredOnly; an access "
+                     "to such a page (AT included, a stage 1 table walk not) is a Permission fault with "
+                     "AssuredOnly = 1 unless its stage 1 translation is Assured (ASL AArch64.S2CheckPermissions): "
+                     "TCR2_EL1.PnCH = 1 and every stage 1 descriptor of the walk Protected (bit 52) and fetched "
+                     "from a stage 2 MRO page; a translation of an IPA alone (stage 2 only) is taken as not "
+                     "Assured, as with stage 1 disabled; the vectorised walk does not judge it")
+    if perm.gcsh:
+        notes.append("VTCR_EL2.GCSH = 1 (FEAT_GCS): a GCS access from EL1 to a page without the stage 2 "
+                     "AssuredOnly attribute is a Permission fault with AssuredOnly = 1 "
+                     "(ASL AArch64.S2CheckPermissions)")
+    if t["AssuredOnly"] and not perm.assuredonly:
+        notes.append("VTCR_EL2.AssuredOnly = 1 has no effect: FEAT_THE is not implemented")
     haft = _effective_haft(bool(t["HAFT"]), ha, regs, features, "VTCR_EL2", notes)
     h = R.HCR_EL2.decode(hcr)
     return S2WalkParams(

@@ -31,7 +31,7 @@ from .errors import UnknownRegister
 __all__ = ["Access", "S1Perms", "S2Perms", "PermFault", "s1_direct_base_permissions", "s1_check",
            "s2_direct_base_permissions", "s2_check", "pir_entry", "s1_indirect_base_permissions",
            "s1_overlay_permissions", "s1_apply_overlay", "s1_effective", "s1_rwx_text", "s1_permission_fault",
-           "s2_indirect_base_permissions", "s2_overlay_permissions", "s2_apply_overlay", "s2_permission_fault",
+           "s2_indirect_base_permissions", "s2_overlay_permissions", "s2_apply_overlay", "s2_permission_fault", "s2_mro",
            "unknown_s1_perms", "unknown_s2_perms", "PERM_FAULT_KINDS", "PIR_TEXT", "S2PIR_TEXT", "POR_TEXT", "rwx_text"]
 
 
@@ -65,18 +65,21 @@ class PermFault(enum.Enum):
     PERMISSION = "permission"      # the base permissions deny it
     OVERLAY = "overlay"            # the overlay (POR_ELx / S2POR_EL1) denies it: ISS2.Overlay = 1
     DIRTY_BIT = "dirty bit"        # a permitted write to a clean page with HD = 0 under indirection: ISS2.DirtyBit = 1
+    ASSURED_ONLY = "assured only"  # stage 2 AssuredOnly / GCSH (FEAT_THE, FEAT_GCS): ISS2.AssuredOnly = 1
 
     @property
     def iss2_flag(self) -> str | None:
         """The ESR_ELx.ISS2 / PAR_EL1 bit this kind sets (``None``: none)."""
-        return {PermFault.OVERLAY: "Overlay", PermFault.DIRTY_BIT: "DirtyBit"}.get(self)
+        return {PermFault.OVERLAY: "Overlay", PermFault.DIRTY_BIT: "DirtyBit",
+                PermFault.ASSURED_ONLY: "AssuredOnly"}.get(self)
 
     @property
     def fault_flags(self) -> dict[str, bool]:
         """The :class:`~pgwalk.faults.Fault` flags of a Permission fault of this kind (ASL
-        ``FaultRecord.overlay`` / ``.dirtybit``, which ``AArch64.S1CheckPermissions`` and
-        ``AArch64.S2CheckPermissions`` set)."""
-        return {"overlay": self is PermFault.OVERLAY, "dirty_bit": self is PermFault.DIRTY_BIT}
+        ``FaultRecord.overlay`` / ``.dirtybit`` / ``.assuredonly``, which ``AArch64.S1CheckPermissions``
+        and ``AArch64.S2CheckPermissions`` set)."""
+        return {"overlay": self is PermFault.OVERLAY, "dirty_bit": self is PermFault.DIRTY_BIT,
+                "assured_only": self is PermFault.ASSURED_ONLY}
 
     @property
     def code(self) -> int:
@@ -85,8 +88,10 @@ class PermFault(enum.Enum):
 
 
 #: PermFault -> code (0: permitted); :data:`PERM_FAULT_KINDS` is the inverse
-_PERM_FAULT_CODE = {PermFault.PERMISSION: 1, PermFault.OVERLAY: 2, PermFault.DIRTY_BIT: 3}
-PERM_FAULT_KINDS: tuple[PermFault | None, ...] = (None, PermFault.PERMISSION, PermFault.OVERLAY, PermFault.DIRTY_BIT)
+#: (ASSURED_ONLY, 4, only from the scalar walk: the vectorised walk refuses the setups that make it)
+_PERM_FAULT_CODE = {PermFault.PERMISSION: 1, PermFault.OVERLAY: 2, PermFault.DIRTY_BIT: 3, PermFault.ASSURED_ONLY: 4}
+PERM_FAULT_KINDS: tuple[PermFault | None, ...] = (None, PermFault.PERMISSION, PermFault.OVERLAY, PermFault.DIRTY_BIT,
+                                                  PermFault.ASSURED_ONLY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +164,10 @@ class S2Perms:
     overlay: tuple[bool, bool, bool, bool, bool] | None = None
     po_index: int | None = None
     unknown: str = ""
+    #: FEAT_THE: desc[58] with VTCR_EL2.AssuredOnly (ASL ``TTWState.s2assuredonly``); FEAT_GCS:
+    #: VTCR_EL2.GCSH (both read by ``AArch64.S2CheckPermissions``)
+    assured_only: bool = False
+    gcsh: bool = False
 
     @property
     def known(self) -> bool:
@@ -396,17 +405,25 @@ def s2_direct_base_permissions(*, s2ap: int, xn: int, dbm: bool, hd: bool, xnx: 
     return S2Perms(r, w, px, ux)
 
 
-def s2_permission_fault(perms: S2Perms, access: Access | None, *, el0: bool) -> PermFault | None:
+def s2_permission_fault(perms: S2Perms, access: Access | None, *, el0: bool,
+                        s1assured: bool = False) -> PermFault | None:
     """ASL ``AArch64.S2CheckPermissions``: ``None`` when permitted, else why not.
 
     ``access`` ``None`` is the read a stage 1 table walk makes (``AccessType_TTW``: the MMU
-    read permission, and the overlay's).  The overlay is checked before the base permissions;
-    a write the permissions allow to a clean page (desc[7] = 0) with HD = 0 under indirection
-    is a DirtyBit fault.  GCS accesses are reads and writes here (the GCSH AssuredOnly
-    check is not modelled).
+    read permission, and the overlay's).  Every other access, an AT's (``Access.ANY``)
+    included, first meets the AssuredOnly check (FEAT_THE, FEAT_GCS): a page with the
+    AssuredOnly attribute faults unless ``s1assured`` (the stage 1 translation's Assured
+    property, ASL ``AddressDescriptor.s1assured``: :func:`pgwalk.rules.s1_assured_step`), and
+    with VTCR_EL2.GCSH a GCS access from EL1 to a page without it faults.  The overlay is
+    checked before the base permissions; a write the permissions allow to a clean page
+    (desc[7] = 0) with HD = 0 under indirection is a DirtyBit fault.  GCS accesses are
+    otherwise reads and writes here.
 
     :raises UnknownRegister: when ``perms`` are unknown (S2PIR_EL2/S2POR_EL1 not given)
     """
+    if access is not None and ((perms.assured_only and not s1assured) or
+                               (not perms.assured_only and perms.gcsh and access.is_gcs and not el0)):
+        return PermFault.ASSURED_ONLY
     if access is Access.ANY:
         return None
     if perms.unknown:
@@ -431,10 +448,23 @@ def s2_permission_fault(perms: S2Perms, access: Access | None, *, el0: bool) -> 
     return PermFault.DIRTY_BIT if perms.ndirty else None
 
 
-def s2_check(perms: S2Perms, access: Access | None, *, el0: bool) -> bool:
+def s2_check(perms: S2Perms, access: Access | None, *, el0: bool, s1assured: bool = False) -> bool:
     """Stage 2 permission check for one access (ASL ``AArch64.S2CheckPermissions``); ``access``
     ``None``: the read of a stage 1 table walk."""
-    return s2_permission_fault(perms, access, el0=el0) is None
+    return s2_permission_fault(perms, access, el0=el0, s1assured=s1assured) is None
+
+
+def s2_mro(perms: S2Perms) -> bool:
+    """The ``mro`` result of ASL ``AArch64.S2CheckPermissions`` (``s2fs1mro`` when the access is
+    a stage 1 table walk's): the page is MostlyReadOnly -- not writable, but writable by RCW and
+    by hardware descriptor updates (``w:w_rcw:w_mmu == '011'``), for the base permissions and,
+    with an overlay, for the overlay too.  Only an S2PIR_EL2 MRO encoding gives it (with direct
+    permissions ``w_rcw`` and ``w_mmu`` are ``w``); pgwalk's ``w_mmu`` stands for ``w_rcw`` too,
+    which ``AArch64.S2IndirectBasePermissions`` / ``S2OverlayPermissions`` set alike."""
+    if perms.unknown or perms.w or not perms.w_mmu:
+        return False
+    ovl = perms.overlay
+    return ovl is None or (not ovl[1] and ovl[4])
 
 
 # --------------------------------------------------------------------------- FEAT_S2PIE, FEAT_S2POE

@@ -35,6 +35,7 @@ at start-up.
 from __future__ import annotations
 
 import enum
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Callable, NamedTuple
 
@@ -53,7 +54,7 @@ __all__ = [
     "s1_disabled_output", "decode_descriptor_type", "descriptor_types", "next_table_base", "leaf_base",
     "with_leaf_base", "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB",
     "TABLE_ATTR_BITS",
-    "af_fault", "table_af_update", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table", "s1_permission_fault_table",
+    "af_fault", "table_af_update", "s1_assured_step", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table", "s1_permission_fault_table",
     "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_permission_fault_table", "s2_walk_device_table", "Check",
     "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "S1_TREE_CHECKS", "S2_TREE_CHECKS", "tree_disabled", "TABLE_CHECKS",
     "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
@@ -483,9 +484,30 @@ def s1_compute_permissions(raw: int, *, two_el: bool, hd: bool, ap_table: int, u
 
 
 def s2_compute_permissions(raw: int, *, hd: bool, xnx: bool, perm: S2PermParams) -> S2Perms:
-    """ASL ``AArch64.S2ComputePermissions`` (base and overlay) of a stage 2 leaf ``raw``."""
-    return _s2_perms(_field(raw, _S2AP), _field(raw, _S2XN), bool(_field(raw, _S2DBM)), _field(raw, D.S2_POINDEX),
-                     hd, xnx, perm)
+    """ASL ``AArch64.S2ComputePermissions`` (base and overlay) of a stage 2 leaf ``raw``, with
+    what ``AArch64.S2CheckPermissions`` reads besides: the AssuredOnly attribute (desc[58] with
+    ``walkparams.assuredonly``, ASL ``AArch64.S2NextWalkStateLeaf``) and VTCR_EL2.GCSH."""
+    perms = _s2_perms(_field(raw, _S2AP), _field(raw, _S2XN), bool(_field(raw, _S2DBM)), _field(raw, D.S2_POINDEX),
+                      hd, xnx, perm)
+    assured_only = perm.assuredonly and bool((raw >> S2_ASSUREDONLY_BIT) & 1)
+    if assured_only or perm.gcsh:
+        perms = replace(perms, assured_only=assured_only, gcsh=perm.gcsh)
+    return perms
+
+
+#: FEAT_THE: a stage 2 leaf's AssuredOnly bit (VTCR_EL2.AssuredOnly = 1; ASL ``S2NextWalkStateLeaf``)
+#: and a stage 1 descriptor's Protected bit (TCR2_ELx.PnCH = 1; ``S1NextWalkStateTable``/``Leaf``)
+S2_ASSUREDONLY_BIT = 58
+PROTECTED_BIT = 52
+
+
+def s1_assured_step(assured: bool, s2fs1mro: bool, raw: int, pnch: bool) -> bool:
+    """ASL ``AArch64.S1NextWalkStateTable`` / ``S1NextWalkStateLeaf`` (FEAT_THE): the stage 1
+    walk's Assured property after descriptor ``raw`` -- still Assured when it was, the stage 2
+    translation of the descriptor's fetch was MostlyReadOnly (``s2fs1mro``,
+    :func:`pgwalk.perms.s2_mro`) and the descriptor is Protected (bit 52, with ``pnch``).  The
+    walk starts Assured when TCR2_ELx.PnCH = 1 (``AArch64.S1InitialTTWState``)."""
+    return assured and s2fs1mro and pnch and bool((raw >> PROTECTED_BIT) & 1)
 
 
 def s1_leaf_permissions(p: Any, raw: int, ap_table: int, uxn_table: bool, pxn_table: bool) -> S1Perms:

@@ -35,7 +35,8 @@ from .formats.fields import Layout
 from .memory_protocol import Memory
 from .params import (FINAL_LEVEL, Regime, S1PermParams, S1WalkParams, S2PermParams, S2WalkParams,
                      TranslationSetup)
-from .perms import Access, S1Perms, S2Perms, s1_check, s1_permission_fault, s2_check, s2_permission_fault
+from .perms import Access, S1Perms, S2Perms, s1_check, s1_permission_fault, s2_check, s2_mro, \
+    s2_permission_fault
 from . import rules
 from .rules import (DESCRIPTOR_BYTES, LEAF_CHECKS, S1_SETUP_CHECKS, S2_SETUP_CHECKS, S2_WALK_LEAF_CHECKS, TABLE_CHECKS,
                     Check, DescType, addr_top, descriptor_types, hierarchical_attrs, index_bits,
@@ -493,6 +494,7 @@ class _S2Run(NamedTuple):
     s1ptw: bool
     access: Access | None
     el: int
+    s1assured: bool = False     # the stage 1 translation is Assured (FEAT_THE; ASL AddressDescriptor.s1assured)
 
 
 class _Mode:
@@ -500,7 +502,7 @@ class _Mode:
     out once: the stages (:func:`pgwalk.rules.walk_stages`), each stage 1 range's setup plan
     (by :func:`pgwalk.rules.va_range`), the stage 2 walks, and one key for the leaf plans."""
 
-    __slots__ = ("stages", "access", "el", "pan", "s1_disabled", "s1", "s1_key", "s2", "s2_fetch")
+    __slots__ = ("stages", "access", "el", "pan", "s1_disabled", "s1", "s1_key", "s2", "s2_fetch", "s2_assured")
 
     def __init__(self, walker: _Walker, setup: TranslationSetup, stages: str | None, access: Access | None, el: int,
                  pan: bool):
@@ -509,17 +511,20 @@ class _Mode:
         self.s1_disabled = self.stages != "2" and not setup.s1_enabled
         self.s1 = tuple((st, *st.setup_plan(S1_SETUP_CHECKS, access, el)) for st in walker.s1)
         self.s1_key = walker.plan_key((1, access, el, pan))
-        self.s2 = self.s2_fetch = None
+        self.s2 = self.s2_fetch = self.s2_assured = None
         if walker.s2 is not None:
             self.s2 = walker.s2_run(False, access, el)
             self.s2_fetch = walker.s2_run(True, None, el)      # a stage 1 table fetch: a read, no access check
+            if walker.assured:                                 # after an Assured stage 1 translation (FEAT_THE)
+                self.s2_assured = walker.s2_run(False, access, el, True)
 
 
 class _Walker:
     """The scalar walks of one :class:`~pgwalk.params.TranslationSetup` over one memory: the
     stage configurations and their caches (it holds neither the setup nor the memory)."""
 
-    __slots__ = ("s1", "s2", "mair", "mair2", "epan", "wxn", "xnx", "through_s2", "walk_af", "modes", "plan_keys")
+    __slots__ = ("s1", "s2", "mair", "mair2", "epan", "wxn", "xnx", "through_s2", "walk_af", "assured", "modes",
+                 "plan_keys")
 
     def __init__(self, setup: TranslationSetup):
         pa_max = setup.features.pa_max
@@ -530,6 +535,8 @@ class _Walker:
         self.s2 = _Stage(2, setup.s2, pa_max) if setup.s2 is not None else None
         # the walk itself records AF updates: stage 2 leaves of table fetches, tables with HAFT (either stage)
         self.walk_af = self.through_s2 or any(p.haft for p in setup.ranges) or (setup.s2 is not None and setup.s2.haft)
+        # FEAT_THE: the stage 2 AssuredOnly check needs the stage 1 walk's Assured property
+        self.assured = setup.s2 is not None and setup.s2.perm.assuredonly
         self.mair = setup.mair if setup.mair_known else None
         self.mair2 = setup.mair2
         self.epan, self.wxn, self.xnx = setup.epan, setup.wxn, setup.features.xnx
@@ -551,12 +558,13 @@ class _Walker:
         """A small int standing for ``options`` (what a leaf plan depends on besides the leaf)."""
         return self.plan_keys.setdefault(options, len(self.plan_keys))
 
-    def s2_run(self, s1ptw: bool, access: Access | None, el: int) -> _S2Run:
-        """The stage 2 walk of one kind: a translation's own (``s1ptw`` False) or a stage 1 table fetch."""
+    def s2_run(self, s1ptw: bool, access: Access | None, el: int, s1assured: bool = False) -> _S2Run:
+        """The stage 2 walk of one kind: a translation's own (``s1ptw`` False; after an Assured
+        stage 1 translation or not) or a stage 1 table fetch."""
         st = self.s2
         assert st is not None
-        return _S2Run(st, *st.setup_plan(S2_SETUP_CHECKS, access, el), self.plan_key((2, s1ptw, access, el)),
-                      s1ptw, access, el)
+        return _S2Run(st, *st.setup_plan(S2_SETUP_CHECKS, access, el), self.plan_key((2, s1ptw, access, el, s1assured)),
+                      s1ptw, access, el, s1assured)
 
     def s1_judge(self, leaf: Leaf, access: Access | None, el: int, pan: bool):
         """The stage 1 permission check of LEAF_CHECKS: True when ``leaf`` denies the access."""
@@ -565,8 +573,9 @@ class _Walker:
         return lambda _raw: not s1_check(leaf.perms, access, el0=el == 0, pan=pan, epan=self.epan, wxn=self.wxn)
 
     def s1_walk(self, mem: Memory, va: int, mode: _Mode, steps: list[TraceStep],
-                af_updates: list[AFUpdate] | None) -> tuple[int, Leaf]:
-        """ASL ``AArch64.S1Translate`` with ``S1Walk``: (IPA or PA, leaf), or raises ``WalkFault``."""
+                af_updates: list[AFUpdate] | None, assured: list[bool] | None = None) -> tuple[int, Leaf]:
+        """ASL ``AArch64.S1Translate`` with ``S1Walk``: (IPA or PA, leaf), or raises ``WalkFault``;
+        ``assured[0]`` (when given) becomes the walk's Assured property (FEAT_THE, ASL ``s1assured``)."""
         st, fields, stop = mode.s1[va_range(va)]
         for mask, value, chk in fields:                 # the setup checks that look at the VA
             if va & mask != value:
@@ -580,6 +589,8 @@ class _Walker:
                 raise UnknownRegister(p.ttbr_name, va)
             raise WalkFault(Fault(stop.fault, stop.level, 1, reason=stop.reason(p, va, access, el)))
         through_s2 = st.through_s2
+        if assured is not None:                             # ASL AArch64.S1InitialTTWState: PnCH
+            assured[0] = p.pnch and through_s2              # (s2fs1mro is FALSE without stage 2)
         haft = p.haft                                       # FEAT_HAFT: table AF updates are per walk
         path_shift = None if haft else st.path_shift
         path_key = path = None
@@ -599,7 +610,7 @@ class _Walker:
             desc_addr = table | index * entry_bytes         # rules.descriptor_address
             if through_s2:
                 try:
-                    desc_pa, _ = self.s2_walk(mem, desc_addr, mode.s2_fetch, steps, level, af_updates)
+                    desc_pa, s2leaf = self.s2_walk(mem, desc_addr, mode.s2_fetch, steps, level, af_updates)
                 except WalkFault:
                     steps.append(TraceStep(1, level, table, index, desc_addr, None, None, "s2 fault",
                                            note="stage 2 fault on the stage 1 table walk"))
@@ -612,6 +623,8 @@ class _Walker:
                 node = st.node(mem, level, key, table, index, desc_addr, desc_pa, None)
             kind, step, addr, raw, stop, bits, note, leaves = node
             steps.append(step)
+            if assured is not None and assured[0] and raw is not None:
+                assured[0] = rules.s1_assured_step(True, s2_mro(s2leaf.perms), raw, p.pnch)
             if kind is table_kind:
                 if stop is not None:
                     raise WalkFault(Fault(stop.fault, level, 1, reason=stop.reason(p, raw, addr)))
@@ -660,7 +673,7 @@ class _Walker:
     def s2_walk(self, mem: Memory, ipa: int, run: _S2Run, steps: list[TraceStep], s1_level: int | None,
                 af_updates: list[AFUpdate] | None) -> tuple[int, Leaf]:
         """ASL ``AArch64.S2Translate`` with ``S2Walk``: (PA, leaf), or raises ``WalkFault``."""
-        st, fields, stop, plan_key, s1ptw, access, el = run
+        st, fields, stop, plan_key, s1ptw, access, el, s1assured = run
         for mask, value, chk in fields:                 # the setup checks that look at the IPA
             if ipa & mask != value:
                 stop = chk
@@ -707,7 +720,7 @@ class _Walker:
         if plan is None:
             # a stage 1 table fetch (s1ptw) reads its descriptor: S2AP read permission, then HCR_EL2.PTW
             checks = S2_WALK_LEAF_CHECKS if s1ptw else LEAF_CHECKS
-            judge = self.s2_judge(leaf, access, el, s1ptw)
+            judge = self.s2_judge(leaf, access, el, s1ptw, s1assured)
             per_address, chk = _checks_plan(checks, lambda chk: chk.test(p, raw, 0, judge))
             plan = plans[plan_key] = (_bit_fields(per_address, p, raw, judge), chk, judge)
         fields, chk, judge = plan
@@ -719,20 +732,33 @@ class _Walker:
             if s1ptw and leaf.af_update and af_updates is not None:
                 af_updates.append(AFUpdate(2, level, s1_level))
             return pa, leaf
+        flags = _perm_flags(chk, lambda: s2_permission_fault(leaf.perms, None if s1ptw else access, el0=el == 0,
+                                                             s1assured=s1assured))
         raise WalkFault(Fault(chk.fault, level, 2, s1ptw=s1ptw, ipa=ipa,
-                              reason=_leaf_reason(chk, 2, p, raw, pa, judge, leaf, access, el, False),
-                              **_perm_flags(chk, lambda: s2_permission_fault(leaf.perms, None if s1ptw else access,
-                                                                             el0=el == 0))))
+                              reason=(_assured_only_reason(leaf.perms, access, s1assured) if flags.get("assured_only")
+                                      else _leaf_reason(chk, 2, p, raw, pa, judge, leaf, access, el, False)),
+                              **flags))
 
     @staticmethod
-    def s2_judge(leaf: Leaf, access: Access | None, el: int, s1ptw: bool):
+    def s2_judge(leaf: Leaf, access: Access | None, el: int, s1ptw: bool, s1assured: bool = False):
         """The stage 2 permission check: True when ``leaf`` denies the access (for a stage 1
-        table fetch, the read it makes)."""
+        table fetch, the read it makes; ``s1assured``: after an Assured stage 1 translation)."""
         if s1ptw:
             return lambda _raw: not s2_check(leaf.perms, None, el0=False)   # the walk's read (S2AP, overlay)
         if access is None:
             return _never
-        return lambda _raw: not s2_check(leaf.perms, access, el0=el == 0)
+        return lambda _raw: not s2_check(leaf.perms, access, el0=el == 0, s1assured=s1assured)
+
+
+def _assured_only_reason(perms: S2Perms, access: Access | None, s1assured: bool) -> str:
+    """Why ASL ``AArch64.S2CheckPermissions`` took an AssuredOnly Permission fault."""
+    if perms.assured_only:
+        return ("the stage 2 page is AssuredOnly (descriptor bit 58, VTCR_EL2.AssuredOnly = 1) and the stage 1 "
+                "translation is not Assured" + ("" if s1assured else
+                                                " (TCR2_EL1.PnCH, Protected bit 52 and stage 2 MRO on every stage 1 "
+                                                "descriptor)"))
+    return (f"VTCR_EL2.GCSH = 1: the {access.value if access else 'GCS'} access needs a stage 2 AssuredOnly page "
+            "(descriptor bit 58)")
 
 
 _NO_FLAGS: dict[str, bool] = {}
@@ -867,6 +893,9 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
     stages = mode.stages
     steps: list[TraceStep] = []
     s1ptw_af: list[AFUpdate] | None = [] if walker.walk_af else None
+    # FEAT_THE: the stage 1 translation's Assured property (ASL AddressDescriptor.s1assured): FALSE
+    # with stage 1 disabled, and taken as FALSE for an IPA translated alone (the setup notes say so)
+    assured: list[bool] | None = [False] if walker.assured else None
     ipa = pa = s1 = s2 = attrs = fault = None
     notes: tuple[str, ...] = ()
     try:
@@ -876,12 +905,13 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
             ipa, attrs = _s1_disabled(setup, va, access)
             notes = ("stage 1 is disabled: the output address is the input address",)
         else:
-            ipa, s1 = walker.s1_walk(mem, va, mode, steps, s1ptw_af)
+            ipa, s1 = walker.s1_walk(mem, va, mode, steps, s1ptw_af, assured)
             attrs = s1.attrs
         if walker.s2 is None:
             pa = ipa
         elif stages != "1":
-            pa, s2 = walker.s2_walk(mem, ipa, mode.s2, steps, None, s1ptw_af)
+            pa, s2 = walker.s2_walk(mem, ipa, mode.s2_assured if assured and assured[0] else mode.s2, steps, None,
+                                    s1ptw_af)
             attrs = stage2_attributes(setup, attrs, s2, stages, access)
     except WalkFault as stop:
         fault = stop.fault

@@ -319,6 +319,104 @@ def test_s2_haft_needs_ha_and_feat_haft():
     assert s.s2.haft and any(u.table for u in translate(s, mem, 0x40_0000).af_updates)
 
 
+# --------------------------------------------------------------------------- FEAT_THE: stage 2 AssuredOnly
+
+VTCR_ASSUREDONLY, VTCR_S2PIE, VTCR_GCSH = 1 << 34, 1 << 36, 1 << 40
+S2PIR_MRO_AT_1 = 0b0010 << 4        # S2PIR_EL2[1] = MRO: read, and writable only by the hardware/RCW
+
+
+def _assured_setup(*, pnch: bool, protected: bool = True, s2pir: int = S2PIR_MRO_AT_1, assured_page: bool = True):
+    """VA 0x40_0000 -> IPA 0x1000_0000 -> PA 0x9000_0000, every stage 2 page with S2AP = 0b01 (read
+    only: PIIndex 1 under S2PIE); ``assured_page``: the data page's stage 2 descriptor has bit 58
+    (AssuredOnly) set; ``protected``: every stage 1 descriptor has bit 52 (Protected) set."""
+    ts = two_stage()
+    ts.map(0x40_0000, 0x1000_0000, PAGE, S1Attrs(), pa=0x9000_0000, s2_attrs=S2Attrs(s2ap=0b01))
+    regs = ts.registers(regs={"HCR_EL2": 1})
+    regs["VTCR_EL2"] |= VTCR_ASSUREDONLY | VTCR_S2PIE
+    regs["S2PIR_EL2"] = s2pir
+    regs["TCR2_EL1"] = int(pnch)                               # PnCH [0]
+    t = translate(setup_from_registers(regs), ts.memory(), 0x40_0000)
+    for step in t.steps:
+        if step.stage == 1 and protected:
+            ts.s1.write(step.desc_addr, step.raw | 1 << 52)
+    if assured_page:
+        leaf = [st for st in t.steps if st.stage == 2][-1]
+        ts.s2.write(leaf.desc_pa, leaf.raw | 1 << 58)
+    return regs, ts.memory()
+
+
+def test_s2_assured_only_faults_unless_stage1_is_assured():
+    """ASL ``AArch64.S2CheckPermissions``: an access (not a stage 1 table walk) to a page whose
+    ``s2assuredonly`` is 1 (desc[58] with VTCR_EL2.AssuredOnly: ``AArch64.S2NextWalkStateLeaf``)
+    is a Permission fault with ``fault.assuredonly`` unless ``ipa.s1assured``: the stage 1 walk
+    started Assured (TCR2_EL1.PnCH, ``AArch64.S1InitialTTWState``) and every descriptor kept it
+    (``AArch64.S1NextWalkStateTable``/``Leaf``: Protected bit 52 and ``s2fs1mro``, the stage 2 MRO
+    of its fetch)."""
+    from pgwalk.perms import Access
+    regs, mem = _assured_setup(pnch=True)
+    setup = setup_from_registers(regs)
+    assert setup.s2.perm.assuredonly and any("bit 58 is AssuredOnly" in n for n in setup.notes)
+    ok = translate(setup, mem, 0x40_0000, access=Access.READ)
+    assert ok.ok and ok.pa == 0x9000_0000                     # Assured: permitted
+    for why, kw in (("PnCH = 0", dict(pnch=False)), ("a descriptor not Protected", dict(pnch=True, protected=False)),
+                    ("stage 2 RO, not MRO, under the tables", dict(pnch=True, s2pir=0b1000 << 4))):
+        r, m = _assured_setup(**kw)
+        t = translate(setup_from_registers(r), m, 0x40_0000, access=Access.READ)
+        f = t.fault
+        assert f is not None and f.type is FaultType.PERMISSION and f.stage == 2 and f.level == 3, why
+        assert f.assured_only and not f.overlay and not f.s1ptw and "AssuredOnly" in f.reason, why
+        assert f.iss2 >> 7 & 1, why                            # ISS2.AssuredOnly [7]
+        assert translate(setup_from_registers(r), m, 0x40_0000, access=Access.ANY).fault.assured_only, why
+        par = at(r, m, "S12E1R", 0x40_0000).par
+        assert PAR_EL1_FAULT["AssuredOnly"].get(par) == 1, why
+        # a page without the attribute: no AssuredOnly check
+        r2, m2 = _assured_setup(assured_page=False, **kw)
+        assert translate(setup_from_registers(r2), m2, 0x40_0000, access=Access.READ).ok, why
+        # no permission judged (access None): no fault
+        assert translate(setup_from_registers(r), m, 0x40_0000).ok, why
+    # FEAT_THE not implemented: VTCR_EL2.AssuredOnly has no effect
+    r, m = _assured_setup(pnch=False)
+    s = setup_from_registers({**r, "ID_AA64PFR1_EL1": 0})
+    assert not s.s2.perm.assuredonly and translate(s, m, 0x40_0000, access=Access.READ).ok
+    assert any("AssuredOnly = 1 has no effect" in n for n in s.notes)
+
+
+def test_s2_assured_only_stage2_alone_and_bulk():
+    """A stage-2-only translation has no stage 1 translation: taken as not Assured (ASL: an
+    ``AddressDescriptor`` is made with ``s1assured`` FALSE, as with stage 1 disabled), noted.  The
+    vectorised walk does not judge the check: it refuses rather than answer without it."""
+    from pgwalk.errors import InputError
+    from pgwalk.perms import Access
+    regs, mem = _assured_setup(pnch=True)
+    setup = setup_from_registers(regs)
+    t = translate(setup, mem, 0x1000_0000, stages="2", access=Access.READ)
+    assert t.fault is not None and t.fault.assured_only
+    with pytest.raises(InputError, match="AssuredOnly"):
+        bulk_at(regs, mem, "S12E1R", [0x40_0000])
+    # stage 1 alone never meets the check (stage 1 table walks are exempt): bulk answers
+    assert int(bulk_at(regs, mem, "S1E1R", [0x40_0000]).par[0]) == at(regs, mem, "S1E1R", 0x40_0000).par
+
+
+def test_s2_gcsh_gcs_access_needs_assured_only_page():
+    """ASL ``AArch64.S2CheckPermissions``: with FEAT_GCS and VTCR_EL2.GCSH = 1 a GCS access from EL1
+    to a page whose ``s2assuredonly`` is 0 is a Permission fault with ``fault.assuredonly``; from
+    EL0, or a non-GCS access, it is not."""
+    from pgwalk.perms import Access
+    ts = two_stage()
+    ts.map(0x40_0000, 0x1000_0000, PAGE, S1Attrs(), pa=0x9000_0000)
+    regs = ts.registers(regs={"HCR_EL2": 1})
+    regs["VTCR_EL2"] |= VTCR_GCSH
+    mem = ts.memory()
+    IPA = 0x1000_0000
+    setup = setup_from_registers(regs)
+    t = translate(setup, mem, IPA, stages="2", access=Access.GCS_READ, el=1)
+    assert t.fault is not None and t.fault.assured_only and t.fault.stage == 2 and "GCSH" in t.fault.reason
+    assert translate(setup, mem, IPA, stages="2", access=Access.READ, el=1).ok
+    assert translate(setup, mem, IPA, stages="2", access=Access.GCS_READ, el=0).fault is None
+    s = setup_from_registers({**regs, "ID_AA64PFR1_EL1": 0})   # FEAT_GCS not implemented: GCSH not read
+    assert translate(s, mem, IPA, stages="2", access=Access.GCS_READ, el=1).ok
+
+
 # --------------------------------------------------------------------------- FEAT_THE: said, not modelled
 
 def test_the_controls_are_named_as_not_modelled():
@@ -332,6 +430,6 @@ def test_the_controls_are_named_as_not_modelled():
     regs["VTCR_EL2"] |= 1 << 34 | 1 << 35 | 1 << 41       # AssuredOnly, TL1, TL0
     regs["TCR2_EL1"] = 1                                   # PnCH
     notes = "\n".join(setup_from_registers(regs).notes)
-    assert "VTCR_EL2.AssuredOnly = 1 is not modelled" in notes and "bit 58" in notes
+    assert "VTCR_EL2.AssuredOnly = 1 is not modelled" not in notes and "bit 58 is AssuredOnly" in notes
     assert "VTCR_EL2.TL0 = 1 is not modelled" in notes and "VTCR_EL2.TL1 = 1 is not modelled" in notes
     assert "TCR2_EL1.PnCH = 1 is not modelled" in notes
