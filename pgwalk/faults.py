@@ -196,8 +196,8 @@ class Fault:
     :ivar dirty_bit: a Permission fault caused by the dirty state under permission indirection
         (ASL ``FaultRecord.dirtybit``: ISS2.DirtyBit, PAR_EL1.DirtyBit)
     :ivar assured_only: a stage 2 Permission fault caused by AssuredOnly (FEAT_THE; ASL
-        ``FaultRecord.assuredonly``: ISS2.AssuredOnly, PAR_EL1.AssuredOnly); pgwalk does not
-        model AssuredOnly and never sets it
+        ``FaultRecord.assuredonly``: ISS2.AssuredOnly, PAR_EL1.AssuredOnly), set by the scalar walk
+        (:func:`pgwalk.perms.s2_permission_fault`; the vectorised walk refuses such setups)
     """
 
     type: FaultType

@@ -391,6 +391,10 @@ def test_s2_assured_only_stage2_alone_and_bulk():
     setup = setup_from_registers(regs)
     t = translate(setup, mem, 0x1000_0000, stages="2", access=Access.READ)
     assert t.fault is not None and t.fault.assured_only
+    # stage 1 disabled (SCTLR_EL1.M = 0): ASL CreateAddressDescriptor, s1assured FALSE, even with PnCH
+    off = setup_from_registers({**regs, "SCTLR_EL1": regs["SCTLR_EL1"] & ~1})
+    t = translate(off, mem, 0x1000_0000, access=Access.READ)
+    assert t.s1_disabled and t.fault is not None and t.fault.assured_only
     with pytest.raises(InputError, match="AssuredOnly"):
         bulk_at(regs, mem, "S12E1R", [0x40_0000])
     # stage 1 alone never meets the check (stage 1 table walks are exempt): bulk answers
