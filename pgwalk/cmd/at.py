@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .common import image_options, register_options
@@ -123,7 +125,7 @@ def _run_one(op_text, va_text, images, regs_file, reg_values, granule, va_bits, 
 
         d["captured_decode"] = par_decode(captured)
     if as_json:
-        click.get_text_stream("stdout").write(json.dumps(d) + "\n")
+        sys.stdout.write(json.dumps(d) + "\n")
     else:
         _render_one(_console(), d, res, captured, diff, trace=not no_trace)
     return 1 if diff is not None and not diff.match else 0
@@ -282,7 +284,7 @@ def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan,
     batch = ATBatch(ctx.memory, ctx.registers, pan=pan, exec_el=exec_el, explain=explain,
                     trace=trace and as_json, where=where)
     batch.validate(lines)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     counts: collections.Counter = collections.Counter()
     rows = []
     if scalar or len(lines) < BULK_MIN_LINES:

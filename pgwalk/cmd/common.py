@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -213,9 +214,9 @@ class _TextAsBytes:
 
 def _stdin_bytes():
     try:
-        stream = click.get_binary_stream("stdin")
-    except RuntimeError:                        # a text-only stdin (tests, embedding)
-        return _TextAsBytes(click.get_text_stream("stdin"))
+        stream = sys.stdin.buffer
+    except AttributeError:                        # a text-only stdin (tests, embedding)
+        return _TextAsBytes(sys.stdin)
     return stream
 
 

@@ -386,8 +386,8 @@ def _open_log(path: str):
     """``(stream, bytes read from it already, close)``: the log, read decompressed when compressed."""
     if path == "-":
         try:
-            stdin = click.get_binary_stream("stdin")
-        except RuntimeError:
+            stdin = sys.stdin.buffer
+        except AttributeError:
             return _EncodedText(sys.stdin), b"", False
         from ..inputs import open_stdin
 
@@ -409,7 +409,7 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
         walk_fn, walk_note = _walker_for(image)
     stream, head, close = _open_log(path)
     con = None if as_json or linux or short else _output()
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     n_reports = n_dup = total_d = total_p = 0
     disagree = False
     try:

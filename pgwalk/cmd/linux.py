@@ -22,6 +22,8 @@ Exit status: 0 every address converted, 1 some had no answer, 2 bad input.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 __all__ = ["vtop", "ptov"]
@@ -87,7 +89,7 @@ def vtop(dump, addresses, as_json, reg_values):
             where = r.how + (f", {r.label}" if r.label and r.label != r.how else "")
             click.echo(f"{va:#018x} -> PA {r.pa:#x} ({where})")
             if r.reason:                    # stdout holds the records; the note goes to stderr
-                click.get_text_stream("stdout").flush()
+                sys.stdout.flush()
                 click.echo(f"pgwalk: note: {va:#x}: {r.reason}", err=True)
         else:
             click.echo(f"{va:#018x} -> no PA" + (f" [{r.label}]" if r.label else "") + f": {r.reason}")

@@ -39,7 +39,7 @@ def color_mode() -> str:
 
 def stdout_is_terminal() -> bool:
     """Whether stdout is an interactive terminal (layout follows this, not ``--color``)."""
-    stream = click.get_text_stream("stdout")
+    stream = sys.stdout
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

@@ -6,6 +6,8 @@ dump, a target read error: each run is named, never shown as zeros), 2 bad input
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .common import image_options, register_options
@@ -72,7 +74,7 @@ def read(address, length, images, regs_file, reg_values, granule, va_bits, root,
         click.echo(f"pgwalk: note: {note}", err=True)
     if raw:
         return _raw(pieces)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if fmt == "string":
         return _string(pieces, out)
     return _dump(pieces, out, fmt, big, show_pa=not physical)
@@ -91,7 +93,7 @@ def _missing_line(p) -> str:
 def _raw(pieces) -> int:
     from ..errors import InputError
 
-    stream = click.get_binary_stream("stdout")
+    stream = sys.stdout.buffer
     written = 0
     for p in pieces:
         if not p.ok:

@@ -8,6 +8,7 @@ only on those paths.
 from __future__ import annotations
 
 import re
+import sys
 
 import click
 
@@ -269,7 +270,7 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
 
     console = None
     any_fault = False
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if fmt is None:                 # text: notes on stderr, stdout only records
         print_notes(notes)
         general, notes = set(notes), ()
@@ -349,11 +350,11 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
 
     blocks = Tracked(blocks, len(vas), "translating", "addresses", weight=len, quiet_on_terminal=True)   # stderr, a tty
     _note(notes)
-    text = click.get_text_stream("stdout")
+    text = sys.stdout
     text.flush()
     try:
-        binary = click.get_binary_stream("stdout")
-    except RuntimeError:                            # a text-only stdout (tests, embedding)
+        binary = sys.stdout.buffer
+    except AttributeError:                            # a text-only stdout (tests, embedding)
         binary = None
     fd = _fileno(binary)
     if fd is None:
@@ -423,7 +424,7 @@ def _reverse(setup, mem, pas, stages, fmt, notes) -> int:
     query, res = reverse_map(setup, mem, pas, stages=stages)
     counts = np.bincount(query, minlength=len(pas))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).tolist()
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     console = _console() if fmt is None else None
     _note(notes)
     if fmt == "csv":
