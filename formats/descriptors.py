@@ -77,6 +77,10 @@ NDIRTY = Field("nDirty", 7, 7, "not dirty (with permission indirection; AP[2] ot
 S1_POINDEX = Field("POIndex", 62, 60, "permission overlay index (FEAT_S1POE)")
 #: FEAT_S2POE: the stage 2 overlay index, desc[62:59]
 S2_POINDEX = Field("S2POIndex", 62, 59, "stage 2 permission overlay index (FEAT_S2POE)")
+#: FEAT_THE: a stage 2 leaf's AssuredOnly attribute (with VTCR_EL2.AssuredOnly = 1; a bit of SW otherwise)
+S2_ASSUREDONLY = Field("AssuredOnly", 58, 58, "stage 2 AssuredOnly attribute (FEAT_THE)")
+#: FEAT_THE: a stage 1 descriptor's Protected attribute (with TCR2_ELx.PnCH = 1; Contiguous otherwise)
+S1_PROTECTED = Field("Protected", 52, 52, "Protected attribute (FEAT_THE, PnCH)")
 assert PI_INDEX_BITS == (S1_LEAF["AP"].lsb, S1_LEAF["DBM"].lsb, S1_LEAF["PXN"].lsb, S1_LEAF["UXN"].lsb)
 
 

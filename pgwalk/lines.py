@@ -20,6 +20,7 @@ import numpy as np
 from . import rules as R
 from .formats import descriptors as D
 from .bulk import FAULT_TYPES, BulkTranslation
+from .perms import PERM_FAULT_KINDS
 from .report import CSV_COLUMNS, csv_line, csv_row
 from .writer import stream_fd, write_all
 from .values import byte_windows, void_dtype
@@ -35,7 +36,7 @@ _FK_STAGE = _FK_LEVEL + 3                                 # fault level + 2 is 0
 _FK_S1PTW = _FK_STAGE + 2
 _FK_NII = _FK_S1PTW + 1
 _FK_PKIND = _FK_NII + 1                                   # the kind of Permission fault (its flags)
-_K_FAULT_BITS = _FK_PKIND + 2
+_K_FAULT_BITS = _FK_PKIND + (len(PERM_FAULT_KINDS) - 1).bit_length()
 _HEX_DIGITS = 16
 _ND_BITS = 5                                  # digit counts 0..16
 _SLOTS = 4                                    # va, ipa, pa, fault ipa

@@ -430,7 +430,6 @@ def pi_index(raw: Any) -> Any:
 
 
 _ATTRINDX = D.S1_LEAF["AttrIndx"]
-_ATTRINDX_3 = D.S1_LEAF["PBHA"].lsb          # FEAT_AIE: AttrIndx[3] is desc[59] (PBHA[0] otherwise)
 
 
 def s1_attr_index(raw: Any, aie: bool) -> Any:
@@ -439,7 +438,7 @@ def s1_attr_index(raw: Any, aie: bool) -> Any:
     as AttrIndx[3] (4 bits: 8..15 select ``MAIR2_ELx``, :func:`pgwalk.attrs.mair_attr`)."""
     idx = _field(raw, _ATTRINDX)
     if aie:
-        idx = idx | (((raw >> _k(raw, _ATTRINDX_3)) & _k(raw, 1)) << _k(raw, _ATTRINDX.width))
+        idx = idx | (_field(raw, D.ATTRINDX_3) << _k(raw, _ATTRINDX.width))
     return idx
 
 
@@ -489,16 +488,10 @@ def s2_compute_permissions(raw: int, *, hd: bool, xnx: bool, perm: S2PermParams)
     ``walkparams.assuredonly``, ASL ``AArch64.S2NextWalkStateLeaf``) and VTCR_EL2.GCSH."""
     perms = _s2_perms(_field(raw, _S2AP), _field(raw, _S2XN), bool(_field(raw, _S2DBM)), _field(raw, D.S2_POINDEX),
                       hd, xnx, perm)
-    assured_only = perm.assuredonly and bool((raw >> S2_ASSUREDONLY_BIT) & 1)
+    assured_only = perm.assuredonly and bool(_field(raw, D.S2_ASSUREDONLY))
     if assured_only or perm.gcsh:
         perms = replace(perms, assured_only=assured_only, gcsh=perm.gcsh)
     return perms
-
-
-#: FEAT_THE: a stage 2 leaf's AssuredOnly bit (VTCR_EL2.AssuredOnly = 1; ASL ``S2NextWalkStateLeaf``)
-#: and a stage 1 descriptor's Protected bit (TCR2_ELx.PnCH = 1; ``S1NextWalkStateTable``/``Leaf``)
-S2_ASSUREDONLY_BIT = 58
-PROTECTED_BIT = 52
 
 
 def s1_assured_step(assured: bool, s2fs1mro: bool, raw: int, pnch: bool) -> bool:
@@ -507,7 +500,7 @@ def s1_assured_step(assured: bool, s2fs1mro: bool, raw: int, pnch: bool) -> bool
     translation of the descriptor's fetch was MostlyReadOnly (``s2fs1mro``,
     :func:`pgwalk.perms.s2_mro`) and the descriptor is Protected (bit 52, with ``pnch``).  The
     walk starts Assured when TCR2_ELx.PnCH = 1 (``AArch64.S1InitialTTWState``)."""
-    return assured and s2fs1mro and pnch and bool((raw >> PROTECTED_BIT) & 1)
+    return assured and s2fs1mro and pnch and bool(_field(raw, D.S1_PROTECTED))
 
 
 def s1_leaf_permissions(p: Any, raw: int, ap_table: int, uxn_table: bool, pxn_table: bool) -> S1Perms:
