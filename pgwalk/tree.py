@@ -173,7 +173,7 @@ from .errors import InputError, NotInImage
 from .faults import Fault
 from .formats import descriptors as D
 from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name, oa_out_of_range
-from .perms import Access, S1Perms, S2Perms, s1_check, s1_rwx_text, s2_check
+from .perms import Access, S1Perms, S2Perms, rwx_text, s1_check, s1_rwx_text, s2_check
 from .rules import (
     S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, s1_walk_through_s2, descriptor_types, hierarchical_attrs,
     leaf_base, level_shift, next_table_base, pi_index, stage_oa, table_attr_bits, table_entries, table_index, tree_disabled,
@@ -604,7 +604,7 @@ def _feature_key_mask(tree: TreeParams) -> int:
     mask = 0
     if tree.stage == 1 and tree.s1 is not None:
         if tree.s1.aie:
-            mask |= 1 << D.S1_LEAF["PBHA"].lsb
+            mask |= D.ATTRINDX_3.mask
         if tree.s1.perm.overlay:
             mask |= D.S1_POINDEX.mask
     elif tree.stage == 2 and tree.setup is not None and tree.setup.s2 is not None and tree.setup.s2.perm.s2poe:
@@ -1781,10 +1781,6 @@ def _stage2_dict(out: Stage2, s2_level: int | None, s2_raw: int | None, fwb: boo
     }
 
 
-def _rwx(t: tuple[bool, ...]) -> str:
-    return "".join(c if ok else "-" for c, ok in zip("rwx", t))
-
-
 def leaf_indirection(a: LeafAttrs | None, raw: int, tree: TreeParams) -> dict[str, Any] | None:
     """The ``indirection`` member of a leaf record: the descriptor's PIIndex and POIndex (ASL
     ``AArch64.S1ApplyOutputPerms``/``S2ApplyOutputPerms``, :func:`~pgwalk.rules.pi_index`), the
@@ -1822,9 +1818,9 @@ def leaf_indirection(a: LeafAttrs | None, raw: int, tree: TreeParams) -> dict[st
                 words.append(f"PIRE0 {PIR_TEXT[p.upi]}")
         ovl = {}
         if p.p_overlay is not None:
-            ovl[f"el{1 if p.two_el else tree.el}"] = _rwx(p.p_overlay)
+            ovl[f"el{1 if p.two_el else tree.el}"] = rwx_text(*p.p_overlay)
         if p.u_overlay is not None:
-            ovl["el0"] = _rwx(p.u_overlay)
+            ovl["el0"] = rwx_text(*p.u_overlay)
         if ovl:
             out["overlay"] = ovl
         if po is not None:
@@ -1835,8 +1831,8 @@ def leaf_indirection(a: LeafAttrs | None, raw: int, tree: TreeParams) -> dict[st
         words.append(f"S2PIR {S2PIR_TEXT[p.s2pi]}")
         if p.overlay is not None:
             r, w, x1, x0, _wm = p.overlay
-            out["overlay"] = {"stage2_el1": _rwx((r, w, x1)), "stage2_el0": _rwx((r, w, x0))}
-            words.append(f"PO {po} S2 {_rwx((r, w, x1))}/{_rwx((r, w, x0))}")
+            out["overlay"] = {"stage2_el1": rwx_text(r, w, x1), "stage2_el0": rwx_text(r, w, x0)}
+            words.append(f"PO {po} S2 {rwx_text(r, w, x1)}/{rwx_text(r, w, x0)}")
     out["text"] = " ".join(words)
     return out
 
