@@ -35,7 +35,7 @@ from .formats.fields import Layout
 from .memory_protocol import Memory
 from .params import (FINAL_LEVEL, Regime, S1PermParams, S1WalkParams, S2PermParams, S2WalkParams,
                      TranslationSetup)
-from .perms import Access, S1Perms, S2Perms, s1_check, s1_permission_fault, s2_check, s2_mro, \
+from .perms import S2PIR_TEXT, Access, S1Perms, S2Perms, s1_check, s1_permission_fault, s2_check, s2_mro, \
     s2_permission_fault
 from . import rules
 from .rules import (DESCRIPTOR_BYTES, LEAF_CHECKS, S1_SETUP_CHECKS, S2_SETUP_CHECKS, S2_WALK_LEAF_CHECKS, TABLE_CHECKS,
@@ -793,10 +793,11 @@ def _toplevel_reason(perms: S2Perms, varange: int | None) -> str:
     why = (f"VTCR_EL2.TL{n} = 1 needs TopLevel{n}" if (perms.tl1 if n else perms.tl0) and not
            (perms.toplevel1 if n else perms.toplevel0) else f"VTCR_EL2.TL{1 - n} = 1 keeps a TopLevel{1 - n}-only page "
                                                             f"from TTBR{n} walks")
-    entry = (f"S2PIR_EL2[{perms.pi_index}] = {perms.s2pi:#06b}" if perms.indirect and perms.s2pi is not None
-             else "direct stage 2 permissions")
-    return (f"the stage 1 top-level table of a TTBR{n} walk is fetched from a stage 2 page with {page} "
-            f"({entry}{'' if perms.po_index is None else f', S2POIndex {perms.po_index}'}): {why}")
+    entry = (f"S2PIR_EL2[{perms.pi_index}] = {perms.s2pi:#06b}, {S2PIR_TEXT[perms.s2pi]}"
+             if perms.indirect and perms.s2pi is not None else "direct stage 2 permissions")
+    if perms.po_index is not None:
+        entry += f"; S2POIndex {perms.po_index}"
+    return f"the stage 1 top-level table of a TTBR{n} walk is on a stage 2 page with {page} ({entry}): {why}"
 
 
 def _assured_only_reason(perms: S2Perms, access: Access | None, s1assured: bool) -> str:
