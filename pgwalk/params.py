@@ -536,6 +536,12 @@ def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features,
                      "AssuredOnly check (the Assured property) and for RCWS instructions, which pgwalk does not run")
     elif t["PnCH"]:
         notes.append(f"{name}.PnCH = 1 has no effect: FEAT_THE is not implemented (bit 52 is Contiguous)")
+    if regime is Regime.EL10 and features.the:
+        for n in (0, 1):
+            if t.get(f"FNGNA{n}"):
+                notes.append(f"{name}.FNGNA{n} = 1 is not modelled (FEAT_THE): with PnCH and stage 2 on, a TTBR{n} "
+                             "translation that is not Assured is non-global (ASL AArch64.S1NextWalkStateLeaf); "
+                             "pgwalk reports nG from the descriptor")
     return perm, aie, haft, pnch
 
 

@@ -277,3 +277,12 @@ def test_contiguous_bit_res0_levels():
     assert [R.contiguous_bit(c, g, lv) for g, lv in ((12, 0), (14, 1), (16, 1))] == [False] * 3
     assert [R.contiguous_bit(c, g, lv) for g, lv in ((12, 1), (12, 2), (12, 3), (14, 2), (16, 2), (16, 3))] == [True] * 6
     assert not R.contiguous_bit(0, 12, 3) and not R.contiguous_bit(c, 12, 3, pnch=True)
+
+
+def test_fngna_is_said_not_modelled():
+    """TCR2_EL1.FNGNA0/1 (FEAT_THE: non-global unless Assured, ASL ``AArch64.S1NextWalkStateLeaf``) is
+    not modelled: a note says so, and nothing is said without FEAT_THE."""
+    setup, _ = _pnch_tree(1 | 1 << 21)
+    assert any("TCR2_EL1.FNGNA1 = 1 is not modelled" in n for n in setup.notes)
+    setup, _ = _pnch_tree(1 | 1 << 21, {"ID_AA64PFR1_EL1": 0})
+    assert not any("FNGNA" in n for n in setup.notes)
