@@ -633,7 +633,8 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
                          f"never with direct stage 2 permissions), and a TTBR{1 - n} walk's top-level table not from "
                          f"a TopLevel{n}-only page, else a stage 2 Permission fault with TopLevel = 1 (ASL "
                          f"AArch64.S2CheckPermissions); it also lets a TTBR{n} walk be Assured "
-                         "(AArch64.S1InitialTTWState); the vectorised walk does not judge it")
+                         "(AArch64.S1InitialTTWState); the vectorised walk and dump-tree's stage 2 lookups of "
+                         "table fetches do not judge it")
         elif t[fld]:
             notes.append(f"VTCR_EL2.{fld} = 1 has no effect: FEAT_THE is not implemented")
     if perm.assuredonly:
