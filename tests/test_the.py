@@ -286,3 +286,14 @@ def test_fngna_is_said_not_modelled():
     assert any("TCR2_EL1.FNGNA1 = 1 is not modelled" in n for n in setup.notes)
     setup, _ = _pnch_tree(1 | 1 << 21, {"ID_AA64PFR1_EL1": 0})
     assert not any("FNGNA" in n for n in setup.notes)
+
+
+def test_toplevel_is_checked_before_assured_only():
+    """``AArch64.S2CheckPermissions``, ``AccessType_TTW``: the TopLevel branches come before the
+    AssuredOnly one, so a top-level fetch from an AssuredOnly page without TopLevel0, by a walk not
+    Assured, is flagged TopLevel alone; a lower-level fetch from it, AssuredOnly."""
+    from dataclasses import replace
+    p = replace(_s2perms(MRO << 4, tl0=True), assured_only=True)
+    assert s2_permission_fault(p, None, el0=False, toplevel=0, s1assured=False) is PermFault.TOPLEVEL
+    assert s2_permission_fault(p, None, el0=False, toplevel=None, s1assured=False) is PermFault.ASSURED_ONLY
+    assert s2_permission_fault(p, None, el0=False, toplevel=None, s1assured=True) is None
