@@ -1037,7 +1037,7 @@ def _refuse_the_fetch_checks(setup: TranslationSetup, stages: str) -> None:
     if perm.tl0 or perm.tl1 or perm.assuredonly:
         what = "VTCR_EL2.TL0/TL1 = 1" if perm.tl0 or perm.tl1 else "VTCR_EL2.AssuredOnly = 1"
         raise InputError(f"{what}: the vectorised walk does not judge the FEAT_THE checks of stage 1 table fetches; "
-                         "translate these addresses with the scalar walk (pgwalk.walk.translate, or without --batch)")
+                         "translate these addresses with the scalar walk (pgwalk.walk.translate, or --scalar)")
 
 
 class _Engine:
