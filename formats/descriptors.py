@@ -96,10 +96,13 @@ def _address_fields(lsb: int, ds: bool, lpa64: bool, table: bool) -> list[Field]
 
 
 @lru_cache(maxsize=None)
-def s1_table_layout(granule_shift: int, ds: bool, lpa64: bool) -> Layout:
-    """Stage 1 table descriptor (ARM Table D8-50)."""
+def s1_table_layout(granule_shift: int, ds: bool, lpa64: bool, pnch: bool = False) -> Layout:
+    """Stage 1 table descriptor (ARM Table D8-50); with ``pnch`` (TCR2_ELx.PnCH, FEAT_THE) bit 52
+    is the Protected attribute (an ignored bit otherwise)."""
     rows = [VALID, TYPE] + _address_fields(granule_shift, ds, lpa64, True)
     rows += list(S1_TABLE.values())
+    if pnch:
+        rows.append(S1_PROTECTED)
     return Layout("S1 table descriptor", tuple(rows))
 
 
@@ -130,12 +133,16 @@ def _leaf_rows(leaf_shift: int, ds: bool, lpa64: bool, attrs: dict[str, Field], 
 ATTRINDX_3 = Field("AttrIndx3", 59, 59, "MAIR2 attribute index bit, AttrIndx[3] (FEAT_AIE)")
 
 
-def _s1_leaf_fields(poe: bool, aie: bool) -> dict[str, Field]:
+def _s1_leaf_fields(poe: bool, aie: bool, pnch: bool = False) -> dict[str, Field]:
     """The stage 1 leaf fields with desc[62:59] as the enables in use make them: POIndex
-    (FEAT_S1POE), AttrIndx[3] (FEAT_AIE), PBHA for the bits neither takes."""
-    if not (poe or aie):
+    (FEAT_S1POE), AttrIndx[3] (FEAT_AIE), PBHA for the bits neither takes; and bit 52 Protected
+    instead of Contiguous with PnCH (FEAT_THE)."""
+    if not (poe or aie or pnch):
         return S1_LEAF
-    fields = {k: v for k, v in S1_LEAF.items() if k not in ("PBHA", "IGN63")}
+    fields = {k: (S1_PROTECTED if k == "Contiguous" and pnch else v) for k, v in S1_LEAF.items()}
+    if not (poe or aie):
+        return fields
+    fields = {k: v for k, v in fields.items() if k not in ("PBHA", "IGN63")}
     if poe:
         fields["POIndex"] = S1_POINDEX
     else:
@@ -147,15 +154,16 @@ def _s1_leaf_fields(poe: bool, aie: bool) -> dict[str, Field]:
 
 @lru_cache(maxsize=None)
 def s1_leaf_layout(leaf_shift: int, ds: bool, lpa64: bool, block: bool, poe: bool = False,
-                   aie: bool = False) -> Layout:
+                   aie: bool = False, pnch: bool = False) -> Layout:
     """Stage 1 block or page descriptor (ARM Table D8-52).
 
     :param leaf_shift: log2 of the block or page size
     :param poe: an overlay is on (FEAT_S1POE): desc[62:60] is POIndex
     :param aie: FEAT_AIE is on: desc[59] is AttrIndx[3]
+    :param pnch: TCR2_ELx.PnCH = 1 (FEAT_THE): bit 52 is Protected, not Contiguous
     """
     return Layout("S1 block descriptor" if block else "S1 page descriptor",
-                  tuple(_leaf_rows(leaf_shift, ds, lpa64, _s1_leaf_fields(poe, aie), block)))
+                  tuple(_leaf_rows(leaf_shift, ds, lpa64, _s1_leaf_fields(poe, aie, pnch), block)))
 
 
 @lru_cache(maxsize=None)

@@ -86,7 +86,7 @@ def encode_par(t: Translation, *, secure: bool = False, feat_xs: bool = False) -
     if t.fault is not None:
         f = t.fault
         return pack_par(True, fst=f.fsc, s1ptw=f.s1ptw, stage2=f.stage == 2, overlay=f.overlay,
-                        dirty_bit=f.dirty_bit, assured_only=f.assured_only)
+                        dirty_bit=f.dirty_bit, assured_only=f.assured_only, toplevel=f.toplevel)
     out = t.output
     if t.attrs is None:
         raise _unknown_mair(t.regime, t.va)

@@ -1027,6 +1027,19 @@ def _refuse_assured_only(perm: Any, access: Access) -> None:
                          "translate these addresses with the scalar walk (pgwalk.walk.translate, or without --batch)")
 
 
+def _refuse_the_fetch_checks(setup: TranslationSetup, stages: str) -> None:
+    """FEAT_THE's checks of stage 1 table fetches (ASL ``AArch64.S2CheckPermissions``, the
+    ``AccessType_TTW`` branch: VTCR_EL2.TL0/TL1 TopLevel, and AssuredOnly with the walk's Assured
+    property so far) are judged by the scalar walk only: raise :class:`~pgwalk.errors.InputError`."""
+    perm = setup.s2.perm if setup.s2 is not None else None
+    if perm is None or stages == "2" or not setup.s1_enabled or not R.s1_walk_through_s2(setup.regime, True):
+        return
+    if perm.tl0 or perm.tl1 or perm.assuredonly:
+        what = "VTCR_EL2.TL0/TL1 = 1" if perm.tl0 or perm.tl1 else "VTCR_EL2.AssuredOnly = 1"
+        raise InputError(f"{what}: the vectorised walk does not judge the FEAT_THE checks of stage 1 table fetches; "
+                         "translate these addresses with the scalar walk (pgwalk.walk.translate, or --scalar)")
+
+
 class _Engine:
     """Everything :func:`translate_many` decides once per call."""
 
@@ -1040,6 +1053,7 @@ class _Engine:
         self.pan = pan
         if setup.s2 is not None and stages != "1" and access is not None:
             _refuse_assured_only(setup.s2.perm, access)
+        _refuse_the_fetch_checks(setup, stages)
         self.s2st = _s2_stage(setup)
         pa_max = setup.features.pa_max
         self.s1st = [_Stage.make(1, p, pa_max) if p.start_level is not None and not p.config_fault else None

@@ -523,6 +523,8 @@ def _dabt(b: _Builder, r: EsrReport) -> None:
             if f.name in ("WU", "PFV"):
                 ok = _is_sea(dfsc)
                 b.add(f, valid=ok, why="only for external aborts (DFSC 0b010000, 0b01001x, 0b0101xx)")
+            elif f.name == "TopLevel":
+                b.add(f, valid=_is_permission(dfsc), why="only for Permission faults")
             else:
                 b.add(f)
     b.add(L["VNCR"], note="" if r.el in (None, 2) else "only set in ESR_EL2")
@@ -557,14 +559,14 @@ def _dabt(b: _Builder, r: EsrReport) -> None:
     if not wnr_ok:
         access = "atomic or exclusive access"
     r.summary = f"{fsc_text(info)} on a {access}"
-    _abort_tail(r, s1ptw, data=True)
+    _abort_tail(r, s1ptw, data=True, toplevel=0 if isv else F.ISS_DABT_NOISV["TopLevel"].get(esr))
 
 
 def _iabt(b: _Builder, r: EsrReport) -> None:
     esr = b.esr
     L = F.ISS_IABT
     ifsc = L["IFSC"].get(esr)
-    b.add(L["TopLevel"])
+    b.add(L["TopLevel"], valid=_is_permission(ifsc), why="only for Permission faults")
     b.add(L["PFV"], valid=_is_sea(ifsc), why="only for external aborts")
     b.add(L["SET"], valid=ifsc == 0x10, why="only for IFSC 0b010000 (FEAT_RAS)")
     b.add(L["FnV"], valid=ifsc == 0x10, why="only meaningful for IFSC 0b010000 (RES0 otherwise)")
@@ -580,16 +582,17 @@ def _iabt(b: _Builder, r: EsrReport) -> None:
             b.add(f)
     r.fault = info
     r.summary = f"{fsc_text(info)} on an instruction fetch"
-    _abort_tail(r, s1ptw, data=False)
+    _abort_tail(r, s1ptw, data=False, toplevel=L["TopLevel"].get(esr))
 
 
 #: ISS2 flag -> the cause of the Permission fault it reports
 _PERM_CAUSE = {"Overlay": "Overlay: caused by the overlay permissions",
                "DirtyBit": "DirtyBit: caused by the dirty state",
-               "AssuredOnly": "AssuredOnly: caused by the AssuredOnly attribute"}
+               "AssuredOnly": "AssuredOnly: caused by the AssuredOnly attribute",
+               "TopLevel": "TopLevel: caused by the TopLevel check of a stage 1 top-level table fetch"}
 
 
-def _abort_tail(r: EsrReport, s1ptw: int, *, data: bool) -> None:
+def _abort_tail(r: EsrReport, s1ptw: int, *, data: bool, toplevel: int = 0) -> None:
     lower = r.ec in (F.EC_DABT_LOW, F.EC_IABT_LOW)
     if lower:
         where = {1: "from EL0", 2: "from EL1 or EL0", 3: "from a lower Exception level"}.get(
@@ -598,9 +601,12 @@ def _abort_tail(r: EsrReport, s1ptw: int, *, data: bool) -> None:
         where = f"at EL{r.el}" if r.el else "at the current Exception level"
     r.summary += f" {where}"
     if r.fault is not None and r.fault.type is FaultType.PERMISSION:
-        # ASL AArch64.FaultSyndrome: why the Permission fault was taken (ISS2 Overlay, DirtyBit, AssuredOnly)
+        # ASL AArch64.FaultSyndrome: why the Permission fault was taken (ISS2 Overlay, DirtyBit, AssuredOnly;
+        # ISS TopLevel, bit 21, which a Data Abort carries only with ISV = 0)
         iss2 = F.ISS2_DABT if data else F.ISS2_IABT
         why = [n for n in ("Overlay", "DirtyBit", "AssuredOnly") if iss2[n].get(r.iss2 << F.ISS2_SHIFT)]
+        if toplevel:
+            why.append("TopLevel")
         if why:
             r.summary += f" ({', '.join(_PERM_CAUSE[n] for n in why)})"
     if s1ptw:

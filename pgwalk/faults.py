@@ -24,10 +24,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .formats.esr import ISS2_DABT, ISS2_SHIFT
+from .formats.esr import ISS2_DABT, ISS2_IABT, ISS2_SHIFT, ISS_DABT_NOISV, ISS_IABT
 
-__all__ = ["FaultType", "Fault", "encode_ld_fsc", "decode_fsc", "FscInfo", "FSC_TABLE", "syndrome_iss2",
-           "ISS2_DIRTYBIT", "ISS2_OVERLAY", "ISS2_ASSUREDONLY"]
+__all__ = ["FaultType", "Fault", "encode_ld_fsc", "decode_fsc", "FscInfo", "FSC_TABLE", "syndrome_iss2", "syndrome_iss",
+           "ISS2_DIRTYBIT", "ISS2_OVERLAY", "ISS2_ASSUREDONLY", "ISS_TOPLEVEL"]
 
 
 class FaultType(enum.Enum):
@@ -168,6 +168,23 @@ ISS2_DIRTYBIT, ISS2_OVERLAY, ISS2_ASSUREDONLY = (1 << (ISS2_DABT[n].lsb - ISS2_S
                                                  for n in ("DirtyBit", "Overlay", "AssuredOnly"))
 
 
+#: ESR_ELx ISS bit of the TopLevel flag (ASL ``AArch64.FaultSyndrome``: ``iss<21>``, for an Instruction Abort
+#: and a Data Abort with ISV = 0; the same bit in both layouts)
+ISS_TOPLEVEL = ISS_IABT["TopLevel"].mask
+assert ISS_DABT_NOISV["TopLevel"].mask == ISS_TOPLEVEL
+assert all(ISS2_IABT[n].mask == ISS2_DABT[n].mask for n in ("DirtyBit", "Overlay", "AssuredOnly"))
+
+
+def syndrome_iss(toplevel: bool) -> int:
+    """ASL ``AArch64.FaultSyndrome``: the ISS bit a Permission fault's TopLevel flag sets
+    (``iss<21>``; a Data Abort carries it only when ISV = 0, where bit 21 is not SSE).
+
+    >>> hex(syndrome_iss(True))
+    '0x200000'
+    """
+    return ISS_TOPLEVEL if toplevel else 0
+
+
 def syndrome_iss2(overlay: bool, dirty_bit: bool, assured_only: bool) -> int:
     """ASL ``AArch64.FaultSyndrome``: the ISS2 Overlay, DirtyBit and AssuredOnly bits of a
     Permission fault (``ISS2<6>``, ``ISS2<5>``, ``ISS2<7>``).
@@ -198,6 +215,9 @@ class Fault:
     :ivar assured_only: a stage 2 Permission fault caused by AssuredOnly (FEAT_THE; ASL
         ``FaultRecord.assuredonly``: ISS2.AssuredOnly, PAR_EL1.AssuredOnly), set by the scalar walk
         (:func:`pgwalk.perms.s2_permission_fault`; the vectorised walk refuses such setups)
+    :ivar toplevel: a stage 2 Permission fault on the fetch of a stage 1 top-level table caused by the
+        TopLevel check (FEAT_THE, VTCR_EL2.TL0/TL1; ASL ``FaultRecord.toplevel``: ESR ISS.TopLevel [21],
+        PAR_EL1.TopLevel [13]), set by the scalar walk (:func:`pgwalk.perms.s2_toplevel_fault`)
     """
 
     type: FaultType
@@ -210,6 +230,7 @@ class Fault:
     overlay: bool = False
     dirty_bit: bool = False
     assured_only: bool = False
+    toplevel: bool = False
 
     @property
     def fsc(self) -> int:
@@ -230,10 +251,17 @@ class Fault:
         return syndrome_iss2(self.overlay, self.dirty_bit, self.assured_only)
 
     @property
+    def iss(self) -> int:
+        """The ESR_ELx ISS bits a Data (with ISV = 0) or Instruction Abort for this fault carries that
+        the walk decides besides the FSC and S1PTW: TopLevel [21] (ASL ``AArch64.FaultSyndrome``)."""
+        return syndrome_iss(self.toplevel)
+
+    @property
     def flags(self) -> tuple[str, ...]:
-        """The names of the syndrome flags set (``"Overlay"``, ``"DirtyBit"``, ``"AssuredOnly"``)."""
+        """The names of the syndrome flags set (``"Overlay"``, ``"DirtyBit"``, ``"AssuredOnly"``,
+        ``"TopLevel"``)."""
         return tuple(n for n, on in (("Overlay", self.overlay), ("DirtyBit", self.dirty_bit),
-                                     ("AssuredOnly", self.assured_only)) if on)
+                                     ("AssuredOnly", self.assured_only), ("TopLevel", self.toplevel)) if on)
 
     def __str__(self) -> str:
         s = f"{self.description}, FSC {self.fsc:#04x}" + "".join(f", {n}" for n in self.flags)

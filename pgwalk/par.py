@@ -1,7 +1,7 @@
 """PAR_EL1 encoded once (Arm ARM DDI 0487 M.a.a, ASL ``AArch64.EncodePAR``, the 64-bit format
 without FEAT_RME), for one AT or a million.
 
-:func:`pack_par` is a pure function of the result fields: the fault (FST, PTW, S, and a Permission fault's Overlay, DirtyBit, AssuredOnly) or the
+:func:`pack_par` is a pure function of the result fields: the fault (FST, PTW, S, and a Permission fault's Overlay, DirtyBit, AssuredOnly, TopLevel) or the
 translation (SH, NS, ATTR, PA).  Every argument may be a Python int (bool) or a numpy array
 (one lane per AT); with any array the result is a ``uint64`` array.  The scalar AT
 (:func:`pgwalk.at.encode_par`) and the vectorised one (:func:`pgwalk.at_many.bulk_at`) both call
@@ -40,7 +40,7 @@ def _put(f: Field, value: Any) -> Any:
 
 
 def pack_par(failed: Any, *, fst: Any = 0, s1ptw: Any = False, stage2: Any = False, overlay: Any = False,
-             dirty_bit: Any = False, assured_only: Any = False, sh: Any = 0, ns: Any = 1, attr: Any = 0,
+             dirty_bit: Any = False, assured_only: Any = False, toplevel: Any = False, sh: Any = 0, ns: Any = 1, attr: Any = 0,
              pa: Any = 0) -> Any:
     """ASL ``AArch64.EncodePAR``: the PAR_EL1 value an AT leaves.
 
@@ -55,9 +55,9 @@ def pack_par(failed: Any, *, fst: Any = 0, s1ptw: Any = False, stage2: Any = Fal
     :param fst: the fault status code (:attr:`pgwalk.faults.Fault.fsc`)
     :param s1ptw: the fault was a stage 2 fault on the stage 1 walk (PAR.PTW)
     :param stage2: the fault was taken at stage 2 (PAR.S)
-    :param overlay, dirty_bit, assured_only: the Permission fault's flags (PAR.Overlay [14],
-        PAR.DirtyBit [15], PAR.AssuredOnly [12]; ASL ``AArch64.EncodePAR`` from the ``FaultRecord``,
-        :attr:`pgwalk.faults.Fault.overlay` ...)
+    :param overlay, dirty_bit, assured_only, toplevel: the Permission fault's flags (PAR.Overlay [14],
+        PAR.DirtyBit [15], PAR.AssuredOnly [12], PAR.TopLevel [13]; ASL ``AArch64.EncodePAR`` from the
+        ``FaultRecord``, :attr:`pgwalk.faults.Fault.overlay` ...)
     :param sh: PAR.SH (:func:`pgwalk.attrs.par_shareability`)
     :param ns: PAR.NS, the output PA space (1 from a Non-secure regime, where it is UNKNOWN)
     :param attr: PAR.ATTR (:func:`pgwalk.attrs.encode_par_attrs`)
@@ -66,7 +66,7 @@ def pack_par(failed: Any, *, fst: Any = 0, s1ptw: Any = False, stage2: Any = Fal
     """
     fault = _put(PAR_EL1_FAULT["FST"], fst) | _put(PAR_EL1_FAULT["PTW"], s1ptw) | _put(PAR_EL1_FAULT["S"], stage2) \
         | _put(PAR_EL1_FAULT["Overlay"], overlay) | _put(PAR_EL1_FAULT["DirtyBit"], dirty_bit) \
-        | _put(PAR_EL1_FAULT["AssuredOnly"], assured_only)
+        | _put(PAR_EL1_FAULT["AssuredOnly"], assured_only) | _put(PAR_EL1_FAULT["TopLevel"], toplevel)
     ok = _put(PAR_EL1_OK["SH"], sh) | _put(PAR_EL1_OK["NS"], ns) | _put(PAR_EL1_OK["ATTR"], attr) \
         | _put(_PA, pa >> _k(pa, _PA.lsb))
     if not any(getattr(x, "ndim", 0) for x in (failed, fault, ok)):

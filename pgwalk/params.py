@@ -239,6 +239,10 @@ class S2PermParams:
     #: FEAT_GCS: VTCR_EL2.GCSH (GCS accesses need an AssuredOnly page)
     assuredonly: bool = False
     gcsh: bool = False
+    #: FEAT_THE: VTCR_EL2.TL0 / TL1 (ASL ``S2TTWParams.tl0/tl1``): the top-level stage 1 table of a
+    #: TTBR0 / TTBR1 walk must be fetched from a stage 2 page with the TopLevel0 / TopLevel1 attribute
+    tl0: bool = False
+    tl1: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -524,10 +528,20 @@ def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features,
                          f"{reg} was not given: stage 1 permissions are unknown")
     aie = bool(t["AIE"]) and features.aie
     haft = _effective_haft(bool(t["HAFT"]), ha, regs, features, name, notes)
-    pnch = bool(t["PnCH"])
+    # ASL S1TTWParamsEL10/EL20/EL2/EL3: pnch = TCR2_ELx.PnCH (TCR_EL3.PnCH) with FEAT_THE (and not D128)
+    pnch = bool(t["PnCH"]) and features.the
     if pnch:
-        notes.append(f"{name}.PnCH = 1 is not modelled (FEAT_THE): descriptor bit 52 is the Protected attribute, "
-                     "which only RCWS instructions check; pgwalk still shows it as Contiguous")
+        notes.append(f"{name}.PnCH = 1 (FEAT_THE): descriptor bit 52 is the Protected attribute, not the Contiguous "
+                     "hint, which reads as 0 (ASL AArch64.S1NextWalkStateLeaf); Protected counts for the stage 2 "
+                     "AssuredOnly check (the Assured property) and for RCWS instructions, which pgwalk does not run")
+    elif t["PnCH"]:
+        notes.append(f"{name}.PnCH = 1 has no effect: FEAT_THE is not implemented (bit 52 is Contiguous)")
+    if regime is Regime.EL10 and features.the:
+        for n in (0, 1):
+            if t.get(f"FNGNA{n}"):
+                notes.append(f"{name}.FNGNA{n} = 1 is not modelled (FEAT_THE): with PnCH and stage 2 on, a TTBR{n} "
+                             "translation that is not Assured is non-global (ASL AArch64.S1NextWalkStateLeaf); "
+                             "pgwalk reports nG from the descriptor")
     return perm, aie, haft, pnch
 
 
@@ -600,7 +614,8 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
     # AArch64.S2CheckPermissions reads VTCR_EL2.GCSH with FEAT_GCS
     perm = S2PermParams(s2pie=s2pie, s2pir=regs.get("S2PIR_EL2") if s2pie else 0,
                         s2poe=s2poe, s2por=regs.get("S2POR_EL1") if s2poe else 0,
-                        assuredonly=bool(t["AssuredOnly"]) and features.the, gcsh=bool(t["GCSH"]) and features.gcs)
+                        assuredonly=bool(t["AssuredOnly"]) and features.the, gcsh=bool(t["GCSH"]) and features.gcs,
+                        tl0=bool(t["TL0"]) and features.the, tl1=bool(t["TL1"]) and features.the)
     if s2pie and perm.s2pir is None:
         notes.append("VTCR_EL2.S2PIE = 1 but S2PIR_EL2 was not given: stage 2 permissions are unknown")
     if s2poe and perm.s2por is None:
@@ -609,20 +624,28 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
         notes.append("VTCR_EL2.S2POE = 1 has no effect without S2PIE")
     if (t["S2PIE"] or t["S2POE"]) and not features.mmfr3_known:
         notes.append("ID_AA64MMFR3_EL1 not given: assuming FEAT_S2PIE/FEAT_S2POE")
-    for fld, what in (("TL0", "TopLevel0 checks (FEAT_THE): S2PIR_EL2 MRO-TL0 entries read as MRO and no "
-                              "fault is reported with TopLevel = 1"),
-                      ("TL1", "TopLevel1 checks (FEAT_THE): S2PIR_EL2 MRO-TL1 entries read as MRO and no "
-                              "fault is reported with TopLevel = 1"),
-                      ("HDBSS", "the hardware dirty state tracking structure (FEAT_HDBSS)")):
-        if t[fld]:
-            notes.append(f"VTCR_EL2.{fld} = 1 is not modelled: {what}")
+    if t["HDBSS"]:
+        notes.append("VTCR_EL2.HDBSS = 1 is not modelled: the hardware dirty state tracking structure (FEAT_HDBSS)")
+    for n, (fld, on) in enumerate((("TL0", perm.tl0), ("TL1", perm.tl1))):
+        if on:
+            notes.append(f"VTCR_EL2.{fld} = 1 (FEAT_THE): the top-level stage 1 table of a TTBR{n} walk must be fetched "
+                         f"from a stage 2 page with the TopLevel{n} attribute (S2PIR_EL2/S2POR_EL1 MRO-TL{n} or MRO-TL01; "
+                         f"never with direct stage 2 permissions), and a TTBR{1 - n} walk's top-level table not from "
+                         f"a TopLevel{n}-only page, else a stage 2 Permission fault with TopLevel = 1 (ASL "
+                         f"AArch64.S2CheckPermissions); it also lets a TTBR{n} walk be Assured "
+                         "(AArch64.S1InitialTTWState); the vectorised walk and dump-tree's stage 2 lookups of "
+                         "table fetches do not judge it")
+        elif t[fld]:
+            notes.append(f"VTCR_EL2.{fld} = 1 has no effect: FEAT_THE is not implemented")
     if perm.assuredonly:
         notes.append("VTCR_EL2.AssuredOnly = 1 (FEAT_THE): stage 2 descriptor bit 58 is AssuredOnly; an access "
-                     "to such a page (AT included, a stage 1 table walk not) is a Permission fault with "
-                     "AssuredOnly = 1 unless its stage 1 translation is Assured (ASL AArch64.S2CheckPermissions): "
-                     "TCR2_EL1.PnCH = 1 and every stage 1 descriptor of the walk Protected (bit 52) and fetched "
-                     "from a stage 2 MRO page; a translation of an IPA alone (stage 2 only) is taken as not "
-                     "Assured, as with stage 1 disabled; the vectorised walk does not judge it")
+                     "to such a page (AT and a stage 1 table fetch included) is a Permission fault with "
+                     "AssuredOnly = 1 unless the stage 1 walk is Assured (ASL AArch64.S2CheckPermissions, Arm ARM "
+                     "M.a.a): it starts Assured with VTCR_EL2.TL0 (TTBR0) / TL1 (TTBR1) = 1 and stays so while "
+                     "each stage 1 descriptor is Protected (bit 52, TCR2_EL1.PnCH = 1) and fetched from a stage 2 "
+                     "MRO page (a table fetch is judged with the property so far); a translation of an IPA alone "
+                     "(stage 2 only) is taken as not Assured, as with stage 1 disabled; dump-tree does not judge "
+                     "it on table fetches; the vectorised walk does not judge it")
     if perm.gcsh:
         notes.append("VTCR_EL2.GCSH = 1 (FEAT_GCS): a GCS access from EL1 to a page without the stage 2 "
                      "AssuredOnly attribute is a Permission fault with AssuredOnly = 1 "

@@ -32,6 +32,7 @@ __all__ = ["Access", "S1Perms", "S2Perms", "PermFault", "s1_direct_base_permissi
            "s2_direct_base_permissions", "s2_check", "pir_entry", "s1_indirect_base_permissions",
            "s1_overlay_permissions", "s1_apply_overlay", "s1_effective", "s1_rwx_text", "s1_permission_fault",
            "s2_indirect_base_permissions", "s2_overlay_permissions", "s2_apply_overlay", "s2_permission_fault", "s2_mro",
+           "s2_toplevel_attrs", "s2_toplevel_fault",
            "unknown_s1_perms", "unknown_s2_perms", "PERM_FAULT_KINDS", "PIR_TEXT", "S2PIR_TEXT", "POR_TEXT", "rwx_text"]
 
 
@@ -66,6 +67,7 @@ class PermFault(enum.Enum):
     OVERLAY = "overlay"            # the overlay (POR_ELx / S2POR_EL1) denies it: ISS2.Overlay = 1
     DIRTY_BIT = "dirty bit"        # a permitted write to a clean page with HD = 0 under indirection: ISS2.DirtyBit = 1
     ASSURED_ONLY = "assured only"  # stage 2 AssuredOnly / GCSH (FEAT_THE, FEAT_GCS): ISS2.AssuredOnly = 1
+    TOPLEVEL = "top level"         # stage 2 TopLevel0/1 check of a stage 1 top-level table fetch (FEAT_THE): ISS.TopLevel = 1
 
     @property
     def iss2_flag(self) -> str | None:
@@ -74,12 +76,21 @@ class PermFault(enum.Enum):
                 PermFault.ASSURED_ONLY: "AssuredOnly"}.get(self)
 
     @property
+    def syndrome_flag(self) -> str | None:
+        """Where the syndrome names this kind: ``"ISS2.Overlay"`` ..., ``"ISS.TopLevel"`` (ESR ISS[21],
+        PAR_EL1.TopLevel); ``None``: no flag (a fault of the base permissions)."""
+        if self is PermFault.TOPLEVEL:
+            return "ISS.TopLevel"
+        flag = self.iss2_flag
+        return f"ISS2.{flag}" if flag else None
+
+    @property
     def fault_flags(self) -> dict[str, bool]:
         """The :class:`~pgwalk.faults.Fault` flags of a Permission fault of this kind (ASL
-        ``FaultRecord.overlay`` / ``.dirtybit`` / ``.assuredonly``, which ``AArch64.S1CheckPermissions``
-        and ``AArch64.S2CheckPermissions`` set)."""
+        ``FaultRecord.overlay`` / ``.dirtybit`` / ``.assuredonly`` / ``.toplevel``, which
+        ``AArch64.S1CheckPermissions`` and ``AArch64.S2CheckPermissions`` set)."""
         return {"overlay": self is PermFault.OVERLAY, "dirty_bit": self is PermFault.DIRTY_BIT,
-                "assured_only": self is PermFault.ASSURED_ONLY}
+                "assured_only": self is PermFault.ASSURED_ONLY, "toplevel": self is PermFault.TOPLEVEL}
 
     @property
     def code(self) -> int:
@@ -88,10 +99,12 @@ class PermFault(enum.Enum):
 
 
 #: PermFault -> code (0: permitted); :data:`PERM_FAULT_KINDS` is the inverse
-#: (ASSURED_ONLY, 4, only from the scalar walk: the vectorised walk refuses the setups that make it)
-_PERM_FAULT_CODE = {PermFault.PERMISSION: 1, PermFault.OVERLAY: 2, PermFault.DIRTY_BIT: 3, PermFault.ASSURED_ONLY: 4}
+#: (ASSURED_ONLY, 4, and TOPLEVEL, 5, only from the scalar walk: the vectorised walk refuses the setups
+#: that make them)
+_PERM_FAULT_CODE = {PermFault.PERMISSION: 1, PermFault.OVERLAY: 2, PermFault.DIRTY_BIT: 3, PermFault.ASSURED_ONLY: 4,
+                    PermFault.TOPLEVEL: 5}
 PERM_FAULT_KINDS: tuple[PermFault | None, ...] = (None, PermFault.PERMISSION, PermFault.OVERLAY, PermFault.DIRTY_BIT,
-                                                  PermFault.ASSURED_ONLY)
+                                                  PermFault.ASSURED_ONLY, PermFault.TOPLEVEL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +181,13 @@ class S2Perms:
     #: VTCR_EL2.GCSH (both read by ``AArch64.S2CheckPermissions``)
     assured_only: bool = False
     gcsh: bool = False
+    #: FEAT_THE: the page's TopLevel0 / TopLevel1 attributes (ASL ``S2AccessControls.toplevel0/1``: an
+    #: S2PIR_EL2 MRO-TL0 / MRO-TL1 / MRO-TL01 entry, and the overlay's, :func:`s2_apply_overlay`), and
+    #: VTCR_EL2.TL0 / TL1 (ASL ``S2TTWParams.tl0/tl1``), which make a stage 1 top-level table fetch need them
+    toplevel0: bool = False
+    toplevel1: bool = False
+    tl0: bool = False
+    tl1: bool = False
 
     @property
     def known(self) -> bool:
@@ -405,24 +425,47 @@ def s2_direct_base_permissions(*, s2ap: int, xn: int, dbm: bool, hd: bool, xnx: 
     return S2Perms(r, w, px, ux)
 
 
+def s2_toplevel_fault(perms: S2Perms, varange: int) -> bool:
+    """ASL ``AArch64.S2CheckPermissions``, the TopLevel branch of a stage 1 table walk (FEAT_THE): the
+    fetch of the *top-level* stage 1 table of a VA in range ``varange`` (0: TTBR0, VARange_LOWER; 1:
+    TTBR1, VARange_UPPER) from this stage 2 page faults when VTCR_EL2.TL0 = 1 and the range is TTBR0
+    but the page is not TopLevel0, or TL1 = 1 and the page is TopLevel1 only (``<toplevel1,toplevel0>
+    == '10'``) -- and the same with 0 and 1 swapped for TTBR1.  Direct stage 2 permissions give
+    neither attribute (``AArch64.S2DirectBasePermissions``), so with TLx = 1 every such fetch faults."""
+    mine, other = (perms.toplevel0, perms.toplevel1) if varange == 0 else (perms.toplevel1, perms.toplevel0)
+    tl_mine, tl_other = (perms.tl0, perms.tl1) if varange == 0 else (perms.tl1, perms.tl0)
+    return (tl_mine and not mine) or (tl_other and other and not mine)
+
+
 def s2_permission_fault(perms: S2Perms, access: Access | None, *, el0: bool,
-                        s1assured: bool = False) -> PermFault | None:
+                        s1assured: bool = False, toplevel: int | None = None) -> PermFault | None:
     """ASL ``AArch64.S2CheckPermissions``: ``None`` when permitted, else why not.
 
     ``access`` ``None`` is the read a stage 1 table walk makes (``AccessType_TTW``: the MMU
-    read permission, and the overlay's).  Every other access, an AT's (``Access.ANY``)
-    included, first meets the AssuredOnly check (FEAT_THE, FEAT_GCS): a page with the
-    AssuredOnly attribute faults unless ``s1assured`` (the stage 1 translation's Assured
-    property, ASL ``AddressDescriptor.s1assured``: :func:`pgwalk.rules.s1_assured_step`), and
-    with VTCR_EL2.GCSH a GCS access from EL1 to a page without it faults.  The overlay is
-    checked before the base permissions; a write the permissions allow to a clean page
-    (desc[7] = 0) with HD = 0 under indirection is a DirtyBit fault.  GCS accesses are
-    otherwise reads and writes here.
+    read permission, and the overlay's).  For it, first: when the fetch is of the top-level
+    table (``toplevel``: the VA range, 0 or 1; ``None``: a lower level), the TopLevel check
+    (:func:`s2_toplevel_fault`); then the AssuredOnly check with ``s1assured`` the walk's
+    Assured property so far (ASL ``walkaddress.s1assured`` in ``AArch64.S1Walk``).  Every other
+    access, an AT's (``Access.ANY``) included, first meets the AssuredOnly check (FEAT_THE,
+    FEAT_GCS): a page with the AssuredOnly attribute faults unless ``s1assured`` (the stage 1
+    translation's Assured property, ASL ``AddressDescriptor.s1assured``:
+    :func:`pgwalk.rules.s1_assured_step`), and with VTCR_EL2.GCSH a GCS access from EL1 to a
+    page without it faults.  The overlay is checked before the base permissions; a write the
+    permissions allow to a clean page (desc[7] = 0) with HD = 0 under indirection is a DirtyBit
+    fault.  GCS accesses are otherwise reads and writes here.
 
     :raises UnknownRegister: when ``perms`` are unknown (S2PIR_EL2/S2POR_EL1 not given)
     """
-    if access is not None and ((perms.assured_only and not s1assured) or
-                               (not perms.assured_only and perms.gcsh and access.is_gcs and not el0)):
+    if access is None:
+        if toplevel is not None and (perms.tl0 or perms.tl1):
+            if perms.unknown:
+                raise UnknownRegister(perms.unknown, what="the stage 2 TopLevel check cannot be judged")
+            if s2_toplevel_fault(perms, toplevel):
+                return PermFault.TOPLEVEL
+        if perms.assured_only and not s1assured:
+            return PermFault.ASSURED_ONLY
+    elif (perms.assured_only and not s1assured) or (not perms.assured_only and perms.gcsh and access.is_gcs
+                                                      and not el0):
         return PermFault.ASSURED_ONLY
     if access is Access.ANY:
         return None
@@ -448,10 +491,11 @@ def s2_permission_fault(perms: S2Perms, access: Access | None, *, el0: bool,
     return PermFault.DIRTY_BIT if perms.ndirty else None
 
 
-def s2_check(perms: S2Perms, access: Access | None, *, el0: bool, s1assured: bool = False) -> bool:
+def s2_check(perms: S2Perms, access: Access | None, *, el0: bool, s1assured: bool = False,
+             toplevel: int | None = None) -> bool:
     """Stage 2 permission check for one access (ASL ``AArch64.S2CheckPermissions``); ``access``
-    ``None``: the read of a stage 1 table walk."""
-    return s2_permission_fault(perms, access, el0=el0, s1assured=s1assured) is None
+    ``None``: the read of a stage 1 table walk (``toplevel``: of the top-level table of that VA range)."""
+    return s2_permission_fault(perms, access, el0=el0, s1assured=s1assured, toplevel=toplevel) is None
 
 
 def s2_mro(perms: S2Perms) -> bool:
@@ -478,6 +522,9 @@ _S2PI = {
     0b1000: (1, 0, 0, 0, 0), 0b1001: (1, 0, 0, 1, 0), 0b1010: (1, 0, 1, 0, 0), 0b1011: (1, 0, 1, 1, 0),
     0b1100: (1, 1, 0, 0, 1), 0b1101: (1, 1, 0, 1, 1), 0b1110: (1, 1, 1, 0, 1), 0b1111: (1, 1, 1, 1, 1),
 }
+#: S2PIR_EL2 / S2POR_EL1 entry -> (toplevel0, toplevel1), ASL ``AArch64.S2IndirectBasePermissions`` /
+#: ``S2OverlayPermissions`` "Stage 2 Top Level Permission Attributes": MRO-TL0, MRO-TL1, MRO-TL01
+_S2_TOPLEVEL = {0b0110: (True, False), 0b0011: (False, True), 0b0111: (True, True)}
 S2PIR_TEXT = {
     0b0000: "no access", 0b0001: "reserved (no access)", 0b0010: "MRO", 0b0011: "MRO-TL1", 0b0100: "WO",
     0b0101: "reserved (no access)", 0b0110: "MRO-TL0", 0b0111: "MRO-TL01", 0b1000: "RO", 0b1001: "RO+uX",
@@ -493,12 +540,20 @@ def s2_indirect_base_permissions(*, pi_index: int, s2pi: int, dirty: bool, hd: b
     :param s2pi: ``S2PIR_EL2[pi_index]``
     :param dirty: desc[7] (with ``hd`` a write to a clean page makes it dirty instead of faulting)
 
-    The TopLevel encodings (MRO-TL0/TL1) matter only with VTCR_EL2.TL0/TL1 (FEAT_THE), which
-    pgwalk does not model: they read as MRO.
+    The TopLevel encodings (MRO-TL0 0b0110, MRO-TL1 0b0011, MRO-TL01 0b0111) are MRO with the
+    TopLevel0/TopLevel1 attributes (:func:`s2_toplevel_attrs`), which VTCR_EL2.TL0/TL1 make a
+    stage 1 top-level table fetch need (:func:`s2_toplevel_fault`).
     """
     r, w, px, ux, wm = (bool(b) for b in _S2PI[s2pi])
+    tl0, tl1 = s2_toplevel_attrs(s2pi)
     return S2Perms(r, w, px, ux, indirect=True, pi_index=pi_index, s2pi=s2pi, w_mmu=wm,
-                   ndirty=not dirty and not hd)
+                   ndirty=not dirty and not hd, toplevel0=tl0, toplevel1=tl1)
+
+
+def s2_toplevel_attrs(entry: int) -> tuple[bool, bool]:
+    """ASL ``AArch64.S2IndirectBasePermissions`` / ``S2OverlayPermissions``, "Stage 2 Top Level
+    Permission Attributes": (toplevel0, toplevel1) of one S2PIR_EL2 / S2POR_EL1 entry."""
+    return _S2_TOPLEVEL.get(entry, (False, False))
 
 
 def s2_overlay_permissions(s2po: int) -> tuple[bool, bool, bool, bool, bool]:
@@ -509,12 +564,23 @@ def s2_overlay_permissions(s2po: int) -> tuple[bool, bool, bool, bool, bool]:
 @lru_cache(maxsize=1024)
 def s2_apply_overlay(perms: S2Perms, *, po_index: int, s2por: int | None) -> S2Perms:
     """ASL ``AArch64.S2ComputePermissions``, overlay step (FEAT_S2POE, only with S2PIE):
-    attach ``S2POR_EL1[po_index]`` (``None``: S2POR_EL1 not given, the permissions are unknown)."""
+    attach ``S2POR_EL1[po_index]`` (``None``: S2POR_EL1 not given, the permissions are unknown).
+
+    The TopLevel attributes count only where base and overlay together are MostlyReadOnly
+    (``(<w,w_rcw,w_mmu> AND <ow,ow_rcw,ow_mmu>) == '011'``): then each is the OR of the base's and
+    the overlay's, otherwise both are 0."""
     if perms.unknown:
         return perms
     if s2por is None:
         return unknown_s2_perms("S2POR_EL1")
-    return replace(perms, po_index=po_index, overlay=s2_overlay_permissions(pir_entry(s2por, po_index)))
+    s2po = pir_entry(s2por, po_index)
+    ovl = s2_overlay_permissions(s2po)
+    if not (perms.w and ovl[1]) and perms.w_mmu and ovl[4]:
+        o0, o1 = s2_toplevel_attrs(s2po)
+        tl0, tl1 = perms.toplevel0 or o0, perms.toplevel1 or o1
+    else:
+        tl0 = tl1 = False
+    return replace(perms, po_index=po_index, overlay=ovl, toplevel0=tl0, toplevel1=tl1)
 
 
 def unknown_s2_perms(register: str) -> S2Perms:

@@ -54,7 +54,7 @@ __all__ = [
     "s1_disabled_output", "decode_descriptor_type", "descriptor_types", "next_table_base", "leaf_base",
     "with_leaf_base", "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB",
     "TABLE_ATTR_BITS",
-    "af_fault", "table_af_update", "s1_assured_step", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table", "s1_permission_fault_table",
+    "af_fault", "table_af_update", "s1_assured_step", "s1_initial_assured", "contiguous_bit", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table", "s1_permission_fault_table",
     "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_permission_fault_table", "s2_walk_device_table", "Check",
     "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "S1_TREE_CHECKS", "S2_TREE_CHECKS", "tree_disabled", "TABLE_CHECKS",
     "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
@@ -75,6 +75,8 @@ _UXNTABLE = D.S1_TABLE["UXNTable"]
 _PXNTABLE = D.S1_TABLE["PXNTable"]
 _AP = D.S1_LEAF["AP"]
 _UXN = D.S1_LEAF["UXN"]
+_CONT = D.S1_LEAF["Contiguous"]
+assert D.S2_LEAF["Contiguous"] == _CONT
 _PXN = D.S1_LEAF["PXN"]
 _DBM = D.S1_LEAF["DBM"]
 _S2AP = D.S2_LEAF["S2AP"]
@@ -485,13 +487,22 @@ def s1_compute_permissions(raw: int, *, two_el: bool, hd: bool, ap_table: int, u
 def s2_compute_permissions(raw: int, *, hd: bool, xnx: bool, perm: S2PermParams) -> S2Perms:
     """ASL ``AArch64.S2ComputePermissions`` (base and overlay) of a stage 2 leaf ``raw``, with
     what ``AArch64.S2CheckPermissions`` reads besides: the AssuredOnly attribute (desc[58] with
-    ``walkparams.assuredonly``, ASL ``AArch64.S2NextWalkStateLeaf``) and VTCR_EL2.GCSH."""
+    ``walkparams.assuredonly``, ASL ``AArch64.S2NextWalkStateLeaf``), VTCR_EL2.GCSH and
+    VTCR_EL2.TL0/TL1 (``walkparams.tl0/tl1``, FEAT_THE)."""
     perms = _s2_perms(_field(raw, _S2AP), _field(raw, _S2XN), bool(_field(raw, _S2DBM)), _field(raw, D.S2_POINDEX),
                       hd, xnx, perm)
     assured_only = perm.assuredonly and bool(_field(raw, D.S2_ASSUREDONLY))
-    if assured_only or perm.gcsh:
-        perms = replace(perms, assured_only=assured_only, gcsh=perm.gcsh)
+    if assured_only or perm.gcsh or perm.tl0 or perm.tl1:
+        perms = replace(perms, assured_only=assured_only, gcsh=perm.gcsh, tl0=perm.tl0, tl1=perm.tl1)
     return perms
+
+
+def s1_initial_assured(varange: int, tl0: bool, tl1: bool, through_s2: bool) -> bool:
+    """ASL ``AArch64.S1InitialTTWState`` (Arm ARM M.a.a, FEAT_THE): a stage 1 walk starts Assured
+    when it is the EL1&0 regime's with stage 2 on (``through_s2``: HCR_EL2.VM = 1) and VTCR_EL2.TL0
+    (the TTBR0 range, ``varange`` 0) or VTCR_EL2.TL1 (TTBR1, 1) is set.  (The rems-project
+    sail-arm v9.4 model started it from PnCH instead; pgwalk follows the Arm ARM M.a.a.)"""
+    return through_s2 and (tl1 if varange else tl0)
 
 
 def s1_assured_step(assured: bool, s2fs1mro: bool, raw: int, pnch: bool) -> bool:
@@ -499,8 +510,20 @@ def s1_assured_step(assured: bool, s2fs1mro: bool, raw: int, pnch: bool) -> bool
     walk's Assured property after descriptor ``raw`` -- still Assured when it was, the stage 2
     translation of the descriptor's fetch was MostlyReadOnly (``s2fs1mro``,
     :func:`pgwalk.perms.s2_mro`) and the descriptor is Protected (bit 52, with ``pnch``).  The
-    walk starts Assured when TCR2_ELx.PnCH = 1 (``AArch64.S1InitialTTWState``)."""
+    walk starts Assured per :func:`s1_initial_assured`."""
     return assured and s2fs1mro and pnch and bool(_field(raw, D.S1_PROTECTED))
+
+
+def contiguous_bit(raw: int, granule_shift: int, level: int, pnch: bool = False) -> bool:
+    """The Contiguous bit of a block or page descriptor ``raw`` as the walk reads it (ASL
+    ``AArch64.ContiguousBit``, and for stage 1 ``AArch64.S1NextWalkStateLeaf``): 0 at stage 1 with
+    TCR2_ELx.PnCH = 1 (``pnch``: bit 52 is then the Protected attribute, FEAT_THE); 0 where the
+    bit is RES0 (64KB and 16KB level 1 blocks, 4KB level 0 blocks); else descriptor bit 52.  (The
+    IMPLEMENTATION DEFINED "Treat Contiguous bit as 0" is not taken here: pgwalk reports the hint;
+    the output address never depends on it, see :mod:`pgwalk.walk`.)  Stage 2 has no PnCH."""
+    if pnch or level < 1 or (level == 1 and granule_shift != 12):
+        return False
+    return bool(_field(raw, _CONT))
 
 
 def s1_leaf_permissions(p: Any, raw: int, ap_table: int, uxn_table: bool, pxn_table: bool) -> S1Perms:

@@ -175,7 +175,7 @@ from .formats import descriptors as D
 from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name, oa_out_of_range
 from .perms import Access, S1Perms, S2Perms, rwx_text, s1_check, s1_rwx_text, s2_check
 from .rules import (
-    S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, s1_walk_through_s2, descriptor_types, hierarchical_attrs,
+    S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, contiguous_bit, s1_walk_through_s2, descriptor_types, hierarchical_attrs,
     leaf_base, level_shift, next_table_base, pi_index, stage_oa, table_attr_bits, table_entries, table_index, tree_disabled,
 )
 from .walk import Leaf, s1_leaf, s2_leaf, s2_lookup, stage2_attributes
@@ -999,7 +999,8 @@ class _Walker:
             sh = None if t.ds else f["SH"].get(raw)
             return LeafAttrs(t.stage, dec.level, kind, None, None, f["AttrIndx"].get(raw) if t.stage == 1 else None,
                              sh, af, bool(f["nG"].get(raw)) and t.two_el if t.stage == 1 else False,
-                             bool(f["DBM"].get(raw)), bool(f["Contiguous"].get(raw)),
+                             bool(f["DBM"].get(raw)),
+                             contiguous_bit(raw, t.granule_shift, dec.level, t.stage == 1 and t.s1.pnch),
                              t.stage == 1 and bool(f["GP"].get(raw)), t.stage == 1 and bool(f["NS"].get(raw)),
                              ns_table, tuple(flags))
         # the scalar walker's leaf decoding: attributes, and permissions with the table bits of the path

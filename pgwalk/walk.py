@@ -35,7 +35,7 @@ from .formats.fields import Layout
 from .memory_protocol import Memory
 from .params import (FINAL_LEVEL, Regime, S1PermParams, S1WalkParams, S2PermParams, S2WalkParams,
                      TranslationSetup)
-from .perms import Access, S1Perms, S2Perms, s1_check, s1_permission_fault, s2_check, s2_mro, \
+from .perms import S2PIR_TEXT, Access, S1Perms, S2Perms, s1_check, s1_permission_fault, s2_check, s2_mro, \
     s2_permission_fault
 from . import rules
 from .rules import (DESCRIPTOR_BYTES, LEAF_CHECKS, S1_SETUP_CHECKS, S2_SETUP_CHECKS, S2_WALK_LEAF_CHECKS, TABLE_CHECKS,
@@ -58,7 +58,6 @@ _AP = D.S1_LEAF["AP"]
 _SH = D.S1_LEAF["SH"]
 _NG = D.S1_LEAF["nG"]
 _DBM = D.S1_LEAF["DBM"]
-_CONT = D.S1_LEAF["Contiguous"]
 _PXN = D.S1_LEAF["PXN"]
 _UXN = D.S1_LEAF["UXN"]
 _S2AP = D.S2_LEAF["S2AP"]
@@ -224,7 +223,7 @@ class WalkFault(Exception):
 def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: bool, lpa64: bool, two_el: bool,
                    hd: bool = False, ha: bool = False, sh: int = 0, mair: int | None = None, ap_table: int = 0,
                    uxn_table: bool = False, pxn_table: bool = False, perm: Any = None, aie: bool = False,
-                   mair2: int | None = 0) -> Leaf:
+                   mair2: int | None = 0, pnch: bool = False) -> Leaf:
     """The stage 1 :class:`Leaf` of one block or page descriptor: its output base, size,
     attributes and permissions (ASL ``AArch64.S1LeafBase``, ``S1DecodeMemAttrs``,
     ``AArch64.S1DirectBasePermissions``).
@@ -245,6 +244,8 @@ def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
         permissions (``AArch64.S1DirectBasePermissions``), no overlay
     :param aie, mair2: FEAT_AIE (TCR2_ELx.AIE / TCR_EL3.AIE): AttrIndx is 4 bits and 8..15 select
         MAIR2_ELx (``None``: not given, those leaves' attributes are unknown)
+    :param pnch: TCR2_ELx.PnCH (FEAT_THE): bit 52 is Protected and the Contiguous hint reads as 0
+        (:func:`pgwalk.rules.contiguous_bit`)
     """
     leafsize = level_shift(level, granule_shift)
     sh = sh if ds else _SH.get(raw)
@@ -256,8 +257,8 @@ def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
                                          pxn_table=pxn_table, perm=perm or _NO_S1_INDIRECTION)
     af = bool(_AF.get(raw))
     return Leaf(1, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64), leafsize, memattrs, perms,
-                af, bool(_NG.get(raw)) and two_el, bool(_CONT.get(raw)), bool(_DBM.get(raw)),
-                attr_index, sh, not af and ha)
+                af, bool(_NG.get(raw)) and two_el, rules.contiguous_bit(raw, granule_shift, level, pnch),
+                bool(_DBM.get(raw)), attr_index, sh, not af and ha)
 
 
 def decode_s2_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: bool, lpa64: bool,
@@ -280,7 +281,8 @@ def decode_s2_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
     s2attrs = A.s2_decode_mem_attrs(_MEMATTR.get(raw), sh)
     af = bool(_AF.get(raw))
     return Leaf(2, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64), leafsize, s2attrs, perms,
-                af, False, bool(_CONT.get(raw)), bool(_DBM.get(raw)), None, sh, not af and ha)
+                af, False, rules.contiguous_bit(raw, granule_shift, level), bool(_DBM.get(raw)), None, sh,
+                not af and ha)
 
 
 def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind: str, ap_table: int,
@@ -291,7 +293,7 @@ def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind
                           two_el=p.has_unprivileged, hd=p.hd, ha=p.ha, sh=p.sh,
                           mair=setup.mair if setup.mair_known else None,
                           ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table, perm=p.perm, aie=p.aie,
-                          mair2=setup.mair2)
+                          mair2=setup.mair2, pnch=p.pnch)
 
 
 def s2_leaf(setup: TranslationSetup, raw: int, level: int, kind: str) -> Leaf:
@@ -408,7 +410,7 @@ class _Stage:
             kind = self.levels[level][3][raw & 0b11]
             if kind is _TABLE:
                 nxt = next_table_base(raw, g, ds, lpa64)
-                layout = (D.s1_table_layout if stage == 1 else D.s2_table_layout)(g, ds, lpa64)
+                layout = D.s1_table_layout(g, ds, lpa64, self.p.pnch) if stage == 1 else D.s2_table_layout(g, ds, lpa64)
                 step = TraceStep(stage, level, table, index, desc_addr, desc_pa, raw, kind.text, nxt, layout,
                                  s1_level=s1_level)
                 stop = next((chk for chk in TABLE_CHECKS if chk.test(self.p, raw, nxt)), None)
@@ -418,7 +420,8 @@ class _Stage:
                 base = leaf_base(raw, leafsize, ds, lpa64)
                 if stage == 1:
                     perm = self.p.perm
-                    layout = D.s1_leaf_layout(leafsize, ds, lpa64, kind is _BLOCK, perm.overlay, self.p.aie)
+                    layout = D.s1_leaf_layout(leafsize, ds, lpa64, kind is _BLOCK, perm.overlay, self.p.aie,
+                                              self.p.pnch)
                 else:
                     layout = D.s2_leaf_layout(leafsize, ds, lpa64, kind is _BLOCK, self.p.perm.s2poe)
                 node = _Node(kind, TraceStep(stage, level, table, index, desc_addr, desc_pa, raw, kind.text, base,
@@ -495,6 +498,7 @@ class _S2Run(NamedTuple):
     access: Access | None
     el: int
     s1assured: bool = False     # the stage 1 translation is Assured (FEAT_THE; ASL AddressDescriptor.s1assured)
+    toplevel: int | None = None  # a stage 1 top-level table fetch: its VA range (FEAT_THE TopLevel check)
 
 
 class _Mode:
@@ -502,7 +506,8 @@ class _Mode:
     out once: the stages (:func:`pgwalk.rules.walk_stages`), each stage 1 range's setup plan
     (by :func:`pgwalk.rules.va_range`), the stage 2 walks, and one key for the leaf plans."""
 
-    __slots__ = ("stages", "access", "el", "pan", "s1_disabled", "s1", "s1_key", "s2", "s2_fetch", "s2_assured")
+    __slots__ = ("stages", "access", "el", "pan", "s1_disabled", "s1", "s1_key", "s2", "s2_fetch", "s2_assured",
+                 "walker", "fetch_runs")
 
     def __init__(self, walker: _Walker, setup: TranslationSetup, stages: str | None, access: Access | None, el: int,
                  pan: bool):
@@ -512,11 +517,27 @@ class _Mode:
         self.s1 = tuple((st, *st.setup_plan(S1_SETUP_CHECKS, access, el)) for st in walker.s1)
         self.s1_key = walker.plan_key((1, access, el, pan))
         self.s2 = self.s2_fetch = self.s2_assured = None
+        self.walker = walker
+        # FEAT_THE: stage 1 table fetches judged per (top-level VA range or None, Assured so far)
+        self.fetch_runs: dict | None = {} if walker.the_fetch else None
         if walker.s2 is not None:
             self.s2 = walker.s2_run(False, access, el)
             self.s2_fetch = walker.s2_run(True, None, el)      # a stage 1 table fetch: a read, no access check
             if walker.assured:                                 # after an Assured stage 1 translation (FEAT_THE)
                 self.s2_assured = walker.s2_run(False, access, el, True)
+
+    def fetch_run(self, toplevel: int | None, s1assured: bool) -> _S2Run:
+        """The stage 2 walk of a stage 1 table fetch under FEAT_THE (ASL ``CreateAccDescS1TTW``:
+        ``toplevel`` the VA range when the fetch is of the top-level table, else ``None``;
+        ``s1assured`` the walk's Assured property so far, ``walkaddress.s1assured``)."""
+        runs = self.fetch_runs
+        if runs is None:
+            return self.s2_fetch
+        key = (toplevel, s1assured)
+        run = runs.get(key)
+        if run is None:
+            run = runs[key] = self.walker.s2_run(True, None, self.el, s1assured, toplevel)
+        return run
 
 
 class _Walker:
@@ -524,7 +545,7 @@ class _Walker:
     stage configurations and their caches (it holds neither the setup nor the memory)."""
 
     __slots__ = ("s1", "s2", "mair", "mair2", "epan", "wxn", "xnx", "through_s2", "walk_af", "assured", "modes",
-                 "plan_keys")
+                 "plan_keys", "the_fetch", "tl")
 
     def __init__(self, setup: TranslationSetup):
         pa_max = setup.features.pa_max
@@ -535,8 +556,12 @@ class _Walker:
         self.s2 = _Stage(2, setup.s2, pa_max) if setup.s2 is not None else None
         # the walk itself records AF updates: stage 2 leaves of table fetches, tables with HAFT (either stage)
         self.walk_af = self.through_s2 or any(p.haft for p in setup.ranges) or (setup.s2 is not None and setup.s2.haft)
-        # FEAT_THE: the stage 2 AssuredOnly check needs the stage 1 walk's Assured property
-        self.assured = setup.s2 is not None and setup.s2.perm.assuredonly
+        # FEAT_THE: the stage 2 AssuredOnly check needs the stage 1 walk's Assured property; the
+        # TopLevel and AssuredOnly checks of stage 1 table fetches need to know which fetch it is
+        perm2 = setup.s2.perm if setup.s2 is not None else None
+        self.assured = perm2 is not None and perm2.assuredonly
+        self.tl = (perm2.tl0, perm2.tl1) if perm2 is not None else (False, False)
+        self.the_fetch = self.through_s2 and (self.assured or any(self.tl))
         self.mair = setup.mair if setup.mair_known else None
         self.mair2 = setup.mair2
         self.epan, self.wxn, self.xnx = setup.epan, setup.wxn, setup.features.xnx
@@ -558,13 +583,15 @@ class _Walker:
         """A small int standing for ``options`` (what a leaf plan depends on besides the leaf)."""
         return self.plan_keys.setdefault(options, len(self.plan_keys))
 
-    def s2_run(self, s1ptw: bool, access: Access | None, el: int, s1assured: bool = False) -> _S2Run:
+    def s2_run(self, s1ptw: bool, access: Access | None, el: int, s1assured: bool = False,
+               toplevel: int | None = None) -> _S2Run:
         """The stage 2 walk of one kind: a translation's own (``s1ptw`` False; after an Assured
-        stage 1 translation or not) or a stage 1 table fetch."""
+        stage 1 translation or not) or a stage 1 table fetch (of the top-level table of VA range
+        ``toplevel``, or not)."""
         st = self.s2
         assert st is not None
-        return _S2Run(st, *st.setup_plan(S2_SETUP_CHECKS, access, el), self.plan_key((2, s1ptw, access, el, s1assured)),
-                      s1ptw, access, el, s1assured)
+        return _S2Run(st, *st.setup_plan(S2_SETUP_CHECKS, access, el),
+                      self.plan_key((2, s1ptw, access, el, s1assured, toplevel)), s1ptw, access, el, s1assured, toplevel)
 
     def s1_judge(self, leaf: Leaf, access: Access | None, el: int, pan: bool):
         """The stage 1 permission check of LEAF_CHECKS: True when ``leaf`` denies the access."""
@@ -589,8 +616,9 @@ class _Walker:
                 raise UnknownRegister(p.ttbr_name, va)
             raise WalkFault(Fault(stop.fault, stop.level, 1, reason=stop.reason(p, va, access, el)))
         through_s2 = st.through_s2
-        if assured is not None:                             # ASL AArch64.S1InitialTTWState: PnCH
-            assured[0] = p.pnch and through_s2              # (s2fs1mro is FALSE without stage 2)
+        if assured is not None:                             # ASL AArch64.S1InitialTTWState: VTCR_EL2.TL0/TL1
+            assured[0] = rules.s1_initial_assured(p.varange, *self.tl, through_s2)
+        the_fetch = mode.fetch_runs is not None             # FEAT_THE: which fetch it is counts
         haft = p.haft                                       # FEAT_HAFT: table AF updates are per walk
         path_shift = None if haft else st.path_shift
         path_key = path = None
@@ -609,8 +637,10 @@ class _Walker:
             index = (va >> lsb) & mask                      # rules.table_index
             desc_addr = table | index * entry_bytes         # rules.descriptor_address
             if through_s2:
+                run = mode.s2_fetch if not the_fetch else mode.fetch_run(
+                    p.varange if level == p.start_level else None, assured is not None and assured[0])
                 try:
-                    desc_pa, s2leaf = self.s2_walk(mem, desc_addr, mode.s2_fetch, steps, level, af_updates)
+                    desc_pa, s2leaf = self.s2_walk(mem, desc_addr, run, steps, level, af_updates)
                 except WalkFault:
                     steps.append(TraceStep(1, level, table, index, desc_addr, None, None, "s2 fault",
                                            note="stage 2 fault on the stage 1 table walk"))
@@ -650,7 +680,7 @@ class _Walker:
             entry = leaves[attr_bits] = _LeafEntry(decode_s1_leaf(
                 raw, level, kind.text, granule_shift=st.g, ds=st.ds, lpa64=st.lpa64, two_el=st.two_el, hd=p.hd,
                 ha=p.ha, sh=p.sh, mair=self.mair, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table,
-                perm=p.perm, aie=p.aie, mair2=self.mair2), {})
+                perm=p.perm, aie=p.aie, mair2=self.mair2, pnch=p.pnch), {})
         leaf, plans = entry
         plan = plans.get(mode.s1_key)
         if plan is None:
@@ -673,7 +703,7 @@ class _Walker:
     def s2_walk(self, mem: Memory, ipa: int, run: _S2Run, steps: list[TraceStep], s1_level: int | None,
                 af_updates: list[AFUpdate] | None) -> tuple[int, Leaf]:
         """ASL ``AArch64.S2Translate`` with ``S2Walk``: (PA, leaf), or raises ``WalkFault``."""
-        st, fields, stop, plan_key, s1ptw, access, el, s1assured = run
+        st, fields, stop, plan_key, s1ptw, access, el, s1assured, toplevel = run
         for mask, value, chk in fields:                 # the setup checks that look at the IPA
             if ipa & mask != value:
                 stop = chk
@@ -720,7 +750,7 @@ class _Walker:
         if plan is None:
             # a stage 1 table fetch (s1ptw) reads its descriptor: S2AP read permission, then HCR_EL2.PTW
             checks = S2_WALK_LEAF_CHECKS if s1ptw else LEAF_CHECKS
-            judge = self.s2_judge(leaf, access, el, s1ptw, s1assured)
+            judge = self.s2_judge(leaf, access, el, s1ptw, s1assured, toplevel)
             per_address, chk = _checks_plan(checks, lambda chk: chk.test(p, raw, 0, judge))
             plan = plans[plan_key] = (_bit_fields(per_address, p, raw, judge), chk, judge)
         fields, chk, judge = plan
@@ -733,30 +763,52 @@ class _Walker:
                 af_updates.append(AFUpdate(2, level, s1_level))
             return pa, leaf
         flags = _perm_flags(chk, lambda: s2_permission_fault(leaf.perms, None if s1ptw else access, el0=el == 0,
-                                                             s1assured=s1assured))
-        raise WalkFault(Fault(chk.fault, level, 2, s1ptw=s1ptw, ipa=ipa,
-                              reason=(_assured_only_reason(leaf.perms, access, s1assured) if flags.get("assured_only")
-                                      else _leaf_reason(chk, 2, p, raw, pa, judge, leaf, access, el, False)),
-                              **flags))
+                                                             s1assured=s1assured, toplevel=toplevel if s1ptw else None))
+        if flags.get("toplevel"):
+            reason = _toplevel_reason(leaf.perms, toplevel)
+        elif flags.get("assured_only"):
+            reason = _assured_only_reason(leaf.perms, None if s1ptw else access, s1assured)
+        else:
+            reason = _leaf_reason(chk, 2, p, raw, pa, judge, leaf, access, el, False)
+        raise WalkFault(Fault(chk.fault, level, 2, s1ptw=s1ptw, ipa=ipa, reason=reason, **flags))
 
     @staticmethod
-    def s2_judge(leaf: Leaf, access: Access | None, el: int, s1ptw: bool, s1assured: bool = False):
+    def s2_judge(leaf: Leaf, access: Access | None, el: int, s1ptw: bool, s1assured: bool = False,
+                 toplevel: int | None = None):
         """The stage 2 permission check: True when ``leaf`` denies the access (for a stage 1
-        table fetch, the read it makes; ``s1assured``: after an Assured stage 1 translation)."""
-        if s1ptw:
-            return lambda _raw: not s2_check(leaf.perms, None, el0=False)   # the walk's read (S2AP, overlay)
+        table fetch, the read it makes, of the top-level table of VA range ``toplevel`` or not;
+        ``s1assured``: after an Assured stage 1 translation, or for a fetch Assured so far)."""
+        if s1ptw:   # the walk's read (S2AP, overlay; FEAT_THE: TopLevel, AssuredOnly)
+            return lambda _raw: not s2_check(leaf.perms, None, el0=False, s1assured=s1assured, toplevel=toplevel)
         if access is None:
             return _never
         return lambda _raw: not s2_check(leaf.perms, access, el0=el == 0, s1assured=s1assured)
 
 
+def _toplevel_reason(perms: S2Perms, varange: int | None) -> str:
+    """Why ASL ``AArch64.S2CheckPermissions`` took a TopLevel Permission fault (FEAT_THE)."""
+    n = varange or 0
+    have = [f"TopLevel{i}" for i, on in enumerate((perms.toplevel0, perms.toplevel1)) if on]
+    page = (" and ".join(have) + " only") if have else "neither TopLevel0 nor TopLevel1"
+    why = (f"VTCR_EL2.TL{n} = 1 needs TopLevel{n}" if (perms.tl1 if n else perms.tl0) and not
+           (perms.toplevel1 if n else perms.toplevel0) else f"VTCR_EL2.TL{1 - n} = 1 keeps a TopLevel{1 - n}-only page "
+                                                            f"from TTBR{n} walks")
+    entry = (f"S2PIR_EL2[{perms.pi_index}] = {perms.s2pi:#06b}, {S2PIR_TEXT[perms.s2pi]}"
+             if perms.indirect and perms.s2pi is not None else "direct stage 2 permissions")
+    if perms.po_index is not None:
+        entry += f"; S2POIndex {perms.po_index}"
+    return f"the stage 1 top-level table of a TTBR{n} walk is on a stage 2 page with {page} ({entry}): {why}"
+
+
 def _assured_only_reason(perms: S2Perms, access: Access | None, s1assured: bool) -> str:
-    """Why ASL ``AArch64.S2CheckPermissions`` took an AssuredOnly Permission fault."""
+    """Why ASL ``AArch64.S2CheckPermissions`` took an AssuredOnly Permission fault (``access``
+    ``None``: on a stage 1 table fetch)."""
     if perms.assured_only:
-        return ("the stage 2 page is AssuredOnly (descriptor bit 58, VTCR_EL2.AssuredOnly = 1) and the stage 1 "
-                "translation is not Assured" + ("" if s1assured else
-                                                " (TCR2_EL1.PnCH, Protected bit 52 and stage 2 MRO on every stage 1 "
-                                                "descriptor)"))
+        what = "stage 1 walk so far" if access is None else "stage 1 translation"
+        return ("the stage 2 page is AssuredOnly (descriptor bit 58, VTCR_EL2.AssuredOnly = 1) and the "
+                f"{what} is not Assured" + ("" if s1assured else
+                                            " (it needs VTCR_EL2.TL0/TL1 for its VA range, TCR2_EL1.PnCH, and "
+                                            "Protected bit 52 and stage 2 MRO on every stage 1 descriptor)"))
     return (f"VTCR_EL2.GCSH = 1: the {access.value if access else 'GCS'} access needs a stage 2 AssuredOnly page "
             "(descriptor bit 58)")
 
@@ -816,16 +868,21 @@ def _walker(setup: TranslationSetup, mem: Memory) -> _Walker:
 
 def s2_translate(setup: TranslationSetup, mem: Memory, ipa: int, *, access: Access | None, el: int,
                  s1ptw: bool, steps: list[TraceStep], s1_level: int | None = None,
-                 af_updates: list[AFUpdate] | None = None) -> tuple[int, Leaf]:
+                 af_updates: list[AFUpdate] | None = None, toplevel: int | None = None,
+                 s1assured: bool = True) -> tuple[int, Leaf]:
     """ASL ``AArch64.S2Translate`` for one IPA: returns (PA, leaf) or raises ``WalkFault``.
 
     ``s1ptw`` marks a stage 1 descriptor fetch (a read; HCR_EL2.PTW applies); the
-    fetch's Access flag update, if any, is appended to ``af_updates``.
+    fetch's Access flag update, if any, is appended to ``af_updates``.  FEAT_THE: a fetch of
+    the top-level table of VA range ``toplevel`` meets the TopLevel check, and one not
+    ``s1assured`` (the walk's Assured property so far) the AssuredOnly check; by default
+    neither (a caller that does not follow a walk cannot know them).
     """
     assert setup.s2 is not None
     walker = _walker(setup, mem)
     mode = walker.mode(setup, "2", access, el, False)
-    return walker.s2_walk(mem, ipa, mode.s2_fetch if s1ptw else mode.s2, steps, s1_level, af_updates)
+    return walker.s2_walk(mem, ipa, mode.fetch_run(toplevel, s1assured) if s1ptw else mode.s2, steps, s1_level,
+                          af_updates)
 
 
 def _s1_disabled(setup: TranslationSetup, va: int, access: Access | None) -> tuple[int, A.MemAttrs]:
@@ -927,7 +984,8 @@ def s2_lookup(setup: TranslationSetup, mem: Memory, ipa: int, *, s1ptw: bool = F
     """One stage 2 lookup without a permission check: ``(PA, leaf)``, or the :class:`Fault` (never raised).
 
     :func:`s2_translate` for callers outside this module (the tree walk of :mod:`pgwalk.tree`);
-    ``s1ptw`` marks a stage 1 table fetch (S2AP read permission and HCR_EL2.PTW apply).
+    ``s1ptw`` marks a stage 1 table fetch (S2AP read permission and HCR_EL2.PTW apply; the FEAT_THE
+    TopLevel and AssuredOnly checks of a walk's fetches do not: they depend on the walk).
     """
     try:
         return s2_translate(setup, mem, ipa, access=None, el=1, s1ptw=s1ptw, steps=[])

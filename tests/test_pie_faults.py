@@ -321,24 +321,36 @@ def test_s2_haft_needs_ha_and_feat_haft():
 
 # --------------------------------------------------------------------------- FEAT_THE: stage 2 AssuredOnly
 
-VTCR_ASSUREDONLY, VTCR_S2PIE, VTCR_GCSH = 1 << 34, 1 << 36, 1 << 40
+VTCR_ASSUREDONLY, VTCR_TL1, VTCR_S2PIE, VTCR_GCSH, VTCR_TL0 = 1 << 34, 1 << 35, 1 << 36, 1 << 40, 1 << 41
 S2PIR_MRO_AT_1 = 0b0010 << 4        # S2PIR_EL2[1] = MRO: read, and writable only by the hardware/RCW
+#: S2PIR_EL2[1] = MRO-TL0 (MRO with the TopLevel0 attribute the TTBR0 top-level table fetch needs with
+#: VTCR_EL2.TL0 = 1), S2PIR_EL2[3] = RO: the stage 2 page of a fetch made PIIndex 3 (DBM set) is RO, not MRO
+S2PIR_MRO_TL0_AT_1_RO_AT_3 = 0b0110 << 4 | 0b1000 << 12
 
 
-def _assured_setup(*, pnch: bool, protected: bool = True, s2pir: int = S2PIR_MRO_AT_1, assured_page: bool = True):
+def _assured_setup(*, pnch: bool, protected: bool = True, s2pir: int = S2PIR_MRO_TL0_AT_1_RO_AT_3,
+                   assured_page: bool = True, tl0: bool = True, ro_fetch: int | None = None,
+                   assured_fetch: int | None = None):
     """VA 0x40_0000 -> IPA 0x1000_0000 -> PA 0x9000_0000, every stage 2 page with S2AP = 0b01 (read
     only: PIIndex 1 under S2PIE); ``assured_page``: the data page's stage 2 descriptor has bit 58
-    (AssuredOnly) set; ``protected``: every stage 1 descriptor has bit 52 (Protected) set."""
+    (AssuredOnly) set; ``protected``: every stage 1 descriptor has bit 52 (Protected) set; ``tl0``:
+    VTCR_EL2.TL0 = 1 (the TTBR0 walk starts Assured, ASL ``AArch64.S1InitialTTWState``);
+    ``ro_fetch``: the stage 2 page of that stage 1 level's table fetch gets PIIndex 3 (RO);
+    ``assured_fetch``: that fetch's stage 2 page gets bit 58."""
     ts = two_stage()
     ts.map(0x40_0000, 0x1000_0000, PAGE, S1Attrs(), pa=0x9000_0000, s2_attrs=S2Attrs(s2ap=0b01))
     regs = ts.registers(regs={"HCR_EL2": 1})
-    regs["VTCR_EL2"] |= VTCR_ASSUREDONLY | VTCR_S2PIE
+    regs["VTCR_EL2"] |= VTCR_ASSUREDONLY | VTCR_S2PIE | (VTCR_TL0 if tl0 else 0)
     regs["S2PIR_EL2"] = s2pir
     regs["TCR2_EL1"] = int(pnch)                               # PnCH [0]
-    t = translate(setup_from_registers(regs), ts.memory(), 0x40_0000)
+    t = translate(setup_from_registers({**regs, "VTCR_EL2": regs["VTCR_EL2"] & ~VTCR_TL0}), ts.memory(), 0x40_0000)
     for step in t.steps:
         if step.stage == 1 and protected:
             ts.s1.write(step.desc_addr, step.raw | 1 << 52)
+    for lv, bit in ((ro_fetch, 51), (assured_fetch, 58)):
+        if lv is not None:
+            leaf = [st for st in t.steps if st.stage == 2 and st.s1_level == lv][-1]
+            ts.s2.write(leaf.desc_pa, ts.s2.read(leaf.desc_pa) | 1 << bit)
     if assured_page:
         leaf = [st for st in t.steps if st.stage == 2][-1]
         ts.s2.write(leaf.desc_pa, leaf.raw | 1 << 58)
@@ -346,12 +358,12 @@ def _assured_setup(*, pnch: bool, protected: bool = True, s2pir: int = S2PIR_MRO
 
 
 def test_s2_assured_only_faults_unless_stage1_is_assured():
-    """ASL ``AArch64.S2CheckPermissions``: an access (not a stage 1 table walk) to a page whose
-    ``s2assuredonly`` is 1 (desc[58] with VTCR_EL2.AssuredOnly: ``AArch64.S2NextWalkStateLeaf``)
-    is a Permission fault with ``fault.assuredonly`` unless ``ipa.s1assured``: the stage 1 walk
-    started Assured (TCR2_EL1.PnCH, ``AArch64.S1InitialTTWState``) and every descriptor kept it
-    (``AArch64.S1NextWalkStateTable``/``Leaf``: Protected bit 52 and ``s2fs1mro``, the stage 2 MRO
-    of its fetch)."""
+    """ASL ``AArch64.S2CheckPermissions``: an access to a page whose ``s2assuredonly`` is 1 (desc[58]
+    with VTCR_EL2.AssuredOnly: ``AArch64.S2NextWalkStateLeaf``) is a Permission fault with
+    ``fault.assuredonly`` unless ``ipa.s1assured``: the stage 1 walk started Assured (Arm ARM M.a.a
+    ``AArch64.S1InitialTTWState``: VTCR_EL2.TL0 for a TTBR0 walk) and every descriptor kept it
+    (``AArch64.S1NextWalkStateTable``/``Leaf``: Protected bit 52 with TCR2_EL1.PnCH, and
+    ``s2fs1mro``, the stage 2 MRO of its fetch)."""
     from pgwalk.perms import Access
     regs, mem = _assured_setup(pnch=True)
     setup = setup_from_registers(regs)
@@ -359,7 +371,8 @@ def test_s2_assured_only_faults_unless_stage1_is_assured():
     ok = translate(setup, mem, 0x40_0000, access=Access.READ)
     assert ok.ok and ok.pa == 0x9000_0000                     # Assured: permitted
     for why, kw in (("PnCH = 0", dict(pnch=False)), ("a descriptor not Protected", dict(pnch=True, protected=False)),
-                    ("stage 2 RO, not MRO, under the tables", dict(pnch=True, s2pir=0b1000 << 4))):
+                    ("VTCR_EL2.TL0 = 0: the TTBR0 walk never starts Assured", dict(pnch=True, tl0=False)),
+                    ("stage 2 RO, not MRO, under the level 2 table", dict(pnch=True, ro_fetch=2))):
         r, m = _assured_setup(**kw)
         t = translate(setup_from_registers(r), m, 0x40_0000, access=Access.READ)
         f = t.fault
@@ -397,8 +410,9 @@ def test_s2_assured_only_stage2_alone_and_bulk():
     assert t.s1_disabled and t.fault is not None and t.fault.assured_only
     with pytest.raises(InputError, match="AssuredOnly"):
         bulk_at(regs, mem, "S12E1R", [0x40_0000])
-    # stage 1 alone never meets the check (stage 1 table walks are exempt): bulk answers
-    assert int(bulk_at(regs, mem, "S1E1R", [0x40_0000]).par[0]) == at(regs, mem, "S1E1R", 0x40_0000).par
+    # stage 1 alone: its table fetches meet the check too (Arm ARM M.a.a), which bulk does not judge
+    with pytest.raises(InputError, match="FEAT_THE checks of stage 1 table fetches"):
+        bulk_at(regs, mem, "S1E1R", [0x40_0000])
 
 
 def test_s2_gcsh_gcs_access_needs_assured_only_page():
@@ -421,19 +435,41 @@ def test_s2_gcsh_gcs_access_needs_assured_only_page():
     assert translate(s, mem, IPA, stages="2", access=Access.GCS_READ, el=1).ok
 
 
-# --------------------------------------------------------------------------- FEAT_THE: said, not modelled
+def test_s2_assured_only_on_a_stage1_table_fetch():
+    """Arm ARM M.a.a ``AArch64.S2CheckPermissions``, ``AccessType_TTW`` branch: a stage 1 table fetch
+    from a stage 2 AssuredOnly page faults (stage 2, S1PTW, AssuredOnly) unless the walk is Assured
+    so far (``AArch64.S1Walk``: ``walkaddress.s1assured = walkstate.s1assured``)."""
+    from pgwalk.perms import Access
+    regs, mem = _assured_setup(pnch=True, assured_fetch=1, assured_page=False)
+    assert translate(setup_from_registers(regs), mem, 0x40_0000, access=Access.READ).ok   # Assured all along
+    for why, kw in (("PnCH = 0: not Assured after level 0", dict(pnch=False)),
+                    ("TL0 = 0: never Assured", dict(pnch=True, tl0=False))):
+        r, m = _assured_setup(assured_fetch=1, assured_page=False, **kw)
+        t = translate(setup_from_registers(r), m, 0x40_0000)        # no access judged: the walk itself faults
+        f = t.fault
+        assert f is not None and f.type is FaultType.PERMISSION and f.stage == 2 and f.s1ptw, why
+        assert f.assured_only and not f.toplevel and "walk so far is not Assured" in f.reason, why
+        assert t.steps[-1].stage == 1 and t.steps[-1].level == 1 and t.steps[-1].kind == "s2 fault", why
+        assert PAR_EL1_FAULT["AssuredOnly"].get(at(r, m, "S1E1R", 0x40_0000).par) == 1, why
 
-def test_the_controls_are_named_as_not_modelled():
-    """FEAT_THE: the ASL's TopLevel (VTCR_EL2.TL0/TL1, S2PIR MRO-TL0/TL1), AssuredOnly (VTCR_EL2.AssuredOnly,
-    stage 2 desc[58]: ``AArch64.S2NextWalkStateLeaf`` s2assuredonly, checked by
-    ``AArch64.S2CheckPermissions``) and TCR2_ELx.PnCH are not modelled: the setup notes say so
-    plainly, naming what pgwalk does instead."""
+
+# --------------------------------------------------------------------------- FEAT_THE: what the notes say
+
+def test_the_controls_notes_say_what_is_modelled():
+    """FEAT_THE: TopLevel (VTCR_EL2.TL0/TL1, S2PIR MRO-TL0/TL1), AssuredOnly (VTCR_EL2.AssuredOnly,
+    stage 2 desc[58]) and TCR2_ELx.PnCH are modelled now: the setup notes say what each does (PnCH:
+    bit 52 is Protected and the Contiguous hint reads as 0, ASL ``AArch64.S1NextWalkStateLeaf``), and
+    that each has no effect without FEAT_THE."""
     ts = two_stage()
     ts.map(0x40_0000, 0x1000_0000, PAGE, S1Attrs(), pa=0x9000_0000)
     regs = ts.registers(regs={"HCR_EL2": 1})
     regs["VTCR_EL2"] |= 1 << 34 | 1 << 35 | 1 << 41       # AssuredOnly, TL1, TL0
     regs["TCR2_EL1"] = 1                                   # PnCH
     notes = "\n".join(setup_from_registers(regs).notes)
-    assert "VTCR_EL2.AssuredOnly = 1 is not modelled" not in notes and "bit 58 is AssuredOnly" in notes
-    assert "VTCR_EL2.TL0 = 1 is not modelled" in notes and "VTCR_EL2.TL1 = 1 is not modelled" in notes
-    assert "TCR2_EL1.PnCH = 1 is not modelled" in notes
+    assert "not modelled" not in notes and "bit 58 is AssuredOnly" in notes
+    assert "VTCR_EL2.TL0 = 1 (FEAT_THE): the top-level stage 1 table of a TTBR0 walk" in notes
+    assert "VTCR_EL2.TL1 = 1 (FEAT_THE): the top-level stage 1 table of a TTBR1 walk" in notes
+    assert "TCR2_EL1.PnCH = 1 (FEAT_THE): descriptor bit 52 is the Protected attribute, not the Contiguous hint" in notes
+    off = "\n".join(setup_from_registers({**regs, "ID_AA64PFR1_EL1": 0}).notes)
+    for what in ("VTCR_EL2.AssuredOnly", "VTCR_EL2.TL0", "VTCR_EL2.TL1", "TCR2_EL1.PnCH"):
+        assert f"{what} = 1 has no effect: FEAT_THE is not implemented" in off, what
