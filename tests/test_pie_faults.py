@@ -384,8 +384,7 @@ def test_s2_assured_only_faults_unless_stage1_is_assured():
 def test_s2_assured_only_stage2_alone_and_bulk():
     """A stage-2-only translation has no stage 1 translation: taken as not Assured (ASL: an
     ``AddressDescriptor`` is made with ``s1assured`` FALSE, as with stage 1 disabled), noted.  The
-    vectorised walk does not judge the check: it refuses rather than answer without it."""
-    from pgwalk.errors import InputError
+    vectorised walk judges the check as the scalar walk does (PAR_EL1.AssuredOnly included)."""
     from pgwalk.perms import Access
     regs, mem = _assured_setup(pnch=True)
     setup = setup_from_registers(regs)
@@ -395,8 +394,12 @@ def test_s2_assured_only_stage2_alone_and_bulk():
     off = setup_from_registers({**regs, "SCTLR_EL1": regs["SCTLR_EL1"] & ~1})
     t = translate(off, mem, 0x1000_0000, access=Access.READ)
     assert t.s1_disabled and t.fault is not None and t.fault.assured_only
-    with pytest.raises(InputError, match="AssuredOnly"):
-        bulk_at(regs, mem, "S12E1R", [0x40_0000])
+    for r in (regs, _assured_setup(pnch=False)[0], {**regs, "SCTLR_EL1": regs["SCTLR_EL1"] & ~1}):
+        for op, va in (("S12E1R", 0x40_0000), ("S12E1R", 0x1000_0000), ("S12E0W", 0x40_0000)):
+            assert int(bulk_at(r, mem, op, [va]).par[0]) == at(r, mem, op, va).par, (op, hex(va))
+    assert PAR_EL1_FAULT["AssuredOnly"].get(int(bulk_at(_assured_setup(pnch=False)[0], mem, "S12E1R",
+                                                        [0x40_0000]).par[0])) == 1
+    assert not int(bulk_at(regs, mem, "S12E1R", [0x40_0000]).par[0]) & 1          # Assured: no fault
     # stage 1 alone never meets the check (stage 1 table walks are exempt): bulk answers
     assert int(bulk_at(regs, mem, "S1E1R", [0x40_0000]).par[0]) == at(regs, mem, "S1E1R", 0x40_0000).par
 
