@@ -954,6 +954,12 @@ class BulkTranslation:
         ISS2.AssuredOnly, PAR_EL1.AssuredOnly)."""
         return self.perm_kind == PermFault.ASSURED_ONLY.code
 
+    @property
+    def s2_table_af(self) -> np.ndarray:
+        """The stage 2 table AF updates of the translation's own stage 2 walk (from :attr:`table_af`):
+        bit ``level + 2`` per lane."""
+        return (self.table_af >> _U64(_AF_S2)) & _U64(_ones(_TABLE_LEVELS))
+
     def table_af_updates(self, i: int) -> tuple[AFUpdate, ...]:
         """Lane ``i``'s FEAT_HAFT table descriptor updates (:attr:`table_af`) as the scalar walk
         orders them in ``Translation.s1ptw_af_updates``: per stage 1 level, the stage 2 tables of

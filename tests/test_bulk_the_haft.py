@@ -34,6 +34,11 @@ def _vas() -> list[int]:
     return [(1 + g) << 30 | m << 21 | p << 12 for g in range(2) for m in range(4) for p in range(4)]
 
 
+def _ipa(n: int) -> int:
+    """The IPA of page ``n``: 8 stage 2 level 3 tables (2MB regions), so their table descriptors differ."""
+    return 0x1000_0000 + (n % 8) * 0x20_0000 + (n // 8) * PAGE
+
+
 def _pi_bits(rng: random.Random) -> int:
     """Random stage 2 PIIndex bits: S2AP[0] (6), DBM (51), XN[1:0] (54:53)."""
     return rng.randrange(2) << 6 | rng.randrange(2) << 51 | rng.randrange(4) << 53
@@ -48,7 +53,7 @@ def _random_tree(seed: int, *, the: bool = True, haft: bool = False):
     ts = two_stage()
     vas = _vas()
     for n, va in enumerate(vas):
-        ts.map(va, 0x1000_0000 + n * PAGE, PAGE, S1Attrs(), pa=0x9000_0000 + n * PAGE, s2_attrs=S2Attrs(s2ap=0b01))
+        ts.map(va, _ipa(n), PAGE, S1Attrs(), pa=0x9000_0000 + n * PAGE, s2_attrs=S2Attrs(s2ap=0b01))
     regs = ts.registers(regs={"HCR_EL2": 1})
     mem = ts.memory()
     setup = setup_from_registers(regs)
@@ -188,7 +193,7 @@ def test_bulk_reports_haft_table_af_updates():
     assert [res.translation(i).af_updates for i in range(len(vas))] == \
         [tuple(u for u in translate(setup, mem, va, stages="1").af_updates if u.table or u.s1_level is None)
          for va in vas]
-    ipas = [0x1000_0000 + n * PAGE for n in range(len(vas))]
+    ipas = [_ipa(n) for n in range(len(vas))]
     res = bulk.translate_many(setup, mem, np.array(ipas, dtype=np.uint64), stages="2")
     assert [res.translation(i).af_updates for i in range(len(ipas))] == \
         [translate(setup, mem, ipa, stages="2").af_updates for ipa in ipas]
@@ -210,3 +215,53 @@ def test_no_haft_no_table_af_array():
     res = bulk.translate_many(setup_from_registers(regs), mem, np.array(vas, dtype=np.uint64))
     assert res.table_af.strides == (0,) and not res.table_af.any()
     assert all(not any(u.table for u in res.translation(i).af_updates) for i in range(len(vas)))
+
+
+# --------------------------------------------------------------------------- tree.py (dump-tree)
+
+def test_tree_stage2_lookups_collect_haft_updates():
+    """The whole-tree walk's stage 2 lookups (``pgwalk.tree``: the fetches of the stage 1 tables and
+    the stage 2 lookups of the leaves' outputs) report the FEAT_HAFT table updates the scalar walk
+    reports for them: a table's ``TableInfo.table_af_updates`` are those of the fetch of its
+    descriptors, a run's ``Stage2.table_af_updates`` those of its output's stage 2 walk."""
+    from pgwalk.tree import TableStatus, TreeVisitor, tree_params, walk_tree
+
+    tables, runs = [], []
+
+    class Collect(TreeVisitor):
+        def table_pre(self, table):
+            tables.append(table)
+
+        def run(self, run):
+            runs.append(run)
+
+    seen = {"tables": 0, "runs": 0}
+    for seed in range(4):
+        regs, mem, vas = _random_tree(seed, the=False, haft=True)
+        setup = setup_from_registers(regs)
+        tables.clear()
+        runs.clear()
+        walk_tree(tree_params(setup, "ttbr0"), mem, Collect(), merge=False)
+        for va in vas:
+            t = translate(setup, mem, va, stages="1")
+            fetches = {}
+            for u in t.af_updates:
+                if u.table and u.stage == 2:
+                    fetches.setdefault(u.s1_level, []).append(u)
+            for info in tables:
+                if info.status is TableStatus.OK and info.va_start <= va < info.va_end:
+                    assert list(info.table_af_updates) == fetches.get(info.level, []), (hex(va), info.level)
+                    seen["tables"] += bool(info.table_af_updates)
+            mapped = [r for r in runs if r.mapped and r.va_start <= va < r.va_end]
+            if t.ok:
+                (r,) = mapped
+                want = tuple(u for u in translate(setup, mem, t.ipa, stages="2").af_updates if u.table)
+                assert r.s2.table_af_updates == want, hex(va)
+                seen["runs"] += bool(want)
+    assert all(seen.values()), seen
+    # without HAFT nothing is collected
+    regs, mem, vas = _random_tree(1, the=False)
+    tables.clear()
+    runs.clear()
+    walk_tree(tree_params(setup_from_registers(regs), "ttbr0"), mem, Collect(), merge=False)
+    assert not any(t.table_af_updates for t in tables) and not any(r.s2 and r.s2.table_af_updates for r in runs)
