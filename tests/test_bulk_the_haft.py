@@ -111,12 +111,12 @@ def _flags(f) -> tuple:
     return None if f is None else (f.type, f.level, f.stage, f.s1ptw, f.fsc, f.overlay, f.dirty_bit, f.assured_only)
 
 
-def _compare(setup, mem, vas, access, el, **kw):
+def _compare(setup, mem, vas, access, el, stages=None, **kw):
     """Bulk and scalar agree lane by lane; returns the scalar translations."""
-    res = bulk.translate_many(setup, mem, np.array(vas, dtype=np.uint64), access=access, el=el, **kw)
+    res = bulk.translate_many(setup, mem, np.array(vas, dtype=np.uint64), access=access, el=el, stages=stages, **kw)
     out = []
     for i, va in enumerate(vas):
-        t = translate(setup, mem, va, access=access, el=el)
+        t = translate(setup, mem, va, access=access, el=el, stages=stages)
         b = res.translation(i)
         assert _flags(res.fault(i)) == _flags(t.fault), (hex(va), access, el, t.fault)
         assert (b.ipa, b.pa) == (t.ipa, t.pa), hex(va)
@@ -265,3 +265,22 @@ def test_tree_stage2_lookups_collect_haft_updates():
     runs.clear()
     walk_tree(tree_params(setup_from_registers(regs), "ttbr0"), mem, Collect(), merge=False)
     assert not any(t.table_af_updates for t in tables) and not any(r.s2 and r.s2.table_af_updates for r in runs)
+
+
+def test_bulk_judges_gcsh_as_the_scalar_walk():
+    """VTCR_EL2.GCSH (FEAT_GCS): a GCS access from EL1 to a stage 2 page without AssuredOnly faults
+    (ASL ``AArch64.S2CheckPermissions``, ``fault.assuredonly``); with VTCR_EL2.AssuredOnly too, pages
+    with desc[58] pass.  The vectorised walk agrees lane by lane (it used to refuse GCS accesses)."""
+    for the in (False, True):
+        regs, mem, vas = _random_tree(5, the=the)
+        regs["VTCR_EL2"] |= 1 << 40                      # GCSH
+        setup = setup_from_registers(regs)
+        assert setup.s2.perm.gcsh
+        faults = 0
+        for access in (Access.GCS_READ, Access.GCS_WRITE, Access.READ):
+            for el in (0, 1):
+                for t in _compare(setup, mem, [_ipa(n) for n in range(len(vas))], access, el, stages="2"):
+                    faults += t.fault is not None and t.fault.assured_only
+                    if not the:          # GCSH alone: only a GCS access from EL1 faults
+                        assert not (t.fault is not None and t.fault.assured_only) or (access.is_gcs and el == 1)
+        assert faults
