@@ -162,7 +162,7 @@ def _table_state(st: "_Stage", raw: np.ndarray, level: int, tbl: np.ndarray, hpd
     p = st.params
     out = R.table_attr_bits(raw, hpd)
     if p.haft:
-        out = out | (R.table_af_update(raw, True).astype(_U64) << _U64(_ST_AF + level + _LEVEL_BIAS))
+        out = out | (R.table_af_update(raw, p.haft).astype(_U64) << _U64(_ST_AF + level + _LEVEL_BIAS))
     if st.stage == 1 and p.pnch:
         out = out | (~_assured_step(tbl, level, raw, p.pnch)).astype(_U64) << _U64(_ST_NA)
     return out
