@@ -284,3 +284,32 @@ def test_bulk_judges_gcsh_as_the_scalar_walk():
                     if not the:          # GCSH alone: only a GCS access from EL1 faults
                         assert not (t.fault is not None and t.fault.assured_only) or (access.is_gcs and el == 1)
         assert faults
+
+
+@pytest.mark.parametrize("budget", [0, 700, None])
+@pytest.mark.parametrize("s1_level", [0, 3])
+def test_haft_updates_of_a_faulting_fetch(budget, s1_level, monkeypatch):
+    """ASL ``AArch64.S2Walk``: a stage 2 walk sets AF in its table descriptors on the way down even
+    when it then faults; here the stage 2 walk of the stage 1 fetch at ``s1_level`` finds an
+    invalid stage 2 page (an S1PTW Translation fault).  Bulk reports the same updates as the scalar
+    walk, the per-descriptor tree levels and the lane-by-lane ones alike."""
+    if budget is not None:
+        monkeypatch.setattr(bulk, "TREE_ENTRIES", budget)
+    ts = two_stage()
+    vas = _vas()
+    for n, va in enumerate(vas):
+        ts.map(va, _ipa(n), PAGE, S1Attrs(), pa=0x9000_0000 + n * PAGE)
+    regs = ts.registers(regs={"HCR_EL2": 1})
+    regs["VTCR_EL2"] |= VTCR_HA | VTCR_HAFT
+    mem = ts.memory()
+    setup = setup_from_registers(regs)
+    step = [s for s in translate(setup, mem, vas[-1]).steps if s.stage == 1 and s.level == s1_level][0]
+    fetch_leaf = [s for s in translate(setup, mem, step.desc_addr, stages="2").steps][-1]
+    ts.s2.write(fetch_leaf.desc_pa, 0)                  # the page holding that stage 1 table: unmapped
+    mem = ts.memory()
+    faulted = 0
+    for t in _compare(setup, mem, vas, Access.READ, 1, chunk=7):
+        if t.fault is not None and t.fault.s1ptw:
+            faulted += 1
+            assert [u for u in t.af_updates if u.s1_level == s1_level and u.table]
+    assert faulted
