@@ -90,7 +90,7 @@ from .params import FINAL_LEVEL, S1WalkParams, S2WalkParams, TranslationSetup, o
 from .perms import PERM_FAULT_KINDS, Access, PermFault
 from .report import TRACE_KEYS, drop_trace, translation_to_dict
 from .rules import DescType
-from .walk import Memory, Translation, s1_disabled_attributes, s1_leaf, s2_leaf, stage2_attributes
+from .walk import AFUpdate, Memory, Translation, s1_disabled_attributes, s1_leaf, s2_leaf, stage2_attributes
 
 __all__ = [
     "FAULT_TYPES", "CHUNK", "DescriptorReader", "BulkTranslation", "translate_many", "iter_translate",
@@ -125,6 +125,55 @@ _DT_LEAF = np.array([DescType(c).is_leaf for c in range(len(DescType))] + [False
 
 def _ones(bits: int) -> int:
     return (1 << bits) - 1
+
+
+# A walk's state, ORed over its descriptors per lane (``_Walk.tbl``, ``_Tree`` column ``tbl``; the
+# ASL's TTWState as far as the vectorised walk needs it): bits [3:0] the table descriptors'
+# rules.table_attr_bits; _ST_AF + level + 2: FEAT_HAFT, that level's table descriptor gets AF set
+# (rules.table_af_update); _ST_NA: FEAT_THE, the stage 1 walk is no longer Assured
+# (rules.s1_assured_step); _ST_NMRO + level + 2: the stage 2 leaf of the stage 1 fetch at that level
+# is not MostlyReadOnly; _ST_PTW + 5 * (level + 2) + (s2 level + 2): the stage 2 walk of the stage 1
+# fetch at that level sets AF in that stage 2 table descriptor (FEAT_HAFT).
+_TB_MASK = _ones(R.TABLE_ATTR_BITS)
+_ST_AF, _ST_NA, _ST_NMRO, _ST_PTW = 8, 15, 16, 24
+_LEVELS = FINAL_LEVEL + _LEVEL_BIAS + 1          # levels -2..3
+_TABLE_LEVELS = _LEVELS - 1                      # a table is never at the final level
+assert R.TABLE_ATTR_BITS <= _ST_AF and _ST_AF + _TABLE_LEVELS <= _ST_NA and _ST_NMRO + _LEVELS <= _ST_PTW
+assert _ST_PTW + _LEVELS * _TABLE_LEVELS <= 64
+
+
+# BulkTranslation.table_af: bit level + 2, a stage 1 table; _AF_S2 + level + 2, a stage 2 table of the
+# translation's own stage 2 walk; _AF_PTW + 5 * (level + 2) + (s2 level + 2), a stage 2 table of the
+# stage 2 walk of the stage 1 fetch at that level
+_AF_S2, _AF_PTW = 8, 16
+
+
+def _table_af(tbl: np.ndarray) -> np.ndarray:
+    """:attr:`BulkTranslation.table_af` bits of a stage 1 walk's state (its own and its fetches' updates)."""
+    own = (tbl >> _U64(_ST_AF)) & _U64(_ones(_TABLE_LEVELS))
+    return own | (((tbl >> _U64(_ST_PTW)) & _U64(_ones(_LEVELS * _TABLE_LEVELS))) << _U64(_AF_PTW))
+
+
+def _table_state(st: "_Stage", raw: np.ndarray, level: int, tbl: np.ndarray, hpd: bool) -> np.ndarray:
+    """The walk-state bits a table descriptor ``raw`` at ``level`` adds (lanes whose state so far is
+    ``tbl``): :func:`pgwalk.rules.table_attr_bits`, the FEAT_HAFT update
+    (:func:`pgwalk.rules.table_af_update`) and, with TCR2_ELx.PnCH, whether the walk is still
+    Assured (:func:`pgwalk.rules.s1_assured_step`: ASL ``AArch64.S1NextWalkStateTable``)."""
+    p = st.params
+    out = R.table_attr_bits(raw, hpd)
+    if p.haft:
+        out = out | (R.table_af_update(raw, p.haft).astype(_U64) << _U64(_ST_AF + level + _LEVEL_BIAS))
+    if st.stage == 1 and p.pnch:
+        out = out | (~_assured_step(tbl, level, raw, p.pnch)).astype(_U64) << _U64(_ST_NA)
+    return out
+
+
+def _assured_step(tbl: np.ndarray, level: np.ndarray | int, raw: np.ndarray, pnch: bool) -> np.ndarray:
+    """:func:`pgwalk.rules.s1_assured_step` of every lane at its descriptor ``raw`` of ``level``, from
+    its walk state ``tbl`` (Assured so far, taking the walk as started Assured, and the MRO of
+    that descriptor's fetch)."""
+    mro_shift = (np.asarray(level, dtype=np.int64) + (_ST_NMRO + _LEVEL_BIAS)).astype(_U64)
+    return R.s1_assured_step((tbl >> _U64(_ST_NA)) & _U64(1) == 0, (tbl >> mro_shift) & _U64(1) == 0, raw, pnch)
 
 
 # --------------------------------------------------------------------------- memory
@@ -363,8 +412,10 @@ class _Walk:
                 dst[q] = getattr(sub, name)
 
 
-#: a stage 2 walk of stage 1 descriptor IPAs: (IPAs) -> (PAs, fault code, level, not in image, PermFault code)
-Fetch = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+#: a stage 2 walk of stage 1 descriptor IPAs: (IPAs, stage 1 level) -> (PAs, fault code, level, not in image,
+#: PermFault code, walk-state bits the fetch adds or None)
+Fetch = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                          np.ndarray | None]]
 
 #: entries of the upper levels one :class:`_Tree` keeps at most (about 40 bytes each)
 TREE_ENTRIES = 1 << 18
@@ -447,8 +498,9 @@ class _Tree:
         raw = np.zeros(n, dtype=_U64)
         go = np.arange(n)
         dpa = addr
+        fstate = None
         if self.fetch is not None:
-            dpa, fcode, flevel, fnii, fkind = self.fetch(addr)
+            dpa, fcode, flevel, fnii, fkind, fstate = self.fetch(addr, level)
             bad = np.flatnonzero(fcode != 0)
             if len(bad):
                 code[bad] = fcode[bad]
@@ -490,8 +542,10 @@ class _Tree:
         nbase = np.zeros(n, dtype=_U64)
         nbase[tables] = nb
         tbl = self.ttbl[level][tid] if self.collect else np.zeros(n, dtype=_U64)
+        if fstate is not None and self.collect:
+            tbl |= fstate
         if self.collect and len(tables):
-            tbl[tables] |= R.table_attr_bits(rt, self.hpd)
+            tbl[tables] |= _table_state(st, rt, level, tbl[tables], self.hpd)
         if len(tables):
             nxt[tables] = _EXIT
             if level + 1 in self.bits:
@@ -615,6 +669,8 @@ def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
         w.level[q] = level
         if nii:
             w.nii[q] = True
+        if tbl is not None:
+            w.tbl[q] = tbl[sel]                     # the walk's state so far (FEAT_HAFT updates)
 
     def leaves(sel: np.ndarray | None, raw: np.ndarray, lv: _Level) -> None:
         """Record the lanes ``sel`` (``None``: all) that read a block or page descriptor."""
@@ -640,7 +696,9 @@ def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
         lv = st.levels[level]
         addr = R.descriptor_address(table, st.index(cur, level))
         if fetch is not None:
-            dpa, fcode, flevel, fnii, fkind = fetch(addr)
+            dpa, fcode, flevel, fnii, fkind, fstate = fetch(addr, level)
+            if fstate is not None and tbl is not None:
+                tbl = tbl | fstate
             bad = fcode != 0
             if bad.any():
                 sel = np.nonzero(bad)[0]
@@ -652,6 +710,8 @@ def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
                 w.fipa[q] = addr[sel]
                 w.nii[q] = fnii[sel]
                 w.pkind[q] = fkind[sel]
+                if tbl is not None:
+                    w.tbl[q] = tbl[sel]
                 keep = np.nonzero(~bad)[0]
                 pos = at(keep)
                 cur, dpa = cur[keep], dpa[keep]
@@ -683,8 +743,6 @@ def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
                     leaves(None, raw, lv)
                     w.raw[bad] = 0
                     w.out[bad] = 0
-                    if w.tbl is not None:
-                        w.tbl[bad] = 0
                     w.level[bad] = level
                     fault(bad[_DT_FAULTS[t[bad]]], _TRANSLATION, level)
                     break
@@ -713,7 +771,7 @@ def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
                 if tbl is not None:
                     tbl = tbl[keep]
         if tbl is not None:
-            tbl |= R.table_attr_bits(raw, hpd)
+            tbl |= _table_state(st, raw, level, tbl, hpd)
         table = nxt
 
 
@@ -780,7 +838,13 @@ class BulkTranslation:
       log2 of its size (``s1_shift`` 0 = no stage 1 leaf, see :attr:`has_s1`);
       ``s1_table_bits`` (uint8): the OR of descriptor bits [62:59] (APTable, UXNTable,
       PXNTable) over the table descriptors walked, shifted down to bit 0 (0 with HPD);
-    * ``s2_desc`` / ``s2_level`` / ``s2_shift``: likewise for stage 2 (zeros without stage 2).
+    * ``s2_desc`` / ``s2_level`` / ``s2_shift``: likewise for stage 2 (zeros without stage 2);
+    * ``table_af`` (uint64): FEAT_HAFT, the table descriptors whose Access flag the walks set
+      (:func:`pgwalk.rules.table_af_update`, ASL ``AArch64.S1Walk`` / ``S2Walk``), faulting walks
+      included: bit ``level + 2`` a stage 1 table, bit ``8 + level + 2`` a stage 2 table of the
+      translation's own stage 2 walk, bit ``16 + 5 * (s1_level + 2) + level + 2`` a stage 2 table
+      of the stage 1 fetch at ``s1_level`` (zeros without HAFT); :meth:`table_af_updates` lists them.
+      The Access flag updates of the leaves (HA) follow from ``s1_desc`` / ``s2_desc``.
     """
 
     setup: TranslationSetup
@@ -805,6 +869,7 @@ class BulkTranslation:
     s2_desc: np.ndarray
     s2_level: np.ndarray
     s2_shift: np.ndarray
+    table_af: np.ndarray
     #: where the image does not hold the bytes at ``pa`` (:func:`mark_contents`); ``None``: not checked
     contents_missing: np.ndarray | None = None
 
@@ -883,11 +948,42 @@ class BulkTranslation:
         """Per lane: a Permission fault caused by the dirty state (ISS2.DirtyBit, PAR_EL1.DirtyBit)."""
         return self.perm_kind == PermFault.DIRTY_BIT.code
 
+    @property
+    def assured_only(self) -> np.ndarray:
+        """Per lane: a stage 2 Permission fault caused by AssuredOnly or GCSH (FEAT_THE, FEAT_GCS;
+        ISS2.AssuredOnly, PAR_EL1.AssuredOnly)."""
+        return self.perm_kind == PermFault.ASSURED_ONLY.code
+
+    @property
+    def s2_table_af(self) -> np.ndarray:
+        """The stage 2 table AF updates of the translation's own stage 2 walk (from :attr:`table_af`):
+        bit ``level + 2`` per lane."""
+        return (self.table_af >> _U64(_AF_S2)) & _U64(_ones(_TABLE_LEVELS))
+
+    def table_af_updates(self, i: int) -> tuple[AFUpdate, ...]:
+        """Lane ``i``'s FEAT_HAFT table descriptor updates (:attr:`table_af`) as the scalar walk
+        orders them in ``Translation.s1ptw_af_updates``: per stage 1 level, the stage 2 tables of
+        its fetch, then its own table; then the stage 2 tables of the translation's stage 2 walk."""
+        bits = int(self.table_af[i])
+        if not bits:
+            return ()
+        out = []
+        for level in range(_MIN_LEVEL, FINAL_LEVEL + 1):
+            group = bits >> (_AF_PTW + _TABLE_LEVELS * (level + _LEVEL_BIAS))
+            out.extend(AFUpdate(2, m, level, True) for m in range(_MIN_LEVEL, FINAL_LEVEL)
+                       if group >> (m + _LEVEL_BIAS) & 1)
+            if level < FINAL_LEVEL and bits >> (level + _LEVEL_BIAS) & 1:
+                out.append(AFUpdate(1, level, table=True))
+        out.extend(AFUpdate(2, m, None, True) for m in range(_MIN_LEVEL, FINAL_LEVEL)
+                   if bits >> (_AF_S2 + m + _LEVEL_BIAS) & 1)
+        return tuple(out)
+
     def translation(self, i: int) -> Translation:
         """Lane ``i`` as the :class:`~pgwalk.walk.Translation` the scalar walker returns
-        (``steps`` empty, the fault's ``reason`` empty, and so is ``s1ptw_af_updates``: the
-        Access flag updates of the leaves are in ``af_updates``, those of the stage 2
-        descriptors of the stage 1 table fetches only in the scalar walk)."""
+        (``steps`` empty, the fault's ``reason`` empty).  Its ``af_updates`` are the scalar
+        walk's: the FEAT_HAFT table updates (:meth:`table_af_updates`) and the leaves' (HA), but
+        not the HA updates of the stage 2 leaves of the stage 1 table fetches (only the scalar
+        walk reports those)."""
         setup = self.setup
         va = int(self.va[i])
         fault = self.fault(i)
@@ -914,7 +1010,7 @@ class BulkTranslation:
             va=va, stages=self.stages, regime=setup.regime,
             ipa=int(self.ipa[i]) if self.has_ipa[i] else None, pa=int(self.pa[i]) if self.has_pa[i] else None,
             fault=fault, steps=(), s1=s1, s2=s2, attrs=attrs, s1_disabled=disabled, access=self.access,
-            el=self.el, pan=self.pan, notes=notes)
+            el=self.el, pan=self.pan, notes=notes, s1ptw_af_updates=self.table_af_updates(i))
 
     def to_dict(self, i: int) -> dict[str, Any]:
         """Lane ``i`` as a bulk JSON line (module docstring): the scalar ``--json`` object
@@ -944,7 +1040,7 @@ class BulkTranslation:
 _META = ("setup", "stages", "access", "el", "pan")
 _ARRAYS = ("va", "ipa", "pa", "fault_type", "fault_level", "fault_stage", "s1ptw", "not_in_image", "fault_ipa",
            "perm_kind",
-           "s1_desc", "s1_level", "s1_shift", "s1_table_bits", "s2_desc", "s2_level", "s2_shift")
+           "s1_desc", "s1_level", "s1_shift", "s1_table_bits", "s2_desc", "s2_level", "s2_shift", "table_af")
 
 
 def _fsc_table() -> np.ndarray:
@@ -1017,16 +1113,6 @@ def _stand_in(ia: np.ndarray, stops: list[tuple[np.ndarray, R.Check]], live: np.
     return v
 
 
-def _refuse_assured_only(perm: Any, access: Access) -> None:
-    """The stage 2 AssuredOnly check (ASL ``AArch64.S2CheckPermissions``; FEAT_THE, FEAT_GCS) is
-    judged by the scalar walk only (it needs each walk's stage 1 Assured property and desc[58]):
-    raise :class:`~pgwalk.errors.InputError` where it could fire, never answer without it."""
-    if perm.assuredonly or (perm.gcsh and access.is_gcs):
-        what = "VTCR_EL2.AssuredOnly = 1" if perm.assuredonly else "VTCR_EL2.GCSH = 1 with a GCS access"
-        raise InputError(f"{what}: the vectorised walk does not judge the stage 2 AssuredOnly check; "
-                         "translate these addresses with the scalar walk (pgwalk.walk.translate, or without --batch)")
-
-
 def _refuse_the_fetch_checks(setup: TranslationSetup, stages: str) -> None:
     """FEAT_THE's checks of stage 1 table fetches (ASL ``AArch64.S2CheckPermissions``, the
     ``AccessType_TTW`` branch: VTCR_EL2.TL0/TL1 TopLevel, and AssuredOnly with the walk's Assured
@@ -1051,8 +1137,6 @@ class _Engine:
         self.access = access
         self.el = el
         self.pan = pan
-        if setup.s2 is not None and stages != "1" and access is not None:
-            _refuse_assured_only(setup.s2.perm, access)
         _refuse_the_fetch_checks(setup, stages)
         self.s2st = _s2_stage(setup)
         pa_max = setup.features.pa_max
@@ -1064,39 +1148,59 @@ class _Engine:
                                                            setup.wxn, p.perm) for p in setup.ranges]
         else:
             self.s1_allowed = None
+        self.through_s2 = R.s1_walk_through_s2(setup.regime, setup.s2 is not None)
+        #: FEAT_THE: the stage 1 walks' Assured property is worked out (TCR2_ELx.PnCH through stage 2)
+        self.assured = self.through_s2 and any(p.pnch for p in setup.ranges)
+        self.s2_allowed_assured = self.s2_mro = None
+        self.s2_haft = False
         if setup.s2 is not None:
             hd, xnx = setup.s2.hd, setup.features.xnx
             perm2 = setup.s2.perm
-            self.s2_po = bool(perm2.s2poe)
+            self.s2_po, self.s2_ao = bool(perm2.s2poe), bool(perm2.assuredonly)
+            self.s2_haft = bool(setup.s2.haft)
             self.s2_read = R.s2_permission_fault_table(hd, xnx, None, False, perm2)
             self.s2_allowed = R.s2_permission_fault_table(hd, xnx, access, el0, perm2) if access is not None else None
-        self.through_s2 = R.s1_walk_through_s2(setup.regime, setup.s2 is not None)
+            if self.s2_allowed is not None and self.s2_ao and self.assured:
+                # the stage 2 AssuredOnly check after an Assured stage 1 translation
+                self.s2_allowed_assured = R.s2_permission_fault_table(hd, xnx, access, el0, perm2, True)
+            self.s2_mro = R.s2_mro_table(hd, xnx, perm2) if self.assured else None
         # the upper levels of each tree, read once per call (and per iter_translate)
-        self.s2tree = _Tree(self.rd, self.s2st, collect=False, fetch=None) if self.s2st is not None else None
+        self.s2tree = (_Tree(self.rd, self.s2st, collect=self.s2_haft, fetch=None) if self.s2st is not None
+                       else None)
         fetch = self.fetch if self.through_s2 else None
-        self.s1trees = [None if st is None else _Tree(self.rd, st, collect=not p.hpd, fetch=fetch)
+        self.s1trees = [None if st is None else _Tree(self.rd, st, collect=self.collect(p), fetch=fetch)
                         for st, p in zip(self.s1st, setup.ranges)]
+
+    def collect(self, p: S1WalkParams) -> bool:
+        """A stage 1 walk keeps its walk state per lane: hierarchical permissions (HPD = 0), table AF
+        updates (FEAT_HAFT, its own or its fetches' stage 2 walks'), or the Assured property (PnCH)."""
+        return not p.hpd or p.haft or p.pnch or (self.through_s2 and self.s2_haft)
 
     # -- stage 2 -------------------------------------------------------------
 
-    def s2(self, ipa: np.ndarray, *, s1ptw: bool) -> tuple[_Walk, np.ndarray]:
+    def s2(self, ipa: np.ndarray, *, s1ptw: bool, s1assured: np.ndarray | None = None) -> tuple[_Walk, np.ndarray]:
         """ASL ``AArch64.S2Translate`` for every lane: the setup checks, the walk, the leaf checks
-        (those of a stage 1 table fetch with ``s1ptw``), and the PAs."""
+        (those of a stage 1 table fetch with ``s1ptw``; ``s1assured``: the lanes whose stage 1
+        translation is Assured, FEAT_THE), and the PAs."""
         s2 = self.setup.s2
         m = len(ipa)
         if not m:
-            return _Walk(0, 2, False, False), ipa
+            return _Walk(0, 2, self.s2_haft, False), ipa
         stops, live = _setup_checks(R.S2_SETUP_CHECKS, s2, ipa, self.access, self.el)
         if live is None or len(live):
-            w = _walk(self.rd, self.s2st, _stand_in(ipa, stops, live), tree=self.s2tree)
+            w = _walk(self.rd, self.s2st, _stand_in(ipa, stops, live), collect=self.s2_haft, tree=self.s2tree)
         else:
-            w = _Walk(m, 2, False, False)
+            w = _Walk(m, 2, self.s2_haft, False)
         for lanes, chk in stops:
             w.stop(lanes, _CODE[chk.fault], chk.level, 2)
         kinds = self.s2_read if s1ptw else self.s2_allowed
+        assured = None if s1ptw or s1assured is None or not s1assured.any() else self.s2_allowed_assured
         if kinds is not None:
-            def kind(raw: np.ndarray, _lanes: Any = None) -> np.ndarray:
-                return kinds[R.s2_permission_code(raw, self.s2_po)]
+            def kind(raw: np.ndarray, lanes: Any = None) -> np.ndarray:
+                code = R.s2_permission_code(raw, self.s2_po, self.s2_ao)
+                if assured is None:
+                    return kinds[code]
+                return np.where(s1assured if lanes is None else s1assured[lanes], assured[code], kinds[code])
 
             _leaf_checks(R.S2_WALK_LEAF_CHECKS if s1ptw else R.LEAF_CHECKS, s2, w, lambda raw: kind(raw) != 0,
                          kind if _has_flags(kinds) else None)
@@ -1104,10 +1208,21 @@ class _Engine:
             _leaf_checks(R.LEAF_CHECKS, s2, w, _no_lanes)
         return w, w.out
 
-    def fetch(self, addr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """A stage 1 descriptor fetch through stage 2 (S1PTW)."""
+    def fetch(self, addr: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                            np.ndarray, np.ndarray | None]:
+        """A stage 1 descriptor fetch at ``level`` through stage 2 (S1PTW), with the walk-state bits
+        it adds to the stage 1 walk: its stage 2 table AF updates (FEAT_HAFT) and whether its stage 2
+        leaf is MostlyReadOnly (FEAT_THE)."""
         w, pa = self.s2(addr, s1ptw=True)
-        return pa, w.code, w.level, w.nii, w.pkind
+        state = None
+        if self.s2_haft and w.tbl is not None:
+            af = (w.tbl >> _U64(_ST_AF)) & _U64(_ones(_TABLE_LEVELS))
+            state = af << _U64(_ST_PTW + _TABLE_LEVELS * (level + _LEVEL_BIAS))
+        if self.s2_mro is not None:
+            nmro = ~self.s2_mro[R.s2_permission_code(w.raw, self.s2_po, self.s2_ao)]
+            bits = nmro.astype(_U64) << _U64(_ST_NMRO + level + _LEVEL_BIAS)
+            state = bits if state is None else state | bits
+        return pa, w.code, w.level, w.nii, w.pkind, state
 
     # -- stage 1 -------------------------------------------------------------
 
@@ -1127,7 +1242,7 @@ class _Engine:
             return
         where = at(None)
         st = self.s1st[r]
-        collect = not p.hpd
+        collect = self.collect(p)
         w = _walk(self.rd, st, _stand_in(va, stops, live), collect=collect,
                   fetch=self.fetch if self.through_s2 else None, tree=self.s1trees[r])
         for sel, chk in stops:
@@ -1135,7 +1250,7 @@ class _Engine:
         kinds = None
         if self.s1_allowed is not None:
             table = self.s1_allowed[r]
-            tb_all = w.tbl if collect else np.zeros(len(va), dtype=_U64)
+            tb_all = w.tbl & _U64(_TB_MASK) if collect else np.zeros(len(va), dtype=_U64)
             po = bool(p.perm.overlay)
 
             def judge(raw: np.ndarray) -> np.ndarray:
@@ -1155,7 +1270,11 @@ class _Engine:
         out.s1_level[where] = w.level
         out.s1_shift[where] = st.leafsize(w.level)
         if collect:
-            out.s1_table_bits[where] = w.tbl
+            out.s1_table_bits[where] = w.tbl & _U64(_TB_MASK)
+            if p.haft or self.s2_haft:
+                out.table_af[where] = _table_af(w.tbl)
+        if out.s1assured is not None and p.pnch:     # ASL AArch64.S1InitialTTWState, S1NextWalkStateLeaf
+            out.s1assured[where] = _assured_step(w.tbl, w.level, w.raw, p.pnch)
         failed = np.nonzero(~ok)[0]
         if len(failed):
             dst = _compose(where, failed)
@@ -1179,7 +1298,16 @@ class _Engine:
     def s2_final(self, out: "_Out", lanes: np.ndarray | None) -> None:
         """The stage 2 translation of the stage 1 outputs (or of the input IPAs)."""
         ipa = out.ipa if lanes is None else out.ipa[lanes]
-        w, pa = self.s2(ipa, s1ptw=False)
+        s1assured = out.s1assured
+        if s1assured is not None and lanes is not None:
+            s1assured = s1assured[lanes]
+        w, pa = self.s2(ipa, s1ptw=False, s1assured=s1assured)
+        if self.s2_haft and w.tbl is not None:
+            af = ((w.tbl >> _U64(_ST_AF)) & _U64(_ones(_TABLE_LEVELS))) << _U64(_AF_S2)
+            if lanes is None:
+                out.table_af |= af
+            else:
+                out.table_af[lanes] |= af
         ok = np.nonzero(w.code == 0)[0]
         dst = ok if lanes is None else lanes[ok]
         if len(ok):
@@ -1195,6 +1323,8 @@ class _Engine:
     def run(self, va: np.ndarray, out: "_Out") -> None:
         stages = self.stages
         setup = self.setup
+        if self.s2_allowed_assured is not None and stages == "12" and setup.s1_enabled:
+            out.s1assured = np.zeros(len(va), dtype=bool)
         if stages in ("1", "12"):
             if not setup.s1_enabled:
                 self.s1_disabled(va, out)
@@ -1230,11 +1360,13 @@ def _range_lanes(setup: TranslationSetup, va: np.ndarray) -> list[tuple[int, np.
 
 
 class _Out:
-    """The result arrays of one chunk (views into the whole result)."""
+    """The result arrays of one chunk (views into the whole result), and the lanes whose stage 1
+    translation is Assured (FEAT_THE; ``None``: none, or not needed)."""
 
     def __init__(self, res: BulkTranslation, s: slice) -> None:
         for name in _ARRAYS:
             setattr(self, name, getattr(res, name)[s])
+        self.s1assured: np.ndarray | None = None
 
     def fault(self, where: np.ndarray | slice, code: int, level: int, stage: int) -> None:
         self.fault_type[where] = code
@@ -1271,7 +1403,8 @@ def _empty_result(setup: TranslationSetup, va: np.ndarray, stages: str, access: 
         fault_type=zeros(np.uint8), fault_level=zeros(np.int8), fault_stage=zeros(np.uint8),
         s1ptw=zeros(bool, has_s2), not_in_image=zeros(bool), fault_ipa=zeros(_U64, has_s2), perm_kind=zeros(np.uint8),
         s1_desc=zeros(_U64), s1_level=zeros(np.int8), s1_shift=zeros(np.uint8), s1_table_bits=zeros(np.uint8),
-        s2_desc=zeros(_U64, has_s2), s2_level=zeros(np.int8, has_s2), s2_shift=zeros(np.uint8, has_s2))
+        s2_desc=zeros(_U64, has_s2), s2_level=zeros(np.int8, has_s2), s2_shift=zeros(np.uint8, has_s2),
+        table_af=zeros(_U64, any(p.haft for p in setup.ranges) or (has_s2 and setup.s2.haft)))
 
 
 def translate_many(setup: TranslationSetup, mem: Memory, vas: Iterable[int] | np.ndarray, *,

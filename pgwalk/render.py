@@ -51,9 +51,16 @@ _MIN_FIELDS_WIDTH = 24
 _RED_KINDS = tuple(t.text for t in DescType if t.faults) + ("not in image", "s2 fault")
 
 
+def af_update_text(u: dict[str, Any]) -> str:
+    """What the hardware does to one descriptor of ``af_updates`` (a translate object's)."""
+    return "hardware sets AF (HAFT)" if u["table"] else "hardware sets AF (HA)"
+
+
 def _trace_rows(d: dict[str, Any]) -> list[tuple[list[str], str, str, str]]:
-    """The trace's rows: (the seven short cells, the fields text, kind style, fields style)."""
+    """The trace's rows: (the seven short cells, the fields text, kind style, fields style).  A
+    descriptor of ``af_updates`` says so after its fields (:func:`af_update_text`)."""
     rows = []
+    updates = {(u["stage"], u["level"], u["s1_level"], u["table"]): u for u in d.get("af_updates") or ()}
     for s in d["steps"]:
         stage = f"S{s['stage']}"
         if s["s1_level"] is not None:
@@ -69,8 +76,16 @@ def _trace_rows(d: dict[str, Any]) -> list[tuple[list[str], str, str, str]]:
             fields = f"OA={s['next']} " + fields
         if s["note"]:
             fields = (fields + "  " if fields else "") + s["note"]
+        u = updates.pop((s["stage"], s["level"], s["s1_level"], kind == "table"), None) \
+            if kind in ("table", "block", "page") else None
+        if u is not None:
+            fields = (fields + "  " if fields else "") + af_update_text(u)
         rows.append(([stage, str(s["level"]), s["table"], str(s["index"]), addr, s["raw"] or "-", kind],
                      fields, "red" if kind in _RED_KINDS else "", ""))
+    for u in updates.values():          # (every update has its step in a whole trace)
+        stage = f"S{u['stage']}" + (f" (S1 L{u['s1_level']})" if u["s1_level"] is not None else "")
+        rows.append(([stage, str(u["level"]), "", "", "", "", "table" if u["table"] else "leaf"],
+                     af_update_text(u), "", ""))
     f = d["fault"]
     if f is not None:
         what = f"{f['description']}, FSC {f['fsc_hex']}" + (f" (IPA {f['ipa']})" if f["ipa"] else "")

@@ -27,6 +27,11 @@ Schema (version 2; JSON Schema: ``pgwalk schema translate``), one object per add
       "s1": null | leaf, "s2": null | leaf,
       "steps": [ {"stage", "level", "table", "index", "desc_addr", "desc_pa", "raw", "kind",
                   "next", "fields": {name: int}, "note", "s1_level"} ],
+      "af_updates": [ {"stage": 1|2, "level": int, "s1_level": int | null, "table": bool} ],
+                                  # the descriptors whose Access flag the hardware sets
+                                  # (Translation.af_updates): leaves with HA = 1 and AF = 0, table
+                                  # descriptors with FEAT_HAFT; s1_level: a stage 2 descriptor of
+                                  # the stage 1 table fetch at that level
       "notes": [str],
       "label": str | null,        # only for crash dumps with VMCOREINFO: the kernel region
       (and the fault's "reason")
@@ -65,7 +70,7 @@ __all__ = ["translation_to_dict", "attrs_to_dict", "permissions", "hx", "CSV_COL
 SCHEMA_VERSION = 2
 
 #: keys of a translate object that only ``--json --trace`` prints (and the fault's ``reason``)
-TRACE_KEYS = ("s1", "s2", "steps", "notes", "label")
+TRACE_KEYS = ("s1", "s2", "steps", "af_updates", "notes", "label")
 
 
 def drop_trace(d: dict[str, Any]) -> dict[str, Any]:
@@ -148,6 +153,8 @@ def translation_to_dict(t: Translation, *, wxn: bool = False, epan: bool = False
         "permissions": permissions(t, wxn=wxn, epan=epan) if t.ok else None,
         "contents_in_image": contents if t.ok and t.pa is not None else None,
         "s1": _leaf(t.s1), "s2": _leaf(t.s2), "steps": [_step(s) for s in t.steps],
+        "af_updates": [{"stage": u.stage, "level": u.level, "s1_level": u.s1_level, "table": u.table}
+                       for u in t.af_updates],
         "notes": list(t.notes) + list(extra_notes),
     }
 

@@ -44,7 +44,7 @@ from .formats import descriptors as D
 from .params import FINAL_LEVEL, Regime, S1PermParams, S2PermParams, block_desc_supported, oa_out_of_range
 from .perms import Access, PermFault, S1Perms, S2Perms, pir_entry, s1_apply_overlay, \
     s1_direct_base_permissions, s1_indirect_base_permissions, s1_permission_fault, s2_apply_overlay, \
-    s2_direct_base_permissions, s2_permission_fault, \
+    s2_direct_base_permissions, s2_mro, s2_permission_fault, \
     s2_indirect_base_permissions, unknown_s1_perms, unknown_s2_perms
 
 __all__ = [
@@ -55,7 +55,8 @@ __all__ = [
     "with_leaf_base", "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB",
     "TABLE_ATTR_BITS",
     "af_fault", "table_af_update", "s1_assured_step", "s1_initial_assured", "contiguous_bit", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table", "s1_permission_fault_table",
-    "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_permission_fault_table", "s2_walk_device_table", "Check",
+    "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_permission_fault_table", "s2_mro_table",
+    "s2_walk_device_table", "Check",
     "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "S1_TREE_CHECKS", "S2_TREE_CHECKS", "tree_disabled", "TABLE_CHECKS",
     "LEAF_CHECKS", "S2_WALK_LEAF_CHECKS",
     "invalid_descriptor_reason", "output_size_reason", "va_range_field", "s1_walk_through_s2",
@@ -408,7 +409,6 @@ _PC_TB = _PC_DBM + 1
 _S1_CODES = 1 << (_PC_TB + TABLE_ATTR_BITS)
 _PC2_XN = _S2AP.width
 _PC2_DBM = _PC2_XN + _S2XN.width
-_S2_CODES = 1 << (_PC2_DBM + 1)
 #: bits of a :func:`s1_permission_code` / :func:`s2_permission_code` (codes are below ``1 << bits``)
 S1_PERMISSION_CODE_BITS = _PC_TB + TABLE_ATTR_BITS
 S2_PERMISSION_CODE_BITS = _PC2_DBM + 1
@@ -491,7 +491,14 @@ def s2_compute_permissions(raw: int, *, hd: bool, xnx: bool, perm: S2PermParams)
     VTCR_EL2.TL0/TL1 (``walkparams.tl0/tl1``, FEAT_THE)."""
     perms = _s2_perms(_field(raw, _S2AP), _field(raw, _S2XN), bool(_field(raw, _S2DBM)), _field(raw, D.S2_POINDEX),
                       hd, xnx, perm)
-    assured_only = perm.assuredonly and bool(_field(raw, D.S2_ASSUREDONLY))
+    return _s2_assured_only(perms, bool(_field(raw, D.S2_ASSUREDONLY)), perm)
+
+
+def _s2_assured_only(perms: S2Perms, desc58: bool, perm: S2PermParams) -> S2Perms:
+    """``perms`` with what ``AArch64.S2CheckPermissions`` reads besides the permissions: the
+    AssuredOnly attribute (desc[58] with ``walkparams.assuredonly``, ASL
+    ``AArch64.S2NextWalkStateLeaf``), VTCR_EL2.GCSH and VTCR_EL2.TL0/TL1 (``walkparams.tl0/tl1``)."""
+    assured_only = perm.assuredonly and desc58
     if assured_only or perm.gcsh or perm.tl0 or perm.tl1:
         perms = replace(perms, assured_only=assured_only, gcsh=perm.gcsh, tl0=perm.tl0, tl1=perm.tl1)
     return perms
@@ -505,13 +512,14 @@ def s1_initial_assured(varange: int, tl0: bool, tl1: bool, through_s2: bool) -> 
     return through_s2 and (tl1 if varange else tl0)
 
 
-def s1_assured_step(assured: bool, s2fs1mro: bool, raw: int, pnch: bool) -> bool:
+def s1_assured_step(assured: Any, s2fs1mro: Any, raw: Any, pnch: bool) -> Any:
     """ASL ``AArch64.S1NextWalkStateTable`` / ``S1NextWalkStateLeaf`` (FEAT_THE): the stage 1
     walk's Assured property after descriptor ``raw`` -- still Assured when it was, the stage 2
     translation of the descriptor's fetch was MostlyReadOnly (``s2fs1mro``,
     :func:`pgwalk.perms.s2_mro`) and the descriptor is Protected (bit 52, with ``pnch``).  The
-    walk starts Assured per :func:`s1_initial_assured`."""
-    return assured and s2fs1mro and pnch and bool(_field(raw, D.S1_PROTECTED))
+    walk starts Assured per :func:`s1_initial_assured`.  On ints and bools, or elementwise on
+    arrays (bool arrays, uint64 descriptors)."""
+    return assured & s2fs1mro & bool(pnch) & (_field(raw, D.S1_PROTECTED) != _k(raw, 0))
 
 
 def contiguous_bit(raw: int, granule_shift: int, level: int, pnch: bool = False) -> bool:
@@ -581,13 +589,26 @@ def _kind_code(kind: PermFault | None) -> int:
     return 0 if kind is None else kind.code
 
 
-def s2_permission_code(raw: Any, po: bool = False) -> Any:
+def s2_permission_code(raw: Any, po: bool = False, ao: bool = False) -> Any:
     """The stage 2 permission code of a leaf: S2AP, XN[1:0] and DBM (with FEAT_S2PIE: PIIndex and
-    the dirty bit), and with ``po`` (S2POE on) S2POIndex above them."""
+    the dirty bit), with ``po`` (S2POE on) S2POIndex above them, and with ``ao``
+    (``S2PermParams.assuredonly``, FEAT_THE) the AssuredOnly bit desc[58] above those."""
     code = _field(raw, _S2AP) | (_field(raw, _S2XN) << _k(raw, _PC2_XN)) | (_field(raw, _S2DBM) << _k(raw, _PC2_DBM))
     if po:
         code = code | (_field(raw, D.S2_POINDEX) << _k(raw, _PC2_PO))
+    if ao:
+        code = code | (_field(raw, D.S2_ASSUREDONLY) << _k(raw, _pc2_ao(po)))
     return code.astype("intp") if getattr(code, "ndim", 0) else int(code)
+
+
+def _pc2_ao(po: bool) -> int:
+    """Where a :func:`s2_permission_code` holds desc[58] (AssuredOnly): above S2POIndex, if any."""
+    return _PC2_PO + (D.S2_POINDEX.width if po else 0)
+
+
+def _s2_codes(perm: S2PermParams) -> int:
+    """How many :func:`s2_permission_code` values there are with ``po=perm.s2poe, ao=perm.assuredonly``."""
+    return 1 << (_pc2_ao(perm.s2poe) + (1 if perm.assuredonly else 0))
 
 
 def _s2_perms(s2ap: int, xn: int, dbm: bool, po_index: int, hd: bool, xnx: bool, perm: S2PermParams) -> S2Perms:
@@ -610,22 +631,39 @@ def s2_leaf_permissions(s2: Any, raw: int, xnx: bool) -> S2Perms:
 
 
 def s2_perms_of_code(code: int, hd: bool, xnx: bool, perm: S2PermParams = S2PermParams()) -> S2Perms:
-    """ASL ``AArch64.S2ComputePermissions`` of one :func:`s2_permission_code`."""
-    return _s2_perms(code & _S2AP.wmask, code >> _PC2_XN & _S2XN.wmask, bool(code >> _PC2_DBM & 1),
-                     code >> _PC2_PO, hd, xnx, perm)
+    """ASL ``AArch64.S2ComputePermissions`` of one :func:`s2_permission_code` (made with
+    ``po=perm.s2poe, ao=perm.assuredonly``), with the AssuredOnly attribute and GCSH as
+    :func:`s2_compute_permissions` gives them."""
+    ao = _pc2_ao(perm.s2poe)
+    perms = _s2_perms(code & _S2AP.wmask, code >> _PC2_XN & _S2XN.wmask, bool(code >> _PC2_DBM & 1),
+                      (code >> _PC2_PO) & _ones(ao - _PC2_PO), hd, xnx, perm)
+    return _s2_assured_only(perms, bool(code >> ao & 1), perm)
 
 
 @lru_cache(maxsize=64)
 def s2_permission_fault_table(hd: bool, xnx: bool, access: Access | None, el0: bool,
-                              perm: S2PermParams = S2PermParams()) -> Any:
-    """For every :func:`s2_permission_code`: ASL ``AArch64.S2CheckPermissions`` of ``access``
-    (``None``: the read a stage 1 table fetch makes) as :attr:`pgwalk.perms.PermFault.code`
-    (0: permitted), a read-only uint8 array."""
+                              perm: S2PermParams = S2PermParams(), s1assured: bool = False) -> Any:
+    """For every :func:`s2_permission_code` (made with ``po=perm.s2poe, ao=perm.assuredonly``): ASL
+    ``AArch64.S2CheckPermissions`` of ``access`` (``None``: the read a stage 1 table fetch makes)
+    after a stage 1 translation whose Assured property is ``s1assured`` (FEAT_THE), as
+    :attr:`pgwalk.perms.PermFault.code` (0: permitted), a read-only uint8 array."""
     import numpy as np
 
-    n = _S2_CODES << (D.S2_POINDEX.width if perm.s2poe else 0)
-    out = np.array([_kind_code(s2_permission_fault(s2_perms_of_code(c, hd, xnx, perm), access, el0=el0))
-                    for c in range(n)], dtype=np.uint8)
+    out = np.array([_kind_code(s2_permission_fault(s2_perms_of_code(c, hd, xnx, perm), access, el0=el0,
+                                                   s1assured=s1assured))
+                    for c in range(_s2_codes(perm))], dtype=np.uint8)
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=16)
+def s2_mro_table(hd: bool, xnx: bool, perm: S2PermParams = S2PermParams()) -> Any:
+    """For every :func:`s2_permission_code` (made with ``po=perm.s2poe, ao=perm.assuredonly``):
+    :func:`pgwalk.perms.s2_mro`, the ``s2fs1mro`` a stage 1 descriptor fetch through that stage 2
+    leaf gives :func:`s1_assured_step` (FEAT_THE), a read-only bool array."""
+    import numpy as np
+
+    out = np.array([s2_mro(s2_perms_of_code(c, hd, xnx, perm)) for c in range(_s2_codes(perm))], dtype=bool)
     out.flags.writeable = False
     return out
 

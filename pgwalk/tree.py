@@ -178,7 +178,7 @@ from .rules import (
     S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, contiguous_bit, s1_walk_through_s2, descriptor_types, hierarchical_attrs,
     leaf_base, level_shift, next_table_base, pi_index, stage_oa, table_attr_bits, table_entries, table_index, tree_disabled,
 )
-from .walk import Leaf, s1_leaf, s2_leaf, s2_lookup, stage2_attributes
+from .walk import AFUpdate, Leaf, s1_leaf, s2_leaf, s2_lookup, stage2_attributes
 
 if TYPE_CHECKING:  # pragma: no cover
     from .walk import Memory
@@ -203,6 +203,9 @@ _S1_KEY_FIELDS = ("AttrIndx", "NS", "AP", "SH", "AF", "nG", "nT", "GP", "DBM", "
 _S2_KEY_FIELDS = ("MemAttr", "S2AP", "SH", "AF", "FnXS", "nT", "DBM", "Contiguous", "XN")
 # The stage 2 leaf fields that decide the outcome of a stage 1 output (attributes and permissions)
 _S2_OUTCOME_FIELDS = ("MemAttr", "S2AP", "SH", "FnXS", "DBM", "XN")
+#: _Lookups: where the outcome key holds a walk's stage 2 table AF updates (BulkTranslation.s2_table_af),
+#: OA bits the attribute key leaves out
+_KEY_TABLE_AF = 40
 # Categories of a descriptor in a table
 _INVALID, _LEAF, _ODD, _TABLE = 0, 1, 2, 3
 #: two stages: leaf outputs looked up in stage 2 together (the walk's visits wait until then,
@@ -390,6 +393,9 @@ class TableInfo:
     flags: tuple[str, ...] = ()
     first_va: int | None = None  # REFERENCE: the VA where the table was walked
     note: str = ""
+    #: two stages, FEAT_HAFT (VTCR_EL2.HAFT): the stage 2 table descriptors whose Access flag the
+    #: stage 2 walks fetching this stage 1 table set (ASL ``AArch64.S2Walk``, rules.table_af_update)
+    table_af_updates: tuple[AFUpdate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,6 +444,9 @@ class Stage2:
     s2_attrs: A.MemAttrs | None
     perms: S2Perms | None
     fault: Fault | None = None
+    #: FEAT_HAFT (VTCR_EL2.HAFT): the stage 2 table descriptors whose Access flag the stage 2 walk
+    #: of the output sets (ASL ``AArch64.S2Walk``, rules.table_af_update), a fault's walk included
+    table_af_updates: tuple[AFUpdate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -643,7 +652,9 @@ class _Lookups:
                 key |= D.S2_LEAF[name].mask
         if s2.perm.s2poe:                                # FEAT_S2POE: S2POIndex decides the permissions too
             key |= D.S2_POINDEX.mask
+        assert not key >> _KEY_TABLE_AF & 0x3F
         self.key_mask = np.uint64(key)
+        self.haft = bool(s2.haft)
         self.outcomes: list[Stage2] = []
         self._ids: dict[tuple[int, int], int] = {}
 
@@ -676,6 +687,8 @@ class _Lookups:
                                                                 << u64(2))
                 | (res.not_in_image.astype(np.uint64) << u64(1)) | u64(1))
         k2 = np.where(ok, res.s2_desc & self.key_mask, fkey)
+        if self.haft:                # the walk's table AF updates (BulkTranslation.table_af) in OA bits the key leaves out
+            k2 |= res.s2_table_af << u64(_KEY_TABLE_AF)
         u2, inv2 = np.unique(k2, return_inverse=True)
         ids = np.asarray(s1_ids, dtype=np.int64)
         pair = inv2.reshape(-1) + ids * len(u2)
@@ -690,14 +703,16 @@ class _Lookups:
         hit = self._ids.get((aid, key))
         if hit is not None:
             return hit
+        table_af = res.table_af_updates(i)
         if key & 1:
             f = res.fault(i)
-            out = Stage2(None, None, None, Fault(f.type, f.level, 2, not_in_image=f.not_in_image))
+            out = Stage2(None, None, None, Fault(f.type, f.level, 2, not_in_image=f.not_in_image), table_af)
         else:
             level = int(res.s2_level[i])
             leaf = s2_leaf(self.setup, int(res.s2_desc[i]), level, "page" if level == FINAL_LEVEL else "block")
             s1 = by_id[aid]
-            out = Stage2(stage2_attributes(self.setup, s1.memattrs, leaf, "12", None), leaf.attrs, leaf.perms)
+            out = Stage2(stage2_attributes(self.setup, s1.memattrs, leaf, "12", None), leaf.attrs, leaf.perms,
+                         None, table_af)
         oid = len(self.outcomes)
         self.outcomes.append(out)
         self._ids[(aid, key)] = oid
@@ -751,8 +766,10 @@ class _Walker:
         t = self.tree
         self._table(t.start_level, t.base, t.va_lo, 0, None, None, (0, False, False, False), (), 0)
 
-    def _read_table(self, address: int, nbytes: int) -> tuple[int | None, bytes | None, TableStatus, str]:
-        """(PA, bytes, status, note) of a table; stage 1 tables go through stage 2 when it is on."""
+    def _read_table(self, address: int, nbytes: int, level: int,
+                    af_updates: list[AFUpdate] | None = None) -> tuple[int | None, bytes | None, TableStatus, str]:
+        """(PA, bytes, status, note) of a table at ``level``; stage 1 tables go through stage 2 when it
+        is on, whose walks' Access flag updates are appended to ``af_updates``."""
         t = self.tree
         if not t.through_s2:
             try:
@@ -762,7 +779,7 @@ class _Walker:
         pieces: list[tuple[int, int]] = []
         cur, stop = address, address + nbytes
         while cur < stop:
-            r = s2_lookup(t.setup, self.mem, cur, s1ptw=True)
+            r = s2_lookup(t.setup, self.mem, cur, s1ptw=True, s1_level=level, af_updates=af_updates)
             if isinstance(r, Fault):
                 lvl = "" if r.level is None else f" level {r.level}"
                 return None, None, TableStatus.S2_FAULT, (
@@ -809,7 +826,10 @@ class _Walker:
                                f"tables, --max-tables){where}")
             raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_entries} "
                            f"descriptors, --max-entries; {self._read_text()}){where}")
-        pa, data, status, note = self._read_table(address, n * 8)
+        ups: list[AFUpdate] | None = [] if t.through_s2 and t.setup.s2.haft else None
+        pa, data, status, note = self._read_table(address, n * 8, level, ups)
+        if ups:          # FEAT_HAFT: each distinct stage 2 table update of the pieces' walks, in order
+            base["table_af_updates"] = tuple(dict.fromkeys(u for u in ups if u.table))
         if status is TableStatus.OK:
             key = pa | (level + 1)
             first = self.seen.get(key)

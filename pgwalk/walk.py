@@ -980,14 +980,18 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
                                           tuple(s1ptw_af) if s1ptw_af else ()))
 
 
-def s2_lookup(setup: TranslationSetup, mem: Memory, ipa: int, *, s1ptw: bool = False) -> tuple[int, Leaf] | Fault:
+def s2_lookup(setup: TranslationSetup, mem: Memory, ipa: int, *, s1ptw: bool = False, s1_level: int | None = None,
+              af_updates: list[AFUpdate] | None = None) -> tuple[int, Leaf] | Fault:
     """One stage 2 lookup without a permission check: ``(PA, leaf)``, or the :class:`Fault` (never raised).
 
     :func:`s2_translate` for callers outside this module (the tree walk of :mod:`pgwalk.tree`);
     ``s1ptw`` marks a stage 1 table fetch (S2AP read permission and HCR_EL2.PTW apply; the FEAT_THE
-    TopLevel and AssuredOnly checks of a walk's fetches do not: they depend on the walk).
+    TopLevel and AssuredOnly checks of a walk's fetches do not: they depend on the walk) of the stage 1
+    level ``s1_level``; the walk's own Access flag updates (FEAT_HAFT table descriptors, and with
+    ``s1ptw`` the leaf's with HA) are appended to ``af_updates``, faulting walks included.
     """
     try:
-        return s2_translate(setup, mem, ipa, access=None, el=1, s1ptw=s1ptw, steps=[])
+        return s2_translate(setup, mem, ipa, access=None, el=1, s1ptw=s1ptw, steps=[], s1_level=s1_level,
+                            af_updates=af_updates)
     except WalkFault as stop:
         return stop.fault

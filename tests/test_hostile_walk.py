@@ -214,21 +214,31 @@ def test_dump_tree_agrees_with_translate(regs, mem, vas):
 # the bulk walker and translate agree on hostile registers and tables
 # --------------------------------------------------------------------------
 
+#: issue 17 controls added to the drawn registers: FEAT_THE (TCR2_EL1.PnCH, VTCR_EL2.AssuredOnly) and
+#: FEAT_HAFT (TCR2_EL1.HAFT with TCR_EL1.HA, VTCR_EL2.HAFT with VTCR_EL2.HA)
+ISSUE17 = {"the": {"TCR2_EL1": 1, "VTCR_EL2": 1 << 34},
+           "haft": {"TCR2_EL1": 1 << 11, "TCR_EL1": 1 << 39, "VTCR_EL2": 1 << 44 | 1 << 21}}
+
+
 @settings(max_examples=150, **SETTINGS)
 @given(regs=registers(), mem=memory(), vas=_vas(), access=st.sampled_from([None, Access.READ, Access.WRITE]),
-       el=st.sampled_from([0, 1]))
-def test_bulk_agrees_with_translate(regs, mem, vas, access, el):
+       el=st.sampled_from([0, 1]), extra=st.sampled_from([(), ("the",), ("haft",), ("the", "haft")]))
+def test_bulk_agrees_with_translate(regs, mem, vas, access, el, extra):
+    for name in extra:
+        for reg, bits in ISSUE17[name].items():
+            if reg in regs or reg == "TCR2_EL1":
+                regs[reg] = regs.get(reg, 0) | bits
     setup = _setup(regs)
     assume(setup is not None)
     perm2 = setup.s2.perm if setup.s2 is not None else None
-    the_fetch = perm2 is not None and setup.s1_enabled and setup.regime.value == "EL1&0" and (
-        perm2.tl0 or perm2.tl1 or perm2.assuredonly)
-    if the_fetch or (access is not None and perm2 is not None and perm2.assuredonly):
-        # the stage 2 AssuredOnly and TopLevel checks (FEAT_THE; of stage 1 table fetches too) are the
-        # scalar walk's alone: bulk refuses, never guesses
-        with pytest.raises(InputError, match="AssuredOnly|FEAT_THE"):
+    if perm2 is not None and setup.s1_enabled and setup.regime.value == "EL1&0" and (
+            perm2.tl0 or perm2.tl1 or perm2.assuredonly):
+        # the FEAT_THE checks of stage 1 table fetches (TopLevel, AssuredOnly) are the scalar walk's
+        # alone: bulk refuses, never guesses
+        with pytest.raises(InputError, match="FEAT_THE"):
             translate_many(setup, mem, np.array(vas, dtype=np.uint64), access=access, el=el)
         return
+    # the stage 2 AssuredOnly check of an access (FEAT_THE) and table AF updates (FEAT_HAFT) included
     res = translate_many(setup, mem, np.array(vas, dtype=np.uint64), access=access, el=el)
     for i, va in enumerate(vas):
         t = translate(setup, mem, va, access=access, el=el)
@@ -239,6 +249,8 @@ def test_bulk_agrees_with_translate(regs, mem, vas, access, el):
             assert int(res.fsc[i]) == t.fault.fsc
             assert int(res.fault_stage[i]) == t.fault.stage
             assert bool(res.s1ptw[i]) == t.fault.s1ptw
+            assert bool(res.assured_only[i]) == t.fault.assured_only
+        assert res.table_af_updates(i) == tuple(u for u in t.af_updates if u.table)
 
 
 # --------------------------------------------------------------------------

@@ -119,6 +119,19 @@ def test_at_one_and_batch_validate(capsys):
         assert all(("translation" in r) == (extra == ["--trace"]) for r in recs)
 
 
+def test_af_updates_validate(capsys, tmp_path):
+    """The trace's ``af_updates`` (HA leaves, FEAT_HAFT tables) in translate and at records."""
+    from test_af_updates_cli import VA, _tree
+
+    args, _regs, _mem = _tree(tmp_path)
+    recs = check_lines("translate", run(["translate", hex(VA), *args, "--json", "--trace"], capsys)[1], count=1)
+    assert recs[0]["af_updates"] and {u["table"] for u in recs[0]["af_updates"]} == {True, False}
+    recs = check_lines("at", run(["at", "S12E1R", hex(VA), *args, "--json"], capsys)[1], count=1)
+    assert recs[0]["translation"]["af_updates"]
+    bad = dict(recs[0]["translation"]["af_updates"][0], extra=1)
+    assert list(validator("translate").iter_errors({**recs[0]["translation"], "af_updates": [bad]}))
+
+
 @pytest.mark.parametrize("view", [["--view", "ranges"], ["--view", "tree"], ["--view", "tree", "--no-merge"],
                                   ["--stats"], ["--invalid", "--view", "tree"]])
 def test_dump_tree_validates(view, capsys):

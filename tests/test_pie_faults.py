@@ -16,6 +16,7 @@ from pgwalk import rules as R
 from pgwalk.at import at, par_decode
 from pgwalk.at_many import bulk_at
 from pgwalk.builder import S1Attrs, S2Attrs, TableBuilder, two_stage
+from pgwalk.errors import InputError
 from pgwalk.esr import decode_esr
 from pgwalk.faults import Fault, FaultType
 from pgwalk.formats import descriptors as D
@@ -397,8 +398,7 @@ def test_s2_assured_only_faults_unless_stage1_is_assured():
 def test_s2_assured_only_stage2_alone_and_bulk():
     """A stage-2-only translation has no stage 1 translation: taken as not Assured (ASL: an
     ``AddressDescriptor`` is made with ``s1assured`` FALSE, as with stage 1 disabled), noted.  The
-    vectorised walk does not judge the check: it refuses rather than answer without it."""
-    from pgwalk.errors import InputError
+    vectorised walk judges the check as the scalar walk does (PAR_EL1.AssuredOnly included)."""
     from pgwalk.perms import Access
     regs, mem = _assured_setup(pnch=True)
     setup = setup_from_registers(regs)
@@ -408,11 +408,16 @@ def test_s2_assured_only_stage2_alone_and_bulk():
     off = setup_from_registers({**regs, "SCTLR_EL1": regs["SCTLR_EL1"] & ~1})
     t = translate(off, mem, 0x1000_0000, access=Access.READ)
     assert t.s1_disabled and t.fault is not None and t.fault.assured_only
-    with pytest.raises(InputError, match="AssuredOnly"):
-        bulk_at(regs, mem, "S12E1R", [0x40_0000])
-    # stage 1 alone: its table fetches meet the check too (Arm ARM M.a.a), which bulk does not judge
-    with pytest.raises(InputError, match="FEAT_THE checks of stage 1 table fetches"):
-        bulk_at(regs, mem, "S1E1R", [0x40_0000])
+    # stage 1 on: its table fetches meet the FEAT_THE checks too (Arm ARM M.a.a), which bulk does
+    # not judge: it refuses, for the stage 1 walk alone too
+    for op in ("S12E1R", "S1E1R"):
+        with pytest.raises(InputError, match="FEAT_THE checks of stage 1 table fetches"):
+            bulk_at(regs, mem, op, [0x40_0000])
+    # stage 1 disabled: bulk judges the check as the scalar walk does, PAR_EL1.AssuredOnly included
+    r = {**regs, "SCTLR_EL1": regs["SCTLR_EL1"] & ~1}
+    for op, va in (("S12E1R", 0x1000_0000), ("S12E1R", 0x40_0000), ("S12E0W", 0x1000_0000)):
+        assert int(bulk_at(r, mem, op, [va]).par[0]) == at(r, mem, op, va).par, (op, hex(va))
+    assert PAR_EL1_FAULT["AssuredOnly"].get(int(bulk_at(r, mem, "S12E1R", [0x1000_0000]).par[0])) == 1
 
 
 def test_s2_gcsh_gcs_access_needs_assured_only_page():

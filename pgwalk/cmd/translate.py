@@ -173,7 +173,8 @@ def _unknown_dict(va: int, stages: str, regime: str, exc, hint: str) -> dict:
 
     return {"schema": SCHEMA_VERSION, "va": f"{va:#x}", "ok": False, "stages": stages, "regime": regime, "ipa": None,
             "pa": None, "size": None, "fault": None, "unknown_register": exc.name, "reason": reason,
-            "attributes": None, "permissions": None, "s1": None, "s2": None, "steps": [], "notes": []}
+            "attributes": None, "permissions": None, "s1": None, "s2": None, "steps": [], "af_updates": [],
+            "notes": []}
 
 
 def _access_el(regime, el: int | None) -> int:
