@@ -134,7 +134,8 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
                 t = translate(setup, mem, int(res.va[i]), stages=stages, access=op.access, el=op.el, pan=res.pan)
                 ns[i] = el3_ns(t)
     par = pack_par(~ok, fst=res.fsc, s1ptw=res.s1ptw, stage2=res.fault_stage == 2, overlay=res.overlay,
-                   dirty_bit=res.dirty_bit, assured_only=res.assured_only, sh=sh, ns=ns, attr=attr, pa=res.output)
+                   dirty_bit=res.dirty_bit, assured_only=res.assured_only, toplevel=res.toplevel, sh=sh, ns=ns,
+                   attr=attr, pa=res.output)
     par[exception] = 0
     return BulkAT(par, exception, res, regime, stages)
 

@@ -82,7 +82,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 import numpy as np
 
 from . import rules as R
-from .errors import InputError, UnknownRegister
+from .errors import UnknownRegister
 from .faults import Fault, FaultType, encode_ld_fsc
 from .formats import descriptors as D
 from .memory_protocol import capability, read_many
@@ -158,22 +158,30 @@ def _table_state(st: "_Stage", raw: np.ndarray, level: int, tbl: np.ndarray, hpd
     """The walk-state bits a table descriptor ``raw`` at ``level`` adds (lanes whose state so far is
     ``tbl``): :func:`pgwalk.rules.table_attr_bits`, the FEAT_HAFT update
     (:func:`pgwalk.rules.table_af_update`) and, with TCR2_ELx.PnCH, whether the walk is still
-    Assured (:func:`pgwalk.rules.s1_assured_step`: ASL ``AArch64.S1NextWalkStateTable``)."""
+    Assured (:func:`pgwalk.rules.s1_assured_step`: ASL ``AArch64.S1NextWalkStateTable``) when the
+    stage tracks it (:attr:`_Stage.assured`)."""
     p = st.params
     out = R.table_attr_bits(raw, hpd)
     if p.haft:
         out = out | (R.table_af_update(raw, p.haft).astype(_U64) << _U64(_ST_AF + level + _LEVEL_BIAS))
-    if st.stage == 1 and p.pnch:
+    if st.assured:
         out = out | (~_assured_step(tbl, level, raw, p.pnch)).astype(_U64) << _U64(_ST_NA)
     return out
 
 
 def _assured_step(tbl: np.ndarray, level: np.ndarray | int, raw: np.ndarray, pnch: bool) -> np.ndarray:
     """:func:`pgwalk.rules.s1_assured_step` of every lane at its descriptor ``raw`` of ``level``, from
-    its walk state ``tbl`` (Assured so far, taking the walk as started Assured, and the MRO of
-    that descriptor's fetch)."""
+    its walk state ``tbl`` (Assured so far, :func:`_assured_so_far`, and the MRO of that
+    descriptor's fetch)."""
     mro_shift = (np.asarray(level, dtype=np.int64) + (_ST_NMRO + _LEVEL_BIAS)).astype(_U64)
-    return R.s1_assured_step((tbl >> _U64(_ST_NA)) & _U64(1) == 0, (tbl >> mro_shift) & _U64(1) == 0, raw, pnch)
+    return R.s1_assured_step(_assured_so_far(tbl), (tbl >> mro_shift) & _U64(1) == 0, raw, pnch)
+
+
+def _assured_so_far(tbl: np.ndarray) -> np.ndarray:
+    """Per lane, the Assured property of a walk that started Assured (a stage whose
+    :attr:`_Stage.assured` is set: :func:`pgwalk.rules.s1_initial_assured`) after the descriptors
+    its state ``tbl`` holds (ASL ``walkstate.s1assured``)."""
+    return (tbl >> _U64(_ST_NA)) & _U64(1) == 0
 
 
 # --------------------------------------------------------------------------- memory
@@ -317,9 +325,12 @@ class _Stage:
     levels: dict[int, _Level]
     shifts: np.ndarray        # rules.level_shift of every level, from _MIN_LEVEL (uint8)
     shifts256: np.ndarray     # the same, indexed by a level's int8 bits as uint8
+    #: FEAT_THE: a stage 1 walk that starts Assured (rules.s1_initial_assured) whose Assured property
+    #: counts (VTCR_EL2.AssuredOnly): its walk state tracks it (_ST_NA, _ST_NMRO)
+    assured: bool = False
 
     @classmethod
-    def make(cls, stage: int, p: S1WalkParams | S2WalkParams, pa_max: int) -> "_Stage":
+    def make(cls, stage: int, p: S1WalkParams | S2WalkParams, pa_max: int, assured: bool = False) -> "_Stage":
         g, start = p.granule_shift, p.start_level
         levels = {}
         for level in range(start, FINAL_LEVEL + 1):
@@ -333,7 +344,7 @@ class _Stage:
         shifts256 = np.zeros(256, dtype=np.uint8)
         shifts256[np.arange(_MIN_LEVEL, FINAL_LEVEL + 1).astype(np.int8).view(np.uint8)] = shifts
         return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, shifts,
-                   shifts256)
+                   shifts256, assured)
 
     def index(self, ia: np.ndarray, level: int) -> np.ndarray:
         """ASL ``S1TTEntryAddress`` / ``S2TTEntryAddress``: the entry ``ia`` selects at ``level``."""
@@ -412,9 +423,9 @@ class _Walk:
                 dst[q] = getattr(sub, name)
 
 
-#: a stage 2 walk of stage 1 descriptor IPAs: (IPAs, stage 1 level) -> (PAs, fault code, level, not in image,
-#: PermFault code, walk-state bits the fetch adds or None)
-Fetch = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+#: a stage 2 walk of stage 1 descriptor IPAs: (IPAs, stage 1 level, the stage 1 walks' states so far or None)
+#: -> (PAs, fault code, level, not in image, PermFault code, walk-state bits the fetch adds or None)
+Fetch = Callable[[np.ndarray, int, np.ndarray | None], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           np.ndarray | None]]
 
 #: entries of the upper levels one :class:`_Tree` keeps at most (about 40 bytes each)
@@ -499,8 +510,9 @@ class _Tree:
         go = np.arange(n)
         dpa = addr
         fstate = None
+        tbl = self.ttbl[level][tid] if self.collect else np.zeros(n, dtype=_U64)
         if self.fetch is not None:
-            dpa, fcode, flevel, fnii, fkind, fstate = self.fetch(addr, level)
+            dpa, fcode, flevel, fnii, fkind, fstate = self.fetch(addr, level, tbl if self.collect else None)
             bad = np.flatnonzero(fcode != 0)
             if len(bad):
                 code[bad] = fcode[bad]
@@ -541,7 +553,6 @@ class _Tree:
         nxt = np.full(n, _STOP, dtype=np.intp)
         nbase = np.zeros(n, dtype=_U64)
         nbase[tables] = nb
-        tbl = self.ttbl[level][tid] if self.collect else np.zeros(n, dtype=_U64)
         if fstate is not None and self.collect:
             tbl |= fstate
         if self.collect and len(tables):
@@ -696,7 +707,7 @@ def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
         lv = st.levels[level]
         addr = R.descriptor_address(table, st.index(cur, level))
         if fetch is not None:
-            dpa, fcode, flevel, fnii, fkind, fstate = fetch(addr, level)
+            dpa, fcode, flevel, fnii, fkind, fstate = fetch(addr, level, tbl)
             if fstate is not None and tbl is not None:
                 tbl = tbl | fstate
             bad = fcode != 0
@@ -955,6 +966,12 @@ class BulkTranslation:
         return self.perm_kind == PermFault.ASSURED_ONLY.code
 
     @property
+    def toplevel(self) -> np.ndarray:
+        """Per lane: a stage 2 Permission fault of a stage 1 top-level table fetch caused by the
+        TopLevel check (FEAT_THE, VTCR_EL2.TL0/TL1; ESR ISS.TopLevel, PAR_EL1.TopLevel)."""
+        return self.perm_kind == PermFault.TOPLEVEL.code
+
+    @property
     def s2_table_af(self) -> np.ndarray:
         """The stage 2 table AF updates of the translation's own stage 2 walk (from :attr:`table_af`):
         bit ``level + 2`` per lane."""
@@ -1113,19 +1130,6 @@ def _stand_in(ia: np.ndarray, stops: list[tuple[np.ndarray, R.Check]], live: np.
     return v
 
 
-def _refuse_the_fetch_checks(setup: TranslationSetup, stages: str) -> None:
-    """FEAT_THE's checks of stage 1 table fetches (ASL ``AArch64.S2CheckPermissions``, the
-    ``AccessType_TTW`` branch: VTCR_EL2.TL0/TL1 TopLevel, and AssuredOnly with the walk's Assured
-    property so far) are judged by the scalar walk only: raise :class:`~pgwalk.errors.InputError`."""
-    perm = setup.s2.perm if setup.s2 is not None else None
-    if perm is None or stages == "2" or not setup.s1_enabled or not R.s1_walk_through_s2(setup.regime, True):
-        return
-    if perm.tl0 or perm.tl1 or perm.assuredonly:
-        what = "VTCR_EL2.TL0/TL1 = 1" if perm.tl0 or perm.tl1 else "VTCR_EL2.AssuredOnly = 1"
-        raise InputError(f"{what}: the vectorised walk does not judge the FEAT_THE checks of stage 1 table fetches; "
-                         "translate these addresses with the scalar walk (pgwalk.walk.translate, or --scalar)")
-
-
 class _Engine:
     """Everything :func:`translate_many` decides once per call."""
 
@@ -1137,28 +1141,40 @@ class _Engine:
         self.access = access
         self.el = el
         self.pan = pan
-        _refuse_the_fetch_checks(setup, stages)
         self.s2st = _s2_stage(setup)
+        self.through_s2 = R.s1_walk_through_s2(setup.regime, setup.s2 is not None)
+        perm2 = setup.s2.perm if setup.s2 is not None else None
+        #: FEAT_THE: VTCR_EL2.TL0/TL1 -- the top-level fetch of a stage 1 walk meets the TopLevel check
+        self.tl = self.through_s2 and perm2 is not None and (perm2.tl0 or perm2.tl1)
+        #: FEAT_THE, per VA range: the walk starts Assured (ASL AArch64.S1InitialTTWState) and its
+        #: Assured property counts (VTCR_EL2.AssuredOnly): the walk state tracks it
+        self.track = tuple(perm2 is not None and perm2.assuredonly
+                           and R.s1_initial_assured(p.varange, perm2.tl0, perm2.tl1, self.through_s2)
+                           for p in setup.ranges)
         pa_max = setup.features.pa_max
-        self.s1st = [_Stage.make(1, p, pa_max) if p.start_level is not None and not p.config_fault else None
-                     for p in setup.ranges]
+        self.s1st = [_Stage.make(1, p, pa_max, track) if p.start_level is not None and not p.config_fault else None
+                     for p, track in zip(setup.ranges, self.track)]
         el0 = el == 0
         if access is not None:
             self.s1_allowed = [R.s1_permission_fault_table(p.has_unprivileged, p.hd, access, el0, pan, setup.epan,
                                                            setup.wxn, p.perm) for p in setup.ranges]
         else:
             self.s1_allowed = None
-        self.through_s2 = R.s1_walk_through_s2(setup.regime, setup.s2 is not None)
-        #: FEAT_THE: the stage 1 walks' Assured property is worked out (TCR2_ELx.PnCH through stage 2)
-        self.assured = self.through_s2 and any(p.pnch for p in setup.ranges)
+        #: FEAT_THE: some stage 1 walk's Assured property is worked out
+        self.assured = any(self.track)
         self.s2_allowed_assured = self.s2_mro = None
         self.s2_haft = False
+        #: the stage 2 permission tables of a stage 1 table fetch per top-level VA range (None: a lower
+        #: level), not Assured so far and (FEAT_THE) Assured so far
+        self.s2_fetch_kinds: dict[int | None, tuple[np.ndarray, np.ndarray | None]] = {}
         if setup.s2 is not None:
             hd, xnx = setup.s2.hd, setup.features.xnx
-            perm2 = setup.s2.perm
             self.s2_po, self.s2_ao = bool(perm2.s2poe), bool(perm2.assuredonly)
             self.s2_haft = bool(setup.s2.haft)
-            self.s2_read = R.s2_permission_fault_table(hd, xnx, None, False, perm2)
+            for top in {None} | ({p.varange for p in setup.ranges} if self.tl else set()):
+                self.s2_fetch_kinds[top] = (
+                    R.s2_permission_fault_table(hd, xnx, None, False, perm2, False, top),
+                    R.s2_permission_fault_table(hd, xnx, None, False, perm2, True, top) if self.assured else None)
             self.s2_allowed = R.s2_permission_fault_table(hd, xnx, access, el0, perm2) if access is not None else None
             if self.s2_allowed is not None and self.s2_ao and self.assured:
                 # the stage 2 AssuredOnly check after an Assured stage 1 translation
@@ -1167,21 +1183,25 @@ class _Engine:
         # the upper levels of each tree, read once per call (and per iter_translate)
         self.s2tree = (_Tree(self.rd, self.s2st, collect=self.s2_haft, fetch=None) if self.s2st is not None
                        else None)
-        fetch = self.fetch if self.through_s2 else None
-        self.s1trees = [None if st is None else _Tree(self.rd, st, collect=self.collect(p), fetch=fetch)
-                        for st, p in zip(self.s1st, setup.ranges)]
+        self.s1fetch = [self.fetcher(r) if self.through_s2 else None for r in range(len(setup.ranges))]
+        self.s1trees = [None if st is None else _Tree(self.rd, st, collect=self.collect(r), fetch=self.s1fetch[r])
+                        for r, st in enumerate(self.s1st)]
 
-    def collect(self, p: S1WalkParams) -> bool:
-        """A stage 1 walk keeps its walk state per lane: hierarchical permissions (HPD = 0), table AF
-        updates (FEAT_HAFT, its own or its fetches' stage 2 walks'), or the Assured property (PnCH)."""
-        return not p.hpd or p.haft or p.pnch or (self.through_s2 and self.s2_haft)
+    def collect(self, r: int) -> bool:
+        """The stage 1 walk of VA range ``r`` keeps its walk state per lane: hierarchical permissions
+        (HPD = 0), table AF updates (FEAT_HAFT, its own or its fetches' stage 2 walks'), or the
+        Assured property (FEAT_THE)."""
+        p = self.setup.ranges[r]
+        return not p.hpd or p.haft or self.track[r] or (self.through_s2 and self.s2_haft)
 
     # -- stage 2 -------------------------------------------------------------
 
-    def s2(self, ipa: np.ndarray, *, s1ptw: bool, s1assured: np.ndarray | None = None) -> tuple[_Walk, np.ndarray]:
+    def s2(self, ipa: np.ndarray, *, s1ptw: bool, s1assured: np.ndarray | None = None,
+           toplevel: int | None = None) -> tuple[_Walk, np.ndarray]:
         """ASL ``AArch64.S2Translate`` for every lane: the setup checks, the walk, the leaf checks
-        (those of a stage 1 table fetch with ``s1ptw``; ``s1assured``: the lanes whose stage 1
-        translation is Assured, FEAT_THE), and the PAs."""
+        (those of a stage 1 table fetch with ``s1ptw``, of the top-level table of VA range
+        ``toplevel`` or not; ``s1assured``: the lanes whose stage 1 translation, or walk so far, is
+        Assured, FEAT_THE), and the PAs."""
         s2 = self.setup.s2
         m = len(ipa)
         if not m:
@@ -1193,8 +1213,9 @@ class _Engine:
             w = _Walk(m, 2, self.s2_haft, False)
         for lanes, chk in stops:
             w.stop(lanes, _CODE[chk.fault], chk.level, 2)
-        kinds = self.s2_read if s1ptw else self.s2_allowed
-        assured = None if s1ptw or s1assured is None or not s1assured.any() else self.s2_allowed_assured
+        kinds, assured = self.s2_fetch_kinds[toplevel] if s1ptw else (self.s2_allowed, self.s2_allowed_assured)
+        if s1assured is None or not s1assured.any():
+            assured = None
         if kinds is not None:
             def kind(raw: np.ndarray, lanes: Any = None) -> np.ndarray:
                 code = R.s2_permission_code(raw, self.s2_po, self.s2_ao)
@@ -1208,12 +1229,24 @@ class _Engine:
             _leaf_checks(R.LEAF_CHECKS, s2, w, _no_lanes)
         return w, w.out
 
-    def fetch(self, addr: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                                            np.ndarray, np.ndarray | None]:
-        """A stage 1 descriptor fetch at ``level`` through stage 2 (S1PTW), with the walk-state bits
-        it adds to the stage 1 walk: its stage 2 table AF updates (FEAT_HAFT) and whether its stage 2
-        leaf is MostlyReadOnly (FEAT_THE)."""
-        w, pa = self.s2(addr, s1ptw=True)
+    def fetcher(self, r: int) -> Fetch:
+        """The stage 1 descriptor fetches of VA range ``r`` (:meth:`fetch`)."""
+        def fetch(addr: np.ndarray, level: int, tbl: np.ndarray | None) -> tuple[
+                np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+            return self.fetch(r, addr, level, tbl)
+        return fetch
+
+    def fetch(self, r: int, addr: np.ndarray, level: int, tbl: np.ndarray | None) -> tuple[
+            np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """The stage 1 descriptor fetches at ``level`` of VA range ``r`` through stage 2 (S1PTW;
+        ASL ``CreateAccDescS1TTW``: FEAT_THE's TopLevel check for the top-level table, the
+        AssuredOnly check with each walk's Assured property so far, from its state ``tbl``), with
+        the walk-state bits they add to the stage 1 walks: their stage 2 table AF updates
+        (FEAT_HAFT) and whether their stage 2 leaf is MostlyReadOnly (FEAT_THE)."""
+        p = self.setup.ranges[r]
+        toplevel = p.varange if self.tl and level == p.start_level else None
+        s1assured = _assured_so_far(tbl) if self.track[r] and tbl is not None else None
+        w, pa = self.s2(addr, s1ptw=True, s1assured=s1assured, toplevel=toplevel)
         state = None
         if self.s2_haft and w.tbl is not None:
             af = (w.tbl >> _U64(_ST_AF)) & _U64(_ones(_TABLE_LEVELS))
@@ -1242,9 +1275,9 @@ class _Engine:
             return
         where = at(None)
         st = self.s1st[r]
-        collect = self.collect(p)
-        w = _walk(self.rd, st, _stand_in(va, stops, live), collect=collect,
-                  fetch=self.fetch if self.through_s2 else None, tree=self.s1trees[r])
+        collect = self.collect(r)
+        w = _walk(self.rd, st, _stand_in(va, stops, live), collect=collect, fetch=self.s1fetch[r],
+                  tree=self.s1trees[r])
         for sel, chk in stops:
             w.stop(sel, _CODE[chk.fault], chk.level, 1)
         kinds = None
@@ -1273,7 +1306,7 @@ class _Engine:
             out.s1_table_bits[where] = w.tbl & _U64(_TB_MASK)
             if p.haft or self.s2_haft:
                 out.table_af[where] = _table_af(w.tbl)
-        if out.s1assured is not None and p.pnch:     # ASL AArch64.S1InitialTTWState, S1NextWalkStateLeaf
+        if out.s1assured is not None and st.assured:   # ASL AArch64.S1InitialTTWState, S1NextWalkStateLeaf
             out.s1assured[where] = _assured_step(w.tbl, w.level, w.raw, p.pnch)
         failed = np.nonzero(~ok)[0]
         if len(failed):

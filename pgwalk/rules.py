@@ -642,15 +642,21 @@ def s2_perms_of_code(code: int, hd: bool, xnx: bool, perm: S2PermParams = S2Perm
 
 @lru_cache(maxsize=64)
 def s2_permission_fault_table(hd: bool, xnx: bool, access: Access | None, el0: bool,
-                              perm: S2PermParams = S2PermParams(), s1assured: bool = False) -> Any:
+                              perm: S2PermParams = S2PermParams(), s1assured: bool = False,
+                              toplevel: int | None = None) -> Any:
     """For every :func:`s2_permission_code` (made with ``po=perm.s2poe, ao=perm.assuredonly``): ASL
     ``AArch64.S2CheckPermissions`` of ``access`` (``None``: the read a stage 1 table fetch makes)
-    after a stage 1 translation whose Assured property is ``s1assured`` (FEAT_THE), as
-    :attr:`pgwalk.perms.PermFault.code` (0: permitted), a read-only uint8 array."""
+    after a stage 1 translation whose Assured property is ``s1assured`` (FEAT_THE; for a table
+    fetch, the walk's Assured property so far), as :attr:`pgwalk.perms.PermFault.code` (0:
+    permitted), a read-only uint8 array.  ``toplevel`` (a table fetch only): the fetch is of the
+    top-level table of that VA range (the TopLevel check, :func:`pgwalk.perms.s2_toplevel_fault`).
+
+    :raises UnknownRegister: when a S2PIR/S2POR register the judgement needs was not given
+    """
     import numpy as np
 
     out = np.array([_kind_code(s2_permission_fault(s2_perms_of_code(c, hd, xnx, perm), access, el0=el0,
-                                                   s1assured=s1assured))
+                                                   s1assured=s1assured, toplevel=toplevel))
                     for c in range(_s2_codes(perm))], dtype=np.uint8)
     out.flags.writeable = False
     return out

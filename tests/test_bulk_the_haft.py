@@ -15,7 +15,6 @@ from pgwalk import bulk
 from pgwalk.at import at
 from pgwalk.at_many import bulk_at
 from pgwalk.builder import S1Attrs, S2Attrs, two_stage
-from pgwalk.errors import InputError
 from pgwalk.formats import descriptors as D
 from pgwalk.params import setup_from_registers
 from pgwalk.perms import Access
@@ -23,11 +22,16 @@ from pgwalk.walk import translate
 
 PAGE = 0x1000
 VTCR_HA, VTCR_ASSUREDONLY, VTCR_S2PIE, VTCR_HAFT = 1 << 21, 1 << 34, 1 << 36, 1 << 44
+VTCR_TL1, VTCR_S2POE, VTCR_TL0 = 1 << 35, 1 << 37, 1 << 41
 TCR_HA = 1 << 39
 TCR2_PNCH, TCR2_HAFT = 1 << 0, 1 << 11
 #: S2PIR_EL2 encodings drawn per PIIndex: no access, MRO, RO, RW, RWX, RO+pX
 S2PI = (0b0000, 0b0010, 0b0010, 0b1000, 0b1100, 0b1111, 0b1010)
+#: S2PIR_EL2 / S2POR_EL1 MostlyReadOnly encodings with the TopLevel0/1 attributes (FEAT_THE)
+MRO, MRO_TL1, MRO_TL0, MRO_TL01 = 0b0010, 0b0011, 0b0110, 0b0111
 AF = 1 << 10
+#: the TTBR1 VA of a TTBR0 VA of the same table entries (48-bit VAs, both ranges walk one tree)
+UPPER = 0xFFFF_0000_0000_0000
 
 
 def _vas() -> list[int]:
@@ -45,17 +49,23 @@ def _pi_bits(rng: random.Random) -> int:
     return rng.randrange(2) << 6 | rng.randrange(2) << 51 | rng.randrange(4) << 53
 
 
-def _random_tree(seed: int, *, the: bool = True, haft: bool = False):
+def _random_tree(seed: int, *, the: bool = True, haft: bool = False, upper: bool = False, s2poe: bool = False):
     """A two-stage tree with random FEAT_THE bits (stage 1 Protected bit 52 on tables and leaves,
-    stage 2 AssuredOnly bit 58, stage 2 PIIndex of the data pages and of the pages holding the
-    stage 1 tables, mostly PIIndex 1, under a random S2PIR_EL2 whose entry 1 is MRO), random table AF bits (FEAT_HAFT), and a few invalid
-    leaves at either stage; ``(regs, mem, vas)``."""
+    stage 2 AssuredOnly bit 58 on the data pages and, less often, on the pages holding the stage 1
+    tables, stage 2 PIIndex of both, mostly PIIndex 1, under a random S2PIR_EL2 whose entry 1 is
+    MRO, mostly with TopLevel0/1, and random VTCR_EL2.TL0/TL1), random table AF bits (FEAT_HAFT),
+    and a few invalid leaves at either stage; ``(regs, mem, vas)``.  ``upper``: TTBR1_EL1 holds the
+    same tree as TTBR0_EL1, and the VAs are those of both ranges.  ``s2poe``: VTCR_EL2.S2POE with a
+    random S2POR_EL1 (MRO encodings with and without TopLevel0/1, RO, RW) and random S2POIndex on
+    the pages holding the stage 1 tables."""
     rng = random.Random(seed)
     ts = two_stage()
     vas = _vas()
     for n, va in enumerate(vas):
         ts.map(va, _ipa(n), PAGE, S1Attrs(), pa=0x9000_0000 + n * PAGE, s2_attrs=S2Attrs(s2ap=0b01))
     regs = ts.registers(regs={"HCR_EL2": 1})
+    if upper:
+        regs = ts.registers(ttbr=0, regs=ts.registers(ttbr=1, regs={"HCR_EL2": 1}))
     mem = ts.memory()
     setup = setup_from_registers(regs)
     s1_descs: set[int] = set()
@@ -86,8 +96,14 @@ def _random_tree(seed: int, *, the: bool = True, haft: bool = False):
             raw = 0                                    # invalid: a Translation fault at stage 1
         ts.s1.write(addr, raw)
     for addr in sorted(fetch_leaves - s2_leaves):       # the pages of the stage 1 tables: mostly MRO
+        raw = ts.s2.read(addr)
         if rng.random() < 0.12:
-            ts.s2.write(addr, (ts.s2.read(addr) & ~(1 << 6 | 1 << 51 | 3 << 53)) | _pi_bits(rng))
+            raw = (raw & ~(1 << 6 | 1 << 51 | 3 << 53)) | _pi_bits(rng)
+        if the and rng.random() < 0.4:
+            raw |= 1 << D.S2_ASSUREDONLY.lsb
+        if s2poe:
+            raw |= rng.randrange(4) << D.S2_POINDEX.lsb
+        ts.s2.write(addr, raw)
     for addr in sorted(s2_leaves):
         raw = (ts.s2.read(addr) & ~(1 << 6 | 1 << 51 | 3 << 53)) | _pi_bits(rng)
         if the and rng.random() < 0.6:
@@ -99,9 +115,17 @@ def _random_tree(seed: int, *, the: bool = True, haft: bool = False):
         if rng.random() < 0.5:
             ts.s2.write(addr, ts.s2.read(addr) | AF)
     s2pir = sum(rng.choice(S2PI) << 4 * i for i in range(16))
-    s2pir = (s2pir & ~(0xF << 4)) | 0b0010 << 4       # PIIndex 1 (S2AP = 0b01 or 0b11): MRO
-    regs["VTCR_EL2"] |= VTCR_S2PIE | (VTCR_ASSUREDONLY if the else 0) | (VTCR_HA | VTCR_HAFT if haft else 0)
+    mro = rng.choice((MRO_TL01,) * 5 + (MRO_TL0, MRO_TL0, MRO_TL1, MRO)) if the else MRO
+    s2pir = (s2pir & ~(0xF << 4)) | mro << 4           # PIIndex 1 (S2AP = 0b01 or 0b11): MRO
+    tl = (VTCR_TL0 if rng.random() < 0.7 else 0) | (VTCR_TL1 if rng.random() < 0.5 else 0) if the else 0
+    regs["VTCR_EL2"] |= VTCR_S2PIE | (VTCR_ASSUREDONLY if the else 0) | (VTCR_HA | VTCR_HAFT if haft else 0) | tl
     regs["S2PIR_EL2"] = s2pir
+    if s2poe:                                          # S2POR_EL1 entries 0-3: mostly MRO with TopLevel
+        regs["VTCR_EL2"] |= VTCR_S2POE
+        regs["S2POR_EL1"] = sum(rng.choice((MRO_TL01, MRO_TL01, MRO_TL0, MRO_TL1, MRO, 0b1000, 0b1100)) << 4 * i
+                                for i in range(4)) | 0b1100 << 4 * 4  # entry 4 ... : RW (no overlay effect)
+    if upper:
+        vas = vas + [va | UPPER for va in vas]
     regs["TCR2_EL1"] = (TCR2_PNCH if the and rng.random() < 0.85 else 0) | (TCR2_HAFT if haft else 0)
     if haft:
         regs["TCR_EL1"] |= TCR_HA
@@ -109,7 +133,8 @@ def _random_tree(seed: int, *, the: bool = True, haft: bool = False):
 
 
 def _flags(f) -> tuple:
-    return None if f is None else (f.type, f.level, f.stage, f.s1ptw, f.fsc, f.overlay, f.dirty_bit, f.assured_only)
+    return None if f is None else (f.type, f.level, f.stage, f.s1ptw, f.fsc, f.overlay, f.dirty_bit, f.assured_only,
+                                   f.toplevel, f.ipa, f.not_in_image)
 
 
 def _compare(setup, mem, vas, access, el, stages=None, **kw):
@@ -128,14 +153,6 @@ def _compare(setup, mem, vas, access, el, stages=None, **kw):
     return out
 
 
-#: Until the vectorised walk judges the FEAT_THE checks of stage 1 table fetches (Arm ARM M.a.a:
-#: TopLevel, and AssuredOnly with the walk's Assured property so far), it refuses these setups
-#: (VTCR_EL2.AssuredOnly with stage 1 on) in one line; strict: an answer instead fails the test.
-_REFUSED_UNTIL_FETCH_CHECKS = pytest.mark.xfail(raises=InputError, strict=True,
-                                                reason="bulk refuses the FEAT_THE table-fetch checks")
-
-
-@_REFUSED_UNTIL_FETCH_CHECKS
 def test_bulk_judges_assured_only_as_the_scalar_walk():
     """ASL ``AArch64.S2CheckPermissions`` with ``s1assured`` from ``AArch64.S1InitialTTWState`` and
     ``S1NextWalkStateTable``/``Leaf``: every lane's fault (type, level, stage, S1PTW, AssuredOnly and
@@ -158,7 +175,6 @@ def test_bulk_judges_assured_only_as_the_scalar_walk():
     assert all(seen.values()), seen
 
 
-@_REFUSED_UNTIL_FETCH_CHECKS
 @pytest.mark.parametrize("budget, chunk", [(0, 5), (600, 11), (None, bulk.CHUNK)])
 def test_assured_only_through_trees_and_chunks(budget, chunk, monkeypatch):
     """The Assured property rides with every path of the vectorised walk: the per-descriptor upper
@@ -171,15 +187,20 @@ def test_assured_only_through_trees_and_chunks(budget, chunk, monkeypatch):
         _compare(setup, mem, vas * 2, Access.READ, 1, chunk=chunk)
 
 
-@_REFUSED_UNTIL_FETCH_CHECKS
-def test_bulk_at_gives_the_scalar_par_with_assured_only():
-    """PAR_EL1.AssuredOnly [12] (ASL ``AArch64.EncodePAR``) from the vectorised AT equals the scalar AT's."""
-    regs, mem, vas = _random_tree(2)
-    for op in ("S12E1R", "S12E1W", "S12E0R", "S1E1R"):
-        got = [int(x) for x in bulk_at(regs, mem, op, vas).par]
-        assert got == [at(regs, mem, op, va).par for va in vas], op
-    assert any(at(regs, mem, "S12E1R", va).translation.fault is not None
-               and at(regs, mem, "S12E1R", va).translation.fault.assured_only for va in vas)
+def test_bulk_at_gives_the_scalar_par_with_assured_only_and_toplevel():
+    """PAR_EL1.AssuredOnly [12] and PAR_EL1.TopLevel [13] (ASL ``AArch64.EncodePAR``) from the
+    vectorised AT equal the scalar AT's, both flags occurring (TTBR0 and TTBR1 VAs)."""
+    from pgwalk.formats.registers import PAR_EL1_FAULT
+    seen = {"AssuredOnly": 0, "TopLevel": 0}
+    for seed in range(4):
+        regs, mem, vas = _random_tree(seed, upper=True)
+        for op in ("S12E1R", "S12E1W", "S12E0R", "S1E1R"):
+            got = [int(x) for x in bulk_at(regs, mem, op, vas).par]
+            want = [at(regs, mem, op, va).par for va in vas]
+            assert got == want, op
+            for name in seen:
+                seen[name] += sum(PAR_EL1_FAULT[name].get(par) for par in want)
+    assert all(seen.values()), seen
 
 
 def test_bulk_reports_haft_table_af_updates():
@@ -210,7 +231,6 @@ def test_bulk_reports_haft_table_af_updates():
         [translate(setup, mem, ipa, stages="2").af_updates for ipa in ipas]
 
 
-@_REFUSED_UNTIL_FETCH_CHECKS
 @pytest.mark.parametrize("budget", [0, 700])
 def test_haft_through_small_trees(budget, monkeypatch):
     """Table AF updates and the Assured property together, through trees cut short (faults of the
@@ -325,3 +345,48 @@ def test_haft_updates_of_a_faulting_fetch(budget, s1_level, monkeypatch):
             faulted += 1
             assert [u for u in t.af_updates if u.s1_level == s1_level and u.table]
     assert faulted
+
+
+# --------------------------------------------------------------------------- FEAT_THE checks of table fetches
+
+def _fetch_fault(setup, t) -> tuple | None:
+    """What a FEAT_THE Permission fault of a stage 1 table fetch is: (kind, VA range, VTCR_EL2.TL0,
+    TL1, the stage 1 level of the fetch -- from the scalar trace, whose last step is that fetch)."""
+    f = t.fault
+    if f is None or not f.s1ptw or not (f.toplevel or f.assured_only):
+        return None
+    last = t.steps[-1]
+    assert (last.stage, last.kind) == (1, "s2 fault")
+    perm = setup.s2.perm
+    return ("toplevel" if f.toplevel else "assured_only", t.va >> 63, perm.tl0, perm.tl1, last.level)
+
+
+@pytest.mark.parametrize("budget, chunk", [(0, 7), (300, 13), (None, bulk.CHUNK)])
+@pytest.mark.parametrize("s2poe", [False, True])
+def test_bulk_judges_the_fetch_checks_as_the_scalar_walk(budget, chunk, s2poe, monkeypatch):
+    """ASL ``AArch64.S1Walk`` / ``CreateAccDescS1TTW`` / ``AArch64.S2CheckPermissions`` (Arm ARM
+    M.a.a): the stage 2 walk of each stage 1 table fetch meets the TopLevel check when it fetches the
+    top-level table (VTCR_EL2.TL0/TL1 against the page's TopLevel0/1, per VA range, through S2PIR_EL2
+    and, with S2POE, S2POR_EL1) and the AssuredOnly check with the walk's Assured property so far
+    (started per ``AArch64.S1InitialTTWState``).  The vectorised walk gives every lane the scalar
+    walk's fault and flags, through the per-descriptor tree levels (cut short by
+    bulk.TREE_ENTRIES) and the lane-by-lane ones, in chunks, lanes of both VA ranges shuffled
+    together; the faults reached: TopLevel for TTBR0 and TTBR1 walks under TL0 and TL1, AssuredOnly
+    on fetches at three stage 1 levels at least."""
+    if budget is not None:
+        monkeypatch.setattr(bulk, "TREE_ENTRIES", budget)
+    seen = set()
+    for seed in range(10):
+        regs, mem, vas = _random_tree(seed, upper=True, s2poe=s2poe)
+        setup = setup_from_registers(regs)
+        lanes = vas * 2
+        random.Random(seed).shuffle(lanes)
+        for access in (None, Access.READ):
+            for t in _compare(setup, mem, lanes, access, 1, chunk=chunk):
+                what = _fetch_fault(setup, t)
+                if what is not None:
+                    seen.add(what)
+    top = {(r, tl0, tl1) for kind, r, tl0, tl1, _lv in seen if kind == "toplevel"}
+    assert {r for r, _, _ in top} == {0, 1} and any(tl0 for _, tl0, _ in top) and any(tl1 for _, _, tl1 in top), top
+    assert all(lv == 0 for kind, *_, lv in seen if kind == "toplevel")        # the top-level table only
+    assert len({lv for kind, *_, lv in seen if kind == "assured_only"}) >= 3, seen
