@@ -376,8 +376,11 @@ def test_bulk_judges_the_fetch_checks_as_the_scalar_walk(budget, chunk, s2poe, m
     if budget is not None:
         monkeypatch.setattr(bulk, "TREE_ENTRIES", budget)
     seen = set()
+    lost = 0            # AssuredOnly below the top level of a walk that started Assured, PnCH off
     for seed in range(10):
         regs, mem, vas = _random_tree(seed, upper=True, s2poe=s2poe)
+        if seed % 2:                # PnCH off: no descriptor is Protected, the walk is Assured at its start only
+            regs["TCR2_EL1"] &= ~TCR2_PNCH
         setup = setup_from_registers(regs)
         lanes = vas * 2
         random.Random(seed).shuffle(lanes)
@@ -386,6 +389,9 @@ def test_bulk_judges_the_fetch_checks_as_the_scalar_walk(budget, chunk, s2poe, m
                 what = _fetch_fault(setup, t)
                 if what is not None:
                     seen.add(what)
+                    kind, r, tl0, tl1, level = what
+                    lost += kind == "assured_only" and level > 0 and (tl1 if r else tl0) and not setup.ranges[r].pnch
+    assert lost
     top = {(r, tl0, tl1) for kind, r, tl0, tl1, _lv in seen if kind == "toplevel"}
     assert {r for r, _, _ in top} == {0, 1} and any(tl0 for _, tl0, _ in top) and any(tl1 for _, _, tl1 in top), top
     assert all(lv == 0 for kind, *_, lv in seen if kind == "toplevel")        # the top-level table only
