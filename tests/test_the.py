@@ -16,7 +16,6 @@ from pgwalk import rules as R
 from pgwalk.at import at, par_decode
 from pgwalk.builder import S1Attrs, S2Attrs, TableBuilder, two_stage
 from pgwalk.bulk import translate_many
-from pgwalk.errors import InputError
 from pgwalk.esr import decode_esr
 from pgwalk.faults import FaultType
 from pgwalk.formats.registers import PAR_EL1_FAULT
@@ -216,22 +215,35 @@ def test_walk_toplevel_through_the_overlay():
     assert f is not None and f.toplevel and not f.overlay and "S2POIndex 0" in f.reason
 
 
-def test_bulk_refuses_toplevel_and_agrees_where_it_may():
-    """The vectorised walk does not judge the TopLevel check: it refuses in one line rather than
-    answer without it; where the check cannot apply (FEAT_THE absent, or stage 2 alone) it answers
-    as the scalar walk does."""
-    va, regs, mem = _walk_setup(vtcr=VTCR_TL0, s2pir=MRO << 4)
+@pytest.mark.parametrize("ttbr, vtcr, entry", [
+    (0, VTCR_TL0, MRO), (0, VTCR_TL0, MRO_TL0), (0, VTCR_TL1, MRO_TL1), (1, VTCR_TL1, MRO),
+    (1, VTCR_TL1, MRO_TL1), (1, VTCR_TL0, MRO_TL0), (1, VTCR_TL0 | VTCR_TL1, MRO_TL01),
+])
+def test_bulk_judges_toplevel_as_the_scalar_walk(ttbr, vtcr, entry):
+    """The vectorised walk judges the TopLevel check of the top-level fetch as the scalar walk does
+    (fault, ``toplevel`` flag, level, S1PTW, IPA; PAR_EL1.TopLevel through bulk_at), lane by lane;
+    and where the check cannot apply (FEAT_THE absent, or stage 2 alone) too."""
+    from pgwalk.at_many import bulk_at
+    va, regs, mem = _walk_setup(vtcr=vtcr, s2pir=entry << 4, ttbr=ttbr)
     setup = setup_from_registers(regs)
-    vas = np.array([va, va + 8, 0x80_0000], dtype=np.uint64)
-    with pytest.raises(InputError, match="FEAT_THE"):
-        translate_many(setup, mem, vas)
-    for s, stages, addrs in ((setup_from_registers({**regs, "ID_AA64PFR1_EL1": 0}), None, vas),
+    vas = np.array([va, va + 8, va + 0x40_0000], dtype=np.uint64)
+    for s, stages, addrs in ((setup, None, vas), (setup, "1", vas),
+                             (setup_from_registers({**regs, "ID_AA64PFR1_EL1": 0}), None, vas),
                              (setup, "2", np.array([IPA, IPA + 8, 0x2000_0000], dtype=np.uint64))):
-        res = translate_many(s, mem, addrs, stages=stages) if stages else translate_many(s, mem, addrs)
-        for i, a in enumerate(addrs):
-            t = translate(s, mem, int(a), stages=stages)
-            assert bool(res.ok[i]) == t.ok
-            assert (int(res.output[i]) == t.output) if t.ok else (int(res.fsc[i]) == t.fault.fsc)
+        for access in (None, Access.READ):
+            res = translate_many(s, mem, addrs, stages=stages, access=access)
+            for i, a in enumerate(addrs):
+                t = translate(s, mem, int(a), stages=stages, access=access)
+                f, b = t.fault, res.fault(i)
+                assert (b is None) == (f is None) and bool(res.toplevel[i]) == (f is not None and f.toplevel)
+                if f is None:
+                    assert int(res.output[i]) == t.output
+                else:
+                    assert (b.type, b.level, b.stage, b.s1ptw, b.ipa, b.flags) == \
+                        (f.type, f.level, f.stage, f.s1ptw, f.ipa, f.flags)
+    faults = translate(setup, mem, va).fault
+    assert int(bulk_at(regs, mem, "S12E1R", vas).par[0]) == at(regs, mem, "S12E1R", va).par
+    assert bool(PAR_EL1_FAULT["TopLevel"].get(at(regs, mem, "S12E1R", va).par)) == (faults is not None)
 
 
 # --------------------------------------------------------------------------- TCR2_ELx.PnCH and the Contiguous bit
