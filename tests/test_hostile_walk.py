@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pgwalk.at import at
+from pgwalk.at_many import bulk_at
 from pgwalk.bulk import translate_many
-from pgwalk.errors import InputError, PgwalkError
+from pgwalk.errors import PgwalkError
 from pgwalk.faults import FaultType, decode_fsc
 from pgwalk.formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
 from pgwalk.memory import PhysicalMemory
@@ -214,31 +215,28 @@ def test_dump_tree_agrees_with_translate(regs, mem, vas):
 # the bulk walker and translate agree on hostile registers and tables
 # --------------------------------------------------------------------------
 
-#: issue 17 controls added to the drawn registers: FEAT_THE (TCR2_EL1.PnCH, VTCR_EL2.AssuredOnly) and
-#: FEAT_HAFT (TCR2_EL1.HAFT with TCR_EL1.HA, VTCR_EL2.HAFT with VTCR_EL2.HA)
+#: issue 17 controls added to the drawn registers: FEAT_THE (TCR2_EL1.PnCH, VTCR_EL2.AssuredOnly;
+#: VTCR_EL2.TL0/TL1, with S2PIE and an S2PIR_EL2 of MRO-TL0/TL1/TL01 entries too) and FEAT_HAFT
+#: (TCR2_EL1.HAFT with TCR_EL1.HA, VTCR_EL2.HAFT with VTCR_EL2.HA)
 ISSUE17 = {"the": {"TCR2_EL1": 1, "VTCR_EL2": 1 << 34},
+           "tl0": {"VTCR_EL2": 1 << 41}, "tl1": {"VTCR_EL2": 1 << 35},
+           "tlpie": {"VTCR_EL2": 1 << 41 | 1 << 35 | 1 << 36, "S2PIR_EL2": 0x7632_7632_7632_7632},
            "haft": {"TCR2_EL1": 1 << 11, "TCR_EL1": 1 << 39, "VTCR_EL2": 1 << 44 | 1 << 21}}
 
 
 @settings(max_examples=150, **SETTINGS)
 @given(regs=registers(), mem=memory(), vas=_vas(), access=st.sampled_from([None, Access.READ, Access.WRITE]),
-       el=st.sampled_from([0, 1]), extra=st.sampled_from([(), ("the",), ("haft",), ("the", "haft")]))
+       el=st.sampled_from([0, 1]), extra=st.sampled_from([(), ("the",), ("haft",), ("the", "haft"), ("tl0",),
+                                                          ("the", "tl1"), ("the", "tl0", "haft"), ("the", "tlpie")]))
 def test_bulk_agrees_with_translate(regs, mem, vas, access, el, extra):
     for name in extra:
         for reg, bits in ISSUE17[name].items():
-            if reg in regs or reg == "TCR2_EL1":
+            if reg in regs or reg in ("TCR2_EL1", "S2PIR_EL2"):
                 regs[reg] = regs.get(reg, 0) | bits
     setup = _setup(regs)
     assume(setup is not None)
-    perm2 = setup.s2.perm if setup.s2 is not None else None
-    if perm2 is not None and setup.s1_enabled and setup.regime.value == "EL1&0" and (
-            perm2.tl0 or perm2.tl1 or perm2.assuredonly):
-        # the FEAT_THE checks of stage 1 table fetches (TopLevel, AssuredOnly) are the scalar walk's
-        # alone: bulk refuses, never guesses
-        with pytest.raises(InputError, match="FEAT_THE"):
-            translate_many(setup, mem, np.array(vas, dtype=np.uint64), access=access, el=el)
-        return
-    # the stage 2 AssuredOnly check of an access (FEAT_THE) and table AF updates (FEAT_HAFT) included
+    # the FEAT_THE checks of an access and of the stage 1 table fetches (TopLevel, AssuredOnly) and
+    # table AF updates (FEAT_HAFT) included
     res = translate_many(setup, mem, np.array(vas, dtype=np.uint64), access=access, el=el)
     for i, va in enumerate(vas):
         t = translate(setup, mem, va, access=access, el=el)
@@ -250,7 +248,18 @@ def test_bulk_agrees_with_translate(regs, mem, vas, access, el, extra):
             assert int(res.fault_stage[i]) == t.fault.stage
             assert bool(res.s1ptw[i]) == t.fault.s1ptw
             assert bool(res.assured_only[i]) == t.fault.assured_only
+            assert bool(res.toplevel[i]) == t.fault.toplevel
+            assert res.fault(i).flags == t.fault.flags
         assert res.table_af_updates(i) == tuple(u for u in t.af_updates if u.table)
+    # PAR_EL1 of the AT a kernel or hypervisor would issue (F, FST, S, PTW and the flags included)
+    if setup.regime is Regime.EL10:
+        op = "S12E1R" if setup.s2 is not None else "S1E1R"
+        try:
+            want = [at(setup, mem, op, va).par for va in vas]
+        except PgwalkError:
+            return
+        b = bulk_at(setup, mem, op, vas)
+        assert [None if exc else int(par) for par, exc in zip(b.par, b.exception)] == want
 
 
 # --------------------------------------------------------------------------
