@@ -16,7 +16,7 @@ from pgwalk import rules as R
 from pgwalk.at import at, par_decode
 from pgwalk.at_many import bulk_at
 from pgwalk.builder import S1Attrs, S2Attrs, TableBuilder, two_stage
-from pgwalk.errors import InputError
+from pgwalk.bulk import translate_many
 from pgwalk.esr import decode_esr
 from pgwalk.faults import Fault, FaultType
 from pgwalk.formats import descriptors as D
@@ -408,11 +408,31 @@ def test_s2_assured_only_stage2_alone_and_bulk():
     off = setup_from_registers({**regs, "SCTLR_EL1": regs["SCTLR_EL1"] & ~1})
     t = translate(off, mem, 0x1000_0000, access=Access.READ)
     assert t.s1_disabled and t.fault is not None and t.fault.assured_only
-    # stage 1 on: its table fetches meet the FEAT_THE checks too (Arm ARM M.a.a), which bulk does
-    # not judge: it refuses, for the stage 1 walk alone too
-    for op in ("S12E1R", "S1E1R"):
-        with pytest.raises(InputError, match="FEAT_THE checks of stage 1 table fetches"):
-            bulk_at(regs, mem, op, [0x40_0000])
+    # stage 1 on: its table fetches meet the FEAT_THE checks too (Arm ARM M.a.a: TopLevel, AssuredOnly
+    # with the walk's Assured property so far), which bulk judges as the scalar walk, for the stage 1
+    # walk alone too: the faults and their flags, and PAR_EL1, lane by lane
+    kinds = set()
+    for kw in (dict(pnch=True), dict(pnch=False), dict(pnch=True, protected=False), dict(pnch=True, tl0=False),
+               dict(pnch=True, ro_fetch=2), dict(pnch=True, assured_fetch=0, tl0=False),
+               dict(pnch=True, assured_fetch=2), dict(pnch=False, assured_fetch=1),
+               dict(pnch=True, protected=False, assured_fetch=3), dict(pnch=True, ro_fetch=1, assured_fetch=2),
+               dict(pnch=True, s2pir=0b0010 << 4)):
+        r, m = _assured_setup(**kw)
+        s = setup_from_registers(r)
+        vas = [0x40_0000, 0x40_0008, 0x1000_0000]
+        for stages in (None, "1"):
+            for access in (None, Access.READ, Access.WRITE):
+                res = translate_many(s, m, np.array(vas, dtype=np.uint64), stages=stages, access=access)
+                for i, va in enumerate(vas):
+                    t = translate(s, m, va, stages=stages, access=access)
+                    f, b = t.fault, res.fault(i)
+                    assert (None if b is None else (b.type, b.level, b.stage, b.s1ptw, b.ipa, b.flags)) == \
+                        (None if f is None else (f.type, f.level, f.stage, f.s1ptw, f.ipa, f.flags)), (kw, hex(va))
+                    if f is not None and f.flags:
+                        kinds.add((f.flags, f.s1ptw))
+        for op in ("S12E1R", "S1E1R", "S12E0W"):
+            assert [int(x) for x in bulk_at(r, m, op, vas).par] == [at(r, m, op, va).par for va in vas], (kw, op)
+    assert kinds == {(("AssuredOnly",), False), (("AssuredOnly",), True), (("TopLevel",), True)}, kinds
     # stage 1 disabled: bulk judges the check as the scalar walk does, PAR_EL1.AssuredOnly included
     r = {**regs, "SCTLR_EL1": regs["SCTLR_EL1"] & ~1}
     for op, va in (("S12E1R", 0x1000_0000), ("S12E1R", 0x40_0000), ("S12E0W", 0x1000_0000)):
