@@ -214,7 +214,7 @@ class Fault:
         (ASL ``FaultRecord.dirtybit``: ISS2.DirtyBit, PAR_EL1.DirtyBit)
     :ivar assured_only: a stage 2 Permission fault caused by AssuredOnly (FEAT_THE; ASL
         ``FaultRecord.assuredonly``: ISS2.AssuredOnly, PAR_EL1.AssuredOnly), set by the scalar walk
-        (:func:`pgwalk.perms.s2_permission_fault`; the vectorised walk refuses such setups)
+        (:func:`pgwalk.perms.s2_permission_fault`)
     :ivar toplevel: a stage 2 Permission fault on the fetch of a stage 1 top-level table caused by the
         TopLevel check (FEAT_THE, VTCR_EL2.TL0/TL1; ASL ``FaultRecord.toplevel``: ESR ISS.TopLevel [21],
         PAR_EL1.TopLevel [13]), set by the scalar walk (:func:`pgwalk.perms.s2_toplevel_fault`)

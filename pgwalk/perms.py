@@ -99,8 +99,6 @@ class PermFault(enum.Enum):
 
 
 #: PermFault -> code (0: permitted); :data:`PERM_FAULT_KINDS` is the inverse
-#: (ASSURED_ONLY, 4, and TOPLEVEL, 5, only from the scalar walk: the vectorised walk refuses the setups
-#: that make them)
 _PERM_FAULT_CODE = {PermFault.PERMISSION: 1, PermFault.OVERLAY: 2, PermFault.DIRTY_BIT: 3, PermFault.ASSURED_ONLY: 4,
                     PermFault.TOPLEVEL: 5}
 PERM_FAULT_KINDS: tuple[PermFault | None, ...] = (None, PermFault.PERMISSION, PermFault.OVERLAY, PermFault.DIRTY_BIT,
