@@ -32,7 +32,7 @@ __all__ = ["Access", "S1Perms", "S2Perms", "PermFault", "s1_direct_base_permissi
            "s2_direct_base_permissions", "s2_check", "pir_entry", "s1_indirect_base_permissions",
            "s1_overlay_permissions", "s1_apply_overlay", "s1_effective", "s1_rwx_text", "s1_permission_fault",
            "s2_indirect_base_permissions", "s2_overlay_permissions", "s2_apply_overlay", "s2_permission_fault", "s2_mro",
-           "s2_toplevel_attrs", "s2_toplevel_fault",
+           "s2_toplevel_attrs", "s2_toplevel_fault", "s2_toplevel_missing",
            "unknown_s1_perms", "unknown_s2_perms", "PERM_FAULT_KINDS", "PIR_TEXT", "S2PIR_TEXT", "POR_TEXT", "rwx_text"]
 
 
@@ -431,8 +431,15 @@ def s2_toplevel_fault(perms: S2Perms, varange: int) -> bool:
     == '10'``) -- and the same with 0 and 1 swapped for TTBR1.  Direct stage 2 permissions give
     neither attribute (``AArch64.S2DirectBasePermissions``), so with TLx = 1 every such fetch faults."""
     mine, other = (perms.toplevel0, perms.toplevel1) if varange == 0 else (perms.toplevel1, perms.toplevel0)
-    tl_mine, tl_other = (perms.tl0, perms.tl1) if varange == 0 else (perms.tl1, perms.tl0)
-    return (tl_mine and not mine) or (tl_other and other and not mine)
+    tl_other = perms.tl1 if varange == 0 else perms.tl0
+    return s2_toplevel_missing(perms, varange) or (tl_other and other and not mine)
+
+
+def s2_toplevel_missing(perms: S2Perms, varange: int) -> bool:
+    """The first clause of :func:`s2_toplevel_fault`: VTCR_EL2.TL<n> = 1 for the fetch's own range
+    ``varange`` (n) and the page lacks TopLevel<n>.  (The other clause: TL<1-n> = 1 and the page is
+    TopLevel<1-n> only.)"""
+    return (perms.tl1 and not perms.toplevel1) if varange else (perms.tl0 and not perms.toplevel0)
 
 
 def s2_permission_fault(perms: S2Perms, access: Access | None, *, el0: bool,

@@ -36,7 +36,7 @@ from .memory_protocol import Memory
 from .params import (FINAL_LEVEL, Regime, S1PermParams, S1WalkParams, S2PermParams, S2WalkParams,
                      TranslationSetup)
 from .perms import S2PIR_TEXT, Access, S1Perms, S2Perms, s1_check, s1_permission_fault, s2_check, s2_mro, \
-    s2_permission_fault
+    s2_permission_fault, s2_toplevel_missing
 from . import rules
 from .rules import (DESCRIPTOR_BYTES, LEAF_CHECKS, S1_SETUP_CHECKS, S2_SETUP_CHECKS, S2_WALK_LEAF_CHECKS, TABLE_CHECKS,
                     Check, DescType, addr_top, descriptor_types, hierarchical_attrs, index_bits,
@@ -790,9 +790,8 @@ def _toplevel_reason(perms: S2Perms, varange: int | None) -> str:
     n = varange or 0
     have = [f"TopLevel{i}" for i, on in enumerate((perms.toplevel0, perms.toplevel1)) if on]
     page = (" and ".join(have) + " only") if have else "neither TopLevel0 nor TopLevel1"
-    why = (f"VTCR_EL2.TL{n} = 1 needs TopLevel{n}" if (perms.tl1 if n else perms.tl0) and not
-           (perms.toplevel1 if n else perms.toplevel0) else f"VTCR_EL2.TL{1 - n} = 1 keeps a TopLevel{1 - n}-only page "
-                                                            f"from TTBR{n} walks")
+    why = (f"VTCR_EL2.TL{n} = 1 needs TopLevel{n}" if s2_toplevel_missing(perms, n)
+           else f"VTCR_EL2.TL{1 - n} = 1 keeps a TopLevel{1 - n}-only page from TTBR{n} walks")
     entry = (f"S2PIR_EL2[{perms.pi_index}] = {perms.s2pi:#06b}, {S2PIR_TEXT[perms.s2pi]}"
              if perms.indirect and perms.s2pi is not None else "direct stage 2 permissions")
     if perms.po_index is not None:
