@@ -148,10 +148,14 @@ assert _ST_PTW + _LEVELS * _TABLE_LEVELS <= 64
 _AF_S2, _AF_PTW = 8, 16
 
 
+def _own_table_af(tbl: np.ndarray) -> np.ndarray:
+    """The walk's own FEAT_HAFT table updates in its state ``tbl``: bit ``level + 2`` per lane."""
+    return (tbl >> _U64(_ST_AF)) & _U64(_ones(_TABLE_LEVELS))
+
+
 def _table_af(tbl: np.ndarray) -> np.ndarray:
     """:attr:`BulkTranslation.table_af` bits of a stage 1 walk's state (its own and its fetches' updates)."""
-    own = (tbl >> _U64(_ST_AF)) & _U64(_ones(_TABLE_LEVELS))
-    return own | (((tbl >> _U64(_ST_PTW)) & _U64(_ones(_LEVELS * _TABLE_LEVELS))) << _U64(_AF_PTW))
+    return _own_table_af(tbl) | (((tbl >> _U64(_ST_PTW)) & _U64(_ones(_LEVELS * _TABLE_LEVELS))) << _U64(_AF_PTW))
 
 
 def _table_state(st: "_Stage", raw: np.ndarray, level: int, tbl: np.ndarray, hpd: bool) -> np.ndarray:
@@ -1249,8 +1253,7 @@ class _Engine:
         w, pa = self.s2(addr, s1ptw=True, s1assured=s1assured, toplevel=toplevel)
         state = None
         if self.s2_haft and w.tbl is not None:
-            af = (w.tbl >> _U64(_ST_AF)) & _U64(_ones(_TABLE_LEVELS))
-            state = af << _U64(_ST_PTW + _TABLE_LEVELS * (level + _LEVEL_BIAS))
+            state = _own_table_af(w.tbl) << _U64(_ST_PTW + _TABLE_LEVELS * (level + _LEVEL_BIAS))
         if self.s2_mro is not None:
             nmro = ~self.s2_mro[R.s2_permission_code(w.raw, self.s2_po, self.s2_ao)]
             bits = nmro.astype(_U64) << _U64(_ST_NMRO + level + _LEVEL_BIAS)
@@ -1336,7 +1339,7 @@ class _Engine:
             s1assured = s1assured[lanes]
         w, pa = self.s2(ipa, s1ptw=False, s1assured=s1assured)
         if self.s2_haft and w.tbl is not None:
-            af = ((w.tbl >> _U64(_ST_AF)) & _U64(_ones(_TABLE_LEVELS))) << _U64(_AF_S2)
+            af = _own_table_af(w.tbl) << _U64(_AF_S2)
             if lanes is None:
                 out.table_af |= af
             else:

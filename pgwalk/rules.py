@@ -491,10 +491,10 @@ def s2_compute_permissions(raw: int, *, hd: bool, xnx: bool, perm: S2PermParams)
     VTCR_EL2.TL0/TL1 (``walkparams.tl0/tl1``, FEAT_THE)."""
     perms = _s2_perms(_field(raw, _S2AP), _field(raw, _S2XN), bool(_field(raw, _S2DBM)), _field(raw, D.S2_POINDEX),
                       hd, xnx, perm)
-    return _s2_assured_only(perms, bool(_field(raw, D.S2_ASSUREDONLY)), perm)
+    return _s2_check_attrs(perms, bool(_field(raw, D.S2_ASSUREDONLY)), perm)
 
 
-def _s2_assured_only(perms: S2Perms, desc58: bool, perm: S2PermParams) -> S2Perms:
+def _s2_check_attrs(perms: S2Perms, desc58: bool, perm: S2PermParams) -> S2Perms:
     """``perms`` with what ``AArch64.S2CheckPermissions`` reads besides the permissions: the
     AssuredOnly attribute (desc[58] with ``walkparams.assuredonly``, ASL
     ``AArch64.S2NextWalkStateLeaf``), VTCR_EL2.GCSH and VTCR_EL2.TL0/TL1 (``walkparams.tl0/tl1``)."""
@@ -637,7 +637,7 @@ def s2_perms_of_code(code: int, hd: bool, xnx: bool, perm: S2PermParams = S2Perm
     ao = _pc2_ao(perm.s2poe)
     perms = _s2_perms(code & _S2AP.wmask, code >> _PC2_XN & _S2XN.wmask, bool(code >> _PC2_DBM & 1),
                       (code >> _PC2_PO) & _ones(ao - _PC2_PO), hd, xnx, perm)
-    return _s2_assured_only(perms, bool(code >> ao & 1), perm)
+    return _s2_check_attrs(perms, bool(code >> ao & 1), perm)
 
 
 @lru_cache(maxsize=64)
