@@ -203,9 +203,6 @@ _S1_KEY_FIELDS = ("AttrIndx", "NS", "AP", "SH", "AF", "nG", "nT", "GP", "DBM", "
 _S2_KEY_FIELDS = ("MemAttr", "S2AP", "SH", "AF", "FnXS", "nT", "DBM", "Contiguous", "XN")
 # The stage 2 leaf fields that decide the outcome of a stage 1 output (attributes and permissions)
 _S2_OUTCOME_FIELDS = ("MemAttr", "S2AP", "SH", "FnXS", "DBM", "XN")
-#: _Lookups: where the outcome key holds a walk's stage 2 table AF updates (BulkTranslation.s2_table_af),
-#: OA bits the attribute key leaves out
-_KEY_TABLE_AF = 40
 # Categories of a descriptor in a table
 _INVALID, _LEAF, _ODD, _TABLE = 0, 1, 2, 3
 #: two stages: leaf outputs looked up in stage 2 together (the walk's visits wait until then,
@@ -447,6 +444,8 @@ class Stage2:
     #: FEAT_HAFT (VTCR_EL2.HAFT): the stage 2 table descriptors whose Access flag the stage 2 walk
     #: of the output sets (ASL ``AArch64.S2Walk``, rules.table_af_update), a fault's walk included
     table_af_updates: tuple[AFUpdate, ...] = ()
+    #: VTCR_EL2.HA: the stage 2 leaf has AF = 0 and the hardware sets it (``Leaf.af_update``; no fault)
+    af_update: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -652,7 +651,8 @@ class _Lookups:
                 key |= D.S2_LEAF[name].mask
         if s2.perm.s2poe:                                # FEAT_S2POE: S2POIndex decides the permissions too
             key |= D.S2_POINDEX.mask
-        assert not key >> _KEY_TABLE_AF & 0x3F
+        if s2.ha:                                        # AF = 0 with HA: the walk sets it (Stage2.af_update)
+            key |= D.S2_LEAF["AF"].mask
         self.key_mask = np.uint64(key)
         self.haft = bool(s2.haft)
         self.outcomes: list[Stage2] = []
@@ -687,24 +687,33 @@ class _Lookups:
                                                                 << u64(2))
                 | (res.not_in_image.astype(np.uint64) << u64(1)) | u64(1))
         k2 = np.where(ok, res.s2_desc & self.key_mask, fkey)
-        if self.haft:                # the walk's table AF updates (BulkTranslation.table_af) in OA bits the key leaves out
-            k2 |= res.s2_table_af << u64(_KEY_TABLE_AF)
         u2, inv2 = np.unique(k2, return_inverse=True)
+        keys: list = u2.tolist()
+        inv2 = inv2.reshape(-1)
+        if self.haft:
+            # FEAT_HAFT: walks that set AF in different stage 2 tables differ (BulkTranslation.s2_table_af,
+            # taken as opaque values): the key becomes (attribute bits or fault, table updates)
+            ua, inva = np.unique(res.s2_table_af, return_inverse=True)
+            uc, inv2 = np.unique(inv2 * len(ua) + inva.reshape(-1), return_inverse=True)
+            afs = ua.tolist()
+            keys = [(keys[c // len(afs)], afs[c % len(afs)]) for c in uc.tolist()]
+            inv2 = inv2.reshape(-1)
         ids = np.asarray(s1_ids, dtype=np.int64)
-        pair = inv2.reshape(-1) + ids * len(u2)
+        pair = inv2 + ids * len(keys)
         uk, first, inv = np.unique(pair, return_index=True, return_inverse=True)
         lut = np.empty(len(uk), dtype=np.int64)
-        keys = u2.tolist()
         for j, (pk, i) in enumerate(zip(uk.tolist(), first.tolist())):
-            lut[j] = self._outcome(pk // len(keys), keys[pk % len(keys)], res, i, by_id)
+            lut[j] = self._outcome(pk // len(keys), keys[pk % len(keys)], ok, res, i, by_id)
         return lut[inv.reshape(-1)], ok, res.pa, lo, hi, res.s2_desc, res.s2_level
 
-    def _outcome(self, aid: int, key: int, res: Any, i: int, by_id: list) -> int:
+    def _outcome(self, aid: int, key: Any, ok: Any, res: Any, i: int, by_id: list) -> int:
+        """The outcome id of lane ``i`` (stage 1 attribute id ``aid``, outcome ``key``: the stage 2
+        attribute bits or the fault, with FEAT_HAFT paired with the walk's table updates)."""
         hit = self._ids.get((aid, key))
         if hit is not None:
             return hit
         table_af = res.table_af_updates(i)
-        if key & 1:
+        if not ok[i]:
             f = res.fault(i)
             out = Stage2(None, None, None, Fault(f.type, f.level, 2, not_in_image=f.not_in_image), table_af)
         else:
@@ -712,7 +721,7 @@ class _Lookups:
             leaf = s2_leaf(self.setup, int(res.s2_desc[i]), level, "page" if level == FINAL_LEVEL else "block")
             s1 = by_id[aid]
             out = Stage2(stage2_attributes(self.setup, s1.memattrs, leaf, "12", None), leaf.attrs, leaf.perms,
-                         None, table_af)
+                         None, table_af, leaf.af_update)
         oid = len(self.outcomes)
         self.outcomes.append(out)
         self._ids[(aid, key)] = oid
