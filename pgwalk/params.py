@@ -633,8 +633,7 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
                          f"never with direct stage 2 permissions), and a TTBR{1 - n} walk's top-level table not from "
                          f"a TopLevel{n}-only page, else a stage 2 Permission fault with TopLevel = 1 (ASL "
                          f"AArch64.S2CheckPermissions); it also lets a TTBR{n} walk be Assured "
-                         "(AArch64.S1InitialTTWState); the vectorised walk and dump-tree's stage 2 lookups of "
-                         "table fetches do not judge it")
+                         "(AArch64.S1InitialTTWState)")
         elif t[fld]:
             notes.append(f"VTCR_EL2.{fld} = 1 has no effect: FEAT_THE is not implemented")
     if perm.assuredonly:
@@ -644,8 +643,7 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
                      "M.a.a): it starts Assured with VTCR_EL2.TL0 (TTBR0) / TL1 (TTBR1) = 1 and stays so while "
                      "each stage 1 descriptor is Protected (bit 52, TCR2_EL1.PnCH = 1) and fetched from a stage 2 "
                      "MRO page (a table fetch is judged with the property so far); a translation of an IPA alone "
-                     "(stage 2 only) is taken as not Assured, as with stage 1 disabled; dump-tree does not judge "
-                     "it on table fetches; the vectorised walk does not judge it")
+                     "(stage 2 only) is taken as not Assured, as with stage 1 disabled")
     if perm.gcsh:
         notes.append("VTCR_EL2.GCSH = 1 (FEAT_GCS): a GCS access from EL1 to a page without the stage 2 "
                      "AssuredOnly attribute is a Permission fault with AssuredOnly = 1 "

@@ -173,10 +173,11 @@ from .errors import InputError, NotInImage
 from .faults import Fault
 from .formats import descriptors as D
 from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name, oa_out_of_range
-from .perms import Access, S1Perms, S2Perms, rwx_text, s1_check, s1_rwx_text, s2_check
+from .perms import Access, S1Perms, S2Perms, rwx_text, s1_check, s1_rwx_text, s2_check, s2_mro
 from .rules import (
     S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, contiguous_bit, s1_walk_through_s2, descriptor_types, hierarchical_attrs,
-    leaf_base, level_shift, next_table_base, pi_index, stage_oa, table_attr_bits, table_entries, table_index, tree_disabled,
+    leaf_base, level_shift, next_table_base, pi_index, s1_assured_step, s1_initial_assured, stage_oa, table_attr_bits,
+    table_entries, table_index, tree_disabled,
 )
 from .walk import AFUpdate, Leaf, s1_leaf, s2_leaf, s2_lookup, stage2_attributes
 
@@ -762,6 +763,12 @@ class _Walker:
         self._ids: dict[LeafAttrs, int] = {}
         self._by_id: list[LeafAttrs | None] = [None]        # id 0: invalid
         self.s2 = _Lookups(np, tree.setup, mem) if tree.final_pa else None
+        # FEAT_THE: stage 1 table fetches meet the TopLevel and AssuredOnly checks (VTCR_EL2.TL0/TL1,
+        # AssuredOnly), judged with the walk's Assured property so far (ASL AArch64.S1InitialTTWState,
+        # S1NextWalkStateTable: s1_initial_assured, s1_assured_step)
+        perm2 = tree.setup.s2.perm if tree.through_s2 else None
+        self.the = perm2 is not None and (perm2.assuredonly or perm2.tl0 or perm2.tl1)
+        self.assured0 = (not self.the) or s1_initial_assured(tree.s1.varange, perm2.tl0, perm2.tl1, True)
         self.out = visitor
         self.actions: list[Any] = []            # two stages: visits waiting for their stage 2 lookups
         self.lanes: list[tuple[Any, Any]] = []
@@ -773,42 +780,50 @@ class _Walker:
 
     def walk(self) -> None:
         t = self.tree
-        self._table(t.start_level, t.base, t.va_lo, 0, None, None, (0, False, False, False), (), 0)
+        self._table(t.start_level, t.base, t.va_lo, 0, None, None, (0, False, False, False), (), 0, self.assured0)
 
-    def _read_table(self, address: int, nbytes: int, level: int,
-                    af_updates: list[AFUpdate] | None = None) -> tuple[int | None, bytes | None, TableStatus, str]:
-        """(PA, bytes, status, note) of a table at ``level``; stage 1 tables go through stage 2 when it
-        is on, whose walks' Access flag updates are appended to ``af_updates``."""
+    def _read_table(self, address: int, nbytes: int, level: int, af_updates: list[AFUpdate] | None = None,
+                    assured: bool = True) -> tuple[int | None, bytes | None, TableStatus, str, list[tuple[int, Leaf]]]:
+        """(PA, bytes, status, note, stage 2 pieces) of a table at ``level``; stage 1 tables go through
+        stage 2 when it is on (the pieces: (bytes of the table up to the piece's end, the stage 2 leaf)),
+        whose walks' Access flag updates are appended to ``af_updates``.  FEAT_THE: the fetch of the
+        top-level table meets the TopLevel check, and with ``assured`` False (the walk's Assured
+        property so far) the AssuredOnly check, as the scalar walk's fetches do."""
         t = self.tree
         if not t.through_s2:
             try:
-                return address, self.mem.read(address, nbytes), TableStatus.OK, ""
+                return address, self.mem.read(address, nbytes), TableStatus.OK, "", []
             except NotInImage:
-                return address, None, TableStatus.NOT_IN_IMAGE, f"table PA {address:#x} is not in the image"
+                return address, None, TableStatus.NOT_IN_IMAGE, f"table PA {address:#x} is not in the image", []
         pieces: list[tuple[int, int]] = []
+        leaves: list[tuple[int, Leaf]] = []
         cur, stop = address, address + nbytes
+        toplevel = t.s1.varange if level == t.start_level else None
         while cur < stop:
-            r = s2_lookup(t.setup, self.mem, cur, s1ptw=True, s1_level=level, af_updates=af_updates)
+            r = s2_lookup(t.setup, self.mem, cur, s1ptw=True, s1_level=level, af_updates=af_updates,
+                          toplevel=toplevel, s1assured=assured)
             if isinstance(r, Fault):
                 lvl = "" if r.level is None else f" level {r.level}"
                 return None, None, TableStatus.S2_FAULT, (
-                    f"table IPA {cur:#x}: stage 2 {r.type.value} fault{lvl}" + (f" ({r.reason})" if r.reason else ""))
+                    f"table IPA {cur:#x}: stage 2 {r.type.value} fault{lvl}" + (f" ({r.reason})" if r.reason else "")), []
             pa, leaf = r
             take = min(leaf.size - (cur & (leaf.size - 1)), stop - cur)
             pieces.append((pa, take))
             cur += take
+            leaves.append((cur - address, leaf))
         note = f"in {len(pieces)} stage 2 pieces" if len(pieces) > 1 else ""
         try:
             data = b"".join(self.mem.read(pa, n) for pa, n in pieces)
         except NotInImage as e:
-            return pieces[0][0], None, TableStatus.NOT_IN_IMAGE, f"table PA {e.address:#x} is not in the image"
-        return pieces[0][0], data, TableStatus.OK, note
+            return pieces[0][0], None, TableStatus.NOT_IN_IMAGE, f"table PA {e.address:#x} is not in the image", []
+        return pieces[0][0], data, TableStatus.OK, note, leaves
 
     def _table(self, level: int, address: int, va: int, depth: int, index: int | None, desc: int | None,
-               hier: tuple[int, bool, bool, bool], flags: tuple[str, ...], tbits: int) -> None:
+               hier: tuple[int, bool, bool, bool], flags: tuple[str, ...], tbits: int, assured: bool) -> None:
         """The table at ``address`` (level ``level``, from input address ``va``), pointed at by the
         descriptor ``desc`` (``None``: the root); ``hier`` is the path's (APTable, UXNTable, PXNTable,
-        NSTable), ``tbits`` its ORed :func:`~pgwalk.rules.table_attr_bits`."""
+        NSTable), ``tbits`` its ORed :func:`~pgwalk.rules.table_attr_bits`, ``assured`` its Assured
+        property so far (FEAT_THE; True when nothing judges it)."""
         t, np = self.tree, self.np
         dec = self.levels[level]
         n = t.entries(level)
@@ -836,7 +851,7 @@ class _Walker:
             raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_entries} "
                            f"descriptors, --max-entries; {self._read_text()}){where}")
         ups: list[AFUpdate] | None = [] if t.through_s2 and t.setup.s2.haft else None
-        pa, data, status, note = self._read_table(address, n * 8, level, ups)
+        pa, data, status, note, s2_pieces = self._read_table(address, n * 8, level, ups, assured)
         if ups:          # FEAT_HAFT: each distinct stage 2 table update of the pieces' walks, in order
             base["table_af_updates"] = tuple(dict.fromkeys(u for u in ups if u.table))
         if status is TableStatus.OK:
@@ -888,7 +903,7 @@ class _Walker:
             i = lo + ti
             if i > pos:
                 self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier)
-            self._child(dec, int(raw[i]), i, info, hier, tbits)
+            self._child(dec, int(raw[i]), i, info, hier, tbits, self._assured_after(assured, s2_pieces, i, raw))
             frame[0] += 1
             pos = i + 1
         if pos < hi:
@@ -966,8 +981,17 @@ class _Walker:
         if self.post:
             self.visitor.table_post(info)
 
+    def _assured_after(self, assured: bool, s2_pieces: list[tuple[int, Leaf]], i: int, raw: Any) -> bool:
+        """FEAT_THE: the walk's Assured property after table descriptor ``i`` of a table fetched in
+        ``s2_pieces`` (:func:`~pgwalk.rules.s1_assured_step` with the MostlyReadOnly result of the
+        stage 2 leaf its fetch went through, :func:`~pgwalk.perms.s2_mro`)."""
+        if not (self.the and assured):
+            return assured
+        leaf = next(lf for end, lf in s2_pieces if i * 8 < end)
+        return bool(s1_assured_step(True, s2_mro(leaf.perms), int(raw[i]), self.tree.s1.pnch))
+
     def _child(self, dec: _LevelDecode, raw: int, i: int, parent: TableInfo,
-               hier: tuple[int, bool, bool, bool], tbits: int) -> None:
+               hier: tuple[int, bool, bool, bool], tbits: int, assured: bool) -> None:
         t = self.tree
         nxt = next_table_base(raw, t.granule_shift, t.ds, t.lpa64)
         flags: tuple[str, ...] = ()
@@ -981,7 +1005,7 @@ class _Walker:
                 tbits = bits
                 hier = (*hierarchical_attrs(bits, t.two_el), hier[3] or bool(_NSTABLE.get(raw)))
         self._table(dec.level + 1, nxt, parent.va_start + i * dec.entry_size, parent.depth + 1, i, raw, hier, flags,
-                    tbits)
+                    tbits, assured)
 
     # ------------------------------------------------------------------ leaves
 

@@ -980,17 +980,18 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
 
 
 def s2_lookup(setup: TranslationSetup, mem: Memory, ipa: int, *, s1ptw: bool = False, s1_level: int | None = None,
-              af_updates: list[AFUpdate] | None = None) -> tuple[int, Leaf] | Fault:
+              af_updates: list[AFUpdate] | None = None, toplevel: int | None = None,
+              s1assured: bool = True) -> tuple[int, Leaf] | Fault:
     """One stage 2 lookup without a permission check: ``(PA, leaf)``, or the :class:`Fault` (never raised).
 
     :func:`s2_translate` for callers outside this module (the tree walk of :mod:`pgwalk.tree`);
-    ``s1ptw`` marks a stage 1 table fetch (S2AP read permission and HCR_EL2.PTW apply; the FEAT_THE
-    TopLevel and AssuredOnly checks of a walk's fetches do not: they depend on the walk) of the stage 1
+    ``s1ptw`` marks a stage 1 table fetch (S2AP read permission and HCR_EL2.PTW apply, and the FEAT_THE
+    checks of the walk's fetch: ``toplevel`` and ``s1assured`` as for :func:`s2_translate`) of the stage 1
     level ``s1_level``; the walk's own Access flag updates (FEAT_HAFT table descriptors, and with
     ``s1ptw`` the leaf's with HA) are appended to ``af_updates``, faulting walks included.
     """
     try:
         return s2_translate(setup, mem, ipa, access=None, el=1, s1ptw=s1ptw, steps=[], s1_level=s1_level,
-                            af_updates=af_updates)
+                            af_updates=af_updates, toplevel=toplevel, s1assured=s1assured)
     except WalkFault as stop:
         return stop.fault
