@@ -15,10 +15,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from rich.table import Table
     from rich.text import Text
 
-from .render import size_text
+from .render import af_update_text, size_text
 
 __all__ = ["range_line", "TreeLineRenderer", "render_stats", "tree_header", "human_size", "ADDR_WIDTH", "PlainText",
-           "rich_text"]
+           "rich_text", "af_updates_text"]
 
 
 def rich_text() -> type:
@@ -75,6 +75,20 @@ def _bits_text(d: dict[str, Any]) -> str:
     return " ".join(words)
 
 
+def af_updates_text(updates: list[dict[str, Any]]) -> str:
+    """The Access flag updates of a record (``af_updates``) in the words of ``translate``'s trace
+    (:func:`pgwalk.render.af_update_text`), each followed by the descriptors it applies to, named by
+    stage (a stage 2 walk fetching a stage 1 table as translate's stage column: ``S2 (S1 L1)``) and
+    level: ``hardware sets AF (HAFT): S1 L0 L1, S2 (S1 L1) L2; hardware sets AF (HA): S1 L3``."""
+    groups: dict[str, dict[str, list[int]]] = {}
+    for u in updates:
+        where = f"S{u['stage']}" + (f" (S1 L{u['s1_level']})" if u["s1_level"] is not None else "")
+        groups.setdefault(af_update_text(u), {}).setdefault(where, []).append(u["level"])
+    return "; ".join(f"{what}: " + ", ".join(f"{where} " + " ".join(f"L{lv}" for lv in levels)
+                                             for where, levels in by.items())
+                     for what, by in groups.items())
+
+
 def _s1_memtype_text(a: dict[str, Any] | None, d: dict[str, Any]) -> str:
     if not a:
         return ""
@@ -125,8 +139,9 @@ def _output_text(d: dict[str, Any], Text: type) -> Text:  # noqa: N803 (the line
     return t
 
 
-def _leaf_body(d: dict[str, Any], Text: type) -> Text:  # noqa: N803 (the line class)
-    """Everything after the VA span of a leaf or range record."""
+def _leaf_body(d: dict[str, Any], Text: type, af_updates: list[dict[str, Any]] | None = None) -> Text:  # noqa: N803
+    """Everything after the VA span of a leaf or range record (``Text``: the line class; ``af_updates``:
+    the Access flag updates to show, default the record's)."""
     t = Text()
     kind = d["kind"]
     if kind == "invalid":
@@ -170,6 +185,9 @@ def _leaf_body(d: dict[str, Any], Text: type) -> Text:  # noqa: N803 (the line c
     bits = _bits_text(d)
     if bits:
         t.append(f"  {bits}", style="dim")
+    ups = d.get("af_updates") if af_updates is None else af_updates
+    if ups:
+        t.append(f"  {af_updates_text(ups)}", style="yellow")
     if d["note"]:
         t.append(f"  {d['note']}", style="yellow")
     for flag in d["flags"]:
@@ -191,10 +209,14 @@ def range_line(d: dict[str, Any], text: type | None = None) -> Text:
 
 
 class TreeLineRenderer:
-    """Turns tree-view records (pre-order, with ``depth``/``last``) into lines with guides."""
+    """Turns tree-view records (pre-order, with ``depth``/``last``) into lines with guides.
+
+    A table line shows its table's Access flag updates (``af_updates``); a leaf line those of its
+    record that no table line above it shows (its own, and its output's stage 2 walk's)."""
 
     def __init__(self, text: type | None = None) -> None:
         self._last: list[bool] = []
+        self._af: list[list[dict[str, Any]]] = []       # the af_updates of the table lines above, by depth
         self._text = text or rich_text()    # the line class, as for range_line
 
     def _prefix(self, depth: int, last: bool) -> str:
@@ -227,19 +249,27 @@ class TreeLineRenderer:
             hier = [f"{k}={int(v)}" for k, v in inh.items() if v]
             if hier and d["descriptor"] is not None:
                 t.append(f"  ({' '.join(hier)})", style="dim")
+            del self._af[d["depth"]:]
+            self._af.extend([] for _ in range(d["depth"] - len(self._af)))
+            ups = d.get("af_updates") or []
+            self._af.append(ups)
+            if ups:
+                t.append(f"  {af_updates_text(ups)}", style="yellow")
             if d["note"]:
                 t.append(f"  {d['note']}", style=_STATUS_STYLE.get(status, "yellow"))
             for flag in d["flags"]:
                 t.append(f"  ! {flag}", style=_BAD)
             return t
         first, count = d["index"], d["count"]
+        shown = [u for above in self._af[:d["depth"]] for u in above]
+        own = [u for u in d.get("af_updates") or () if u not in shown]
         t.append(f"[{first}] " if count == 1 else f"[{first}-{first + count - 1}] ", style="dim")
         if d["kind"] == "invalid":
             return t.append_text(_leaf_body(d, Text))
         if count > 1:
             t.append(f"{count} x ", style="bold")
         t.append(f"{d['va_start']}-{d['va_end']}  ")
-        return t.append_text(_leaf_body(d, Text))
+        return t.append_text(_leaf_body(d, Text, own))
 
 
 def tree_header(tree: dict[str, Any], text: type | None = None) -> Text:

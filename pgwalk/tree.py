@@ -96,6 +96,10 @@ for the top of the address space); for the stage 2 tree ``va_*`` are IPAs.
      "indirection": null | {...},      # FEAT_S1PIE/S2PIE/S1POE/S2POE on: see below
      "af": bool, "ng": bool, "dbm": bool, "contiguous": bool, "gp": bool, "ns": bool,
      "ns_table": bool,
+     "af_updates": null | [{"stage": 1 | 2, "level": int, "s1_level": int | null, "table": bool}],
+                                       # the descriptors whose Access flag a translation of any address
+                                       # of the range sets, as translate --json --trace lists them
+                                       # (Run.af_updates; null: invalid runs, tables not walked)
      "flags": [str],                   # anomalies (RES0 bits, misaligned output, ...)
      "nonzero": 0,                     # invalid: entries whose descriptor is not 0
      "status": null | str,             # kind "table": why the table was not walked
@@ -147,7 +151,9 @@ these keys; every byte of the range translates (``translate``) to
      "status": "ok" | "reference" | "not in image" | "stage 2 fault" | "beyond output size"
                | "not expanded",
      "descriptor": "0x..." | null, "flags": [str], "note": str, "first_va": "0x..." | null,
-     "inherited": {"APTable": 0, "UXNTable": false, "PXNTable": false, "NSTable": false}}
+     "inherited": {"APTable": 0, "UXNTable": false, "PXNTable": false, "NSTable": false},
+     "af_updates": [{...}]}            # TableInfo.af_updates: FEAT_HAFT on the descriptor pointing here
+                                       # (level - 1), then the stage 2 walks fetching it (s1_level: level)
 
 ``"summary"`` (last line)::
 
@@ -176,8 +182,8 @@ from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name, o
 from .perms import Access, S1Perms, S2Perms, rwx_text, s1_check, s1_rwx_text, s2_check, s2_mro
 from .rules import (
     S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, contiguous_bit, s1_walk_through_s2, descriptor_types, hierarchical_attrs,
-    leaf_base, level_shift, next_table_base, pi_index, s1_assured_step, s1_initial_assured, stage_oa, table_attr_bits,
-    table_entries, table_index, tree_disabled,
+    leaf_base, level_shift, next_table_base, pi_index, s1_assured_step, s1_initial_assured, stage_oa, table_af_update,
+    table_attr_bits, table_entries, table_index, tree_disabled,
 )
 from .walk import AFUpdate, Leaf, s1_leaf, s2_leaf, s2_lookup, stage2_attributes
 
@@ -188,7 +194,8 @@ __all__ = [
     "Visit", "TableStatus", "TreeParams", "tree_params", "Limits", "TableInfo", "LeafAttrs", "Stage2", "Run",
     "TreeVisitor", "WalkSummary", "walk_tree", "collect_runs", "RangeMerger", "TreeStats", "TreeLines", "StopWalk",
     "LeafRuns",
-    "leaf_permissions", "leaf_indirection", "effective_permissions", "run_record", "table_record", "tree_record", "FOLD_MIN", "SCHEMA_VERSION",
+    "leaf_permissions", "leaf_indirection", "effective_permissions", "run_record", "table_record", "tree_record",
+    "af_updates_list", "FOLD_MIN", "SCHEMA_VERSION",
 ]
 
 SCHEMA_VERSION = 1
@@ -275,6 +282,7 @@ class TreeParams:
     final_pa: bool              # leaf outputs are IPAs translated to PAs by stage 2
     disabled: str = ""
     notes: tuple[str, ...] = ()
+    haft: bool = False          # FEAT_HAFT (TCR2_ELx.HAFT / VTCR_EL2.HAFT, with HA): table descriptors' AF set by walks
     setup: TranslationSetup | None = field(default=None, repr=False, compare=False)
     s1: S1WalkParams | None = field(default=None, repr=False, compare=False)
 
@@ -333,7 +341,7 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
             ds=s2.ds, lpa64=s2.lpa64, oa_bits=s2.oa_bits, pa_max=feats.pa_max, big_endian=s2.ee, hpd=True,
             two_el=False, ha=s2.ha, hd=s2.hd, sh=s2.sh, upper=False, mair=0, wxn=False, epan=False,
             xnx=feats.xnx, el=1, through_s2=False, final_pa=False, disabled=disabled, notes=s2.notes,
-            setup=setup)
+            haft=s2.haft, setup=setup)
     if which not in ("ttbr0", "ttbr1"):
         raise ValueError(f"tree must be ttbr0, ttbr1 or s2, not {which!r}")
     varange = int(which[-1])
@@ -354,7 +362,7 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
         pa_max=feats.pa_max, big_endian=p.ee, hpd=p.hpd, two_el=p.has_unprivileged, ha=p.ha, hd=p.hd, sh=p.sh,
         upper=p.has_unprivileged and varange == 1, mair=setup.mair, wxn=setup.wxn, epan=setup.epan,
         xnx=feats.xnx, el=el, through_s2=through, final_pa=through and final_pa, disabled=disabled,
-        notes=tuple(notes), setup=setup, s1=p)
+        notes=tuple(notes), haft=p.haft, setup=setup, s1=p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,9 +399,19 @@ class TableInfo:
     flags: tuple[str, ...] = ()
     first_va: int | None = None  # REFERENCE: the VA where the table was walked
     note: str = ""
-    #: two stages, FEAT_HAFT (VTCR_EL2.HAFT): the stage 2 table descriptors whose Access flag the
-    #: stage 2 walks fetching this stage 1 table set (ASL ``AArch64.S2Walk``, rules.table_af_update)
-    table_af_updates: tuple[AFUpdate, ...] = ()
+    #: the Access flag updates of a walk through this table, in the walk's order: FEAT_HAFT, the
+    #: descriptor pointing here (:func:`~pgwalk.rules.table_af_update`, ``AFUpdate(stage, level - 1,
+    #: table=True)``; ASL ``AArch64.S1Walk``/``S2Walk``), then (two stages) those of the stage 2 walks
+    #: fetching this stage 1 table (``s1_level`` = ``level``): their table descriptors with
+    #: VTCR_EL2.HAFT and their leaf with VTCR_EL2.HA (``Leaf.af_update``), a faulting fetch's tables
+    #: included.  A table stage 2 maps in pieces lists the updates of every piece's fetch.
+    af_updates: tuple[AFUpdate, ...] = ()
+
+    @property
+    def table_af_updates(self) -> tuple[AFUpdate, ...]:
+        """Two stages, FEAT_HAFT: the stage 2 table descriptors whose Access flag the stage 2 walks
+        fetching this stage 1 table set (of :attr:`af_updates`)."""
+        return tuple(u for u in self.af_updates if u.table and u.s1_level is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +438,12 @@ class LeafAttrs:
     ns: bool
     ns_table: bool
     flags: tuple[str, ...] = ()
+    #: HA: the leaf has AF = 0 and a translation through it sets it (``Leaf.af_update``; not when its
+    #: output is beyond the output size: that Address size fault comes first)
+    af_update: bool = False
+    #: the Access flag updates of the tables on the path to the leaf (their :attr:`TableInfo.af_updates`,
+    #: root first): with :attr:`af_update` and the output's stage 2 walk's, what ``translate`` lists
+    path_af_updates: tuple[AFUpdate, ...] = ()
 
     @property
     def mapped(self) -> bool:
@@ -445,8 +469,9 @@ class Stage2:
     #: FEAT_HAFT (VTCR_EL2.HAFT): the stage 2 table descriptors whose Access flag the stage 2 walk
     #: of the output sets (ASL ``AArch64.S2Walk``, rules.table_af_update), a fault's walk included
     table_af_updates: tuple[AFUpdate, ...] = ()
-    #: VTCR_EL2.HA: the stage 2 leaf has AF = 0 and the hardware sets it (``Leaf.af_update``; no fault)
-    af_update: bool = False
+    #: VTCR_EL2.HA: the stage 2 leaf has AF = 0 and the hardware sets it (``Leaf.af_update``; no fault):
+    #: its :class:`~pgwalk.walk.AFUpdate`, else ``None``
+    af_update: AFUpdate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,6 +532,14 @@ class Run:
         return None if self.s2 is None else self.s2.perms
 
     @property
+    def af_updates(self) -> tuple[AFUpdate, ...] | None:
+        """The descriptors whose Access flag a translation of any address of the run sets, in the
+        order ``translate`` lists them (``Translation.af_updates``): the tables' on the path
+        (:attr:`LeafAttrs.path_af_updates`), the stage 2 tables of the output's walk, the leaf (HA),
+        the output's stage 2 leaf (VTCR_EL2.HA); ``None`` for invalid runs and tables not walked."""
+        return None if self.attrs is None else _run_af_updates(self.attrs, self.s2)
+
+    @property
     def final_attrs(self) -> A.MemAttrs | None:
         """The attributes ``translate`` reports: combined with stage 2 under two stages."""
         if self.s2 is not None:
@@ -524,7 +557,7 @@ class Run:
         shift = self.entry_size.bit_length() - 1
         base = self.oa - (self.va_start % self.entry_size)
         return Leaf(a.stage, self.level, self.kind, self.raw, base + i * self.entry_size, shift, a.memattrs,
-                    a.perms, a.af, a.ng, a.contiguous, a.dbm, a.attr_index, a.sh)
+                    a.perms, a.af, a.ng, a.contiguous, a.dbm, a.attr_index, a.sh, a.af_update)
 
 
 class TreeVisitor:
@@ -655,7 +688,7 @@ class _Lookups:
         if s2.ha:                                        # AF = 0 with HA: the walk sets it (Stage2.af_update)
             key |= D.S2_LEAF["AF"].mask
         self.key_mask = np.uint64(key)
-        self.haft = bool(s2.haft)
+        self.ha, self.haft = bool(s2.ha), bool(s2.haft)
         self.outcomes: list[Stage2] = []
         self._ids: dict[tuple[int, int], int] = {}
 
@@ -688,16 +721,23 @@ class _Lookups:
                                                                 << u64(2))
                 | (res.not_in_image.astype(np.uint64) << u64(1)) | u64(1))
         k2 = np.where(ok, res.s2_desc & self.key_mask, fkey)
-        u2, inv2 = np.unique(k2, return_inverse=True)
+        u2, first2, inv2 = np.unique(k2, return_index=True, return_inverse=True)
         keys: list = u2.tolist()
         inv2 = inv2.reshape(-1)
+        extras = []
         if self.haft:
             # FEAT_HAFT: walks that set AF in different stage 2 tables differ (BulkTranslation.s2_table_af,
-            # taken as opaque values): the key becomes (attribute bits or fault, table updates)
-            ua, inva = np.unique(res.s2_table_af, return_inverse=True)
+            # taken as opaque values)
+            extras.append(res.s2_table_af)
+        if self.ha:
+            # HA: a leaf whose AF the walk sets (Leaf.af_update of a lane of each key) is one of its level
+            upd = np.array([bool(ok[i]) and self._leaf(res, i).af_update for i in first2.tolist()], dtype=bool)
+            extras.append(np.where(upd[inv2], res.s2_level.astype(np.int64) + 8, 0))
+        for extra in extras:            # the key becomes (attribute bits or fault, extra, ...)
+            ua, inva = np.unique(extra, return_inverse=True)
             uc, inv2 = np.unique(inv2 * len(ua) + inva.reshape(-1), return_inverse=True)
-            afs = ua.tolist()
-            keys = [(keys[c // len(afs)], afs[c % len(afs)]) for c in uc.tolist()]
+            xs = ua.tolist()
+            keys = [(keys[c // len(xs)], xs[c % len(xs)]) for c in uc.tolist()]
             inv2 = inv2.reshape(-1)
         ids = np.asarray(s1_ids, dtype=np.int64)
         pair = inv2 + ids * len(keys)
@@ -707,9 +747,15 @@ class _Lookups:
             lut[j] = self._outcome(pk // len(keys), keys[pk % len(keys)], ok, res, i, by_id)
         return lut[inv.reshape(-1)], ok, res.pa, lo, hi, res.s2_desc, res.s2_level
 
+    def _leaf(self, res: Any, i: int) -> Leaf:
+        """The stage 2 leaf of lane ``i`` (one without a fault), as the scalar walk decodes it."""
+        level = int(res.s2_level[i])
+        return s2_leaf(self.setup, int(res.s2_desc[i]), level, "page" if level == FINAL_LEVEL else "block")
+
     def _outcome(self, aid: int, key: Any, ok: Any, res: Any, i: int, by_id: list) -> int:
         """The outcome id of lane ``i`` (stage 1 attribute id ``aid``, outcome ``key``: the stage 2
-        attribute bits or the fault, with FEAT_HAFT paired with the walk's table updates)."""
+        attribute bits or the fault, paired with the walk's table updates (FEAT_HAFT) and the level
+        of a leaf whose AF it sets (HA))."""
         hit = self._ids.get((aid, key))
         if hit is not None:
             return hit
@@ -718,11 +764,10 @@ class _Lookups:
             f = res.fault(i)
             out = Stage2(None, None, None, Fault(f.type, f.level, 2, not_in_image=f.not_in_image), table_af)
         else:
-            level = int(res.s2_level[i])
-            leaf = s2_leaf(self.setup, int(res.s2_desc[i]), level, "page" if level == FINAL_LEVEL else "block")
+            leaf = self._leaf(res, i)
             s1 = by_id[aid]
             out = Stage2(stage2_attributes(self.setup, s1.memattrs, leaf, "12", None), leaf.attrs, leaf.perms,
-                         None, table_af, leaf.af_update)
+                         None, table_af, AFUpdate(2, leaf.level) if leaf.af_update else None)
         oid = len(self.outcomes)
         self.outcomes.append(out)
         self._ids[(aid, key)] = oid
@@ -780,7 +825,7 @@ class _Walker:
 
     def walk(self) -> None:
         t = self.tree
-        self._table(t.start_level, t.base, t.va_lo, 0, None, None, (0, False, False, False), (), 0, self.assured0)
+        self._table(t.start_level, t.base, t.va_lo, 0, None, None, (0, False, False, False), (), 0, self.assured0, ())
 
     def _read_table(self, address: int, nbytes: int, level: int, af_updates: list[AFUpdate] | None = None,
                     assured: bool = True) -> tuple[int | None, bytes | None, TableStatus, str, list[tuple[int, Leaf]]]:
@@ -819,11 +864,13 @@ class _Walker:
         return pieces[0][0], data, TableStatus.OK, note, leaves
 
     def _table(self, level: int, address: int, va: int, depth: int, index: int | None, desc: int | None,
-               hier: tuple[int, bool, bool, bool], flags: tuple[str, ...], tbits: int, assured: bool) -> None:
+               hier: tuple[int, bool, bool, bool], flags: tuple[str, ...], tbits: int, assured: bool,
+               path_af: tuple[AFUpdate, ...]) -> None:
         """The table at ``address`` (level ``level``, from input address ``va``), pointed at by the
         descriptor ``desc`` (``None``: the root); ``hier`` is the path's (APTable, UXNTable, PXNTable,
         NSTable), ``tbits`` its ORed :func:`~pgwalk.rules.table_attr_bits`, ``assured`` its Assured
-        property so far (FEAT_THE; True when nothing judges it)."""
+        property so far (FEAT_THE; True when nothing judges it), ``path_af`` the Access flag updates
+        of the tables above (:attr:`TableInfo.af_updates`)."""
         t, np = self.tree, self.np
         dec = self.levels[level]
         n = t.entries(level)
@@ -838,6 +885,8 @@ class _Walker:
                                                note=f"{check.reason(t, desc, address)} ({check.fault.value.capitalize()}"
                                                     f" fault at level {level - 1})", **base))
                     return
+        if desc is not None and t.haft and table_af_update(desc, t.haft):
+            base["af_updates"] = (AFUpdate(t.stage, level - 1, table=True),)     # FEAT_HAFT: the walk sets it
         if self.max_depth is not None and depth > self.max_depth:
             self._emit_table(TableInfo(pa=None, status=TableStatus.NOT_EXPANDED, note="below --depth", **base))
             return
@@ -850,10 +899,10 @@ class _Walker:
                                f"tables, --max-tables){where}")
             raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_entries} "
                            f"descriptors, --max-entries; {self._read_text()}){where}")
-        ups: list[AFUpdate] | None = [] if t.through_s2 and t.setup.s2.haft else None
+        ups: list[AFUpdate] | None = [] if t.through_s2 and t.setup.s2.ha else None
         pa, data, status, note, s2_pieces = self._read_table(address, n * 8, level, ups, assured)
-        if ups:          # FEAT_HAFT: each distinct stage 2 table update of the pieces' walks, in order
-            base["table_af_updates"] = tuple(dict.fromkeys(u for u in ups if u.table))
+        if ups:          # HAFT, HA: each distinct update of the pieces' stage 2 walks, in order
+            base["af_updates"] = base.get("af_updates", ()) + tuple(dict.fromkeys(ups))
         if status is TableStatus.OK:
             key = pa | (level + 1)
             first = self.seen.get(key)
@@ -877,8 +926,9 @@ class _Walker:
         lo = 0 if self.start <= va else table_index(self.start, level, t.start_level, t.iasize, t.granule_shift)
         hi = n if self.end >= va_end else \
             table_index(self.end - 1, level, t.start_level, t.iasize, t.granule_shift) + 1
+        path = path_af + base.get("af_updates", ())      # the updates of the walks down to these entries
         # the usual leaf table: one run of continuing leaves with the same attributes over the range
-        uniform = self._uniform_run(dec, raw, lo, hi, hier) if self.fast else None
+        uniform = self._uniform_run(dec, raw, lo, hi, hier, path) if self.fast else None
         if uniform is not None and lo == 0 and hi == n:
             valid = n
         else:
@@ -902,12 +952,12 @@ class _Walker:
         for ti in tables:
             i = lo + ti
             if i > pos:
-                self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier)
-            self._child(dec, int(raw[i]), i, info, hier, tbits, self._assured_after(assured, s2_pieces, i, raw))
+                self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier, path)
+            self._child(dec, int(raw[i]), i, info, hier, tbits, self._assured_after(assured, s2_pieces, i, raw), path)
             frame[0] += 1
             pos = i + 1
         if pos < hi:
-            self._segment(dec, raw, cat[pos - lo:], pos, hi, info, hier)
+            self._segment(dec, raw, cat[pos - lo:], pos, hi, info, hier, path)
         if self.progress is not None:
             self.frames.pop()
         self._table_done(info, va_end)
@@ -919,8 +969,8 @@ class _Walker:
             self.summary.fraction = self._fraction()
             self.progress(min(va_end, self.end))
 
-    def _uniform_run(self, dec: _LevelDecode, raw: Any, lo: int, hi: int,
-                     hier: tuple[int, bool, bool, bool]) -> tuple[int, int] | None:
+    def _uniform_run(self, dec: _LevelDecode, raw: Any, lo: int, hi: int, hier: tuple[int, bool, bool, bool],
+                     path: tuple[AFUpdate, ...]) -> tuple[int, int] | None:
         """``(attribute id, first output)`` when entries ``lo..hi-1`` are leaves that make one run (the
         same descriptor bits but for outputs that continue each other, all inside the output size or
         all beyond it), else ``None``: the general decoding (:meth:`_segment`) then splits them."""
@@ -950,7 +1000,7 @@ class _Walker:
                 return None
             key |= D.VALID.mask if oob else 0           # (as _segment marks it)
         self._intern_guard()
-        return self._intern(dec, dec.kinds[vt], key, hier), oa0
+        return self._intern(dec, dec.kinds[vt], key, hier, path), oa0
 
     def _fraction(self) -> float:
         """Share of the tree walked: the subtables done at each open level, each weighing its parent's share."""
@@ -991,7 +1041,7 @@ class _Walker:
         return bool(s1_assured_step(True, s2_mro(leaf.perms), int(raw[i]), self.tree.s1.pnch))
 
     def _child(self, dec: _LevelDecode, raw: int, i: int, parent: TableInfo,
-               hier: tuple[int, bool, bool, bool], tbits: int, assured: bool) -> None:
+               hier: tuple[int, bool, bool, bool], tbits: int, assured: bool, path: tuple[AFUpdate, ...]) -> None:
         t = self.tree
         nxt = next_table_base(raw, t.granule_shift, t.ds, t.lpa64)
         flags: tuple[str, ...] = ()
@@ -1005,16 +1055,17 @@ class _Walker:
                 tbits = bits
                 hier = (*hierarchical_attrs(bits, t.two_el), hier[3] or bool(_NSTABLE.get(raw)))
         self._table(dec.level + 1, nxt, parent.va_start + i * dec.entry_size, parent.depth + 1, i, raw, hier, flags,
-                    tbits, assured)
+                    tbits, assured, path)
 
     # ------------------------------------------------------------------ leaves
 
-    def _intern(self, dec: _LevelDecode, kind: str, key: int, hier: tuple[int, bool, bool, bool]) -> int:
-        ck = (dec.level, key, hier)
+    def _intern(self, dec: _LevelDecode, kind: str, key: int, hier: tuple[int, bool, bool, bool],
+                path: tuple[AFUpdate, ...]) -> int:
+        ck = (dec.level, key, hier, path)
         hit = self._attrs.get(ck)
         if hit is not None:
             return hit[0]
-        attrs = self._leaf_attrs(dec, kind, key, hier)
+        attrs = self._leaf_attrs(dec, kind, key, hier, path)
         aid = self._ids.get(attrs)
         if aid is None:
             aid = len(self._by_id)
@@ -1023,7 +1074,8 @@ class _Walker:
         self._attrs[ck] = (aid, attrs)
         return aid
 
-    def _leaf_attrs(self, dec: _LevelDecode, kind: str, key: int, hier: tuple[int, bool, bool, bool]) -> LeafAttrs:
+    def _leaf_attrs(self, dec: _LevelDecode, kind: str, key: int, hier: tuple[int, bool, bool, bool],
+                    path: tuple[AFUpdate, ...]) -> LeafAttrs:
         """Decode one descriptor pattern (``key``: attribute bits; VALID carries "OA out of range")."""
         t = self.tree
         oob = bool(key & D.VALID.mask)
@@ -1055,7 +1107,7 @@ class _Walker:
                              bool(f["DBM"].get(raw)),
                              contiguous_bit(raw, t.granule_shift, dec.level, t.stage == 1 and t.s1.pnch),
                              t.stage == 1 and bool(f["GP"].get(raw)), t.stage == 1 and bool(f["NS"].get(raw)),
-                             ns_table, tuple(flags))
+                             ns_table, tuple(flags), path_af_updates=path)
         # the scalar walker's leaf decoding: attributes, and permissions with the table bits of the path
         if t.stage == 1:
             leaf = s1_leaf(t.setup, t.s1, raw, dec.level, kind, hier[0], hier[1], hier[2])
@@ -1064,7 +1116,8 @@ class _Walker:
             leaf = s2_leaf(t.setup, raw, dec.level, kind)
             gp = ns = False
         return LeafAttrs(t.stage, dec.level, kind, leaf.attrs, leaf.perms, leaf.attr_index, leaf.sh, leaf.af,
-                         leaf.ng, leaf.dbm, leaf.contiguous, gp, ns, ns_table, tuple(flags))
+                         leaf.ng, leaf.dbm, leaf.contiguous, gp, ns, ns_table, tuple(flags),
+                         leaf.af_update and not oob, path)
 
     def _intern_guard(self) -> None:
         if len(self._by_id) > _INTERN_LIMIT:       # bounded memory on garbage; ids restart between segments
@@ -1076,7 +1129,7 @@ class _Walker:
                 self.s2.reset()
 
     def _segment(self, dec: _LevelDecode, raw: Any, cat: Any, a: int, b: int, info: TableInfo,
-                 hier: tuple[int, bool, bool, bool]) -> None:
+                 hier: tuple[int, bool, bool, bool], path: tuple[AFUpdate, ...]) -> None:
         """Entries ``a..b-1`` of a table, none of them a table descriptor: runs to the visitor."""
         if not self.leaves:
             return
@@ -1104,10 +1157,10 @@ class _Walker:
             rep_kind = kinds[int(seg[0]) & _CLS_MASK]
             if bool((keys == keys[0]).all()):
                 ids = None
-                only = self._intern(dec, rep_kind, int(keys[0]), hier)
+                only = self._intern(dec, rep_kind, int(keys[0]), hier, path)
             else:
                 uk, inv = np.unique(keys, return_inverse=True)
-                lut = np.array([self._intern(dec, rep_kind, int(k), hier) for k in uk.tolist()], dtype=np.int64)
+                lut = np.array([self._intern(dec, rep_kind, int(k), hier, path) for k in uk.tolist()], dtype=np.int64)
                 ids = lut[inv]
         else:
             ids = np.zeros(n, dtype=np.int64)
@@ -1115,7 +1168,7 @@ class _Walker:
             ks = keys[sel]
             uk, inv = np.unique(ks, return_inverse=True)
             # every key includes the TYPE bit, so one key has one kind at this level
-            lut = np.array([self._intern(dec, kinds[(k | D.VALID.mask) & _CLS_MASK], k, hier)
+            lut = np.array([self._intern(dec, kinds[(k | D.VALID.mask) & _CLS_MASK], k, hier, path)
                             for k in uk.tolist()], dtype=np.int64)
             ids[sel] = lut[inv]
         # run boundaries: attributes change, or the output does not continue
@@ -1435,6 +1488,18 @@ class _PieceEntry:
                    pa if ok else None, self.attrs, self.raw, self.info.depth + 1, s2=out, note=_s2_note(out),
                    length=0 if hi - lo == es else hi - lo, s2_raw=s2raw if ok else None,
                    s2_level=s2lvl if ok else None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _run_af_updates(a: LeafAttrs, s2: Stage2 | None) -> tuple[AFUpdate, ...]:
+    ups = a.path_af_updates
+    if s2 is not None:
+        ups += s2.table_af_updates
+    if a.af_update:
+        ups += (AFUpdate(a.stage, a.level),)
+    if s2 is not None and s2.af_update is not None:
+        ups += (s2.af_update,)
+    return ups
 
 
 def _s2_note(out: Stage2) -> str:
@@ -1922,8 +1987,16 @@ def run_record(run: Run, tree: TreeParams, *, record: str = "range", last: bool 
         d["effective_permissions"] = None if run.s2_perms is None or a is None else \
             effective_permissions(a, tree, run.s2_perms)
     flags = list(a.flags) if a is not None else []
-    d.update(flags=flags, nonzero=run.nonzero, status=run.status, note=run.note)
+    ups = run.af_updates
+    d.update(af_updates=None if ups is None else af_updates_list(ups), flags=flags, nonzero=run.nonzero,
+             status=run.status, note=run.note)
     return d
+
+
+def af_updates_list(updates: tuple[AFUpdate, ...]) -> list[dict[str, Any]]:
+    """``af_updates`` of a record: translate's ``af_updates`` objects (``{"stage", "level",
+    "s1_level", "table"}``, :class:`~pgwalk.walk.AFUpdate`)."""
+    return [u._asdict() for u in updates]
 
 
 def table_record(t: TableInfo, tree: TreeParams, *, last: bool = True) -> dict[str, Any]:
@@ -1935,6 +2008,7 @@ def table_record(t: TableInfo, tree: TreeParams, *, last: bool = True) -> dict[s
         "entries": t.entries, "valid": t.valid, "status": t.status.value, "descriptor": hx(t.descriptor),
         "flags": list(t.flags), "note": t.note, "first_va": hx(t.first_va),
         "inherited": {"APTable": ap, "UXNTable": uxn, "PXNTable": pxn, "NSTable": ns},
+        "af_updates": af_updates_list(t.af_updates),
     }
 
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 RANGE_KEYS = {"record", "tree", "va_start", "va_end", "size", "level", "kind", "count", "entry_size", "mapped",
               "pa_start", "raw", "memtype", "attributes", "attr_index", "sh", "af", "ng", "dbm", "contiguous",
-              "gp", "ns", "ns_table", "permissions", "indirection", "flags", "nonzero", "status", "note"}
+              "gp", "ns", "ns_table", "permissions", "indirection", "af_updates", "flags", "nonzero", "status", "note"}
 
 
 

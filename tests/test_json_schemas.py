@@ -132,6 +132,24 @@ def test_af_updates_validate(capsys, tmp_path):
     assert list(validator("translate").iter_errors({**recs[0]["translation"], "af_updates": [bad]}))
 
 
+def test_dump_tree_af_updates_validate(capsys, tmp_path):
+    """dump-tree's ``af_updates`` (range, entries and table records) on a two-stage HA + HAFT tree."""
+    from test_af_updates_cli import _tree
+
+    args, _regs, _mem = _tree(tmp_path)
+    for view in (["--view", "ranges"], ["--view", "tree"], ["--view", "tree", "--stage", "2"]):
+        recs = check_lines("dump-tree", run(["dump-tree", *args, "--json", *view], capsys)[1])
+        ups = [u for r in recs if r["record"] != "summary" for u in r.get("af_updates") or ()]
+        assert ups and {u["table"] for u in ups} == {True, False}, view
+    table = next(r for r in recs if r["record"] == "table" and r["af_updates"])
+    leaf = next(r for r in recs if r["record"] == "entries" and r["af_updates"])
+    for rec in (table, leaf):
+        bad = dict(rec["af_updates"][0], level="L1")
+        assert list(validator("dump-tree").iter_errors({**rec, "af_updates": [bad]}))
+    assert not list(validator("dump-tree").iter_errors({**leaf, "af_updates": None}))
+    assert list(validator("dump-tree").iter_errors({**table, "af_updates": None}))
+
+
 @pytest.mark.parametrize("view", [["--view", "ranges"], ["--view", "tree"], ["--view", "tree", "--no-merge"],
                                   ["--stats"], ["--invalid", "--view", "tree"]])
 def test_dump_tree_validates(view, capsys):

@@ -218,11 +218,14 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
                 entry_size, mapped, pa_start [, ipa_start], raw, memtype,
                 attributes, permissions {el1, el0 | stage2_el1, stage2_el0},
                 attr_index, sh, af, ng, dbm, contiguous, gp, ns, ns_table,
+                indirection, af_updates (translate's: the descriptors
+                whose Access flag a translation sets, HAFT and HA),
                 flags, nonzero, status, note; --stage 12 also partial,
                 s1_attributes, stage2, fault, effective_permissions
                 ("attributes" then are the final ones, as translate's)
       "table"   (tree view) depth, last, level, index, table, pa, va_start,
-                va_end, entries, valid, status, descriptor, flags, inherited
+                va_end, entries, valid, status, descriptor, flags, inherited,
+                af_updates
       "entries" (tree view) a range record plus depth, last, index, table
       "summary" (last line) schema, view, trees, tables, entries, ranges,
                 stopped, notes, s2_lookups [, stats]
