@@ -28,6 +28,7 @@ descriptors are hex strings without ``0x``)::
      "styles": [{"kind", "level", "entry_size", "mapped", "memtype", "attributes",
                  "attr_index", "sh", "af", "ng", "dbm", "contiguous", "gp", "ns",
                  "ns_table", "permissions", "indirection", "flags", "status", "note",
+                 "af_text": str | null,     # the record's af_updates as the text views say them
                  "wx": [permission keys with w and x], "el0_kernel": bool,
                  "layout": layout index | null}],
      "layouts": [{"name", "fields": [[name, msb, lsb, doc, {value: meaning} | null]]}],
@@ -36,7 +37,7 @@ descriptors are hex strings without ``0x``)::
                 "labels": [str],
                 "ranges": [[style, va_off, size, count, pa, raw, label, ipa]],
                 "nodes": [[0, depth, index, level, va_off, size, table, pa, entries, valid,
-                           status, descriptor, flags, note, first_va, inherited, label]
+                           status, descriptor, flags, note, first_va, inherited, label, af_text]
                           | [1, depth, index, style, va_off, size, count, pa, raw, label,
                              ipa, nonzero]]}]}
 
@@ -50,6 +51,7 @@ import json
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Sequence
 
+from .render_tree import af_updates_text
 from .tree import (
     FOLD_MIN, Limits, RangeMerger, TableInfo, TreeLines, TreeParams, TreeVisitor, Run, WalkSummary, run_record,
     tree_record, walk_tree,
@@ -123,10 +125,13 @@ class _Tables:
     def style(self, rec: dict[str, Any], tree: TreeParams) -> int:
         """The index of the style (everything but position and output) of a range or entries record
         of ``tree`` (the marks and the descriptor layout depend on the tree)."""
-        key = (tree.name, *(self._frozen(rec.get(k)) for k in _STYLE_KEYS))
+        ups = rec.get("af_updates")
+        af_text = af_updates_text(ups) if ups else None
+        key = (tree.name, *(self._frozen(rec.get(k)) for k in _STYLE_KEYS), af_text)
         i = self._style_ids.get(key)
         if i is None:
             s = {k: rec.get(k) for k in _STYLE_KEYS}
+            s["af_text"] = af_text
             perms = s["permissions"] or {}
             s["wx"] = _write_and_execute(perms)
             s["el0_kernel"] = bool(tree.upper and tree.two_el and _allowed(perms, "el0"))
@@ -249,7 +254,7 @@ class _Collector(TreeVisitor):
                                _num(_addr(rec["table"])), _num(_addr(rec["pa"])), rec["entries"], rec["valid"],
                                rec["status"], _raw(rec["descriptor"]), rec["flags"], rec["note"], rec["first_va"],
                                [inh["APTable"], int(inh["UXNTable"]), int(inh["PXNTable"]), int(inh["NSTable"])],
-                               self._label(va)])
+                               self._label(va), af_updates_text(rec["af_updates"]) or None])
             return
         self.nodes.append([1, rec["depth"], rec["index"], self.tables.style(rec, self.tree), _num(va - self.lo),
                            _num(rec["size"]), rec["count"], _num(_addr(rec["pa_start"])), _raw(rec["raw"]),

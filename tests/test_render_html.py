@@ -450,3 +450,25 @@ def test_browser_real_dump(chromium, dump, tmp_path, capsys):
     image = next(g for g in t["regions"] if g["name"] == "kernel image")
     assert (int(lo, 16), int(hi, 16)) == (va(t, image["start_off"]), va(t, image["end_off"]))
     assert page_problems(chromium) == []
+
+
+def test_page_says_the_access_flag_updates(tmp_path, capsys):
+    """The page's tables and leaves carry the Access flag updates as the text views say them (the
+    records' af_updates through :func:`pgwalk.render_tree.af_updates_text`): tables their own, the
+    ranges and leaves theirs."""
+    from pgwalk.render_tree import af_updates_text
+    from test_af_updates_cli import _tree
+
+    args, _regs, _mem = _tree(tmp_path)
+    args = [*args, "--ttbr0"]
+    doc = write_page(args, tmp_path / "p.html", capsys)
+    rc, out, _ = run(["dump-tree", *args, "--view", "tree", "--json"], capsys)
+    recs = [r for r in jsonl(out) if r["record"] != "summary"]
+    nodes = [n for t in doc["trees"] for n in t["nodes"]]
+    assert len(nodes) == len(recs)
+    for n, r in zip(nodes, recs):
+        want = af_updates_text(r["af_updates"]) if r["af_updates"] else None
+        assert (n[17] if n[0] == 0 else doc["styles"][n[3]]["af_text"]) == want
+    assert sum(bool(n[17]) for n in nodes if n[0] == 0) == 4
+    (rng,) = doc["trees"][0]["ranges"]
+    assert "hardware sets AF (HA): S1 L3, S2 L3" in doc["styles"][rng[0]]["af_text"]

@@ -86,7 +86,7 @@
   const R_STYLE = 0, R_OFF = 1, R_SIZE = 2, R_COUNT = 3, R_PA = 4, R_RAW = 5, R_LABEL = 6, R_IPA = 7;
   const N_TYPE = 0, N_DEPTH = 1, N_INDEX = 2;
   const T_LEVEL = 3, T_OFF = 4, T_SIZE = 5, T_TABLE = 6, T_PA = 7, T_ENTRIES = 8, T_VALID = 9, T_STATUS = 10,
-        T_DESC = 11, T_FLAGS = 12, T_NOTE = 13, T_FIRST = 14, T_INH = 15, T_LABEL = 16;
+        T_DESC = 11, T_FLAGS = 12, T_NOTE = 13, T_FIRST = 14, T_INH = 15, T_LABEL = 16, T_AF = 17;
   const E_STYLE = 3, E_OFF = 4, E_SIZE = 5, E_COUNT = 6, E_PA = 7, E_RAW = 8, E_LABEL = 9, E_IPA = 10, E_NONZERO = 11;
 
   const TREES = DATA.trees.map(function (t) {
@@ -680,6 +680,7 @@
       const inh = r[T_INH];
       kv(tab, "inherited", "APTable=" + inh[0] + " UXNTable=" + inh[1] + " PXNTable=" + inh[2] + " NSTable=" + inh[3]);
       if (r[T_LABEL] >= 0) kv(tab, "kernel region", t.data.labels[r[T_LABEL]]);
+      if (r[T_AF]) kv(tab, "Access flag", r[T_AF], "warn");
       for (const f of r[T_FLAGS]) kv(tab, "flag", f, "bad");
       if (r[T_NOTE]) kv(tab, "note", r[T_NOTE], "warn");
       box.append(tab);
@@ -714,6 +715,7 @@
         .map(([k, n]) => n + "=" + (s[k] ? 1 : 0)).join(" ");
       kv(tab, "bits", bits);
     }
+    if (s.af_text) kv(tab, "Access flag", s.af_text, "warn");
     if (s.kind === "invalid") kv(tab, "non-zero", r[E_NONZERO]);
     if (s.note) kv(tab, "note", s.note, "warn");
     box.append(tab);
