@@ -100,3 +100,49 @@ def test_the_notes_no_longer_say_dump_tree_does_not_judge():
     assert "TL0 = 1 (FEAT_THE)" in notes or "TL1 = 1 (FEAT_THE)" in notes
     assert "dump-tree" not in notes and "do not judge" not in notes and "does not judge" not in notes
 
+
+
+def test_assured_follows_the_stage2_piece_of_each_descriptor():
+    """A 64KB-granule stage 1 level 2 table fetched through sixteen 4KB stage 2 pages: the walk stays
+    Assured after a descriptor of a MostlyReadOnly page and not after one of a read-write page
+    (``rules.s1_assured_step`` with ``perms.s2_mro`` of the piece the descriptor was fetched from),
+    so the level 3 table below the second, on an AssuredOnly page, is refused, as translate says."""
+    from pgwalk.builder import S1Attrs, S2Attrs, TableBuilder, TwoStage
+    from pgwalk.formats import descriptors as D
+    from test_bulk_the_haft import MRO_TL01, TCR2_PNCH, VTCR_ASSUREDONLY, VTCR_S2PIE, VTCR_TL0
+
+    s2 = TableBuilder(stage=2, granule=4096, ia_bits=40, table_base=0x4000_0000, table_limit=0x4800_0000)
+    s1 = TableBuilder(stage=1, granule=65536, ia_bits=48, table_base=0x8000_0000, table_limit=0x8010_0000,
+                      pa_bits=40)
+    ts = TwoStage(s1, s2, 0x4800_0000, 0x10_0000)
+    vas = (0x1000_0000, 600 << 29 | 0x1000_0000)             # level 2 entries 0 and 600 (offset 4800)
+    for n, va in enumerate(vas):
+        ts.map(va, 0x1_0000_0000 + n * 0x10000, 0x10000, S1Attrs(), pa=0x9000_0000 + n * 0x10000,
+               s2_attrs=S2Attrs())
+    protected = 1 << D.S1_PROTECTED.lsb
+    for va in vas:                                             # every stage 1 descriptor Protected
+        for level in (1, 2, 3):
+            addr = s1.descriptor_address(va, level)
+            s1.write(addr, s1.read(addr) | protected)
+    l2 = s1.descriptor_address(vas[0], 2) & ~0xFFFF
+    rw_page = s2.descriptor_address(l2 + 0x1000, 3)            # the piece holding entry 600: PIIndex 0, RW
+    s2.write(rw_page, s2.read(rw_page) & ~(1 << 6))
+    for va in vas:                                             # the level 3 tables: AssuredOnly pages
+        l3 = s1.descriptor_address(va, 3) & ~0xFFFF
+        for k in range(16):
+            addr = s2.descriptor_address(l3 + k * 0x1000, 3)
+            s2.write(addr, s2.read(addr) | 1 << D.S2_ASSUREDONLY.lsb)
+    regs = ts.registers(regs={"HCR_EL2": 1})
+    regs["VTCR_EL2"] |= VTCR_S2PIE | VTCR_ASSUREDONLY | VTCR_TL0
+    regs["S2PIR_EL2"] = MRO_TL01 << 4 | 0b1100 | 0b1100 << 8 | 0b1100 << 12
+    regs["TCR2_EL1"] = TCR2_PNCH
+    setup = setup_from_registers(regs)
+    mem = ts.memory()
+    first, second = (translate(setup, mem, va) for va in vas)
+    assert first.ok and second.fault.assured_only and _fetch_level(second) == 3
+    seen = dict.fromkeys(("toplevel", "assured_only", "assured_fetch", "ok"), 0)
+    _compare(setup, mem, list(vas), final_pa=True, seen=seen)
+    assert seen["assured_only"] == 1 and seen["assured_fetch"] == 1 and seen["ok"] == 1
+    c = _Collect()
+    walk_tree(tree_params(setup, "ttbr0"), mem, c)
+    assert any(t.level == 2 and "in 16 stage 2 pieces" in t.note for t in c.tables)
