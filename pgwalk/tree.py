@@ -172,7 +172,7 @@ from __future__ import annotations
 import enum
 import functools
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from . import attrs as A
 from .errors import InputError, NotInImage
@@ -442,7 +442,8 @@ class LeafAttrs:
     #: output is beyond the output size: that Address size fault comes first)
     af_update: bool = False
     #: the Access flag updates of the tables on the path to the leaf (their :attr:`TableInfo.af_updates`,
-    #: root first): with :attr:`af_update` and the output's stage 2 walk's, what ``translate`` lists
+    #: root first; of a table stage 2 maps in pieces, only the fetch of the piece holding the entry):
+    #: with :attr:`af_update` and the output's stage 2 walk's, what ``translate`` lists
     path_af_updates: tuple[AFUpdate, ...] = ()
 
     @property
@@ -779,6 +780,22 @@ class _Lookups:
         self._ids.clear()
 
 
+class _Piece(NamedTuple):
+    """Two stages: one stage 2 piece of a stage 1 table (where the table's bytes up to ``end`` were
+    read: ``size`` bytes at ``pa``, through the stage 2 ``leaf``; ``af_updates``: its walk's)."""
+
+    end: int
+    pa: int
+    size: int
+    leaf: Leaf
+    af_updates: tuple[AFUpdate, ...]
+
+
+def _path_at(paths: list[tuple[int, tuple[AFUpdate, ...]]], i: int) -> tuple[AFUpdate, ...]:
+    """The Access flag updates of the walks down to entry ``i`` (``paths``: (first entry, updates))."""
+    return next(path for start, path in reversed(paths) if start <= i)
+
+
 class _Walker:
     def __init__(self, tree: TreeParams, mem: "Memory", visitor: TreeVisitor, visits: Visit, invalid: bool,
                  merge: bool, min_run: int, max_depth: int | None, limits: Limits, summary: WalkSummary,
@@ -827,41 +844,46 @@ class _Walker:
         t = self.tree
         self._table(t.start_level, t.base, t.va_lo, 0, None, None, (0, False, False, False), (), 0, self.assured0, ())
 
-    def _read_table(self, address: int, nbytes: int, level: int, af_updates: list[AFUpdate] | None = None,
-                    assured: bool = True) -> tuple[int | None, bytes | None, TableStatus, str, list[tuple[int, Leaf]]]:
-        """(PA, bytes, status, note, stage 2 pieces) of a table at ``level``; stage 1 tables go through
-        stage 2 when it is on (the pieces: (bytes of the table up to the piece's end, the stage 2 leaf)),
-        whose walks' Access flag updates are appended to ``af_updates``.  FEAT_THE: the fetch of the
-        top-level table meets the TopLevel check, and with ``assured`` False (the walk's Assured
-        property so far) the AssuredOnly check, as the scalar walk's fetches do."""
+    def _read_table(self, address: int, nbytes: int, level: int, assured: bool = True
+                    ) -> tuple[int | None, bytes | None, TableStatus, str, list[_Piece], tuple[AFUpdate, ...]]:
+        """(PA, bytes, status, note, stage 2 pieces, Access flag updates) of a table at ``level``; stage 1
+        tables go through stage 2 when it is on (:class:`_Piece`; the updates: each distinct one of the
+        pieces' walks, a faulting walk's included, in order).  FEAT_THE: the fetch of the top-level
+        table meets the TopLevel check, and with ``assured`` False (the walk's Assured property so far)
+        the AssuredOnly check, as the scalar walk's fetches do."""
         t = self.tree
         if not t.through_s2:
             try:
-                return address, self.mem.read(address, nbytes), TableStatus.OK, "", []
+                return address, self.mem.read(address, nbytes), TableStatus.OK, "", [], ()
             except NotInImage:
-                return address, None, TableStatus.NOT_IN_IMAGE, f"table PA {address:#x} is not in the image", []
-        pieces: list[tuple[int, int]] = []
-        leaves: list[tuple[int, Leaf]] = []
+                return address, None, TableStatus.NOT_IN_IMAGE, f"table PA {address:#x} is not in the image", [], ()
+        pieces: list[_Piece] = []
         cur, stop = address, address + nbytes
         toplevel = t.s1.varange if level == t.start_level else None
+        collect = t.setup.s2.ha                 # the walks' AF updates (HA leaves, HAFT tables)
+        all_ups: list[AFUpdate] = []
         while cur < stop:
-            r = s2_lookup(t.setup, self.mem, cur, s1ptw=True, s1_level=level, af_updates=af_updates,
+            ups: list[AFUpdate] | None = [] if collect else None
+            r = s2_lookup(t.setup, self.mem, cur, s1ptw=True, s1_level=level, af_updates=ups,
                           toplevel=toplevel, s1assured=assured)
+            all_ups.extend(ups or ())
             if isinstance(r, Fault):
                 lvl = "" if r.level is None else f" level {r.level}"
                 return None, None, TableStatus.S2_FAULT, (
-                    f"table IPA {cur:#x}: stage 2 {r.type.value} fault{lvl}" + (f" ({r.reason})" if r.reason else "")), []
+                    f"table IPA {cur:#x}: stage 2 {r.type.value} fault{lvl}" + (f" ({r.reason})" if r.reason else "")
+                ), [], tuple(dict.fromkeys(all_ups))
             pa, leaf = r
             take = min(leaf.size - (cur & (leaf.size - 1)), stop - cur)
-            pieces.append((pa, take))
             cur += take
-            leaves.append((cur - address, leaf))
+            pieces.append(_Piece(cur - address, pa, take, leaf, tuple(ups or ())))
+        ups_all = tuple(dict.fromkeys(all_ups))
         note = f"in {len(pieces)} stage 2 pieces" if len(pieces) > 1 else ""
         try:
-            data = b"".join(self.mem.read(pa, n) for pa, n in pieces)
+            data = b"".join(self.mem.read(p.pa, p.size) for p in pieces)
         except NotInImage as e:
-            return pieces[0][0], None, TableStatus.NOT_IN_IMAGE, f"table PA {e.address:#x} is not in the image", []
-        return pieces[0][0], data, TableStatus.OK, note, leaves
+            return pieces[0].pa, None, TableStatus.NOT_IN_IMAGE, f"table PA {e.address:#x} is not in the image", [], \
+                ups_all
+        return pieces[0].pa, data, TableStatus.OK, note, pieces, ups_all
 
     def _table(self, level: int, address: int, va: int, depth: int, index: int | None, desc: int | None,
                hier: tuple[int, bool, bool, bool], flags: tuple[str, ...], tbits: int, assured: bool,
@@ -899,10 +921,10 @@ class _Walker:
                                f"tables, --max-tables){where}")
             raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_entries} "
                            f"descriptors, --max-entries; {self._read_text()}){where}")
-        ups: list[AFUpdate] | None = [] if t.through_s2 and t.setup.s2.ha else None
-        pa, data, status, note, s2_pieces = self._read_table(address, n * 8, level, ups, assured)
+        own = base.get("af_updates", ())
+        pa, data, status, note, s2_pieces, ups = self._read_table(address, n * 8, level, assured)
         if ups:          # HAFT, HA: each distinct update of the pieces' stage 2 walks, in order
-            base["af_updates"] = base.get("af_updates", ()) + tuple(dict.fromkeys(ups))
+            base["af_updates"] = own + ups
         if status is TableStatus.OK:
             key = pa | (level + 1)
             first = self.seen.get(key)
@@ -926,9 +948,17 @@ class _Walker:
         lo = 0 if self.start <= va else table_index(self.start, level, t.start_level, t.iasize, t.granule_shift)
         hi = n if self.end >= va_end else \
             table_index(self.end - 1, level, t.start_level, t.iasize, t.granule_shift) + 1
-        path = path_af + base.get("af_updates", ())      # the updates of the walks down to these entries
+        # the updates of the walks down to these entries: one path, or (a table in stage 2 pieces whose
+        # fetches differ in them) one per piece, from its first entry
+        path = path_af + base.get("af_updates", ())
+        paths = [(0, path)]
+        if len({p.af_updates for p in s2_pieces}) > 1:
+            paths, start = [], 0
+            for p in s2_pieces:
+                paths.append((start, path_af + own + p.af_updates))
+                start = p.end // 8
         # the usual leaf table: one run of continuing leaves with the same attributes over the range
-        uniform = self._uniform_run(dec, raw, lo, hi, hier, path) if self.fast else None
+        uniform = self._uniform_run(dec, raw, lo, hi, hier, path) if self.fast and len(paths) == 1 else None
         if uniform is not None and lo == 0 and hi == n:
             valid = n
         else:
@@ -952,12 +982,13 @@ class _Walker:
         for ti in tables:
             i = lo + ti
             if i > pos:
-                self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier, path)
-            self._child(dec, int(raw[i]), i, info, hier, tbits, self._assured_after(assured, s2_pieces, i, raw), path)
+                self._segments(dec, raw, cat, lo, pos, i, info, hier, paths)
+            self._child(dec, int(raw[i]), i, info, hier, tbits, self._assured_after(assured, s2_pieces, i, raw),
+                        _path_at(paths, i))
             frame[0] += 1
             pos = i + 1
         if pos < hi:
-            self._segment(dec, raw, cat[pos - lo:], pos, hi, info, hier, path)
+            self._segments(dec, raw, cat, lo, pos, hi, info, hier, paths)
         if self.progress is not None:
             self.frames.pop()
         self._table_done(info, va_end)
@@ -1031,13 +1062,23 @@ class _Walker:
         if self.post:
             self.visitor.table_post(info)
 
-    def _assured_after(self, assured: bool, s2_pieces: list[tuple[int, Leaf]], i: int, raw: Any) -> bool:
+    def _segments(self, dec: _LevelDecode, raw: Any, cat: Any, lo: int, a: int, b: int, info: TableInfo,
+                  hier: tuple[int, bool, bool, bool], paths: list[tuple[int, tuple[AFUpdate, ...]]]) -> None:
+        """:meth:`_segment` of entries ``a..b-1`` (``cat`` from entry ``lo``), cut where the path's
+        Access flag updates change (``paths``: (first entry, updates))."""
+        for k, (start, path) in enumerate(paths):
+            end = paths[k + 1][0] if k + 1 < len(paths) else b
+            s, e = max(a, start), min(b, end)
+            if s < e:
+                self._segment(dec, raw, cat[s - lo:e - lo], s, e, info, hier, path)
+
+    def _assured_after(self, assured: bool, s2_pieces: list[_Piece], i: int, raw: Any) -> bool:
         """FEAT_THE: the walk's Assured property after table descriptor ``i`` of a table fetched in
         ``s2_pieces`` (:func:`~pgwalk.rules.s1_assured_step` with the MostlyReadOnly result of the
         stage 2 leaf its fetch went through, :func:`~pgwalk.perms.s2_mro`)."""
         if not (self.the and assured):
             return assured
-        leaf = next(lf for end, lf in s2_pieces if i * 8 < end)
+        leaf = next(p.leaf for p in s2_pieces if i * 8 < p.end)
         return bool(s1_assured_step(True, s2_mro(leaf.perms), int(raw[i]), self.tree.s1.pnch))
 
     def _child(self, dec: _LevelDecode, raw: int, i: int, parent: TableInfo,
