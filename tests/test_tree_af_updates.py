@@ -19,22 +19,13 @@ import pytest
 from cli_helpers import run
 from pgwalk.builder import S1Attrs, S2Attrs, TableBuilder, TwoStage
 from pgwalk.params import setup_from_registers
-from pgwalk.tree import RangeMerger, TreeVisitor, Visit, run_record, table_record, tree_params, walk_tree
+from pgwalk.tree import RangeMerger, Visit, run_record, table_record, tree_params, walk_tree
 from pgwalk.walk import translate
 from test_af_updates_cli import VA, _tree
 from test_bulk_the_haft import AF, TCR2_HAFT, TCR_HA, VTCR_HA, _ipa, _random_tree
 from test_tree import random_tree
+from test_tree_two_stage import _Collect
 
-
-class _Collect(TreeVisitor):
-    def __init__(self):
-        self.tables, self.runs = [], []
-
-    def table_pre(self, table):
-        self.tables.append(table)
-
-    def run(self, run):
-        self.runs.append(run)
 
 
 def _clear_s2_leaf_af(setup, mem, vas, seed):

@@ -12,20 +12,11 @@ from __future__ import annotations
 import pytest
 
 from pgwalk.params import setup_from_registers
-from pgwalk.tree import TableStatus, TreeVisitor, tree_params, walk_tree
+from pgwalk.tree import TableStatus, tree_params, walk_tree
 from pgwalk.walk import translate
 from test_bulk_the_haft import _random_tree
+from test_tree_two_stage import _Collect
 
-
-class _Collect(TreeVisitor):
-    def __init__(self):
-        self.tables, self.runs = [], []
-
-    def table_pre(self, table):
-        self.tables.append(table)
-
-    def run(self, run):
-        self.runs.append(run)
 
 
 def _fetch_level(t) -> int:
