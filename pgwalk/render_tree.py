@@ -261,8 +261,10 @@ class TreeLineRenderer:
                 t.append(f"  ! {flag}", style=_BAD)
             return t
         first, count = d["index"], d["count"]
-        shown = [u for above in self._af[:d["depth"]] for u in above]
-        own = [u for u in d.get("af_updates") or () if u not in shown]
+        own = d.get("af_updates")
+        if own:
+            shown = [u for above in self._af[:d["depth"]] for u in above]
+            own = [u for u in own if u not in shown]
         t.append(f"[{first}] " if count == 1 else f"[{first}-{first + count - 1}] ", style="dim")
         if d["kind"] == "invalid":
             return t.append_text(_leaf_body(d, Text))

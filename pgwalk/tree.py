@@ -952,7 +952,7 @@ class _Walker:
         # fetches differ in them) one per piece, from its first entry
         path = path_af + base.get("af_updates", ())
         paths = [(0, path)]
-        if len({p.af_updates for p in s2_pieces}) > 1:
+        if len(s2_pieces) > 1 and len({p.af_updates for p in s2_pieces}) > 1:
             paths, start = [], 0
             for p in s2_pieces:
                 paths.append((start, path_af + own + p.af_updates))
@@ -982,9 +982,13 @@ class _Walker:
         for ti in tables:
             i = lo + ti
             if i > pos:
-                self._segments(dec, raw, cat, lo, pos, i, info, hier, paths)
-            self._child(dec, int(raw[i]), i, info, hier, tbits, self._assured_after(assured, s2_pieces, i, raw),
-                        _path_at(paths, i))
+                if len(paths) == 1:
+                    self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier, path)
+                else:
+                    self._segments(dec, raw, cat, lo, pos, i, info, hier, paths)
+            self._child(dec, int(raw[i]), i, info, hier, tbits,
+                        self._assured_after(assured, s2_pieces, i, raw) if self.the else assured,
+                        path if len(paths) == 1 else _path_at(paths, i))
             frame[0] += 1
             pos = i + 1
         if pos < hi:
@@ -1531,8 +1535,9 @@ class _PieceEntry:
                    s2_level=s2lvl if ok else None)
 
 
-@functools.lru_cache(maxsize=4096)
 def _run_af_updates(a: LeafAttrs, s2: Stage2 | None) -> tuple[AFUpdate, ...]:
+    if s2 is None and not a.af_update:
+        return a.path_af_updates
     ups = a.path_af_updates
     if s2 is not None:
         ups += s2.table_af_updates
@@ -2028,9 +2033,9 @@ def run_record(run: Run, tree: TreeParams, *, record: str = "range", last: bool 
         d["effective_permissions"] = None if run.s2_perms is None or a is None else \
             effective_permissions(a, tree, run.s2_perms)
     flags = list(a.flags) if a is not None else []
-    ups = run.af_updates
-    d.update(af_updates=None if ups is None else af_updates_list(ups), flags=flags, nonzero=run.nonzero,
-             status=run.status, note=run.note)
+    ups = None if a is None else _run_af_updates(a, run.s2)       # (Run.af_updates)
+    d.update(af_updates=None if ups is None else af_updates_list(ups) if ups else [], flags=flags,
+             nonzero=run.nonzero, status=run.status, note=run.note)
     return d
 
 
@@ -2049,7 +2054,7 @@ def table_record(t: TableInfo, tree: TreeParams, *, last: bool = True) -> dict[s
         "entries": t.entries, "valid": t.valid, "status": t.status.value, "descriptor": hx(t.descriptor),
         "flags": list(t.flags), "note": t.note, "first_va": hx(t.first_va),
         "inherited": {"APTable": ap, "UXNTable": uxn, "PXNTable": pxn, "NSTable": ns},
-        "af_updates": af_updates_list(t.af_updates),
+        "af_updates": af_updates_list(t.af_updates) if t.af_updates else [],
     }
 
 
