@@ -50,7 +50,17 @@ Output addresses
 under stage 2.  ``Run.pa`` is the final PA: ``oa`` itself, or (two stages)
 the stage 2 translation of it; ``None`` when only stage 1 was asked for.
 Under stage 2 every stage 1 table is located through stage 2, as the
-hardware fetches it.
+hardware fetches it, with the fetch's checks (S2AP read, HCR_EL2.PTW, and
+FEAT_THE's TopLevel and AssuredOnly checks with the walk's Assured property
+so far); a refused fetch makes the table :attr:`TableStatus.S2_FAULT`.
+
+Access flag updates
+-------------------
+With HA (and FEAT_HAFT for table descriptors) the walks would set AF in
+descriptors whose AF is 0: :attr:`TableInfo.af_updates` (the descriptor
+pointing at a table, the stage 2 walks fetching it) and :attr:`Run.af_updates`
+(everything a translation of the run's addresses updates, as
+``Translation.af_updates``); runs break where these differ.
 
 Two stages
 ----------
