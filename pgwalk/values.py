@@ -87,20 +87,6 @@ def parse_value(value: Any, what: str = "value", where: str | None = None) -> in
 _PARSE_PIECE = 1 << 17
 
 
-def _hex_nibbles(text: np.ndarray) -> np.ndarray | None:
-    """The values of hex digit characters (uint8 array), or ``None`` if any is not a hex digit."""
-    import numpy as np
-
-    letter = (text | 0x20) - np.uint8(ord("a"))                # 0..5 for a-f / A-F (uint8 wraps)
-    digit = text - np.uint8(ord("0"))                          # 0..9 for 0-9
-    if not np.logical_or(digit < 10, letter < 6).all():
-        return None
-    # '0'-'9' are 0x30-0x39 and 'a'-'f' / 'A'-'F' are 0x61-0x66 / 0x41-0x46
-    nib = text & np.uint8(0x0F)
-    nib += (text >> 6) * np.uint8(9)
-    return nib
-
-
 def byte_windows(buf: np.ndarray, width: int) -> np.ndarray:
     """Every ``width``-byte window of ``buf`` as one void scalar (window ``i`` starts at byte ``i``):
     gathering rows from it copies each row with one ``memcpy`` (unlike a 2-D uint8 view).  Used by
@@ -134,50 +120,71 @@ def parse_address_text(data: bytes) -> np.ndarray | None:
     if not data.endswith(b"\n"):
         data += b"\n"
     buf = np.frombuffer(data, dtype=np.uint8)
-    # a piece of whole lines at a time: the temporaries stay small (and in cache)
-    pieces = []
-    pos = 0
+    # a piece of whole lines at a time: the temporaries stay small (and in cache); each line's
+    # digits are read from the 16 bytes that end with it, so the first piece is read from a copy
+    # with 16 bytes in front.  The values go to one array, sized from the first piece's lines
+    # (grown if the guess was short: no copy of the pieces at the end)
+    out = np.empty(0, dtype=np.uint64)
+    pos = done = 0
     while pos < len(data):
         stop = data.rfind(b"\n", pos, pos + _PARSE_PIECE) + 1 or data.find(b"\n", pos) + 1
-        got = _parse_lines(buf[pos:stop])
+        if pos < _HEX_DIGITS:
+            head = np.zeros(_HEX_DIGITS + stop - pos, dtype=np.uint8)
+            head[_HEX_DIGITS:] = buf[pos:stop]
+            got = _parse_lines(head, _HEX_DIGITS)
+        else:
+            got = _parse_lines(buf[:stop], pos)
         if got is None:
             return None
-        pieces.append(got)
+        if done + len(got) > len(out):
+            guess = (len(data) - stop) * (done + len(got)) // stop + 1
+            grown = np.empty(done + len(got) + guess + (guess >> 4), dtype=np.uint64)
+            grown[:done] = out[:done]
+            out = grown
+        out[done:done + len(got)] = got
+        done += len(got)
         pos = stop
-    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+    return out[:done] if done == len(out) or len(out) - done < done >> 3 else out[:done].copy()
 
 
-def _parse_lines(buf: np.ndarray) -> np.ndarray | None:
-    """:func:`parse_address_text` of whole lines (``buf`` ends with a newline)."""
+def _parse_lines(buf: np.ndarray, start: int) -> np.ndarray | None:
+    """:func:`parse_address_text` of the whole lines of ``buf[start:]`` (``buf`` ends with a
+    newline; ``start`` is at least 16)."""
     import numpy as np
 
-    ends = np.flatnonzero(buf == ord("\n"))
-    if ends[0] == 0:
+    ends = np.flatnonzero(buf[start:] == ord("\n"))
+    ends += start
+    if ends[0] == start:
         return None                                             # a blank first line
     starts = np.empty_like(ends)
-    starts[0] = 0
+    starts[0] = start
     starts[1:] = ends[:-1] + 1
     ends -= buf[ends - 1] == ord("\r")
     # the optional "0x" of each line (a line of one character reads its newline as its second)
     second = buf[np.minimum(starts + 1, len(buf) - 1)]         # (an empty last line has none)
     prefixed = (buf[starts] == ord("0")) & ((second | 0x20) == ord("x"))
-    starts += prefixed * 2
-    nd = ends - starts                                           # hex digits per line
-    lo, hi = int(nd.min()), int(nd.max())
-    if lo < 1 or hi > _HEX_DIGITS:
+    nd = ends - starts - prefixed * 2                            # hex digits per line
+    if int(nd.min()) < 1 or int(nd.max()) > _HEX_DIGITS:
         return None
-    out = np.empty(len(ends), dtype=np.uint64)
-    for width in ([lo] if lo == hi else np.flatnonzero(np.bincount(nd)).tolist()):
-        rows: slice | np.ndarray = slice(None) if lo == hi else np.flatnonzero(nd == width)
-        # the digits of those lines as a contiguous (lines, width) matrix
-        nib = _hex_nibbles(byte_windows(buf, width)[starts[rows]].view(np.uint8).reshape(-1, width))
-        if nib is None:
-            return None
-        if width % 2:
-            nib = np.concatenate([np.zeros((len(nib), 1), dtype=np.uint8), nib], axis=1)
-        # two nibbles (little-endian uint16: the first, high nibble, in the low byte) -> one byte
-        pairs = nib.view("<u2")
-        full = np.zeros((len(nib), 8), dtype=np.uint8)          # big-endian bytes
-        full[:, 8 - pairs.shape[1]:] = (pairs << 4) | (pairs >> 8)
-        out[rows] = full.view(">u8").ravel()
-    return out
+    # the 16 bytes that end each line's digits, those before its digits made "0"
+    text = byte_windows(buf, _HEX_DIGITS)[ends - _HEX_DIGITS].view(np.uint8).reshape(-1, _HEX_DIGITS)
+    short = np.flatnonzero(nd < _HEX_DIGITS)
+    if len(short):
+        lead = np.arange(_HEX_DIGITS) < (_HEX_DIGITS - nd[short])[:, None]
+        text[short] = np.where(lead, np.uint8(ord("0")), text[short])
+    # digits: '0'-'9' less '0' is 0..9; letters: 'a'-'f' (or 'A'-'F' | 0x20) less 'a' is 0..5
+    digit = text - np.uint8(ord("0"))                          # (uint8: the others wrap)
+    letter = text | np.uint8(0x20)
+    letter -= np.uint8(ord("a"))
+    ok = digit < 10
+    ok |= letter < 6
+    if not ok.all():
+        return None
+    letter += np.uint8(10)
+    nib = np.minimum(digit, letter, out=digit)                   # a digit's value, the other is larger
+    # two nibbles (little-endian uint16: the first, high nibble, in the low byte) -> one byte
+    pairs = nib.view("<u2")
+    low = pairs >> 8
+    pairs <<= 4
+    pairs |= low
+    return pairs.astype(np.uint8).view(">u8").ravel()

@@ -146,7 +146,7 @@ def batch_source(path: str) -> str:
     return "<stdin>" if path == "-" else path
 
 
-def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MAX_BATCH) -> bytearray:
+def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MAX_BATCH) -> bytes | bytearray:
     """A whole batch file (``-`` for stdin), read as a stream in bounded memory.
 
     :raises InputError: unreadable; a line longer than ``max_line`` bytes (``/dev/zero``); more
@@ -172,6 +172,14 @@ def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MA
             stream, _kind = open_stream(path)         # a compressed batch is read decompressed
             close = stream
         try:
+            whole = None if head else _read_regular(stream, max_total)
+            if whole is not None:                   # a regular file: one read, then its lines checked
+                too_long = _long_line_at(whole, max_line)
+                if too_long is not None:
+                    line = whole.count(b"\n", 0, too_long) + 1
+                    raise InputError(f"{where}:{line}: line longer than {max_line >> 10} KiB "
+                                     "(not a batch of lines?)")
+                return whole
             while True:
                 chunk, head = (head, b"") if head else (stream.read(_CHUNK), b"")
                 if not chunk:
@@ -200,6 +208,39 @@ def read_batch_bytes(path: str, *, max_line: int = MAX_LINE, max_total: int = MA
 
         raise InputError(os_error_text(where, exc)) from None
     return data
+
+
+def _read_regular(stream, max_total: int) -> bytes | None:
+    """The whole contents of a regular file opened unbuffered (``open_stream``'s plain file),
+    in one read sized by the file (no chunks to join); ``None`` for anything else, and for a
+    file that grew while it was read: those are read in chunks."""
+    import io
+    import os
+    import stat
+
+    if not isinstance(stream, io.FileIO):
+        return None
+    st = os.fstat(stream.fileno())
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    size = min(st.st_size, max_total) + 1             # (+1: a file past the limit, or grown, is seen to)
+    data = stream.read(size)
+    if len(data) < size:
+        return data
+    stream.seek(0)
+    return None
+
+
+def _long_line_at(data: bytes, max_line: int) -> int | None:
+    """Where the first line longer than ``max_line`` bytes starts, or ``None`` (a search back
+    from each window's end: a step of up to ``max_line`` bytes at a time)."""
+    pos = 0
+    while len(data) - pos > max_line:
+        nl = data.rfind(b"\n", pos, pos + max_line + 1)
+        if nl < 0:
+            return pos
+        pos = nl + 1
+    return None
 
 
 class _TextAsBytes:
