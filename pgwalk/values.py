@@ -152,6 +152,10 @@ def _parse_lines(buf: np.ndarray, start: int) -> np.ndarray | None:
     newline; ``start`` is at least 16)."""
     import numpy as np
 
+    text = _fixed_width_digits(buf[start:])
+    got = None if text is None else _hex_values(text)
+    if got is not None:                                          # (else "\r\n" lines, or bad ones)
+        return got
     ends = np.flatnonzero(buf[start:] == ord("\n"))
     ends += start
     if ends[0] == start:
@@ -172,6 +176,41 @@ def _parse_lines(buf: np.ndarray, start: int) -> np.ndarray | None:
     if len(short):
         lead = np.arange(_HEX_DIGITS) < (_HEX_DIGITS - nd[short])[:, None]
         text[short] = np.where(lead, np.uint8(ord("0")), text[short])
+    return _hex_values(text)
+
+
+def _fixed_width_digits(piece: np.ndarray) -> np.ndarray | None:
+    """The (lines, 16) digit matrix of whole lines that all have the first line's length, all
+    with ``0x`` or all without, ``\n``-terminated (``%#x`` of values of one digit count, or
+    ``%016x``), less leading ``0`` digits; else ``None`` (read line by line)."""
+    import numpy as np
+
+    width = int(np.argmax(piece[:_HEX_DIGITS + 4] == ord("\n"))) + 1
+    if width < 2 or len(piece) % width or piece[width - 1] != ord("\n"):
+        return None
+    rows = piece.reshape(-1, width)
+    if not (rows[:, -1] == ord("\n")).all():
+        return None
+    prefixed = (rows[:, 0] == ord("0")) & ((rows[:, 1] | 0x20) == ord("x")) if width > 2 else rows[:, 0] < 0
+    skip = 2 if prefixed[0] else 0
+    if prefixed.any() != prefixed.all():
+        return None
+    nd = width - 1 - skip
+    if not 1 <= nd <= _HEX_DIGITS:
+        return None
+    digits = rows[:, skip:width - 1]
+    if nd == _HEX_DIGITS:
+        return digits
+    text = np.full((len(rows), _HEX_DIGITS), ord("0"), dtype=np.uint8)
+    text[:, _HEX_DIGITS - nd:] = digits
+    return text
+
+
+def _hex_values(text: np.ndarray) -> np.ndarray | None:
+    """The values of a (lines, 16) matrix of hex digit characters, or ``None`` if any is not
+    an ASCII hex digit."""
+    import numpy as np
+
     # digits: '0'-'9' less '0' is 0..9; letters: 'a'-'f' (or 'A'-'F' | 0x20) less 'a' is 0..5
     digit = text - np.uint8(ord("0"))                          # (uint8: the others wrap)
     letter = text | np.uint8(0x20)

@@ -65,3 +65,26 @@ def test_parse_values_array_grows_and_shrinks(piece, monkeypatch):
         text = "".join(f"{v:#x}\n" for v in vas).encode()
         got = parse_address_text(text)
         assert got is not None and got.tolist() == vas
+
+
+@pytest.mark.parametrize("piece", [19 * 4, 1 << 17])
+def test_parse_lines_of_one_width(piece, monkeypatch):
+    """Pieces whose lines all have one length (read as a matrix) give what the line-by-line
+    reading gives: with and without 0x, short values, CRLF, a mix of 0x and none, a bad digit."""
+    import pgwalk.values as values_mod
+
+    monkeypatch.setattr(values_mod, "_PARSE_PIECE", piece)
+    rng = random.Random(7)
+    vas = [rng.getrandbits(60) | (1 << 60) for _ in range(300)]
+    for fmt in ("{:#x}\n", "{:016x}\n", "{:#018X}\n", "{:#x}\r\n", "{:x}\n"):
+        text = "".join(fmt.format(v) for v in vas).encode()
+        got = parse_address_text(text)
+        assert got is not None and got.tolist() == vas, fmt
+    small = [rng.getrandbits(12) | (1 << 12) for _ in range(300)]          # four digits each
+    text = "".join(f"{v:#x}\n" if i % 7 else f"{v:04x}00\n" for i, v in enumerate(small)).encode()
+    want = [v if i % 7 else v << 8 for i, v in enumerate(small)]           # "0x1abc" and "1abc00": one width
+    assert parse_address_text(text).tolist() == want
+    bad = bytearray("".join(f"{v:#x}\n" for v in vas).encode())
+    bad[19 * 150 + 9] = ord("g")
+    assert parse_address_text(bytes(bad)) is None
+    assert parse_address_text(b"7\n" * 100).tolist() == [7] * 100
