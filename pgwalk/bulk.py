@@ -302,12 +302,10 @@ class _Level(NamedTuple):
     # per-level walk constants (from the rule functions):
     lsb: np.uint64            # lowest IA bit this level resolves
     idx_mask: np.uint64       # index width mask
-    classes: np.ndarray       # (raw & _VT_MASK) -> _CLS_*
+    leaf_vt: np.uint64        # bits[1:0] of the one leaf type here (rules.descriptor_types; 4: none or several)
     off_mask: np.uint64       # IA bits below the leaf size
 
 
-# descriptor classes per level (from rules.descriptor_types)
-_CLS_BAD, _CLS_LEAF, _CLS_TABLE, _CLS_MISSING = 0, 1, 2, 3
 _VT_MASK = _U64(D.VALID.mask | D.TYPE.mask)
 
 
@@ -339,11 +337,9 @@ class _Stage:
         levels = {}
         for level in range(start, FINAL_LEVEL + 1):
             lsb = R.level_shift(level, g)
-            classes = np.array([{DescType.TABLE: _CLS_TABLE, DescType.BLOCK: _CLS_LEAF, DescType.PAGE: _CLS_LEAF}
-                                .get(t, _CLS_BAD) for t in R.descriptor_types(level, p.ds, g, pa_max)],
-                               dtype=np.uint8)
+            leaf = [vt for vt, t in enumerate(R.descriptor_types(level, p.ds, g, pa_max)) if t.is_leaf]
             levels[level] = _Level(level, lsb, _U64(lsb), _U64(_ones(R.index_width(level, start, p.iasize, g))),
-                                   classes, _U64(_ones(lsb)))
+                                   _U64(leaf[0] if len(leaf) == 1 else 4), _U64(_ones(lsb)))
         shifts = np.array([R.level_shift(level, g) for level in range(_MIN_LEVEL, FINAL_LEVEL + 1)], dtype=np.uint8)
         shifts256 = np.zeros(256, dtype=np.uint8)
         shifts256[np.arange(_MIN_LEVEL, FINAL_LEVEL + 1).astype(np.int8).view(np.uint8)] = shifts
@@ -737,6 +733,17 @@ def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
         else:
             dpa = addr
         raw, present = rd.read(dpa, st.ee)
+        if level == FINAL_LEVEL and pos is None and present is None and lv.leaf_vt < 4:
+            # all end here, in order: the leaves whole, then the few lanes that did not read one
+            bad = np.flatnonzero((raw & _VT_MASK) != lv.leaf_vt)
+            if 4 * len(bad) < len(raw):
+                leaves(None, raw, lv)
+                if len(bad):
+                    w.raw[bad] = 0
+                    w.out[bad] = 0
+                    t = st.types(raw[bad], level)
+                    fault(bad[_DT_FAULTS[t]], _TRANSLATION, level)
+                break
         # the bits[1:0] every lane has (AND) and some lane has (OR): equal when uniform
         vt = int(np.bitwise_and.reduce(raw) & _VT_MASK) if present is None else -1
         if vt >= 0 and vt != int(_VT_MASK) and vt != int(np.bitwise_or.reduce(raw) & _VT_MASK):
@@ -752,15 +759,6 @@ def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
             if present is not None:
                 t[~present] = _DT_MISSING
                 fault(np.nonzero(~present)[0], _SEA, level, True)
-            if level == FINAL_LEVEL and pos is None:    # all end here, in order: the leaves whole
-                bad = np.flatnonzero(~_DT_LEAF[t])
-                if 4 * len(bad) < len(t):
-                    leaves(None, raw, lv)
-                    w.raw[bad] = 0
-                    w.out[bad] = 0
-                    w.level[bad] = level
-                    fault(bad[_DT_FAULTS[t[bad]]], _TRANSLATION, level)
-                    break
             going = t == DescType.TABLE
             stop = np.nonzero(~going)[0]                # lanes that end here: a leaf or a fault
             ts = t[stop]
@@ -1109,8 +1107,13 @@ def _setup_checks(checks: Sequence[R.Check], p: Any, ia: np.ndarray, access: Acc
     for chk in checks:
         if not len(v):
             break
-        hit = chk.test(p, v, access, el)
-        if not hit.any():
+        if chk.per_address:
+            hit = chk.test(p, v, access, el)
+            if not hit.any():
+                continue
+        elif chk.test(p, v[:1], access, el)[0]:    # the same for every lane: judged once
+            hit = np.ones(len(v), dtype=bool)
+        else:
             continue
         sel = np.nonzero(hit)[0]
         if chk.fault is None:
