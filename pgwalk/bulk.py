@@ -325,8 +325,6 @@ class _Stage:
     ee: bool
     pa_max: int
     levels: dict[int, _Level]
-    shifts: np.ndarray        # rules.level_shift of every level, from _MIN_LEVEL (uint8)
-    shifts256: np.ndarray     # the same, indexed by a level's int8 bits as uint8
     #: FEAT_THE: a stage 1 walk that starts Assured (rules.s1_initial_assured) whose Assured property
     #: counts (VTCR_EL2.AssuredOnly): its walk state tracks it (_ST_NA, _ST_NMRO)
     assured: bool = False
@@ -340,11 +338,7 @@ class _Stage:
             leaf = [vt for vt, t in enumerate(R.descriptor_types(level, p.ds, g, pa_max)) if t.is_leaf]
             levels[level] = _Level(level, lsb, _U64(lsb), _U64(_ones(R.index_width(level, start, p.iasize, g))),
                                    _U64(leaf[0] if len(leaf) == 1 else 4), _U64(_ones(lsb)))
-        shifts = np.array([R.level_shift(level, g) for level in range(_MIN_LEVEL, FINAL_LEVEL + 1)], dtype=np.uint8)
-        shifts256 = np.zeros(256, dtype=np.uint8)
-        shifts256[np.arange(_MIN_LEVEL, FINAL_LEVEL + 1).astype(np.int8).view(np.uint8)] = shifts
-        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, shifts,
-                   shifts256, assured)
+        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, assured)
 
     def index(self, ia: np.ndarray, level: int) -> np.ndarray:
         """ASL ``S1TTEntryAddress`` / ``S2TTEntryAddress``: the entry ``ia`` selects at ``level``."""
@@ -368,8 +362,7 @@ class _Stage:
 
     def leafsize(self, level: np.ndarray) -> np.ndarray:
         """log2 of the leaf size for every lane's leaf level (:func:`pgwalk.rules.level_shift`)."""
-        # int8 levels seen as uint8 index a 256-entry copy of ``shifts`` (-2 -> 254, -1 -> 255)
-        return self.shifts256.take(level.view(np.uint8))
+        return R.level_shift(level, self.g)
 
 
 def _s2_stage(setup: TranslationSetup) -> _Stage | None:
@@ -589,14 +582,15 @@ class _Tree:
 
 
 def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool = False,
-          fetch: Fetch | None = None, tree: _Tree | None = None) -> _Walk:
+          fetch: Fetch | None = None, tree: _Tree | None = None, own: bool = False) -> _Walk:
     """ASL ``S1Walk`` / ``S2Walk`` for every lane of ``ia`` (the lanes already passed the setup
     checks), up to the leaf: through ``tree`` (:class:`_Tree`) above the final level, then
     lane by lane (:func:`_walk_lanes`).
 
     A lane whose walk ends above the final level has its outcome noted and, while most lanes
     go on, takes the place of a lane that goes on (so the arrays keep every lane, in order,
-    and need no compaction); the noted outcomes overwrite those lanes at the end.
+    and need no compaction); the noted outcomes overwrite those lanes at the end.  ``own``:
+    ``ia`` is the walk's to change (a stand-in's copy).
     """
     m = len(ia)
     w = _Walk(m, st.stage, collect, fetch is not None)
@@ -609,7 +603,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         return w
     noted: list[tuple[np.ndarray, _Walk]] = []
     pos: np.ndarray | None = None        # lane -> index in w (None: the identity)
-    cur, own = ia, False
+    cur = ia
     off: np.ndarray | None = None        # the lanes' tables at this level: offset of entry 0
     e = off
     done = False
@@ -1092,48 +1086,52 @@ def bulk_line_dict(t: Translation, *, wxn: bool = False, epan: bool = False,
 
 
 def _setup_checks(checks: Sequence[R.Check], p: Any, ia: np.ndarray, access: Access | None,
-                  el: int) -> tuple[list[tuple[np.ndarray, R.Check]], np.ndarray | None]:
+                  el: int) -> tuple[list[tuple[np.ndarray, R.Check]], int | None]:
     """A stage's setup checks (:data:`pgwalk.rules.S1_SETUP_CHECKS`, ``S2_SETUP_CHECKS``) over the
-    lanes of ``ia`` in order, each on the lanes no earlier check stopped.  A check with no fault
+    lanes of ``ia`` in order, each stopping only lanes no earlier check stopped (a check is a
+    pure function of the lane: it is evaluated on every lane, or once when it does not look at
+    the address, and its verdict counts where the lane still stands).  A check with no fault
     (an unknown table base) raises :class:`~pgwalk.errors.UnknownRegister` for the first lane
     that reaches it.
 
     :returns: the lanes (indexes into ``ia``) each check stopped, in the checks' order, and the
-        lanes that go on to the walk (``None``: all of them)
+        first lane that goes on to the walk (``None``: all of them go on; -1: none)
     """
     stops: list[tuple[np.ndarray, R.Check]] = []
-    live: np.ndarray | None = None
-    v = ia
+    alive: np.ndarray | None = None       # the lanes no check stopped (None: all)
     for chk in checks:
-        if not len(v):
-            break
         if chk.per_address:
-            hit = chk.test(p, v, access, el)
-            if not hit.any():
-                continue
-        elif chk.test(p, v[:1], access, el)[0]:    # the same for every lane: judged once
-            hit = np.ones(len(v), dtype=bool)
+            hit = chk.test(p, ia, access, el)
+            if alive is not None:
+                hit &= alive
+        elif chk.test(p, ia[:1], access, el)[0]:    # the same for every lane: judged once
+            hit = np.ones(len(ia), dtype=bool) if alive is None else alive.copy()
         else:
             continue
-        sel = np.nonzero(hit)[0]
+        sel = np.flatnonzero(hit)
+        if not len(sel):
+            continue
         if chk.fault is None:
-            raise UnknownRegister(getattr(p, "ttbr_name", "VTTBR_EL2"), int(v[sel[0]]))
-        stops.append((sel if live is None else live[sel], chk))
-        keep = np.nonzero(~hit)[0]
-        live = keep if live is None else live[keep]
-        v = v[keep]
-    return stops, live
+            raise UnknownRegister(getattr(p, "ttbr_name", "VTTBR_EL2"), int(ia[sel[0]]))
+        stops.append((sel, chk))
+        if alive is None:
+            alive = ~hit
+        else:
+            alive &= ~hit
+        if len(sel) == len(ia) or not alive.any():
+            return stops, -1
+    return stops, (None if alive is None else int(np.argmax(alive)))
 
 
-def _stand_in(ia: np.ndarray, stops: list[tuple[np.ndarray, R.Check]], live: np.ndarray | None) -> np.ndarray:
-    """``ia`` with the address of the first live lane in place of every lane a setup check
-    stopped: every lane walks, in order (no compaction, no scatter of the results), and the
-    stopped lanes' outcomes are then set over what they walked (:meth:`_Walk.stop`)."""
+def _stand_in(ia: np.ndarray, stops: list[tuple[np.ndarray, R.Check]], first: int | None) -> np.ndarray:
+    """``ia`` (a copy) with the address of the ``first`` live lane in place of every lane a
+    setup check stopped: every lane walks, in order (no compaction, no scatter of the results),
+    and the stopped lanes' outcomes are then set over what they walked (:meth:`_Walk.stop`)."""
     if not stops:
         return ia
     v = ia.copy()
     for lanes, _chk in stops:
-        v[lanes] = ia[live[0]]
+        v[lanes] = ia[first]
     return v
 
 
@@ -1213,9 +1211,10 @@ class _Engine:
         m = len(ipa)
         if not m:
             return _Walk(0, 2, self.s2_haft, False), ipa
-        stops, live = _setup_checks(R.S2_SETUP_CHECKS, s2, ipa, self.access, self.el)
-        if live is None or len(live):
-            w = _walk(self.rd, self.s2st, _stand_in(ipa, stops, live), collect=self.s2_haft, tree=self.s2tree)
+        stops, first = _setup_checks(R.S2_SETUP_CHECKS, s2, ipa, self.access, self.el)
+        if first != -1:
+            w = _walk(self.rd, self.s2st, _stand_in(ipa, stops, first), collect=self.s2_haft, tree=self.s2tree,
+                      own=bool(stops))
         else:
             w = _Walk(m, 2, self.s2_haft, False)
         for lanes, chk in stops:
@@ -1274,16 +1273,16 @@ class _Engine:
                 return slice(None) if sel is None else sel
             return lanes if sel is None else lanes[sel]
 
-        stops, live = _setup_checks(R.S1_SETUP_CHECKS, p, va, self.access, self.el)
-        if live is not None and not len(live):
+        stops, first = _setup_checks(R.S1_SETUP_CHECKS, p, va, self.access, self.el)
+        if first == -1:
             for sel, chk in stops:
                 out.fault(at(sel), _CODE[chk.fault], chk.level, 1)
             return
         where = at(None)
         st = self.s1st[r]
         collect = self.collect(r)
-        w = _walk(self.rd, st, _stand_in(va, stops, live), collect=collect, fetch=self.s1fetch[r],
-                  tree=self.s1trees[r])
+        w = _walk(self.rd, st, _stand_in(va, stops, first), collect=collect, fetch=self.s1fetch[r],
+                  tree=self.s1trees[r], own=bool(stops))
         for sel, chk in stops:
             w.stop(sel, _CODE[chk.fault], chk.level, 1)
         kinds = None
