@@ -1428,21 +1428,26 @@ def _empty_result(setup: TranslationSetup, va: np.ndarray, stages: str, access: 
                   pan: bool) -> BulkTranslation:
     n = len(va)
     has_s2 = setup.s2 is not None
-    ipa = np.zeros(n, dtype=_U64)
-    pa = np.zeros(n, dtype=_U64) if (has_s2 and stages != "1") else ipa
-
-    def zeros(dtype: Any, needed: bool = True) -> np.ndarray:
-        if needed:
-            return np.zeros(n, dtype=dtype)
-        return np.broadcast_to(np.zeros((), dtype=dtype), (n,))
-
-    return BulkTranslation(
-        setup=setup, stages=stages, access=access, el=el, pan=pan, va=va, ipa=ipa, pa=pa,
-        fault_type=zeros(np.uint8), fault_level=zeros(np.int8), fault_stage=zeros(np.uint8),
-        s1ptw=zeros(bool, has_s2), not_in_image=zeros(bool), fault_ipa=zeros(_U64, has_s2), perm_kind=zeros(np.uint8),
-        s1_desc=zeros(_U64), s1_level=zeros(np.int8), s1_shift=zeros(np.uint8), s1_table_bits=zeros(np.uint8),
-        s2_desc=zeros(_U64, has_s2), s2_level=zeros(np.int8, has_s2), s2_shift=zeros(np.uint8, has_s2),
-        table_af=zeros(_U64, any(p.haft for p in setup.ranges) or (has_s2 and setup.s2.haft)))
+    fields: dict[str, tuple[Any, bool]] = {
+        "ipa": (_U64, True), "pa": (_U64, has_s2 and stages != "1"),
+        "fault_type": (np.uint8, True), "fault_level": (np.int8, True), "fault_stage": (np.uint8, True),
+        "s1ptw": (bool, has_s2), "not_in_image": (bool, True), "fault_ipa": (_U64, has_s2), "perm_kind": (np.uint8, True),
+        "s1_desc": (_U64, True), "s1_level": (np.int8, True), "s1_shift": (np.uint8, True),
+        "s1_table_bits": (np.uint8, True), "s2_desc": (_U64, has_s2), "s2_level": (np.int8, has_s2),
+        "s2_shift": (np.uint8, has_s2),
+        "table_af": (_U64, any(p.haft for p in setup.ranges) or (has_s2 and setup.s2.haft))}
+    # an array no lane writes is a read-only zero; the others of one item size are the rows of
+    # one zeroed block: two large allocations, whose pages the kernel can map in large pages,
+    # not a dozen arrays each faulted in page by page as the chunks first write them
+    arrays = {name: np.broadcast_to(np.zeros((), dtype=dt), (n,)) for name, (dt, needed) in fields.items()
+              if not needed}
+    for size in (8, 1):
+        names = [name for name, (dt, needed) in fields.items() if needed and np.dtype(dt).itemsize == size]
+        for row, name in zip(np.zeros((len(names), n), dtype=f"u{size}"), names):
+            arrays[name] = row.view(fields[name][0])
+    if not fields["pa"][1]:
+        arrays["pa"] = arrays["ipa"]
+    return BulkTranslation(setup=setup, stages=stages, access=access, el=el, pan=pan, va=va, **arrays)
 
 
 def translate_many(setup: TranslationSetup, mem: Memory, vas: Iterable[int] | np.ndarray, *,
