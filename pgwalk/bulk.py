@@ -615,7 +615,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
             continue
         unread = off == _UNREAD
         if unread.any():
-            tree.open(level, np.unique(e[unread]))
+            tree.open(level, _distinct(e[unread], len(tree.cols[level]["nxt"])))
             off = tree.cols[level]["nxt"].take(e)
         neg = np.flatnonzero(off < 0)
         if not len(neg):
@@ -651,6 +651,14 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     for q, sub in reversed(noted):       # the first outcome of a lane is its own
         w.put(q, sub)
     return w
+
+
+def _distinct(idx: np.ndarray, size: int) -> np.ndarray:
+    """The distinct values of ``idx`` (all in ``range(size)``), in order: ``np.unique`` by a
+    scatter into ``size`` flags, linear in ``len(idx) + size`` (no sort, no hash)."""
+    seen = np.zeros(size, dtype=bool)
+    seen[idx] = True
+    return np.flatnonzero(seen)
 
 
 def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | None, cur: np.ndarray,
