@@ -487,83 +487,40 @@ class _Tree:
         return np.arange(first, n, dtype=np.intp)
 
     def open(self, level: int, ent: np.ndarray) -> None:
-        """Read and judge the entries ``ent`` (distinct, unread) of the tables at ``level``."""
+        """Read and judge the entries ``ent`` (distinct, unread) of the tables at ``level``
+        (:func:`_level_step`)."""
         st, bits = self.st, self.bits[level]
         n = len(ent)
         tid = ent >> bits
         addr = R.descriptor_address(self.tbase[level][tid], (ent & ((1 << bits) - 1)).astype(_U64))
-        code = np.zeros(n, dtype=np.uint8)
-        lvl = np.full(n, level, dtype=np.int8)
-        stage = np.full(n, st.stage, dtype=np.uint8)
-        s1ptw = np.zeros(n, dtype=bool)
-        fipa = np.zeros(n, dtype=_U64)
-        nii = np.zeros(n, dtype=bool)
-        pkind = np.zeros(n, dtype=np.uint8)
-        raw = np.zeros(n, dtype=_U64)
-        go = np.arange(n)
-        dpa = addr
-        fstate = None
-        tbl = self.ttbl[level][tid] if self.collect else np.zeros(n, dtype=_U64)
-        if self.fetch is not None:
-            dpa, fcode, flevel, fnii, fkind, fstate = self.fetch(addr, level, tbl if self.collect else None)
-            bad = np.flatnonzero(fcode != 0)
-            if len(bad):
-                code[bad] = fcode[bad]
-                lvl[bad] = flevel[bad]
-                stage[bad] = 2
-                s1ptw[bad] = True
-                fipa[bad] = addr[bad]
-                nii[bad] = fnii[bad]
-                pkind[bad] = fkind[bad]
-                go = np.flatnonzero(fcode == 0)
-                dpa = dpa[go]
-        tables = go[:0]
-        if len(go):
-            r, present = self.rd.read(dpa, st.ee)
-            t = st.types(r, level)
-            if present is not None:
-                t[~present] = _DT_MISSING
-                miss = go[~present]
-                code[miss] = _SEA
-                nii[miss] = True
-            code[go[_DT_FAULTS[t]]] = _TRANSLATION
-            keep = t != _DT_MISSING
-            keep &= ~_DT_FAULTS[t]
-            raw[go[keep]] = r[keep]
-            tables = go[t == DescType.TABLE]
-        rt = raw[tables]
-        nb = st.next_table(rt)
-        for chk in R.TABLE_CHECKS:
-            if not len(tables):
-                break
-            hit = chk.test(st.params, rt, nb)
-            if hit.any():
-                h = tables[hit]
-                code[h] = _CODE[chk.fault]
-                lvl[h] = level if chk.level is None else chk.level
-                ok = ~hit
-                tables, rt, nb = tables[ok], rt[ok], nb[ok]
+        w = _Walk(n, st.stage, self.collect, self.fetch is not None)
+        w.level[:] = level
+        tbl = self.ttbl[level][tid] if self.collect else None
+        go, nb, tbl = _level_step(self.rd, st, w, None, level, addr, None, tbl, self.fetch, self.hpd)
+        tables = np.arange(n) if go is None else go
         nxt = np.full(n, _STOP, dtype=np.intp)
         nbase = np.zeros(n, dtype=_U64)
         nbase[tables] = nb
-        if fstate is not None and self.collect:
-            tbl |= fstate
-        if self.collect and len(tables):
-            tbl[tables] |= _table_state(st, rt, level, tbl[tables], self.hpd)
+        if tbl is not None:
+            w.tbl[tables] = tbl
         if len(tables):
             nxt[tables] = _EXIT
             if level + 1 in self.bits:
                 b1 = self.bits[level + 1]
                 k = min(len(tables), max(0, self.budget - self.used) >> b1)
                 if k:
-                    ids = self._add_tables(level + 1, nb[:k], tbl[tables[:k]])
+                    ids = self._add_tables(level + 1, nb[:k], w.tbl[tables[:k]] if tbl is not None
+                                           else np.zeros(k, dtype=_U64))
                     nxt[tables[:k]] = ids << b1
             else:
                 nxt[tables] = 0
         cols = self.cols[level]
-        for name, arr in (("code", code), ("level", lvl), ("stage", stage), ("s1ptw", s1ptw), ("fipa", fipa),
-                          ("nii", nii), ("pkind", pkind), ("raw", raw), ("nbase", nbase), ("tbl", tbl), ("nxt", nxt)):
-            cols[name][ent] = arr
+        cols["nxt"][ent] = nxt
+        cols["nbase"][ent] = nbase
+        for name in _Walk._WALK_FIELDS:
+            arr = getattr(w, name)
+            if name != "out" and arr is not None:
+                cols[name][ent] = arr
 
     def stops(self, level: int, ent: np.ndarray, ia: np.ndarray, w: _Walk) -> _Walk:
         """The outcome of lanes (input addresses ``ia``) whose walk ends at the entries ``ent``:
@@ -666,128 +623,154 @@ def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
                 hpd: bool) -> None:
     """ASL ``S1Walk`` / ``S2Walk`` lane by lane from ``level0``: the lanes ``cur`` (positions
     ``pos`` in ``w``; ``None``: all of ``w``, in order), their tables at ``table`` and their
-    hierarchical bits so far ``tbl``; level by level, one gather per level; the descriptor
-    read (an External abort when it cannot be read), its type
-    (:func:`pgwalk.rules.decode_descriptor_type`) and :data:`pgwalk.rules.TABLE_CHECKS` after
-    a table descriptor, in that order.  Lanes that stop leave the arrays (``pos`` follows).
+    walk states so far ``tbl``; level by level (:func:`_level_step`), one gather per level.
+    The lanes that stop leave the arrays once per level (``pos`` follows).
     """
-    p = st.params
+    for level in range(level0, FINAL_LEVEL + 1):
+        addr = R.descriptor_address(table, st.index(cur, level))
+        go, table, tbl = _level_step(rd, st, w, pos, level, addr, cur, tbl, fetch, hpd)
+        if go is None:
+            continue
+        if not len(go):
+            break
+        pos, cur = (go if pos is None else pos[go]), cur[go]
 
-    def at(sel: np.ndarray) -> np.ndarray:
+
+def _level_step(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | None, level: int,
+                addr: np.ndarray, ia: np.ndarray | None, tbl: np.ndarray | None, fetch: Fetch | None,
+                hpd: bool) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """One level of ASL ``S1Walk`` / ``S2Walk`` for walks whose descriptors at ``level`` are at
+    ``addr`` (positions ``pos`` in ``w``, ``None``: all of ``w``, in order; their walk states so
+    far ``tbl``), in the walk's order: the fetch through stage 2 (S1PTW faults, the walk-state
+    bits it adds), the read (an External abort when it cannot be read), the type
+    (:func:`pgwalk.rules.decode_descriptor_type`), and after a table descriptor
+    :data:`pgwalk.rules.TABLE_CHECKS` and its walk-state bits (:func:`_table_state`).  The one
+    statement of a level's step, for lanes (:func:`_walk_lanes`) and for the descriptors of the
+    upper levels (:meth:`_Tree.open`).  Faults and leaves are recorded in ``w``: a leaf's
+    descriptor, level, walk state and, given the input addresses ``ia``, output address.
+
+    :returns: ``(go, next_table, tbl)`` of the walks that go on (read a table descriptor that
+        passed the checks): their indexes (``None``: all; empty: none), next-level table bases
+        and walk states
+    """
+    lv = st.levels[level]
+
+    def at(sel: np.ndarray | None) -> np.ndarray | slice:
+        if sel is None:
+            return slice(None) if pos is None else pos
         return sel if pos is None else pos[sel]
 
-    def fault(sel: np.ndarray, code: int, level: int, nii: bool = False) -> None:
+    def fault(sel: np.ndarray, code: int | np.ndarray, flevel: int | np.ndarray, nii: bool = False) -> None:
         q = at(sel)
         w.code[q] = code
-        w.level[q] = level
+        w.level[q] = flevel
         if nii:
             w.nii[q] = True
         if tbl is not None:
             w.tbl[q] = tbl[sel]                     # the walk's state so far (FEAT_HAFT updates)
 
-    def leaves(sel: np.ndarray | None, raw: np.ndarray, lv: _Level) -> None:
-        """Record the lanes ``sel`` (``None``: all) that read a block or page descriptor."""
-        ia_ = cur if sel is None else cur[sel]
-        out = R.stage_oa(st.leaf_base(raw, lv), ia_, lv.leafsize)
-        if sel is None and pos is None:
-            w.level[:] = lv.level
+    def leaves(sel: np.ndarray | None, raw: np.ndarray) -> None:
+        """Record the walks ``sel`` (``None``: all) that read a block or page descriptor ``raw``."""
+        out = None
+        if ia is not None:
+            out = R.stage_oa(st.leaf_base(raw, lv), ia if sel is None else ia[sel], lv.leafsize)
+        if sel is None and pos is None:             # all of w, in order: its arrays whole
+            w.level[:] = level
             w.raw = raw
-            w.out = out
+            if out is not None:
+                w.out = out
             if tbl is not None:
                 w.tbl = tbl
             return
-        q = pos if sel is None else at(sel)
-        w.level[q] = lv.level
+        q = at(sel)
+        w.level[q] = level
         w.raw[q] = raw
-        w.out[q] = out
+        if out is not None:
+            w.out[q] = out
         if tbl is not None:
             w.tbl[q] = tbl if sel is None else tbl[sel]
 
-    for level in range(level0, FINAL_LEVEL + 1):
-        if not len(cur):
-            break
-        lv = st.levels[level]
-        addr = R.descriptor_address(table, st.index(cur, level))
-        if fetch is not None:
-            dpa, fcode, flevel, fnii, fkind, fstate = fetch(addr, level, tbl)
-            if fstate is not None and tbl is not None:
-                tbl = tbl | fstate
-            bad = fcode != 0
-            if bad.any():
-                sel = np.nonzero(bad)[0]
-                q = at(sel)
-                w.code[q] = fcode[sel]
-                w.level[q] = flevel[sel]
-                w.stage[q] = 2
-                w.s1ptw[q] = True
-                w.fipa[q] = addr[sel]
-                w.nii[q] = fnii[sel]
-                w.pkind[q] = fkind[sel]
-                if tbl is not None:
-                    w.tbl[q] = tbl[sel]
-                keep = np.nonzero(~bad)[0]
-                pos = at(keep)
-                cur, dpa = cur[keep], dpa[keep]
-                if tbl is not None:
-                    tbl = tbl[keep]
-                if not len(cur):
-                    break
-        else:
-            dpa = addr
-        raw, present = rd.read(dpa, st.ee)
-        if level == FINAL_LEVEL and pos is None and present is None and lv.leaf_vt < 4:
-            # all end here, in order: the leaves whole, then the few lanes that did not read one
-            bad = np.flatnonzero((raw & _VT_MASK) != lv.leaf_vt)
-            if 4 * len(bad) < len(raw):
-                leaves(None, raw, lv)
-                if len(bad):
-                    w.raw[bad] = 0
-                    w.out[bad] = 0
-                    t = st.types(raw[bad], level)
-                    fault(bad[_DT_FAULTS[t]], _TRANSLATION, level)
-                break
-        # the bits[1:0] every lane has (AND) and some lane has (OR): equal when uniform
-        vt = int(np.bitwise_and.reduce(raw) & _VT_MASK) if present is None else -1
-        if vt >= 0 and vt != int(_VT_MASK) and vt != int(np.bitwise_or.reduce(raw) & _VT_MASK):
-            vt = -1
-        kind = st.type_of(vt, level) if vt >= 0 else None
-        if kind is DescType.TABLE:
-            pass                                        # every lane read a table descriptor
-        elif kind is not None and kind.is_leaf:
-            leaves(None, raw, lv)                       # every lane read a block or page descriptor
-            break
-        else:
-            t = st.types(raw, level)
-            if present is not None:
-                t[~present] = _DT_MISSING
-                fault(np.nonzero(~present)[0], _SEA, level, True)
-            going = t == DescType.TABLE
-            stop = np.nonzero(~going)[0]                # lanes that end here: a leaf or a fault
-            ts = t[stop]
-            bad = _DT_FAULTS[ts]
-            if bad.any():
-                fault(stop[bad], _TRANSLATION, level)
-            leaf = stop[_DT_LEAF[ts]]
-            if len(leaf):
-                leaves(leaf, raw[leaf], lv)
-            if len(stop) == len(t):
-                break
-            keep = np.nonzero(going)[0]
-            pos, cur, raw = at(keep), cur[keep], raw[keep]
-            if tbl is not None:
-                tbl = tbl[keep]
-        nxt = st.next_table(raw)
-        for chk in R.TABLE_CHECKS:
-            hit = chk.test(p, raw, nxt)
-            if hit.any():
-                fault(np.nonzero(hit)[0], _CODE[chk.fault], level if chk.level is None else chk.level)
-                keep = np.nonzero(~hit)[0]
-                pos, cur, raw, nxt = at(keep), cur[keep], raw[keep], nxt[keep]
-                if tbl is not None:
-                    tbl = tbl[keep]
-        if tbl is not None:
-            tbl |= _table_state(st, raw, level, tbl, hpd)
-        table = nxt
+    none = np.zeros(0, dtype=np.intp)
+    live: np.ndarray | None = None                  # the walks read (None: all)
+    dpa = addr
+    if fetch is not None:
+        dpa, fcode, flevel, fnii, fkind, fstate = fetch(addr, level, tbl)
+        if fstate is not None and tbl is not None:
+            tbl = tbl | fstate
+        bad = np.flatnonzero(fcode != 0)
+        if len(bad):
+            fault(bad, fcode[bad], flevel[bad], False)
+            q = at(bad)
+            w.stage[q] = 2
+            w.s1ptw[q] = True
+            w.fipa[q] = addr[bad]
+            w.nii[q] = fnii[bad]
+            w.pkind[q] = fkind[bad]
+            live = np.flatnonzero(fcode == 0)
+            if not len(live):
+                return none, addr[:0], None
+            dpa = dpa[live]
+
+    def walks(j: np.ndarray | None) -> np.ndarray | None:
+        """The walks of the descriptors read at ``j`` (``None``: all read)."""
+        if j is None:
+            return live
+        return j if live is None else live[j]
+
+    raw, present = rd.read(dpa, st.ee)
+    if level == FINAL_LEVEL and pos is None and live is None and present is None and lv.leaf_vt < 4:
+        # all end here, in order: the leaves whole, then the few walks that did not read one
+        bad = np.flatnonzero((raw & _VT_MASK) != lv.leaf_vt)
+        if 4 * len(bad) < len(raw):
+            leaves(None, raw)
+            if len(bad):
+                w.raw[bad] = 0
+                w.out[bad] = 0
+                fault(bad[_DT_FAULTS[st.types(raw[bad], level)]], _TRANSLATION, level)
+            return none, addr[:0], None
+    # the bits[1:0] every descriptor has (AND) and some has (OR): equal when uniform
+    vt = int(np.bitwise_and.reduce(raw) & _VT_MASK) if present is None else -1
+    if vt >= 0 and vt != int(_VT_MASK) and vt != int(np.bitwise_or.reduce(raw) & _VT_MASK):
+        vt = -1
+    kind = st.type_of(vt, level) if vt >= 0 else None
+    tables: np.ndarray | None = None                # the descriptors read that are tables (None: all)
+    if kind is None or kind is not DescType.TABLE:
+        if kind is not None and kind.is_leaf:       # every walk read a block or page descriptor
+            leaves(walks(None), raw)
+            return none, addr[:0], None
+        t = st.types(raw, level)
+        if present is not None:
+            t[~present] = _DT_MISSING
+            fault(walks(np.flatnonzero(~present)), _SEA, level, True)
+        bad = np.flatnonzero(_DT_FAULTS[t])
+        if len(bad):
+            fault(walks(bad), _TRANSLATION, level)
+        leaf = np.flatnonzero(_DT_LEAF[t])
+        if len(leaf):
+            leaves(walks(leaf), raw[leaf])
+        tables = np.flatnonzero(t == DescType.TABLE)
+        if not len(tables):
+            return none, addr[:0], None
+        raw = raw[tables]
+    nxt = st.next_table(raw)
+    ok: np.ndarray | None = None                    # the tables no check stopped (None: all)
+    for chk in R.TABLE_CHECKS:
+        hit = chk.test(st.params, raw, nxt)
+        if ok is not None:
+            hit &= ok
+        if hit.any():
+            j = np.flatnonzero(hit)
+            fault(walks(j if tables is None else tables[j]), _CODE[chk.fault], level if chk.level is None else chk.level)
+            ok = ~hit if ok is None else ok & ~hit
+    if ok is not None:
+        j = np.flatnonzero(ok)
+        tables, raw, nxt = (j if tables is None else tables[j]), raw[j], nxt[j]
+    go = walks(tables)
+    if tbl is not None:
+        if go is not None:
+            tbl = tbl[go]
+        tbl = tbl | _table_state(st, raw, level, tbl, hpd)
+    return go, nxt, tbl
 
 
 def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[np.ndarray], np.ndarray],
