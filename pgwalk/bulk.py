@@ -133,19 +133,24 @@ def _ones(bits: int) -> int:
 # (rules.table_af_update); _ST_NA: FEAT_THE, the stage 1 walk is no longer Assured
 # (rules.s1_assured_step); _ST_NMRO + level + 2: the stage 2 leaf of the stage 1 fetch at that level
 # is not MostlyReadOnly; _ST_PTW + 5 * (level + 2) + (s2 level + 2): the stage 2 walk of the stage 1
-# fetch at that level sets AF in that stage 2 table descriptor (FEAT_HAFT).
+# fetch at that level sets AF in that stage 2 table descriptor (FEAT_HAFT); the 3 bits at
+# _ST_LEAF + 3 * (level + 2): the stage 2 leaf of the stage 1 fetch at that level gets AF set (HA,
+# rules.leaf_af_update), as its level + 3 (0: no update).
 _TB_MASK = _ones(R.TABLE_ATTR_BITS)
-_ST_AF, _ST_NA, _ST_NMRO, _ST_PTW = 8, 15, 16, 24
+_ST_AF, _ST_NA, _ST_NMRO, _ST_PTW, _ST_LEAF = 4, 9, 10, 16, 46
 _LEVELS = FINAL_LEVEL + _LEVEL_BIAS + 1          # levels -2..3
 _TABLE_LEVELS = _LEVELS - 1                      # a table is never at the final level
+_LEAF_BITS = 3                                   # a leaf level + 3 (1..6), 0: none
 assert R.TABLE_ATTR_BITS <= _ST_AF and _ST_AF + _TABLE_LEVELS <= _ST_NA and _ST_NMRO + _LEVELS <= _ST_PTW
-assert _ST_PTW + _LEVELS * _TABLE_LEVELS <= 64
+assert _ST_PTW + _LEVELS * _TABLE_LEVELS <= _ST_LEAF and _ST_LEAF + _LEVELS * _LEAF_BITS <= 64
 
 
 # BulkTranslation.table_af: bit level + 2, a stage 1 table; _AF_S2 + level + 2, a stage 2 table of the
 # translation's own stage 2 walk; _AF_PTW + 5 * (level + 2) + (s2 level + 2), a stage 2 table of the
-# stage 2 walk of the stage 1 fetch at that level
-_AF_S2, _AF_PTW = 8, 16
+# stage 2 walk of the stage 1 fetch at that level; the 3 bits at _AF_LEAF + 3 * (level + 2), the stage 2
+# leaf of the stage 1 fetch at that level (HA), as its level + 3 (0: none)
+_AF_S2, _AF_PTW, _AF_LEAF = 8, 16, 46
+assert _AF_PTW + _LEVELS * _TABLE_LEVELS <= _AF_LEAF and _AF_LEAF + _LEVELS * _LEAF_BITS <= 64
 
 
 def _own_table_af(tbl: np.ndarray) -> np.ndarray:
@@ -155,7 +160,8 @@ def _own_table_af(tbl: np.ndarray) -> np.ndarray:
 
 def _table_af(tbl: np.ndarray) -> np.ndarray:
     """:attr:`BulkTranslation.table_af` bits of a stage 1 walk's state (its own and its fetches' updates)."""
-    return _own_table_af(tbl) | (((tbl >> _U64(_ST_PTW)) & _U64(_ones(_LEVELS * _TABLE_LEVELS))) << _U64(_AF_PTW))
+    return _own_table_af(tbl) | (((tbl >> _U64(_ST_PTW)) & _U64(_ones(_LEVELS * _TABLE_LEVELS))) << _U64(_AF_PTW)) \
+        | (((tbl >> _U64(_ST_LEAF)) & _U64(_ones(_LEVELS * _LEAF_BITS))) << _U64(_AF_LEAF))
 
 
 def _table_state(st: "_Stage", raw: np.ndarray, level: int, tbl: np.ndarray, hpd: bool) -> np.ndarray:
@@ -837,12 +843,15 @@ class BulkTranslation:
       ``s1_table_bits`` (uint8): the OR of descriptor bits [62:59] (APTable, UXNTable,
       PXNTable) over the table descriptors walked, shifted down to bit 0 (0 with HPD);
     * ``s2_desc`` / ``s2_level`` / ``s2_shift``: likewise for stage 2 (zeros without stage 2);
-    * ``table_af`` (uint64): FEAT_HAFT, the table descriptors whose Access flag the walks set
-      (:func:`pgwalk.rules.table_af_update`, ASL ``AArch64.S1Walk`` / ``S2Walk``), faulting walks
-      included: bit ``level + 2`` a stage 1 table, bit ``8 + level + 2`` a stage 2 table of the
+    * ``table_af`` (uint64): the descriptors whose Access flag the walks set, faulting walks
+      included: FEAT_HAFT's tables (:func:`pgwalk.rules.table_af_update`, ASL ``AArch64.S1Walk`` /
+      ``S2Walk``), bit ``level + 2`` a stage 1 table, bit ``8 + level + 2`` a stage 2 table of the
       translation's own stage 2 walk, bit ``16 + 5 * (s1_level + 2) + level + 2`` a stage 2 table
-      of the stage 1 fetch at ``s1_level`` (zeros without HAFT); :meth:`table_af_updates` lists them.
-      The Access flag updates of the leaves (HA) follow from ``s1_desc`` / ``s2_desc``.
+      of the stage 1 fetch at ``s1_level``; and (HA, :func:`pgwalk.rules.leaf_af_update`) the stage 2
+      leaf of the stage 1 fetch at ``s1_level``, its level + 3 in the 3 bits at
+      ``46 + 3 * (s1_level + 2)`` (zeros without HAFT or stage 2 HA); :meth:`walk_af_updates` lists
+      them.  The Access flag updates of the translation's leaves (HA) follow from ``s1_desc`` /
+      ``s2_desc``.
     """
 
     setup: TranslationSetup
@@ -964,10 +973,11 @@ class BulkTranslation:
         bit ``level + 2`` per lane."""
         return (self.table_af >> _U64(_AF_S2)) & _U64(_ones(_TABLE_LEVELS))
 
-    def table_af_updates(self, i: int) -> tuple[AFUpdate, ...]:
-        """Lane ``i``'s FEAT_HAFT table descriptor updates (:attr:`table_af`) as the scalar walk
-        orders them in ``Translation.s1ptw_af_updates``: per stage 1 level, the stage 2 tables of
-        its fetch, then its own table; then the stage 2 tables of the translation's stage 2 walk."""
+    def walk_af_updates(self, i: int) -> tuple[AFUpdate, ...]:
+        """Lane ``i``'s Access flag updates made by its walks (:attr:`table_af`), as the scalar
+        walk orders them in ``Translation.s1ptw_af_updates``: per stage 1 level, the stage 2
+        tables of its fetch (FEAT_HAFT), the stage 2 leaf of its fetch (HA), then its own table
+        (FEAT_HAFT); then the stage 2 tables of the translation's stage 2 walk (FEAT_HAFT)."""
         bits = int(self.table_af[i])
         if not bits:
             return ()
@@ -976,18 +986,25 @@ class BulkTranslation:
             group = bits >> (_AF_PTW + _TABLE_LEVELS * (level + _LEVEL_BIAS))
             out.extend(AFUpdate(2, m, level, True) for m in range(_MIN_LEVEL, FINAL_LEVEL)
                        if group >> (m + _LEVEL_BIAS) & 1)
+            leaf = bits >> (_AF_LEAF + _LEAF_BITS * (level + _LEVEL_BIAS)) & _ones(_LEAF_BITS)
+            if leaf:
+                out.append(AFUpdate(2, leaf - _LEVEL_BIAS - 1, level))
             if level < FINAL_LEVEL and bits >> (level + _LEVEL_BIAS) & 1:
                 out.append(AFUpdate(1, level, table=True))
         out.extend(AFUpdate(2, m, None, True) for m in range(_MIN_LEVEL, FINAL_LEVEL)
                    if bits >> (_AF_S2 + m + _LEVEL_BIAS) & 1)
         return tuple(out)
 
+    def table_af_updates(self, i: int) -> tuple[AFUpdate, ...]:
+        """Lane ``i``'s FEAT_HAFT table descriptor updates, in the scalar walk's order
+        (:meth:`walk_af_updates` without the stage 2 leaves of the fetches)."""
+        return tuple(u for u in self.walk_af_updates(i) if u.table)
+
     def translation(self, i: int) -> Translation:
         """Lane ``i`` as the :class:`~pgwalk.walk.Translation` the scalar walker returns
         (``steps`` empty, the fault's ``reason`` empty).  Its ``af_updates`` are the scalar
-        walk's: the FEAT_HAFT table updates (:meth:`table_af_updates`) and the leaves' (HA), but
-        not the HA updates of the stage 2 leaves of the stage 1 table fetches (only the scalar
-        walk reports those)."""
+        walk's: the walks' own updates (:meth:`walk_af_updates`: FEAT_HAFT tables, the HA updates of
+        the stage 2 leaves of the stage 1 table fetches) and the leaves' (HA)."""
         setup = self.setup
         va = int(self.va[i])
         fault = self.fault(i)
@@ -1014,7 +1031,7 @@ class BulkTranslation:
             va=va, stages=self.stages, regime=setup.regime,
             ipa=int(self.ipa[i]) if self.has_ipa[i] else None, pa=int(self.pa[i]) if self.has_pa[i] else None,
             fault=fault, steps=(), s1=s1, s2=s2, attrs=attrs, s1_disabled=disabled, access=self.access,
-            el=self.el, pan=self.pan, notes=notes, s1ptw_af_updates=self.table_af_updates(i))
+            el=self.el, pan=self.pan, notes=notes, s1ptw_af_updates=self.walk_af_updates(i))
 
     def to_dict(self, i: int) -> dict[str, Any]:
         """Lane ``i`` as a bulk JSON line (module docstring): the scalar ``--json`` object
@@ -1160,6 +1177,8 @@ class _Engine:
         self.assured = any(self.track)
         self.s2_allowed_assured = self.s2_mro = None
         self.s2_haft = False
+        #: HA at stage 2 with stage 1 fetches through it: the fetches' stage 2 leaves get AF set
+        self.s2_leaf_af = False
         #: the stage 2 permission tables of a stage 1 table fetch per top-level VA range (None: a lower
         #: level), not Assured so far and (FEAT_THE) Assured so far
         self.s2_fetch_kinds: dict[int | None, tuple[np.ndarray, np.ndarray | None]] = {}
@@ -1167,6 +1186,7 @@ class _Engine:
             hd, xnx = setup.s2.hd, setup.features.xnx
             self.s2_po, self.s2_ao = bool(perm2.s2poe), bool(perm2.assuredonly)
             self.s2_haft = bool(setup.s2.haft)
+            self.s2_leaf_af = self.through_s2 and bool(setup.s2.ha)
             for top in {None} | ({p.varange for p in setup.ranges} if self.tl else set()):
                 self.s2_fetch_kinds[top] = (
                     R.s2_permission_fault_table(hd, xnx, None, False, perm2, False, top),
@@ -1188,7 +1208,7 @@ class _Engine:
         (HPD = 0), table AF updates (FEAT_HAFT, its own or its fetches' stage 2 walks'), or the
         Assured property (FEAT_THE)."""
         p = self.setup.ranges[r]
-        return not p.hpd or p.haft or self.track[r] or (self.through_s2 and self.s2_haft)
+        return not p.hpd or p.haft or self.track[r] or (self.through_s2 and self.s2_haft) or self.s2_leaf_af
 
     # -- stage 2 -------------------------------------------------------------
 
@@ -1247,6 +1267,11 @@ class _Engine:
         state = None
         if self.s2_haft and w.tbl is not None:
             state = _own_table_af(w.tbl) << _U64(_ST_PTW + _TABLE_LEVELS * (level + _LEVEL_BIAS))
+        if self.s2_leaf_af:                 # ASL AArch64.S2Translate: the fetch's leaf gets AF set (HA)
+            upd = (w.code == 0) & R.leaf_af_update(w.raw, self.setup.s2.ha)
+            code = (w.level.astype(np.int64) + (_LEVEL_BIAS + 1)).astype(_U64) * upd
+            bits = code << _U64(_ST_LEAF + _LEAF_BITS * (level + _LEVEL_BIAS))
+            state = bits if state is None else state | bits
         if self.s2_mro is not None:
             nmro = ~self.s2_mro[R.s2_permission_code(w.raw, self.s2_po, self.s2_ao)]
             bits = nmro.astype(_U64) << _U64(_ST_NMRO + level + _LEVEL_BIAS)
@@ -1300,7 +1325,7 @@ class _Engine:
         out.s1_shift[where] = st.leafsize(w.level)
         if collect:
             out.s1_table_bits[where] = w.tbl & _U64(_TB_MASK)
-            if p.haft or self.s2_haft:
+            if p.haft or self.s2_haft or self.s2_leaf_af:
                 out.table_af[where] = _table_af(w.tbl)
         if out.s1assured is not None and st.assured:   # ASL AArch64.S1InitialTTWState, S1NextWalkStateLeaf
             out.s1assured[where] = _assured_step(w.tbl, w.level, w.raw, p.pnch)
@@ -1426,7 +1451,8 @@ def _empty_result(setup: TranslationSetup, va: np.ndarray, stages: str, access: 
         "s1_desc": (_U64, True), "s1_level": (np.int8, True), "s1_shift": (np.uint8, True),
         "s1_table_bits": (np.uint8, True), "s2_desc": (_U64, has_s2), "s2_level": (np.int8, has_s2),
         "s2_shift": (np.uint8, has_s2),
-        "table_af": (_U64, any(p.haft for p in setup.ranges) or (has_s2 and setup.s2.haft))}
+        "table_af": (_U64, any(p.haft for p in setup.ranges) or (has_s2 and setup.s2.haft)
+                     or (has_s2 and setup.s2.ha and stages != "2" and R.s1_walk_through_s2(setup.regime, True)))}
     # an array no lane writes is a read-only zero; the others of one item size are the rows of
     # one zeroed block: two large allocations, whose pages the kernel can map in large pages,
     # not a dozen arrays each faulted in page by page as the chunks first write them
