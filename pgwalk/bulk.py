@@ -133,19 +133,24 @@ def _ones(bits: int) -> int:
 # (rules.table_af_update); _ST_NA: FEAT_THE, the stage 1 walk is no longer Assured
 # (rules.s1_assured_step); _ST_NMRO + level + 2: the stage 2 leaf of the stage 1 fetch at that level
 # is not MostlyReadOnly; _ST_PTW + 5 * (level + 2) + (s2 level + 2): the stage 2 walk of the stage 1
-# fetch at that level sets AF in that stage 2 table descriptor (FEAT_HAFT).
+# fetch at that level sets AF in that stage 2 table descriptor (FEAT_HAFT); the 3 bits at
+# _ST_LEAF + 3 * (level + 2): the stage 2 leaf of the stage 1 fetch at that level gets AF set (HA,
+# rules.leaf_af_update), as its level + 3 (0: no update).
 _TB_MASK = _ones(R.TABLE_ATTR_BITS)
-_ST_AF, _ST_NA, _ST_NMRO, _ST_PTW = 8, 15, 16, 24
+_ST_AF, _ST_NA, _ST_NMRO, _ST_PTW, _ST_LEAF = 4, 9, 10, 16, 46
 _LEVELS = FINAL_LEVEL + _LEVEL_BIAS + 1          # levels -2..3
 _TABLE_LEVELS = _LEVELS - 1                      # a table is never at the final level
+_LEAF_BITS = 3                                   # a leaf level + 3 (1..6), 0: none
 assert R.TABLE_ATTR_BITS <= _ST_AF and _ST_AF + _TABLE_LEVELS <= _ST_NA and _ST_NMRO + _LEVELS <= _ST_PTW
-assert _ST_PTW + _LEVELS * _TABLE_LEVELS <= 64
+assert _ST_PTW + _LEVELS * _TABLE_LEVELS <= _ST_LEAF and _ST_LEAF + _LEVELS * _LEAF_BITS <= 64
 
 
 # BulkTranslation.table_af: bit level + 2, a stage 1 table; _AF_S2 + level + 2, a stage 2 table of the
 # translation's own stage 2 walk; _AF_PTW + 5 * (level + 2) + (s2 level + 2), a stage 2 table of the
-# stage 2 walk of the stage 1 fetch at that level
-_AF_S2, _AF_PTW = 8, 16
+# stage 2 walk of the stage 1 fetch at that level; the 3 bits at _AF_LEAF + 3 * (level + 2), the stage 2
+# leaf of the stage 1 fetch at that level (HA), as its level + 3 (0: none)
+_AF_S2, _AF_PTW, _AF_LEAF = 8, 16, 46
+assert _AF_PTW + _LEVELS * _TABLE_LEVELS <= _AF_LEAF and _AF_LEAF + _LEVELS * _LEAF_BITS <= 64
 
 
 def _own_table_af(tbl: np.ndarray) -> np.ndarray:
@@ -155,7 +160,8 @@ def _own_table_af(tbl: np.ndarray) -> np.ndarray:
 
 def _table_af(tbl: np.ndarray) -> np.ndarray:
     """:attr:`BulkTranslation.table_af` bits of a stage 1 walk's state (its own and its fetches' updates)."""
-    return _own_table_af(tbl) | (((tbl >> _U64(_ST_PTW)) & _U64(_ones(_LEVELS * _TABLE_LEVELS))) << _U64(_AF_PTW))
+    return _own_table_af(tbl) | (((tbl >> _U64(_ST_PTW)) & _U64(_ones(_LEVELS * _TABLE_LEVELS))) << _U64(_AF_PTW)) \
+        | (((tbl >> _U64(_ST_LEAF)) & _U64(_ones(_LEVELS * _LEAF_BITS))) << _U64(_AF_LEAF))
 
 
 def _table_state(st: "_Stage", raw: np.ndarray, level: int, tbl: np.ndarray, hpd: bool) -> np.ndarray:
@@ -302,12 +308,10 @@ class _Level(NamedTuple):
     # per-level walk constants (from the rule functions):
     lsb: np.uint64            # lowest IA bit this level resolves
     idx_mask: np.uint64       # index width mask
-    classes: np.ndarray       # (raw & _VT_MASK) -> _CLS_*
+    leaf_vt: np.uint64        # bits[1:0] of the one leaf type here (rules.descriptor_types; 4: none or several)
     off_mask: np.uint64       # IA bits below the leaf size
 
 
-# descriptor classes per level (from rules.descriptor_types)
-_CLS_BAD, _CLS_LEAF, _CLS_TABLE, _CLS_MISSING = 0, 1, 2, 3
 _VT_MASK = _U64(D.VALID.mask | D.TYPE.mask)
 
 
@@ -327,8 +331,6 @@ class _Stage:
     ee: bool
     pa_max: int
     levels: dict[int, _Level]
-    shifts: np.ndarray        # rules.level_shift of every level, from _MIN_LEVEL (uint8)
-    shifts256: np.ndarray     # the same, indexed by a level's int8 bits as uint8
     #: FEAT_THE: a stage 1 walk that starts Assured (rules.s1_initial_assured) whose Assured property
     #: counts (VTCR_EL2.AssuredOnly): its walk state tracks it (_ST_NA, _ST_NMRO)
     assured: bool = False
@@ -339,16 +341,10 @@ class _Stage:
         levels = {}
         for level in range(start, FINAL_LEVEL + 1):
             lsb = R.level_shift(level, g)
-            classes = np.array([{DescType.TABLE: _CLS_TABLE, DescType.BLOCK: _CLS_LEAF, DescType.PAGE: _CLS_LEAF}
-                                .get(t, _CLS_BAD) for t in R.descriptor_types(level, p.ds, g, pa_max)],
-                               dtype=np.uint8)
+            leaf = [vt for vt, t in enumerate(R.descriptor_types(level, p.ds, g, pa_max)) if t.is_leaf]
             levels[level] = _Level(level, lsb, _U64(lsb), _U64(_ones(R.index_width(level, start, p.iasize, g))),
-                                   classes, _U64(_ones(lsb)))
-        shifts = np.array([R.level_shift(level, g) for level in range(_MIN_LEVEL, FINAL_LEVEL + 1)], dtype=np.uint8)
-        shifts256 = np.zeros(256, dtype=np.uint8)
-        shifts256[np.arange(_MIN_LEVEL, FINAL_LEVEL + 1).astype(np.int8).view(np.uint8)] = shifts
-        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, shifts,
-                   shifts256, assured)
+                                   _U64(leaf[0] if len(leaf) == 1 else 4), _U64(_ones(lsb)))
+        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, assured)
 
     def index(self, ia: np.ndarray, level: int) -> np.ndarray:
         """ASL ``S1TTEntryAddress`` / ``S2TTEntryAddress``: the entry ``ia`` selects at ``level``."""
@@ -372,8 +368,7 @@ class _Stage:
 
     def leafsize(self, level: np.ndarray) -> np.ndarray:
         """log2 of the leaf size for every lane's leaf level (:func:`pgwalk.rules.level_shift`)."""
-        # int8 levels seen as uint8 index a 256-entry copy of ``shifts`` (-2 -> 254, -1 -> 255)
-        return self.shifts256.take(level.view(np.uint8))
+        return R.level_shift(level, self.g)
 
 
 def _s2_stage(setup: TranslationSetup) -> _Stage | None:
@@ -498,83 +493,40 @@ class _Tree:
         return np.arange(first, n, dtype=np.intp)
 
     def open(self, level: int, ent: np.ndarray) -> None:
-        """Read and judge the entries ``ent`` (distinct, unread) of the tables at ``level``."""
+        """Read and judge the entries ``ent`` (distinct, unread) of the tables at ``level``
+        (:func:`_level_step`)."""
         st, bits = self.st, self.bits[level]
         n = len(ent)
         tid = ent >> bits
         addr = R.descriptor_address(self.tbase[level][tid], (ent & ((1 << bits) - 1)).astype(_U64))
-        code = np.zeros(n, dtype=np.uint8)
-        lvl = np.full(n, level, dtype=np.int8)
-        stage = np.full(n, st.stage, dtype=np.uint8)
-        s1ptw = np.zeros(n, dtype=bool)
-        fipa = np.zeros(n, dtype=_U64)
-        nii = np.zeros(n, dtype=bool)
-        pkind = np.zeros(n, dtype=np.uint8)
-        raw = np.zeros(n, dtype=_U64)
-        go = np.arange(n)
-        dpa = addr
-        fstate = None
-        tbl = self.ttbl[level][tid] if self.collect else np.zeros(n, dtype=_U64)
-        if self.fetch is not None:
-            dpa, fcode, flevel, fnii, fkind, fstate = self.fetch(addr, level, tbl if self.collect else None)
-            bad = np.flatnonzero(fcode != 0)
-            if len(bad):
-                code[bad] = fcode[bad]
-                lvl[bad] = flevel[bad]
-                stage[bad] = 2
-                s1ptw[bad] = True
-                fipa[bad] = addr[bad]
-                nii[bad] = fnii[bad]
-                pkind[bad] = fkind[bad]
-                go = np.flatnonzero(fcode == 0)
-                dpa = dpa[go]
-        tables = go[:0]
-        if len(go):
-            r, present = self.rd.read(dpa, st.ee)
-            t = st.types(r, level)
-            if present is not None:
-                t[~present] = _DT_MISSING
-                miss = go[~present]
-                code[miss] = _SEA
-                nii[miss] = True
-            code[go[_DT_FAULTS[t]]] = _TRANSLATION
-            keep = t != _DT_MISSING
-            keep &= ~_DT_FAULTS[t]
-            raw[go[keep]] = r[keep]
-            tables = go[t == DescType.TABLE]
-        rt = raw[tables]
-        nb = st.next_table(rt)
-        for chk in R.TABLE_CHECKS:
-            if not len(tables):
-                break
-            hit = chk.test(st.params, rt, nb)
-            if hit.any():
-                h = tables[hit]
-                code[h] = _CODE[chk.fault]
-                lvl[h] = level if chk.level is None else chk.level
-                ok = ~hit
-                tables, rt, nb = tables[ok], rt[ok], nb[ok]
+        w = _Walk(n, st.stage, self.collect, self.fetch is not None)
+        w.level[:] = level
+        tbl = self.ttbl[level][tid] if self.collect else None
+        go, nb, tbl = _level_step(self.rd, st, w, None, level, addr, None, tbl, self.fetch, self.hpd)
+        tables = np.arange(n) if go is None else go
         nxt = np.full(n, _STOP, dtype=np.intp)
         nbase = np.zeros(n, dtype=_U64)
         nbase[tables] = nb
-        if fstate is not None and self.collect:
-            tbl |= fstate
-        if self.collect and len(tables):
-            tbl[tables] |= _table_state(st, rt, level, tbl[tables], self.hpd)
+        if tbl is not None:
+            w.tbl[tables] = tbl
         if len(tables):
             nxt[tables] = _EXIT
             if level + 1 in self.bits:
                 b1 = self.bits[level + 1]
                 k = min(len(tables), max(0, self.budget - self.used) >> b1)
                 if k:
-                    ids = self._add_tables(level + 1, nb[:k], tbl[tables[:k]])
+                    ids = self._add_tables(level + 1, nb[:k], w.tbl[tables[:k]] if tbl is not None
+                                           else np.zeros(k, dtype=_U64))
                     nxt[tables[:k]] = ids << b1
             else:
                 nxt[tables] = 0
         cols = self.cols[level]
-        for name, arr in (("code", code), ("level", lvl), ("stage", stage), ("s1ptw", s1ptw), ("fipa", fipa),
-                          ("nii", nii), ("pkind", pkind), ("raw", raw), ("nbase", nbase), ("tbl", tbl), ("nxt", nxt)):
-            cols[name][ent] = arr
+        cols["nxt"][ent] = nxt
+        cols["nbase"][ent] = nbase
+        for name in _Walk._WALK_FIELDS:
+            arr = getattr(w, name)
+            if name != "out" and arr is not None:
+                cols[name][ent] = arr
 
     def stops(self, level: int, ent: np.ndarray, ia: np.ndarray, w: _Walk) -> _Walk:
         """The outcome of lanes (input addresses ``ia``) whose walk ends at the entries ``ent``:
@@ -593,14 +545,15 @@ class _Tree:
 
 
 def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool = False,
-          fetch: Fetch | None = None, tree: _Tree | None = None) -> _Walk:
+          fetch: Fetch | None = None, tree: _Tree | None = None, own: bool = False) -> _Walk:
     """ASL ``S1Walk`` / ``S2Walk`` for every lane of ``ia`` (the lanes already passed the setup
     checks), up to the leaf: through ``tree`` (:class:`_Tree`) above the final level, then
     lane by lane (:func:`_walk_lanes`).
 
     A lane whose walk ends above the final level has its outcome noted and, while most lanes
     go on, takes the place of a lane that goes on (so the arrays keep every lane, in order,
-    and need no compaction); the noted outcomes overwrite those lanes at the end.
+    and need no compaction); the noted outcomes overwrite those lanes at the end.  ``own``:
+    ``ia`` is the walk's to change (a stand-in's copy).
     """
     m = len(ia)
     w = _Walk(m, st.stage, collect, fetch is not None)
@@ -613,7 +566,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         return w
     noted: list[tuple[np.ndarray, _Walk]] = []
     pos: np.ndarray | None = None        # lane -> index in w (None: the identity)
-    cur, own = ia, False
+    cur = ia
     off: np.ndarray | None = None        # the lanes' tables at this level: offset of entry 0
     e = off
     done = False
@@ -625,7 +578,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
             continue
         unread = off == _UNREAD
         if unread.any():
-            tree.open(level, np.unique(e[unread]))
+            tree.open(level, _distinct(e[unread], len(tree.cols[level]["nxt"])))
             off = tree.cols[level]["nxt"].take(e)
         neg = np.flatnonzero(off < 0)
         if not len(neg):
@@ -663,131 +616,167 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     return w
 
 
+def _distinct(idx: np.ndarray, size: int) -> np.ndarray:
+    """The distinct values of ``idx`` (all in ``range(size)``), in order: ``np.unique`` by a
+    scatter into ``size`` flags, linear in ``len(idx) + size`` (no sort, no hash)."""
+    seen = np.zeros(size, dtype=bool)
+    seen[idx] = True
+    return np.flatnonzero(seen)
+
+
 def _walk_lanes(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | None, cur: np.ndarray,
                 level0: int, table: np.ndarray | np.uint64, tbl: np.ndarray | None, fetch: Fetch | None,
                 hpd: bool) -> None:
     """ASL ``S1Walk`` / ``S2Walk`` lane by lane from ``level0``: the lanes ``cur`` (positions
     ``pos`` in ``w``; ``None``: all of ``w``, in order), their tables at ``table`` and their
-    hierarchical bits so far ``tbl``; level by level, one gather per level; the descriptor
-    read (an External abort when it cannot be read), its type
-    (:func:`pgwalk.rules.decode_descriptor_type`) and :data:`pgwalk.rules.TABLE_CHECKS` after
-    a table descriptor, in that order.  Lanes that stop leave the arrays (``pos`` follows).
+    walk states so far ``tbl``; level by level (:func:`_level_step`), one gather per level.
+    The lanes that stop leave the arrays once per level (``pos`` follows).
     """
-    p = st.params
+    for level in range(level0, FINAL_LEVEL + 1):
+        addr = R.descriptor_address(table, st.index(cur, level))
+        go, table, tbl = _level_step(rd, st, w, pos, level, addr, cur, tbl, fetch, hpd)
+        if go is None:
+            continue
+        if not len(go):
+            break
+        pos, cur = (go if pos is None else pos[go]), cur[go]
 
-    def at(sel: np.ndarray) -> np.ndarray:
+
+def _level_step(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | None, level: int,
+                addr: np.ndarray, ia: np.ndarray | None, tbl: np.ndarray | None, fetch: Fetch | None,
+                hpd: bool) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """One level of ASL ``S1Walk`` / ``S2Walk`` for walks whose descriptors at ``level`` are at
+    ``addr`` (positions ``pos`` in ``w``, ``None``: all of ``w``, in order; their walk states so
+    far ``tbl``), in the walk's order: the fetch through stage 2 (S1PTW faults, the walk-state
+    bits it adds), the read (an External abort when it cannot be read), the type
+    (:func:`pgwalk.rules.decode_descriptor_type`), and after a table descriptor
+    :data:`pgwalk.rules.TABLE_CHECKS` and its walk-state bits (:func:`_table_state`).  The one
+    statement of a level's step, for lanes (:func:`_walk_lanes`) and for the descriptors of the
+    upper levels (:meth:`_Tree.open`).  Faults and leaves are recorded in ``w``: a leaf's
+    descriptor, level, walk state and, given the input addresses ``ia``, output address.
+
+    :returns: ``(go, next_table, tbl)`` of the walks that go on (read a table descriptor that
+        passed the checks): their indexes (``None``: all; empty: none), next-level table bases
+        and walk states
+    """
+    lv = st.levels[level]
+
+    def at(sel: np.ndarray | None) -> np.ndarray | slice:
+        if sel is None:
+            return slice(None) if pos is None else pos
         return sel if pos is None else pos[sel]
 
-    def fault(sel: np.ndarray, code: int, level: int, nii: bool = False) -> None:
+    def fault(sel: np.ndarray, code: int | np.ndarray, flevel: int | np.ndarray, nii: bool = False) -> None:
         q = at(sel)
         w.code[q] = code
-        w.level[q] = level
+        w.level[q] = flevel
         if nii:
             w.nii[q] = True
         if tbl is not None:
             w.tbl[q] = tbl[sel]                     # the walk's state so far (FEAT_HAFT updates)
 
-    def leaves(sel: np.ndarray | None, raw: np.ndarray, lv: _Level) -> None:
-        """Record the lanes ``sel`` (``None``: all) that read a block or page descriptor."""
-        ia_ = cur if sel is None else cur[sel]
-        out = R.stage_oa(st.leaf_base(raw, lv), ia_, lv.leafsize)
-        if sel is None and pos is None:
-            w.level[:] = lv.level
+    def leaves(sel: np.ndarray | None, raw: np.ndarray) -> None:
+        """Record the walks ``sel`` (``None``: all) that read a block or page descriptor ``raw``."""
+        out = None
+        if ia is not None:
+            out = R.stage_oa(st.leaf_base(raw, lv), ia if sel is None else ia[sel], lv.leafsize)
+        if sel is None and pos is None:             # all of w, in order: its arrays whole
+            w.level[:] = level
             w.raw = raw
-            w.out = out
+            if out is not None:
+                w.out = out
             if tbl is not None:
                 w.tbl = tbl
             return
-        q = pos if sel is None else at(sel)
-        w.level[q] = lv.level
+        q = at(sel)
+        w.level[q] = level
         w.raw[q] = raw
-        w.out[q] = out
+        if out is not None:
+            w.out[q] = out
         if tbl is not None:
             w.tbl[q] = tbl if sel is None else tbl[sel]
 
-    for level in range(level0, FINAL_LEVEL + 1):
-        if not len(cur):
-            break
-        lv = st.levels[level]
-        addr = R.descriptor_address(table, st.index(cur, level))
-        if fetch is not None:
-            dpa, fcode, flevel, fnii, fkind, fstate = fetch(addr, level, tbl)
-            if fstate is not None and tbl is not None:
-                tbl = tbl | fstate
-            bad = fcode != 0
-            if bad.any():
-                sel = np.nonzero(bad)[0]
-                q = at(sel)
-                w.code[q] = fcode[sel]
-                w.level[q] = flevel[sel]
-                w.stage[q] = 2
-                w.s1ptw[q] = True
-                w.fipa[q] = addr[sel]
-                w.nii[q] = fnii[sel]
-                w.pkind[q] = fkind[sel]
-                if tbl is not None:
-                    w.tbl[q] = tbl[sel]
-                keep = np.nonzero(~bad)[0]
-                pos = at(keep)
-                cur, dpa = cur[keep], dpa[keep]
-                if tbl is not None:
-                    tbl = tbl[keep]
-                if not len(cur):
-                    break
-        else:
-            dpa = addr
-        raw, present = rd.read(dpa, st.ee)
-        # the bits[1:0] every lane has (AND) and some lane has (OR): equal when uniform
-        vt = int(np.bitwise_and.reduce(raw) & _VT_MASK) if present is None else -1
-        if vt >= 0 and vt != int(_VT_MASK) and vt != int(np.bitwise_or.reduce(raw) & _VT_MASK):
-            vt = -1
-        kind = st.type_of(vt, level) if vt >= 0 else None
-        if kind is DescType.TABLE:
-            pass                                        # every lane read a table descriptor
-        elif kind is not None and kind.is_leaf:
-            leaves(None, raw, lv)                       # every lane read a block or page descriptor
-            break
-        else:
-            t = st.types(raw, level)
-            if present is not None:
-                t[~present] = _DT_MISSING
-                fault(np.nonzero(~present)[0], _SEA, level, True)
-            if level == FINAL_LEVEL and pos is None:    # all end here, in order: the leaves whole
-                bad = np.flatnonzero(~_DT_LEAF[t])
-                if 4 * len(bad) < len(t):
-                    leaves(None, raw, lv)
-                    w.raw[bad] = 0
-                    w.out[bad] = 0
-                    w.level[bad] = level
-                    fault(bad[_DT_FAULTS[t[bad]]], _TRANSLATION, level)
-                    break
-            going = t == DescType.TABLE
-            stop = np.nonzero(~going)[0]                # lanes that end here: a leaf or a fault
-            ts = t[stop]
-            bad = _DT_FAULTS[ts]
-            if bad.any():
-                fault(stop[bad], _TRANSLATION, level)
-            leaf = stop[_DT_LEAF[ts]]
-            if len(leaf):
-                leaves(leaf, raw[leaf], lv)
-            if len(stop) == len(t):
-                break
-            keep = np.nonzero(going)[0]
-            pos, cur, raw = at(keep), cur[keep], raw[keep]
-            if tbl is not None:
-                tbl = tbl[keep]
-        nxt = st.next_table(raw)
-        for chk in R.TABLE_CHECKS:
-            hit = chk.test(p, raw, nxt)
-            if hit.any():
-                fault(np.nonzero(hit)[0], _CODE[chk.fault], level if chk.level is None else chk.level)
-                keep = np.nonzero(~hit)[0]
-                pos, cur, raw, nxt = at(keep), cur[keep], raw[keep], nxt[keep]
-                if tbl is not None:
-                    tbl = tbl[keep]
-        if tbl is not None:
-            tbl |= _table_state(st, raw, level, tbl, hpd)
-        table = nxt
+    none = np.zeros(0, dtype=np.intp)
+    live: np.ndarray | None = None                  # the walks read (None: all)
+    dpa = addr
+    if fetch is not None:
+        dpa, fcode, flevel, fnii, fkind, fstate = fetch(addr, level, tbl)
+        if fstate is not None and tbl is not None:
+            tbl = tbl | fstate
+        bad = np.flatnonzero(fcode != 0)
+        if len(bad):
+            fault(bad, fcode[bad], flevel[bad], False)
+            q = at(bad)
+            w.stage[q] = 2
+            w.s1ptw[q] = True
+            w.fipa[q] = addr[bad]
+            w.nii[q] = fnii[bad]
+            w.pkind[q] = fkind[bad]
+            live = np.flatnonzero(fcode == 0)
+            if not len(live):
+                return none, addr[:0], None
+            dpa = dpa[live]
+
+    def walks(j: np.ndarray | None) -> np.ndarray | None:
+        """The walks of the descriptors read at ``j`` (``None``: all read)."""
+        if j is None:
+            return live
+        return j if live is None else live[j]
+
+    raw, present = rd.read(dpa, st.ee)
+    if level == FINAL_LEVEL and pos is None and live is None and present is None and lv.leaf_vt < 4:
+        # all end here, in order: the leaves whole, then the few walks that did not read one
+        bad = np.flatnonzero((raw & _VT_MASK) != lv.leaf_vt)
+        if 4 * len(bad) < len(raw):
+            leaves(None, raw)
+            if len(bad):
+                w.raw[bad] = 0
+                w.out[bad] = 0
+                fault(bad[_DT_FAULTS[st.types(raw[bad], level)]], _TRANSLATION, level)
+            return none, addr[:0], None
+    # the bits[1:0] every descriptor has (AND) and some has (OR): equal when uniform
+    vt = int(np.bitwise_and.reduce(raw) & _VT_MASK) if present is None else -1
+    if vt >= 0 and vt != int(_VT_MASK) and vt != int(np.bitwise_or.reduce(raw) & _VT_MASK):
+        vt = -1
+    kind = st.type_of(vt, level) if vt >= 0 else None
+    tables: np.ndarray | None = None                # the descriptors read that are tables (None: all)
+    if kind is None or kind is not DescType.TABLE:
+        if kind is not None and kind.is_leaf:       # every walk read a block or page descriptor
+            leaves(walks(None), raw)
+            return none, addr[:0], None
+        t = st.types(raw, level)
+        if present is not None:
+            t[~present] = _DT_MISSING
+            fault(walks(np.flatnonzero(~present)), _SEA, level, True)
+        bad = np.flatnonzero(_DT_FAULTS[t])
+        if len(bad):
+            fault(walks(bad), _TRANSLATION, level)
+        leaf = np.flatnonzero(_DT_LEAF[t])
+        if len(leaf):
+            leaves(walks(leaf), raw[leaf])
+        tables = np.flatnonzero(t == DescType.TABLE)
+        if not len(tables):
+            return none, addr[:0], None
+        raw = raw[tables]
+    nxt = st.next_table(raw)
+    ok: np.ndarray | None = None                    # the tables no check stopped (None: all)
+    for chk in R.TABLE_CHECKS:
+        hit = chk.test(st.params, raw, nxt)
+        if ok is not None:
+            hit &= ok
+        if hit.any():
+            j = np.flatnonzero(hit)
+            fault(walks(j if tables is None else tables[j]), _CODE[chk.fault], level if chk.level is None else chk.level)
+            ok = ~hit if ok is None else ok & ~hit
+    if ok is not None:
+        j = np.flatnonzero(ok)
+        tables, raw, nxt = (j if tables is None else tables[j]), raw[j], nxt[j]
+    go = walks(tables)
+    if tbl is not None:
+        if go is not None:
+            tbl = tbl[go]
+        tbl = tbl | _table_state(st, raw, level, tbl, hpd)
+    return go, nxt, tbl
 
 
 def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[np.ndarray], np.ndarray],
@@ -854,12 +843,15 @@ class BulkTranslation:
       ``s1_table_bits`` (uint8): the OR of descriptor bits [62:59] (APTable, UXNTable,
       PXNTable) over the table descriptors walked, shifted down to bit 0 (0 with HPD);
     * ``s2_desc`` / ``s2_level`` / ``s2_shift``: likewise for stage 2 (zeros without stage 2);
-    * ``table_af`` (uint64): FEAT_HAFT, the table descriptors whose Access flag the walks set
-      (:func:`pgwalk.rules.table_af_update`, ASL ``AArch64.S1Walk`` / ``S2Walk``), faulting walks
-      included: bit ``level + 2`` a stage 1 table, bit ``8 + level + 2`` a stage 2 table of the
+    * ``table_af`` (uint64): the descriptors whose Access flag the walks set, faulting walks
+      included: FEAT_HAFT's tables (:func:`pgwalk.rules.table_af_update`, ASL ``AArch64.S1Walk`` /
+      ``S2Walk``), bit ``level + 2`` a stage 1 table, bit ``8 + level + 2`` a stage 2 table of the
       translation's own stage 2 walk, bit ``16 + 5 * (s1_level + 2) + level + 2`` a stage 2 table
-      of the stage 1 fetch at ``s1_level`` (zeros without HAFT); :meth:`table_af_updates` lists them.
-      The Access flag updates of the leaves (HA) follow from ``s1_desc`` / ``s2_desc``.
+      of the stage 1 fetch at ``s1_level``; and (HA, :func:`pgwalk.rules.leaf_af_update`) the stage 2
+      leaf of the stage 1 fetch at ``s1_level``, its level + 3 in the 3 bits at
+      ``46 + 3 * (s1_level + 2)`` (zeros without HAFT or stage 2 HA); :meth:`walk_af_updates` lists
+      them.  The Access flag updates of the translation's leaves (HA) follow from ``s1_desc`` /
+      ``s2_desc``.
     """
 
     setup: TranslationSetup
@@ -981,10 +973,11 @@ class BulkTranslation:
         bit ``level + 2`` per lane."""
         return (self.table_af >> _U64(_AF_S2)) & _U64(_ones(_TABLE_LEVELS))
 
-    def table_af_updates(self, i: int) -> tuple[AFUpdate, ...]:
-        """Lane ``i``'s FEAT_HAFT table descriptor updates (:attr:`table_af`) as the scalar walk
-        orders them in ``Translation.s1ptw_af_updates``: per stage 1 level, the stage 2 tables of
-        its fetch, then its own table; then the stage 2 tables of the translation's stage 2 walk."""
+    def walk_af_updates(self, i: int) -> tuple[AFUpdate, ...]:
+        """Lane ``i``'s Access flag updates made by its walks (:attr:`table_af`), as the scalar
+        walk orders them in ``Translation.s1ptw_af_updates``: per stage 1 level, the stage 2
+        tables of its fetch (FEAT_HAFT), the stage 2 leaf of its fetch (HA), then its own table
+        (FEAT_HAFT); then the stage 2 tables of the translation's stage 2 walk (FEAT_HAFT)."""
         bits = int(self.table_af[i])
         if not bits:
             return ()
@@ -993,18 +986,25 @@ class BulkTranslation:
             group = bits >> (_AF_PTW + _TABLE_LEVELS * (level + _LEVEL_BIAS))
             out.extend(AFUpdate(2, m, level, True) for m in range(_MIN_LEVEL, FINAL_LEVEL)
                        if group >> (m + _LEVEL_BIAS) & 1)
+            leaf = bits >> (_AF_LEAF + _LEAF_BITS * (level + _LEVEL_BIAS)) & _ones(_LEAF_BITS)
+            if leaf:
+                out.append(AFUpdate(2, leaf - _LEVEL_BIAS - 1, level))
             if level < FINAL_LEVEL and bits >> (level + _LEVEL_BIAS) & 1:
                 out.append(AFUpdate(1, level, table=True))
         out.extend(AFUpdate(2, m, None, True) for m in range(_MIN_LEVEL, FINAL_LEVEL)
                    if bits >> (_AF_S2 + m + _LEVEL_BIAS) & 1)
         return tuple(out)
 
+    def table_af_updates(self, i: int) -> tuple[AFUpdate, ...]:
+        """Lane ``i``'s FEAT_HAFT table descriptor updates, in the scalar walk's order
+        (:meth:`walk_af_updates` without the stage 2 leaves of the fetches)."""
+        return tuple(u for u in self.walk_af_updates(i) if u.table)
+
     def translation(self, i: int) -> Translation:
         """Lane ``i`` as the :class:`~pgwalk.walk.Translation` the scalar walker returns
         (``steps`` empty, the fault's ``reason`` empty).  Its ``af_updates`` are the scalar
-        walk's: the FEAT_HAFT table updates (:meth:`table_af_updates`) and the leaves' (HA), but
-        not the HA updates of the stage 2 leaves of the stage 1 table fetches (only the scalar
-        walk reports those)."""
+        walk's: the walks' own updates (:meth:`walk_af_updates`: FEAT_HAFT tables, the HA updates of
+        the stage 2 leaves of the stage 1 table fetches) and the leaves' (HA)."""
         setup = self.setup
         va = int(self.va[i])
         fault = self.fault(i)
@@ -1031,7 +1031,7 @@ class BulkTranslation:
             va=va, stages=self.stages, regime=setup.regime,
             ipa=int(self.ipa[i]) if self.has_ipa[i] else None, pa=int(self.pa[i]) if self.has_pa[i] else None,
             fault=fault, steps=(), s1=s1, s2=s2, attrs=attrs, s1_disabled=disabled, access=self.access,
-            el=self.el, pan=self.pan, notes=notes, s1ptw_af_updates=self.table_af_updates(i))
+            el=self.el, pan=self.pan, notes=notes, s1ptw_af_updates=self.walk_af_updates(i))
 
     def to_dict(self, i: int) -> dict[str, Any]:
         """Lane ``i`` as a bulk JSON line (module docstring): the scalar ``--json`` object
@@ -1094,43 +1094,52 @@ def bulk_line_dict(t: Translation, *, wxn: bool = False, epan: bool = False,
 
 
 def _setup_checks(checks: Sequence[R.Check], p: Any, ia: np.ndarray, access: Access | None,
-                  el: int) -> tuple[list[tuple[np.ndarray, R.Check]], np.ndarray | None]:
+                  el: int) -> tuple[list[tuple[np.ndarray, R.Check]], int | None]:
     """A stage's setup checks (:data:`pgwalk.rules.S1_SETUP_CHECKS`, ``S2_SETUP_CHECKS``) over the
-    lanes of ``ia`` in order, each on the lanes no earlier check stopped.  A check with no fault
+    lanes of ``ia`` in order, each stopping only lanes no earlier check stopped (a check is a
+    pure function of the lane: it is evaluated on every lane, or once when it does not look at
+    the address, and its verdict counts where the lane still stands).  A check with no fault
     (an unknown table base) raises :class:`~pgwalk.errors.UnknownRegister` for the first lane
     that reaches it.
 
     :returns: the lanes (indexes into ``ia``) each check stopped, in the checks' order, and the
-        lanes that go on to the walk (``None``: all of them)
+        first lane that goes on to the walk (``None``: all of them go on; -1: none)
     """
     stops: list[tuple[np.ndarray, R.Check]] = []
-    live: np.ndarray | None = None
-    v = ia
+    alive: np.ndarray | None = None       # the lanes no check stopped (None: all)
     for chk in checks:
-        if not len(v):
-            break
-        hit = chk.test(p, v, access, el)
-        if not hit.any():
+        if chk.per_address:
+            hit = chk.test(p, ia, access, el)
+            if alive is not None:
+                hit &= alive
+        elif chk.test(p, ia[:1], access, el)[0]:    # the same for every lane: judged once
+            hit = np.ones(len(ia), dtype=bool) if alive is None else alive.copy()
+        else:
             continue
-        sel = np.nonzero(hit)[0]
+        sel = np.flatnonzero(hit)
+        if not len(sel):
+            continue
         if chk.fault is None:
-            raise UnknownRegister(getattr(p, "ttbr_name", "VTTBR_EL2"), int(v[sel[0]]))
-        stops.append((sel if live is None else live[sel], chk))
-        keep = np.nonzero(~hit)[0]
-        live = keep if live is None else live[keep]
-        v = v[keep]
-    return stops, live
+            raise UnknownRegister(getattr(p, "ttbr_name", "VTTBR_EL2"), int(ia[sel[0]]))
+        stops.append((sel, chk))
+        if alive is None:
+            alive = ~hit
+        else:
+            alive &= ~hit
+        if len(sel) == len(ia) or not alive.any():
+            return stops, -1
+    return stops, (None if alive is None else int(np.argmax(alive)))
 
 
-def _stand_in(ia: np.ndarray, stops: list[tuple[np.ndarray, R.Check]], live: np.ndarray | None) -> np.ndarray:
-    """``ia`` with the address of the first live lane in place of every lane a setup check
-    stopped: every lane walks, in order (no compaction, no scatter of the results), and the
-    stopped lanes' outcomes are then set over what they walked (:meth:`_Walk.stop`)."""
+def _stand_in(ia: np.ndarray, stops: list[tuple[np.ndarray, R.Check]], first: int | None) -> np.ndarray:
+    """``ia`` (a copy) with the address of the ``first`` live lane in place of every lane a
+    setup check stopped: every lane walks, in order (no compaction, no scatter of the results),
+    and the stopped lanes' outcomes are then set over what they walked (:meth:`_Walk.stop`)."""
     if not stops:
         return ia
     v = ia.copy()
     for lanes, _chk in stops:
-        v[lanes] = ia[live[0]]
+        v[lanes] = ia[first]
     return v
 
 
@@ -1168,6 +1177,8 @@ class _Engine:
         self.assured = any(self.track)
         self.s2_allowed_assured = self.s2_mro = None
         self.s2_haft = False
+        #: HA at stage 2 with stage 1 fetches through it: the fetches' stage 2 leaves get AF set
+        self.s2_leaf_af = False
         #: the stage 2 permission tables of a stage 1 table fetch per top-level VA range (None: a lower
         #: level), not Assured so far and (FEAT_THE) Assured so far
         self.s2_fetch_kinds: dict[int | None, tuple[np.ndarray, np.ndarray | None]] = {}
@@ -1175,6 +1186,7 @@ class _Engine:
             hd, xnx = setup.s2.hd, setup.features.xnx
             self.s2_po, self.s2_ao = bool(perm2.s2poe), bool(perm2.assuredonly)
             self.s2_haft = bool(setup.s2.haft)
+            self.s2_leaf_af = self.through_s2 and bool(setup.s2.ha)
             for top in {None} | ({p.varange for p in setup.ranges} if self.tl else set()):
                 self.s2_fetch_kinds[top] = (
                     R.s2_permission_fault_table(hd, xnx, None, False, perm2, False, top),
@@ -1196,7 +1208,7 @@ class _Engine:
         (HPD = 0), table AF updates (FEAT_HAFT, its own or its fetches' stage 2 walks'), or the
         Assured property (FEAT_THE)."""
         p = self.setup.ranges[r]
-        return not p.hpd or p.haft or self.track[r] or (self.through_s2 and self.s2_haft)
+        return not p.hpd or p.haft or self.track[r] or (self.through_s2 and self.s2_haft) or self.s2_leaf_af
 
     # -- stage 2 -------------------------------------------------------------
 
@@ -1210,9 +1222,10 @@ class _Engine:
         m = len(ipa)
         if not m:
             return _Walk(0, 2, self.s2_haft, False), ipa
-        stops, live = _setup_checks(R.S2_SETUP_CHECKS, s2, ipa, self.access, self.el)
-        if live is None or len(live):
-            w = _walk(self.rd, self.s2st, _stand_in(ipa, stops, live), collect=self.s2_haft, tree=self.s2tree)
+        stops, first = _setup_checks(R.S2_SETUP_CHECKS, s2, ipa, self.access, self.el)
+        if first != -1:
+            w = _walk(self.rd, self.s2st, _stand_in(ipa, stops, first), collect=self.s2_haft, tree=self.s2tree,
+                      own=bool(stops))
         else:
             w = _Walk(m, 2, self.s2_haft, False)
         for lanes, chk in stops:
@@ -1254,6 +1267,11 @@ class _Engine:
         state = None
         if self.s2_haft and w.tbl is not None:
             state = _own_table_af(w.tbl) << _U64(_ST_PTW + _TABLE_LEVELS * (level + _LEVEL_BIAS))
+        if self.s2_leaf_af:                 # ASL AArch64.S2Translate: the fetch's leaf gets AF set (HA)
+            upd = (w.code == 0) & R.leaf_af_update(w.raw, self.setup.s2.ha)
+            code = (w.level.astype(np.int64) + (_LEVEL_BIAS + 1)).astype(_U64) * upd
+            bits = code << _U64(_ST_LEAF + _LEAF_BITS * (level + _LEVEL_BIAS))
+            state = bits if state is None else state | bits
         if self.s2_mro is not None:
             nmro = ~self.s2_mro[R.s2_permission_code(w.raw, self.s2_po, self.s2_ao)]
             bits = nmro.astype(_U64) << _U64(_ST_NMRO + level + _LEVEL_BIAS)
@@ -1271,16 +1289,16 @@ class _Engine:
                 return slice(None) if sel is None else sel
             return lanes if sel is None else lanes[sel]
 
-        stops, live = _setup_checks(R.S1_SETUP_CHECKS, p, va, self.access, self.el)
-        if live is not None and not len(live):
+        stops, first = _setup_checks(R.S1_SETUP_CHECKS, p, va, self.access, self.el)
+        if first == -1:
             for sel, chk in stops:
                 out.fault(at(sel), _CODE[chk.fault], chk.level, 1)
             return
         where = at(None)
         st = self.s1st[r]
         collect = self.collect(r)
-        w = _walk(self.rd, st, _stand_in(va, stops, live), collect=collect, fetch=self.s1fetch[r],
-                  tree=self.s1trees[r])
+        w = _walk(self.rd, st, _stand_in(va, stops, first), collect=collect, fetch=self.s1fetch[r],
+                  tree=self.s1trees[r], own=bool(stops))
         for sel, chk in stops:
             w.stop(sel, _CODE[chk.fault], chk.level, 1)
         kinds = None
@@ -1307,7 +1325,7 @@ class _Engine:
         out.s1_shift[where] = st.leafsize(w.level)
         if collect:
             out.s1_table_bits[where] = w.tbl & _U64(_TB_MASK)
-            if p.haft or self.s2_haft:
+            if p.haft or self.s2_haft or self.s2_leaf_af:
                 out.table_af[where] = _table_af(w.tbl)
         if out.s1assured is not None and st.assured:   # ASL AArch64.S1InitialTTWState, S1NextWalkStateLeaf
             out.s1assured[where] = _assured_step(w.tbl, w.level, w.raw, p.pnch)
@@ -1426,21 +1444,27 @@ def _empty_result(setup: TranslationSetup, va: np.ndarray, stages: str, access: 
                   pan: bool) -> BulkTranslation:
     n = len(va)
     has_s2 = setup.s2 is not None
-    ipa = np.zeros(n, dtype=_U64)
-    pa = np.zeros(n, dtype=_U64) if (has_s2 and stages != "1") else ipa
-
-    def zeros(dtype: Any, needed: bool = True) -> np.ndarray:
-        if needed:
-            return np.zeros(n, dtype=dtype)
-        return np.broadcast_to(np.zeros((), dtype=dtype), (n,))
-
-    return BulkTranslation(
-        setup=setup, stages=stages, access=access, el=el, pan=pan, va=va, ipa=ipa, pa=pa,
-        fault_type=zeros(np.uint8), fault_level=zeros(np.int8), fault_stage=zeros(np.uint8),
-        s1ptw=zeros(bool, has_s2), not_in_image=zeros(bool), fault_ipa=zeros(_U64, has_s2), perm_kind=zeros(np.uint8),
-        s1_desc=zeros(_U64), s1_level=zeros(np.int8), s1_shift=zeros(np.uint8), s1_table_bits=zeros(np.uint8),
-        s2_desc=zeros(_U64, has_s2), s2_level=zeros(np.int8, has_s2), s2_shift=zeros(np.uint8, has_s2),
-        table_af=zeros(_U64, any(p.haft for p in setup.ranges) or (has_s2 and setup.s2.haft)))
+    fields: dict[str, tuple[Any, bool]] = {
+        "ipa": (_U64, True), "pa": (_U64, has_s2 and stages != "1"),
+        "fault_type": (np.uint8, True), "fault_level": (np.int8, True), "fault_stage": (np.uint8, True),
+        "s1ptw": (bool, has_s2), "not_in_image": (bool, True), "fault_ipa": (_U64, has_s2), "perm_kind": (np.uint8, True),
+        "s1_desc": (_U64, True), "s1_level": (np.int8, True), "s1_shift": (np.uint8, True),
+        "s1_table_bits": (np.uint8, True), "s2_desc": (_U64, has_s2), "s2_level": (np.int8, has_s2),
+        "s2_shift": (np.uint8, has_s2),
+        "table_af": (_U64, any(p.haft for p in setup.ranges) or (has_s2 and setup.s2.haft)
+                     or (has_s2 and setup.s2.ha and stages != "2" and R.s1_walk_through_s2(setup.regime, True)))}
+    # an array no lane writes is a read-only zero; the others of one item size are the rows of
+    # one zeroed block: two large allocations, whose pages the kernel can map in large pages,
+    # not a dozen arrays each faulted in page by page as the chunks first write them
+    arrays = {name: np.broadcast_to(np.zeros((), dtype=dt), (n,)) for name, (dt, needed) in fields.items()
+              if not needed}
+    for size in (8, 1):
+        names = [name for name, (dt, needed) in fields.items() if needed and np.dtype(dt).itemsize == size]
+        for row, name in zip(np.zeros((len(names), n), dtype=f"u{size}"), names):
+            arrays[name] = row.view(fields[name][0])
+    if not fields["pa"][1]:
+        arrays["pa"] = arrays["ipa"]
+    return BulkTranslation(setup=setup, stages=stages, access=access, el=el, pan=pan, va=va, **arrays)
 
 
 def translate_many(setup: TranslationSetup, mem: Memory, vas: Iterable[int] | np.ndarray, *,

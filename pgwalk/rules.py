@@ -54,7 +54,7 @@ __all__ = [
     "s1_disabled_output", "decode_descriptor_type", "descriptor_types", "next_table_base", "leaf_base",
     "with_leaf_base", "stage_oa", "oa_out_of_range", "table_attr_bits", "hierarchical_attrs", "TABLE_ATTR_LSB",
     "TABLE_ATTR_BITS",
-    "af_fault", "table_af_update", "s1_assured_step", "s1_initial_assured", "contiguous_bit", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table", "s1_permission_fault_table",
+    "af_fault", "leaf_af_update", "table_af_update", "s1_assured_step", "s1_initial_assured", "contiguous_bit", "s2_walk_device", "s1_permission_code", "s1_perms_of_code", "s1_permission_table", "s1_permission_fault_table",
     "s2_permission_code", "s2_perms_of_code", "s2_permission_table", "s2_permission_fault_table", "s2_mro_table",
     "s2_walk_device_table", "Check",
     "S1_SETUP_CHECKS", "S2_SETUP_CHECKS", "S1_TREE_CHECKS", "S2_TREE_CHECKS", "tree_disabled", "TABLE_CHECKS",
@@ -378,6 +378,15 @@ def af_fault(raw: Any, ha: bool) -> Any:
     Access flag fault (with HA = 1 the walk sets AF instead)."""
     if ha:
         return (raw & _k(raw, 0)) != _k(raw, 0)        # never (False, or an array of False)
+    return (raw & _k(raw, _AF.mask)) == _k(raw, 0)
+
+
+def leaf_af_update(raw: Any, ha: bool) -> Any:
+    """ASL ``AArch64.S1Translate`` / ``S2Translate`` (``AArch64.SetAccessFlag``): with hardware AF
+    update (HA = 1) a block or page descriptor whose AF is 0 gets AF set when the walk uses it
+    (where :func:`af_fault` holds without HA)."""
+    if not ha:
+        return (raw & _k(raw, 0)) != _k(raw, 0)        # never
     return (raw & _k(raw, _AF.mask)) == _k(raw, 0)
 
 

@@ -175,7 +175,7 @@ class Translation(NamedTuple):
     pan: bool = False
     notes: tuple[str, ...] = ()
     s1ptw_af_updates: tuple[AFUpdate, ...] = ()   # the walk's own AF updates: stage 2 leaves of the stage 1
-    #                                               table fetches, tables of either stage with HAFT (scalar walk only)
+    #                                               table fetches (HA), tables of either stage with HAFT
 
     @property
     def ok(self) -> bool:
@@ -258,7 +258,7 @@ def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
     af = bool(_AF.get(raw))
     return Leaf(1, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64), leafsize, memattrs, perms,
                 af, bool(_NG.get(raw)) and two_el, rules.contiguous_bit(raw, granule_shift, level, pnch),
-                bool(_DBM.get(raw)), attr_index, sh, not af and ha)
+                bool(_DBM.get(raw)), attr_index, sh, rules.leaf_af_update(raw, ha))
 
 
 def decode_s2_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: bool, lpa64: bool,
@@ -282,7 +282,7 @@ def decode_s2_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
     af = bool(_AF.get(raw))
     return Leaf(2, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64), leafsize, s2attrs, perms,
                 af, False, rules.contiguous_bit(raw, granule_shift, level), bool(_DBM.get(raw)), None, sh,
-                not af and ha)
+                rules.leaf_af_update(raw, ha))
 
 
 def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind: str, ap_table: int,
