@@ -6,7 +6,7 @@ is decided in :mod:`pgwalk.params`.
 
 from __future__ import annotations
 
-from .fields import Layout, fields
+from .fields import Field, Layout, fields
 
 __all__ = [
     "TCR_EL1", "TCR_EL2_E2H0", "TCR_EL3", "VTCR_EL2", "TTBR", "TTBR_52", "TTBR_128", "TTBR_EL3_128", "VTTBR_EL2",
@@ -378,6 +378,12 @@ PAR_EL1_FAULT = Layout("PAR_EL1", fields([
     ("AssuredOnly", 12, 12), ("TopLevel", 13, 13), ("Overlay", 14, 14), ("DirtyBit", 15, 15),
     ("IMPDEF", 63, 48),
 ]))
+
+#: FEAT_D128: PAR_EL1 is 128 bits; bit 64 says which format (ASL ``AArch64.EncodePAR``): with D128 = 1
+#: a successful translation's PA[55:12] is in bits [119:76] (bits [51:12] are RES0); the other fields
+#: are where the 64-bit layouts have them
+PAR_EL1_D128 = Field("D128", 64, 64, "1: the VMSAv9-128 format")
+PAR_EL1_D128_PA = Field("PA", 119, 76, "physical address bits [55:12] (D128 format)")
 
 HPFAR_EL2 = Layout("HPFAR_EL2", fields([
     ("FIPA", 47, 4, "faulting IPA bits [55:12]"),

@@ -24,7 +24,7 @@ from .formats import registers as R
 __all__ = [
     "Regime", "Features", "S1WalkParams", "S2WalkParams", "TranslationSetup", "S1PermParams", "S2PermParams",
     "setup_from_registers", "s1_start_level", "s2_start_level", "physical_address_size",
-    "block_desc_supported", "granule_name", "oa_out_of_range", "descsize_log2", "refuse_d128",
+    "block_desc_supported", "granule_name", "oa_out_of_range", "descsize_log2", "d128_enabled",
 ]
 
 FINAL_LEVEL = 3
@@ -389,6 +389,21 @@ class TranslationSetup:
     mair_known: bool = True                   # False: MAIR_ELx not given, stage 1 attributes unknown
     mair2: int | None = 0                     # MAIR2_ELx (FEAT_AIE); None: AIE on and not given (unknown)
 
+    def refuse_d128(self, what: str) -> None:
+        """Refuse a path that does not walk VMSAv9-128 (FEAT_D128) tables, in one clear line.
+
+        :raises RegisterError: when a stage this setup walks uses 128-bit descriptors
+        """
+        on = []
+        if self.s1_enabled and any(p.d128 for p in self.ranges):
+            on.append("TCR_EL3.D128" if self.regime is Regime.EL3 else
+                      f"TCR2_{'EL1' if self.regime is Regime.EL10 else 'EL2'}.D128")
+        if self.s2 is not None and self.s2.d128:
+            on.append("VTCR_EL2.D128")
+        if on:
+            raise RegisterError(f"{' and '.join(on)} = 1: {what} does not walk VMSAv9-128 (128-bit descriptor, "
+                                "FEAT_D128) tables; translate and at (one address at a time) do")
+
     def s1_params(self, va: int) -> S1WalkParams:
         """ASL ``AArch64.GetVARange``: VA bit 55 selects the range (whatever TBI is)."""
         if len(self.ranges) == 2 and (va >> 55) & 1:
@@ -495,8 +510,9 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
 
 def d128_enabled(regime: Regime, regs: Mapping[str, int], features: Features) -> bool:
     """ASL ``AArch64.S1TTWParamsEL10/EL20/EL2/EL3``: ``walkparams.d128``, TCR2_ELx.D128 with FEAT_D128
-    and TCR2_ELx in effect (:func:`tcr2_enabled`); TCR_EL3.D128 for EL3."""
-    if not features.d128:
+    and TCR2_ELx in effect (:func:`tcr2_enabled`); TCR_EL3.D128 for EL3.  The EL2 regime (E2H = 0)
+    has no VMSAv9-128 (ASL ``AArch64.isPARFormatD128``; TCR2_EL2.D128 is RES0 there)."""
+    if not features.d128 or regime is Regime.EL2:
         return False
     if regime is Regime.EL3:
         return bool(R.TCR_EL3["D128"].get(regs.get("TCR_EL3", 0)))
@@ -504,21 +520,6 @@ def d128_enabled(regime: Regime, regs: Mapping[str, int], features: Features) ->
     tcr2 = regs.get(f"TCR2_{el}", 0)
     return bool(tcr2 and R.TCR2_EL1["D128"].get(tcr2) and tcr2_enabled(regime, regs, features)[0])
 
-
-def refuse_d128(setup: "TranslationSetup", what: str) -> None:
-    """Refuse a path that does not walk VMSAv9-128 (FEAT_D128) tables, in one clear line.
-
-    :raises RegisterError: when a stage the setup walks uses 128-bit descriptors
-    """
-    regs = []
-    if setup.s1_enabled and any(p.d128 for p in setup.ranges):
-        regs.append("TCR_EL3.D128" if setup.regime is Regime.EL3 else
-                    f"TCR2_{'EL1' if setup.regime is Regime.EL10 else 'EL2'}.D128")
-    if setup.s2 is not None and setup.s2.d128:
-        regs.append("VTCR_EL2.D128")
-    if regs:
-        raise RegisterError(f"{' and '.join(regs)} = 1: {what} does not walk VMSAv9-128 (128-bit descriptor, "
-                            "FEAT_D128) tables; use translate or at, which do")
 
 
 def tcr2_enabled(regime: Regime, regs: Mapping[str, int], features: Features) -> tuple[bool, str]:
