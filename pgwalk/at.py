@@ -191,17 +191,15 @@ def par_decode(par: int) -> dict[str, Any]:
             d["D128"] = 1
         return d
     L = PAR_EL1_OK
-    if PAR_EL1_D128.get(par):
-        pa = PAR_EL1_D128_PA.get(par) << 12
-        attr, sh = L["ATTR"].get(par), L["SH"].get(par)
-        text = _attr_text(attr)
-        return {"F": 0, "D128": 1, "PA": f"{pa:#x}", "ATTR": f"{attr:#04x}", "attr": text, "SH": sh,
-                "sh": _SH_TEXT[sh], "NS": L["NS"].get(par), "summary": f"PA {pa:#x}, {text}, {_SH_TEXT[sh]}"}
-    pa = L["PA"].get(par) << 12
+    d128 = PAR_EL1_D128.get(par)
+    pa = (PAR_EL1_D128_PA if d128 else L["PA"]).get(par) << 12
     attr, sh = L["ATTR"].get(par), L["SH"].get(par)
     text = _attr_text(attr)
-    return {"F": 0, "PA": f"{pa:#x}", "ATTR": f"{attr:#04x}", "attr": text, "SH": sh, "sh": _SH_TEXT[sh],
-            "NS": L["NS"].get(par), "summary": f"PA {pa:#x}, {text}, {_SH_TEXT[sh]}"}
+    d = {"F": 0, "PA": f"{pa:#x}", "ATTR": f"{attr:#04x}", "attr": text, "SH": sh, "sh": _SH_TEXT[sh],
+         "NS": L["NS"].get(par), "summary": f"PA {pa:#x}, {text}, {_SH_TEXT[sh]}"}
+    if d128:
+        d["D128"] = 1
+    return d
 
 
 #: A captured "PAR" meaning the AT raised an exception instead of writing PAR_EL1
