@@ -544,6 +544,8 @@ def s1_compute_permissions(raw: int, *, two_el: bool, hd: bool, ap_table: int, u
     a 128-bit leaf, whose permissions are always indirect: PIIndex desc[118:115], nDirty desc[7],
     POIndex desc[124:121] (the PIR and POR rules are the same)."""
     if d128:
+        if not perm.pie:            # a stand-in without PIR (decode descriptor): indirect, so unknown
+            return unknown_s1_perms(two_el, perm.pir_name)
         ap1, dbm, pxn, uxn = _pi_as_direct_bits(pi_index(raw, True))
         return _s1_perms(two_el, hd, (_field(raw, D.NDIRTY) << 1) | ap1, uxn, pxn, dbm, ap_table, uxn_table,
                          pxn_table, D.D128_POINDEX.get(raw), perm)
@@ -559,6 +561,8 @@ def s2_compute_permissions(raw: int, *, hd: bool, xnx: bool, perm: S2PermParams,
     VTCR_EL2.TL0/TL1 (``walkparams.tl0/tl1``, FEAT_THE).  With ``d128`` a 128-bit leaf: PIIndex
     desc[118:115], the dirty state desc[7], POIndex desc[124:121], AssuredOnly desc[114]."""
     if d128:
+        if not perm.s2pie:          # a stand-in without S2PIR (decode descriptor): indirect, so unknown
+            return unknown_s2_perms("S2PIR_EL2")
         pi = pi_index(raw, True)
         perms = _s2_perms((_field(raw, D.NDIRTY) << 1) | (pi & 1), pi >> 2 & 3, bool(pi >> 1 & 1),
                           D.D128_POINDEX.get(raw), hd, xnx, perm)
