@@ -1235,10 +1235,16 @@ _SH_PAR = {0: "Non-shareable", 1: "reserved", 2: "Outer Shareable", 3: "Inner Sh
 
 
 def decode_par(value: int | str) -> "RegisterReport":
-    """PAR_EL1 in its 64-bit form: the success format (F = 0) or the fault format (F = 1)."""
-    from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
-    v = parse_u64(value, "PAR")
+    """PAR_EL1: the success format (F = 0) or the fault format (F = 1); with FEAT_D128 the 128-bit
+    register, whose D128 bit (64) set selects the VMSAv9-128 format: PA[55:12] in bits [119:76]."""
+    from .formats.registers import PAR_EL1_D128, PAR_EL1_D128_PA, PAR_EL1_FAULT, PAR_EL1_OK
+    from .regs import parse_register_value
+    v = parse_register_value("PAR_EL1", value, "PAR")
+    d128 = bool(PAR_EL1_D128.get(v))
     rep = RegisterReport("PAR_EL1", v)
+    if v >> 64:
+        rep.add(PAR_EL1_D128, int(d128), "1: the VMSAv9-128 format (FEAT_D128)" if d128 else
+                "0: the VMSAv8-64 format in a 128-bit PAR_EL1")
     if v & 1:
         lay = PAR_EL1_FAULT
         fst = lay["FST"].get(v)
@@ -1273,10 +1279,15 @@ def decode_par(value: int | str) -> "RegisterReport":
     else:
         lay = PAR_EL1_OK
         pa = v & lay["PA"].mask                 # PA[51:12] sit at bits [51:12]
+        if d128:
+            pa = PAR_EL1_D128_PA.get(v) << 12
+            rep.add(PAR_EL1_D128_PA, PAR_EL1_D128_PA.get(v), f"output address page {pa:#x}")
         attr = lay["ATTR"].get(v)
         for f in lay:
             fv = f.get(v)
-            if f.name == "PA":
+            if f.name == "PA" and d128:
+                rep.add(f, fv, "RES0 in the D128 format")
+            elif f.name == "PA":
                 rep.add(f, fv, f"output address page {pa:#x}")
             elif f.name == "ATTR":
                 rep.add(f, fv, mair_attr_meaning(fv))
@@ -1293,7 +1304,7 @@ def decode_par(value: int | str) -> "RegisterReport":
         rep.summary = f"AT succeeded: PA {pa:#x}, {mair_attr_meaning(attr)}, {_SH_PAR[lay['SH'].get(v)]}"
         rep.derived["format"] = "success"
         rep.derived["pa"] = pa
-    stray = v & ~lay.defined_mask
+    stray = v & ~lay.defined_mask & ~(PAR_EL1_D128.mask | (PAR_EL1_D128_PA.mask if d128 and not v & 1 else 0))
     if stray:
         rep.warnings.append(f"bits {_bitlist(stray)} are RES0 in this format but set")
     return rep
@@ -1610,6 +1621,8 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False,
     id_regs = dict(id_registers or {})
     from .formats import registers as R
     reg = canonical_register(name)
+    if reg == "PAR_EL1":
+        return decode_par(value)                # up to 128 bits (FEAT_D128)
     v = parse_u64(value, reg)
     if reg.startswith("ESR_"):
         return decode_esr(v, int(reg[-1]))
@@ -1617,8 +1630,6 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False,
         far = decode_far(v)
         return RegisterReport(reg, v, far.details, {"va": v},
                               f"VA {v:#x} ({F.FAR_RANGE.meaning(F.FAR_RANGE.get(v))})", list(far.notes))
-    if reg == "PAR_EL1":
-        return decode_par(v)
     if reg == "HPFAR_EL2":
         h = decode_hpfar(v)
         return RegisterReport(reg, v, h.details, {"ipa_page": h.address}, f"faulting IPA page {h.address:#x}",

@@ -398,3 +398,86 @@ def test_vectorised_tree_and_reverse_paths_refuse_d128_in_one_line():
         with pytest.raises(RegisterError, match=r"TCR2_EL1.D128 = 1: .* does not walk VMSAv9-128") as exc:
             call()
         assert "\n" not in str(exc.value)
+
+
+# --------------------------------------------------------------------------- the CLI
+
+def _cli_image(tmp_path, b: D128Builder) -> list[str]:
+    """``-i image@base`` and ``--reg`` options for ``b``'s tables (128-bit TTBR0_EL1 as one hex value)."""
+    from pgwalk.builder import write_image
+
+    base, _ = write_image(tmp_path / "d128.img", b)
+    regs = b.registers(pir=PIR_RW)
+    out = ["-i", f"{tmp_path / 'd128.img'}@{base:#x}"]
+    for name, value in regs.items():
+        out += ["--reg", f"{name}={value:#x}"]
+    return out
+
+
+def test_cli_translate_walks_d128_and_batch_refuses_in_one_line(tmp_path, capsys):
+    from cli_helpers import run
+
+    b = D128Builder(granule=4096, ia_bits=48)
+    b.map(0x7000, 0xab_cdef_0000_0000, (-1, 0, 1, 2, 3), pi=3)
+    opts = _cli_image(tmp_path, b)
+    rc, out, err = run(["translate", *opts, "--json", "0x7010"], capsys)
+    assert rc == 0, err
+    import json
+
+    line = json.loads(out.splitlines()[0])
+    assert line["pa"] == "0xabcdef00000010"
+    vas = tmp_path / "vas.txt"
+    vas.write_text("\n".join(f"{0x7000 + 8 * i:#x}" for i in range(100)))
+    rc, out, err = run(["translate", *opts, "--batch", str(vas), "--json"], capsys)
+    assert rc == 2 and "does not walk VMSAv9-128" in err and "Traceback" not in err
+    assert len([ln for ln in err.splitlines() if "error" in ln]) == 1
+
+
+def test_cli_wide_ttbr_value(tmp_path, capsys):
+    from cli_helpers import run
+
+    b = D128Builder(granule=4096, ia_bits=48, table_base=0xab_0000_0010_0000)   # tables above 2**48
+    b.map(0x7000, 0x4000_0000, (-1, 0, 1, 2, 3), pi=3)
+    regs = b.registers(pir=PIR_RW)
+    assert regs["TTBR0_EL1"] >> 64                                  # BADDR[55:48] in bits [87:80]
+    rc, out, err = run(["translate", *_cli_image(tmp_path, b), "0x7abc"], capsys)
+    assert rc == 0, err
+    assert "0x40000abc" in out
+
+
+def test_cli_decode_descriptor_d128(capsys):
+    import json
+
+    from cli_helpers import run
+
+    b = D128Builder(granule=4096, ia_bits=48)
+    raw = b.leaf_descriptor(0xab_cdef_0123_4000, 3, pi=9, po=4, attr_indx=1)
+    rc, out, err = run(["decode", "descriptor", "--d128", "--granule", "4k", "--level", "3", "--json", f"{raw:#x}"],
+                       capsys)
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["kind"] == "page" and d["address"] == "0xabcdef01234000" and d["d128"] is True
+    assert d["fields"]["PIIndex"] == 9 and d["fields"]["POIndex"] == 4 and d["permissions"] is None
+    table = b.table_descriptor(0x40_0000, 1)
+    rc, out, err = run(["decode", "descriptor", "--d128", "--granule", "4k", "--level", "-2", f"{table:#x}"], capsys)
+    assert rc == 0 and "table -> next level at 0x400000" in out and "the next level is 0" in err + out
+    rc, out, err = run(["decode", "descriptor", "--granule", "4k", "--level", "-2", "0x3"], capsys)
+    assert rc == 2 and "--d128" in err
+    rc, out, err = run(["decode", "descriptor", "--d128", "--granule", "64k", "--level", "1",
+                        f"{D.D128_SKL.mask | 1:#x}"], capsys)
+    assert rc == 0 and "SKL = 3 is invalid" in out
+
+
+def test_cli_at_and_decode_of_a_128_bit_par(tmp_path, capsys):
+    from cli_helpers import run
+
+    b = D128Builder(granule=4096, ia_bits=48)
+    b.map(0x7000, 0xab_cdef_0000_0000, (-1, 0, 1, 2, 3), pi=3)
+    rc, out, err = run(["at", *_cli_image(tmp_path, b), "S1E1R", "0x7010"], capsys)
+    assert rc == 0, err
+    par = int(out.split("PAR_EL1 = ")[1].split()[0], 16)
+    assert par >> 64 & 1 and (par >> 76) << 12 == 0xab_cdef_0000_0000
+    rc, out, err = run(["decode", "PAR_EL1", f"{par:#x}"], capsys)
+    assert rc == 0 and "AT succeeded: PA 0xabcdef00000000" in out and "VMSAv9-128 format" in out
+    rc, out, err = run(["decode", "PAR_EL1", f"{1 << 128 | 1:#x}"], capsys)
+    assert rc == 2 and "128 bits" in err
