@@ -479,6 +479,10 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
     if d128:
         layout = R.TTBR_EL3_128 if regime is Regime.EL3 else R.TTBR_128
         skl = layout["SKL"].get(ttbr)
+        notes.append(f"{'TCR_EL3' if regime is Regime.EL3 else 'TCR2_' + el}.D128 = 1: VMSAv9-128 tables (128-bit "
+                     "descriptors); not modelled: the IMPLEMENTATION DEFINED nT (FEAT_BBML1) and misprogrammed "
+                     "Contiguous faults, DisCH (the Contiguous hint shown is the descriptor's), FEAT_THE Assured "
+                     "walks (taken as not Assured)")
     # TxSZ limits (ASL S1MinTxSZ, MaxTxSZ, S1TxSZFaults); QEMU always faults
     if d128:
         mintxsz = (9 if two_el_layout else 8) if features.lva3 else 12 if features.lva else 16
@@ -652,6 +656,10 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
     sl0 = t["SL0"] if not d128 else 0
     sl2 = t["SL2"] if ds else 0  # SL2 is effective only with DS (SAIL: sl2 = SL2 AND DS)
     skl = R.TTBR_128["SKL"].get(vttbr) if d128 else 0
+    if d128:
+        notes.append("VTCR_EL2.D128 = 1: VMSAv9-128 stage 2 tables (128-bit descriptors, S2PIE forced on, SL0/SL2 "
+                     "RES0, start level from T0SZ and VTTBR_EL2.SKL); not modelled: the IMPLEMENTATION DEFINED nT "
+                     "and misprogrammed Contiguous faults")
     ps = t["PS"]
     oa_bits = physical_address_size(ps, granule, ds, features, d128)
     txsz = t["T0SZ"]
