@@ -1544,6 +1544,15 @@ def _ttbr(rep: RegisterReport, value: int, name: str) -> None:
         rep.notes.append("bits [63:48] are RES0 unless the EL2&0 regime is in use (HCR_EL2.E2H = 1)")
     if name.startswith("TTBR") and name.endswith("EL1"):
         rep.notes.append("ASID is used from TTBR0 or TTBR1 according to TCR_EL1.A1")
+    if value >> 64:
+        from .formats.registers import TTBR_128
+        b128 = (TTBR_128["BADDR_55_48"].get(value) << 48) | (value & TTBR_128["BADDR"].mask)
+        for f in (TTBR_128["BADDR_55_48"], TTBR_128["SKL"]):
+            rep.add(f, f.get(value))
+        rep.derived["baddr_d128_format"] = b128
+        rep.derived["skl"] = TTBR_128["SKL"].get(value)
+        rep.summary = (f"128-bit (FEAT_D128, VMSAv9-128): table base {b128:#x}, SKL {TTBR_128['SKL'].get(value)} "
+                       "(BADDR[55:48] in bits [87:80], BADDR[47:5] in [47:5])")
 
 
 def _mair(rep: RegisterReport, value: int) -> None:
@@ -1623,6 +1632,12 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False,
     reg = canonical_register(name)
     if reg == "PAR_EL1":
         return decode_par(value)                # up to 128 bits (FEAT_D128)
+    if reg.startswith(("TTBR", "VTTBR")):       # up to 128 bits with FEAT_D128 (TTBR0_EL3: 64)
+        from .regs import parse_register_value
+        v = parse_register_value(reg, value, reg)
+        rep = RegisterReport(reg, v)
+        _ttbr(rep, v, reg)
+        return rep
     v = parse_u64(value, reg)
     if reg.startswith("ESR_"):
         return decode_esr(v, int(reg[-1]))
@@ -1676,10 +1691,6 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False,
         rep = RegisterReport(reg, v)
         _mair(rep, v)
         rep.summary = ", ".join(f"{f.name}={f.get(v):#04x}" for f in R.MAIR)
-        return rep
-    if reg.startswith(("TTBR", "VTTBR")):
-        rep = RegisterReport(reg, v)
-        _ttbr(rep, v, reg)
         return rep
     if reg == "ID_AA64MMFR0_EL1":
         rep = RegisterReport(reg, v)

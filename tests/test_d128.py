@@ -481,3 +481,14 @@ def test_cli_at_and_decode_of_a_128_bit_par(tmp_path, capsys):
     assert rc == 0 and "AT succeeded: PA 0xabcdef00000000" in out and "VMSAv9-128 format" in out
     rc, out, err = run(["decode", "PAR_EL1", f"{1 << 128 | 1:#x}"], capsys)
     assert rc == 2 and "128 bits" in err
+
+
+def test_decode_a_128_bit_ttbr():
+    from pgwalk.esr import decode_register
+
+    b = D128Builder(granule=4096, ia_bits=48, skl=1, table_base=0xab_0000_4000_0000)
+    value = b.ttbr_value()
+    rep = decode_register("TTBR0_EL1", f"{value:#x}")
+    assert rep.derived["baddr_d128_format"] == b.root and rep.derived["skl"] == 1
+    # the walk takes the same base from it
+    assert setup_from_registers(b.registers(pir=PIR_RW)).ranges[0].base == b.root
