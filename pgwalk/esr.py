@@ -1721,7 +1721,8 @@ def _indirection_register(reg: str, v: int) -> RegisterReport:
         rep.derived.update({n.lower(): bool(f.get(n)) for n in ("PIE", "POE", "E0POE", "AIE", "HAFT", "PnCH", "D128")})
         rep.summary = "enabled: " + (", ".join(on) if on else "none (permissions and attributes as without TCR2)")
         if f.get("D128"):
-            rep.warnings.append("D128 = 1: VMSAv9-128 descriptors, which pgwalk does not walk")
+            rep.notes.append("D128 = 1: VMSAv9-128 (128-bit descriptors, permission indirection forced on); "
+                             "translate and at walk it, the vectorised and whole-tree walks refuse it")
         if reg == "TCR2_EL2":
             rep.notes.append("with HCR_EL2.E2H = 0, E0POE, D128 and bits [21:14] are RES0")
     elif reg.startswith(("PIR", "S2PIR", "POR", "S2POR")):

@@ -486,6 +486,8 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
     # TxSZ limits (ASL S1MinTxSZ, MaxTxSZ, S1TxSZFaults); QEMU always faults
     if d128:
         mintxsz = (9 if two_el_layout else 8) if features.lva3 else 12 if features.lva else 16
+        if "ID_AA64MMFR2_EL1" not in regs:
+            notes.append(f"ID_AA64MMFR2_EL1 not given: assuming FEAT_LVA3 (with D128 T{varange}SZ down to {mintxsz})")
     else:
         mintxsz = 12 if ((granule == 16 and features.lva) or ds) else 16
     maxtxsz = (47 if granule == 16 else 48) if features.ttst else 39
