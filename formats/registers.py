@@ -231,7 +231,8 @@ ID_AA64MMFR1_EL1 = Layout("ID_AA64MMFR1_EL1", fields([
 
 ID_AA64MMFR2_EL1 = Layout("ID_AA64MMFR2_EL1", fields([
     ("CnP", 3, 0), ("UAO", 7, 4), ("LSM", 11, 8), ("IESB", 15, 12),
-    ("VARange", 19, 16, "virtual address range", {0: "48 bits", 1: "52 bits with 64KB", 2: "56 bits with D128 (FEAT_LVA3)"}),
+    ("VARange", 19, 16, "virtual address range",
+     {0: "48 bits", 1: "52 bits with 64KB", 2: "56 bits with D128 (FEAT_LVA3)"}),
     ("CCIDX", 23, 20), ("NV", 27, 24),
     ("ST", 31, 28, "small translation tables (FEAT_TTST)"),
     ("AT", 35, 32), ("IDS", 39, 36), ("FWB", 43, 40), ("TTL", 51, 48),

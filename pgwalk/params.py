@@ -712,7 +712,8 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
     # AArch64.S2CheckPermissions reads VTCR_EL2.GCSH with FEAT_GCS
     perm = S2PermParams(s2pie=s2pie, s2pir=regs.get("S2PIR_EL2") if s2pie else 0,
                         s2poe=s2poe, s2por=regs.get("S2POR_EL1") if s2poe else 0,
-                        assuredonly=bool(t["AssuredOnly"]) and features.the and not d128, gcsh=bool(t["GCSH"]) and features.gcs,
+                        assuredonly=bool(t["AssuredOnly"]) and features.the and not d128,
+                        gcsh=bool(t["GCSH"]) and features.gcs,
                         tl0=bool(t["TL0"]) and features.the, tl1=bool(t["TL1"]) and features.the)
     if s2pie and perm.s2pir is None:
         notes.append("VTCR_EL2.S2PIE = 1 but S2PIR_EL2 was not given: stage 2 permissions are unknown")

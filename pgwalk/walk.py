@@ -285,8 +285,8 @@ def decode_s2_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
     s2attrs = A.s2_decode_mem_attrs(_MEMATTR.get(raw), sh)
     af = bool(_AF.get(raw))
     return Leaf(2, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64, d128), leafsize, s2attrs, perms,
-                af, False, rules.contiguous_bit(raw, granule_shift, level, False, d128), bool(_DBM.get(raw)) and not d128,
-                None, sh, not af and ha)
+                af, False, rules.contiguous_bit(raw, granule_shift, level, False, d128),
+                bool(_DBM.get(raw)) and not d128, None, sh, not af and ha)
 
 
 def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind: str, ap_table: int,
@@ -736,7 +736,8 @@ class _Walker:
             raise
 
     def d128_walk(self, mem: Memory, st: _Stage, ia: int, steps: list[TraceStep], af_updates: list[AFUpdate] | None,
-                  stage: int, s1_level: int | None, fetch, fault_kw: dict | None = None) -> tuple[int, DescType, int, int, int]:
+                  stage: int, s1_level: int | None, fetch,
+                  fault_kw: dict | None = None) -> tuple[int, DescType, int, int, int]:
         """ASL ``AArch64.S1Walk`` / ``AArch64.S2Walk`` with ``walkparams.d128 = 1`` (VMSAv9-128): the
         descent through 16-byte table descriptors to the leaf, the levels a table descriptor's SKL
         skips left out (the next level is ``level + 1 + SKL``, its table indexed by ``SKL + 1``
@@ -823,7 +824,8 @@ class _Walker:
                 steps.append(step)
                 if kind is table_kind:
                     if stop is not None:
-                        raise WalkFault(Fault(stop.fault, level, 2, s1ptw=s1ptw, ipa=ipa, reason=stop.reason(p, raw, addr)))
+                        raise WalkFault(Fault(stop.fault, level, 2, s1ptw=s1ptw, ipa=ipa,
+                                              reason=stop.reason(p, raw, addr)))
                     if haft and rules.table_af_update(raw, haft):
                         af_updates.append(AFUpdate(2, level, s1_level, table=True))
                     table = addr
