@@ -16,6 +16,7 @@ __all__ = [
     "VALID", "TYPE", "s1_table_layout", "s1_leaf_layout", "s2_table_layout", "s2_leaf_layout",
     "ADDR_47", "DS_OA_49_48", "DS_OA_51_50", "LPA_OA_51_48", "S1_TABLE", "S1_LEAF", "S2_LEAF",
     "TABLE_IGNORED", "table_res0_mask", "leaf_res0_masks", "PI_INDEX_BITS", "NDIRTY", "S1_POINDEX", "S2_POINDEX",
+    "D128_BYTES", "D128_ADDR_TOP", "D128_SKL", "D128_PIINDEX", "D128_POINDEX", "d128_table_layout", "d128_leaf_layout",
 ]
 
 #: descriptor bit 0: valid
@@ -208,3 +209,67 @@ def leaf_res0_masks(stage: int, leaf_shift: int, granule_shift: int, ds: bool, l
     undefined = ~leaf(leaf_shift, ds, lpa64, block).defined_mask & _M64
     misalign = undefined & leaf(granule_shift, ds, lpa64, False)["OA"].mask if block else 0
     return undefined & ~misalign, misalign
+
+
+# --------------------------------------------------------------------------- VMSAv9-128 (FEAT_D128)
+#
+# 128-bit descriptors (ARM D8.3.2, Tables D8-56..D8-60), held as one int of 128 bits (the word at
+# the lower address is bits [63:0] in a little-endian table).  The descriptor type comes from the
+# Valid bit and the skip level SKL (Table D8-49, ASL ``AArch64.DecodeDescriptorType``), not bit 1.
+
+D128_BYTES = 16
+#: the top bit of the address field: NLTA / OA bits [55:12]
+D128_ADDR_TOP = 55
+D128_SKL = Field("SKL", 110, 109, "skip level (VMSAv9-128)")
+D128_NT = Field("nT", 6, 6, "block translation entry (FEAT_BBML1; SKL != 0)")
+D128_AF = Field("AF", 10, 10, "access flag")
+D128_CONTIGUOUS = Field("Contiguous", 111, 111, "contiguous hint")
+D128_DISCH = Field("DisCH", 112, 112, "disable the contiguous bit of the next-level table")
+D128_PROTECTED = Field("Protected", 114, 114, "Protected attribute (FEAT_THE)")
+#: ASL ``AArch64.S1ApplyOutputPerms`` / ``S2ApplyOutputPerms`` with D128: PIIndex is desc[118:115]
+D128_PIINDEX = Field("PIIndex", 118, 115, "permission indirection index")
+D128_POINDEX = Field("POIndex", 124, 121, "permission overlay index (FEAT_S1POE / FEAT_S2POE)")
+#: FEAT_AIE with D128: AttrIndx[3] is desc[5]
+D128_ATTRINDX_3 = Field("AttrIndx3", 5, 5, "MAIR2 attribute index bit, AttrIndx[3] (FEAT_AIE)")
+D128_S2_ASSUREDONLY = Field("AssuredOnly", 114, 114, "stage 2 AssuredOnly attribute (FEAT_THE)")
+D128_SW = Field("SW", 100, 91, "reserved for software")
+
+D128_S1_LEAF = {
+    "AttrIndx": S1_LEAF["AttrIndx"], "nDirty": NDIRTY, "SH": S1_LEAF["SH"], "AF": D128_AF,
+    "nG": S1_LEAF["nG"], "SW": D128_SW, "SKL": D128_SKL, "Contiguous": D128_CONTIGUOUS,
+    "GP": Field("GP", 113, 113, "guarded page (FEAT_BTI)"), "Protected": D128_PROTECTED,
+    "PIIndex": D128_PIINDEX, "POIndex": D128_POINDEX, "NS": Field("NS", 127, 127, "Non-secure output (Secure state)"),
+}
+D128_S2_LEAF = {
+    "MemAttr": S2_LEAF["MemAttr"], "Dirty": Field("Dirty", 7, 7, "dirty state"), "SH": S2_LEAF["SH"],
+    "AF": D128_AF, "FnXS": S2_LEAF["FnXS"], "SW": D128_SW, "SKL": D128_SKL, "Contiguous": D128_CONTIGUOUS,
+    "AssuredOnly": D128_S2_ASSUREDONLY, "PIIndex": D128_PIINDEX, "POIndex": D128_POINDEX,
+}
+
+
+def _d128_address(lsb: int, table: bool) -> Field:
+    name = "NLTA" if table else "OA"
+    return Field(name, D128_ADDR_TOP, lsb, f"{'next-level table' if table else 'output'} address [55:{lsb}]")
+
+
+@lru_cache(maxsize=None)
+def d128_table_layout(stage: int, granule_shift: int) -> Layout:
+    """A VMSAv9-128 table descriptor (ARM Tables D8-56, D8-57)."""
+    rows = [VALID, D128_NT, D128_AF, _d128_address(granule_shift, True), D128_SW, D128_SKL]
+    if stage == 1:
+        rows += [D128_DISCH, D128_PROTECTED]
+    return Layout(f"S{stage} table descriptor (128-bit)", tuple(rows), width=128)
+
+
+@lru_cache(maxsize=None)
+def d128_leaf_layout(stage: int, leaf_shift: int, block: bool, aie: bool = False) -> Layout:
+    """A VMSAv9-128 block or page descriptor (ARM Tables D8-58, D8-59); ``aie``: desc[5] is
+    AttrIndx[3] (stage 1, FEAT_AIE)."""
+    rows = [VALID, _d128_address(leaf_shift, False)]
+    if block:
+        rows.append(D128_NT)
+    if stage == 1 and aie:
+        rows.append(D128_ATTRINDX_3)
+    rows += list((D128_S1_LEAF if stage == 1 else D128_S2_LEAF).values())
+    kind = "block" if block else "page"
+    return Layout(f"S{stage} {kind} descriptor (128-bit)", tuple(rows), width=128)

@@ -6,10 +6,10 @@ is decided in :mod:`pgwalk.params`.
 
 from __future__ import annotations
 
-from .fields import Layout, fields
+from .fields import Field, Layout, fields
 
 __all__ = [
-    "TCR_EL1", "TCR_EL2_E2H0", "TCR_EL3", "VTCR_EL2", "TTBR", "TTBR_52", "VTTBR_EL2",
+    "TCR_EL1", "TCR_EL2_E2H0", "TCR_EL3", "VTCR_EL2", "TTBR", "TTBR_52", "TTBR_128", "TTBR_EL3_128", "VTTBR_EL2",
     "SCTLR", "HCR_EL2", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "ID_AA64ISAR1_EL1",
     "MAIR", "PAR_EL1_OK", "PAR_EL1_FAULT", "HPFAR_EL2", "PSTATE", "REGISTER_LAYOUTS",
     "TCR2_EL1", "TCR2_EL2", "PIR", "S2PIR", "POR", "S2POR", "ID_AA64MMFR3_EL1", "ID_AA64PFR1_EL1",
@@ -138,6 +138,22 @@ TTBR_52 = Layout("TTBR", fields([
     ("ASID", 63, 48, "address space identifier"),
 ]))
 
+# TTBRn_ELx / VTTBR_EL2 as 128-bit registers with FEAT_D128 (VMSAv9-128): BADDR[55:48] in bits
+# [87:80], BADDR[47:5] in bits [47:5], the start-level skip SKL in bits [2:1] (ARM D24.2.209ff;
+# ASL AArch64.S1TTBaseAddress / S2TTBaseAddress, S1TTWParams*.skl).  TTBRn_EL3 has BADDR[55:5] in place.
+TTBR_128 = Layout("TTBR (128-bit)", fields([
+    ("CnP", 0, 0, "common not private"),
+    ("SKL", 2, 1, "levels skipped at the start of a walk (VMSAv9-128)"),
+    ("BADDR", 47, 5, "translation table base address bits [47:5]"),
+    ("ASID", 63, 48, "address space identifier (VMID in VTTBR_EL2)"),
+    ("BADDR_55_48", 87, 80, "translation table base address bits [55:48]"),
+]), width=128)
+TTBR_EL3_128 = Layout("TTBR0_EL3 (128-bit)", fields([
+    ("CnP", 0, 0, "common not private"),
+    ("SKL", 2, 1, "levels skipped at the start of a walk (VMSAv9-128)"),
+    ("BADDR", 55, 5, "translation table base address bits [55:5]"),
+]), width=128)
+
 VTTBR_EL2 = Layout("VTTBR_EL2", fields([
     ("CnP", 0, 0, "common not private"),
     ("BADDR", 47, 1, "stage 2 translation table base address"),
@@ -215,7 +231,8 @@ ID_AA64MMFR1_EL1 = Layout("ID_AA64MMFR1_EL1", fields([
 
 ID_AA64MMFR2_EL1 = Layout("ID_AA64MMFR2_EL1", fields([
     ("CnP", 3, 0), ("UAO", 7, 4), ("LSM", 11, 8), ("IESB", 15, 12),
-    ("VARange", 19, 16, "virtual address range", {0: "48 bits", 1: "52 bits with 64KB"}),
+    ("VARange", 19, 16, "virtual address range",
+     {0: "48 bits", 1: "52 bits with 64KB", 2: "56 bits with D128 (FEAT_LVA3)"}),
     ("CCIDX", 23, 20), ("NV", 27, 24),
     ("ST", 31, 28, "small translation tables (FEAT_TTST)"),
     ("AT", 35, 32), ("IDS", 39, 36), ("FWB", 43, 40), ("TTL", 51, 48),
@@ -362,6 +379,12 @@ PAR_EL1_FAULT = Layout("PAR_EL1", fields([
     ("AssuredOnly", 12, 12), ("TopLevel", 13, 13), ("Overlay", 14, 14), ("DirtyBit", 15, 15),
     ("IMPDEF", 63, 48),
 ]))
+
+#: FEAT_D128: PAR_EL1 is 128 bits; bit 64 says which format (ASL ``AArch64.EncodePAR``): with D128 = 1
+#: a successful translation's PA[55:12] is in bits [119:76] (bits [51:12] are RES0); the other fields
+#: are where the 64-bit layouts have them
+PAR_EL1_D128 = Field("D128", 64, 64, "1: the VMSAv9-128 format")
+PAR_EL1_D128_PA = Field("PA", 119, 76, "physical address bits [55:12] (D128 format)")
 
 HPFAR_EL2 = Layout("HPFAR_EL2", fields([
     ("FIPA", 47, 4, "faulting IPA bits [55:12]"),

@@ -31,11 +31,11 @@ from .errors import InputError, PgwalkError
 from .faults import FaultType, decode_fsc
 from .formats import descriptors as D
 from .formats import registers as RG
-from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
+from .formats.registers import PAR_EL1_D128, PAR_EL1_D128_PA, PAR_EL1_FAULT, PAR_EL1_OK
 from .params import Regime, TranslationSetup, oa_out_of_range, regime_for_el, setup_from_registers
 from .perms import Access
 from .at_ops import AT_OPS, ATOp, el3_ns, parse_at_op, pstate_pan
-from .par import pack_par
+from .par import pack_par, par_format_d128
 from .rules import level_shift, with_leaf_base
 from .walk import Memory, Translation, translate
 
@@ -77,8 +77,9 @@ def _unknown_mair(regime, va: int | None):
                                      f"give it with --reg {name}=VALUE", what="PAR_EL1 cannot be encoded")
 
 
-def encode_par(t: Translation, *, secure: bool = False, feat_xs: bool = False) -> int:
-    """ASL ``AArch64.EncodePAR`` (64-bit format, no FEAT_RME).
+def encode_par(t: Translation, *, secure: bool = False, feat_xs: bool = False, d128: bool = False) -> int:
+    """ASL ``AArch64.EncodePAR`` (no FEAT_RME): the 64-bit format, or with ``d128`` the 128-bit
+    VMSAv9-128 one (:func:`pgwalk.par.par_format_d128`).
 
     From a Non-secure regime PAR.NS is UNKNOWN; pgwalk writes 1 (as QEMU does).
     PAR[10] (IMPLEMENTATION DEFINED) and the faulting PAR's bits [63:48] are 0.
@@ -86,13 +87,13 @@ def encode_par(t: Translation, *, secure: bool = False, feat_xs: bool = False) -
     if t.fault is not None:
         f = t.fault
         return pack_par(True, fst=f.fsc, s1ptw=f.s1ptw, stage2=f.stage == 2, overlay=f.overlay,
-                        dirty_bit=f.dirty_bit, assured_only=f.assured_only, toplevel=f.toplevel)
+                        dirty_bit=f.dirty_bit, assured_only=f.assured_only, toplevel=f.toplevel, d128=d128)
     out = t.output
     if t.attrs is None:
         raise _unknown_mair(t.regime, t.va)
     assert out is not None
     return pack_par(False, sh=A.par_shareability(t.attrs), ns=not secure, attr=A.encode_par_attrs(t.attrs, feat_xs),
-                    pa=out)
+                    pa=out, d128=d128)
 
 
 _S2FS1_AT_EL1 = ("a stage 2 fault on the stage 1 walk of an AT executed at EL1 is taken as a Data Abort "
@@ -148,7 +149,9 @@ def at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op: ATO
     if f is not None and f.s1ptw and f.stage == 2 and exec_el == 1:
         return ATResult(op, va, t, None, _S2FS1_AT_EL1, regime, stages, bool(pan), tuple(notes))
     # PAR.NS of an EL3 (Secure) translation is its PA space (at_ops.el3_ns)
-    par = encode_par(t, secure=regime is Regime.EL3 and not el3_ns(t), feat_xs=setup.features.xs)
+    d128 = par_format_d128(regime, op.stages == "1", setup.s1_enabled and any(p.d128 for p in setup.ranges),
+                           setup.s2.d128 if setup.s2 is not None else None)
+    par = encode_par(t, secure=regime is Regime.EL3 and not el3_ns(t), feat_xs=setup.features.xs, d128=d128)
     return ATResult(op, va, t, par, regime=regime, stages_used=stages, pan=bool(pan), notes=tuple(notes))
 
 
@@ -166,7 +169,8 @@ def _attr_text(attr: int) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def par_decode(par: int) -> dict[str, Any]:
-    """A compact decode of a 64-bit PAR_EL1 (the ``decode`` object of ``pgwalk at --json``).
+    """A compact decode of PAR_EL1 (the ``decode`` object of ``pgwalk at --json``), the 64-bit format
+    or FEAT_D128's 128-bit one (PAR.D128, bit 64, = 1: ``"D128": 1`` and PA[55:12] from bits [119:76]).
 
     Success: ``{"F": 0, "PA": "0x...", "ATTR": "0xff", "attr": text, "SH": 3, "sh": text, "NS": 1,
     "summary": text}``; fault: ``{"F": 1, "FST": "0x07", "fault": text, "PTW": 0, "S": 0, "summary": text}``.
@@ -183,13 +187,19 @@ def par_decode(par: int) -> dict[str, Any]:
             summary += f" ({', '.join(flags)})"
         d = {"F": 1, "FST": f"{fst:#04x}", "fault": text, "PTW": ptw, "S": s, "summary": summary}
         d.update((name, 1) for name in flags)
+        if PAR_EL1_D128.get(par):
+            d["D128"] = 1
         return d
     L = PAR_EL1_OK
-    pa = L["PA"].get(par) << 12
+    d128 = PAR_EL1_D128.get(par)
+    pa = (PAR_EL1_D128_PA if d128 else L["PA"]).get(par) << 12
     attr, sh = L["ATTR"].get(par), L["SH"].get(par)
     text = _attr_text(attr)
-    return {"F": 0, "PA": f"{pa:#x}", "ATTR": f"{attr:#04x}", "attr": text, "SH": sh, "sh": _SH_TEXT[sh],
-            "NS": L["NS"].get(par), "summary": f"PA {pa:#x}, {text}, {_SH_TEXT[sh]}"}
+    d = {"F": 0, "PA": f"{pa:#x}", "ATTR": f"{attr:#04x}", "attr": text, "SH": sh, "sh": _SH_TEXT[sh],
+         "NS": L["NS"].get(par), "summary": f"PA {pa:#x}, {text}, {_SH_TEXT[sh]}"}
+    if d128:
+        d["D128"] = 1
+    return d
 
 
 #: A captured "PAR" meaning the AT raised an exception instead of writing PAR_EL1

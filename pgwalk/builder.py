@@ -37,15 +37,16 @@ from typing import Mapping
 from pgwalk.formats.descriptors import (
     ADDR_47, TYPE, VALID, s1_leaf_layout, s1_table_layout, s2_leaf_layout, s2_table_layout,
 )
+from pgwalk.formats.descriptors import d128_leaf_layout as D128_LEAF_LAYOUT, d128_table_layout as D128_TABLE_LAYOUT
 from pgwalk.formats.fields import Layout
 from pgwalk.formats.registers import (
-    HCR_EL2, ID_AA64MMFR2_EL1, MAIR, PS_BITS, SCTLR, TCR_EL1, TG0_GRANULE,
-    TG1_GRANULE, TTBR, TTBR_52, VTCR_EL2, VTTBR_EL2,
+    HCR_EL2, ID_AA64MMFR2_EL1, MAIR, PS_BITS, SCTLR, TCR2_EL1, TCR_EL1, TG0_GRANULE,
+    TG1_GRANULE, TTBR, TTBR_52, TTBR_128, VTCR_EL2, VTTBR_EL2,
 )
 
 __all__ = [
     "S1Attrs", "S2Attrs", "TableAttrs", "TableBuilder", "TwoStage", "two_stage",
-    "DEFAULT_MAIR", "DEFAULT_ID_AA64MMFR0_EL1", "block_levels", "merge_chunks", "write_image",
+    "DEFAULT_MAIR", "DEFAULT_ID_AA64MMFR0_EL1", "block_levels", "merge_chunks", "write_image", "D128Builder",
 ]
 
 #: ID_AA64MMFR0_EL1 used unless the caller gives one: PARange 52 bits, 4KB/16KB with
@@ -788,3 +789,153 @@ def write_image(path, *sources) -> tuple[int, int]:
     base, img = merge_chunks(*sources)
     Path(path).write_bytes(bytes(img))
     return base, len(img)
+
+
+# --------------------------------------------------------------------------- VMSAv9-128 (FEAT_D128)
+
+#: ID_AA64MMFR0_EL1 of a D128 builder: PARange 0b0111 (56 bits), the three granules at both stages
+D128_ID_AA64MMFR0_EL1 = DEFAULT_ID_AA64MMFR0_EL1 & ~0xF | 0b0111
+#: ID_AA64MMFR2_EL1 of a D128 builder: VARange 0b0010 (FEAT_LVA3, 56-bit VA), ST (small tables)
+D128_ID_AA64MMFR2_EL1 = ID_AA64MMFR2_EL1.encode(VARange=2, ST=1)
+
+
+class D128Builder:
+    """VMSAv9-128 (FEAT_D128) translation tables in a byte buffer, for tests: 16-byte descriptors,
+    a level resolving ``granule bits - 4`` input-address bits, start levels down to -2 (4KB), the
+    TTBR's SKL (levels skipped at the start) and table descriptors that skip levels (their SKL),
+    OA up to 56 bits.  Its geometry is written out here from the Arm ARM's tables (D8.2.11), not
+    taken from :mod:`pgwalk.rules`, so a test compares the walk with an independent statement.
+
+    ``map(ia, oa, path=(...))`` writes a leaf at the last level of ``path``: the levels the walk
+    visits (for example ``(-1, 0, 1, 2, 3)``, or ``(-1, 1, 3)`` when the tables skip a level each);
+    a table descriptor at ``path[i]`` gets SKL ``path[i + 1] - path[i] - 1`` and the leaf SKL
+    ``3 - level``.  ``put(ia, path, raw)`` writes any 128-bit value at the last level instead.
+    Permissions are indirect: ``pi`` is the PIIndex (desc[118:115]), ``po`` the POIndex.
+    """
+
+    def __init__(self, *, stage: int = 1, granule: int = 4096, ia_bits: int = 48, pa_bits: int = 56, skl: int = 0,
+                 table_base: int = 0x10_0000, big_endian: bool = False):
+        self.stage, self.granule, self.ia_bits, self.pa_bits = stage, granule, ia_bits, pa_bits
+        self.g = _GRANULE_SHIFT[granule]
+        self.stride = self.g - 4
+        self.skl = skl
+        self.start_level = 3 - (ia_bits - 1 - self.g) // self.stride + skl
+        self.table_base = table_base
+        self.big_endian = big_endian
+        self._buf = bytearray()
+        self._next = table_base
+        root_bits = ia_bits - self._lsb(self.start_level)
+        self.root = self._alloc(16 << root_bits)
+
+    def _lsb(self, level: int) -> int:
+        return (3 - level) * self.stride + self.g
+
+    def _alloc(self, size: int) -> int:
+        align = max(size, 32)
+        addr = _align_up(self._next, align)
+        end = addr + size
+        need = end - self.table_base
+        if need > len(self._buf):
+            self._buf.extend(bytes(need - len(self._buf)))
+        self._next = end
+        return addr
+
+    def read(self, addr: int) -> int:
+        """The 16-byte descriptor at ``addr`` (the first 8 bytes are bits [63:0] little-endian; big-endian
+        tables hold the 128-bit value byte-reversed as a whole)."""
+        off = addr - self.table_base
+        return int.from_bytes(self._buf[off:off + 16], "big" if self.big_endian else "little")
+
+    def write(self, addr: int, raw: int) -> None:
+        off = addr - self.table_base
+        self._buf[off:off + 16] = raw.to_bytes(16, "big" if self.big_endian else "little")
+
+    def _entry(self, table: int, level: int, ia: int, bits: int) -> int:
+        return table + 16 * ((ia >> self._lsb(level)) & ((1 << bits) - 1))
+
+    def table_descriptor(self, next_table: int, skl: int = 0) -> int:
+        layout = D128_TABLE_LAYOUT(self.stage, self.g)
+        return _put(layout, 0, VALID=1, NLTA=next_table >> self.g, SKL=skl)
+
+    def leaf_descriptor(self, oa: int, level: int, *, pi: int = 0, po: int = 0, attr_indx: int = 0, af: int = 1,
+                        dirty: int = 0, sh: int = 0b11, contiguous: int = 0) -> int:
+        """A block or page: ``dirty`` is nDirty (desc[7]) at stage 1, Dirty at stage 2; ``attr_indx`` is
+        AttrIndx (stage 1) or MemAttr (stage 2)."""
+        lsb = self._lsb(level)
+        layout = D128_LEAF_LAYOUT(self.stage, lsb, level < 3)
+        attr = {"AttrIndx": attr_indx, "nDirty": dirty} if self.stage == 1 else {"MemAttr": attr_indx, "Dirty": dirty}
+        return _put(layout, 0, VALID=1, OA=oa >> lsb, SKL=3 - level, PIIndex=pi, POIndex=po, AF=af, SH=sh,
+                    Contiguous=contiguous, **attr)
+
+    def _walk_path(self, ia: int, path: tuple[int, ...]) -> int:
+        """The address of ``ia``'s entry at ``path[-1]``, making the tables of ``path`` on the way."""
+        if path[0] != self.start_level:
+            raise ValueError(f"a path starts at the start level {self.start_level}, not {path[0]}")
+        table, bits = self.root, self.ia_bits - self._lsb(self.start_level)
+        for level, nxt in zip(path, path[1:]):
+            entry = self._entry(table, level, ia, bits)
+            raw = self.read(entry)
+            skl = nxt - level - 1
+            bits = self.stride * (skl + 1)
+            if raw & 1:
+                table = (raw & ((1 << 56) - 1)) >> self.g << self.g
+                table &= ~((1 << (bits + 4)) - 1)
+            else:
+                table = self._alloc(16 << bits)
+                self.write(entry, self.table_descriptor(table, skl))
+        return self._entry(table, path[-1], ia, bits)
+
+    def map(self, ia: int, oa: int, path: tuple[int, ...], **attrs: int) -> int:
+        """Map the block or page of ``ia`` at level ``path[-1]`` to ``oa``; returns the descriptor's address."""
+        addr = self._walk_path(ia, path)
+        self.write(addr, self.leaf_descriptor(oa, path[-1], **attrs))
+        return addr
+
+    def put(self, ia: int, path: tuple[int, ...], raw: int) -> int:
+        """Write ``raw`` as ``ia``'s descriptor at level ``path[-1]``; returns its address."""
+        addr = self._walk_path(ia, path)
+        self.write(addr, raw)
+        return addr
+
+    def chunks(self) -> dict[int, bytearray]:
+        return {self.table_base: bytearray(self._buf)}
+
+    def memory(self, *extra: Mapping[int, bytes]):
+        """A :class:`pgwalk.memory.PhysicalMemory` over the tables (and ``extra`` chunks)."""
+        from pgwalk.memory import PhysicalMemory
+        parts = dict(self.chunks())
+        for e in extra:
+            parts.update(e)
+        return PhysicalMemory.from_buffers(parts)
+
+    def ttbr_value(self, *, asid: int = 0) -> int:
+        """The 128-bit TTBRn_ELx / VTTBR_EL2: BADDR[55:48] in [87:80], BADDR[47:5], SKL."""
+        low48 = (1 << 48) - 1
+        return TTBR_128.encode(BADDR=(self.root & low48) >> 5, BADDR_55_48=self.root >> 48, SKL=self.skl, ASID=asid)
+
+    def registers(self, *, regs: Mapping[str, int] | None = None, pir: int = 0, pire0: int = 0,
+                  s2pir: int = 0) -> dict[str, int]:
+        """Registers describing this tree (TTBR0 at stage 1; VTTBR_EL2 at stage 2), D128 on, merged into
+        ``regs``: stage 1 TCR_EL1 (TTBR1 walks disabled), TCR2_EL1.D128, TTBR0_EL1, MAIR_EL1, PIR_EL1,
+        PIRE0_EL1, SCTLR_EL1; stage 2 VTCR_EL2 (D128), VTTBR_EL2, HCR_EL2.VM, S2PIR_EL2; and the ID registers."""
+        out = dict(regs or {})
+        out.setdefault("ID_AA64MMFR0_EL1", D128_ID_AA64MMFR0_EL1)
+        out.setdefault("ID_AA64MMFR2_EL1", D128_ID_AA64MMFR2_EL1)
+        ps = {bits: code for code, bits in PS_BITS.items()}[self.pa_bits]    # 0b111: 56 bits with D128
+        if self.stage == 2:
+            out["VTCR_EL2"] = VTCR_EL2.encode(T0SZ=64 - self.ia_bits, IRGN0=_WB_RAWA, ORGN0=_WB_RAWA, SH0=_ISH,
+                                              TG0=_TG0_CODE[self.g], PS=ps, RES1_31=1, D128=1)
+            out["VTTBR_EL2"] = self.ttbr_value()
+            out["HCR_EL2"] = _put(HCR_EL2, out.get("HCR_EL2", 0), VM=1, RW=1)
+            out.setdefault("S2PIR_EL2", s2pir)
+            return out
+        out["TCR_EL1"] = _put(TCR_EL1, out.get("TCR_EL1", 0), T0SZ=64 - self.ia_bits, TG0=_TG0_CODE[self.g],
+                              IRGN0=_WB_RAWA, ORGN0=_WB_RAWA, SH0=_ISH, EPD1=1, T1SZ=64 - self.ia_bits,
+                              TG1=_TG1_CODE[self.g], IPS=ps, AS=1)
+        out["TCR2_EL1"] = TCR2_EL1.encode(D128=1)
+        out["TTBR0_EL1"] = self.ttbr_value()
+        out.setdefault("MAIR_EL1", DEFAULT_MAIR)
+        out.setdefault("PIR_EL1", pir)
+        out.setdefault("PIRE0_EL1", pire0)
+        out["SCTLR_EL1"] = _put(SCTLR, out.get("SCTLR_EL1", 0), M=1, EE=int(self.big_endian))
+        return out

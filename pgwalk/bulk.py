@@ -1148,6 +1148,7 @@ class _Engine:
 
     def __init__(self, setup: TranslationSetup, mem: Memory, stages: str, access: Access | None, el: int,
                  pan: bool, reader: DescriptorReader | None) -> None:
+        setup.refuse_d128("the vectorised walk (translate --batch/--range, at --batch, reverse)")
         self.setup = setup
         self.rd = reader if reader is not None else DescriptorReader(mem)
         self.stages = stages

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from .errors import InputError
 from .formats import descriptors as D
 from .formats.fields import Layout
-from .rules import FINAL_LEVEL, DescType, decode_descriptor_type, level_shift, next_table_base
+from .rules import FINAL_LEVEL, DescType, d128_descriptor_type, d128_skl, decode_descriptor_type, \
+    invalid_descriptor_reason, level_shift, next_table_base
 
 __all__ = ["DescriptorReport", "decode_descriptor", "decode_logged_walk", "GRANULES"]
 
@@ -51,6 +52,7 @@ class DescriptorReport:
     permissions: str | None = None             # "EL1 rw- EL0 ---" (stage 1) / "r-x" (stage 2)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    d128: bool = False                         # a 128-bit VMSAv9-128 descriptor (FEAT_D128)
 
     @property
     def summary(self) -> str:
@@ -68,13 +70,15 @@ class DescriptorReport:
                 text += ", AF = 0"
         else:
             text = self.kind
-        text = f"level {self.level} {text} (stage {self.stage}, {g}{', DS = 1' if self.ds else ''})"
+        text = (f"level {self.level} {text} (stage {self.stage}, {g}{', DS = 1' if self.ds else ''}"
+                f"{', 128-bit descriptor' if self.d128 else ''})")
         if self.problems:
             text += "; " + "; ".join(self.problems)
         return text
 
     def to_json(self) -> dict:
-        return {"value": self.value, "hex": f"{self.value:#018x}", "name": self.name or None, "stage": self.stage,
+        return {"value": self.value, "hex": f"{self.value:#0{34 if self.d128 else 18}x}", "name": self.name or None,
+                "stage": self.stage, "d128": self.d128,
                 "level": self.level, "granule": 1 << self.granule_shift, "ds": self.ds, "kind": self.kind,
                 "fields": dict(self.fields),
                 "address": self.address, "address_hex": None if self.address is None else f"{self.address:#x}",
@@ -92,7 +96,7 @@ def _size(shift: int) -> str:
 
 def decode_descriptor(value: int, *, granule: int | str, level: int, stage: int = 1, ds: bool = False,
                       pa_bits: int = 48, mair: int | None = None, two_el: bool = True,
-                      name: str = "") -> DescriptorReport:
+                      name: str = "", d128: bool = False) -> DescriptorReport:
     """Decode one stage 1 or stage 2 translation table entry.
 
     >>> decode_descriptor(0x00e000004804d783, granule="4k", level=3).summary
@@ -103,12 +107,15 @@ def decode_descriptor(value: int, *, granule: int | str, level: int, stage: int 
     :param pa_bits: the output size; 52 with a 64KB granule means OA[51:48] in bits [15:12]
     :param mair: MAIR_ELx, to name the stage 1 memory type (else only AttrIndx is known)
     :param two_el: the regime has EL0 (EL1&0, EL2&0): AP[1], UXN/PXN and nG apply
+    :param d128: a 128-bit VMSAv9-128 descriptor (FEAT_D128; levels -2..3): see :func:`decode_d128_descriptor`
     :raises InputError: for a level, granule or value out of range
     """
     from .walk import decode_s1_leaf, decode_s2_leaf
     g = GRANULES.get(str(granule).lower()) if not isinstance(granule, int) else granule
     if g not in (12, 14, 16):
         raise InputError(f"--granule: {granule!r} is not 4k, 16k or 64k")
+    if d128:
+        return decode_d128_descriptor(value, g, level, stage, pa_bits, mair, two_el, name)
     if not -1 <= level <= FINAL_LEVEL:
         raise InputError(f"--level: {level} is not -1..3")
     if level == -1 and not (ds and g in (12, 14)):
@@ -178,6 +185,64 @@ def decode_descriptor(value: int, *, granule: int | str, level: int, stage: int 
     if stage == 1:
         r.notes.append("hierarchical limits (APTable, XNTable) of the tables above are not applied")
     _oa_check(r, pa_max)
+    return r
+
+
+def decode_d128_descriptor(value: int, g: int, level: int, stage: int, pa_bits: int, mair: int | None, two_el: bool,
+                           name: str = "") -> DescriptorReport:
+    """One 128-bit VMSAv9-128 entry (:func:`decode_descriptor` with ``d128``): its kind from the valid bit
+    and SKL (:func:`pgwalk.rules.d128_descriptor_type`), the next table (its size follows SKL) or the
+    output address (OA[55:12]), the memory type, and the PIIndex/POIndex its permissions come from:
+    with D128 they are always indirect, so without PIR_ELx / S2PIR_EL2 they are not known here."""
+    from .walk import decode_s1_leaf, decode_s2_leaf
+    if not -2 <= level <= FINAL_LEVEL:
+        raise InputError(f"--level: {level} is not -2..3")
+    if value < 0 or value >> 128:
+        raise InputError(f"descriptor {value:#x} does not fit in 128 bits")
+    if stage not in (1, 2):
+        raise InputError(f"--stage: {stage} is not 1 or 2")
+    kind = d128_descriptor_type(value, level, g)
+    r = DescriptorReport(value, stage, level, g, False, kind.text, name, d128=True)
+    if kind is DescType.INVALID:
+        r.notes.append("invalid (bit 0 = 0): a walk reaching it takes a Translation fault at this level")
+        return r
+    if kind.faults:
+        r.problems.append(invalid_descriptor_reason(kind, level, g, False, value, True) + ": a Translation fault")
+        return r
+    skl = d128_skl(value)
+    if kind is DescType.TABLE:
+        r.layout = D.d128_table_layout(stage, g)
+        r.fields = r.layout.decode(value)
+        r.address = next_table_base(value, g, False, False, True)
+        r.notes.append(f"SKL = {skl}: the next level is {level + 1 + skl}, its table "
+                       f"{16 << ((g - 4) * (skl + 1))} bytes")
+        _oa_check(r, pa_bits)
+        return r
+    leafsize = level_shift(level, g, True)
+    r.layout = D.d128_leaf_layout(stage, leafsize, kind is DescType.BLOCK)
+    r.fields = r.layout.decode(value)
+    r.size_shift = leafsize
+    if stage == 1:
+        leaf = decode_s1_leaf(value, level, kind.text, granule_shift=g, ds=False, lpa64=False, two_el=two_el,
+                              mair=mair, d128=True)
+        if mair is not None and leaf.attrs is not None:
+            r.memory = f"{leaf.attrs.describe()}, {_SH_TEXT[r.fields['SH']]}"
+        else:
+            r.notes.append(f"memory type: MAIR attribute {leaf.attr_index} (give --mair to name it)")
+            r.memory = _SH_TEXT[r.fields["SH"]]
+        r.notes.append(f"permissions are indirect (D128): PIIndex {r.fields['PIIndex']} selects PIR_ELx/PIRE0_ELx "
+                       f"entries, POIndex {r.fields['POIndex']} the overlay; nDirty = {r.fields['nDirty']}")
+    else:
+        leaf = decode_s2_leaf(value, level, kind.text, granule_shift=g, ds=False, lpa64=False, d128=True)
+        r.memory = leaf.attrs.describe()
+        r.notes.append(f"permissions are indirect (D128): PIIndex {r.fields['PIIndex']} selects an S2PIR_EL2 entry, "
+                       f"POIndex {r.fields['POIndex']} the S2POR_EL1 overlay; Dirty = {r.fields['Dirty']}")
+    r.address = leaf.oa_base
+    if value & ((1 << leafsize) - 1) & ~((1 << 12) - 1) & ((1 << 56) - 1):
+        r.problems.append(f"output address bits below the {_size(leafsize)} block size are set (RES0, ignored)")
+    if not r.fields.get("AF", 1):
+        r.notes.append("AF = 0: an access takes an Access flag fault unless hardware AF update is on")
+    _oa_check(r, pa_bits)
     return r
 
 

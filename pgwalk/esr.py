@@ -1235,10 +1235,16 @@ _SH_PAR = {0: "Non-shareable", 1: "reserved", 2: "Outer Shareable", 3: "Inner Sh
 
 
 def decode_par(value: int | str) -> "RegisterReport":
-    """PAR_EL1 in its 64-bit form: the success format (F = 0) or the fault format (F = 1)."""
-    from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
-    v = parse_u64(value, "PAR")
+    """PAR_EL1: the success format (F = 0) or the fault format (F = 1); with FEAT_D128 the 128-bit
+    register, whose D128 bit (64) set selects the VMSAv9-128 format: PA[55:12] in bits [119:76]."""
+    from .formats.registers import PAR_EL1_D128, PAR_EL1_D128_PA, PAR_EL1_FAULT, PAR_EL1_OK
+    from .regs import parse_register_value
+    v = parse_register_value("PAR_EL1", value, "PAR")
+    d128 = bool(PAR_EL1_D128.get(v))
     rep = RegisterReport("PAR_EL1", v)
+    if v >> 64:
+        rep.add(PAR_EL1_D128, int(d128), "1: the VMSAv9-128 format (FEAT_D128)" if d128 else
+                "0: the VMSAv8-64 format in a 128-bit PAR_EL1")
     if v & 1:
         lay = PAR_EL1_FAULT
         fst = lay["FST"].get(v)
@@ -1273,10 +1279,15 @@ def decode_par(value: int | str) -> "RegisterReport":
     else:
         lay = PAR_EL1_OK
         pa = v & lay["PA"].mask                 # PA[51:12] sit at bits [51:12]
+        if d128:
+            pa = PAR_EL1_D128_PA.get(v) << 12
+            rep.add(PAR_EL1_D128_PA, PAR_EL1_D128_PA.get(v), f"output address page {pa:#x}")
         attr = lay["ATTR"].get(v)
         for f in lay:
             fv = f.get(v)
-            if f.name == "PA":
+            if f.name == "PA" and d128:
+                rep.add(f, fv, "RES0 in the D128 format")
+            elif f.name == "PA":
                 rep.add(f, fv, f"output address page {pa:#x}")
             elif f.name == "ATTR":
                 rep.add(f, fv, mair_attr_meaning(fv))
@@ -1293,7 +1304,7 @@ def decode_par(value: int | str) -> "RegisterReport":
         rep.summary = f"AT succeeded: PA {pa:#x}, {mair_attr_meaning(attr)}, {_SH_PAR[lay['SH'].get(v)]}"
         rep.derived["format"] = "success"
         rep.derived["pa"] = pa
-    stray = v & ~lay.defined_mask
+    stray = v & ~lay.defined_mask & ~(PAR_EL1_D128.mask | (PAR_EL1_D128_PA.mask if d128 and not v & 1 else 0))
     if stray:
         rep.warnings.append(f"bits {_bitlist(stray)} are RES0 in this format but set")
     return rep
@@ -1533,6 +1544,15 @@ def _ttbr(rep: RegisterReport, value: int, name: str) -> None:
         rep.notes.append("bits [63:48] are RES0 unless the EL2&0 regime is in use (HCR_EL2.E2H = 1)")
     if name.startswith("TTBR") and name.endswith("EL1"):
         rep.notes.append("ASID is used from TTBR0 or TTBR1 according to TCR_EL1.A1")
+    if value >> 64:
+        from .formats.registers import TTBR_128
+        b128 = (TTBR_128["BADDR_55_48"].get(value) << 48) | (value & TTBR_128["BADDR"].mask)
+        for f in (TTBR_128["BADDR_55_48"], TTBR_128["SKL"]):
+            rep.add(f, f.get(value))
+        rep.derived["baddr_d128_format"] = b128
+        rep.derived["skl"] = TTBR_128["SKL"].get(value)
+        rep.summary = (f"128-bit (FEAT_D128, VMSAv9-128): table base {b128:#x}, SKL {TTBR_128['SKL'].get(value)} "
+                       "(BADDR[55:48] in bits [87:80], BADDR[47:5] in [47:5])")
 
 
 def _mair(rep: RegisterReport, value: int) -> None:
@@ -1610,6 +1630,14 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False,
     id_regs = dict(id_registers or {})
     from .formats import registers as R
     reg = canonical_register(name)
+    if reg == "PAR_EL1":
+        return decode_par(value)                # up to 128 bits (FEAT_D128)
+    if reg.startswith(("TTBR", "VTTBR")):       # up to 128 bits with FEAT_D128 (TTBR0_EL3: 64)
+        from .regs import parse_register_value
+        v = parse_register_value(reg, value, reg)
+        rep = RegisterReport(reg, v)
+        _ttbr(rep, v, reg)
+        return rep
     v = parse_u64(value, reg)
     if reg.startswith("ESR_"):
         return decode_esr(v, int(reg[-1]))
@@ -1617,8 +1645,6 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False,
         far = decode_far(v)
         return RegisterReport(reg, v, far.details, {"va": v},
                               f"VA {v:#x} ({F.FAR_RANGE.meaning(F.FAR_RANGE.get(v))})", list(far.notes))
-    if reg == "PAR_EL1":
-        return decode_par(v)
     if reg == "HPFAR_EL2":
         h = decode_hpfar(v)
         return RegisterReport(reg, v, h.details, {"ipa_page": h.address}, f"faulting IPA page {h.address:#x}",
@@ -1666,10 +1692,6 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False,
         _mair(rep, v)
         rep.summary = ", ".join(f"{f.name}={f.get(v):#04x}" for f in R.MAIR)
         return rep
-    if reg.startswith(("TTBR", "VTTBR")):
-        rep = RegisterReport(reg, v)
-        _ttbr(rep, v, reg)
-        return rep
     if reg == "ID_AA64MMFR0_EL1":
         rep = RegisterReport(reg, v)
         _mmfr0(rep, v)
@@ -1699,7 +1721,8 @@ def _indirection_register(reg: str, v: int) -> RegisterReport:
         rep.derived.update({n.lower(): bool(f.get(n)) for n in ("PIE", "POE", "E0POE", "AIE", "HAFT", "PnCH", "D128")})
         rep.summary = "enabled: " + (", ".join(on) if on else "none (permissions and attributes as without TCR2)")
         if f.get("D128"):
-            rep.warnings.append("D128 = 1: VMSAv9-128 descriptors, which pgwalk does not walk")
+            rep.notes.append("D128 = 1: VMSAv9-128 (128-bit descriptors, permission indirection forced on); "
+                             "translate and at walk it, the vectorised and whole-tree walks refuse it")
         if reg == "TCR2_EL2":
             rep.notes.append("with HCR_EL2.E2H = 0, E0POE, D128 and bits [21:14] are RES0")
     elif reg.startswith(("PIR", "S2PIR", "POR", "S2POR")):

@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from .formats.fields import Field
-from .formats.registers import PAR_EL1_FAULT, PAR_EL1_OK
+from .formats.registers import PAR_EL1_D128, PAR_EL1_D128_PA, PAR_EL1_FAULT, PAR_EL1_OK
 
-__all__ = ["pack_par"]
+__all__ = ["pack_par", "par_format_d128"]
 
 # constant bits: F = 1 and the RES1 bit 11 of a fault; F = 0 and NSE (RES1 without FEAT_RME) of a success
 _FAULT = PAR_EL1_FAULT.encode(F=1, RES1_11=1)
@@ -41,7 +41,7 @@ def _put(f: Field, value: Any) -> Any:
 
 def pack_par(failed: Any, *, fst: Any = 0, s1ptw: Any = False, stage2: Any = False, overlay: Any = False,
              dirty_bit: Any = False, assured_only: Any = False, toplevel: Any = False, sh: Any = 0, ns: Any = 1, attr: Any = 0,
-             pa: Any = 0) -> Any:
+             pa: Any = 0, d128: bool = False) -> Any:
     """ASL ``AArch64.EncodePAR``: the PAR_EL1 value an AT leaves.
 
     >>> hex(pack_par(True, fst=0x07, stage2=True))        # level 3 Translation fault at stage 2
@@ -62,8 +62,18 @@ def pack_par(failed: Any, *, fst: Any = 0, s1ptw: Any = False, stage2: Any = Fal
     :param ns: PAR.NS, the output PA space (1 from a Non-secure regime, where it is UNKNOWN)
     :param attr: PAR.ATTR (:func:`pgwalk.attrs.encode_par_attrs`)
     :param pa: the output address; PAR.PA holds its bits [51:12]
+    :param d128: the 128-bit VMSAv9-128 format (:func:`par_format_d128`; ints only): PAR.D128 (bit 64)
+        = 1 and PA[55:12] in bits [119:76]
+
+    >>> hex(pack_par(False, sh=0b11, ns=1, attr=0xFF, pa=0xab_0000_4000_1000, d128=True))
+    '0xab000040001001ff00000000000b80'
+
     :returns: an int, or a ``uint64`` array when any argument is an array
     """
+    if d128:
+        low = pack_par(failed, fst=fst, s1ptw=s1ptw, stage2=stage2, overlay=overlay, dirty_bit=dirty_bit,
+                       assured_only=assured_only, toplevel=toplevel, sh=sh, ns=ns, attr=attr)
+        return low | PAR_EL1_D128.mask | (0 if failed else _put(PAR_EL1_D128_PA, int(pa) >> _PA.lsb))
     fault = _put(PAR_EL1_FAULT["FST"], fst) | _put(PAR_EL1_FAULT["PTW"], s1ptw) | _put(PAR_EL1_FAULT["S"], stage2) \
         | _put(PAR_EL1_FAULT["Overlay"], overlay) | _put(PAR_EL1_FAULT["DirtyBit"], dirty_bit) \
         | _put(PAR_EL1_FAULT["AssuredOnly"], assured_only) | _put(PAR_EL1_FAULT["TopLevel"], toplevel)
@@ -76,3 +86,15 @@ def pack_par(failed: Any, *, fst: Any = 0, s1ptw: Any = False, stage2: Any = Fal
     fault = np.uint64(_FAULT) | np.asarray(fault, dtype=np.uint64)
     ok = np.uint64(_OK) | np.asarray(ok, dtype=np.uint64)
     return np.where(np.asarray(failed, dtype=bool), fault, ok)
+
+
+def par_format_d128(regime: Any, stage1_only: bool, s1_d128: bool, s2_d128: bool | None) -> bool:
+    """ASL ``AArch64.isPARFormatD128``: whether an AT writes the 128-bit PAR format, decided by the
+    last stage of translation: stage 2's VTCR_EL2.D128 (``s2_d128``; ``None``: stage 2 off) for an
+    EL1&0 two-stage AT, else the regime's stage 1 D128 (``s1_d128``).  The EL2 regime has no D128
+    format (``regime``: a :class:`pgwalk.params.Regime`)."""
+    if regime.value == "EL2":
+        return False
+    if regime.value == "EL1&0" and not stage1_only and s2_d128 is not None:
+        return s2_d128
+    return s1_d128

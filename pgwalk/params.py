@@ -24,7 +24,7 @@ from .formats import registers as R
 __all__ = [
     "Regime", "Features", "S1WalkParams", "S2WalkParams", "TranslationSetup", "S1PermParams", "S2PermParams",
     "setup_from_registers", "s1_start_level", "s2_start_level", "physical_address_size",
-    "block_desc_supported", "granule_name", "oa_out_of_range",
+    "block_desc_supported", "granule_name", "oa_out_of_range", "descsize_log2", "d128_enabled",
 ]
 
 FINAL_LEVEL = 3
@@ -69,6 +69,7 @@ class Features:
     lpa2_s2_4k: bool = True    # TGran4_2 == 0b0011
     lpa2_s2_16k: bool = True   # TGran16_2 == 0b0011
     lva: bool = True           # FEAT_LVA: 52-bit VA with 64KB granules
+    lva3: bool = True          # FEAT_LVA3: 56-bit VA with D128 (ID_AA64MMFR2_EL1.VARange = 0b0010)
     ttst: bool = True          # FEAT_TTST: small translation tables
     hpds: bool = True          # FEAT_HPDS
     pan: int = 3               # ID_AA64MMFR1_EL1.PAN (3: FEAT_PAN3 / EPAN)
@@ -104,7 +105,7 @@ class Features:
         else:
             f = R.ID_AA64MMFR0_EL1.decode(mmfr0)
             parange = f["PARange"]
-            kw["pa_max"] = R.PS_BITS.get(parange, 52) if parange <= 6 else 52
+            kw["pa_max"] = R.PS_BITS.get(parange, 52) if parange <= 7 else 52   # 0b0111: 56 bits (FEAT_D128)
             kw["lpa"] = parange == 6
             kw["lpa2_s1_4k"] = f["TGran4"] == 0b0001
             kw["lpa2_s1_16k"] = f["TGran16"] == 0b0010
@@ -118,7 +119,7 @@ class Features:
         mmfr2 = regs.get("ID_AA64MMFR2_EL1")
         if mmfr2 is not None:
             f = R.ID_AA64MMFR2_EL1.decode(mmfr2)
-            kw.update(lva=f["VARange"] == 1, ttst=f["ST"] == 1, s2fwb=f["FWB"] >= 1)
+            kw.update(lva=f["VARange"] in (1, 2), lva3=f["VARange"] == 2, ttst=f["ST"] == 1, s2fwb=f["FWB"] >= 1)
         if mmfr0 is not None and (mmfr1 is None or mmfr2 is None):
             assumed.append("ID_AA64MMFR1/2_EL1 not given: assuming FEAT_HPDS, FEAT_PAN3, FEAT_XNX, FEAT_LVA, FEAT_TTST")
         mmfr3 = regs.get("ID_AA64MMFR3_EL1")
@@ -138,14 +139,17 @@ class Features:
         return cls(assumed=tuple(assumed), **kw)
 
 
-def physical_address_size(ps: int, granule_shift: int, ds: bool, features: Features) -> int:
+def physical_address_size(ps: int, granule_shift: int, ds: bool, features: Features, d128: bool = False) -> int:
     """ASL ``AArch64.PhysicalAddressSize``: the effective output size in bits.
 
     4KB/16KB granules without DS never exceed 48 bits; {I}PS above PAMax is
-    PAMax (R_CLPQT).
+    PAMax (R_CLPQT).  With 128-bit descriptors (``d128``) the limit is PAMax
+    itself (up to 56 bits, {I}PS = 0b111).
     """
     size = R.PS_BITS[ps]
-    if features.lpa and (granule_shift == 16 or ds):
+    if d128:
+        max_ps = features.pa_max
+    elif features.lpa and (granule_shift == 16 or ds):
         max_ps = min(52, features.pa_max)
     else:
         max_ps = min(48, features.pa_max)
@@ -165,10 +169,18 @@ def oa_out_of_range(address, oa_bits: int):
     return (address >> oa_bits) != 0
 
 
-def s1_start_level(iasize: int, granule_shift: int) -> int:
-    """ASL ``AArch64.S1StartLevel``: ``3 - ((iasize - 1 - g) DIV stride)``."""
-    stride = granule_shift - 3
-    return FINAL_LEVEL - (iasize - 1 - granule_shift) // stride
+def descsize_log2(d128: bool) -> int:
+    """ASL ``descsizelog2``: log2 of a descriptor's bytes, 4 for VMSAv9-128 (``walkparams.d128``), else 3;
+    a level resolves ``granule_shift - descsize_log2`` input-address bits (the stride)."""
+    return 4 if d128 else 3
+
+
+def s1_start_level(iasize: int, granule_shift: int, d128: bool = False, skl: int = 0) -> int:
+    """ASL ``AArch64.S1StartLevel`` (and, with D128, ``AArch64.S2StartLevel``):
+    ``3 - ((iasize - 1 - g) DIV stride)``, plus TTBR.SKL with 128-bit descriptors (levels skipped;
+    a start level above 3 is a level 0 Translation fault, ASL ``AArch64.S1Walk``)."""
+    stride = granule_shift - descsize_log2(d128)
+    return FINAL_LEVEL - (iasize - 1 - granule_shift) // stride + (skl if d128 else 0)
 
 
 def s2_start_level(granule_shift: int, sl0: int, sl2: int) -> int | None:
@@ -180,20 +192,30 @@ def s2_start_level(granule_shift: int, sl0: int, sl2: int) -> int | None:
     return {0b00: 3, 0b01: 2, 0b10: 1}.get(sl0)
 
 
-def block_desc_supported(ds: bool, granule_shift: int, level: int, pa_max: int) -> bool:
-    """ASL ``AArch64.BlockDescSupported`` (VMSAv8-64, no D128)."""
+def block_desc_supported(ds: bool, granule_shift: int, level: int, pa_max: int, d128: bool = False) -> bool:
+    """ASL ``AArch64.BlockDescSupported``: the levels a block may be at (with D128 the 4KB level 0,
+    16KB and 64KB level 1 blocks are always allowed)."""
     if granule_shift == 12:
-        return level in (1, 2) or (level == 0 and ds)
+        return level in (1, 2) or (level == 0 and (ds or d128))
     if granule_shift == 14:
-        return level == 2 or (level == 1 and ds)
-    return level == 2 or (level == 1 and pa_max >= 52)
+        return level == 2 or (level == 1 and (ds or d128))
+    return level == 2 or (level == 1 and (d128 or pa_max >= 52))
 
 
-def _table_base(ttbr: int, iasize: int, start_level: int, granule_shift: int, fmt52: bool) -> int:
-    """ASL ``S1TTBaseAddress``/``S2TTBaseAddress``: BADDR aligned to the initial table size."""
-    stride = granule_shift - 3
-    tsize = iasize - ((FINAL_LEVEL - start_level) * stride + granule_shift) + 3
-    if fmt52:
+def _table_base(ttbr: int, iasize: int, start_level: int, granule_shift: int, fmt52: bool, d128: bool = False,
+                el3: bool = False) -> int:
+    """ASL ``S1TTBaseAddress``/``S2TTBaseAddress``: BADDR aligned to the initial table size; with
+    D128 the 128-bit TTBR's BADDR[55:48]:BADDR[47:5] (TTBR0_EL3: BADDR[55:5]), at least 32-byte aligned."""
+    size_log2 = descsize_log2(d128)
+    stride = granule_shift - size_log2
+    tsize = iasize - ((FINAL_LEVEL - start_level) * stride + granule_shift) + size_log2
+    if d128:
+        tsize = max(tsize, 5)
+        if el3:
+            base = R.TTBR_EL3_128["BADDR"].get(ttbr) << 5
+        else:
+            base = (R.TTBR_128["BADDR_55_48"].get(ttbr) << 48) | (R.TTBR_128["BADDR"].get(ttbr) << 5)
+    elif fmt52:
         tsize = max(tsize, 6)
         base = (R.TTBR_52["BADDR_51_48"].get(ttbr) << 48) | (R.TTBR_52["BADDR"].get(ttbr) << 6)
     else:
@@ -287,6 +309,8 @@ class S1WalkParams:
     aie: bool = False         # TCR2_ELx.AIE (FEAT_AIE): AttrIndx[3] selects MAIR2_ELx
     haft: bool = False        # TCR2_ELx.HAFT (FEAT_HAFT): hardware AF on table descriptors
     pnch: bool = False        # TCR2_ELx.PnCH (FEAT_THE): descriptor bit 52 is Protected
+    d128: bool = False        # TCR2_ELx.D128 / TCR_EL3.D128 (FEAT_D128): 128-bit descriptors, VMSAv9-128
+    skl: int = 0              # TTBRn_ELx.SKL (D128): levels skipped at the start of the walk
 
     @property
     def pie(self) -> bool:
@@ -294,7 +318,7 @@ class S1WalkParams:
 
     @property
     def stride(self) -> int:
-        return self.granule_shift - 3
+        return self.granule_shift - descsize_log2(self.d128)
 
     @property
     def has_unprivileged(self) -> bool:
@@ -329,15 +353,17 @@ class S2WalkParams:
     notes: tuple[str, ...] = ()
     perm: S2PermParams = S2PermParams()   # FEAT_S2PIE / FEAT_S2POE (off: direct permissions)
     haft: bool = False        # VTCR_EL2.HAFT (FEAT_HAFT): hardware AF on stage 2 table descriptors
+    d128: bool = False        # VTCR_EL2.D128 (FEAT_D128): 128-bit descriptors, VMSAv9-128
+    skl: int = 0              # VTTBR_EL2.SKL (D128): levels skipped at the start of the walk
 
     @property
     def stride(self) -> int:
-        return self.granule_shift - 3
+        return self.granule_shift - descsize_log2(self.d128)
 
     @property
     def concatenated(self) -> int:
         """Number of concatenated initial-level tables (1 when none)."""
-        if self.start_level is None:
+        if self.start_level is None or self.d128:
             return 1
         bits = self.iasize - ((FINAL_LEVEL - self.start_level) * self.stride + self.granule_shift)
         return max(1, 1 << max(0, bits - self.stride))
@@ -362,6 +388,21 @@ class TranslationSetup:
     notes: tuple[str, ...] = ()
     mair_known: bool = True                   # False: MAIR_ELx not given, stage 1 attributes unknown
     mair2: int | None = 0                     # MAIR2_ELx (FEAT_AIE); None: AIE on and not given (unknown)
+
+    def refuse_d128(self, what: str) -> None:
+        """Refuse a path that does not walk VMSAv9-128 (FEAT_D128) tables, in one clear line.
+
+        :raises RegisterError: when a stage this setup walks uses 128-bit descriptors
+        """
+        on = []
+        if self.s1_enabled and any(p.d128 for p in self.ranges):
+            on.append("TCR_EL3.D128" if self.regime is Regime.EL3 else
+                      f"TCR2_{'EL1' if self.regime is Regime.EL10 else 'EL2'}.D128")
+        if self.s2 is not None and self.s2.d128:
+            on.append("VTCR_EL2.D128")
+        if on:
+            raise RegisterError(f"{' and '.join(on)} = 1: {what} does not walk VMSAv9-128 (128-bit descriptor, "
+                                "FEAT_D128) tables; translate and at (one address at a time) do")
 
     def s1_params(self, va: int) -> S1WalkParams:
         """ASL ``AArch64.GetVARange``: VA bit 55 selects the range (whatever TBI is)."""
@@ -420,18 +461,35 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
         sh, irgn, orgn = t["SH0"], t["IRGN0"], t["ORGN0"]
         ps = t["PS"]
         ha, hd, ds = bool(t["HA"]), bool(t["HD"]), bool(t["DS"])
-    # Effective DS: FEAT_LPA2 with a 4KB or 16KB granule (ASL S1TTWParams*)
+    d128 = d128_enabled(regime, regs, features)
+    # Effective DS: FEAT_LPA2 with a 4KB or 16KB granule (ASL S1TTWParams*); with D128 the
+    # descriptor formats do not read it (ASL NextTableBase, S1LeafBase: d128 first)
     lpa2 = features.lpa2_s1_4k if granule == 12 else features.lpa2_s1_16k if granule == 14 else False
-    ds = ds and lpa2
+    if d128 and ds:
+        notes.append(f"{tcr_name}.DS = 1 has no effect on VMSAv9-128 descriptors (D128): ignored")
+    ds = ds and lpa2 and not d128
     ha = ha and features.hafdbs >= 1
     hd = hd and ha and features.hafdbs >= 2   # HD behaves as 0 when HA is 0
-    oa_bits = physical_address_size(ps, granule, ds, features)
-    lpa64 = granule == 16 and features.pa_max >= 52
-    perm, aie, haft, pnch = _s1_tcr2_params(regime, regs, features, el, ha, notes)
+    oa_bits = physical_address_size(ps, granule, ds, features, d128)
+    lpa64 = granule == 16 and features.pa_max >= 52 and not d128
+    perm, aie, haft, pnch = _s1_tcr2_params(regime, regs, features, el, ha, notes, d128)
     if perm.pie or aie or perm.overlay:
         hpd = True      # ASL S1TTWParams*: PIE, AIE or an enabled overlay disable hierarchical permissions
+    skl = 0
+    if d128:
+        layout = R.TTBR_EL3_128 if regime is Regime.EL3 else R.TTBR_128
+        skl = layout["SKL"].get(ttbr)
+        notes.append(f"{'TCR_EL3' if regime is Regime.EL3 else 'TCR2_' + el}.D128 = 1: VMSAv9-128 tables (128-bit "
+                     "descriptors); not modelled: the IMPLEMENTATION DEFINED nT (FEAT_BBML1) and misprogrammed "
+                     "Contiguous faults, DisCH (the Contiguous hint shown is the descriptor's), FEAT_THE Assured "
+                     "walks (taken as not Assured)")
     # TxSZ limits (ASL S1MinTxSZ, MaxTxSZ, S1TxSZFaults); QEMU always faults
-    mintxsz = 12 if ((granule == 16 and features.lva) or ds) else 16
+    if d128:
+        mintxsz = (9 if two_el_layout else 8) if features.lva3 else 12 if features.lva else 16
+        if "ID_AA64MMFR2_EL1" not in regs:
+            notes.append(f"ID_AA64MMFR2_EL1 not given: assuming FEAT_LVA3 (with D128 T{varange}SZ down to {mintxsz})")
+    else:
+        mintxsz = 12 if ((granule == 16 and features.lva) or ds) else 16
     maxtxsz = (47 if granule == 16 else 48) if features.ttst else 39
     config_fault = ""
     if txsz < mintxsz:
@@ -440,9 +498,12 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
         config_fault = f"T{varange}SZ = {txsz} is above the maximum {maxtxsz} (IMPLEMENTATION DEFINED: fault, as QEMU)"
     eff_txsz = min(max(txsz, mintxsz), maxtxsz)
     iasize = 64 - eff_txsz
-    start = s1_start_level(iasize, granule)
-    fmt52 = ds or (granule == 16 and ps == 0b110 and features.lpa)
-    base = _table_base(ttbr, iasize, start, granule, fmt52)
+    start = s1_start_level(iasize, granule, d128, skl)
+    if start > FINAL_LEVEL and not config_fault:
+        # ASL AArch64.S1Walk: a start level above 3 is a level 0 Translation fault (RFYTMS)
+        config_fault = f"{ttbr_name}.SKL = {skl} makes the start level {start}, beyond level 3"
+    fmt52 = ds or (granule == 16 and ps == 0b110 and features.lpa and not d128)
+    base = _table_base(ttbr, iasize, min(start, FINAL_LEVEL), granule, fmt52, d128, regime is Regime.EL3)
     base_fault = oa_out_of_range(base, oa_bits)
     return S1WalkParams(
         regime=regime, varange=varange, ttbr_name=ttbr_name, ttbr=ttbr, granule_shift=granule,
@@ -450,7 +511,21 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
         hpd=hpd, ha=ha, hd=hd, ds=ds, ps=ps, oa_bits=oa_bits, sh=sh, irgn=irgn, orgn=orgn,
         ee=bool(R.SCTLR["EE"].get(sctlr)), lpa64=lpa64, base=base, base_fault=base_fault,
         config_fault=config_fault, notes=tuple(notes), ttbr_known=ttbr_name in regs,
-        perm=perm, aie=aie, haft=haft, pnch=pnch)
+        perm=perm, aie=aie, haft=haft, pnch=pnch, d128=d128, skl=skl)
+
+
+def d128_enabled(regime: Regime, regs: Mapping[str, int], features: Features) -> bool:
+    """ASL ``AArch64.S1TTWParamsEL10/EL20/EL2/EL3``: ``walkparams.d128``, TCR2_ELx.D128 with FEAT_D128
+    and TCR2_ELx in effect (:func:`tcr2_enabled`); TCR_EL3.D128 for EL3.  The EL2 regime (E2H = 0)
+    has no VMSAv9-128 (ASL ``AArch64.isPARFormatD128``; TCR2_EL2.D128 is RES0 there)."""
+    if not features.d128 or regime is Regime.EL2:
+        return False
+    if regime is Regime.EL3:
+        return bool(R.TCR_EL3["D128"].get(regs.get("TCR_EL3", 0)))
+    el = "EL1" if regime is Regime.EL10 else "EL2"
+    tcr2 = regs.get(f"TCR2_{el}", 0)
+    return bool(tcr2 and R.TCR2_EL1["D128"].get(tcr2) and tcr2_enabled(regime, regs, features)[0])
+
 
 
 def tcr2_enabled(regime: Regime, regs: Mapping[str, int], features: Features) -> tuple[bool, str]:
@@ -480,7 +555,7 @@ def tcr2_enabled(regime: Regime, regs: Mapping[str, int], features: Features) ->
 
 
 def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features, el: str, ha: bool,
-                    notes: list[str]) -> tuple[S1PermParams, bool, bool, bool]:
+                    notes: list[str], d128: bool = False) -> tuple[S1PermParams, bool, bool, bool]:
     """The TCR2_ELx part of ASL ``S1TTWParamsEL10/EL20/EL2`` (for EL3, ``S1TTWParamsEL3``: the
     same enables are TCR_EL3 bits, with PIR_EL3 and POR_EL3): PIE with PIR/PIRE0, the overlay
     enables with POR_ELx, AIE, HAFT, PnCH.  Notes say what was assumed and what is not modelled."""
@@ -506,7 +581,10 @@ def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features,
     e0poe_bit = t.get("E0POE", 0)
     if not features.mmfr3_known and t["PIE"] | t["POE"] | e0poe_bit | t["AIE"] | t["D128"]:
         notes.append(f"ID_AA64MMFR3_EL1 not given: assuming the features {name} enables are implemented")
-    pie = bool(t["PIE"]) and features.s1pie
+    # ASL S1TTWParams*: with D128 permissions are always indirect (walkparams.pie = '1')
+    pie = d128 or (bool(t["PIE"]) and features.s1pie)
+    if d128 and not t["PIE"]:
+        notes.append(f"{name}.D128 = 1: permission indirection is on whatever {name}.PIE says (ASL S1TTWParams)")
     poe = bool(t["POE"]) and features.s1poe
     e0poe = bool(e0poe_bit) and features.s1poe and two_ranges
     scr = regs.get("SCR_EL3")
@@ -529,12 +607,16 @@ def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features,
     aie = bool(t["AIE"]) and features.aie
     haft = _effective_haft(bool(t["HAFT"]), ha, regs, features, name, notes)
     # ASL S1TTWParamsEL10/EL20/EL2/EL3: pnch = TCR2_ELx.PnCH (TCR_EL3.PnCH) with FEAT_THE (and not D128)
-    pnch = bool(t["PnCH"]) and features.the
+    pnch = bool(t["PnCH"]) and features.the and not d128
+    if d128 and t["PnCH"]:
+        notes.append(f"{name}.PnCH = 1 is taken as no effect with D128: the ASL's S1TTWParamsEL10 reads it only "
+                     "when d128 = 0 (S1TTWParamsEL2/EL20 do not say so; the Arm ARM M.a.a is unclear); a 128-bit "
+                     "descriptor's Protected bit is 114 and its Contiguous bit 111")
     if pnch:
         notes.append(f"{name}.PnCH = 1 (FEAT_THE): descriptor bit 52 is the Protected attribute, not the Contiguous "
                      "hint, which reads as 0 (ASL AArch64.S1NextWalkStateLeaf); Protected counts for the stage 2 "
                      "AssuredOnly check (the Assured property) and for RCWS instructions, which pgwalk does not run")
-    elif t["PnCH"]:
+    elif t["PnCH"] and not d128:
         notes.append(f"{name}.PnCH = 1 has no effect: FEAT_THE is not implemented (bit 52 is Contiguous)")
     if regime is Regime.EL10 and features.the:
         for n in (0, 1):
@@ -570,16 +652,25 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
         granule = 12
         notes.append("VTCR_EL2.TG0 = 0b11 is reserved: using 4KB, as QEMU does")
     lpa2 = features.lpa2_s2_4k if granule == 12 else features.lpa2_s2_16k if granule == 14 else False
-    ds = bool(t["DS"]) and lpa2
-    sl0 = t["SL0"]
+    # ASL AArch64.NSS2TTWParams: d128 = VTCR_EL2.D128 (FEAT_D128); then skl = VTTBR_EL2.SKL and SL0/SL2 are RES0
+    d128 = features.d128 and bool(t["D128"])
+    ds = bool(t["DS"]) and lpa2 and not d128
+    sl0 = t["SL0"] if not d128 else 0
     sl2 = t["SL2"] if ds else 0  # SL2 is effective only with DS (SAIL: sl2 = SL2 AND DS)
+    skl = R.TTBR_128["SKL"].get(vttbr) if d128 else 0
+    if d128:
+        notes.append("VTCR_EL2.D128 = 1: VMSAv9-128 stage 2 tables (128-bit descriptors, S2PIE forced on, SL0/SL2 "
+                     "RES0, start level from T0SZ and VTTBR_EL2.SKL); not modelled: the IMPLEMENTATION DEFINED nT "
+                     "and misprogrammed Contiguous faults")
     ps = t["PS"]
-    oa_bits = physical_address_size(ps, granule, ds, features)
+    oa_bits = physical_address_size(ps, granule, ds, features, d128)
     txsz = t["T0SZ"]
     ha = bool(t["HA"]) and features.hafdbs >= 1
     hd = bool(t["HD"]) and ha and features.hafdbs >= 2
     # Configuration checks, each a stage 2 level 0 Translation fault (ASL S2Translate)
-    if features.pa_max >= 52 and (granule == 16 or ds):
+    if d128 and features.pa_max >= 56:
+        ips = 56                                          # ASL AArch64.S2MinTxSZ
+    elif features.pa_max >= 52 and (granule == 16 or ds):
         ips = 52
     else:
         ips = min(48, features.pa_max)
@@ -592,8 +683,15 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
         config_fault = f"VTCR_EL2.T0SZ = {txsz} is above the maximum {maxtxsz} (IMPLEMENTATION DEFINED: fault, as QEMU)"
     eff_txsz = min(max(txsz, mintxsz), maxtxsz)
     iasize = 64 - eff_txsz
-    start = s2_start_level(granule, sl0, sl2)
-    if not config_fault:
+    start = s1_start_level(iasize, granule, True, skl) if d128 else s2_start_level(granule, sl0, sl2)
+    if not config_fault and d128:
+        # ASL AArch64.S2Translate checks SL only when d128 = 0; AArch64.S2Walk: a start level above 3 faults
+        if start > FINAL_LEVEL:
+            config_fault = f"VTTBR_EL2.SKL = {skl} makes the start level {start}, beyond level 3"
+        elif iasize > oa_bits:
+            config_fault = (f"IPA size {iasize} bits exceeds the output size {oa_bits} bits "
+                            "(CONSTRAINED UNPREDICTABLE: fault, as QEMU)")
+    elif not config_fault:
         reason = _s2_invalid_sl(granule, sl0, sl2, ds, features)
         if not reason and start is not None:
             reason = _s2_inconsistent_sl(iasize, granule, start)
@@ -605,22 +703,23 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
     base = 0
     base_fault = False
     if start is not None and not config_fault:
-        fmt52 = ds or (granule == 16 and ps == 0b110 and features.lpa)
-        base = _table_base(vttbr, iasize, start, granule, fmt52)
+        fmt52 = ds or (granule == 16 and ps == 0b110 and features.lpa and not d128)
+        base = _table_base(vttbr, iasize, start, granule, fmt52, d128)
         base_fault = oa_out_of_range(base, oa_bits)
-    s2pie = bool(t["S2PIE"]) and features.s2pie
+    s2pie = d128 or (bool(t["S2PIE"]) and features.s2pie)   # ASL NSS2TTWParams: D128 forces S2PIE
     s2poe = s2pie and bool(t["S2POE"]) and features.s2poe      # S2POE applies only with S2PIE
     # ASL AArch64.NSS2TTWParams: assuredonly = VTCR_EL2.AssuredOnly with FEAT_THE (and not D128);
     # AArch64.S2CheckPermissions reads VTCR_EL2.GCSH with FEAT_GCS
     perm = S2PermParams(s2pie=s2pie, s2pir=regs.get("S2PIR_EL2") if s2pie else 0,
                         s2poe=s2poe, s2por=regs.get("S2POR_EL1") if s2poe else 0,
-                        assuredonly=bool(t["AssuredOnly"]) and features.the, gcsh=bool(t["GCSH"]) and features.gcs,
+                        assuredonly=bool(t["AssuredOnly"]) and features.the and not d128,
+                        gcsh=bool(t["GCSH"]) and features.gcs,
                         tl0=bool(t["TL0"]) and features.the, tl1=bool(t["TL1"]) and features.the)
     if s2pie and perm.s2pir is None:
         notes.append("VTCR_EL2.S2PIE = 1 but S2PIR_EL2 was not given: stage 2 permissions are unknown")
     if s2poe and perm.s2por is None:
         notes.append("VTCR_EL2.S2POE = 1 but S2POR_EL1 was not given: stage 2 permissions are unknown")
-    if t["S2POE"] and not t["S2PIE"]:
+    if t["S2POE"] and not s2pie:
         notes.append("VTCR_EL2.S2POE = 1 has no effect without S2PIE")
     if (t["S2PIE"] or t["S2POE"]) and not features.mmfr3_known:
         notes.append("ID_AA64MMFR3_EL1 not given: assuming FEAT_S2PIE/FEAT_S2POE")
@@ -656,8 +755,8 @@ def _s2_params(regs: Mapping[str, int], features: Features) -> S2WalkParams:
         vttbr=vttbr, granule_shift=granule, txsz=txsz, iasize=iasize, sl0=sl0, sl2=sl2,
         start_level=start, ds=ds, ps=ps, oa_bits=oa_bits, ha=ha, hd=hd, sh=t["SH0"],
         ee=bool(R.SCTLR["EE"].get(_reg(regs, "SCTLR_EL2"))), fwb=bool(h["FWB"]) and features.s2fwb, ptw=bool(h["PTW"]),
-        cd=bool(h["CD"]), lpa64=granule == 16 and features.pa_max >= 52, base=base,
-        base_fault=base_fault, config_fault=config_fault, notes=tuple(notes), perm=perm, haft=haft)
+        cd=bool(h["CD"]), lpa64=granule == 16 and features.pa_max >= 52 and not d128, base=base,
+        base_fault=base_fault, config_fault=config_fault, notes=tuple(notes), perm=perm, haft=haft, d128=d128, skl=skl)
 
 
 def s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int],
@@ -815,16 +914,6 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None, 
                          + ": the VTTBR_EL2 tree is walked as asked")
     if not stage1:
         s1_enabled = False          # not used: stage 2 alone reads IPAs
-    if el == "EL3":
-        d128_on = features.d128 and bool(R.TCR_EL3["D128"].get(regs.get("TCR_EL3", 0)))
-    else:
-        tcr2 = regs.get(f"TCR2_{el}", 0)
-        d128_on = bool(tcr2 and features.d128 and R.TCR2_EL1["D128"].get(tcr2) and tcr2_enabled(regime, regs, features)[0])
-    if s1_enabled and d128_on:
-        raise RegisterError(f"{'TCR_EL3' if el == 'EL3' else 'TCR2_' + el}.D128 = 1: VMSAv9-128 (128-bit descriptors, "
-                            "FEAT_D128) is not supported by pgwalk")
-    if s2 is not None and "VTCR_EL2" in regs and features.d128 and R.VTCR_EL2["D128"].get(regs["VTCR_EL2"]):
-        raise RegisterError("VTCR_EL2.D128 = 1: VMSAv9-128 (128-bit descriptors, FEAT_D128) is not supported by pgwalk")
     mair_known = f"MAIR_{el}" in regs
     if s1_enabled and not mair_known:
         notes.append(f"MAIR_{el} not given: stage 1 memory attributes are unknown (each leaf's AttrIndx is shown)")

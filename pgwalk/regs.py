@@ -25,7 +25,8 @@ from typing import Any, Iterable, Mapping
 from .errors import InputError, RegisterError
 from .values import parse_value
 
-__all__ = ["KNOWN_REGISTERS", "ALIASES", "parse_int", "canonical_name", "load_register_file",
+__all__ = ["KNOWN_REGISTERS", "ALIASES", "WIDE_REGISTERS", "parse_int", "parse_register_value", "canonical_name",
+           "load_register_file",
            "registers_from_mapping", "parse_reg_assignment", "shortcut_registers", "LINUX_MAIR"]
 
 _MMU = [
@@ -71,6 +72,37 @@ def parse_int(value: Any, what: str = "value") -> int:
     return parse_value(value, "value", where=what)
 
 
+#: Registers that are 128 bits wide with FEAT_D128 (the TTBRs of the regimes VMSAv9-128 serves, VTTBR_EL2
+#: and PAR_EL1): their values may be up to 128 bits (the TTBR's BADDR[55:48] is in bits [87:80])
+WIDE_REGISTERS = frozenset({"TTBR0_EL1", "TTBR1_EL1", "TTBR0_EL2", "TTBR1_EL2", "VTTBR_EL2", "PAR_EL1"})
+
+
+def parse_register_value(name: str, value: Any, what: str = "value") -> int:
+    """The value of register ``name``: :func:`parse_int`, up to 128 bits for :data:`WIDE_REGISTERS`
+    (the same grammar; a string longer than 16 hex digits is read as its high and low halves).
+
+    >>> hex(parse_register_value("TTBR0_EL1", "0xab_0000_0000_4000_0000"))
+    '0xab0000000040000000'
+
+    :raises InputError: as :func:`parse_int` (64 bits, 128 for a wide register)
+    """
+    if name not in WIDE_REGISTERS:
+        return parse_int(value, what)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value < 1 << 128:
+            return value
+        raise InputError(f"{what}: {value} does not fit in 128 bits")
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text[2:] if text[:2] in ("0x", "0X") else text
+        bare = digits.replace("_", "")
+        if len(bare) > 16 and not digits.startswith("_") and not digits.endswith("_") and "__" not in digits:
+            if len(bare) > 32:
+                raise InputError(f"{what}: {value!r} does not fit in 128 bits")
+            return (parse_int(bare[:-16], what) << 64) | parse_int(bare[-16:], what)
+    return parse_int(value, what)
+
+
 def canonical_name(name: str) -> str:
     """The architectural spelling of a register name.
 
@@ -103,7 +135,7 @@ def _from_mapping(data: Mapping[str, Any], source: str) -> dict[str, int]:
             raise RegisterError(f"{source}: {exc}") from None
         if name in regs:
             raise RegisterError(f"{source}: register {name} is given twice")
-        regs[name] = parse_int(value, f"{source}: {key}")
+        regs[name] = parse_register_value(name, value, f"{source}: {key}")
     return regs
 
 
@@ -175,7 +207,7 @@ def parse_reg_assignment(text: str) -> tuple[str, int]:
         reg = canonical_name(name)
     except RegisterError as exc:
         raise RegisterError(f"--reg {text!r}: {exc}") from None
-    return reg, parse_int(value, f"--reg {name.strip()}")
+    return reg, parse_register_value(reg, value, f"--reg {name.strip()}")
 
 
 _GRANULES = {"4k": 12, "16k": 14, "64k": 16}

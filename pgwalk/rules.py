@@ -41,7 +41,8 @@ from typing import Any, Callable, NamedTuple
 
 from .faults import FaultType
 from .formats import descriptors as D
-from .params import FINAL_LEVEL, Regime, S1PermParams, S2PermParams, block_desc_supported, oa_out_of_range
+from .params import FINAL_LEVEL, Regime, S1PermParams, S2PermParams, block_desc_supported, descsize_log2, \
+    oa_out_of_range
 from .perms import Access, PermFault, S1Perms, S2Perms, pir_entry, s1_apply_overlay, \
     s1_direct_base_permissions, s1_indirect_base_permissions, s1_permission_fault, s2_apply_overlay, \
     s2_direct_base_permissions, s2_mro, s2_permission_fault, \
@@ -63,6 +64,7 @@ __all__ = [
     "S1_PERMISSION_CODE_BITS",
     "S2_PERMISSION_CODE_BITS", "pi_index", "s1_leaf_permissions", "s2_leaf_permissions",
     "s1_compute_permissions", "s2_compute_permissions", "s1_permission_note", "s1_attr_index",
+    "d128_descriptor_type", "d128_skl", "descriptor_bytes",
 ]
 
 #: a descriptor is 8 bytes: a table entry's address is ``table | index << 3``
@@ -113,42 +115,55 @@ def _ones(bits: int) -> int:
 # --------------------------------------------------------------------------- geometry
 
 
-def level_shift(level: Any, granule_shift: int) -> Any:
+def level_shift(level: Any, granule_shift: int, d128: bool = False) -> Any:
     """log2 of the bytes one entry at ``level`` maps: the lowest input-address bit the
     level resolves, and the ASL ``leafsize`` of a block or page at that level
-    (``AArch64.S1LeafBase``: ``granulebits + stride * (FINAL_LEVEL - level)``).
+    (``AArch64.S1LeafBase``: ``granulebits + stride * (FINAL_LEVEL - level)``, the stride
+    ``granulebits - descsizelog2``: one bit less with the 16-byte descriptors of ``d128``).
 
     ``level`` may be an int or an integer array (then an ``int16`` array comes back).
     """
     if hasattr(level, "dtype"):
         level = level.astype("int16")
-    return (FINAL_LEVEL - level) * (granule_shift - 3) + granule_shift
+    return (FINAL_LEVEL - level) * (granule_shift - descsize_log2(d128)) + granule_shift
 
 
-def index_width(level: int, start_level: int, iasize: int, granule_shift: int) -> int:
+def index_width(level: int, start_level: int, iasize: int, granule_shift: int, d128: bool = False,
+                skl: int = 0) -> int:
     """Input-address bits the table at ``level`` indexes (ASL ``S1SLTTEntryAddress`` /
     ``S2SLTTEntryAddress`` for the start level, which may be narrower or, for a
-    concatenated stage 2 table, wider; ``stride`` below it)."""
+    concatenated stage 2 table, wider; below it ``S1TTEntryAddress`` / ``S2TTEntryAddress``:
+    ``stride``, or with D128 ``stride * (SKL + 1)``, ``skl`` the SKL of the table descriptor
+    that led there, which skipped SKL levels)."""
     if level == start_level:
-        return max(iasize - level_shift(level, granule_shift), 0)
-    return granule_shift - 3
+        return max(iasize - level_shift(level, granule_shift, d128), 0)
+    return (granule_shift - descsize_log2(d128)) * ((skl if d128 else 0) + 1)
 
 
-def table_entries(level: int, start_level: int, iasize: int, granule_shift: int) -> int:
+def table_entries(level: int, start_level: int, iasize: int, granule_shift: int, d128: bool = False,
+                  skl: int = 0) -> int:
     """Entries of a table at ``level`` (the root may be smaller, or concatenated at stage 2)."""
-    return 1 << index_width(level, start_level, iasize, granule_shift)
+    return 1 << index_width(level, start_level, iasize, granule_shift, d128, skl)
 
 
-def index_bits(level: int, start_level: int, iasize: int, granule_shift: int) -> tuple[int, int]:
+def index_bits(level: int, start_level: int, iasize: int, granule_shift: int, d128: bool = False,
+               skl: int = 0) -> tuple[int, int]:
     """``(lsb, mask)``: :func:`table_index` at ``level`` is ``(ia >> lsb) & mask`` (for a driver
     that works them out once per walk configuration)."""
-    return level_shift(level, granule_shift), _ones(index_width(level, start_level, iasize, granule_shift))
+    return (level_shift(level, granule_shift, d128),
+            _ones(index_width(level, start_level, iasize, granule_shift, d128, skl)))
 
 
-def table_index(ia: Any, level: int, start_level: int, iasize: int, granule_shift: int) -> Any:
+def table_index(ia: Any, level: int, start_level: int, iasize: int, granule_shift: int, d128: bool = False,
+                skl: int = 0) -> Any:
     """ASL ``S1TTEntryAddress`` / ``S2TTEntryAddress``: the index ``ia`` selects at ``level``."""
-    lsb, mask = index_bits(level, start_level, iasize, granule_shift)
+    lsb, mask = index_bits(level, start_level, iasize, granule_shift, d128, skl)
     return (ia >> _k(ia, lsb)) & _k(ia, mask)
+
+
+def descriptor_bytes(d128: bool) -> int:
+    """A descriptor's size: 8 bytes, 16 with VMSAv9-128 (ASL ``descsizelog2``)."""
+    return 1 << descsize_log2(d128)
 
 
 def s1_walk_through_s2(regime: Regime, s2_enabled: bool) -> bool:
@@ -158,9 +173,9 @@ def s1_walk_through_s2(regime: Regime, s2_enabled: bool) -> bool:
     return s2_enabled and regime is Regime.EL10
 
 
-def descriptor_address(table: Any, index: Any) -> Any:
-    """The address of entry ``index`` of the table at ``table``."""
-    return table | (index << _k(index, _DESC_SHIFT))
+def descriptor_address(table: Any, index: Any, d128: bool = False) -> Any:
+    """The address of entry ``index`` of the table at ``table`` (16-byte entries with ``d128``)."""
+    return table | (index << _k(index, descsize_log2(d128)))
 
 
 # --------------------------------------------------------------------------- input addresses
@@ -285,6 +300,30 @@ def _type_lut(level: int, ds: bool, granule_shift: int, pa_max: int) -> Any:
     return lut
 
 
+def d128_skl(raw: int) -> int:
+    """A 128-bit descriptor's skip level, ``desc<110:109>`` (ASL ``S1Walk``/``S2Walk``: ``skl``)."""
+    return D.D128_SKL.get(raw)
+
+
+def d128_descriptor_type(raw: int, level: int, granule_shift: int) -> DescType:
+    """ASL ``AArch64.DecodeDescriptorType`` for a 128-bit descriptor (``d128 = 1``, Table D8-49): bit 0
+    clear is invalid; else the level plus SKL decides -- below 3 a table (whose next level is
+    ``level + 1 + SKL``), equal to 3 a leaf at ``level`` (a block, or the page at level 3), above 3
+    invalid; SKL = 3 with 16KB or 64KB is invalid.  (The ASL needs no
+    ``AArch64.BlockDescSupported`` here: every leaf it allows is at a level that allows a block.)"""
+    if not raw & 1:
+        return DescType.INVALID
+    skl = d128_skl(raw)
+    if granule_shift != 12 and skl == 3:
+        return DescType.RESERVED
+    effective = level + skl
+    if effective > FINAL_LEVEL:
+        return DescType.RESERVED
+    if effective < FINAL_LEVEL:
+        return DescType.TABLE
+    return DescType.PAGE if level == FINAL_LEVEL else DescType.BLOCK
+
+
 def decode_descriptor_type(raw: Any, level: int, ds: bool, granule_shift: int, pa_max: int) -> Any:
     """ASL ``AArch64.DecodeDescriptorType``: a :class:`DescType` (``uint8`` codes for an array)."""
     if hasattr(raw, "dtype") and getattr(raw, "ndim", 0):
@@ -307,13 +346,29 @@ def _descriptor_address_field(raw: Any, low_bits: int, ds: bool, lpa64: bool) ->
     return base
 
 
-def next_table_base(raw: Any, granule_shift: int, ds: bool, lpa64: bool) -> Any:
-    """ASL ``AArch64.NextTableBase``: the next-level table address, aligned to one granule."""
+_D128_ADDR = _ones(D.D128_ADDR_TOP + 1)
+
+
+def _d128_address_field(raw: int, low_bits: int) -> int:
+    """The address a 128-bit descriptor holds: desc[55:low_bits] (``low_bits`` at most 48)."""
+    return raw & _D128_ADDR & ~_ones(low_bits)
+
+
+def next_table_base(raw: Any, granule_shift: int, ds: bool, lpa64: bool, d128: bool = False) -> Any:
+    """ASL ``AArch64.NextTableBase``: the next-level table address, aligned to one granule; with
+    ``d128`` desc[55:g] aligned to the next table's size (``stride * (1 + SKL) + 4`` bits: a table
+    descriptor that skips levels points at a larger table)."""
+    if d128:
+        tablesize = (granule_shift - descsize_log2(True)) * (1 + d128_skl(raw)) + descsize_log2(True)
+        return _d128_address_field(raw, min(max(granule_shift, tablesize), D.ADDR_47 + 1))
     return _descriptor_address_field(raw, granule_shift, ds, lpa64)
 
 
-def leaf_base(raw: Any, leafsize: int, ds: bool, lpa64: bool) -> Any:
-    """ASL ``AArch64.S1LeafBase`` / ``S2LeafBase``: the output base, aligned to the block or page size."""
+def leaf_base(raw: Any, leafsize: int, ds: bool, lpa64: bool, d128: bool = False) -> Any:
+    """ASL ``AArch64.S1LeafBase`` / ``S2LeafBase``: the output base, aligned to the block or page size
+    (with ``d128`` OA[55:48] is desc[55:48])."""
+    if d128:
+        return _d128_address_field(raw, leafsize)
     return _descriptor_address_field(raw, leafsize, ds, lpa64)
 
 
@@ -431,9 +486,11 @@ _PC_PO = _PC_TB + TABLE_ATTR_BITS          # POIndex (FEAT_S1POE) above the tabl
 _PC2_PO = _PC2_DBM + 1                     # S2POIndex (FEAT_S2POE)
 
 
-def pi_index(raw: Any) -> Any:
+def pi_index(raw: Any, d128: bool = False) -> Any:
     """ASL ``AArch64.S1ApplyOutputPerms`` / ``S2ApplyOutputPerms``: a leaf's PIIndex,
-    ``desc<54:53>:desc<51>:desc<6>`` (FEAT_S1PIE / FEAT_S2PIE)."""
+    ``desc<54:53>:desc<51>:desc<6>`` (FEAT_S1PIE / FEAT_S2PIE), or ``desc<118:115>`` with D128."""
+    if d128:
+        return D.D128_PIINDEX.get(raw)
     out = (raw >> _k(raw, D.PI_INDEX_BITS[0])) & _k(raw, 1)
     for n, bit in enumerate(D.PI_INDEX_BITS[1:], 1):
         out = out | (((raw >> _k(raw, bit)) & _k(raw, 1)) << _k(raw, n))
@@ -443,13 +500,13 @@ def pi_index(raw: Any) -> Any:
 _ATTRINDX = D.S1_LEAF["AttrIndx"]
 
 
-def s1_attr_index(raw: Any, aie: bool) -> Any:
+def s1_attr_index(raw: Any, aie: bool, d128: bool = False) -> Any:
     """ASL ``AArch64.S1Walk`` / ``AArch64.S1TTWParams*`` (``walkparams.aie``): a stage 1 leaf's
     AttrIndx, ``desc<4:2>``, and with FEAT_AIE on (``TCR2_ELx.AIE``, ``TCR_EL3.AIE``) ``desc<59>``
     as AttrIndx[3] (4 bits: 8..15 select ``MAIR2_ELx``, :func:`pgwalk.attrs.mair_attr`)."""
     idx = _field(raw, _ATTRINDX)
     if aie:
-        idx = idx | (_field(raw, D.ATTRINDX_3) << _k(raw, _ATTRINDX.width))
+        idx = idx | (_field(raw, D.D128_ATTRINDX_3 if d128 else D.ATTRINDX_3) << _k(raw, _ATTRINDX.width))
     return idx
 
 
@@ -485,19 +542,40 @@ def _s1_perms(two_el: bool, hd: bool, ap: int, uxn: bool, pxn: bool, dbm: bool, 
     return base
 
 
+def _pi_as_direct_bits(pi: int) -> tuple[int, bool, bool, bool]:
+    """A PIIndex as the VMSAv8-64 bits that hold it: (AP[1] in bit 0 of the AP pair, DBM, PXN, UXN)."""
+    return pi & 1, bool(pi >> 1 & 1), bool(pi >> 2 & 1), bool(pi >> 3 & 1)
+
+
 def s1_compute_permissions(raw: int, *, two_el: bool, hd: bool, ap_table: int, uxn_table: bool, pxn_table: bool,
-                           perm: S1PermParams) -> S1Perms:
-    """ASL ``AArch64.S1ComputePermissions`` (base and overlay) of a stage 1 leaf ``raw``."""
+                           perm: S1PermParams, d128: bool = False) -> S1Perms:
+    """ASL ``AArch64.S1ComputePermissions`` (base and overlay) of a stage 1 leaf ``raw``; with ``d128``
+    a 128-bit leaf, whose permissions are always indirect: PIIndex desc[118:115], nDirty desc[7],
+    POIndex desc[124:121] (the PIR and POR rules are the same)."""
+    if d128:
+        if not perm.pie:            # a stand-in without PIR (decode descriptor): indirect, so unknown
+            return unknown_s1_perms(two_el, perm.pir_name)
+        ap1, dbm, pxn, uxn = _pi_as_direct_bits(pi_index(raw, True))
+        return _s1_perms(two_el, hd, (_field(raw, D.NDIRTY) << 1) | ap1, uxn, pxn, dbm, ap_table, uxn_table,
+                         pxn_table, D.D128_POINDEX.get(raw), perm)
     return _s1_perms(two_el, hd, _field(raw, _AP), bool(_field(raw, _UXN)), bool(_field(raw, _PXN)) and
                      (two_el or perm.pie), bool(_field(raw, _DBM)), ap_table, uxn_table, pxn_table,
                      _field(raw, D.S1_POINDEX), perm)
 
 
-def s2_compute_permissions(raw: int, *, hd: bool, xnx: bool, perm: S2PermParams) -> S2Perms:
+def s2_compute_permissions(raw: int, *, hd: bool, xnx: bool, perm: S2PermParams, d128: bool = False) -> S2Perms:
     """ASL ``AArch64.S2ComputePermissions`` (base and overlay) of a stage 2 leaf ``raw``, with
     what ``AArch64.S2CheckPermissions`` reads besides: the AssuredOnly attribute (desc[58] with
     ``walkparams.assuredonly``, ASL ``AArch64.S2NextWalkStateLeaf``), VTCR_EL2.GCSH and
-    VTCR_EL2.TL0/TL1 (``walkparams.tl0/tl1``, FEAT_THE)."""
+    VTCR_EL2.TL0/TL1 (``walkparams.tl0/tl1``, FEAT_THE).  With ``d128`` a 128-bit leaf: PIIndex
+    desc[118:115], the dirty state desc[7], POIndex desc[124:121], AssuredOnly desc[114]."""
+    if d128:
+        if not perm.s2pie:          # a stand-in without S2PIR (decode descriptor): indirect, so unknown
+            return unknown_s2_perms("S2PIR_EL2")
+        pi = pi_index(raw, True)
+        perms = _s2_perms((_field(raw, D.NDIRTY) << 1) | (pi & 1), pi >> 2 & 3, bool(pi >> 1 & 1),
+                          D.D128_POINDEX.get(raw), hd, xnx, perm)
+        return _s2_check_attrs(perms, bool(D.D128_S2_ASSUREDONLY.get(raw)), perm)
     perms = _s2_perms(_field(raw, _S2AP), _field(raw, _S2XN), bool(_field(raw, _S2DBM)), _field(raw, D.S2_POINDEX),
                       hd, xnx, perm)
     return _s2_check_attrs(perms, bool(_field(raw, D.S2_ASSUREDONLY)), perm)
@@ -531,13 +609,18 @@ def s1_assured_step(assured: Any, s2fs1mro: Any, raw: Any, pnch: bool) -> Any:
     return assured & s2fs1mro & bool(pnch) & (_field(raw, D.S1_PROTECTED) != _k(raw, 0))
 
 
-def contiguous_bit(raw: int, granule_shift: int, level: int, pnch: bool = False) -> bool:
+def contiguous_bit(raw: int, granule_shift: int, level: int, pnch: bool = False, d128: bool = False) -> bool:
     """The Contiguous bit of a block or page descriptor ``raw`` as the walk reads it (ASL
     ``AArch64.ContiguousBit``, and for stage 1 ``AArch64.S1NextWalkStateLeaf``): 0 at stage 1 with
     TCR2_ELx.PnCH = 1 (``pnch``: bit 52 is then the Protected attribute, FEAT_THE); 0 where the
     bit is RES0 (64KB and 16KB level 1 blocks, 4KB level 0 blocks); else descriptor bit 52.  (The
     IMPLEMENTATION DEFINED "Treat Contiguous bit as 0" is not taken here: pgwalk reports the hint;
-    the output address never depends on it, see :mod:`pgwalk.walk`.)  Stage 2 has no PnCH."""
+    the output address never depends on it, see :mod:`pgwalk.walk`.)  Stage 2 has no PnCH.  With
+    ``d128`` the bit is desc[111], RES0 for 64KB level 1 and 4KB level 0 blocks."""
+    if d128:
+        if (granule_shift == 16 and level == 1) or (granule_shift == 12 and level == 0):
+            return False
+        return bool(D.D128_CONTIGUOUS.get(raw))
     if pnch or level < 1 or (level == 1 and granule_shift != 12):
         return False
     return bool(_field(raw, _CONT))
@@ -832,10 +915,17 @@ def output_size_reason(oa: int, base: int, leafsize: int, oa_bits: int) -> str:
     return f"output address {oa:#x} is beyond the {oa_bits}-bit output size"
 
 
-def invalid_descriptor_reason(kind: DescType, level: int, granule_shift: int, ds: bool) -> str:
-    """Why a descriptor of type ``kind`` is a Translation fault."""
+def invalid_descriptor_reason(kind: DescType, level: int, granule_shift: int, ds: bool, raw: int | None = None,
+                              d128: bool = False) -> str:
+    """Why a descriptor of type ``kind`` is a Translation fault (``raw`` and ``d128``: a 128-bit
+    descriptor, judged by :func:`d128_descriptor_type`)."""
     if kind is DescType.INVALID:
         return "invalid descriptor (bit 0 = 0)"
+    if d128 and raw is not None:
+        skl = d128_skl(raw)
+        if granule_shift != 12 and skl == 3:
+            return f"SKL = 3 is invalid with the {1 << (granule_shift - 10)}KB granule (128-bit descriptor)"
+        return f"level {level} + SKL {skl} is beyond level 3 (128-bit descriptor)"
     if kind is DescType.RESERVED:
         return "reserved descriptor at level 3 (bits[1:0] = 0b01)"
     return (f"block descriptor not allowed at level {level} with {1 << (granule_shift - 10)}KB granule"

@@ -336,6 +336,7 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
     :param final_pa: for a stage 1 tree under stage 2, translate leaf outputs to PAs
     :raises InputError: the regime has no such tree (one VA range, stage 2 off)
     """
+    setup.refuse_d128("the whole-tree walk (dump-tree, reverse, linux views)")
     feats = setup.features
     if which == "s2":
         s2 = setup.s2

@@ -223,7 +223,7 @@ class WalkFault(Exception):
 def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: bool, lpa64: bool, two_el: bool,
                    hd: bool = False, ha: bool = False, sh: int = 0, mair: int | None = None, ap_table: int = 0,
                    uxn_table: bool = False, pxn_table: bool = False, perm: Any = None, aie: bool = False,
-                   mair2: int | None = 0, pnch: bool = False) -> Leaf:
+                   mair2: int | None = 0, pnch: bool = False, d128: bool = False) -> Leaf:
     """The stage 1 :class:`Leaf` of one block or page descriptor: its output base, size,
     attributes and permissions (ASL ``AArch64.S1LeafBase``, ``S1DecodeMemAttrs``,
     ``AArch64.S1DirectBasePermissions``).
@@ -246,23 +246,26 @@ def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
         MAIR2_ELx (``None``: not given, those leaves' attributes are unknown)
     :param pnch: TCR2_ELx.PnCH (FEAT_THE): bit 52 is Protected and the Contiguous hint reads as 0
         (:func:`pgwalk.rules.contiguous_bit`)
+    :param d128: a 128-bit VMSAv9-128 descriptor (FEAT_D128): indirect permissions from PIIndex
+        desc[118:115] (``perm`` must have PIE on), OA[55:12], no DBM (nDirty is desc[7])
     """
-    leafsize = level_shift(level, granule_shift)
+    leafsize = level_shift(level, granule_shift, d128)
     sh = sh if ds else _SH.get(raw)
-    attr_index = rules.s1_attr_index(raw, aie)
+    attr_index = rules.s1_attr_index(raw, aie, d128)
     attr = A.mair_attr(attr_index, mair, mair2)
     memattrs = A.s1_decode_mem_attrs(attr, sh) if attr is not None else None
     # direct or indirect (FEAT_S1PIE) base permissions, and the overlay
     perms = rules.s1_compute_permissions(raw, two_el=two_el, hd=hd, ap_table=ap_table, uxn_table=uxn_table,
-                                         pxn_table=pxn_table, perm=perm or _NO_S1_INDIRECTION)
+                                         pxn_table=pxn_table, perm=perm or _NO_S1_INDIRECTION, d128=d128)
     af = bool(_AF.get(raw))
-    return Leaf(1, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64), leafsize, memattrs, perms,
-                af, bool(_NG.get(raw)) and two_el, rules.contiguous_bit(raw, granule_shift, level, pnch),
-                bool(_DBM.get(raw)), attr_index, sh, rules.leaf_af_update(raw, ha))
+    return Leaf(1, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64, d128), leafsize, memattrs, perms,
+                af, bool(_NG.get(raw)) and two_el, rules.contiguous_bit(raw, granule_shift, level, pnch, d128),
+                bool(_DBM.get(raw)) and not d128, attr_index, sh, rules.leaf_af_update(raw, ha))
 
 
 def decode_s2_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: bool, lpa64: bool,
-                   hd: bool = False, ha: bool = False, sh: int = 0, xnx: bool = True, perm: Any = None) -> Leaf:
+                   hd: bool = False, ha: bool = False, sh: int = 0, xnx: bool = True, perm: Any = None,
+                   d128: bool = False) -> Leaf:
     """The stage 2 :class:`Leaf` of one block or page descriptor: its output base, size,
     attributes and permissions (ASL ``AArch64.S2LeafBase``, ``S2DecodeMemAttrs``,
     ``AArch64.S2DirectBasePermissions``).
@@ -274,15 +277,16 @@ def decode_s2_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
     :param hd, ha: VTCR_EL2.HD, HA (hardware dirty state / Access flag update)
     :param sh: VTCR_EL2.SH0, the shareability when ``ds`` (else the descriptor's SH)
     :param xnx: FEAT_XNX (descriptor XN[0] separates EL1 and EL0 execute)
+    :param d128: a 128-bit VMSAv9-128 descriptor (FEAT_D128): indirect permissions (``perm`` with S2PIE on)
     """
-    leafsize = level_shift(level, granule_shift)
+    leafsize = level_shift(level, granule_shift, d128)
     sh = sh if ds else _SH.get(raw)
-    perms = rules.s2_compute_permissions(raw, hd=hd, xnx=xnx, perm=perm or _NO_S2_INDIRECTION)   # FEAT_S2PIE too
+    perms = rules.s2_compute_permissions(raw, hd=hd, xnx=xnx, perm=perm or _NO_S2_INDIRECTION, d128=d128)
     s2attrs = A.s2_decode_mem_attrs(_MEMATTR.get(raw), sh)
     af = bool(_AF.get(raw))
-    return Leaf(2, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64), leafsize, s2attrs, perms,
-                af, False, rules.contiguous_bit(raw, granule_shift, level), bool(_DBM.get(raw)), None, sh,
-                rules.leaf_af_update(raw, ha))
+    return Leaf(2, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64, d128), leafsize, s2attrs, perms,
+                af, False, rules.contiguous_bit(raw, granule_shift, level, False, d128),
+                bool(_DBM.get(raw)) and not d128, None, sh, rules.leaf_af_update(raw, ha))
 
 
 def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind: str, ap_table: int,
@@ -293,7 +297,7 @@ def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind
                           two_el=p.has_unprivileged, hd=p.hd, ha=p.ha, sh=p.sh,
                           mair=setup.mair if setup.mair_known else None,
                           ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table, perm=p.perm, aie=p.aie,
-                          mair2=setup.mair2, pnch=p.pnch)
+                          mair2=setup.mair2, pnch=p.pnch, d128=p.d128)
 
 
 def s2_leaf(setup: TranslationSetup, raw: int, level: int, kind: str) -> Leaf:
@@ -301,7 +305,7 @@ def s2_leaf(setup: TranslationSetup, raw: int, level: int, kind: str) -> Leaf:
     s2 = setup.s2
     assert s2 is not None
     return decode_s2_leaf(raw, level, kind, granule_shift=s2.granule_shift, ds=s2.ds, lpa64=s2.lpa64,
-                          hd=s2.hd, ha=s2.ha, sh=s2.sh, xnx=setup.features.xnx, perm=s2.perm)
+                          hd=s2.hd, ha=s2.ha, sh=s2.sh, xnx=setup.features.xnx, perm=s2.perm, d128=s2.d128)
 
 
 # --------------------------------------------------------------------------- the scalar driver
@@ -324,6 +328,19 @@ def _read(mem: Memory, pa: int, big_endian: bool) -> int | str:
         return mem.read_u64(pa, big_endian)
     except NotInImage as exc:
         return exc.reason
+
+
+def _read128(mem: Memory, pa: int, big_endian: bool) -> int | str:
+    """The 128-bit descriptor at ``pa`` (ASL ``FetchDescriptor`` with N = 128: with ``big_endian``
+    the 16 bytes are reversed as one value, so the word at ``pa`` is bits [127:64]), or why it
+    cannot be read."""
+    first = _read(mem, pa, big_endian)
+    if first.__class__ is str:
+        return first
+    second = _read(mem, pa + 8, big_endian)
+    if second.__class__ is str:
+        return second
+    return (first << 64) | second if big_endian else (second << 64) | first
 
 
 class _Node(NamedTuple):
@@ -369,7 +386,7 @@ class _Stage:
         self.through_s2 = through_s2
         # level -> (lsb, mask, offset mask of a leaf, descriptor type by bits[1:0], the level's descriptors)
         self.levels: dict[int, tuple[int, int, int, tuple[DescType, ...], dict]] = {}
-        if p.start_level is not None:
+        if p.start_level is not None and not p.d128:      # D128: levels are skipped per descriptor
             for level in range(p.start_level, FINAL_LEVEL + 1):
                 lsb, mask = index_bits(level, p.start_level, p.iasize, self.g)
                 self.levels[level] = (lsb, mask, (1 << level_shift(level, self.g)) - 1,
@@ -618,61 +635,63 @@ class _Walker:
         through_s2 = st.through_s2
         if assured is not None:                             # ASL AArch64.S1InitialTTWState: VTCR_EL2.TL0/TL1
             assured[0] = rules.s1_initial_assured(p.varange, *self.tl, through_s2)
-        the_fetch = mode.fetch_runs is not None             # FEAT_THE: which fetch it is counts
         haft = p.haft                                       # FEAT_HAFT: table AF updates are per walk
-        path_shift = None if haft else st.path_shift
-        path_key = path = None
-        if not through_s2 and path_shift is not None:
-            path_key = va >> path_shift
-            path = st.paths.get(path_key)
-        if path is None:
-            levels, table, attr_bits = st.walk_levels, p.base, 0
-            first_step = len(steps)
+        if p.d128:                                          # VMSAv9-128: levels skipped per descriptor
+            if assured is not None:
+                # FEAT_THE's Assured walk with 128-bit descriptors is not modelled: taken as not Assured
+                assured[0] = False
+            level, kind, raw, addr, off_mask = self.d128_walk(
+                mem, st, va, steps, af_updates, 1, None, lambda lv, t, i, a: (
+                    self.s1_fetch(mem, mode, p, lv, t, i, a, steps, af_updates, None)[0] if through_s2 else a))
+            attr_bits, leaves = 0, {}
         else:
-            levels, table, attr_bits, walked = path
-            steps.extend(walked)
-            path_key = None                                 # nothing new to remember
-        table_kind, block_kind, page_kind, entry_bytes = _TABLE, _BLOCK, _PAGE, DESCRIPTOR_BYTES
-        for level, lsb, mask, off_mask, nodes in levels:
-            index = (va >> lsb) & mask                      # rules.table_index
-            desc_addr = table | index * entry_bytes         # rules.descriptor_address
-            if through_s2:
-                run = mode.s2_fetch if not the_fetch else mode.fetch_run(
-                    p.varange if level == p.start_level else None, assured is not None and assured[0])
-                try:
-                    desc_pa, s2leaf = self.s2_walk(mem, desc_addr, run, steps, level, af_updates)
-                except WalkFault:
-                    steps.append(TraceStep(1, level, table, index, desc_addr, None, None, "s2 fault",
-                                           note="stage 2 fault on the stage 1 table walk"))
-                    raise
-                key: Any = (desc_addr, desc_pa)
+            path_shift = None if haft else st.path_shift
+            path_key = path = None
+            if not through_s2 and path_shift is not None:
+                path_key = va >> path_shift
+                path = st.paths.get(path_key)
+            if path is None:
+                levels, table, attr_bits = st.walk_levels, p.base, 0
+                first_step = len(steps)
             else:
-                desc_pa = key = desc_addr
-            node = nodes.get(key)
-            if node is None:
-                node = st.node(mem, level, key, table, index, desc_addr, desc_pa, None)
-            kind, step, addr, raw, stop, bits, note, leaves = node
-            steps.append(step)
-            if assured is not None and assured[0] and raw is not None:
-                assured[0] = rules.s1_assured_step(True, s2_mro(s2leaf.perms), raw, p.pnch)
-            if kind is table_kind:
-                if stop is not None:
-                    raise WalkFault(Fault(stop.fault, level, 1, reason=stop.reason(p, raw, addr)))
-                if haft and rules.table_af_update(raw, haft):
-                    af_updates.append(AFUpdate(1, level, table=True))
-                attr_bits |= bits
-                table = addr
-                if path_key is not None:                    # remember the path so far
-                    st.remember_path(path_key, level + 1, table, attr_bits, tuple(steps[first_step:]))
-            elif kind is block_kind or kind is page_kind:
-                break
-            elif kind is None:
-                raise WalkFault(Fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, 1,
-                                      reason=f"descriptor address {desc_pa:#x} {note}", not_in_image=True))
+                levels, table, attr_bits, walked = path
+                steps.extend(walked)
+                path_key = None                                 # nothing new to remember
+            table_kind, block_kind, page_kind, entry_bytes = _TABLE, _BLOCK, _PAGE, DESCRIPTOR_BYTES
+            for level, lsb, mask, off_mask, nodes in levels:
+                index = (va >> lsb) & mask                      # rules.table_index
+                desc_addr = table | index * entry_bytes         # rules.descriptor_address
+                if through_s2:
+                    desc_pa, s2leaf = self.s1_fetch(mem, mode, p, level, table, index, desc_addr, steps, af_updates,
+                                                    assured)
+                    key: Any = (desc_addr, desc_pa)
+                else:
+                    desc_pa = key = desc_addr
+                node = nodes.get(key)
+                if node is None:
+                    node = st.node(mem, level, key, table, index, desc_addr, desc_pa, None)
+                kind, step, addr, raw, stop, bits, note, leaves = node
+                steps.append(step)
+                if assured is not None and assured[0] and raw is not None:
+                    assured[0] = rules.s1_assured_step(True, s2_mro(s2leaf.perms), raw, p.pnch)
+                if kind is table_kind:
+                    if stop is not None:
+                        raise WalkFault(Fault(stop.fault, level, 1, reason=stop.reason(p, raw, addr)))
+                    if haft and rules.table_af_update(raw, haft):
+                        af_updates.append(AFUpdate(1, level, table=True))
+                    attr_bits |= bits
+                    table = addr
+                    if path_key is not None:                    # remember the path so far
+                        st.remember_path(path_key, level + 1, table, attr_bits, tuple(steps[first_step:]))
+                elif kind is block_kind or kind is page_kind:
+                    break
+                elif kind is None:
+                    raise WalkFault(Fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, 1,
+                                          reason=f"descriptor address {desc_pa:#x} {note}", not_in_image=True))
+                else:
+                    raise WalkFault(Fault(FaultType.TRANSLATION, level, 1, reason=note))
             else:
-                raise WalkFault(Fault(FaultType.TRANSLATION, level, 1, reason=note))
-        else:
-            raise AssertionError("a table descriptor at the final level")   # rules.descriptor_types: never
+                raise AssertionError("a table descriptor at the final level")   # rules.descriptor_types: never
         oa = addr | (va & off_mask)                         # rules.stage_oa
         entry = leaves.get(attr_bits)
         if entry is None:
@@ -680,7 +699,7 @@ class _Walker:
             entry = leaves[attr_bits] = _LeafEntry(decode_s1_leaf(
                 raw, level, kind.text, granule_shift=st.g, ds=st.ds, lpa64=st.lpa64, two_el=st.two_el, hd=p.hd,
                 ha=p.ha, sh=p.sh, mair=self.mair, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table,
-                perm=p.perm, aie=p.aie, mair2=self.mair2, pnch=p.pnch), {})
+                perm=p.perm, aie=p.aie, mair2=self.mair2, pnch=p.pnch, d128=p.d128), {})
         leaf, plans = entry
         plan = plans.get(mode.s1_key)
         if plan is None:
@@ -700,6 +719,79 @@ class _Walker:
                               **_perm_flags(chk, lambda: s1_permission_fault(
                                   leaf.perms, access, el0=el == 0, pan=pan, epan=self.epan, wxn=self.wxn))))
 
+    def s1_fetch(self, mem: Memory, mode: _Mode, p: S1WalkParams, level: int, table: int, index: int, desc_addr: int,
+                 steps: list[TraceStep], af_updates: list[AFUpdate] | None,
+                 assured: list[bool] | None) -> tuple[int, Leaf]:
+        """ASL ``AArch64.S1Walk``: the stage 2 translation of a stage 1 descriptor fetch (the EL1&0
+        regime with stage 2 on): ``(desc_pa, stage 2 leaf)``, or raises ``WalkFault`` after a trace
+        step saying the fetch faulted.  Under FEAT_THE the fetch's kind counts (top-level table,
+        the walk's Assured property so far: ``assured[0]``)."""
+        run = mode.s2_fetch if mode.fetch_runs is None else mode.fetch_run(
+            p.varange if level == p.start_level else None, assured is not None and assured[0])
+        try:
+            return self.s2_walk(mem, desc_addr, run, steps, level, af_updates)
+        except WalkFault:
+            steps.append(TraceStep(1, level, table, index, desc_addr, None, None, "s2 fault",
+                                   note="stage 2 fault on the stage 1 table walk"))
+            raise
+
+    def d128_walk(self, mem: Memory, st: _Stage, ia: int, steps: list[TraceStep], af_updates: list[AFUpdate] | None,
+                  stage: int, s1_level: int | None, fetch,
+                  fault_kw: dict | None = None) -> tuple[int, DescType, int, int, int]:
+        """ASL ``AArch64.S1Walk`` / ``AArch64.S2Walk`` with ``walkparams.d128 = 1`` (VMSAv9-128): the
+        descent through 16-byte table descriptors to the leaf, the levels a table descriptor's SKL
+        skips left out (the next level is ``level + 1 + SKL``, its table indexed by ``SKL + 1``
+        strides: ``S1TTEntryAddress`` / ``S2TTEntryAddress``).  The steps are the rule kernel's, as
+        in the VMSAv8-64 walk: :func:`pgwalk.rules.index_bits`, ``d128_descriptor_type``,
+        ``next_table_base``, :data:`pgwalk.rules.TABLE_CHECKS`, ``table_af_update``, ``leaf_base``.
+        ``fetch(level, table, index, desc_addr)`` gives the address to read (a stage 1 table fetch
+        goes through stage 2).  Returns ``(level, kind, raw, leaf base, offset mask)`` of the leaf,
+        or raises ``WalkFault`` (``fault_kw``: the stage 2 fault's ``s1ptw`` and ``ipa``).
+
+        Not modelled (each IMPLEMENTATION DEFINED): the nT bit's Translation fault (FEAT_BBML1) and the
+        misprogrammed Contiguous bit's; TCR2_ELx.DisCHn / a table's DisCH are not applied to the
+        reported Contiguous hint.
+        """
+        p = st.p
+        g, start = p.granule_shift, p.start_level
+        level, table, skl = start, p.base, 0
+        kw = fault_kw or {}
+        while True:
+            lsb, mask = index_bits(level, start, p.iasize, g, True, skl)
+            index = (ia >> lsb) & mask                      # rules.table_index
+            desc_addr = rules.descriptor_address(table, index, True)
+            desc_pa = fetch(level, table, index, desc_addr)
+            raw = _read128(mem, desc_pa, p.ee)
+            if raw.__class__ is str:
+                steps.append(TraceStep(stage, level, table, index, desc_addr, desc_pa, None, "not in image",
+                                       note=f"descriptor address {raw}", s1_level=s1_level))
+                raise WalkFault(Fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, stage,
+                                      reason=f"descriptor address {desc_pa:#x} {raw}", not_in_image=True, **kw))
+            kind = rules.d128_descriptor_type(raw, level, g)
+            if kind is _TABLE:
+                nxt = next_table_base(raw, g, False, False, True)
+                steps.append(TraceStep(stage, level, table, index, desc_addr, desc_pa, raw, kind.text, nxt,
+                                       D.d128_table_layout(stage, g), s1_level=s1_level))
+                stop = next((chk for chk in TABLE_CHECKS if chk.test(p, raw, nxt)), None)
+                if stop is not None:
+                    raise WalkFault(Fault(stop.fault, level, stage, reason=stop.reason(p, raw, nxt), **kw))
+                if p.haft and af_updates is not None and rules.table_af_update(raw, True):
+                    af_updates.append(AFUpdate(stage, level, s1_level, table=True))
+                skl = rules.d128_skl(raw)
+                level, table = level + 1 + skl, nxt
+            elif kind.is_leaf:
+                leafsize = level_shift(level, g, True)
+                base = leaf_base(raw, leafsize, False, False, True)
+                layout = D.d128_leaf_layout(stage, leafsize, kind is _BLOCK, stage == 1 and p.aie)
+                steps.append(TraceStep(stage, level, table, index, desc_addr, desc_pa, raw, kind.text, base, layout,
+                                       s1_level=s1_level))
+                return level, kind, raw, base, (1 << leafsize) - 1
+            else:
+                note = invalid_descriptor_reason(kind, level, g, False, raw, True)
+                steps.append(TraceStep(stage, level, table, index, desc_addr, desc_pa, raw, kind.text, note=note,
+                                       s1_level=s1_level))
+                raise WalkFault(Fault(FaultType.TRANSLATION, level, stage, reason=note, **kw))
+
     def s2_walk(self, mem: Memory, ipa: int, run: _S2Run, steps: list[TraceStep], s1_level: int | None,
                 af_updates: list[AFUpdate] | None) -> tuple[int, Leaf]:
         """ASL ``AArch64.S2Translate`` with ``S2Walk``: (PA, leaf), or raises ``WalkFault``."""
@@ -714,37 +806,44 @@ class _Walker:
                                   reason=stop.reason(p, ipa, access, el)))
         table = p.base
         haft = p.haft and af_updates is not None            # FEAT_HAFT: table AF updates are per walk
-        table_kind, block_kind, page_kind, entry_bytes = _TABLE, _BLOCK, _PAGE, DESCRIPTOR_BYTES
-        for level, lsb, mask, off_mask, nodes in st.walk_levels:
-            index = (ipa >> lsb) & mask                     # rules.table_index
-            desc_addr = table | index * entry_bytes         # rules.descriptor_address
-            key = (desc_addr, s1_level)
-            node = nodes.get(key)
-            if node is None:
-                node = st.node(mem, level, key, table, index, desc_addr, desc_addr, s1_level)
-            kind, step, addr, raw, stop, _bits, note, leaves = node
-            steps.append(step)
-            if kind is table_kind:
-                if stop is not None:
-                    raise WalkFault(Fault(stop.fault, level, 2, s1ptw=s1ptw, ipa=ipa, reason=stop.reason(p, raw, addr)))
-                if haft and rules.table_af_update(raw, haft):
-                    af_updates.append(AFUpdate(2, level, s1_level, table=True))
-                table = addr
-            elif kind is block_kind or kind is page_kind:
-                break
-            elif kind is None:
-                raise WalkFault(Fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, 2, s1ptw=s1ptw, ipa=ipa,
-                                      reason=f"descriptor address {desc_addr:#x} {note}", not_in_image=True))
-            else:
-                raise WalkFault(Fault(FaultType.TRANSLATION, level, 2, s1ptw=s1ptw, ipa=ipa, reason=note))
+        if p.d128:                                          # VMSAv9-128: levels skipped per descriptor
+            level, kind, raw, addr, off_mask = self.d128_walk(mem, st, ipa, steps, af_updates if haft else None, 2,
+                                                              s1_level, lambda lv, t, i, a: a,
+                                                              {"s1ptw": s1ptw, "ipa": ipa})
+            leaves = {}
         else:
-            raise AssertionError("a table descriptor at the final level")   # rules.descriptor_types: never
+            table_kind, block_kind, page_kind, entry_bytes = _TABLE, _BLOCK, _PAGE, DESCRIPTOR_BYTES
+            for level, lsb, mask, off_mask, nodes in st.walk_levels:
+                index = (ipa >> lsb) & mask                     # rules.table_index
+                desc_addr = table | index * entry_bytes         # rules.descriptor_address
+                key = (desc_addr, s1_level)
+                node = nodes.get(key)
+                if node is None:
+                    node = st.node(mem, level, key, table, index, desc_addr, desc_addr, s1_level)
+                kind, step, addr, raw, stop, _bits, note, leaves = node
+                steps.append(step)
+                if kind is table_kind:
+                    if stop is not None:
+                        raise WalkFault(Fault(stop.fault, level, 2, s1ptw=s1ptw, ipa=ipa,
+                                              reason=stop.reason(p, raw, addr)))
+                    if haft and rules.table_af_update(raw, haft):
+                        af_updates.append(AFUpdate(2, level, s1_level, table=True))
+                    table = addr
+                elif kind is block_kind or kind is page_kind:
+                    break
+                elif kind is None:
+                    raise WalkFault(Fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, 2, s1ptw=s1ptw, ipa=ipa,
+                                          reason=f"descriptor address {desc_addr:#x} {note}", not_in_image=True))
+                else:
+                    raise WalkFault(Fault(FaultType.TRANSLATION, level, 2, s1ptw=s1ptw, ipa=ipa, reason=note))
+            else:
+                raise AssertionError("a table descriptor at the final level")   # rules.descriptor_types: never
         pa = addr | (ipa & off_mask)                        # rules.stage_oa
         entry = leaves.get(0)
         if entry is None:
             entry = leaves[0] = _LeafEntry(decode_s2_leaf(raw, level, kind.text, granule_shift=st.g, ds=st.ds,
                                                                lpa64=st.lpa64, hd=p.hd, ha=p.ha, sh=p.sh,
-                                                               xnx=self.xnx, perm=p.perm), {})
+                                                               xnx=self.xnx, perm=p.perm, d128=p.d128), {})
         leaf, plans = entry
         plan = plans.get(plan_key)
         if plan is None:

@@ -44,7 +44,7 @@ def test_decode_tcr_agrees_with_walker(case, value, mmfr0):
     name, e2h = case
     regime, extra = CASES[case]
     if name == "TCR_EL3":
-        value &= ~(1 << 38)             # TCR_EL3.D128 = 1 (VMSAv9-128): the walker refuses it (tests/test_pie_views.py)
+        value &= ~(1 << 38)             # TCR_EL3.D128 = 1 (VMSAv9-128): another geometry (tests/test_d128.py)
     rep = decode_register(name, value, e2h=e2h, id_registers=_ids(mmfr0))
     regs = {name: value, "SCTLR_EL1": 1, "SCTLR_EL2": 1, "SCTLR_EL3": 1, **extra, **_ids(mmfr0)}
     setup = setup_from_registers(regs, regime)
@@ -73,7 +73,7 @@ def test_decode_tcr_agrees_with_walker(case, value, mmfr0):
 def test_decode_vtcr_agrees_with_walker(value, mmfr0):
     from hypothesis import assume
 
-    assume(not (value >> 38) & 1)      # VTCR_EL2.D128 = 1 (VMSAv9-128): the walker refuses it (tests/test_pie.py)
+    assume(not (value >> 38) & 1)      # VTCR_EL2.D128 = 1 (VMSAv9-128): another geometry (tests/test_d128.py)
     rep = decode_register("VTCR_EL2", value, id_registers=_ids(mmfr0))
     regs = {"TCR_EL1": 0x10, "SCTLR_EL1": 1, "HCR_EL2": 1, "VTCR_EL2": value, **_ids(mmfr0)}
     s2 = setup_from_registers(regs, Regime.EL10).s2

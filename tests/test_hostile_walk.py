@@ -115,6 +115,16 @@ def _setup(regs: dict[str, int], regime: Regime | None = None):
         return None
 
 
+def _walks_d128(setup) -> bool:
+    """The setup has a VMSAv9-128 stage, which the vectorised and whole-tree walks refuse in one line
+    (tests/test_d128.py); the scalar walk's tests here still take it."""
+    try:
+        setup.refuse_d128("")
+    except PgwalkError:
+        return True
+    return False
+
+
 def _fault_key(f):
     return None if f is None else (f.type, f.level, f.stage, f.s1ptw, f.not_in_image)
 
@@ -188,6 +198,7 @@ def test_at_agrees_with_translate(regs, mem, vas, op, pan):
 def test_dump_tree_agrees_with_translate(regs, mem, vas):
     setup = _setup(regs)
     assume(setup is not None and setup.s1_enabled)
+    assume(not _walks_d128(setup))
     for va in vas:
         p = setup.s1_params(va)
         tree = tree_params(setup, f"ttbr{p.varange}", final_pa=False)
@@ -235,6 +246,7 @@ def test_bulk_agrees_with_translate(regs, mem, vas, access, el, extra):
                 regs[reg] = regs.get(reg, 0) | bits
     setup = _setup(regs)
     assume(setup is not None)
+    assume(not _walks_d128(setup))
     # the FEAT_THE checks of an access and of the stage 1 table fetches (TopLevel, AssuredOnly) and
     # table AF updates (FEAT_HAFT) included
     res = translate_many(setup, mem, np.array(vas, dtype=np.uint64), access=access, el=el)

@@ -222,10 +222,11 @@ def test_setup_pie_params_and_notes():
     assert not s.ranges[1].perm.pie and any("not in effect" in n for n in s.notes)
     s = setup_from_registers({**_REGS, "TCR2_EL1": 0x10})
     assert any("AIE = 1 but MAIR2_EL1 was not given" in n for n in s.notes) and s.mair2 is None
-    with pytest.raises(RegisterError, match="D128"):
-        setup_from_registers({**_REGS, "TCR2_EL1": 0x20})
-    with pytest.raises(RegisterError, match="VTCR_EL2.D128"):
-        setup_from_registers({**_REGS, "HCR_EL2": 1, "VTCR_EL2": 0x80000035 | 1 << 38})
+    # D128 (VMSAv9-128) is walked, with permission indirection forced on (tests/test_d128.py)
+    s = setup_from_registers({**_REGS, "TCR2_EL1": 0x20})
+    assert s.ranges[1].d128 and s.ranges[1].perm.pie and any("D128 = 1: permission indirection" in n for n in s.notes)
+    s = setup_from_registers({**_REGS, "HCR_EL2": 1, "VTCR_EL2": 0x80000035 | 1 << 38})
+    assert s.s2.d128 and s.s2.perm.s2pie
     # ID_AA64MMFR3_EL1 without S1PIE: TCR2_EL1.PIE has no effect
     s = setup_from_registers({**_REGS, "TCR2_EL1": 0x2, "ID_AA64MMFR3_EL1": 0x1})
     assert not s.ranges[1].perm.pie

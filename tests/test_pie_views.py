@@ -335,13 +335,14 @@ def test_dump_tree_stage2_indirection(tmp_path, capsys):
         assert ind["text"].startswith(f"PI {pi} S2PIR ")
 
 
-def test_el3_d128_is_refused_not_misread():
-    from pgwalk.errors import RegisterError
+def test_el3_d128_is_walked_as_vmsav9_128_not_misread():
     from pgwalk.formats import registers as FR
 
     tcr3 = FR.TCR_EL3.encode(T0SZ=25, RES1_23=1, RES1_31=1, D128=1)
-    with pytest.raises(RegisterError, match="TCR_EL3.D128"):
-        setup_from_registers({"TCR_EL3": tcr3, "TTBR0_EL3": 0x40000000, "SCTLR_EL3": 1}, Regime.EL3)
+    s = setup_from_registers({"TCR_EL3": tcr3, "TTBR0_EL3": 0x40000000, "SCTLR_EL3": 1}, Regime.EL3)
+    p = s.ranges[0]
+    # a 39-bit VA range, 4KB granule, 16-byte entries: 8 bits a level, so the walk starts at level 0
+    assert p.d128 and p.perm.pie and p.stride == 8 and p.start_level == 0
 
 
 # --------------------------------------------------------------------------- batch lines (translate --batch)

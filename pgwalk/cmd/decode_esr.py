@@ -557,17 +557,19 @@ def _render_report(out, r, comparison=None, logged=None) -> None:
 @click.option("--full", is_flag=True, help="Also the fields that do not apply to this value.")
 @click.option("--granule", type=click.Choice(["4k", "16k", "64k"], case_sensitive=False),
               help="descriptor: translation granule.")
-@click.option("--level", type=click.IntRange(-1, 3), help="descriptor: lookup level (-1..3).")
+@click.option("--level", type=click.IntRange(-2, 3), help="descriptor: lookup level (-1..3; -2..3 with --d128).")
 @click.option("--stage", type=click.Choice(["1", "2"]), default="1", show_default=True, help="descriptor: stage.")
 @click.option("--ds", is_flag=True, help="descriptor: TCR_ELx.DS = 1 (52-bit OA with 4KB/16KB granules).")
-@click.option("--pa-bits", type=click.IntRange(32, 52), default=48, show_default=True,
-              help="descriptor: output size (52 with 64KB: OA[51:48] in bits [15:12]).")
+@click.option("--pa-bits", type=click.IntRange(32, 56), default=None,
+              help="descriptor: output size (52 with 64KB: OA[51:48] in bits [15:12]; up to 56 with --d128) "
+                   "[default: 48, 56 with --d128].")
+@click.option("--d128", is_flag=True, help="descriptor: a 128-bit VMSAv9-128 descriptor (FEAT_D128).")
 @click.option("--mair", metavar="VALUE", help="descriptor: MAIR_ELx, to name the stage 1 memory type.")
 @click.option("--one-el", is_flag=True, help="descriptor: a regime without EL0 (EL2, EL3): no AP[1], UXN, nG.")
 @click.option("--id-reg", "id_reg", multiple=True, metavar="NAME=VALUE",
               help="TCR_ELx/VTCR_EL2: ID_AA64MMFR0/1/2_EL1 of the PE (else assumed, and the notes say how). "
                    "Repeatable.")
-def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bits, mair, one_el, id_reg):
+def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bits, d128, mair, one_el, id_reg):
     """Decode a register pgwalk reads, or one page-table entry.
 
     REGISTER is one of TCR_EL1/2/3, VTCR_EL2, SCTLR_EL1/2/3, HCR_EL2, MAIR_EL1/2/3,
@@ -577,9 +579,10 @@ def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bi
     VALUE is hexadecimal (0x optional, _ separators allowed).
     """
     if register.lower() in ("descriptor", "desc", "pte"):
-        return _decode_descriptor(value, as_json, granule, level, int(stage), ds, pa_bits, mair, one_el)
-    if granule or level is not None or ds or mair or one_el:
-        raise InputError("--granule, --level, --ds, --mair and --one-el are for 'pgwalk decode descriptor'")
+        return _decode_descriptor(value, as_json, granule, level, int(stage), ds, pa_bits, mair, one_el, d128)
+    if granule or level is not None or ds or mair or one_el or d128 or pa_bits is not None:
+        raise InputError("--granule, --level, --ds, --d128, --pa-bits, --mair and --one-el are for "
+                         "'pgwalk decode descriptor'")
     from ..esr import EsrReport, decode_register
     rep = decode_register(register, value, e2h=e2h, id_registers=_id_registers(id_reg))
     if as_json:
@@ -608,19 +611,26 @@ def _id_registers(items) -> dict[str, int]:
     return out
 
 
-def _decode_descriptor(value, as_json, granule, level, stage, ds, pa_bits, mair, one_el):
+def _decode_descriptor(value, as_json, granule, level, stage, ds, pa_bits, mair, one_el, d128=False):
     from ..descdecode import decode_descriptor
     from ..esr import parse_u64
+    from ..regs import parse_register_value
     if granule is None or level is None:
         raise InputError("decode descriptor needs --granule (4k, 16k, 64k) and --level (-1..3)")
-    rep = decode_descriptor(parse_u64(value, "descriptor"), granule=granule, level=level, stage=stage, ds=ds,
-                            pa_bits=pa_bits, mair=None if mair is None else parse_u64(mair, "--mair"),
-                            two_el=not one_el)
+    if d128 and ds:
+        raise InputError("--ds and --d128 do not go together: a 128-bit descriptor has no DS format")
+    if not d128 and level == -2:
+        raise InputError("--level -2 exists only with 128-bit descriptors (--d128)")
+    # a 128-bit descriptor is read as the 128-bit registers are (pgwalk.regs.parse_register_value)
+    raw = parse_register_value("PAR_EL1", value, "descriptor") if d128 else parse_u64(value, "descriptor")
+    rep = decode_descriptor(raw, granule=granule, level=level, stage=stage, ds=ds,
+                            pa_bits=pa_bits if pa_bits is not None else 56 if d128 else 48,
+                            mair=None if mair is None else parse_u64(mair, "--mair"), two_el=not one_el, d128=d128)
     if as_json:
         _dump("descriptor", rep.to_json())
         return 0
     out = _output()
-    out.line((f"descriptor {rep.value:#018x}", "bold"))
+    out.line((f"descriptor {rep.value:#0{34 if rep.d128 else 18}x}", "bold"))
     out.line((rep.summary, "bold cyan"))
     if rep.layout is not None:
         from ..esr import FieldReport
