@@ -35,7 +35,11 @@ Hostile and broken trees
   once per level.
 * A table outside the image (:attr:`TableStatus.NOT_IN_IMAGE`), beyond the
   output size (``BEYOND_OA``) or unreachable through stage 2 (``S2_FAULT``)
-  is reported and the walk goes on.
+  is reported and the walk goes on.  A table only part of which can be read
+  (the image ends inside it, stage 2 maps only some of its pages) is walked
+  where it can be, as ``translate`` reads only the descriptors it needs; its
+  ``TableInfo.note`` names the entries not read and it counts in
+  ``WalkSummary.problems``.
 * :class:`Limits` caps the tables and descriptors read; the walk then stops
   and :attr:`WalkSummary.stopped` says ``"stopped after N tables: limit
   reached ..."``.
@@ -855,6 +859,68 @@ class _Walker:
         t = self.tree
         self._table(t.start_level, t.base, t.va_lo, 0, None, None, (0, False, False, False), (), 0, self.assured0, ())
 
+    def _read_parts(self, address: int, nbytes: int, lo: int, hi: int, level: int, assured: bool
+                    ) -> tuple[int | None, bytes | None, TableStatus, str, list[_Piece], tuple[AFUpdate, ...],
+                               list[tuple[int, int]]]:
+        """:meth:`_read_table`, and for a table that cannot be read whole (part of it outside the
+        image, or part of its IPAs refused by stage 2) the entries ``lo..hi-1`` that can be, as
+        ``translate`` reads only the descriptors it needs: in chunks of 64 entries, and entry by
+        entry in a failing chunk next to a read one (or the only one), where an edge of what can be
+        read lies; at most ``n / 64 + 128`` reads a table.  Returns what :meth:`_read_table` does (the
+        bytes zero-filled where unread, the note naming the first entries not read) and the spans
+        read, ``[(first, end), ...]``; no span: the whole read's failure."""
+        whole = self._read_table(address, nbytes, level, assured)
+        if whole[1] is not None:
+            return (*whole, [(lo, hi)])
+        reads: dict[tuple[int, int], tuple] = {}
+
+        def read(a: int, b: int) -> bool:
+            reads[a, b] = r = self._read_table(address + 8 * a, 8 * (b - a), level, assured)
+            return r[1] is not None
+
+        chunks = [(a, min(a + 64, hi)) for a in range(lo, hi, 64)]
+        ok = [read(a, b) for a, b in chunks]
+        parts: list[tuple[int, int]] = []
+        for k, (a, b) in enumerate(chunks):
+            if not ok[k] and (len(chunks) == 1 or (k > 0 and ok[k - 1]) or (k + 1 < len(ok) and ok[k + 1])):
+                for i in range(a, b):
+                    read(i, i + 1)
+                    parts.append((i, i + 1))
+            else:
+                parts.append((a, b))
+        buf = bytearray(nbytes)
+        pieces: list[_Piece] = []
+        ups: list[AFUpdate] = list(whole[5])
+        spans: list[list[int]] = []
+        gaps: list[list] = []
+        pa0: int | None = None
+        for a, b in parts:
+            pa, data, _status, note, got, up = reads[a, b]
+            ups.extend(up)
+            if data is None:
+                if gaps and gaps[-1][1] == a:        # (the note of its first entries)
+                    gaps[-1][1] = b
+                else:
+                    gaps.append([a, b, note])
+                continue
+            buf[8 * a:8 * b] = data
+            pieces.extend(p._replace(end=p.end + 8 * a) for p in got)
+            pa0 = pa if pa0 is None else pa0
+            if spans and spans[-1][1] == a:
+                spans[-1][1] = b
+            else:
+                spans.append([a, b])
+        if not spans:
+            return (*whole, [])
+        if gaps:
+            first, end, why = gaps[0]
+            more = f" and {len(gaps) - 1} more" if len(gaps) > 1 else ""
+            note = f"entries {first}-{end - 1}{more} not read: {why}"
+        else:
+            note = f"only entries {lo}-{hi - 1} read (the whole table: {whole[3]})"
+        return (pa0, bytes(buf), TableStatus.OK, note, pieces, tuple(dict.fromkeys(ups)),
+                [(a, b) for a, b in spans])
+
     def _read_table(self, address: int, nbytes: int, level: int, assured: bool = True
                     ) -> tuple[int | None, bytes | None, TableStatus, str, list[_Piece], tuple[AFUpdate, ...]]:
         """(PA, bytes, status, note, stage 2 pieces, Access flag updates) of a table at ``level``; stage 1
@@ -933,7 +999,11 @@ class _Walker:
             raise _Stopped(f"stopped after {s.tables} tables: limit reached (at most {self.limits.max_entries} "
                            f"descriptors, --max-entries; {self._read_text()}){where}")
         own = base.get("af_updates", ())
-        pa, data, status, note, s2_pieces, ups = self._read_table(address, n * 8, level, assured)
+        # entries inside the walked range
+        lo = 0 if self.start <= va else table_index(self.start, level, t.start_level, t.iasize, t.granule_shift)
+        hi = n if self.end >= va_end else \
+            table_index(self.end - 1, level, t.start_level, t.iasize, t.granule_shift) + 1
+        pa, data, status, note, s2_pieces, ups, spans = self._read_parts(address, n * 8, lo, hi, level, assured)
         if ups:          # HAFT, HA: each distinct update of the pieces' stage 2 walks, in order
             base["af_updates"] = own + ups
         if status is TableStatus.OK:
@@ -952,13 +1022,11 @@ class _Walker:
             return
         s.tables += 1
         s.entries += n
+        if spans != [(lo, hi)]:
+            s.problems += 1                     # a table read in part (:meth:`_read_parts`)
         raw = np.frombuffer(data, dtype=self.dtype)
         if self.dtype.byteorder == ">":
             raw = raw.astype(np.uint64)
-        # entries inside the walked range
-        lo = 0 if self.start <= va else table_index(self.start, level, t.start_level, t.iasize, t.granule_shift)
-        hi = n if self.end >= va_end else \
-            table_index(self.end - 1, level, t.start_level, t.iasize, t.granule_shift) + 1
         # the updates of the walks down to these entries: one path, or (a table in stage 2 pieces whose
         # fetches differ in them) one per piece, from its first entry
         path = path_af + base.get("af_updates", ())
@@ -969,7 +1037,8 @@ class _Walker:
                 paths.append((start, path_af + own + p.af_updates))
                 start = p.end // 8
         # the usual leaf table: one run of continuing leaves with the same attributes over the range
-        uniform = self._uniform_run(dec, raw, lo, hi, hier, path) if self.fast and len(paths) == 1 else None
+        uniform = self._uniform_run(dec, raw, lo, hi, hier, path) \
+            if self.fast and len(paths) == 1 and len(spans) == 1 else None
         if uniform is not None and lo == 0 and hi == n:
             valid = n
         else:
@@ -983,30 +1052,40 @@ class _Walker:
             self._emit_leaves(dec, self._by_id[aid], lo, hi - lo, oa0, int(raw[lo]), info, None)
             self._table_done(info, va_end)
             return
-        seg = raw[lo:hi]
-        cat = dec.cat_lut[(seg & _CLS_MASK).astype(np.intp)]
-        tables = np.flatnonzero(cat == _TABLE).tolist() if level < FINAL_LEVEL else []
-        pos = lo
-        frame = [0, len(tables)]
+        frame = [0, 0]
         if self.progress is not None:
             self.frames.append(frame)
+        for a, b in spans:                      # the entries read (all of lo..hi but for a table read in part)
+            self._entries(dec, raw, a, b, info, hier, tbits, assured, s2_pieces, paths, frame)
+        if self.progress is not None:
+            self.frames.pop()
+        self._table_done(info, va_end)
+
+    def _entries(self, dec: _LevelDecode, raw: Any, lo: int, hi: int, info: TableInfo,
+                 hier: tuple[int, bool, bool, bool], tbits: int, assured: bool, s2_pieces: list[_Piece],
+                 paths: list[tuple[int, tuple[AFUpdate, ...]]], frame: list[int]) -> None:
+        """Entries ``lo..hi-1`` of a table read into ``raw``: next-level tables walked, the others
+        to :meth:`_segment`."""
+        np = self.np
+        seg = raw[lo:hi]
+        cat = dec.cat_lut[(seg & _CLS_MASK).astype(np.intp)]
+        tables = np.flatnonzero(cat == _TABLE).tolist() if info.level < FINAL_LEVEL else []
+        frame[1] += len(tables)
+        pos = lo
         for ti in tables:
             i = lo + ti
             if i > pos:
                 if len(paths) == 1:
-                    self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier, path)
+                    self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier, paths[0][1])
                 else:
                     self._segments(dec, raw, cat, lo, pos, i, info, hier, paths)
             self._child(dec, int(raw[i]), i, info, hier, tbits,
                         self._assured_after(assured, s2_pieces, i, raw) if self.the else assured,
-                        path if len(paths) == 1 else _path_at(paths, i))
+                        _path_at(paths, i))
             frame[0] += 1
             pos = i + 1
         if pos < hi:
             self._segments(dec, raw, cat, lo, pos, hi, info, hier, paths)
-        if self.progress is not None:
-            self.frames.pop()
-        self._table_done(info, va_end)
 
     def _table_done(self, info: TableInfo, va_end: int) -> None:
         if self.post:

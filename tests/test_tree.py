@@ -18,7 +18,7 @@ import zlib
 
 import pytest
 
-from pgwalk.builder import S1Attrs, S2Attrs, TableAttrs, TableBuilder, two_stage
+from pgwalk.builder import S1Attrs, S2Attrs, TableAttrs, TableBuilder, TwoStage, two_stage
 from pgwalk.errors import InputError
 from pgwalk.faults import FaultType
 from pgwalk.builder import DEFAULT_MAIR
@@ -723,3 +723,67 @@ def test_intern_cache_reset_keeps_results(monkeypatch):
     monkeypatch.setattr(tree_mod, "_INTERN_LIMIT", 1)
     got = [(r.va_start, r.count, r.pa, r.attrs) for r in ranges_of(tree, b.memory())]
     assert got == want
+
+
+# =========================================================================== tables read in part
+
+def _l3_table(setup, mem, va):
+    """The IPA/PA of the level 3 table translate reads for ``va``."""
+    return translate(setup, mem, va, stages="1").steps[-1].table
+
+
+def test_table_partly_outside_the_image_is_walked_where_it_can_be_read():
+    # a 64KB granule level 3 table (8192 entries) of which the image holds only the first half:
+    # translate reads the descriptors it needs, so dump-tree walks the half it can read
+    b = TableBuilder(granule=65536, ia_bits=48)
+    b.map(0, 0x1_0000_0000, 8 * 0x10000)
+    far = 6000 * 0x10000                           # entry 6000 of the same table: not in the image
+    b.map(far, 0x2_0000_0000, 0x10000)
+    setup, tree = tree_of(b)
+    full = b.memory()
+    l3 = _l3_table(setup, full, 0)
+    assert _l3_table(setup, full, far) == l3
+    (base, buf), = b.chunks().items()
+    assert l3 + 0x10000 == base + len(buf)         # the last table the builder made
+    mem = PhysicalMemory.from_buffers({base: bytes(buf[:l3 - base + 0x8000])})
+    assert translate(setup, mem, 0x10000).output == 0x1_0001_0000
+    assert translate(setup, mem, far).fault.type is T.SYNC_EXTERNAL_ON_WALK
+    rec = Recorder()
+    summary = walk_tree(tree, mem, rec)
+    (t3,) = [t for t in rec.tables() if t.level == 3]
+    assert t3.status is TableStatus.OK and t3.pa == l3
+    assert t3.note == f"entries 4096-8191 not read: table PA {l3 + 0x8000:#x} is not in the image"
+    assert summary.problems == 1
+    runs = ranges_of(tree, mem)
+    assert [(r.va_start, r.va_end, r.oa) for r in runs if r.mapped] == [(0, 8 * 0x10000, 0x1_0000_0000)]
+    # the range through the unread half: nothing claimed there; the readable part as before
+    assert collect_runs(tree, mem, start=far, end=far + 1, invalid=True) == []
+    (inv,) = collect_runs(tree, mem, start=0x10_0000, end=0x10_0001, invalid=True)
+    assert inv.kind == "invalid" and translate(setup, mem, 0x10_0000).fault.level == 3
+
+
+def test_stage1_table_partly_refused_by_stage_2_is_walked_where_stage_2_maps_it():
+    # a 64KB stage 1 table under a 4KB stage 2 that maps only its first 32KB
+    s1 = TableBuilder(stage=1, granule=65536, ia_bits=48, table_base=0x8000_0000,
+                      table_limit=0x8000_0000 + 0x40000, pa_bits=40)
+    s2 = TableBuilder(stage=2, granule=4096, ia_bits=40, table_base=0x4000_0000, table_limit=0x4001_0000)
+    ts = TwoStage(s1, s2, 0x4001_0000, 0x40000)
+    ts.map(0, 0x1_0000_0000, 4 * 0x10000, pa=0x2_0000_0000)
+    ts.map(5000 * 0x10000, 0x1_1000_0000, 0x10000, pa=0x2_1000_0000)
+    setup = setup_from_registers(ts.registers())
+    mem = ts.memory()
+    l3 = _l3_table(setup, mem, 0)
+    assert _l3_table(setup, mem, 5000 * 0x10000) == l3
+    s2.unmap(l3 + 0x8000, 0x8000)
+    mem = ts.memory()
+    assert translate(setup, mem, 0x20000).output == 0x2_0002_0000
+    f = translate(setup, mem, 5000 * 0x10000).fault
+    assert (f.stage, f.type, f.s1ptw) == (2, T.TRANSLATION, True)
+    tree = tree_params(setup, "ttbr0", final_pa=False)
+    rec = Recorder()
+    walk_tree(tree, mem, rec)
+    (t3,) = [t for t in rec.tables() if t.level == 3]
+    assert t3.status is TableStatus.OK
+    assert t3.note.startswith(f"entries 4096-8191 not read: table IPA {l3 + 0x8000:#x}: stage 2 translation fault")
+    runs = ranges_of(tree, mem)
+    assert [(r.va_start, r.va_end, r.oa) for r in runs if r.mapped] == [(0, 4 * 0x10000, 0x1_0000_0000)]
