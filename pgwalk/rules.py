@@ -64,7 +64,7 @@ __all__ = [
     "S1_PERMISSION_CODE_BITS",
     "S2_PERMISSION_CODE_BITS", "pi_index", "s1_leaf_permissions", "s2_leaf_permissions",
     "s1_compute_permissions", "s2_compute_permissions", "s1_permission_note", "s1_attr_index",
-    "d128_descriptor_type", "d128_skl", "descriptor_bytes",
+    "d128_descriptor_type", "d128_descriptor_types", "d128_skl", "descriptor_bytes",
 ]
 
 #: a descriptor is 8 bytes: a table entry's address is ``table | index << 3``
@@ -311,17 +311,24 @@ def d128_descriptor_type(raw: int, level: int, granule_shift: int) -> DescType:
     ``level + 1 + SKL``), equal to 3 a leaf at ``level`` (a block, or the page at level 3), above 3
     invalid; SKL = 3 with 16KB or 64KB is invalid.  (The ASL needs no
     ``AArch64.BlockDescSupported`` here: every leaf it allows is at a level that allows a block.)"""
-    if not raw & 1:
-        return DescType.INVALID
-    skl = d128_skl(raw)
-    if granule_shift != 12 and skl == 3:
-        return DescType.RESERVED
-    effective = level + skl
-    if effective > FINAL_LEVEL:
-        return DescType.RESERVED
-    if effective < FINAL_LEVEL:
-        return DescType.TABLE
-    return DescType.PAGE if level == FINAL_LEVEL else DescType.BLOCK
+    return d128_descriptor_types(level, granule_shift)[(d128_skl(raw) << 1) | (raw & 1)]
+
+
+@lru_cache(maxsize=256)
+def d128_descriptor_types(level: int, granule_shift: int) -> tuple[DescType, ...]:
+    """:func:`d128_descriptor_type` at ``level`` for each SKL and Valid bit, indexed by
+    ``SKL << 1 | desc[0]`` (for a driver that decodes whole tables)."""
+    out = []
+    for skl in range(4):
+        effective = level + skl
+        if granule_shift != 12 and skl == 3 or effective > FINAL_LEVEL:
+            kind = DescType.RESERVED
+        elif effective < FINAL_LEVEL:
+            kind = DescType.TABLE
+        else:
+            kind = DescType.PAGE if level == FINAL_LEVEL else DescType.BLOCK
+        out += [DescType.INVALID, kind]
+    return tuple(out)
 
 
 def decode_descriptor_type(raw: Any, level: int, ds: bool, granule_shift: int, pa_max: int) -> Any:
@@ -349,9 +356,10 @@ def _descriptor_address_field(raw: Any, low_bits: int, ds: bool, lpa64: bool) ->
 _D128_ADDR = _ones(D.D128_ADDR_TOP + 1)
 
 
-def _d128_address_field(raw: int, low_bits: int) -> int:
-    """The address a 128-bit descriptor holds: desc[55:low_bits] (``low_bits`` at most 48)."""
-    return raw & _D128_ADDR & ~_ones(low_bits)
+def _d128_address_field(raw: Any, low_bits: int) -> Any:
+    """The address a 128-bit descriptor holds: desc[55:low_bits] (``low_bits`` at most 48); an array
+    of the descriptors' low 64-bit words gives an array (the field is below bit 64)."""
+    return raw & _k(raw, _D128_ADDR & ~_ones(low_bits))
 
 
 def next_table_base(raw: Any, granule_shift: int, ds: bool, lpa64: bool, d128: bool = False) -> Any:

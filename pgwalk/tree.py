@@ -192,10 +192,11 @@ from . import attrs as A
 from .errors import InputError, NotInImage
 from .faults import Fault
 from .formats import descriptors as D
-from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, granule_name, oa_out_of_range
+from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, descsize_log2, granule_name, oa_out_of_range
 from .perms import Access, S1Perms, S2Perms, rwx_text, s1_check, s1_rwx_text, s2_check, s2_mro
 from .rules import (
     S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, contiguous_bit, s1_walk_through_s2, descriptor_types, hierarchical_attrs,
+    d128_descriptor_types, d128_skl, descriptor_bytes, invalid_descriptor_reason,
     leaf_base, level_shift, next_table_base, pi_index, s1_assured_step, s1_initial_assured, stage_oa, table_af_update,
     table_attr_bits, table_entries, table_index, tree_disabled,
 )
@@ -217,8 +218,13 @@ SCHEMA_VERSION = 1
 FOLD_MIN = 3
 
 _M64 = (1 << 64) - 1
+_M128 = (1 << 128) - 1
+#: D128: SKL in the upper 64-bit word of a descriptor
+_SKL_HI = D.D128_SKL.__class__(D.D128_SKL.name, D.D128_SKL.msb - 64, D.D128_SKL.lsb - 64)
 _CLS_MASK = D.VALID.mask | D.TYPE.mask
 _NSTABLE = D.S1_TABLE["NSTable"]
+#: the leaf fields by (stage, D128)
+_LEAF_FIELDS = {(1, False): D.S1_LEAF, (2, False): D.S2_LEAF, (1, True): D.D128_S1_LEAF, (2, True): D.D128_S2_LEAF}
 _S2_MEMATTR = D.S2_LEAF["MemAttr"]
 # The fields whose values make two leaves differ (software and IGNORED bits do not)
 _S1_KEY_FIELDS = ("AttrIndx", "NS", "AP", "SH", "AF", "nG", "nT", "GP", "DBM", "Contiguous", "PXN", "UXN")
@@ -297,12 +303,18 @@ class TreeParams:
     disabled: str = ""
     notes: tuple[str, ...] = ()
     haft: bool = False          # FEAT_HAFT (TCR2_ELx.HAFT / VTCR_EL2.HAFT, with HA): table descriptors' AF set by walks
+    d128: bool = False          # FEAT_D128 (VMSAv9-128): 16-byte descriptors, levels skipped per table descriptor (SKL)
     setup: TranslationSetup | None = field(default=None, repr=False, compare=False)
     s1: S1WalkParams | None = field(default=None, repr=False, compare=False)
 
     @property
     def stride(self) -> int:
-        return self.granule_shift - 3
+        return self.granule_shift - descsize_log2(self.d128)
+
+    @property
+    def entry_bytes(self) -> int:
+        """Bytes of one descriptor (:func:`~pgwalk.rules.descriptor_bytes`: 16 with D128)."""
+        return descriptor_bytes(self.d128)
 
     @property
     def va_lo(self) -> int:
@@ -316,18 +328,23 @@ class TreeParams:
 
     def lsb(self, level: int) -> int:
         """log2 of the bytes one entry at ``level`` maps (:func:`~pgwalk.rules.level_shift`)."""
-        return level_shift(level, self.granule_shift)
+        return level_shift(level, self.granule_shift, self.d128)
 
-    def entries(self, level: int) -> int:
-        """Entries of a table at ``level`` (the root may be smaller, or concatenated at stage 2;
-        :func:`~pgwalk.rules.table_entries`)."""
-        return table_entries(level, self.start_level, self.iasize, self.granule_shift)
+    def entries(self, level: int, skl: int = 0) -> int:
+        """Entries of a table at ``level`` (the root may be smaller, or concatenated at stage 2; with
+        D128 a table a descriptor with SKL ``skl`` points at is larger; :func:`~pgwalk.rules.table_entries`)."""
+        return table_entries(level, self.start_level, self.iasize, self.granule_shift, self.d128, skl)
+
+    def index(self, ia: int, level: int, skl: int = 0) -> int:
+        """The entry ``ia`` selects in a table at ``level`` (:func:`~pgwalk.rules.table_index`)."""
+        return table_index(ia, level, self.start_level, self.iasize, self.granule_shift, self.d128, skl)
 
     def describe(self) -> str:
         return (f"{self.name} tree: base {self.base:#x}, {granule_name(self.granule_shift)} granule, "
                 f"{self.iasize}-bit {'IPA' if self.stage == 2 else 'VA'}, start level {self.start_level}"
                 + (f" ({self.entries(self.start_level) >> self.stride} concatenated tables)"
-                   if self.stage == 2 and self.entries(self.start_level) > 1 << self.stride else "")
+                   if self.stage == 2 and not self.d128 and self.entries(self.start_level) > 1 << self.stride else "")
+                + (", 128-bit descriptors (VMSAv9-128)" if self.d128 else "")
                 + (", tables through stage 2" if self.through_s2 else ""))
 
 
@@ -340,7 +357,6 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
     :param final_pa: for a stage 1 tree under stage 2, translate leaf outputs to PAs
     :raises InputError: the regime has no such tree (one VA range, stage 2 off)
     """
-    setup.refuse_d128("the whole-tree walk (dump-tree, reverse, linux views)")
     feats = setup.features
     if which == "s2":
         s2 = setup.s2
@@ -356,7 +372,7 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
             ds=s2.ds, lpa64=s2.lpa64, oa_bits=s2.oa_bits, pa_max=feats.pa_max, big_endian=s2.ee, hpd=True,
             two_el=False, ha=s2.ha, hd=s2.hd, sh=s2.sh, upper=False, mair=0, wxn=False, epan=False,
             xnx=feats.xnx, el=1, through_s2=False, final_pa=False, disabled=disabled, notes=s2.notes,
-            haft=s2.haft, setup=setup)
+            haft=s2.haft, d128=s2.d128, setup=setup)
     if which not in ("ttbr0", "ttbr1"):
         raise ValueError(f"tree must be ttbr0, ttbr1 or s2, not {which!r}")
     varange = int(which[-1])
@@ -370,6 +386,10 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
         notes.append("stage 1 is disabled: the tree is shown as the registers describe it, "
                      "but translations do not use it")
     through = s1_walk_through_s2(setup.regime, setup.s2 is not None)
+    if through and final_pa:
+        # the stage 2 lookups of the leaf outputs are the vectorised walk's (pgwalk.bulk.translate_many)
+        setup.refuse_d128("the stage 2 lookup of a stage 1 tree's outputs (dump-tree --stage 12; "
+                          "--stage 1 and --stage 2 walk each tree)")
     el = {"EL1&0": 1, "EL2&0": 2, "EL2": 2, "EL3": 3}[setup.regime.value]
     return TreeParams(
         stage=1, name=p.ttbr_name, regime=setup.regime.value, granule_shift=p.granule_shift,
@@ -377,7 +397,7 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
         pa_max=feats.pa_max, big_endian=p.ee, hpd=p.hpd, two_el=p.has_unprivileged, ha=p.ha, hd=p.hd, sh=p.sh,
         upper=p.has_unprivileged and varange == 1, mair=setup.mair, wxn=setup.wxn, epan=setup.epan,
         xnx=feats.xnx, el=el, through_s2=through, final_pa=through and final_pa, disabled=disabled,
-        notes=tuple(notes), haft=p.haft, setup=setup, s1=p)
+        notes=tuple(notes), haft=p.haft, d128=p.d128, setup=setup, s1=p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -621,15 +641,20 @@ class _LevelDecode:
     """What decoding a table at one level needs: masks from the layouts, kinds per type bits."""
 
     __slots__ = ("level", "lsb", "entry_size", "leafsize", "kinds", "cat_lut", "key_mask", "res0", "misalign",
-                 "table_res0", "has_layout", "steps")
+                 "table_res0", "has_layout", "steps", "d128", "key_mask_hi")
 
     def __init__(self, np: Any, tree: TreeParams, level: int) -> None:
         g, ds, lpa64 = tree.granule_shift, tree.ds, tree.lpa64
         self.level = level
-        self.lsb = level_shift(level, g)
+        self.lsb = level_shift(level, g, tree.d128)
         self.entry_size = 1 << self.lsb
         self.leafsize = self.lsb
         self.steps = None                   # entry i's output offset (i * entry_size), made when needed
+        self.d128 = tree.d128
+        self.key_mask_hi = 0
+        if tree.d128:
+            self._init_d128(np, tree)
+            return
         # the kind of each {TYPE, VALID} pattern (ASL DecodeDescriptorType), and its category
         types = descriptor_types(level, ds, g, tree.pa_max)
         self.kinds = {vt: kind.text for vt, kind in enumerate(types)}
@@ -653,6 +678,33 @@ class _LevelDecode:
             self.table_res0 = D.table_res0_mask(tree.stage, g, ds, lpa64)
         else:
             self.table_res0 = 0
+
+    def _init_d128(self, np: Any, tree: TreeParams) -> None:
+        """VMSAv9-128: the kind of each ``SKL << 1 | desc[0]`` (ASL DecodeDescriptorType,
+        :func:`~pgwalk.rules.d128_descriptor_types`); a leaf's key is every bit but its output address,
+        the Valid bit and the software bits, in two 64-bit words (no RES0 marks: ``decode descriptor
+        --d128`` has none either)."""
+        types = d128_descriptor_types(self.level, tree.granule_shift)
+        self.kinds = {i: kind.text for i, kind in enumerate(types)}
+        self.cat_lut = np.array([_CATEGORY[kind] for kind in types], dtype=np.int8)
+        self.has_layout = self.leafsize <= D.ADDR_47
+        self.res0 = self.misalign = self.table_res0 = 0
+        oa_field = leaf_base(_M64, min(self.leafsize, D.ADDR_47 + 1), False, False, True)
+        self.key_mask = _M64 & ~oa_field & ~D.VALID.mask
+        self.key_mask_hi = (_M128 & ~D.D128_SW.mask) >> 64
+
+    def kind(self, key: int) -> str:
+        """The kind of a leaf key (:meth:`_Walker._segment`'s, Valid bit left out)."""
+        if self.d128:
+            return self.kinds[(d128_skl(key) << 1) | 1]
+        return self.kinds[(key | D.VALID.mask) & _CLS_MASK]
+
+    def classes(self, np: Any, lo: Any, hi: Any) -> Any:
+        """The category (:data:`_CATEGORY`) of each descriptor (``hi``: the upper words with D128)."""
+        if hi is None:
+            return self.cat_lut[(lo & _CLS_MASK).astype(np.intp)]
+        vt = (((hi >> np.uint64(_SKL_HI.lsb)) & np.uint64(_SKL_HI.wmask)) << np.uint64(1)) | (lo & np.uint64(1))
+        return self.cat_lut[vt.astype(np.intp)]
 
 
 def _feature_key_mask(tree: TreeParams) -> int:
@@ -824,7 +876,7 @@ class _Walker:
         self.leaves = bool(visits & Visit.LEAF)
         self.invalid = invalid and self.leaves
         self.merge = merge
-        self.fast = self.leaves and merge and not tree.final_pa     # (see _uniform_run)
+        self.fast = self.leaves and merge and not tree.final_pa and not tree.d128    # (see _uniform_run)
         self.min_run = min_run
         self.max_depth = max_depth
         self.limits = limits
@@ -836,6 +888,10 @@ class _Walker:
         self.frames: list[list[int]] = []       # progress: [next-level tables done, their count] per level
         self.levels = {lv: _LevelDecode(np, tree, lv) for lv in range(tree.start_level, FINAL_LEVEL + 1)}
         self.dtype = np.dtype(">u8" if tree.big_endian else "<u8")
+        self.esize = tree.entry_bytes
+        # the NSTable bit of a stage 1 table descriptor (none in the VMSAv9-128 layout)
+        self.nstable = next((f for f in D.d128_table_layout(1, tree.granule_shift) if f.name == "NSTable"), None) \
+            if tree.d128 else _NSTABLE
         self._attrs: dict[tuple, tuple[int, LeafAttrs]] = {}
         self._ids: dict[LeafAttrs, int] = {}
         self._by_id: list[LeafAttrs | None] = [None]        # id 0: invalid
@@ -846,6 +902,9 @@ class _Walker:
         perm2 = tree.setup.s2.perm if tree.through_s2 else None
         self.the = perm2 is not None and (perm2.assuredonly or perm2.tl0 or perm2.tl1)
         self.assured0 = (not self.the) or s1_initial_assured(tree.s1.varange, perm2.tl0, perm2.tl1, True)
+        if self.the and tree.d128:
+            # as the scalar walk: FEAT_THE's Assured walk with 128-bit descriptors is not modelled
+            self.assured0 = False
         self.out = visitor
         self.actions: list[Any] = []            # two stages: visits waiting for their stage 2 lookups
         self.lanes: list[tuple[Any, Any]] = []
@@ -873,9 +932,10 @@ class _Walker:
         if whole[1] is not None:
             return (*whole, [(lo, hi)])
         reads: dict[tuple[int, int], tuple] = {}
+        es = self.esize
 
         def read(a: int, b: int) -> bool:
-            reads[a, b] = r = self._read_table(address + 8 * a, 8 * (b - a), level, assured)
+            reads[a, b] = r = self._read_table(address + es * a, es * (b - a), level, assured)
             return r[1] is not None
 
         chunks = [(a, min(a + 64, hi)) for a in range(lo, hi, 64)]
@@ -903,8 +963,8 @@ class _Walker:
                 else:
                     gaps.append([a, b, note])
                 continue
-            buf[8 * a:8 * b] = data
-            pieces.extend(p._replace(end=p.end + 8 * a) for p in got)
+            buf[es * a:es * b] = data
+            pieces.extend(p._replace(end=p.end + es * a) for p in got)
             pa0 = pa if pa0 is None else pa0
             if spans and spans[-1][1] == a:
                 spans[-1][1] = b
@@ -964,15 +1024,17 @@ class _Walker:
 
     def _table(self, level: int, address: int, va: int, depth: int, index: int | None, desc: int | None,
                hier: tuple[int, bool, bool, bool], flags: tuple[str, ...], tbits: int, assured: bool,
-               path_af: tuple[AFUpdate, ...]) -> None:
+               path_af: tuple[AFUpdate, ...], skl: int = 0) -> None:
         """The table at ``address`` (level ``level``, from input address ``va``), pointed at by the
         descriptor ``desc`` (``None``: the root); ``hier`` is the path's (APTable, UXNTable, PXNTable,
         NSTable), ``tbits`` its ORed :func:`~pgwalk.rules.table_attr_bits`, ``assured`` its Assured
         property so far (FEAT_THE; True when nothing judges it), ``path_af`` the Access flag updates
-        of the tables above (:attr:`TableInfo.af_updates`)."""
+        of the tables above (:attr:`TableInfo.af_updates`); ``skl``: (D128) the levels ``desc``
+        skipped, which make the table larger."""
         t, np = self.tree, self.np
         dec = self.levels[level]
-        n = t.entries(level)
+        n = t.entries(level, skl)
+        parent = level - 1 - skl                # the level of ``desc``
         va_end = va + n * dec.entry_size
         base = dict(level=level, address=address, va_start=va, va_end=va_end, entries=n, depth=depth,
                     index=index, descriptor=desc, inherited=hier, flags=flags)
@@ -982,10 +1044,10 @@ class _Walker:
                 if check.test(t, desc, address):
                     self._emit_table(TableInfo(pa=None, status=TableStatus.BEYOND_OA,
                                                note=f"{check.reason(t, desc, address)} ({check.fault.value.capitalize()}"
-                                                    f" fault at level {level - 1})", **base))
+                                                    f" fault at level {parent})", **base))
                     return
         if desc is not None and t.haft and table_af_update(desc, t.haft):
-            base["af_updates"] = (AFUpdate(t.stage, level - 1, table=True),)     # FEAT_HAFT: the walk sets it
+            base["af_updates"] = (AFUpdate(t.stage, parent, table=True),)     # FEAT_HAFT: the walk sets it
         if self.max_depth is not None and depth > self.max_depth:
             self._emit_table(TableInfo(pa=None, status=TableStatus.NOT_EXPANDED, note="below --depth", **base))
             return
@@ -1000,14 +1062,14 @@ class _Walker:
                            f"descriptors, --max-entries; {self._read_text()}){where}")
         own = base.get("af_updates", ())
         # entries inside the walked range
-        lo = 0 if self.start <= va else table_index(self.start, level, t.start_level, t.iasize, t.granule_shift)
-        hi = n if self.end >= va_end else \
-            table_index(self.end - 1, level, t.start_level, t.iasize, t.granule_shift) + 1
-        pa, data, status, note, s2_pieces, ups, spans = self._read_parts(address, n * 8, lo, hi, level, assured)
+        lo = 0 if self.start <= va else t.index(self.start, level, skl)
+        hi = n if self.end >= va_end else t.index(self.end - 1, level, skl) + 1
+        es = self.esize
+        pa, data, status, note, s2_pieces, ups, spans = self._read_parts(address, n * es, lo, hi, level, assured)
         if ups:          # HAFT, HA: each distinct update of the pieces' stage 2 walks, in order
             base["af_updates"] = own + ups
         if status is TableStatus.OK:
-            key = pa | (level + 1)
+            key = pa | (level + 1) if not t.d128 else (pa, level, skl)
             first = self.seen.get(key)
             if first is not None:
                 s.references += 1
@@ -1027,6 +1089,12 @@ class _Walker:
         raw = np.frombuffer(data, dtype=self.dtype)
         if self.dtype.byteorder == ">":
             raw = raw.astype(np.uint64)
+        upper = None
+        if t.d128:
+            # 16-byte descriptors as (low, high) 64-bit words; big-endian, the 16 bytes are one value
+            # reversed (ASL FetchDescriptor, as the scalar walk reads them): the high word comes first
+            pair = raw.reshape(-1, 2)
+            raw, upper = (pair[:, 1], pair[:, 0]) if t.big_endian else (pair[:, 0], pair[:, 1])
         # the updates of the walks down to these entries: one path, or (a table in stage 2 pieces whose
         # fetches differ in them) one per piece, from its first entry
         path = path_af + base.get("af_updates", ())
@@ -1035,7 +1103,7 @@ class _Walker:
             paths, start = [], 0
             for p in s2_pieces:
                 paths.append((start, path_af + own + p.af_updates))
-                start = p.end // 8
+                start = p.end // es
         # the usual leaf table: one run of continuing leaves with the same attributes over the range
         uniform = self._uniform_run(dec, raw, lo, hi, hier, path) \
             if self.fast and len(paths) == 1 and len(spans) == 1 else None
@@ -1056,19 +1124,18 @@ class _Walker:
         if self.progress is not None:
             self.frames.append(frame)
         for a, b in spans:                      # the entries read (all of lo..hi but for a table read in part)
-            self._entries(dec, raw, a, b, info, hier, tbits, assured, s2_pieces, paths, frame)
+            self._entries(dec, raw, a, b, info, hier, tbits, assured, s2_pieces, paths, frame, upper)
         if self.progress is not None:
             self.frames.pop()
         self._table_done(info, va_end)
 
     def _entries(self, dec: _LevelDecode, raw: Any, lo: int, hi: int, info: TableInfo,
                  hier: tuple[int, bool, bool, bool], tbits: int, assured: bool, s2_pieces: list[_Piece],
-                 paths: list[tuple[int, tuple[AFUpdate, ...]]], frame: list[int]) -> None:
+                 paths: list[tuple[int, tuple[AFUpdate, ...]]], frame: list[int], upper: Any = None) -> None:
         """Entries ``lo..hi-1`` of a table read into ``raw``: next-level tables walked, the others
-        to :meth:`_segment`."""
+        to :meth:`_segment` (``upper``: D128, the descriptors' upper 64-bit words)."""
         np = self.np
-        seg = raw[lo:hi]
-        cat = dec.cat_lut[(seg & _CLS_MASK).astype(np.intp)]
+        cat = dec.classes(np, raw[lo:hi], None if upper is None else upper[lo:hi])
         tables = np.flatnonzero(cat == _TABLE).tolist() if info.level < FINAL_LEVEL else []
         frame[1] += len(tables)
         pos = lo
@@ -1076,16 +1143,16 @@ class _Walker:
             i = lo + ti
             if i > pos:
                 if len(paths) == 1:
-                    self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier, paths[0][1])
+                    self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier, paths[0][1], upper)
                 else:
-                    self._segments(dec, raw, cat, lo, pos, i, info, hier, paths)
-            self._child(dec, int(raw[i]), i, info, hier, tbits,
+                    self._segments(dec, raw, cat, lo, pos, i, info, hier, paths, upper)
+            self._child(dec, _descriptor(raw, upper, i), i, info, hier, tbits,
                         self._assured_after(assured, s2_pieces, i, raw) if self.the else assured,
                         _path_at(paths, i))
             frame[0] += 1
             pos = i + 1
         if pos < hi:
-            self._segments(dec, raw, cat, lo, pos, hi, info, hier, paths)
+            self._segments(dec, raw, cat, lo, pos, hi, info, hier, paths, upper)
 
     def _table_done(self, info: TableInfo, va_end: int) -> None:
         if self.post:
@@ -1157,14 +1224,15 @@ class _Walker:
             self.visitor.table_post(info)
 
     def _segments(self, dec: _LevelDecode, raw: Any, cat: Any, lo: int, a: int, b: int, info: TableInfo,
-                  hier: tuple[int, bool, bool, bool], paths: list[tuple[int, tuple[AFUpdate, ...]]]) -> None:
+                  hier: tuple[int, bool, bool, bool], paths: list[tuple[int, tuple[AFUpdate, ...]]],
+                  upper: Any = None) -> None:
         """:meth:`_segment` of entries ``a..b-1`` (``cat`` from entry ``lo``), cut where the path's
         Access flag updates change (``paths``: (first entry, updates))."""
         for k, (start, path) in enumerate(paths):
             end = paths[k + 1][0] if k + 1 < len(paths) else b
             s, e = max(a, start), min(b, end)
             if s < e:
-                self._segment(dec, raw, cat[s - lo:e - lo], s, e, info, hier, path)
+                self._segment(dec, raw, cat[s - lo:e - lo], s, e, info, hier, path, upper)
 
     def _assured_after(self, assured: bool, s2_pieces: list[_Piece], i: int, raw: Any) -> bool:
         """FEAT_THE: the walk's Assured property after table descriptor ``i`` of a table fetched in
@@ -1172,13 +1240,14 @@ class _Walker:
         stage 2 leaf its fetch went through, :func:`~pgwalk.perms.s2_mro`)."""
         if not (self.the and assured):
             return assured
-        leaf = next(p.leaf for p in s2_pieces if i * 8 < p.end)
+        leaf = next(p.leaf for p in s2_pieces if i * self.esize < p.end)
         return bool(s1_assured_step(True, s2_mro(leaf.perms), int(raw[i]), self.tree.s1.pnch))
 
     def _child(self, dec: _LevelDecode, raw: int, i: int, parent: TableInfo,
                hier: tuple[int, bool, bool, bool], tbits: int, assured: bool, path: tuple[AFUpdate, ...]) -> None:
         t = self.tree
-        nxt = next_table_base(raw, t.granule_shift, t.ds, t.lpa64)
+        nxt = next_table_base(raw, t.granule_shift, t.ds, t.lpa64, t.d128)
+        skl = d128_skl(raw) if t.d128 else 0    # D128: the levels skipped
         flags: tuple[str, ...] = ()
         res0 = raw & dec.table_res0
         if res0:
@@ -1186,11 +1255,12 @@ class _Walker:
         if t.stage == 1:
             # hierarchical permissions, as every walk accumulates them (none with HPD = 1)
             bits = tbits | table_attr_bits(raw, t.hpd)
-            if bits != tbits or (not hier[3] and _NSTABLE.get(raw)):
+            ns = self.nstable is not None and bool(self.nstable.get(raw))
+            if bits != tbits or (not hier[3] and ns):
                 tbits = bits
-                hier = (*hierarchical_attrs(bits, t.two_el), hier[3] or bool(_NSTABLE.get(raw)))
-        self._table(dec.level + 1, nxt, parent.va_start + i * dec.entry_size, parent.depth + 1, i, raw, hier, flags,
-                    tbits, assured, path)
+                hier = (*hierarchical_attrs(bits, t.two_el), hier[3] or ns)
+        self._table(dec.level + 1 + skl, nxt, parent.va_start + i * dec.entry_size, parent.depth + 1, i, raw, hier,
+                    flags, tbits, assured, path, skl)
 
     # ------------------------------------------------------------------ leaves
 
@@ -1220,7 +1290,7 @@ class _Walker:
             flags.append(f"block descriptor not allowed at level {dec.level} with a "
                          f"{granule_name(t.granule_shift)} granule{' and DS = 1' if t.ds else ''}")
         elif kind == "reserved":
-            flags.append("reserved descriptor at level 3 (bits[1:0] = 0b01)")
+            flags.append(invalid_descriptor_reason(DescType.RESERVED, dec.level, t.granule_shift, t.ds, raw, t.d128))
         if raw & dec.misalign:
             flags.append(f"misaligned output: bits {raw & dec.misalign:#x} below the "
                          f"{dec.entry_size:#x}-byte block size are set (RES0, ignored)")
@@ -1229,7 +1299,7 @@ class _Walker:
         if oob:
             flags.append(f"output address beyond the {t.oa_bits}-bit output size (Address size fault"
                          f"{' from ' + format(1 << t.oa_bits, '#x') if kind == 'block' else ''})")
-        f = D.S1_LEAF if t.stage == 1 else D.S2_LEAF
+        f = _LEAF_FIELDS[t.stage, t.d128]
         af = bool(f["AF"].get(raw))
         if kind in ("block", "page") and af_fault(raw, t.ha):
             flags.append("AF = 0 and hardware AF update is off (Access flag fault)")
@@ -1239,8 +1309,8 @@ class _Walker:
             sh = None if t.ds else f["SH"].get(raw)
             return LeafAttrs(t.stage, dec.level, kind, None, None, f["AttrIndx"].get(raw) if t.stage == 1 else None,
                              sh, af, bool(f["nG"].get(raw)) and t.two_el if t.stage == 1 else False,
-                             bool(f["DBM"].get(raw)),
-                             contiguous_bit(raw, t.granule_shift, dec.level, t.stage == 1 and t.s1.pnch),
+                             "DBM" in f and bool(f["DBM"].get(raw)),
+                             contiguous_bit(raw, t.granule_shift, dec.level, t.stage == 1 and t.s1.pnch, t.d128),
                              t.stage == 1 and bool(f["GP"].get(raw)), t.stage == 1 and bool(f["NS"].get(raw)),
                              ns_table, tuple(flags), path_af_updates=path)
         # the scalar walker's leaf decoding: attributes, and permissions with the table bits of the path
@@ -1264,23 +1334,24 @@ class _Walker:
                 self.s2.reset()
 
     def _segment(self, dec: _LevelDecode, raw: Any, cat: Any, a: int, b: int, info: TableInfo,
-                 hier: tuple[int, bool, bool, bool], path: tuple[AFUpdate, ...]) -> None:
-        """Entries ``a..b-1`` of a table, none of them a table descriptor: runs to the visitor."""
+                 hier: tuple[int, bool, bool, bool], path: tuple[AFUpdate, ...], upper: Any = None) -> None:
+        """Entries ``a..b-1`` of a table, none of them a table descriptor: runs to the visitor
+        (``upper``: D128, the descriptors' upper 64-bit words)."""
         if not self.leaves:
             return
         self._intern_guard()
         np = self.np
         seg = raw[a:b]
+        hi = None if upper is None else upper[a:b]
         n = b - a
         es = dec.entry_size
-        kinds = dec.kinds
         cmin, cmax = int(cat.min()), int(cat.max())
         if cmax == _INVALID:                            # all invalid: one run
             if self.invalid:
-                self._emit_invalid(dec, seg, 0, n, a, info)
+                self._emit_invalid(dec, seg, 0, n, a, info, hi)
             return
         # output addresses of every entry (garbage for invalid ones: never used)
-        oa = leaf_base(seg.view(np.int64), dec.leafsize, self.tree.ds, self.tree.lpa64)
+        oa = leaf_base(seg.view(np.int64), dec.leafsize, self.tree.ds, self.tree.lpa64, dec.d128)
         keys = seg & dec.key_mask
         if self.tree.oa_bits < 64:
             # StageOA: the block's whole output range counts, not only its base (a 64KB-granule
@@ -1288,22 +1359,26 @@ class _Walker:
             oob = oa_out_of_range(stage_oa(oa.view(np.uint64), np.uint64(_M64), dec.leafsize), self.tree.oa_bits)
             if oob.any():
                 keys = keys | oob.astype(np.uint64)     # VALID (bit 0) is not in key_mask: it flags oob
+        key_of: Callable[[Any], int] = int
+        if hi is not None:                              # D128: a key is both words, numbered
+            keys, key_of = _paired_keys(np, keys, hi & np.uint64(dec.key_mask_hi))
         if cmin == cmax:                                # one category (block/page, or odd)
-            rep_kind = kinds[int(seg[0]) & _CLS_MASK]
+            rep_kind = dec.kind(key_of(keys[0]))
             if bool((keys == keys[0]).all()):
                 ids = None
-                only = self._intern(dec, rep_kind, int(keys[0]), hier, path)
+                only = self._intern(dec, rep_kind, key_of(keys[0]), hier, path)
             else:
                 uk, inv = np.unique(keys, return_inverse=True)
-                lut = np.array([self._intern(dec, rep_kind, int(k), hier, path) for k in uk.tolist()], dtype=np.int64)
+                lut = np.array([self._intern(dec, rep_kind, key_of(k), hier, path) for k in uk.tolist()],
+                               dtype=np.int64)
                 ids = lut[inv]
         else:
             ids = np.zeros(n, dtype=np.int64)
             sel = np.flatnonzero(cat != _INVALID)
             ks = keys[sel]
             uk, inv = np.unique(ks, return_inverse=True)
-            # every key includes the TYPE bit, so one key has one kind at this level
-            lut = np.array([self._intern(dec, kinds[(k | D.VALID.mask) & _CLS_MASK], k, hier, path)
+            # every key includes the type bits (TYPE; D128: SKL), so one key has one kind at this level
+            lut = np.array([self._intern(dec, dec.kind(key_of(k)), key_of(k), hier, path)
                             for k in uk.tolist()], dtype=np.int64)
             ids[sel] = lut[inv]
         # run boundaries: attributes change, or the output does not continue
@@ -1325,22 +1400,25 @@ class _Walker:
             return
         oas = oa[starts].tolist()
         raws = seg[starts].tolist()
+        if hi is not None:
+            raws = [r | h << 64 for r, h in zip(raws, hi[starts].tolist())]
         for s, e, aid, o, r in zip(starts, ends, idl, oas, raws):
             if aid == 0:
                 if self.invalid:
-                    self._emit_invalid(dec, seg, s, e, a, info)
+                    self._emit_invalid(dec, seg, s, e, a, info, hi)
             elif 1 < e - s < self.min_run:             # short runs: one descriptor each
                 attrs = self._by_id[aid]
                 for k in range(s, e):
-                    self._emit_leaves(dec, attrs, a + k, 1, int(oa[k]), int(seg[k]), info, seg[k:k + 1])
+                    self._emit_leaves(dec, attrs, a + k, 1, int(oa[k]), _descriptor(seg, hi, k), info, seg[k:k + 1])
             else:
                 self._emit_leaves(dec, self._by_id[aid], a + s, e - s, o, r, info, seg[s:e])
 
-    def _emit_invalid(self, dec: _LevelDecode, seg: Any, s: int, e: int, a: int, info: TableInfo) -> None:
-        nonzero = int(self.np.count_nonzero(seg[s:e]))
+    def _emit_invalid(self, dec: _LevelDecode, seg: Any, s: int, e: int, a: int, info: TableInfo,
+                      hi: Any = None) -> None:
+        nonzero = int(self.np.count_nonzero(seg[s:e] if hi is None else seg[s:e] | hi[s:e]))
         self.visitor.run(Run(dec.level, "invalid", info.address, a + s, e - s,
                              info.va_start + (a + s) * dec.entry_size, dec.entry_size, None, None, None,
-                             int(seg[s]), info.depth + 1, nonzero))
+                             _descriptor(seg, hi, s), info.depth + 1, nonzero))
 
     def _emit_leaves(self, dec: _LevelDecode, attrs: LeafAttrs, i: int, count: int, oa: int, raw: int,
                      info: TableInfo, raws: Any) -> None:
@@ -1623,6 +1701,21 @@ class _PieceEntry:
                    pa if ok else None, self.attrs, self.raw, self.info.depth + 1, s2=out, note=_s2_note(out),
                    length=0 if hi - lo == es else hi - lo, s2_raw=s2raw if ok else None,
                    s2_level=s2lvl if ok else None)
+
+
+def _descriptor(raw: Any, upper: Any, i: int) -> int:
+    """Descriptor ``i`` of a table read as 64-bit words ``raw`` (D128: and their upper words ``upper``)."""
+    return int(raw[i]) if upper is None else int(raw[i]) | int(upper[i]) << 64
+
+
+def _paired_keys(np: Any, lo: Any, hi: Any) -> tuple[Any, Callable[[Any], int]]:
+    """D128 leaf keys in two words: one number per distinct (lo, hi) pair, equal where both are, and
+    the 128-bit key of a number."""
+    ulo, ilo = np.unique(lo, return_inverse=True)
+    uhi, ihi = np.unique(hi, return_inverse=True)
+    pair = ilo.reshape(-1).astype(np.int64) * len(uhi) + ihi.reshape(-1)
+    los, his, m = ulo.tolist(), uhi.tolist(), len(uhi)
+    return pair, lambda k: los[int(k) // m] | his[int(k) % m] << 64
 
 
 def _run_af_updates(a: LeafAttrs, s2: Stage2 | None) -> tuple[AFUpdate, ...]:
@@ -2057,8 +2150,9 @@ def leaf_indirection(a: LeafAttrs | None, raw: int, tree: TreeParams) -> dict[st
             return None
         on_pi, on_po = True, s2.perm.s2poe
     p = a.perms
-    pi = int(pi_index(raw)) if on_pi else None
-    po = int((D.S1_POINDEX if tree.stage == 1 else D.S2_POINDEX).get(raw)) if on_po else None
+    pi = int(pi_index(raw, tree.d128)) if on_pi else None
+    po_field = D.D128_POINDEX if tree.d128 else D.S1_POINDEX if tree.stage == 1 else D.S2_POINDEX
+    po = int(po_field.get(raw)) if on_po else None
     out: dict[str, Any] = {"pi_index": pi, "pir": None, "pir_meaning": None, "pire0": None, "pire0_meaning": None,
                            "po_index": po, "overlay": None, "unknown": p.unknown or None}
     words = [] if pi is None else [f"PI {pi}"]

@@ -1,7 +1,7 @@
 """FEAT_D128 (VMSAv9-128) in the scalar walk: 128-bit descriptors, start levels down to -2,
 skip levels (TTBR.SKL and a table descriptor's SKL), 56-bit output addresses, indirect
 permissions through PIIndex, stage 2 (VTCR_EL2.D128), the 128-bit PAR_EL1, and the paths that
-refuse it (the vectorised walk, the whole-tree walk, the reverse map, AT --batch).
+refuse it (the vectorised walk, the reverse map, AT --batch).
 
 Expected values come from the Arm ARM (DDI 0487 M.a.a): the bits each level resolves (D8.2.11:
 a level resolves ``granule bits - 4`` bits with 16-byte descriptors), the next-level table sizes
@@ -379,7 +379,10 @@ def test_el2_regime_has_no_d128():
     assert not s.ranges[0].d128
 
 
-def test_vectorised_tree_and_reverse_paths_refuse_d128_in_one_line():
+def test_vectorised_and_reverse_paths_refuse_d128_in_one_line():
+    """What still refuses: the vectorised walk (and reverse, at --batch through it), and the stage 2
+    lookups of a two-stage tree's outputs (dump-tree --stage 12); the tree walk itself walks D128
+    (tests/test_tree_d128.py)."""
     import numpy as np
 
     from pgwalk.at_many import bulk_at
@@ -391,11 +394,17 @@ def test_vectorised_tree_and_reverse_paths_refuse_d128_in_one_line():
     b.map(0x1000, 0x4000_0000, (-1, 0, 1, 2, 3))
     s = _setup(b, pir=PIR_RW)
     mem = b.memory()
-    for call in (lambda: translate_many(s, mem, np.array([0x1000], dtype=np.uint64)),
-                 lambda: tree_params(s, "ttbr0"),
-                 lambda: reverse_map(s, mem, [0x4000_0000]),
-                 lambda: bulk_at(s, mem, "S1E1R", [0x1000])):
-        with pytest.raises(RegisterError, match=r"TCR2_EL1.D128 = 1: .* does not walk VMSAv9-128") as exc:
+    assert tree_params(s, "ttbr0").d128
+    # stage 1 D128 under a stage 2: the tree walks (--stage 1), its outputs' stage 2 lookups refuse
+    s2 = D128Builder(stage=2, granule=4096, ia_bits=40, table_base=0x4000_0000)
+    s2.map(0, 0, (0,), pi=12, attr_indx=0b1111)
+    two = setup_from_registers(b.registers(pir=PIR_RW, regs=s2.registers(s2pir=0b1100 << 4 * 12)))
+    assert tree_params(two, "ttbr0", final_pa=False).through_s2
+    for call, on in ((lambda: translate_many(s, mem, np.array([0x1000], dtype=np.uint64)), "TCR2_EL1.D128"),
+                     (lambda: reverse_map(s, mem, [0x4000_0000]), "TCR2_EL1.D128"),
+                     (lambda: bulk_at(s, mem, "S1E1R", [0x1000]), "TCR2_EL1.D128"),
+                     (lambda: tree_params(two, "ttbr0"), "TCR2_EL1.D128 and VTCR_EL2.D128")):
+        with pytest.raises(RegisterError, match=rf"{on} = 1: .* does not walk VMSAv9-128") as exc:
             call()
         assert "\n" not in str(exc.value)
 
