@@ -161,6 +161,9 @@ def _leaf_layout(tree: TreeParams, level: int, kind: str) -> Any:
     """The block or page descriptor layout the walker decodes this leaf with."""
     from .formats import descriptors as D
 
+    if tree.d128:
+        return D.d128_leaf_layout(tree.stage, tree.lsb(level), kind == "block",
+                                  tree.stage == 1 and tree.s1 is not None and tree.s1.aie)
     make = D.s1_leaf_layout if tree.stage == 1 else D.s2_leaf_layout
     return make(tree.lsb(level), tree.ds, tree.lpa64, kind == "block")
 
@@ -168,6 +171,8 @@ def _leaf_layout(tree: TreeParams, level: int, kind: str) -> Any:
 def _table_layout(tree: TreeParams) -> Any:
     from .formats import descriptors as D
 
+    if tree.d128:
+        return D.d128_table_layout(tree.stage, tree.granule_shift)
     make = D.s1_table_layout if tree.stage == 1 else D.s2_table_layout
     return make(tree.granule_shift, tree.ds, tree.lpa64)
 
