@@ -401,3 +401,94 @@ def test_cli_two_stage_d128_refuses_stage_12_in_one_line_and_walks_stage_1(tmp_p
     rc, out, err = run(["dump-tree", *opts, "--stage", "2"], capsys)
     assert rc == 0, err
     assert "VTTBR_EL2" in out + err
+
+
+# --------------------------------------------------------------------------- hostile D128 tables
+
+def _hostile_setup(granule: int, ia_bits: int, skl: int):
+    return setup_from_registers(D128Builder(granule=granule, ia_bits=ia_bits, skl=skl, table_base=0)
+                                .registers(pir=PIR, pire0=PIR >> 4))
+
+
+_WINDOW = 0x20000
+_TABLES = list(range(0x1000, _WINDOW, 0x1000))
+
+
+def _hostile_descriptor():
+    from hypothesis import strategies as st
+
+    table = st.tuples(st.sampled_from(_TABLES + [0, _WINDOW, 1 << 40]), st.sampled_from([0, 0, 0, 0, 0, 1, 2, 3]),
+                      st.integers(0, 1)).map(lambda t: t[0] | 1 | t[1] << D.D128_SKL.lsb | t[2] << 10)
+    leaf = st.tuples(st.integers(0, (1 << 44) - 1), st.integers(0, 3), st.integers(0, 15), st.integers(0, 1)).map(
+        lambda t: (t[0] << 12) | 1 | t[1] << D.D128_SKL.lsb | t[2] << D.D128_PIINDEX.lsb | t[3] << 10)
+    return st.one_of(table, table, table, leaf, leaf, leaf, st.integers(0, (1 << 128) - 1), st.just(0),
+                     st.integers(0, (1 << 64) - 1).map(lambda v: v & ~1))
+
+
+def _hostile_memory(draw, big_endian: bool):
+    from hypothesis import strategies as st
+
+    from pgwalk.memory import PhysicalMemory
+
+    buf = bytearray(_WINDOW)
+    order = "big" if big_endian else "little"
+    for t in [0] + _TABLES:
+        fill = draw(_hostile_descriptor())
+        for i in range(0, 0x1000, 16):
+            buf[t + i:t + i + 16] = fill.to_bytes(16, order)
+        for _ in range(draw(st.integers(0, 4))):
+            i = 16 * draw(st.sampled_from([0, 1, 2, 15, 16, 128, 255]))
+            buf[t + i:t + i + 16] = draw(_hostile_descriptor()).to_bytes(16, order)
+    return PhysicalMemory.from_buffers({0: bytes(buf)})
+
+
+def test_hostile_d128_tables_dump_tree_agrees_with_translate():
+    """Random 128-bit descriptors (tables pointing back into the window with any SKL, at tables far
+    larger than the image, leaves with any SKL, random values): the walk stops within its limits,
+    and every sampled address is covered as ``translate`` walks it (test_hostile_walk.py's property)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from pgwalk.tree import Limits
+
+    seen = {"leaf": 0, "invalid": 0, "reserved": 0}
+
+    @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(data=st.data(), cfg=st.sampled_from([(4096, 48, 0), (4096, 55, 0), (4096, 48, 1), (16384, 48, 0),
+                                                (65536, 52, 0)]),
+           big_endian=st.booleans(),
+           vas=st.lists(st.integers(0, (1 << 56) - 1), min_size=1, max_size=12))
+    def prop(data, cfg, big_endian, vas):
+        setup = _hostile_setup(*cfg)
+        if big_endian:
+            regs = D128Builder(granule=cfg[0], ia_bits=cfg[1], skl=cfg[2], table_base=0, big_endian=True) \
+                .registers(pir=PIR, pire0=PIR >> 4)
+            setup = setup_from_registers(regs)
+        mem = _hostile_memory(data.draw, big_endian)
+        tree = tree_params(setup, "ttbr0")
+        limits = Limits(max_tables=32, max_entries=1 << 21)
+        for va in vas:
+            va &= (1 << cfg[1]) - 1
+            t = translate(setup, mem, va, stages="1")
+            rec = Recorder()
+            s = walk_tree(tree, mem, rec, start=va, end=va + 1, invalid=True, limits=limits)
+            if s.stopped:
+                continue
+            cover = [r for r in rec.runs if r.va_start <= va < r.va_end]
+            leaves = [r for r in cover if r.mapped]
+            assert len(leaves) <= 1, leaves
+            if t.ok:
+                assert leaves, (hex(va), t, rec.runs, rec.tables)
+                r = leaves[0]
+                assert (r.level, r.kind) == (t.s1.level, t.s1.kind)
+                assert r.oa + (va - r.va_start) == t.output
+                assert r.attrs.perms == t.s1.perms and r.attrs.memattrs == t.s1.attrs
+                seen["leaf"] += 1
+            elif t.fault.type is T.TRANSLATION and t.steps and t.steps[-1].kind in ("invalid", "reserved"):
+                assert not leaves, (t.fault, leaves)
+                assert any(r.kind == t.steps[-1].kind and r.level == t.fault.level for r in cover), \
+                    (hex(va), t.steps[-1], cover)
+                seen[t.steps[-1].kind] += 1
+
+    prop()
+    assert min(seen.values()) >= 5, seen     # the property met leaves, invalid and reserved entries
