@@ -916,6 +916,8 @@ def _reverse_lookup(res: ATResult, hw: int, setup: TranslationSetup, mem: Memory
                     index_cache: dict | None) -> list[Reason]:
     if hw & 1:
         return []
+    # (reads the 64-bit PAR_EL1 format; the 128-bit one of a D128 walk is not searched)
+    setup.refuse_d128("the reverse lookup of a captured PAR_EL1")
     hpa = (PAR_EL1_OK["PA"].get(hw) << 12) | (res.va & 0xFFF)
     if res.par is not None and not res.par & 1 and PAR_EL1_OK["PA"].get(res.par) == PAR_EL1_OK["PA"].get(hw):
         return []

@@ -461,7 +461,7 @@ def _host_pieces(host: TranslationSetup, mem: Memory, l1_ipa: int, size: int):
         if t.ok:
             span = t.s2.size
         elif t.steps:                  # a fault at level L: the whole level-L entry faults alike
-            span = 1 << level_shift(t.fault.level, g)
+            span = 1 << level_shift(t.fault.level, g, host.s2.d128)
         else:                          # a fault before the walk (configuration, input range): all of it
             yield cur, end - cur, t
             return
