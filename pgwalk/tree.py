@@ -183,6 +183,7 @@ shape; leaf runs shorter than :data:`FOLD_MIN` come one descriptor a record.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import functools
 from dataclasses import dataclass, field, replace
@@ -889,6 +890,7 @@ class _Walker:
         self.levels = {lv: _LevelDecode(np, tree, lv) for lv in range(tree.start_level, FINAL_LEVEL + 1)}
         self.dtype = np.dtype(">u8" if tree.big_endian else "<u8")
         self.esize = tree.entry_bytes
+        self.regions: tuple[list[int], list[int]] | None = None     # the memory's (bases, ends), when first needed
         # the NSTable bit of a stage 1 table descriptor (none in the VMSAv9-128 layout)
         self.nstable = next((f for f in D.d128_table_layout(1, tree.granule_shift) if f.name == "NSTable"), None) \
             if tree.d128 else _NSTABLE
@@ -923,9 +925,10 @@ class _Walker:
                                list[tuple[int, int]]]:
         """:meth:`_read_table`, and for a table that cannot be read whole (part of it outside the
         image, or part of its IPAs refused by stage 2) the entries ``lo..hi-1`` that can be, as
-        ``translate`` reads only the descriptors it needs: in chunks of 64 entries, and entry by
-        entry in a failing chunk next to a read one (or the only one), where an edge of what can be
-        read lies; at most ``n / 64 + 128`` reads a table.  Returns what :meth:`_read_table` does (the
+        ``translate`` reads only the descriptors it needs: in chunks of 64 entries (at most 1024
+        chunks: a D128 table a descriptor skipping levels points at may hold millions), and entry
+        by entry in a failing chunk next to a read one (or the only one), where an edge of what can
+        be read lies; none when the memory's regions say no byte of the table exists.  Returns what :meth:`_read_table` does (the
         bytes zero-filled where unread, the note naming the first entries not read) and the spans
         read, ``[(first, end), ...]``; no span: the whole read's failure."""
         whole = self._read_table(address, nbytes, level, assured)
@@ -933,12 +936,15 @@ class _Walker:
             return (*whole, [(lo, hi)])
         reads: dict[tuple[int, int], tuple] = {}
         es = self.esize
+        if not self.tree.through_s2 and self._absent(address + es * lo, address + es * hi):
+            return (*whole, [])
 
         def read(a: int, b: int) -> bool:
             reads[a, b] = r = self._read_table(address + es * a, es * (b - a), level, assured)
             return r[1] is not None
 
-        chunks = [(a, min(a + 64, hi)) for a in range(lo, hi, 64)]
+        step = max(64, -(-(hi - lo) // 1024))
+        chunks = [(a, min(a + step, hi)) for a in range(lo, hi, step)]
         ok = [read(a, b) for a, b in chunks]
         parts: list[tuple[int, int]] = []
         for k, (a, b) in enumerate(chunks):
@@ -980,6 +986,19 @@ class _Walker:
             note = f"only entries {lo}-{hi - 1} read (the whole table: {whole[3]})"
         return (pa0, bytes(buf), TableStatus.OK, note, pieces, tuple(dict.fromkeys(ups)),
                 [(a, b) for a, b in spans])
+
+    def _absent(self, start: int, end: int) -> bool:
+        """No byte of ``[start, end)`` is in the memory, as its ``regions`` say (False: unknown)."""
+        if self.regions is None:
+            from .memory_protocol import capability
+
+            regions = capability(self.mem, "regions") or ()
+            self.regions = ([r.base for r in regions], [r.end for r in regions])
+        bases, ends = self.regions
+        if not bases:
+            return False
+        k = bisect.bisect_left(bases, end) - 1         # the last region starting before ``end`` (sorted,
+        return k < 0 or ends[k] <= start                # non-overlapping: the others end before it)
 
     def _read_table(self, address: int, nbytes: int, level: int, assured: bool = True
                     ) -> tuple[int | None, bytes | None, TableStatus, str, list[_Piece], tuple[AFUpdate, ...]]:
@@ -1065,19 +1084,15 @@ class _Walker:
         lo = 0 if self.start <= va else t.index(self.start, level, skl)
         hi = n if self.end >= va_end else t.index(self.end - 1, level, skl) + 1
         es = self.esize
+        if not t.through_s2 and self._reference(address, level, skl, base):
+            return                              # (known before reading it: a table read in part is costly)
         pa, data, status, note, s2_pieces, ups, spans = self._read_parts(address, n * es, lo, hi, level, assured)
         if ups:          # HAFT, HA: each distinct update of the pieces' stage 2 walks, in order
             base["af_updates"] = own + ups
         if status is TableStatus.OK:
-            key = pa | (level + 1) if not t.d128 else (pa, level, skl)
-            first = self.seen.get(key)
-            if first is not None:
-                s.references += 1
-                self._emit_table(TableInfo(pa=pa, status=TableStatus.REFERENCE, first_va=first,
-                                           note=f"level {level} table {pa:#x} already walked at VA {first:#x}",
-                                           **base))
+            if self._reference(pa, level, skl, base):
                 return
-            self.seen[key] = va
+            self.seen[pa | (level + 1) if not t.d128 else (pa, level, skl)] = va
         if data is None:
             s.problems += 1
             self._emit_table(TableInfo(pa=pa, status=status, note=note, **base))
@@ -1153,6 +1168,17 @@ class _Walker:
             pos = i + 1
         if pos < hi:
             self._segments(dec, raw, cat, lo, pos, hi, info, hier, paths, upper)
+
+    def _reference(self, pa: int, level: int, skl: int, base: dict[str, Any]) -> bool:
+        """The table at ``pa`` was walked at this level (D128: and size) already: reported as a
+        :attr:`TableStatus.REFERENCE` (``base``: the :class:`TableInfo` fields)."""
+        first = self.seen.get(pa | (level + 1) if not self.tree.d128 else (pa, level, skl))
+        if first is None:
+            return False
+        self.summary.references += 1
+        self._emit_table(TableInfo(pa=pa, status=TableStatus.REFERENCE, first_va=first,
+                                   note=f"level {level} table {pa:#x} already walked at VA {first:#x}", **base))
+        return True
 
     def _table_done(self, info: TableInfo, va_end: int) -> None:
         if self.post:
