@@ -29,10 +29,14 @@ APTable/UXNTable/PXNTable/NSTable of the path applied.
 
 Hostile and broken trees
 ------------------------
-* A table already walked at the same level (``(level, PA)``) is not walked
+* A table already walked at the same level (``(level, PA)``) through a path
+  with the same state (hierarchical attributes, FEAT_THE's Assured property,
+  Access flag updates: what its leaves' attributes depend on) is not walked
   again: it is reported with :attr:`TableStatus.REFERENCE` and the VA where
-  it was walked.  A table that points at itself is therefore walked at most
-  once per level.
+  it was walked.  Reached through a path whose state differs, it is walked
+  again, so every leaf is judged for its own path.  A table that points at
+  itself is therefore walked a bounded number of times per level (the
+  path's state only accumulates), and :class:`Limits` bounds the rest.
 * A table outside the image (:attr:`TableStatus.NOT_IN_IMAGE`), beyond the
   output size (``BEYOND_OA``) or unreachable through stage 2 (``S2_FAULT``)
   is reported and the walk goes on.  A table only part of which can be read
@@ -831,8 +835,8 @@ class _Walker:
         self.summary = summary
         self.progress = progress
         self.start, self.end = start, end
-        # tables walked: PA | (level + 1) -> first VA (tables are at least 64-byte aligned)
-        self.seen: dict[int, int] = {}
+        # tables walked: (PA, level, the path's state) -> first VA (see _table)
+        self.seen: dict[tuple, int] = {}
         self.frames: list[list[int]] = []       # progress: [next-level tables done, their count] per level
         self.levels = {lv: _LevelDecode(np, tree, lv) for lv in range(tree.start_level, FINAL_LEVEL + 1)}
         self.dtype = np.dtype(">u8" if tree.big_endian else "<u8")
@@ -1007,7 +1011,10 @@ class _Walker:
         if ups:          # HAFT, HA: each distinct update of the pieces' stage 2 walks, in order
             base["af_updates"] = own + ups
         if status is TableStatus.OK:
-            key = pa | (level + 1)
+            # what the walks below depend on besides the table: the hierarchical attributes, the Assured
+            # property (FEAT_THE) and the Access flag updates of the path; a table reached again with the
+            # same is a reference, with another it is walked again (judged for that path)
+            key = (pa, level, hier, tbits, assured, path_af + base.get("af_updates", ()))
             first = self.seen.get(key)
             if first is not None:
                 s.references += 1

@@ -707,7 +707,8 @@ def test_garbage_tables_are_bounded_and_never_raise(seed):
     tree = tree_params(setup, "ttbr0")
     rec = Recorder()
     s = walk_tree(tree, mem, rec, invalid=True, limits=Limits(max_tables=80))
-    ok = [(t.level, t.pa) for t in rec.tables(TableStatus.OK)]
+    # a table is walked once per level and path state (its hierarchical attributes here)
+    ok = [(t.level, t.pa, t.inherited) for t in rec.tables(TableStatus.OK)]
     assert len(ok) == len(set(ok)) == s.tables <= 80
     assert {r.kind for r in rec.runs()} <= {"invalid", "block", "page", "illegal block", "reserved"}
     ranges_of(tree, mem, limits=Limits(max_tables=80))
@@ -787,3 +788,27 @@ def test_stage1_table_partly_refused_by_stage_2_is_walked_where_stage_2_maps_it(
     assert t3.note.startswith(f"entries 4096-8191 not read: table IPA {l3 + 0x8000:#x}: stage 2 translation fault")
     runs = ranges_of(tree, mem)
     assert [(r.va_start, r.va_end, r.oa) for r in runs if r.mapped] == [(0, 4 * 0x10000, 0x1_0000_0000)]
+
+
+def test_shared_table_reached_through_paths_that_differ_is_judged_for_each():
+    # one level 3 table under two level 2 entries, one of them with APTable = 0b01 (no EL0 access)
+    # and UXNTable: the leaves under each entry have that path's permissions, as translate says;
+    # a third entry with the first's (empty) hierarchical attributes is a reference
+    b = TableBuilder()
+    b.map(0, 0x8000_0000, 4 * 0x1000, S1Attrs(ap=0b01))
+    l3 = translate(setup_from_registers(b.registers()), b.memory(), 0).steps[-1].table
+    b.set_descriptor(0x20_0000, 2, b.table_descriptor(l3, TableAttrs(aptable=0b01, uxntable=1)))
+    b.set_descriptor(0x40_0000, 2, b.table_descriptor(l3))
+    setup, tree = tree_of(b)
+    mem = b.memory()
+    rec = Recorder()
+    walk_tree(tree, mem, rec)
+    l3s = [(t.va_start, t.status) for t in rec.tables() if t.level == 3]
+    assert l3s == [(0, TableStatus.OK), (0x20_0000, TableStatus.OK), (0x40_0000, TableStatus.REFERENCE)]
+    runs = [r for r in ranges_of(tree, mem) if r.mapped]
+    assert [(r.va_start, r.va_end) for r in runs] == [(0, 0x4000), (0x20_0000, 0x20_4000)]
+    for r in runs:
+        t = translate(setup, mem, r.va_start)
+        assert run_record(r, tree)["permissions"] == {"el1": t.s1.perms.text(False), "el0": t.s1.perms.text(True)}
+    assert run_record(runs[1], tree)["permissions"]["el0"] == "---"
+    assert run_record(runs[0], tree)["permissions"]["el0"] != "---"
