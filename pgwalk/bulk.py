@@ -808,6 +808,34 @@ def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[n
     return ok
 
 
+class _UnknownVerdicts:
+    """A verdict table that cannot be made because a register it reads is unknown (PIR_ELx,
+    S2PIR_EL2 ... not given): looking up a lane raises what making it raised, as the scalar walk
+    raises when a walk reaches such a leaf; looking up no lane is nothing."""
+
+    def __init__(self, exc: UnknownRegister) -> None:
+        self.exc = exc
+
+    def lookup(self, w: "_Walk", n: int) -> np.ndarray:
+        """The verdicts of ``n`` lanes of ``w``: raises when a lane of ``w`` still stands (no fault
+        so far: a scalar walk would judge it), else nothing to say (zeros)."""
+        if (w.code == 0).any():
+            raise self.exc
+        return np.zeros(n, dtype=np.uint8)
+
+    def max(self, initial: int = 0) -> int:
+        return initial
+
+
+def _verdicts(make: Callable[..., np.ndarray], *args: Any) -> Any:
+    """``make(*args)``, a verdict table of the rules, or (a register it needs unknown)
+    :class:`_UnknownVerdicts`."""
+    try:
+        return make(*args)
+    except UnknownRegister as exc:
+        return _UnknownVerdicts(exc)
+
+
 def _has_flags(table: np.ndarray) -> bool:
     """A permission fault table (:func:`pgwalk.rules.s1_permission_fault_table`) with an overlay or
     dirty-bit verdict: only then are the faulted lanes' kinds looked up."""
@@ -1170,8 +1198,8 @@ class _Engine:
                      for p, track in zip(setup.ranges, self.track)]
         el0 = el == 0
         if access is not None:
-            self.s1_allowed = [R.s1_permission_fault_table(p.has_unprivileged, p.hd, access, el0, pan, setup.epan,
-                                                           setup.wxn, p.perm) for p in setup.ranges]
+            self.s1_allowed = [_verdicts(R.s1_permission_fault_table, p.has_unprivileged, p.hd, access, el0, pan,
+                                         setup.epan, setup.wxn, p.perm) for p in setup.ranges]
         else:
             self.s1_allowed = None
         #: FEAT_THE: some stage 1 walk's Assured property is worked out
@@ -1190,13 +1218,15 @@ class _Engine:
             self.s2_leaf_af = self.through_s2 and bool(setup.s2.ha)
             for top in {None} | ({p.varange for p in setup.ranges} if self.tl else set()):
                 self.s2_fetch_kinds[top] = (
-                    R.s2_permission_fault_table(hd, xnx, None, False, perm2, False, top),
-                    R.s2_permission_fault_table(hd, xnx, None, False, perm2, True, top) if self.assured else None)
-            self.s2_allowed = R.s2_permission_fault_table(hd, xnx, access, el0, perm2) if access is not None else None
+                    _verdicts(R.s2_permission_fault_table, hd, xnx, None, False, perm2, False, top),
+                    _verdicts(R.s2_permission_fault_table, hd, xnx, None, False, perm2, True, top)
+                    if self.assured else None)
+            self.s2_allowed = _verdicts(R.s2_permission_fault_table, hd, xnx, access, el0, perm2) \
+                if access is not None else None
             if self.s2_allowed is not None and self.s2_ao and self.assured:
                 # the stage 2 AssuredOnly check after an Assured stage 1 translation
-                self.s2_allowed_assured = R.s2_permission_fault_table(hd, xnx, access, el0, perm2, True)
-            self.s2_mro = R.s2_mro_table(hd, xnx, perm2) if self.assured else None
+                self.s2_allowed_assured = _verdicts(R.s2_permission_fault_table, hd, xnx, access, el0, perm2, True)
+            self.s2_mro = _verdicts(R.s2_mro_table, hd, xnx, perm2) if self.assured else None
         # the upper levels of each tree, read once per call (and per iter_translate)
         self.s2tree = (_Tree(self.rd, self.s2st, collect=self.s2_haft, fetch=None) if self.s2st is not None
                        else None)
@@ -1234,7 +1264,10 @@ class _Engine:
         kinds, assured = self.s2_fetch_kinds[toplevel] if s1ptw else (self.s2_allowed, self.s2_allowed_assured)
         if s1assured is None or not s1assured.any():
             assured = None
-        if kinds is not None:
+        if isinstance(kinds, _UnknownVerdicts):
+            _leaf_checks(R.S2_WALK_LEAF_CHECKS if s1ptw else R.LEAF_CHECKS, s2, w,
+                         lambda raw: kinds.lookup(w, len(raw)) != 0)
+        elif kinds is not None:
             def kind(raw: np.ndarray, lanes: Any = None) -> np.ndarray:
                 code = R.s2_permission_code(raw, self.s2_po, self.s2_ao)
                 if assured is None:
@@ -1273,7 +1306,9 @@ class _Engine:
             code = (w.level.astype(np.int64) + (_LEVEL_BIAS + 1)).astype(_U64) * upd
             bits = code << _U64(_ST_LEAF + _LEAF_BITS * (level + _LEVEL_BIAS))
             state = bits if state is None else state | bits
-        if self.s2_mro is not None:
+        if isinstance(self.s2_mro, _UnknownVerdicts):
+            nmro = self.s2_mro.lookup(w, len(w.raw)) == 0
+        elif self.s2_mro is not None:
             nmro = ~self.s2_mro[R.s2_permission_code(w.raw, self.s2_po, self.s2_ao)]
             bits = nmro.astype(_U64) << _U64(_ST_NMRO + level + _LEVEL_BIAS)
             state = bits if state is None else state | bits
@@ -1303,7 +1338,12 @@ class _Engine:
         for sel, chk in stops:
             w.stop(sel, _CODE[chk.fault], chk.level, 1)
         kinds = None
-        if self.s1_allowed is not None:
+        if isinstance(self.s1_allowed[r] if self.s1_allowed is not None else None, _UnknownVerdicts):
+            unknown = self.s1_allowed[r]
+
+            def judge(raw: np.ndarray) -> np.ndarray:
+                return unknown.lookup(w, len(raw)) != 0
+        elif self.s1_allowed is not None:
             table = self.s1_allowed[r]
             tb_all = w.tbl & _U64(_TB_MASK) if collect else np.zeros(len(va), dtype=_U64)
             po = bool(p.perm.overlay)
