@@ -865,17 +865,18 @@ class _Walker:
 
     def _read_parts(self, address: int, nbytes: int, lo: int, hi: int, level: int, assured: bool
                     ) -> tuple[int | None, bytes | None, TableStatus, str, list[_Piece], tuple[AFUpdate, ...],
-                               list[tuple[int, int]]]:
+                               list[tuple[int, int, TableStatus | None, str]]]:
         """:meth:`_read_table`, and for a table that cannot be read whole (part of it outside the
         image, or part of its IPAs refused by stage 2) the entries ``lo..hi-1`` that can be, as
         ``translate`` reads only the descriptors it needs: in chunks of 64 entries, and entry by
         entry in a failing chunk next to a read one (or the only one), where an edge of what can be
         read lies; at most ``n / 64 + 128`` reads a table.  Returns what :meth:`_read_table` does (the
-        bytes zero-filled where unread, the note naming the first entries not read) and the spans
-        read, ``[(first, end), ...]``; no span: the whole read's failure."""
+        bytes zero-filled where unread, the note naming the first entries not read) and the parts of
+        ``lo..hi-1`` in order, ``[(first, end, None, "")]`` for entries read and ``(first, end, status,
+        why)`` for entries not read; no part read: the whole read's failure, no parts."""
         whole = self._read_table(address, nbytes, level, assured)
         if whole[1] is not None:
-            return (*whole, [(lo, hi)])
+            return (*whole, [(lo, hi, None, "")])
         reads: dict[tuple[int, int], tuple] = {}
 
         def read(a: int, b: int) -> bool:
@@ -899,13 +900,13 @@ class _Walker:
         gaps: list[list] = []
         pa0: int | None = None
         for a, b in parts:
-            pa, data, _status, note, got, up = reads[a, b]
+            pa, data, status, note, got, up = reads[a, b]
             ups.extend(up)
             if data is None:
                 if gaps and gaps[-1][1] == a:        # (the note of its first entries)
                     gaps[-1][1] = b
                 else:
-                    gaps.append([a, b, note])
+                    gaps.append([a, b, note, status])
                 continue
             buf[8 * a:8 * b] = data
             pieces.extend(p._replace(end=p.end + 8 * a) for p in got)
@@ -917,13 +918,13 @@ class _Walker:
         if not spans:
             return (*whole, [])
         if gaps:
-            first, end, why = gaps[0]
+            first, end, why, _ = gaps[0]
             more = f" and {len(gaps) - 1} more" if len(gaps) > 1 else ""
             note = f"entries {first}-{end - 1}{more} not read: {why}"
         else:
             note = f"only entries {lo}-{hi - 1} read (the whole table: {whole[3]})"
-        return (pa0, bytes(buf), TableStatus.OK, note, pieces, tuple(dict.fromkeys(ups)),
-                [(a, b) for a, b in spans])
+        parts_out = sorted([(a, b, None, "") for a, b in spans] + [(a, b, st, why) for a, b, why, st in gaps])
+        return (pa0, bytes(buf), TableStatus.OK, note, pieces, tuple(dict.fromkeys(ups)), parts_out)
 
     def _read_table(self, address: int, nbytes: int, level: int, assured: bool = True
                     ) -> tuple[int | None, bytes | None, TableStatus, str, list[_Piece], tuple[AFUpdate, ...]]:
@@ -1007,7 +1008,7 @@ class _Walker:
         lo = 0 if self.start <= va else table_index(self.start, level, t.start_level, t.iasize, t.granule_shift)
         hi = n if self.end >= va_end else \
             table_index(self.end - 1, level, t.start_level, t.iasize, t.granule_shift) + 1
-        pa, data, status, note, s2_pieces, ups, spans = self._read_parts(address, n * 8, lo, hi, level, assured)
+        pa, data, status, note, s2_pieces, ups, parts = self._read_parts(address, n * 8, lo, hi, level, assured)
         if ups:          # HAFT, HA: each distinct update of the pieces' stage 2 walks, in order
             base["af_updates"] = own + ups
         if status is TableStatus.OK:
@@ -1029,7 +1030,8 @@ class _Walker:
             return
         s.tables += 1
         s.entries += n
-        if spans != [(lo, hi)]:
+        whole = len(parts) == 1 and parts[0][2] is None
+        if not whole:
             s.problems += 1                     # a table read in part (:meth:`_read_parts`)
         raw = np.frombuffer(data, dtype=self.dtype)
         if self.dtype.byteorder == ">":
@@ -1045,7 +1047,7 @@ class _Walker:
                 start = p.end // 8
         # the usual leaf table: one run of continuing leaves with the same attributes over the range
         uniform = self._uniform_run(dec, raw, lo, hi, hier, path) \
-            if self.fast and len(paths) == 1 and len(spans) == 1 else None
+            if self.fast and len(paths) == 1 and whole else None
         if uniform is not None and lo == 0 and hi == n:
             valid = n
         else:
@@ -1062,8 +1064,16 @@ class _Walker:
         frame = [0, 0]
         if self.progress is not None:
             self.frames.append(frame)
-        for a, b in spans:                      # the entries read (all of lo..hi but for a table read in part)
-            self._entries(dec, raw, a, b, info, hier, tbits, assured, s2_pieces, paths, frame)
+        for a, b, unread, why in parts:         # all of lo..hi but for a table read in part
+            if unread is None:
+                self._entries(dec, raw, a, b, info, hier, tbits, assured, s2_pieces, paths, frame)
+            else:                               # entries not read: said where they are, as a table not read
+                self._emit_table(replace(info, address=address + 8 * a, pa=None, status=unread, valid=None,
+                                         va_start=va + a * dec.entry_size, va_end=va + b * dec.entry_size,
+                                         entries=b - a, first_index=a, last_index=b - 1, depth=depth + 1,
+                                         index=a, descriptor=None,
+                                         note=f"entries {a}-{b - 1} of the level {level} table at {address:#x} "
+                                              f"not read: {why}"))
         if self.progress is not None:
             self.frames.pop()
         self._table_done(info, va_end)

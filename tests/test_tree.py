@@ -751,12 +751,19 @@ def test_table_partly_outside_the_image_is_walked_where_it_can_be_read():
     assert translate(setup, mem, far).fault.type is T.SYNC_EXTERNAL_ON_WALK
     rec = Recorder()
     summary = walk_tree(tree, mem, rec)
-    (t3,) = [t for t in rec.tables() if t.level == 3]
+    t3, gap = [t for t in rec.tables() if t.level == 3]
     assert t3.status is TableStatus.OK and t3.pa == l3
     assert t3.note == f"entries 4096-8191 not read: table PA {l3 + 0x8000:#x} is not in the image"
     assert summary.problems == 1
+    # the entries not read are said where they are, like a table not in the image
+    assert (gap.status, gap.address, gap.va_start, gap.va_end) == \
+        (TableStatus.NOT_IN_IMAGE, l3 + 0x8000, 4096 * 0x10000, 8192 * 0x10000)
+    assert gap.note.startswith(f"entries 4096-8191 of the level 3 table at {l3:#x} not read")
     runs = ranges_of(tree, mem)
     assert [(r.va_start, r.va_end, r.oa) for r in runs if r.mapped] == [(0, 8 * 0x10000, 0x1_0000_0000)]
+    # the ranges view says where the entries not read are
+    assert [(r.va_start, r.va_end, r.status) for r in runs if not r.mapped] == \
+        [(4096 * 0x10000, 8192 * 0x10000, "not in image")]
     # the range through the unread half: nothing claimed there; the readable part as before
     assert collect_runs(tree, mem, start=far, end=far + 1, invalid=True) == []
     (inv,) = collect_runs(tree, mem, start=0x10_0000, end=0x10_0001, invalid=True)
@@ -783,8 +790,9 @@ def test_stage1_table_partly_refused_by_stage_2_is_walked_where_stage_2_maps_it(
     tree = tree_params(setup, "ttbr0", final_pa=False)
     rec = Recorder()
     walk_tree(tree, mem, rec)
-    (t3,) = [t for t in rec.tables() if t.level == 3]
-    assert t3.status is TableStatus.OK
+    t3, gap = [t for t in rec.tables() if t.level == 3]
+    assert t3.status is TableStatus.OK and gap.status is TableStatus.S2_FAULT
+    assert (gap.va_start, gap.va_end) == (4096 * 0x10000, 8192 * 0x10000)
     assert t3.note.startswith(f"entries 4096-8191 not read: table IPA {l3 + 0x8000:#x}: stage 2 translation fault")
     runs = ranges_of(tree, mem)
     assert [(r.va_start, r.va_end, r.oa) for r in runs if r.mapped] == [(0, 4 * 0x10000, 0x1_0000_0000)]
