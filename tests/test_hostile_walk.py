@@ -220,6 +220,22 @@ def test_dump_tree_agrees_with_translate(regs, mem, vas):
                 and t.steps[-1].kind in ("invalid", "reserved", "illegal block"):
             assert not leaves, (t.fault, leaves)
             assert any(r.kind == t.steps[-1].kind for r in cover), (t.steps[-1], cover)
+        elif (t.fault.type is FaultType.SYNC_EXTERNAL_ON_WALK and t.fault.stage == 1 or t.fault.s1ptw) and t.steps:
+            # a descriptor outside the image, or one stage 2 refuses to fetch: dump-tree says its table (or
+            # that part of it) is not in the image, or a stage 2 fault
+            want = TableStatus.S2_FAULT if t.fault.s1ptw else TableStatus.NOT_IN_IMAGE
+            assert not leaves, (t.fault, leaves)
+            rec = _Tables()
+            walk_tree(tree, mem, rec, start=va, end=va + 1, limits=Limits(max_tables=16, max_entries=16 * 8192))
+            assert any(tb.status is want and tb.va_start <= va < tb.va_end for tb in rec.seen), (t.fault, rec.seen)
+
+
+class _Tables(TreeVisitor):
+    def __init__(self):
+        self.seen = []
+
+    def table_pre(self, table):
+        self.seen.append(table)
 
 
 # --------------------------------------------------------------------------
