@@ -141,10 +141,10 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
         return _reverse(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, fmt, notes, fields)
     hint = ("the dump's VMCOREINFO gives only the kernel's tables (swapper_pg_dir); give the "
             "process's TTBR0_EL1 with --reg TTBR0_EL1=VALUE") if ctx.vmcoreinfo is not None else ""
-    if count >= BULK_THRESHOLD and not scalar and not json_trace and (fmt or no_trace) \
-            and not _any_unknown_base(setup, _as_array(arg_vas, batch_vas, batch_array), stages):
-        return _bulk(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, acc, el_,
-                     pan_applies, fmt, notes, fields)
+    if count >= BULK_THRESHOLD and not scalar and not json_trace and (fmt or no_trace):
+        array = _as_array(arg_vas, batch_vas, batch_array)
+        if not _any_unknown_base(setup, array, stages):
+            return _bulk(setup, ctx.memory, array, stages, acc, el_, pan_applies, fmt, notes, fields)
     vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
     layout = None
     if ctx.vmcoreinfo is not None:
@@ -205,11 +205,11 @@ def _any_unknown_base(setup, vas, stages) -> bool:
         return False
     if len(setup.ranges) == 1:
         return True
-    import numpy as np
+    from ..rules import va_range
 
-    upper = (np.asarray(vas, dtype=np.uint64) >> np.uint64(55)) & np.uint64(1)
-    return bool(((upper == 0) & (not setup.ranges[0].ttbr_known)).any()
-                or ((upper == 1) & (not setup.ranges[1].ttbr_known)).any())
+    upper = va_range(vas)
+    return bool((not setup.ranges[0].ttbr_known and not upper.all())
+                or (not setup.ranges[1].ttbr_known and upper.any()))
 
 
 def _unknown_dict(va: int, stages: str, regime: str, exc, hint: str) -> dict:
@@ -294,6 +294,8 @@ def _as_array(arg_vas: list[int], batch_vas: list[int], batch_array):
     quiet_blas()
     import numpy as np
 
+    if batch_array is not None and not arg_vas and not batch_vas:
+        return batch_array                            # (no copy of a large batch)
     head = np.array(arg_vas + batch_vas, dtype=np.uint64)
     return head if batch_array is None else np.concatenate([head, batch_array])
 
