@@ -20,7 +20,7 @@ import pytest
 
 import pgwalk.bulk
 import pgwalk.lines
-from cli_helpers import run, sample
+from cli_helpers import batch_file as _batch, run, sample
 from oracle_data import linux_translations, linux_vmcore_elf
 from pgwalk.bulk import iter_translate, mark_contents, translate_many
 from pgwalk.lines import LineFormatter
@@ -35,12 +35,6 @@ SELECTIONS = [
     ("permissions", "attributes", "memtype", "shareability", "par_attr", "pa"),
     tuple(reversed(CSV_COLUMNS)),
 ]
-
-
-def _batch(tmp_path, vas, name="vas.txt"):
-    f = tmp_path / name
-    f.write_text("".join(f"{v:#x}\n" for v in vas))
-    return f
 
 
 def _mixed_vas(n, seed=15):
