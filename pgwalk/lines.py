@@ -100,6 +100,40 @@ def _desc_bits(raw: np.ndarray, pieces: tuple[tuple[int, int], ...]) -> np.ndarr
     return out
 
 
+#: the address slot of each CSV column that holds one
+_SLOT_OF_COLUMN = {"va": 0, "ipa": 1, "pa": 2, "fault_ipa": 3}
+#: CSV columns whose text, but for the addresses, follows from which lanes translated and which
+#: have each address (_presence_key)
+_PRESENCE_COLUMNS = frozenset(("va", "ok", "ipa", "pa", "fault_ipa"))
+#: CSV columns that follow from the fault too (the fault key, _fault_key; empty where translated)
+_FAULT_COLUMNS = frozenset(("fault", "fault_level", "fault_stage", "s1ptw", "fsc", "not_in_image"))
+#: the CSV column that follows from the contents flag (BulkTranslation.contents_variant)
+_CONTENTS_COLUMN = "contents_in_image"
+assert _PRESENCE_COLUMNS | _FAULT_COLUMNS | {_CONTENTS_COLUMN} <= set(CSV_COLUMNS)
+_PK_BITS = len(_SLOT_OF_COLUMN)                   # ok and the presence of ipa, pa, fault ipa
+assert _PK_BITS + _K_FAULT_BITS <= _LK_BITS
+
+
+def _presence_key(res: BulkTranslation, columns: frozenset[str]) -> np.ndarray:
+    """Lanes with equal keys print the same ``columns`` (of :data:`_PRESENCE_COLUMNS`) but for
+    their addresses: bit 0 ``ok``, then whether each of ipa, pa, fault ipa is there."""
+    key = np.zeros(len(res), dtype=_U64)
+    if "ok" in columns:
+        key |= res.ok.astype(_U64)
+    if "ipa" in columns:
+        key |= res.has_ipa.astype(_U64) << _U64(1)
+    if "pa" in columns:
+        key |= res.has_pa.astype(_U64) << _U64(2)
+    if "fault_ipa" in columns:
+        key |= _fault_ipa_shown(res).astype(_U64) << _U64(3)
+    return key
+
+
+def _fault_ipa_shown(res: BulkTranslation) -> np.ndarray:
+    """Lanes with a fault IPA (a stage 2 fault)."""
+    return (res.fault_stage == 2) & ~res.ok
+
+
 def _line_key(res: BulkTranslation) -> np.ndarray:
     """Lanes with equal keys print the same line but for their addresses (see above)."""
     setup = res.setup
@@ -190,13 +224,32 @@ class LineFormatter:
     scalar per line), then each slot's digits by another (hex digits come from a table
     of four digits per 16 bits).  With ``buffers=2`` the output buffers take turns, so
     that one block can be written (:class:`BackgroundWriter`) while the next is formatted.
+
+    ``columns`` (CSV only): the :data:`~pgwalk.report.CSV_COLUMNS` to print, in this order
+    (default all).  Only their work is done: the digits of the addresses shown, and a line key
+    as fine as they need (:func:`_presence_key`, the fault key, else :func:`_line_key`).
     """
 
     def __init__(self, fmt: str, *, buffers: int = 1,
-                 text_line: Callable[[dict[str, Any]], str] | None = None) -> None:
+                 text_line: Callable[[dict[str, Any]], str] | None = None,
+                 columns: Sequence[str] | None = None) -> None:
         if fmt not in ("json", "csv", "text") or (fmt == "text") != (text_line is not None):
             raise ValueError(f"unknown format {fmt!r} (text takes text_line, the line of one result dict)")
+        if columns is not None and fmt != "csv":
+            raise ValueError("columns select CSV columns")
         self.fmt = fmt
+        self.columns = tuple(CSV_COLUMNS if columns is None else columns)
+        unknown = [c for c in self.columns if c not in CSV_COLUMNS]
+        if unknown or len(set(self.columns)) != len(self.columns) or not self.columns:
+            raise ValueError(f"columns {self.columns!r}: each of {', '.join(CSV_COLUMNS)} at most once")
+        # the cells of csv_row kept, the address slots shown, the line key's kind, the contents flag
+        self._cells = [CSV_COLUMNS.index(c) for c in self.columns] if columns is not None else None
+        shown = set(self.columns) if fmt == "csv" else set(CSV_COLUMNS)
+        self._slots = tuple(sorted(k for c, k in _SLOT_OF_COLUMN.items() if c in shown))
+        rest = shown - _PRESENCE_COLUMNS - {_CONTENTS_COLUMN}
+        self._presence = frozenset(shown & _PRESENCE_COLUMNS)
+        self._key_kind = "presence" if not rest else "fault" if rest <= _FAULT_COLUMNS else "line"
+        self._contents = _CONTENTS_COLUMN in shown
         # "text": the plain result line of each lane, text_line(to_dict(i)) (the view layer's
         # statement of the line, passed in: this layer does not import views)
         self._text_line = text_line
@@ -208,7 +261,7 @@ class LineFormatter:
         self._prefix, self._suffix = (b'"0x', b'"') if fmt == "json" else (b"0x", b"")
 
     def header(self) -> bytes:
-        return csv_line(CSV_COLUMNS).encode() if self.fmt == "csv" else b""
+        return csv_line(self.columns).encode() if self.fmt == "csv" else b""
 
     def _template(self, res: BulkTranslation, i: int) -> list[tuple[bytes, int]]:
         """Pieces of lane ``i``'s line: (text before the slot, slot number or -1 at the end)."""
@@ -230,7 +283,8 @@ class LineFormatter:
             text = self._text_line(d) + "\n"
             marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
         else:
-            text = csv_line(csv_row(d))
+            cells = csv_row(d)
+            text = csv_line(cells if self._cells is None else [cells[j] for j in self._cells])
             marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
         pieces: list[tuple[bytes, int]] = []
         while True:
@@ -269,14 +323,14 @@ class LineFormatter:
         if not n:
             return []
         values = (res.va, res.ipa, res.pa, res.fault_ipa)
-        key = _line_key(res)
+        key = self._key(res)
         digits: list[np.ndarray | None] = [None] * _SLOTS
         done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for k in range(_SLOTS):
+        for k in self._slots:
             if k == 0:
                 shown = None
             elif k == 3:
-                shown = (res.fault_stage == 2) & ~res.ok
+                shown = _fault_ipa_shown(res)
                 if not shown.any():
                     continue
             else:
@@ -292,7 +346,7 @@ class LineFormatter:
             key |= nd.astype(_U64) << _U64(_LK_BITS + k * _ND_BITS)
         # the distinct layouts (template and digit counts; and the contents flag, which has no
         # room in the key: lanes are told apart by (key, flag) pairs)
-        var = res.contents_variant()
+        var = res.contents_variant() if self._contents else None
         if var is not None and not var.any():
             var = None
         # each lane's key as its position in the sorted keys met so far (the keys of one block are
@@ -348,6 +402,18 @@ class LineFormatter:
                 sel = np.flatnonzero(lane_nd == nd)
                 byte_windows(buf, nd)[at[sel]] = _digit_view(digits[k], nd)[sel]
         return [buf[:total]]
+
+    def _key(self, res: BulkTranslation) -> np.ndarray:
+        """Each lane's line key: lanes with equal keys print the same line but for their addresses
+        (as fine as the columns shown need; see ``columns``)."""
+        if self._key_kind == "line":
+            return _line_key(res)
+        key = _presence_key(res, self._presence)
+        if self._key_kind == "fault":
+            bad = np.flatnonzero(res.fault_type)
+            if len(bad):
+                key[bad] |= _fault_key(res, bad) << _U64(_PK_BITS)
+        return key
 
     def _key_positions(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sorted distinct keys met so far (this block's among them) and each lane's position

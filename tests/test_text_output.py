@@ -10,14 +10,8 @@ import re
 
 import pytest
 
-from cli_helpers import run, sample
+from cli_helpers import batch_file as _batch, run, sample
 from oracle_data import linux_oracle_dir, linux_translations, linux_vmcore_elf
-
-
-def _batch(tmp_path, vas, name="vas.txt"):
-    f = tmp_path / name
-    f.write_text("".join(f"{v:#x}\n" for v in vas))
-    return f
 
 
 def _mixed_vas(n, seed=4):
