@@ -223,14 +223,10 @@ class LineFormatter:
             d["pa"] = _MARK.format(2)
         if d["fault"] is not None and d["fault"]["ipa"] is not None:
             d["fault"]["ipa"] = _MARK.format(3)
+        text = self._line(d)
         if self.fmt == "json":
-            text = json.dumps(d) + "\n"
             marks = [(json.dumps(_MARK.format(k)), k) for k in range(_SLOTS)]
-        elif self.fmt == "text":
-            text = self._text_line(d) + "\n"
-            marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
         else:
-            text = csv_line(csv_row(d))
             marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
         pieces: list[tuple[bytes, int]] = []
         while True:
@@ -241,6 +237,14 @@ class LineFormatter:
             at, length, k = min(found)
             pieces.append((text[:at].encode(), k))
             text = text[at + length:]
+
+    def _line(self, d: dict[str, Any]) -> str:
+        """The line of one result object (:meth:`BulkTranslation.to_dict`), its newline included."""
+        if self.fmt == "json":
+            return json.dumps(d) + "\n"
+        if self.fmt == "text":
+            return self._text_line(d) + "\n"
+        return csv_line(csv_row(d))
 
     def _layout(self, pieces: list[tuple[bytes, int]], nds: Sequence[int]) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
         row = bytearray()
@@ -268,6 +272,10 @@ class LineFormatter:
         n = len(res)
         if not n:
             return []
+        if res.d128:
+            # VMSAv9-128 leaves (the per-address engine's results): _line_key reads VMSAv8-64 descriptor
+            # fields, so each lane's line is made from its own object
+            return ["".join(self._line(res.to_dict(i)) for i in range(n)).encode()]
         values = (res.va, res.ipa, res.pa, res.fault_ipa)
         key = _line_key(res)
         digits: list[np.ndarray | None] = [None] * _SLOTS
