@@ -1,7 +1,8 @@
 """FEAT_D128 (VMSAv9-128) in the scalar walk: 128-bit descriptors, start levels down to -2,
 skip levels (TTBR.SKL and a table descriptor's SKL), 56-bit output addresses, indirect
 permissions through PIIndex, stage 2 (VTCR_EL2.D128), the 128-bit PAR_EL1, and the paths that
-refuse it (the vectorised walk, the whole-tree walk, the reverse map, AT --batch).
+refuse it (the whole-tree walk, the reverse map; the batch paths take the per-address walk:
+tests/test_bulk_d128.py).
 
 Expected values come from the Arm ARM (DDI 0487 M.a.a): the bits each level resolves (D8.2.11:
 a level resolves ``granule bits - 4`` bits with 16-byte descriptors), the next-level table sizes
