@@ -97,7 +97,8 @@ from .params import FINAL_LEVEL, S1WalkParams, S2WalkParams, TranslationSetup, o
 from .perms import PERM_FAULT_KINDS, Access, PermFault
 from .report import TRACE_KEYS, drop_trace, translation_to_dict
 from .rules import DescType
-from .walk import AFUpdate, Memory, Translation, s1_disabled_attributes, s1_leaf, s2_leaf, stage2_attributes, translate
+from .walk import AFUpdate, Leaf, Memory, Translation, s1_disabled_attributes, s1_leaf, s2_leaf, stage2_attributes, \
+    translate
 
 __all__ = [
     "FAULT_TYPES", "CHUNK", "DescriptorReader", "BulkTranslation", "translate_many", "iter_translate",
@@ -1222,11 +1223,7 @@ def _pack(out: "_Out", j: int, t: Translation, setup: TranslationSetup) -> None:
         if f.stage == 2 and f.ipa is not None:
             out.fault_ipa[j] = f.ipa
     if t.s1 is not None:
-        out.s1_desc[j] = t.s1.raw & _MASK64
-        if t.s1.raw >> 64:
-            out.s1_desc_hi[j] = t.s1.raw >> 64
-        out.s1_level[j] = t.s1.level
-        out.s1_shift[j] = t.s1.size_shift
+        _pack_leaf(out, j, t.s1)
         hpd = setup.s1_params(t.va).hpd
         bits = 0
         for step in t.steps:             # the walk's table descriptors (rules.table_attr_bits, as the walk ORs them)
@@ -1234,14 +1231,21 @@ def _pack(out: "_Out", j: int, t: Translation, setup: TranslationSetup) -> None:
                 bits |= R.table_attr_bits(step.raw, hpd)
         out.s1_table_bits[j] = bits
     if t.s2 is not None:
-        out.s2_desc[j] = t.s2.raw & _MASK64
-        if t.s2.raw >> 64:
-            out.s2_desc_hi[j] = t.s2.raw >> 64
-        out.s2_level[j] = t.s2.level
-        out.s2_shift[j] = t.s2.size_shift
+        _pack_leaf(out, j, t.s2)
     af = _af_bits(t.s1ptw_af_updates)
     if af:
         out.table_af[j] = af
+
+
+def _pack_leaf(out: "_Out", j: int, leaf: Leaf) -> None:
+    """Lane ``j``'s leaf fields of the leaf's stage (``s1_desc``, ``s1_desc_hi``, ``s1_level``, ``s1_shift``;
+    ``s2_...``): its descriptor in two 64-bit halves (the upper one only of a VMSAv9-128 descriptor)."""
+    stage = f"s{leaf.stage}_"
+    getattr(out, stage + "desc")[j] = leaf.raw & _MASK64
+    if leaf.raw >> 64:
+        getattr(out, stage + "desc_hi")[j] = leaf.raw >> 64
+    getattr(out, stage + "level")[j] = leaf.level
+    getattr(out, stage + "shift")[j] = leaf.size_shift
 
 
 _MASK64 = _ones(64)
