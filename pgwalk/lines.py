@@ -126,6 +126,36 @@ def _line_key(res: BulkTranslation) -> np.ndarray:
     return key
 
 
+def _wide_line_key(res: BulkTranslation, ids: dict[tuple, int]) -> np.ndarray:
+    """:func:`_line_key` of a result with VMSAv9-128 (FEAT_D128) leaves, whose fields the VMSAv8-64
+    pieces above do not find: a translated lane's leaves whole but for their output addresses
+    (:func:`pgwalk.rules.with_leaf_base` with OA 0), with their levels, table bits and VA range, as a
+    number ``ids`` gives each distinct such tuple (kept across blocks); a faulted lane's fault key."""
+    setup = res.setup
+    key = _fault_key(res) << _U64(1)
+    ok = np.flatnonzero(res.fault_type == 0)
+    if not len(ok):
+        return key
+    two = setup.s2 is not None and res.stages != "1"
+    cols = [res.s1_desc, res.s1_desc_hi, res.s1_shift, res.s1_level, res.s1_table_bits, R.va_range(res.va)]
+    if two:
+        cols += [res.s2_desc, res.s2_desc_hi, res.s2_shift, res.s2_level]
+    rows = np.stack([np.asarray(c)[ok].astype(_U64) for c in cols], axis=1)
+    uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+    s2 = setup.s2
+    num = np.zeros(len(uniq), dtype=_U64)
+    for k, row in enumerate(uniq.tolist()):
+        lo1, hi1, shift1, level1, tb, rng = row[:6]
+        p = setup.ranges[rng if rng < len(setup.ranges) else 0]
+        leaves: tuple = (rng, tb, level1, shift1 and R.with_leaf_base(lo1 | hi1 << 64, 0, shift1, p.ds, p.lpa64, p.d128))
+        if two:
+            lo2, hi2, shift2, level2 = row[6:]
+            leaves += (level2, shift2 and R.with_leaf_base(lo2 | hi2 << 64, 0, shift2, s2.ds, s2.lpa64, s2.d128))
+        num[k] = ids.setdefault(leaves, len(ids))
+    key[ok] = (num[inv.reshape(-1)] << _U64(1)) | _U64(1)
+    return key
+
+
 _MARK = "\x00pgwalk-slot-{}\x00"
 
 
@@ -205,6 +235,7 @@ class LineFormatter:
         self._bufs: list[np.ndarray | None] = [None] * max(1, buffers)
         self._turn = 0
         self._known = np.zeros(0, dtype=_U64)       # sorted keys met so far (_key_positions)
+        self._wide: dict[tuple, int] = {}           # the leaves of VMSAv9-128 results met so far (_wide_line_key)
         self._prefix, self._suffix = (b'"0x', b'"') if fmt == "json" else (b"0x", b"")
 
     def header(self) -> bytes:
@@ -272,12 +303,8 @@ class LineFormatter:
         n = len(res)
         if not n:
             return []
-        if res.d128:
-            # VMSAv9-128 leaves (the per-address engine's results): _line_key reads VMSAv8-64 descriptor
-            # fields, so each lane's line is made from its own object
-            return ["".join(self._line(res.to_dict(i)) for i in range(n)).encode()]
         values = (res.va, res.ipa, res.pa, res.fault_ipa)
-        key = _line_key(res)
+        key = _wide_line_key(res, self._wide) if res.d128 else _line_key(res)
         digits: list[np.ndarray | None] = [None] * _SLOTS
         done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for k in range(_SLOTS):

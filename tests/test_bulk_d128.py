@@ -25,6 +25,7 @@ from pgwalk.at_many import bulk_at
 from pgwalk.builder import D128Builder, S1Attrs, TableAttrs, TableBuilder, write_image
 from pgwalk.bulk import FAULT_TYPES, iter_translate, per_address_note, translate_many
 from pgwalk.errors import RegisterError
+from pgwalk.lines import LineFormatter
 from pgwalk.formats import registers as FR
 from pgwalk.params import setup_from_registers
 from pgwalk.perms import Access
@@ -245,6 +246,9 @@ def test_d128_stage1_over_a_d128_stage2():
     blocks = list(iter_translate(setup, mem, vas, block=7, access=Access.WRITE))
     assert sum(len(r) for r in blocks) == len(vas)
     assert [r.to_dict(i) for r in blocks for i in range(len(r))] == [res.to_dict(i) for i in range(len(res))]
+    for fmt in ("json", "csv"):                      # one formatter over the blocks (its line layouts kept)
+        f = LineFormatter(fmt)
+        assert b"".join(f.format(r) for r in blocks) == LineFormatter(fmt).format(res)
 
 
 def test_a_vmsav8_setup_stays_vectorised():
