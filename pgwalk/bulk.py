@@ -1282,7 +1282,7 @@ class _Engine:
 
     def __init__(self, setup: TranslationSetup, mem: Memory, stages: str, access: Access | None, el: int,
                  pan: bool, reader: DescriptorReader | None) -> None:
-        setup.refuse_d128("the vectorised walk (translate --batch/--range, at --batch, reverse)")
+        setup.refuse_d128("the vectorised walk")          # (_engine takes _ScalarLanes for these)
         self.setup = setup
         self.rd = reader if reader is not None else DescriptorReader(mem)
         self.stages = stages
@@ -1606,7 +1606,8 @@ def _empty_result(setup: TranslationSetup, va: np.ndarray, stages: str, access: 
 def translate_many(setup: TranslationSetup, mem: Memory, vas: Iterable[int] | np.ndarray, *,
                    stages: str | None = None, access: Access | None = None, el: int = 1, pan: bool = False,
                    chunk: int = CHUNK, reader: DescriptorReader | None = None) -> BulkTranslation:
-    """Translate every address of ``vas`` the way :func:`pgwalk.walk.translate` does, vectorised.
+    """Translate every address of ``vas`` the way :func:`pgwalk.walk.translate` does, vectorised (a
+    setup with a VMSAv9-128 stage: by the per-address engine, :func:`per_address_note`).
 
     >>> res = translate_many(setup, mem, np.array([0xffff800000201234], dtype=np.uint64))  # doctest: +SKIP
     >>> hex(int(res.pa[0])), bool(res.ok[0])
