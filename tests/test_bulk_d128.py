@@ -126,6 +126,16 @@ def test_stage1_random_trees_agree_lane_by_lane(granule, ia_bits, skl):
             assert len(set(res.fault_level[res.fault_type != 0].tolist())) >= 2
 
 
+def test_big_endian_tables():
+    rng = random.Random(9)
+    b = D128Builder(granule=16384, ia_bits=48, big_endian=True)
+    vas = _random_tree(b, rng)
+    setup = setup_from_registers(b.registers(pir=PIR_DISTINCT))
+    assert setup.ranges[0].ee
+    res = assert_same(setup, b.memory(), vas, par_ops=("S1E1R",))
+    assert res.ok.sum() >= 10
+
+
 def test_faults_at_every_level_minus_two_to_three():
     b = D128Builder(granule=4096, ia_bits=55, pa_bits=48)
     assert b.start_level == -2                       # level -2 resolves VA[54:52], level -1 VA[51:44]
