@@ -160,6 +160,36 @@ def _line_key(res: BulkTranslation) -> np.ndarray:
     return key
 
 
+def _wide_line_key(res: BulkTranslation, ids: dict[tuple, int]) -> np.ndarray:
+    """:func:`_line_key` of a result with VMSAv9-128 (FEAT_D128) leaves, whose fields the VMSAv8-64
+    pieces above do not find: a translated lane's leaves whole but for their output addresses
+    (:func:`pgwalk.rules.with_leaf_base` with OA 0), with their levels, table bits and VA range, as a
+    number ``ids`` gives each distinct such tuple (kept across blocks); a faulted lane's fault key."""
+    setup = res.setup
+    key = _fault_key(res) << _U64(1)
+    ok = np.flatnonzero(res.fault_type == 0)
+    if not len(ok):
+        return key
+    two = setup.s2 is not None and res.stages != "1"
+    cols = [res.s1_desc, res.s1_desc_hi, res.s1_shift, res.s1_level, res.s1_table_bits, R.va_range(res.va)]
+    if two:
+        cols += [res.s2_desc, res.s2_desc_hi, res.s2_shift, res.s2_level]
+    rows = np.stack([np.asarray(c)[ok].astype(_U64) for c in cols], axis=1)
+    uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+    s2 = setup.s2
+    num = np.zeros(len(uniq), dtype=_U64)
+    for k, row in enumerate(uniq.tolist()):
+        lo1, hi1, shift1, level1, tb, rng = row[:6]
+        p = setup.ranges[rng if rng < len(setup.ranges) else 0]
+        leaves: tuple = (rng, tb, level1, shift1 and R.with_leaf_base(lo1 | hi1 << 64, 0, shift1, p.ds, p.lpa64, p.d128))
+        if two:
+            lo2, hi2, shift2, level2 = row[6:]
+            leaves += (level2, shift2 and R.with_leaf_base(lo2 | hi2 << 64, 0, shift2, s2.ds, s2.lpa64, s2.d128))
+        num[k] = ids.setdefault(leaves, len(ids))
+    key[ok] = (num[inv.reshape(-1)] << _U64(1)) | _U64(1)
+    return key
+
+
 _MARK = "\x00pgwalk-slot-{}\x00"
 
 
@@ -258,6 +288,7 @@ class LineFormatter:
         self._bufs: list[np.ndarray | None] = [None] * max(1, buffers)
         self._turn = 0
         self._known = np.zeros(0, dtype=_U64)       # sorted keys met so far (_key_positions)
+        self._wide: dict[tuple, int] = {}           # the leaves of VMSAv9-128 results met so far (_wide_line_key)
         self._prefix, self._suffix = (b'"0x', b'"') if fmt == "json" else (b"0x", b"")
 
     def header(self) -> bytes:
@@ -276,15 +307,10 @@ class LineFormatter:
             d["pa"] = _MARK.format(2)
         if d["fault"] is not None and d["fault"]["ipa"] is not None:
             d["fault"]["ipa"] = _MARK.format(3)
+        text = self._line(d)
         if self.fmt == "json":
-            text = json.dumps(d) + "\n"
             marks = [(json.dumps(_MARK.format(k)), k) for k in range(_SLOTS)]
-        elif self.fmt == "text":
-            text = self._text_line(d) + "\n"
-            marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
         else:
-            cells = csv_row(d)
-            text = csv_line(cells if self._cells is None else [cells[j] for j in self._cells])
             marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
         pieces: list[tuple[bytes, int]] = []
         while True:
@@ -295,6 +321,15 @@ class LineFormatter:
             at, length, k = min(found)
             pieces.append((text[:at].encode(), k))
             text = text[at + length:]
+
+    def _line(self, d: dict[str, Any]) -> str:
+        """The line of one result object (:meth:`BulkTranslation.to_dict`), its newline included."""
+        if self.fmt == "json":
+            return json.dumps(d) + "\n"
+        if self.fmt == "text":
+            return self._text_line(d) + "\n"
+        cells = csv_row(d)
+        return csv_line(cells if self._cells is None else [cells[j] for j in self._cells])
 
     def _layout(self, pieces: list[tuple[bytes, int]], nds: Sequence[int]) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
         row = bytearray()
@@ -405,7 +440,10 @@ class LineFormatter:
 
     def _key(self, res: BulkTranslation) -> np.ndarray:
         """Each lane's line key: lanes with equal keys print the same line but for their addresses
-        (as fine as the columns shown need; see ``columns``)."""
+        (as fine as the columns shown need; see ``columns``; VMSAv9-128 results: the whole leaves,
+        :func:`_wide_line_key`)."""
+        if res.d128:
+            return _wide_line_key(res, self._wide)
         if self._key_kind == "line":
             return _line_key(res)
         key = _presence_key(res, self._presence)

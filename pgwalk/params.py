@@ -391,17 +391,24 @@ class TranslationSetup:
     mair_known: bool = True                   # False: MAIR_ELx not given, stage 1 attributes unknown
     mair2: int | None = 0                     # MAIR2_ELx (FEAT_AIE); None: AIE on and not given (unknown)
 
-    def refuse_d128(self, what: str) -> None:
-        """Refuse a path that does not walk VMSAv9-128 (FEAT_D128) tables, in one clear line.
-
-        :raises RegisterError: when a stage this setup walks uses 128-bit descriptors
-        """
+    @property
+    def d128_controls(self) -> tuple[str, ...]:
+        """The register fields that make a stage this setup walks use VMSAv9-128 (FEAT_D128) tables
+        (``"TCR2_EL1.D128"``, ``"VTCR_EL2.D128"``...); empty: every stage is VMSAv8-64."""
         on = []
         if self.s1_enabled and any(p.d128 for p in self.ranges):
             on.append("TCR_EL3.D128" if self.regime is Regime.EL3 else
                       f"TCR2_{'EL1' if self.regime is Regime.EL10 else 'EL2'}.D128")
         if self.s2 is not None and self.s2.d128:
             on.append("VTCR_EL2.D128")
+        return tuple(on)
+
+    def refuse_d128(self, what: str) -> None:
+        """Refuse a path that does not walk VMSAv9-128 (FEAT_D128) tables, in one clear line.
+
+        :raises RegisterError: when a stage this setup walks uses 128-bit descriptors
+        """
+        on = self.d128_controls
         if on:
             raise RegisterError(f"{' and '.join(on)} = 1: {what} does not walk VMSAv9-128 (128-bit descriptor, "
                                 "FEAT_D128) tables; translate and at (one address at a time) do")

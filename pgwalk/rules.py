@@ -372,10 +372,14 @@ def leaf_base(raw: Any, leafsize: int, ds: bool, lpa64: bool, d128: bool = False
     return _descriptor_address_field(raw, leafsize, ds, lpa64)
 
 
-def with_leaf_base(raw: Any, oa: Any, leafsize: int, ds: bool, lpa64: bool) -> Any:
+def with_leaf_base(raw: Any, oa: Any, leafsize: int, ds: bool, lpa64: bool, d128: bool = False) -> Any:
     """``raw`` with its output address replaced by ``oa`` (aligned down to ``2**leafsize``): the
     inverse of :func:`leaf_base`, for "what would this descriptor give with another output address".
-    Bits of ``oa`` the format cannot hold (above OA[51], or OA[51:48] without DS or LPA) are dropped."""
+    Bits of ``oa`` the format cannot hold (above OA[51], or OA[51:48] without DS or LPA; with ``d128``
+    above OA[55]) are dropped.  (``d128``: ints only.)"""
+    if d128:
+        field = _D128_ADDR & ~_ones(leafsize)
+        return (raw & ~field) | (oa & field)
     top = D.ADDR_47 + 1
     low = _ADDR_MASK_48 & ~_ones(leafsize)
     keep = _ones(64) & ~low

@@ -1,7 +1,8 @@
 """FEAT_D128 (VMSAv9-128) in the scalar walk: 128-bit descriptors, start levels down to -2,
 skip levels (TTBR.SKL and a table descriptor's SKL), 56-bit output addresses, indirect
 permissions through PIIndex, stage 2 (VTCR_EL2.D128), the 128-bit PAR_EL1, and the paths that
-refuse it (the vectorised walk, the whole-tree walk, the reverse map, AT --batch).
+refuse it (the whole-tree walk, the reverse map; the batch paths take the per-address walk:
+tests/test_bulk_d128.py).
 
 Expected values come from the Arm ARM (DDI 0487 M.a.a): the bits each level resolves (D8.2.11:
 a level resolves ``granule bits - 4`` bits with 16-byte descriptors), the next-level table sizes
@@ -380,10 +381,7 @@ def test_el2_regime_has_no_d128():
 
 
 def test_vectorised_tree_and_reverse_paths_refuse_d128_in_one_line():
-    import numpy as np
-
-    from pgwalk.at_many import bulk_at
-    from pgwalk.bulk import translate_many
+    # (the batch paths, translate_many and bulk_at, take the per-address walk: tests/test_bulk_d128.py)
     from pgwalk.reverse import reverse_map
     from pgwalk.tree import tree_params
 
@@ -391,10 +389,8 @@ def test_vectorised_tree_and_reverse_paths_refuse_d128_in_one_line():
     b.map(0x1000, 0x4000_0000, (-1, 0, 1, 2, 3))
     s = _setup(b, pir=PIR_RW)
     mem = b.memory()
-    for call in (lambda: translate_many(s, mem, np.array([0x1000], dtype=np.uint64)),
-                 lambda: tree_params(s, "ttbr0"),
-                 lambda: reverse_map(s, mem, [0x4000_0000]),
-                 lambda: bulk_at(s, mem, "S1E1R", [0x1000])):
+    for call in (lambda: tree_params(s, "ttbr0"),
+                 lambda: reverse_map(s, mem, [0x4000_0000])):
         with pytest.raises(RegisterError, match=r"TCR2_EL1.D128 = 1: .* does not walk VMSAv9-128") as exc:
             call()
         assert "\n" not in str(exc.value)
@@ -414,7 +410,7 @@ def _cli_image(tmp_path, b: D128Builder) -> list[str]:
     return out
 
 
-def test_cli_translate_walks_d128_and_batch_refuses_in_one_line(tmp_path, capsys):
+def test_cli_translate_walks_d128_and_batch_takes_the_per_address_walk(tmp_path, capsys):
     from cli_helpers import run
 
     b = D128Builder(granule=4096, ia_bits=48)
@@ -429,8 +425,11 @@ def test_cli_translate_walks_d128_and_batch_refuses_in_one_line(tmp_path, capsys
     vas = tmp_path / "vas.txt"
     vas.write_text("\n".join(f"{0x7000 + 8 * i:#x}" for i in range(100)))
     rc, out, err = run(["translate", *opts, "--batch", str(vas), "--json"], capsys)
-    assert rc == 2 and "does not walk VMSAv9-128" in err and "Traceback" not in err
-    assert len([ln for ln in err.splitlines() if "error" in ln]) == 1
+    assert rc == 0 and len(out.splitlines()) == 100 and "Traceback" not in err
+    assert json.loads(out.splitlines()[2]) == line
+    assert [ln for ln in err.splitlines() if "one address at a time" in ln] == [
+        "pgwalk: note: TCR2_EL1.D128 = 1: VMSAv9-128 (FEAT_D128) tables are walked one address at a time "
+        "(the per-address walk), not vectorised"]
 
 
 def test_cli_wide_ttbr_value(tmp_path, capsys):

@@ -116,8 +116,8 @@ def _setup(regs: dict[str, int], regime: Regime | None = None):
 
 
 def _walks_d128(setup) -> bool:
-    """The setup has a VMSAv9-128 stage, which the vectorised and whole-tree walks refuse in one line
-    (tests/test_d128.py); the scalar walk's tests here still take it."""
+    """The setup has a VMSAv9-128 stage, which the whole-tree walk refuses in one line
+    (tests/test_d128.py); the batch paths take the per-address walk for it."""
     try:
         setup.refuse_d128("")
     except PgwalkError:
@@ -248,13 +248,16 @@ class _Tables(TreeVisitor):
 ISSUE17 = {"the": {"TCR2_EL1": 1, "VTCR_EL2": 1 << 34},
            "tl0": {"VTCR_EL2": 1 << 41}, "tl1": {"VTCR_EL2": 1 << 35},
            "tlpie": {"VTCR_EL2": 1 << 41 | 1 << 35 | 1 << 36, "S2PIR_EL2": 0x7632_7632_7632_7632},
-           "haft": {"TCR2_EL1": 1 << 11, "TCR_EL1": 1 << 39, "VTCR_EL2": 1 << 44 | 1 << 21}}
+           "haft": {"TCR2_EL1": 1 << 11, "TCR_EL1": 1 << 39, "VTCR_EL2": 1 << 44 | 1 << 21},
+           # FEAT_D128 (TCR2_EL1.D128, VTCR_EL2.D128): the batch paths take the per-address walk
+           "d128": {"TCR2_EL1": 1 << 5, "VTCR_EL2": 1 << 38}}
 
 
 @settings(max_examples=150, **SETTINGS)
 @given(regs=registers(), mem=memory(), vas=_vas(), access=st.sampled_from([None, Access.READ, Access.WRITE]),
        el=st.sampled_from([0, 1]), extra=st.sampled_from([(), ("the",), ("haft",), ("the", "haft"), ("tl0",),
-                                                          ("the", "tl1"), ("the", "tl0", "haft"), ("the", "tlpie")]))
+                                                          ("the", "tl1"), ("the", "tl0", "haft"), ("the", "tlpie"),
+                                                          ("d128",), ("d128", "haft")]))
 def test_bulk_agrees_with_translate(regs, mem, vas, access, el, extra):
     for name in extra:
         for reg, bits in ISSUE17[name].items():
@@ -262,7 +265,6 @@ def test_bulk_agrees_with_translate(regs, mem, vas, access, el, extra):
                 regs[reg] = regs.get(reg, 0) | bits
     setup = _setup(regs)
     assume(setup is not None)
-    assume(not _walks_d128(setup))
     # the FEAT_THE checks of an access and of the stage 1 table fetches (TopLevel, AssuredOnly) and
     # table AF updates (FEAT_HAFT) included
     res = translate_many(setup, mem, np.array(vas, dtype=np.uint64), access=access, el=el)

@@ -388,8 +388,11 @@ def _note(notes) -> None:
 
 def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields=None) -> int:
     """The vectorised walker, streaming one block of lines at a time (``fields``: the CSV columns)."""
-    from ..bulk import DescriptorReader, iter_translate
+    from ..bulk import DescriptorReader, iter_translate, per_address_note
 
+    engine = per_address_note(setup)               # (FEAT_D128: the per-address walk)
+    if engine is not None:
+        notes = tuple(notes) + (engine,)
     reader = DescriptorReader(mem)
     any_fault = False
     blocks = iter_translate(setup, mem, vas, stages=stages, access=acc, el=el, pan=pan, block=_BLOCK,
