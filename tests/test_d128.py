@@ -372,6 +372,24 @@ def test_par_el1_128_bit_format():
     assert at(setup_from_registers(v8.registers()), v8.memory(), "S1E1R", 0x1000).par >> 64 == 0
 
 
+def test_captured_128_bit_pars_compare_by_their_own_pa_field():
+    """``at`` against a captured PAR (at --batch "par"): a 128-bit PAR is read whole, and two of them
+    differ when their PA[55:12] (bits [119:76]) do, which the 64-bit layout's PA field never shows."""
+    from pgwalk.at import compare_par, parse_captured_par
+    from pgwalk.par import pack_par
+
+    a = pack_par(False, sh=3, ns=1, attr=0xFF, pa=0xab_0000_4000_1000, d128=True)
+    b = pack_par(False, sh=3, ns=1, attr=0xFF, pa=0xab_0000_4000_2000, d128=True)
+    assert parse_captured_par(hex(a)) == a
+    assert compare_par(a, a).match and not compare_par(a, a).warnings
+    d = compare_par(a, b)
+    assert not d.match and d.fields == (("PA", 0xab_0000_4000_1, 0xab_0000_4000_2),)
+    v8 = pack_par(False, sh=3, ns=1, attr=0xFF, pa=0x4000_1000)
+    assert compare_par(a, v8).fields == (("D128", 1, 0),)
+    fault = pack_par(True, fst=0b000111, d128=True)
+    assert compare_par(fault, fault).match and compare_par(fault, fault | 1 << 120).warnings   # RES0 [127:65]
+
+
 # --------------------------------------------------------------------------- setup and refusals
 
 def test_el2_regime_has_no_d128():
