@@ -50,7 +50,7 @@ _LST = {0: "instruction not specified by this field", 1: "ST64BV", 2: "LD64B or 
 _WU = {0: "not a store, or the location might have been updated", 1: "reserved",
        2: "store that did not update the location", 3: "store that updated the location"}
 _CV = {0: "COND not valid", 1: "COND valid"}
-_EA = {0: "0 (IMPLEMENTATION DEFINED classification; always 0 for non-external aborts)",
+_EA = {0: "0 (IMPLEMENTATION DEFINED classification)",
        1: "1 (IMPLEMENTATION DEFINED classification)"}
 
 # ---- Data Abort, EC 0x24 / 0x25 (ARM D24.2.46 "ISS encoding for an exception from a Data Abort")

@@ -192,7 +192,7 @@ def par_decode(par: int) -> dict[str, Any]:
         return d
     L = PAR_EL1_OK
     d128 = PAR_EL1_D128.get(par)
-    pa = (PAR_EL1_D128_PA if d128 else L["PA"]).get(par) << 12
+    pa = _par_pa(par)
     attr, sh = L["ATTR"].get(par), L["SH"].get(par)
     text = _attr_text(attr)
     d = {"F": 0, "PA": f"{pa:#x}", "ATTR": f"{attr:#04x}", "attr": text, "SH": sh, "sh": _SH_TEXT[sh],
@@ -207,12 +207,13 @@ CAPTURED_EXCEPTION = "exception"
 
 
 def parse_captured_par(value: Any, what: str = "captured PAR") -> int | str:
-    """A captured PAR_EL1: a 64-bit number (int or string), or ``"exception"``."""
+    """A captured PAR_EL1: a number (int or string) of 64 bits, or 128 with FEAT_D128, or
+    ``"exception"``."""
     if isinstance(value, str) and value.strip().lower() in (CAPTURED_EXCEPTION, "abort", "data abort"):
         return CAPTURED_EXCEPTION
-    from .regs import parse_int
+    from .regs import parse_register_value
 
-    return parse_int(value, what)
+    return parse_register_value("PAR_EL1", value, what)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,13 +250,20 @@ def _jv(name: str, v: Any) -> Any:
 _FAULT_EXTRA = ("DirtyBit", "Overlay", "TopLevel", "AssuredOnly")
 
 
+def _par_pa(par: int) -> int:
+    """The output address of a successful PAR: PA[55:12] from [119:76] in the 128-bit format
+    (PAR.D128, bit 64, set), else PA[51:12] from [51:12]."""
+    return (PAR_EL1_D128_PA if PAR_EL1_D128.get(par) else PAR_EL1_OK["PA"]).get(par) << 12
+
+
 def compare_par(sw: int | str | None, hw: int | str | None, *, compare_ns: bool = False) -> ParDiff:
     """Compare PAR_EL1 values field by field.
 
     Fault: F, FST, PTW, S (and DirtyBit/Overlay/TopLevel/AssuredOnly when either is set).
     Success: F, PA, ATTR, SH, and NS only with ``compare_ns`` (a Secure regime: from a
     Non-secure regime PAR.NS is UNKNOWN).  Never PAR[10] or the faulting PAR's [63:48]
-    (IMPLEMENTATION DEFINED) or bit 11 (RES1/NSE).
+    (IMPLEMENTATION DEFINED) or bit 11 (RES1/NSE).  128-bit PARs (FEAT_D128): the format bit
+    D128 too, and the PA from its own field (:func:`_par_pa`).
     """
     sw_x = sw is None or sw == CAPTURED_EXCEPTION
     hw_x = hw is None or hw == CAPTURED_EXCEPTION
@@ -271,20 +279,28 @@ def compare_par(sw: int | str | None, hw: int | str | None, *, compare_ns: bool 
     f_sw, f_hw = sw & 1, hw & 1
     if f_sw != f_hw:
         return ParDiff((("F", f_sw, f_hw),), ("F",), (), tuple(warnings))
+    d_sw, d_hw = PAR_EL1_D128.get(sw), PAR_EL1_D128.get(hw)
+    if d_sw != d_hw:
+        return ParDiff((("D128", d_sw, d_hw),), ("F", "D128"), (), tuple(warnings))
+    wide = PAR_EL1_D128.mask | (0 if f_sw else PAR_EL1_D128_PA.mask) if d_sw else 0
     if f_sw:
         layout = PAR_EL1_FAULT
         names = ["FST", "PTW", "S"] + [n for n in _FAULT_EXTRA if layout[n].get(sw) or layout[n].get(hw)]
         ignored = ["IMPDEF[63:48]"]
-        if hw & ~(layout.defined_mask):
-            warnings.append(f"captured PAR has RES0 bits set: {hw & ~layout.defined_mask:#x}")
+        if hw & ~(layout.defined_mask | wide):
+            warnings.append(f"captured PAR has RES0 bits set: {hw & ~(layout.defined_mask | wide):#x}")
     else:
         layout = PAR_EL1_OK
         names = ["PA", "ATTR", "SH"] + (["NS"] if compare_ns else [])
         ignored = ([] if compare_ns else ["NS"]) + ["IMPDEF[10]"]
-        if hw & ~layout.defined_mask:
-            warnings.append(f"captured PAR has RES0 bits set: {hw & ~layout.defined_mask:#x}")
-    diffs = tuple((n, layout[n].get(sw), layout[n].get(hw)) for n in names if layout[n].get(sw) != layout[n].get(hw))
-    return ParDiff(diffs, tuple(["F"] + names), tuple(ignored), tuple(warnings))
+        if hw & ~(layout.defined_mask | wide):
+            warnings.append(f"captured PAR has RES0 bits set: {hw & ~(layout.defined_mask | wide):#x}")
+
+    def get(name: str, par: int) -> int:
+        return _par_pa(par) >> 12 if name == "PA" and not f_sw else layout[name].get(par)
+
+    diffs = tuple((n, get(n, sw), get(n, hw)) for n in names if get(n, sw) != get(n, hw))
+    return ParDiff(diffs, tuple(["F"] + (["D128"] if d_sw else []) + names), tuple(ignored), tuple(warnings))
 
 
 # --------------------------------------------------------------------------- explaining a mismatch

@@ -5,6 +5,10 @@ its arrays (Arm ARM DDI 0487 M.a.a, ASL ``AArch64.AT``, ``AArch64.EncodePAR``).
 The regime, stage and PAN choices are the operation's (:mod:`pgwalk.at_ops`, shared with
 :mod:`pgwalk.at`); the attribute fields (SH, ATTR) are encoded by :mod:`pgwalk.attrs` once per
 distinct combination of the leaf fields they depend on (:func:`_attr_key`).
+
+A setup with a VMSAv9-128 (FEAT_D128) stage is walked by the per-address engine of
+:func:`~pgwalk.bulk.translate_many` (:func:`pgwalk.bulk.per_address_note`); its PAR may be the
+128-bit format (:func:`pgwalk.par.par_format_d128`), and ``par`` then holds Python ints.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from .errors import InputError, UnknownRegister
 from .faults import FaultType
 from .formats import descriptors as D
 from .memory_protocol import Memory
-from .par import pack_par
+from .par import pack_par, par_format_d128
 from .params import Regime, TranslationSetup, setup_from_registers
 from .walk import translate
 
@@ -61,7 +65,9 @@ def _get(f: D.Field, raw: np.ndarray) -> np.ndarray:
 class BulkAT(NamedTuple):
     """What ``AT <op>`` leaves for every address (see :func:`bulk_at`)."""
 
-    par: np.ndarray           #: uint64 PAR_EL1 values (0 where ``exception``)
+    #: PAR_EL1 values (0 where ``exception``): uint64, or in the 128-bit format (FEAT_D128) an object
+    #: array of Python ints
+    par: np.ndarray
     exception: np.ndarray     #: bool: the AT raises an exception instead of writing PAR_EL1
     result: BulkTranslation   #: the translations behind them
     regime: Regime
@@ -133,9 +139,11 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
             for i in good.tolist():
                 t = translate(setup, mem, int(res.va[i]), stages=stages, access=op.access, el=op.el, pan=res.pan)
                 ns[i] = el3_ns(t)
+    d128 = par_format_d128(regime, op.stages == "1", setup.s1_enabled and any(p.d128 for p in setup.ranges),
+                           setup.s2.d128 if setup.s2 is not None else None)
     par = pack_par(~ok, fst=res.fsc, s1ptw=res.s1ptw, stage2=res.fault_stage == 2, overlay=res.overlay,
                    dirty_bit=res.dirty_bit, assured_only=res.assured_only, toplevel=res.toplevel, sh=sh, ns=ns,
-                   attr=attr, pa=res.output)
+                   attr=attr, pa=res.output, d128=d128)
     par[exception] = 0
     return BulkAT(par, exception, res, regime, stages)
 
@@ -150,7 +158,8 @@ def _attr_key(res: BulkTranslation) -> np.ndarray:
         raw = res.s1_desc
         s1 = R.s1_permission_code(raw, res.s1_table_bits).astype(_U64)
         aie = any(p.aie for p in setup.ranges)
-        s1 |= R.s1_attr_index(raw, aie) << _U64(_KS1_ATTR)
+        # (a VMSAv9-128 leaf's bits [63:0]: its attribute fields are there, AttrIndx[3] at bit 5)
+        s1 |= R.s1_attr_index(raw, aie, any(p.d128 for p in setup.ranges)) << _U64(_KS1_ATTR)
         if len(setup.ranges) > 1:
             s1 |= R.va_range(res.va) << _U64(_KS1_RANGE)
         ds = any(p.ds for p in setup.ranges)

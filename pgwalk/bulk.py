@@ -34,6 +34,13 @@ descriptor IPAs (S1PTW faults).
 Built on it: AT for many addresses (:mod:`pgwalk.at_many`), the bulk ``--json`` /
 ``--csv`` / text lines (:mod:`pgwalk.lines`).
 
+VMSAv9-128 (FEAT_D128: a stage with 16-byte descriptors) is not vectorised: for a setup with such a
+stage (:attr:`pgwalk.params.TranslationSetup.d128_controls`) every call takes the per-address
+engine, :func:`pgwalk.walk.translate` for each address, its outcome packed into the same
+:class:`BulkTranslation` arrays (:func:`pack_translations`; the descriptors' bits [127:64] in
+``s1_desc_hi`` / ``s2_desc_hi``), so every consumer reads it as it reads a vectorised result.
+:func:`per_address_note` says so in one line.
+
 Descriptors are gathered straight from memory-mapped regions
 (:meth:`pgwalk.memory.PhysicalMemory.numpy_view`, region found with
 ``np.searchsorted``); other backings (sparse test words, kdump pages) are read
@@ -90,11 +97,12 @@ from .params import FINAL_LEVEL, S1WalkParams, S2WalkParams, TranslationSetup, o
 from .perms import PERM_FAULT_KINDS, Access, PermFault
 from .report import TRACE_KEYS, drop_trace, translation_to_dict
 from .rules import DescType
-from .walk import AFUpdate, Memory, Translation, s1_disabled_attributes, s1_leaf, s2_leaf, stage2_attributes
+from .walk import AFUpdate, Leaf, Memory, Translation, s1_disabled_attributes, s1_leaf, s2_leaf, stage2_attributes, \
+    translate
 
 __all__ = [
     "FAULT_TYPES", "CHUNK", "DescriptorReader", "BulkTranslation", "translate_many", "iter_translate",
-    "mark_contents", "bulk_line_dict", "BULK_DROPPED",
+    "mark_contents", "bulk_line_dict", "BULK_DROPPED", "pack_translations", "per_address_note",
 ]
 
 #: ``fault_type`` code -> fault kind (0: no fault)
@@ -808,6 +816,34 @@ def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[n
     return ok
 
 
+class _UnknownVerdicts:
+    """A verdict table that cannot be made because a register it reads is unknown (PIR_ELx,
+    S2PIR_EL2 ... not given): looking up a lane raises what making it raised, as the scalar walk
+    raises when a walk reaches such a leaf; looking up no lane is nothing."""
+
+    def __init__(self, exc: UnknownRegister) -> None:
+        self.exc = exc
+
+    def lookup(self, w: "_Walk", n: int) -> np.ndarray:
+        """The verdicts of ``n`` lanes of ``w``: raises when a lane of ``w`` still stands (no fault
+        so far: a scalar walk would judge it), else nothing to say (zeros)."""
+        if (w.code == 0).any():
+            raise self.exc
+        return np.zeros(n, dtype=np.uint8)
+
+    def max(self, initial: int = 0) -> int:
+        return initial
+
+
+def _verdicts(make: Callable[..., np.ndarray], *args: Any) -> Any:
+    """``make(*args)``, a verdict table of the rules, or (a register it needs unknown)
+    :class:`_UnknownVerdicts`."""
+    try:
+        return make(*args)
+    except UnknownRegister as exc:
+        return _UnknownVerdicts(exc)
+
+
 def _has_flags(table: np.ndarray) -> bool:
     """A permission fault table (:func:`pgwalk.rules.s1_permission_fault_table`) with an overlay or
     dirty-bit verdict: only then are the faulted lanes' kinds looked up."""
@@ -843,6 +879,9 @@ class BulkTranslation:
       ``s1_table_bits`` (uint8): the OR of descriptor bits [62:59] (APTable, UXNTable,
       PXNTable) over the table descriptors walked, shifted down to bit 0 (0 with HPD);
     * ``s2_desc`` / ``s2_level`` / ``s2_shift``: likewise for stage 2 (zeros without stage 2);
+    * ``s1_desc_hi`` / ``s2_desc_hi`` (uint64): bits [127:64] of a VMSAv9-128 (FEAT_D128) leaf
+      descriptor (zeros, read-only, for a VMSAv8-64 stage; :meth:`s1_raw` / :meth:`s2_raw` give the
+      whole descriptor);
     * ``table_af`` (uint64): the descriptors whose Access flag the walks set, faulting walks
       included: FEAT_HAFT's tables (:func:`pgwalk.rules.table_af_update`, ASL ``AArch64.S1Walk`` /
       ``S2Walk``), bit ``level + 2`` a stage 1 table, bit ``8 + level + 2`` a stage 2 table of the
@@ -877,11 +916,27 @@ class BulkTranslation:
     s2_level: np.ndarray
     s2_shift: np.ndarray
     table_af: np.ndarray
+    s1_desc_hi: np.ndarray
+    s2_desc_hi: np.ndarray
     #: where the image does not hold the bytes at ``pa`` (:func:`mark_contents`); ``None``: not checked
     contents_missing: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.va)
+
+    @property
+    def d128(self) -> bool:
+        """A stage walks VMSAv9-128 (FEAT_D128) tables: the result came from the per-address engine
+        (:func:`per_address_note`) and its descriptors may be 128-bit (``s1_desc_hi``, ``s2_desc_hi``)."""
+        return bool(self.setup.d128_controls)
+
+    def s1_raw(self, i: int) -> int:
+        """Lane ``i``'s stage 1 leaf descriptor, all its bits (128 with FEAT_D128)."""
+        return int(self.s1_desc[i]) | int(self.s1_desc_hi[i]) << 64
+
+    def s2_raw(self, i: int) -> int:
+        """Lane ``i``'s stage 2 leaf descriptor, all its bits (128 with FEAT_D128)."""
+        return int(self.s2_desc[i]) | int(self.s2_desc_hi[i]) << 64
 
     @property
     def s1_disabled(self) -> bool:
@@ -1012,11 +1067,11 @@ class BulkTranslation:
         if self.s1_shift[i]:
             level = int(self.s1_level[i])
             p = setup.s1_params(va)
-            s1 = s1_leaf(setup, p, int(self.s1_desc[i]), level, "page" if level == FINAL_LEVEL else "block",
+            s1 = s1_leaf(setup, p, self.s1_raw(i), level, "page" if level == FINAL_LEVEL else "block",
                          *R.hierarchical_attrs(int(self.s1_table_bits[i]), p.has_unprivileged))
         if setup.s2 is not None and self.s2_shift[i]:
             level = int(self.s2_level[i])
-            s2 = s2_leaf(setup, int(self.s2_desc[i]), level, "page" if level == FINAL_LEVEL else "block")
+            s2 = s2_leaf(setup, self.s2_raw(i), level, "page" if level == FINAL_LEVEL else "block")
         attrs = None
         disabled = self.s1_disabled
         if fault is None:
@@ -1061,7 +1116,8 @@ class BulkTranslation:
 _META = ("setup", "stages", "access", "el", "pan")
 _ARRAYS = ("va", "ipa", "pa", "fault_type", "fault_level", "fault_stage", "s1ptw", "not_in_image", "fault_ipa",
            "perm_kind",
-           "s1_desc", "s1_level", "s1_shift", "s1_table_bits", "s2_desc", "s2_level", "s2_shift", "table_af")
+           "s1_desc", "s1_level", "s1_shift", "s1_table_bits", "s2_desc", "s2_level", "s2_shift", "table_af",
+           "s1_desc_hi", "s2_desc_hi")
 
 
 def _fsc_table() -> np.ndarray:
@@ -1143,12 +1199,118 @@ def _stand_in(ia: np.ndarray, stops: list[tuple[np.ndarray, R.Check]], first: in
     return v
 
 
+def per_address_note(setup: TranslationSetup) -> str | None:
+    """Why batches of this setup take the per-address engine (:class:`_ScalarLanes`), in one line;
+    ``None``: they take the vectorised walk."""
+    on = setup.d128_controls
+    if not on:
+        return None
+    return (f"{' and '.join(on)} = 1: VMSAv9-128 (FEAT_D128) tables are walked one address at a time "
+            "(the per-address walk), not vectorised")
+
+
+def _engine(setup: TranslationSetup, mem: Memory, stages: str, access: Access | None, el: int, pan: bool,
+            reader: DescriptorReader | None) -> "_Engine | _ScalarLanes":
+    """The engine of a call: the vectorised walk (:class:`_Engine`), or the per-address one
+    (:class:`_ScalarLanes`) for the setups the vectorised walk does not model (:func:`per_address_note`)."""
+    if per_address_note(setup) is not None:
+        return _ScalarLanes(setup, mem, stages, access, el, pan)
+    return _Engine(setup, mem, stages, access, el, pan, reader)
+
+
+class _ScalarLanes:
+    """The per-address engine: :func:`pgwalk.walk.translate` for each lane (the one statement of every
+    walk rule, VMSAv9-128 included), its outcome packed into the chunk's arrays (:func:`_pack`)."""
+
+    def __init__(self, setup: TranslationSetup, mem: Memory, stages: str, access: Access | None, el: int,
+                 pan: bool) -> None:
+        self.setup, self.mem, self.stages, self.access, self.el, self.pan = setup, mem, stages, access, el, pan
+
+    def run(self, va: np.ndarray, out: "_Out") -> None:
+        setup, mem, kw = self.setup, self.mem, dict(stages=self.stages, access=self.access, el=self.el, pan=self.pan)
+        for j, v in enumerate(va.tolist()):
+            _pack(out, j, translate(setup, mem, v, **kw), setup)
+
+
+def _pack(out: "_Out", j: int, t: Translation, setup: TranslationSetup) -> None:
+    """Lane ``j`` of a chunk's arrays (:class:`_Out`) from the scalar walk's translation ``t``: what
+    :meth:`BulkTranslation.translation` gives back (``steps`` and the fault's ``reason`` aside)."""
+    if t.ipa is not None:
+        out.ipa[j] = t.ipa
+    if t.pa is not None:                 # (without stage 2 ``pa`` is the ``ipa`` array, and t.pa == t.ipa)
+        out.pa[j] = t.pa
+    f = t.fault
+    if f is not None:
+        out.fault_type[j] = _CODE[f.type]
+        out.fault_level[j] = f.level
+        out.fault_stage[j] = f.stage
+        out.not_in_image[j] = f.not_in_image
+        out.perm_kind[j] = _perm_kind(f)
+        if f.s1ptw:
+            out.s1ptw[j] = True
+        if f.stage == 2 and f.ipa is not None:
+            out.fault_ipa[j] = f.ipa
+    if t.s1 is not None:
+        _pack_leaf(out, j, t.s1)
+        hpd = setup.s1_params(t.va).hpd
+        bits = 0
+        for step in t.steps:             # the walk's table descriptors (rules.table_attr_bits, as the walk ORs them)
+            if step.stage == 1 and step.kind == _TABLE_TEXT:
+                bits |= R.table_attr_bits(step.raw, hpd)
+        out.s1_table_bits[j] = bits
+    if t.s2 is not None:
+        _pack_leaf(out, j, t.s2)
+    af = _af_bits(t.s1ptw_af_updates)
+    if af:
+        out.table_af[j] = af
+
+
+def _pack_leaf(out: "_Out", j: int, leaf: Leaf) -> None:
+    """Lane ``j``'s leaf fields of the leaf's stage (``s1_desc``, ``s1_desc_hi``, ``s1_level``, ``s1_shift``;
+    ``s2_...``): its descriptor in two 64-bit halves (the upper one only of a VMSAv9-128 descriptor)."""
+    stage = f"s{leaf.stage}_"
+    getattr(out, stage + "desc")[j] = leaf.raw & _MASK64
+    if leaf.raw >> 64:
+        getattr(out, stage + "desc_hi")[j] = leaf.raw >> 64
+    getattr(out, stage + "level")[j] = leaf.level
+    getattr(out, stage + "shift")[j] = leaf.size_shift
+
+
+_MASK64 = _ones(64)
+_TABLE_TEXT = DescType.TABLE.text
+
+
+def _perm_kind(f: Fault) -> int:
+    """:attr:`BulkTranslation.perm_kind` of a fault: the :class:`~pgwalk.perms.PermFault` whose flags it
+    carries (0: not a Permission fault)."""
+    if f.type is not FaultType.PERMISSION:
+        return 0
+    return next(k.code for k in PERM_FAULT_KINDS
+                if k is not None and all(getattr(f, name) == v for name, v in k.fault_flags.items()))
+
+
+def _af_bits(updates: Iterable[AFUpdate]) -> int:
+    """:attr:`BulkTranslation.table_af` of a walk's own Access flag updates
+    (``Translation.s1ptw_af_updates``): the inverse of :meth:`BulkTranslation.walk_af_updates`."""
+    bits = 0
+    for u in updates:
+        if u.stage == 1:                                 # a stage 1 table (FEAT_HAFT)
+            bits |= 1 << (u.level + _LEVEL_BIAS)
+        elif u.s1_level is None:                         # a table of the translation's own stage 2 walk
+            bits |= 1 << (_AF_S2 + u.level + _LEVEL_BIAS)
+        elif u.table:                                    # a stage 2 table of a stage 1 fetch
+            bits |= 1 << (_AF_PTW + _TABLE_LEVELS * (u.s1_level + _LEVEL_BIAS) + u.level + _LEVEL_BIAS)
+        else:                                            # the stage 2 leaf of a stage 1 fetch (HA)
+            bits |= (u.level + _LEVEL_BIAS + 1) << (_AF_LEAF + _LEAF_BITS * (u.s1_level + _LEVEL_BIAS))
+    return bits
+
+
 class _Engine:
     """Everything :func:`translate_many` decides once per call."""
 
     def __init__(self, setup: TranslationSetup, mem: Memory, stages: str, access: Access | None, el: int,
                  pan: bool, reader: DescriptorReader | None) -> None:
-        setup.refuse_d128("the vectorised walk (translate --batch/--range, at --batch, reverse)")
+        setup.refuse_d128("the vectorised walk")          # (_engine takes _ScalarLanes for these)
         self.setup = setup
         self.rd = reader if reader is not None else DescriptorReader(mem)
         self.stages = stages
@@ -1170,8 +1332,8 @@ class _Engine:
                      for p, track in zip(setup.ranges, self.track)]
         el0 = el == 0
         if access is not None:
-            self.s1_allowed = [R.s1_permission_fault_table(p.has_unprivileged, p.hd, access, el0, pan, setup.epan,
-                                                           setup.wxn, p.perm) for p in setup.ranges]
+            self.s1_allowed = [_verdicts(R.s1_permission_fault_table, p.has_unprivileged, p.hd, access, el0, pan,
+                                         setup.epan, setup.wxn, p.perm) for p in setup.ranges]
         else:
             self.s1_allowed = None
         #: FEAT_THE: some stage 1 walk's Assured property is worked out
@@ -1190,13 +1352,15 @@ class _Engine:
             self.s2_leaf_af = self.through_s2 and bool(setup.s2.ha)
             for top in {None} | ({p.varange for p in setup.ranges} if self.tl else set()):
                 self.s2_fetch_kinds[top] = (
-                    R.s2_permission_fault_table(hd, xnx, None, False, perm2, False, top),
-                    R.s2_permission_fault_table(hd, xnx, None, False, perm2, True, top) if self.assured else None)
-            self.s2_allowed = R.s2_permission_fault_table(hd, xnx, access, el0, perm2) if access is not None else None
+                    _verdicts(R.s2_permission_fault_table, hd, xnx, None, False, perm2, False, top),
+                    _verdicts(R.s2_permission_fault_table, hd, xnx, None, False, perm2, True, top)
+                    if self.assured else None)
+            self.s2_allowed = _verdicts(R.s2_permission_fault_table, hd, xnx, access, el0, perm2) \
+                if access is not None else None
             if self.s2_allowed is not None and self.s2_ao and self.assured:
                 # the stage 2 AssuredOnly check after an Assured stage 1 translation
-                self.s2_allowed_assured = R.s2_permission_fault_table(hd, xnx, access, el0, perm2, True)
-            self.s2_mro = R.s2_mro_table(hd, xnx, perm2) if self.assured else None
+                self.s2_allowed_assured = _verdicts(R.s2_permission_fault_table, hd, xnx, access, el0, perm2, True)
+            self.s2_mro = _verdicts(R.s2_mro_table, hd, xnx, perm2) if self.assured else None
         # the upper levels of each tree, read once per call (and per iter_translate)
         self.s2tree = (_Tree(self.rd, self.s2st, collect=self.s2_haft, fetch=None) if self.s2st is not None
                        else None)
@@ -1234,7 +1398,10 @@ class _Engine:
         kinds, assured = self.s2_fetch_kinds[toplevel] if s1ptw else (self.s2_allowed, self.s2_allowed_assured)
         if s1assured is None or not s1assured.any():
             assured = None
-        if kinds is not None:
+        if isinstance(kinds, _UnknownVerdicts):
+            _leaf_checks(R.S2_WALK_LEAF_CHECKS if s1ptw else R.LEAF_CHECKS, s2, w,
+                         lambda raw: kinds.lookup(w, len(raw)) != 0)
+        elif kinds is not None:
             def kind(raw: np.ndarray, lanes: Any = None) -> np.ndarray:
                 code = R.s2_permission_code(raw, self.s2_po, self.s2_ao)
                 if assured is None:
@@ -1273,7 +1440,9 @@ class _Engine:
             code = (w.level.astype(np.int64) + (_LEVEL_BIAS + 1)).astype(_U64) * upd
             bits = code << _U64(_ST_LEAF + _LEAF_BITS * (level + _LEVEL_BIAS))
             state = bits if state is None else state | bits
-        if self.s2_mro is not None:
+        if isinstance(self.s2_mro, _UnknownVerdicts):
+            nmro = self.s2_mro.lookup(w, len(w.raw)) == 0
+        elif self.s2_mro is not None:
             nmro = ~self.s2_mro[R.s2_permission_code(w.raw, self.s2_po, self.s2_ao)]
             bits = nmro.astype(_U64) << _U64(_ST_NMRO + level + _LEVEL_BIAS)
             state = bits if state is None else state | bits
@@ -1303,7 +1472,12 @@ class _Engine:
         for sel, chk in stops:
             w.stop(sel, _CODE[chk.fault], chk.level, 1)
         kinds = None
-        if self.s1_allowed is not None:
+        if isinstance(self.s1_allowed[r] if self.s1_allowed is not None else None, _UnknownVerdicts):
+            unknown = self.s1_allowed[r]
+
+            def judge(raw: np.ndarray) -> np.ndarray:
+                return unknown.lookup(w, len(raw)) != 0
+        elif self.s1_allowed is not None:
             table = self.s1_allowed[r]
             tb_all = w.tbl & _U64(_TB_MASK) if collect else np.zeros(len(va), dtype=_U64)
             po = bool(p.perm.overlay)
@@ -1453,7 +1627,8 @@ def _empty_result(setup: TranslationSetup, va: np.ndarray, stages: str, access: 
         "s1_table_bits": (np.uint8, True), "s2_desc": (_U64, has_s2), "s2_level": (np.int8, has_s2),
         "s2_shift": (np.uint8, has_s2),
         "table_af": (_U64, any(p.haft for p in setup.ranges) or (has_s2 and setup.s2.haft)
-                     or (has_s2 and setup.s2.ha and stages != "2" and R.s1_walk_through_s2(setup.regime, True)))}
+                     or (has_s2 and setup.s2.ha and stages != "2" and R.s1_walk_through_s2(setup.regime, True))),
+        "s1_desc_hi": (_U64, any(p.d128 for p in setup.ranges)), "s2_desc_hi": (_U64, has_s2 and setup.s2.d128)}
     # an array no lane writes is a read-only zero; the others of one item size are the rows of
     # one zeroed block: two large allocations, whose pages the kernel can map in large pages,
     # not a dozen arrays each faulted in page by page as the chunks first write them
@@ -1471,7 +1646,8 @@ def _empty_result(setup: TranslationSetup, va: np.ndarray, stages: str, access: 
 def translate_many(setup: TranslationSetup, mem: Memory, vas: Iterable[int] | np.ndarray, *,
                    stages: str | None = None, access: Access | None = None, el: int = 1, pan: bool = False,
                    chunk: int = CHUNK, reader: DescriptorReader | None = None) -> BulkTranslation:
-    """Translate every address of ``vas`` the way :func:`pgwalk.walk.translate` does, vectorised.
+    """Translate every address of ``vas`` the way :func:`pgwalk.walk.translate` does, vectorised (a
+    setup with a VMSAv9-128 stage: by the per-address engine, :func:`per_address_note`).
 
     >>> res = translate_many(setup, mem, np.array([0xffff800000201234], dtype=np.uint64))  # doctest: +SKIP
     >>> hex(int(res.pa[0])), bool(res.ok[0])
@@ -1488,10 +1664,24 @@ def translate_many(setup: TranslationSetup, mem: Memory, vas: Iterable[int] | np
     if va.ndim != 1:
         va = va.ravel()
     res = _empty_result(setup, va, stages, access, el, pan)
-    eng = _Engine(setup, mem, stages, access, el, pan, reader)
+    eng = _engine(setup, mem, stages, access, el, pan, reader)
     for s in range(0, len(va), max(1, chunk)):
         sl = slice(s, min(len(va), s + chunk))
         eng.run(va[sl], _Out(res, sl))
+    return res
+
+
+def pack_translations(setup: TranslationSetup, translations: Sequence[Translation], *, stages: str | None = None,
+                      access: Access | None = None, el: int = 1, pan: bool = False) -> BulkTranslation:
+    """The translations of the scalar walk (:func:`pgwalk.walk.translate` of ``setup``, each with these
+    ``stages``, ``access``, ``el`` and ``pan``) as one :class:`BulkTranslation`, a lane each, in order:
+    what the per-address engine makes (for a caller that walked the addresses itself, such as
+    :func:`pgwalk.at_many.bulk_at` through :func:`pgwalk.at.at`)."""
+    stages = R.walk_stages(stages, setup.s2 is not None)
+    res = _empty_result(setup, np.array([t.va for t in translations], dtype=_U64), stages, access, el, pan)
+    out = _Out(res, slice(None))
+    for j, t in enumerate(translations):
+        _pack(out, j, t, setup)
     return res
 
 
@@ -1514,7 +1704,7 @@ def iter_translate(setup: TranslationSetup, mem: Memory, vas: Any, *, stages: st
     """:func:`translate_many` in blocks of ``block`` addresses, one result per block (for streaming)."""
     stages = R.walk_stages(stages, setup.s2 is not None)
     va = np.ascontiguousarray(np.asarray(vas, dtype=_U64)).ravel()
-    eng = _Engine(setup, mem, stages, access, el, pan, reader)
+    eng = _engine(setup, mem, stages, access, el, pan, reader)
     step = max(1, chunk)
     for s in range(0, len(va), max(1, block)):
         part = va[s:s + block]

@@ -453,6 +453,12 @@ def _is_sea(fsc: int) -> bool:
     return fsc == 0x10 or fsc in (0x12, 0x13) or 0x14 <= fsc <= 0x17
 
 
+def _ea_not_external(ea: int) -> str:
+    """The EA bit of an abort that is not an External abort (the architecture makes it 0)."""
+    return "0: always 0 for aborts other than External aborts" if ea == 0 else \
+        "1: unexpected, EA is 0 for aborts other than External aborts"
+
+
 def _is_external(fsc: int) -> bool:
     return _is_sea(fsc) or fsc in (0x18, 0x1B) or 0x1C <= fsc <= 0x1F
 
@@ -538,7 +544,7 @@ def _dabt(b: _Builder, r: EsrReport) -> None:
               in_fields=False)
         b.add(F.ISS_DABT_SET["SET"], valid=_is_sea(dfsc), why="only for synchronous External aborts (FEAT_RAS)")
     b.add(L["FnV"], valid=dfsc == 0x10, why="only meaningful for DFSC 0b010000 (RES0 otherwise)")
-    b.add(L["EA"], note="" if _is_external(dfsc) else "0 for aborts other than External aborts")
+    b.add(L["EA"], meaning=None if _is_external(dfsc) else _ea_not_external(L["EA"].get(b.esr)))
     cm = b.add(L["CM"])
     s1ptw = b.add(L["S1PTW"])
     wnr_ok = dfsc not in (0x31, 0x35)
@@ -570,7 +576,7 @@ def _iabt(b: _Builder, r: EsrReport) -> None:
     b.add(L["PFV"], valid=_is_sea(ifsc), why="only for external aborts")
     b.add(L["SET"], valid=ifsc == 0x10, why="only for IFSC 0b010000 (FEAT_RAS)")
     b.add(L["FnV"], valid=ifsc == 0x10, why="only meaningful for IFSC 0b010000 (RES0 otherwise)")
-    b.add(L["EA"], note="" if _is_external(ifsc) else "0 for aborts other than External aborts")
+    b.add(L["EA"], meaning=None if _is_external(ifsc) else _ea_not_external(L["EA"].get(b.esr)))
     s1ptw = b.add(L["S1PTW"])
     info = _fsc_row(b, L["IFSC"])
     if ifsc in (0x11, 0x21) or 0x34 <= ifsc <= 0x35:

@@ -100,6 +100,40 @@ def _desc_bits(raw: np.ndarray, pieces: tuple[tuple[int, int], ...]) -> np.ndarr
     return out
 
 
+#: the address slot of each CSV column that holds one
+_SLOT_OF_COLUMN = {"va": 0, "ipa": 1, "pa": 2, "fault_ipa": 3}
+#: CSV columns whose text, but for the addresses, follows from which lanes translated and which
+#: have each address (_presence_key)
+_PRESENCE_COLUMNS = frozenset(("va", "ok", "ipa", "pa", "fault_ipa"))
+#: CSV columns that follow from the fault too (the fault key, _fault_key; empty where translated)
+_FAULT_COLUMNS = frozenset(("fault", "fault_level", "fault_stage", "s1ptw", "fsc", "not_in_image"))
+#: the CSV column that follows from the contents flag (BulkTranslation.contents_variant)
+_CONTENTS_COLUMN = "contents_in_image"
+assert _PRESENCE_COLUMNS | _FAULT_COLUMNS | {_CONTENTS_COLUMN} <= set(CSV_COLUMNS)
+_PK_BITS = len(_SLOT_OF_COLUMN)                   # ok and the presence of ipa, pa, fault ipa
+assert _PK_BITS + _K_FAULT_BITS <= _LK_BITS
+
+
+def _presence_key(res: BulkTranslation, columns: frozenset[str]) -> np.ndarray:
+    """Lanes with equal keys print the same ``columns`` (of :data:`_PRESENCE_COLUMNS`) but for
+    their addresses: bit 0 ``ok``, then whether each of ipa, pa, fault ipa is there."""
+    key = np.zeros(len(res), dtype=_U64)
+    if "ok" in columns:
+        key |= res.ok.astype(_U64)
+    if "ipa" in columns:
+        key |= res.has_ipa.astype(_U64) << _U64(1)
+    if "pa" in columns:
+        key |= res.has_pa.astype(_U64) << _U64(2)
+    if "fault_ipa" in columns:
+        key |= _fault_ipa_shown(res).astype(_U64) << _U64(3)
+    return key
+
+
+def _fault_ipa_shown(res: BulkTranslation) -> np.ndarray:
+    """Lanes with a fault IPA (a stage 2 fault)."""
+    return (res.fault_stage == 2) & ~res.ok
+
+
 def _line_key(res: BulkTranslation) -> np.ndarray:
     """Lanes with equal keys print the same line but for their addresses (see above)."""
     setup = res.setup
@@ -123,6 +157,36 @@ def _line_key(res: BulkTranslation) -> np.ndarray:
     bad = np.flatnonzero(res.fault_type)
     if len(bad):
         key[bad] = _fault_key(res, bad) << _U64(1)
+    return key
+
+
+def _wide_line_key(res: BulkTranslation, ids: dict[tuple, int]) -> np.ndarray:
+    """:func:`_line_key` of a result with VMSAv9-128 (FEAT_D128) leaves, whose fields the VMSAv8-64
+    pieces above do not find: a translated lane's leaves whole but for their output addresses
+    (:func:`pgwalk.rules.with_leaf_base` with OA 0), with their levels, table bits and VA range, as a
+    number ``ids`` gives each distinct such tuple (kept across blocks); a faulted lane's fault key."""
+    setup = res.setup
+    key = _fault_key(res) << _U64(1)
+    ok = np.flatnonzero(res.fault_type == 0)
+    if not len(ok):
+        return key
+    two = setup.s2 is not None and res.stages != "1"
+    cols = [res.s1_desc, res.s1_desc_hi, res.s1_shift, res.s1_level, res.s1_table_bits, R.va_range(res.va)]
+    if two:
+        cols += [res.s2_desc, res.s2_desc_hi, res.s2_shift, res.s2_level]
+    rows = np.stack([np.asarray(c)[ok].astype(_U64) for c in cols], axis=1)
+    uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+    s2 = setup.s2
+    num = np.zeros(len(uniq), dtype=_U64)
+    for k, row in enumerate(uniq.tolist()):
+        lo1, hi1, shift1, level1, tb, rng = row[:6]
+        p = setup.ranges[rng if rng < len(setup.ranges) else 0]
+        leaves: tuple = (rng, tb, level1, shift1 and R.with_leaf_base(lo1 | hi1 << 64, 0, shift1, p.ds, p.lpa64, p.d128))
+        if two:
+            lo2, hi2, shift2, level2 = row[6:]
+            leaves += (level2, shift2 and R.with_leaf_base(lo2 | hi2 << 64, 0, shift2, s2.ds, s2.lpa64, s2.d128))
+        num[k] = ids.setdefault(leaves, len(ids))
+    key[ok] = (num[inv.reshape(-1)] << _U64(1)) | _U64(1)
     return key
 
 
@@ -190,13 +254,32 @@ class LineFormatter:
     scalar per line), then each slot's digits by another (hex digits come from a table
     of four digits per 16 bits).  With ``buffers=2`` the output buffers take turns, so
     that one block can be written (:class:`BackgroundWriter`) while the next is formatted.
+
+    ``columns`` (CSV only): the :data:`~pgwalk.report.CSV_COLUMNS` to print, in this order
+    (default all).  Only their work is done: the digits of the addresses shown, and a line key
+    as fine as they need (:func:`_presence_key`, the fault key, else :func:`_line_key`).
     """
 
     def __init__(self, fmt: str, *, buffers: int = 1,
-                 text_line: Callable[[dict[str, Any]], str] | None = None) -> None:
+                 text_line: Callable[[dict[str, Any]], str] | None = None,
+                 columns: Sequence[str] | None = None) -> None:
         if fmt not in ("json", "csv", "text") or (fmt == "text") != (text_line is not None):
             raise ValueError(f"unknown format {fmt!r} (text takes text_line, the line of one result dict)")
+        if columns is not None and fmt != "csv":
+            raise ValueError("columns select CSV columns")
         self.fmt = fmt
+        self.columns = tuple(CSV_COLUMNS if columns is None else columns)
+        unknown = [c for c in self.columns if c not in CSV_COLUMNS]
+        if unknown or len(set(self.columns)) != len(self.columns) or not self.columns:
+            raise ValueError(f"columns {self.columns!r}: each of {', '.join(CSV_COLUMNS)} at most once")
+        # the cells of csv_row kept, the address slots shown, the line key's kind, the contents flag
+        self._cells = [CSV_COLUMNS.index(c) for c in self.columns] if columns is not None else None
+        shown = set(self.columns) if fmt == "csv" else set(CSV_COLUMNS)
+        self._slots = tuple(sorted(k for c, k in _SLOT_OF_COLUMN.items() if c in shown))
+        rest = shown - _PRESENCE_COLUMNS - {_CONTENTS_COLUMN}
+        self._presence = frozenset(shown & _PRESENCE_COLUMNS)
+        self._key_kind = "presence" if not rest else "fault" if rest <= _FAULT_COLUMNS else "line"
+        self._contents = _CONTENTS_COLUMN in shown
         # "text": the plain result line of each lane, text_line(to_dict(i)) (the view layer's
         # statement of the line, passed in: this layer does not import views)
         self._text_line = text_line
@@ -205,10 +288,11 @@ class LineFormatter:
         self._bufs: list[np.ndarray | None] = [None] * max(1, buffers)
         self._turn = 0
         self._known = np.zeros(0, dtype=_U64)       # sorted keys met so far (_key_positions)
+        self._wide: dict[tuple, int] = {}           # the leaves of VMSAv9-128 results met so far (_wide_line_key)
         self._prefix, self._suffix = (b'"0x', b'"') if fmt == "json" else (b"0x", b"")
 
     def header(self) -> bytes:
-        return csv_line(CSV_COLUMNS).encode() if self.fmt == "csv" else b""
+        return csv_line(self.columns).encode() if self.fmt == "csv" else b""
 
     def _template(self, res: BulkTranslation, i: int) -> list[tuple[bytes, int]]:
         """Pieces of lane ``i``'s line: (text before the slot, slot number or -1 at the end)."""
@@ -223,14 +307,10 @@ class LineFormatter:
             d["pa"] = _MARK.format(2)
         if d["fault"] is not None and d["fault"]["ipa"] is not None:
             d["fault"]["ipa"] = _MARK.format(3)
+        text = self._line(d)
         if self.fmt == "json":
-            text = json.dumps(d) + "\n"
             marks = [(json.dumps(_MARK.format(k)), k) for k in range(_SLOTS)]
-        elif self.fmt == "text":
-            text = self._text_line(d) + "\n"
-            marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
         else:
-            text = csv_line(csv_row(d))
             marks = [(_MARK.format(k), k) for k in range(_SLOTS)]
         pieces: list[tuple[bytes, int]] = []
         while True:
@@ -241,6 +321,15 @@ class LineFormatter:
             at, length, k = min(found)
             pieces.append((text[:at].encode(), k))
             text = text[at + length:]
+
+    def _line(self, d: dict[str, Any]) -> str:
+        """The line of one result object (:meth:`BulkTranslation.to_dict`), its newline included."""
+        if self.fmt == "json":
+            return json.dumps(d) + "\n"
+        if self.fmt == "text":
+            return self._text_line(d) + "\n"
+        cells = csv_row(d)
+        return csv_line(cells if self._cells is None else [cells[j] for j in self._cells])
 
     def _layout(self, pieces: list[tuple[bytes, int]], nds: Sequence[int]) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
         row = bytearray()
@@ -269,14 +358,14 @@ class LineFormatter:
         if not n:
             return []
         values = (res.va, res.ipa, res.pa, res.fault_ipa)
-        key = _line_key(res)
+        key = self._key(res)
         digits: list[np.ndarray | None] = [None] * _SLOTS
         done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for k in range(_SLOTS):
+        for k in self._slots:
             if k == 0:
                 shown = None
             elif k == 3:
-                shown = (res.fault_stage == 2) & ~res.ok
+                shown = _fault_ipa_shown(res)
                 if not shown.any():
                     continue
             else:
@@ -292,7 +381,7 @@ class LineFormatter:
             key |= nd.astype(_U64) << _U64(_LK_BITS + k * _ND_BITS)
         # the distinct layouts (template and digit counts; and the contents flag, which has no
         # room in the key: lanes are told apart by (key, flag) pairs)
-        var = res.contents_variant()
+        var = res.contents_variant() if self._contents else None
         if var is not None and not var.any():
             var = None
         # each lane's key as its position in the sorted keys met so far (the keys of one block are
@@ -348,6 +437,21 @@ class LineFormatter:
                 sel = np.flatnonzero(lane_nd == nd)
                 byte_windows(buf, nd)[at[sel]] = _digit_view(digits[k], nd)[sel]
         return [buf[:total]]
+
+    def _key(self, res: BulkTranslation) -> np.ndarray:
+        """Each lane's line key: lanes with equal keys print the same line but for their addresses
+        (as fine as the columns shown need; see ``columns``; VMSAv9-128 results: the whole leaves,
+        :func:`_wide_line_key`)."""
+        if res.d128:
+            return _wide_line_key(res, self._wide)
+        if self._key_kind == "line":
+            return _line_key(res)
+        key = _presence_key(res, self._presence)
+        if self._key_kind == "fault":
+            bad = np.flatnonzero(res.fault_type)
+            if len(bad):
+                key[bad] |= _fault_key(res, bad) << _U64(_PK_BITS)
+        return key
 
     def _key_positions(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sorted distinct keys met so far (this block's among them) and each lane's position

@@ -62,18 +62,26 @@ def pack_par(failed: Any, *, fst: Any = 0, s1ptw: Any = False, stage2: Any = Fal
     :param ns: PAR.NS, the output PA space (1 from a Non-secure regime, where it is UNKNOWN)
     :param attr: PAR.ATTR (:func:`pgwalk.attrs.encode_par_attrs`)
     :param pa: the output address; PAR.PA holds its bits [51:12]
-    :param d128: the 128-bit VMSAv9-128 format (:func:`par_format_d128`; ints only): PAR.D128 (bit 64)
-        = 1 and PA[55:12] in bits [119:76]
+    :param d128: the 128-bit VMSAv9-128 format (:func:`par_format_d128`): PAR.D128 (bit 64) = 1 and
+        PA[55:12] in bits [119:76]; with arrays the result is then an object array of Python ints
 
     >>> hex(pack_par(False, sh=0b11, ns=1, attr=0xFF, pa=0xab_0000_4000_1000, d128=True))
     '0xab000040001001ff00000000000b80'
 
-    :returns: an int, or a ``uint64`` array when any argument is an array
+    :returns: an int, or a ``uint64`` array when any argument is an array (an object array of ints with
+        ``d128``)
     """
     if d128:
         low = pack_par(failed, fst=fst, s1ptw=s1ptw, stage2=stage2, overlay=overlay, dirty_bit=dirty_bit,
                        assured_only=assured_only, toplevel=toplevel, sh=sh, ns=ns, attr=attr)
-        return low | PAR_EL1_D128.mask | (0 if failed else _put(PAR_EL1_D128_PA, int(pa) >> _PA.lsb))
+        if not getattr(low, "ndim", 0):
+            return _d128_par(low, failed, pa)
+        import numpy as np
+
+        out = np.empty(len(low), dtype=object)
+        out[:] = [_d128_par(lo, f, a) for lo, f, a in zip(low.tolist(), np.broadcast_to(failed, low.shape).tolist(),
+                                                          np.broadcast_to(pa, low.shape).tolist())]
+        return out
     fault = _put(PAR_EL1_FAULT["FST"], fst) | _put(PAR_EL1_FAULT["PTW"], s1ptw) | _put(PAR_EL1_FAULT["S"], stage2) \
         | _put(PAR_EL1_FAULT["Overlay"], overlay) | _put(PAR_EL1_FAULT["DirtyBit"], dirty_bit) \
         | _put(PAR_EL1_FAULT["AssuredOnly"], assured_only) | _put(PAR_EL1_FAULT["TopLevel"], toplevel)
@@ -86,6 +94,12 @@ def pack_par(failed: Any, *, fst: Any = 0, s1ptw: Any = False, stage2: Any = Fal
     fault = np.uint64(_FAULT) | np.asarray(fault, dtype=np.uint64)
     ok = np.uint64(_OK) | np.asarray(ok, dtype=np.uint64)
     return np.where(np.asarray(failed, dtype=bool), fault, ok)
+
+
+def _d128_par(low: int, failed: bool, pa: int) -> int:
+    """The 128-bit PAR from its bits [63:0] ``low`` (the 64-bit format's fields, its PA field 0): D128 = 1
+    and, unless ``failed``, PA[55:12] in bits [119:76]."""
+    return low | PAR_EL1_D128.mask | (0 if failed else _put(PAR_EL1_D128_PA, int(pa) >> _PA.lsb))
 
 
 def par_format_d128(regime: Any, stage1_only: bool, s1_d128: bool, s2_d128: bool | None) -> bool:

@@ -311,6 +311,8 @@ class S1WalkParams:
     pnch: bool = False        # TCR2_ELx.PnCH (FEAT_THE): descriptor bit 52 is Protected
     d128: bool = False        # TCR2_ELx.D128 / TCR_EL3.D128 (FEAT_D128): 128-bit descriptors, VMSAv9-128
     skl: int = 0              # TTBRn_ELx.SKL (D128): levels skipped at the start of the walk
+    fng: bool = False         # TCR2_ELx.FNGn (FEAT_ASID2): the range's translations are non-global
+    fngna: bool = False       # TCR2_EL1.FNGNAn (FEAT_THE): non-global unless Assured (EL1&0 only)
 
     @property
     def pie(self) -> bool:
@@ -389,17 +391,24 @@ class TranslationSetup:
     mair_known: bool = True                   # False: MAIR_ELx not given, stage 1 attributes unknown
     mair2: int | None = 0                     # MAIR2_ELx (FEAT_AIE); None: AIE on and not given (unknown)
 
-    def refuse_d128(self, what: str) -> None:
-        """Refuse a path that does not walk VMSAv9-128 (FEAT_D128) tables, in one clear line.
-
-        :raises RegisterError: when a stage this setup walks uses 128-bit descriptors
-        """
+    @property
+    def d128_controls(self) -> tuple[str, ...]:
+        """The register fields that make a stage this setup walks use VMSAv9-128 (FEAT_D128) tables
+        (``"TCR2_EL1.D128"``, ``"VTCR_EL2.D128"``...); empty: every stage is VMSAv8-64."""
         on = []
         if self.s1_enabled and any(p.d128 for p in self.ranges):
             on.append("TCR_EL3.D128" if self.regime is Regime.EL3 else
                       f"TCR2_{'EL1' if self.regime is Regime.EL10 else 'EL2'}.D128")
         if self.s2 is not None and self.s2.d128:
             on.append("VTCR_EL2.D128")
+        return tuple(on)
+
+    def refuse_d128(self, what: str) -> None:
+        """Refuse a path that does not walk VMSAv9-128 (FEAT_D128) tables, in one clear line.
+
+        :raises RegisterError: when a stage this setup walks uses 128-bit descriptors
+        """
+        on = self.d128_controls
         if on:
             raise RegisterError(f"{' and '.join(on)} = 1: {what} does not walk VMSAv9-128 (128-bit descriptor, "
                                 "FEAT_D128) tables; translate and at (one address at a time) do")
@@ -472,7 +481,7 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
     hd = hd and ha and features.hafdbs >= 2   # HD behaves as 0 when HA is 0
     oa_bits = physical_address_size(ps, granule, ds, features, d128)
     lpa64 = granule == 16 and features.pa_max >= 52 and not d128
-    perm, aie, haft, pnch = _s1_tcr2_params(regime, regs, features, el, ha, notes, d128)
+    perm, aie, haft, pnch, fng, fngna = _s1_tcr2_params(regime, regs, features, el, ha, notes, d128, varange)
     if perm.pie or aie or perm.overlay:
         hpd = True      # ASL S1TTWParams*: PIE, AIE or an enabled overlay disable hierarchical permissions
     skl = 0
@@ -511,7 +520,24 @@ def _s1_range_params(regime: Regime, varange: int, regs: Mapping[str, int], feat
         hpd=hpd, ha=ha, hd=hd, ds=ds, ps=ps, oa_bits=oa_bits, sh=sh, irgn=irgn, orgn=orgn,
         ee=bool(R.SCTLR["EE"].get(sctlr)), lpa64=lpa64, base=base, base_fault=base_fault,
         config_fault=config_fault, notes=tuple(notes), ttbr_known=ttbr_name in regs,
-        perm=perm, aie=aie, haft=haft, pnch=pnch, d128=d128, skl=skl)
+        perm=perm, aie=aie, haft=haft, pnch=pnch, d128=d128, skl=skl, fng=fng, fngna=fngna)
+
+
+def _fngna_note(p: S1WalkParams, s2: S2WalkParams | None) -> str:
+    """What TCR2_EL1.FNGNAn = 1 does to VA range ``p`` (ASL ``AArch64.S1NextWalkStateLeaf``, applied by
+    :func:`pgwalk.rules.s1_leaf_ng`)."""
+    n = p.varange
+    name = f"TCR2_EL1.FNGNA{n} = 1"
+    if s2 is None:
+        return f"{name} has no effect: stage 2 is off (HCR_EL2.VM = 0)"
+    if not (p.pnch or p.d128):
+        return f"{name} has no effect: neither TCR2_EL1.PnCH nor D128 is on"
+    if (s2.perm.tl1 if n else s2.perm.tl0) and not p.d128:     # (D128 walks are taken as not Assured)
+        return (f"{name} with VTCR_EL2.TL{n} = 1: a TTBR{n} walk that stays Assured keeps its descriptor's nG, "
+                "one that loses the property (a table or leaf not Protected, a fetch from a page not "
+                "MostlyReadOnly) is non-global; not modelled: pgwalk reports nG from the descriptor")
+    why = "128-bit tables: taken as not Assured" if p.d128 else f"VTCR_EL2.TL{n} = 0"
+    return f"{name}: TTBR{n} walks are not Assured ({why}), so their translations are non-global"
 
 
 def d128_enabled(regime: Regime, regs: Mapping[str, int], features: Features) -> bool:
@@ -555,10 +581,12 @@ def tcr2_enabled(regime: Regime, regs: Mapping[str, int], features: Features) ->
 
 
 def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features, el: str, ha: bool,
-                    notes: list[str], d128: bool = False) -> tuple[S1PermParams, bool, bool, bool]:
+                    notes: list[str], d128: bool = False, varange: int = 0
+                    ) -> tuple[S1PermParams, bool, bool, bool, bool, bool]:
     """The TCR2_ELx part of ASL ``S1TTWParamsEL10/EL20/EL2`` (for EL3, ``S1TTWParamsEL3``: the
     same enables are TCR_EL3 bits, with PIR_EL3 and POR_EL3): PIE with PIR/PIRE0, the overlay
-    enables with POR_ELx, AIE, HAFT, PnCH.  Notes say what was assumed and what is not modelled."""
+    enables with POR_ELx, AIE, HAFT, PnCH, and VA range ``varange``'s FNGn (FEAT_ASID2) and
+    FNGNAn (FEAT_THE, EL1&0).  Notes say what was assumed and what is not modelled."""
     if regime is Regime.EL3:
         name = "TCR_EL3"
         t = R.TCR_EL3.decode(regs.get(name, 0))
@@ -566,14 +594,14 @@ def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features,
         name = f"TCR2_{el}"
         tcr2 = regs.get(name, 0)
         if not tcr2:
-            return S1PermParams(), False, False, False
+            return S1PermParams(), False, False, False, False, False
         enabled, assumed = tcr2_enabled(regime, regs, features)
         if not enabled:
             why = ("the PE has no FEAT_TCR2" if not features.tcr2 else
                    "SCR_EL3.TCR2En = 0" if "SCR_EL3" in regs and not R.SCR_EL3["TCR2En"].get(regs["SCR_EL3"]) else
                    "HCRX_EL2.TCR2En = 0")
             notes.append(f"{name} = {tcr2:#x} is not in effect ({why}): read as 0")
-            return S1PermParams(), False, False, False
+            return S1PermParams(), False, False, False, False, False
         if assumed:
             notes.append(f"{name} = {tcr2:#x}: assuming {assumed} (not given)")
         t = (R.TCR2_EL1 if regime is Regime.EL10 else R.TCR2_EL2).decode(tcr2)
@@ -609,8 +637,8 @@ def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features,
     # ASL S1TTWParamsEL10/EL20/EL2/EL3: pnch = TCR2_ELx.PnCH (TCR_EL3.PnCH) with FEAT_THE (and not D128)
     pnch = bool(t["PnCH"]) and features.the and not d128
     if d128 and t["PnCH"]:
-        notes.append(f"{name}.PnCH = 1 is taken as no effect with D128: the ASL's S1TTWParamsEL10 reads it only "
-                     "when d128 = 0 (S1TTWParamsEL2/EL20 do not say so; the Arm ARM M.a.a is unclear); a 128-bit "
+        notes.append(f"{name}.PnCH = 1 has no effect with D128: the ASL's S1TTWParamsEL10/EL20 read it only "
+                     "when d128 = 0 (the EL2 regime has no D128); a 128-bit "
                      "descriptor's Protected bit is 114 and its Contiguous bit 111")
     if pnch:
         notes.append(f"{name}.PnCH = 1 (FEAT_THE): descriptor bit 52 is the Protected attribute, not the Contiguous "
@@ -618,13 +646,15 @@ def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features,
                      "AssuredOnly check (the Assured property) and for RCWS instructions, which pgwalk does not run")
     elif t["PnCH"] and not d128:
         notes.append(f"{name}.PnCH = 1 has no effect: FEAT_THE is not implemented (bit 52 is Contiguous)")
-    if regime is Regime.EL10 and features.the:
-        for n in (0, 1):
-            if t.get(f"FNGNA{n}"):
-                notes.append(f"{name}.FNGNA{n} = 1 is not modelled (FEAT_THE): with PnCH and stage 2 on, a TTBR{n} "
-                             "translation that is not Assured is non-global (ASL AArch64.S1NextWalkStateLeaf); "
-                             "pgwalk reports nG from the descriptor")
-    return perm, aie, haft, pnch
+    # ASL S1TTWParamsEL10/EL20: fng = TCR2_ELx.FNGn with FEAT_ASID2 (regimes with EL0); fngna =
+    # TCR2_EL1.FNGNAn with FEAT_THE (EL1&0); AArch64.S1NextWalkStateLeaf applies them
+    # (walk.s1_nonglobal_forced)
+    fng = bool(t.get(f"FNG{varange}", 0)) and two_ranges and regime is not Regime.EL3
+    if fng:
+        notes.append(f"{name}.FNG{varange} = 1: TTBR{varange} translations are non-global whatever nG says "
+                     "(assuming FEAT_ASID2: ID_AA64MMFR4_EL1 is not read)")
+    fngna = bool(t.get(f"FNGNA{varange}", 0)) and features.the and regime is Regime.EL10
+    return perm, aie, haft, pnch, fng, fngna
 
 
 def _effective_haft(haft: bool, ha: bool, regs: Mapping[str, int], features: Features, name: str,
@@ -914,6 +944,9 @@ def setup_from_registers(regs: Mapping[str, int], regime: Regime | None = None, 
                          + ": the VTTBR_EL2 tree is walked as asked")
     if not stage1:
         s1_enabled = False          # not used: stage 2 alone reads IPAs
+    for p in ranges:
+        if p.fngna and s1_enabled:
+            notes.append(_fngna_note(p, s2 if s2_on else None))
     mair_known = f"MAIR_{el}" in regs
     if s1_enabled and not mair_known:
         notes.append(f"MAIR_{el} not given: stage 1 memory attributes are unknown (each leaf's AttrIndx is shown)")

@@ -109,8 +109,11 @@ def reverse_map(setup: TranslationSetup, mem: Memory, pas: Any, *, stages: str |
         address order within each query; ``query[i]`` is the index in ``pas`` lane
         ``i`` maps to.
     :raises InputError: when a tree holds more than :data:`REVERSE_ENTRY_BUDGET` descriptors
+    :raises RegisterError: when a stage uses VMSAv9-128 (FEAT_D128) tables: the leaves are inverted
+        with VMSAv8-64 sizes here (whatever the whole-tree walk can read)
     :raises ValueError: for ``stages`` the registers do not allow
     """
+    setup.refuse_d128("the reverse map (translate --reverse)")
     stages = walk_stages(stages, setup.s2 is not None)
     targets = np.ascontiguousarray(np.asarray(pas, dtype=_U64)).ravel()
     q = np.arange(len(targets))

@@ -64,7 +64,7 @@ __all__ = [
     "S1_PERMISSION_CODE_BITS",
     "S2_PERMISSION_CODE_BITS", "pi_index", "s1_leaf_permissions", "s2_leaf_permissions",
     "s1_compute_permissions", "s2_compute_permissions", "s1_permission_note", "s1_attr_index",
-    "d128_descriptor_type", "d128_descriptor_types", "d128_skl", "descriptor_bytes",
+    "d128_descriptor_type", "d128_descriptor_types", "d128_skl", "descriptor_bytes", "s1_leaf_ng",
 ]
 
 #: a descriptor is 8 bytes: a table entry's address is ``table | index << 3``
@@ -380,10 +380,14 @@ def leaf_base(raw: Any, leafsize: int, ds: bool, lpa64: bool, d128: bool = False
     return _descriptor_address_field(raw, leafsize, ds, lpa64)
 
 
-def with_leaf_base(raw: Any, oa: Any, leafsize: int, ds: bool, lpa64: bool) -> Any:
+def with_leaf_base(raw: Any, oa: Any, leafsize: int, ds: bool, lpa64: bool, d128: bool = False) -> Any:
     """``raw`` with its output address replaced by ``oa`` (aligned down to ``2**leafsize``): the
     inverse of :func:`leaf_base`, for "what would this descriptor give with another output address".
-    Bits of ``oa`` the format cannot hold (above OA[51], or OA[51:48] without DS or LPA) are dropped."""
+    Bits of ``oa`` the format cannot hold (above OA[51], or OA[51:48] without DS or LPA; with ``d128``
+    above OA[55]) are dropped.  (``d128``: ints only.)"""
+    if d128:
+        field = _D128_ADDR & ~_ones(leafsize)
+        return (raw & ~field) | (oa & field)
     top = D.ADDR_47 + 1
     low = _ADDR_MASK_48 & ~_ones(leafsize)
     keep = _ones(64) & ~low
@@ -615,6 +619,20 @@ def s1_assured_step(assured: Any, s2fs1mro: Any, raw: Any, pnch: bool) -> Any:
     walk starts Assured per :func:`s1_initial_assured`.  On ints and bools, or elementwise on
     arrays (bool arrays, uint64 descriptors)."""
     return assured & s2fs1mro & bool(pnch) & (_field(raw, D.S1_PROTECTED) != _k(raw, 0))
+
+
+def s1_leaf_ng(raw: int, two_el: bool, fng: bool = False, fngna: bool = False, vm: bool = False,
+               protected: bool = False, s1assured: bool = False) -> bool:
+    """ASL ``AArch64.S1NextWalkStateLeaf``: whether a stage 1 translation is non-global.  Never in a
+    regime without EL0 (``two_el`` False); always with TCR2_ELx.FNGn (``fng``, FEAT_ASID2); always
+    with TCR2_EL1.FNGNAn (``fngna``, FEAT_THE) when stage 2 is on (``vm``: HCR_EL2.VM), PnCH or D128
+    is on (``protected``) and the walk is not Assured (``s1assured``); else descriptor bit 11, nG.
+    (In Secure state a walk through an NSTable descriptor is non-global too: not modelled.)"""
+    if not two_el:
+        return False
+    if fng or (fngna and vm and protected and not s1assured):
+        return True
+    return bool(D.S1_LEAF["nG"].get(raw))
 
 
 def contiguous_bit(raw: int, granule_shift: int, level: int, pnch: bool = False, d128: bool = False) -> bool:

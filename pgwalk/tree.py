@@ -29,10 +29,14 @@ APTable/UXNTable/PXNTable/NSTable of the path applied.
 
 Hostile and broken trees
 ------------------------
-* A table already walked at the same level (``(level, PA)``) is not walked
+* A table already walked at the same level (``(level, PA)``) through a path
+  with the same state (hierarchical attributes, FEAT_THE's Assured property,
+  Access flag updates: what its leaves' attributes depend on) is not walked
   again: it is reported with :attr:`TableStatus.REFERENCE` and the VA where
-  it was walked.  A table that points at itself is therefore walked at most
-  once per level.
+  it was walked.  Reached through a path whose state differs, it is walked
+  again, so every leaf is judged for its own path.  A table that points at
+  itself is therefore walked a bounded number of times per level (the
+  path's state only accumulates), and :class:`Limits` bounds the rest.
 * A table outside the image (:attr:`TableStatus.NOT_IN_IMAGE`), beyond the
   output size (``BEYOND_OA``) or unreachable through stage 2 (``S2_FAULT``)
   is reported and the walk goes on.  A table only part of which can be read
@@ -387,10 +391,6 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
         notes.append("stage 1 is disabled: the tree is shown as the registers describe it, "
                      "but translations do not use it")
     through = s1_walk_through_s2(setup.regime, setup.s2 is not None)
-    if through and final_pa:
-        # the stage 2 lookups of the leaf outputs are the vectorised walk's (pgwalk.bulk.translate_many)
-        setup.refuse_d128("the stage 2 lookup of a stage 1 tree's outputs (dump-tree --stage 12; "
-                          "--stage 1 and --stage 2 walk each tree)")
     el = {"EL1&0": 1, "EL2&0": 2, "EL2": 2, "EL3": 3}[setup.regime.value]
     return TreeParams(
         stage=1, name=p.ttbr_name, regime=setup.regime.value, granule_shift=p.granule_shift,
@@ -756,6 +756,12 @@ class _Lookups:
             key |= D.S2_POINDEX.mask
         if s2.ha:                                        # AF = 0 with HA: the walk sets it (Stage2.af_update)
             key |= D.S2_LEAF["AF"].mask
+        self.d128 = s2.d128
+        self.key_mask_hi = None
+        if s2.d128:
+            # VMSAv9-128 leaves: every bit but the output address and the software bits, in both words
+            key = _M64 & ~leaf_base(_M64, s2.granule_shift, False, False, True)
+            self.key_mask_hi = np.uint64((_M128 & ~D.D128_SW.mask) >> 64)
         self.key_mask = np.uint64(key)
         self.ha, self.haft = bool(s2.ha), bool(s2.haft)
         self.outcomes: list[Stage2] = []
@@ -771,7 +777,7 @@ class _Lookups:
         u64 = np.uint64
         # regions: the stage 2 leaf, or the level-L entry of a level L walk fault
         level = np.where(ok, res.s2_level, res.fault_level).astype(np.int64)
-        lsb = np.where(ok, res.s2_shift.astype(np.int64), level_shift(level, self.g)).astype(np.uint64)
+        lsb = np.where(ok, res.s2_shift.astype(np.int64), level_shift(level, self.g, self.d128)).astype(np.uint64)
         size = np.left_shift(u64(1), lsb)
         lo = ipa & ~(size - u64(1))
         hi = lo + size
@@ -794,6 +800,8 @@ class _Lookups:
         keys: list = u2.tolist()
         inv2 = inv2.reshape(-1)
         extras = []
+        if self.key_mask_hi is not None:                # D128: the leaf's bits [127:64]
+            extras.append(np.where(ok, res.s2_desc_hi & self.key_mask_hi, u64(0)))
         if self.haft:
             # FEAT_HAFT: walks that set AF in different stage 2 tables differ (BulkTranslation.s2_table_af,
             # taken as opaque values)
@@ -814,12 +822,16 @@ class _Lookups:
         lut = np.empty(len(uk), dtype=np.int64)
         for j, (pk, i) in enumerate(zip(uk.tolist(), first.tolist())):
             lut[j] = self._outcome(pk // len(keys), keys[pk % len(keys)], ok, res, i, by_id)
-        return lut[inv.reshape(-1)], ok, res.pa, lo, hi, res.s2_desc, res.s2_level
+        s2raw = res.s2_desc
+        if self.d128:                                   # all 128 bits of each leaf (Python ints)
+            s2raw = np.array([r | h << 64 for r, h in zip(res.s2_desc.tolist(), res.s2_desc_hi.tolist())],
+                             dtype=object)
+        return lut[inv.reshape(-1)], ok, res.pa, lo, hi, s2raw, res.s2_level
 
     def _leaf(self, res: Any, i: int) -> Leaf:
         """The stage 2 leaf of lane ``i`` (one without a fault), as the scalar walk decodes it."""
         level = int(res.s2_level[i])
-        return s2_leaf(self.setup, int(res.s2_desc[i]), level, "page" if level == FINAL_LEVEL else "block")
+        return s2_leaf(self.setup, res.s2_raw(i), level, "page" if level == FINAL_LEVEL else "block")
 
     def _outcome(self, aid: int, key: Any, ok: Any, res: Any, i: int, by_id: list) -> int:
         """The outcome id of lane ``i`` (stage 1 attribute id ``aid``, outcome ``key``: the stage 2
@@ -884,8 +896,8 @@ class _Walker:
         self.summary = summary
         self.progress = progress
         self.start, self.end = start, end
-        # tables walked: PA | (level + 1) -> first VA (tables are at least 64-byte aligned)
-        self.seen: dict[int, int] = {}
+        # tables walked: (PA, level, the path's state) -> first VA (see _table)
+        self.seen: dict[tuple, int] = {}
         self.frames: list[list[int]] = []       # progress: [next-level tables done, their count] per level
         self.levels = {lv: _LevelDecode(np, tree, lv) for lv in range(tree.start_level, FINAL_LEVEL + 1)}
         self.dtype = np.dtype(">u8" if tree.big_endian else "<u8")
@@ -922,18 +934,20 @@ class _Walker:
 
     def _read_parts(self, address: int, nbytes: int, lo: int, hi: int, level: int, assured: bool
                     ) -> tuple[int | None, bytes | None, TableStatus, str, list[_Piece], tuple[AFUpdate, ...],
-                               list[tuple[int, int]]]:
+                               list[tuple[int, int, TableStatus | None, str]]]:
         """:meth:`_read_table`, and for a table that cannot be read whole (part of it outside the
         image, or part of its IPAs refused by stage 2) the entries ``lo..hi-1`` that can be, as
         ``translate`` reads only the descriptors it needs: in chunks of 64 entries (at most 1024
         chunks: a D128 table a descriptor skipping levels points at may hold millions), and entry
         by entry in a failing chunk next to a read one (or the only one), where an edge of what can
-        be read lies; none when the memory's regions say no byte of the table exists.  Returns what :meth:`_read_table` does (the
-        bytes zero-filled where unread, the note naming the first entries not read) and the spans
-        read, ``[(first, end), ...]``; no span: the whole read's failure."""
+        be read lies; none when the memory's regions say no byte of the table exists.  Returns what
+        :meth:`_read_table` does (the bytes zero-filled where unread, the note naming the first
+        entries not read) and the parts of ``lo..hi-1`` in order, ``[(first, end, None, "")]`` for
+        entries read and ``(first, end, status, why)`` for entries not read; no part read: the whole
+        read's failure, no parts."""
         whole = self._read_table(address, nbytes, level, assured)
         if whole[1] is not None:
-            return (*whole, [(lo, hi)])
+            return (*whole, [(lo, hi, None, "")])
         reads: dict[tuple[int, int], tuple] = {}
         es = self.esize
         if not self.tree.through_s2 and self._absent(address + es * lo, address + es * hi):
@@ -961,13 +975,13 @@ class _Walker:
         gaps: list[list] = []
         pa0: int | None = None
         for a, b in parts:
-            pa, data, _status, note, got, up = reads[a, b]
+            pa, data, status, note, got, up = reads[a, b]
             ups.extend(up)
             if data is None:
                 if gaps and gaps[-1][1] == a:        # (the note of its first entries)
                     gaps[-1][1] = b
                 else:
-                    gaps.append([a, b, note])
+                    gaps.append([a, b, note, status])
                 continue
             buf[es * a:es * b] = data
             pieces.extend(p._replace(end=p.end + es * a) for p in got)
@@ -979,13 +993,13 @@ class _Walker:
         if not spans:
             return (*whole, [])
         if gaps:
-            first, end, why = gaps[0]
+            first, end, why, _ = gaps[0]
             more = f" and {len(gaps) - 1} more" if len(gaps) > 1 else ""
             note = f"entries {first}-{end - 1}{more} not read: {why}"
         else:
             note = f"only entries {lo}-{hi - 1} read (the whole table: {whole[3]})"
-        return (pa0, bytes(buf), TableStatus.OK, note, pieces, tuple(dict.fromkeys(ups)),
-                [(a, b) for a, b in spans])
+        parts_out = sorted([(a, b, None, "") for a, b in spans] + [(a, b, st, why) for a, b, why, st in gaps])
+        return (pa0, bytes(buf), TableStatus.OK, note, pieces, tuple(dict.fromkeys(ups)), parts_out)
 
     def _absent(self, start: int, end: int) -> bool:
         """No byte of ``[start, end)`` is in the memory, as its ``regions`` say (False: unknown)."""
@@ -1084,22 +1098,29 @@ class _Walker:
         lo = 0 if self.start <= va else t.index(self.start, level, skl)
         hi = n if self.end >= va_end else t.index(self.end - 1, level, skl) + 1
         es = self.esize
-        if not t.through_s2 and self._reference(address, level, skl, base):
+        # what the walks below depend on besides the table: the hierarchical attributes, the Assured
+        # property (FEAT_THE) and the Access flag updates of the path; a table reached again with the
+        # same is a reference, with another it is walked again (judged for that path).  (D128: and
+        # its size, from the SKL of the descriptor pointing at it.)
+        state = (skl, hier, tbits, assured)
+        if not t.through_s2 and self._reference((address, level, *state, path_af + own), address, level, base):
             return                              # (known before reading it: a table read in part is costly)
-        pa, data, status, note, s2_pieces, ups, spans = self._read_parts(address, n * es, lo, hi, level, assured)
+        pa, data, status, note, s2_pieces, ups, parts = self._read_parts(address, n * es, lo, hi, level, assured)
         if ups:          # HAFT, HA: each distinct update of the pieces' stage 2 walks, in order
             base["af_updates"] = own + ups
         if status is TableStatus.OK:
-            if self._reference(pa, level, skl, base):
+            key = (pa, level, *state, path_af + base.get("af_updates", ()))
+            if self._reference(key, pa, level, base):
                 return
-            self.seen[pa | (level + 1) if not t.d128 else (pa, level, skl)] = va
+            self.seen[key] = va
         if data is None:
             s.problems += 1
             self._emit_table(TableInfo(pa=pa, status=status, note=note, **base))
             return
         s.tables += 1
         s.entries += n
-        if spans != [(lo, hi)]:
+        whole = len(parts) == 1 and parts[0][2] is None
+        if not whole:
             s.problems += 1                     # a table read in part (:meth:`_read_parts`)
         raw = np.frombuffer(data, dtype=self.dtype)
         if self.dtype.byteorder == ">":
@@ -1121,7 +1142,7 @@ class _Walker:
                 start = p.end // es
         # the usual leaf table: one run of continuing leaves with the same attributes over the range
         uniform = self._uniform_run(dec, raw, lo, hi, hier, path) \
-            if self.fast and len(paths) == 1 and len(spans) == 1 else None
+            if self.fast and len(paths) == 1 and whole else None
         if uniform is not None and lo == 0 and hi == n:
             valid = n
         else:
@@ -1138,8 +1159,16 @@ class _Walker:
         frame = [0, 0]
         if self.progress is not None:
             self.frames.append(frame)
-        for a, b in spans:                      # the entries read (all of lo..hi but for a table read in part)
-            self._entries(dec, raw, a, b, info, hier, tbits, assured, s2_pieces, paths, frame, upper)
+        for a, b, unread, why in parts:         # all of lo..hi but for a table read in part
+            if unread is None:
+                self._entries(dec, raw, a, b, info, hier, tbits, assured, s2_pieces, paths, frame, upper)
+            else:                               # entries not read: said where they are, as a table not read
+                self._emit_table(replace(info, address=address + es * a, pa=None, status=unread, valid=None,
+                                         va_start=va + a * dec.entry_size, va_end=va + b * dec.entry_size,
+                                         entries=b - a, first_index=a, last_index=b - 1, depth=depth + 1,
+                                         index=a, descriptor=None,
+                                         note=f"entries {a}-{b - 1} of the level {level} table at {address:#x} "
+                                              f"not read: {why}"))
         if self.progress is not None:
             self.frames.pop()
         self._table_done(info, va_end)
@@ -1169,10 +1198,10 @@ class _Walker:
         if pos < hi:
             self._segments(dec, raw, cat, lo, pos, hi, info, hier, paths, upper)
 
-    def _reference(self, pa: int, level: int, skl: int, base: dict[str, Any]) -> bool:
-        """The table at ``pa`` was walked at this level (D128: and size) already: reported as a
-        :attr:`TableStatus.REFERENCE` (``base``: the :class:`TableInfo` fields)."""
-        first = self.seen.get(pa | (level + 1) if not self.tree.d128 else (pa, level, skl))
+    def _reference(self, key: tuple, pa: int, level: int, base: dict[str, Any]) -> bool:
+        """The table at ``pa`` was walked at this level through a path in the same state (``key``)
+        already: reported as a :attr:`TableStatus.REFERENCE` (``base``: the :class:`TableInfo` fields)."""
+        first = self.seen.get(key)
         if first is None:
             return False
         self.summary.references += 1
@@ -1422,6 +1451,8 @@ class _Walker:
         ends = starts[1:] + [n]
         idl = [only] * len(starts) if ids is None else ids[starts].tolist()
         if self.s2 is not None:
+            if hi is not None:                          # D128: the runs' descriptors as 128-bit ints
+                seg = np.array([r | h << 64 for r, h in zip(seg.tolist(), hi.tolist())], dtype=object)
             self._two_stage(dec, seg, oa, starts, ends, idl, a, info)
             return
         oas = oa[starts].tolist()

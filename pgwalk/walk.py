@@ -223,7 +223,8 @@ class WalkFault(Exception):
 def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: bool, lpa64: bool, two_el: bool,
                    hd: bool = False, ha: bool = False, sh: int = 0, mair: int | None = None, ap_table: int = 0,
                    uxn_table: bool = False, pxn_table: bool = False, perm: Any = None, aie: bool = False,
-                   mair2: int | None = 0, pnch: bool = False, d128: bool = False) -> Leaf:
+                   mair2: int | None = 0, pnch: bool = False, d128: bool = False, fng: bool = False,
+                   fngna: bool = False, vm: bool = False, s1assured: bool = False) -> Leaf:
     """The stage 1 :class:`Leaf` of one block or page descriptor: its output base, size,
     attributes and permissions (ASL ``AArch64.S1LeafBase``, ``S1DecodeMemAttrs``,
     ``AArch64.S1DirectBasePermissions``).
@@ -248,6 +249,9 @@ def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
         (:func:`pgwalk.rules.contiguous_bit`)
     :param d128: a 128-bit VMSAv9-128 descriptor (FEAT_D128): indirect permissions from PIIndex
         desc[118:115] (``perm`` must have PIE on), OA[55:12], no DBM (nDirty is desc[7])
+    :param fng, fngna, vm, s1assured: TCR2_ELx.FNGn (FEAT_ASID2), TCR2_EL1.FNGNAn (FEAT_THE), stage 2
+        on (HCR_EL2.VM) and the walk's Assured property: what makes a translation non-global
+        whatever nG says (:func:`pgwalk.rules.s1_leaf_ng`)
     """
     leafsize = level_shift(level, granule_shift, d128)
     sh = sh if ds else _SH.get(raw)
@@ -259,7 +263,8 @@ def decode_s1_leaf(raw: int, level: int, kind: str, *, granule_shift: int, ds: b
                                          pxn_table=pxn_table, perm=perm or _NO_S1_INDIRECTION, d128=d128)
     af = bool(_AF.get(raw))
     return Leaf(1, level, kind, raw, leaf_base(raw, leafsize, ds, lpa64, d128), leafsize, memattrs, perms,
-                af, bool(_NG.get(raw)) and two_el, rules.contiguous_bit(raw, granule_shift, level, pnch, d128),
+                af, rules.s1_leaf_ng(raw, two_el, fng, fngna, vm, pnch or d128, s1assured),
+                rules.contiguous_bit(raw, granule_shift, level, pnch, d128),
                 bool(_DBM.get(raw)) and not d128, attr_index, sh, rules.leaf_af_update(raw, ha))
 
 
@@ -293,11 +298,24 @@ def s1_leaf(setup: TranslationSetup, p: S1WalkParams, raw: int, level: int, kind
             uxn_table: bool, pxn_table: bool) -> Leaf:
     """:func:`decode_s1_leaf` with the parameters of a walk: ``p`` (the VA range's) and
     ``setup`` (MAIR), given the hierarchical table bits the walk collected."""
+    vm, s1assured = s1_ng_context(setup, p)
     return decode_s1_leaf(raw, level, kind, granule_shift=p.granule_shift, ds=p.ds, lpa64=p.lpa64,
                           two_el=p.has_unprivileged, hd=p.hd, ha=p.ha, sh=p.sh,
                           mair=setup.mair if setup.mair_known else None,
                           ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table, perm=p.perm, aie=p.aie,
-                          mair2=setup.mair2, pnch=p.pnch, d128=p.d128)
+                          mair2=setup.mair2, pnch=p.pnch, d128=p.d128, fng=p.fng, fngna=p.fngna, vm=vm,
+                          s1assured=s1assured)
+
+
+def s1_ng_context(setup: TranslationSetup, p: S1WalkParams) -> tuple[bool, bool]:
+    """(stage 2 on, the walk Assured) as :func:`pgwalk.rules.s1_leaf_ng` takes them for the VA range
+    ``p``: a walk is taken as Assured when it starts so (VTCR_EL2.TL0/TL1,
+    :func:`pgwalk.rules.s1_initial_assured`); a walk that loses the property on the way (a
+    descriptor not Protected) is not told apart, and the setup's notes say so."""
+    vm = rules.s1_walk_through_s2(setup.regime, setup.s2 is not None)
+    perm2 = setup.s2.perm if setup.s2 is not None else None
+    # (FEAT_THE's Assured walk through 128-bit tables is not modelled: taken as not Assured, as s1_walk does)
+    return vm, perm2 is not None and not p.d128 and rules.s1_initial_assured(p.varange, perm2.tl0, perm2.tl1, vm)
 
 
 def s2_leaf(setup: TranslationSetup, raw: int, level: int, kind: str) -> Leaf:
@@ -562,7 +580,7 @@ class _Walker:
     stage configurations and their caches (it holds neither the setup nor the memory)."""
 
     __slots__ = ("s1", "s2", "mair", "mair2", "epan", "wxn", "xnx", "through_s2", "walk_af", "assured", "modes",
-                 "plan_keys", "the_fetch", "tl")
+                 "plan_keys", "the_fetch", "tl", "ng_assured")
 
     def __init__(self, setup: TranslationSetup):
         pa_max = setup.features.pa_max
@@ -579,6 +597,8 @@ class _Walker:
         self.assured = perm2 is not None and perm2.assuredonly
         self.tl = (perm2.tl0, perm2.tl1) if perm2 is not None else (False, False)
         self.the_fetch = self.through_s2 and (self.assured or any(self.tl))
+        # the Assured property rules.s1_leaf_ng takes, by VA range (s1_ng_context)
+        self.ng_assured = {p.varange: s1_ng_context(setup, p)[1] for p in setup.ranges}
         self.mair = setup.mair if setup.mair_known else None
         self.mair2 = setup.mair2
         self.epan, self.wxn, self.xnx = setup.epan, setup.wxn, setup.features.xnx
@@ -699,7 +719,8 @@ class _Walker:
             entry = leaves[attr_bits] = _LeafEntry(decode_s1_leaf(
                 raw, level, kind.text, granule_shift=st.g, ds=st.ds, lpa64=st.lpa64, two_el=st.two_el, hd=p.hd,
                 ha=p.ha, sh=p.sh, mair=self.mair, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table,
-                perm=p.perm, aie=p.aie, mair2=self.mair2, pnch=p.pnch, d128=p.d128), {})
+                perm=p.perm, aie=p.aie, mair2=self.mair2, pnch=p.pnch, d128=p.d128, fng=p.fng, fngna=p.fngna,
+                vm=through_s2, s1assured=self.ng_assured[p.varange]), {})
         leaf, plans = entry
         plan = plans.get(mode.s1_key)
         if plan is None:

@@ -24,6 +24,13 @@ def run(args, capsys, stdin=None):
     return rc, out, err
 
 
+def batch_file(tmp_path, vas, name="vas.txt"):
+    """A ``--batch`` file of ``vas`` (one ``%#x`` per line) under ``tmp_path``."""
+    f = tmp_path / name
+    f.write_text("".join(f"{v:#x}\n" for v in vas))
+    return f
+
+
 def sample(name):
     """``-i``/``--regs`` options for a shipped sample."""
     return ["-i", f"{SAMPLES / (name + '.img')}@0x40000000", "--regs", str(SAMPLES / f"{name}.regs.json")]

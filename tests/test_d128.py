@@ -1,7 +1,8 @@
 """FEAT_D128 (VMSAv9-128) in the scalar walk: 128-bit descriptors, start levels down to -2,
 skip levels (TTBR.SKL and a table descriptor's SKL), 56-bit output addresses, indirect
 permissions through PIIndex, stage 2 (VTCR_EL2.D128), the 128-bit PAR_EL1, and the paths that
-refuse it (the vectorised walk, the reverse map, AT --batch).
+refuse it (the reverse map; the whole-tree walk walks it: tests/test_tree_d128.py; the batch paths
+take the per-address walk: tests/test_bulk_d128.py).
 
 Expected values come from the Arm ARM (DDI 0487 M.a.a): the bits each level resolves (D8.2.11:
 a level resolves ``granule bits - 4`` bits with 16-byte descriptors), the next-level table sizes
@@ -371,6 +372,24 @@ def test_par_el1_128_bit_format():
     assert at(setup_from_registers(v8.registers()), v8.memory(), "S1E1R", 0x1000).par >> 64 == 0
 
 
+def test_captured_128_bit_pars_compare_by_their_own_pa_field():
+    """``at`` against a captured PAR (at --batch "par"): a 128-bit PAR is read whole, and two of them
+    differ when their PA[55:12] (bits [119:76]) do, which the 64-bit layout's PA field never shows."""
+    from pgwalk.at import compare_par, parse_captured_par
+    from pgwalk.par import pack_par
+
+    a = pack_par(False, sh=3, ns=1, attr=0xFF, pa=0xab_0000_4000_1000, d128=True)
+    b = pack_par(False, sh=3, ns=1, attr=0xFF, pa=0xab_0000_4000_2000, d128=True)
+    assert parse_captured_par(hex(a)) == a
+    assert compare_par(a, a).match and not compare_par(a, a).warnings
+    d = compare_par(a, b)
+    assert not d.match and d.fields == (("PA", 0xab_0000_4000_1, 0xab_0000_4000_2),)
+    v8 = pack_par(False, sh=3, ns=1, attr=0xFF, pa=0x4000_1000)
+    assert compare_par(a, v8).fields == (("D128", 1, 0),)
+    fault = pack_par(True, fst=0b000111, d128=True)
+    assert compare_par(fault, fault).match and compare_par(fault, fault | 1 << 120).warnings   # RES0 [127:65]
+
+
 # --------------------------------------------------------------------------- setup and refusals
 
 def test_el2_regime_has_no_d128():
@@ -379,14 +398,10 @@ def test_el2_regime_has_no_d128():
     assert not s.ranges[0].d128
 
 
-def test_vectorised_and_reverse_paths_refuse_d128_in_one_line():
-    """What still refuses: the vectorised walk (and reverse, at --batch through it), and the stage 2
-    lookups of a two-stage tree's outputs (dump-tree --stage 12); the tree walk itself walks D128
-    (tests/test_tree_d128.py)."""
-    import numpy as np
-
-    from pgwalk.at_many import bulk_at
-    from pgwalk.bulk import translate_many
+def test_reverse_map_refuses_d128_in_one_line():
+    """What still refuses: the reverse map (it inverts leaves with VMSAv8-64 sizes); the whole-tree
+    walk walks D128 (tests/test_tree_d128.py), the batch paths take the per-address walk
+    (tests/test_bulk_d128.py)."""
     from pgwalk.reverse import reverse_map
     from pgwalk.tree import tree_params
 
@@ -395,18 +410,9 @@ def test_vectorised_and_reverse_paths_refuse_d128_in_one_line():
     s = _setup(b, pir=PIR_RW)
     mem = b.memory()
     assert tree_params(s, "ttbr0").d128
-    # stage 1 D128 under a stage 2: the tree walks (--stage 1), its outputs' stage 2 lookups refuse
-    s2 = D128Builder(stage=2, granule=4096, ia_bits=40, table_base=0x4000_0000)
-    s2.map(0, 0, (0,), pi=12, attr_indx=0b1111)
-    two = setup_from_registers(b.registers(pir=PIR_RW, regs=s2.registers(s2pir=0b1100 << 4 * 12)))
-    assert tree_params(two, "ttbr0", final_pa=False).through_s2
-    for call, on in ((lambda: translate_many(s, mem, np.array([0x1000], dtype=np.uint64)), "TCR2_EL1.D128"),
-                     (lambda: reverse_map(s, mem, [0x4000_0000]), "TCR2_EL1.D128"),
-                     (lambda: bulk_at(s, mem, "S1E1R", [0x1000]), "TCR2_EL1.D128"),
-                     (lambda: tree_params(two, "ttbr0"), "TCR2_EL1.D128 and VTCR_EL2.D128")):
-        with pytest.raises(RegisterError, match=rf"{on} = 1: .* does not walk VMSAv9-128") as exc:
-            call()
-        assert "\n" not in str(exc.value)
+    with pytest.raises(RegisterError, match=r"TCR2_EL1.D128 = 1: .* does not walk VMSAv9-128") as exc:
+        reverse_map(s, mem, [0x4000_0000])
+    assert "\n" not in str(exc.value)
 
 
 # --------------------------------------------------------------------------- the CLI
@@ -423,7 +429,7 @@ def _cli_image(tmp_path, b: D128Builder) -> list[str]:
     return out
 
 
-def test_cli_translate_walks_d128_and_batch_refuses_in_one_line(tmp_path, capsys):
+def test_cli_translate_walks_d128_and_batch_takes_the_per_address_walk(tmp_path, capsys):
     from cli_helpers import run
 
     b = D128Builder(granule=4096, ia_bits=48)
@@ -438,8 +444,11 @@ def test_cli_translate_walks_d128_and_batch_refuses_in_one_line(tmp_path, capsys
     vas = tmp_path / "vas.txt"
     vas.write_text("\n".join(f"{0x7000 + 8 * i:#x}" for i in range(100)))
     rc, out, err = run(["translate", *opts, "--batch", str(vas), "--json"], capsys)
-    assert rc == 2 and "does not walk VMSAv9-128" in err and "Traceback" not in err
-    assert len([ln for ln in err.splitlines() if "error" in ln]) == 1
+    assert rc == 0 and len(out.splitlines()) == 100 and "Traceback" not in err
+    assert json.loads(out.splitlines()[2]) == line
+    assert [ln for ln in err.splitlines() if "one address at a time" in ln] == [
+        "pgwalk: note: TCR2_EL1.D128 = 1: VMSAv9-128 (FEAT_D128) tables are walked one address at a time "
+        "(the per-address walk), not vectorised"]
 
 
 def test_cli_wide_ttbr_value(tmp_path, capsys):

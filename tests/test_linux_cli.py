@@ -311,3 +311,19 @@ def test_translate_on_the_16k_kernel_agrees_with_qemu_and_says_what_it_cannot_wa
         agree += 1
     kernel = sum((int(e["va"], 16) >> 55) & 1 for e in entries)
     assert agree == (len(entries) if with_ttbr0 else kernel) and kernel > 500
+
+
+def test_dump_commands_take_the_dump_as_i_too(dump, capsys):
+    """``vtop``, ``ptov`` and ``info`` take the dump as ``-i DUMP`` as translate and dump-tree do,
+    with the same answers as the DUMP argument; neither: one usage line, exit 2."""
+    for args in (["vtop", "--json", "swapper_pg_dir", "0xffff000001234567"], ["ptov", "--json", "0x41858000"],
+                 ["info", "--json"]):
+        assert main([args[0], dump, *args[1:]]) == 0
+        want = capsys.readouterr().out
+        assert main([args[0], "-i", dump, *args[1:]]) == 0
+        assert capsys.readouterr().out == want and want
+    assert main(["vtop", "-i", dump]) == 2
+    assert "give at least one VA" in capsys.readouterr().err
+    for cmd in ("vtop", "ptov", "info"):
+        assert main([cmd]) == 2
+        assert "give the dump: DUMP or -i DUMP" in capsys.readouterr().err

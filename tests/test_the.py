@@ -291,13 +291,71 @@ def test_contiguous_bit_res0_levels():
     assert not R.contiguous_bit(0, 12, 3) and not R.contiguous_bit(c, 12, 3, pnch=True)
 
 
-def test_fngna_is_said_not_modelled():
-    """TCR2_EL1.FNGNA0/1 (FEAT_THE: non-global unless Assured, ASL ``AArch64.S1NextWalkStateLeaf``) is
-    not modelled: a note says so, and nothing is said without FEAT_THE."""
-    setup, _ = _pnch_tree(1 | 1 << 21)
-    assert any("TCR2_EL1.FNGNA1 = 1 is not modelled" in n for n in setup.notes)
-    setup, _ = _pnch_tree(1 | 1 << 21, {"ID_AA64PFR1_EL1": 0})
-    assert not any("FNGNA" in n for n in setup.notes)
+PNCH, FNG0, FNGNA0, FNGNA1 = 1, 1 << 17, 1 << 20, 1 << 21
+VTCR_TL0 = 1 << 41
+
+
+def _ng_everywhere(regs, mem, va):
+    """nG of ``va``'s translation as translate, the vectorised walk and dump-tree report it."""
+    from pgwalk.tree import collect_runs, tree_params
+    setup = setup_from_registers(regs)
+    t = translate(setup, mem, va)
+    assert t.ok, t.fault
+    bulk = translate_many(setup, mem, np.array([va], dtype=np.uint64)).translation(0)
+    tree = tree_params(setup, f"ttbr{(va >> 55) & 1}", final_pa=False)
+    (run,) = [r for r in collect_runs(tree, mem, start=va, end=va + 1) if r.mapped]
+    return {t.s1.ng, bulk.s1.ng, run.attrs.ng}, setup.notes
+
+
+def test_fngna_makes_translations_not_assured_non_global():
+    """TCR2_EL1.FNGNAn (FEAT_THE; ASL ``AArch64.S1NextWalkStateLeaf``): with stage 2 on and PnCH on, a
+    translation whose walk is not Assured is non-global whatever the descriptor's nG (0 here) says;
+    translate, the vectorised walk and dump-tree agree (one statement: ``rules.s1_leaf_ng``)."""
+    va, regs, mem = _walk_setup(regs_extra={"TCR2_EL1": PNCH | FNGNA0})
+    ng, notes = _ng_everywhere(regs, mem, va)
+    assert ng == {True}
+    assert any("TCR2_EL1.FNGNA0 = 1: TTBR0 walks are not Assured" in n for n in notes)
+    # without FNGNA0, or FNGNA1 for the other range: the descriptor's nG
+    for tcr2 in (PNCH, PNCH | FNGNA1):
+        va, regs, mem = _walk_setup(regs_extra={"TCR2_EL1": tcr2})
+        assert _ng_everywhere(regs, mem, va)[0] == {False}
+    # without PnCH (and D128) FNGNA has no effect, and the notes say so
+    va, regs, mem = _walk_setup(regs_extra={"TCR2_EL1": FNGNA0})
+    ng, notes = _ng_everywhere(regs, mem, va)
+    assert ng == {False} and any("FNGNA0 = 1 has no effect: neither TCR2_EL1.PnCH" in n for n in notes)
+    # nor without FEAT_THE, which nothing mentions
+    va, regs, mem = _walk_setup(regs_extra={"TCR2_EL1": PNCH | FNGNA0, "ID_AA64PFR1_EL1": 0})
+    ng, notes = _ng_everywhere(regs, mem, va)
+    assert ng == {False} and not any("FNGNA" in n for n in notes)
+
+
+def test_fngna_with_toplevel_assured_walks_is_said_not_modelled():
+    """VTCR_EL2.TL0 makes TTBR0 walks start Assured; whether one stays Assured is per walk, which
+    pgwalk does not tell apart for nG: the descriptor's nG is reported and the notes say so."""
+    va, regs, mem = _walk_setup(vtcr=VTCR_TL0, s2pir=0x6666_6666_6666_6666,
+                                regs_extra={"TCR2_EL1": PNCH | FNGNA0})
+    setup = setup_from_registers(regs)
+    assert any("FNGNA0 = 1 with VTCR_EL2.TL0 = 1" in n and "not modelled" in n for n in setup.notes)
+    t = translate(setup, mem, va)
+    assert t.s1 is not None and not t.s1.ng
+
+
+def test_fngna_without_stage2_has_no_effect():
+    setup, mem = _pnch_tree(PNCH | FNGNA1 | FNGNA0)
+    assert any("TCR2_EL1.FNGNA1 = 1 has no effect: stage 2 is off" in n for n in setup.notes)
+    assert not translate(setup, mem, VA0).s1.ng
+
+
+def test_fng_makes_a_range_non_global():
+    """TCR2_ELx.FNGn (FEAT_ASID2): every translation of the range is non-global."""
+    setup, mem = _pnch_tree(FNG0)
+    assert translate(setup, mem, VA0).s1.ng
+    assert any("TCR2_EL1.FNG0 = 1" in n and "FEAT_ASID2" in n for n in setup.notes)
+    setup, mem = _pnch_tree(0)
+    assert not translate(setup, mem, VA0).s1.ng
+    assert R.s1_leaf_ng(0, two_el=True, fng=True) and not R.s1_leaf_ng(1 << 11, two_el=False, fng=True)
+    assert R.s1_leaf_ng(1 << 11, two_el=True) and not R.s1_leaf_ng(0, two_el=True, fngna=True, vm=True,
+                                                                      protected=True, s1assured=True)
 
 
 def test_toplevel_is_checked_before_assured_only():

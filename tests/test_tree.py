@@ -707,7 +707,8 @@ def test_garbage_tables_are_bounded_and_never_raise(seed):
     tree = tree_params(setup, "ttbr0")
     rec = Recorder()
     s = walk_tree(tree, mem, rec, invalid=True, limits=Limits(max_tables=80))
-    ok = [(t.level, t.pa) for t in rec.tables(TableStatus.OK)]
+    # a table is walked once per level and path state (its hierarchical attributes here)
+    ok = [(t.level, t.pa, t.inherited) for t in rec.tables(TableStatus.OK)]
     assert len(ok) == len(set(ok)) == s.tables <= 80
     assert {r.kind for r in rec.runs()} <= {"invalid", "block", "page", "illegal block", "reserved"}
     ranges_of(tree, mem, limits=Limits(max_tables=80))
@@ -750,12 +751,19 @@ def test_table_partly_outside_the_image_is_walked_where_it_can_be_read():
     assert translate(setup, mem, far).fault.type is T.SYNC_EXTERNAL_ON_WALK
     rec = Recorder()
     summary = walk_tree(tree, mem, rec)
-    (t3,) = [t for t in rec.tables() if t.level == 3]
+    t3, gap = [t for t in rec.tables() if t.level == 3]
     assert t3.status is TableStatus.OK and t3.pa == l3
     assert t3.note == f"entries 4096-8191 not read: table PA {l3 + 0x8000:#x} is not in the image"
     assert summary.problems == 1
+    # the entries not read are said where they are, like a table not in the image
+    assert (gap.status, gap.address, gap.va_start, gap.va_end) == \
+        (TableStatus.NOT_IN_IMAGE, l3 + 0x8000, 4096 * 0x10000, 8192 * 0x10000)
+    assert gap.note.startswith(f"entries 4096-8191 of the level 3 table at {l3:#x} not read")
     runs = ranges_of(tree, mem)
     assert [(r.va_start, r.va_end, r.oa) for r in runs if r.mapped] == [(0, 8 * 0x10000, 0x1_0000_0000)]
+    # the ranges view says where the entries not read are
+    assert [(r.va_start, r.va_end, r.status) for r in runs if not r.mapped] == \
+        [(4096 * 0x10000, 8192 * 0x10000, "not in image")]
     # the range through the unread half: nothing claimed there; the readable part as before
     assert collect_runs(tree, mem, start=far, end=far + 1, invalid=True) == []
     (inv,) = collect_runs(tree, mem, start=0x10_0000, end=0x10_0001, invalid=True)
@@ -782,8 +790,33 @@ def test_stage1_table_partly_refused_by_stage_2_is_walked_where_stage_2_maps_it(
     tree = tree_params(setup, "ttbr0", final_pa=False)
     rec = Recorder()
     walk_tree(tree, mem, rec)
-    (t3,) = [t for t in rec.tables() if t.level == 3]
-    assert t3.status is TableStatus.OK
+    t3, gap = [t for t in rec.tables() if t.level == 3]
+    assert t3.status is TableStatus.OK and gap.status is TableStatus.S2_FAULT
+    assert (gap.va_start, gap.va_end) == (4096 * 0x10000, 8192 * 0x10000)
     assert t3.note.startswith(f"entries 4096-8191 not read: table IPA {l3 + 0x8000:#x}: stage 2 translation fault")
     runs = ranges_of(tree, mem)
     assert [(r.va_start, r.va_end, r.oa) for r in runs if r.mapped] == [(0, 4 * 0x10000, 0x1_0000_0000)]
+
+
+def test_shared_table_reached_through_paths_that_differ_is_judged_for_each():
+    # one level 3 table under two level 2 entries, one of them with APTable = 0b01 (no EL0 access)
+    # and UXNTable: the leaves under each entry have that path's permissions, as translate says;
+    # a third entry with the first's (empty) hierarchical attributes is a reference
+    b = TableBuilder()
+    b.map(0, 0x8000_0000, 4 * 0x1000, S1Attrs(ap=0b01))
+    l3 = translate(setup_from_registers(b.registers()), b.memory(), 0).steps[-1].table
+    b.set_descriptor(0x20_0000, 2, b.table_descriptor(l3, TableAttrs(aptable=0b01, uxntable=1)))
+    b.set_descriptor(0x40_0000, 2, b.table_descriptor(l3))
+    setup, tree = tree_of(b)
+    mem = b.memory()
+    rec = Recorder()
+    walk_tree(tree, mem, rec)
+    l3s = [(t.va_start, t.status) for t in rec.tables() if t.level == 3]
+    assert l3s == [(0, TableStatus.OK), (0x20_0000, TableStatus.OK), (0x40_0000, TableStatus.REFERENCE)]
+    runs = [r for r in ranges_of(tree, mem) if r.mapped]
+    assert [(r.va_start, r.va_end) for r in runs] == [(0, 0x4000), (0x20_0000, 0x20_4000)]
+    for r in runs:
+        t = translate(setup, mem, r.va_start)
+        assert run_record(r, tree)["permissions"] == {"el1": t.s1.perms.text(False), "el0": t.s1.perms.text(True)}
+    assert run_record(runs[1], tree)["permissions"]["el0"] == "---"
+    assert run_record(runs[0], tree)["permissions"]["el0"] != "---"

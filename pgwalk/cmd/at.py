@@ -293,6 +293,11 @@ def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan,
         from .translate import quiet_blas
 
         quiet_blas()
+        from ..bulk import per_address_note
+        from .output import note
+
+        for text in sorted({per_address_note(batch.setup(ln)) for ln in lines} - {None}):   # (FEAT_D128)
+            note(text)
         outcomes = batch.run_many(lines, text=as_json)
     from .progress import Tracked
 

@@ -9,7 +9,7 @@ from typing import Callable
 
 import click
 
-__all__ = ["image_options", "register_options", "Context", "load_context", "parse_address", "read_batch_bytes",
+__all__ = ["image_options", "dump_argument", "register_options", "Context", "load_context", "parse_address", "read_batch_bytes",
            "batch_lines", "batch_source", "MAX_LINE", "MAX_BATCH"]
 
 
@@ -26,6 +26,36 @@ def image_options(f: Callable) -> Callable:
     return click.option("-i", "--image", "images", multiple=True, metavar="PATH[@BASE]",
                         help="Memory image: raw file mapped at BASE (hexadecimal, default 0), or an ELF core / crash "
                              "dump mapped by its own headers. Repeatable.")(f)
+
+
+def dump_argument(rest: str | None = None) -> Callable[[Callable], Callable]:
+    """The DUMP argument of the commands that read one crash dump (``info``, ``vtop``, ``ptov``),
+    also taken as ``-i/--image DUMP`` as ``translate`` and ``dump-tree`` take it; ``rest``: the
+    metavar of the addresses that follow (``VA...``), which the command gets as ``addresses``."""
+
+    def deco(f: Callable) -> Callable:
+        @functools.wraps(f)
+        def wrapper(*args, dump: str | None, image: str | None, **kw):
+            words = ([dump] if dump is not None else []) + list(kw.pop("addresses", ()) if rest else ())
+            if image is not None:
+                dump = image
+            elif words:
+                dump = words.pop(0)
+            else:
+                raise click.UsageError("give the dump: DUMP or -i DUMP")
+            if rest:
+                if not words:
+                    raise click.UsageError(f"give at least one {rest.rstrip('.')}")
+                kw["addresses"] = tuple(words)
+            return f(*args, dump=dump, **kw)
+
+        if rest:
+            wrapper = click.argument("addresses", nargs=-1, metavar=rest)(wrapper)
+        wrapper = click.argument("dump", required=False)(wrapper)
+        return click.option("-i", "--image", "image", metavar="DUMP",
+                            help="The dump, as the DUMP argument (the way translate and dump-tree take it).")(wrapper)
+
+    return deco
 
 
 def _remember_gdb(ctx: click.Context, param: click.Parameter, value: str | None) -> None:

@@ -51,6 +51,8 @@ import os
 
 import click
 
+from .common import dump_argument
+
 __all__ = ["info", "gather"]
 
 _MAX_REGIONS_SHOWN = 32
@@ -354,7 +356,7 @@ def _render_vmcoreinfo(con, vi: dict) -> None:
 
 
 @click.command("info")
-@click.argument("dump", type=click.Path(readable=False))
+@dump_argument()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--all-regions", is_flag=True, help="List every memory region and hole.")
 @click.option("--symbols", "symbols_only", is_flag=True, help="List only the VMCOREINFO symbols, which "

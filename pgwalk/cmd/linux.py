@@ -26,6 +26,8 @@ import sys
 
 import click
 
+from .common import dump_argument
+
 __all__ = ["vtop", "ptov"]
 
 
@@ -60,8 +62,7 @@ def _translator(dump: str, reg_values: tuple[str, ...] = ()):
 
 
 @click.command()
-@click.argument("dump")
-@click.argument("addresses", nargs=-1, required=True, metavar="VA...")
+@dump_argument("VA...")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per address.")
 @click.option("--reg", "reg_values", multiple=True, metavar="NAME=VALUE",
               help="A register value (e.g. the process's TTBR0_EL1 for user addresses); repeatable.")
@@ -97,8 +98,7 @@ def vtop(dump, addresses, as_json, reg_values):
 
 
 @click.command()
-@click.argument("dump")
-@click.argument("addresses", nargs=-1, required=True, metavar="PA...")
+@dump_argument("PA...")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per address.")
 def ptov(dump, addresses, as_json):
     """PA -> its linear-map VA (and kernel-image VA when the image covers it), each confirmed

@@ -41,6 +41,10 @@ _BLOCK = 1 << 15
               help="Translation regime (default: from --el and the registers).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per address (JSON Lines).")
 @click.option("--csv", "as_csv", is_flag=True, help="One CSV row per address, after a header row.")
+@click.option("--fields", metavar="LIST", callback=lambda ctx, param, value: _fields_option(ctx, value),
+              is_eager=True, shell_complete=lambda ctx, param, incomplete: _complete_fields(incomplete),
+              help="With --csv: the columns to print, comma-separated, in this order; only those are worked "
+              "out (va,pa: the address pairs, the quickest).  The names are the header's (--fields help).")
 @click.option("--no-trace", is_flag=True, help="Only the result line per address.")
 @click.option("--reverse", is_flag=True, help="The addresses are physical (output) addresses: list every VA "
               "that maps each one, from one vectorised pass over the tables.")
@@ -57,7 +61,8 @@ _BLOCK = 1 << 15
 @click.option("--host", "host_file", metavar="FILE", help="With --nested: the host's (L0) registers (HCR_EL2, "
               "VTCR_EL2, VTTBR_EL2, ID registers), a register file.")
 def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, batch_file, stages, access,
-              el, pan, regime, as_json, as_csv, no_trace, reverse, scalar, json_trace, nested, guest_hyp, host_file):
+              el, pan, regime, as_json, as_csv, fields, no_trace, reverse, scalar, json_trace, nested, guest_hyp,
+              host_file):
     """Translate addresses through the tables in a memory image.
 
     Addresses (arguments and --batch lines) are hexadecimal, 0x optional, _
@@ -68,7 +73,8 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     blocks.  A --json line has the same keys for any number of addresses
     (schema: pgwalk schema translate); --json --trace adds each walk ("s1",
     "s2", "steps", "notes", "label", the fault's "reason") and walks one
-    address at a time.  Setup notes go to stderr.
+    address at a time.  Setup notes go to stderr.  --csv --fields LIST prints the
+    columns named (the header's names, --fields help lists them), in that order.
 
     With --reverse the arguments are output addresses (PAs; IPAs with --stages 1
     under stage 2): each gets the list of canonical VAs that translate to it.
@@ -83,6 +89,8 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
 
     if as_json and as_csv:
         raise InputError("--json and --csv exclude each other")
+    if fields is not None and not as_csv:
+        raise InputError("--fields selects the columns of --csv output: add --csv")
     if json_trace and not as_json:
         raise InputError("--trace adds the walk to --json lines (text output shows it unless --no-trace)")
     if json_trace and reverse:
@@ -130,13 +138,13 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
         if stages != "2" and setup.s1_enabled:
             notes += tuple(f"{p.ttbr_name} unknown: the mappings through it are not searched"
                            for p in setup.ranges if not p.ttbr_known and not p.epd)
-        return _reverse(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, fmt, notes)
+        return _reverse(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, fmt, notes, fields)
     hint = ("the dump's VMCOREINFO gives only the kernel's tables (swapper_pg_dir); give the "
             "process's TTBR0_EL1 with --reg TTBR0_EL1=VALUE") if ctx.vmcoreinfo is not None else ""
-    if count >= BULK_THRESHOLD and not scalar and not json_trace and (fmt or no_trace) \
-            and not _any_unknown_base(setup, _as_array(arg_vas, batch_vas, batch_array), stages):
-        return _bulk(setup, ctx.memory, _as_array(arg_vas, batch_vas, batch_array), stages, acc, el_,
-                     pan_applies, fmt, notes)
+    if count >= BULK_THRESHOLD and not scalar and not json_trace and (fmt or no_trace):
+        array = _as_array(arg_vas, batch_vas, batch_array)
+        if not _any_unknown_base(setup, array, stages):
+            return _bulk(setup, ctx.memory, array, stages, acc, el_, pan_applies, fmt, notes, fields)
     vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
     layout = None
     if ctx.vmcoreinfo is not None:
@@ -147,7 +155,47 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
         _note(notes)
         notes, layout = (), None
     return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, layout, hint,
-                   json_trace=json_trace)
+                   json_trace=json_trace, fields=fields)
+
+
+def _fields_option(ctx: click.Context, value: str | None) -> tuple[str, ...] | None:
+    """``--fields LIST``: the CSV columns named, in order; ``help`` lists them and exits."""
+    if value is None or ctx.resilient_parsing:
+        return None
+    from ..report import CSV_COLUMNS
+
+    if value.strip() == "help":
+        click.echo("\n".join(CSV_COLUMNS))
+        ctx.exit()
+    names = tuple(name.strip() for name in value.split(","))
+    valid = f"valid fields: {','.join(CSV_COLUMNS)}"
+    for name in names:
+        if name not in CSV_COLUMNS:
+            raise click.BadParameter(f"unknown field {name!r}: {valid}" if name else f"an empty field name: {valid}")
+        if names.count(name) > 1:
+            raise click.BadParameter(f"{name!r} given twice")
+    return names
+
+
+def _complete_fields(incomplete: str) -> list:
+    """Shell completion of ``--fields``: the names not given yet, after those given."""
+    from click.shell_completion import CompletionItem
+
+    from ..report import CSV_COLUMNS
+
+    done, _, last = incomplete.rpartition(",")
+    given = set(done.split(",")) if done else set()
+    head = done + "," if done else ""
+    return [CompletionItem(head + name) for name in CSV_COLUMNS if name.startswith(last) and name not in given]
+
+
+def _pick(cells: list[str], fields: tuple[str, ...] | None) -> list[str]:
+    """The cells of the ``--fields`` columns (all without)."""
+    if fields is None:
+        return cells
+    from ..report import CSV_COLUMNS
+
+    return [cells[CSV_COLUMNS.index(name)] for name in fields]
 
 
 def _any_unknown_base(setup, vas, stages) -> bool:
@@ -157,11 +205,11 @@ def _any_unknown_base(setup, vas, stages) -> bool:
         return False
     if len(setup.ranges) == 1:
         return True
-    import numpy as np
+    from ..rules import va_range
 
-    upper = (np.asarray(vas, dtype=np.uint64) >> np.uint64(55)) & np.uint64(1)
-    return bool(((upper == 0) & (not setup.ranges[0].ttbr_known)).any()
-                or ((upper == 1) & (not setup.ranges[1].ttbr_known)).any())
+    upper = va_range(vas)
+    return bool((not setup.ranges[0].ttbr_known and not upper.all())
+                or (not setup.ranges[1].ttbr_known and upper.any()))
 
 
 def _unknown_dict(va: int, stages: str, regime: str, exc, hint: str) -> dict:
@@ -246,6 +294,8 @@ def _as_array(arg_vas: list[int], batch_vas: list[int], batch_array):
     quiet_blas()
     import numpy as np
 
+    if batch_array is not None and not arg_vas and not batch_vas:
+        return batch_array                            # (no copy of a large batch)
     head = np.array(arg_vas + batch_vas, dtype=np.uint64)
     return head if batch_array is None else np.concatenate([head, batch_array])
 
@@ -257,7 +307,7 @@ def _console():
 
 
 def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=None, hint="", *,
-            json_trace: bool = True) -> int:
+            json_trace: bool = True, fields: tuple[str, ...] | None = None) -> int:
     """One walk per address, with the full trace (and the kernel layout label with VMCOREINFO);
     JSON lines without ``json_trace`` have the vectorised walker's keys (:func:`pgwalk.report.drop_trace`)."""
     import json
@@ -276,7 +326,7 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
         print_notes(notes)
         general, notes = set(notes), ()
     if fmt == "csv":
-        out.write(csv_line(CSV_COLUMNS))
+        out.write(csv_line(fields or CSV_COLUMNS))
     from .progress import Tracked
 
     vas = Tracked(vas, len(vas), "translating", "addresses", quiet_on_terminal=True)   # stderr, a tty only
@@ -295,8 +345,8 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
             if fmt == "json":
                 out.write(json.dumps(d if json_trace else drop_trace(d)) + "\n")
             elif fmt == "csv":
-                out.write(csv_line([d["va"], "false"] + [""] * 3 + [f"unknown {exc.name}"]
-                                   + [""] * (len(CSV_COLUMNS) - 6)))
+                out.write(csv_line(_pick([d["va"], "false"] + [""] * 3 + [f"unknown {exc.name}"]
+                                         + [""] * (len(CSV_COLUMNS) - 6), fields)))
             else:
                 if console is None:
                     console = _console()
@@ -317,7 +367,7 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
             out.write(json.dumps(d if json_trace else drop_trace(d)) + "\n")
             continue
         if fmt == "csv":
-            out.write(csv_line(csv_row(d)))
+            out.write(csv_line(_pick(csv_row(d), fields)))
             continue
         if console is None:
             console = _console()
@@ -336,17 +386,21 @@ def _note(notes) -> None:
         click.echo(f"pgwalk: note: {note}", err=True)
 
 
-def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
-    """The vectorised walker, streaming one block of lines at a time."""
-    from ..bulk import DescriptorReader, iter_translate
+def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields=None) -> int:
+    """The vectorised walker, streaming one block of lines at a time (``fields``: the CSV columns)."""
+    from ..bulk import DescriptorReader, iter_translate, per_address_note
 
+    engine = per_address_note(setup)               # (FEAT_D128: the per-address walk)
+    if engine is not None:
+        notes = tuple(notes) + (engine,)
     reader = DescriptorReader(mem)
     any_fault = False
     blocks = iter_translate(setup, mem, vas, stages=stages, access=acc, el=el, pan=pan, block=_BLOCK,
                             reader=reader)
-    from ..bulk import mark_contents
+    if fields is None or "contents_in_image" in fields:
+        from ..bulk import mark_contents
 
-    blocks = (mark_contents(res, mem) for res in blocks)
+        blocks = (mark_contents(res, mem) for res in blocks)
     from .progress import Tracked
 
     blocks = Tracked(blocks, len(vas), "translating", "addresses", weight=len, quiet_on_terminal=True)   # stderr, a tty
@@ -359,7 +413,7 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
         binary = None
     fd = _fileno(binary)
     if fd is None:
-        formatter = _formatter(fmt)
+        formatter = _formatter(fmt, columns=fields)
         if binary is not None:
             binary.write(formatter.header())
         else:
@@ -376,7 +430,7 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
     # formatted (two output buffers take turns)
     from ..writer import BackgroundWriter, write_all
 
-    formatter = _formatter(fmt, buffers=2)
+    formatter = _formatter(fmt, buffers=2, columns=fields)
     binary.flush()
     write_all(fd, [formatter.header()])
     writer = BackgroundWriter(fd)
@@ -391,16 +445,16 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes) -> int:
     return 1 if any_fault else 0
 
 
-def _formatter(fmt: str | None, buffers: int = 1):
-    """The bulk line formatter: JSON lines, CSV rows, or the plain result lines of text output
-    (:func:`pgwalk.render.result_text`, the same line the scalar path prints)."""
+def _formatter(fmt: str | None, buffers: int = 1, columns: tuple[str, ...] | None = None):
+    """The bulk line formatter: JSON lines, CSV rows (``columns`` of them), or the plain result
+    lines of text output (:func:`pgwalk.render.result_text`, the same line the scalar path prints)."""
     from ..lines import LineFormatter
 
     if fmt is None:
         from ..render import result_text
 
         return LineFormatter("text", buffers=buffers, text_line=result_text)
-    return LineFormatter(fmt, buffers=buffers)
+    return LineFormatter(fmt, buffers=buffers, columns=columns)
 
 
 def _fileno(stream) -> int | None:
@@ -413,8 +467,9 @@ def _fileno(stream) -> int | None:
         return None
 
 
-def _reverse(setup, mem, pas, stages, fmt, notes) -> int:
-    """``--reverse``: every VA mapping each output address."""
+def _reverse(setup, mem, pas, stages, fmt, notes, fields=None) -> int:
+    """``--reverse``: every VA mapping each output address (``--csv``: the target, then the
+    ``fields`` columns)."""
     import json
 
     import numpy as np
@@ -429,7 +484,7 @@ def _reverse(setup, mem, pas, stages, fmt, notes) -> int:
     console = _console() if fmt is None else None
     _note(notes)
     if fmt == "csv":
-        out.write(csv_line(("target",) + CSV_COLUMNS))
+        out.write(csv_line(("target",) + (fields or CSV_COLUMNS)))
     for k, target in enumerate(pas.tolist()):
         lanes = range(starts[k], starts[k] + int(counts[k]))
         dicts = [res.to_dict(i) for i in lanes]
@@ -438,7 +493,7 @@ def _reverse(setup, mem, pas, stages, fmt, notes) -> int:
                                   "mappings": dicts}) + "\n")
         elif fmt == "csv":
             for d in dicts:
-                out.write(csv_line([hx(target)] + csv_row(d)))
+                out.write(csv_line([hx(target)] + _pick(csv_row(d), fields)))
         else:
             from rich.text import Text
 

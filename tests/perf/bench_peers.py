@@ -7,8 +7,10 @@ Prints, without asserting anything, one line per row of the issue's table: the p
 figure, the peer's figure, their ratio, and the goal.  Rows (``--rows``, default all):
 
 * ``bulk_cli``   whole ``pgwalk translate --batch FILE --csv`` process, stdout to a file,
-  against a drgn script doing the same job (``follow_phys`` per VA, one CSV row each);
-  2M VAs (``--quick``: 200k); best of ``--runs``, interleaved; the PAs are compared;
+  against a drgn script doing the same job (``follow_phys`` per VA, one ``va,pa`` CSV row
+  each); 2M VAs (``--quick``: 200k); best of ``--runs``, interleaved; the PAs are compared.
+  Two figures: pgwalk's every column (18), and ``--fields va,pa`` (the drgn job's
+  columns: the same content);
 * ``text``       ``translate --batch --no-trace`` against ``--json`` (both pgwalk), 200k VAs
   (``--quick``: 20k);
 * ``traced``     in-process ``pgwalk.walk.translate`` (the full traced walk) per VA against
@@ -67,6 +69,11 @@ ROWS = {
     "startup": ("start-up, decode-esr 0x96000045 / python -c pass", "3.5x (111 ms)", "<= 2.5x", 2.5),
     "dump_tree": ("dump-tree, {n} 4K leaves, ranges view", "0.33 s", "<= 0.2 s", 0.2),
     "memory": ("peak memory, {n} VAs (bulk CLI --csv)", "364 MB", "<= 400 MB", 400.0),
+}
+
+#: figures a row measures besides its own, printed under it: name -> (row, what)
+SUBROWS = {
+    "bulk_cli_vapa": ("bulk_cli", "  the same, --csv --fields va,pa (the drgn job's columns)"),
 }
 
 SIZES = {  # full, --quick
@@ -513,24 +520,30 @@ class Bench:
         return times
 
     def row_bulk_cli(self) -> None:
+        """Both bulk_cli figures from one interleaved run: every column, and --fields va,pa."""
         n = self.size("bulk_cli")
         f = self.va_file(n)
-        cmds = {"pgwalk": _pgwalk_exe() + ["translate", "-i", str(self.dump.path), "--batch", str(f), "--csv"],
-                "drgn": self.drgn_cmd("cli", str(f))}
+        base = _pgwalk_exe() + ["translate", "-i", str(self.dump.path), "--batch", str(f), "--csv"]
+        cmds = {"pgwalk": base, "pgwalk_vapa": base + ["--fields", "va,pa"], "drgn": self.drgn_cmd("cli", str(f))}
         t = self.timed(cmds, self.args.runs)
-        ours, theirs = _csv_pas(self.tmp / "pgwalk.out"), _csv_pas(self.tmp / "drgn.out")
-        differ = [va for va, pa in theirs.items() if ours.get(va) != pa]
-        tagged = sum((int(va, 16) >> 56) != 0xFF for va in differ)
-        (pw, pc), (dw, dc) = _mins(t["pgwalk"]), _mins(t["drgn"])
-        sizes = [(self.tmp / f"{k}.out").stat().st_size / 1e6 for k in ("pgwalk", "drgn")]
-        with open(self.tmp / "pgwalk.out") as fh:
-            columns = len(fh.readline().split(","))
-        self.results["bulk_cli"] = Row(
-            f"{pw:.3f} s", f"{dw:.3f} s", pw / dw, pc / dc,
-            f"best of {self.args.runs}, CPU {pc:.3f} / {dc:.3f} s; output {sizes[0]:.0f} MB (all {columns} "
-            f"columns) / {sizes[1]:.0f} MB (va,pa); PAs agree on {len(theirs) - len(differ):,} of "
-            f"{len(theirs):,} VAs ({tagged} of the {len(differ)} others are tagged VAs: TCR_EL1.TBI1 is set, "
-            f"drgn does not ignore the top byte)")
+        theirs = _csv_pas(self.tmp / "drgn.out")
+        (dw, dc) = _mins(t["drgn"])
+        drgn_mb = (self.tmp / "drgn.out").stat().st_size / 1e6
+        for row, name in (("bulk_cli", "pgwalk"), ("bulk_cli_vapa", "pgwalk_vapa")):
+            out = self.tmp / f"{name}.out"
+            ours = _csv_pas(out)
+            differ = [va for va, pa in theirs.items() if ours.get(va) != pa]
+            tagged = sum((int(va, 16) >> 56) != 0xFF for va in differ)
+            pw, pc = _mins(t[name])
+            with open(out) as fh:
+                header = fh.readline().strip()
+            what = f"all {len(header.split(','))} columns" if name == "pgwalk" else header
+            self.results[row] = Row(
+                f"{pw:.3f} s", f"{dw:.3f} s", pw / dw, pc / dc,
+                f"best of {self.args.runs}, CPU {pc:.3f} / {dc:.3f} s; output {out.stat().st_size / 1e6:.0f} MB "
+                f"({what}) / {drgn_mb:.0f} MB (va,pa); PAs agree on {len(theirs) - len(differ):,} of "
+                f"{len(theirs):,} VAs ({tagged} of the {len(differ)} others are tagged VAs: TCR_EL1.TBI1 is set, "
+                f"drgn does not ignore the top byte)")
         if "bulk_cli" in self.args.profile:
             self.profile_cli("bulk_cli", ["translate", "-i", str(self.dump.path), "--batch", str(f), "--csv"])
 
@@ -654,16 +667,22 @@ class Bench:
         for row, (what, now, goal_text, _goal) in ROWS.items():
             if row not in self.results:
                 continue
-            r = self.results[row]
             n = SIZES.get(row, (0, 0))[1 if self.args.quick else 0]
             label = what.format(n=(f"{(n << 30) // 4096 / 1e6:.2g}M" if row == "dump_tree" else _count(n)))
-            ratio = "-" if r.ratio is None else f"{r.ratio:.3g}"
-            cpu = "-" if r.cpu_ratio is None else f"{r.cpu_ratio:.3g}"
-            print(f"{label:66}  {r.ours:>12}  {r.peer:>18}  {ratio:>6}  {cpu:>6}  {goal_text:>9}  {now:>13}")
-            if r.note:
-                print(f"{'':4}{r.note}")
+            _print_row(label, self.results[row], goal_text, now)
+            for sub, (parent, sub_what) in SUBROWS.items():
+                if parent == row and sub in self.results:
+                    _print_row(sub_what, self.results[sub], goal_text, "-")
         print("ratio: of wall times (best or median as noted); CPU: of user + system CPU times, "
               "steadier on a loaded machine")
+
+
+def _print_row(label: str, r: "Row", goal_text: str, now: str) -> None:
+    ratio = "-" if r.ratio is None else f"{r.ratio:.3g}"
+    cpu = "-" if r.cpu_ratio is None else f"{r.cpu_ratio:.3g}"
+    print(f"{label:66}  {r.ours:>12}  {r.peer:>18}  {ratio:>6}  {cpu:>6}  {goal_text:>9}  {now:>13}")
+    if r.note:
+        print(f"{'':4}{r.note}")
 
 
 class Row(NamedTuple):
