@@ -204,6 +204,8 @@ def addr_top(tbi: bool, tbid: bool, is_instr: bool) -> int:
 
 def va_range(va: Any) -> Any:
     """ASL ``AArch64.GetVARange``: VA[55], 1 for the upper (TTBR1) range."""
+    if va.__class__ is int:         # the scalar walk's case, on its hot path
+        return (va >> _VA_RANGE_BIT) & 1
     return (va >> _k(va, _VA_RANGE_BIT)) & _k(va, 1)
 
 
