@@ -24,7 +24,7 @@ import bisect
 import functools
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import attrs as A
 from .errors import InputError, PgwalkError
@@ -329,22 +329,25 @@ class Reason:
 
 
 class _Overlay:
-    """Memory with some 64-bit words replaced (a hypothetical descriptor): both reads of the
+    """Memory with some descriptors replaced (hypothetical ones): both reads of the
     :class:`~pgwalk.memory_protocol.Memory` protocol see them.  ``words`` maps an address to the
-    descriptor value there, stored in the tables' byte order (``big_endian``: SCTLR_ELx.EE)."""
+    descriptor value there, ``width`` bytes (16: a VMSAv9-128 descriptor), stored in the tables'
+    byte order (``big_endian``: SCTLR_ELx.EE; a 128-bit one as one value, as the walk reads it)."""
 
-    def __init__(self, mem: Memory, words: Mapping[int, int], *, big_endian: bool = False):
+    def __init__(self, mem: Memory, words: Mapping[int, int], *, big_endian: bool = False, width: int = 8):
         self.mem = mem
+        self.width = width
         order = "big" if big_endian else "little"
-        self.words = {pa: v.to_bytes(8, order) for pa, v in words.items()}
+        self.words = {pa: v.to_bytes(width, order) for pa, v in words.items()}
 
     def read_u64(self, pa: int, big_endian: bool = False) -> int:
-        if not any(pa - 8 < w < pa + 8 for w in self.words):
+        if not any(pa - self.width < w < pa + 8 for w in self.words):
             return self.mem.read_u64(pa, big_endian)
         return int.from_bytes(self.read(pa, 8), "big" if big_endian else "little")
 
     def read(self, pa: int, size: int) -> bytes:
-        hits = [w for w in self.words if pa - 8 < w < pa + size]
+        n = self.width
+        hits = [w for w in self.words if pa - n < w < pa + size]
         if not hits:
             return self.mem.read(pa, size)
         out = bytearray(size)
@@ -353,9 +356,9 @@ class _Overlay:
         for w in sorted(hits) + [pa + size]:
             if w > cur:
                 out[cur - pa:w - pa] = self.mem.read(cur, w - cur)
-            cur = max(cur, w + 8)
+            cur = max(cur, w + n)
         for w in hits:
-            lo, hi = max(w, pa), min(w + 8, pa + size)
+            lo, hi = max(w, pa), min(w + n, pa + size)
             out[lo - pa:hi - pa] = self.words[w][lo - w:hi - w]
         return bytes(out)
 
@@ -532,7 +535,7 @@ def known_departures(res: ATResult, hw: int | str, setup: TranslationSetup) -> l
                           category="qemu_tge_el10_stage1_walks"))
         return out
     if not (sw & 1) and not (hw & 1):
-        same_pa = PAR_EL1_OK["PA"].get(sw) == PAR_EL1_OK["PA"].get(hw)
+        same_pa = _par_pa(sw) == _par_pa(hw)
         same_attr = PAR_EL1_OK["ATTR"].get(sw) == PAR_EL1_OK["ATTR"].get(hw)
         sh_sw, sh_hw = PAR_EL1_OK["SH"].get(sw), PAR_EL1_OK["SH"].get(hw)
         m = t.attrs
@@ -580,7 +583,7 @@ def known_departures(res: ATResult, hw: int | str, setup: TranslationSetup) -> l
         if f.type is FaultType.ADDRESS_SIZE and last is not None and last.raw is not None:
             p = setup.s2 if f.stage == 2 else setup.s1_params(res.va) if setup.s1_enabled else None
             if p is not None and last.kind == "block" and not oa_out_of_range(last.next_addr, p.oa_bits):
-                size = 1 << level_shift(last.level, p.granule_shift)
+                size = 1 << level_shift(last.level, p.granule_shift, p.d128)
                 out.append(Reason("known-departure", f"the level {f.level} block at {last.next_addr:#x} covers "
                                   f"{size:#x} bytes, more than the {p.oa_bits}-bit output size: ASL S1Walk/S2Walk test "
                                   "the output address itself (StageOA: the base with the input address bits below the "
@@ -600,6 +603,11 @@ def known_departures(res: ATResult, hw: int | str, setup: TranslationSetup) -> l
     return out
 
 
+def _d128(p: Any) -> bool:
+    """The stage parameters ``p`` (None: no such stage) walk VMSAv9-128 tables."""
+    return p is not None and p.d128
+
+
 def _stale_descriptor(res: ATResult, hw: int, setup: TranslationSetup, mem: Memory) -> list[Reason]:
     """Would one descriptor of this walk, changed, give the captured PAR?  (A table changed
     after the AT, or the AT used a stale TLB entry.)"""
@@ -617,7 +625,8 @@ def _stale_descriptor(res: ATResult, hw: int, setup: TranslationSetup, mem: Memo
         for raw, what in candidates:
             if raw == step.raw:
                 continue
-            if _matches(_rerun(res, setup, _Overlay(mem, {step.desc_pa: raw}, big_endian=big_endian)), hw):
+            over = _Overlay(mem, {step.desc_pa: raw}, big_endian=big_endian, width=16 if _d128(p) else 8)
+            if _matches(_rerun(res, setup, over), hw):
                 where = f"stage {step.stage} level {step.level} descriptor at PA {step.desc_pa:#x}"
                 return Reason("stale-descriptor", f"the {where} now reads {step.raw:#x}; {what} ({raw:#x}) it gives "
                               "exactly the captured PAR: the table changed after the AT (or the AT hit a stale TLB "
@@ -633,8 +642,8 @@ def _stale_descriptor(res: ATResult, hw: int, setup: TranslationSetup, mem: Memo
                 c.append((0, "as an invalid descriptor"))
             elif htype is FaultType.ACCESS_FLAG:
                 c.append((step.raw & ~D.S1_LEAF["AF"].mask, "with AF = 0"))
-            elif htype is FaultType.PERMISSION:
-                fld = D.S2_LEAF["S2AP"] if step.stage == 2 else D.S1_LEAF["AP"]
+            elif htype is FaultType.PERMISSION and not _d128(p_of(step.stage)):
+                fld = D.S2_LEAF["S2AP"] if step.stage == 2 else D.S1_LEAF["AP"]      # (VMSAv9-128: PIIndex)
                 c.extend((fld.put(step.raw, ap), f"with {fld.name} = {ap:#04b}") for ap in range(4))
             elif htype is FaultType.ADDRESS_SIZE and step.kind in ("block", "page", "table"):
                 p = p_of(step.stage)
@@ -664,7 +673,7 @@ def _stale_descriptor(res: ATResult, hw: int, setup: TranslationSetup, mem: Memo
                                   "the entry was written after the AT"))
         return out
     # hardware translated
-    hpa = PAR_EL1_OK["PA"].get(hw) << 12
+    hpa = _par_pa(hw)
     hattr = PAR_EL1_OK["ATTR"].get(hw)
     stage = 2 if res.stages_used == "12" and setup.s2 is not None else 1
     f = t.fault
@@ -678,10 +687,11 @@ def _stale_descriptor(res: ATResult, hw: int, setup: TranslationSetup, mem: Memo
             raw = fs.raw | D.S1_LEAF["AF"].mask
             cands.append((raw, "with AF = 1"))
             fld = D.S2_LEAF["S2AP"] if fs.stage == 2 else D.S1_LEAF["AP"]
-            cands.extend((fld.put(raw, ap), f"with AF = 1 and {fld.name} = {ap:#04b}") for ap in range(4))
+            if not _d128(p):                        # (VMSAv9-128 leaves have no AP/S2AP: PIIndex)
+                cands.extend((fld.put(raw, ap), f"with AF = 1 and {fld.name} = {ap:#04b}") for ap in range(4))
             if p is not None and fs.stage == stage:
-                leafsize = level_shift(fs.level, p.granule_shift)
-                cands.append((with_leaf_base(raw, hpa, leafsize, p.ds, p.lpa64), f"with AF = 1 and OA {hpa:#x}"))
+                leafsize = level_shift(fs.level, p.granule_shift, p.d128)
+                cands.append((with_leaf_base(raw, hpa, leafsize, p.ds, p.lpa64, p.d128), f"with AF = 1 and OA {hpa:#x}"))
             r = try_words(fs, cands)
             if r:
                 return [r]
@@ -699,11 +709,11 @@ def _stale_descriptor(res: ATResult, hw: int, setup: TranslationSetup, mem: Memo
     p = p_of(leaf.stage)
     if p is None:
         return out
-    leafsize = level_shift(leaf.level, p.granule_shift)
+    leafsize = level_shift(leaf.level, p.granule_shift, p.d128)
     cands = []
-    same_pa = PAR_EL1_OK["PA"].get(hw) == PAR_EL1_OK["PA"].get(res.par or 0)
+    same_pa = _par_pa(hw) == _par_pa(res.par or 0)
     base = hpa & ~((1 << leafsize) - 1) if leafsize >= 12 else hpa
-    raw_oa = leaf.raw if same_pa else with_leaf_base(leaf.raw, base, leafsize, p.ds, p.lpa64)
+    raw_oa = leaf.raw if same_pa else with_leaf_base(leaf.raw, base, leafsize, p.ds, p.lpa64, p.d128)
     if not same_pa:
         cands.append((raw_oa, f"with output address {base:#x}"))
     if leaf.stage == 1:
@@ -798,7 +808,7 @@ def _tcr_fields_for(res: ATResult, hw: int, setup: TranslationSetup) -> set[str]
     sw = res.par
     if sw is None or (sw & 1) != (hw & 1) or sw & 1:
         return None                                   # a fault appears, disappears or changes: anything
-    if PAR_EL1_OK["PA"].get(sw) != PAR_EL1_OK["PA"].get(hw):
+    if _par_pa(sw) != _par_pa(hw):
         return {"T0SZ", "T1SZ", "TG", "TBI", "DS", "EPD"}
     return {"SH"} if setup.s1_enabled and setup.s1_params(res.va).ds else set()
 
@@ -866,13 +876,14 @@ class _LeafIndex:
 
     An entry is ``(oa, size, ia, level, tree)``: consecutive leaves of one table mapping
     ``[ia, ia + size)`` to ``[oa, oa + size)`` (the part inside the output size);
-    ``granule`` gives each tree's granule shift, to narrow a hit to its leaf.
+    ``lsb`` gives each tree's leaf size at a level (``TreeParams.lsb``: its granule, and 16-byte
+    entries with FEAT_D128), to narrow a hit to its leaf.
     """
 
     starts: list[int]
     entries: list[tuple[int, int, int, int, str]]   # (oa, size, ia, level, tree)
     truncated: bool
-    granule: dict[str, int] = field(default_factory=dict)
+    lsb: dict[str, Callable[[int], int]] = field(default_factory=dict)
     max_size: int = 0
 
     def find(self, addr: int, limit: int = 8) -> list[tuple[int, int, int, int, str]]:
@@ -883,7 +894,7 @@ class _LeafIndex:
         while j >= 0 and len(out) < limit:
             oa, size, ia, level, tree = self.entries[j]
             if oa + size > addr:
-                leafsize = 1 << level_shift(level, self.granule[tree])
+                leafsize = 1 << self.lsb[tree](level)
                 lo = oa + ((addr - oa) & ~(leafsize - 1))
                 out.append((lo, min(lo + leafsize, oa + size) - lo, ia + (lo - oa), level, tree))
             elif addr - oa >= self.max_size:
@@ -911,11 +922,11 @@ def build_leaf_index(setup: TranslationSetup, mem: Memory, stage: int) -> _LeafI
         names = ["ttbr0", "ttbr1"][:len(setup.ranges)]
     summary = WalkSummary()
     entries: list[tuple[int, int, int, int, str]] = []
-    granule: dict[str, int] = {}
+    lsb: dict[str, Callable[[int], int]] = {}
     left = _MAX_LEAVES
     for which in names:
         tree = tree_params(setup, which, final_pa=False)
-        granule[tree.name] = tree.granule_shift
+        lsb[tree.name] = tree.lsb
         runs = LeafRuns(max_leaves=left)
         walk_tree(tree, mem, runs, limits=limits, summary=summary)
         left -= runs.leaves
@@ -924,7 +935,7 @@ def build_leaf_index(setup: TranslationSetup, mem: Memory, stage: int) -> _LeafI
             if oa < top:                    # the part inside the output size (ASL OAOutOfRange on StageOA)
                 entries.append((oa, min(n * es, top - oa), ia, level, tree.name))
     entries.sort()
-    return _LeafIndex([e[0] for e in entries], entries, summary.stopped is not None, granule,
+    return _LeafIndex([e[0] for e in entries], entries, summary.stopped is not None, lsb,
                       max((e[1] for e in entries), default=0))
 
 
@@ -932,10 +943,8 @@ def _reverse_lookup(res: ATResult, hw: int, setup: TranslationSetup, mem: Memory
                     index_cache: dict | None) -> list[Reason]:
     if hw & 1:
         return []
-    # (reads the 64-bit PAR_EL1 format; the 128-bit one of a D128 walk is not searched)
-    setup.refuse_d128("the reverse lookup of a captured PAR_EL1")
-    hpa = (PAR_EL1_OK["PA"].get(hw) << 12) | (res.va & 0xFFF)
-    if res.par is not None and not res.par & 1 and PAR_EL1_OK["PA"].get(res.par) == PAR_EL1_OK["PA"].get(hw):
+    hpa = _par_pa(hw) | (res.va & 0xFFF)
+    if res.par is not None and not res.par & 1 and _par_pa(res.par) == _par_pa(hw):
         return []
 
     def index(stage: int) -> _LeafIndex:

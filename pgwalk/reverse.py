@@ -23,7 +23,7 @@ from .bulk import BulkTranslation, DescriptorReader, translate_many
 from .errors import InputError
 from .memory_protocol import Memory
 from .params import TranslationSetup
-from .rules import level_shift, walk_stages
+from .rules import walk_stages
 from .tree import LeafRuns, Limits, TreeParams, tree_params, walk_tree
 
 __all__ = ["REVERSE_ENTRY_BUDGET", "TreeLeaves", "tree_leaves", "reverse_map"]
@@ -65,11 +65,11 @@ def tree_leaves(tree: TreeParams, mem: Memory, *, budget: int | None = None) -> 
                       np.frombuffer(runs.level, dtype=np.int64)[first].astype(np.int8))
 
 
-def _inverse(leaves: TreeLeaves, granule_shift: int, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(target index, input address) for every leaf whose output covers a target address."""
+def _inverse(leaves: TreeLeaves, tree: TreeParams, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(target index, input address) for every leaf of ``tree`` whose output covers a target address."""
     qs, ias = [], []
     for level in np.unique(leaves.level).tolist():
-        leafsize = _U64(level_shift(level, granule_shift))
+        leafsize = _U64(tree.lsb(level))                    # (rules.level_shift, 16-byte entries with D128)
         sel = leaves.level == level
         ia = leaves.ia[sel]
         order = np.argsort(leaves.oa[sel] >> leafsize, kind="stable")
@@ -109,18 +109,15 @@ def reverse_map(setup: TranslationSetup, mem: Memory, pas: Any, *, stages: str |
         address order within each query; ``query[i]`` is the index in ``pas`` lane
         ``i`` maps to.
     :raises InputError: when a tree holds more than :data:`REVERSE_ENTRY_BUDGET` descriptors
-    :raises RegisterError: when a stage uses VMSAv9-128 (FEAT_D128) tables: the leaves are inverted
-        with VMSAv8-64 sizes here (whatever the whole-tree walk can read)
     :raises ValueError: for ``stages`` the registers do not allow
     """
-    setup.refuse_d128("the reverse map (translate --reverse)")
     stages = walk_stages(stages, setup.s2 is not None)
     targets = np.ascontiguousarray(np.asarray(pas, dtype=_U64)).ravel()
     q = np.arange(len(targets))
     want = targets
     if stages in ("2", "12") and setup.s2 is not None:
         tree = tree_params(setup, "s2")
-        sub, ipas = _inverse(tree_leaves(tree, mem), tree.granule_shift, want)
+        sub, ipas = _inverse(tree_leaves(tree, mem), tree, want)
         q, want = q[sub], ipas
     if stages in ("1", "12") and setup.s1_enabled:          # (stage 1 off: the VA is the IPA)
         qs, vas = [], []
@@ -128,7 +125,7 @@ def reverse_map(setup: TranslationSetup, mem: Memory, pas: Any, *, stages: str |
             tree = tree_params(setup, which, final_pa=False)
             if tree.disabled:                               # (an unknown TTBR's tree cannot be searched)
                 continue
-            sub, found = _inverse(tree_leaves(tree, mem), tree.granule_shift, want)
+            sub, found = _inverse(tree_leaves(tree, mem), tree, want)
             qs.append(q[sub])
             vas.append(found)
         q = np.concatenate(qs) if qs else q[:0]

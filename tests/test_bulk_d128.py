@@ -270,17 +270,6 @@ def test_a_vmsav8_setup_stays_vectorised():
     assert not res.s1_desc_hi.flags.writeable and not res.s2_desc_hi.flags.writeable   # (no memory for them)
 
 
-def test_reverse_map_refuses_d128_in_one_line():
-    from pgwalk.reverse import reverse_map
-
-    b = D128Builder(granule=4096, ia_bits=48)
-    b.map(0x1000, 0x4000_0000, (-1, 0, 1, 2, 3))
-    with pytest.raises(RegisterError, match=r"^TCR2_EL1.D128 = 1: the reverse map .* does not walk VMSAv9-128") \
-            as exc:
-        reverse_map(setup_from_registers(b.registers(pir=PIR_DISTINCT)), b.memory(), [0x4000_0000])
-    assert "\n" not in str(exc.value)
-
-
 # --------------------------------------------------------------------------- the CLI
 
 @pytest.fixture
@@ -343,8 +332,16 @@ def test_cli_at_batch(d128_image, tmp_path, capsys):
         assert par is None or int(par, 16) >> 64 & 1    # the 128-bit format
 
 
-def test_cli_translate_reverse_refuses_d128_in_one_line(d128_image, capsys):
-    opts, _vas, _setup, _mem = d128_image
-    rc, out, err = run(["translate", *opts, "--reverse", "0x4000_0000"], capsys)
-    assert rc == 2 and "does not walk VMSAv9-128" in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
+def test_cli_translate_reverse_finds_d128_mappings(d128_image, capsys):
+    """``translate --reverse`` on a D128 tree: every VA it reports translates to the PA asked, and the
+    mapped VAs whose PA is asked are among them."""
+    opts, vas, setup, mem = d128_image
+    from pgwalk.walk import translate
+
+    t = next(t for t in (translate(setup, mem, va) for va in vas) if t.ok)
+    rc, out, err = run(["translate", *opts, "--reverse", "--csv", hex(t.pa)], capsys)
+    assert rc == 0 and "Traceback" not in err
+    rows = [line.split(",") for line in out.splitlines()[1:]]
+    found = {int(r[1], 16) for r in rows}
+    assert t.va in found
+    assert all(translate(setup, mem, va).pa == t.pa for va in found)

@@ -1,8 +1,8 @@
 """FEAT_D128 (VMSAv9-128) in the scalar walk: 128-bit descriptors, start levels down to -2,
 skip levels (TTBR.SKL and a table descriptor's SKL), 56-bit output addresses, indirect
-permissions through PIIndex, stage 2 (VTCR_EL2.D128), the 128-bit PAR_EL1, and the paths that
-refuse it (the reverse map; the whole-tree walk walks it: tests/test_tree_d128.py; the batch paths
-take the per-address walk: tests/test_bulk_d128.py).
+permissions through PIIndex, stage 2 (VTCR_EL2.D128), the 128-bit PAR_EL1 and the reverse map (the
+whole-tree walk walks it: tests/test_tree_d128.py; the batch paths take the per-address walk:
+tests/test_bulk_d128.py).
 
 Expected values come from the Arm ARM (DDI 0487 M.a.a): the bits each level resolves (D8.2.11:
 a level resolves ``granule bits - 4`` bits with 16-byte descriptors), the next-level table sizes
@@ -390,6 +390,24 @@ def test_captured_128_bit_pars_compare_by_their_own_pa_field():
     assert compare_par(fault, fault).match and compare_par(fault, fault | 1 << 120).warnings   # RES0 [127:65]
 
 
+def test_explain_a_captured_128_bit_par_finds_where_its_pa_is_mapped():
+    """``at`` against a captured 128-bit PAR with another PA: the reverse lookup reads the PA from
+    bits [119:76] and the D128 leaves' sizes, and names the VA mapping it (here a 56-bit PA)."""
+    from pgwalk.at import explain_mismatch
+    from pgwalk.par import pack_par
+
+    b = D128Builder(granule=4096, ia_bits=48)
+    b.map(0x1000, 0xab_0000_1234_5000, (-1, 0, 1, 2, 3), pi=3)
+    b.map(0x20_0000, 0xab_0000_5600_0000, (-1, 0, 1, 2), pi=3)                # a 1MB level 2 block
+    s = _setup(b, pir=PIR_RW)
+    mem = b.memory()
+    res = at(s, mem, "S1E1R", 0x1000)
+    hw = pack_par(False, sh=3, ns=1, attr=0xFF, pa=0xab_0000_5603_4000, d128=True)
+    reasons = explain_mismatch(res, hw, s, mem)
+    assert any(r.kind == "reverse-lookup" and "VA 0x234000" in r.text and "0xab000056034000" in r.text
+               for r in reasons), reasons
+
+
 # --------------------------------------------------------------------------- setup and refusals
 
 def test_el2_regime_has_no_d128():
@@ -398,21 +416,32 @@ def test_el2_regime_has_no_d128():
     assert not s.ranges[0].d128
 
 
-def test_reverse_map_refuses_d128_in_one_line():
-    """What still refuses: the reverse map (it inverts leaves with VMSAv8-64 sizes); the whole-tree
-    walk walks D128 (tests/test_tree_d128.py), the batch paths take the per-address walk
-    (tests/test_bulk_d128.py)."""
+@pytest.mark.parametrize("granule,ia_bits", [(4096, 48), (4096, 55), (16384, 48), (65536, 52)])
+def test_reverse_map_finds_every_d128_mapping(granule, ia_bits):
+    """The reverse map of D128 trees: leaves inverted with the 16-byte entries' sizes (a page, a block
+    one level up, and two VAs aliasing one PA), each answer translating forward to the PA asked."""
     from pgwalk.reverse import reverse_map
-    from pgwalk.tree import tree_params
 
-    b = D128Builder(granule=4096, ia_bits=48)
-    b.map(0x1000, 0x4000_0000, (-1, 0, 1, 2, 3))
+    b = D128Builder(granule=granule, ia_bits=ia_bits)
+    start = b.start_level
+    g = _g(granule)
+    page = 0x4000_0000 + 7 * granule
+    va_page = 3 * granule
+    b.map(va_page, page, tuple(range(start, 4)))
+    b.map(va_page + (5 << (2 * (g - 4) + g)), page, tuple(range(start, 4)))      # an alias, another level 1 entry
+    block = 1 << (g - 4 + g)                                                     # a level 2 block
+    # an even and an odd multiple: a VMSAv8-64 block size, twice as large, would put the offsets a block off
+    va_block, pa_block = 8 * block, 0x8000_0000 | block
+    b.map(va_block, pa_block, tuple(range(start, 3)))
     s = _setup(b, pir=PIR_RW)
     mem = b.memory()
-    assert tree_params(s, "ttbr0").d128
-    with pytest.raises(RegisterError, match=r"TCR2_EL1.D128 = 1: .* does not walk VMSAv9-128") as exc:
-        reverse_map(s, mem, [0x4000_0000])
-    assert "\n" not in str(exc.value)
+    pas = [page + 0x12, pa_block + 5 * granule + 0x34, 0x7000_0000]
+    q, res = reverse_map(s, mem, pas)
+    found = sorted((int(i), int(va)) for i, va in zip(q, res.va))
+    assert found == sorted([(0, va_page + 0x12), (0, va_page + (5 << (2 * (g - 4) + g)) + 0x12),
+                            (1, va_block + 5 * granule + 0x34)])
+    for i, va in found:
+        assert translate(s, mem, va).pa == pas[i]
 
 
 # --------------------------------------------------------------------------- the CLI
