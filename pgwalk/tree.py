@@ -999,6 +999,8 @@ class _Walker:
         else:
             note = f"only entries {lo}-{hi - 1} read (the whole table: {whole[3]})"
         parts_out = sorted([(a, b, None, "") for a, b in spans] + [(a, b, st, why) for a, b, why, st in gaps])
+        if not self.tree.through_s2:
+            pa0 = address                       # (its PA is its address; under stage 2: where the first part read is)
         return (pa0, bytes(buf), TableStatus.OK, note, pieces, tuple(dict.fromkeys(ups)), parts_out)
 
     def _absent(self, start: int, end: int) -> bool:

@@ -820,3 +820,25 @@ def test_shared_table_reached_through_paths_that_differ_is_judged_for_each():
         assert run_record(r, tree)["permissions"] == {"el1": t.s1.perms.text(False), "el0": t.s1.perms.text(True)}
     assert run_record(runs[1], tree)["permissions"]["el0"] == "---"
     assert run_record(runs[0], tree)["permissions"]["el0"] != "---"
+
+
+def test_table_whose_start_is_outside_the_image_keeps_its_own_address():
+    # the image begins in the middle of a level 3 table: the part read is walked, the table is
+    # reported at its own PA (not where the part read begins), the part before it as not in the image
+    b = TableBuilder(granule=65536, ia_bits=48)
+    b.map(7000 * 0x10000, 0x1_0000_0000, 0x10000)
+    b.map(0, 0x2_0000_0000, 0x10000)
+    setup, tree = tree_of(b)
+    full = b.memory()
+    l3 = _l3_table(setup, full, 0)
+    (base, buf), = b.chunks().items()
+    assert l3 + 0x10000 == base + len(buf)
+    cut = l3 + 0x8000 - base
+    mem = PhysicalMemory.from_buffers({base: bytes(buf[:l3 - base]), l3 + 0x8000: bytes(buf[cut:])})
+    assert translate(setup, mem, 7000 * 0x10000).output == 0x1_0000_0000
+    rec = Recorder()
+    walk_tree(tree, mem, rec)
+    t3, gap = [t for t in rec.tables() if t.level == 3]
+    assert (t3.status, t3.pa, t3.address) == (TableStatus.OK, l3, l3)
+    assert (gap.status, gap.va_start, gap.va_end) == (TableStatus.NOT_IN_IMAGE, 0, 4096 * 0x10000)
+    assert [(r.va_start, r.oa) for r in ranges_of(tree, mem) if r.mapped] == [(7000 * 0x10000, 0x1_0000_0000)]
