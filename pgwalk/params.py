@@ -648,7 +648,7 @@ def _s1_tcr2_params(regime: Regime, regs: Mapping[str, int], features: Features,
         notes.append(f"{name}.PnCH = 1 has no effect: FEAT_THE is not implemented (bit 52 is Contiguous)")
     # ASL S1TTWParamsEL10/EL20: fng = TCR2_ELx.FNGn with FEAT_ASID2 (regimes with EL0); fngna =
     # TCR2_EL1.FNGNAn with FEAT_THE (EL1&0); AArch64.S1NextWalkStateLeaf applies them
-    # (walk.s1_nonglobal_forced)
+    # (rules.s1_leaf_ng)
     fng = bool(t.get(f"FNG{varange}", 0)) and two_ranges and regime is not Regime.EL3
     if fng:
         notes.append(f"{name}.FNG{varange} = 1: TTBR{varange} translations are non-global whatever nG says "

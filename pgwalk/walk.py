@@ -56,7 +56,6 @@ _NO_S2_INDIRECTION = S2PermParams()
 _AF = D.S1_LEAF["AF"]
 _AP = D.S1_LEAF["AP"]
 _SH = D.S1_LEAF["SH"]
-_NG = D.S1_LEAF["nG"]
 _DBM = D.S1_LEAF["DBM"]
 _PXN = D.S1_LEAF["PXN"]
 _UXN = D.S1_LEAF["UXN"]
