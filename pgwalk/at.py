@@ -34,8 +34,8 @@ from .formats import registers as RG
 from .formats.registers import PAR_EL1_D128, PAR_EL1_D128_PA, PAR_EL1_FAULT, PAR_EL1_OK
 from .params import Regime, TranslationSetup, oa_out_of_range, regime_for_el, setup_from_registers
 from .perms import Access
-from .at_ops import AT_OPS, ATOp, el3_ns, parse_at_op, pstate_pan
-from .par import pack_par, par_format_d128
+from .at_ops import AT_OPS, ATOp, el3_ns, par_is_d128, parse_at_op, pstate_pan
+from .par import pack_par
 from .rules import level_shift, with_leaf_base
 from .walk import Memory, Translation, translate
 
@@ -149,8 +149,7 @@ def at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op: ATO
     if f is not None and f.s1ptw and f.stage == 2 and exec_el == 1:
         return ATResult(op, va, t, None, _S2FS1_AT_EL1, regime, stages, bool(pan), tuple(notes))
     # PAR.NS of an EL3 (Secure) translation is its PA space (at_ops.el3_ns)
-    d128 = par_format_d128(regime, op.stages == "1", setup.s1_enabled and any(p.d128 for p in setup.ranges),
-                           setup.s2.d128 if setup.s2 is not None else None)
+    d128 = par_is_d128(setup, regime, op)
     par = encode_par(t, secure=regime is Regime.EL3 and not el3_ns(t), feat_xs=setup.features.xs, d128=d128)
     return ATResult(op, va, t, par, regime=regime, stages_used=stages, pan=bool(pan), notes=tuple(notes))
 

@@ -19,13 +19,13 @@ import numpy as np
 
 from . import attrs as A
 from . import rules as R
-from .at_ops import ATOp, el3_ns, parse_at_op, pstate_pan
+from .at_ops import ATOp, el3_ns, par_is_d128, parse_at_op, pstate_pan
 from .bulk import CHUNK, FAULT_TYPES, BulkTranslation, DescriptorReader, translate_many
 from .errors import InputError, UnknownRegister
 from .faults import FaultType
 from .formats import descriptors as D
 from .memory_protocol import Memory
-from .par import pack_par, par_format_d128
+from .par import pack_par
 from .params import Regime, TranslationSetup, setup_from_registers
 from .walk import translate
 
@@ -139,8 +139,7 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
             for i in good.tolist():
                 t = translate(setup, mem, int(res.va[i]), stages=stages, access=op.access, el=op.el, pan=res.pan)
                 ns[i] = el3_ns(t)
-    d128 = par_format_d128(regime, op.stages == "1", setup.s1_enabled and any(p.d128 for p in setup.ranges),
-                           setup.s2.d128 if setup.s2 is not None else None)
+    d128 = par_is_d128(setup, regime, op)
     par = pack_par(~ok, fst=res.fsc, s1ptw=res.s1ptw, stage2=res.fault_stage == 2, overlay=res.overlay,
                    dirty_bit=res.dirty_bit, assured_only=res.assured_only, toplevel=res.toplevel, sh=sh, ns=ns,
                    attr=attr, pa=res.output, d128=d128)

@@ -1,7 +1,8 @@
 """The AArch64 AT operations pgwalk emulates, and the small AT facts both AT paths share.
 
 One :class:`ATOp` per operation (which regime, stages, EL and access it checks), the
-PSTATE.PAN read from a register set, and the PA space (PAR.NS) of an EL3 translation.
+PSTATE.PAN read from a register set, the PA space (PAR.NS) of an EL3 translation, and which
+PAR_EL1 format an operation writes.
 The scalar AT (:mod:`pgwalk.at`) and the vectorised AT (:func:`pgwalk.at_many.bulk_at`)
 both take them from here, so neither imports the other's internals.
 """
@@ -14,11 +15,12 @@ from typing import Mapping
 from .errors import InputError
 from .formats import descriptors as D
 from .formats import registers as RG
-from .params import Regime, regime_for_el
+from .par import par_format_d128
+from .params import Regime, TranslationSetup, regime_for_el
 from .perms import Access
 from .walk import Translation
 
-__all__ = ["ATOp", "AT_OPS", "parse_at_op", "pstate_pan", "el3_ns"]
+__all__ = ["ATOp", "AT_OPS", "parse_at_op", "pstate_pan", "el3_ns", "par_is_d128"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +104,10 @@ def el3_ns(t: Translation) -> bool:
         if s.stage == 1 and s.kind == "table" and s.raw is not None and D.S1_TABLE["NSTable"].get(s.raw):
             return True
     return t.s1 is not None and bool(D.S1_LEAF["NS"].get(t.s1.raw))
+
+
+def par_is_d128(setup: TranslationSetup, regime: Regime, op: ATOp) -> bool:
+    """Whether ``op`` writes the 128-bit PAR_EL1 format under ``setup`` (:func:`pgwalk.par.par_format_d128`
+    with the stages' D128: stage 1's when it is on, stage 2's when there is one)."""
+    return par_format_d128(regime, op.stages == "1", setup.s1_enabled and any(p.d128 for p in setup.ranges),
+                           setup.s2.d128 if setup.s2 is not None else None)
