@@ -818,21 +818,23 @@ def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[n
 
 class _UnknownVerdicts:
     """A verdict table that cannot be made because a register it reads is unknown (PIR_ELx,
-    S2PIR_EL2 ... not given): looking up a lane raises what making it raised, as the scalar walk
-    raises when a walk reaches such a leaf; looking up no lane is nothing."""
+    S2PIR_EL2 ... not given): a walk with a lane still standing where it would be looked up raises
+    what making it raised, as the scalar walk raises when a walk reaches such a leaf."""
 
     def __init__(self, exc: UnknownRegister) -> None:
         self.exc = exc
 
-    def lookup(self, w: "_Walk", n: int) -> np.ndarray:
-        """The verdicts of ``n`` lanes of ``w``: raises when a lane of ``w`` still stands (no fault
-        so far: a scalar walk would judge it), else nothing to say (zeros)."""
+    def check(self, w: "_Walk") -> None:
+        """Raises when a lane of ``w`` still stands (no fault so far: a scalar walk would judge it)."""
         if (w.code == 0).any():
             raise self.exc
-        return np.zeros(n, dtype=np.uint8)
 
-    def max(self, initial: int = 0) -> int:
-        return initial
+    def judge(self, w: "_Walk") -> Callable[[np.ndarray], np.ndarray]:
+        """A permission judge for :func:`_leaf_checks` of ``w``: :meth:`check`, then nothing denied."""
+        def judge(raw: np.ndarray) -> np.ndarray:
+            self.check(w)
+            return _no_lanes(raw)
+        return judge
 
 
 def _verdicts(make: Callable[..., np.ndarray], *args: Any) -> Any:
@@ -1399,8 +1401,7 @@ class _Engine:
         if s1assured is None or not s1assured.any():
             assured = None
         if isinstance(kinds, _UnknownVerdicts):
-            _leaf_checks(R.S2_WALK_LEAF_CHECKS if s1ptw else R.LEAF_CHECKS, s2, w,
-                         lambda raw: kinds.lookup(w, len(raw)) != 0)
+            _leaf_checks(R.S2_WALK_LEAF_CHECKS if s1ptw else R.LEAF_CHECKS, s2, w, kinds.judge(w))
         elif kinds is not None:
             def kind(raw: np.ndarray, lanes: Any = None) -> np.ndarray:
                 code = R.s2_permission_code(raw, self.s2_po, self.s2_ao)
@@ -1441,7 +1442,7 @@ class _Engine:
             bits = code << _U64(_ST_LEAF + _LEAF_BITS * (level + _LEVEL_BIAS))
             state = bits if state is None else state | bits
         if isinstance(self.s2_mro, _UnknownVerdicts):
-            nmro = self.s2_mro.lookup(w, len(w.raw)) == 0
+            self.s2_mro.check(w)
         elif self.s2_mro is not None:
             nmro = ~self.s2_mro[R.s2_permission_code(w.raw, self.s2_po, self.s2_ao)]
             bits = nmro.astype(_U64) << _U64(_ST_NMRO + level + _LEVEL_BIAS)
@@ -1472,13 +1473,10 @@ class _Engine:
         for sel, chk in stops:
             w.stop(sel, _CODE[chk.fault], chk.level, 1)
         kinds = None
-        if isinstance(self.s1_allowed[r] if self.s1_allowed is not None else None, _UnknownVerdicts):
-            unknown = self.s1_allowed[r]
-
-            def judge(raw: np.ndarray) -> np.ndarray:
-                return unknown.lookup(w, len(raw)) != 0
-        elif self.s1_allowed is not None:
-            table = self.s1_allowed[r]
+        table = self.s1_allowed[r] if self.s1_allowed is not None else None
+        if isinstance(table, _UnknownVerdicts):
+            judge = table.judge(w)
+        elif table is not None:
             tb_all = w.tbl & _U64(_TB_MASK) if collect else np.zeros(len(va), dtype=_U64)
             po = bool(p.perm.overlay)
 
