@@ -358,10 +358,15 @@ def _descriptor_address_field(raw: Any, low_bits: int, ds: bool, lpa64: bool) ->
 _D128_ADDR = _ones(D.D128_ADDR_TOP + 1)
 
 
+def _d128_address_mask(low_bits: int) -> int:
+    """The bits of a 128-bit descriptor's address field: desc[55:low_bits]."""
+    return _D128_ADDR & ~_ones(low_bits)
+
+
 def _d128_address_field(raw: Any, low_bits: int) -> Any:
     """The address a 128-bit descriptor holds: desc[55:low_bits] (``low_bits`` at most 48); an array
     of the descriptors' low 64-bit words gives an array (the field is below bit 64)."""
-    return raw & _k(raw, _D128_ADDR & ~_ones(low_bits))
+    return raw & _k(raw, _d128_address_mask(low_bits))
 
 
 def next_table_base(raw: Any, granule_shift: int, ds: bool, lpa64: bool, d128: bool = False) -> Any:
@@ -388,7 +393,7 @@ def with_leaf_base(raw: Any, oa: Any, leafsize: int, ds: bool, lpa64: bool, d128
     Bits of ``oa`` the format cannot hold (above OA[51], or OA[51:48] without DS or LPA; with ``d128``
     above OA[55]) are dropped.  (``d128``: ints only.)"""
     if d128:
-        field = _D128_ADDR & ~_ones(leafsize)
+        field = _d128_address_mask(leafsize)
         return (raw & ~field) | (oa & field)
     top = D.ADDR_47 + 1
     low = _ADDR_MASK_48 & ~_ones(leafsize)
