@@ -824,8 +824,7 @@ class _Lookups:
             lut[j] = self._outcome(pk // len(keys), keys[pk % len(keys)], ok, res, i, by_id)
         s2raw = res.s2_desc
         if self.d128:                                   # all 128 bits of each leaf (Python ints)
-            s2raw = np.array([r | h << 64 for r, h in zip(res.s2_desc.tolist(), res.s2_desc_hi.tolist())],
-                             dtype=object)
+            s2raw = np.array(_join128(res.s2_desc, res.s2_desc_hi), dtype=object)
         return lut[inv.reshape(-1)], ok, res.pa, lo, hi, s2raw, res.s2_level
 
     def _leaf(self, res: Any, i: int) -> Leaf:
@@ -1454,13 +1453,11 @@ class _Walker:
         idl = [only] * len(starts) if ids is None else ids[starts].tolist()
         if self.s2 is not None:
             if hi is not None:                          # D128: the runs' descriptors as 128-bit ints
-                seg = np.array([r | h << 64 for r, h in zip(seg.tolist(), hi.tolist())], dtype=object)
+                seg = np.array(_join128(seg, hi), dtype=object)
             self._two_stage(dec, seg, oa, starts, ends, idl, a, info)
             return
         oas = oa[starts].tolist()
-        raws = seg[starts].tolist()
-        if hi is not None:
-            raws = [r | h << 64 for r, h in zip(raws, hi[starts].tolist())]
+        raws = seg[starts].tolist() if hi is None else _join128(seg[starts], hi[starts])
         for s, e, aid, o, r in zip(starts, ends, idl, oas, raws):
             if aid == 0:
                 if self.invalid:
@@ -1764,7 +1761,12 @@ class _PieceEntry:
 
 def _descriptor(raw: Any, upper: Any, i: int) -> int:
     """Descriptor ``i`` of a table read as 64-bit words ``raw`` (D128: and their upper words ``upper``)."""
-    return int(raw[i]) if upper is None else int(raw[i]) | int(upper[i]) << 64
+    return int(raw[i]) if upper is None else _join128(raw[i:i + 1], upper[i:i + 1])[0]
+
+
+def _join128(lo: Any, hi: Any) -> list[int]:
+    """128-bit descriptors (Python ints) from their low and high 64-bit words (arrays)."""
+    return [r | h << 64 for r, h in zip(lo.tolist(), hi.tolist())]
 
 
 def _paired_keys(np: Any, lo: Any, hi: Any) -> tuple[Any, Callable[[Any], int]]:
