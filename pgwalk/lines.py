@@ -21,7 +21,7 @@ from . import rules as R
 from .formats import descriptors as D
 from .bulk import FAULT_TYPES, BulkTranslation
 from .perms import PERM_FAULT_KINDS
-from .report import CSV_COLUMNS, csv_line, csv_row
+from .report import CSV_COLUMNS, csv_indices, csv_line, csv_pick, csv_row
 from .writer import stream_fd, write_all
 from .values import byte_windows, void_dtype
 
@@ -273,7 +273,7 @@ class LineFormatter:
         if unknown or len(set(self.columns)) != len(self.columns) or not self.columns:
             raise ValueError(f"columns {self.columns!r}: each of {', '.join(CSV_COLUMNS)} at most once")
         # the cells of csv_row kept, the address slots shown, the line key's kind, the contents flag
-        self._cells = [CSV_COLUMNS.index(c) for c in self.columns] if columns is not None else None
+        self._cells = csv_indices(columns)
         shown = set(self.columns) if fmt == "csv" else set(CSV_COLUMNS)
         self._slots = tuple(sorted(k for c, k in _SLOT_OF_COLUMN.items() if c in shown))
         rest = shown - _PRESENCE_COLUMNS - {_CONTENTS_COLUMN}
@@ -329,7 +329,7 @@ class LineFormatter:
         if self.fmt == "text":
             return self._text_line(d) + "\n"
         cells = csv_row(d)
-        return csv_line(cells if self._cells is None else [cells[j] for j in self._cells])
+        return csv_line(csv_pick(cells, self._cells))
 
     def _layout(self, pieces: list[tuple[bytes, int]], nds: Sequence[int]) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
         row = bytearray()

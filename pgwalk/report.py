@@ -57,14 +57,14 @@ status code as hex, ``attributes`` as the description and ``permissions`` as
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from . import attrs as A
 from .perms import S1Perms, S2Perms, s1_effective, s1_rwx_text
 from .walk import Leaf, TraceStep, Translation
 
 __all__ = ["translation_to_dict", "attrs_to_dict", "permissions", "hx", "CSV_COLUMNS", "csv_row", "csv_line",
-           "TRACE_KEYS", "drop_trace", "SCHEMA_VERSION", "RECORD_SCHEMAS", "hex_values", "json_record",
+           "csv_pick", "csv_indices", "TRACE_KEYS", "drop_trace", "SCHEMA_VERSION", "RECORD_SCHEMAS", "hex_values", "json_record",
            "json_line", "schema_names", "schema_text"]
 
 SCHEMA_VERSION = 2
@@ -163,6 +163,16 @@ def translation_to_dict(t: Translation, *, wxn: bool = False, epan: bool = False
 CSV_COLUMNS = ("va", "ok", "ipa", "pa", "size", "fault", "fault_level", "fault_stage", "s1ptw", "fsc",
                "fault_ipa", "not_in_image", "memtype", "attributes", "shareability", "par_attr", "permissions",
                "contents_in_image")
+
+
+def csv_pick(cells: list[str], indices: list[int] | None) -> list[str]:
+    """The cells of a :func:`csv_row` that ``indices`` (:func:`csv_indices`) select; all for ``None``."""
+    return cells if indices is None else [cells[j] for j in indices]
+
+
+def csv_indices(columns: Sequence[str] | None) -> list[int] | None:
+    """Where each of ``columns`` (``--fields``) stands in a :func:`csv_row`; ``None`` (all, in order) for ``None``."""
+    return None if columns is None else [CSV_COLUMNS.index(name) for name in columns]
 
 
 def _csv_text(v: Any) -> str:

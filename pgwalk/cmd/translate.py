@@ -191,11 +191,9 @@ def _complete_fields(incomplete: str) -> list:
 
 def _pick(cells: list[str], fields: tuple[str, ...] | None) -> list[str]:
     """The cells of the ``--fields`` columns (all without)."""
-    if fields is None:
-        return cells
-    from ..report import CSV_COLUMNS
+    from ..report import csv_indices, csv_pick
 
-    return [cells[CSV_COLUMNS.index(name)] for name in fields]
+    return csv_pick(cells, csv_indices(fields))
 
 
 def _any_unknown_base(setup, vas, stages) -> bool:
