@@ -247,6 +247,12 @@ D128_S2_LEAF = {
 }
 
 
+def join128(low: int, high: int) -> int:
+    """A VMSAv9-128 descriptor from its two 64-bit words: ``low`` is bits [63:0], ``high`` bits [127:64]
+    (which word lies first in memory is the reader's business: ASL ``FetchDescriptor``)."""
+    return low | high << 64
+
+
 def _d128_address(lsb: int, table: bool) -> Field:
     name = "NLTA" if table else "OA"
     return Field(name, D128_ADDR_TOP, lsb, f"{'next-level table' if table else 'output'} address [55:{lsb}]")

@@ -934,11 +934,11 @@ class BulkTranslation:
 
     def s1_raw(self, i: int) -> int:
         """Lane ``i``'s stage 1 leaf descriptor, all its bits (128 with FEAT_D128)."""
-        return int(self.s1_desc[i]) | int(self.s1_desc_hi[i]) << 64
+        return D.join128(int(self.s1_desc[i]), int(self.s1_desc_hi[i]))
 
     def s2_raw(self, i: int) -> int:
         """Lane ``i``'s stage 2 leaf descriptor, all its bits (128 with FEAT_D128)."""
-        return int(self.s2_desc[i]) | int(self.s2_desc_hi[i]) << 64
+        return D.join128(int(self.s2_desc[i]), int(self.s2_desc_hi[i]))
 
     @property
     def s1_disabled(self) -> bool:

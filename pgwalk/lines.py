@@ -181,10 +181,10 @@ def _wide_line_key(res: BulkTranslation, ids: dict[tuple, int]) -> np.ndarray:
     for k, row in enumerate(uniq.tolist()):
         lo1, hi1, shift1, level1, tb, rng = row[:6]
         p = setup.ranges[rng if rng < len(setup.ranges) else 0]
-        leaves: tuple = (rng, tb, level1, shift1 and R.with_leaf_base(lo1 | hi1 << 64, 0, shift1, p.ds, p.lpa64, p.d128))
+        leaves: tuple = (rng, tb, level1, shift1 and R.with_leaf_base(D.join128(lo1, hi1), 0, shift1, p.ds, p.lpa64, p.d128))
         if two:
             lo2, hi2, shift2, level2 = row[6:]
-            leaves += (level2, shift2 and R.with_leaf_base(lo2 | hi2 << 64, 0, shift2, s2.ds, s2.lpa64, s2.d128))
+            leaves += (level2, shift2 and R.with_leaf_base(D.join128(lo2, hi2), 0, shift2, s2.ds, s2.lpa64, s2.d128))
         num[k] = ids.setdefault(leaves, len(ids))
     key[ok] = (num[inv.reshape(-1)] << _U64(1)) | _U64(1)
     return key

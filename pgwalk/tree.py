@@ -1766,7 +1766,7 @@ def _descriptor(raw: Any, upper: Any, i: int) -> int:
 
 def _join128(lo: Any, hi: Any) -> list[int]:
     """128-bit descriptors (Python ints) from their low and high 64-bit words (arrays)."""
-    return [r | h << 64 for r, h in zip(lo.tolist(), hi.tolist())]
+    return [D.join128(r, h) for r, h in zip(lo.tolist(), hi.tolist())]
 
 
 def _paired_keys(np: Any, lo: Any, hi: Any) -> tuple[Any, Callable[[Any], int]]:
@@ -1776,7 +1776,7 @@ def _paired_keys(np: Any, lo: Any, hi: Any) -> tuple[Any, Callable[[Any], int]]:
     uhi, ihi = np.unique(hi, return_inverse=True)
     pair = ilo.reshape(-1).astype(np.int64) * len(uhi) + ihi.reshape(-1)
     los, his, m = ulo.tolist(), uhi.tolist(), len(uhi)
-    return pair, lambda k: los[int(k) // m] | his[int(k) % m] << 64
+    return pair, lambda k: D.join128(los[int(k) // m], his[int(k) % m])
 
 
 def _run_af_updates(a: LeafAttrs, s2: Stage2 | None) -> tuple[AFUpdate, ...]:

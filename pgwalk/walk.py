@@ -357,7 +357,7 @@ def _read128(mem: Memory, pa: int, big_endian: bool) -> int | str:
     second = _read(mem, pa + 8, big_endian)
     if second.__class__ is str:
         return second
-    return (first << 64) | second if big_endian else (second << 64) | first
+    return D.join128(second, first) if big_endian else D.join128(first, second)
 
 
 class _Node(NamedTuple):
