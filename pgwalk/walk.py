@@ -421,7 +421,9 @@ class _Stage:
         # levels below it are looked at again (drgn's per-level cache, for any address seen).
         self.paths: dict[int, tuple] = {}
         final = self.levels.get(FINAL_LEVEL)
-        self.path_shift = final[0] + final[1].bit_length() if final and len(self.levels) > 1 else None
+        # (None: no walk cache, for a walk translated by stage 2 or one that updates table AFs, FEAT_HAFT)
+        cached = final and len(self.levels) > 1 and not through_s2 and not getattr(p, "haft", False)
+        self.path_shift = final[0] + final[1].bit_length() if cached else None
 
     def setup_plan(self, checks: tuple[Check, ...], access: Access | None, el: int) -> tuple[tuple, Check | None]:
         """The setup ``checks`` for one access and EL: the per-address ones as bit fields
@@ -664,9 +666,10 @@ class _Walker:
                     self.s1_fetch(mem, mode, p, lv, t, i, a, steps, af_updates, None)[0] if through_s2 else a))
             attr_bits, leaves = 0, {}
         else:
-            path_shift = None if haft else st.path_shift
-            path_key = path = None
-            if not through_s2 and path_shift is not None:
+            path_shift = st.path_shift
+            if path_shift is None:
+                path_key = path = None
+            else:
                 path_key = va >> path_shift
                 path = st.paths.get(path_key)
             if path is None:
@@ -1061,7 +1064,8 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
     :raises UnknownRegister: when the walk needs a table base register that was
         not given (an unknown TTBR is not a fault, and not zero)
     """
-    walker = _walker(setup, mem)
+    last = _LAST_WALKER[0]
+    walker = last[2] if last[0]() is setup and last[1]() is mem else _walker(setup, mem)
     mode = walker.modes.get((stages, access, el, pan))
     if mode is None:
         mode = walker.mode(setup, stages, access, el, pan)
