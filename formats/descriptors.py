@@ -17,6 +17,7 @@ __all__ = [
     "ADDR_47", "DS_OA_49_48", "DS_OA_51_50", "LPA_OA_51_48", "S1_TABLE", "S1_LEAF", "S2_LEAF",
     "TABLE_IGNORED", "table_res0_mask", "leaf_res0_masks", "PI_INDEX_BITS", "NDIRTY", "S1_POINDEX", "S2_POINDEX",
     "D128_BYTES", "D128_ADDR_TOP", "D128_SKL", "D128_PIINDEX", "D128_POINDEX", "d128_table_layout", "d128_leaf_layout",
+    "d128_table_res0_mask", "d128_leaf_res0_masks", "join128",
 ]
 
 #: descriptor bit 0: valid
@@ -245,6 +246,37 @@ D128_S2_LEAF = {
     "AF": D128_AF, "FnXS": S2_LEAF["FnXS"], "SW": D128_SW, "SKL": D128_SKL, "Contiguous": D128_CONTIGUOUS,
     "AssuredOnly": D128_S2_ASSUREDONLY, "PIIndex": D128_PIINDEX, "POIndex": D128_POINDEX,
 }
+
+
+def _span(msb: int, lsb: int) -> int:
+    return ((1 << (msb + 1)) - 1) & ~((1 << lsb) - 1) if msb >= lsb else 0
+
+
+def _d128_res0(stage: int, granule_shift: int) -> int:
+    """The bits RES0 in every VMSAv9-128 table, block and page descriptor of ``stage`` whatever the
+    controls, Security state and translation regime (ARM Tables D8-56..D8-59): [126:125], [120:119],
+    [108:101], [90:56], the address bits below the granule ([15:12] or [13:12]) and [1]; at stage 2
+    also [113:112]."""
+    res0 = _span(126, 125) | _span(120, 119) | _span(108, 101) | _span(90, 56) | _span(granule_shift - 1, 12) | 0b10
+    return res0 | (_span(113, 112) if stage == 2 else 0)
+
+
+def d128_table_res0_mask(stage: int, granule_shift: int) -> int:
+    """The bits of a VMSAv9-128 table descriptor that are RES0 (:func:`_d128_res0`).  Bits whose
+    RES0-ness depends on what pgwalk does not model or check here are never counted: [127] (NSTable in
+    Secure state), [124:121] (IGNORED with overlays), [114] (FEAT_THE), [11] (Root state) and [6] (nT
+    unless SKL = 0)."""
+    return _d128_res0(stage, granule_shift)
+
+
+def d128_leaf_res0_masks(stage: int, leaf_shift: int, granule_shift: int, block: bool) -> tuple[int, int]:
+    """``(res0, misalign)`` of a VMSAv9-128 block or page descriptor: the RES0 bits (:func:`_d128_res0`,
+    and [6] of a page, whose SKL is 0: not nT), and (blocks only) the output-address bits below the block
+    size, which ASL ``AArch64.S1LeafBase``/``S2LeafBase`` align away (ignored; the tables do not call them
+    RES0 as VMSAv8-64's do).  Not counted: [127] (NS in Secure or Realm state), [124:121] (POIndex with
+    overlays), [114] (FEAT_THE), [112] (IGNORED at stage 1) and [5] (IGNORED without FEAT_AIE)."""
+    res0 = _d128_res0(stage, granule_shift) | (0 if block else D128_NT.mask)
+    return res0, _span(leaf_shift - 1, granule_shift) if block else 0
 
 
 def join128(low: int, high: int) -> int:

@@ -216,6 +216,9 @@ def decode_d128_descriptor(value: int, g: int, level: int, stage: int, pa_bits: 
         r.address = next_table_base(value, g, False, False, True)
         r.notes.append(f"SKL = {skl}: the next level is {level + 1 + skl}, its table "
                        f"{16 << ((g - 4) * (skl + 1))} bytes")
+        res0 = value & D.d128_table_res0_mask(stage, g)
+        if res0:
+            r.problems.append(f"RES0 bits set: {res0:#x}")
         _oa_check(r, pa_bits)
         return r
     leafsize = level_shift(level, g, True)
@@ -238,8 +241,12 @@ def decode_d128_descriptor(value: int, g: int, level: int, stage: int, pa_bits: 
         r.notes.append(f"permissions are indirect (D128): PIIndex {r.fields['PIIndex']} selects an S2PIR_EL2 entry, "
                        f"POIndex {r.fields['POIndex']} the S2POR_EL1 overlay; Dirty = {r.fields['Dirty']}")
     r.address = leaf.oa_base
-    if value & ((1 << leafsize) - 1) & ~((1 << 12) - 1) & ((1 << 56) - 1):
-        r.problems.append(f"output address bits below the {_size(leafsize)} block size are set (RES0, ignored)")
+    res0, misalign = D.d128_leaf_res0_masks(stage, leafsize, g, kind is DescType.BLOCK)
+    if value & misalign:
+        r.problems.append(f"output address bits {value & misalign:#x} below the {_size(leafsize)} block size "
+                          "are set (ignored)")
+    if value & res0:
+        r.problems.append(f"RES0 bits set: {value & res0:#x}")
     if not r.fields.get("AF", 1):
         r.notes.append("AF = 0: an access takes an Access flag fault unless hardware AF update is on")
     _oa_check(r, pa_bits)

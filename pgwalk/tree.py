@@ -683,13 +683,15 @@ class _LevelDecode:
     def _init_d128(self, np: Any, tree: TreeParams) -> None:
         """VMSAv9-128: the kind of each ``SKL << 1 | desc[0]`` (ASL DecodeDescriptorType,
         :func:`~pgwalk.rules.d128_descriptor_types`); a leaf's key is every bit but its output address,
-        the Valid bit and the software bits, in two 64-bit words (no RES0 marks: ``decode descriptor
-        --d128`` has none either)."""
+        the Valid bit and the software bits, in two 64-bit words (its RES0 and misaligned output bits
+        included: :func:`~pgwalk.formats.descriptors.d128_leaf_res0_masks`)."""
         types = d128_descriptor_types(self.level, tree.granule_shift)
         self.kinds = {i: kind.text for i, kind in enumerate(types)}
         self.cat_lut = np.array([_CATEGORY[kind] for kind in types], dtype=np.int8)
         self.has_layout = self.leafsize <= D.ADDR_47
-        self.res0 = self.misalign = self.table_res0 = 0
+        self.res0, self.misalign = D.d128_leaf_res0_masks(tree.stage, self.leafsize, tree.granule_shift,
+                                                          self.level < FINAL_LEVEL)
+        self.table_res0 = D.d128_table_res0_mask(tree.stage, tree.granule_shift) if self.level < FINAL_LEVEL else 0
         oa_field = leaf_base(_M64, min(self.leafsize, D.ADDR_47 + 1), False, False, True)
         self.key_mask = _M64 & ~oa_field & ~D.VALID.mask
         self.key_mask_hi = (_M128 & ~D.D128_SW.mask) >> 64
@@ -1347,10 +1349,12 @@ class _Walker:
                          f"{granule_name(t.granule_shift)} granule{' and DS = 1' if t.ds else ''}")
         elif kind == "reserved":
             flags.append(invalid_descriptor_reason(DescType.RESERVED, dec.level, t.granule_shift, t.ds, raw, t.d128))
-        if raw & dec.misalign:
+        # (a VMSAv9-128 entry of no type is not read as a leaf: its bits are not judged)
+        judged = not t.d128 or kind in ("block", "page")
+        if raw & dec.misalign and judged:
             flags.append(f"misaligned output: bits {raw & dec.misalign:#x} below the "
-                         f"{dec.entry_size:#x}-byte block size are set (RES0, ignored)")
-        if raw & dec.res0:
+                         f"{dec.entry_size:#x}-byte block size are set ({'ignored' if t.d128 else 'RES0, ignored'})")
+        if raw & dec.res0 and judged:
             flags.append(f"RES0 bits set: {raw & dec.res0:#x}")
         if oob:
             flags.append(f"output address beyond the {t.oa_bits}-bit output size (Address size fault"

@@ -539,3 +539,78 @@ def test_decode_a_128_bit_ttbr():
     assert rep.derived["baddr_d128_format"] == b.root and rep.derived["skl"] == 1
     # the walk takes the same base from it
     assert setup_from_registers(b.registers(pir=PIR_RW)).ranges[0].base == b.root
+
+
+# --------------------------------------------------------------------------- RES0 bits (decode, dump-tree)
+
+def _bits(*spans: tuple[int, int]) -> list[int]:
+    return [b for msb, lsb in spans for b in range(lsb, msb + 1)]
+
+
+#: RES0 whatever the controls, written out from ARM Tables D8-56..D8-59 (the rows with no condition, and
+#: the address bits below a 16KB or 64KB granule)
+ARM_RES0 = {1: _bits((126, 125), (120, 119), (108, 101), (90, 56), (1, 1)),
+            2: _bits((126, 125), (120, 119), (113, 112), (108, 101), (90, 56), (1, 1))}
+#: bits whose meaning depends on the Security state, the overlays, FEAT_THE or FEAT_AIE, or that are
+#: IGNORED: never reported as RES0 (stage 1 leaf / table, stage 2 leaf / table)
+NOT_REPORTED = {(1, "leaf"): _bits((127, 127), (124, 121), (114, 114), (112, 112), (5, 5)),
+                (1, "table"): _bits((127, 127), (124, 121), (118, 111), (11, 2)),
+                (2, "leaf"): _bits((127, 127), (124, 121), (114, 114)),
+                (2, "table"): _bits((127, 127), (124, 121), (118, 114), (111, 111), (11, 2))}
+
+
+def _decode_problems(raw: int, stage: int, granule: int, level: int) -> list[str]:
+    from pgwalk.descdecode import decode_descriptor
+
+    return decode_descriptor(raw, granule=_g(granule), level=level, stage=stage, pa_bits=56, d128=True).problems
+
+
+@pytest.mark.parametrize("stage", (1, 2))
+@pytest.mark.parametrize("granule", GRANULES)
+def test_decode_names_each_res0_bit_of_leaves_and_tables(stage, granule):
+    g = _g(granule)
+    b = D128Builder(stage=stage, granule=granule, ia_bits=48)
+    low = _bits((g - 1, 12)) if g > 12 else []
+    for level in (1, 2, 3) if granule != 4096 else (0, 1, 2, 3):
+        # every field the builder sets, set to ones: no RES0 bit among them
+        leaf = b.leaf_descriptor((1 << 56) - 1, level, pi=15, po=15, attr_indx=7, dirty=1, sh=3, contiguous=1)
+        assert not _decode_problems(leaf, stage, granule, level), (level, hex(leaf))
+        page_nt = [6] if level == 3 else []
+        for bit in ARM_RES0[stage] + low + page_nt:
+            problems = _decode_problems(leaf | 1 << bit, stage, granule, level)
+            assert problems == [f"RES0 bits set: {1 << bit:#x}"], (level, bit, problems)
+        for bit in NOT_REPORTED[stage, "leaf"]:
+            assert not any("RES0" in p for p in _decode_problems(leaf | 1 << bit, stage, granule, level)), bit
+        if level < 3:       # a block: the output bits below its size are ignored (ASL AArch64.S1LeafBase)
+            lsb = g + (g - 4) * (3 - level)
+            problems = _decode_problems(leaf | 1 << (lsb - 1), stage, granule, level)
+            assert len(problems) == 1 and problems[0].startswith(f"output address bits {1 << (lsb - 1):#x} below")
+            assert problems[0].endswith("block size are set (ignored)")
+    for level in (0, 1, 2):
+        table = b.table_descriptor(((1 << 56) - 1) & ~((1 << g) - 1), 0)
+        assert not _decode_problems(table, stage, granule, level)
+        for bit in ARM_RES0[stage] + low:
+            assert _decode_problems(table | 1 << bit, stage, granule, level) == [f"RES0 bits set: {1 << bit:#x}"], bit
+        for bit in NOT_REPORTED[stage, "table"]:
+            assert not _decode_problems(table | 1 << bit, stage, granule, level), bit
+
+
+def test_dump_tree_flags_res0_and_misaligned_d128_leaves_and_translate_still_agrees():
+    from pgwalk.tree import collect_runs, tree_params
+
+    b = D128Builder(granule=4096, ia_bits=48)
+    page = b.map(0x1000, 0x8000_1000, (-1, 0, 1, 2, 3), pi=12)
+    block = b.map(0x4000_0000, 0x8020_0000, (-1, 0, 1, 2), pi=12)   # 1MB: 4KB with D128
+    b.map(0x8000_0000, 0x9000_0000, (-1, 0, 1, 2), pi=12)          # a clean block: no flags
+    b.write(page, b.leaf_descriptor(0x8000_1000, 3, pi=12) | 1 << 101 | 1 << 6)
+    b.write(block, b.leaf_descriptor(0x8020_0000, 2, pi=12) | 1 << 13)
+    setup = setup_from_registers(b.registers(pir=PIR_RW))
+    mem = b.memory()
+    runs = {r.va_start: r for r in collect_runs(tree_params(setup, "ttbr0"), mem) if r.mapped}
+    assert runs[0x1000].attrs.flags == (f"RES0 bits set: {1 << 101 | 1 << 6:#x}",)
+    assert runs[0x4000_0000].attrs.flags == ("misaligned output: bits 0x2000 below the 0x100000-byte block size "
+                                             "are set (ignored)",)
+    assert runs[0x8000_0000].attrs.flags == ()
+    # the bits change nothing in the walk: the page and the block still translate
+    assert translate(setup, mem, 0x1234).pa == 0x8000_1234
+    assert translate(setup, mem, 0x4000_5678).pa == 0x8020_5678
