@@ -370,15 +370,26 @@ class _Node(NamedTuple):
     stop: Check | None = None      # table: the first of TABLE_CHECKS that holds
     attr_bits: int = 0             # stage 1 table: rules.table_attr_bits
     note: str = ""                 # why the read failed, or why the type faults
-    leaves: dict | None = None     # block, page: hierarchical table bits -> _LeafEntry
+    leaves: dict | None = None     # block, page: table bits << _PLAN_KEY_BITS | leaf plan key -> _Outcome
 
 
-class _LeafEntry(NamedTuple):
-    """A leaf decoded once (under the walk's hierarchical bits), and per (access, EL, PAN) the
-    leaf checks worked out once (see :meth:`_Stage.checks_plan`)."""
+class _Outcome(NamedTuple):
+    """A leaf decoded once under the walk's hierarchical bits, and its leaf checks worked out once
+    for one leaf plan key (one access, EL, PAN ...: :func:`_checks_plan`, :func:`_bit_fields`)."""
 
     leaf: Leaf
-    plans: dict
+    fields: tuple               # the per-address checks as bit fields
+    chk: Check | None           # the first of the others that holds
+    judge: Any                  # the permission judge the checks were given
+
+
+#: the plan keys (:meth:`_Walker.plan_key`) stay below this (a few hundred option sets at most)
+_PLAN_KEY_BITS = 16
+
+
+def _known_leaf(leaves: dict, attr_bits: int) -> Leaf | None:
+    """The leaf a node already decoded under ``attr_bits`` (for another plan key), if any."""
+    return next((o.leaf for k, o in leaves.items() if k >> _PLAN_KEY_BITS == attr_bits), None)
 
 
 #: entries each cache of a walk configuration keeps before it starts again
@@ -581,7 +592,7 @@ class _Walker:
     stage configurations and their caches (it holds neither the setup nor the memory)."""
 
     __slots__ = ("s1", "s2", "mair", "mair2", "epan", "wxn", "xnx", "through_s2", "walk_af", "assured", "modes",
-                 "plan_keys", "the_fetch", "tl", "ng_assured")
+                 "plan_keys", "the_fetch", "tl", "ng_assured", "shared")
 
     def __init__(self, setup: TranslationSetup):
         pa_max = setup.features.pa_max
@@ -605,6 +616,8 @@ class _Walker:
         self.epan, self.wxn, self.xnx = setup.epan, setup.wxn, setup.features.xnx
         self.modes: dict[tuple, _Mode] = {}
         self.plan_keys: dict[tuple, int] = {}
+        # one object for each distinct plan field tuple (far fewer objects for the collector to scan)
+        self.shared: dict[tuple, tuple] = {}
 
     def mode(self, setup: TranslationSetup, stages: str | None, access: Access | None, el: int, pan: bool) -> _Mode:
         """The :class:`_Mode` of these options (made once; raises ``ValueError`` for bad ``stages``)."""
@@ -619,7 +632,17 @@ class _Walker:
 
     def plan_key(self, options: tuple) -> int:
         """A small int standing for ``options`` (what a leaf plan depends on besides the leaf)."""
-        return self.plan_keys.setdefault(options, len(self.plan_keys))
+        key = self.plan_keys.setdefault(options, len(self.plan_keys))
+        assert key >> _PLAN_KEY_BITS == 0
+        return key
+
+    def outcome(self, leaf: Leaf, checks: tuple[Check, ...], p: Any, raw: int, judge: Any) -> _Outcome:
+        """The leaf ``checks`` of ``leaf`` worked out for one plan (:func:`_checks_plan`)."""
+        per_address, chk = _checks_plan(checks, lambda chk: chk.test(p, raw, 0, judge))
+        fields = _bit_fields(per_address, p, raw, judge)
+        if len(self.shared) >= _CACHE_ENTRIES:
+            self.shared.clear()
+        return _Outcome(leaf, self.shared.setdefault(fields, fields), chk, judge)
 
     def s2_run(self, s1ptw: bool, access: Access | None, el: int, s1assured: bool = False,
                toplevel: int | None = None) -> _S2Run:
@@ -715,21 +738,20 @@ class _Walker:
             else:
                 raise AssertionError("a table descriptor at the final level")   # rules.descriptor_types: never
         oa = addr | (va & off_mask)                         # rules.stage_oa
-        entry = leaves.get(attr_bits)
-        if entry is None:
-            ap_table, uxn_table, pxn_table = hierarchical_attrs(attr_bits, st.two_el)
-            entry = leaves[attr_bits] = _LeafEntry(decode_s1_leaf(
-                raw, level, kind.text, granule_shift=st.g, ds=st.ds, lpa64=st.lpa64, two_el=st.two_el, hd=p.hd,
-                ha=p.ha, sh=p.sh, mair=self.mair, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table,
-                perm=p.perm, aie=p.aie, mair2=self.mair2, pnch=p.pnch, d128=p.d128, fng=p.fng, fngna=p.fngna,
-                vm=through_s2, s1assured=self.ng_assured[p.varange]), {})
-        leaf, plans = entry
-        plan = plans.get(mode.s1_key)
-        if plan is None:
-            judge = self.s1_judge(leaf, mode.access, mode.el, mode.pan)
-            per_address, chk = _checks_plan(LEAF_CHECKS, lambda chk: chk.test(p, raw, 0, judge))
-            plan = plans[mode.s1_key] = (_bit_fields(per_address, p, raw, judge), chk, judge)
-        fields, chk, judge = plan
+        okey = attr_bits << _PLAN_KEY_BITS | mode.s1_key    # (see _Node.leaves)
+        outcome = leaves.get(okey)
+        if outcome is None:
+            leaf = _known_leaf(leaves, attr_bits)
+            if leaf is None:
+                ap_table, uxn_table, pxn_table = hierarchical_attrs(attr_bits, st.two_el)
+                leaf = decode_s1_leaf(
+                    raw, level, kind.text, granule_shift=st.g, ds=st.ds, lpa64=st.lpa64, two_el=st.two_el, hd=p.hd,
+                    ha=p.ha, sh=p.sh, mair=self.mair, ap_table=ap_table, uxn_table=uxn_table, pxn_table=pxn_table,
+                    perm=p.perm, aie=p.aie, mair2=self.mair2, pnch=p.pnch, d128=p.d128, fng=p.fng, fngna=p.fngna,
+                    vm=through_s2, s1assured=self.ng_assured[p.varange])
+            outcome = leaves[okey] = self.outcome(leaf, LEAF_CHECKS, p, raw,
+                                                  self.s1_judge(leaf, mode.access, mode.el, mode.pan))
+        leaf, fields, chk, judge = outcome
         for mask, value, check in fields:                   # the leaf checks that look at the OA
             if oa & mask != value:
                 chk = check
@@ -862,20 +884,16 @@ class _Walker:
             else:
                 raise AssertionError("a table descriptor at the final level")   # rules.descriptor_types: never
         pa = addr | (ipa & off_mask)                        # rules.stage_oa
-        entry = leaves.get(0)
-        if entry is None:
-            entry = leaves[0] = _LeafEntry(decode_s2_leaf(raw, level, kind.text, granule_shift=st.g, ds=st.ds,
-                                                               lpa64=st.lpa64, hd=p.hd, ha=p.ha, sh=p.sh,
-                                                               xnx=self.xnx, perm=p.perm, d128=p.d128), {})
-        leaf, plans = entry
-        plan = plans.get(plan_key)
-        if plan is None:
+        outcome = leaves.get(plan_key)                      # no table bits at stage 2 (see _Node.leaves)
+        if outcome is None:
+            leaf = _known_leaf(leaves, 0)
+            if leaf is None:
+                leaf = decode_s2_leaf(raw, level, kind.text, granule_shift=st.g, ds=st.ds, lpa64=st.lpa64, hd=p.hd,
+                                      ha=p.ha, sh=p.sh, xnx=self.xnx, perm=p.perm, d128=p.d128)
             # a stage 1 table fetch (s1ptw) reads its descriptor: S2AP read permission, then HCR_EL2.PTW
-            checks = S2_WALK_LEAF_CHECKS if s1ptw else LEAF_CHECKS
-            judge = self.s2_judge(leaf, access, el, s1ptw, s1assured, toplevel)
-            per_address, chk = _checks_plan(checks, lambda chk: chk.test(p, raw, 0, judge))
-            plan = plans[plan_key] = (_bit_fields(per_address, p, raw, judge), chk, judge)
-        fields, chk, judge = plan
+            outcome = leaves[plan_key] = self.outcome(leaf, S2_WALK_LEAF_CHECKS if s1ptw else LEAF_CHECKS, p, raw,
+                                                      self.s2_judge(leaf, access, el, s1ptw, s1assured, toplevel))
+        leaf, fields, chk, judge = outcome
         for mask, value, check in fields:                   # the leaf checks that look at the PA
             if pa & mask != value:
                 chk = check
