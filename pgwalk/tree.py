@@ -1890,6 +1890,7 @@ class RangeMerger(TreeVisitor):
             self.count += 1
             self.sink(c)
             self.cur = None
+            self._merged = False
 
     def run(self, run: Run) -> None:
         c = self.cur

@@ -404,6 +404,20 @@ def test_ranges_merge_across_tables_and_break_on_output_and_attributes():
     assert len(nomerge) == 1024 + 3 and all(r.count == 1 for r in nomerge)
 
 
+def test_table_not_walked_after_a_merged_range_spans_its_own_entry():
+    """A range for a table not walked (its own span, one entry) does not take the count of the
+    leaf range merged before it."""
+    b = TableBuilder()
+    b.map(0, 0x8000_0000, 0x40_0000, min_leaf_level=3)                          # two level 3 tables
+    b.set_descriptor(0x40_0000, 2, b.table_descriptor(0x7000_0000))            # nothing there
+    b.set_descriptor(0x60_0000, 2, b.read(b.descriptor_address(0, 2)))         # shared: a reference
+    setup, tree = tree_of(b)
+    rs = ranges_of(tree, b.memory(), end=0x80_0000)
+    assert [(r.kind, r.va_start, r.va_end, r.count, r.status) for r in rs] == [
+        ("page", 0, 0x40_0000, 1024, None), ("table", 0x40_0000, 0x60_0000, 1, "not in image"),
+        ("table", 0x60_0000, 0x80_0000, 1, "reference")]
+
+
 def test_block_of_level_2_is_not_merged_with_pages():
     b = TableBuilder()
     b.map(0x20_0000, 0x8000_0000, 0x20_0000, min_leaf_level=3)
