@@ -191,7 +191,7 @@ import bisect
 import enum
 import functools
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 from . import attrs as A
 from .errors import InputError, NotInImage
@@ -246,6 +246,8 @@ _BATCH_ACTIONS = 1 << 13
 _PIECE_LANES = 1 << 16
 #: distinct descriptor patterns remembered before the caches start afresh (random data can hold millions)
 _INTERN_LIMIT = 1 << 16
+#: bytes of next-level tables read and judged together (:meth:`_Walker._uniform_tables`)
+_UNIFORM_CHUNK = 1 << 20
 _CATEGORY = {DescType.INVALID: _INVALID, DescType.BLOCK: _LEAF, DescType.PAGE: _LEAF,
              DescType.ILLEGAL_BLOCK: _ODD, DescType.RESERVED: _ODD, DescType.TABLE: _TABLE}
 
@@ -918,6 +920,8 @@ class _Walker:
         if self.the and tree.d128:
             # as the scalar walk: FEAT_THE's Assured walk with 128-bit descriptors is not modelled
             self.assured0 = False
+        # next-level tables that are one run of leaves each are judged together (_uniform_tables)
+        self.batch = self.fast and not tree.through_s2 and not tree.haft and not self.the
         self.out = visitor
         self.actions: list[Any] = []            # two stages: visits waiting for their stage 2 lookups
         self.lanes: list[tuple[Any, Any]] = []
@@ -1183,6 +1187,10 @@ class _Walker:
         cat = dec.classes(np, raw[lo:hi], None if upper is None else upper[lo:hi])
         tables = np.flatnonzero(cat == _TABLE).tolist() if info.level < FINAL_LEVEL else []
         frame[1] += len(tables)
+        # the next-level tables that are one run of leaves each, read and judged together
+        uniform = self._uniform_tables(dec, raw, lo, tables) \
+            if self.batch and len(paths) == 1 and upper is None and len(tables) > 1 \
+            and (self.max_depth is None or info.depth < self.max_depth) else None
         pos = lo
         for ti in tables:
             i = lo + ti
@@ -1191,13 +1199,97 @@ class _Walker:
                     self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier, paths[0][1], upper)
                 else:
                     self._segments(dec, raw, cat, lo, pos, i, info, hier, paths, upper)
-            self._child(dec, _descriptor(raw, upper, i), i, info, hier, tbits,
-                        self._assured_after(assured, s2_pieces, i, raw) if self.the else assured,
-                        _path_at(paths, i))
+            u = None if uniform is None else next(uniform)
+            if u is None or not self._uniform_table(dec, u, i, info, hier, tbits, assured, paths[0][1]):
+                self._child(dec, _descriptor(raw, upper, i), i, info, hier, tbits,
+                            self._assured_after(assured, s2_pieces, i, raw) if self.the else assured,
+                            _path_at(paths, i))
             frame[0] += 1
             pos = i + 1
         if pos < hi:
             self._segments(dec, raw, cat, lo, pos, hi, info, hier, paths, upper)
+
+    def _uniform_tables(self, dec: _LevelDecode, raw: Any, lo: int, tables: list[int]
+                        ) -> Iterator[tuple[int, int, int, int, int] | None]:
+        """For each table descriptor ``lo + tables[k]`` of a table at ``dec``'s level, in order:
+        ``(descriptor, next table, attribute key, first output, first descriptor)`` when the next-level table it
+        points at is whole in the image and one run of leaves (:meth:`_uniform_rows`), else ``None``
+        (also when the descriptor fails a check or has RES0 bits set: :meth:`_child` says so).
+        The tables are read in chunks, one memory read for tables that follow each other."""
+        np, t = self.np, self.tree
+        sub = self.levels[dec.level + 1]
+        n = t.entries(dec.level + 1)
+        if 1 < n < self.min_run:
+            yield from (None for _ in tables)
+            return
+        nbytes = n * self.esize
+        per = max(1, _UNIFORM_CHUNK // nbytes)
+        idx = np.asarray(tables, dtype=np.intp) + lo
+        for c in range(0, len(tables), per):
+            descs = raw[idx[c:c + per]]
+            m = len(descs)
+            nxt = next_table_base(descs, t.granule_shift, t.ds, t.lpa64)
+            ok = (descs & np.uint64(dec.table_res0)) == 0
+            for check in TABLE_CHECKS:
+                ok &= ~np.asarray(check.test(t, descs, nxt), dtype=bool)
+            addrs = nxt.tolist()
+            rows = np.zeros((m, n), dtype=np.uint64)
+            okl = ok.tolist()
+            k = 0
+            while k < m:
+                e = k + 1
+                if okl[k]:
+                    while e < m and okl[e] and addrs[e] == addrs[e - 1] + nbytes:
+                        e += 1
+                    try:
+                        data = self.mem.read(addrs[k], (e - k) * nbytes)
+                    except NotInImage:
+                        ok[k:e] = False
+                    else:
+                        rows[k:e] = np.frombuffer(data, dtype=self.dtype).reshape(e - k, n)
+                k = e
+            good, keys, oa0 = self._uniform_rows(sub, rows)
+            good &= ok
+            for g, d, a, key, o, f in zip(good.tolist(), descs.tolist(), addrs, keys.tolist(), oa0.tolist(),
+                                          rows[:, 0].tolist()):
+                yield (d, a, key, o, f) if g else None
+
+    def _uniform_table(self, dec: _LevelDecode, u: tuple[int, int, int, int, int], i: int, parent: TableInfo,
+                       hier: tuple[int, bool, bool, bool], tbits: int, assured: bool, path: tuple[AFUpdate, ...]
+                       ) -> bool:
+        """What :meth:`_child` and :meth:`_table` do for table descriptor ``i`` of ``parent`` when
+        :meth:`_uniform_tables` found its table one run of leaves (``u``), unless the table is
+        not whole in the walked range, a limit is reached or it was walked already through a path
+        in the same state: then False, and nothing is done (:meth:`_child` walks it)."""
+        t, s = self.tree, self.summary
+        desc, address, key, oa0, first = u
+        level = dec.level + 1
+        sub = self.levels[level]
+        n = t.entries(level)
+        va = parent.va_start + i * dec.entry_size
+        va_end = va + n * sub.entry_size
+        if va < self.start or va_end > self.end:
+            return False
+        if s.tables >= self.limits.max_tables or s.entries + s.s2_lookups + n > self.limits.max_entries:
+            return False
+        if t.stage == 1:
+            hier, tbits = self._descend(desc, hier, tbits)
+        seen = (address, level, 0, hier, tbits, assured, path)
+        if seen in self.seen:
+            return False
+        self.seen[seen] = va
+        s.tables += 1
+        s.entries += n
+        self._intern_guard()
+        aid = self._intern(sub, sub.kind(key), key, hier, path)
+        info = TableInfo(level=level, address=address, pa=address, va_start=va, va_end=va_end, entries=n,
+                         depth=parent.depth + 1, index=i, descriptor=desc, status=TableStatus.OK, valid=n,
+                         first_index=0, last_index=n - 1, inherited=hier)
+        if self.pre:
+            self.visitor.table_pre(info)
+        self._emit_leaves(sub, self._by_id[aid], 0, n, oa0, first, info, None)
+        self._table_done(info, va_end)
+        return True
 
     def _reference(self, key: tuple, pa: int, level: int, base: dict[str, Any]) -> bool:
         """The table at ``pa`` was walked at this level through a path in the same state (``key``)
@@ -1229,26 +1321,35 @@ class _Walker:
         vt = first & _CLS_MASK
         if dec.cat_lut[vt] != _LEAF:
             return None
+        good, keys, oa0 = self._uniform_rows(dec, raw[lo:hi].reshape(1, n))
+        if not good[0]:
+            return None
+        self._intern_guard()
+        return self._intern(dec, dec.kinds[vt], int(keys[0]), hier, path), int(oa0[0])
+
+    def _uniform_rows(self, dec: _LevelDecode, rows: Any) -> tuple[Any, Any, Any]:
+        """Which rows of ``rows`` (entries of tables at ``dec``'s level, one table or range of entries
+        a row) are one run of leaves: the same descriptor bits but for outputs that continue each
+        other, all inside the output size or all beyond it; with each row's attribute key (its first
+        descriptor's, VALID marking "beyond", as :meth:`_segment` marks it) and first output."""
+        np, t = self.np, self.tree
+        n = rows.shape[1]
+        first = rows[:, 0]
+        good = dec.cat_lut[(first & _CLS_MASK).astype(np.intp)] == _LEAF
         if n > 1:
             steps = dec.steps
             if steps is None or len(steps) < n:
-                steps = dec.steps = self.np.arange(max(n, 1 << self.tree.stride), dtype=self.np.uint64) \
-                    * self.np.uint64(dec.entry_size)
-            if not bool((raw[lo:hi] == steps[:n] + raw[lo]).all()):
-                return None
-        t = self.tree
+                steps = dec.steps = np.arange(max(n, 1 << t.stride), dtype=np.uint64) * np.uint64(dec.entry_size)
+            good &= (rows == steps[:n] + first[:, None]).all(axis=1)
         oa0 = leaf_base(first, dec.leafsize, t.ds, t.lpa64)
-        oa1 = leaf_base(int(raw[hi - 1]), dec.leafsize, t.ds, t.lpa64)
-        if oa1 - oa0 != (n - 1) * dec.entry_size:
-            return None                                 # (the address field wrapped)
-        key = first & dec.key_mask
+        oa1 = leaf_base(rows[:, n - 1], dec.leafsize, t.ds, t.lpa64)
+        good &= oa1 - oa0 == np.uint64((n - 1) * dec.entry_size)     # (else the address field wrapped)
+        keys = first & dec.key_mask
         if t.oa_bits < 64:
-            oob = oa_out_of_range(stage_oa(oa0, _M64, dec.leafsize), t.oa_bits)
-            if oob != oa_out_of_range(stage_oa(oa1, _M64, dec.leafsize), t.oa_bits):
-                return None
-            key |= D.VALID.mask if oob else 0           # (as _segment marks it)
-        self._intern_guard()
-        return self._intern(dec, dec.kinds[vt], key, hier, path), oa0
+            oob = oa_out_of_range(stage_oa(oa0, np.uint64(_M64), dec.leafsize), t.oa_bits)
+            good &= oob == oa_out_of_range(stage_oa(oa1, np.uint64(_M64), dec.leafsize), t.oa_bits)
+            keys = keys | oob.astype(np.uint64)         # VALID (bit 0) is not in key_mask: it flags oob
+        return good, keys, oa0
 
     def _fraction(self) -> float:
         """Share of the tree walked: the subtables done at each open level, each weighing its parent's share."""
@@ -1299,6 +1400,17 @@ class _Walker:
         leaf = next(p.leaf for p in s2_pieces if i * self.esize < p.end)
         return bool(s1_assured_step(True, s2_mro(leaf.perms), int(raw[i]), self.tree.s1.pnch))
 
+    def _descend(self, raw: int, hier: tuple[int, bool, bool, bool], tbits: int
+                 ) -> tuple[tuple[int, bool, bool, bool], int]:
+        """Stage 1: the path's ``(hier, tbits)`` (:meth:`_table`) below the table descriptor ``raw``:
+        hierarchical permissions, as every walk accumulates them (none with HPD = 1), and NSTable."""
+        t = self.tree
+        bits = tbits | table_attr_bits(raw, t.hpd)
+        ns = self.nstable is not None and bool(self.nstable.get(raw))
+        if bits != tbits or (not hier[3] and ns):
+            return (*hierarchical_attrs(bits, t.two_el), hier[3] or ns), bits
+        return hier, tbits
+
     def _child(self, dec: _LevelDecode, raw: int, i: int, parent: TableInfo,
                hier: tuple[int, bool, bool, bool], tbits: int, assured: bool, path: tuple[AFUpdate, ...]) -> None:
         t = self.tree
@@ -1309,12 +1421,7 @@ class _Walker:
         if res0:
             flags = (f"RES0 bits set: {res0:#x}",)
         if t.stage == 1:
-            # hierarchical permissions, as every walk accumulates them (none with HPD = 1)
-            bits = tbits | table_attr_bits(raw, t.hpd)
-            ns = self.nstable is not None and bool(self.nstable.get(raw))
-            if bits != tbits or (not hier[3] and ns):
-                tbits = bits
-                hier = (*hierarchical_attrs(bits, t.two_el), hier[3] or ns)
+            hier, tbits = self._descend(raw, hier, tbits)
         self._table(dec.level + 1 + skl, nxt, parent.va_start + i * dec.entry_size, parent.depth + 1, i, raw, hier,
                     flags, tbits, assured, path, skl)
 
