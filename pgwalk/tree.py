@@ -203,7 +203,7 @@ from .rules import (
     S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, contiguous_bit, s1_walk_through_s2, descriptor_types, hierarchical_attrs,
     d128_descriptor_types, d128_skl, descriptor_bytes, invalid_descriptor_reason,
     leaf_base, level_shift, next_table_base, pi_index, s1_assured_step, s1_initial_assured, stage_oa, table_af_update,
-    table_attr_bits, table_entries, table_index, tree_disabled,
+    table_attr_bits, table_entries, table_index, tree_disabled, TABLE_ATTR_BITS, TABLE_ATTR_LSB,
 )
 from .walk import AFUpdate, Leaf, s1_leaf, s2_leaf, s2_lookup, stage2_attributes
 
@@ -253,12 +253,15 @@ _CATEGORY = {DescType.INVALID: _INVALID, DescType.BLOCK: _LEAF, DescType.PAGE: _
 
 
 class Visit(enum.IntFlag):
-    """The visit kinds (KVM's ``KVM_PGTABLE_WALK_LEAF``, ``_TABLE_PRE``, ``_TABLE_POST``)."""
+    """The visit kinds (KVM's ``KVM_PGTABLE_WALK_LEAF``, ``_TABLE_PRE``, ``_TABLE_POST``), and
+    ``TABLE_NOT_WALKED``: ``table_pre`` for the tables that are not walked only (any
+    :class:`TableStatus` but ``OK``; ``TABLE_PRE`` visits them too), all the ranges view needs."""
 
     LEAF = 1
     TABLE_PRE = 2
     TABLE_POST = 4
     ALL = 7
+    TABLE_NOT_WALKED = 8
 
 
 class TableStatus(enum.Enum):
@@ -644,7 +647,7 @@ class _LevelDecode:
     """What decoding a table at one level needs: masks from the layouts, kinds per type bits."""
 
     __slots__ = ("level", "lsb", "entry_size", "leafsize", "kinds", "cat_lut", "key_mask", "res0", "misalign",
-                 "table_res0", "has_layout", "steps", "d128", "key_mask_hi")
+                 "table_res0", "has_layout", "steps", "d128", "key_mask_hi", "next_entries")
 
     def __init__(self, np: Any, tree: TreeParams, level: int) -> None:
         g, ds, lpa64 = tree.granule_shift, tree.ds, tree.lpa64
@@ -653,6 +656,8 @@ class _LevelDecode:
         self.entry_size = 1 << self.lsb
         self.leafsize = self.lsb
         self.steps = None                   # entry i's output offset (i * entry_size), made when needed
+        # entries of a next-level table (one a descriptor skipping no level points at)
+        self.next_entries = tree.entries(level + 1) if level < FINAL_LEVEL else 0
         self.d128 = tree.d128
         self.key_mask_hi = 0
         if tree.d128:
@@ -886,6 +891,7 @@ class _Walker:
         self.np = np
         self.tree, self.mem, self.visitor = tree, mem, visitor
         self.pre = bool(visits & Visit.TABLE_PRE)
+        self.pre_not_walked = bool(visits & (Visit.TABLE_PRE | Visit.TABLE_NOT_WALKED))
         self.post = bool(visits & Visit.TABLE_POST)
         self.leaves = bool(visits & Visit.LEAF)
         self.invalid = invalid and self.leaves
@@ -922,6 +928,8 @@ class _Walker:
             self.assured0 = False
         # next-level tables that are one run of leaves each are judged together (_uniform_tables)
         self.batch = self.fast and not tree.through_s2 and not tree.haft and not self.the
+        # the bits of a stage 1 table descriptor _descend reads
+        self.hier_mask = (((1 << TABLE_ATTR_BITS) - 1) << TABLE_ATTR_LSB) | (self.nstable.mask if self.nstable else 0)
         self.out = visitor
         self.actions: list[Any] = []            # two stages: visits waiting for their stage 2 lookups
         self.lanes: list[tuple[Any, Any]] = []
@@ -1191,6 +1199,7 @@ class _Walker:
         uniform = self._uniform_tables(dec, raw, lo, tables) \
             if self.batch and len(paths) == 1 and upper is None and len(tables) > 1 \
             and (self.max_depth is None or info.depth < self.max_depth) else None
+        below: dict[int, tuple[tuple[int, bool, bool, bool], int]] = {}     # (see _uniform_table)
         pos = lo
         for ti in tables:
             i = lo + ti
@@ -1200,7 +1209,7 @@ class _Walker:
                 else:
                     self._segments(dec, raw, cat, lo, pos, i, info, hier, paths, upper)
             u = None if uniform is None else next(uniform)
-            if u is None or not self._uniform_table(dec, u, i, info, hier, tbits, assured, paths[0][1]):
+            if u is None or not self._uniform_table(dec, u, i, info, hier, tbits, assured, paths[0][1], below):
                 self._child(dec, _descriptor(raw, upper, i), i, info, hier, tbits,
                             self._assured_after(assured, s2_pieces, i, raw) if self.the else assured,
                             _path_at(paths, i))
@@ -1218,7 +1227,7 @@ class _Walker:
         The tables are read in chunks, one memory read for tables that follow each other."""
         np, t = self.np, self.tree
         sub = self.levels[dec.level + 1]
-        n = t.entries(dec.level + 1)
+        n = dec.next_entries
         if 1 < n < self.min_run:
             yield from (None for _ in tables)
             return
@@ -1255,17 +1264,18 @@ class _Walker:
                 yield (d, a, key, o, f) if g else None
 
     def _uniform_table(self, dec: _LevelDecode, u: tuple[int, int, int, int, int], i: int, parent: TableInfo,
-                       hier: tuple[int, bool, bool, bool], tbits: int, assured: bool, path: tuple[AFUpdate, ...]
-                       ) -> bool:
+                       hier: tuple[int, bool, bool, bool], tbits: int, assured: bool, path: tuple[AFUpdate, ...],
+                       below: dict[int, tuple[tuple[int, bool, bool, bool], int]]) -> bool:
         """What :meth:`_child` and :meth:`_table` do for table descriptor ``i`` of ``parent`` when
         :meth:`_uniform_tables` found its table one run of leaves (``u``), unless the table is
         not whole in the walked range, a limit is reached or it was walked already through a path
-        in the same state: then False, and nothing is done (:meth:`_child` walks it)."""
+        in the same state: then False, and nothing is done (:meth:`_child` walks it).  ``below``:
+        the :meth:`_descend` of the parent's descriptors so far, by their hierarchical bits."""
         t, s = self.tree, self.summary
         desc, address, key, oa0, first = u
         level = dec.level + 1
         sub = self.levels[level]
-        n = t.entries(level)
+        n = dec.next_entries
         va = parent.va_start + i * dec.entry_size
         va_end = va + n * sub.entry_size
         if va < self.start or va_end > self.end:
@@ -1273,7 +1283,11 @@ class _Walker:
         if s.tables >= self.limits.max_tables or s.entries + s.s2_lookups + n > self.limits.max_entries:
             return False
         if t.stage == 1:
-            hier, tbits = self._descend(desc, hier, tbits)
+            bits = desc & self.hier_mask
+            step = below.get(bits)
+            if step is None:
+                step = below[bits] = self._descend(bits, hier, tbits)
+            hier, tbits = step
         seen = (address, level, 0, hier, tbits, assured, path)
         if seen in self.seen:
             return False
@@ -1282,12 +1296,14 @@ class _Walker:
         s.entries += n
         self._intern_guard()
         aid = self._intern(sub, sub.kind(key), key, hier, path)
-        info = TableInfo(level=level, address=address, pa=address, va_start=va, va_end=va_end, entries=n,
-                         depth=parent.depth + 1, index=i, descriptor=desc, status=TableStatus.OK, valid=n,
-                         first_index=0, last_index=n - 1, inherited=hier)
-        if self.pre:
-            self.visitor.table_pre(info)
-        self._emit_leaves(sub, self._by_id[aid], 0, n, oa0, first, info, None)
+        info = None
+        if self.pre or self.post:
+            info = TableInfo(level=level, address=address, pa=address, va_start=va, va_end=va_end, entries=n,
+                             depth=parent.depth + 1, index=i, descriptor=desc, status=TableStatus.OK, valid=n,
+                             first_index=0, last_index=n - 1, inherited=hier)
+            if self.pre:
+                self.visitor.table_pre(info)
+        self.visitor.run(self._leaf_run(sub, self._by_id[aid], address, va, parent.depth + 1, 0, n, oa0, first))
         self._table_done(info, va_end)
         return True
 
@@ -1302,7 +1318,7 @@ class _Walker:
                                    note=f"level {level} table {pa:#x} already walked at VA {first:#x}", **base))
         return True
 
-    def _table_done(self, info: TableInfo, va_end: int) -> None:
+    def _table_done(self, info: TableInfo | None, va_end: int) -> None:
         if self.post:
             self.visitor.table_post(info)
         if self.progress is not None:
@@ -1375,7 +1391,7 @@ class _Walker:
         s.s2_lookups += n
 
     def _emit_table(self, info: TableInfo) -> None:
-        if self.pre:
+        if self.pre_not_walked:
             self.visitor.table_pre(info)
         if self.post:
             self.visitor.table_post(info)
@@ -1585,12 +1601,16 @@ class _Walker:
 
     def _emit_leaves(self, dec: _LevelDecode, attrs: LeafAttrs, i: int, count: int, oa: int, raw: int,
                      info: TableInfo, raws: Any) -> None:
+        self.visitor.run(self._leaf_run(dec, attrs, info.address, info.va_start, info.depth, i, count, oa, raw))
+
+    def _leaf_run(self, dec: _LevelDecode, attrs: LeafAttrs, table: int, va_start: int, depth: int, i: int,
+                  count: int, oa: int, raw: int) -> Run:
+        """The :class:`Run` of ``count`` leaves from entry ``i`` of the table at ``table`` (mapping from
+        ``va_start``, at ``depth``), the first descriptor ``raw``, its output ``oa``."""
         es = dec.entry_size
-        va = info.va_start + i * es
         oa_v = None if not attrs.mapped and not dec.has_layout else oa
         pa = None if self.tree.through_s2 or not attrs.mapped else oa_v
-        self.visitor.run(Run(dec.level, attrs.kind, info.address, i, count, va, es, oa_v, pa, attrs, raw,
-                             info.depth + 1))
+        return Run(dec.level, attrs.kind, table, i, count, va_start + i * es, es, oa_v, pa, attrs, raw, depth + 1)
 
     # ------------------------------------------------------------------ two stages
     #
@@ -1975,8 +1995,9 @@ class RangeMerger(TreeVisitor):
 
     Runs are merged across tables as they come and handed to ``sink`` one
     by one, so memory stays flat however many leaves there are.  Tables that
-    were not walked become ranges of kind ``"table"``.  Call :meth:`finish`
-    after the walk.
+    were not walked become ranges of kind ``"table"`` (walk with
+    ``Visit.LEAF | Visit.TABLE_NOT_WALKED``: the tables walked it does not
+    need).  Call :meth:`finish` after the walk.
     """
 
     def __init__(self, sink: Callable[[Run], None], *, merge: bool = True) -> None:

@@ -915,15 +915,21 @@ def test_tables_of_one_leaf_run_walk_as_descriptor_by_descriptor(granule, chunk,
     assert [e for e in merged.events if e[0] != "run"] == [e for e in single.events if e[0] != "run"]
     assert (s1.tables, s1.entries, s1.references, s1.problems) == (s2.tables, s2.entries, s2.references, s2.problems)
 
-    def ranges(merge: bool) -> list:
+    # TABLE_NOT_WALKED: the same visits, but for the tables walked
+    lean = Recorder()
+    walk_tree(tree, mem, lean, visits=Visit.LEAF | Visit.TABLE_NOT_WALKED, **kw)
+    assert lean.tables() == [t for t in merged.tables() if t.status is not TableStatus.OK]
+    assert lean.runs() == merged.runs()
+
+    def ranges(merge: bool, visits: Visit = Visit.LEAF | Visit.TABLE_NOT_WALKED) -> list:
         out = []
         m = RangeMerger(out.append)
-        walk_tree(tree, mem, m, visits=Visit.LEAF | Visit.TABLE_PRE, merge=merge, **kw)
+        walk_tree(tree, mem, m, visits=visits, merge=merge, **kw)
         m.finish()
         return out
 
     got = ranges(True)
-    assert got == ranges(False)
+    assert got == ranges(False) == ranges(True, Visit.LEAF | Visit.TABLE_PRE)
     assert {r.status for r in got if r.kind == "table"} == {"reference", "not in image", "beyond output size"}
     assert any(r.attrs.ns_table for r in got if r.attrs is not None)
 
