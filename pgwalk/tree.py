@@ -246,8 +246,9 @@ _BATCH_ACTIONS = 1 << 13
 _PIECE_LANES = 1 << 16
 #: distinct descriptor patterns remembered before the caches start afresh (random data can hold millions)
 _INTERN_LIMIT = 1 << 16
-#: bytes of next-level tables read and judged together (:meth:`_Walker._uniform_tables`)
-_UNIFORM_CHUNK = 1 << 20
+#: bytes of next-level tables read and judged together (:meth:`_Walker._uniform_tables`; larger
+#: reads cost more than they save, in fresh memory to fault in)
+_UNIFORM_CHUNK = 1 << 18
 _CATEGORY = {DescType.INVALID: _INVALID, DescType.BLOCK: _LEAF, DescType.PAGE: _LEAF,
              DescType.ILLEGAL_BLOCK: _ODD, DescType.RESERVED: _ODD, DescType.TABLE: _TABLE}
 
@@ -1242,8 +1243,8 @@ class _Walker:
             for check in TABLE_CHECKS:
                 ok &= ~np.asarray(check.test(t, descs, nxt), dtype=bool)
             addrs = nxt.tolist()
-            rows = np.zeros((m, n), dtype=np.uint64)
             okl = ok.tolist()
+            reads: list[tuple[int, int, bytes]] = []
             k = 0
             while k < m:
                 e = k + 1
@@ -1251,12 +1252,18 @@ class _Walker:
                     while e < m and okl[e] and addrs[e] == addrs[e - 1] + nbytes:
                         e += 1
                     try:
-                        data = self.mem.read(addrs[k], (e - k) * nbytes)
+                        reads.append((k, e, self.mem.read(addrs[k], (e - k) * nbytes)))
                     except NotInImage:
                         ok[k:e] = False
-                    else:
-                        rows[k:e] = np.frombuffer(data, dtype=self.dtype).reshape(e - k, n)
                 k = e
+            if len(reads) == 1 and reads[0][1] - reads[0][0] == m:
+                rows = np.frombuffer(reads[0][2], dtype=self.dtype).reshape(m, n)
+            else:
+                rows = np.zeros((m, n), dtype=self.dtype)
+                for k, e, data in reads:
+                    rows[k:e] = np.frombuffer(data, dtype=self.dtype).reshape(e - k, n)
+            if self.dtype.byteorder == ">":
+                rows = rows.astype(np.uint64)
             good, keys, oa0 = self._uniform_rows(sub, rows)
             good &= ok
             for g, d, a, key, o, f in zip(good.tolist(), descs.tolist(), addrs, keys.tolist(), oa0.tolist(),
