@@ -1342,36 +1342,49 @@ class _Walker:
             return None
         first = int(raw[lo])
         vt = first & _CLS_MASK
-        if dec.cat_lut[vt] != _LEAF:
+        if dec.cat_lut[vt] != _LEAF or not bool((raw[lo:hi] == self._steps(dec, n) + raw[lo]).all()):
             return None
-        good, keys, oa0 = self._uniform_rows(dec, raw[lo:hi].reshape(1, n))
-        if not good[0]:
+        good, key, oa0 = self._run_ends(dec, first, int(raw[hi - 1]), n)
+        if not good:
             return None
         self._intern_guard()
-        return self._intern(dec, dec.kinds[vt], int(keys[0]), hier, path), int(oa0[0])
+        return self._intern(dec, dec.kinds[vt], key, hier, path), oa0
 
     def _uniform_rows(self, dec: _LevelDecode, rows: Any) -> tuple[Any, Any, Any]:
-        """Which rows of ``rows`` (entries of tables at ``dec``'s level, one table or range of entries
-        a row) are one run of leaves: the same descriptor bits but for outputs that continue each
-        other, all inside the output size or all beyond it; with each row's attribute key (its first
-        descriptor's, VALID marking "beyond", as :meth:`_segment` marks it) and first output."""
-        np, t = self.np, self.tree
+        """:meth:`_uniform_run` of many tables at once: which rows of ``rows`` (the entries of tables
+        at ``dec``'s level, a table a row) are one run of leaves, with each row's attribute key and
+        first output (:meth:`_run_ends`)."""
+        np = self.np
         n = rows.shape[1]
         first = rows[:, 0]
         good = dec.cat_lut[(first & _CLS_MASK).astype(np.intp)] == _LEAF
-        if n > 1:
-            steps = dec.steps
-            if steps is None or len(steps) < n:
-                steps = dec.steps = np.arange(max(n, 1 << t.stride), dtype=np.uint64) * np.uint64(dec.entry_size)
-            good &= (rows == steps[:n] + first[:, None]).all(axis=1)
+        good &= (rows == self._steps(dec, n) + first[:, None]).all(axis=1)
+        ends, keys, oa0 = self._run_ends(dec, first, rows[:, n - 1], n)
+        return good & ends, keys, oa0
+
+    def _steps(self, dec: _LevelDecode, n: int) -> Any:
+        """``i * entry_size`` for the first ``n`` entries of a table at ``dec``'s level (uint64)."""
+        steps = dec.steps
+        if steps is None or len(steps) < n:
+            np = self.np
+            steps = dec.steps = np.arange(max(n, 1 << self.tree.stride), dtype=np.uint64) * np.uint64(dec.entry_size)
+        return steps[:n]
+
+    def _run_ends(self, dec: _LevelDecode, first: Any, last: Any, n: int) -> tuple[Any, Any, Any]:
+        """For ``n`` leaf descriptors from ``first`` to ``last`` that differ by one entry's output
+        each (ints, or uint64 arrays of them): whether they make one run (their address field did
+        not wrap; their outputs are all inside the output size or all beyond it), the run's
+        attribute key (``first``'s, VALID marking "beyond", as :meth:`_segment` marks it) and its
+        first output."""
+        t = self.tree
         oa0 = leaf_base(first, dec.leafsize, t.ds, t.lpa64)
-        oa1 = leaf_base(rows[:, n - 1], dec.leafsize, t.ds, t.lpa64)
-        good &= oa1 - oa0 == np.uint64((n - 1) * dec.entry_size)     # (else the address field wrapped)
+        oa1 = leaf_base(last, dec.leafsize, t.ds, t.lpa64)
+        good = oa1 - oa0 == (n - 1) * dec.entry_size      # (else the address field wrapped)
         keys = first & dec.key_mask
         if t.oa_bits < 64:
-            oob = oa_out_of_range(stage_oa(oa0, np.uint64(_M64), dec.leafsize), t.oa_bits)
-            good &= oob == oa_out_of_range(stage_oa(oa1, np.uint64(_M64), dec.leafsize), t.oa_bits)
-            keys = keys | oob.astype(np.uint64)         # VALID (bit 0) is not in key_mask: it flags oob
+            oob = oa_out_of_range(stage_oa(oa0, _M64, dec.leafsize), t.oa_bits)
+            good = good & (oob == oa_out_of_range(stage_oa(oa1, _M64, dec.leafsize), t.oa_bits))
+            keys = keys | oob                               # VALID (bit 0) is not in key_mask: it flags oob
         return good, keys, oa0
 
     def _fraction(self) -> float:

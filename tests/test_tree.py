@@ -944,3 +944,25 @@ def test_tables_of_one_leaf_run_stop_at_the_limit_as_descriptor_by_descriptor(li
         s = walk_tree(tree, mem, rec, merge=merge, limits=Limits(max_tables=limit))
         out.append(([e for e in rec.events if e[0] != "run"], s.stopped, s.tables))
     assert out[0] == out[1] and out[0][1] is not None
+
+
+def test_table_whose_outputs_wrap_the_address_field_walks_as_descriptor_by_descriptor():
+    """Descriptors that each add a page to the last but carry out of the address field (into RES0
+    bits) are not one run: the merging walk splits them where the descriptor-by-descriptor walk does."""
+    b = TableBuilder(pa_bits=48)
+    for k in range(3):
+        b.map(k * 0x20_0000, 0x8000_0000 + k * 0x20_0000, 0x20_0000, min_leaf_level=3)
+    t = b.decode_table_address(b.read(b.descriptor_address(0x20_0000, 2)))
+    first = b.leaf_descriptor((1 << 48) - 256 * 4096, 3)
+    for i in range(512):
+        b.write(t + 8 * i, first + i * 4096)
+    setup, tree = tree_of(b)
+    got = []
+    for merge in (True, False):
+        out = []
+        m = RangeMerger(out.append)
+        walk_tree(tree, b.memory(), m, visits=Visit.LEAF | Visit.TABLE_NOT_WALKED, merge=merge, end=0x60_0000)
+        m.finish()
+        got.append(out)
+    assert got[0] == got[1]
+    assert [(r.va_start, r.count) for r in got[0]][1:3] == [(0x20_0000, 256), (0x30_0000, 256)]
