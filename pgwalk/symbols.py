@@ -22,11 +22,11 @@ _SYMBOLIC = re.compile(r"^\s*(?P<name>[A-Za-z_.$][\w.$]*)\s*(?:(?P<sign>[+-])\s*
 
 def symbols_from_memory(mem: Any) -> dict[str, int]:
     """The VMCOREINFO symbols of the first dump in ``mem`` that carries them ({} if none)."""
-    from .vmcoreinfo import parse_vmcoreinfo
-
     for core in capability(mem, "elf_cores") or ():
         text = core.vmcoreinfo
         if text:
+            from .vmcoreinfo import parse_vmcoreinfo
+
             try:
                 return dict(parse_vmcoreinfo(text).symbols)
             except PgwalkError:

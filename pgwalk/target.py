@@ -564,7 +564,7 @@ class TreeWalk:
             else:
                 merger = RangeMerger(items.append, merge=self.merge)
                 walk_tree(tree, self.target.memory, merger, start=self.start, end=self.end,
-                          visits=Visit.LEAF | Visit.TABLE_PRE, invalid=self.invalid, merge=self.merge,
+                          visits=Visit.LEAF | Visit.TABLE_NOT_WALKED, invalid=self.invalid, merge=self.merge,
                           limits=self.limits, summary=self.summary)
                 merger.finish()
             yield from items

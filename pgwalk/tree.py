@@ -191,7 +191,7 @@ import bisect
 import enum
 import functools
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 from . import attrs as A
 from .errors import InputError, NotInImage
@@ -203,7 +203,7 @@ from .rules import (
     S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, contiguous_bit, s1_walk_through_s2, descriptor_types, hierarchical_attrs,
     d128_descriptor_types, d128_skl, descriptor_bytes, invalid_descriptor_reason,
     leaf_base, level_shift, next_table_base, pi_index, s1_assured_step, s1_initial_assured, stage_oa, table_af_update,
-    table_attr_bits, table_entries, table_index, tree_disabled,
+    table_attr_bits, table_entries, table_index, tree_disabled, TABLE_ATTR_BITS, TABLE_ATTR_LSB,
 )
 from .walk import AFUpdate, Leaf, s1_leaf, s2_leaf, s2_lookup, stage2_attributes
 
@@ -246,17 +246,23 @@ _BATCH_ACTIONS = 1 << 13
 _PIECE_LANES = 1 << 16
 #: distinct descriptor patterns remembered before the caches start afresh (random data can hold millions)
 _INTERN_LIMIT = 1 << 16
+#: bytes of next-level tables read and judged together (:meth:`_Walker._uniform_tables`; larger
+#: reads cost more than they save, in fresh memory to fault in)
+_UNIFORM_CHUNK = 1 << 18
 _CATEGORY = {DescType.INVALID: _INVALID, DescType.BLOCK: _LEAF, DescType.PAGE: _LEAF,
              DescType.ILLEGAL_BLOCK: _ODD, DescType.RESERVED: _ODD, DescType.TABLE: _TABLE}
 
 
 class Visit(enum.IntFlag):
-    """The visit kinds (KVM's ``KVM_PGTABLE_WALK_LEAF``, ``_TABLE_PRE``, ``_TABLE_POST``)."""
+    """The visit kinds (KVM's ``KVM_PGTABLE_WALK_LEAF``, ``_TABLE_PRE``, ``_TABLE_POST``), and
+    ``TABLE_NOT_WALKED``: ``table_pre`` for the tables that are not walked only (any
+    :class:`TableStatus` but ``OK``; ``TABLE_PRE`` visits them too), all the ranges view needs."""
 
     LEAF = 1
     TABLE_PRE = 2
     TABLE_POST = 4
     ALL = 7
+    TABLE_NOT_WALKED = 8
 
 
 class TableStatus(enum.Enum):
@@ -642,7 +648,7 @@ class _LevelDecode:
     """What decoding a table at one level needs: masks from the layouts, kinds per type bits."""
 
     __slots__ = ("level", "lsb", "entry_size", "leafsize", "kinds", "cat_lut", "key_mask", "res0", "misalign",
-                 "table_res0", "has_layout", "steps", "d128", "key_mask_hi")
+                 "table_res0", "has_layout", "steps", "d128", "key_mask_hi", "next_entries")
 
     def __init__(self, np: Any, tree: TreeParams, level: int) -> None:
         g, ds, lpa64 = tree.granule_shift, tree.ds, tree.lpa64
@@ -651,6 +657,8 @@ class _LevelDecode:
         self.entry_size = 1 << self.lsb
         self.leafsize = self.lsb
         self.steps = None                   # entry i's output offset (i * entry_size), made when needed
+        # entries of a next-level table (one a descriptor skipping no level points at)
+        self.next_entries = tree.entries(level + 1) if level < FINAL_LEVEL else 0
         self.d128 = tree.d128
         self.key_mask_hi = 0
         if tree.d128:
@@ -886,6 +894,7 @@ class _Walker:
         self.np = np
         self.tree, self.mem, self.visitor = tree, mem, visitor
         self.pre = bool(visits & Visit.TABLE_PRE)
+        self.pre_not_walked = bool(visits & (Visit.TABLE_PRE | Visit.TABLE_NOT_WALKED))
         self.post = bool(visits & Visit.TABLE_POST)
         self.leaves = bool(visits & Visit.LEAF)
         self.invalid = invalid and self.leaves
@@ -920,6 +929,10 @@ class _Walker:
         if self.the and tree.d128:
             # as the scalar walk: FEAT_THE's Assured walk with 128-bit descriptors is not modelled
             self.assured0 = False
+        # next-level tables that are one run of leaves each are judged together (_uniform_tables)
+        self.batch = self.fast and not tree.through_s2 and not tree.haft and not self.the
+        # the bits of a stage 1 table descriptor _descend reads
+        self.hier_mask = (((1 << TABLE_ATTR_BITS) - 1) << TABLE_ATTR_LSB) | (self.nstable.mask if self.nstable else 0)
         self.out = visitor
         self.actions: list[Any] = []            # two stages: visits waiting for their stage 2 lookups
         self.lanes: list[tuple[Any, Any]] = []
@@ -1185,6 +1198,11 @@ class _Walker:
         cat = dec.classes(np, raw[lo:hi], None if upper is None else upper[lo:hi])
         tables = np.flatnonzero(cat == _TABLE).tolist() if info.level < FINAL_LEVEL else []
         frame[1] += len(tables)
+        # the next-level tables that are one run of leaves each, read and judged together
+        uniform = self._uniform_tables(dec, raw, lo, tables) \
+            if self.batch and len(paths) == 1 and upper is None and len(tables) > 1 \
+            and (self.max_depth is None or info.depth < self.max_depth) else None
+        below: dict[int, tuple[tuple[int, bool, bool, bool], int]] = {}     # (see _uniform_table)
         pos = lo
         for ti in tables:
             i = lo + ti
@@ -1193,13 +1211,110 @@ class _Walker:
                     self._segment(dec, raw, cat[pos - lo:i - lo], pos, i, info, hier, paths[0][1], upper)
                 else:
                     self._segments(dec, raw, cat, lo, pos, i, info, hier, paths, upper)
-            self._child(dec, _descriptor(raw, upper, i), i, info, hier, tbits,
-                        self._assured_after(assured, s2_pieces, i, raw) if self.the else assured,
-                        _path_at(paths, i))
+            u = None if uniform is None else next(uniform)
+            if u is None or not self._uniform_table(dec, u, i, info, hier, tbits, assured, paths[0][1], below):
+                self._child(dec, _descriptor(raw, upper, i), i, info, hier, tbits,
+                            self._assured_after(assured, s2_pieces, i, raw) if self.the else assured,
+                            _path_at(paths, i))
             frame[0] += 1
             pos = i + 1
         if pos < hi:
             self._segments(dec, raw, cat, lo, pos, hi, info, hier, paths, upper)
+
+    def _uniform_tables(self, dec: _LevelDecode, raw: Any, lo: int, tables: list[int]
+                        ) -> Iterator[tuple[int, int, int, int, int] | None]:
+        """For each table descriptor ``lo + tables[k]`` of a table at ``dec``'s level, in order:
+        ``(descriptor, next table, attribute key, first output, first descriptor)`` when the next-level table it
+        points at is whole in the image and one run of leaves (:meth:`_uniform_rows`), else ``None``
+        (also when the descriptor fails a check or has RES0 bits set: :meth:`_child` says so).
+        The tables are read in chunks, one memory read for tables that follow each other."""
+        np, t = self.np, self.tree
+        sub = self.levels[dec.level + 1]
+        n = dec.next_entries
+        if 1 < n < self.min_run:
+            yield from (None for _ in tables)
+            return
+        nbytes = n * self.esize
+        per = max(1, _UNIFORM_CHUNK // nbytes)
+        idx = np.asarray(tables, dtype=np.intp) + lo
+        for c in range(0, len(tables), per):
+            descs = raw[idx[c:c + per]]
+            m = len(descs)
+            nxt = next_table_base(descs, t.granule_shift, t.ds, t.lpa64)
+            ok = (descs & np.uint64(dec.table_res0)) == 0
+            for check in TABLE_CHECKS:
+                ok &= ~np.asarray(check.test(t, descs, nxt), dtype=bool)
+            addrs = nxt.tolist()
+            okl = ok.tolist()
+            reads: list[tuple[int, int, bytes]] = []
+            k = 0
+            while k < m:
+                e = k + 1
+                if okl[k]:
+                    while e < m and okl[e] and addrs[e] == addrs[e - 1] + nbytes:
+                        e += 1
+                    try:
+                        reads.append((k, e, self.mem.read(addrs[k], (e - k) * nbytes)))
+                    except NotInImage:
+                        ok[k:e] = False
+                k = e
+            if len(reads) == 1 and reads[0][1] - reads[0][0] == m:
+                rows = np.frombuffer(reads[0][2], dtype=self.dtype).reshape(m, n)
+            else:
+                rows = np.zeros((m, n), dtype=self.dtype)
+                for k, e, data in reads:
+                    rows[k:e] = np.frombuffer(data, dtype=self.dtype).reshape(e - k, n)
+            if self.dtype.byteorder == ">":
+                rows = rows.astype(np.uint64)
+            good, keys, oa0 = self._uniform_rows(sub, rows)
+            good &= ok
+            for g, d, a, key, o, f in zip(good.tolist(), descs.tolist(), addrs, keys.tolist(), oa0.tolist(),
+                                          rows[:, 0].tolist()):
+                yield (d, a, key, o, f) if g else None
+
+    def _uniform_table(self, dec: _LevelDecode, u: tuple[int, int, int, int, int], i: int, parent: TableInfo,
+                       hier: tuple[int, bool, bool, bool], tbits: int, assured: bool, path: tuple[AFUpdate, ...],
+                       below: dict[int, tuple[tuple[int, bool, bool, bool], int]]) -> bool:
+        """What :meth:`_child` and :meth:`_table` do for table descriptor ``i`` of ``parent`` when
+        :meth:`_uniform_tables` found its table one run of leaves (``u``), unless the table is
+        not whole in the walked range, a limit is reached or it was walked already through a path
+        in the same state: then False, and nothing is done (:meth:`_child` walks it).  ``below``:
+        the :meth:`_descend` of the parent's descriptors so far, by their hierarchical bits."""
+        t, s = self.tree, self.summary
+        desc, address, key, oa0, first = u
+        level = dec.level + 1
+        sub = self.levels[level]
+        n = dec.next_entries
+        va = parent.va_start + i * dec.entry_size
+        va_end = va + n * sub.entry_size
+        if va < self.start or va_end > self.end:
+            return False
+        if s.tables >= self.limits.max_tables or s.entries + s.s2_lookups + n > self.limits.max_entries:
+            return False
+        if t.stage == 1:
+            bits = desc & self.hier_mask
+            step = below.get(bits)
+            if step is None:
+                step = below[bits] = self._descend(bits, hier, tbits)
+            hier, tbits = step
+        seen = (address, level, 0, hier, tbits, assured, path)
+        if seen in self.seen:
+            return False
+        self.seen[seen] = va
+        s.tables += 1
+        s.entries += n
+        self._intern_guard()
+        aid = self._intern(sub, sub.kind(key), key, hier, path)
+        info = None
+        if self.pre or self.post:
+            info = TableInfo(level=level, address=address, pa=address, va_start=va, va_end=va_end, entries=n,
+                             depth=parent.depth + 1, index=i, descriptor=desc, status=TableStatus.OK, valid=n,
+                             first_index=0, last_index=n - 1, inherited=hier)
+            if self.pre:
+                self.visitor.table_pre(info)
+        self.visitor.run(self._leaf_run(sub, self._by_id[aid], address, va, parent.depth + 1, 0, n, oa0, first))
+        self._table_done(info, va_end)
+        return True
 
     def _reference(self, key: tuple, pa: int, level: int, base: dict[str, Any]) -> bool:
         """The table at ``pa`` was walked at this level through a path in the same state (``key``)
@@ -1212,7 +1327,7 @@ class _Walker:
                                    note=f"level {level} table {pa:#x} already walked at VA {first:#x}", **base))
         return True
 
-    def _table_done(self, info: TableInfo, va_end: int) -> None:
+    def _table_done(self, info: TableInfo | None, va_end: int) -> None:
         if self.post:
             self.visitor.table_post(info)
         if self.progress is not None:
@@ -1229,28 +1344,50 @@ class _Walker:
             return None
         first = int(raw[lo])
         vt = first & _CLS_MASK
-        if dec.cat_lut[vt] != _LEAF:
+        if dec.cat_lut[vt] != _LEAF or not bool((raw[lo:hi] == self._steps(dec, n) + raw[lo]).all()):
             return None
-        if n > 1:
-            steps = dec.steps
-            if steps is None or len(steps) < n:
-                steps = dec.steps = self.np.arange(max(n, 1 << self.tree.stride), dtype=self.np.uint64) \
-                    * self.np.uint64(dec.entry_size)
-            if not bool((raw[lo:hi] == steps[:n] + raw[lo]).all()):
-                return None
-        t = self.tree
-        oa0 = leaf_base(first, dec.leafsize, t.ds, t.lpa64)
-        oa1 = leaf_base(int(raw[hi - 1]), dec.leafsize, t.ds, t.lpa64)
-        if oa1 - oa0 != (n - 1) * dec.entry_size:
-            return None                                 # (the address field wrapped)
-        key = first & dec.key_mask
-        if t.oa_bits < 64:
-            oob = oa_out_of_range(stage_oa(oa0, _M64, dec.leafsize), t.oa_bits)
-            if oob != oa_out_of_range(stage_oa(oa1, _M64, dec.leafsize), t.oa_bits):
-                return None
-            key |= D.VALID.mask if oob else 0           # (as _segment marks it)
+        good, key, oa0 = self._run_ends(dec, first, int(raw[hi - 1]), n)
+        if not good:
+            return None
         self._intern_guard()
         return self._intern(dec, dec.kinds[vt], key, hier, path), oa0
+
+    def _uniform_rows(self, dec: _LevelDecode, rows: Any) -> tuple[Any, Any, Any]:
+        """:meth:`_uniform_run` of many tables at once: which rows of ``rows`` (the entries of tables
+        at ``dec``'s level, a table a row) are one run of leaves, with each row's attribute key and
+        first output (:meth:`_run_ends`)."""
+        np = self.np
+        n = rows.shape[1]
+        first = rows[:, 0]
+        good = dec.cat_lut[(first & _CLS_MASK).astype(np.intp)] == _LEAF
+        good &= (rows == self._steps(dec, n) + first[:, None]).all(axis=1)
+        ends, keys, oa0 = self._run_ends(dec, first, rows[:, n - 1], n)
+        return good & ends, keys, oa0
+
+    def _steps(self, dec: _LevelDecode, n: int) -> Any:
+        """``i * entry_size`` for the first ``n`` entries of a table at ``dec``'s level (uint64)."""
+        steps = dec.steps
+        if steps is None or len(steps) < n:
+            np = self.np
+            steps = dec.steps = np.arange(max(n, 1 << self.tree.stride), dtype=np.uint64) * np.uint64(dec.entry_size)
+        return steps[:n]
+
+    def _run_ends(self, dec: _LevelDecode, first: Any, last: Any, n: int) -> tuple[Any, Any, Any]:
+        """For ``n`` leaf descriptors from ``first`` to ``last`` that differ by one entry's output
+        each (ints, or uint64 arrays of them): whether they make one run (their address field did
+        not wrap; their outputs are all inside the output size or all beyond it), the run's
+        attribute key (``first``'s, VALID marking "beyond", as :meth:`_segment` marks it) and its
+        first output."""
+        t = self.tree
+        oa0 = leaf_base(first, dec.leafsize, t.ds, t.lpa64)
+        oa1 = leaf_base(last, dec.leafsize, t.ds, t.lpa64)
+        good = oa1 - oa0 == (n - 1) * dec.entry_size      # (else the address field wrapped)
+        keys = first & dec.key_mask
+        if t.oa_bits < 64:
+            oob = oa_out_of_range(stage_oa(oa0, _M64, dec.leafsize), t.oa_bits)
+            good = good & (oob == oa_out_of_range(stage_oa(oa1, _M64, dec.leafsize), t.oa_bits))
+            keys = keys | oob                               # VALID (bit 0) is not in key_mask: it flags oob
+        return good, keys, oa0
 
     def _fraction(self) -> float:
         """Share of the tree walked: the subtables done at each open level, each weighing its parent's share."""
@@ -1276,7 +1413,7 @@ class _Walker:
         s.s2_lookups += n
 
     def _emit_table(self, info: TableInfo) -> None:
-        if self.pre:
+        if self.pre_not_walked:
             self.visitor.table_pre(info)
         if self.post:
             self.visitor.table_post(info)
@@ -1301,6 +1438,17 @@ class _Walker:
         leaf = next(p.leaf for p in s2_pieces if i * self.esize < p.end)
         return bool(s1_assured_step(True, s2_mro(leaf.perms), int(raw[i]), self.tree.s1.pnch))
 
+    def _descend(self, raw: int, hier: tuple[int, bool, bool, bool], tbits: int
+                 ) -> tuple[tuple[int, bool, bool, bool], int]:
+        """Stage 1: the path's ``(hier, tbits)`` (:meth:`_table`) below the table descriptor ``raw``:
+        hierarchical permissions, as every walk accumulates them (none with HPD = 1), and NSTable."""
+        t = self.tree
+        bits = tbits | table_attr_bits(raw, t.hpd)
+        ns = self.nstable is not None and bool(self.nstable.get(raw))
+        if bits != tbits or (not hier[3] and ns):
+            return (*hierarchical_attrs(bits, t.two_el), hier[3] or ns), bits
+        return hier, tbits
+
     def _child(self, dec: _LevelDecode, raw: int, i: int, parent: TableInfo,
                hier: tuple[int, bool, bool, bool], tbits: int, assured: bool, path: tuple[AFUpdate, ...]) -> None:
         t = self.tree
@@ -1311,12 +1459,7 @@ class _Walker:
         if res0:
             flags = (f"RES0 bits set: {res0:#x}",)
         if t.stage == 1:
-            # hierarchical permissions, as every walk accumulates them (none with HPD = 1)
-            bits = tbits | table_attr_bits(raw, t.hpd)
-            ns = self.nstable is not None and bool(self.nstable.get(raw))
-            if bits != tbits or (not hier[3] and ns):
-                tbits = bits
-                hier = (*hierarchical_attrs(bits, t.two_el), hier[3] or ns)
+            hier, tbits = self._descend(raw, hier, tbits)
         self._table(dec.level + 1 + skl, nxt, parent.va_start + i * dec.entry_size, parent.depth + 1, i, raw, hier,
                     flags, tbits, assured, path, skl)
 
@@ -1482,12 +1625,16 @@ class _Walker:
 
     def _emit_leaves(self, dec: _LevelDecode, attrs: LeafAttrs, i: int, count: int, oa: int, raw: int,
                      info: TableInfo, raws: Any) -> None:
+        self.visitor.run(self._leaf_run(dec, attrs, info.address, info.va_start, info.depth, i, count, oa, raw))
+
+    def _leaf_run(self, dec: _LevelDecode, attrs: LeafAttrs, table: int, va_start: int, depth: int, i: int,
+                  count: int, oa: int, raw: int) -> Run:
+        """The :class:`Run` of ``count`` leaves from entry ``i`` of the table at ``table`` (mapping from
+        ``va_start``, at ``depth``), the first descriptor ``raw``, its output ``oa``."""
         es = dec.entry_size
-        va = info.va_start + i * es
         oa_v = None if not attrs.mapped and not dec.has_layout else oa
         pa = None if self.tree.through_s2 or not attrs.mapped else oa_v
-        self.visitor.run(Run(dec.level, attrs.kind, info.address, i, count, va, es, oa_v, pa, attrs, raw,
-                             info.depth + 1))
+        return Run(dec.level, attrs.kind, table, i, count, va_start + i * es, es, oa_v, pa, attrs, raw, depth + 1)
 
     # ------------------------------------------------------------------ two stages
     #
@@ -1872,8 +2019,9 @@ class RangeMerger(TreeVisitor):
 
     Runs are merged across tables as they come and handed to ``sink`` one
     by one, so memory stays flat however many leaves there are.  Tables that
-    were not walked become ranges of kind ``"table"``.  Call :meth:`finish`
-    after the walk.
+    were not walked become ranges of kind ``"table"`` (walk with
+    ``Visit.LEAF | Visit.TABLE_NOT_WALKED``: the tables walked it does not
+    need).  Call :meth:`finish` after the walk.
     """
 
     def __init__(self, sink: Callable[[Run], None], *, merge: bool = True) -> None:
@@ -1894,6 +2042,7 @@ class RangeMerger(TreeVisitor):
             self.count += 1
             self.sink(c)
             self.cur = None
+            self._merged = False
 
     def run(self, run: Run) -> None:
         c = self.cur

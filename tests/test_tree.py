@@ -404,6 +404,20 @@ def test_ranges_merge_across_tables_and_break_on_output_and_attributes():
     assert len(nomerge) == 1024 + 3 and all(r.count == 1 for r in nomerge)
 
 
+def test_table_not_walked_after_a_merged_range_spans_its_own_entry():
+    """A range for a table not walked (its own span, one entry) does not take the count of the
+    leaf range merged before it."""
+    b = TableBuilder()
+    b.map(0, 0x8000_0000, 0x40_0000, min_leaf_level=3)                          # two level 3 tables
+    b.set_descriptor(0x40_0000, 2, b.table_descriptor(0x7000_0000))            # nothing there
+    b.set_descriptor(0x60_0000, 2, b.read(b.descriptor_address(0, 2)))         # shared: a reference
+    setup, tree = tree_of(b)
+    rs = ranges_of(tree, b.memory(), end=0x80_0000)
+    assert [(r.kind, r.va_start, r.va_end, r.count, r.status) for r in rs] == [
+        ("page", 0, 0x40_0000, 1024, None), ("table", 0x40_0000, 0x60_0000, 1, "not in image"),
+        ("table", 0x60_0000, 0x80_0000, 1, "reference")]
+
+
 def test_block_of_level_2_is_not_merged_with_pages():
     b = TableBuilder()
     b.map(0x20_0000, 0x8000_0000, 0x20_0000, min_leaf_level=3)
@@ -842,3 +856,113 @@ def test_table_whose_start_is_outside_the_image_keeps_its_own_address():
     assert (t3.status, t3.pa, t3.address) == (TableStatus.OK, l3, l3)
     assert (gap.status, gap.va_start, gap.va_end) == (TableStatus.NOT_IN_IMAGE, 0, 4096 * 0x10000)
     assert [(r.va_start, r.oa) for r in ranges_of(tree, mem) if r.mapped] == [(7000 * 0x10000, 0x1_0000_0000)]
+
+
+# =========================================================================== whole tables of one leaf run
+
+def _uniform_tables_tree(granule: int, big_endian: bool = False) -> tuple[TableBuilder, PhysicalMemory, int, int]:
+    """Level 3 tables that are each one run of pages (judged together by the walk), amid the
+    cases where a table is walked on its own: a page with other attributes, outputs that do not
+    continue, a shared table, one outside the image, one beyond the output size, RES0 bits in a
+    table descriptor, hierarchical attributes, a block among the tables, a table of reserved
+    descriptors, one of pages with AF = 0; returns the builder, its memory (with a copy of a table
+    beyond the output size, so that only the check tells), the first VA and the span."""
+    b = TableBuilder(granule=granule, ia_bits=48 if granule != 65536 else 42, pa_bits=44, big_endian=big_endian)
+    g = b.granule
+    t3 = b.block_size(2)                      # what one level 3 table maps
+    va0 = 16 * t3
+    n = 24
+    for k in range(n):
+        attrs = S1Attrs(ap=0b10) if k in (5, 6) else S1Attrs(ng=1) if k >= 18 else S1Attrs()
+        ta = TableAttrs(uxntable=1, nstable=1) if k == 9 else None
+        b.map(va0 + k * t3, 0x8000_0000 + k * t3, t3, attrs, table_attrs=ta, min_leaf_level=3)
+    b.map(va0 + 2 * t3 + 7 * g, 0x8000_0000 + 2 * t3 + 7 * g, g, S1Attrs(pxn=1), min_leaf_level=3)
+    b.map(va0 + 3 * t3 + 9 * g, 0x9000_0000, g, min_leaf_level=3)
+    b.set_descriptor(va0 + 11 * t3, 2, b.read(b.descriptor_address(va0 + 10 * t3, 2)))      # shared
+    b.set_descriptor(va0 + 13 * t3, 2, b.table_descriptor(0x7000_0000))                      # not in the image
+    b.set_descriptor(va0 + 14 * t3, 2, b.table_descriptor(1 << 44))                          # beyond 44 bits
+    e = b.descriptor_address(va0 + 15 * t3, 2)
+    b.write(e, b.read(e) | 1 << 50)                                                          # RES0
+    b.set_descriptor(va0 + 16 * t3, 2, b.leaf_descriptor(0xA000_0000 // t3 * t3, 2))        # a block
+    t = b.decode_table_address(b.read(b.descriptor_address(va0 + 20 * t3, 2)))
+    _entries(b, t, b.read(t) & ~2, t3 // g)                                                  # reserved
+    t = b.decode_table_address(b.read(b.descriptor_address(va0 + 21 * t3, 2)))
+    for i in range(t3 // g):
+        b.write(t + 8 * i, b.read(t + 8 * i) & ~(1 << 10))                                   # AF = 0
+    t = b.decode_table_address(b.read(b.descriptor_address(va0 + 12 * t3, 2)))
+    copy = b"".join(b.read(t + 8 * i).to_bytes(8, "big" if big_endian else "little") for i in range(t3 // g))
+    return b, PhysicalMemory.from_buffers({**b.chunks(), 1 << 44: copy}), va0, n * t3
+
+
+@pytest.mark.parametrize("granule,chunk,clip,big_endian", [
+    (4096, None, False, False), (4096, None, True, False), (4096, 3 * 4096, False, False),
+    (4096, 3 * 4096, True, False), (16384, None, True, False), (4096, 3 * 4096, True, True)])
+def test_tables_of_one_leaf_run_walk_as_descriptor_by_descriptor(granule, chunk, clip, big_endian, monkeypatch):
+    """The walk that merges (which judges next-level tables of one leaf run together, ``chunk``
+    bytes of them at a time) visits the same tables and gives the same ranges as the walk of one
+    run per descriptor."""
+    import pgwalk.tree as tree_mod
+
+    if chunk:
+        monkeypatch.setattr(tree_mod, "_UNIFORM_CHUNK", chunk)
+    b, mem, va0, span = _uniform_tables_tree(granule, big_endian)
+    setup, tree = tree_of(b)
+    kw = dict(start=va0 + 3 * b.block_size(2) + 5 * b.granule, end=va0 + span - 77 * b.granule) if clip else {}
+    merged, single = Recorder(), Recorder()
+    s1 = walk_tree(tree, mem, merged, **kw)
+    s2 = walk_tree(tree, mem, single, merge=False, **kw)
+    assert merged.tables() == single.tables() and len(merged.tables(TableStatus.OK)) > 15
+    assert [e for e in merged.events if e[0] != "run"] == [e for e in single.events if e[0] != "run"]
+    assert (s1.tables, s1.entries, s1.references, s1.problems) == (s2.tables, s2.entries, s2.references, s2.problems)
+
+    # TABLE_NOT_WALKED: the same visits, but for the tables walked
+    lean = Recorder()
+    walk_tree(tree, mem, lean, visits=Visit.LEAF | Visit.TABLE_NOT_WALKED, **kw)
+    assert lean.tables() == [t for t in merged.tables() if t.status is not TableStatus.OK]
+    assert lean.runs() == merged.runs()
+
+    def ranges(merge: bool, visits: Visit = Visit.LEAF | Visit.TABLE_NOT_WALKED) -> list:
+        out = []
+        m = RangeMerger(out.append)
+        walk_tree(tree, mem, m, visits=visits, merge=merge, **kw)
+        m.finish()
+        return out
+
+    got = ranges(True)
+    assert got == ranges(False) == ranges(True, Visit.LEAF | Visit.TABLE_PRE)
+    assert {r.status for r in got if r.kind == "table"} == {"reference", "not in image", "beyond output size"}
+    assert any(r.attrs.ns_table for r in got if r.attrs is not None)
+
+
+@pytest.mark.parametrize("limit", [3, 7, 12, 19])
+def test_tables_of_one_leaf_run_stop_at_the_limit_as_descriptor_by_descriptor(limit):
+    b, mem, va0, span = _uniform_tables_tree(4096)
+    setup, tree = tree_of(b)
+    out = []
+    for merge in (True, False):
+        rec = Recorder()
+        s = walk_tree(tree, mem, rec, merge=merge, limits=Limits(max_tables=limit))
+        out.append(([e for e in rec.events if e[0] != "run"], s.stopped, s.tables))
+    assert out[0] == out[1] and out[0][1] is not None
+
+
+def test_table_whose_outputs_wrap_the_address_field_walks_as_descriptor_by_descriptor():
+    """Descriptors that each add a page to the last but carry out of the address field (into RES0
+    bits) are not one run: the merging walk splits them where the descriptor-by-descriptor walk does."""
+    b = TableBuilder(pa_bits=48)
+    for k in range(3):
+        b.map(k * 0x20_0000, 0x8000_0000 + k * 0x20_0000, 0x20_0000, min_leaf_level=3)
+    t = b.decode_table_address(b.read(b.descriptor_address(0x20_0000, 2)))
+    first = b.leaf_descriptor((1 << 48) - 256 * 4096, 3)
+    for i in range(512):
+        b.write(t + 8 * i, first + i * 4096)
+    setup, tree = tree_of(b)
+    got = []
+    for merge in (True, False):
+        out = []
+        m = RangeMerger(out.append)
+        walk_tree(tree, b.memory(), m, visits=Visit.LEAF | Visit.TABLE_NOT_WALKED, merge=merge, end=0x60_0000)
+        m.finish()
+        got.append(out)
+    assert got[0] == got[1]
+    assert [(r.va_start, r.count) for r in got[0]][1:3] == [(0x20_0000, 256), (0x30_0000, 256)]

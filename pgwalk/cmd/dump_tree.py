@@ -423,7 +423,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
                             show(Line(f"---[ {current[0] or 'outside the kernel layout'} ]---", style="bold"))
                         show(range_line(rec, Line))
                 merger = RangeMerger(sink, merge=not no_merge)
-                walk_tree(t, ctx.memory, merger, start=lo, end=hi, visits=Visit.LEAF | Visit.TABLE_PRE,
+                walk_tree(t, ctx.memory, merger, start=lo, end=hi, visits=Visit.LEAF | Visit.TABLE_NOT_WALKED,
                           invalid=show_invalid, merge=not no_merge, limits=limits, summary=summary,
                           progress=progress)
                 merger.finish()
