@@ -584,13 +584,14 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         off = tree.cols[level]["nxt"].take(e)
         if off.min() >= 0:
             continue
-        unread = off == _UNREAD
-        if unread.any():
+        neg = np.flatnonzero(off < 0)       # (the passes below look at these lanes only)
+        unread = neg[off[neg] == _UNREAD]
+        if len(unread):
             tree.open(level, _distinct(e[unread], len(tree.cols[level]["nxt"])))
-            off = tree.cols[level]["nxt"].take(e)
-        neg = np.flatnonzero(off < 0)
-        if not len(neg):
-            continue
+            off[neg] = tree.cols[level]["nxt"].take(e[neg])
+            neg = neg[off[neg] < 0]
+            if not len(neg):
+                continue
         q = neg if pos is None else pos[neg]
         codes, es = off[neg], e[neg]
         stop = codes == _STOP
@@ -611,7 +612,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
             pos = keep if pos is None else pos[keep]
             cur, off, e, own = cur[keep], off[keep], e[keep], True
         else:                            # a few: they take the place of a lane that goes on
-            d = int(np.argmax(off >= 0))
+            d = _first_not_in(neg)
             if not own:
                 cur, own = cur.copy(), True
             cur[neg], off[neg], e[neg] = cur[d], off[d], e[d]
@@ -622,6 +623,12 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     for q, sub in reversed(noted):       # the first outcome of a lane is its own
         w.put(q, sub)
     return w
+
+
+def _first_not_in(lanes: np.ndarray) -> int:
+    """The first lane that is not one of ``lanes`` (increasing, and not every lane)."""
+    gap = np.flatnonzero(lanes != np.arange(len(lanes), dtype=lanes.dtype))
+    return int(gap[0]) if len(gap) else len(lanes)
 
 
 def _distinct(idx: np.ndarray, size: int) -> np.ndarray:
