@@ -342,6 +342,8 @@ class _Stage:
     #: FEAT_THE: a stage 1 walk that starts Assured (rules.s1_initial_assured) whose Assured property
     #: counts (VTCR_EL2.AssuredOnly): its walk state tracks it (_ST_NA, _ST_NMRO)
     assured: bool = False
+    #: rules.level_shift of every level -2..3 (index level + 2), for :meth:`leafsize`
+    shifts: np.ndarray | None = None
 
     @classmethod
     def make(cls, stage: int, p: S1WalkParams | S2WalkParams, pa_max: int, assured: bool = False) -> "_Stage":
@@ -352,7 +354,9 @@ class _Stage:
             leaf = [vt for vt, t in enumerate(R.descriptor_types(level, p.ds, g, pa_max)) if t.is_leaf]
             levels[level] = _Level(level, lsb, _U64(lsb), _U64(_ones(R.index_width(level, start, p.iasize, g))),
                                    _U64(leaf[0] if len(leaf) == 1 else 4), _U64(_ones(lsb)))
-        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, assured)
+        shifts = np.array([R.level_shift(level, g) for level in range(_MIN_LEVEL, FINAL_LEVEL + 1)], dtype=np.uint8)
+        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, assured,
+                   shifts)
 
     def index(self, ia: np.ndarray, level: int) -> np.ndarray:
         """ASL ``S1TTEntryAddress`` / ``S2TTEntryAddress``: the entry ``ia`` selects at ``level``."""
@@ -376,7 +380,7 @@ class _Stage:
 
     def leafsize(self, level: np.ndarray) -> np.ndarray:
         """log2 of the leaf size for every lane's leaf level (:func:`pgwalk.rules.level_shift`)."""
-        return R.level_shift(level, self.g)
+        return self.shifts.take(level.astype(np.intp) + _LEVEL_BIAS)
 
 
 def _s2_stage(setup: TranslationSetup) -> _Stage | None:
@@ -395,7 +399,8 @@ class _Walk:
     ``code`` 0: a leaf was reached (``raw``, ``level``, ``out`` = output address,
     ``tbl`` = the walk's :func:`pgwalk.rules.table_attr_bits`); otherwise the fault code,
     ``level`` and ``stage`` (2 with ``s1ptw`` for a stage 2 fault on a stage 1 descriptor
-    fetch, whose IPA is ``fipa``).
+    fetch, whose IPA is ``fipa``), and ``raw`` and ``out`` are 0 when the walk faulted before
+    it read a leaf (:meth:`_Out.from_walk` counts on it).
     """
 
     __slots__ = _WALK_FIELDS = ("code", "level", "stage", "s1ptw", "fipa", "nii", "raw", "out", "tbl", "pkind")
@@ -807,6 +812,12 @@ def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[n
     """
     ok = w.code == 0
     for chk in checks:
+        if chk.bits is not None:
+            # a test on the output address as a bit field: when the OR of every lane's address
+            # has none of the bits a lane's test needs set, no lane's test holds
+            mask, value = chk.bits(p, w.raw, judge)
+            if value == 0 and not int(np.bitwise_or.reduce(w.out, initial=_U64(0))) & mask:
+                continue
         hit = chk.test(p, w.raw, w.out, judge)
         if hit is False:
             continue
@@ -1497,7 +1508,15 @@ class _Engine:
                 kinds = None
         else:
             judge = _no_lanes
+        reached = w.code == 0
         ok = _leaf_checks(R.LEAF_CHECKS, p, w, judge, kinds)
+        if out.s1assured is not None and st.assured:   # ASL AArch64.S1InitialTTWState, S1NextWalkStateLeaf
+            out.s1assured[where] = _assured_step(w.tbl, w.level, w.raw, p.pnch)
+        if collect and (p.haft or self.s2_haft or self.s2_leaf_af):
+            out.table_af[where] = _table_af(w.tbl)
+        if lanes is None:
+            out.from_walk(w, ok, reached, st, collect)
+            return
         # every walked lane's leaf fields, then those of the lanes that faulted cleared
         out.ipa[where] = w.out
         out.s1_desc[where] = w.raw
@@ -1505,10 +1524,6 @@ class _Engine:
         out.s1_shift[where] = st.leafsize(w.level)
         if collect:
             out.s1_table_bits[where] = w.tbl & _U64(_TB_MASK)
-            if p.haft or self.s2_haft or self.s2_leaf_af:
-                out.table_af[where] = _table_af(w.tbl)
-        if out.s1assured is not None and st.assured:   # ASL AArch64.S1InitialTTWState, S1NextWalkStateLeaf
-            out.s1assured[where] = _assured_step(w.tbl, w.level, w.raw, p.pnch)
         failed = np.nonzero(~ok)[0]
         if len(failed):
             dst = _compose(where, failed)
@@ -1582,7 +1597,12 @@ def _compose(where: np.ndarray | slice, idx: np.ndarray) -> np.ndarray:
 
 def _range_lanes(setup: TranslationSetup, va: np.ndarray) -> list[tuple[int, np.ndarray | None]]:
     """ASL ``AArch64.GetVARange``: the range of every lane; ``None`` = every lane."""
-    if len(setup.ranges) < 2:
+    if len(setup.ranges) < 2 or not len(va):
+        return [(0, None)]
+    # VA[55] set in every lane (the AND of the lanes has it), or in none (nor has their OR)
+    if R.va_range(np.bitwise_and.reduce(va, initial=_U64(_MASK64))):
+        return [(1, None)]
+    if not R.va_range(np.bitwise_or.reduce(va, initial=_U64(0))):
         return [(0, None)]
     upper = R.va_range(va).astype(bool)
     n_up = int(np.count_nonzero(upper))
@@ -1606,6 +1626,35 @@ class _Out:
         self.fault_type[where] = code
         self.fault_level[where] = level
         self.fault_stage[where] = stage
+
+    def from_walk(self, w: _Walk, ok: np.ndarray, reached: np.ndarray, st: _Stage, collect: bool) -> None:
+        """Every lane's stage 1 outcome from its walk ``w`` (one lane each, in order), into arrays
+        no lane has written yet (zeros): the leaf fields where the translation stands (``ok``),
+        the fault fields where it does not.  ``reached``: the lanes whose walk read a leaf (before
+        the leaf checks); the others' output address and descriptor are zero in ``w``
+        (:class:`_Walk`), so those two are copied whole, and cleared where a leaf check stopped
+        the lane.  The small fields are masked by multiplying with ``ok`` (no lane index)."""
+        np.copyto(self.ipa, w.out)
+        np.copyto(self.s1_desc, w.raw)
+        np.multiply(w.level, ok, out=self.s1_level)
+        np.multiply(st.leafsize(w.level), ok, out=self.s1_shift, casting="unsafe")
+        if collect:
+            np.multiply(w.tbl & _U64(_TB_MASK), ok, out=self.s1_table_bits, casting="unsafe")
+        np.copyto(self.fault_type, w.code)              # 0 where the translation stands
+        if ok.all():
+            return
+        late = np.flatnonzero(reached & ~ok)            # stopped by a leaf check
+        if len(late):
+            self.ipa[late] = 0
+            self.s1_desc[late] = 0
+        failed = ~ok
+        np.subtract(w.level, self.s1_level, out=self.fault_level)
+        np.multiply(w.stage, failed, out=self.fault_stage)
+        np.logical_and(w.nii, failed, out=self.not_in_image)
+        np.multiply(w.pkind, failed, out=self.perm_kind)
+        if w.s1ptw is not None:
+            np.logical_and(w.s1ptw, failed, out=self.s1ptw)
+            np.copyto(self.fault_ipa, w.fipa, where=failed)
 
     def fault_from(self, dst: np.ndarray, w: _Walk, idx: np.ndarray, stage2_ipa: np.ndarray | None = None) -> None:
         self.fault_type[dst] = w.code[idx]

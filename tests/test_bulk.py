@@ -78,6 +78,7 @@ def assert_same(setup, mem, vas, *, stages=None, access=None, el=1, pan=False, c
         d = bulk_line_dict(t, wxn=setup.wxn, epan=setup.epan)
         assert lines[i] == json.dumps(d), (hex(va), lines[i])
         assert rows[i] + "\n" == csv_line(csv_row(d))
+    assert_canonical(res)
     for op in par_ops:
         ba = bulk_at(setup, mem, op, np.array(vas, dtype=np.uint64), pan=pan)
         for i, va in enumerate(vas):
@@ -86,6 +87,22 @@ def assert_same(setup, mem, vas, *, stages=None, access=None, el=1, pan=False, c
             if a.par is not None:
                 assert int(ba.par[i]) == a.par, (op, hex(va), hex(a.par), hex(int(ba.par[i])))
     return res
+
+
+def assert_canonical(res):
+    """A field a lane has no value for is zero in its array (nothing stale is left there): the
+    fault fields where the lane translates, the stage 1 leaf fields where it has no stage 1
+    leaf, and the IPA where the stage 1 walk faulted."""
+    ok = res.ok
+    for name in ("fault_level", "fault_stage", "not_in_image", "perm_kind", "s1ptw", "fault_ipa"):
+        assert not getattr(res, name)[ok].any(), name
+    no_s1 = res.s1_shift == 0
+    for name in ("s1_desc", "s1_level", "s1_table_bits"):
+        assert not getattr(res, name)[no_s1].any(), name
+    s1_fault = ~ok & ((res.fault_stage == 1) | res.s1ptw)
+    assert not res.s1_shift[s1_fault].any()
+    if res.stages != "2" and not res.s1_disabled:
+        assert not res.ipa[s1_fault].any()
 
 
 # --------------------------------------------------------------------------- random trees
