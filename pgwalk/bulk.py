@@ -222,7 +222,7 @@ class DescriptorReader:
         self._bases = np.array([r.base for r in regions], dtype=_U64)
         # last byte of each region (inclusive): a region may end exactly at 2**64
         self._lasts = np.array([min(r.end, 1 << 64) - 1 for r in regions], dtype=_U64)
-        #: per region: (uint64 words, PA of word 0, number of words), "zero", or None (read_u64)
+        #: per region: (8-byte words, PA of word 0, number of words), "zero", or None (read_u64)
         self._views: list[Any] = []
         view_of = capability(mem, "numpy_view")
         for r in regions:
@@ -238,7 +238,10 @@ class DescriptorReader:
                     else:
                         skip = (-r.base) % 8
                         nwords = max(0, (len(u8) - skip) // 8)
-                        words = u8[skip:skip + 8 * nwords].view("<u8")
+                        # 8-byte voids, not uint64: a region's bytes need not be 8-aligned in memory
+                        # (an ELF segment at an odd file offset), and numpy gathers unaligned
+                        # uint64 element by element, several times slower (_gather)
+                        words = u8[skip:skip + 8 * nwords].view("V8")
                         entry = (words, r.base + skip, nwords)
             self._views.append(entry)
         self._regions = regions
@@ -251,14 +254,14 @@ class DescriptorReader:
             w = (pa - _U64(first)) >> _U64(_DESC_SHIFT)
             try:
                 # below ``first`` the difference wraps to at most 2**61: an index error too
-                val = words[w.view(np.intp)]
+                val = _gather(words, w.view(np.intp))
             except IndexError:
                 pass
             else:
                 return (val.byteswap() if big_endian else val), None
             inside = w < _U64(nwords)
             val = np.zeros(len(pa), dtype=_U64)
-            val[inside] = words[w[inside]]
+            val[inside] = _gather(words, w[inside].view(np.intp))
             if big_endian:
                 val = val.byteswap()
             served = inside
@@ -281,7 +284,7 @@ class DescriptorReader:
                     words, first, nwords = entry
                     w = (pa[sel] - _U64(first)) >> _U64(_DESC_SHIFT)
                     ok = w < _U64(nwords)
-                    val[sel[ok]] = words[w[ok]]
+                    val[sel[ok]] = _gather(words, w[ok].view(np.intp))
                     served[sel[ok]] = True
                 if big_endian:
                     val = val.byteswap()
@@ -303,6 +306,12 @@ class DescriptorReader:
         if not len(rest):
             return
         val[rest], present[rest] = read_many(self.mem, addrs, big_endian)
+
+
+def _gather(words: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The little-endian 64-bit values of the 8-byte words ``words`` (``V8``) at ``idx``
+    (:class:`IndexError` for one out of range)."""
+    return words.take(idx).view("<u8")
 
 
 # --------------------------------------------------------------------------- geometry
@@ -342,8 +351,6 @@ class _Stage:
     #: FEAT_THE: a stage 1 walk that starts Assured (rules.s1_initial_assured) whose Assured property
     #: counts (VTCR_EL2.AssuredOnly): its walk state tracks it (_ST_NA, _ST_NMRO)
     assured: bool = False
-    #: rules.level_shift of every level -2..3 (index level + 2), for :meth:`leafsize`
-    shifts: np.ndarray | None = None
 
     @classmethod
     def make(cls, stage: int, p: S1WalkParams | S2WalkParams, pa_max: int, assured: bool = False) -> "_Stage":
@@ -354,9 +361,7 @@ class _Stage:
             leaf = [vt for vt, t in enumerate(R.descriptor_types(level, p.ds, g, pa_max)) if t.is_leaf]
             levels[level] = _Level(level, lsb, _U64(lsb), _U64(_ones(R.index_width(level, start, p.iasize, g))),
                                    _U64(leaf[0] if len(leaf) == 1 else 4), _U64(_ones(lsb)))
-        shifts = np.array([R.level_shift(level, g) for level in range(_MIN_LEVEL, FINAL_LEVEL + 1)], dtype=np.uint8)
-        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, assured,
-                   shifts)
+        return cls(stage, p, g, p.ds, p.lpa64, p.oa_bits, start, p.iasize, p.base, p.ee, pa_max, levels, assured)
 
     def index(self, ia: np.ndarray, level: int) -> np.ndarray:
         """ASL ``S1TTEntryAddress`` / ``S2TTEntryAddress``: the entry ``ia`` selects at ``level``."""
@@ -380,7 +385,7 @@ class _Stage:
 
     def leafsize(self, level: np.ndarray) -> np.ndarray:
         """log2 of the leaf size for every lane's leaf level (:func:`pgwalk.rules.level_shift`)."""
-        return self.shifts.take(level.astype(np.intp) + _LEVEL_BIAS)
+        return R.level_shift(level, self.g)
 
 
 def _s2_stage(setup: TranslationSetup) -> _Stage | None:

@@ -32,7 +32,7 @@ from pgwalk.lines import LineFormatter
 from pgwalk.values import parse_address_text
 from pgwalk.cli import main
 from pgwalk.formats.registers import HCR_EL2, SCTLR, TCR_EL1, TCR_EL2_E2H0, TCR_EL3, TTBR
-from pgwalk.memory import PhysicalMemory
+from pgwalk.memory import BytesBacking, PhysicalMemory, Region
 from pgwalk.images import open_image
 from pgwalk.params import Regime, setup_from_registers
 from pgwalk.perms import Access
@@ -418,6 +418,24 @@ def test_reader_matches_read_u64():
                 assert int(val[i]) == mem.read_u64(a, be)
             else:
                 assert present is not None and not present[i]
+
+
+def test_reader_on_bytes_not_8_aligned_in_memory():
+    """A region whose bytes sit at an address that is not a multiple of 8 (an ELF segment at an odd
+    file offset, as in the shared Linux dump) is read as any other."""
+    b = TableBuilder()
+    b.map(0x1000, 0x8000_0000, 0x1000)
+    data = bytes(b.chunks()[0x4000_0000])
+    region = Region(0x4000_0000, len(data), "<memory>", 4, "memory")      # 4 bytes into its backing
+    mem = PhysicalMemory([(region, BytesBacking(bytes(4) + data))])
+    assert mem.numpy_view(region).ctypes.data % 8 == 4
+    rd = DescriptorReader(mem)
+    pa = np.arange(0x4000_0000, 0x4000_0000 + len(data), 8, dtype=np.uint64)
+    for be in (False, True):
+        val, present = rd.read(pa, be)
+        assert present is None
+        assert val.tolist() == [mem.read_u64(a, be) for a in pa.tolist()]
+    assert_same(setup_from_registers(b.registers()), mem, [0x1000, 0x1008, 0x2000])
 
 
 def test_chunks_and_blocks_do_not_change_results():
