@@ -409,6 +409,8 @@ class _Walk:
     """
 
     __slots__ = _WALK_FIELDS = ("code", "level", "stage", "s1ptw", "fipa", "nii", "raw", "out", "tbl", "pkind")
+    #: the fields only a stage 2 fetch of a stage 1 descriptor sets during a walk (besides stop())
+    _FETCH_FIELDS = ("stage", "s1ptw", "fipa", "pkind")
 
     def __init__(self, m: int, stage: int, collect: bool, fetch: bool) -> None:
         self.code = np.zeros(m, dtype=np.uint8)
@@ -433,11 +435,12 @@ class _Walk:
                 a[q] = 0
 
     def put(self, q: np.ndarray, sub: "_Walk") -> None:
-        """Lanes ``q`` become the lanes of ``sub`` (every field)."""
+        """Lanes ``q`` become the lanes of ``sub`` (every field ``sub`` has: one it holds as ``None``
+        is the same in both)."""
         for name in _Walk._WALK_FIELDS:
-            dst = getattr(self, name)
-            if dst is not None:
-                dst[q] = getattr(sub, name)
+            dst, src = getattr(self, name), getattr(sub, name)
+            if dst is not None and src is not None:
+                dst[q] = src
 
 
 #: a stage 2 walk of stage 1 descriptor IPAs: (IPAs, stage 1 level, the stage 1 walks' states so far or None)
@@ -551,9 +554,13 @@ class _Tree:
         a leaf (:func:`pgwalk.rules.stage_oa`) or a fault; a :class:`_Walk` shaped like ``w``."""
         cols = self.cols[level]
         sub = _Walk.__new__(_Walk)
+        # without stage 2 fetches a walk's stage is its own and no walk step sets a PermFault kind
+        # (the leaf checks come after the walk): those two are the same in every lane (None: not put)
+        same = _Walk._FETCH_FIELDS if self.fetch is None else ()
         for name in _Walk._WALK_FIELDS:
             if name != "out":
-                setattr(sub, name, cols[name].take(ent) if getattr(w, name) is not None else None)
+                setattr(sub, name, cols[name].take(ent) if getattr(w, name) is not None and name not in same
+                        else None)
         sub.out = np.zeros(len(ent), dtype=_U64)
         leaf = np.flatnonzero(sub.code == 0)
         if len(leaf):
@@ -1644,7 +1651,9 @@ class _Out:
         np.multiply(w.level, ok, out=self.s1_level)
         np.multiply(st.leafsize(w.level), ok, out=self.s1_shift, casting="unsafe")
         if collect:
-            np.multiply(w.tbl & _U64(_TB_MASK), ok, out=self.s1_table_bits, casting="unsafe")
+            tb = w.tbl.astype(np.uint8)                 # (the table bits are the low ones)
+            tb &= np.uint8(_TB_MASK)
+            np.multiply(tb, ok, out=self.s1_table_bits)
         np.copyto(self.fault_type, w.code)              # 0 where the translation stands
         if ok.all():
             return
