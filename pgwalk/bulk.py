@@ -630,9 +630,14 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
             cur, off, e, own = cur[keep], off[keep], e[keep], True
         else:                            # a few: they take the place of a lane that goes on
             d = _first_not_in(neg)
-            if not own:
-                cur, own = cur.copy(), True
-            cur[neg], off[neg], e[neg] = cur[d], off[d], e[d]
+            off[neg], e[neg] = off[d], e[d]
+            # above the last upper level, or with stage 2 fetches, a stand-in walks its lane's
+            # address (reading no entry no lane needs); after it, it may keep its own: it reads an
+            # entry of the same final-level table, whose outcome put() replaces
+            if level != tree.levels[-1] or fetch is not None:
+                if not own:
+                    cur, own = cur.copy(), True
+                cur[neg] = cur[d]
     if not done:
         cols = tree.cols[tree.levels[-1]]
         _walk_lanes(rd, st, w, pos, cur, FINAL_LEVEL, cols["nbase"].take(e),
@@ -811,7 +816,7 @@ def _level_step(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
     return go, nxt, tbl
 
 
-def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[np.ndarray], np.ndarray],
+def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[np.ndarray], np.ndarray | bool],
                  kinds: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """The leaf checks (:data:`pgwalk.rules.LEAF_CHECKS`, :data:`~pgwalk.rules.S2_WALK_LEAF_CHECKS`)
     on the lanes of ``w`` that reached a leaf, in order: each check stops only lanes no earlier
@@ -882,9 +887,10 @@ def _has_flags(table: np.ndarray) -> bool:
     return int(table.max(initial=0)) > PermFault.PERMISSION.code
 
 
-def _no_lanes(raw: np.ndarray) -> np.ndarray:
-    """A permission judge that denies nothing (no access to check)."""
-    return np.zeros(len(raw), dtype=bool)
+def _no_lanes(raw: np.ndarray) -> bool:
+    """A permission judge that denies nothing (no access to check): ``False`` for every lane, which
+    :func:`_leaf_checks` skips without a pass over the lanes."""
+    return False
 
 
 # --------------------------------------------------------------------------- results
@@ -1657,8 +1663,8 @@ class _Out:
         np.copyto(self.fault_type, w.code)              # 0 where the translation stands
         if ok.all():
             return
-        late = np.flatnonzero(reached & ~ok)            # stopped by a leaf check
-        if len(late):
+        late = np.flatnonzero(reached & ~ok) if np.count_nonzero(reached) != np.count_nonzero(ok) else ()
+        if len(late):                                   # stopped by a leaf check
             self.ipa[late] = 0
             self.s1_desc[late] = 0
         failed = ~ok
