@@ -397,6 +397,10 @@ def _s2_stage(setup: TranslationSetup) -> _Stage | None:
 
 # --------------------------------------------------------------------------- one stage's walk
 
+#: an array of a lazy :class:`_Walk` not allocated yet (a shape error if it were ever used)
+_LAZY = np.zeros(0, dtype=_U64)
+_LAZY.flags.writeable = False
+
 
 class _Walk:
     """Per-lane outcome of one stage's table walk.
@@ -412,17 +416,25 @@ class _Walk:
     #: the fields only a stage 2 fetch of a stage 1 descriptor sets during a walk (besides stop())
     _FETCH_FIELDS = ("stage", "s1ptw", "fipa", "pkind")
 
-    def __init__(self, m: int, stage: int, collect: bool, fetch: bool) -> None:
+    def __init__(self, m: int, stage: int, collect: bool, fetch: bool, lazy: bool = False) -> None:
+        """``lazy``: ``raw``, ``out`` and ``tbl`` are :data:`_LAZY` until :meth:`fill` (the final
+        level's step of a walk whose lanes all read a leaf there sets them whole)."""
         self.code = np.zeros(m, dtype=np.uint8)
         self.level = np.zeros(m, dtype=np.int8)
         self.stage = np.full(m, stage, dtype=np.uint8)
         self.s1ptw = np.zeros(m, dtype=bool) if fetch else None
         self.fipa = np.zeros(m, dtype=_U64) if fetch else None
         self.nii = np.zeros(m, dtype=bool)
-        self.raw = np.zeros(m, dtype=_U64)
-        self.out = np.zeros(m, dtype=_U64)
-        self.tbl = np.zeros(m, dtype=_U64) if collect else None
+        self.raw = _LAZY if lazy else np.zeros(m, dtype=_U64)
+        self.out = _LAZY if lazy else np.zeros(m, dtype=_U64)
+        self.tbl = (_LAZY if lazy else np.zeros(m, dtype=_U64)) if collect else None
         self.pkind = np.zeros(m, dtype=np.uint8)    # why a Permission fault (PermFault.code)
+
+    def fill(self) -> None:
+        """The arrays a lazy walk left unset (:data:`_LAZY`), zeros."""
+        for name in ("raw", "out", "tbl"):
+            if getattr(self, name) is _LAZY:
+                setattr(self, name, np.zeros(len(self.code), dtype=_U64))
 
     def stop(self, q: np.ndarray, code: int, level: int, stage: int) -> None:
         """Lanes ``q`` fault with ``code`` at ``level`` of ``stage`` before any descriptor read."""
@@ -581,14 +593,14 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     ``ia`` is the walk's to change (a stand-in's copy).
     """
     m = len(ia)
-    w = _Walk(m, st.stage, collect, fetch is not None)
     hpd = bool(getattr(st.params, "hpd", False))
-    if not m:
+    if not m or tree is None or not tree.levels:
+        w = _Walk(m, st.stage, collect, fetch is not None)
+        if m:
+            _walk_lanes(rd, st, w, None, ia, st.start_level, _U64(st.base),
+                        np.zeros(m, dtype=_U64) if collect else None, fetch, hpd)
         return w
-    if tree is None or not tree.levels:
-        _walk_lanes(rd, st, w, None, ia, st.start_level, _U64(st.base),
-                    np.zeros(m, dtype=_U64) if collect else None, fetch, hpd)
-        return w
+    w = _Walk(m, st.stage, collect, fetch is not None, lazy=True)
     noted: list[tuple[np.ndarray, _Walk]] = []
     pos: np.ndarray | None = None        # lane -> index in w (None: the identity)
     cur = ia
@@ -642,6 +654,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         cols = tree.cols[tree.levels[-1]]
         _walk_lanes(rd, st, w, pos, cur, FINAL_LEVEL, cols["nbase"].take(e),
                     cols["tbl"].take(e) if collect else None, fetch, hpd)
+    w.fill()
     for q, sub in reversed(noted):       # the first outcome of a lane is its own
         w.put(q, sub)
     return w
@@ -737,6 +750,7 @@ def _level_step(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
     live: np.ndarray | None = None                  # the walks read (None: all)
     dpa = addr
     if fetch is not None:
+        w.fill()
         dpa, fcode, flevel, fnii, fkind, fstate = fetch(addr, level, tbl)
         if fstate is not None and tbl is not None:
             tbl = tbl | fstate
@@ -766,11 +780,13 @@ def _level_step(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
         bad = np.flatnonzero((raw & _VT_MASK) != lv.leaf_vt)
         if 4 * len(bad) < len(raw):
             leaves(None, raw)
+            w.fill()
             if len(bad):
                 w.raw[bad] = 0
                 w.out[bad] = 0
                 fault(bad[_DT_FAULTS[st.types(raw[bad], level)]], _TRANSLATION, level)
             return none, addr[:0], None
+    w.fill()
     # the bits[1:0] every descriptor has (AND) and some has (OR): equal when uniform
     vt = int(np.bitwise_and.reduce(raw) & _VT_MASK) if present is None else -1
     if vt >= 0 and vt != int(_VT_MASK) and vt != int(np.bitwise_or.reduce(raw) & _VT_MASK):
