@@ -617,7 +617,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         unread = neg[off[neg] == _UNREAD]
         if len(unread):
             tree.open(level, _distinct(e[unread], len(tree.cols[level]["nxt"])))
-            off[neg] = tree.cols[level]["nxt"].take(e[neg])
+            off[unread] = tree.cols[level]["nxt"].take(e[unread])
             neg = neg[off[neg] < 0]
             if not len(neg):
                 continue
