@@ -463,6 +463,14 @@ Fetch = Callable[[np.ndarray, int, np.ndarray | None], tuple[np.ndarray, np.ndar
 #: entries of the upper levels one :class:`_Tree` keeps at most (about 40 bytes each)
 TREE_ENTRIES = 1 << 18
 
+# _Tree.recall: 2**_SLOT_BITS slots (16 bytes each); Knuth's multiplicative hash (2**64 / golden
+# ratio, odd); a tag no key equals (keys are input addresses shifted right); a chunk recalls its
+# entries when at most one lane in _RECALL_MISSES was not remembered
+_SLOT_BITS = 16
+_SLOT_HASH = 0x9E3779B97F4A7C15
+_NO_KEY = _ones(64)
+_RECALL_MISSES = 8
+
 # what a lane does after a descriptor of a _Tree (its ``nxt``; >= 0: the offset of the next
 # table's first entry, or at the last level it keeps, "go on lane by lane at the final level")
 _UNREAD = -1             # not read yet
@@ -499,6 +507,12 @@ class _Tree:
         self.ttbl = {lv: np.zeros(0, dtype=_U64) for lv in self.levels}
         #: per level, per entry: nxt (intp), and what a lane that stops or exits there gets
         self.cols: dict[int, dict[str, np.ndarray]] = {lv: {} for lv in self.levels}
+        #: recall(): the input address bits above the last upper level's index (rules.level_shift)
+        #: select the entry there; the entries of the addresses seen, in a direct-mapped table
+        #: made on first use (slot: a multiplicative hash of those bits; tag: the bits)
+        self.key_shift = st.levels[self.levels[-1]].lsb if len(self.levels) > 1 else None
+        self.slot_tag: np.ndarray | None = None
+        self.slot_ent: np.ndarray | None = None
         if self.levels:
             self._add_tables(st.start_level, np.array([st.base], dtype=_U64), np.zeros(1, dtype=_U64))
 
@@ -561,6 +575,44 @@ class _Tree:
             if name != "out" and arr is not None:
                 cols[name][ent] = arr
 
+    def _slots(self, key: np.ndarray) -> np.ndarray:
+        h = key * _U64(_SLOT_HASH)                      # (modulo 2**64)
+        h >>= _U64(64 - _SLOT_BITS)
+        return h.view(np.intp)
+
+    def remember(self, ia: np.ndarray, ent: np.ndarray) -> None:
+        """The input addresses ``ia`` select the entries ``ent`` of the last upper level (or end
+        above it: :func:`_early_stop`)."""
+        if self.key_shift is None:
+            return
+        if self.slot_tag is None:
+            self.slot_tag = np.full(1 << _SLOT_BITS, _NO_KEY, dtype=_U64)
+            self.slot_ent = np.zeros(1 << _SLOT_BITS, dtype=np.intp)
+        key = ia >> self.key_shift
+        slot = self._slots(key)
+        self.slot_tag[slot] = key
+        self.slot_ent[slot] = ent
+
+    def recall(self, ia: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """The entries of the last upper level the input addresses ``ia`` select, as remembered
+        (:meth:`remember`; negative: the walk ends above, :func:`_early_stop`), and the lanes not
+        remembered (``None``: none), whose entries are 0; ``None`` when more than one lane in
+        :data:`_RECALL_MISSES` is not."""
+        if self.slot_tag is None:
+            return None
+        key = ia >> self.key_shift
+        slot = self._slots(key)
+        hit = self.slot_tag.take(slot) == key
+        n = len(ia) - int(np.count_nonzero(hit))
+        if n * _RECALL_MISSES > len(ia):
+            return None
+        ent = self.slot_ent.take(slot)
+        if not n:
+            return ent, None
+        miss = np.flatnonzero(~hit)
+        ent[miss] = 0
+        return ent, miss
+
     def stops(self, level: int, ent: np.ndarray, ia: np.ndarray, w: _Walk) -> _Walk:
         """The outcome of lanes (input addresses ``ia``) whose walk ends at the entries ``ent``:
         a leaf (:func:`pgwalk.rules.stage_oa`) or a fault; a :class:`_Walk` shaped like ``w``."""
@@ -582,7 +634,7 @@ class _Tree:
 
 
 def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool = False,
-          fetch: Fetch | None = None, tree: _Tree | None = None, own: bool = False) -> _Walk:
+          fetch: Fetch | None = None, tree: _Tree | None = None, own: bool = False, recall: bool = True) -> _Walk:
     """ASL ``S1Walk`` / ``S2Walk`` for every lane of ``ia`` (the lanes already passed the setup
     checks), up to the leaf: through ``tree`` (:class:`_Tree`) above the final level, then
     lane by lane (:func:`_walk_lanes`).
@@ -591,6 +643,11 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     go on, takes the place of a lane that goes on (so the arrays keep every lane, in order,
     and need no compaction); the noted outcomes overwrite those lanes at the end.  ``own``:
     ``ia`` is the walk's to change (a stand-in's copy).
+
+    The lanes' entries at the last upper level are remembered (:meth:`_Tree.remember`); when
+    the tree recalls them for (nearly) every lane (``recall``), the walk starts there, the lanes
+    it does not recall walking on their own (a walk of theirs, noted) and standing in for a
+    lane it does.
     """
     m = len(ia)
     hpd = bool(getattr(st.params, "hpd", False))
@@ -607,9 +664,38 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     off: np.ndarray | None = None        # the lanes' tables at this level: offset of entry 0
     e = off
     done = False
-    for level in tree.levels:
-        idx = st.index(cur, level).view(np.intp)
-        e = idx if off is None else np.add(off, idx, out=off)
+    levels = tree.levels
+    got = tree.recall(cur) if recall else None
+    if got is not None:
+        e, miss = got
+        levels = levels[-1:]
+        if miss is not None:
+            noted.append((miss, _walk(rd, st, cur[miss], collect=collect, fetch=fetch, tree=tree, recall=False)))
+        early = np.flatnonzero(e < 0) if e.min() < 0 else None
+        if early is not None:            # walks that end above (their outcome from the tree)
+            lv, ent = _early_level(e[early])
+            for level in np.unique(lv).tolist():
+                j = np.flatnonzero(lv == level)
+                noted.append((early[j], tree.stops(level, ent[j], cur[early[j]], w)))
+            miss = early if miss is None else np.union1d(miss, early)
+        if miss is not None:             # they stand in for a lane that goes on
+            if len(miss) == len(e):
+                levels = ()
+                done = True
+            else:
+                d = _first_not_in(miss)
+                e[miss] = e[d]
+                if fetch is not None:    # (a stand-in with stage 2 fetches walks its stand-in's address)
+                    if not own:
+                        cur, own = cur.copy(), True
+                    cur[miss] = cur[d]
+    for level in levels:
+        if got is None:
+            idx = st.index(cur, level).view(np.intp)
+            e = idx if off is None else np.add(off, idx, out=off)
+            if level == levels[-1]:
+                tree.remember(cur, e)
+        got = None
         off = tree.cols[level]["nxt"].take(e)
         if off.min() >= 0:
             continue
@@ -626,6 +712,8 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         stop = codes == _STOP
         if stop.any():
             noted.append((q[stop], tree.stops(level, es[stop], cur[neg[stop]], w)))
+            if level != tree.levels[-1]:
+                tree.remember(cur[neg[stop]], _early_stop(level, es[stop]))
         if not stop.all():
             ex = ~stop
             sub = _Walk(int(ex.sum()), st.stage, collect, fetch is not None)
@@ -658,6 +746,18 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     for q, sub in reversed(noted):       # the first outcome of a lane is its own
         w.put(q, sub)
     return w
+
+
+def _early_stop(level: int, ent: np.ndarray) -> np.ndarray:
+    """What :meth:`_Tree.remember` keeps for walks that end at the entries ``ent`` of ``level``,
+    above the last upper level: negative numbers (:func:`_early_level`)."""
+    return -1 - ((ent << 3) | (level + _LEVEL_BIAS))
+
+
+def _early_level(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The levels and entries of :func:`_early_stop` codes."""
+    code = -1 - code
+    return (code & 7) - _LEVEL_BIAS, code >> 3
 
 
 def _first_not_in(lanes: np.ndarray) -> int:

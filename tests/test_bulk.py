@@ -891,6 +891,52 @@ def test_stand_in_lanes_every_lane_stopped_or_one_left():
             assert_same(setup, mem, vas, chunk=chunk)
 
 
+@pytest.mark.parametrize("slot_bits", [2, 16])
+def test_recalled_upper_level_entries_with_a_few_new_lanes(slot_bits, monkeypatch):
+    """A chunk whose lanes' entries at the last upper level were seen before starts there
+    (bulk._Tree.recall); the few lanes not seen (new addresses, faults and blocks above it,
+    slots taken by another address: 4 slots) walk on their own.  Stage 1 alone and with its
+    descriptors fetched through stage 2: every lane agrees with the scalar walk."""
+    import pgwalk.bulk as bulk
+
+    monkeypatch.setattr(bulk, "_SLOT_BITS", slot_bits)
+    recalled = []
+    recall = bulk._Tree.recall
+
+    def spy(self, ia):
+        got = recall(self, ia)
+        recalled.append(got is not None and got[1] is not None)
+        return got
+
+    monkeypatch.setattr(bulk._Tree, "recall", spy)
+    rng = random.Random(31)
+    b = TableBuilder()
+    mapped = _mapper(rng, b, 48, 25, stage=1)
+    _plant(rng, b, mapped, 8, 48)
+    ts = two_stage(granule=4096, va_bits=48, ipa_bits=40, s1_table_pa=0x4010_0000, s1_table_size=0x20000)
+    mapped2 = []
+    for _ in range(12):
+        va = rng.randrange(1 << 48) & ~0xFFF
+        ipa = rng.randrange(1 << 39) & ~0xFFF
+        if ts.s1.table_base <= ipa < ts.s1.table_base + 0x20000:
+            continue
+        try:
+            ts.map(va, ipa, 0x1000, S1Attrs(), pa=rng.randrange(1 << 40) & ~0xFFF if rng.random() < 0.8 else None)
+        except (ValueError, MemoryError):
+            continue
+        mapped2.append((va, 0x1000))
+    for setup, mem, maps, stages in ((setup_from_registers(b.registers()), b.memory(), mapped, "1"),
+                                     (setup_from_registers(ts.registers()), ts.memory(), mapped2, "12")):
+        seen = [ia + rng.randrange(size) for ia, size in (rng.choice(maps) for _ in range(256))]
+        vas = list(seen)
+        for _ in range(6):               # chunks of 256: seen addresses, and 1 in 16 anywhere
+            vas += [rng.choice(seen) if rng.random() < 15 / 16 else v for v in _addresses(rng, maps, 48, 256)]
+        recalled.clear()
+        assert_same(setup, mem, vas, chunk=256, stages=stages)
+        if slot_bits == 16:
+            assert any(recalled), stages
+
+
 @pytest.mark.parametrize("budget", [0, 700])
 def test_two_stages_with_a_small_tree(budget, monkeypatch):
     """Stage 1 descriptors fetched through stage 2 (S1PTW) from the per-descriptor tree, with the
