@@ -677,7 +677,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
             for level in np.unique(lv).tolist():
                 j = np.flatnonzero(lv == level)
                 noted.append((early[j], tree.stops(level, ent[j], cur[early[j]], w)))
-            miss = early if miss is None else np.union1d(miss, early)
+            miss = early if miss is None else np.sort(np.concatenate((miss, early)))   # (apart: e[miss] is 0)
         if miss is not None:             # they stand in for a lane that goes on
             if len(miss) == len(e):
                 levels = ()
