@@ -222,7 +222,7 @@ class DescriptorReader:
         self._bases = np.array([r.base for r in regions], dtype=_U64)
         # last byte of each region (inclusive): a region may end exactly at 2**64
         self._lasts = np.array([min(r.end, 1 << 64) - 1 for r in regions], dtype=_U64)
-        #: per region: (uint64 words, PA of word 0, number of words), "zero", or None (read_u64)
+        #: per region: (8-byte words, PA of word 0, number of words), "zero", or None (read_u64)
         self._views: list[Any] = []
         view_of = capability(mem, "numpy_view")
         for r in regions:
@@ -238,7 +238,10 @@ class DescriptorReader:
                     else:
                         skip = (-r.base) % 8
                         nwords = max(0, (len(u8) - skip) // 8)
-                        words = u8[skip:skip + 8 * nwords].view("<u8")
+                        # 8-byte voids, not uint64: a region's bytes need not be 8-aligned in memory
+                        # (an ELF segment at an odd file offset), and numpy gathers unaligned
+                        # uint64 element by element, several times slower (_gather)
+                        words = u8[skip:skip + 8 * nwords].view("V8")
                         entry = (words, r.base + skip, nwords)
             self._views.append(entry)
         self._regions = regions
@@ -251,14 +254,14 @@ class DescriptorReader:
             w = (pa - _U64(first)) >> _U64(_DESC_SHIFT)
             try:
                 # below ``first`` the difference wraps to at most 2**61: an index error too
-                val = words[w.view(np.intp)]
+                val = _gather(words, w.view(np.intp))
             except IndexError:
                 pass
             else:
                 return (val.byteswap() if big_endian else val), None
             inside = w < _U64(nwords)
             val = np.zeros(len(pa), dtype=_U64)
-            val[inside] = words[w[inside]]
+            val[inside] = _gather(words, w[inside].view(np.intp))
             if big_endian:
                 val = val.byteswap()
             served = inside
@@ -281,7 +284,7 @@ class DescriptorReader:
                     words, first, nwords = entry
                     w = (pa[sel] - _U64(first)) >> _U64(_DESC_SHIFT)
                     ok = w < _U64(nwords)
-                    val[sel[ok]] = words[w[ok]]
+                    val[sel[ok]] = _gather(words, w[ok].view(np.intp))
                     served[sel[ok]] = True
                 if big_endian:
                     val = val.byteswap()
@@ -303,6 +306,12 @@ class DescriptorReader:
         if not len(rest):
             return
         val[rest], present[rest] = read_many(self.mem, addrs, big_endian)
+
+
+def _gather(words: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The little-endian 64-bit values of the 8-byte words ``words`` (``V8``) at ``idx``
+    (:class:`IndexError` for one out of range)."""
+    return words.take(idx).view("<u8")
 
 
 # --------------------------------------------------------------------------- geometry
@@ -388,6 +397,10 @@ def _s2_stage(setup: TranslationSetup) -> _Stage | None:
 
 # --------------------------------------------------------------------------- one stage's walk
 
+#: an array of a lazy :class:`_Walk` not allocated yet (a shape error if it were ever used)
+_LAZY = np.zeros(0, dtype=_U64)
+_LAZY.flags.writeable = False
+
 
 class _Walk:
     """Per-lane outcome of one stage's table walk.
@@ -395,22 +408,33 @@ class _Walk:
     ``code`` 0: a leaf was reached (``raw``, ``level``, ``out`` = output address,
     ``tbl`` = the walk's :func:`pgwalk.rules.table_attr_bits`); otherwise the fault code,
     ``level`` and ``stage`` (2 with ``s1ptw`` for a stage 2 fault on a stage 1 descriptor
-    fetch, whose IPA is ``fipa``).
+    fetch, whose IPA is ``fipa``), and ``raw`` and ``out`` are 0 when the walk faulted before
+    it read a leaf (:meth:`_Out.from_walk` counts on it).
     """
 
     __slots__ = _WALK_FIELDS = ("code", "level", "stage", "s1ptw", "fipa", "nii", "raw", "out", "tbl", "pkind")
+    #: the fields only a stage 2 fetch of a stage 1 descriptor sets during a walk (besides stop())
+    _FETCH_FIELDS = ("stage", "s1ptw", "fipa", "pkind")
 
-    def __init__(self, m: int, stage: int, collect: bool, fetch: bool) -> None:
+    def __init__(self, m: int, stage: int, collect: bool, fetch: bool, lazy: bool = False) -> None:
+        """``lazy``: ``raw``, ``out`` and ``tbl`` are :data:`_LAZY` until :meth:`fill` (the final
+        level's step of a walk whose lanes all read a leaf there sets them whole)."""
         self.code = np.zeros(m, dtype=np.uint8)
         self.level = np.zeros(m, dtype=np.int8)
         self.stage = np.full(m, stage, dtype=np.uint8)
         self.s1ptw = np.zeros(m, dtype=bool) if fetch else None
         self.fipa = np.zeros(m, dtype=_U64) if fetch else None
         self.nii = np.zeros(m, dtype=bool)
-        self.raw = np.zeros(m, dtype=_U64)
-        self.out = np.zeros(m, dtype=_U64)
-        self.tbl = np.zeros(m, dtype=_U64) if collect else None
+        self.raw = _LAZY if lazy else np.zeros(m, dtype=_U64)
+        self.out = _LAZY if lazy else np.zeros(m, dtype=_U64)
+        self.tbl = (_LAZY if lazy else np.zeros(m, dtype=_U64)) if collect else None
         self.pkind = np.zeros(m, dtype=np.uint8)    # why a Permission fault (PermFault.code)
+
+    def fill(self) -> None:
+        """The arrays a lazy walk left unset (:data:`_LAZY`), zeros."""
+        for name in ("raw", "out", "tbl"):
+            if getattr(self, name) is _LAZY:
+                setattr(self, name, np.zeros(len(self.code), dtype=_U64))
 
     def stop(self, q: np.ndarray, code: int, level: int, stage: int) -> None:
         """Lanes ``q`` fault with ``code`` at ``level`` of ``stage`` before any descriptor read."""
@@ -423,11 +447,12 @@ class _Walk:
                 a[q] = 0
 
     def put(self, q: np.ndarray, sub: "_Walk") -> None:
-        """Lanes ``q`` become the lanes of ``sub`` (every field)."""
+        """Lanes ``q`` become the lanes of ``sub`` (every field ``sub`` has: one it holds as ``None``
+        is the same in both)."""
         for name in _Walk._WALK_FIELDS:
-            dst = getattr(self, name)
-            if dst is not None:
-                dst[q] = getattr(sub, name)
+            dst, src = getattr(self, name), getattr(sub, name)
+            if dst is not None and src is not None:
+                dst[q] = src
 
 
 #: a stage 2 walk of stage 1 descriptor IPAs: (IPAs, stage 1 level, the stage 1 walks' states so far or None)
@@ -437,6 +462,14 @@ Fetch = Callable[[np.ndarray, int, np.ndarray | None], tuple[np.ndarray, np.ndar
 
 #: entries of the upper levels one :class:`_Tree` keeps at most (about 40 bytes each)
 TREE_ENTRIES = 1 << 18
+
+# _Tree.recall: 2**_SLOT_BITS slots (16 bytes each); Knuth's multiplicative hash (2**64 / golden
+# ratio, odd); a tag no key equals (keys are input addresses shifted right); a chunk recalls its
+# entries when at most one lane in _RECALL_MISSES was not remembered
+_SLOT_BITS = 16
+_SLOT_HASH = 0x9E3779B97F4A7C15
+_NO_KEY = _ones(64)
+_RECALL_MISSES = 8
 
 # what a lane does after a descriptor of a _Tree (its ``nxt``; >= 0: the offset of the next
 # table's first entry, or at the last level it keeps, "go on lane by lane at the final level")
@@ -474,6 +507,12 @@ class _Tree:
         self.ttbl = {lv: np.zeros(0, dtype=_U64) for lv in self.levels}
         #: per level, per entry: nxt (intp), and what a lane that stops or exits there gets
         self.cols: dict[int, dict[str, np.ndarray]] = {lv: {} for lv in self.levels}
+        #: recall(): the input address bits above the last upper level's index (rules.level_shift)
+        #: select the entry there; the entries of the addresses seen, in a direct-mapped table
+        #: made on first use (slot: a multiplicative hash of those bits; tag: the bits)
+        self.key_shift = st.levels[self.levels[-1]].lsb if len(self.levels) > 1 else None
+        self.slot_tag: np.ndarray | None = None
+        self.slot_ent: np.ndarray | None = None
         if self.levels:
             self._add_tables(st.start_level, np.array([st.base], dtype=_U64), np.zeros(1, dtype=_U64))
 
@@ -536,14 +575,56 @@ class _Tree:
             if name != "out" and arr is not None:
                 cols[name][ent] = arr
 
+    def _slots(self, key: np.ndarray) -> np.ndarray:
+        h = key * _U64(_SLOT_HASH)                      # (modulo 2**64)
+        h >>= _U64(64 - _SLOT_BITS)
+        return h.view(np.intp)
+
+    def remember(self, ia: np.ndarray, ent: np.ndarray) -> None:
+        """The input addresses ``ia`` select the entries ``ent`` of the last upper level (or end
+        above it: :func:`_early_stop`)."""
+        if self.key_shift is None:
+            return
+        if self.slot_tag is None:
+            self.slot_tag = np.full(1 << _SLOT_BITS, _NO_KEY, dtype=_U64)
+            self.slot_ent = np.zeros(1 << _SLOT_BITS, dtype=np.intp)
+        key = ia >> self.key_shift
+        slot = self._slots(key)
+        self.slot_tag[slot] = key
+        self.slot_ent[slot] = ent
+
+    def recall(self, ia: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """The entries of the last upper level the input addresses ``ia`` select, as remembered
+        (:meth:`remember`; negative: the walk ends above, :func:`_early_stop`), and the lanes not
+        remembered (``None``: none), whose entries are 0; ``None`` when more than one lane in
+        :data:`_RECALL_MISSES` is not."""
+        if self.slot_tag is None:
+            return None
+        key = ia >> self.key_shift
+        slot = self._slots(key)
+        hit = self.slot_tag.take(slot) == key
+        n = len(ia) - int(np.count_nonzero(hit))
+        if n * _RECALL_MISSES > len(ia):
+            return None
+        ent = self.slot_ent.take(slot)
+        if not n:
+            return ent, None
+        miss = np.flatnonzero(~hit)
+        ent[miss] = 0
+        return ent, miss
+
     def stops(self, level: int, ent: np.ndarray, ia: np.ndarray, w: _Walk) -> _Walk:
         """The outcome of lanes (input addresses ``ia``) whose walk ends at the entries ``ent``:
         a leaf (:func:`pgwalk.rules.stage_oa`) or a fault; a :class:`_Walk` shaped like ``w``."""
         cols = self.cols[level]
         sub = _Walk.__new__(_Walk)
+        # without stage 2 fetches a walk's stage is its own and no walk step sets a PermFault kind
+        # (the leaf checks come after the walk): those two are the same in every lane (None: not put)
+        same = _Walk._FETCH_FIELDS if self.fetch is None else ()
         for name in _Walk._WALK_FIELDS:
             if name != "out":
-                setattr(sub, name, cols[name].take(ent) if getattr(w, name) is not None else None)
+                setattr(sub, name, cols[name].take(ent) if getattr(w, name) is not None and name not in same
+                        else None)
         sub.out = np.zeros(len(ent), dtype=_U64)
         leaf = np.flatnonzero(sub.code == 0)
         if len(leaf):
@@ -553,7 +634,7 @@ class _Tree:
 
 
 def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool = False,
-          fetch: Fetch | None = None, tree: _Tree | None = None, own: bool = False) -> _Walk:
+          fetch: Fetch | None = None, tree: _Tree | None = None, own: bool = False, recall: bool = True) -> _Walk:
     """ASL ``S1Walk`` / ``S2Walk`` for every lane of ``ia`` (the lanes already passed the setup
     checks), up to the leaf: through ``tree`` (:class:`_Tree`) above the final level, then
     lane by lane (:func:`_walk_lanes`).
@@ -562,40 +643,77 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     go on, takes the place of a lane that goes on (so the arrays keep every lane, in order,
     and need no compaction); the noted outcomes overwrite those lanes at the end.  ``own``:
     ``ia`` is the walk's to change (a stand-in's copy).
+
+    The lanes' entries at the last upper level are remembered (:meth:`_Tree.remember`); when
+    the tree recalls them for (nearly) every lane (``recall``), the walk starts there, the lanes
+    it does not recall walking on their own (a walk of theirs, noted) and standing in for a
+    lane it does.
     """
     m = len(ia)
-    w = _Walk(m, st.stage, collect, fetch is not None)
     hpd = bool(getattr(st.params, "hpd", False))
-    if not m:
+    if not m or tree is None or not tree.levels:
+        w = _Walk(m, st.stage, collect, fetch is not None)
+        if m:
+            _walk_lanes(rd, st, w, None, ia, st.start_level, _U64(st.base),
+                        np.zeros(m, dtype=_U64) if collect else None, fetch, hpd)
         return w
-    if tree is None or not tree.levels:
-        _walk_lanes(rd, st, w, None, ia, st.start_level, _U64(st.base),
-                    np.zeros(m, dtype=_U64) if collect else None, fetch, hpd)
-        return w
+    w = _Walk(m, st.stage, collect, fetch is not None, lazy=True)
     noted: list[tuple[np.ndarray, _Walk]] = []
     pos: np.ndarray | None = None        # lane -> index in w (None: the identity)
     cur = ia
     off: np.ndarray | None = None        # the lanes' tables at this level: offset of entry 0
     e = off
     done = False
-    for level in tree.levels:
-        idx = st.index(cur, level).view(np.intp)
-        e = idx if off is None else np.add(off, idx, out=off)
+    levels = tree.levels
+    got = tree.recall(cur) if recall else None
+    if got is not None:
+        e, miss = got
+        levels = levels[-1:]
+        if miss is not None:
+            noted.append((miss, _walk(rd, st, cur[miss], collect=collect, fetch=fetch, tree=tree, recall=False)))
+        early = np.flatnonzero(e < 0) if e.min() < 0 else None
+        if early is not None:            # walks that end above (their outcome from the tree)
+            lv, ent = _early_level(e[early])
+            for level in np.unique(lv).tolist():
+                j = np.flatnonzero(lv == level)
+                noted.append((early[j], tree.stops(level, ent[j], cur[early[j]], w)))
+            miss = early if miss is None else np.sort(np.concatenate((miss, early)))   # (apart: e[miss] is 0)
+        if miss is not None:             # they stand in for a lane that goes on
+            if len(miss) == len(e):
+                levels = ()
+                done = True
+            else:
+                d = _first_not_in(miss)
+                e[miss] = e[d]
+                if fetch is not None:    # (a stand-in with stage 2 fetches walks its stand-in's address)
+                    if not own:
+                        cur, own = cur.copy(), True
+                    cur[miss] = cur[d]
+    for level in levels:
+        if got is None:
+            idx = st.index(cur, level).view(np.intp)
+            e = idx if off is None else np.add(off, idx, out=off)
+            if level == levels[-1]:
+                tree.remember(cur, e)
+        got = None
         off = tree.cols[level]["nxt"].take(e)
         if off.min() >= 0:
             continue
-        unread = off == _UNREAD
-        if unread.any():
+        neg = np.flatnonzero(off < 0)       # (the passes below look at these lanes only)
+        unread = neg[off[neg] == _UNREAD]
+        if len(unread):
             tree.open(level, _distinct(e[unread], len(tree.cols[level]["nxt"])))
-            off = tree.cols[level]["nxt"].take(e)
-        neg = np.flatnonzero(off < 0)
-        if not len(neg):
-            continue
+            off[unread] = tree.cols[level]["nxt"].take(e[unread])
+            neg = neg[off[neg] < 0]
+            if not len(neg):
+                continue
         q = neg if pos is None else pos[neg]
         codes, es = off[neg], e[neg]
         stop = codes == _STOP
         if stop.any():
             noted.append((q[stop], tree.stops(level, es[stop], cur[neg[stop]], w)))
+            if level != tree.levels[-1]:
+                tree.remember(cur[neg[stop]], _early_stop(level, es[stop]))
         if not stop.all():
             ex = ~stop
             sub = _Walk(int(ex.sum()), st.stage, collect, fetch is not None)
@@ -611,17 +729,41 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
             pos = keep if pos is None else pos[keep]
             cur, off, e, own = cur[keep], off[keep], e[keep], True
         else:                            # a few: they take the place of a lane that goes on
-            d = int(np.argmax(off >= 0))
-            if not own:
-                cur, own = cur.copy(), True
-            cur[neg], off[neg], e[neg] = cur[d], off[d], e[d]
+            d = _first_not_in(neg)
+            off[neg], e[neg] = off[d], e[d]
+            # above the last upper level, or with stage 2 fetches, a stand-in walks its lane's
+            # address (reading no entry no lane needs); after it, it may keep its own: it reads an
+            # entry of the same final-level table, whose outcome put() replaces
+            if level != tree.levels[-1] or fetch is not None:
+                if not own:
+                    cur, own = cur.copy(), True
+                cur[neg] = cur[d]
     if not done:
         cols = tree.cols[tree.levels[-1]]
         _walk_lanes(rd, st, w, pos, cur, FINAL_LEVEL, cols["nbase"].take(e),
                     cols["tbl"].take(e) if collect else None, fetch, hpd)
+    w.fill()
     for q, sub in reversed(noted):       # the first outcome of a lane is its own
         w.put(q, sub)
     return w
+
+
+def _early_stop(level: int, ent: np.ndarray) -> np.ndarray:
+    """What :meth:`_Tree.remember` keeps for walks that end at the entries ``ent`` of ``level``,
+    above the last upper level: negative numbers (:func:`_early_level`)."""
+    return -1 - ((ent << 3) | (level + _LEVEL_BIAS))
+
+
+def _early_level(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The levels and entries of :func:`_early_stop` codes."""
+    code = -1 - code
+    return (code & 7) - _LEVEL_BIAS, code >> 3
+
+
+def _first_not_in(lanes: np.ndarray) -> int:
+    """The first lane that is not one of ``lanes`` (increasing, and not every lane)."""
+    gap = np.flatnonzero(lanes != np.arange(len(lanes), dtype=lanes.dtype))
+    return int(gap[0]) if len(gap) else len(lanes)
 
 
 def _distinct(idx: np.ndarray, size: int) -> np.ndarray:
@@ -708,6 +850,7 @@ def _level_step(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
     live: np.ndarray | None = None                  # the walks read (None: all)
     dpa = addr
     if fetch is not None:
+        w.fill()
         dpa, fcode, flevel, fnii, fkind, fstate = fetch(addr, level, tbl)
         if fstate is not None and tbl is not None:
             tbl = tbl | fstate
@@ -737,11 +880,13 @@ def _level_step(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
         bad = np.flatnonzero((raw & _VT_MASK) != lv.leaf_vt)
         if 4 * len(bad) < len(raw):
             leaves(None, raw)
+            w.fill()
             if len(bad):
                 w.raw[bad] = 0
                 w.out[bad] = 0
                 fault(bad[_DT_FAULTS[st.types(raw[bad], level)]], _TRANSLATION, level)
             return none, addr[:0], None
+    w.fill()
     # the bits[1:0] every descriptor has (AND) and some has (OR): equal when uniform
     vt = int(np.bitwise_and.reduce(raw) & _VT_MASK) if present is None else -1
     if vt >= 0 and vt != int(_VT_MASK) and vt != int(np.bitwise_or.reduce(raw) & _VT_MASK):
@@ -787,7 +932,7 @@ def _level_step(rd: "DescriptorReader", st: _Stage, w: _Walk, pos: np.ndarray | 
     return go, nxt, tbl
 
 
-def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[np.ndarray], np.ndarray],
+def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[np.ndarray], np.ndarray | bool],
                  kinds: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """The leaf checks (:data:`pgwalk.rules.LEAF_CHECKS`, :data:`~pgwalk.rules.S2_WALK_LEAF_CHECKS`)
     on the lanes of ``w`` that reached a leaf, in order: each check stops only lanes no earlier
@@ -800,6 +945,12 @@ def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[n
     """
     ok = w.code == 0
     for chk in checks:
+        if chk.bits is not None:
+            # a test on the output address as a bit field: when the OR of every lane's address
+            # has none of the bits a lane's test needs set, no lane's test holds
+            mask, value = chk.bits(p, w.raw, judge)
+            if value == 0 and not int(np.bitwise_or.reduce(w.out, initial=_U64(0))) & mask:
+                continue
         hit = chk.test(p, w.raw, w.out, judge)
         if hit is False:
             continue
@@ -852,9 +1003,10 @@ def _has_flags(table: np.ndarray) -> bool:
     return int(table.max(initial=0)) > PermFault.PERMISSION.code
 
 
-def _no_lanes(raw: np.ndarray) -> np.ndarray:
-    """A permission judge that denies nothing (no access to check)."""
-    return np.zeros(len(raw), dtype=bool)
+def _no_lanes(raw: np.ndarray) -> bool:
+    """A permission judge that denies nothing (no access to check): ``False`` for every lane, which
+    :func:`_leaf_checks` skips without a pass over the lanes."""
+    return False
 
 
 # --------------------------------------------------------------------------- results
@@ -1490,7 +1642,15 @@ class _Engine:
                 kinds = None
         else:
             judge = _no_lanes
+        reached = w.code == 0
         ok = _leaf_checks(R.LEAF_CHECKS, p, w, judge, kinds)
+        if out.s1assured is not None and st.assured:   # ASL AArch64.S1InitialTTWState, S1NextWalkStateLeaf
+            out.s1assured[where] = _assured_step(w.tbl, w.level, w.raw, p.pnch)
+        if collect and (p.haft or self.s2_haft or self.s2_leaf_af):
+            out.table_af[where] = _table_af(w.tbl)
+        if lanes is None:
+            out.from_walk(w, ok, reached, st, collect)
+            return
         # every walked lane's leaf fields, then those of the lanes that faulted cleared
         out.ipa[where] = w.out
         out.s1_desc[where] = w.raw
@@ -1498,10 +1658,6 @@ class _Engine:
         out.s1_shift[where] = st.leafsize(w.level)
         if collect:
             out.s1_table_bits[where] = w.tbl & _U64(_TB_MASK)
-            if p.haft or self.s2_haft or self.s2_leaf_af:
-                out.table_af[where] = _table_af(w.tbl)
-        if out.s1assured is not None and st.assured:   # ASL AArch64.S1InitialTTWState, S1NextWalkStateLeaf
-            out.s1assured[where] = _assured_step(w.tbl, w.level, w.raw, p.pnch)
         failed = np.nonzero(~ok)[0]
         if len(failed):
             dst = _compose(where, failed)
@@ -1575,7 +1731,12 @@ def _compose(where: np.ndarray | slice, idx: np.ndarray) -> np.ndarray:
 
 def _range_lanes(setup: TranslationSetup, va: np.ndarray) -> list[tuple[int, np.ndarray | None]]:
     """ASL ``AArch64.GetVARange``: the range of every lane; ``None`` = every lane."""
-    if len(setup.ranges) < 2:
+    if len(setup.ranges) < 2 or not len(va):
+        return [(0, None)]
+    # VA[55] set in every lane (the AND of the lanes has it), or in none (nor has their OR)
+    if R.va_range(np.bitwise_and.reduce(va, initial=_U64(_MASK64))):
+        return [(1, None)]
+    if not R.va_range(np.bitwise_or.reduce(va, initial=_U64(0))):
         return [(0, None)]
     upper = R.va_range(va).astype(bool)
     n_up = int(np.count_nonzero(upper))
@@ -1599,6 +1760,37 @@ class _Out:
         self.fault_type[where] = code
         self.fault_level[where] = level
         self.fault_stage[where] = stage
+
+    def from_walk(self, w: _Walk, ok: np.ndarray, reached: np.ndarray, st: _Stage, collect: bool) -> None:
+        """Every lane's stage 1 outcome from its walk ``w`` (one lane each, in order), into arrays
+        no lane has written yet (zeros): the leaf fields where the translation stands (``ok``),
+        the fault fields where it does not.  ``reached``: the lanes whose walk read a leaf (before
+        the leaf checks); the others' output address and descriptor are zero in ``w``
+        (:class:`_Walk`), so those two are copied whole, and cleared where a leaf check stopped
+        the lane.  The small fields are masked by multiplying with ``ok`` (no lane index)."""
+        np.copyto(self.ipa, w.out)
+        np.copyto(self.s1_desc, w.raw)
+        np.multiply(w.level, ok, out=self.s1_level)
+        np.multiply(st.leafsize(w.level), ok, out=self.s1_shift, casting="unsafe")
+        if collect:
+            tb = w.tbl.astype(np.uint8)                 # (the table bits are the low ones)
+            tb &= np.uint8(_TB_MASK)
+            np.multiply(tb, ok, out=self.s1_table_bits)
+        np.copyto(self.fault_type, w.code)              # 0 where the translation stands
+        if ok.all():
+            return
+        late = np.flatnonzero(reached & ~ok) if np.count_nonzero(reached) != np.count_nonzero(ok) else ()
+        if len(late):                                   # stopped by a leaf check
+            self.ipa[late] = 0
+            self.s1_desc[late] = 0
+        failed = ~ok
+        np.subtract(w.level, self.s1_level, out=self.fault_level)
+        np.multiply(w.stage, failed, out=self.fault_stage)
+        np.logical_and(w.nii, failed, out=self.not_in_image)
+        np.multiply(w.pkind, failed, out=self.perm_kind)
+        if w.s1ptw is not None:
+            np.logical_and(w.s1ptw, failed, out=self.s1ptw)
+            np.copyto(self.fault_ipa, w.fipa, where=failed)
 
     def fault_from(self, dst: np.ndarray, w: _Walk, idx: np.ndarray, stage2_ipa: np.ndarray | None = None) -> None:
         self.fault_type[dst] = w.code[idx]

@@ -451,7 +451,7 @@ def af_fault(raw: Any, ha: bool) -> Any:
     """ASL ``AArch64.S1Translate`` / ``S2Translate``: AF = 0 without hardware AF update is an
     Access flag fault (with HA = 1 the walk sets AF instead)."""
     if ha:
-        return (raw & _k(raw, 0)) != _k(raw, 0)        # never (False, or an array of False)
+        return _const(raw, False)                       # never (False, or an array of False)
     return (raw & _k(raw, _AF.mask)) == _k(raw, 0)
 
 

@@ -32,7 +32,7 @@ from pgwalk.lines import LineFormatter
 from pgwalk.values import parse_address_text
 from pgwalk.cli import main
 from pgwalk.formats.registers import HCR_EL2, SCTLR, TCR_EL1, TCR_EL2_E2H0, TCR_EL3, TTBR
-from pgwalk.memory import PhysicalMemory
+from pgwalk.memory import BytesBacking, PhysicalMemory, Region
 from pgwalk.images import open_image
 from pgwalk.params import Regime, setup_from_registers
 from pgwalk.perms import Access
@@ -78,6 +78,7 @@ def assert_same(setup, mem, vas, *, stages=None, access=None, el=1, pan=False, c
         d = bulk_line_dict(t, wxn=setup.wxn, epan=setup.epan)
         assert lines[i] == json.dumps(d), (hex(va), lines[i])
         assert rows[i] + "\n" == csv_line(csv_row(d))
+    assert_canonical(res)
     for op in par_ops:
         ba = bulk_at(setup, mem, op, np.array(vas, dtype=np.uint64), pan=pan)
         for i, va in enumerate(vas):
@@ -86,6 +87,22 @@ def assert_same(setup, mem, vas, *, stages=None, access=None, el=1, pan=False, c
             if a.par is not None:
                 assert int(ba.par[i]) == a.par, (op, hex(va), hex(a.par), hex(int(ba.par[i])))
     return res
+
+
+def assert_canonical(res):
+    """A field a lane has no value for is zero in its array (nothing stale is left there): the
+    fault fields where the lane translates, the stage 1 leaf fields where it has no stage 1
+    leaf, and the IPA where the stage 1 walk faulted."""
+    ok = res.ok
+    for name in ("fault_level", "fault_stage", "not_in_image", "perm_kind", "s1ptw", "fault_ipa"):
+        assert not getattr(res, name)[ok].any(), name
+    no_s1 = res.s1_shift == 0
+    for name in ("s1_desc", "s1_level", "s1_table_bits"):
+        assert not getattr(res, name)[no_s1].any(), name
+    s1_fault = ~ok & ((res.fault_stage == 1) | res.s1ptw)
+    assert not res.s1_shift[s1_fault].any()
+    if res.stages != "2" and not res.s1_disabled:
+        assert not res.ipa[s1_fault].any()
 
 
 # --------------------------------------------------------------------------- random trees
@@ -401,6 +418,24 @@ def test_reader_matches_read_u64():
                 assert int(val[i]) == mem.read_u64(a, be)
             else:
                 assert present is not None and not present[i]
+
+
+def test_reader_on_bytes_not_8_aligned_in_memory():
+    """A region whose bytes sit at an address that is not a multiple of 8 (an ELF segment at an odd
+    file offset, as in the shared Linux dump) is read as any other."""
+    b = TableBuilder()
+    b.map(0x1000, 0x8000_0000, 0x1000)
+    data = bytes(b.chunks()[0x4000_0000])
+    region = Region(0x4000_0000, len(data), "<memory>", 4, "memory")      # 4 bytes into its backing
+    mem = PhysicalMemory([(region, BytesBacking(bytes(4) + data))])
+    assert mem.numpy_view(region).ctypes.data % 8 == 4
+    rd = DescriptorReader(mem)
+    pa = np.arange(0x4000_0000, 0x4000_0000 + len(data), 8, dtype=np.uint64)
+    for be in (False, True):
+        val, present = rd.read(pa, be)
+        assert present is None
+        assert val.tolist() == [mem.read_u64(a, be) for a in pa.tolist()]
+    assert_same(setup_from_registers(b.registers()), mem, [0x1000, 0x1008, 0x2000])
 
 
 def test_chunks_and_blocks_do_not_change_results():
@@ -854,6 +889,52 @@ def test_stand_in_lanes_every_lane_stopped_or_one_left():
     for vas in (outside, outside + [va], [va] + outside * 5, outside * 7 + [va + size - 8]):
         for chunk in (2, 64):
             assert_same(setup, mem, vas, chunk=chunk)
+
+
+@pytest.mark.parametrize("slot_bits", [2, 16])
+def test_recalled_upper_level_entries_with_a_few_new_lanes(slot_bits, monkeypatch):
+    """A chunk whose lanes' entries at the last upper level were seen before starts there
+    (bulk._Tree.recall); the few lanes not seen (new addresses, faults and blocks above it,
+    slots taken by another address: 4 slots) walk on their own.  Stage 1 alone and with its
+    descriptors fetched through stage 2: every lane agrees with the scalar walk."""
+    import pgwalk.bulk as bulk
+
+    monkeypatch.setattr(bulk, "_SLOT_BITS", slot_bits)
+    recalled = []
+    recall = bulk._Tree.recall
+
+    def spy(self, ia):
+        got = recall(self, ia)
+        recalled.append(got is not None and got[1] is not None)
+        return got
+
+    monkeypatch.setattr(bulk._Tree, "recall", spy)
+    rng = random.Random(31)
+    b = TableBuilder()
+    mapped = _mapper(rng, b, 48, 25, stage=1)
+    _plant(rng, b, mapped, 8, 48)
+    ts = two_stage(granule=4096, va_bits=48, ipa_bits=40, s1_table_pa=0x4010_0000, s1_table_size=0x20000)
+    mapped2 = []
+    for _ in range(12):
+        va = rng.randrange(1 << 48) & ~0xFFF
+        ipa = rng.randrange(1 << 39) & ~0xFFF
+        if ts.s1.table_base <= ipa < ts.s1.table_base + 0x20000:
+            continue
+        try:
+            ts.map(va, ipa, 0x1000, S1Attrs(), pa=rng.randrange(1 << 40) & ~0xFFF if rng.random() < 0.8 else None)
+        except (ValueError, MemoryError):
+            continue
+        mapped2.append((va, 0x1000))
+    for setup, mem, maps, stages in ((setup_from_registers(b.registers()), b.memory(), mapped, "1"),
+                                     (setup_from_registers(ts.registers()), ts.memory(), mapped2, "12")):
+        seen = [ia + rng.randrange(size) for ia, size in (rng.choice(maps) for _ in range(256))]
+        vas = list(seen)
+        for _ in range(6):               # chunks of 256: seen addresses, and 1 in 16 anywhere
+            vas += [rng.choice(seen) if rng.random() < 15 / 16 else v for v in _addresses(rng, maps, 48, 256)]
+        recalled.clear()
+        assert_same(setup, mem, vas, chunk=256, stages=stages)
+        if slot_bits == 16:
+            assert any(recalled), stages
 
 
 @pytest.mark.parametrize("budget", [0, 700])
