@@ -17,7 +17,9 @@ dump-tree's tree view (:class:`TreeLines`), its ranges view
 (:class:`RangeMerger`) and ``--stats`` (:class:`TreeStats`) are visitors.
 
 Each table is read with one memory read and decoded whole with numpy masks
-derived from the field tables of :mod:`pgwalk.formats.descriptors`; the
+derived from the field tables of :mod:`pgwalk.formats.descriptors` (the
+next-level tables of a table, when they follow each other in memory, with one
+read, and those that are each one run of leaves found together); the
 descriptor type comes from :func:`~pgwalk.rules.descriptor_types`,
 output addresses from :func:`~pgwalk.rules.leaf_base` and table addresses from
 :func:`~pgwalk.rules.next_table_base`, the checks on a table descriptor from
