@@ -674,7 +674,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         early = np.flatnonzero(e < 0) if e.min() < 0 else None
         if early is not None:            # walks that end above (their outcome from the tree)
             lv, ent = _early_level(e[early])
-            for level in np.unique(lv).tolist():
+            for level in sorted(set(lv.tolist())):
                 j = np.flatnonzero(lv == level)
                 noted.append((early[j], tree.stops(level, ent[j], cur[early[j]], w)))
             miss = early if miss is None else np.sort(np.concatenate((miss, early)))   # (apart: e[miss] is 0)
