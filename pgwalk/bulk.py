@@ -581,8 +581,8 @@ class _Tree:
         return h.view(np.intp)
 
     def remember(self, ia: np.ndarray, ent: np.ndarray) -> None:
-        """The input addresses ``ia`` select the entries ``ent`` of the last upper level (or end
-        above it: :func:`_early_stop`)."""
+        """The input addresses ``ia`` select the entries ``ent`` of the last upper level, table
+        descriptors that passed the checks (or their walks end there or above: :func:`_early_stop`)."""
         if self.key_shift is None:
             return
         if self.slot_tag is None:
@@ -595,7 +595,7 @@ class _Tree:
 
     def recall(self, ia: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
         """The entries of the last upper level the input addresses ``ia`` select, as remembered
-        (:meth:`remember`; negative: the walk ends above, :func:`_early_stop`), and the lanes not
+        (:meth:`remember`; negative: the walk ends there or above, :func:`_early_stop`), and the lanes not
         remembered (``None``: none), whose entries are 0; ``None`` when more than one lane in
         :data:`_RECALL_MISSES` is not."""
         if self.slot_tag is None:
@@ -644,10 +644,11 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     and need no compaction); the noted outcomes overwrite those lanes at the end.  ``own``:
     ``ia`` is the walk's to change (a stand-in's copy).
 
-    The lanes' entries at the last upper level are remembered (:meth:`_Tree.remember`); when
-    the tree recalls them for (nearly) every lane (``recall``), the walk starts there, the lanes
-    it does not recall walking on their own (a walk of theirs, noted) and standing in for a
-    lane it does.
+    The lanes' entries at the last upper level (or where their walks end, at or above it) are
+    remembered (:meth:`_Tree.remember`); when the tree recalls them for (nearly) every lane
+    (``recall``), the walk goes on from there to the final level, the lanes it does not recall
+    walking on their own (a walk of theirs, noted) and, with those whose walks end there or
+    above, standing in for a lane that goes on.
     """
     m = len(ia)
     hpd = bool(getattr(st.params, "hpd", False))
@@ -666,21 +667,20 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     done = False
     levels = tree.levels
     got = tree.recall(cur) if recall else None
-    if got is not None:
+    if got is not None:                  # (the remembered entries are table descriptors that passed)
         e, miss = got
-        levels = levels[-1:]
+        levels = ()
         if miss is not None:
             noted.append((miss, _walk(rd, st, cur[miss], collect=collect, fetch=fetch, tree=tree, recall=False)))
         early = np.flatnonzero(e < 0) if e.min() < 0 else None
         if early is not None:            # walks that end above (their outcome from the tree)
             lv, ent = _early_level(e[early])
-            for level in np.unique(lv).tolist():
+            for level in sorted(set(lv.tolist())):
                 j = np.flatnonzero(lv == level)
                 noted.append((early[j], tree.stops(level, ent[j], cur[early[j]], w)))
             miss = early if miss is None else np.sort(np.concatenate((miss, early)))   # (apart: e[miss] is 0)
         if miss is not None:             # they stand in for a lane that goes on
             if len(miss) == len(e):
-                levels = ()
                 done = True
             else:
                 d = _first_not_in(miss)
@@ -690,14 +690,13 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
                         cur, own = cur.copy(), True
                     cur[miss] = cur[d]
     for level in levels:
-        if got is None:
-            idx = st.index(cur, level).view(np.intp)
-            e = idx if off is None else np.add(off, idx, out=off)
-            if level == levels[-1]:
-                tree.remember(cur, e)
-        got = None
+        last = level == levels[-1]       # (the lanes' entries there, or where they end, are remembered)
+        idx = st.index(cur, level).view(np.intp)
+        e = idx if off is None else np.add(off, idx, out=off)
         off = tree.cols[level]["nxt"].take(e)
         if off.min() >= 0:
+            if last:
+                tree.remember(cur, e)
             continue
         neg = np.flatnonzero(off < 0)       # (the passes below look at these lanes only)
         unread = neg[off[neg] == _UNREAD]
@@ -705,15 +704,16 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
             tree.open(level, _distinct(e[unread], len(tree.cols[level]["nxt"])))
             off[unread] = tree.cols[level]["nxt"].take(e[unread])
             neg = neg[off[neg] < 0]
-            if not len(neg):
-                continue
+        if last:
+            tree.remember(cur, e)        # (a walk that ends there: replaced just below)
+        if not len(neg):
+            continue
         q = neg if pos is None else pos[neg]
         codes, es = off[neg], e[neg]
         stop = codes == _STOP
         if stop.any():
             noted.append((q[stop], tree.stops(level, es[stop], cur[neg[stop]], w)))
-            if level != tree.levels[-1]:
-                tree.remember(cur[neg[stop]], _early_stop(level, es[stop]))
+            tree.remember(cur[neg[stop]], _early_stop(level, es[stop]))
         if not stop.all():
             ex = ~stop
             sub = _Walk(int(ex.sum()), st.stage, collect, fetch is not None)
@@ -749,8 +749,8 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
 
 
 def _early_stop(level: int, ent: np.ndarray) -> np.ndarray:
-    """What :meth:`_Tree.remember` keeps for walks that end at the entries ``ent`` of ``level``,
-    above the last upper level: negative numbers (:func:`_early_level`)."""
+    """What :meth:`_Tree.remember` keeps for walks that end at the entries ``ent`` of ``level`` (an
+    upper level): negative numbers (:func:`_early_level`)."""
     return -1 - ((ent << 3) | (level + _LEVEL_BIAS))
 
 
