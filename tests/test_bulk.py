@@ -891,6 +891,24 @@ def test_stand_in_lanes_every_lane_stopped_or_one_left():
             assert_same(setup, mem, vas, chunk=chunk)
 
 
+def _two_stage_pages(rng: random.Random):
+    """A two-stage setup (4KB, 48-bit VA, 40-bit IPA) with up to 12 random 4KB pages, a fifth of them
+    with no stage 2 mapping: (the builder, [(va, 0x1000)])."""
+    ts = two_stage(granule=4096, va_bits=48, ipa_bits=40, s1_table_pa=0x4010_0000, s1_table_size=0x20000)
+    mapped = []
+    for _ in range(12):
+        va = rng.randrange(1 << 48) & ~0xFFF
+        ipa = rng.randrange(1 << 39) & ~0xFFF
+        if ts.s1.table_base <= ipa < ts.s1.table_base + 0x20000:
+            continue
+        try:
+            ts.map(va, ipa, 0x1000, S1Attrs(), pa=rng.randrange(1 << 40) & ~0xFFF if rng.random() < 0.8 else None)
+        except (ValueError, MemoryError):
+            continue
+        mapped.append((va, 0x1000))
+    return ts, mapped
+
+
 @pytest.mark.parametrize("slot_bits", [2, 16])
 def test_recalled_upper_level_entries_with_a_few_new_lanes(slot_bits, monkeypatch):
     """A chunk whose lanes' entries at the last upper level were seen before starts there
@@ -913,18 +931,7 @@ def test_recalled_upper_level_entries_with_a_few_new_lanes(slot_bits, monkeypatc
     b = TableBuilder()
     mapped = _mapper(rng, b, 48, 25, stage=1)
     _plant(rng, b, mapped, 8, 48)
-    ts = two_stage(granule=4096, va_bits=48, ipa_bits=40, s1_table_pa=0x4010_0000, s1_table_size=0x20000)
-    mapped2 = []
-    for _ in range(12):
-        va = rng.randrange(1 << 48) & ~0xFFF
-        ipa = rng.randrange(1 << 39) & ~0xFFF
-        if ts.s1.table_base <= ipa < ts.s1.table_base + 0x20000:
-            continue
-        try:
-            ts.map(va, ipa, 0x1000, S1Attrs(), pa=rng.randrange(1 << 40) & ~0xFFF if rng.random() < 0.8 else None)
-        except (ValueError, MemoryError):
-            continue
-        mapped2.append((va, 0x1000))
+    ts, mapped2 = _two_stage_pages(rng)
     for setup, mem, maps, stages in ((setup_from_registers(b.registers()), b.memory(), mapped, "1"),
                                      (setup_from_registers(ts.registers()), ts.memory(), mapped2, "12")):
         seen = [ia + rng.randrange(size) for ia, size in (rng.choice(maps) for _ in range(256))]
@@ -945,18 +952,7 @@ def test_two_stages_with_a_small_tree(budget, monkeypatch):
 
     monkeypatch.setattr(bulk, "TREE_ENTRIES", budget)
     rng = random.Random(21)
-    ts = two_stage(granule=4096, va_bits=48, ipa_bits=40, s1_table_pa=0x4010_0000, s1_table_size=0x20000)
-    mapped = []
-    for _ in range(12):
-        va = rng.randrange(1 << 48) & ~0xFFF
-        ipa = rng.randrange(1 << 39) & ~0xFFF
-        if ts.s1.table_base <= ipa < ts.s1.table_base + 0x20000:
-            continue
-        try:
-            ts.map(va, ipa, 0x1000, S1Attrs(), pa=rng.randrange(1 << 40) & ~0xFFF if rng.random() < 0.8 else None)
-        except (ValueError, MemoryError):
-            continue
-        mapped.append((va, 0x1000))
+    ts, mapped = _two_stage_pages(rng)
     va, _size = mapped[0]
     ts.s1.set_descriptor(va, 1, ts.s1.table_descriptor(0x90_0000_0000 & ((1 << 40) - 1) | 0x1000))
     setup, mem = setup_from_registers(ts.registers()), ts.memory()
