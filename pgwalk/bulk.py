@@ -675,8 +675,9 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         early = np.flatnonzero(e < 0) if e.min() < 0 else None
         if early is not None:            # walks that end above (their outcome from the tree)
             lv, ent = _early_level(e[early])
-            for level in sorted(set(lv.tolist())):
-                j = np.flatnonzero(lv == level)
+            seen = np.flatnonzero(np.bincount(lv + _LEVEL_BIAS)) - _LEVEL_BIAS   # (the levels, in order)
+            for level in seen.tolist():
+                j = np.flatnonzero(lv == level) if len(seen) > 1 else slice(None)
                 noted.append((early[j], tree.stops(level, ent[j], cur[early[j]], w)))
             miss = early if miss is None else np.sort(np.concatenate((miss, early)))   # (apart: e[miss] is 0)
         if miss is not None:             # they stand in for a lane that goes on
