@@ -625,10 +625,14 @@ class _Tree:
             if name != "out":
                 setattr(sub, name, cols[name].take(ent) if getattr(w, name) is not None and name not in same
                         else None)
+        lv = self.st.levels[level]
+        reached = sub.code == 0
+        if reached.all():                # (the common case: block descriptors) every lane whole
+            sub.out = R.stage_oa(self.st.leaf_base(sub.raw, lv), ia, lv.leafsize)
+            return sub
         sub.out = np.zeros(len(ent), dtype=_U64)
-        leaf = np.flatnonzero(sub.code == 0)
+        leaf = np.flatnonzero(reached)
         if len(leaf):
-            lv = self.st.levels[level]
             sub.out[leaf] = R.stage_oa(self.st.leaf_base(sub.raw[leaf], lv), ia[leaf], lv.leafsize)
         return sub
 
