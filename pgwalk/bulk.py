@@ -1772,15 +1772,17 @@ class _Out:
         the fault fields where it does not.  ``reached``: the lanes whose walk read a leaf (before
         the leaf checks); the others' output address and descriptor are zero in ``w``
         (:class:`_Walk`), so those two are copied whole, and cleared where a leaf check stopped
-        the lane.  The small fields are masked by multiplying with ``ok`` (no lane index)."""
+        the lane.  The small fields are masked by multiplying with ``ok`` (no lane index), as
+        bytes 0 or 1 (a bool operand would be cast lane by lane)."""
         np.copyto(self.ipa, w.out)
         np.copyto(self.s1_desc, w.raw)
-        np.multiply(w.level, ok, out=self.s1_level)
-        np.multiply(st.leafsize(w.level), ok, out=self.s1_shift, casting="unsafe")
+        ok8 = ok.view(np.uint8)
+        np.multiply(w.level, ok8.view(np.int8), out=self.s1_level)
+        np.multiply(st.leafsize(w.level), ok8, out=self.s1_shift, casting="unsafe")
         if collect:
             tb = w.tbl.astype(np.uint8)                 # (the table bits are the low ones)
             tb &= np.uint8(_TB_MASK)
-            np.multiply(tb, ok, out=self.s1_table_bits)
+            np.multiply(tb, ok8, out=self.s1_table_bits)
         np.copyto(self.fault_type, w.code)              # 0 where the translation stands
         if ok.all():
             return
@@ -1790,9 +1792,9 @@ class _Out:
             self.s1_desc[late] = 0
         failed = ~ok
         np.subtract(w.level, self.s1_level, out=self.fault_level)
-        np.multiply(w.stage, failed, out=self.fault_stage)
+        np.multiply(w.stage, failed.view(np.uint8), out=self.fault_stage)
         np.logical_and(w.nii, failed, out=self.not_in_image)
-        np.multiply(w.pkind, failed, out=self.perm_kind)
+        np.multiply(w.pkind, failed.view(np.uint8), out=self.perm_kind)
         if w.s1ptw is not None:
             np.logical_and(w.s1ptw, failed, out=self.s1ptw)
             np.copyto(self.fault_ipa, w.fipa, where=failed)
