@@ -683,7 +683,8 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
             for level in seen.tolist():
                 j = np.flatnonzero(lv == level) if len(seen) > 1 else slice(None)
                 noted.append((early[j], tree.stops(level, ent[j], cur[early[j]], w)))
-            miss = early if miss is None else np.sort(np.concatenate((miss, early)))   # (apart: e[miss] is 0)
+            # (apart: e[miss] is 0; two sorted runs, which a stable sort merges)
+            miss = early if miss is None else np.sort(np.concatenate((miss, early)), kind="stable")
         if miss is not None:             # they stand in for a lane that goes on
             if len(miss) == len(e):
                 done = True
