@@ -1116,18 +1116,14 @@ class _Walker:
         lo = 0 if self.start <= va else t.index(self.start, level, skl)
         hi = n if self.end >= va_end else t.index(self.end - 1, level, skl) + 1
         es = self.esize
-        # what the walks below depend on besides the table: the hierarchical attributes, the Assured
-        # property (FEAT_THE) and the Access flag updates of the path; a table reached again with the
-        # same is a reference, with another it is walked again (judged for that path).  (D128: and
-        # its size, from the SKL of the descriptor pointing at it.)
-        state = (skl, hier, tbits, assured)
-        if not t.through_s2 and self._reference((address, level, *state, path_af + own), address, level, base):
+        if not t.through_s2 and self._reference(_path_key(address, level, skl, hier, tbits, assured, path_af + own),
+                                                address, level, base):
             return                              # (known before reading it: a table read in part is costly)
         pa, data, status, note, s2_pieces, ups, parts = self._read_parts(address, n * es, lo, hi, level, assured)
         if ups:          # HAFT, HA: each distinct update of the pieces' stage 2 walks, in order
             base["af_updates"] = own + ups
         if status is TableStatus.OK:
-            key = (pa, level, *state, path_af + base.get("af_updates", ()))
+            key = _path_key(pa, level, skl, hier, tbits, assured, path_af + base.get("af_updates", ()))
             if self._reference(key, pa, level, base):
                 return
             self.seen[key] = va
@@ -1299,7 +1295,7 @@ class _Walker:
             if step is None:
                 step = below[bits] = self._descend(bits, hier, tbits)
             hier, tbits = step
-        seen = (address, level, 0, hier, tbits, assured, path)
+        seen = _path_key(address, level, 0, hier, tbits, assured, path)
         if seen in self.seen:
             return False
         self.seen[seen] = va
@@ -1910,6 +1906,16 @@ class _PieceEntry:
                    pa if ok else None, self.attrs, self.raw, self.info.depth + 1, s2=out, note=_s2_note(out),
                    length=0 if hi - lo == es else hi - lo, s2_raw=s2raw if ok else None,
                    s2_level=s2lvl if ok else None)
+
+
+def _path_key(pa: int, level: int, skl: int, hier: tuple[int, bool, bool, bool], tbits: int, assured: bool,
+              path_af: tuple[AFUpdate, ...]) -> tuple:
+    """The key of a table walked in a path's state: what the walks below depend on besides the table
+    (at ``pa``, ``level``) -- the hierarchical attributes (``hier``, ``tbits``), the Assured property
+    (FEAT_THE) and the Access flag updates of the path, and (D128) the table's size, from the SKL of
+    the descriptor pointing at it.  A table reached again with the same key is a reference; with
+    another it is walked again (judged for that path)."""
+    return (pa, level, skl, hier, tbits, assured, path_af)
 
 
 def _descriptor(raw: Any, upper: Any, i: int) -> int:
