@@ -1082,8 +1082,7 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
     :raises UnknownRegister: when the walk needs a table base register that was
         not given (an unknown TTBR is not a fault, and not zero)
     """
-    last = _LAST_WALKER[0]
-    walker = last[2] if last[0]() is setup and last[1]() is mem else _walker(setup, mem)
+    walker = _walker(setup, mem)
     mode = walker.modes.get((stages, access, el, pan))
     if mode is None:
         mode = walker.mode(setup, stages, access, el, pan)
