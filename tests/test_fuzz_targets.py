@@ -105,10 +105,12 @@ def test_atheris_harness_runs_clean(name, tmp_path):
     proc = subprocess.run(
         [sys.executable, str(HERE / "fuzz" / f"fuzz_{name}.py"), f"-max_total_time={seconds}",
          f"-artifact_prefix={tmp_path}{os.sep}", "-print_final_stats=1"],
-        capture_output=True, text=True, timeout=seconds * 10 + 120, cwd=tmp_path)
+        capture_output=True, text=True, timeout=seconds * 10 + 120, cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(tmp_path)})        # its corpus and input files: in tmp_path
     tail = proc.stderr[-3000:]
     assert proc.returncode == 0, tail
     assert "Traceback" not in proc.stderr, tail
     assert not list(tmp_path.glob("crash-*")) and not list(tmp_path.glob("timeout-*")), tail
     runs = [int(line.rsplit(":", 1)[1]) for line in proc.stderr.splitlines() if line.startswith("stat::number_of_executed_units")]
     assert runs and runs[0] > 0, tail
+    assert list(tmp_path.glob(f"pgwalk-{name}-corpus-*")), "the harness's corpus was not made in tmp_path"
