@@ -371,6 +371,8 @@ class _Node(NamedTuple):
     attr_bits: int = 0             # stage 1 table: rules.table_attr_bits
     note: str = ""                 # why the read failed, or why the type faults
     leaves: dict | None = None     # block, page: table bits << _PLAN_KEY_BITS | leaf plan key -> _Outcome
+    fault: Fault | None = None     # stage 1, not read or not a valid type: the fault the walk takes here
+    #                                (the same for every address that meets this node: made once)
 
 
 class _Outcome(NamedTuple):
@@ -452,7 +454,9 @@ class _Stage:
         raw = _read(mem, desc_pa, self.ee)
         if raw.__class__ is str:
             node = _Node(None, TraceStep(stage, level, table, index, desc_addr, desc_pa, None, "not in image",
-                                         note=f"descriptor address {raw}", s1_level=s1_level), note=raw)
+                                         note=f"descriptor address {raw}", s1_level=s1_level), note=raw,
+                         fault=Fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, 1, reason=f"descriptor address "
+                                     f"{desc_pa:#x} {raw}", not_in_image=True) if stage == 1 else None)
         else:
             kind = self.levels[level][3][raw & 0b11]
             if kind is _TABLE:
@@ -476,7 +480,8 @@ class _Stage:
             else:
                 note = invalid_descriptor_reason(kind, level, g, ds)
                 node = _Node(kind, TraceStep(stage, level, table, index, desc_addr, desc_pa, raw, kind.text,
-                                             note=note, s1_level=s1_level), raw=raw, note=note)
+                                             note=note, s1_level=s1_level), raw=raw, note=note,
+                             fault=Fault(FaultType.TRANSLATION, level, 1, reason=note) if stage == 1 else None)
         self.entries += 1
         if self.entries > _CACHE_ENTRIES:           # bounded: start again
             for lv in self.levels.values():
@@ -715,7 +720,7 @@ class _Walker:
                 node = nodes.get(key)
                 if node is None:
                     node = st.node(mem, level, key, table, index, desc_addr, desc_pa, None)
-                kind, step, addr, raw, stop, bits, note, leaves = node
+                kind, step, addr, raw, stop, bits, _note, leaves, fault = node
                 steps.append(step)
                 if assured is not None and assured[0] and raw is not None:
                     assured[0] = rules.s1_assured_step(True, s2_mro(s2leaf.perms), raw, p.pnch)
@@ -730,11 +735,8 @@ class _Walker:
                         st.remember_path(path_key, level + 1, table, attr_bits, tuple(steps[first_step:]))
                 elif kind is block_kind or kind is page_kind:
                     break
-                elif kind is None:
-                    raise WalkFault(Fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, 1,
-                                          reason=f"descriptor address {desc_pa:#x} {note}", not_in_image=True))
-                else:
-                    raise WalkFault(Fault(FaultType.TRANSLATION, level, 1, reason=note))
+                else:               # not read (External abort) or not a valid type (Translation fault)
+                    raise WalkFault(fault)
             else:
                 raise AssertionError("a table descriptor at the final level")   # rules.descriptor_types: never
         oa = addr | (va & off_mask)                         # rules.stage_oa
@@ -865,7 +867,7 @@ class _Walker:
                 node = nodes.get(key)
                 if node is None:
                     node = st.node(mem, level, key, table, index, desc_addr, desc_addr, s1_level)
-                kind, step, addr, raw, stop, _bits, note, leaves = node
+                kind, step, addr, raw, stop, _bits, note, leaves, _fault = node
                 steps.append(step)
                 if kind is table_kind:
                     if stop is not None:
