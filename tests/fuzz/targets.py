@@ -20,10 +20,12 @@ keeps the ones found (replayed by ``tests/test_fuzz_regressions.py``).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
 import os
+import shutil
 import struct
 import sys
 import tempfile
@@ -53,6 +55,7 @@ class Workdir:
     def path(cls, name: str) -> Path:
         if cls._dir is None:
             cls._dir = Path(tempfile.mkdtemp(prefix="pgwalk-fuzz-"))
+            atexit.register(shutil.rmtree, cls._dir, ignore_errors=True)   # (in-process test runs)
         return cls._dir / name
 
     @classmethod
