@@ -1136,9 +1136,7 @@ class _Walker:
         whole = len(parts) == 1 and parts[0][2] is None
         if not whole:
             s.problems += 1                     # a table read in part (:meth:`_read_parts`)
-        raw = np.frombuffer(data, dtype=self.dtype)
-        if self.dtype.byteorder == ">":
-            raw = raw.astype(np.uint64)
+        raw = self._native(np.frombuffer(data, dtype=self.dtype))
         upper = None
         if t.d128:
             # 16-byte descriptors as (low, high) 64-bit words; big-endian, the 16 bytes are one value
@@ -1219,6 +1217,11 @@ class _Walker:
         if pos < hi:
             self._segments(dec, raw, cat, lo, pos, hi, info, hier, paths, upper)
 
+    def _native(self, words: Any) -> Any:
+        """Descriptor words read as the table's byte order (:attr:`dtype`), as native ``uint64``
+        (a big-endian table's are converted; a little-endian table's are already native)."""
+        return words.astype(self.np.uint64) if self.dtype.byteorder == ">" else words
+
     def _uniform_tables(self, dec: _LevelDecode, raw: Any, lo: int, tables: list[int]
                         ) -> Iterator[tuple[int, int, int, int, int] | None]:
         """For each table descriptor ``lo + tables[k]`` of a table at ``dec``'s level, in order:
@@ -1262,9 +1265,7 @@ class _Walker:
                 rows = np.zeros((m, n), dtype=self.dtype)
                 for k, e, data in reads:
                     rows[k:e] = np.frombuffer(data, dtype=self.dtype).reshape(e - k, n)
-            if self.dtype.byteorder == ">":
-                rows = rows.astype(np.uint64)
-            good, keys, oa0 = self._uniform_rows(sub, rows)
+            good, keys, oa0 = self._uniform_rows(sub, self._native(rows))
             good &= ok
             for g, d, a, key, o, f in zip(good.tolist(), descs.tolist(), addrs, keys.tolist(), oa0.tolist(),
                                           rows[:, 0].tolist()):
