@@ -953,9 +953,11 @@ def _leaf_checks(checks: Sequence[R.Check], p: Any, w: _Walk, judge: Callable[[n
     for chk in checks:
         if chk.bits is not None:
             # a test on the output address as a bit field: when the OR of every lane's address
-            # has none of the bits a lane's test needs set, no lane's test holds
+            # has none of the bits a lane's test needs set, no lane's test holds (a shortcut taken
+            # only when the field is one for all lanes: ints, whatever the descriptors)
             mask, value = chk.bits(p, w.raw, judge)
-            if value == 0 and not int(np.bitwise_or.reduce(w.out, initial=_U64(0))) & mask:
+            if value.__class__ is int and mask.__class__ is int and value == 0 \
+                    and not int(np.bitwise_or.reduce(w.out, initial=_U64(0))) & mask:
                 continue
         hit = chk.test(p, w.raw, w.out, judge)
         if hit is False:

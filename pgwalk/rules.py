@@ -836,7 +836,9 @@ class Check(NamedTuple):
     ``bits`` states a ``per_address`` test on an integer address as a bit field, for a scalar
     driver to work out once per configuration: ``bits`` takes ``test``'s arguments without the
     address and gives ``(mask, value)``; the test holds exactly when ``address & mask != value``
-    (``tests/test_rules.py`` checks the two forms agree)."""
+    (``tests/test_rules.py`` checks the two forms agree).  A vectorised driver may call it with
+    its per-lane arguments (arrays of descriptors) and uses the field only where it comes out as
+    two ints, one field for every lane; anything else sends it to ``test``."""
 
     name: str
     fault: FaultType | None
