@@ -14,10 +14,12 @@ figure, the peer's figure, their ratio, and the goal.  Rows (``--rows``, default
 * ``text``       ``translate --batch --no-trace`` against ``--json`` (both pgwalk), 200k VAs
   (``--quick``: 20k);
 * ``traced``     in-process ``pgwalk.walk.translate`` (the full traced walk) per VA against
-  drgn's C ``follow_phys``, µs per VA over 20k VAs (``--quick``: 5k);
+  drgn's C ``follow_phys``, µs per VA over 20k VAs (``--quick``: 5k); the two sides'
+  processes alternate for ``--runs`` rounds (at least 2) of 3 passes, each side's best counts;
 * ``inproc``     in-process :func:`pgwalk.bulk.translate_many` against a plain C 4-level walk
   compiled here with ``cc -O2`` (mmap of the same ELF, swapper_pg_dir, the same VAs); the walk
-  loops only, best of 3; 2M VAs (``--quick``: 200k); the PAs are compared;
+  loops only, best of 3 in each of ``--runs`` alternating rounds (at least 2); 2M VAs
+  (``--quick``: 200k); the PAs are compared;
 * ``startup``    ``pgwalk decode-esr 0x96000045`` against ``python -c pass``, median;
 * ``dump_tree``  ``pgwalk dump-tree --view ranges`` over a tree of 1M 4KB leaves
   (bench_dump_tree's tree, 4 GiB; ``--quick``: 1 GiB), whole process, median;
