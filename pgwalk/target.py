@@ -39,13 +39,20 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
+# what every translation needs, imported with the module (a function-level import costs about 1 us
+# per call, several times the work of Target.translate's own lines); the rest is imported on use
+from .errors import InputError
+from .params import Regime, setup_from_registers
+from .perms import Access
+from .walk import translate as walk_translate
+
 if TYPE_CHECKING:  # pragma: no cover
     from .at import ATResult
     from .bulk import BulkTranslation
     from .nested import NestedAT, NestedTranslation, ShadowEntry, ShadowMismatch
     from .contents import Piece
     from .linux import LayoutRange, PtovResult, VtopResult
-    from .params import Regime, TranslationSetup
+    from .params import TranslationSetup
     from .tree import Limits, TreeParams
     from .vmcoreinfo import VmcoreInfo
     from .walk import Translation
@@ -193,8 +200,6 @@ def access_el(regime: "Regime", el: int | None, option: str = "el") -> int:
     :returns: the EL
     :raises InputError: ``el`` is not an EL whose accesses the regime translates
     """
-    from .errors import InputError
-
     els = _REGIME_ELS[regime.name]
     if el is None:
         return els[0]
@@ -233,7 +238,6 @@ def open(source: "str | Iterable[str] | Any" = None, *, regs: "str | Mapping[str
     :raises InputError: no memory given, or ``gdb`` together with images
     :raises GdbError: the live target cannot be reached or read
     """
-    from .errors import InputError
     from .images import open_images
     from .regs import shortcut_registers
 
@@ -519,9 +523,9 @@ def translate_result(setup: "TranslationSetup", memory: Any, t: "Translation",
         missing = memory.contents_missing(t.pa, verify=True)
     label = None
     if layout is not None:
-        from .linux import label_address, untag
+        from .linux import label_address
 
-        label = label_address(layout, untag(t.va))
+        label = label_address(layout, t.va)          # (TBI tags ignored there)
     return TranslateResult(t, setup.wxn, setup.epan, missing, label, layout is not None)
 
 
@@ -610,11 +614,7 @@ class Target:
         :param regime: a :class:`~pgwalk.params.Regime` or its name (``"EL10"``, ``"EL2"``, ``"EL20"``, ``"EL3"``)
         :raises InputError: an unknown regime name
         """
-        from .params import Regime, setup_from_registers
-
         if isinstance(regime, str):
-            from .errors import InputError
-
             key = regime.upper().replace("&", "")
             try:
                 regime = Regime[key]
@@ -663,8 +663,6 @@ class Target:
     # -- translation -----------------------------------------------------------
 
     def _access(self, setup: "TranslationSetup", access: Any, el: int | None) -> tuple[Any, int]:
-        from .perms import Access
-
         acc = Access(access) if isinstance(access, str) else access
         return acc, access_el(setup.regime, el)
 
@@ -693,13 +691,11 @@ class Target:
         :raises UnknownRegister: the walk needs a TTBR that was not given (a dump's TTBR0_EL1)
         :raises InputError: an address that is not a number nor a symbol; an EL the regime lacks
         """
-        from .walk import translate
-
         setup = self.setup(regime)
         acc, el_ = self._access(setup, access, el)
         pan_applies = bool(pan) and acc is not None and acc.value in ("read", "write") and setup.regime.has_unprivileged
         address = self.address(va)
-        t = translate(setup, self.memory, address, stages=stages, access=acc, el=el_, pan=pan_applies)
+        t = walk_translate(setup, self.memory, address, stages=stages, access=acc, el=el_, pan=pan_applies)
         return translate_result(setup, self.memory, t, self.layout)
 
     def translate_many(self, vas: Any, *, stages: str | None = None, access: Any = None, el: int | None = None,
@@ -767,13 +763,10 @@ class Target:
         :raises InputError: a layer's registers do not describe its stage
         """
         from .nested import translate_nested
-        from .params import Regime
 
         n = self._nested_setup(guest_hyp, host)
         acc, el_ = self._access(n.guest, access, el)
         if n.guest.regime is not Regime.EL10:
-            from .errors import InputError
-
             raise InputError("the L2 guest's registers select the EL1&0 regime only")
         pan_applies = bool(pan) and acc is not None and acc.value in ("read", "write")
         return translate_nested(n, self.memory, self.address(va), access=acc, el=el_, pan=pan_applies)
@@ -988,7 +981,6 @@ class Target:
 
     def _kernel_translator(self):
         if self._kernel is None:
-            from .errors import InputError
             from .linux import KernelTranslator
 
             if self.vmcoreinfo is None:
