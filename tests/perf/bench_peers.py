@@ -16,6 +16,8 @@ figure, the peer's figure, their ratio, and the goal.  Rows (``--rows``, default
 * ``traced``     in-process ``pgwalk.walk.translate`` (the full traced walk) per VA against
   drgn's C ``follow_phys``, µs per VA over 20k VAs (``--quick``: 5k); the two sides'
   processes alternate for ``--runs`` rounds (at least 2) of 3 passes, each side's best counts;
+  a second line gives the public API's figure (``pgwalk.open(...).translate``: the walk, then
+  its :class:`~pgwalk.target.TranslateResult`) against the same drgn figure;
 * ``inproc``     in-process :func:`pgwalk.bulk.translate_many` against a plain C 4-level walk
   compiled here with ``cc -O2`` (mmap of the same ELF, swapper_pg_dir, the same VAs); the walk
   loops only, best of 3 in each of ``--runs`` alternating rounds (at least 2); 2M VAs
@@ -76,6 +78,7 @@ ROWS = {
 #: figures a row measures besides its own, printed under it: name -> (row, what)
 SUBROWS = {
     "bulk_cli_vapa": ("bulk_cli", "  the same, --csv --fields va,pa (the drgn job's columns)"),
+    "traced_api": ("traced", "  the same through the public API, pgwalk.open(...).translate"),
 }
 
 SIZES = {  # full, --quick
@@ -405,11 +408,19 @@ def child(spec: dict) -> dict:
         prof = cProfile.Profile()
     out: dict = {}
     if spec["mode"] == "traced":
+        import pgwalk
+
         vas = [int(line, 16) for line in open(spec["vas"])]
         for va in vas[:500]:
             translate(setup, mem, va)
         wall, cpu, _ = _best(lambda: [translate(setup, mem, va) for va in vas], spec.get("reps", 3), prof)
         out = {"us": 1e6 * wall / len(vas), "cpu_us": 1e6 * cpu / len(vas)}
+        # what a library user calls: the same walk with the result's wrapping (contents, label)
+        with pgwalk.open(spec["dump"]) as target:
+            for va in vas[:500]:
+                target.translate(va)
+            wall, cpu, _ = _best(lambda: [target.translate(va) for va in vas], spec.get("reps", 3), None)
+        out.update(api_us=1e6 * wall / len(vas), api_cpu_us=1e6 * cpu / len(vas))
     elif spec["mode"] == "bulk":
         vas = np.fromfile(spec["vas"], dtype="<u8")
         translate_many(setup, mem, vas[:10000])
@@ -577,7 +588,7 @@ class Bench:
             if p.returncode:
                 raise RuntimeError(f"drgn: {p.stderr.strip()[-300:]}")
             rounds.append((ours, json.loads(p.stdout)))
-        best = {k: min(r[0][k] for r in rounds) for k in ("us", "cpu_us")}
+        best = {k: min(r[0][k] for r in rounds) for k in ("us", "cpu_us", "api_us", "api_cpu_us")}
         peer = {k: min(r[1][k] for r in rounds) for k in ("us", "cpu_us")}
         each = ", ".join(f"{o['us'] / t['us']:.2f}" for o, t in rounds)
         self.results["traced"] = Row(f"{best['us']:.2f} us/VA", f"{peer['us']:.2f} us/VA",
@@ -585,6 +596,10 @@ class Bench:
                                      f"{n:,} VAs, best of {len(rounds)} alternating rounds of 3 passes (round "
                                      f"ratios {each}), CPU {best['cpu_us']:.2f} / {peer['cpu_us']:.2f} us/VA; "
                                      f"drgn {rounds[0][1]['version']}")
+        self.results["traced_api"] = Row(f"{best['api_us']:.2f} us/VA", f"{peer['us']:.2f} us/VA",
+                                         best["api_us"] / peer["us"], best["api_cpu_us"] / peer["cpu_us"],
+                                         "Target.translate: the walk, then TranslateResult (contents in the "
+                                         "image, kernel layout label)")
         if prof:
             show_profile(prof, f"traced: pgwalk.walk.translate x {n:,}")
 
