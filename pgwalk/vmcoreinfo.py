@@ -24,6 +24,7 @@ keeps the signed value.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,8 +41,10 @@ def _signed64(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
 
+@lru_cache(maxsize=64)
 def kernel_version(release: str | None) -> tuple[int, int, int] | None:
-    """``(major, minor, patch)`` from a release string such as ``6.1.0-56-arm64``."""
+    """``(major, minor, patch)`` from a release string such as ``6.1.0-56-arm64`` (remembered:
+    the Linux layout formulas ask for it several times per address)."""
     if not release:
         return None
     m = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", release)
