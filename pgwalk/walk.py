@@ -596,7 +596,7 @@ class _Walker:
     """The scalar walks of one :class:`~pgwalk.params.TranslationSetup` over one memory: the
     stage configurations and their caches (it holds neither the setup nor the memory)."""
 
-    __slots__ = ("s1", "s2", "mair", "mair2", "epan", "wxn", "xnx", "through_s2", "walk_af", "assured", "modes",
+    __slots__ = ("s1", "s2", "stages", "mair", "mair2", "epan", "wxn", "xnx", "through_s2", "walk_af", "assured", "modes",
                  "plan_keys", "the_fetch", "tl", "ng_assured", "shared")
 
     def __init__(self, setup: TranslationSetup):
@@ -606,6 +606,7 @@ class _Walker:
         # indexed by rules.va_range (VA[55]); one range: both halves use it (ASL AArch64.GetVARange)
         self.s1 = ranges if len(ranges) == 2 else ranges * 2
         self.s2 = _Stage(2, setup.s2, pa_max) if setup.s2 is not None else None
+        self.stages = (*ranges, self.s2) if self.s2 is not None else ranges      # each once
         # the walk itself records AF updates: stage 2 leaves of table fetches, tables with HAFT (either stage)
         self.walk_af = self.through_s2 or any(p.haft for p in setup.ranges) or (setup.s2 is not None and setup.s2.haft)
         # FEAT_THE: the stage 2 AssuredOnly check needs the stage 1 walk's Assured property; the
@@ -623,6 +624,13 @@ class _Walker:
         self.plan_keys: dict[tuple, int] = {}
         # one object for each distinct plan field tuple (far fewer objects for the collector to scan)
         self.shared: dict[tuple, tuple] = {}
+
+    def cached(self) -> int:
+        """The entries its stages' caches hold (descriptors and walk-cache paths)."""
+        n = 0
+        for st in self.stages:
+            n += st.entries + len(st.paths)
+        return n
 
     def mode(self, setup: TranslationSetup, stages: str | None, access: Access | None, el: int, pan: bool) -> _Mode:
         """The :class:`_Mode` of these options (made once; raises ``ValueError`` for bad ``stages``)."""
@@ -976,11 +984,15 @@ def _dead() -> None:
     return None
 
 
-#: the walkers of the last few (setup, memory) pairs, each with weak references to the two
-#: (a walker holds neither), so walks of one configuration share its caches; and the last one
-#: found, looked at first
+#: the walkers of the last few (setup, memory) pairs, least recently used first, each with weak
+#: references to the two (a walker holds neither), so walks of one configuration share its
+#: caches; and the last one found, looked at first.  At most _WALKERS_KEPT of them, and when one
+#: more is made, no more cache entries between them than _WALKERS_BUDGET (the least recently used
+#: go first): many small walkers (an AT explanation tries dozens of register variants per
+#: address), or a few large ones
 _WALKERS: dict[tuple[int, int], tuple[Any, Any, _Walker]] = {}
-_WALKERS_KEPT = 8
+_WALKERS_KEPT = 64
+_WALKERS_BUDGET = 4 * _CACHE_ENTRIES
 _WALKERS_LOCK = threading.Lock()
 _LAST_WALKER: list[tuple[Any, Any, _Walker | None]] = [(_dead, _dead, None)]
 
@@ -993,7 +1005,9 @@ def _walker(setup: TranslationSetup, mem: Memory) -> _Walker:
     key = (id(setup), id(mem))
     hit = _WALKERS.get(key)
     if hit is not None and hit[0]() is setup and hit[1]() is mem:
-        _LAST_WALKER[0] = hit
+        with _WALKERS_LOCK:                     # now the most recently used
+            _WALKERS.pop(key, None)
+            _WALKERS[key] = _LAST_WALKER[0] = hit
         return hit[2]
     walker = _Walker(setup)
     try:
@@ -1001,8 +1015,14 @@ def _walker(setup: TranslationSetup, mem: Memory) -> _Walker:
     except TypeError:               # a memory without weak references: this walk alone
         return walker
     with _WALKERS_LOCK:
-        while len(_WALKERS) >= _WALKERS_KEPT:
-            del _WALKERS[next(iter(_WALKERS))]
+        held = 0
+        for k, kept in list(_WALKERS.items()):
+            if kept[0]() is None or kept[1]() is None:     # its setup or memory is gone: never met again
+                del _WALKERS[k]
+            else:
+                held += kept[2].cached()
+        while _WALKERS and (len(_WALKERS) >= _WALKERS_KEPT or held > _WALKERS_BUDGET):
+            held -= _WALKERS.pop(next(iter(_WALKERS)))[2].cached()
         _WALKERS[key] = _LAST_WALKER[0] = (*refs, walker)
     return walker
 
