@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from .rules import DescType
 
-__all__ = ["render_translation", "render_trace", "result_line", "result_pieces", "result_text", "size_text"]
+__all__ = ["render_translation", "render_trace", "result_line", "result_pieces", "result_text", "size_text", "trace_text"]
 
 
 def size_text(size: int | None) -> str:
@@ -121,6 +121,23 @@ def render_trace(d: dict[str, Any], width: int | None = None) -> Any:
     for cells, fields, kind_style, fields_style in rows:
         table.add_row(*cells[:-1], Text(cells[-1], style=kind_style), Text(fields, style=fields_style))
     return table
+
+
+def trace_text(d: dict[str, Any], width: int) -> str | None:
+    """:func:`render_trace`'s table as a console without colour prints it (a pipe or a file), made
+    without rich: the header line, then a line per step, each column as wide as its widest cell
+    (header included), two spaces apart, justified as :data:`_TRACE_COLUMNS` says, no spaces at
+    the end of a line.  ``None`` when the table is wider than ``width``: rich would fold the
+    fields column (or :func:`render_trace` stack the steps), so it is left to them.  (Tens of
+    times faster than rich's table layout, for ``translate --batch`` into a pipe.)"""
+    rows = [cells + [fields] for cells, fields, _kind_style, _fields_style in _trace_rows(d)]
+    headers = [name for name, _justify in _TRACE_COLUMNS]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    if sum(widths) + 2 * (len(widths) - 1) > width or _table_width([(r[:-1], r[-1]) for r in rows]) > width:
+        return None
+    right = [justify == "right" for _name, justify in _TRACE_COLUMNS]
+    return "\n".join("  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(line, widths, right)).rstrip(" ")
+                     for line in [headers, *rows])
 
 
 def _stacked_trace(rows: list[tuple[list[str], str, str, str]]) -> Group:

@@ -369,9 +369,16 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
             continue
         if console is None:
             console = _console()
-        from ..render import render_translation
+        from ..render import render_translation, result_text, trace_text
 
-        console.print(render_translation(d, trace=not no_trace, width=console.width))
+        # a pipe or a file (the console of one record per line, output.stdout_console): the same
+        # text rich would print, made without its layout engine
+        piped = console.soft_wrap and not console.is_terminal
+        plain = None if not piped else trace_text(d, console.width) if not no_trace else ""
+        if plain is not None:
+            out.write(result_text(d).rstrip(" ") + "\n" + (plain + "\n" if plain else ""))
+        else:
+            console.print(render_translation(d, trace=not no_trace, width=console.width))
         out.flush()
         print_notes([n for n in d["notes"] if n not in general], about=d["va"] if len(vas) > 1 else None)
         if not no_trace and i + 1 < len(vas):
