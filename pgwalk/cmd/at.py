@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
@@ -269,6 +270,10 @@ def _read_lines(path: str) -> list[str]:
     return read_batch_bytes(path).decode("utf-8-sig", errors="replace").split("\n")
 
 
+#: the longest ``at --batch --json`` holds finished lines back
+_STREAM_SECONDS = 0.25
+
+
 def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan, as_json, trace, exec_el,
                explain, max_rows, scalar=False) -> int:
     import collections
@@ -303,6 +308,9 @@ def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan,
 
     outcomes = Tracked(outcomes, len(lines), "running AT", "lines", quiet_on_terminal=as_json)   # stderr, a tty
     pending: list[str] = []
+    # JSON lines go out in blocks (4096 lines), and at least every _STREAM_SECONDS, so that a reader
+    # sees slow lines (mismatches being explained) as they come, and a closed pipe is met early
+    written = time.monotonic()
     try:
         for o in outcomes:
             verdict = o.verdict
@@ -315,9 +323,11 @@ def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan,
                 counts["software: translated"] += 1
             if as_json:
                 pending.append(o.text)
-                if len(pending) >= 4096:
+                if len(pending) >= 4096 or time.monotonic() - written > _STREAM_SECONDS:
                     out.write("".join(pending))
+                    out.flush()
                     pending.clear()
+                    written = time.monotonic()
             if verdict == "mismatch":
                 d = o.d
                 rs = d.get("reasons") or []
