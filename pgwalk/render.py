@@ -130,10 +130,11 @@ def trace_text(d: dict[str, Any], width: int) -> str | None:
     the end of a line.  ``None`` when the table is wider than ``width``: rich would fold the
     fields column (or :func:`render_trace` stack the steps), so it is left to them.  (Tens of
     times faster than rich's table layout, for ``translate --batch`` into a pipe.)"""
-    rows = [cells + [fields] for cells, fields, _kind_style, _fields_style in _trace_rows(d)]
+    steps = _trace_rows(d)
+    rows = [cells + [fields] for cells, fields, _kind_style, _fields_style in steps]
     headers = [name for name, _justify in _TRACE_COLUMNS]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    if sum(widths) + 2 * (len(widths) - 1) > width or _table_width([(r[:-1], r[-1]) for r in rows]) > width:
+    if sum(widths) + 2 * (len(widths) - 1) > width or _table_width(steps) > width:
         return None
     right = [justify == "right" for _name, justify in _TRACE_COLUMNS]
     return "\n".join("  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(line, widths, right)).rstrip(" ")

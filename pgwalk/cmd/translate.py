@@ -373,8 +373,9 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
 
         # a pipe or a file (the console of one record per line, output.stdout_console): the same
         # text rich would print, made without its layout engine
-        piped = console.soft_wrap and not console.is_terminal
-        plain = None if not piped else trace_text(d, console.width) if not no_trace else ""
+        plain = None
+        if console.soft_wrap and not console.is_terminal:
+            plain = "" if no_trace else trace_text(d, console.width)
         if plain is not None:
             out.write(result_text(d).rstrip(" ") + "\n" + (plain + "\n" if plain else ""))
         else:
