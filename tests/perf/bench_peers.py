@@ -438,6 +438,11 @@ def child(spec: dict) -> dict:
     return out
 
 
+def _best_of(rounds: list[tuple[dict, dict]], side: int, keys: tuple[str, ...]) -> dict:
+    """Each of ``keys``' lowest figure over the rounds (:meth:`Bench.alternate`) of one side (0: ours)."""
+    return {k: min(r[side][k] for r in rounds) for k in keys}
+
+
 def run_child(spec: dict, tmp: Path) -> dict:
     f = tmp / "child.json"
     f.write_text(json.dumps(spec))
@@ -519,6 +524,12 @@ class Bench:
 
     # each row stores Row(pgwalk figure, peer figure, wall ratio, CPU ratio, note)
 
+    def alternate(self, ours, theirs) -> list[tuple[dict, dict]]:
+        """``(ours(round), theirs())`` for each of ``--runs`` rounds (at least 2), one after the
+        other: the machine's speed swings over seconds, so the two sides' bests are taken over rounds
+        spread across the same stretch of time (:func:`_best_of`)."""
+        return [(ours(r), theirs()) for r in range(max(2, self.args.runs))]
+
     def timed(self, cmds: dict[str, list[str]], runs: int, warm: tuple[str, ...] | None = None,
               keep: bool = True) -> dict[str, list[tuple[float, float]]]:
         """(wall, CPU) of ``runs`` interleaved runs of each command, after one warm-up run of each
@@ -574,22 +585,22 @@ class Bench:
             self.profile_cli("text", ["translate", "-i", str(self.dump.path), "--batch", str(f), "--no-trace"])
 
     def row_traced(self) -> None:
-        """Ours and drgn's in alternating processes, ``--runs`` rounds (at least 2) of 3 passes
-        each: the machine's speed swings over seconds, so each side's best is taken over rounds
-        spread across the same stretch of time."""
+        """Ours and drgn's in alternating processes (:meth:`alternate`), 3 passes each a round."""
         n = self.size("traced")
         f = self.va_file(n)
         prof = self.tmp / "traced.prof" if "traced" in self.args.profile else None
-        rounds: list[tuple[dict, dict]] = []
-        for r in range(max(2, self.args.runs)):
-            ours = run_child({"mode": "traced", "dump": str(self.dump.path), "vas": str(f), "reps": 3,
-                              "profile": str(prof) if prof and r == 0 else None}, self.tmp)
+
+        def drgn() -> dict:
             p = subprocess.run(self.drgn_cmd("traced", str(f), "3"), capture_output=True, text=True, env=CHILD_ENV)
             if p.returncode:
                 raise RuntimeError(f"drgn: {p.stderr.strip()[-300:]}")
-            rounds.append((ours, json.loads(p.stdout)))
-        best = {k: min(r[0][k] for r in rounds) for k in ("us", "cpu_us", "api_us", "api_cpu_us")}
-        peer = {k: min(r[1][k] for r in rounds) for k in ("us", "cpu_us")}
+            return json.loads(p.stdout)
+
+        rounds = self.alternate(lambda r: run_child({"mode": "traced", "dump": str(self.dump.path), "vas": str(f),
+                                                     "reps": 3, "profile": str(prof) if prof and r == 0 else None},
+                                                    self.tmp), drgn)
+        best = _best_of(rounds, 0, ("us", "cpu_us", "api_us", "api_cpu_us"))
+        peer = _best_of(rounds, 1, ("us", "cpu_us"))
         each = ", ".join(f"{o['us'] / t['us']:.2f}" for o, t in rounds)
         self.results["traced"] = Row(f"{best['us']:.2f} us/VA", f"{peer['us']:.2f} us/VA",
                                      best["us"] / peer["us"], best["cpu_us"] / peer["cpu_us"],
@@ -615,19 +626,20 @@ class Bench:
         vas.astype("<u8").tofile(binf)
         prof = self.tmp / "inproc.prof" if "inproc" in self.args.profile else None
         exe = c_walker(self.cache)
-        rounds: list[tuple[dict, dict]] = []
-        for r in range(max(2, self.args.runs)):            # alternating, as the traced row
-            ours = run_child({"mode": "bulk", "dump": str(self.dump.path), "vas": str(binf), "reps": 3,
-                              "out": str(self.tmp / "pgwalk_pa.bin"), "profile": str(prof) if prof and r == 0 else None},
-                             self.tmp)
+        def c_walk() -> dict:
             p = subprocess.run([str(exe), str(self.dump.path), str(binf), str(self.tmp / "c_pa.bin"),
                                 f"{self.dump.root:#x}", str(self.dump.tbi1), "3"], capture_output=True, text=True)
             if p.returncode:
                 raise RuntimeError(f"C walk: exit {p.returncode} {p.stderr.strip()}")
-            rounds.append((ours, json.loads(p.stdout)))
+            return json.loads(p.stdout)
+
+        rounds = self.alternate(lambda r: run_child({"mode": "bulk", "dump": str(self.dump.path), "vas": str(binf),
+                                                     "reps": 3, "out": str(self.tmp / "pgwalk_pa.bin"),
+                                                     "profile": str(prof) if prof and r == 0 else None}, self.tmp),
+                                c_walk)
         each = ", ".join(f"{o['seconds'] / t['seconds']:.2f}" for o, t in rounds)
-        ours = {k: min(r[0][k] for r in rounds) for k in ("seconds", "cpu")}
-        c = {**rounds[0][1], **{k: min(r[1][k] for r in rounds) for k in ("seconds", "cpu")}}
+        ours = _best_of(rounds, 0, ("seconds", "cpu"))
+        c = {**rounds[0][1], **_best_of(rounds, 1, ("seconds", "cpu"))}
         a = np.fromfile(self.tmp / "pgwalk_pa.bin", dtype="<u8")
         b = np.fromfile(self.tmp / "c_pa.bin", dtype="<u8")
         agree = int((a == b).sum())
