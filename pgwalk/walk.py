@@ -697,9 +697,7 @@ class _Walker:
             if assured is not None:
                 # FEAT_THE's Assured walk with 128-bit descriptors is not modelled: taken as not Assured
                 assured[0] = False
-            level, kind, raw, addr, off_mask = self.d128_walk(
-                mem, st, va, steps, af_updates, 1, None, lambda lv, t, i, a: (
-                    self.s1_fetch(mem, mode, p, lv, t, i, a, steps, af_updates, None)[0] if through_s2 else a))
+            level, kind, raw, addr, off_mask = self.s1_d128_walk(mem, mode, st, va, steps, af_updates)
             attr_bits, leaves = 0, {}
         else:
             path_shift = st.path_shift
@@ -768,11 +766,27 @@ class _Walker:
                 break
         if chk is None:
             return oa, leaf
+        raise WalkFault(self.s1_leaf_fault(chk, level, p, raw, oa, judge, leaf, mode))
+
+    # s1_walk's cold paths, apart: a closure in s1_walk itself would make each variable it
+    # captures a cell on every walk
+
+    def s1_d128_walk(self, mem: Memory, mode: _Mode, st: _Stage, va: int, steps: list[TraceStep],
+                     af_updates: list[AFUpdate] | None) -> tuple[int, DescType, int, int, int]:
+        """:meth:`d128_walk` for stage 1, its table fetches through stage 2 when the regime has it."""
+        p = st.p
+        if not st.through_s2:
+            return self.d128_walk(mem, st, va, steps, af_updates, 1, None, lambda lv, t, i, a: a)
+        return self.d128_walk(mem, st, va, steps, af_updates, 1, None, lambda lv, t, i, a: (
+            self.s1_fetch(mem, mode, p, lv, t, i, a, steps, af_updates, None)[0]))
+
+    def s1_leaf_fault(self, chk: Check, level: int, p: S1WalkParams, raw: int, oa: int, judge, leaf: Leaf,
+                      mode: _Mode) -> Fault:
+        """The fault of stage 1 leaf check ``chk``, which failed."""
         access, el, pan = mode.access, mode.el, mode.pan
-        raise WalkFault(Fault(chk.fault, level, 1, reason=_leaf_reason(chk, 1, p, raw, oa, judge, leaf, access, el,
-                                                                        pan, self),
-                              **_perm_flags(chk, lambda: s1_permission_fault(
-                                  leaf.perms, access, el0=el == 0, pan=pan, epan=self.epan, wxn=self.wxn))))
+        return Fault(chk.fault, level, 1, reason=_leaf_reason(chk, 1, p, raw, oa, judge, leaf, access, el, pan, self),
+                     **_perm_flags(chk, lambda: s1_permission_fault(leaf.perms, access, el0=el == 0, pan=pan,
+                                                                    epan=self.epan, wxn=self.wxn)))
 
     def s1_fetch(self, mem: Memory, mode: _Mode, p: S1WalkParams, level: int, table: int, index: int, desc_addr: int,
                  steps: list[TraceStep], af_updates: list[AFUpdate] | None,
@@ -912,6 +926,13 @@ class _Walker:
             if s1ptw and leaf.af_update and af_updates is not None:
                 af_updates.append(AFUpdate(2, level, s1_level))
             return pa, leaf
+        raise WalkFault(self.s2_leaf_fault(chk, level, p, raw, ipa, pa, judge, leaf, run))
+
+    def s2_leaf_fault(self, chk: Check, level: int, p: S2WalkParams, raw: int, ipa: int, pa: int, judge, leaf: Leaf,
+                      run: _S2Run) -> Fault:
+        """The fault of stage 2 leaf check ``chk``, which failed (apart from :meth:`s2_walk`: see
+        :meth:`s1_leaf_fault`)."""
+        s1ptw, access, el, s1assured, toplevel = run.s1ptw, run.access, run.el, run.s1assured, run.toplevel
         flags = _perm_flags(chk, lambda: s2_permission_fault(leaf.perms, None if s1ptw else access, el0=el == 0,
                                                              s1assured=s1assured, toplevel=toplevel if s1ptw else None))
         if flags.get("toplevel"):
@@ -920,7 +941,7 @@ class _Walker:
             reason = _assured_only_reason(leaf.perms, None if s1ptw else access, s1assured)
         else:
             reason = _leaf_reason(chk, 2, p, raw, pa, judge, leaf, access, el, False)
-        raise WalkFault(Fault(chk.fault, level, 2, s1ptw=s1ptw, ipa=ipa, reason=reason, **flags))
+        return Fault(chk.fault, level, 2, s1ptw=s1ptw, ipa=ipa, reason=reason, **flags)
 
     @staticmethod
     def s2_judge(leaf: Leaf, access: Access | None, el: int, s1ptw: bool, s1assured: bool = False,
@@ -1104,7 +1125,8 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
     :raises UnknownRegister: when the walk needs a table base register that was
         not given (an unknown TTBR is not a fault, and not zero)
     """
-    walker = _walker(setup, mem)
+    last = _LAST_WALKER[0]                      # _walker's first case, without its call
+    walker = last[2] if last[0]() is setup and last[1]() is mem else _walker(setup, mem)
     mode = walker.modes.get((stages, access, el, pan))
     if mode is None:
         mode = walker.mode(setup, stages, access, el, pan)
