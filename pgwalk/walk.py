@@ -380,7 +380,7 @@ class _Outcome(NamedTuple):
     for one leaf plan key (one access, EL, PAN ...: :func:`_checks_plan`, :func:`_bit_fields`)."""
 
     leaf: Leaf
-    fields: tuple               # the per-address checks as bit fields
+    bits: tuple                 # the per-address checks as bit fields (:func:`_bit_fields`)
     chk: Check | None           # the first of the others that holds
     judge: Any                  # the permission judge the checks were given
 
@@ -440,10 +440,10 @@ class _Stage:
 
     def setup_plan(self, checks: tuple[Check, ...], access: Access | None, el: int) -> tuple[tuple, Check | None]:
         """The setup ``checks`` for one access and EL: the per-address ones as bit fields
-        (``(mask, value, check)``, :attr:`pgwalk.rules.Check.bits`), then the first of the others
-        that holds (``None``: none does); see :func:`_checks_plan`."""
+        (:func:`_bit_fields`), then the first of the others that holds (``None``: none does); see
+        :func:`_checks_plan`."""
         per_address, fixed = _checks_plan(checks, lambda chk: chk.test(self.p, 0, access, el))
-        return _bit_fields(per_address, self.p, access, el), fixed
+        return (*_bit_fields(per_address, self.p, access, el), fixed)
 
     def node(self, mem: Memory, level: int, key: Any, table: int, index: int, desc_addr: int, desc_pa: int,
              s1_level: int | None) -> _Node:
@@ -514,11 +514,29 @@ def _checks_plan(checks: tuple[Check, ...], holds) -> tuple[tuple[Check, ...], C
     return tuple(per_address), None
 
 
-def _bit_fields(per_address: tuple[Check, ...], p: Any, *args: Any) -> tuple[tuple[int, int, Check], ...]:
-    """The per-address checks as ``(mask, value, check)``: ``check`` holds for an address ``a``
-    exactly when ``a & mask != value`` (:attr:`pgwalk.rules.Check.bits`, given ``p`` and the
-    test's other arguments ``args``)."""
-    return tuple((*chk.bits(p, *args), chk) for chk in per_address)
+def _bit_fields(per_address: tuple[Check, ...], p: Any, *args: Any) -> tuple[int, int, tuple[tuple[int, int, Check], ...]]:
+    """The per-address checks as ``(mask, value, fields)``.  Each of ``fields`` is ``(mask, value,
+    check)``: ``check`` holds for an address ``a`` exactly when ``a & mask != value``
+    (:attr:`pgwalk.rules.Check.bits`, given ``p`` and the test's other arguments ``args``).  The
+    outer ``mask`` and ``value`` are theirs ORed: ``a & mask == value`` exactly when none holds,
+    one test for a walk's common case (:func:`_first_holding` names the check otherwise).  Where
+    no address passes them all (two fields want different values of one bit, or a field's value
+    has a bit outside its mask) the outer test always sends the walk to :func:`_first_holding`."""
+    fields = tuple((*chk.bits(p, *args), chk) for chk in per_address)
+    mask = value = 0
+    for m, v, _chk in fields:
+        if v & ~m or mask & m & (value ^ v):
+            return 0, 1, fields
+        mask, value = mask | m, value | v
+    return mask, value, fields
+
+
+def _first_holding(fields: tuple[tuple[int, int, Check], ...], a: int) -> Check | None:
+    """The first check of ``fields`` (:func:`_bit_fields`) that holds for address ``a``."""
+    for mask, value, chk in fields:
+        if a & mask != value:
+            return chk
+    return None
 
 
 def _leaf_reason(chk: Check, stage: int, p: S1WalkParams | S2WalkParams, raw: int, oa: int, judge, leaf: Leaf,
@@ -543,6 +561,8 @@ class _S2Run(NamedTuple):
     :class:`_Mode`: its setup plan (:meth:`_Stage.setup_plan`) and the key of its leaf plans."""
 
     stage: _Stage
+    mask: int                   # the setup plan's per-address checks (_bit_fields)
+    value: int
     fields: tuple
     fixed: Check | None
     key: int                    # the leaf plans' key (one per s1ptw, access and EL)
@@ -558,14 +578,16 @@ class _Mode:
     out once: the stages (:func:`pgwalk.rules.walk_stages`), each stage 1 range's setup plan
     (by :func:`pgwalk.rules.va_range`), the stage 2 walks, and one key for the leaf plans."""
 
-    __slots__ = ("stages", "access", "el", "pan", "s1_disabled", "s1", "s1_key", "s2", "s2_fetch", "s2_assured",
-                 "walker", "fetch_runs")
+    __slots__ = ("stages", "access", "el", "pan", "s1_disabled", "s1_walks", "s2_walks", "s1", "s1_key", "s2",
+                 "s2_fetch", "s2_assured", "walker", "fetch_runs")
 
     def __init__(self, walker: _Walker, setup: TranslationSetup, stages: str | None, access: Access | None, el: int,
                  pan: bool):
         self.stages = rules.walk_stages(stages, setup.s2 is not None)
         self.access, self.el, self.pan = access, el, pan
         self.s1_disabled = self.stages != "2" and not setup.s1_enabled
+        self.s1_walks = self.stages != "2" and setup.s1_enabled         # a stage 1 walk, then
+        self.s2_walks = self.stages != "1" and walker.s2 is not None    # a stage 2 walk
         self.s1 = tuple((st, *st.setup_plan(S1_SETUP_CHECKS, access, el)) for st in walker.s1)
         self.s1_key = walker.plan_key((1, access, el, pan))
         self.s2 = self.s2_fetch = self.s2_assured = None
@@ -652,10 +674,10 @@ class _Walker:
     def outcome(self, leaf: Leaf, checks: tuple[Check, ...], p: Any, raw: int, judge: Any) -> _Outcome:
         """The leaf ``checks`` of ``leaf`` worked out for one plan (:func:`_checks_plan`)."""
         per_address, chk = _checks_plan(checks, lambda chk: chk.test(p, raw, 0, judge))
-        fields = _bit_fields(per_address, p, raw, judge)
+        bits = _bit_fields(per_address, p, raw, judge)
         if len(self.shared) >= _CACHE_ENTRIES:
             self.shared.clear()
-        return _Outcome(leaf, self.shared.setdefault(fields, fields), chk, judge)
+        return _Outcome(leaf, self.shared.setdefault(bits, bits), chk, judge)
 
     def s2_run(self, s1ptw: bool, access: Access | None, el: int, s1assured: bool = False,
                toplevel: int | None = None) -> _S2Run:
@@ -677,11 +699,9 @@ class _Walker:
                 af_updates: list[AFUpdate] | None, assured: list[bool] | None = None) -> tuple[int, Leaf]:
         """ASL ``AArch64.S1Translate`` with ``S1Walk``: (IPA or PA, leaf), or raises ``WalkFault``;
         ``assured[0]`` (when given) becomes the walk's Assured property (FEAT_THE, ASL ``s1assured``)."""
-        st, fields, stop = mode.s1[va_range(va)]
-        for mask, value, chk in fields:                 # the setup checks that look at the VA
-            if va & mask != value:
-                stop = chk
-                break
+        st, mask, value, fields, stop = mode.s1[va_range(va)]
+        if va & mask != value:                          # a setup check that looks at the VA holds
+            stop = _first_holding(fields, va)
         p = st.p
         if stop is not None:
             access, el = mode.access, mode.el
@@ -713,10 +733,9 @@ class _Walker:
                 levels, table, attr_bits, walked = path
                 steps.extend(walked)
                 path_key = None                                 # nothing new to remember
-            table_kind, block_kind, page_kind, entry_bytes = _TABLE, _BLOCK, _PAGE, DESCRIPTOR_BYTES
             for level, lsb, mask, off_mask, nodes in levels:
                 index = (va >> lsb) & mask                      # rules.table_index
-                desc_addr = table | index * entry_bytes         # rules.descriptor_address
+                desc_addr = table | index * DESCRIPTOR_BYTES    # rules.descriptor_address
                 if through_s2:
                     desc_pa, s2leaf = self.s1_fetch(mem, mode, p, level, table, index, desc_addr, steps, af_updates,
                                                     assured)
@@ -730,7 +749,7 @@ class _Walker:
                 steps.append(step)
                 if assured is not None and assured[0] and raw is not None:
                     assured[0] = rules.s1_assured_step(True, s2_mro(s2leaf.perms), raw, p.pnch)
-                if kind is table_kind:
+                if kind is _TABLE:
                     if stop is not None:
                         raise WalkFault(Fault(stop.fault, level, 1, reason=stop.reason(p, raw, addr)))
                     if haft and rules.table_af_update(raw, haft):
@@ -739,7 +758,7 @@ class _Walker:
                     table = addr
                     if path_key is not None:                    # remember the path so far
                         st.remember_path(path_key, level + 1, table, attr_bits, tuple(steps[first_step:]))
-                elif kind is block_kind or kind is page_kind:
+                elif kind is _BLOCK or kind is _PAGE:
                     break
                 else:               # not read (External abort) or not a valid type (Translation fault)
                     raise WalkFault(fault)
@@ -759,11 +778,9 @@ class _Walker:
                     vm=through_s2, s1assured=self.ng_assured[p.varange])
             outcome = leaves[okey] = self.outcome(leaf, LEAF_CHECKS, p, raw,
                                                   self.s1_judge(leaf, mode.access, mode.el, mode.pan))
-        leaf, fields, chk, judge = outcome
-        for mask, value, check in fields:                   # the leaf checks that look at the OA
-            if oa & mask != value:
-                chk = check
-                break
+        leaf, (mask, value, fields), chk, judge = outcome
+        if oa & mask != value:                              # a leaf check that looks at the OA holds
+            chk = _first_holding(fields, oa)
         if chk is None:
             return oa, leaf
         raise WalkFault(self.s1_leaf_fault(chk, level, p, raw, oa, judge, leaf, mode))
@@ -864,11 +881,9 @@ class _Walker:
     def s2_walk(self, mem: Memory, ipa: int, run: _S2Run, steps: list[TraceStep], s1_level: int | None,
                 af_updates: list[AFUpdate] | None) -> tuple[int, Leaf]:
         """ASL ``AArch64.S2Translate`` with ``S2Walk``: (PA, leaf), or raises ``WalkFault``."""
-        st, fields, stop, plan_key, s1ptw, access, el, s1assured, toplevel = run
-        for mask, value, chk in fields:                 # the setup checks that look at the IPA
-            if ipa & mask != value:
-                stop = chk
-                break
+        st, mask, value, fields, stop, plan_key, s1ptw, access, el, s1assured, toplevel = run
+        if ipa & mask != value:                         # a setup check that looks at the IPA holds
+            stop = _first_holding(fields, ipa)
         p = st.p
         if stop is not None:
             raise WalkFault(Fault(stop.fault, stop.level, 2, s1ptw=s1ptw, ipa=ipa,
@@ -881,24 +896,23 @@ class _Walker:
                                                               {"s1ptw": s1ptw, "ipa": ipa})
             leaves = {}
         else:
-            table_kind, block_kind, page_kind, entry_bytes = _TABLE, _BLOCK, _PAGE, DESCRIPTOR_BYTES
             for level, lsb, mask, off_mask, nodes in st.walk_levels:
                 index = (ipa >> lsb) & mask                     # rules.table_index
-                desc_addr = table | index * entry_bytes         # rules.descriptor_address
+                desc_addr = table | index * DESCRIPTOR_BYTES    # rules.descriptor_address
                 key = (desc_addr, s1_level)
                 node = nodes.get(key)
                 if node is None:
                     node = st.node(mem, level, key, table, index, desc_addr, desc_addr, s1_level)
                 kind, step, addr, raw, stop, _bits, note, leaves, _fault = node
                 steps.append(step)
-                if kind is table_kind:
+                if kind is _TABLE:
                     if stop is not None:
                         raise WalkFault(Fault(stop.fault, level, 2, s1ptw=s1ptw, ipa=ipa,
                                               reason=stop.reason(p, raw, addr)))
                     if haft and rules.table_af_update(raw, haft):
                         af_updates.append(AFUpdate(2, level, s1_level, table=True))
                     table = addr
-                elif kind is block_kind or kind is page_kind:
+                elif kind is _BLOCK or kind is _PAGE:
                     break
                 elif kind is None:
                     raise WalkFault(Fault(FaultType.SYNC_EXTERNAL_ON_WALK, level, 2, s1ptw=s1ptw, ipa=ipa,
@@ -917,11 +931,9 @@ class _Walker:
             # a stage 1 table fetch (s1ptw) reads its descriptor: S2AP read permission, then HCR_EL2.PTW
             outcome = leaves[plan_key] = self.outcome(leaf, S2_WALK_LEAF_CHECKS if s1ptw else LEAF_CHECKS, p, raw,
                                                       self.s2_judge(leaf, access, el, s1ptw, s1assured, toplevel))
-        leaf, fields, chk, judge = outcome
-        for mask, value, check in fields:                   # the leaf checks that look at the PA
-            if pa & mask != value:
-                chk = check
-                break
+        leaf, (mask, value, fields), chk, judge = outcome
+        if pa & mask != value:                              # a leaf check that looks at the PA holds
+            chk = _first_holding(fields, pa)
         if chk is None:
             if s1ptw and leaf.af_update and af_updates is not None:
                 af_updates.append(AFUpdate(2, level, s1_level))
@@ -1136,23 +1148,23 @@ def translate(setup: TranslationSetup, mem: Memory, va: int, *, stages: str | No
     # FEAT_THE: the stage 1 translation's Assured property (ASL AddressDescriptor.s1assured): FALSE
     # with stage 1 disabled, and taken as FALSE for an IPA translated alone (the setup notes say so)
     assured: list[bool] | None = [False] if walker.assured else None
-    ipa = pa = s1 = s2 = attrs = fault = None
+    ipa = s1 = s2 = fault = None
     notes: tuple[str, ...] = ()
     try:
-        if stages == "2":
-            ipa = va
+        if mode.s1_walks:
+            ipa, s1 = walker.s1_walk(mem, va, mode, steps, s1ptw_af, assured)
+            attrs = s1.attrs
         elif mode.s1_disabled:
             ipa, attrs = _s1_disabled(setup, va, access)
             notes = ("stage 1 is disabled: the output address is the input address",)
-        else:
-            ipa, s1 = walker.s1_walk(mem, va, mode, steps, s1ptw_af, assured)
-            attrs = s1.attrs
-        if walker.s2 is None:
-            pa = ipa
-        elif stages != "1":
+        else:                                   # stages "2": the input is an IPA
+            ipa, attrs = va, None
+        if mode.s2_walks:
             pa, s2 = walker.s2_walk(mem, ipa, mode.s2_assured if assured and assured[0] else mode.s2, steps, None,
                                     s1ptw_af)
             attrs = stage2_attributes(setup, attrs, s2, stages, access)
+        else:                                   # no stage 2, or stages "1": the IPA is the output
+            pa = ipa if walker.s2 is None else None
     except WalkFault as stop:
         fault = stop.fault
         pa = attrs = None

@@ -590,3 +590,27 @@ def test_walk_caches_on_the_linux_dump(dump):
     for va, t in zip(vas + vas, warm_results):
         assert t == translate(setup_from_registers(ctx.registers), ctx.memory, va), hex(va)
     assert sum(t.ok for t in warm_results) > len(vas) // 2
+
+
+def test_bit_field_checks_one_test_agrees_with_each_in_order():
+    """The scalar walk tests an address against all of a plan's per-address checks with one
+    mask and value, and names the first that holds only when that test fails: on random
+    fields (overlapping, agreeing or not, values outside their masks) the verdict and the
+    check named are those of testing each field in order."""
+    from pgwalk import walk
+    from pgwalk.rules import Check
+
+    rng = random.Random(15)
+    for _ in range(3000):
+        checks = []
+        for i in range(rng.randint(0, 4)):
+            mask = rng.getrandbits(8) & rng.getrandbits(8)
+            value = rng.getrandbits(8) & (mask if rng.random() < 0.9 else 0xFF)
+            checks.append(Check(f"c{i}", FaultType.TRANSLATION, 0, None, None, True,
+                                lambda p, m=mask, v=value: (m, v)))
+        mask, value, fields = walk._bit_fields(tuple(checks), None)
+        for a in range(256):
+            first = next((chk for m, v, chk in fields if a & m != v), None)
+            assert (a & mask != value) == (first is not None)
+            if first is not None:
+                assert walk._first_holding(fields, a) is first
