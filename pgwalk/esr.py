@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 from .errors import InputError
 from .faults import FaultType, FscInfo, decode_fsc
@@ -55,9 +55,9 @@ def parse_u64(text: str | int, what: str = "value") -> int:
 
 
 # --------------------------------------------------------------------------- exception classes
-@dataclass(frozen=True, slots=True)
-class EcInfo:
-    """One exception class: architectural name and where it can be reported."""
+class EcInfo(NamedTuple):
+    """One exception class: architectural name and where it can be reported (a row of a table
+    made at import: a NamedTuple, far cheaper to define than a frozen dataclass)."""
 
     ec: int
     name: str
@@ -250,27 +250,28 @@ def linux_fault_name_variants(fsc: int) -> list[str]:
     return out
 
 
-# Linux fault_info names -> (type, level) they claim, for checking a log's decode
+# Linux fault_info names -> (type, level) they claim, for checking a log's decode (patterns,
+# compiled by re on first use: decode-esr alone never needs them)
 _LINUX_NAME_RE = [
-    (re.compile(r"^ttbr address size fault$"), lambda m: (FaultType.ADDRESS_SIZE, 0)),
-    (re.compile(r"^level (-?\d) address size fault$"), lambda m: (FaultType.ADDRESS_SIZE, int(m[1]))),
-    (re.compile(r"^level (-?\d) translation fault$"), lambda m: (FaultType.TRANSLATION, int(m[1]))),
-    (re.compile(r"^level (-?\d) access flag fault$"), lambda m: (FaultType.ACCESS_FLAG, int(m[1]))),
-    (re.compile(r"^level (-?\d) permission fault$"), lambda m: (FaultType.PERMISSION, int(m[1]))),
-    (re.compile(r"^level (-?\d) \(translation table walk\)$"),
+    (r"^ttbr address size fault$", lambda m: (FaultType.ADDRESS_SIZE, 0)),
+    (r"^level (-?\d) address size fault$", lambda m: (FaultType.ADDRESS_SIZE, int(m[1]))),
+    (r"^level (-?\d) translation fault$", lambda m: (FaultType.TRANSLATION, int(m[1]))),
+    (r"^level (-?\d) access flag fault$", lambda m: (FaultType.ACCESS_FLAG, int(m[1]))),
+    (r"^level (-?\d) permission fault$", lambda m: (FaultType.PERMISSION, int(m[1]))),
+    (r"^level (-?\d) \(translation table walk\)$",
      lambda m: (FaultType.SYNC_EXTERNAL_ON_WALK, int(m[1]))),
-    (re.compile(r"^level (-?\d) synchronous parity error \(translation table walk\)$"),
+    (r"^level (-?\d) synchronous parity error \(translation table walk\)$",
      lambda m: (FaultType.SYNC_PARITY_ON_WALK, int(m[1]))),
-    (re.compile(r"^synchronous external abort$"), lambda m: (FaultType.SYNC_EXTERNAL, None)),
-    (re.compile(r"^synchronous tag check fault$"), lambda m: (FaultType.TAG_CHECK, None)),
-    (re.compile(r"^synchronous parity or ECC error$"), lambda m: (FaultType.SYNC_PARITY, None)),
-    (re.compile(r"^alignment fault$"), lambda m: (FaultType.ALIGNMENT, None)),
-    (re.compile(r"^TLB conflict abort$"), lambda m: (FaultType.TLB_CONFLICT, None)),
-    (re.compile(r"^Unsupported atomic hardware update fault$"), lambda m: (FaultType.HW_UPDATE, None)),
-    (re.compile(r"^implementation fault \(lockdown abort\)$"), lambda m: (FaultType.LOCKDOWN, None)),
-    (re.compile(r"^implementation fault \(unsupported exclusive\)$"), lambda m: (FaultType.EXCLUSIVE, None)),
-    (re.compile(r"^Granule Protection Fault at level (-?\d)$"), lambda m: (FaultType.GPCF_ON_WALK, int(m[1]))),
-    (re.compile(r"^Granule Protection Fault not on table walk$"), lambda m: (FaultType.GPCF, None)),
+    (r"^synchronous external abort$", lambda m: (FaultType.SYNC_EXTERNAL, None)),
+    (r"^synchronous tag check fault$", lambda m: (FaultType.TAG_CHECK, None)),
+    (r"^synchronous parity or ECC error$", lambda m: (FaultType.SYNC_PARITY, None)),
+    (r"^alignment fault$", lambda m: (FaultType.ALIGNMENT, None)),
+    (r"^TLB conflict abort$", lambda m: (FaultType.TLB_CONFLICT, None)),
+    (r"^Unsupported atomic hardware update fault$", lambda m: (FaultType.HW_UPDATE, None)),
+    (r"^implementation fault \(lockdown abort\)$", lambda m: (FaultType.LOCKDOWN, None)),
+    (r"^implementation fault \(unsupported exclusive\)$", lambda m: (FaultType.EXCLUSIVE, None)),
+    (r"^Granule Protection Fault at level (-?\d)$", lambda m: (FaultType.GPCF_ON_WALK, int(m[1]))),
+    (r"^Granule Protection Fault not on table walk$", lambda m: (FaultType.GPCF, None)),
 ]
 
 
@@ -284,7 +285,7 @@ def linux_name_claim(name: str) -> tuple[FaultType, int | None] | None | str:
     if name in ("section domain fault", "page domain fault"):
         return "domain"
     for rx, fn in _LINUX_NAME_RE:
-        m = rx.match(name)
+        m = re.match(rx, name)
         if m:
             return fn(m)
     return None
@@ -1317,8 +1318,7 @@ def decode_par(value: int | str) -> "RegisterReport":
 
 
 # --------------------------------------------------------------------------- Linux rendering
-@dataclass(frozen=True)
-class LinuxStyle:
+class LinuxStyle(NamedTuple):
     """How one kernel version prints ``mem_abort_decode()``.
 
     Versions are approximate boundaries of the upstream changes (4.13 first

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .formats.esr import ISS2_DABT, ISS2_IABT, ISS2_SHIFT, ISS_DABT_NOISV, ISS_IABT
 
@@ -111,9 +112,8 @@ def encode_ld_fsc(fault_type: FaultType, level: int | None) -> int:
         raise ValueError(f"no fault status code for a {fault_type.value} fault at level {level}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class FscInfo:
-    """What one FSC value means."""
+class FscInfo(NamedTuple):
+    """What one FSC value means (a row of a table made at import: a NamedTuple)."""
 
     fsc: int
     type: FaultType | None
