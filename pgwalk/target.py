@@ -437,18 +437,32 @@ class TranslateResult:
     :ivar translation: the :class:`pgwalk.walk.Translation` (trace, leaves, fault)
     :ivar wxn: SCTLR_ELx.WXN of the setup, for :attr:`permissions`
     :ivar epan: SCTLR_ELx.EPAN of the setup
-    :ivar label: the kernel layout region of the address (``"linear map"``, ...) on a dump with
-        VMCOREINFO (``labelled`` then true)
     :ivar contents_missing: why the memory lacks the bytes at :attr:`pa` (a page excluded from a
         dump, an image of the tables only), ``None`` when it holds them or nothing was translated
+    :ivar layout: the kernel's VA layout (:func:`pgwalk.linux.kernel_layout`) on a dump with
+        VMCOREINFO, for :attr:`label`; else ``None``
     """
 
     translation: "Translation"
     wxn: bool = False
     epan: bool = False
     contents_missing: str | None = None
-    label: str | None = None
-    labelled: bool = False
+    layout: "list[LayoutRange] | None" = field(default=None, repr=False, compare=False)
+
+    @property
+    def labelled(self) -> bool:
+        """The target knows the kernel's layout (a dump with VMCOREINFO): :attr:`label` applies."""
+        return self.layout is not None
+
+    @property
+    def label(self) -> str | None:
+        """The kernel layout region of the address (``"linear map"``, ...; ``None`` outside every
+        region, or without a layout), worked out when asked for."""
+        if self.layout is None:
+            return None
+        from .linux import label_address
+
+        return label_address(self.layout, self.translation.va)       # (TBI tags ignored there)
 
     @property
     def ok(self) -> bool:
@@ -519,14 +533,9 @@ def translate_result(setup: "TranslationSetup", memory: Any, t: "Translation",
     :returns: the :class:`TranslateResult`
     """
     missing = None
-    if t.ok and t.pa is not None and hasattr(memory, "contents_missing"):
+    if t.fault is None and t.pa is not None and hasattr(memory, "contents_missing"):
         missing = memory.contents_missing(t.pa, verify=True)
-    label = None
-    if layout is not None:
-        from .linux import label_address
-
-        label = label_address(layout, t.va)          # (TBI tags ignored there)
-    return TranslateResult(t, setup.wxn, setup.epan, missing, label, layout is not None)
+    return TranslateResult(t, setup.wxn, setup.epan, missing, layout)
 
 
 class TreeWalk:
