@@ -613,6 +613,50 @@ class _Tree:
         ent[miss] = 0
         return ent, miss
 
+    def descend(self, ia: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """What :meth:`recall` gives for input addresses ``ia`` it does not remember, found by
+        descending the tables level by level (the entries not read yet are read and judged:
+        :meth:`open`), and remembered: the entries of the last upper level they select, or where
+        their walks end above it (negative: :func:`_early_stop`); and the lanes whose walks leave
+        the tree (a table past :data:`TREE_ENTRIES`; ``None``: none), for the caller to walk on
+        their own (their entries are 0).  (A few lanes each chunk: a handful of small array passes
+        a level, where a walk of their own costs the fixed price of a whole walk.)"""
+        st, last = self.st, self.levels[-1]
+        out = np.zeros(len(ia), dtype=np.intp)
+        lanes = np.arange(len(ia))           # the lanes still descending
+        left: list[np.ndarray] = []
+        cur, off = ia, None
+        for level in self.levels:
+            idx = st.index(cur, level).view(np.intp)
+            e = idx if off is None else off + idx
+            off = self.cols[level]["nxt"].take(e)
+            unread = np.flatnonzero(off == _UNREAD)
+            if len(unread):
+                self.open(level, _distinct(e[unread], len(self.cols[level]["nxt"])))
+                off[unread] = self.cols[level]["nxt"].take(e[unread])
+            if level == last:                # (a table there: go on at the final level, off 0)
+                out[lanes] = np.where(off == _STOP, _early_stop(level, e), e)
+                break
+            stop, gone = off == _STOP, off == _EXIT
+            if stop.any():
+                j = np.flatnonzero(stop)
+                out[lanes[j]] = _early_stop(level, e[j])
+            if gone.any():
+                left.append(lanes[gone])
+            if stop.any() or gone.any():
+                keep = np.flatnonzero(~(stop | gone))
+                if not len(keep):
+                    break
+                lanes, cur, off = lanes[keep], cur[keep], off[keep]
+        if not left:
+            self.remember(ia, out)
+            return out, None
+        gone_lanes = np.sort(np.concatenate(left))
+        found = np.ones(len(ia), dtype=bool)
+        found[gone_lanes] = False
+        self.remember(ia[found], out[found])
+        return out, gone_lanes
+
     def stops(self, level: int, ent: np.ndarray, ia: np.ndarray, w: _Walk) -> _Walk:
         """The outcome of lanes (input addresses ``ia``) whose walk ends at the entries ``ent``:
         a leaf (:func:`pgwalk.rules.stage_oa`) or a fault; a :class:`_Walk` shaped like ``w``."""
@@ -674,6 +718,9 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     if got is not None:                  # (the remembered entries are table descriptors that passed)
         e, miss = got
         levels = ()
+        if miss is not None and fetch is None:   # (the others are as if remembered)
+            e[miss], gone = tree.descend(cur[miss])
+            miss = None if gone is None else miss[gone]
         if miss is not None:
             noted.append((miss, _walk(rd, st, cur[miss], collect=collect, fetch=fetch, tree=tree, recall=False)))
         early = np.flatnonzero(e < 0) if e.min() < 0 else None

@@ -876,6 +876,58 @@ def test_upper_level_tree_budget_and_chunk_boundaries(budget, monkeypatch):
             assert_same(setup, mem, vas, chunk=chunk, access=Access.READ if chunk == 37 else None)
 
 
+@pytest.mark.parametrize("tight", [False, True])
+def test_lanes_not_remembered_descend_the_tree(tight, monkeypatch):
+    """A chunk whose upper-level entries are remembered from earlier chunks but for a few lanes
+    (bulk._Tree.recall) finds those few by descending the tree (bulk._Tree.descend): new leaves,
+    holes and faulty descriptors at the upper levels (walks that end above the last upper
+    level), and, with a tree budget (bulk.TREE_ENTRIES) just big enough for the first chunk's
+    tables, tables the tree does not keep (those lanes then walk on their own).  Every lane
+    gives the scalar walk's answer, and lanes of both kinds are met."""
+    import pgwalk.bulk as bulk
+
+    seen = {"found": 0, "left the tree": 0}
+    descend, open_ = bulk._Tree.descend, bulk._Tree.open
+    used = [0]
+
+    def spy(self, ia):
+        got, gone = descend(self, ia)
+        seen["found"] += len(ia) - (0 if gone is None else len(gone))
+        seen["left the tree"] += 0 if gone is None else len(gone)
+        return got, gone
+
+    def counting_open(self, level, ent):
+        open_(self, level, ent)
+        used[0] = max(used[0], self.used)
+
+    monkeypatch.setattr(bulk._Tree, "descend", spy)
+    for seed in (21, 22, 23):
+        rng = random.Random(seed)
+        b = TableBuilder()
+        mapped = _mapper(rng, b, 48, 40, stage=1)
+        _plant(rng, b, mapped, 10, 48)
+        setup, mem = setup_from_registers(b.registers()), b.memory()
+        first, later = mapped[:len(mapped) // 2], mapped[len(mapped) // 2:]
+        known = [ia + rng.randrange(size) for ia, size in first for _ in range(8)]
+        vas = [rng.choice(known) for _ in range(251)]
+        if tight:                   # the tables of the first chunk's walks, and not one entry more
+            used[0] = 0
+            with monkeypatch.context() as m:
+                m.setattr(bulk._Tree, "open", counting_open)
+                translate_many(setup, mem, np.array(vas, dtype=np.uint64), chunk=251)
+            monkeypatch.setattr(bulk, "TREE_ENTRIES", used[0])
+        for _ in range(6):          # chunks of the same addresses, and a few new ones each
+            chunk = [rng.choice(known) for _ in range(240)]
+            chunk += [ia + rng.randrange(size) for ia, size in rng.sample(later, 4)]
+            chunk += _addresses(rng, mapped, b.ia_bits, 16)[-7:]
+            rng.shuffle(chunk)
+            vas += chunk
+        assert_same(setup, mem, vas, chunk=251)
+    assert seen["found"]
+    if tight:
+        assert seen["left the tree"]
+
+
 def test_stand_in_lanes_every_lane_stopped_or_one_left():
     """Lanes stopped by a setup check stand in for a walking lane (bulk._stand_in): a batch whose
     lanes all stop, one where a single lane walks, and one where the only walking lane comes
