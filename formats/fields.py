@@ -22,24 +22,56 @@ from typing import Iterable, Iterator, Mapping
 __all__ = ["Field", "Layout"]
 
 
-@dataclass(frozen=True, slots=True)
 class Field:
-    """One bit field ``name[msb:lsb]`` of a 64-bit value."""
+    """One bit field ``name[msb:lsb]`` of a 64-bit value (immutable).
+
+    A plain class, not a frozen dataclass: this module is imported by every pgwalk command,
+    and a frozen dataclass's six methods are compiled from generated source each time a
+    process defines it (about 1 ms here, as much as making all the layouts' fields).
+    Equality, hashing and the repr are a dataclass's: by ``(name, msb, lsb, doc, values)``.
+    """
+
+    __slots__ = ("name", "msb", "lsb", "doc", "values", "wmask", "mask")
 
     name: str
     msb: int
     lsb: int
-    doc: str = ""
-    values: Mapping[int, str] | None = None
+    doc: str
+    values: Mapping[int, str] | None
     #: mask of the field's width, not shifted (derived)
-    wmask: int = field(init=False, repr=False, compare=False)
+    wmask: int
     #: mask of the field in place (derived)
-    mask: int = field(init=False, repr=False, compare=False)
+    mask: int
 
-    def __post_init__(self) -> None:
-        wmask = (1 << (self.msb - self.lsb + 1)) - 1
-        object.__setattr__(self, "wmask", wmask)
-        object.__setattr__(self, "mask", wmask << self.lsb)
+    def __init__(self, name: str, msb: int, lsb: int, doc: str = "", values: Mapping[int, str] | None = None) -> None:
+        wmask = (1 << (msb - lsb + 1)) - 1
+        setattr_ = object.__setattr__
+        setattr_(self, "name", name)
+        setattr_(self, "msb", msb)
+        setattr_(self, "lsb", lsb)
+        setattr_(self, "doc", doc)
+        setattr_(self, "values", values)
+        setattr_(self, "wmask", wmask)
+        setattr_(self, "mask", wmask << lsb)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Field is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Field is immutable: cannot delete {name!r}")
+
+    def _key(self) -> tuple:
+        return (self.name, self.msb, self.lsb, self.doc, self.values)
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if other.__class__ is Field else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"Field(name={self.name!r}, msb={self.msb!r}, lsb={self.lsb!r}, doc={self.doc!r}, "
+                f"values={self.values!r})")
 
     @property
     def width(self) -> int:
