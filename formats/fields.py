@@ -15,7 +15,6 @@ decided in :mod:`pgwalk`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Iterator, Mapping
 
@@ -97,25 +96,46 @@ class Field:
         return f"{self.msb}" if self.msb == self.lsb else f"{self.msb}:{self.lsb}"
 
 
-@dataclass(frozen=True)
 class Layout:
-    """A named set of fields of one 64-bit register or descriptor."""
+    """A named set of fields of one 64-bit register or descriptor (immutable; a plain class for
+    the reason :class:`Field` is one).  Equality and the repr are a dataclass's: by ``(name,
+    fields, width, doc)``."""
 
     name: str
     fields: tuple[Field, ...]
-    width: int = 64
-    doc: str = ""
-    _by_name: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    width: int
+    doc: str
 
-    def __post_init__(self) -> None:
+    def __init__(self, name: str, fields: tuple[Field, ...], width: int = 64, doc: str = "") -> None:
+        by_name: dict[str, Field] = {}
         used = 0
-        for f in self.fields:
-            if f.msb < f.lsb or f.msb >= self.width:
-                raise ValueError(f"{self.name}.{f.name}: bad bit range {f.msb}:{f.lsb}")
+        for f in fields:
+            if f.msb < f.lsb or f.msb >= width:
+                raise ValueError(f"{name}.{f.name}: bad bit range {f.msb}:{f.lsb}")
             if used & f.mask:
-                raise ValueError(f"{self.name}.{f.name}: overlaps another field")
+                raise ValueError(f"{name}.{f.name}: overlaps another field")
             used |= f.mask
-            self._by_name[f.name] = f
+            by_name[f.name] = f
+        d = self.__dict__
+        d["name"], d["fields"], d["width"], d["doc"], d["_by_name"] = name, fields, width, doc, by_name
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Layout is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Layout is immutable: cannot delete {name!r}")
+
+    def _key(self) -> tuple:
+        return (self.name, self.fields, self.width, self.doc)
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if other.__class__ is Layout else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Layout(name={self.name!r}, fields={self.fields!r}, width={self.width!r}, doc={self.doc!r})"
 
     def __getitem__(self, name: str) -> Field:
         return self._by_name[name]
