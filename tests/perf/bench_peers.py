@@ -14,7 +14,9 @@ figure, the peer's figure, their ratio, and the goal.  Rows (``--rows``, default
 * ``text``       ``translate --batch --no-trace`` against ``--json`` (both pgwalk), 200k VAs
   (``--quick``: 20k);
 * ``traced``     in-process ``pgwalk.walk.translate`` (the full traced walk) per VA against
-  drgn's C ``follow_phys``, µs per VA over 20k VAs (``--quick``: 5k); the two sides'
+  drgn's C ``follow_phys``, µs per VA over 20k VAs (``--quick``: 5k), each side dropping each
+  result once made (drgn's is an int; a list of 20k live Translations would time Python's
+  cyclic collector scanning them, which neither drgn nor a caller of one address pays); the two sides'
   processes alternate for ``--runs`` rounds (at least 2) of 3 passes, each side's best counts;
   a second line gives the public API's figure (``pgwalk.open(...).translate``: the walk, then
   its :class:`~pgwalk.target.TranslateResult`) against the same drgn figure;
