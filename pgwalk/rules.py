@@ -158,7 +158,9 @@ def table_index(ia: Any, level: int, start_level: int, iasize: int, granule_shif
                 skl: int = 0) -> Any:
     """ASL ``S1TTEntryAddress`` / ``S2TTEntryAddress``: the index ``ia`` selects at ``level``."""
     lsb, mask = index_bits(level, start_level, iasize, granule_shift, d128, skl)
-    return (ia >> _k(ia, lsb)) & _k(ia, mask)
+    index = ia >> _k(ia, lsb)
+    index &= _k(ia, mask)                   # (an array: in place, one temporary less)
+    return index
 
 
 def descriptor_bytes(d128: bool) -> int:
@@ -175,7 +177,9 @@ def s1_walk_through_s2(regime: Regime, s2_enabled: bool) -> bool:
 
 def descriptor_address(table: Any, index: Any, d128: bool = False) -> Any:
     """The address of entry ``index`` of the table at ``table`` (16-byte entries with ``d128``)."""
-    return table | (index << _k(index, descsize_log2(d128)))
+    addr = index << _k(index, descsize_log2(d128))
+    addr |= table                           # (an array: in place, one temporary less)
+    return addr
 
 
 # --------------------------------------------------------------------------- input addresses
@@ -416,7 +420,9 @@ def stage_oa(base: Any, ia: Any, leafsize: Any) -> Any:
     if getattr(leafsize, "ndim", 0):
         one = _k(ia, 1)
         return base | (ia & ((one << leafsize.astype(ia.dtype)) - one))
-    return base | (ia & _k(ia, _ones(int(leafsize))))
+    oa = ia & _k(ia, _ones(int(leafsize)))
+    oa |= base                              # (an array: in place, one temporary less)
+    return oa
 
 
 # --------------------------------------------------------------------------- hierarchical attributes
