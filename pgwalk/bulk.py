@@ -251,7 +251,8 @@ class DescriptorReader:
         """``(values, present)`` for every address; ``present`` is ``None`` when all are present."""
         if self._single is not None:
             words, first, nwords = self._single
-            w = (pa - _U64(first)) >> _U64(_DESC_SHIFT)
+            w = pa - _U64(first)
+            w >>= _U64(_DESC_SHIFT)
             try:
                 # below ``first`` the difference wraps to at most 2**61: an index error too
                 val = _gather(words, w.view(np.intp))
