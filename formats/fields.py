@@ -21,16 +21,43 @@ from typing import Iterable, Iterator, Mapping
 __all__ = ["Field", "Layout"]
 
 
-class Field:
-    """One bit field ``name[msb:lsb]`` of a 64-bit value (immutable).
+class _Record:
+    """What a frozen dataclass gives :class:`Field` and :class:`Layout`, without its cost: no
+    attribute set or deleted after ``__init__`` (which sets them past ``__setattr__``),
+    and equality, hash and repr by the attributes named in ``_FIELDS``, in order.
 
-    A plain class, not a frozen dataclass: this module is imported by every pgwalk command,
-    and a frozen dataclass's six methods are compiled from generated source each time a
-    process defines it (about 1 ms here, as much as making all the layouts' fields).
-    Equality, hashing and the repr are a dataclass's: by ``(name, msb, lsb, doc, values)``.
-    """
+    Not a frozen dataclass: this module is imported by every pgwalk command, and a frozen
+    dataclass's six methods are compiled from generated source each time a process defines it
+    (about 1 ms here, as much as making all the layouts' fields)."""
+
+    __slots__ = ()
+    _FIELDS: tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
+
+    def _key(self) -> tuple:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if other.__class__ is self.__class__ else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._FIELDS)})"
+
+
+class Field(_Record):
+    """One bit field ``name[msb:lsb]`` of a 64-bit value (immutable: :class:`_Record`; equal,
+    hashed and shown by ``(name, msb, lsb, doc, values)``)."""
 
     __slots__ = ("name", "msb", "lsb", "doc", "values", "wmask", "mask")
+    _FIELDS = ("name", "msb", "lsb", "doc", "values")
 
     name: str
     msb: int
@@ -52,25 +79,6 @@ class Field:
         setattr_(self, "values", values)
         setattr_(self, "wmask", wmask)
         setattr_(self, "mask", wmask << lsb)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"Field is immutable: cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"Field is immutable: cannot delete {name!r}")
-
-    def _key(self) -> tuple:
-        return (self.name, self.msb, self.lsb, self.doc, self.values)
-
-    def __eq__(self, other: object) -> bool:
-        return self._key() == other._key() if other.__class__ is Field else NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (f"Field(name={self.name!r}, msb={self.msb!r}, lsb={self.lsb!r}, doc={self.doc!r}, "
-                f"values={self.values!r})")
 
     @property
     def width(self) -> int:
@@ -96,10 +104,11 @@ class Field:
         return f"{self.msb}" if self.msb == self.lsb else f"{self.msb}:{self.lsb}"
 
 
-class Layout:
-    """A named set of fields of one 64-bit register or descriptor (immutable; a plain class for
-    the reason :class:`Field` is one).  Equality and the repr are a dataclass's: by ``(name,
-    fields, width, doc)``."""
+class Layout(_Record):
+    """A named set of fields of one 64-bit register or descriptor (immutable: :class:`_Record`;
+    equal, hashed and shown by ``(name, fields, width, doc)``)."""
+
+    _FIELDS = ("name", "fields", "width", "doc")
 
     name: str
     fields: tuple[Field, ...]
@@ -118,24 +127,6 @@ class Layout:
             by_name[f.name] = f
         d = self.__dict__
         d["name"], d["fields"], d["width"], d["doc"], d["_by_name"] = name, fields, width, doc, by_name
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"Layout is immutable: cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"Layout is immutable: cannot delete {name!r}")
-
-    def _key(self) -> tuple:
-        return (self.name, self.fields, self.width, self.doc)
-
-    def __eq__(self, other: object) -> bool:
-        return self._key() == other._key() if other.__class__ is Layout else NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return f"Layout(name={self.name!r}, fields={self.fields!r}, width={self.width!r}, doc={self.doc!r})"
 
     def __getitem__(self, name: str) -> Field:
         return self._by_name[name]
