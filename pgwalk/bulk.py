@@ -614,6 +614,21 @@ class _Tree:
         ent[miss] = 0
         return ent, miss
 
+    def lookup(self, level: int, ent: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """What the entries ``ent`` of ``level`` tell each lane to do next (their ``nxt``; the
+        entries not read yet are read and judged first: :meth:`open`), and the lanes whose walks
+        end or leave the tree there (negative ``nxt``; ``None``: none)."""
+        off = self.cols[level]["nxt"].take(ent)
+        if off.min() >= 0:
+            return off, None
+        neg = np.flatnonzero(off < 0)       # (the passes below look at these lanes only)
+        unread = neg[off[neg] == _UNREAD]
+        if len(unread):
+            self.open(level, _distinct(ent[unread], len(self.cols[level]["nxt"])))
+            off[unread] = self.cols[level]["nxt"].take(ent[unread])
+            neg = neg[off[neg] < 0]
+        return off, (neg if len(neg) else None)
+
     def descend(self, ia: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """What :meth:`recall` gives for input addresses ``ia`` it does not remember, found by
         descending the tables level by level (the entries not read yet are read and judged:
@@ -630,25 +645,21 @@ class _Tree:
         for level in self.levels:
             idx = st.index(cur, level).view(np.intp)
             e = idx if off is None else off + idx
-            off = self.cols[level]["nxt"].take(e)
-            unread = np.flatnonzero(off == _UNREAD)
-            if len(unread):
-                self.open(level, _distinct(e[unread], len(self.cols[level]["nxt"])))
-                off[unread] = self.cols[level]["nxt"].take(e[unread])
+            off, neg = self.lookup(level, e)
             if level == last:                # (a table there: go on at the final level, off 0)
-                out[lanes] = np.where(off == _STOP, _early_stop(level, e), e)
+                out[lanes] = e if neg is None else np.where(off == _STOP, _early_stop(level, e), e)
                 break
-            stop, gone = off == _STOP, off == _EXIT
-            if stop.any():
-                j = np.flatnonzero(stop)
-                out[lanes[j]] = _early_stop(level, e[j])
-            if gone.any():
+            if neg is None:
+                continue
+            codes = off[neg]
+            stop, gone = neg[codes == _STOP], neg[codes == _EXIT]
+            out[lanes[stop]] = _early_stop(level, e[stop])
+            if len(gone):
                 left.append(lanes[gone])
-            if stop.any() or gone.any():
-                keep = np.flatnonzero(~(stop | gone))
-                if not len(keep):
-                    break
-                lanes, cur, off = lanes[keep], cur[keep], off[keep]
+            keep = np.flatnonzero(off >= 0)
+            if not len(keep):
+                break
+            lanes, cur, off = lanes[keep], cur[keep], off[keep]
         if not left:
             self.remember(ia, out)
             return out, None
@@ -747,20 +758,10 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         last = level == levels[-1]       # (the lanes' entries there, or where they end, are remembered)
         idx = st.index(cur, level).view(np.intp)
         e = idx if off is None else np.add(off, idx, out=off)
-        off = tree.cols[level]["nxt"].take(e)
-        if off.min() >= 0:
-            if last:
-                tree.remember(cur, e)
-            continue
-        neg = np.flatnonzero(off < 0)       # (the passes below look at these lanes only)
-        unread = neg[off[neg] == _UNREAD]
-        if len(unread):
-            tree.open(level, _distinct(e[unread], len(tree.cols[level]["nxt"])))
-            off[unread] = tree.cols[level]["nxt"].take(e[unread])
-            neg = neg[off[neg] < 0]
+        off, neg = tree.lookup(level, e)
         if last:
             tree.remember(cur, e)        # (a walk that ends there: replaced just below)
-        if not len(neg):
+        if neg is None:
             continue
         q = neg if pos is None else pos[neg]
         codes, es = off[neg], e[neg]
