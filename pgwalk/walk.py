@@ -438,10 +438,11 @@ class _Stage:
         cached = final and len(self.levels) > 1 and not through_s2 and not getattr(p, "haft", False)
         self.path_shift = final[0] + final[1].bit_length() if cached else None
 
-    def setup_plan(self, checks: tuple[Check, ...], access: Access | None, el: int) -> tuple[tuple, Check | None]:
+    def setup_plan(self, checks: tuple[Check, ...], access: Access | None,
+                   el: int) -> tuple[int, int, tuple, Check | None]:
         """The setup ``checks`` for one access and EL: the per-address ones as bit fields
-        (:func:`_bit_fields`), then the first of the others that holds (``None``: none does); see
-        :func:`_checks_plan`."""
+        (:func:`_bit_fields`: mask, value, fields), then the first of the others that holds
+        (``None``: none does); see :func:`_checks_plan`."""
         per_address, fixed = _checks_plan(checks, lambda chk: chk.test(self.p, 0, access, el))
         return (*_bit_fields(per_address, self.p, access, el), fixed)
 
@@ -791,9 +792,9 @@ class _Walker:
     def s1_d128_walk(self, mem: Memory, mode: _Mode, st: _Stage, va: int, steps: list[TraceStep],
                      af_updates: list[AFUpdate] | None) -> tuple[int, DescType, int, int, int]:
         """:meth:`d128_walk` for stage 1, its table fetches through stage 2 when the regime has it."""
-        p = st.p
         if not st.through_s2:
             return self.d128_walk(mem, st, va, steps, af_updates, 1, None, lambda lv, t, i, a: a)
+        p = st.p
         return self.d128_walk(mem, st, va, steps, af_updates, 1, None, lambda lv, t, i, a: (
             self.s1_fetch(mem, mode, p, lv, t, i, a, steps, af_updates, None)[0]))
 
