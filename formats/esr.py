@@ -1,4 +1,4 @@
-"""ESR_ELx, FAR and SCTLR field layouts (Arm ARM DDI 0487 M.a.a, D24.2.45-47).
+"""ESR_ELx and FAR field layouts (Arm ARM DDI 0487 M.a.a, D24.2.45-47; SCTLR_ELx is in formats/registers.py).
 
 Every ISS / ISS2 encoding is declared here as :class:`~.fields.Layout` rows
 with the Arm ARM field names.  Positions are **ESR bit positions**: ISS
@@ -15,7 +15,6 @@ each alternative is a separate layout; which one applies is decided in
 from __future__ import annotations
 
 from .fields import Field, Layout, fields
-from .registers import SCTLR
 
 __all__ = [
     "ESR", "ISS2_SHIFT", "EC_DABT_LOW", "EC_DABT_CUR", "EC_IABT_LOW", "EC_IABT_CUR",
@@ -25,7 +24,7 @@ __all__ = [
     "ISS_SMC32", "ISS_BTI", "ISS_ERET", "ISS_FPAC", "ISS_SME", "ISS_GPC", "ISS2_GPC",
     "ISS_IMPDEF", "ISS_MOPS", "ISS_FPEXC", "ISS_GCS", "ISS_BREAKPOINT", "ISS_SSTEP",
     "ISS_WATCHPOINT", "ISS2_WATCHPOINT", "ISS_BRK", "ISS_PROFILING", "ISS_RES0",
-    "SCTLR_FULL", "FAR_TAGGED", "FAR_RANGE", "ESR_RES0", "SYS_ENCODING", "MAIR_ATTR", "MAIR_CACHE",
+    "FAR_TAGGED", "FAR_RANGE", "ESR_RES0", "SYS_ENCODING", "MAIR_ATTR", "MAIR_CACHE",
     "MAIR_DEVICE_TYPE", "MAIR_DEVICE_LOW",
 ]
 
@@ -326,7 +325,3 @@ FAR_TAGGED = Layout("FAR", fields([
 ]))
 #: VA bit 55 selects the TTBR1 (1) or TTBR0 (0) range (ASL AArch64.GetVARange)
 FAR_RANGE = Field("VA55", 55, 55, "TTBR range select", {0: "TTBR0 (lower) range", 1: "TTBR1 (upper) range"})
-
-# ---- SCTLR_EL1 (ARM D24.2.172)
-# SCTLR_ELx: one table, in formats/registers.py
-SCTLR_FULL = SCTLR

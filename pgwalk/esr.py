@@ -1676,11 +1676,10 @@ def decode_register(name: str, value: int | str, *, e2h: bool = False,
         _vtcr(rep, v, id_regs)
         return rep
     if reg.startswith("SCTLR"):
-        SCTLR_FULL = F.SCTLR_FULL
-        rep = _plain(reg, SCTLR_FULL, v)
+        rep = _plain(reg, R.SCTLR, v)
         if reg != "SCTLR_EL1":
             rep.notes.append("decoded with the SCTLR_EL1 layout; at EL2 (E2H = 0) and EL3 several bits are RES0/RES1")
-        f = SCTLR_FULL.decode(v)
+        f = R.SCTLR.decode(v)
         rep.summary = f"stage 1 MMU {'on' if f['M'] else 'off'}, D-cache {'on' if f['C'] else 'off'}, " \
                       f"I-cache {'on' if f['I'] else 'off'}, WXN {f['WXN']}, " \
                       f"{'big' if f['EE'] else 'little'}-endian walks"
