@@ -22,7 +22,6 @@ that ESR_ELx.DFSC/IFSC and PAR_EL1.FST carry (ASL ``EncodeLDFSC``).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from .formats.esr import ISS2_DABT, ISS2_IABT, ISS2_SHIFT, ISS_DABT_NOISV, ISS_IABT
@@ -196,16 +195,15 @@ def syndrome_iss2(overlay: bool, dirty_bit: bool, assured_only: bool) -> int:
         | (ISS2_ASSUREDONLY if assured_only else 0)
 
 
-@dataclass(frozen=True, slots=True)
-class Fault:
-    """Why a translation stopped.
+class Fault(NamedTuple):
+    """Why a translation stopped (an immutable value: a NamedTuple, cheap to define at start-up
+    and to make on every faulting walk).
 
     :ivar type: the fault kind
     :ivar level: lookup level (-1..3), or ``None`` for kinds without one
     :ivar stage: 1 or 2
     :ivar s1ptw: a stage 2 fault taken on a stage 1 table walk access
     :ivar ipa: the IPA for stage 2 faults (HPFAR_EL2), else ``None``
-    :ivar address: the input address of the faulting stage
     :ivar reason: a short explanation of the specific cause
     :ivar not_in_image: the descriptor address was not backed by the image
     :ivar overlay: a Permission fault the overlay (POR_ELx, S2POR_EL1) caused (ASL
