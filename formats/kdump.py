@@ -19,15 +19,20 @@ and ``kdump-zlib``/``-lzo``/``-snappy``/``-zstd``), with their field names:
   ELF cores and the notes of a kdump file carry.
 
 The diskdump structures depend on the writer's byte order, so they are built
-by :func:`kdump_structs`.  No policy lives here: see :mod:`pgwalk.kdump`.
+by :func:`kdump_structs`.  Like :mod:`pgwalk.formats.elf`, this module imports
+construct only when a structure is first used (:data:`MakedumpfileHeader`,
+:data:`FlatDataHeader` and :data:`Arm64Prstatus` are built then): opening a
+raw image asks :func:`kdump_kind` of its first bytes, which needs none.  No
+policy lives here: see :mod:`pgwalk.kdump`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import construct as c
+if TYPE_CHECKING:
+    import construct as c
 
 __all__ = [
     "MDF_SIGNATURE", "MDF_HEADER_SIZE", "MDF_TYPE_FLAT_HEADER", "MDF_VERSION_FLAT_HEADER",
@@ -36,7 +41,7 @@ __all__ = [
     "DUMP_DH_COMPRESSED_ZLIB", "DUMP_DH_COMPRESSED_LZO", "DUMP_DH_COMPRESSED_SNAPPY",
     "DUMP_DH_COMPRESSED_INCOMPLETE", "DUMP_DH_EXCLUDED_VMEMMAP", "DUMP_DH_COMPRESSED_ZSTD",
     "COMPRESSION_FLAGS", "COMPRESSION_NAMES", "STATUS_NAMES",
-    "NEW_UTS_LEN", "KdumpStructs", "kdump_structs", "PAGE_DESC_SIZE",
+    "NEW_UTS_LEN", "KdumpStructs", "kdump_structs", "PAGE_DESC_SIZE", "kdump_kind",
     "ARM64_REG_NAMES", "Arm64Prstatus", "ARM64_PRSTATUS_SIZE",
 ]
 
@@ -49,16 +54,24 @@ MDF_VERSION_FLAT_HEADER = 1
 #: ``offset`` and ``buf_size`` of the record that ends the stream
 MDF_END_FLAG = -1
 
-MakedumpfileHeader = c.Struct(
-    "signature" / c.Bytes(16),          # "makedumpfile", NUL padded
-    "type" / c.Int64sb,
-    "version" / c.Int64sb,
-)
 
-FlatDataHeader = c.Struct(
-    "offset" / c.Int64sb,
-    "buf_size" / c.Int64sb,
-)
+
+def _flat_structs() -> dict[str, Any]:
+    import construct as c
+
+    return {
+        "MakedumpfileHeader": c.Struct(
+            "signature" / c.Bytes(16),          # "makedumpfile", NUL padded
+            "type" / c.Int64sb,
+            "version" / c.Int64sb,
+        ),
+        "FlatDataHeader": c.Struct(
+            "offset" / c.Int64sb,
+            "buf_size" / c.Int64sb,
+        ),
+    }
+
+
 FLAT_DATA_HEADER_SIZE = 16
 
 # --- the diskdump file -------------------------------------------------------
@@ -94,9 +107,19 @@ STATUS_NAMES = {
 PAGE_DESC_SIZE = 24
 
 
-@dataclass(frozen=True)
-class KdumpStructs:
-    """The diskdump layouts for one byte order (64-bit writers only)."""
+def kdump_kind(head: bytes) -> str | None:
+    """``"plain"``, ``"flat"`` or ``None`` from a file's first 16 bytes (the plain file's
+    signature, or the flattened format's ``"makedumpfile"`` and NUL padding)."""
+    if head[:SIG_LEN] in (KDUMP_SIGNATURE, DISKDUMP_SIGNATURE):   # (DISKDUMP: refused by name)
+        return "plain"
+    if head[:len(MDF_SIGNATURE)] == MDF_SIGNATURE and not any(head[len(MDF_SIGNATURE):16]):
+        return "flat"
+    return None
+
+
+class KdumpStructs(NamedTuple):
+    """The diskdump layouts for one byte order (64-bit writers only; a NamedTuple, cheap to
+    define when a raw image is opened)."""
 
     little_endian: bool
     DiskDumpHeader: c.Construct
@@ -115,6 +138,8 @@ class KdumpStructs:
 @lru_cache(maxsize=None)
 def kdump_structs(little_endian: bool = True) -> KdumpStructs:
     """``disk_dump_header``, ``kdump_sub_header`` and ``page_desc_t`` for a byte order."""
+    import construct as c
+
     s32 = c.Int32sl if little_endian else c.Int32sb
     u32 = c.Int32ul if little_endian else c.Int32ub
     s64 = c.Int64sl if little_endian else c.Int64sb
@@ -173,24 +198,45 @@ def kdump_structs(little_endian: bool = True) -> KdumpStructs:
 # --- arm64 NT_PRSTATUS (struct elf_prstatus, include/uapi/linux/elfcore.h) ---
 ARM64_REG_NAMES = tuple(f"x{n}" for n in range(31)) + ("sp", "pc", "pstate")
 
-Arm64Prstatus = c.Struct(
-    "si_signo" / c.Int32sl,
-    "si_code" / c.Int32sl,
-    "si_errno" / c.Int32sl,
-    "pr_cursig" / c.Int16sl,
-    c.Padding(2),
-    "pr_sigpend" / c.Int64ul,
-    "pr_sighold" / c.Int64ul,
-    "pr_pid" / c.Int32sl,
-    "pr_ppid" / c.Int32sl,
-    "pr_pgrp" / c.Int32sl,
-    "pr_sid" / c.Int32sl,
-    "pr_utime" / c.Array(2, c.Int64sl),
-    "pr_stime" / c.Array(2, c.Int64sl),
-    "pr_cutime" / c.Array(2, c.Int64sl),
-    "pr_cstime" / c.Array(2, c.Int64sl),
-    "pr_reg" / c.Array(len(ARM64_REG_NAMES), c.Int64ul),   # x0-x30, sp, pc, pstate
-    "pr_fpvalid" / c.Int32sl,
-    c.Padding(4),
-)
-ARM64_PRSTATUS_SIZE = Arm64Prstatus.sizeof()    # 392
+
+
+def _prstatus_structs() -> dict[str, Any]:
+    import construct as c
+
+    prstatus = c.Struct(
+        "si_signo" / c.Int32sl,
+        "si_code" / c.Int32sl,
+        "si_errno" / c.Int32sl,
+        "pr_cursig" / c.Int16sl,
+        c.Padding(2),
+        "pr_sigpend" / c.Int64ul,
+        "pr_sighold" / c.Int64ul,
+        "pr_pid" / c.Int32sl,
+        "pr_ppid" / c.Int32sl,
+        "pr_pgrp" / c.Int32sl,
+        "pr_sid" / c.Int32sl,
+        "pr_utime" / c.Array(2, c.Int64sl),
+        "pr_stime" / c.Array(2, c.Int64sl),
+        "pr_cutime" / c.Array(2, c.Int64sl),
+        "pr_cstime" / c.Array(2, c.Int64sl),
+        "pr_reg" / c.Array(len(ARM64_REG_NAMES), c.Int64ul),   # x0-x30, sp, pc, pstate
+        "pr_fpvalid" / c.Int32sl,
+        c.Padding(4),
+    )
+    return {"Arm64Prstatus": prstatus}
+
+
+#: ``sizeof(struct elf_prstatus)`` on arm64 (the tests check it against :data:`Arm64Prstatus`)
+ARM64_PRSTATUS_SIZE = 392
+
+#: the construct structures built on first use, and what builds each
+_LAZY = {"MakedumpfileHeader": _flat_structs, "FlatDataHeader": _flat_structs, "Arm64Prstatus": _prstatus_structs}
+
+
+def __getattr__(name: str) -> Any:
+    make = _LAZY.get(name)
+    if make is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    built = make()
+    globals().update(built)             # (later lookups find them directly)
+    return built[name]

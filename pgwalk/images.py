@@ -41,9 +41,11 @@ def _open_one(spec: str) -> tuple[list[Mapped], list[str], ElfCore | None]:
             warnings.append(f"{path}: starts with the ELF magic but @{base:#x} was given; "
                             "mapped as a raw image")
         elif base is None:
-            from pgwalk.kdump import kdump_kind, open_kdump_backing  # kdump's tables load only when needed
+            from pgwalk.formats.kdump import kdump_kind     # (the kdump reader loads only for a kdump file)
 
             if kdump_kind(backing.read(0, 16)):
+                from pgwalk.kdump import open_kdump_backing
+
                 dump = open_kdump_backing(path, backing)
                 return list(dump.mapped), warnings + list(dump.warnings), dump  # type: ignore[return-value]
         base = base or 0

@@ -55,7 +55,7 @@ from pgwalk.memory import (NOTE_READ_LIMIT, PA_LIMIT, FileBacking, Note, Physica
                            Region)
 
 __all__ = [
-    "KdumpFile", "KdumpPages", "open_kdump", "open_kdump_backing", "is_kdump", "kdump_kind",
+    "KdumpFile", "KdumpPages", "open_kdump", "open_kdump_backing", "is_kdump",
     "DEFAULT_CACHE_BYTES", "EXCLUDED_REASON", "CpuState", "prstatus_cpus", "note_type_name",
     "decompressor", "compression_available", "KDUMP_EXTRA_HINT", "write_kdump", "join_split_dumps",
 ]
@@ -93,20 +93,11 @@ class _Missing(Exception):
 # Sniffing
 # --------------------------------------------------------------------------
 
-def kdump_kind(head: bytes) -> str | None:
-    """``"plain"``, ``"flat"`` or ``None`` from a file's first 16 bytes."""
-    if head[:K.SIG_LEN] in (K.KDUMP_SIGNATURE, K.DISKDUMP_SIGNATURE):   # (DISKDUMP: refused by name)
-        return "plain"
-    if head[:len(K.MDF_SIGNATURE)] == K.MDF_SIGNATURE and not any(head[len(K.MDF_SIGNATURE):16]):
-        return "flat"
-    return None
-
-
 def is_kdump(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` starts like a kdump-compressed file (plain or flattened)."""
     try:
         with open(path, "rb") as f:
-            return kdump_kind(f.read(16)) is not None
+            return K.kdump_kind(f.read(16)) is not None
     except OSError:
         return False
 
@@ -719,7 +710,7 @@ class KdumpFile:
         self.path = path
         self.backing = backing
         self._warnings: list[str] = []
-        kind = kdump_kind(backing.read(0, 16))
+        kind = K.kdump_kind(backing.read(0, 16))
         if kind is None:
             raise ImageError(f"{path}: not a kdump-compressed file (no 'KDUMP   ' or "
                              "'makedumpfile' signature)")

@@ -57,7 +57,7 @@ def test_layout_sizes():
     assert s.header_size == 464            # up to nr_cpus, as makedumpfile writes it
     assert s.sub_header_size == 104
     assert s.PageDesc.sizeof() == K.PAGE_DESC_SIZE == 24
-    assert K.ARM64_PRSTATUS_SIZE == 392
+    assert K.ARM64_PRSTATUS_SIZE == K.Arm64Prstatus.sizeof() == 392
     assert K.MakedumpfileHeader.sizeof() == 32 and K.FlatDataHeader.sizeof() == 16
 
 

@@ -74,7 +74,8 @@ def _open(path: str):
     """(kind, object, file compression, dump size): an ElfCore, a KdumpFile or a raw FileBacking,
     the compression of the file as a whole (None when it is not compressed) and the size of
     the dump it holds (decompressed)."""
-    from pgwalk.kdump import kdump_kind, open_kdump_backing
+    from pgwalk.formats.kdump import kdump_kind
+    from pgwalk.kdump import open_kdump_backing
     from pgwalk.memory import is_elf, open_backing, parse_elf_core
 
     backing, notes = open_backing(path)       # clear errors for missing/empty/unreadable files; decompressed
