@@ -1,0 +1,141 @@
+"""pgwalk.records.record against dataclasses.dataclass: the same classes declared both ways must
+construct, compare, hash, show, freeze, replace and pickle alike, errors included."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+from dataclasses import dataclass, field
+
+import pytest
+
+from pgwalk.params import Features, S1WalkParams, TranslationSetup, setup_from_registers
+from pgwalk.records import record
+
+
+def _declare(deco):
+    """One set of classes (frozen with slots, frozen, mutable) under ``deco(frozen=, slots=)``."""
+
+    @deco(frozen=True, slots=True)
+    class Params:
+        """A frozen slotted record."""
+        a: int
+        b: str
+        c: tuple[int, ...] = ()
+        d: int | None = 7
+        e: list = field(default_factory=list, compare=False)
+        f: dict = field(default_factory=dict, repr=False, hash=False)
+        g: int = field(default=3, hash=False)
+
+        @property
+        def twice(self) -> int:
+            return 2 * self.a
+
+    @deco(frozen=True)
+    class Setup:
+        """A frozen record with a dict (unhashable) and an init=False field."""
+        params: Params
+        regs: dict = field(default_factory=dict)
+        late: int = field(default=5, init=False)
+
+    @deco()
+    class Summary:
+        """A mutable record, with __post_init__."""
+        n: int
+        notes: list = field(default_factory=list)
+
+        def __post_init__(self) -> None:
+            self.notes.append(f"n={self.n}")
+
+    return Params, Setup, Summary
+
+
+DC = _declare(lambda **kw: dataclass(**kw))
+RC = _declare(lambda **kw: record(**kw))
+
+CALLS = [
+    ((1, "x"), {}), ((1,), {"b": "y"}), ((), {"a": 2, "b": "z", "d": None}),
+    ((1, "x", (1, 2), 4, [9], {"k": 1}, 8), {}), ((1, "x"), {"g": 11, "e": [1]}),
+    # the errors
+    ((), {}), ((1,), {}), ((1, "x", (), 1, [], {}, 2, 99), {}), ((1, "x"), {"nope": 1}),
+    ((1, "x"), {"a": 2}), ((1, "x"), {"late": 1}),
+]
+
+
+def _outcome(make, args, kwargs):
+    try:
+        return "ok", make(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+    except TypeError as exc:
+        return "TypeError", str(exc).split("__init__() ", 1)[-1]
+
+
+@pytest.mark.parametrize("args,kwargs", CALLS)
+def test_construction_matches_dataclass(args, kwargs):
+    (kind_d, d), (kind_r, r) = _outcome(DC[0], args, kwargs), _outcome(RC[0], args, kwargs)
+    assert kind_d == kind_r
+    if kind_d == "ok":
+        assert repr(d) == repr(r)
+        assert dataclasses.astuple(d) == dataclasses.astuple(r)
+        assert hash(dataclasses.replace(d)) == hash(d) and hash(dataclasses.replace(r)) == hash(r)
+    else:
+        assert d == r                       # the same message
+    if kwargs.get("late") is not None or args == (1, "x") and kwargs == {"a": 2}:
+        assert kind_d == "TypeError"
+
+
+def test_equality_hash_and_fields_follow_compare_and_hash():
+    P = RC[0]
+    a, b = P(1, "x", e=[1]), P(1, "x", e=[2])
+    assert a == b and hash(a) == hash(b)                 # e: compare=False
+    assert P(1, "x", g=1) != P(1, "x", g=2)
+    assert hash(P(1, "x", g=1)) == hash(P(1, "x", g=2))  # g: hash=False
+    assert P(1, "x") != DC[0](1, "x") and (P(1, "x") == (1, "x")) is False
+    assert [f.name for f in dataclasses.fields(P)] == [f.name for f in dataclasses.fields(DC[0])]
+    assert dataclasses.is_dataclass(P) and P.__match_args__ == DC[0].__match_args__
+    assert P.__slots__ == DC[0].__slots__ and P(4, "q").twice == 8
+
+
+def test_frozen_and_mutable_behaviour():
+    P, S, M = RC
+    p = P(1, "x")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.a = 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del p.b
+    s = S(p, {"r": 1})
+    assert s.late == 5 and repr(s) == repr(DC[1](DC[0](1, "x"), {"r": 1})).replace("test_records.", "")
+    with pytest.raises(TypeError):
+        hash(s)                                          # a dict field: as a frozen dataclass
+    m = M(3)
+    assert m.notes == ["n=3"] and m == M(3) and M.__hash__ is None
+    m.n = 4
+    assert m != M(3)
+    assert dataclasses.replace(p, b="y") == P(1, "y")
+    # (replace passes the list on, and __post_init__ appends to it: as with a dataclass)
+    assert dataclasses.replace(M(3), n=3).notes == dataclasses.replace(DC[2](3), n=3).notes == ["n=3", "n=3"]
+
+
+def test_pickle_round_trip():
+    P = RC[0]
+    p = P(1, "x", (2,), None, [3], {"k": 4}, 5)
+    globals()["_Pickled"] = P                            # (pickle finds a class by its name)
+    P.__qualname__ = "_Pickled"
+    try:
+        assert pickle.loads(pickle.dumps(p)) == p
+    finally:
+        del globals()["_Pickled"]
+
+
+def test_pgwalk_parameter_classes_are_records_that_behave():
+    """The real classes made with record: a setup from registers, replaced and compared."""
+    setup = setup_from_registers({"TCR_EL1": 0x0000_0010_0010_0010 | (0b10 << 30), "TTBR0_EL1": 0x4000_0000,
+                                  "TTBR1_EL1": 0x4001_0000, "SCTLR_EL1": 1, "MAIR_EL1": 0xFF})
+    assert isinstance(setup, TranslationSetup) and isinstance(setup.ranges[0], S1WalkParams)
+    p = setup.ranges[0]
+    assert dataclasses.replace(p) == p and hash(dataclasses.replace(p)) == hash(p)
+    assert dataclasses.replace(p, ttbr=p.ttbr + 0x1000) != p
+    assert "S1WalkParams(regime=" in repr(p) and "registers" not in repr(setup)
+    assert Features() == Features() and Features(pa_max=48) != Features()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.ttbr = 0
