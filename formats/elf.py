@@ -18,9 +18,10 @@ here: see :mod:`pgwalk.memory`.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from types import SimpleNamespace
+
+from pgwalk.records import record
 
 __all__ = [
     "ELFMAG", "EI_NIDENT", "ELFCLASS32", "ELFCLASS64", "ELFDATA2LSB", "ELFDATA2MSB",
@@ -171,7 +172,7 @@ def _construct(rows, little_endian: bool, elfclass: int):
     return c.Struct(*(name / kinds[kind] for name, kind in rows))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ElfStructs:
     """The ELF layouts for one byte order and class.
 

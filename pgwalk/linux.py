@@ -42,6 +42,7 @@ from typing import Mapping
 from .errors import InputError, RegisterError
 from .formats import registers as R
 from .memory_protocol import capability
+from .records import record
 from .vmcoreinfo import VmcoreInfo
 
 __all__ = [
@@ -316,7 +317,7 @@ def setup_notes(info: VmcoreInfo) -> list[str]:
 # Layout
 # --------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LayoutRange:
     """A kernel VA range ``[start, end)``; ``approx`` when inferred, not given."""
 

@@ -15,11 +15,12 @@ UNPREDICTABLE) pgwalk takes QEMU's and records a note saying so.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Mapping
 
 from .errors import RegisterError
 from .formats import registers as R
+from .records import record
 
 __all__ = [
     "Regime", "Features", "S1WalkParams", "S2WalkParams", "TranslationSetup", "S1PermParams", "S2PermParams",
@@ -53,7 +54,7 @@ def granule_name(granule_shift: int) -> str:
     return {12: "4KB", 14: "16KB", 16: "64KB"}[granule_shift]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Features:
     """What the PE implements, from ID_AA64MMFR{0,1,2}_EL1.
 
@@ -223,7 +224,7 @@ def _table_base(ttbr: int, iasize: int, start_level: int, granule_shift: int, fm
     return base & ~((1 << tsize) - 1)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class S1PermParams:
     """What the stage 1 permission rules read besides the descriptor (ASL ``S1TTWParams`` .pie,
     .pir, .pire0 and ``AArch64.S1POEnabled``/``S1E0POEnabled``/``S1POR``): permission
@@ -248,7 +249,7 @@ class S1PermParams:
         return self.poe or self.e0poe
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class S2PermParams:
     """What the stage 2 permission rules read besides the descriptor (ASL ``S2TTWParams`` .s2pie,
     .s2pir and ``VTCR_EL2.S2POE``): FEAT_S2PIE and FEAT_S2POE; ``None``: not given (unknown)."""
@@ -267,7 +268,7 @@ class S2PermParams:
     tl1: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class S1WalkParams:
     """Stage 1 walk parameters for one VA range (ASL ``S1TTWParams``).
 
@@ -327,7 +328,7 @@ class S1WalkParams:
         return self.regime.has_unprivileged
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class S2WalkParams:
     """Stage 2 walk parameters (ASL ``S2TTWParams``, ``NSS2TTWParams``)."""
 
@@ -371,7 +372,7 @@ class S2WalkParams:
         return max(1, 1 << max(0, bits - self.stride))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TranslationSetup:
     """Everything a walk needs that comes from the registers, decided once."""
 

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 from .errors import InputError
 from .params import Regime, setup_from_registers
 from .perms import Access
+from .records import record
 from .walk import translate as walk_translate
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -65,7 +66,7 @@ __all__ = ["open", "Target", "RegisterSet", "resolve_registers", "live_registers
 _REGIME_ELS = {"EL10": (1, 0), "EL20": (2, 0), "EL2": (2,), "EL3": (3,)}
 
 
-@dataclass
+@record
 class RegisterSet:
     """The registers of a target and where they came from.
 
@@ -363,7 +364,7 @@ def _open_live(spec: str, file_regs: Mapping[str, int], explicit: Mapping[str, i
     return Target(mem, rs.registers, rs.notes, None, owns_memory=True)
 
 
-@dataclass
+@record
 class TreeSelection:
     """The trees a whole-tree walk covers (:func:`select_trees`).
 

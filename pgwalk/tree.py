@@ -200,6 +200,7 @@ from .errors import InputError, NotInImage
 from .faults import Fault
 from .formats import descriptors as D
 from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, descsize_log2, granule_name, oa_out_of_range
+from .records import record
 from .perms import Access, S1Perms, S2Perms, rwx_text, s1_check, s1_rwx_text, s2_check, s2_mro
 from .rules import (
     S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, contiguous_bit, s1_walk_through_s2, descriptor_types, hierarchical_attrs,
@@ -278,7 +279,7 @@ class TableStatus(enum.Enum):
     NOT_EXPANDED = "not expanded"        # below max_depth: not read
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TreeParams:
     """One table tree and how to walk it, from the walk parameters of :mod:`pgwalk.params`.
 
@@ -409,7 +410,7 @@ def tree_params(setup: TranslationSetup, which: str, *, final_pa: bool = True) -
         notes=tuple(notes), haft=p.haft, d128=p.d128, setup=setup, s1=p)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Limits:
     """Bounds on one walk: tables read, and descriptors read (all trees of one walk_tree call)."""
 
@@ -621,7 +622,7 @@ class TreeVisitor:
         """Called after a table's entries."""
 
 
-@dataclass
+@record
 class WalkSummary:
     """Counts of one walk and why it stopped early, if it did."""
 

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from .errors import InputError
+from .records import record
 
 __all__ = ["VmcoreInfo", "parse_vmcoreinfo", "kernel_version"]
 
@@ -62,7 +63,7 @@ def _int_auto(text: str) -> int:
     return -v if neg else v
 
 
-@dataclass
+@record
 class VmcoreInfo:
     """VMCOREINFO, decoded.  Missing items are ``None``.
 

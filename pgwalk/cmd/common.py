@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Callable
 
 import click
+
+from ..records import record
 
 __all__ = ["image_options", "dump_argument", "register_options", "Context", "load_context", "parse_address", "read_batch_bytes",
            "batch_lines", "batch_source", "MAX_LINE", "MAX_BATCH"]
@@ -86,7 +88,7 @@ def register_options(f: Callable) -> Callable:
     return f
 
 
-@dataclass
+@record
 class Context:
     """What a command works on: memory, registers and where they came from."""
 
