@@ -8,8 +8,10 @@ Follows the ASL (DDI 0487 M.a.a): ``S1DecodeMemAttrs``, ``S2DecodeMemAttrs``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
+
+from .records import record
 
 __all__ = [
     "Cacheability", "MemAttrs", "s1_decode_mem_attrs", "s2_decode_mem_attrs", "s2_apply_fwb",
@@ -24,7 +26,7 @@ _SH_DECODE = {0b00: NSH, 0b01: OSH, 0b10: OSH, 0b11: ISH}   # 01 reserved: CONST
 DEVICE_TYPES = ("nGnRnE", "nGnRE", "nGRE", "GRE")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class Cacheability:
     """One level (inner or outer) of Normal memory cacheability (ASL ``MemAttrHints``)."""
 
@@ -40,7 +42,7 @@ class Cacheability:
         return f"{name}{' transient' if self.transient else ''}{' ' + alloc + 'A' if alloc else ' no-alloc'}"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class MemAttrs:
     """Resolved memory attributes (ASL ``MemoryAttributes``)."""
 

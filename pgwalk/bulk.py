@@ -95,6 +95,7 @@ from .formats import descriptors as D
 from .memory_protocol import capability, read_many
 from .params import FINAL_LEVEL, S1WalkParams, S2WalkParams, TranslationSetup, oa_out_of_range
 from .perms import PERM_FAULT_KINDS, Access, PermFault
+from .records import record
 from .report import TRACE_KEYS, drop_trace, translation_to_dict
 from .rules import DescType
 from .walk import AFUpdate, Leaf, Memory, Translation, s1_disabled_attributes, s1_leaf, s2_leaf, stage2_attributes, \
@@ -333,7 +334,7 @@ class _Level(NamedTuple):
 _VT_MASK = _U64(D.VALID.mask | D.TYPE.mask)
 
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=True)
 class _Stage:
     """One stage's walk geometry, decided once from its parameters (by the rule functions)."""
 

@@ -36,7 +36,6 @@ Layout history followed (``arch/arm64/include/asm/memory.h``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 from .errors import InputError, RegisterError
@@ -552,7 +551,7 @@ def vmcoreinfo_from_memory(mem: object) -> VmcoreInfo | None:
 # vtop / ptov: formulas where they hold, swapper_pg_dir elsewhere
 # --------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class VtopResult:
     """What :meth:`KernelTranslator.vtop` found for one kernel VA.
 
@@ -579,7 +578,7 @@ class VtopResult:
         return self.pa is not None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class PtovResult:
     """What :meth:`KernelTranslator.ptov` found for one physical address.
 

@@ -26,11 +26,12 @@ import os
 import stat
 import struct
 from bisect import bisect_right
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 
 from pgwalk.errors import ImageError, InputError, NotInImage
+from pgwalk.records import record
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -61,7 +62,7 @@ _BE_U64 = struct.Struct(">Q").unpack_from
 # Regions and backings
 # --------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class Region:
     """One contiguous range of physical memory ``[base, base + size)``."""
 
@@ -597,7 +598,7 @@ def _resolve_overlaps(mapped: list[Mapped]) -> tuple[list[Mapped], list[str]]:
 # ELF cores
 # --------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class Note:
     """One ELF note: owner name, ``n_type`` and descriptor bytes."""
 

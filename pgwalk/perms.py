@@ -23,10 +23,11 @@ indirect encoding grants.  Stage 2 has the same two steps (``S2PIR_EL2``,
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
 
 from .errors import UnknownRegister
+from .records import record
 
 __all__ = ["Access", "S1Perms", "S2Perms", "PermFault", "s1_direct_base_permissions", "s1_check",
            "s2_direct_base_permissions", "s2_check", "pir_entry", "s1_indirect_base_permissions",
@@ -105,7 +106,7 @@ PERM_FAULT_KINDS: tuple[PermFault | None, ...] = (None, PermFault.PERMISSION, Pe
                                                   PermFault.ASSURED_ONLY, PermFault.TOPLEVEL)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class S1Perms:
     """Stage 1 permissions, before PAN and WXN are applied for a given access.
 
@@ -155,7 +156,7 @@ class S1Perms:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class S2Perms:
     """Stage 2 permissions (the same for EL1 and EL0 data; execute split by FEAT_XNX)."""
 

@@ -14,8 +14,11 @@ instances of the same class by their ``compare`` fields, a hash of those fields 
 class (and none for a mutable one), the same repr.
 
 The one difference is speed: ``__init__`` binds its arguments in a loop, a few microseconds
-for 30 fields.  So it is for the classes made a few times a run (parameters, setups,
-summaries); the walk's per-address results stay plain dataclasses.
+for 30 fields.  So a class made once per address (the walk's results) asks for dataclasses'
+compiled ``__init__`` (``compiled_init=True``, several times faster to call) and only its
+other methods are closures; the classes made a few times a run (parameters, setups,
+summaries) take the closure ``__init__`` too.  ``inspect.signature`` of a closure
+``__init__`` shows ``(*args, **kwargs)``: the fields say what it takes.
 """
 
 from __future__ import annotations
@@ -39,26 +42,42 @@ _MISSING = dataclasses.MISSING
 
 
 @dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
-def record(cls: type[_T] | None = None, /, *, frozen: bool = False, slots: bool = False) -> Any:
-    """``@dataclass(frozen=..., slots=...)``, its ``__init__``, ``__repr__``, ``__eq__`` and
-    ``__hash__`` made without compiling source (see the module's docstring)."""
+def record(cls: type[_T] | None = None, /, *, frozen: bool = False, slots: bool = False, eq: bool = True,
+           compiled_init: bool = False) -> Any:
+    """``@dataclass(frozen=..., slots=..., eq=...)``, its ``__init__`` (unless ``compiled_init``:
+    then dataclasses' own), ``__repr__``, ``__eq__`` and ``__hash__`` (with ``eq``; without, the
+    identity of ``object``, as a dataclass's) made without compiling source (see the module's
+    docstring)."""
 
     def wrap(c: type[_T]) -> type[_T]:
-        return _make(c, frozen, slots)
+        return _make(c, frozen, slots, eq, compiled_init)
 
     return wrap if cls is None else wrap(cls)
 
 
-def _make(cls: type[_T], frozen: bool, slots: bool) -> type[_T]:
-    cls = dataclasses.dataclass(cls, init=False, repr=False, eq=False, frozen=frozen, slots=slots)
+def _make(cls: type[_T], frozen: bool, slots: bool, eq: bool, compiled_init: bool) -> type[_T]:
+    # (as dataclasses does, a method the class body defines is kept; a body that defines __eq__
+    # and not __hash__ has __hash__ None from Python, which is not an explicit one)
+    own = {name for name in ("__init__", "__repr__", "__eq__") if name in cls.__dict__}
+    if "__hash__" in cls.__dict__ and not (cls.__dict__["__hash__"] is None and "__eq__" in own):
+        own.add("__hash__")
+    cls = dataclasses.dataclass(cls, init=compiled_init, repr=False, eq=False, frozen=frozen, slots=slots)
     fields = dataclasses.fields(cls)
-    cls.__init__ = _init(cls, fields, frozen)                                 # type: ignore[misc]
+    if not compiled_init and "__init__" not in own:
+        cls.__init__ = _init(cls, fields, frozen)                             # type: ignore[misc]
+    for name, method in _methods(fields, frozen).items():
+        if name not in own and (eq or name == "__repr__"):
+            setattr(cls, name, method)
+    return cls
+
+
+def _methods(fields: tuple[dataclasses.Field, ...], frozen: bool) -> dict[str, Any]:
+    """``__repr__``, ``__eq__`` and ``__hash__`` of a dataclass with these fields."""
     shown = tuple(f.name for f in fields if f.repr)
 
     def __repr__(self: Any) -> str:
         return f"{type(self).__qualname__}({', '.join(f'{n}={getattr(self, n)!r}' for n in shown)})"
 
-    cls.__repr__ = __repr__                                                   # type: ignore[method-assign]
     key = _getter(tuple(f.name for f in fields if f.compare))
 
     def __eq__(self: Any, other: object) -> bool:
@@ -66,13 +85,14 @@ def _make(cls: type[_T], frozen: bool, slots: bool) -> type[_T]:
             return key(self) == key(other)
         return NotImplemented
 
-    cls.__eq__ = __eq__                                                       # type: ignore[method-assign]
-    if frozen:
-        hashed = _getter(tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash)))
-        cls.__hash__ = lambda self: hash(hashed(self))                       # type: ignore[method-assign]
-    else:
-        cls.__hash__ = None                                                   # type: ignore[assignment]
-    return cls
+    if not frozen:
+        return {"__repr__": __repr__, "__eq__": __eq__, "__hash__": None}     # (mutable: unhashable)
+    hashed = _getter(tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash)))
+
+    def __hash__(self: Any) -> int:
+        return hash(hashed(self))
+
+    return {"__repr__": __repr__, "__eq__": __eq__, "__hash__": __hash__}
 
 
 def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple]:

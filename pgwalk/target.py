@@ -36,7 +36,7 @@ a walk needs.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 # what every translation needs, imported with the module (a function-level import costs about 1 us
@@ -431,7 +431,7 @@ def select_trees(setup: "TranslationSetup", ttbrs: Iterable[int] = (), stage: st
     return TreeSelection([tree_params(setup, n, final_pa=stage != "1") for n in names], stage, notes)
 
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=True)
 class TranslateResult:
     """One address translated (:meth:`Target.translate`): the walk and what it found.
 

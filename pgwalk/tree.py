@@ -192,7 +192,7 @@ from __future__ import annotations
 import bisect
 import enum
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 from . import attrs as A
@@ -418,7 +418,7 @@ class Limits:
     max_entries: int = 50_000_000
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class TableInfo:
     """One table node: a table a descriptor (or the TTBR, for the root) points at.
 
@@ -459,7 +459,7 @@ class TableInfo:
         return tuple(u for u in self.af_updates if u.table and u.s1_level is not None)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class LeafAttrs:
     """The attributes of a leaf descriptor, decoded once per distinct descriptor pattern.
 
@@ -496,7 +496,7 @@ class LeafAttrs:
         return self.kind in ("block", "page")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class Stage2:
     """What stage 2 makes of a stage 1 output (two stages; equal objects merge).
 
@@ -520,7 +520,7 @@ class Stage2:
     af_update: AFUpdate | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class Run:
     """Consecutive descriptors with the same kind and attributes and continuing outputs.
 

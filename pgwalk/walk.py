@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import threading
 import weakref
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import attrs as A
@@ -38,6 +37,7 @@ from .params import (FINAL_LEVEL, Regime, S1PermParams, S1WalkParams, S2PermPara
 from .perms import S2PIR_TEXT, Access, S1Perms, S2Perms, s1_check, s1_permission_fault, s2_check, s2_mro, \
     s2_permission_fault, s2_toplevel_missing
 from . import rules
+from .records import record
 from .rules import (DESCRIPTOR_BYTES, LEAF_CHECKS, S1_SETUP_CHECKS, S2_SETUP_CHECKS, S2_WALK_LEAF_CHECKS, TABLE_CHECKS,
                     Check, DescType, addr_top, descriptor_types, hierarchical_attrs, index_bits,
                     invalid_descriptor_reason, leaf_base, level_shift, next_table_base, output_size_reason,
@@ -101,7 +101,7 @@ class TraceStep(NamedTuple):
         return self.layout.decode(self.raw)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class Leaf:
     """The block or page descriptor that ended one stage's walk."""
 

@@ -48,11 +48,23 @@ def _declare(deco):
         def __post_init__(self) -> None:
             self.notes.append(f"n={self.n}")
 
-    return Params, Setup, Summary
+    @deco(frozen=True)
+    class Own:
+        """A record whose body defines __repr__ and __eq__ (kept, as dataclasses keeps them)."""
+        x: int
+
+        def __repr__(self) -> str:
+            return f"<own {self.x}>"
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Own) and other.x % 10 == self.x % 10
+
+    return Params, Setup, Summary, Own
 
 
 DC = _declare(lambda **kw: dataclass(**kw))
 RC = _declare(lambda **kw: record(**kw))
+RCI = _declare(lambda **kw: record(compiled_init=True, **kw))          # dataclasses' own __init__
 
 CALLS = [
     ((1, "x"), {}), ((1,), {"b": "y"}), ((), {"a": 2, "b": "z", "d": None}),
@@ -70,9 +82,10 @@ def _outcome(make, args, kwargs):
         return "TypeError", str(exc).split("__init__() ", 1)[-1]
 
 
+@pytest.mark.parametrize("made", [RC, RCI], ids=["closure_init", "compiled_init"])
 @pytest.mark.parametrize("args,kwargs", CALLS)
-def test_construction_matches_dataclass(args, kwargs):
-    (kind_d, d), (kind_r, r) = _outcome(DC[0], args, kwargs), _outcome(RC[0], args, kwargs)
+def test_construction_matches_dataclass(made, args, kwargs):
+    (kind_d, d), (kind_r, r) = _outcome(DC[0], args, kwargs), _outcome(made[0], args, kwargs)
     assert kind_d == kind_r
     if kind_d == "ok":
         assert repr(d) == repr(r)
@@ -84,8 +97,9 @@ def test_construction_matches_dataclass(args, kwargs):
         assert kind_d == "TypeError"
 
 
-def test_equality_hash_and_fields_follow_compare_and_hash():
-    P = RC[0]
+@pytest.mark.parametrize("made", [RC, RCI], ids=["closure_init", "compiled_init"])
+def test_equality_hash_and_fields_follow_compare_and_hash(made):
+    P = made[0]
     a, b = P(1, "x", e=[1]), P(1, "x", e=[2])
     assert a == b and hash(a) == hash(b)                 # e: compare=False
     assert P(1, "x", g=1) != P(1, "x", g=2)
@@ -96,8 +110,9 @@ def test_equality_hash_and_fields_follow_compare_and_hash():
     assert P.__slots__ == DC[0].__slots__ and P(4, "q").twice == 8
 
 
-def test_frozen_and_mutable_behaviour():
-    P, S, M = RC
+@pytest.mark.parametrize("made", [RC, RCI], ids=["closure_init", "compiled_init"])
+def test_frozen_and_mutable_behaviour(made):
+    P, S, M = made[:3]
     p = P(1, "x")
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.a = 2
@@ -139,3 +154,29 @@ def test_pgwalk_parameter_classes_are_records_that_behave():
     assert Features() == Features() and Features(pa_max=48) != Features()
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.ttbr = 0
+
+
+@pytest.mark.parametrize("made", [DC, RC, RCI], ids=["dataclass", "closure_init", "compiled_init"])
+def test_methods_the_body_defines_are_kept(made):
+    Own = made[3]
+    assert repr(Own(3)) == "<own 3>" and Own(3) == Own(13) and Own(3) != Own(4)
+    assert hash(Own(3)) == hash(Own(3))                    # (frozen, eq in the body: a field hash)
+    assert (hash(Own(3)) == hash(Own(13))) == (hash((3,)) == hash((13,)))
+
+
+def test_compiled_init_is_dataclasses_own():
+    import pgwalk.records as records
+
+    assert RC[0].__init__.__code__.co_filename == records.__file__
+    assert RCI[0].__init__.__code__.co_filename != records.__file__
+
+
+def test_eq_false_keeps_identity_as_a_dataclass():
+    for deco in (dataclass(frozen=True, eq=False), record(frozen=True, eq=False)):
+        @deco
+        class Block:
+            n: int
+
+        a = Block(1)
+        assert a != Block(1) and a == a and hash(a) == object.__hash__(a)
+        assert repr(a) == "test_eq_false_keeps_identity_as_a_dataclass.<locals>.Block(n=1)"
