@@ -23,7 +23,7 @@ from __future__ import annotations
 import bisect
 import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import attrs as A
@@ -36,6 +36,7 @@ from .params import Regime, TranslationSetup, oa_out_of_range, regime_for_el, se
 from .perms import Access
 from .at_ops import AT_OPS, ATOp, el3_ns, par_is_d128, parse_at_op, pstate_pan
 from .par import pack_par
+from .records import record
 from .rules import level_shift, with_leaf_base
 from .walk import Memory, Translation, translate
 
@@ -49,7 +50,7 @@ __all__ = [
 
 # --------------------------------------------------------------------------- AT itself
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class ATResult:
     """What an AT instruction leaves: a PAR_EL1 value, or an exception instead."""
 
@@ -215,7 +216,7 @@ def parse_captured_par(value: Any, what: str = "captured PAR") -> int | str:
     return parse_register_value("PAR_EL1", value, what)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class ParDiff:
     """A field-by-field comparison of two PAR_EL1 values (software vs captured).
 
@@ -304,7 +305,7 @@ def compare_par(sw: int | str | None, hw: int | str | None, *, compare_ns: bool 
 
 # --------------------------------------------------------------------------- explaining a mismatch
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class Reason:
     """One possible explanation of a mismatch.
 
@@ -869,7 +870,7 @@ def _explain_registers(res: ATResult, hw: int, setup: TranslationSetup, mem: Mem
 
 # --------------------------------------------------------------------------- reverse lookup
 
-@dataclass
+@record(compiled_init=True)
 class _LeafIndex:
     """Leaf runs of one stage's tree(s), sorted by output address, for reverse lookups.
 

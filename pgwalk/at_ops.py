@@ -9,7 +9,6 @@ both take them from here, so neither imports the other's internals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 from .errors import InputError
@@ -18,12 +17,13 @@ from .formats import registers as RG
 from .par import par_format_d128
 from .params import Regime, TranslationSetup, regime_for_el
 from .perms import Access
+from .records import record
 from .walk import Translation
 
 __all__ = ["ATOp", "AT_OPS", "parse_at_op", "pstate_pan", "el3_ns", "par_is_d128"]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class ATOp:
     """One AT operation: which regime, stages, EL and access it checks."""
 

@@ -30,7 +30,6 @@ Typical use::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -43,6 +42,7 @@ from pgwalk.formats.registers import (
     HCR_EL2, ID_AA64MMFR2_EL1, MAIR, PS_BITS, SCTLR, TCR2_EL1, TCR_EL1, TG0_GRANULE,
     TG1_GRANULE, TTBR, TTBR_52, TTBR_128, VTCR_EL2, VTTBR_EL2,
 )
+from pgwalk.records import record
 
 __all__ = [
     "S1Attrs", "S2Attrs", "TableAttrs", "TableBuilder", "TwoStage", "two_stage",
@@ -67,7 +67,7 @@ _ISH = 0b11           # SH: Inner Shareable
 
 # --------------------------------------------------------------------------- attributes
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=True)
 class S1Attrs:
     """Stage 1 block/page attributes (ARM Table D8-52).
 
@@ -104,7 +104,7 @@ class S1Attrs:
         }
 
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=True)
 class S2Attrs:
     """Stage 2 block/page attributes (ARM Table D8-53).
 
@@ -137,7 +137,7 @@ class S2Attrs:
         }
 
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=True)
 class TableAttrs:
     """Stage 1 hierarchical table-descriptor attributes (ARM Table D8-50)."""
 

@@ -83,7 +83,6 @@ values: without ``--trace`` no path prints ``s1``, ``s2``, ``steps``, ``notes``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
@@ -1070,7 +1069,7 @@ def _no_lanes(raw: np.ndarray) -> bool:
 # --------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False, compiled_init=True)
 class BulkTranslation:
     """The outcome of translating many addresses: one numpy array per field, one lane per address.
 

@@ -14,11 +14,11 @@ on the walk) leave the range unreadable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterator
 
 from .errors import NotInImage
 from .memory_protocol import capability
+from .records import record
 
 __all__ = ["Piece", "read_virtual", "read_physical", "READ_LIMIT"]
 
@@ -28,7 +28,7 @@ READ_LIMIT = 1 << 32
 _STEP = 4096
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class Piece:
     """A run of the range read.
 

@@ -18,11 +18,12 @@ APTable/XNTable limits from the tables above are not applied.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .errors import InputError
 from .formats import descriptors as D
 from .formats.fields import Layout
+from .records import record
 from .rules import FINAL_LEVEL, DescType, d128_descriptor_type, d128_skl, decode_descriptor_type, \
     invalid_descriptor_reason, level_shift, next_table_base
 
@@ -33,7 +34,7 @@ GRANULES = {"4k": 12, "16k": 14, "64k": 16}
 _M64 = (1 << 64) - 1
 
 
-@dataclass
+@record(compiled_init=True)
 class DescriptorReport:
     """One decoded entry: kind, address, fields, attributes, permissions, problems."""
 

@@ -29,9 +29,10 @@ import os
 import re
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .errors import PgwalkError
+from .records import record
 
 __all__ = ["GdbError", "GdbRemote", "StubRegister", "parse_target", "READ_ONLY_PACKETS",
            "CONNECT_TIMEOUT", "REPLY_TIMEOUT", "default_timeout", "MemoryReadError", "MAX_REPLY", "MAX_RETRIES"]
@@ -78,7 +79,7 @@ class GdbError(PgwalkError):
     """The stub is unreachable, went away, or answered something pgwalk cannot use."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class StubRegister:
     """One register of the target description."""
 
@@ -145,7 +146,7 @@ def _decode(data: bytes) -> bytes:
     return bytes(out)
 
 
-@dataclass
+@record
 class GdbRemote:
     """A connection to one stub.  Use :meth:`connect`; close with :meth:`close`.
 

@@ -45,7 +45,6 @@ import struct
 import zlib
 from bisect import bisect_right
 from collections import OrderedDict
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -53,6 +52,7 @@ from pgwalk.errors import ImageError, NotInImage
 from pgwalk.formats import kdump as K
 from pgwalk.memory import (NOTE_READ_LIMIT, PA_LIMIT, FileBacking, Note, PhysicalMemory,
                            Region)
+from pgwalk.records import record
 
 __all__ = [
     "KdumpFile", "KdumpPages", "open_kdump", "open_kdump_backing", "is_kdump",
@@ -486,7 +486,7 @@ def note_type_name(name: str, ntype: int) -> str:
     return _NOTE_TYPES.get((name, ntype), f"type {ntype:#x}")
 
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=True)
 class CpuState:
     """One CPU's registers from an arm64 ``NT_PRSTATUS`` note."""
 
@@ -684,7 +684,7 @@ class KdumpPages:
         return f"KdumpPages({self.path!r}, {len(self._cache)}/{self.capacity} pages cached)"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True, compiled_init=True)
 class _Desc:
     offset: int
     size: int

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import collections
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Callable, Iterable, Iterator, Mapping
 
 from .logstream import MAX_LINE
@@ -61,6 +61,7 @@ from .formats import esr as F
 from .faults import FaultType
 from .esr import (EsrReport, LinuxStyle, decode_esr, fsc_disagreement, fsc_text, linux_ec_name, linux_name_claim,
                   linux_fault_name_variants, linux_mem_abort_lines, LINUX_UNRECOGNIZED_EC)
+from .records import record
 
 __all__ = ["LoggedWalk", "KernelReport", "parse_log", "parse_text", "scan_stream", "LogScanner", "Recogniser",
            "claim_disagreement", "compare_logged_walk", "linux_level_map", "linux_walk_registers", "WalkComparison",
@@ -140,7 +141,7 @@ def _strip(line: str) -> tuple[str, float | None, bool, str | None]:
 
 
 # --------------------------------------------------------------------------- report objects
-@dataclass
+@record(compiled_init=True)
 class LoggedWalk:
     """What ``show_pte()`` printed."""
 
@@ -163,7 +164,7 @@ class LoggedWalk:
                 "message": self.message}
 
 
-@dataclass
+@record(compiled_init=True)
 class KernelReport:
     """One fault report found in a log."""
 
@@ -669,7 +670,7 @@ def parse_text(text: str) -> list[KernelReport]:
 _X = rf"(?:0x)?{_H}+"
 
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=True)
 class Recogniser:
     """One message form that carries a syndrome: who prints it, its name, its pattern.
 
@@ -1487,7 +1488,7 @@ def linux_walk_registers(pgdp: int, page_kb: int, va_bits: int) -> dict[str, int
     return {"TCR_EL1": tcr, "TTBR0_EL1": ttbr, "TTBR1_EL1": ttbr, "SCTLR_EL1": 1}
 
 
-@dataclass
+@record(compiled_init=True)
 class WalkComparison:
     """Logged descriptors against a walk done by pgwalk."""
 

@@ -28,7 +28,7 @@ of the guest tables cannot know: the report says so instead of guessing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Mapping
 
 from .errors import InputError, NotInImage
@@ -38,6 +38,7 @@ from .formats.registers import HPFAR_EL2
 from .memory_protocol import Memory
 from .params import Features, Regime, TranslationSetup, s2_params, setup_from_registers
 from .perms import Access
+from .records import record
 from .walk import TraceStep, Translation, translate
 
 __all__ = ["LAYERS", "L1_STAGE2_REGISTERS", "NestedSetup", "nested_setup", "HostStage2View", "NestedStep",
@@ -54,7 +55,7 @@ _PAGE = 12
 _EC_IABT_LOWER, _EC_IABT_SAME, _EC_DABT_LOWER, _EC_DABT_SAME = 0x20, 0x21, 0x24, 0x25
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NestedSetup:
     """The walk parameters of the three layers.
 
@@ -165,7 +166,7 @@ def _fault_words(f: Fault) -> str:
     return f"{f.type.value} fault{lvl}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=True)
 class NestedStep:
     """One descriptor read of the composed walk.
 
@@ -182,7 +183,7 @@ class NestedStep:
     step: TraceStep
 
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=True)
 class Delivery:
     """How one party receives a fault: the registers as the architecture (and, for an
     injected fault, KVM's emulation) must set them."""
@@ -192,7 +193,7 @@ class Delivery:
     text: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=True)
 class NestedTranslation:
     """The outcome of one nested translation (L2 VA -> PA).
 
@@ -310,7 +311,7 @@ def translate_nested(n: NestedSetup, mem: Memory, va: int, *, access: Access | N
 # --------------------------------------------------------------------------- AT under nesting
 
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=True)
 class NestedAT:
     """An AT instruction in a nested guest: executed by the L2 guest (at its EL1), or executed by
     the guest hypervisor L1 at its virtual EL2, which traps to L0 (FEAT_NV) and is emulated.
@@ -383,7 +384,7 @@ def at_nested(n: NestedSetup, mem: Memory, op: Any, va: int, *, by: str = "L2",
 # --------------------------------------------------------------------------- KVM's shadow stage 2
 
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=True)
 class ShadowEntry:
     """A piece of the composed L2 IPA -> PA mapping that a shadow stage 2 must hold.
 
@@ -514,7 +515,7 @@ def _merge_pieces(pieces: list[ShadowEntry]) -> list[ShadowEntry]:
     return merged
 
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=True)
 class ShadowMismatch:
     """One way a shadow stage 2 leaf departs from the composition (``compare_shadow``).
 

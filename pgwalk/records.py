@@ -14,11 +14,12 @@ instances of the same class by their ``compare`` fields, a hash of those fields 
 class (and none for a mutable one), the same repr.
 
 The one difference is speed: ``__init__`` binds its arguments in a loop, a few microseconds
-for 30 fields.  So a class made once per address (the walk's results) asks for dataclasses'
-compiled ``__init__`` (``compiled_init=True``, several times faster to call) and only its
-other methods are closures; the classes made a few times a run (parameters, setups,
-summaries) take the closure ``__init__`` too.  ``inspect.signature`` of a closure
-``__init__`` shows ``(*args, **kwargs)``: the fields say what it takes.
+for 30 fields.  So a class made once per address or item (the walk's results, table and run
+records, AT results) asks for dataclasses' compiled ``__init__`` (``compiled_init=True``,
+several times faster to call) and only its other methods are closures; the classes made a few
+times a run (parameters, setups, summaries, sessions) take the closure ``__init__`` too.
+``inspect.signature`` of a closure ``__init__`` shows ``(*args, **kwargs)``: the fields say
+what it takes.  Every dataclass of pgwalk is declared with :func:`record`.
 """
 
 from __future__ import annotations

@@ -48,9 +48,9 @@ descriptors are hex strings without ``0x``)::
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Sequence
 
+from .records import record
 from .render_tree import af_updates_text
 from .tree import (
     FOLD_MIN, Limits, RangeMerger, TableInfo, TreeLines, TreeParams, TreeVisitor, Run, WalkSummary, run_record,
@@ -177,7 +177,7 @@ def _table_layout(tree: TreeParams) -> Any:
     return make(tree.granule_shift, tree.ds, tree.lpa64)
 
 
-@dataclass
+@record
 class HtmlTree:
     """One tree's packed records (see the module docstring for the row layouts)."""
 
@@ -298,7 +298,7 @@ def collect_tree(tree: TreeParams, mem: "Memory", tables: "_Tables", *, start: i
     return HtmlTree(tree, c.ranges, c.nodes, c.labels, _regions(tree, layout))
 
 
-@dataclass
+@record
 class HtmlResult:
     """What :func:`write_html` wrote."""
 
