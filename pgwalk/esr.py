@@ -23,12 +23,14 @@ must start fast.
 from __future__ import annotations
 
 import re
+from dataclasses import field
 from typing import Iterable, Mapping, NamedTuple
 
 from .errors import InputError
 from .faults import FaultType, FscInfo, decode_fsc
 from .formats import esr as F
 from .formats.fields import Field, Layout
+from .records import record
 
 __all__ = [
     "parse_u64", "fsc_text", "fsc_disagreement", "EcInfo", "EC_TABLE", "ec_info", "FieldReport", "EsrReport", "decode_esr",
@@ -330,35 +332,18 @@ def _arch_fsc_text(info: FscInfo) -> str:
 
 
 # --------------------------------------------------------------------------- report objects
-class _Report:
-    """What a dataclass would give the report classes below: equality and a repr by the attributes
-    ``_FIELDS`` names, in order (mutable, so unhashable).  Not dataclasses: every ``decode-esr``
-    imports this module, and a dataclass compiles its methods from generated source each time a
-    process defines it (about 1 ms a class here, more than the whole decode)."""
+@record(slots=True, compiled_init=True)
+class FieldReport:
+    """One decoded field: where it is, its raw value, what it means, whether it applies."""
 
-    __slots__ = ()
-    _FIELDS: tuple[str, ...] = ()
-    __hash__ = None  # type: ignore[assignment]
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self._FIELDS)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._FIELDS)})"
-
-
-class FieldReport(_Report):
-    """One decoded field: where it is, its raw value, what it means, whether it applies, and
-    its group (ESR, ISS, ISS2, FAR, HPFAR, PAR, or a register name)."""
-
-    __slots__ = _FIELDS = ("name", "msb", "lsb", "value", "meaning", "valid", "note", "group")
-
-    def __init__(self, name: str, msb: int, lsb: int, value: int, meaning: str = "", valid: bool = True,
-                 note: str = "", group: str = "ISS") -> None:
-        self.name, self.msb, self.lsb, self.value = name, msb, lsb, value
-        self.meaning, self.valid, self.note, self.group = meaning, valid, note, group
+    name: str
+    msb: int
+    lsb: int
+    value: int
+    meaning: str = ""
+    valid: bool = True
+    note: str = ""
+    group: str = "ISS"          # ESR, ISS, ISS2, FAR, HPFAR, PAR, or a register name
 
     @property
     def bits(self) -> str:
@@ -378,26 +363,28 @@ class FieldReport(_Report):
                 "valid": self.valid, "note": self.note, "group": self.group}
 
 
-class EsrReport(_Report):
+@record
+class EsrReport:
     """Everything pgwalk knows about one ESR value."""
 
-    _FIELDS = ("value", "el", "ec", "il", "iss", "iss2", "info", "summary", "details", "fields", "fault",
-               "fault_stage", "notes", "warnings", "far", "hpfar", "par", "far_applies")
-
-    def __init__(self, value: int, el: int | None, ec: int, il: int, iss: int, iss2: int, info: EcInfo,
-                 summary: str = "", details: list[FieldReport] | None = None, fields: dict[str, int] | None = None,
-                 fault: FscInfo | None = None, fault_stage: int | None = None, notes: list[str] | None = None,
-                 warnings: list[str] | None = None, far: AddressReport | None = None,
-                 hpfar: AddressReport | None = None, par: RegisterReport | None = None,
-                 far_applies: bool = False) -> None:
-        self.value, self.el, self.ec, self.il, self.iss, self.iss2, self.info = value, el, ec, il, iss, iss2, info
-        self.summary = summary
-        self.details: list[FieldReport] = [] if details is None else details
-        self.fields: dict[str, int] = {} if fields is None else fields
-        self.fault, self.fault_stage = fault, fault_stage
-        self.notes: list[str] = [] if notes is None else notes
-        self.warnings: list[str] = [] if warnings is None else warnings
-        self.far, self.hpfar, self.par, self.far_applies = far, hpfar, par, far_applies
+    value: int
+    el: int | None
+    ec: int
+    il: int
+    iss: int
+    iss2: int
+    info: EcInfo
+    summary: str = ""
+    details: list[FieldReport] = field(default_factory=list)
+    fields: dict[str, int] = field(default_factory=dict)
+    fault: FscInfo | None = None
+    fault_stage: int | None = None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    far: "AddressReport | None" = None
+    hpfar: "AddressReport | None" = None
+    par: "RegisterReport | None" = None
+    far_applies: bool = False
 
     @property
     def register(self) -> str:
@@ -1160,16 +1147,17 @@ def _bitlist(mask: int) -> str:
 
 
 # --------------------------------------------------------------------------- FAR / HPFAR / PAR
-class AddressReport(_Report):
-    """FAR_ELx or HPFAR_EL2 decoded; ``address`` is the VA (FAR) or the IPA (HPFAR)."""
+@record
+class AddressReport:
+    """FAR_ELx or HPFAR_EL2 decoded."""
 
-    _FIELDS = ("register", "value", "valid", "reason", "address", "details", "notes")
-
-    def __init__(self, register: str, value: int, valid: bool = True, reason: str = "", address: int | None = None,
-                 details: list[FieldReport] | None = None, notes: list[str] | None = None) -> None:
-        self.register, self.value, self.valid, self.reason, self.address = register, value, valid, reason, address
-        self.details: list[FieldReport] = [] if details is None else details
-        self.notes: list[str] = [] if notes is None else notes
+    register: str
+    value: int
+    valid: bool = True
+    reason: str = ""
+    address: int | None = None       # VA (FAR) or IPA (HPFAR)
+    details: list[FieldReport] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"register": self.register, "value": self.value, "hex": f"{self.value:#018x}",
@@ -1417,19 +1405,17 @@ def linux_mem_abort_lines(value: int | str, style: LinuxStyle | str | None = Non
 
 
 # --------------------------------------------------------------------------- other registers (pgwalk decode)
-class RegisterReport(_Report):
+@record
+class RegisterReport:
     """A register value decoded field by field, with derived parameters."""
 
-    _FIELDS = ("register", "value", "details", "derived", "summary", "notes", "warnings")
-
-    def __init__(self, register: str, value: int, details: list[FieldReport] | None = None,
-                 derived: dict | None = None, summary: str = "", notes: list[str] | None = None,
-                 warnings: list[str] | None = None) -> None:
-        self.register, self.value, self.summary = register, value, summary
-        self.details: list[FieldReport] = [] if details is None else details
-        self.derived: dict = {} if derived is None else derived
-        self.notes: list[str] = [] if notes is None else notes
-        self.warnings: list[str] = [] if warnings is None else warnings
+    register: str
+    value: int
+    details: list[FieldReport] = field(default_factory=list)
+    derived: dict = field(default_factory=dict)
+    summary: str = ""
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, f: Field, value: int, meaning: str | None = None, *, valid: bool = True, why: str = "",
             note: str = "") -> None:
