@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -560,3 +561,15 @@ def test_contents_missing_names_excluded_pages_and_holes(tmp_path):
         pas = np.array([0x100008, 0x108008, 0x150000, 0x300FFF, 0x301000], dtype=np.uint64)
         assert mem.contents_missing_mask(pas).tolist() == [False, True, True, False, True]
         mem.close()
+
+
+def test_opening_a_raw_image_imports_neither_construct_nor_the_kdump_reader(tmp_path):
+    """A raw image is told from a kdump file by its first bytes (formats.kdump.kdump_kind), without
+    importing construct or the kdump reader (they cost a raw image's every command ~10 ms)."""
+    path = tmp_path / "raw.img"
+    path.write_bytes(bytes(range(256)) * 16)
+    code = ("import sys; from pgwalk.images import open_images; m = open_images([sys.argv[1]]); "
+            "assert m.read(0x10, 4) == bytes([16, 17, 18, 19]); "
+            "loaded = [n for n in ('construct', 'pgwalk.kdump') if n in sys.modules]; assert not loaded, loaded")
+    p = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
