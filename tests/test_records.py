@@ -180,3 +180,25 @@ def test_eq_false_keeps_identity_as_a_dataclass():
         a = Block(1)
         assert a != Block(1) and a == a and hash(a) == object.__hash__(a)
         assert repr(a) == "test_eq_false_keeps_identity_as_a_dataclass.<locals>.Block(n=1)"
+
+
+def test_every_pgwalk_dataclass_is_a_record():
+    """The README's rule: pgwalk declares its dataclasses with record (a @dataclass compiles its
+    methods at each start-up), so that no module brings the cost back unnoticed."""
+    import ast
+    from pathlib import Path
+
+    import pgwalk
+    import pgwalk.formats
+
+    roots = {Path(pgwalk.__file__).parent, Path(pgwalk.formats.__file__).parent}
+    found = []
+    for path in sorted(p for root in roots for p in root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ClassDef):
+                for deco in node.decorator_list:
+                    target = deco.func if isinstance(deco, ast.Call) else deco
+                    name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+                    if name == "dataclass":
+                        found.append(f"{path.name}:{node.lineno} {node.name}")
+    assert len(roots) == 2 and not found, found
