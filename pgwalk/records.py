@@ -25,6 +25,7 @@ what it takes.  Every dataclass of pgwalk is declared with :func:`record`.
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 from operator import attrgetter
 from typing import Any, Callable, TypeVar
 
@@ -76,6 +77,7 @@ def _methods(fields: tuple[dataclasses.Field, ...], frozen: bool) -> dict[str, A
     """``__repr__``, ``__eq__`` and ``__hash__`` of a dataclass with these fields."""
     shown = tuple(f.name for f in fields if f.repr)
 
+    @reprlib.recursive_repr()                   # (a record that holds itself shows "...", as a dataclass)
     def __repr__(self: Any) -> str:
         return f"{type(self).__qualname__}({', '.join(f'{n}={getattr(self, n)!r}' for n in shown)})"
 

@@ -202,3 +202,14 @@ def test_every_pgwalk_dataclass_is_a_record():
                     if name == "dataclass":
                         found.append(f"{path.name}:{node.lineno} {node.name}")
     assert len(roots) == 2 and not found, found
+
+
+def test_a_record_that_holds_itself_shows_dots():
+    for deco in (dataclass, record):
+        @deco
+        class Node:
+            children: list = field(default_factory=list)
+
+        n = Node()
+        n.children.append(n)
+        assert repr(n).endswith("Node(children=[...])")
