@@ -198,9 +198,11 @@ def _fixed_width_digits(piece: np.ndarray) -> np.ndarray | None:
     nd = width - 1 - skip
     if not 1 <= nd <= _HEX_DIGITS:
         return None
-    digits = rows[:, skip:width - 1]
     if nd == _HEX_DIGITS:
-        return digits
+        # each row's digits as one 16-byte item: a contiguous copy, on which the arithmetic of
+        # _hex_values runs twice as fast as on the strided columns
+        return byte_windows(piece, _HEX_DIGITS)[skip::width][:len(rows)].copy().view(np.uint8).reshape(-1, _HEX_DIGITS)
+    digits = rows[:, skip:width - 1]
     text = np.full((len(rows), _HEX_DIGITS), ord("0"), dtype=np.uint8)
     text[:, _HEX_DIGITS - nd:] = digits
     return text
