@@ -611,6 +611,8 @@ class Target:
         self.vmcoreinfo = vmcoreinfo
         self._owns = owns_memory
         self._setups: dict[Any, "TranslationSetup"] = {}
+        #: (regime, access, el, pan) of translate() -> its setup, Access, EL and PAN, decided once
+        self._walk_args: dict[tuple, tuple] = {}
         self._symbols: dict[str, int] | None = None
         self._layout: list | None = None
         self._kernel = None
@@ -701,10 +703,21 @@ class Target:
         :raises UnknownRegister: the walk needs a TTBR that was not given (a dump's TTBR0_EL1)
         :raises InputError: an address that is not a number nor a symbol; an EL the regime lacks
         """
-        setup = self.setup(regime)
-        acc, el_ = self._access(setup, access, el)
-        pan_applies = bool(pan) and acc is not None and acc.value in ("read", "write") and setup.regime.has_unprivileged
-        address = self.address(va)
+        key = (regime, access, el, pan)
+        try:
+            got = self._walk_args.get(key)
+        except TypeError:                               # (an unhashable argument: decided below, as always)
+            key, got = None, None
+        if got is None:
+            setup = self.setup(regime)
+            acc, el_ = self._access(setup, access, el)
+            pan_applies = bool(pan) and acc is not None and acc.value in ("read", "write") and \
+                setup.regime.has_unprivileged
+            got = (setup, acc, el_, pan_applies)
+            if key is not None:
+                self._walk_args[key] = got
+        setup, acc, el_, pan_applies = got
+        address = va if va.__class__ is int else self.address(va)
         t = walk_translate(setup, self.memory, address, stages=stages, access=acc, el=el_, pan=pan_applies)
         return translate_result(setup, self.memory, t, self.layout)
 

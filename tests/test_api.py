@@ -126,12 +126,14 @@ def test_translate_equals_the_cli_json_on_each_sample(name, capsys):
 
 
 def test_translate_probes_with_accesses_equal_the_cli(capsys):
-    with _open(S1) as t:
-        for access, el in ((None, None), ("read", 0), ("write", 1), ("exec", 0)):
-            args = (["--access", access] if access else []) + (["--el", str(el)] if el is not None else [])
+    with _open(S1) as t:                # (one Target: each call's arguments decide its walk, whatever came before)
+        for access, el, pan in ((None, None, False), ("read", 0, False), ("write", 1, False), ("exec", 0, False),
+                                ("read", 1, True), ("read", 1, False), (None, None, False)):
+            args = (["--access", access] if access else []) + (["--el", str(el)] if el is not None else []) + \
+                (["--pan"] if pan else [])
             _rc, out, _err = run(["translate", *sample(S1), "--json", *args, *map(hex, S1_PROBES)], capsys)
             cli = _lines(out)
-            api = [t.translate(va, access=access, el=el).to_dict(trace=False) for va in S1_PROBES]
+            api = [t.translate(va, access=access, el=el, pan=pan).to_dict(trace=False) for va in S1_PROBES]
             assert api == cli
 
 
