@@ -15,70 +15,33 @@ decided in :mod:`pgwalk`.
 
 from __future__ import annotations
 
+from dataclasses import field
 from functools import cached_property
 from typing import Iterable, Iterator, Mapping
+
+from pgwalk.records import record
 
 __all__ = ["Field", "Layout"]
 
 
-class _Record:
-    """What a frozen dataclass gives :class:`Field` and :class:`Layout`, without its cost: no
-    attribute set or deleted after ``__init__`` (which sets them past ``__setattr__``),
-    and equality, hash and repr by the attributes named in ``_FIELDS``, in order.
-
-    Not a frozen dataclass: this module is imported by every pgwalk command, and a frozen
-    dataclass's six methods are compiled from generated source each time a process defines it
-    (about 1 ms here, as much as making all the layouts' fields)."""
-
-    __slots__ = ()
-    _FIELDS: tuple[str, ...] = ()
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
-
-    def _key(self) -> tuple:
-        return tuple(getattr(self, name) for name in self._FIELDS)
-
-    def __eq__(self, other: object) -> bool:
-        return self._key() == other._key() if other.__class__ is self.__class__ else NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._FIELDS)})"
-
-
-class Field(_Record):
-    """One bit field ``name[msb:lsb]`` of a 64-bit value (immutable: :class:`_Record`; equal,
-    hashed and shown by ``(name, msb, lsb, doc, values)``)."""
-
-    __slots__ = ("name", "msb", "lsb", "doc", "values", "wmask", "mask")
-    _FIELDS = ("name", "msb", "lsb", "doc", "values")
+@record(frozen=True, slots=True, compiled_init=True)
+class Field:
+    """One bit field ``name[msb:lsb]`` of a 64-bit value."""
 
     name: str
     msb: int
     lsb: int
-    doc: str
-    values: Mapping[int, str] | None
+    doc: str = ""
+    values: Mapping[int, str] | None = None
     #: mask of the field's width, not shifted (derived)
-    wmask: int
+    wmask: int = field(init=False, repr=False, compare=False)
     #: mask of the field in place (derived)
-    mask: int
+    mask: int = field(init=False, repr=False, compare=False)
 
-    def __init__(self, name: str, msb: int, lsb: int, doc: str = "", values: Mapping[int, str] | None = None) -> None:
-        wmask = (1 << (msb - lsb + 1)) - 1
-        setattr_ = object.__setattr__
-        setattr_(self, "name", name)
-        setattr_(self, "msb", msb)
-        setattr_(self, "lsb", lsb)
-        setattr_(self, "doc", doc)
-        setattr_(self, "values", values)
-        setattr_(self, "wmask", wmask)
-        setattr_(self, "mask", wmask << lsb)
+    def __post_init__(self) -> None:
+        wmask = (1 << (self.msb - self.lsb + 1)) - 1
+        object.__setattr__(self, "wmask", wmask)
+        object.__setattr__(self, "mask", wmask << self.lsb)
 
     @property
     def width(self) -> int:
@@ -104,29 +67,25 @@ class Field(_Record):
         return f"{self.msb}" if self.msb == self.lsb else f"{self.msb}:{self.lsb}"
 
 
-class Layout(_Record):
-    """A named set of fields of one 64-bit register or descriptor (immutable: :class:`_Record`;
-    equal, hashed and shown by ``(name, fields, width, doc)``)."""
-
-    _FIELDS = ("name", "fields", "width", "doc")
+@record(frozen=True, compiled_init=True)
+class Layout:
+    """A named set of fields of one 64-bit register or descriptor."""
 
     name: str
     fields: tuple[Field, ...]
-    width: int
-    doc: str
+    width: int = 64
+    doc: str = ""
+    _by_name: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def __init__(self, name: str, fields: tuple[Field, ...], width: int = 64, doc: str = "") -> None:
-        by_name: dict[str, Field] = {}
+    def __post_init__(self) -> None:
         used = 0
-        for f in fields:
-            if f.msb < f.lsb or f.msb >= width:
-                raise ValueError(f"{name}.{f.name}: bad bit range {f.msb}:{f.lsb}")
+        for f in self.fields:
+            if f.msb < f.lsb or f.msb >= self.width:
+                raise ValueError(f"{self.name}.{f.name}: bad bit range {f.msb}:{f.lsb}")
             if used & f.mask:
-                raise ValueError(f"{name}.{f.name}: overlaps another field")
+                raise ValueError(f"{self.name}.{f.name}: overlaps another field")
             used |= f.mask
-            by_name[f.name] = f
-        d = self.__dict__
-        d["name"], d["fields"], d["width"], d["doc"], d["_by_name"] = name, fields, width, doc, by_name
+            self._by_name[f.name] = f
 
     def __getitem__(self, name: str) -> Field:
         return self._by_name[name]
