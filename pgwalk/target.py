@@ -717,7 +717,7 @@ class Target:
             if key is not None:
                 self._walk_args[key] = got
         setup, acc, el_, pan_applies = got
-        address = va if va.__class__ is int else self.address(va)
+        address = self.address(va)
         t = walk_translate(setup, self.memory, address, stages=stages, access=acc, el=el_, pan=pan_applies)
         return translate_result(setup, self.memory, t, self.layout)
 
