@@ -224,8 +224,25 @@ def _digit_view(digits: np.ndarray, nd: int) -> np.ndarray:
 
 
 def _hex_widths(v: np.ndarray) -> np.ndarray:
-    """The number of digits ``%x`` prints for every value (1 for 0): from the bit length, which
-    ``frexp`` gives exactly for each 32-bit half (a float64 holds it without rounding)."""
+    """The number of digits ``%x`` prints for every value (1 for 0).  The largest value's count
+    (``top``) and the one below it are told apart by one comparison; only the lanes with fewer
+    digits still (a block's zeros, a stray small value) take :func:`_bit_length_widths`."""
+    if not len(v):
+        return np.zeros(0, dtype=np.intc)
+    top = max(1, (int(v.max()).bit_length() + 3) >> 2)
+    if top == 1:
+        return np.ones(len(v), dtype=np.intc)
+    w = np.where(v >= _U64(16 ** (top - 1)), np.intc(top), np.intc(top - 1))
+    if top > 2:
+        few = np.flatnonzero(v < _U64(16 ** (top - 2)))
+        if len(few):
+            w[few] = _bit_length_widths(v[few])
+    return w
+
+
+def _bit_length_widths(v: np.ndarray) -> np.ndarray:
+    """:func:`_hex_widths` from the bit length, which ``frexp`` gives exactly for each 32-bit
+    half (a float64 holds it without rounding)."""
     hi = np.frexp((v >> _U64(32)).astype(np.float64))[1]
     lo = np.frexp((v & _U64(0xFFFF_FFFF)).astype(np.float64))[1]
     bits = np.where(hi > 0, hi + 32, lo)

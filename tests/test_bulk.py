@@ -769,6 +769,17 @@ def test_hex_digits_and_widths():
     digits, widths = _hex_digits(np.array(vals, dtype=np.uint64))
     for v, d, n in zip(vals, digits, widths.tolist()):
         assert n == len(f"{v:x}") and bytes(d[16 - n:]).decode() == f"{v:x}"
+    # blocks whose largest value has few digits, or whose values span one or two counts only
+    # (the counts of the largest value and the one below are told apart without the bit length)
+    ordered = sorted(set(vals))
+    for lo, hi in ((0, 1), (0, 2), (1, 17), (5, 40), (100, 400), (len(ordered) - 300, len(ordered))):
+        part = ordered[lo:hi]
+        _digits, widths = _hex_digits(np.array(part, dtype=np.uint64))
+        assert widths.tolist() == [len(f"{v:x}") for v in part], (lo, hi)
+    for top in range(1, 17):
+        part = [16 ** (top - 1), 16 ** top - 1, 16 ** (top - 1) - 1, max(0, 16 ** (top - 2) - 1), 0]
+        _digits, widths = _hex_digits(np.array(part, dtype=np.uint64))
+        assert widths.tolist() == [len(f"{v:x}") for v in part], top
 
 
 def test_formatter_two_buffers_and_background_writer(tmp_path):
