@@ -17,10 +17,12 @@ Exits 1 when any target crashed.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,9 +43,16 @@ def run(name: str, seconds: int, fresh: bool) -> dict:
     art.mkdir(parents=True, exist_ok=True)
     before = set(art.iterdir())
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, str(FUZZ / f"fuzz_{name}.py"), str(corpus),
-                           f"-max_total_time={seconds}", "-print_final_stats=1",
-                           f"-artifact_prefix={art}/"], capture_output=True, text=True)
+    # the harness's input files in a folder of this run's, removed after it: libFuzzer ends the
+    # process without Python's exit handlers, which would remove them
+    tmp = tempfile.mkdtemp(prefix=f"pgwalk-fuzz-long-{name}-")
+    try:
+        proc = subprocess.run([sys.executable, str(FUZZ / f"fuzz_{name}.py"), str(corpus),
+                               f"-max_total_time={seconds}", "-print_final_stats=1",
+                               f"-artifact_prefix={art}/"], capture_output=True, text=True,
+                              env={**os.environ, "TMPDIR": tmp})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     took = time.monotonic() - t0
     stats = dict(re.findall(r"^stat::(\w+):\s*(\d+)", proc.stderr, re.M))
     cov = re.findall(r"cov: (\d+)", proc.stderr)
