@@ -10,6 +10,7 @@ said in a note, removed at exit, and refused when the output would not fit on th
 from __future__ import annotations
 
 import gzip
+import json
 import lzma
 import os
 import shutil
@@ -115,6 +116,27 @@ def test_compressed_dump_in_a_subprocess_leaves_no_temporary_file(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "gzip-compressed" in r.stdout + r.stderr
     assert list(tmp.iterdir()) == []
+
+
+def test_info_takes_path_at_base_as_translate_does(tmp_path):
+    # the -i value of a translate command line, given to info: the raw image at that base
+    rc, out, err = cli("info", "--json", "-i", f"{SAMPLE}@0x40000000")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["format"] == "raw" and d["path"] == str(SAMPLE)
+    assert [(r["start"], r["end"]) for r in d["memory"]["regions"]] == [("0x40000000", hex(0x40000000 + SAMPLE.stat().st_size))]
+    assert "mapped at physical address 0x40000000" in d["format_description"]
+    rc, text, _ = cli("info", "-i", f"{SAMPLE}@0x40000000")
+    assert rc == 0 and "0x40000000" in text.splitlines()[0]
+    # a file that starts as an ELF core, given a base: raw there, with a note (as translate maps it)
+    core = tmp_path / "core"
+    core.write_bytes(b"\x7fELF" + SAMPLE.read_bytes()[4:])
+    rc, out, err = cli("info", "--json", f"{core}@0x1000")
+    assert rc == 0 and json.loads(out)["format"] == "raw"
+    assert "starts with the ELF magic but @0x1000 was given; mapped as a raw image" in err
+    # a base the image does not fit above: one error line
+    rc, _out, err = cli("info", f"{SAMPLE}@0xffffffffffff0000")
+    assert rc == 2 and "does not fit in the 64-bit physical address space" in err and len(err.splitlines()) == 1
 
 
 def test_compressed_info(tmp_path):

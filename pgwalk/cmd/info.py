@@ -70,19 +70,29 @@ def _size_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def _open(path: str):
+def _open(path: str, base: int | None = None):
     """(kind, object, file compression, dump size): an ElfCore, a KdumpFile or a raw FileBacking,
     the compression of the file as a whole (None when it is not compressed) and the size of
-    the dump it holds (decompressed)."""
+    the dump it holds (decompressed).  With a ``base`` (``PATH@BASE``) the file is a raw image,
+    whatever it starts with, as translate and dump-tree map it."""
     from pgwalk.formats.kdump import kdump_kind
     from pgwalk.kdump import open_kdump_backing
-    from pgwalk.memory import is_elf, open_backing, parse_elf_core
+    from pgwalk.memory import check_range, is_elf, open_backing, parse_elf_core
 
     backing, notes = open_backing(path)       # clear errors for missing/empty/unreadable files; decompressed
     for note in notes:
         click.echo(f"pgwalk: note: {note}", err=True)
     compression, size = backing.compression, backing.size
     try:
+        if base is not None:
+            check_range(base, size, path)
+            if is_elf(backing):
+                click.echo(f"pgwalk: note: {path}: starts with the ELF magic but @{base:#x} was given; "
+                           "mapped as a raw image", err=True)
+            elif kdump_kind(backing.read(0, 16)):
+                click.echo(f"pgwalk: note: {path}: is a kdump file but @{base:#x} was given; "
+                           "mapped as a raw image", err=True)
+            return "raw", backing, compression, size
         if is_elf(backing):
             return "elf", parse_elf_core(path, backing), compression, size
         kind = kdump_kind(backing.read(0, 16))
@@ -107,13 +117,14 @@ def _duplicates(core) -> list[str]:
     return out[:16]
 
 
-def gather(path: str) -> dict:
-    """Everything ``info`` shows, as the JSON object documented above."""
+def gather(spec: str) -> dict:
+    """Everything ``info`` shows, as the JSON object documented above, of ``PATH[@BASE]``."""
     from pgwalk.kdump import compression_available, note_type_name, prstatus_cpus
-    from pgwalk.memory import Region
+    from pgwalk.memory import Region, parse_image_spec
 
+    path, base = parse_image_spec(spec)
     path = os.path.expanduser(path)
-    kind, obj, compression, dump_size = _open(path)
+    kind, obj, compression, dump_size = _open(path, base)
     try:
         out: dict = {"path": path, "format": kind, "file_size": os.path.getsize(path),
                      "file_compression": compression, "dump_size": dump_size}
@@ -122,9 +133,9 @@ def gather(path: str) -> dict:
         out["kdump"] = out["elf"] = None
         out["compression"] = []
         if kind == "raw":
-            regions = [Region(0, obj.size, path, 0, "raw")]
+            regions = [Region(base or 0, obj.size, path, 0, "raw")]
             warnings: list[str] = []
-            out["format_description"] = "raw memory image (mapped at physical address 0)"
+            out["format_description"] = f"raw memory image (mapped at physical address {base or 0:#x})"
         elif kind == "elf":
             from pgwalk.formats.elf import EM_NAMES
 
