@@ -15,6 +15,7 @@ The console script is :func:`pgwalk.__main__.run`.
 from __future__ import annotations
 
 import importlib
+import importlib.util     # (a submodule: `import importlib` alone does not bind it)
 import sys
 
 import click

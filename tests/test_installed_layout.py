@@ -1,0 +1,67 @@
+"""pgwalk as a regular (not editable) install lays it out and runs it.
+
+The README installs with ``pip install -e .``, whose finder imports ``pathlib`` and
+``importlib.util`` when Python starts.  That hid a command module that used ``importlib.util``
+without importing it: from a wheel or ``pip install .`` every command failed with a traceback.
+Here the package is copied as an install lays it out (``pgwalk/``, ``formats/`` as
+``pgwalk/formats``) and run by a Python started without ``site`` (no ``.pth`` hooks, so no
+editable finder), with only the dependencies' folder added to its path.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ["-i", f"{ROOT / 'samples' / 's1_4k_48bit.img'}@0x40000000",
+          "--regs", str(ROOT / "samples" / "s1_4k_48bit.regs.json")]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    dest = tmp_path_factory.mktemp("installed")
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "pgwalk", dest / "pgwalk", ignore=skip)
+    shutil.copytree(ROOT / "formats", dest / "pgwalk" / "formats", ignore=skip)
+    return dest
+
+
+def _run(installed: Path, code: str) -> subprocess.CompletedProcess:
+    deps = str(Path(click.__file__).resolve().parents[1])      # (numpy, rich, construct beside it)
+    prelude = f"import sys; sys.path[:0] = [{str(installed)!r}, {deps!r}]; "
+    return subprocess.run([sys.executable, "-S", "-c", prelude + code], capture_output=True, text=True,
+                          timeout=120, cwd=installed)
+
+
+def pgwalk_installed(installed: Path, args: list[str]) -> subprocess.CompletedProcess:
+    """``pgwalk ARGS`` through the console script's entry point, from the copy."""
+    return _run(installed, f"sys.argv = ['pgwalk'] + {args!r}; from pgwalk.__main__ import run; sys.exit(run())")
+
+
+def test_the_copy_is_what_runs(installed):
+    p = _run(installed, "import pgwalk, pgwalk.formats.esr, importlib; "
+                        "print(pgwalk.__file__); print(pgwalk.formats.esr.__file__); "
+                        "print('importlib.util' in sys.modules, '__editable__' in ' '.join(sys.modules))")
+    assert p.returncode == 0, p.stderr
+    pkg, fmt, flags = p.stdout.splitlines()
+    assert Path(pkg).is_relative_to(installed) and Path(fmt).is_relative_to(installed / "pgwalk" / "formats")
+    assert flags == "False False"       # (what an editable install's start-up would have imported)
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["decode-esr", "0x96000045"], "Data Abort"),
+    (["translate", *SAMPLE, "0xffff800000201234"], "0x40201234"),
+    (["dump-tree", *SAMPLE, "--ttbr1", "--view", "ranges"], "0xffff800000200000"),
+    (["info", "-i", SAMPLE[1]], "mapped at physical address 0x40000000"),
+    (["--help"], "decode-esr"),
+])
+def test_commands_run_from_a_regular_install(installed, args, expect):
+    p = pgwalk_installed(installed, args)
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    assert expect in p.stdout
