@@ -3,9 +3,12 @@
 The README installs with ``pip install -e .``, whose finder imports ``pathlib`` and
 ``importlib.util`` when Python starts.  That hid a command module that used ``importlib.util``
 without importing it: from a wheel or ``pip install .`` every command failed with a traceback.
-Here the package is copied as an install lays it out (``pgwalk/``, ``formats/`` as
-``pgwalk/formats``) and run by a Python started without ``site`` (no ``.pth`` hooks, so no
-editable finder), with only the dependencies' folder added to its path.
+The same finder made the package whole whatever ``pyproject.toml`` listed, which hid that the
+commands' package ``pgwalk.cmd`` was not in it: a wheel had no command at all.  Here the package
+is laid out as setuptools installs it from ``pyproject.toml`` (each listed package's modules from
+its ``package-dir``, the ``package-data`` files; nothing else) and run by a Python started
+without ``site`` (no ``.pth`` hooks, so no editable finder), with only the dependencies' folder
+added to its path.
 """
 
 from __future__ import annotations
@@ -23,13 +26,39 @@ SAMPLE = ["-i", f"{ROOT / 'samples' / 's1_4k_48bit.img'}@0x40000000",
           "--regs", str(ROOT / "samples" / "s1_4k_48bit.regs.json")]
 
 
+def _source_dir(package: str, package_dir: dict[str, str]) -> Path:
+    """Where setuptools takes ``package`` from: its ``package-dir`` entry, or its parent's plus its name."""
+    parts = package.split(".")
+    for n in range(len(parts), 0, -1):
+        mapped = package_dir.get(".".join(parts[:n]))
+        if mapped is not None:
+            return ROOT.joinpath(mapped, *parts[n:])
+    return ROOT.joinpath(*parts)
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     dest = tmp_path_factory.mktemp("installed")
-    skip = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(ROOT / "pgwalk", dest / "pgwalk", ignore=skip)
-    shutil.copytree(ROOT / "formats", dest / "pgwalk" / "formats", ignore=skip)
+    for package in config["packages"]:
+        src, out = _source_dir(package, config.get("package-dir", {})), dest.joinpath(*package.split("."))
+        out.mkdir(parents=True, exist_ok=True)
+        for module in src.glob("*.py"):
+            shutil.copy(module, out / module.name)
+        for pattern in config.get("package-data", {}).get(package, []):
+            for f in src.glob(pattern):
+                (out / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, out / f.relative_to(src))
     return dest
+
+
+def test_every_package_of_the_tree_is_installed(installed):
+    # (a folder of modules left out of pyproject.toml's packages is missing from every install)
+    for init in [*ROOT.glob("pgwalk/**/__init__.py"), *ROOT.glob("formats/**/__init__.py")]:
+        rel = init.parent.relative_to(ROOT)
+        where = installed / ("pgwalk" / rel if rel.parts[0] == "formats" else rel)
+        assert (where / "__init__.py").exists(), f"{rel} is not in pyproject.toml's packages"
 
 
 def _run(installed: Path, code: str) -> subprocess.CompletedProcess:
@@ -60,6 +89,8 @@ def test_the_copy_is_what_runs(installed):
     (["dump-tree", *SAMPLE, "--ttbr1", "--view", "ranges"], "0xffff800000200000"),
     (["info", "-i", SAMPLE[1]], "mapped at physical address 0x40000000"),
     (["--help"], "decode-esr"),
+    (["schema", "translate"], "json-schema.org"),                          # (package data: schemas/)
+    (["dump-tree", *SAMPLE, "--ttbr1", "--html", "-"], "<!DOCTYPE html>"),  # (package data: assets/)
 ])
 def test_commands_run_from_a_regular_install(installed, args, expect):
     p = pgwalk_installed(installed, args)
