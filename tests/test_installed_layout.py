@@ -13,7 +13,6 @@ added to its path.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,36 +20,17 @@ from pathlib import Path
 import click
 import pytest
 
+from layout_install import lay_out
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ["-i", f"{ROOT / 'samples' / 's1_4k_48bit.img'}@0x40000000",
           "--regs", str(ROOT / "samples" / "s1_4k_48bit.regs.json")]
 
 
-def _source_dir(package: str, package_dir: dict[str, str]) -> Path:
-    """Where setuptools takes ``package`` from: its ``package-dir`` entry, or its parent's plus its name."""
-    parts = package.split(".")
-    for n in range(len(parts), 0, -1):
-        mapped = package_dir.get(".".join(parts[:n]))
-        if mapped is not None:
-            return ROOT.joinpath(mapped, *parts[n:])
-    return ROOT.joinpath(*parts)
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    tomllib = pytest.importorskip("tomllib")
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    dest = tmp_path_factory.mktemp("installed")
-    for package in config["packages"]:
-        src, out = _source_dir(package, config.get("package-dir", {})), dest.joinpath(*package.split("."))
-        out.mkdir(parents=True, exist_ok=True)
-        for module in src.glob("*.py"):
-            shutil.copy(module, out / module.name)
-        for pattern in config.get("package-data", {}).get(package, []):
-            for f in src.glob(pattern):
-                (out / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(f, out / f.relative_to(src))
-    return dest
+    pytest.importorskip("tomllib")
+    return lay_out(tmp_path_factory.mktemp("installed"))
 
 
 def test_every_package_of_the_tree_is_installed(installed):
@@ -96,3 +76,20 @@ def test_commands_run_from_a_regular_install(installed, args, expect):
     p = pgwalk_installed(installed, args)
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
     assert expect in p.stdout
+
+
+def test_a_regular_virtual_environment_runs_pgwalk(tmp_path):
+    # (with site and .pth files, as a user's venv after `pip install pgwalk`; the start-up benchmark's)
+    pytest.importorskip("tomllib")
+    from layout_install import make_venv
+
+    python, script = make_venv(tmp_path / "venv")
+    p = subprocess.run([str(python), "-c", "import sys, pgwalk; print(pgwalk.__file__); "
+                        "print(any('editable' in m for m in sys.modules))"], capture_output=True, text=True,
+                       timeout=60, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    where, editable = p.stdout.split()
+    assert Path(where).is_relative_to(tmp_path / "venv") and editable == "False"
+    p = subprocess.run([str(script), "decode-esr", "0x96000045"], capture_output=True, text=True, timeout=60,
+                       cwd=tmp_path)
+    assert p.returncode == 0 and "Data Abort" in p.stdout, p.stderr

@@ -81,6 +81,7 @@ ROWS = {
 SUBROWS = {
     "bulk_cli_vapa": ("bulk_cli", "  the same, --csv --fields va,pa (the drgn job's columns)"),
     "traced_api": ("traced", "  the same through the public API, pgwalk.open(...).translate"),
+    "startup_installed": ("startup", "  the same, installed regularly (a wheel's layout), not editable"),
 }
 
 SIZES = {  # full, --quick
@@ -667,10 +668,28 @@ class Bench:
     def row_startup(self) -> None:
         runs = 5 if self.args.quick else 15
         cmds = {"pgwalk": _pgwalk_exe() + ["decode-esr", "0x96000045"], "python": [sys.executable, "-c", "pass"]}
+        # the README's editable install: Python's own start-up there imports pathlib, re and
+        # importlib.util for the editable finder (about 50M of python -c pass's 88M instructions),
+        # which pgwalk's start-up would import anyway; a regular install's python -c pass does not
+        try:
+            from layout_install import make_venv
+
+            python, script = make_venv(self.tmp / "installed-venv")
+            cmds.update({"installed": [str(script), "decode-esr", "0x96000045"],
+                         "installed_python": [str(python), "-c", "pass"]})
+        except ImportError:             # (Python 3.10: no tomllib to read pyproject.toml)
+            pass
         t = self.timed(cmds, runs, keep=False)
         (pw, pc), (qw, qc) = [tuple(statistics.median(x) for x in zip(*t[k])) for k in ("pgwalk", "python")]
         self.results["startup"] = Row(f"{1e3 * pw:.0f} ms", f"{1e3 * qw:.0f} ms", pw / qw, pc / qc,
-                                      f"median of {runs}, CPU {1e3 * pc:.0f} / {1e3 * qc:.0f} ms")
+                                      f"median of {runs}, CPU {1e3 * pc:.0f} / {1e3 * qc:.0f} ms; the editable "
+                                      "install the README makes (pip install -e .)")
+        if "installed" in t:
+            (iw, ic), (jw, jc) = [tuple(statistics.median(x) for x in zip(*t[k]))
+                                  for k in ("installed", "installed_python")]
+            self.results["startup_installed"] = Row(f"{1e3 * iw:.0f} ms", f"{1e3 * jw:.0f} ms", iw / jw, ic / jc,
+                                                    f"median of {runs}, CPU {1e3 * ic:.0f} / {1e3 * jc:.0f} ms; "
+                                                    "its own python -c pass")
         if "startup" in self.args.profile:
             out = subprocess.run([sys.executable, "-X", "importtime", *_pgwalk_exe()[-1:], "decode-esr", "0x96000045"],
                                  capture_output=True, text=True, env=CHILD_ENV).stderr
