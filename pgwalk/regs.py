@@ -178,7 +178,10 @@ def load_register_file(path: str | Path) -> dict[str, int]:
             from None
     stripped = text.lstrip()
     if p.suffix.lower() == ".toml" or (stripped and not stripped.startswith(("{", "["))):
-        import tomllib
+        try:
+            import tomllib
+        except ModuleNotFoundError:         # Python 3.10: the same parser, as the package tomli
+            import tomli as tomllib         # (a dependency there: pyproject.toml)
 
         try:
             data = tomllib.loads(text)

@@ -25,9 +25,12 @@ def _source_dir(package: str, package_dir: dict[str, str]) -> Path:
 def lay_out(dest: Path) -> Path:
     """The installed packages under ``dest`` (made if needed); returns ``dest``.
 
-    :raises ImportError: no ``tomllib`` (Python 3.10)
+    :raises ImportError: neither ``tomllib`` nor (Python 3.10) ``tomli``
     """
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:
+        import tomli as tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     for package in config["packages"]:

@@ -29,7 +29,6 @@ SAMPLE = ["-i", f"{ROOT / 'samples' / 's1_4k_48bit.img'}@0x40000000",
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    pytest.importorskip("tomllib")
     return lay_out(tmp_path_factory.mktemp("installed"))
 
 
@@ -80,7 +79,6 @@ def test_commands_run_from_a_regular_install(installed, args, expect):
 
 def test_a_regular_virtual_environment_runs_pgwalk(tmp_path):
     # (with site and .pth files, as a user's venv after `pip install pgwalk`; the start-up benchmark's)
-    pytest.importorskip("tomllib")
     from layout_install import make_venv
 
     python, script = make_venv(tmp_path / "venv")

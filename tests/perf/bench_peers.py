@@ -677,7 +677,7 @@ class Bench:
             python, script = make_venv(self.tmp / "installed-venv")
             cmds.update({"installed": [str(script), "decode-esr", "0x96000045"],
                          "installed_python": [str(python), "-c", "pass"]})
-        except ImportError:             # (Python 3.10: no tomllib to read pyproject.toml)
+        except ImportError:             # (Python 3.10 without tomli: pyproject.toml not read)
             pass
         t = self.timed(cmds, runs, keep=False)
         (pw, pc), (qw, qc) = [tuple(statistics.median(x) for x in zip(*t[k])) for k in ("pgwalk", "python")]
