@@ -190,7 +190,9 @@ def _wide_line_key(res: BulkTranslation, ids: dict[tuple, int]) -> np.ndarray:
     return key
 
 
-_MARK = "\x00pgwalk-slot-{}\x00"
+#: an address slot's stand-in in a template line: text no result field holds, which the CSV,
+#: JSON and text writers pass through unchanged (not NUL: Python 3.10's csv cannot write it)
+_MARK = "\x01pgwalk-slot-{}\x01"
 
 
 #: more distinct line layouts than this in a block are grouped by sorting
