@@ -177,7 +177,8 @@ def load_register_file(path: str | Path) -> dict[str, int]:
         raise RegisterError(f"{path}: not a register file (JSON or TOML): not UTF-8 text at byte {exc.start}") \
             from None
     stripped = text.lstrip()
-    if p.suffix.lower() == ".toml" or (stripped and not stripped.startswith(("{", "["))):
+    fmt = "TOML" if p.suffix.lower() == ".toml" or (stripped and not stripped.startswith(("{", "["))) else "JSON"
+    if fmt == "TOML":
         try:
             import tomllib
         except ModuleNotFoundError:         # Python 3.10: the same parser, as the package tomli
@@ -196,9 +197,35 @@ def load_register_file(path: str | Path) -> dict[str, int]:
             raise RegisterError(f"{path}: not valid JSON: {exc}") from None
         except RecursionError:
             raise RegisterError(f"{path}: not a register file (JSON nested too deeply)") from None
+    if _nested_deeper(data, _MAX_NESTING):          # (what Python 3.13's JSON parser takes)
+        raise RegisterError(f"{path}: not a register file ({fmt} nested too deeply)")
     if not isinstance(data, Mapping):
         raise RegisterError(f"{path}: expected an object mapping register names to values")
     return _from_mapping(data, str(path))
+
+
+#: tables and arrays nested deeper than this in a register file are refused, on every Python: the
+#: JSON and TOML parsers of Python 3.12 and older stop at about a thousand levels (RecursionError),
+#: 3.13's JSON parser does not; a register file has two or three
+_MAX_NESTING = 200
+
+
+def _nested_deeper(data: Any, limit: int) -> bool:
+    """Whether ``data`` (parsed JSON or TOML) nests tables or arrays more than ``limit`` deep
+    (without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        obj, depth = stack.pop()
+        if isinstance(obj, Mapping):
+            items: Any = obj.values()
+        elif isinstance(obj, list):
+            items = obj
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((v, depth + 1) for v in items)
+    return False
 
 
 def parse_reg_assignment(text: str) -> tuple[str, int]:

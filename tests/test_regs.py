@@ -21,6 +21,23 @@ def test_json_and_toml_files_agree(tmp_path):
     assert load_register_file(j) == load_register_file(t) == {"TCR_EL1": 0x10, "TTBR0_EL1": 0x4000_0000}
 
 
+def test_nesting_is_refused_past_a_depth_on_every_python(tmp_path):
+    # 300 levels parse on every Python (3.12 and older stop near 1000, 3.13's JSON parser does not
+    # stop), so the same message must come from pgwalk's own limit
+    deep = tmp_path / "deep.json"
+    deep.write_text(json.dumps({"TCR_EL1": "0x10", "fields": json.loads("[" * 300 + "]" * 300)}))
+    with pytest.raises(RegisterError, match="deep.json: not a register file .JSON nested too deeply"):
+        load_register_file(deep)
+    deep_toml = tmp_path / "deep.toml"
+    deep_toml.write_text("TCR_EL1 = 0x10\nfields = " + "[" * 300 + "]" * 300 + "\n")
+    with pytest.raises(RegisterError, match="deep.toml: not a register file .TOML nested too deeply"):
+        load_register_file(deep_toml)
+    # a decode table a few levels deep is skipped, as ever
+    ok = tmp_path / "ok.json"
+    ok.write_text(json.dumps({"TCR_EL1": "0x10", "tcr_el1_fields": {"t0sz": {"value": 16, "bits": [5, 0]}}}))
+    assert load_register_file(ok) == {"TCR_EL1": 0x10}
+
+
 def test_oracle_gdb_register_dump_loads_as_is():
     path = oracle_data.linux_oracle_dir()
     if path is None or not (path / "regs.json").exists():
