@@ -15,7 +15,39 @@ from pgwalk.errors import ImageError
 from pgwalk.memory import (Backing, ElfCore, Mapped, PhysicalMemory, Region, check_range, is_elf, open_backing,
                            parse_elf_core, parse_image_spec, unique_objects)
 
-__all__ = ["open_image", "open_images"]
+__all__ = ["open_image", "open_images", "open_spec_file", "raw_at"]
+
+
+def open_spec_file(spec: str) -> tuple[str, int | None, Backing, list[str]]:
+    """The file of one ``PATH[@BASE]``, opened (decompressed first when zstd, xz or gzip): its
+    path, its base (``None`` when not given), its backing and the notes opening it gave.
+
+    :raises ImageError: unreadable (a missing file whose name has an ``@`` that is not followed by
+        a base address says so)
+    """
+    path, base = parse_image_spec(spec)
+    path = os.path.expanduser(path)
+    try:
+        backing, warnings = open_backing(path)
+    except ImageError:
+        head, sep, tail = path.rpartition("@")
+        if sep and head and not os.path.exists(path) and os.path.exists(head):
+            raise ImageError(f"{path}: no such file, and {tail!r} after '@' is not a hexadecimal base address "
+                             f"(PATH@BASE, e.g. {head}@0x40000000)") from None
+        raise
+    return path, base, backing, warnings
+
+
+def raw_at(path: str, backing: Backing, base: int) -> list[str]:
+    """``path`` read as a raw image at ``base`` (as ``PATH@BASE`` asks, whatever the file holds):
+    checked to fit the physical address space; the warnings it needs (an ELF core read raw).
+
+    :raises ImageError: the image does not fit above ``base``
+    """
+    check_range(base, backing.size, path)
+    if is_elf(backing):
+        return [f"{path}: starts with the ELF magic but @{base:#x} was given; mapped as a raw image"]
+    return []
 
 
 def _open_one(spec: str) -> tuple[list[Mapped], list[str], ElfCore | None]:
@@ -23,24 +55,12 @@ def _open_one(spec: str) -> tuple[list[Mapped], list[str], ElfCore | None]:
 
     The caller owns the file: through the regions, or ``core.backing``.
     """
-    path, base = parse_image_spec(spec)
-    path = os.path.expanduser(path)
+    path, base, backing, warnings = open_spec_file(spec)
     try:
-        backing, warnings = open_backing(path)      # decompressed first when zstd, xz or gzip
-    except ImageError:
-        head, sep, tail = path.rpartition("@")
-        if sep and head and not os.path.exists(path) and os.path.exists(head):
-            raise ImageError(f"{path}: no such file, and {tail!r} after '@' is not a hexadecimal base address "
-                             f"(PATH@BASE, e.g. {head}@0x40000000)") from None
-        raise
-    try:
-        if is_elf(backing):
-            if base is None:
+        if base is None:
+            if is_elf(backing):
                 core = parse_elf_core(path, backing)
                 return list(core.mapped), warnings + list(core.warnings), core
-            warnings.append(f"{path}: starts with the ELF magic but @{base:#x} was given; "
-                            "mapped as a raw image")
-        elif base is None:
             from pgwalk.formats.kdump import kdump_kind     # (the kdump reader loads only for a kdump file)
 
             if kdump_kind(backing.read(0, 16)):
@@ -48,8 +68,8 @@ def _open_one(spec: str) -> tuple[list[Mapped], list[str], ElfCore | None]:
 
                 dump = open_kdump_backing(path, backing)
                 return list(dump.mapped), warnings + list(dump.warnings), dump  # type: ignore[return-value]
-        base = base or 0
-        check_range(base, backing.size, path)
+            base = 0
+        warnings += raw_at(path, backing, base)
         return [(Region(base, backing.size, path, 0, "raw"), backing)], warnings, None
     except BaseException:
         backing.close()

@@ -70,39 +70,36 @@ def _size_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def _open(path: str, base: int | None = None):
-    """(kind, object, file compression, dump size): an ElfCore, a KdumpFile or a raw FileBacking,
-    the compression of the file as a whole (None when it is not compressed) and the size of
-    the dump it holds (decompressed).  With a ``base`` (``PATH@BASE``) the file is a raw image,
-    whatever it starts with, as translate and dump-tree map it."""
+def _open(spec: str):
+    """(path, base, kind, object, file compression, dump size) of ``PATH[@BASE]``: an ElfCore, a
+    KdumpFile or a raw FileBacking, the compression of the file as a whole (None when it is not
+    compressed) and the size of the dump it holds (decompressed).  With a base the file is a raw
+    image there, whatever it holds, as translate and dump-tree map it (:func:`pgwalk.images.raw_at`)."""
     from pgwalk.formats.kdump import kdump_kind
+    from pgwalk.images import open_spec_file, raw_at
     from pgwalk.kdump import open_kdump_backing
-    from pgwalk.memory import check_range, is_elf, open_backing, parse_elf_core
+    from pgwalk.memory import is_elf, parse_elf_core
 
-    backing, notes = open_backing(path)       # clear errors for missing/empty/unreadable files; decompressed
+    path, base, backing, notes = open_spec_file(spec)   # clear errors for missing/empty/unreadable files
     for note in notes:
         click.echo(f"pgwalk: note: {note}", err=True)
     compression, size = backing.compression, backing.size
     try:
         if base is not None:
-            check_range(base, size, path)
-            if is_elf(backing):
-                click.echo(f"pgwalk: note: {path}: starts with the ELF magic but @{base:#x} was given; "
-                           "mapped as a raw image", err=True)
-            elif kdump_kind(backing.read(0, 16)):
-                click.echo(f"pgwalk: note: {path}: is a kdump file but @{base:#x} was given; "
-                           "mapped as a raw image", err=True)
-            return "raw", backing, compression, size
-        if is_elf(backing):
-            return "elf", parse_elf_core(path, backing), compression, size
-        kind = kdump_kind(backing.read(0, 16))
-        if kind is not None:
+            for note in raw_at(path, backing, base):
+                click.echo(f"pgwalk: note: {note}", err=True)
+            kind, obj = "raw", backing
+        elif is_elf(backing):
+            kind, obj = "elf", parse_elf_core(path, backing)
+        elif kdump_kind(backing.read(0, 16)) is not None:
             dump = open_kdump_backing(path, backing)
-            return ("kdump-flattened" if dump.flattened else "kdump"), dump, compression, size
+            kind, obj = ("kdump-flattened" if dump.flattened else "kdump"), dump
+        else:
+            kind, obj = "raw", backing
     except BaseException:
         backing.close()
         raise
-    return "raw", backing, compression, size
+    return path, base, kind, obj, compression, size
 
 
 def _duplicates(core) -> list[str]:
@@ -120,11 +117,9 @@ def _duplicates(core) -> list[str]:
 def gather(spec: str) -> dict:
     """Everything ``info`` shows, as the JSON object documented above, of ``PATH[@BASE]``."""
     from pgwalk.kdump import compression_available, note_type_name, prstatus_cpus
-    from pgwalk.memory import Region, parse_image_spec
+    from pgwalk.memory import Region
 
-    path, base = parse_image_spec(spec)
-    path = os.path.expanduser(path)
-    kind, obj, compression, dump_size = _open(path, base)
+    path, base, kind, obj, compression, dump_size = _open(spec)
     try:
         out: dict = {"path": path, "format": kind, "file_size": os.path.getsize(path),
                      "file_compression": compression, "dump_size": dump_size}
