@@ -14,8 +14,7 @@ The console script is :func:`pgwalk.__main__.run`.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util     # (a submodule: `import importlib` alone does not bind it)
+import importlib.util     # (binds importlib; the submodule is not bound by `import importlib` alone)
 import sys
 
 import click

@@ -189,14 +189,14 @@ def load_register_file(path: str | Path) -> dict[str, int]:
         except tomllib.TOMLDecodeError as exc:
             raise RegisterError(f"{path}: not valid TOML: {exc}") from None
         except RecursionError:
-            raise RegisterError(f"{path}: not a register file (TOML nested too deeply)") from None
+            raise RegisterError(f"{path}: not a register file ({fmt} nested too deeply)") from None
     else:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise RegisterError(f"{path}: not valid JSON: {exc}") from None
         except RecursionError:
-            raise RegisterError(f"{path}: not a register file (JSON nested too deeply)") from None
+            raise RegisterError(f"{path}: not a register file ({fmt} nested too deeply)") from None
     if _nested_deeper(data, _MAX_NESTING):          # (what Python 3.13's JSON parser takes)
         raise RegisterError(f"{path}: not a register file ({fmt} nested too deeply)")
     if not isinstance(data, Mapping):
