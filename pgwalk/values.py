@@ -226,9 +226,9 @@ def _fixed_width_digits(piece: np.ndarray, work: _Work) -> np.ndarray | None:
         text = work.array(0, (len(rows),), void_dtype(_HEX_DIGITS))
         text[...] = byte_windows(piece, _HEX_DIGITS)[skip::width][:len(rows)]
         return text.view(np.uint8).reshape(-1, _HEX_DIGITS)
-    digits = rows[:, skip:width - 1]
-    text = np.full((len(rows), _HEX_DIGITS), ord("0"), dtype=np.uint8)
-    text[:, _HEX_DIGITS - nd:] = digits
+    text = work.array(0, (len(rows), _HEX_DIGITS), np.uint8)
+    text[:, :_HEX_DIGITS - nd] = ord("0")
+    text[:, _HEX_DIGITS - nd:] = rows[:, skip:width - 1]
     return text
 
 
