@@ -45,19 +45,26 @@ def lay_out(dest: Path) -> Path:
     return dest
 
 
+def deps_dir() -> Path:
+    """The folder of the running interpreter's packages that pgwalk depends on (click, numpy,
+    rich and construct are installed side by side)."""
+    import click
+
+    return Path(click.__file__).resolve().parents[1]
+
+
 def make_venv(dest: Path) -> tuple[Path, Path]:
     """A virtual environment at ``dest`` with pgwalk installed regularly (:func:`lay_out`, a
     ``pgwalk`` script as pip writes one) and the running interpreter's dependencies reached
     through a ``.pth`` line (their folder's own ``.pth`` hooks, such as an editable finder, are
     not run).  Returns ``(python, pgwalk script)``.  No network, no pip."""
-    import click
     import venv
 
     venv.EnvBuilder(with_pip=False, symlinks=True).create(dest)
     python = dest / "bin" / "python"
     site = dest / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
     lay_out(site)
-    (site / "pgwalk-deps.pth").write_text(str(Path(click.__file__).resolve().parents[1]) + "\n")
+    (site / "pgwalk-deps.pth").write_text(f"{deps_dir()}\n")
     script = dest / "bin" / "pgwalk"
     script.write_text(f"#!{python}\nimport sys\nfrom pgwalk.__main__ import run\n"
                       "if __name__ == '__main__':\n    sys.exit(run())\n")

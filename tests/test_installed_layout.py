@@ -17,10 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
 
-from layout_install import lay_out
+from layout_install import deps_dir, lay_out
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ["-i", f"{ROOT / 'samples' / 's1_4k_48bit.img'}@0x40000000",
@@ -41,8 +40,7 @@ def test_every_package_of_the_tree_is_installed(installed):
 
 
 def _run(installed: Path, code: str) -> subprocess.CompletedProcess:
-    deps = str(Path(click.__file__).resolve().parents[1])      # (numpy, rich, construct beside it)
-    prelude = f"import sys; sys.path[:0] = [{str(installed)!r}, {deps!r}]; "
+    prelude = f"import sys; sys.path[:0] = [{str(installed)!r}, {str(deps_dir())!r}]; "
     return subprocess.run([sys.executable, "-S", "-c", prelude + code], capture_output=True, text=True,
                           timeout=120, cwd=installed)
 
