@@ -33,7 +33,7 @@ from .formats import descriptors as D
 from .formats import registers as RG
 from .formats.registers import PAR_EL1_D128, PAR_EL1_D128_PA, PAR_EL1_FAULT, PAR_EL1_OK
 from .params import Regime, TranslationSetup, oa_out_of_range, regime_for_el, setup_from_registers
-from .perms import Access
+from .perms import Access, pan_applies
 from .at_ops import AT_OPS, ATOp, el3_ns, par_is_d128, parse_at_op, pstate_pan
 from .par import pack_par
 from .records import record
@@ -138,8 +138,8 @@ def at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op: ATO
     stages = op.stages if setup.s2 is not None and op.stages == "12" else "1"
     if op.stages == "12" and stages == "1":
         notes.append(f"stage 2 is off for this regime: AT {op.name} behaves as AT S1E{op.el}{op.name[-1]}")
-    pan_applies = op.pan and pan and regime.has_unprivileged
-    t = translate(setup, mem, va, stages=stages, access=op.access, el=op.el, pan=pan_applies)
+    t = translate(setup, mem, va, stages=stages, access=op.access, el=op.el,
+                  pan=pan_applies(op.pan and pan, op.access, regime))   # (only the PAN-aware ops: S1E1RP, S1E1WP)
     f = t.fault
     if f is not None and f.type is FaultType.SYNC_EXTERNAL_ON_WALK:
         why = ("synchronous external abort on the walk: AT takes a Data Abort (ESR CM = 1, WnR = 1) "

@@ -27,6 +27,7 @@ from .formats import descriptors as D
 from .memory_protocol import Memory
 from .par import pack_par
 from .params import Regime, TranslationSetup, setup_from_registers
+from .perms import pan_applies
 from .walk import translate
 
 __all__ = ["BulkAT", "bulk_at"]
@@ -106,7 +107,7 @@ def bulk_at(setup_or_regs: TranslationSetup | Mapping[str, int], mem: Memory, op
         pan = pstate_pan(regs)
     stages = op.stages if setup.s2 is not None and op.stages == "12" else "1"
     res = translate_many(setup, mem, vas, stages=stages, access=op.access, el=op.el,
-                         pan=bool(op.pan and pan and regime.has_unprivileged), chunk=chunk, reader=reader)
+                         pan=pan_applies(op.pan and pan, op.access, regime), chunk=chunk, reader=reader)
     ok = res.ok
     exception = res.fault_type == _SEA
     if exec_el == 1:

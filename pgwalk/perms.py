@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 from dataclasses import replace
 from functools import lru_cache
+from typing import Any
 
 from .errors import UnknownRegister
 from .records import record
@@ -33,7 +34,7 @@ __all__ = ["Access", "S1Perms", "S2Perms", "PermFault", "s1_direct_base_permissi
            "s2_direct_base_permissions", "s2_check", "pir_entry", "s1_indirect_base_permissions",
            "s1_overlay_permissions", "s1_apply_overlay", "s1_effective", "s1_rwx_text", "s1_permission_fault",
            "s2_indirect_base_permissions", "s2_overlay_permissions", "s2_apply_overlay", "s2_permission_fault", "s2_mro",
-           "s2_toplevel_attrs", "s2_toplevel_fault", "s2_toplevel_missing",
+           "s2_toplevel_attrs", "s2_toplevel_fault", "s2_toplevel_missing", "pan_applies",
            "unknown_s1_perms", "unknown_s2_perms", "PERM_FAULT_KINDS", "PIR_TEXT", "S2PIR_TEXT", "POR_TEXT", "rwx_text"]
 
 
@@ -323,6 +324,14 @@ def s1_permission_fault(perms: S1Perms, access: Access, *, el0: bool, pan: bool,
 def s1_check(perms: S1Perms, access: Access, *, el0: bool, pan: bool, epan: bool, wxn: bool) -> bool:
     """ASL ``AArch64.S1CheckPermissions``: True when the access is permitted."""
     return s1_permission_fault(perms, access, el0=el0, pan=pan, epan=epan, wxn=wxn) is None
+
+
+def pan_applies(pan: bool, access: Access | None, regime: Any) -> bool:
+    """Whether PSTATE.PAN = ``pan`` takes part in the stage 1 permission check of ``access``
+    (ASL ``AccessDescriptor.pan``): for data reads and writes only (not instruction fetches, GCS
+    accesses or AT's no-check operations), in a regime with an EL0 (``regime.has_unprivileged``:
+    one whose stage 1 has unprivileged permissions)."""
+    return bool(pan) and access in (Access.READ, Access.WRITE) and regime.has_unprivileged
 
 
 # --------------------------------------------------------------------------- FEAT_S1PIE, FEAT_S1POE

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 # per call, several times the work of Target.translate's own lines); the rest is imported on use
 from .errors import InputError
 from .params import Regime, setup_from_registers
-from .perms import Access
+from .perms import Access, pan_applies
 from .records import record
 from .walk import translate as walk_translate
 
@@ -711,14 +711,12 @@ class Target:
         if got is None:
             setup = self.setup(regime)
             acc, el_ = self._access(setup, access, el)
-            pan_applies = bool(pan) and acc is not None and acc.value in ("read", "write") and \
-                setup.regime.has_unprivileged
-            got = (setup, acc, el_, pan_applies)
+            got = (setup, acc, el_, pan_applies(pan, acc, setup.regime))
             if key is not None:
                 self._walk_args[key] = got
-        setup, acc, el_, pan_applies = got
+        setup, acc, el_, pan_ = got
         address = self.address(va)
-        t = walk_translate(setup, self.memory, address, stages=stages, access=acc, el=el_, pan=pan_applies)
+        t = walk_translate(setup, self.memory, address, stages=stages, access=acc, el=el_, pan=pan_)
         return translate_result(setup, self.memory, t, self.layout)
 
     def translate_many(self, vas: Any, *, stages: str | None = None, access: Any = None, el: int | None = None,
@@ -743,9 +741,9 @@ class Target:
 
         setup = self.setup(regime)
         acc, el_ = self._access(setup, access, el)
-        pan_applies = bool(pan) and acc is not None and acc.value in ("read", "write") and setup.regime.has_unprivileged
         self._check_bases(setup, vas, stages)
-        res = translate_many(setup, self.memory, vas, stages=stages, access=acc, el=el_, pan=pan_applies)
+        res = translate_many(setup, self.memory, vas, stages=stages, access=acc, el=el_,
+                             pan=pan_applies(pan, acc, setup.regime))
         return mark_contents(res, self.memory)
 
     def _nested_setup(self, guest_hyp: "str | Mapping[str, Any]", host: "str | Mapping[str, Any]") -> Any:
@@ -791,8 +789,8 @@ class Target:
         acc, el_ = self._access(n.guest, access, el)
         if n.guest.regime is not Regime.EL10:
             raise InputError("the L2 guest's registers select the EL1&0 regime only")
-        pan_applies = bool(pan) and acc is not None and acc.value in ("read", "write")
-        return translate_nested(n, self.memory, self.address(va), access=acc, el=el_, pan=pan_applies)
+        return translate_nested(n, self.memory, self.address(va), access=acc, el=el_,
+                                pan=pan_applies(pan, acc, n.guest.regime))
 
     def at_nested(self, op: Any, va: "int | str", *, guest_hyp: "str | Mapping[str, Any]",
                   host: "str | Mapping[str, Any]", by: str = "L2", pan: bool | None = None) -> "NestedAT":

@@ -84,7 +84,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     """
     from ..errors import InputError
     from ..params import Regime, regime_for_el, setup_from_registers
-    from ..perms import Access
+    from ..perms import Access, pan_applies
     from .common import load_context
 
     if as_json and as_csv:
@@ -129,7 +129,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
         raise InputError("--pan applies to EL1 (or EL2 with E2H) accesses")
     if stages == "2" and setup.s2 is None:
         raise InputError("--stages 2: stage 2 is not enabled (HCR_EL2.VM and DC are 0, or VTCR_EL2 missing)")
-    pan_applies = pan and acc in (Access.READ, Access.WRITE) and setup.regime.has_unprivileged
+    pan_on = pan_applies(pan, acc, setup.regime)
     fmt = "json" if as_json else "csv" if as_csv else None
 
     if reverse:
@@ -144,7 +144,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     if count >= BULK_THRESHOLD and not scalar and not json_trace and (fmt or no_trace):
         array = _as_array(arg_vas, batch_vas, batch_array)
         if not _any_unknown_base(setup, array, stages):
-            return _bulk(setup, ctx.memory, array, stages, acc, el_, pan_applies, fmt, notes, fields)
+            return _bulk(setup, ctx.memory, array, stages, acc, el_, pan_on, fmt, notes, fields)
     vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
     layout = None
     if ctx.vmcoreinfo is not None:
@@ -154,7 +154,7 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
     if fmt == "json" and not json_trace:
         _note(notes)
         notes, layout = (), None
-    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_applies, fmt, no_trace, notes, layout, hint,
+    return _scalar(setup, ctx.memory, vas, stages, acc, el_, pan_on, fmt, no_trace, notes, layout, hint,
                    json_trace=json_trace, fields=fields)
 
 
