@@ -15,7 +15,7 @@ from pgwalk.errors import ImageError
 from pgwalk.memory import (Backing, ElfCore, Mapped, PhysicalMemory, Region, check_range, is_elf, open_backing,
                            parse_elf_core, parse_image_spec, unique_objects)
 
-__all__ = ["open_image", "open_images", "open_spec_file", "raw_at"]
+__all__ = ["open_image", "open_images", "open_spec_file", "open_file", "raw_at"]
 
 
 def open_spec_file(spec: str) -> tuple[str, int | None, Backing, list[str]]:
@@ -40,14 +40,56 @@ def open_spec_file(spec: str) -> tuple[str, int | None, Backing, list[str]]:
 
 def raw_at(path: str, backing: Backing, base: int) -> list[str]:
     """``path`` read as a raw image at ``base`` (as ``PATH@BASE`` asks, whatever the file holds):
-    checked to fit the physical address space; the warnings it needs (an ELF core read raw).
+    checked to fit the physical address space; the warnings it needs (an ELF core or a kdump file
+    read raw, whose headers and compressed pages then read as memory).
 
     :raises ImageError: the image does not fit above ``base``
     """
     check_range(base, backing.size, path)
     if is_elf(backing):
         return [f"{path}: starts with the ELF magic but @{base:#x} was given; mapped as a raw image"]
+    from pgwalk.formats.kdump import kdump_kind     # (a field table: no kdump reader)
+
+    kind = kdump_kind(backing.read(0, 16))
+    if kind is not None:
+        what = "a makedumpfile flattened-format signature" if kind == "flat" else "a kdump signature"
+        return [f"{path}: starts with {what} but @{base:#x} was given; mapped as a raw image "
+                "(its compressed pages are not memory; drop @BASE to read it as a dump)"]
     return []
+
+
+def open_file(spec: str) -> tuple[str, int | None, str, Any, Backing, list[str]]:
+    """One ``PATH[@BASE]`` opened by its format: ``(path, base, kind, obj, backing, warnings)``.
+
+    ``kind`` is ``"elf"`` (``obj`` an :class:`~pgwalk.memory.ElfCore`), ``"kdump"`` or
+    ``"kdump-flattened"`` (a :class:`~pgwalk.kdump.KdumpFile`) or ``"raw"`` (``obj`` the backing,
+    at ``base``, 0 when not given).  A base makes the file raw whatever it holds (:func:`raw_at`).
+    ``warnings`` are the notes opening the file gave (its decompression, a dump read raw); a
+    dump's own are in ``obj.warnings``.  The caller owns ``backing`` (``obj``'s, when it is a dump).
+
+    :raises ImageError: unreadable, damaged, or not fitting above its base
+    """
+    path, base, backing, warnings = open_spec_file(spec)
+    try:
+        if base is None:
+            if is_elf(backing):
+                core = parse_elf_core(path, backing)
+                return path, base, "elf", core, backing, warnings
+            from pgwalk.formats.kdump import kdump_kind     # (the kdump reader loads only for a kdump file)
+
+            if kdump_kind(backing.read(0, 16)):
+                from pgwalk.kdump import open_kdump_backing
+
+                dump = open_kdump_backing(path, backing)
+                kind = "kdump-flattened" if dump.flattened else "kdump"
+                return path, base, kind, dump, backing, warnings
+            warnings += raw_at(path, backing, 0)
+        else:
+            warnings += raw_at(path, backing, base)
+        return path, base, "raw", backing, backing, warnings
+    except BaseException:
+        backing.close()
+        raise
 
 
 def _open_one(spec: str) -> tuple[list[Mapped], list[str], ElfCore | None]:
@@ -55,25 +97,10 @@ def _open_one(spec: str) -> tuple[list[Mapped], list[str], ElfCore | None]:
 
     The caller owns the file: through the regions, or ``core.backing``.
     """
-    path, base, backing, warnings = open_spec_file(spec)
-    try:
-        if base is None:
-            if is_elf(backing):
-                core = parse_elf_core(path, backing)
-                return list(core.mapped), warnings + list(core.warnings), core
-            from pgwalk.formats.kdump import kdump_kind     # (the kdump reader loads only for a kdump file)
-
-            if kdump_kind(backing.read(0, 16)):
-                from pgwalk.kdump import open_kdump_backing
-
-                dump = open_kdump_backing(path, backing)
-                return list(dump.mapped), warnings + list(dump.warnings), dump  # type: ignore[return-value]
-            base = 0
-        warnings += raw_at(path, backing, base)
-        return [(Region(base, backing.size, path, 0, "raw"), backing)], warnings, None
-    except BaseException:
-        backing.close()
-        raise
+    path, base, kind, obj, backing, warnings = open_file(spec)
+    if kind != "raw":
+        return list(obj.mapped), warnings + list(obj.warnings), obj
+    return [(Region(base or 0, backing.size, path, 0, "raw"), backing)], warnings, None
 
 
 def open_image(spec: str) -> PhysicalMemory:

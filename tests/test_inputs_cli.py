@@ -139,6 +139,28 @@ def test_info_takes_path_at_base_as_translate_does(tmp_path):
     assert rc == 2 and "does not fit in the 64-bit physical address space" in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("name, signature", [
+    ("linux-arm64/vmcore.kdump-zlib", "a makedumpfile flattened-format signature"),    # QEMU's dump-guest-memory
+    ("makedumpfile-public/max-zstd-d31", "a kdump signature"),                          # makedumpfile's own
+])
+def test_kdump_file_given_a_base_is_noted_as_an_elf_core_is(name, signature):
+    # a real dump given PATH@BASE maps raw (its headers and compressed pages read as memory):
+    # translate, dump-tree and info say so, as they do for an ELF core, instead of walking it silently
+    dump = LOG.parent.parent / name
+    if not dump.is_file():
+        pytest.skip(f"{dump} is not here")
+    note = f"{dump}: starts with {signature} but @0x40000000 was given; mapped as a raw image"
+    rc, out, err = cli("info", "--json", "-i", f"{dump}@0x40000000")
+    assert rc == 0, err
+    assert json.loads(out)["format"] == "raw"
+    assert note in err and "drop @BASE to read it as a dump" in err
+    _rc, out, err = cli("translate", "--no-trace", "-i", f"{dump}@0x40000000", "--regs", REGS, VA)
+    assert note in out + err
+    # without the base it is read as the dump it is, with no such note
+    rc, out, err = cli("info", "--json", "-i", str(dump))
+    assert rc == 0 and json.loads(out)["format"].startswith("kdump") and "mapped as a raw image" not in err
+
+
 def test_compressed_info(tmp_path):
     packed = tmp_path / "raw.xz"
     packed.write_bytes(lzma.compress(SAMPLE.read_bytes()))

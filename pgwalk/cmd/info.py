@@ -73,33 +73,15 @@ def _size_text(n: int) -> str:
 def _open(spec: str):
     """(path, base, kind, object, file compression, dump size) of ``PATH[@BASE]``: an ElfCore, a
     KdumpFile or a raw FileBacking, the compression of the file as a whole (None when it is not
-    compressed) and the size of the dump it holds (decompressed).  With a base the file is a raw
-    image there, whatever it holds, as translate and dump-tree map it (:func:`pgwalk.images.raw_at`)."""
-    from pgwalk.formats.kdump import kdump_kind
-    from pgwalk.images import open_spec_file, raw_at
-    from pgwalk.kdump import open_kdump_backing
-    from pgwalk.memory import is_elf, parse_elf_core
+    compressed) and the size of the dump it holds (decompressed).  Opened as translate and
+    dump-tree open it (:func:`pgwalk.images.open_file`): with a base the file is a raw image there,
+    whatever it holds."""
+    from pgwalk.images import open_file
 
-    path, base, backing, notes = open_spec_file(spec)   # clear errors for missing/empty/unreadable files
+    path, base, kind, obj, backing, notes = open_file(spec)
     for note in notes:
         click.echo(f"pgwalk: note: {note}", err=True)
-    compression, size = backing.compression, backing.size
-    try:
-        if base is not None:
-            for note in raw_at(path, backing, base):
-                click.echo(f"pgwalk: note: {note}", err=True)
-            kind, obj = "raw", backing
-        elif is_elf(backing):
-            kind, obj = "elf", parse_elf_core(path, backing)
-        elif kdump_kind(backing.read(0, 16)) is not None:
-            dump = open_kdump_backing(path, backing)
-            kind, obj = ("kdump-flattened" if dump.flattened else "kdump"), dump
-        else:
-            kind, obj = "raw", backing
-    except BaseException:
-        backing.close()
-        raise
-    return path, base, kind, obj, compression, size
+    return path, base, kind, obj, backing.compression, backing.size
 
 
 def _duplicates(core) -> list[str]:
