@@ -17,7 +17,6 @@ Unknown names are an error that lists close matches.
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -112,6 +111,8 @@ def canonical_name(name: str) -> str:
     upper = ALIASES.get(upper, upper)
     if upper in KNOWN_REGISTERS:
         return upper
+    import difflib                  # (only for this error: 1-2 ms of every start otherwise)
+
     close = difflib.get_close_matches(upper, sorted(KNOWN_REGISTERS), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise RegisterError(f"unknown register {name!r}{hint}")

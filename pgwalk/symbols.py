@@ -8,7 +8,6 @@ argument is a number (hex ``0x...``, decimal, bare hex) or ``SYMBOL``,
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any, Mapping
 
@@ -55,6 +54,8 @@ def parse_symbolic(text: str, symbols: Mapping[str, int], what: str = "address",
             if m is None or not symbols:
                 raise
         name = m.group("name")
+        import difflib              # (only for this error)
+
         close = difflib.get_close_matches(name, list(symbols), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else " (pgwalk info --symbols lists them)"
         raise InputError(f"{head}{text!r} is not a hexadecimal {what} nor a symbol of the dump's "
