@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +25,18 @@ def run(args, capsys, stdin=None):
         sys.stdin = sys.__stdin__
     out, err = capsys.readouterr()
     return rc, out, err
+
+
+def in_a_pipe(args, **env: str) -> tuple[str, list[str]]:
+    """stdout of ``pgwalk ARGS`` run into a pipe (a fresh process, none of the variables that
+    make rich take a pipe for a terminal, plus ``env``), and the rich modules it imported."""
+    code = ("import sys; from pgwalk.cli import main; rc = main(sys.argv[1:]); "
+            "print(sorted(m for m in sys.modules if m == 'rich' or m.startswith('rich.')), file=sys.stderr)")
+    base = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR")}
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120,
+                       env={**base, **env})
+    assert "Traceback" not in r.stderr, r.stderr
+    return r.stdout, json.loads(r.stderr.strip().splitlines()[-1].replace("'", '"'))
 
 
 def batch_file(tmp_path, vas, name="vas.txt"):

@@ -147,7 +147,8 @@ def test_dump_tree_on_two_terminals_writes_progress_to_stderr_and_the_same_lines
 
 def test_batch_progress_on_a_terminal_stderr_only(tmp_path):
     batch = tmp_path / "batch.txt"
-    batch.write_text("".join(f"{0xffff800000200000 + 0x10 * i:#x}\n" for i in range(3000)))
+    # (enough walks to outlast the line's half-second delay several times over on a fast machine)
+    batch.write_text("".join(f"{0xffff800000200000 + 4 * i:#x}\n" for i in range(12000)))
     argv = [*PGWALK, "translate", "-i", f"{SAMPLE}.img@0x40000000", "--regs", f"{SAMPLE}.regs.json",
             "--batch", str(batch)]                           # with traces: one walk at a time
     rc, plain_out, plain_err = _run(argv, stdout_tty=False, stderr_tty=False)

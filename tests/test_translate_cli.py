@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pgwalk.builder import S1Attrs, TableBuilder
-from cli_helpers import run, sample
+from cli_helpers import in_a_pipe, run, sample
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -200,17 +200,6 @@ def test_batch_with_a_byte_order_mark(capsys, tmp_path):
     assert rc == 2 and err == f"pgwalk: error: {f}:2: '4010\ufffd00' is not a hexadecimal address\n"
 
 
-def _translate_in_a_pipe(args: list[str], **env: str) -> tuple[str, list[str]]:
-    """stdout of ``pgwalk translate ARGS`` into a pipe, and the rich modules the process imported."""
-    code = ("import sys; from pgwalk.cli import main; rc = main(sys.argv[1:]); "
-            "print(sorted(m for m in sys.modules if m == 'rich' or m.startswith('rich.')), file=sys.stderr)")
-    base = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR")}
-    r = subprocess.run([sys.executable, "-c", code, "translate", *args], capture_output=True, text=True,
-                       timeout=120, env={**base, **env})
-    assert not r.stderr.count("Traceback"), r.stderr
-    return r.stdout, json.loads(r.stderr.strip().splitlines()[-1].replace("'", '"'))
-
-
 def test_text_into_a_pipe_is_written_without_rich():
     # one record per line, made without rich (its import is a fifth of a one-address translate),
     # and the very text the rich console of a pipe prints (TTY_COMPATIBLE=0 asks for the console)
@@ -223,10 +212,10 @@ def test_text_into_a_pipe_is_written_without_rich():
         cases.append(["-i", str(dump), "0xffff000000001000", "0x400000", "0xffff800000000000"])
         cases.append(["-i", str(dump), "--no-trace", "0x400000", "0xffff000000001000"])
     for args in cases:
-        plain, imported = _translate_in_a_pipe(args)
+        plain, imported = in_a_pipe(["translate", *args])
         assert imported == []
         assert "PA 0x" in plain and "\x1b[" not in plain
-        console, imported = _translate_in_a_pipe(args, TTY_COMPATIBLE="0")
+        console, imported = in_a_pipe(["translate", *args], TTY_COMPATIBLE="0")
         assert imported                         # (the console took that path)
         assert plain == console
     if dump is not None:

@@ -58,118 +58,14 @@ __all__ = ["decode_esr", "decode"]
 _EL = click.Choice(["1", "2", "3"])
 
 
-def _console():
-    from .output import stdout_console
-    return stdout_console()
-
-
-def _box():
-    """Table borders on a terminal; none in a pipe or a file (plain lines, one row per line)."""
-    from .output import table_box
-    return table_box()
-
-
-def _fit(con, table):
-    """The table, or its rows stacked when a narrow terminal would cut a value."""
-    from .output import fit_table
-    return fit_table(con, table)
-
-
-# --------------------------------------------------------------------------- one renderer, two presentations
-#
 # What decode-esr / decode print is stated once, by the ``_render_*`` functions below, as
-# lines of styled spans and tables of cells.  How it looks is the output's business:
-# :class:`_RichOut` on a terminal (colour, borders, the terminal's width, stacked rows
-# when a table would be cut) or with ``--color always``; :class:`_PlainOut` in a pipe or a
-# file (the same lines and cells, no escapes, no borders, never wrapped), which prints
-# without importing rich so that ``decode-esr VALUE | ...`` starts fast.
-
-def _plain_output() -> bool:
-    """Stdout is a pipe or a file and colour is not forced: plain presentation, without rich."""
-    from .output import color_mode, stdout_is_terminal
-    return not stdout_is_terminal() and color_mode() != "always"
-
+# lines of styled spans and tables of cells; how it looks is the output's business
+# (:func:`.output.text_output`: rich on a terminal, plain lines without rich in a pipe).
 
 def _output():
-    """The presentation of this run's stdout: plain in a pipe, rich on a terminal (or forced colour)."""
-    return _PlainOut() if _plain_output() else _RichOut(_console())
-
-
-class _PlainOut:
-    """Plain lines on stdout: tables laid out without borders, two spaces between columns,
-    no padding at the ends of a line (as a borderless rich table is laid out)."""
-
-    @property
-    def file(self):
-        return sys.stdout
-
-    def line(self, *spans) -> None:
-        sys.stdout.write("".join(_span_text(s) for s in spans).rstrip(" ") + "\n")
-
-    def heading(self, text: str) -> None:
-        self.line(text)
-
-    def table(self, rows, *, header=None, right=(), title=None, dim=()) -> None:
-        body = ([list(header)] if header else []) + [list(r) for r in rows]
-        if title:
-            self.line(title)
-        if not body:
-            return
-        widths = [max(len(r[k]) for r in body) for k in range(len(body[0]))]
-        for r in body:
-            self.line("  ".join(c.rjust(w) if k in right else c.ljust(w)
-                                for k, (c, w) in enumerate(zip(r, widths))))
-
-
-class _RichOut:
-    """The same lines and tables through a rich console: styles, borders on a terminal,
-    tables stacked row by row where the terminal is too narrow to show a value whole."""
-
-    def __init__(self, con) -> None:
-        self.con = con
-
-    @property
-    def file(self):
-        return self.con.file
-
-    def _text(self, spans):
-        from rich.text import Text
-        t = Text()
-        for s in spans:
-            if isinstance(s, tuple):
-                t.append(s[0], style=s[1])
-            else:
-                t.append(s)
-        return t
-
-    def line(self, *spans) -> None:
-        self.con.print(self._text(spans))
-
-    def heading(self, text: str) -> None:
-        from rich.text import Text
-        if _box() is None:                  # a pipe or a file (forced colour): a plain line, no rule drawing
-            self.con.print(Text(text, style="bold"))
-        else:
-            self.con.rule(Text(text), align="left")
-
-    def table(self, rows, *, header=None, right=(), title=None, dim=()) -> None:
-        from rich.table import Table
-        from rich.text import Text
-        n = len(header) if header else len(rows[0]) if rows else 0
-        t = Table(title=Text(title, style="bold") if title else None, title_justify="left",
-                  show_header=bool(header), show_lines=False, pad_edge=False, expand=False, box=_box())
-        for k in range(n):
-            last = k == n - 1
-            t.add_column(header[k] if header else "", justify="right" if k in right else "left",
-                         no_wrap=not last, overflow="fold" if last else "ellipsis")
-        for i, r in enumerate(rows):
-            style = "dim" if i in dim else None
-            t.add_row(*(Text(c, style=style) if style else Text(c) for c in r))
-        self.con.print(_fit(self.con, t))
-
-
-def _span_text(s) -> str:
-    return s[0] if isinstance(s, tuple) else s
+    """The presentation of this run's stdout (:func:`.output.text_output`)."""
+    from .output import text_output
+    return text_output()
 
 
 def _notes(out, texts, about=None) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import click
 
 __all__ = ["color_mode", "stdout_is_terminal", "plain_stdout", "stdout_console", "table_box", "fit_table", "note", "notes",
-           "warning", "PIPE_WIDTH"]
+           "warning", "PIPE_WIDTH", "text_output", "PlainOut", "RichOut"]
 
 #: the width a rich console gets when stdout is a pipe or a file: no record is ever wrapped
 PIPE_WIDTH = 1 << 14
@@ -79,6 +79,135 @@ def stdout_console(*, stderr: bool = False) -> Any:
     if mode == "never":
         console.no_color = True
     return console
+
+
+# --------------------------------------------------------------------------- one renderer, two presentations
+#
+# A command states what it prints once, as lines of styled spans (a span is a string, or a
+# ``(text, style)`` pair) and tables of cells, and hands them to :func:`text_output`'s
+# object: :class:`RichOut` on a terminal (colour, borders, the terminal's width, rows
+# stacked when a table would be cut) or with colour forced; :class:`PlainOut` in a pipe or
+# a file (the same lines and cells, no escapes, no borders, never wrapped), which prints
+# without importing rich, so that ``pgwalk decode-esr VALUE | ...`` starts fast.
+
+def text_output() -> "PlainOut | RichOut":
+    """The presentation of this run's stdout: plain in a pipe (:func:`plain_stdout`), rich else."""
+    return PlainOut() if plain_stdout() else RichOut(stdout_console())
+
+
+def _span_text(s: Any) -> str:
+    return s[0] if isinstance(s, tuple) else s
+
+
+class PlainOut:
+    """Plain lines on stdout: tables laid out without borders, two spaces between columns,
+    no padding at the ends of a line (as a borderless rich table is laid out)."""
+
+    @property
+    def file(self) -> Any:
+        return sys.stdout
+
+    def line(self, *spans: Any) -> None:
+        sys.stdout.write("".join(_span_text(s) for s in spans).rstrip(" ") + "\n")
+
+    def heading(self, text: str) -> None:
+        self.line(text)
+
+    def table(self, rows: Any, *, header: Any = None, right: Any = (), title: str | None = None, dim: Any = (),
+              borders: bool = True) -> None:
+        body = ([list(header)] if header else []) + [[_span_text(c) for c in r] for r in rows]
+        if title:
+            self.line(title)
+        if not body:
+            return
+        widths = [max(len(r[k]) for r in body) for k in range(len(body[0]))]
+        for r in body:
+            self.line("  ".join(c.rjust(w) if k in right else c.ljust(w)
+                                for k, (c, w) in enumerate(zip(r, widths))))
+
+    def translation(self, d: dict, *, trace: bool) -> None:
+        """A translation (``translate --json``'s object): its result line, then its walk."""
+        text = _translation_lines(d, PIPE_WIDTH, trace)
+        if text is None:                            # (a walk wider than any line: rich lays it out)
+            RichOut(stdout_console()).translation(d, trace=trace)
+        else:
+            sys.stdout.write(text)
+
+
+class RichOut:
+    """The same lines and tables through a rich console: styles, borders on a terminal,
+    tables stacked row by row where the terminal is too narrow to show a value whole."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+
+    @property
+    def file(self) -> Any:
+        return self.con.file
+
+    def _text(self, spans: Any) -> Any:
+        from rich.text import Text
+        t = Text()
+        for s in spans:
+            if isinstance(s, tuple):
+                t.append(s[0], style=s[1])
+            else:
+                t.append(s)
+        return t
+
+    def line(self, *spans: Any) -> None:
+        self.con.print(self._text(spans))
+
+    def heading(self, text: str) -> None:
+        from rich.text import Text
+        if table_box() is None:             # a pipe or a file (forced colour): a plain line, no rule drawing
+            self.con.print(Text(text, style="bold"))
+        else:
+            self.con.rule(Text(text), align="left")
+
+    def table(self, rows: Any, *, header: Any = None, right: Any = (), title: str | None = None, dim: Any = (),
+              borders: bool = True) -> None:
+        """A table of ``rows`` (each cell a string, or a ``(text, style)`` span); ``right``: the
+        columns aligned right; ``dim``: the rows shown dim; ``borders``: a box on a terminal
+        (:func:`table_box`), else none anywhere."""
+        from rich.table import Table
+        from rich.text import Text
+        n = len(header) if header else len(rows[0]) if rows else 0
+        t = Table(title=Text(title, style="bold") if title else None, title_justify="left",
+                  show_header=bool(header), show_lines=False, pad_edge=False, expand=False,
+                  box=table_box() if borders else None, show_edge=borders)
+        for k in range(n):
+            last = k == n - 1
+            t.add_column(header[k] if header else "", justify="right" if k in right else "left",
+                         no_wrap=not last, overflow="fold" if last else "ellipsis")
+        for i, r in enumerate(rows):
+            style = "dim" if i in dim else None
+            t.add_row(*(Text(c[0], style=c[1]) if isinstance(c, tuple) else Text(c, style=style) if style
+                        else Text(c) for c in r))
+        self.con.print(fit_table(self.con, t))
+
+    def translation(self, d: dict, *, trace: bool) -> None:
+        """A translation: rich's layout on a terminal; in a pipe (a console rich was asked for,
+        e.g. with TTY_COMPATIBLE=0) the plain lines :class:`PlainOut` writes."""
+        from ..render import render_translation
+
+        con = self.con
+        text = _translation_lines(d, con.width, trace) if con.soft_wrap and not con.is_terminal else None
+        if text is not None:
+            con.file.write(text)
+        else:
+            con.print(render_translation(d, trace=trace, width=con.width))
+
+
+def _translation_lines(d: dict, width: int, trace: bool) -> str | None:
+    """A translation's result line and (with ``trace``) its walk as plain lines, the text rich
+    prints in a pipe, made without rich; ``None`` when the walk's table is wider than ``width``."""
+    from ..render import result_text, trace_text
+
+    steps = trace_text(d, width) if trace else ""
+    if steps is None:
+        return None
+    return result_text(d).rstrip(" ") + "\n" + (steps + "\n" if steps else "")
 
 
 def table_box(default: Any = None) -> Any:

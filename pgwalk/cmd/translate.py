@@ -315,13 +315,12 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
     from ..target import translate_result
     from ..walk import translate as walk_translate
 
-    from .output import PIPE_WIDTH, plain_stdout
     from .output import notes as print_notes
+    from .output import text_output
 
-    console = None
-    # a pipe or a file: plain lines, the same text rich would print, made without rich (whose
-    # import alone is a fifth of a one-address translate)
-    plain_out = fmt is None and plain_stdout()
+    # text: rich on a terminal; in a pipe or a file plain lines, made without rich (whose import
+    # alone is a fifth of a one-address translate)
+    text = text_output() if fmt is None else None
     any_fault = False
     out = sys.stdout
     if fmt is None:                 # text: notes on stderr, stdout only records
@@ -350,21 +349,10 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
                 out.write(csv_line(_pick([d["va"], "false"] + [""] * 3 + [f"unknown {exc.name}"]
                                          + [""] * (len(CSV_COLUMNS) - 6), fields)))
             else:
-                label = f" [{d['label']}]" if d.get("label") else ""
-                if plain_out:
-                    out.write(f"{d['va']}{label}  NOT WALKED {d['reason']}\n")
-                else:
-                    if console is None:
-                        console = _console()
-                    from rich.text import Text
-
-                    line = Text(d["va"], style="bold")
-                    line.append(label, style="cyan")
-                    line.append("  NOT WALKED ", style="bold red")
-                    line.append(d["reason"], style="red")
-                    console.print(line)
+                text.line((d["va"], "bold"), (f" [{d['label']}]" if d.get("label") else "", "cyan"),
+                          ("  NOT WALKED ", "bold red"), (d["reason"], "red"))
                 if not no_trace and i + 1 < len(vas):
-                    _blank_line(console, out)
+                    text.line()
             continue
         any_fault |= not t.ok
         d = translate_result(setup, mem, t, layout).to_dict(extra_notes=notes if i == 0 else ())
@@ -374,38 +362,12 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
         if fmt == "csv":
             out.write(csv_line(_pick(csv_row(d), fields)))
             continue
-        from ..render import render_translation, result_text, trace_text
-
-        # a pipe or a file (plain_out, or the console of one record per line that
-        # output.stdout_console makes when rich is asked): the text rich would print, made without
-        # its layout engine
-        plain = None
-        if plain_out:
-            plain = "" if no_trace else trace_text(d, PIPE_WIDTH)
-        else:
-            if console is None:
-                console = _console()
-            if console.soft_wrap and not console.is_terminal:
-                plain = "" if no_trace else trace_text(d, console.width)
-        if plain is not None:
-            out.write(result_text(d).rstrip(" ") + "\n" + (plain + "\n" if plain else ""))
-        else:
-            if console is None:
-                console = _console()
-            console.print(render_translation(d, trace=not no_trace, width=console.width))
+        text.translation(d, trace=not no_trace)
         out.flush()
         print_notes([n for n in d["notes"] if n not in general], about=d["va"] if len(vas) > 1 else None)
         if not no_trace and i + 1 < len(vas):
-            _blank_line(console, out)
+            text.line()
     return 1 if any_fault else 0
-
-
-def _blank_line(console, out) -> None:
-    """The empty line between two records: through the console when one is in use."""
-    if console is not None:
-        console.print()
-    else:
-        out.write("\n")
 
 
 def _note(notes) -> None:
