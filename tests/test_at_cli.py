@@ -10,7 +10,7 @@ import pytest
 from pgwalk.at import at as lib_at
 from pgwalk.builder import S1Attrs, TableBuilder
 from pgwalk.formats.registers import PSTATE
-from cli_helpers import run
+from cli_helpers import in_a_pipe, run
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -459,3 +459,23 @@ def test_overlay_fault_par_in_text_json_and_batch(capsys, tmp_path):
     assert len(rows) == 160
     assert all(int(r["par"], 16) == par and r["decode"]["Overlay"] == 1 for r in rows if r["op"] == "S1E1W")
     assert all(not int(r["par"], 16) & 1 for r in rows if r["op"] == "S1E1R")
+
+
+def test_one_at_into_a_pipe_is_written_without_rich():
+    # the lines rich's console prints in a pipe (TTY_COMPATIBLE=0 asks for it), made without
+    # importing rich: the head, PAR_EL1 and its fields, the walk, the comparison, the reasons
+    opts = sample()
+    cases = [["S1E1R", "0xffff800000201234"], ["S1E1W", "0xffff800000201234", "--hw-par", "0x80f"],
+             ["S1E1R", "0xffff800000201234", "--hw-par", "0xff00000040201b81", "--explain", "full"],
+             ["S1E1RP", "0xffff800000201234", "--pan", "--no-trace"]]
+    texts = []
+    for args in cases:
+        plain, imported = in_a_pipe(["at", *args, *opts])
+        assert imported == []
+        assert plain.startswith(f"AT {args[0]}, ") and "PAR_EL1 = 0x" in plain and "\x1b[" not in plain
+        console, imported = in_a_pipe(["at", *args, *opts], TTY_COMPATIBLE="0")
+        assert imported and plain == console
+        texts.append(plain)
+    assert "stage  lvl" in texts[0] and "stage  lvl" not in texts[3]          # the walk, unless --no-trace
+    for text in texts[1:3]:
+        assert "software vs captured PAR_EL1" in text and "verdict: MISMATCH" in text and "likely reasons:" in text

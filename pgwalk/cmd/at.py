@@ -128,75 +128,63 @@ def _run_one(op_text, va_text, images, regs_file, reg_values, granule, va_bits, 
     if as_json:
         sys.stdout.write(json.dumps(d) + "\n")
     else:
-        _render_one(_console(), d, res, captured, diff, trace=not no_trace)
+        from .output import text_output
+
+        _render_one(text_output(), d, res, captured, diff, trace=not no_trace)
     return 1 if diff is not None and not diff.match else 0
 
 
-def _render_one(console, d, res, captured, diff, *, trace: bool) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    from ..render import render_translation
-    from .output import fit_table, notes, warning
+def _render_one(out, d, res, captured, diff, *, trace: bool) -> None:
+    """One AT, on :func:`.output.text_output`'s presentation (plain lines without rich in a pipe)."""
+    from .output import notes, warning
 
     op = res.op
     pan_txt = f", PSTATE.PAN = {int(res.pan)}" if op.pan else ""
-    head = Text()
-    head.append(f"AT {op.name}, {d['va']}", style="bold")
-    head.append(f"  ({res.regime.value} regime, {'stages 1+2' if res.stages_used == '12' else 'stage 1'}, "
-                f"EL{op.el} {op.access.value}{pan_txt})", style="dim")
-    console.print(head)
-    console.file.flush()
+    out.line((f"AT {op.name}, {d['va']}", "bold"),
+             (f"  ({res.regime.value} regime, {'stages 1+2' if res.stages_used == '12' else 'stage 1'}, "
+              f"EL{op.el} {op.access.value}{pan_txt})", "dim"))
+    out.file.flush()
     notes(d.get("notes", []))
     if res.par is None:
-        console.print(Text(f"PAR_EL1 not written: {res.exception}", style="bold red"))
+        out.line((f"PAR_EL1 not written: {res.exception}", "bold red"))
     else:
-        line = Text("PAR_EL1 = ")
-        line.append(d["par"], style="bold green" if not res.par & 1 else "bold red")
-        line.append(f"  {d['decode']['summary']}")
-        console.print(line)
-        console.print(fit_table(console, _fields_table(res.par)))
+        out.line("PAR_EL1 = ", (d["par"], "bold green" if not res.par & 1 else "bold red"),
+                 f"  {d['decode']['summary']}")
+        out.table(_fields_rows(res.par), header=("field", "bits", "value", "meaning"), borders=False)
     if trace:
-        console.print(render_translation(d["translation"], trace=True, width=console.width))
+        out.translation(d["translation"], trace=True)
     if captured is None:
         return
-    console.print()
-    console.print(_compare_table(console, res.par, captured, diff))
-    verdict = Text("verdict: ")
-    verdict.append("MATCH" if diff.match else "MISMATCH", style="bold green" if diff.match else "bold red")
-    ign = f"  (not compared: {', '.join(diff.ignored)})" if diff.ignored else ""
-    verdict.append(ign, style="dim")
-    console.print(verdict)
-    console.file.flush()
+    out.line()
+    _compare(out, res.par, captured, diff)
+    out.line("verdict: ", ("MATCH" if diff.match else "MISMATCH", "bold green" if diff.match else "bold red"),
+             (f"  (not compared: {', '.join(diff.ignored)})" if diff.ignored else "", "dim"))
+    out.file.flush()
     for w in diff.warnings:
         warning(w)
     reasons = d.get("reasons")
     if reasons is not None:
         if not reasons:
-            console.print(Text("  no explanation found", style="dim"))
+            out.line(("  no explanation found", "dim"))
         else:
-            console.print(Text("likely reasons:", style="bold"))
+            out.line(("likely reasons:", "bold"))
         for r in reasons:
             mark = "✓ " if r["confirmed"] else "• "
             cat = f" [{r['category']}]" if r.get("category") else ""
-            console.print(Text(f"  {mark}{r['kind']}{cat}: {r['text']}", style="green" if r["confirmed"] else ""))
+            out.line((f"  {mark}{r['kind']}{cat}: {r['text']}", "green" if r["confirmed"] else ""))
 
 
-def _fields_table(par: int):
-    from rich.table import Table
-
+def _fields_rows(par: int) -> list[tuple[str, str, str, str]]:
+    """The fields of a PAR_EL1 value worth a row: field, bits, value, meaning."""
     from ..esr import decode_par
 
-    rep = decode_par(par)
-    t = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for col in ("field", "bits", "value", "meaning"):
-        t.add_column(col, no_wrap=col != "meaning")
-    for f in rep.details:
+    rows = []
+    for f in decode_par(par).details:
         if f.name.startswith("IMPDEF") or (f.value == 0 and f.name in ("AssuredOnly", "TopLevel", "Overlay", "DirtyBit")):
             continue
         bits = f"{f.msb}" if f.msb == f.lsb else f"{f.msb}:{f.lsb}"
-        t.add_row(f.name, bits, f"{f.value:#x}" if f.value > 9 else str(f.value), f.meaning)
-    return t
+        rows.append((f.name, bits, f"{f.value:#x}" if f.value > 9 else str(f.value), f.meaning))
+    return rows
 
 
 def _field_values(par):
@@ -212,38 +200,31 @@ def _field_values(par):
             "SH": f"{L['SH'].get(par):#04b}", "NS": L["NS"].get(par)}
 
 
-def _compare_table(console, sw, hw, diff):
-    from rich.table import Table
-    from rich.text import Text
-
+def _compare(out, sw, hw, diff) -> None:
+    """The software PAR_EL1 against the captured one, field by field, then both decoded."""
     from ..at import par_decode
-    from .output import fit_table
 
-    t = Table(title="software vs captured PAR_EL1", title_justify="left", box=None, pad_edge=False,
-              header_style="bold")
-    for col in ("field", "software", "captured", ""):
-        t.add_column(col, no_wrap=bool(col))          # the values whole; the verdict column wraps
-    t.add_row("PAR_EL1", "-" if sw is None else f"{sw:#018x}", hw if isinstance(hw, str) else f"{hw:#018x}", "")
+    rows = [("PAR_EL1", "-" if sw is None else f"{sw:#018x}", hw if isinstance(hw, str) else f"{hw:#018x}", "")]
     a, b = _field_values(sw), _field_values(hw)
     differing = {n for n, _s, _h in diff.fields}
     formats_differ = a.get("F") != b.get("F")
     for name in dict.fromkeys(list(a) + list(b)):
         if name in differing or (name == "F" and formats_differ):
-            mark = Text("differs", style="bold red")
+            mark = ("differs", "bold red")
         elif formats_differ:
-            mark = Text("other format", style="dim")
+            mark = ("other format", "dim")
         elif name in diff.ignored:
-            mark = Text("not compared", style="dim")
+            mark = ("not compared", "dim")
         else:
-            mark = Text("same", style="green")
-        t.add_row(name, str(a.get(name, "-")), str(b.get(name, "-")), mark)
-    from rich.console import Group
-
+            mark = ("same", "green")
+        rows.append((name, str(a.get(name, "-")), str(b.get(name, "-")), mark))
+    # the values whole; the verdict column wraps
+    out.table(rows, header=("field", "software", "captured", ""), title="software vs captured PAR_EL1", borders=False)
     # the decoded summaries under the table, wrapped between words (in the table they would
     # widen its last column until a narrow terminal squeezed out the others)
-    summaries = [Text(f"{label}: {par_decode(v)['summary']}", style="dim")
-                 for label, v in (("software", sw), ("captured", hw)) if isinstance(v, int)]
-    return Group(fit_table(console, t), *summaries)
+    for label, v in (("software", sw), ("captured", hw)):
+        if isinstance(v, int):
+            out.line((f"{label}: {par_decode(v)['summary']}", "dim"))
 
 
 # --------------------------------------------------------------------------- batches
