@@ -206,7 +206,9 @@ def test_text_into_a_pipe_is_written_without_rich():
     from oracle_data import linux_vmcore_elf
 
     cases = [["-i", f"{SAMPLES / 's1_4k_48bit.img'}@0x40000000", "--regs", str(SAMPLES / "s1_4k_48bit.regs.json"),
-              "0xffff800000201234", "0xffff800000210000", "0x1000"]]
+              "0xffff800000201234", "0xffff800000210000", "0x1000"],
+             ["-i", f"{SAMPLES / 's1_4k_48bit.img'}@0x40000000", "--regs", str(SAMPLES / "s1_4k_48bit.regs.json"),
+              "--reverse", "0x40201234", "0x40202000", "0x7000000"]]
     dump = linux_vmcore_elf()
     if dump is not None:        # labels, and a user address that is not walked (TTBR0 unknown)
         cases.append(["-i", str(dump), "0xffff000000001000", "0x400000", "0xffff800000000000"])
@@ -215,6 +217,7 @@ def test_text_into_a_pipe_is_written_without_rich():
         plain, imported = in_a_pipe(["translate", *args])
         assert imported == []
         assert "PA 0x" in plain and "\x1b[" not in plain
+        assert "--reverse" not in args or ("mapped by 2 addresses" in plain and "mapped by 0 addresses" in plain)
         console, imported = in_a_pipe(["translate", *args], TTY_COMPATIBLE="0")
         assert imported                         # (the console took that path)
         assert plain == console

@@ -150,7 +150,7 @@ class RichOut:
         t = Text()
         for s in spans:
             if isinstance(s, tuple):
-                t.append(s[0], style=s[1])
+                t.append(s[0], style=s[1] or None)
             else:
                 t.append(s)
         return t

@@ -298,12 +298,6 @@ def _as_array(arg_vas: list[int], batch_vas: list[int], batch_array):
     return head if batch_array is None else np.concatenate([head, batch_array])
 
 
-def _console():
-    from .output import stdout_console
-
-    return stdout_console()
-
-
 def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=None, hint="", *,
             json_trace: bool = True, fields: tuple[str, ...] | None = None) -> int:
     """One walk per address, with the full trace (and the kernel layout label with VMCOREINFO);
@@ -470,7 +464,11 @@ def _reverse(setup, mem, pas, stages, fmt, notes, fields=None) -> int:
     counts = np.bincount(query, minlength=len(pas))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).tolist()
     out = sys.stdout
-    console = _console() if fmt is None else None
+    text = None
+    if fmt is None:
+        from .output import text_output
+
+        text = text_output()
     _note(notes)
     if fmt == "csv":
         out.write(csv_line(("target",) + (fields or CSV_COLUMNS)))
@@ -484,16 +482,10 @@ def _reverse(setup, mem, pas, stages, fmt, notes, fields=None) -> int:
             for d in dicts:
                 out.write(csv_line([hx(target)] + _pick(csv_row(d), fields)))
         else:
-            from rich.text import Text
+            from ..render import result_pieces
 
-            from ..render import result_line
-
-            head = Text(f"{target:#x}", style="bold")
-            head.append(f"  mapped by {len(dicts)} address{'es' if len(dicts) != 1 else ''}",
-                        style="dim" if dicts else "bold red")
-            console.print(head)
+            text.line((f"{target:#x}", "bold"), (f"  mapped by {len(dicts)} address{'es' if len(dicts) != 1 else ''}",
+                                                 "dim" if dicts else "bold red"))
             for d in dicts:
-                line = Text("  ")
-                line.append_text(result_line(d))
-                console.print(line)
+                text.line("  ", *result_pieces(d))
     return 0 if counts.all() else 1
