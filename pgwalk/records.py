@@ -1,29 +1,36 @@
-"""Dataclasses defined without compiling source at import: :func:`record`.
+"""Dataclasses defined with little or no source compiled at import: :func:`record`.
 
 ``dataclasses.dataclass`` writes the source of each method it adds (``__init__``,
-``__repr__``, ``__eq__``, ``__hash__``) and compiles it, every time a process defines the
-class.  For pgwalk's parameter classes (up to 34 fields) that is 1-3.5 ms a class here: the
-classes of :mod:`pgwalk.params` alone took 9 ms of a one-address ``pgwalk translate``'s 80.
+``__repr__``, ``__eq__``, ``__hash__``, and a frozen class's ``__setattr__`` and
+``__delattr__``) and compiles it, every time a process defines the class.  For pgwalk's
+parameter classes (up to 34 fields) that is 1-3.5 ms a class here: the classes of
+:mod:`pgwalk.params` alone took 9 ms of a one-address ``pgwalk translate``'s 80, and the
+frozen methods of the 17 frozen classes ``translate`` defines another 3 ms.
 
 :func:`record` lets :mod:`dataclasses` do everything else (the fields and their defaults,
-``__slots__``, ``__match_args__``, frozen instances), so ``dataclasses.fields``, ``replace``,
-``asdict`` and ``is_dataclass`` work as for any dataclass, and adds those four methods as
-closures over the fields, which are made without compiling anything.  They behave as the
-generated ones: the same arguments, defaults and errors for ``__init__``, equality of two
-instances of the same class by their ``compare`` fields, a hash of those fields for a frozen
-class (and none for a mutable one), the same repr.
+``__slots__``, ``__match_args__``), so ``dataclasses.fields``, ``replace``, ``asdict`` and
+``is_dataclass`` work as for any dataclass, and adds those methods as closures over the
+fields, which are made without compiling anything: ``__repr__``, ``__eq__``, ``__hash__``,
+a frozen class's ``__setattr__`` / ``__delattr__`` (and, slotted, the ``__getstate__`` /
+``__setstate__`` that copy and pickle need; ``__dataclass_params__.frozen`` is set, so a
+subclass is frozen as a frozen dataclass's must be).  They behave as the generated ones: the
+same arguments, defaults and errors for ``__init__``, equality of two instances of the same
+class by their ``compare`` fields, a hash of those fields for a frozen class (and none for a
+mutable one), the same repr, :class:`dataclasses.FrozenInstanceError`.
 
-The one difference is speed: ``__init__`` binds its arguments in a loop, a few microseconds
-for 30 fields.  So a class made once per address or item (the walk's results, table and run
-records, AT results) asks for dataclasses' compiled ``__init__`` (``compiled_init=True``,
-several times faster to call) and only its other methods are closures; the classes made a few
-times a run (parameters, setups, summaries, sessions) take the closure ``__init__`` too.
-``inspect.signature`` of a closure ``__init__`` shows ``(*args, **kwargs)``: the fields say
-what it takes.  Every dataclass of pgwalk is declared with :func:`record`.
+The one difference is speed: the closure ``__init__`` binds its arguments in a loop, a few
+microseconds for 30 fields.  So a class made once per address or item (the walk's results,
+table and run records, AT results) asks for a compiled ``__init__`` (``compiled_init=True``,
+several times faster to call): one assignment a field, compiled from source as dataclasses
+compiles its own; the classes made a few times a run (parameters, setups, summaries,
+sessions) take the closure.  ``inspect.signature`` of a closure ``__init__`` shows
+``(*args, **kwargs)``: the fields say what it takes.  Every dataclass of pgwalk is declared
+with :func:`record`.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import reprlib
 from operator import attrgetter
@@ -47,9 +54,9 @@ _MISSING = dataclasses.MISSING
 def record(cls: type[_T] | None = None, /, *, frozen: bool = False, slots: bool = False, eq: bool = True,
            compiled_init: bool = False) -> Any:
     """``@dataclass(frozen=..., slots=..., eq=...)``, its ``__init__`` (unless ``compiled_init``:
-    then dataclasses' own), ``__repr__``, ``__eq__`` and ``__hash__`` (with ``eq``; without, the
-    identity of ``object``, as a dataclass's) made without compiling source (see the module's
-    docstring)."""
+    then compiled, one statement a field), ``__repr__``, ``__eq__`` and ``__hash__`` (with ``eq``;
+    without, the identity of ``object``, as a dataclass's) and a frozen class's ``__setattr__`` and
+    ``__delattr__`` made without compiling source (see the module's docstring)."""
 
     def wrap(c: type[_T]) -> type[_T]:
         return _make(c, frozen, slots, eq, compiled_init)
@@ -63,14 +70,62 @@ def _make(cls: type[_T], frozen: bool, slots: bool, eq: bool, compiled_init: boo
     own = {name for name in ("__init__", "__repr__", "__eq__") if name in cls.__dict__}
     if "__hash__" in cls.__dict__ and not (cls.__dict__["__hash__"] is None and "__eq__" in own):
         own.add("__hash__")
-    cls = dataclasses.dataclass(cls, init=compiled_init, repr=False, eq=False, frozen=frozen, slots=slots)
+    if frozen and ("__setattr__" in cls.__dict__ or "__delattr__" in cls.__dict__):
+        raise TypeError(f"Cannot overwrite attribute __setattr__ or __delattr__ in class {cls.__name__}")
+    # (frozen=False: dataclasses would compile a __setattr__ and a __delattr__ for it; _freeze)
+    cls = dataclasses.dataclass(cls, init=False, repr=False, eq=False, frozen=False, slots=slots)
     fields = dataclasses.fields(cls)
-    if not compiled_init and "__init__" not in own:
-        cls.__init__ = _init(cls, fields, frozen)                             # type: ignore[misc]
+    if "__init__" not in own:
+        make_init = _compiled_init if compiled_init else _init
+        cls.__init__ = make_init(cls, fields, frozen)                         # type: ignore[misc]
+    if frozen:
+        _freeze(cls, fields, slots)
     for name, method in _methods(fields, frozen).items():
         if name not in own and (eq or name == "__repr__"):
             setattr(cls, name, method)
     return cls
+
+
+def _freeze(cls: type, fields: tuple[dataclasses.Field, ...], slots: bool) -> None:
+    """What ``@dataclass(frozen=True)`` adds, as closures: a ``__setattr__`` and ``__delattr__``
+    that raise :class:`dataclasses.FrozenInstanceError` for the fields (for any name, on an
+    instance of the class itself), the ``__getstate__`` / ``__setstate__`` that let copy and
+    pickle rebuild a slotted instance, and ``__dataclass_params__.frozen``."""
+    names = frozenset(f.name for f in fields)
+    frozen_error = dataclasses.FrozenInstanceError
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if type(self) is cls or name in names:
+            raise frozen_error(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+
+    def __delattr__(self: Any, name: str) -> None:
+        if type(self) is cls or name in names:
+            raise frozen_error(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+
+    __setattr__.__qualname__ = f"{cls.__qualname__}.__setattr__"
+    __delattr__.__qualname__ = f"{cls.__qualname__}.__delattr__"
+    cls.__setattr__ = __setattr__                                             # type: ignore[method-assign]
+    cls.__delattr__ = __delattr__                                             # type: ignore[method-assign]
+    if slots:
+        order = tuple(f.name for f in fields)
+        get_all = _getter(order)
+
+        def __getstate__(self: Any) -> list:
+            return list(get_all(self))
+
+        def __setstate__(self: Any, state: list) -> None:
+            for name, value in zip(order, state):
+                object.__setattr__(self, name, value)
+
+        if "__getstate__" not in cls.__dict__:
+            cls.__getstate__ = __getstate__                                   # type: ignore[attr-defined]
+        if "__setstate__" not in cls.__dict__:
+            cls.__setstate__ = __setstate__                                   # type: ignore[attr-defined]
+    params = copy.copy(cls.__dataclass_params__)                              # type: ignore[attr-defined]
+    params.frozen = True
+    cls.__dataclass_params__ = params                                         # type: ignore[attr-defined]
 
 
 def _methods(fields: tuple[dataclasses.Field, ...], frozen: bool) -> dict[str, Any]:
@@ -152,6 +207,59 @@ def _init(cls: type, fields: tuple[dataclasses.Field, ...], frozen: bool) -> Cal
 
     __init__.__qualname__ = f"{qualname}.__init__"
     return __init__
+
+
+def _compiled_init(cls: type, fields: tuple[dataclasses.Field, ...], frozen: bool) -> Callable[..., None]:
+    """A dataclass's ``__init__`` as :func:`_init` makes it, compiled from source as dataclasses
+    compiles its own (a few times faster to call than the closure): one statement a field."""
+    env: dict[str, Any] = {"_record_setattr": object.__setattr__, "_record_factory_given": _HAS_FACTORY}
+    params, body = [], []
+    defaulted = None
+    for i, f in enumerate(fields):
+        value = f.name
+        if f.default_factory is not _MISSING:
+            env[f"_record_factory_{i}"] = f.default_factory
+            if f.init:
+                params.append(f"{f.name}=_record_factory_given")
+                value = f"_record_factory_{i}() if {f.name} is _record_factory_given else {f.name}"
+            else:
+                value = f"_record_factory_{i}()"
+        elif f.default is not _MISSING:
+            env[f"_record_default_{i}"] = f.default
+            if f.init:
+                params.append(f"{f.name}=_record_default_{i}")
+            else:
+                value = f"_record_default_{i}"
+        elif f.init:
+            if defaulted is not None:
+                raise TypeError(f"non-default argument {f.name!r} follows default argument {defaulted!r}")
+            params.append(f.name)
+        else:
+            continue                            # (init=False without a default: left unset)
+        if f.init and (f.default is not _MISSING or f.default_factory is not _MISSING):
+            defaulted = defaulted or f.name
+        body.append(f"_record_setattr(_record_self, {f.name!r}, {value})" if frozen
+                    else f"_record_self.{f.name} = {value}")
+    if hasattr(cls, "__post_init__"):
+        body.append("_record_self.__post_init__()")
+    # (the instance is "_record_self": a field may be called "self")
+    source = f"def __init__(_record_self, {', '.join(params)}):\n    " + "\n    ".join(body or ["pass"]) + "\n"
+    exec(compile(source, f"<record {cls.__qualname__}>", "exec"), env)
+    init = env["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    if hasattr(init.__code__, "co_qualname"):           # (3.11+: the name its argument errors give)
+        init.__code__ = init.__code__.replace(co_qualname=init.__qualname__)
+    return init
+
+
+class _HasFactory:
+    """The default of an ``__init__`` argument whose field has a default factory."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+_HAS_FACTORY = _HasFactory()
 
 
 def _missing(names: tuple[str, ...], values: list, fills: tuple) -> str:

@@ -164,11 +164,53 @@ def test_methods_the_body_defines_are_kept(made):
     assert (hash(Own(3)) == hash(Own(13))) == (hash((3,)) == hash((13,)))
 
 
-def test_compiled_init_is_dataclasses_own():
+def test_compiled_init_is_compiled_and_the_closure_is_not():
     import pgwalk.records as records
 
     assert RC[0].__init__.__code__.co_filename == records.__file__
-    assert RCI[0].__init__.__code__.co_filename != records.__file__
+    assert RCI[0].__init__.__code__.co_filename.startswith("<record ")
+    # neither compiles the frozen __setattr__ / __delattr__ a frozen dataclass compiles
+    assert RCI[0].__setattr__.__code__.co_filename == records.__file__
+
+
+@pytest.mark.parametrize("made", [DC, RC, RCI], ids=["dataclass", "closure_init", "compiled_init"])
+def test_copy_pickle_and_frozen_flag_as_a_dataclass(made):
+    P, S = made[:2]
+    globals()["_Pickled"], globals()["_PickledS"] = P, S
+    qualnames = P.__qualname__, S.__qualname__
+    P.__qualname__, S.__qualname__ = "_Pickled", "_PickledS"
+    try:
+        p = P(1, "x", (2,), None, [3], {"k": 4}, 5)
+        s = S(p, {"r": 1})
+        for q in (copy.copy(p), copy.deepcopy(p), pickle.loads(pickle.dumps(p))):    # (slotted: __setstate__)
+            assert q == p and q is not p and q.e == [3]
+        for t in (copy.copy(s), copy.deepcopy(s), pickle.loads(pickle.dumps(s))):
+            assert t == s and t.late == 5
+    finally:
+        P.__qualname__, S.__qualname__ = qualnames
+        del globals()["_Pickled"], globals()["_PickledS"]
+    assert P.__dataclass_params__.frozen and S.__dataclass_params__.frozen and not made[2].__dataclass_params__.frozen
+    # a frozen record subclasses as a frozen dataclass does: frozen again, never mutable
+    @dataclass(frozen=True)
+    class More(P):
+        h: int = 0
+
+    assert More(1, "x", h=2).h == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        More(1, "x").h = 3
+    with pytest.raises(TypeError, match="non-frozen dataclass from a frozen one"):
+        @dataclass
+        class Mutable(P):
+            h: int = 0
+
+
+def test_argument_errors_name_the_class():
+    import sys
+
+    with pytest.raises(TypeError) as e:
+        RCI[0](1)
+    if sys.version_info >= (3, 11):         # (3.10 names the code object only)
+        assert str(e.value).startswith(f"{RCI[0].__qualname__}.__init__() missing 1 required positional argument")
 
 
 def test_eq_false_keeps_identity_as_a_dataclass():
