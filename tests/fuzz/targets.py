@@ -323,7 +323,8 @@ def kernlog_target(data: bytes) -> None:
     """``data`` as a kernel log: every report found, decoded, compared, rendered."""
     from rich.console import Console
 
-    from pgwalk.cmd.decode_esr import _render_report, _RichOut
+    from pgwalk.cmd.decode_esr import _render_report
+    from pgwalk.cmd.output import RichOut
     from pgwalk.kernlog import compare_logged_walk, iter_problem_lines, parse_text
 
     text = data.decode("utf-8", errors="replace")
@@ -336,7 +337,7 @@ def kernlog_target(data: bytes) -> None:
         if r.walk is not None and r.walk.entries:
             cmp = compare_logged_walk(r, walk_fn)
             json.dumps(cmp.to_json())
-        _render_report(_RichOut(con), r, cmp)
+        _render_report(RichOut(con), r, cmp)
     for line in iter_problem_lines(reports):
         assert isinstance(line, str)
     if _tick():
