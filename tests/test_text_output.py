@@ -234,3 +234,27 @@ def test_no_hex_value_is_cut_at_any_terminal_width(argv, columns, capsys, monkey
     cut = [t for t in tokens if int(t, 16) not in values]
     assert not cut, (columns, cut)
     assert max(len(line.rstrip()) for line in text.splitlines()) <= columns
+
+
+@pytest.mark.parametrize("name", ["vmcore.elf", "vmcore.kdump-zlib", "max-zstd-d31", "raw@base"])
+def test_info_in_a_pipe_is_the_console_text_without_rich(name):
+    """info into a pipe: the lines rich's console of a pipe prints (TTY_COMPATIBLE=0 asks for it:
+    tables, the kernel layout, VMCOREINFO, CPUs), made without importing rich."""
+    from pathlib import Path
+
+    from cli_helpers import SAMPLES, in_a_pipe
+
+    oracle = linux_oracle_dir()
+    spec = {"vmcore.elf": linux_vmcore_elf(),
+            "vmcore.kdump-zlib": oracle / "vmcore.kdump-zlib" if oracle else None,
+            "max-zstd-d31": oracle.parent / "makedumpfile-public" / "max-zstd-d31" if oracle else None,
+            "raw@base": f"{SAMPLES / 's1_4k_48bit.img'}@0x40000000"}[name]
+    if spec is None or not Path(str(spec).split("@")[0]).exists():
+        pytest.skip(f"{name} is not here")
+    for extra in ([], ["--all-regions"]):
+        plain, imported = in_a_pipe(["info", "-i", str(spec), *extra])
+        assert imported == [] and "memory: " in plain and "\x1b[" not in plain
+        console, imported = in_a_pipe(["info", "-i", str(spec), *extra], TTY_COMPATIBLE="0")
+        assert imported and plain == console
+    if name != "raw@base":
+        assert "kernel layout" in plain and "VMCOREINFO: kernel " in plain

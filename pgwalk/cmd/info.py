@@ -222,90 +222,82 @@ def _linux_part(out: dict, text: str, warnings: list[str]) -> None:
 # --------------------------------------------------------------------------
 
 def _render(d: dict, all_regions: bool) -> None:
-    from rich.markup import escape
-    from rich.table import Table
+    """``info``'s text on :func:`.output.text_output`'s presentation (plain lines without rich in
+    a pipe)."""
+    from .output import notes, text_output, warning
 
-    from .output import fit_table, notes, stdout_console, warning
-
-    con = stdout_console()
-    con.print(f"[bold]{escape(d['path'])}[/bold]: {escape(d['format_description'])}, {_sizes(d)}")
+    out = text_output()
+    out.line((d["path"], "bold"), f": {d['format_description']}, {_sizes(d)}")
     m = d["memory"]
-    con.print(f"[bold]memory[/bold]: {m['count']} region{'s' if m['count'] != 1 else ''}, "
-              f"{_size_text(m['total'])} ({m['total_hex']}), {len(m['holes'])} hole"
-              f"{'s' if len(m['holes']) != 1 else ''}")
-    t = Table(show_header=True, pad_edge=False, box=None)
-    for col in ("start", "end", "size", "kind"):
-        t.add_column(col, justify="right" if col != "kind" else "left", no_wrap=True)
+    out.line(("memory", "bold"), f": {m['count']} region{'s' if m['count'] != 1 else ''}, "
+             f"{_size_text(m['total'])} ({m['total_hex']}), {len(m['holes'])} hole{'s' if len(m['holes']) != 1 else ''}")
     shown = m["regions"] if all_regions else m["regions"][:_MAX_REGIONS_SHOWN]
-    for r in shown:
-        t.add_row(r["start"], r["end"], _size_text(int(r["size"], 16)), r["kind"])
-    con.print(fit_table(con, t))
+    out.table([(r["start"], r["end"], _size_text(int(r["size"], 16)), r["kind"]) for r in shown],
+              header=("start", "end", "size", "kind"), right=(0, 1, 2), borders=False)
     if len(shown) < len(m["regions"]):
-        con.print(f"  [dim]... {len(m['regions']) - len(shown)} more (--all-regions)[/dim]")
+        out.line(("  ... " + f"{len(m['regions']) - len(shown)} more (--all-regions)", "dim"))
     if m["holes"]:
         hs = m["holes"] if all_regions else m["holes"][:8]
-        con.print("holes: " + ", ".join(f"[{h['start']}, {h['end']})" for h in hs)
-                  + (" ..." if len(hs) < len(m["holes"]) else ""))
+        out.line("holes: " + ", ".join(f"[{h['start']}, {h['end']})" for h in hs)
+                 + (" ..." if len(hs) < len(m["holes"]) else ""))
     if d["kdump"]:
         k = d["kdump"]
         comp = ", ".join(f"{c}{'' if k['compression_available'].get(c) else ' (library missing: pip install pgwalk[kdump])'}"
                          for c in d["compression"]) or "none"
-        con.print(f"[bold]kdump[/bold]: header version {k['header_version']}, block size {k['block_size']}, "
-                  f"compression {comp}, dump level {k['dump_level']}, {k['nr_cpus']} CPU(s)")
+        out.line(("kdump", "bold"), f": header version {k['header_version']}, block size {k['block_size']}, "
+                 f"compression {comp}, dump level {k['dump_level']}, {k['nr_cpus']} CPU(s)")
         sp = k.get("split")
         dumped = (f"{k['pages_dumped_all']} dumped, {k['pages_dumped']} of them in this file (pfns "
                   f"{sp['start_pfn']}-{sp['end_pfn']} of a split dump; {sp['pages_in_other_files']} in "
                   "the other files)" if sp else f"{k['pages_dumped']} dumped")
-        con.print(f"  pages: {k['pages_present']} present, {dumped}, "
-                  f"{k['pages_excluded']} excluded; status {', '.join(k['status_flags']) or '0'}"
-                  + (f"; {k['flattened_records']} flattened records" if k["flattened_records"] is not None else ""))
+        out.line(f"  pages: {k['pages_present']} present, {dumped}, "
+                 f"{k['pages_excluded']} excluded; status {', '.join(k['status_flags']) or '0'}"
+                 + (f"; {k['flattened_records']} flattened records" if k["flattened_records"] is not None else ""))
         if k.get("damage"):
-            con.print(f"  [red]damaged: {escape(k['damage'])}; no page of this file is read[/red]")
+            out.line("  ", (f"damaged: {k['damage']}; no page of this file is read", "red"))
         uts = " ".join(v for v in (k["utsname"].get("sysname"), k["utsname"].get("release"),
                                    k["utsname"].get("machine")) if v)
         if uts:
-            con.print(f"  utsname: {escape(uts)}")
+            out.line(f"  utsname: {uts}")
     elif d["elf"]:
         e = d["elf"]
-        con.print(f"[bold]ELF[/bold]: machine {e['machine']}, {e['phnum']} program headers; compression none"
-                  + (f" (the file as a whole is {d['file_compression']}-compressed)" if d["file_compression"] else ""))
+        out.line(("ELF", "bold"), f": machine {e['machine']}, {e['phnum']} program headers; compression none"
+                 + (f" (the file as a whole is {d['file_compression']}-compressed)" if d["file_compression"] else ""))
     if d["notes"]:
-        con.print("[bold]notes[/bold]: " + ", ".join(
-            f"{escape(n['name'])} {n['type_name']} ({n['size']} bytes)" for n in d["notes"]))
+        out.line(("notes", "bold"), ": " + ", ".join(f"{n['name']} {n['type_name']} ({n['size']} bytes)"
+                                                    for n in d["notes"]))
     for c in d["cpus"]:
         regs = c["registers"]
-        con.print(f"[bold]CPU {c['index']}[/bold] (pid {c['pid']}, EL{c['el']}): pc {regs['pc']}  "
-                  f"sp {regs['sp']}  pstate {regs['pstate']}")
+        out.line((f"CPU {c['index']}", "bold"), f" (pid {c['pid']}, EL{c['el']}): pc {regs['pc']}  "
+                 f"sp {regs['sp']}  pstate {regs['pstate']}")
         names = [f"x{i}" for i in range(31)]
         for i in range(0, 31, 3):
-            con.print("  " + "  ".join(f"{n:>3} {int(regs[n], 16):016x}" for n in names[i:i + 3]))
+            out.line("  " + "  ".join(f"{n:>3} {int(regs[n], 16):016x}" for n in names[i:i + 3]))
     vi = d["vmcoreinfo"]
     if vi:
-        _render_vmcoreinfo(con, vi)
+        _render_vmcoreinfo(out, vi)
     tr = d["translation"]
     if tr:
         if "error" in tr:
-            con.print(f"[bold]translation setup[/bold]: [red]{escape(tr['error'])}[/red]")
+            out.line(("translation setup", "bold"), ": ", (tr["error"], "red"))
         else:
-            con.print(f"[bold]translation setup[/bold] (derived from VMCOREINFO; --regs overrides): "
-                      f"TTBR1 root {tr['ttbr1_root']}, {tr['granule']} granule, {tr['va_bits']}-bit VA, "
-                      f"start level {tr['start_level']}, at most {tr['oa_bits']}-bit OA, DS {int(tr['ds'])}, "
-                      f"TBI1 {int(tr['tbi1'])}")
-            con.print("  " + "  ".join(f"{k} {v}" for k, v in tr["registers"].items()))
-            con.file.flush()
+            out.line(("translation setup", "bold"), " (derived from VMCOREINFO; --regs overrides): "
+                     f"TTBR1 root {tr['ttbr1_root']}, {tr['granule']} granule, {tr['va_bits']}-bit VA, "
+                     f"start level {tr['start_level']}, at most {tr['oa_bits']}-bit OA, DS {int(tr['ds'])}, "
+                     f"TBI1 {int(tr['tbi1'])}")
+            out.line("  " + "  ".join(f"{k} {v}" for k, v in tr["registers"].items()))
+            out.file.flush()
             notes(tr["notes"])
     if d["layout"]:
-        t = Table(title="kernel layout", title_justify="left", show_header=True, pad_edge=False, box=None)
-        for col in ("range", "start", "end", "size"):
-            t.add_column(col, no_wrap=True, justify="left" if col == "range" else "right")
-        t.add_column("note", style="dim")
+        rows = []
         for r in d["layout"]:
             size = int(r["end"], 16) - int(r["start"], 16)
-            name = r["name"] + (" ~" if r["approx"] else "")
-            t.add_row(name, r["start"], r["end"], _size_text(size), escape(r["note"] or ""))
-        con.print(fit_table(con, t))
-        con.print("  [dim]~ bounds inferred (kernel version, estimates), not given by VMCOREINFO[/dim]")
-    con.file.flush()
+            rows.append((r["name"] + (" ~" if r["approx"] else ""), r["start"], r["end"], _size_text(size),
+                         (r["note"] or "", "dim")))
+        out.table(rows, header=("range", "start", "end", "size", "note"), right=(1, 2, 3), title="kernel layout",
+                  borders=False)
+        out.line(("  ~ bounds inferred (kernel version, estimates), not given by VMCOREINFO", "dim"))
+    out.file.flush()
     for w in d["warnings"]:
         warning(w)
 
@@ -321,27 +313,25 @@ def _sizes(d: dict) -> str:
             f"{both(d['file_size'])} on disk")
 
 
-def _render_vmcoreinfo(con, vi: dict) -> None:
-    from rich.markup import escape
-
-    con.print(f"[bold]VMCOREINFO[/bold]: kernel {escape(str(vi['osrelease']))}, page size {vi['page_size']}, "
-              f"VA_BITS {vi['va_bits']} ({vi['va_bits_actual']} in use), "
-              f"kimage_voffset {vi['kimage_voffset']}, PHYS_OFFSET {vi['phys_offset']}"
-              + (f" ({vi['phys_offset_u64']} as u64)" if vi["phys_offset"] != vi["phys_offset_u64"] else "")
-              + f", KASLR offset {vi['kaslr_offset']}, swapper_pg_dir {vi['swapper_pg_dir']}")
+def _render_vmcoreinfo(out, vi: dict) -> None:
+    out.line(("VMCOREINFO", "bold"), f": kernel {vi['osrelease']}, page size {vi['page_size']}, "
+             f"VA_BITS {vi['va_bits']} ({vi['va_bits_actual']} in use), "
+             f"kimage_voffset {vi['kimage_voffset']}, PHYS_OFFSET {vi['phys_offset']}"
+             + (f" ({vi['phys_offset_u64']} as u64)" if vi["phys_offset"] != vi["phys_offset_u64"] else "")
+             + f", KASLR offset {vi['kaslr_offset']}, swapper_pg_dir {vi['swapper_pg_dir']}")
     if vi["build_id"]:
-        con.print(f"  build id {escape(vi['build_id'])}")
+        out.line(f"  build id {vi['build_id']}")
     for title, items in (("SYMBOL", vi["symbols"]), ("NUMBER", vi["numbers"])):
         if items:
-            con.print(f"  {title}: " + ", ".join(f"{escape(k)}={v}" for k, v in items.items()))
+            out.line(f"  {title}: " + ", ".join(f"{k}={v}" for k, v in items.items()))
     rows = [(f"SIZE({k})", v) for k, v in vi["sizes"].items()]
     rows += [(f"OFFSET({k})", v) for k, v in vi["offsets"].items()]
     rows += [(f"LENGTH({k})", v) for k, v in vi["lengths"].items()]
     rows += [(k, v) for k, v in vi["other"].items()]
     if rows:
-        con.print("  " + ", ".join(f"{escape(k)}={v}" for k, v in rows))
+        out.line("  " + ", ".join(f"{k}={v}" for k, v in rows))
     for b in vi["bad_lines"]:
-        con.print(f"  [yellow]unreadable line[/yellow]: {escape(b)}")
+        out.line("  ", ("unreadable line", "yellow"), f": {b}")
 
 
 @click.command("info")
