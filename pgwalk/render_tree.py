@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rich.table import Table
     from rich.text import Text
 
-from .render import af_update_text, size_text
+from .render import af_update_text, plain_text, size_text
 
 __all__ = ["range_line", "TreeLineRenderer", "render_stats", "tree_header", "human_size", "ADDR_WIDTH", "PlainText",
            "rich_text", "af_updates_text"]
@@ -28,23 +28,19 @@ def rich_text() -> type:
     return Text
 
 
-#: the control characters rich's ``Text`` leaves out of its text (bell, backspace, vertical
-#: tab, form feed, carriage return): :class:`PlainText` does the same
-_DROPPED = dict.fromkeys((7, 8, 11, 12, 13))
-
 
 class PlainText:
     """A line of the renderers without styles, for a pipe or a file: the part of rich's ``Text``
     they use (``Text(text, style=)``, ``append``, ``append_text``, ``plain``), the same ``plain``
-    rich would give, without importing rich."""
+    rich would give (:func:`pgwalk.render.plain_text`), without importing rich."""
 
     __slots__ = ("plain",)
 
     def __init__(self, text: str = "", style: Any = None) -> None:
-        self.plain = text.translate(_DROPPED)
+        self.plain = plain_text(text)
 
     def append(self, text: str, style: Any = None) -> PlainText:
-        self.plain += text.translate(_DROPPED)
+        self.plain += plain_text(text)
         return self
 
     def append_text(self, other: PlainText) -> PlainText:

@@ -258,3 +258,23 @@ def test_info_in_a_pipe_is_the_console_text_without_rich(name):
         assert imported and plain == console
     if name != "raw@base":
         assert "kernel layout" in plain and "VMCOREINFO: kernel " in plain
+
+
+def test_plain_and_rich_presentations_show_the_same_text(capsys, monkeypatch):
+    """output.PlainOut writes what output.RichOut's console of a pipe writes, a dump's control
+    characters included (rich's Text drops BEL, BS, VT, FF and CR; so does the plain one)."""
+    from pgwalk.cmd.output import PlainOut, RichOut, stdout_console
+
+    def draw(out):
+        out.line(("utsname", "bold"), ": Linux\r\x07 6.1\x08", " x")
+        out.table([("a\rb", "1", ("ok\x0c", "green")), ("long name", "22", "")], header=("n", "v", "s"),
+                  right=(1,), title="t\x0bitle", borders=False)
+        out.line()
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    draw(PlainOut())
+    plain = capsys.readouterr().out
+    draw(RichOut(stdout_console()))
+    assert capsys.readouterr().out == plain
+    assert "\r" not in plain and "\x07" not in plain and "utsname: Linux 6.1 x" in plain

@@ -96,7 +96,10 @@ def text_output() -> "PlainOut | RichOut":
 
 
 def _span_text(s: Any) -> str:
-    return s[0] if isinstance(s, tuple) else s
+    """A span's text as rich would show it (:func:`pgwalk.render.plain_text`)."""
+    from ..render import plain_text
+
+    return plain_text(s[0] if isinstance(s, tuple) else s)
 
 
 class PlainOut:
