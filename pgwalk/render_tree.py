@@ -12,12 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rich.table import Table
     from rich.text import Text
 
 from .render import af_update_text, plain_text, size_text
 
-__all__ = ["range_line", "TreeLineRenderer", "render_stats", "tree_header", "human_size", "ADDR_WIDTH", "PlainText",
+__all__ = ["range_line", "TreeLineRenderer", "stats_rows", "tree_header", "human_size", "ADDR_WIDTH", "PlainText",
            "rich_text", "af_updates_text"]
 
 
@@ -286,36 +285,31 @@ def human_size(n: int) -> str:
     return f"{n} B"
 
 
-def render_stats(stats: dict[str, Any]) -> Table:
-    """``--stats`` as one table (sections: tables, leaves, bytes by memory type and permissions)."""
-    from rich.table import Table        # here: a listing in a pipe never imports rich's tables
-    from rich.text import Text
-
-    table = Table(box=None, pad_edge=False, show_header=False)
-    table.add_column("what", no_wrap=True)
-    table.add_column("count", justify="right", no_wrap=True)
-    table.add_column("bytes", justify="right", no_wrap=True)
+def stats_rows(stats: dict[str, Any]) -> list[tuple[Any, str, str]]:
+    """``--stats`` as the rows of one table (what, count, bytes; sections: tables, leaves, bytes by
+    memory type and permissions), each cell a string or a ``(text, style)`` span."""
+    rows: list[tuple[Any, str, str]] = []
 
     def section(title: str) -> None:
-        table.add_row(Text(title, style="bold"), "", "")
+        rows.append(((title, "bold"), "", ""))
 
     section("tables per level")
     for level, n in stats["tables"].items():
-        table.add_row(f"  L{level}", str(n), "")
+        rows.append((f"  L{level}", str(n), ""))
     for status, n in stats["tables_not_walked"].items():
-        table.add_row(Text(f"  not walked: {status}", style=_STATUS_STYLE.get(status, "")), str(n), "")
+        rows.append(((f"  not walked: {status}", _STATUS_STYLE.get(status, "")), str(n), ""))
     section("descriptors per level and kind")
     for row in stats["leaves"]:
-        table.add_row(Text(f"  L{row['level']} {row['kind']}", style=_BAD if row["kind"] in _ODD_KINDS else ""),
-                      str(row["count"]), "")
-    table.add_row("  invalid", str(stats["invalid"]), "")
+        rows.append(((f"  L{row['level']} {row['kind']}", _BAD if row["kind"] in _ODD_KINDS else ""),
+                     str(row["count"]), ""))
+    rows.append(("  invalid", str(stats["invalid"]), ""))
     if stats["flagged"]:
-        table.add_row(Text("  flagged (RES0, misaligned, ...)", style=_BAD), str(stats["flagged"]), "")
+        rows.append((("  flagged (RES0, misaligned, ...)", _BAD), str(stats["flagged"]), ""))
     section("bytes mapped per memory type")
     for what, n in stats["bytes_by_memtype"].items():
-        table.add_row(f"  {what}", "", human_size(n))
+        rows.append((f"  {what}", "", human_size(n)))
     section("bytes mapped per permissions")
     for what, n in stats["bytes_by_permissions"].items():
-        table.add_row(f"  {what or '-'}", "", human_size(n))
-    table.add_row(Text("total mapped", style="bold"), "", human_size(stats["bytes_mapped"]))
-    return table
+        rows.append((f"  {what or '-'}", "", human_size(n)))
+    rows.append((("total mapped", "bold"), "", human_size(stats["bytes_mapped"])))
+    return rows

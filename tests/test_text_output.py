@@ -278,3 +278,20 @@ def test_plain_and_rich_presentations_show_the_same_text(capsys, monkeypatch):
     draw(RichOut(stdout_console()))
     assert capsys.readouterr().out == plain
     assert "\r" not in plain and "\x07" not in plain and "utsname: Linux 6.1 x" in plain
+
+
+def test_dump_tree_stats_in_a_pipe_is_the_console_text_without_rich():
+    from cli_helpers import in_a_pipe
+
+    cases = [["dump-tree", *sample("s1_4k_48bit"), "--stats"]]
+    dump = linux_vmcore_elf()
+    if dump is not None:                    # a walk a limit stops: its last line
+        cases += [["dump-tree", "-i", str(dump), "--stats"], ["dump-tree", "-i", str(dump), "--max-tables", "3"]]
+    for args in cases:
+        plain, imported = in_a_pipe(args)
+        assert imported == [] and "\x1b[" not in plain
+        console, imported = in_a_pipe(args, TTY_COMPATIBLE="0")
+        assert plain == console
+        assert ("total mapped" in plain) == ("--stats" in args)
+    if dump is not None:
+        assert plain.splitlines()[-1].startswith("stopped after 3 tables: limit reached")

@@ -378,7 +378,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
     progress = _TreeProgress(summary, len(trees))
     if not progress.line.enabled:       # stderr is not a terminal: no progress at all
         progress = None
-    from ..render_tree import PlainText, TreeLineRenderer, range_line, render_stats, rich_text, tree_header
+    from ..render_tree import PlainText, TreeLineRenderer, range_line, rich_text, stats_rows, tree_header
 
     Line = PlainText if plain or as_json else rich_text()  # noqa: N806 (the class of the lines shown)
     from .output import notes as print_notes
@@ -456,10 +456,15 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         else:
             if stats_d is not None:
                 for t in trees:
-                    text_console().print(tree_header(tree_record(t)), soft_wrap=True)
-                text_console().print(render_stats(stats_d))
+                    show(tree_header(tree_record(t), Line))
+                flush()
+                from .output import PlainOut, RichOut
+
+                stats_out = PlainOut() if plain else RichOut(text_console())
+                stats_out.table(stats_rows(stats_d), right=(1, 2), borders=False)
             if summary.stopped:
-                text_console().print(summary.stopped, style="bold red", markup=False, highlight=False)
+                show(Line(summary.stopped, style="bold red"))
+                flush()
     except BrokenPipeError:
         raise           # the reader went away (| head): pgwalk/cli.py exits quietly, status 141
     finally:
