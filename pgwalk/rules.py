@@ -350,12 +350,10 @@ def _descriptor_address_field(raw: Any, low_bits: int, ds: bool, lpa64: bool) ->
     base = raw & _k(raw, _ADDR_MASK_48 & ~_ones(low_bits))
     top = D.ADDR_47 + 1
     if lpa64:
-        f = D.LPA_OA_51_48
-        base = base | (((raw >> _k(raw, f.lsb)) & _k(raw, f.wmask)) << _k(raw, top))
+        base = base | (_field(raw, D.LPA_OA_51_48) << _k(raw, top))
     elif ds:
         lo, hi = D.DS_OA_49_48, D.DS_OA_51_50
-        base = base | (((raw >> _k(raw, lo.lsb)) & _k(raw, lo.wmask)) << _k(raw, top)) \
-            | (((raw >> _k(raw, hi.lsb)) & _k(raw, hi.wmask)) << _k(raw, top + lo.width))
+        base = base | (_field(raw, lo) << _k(raw, top)) | (_field(raw, hi) << _k(raw, top + lo.width))
     return base
 
 
@@ -442,11 +440,12 @@ def hierarchical_attrs(bits: Any, two_el: bool) -> tuple[Any, Any, Any]:
     In a regime with one Exception level APTable[0] and PXNTable are RES0 (treated as 0).
     """
     raw = bits << _k(bits, TABLE_ATTR_LSB)
-    ap = (raw >> _k(raw, _APTABLE.lsb)) & _k(raw, _APTABLE.wmask)
+    ap = _field(raw, _APTABLE)
     if not two_el:
         ap = ap & _k(raw, 0b10)
-    uxn = ((raw >> _k(raw, _UXNTABLE.lsb)) & _k(raw, 1)) != _k(raw, 0)
-    pxn = (((raw >> _k(raw, _PXNTABLE.lsb)) & _k(raw, 1)) != _k(raw, 0)) & two_el
+    zero = _k(raw, 0)
+    uxn = _field(raw, _UXNTABLE) != zero
+    pxn = (_field(raw, _PXNTABLE) != zero) & two_el
     return ap, uxn, pxn
 
 
@@ -504,6 +503,9 @@ S2_PERMISSION_CODE_BITS = _PC2_DBM + 1
 
 
 def _field(raw: Any, f: D.Field) -> Any:
+    """Field ``f`` of ``raw`` (an int, or every lane of an array)."""
+    if raw.__class__ is int:        # (the scalar walk's case: no _k call per constant)
+        return (raw >> f.lsb) & f.wmask
     return (raw >> _k(raw, f.lsb)) & _k(raw, f.wmask)
 
 
