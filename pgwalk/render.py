@@ -17,18 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from .rules import DescType
 
-#: the control characters rich's ``Text`` leaves out of its text (bell, backspace, vertical
-#: tab, form feed, carriage return)
-_DROPPED = dict.fromkeys((7, 8, 11, 12, 13))
-
-
-def plain_text(text: str) -> str:
-    """``text`` as rich's ``Text`` shows it, without its styles: the control characters it drops
-    left out (so a dump's strings written to a pipe cannot move the cursor back, as on a terminal)."""
-    return text.translate(_DROPPED)
-
-__all__ = ["render_translation", "render_trace", "result_line", "result_pieces", "result_text", "size_text", "trace_text",
-           "plain_text"]
+__all__ = ["render_translation", "render_trace", "result_line", "result_pieces", "result_text", "size_text", "trace_text"]
 
 
 def size_text(size: int | None) -> str:

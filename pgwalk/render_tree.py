@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from rich.text import Text
 
-from .render import af_update_text, plain_text, size_text
+from .plaintext import plain_text
+from .render import af_update_text, size_text
 
 __all__ = ["range_line", "TreeLineRenderer", "stats_rows", "tree_header", "human_size", "ADDR_WIDTH", "PlainText",
            "rich_text", "af_updates_text"]
@@ -31,7 +32,7 @@ def rich_text() -> type:
 class PlainText:
     """A line of the renderers without styles, for a pipe or a file: the part of rich's ``Text``
     they use (``Text(text, style=)``, ``append``, ``append_text``, ``plain``), the same ``plain``
-    rich would give (:func:`pgwalk.render.plain_text`), without importing rich."""
+    rich would give (:func:`pgwalk.plaintext.plain_text`), without importing rich."""
 
     __slots__ = ("plain",)
 

@@ -76,6 +76,7 @@ LAYER: dict[str, str] = {
     # views
     "pgwalk.descdecode": "views",
     "pgwalk.render": "views",
+    "pgwalk.plaintext": "views",
     "pgwalk.render_tree": "views",
     "pgwalk.render_html": "views",
     "pgwalk.lines": "views",

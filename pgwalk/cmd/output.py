@@ -16,6 +16,8 @@ from typing import Any, Iterable
 
 import click
 
+from ..plaintext import plain_text
+
 __all__ = ["color_mode", "stdout_is_terminal", "plain_stdout", "stdout_console", "table_box", "fit_table", "note", "notes",
            "warning", "PIPE_WIDTH", "text_output", "PlainOut", "RichOut"]
 
@@ -96,9 +98,7 @@ def text_output() -> "PlainOut | RichOut":
 
 
 def _span_text(s: Any) -> str:
-    """A span's text as rich would show it (:func:`pgwalk.render.plain_text`)."""
-    from ..render import plain_text
-
+    """A span's text as rich would show it (:func:`pgwalk.plaintext.plain_text`)."""
     return plain_text(s[0] if isinstance(s, tuple) else s)
 
 
