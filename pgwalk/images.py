@@ -83,7 +83,7 @@ def open_file(spec: str) -> tuple[str, int | None, str, Any, Backing, list[str]]
                 dump = open_kdump_backing(path, backing)
                 kind = "kdump-flattened" if dump.flattened else "kdump"
                 return path, base, kind, dump, backing, warnings
-            warnings += raw_at(path, backing, 0)
+            check_range(0, backing.size, path)      # (raw_at's notes are for a dump given a base)
         else:
             warnings += raw_at(path, backing, base)
         return path, base, "raw", backing, backing, warnings
