@@ -28,7 +28,6 @@ def rich_text() -> type:
     return Text
 
 
-
 class PlainText:
     """A line of the renderers without styles, for a pipe or a file: the part of rich's ``Text``
     they use (``Text(text, style=)``, ``append``, ``append_text``, ``plain``), the same ``plain``

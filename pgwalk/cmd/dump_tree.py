@@ -325,12 +325,6 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
             plain = not console.is_terminal
     write = out.write
 
-    def text_console():
-        nonlocal console
-        if console is None:
-            console = stdout_console()
-        return console
-
     def emit_json(d) -> None:
         d.setdefault("schema", SCHEMA_VERSION)
         write(json.dumps(d) + "\n")
@@ -460,7 +454,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
                 flush()
                 from .output import PlainOut, RichOut
 
-                stats_out = PlainOut() if plain else RichOut(text_console())
+                stats_out = PlainOut() if plain else RichOut(console)   # (not plain: the console is made)
                 stats_out.table(stats_rows(stats_d), right=(1, 2), borders=False)
             if summary.stopped:
                 show(Line(summary.stopped, style="bold red"))
