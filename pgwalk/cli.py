@@ -1,8 +1,9 @@
 """The ``pgwalk`` command line: thin, lazy.
 
-Only click is imported here.  Each subcommand lives in ``pgwalk.cmd.<name>``
-and is imported when it runs (click's "lazily loading subcommands"), so
-``pgwalk decode-esr`` never pays for numpy or the walker.
+Only click and :mod:`pgwalk.errors` (which imports nothing) are imported
+here.  Each subcommand lives in ``pgwalk.cmd.<name>`` and is imported when
+it runs (click's "lazily loading subcommands"), so ``pgwalk decode-esr``
+never pays for numpy or the walker.
 
 Exit status: 0 success, 1 a translation faulted / a comparison mismatched,
 2 bad input (one line on stderr, no traceback unless ``--debug``), 130 interrupted
@@ -15,12 +16,15 @@ The console script is :func:`pgwalk.__main__.run`.
 from __future__ import annotations
 
 import importlib.util     # (binds importlib; the submodule is not bound by `import importlib` alone)
+import os
 import sys
 
 import click
 
+from .errors import PgwalkError
+
 __all__ = ["main", "cli", "EXIT_OK", "EXIT_FAULT", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE",
-           "interrupted"]
+           "interrupted", "COMPLETE_VAR"]
 
 EXIT_OK = 0
 EXIT_FAULT = 1
@@ -29,10 +33,6 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 #: 128 + SIGPIPE
 EXIT_BROKEN_PIPE = 141
-
-
-class _Interrupted(BaseException):
-    """Ctrl-C inside a command, carried past click (which would print a blank line and Abort)."""
 
 
 class _BrokenPipe(BaseException):
@@ -78,15 +78,7 @@ class LazyGroup(click.Group):
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)
 
-    def make_context(self, *args, **kwargs):
-        try:
-            return super().make_context(*args, **kwargs)
-        except KeyboardInterrupt:                    # while parsing the options
-            raise _Interrupted() from None
-
     def invoke(self, ctx):
-        from .errors import PgwalkError
-
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
@@ -94,7 +86,7 @@ class LazyGroup(click.Group):
                 import traceback
 
                 traceback.print_exc()
-            raise _Interrupted() from None
+            raise
         except BrokenPipeError:
             raise _BrokenPipe() from None
         except SystemExit as exc:
@@ -160,10 +152,25 @@ def cli(ctx: click.Context, debug: bool, color: str) -> None:
     ctx.obj["color"] = color
 
 
+#: click's shell-completion request (``_PGWALK_COMPLETE=bash_source pgwalk``), which click's own
+#: ``main`` serves
+COMPLETE_VAR = "_PGWALK_COMPLETE"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (for tests and the console script)."""
+    """Run the CLI; returns the exit status (for tests and the console script).
+
+    The command line is parsed and run here (``make_context``, ``invoke``), not through click's
+    ``main``, except for a shell-completion request: click's ``main`` answers a Ctrl-C that lands
+    in its own steps (entering or closing the context) with a blank line on stderr before ours.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        rv = cli.main(args=argv, prog_name="pgwalk", standalone_mode=False)
+        if os.environ.get(COMPLETE_VAR):
+            rv = cli.main(args=args, prog_name="pgwalk", standalone_mode=False)
+        else:
+            with cli.make_context("pgwalk", args) as ctx:
+                rv = cli.invoke(ctx)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:
@@ -177,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except (_Interrupted, KeyboardInterrupt, click.exceptions.Abort):
+    except KeyboardInterrupt:
         return interrupted()
     except (_BrokenPipe, BrokenPipeError):
         return EXIT_BROKEN_PIPE
