@@ -34,6 +34,7 @@ import copy
 import dataclasses
 import reprlib
 from operator import attrgetter
+from types import MemberDescriptorType
 from typing import Any, Callable, TypeVar
 
 _T = TypeVar("_T")
@@ -214,6 +215,7 @@ def _compiled_init(cls: type, fields: tuple[dataclasses.Field, ...], frozen: boo
     compiles its own (a few times faster to call than the closure): one statement a field."""
     env: dict[str, Any] = {"_record_setattr": object.__setattr__, "_record_factory_given": _HAS_FACTORY}
     params, body = [], []
+    through_dict = False
     defaulted = None
     for i, f in enumerate(fields):
         value = f.name
@@ -238,8 +240,23 @@ def _compiled_init(cls: type, fields: tuple[dataclasses.Field, ...], frozen: boo
             continue                            # (init=False without a default: left unset)
         if f.init and (f.default is not _MISSING or f.default_factory is not _MISSING):
             defaulted = defaulted or f.name
-        body.append(f"_record_setattr(_record_self, {f.name!r}, {value})" if frozen
-                    else f"_record_self.{f.name} = {value}")
+        if not frozen:
+            body.append(f"_record_self.{f.name} = {value}")
+            continue
+        # a frozen class's field is set past its __setattr__: a slot through its member descriptor,
+        # else in the instance's __dict__ (what object.__setattr__ does there, two to three times
+        # faster); through object.__setattr__ when a class defines a data descriptor of that name
+        where = _frozen_store(cls, f.name)
+        if where == "slot":
+            env[f"_record_slot_{i}"] = _class_attribute(cls, f.name).__set__
+            body.append(f"_record_slot_{i}(_record_self, {value})")
+        elif where == "dict":
+            through_dict = True
+            body.append(f"_record_dict[{f.name!r}] = {value}")
+        else:
+            body.append(f"_record_setattr(_record_self, {f.name!r}, {value})")
+    if through_dict:
+        body.insert(0, "_record_dict = _record_self.__dict__")
     if hasattr(cls, "__post_init__"):
         body.append("_record_self.__post_init__()")
     # (the instance is "_record_self": a field may be called "self")
@@ -250,6 +267,26 @@ def _compiled_init(cls: type, fields: tuple[dataclasses.Field, ...], frozen: boo
     if hasattr(init.__code__, "co_qualname"):           # (3.11+: the name its argument errors give)
         init.__code__ = init.__code__.replace(co_qualname=init.__qualname__)
     return init
+
+
+def _class_attribute(cls: type, name: str) -> Any:
+    """The attribute ``name`` of the first class of ``cls``'s MRO that has one, or ``_MISSING``."""
+    for k in cls.__mro__:
+        if name in k.__dict__:
+            return k.__dict__[name]
+    return _MISSING
+
+
+def _frozen_store(cls: type, name: str) -> str:
+    """Where ``object.__setattr__`` puts field ``name`` of an instance of ``cls``: ``"slot"`` (a
+    member descriptor of ``__slots__``), ``"dict"`` (the instance's ``__dict__``: no class defines a
+    data descriptor of that name), else ``"setattr"`` (some other data descriptor)."""
+    attr = _class_attribute(cls, name)
+    if type(attr) is MemberDescriptorType:
+        return "slot"
+    if not hasattr(type(attr), "__set__") and cls.__dictoffset__:
+        return "dict"
+    return "setattr"
 
 
 class _HasFactory:

@@ -255,3 +255,37 @@ def test_a_record_that_holds_itself_shows_dots():
         n = Node()
         n.children.append(n)
         assert repr(n).endswith("Node(children=[...])")
+
+
+class _Doubling:
+    """A base class whose property ``x`` has a setter (a data descriptor a field named x meets)."""
+
+    @property
+    def x(self) -> int:
+        return self.__dict__["_x"]
+
+    @x.setter
+    def x(self, value: int) -> None:
+        self.__dict__["_x"] = 2 * value
+
+
+@pytest.mark.parametrize("deco", [dataclass, record, lambda **kw: record(compiled_init=True, **kw)],
+                         ids=["dataclass", "closure_init", "compiled_init"])
+def test_frozen_init_sets_fields_as_object_setattr_does(deco):
+    """A frozen record's compiled __init__ writes a slot through its descriptor and a plain field into
+    the instance's __dict__, and still goes through a data descriptor a base class defines."""
+    @deco(frozen=True)
+    class Through(_Doubling):
+        x: int
+        y: int = 1
+
+    @deco(frozen=True, slots=True)
+    class Slotted:
+        x: int
+        y: int = 1
+
+    t, s = Through(3), Slotted(3, y=4)
+    assert (t.x, t.y, t.__dict__) == (6, 1, {"_x": 6, "y": 1})
+    assert (s.x, s.y) == (3, 4) and not hasattr(s, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.x = 1
