@@ -303,6 +303,9 @@ class PhysicalMemory:
             (r.end, getattr(b, "buffer", None), r.offset - r.base, getattr(b, "read_u64", None))
             for r, b in pieces
         ]
+        # per region: the backing's missing_reason (a crash dump's excluded pages, a zero tail), or None
+        self._missing: tuple[Callable[[int], str | None] | None, ...] = tuple(
+            getattr(b, "missing_reason", None) for b in self._backings)
         # (base, end, buffer, buffer index of pa 0) of the buffer region read_u64 read last: walks
         # read many words of one region in a row (a region never matches before the first read)
         self._last: tuple[int, int, Any, int] = (1, 0, None, 0)
@@ -418,14 +421,15 @@ class PhysicalMemory:
         any region, or a crash dump's page excluded or held by a file not given), or ``None``.
 
         Without ``verify`` nothing is read (a dump's bitmaps decide); with it the page is
-        read too, so corrupt page data also counts as missing.
+        read too, so corrupt page data also counts as missing (a region held in a buffer, a
+        mapped file or bytes, has nothing to read that could fail).
         """
         i = bisect_right(self._bases, pa) - 1
         if i < 0 or pa >= self._entries[i][0]:
             return "is not in the image"
-        why = getattr(self._backings[i], "missing_reason", None)
+        why = self._missing[i]
         reason = why(pa + self._entries[i][2]) if why is not None else None
-        if reason is None and verify:
+        if reason is None and verify and self._entries[i][1] is None:
             try:
                 self._read_in(i, pa, 1)
             except NotInImage as e:

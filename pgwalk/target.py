@@ -715,7 +715,7 @@ class Target:
             if key is not None:
                 self._walk_args[key] = got
         setup, acc, el_, pan_ = got
-        address = self.address(va)
+        address = va if va.__class__ is int else self.address(va)
         t = walk_translate(setup, self.memory, address, stages=stages, access=acc, el=el_, pan=pan_)
         return translate_result(setup, self.memory, t, self.layout)
 

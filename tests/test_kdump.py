@@ -283,6 +283,10 @@ def test_corrupt_page_data_is_not_in_image(tmp_path):
         with pytest.raises(NotInImage, match="corrupt page data"):
             mem.read_u64(0x102000)
         assert mem.read(0x101000, BS) == page(1)
+        # the bitmaps say the page is dumped; reading it (verify) says it is not there
+        assert mem.contents_missing(0x102008) is None
+        assert "corrupt page data" in mem.contents_missing(0x102008, verify=True)
+        assert mem.contents_missing(0x101008, verify=True) is None
 
 
 def test_corrupt_descriptor(tmp_path):
