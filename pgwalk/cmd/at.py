@@ -93,12 +93,6 @@ def at(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_pa
                     no_trace, exec_el, explain)
 
 
-def _console():
-    from .output import stdout_console
-
-    return stdout_console()
-
-
 def _run_one(op_text, va_text, images, regs_file, reg_values, granule, va_bits, root, pan, hw_par, as_json,
              no_trace, exec_el, explain) -> int:
     import json
@@ -319,7 +313,9 @@ def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan,
         if pending:
             out.write("".join(pending))
     if not as_json:
-        _render_batch(_console(), counts, rows, len(lines), ctx.notes)
+        from .output import stdout_console
+
+        _render_batch(stdout_console(), counts, rows, len(lines), ctx.notes)
     return 1 if counts["mismatch"] else 0
 
 
