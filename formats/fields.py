@@ -15,11 +15,10 @@ decided in :mod:`pgwalk`.
 
 from __future__ import annotations
 
-from dataclasses import field
 from functools import cached_property
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
-from pgwalk.records import record
+from pgwalk.records import field, record
 
 __all__ = ["Field", "Layout"]
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import bisect
 import functools
 import json
-from dataclasses import field
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import attrs as A
@@ -36,7 +35,7 @@ from .params import Regime, TranslationSetup, oa_out_of_range, regime_for_el, se
 from .perms import Access, pan_applies
 from .at_ops import AT_OPS, ATOp, el3_ns, par_is_d128, parse_at_op, pstate_pan
 from .par import pack_par
-from .records import record
+from .records import field, record
 from .rules import level_shift, with_leaf_base
 from .walk import Memory, Translation, translate
 

@@ -18,12 +18,11 @@ APTable/XNTable limits from the tables above are not applied.
 
 from __future__ import annotations
 
-from dataclasses import field
 
 from .errors import InputError
 from .formats import descriptors as D
 from .formats.fields import Layout
-from .records import record
+from .records import field, record
 from .rules import FINAL_LEVEL, DescType, d128_descriptor_type, d128_skl, decode_descriptor_type, \
     invalid_descriptor_reason, level_shift, next_table_base
 

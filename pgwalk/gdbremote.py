@@ -29,10 +29,9 @@ import os
 import re
 import socket
 import time
-from dataclasses import field
 
 from .errors import PgwalkError
-from .records import record
+from .records import field, record
 
 __all__ = ["GdbError", "GdbRemote", "StubRegister", "parse_target", "READ_ONLY_PACKETS",
            "CONNECT_TIMEOUT", "REPLY_TIMEOUT", "default_timeout", "MemoryReadError", "MAX_REPLY", "MAX_RETRIES"]

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import collections
 import re
-from dataclasses import field
 from typing import Callable, Iterable, Iterator, Mapping
 
 from .logstream import MAX_LINE
@@ -61,7 +60,7 @@ from .formats import esr as F
 from .faults import FaultType
 from .esr import (EsrReport, LinuxStyle, decode_esr, fsc_disagreement, fsc_text, linux_ec_name, linux_name_claim,
                   linux_fault_name_variants, linux_mem_abort_lines, LINUX_UNRECOGNIZED_EC)
-from .records import record
+from .records import field, record
 
 __all__ = ["LoggedWalk", "KernelReport", "parse_log", "parse_text", "scan_stream", "LogScanner", "Recogniser",
            "claim_disagreement", "compare_logged_walk", "linux_level_map", "linux_walk_registers", "WalkComparison",

@@ -15,12 +15,11 @@ UNPREDICTABLE) pgwalk takes QEMU's and records a note saying so.
 from __future__ import annotations
 
 import enum
-from dataclasses import field
 from typing import Mapping
 
 from .errors import RegisterError
 from .formats import registers as R
-from .records import record
+from .records import field, record
 
 __all__ = [
     "Regime", "Features", "S1WalkParams", "S2WalkParams", "TranslationSetup", "S1PermParams", "S2PermParams",

@@ -7,16 +7,20 @@ parameter classes (up to 34 fields) that is 1-3.5 ms a class here: the classes o
 :mod:`pgwalk.params` alone took 9 ms of a one-address ``pgwalk translate``'s 80, and the
 frozen methods of the 17 frozen classes ``translate`` defines another 3 ms.
 
-:func:`record` lets :mod:`dataclasses` do everything else (the fields and their defaults,
-``__slots__``, ``__match_args__``), so ``dataclasses.fields``, ``replace``, ``asdict`` and
-``is_dataclass`` work as for any dataclass, and adds those methods as closures over the
-fields, which are made without compiling anything: ``__repr__``, ``__eq__``, ``__hash__``,
-a frozen class's ``__setattr__`` / ``__delattr__`` (and, slotted, the ``__getstate__`` /
-``__setstate__`` that copy and pickle need; ``__dataclass_params__.frozen`` is set, so a
-subclass is frozen as a frozen dataclass's must be).  They behave as the generated ones: the
-same arguments, defaults and errors for ``__init__``, equality of two instances of the same
-class by their ``compare`` fields, a hash of those fields for a frozen class (and none for a
-mutable one), the same repr, :class:`dataclasses.FrozenInstanceError`.
+:func:`record` finds the fields as dataclasses does (annotations in order, bases' fields
+first, a class attribute or a :func:`field` giving the default and settings; ClassVar left
+out), makes ``__slots__`` and ``__match_args__`` as dataclasses does, and adds the methods
+as closures over the fields, which are made without compiling anything: ``__repr__``,
+``__eq__``, ``__hash__``, a frozen class's ``__setattr__`` / ``__delattr__`` (and, slotted,
+the ``__getstate__`` / ``__setstate__`` that copy and pickle need).  They behave as the
+generated ones: the same arguments, defaults and errors for ``__init__``, equality of two
+instances of the same class by their ``compare`` fields, a hash of those fields for a frozen
+class (and none for a mutable one), the same repr, :class:`dataclasses.FrozenInstanceError`.
+Nor is :mod:`dataclasses` imported (with :mod:`inspect`, about twice Python's own start-up)
+until something asks a record for its ``__dataclass_fields__`` or ``__dataclass_params__``:
+they are made then, by dataclasses, so ``dataclasses.fields``, ``replace``, ``asdict`` and
+``is_dataclass`` work as for any dataclass, and a dataclass subclass of a frozen record is
+frozen as it must be.
 
 The one difference is speed: the closure ``__init__`` binds its arguments in a loop, a few
 microseconds for 30 fields.  So a class made once per address or item (the walk's results,
@@ -30,28 +34,67 @@ with :func:`record`.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import reprlib
+import sys
 from operator import attrgetter
 from types import MemberDescriptorType
-from typing import Any, Callable, TypeVar
 
-_T = TypeVar("_T")
-_F = TypeVar("_F")
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any, Callable, TypeVar, dataclass_transform
 
-try:
-    from typing import dataclass_transform
-except ImportError:                     # Python 3.10: the decorator only tells type checkers
-    def dataclass_transform(**_kwargs: Any) -> Callable[[_F], _F]:       # type: ignore[no-redef]
+    _T = TypeVar("_T")
+else:
+    def dataclass_transform(**_kwargs):     # (it only tells type checkers)
         return lambda f: f
 
-__all__ = ["record"]
-
-_MISSING = dataclasses.MISSING
+__all__ = ["record", "field", "MISSING"]
 
 
-@dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
+class _Missing:
+    """No default (dataclasses.MISSING's part in a record's own fields)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+_MISSING = MISSING
+
+
+class Field:
+    """What :func:`field` says of one field (and what a record keeps of each: its name and its
+    annotation, and dataclasses.Field's settings).  The classes' ``__dataclass_fields__`` hold real
+    :class:`dataclasses.Field` objects, made from these when first asked for."""
+
+    __slots__ = ("name", "type", "default", "default_factory", "init", "repr", "hash", "compare", "metadata")
+
+    def __init__(self, default: Any = MISSING, default_factory: Any = MISSING, init: bool = True,
+                 repr: bool = True, hash: bool | None = None, compare: bool = True, metadata: Any = None) -> None:
+        if default is not MISSING and default_factory is not MISSING:
+            raise ValueError("cannot specify both default and default_factory")
+        self.name: str = ""
+        self.type: Any = None
+        self.default = default
+        self.default_factory = default_factory
+        self.init = init
+        self.repr = repr
+        self.hash = hash
+        self.compare = compare
+        self.metadata = metadata
+
+    def __repr__(self) -> str:
+        return f"Field(name={self.name!r}, default={self.default!r}, default_factory={self.default_factory!r})"
+
+
+def field(*, default: Any = MISSING, default_factory: Any = MISSING, init: bool = True, repr: bool = True,
+          hash: bool | None = None, compare: bool = True, metadata: Any = None) -> Any:
+    """``dataclasses.field`` for a :func:`record` (the same arguments, but ``kw_only``), without
+    importing dataclasses."""
+    return Field(default, default_factory, init, repr, hash, compare, metadata)
+
+
+@dataclass_transform(field_specifiers=(field, Field))
 def record(cls: type[_T] | None = None, /, *, frozen: bool = False, slots: bool = False, eq: bool = True,
            compiled_init: bool = False) -> Any:
     """``@dataclass(frozen=..., slots=..., eq=...)``, its ``__init__`` (unless ``compiled_init``:
@@ -73,9 +116,15 @@ def _make(cls: type[_T], frozen: bool, slots: bool, eq: bool, compiled_init: boo
         own.add("__hash__")
     if frozen and ("__setattr__" in cls.__dict__ or "__delattr__" in cls.__dict__):
         raise TypeError(f"Cannot overwrite attribute __setattr__ or __delattr__ in class {cls.__name__}")
-    # (frozen=False: dataclasses would compile a __setattr__ and a __delattr__ for it; _freeze)
-    cls = dataclasses.dataclass(cls, init=False, repr=False, eq=False, frozen=False, slots=slots)
-    fields = dataclasses.fields(cls)
+    fields = _collect_fields(cls)
+    cls.__record_fields__ = fields                                            # type: ignore[attr-defined]
+    cls.__record_frozen__ = frozen                                            # type: ignore[attr-defined]
+    for attr in ("__dataclass_fields__", "__dataclass_params__"):
+        setattr(cls, attr, _DataclassView(attr))
+    if "__match_args__" not in cls.__dict__:
+        cls.__match_args__ = tuple(f.name for f in fields if f.init)          # type: ignore[attr-defined]
+    if slots:
+        cls = _slotted(cls, fields)
     if "__init__" not in own:
         make_init = _compiled_init if compiled_init else _init
         cls.__init__ = make_init(cls, fields, frozen)                         # type: ignore[misc]
@@ -87,22 +136,131 @@ def _make(cls: type[_T], frozen: bool, slots: bool, eq: bool, compiled_init: boo
     return cls
 
 
-def _freeze(cls: type, fields: tuple[dataclasses.Field, ...], slots: bool) -> None:
+def _collect_fields(cls: type) -> tuple[Field, ...]:
+    """The fields of ``cls`` as dataclasses finds them: its bases' (the last base's first), then its
+    own annotations in order (one already inherited keeps its place); a class attribute is the
+    default, or a :func:`field` (or ``dataclasses.field``) gives the settings."""
+    found: dict[str, Field] = {}
+    for base in reversed(cls.__mro__[1:]):
+        for f in base.__dict__.get("__record_fields__", ()):
+            found[f.name] = f
+        if "__record_fields__" not in base.__dict__ and "__dataclass_fields__" in base.__dict__:
+            raise TypeError(f"record {cls.__qualname__}: base {base.__qualname__} is a dataclass, not a record")
+    annotations = cls.__dict__.get("__annotations__", {})
+    for name, annotation in annotations.items():
+        text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", repr(annotation))
+        if text == "ClassVar" or text.startswith(("ClassVar[", "typing.ClassVar")):
+            continue
+        if text.startswith(("InitVar", "dataclasses.InitVar", "KW_ONLY", "dataclasses.KW_ONLY")):
+            raise TypeError(f"record {cls.__qualname__}.{name}: InitVar and KW_ONLY are not supported")
+        value = cls.__dict__.get(name, MISSING)
+        given = _as_field(value)
+        if given is None:
+            f = Field(default=value)
+        else:
+            f = given
+            if f.default is MISSING:
+                delattr(cls, name)                   # (a field() without a default: no class attribute)
+            else:
+                setattr(cls, name, f.default)
+        if f.default is not MISSING and type(f.default).__hash__ is None:
+            raise ValueError(f"mutable default {type(f.default)} for field {name} is not allowed: "
+                             "use default_factory")
+        f.name, f.type = name, annotation
+        found[name] = f
+    for name, value in cls.__dict__.items():
+        if _as_field(value) is not None and name not in annotations:
+            raise TypeError(f"{name!r} is a field but has no type annotation")
+    return tuple(found.values())
+
+
+def _as_field(value: Any) -> Field | None:
+    """``value`` as a record's :class:`Field` when it says a field's settings (:func:`field`, or
+    ``dataclasses.field``: copied), else None."""
+    if type(value) is Field:
+        return value
+    dataclasses = sys.modules.get("dataclasses")     # (no dataclasses loaded: no dataclasses.Field)
+    if dataclasses is None or not isinstance(value, dataclasses.Field):
+        return None
+    def own(v: Any) -> Any:
+        return MISSING if v is dataclasses.MISSING else v
+    return Field(own(value.default), own(value.default_factory), value.init, value.repr, value.hash,
+                 value.compare, value.metadata)
+
+
+def _slotted(cls: type, fields: tuple[Field, ...]) -> type:
+    """``cls`` made again with ``__slots__`` for its fields (as ``@dataclass(slots=True)`` does)."""
+    inherited: set[str] = set()
+    for base in cls.__mro__[1:-1]:
+        declared = base.__dict__.get("__slots__", ())
+        inherited.update((declared,) if isinstance(declared, str) else declared)
+    body = dict(cls.__dict__)
+    body["__slots__"] = tuple(f.name for f in fields if f.name not in inherited)
+    for f in fields:
+        body.pop(f.name, None)
+    body.pop("__dict__", None)
+    body.pop("__weakref__", None)
+    made = type(cls)(cls.__name__, cls.__bases__, body)
+    made.__qualname__ = cls.__qualname__
+    return made
+
+
+class _DataclassView:
+    """``__dataclass_fields__`` / ``__dataclass_params__`` of a record, made (with dataclasses) when
+    first asked for: ``dataclasses.fields``, ``replace``, ``asdict`` and ``is_dataclass`` work on a
+    record as on any dataclass, and a process that never asks does not import dataclasses."""
+
+    __slots__ = ("attr",)
+
+    def __init__(self, attr: str) -> None:
+        self.attr = attr
+
+    def __get__(self, obj: Any, cls: type) -> Any:
+        fields, params = _dataclass_view(cls)
+        cls.__dataclass_fields__ = fields                                     # type: ignore[attr-defined]
+        cls.__dataclass_params__ = params                                     # type: ignore[attr-defined]
+        return fields if self.attr == "__dataclass_fields__" else params
+
+
+def _dataclass_view(cls: type) -> tuple[dict, Any]:
+    """The ``__dataclass_fields__`` and ``__dataclass_params__`` dataclasses gives a class with
+    ``cls``'s fields (made on a stand-in class: init, repr and eq are the record's own, so they say
+    False, as ``@dataclass(init=False, repr=False, eq=False)``; frozen as the record)."""
+    import copy
+    import dataclasses
+
+    def theirs(v: Any) -> Any:
+        return dataclasses.MISSING if v is MISSING else v
+
+    body: dict[str, Any] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                            "__annotations__": {f.name: f.type for f in cls.__record_fields__}}
+    for f in cls.__record_fields__:                                           # type: ignore[attr-defined]
+        body[f.name] = dataclasses.field(default=theirs(f.default), default_factory=theirs(f.default_factory),
+                                         init=f.init, repr=f.repr, hash=f.hash, compare=f.compare,
+                                         metadata=f.metadata)
+    stand_in = dataclasses.dataclass(type(cls.__name__, (), body), init=False, repr=False, eq=False)
+    params = copy.copy(stand_in.__dataclass_params__)
+    params.frozen = cls.__record_frozen__                                     # type: ignore[attr-defined]
+    return stand_in.__dataclass_fields__, params
+
+
+def _freeze(cls: type, fields: tuple[Field, ...], slots: bool) -> None:
     """What ``@dataclass(frozen=True)`` adds, as closures: a ``__setattr__`` and ``__delattr__``
     that raise :class:`dataclasses.FrozenInstanceError` for the fields (for any name, on an
     instance of the class itself), the ``__getstate__`` / ``__setstate__`` that let copy and
     pickle rebuild a slotted instance, and ``__dataclass_params__.frozen``."""
     names = frozenset(f.name for f in fields)
-    frozen_error = dataclasses.FrozenInstanceError
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
         if type(self) is cls or name in names:
-            raise frozen_error(f"cannot assign to field {name!r}")
+            from dataclasses import FrozenInstanceError
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
         super(cls, self).__setattr__(name, value)
 
     def __delattr__(self: Any, name: str) -> None:
         if type(self) is cls or name in names:
-            raise frozen_error(f"cannot delete field {name!r}")
+            from dataclasses import FrozenInstanceError
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
 
     __setattr__.__qualname__ = f"{cls.__qualname__}.__setattr__"
@@ -124,12 +282,9 @@ def _freeze(cls: type, fields: tuple[dataclasses.Field, ...], slots: bool) -> No
             cls.__getstate__ = __getstate__                                   # type: ignore[attr-defined]
         if "__setstate__" not in cls.__dict__:
             cls.__setstate__ = __setstate__                                   # type: ignore[attr-defined]
-    params = copy.copy(cls.__dataclass_params__)                              # type: ignore[attr-defined]
-    params.frozen = True
-    cls.__dataclass_params__ = params                                         # type: ignore[attr-defined]
 
 
-def _methods(fields: tuple[dataclasses.Field, ...], frozen: bool) -> dict[str, Any]:
+def _methods(fields: tuple[Field, ...], frozen: bool) -> dict[str, Any]:
     """``__repr__``, ``__eq__`` and ``__hash__`` of a dataclass with these fields."""
     shown = tuple(f.name for f in fields if f.repr)
 
@@ -164,7 +319,7 @@ def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple]:
     return lambda obj: ()
 
 
-def _init(cls: type, fields: tuple[dataclasses.Field, ...], frozen: bool) -> Callable[..., None]:
+def _init(cls: type, fields: tuple[Field, ...], frozen: bool) -> Callable[..., None]:
     """A dataclass's ``__init__``: positional and keyword arguments for the ``init`` fields in
     order, their defaults and default factories, the others' defaults, then ``__post_init__``."""
     params = [f for f in fields if f.init]
@@ -210,7 +365,7 @@ def _init(cls: type, fields: tuple[dataclasses.Field, ...], frozen: bool) -> Cal
     return __init__
 
 
-def _compiled_init(cls: type, fields: tuple[dataclasses.Field, ...], frozen: bool) -> Callable[..., None]:
+def _compiled_init(cls: type, fields: tuple[Field, ...], frozen: bool) -> Callable[..., None]:
     """A dataclass's ``__init__`` as :func:`_init` makes it, compiled from source as dataclasses
     compiles its own (a few times faster to call than the closure): one statement a field."""
     env: dict[str, Any] = {"_record_setattr": object.__setattr__, "_record_factory_given": _HAS_FACTORY}
@@ -261,11 +416,15 @@ def _compiled_init(cls: type, fields: tuple[dataclasses.Field, ...], frozen: boo
         body.append("_record_self.__post_init__()")
     # (the instance is "_record_self": a field may be called "self")
     source = f"def __init__(_record_self, {', '.join(params)}):\n    " + "\n    ".join(body or ["pass"]) + "\n"
-    exec(compile(source, f"<record {cls.__qualname__}>", "exec"), env)
+    # exec of the text, not of compile()'s code: a process's first compile() call makes the ast
+    # module's types (about 10M instructions, a sixth of Python's start-up), exec of a str does not
+    exec(source, env)
     init = env["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
+    where = {"co_filename": f"<record {cls.__qualname__}>"}
     if hasattr(init.__code__, "co_qualname"):           # (3.11+: the name its argument errors give)
-        init.__code__ = init.__code__.replace(co_qualname=init.__qualname__)
+        where["co_qualname"] = init.__qualname__
+    init.__code__ = init.__code__.replace(**where)
     return init
 
 

@@ -36,7 +36,6 @@ a walk needs.
 from __future__ import annotations
 
 import os
-from dataclasses import field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 # what every translation needs, imported with the module (a function-level import costs about 1 us
@@ -44,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 from .errors import InputError
 from .params import Regime, setup_from_registers
 from .perms import Access, pan_applies
-from .records import record
+from .records import field, record
 from .walk import translate as walk_translate
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from dataclasses import field
 from typing import Any
 
 from .errors import InputError
-from .records import record
+from .records import field, record
 
 __all__ = ["VmcoreInfo", "parse_vmcoreinfo", "kernel_version"]
 

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from pgwalk.params import Features, S1WalkParams, TranslationSetup, setup_from_registers
+from pgwalk.records import field as record_field
 from pgwalk.records import record
 
 
-def _declare(deco):
-    """One set of classes (frozen with slots, frozen, mutable) under ``deco(frozen=, slots=)``."""
+def _declare(deco, field=field):
+    """One set of classes (frozen with slots, frozen, mutable) under ``deco(frozen=, slots=)``, their
+    fields' settings by ``field`` (dataclasses', or pgwalk.records' own)."""
 
     @deco(frozen=True, slots=True)
     class Params:
@@ -65,6 +67,7 @@ def _declare(deco):
 DC = _declare(lambda **kw: dataclass(**kw))
 RC = _declare(lambda **kw: record(**kw))
 RCI = _declare(lambda **kw: record(compiled_init=True, **kw))          # dataclasses' own __init__
+RCF = _declare(lambda **kw: record(compiled_init=True, **kw), field=record_field)
 
 CALLS = [
     ((1, "x"), {}), ((1,), {"b": "y"}), ((), {"a": 2, "b": "z", "d": None}),
@@ -82,7 +85,7 @@ def _outcome(make, args, kwargs):
         return "TypeError", str(exc).split("__init__() ", 1)[-1]
 
 
-@pytest.mark.parametrize("made", [RC, RCI], ids=["closure_init", "compiled_init"])
+@pytest.mark.parametrize("made", [RC, RCI, RCF], ids=["closure_init", "compiled_init", "records_field"])
 @pytest.mark.parametrize("args,kwargs", CALLS)
 def test_construction_matches_dataclass(made, args, kwargs):
     (kind_d, d), (kind_r, r) = _outcome(DC[0], args, kwargs), _outcome(made[0], args, kwargs)
@@ -97,7 +100,7 @@ def test_construction_matches_dataclass(made, args, kwargs):
         assert kind_d == "TypeError"
 
 
-@pytest.mark.parametrize("made", [RC, RCI], ids=["closure_init", "compiled_init"])
+@pytest.mark.parametrize("made", [RC, RCI, RCF], ids=["closure_init", "compiled_init", "records_field"])
 def test_equality_hash_and_fields_follow_compare_and_hash(made):
     P = made[0]
     a, b = P(1, "x", e=[1]), P(1, "x", e=[2])
@@ -110,7 +113,7 @@ def test_equality_hash_and_fields_follow_compare_and_hash(made):
     assert P.__slots__ == DC[0].__slots__ and P(4, "q").twice == 8
 
 
-@pytest.mark.parametrize("made", [RC, RCI], ids=["closure_init", "compiled_init"])
+@pytest.mark.parametrize("made", [RC, RCI, RCF], ids=["closure_init", "compiled_init", "records_field"])
 def test_frozen_and_mutable_behaviour(made):
     P, S, M = made[:3]
     p = P(1, "x")
@@ -156,7 +159,7 @@ def test_pgwalk_parameter_classes_are_records_that_behave():
         p.ttbr = 0
 
 
-@pytest.mark.parametrize("made", [DC, RC, RCI], ids=["dataclass", "closure_init", "compiled_init"])
+@pytest.mark.parametrize("made", [DC, RC, RCI, RCF], ids=["dataclass", "closure_init", "compiled_init", "records_field"])
 def test_methods_the_body_defines_are_kept(made):
     Own = made[3]
     assert repr(Own(3)) == "<own 3>" and Own(3) == Own(13) and Own(3) != Own(4)
@@ -173,7 +176,7 @@ def test_compiled_init_is_compiled_and_the_closure_is_not():
     assert RCI[0].__setattr__.__code__.co_filename == records.__file__
 
 
-@pytest.mark.parametrize("made", [DC, RC, RCI], ids=["dataclass", "closure_init", "compiled_init"])
+@pytest.mark.parametrize("made", [DC, RC, RCI, RCF], ids=["dataclass", "closure_init", "compiled_init", "records_field"])
 def test_copy_pickle_and_frozen_flag_as_a_dataclass(made):
     P, S = made[:2]
     globals()["_Pickled"], globals()["_PickledS"] = P, S
@@ -289,3 +292,51 @@ def test_frozen_init_sets_fields_as_object_setattr_does(deco):
     assert (s.x, s.y) == (3, 4) and not hasattr(s, "__dict__")
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.x = 1
+
+
+def test_dataclasses_sees_a_record_as_a_dataclass_when_asked():
+    """A record's ``__dataclass_fields__`` and ``__dataclass_params__`` are made when first asked
+    for (dataclasses is not imported before): then fields, replace, asdict, is_dataclass and
+    pattern matching work as on the dataclass declared alike."""
+    for d, r in zip(DC, RCF):
+        assert dataclasses.is_dataclass(r) and r.__match_args__ == d.__match_args__
+        assert [(f.name, f.type, f.init, f.repr, f.hash, f.compare, f.default, f.default_factory)
+                for f in dataclasses.fields(r)] == [
+            (f.name, f.type, f.init, f.repr, f.hash, f.compare, f.default, f.default_factory)
+            for f in dataclasses.fields(d)]
+        assert r.__dataclass_params__.frozen == d.__dataclass_params__.frozen
+    p = RCF[0](1, "x", e=[2])
+    assert dataclasses.asdict(p) == dataclasses.asdict(DC[0](1, "x", e=[2]))
+    assert dataclasses.replace(p, a=5) == RCF[0](5, "x", e=[2])
+    params = RCF[0]
+    match p:
+        case params(a, b):
+            assert (a, b) == (1, "x")
+        case _:
+            raise AssertionError("no match")
+    assert RCF[0].__slots__ == DC[0].__slots__ and not hasattr(p, "__dict__")
+
+
+def test_field_declaration_errors_as_dataclasses():
+    for deco, fld in ((dataclass, field), (record, record_field)):
+        with pytest.raises(ValueError, match="mutable default <class 'list'> for field x is not allowed"):
+            @deco
+            class A:
+                x: list = []
+        with pytest.raises(ValueError, match="mutable default <class 'dict'> for field x is not allowed"):
+            @deco
+            class B:
+                x: dict = fld(default={})
+        with pytest.raises(TypeError, match="'y' is a field but has no type annotation"):
+            @deco
+            class C:
+                x: int = 0
+                y = fld(default=1)
+
+        @deco
+        class D:
+            n: int
+            k: int = fld(default=4)
+            m: list = fld(default_factory=list)
+
+        assert D.k == 4 and not hasattr(D, "m") and not hasattr(D, "n")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import functools
 import sys
-from dataclasses import field
 from typing import Callable
 
 import click
 
-from ..records import record
+from ..records import field, record
 
 __all__ = ["image_options", "dump_argument", "register_options", "Context", "load_context", "parse_address", "read_batch_bytes",
            "batch_lines", "batch_source", "MAX_LINE", "MAX_BATCH"]
