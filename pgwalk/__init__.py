@@ -19,7 +19,9 @@ rich and click are never imported by it).
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any
 
 __version__ = "0.1.0"
 

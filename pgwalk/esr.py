@@ -22,15 +22,14 @@ must start fast.
 
 from __future__ import annotations
 
-import re
-from dataclasses import field
-from typing import Iterable, Mapping, NamedTuple
+from collections import namedtuple
+from collections.abc import Iterable, Mapping
 
 from .errors import InputError
 from .faults import FaultType, FscInfo, decode_fsc
 from .formats import esr as F
 from .formats.fields import Field, Layout
-from .records import record
+from .records import field, record
 
 __all__ = [
     "parse_u64", "fsc_text", "fsc_disagreement", "EcInfo", "EC_TABLE", "ec_info", "FieldReport", "EsrReport", "decode_esr",
@@ -56,16 +55,14 @@ def parse_u64(text: str | int, what: str = "value") -> int:
 
 
 # --------------------------------------------------------------------------- exception classes
-class EcInfo(NamedTuple):
+class EcInfo(namedtuple("EcInfo", "ec name kind els feature allocated",
+                        defaults=(frozenset(), "", True))):
     """One exception class: architectural name and where it can be reported (a row of a table
     made at import: a NamedTuple, far cheaper to define than a frozen dataclass)."""
 
-    ec: int
-    name: str
-    kind: str                      # decoder key, see _ISS_DECODERS
-    els: frozenset = frozenset()   # ESR_ELx that can hold it (1, 2, 3); empty for reserved
-    feature: str = ""
-    allocated: bool = True
+    # the fields' types: ec: int, name: str, kind: str (decoder key, see _ISS_DECODERS), els: frozenset (ESR_ELx
+    # that can hold it: 1, 2, 3; empty for reserved), feature: str, allocated: bool
+    __slots__ = ()
 
     @property
     def reserved(self) -> bool:
@@ -280,6 +277,8 @@ def linux_name_claim(name: str) -> tuple[FaultType, int | None] | None | str:
     """What a Linux fault name asserts: ``(type, level)``; ``"unknown"`` for
     ``unknown N``; the string ``"domain"`` for the AArch32 domain faults;
     ``None`` if the name is not one Linux uses."""
+    import re
+
     name = name.strip()
     if re.fullmatch(r"unknown \d+", name):
         return "unknown"
@@ -1319,7 +1318,8 @@ def decode_par(value: int | str) -> "RegisterReport":
 
 
 # --------------------------------------------------------------------------- Linux rendering
-class LinuxStyle(NamedTuple):
+class LinuxStyle(namedtuple("LinuxStyle", "version esr_digits ec_hex fsc_line iss2 esr_line",
+                            defaults=(_LATEST, 16, True, True, True, True))):
     """How one kernel version prints ``mem_abort_decode()``.
 
     Versions are approximate boundaries of the upstream changes (4.13 first
@@ -1327,12 +1327,9 @@ class LinuxStyle(NamedTuple):
     FSC line; 5.17 64-bit ESR; 6.5 ISS2 lines; 6.9 FEAT_LPA2 fault names).
     """
 
-    version: tuple[int, int] = _LATEST
-    esr_digits: int = 16
-    ec_hex: bool = True
-    fsc_line: bool = True
-    iss2: bool = True
-    esr_line: bool = True
+    # the fields' types: version: tuple[int, int], esr_digits: int, ec_hex: bool, fsc_line: bool, iss2: bool,
+    # esr_line: bool
+    __slots__ = ()
 
     @property
     def label(self) -> str:
@@ -1346,6 +1343,8 @@ def linux_style(kernel: str | tuple[int, int] | None = None) -> LinuxStyle:
     elif isinstance(kernel, tuple):
         v = kernel
     else:
+        import re
+
         m = re.match(r"^\s*v?(\d+)\.(\d+)", str(kernel))
         if not m:
             raise InputError(f"--kernel: {kernel!r} is not a kernel version like 6.1")

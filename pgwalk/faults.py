@@ -22,7 +22,7 @@ that ESR_ELx.DFSC/IFSC and PAR_EL1.FST carry (ASL ``EncodeLDFSC``).
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from collections import namedtuple
 
 from .formats.esr import ISS2_DABT, ISS2_IABT, ISS2_SHIFT, ISS_DABT_NOISV, ISS_IABT
 
@@ -111,14 +111,12 @@ def encode_ld_fsc(fault_type: FaultType, level: int | None) -> int:
         raise ValueError(f"no fault status code for a {fault_type.value} fault at level {level}") from None
 
 
-class FscInfo(NamedTuple):
+class FscInfo(namedtuple("FscInfo", "fsc type level description feature",
+                         defaults=("",))):
     """What one FSC value means (a row of a table made at import: a NamedTuple)."""
 
-    fsc: int
-    type: FaultType | None
-    level: int | None
-    description: str
-    feature: str = ""
+    # the fields' types: fsc: int, type: FaultType | None, level: int | None, description: str, feature: str
+    __slots__ = ()
 
     @property
     def allocated(self) -> bool:
@@ -195,7 +193,8 @@ def syndrome_iss2(overlay: bool, dirty_bit: bool, assured_only: bool) -> int:
         | (ISS2_ASSUREDONLY if assured_only else 0)
 
 
-class Fault(NamedTuple):
+class Fault(namedtuple("Fault", "type level stage s1ptw ipa reason not_in_image overlay dirty_bit assured_only toplevel",
+                       defaults=(False, None, "", False, False, False, False, False))):
     """Why a translation stopped (an immutable value: a NamedTuple, cheap to define at start-up
     and to make on every faulting walk).
 
@@ -218,17 +217,9 @@ class Fault(NamedTuple):
         PAR_EL1.TopLevel [13]), set by the scalar walk (:func:`pgwalk.perms.s2_toplevel_fault`)
     """
 
-    type: FaultType
-    level: int | None
-    stage: int
-    s1ptw: bool = False
-    ipa: int | None = None
-    reason: str = ""
-    not_in_image: bool = False
-    overlay: bool = False
-    dirty_bit: bool = False
-    assured_only: bool = False
-    toplevel: bool = False
+    # the fields' types: type: FaultType, level: int | None, stage: int, s1ptw: bool, ipa: int | None, reason:
+    # str, not_in_image: bool, overlay: bool, dirty_bit: bool, assured_only: bool, toplevel: bool
+    __slots__ = ()
 
     @property
     def fsc(self) -> int:

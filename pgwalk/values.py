@@ -24,13 +24,13 @@ This module imports nothing but :mod:`pgwalk.errors` (and numpy, only inside
 from __future__ import annotations
 
 import functools
-import math
-import re
-from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any
+
     import numpy as np
 
 __all__ = ["parse_value", "MAX_VALUE", "parse_address_text", "byte_windows", "void_dtype"]
@@ -38,8 +38,8 @@ __all__ = ["parse_value", "MAX_VALUE", "parse_address_text", "byte_windows", "vo
 #: largest value (64 bits)
 MAX_VALUE = (1 << 64) - 1
 
-# ASCII only: [0-9A-Fa-f] (``re``'s \d would take other scripts' digits)
-_HEX_RE = re.compile(r"(?:0[xX]_?)?[0-9A-Fa-f]+(?:_[0-9A-Fa-f]+)*")
+#: a value's characters after its 0x: ASCII only (str.isdigit would take other scripts' digits)
+_HEX_CHARS = frozenset("0123456789abcdefABCDEF_")
 _ASCII_SPACE = " \t\r\n\f\v"
 #: most hex digits of a 64-bit value
 _HEX_DIGITS = 16
@@ -49,6 +49,17 @@ _QUOTE = 40
 
 def _quote(token: str) -> str:
     return repr(token if len(token) <= _QUOTE else token[:_QUOTE] + "…")
+
+
+def _hex_digits(text: str) -> str | None:
+    """The digits of a hexadecimal token, ``_`` kept (``0x`` or ``0X`` first, then ``_``, both
+    optional; ``_`` only between digits), or None if ``text`` is not one."""
+    digits = text[2:] if text[:2] in ("0x", "0X") else text
+    if digits is not text and digits[:1] == "_":
+        digits = digits[1:]
+    if not digits or digits[0] == "_" or digits[-1] == "_" or "__" in digits or not _HEX_CHARS.issuperset(digits):
+        return None
+    return digits
 
 
 def parse_value(value: Any, what: str = "value", where: str | None = None) -> int:
@@ -73,12 +84,10 @@ def parse_value(value: Any, what: str = "value", where: str | None = None) -> in
     if isinstance(value, int):
         n = value
     else:
-        text = value.strip(_ASCII_SPACE)
-        if _HEX_RE.fullmatch(text) is None:
+        digits = _hex_digits(value.strip(_ASCII_SPACE))
+        if digits is None:
             raise InputError(f"{head}{_quote(value)} is not a hexadecimal {what}")
-        if text[:2] in ("0x", "0X"):
-            text = text[2:]
-        n = int(text.replace("_", ""), 16)
+        n = int(digits.replace("_", ""), 16)
     if n < 0 or n > MAX_VALUE:
         raise InputError(f"{head}{_quote(str(value))} does not fit in 64 bits")
     return n
@@ -159,6 +168,8 @@ class _Work:
 
     def array(self, k: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         """Scratch array ``k`` (its contents undefined), of this shape and dtype."""
+        import math
+
         import numpy as np
 
         dt = np.dtype(dtype)

@@ -35,6 +35,21 @@ def test_parse_value_refuses(text):
         parse_value(text, "address")
 
 
+#: the grammar of a value, as the README states it (parse_value checks it without re: start-up)
+_GRAMMAR = re.compile(r"(?:0[xX]_?)?[0-9A-Fa-f]+(?:_[0-9A-Fa-f]+)*")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="0xX_1aFg\u0663", max_size=8))
+def test_parse_value_takes_exactly_the_grammar(text):
+    if _GRAMMAR.fullmatch(text):
+        digits = text[2:] if text[:2] in ("0x", "0X") else text
+        assert parse_value(text) == int(digits.replace("_", ""), 16)
+    else:
+        with pytest.raises(InputError):
+            parse_value(text)
+
+
 def test_error_names_the_token_and_where():
     with pytest.raises(InputError) as e:
         parse_value("12g4", "address", "line 7")
