@@ -1,8 +1,9 @@
 """``pgwalk decode-esr`` and ``pgwalk decode``.
 
-Only click is imported at module level; rich is imported when output is
-rendered, the log parser only with ``--log``.  Never numpy: ``pgwalk
-decode-esr VALUE`` has to start and print in well under 150 ms.
+Declared as :class:`~pgwalk.cmd.spec.Command` objects (``DECODE_ESR``, ``DECODE``): a plain
+command line runs without click (``decode_esr`` and ``decode``, the click commands, are built
+when asked for); rich is imported when output goes to a terminal, the log parser only with
+``--log``.  Never numpy: ``pgwalk decode-esr VALUE`` has to start and print fast.
 
 All ``--json`` output is JSON Lines (one record per line) with a ``schema`` version;
 addresses and register values (``value``, ``address``, ``esr``, ``pgdp`` members) are hex
@@ -49,13 +50,11 @@ from __future__ import annotations
 
 import sys
 
-import click
-
 from ..errors import InputError
+from .spec import Argument, Command, Option
 
-__all__ = ["decode_esr", "decode"]
+__all__ = ["DECODE_ESR", "DECODE", "decode_esr", "decode", "run_decode_esr", "run_decode"]
 
-_EL = click.Choice(["1", "2", "3"])
 
 
 # What decode-esr / decode print is stated once, by the ``_render_*`` functions below, as
@@ -73,6 +72,18 @@ def _notes(out, texts, about=None) -> None:
     from .output import notes
     out.file.flush()
     notes(texts, about=about)
+
+
+def _echo(text: str) -> None:
+    """One line of output on stdout."""
+    sys.stdout.write(f"{text}\n")
+
+
+def _note_after_output(text: str) -> None:
+    """A note on stderr, after what stdout holds so far."""
+    from .output import note
+    sys.stdout.flush()
+    note(text)
 
 
 def _warnings(out, texts, about=None) -> None:
@@ -166,26 +177,10 @@ def _fmt(v) -> str:
 def _dump(kind: str, obj) -> None:
     """One JSON Lines record of type ``kind`` (:data:`pgwalk.report.RECORD_SCHEMAS`)."""
     from ..report import hex_values, json_line, json_record
-    click.echo(json_line(json_record(kind, hex_values(obj))), nl=False)
+    sys.stdout.write(json_line(json_record(kind, hex_values(obj))))
 
 
-@click.command("decode-esr")
-@click.argument("esr", required=False)
-@click.option("--far", metavar="VA", help="FAR_ELx taken with the exception.")
-@click.option("--hpfar", metavar="VALUE", help="HPFAR_EL2 (stage 2 aborts): gives the faulting IPA.")
-@click.option("--par", metavar="VALUE", help="PAR_EL1 to decode alongside (either format).")
-@click.option("--el", type=_EL, help="Exception level whose ESR this is (ESR_EL1/2/3).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (schema in the module docs).")
-@click.option("--linux", is_flag=True, help="Print the block Linux prints for this ESR ('Mem abort info:' ...).")
-@click.option("--kernel", metavar="VERSION", default=None,
-              help="Kernel version whose format --linux follows (e.g. 6.1; default: current).")
-@click.option("--log", "log", metavar="FILE", help="Find and check every arm64 fault report in a kernel log "
-              "('-' for stdin).")
-@click.option("--image", metavar="FILE", help="With --log: memory image to walk the logged pgdp in.")
-@click.option("--short", is_flag=True, help="One grep-able line per syndrome.")
-@click.option("--full", is_flag=True, help="Every field of every ISS layout, also those that do not apply.")
-@click.pass_context
-def decode_esr(ctx, esr, far, hpfar, par, el, as_json, linux, kernel, log, image, short, full):
+def run_decode_esr(esr, far, hpfar, par, el, as_json, linux, kernel, log, image, short, full) -> int:
     """Decode an ESR_ELx value field by field (or every exception report in a log).
 
     Values are hexadecimal (0x optional, _ separators allowed).  With --log FILE
@@ -200,10 +195,7 @@ def decode_esr(ctx, esr, far, hpfar, par, el, as_json, linux, kernel, log, image
     if log is not None:
         if esr is not None or far or hpfar or par:
             raise InputError("--log takes no ESR, --far, --hpfar or --par (they come from the log)")
-        code = _run_log(ctx, log, as_json, linux, kernel, image, short, full)
-        if code:
-            ctx.exit(code)
-        return code
+        return _run_log(log, as_json, linux, kernel, image, short, full)
     if esr is None:
         raise InputError("give an ESR value (e.g. pgwalk decode-esr 0x96000045) or --log FILE")
     if image:
@@ -214,18 +206,18 @@ def decode_esr(ctx, esr, far, hpfar, par, el, as_json, linux, kernel, log, image
         from ..esr import parse_u64
         value = parse_u64(esr, "ESR")
         for line in linux_mem_abort_lines(value, style):
-            click.echo(line)
+            _echo(line)
         from ..formats.esr import ESR, ISS_DABT
         fsc = ISS_DABT["DFSC"].get(value)
         why = fsc_disagreement(fsc, linux_fault_name(fsc, style.version))
         if why and ESR["EC"].get(value) in (0x20, 0x21, 0x24, 0x25):
-            click.echo(f"pgwalk: note: {why}", err=True)
+            _note_after_output(why)
         return 0
     report = _decode(esr, int(el) if el else None, far=far, hpfar=hpfar, par=par)
     if as_json:
         _dump("esr", report.to_json())
     elif short:
-        click.echo(short_line(report))
+        _echo(short_line(report))
     else:
         _render_esr(_output(), report, full)
     return 0
@@ -258,7 +250,7 @@ def _walker_for(image: str):
     from ..kernlog import linux_walk_registers
     mem = open_image(image)
     for warning in mem.warnings:               # a decompressed image, overlaps: said once, on stderr
-        click.echo(f"pgwalk: note: {warning}", err=True)
+        _note_after_output(warning)
 
     def walk_fn(pgdp: int, address: int, *, page_kb: int, va_bits: int) -> dict:
         setup = setup_from_registers(linux_walk_registers(pgdp, page_kb, va_bits))
@@ -296,7 +288,7 @@ def _open_log(path: str):
     return open_stream(path)[0], b"", True     # one sentence if unreadable; a compressed log is read decompressed
 
 
-def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
+def _run_log(path, as_json, linux, kernel, image, short=False, full=False):
     """Scan the log as a stream: each report is printed as soon as it is complete."""
 
     from ..kernlog import compare_logged_walk, scan_stream
@@ -333,14 +325,14 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
                 if r.esr is None or r.duplicate_of is not None:
                     continue
                 from ..esr import linux_mem_abort_lines, linux_style
-                click.echo(f"# report {r.index}, line {r.first_line}: {r.headline}")
+                _echo(f"# report {r.index}, line {r.first_line}: {r.headline}")
                 style = linux_style(kernel) if kernel else None
                 for line in (linux_mem_abort_lines(r.esr, style) if style else r.expected_block() or
                              linux_mem_abort_lines(r.esr)):
-                    click.echo(line)
+                    _echo(line)
             elif short:
                 if r.duplicate_of is None:
-                    click.echo(_short_report(path, r))
+                    _echo(_short_report(path, r))
             elif r.duplicate_of is None:
                 _render_report(con, r, cmp, logged)
             out.flush()
@@ -348,15 +340,15 @@ def _run_log(ctx, path, as_json, linux, kernel, image, short=False, full=False):
         if close:
             stream.close()
     if n_reports == 0:
-        click.echo(f"pgwalk: no AArch64 exception report found in {'stdin' if path == '-' else path}", err=True)
+        out.flush()
+        sys.stderr.write(f"pgwalk: no AArch64 exception report found in {'stdin' if path == '-' else path}\n")
         return 1
     if con is not None:
         con.line((f"{n_reports - n_dup} report(s)", "bold"),
                  (f" (+{n_dup} repeated, e.g. dmesg after the console)" if n_dup else "") +
                  f", {total_d} disagreement(s) with pgwalk's decode, {total_p} problem(s)")
     if walk_note:
-        out.flush()
-        click.echo(f"pgwalk: note: {walk_note}", err=True)
+        _note_after_output(walk_note)
     return 1 if disagree else 0
 
 
@@ -445,27 +437,8 @@ def _render_report(out, r, comparison=None, logged=None) -> None:
     _notes(out, r.notes, about=f"report {r.index}")
 
 
-@click.command("decode")
-@click.argument("register")
-@click.argument("value")
-@click.option("--e2h", is_flag=True, help="TCR_EL2 with HCR_EL2.E2H = 1 (the TCR_EL1 layout).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--full", is_flag=True, help="Also the fields that do not apply to this value.")
-@click.option("--granule", type=click.Choice(["4k", "16k", "64k"], case_sensitive=False),
-              help="descriptor: translation granule.")
-@click.option("--level", type=click.IntRange(-2, 3), help="descriptor: lookup level (-1..3; -2..3 with --d128).")
-@click.option("--stage", type=click.Choice(["1", "2"]), default="1", show_default=True, help="descriptor: stage.")
-@click.option("--ds", is_flag=True, help="descriptor: TCR_ELx.DS = 1 (52-bit OA with 4KB/16KB granules).")
-@click.option("--pa-bits", type=click.IntRange(32, 56), default=None,
-              help="descriptor: output size (52 with 64KB: OA[51:48] in bits [15:12]; up to 56 with --d128) "
-                   "[default: 48, 56 with --d128].")
-@click.option("--d128", is_flag=True, help="descriptor: a 128-bit VMSAv9-128 descriptor (FEAT_D128).")
-@click.option("--mair", metavar="VALUE", help="descriptor: MAIR_ELx, to name the stage 1 memory type.")
-@click.option("--one-el", is_flag=True, help="descriptor: a regime without EL0 (EL2, EL3): no AP[1], UXN, nG.")
-@click.option("--id-reg", "id_reg", multiple=True, metavar="NAME=VALUE",
-              help="TCR_ELx/VTCR_EL2: ID_AA64MMFR0/1/2_EL1 of the PE (else assumed, and the notes say how). "
-                   "Repeatable.")
-def decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bits, d128, mair, one_el, id_reg):
+def run_decode(register, value, e2h, as_json, full, granule, level, stage, ds, pa_bits, d128, mair, one_el,
+               id_reg) -> int:
     """Decode a register pgwalk reads, or one page-table entry.
 
     REGISTER is one of TCR_EL1/2/3, VTCR_EL2, SCTLR_EL1/2/3, HCR_EL2, MAIR_EL1/2/3,
@@ -536,5 +509,48 @@ def _decode_descriptor(value, as_json, granule, level, stage, ds, pa_bits, mair,
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(decode_esr())
+DECODE_ESR = Command("decode-esr", run_decode_esr, (
+    Argument("esr", required=False),
+    Option("--far", metavar="VA", help="FAR_ELx taken with the exception."),
+    Option("--hpfar", metavar="VALUE", help="HPFAR_EL2 (stage 2 aborts): gives the faulting IPA."),
+    Option("--par", metavar="VALUE", help="PAR_EL1 to decode alongside (either format)."),
+    Option("--el", choices=("1", "2", "3"), help="Exception level whose ESR this is (ESR_EL1/2/3)."),
+    Option("--json", "as_json", is_flag=True, help="Machine-readable output (schema in the module docs)."),
+    Option("--linux", is_flag=True, help="Print the block Linux prints for this ESR ('Mem abort info:' ...)."),
+    Option("--kernel", metavar="VERSION", help="Kernel version whose format --linux follows (e.g. 6.1; default: "
+           "current)."),
+    Option("--log", metavar="FILE", help="Find and check every arm64 fault report in a kernel log ('-' for stdin)."),
+    Option("--image", metavar="FILE", help="With --log: memory image to walk the logged pgdp in."),
+    Option("--short", is_flag=True, help="One grep-able line per syndrome."),
+    Option("--full", is_flag=True, help="Every field of every ISS layout, also those that do not apply."),
+))
+
+DECODE = Command("decode", run_decode, (
+    Argument("register"),
+    Argument("value"),
+    Option("--e2h", is_flag=True, help="TCR_EL2 with HCR_EL2.E2H = 1 (the TCR_EL1 layout)."),
+    Option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+    Option("--full", is_flag=True, help="Also the fields that do not apply to this value."),
+    Option("--granule", choices=("4k", "16k", "64k"), case_sensitive=False, help="descriptor: translation granule."),
+    Option("--level", int_range=(-2, 3), help="descriptor: lookup level (-1..3; -2..3 with --d128)."),
+    Option("--stage", choices=("1", "2"), default="1", show_default=True, help="descriptor: stage."),
+    Option("--ds", is_flag=True, help="descriptor: TCR_ELx.DS = 1 (52-bit OA with 4KB/16KB granules)."),
+    Option("--pa-bits", int_range=(32, 56),
+           help="descriptor: output size (52 with 64KB: OA[51:48] in bits [15:12]; up to 56 with --d128) "
+                "[default: 48, 56 with --d128]."),
+    Option("--d128", is_flag=True, help="descriptor: a 128-bit VMSAv9-128 descriptor (FEAT_D128)."),
+    Option("--mair", metavar="VALUE", help="descriptor: MAIR_ELx, to name the stage 1 memory type."),
+    Option("--one-el", is_flag=True, help="descriptor: a regime without EL0 (EL2, EL3): no AP[1], UXN, nG."),
+    Option("--id-reg", "id_reg", multiple=True, metavar="NAME=VALUE",
+           help="TCR_ELx/VTCR_EL2: ID_AA64MMFR0/1/2_EL1 of the PE (else assumed, and the notes say how). "
+                "Repeatable."),
+))
+
+
+def __getattr__(name: str):
+    """``decode_esr`` and ``decode``: the commands as click commands (built, with click, when asked for)."""
+    command = {"decode_esr": DECODE_ESR, "decode": DECODE}.get(name)
+    if command is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = made = command.click_command()
+    return made

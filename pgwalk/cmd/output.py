@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Iterable
-
-import click
 
 from ..plaintext import plain_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: decode-esr's start-up)
+    from typing import Any, Iterable
 
 __all__ = ["color_mode", "stdout_is_terminal", "plain_stdout", "stdout_console", "table_box", "fit_table", "note", "notes",
            "warning", "PIPE_WIDTH", "text_output", "PlainOut", "RichOut"]
@@ -27,7 +28,8 @@ PIPE_WIDTH = 1 << 14
 
 def color_mode() -> str:
     """``auto``, ``always`` or ``never``: ``--color``, else ``never`` when ``NO_COLOR`` is set."""
-    ctx = click.get_current_context(silent=True)
+    click = sys.modules.get("click")        # (no click loaded: no click context, no --color)
+    ctx = click.get_current_context(silent=True) if click is not None else None
     mode = None
     while ctx is not None:
         if isinstance(ctx.obj, dict) and ctx.obj.get("color"):
@@ -314,7 +316,7 @@ class _PlainLines:
 
 def note(text: str) -> None:
     """One ``pgwalk: note: ...`` line on stderr."""
-    click.echo(f"pgwalk: note: {text}", err=True)
+    _stderr_line(f"pgwalk: note: {text}")
 
 
 def notes(texts: Iterable[str], *, about: str | None = None) -> None:
@@ -325,4 +327,10 @@ def notes(texts: Iterable[str], *, about: str | None = None) -> None:
 
 def warning(text: str) -> None:
     """One ``pgwalk: warning: ...`` line on stderr."""
-    click.echo(f"pgwalk: warning: {text}", err=True)
+    _stderr_line(f"pgwalk: warning: {text}")
+
+
+def _stderr_line(text: str) -> None:
+    stream = sys.stderr
+    stream.write(f"{text}\n")
+    stream.flush()
