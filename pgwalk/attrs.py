@@ -8,10 +8,9 @@ Follows the ASL (DDI 0487 M.a.a): ``S1DecodeMemAttrs``, ``S2DecodeMemAttrs``,
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import lru_cache
 
-from .records import record
+from .records import record, replace
 
 __all__ = [
     "Cacheability", "MemAttrs", "s1_decode_mem_attrs", "s2_decode_mem_attrs", "s2_apply_fwb",

@@ -1937,7 +1937,7 @@ def pack_translations(setup: TranslationSetup, translations: Sequence[Translatio
 def mark_contents(res: BulkTranslation, mem: Any) -> BulkTranslation:
     """``res`` with :attr:`BulkTranslation.contents_missing` filled from ``mem``
     (:meth:`pgwalk.memory.PhysicalMemory.contents_missing_mask`: a dump's bitmaps decide)."""
-    from dataclasses import replace
+    from .records import replace
 
     lanes = np.flatnonzero(res.ok & res.has_pa)
     missing = np.zeros(len(res), dtype=bool)

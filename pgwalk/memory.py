@@ -26,12 +26,11 @@ import os
 import stat
 import struct
 from bisect import bisect_right
-from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 
 from pgwalk.errors import ImageError, InputError, NotInImage
-from pgwalk.records import record
+from pgwalk.records import record, replace
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np

@@ -28,7 +28,6 @@ of the guest tables cannot know: the report says so instead of guessing.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Mapping
 
 from .errors import InputError, NotInImage
@@ -38,7 +37,7 @@ from .formats.registers import HPFAR_EL2
 from .memory_protocol import Memory
 from .params import Features, Regime, TranslationSetup, s2_params, setup_from_registers
 from .perms import Access
-from .records import record
+from .records import record, replace
 from .walk import TraceStep, Translation, translate
 
 __all__ = ["LAYERS", "L1_STAGE2_REGISTERS", "NestedSetup", "nested_setup", "HostStage2View", "NestedStep",

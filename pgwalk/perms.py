@@ -23,12 +23,11 @@ indirect encoding grants.  Stage 2 has the same two steps (``S2PIR_EL2``,
 from __future__ import annotations
 
 import enum
-from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 from .errors import UnknownRegister
-from .records import record
+from .records import record, replace
 
 __all__ = ["Access", "S1Perms", "S2Perms", "PermFault", "s1_direct_base_permissions", "s1_check",
            "s2_direct_base_permissions", "s2_check", "pir_entry", "s1_indirect_base_permissions",

@@ -48,7 +48,7 @@ else:
     def dataclass_transform(**_kwargs):     # (it only tells type checkers)
         return lambda f: f
 
-__all__ = ["record", "field", "MISSING"]
+__all__ = ["record", "field", "replace", "MISSING"]
 
 
 class _Missing:
@@ -92,6 +92,21 @@ def field(*, default: Any = MISSING, default_factory: Any = MISSING, init: bool 
     """``dataclasses.field`` for a :func:`record` (the same arguments, but ``kw_only``), without
     importing dataclasses."""
     return Field(default, default_factory, init, repr, hash, compare, metadata)
+
+
+def replace(obj: Any, /, **changes: Any) -> Any:
+    """``dataclasses.replace`` for a record (the same new object, the same errors), without
+    dataclasses: a new instance with the ``init`` fields of ``obj`` but those ``changes`` gives."""
+    fields = getattr(type(obj), "__record_fields__", None)
+    if fields is None:
+        raise TypeError("replace() should be called on dataclass instances")
+    for f in fields:
+        if not f.init:
+            if f.name in changes:
+                raise ValueError(f"field {f.name} is declared with init=False, it cannot be specified with replace()")
+        elif f.name not in changes:
+            changes[f.name] = getattr(obj, f.name)
+    return obj.__class__(**changes)
 
 
 @dataclass_transform(field_specifiers=(field, Field))

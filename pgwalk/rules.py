@@ -35,7 +35,6 @@ at start-up.
 from __future__ import annotations
 
 import enum
-from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Callable, NamedTuple
 
@@ -47,6 +46,7 @@ from .perms import Access, PermFault, S1Perms, S2Perms, pir_entry, s1_apply_over
     s1_direct_base_permissions, s1_indirect_base_permissions, s1_permission_fault, s2_apply_overlay, \
     s2_direct_base_permissions, s2_mro, s2_permission_fault, \
     s2_indirect_base_permissions, unknown_s1_perms, unknown_s2_perms
+from .records import replace
 
 __all__ = [
     "FINAL_LEVEL", "DESCRIPTOR_BYTES", "DescType", "level_shift", "index_width", "table_entries", "index_bits",

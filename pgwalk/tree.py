@@ -192,7 +192,6 @@ from __future__ import annotations
 import bisect
 import enum
 import functools
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 from . import attrs as A
@@ -200,7 +199,7 @@ from .errors import InputError, NotInImage
 from .faults import Fault
 from .formats import descriptors as D
 from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, descsize_log2, granule_name, oa_out_of_range
-from .records import field, record
+from .records import field, record, replace
 from .perms import Access, S1Perms, S2Perms, rwx_text, s1_check, s1_rwx_text, s2_check, s2_mro
 from .rules import (
     S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, contiguous_bit, s1_walk_through_s2, descriptor_types, hierarchical_attrs,

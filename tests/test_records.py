@@ -13,6 +13,7 @@ import pytest
 from pgwalk.params import Features, S1WalkParams, TranslationSetup, setup_from_registers
 from pgwalk.records import field as record_field
 from pgwalk.records import record
+from pgwalk.records import replace as record_replace
 
 
 def _declare(deco, field=field):
@@ -340,3 +341,21 @@ def test_field_declaration_errors_as_dataclasses():
             m: list = fld(default_factory=list)
 
         assert D.k == 4 and not hasattr(D, "m") and not hasattr(D, "n")
+
+
+@pytest.mark.parametrize("made", [RC, RCI, RCF], ids=["closure_init", "compiled_init", "records_field"])
+def test_replace_as_dataclasses_replace(made):
+    """records.replace (what pgwalk's modules call) against dataclasses.replace, on the same record."""
+    p = made[0](1, "x", e=[2])
+    s = made[1](p)
+    for obj, changes in ((p, {}), (p, {"a": 3, "g": 9}), (s, {"regs": {"k": 1}}), (made[2](4), {"n": 5})):
+        ours, theirs = record_replace(obj, **changes), dataclasses.replace(obj, **changes)
+        assert ours == theirs and ours is not obj and type(ours) is type(obj)
+    for obj, changes, error in ((s, {"late": 1}, ValueError), (p, {"nope": 1}, TypeError)):
+        with pytest.raises(error) as ours:
+            record_replace(obj, **changes)
+        with pytest.raises(error) as theirs:
+            dataclasses.replace(obj, **changes)
+        assert str(ours.value) == str(theirs.value)
+    with pytest.raises(TypeError, match="replace\\(\\) should be called on dataclass instances"):
+        record_replace(object())
