@@ -1030,7 +1030,7 @@ def result_to_dict(res: ATResult, *, captured: int | str | None = None, diff: Pa
     ``regime``, ``stages``; with a captured value: ``captured``, ``match``, ``diff``
     (``[{"field", "software", "hardware"}]``), ``verdict`` and ``reasons``; with ``trace``:
     ``translation`` (the ``pgwalk translate --json --trace`` object); last ``schema``
-    (:data:`pgwalk.report.RECORD_SCHEMAS` ``["at"]``; JSON Schema: ``pgwalk schema at``).
+    (:data:`pgwalk.jsonrecords.RECORD_SCHEMAS` ``["at"]``; JSON Schema: ``pgwalk schema at``).
     """
     d: dict[str, Any] = {}
     if extra:
@@ -1062,7 +1062,7 @@ def result_to_dict(res: ATResult, *, captured: int | str | None = None, diff: Pa
 
         s = setup
         d["translation"] = translation_to_dict(res.translation, wxn=bool(s and s.wxn), epan=bool(s and s.epan))
-    from .report import RECORD_SCHEMAS
+    from .jsonrecords import RECORD_SCHEMAS
 
     d["schema"] = RECORD_SCHEMAS["at"]
     return d

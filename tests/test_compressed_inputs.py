@@ -86,7 +86,7 @@ def test_info_on_a_compressed_raw_image(tmp_path):
 
 def test_info_json_validates_against_its_schema(core, tmp_path):
     jsonschema = pytest.importorskip("jsonschema")
-    from pgwalk.report import schema_text
+    from pgwalk.jsonrecords import schema_text
 
     packed = tmp_path / "core.gz"
     packed.write_bytes(gzip.compress(core.read_bytes()))

@@ -15,7 +15,7 @@ from cli_helpers import ROOT, SAMPLES, run, sample
 
 jsonschema = pytest.importorskip("jsonschema")
 
-from pgwalk.report import RECORD_SCHEMAS, schema_text  # noqa: E402
+from pgwalk.jsonrecords import RECORD_SCHEMAS, schema_text  # noqa: E402
 
 _VALIDATORS: dict[str, object] = {}
 

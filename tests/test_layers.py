@@ -35,7 +35,8 @@ LAYER: dict[str, str] = {
     "pgwalk.formats.kdump": "formats",
     "pgwalk.errors": "formats",
     "pgwalk.values": "formats",
-    "pgwalk.records": "formats",     # dataclasses made without compiling source (record)
+    "pgwalk.records": "formats",
+    "pgwalk.jsonrecords": "formats",     # dataclasses made without compiling source (record)
     "pgwalk.writer": "formats",
     "pgwalk.inputs": "formats",
     "pgwalk.memory_protocol": "formats",   # the Memory protocol: walkers and backends both name it

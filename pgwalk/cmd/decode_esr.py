@@ -175,8 +175,8 @@ def _fmt(v) -> str:
 
 
 def _dump(kind: str, obj) -> None:
-    """One JSON Lines record of type ``kind`` (:data:`pgwalk.report.RECORD_SCHEMAS`)."""
-    from ..report import hex_values, json_line, json_record
+    """One JSON Lines record of type ``kind`` (:data:`pgwalk.jsonrecords.RECORD_SCHEMAS`)."""
+    from ..jsonrecords import hex_values, json_line, json_record
     sys.stdout.write(json_line(json_record(kind, hex_values(obj))))
 
 

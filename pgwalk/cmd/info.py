@@ -353,7 +353,7 @@ def info(dump: str, as_json: bool, all_regions: bool, symbols_only: bool = False
 
         return show_symbols(d, as_json)
     if as_json:
-        from ..report import json_line, json_record
+        from ..jsonrecords import json_line, json_record
 
         click.echo(json_line(json_record("info", d)), nl=False)
     else:

@@ -72,7 +72,7 @@ def vtop(dump, addresses, as_json, reg_values):
     SYMBOL+OFFSET or SYMBOL-OFFSET (hexadecimal offset)."""
     import json
 
-    from ..report import RECORD_SCHEMAS
+    from ..jsonrecords import RECORD_SCHEMAS
     from ..symbols import parse_symbolic
 
     kt = _translator(dump, reg_values)
@@ -105,7 +105,7 @@ def ptov(dump, addresses, as_json):
     by walking swapper_pg_dir."""
     import json
 
-    from ..report import RECORD_SCHEMAS
+    from ..jsonrecords import RECORD_SCHEMAS
     from .common import parse_address
 
     kt = _translator(dump)

@@ -63,7 +63,7 @@ def run_nested(target: Any, vas: list[int], guest_hyp: str, host: str, access: s
                pan: bool, fmt: str | None, no_trace: bool, json_trace: bool) -> int:
     """Translate ``vas`` nested; print text or JSON lines; exit status 1 when any faulted."""
     from ..regs import load_register_file
-    from ..report import json_line
+    from ..jsonrecords import json_line
 
     if fmt == "csv":
         from ..errors import InputError
@@ -92,7 +92,7 @@ def run_at_nested(target: Any, op: str, va: int, guest_hyp: str, host: str, by: 
     """One AT in a nested guest; exit status 0 (a PAR was written) or 1 (no PAR: an exception instead)."""
     from ..at import par_decode
     from ..regs import load_register_file
-    from ..report import json_line
+    from ..jsonrecords import json_line
 
     r = target.at_nested(op, va, guest_hyp=load_register_file(guest_hyp), host=load_register_file(host), by=by,
                          pan=pan)
@@ -121,7 +121,7 @@ def run_shadow(target: Any, guest_hyp: str, host: str, root: int | None, vtcr: i
     """``dump-tree --shadow-s2 [--compare-shadow ROOT]``: the composition, or the mismatches of a shadow
     tree; exit status 1 when a comparison finds anything but missing ranges."""
     from ..regs import load_register_file
-    from ..report import json_line
+    from ..jsonrecords import json_line
 
     l1, l0 = load_register_file(guest_hyp), load_register_file(host)
     if root is None:

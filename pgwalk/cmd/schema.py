@@ -1,7 +1,7 @@
 """``pgwalk schema [NAME]``: the JSON Schema of one ``--json`` record type, or the list of them.
 
 Every command's ``--json`` output is JSON Lines; each line carries a ``schema`` version
-(:data:`pgwalk.report.RECORD_SCHEMAS`) and follows the JSON Schema (draft 2020-12) shipped
+(:data:`pgwalk.jsonrecords.RECORD_SCHEMAS`) and follows the JSON Schema (draft 2020-12) shipped
 in ``pgwalk/schemas/NAME.json``.
 """
 
@@ -30,7 +30,7 @@ def schema(name: str | None) -> int:
     version member; addresses and register values are hex strings.
     """
     from ..errors import InputError
-    from ..report import RECORD_SCHEMAS, schema_names, schema_text
+    from ..jsonrecords import RECORD_SCHEMAS, schema_names, schema_text
 
     if name is None:
         for n in schema_names():

@@ -215,7 +215,7 @@ def _unknown_dict(va: int, stages: str, regime: str, exc, hint: str) -> dict:
     (``"ok": false``, no fault: nothing architectural happened)."""
     reason = f"{exc.name} is unknown: the walk of {va:#x} cannot start" + (f" ({hint})" if hint else
                                                                             f" (give it with --reg {exc.name}=VALUE)")
-    from ..report import SCHEMA_VERSION
+    from ..jsonrecords import SCHEMA_VERSION
 
     return {"schema": SCHEMA_VERSION, "va": f"{va:#x}", "ok": False, "stages": stages, "regime": regime, "ipa": None,
             "pa": None, "size": None, "fault": None, "unknown_register": exc.name, "reason": reason,
@@ -458,7 +458,8 @@ def _reverse(setup, mem, pas, stages, fmt, notes, fields=None) -> int:
     import numpy as np
 
     from ..reverse import reverse_map
-    from ..report import CSV_COLUMNS, SCHEMA_VERSION, csv_line, csv_row, hx
+    from ..jsonrecords import SCHEMA_VERSION
+    from ..report import CSV_COLUMNS, csv_line, csv_row, hx
 
     query, res = reverse_map(setup, mem, pas, stages=stages)
     counts = np.bincount(query, minlength=len(pas))
