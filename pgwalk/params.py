@@ -15,7 +15,7 @@ UNPREDICTABLE) pgwalk takes QEMU's and records a note saying so.
 from __future__ import annotations
 
 import enum
-from typing import Mapping
+from collections.abc import Mapping
 
 from .errors import RegisterError
 from .formats import registers as R

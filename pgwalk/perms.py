@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import enum
 from functools import lru_cache
-from typing import Any
 
 from .errors import UnknownRegister
 from .records import record, replace
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any
 
 __all__ = ["Access", "S1Perms", "S2Perms", "PermFault", "s1_direct_base_permissions", "s1_check",
            "s2_direct_base_permissions", "s2_check", "pir_entry", "s1_indirect_base_permissions",
@@ -104,7 +107,6 @@ _PERM_FAULT_CODE = {PermFault.PERMISSION: 1, PermFault.OVERLAY: 2, PermFault.DIR
                     PermFault.TOPLEVEL: 5}
 PERM_FAULT_KINDS: tuple[PermFault | None, ...] = (None, PermFault.PERMISSION, PermFault.OVERLAY, PermFault.DIRTY_BIT,
                                                   PermFault.ASSURED_ONLY, PermFault.TOPLEVEL)
-
 
 @record(frozen=True, slots=True, compiled_init=True)
 class S1Perms:

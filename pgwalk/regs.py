@@ -18,11 +18,15 @@ Unknown names are an error that lists close matches.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
 
 from .errors import InputError, RegisterError
 from .values import parse_value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any
 
 __all__ = ["KNOWN_REGISTERS", "ALIASES", "WIDE_REGISTERS", "parse_int", "parse_register_value", "canonical_name",
            "load_register_file",

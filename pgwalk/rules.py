@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import enum
 from functools import lru_cache
-from typing import Any, Callable, NamedTuple
+from collections import namedtuple
 
 from .faults import FaultType
 from .formats import descriptors as D
@@ -47,6 +47,10 @@ from .perms import Access, PermFault, S1Perms, S2Perms, pir_entry, s1_apply_over
     s2_direct_base_permissions, s2_mro, s2_permission_fault, \
     s2_indirect_base_permissions, unknown_s1_perms, unknown_s2_perms
 from .records import replace
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any, Callable
 
 __all__ = [
     "FINAL_LEVEL", "DESCRIPTOR_BYTES", "DescType", "level_shift", "index_width", "table_entries", "index_bits",
@@ -830,7 +834,7 @@ def s2_walk_device_table(fwb: bool) -> Any:
 # --------------------------------------------------------------------------- checks as data
 
 
-class Check(NamedTuple):
+class Check(namedtuple("Check", "name fault level test reason per_address bits", defaults=(True, None))):
     """One check that can stop a walk: ``test`` holds (True, or a bool array per lane) when the
     walk faults with ``fault`` (``None``: not a fault, the walk cannot go on -- an unknown table
     base register) at ``level`` (``None``: the level being walked); ``reason`` says why, for the
@@ -848,13 +852,9 @@ class Check(NamedTuple):
     its per-lane arguments (arrays of descriptors) and uses the field only where it comes out as
     two ints, one field for every lane; anything else sends it to ``test``."""
 
-    name: str
-    fault: FaultType | None
-    level: int | None
-    test: Callable[..., Any]
-    reason: Callable[..., str]
-    per_address: bool = True
-    bits: Callable[..., tuple[int, int]] | None = None
+    # the fields' types: name: str, fault: FaultType | None, level: int | None, test: Callable[..., Any],
+    # reason: Callable[..., str], per_address: bool, bits: Callable[..., tuple[int, int]] | None
+    __slots__ = ()
 
 
 def _at_and_above(lsb: int) -> tuple[int, int]:
