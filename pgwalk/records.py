@@ -102,8 +102,9 @@ def replace(obj: Any, /, **changes: Any) -> Any:
         raise TypeError("replace() should be called on dataclass instances")
     for f in fields:
         if not f.init:
-            if f.name in changes:
-                raise ValueError(f"field {f.name} is declared with init=False, it cannot be specified with replace()")
+            if f.name in changes:                # (dataclasses raises ValueError before Python 3.13)
+                raise (TypeError if sys.version_info >= (3, 13) else ValueError)(
+                    f"field {f.name} is declared with init=False, it cannot be specified with replace()")
         elif f.name not in changes:
             changes[f.name] = getattr(obj, f.name)
     return obj.__class__(**changes)
