@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 
 import click
 
@@ -238,11 +239,17 @@ def _batch_context(images, regs_file, reg_values, granule, va_bits, root):
     return Context(memory, {}, list(memory.warnings))
 
 
-def _read_lines(path: str) -> list[str]:
-    """The lines of a batch (``-`` for stdin), read in bounded memory (:func:`.common.read_batch_bytes`)."""
+def _read_lines(path: str) -> Iterator[str]:
+    """The lines of a batch (``-`` for stdin), read in bounded memory (:func:`.common.read_batch_bytes`),
+    one at a time (the text is held once; a list of its lines would hold it again, line by line)."""
     from .common import read_batch_bytes
 
-    return read_batch_bytes(path).decode("utf-8-sig", errors="replace").split("\n")
+    text = read_batch_bytes(path).decode("utf-8-sig", errors="replace")
+    start = 0
+    while (end := text.find("\n", start)) >= 0:
+        yield text[start:end]
+        start = end + 1
+    yield text[start:]
 
 
 #: the longest ``at --batch --json`` holds finished lines back
