@@ -18,14 +18,15 @@ Unknown names are an error that lists close matches.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from .errors import InputError, RegisterError
 from .values import parse_value
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+if TYPE_CHECKING:                       # (typing and pathlib are not imported at run time: start-up)
+    from pathlib import Path
     from typing import Any
 
 __all__ = ["KNOWN_REGISTERS", "ALIASES", "WIDE_REGISTERS", "parse_int", "parse_register_value", "canonical_name",
@@ -165,9 +166,8 @@ def load_register_file(path: str | Path) -> dict[str, int]:
     """
     from pgwalk.inputs import compression_of, os_error_text
 
-    p = Path(path)
     try:
-        with open(p, "rb") as fh:                 # a register file is small: read a bounded amount
+        with open(path, "rb") as fh:                 # a register file is small: read a bounded amount
             raw = fh.read(REGISTER_FILE_LIMIT + 1)
     except (OSError, ValueError) as exc:     # ValueError: a NUL in the name
         raise RegisterError(os_error_text(str(path), exc)) from None
@@ -182,7 +182,8 @@ def load_register_file(path: str | Path) -> dict[str, int]:
         raise RegisterError(f"{path}: not a register file (JSON or TOML): not UTF-8 text at byte {exc.start}") \
             from None
     stripped = text.lstrip()
-    fmt = "TOML" if p.suffix.lower() == ".toml" or (stripped and not stripped.startswith(("{", "["))) else "JSON"
+    toml_name = os.path.splitext(os.fspath(path))[1].lower() == ".toml"
+    fmt = "TOML" if toml_name or (stripped and not stripped.startswith(("{", "["))) else "JSON"
     if fmt == "TOML":
         try:
             import tomllib

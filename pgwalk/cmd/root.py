@@ -8,7 +8,6 @@ Only click and :mod:`pgwalk.cmd.registry` are imported here.  Each subcommand li
 
 from __future__ import annotations
 
-import importlib.util     # (binds importlib; the submodule is not bound by `import importlib` alone)
 import os
 
 import click
@@ -33,15 +32,22 @@ class LazyGroup(click.Group):
 
     @staticmethod
     def _available(name: str) -> bool:
-        module = COMMANDS[name].split(":")[0]
-        return importlib.util.find_spec(module) is not None
+        from importlib.util import find_spec       # (only for the list: 5M instructions)
+
+        return find_spec(COMMANDS[name].split(":")[0]) is not None
 
     def get_command(self, ctx, name):
         target = COMMANDS.get(name)
-        if target is None or not self._available(name):
+        if target is None:
             return None
         module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
+        try:
+            loaded = __import__(module, fromlist=[attr])       # (importlib's package imports warnings)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:                             # a module it imports is missing: a bug
+                raise
+            return None
+        return getattr(loaded, attr)
 
     def invoke(self, ctx):
         def debug() -> bool:                         # (--debug: known once the group's callback ran)
