@@ -21,14 +21,17 @@ and ``kdump-zlib``/``-lzo``/``-snappy``/``-zstd``), with their field names:
 The diskdump structures depend on the writer's byte order, so they are built
 by :func:`kdump_structs`.  Like :mod:`pgwalk.formats.elf`, this module imports
 construct only when a structure is first used (:data:`MakedumpfileHeader`,
-:data:`FlatDataHeader` and :data:`Arm64Prstatus` are built then): opening a
+:data:`FlatDataHeader` and :data:`Arm64Prstatus` are built then; an ``NT_PRSTATUS`` note is
+read by :func:`parse_prstatus`, with the ``struct`` module): opening a
 raw image asks :func:`kdump_kind` of its first bytes, which needs none.  No
 policy lives here: see :mod:`pgwalk.kdump`.
 """
 
 from __future__ import annotations
 
+import struct
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -42,7 +45,7 @@ __all__ = [
     "DUMP_DH_COMPRESSED_INCOMPLETE", "DUMP_DH_EXCLUDED_VMEMMAP", "DUMP_DH_COMPRESSED_ZSTD",
     "COMPRESSION_FLAGS", "COMPRESSION_NAMES", "STATUS_NAMES",
     "NEW_UTS_LEN", "KdumpStructs", "kdump_structs", "PAGE_DESC_SIZE", "kdump_kind",
-    "ARM64_REG_NAMES", "Arm64Prstatus", "ARM64_PRSTATUS_SIZE",
+    "ARM64_REG_NAMES", "Arm64Prstatus", "ARM64_PRSTATUS_SIZE", "PRSTATUS_ROWS", "parse_prstatus",
 ]
 
 # --- the flattened format (always big-endian) ------------------------------
@@ -198,35 +201,57 @@ def kdump_structs(little_endian: bool = True) -> KdumpStructs:
 # --- arm64 NT_PRSTATUS (struct elf_prstatus, include/uapi/linux/elfcore.h) ---
 ARM64_REG_NAMES = tuple(f"x{n}" for n in range(31)) + ("sp", "pc", "pstate")
 
+#: ``struct elf_prstatus`` on arm64, little-endian: ``(name, struct code)`` rows (``count`` x
+#: ``q``/``Q``: an array of that many; name ``None``: padding).  :func:`parse_prstatus` reads it
+#: with the ``struct`` module; :data:`Arm64Prstatus` is the same rows as a construct ``Struct``
+#: (to build one: the tests, the fuzz seeds).
+PRSTATUS_ROWS = (
+    ("si_signo", "i"), ("si_code", "i"), ("si_errno", "i"), ("pr_cursig", "h"), (None, "2x"),
+    ("pr_sigpend", "Q"), ("pr_sighold", "Q"),
+    ("pr_pid", "i"), ("pr_ppid", "i"), ("pr_pgrp", "i"), ("pr_sid", "i"),
+    ("pr_utime", "2q"), ("pr_stime", "2q"), ("pr_cutime", "2q"), ("pr_cstime", "2q"),   # struct timeval
+    ("pr_reg", f"{len(ARM64_REG_NAMES)}Q"),                                               # x0-x30, sp, pc, pstate
+    ("pr_fpvalid", "i"), (None, "4x"),
+)
+
+
+def _row_count(code: str) -> int:
+    return int(code[:-1]) if len(code) > 1 else 1
+
+
+@lru_cache(maxsize=None)
+def _prstatus_struct() -> struct.Struct:
+    return struct.Struct("<" + "".join(code for _name, code in PRSTATUS_ROWS))
+
+
+def parse_prstatus(data: bytes) -> SimpleNamespace:
+    """An arm64 ``NT_PRSTATUS`` descriptor (:data:`ARM64_PRSTATUS_SIZE` bytes or more) as a
+    namespace of the :data:`PRSTATUS_ROWS` fields (arrays as lists), read without construct."""
+    values = iter(_prstatus_struct().unpack_from(data))
+    out = {}
+    for name, code in PRSTATUS_ROWS:
+        if name is None:
+            continue
+        n = _row_count(code)
+        out[name] = next(values) if len(code) == 1 else [next(values) for _ in range(n)]
+    return SimpleNamespace(**out)
 
 
 def _prstatus_structs() -> dict[str, Any]:
     import construct as c
 
-    prstatus = c.Struct(
-        "si_signo" / c.Int32sl,
-        "si_code" / c.Int32sl,
-        "si_errno" / c.Int32sl,
-        "pr_cursig" / c.Int16sl,
-        c.Padding(2),
-        "pr_sigpend" / c.Int64ul,
-        "pr_sighold" / c.Int64ul,
-        "pr_pid" / c.Int32sl,
-        "pr_ppid" / c.Int32sl,
-        "pr_pgrp" / c.Int32sl,
-        "pr_sid" / c.Int32sl,
-        "pr_utime" / c.Array(2, c.Int64sl),
-        "pr_stime" / c.Array(2, c.Int64sl),
-        "pr_cutime" / c.Array(2, c.Int64sl),
-        "pr_cstime" / c.Array(2, c.Int64sl),
-        "pr_reg" / c.Array(len(ARM64_REG_NAMES), c.Int64ul),   # x0-x30, sp, pc, pstate
-        "pr_fpvalid" / c.Int32sl,
-        c.Padding(4),
-    )
-    return {"Arm64Prstatus": prstatus}
+    kinds = {"i": c.Int32sl, "h": c.Int16sl, "q": c.Int64sl, "Q": c.Int64ul}
+    rows = []
+    for name, code in PRSTATUS_ROWS:
+        n, kind = _row_count(code), code[-1]
+        if name is None:
+            rows.append(c.Padding(n))
+        else:
+            rows.append(name / (kinds[kind] if len(code) == 1 else c.Array(n, kinds[kind])))
+    return {"Arm64Prstatus": c.Struct(*rows)}
 
 
-#: ``sizeof(struct elf_prstatus)`` on arm64 (the tests check it against :data:`Arm64Prstatus`)
+#: ``sizeof(struct elf_prstatus)`` on arm64 (the tests check it against both forms)
 ARM64_PRSTATUS_SIZE = 392
 
 #: the construct structures built on first use, and what builds each

@@ -505,7 +505,7 @@ def prstatus_cpus(notes: Iterable[Note]) -> list[CpuState]:
     for note in notes:
         if note.name != "CORE" or note.type != 1 or len(note.desc) < K.ARM64_PRSTATUS_SIZE:
             continue
-        p = K.Arm64Prstatus.parse(note.desc[:K.ARM64_PRSTATUS_SIZE])
+        p = K.parse_prstatus(note.desc)
         out.append(CpuState(len(out), p.pr_pid, dict(zip(K.ARM64_REG_NAMES, p.pr_reg))))
     return out
 

@@ -59,6 +59,27 @@ def test_layout_sizes():
     assert s.sub_header_size == 104
     assert s.PageDesc.sizeof() == K.PAGE_DESC_SIZE == 24
     assert K.ARM64_PRSTATUS_SIZE == K.Arm64Prstatus.sizeof() == 392
+    assert len(K.Arm64Prstatus.build(K.Arm64Prstatus.parse(bytes(392)))) == 392
+
+
+def test_prstatus_struct_reading_is_what_construct_builds():
+    """parse_prstatus (the struct module, what pgwalk reads notes with) against construct's
+    Struct of the same rows, on random field values at every width and sign."""
+    import random
+
+    rng = random.Random(7)
+    widths = {"i": (32, True), "h": (16, True), "q": (64, True), "Q": (64, False)}
+    for _ in range(50):
+        values = {}
+        for name, code in K.PRSTATUS_ROWS:
+            if name is None:
+                continue
+            bits, signed = widths[code[-1]]
+            one = (lambda: rng.randrange(-(1 << (bits - 1)), 1 << (bits - 1))) if signed else \
+                (lambda: rng.getrandbits(bits))
+            values[name] = one() if len(code) == 1 else [one() for _ in range(int(code[:-1]))]
+        data = K.Arm64Prstatus.build(values)
+        assert vars(K.parse_prstatus(data + b"tail")) == values
     assert K.MakedumpfileHeader.sizeof() == 32 and K.FlatDataHeader.sizeof() == 16
 
 
@@ -411,6 +432,15 @@ def test_notes_and_prstatus(tmp_path):
         assert len(cpus) == 2 and cpus[1].index == 1 and cpus[0].pid == 42
         assert cpus[0].registers["x0"] == 100 and cpus[0].registers["pc"] == 132
         assert cpus[0].registers["pstate"] == 133
+    # (reading the notes' CPUs does not import construct: info on an ELF core)
+    (tmp_path / "desc").write_bytes(desc)
+    code = ("import sys; from pgwalk.kdump import prstatus_cpus; from pgwalk.memory import Note\n"
+            "cpus = prstatus_cpus([Note('CORE', 1, open(sys.argv[1], 'rb').read())])\n"
+            "assert cpus[0].pid == 42 and cpus[0].registers['pc'] == 132, cpus\n"
+            "assert 'construct' not in sys.modules, 'construct was imported'")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "desc")], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
 
 
 def test_header_version_2_has_no_vmcoreinfo(tmp_path):
