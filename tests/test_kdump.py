@@ -60,6 +60,7 @@ def test_layout_sizes():
     assert s.PageDesc.sizeof() == K.PAGE_DESC_SIZE == 24
     assert K.ARM64_PRSTATUS_SIZE == K.Arm64Prstatus.sizeof() == 392
     assert len(K.Arm64Prstatus.build(K.Arm64Prstatus.parse(bytes(392)))) == 392
+    assert K.MakedumpfileHeader.sizeof() == 32 and K.FlatDataHeader.sizeof() == 16
 
 
 def test_prstatus_struct_reading_is_what_construct_builds():
@@ -80,7 +81,6 @@ def test_prstatus_struct_reading_is_what_construct_builds():
             values[name] = one() if len(code) == 1 else [one() for _ in range(int(code[:-1]))]
         data = K.Arm64Prstatus.build(values)
         assert vars(K.parse_prstatus(data + b"tail")) == values
-    assert K.MakedumpfileHeader.sizeof() == 32 and K.FlatDataHeader.sizeof() == 16
 
 
 # --------------------------------------------------------------------------
