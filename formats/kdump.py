@@ -1,8 +1,8 @@
 """makedumpfile's kdump-compressed ("diskdump") and flattened layouts.
 
-construct declarations of the structures in makedumpfile's ``diskdump_mod.h``
-and ``makedumpfile.h`` (also written by QEMU's ``dump-guest-memory -z/-l/-s``
-and ``kdump-zlib``/``-lzo``/``-snappy``/``-zstd``), with their field names:
+The structures in makedumpfile's ``diskdump_mod.h`` and ``makedumpfile.h`` (also
+written by QEMU's ``dump-guest-memory -z/-l/-s`` and ``kdump-zlib``/``-lzo``/``-snappy``/
+``-zstd``), stated once each as rows of fields with their names (:class:`RowLayout`):
 
 * the flattened format: a 4096-byte :data:`MakedumpfileHeader`
   (``"makedumpfile"``, type, version) followed by records, each a
@@ -18,13 +18,12 @@ and ``kdump-zlib``/``-lzo``/``-snappy``/``-zstd``), with their field names:
 * the arm64 ``NT_PRSTATUS`` note descriptor (``struct elf_prstatus``), which
   ELF cores and the notes of a kdump file carry.
 
-The diskdump structures depend on the writer's byte order, so they are built
-by :func:`kdump_structs`.  Like :mod:`pgwalk.formats.elf`, this module imports
-construct only when a structure is first used (:data:`MakedumpfileHeader`,
-:data:`FlatDataHeader` and :data:`Arm64Prstatus` are built then; an ``NT_PRSTATUS`` note is
-read by :func:`parse_prstatus`, with the ``struct`` module): opening a
-raw image asks :func:`kdump_kind` of its first bytes, which needs none.  No
-policy lives here: see :mod:`pgwalk.kdump`.
+The diskdump structures depend on the writer's byte order, so they are made by
+:func:`kdump_structs`.  Like :mod:`pgwalk.formats.elf`, this module reads every
+structure with the ``struct`` module and imports construct only to write one
+(:meth:`RowLayout.build`): opening a dump never imports it, and opening a raw
+image asks :func:`kdump_kind` of its first bytes, which needs nothing.  No policy
+lives here: see :mod:`pgwalk.kdump`.
 """
 
 from __future__ import annotations
@@ -45,8 +44,84 @@ __all__ = [
     "DUMP_DH_COMPRESSED_INCOMPLETE", "DUMP_DH_EXCLUDED_VMEMMAP", "DUMP_DH_COMPRESSED_ZSTD",
     "COMPRESSION_FLAGS", "COMPRESSION_NAMES", "STATUS_NAMES",
     "NEW_UTS_LEN", "KdumpStructs", "kdump_structs", "PAGE_DESC_SIZE", "kdump_kind",
-    "ARM64_REG_NAMES", "Arm64Prstatus", "ARM64_PRSTATUS_SIZE", "PRSTATUS_ROWS", "parse_prstatus",
+    "ARM64_REG_NAMES", "Arm64Prstatus", "ARM64_PRSTATUS_SIZE", "PRSTATUS_ROWS", "RowLayout",
+    "DISK_DUMP_HEADER_ROWS", "KDUMP_SUB_HEADER_ROWS", "PAGE_DESC_ROWS",
 ]
+
+class RowLayout:
+    """A C structure stated once, as rows ``(name, code)``, for one byte order.
+
+    ``code`` is a ``struct`` module code: ``i``, ``I``, ``h``, ``q``, ``Q``; ``Ns``, N bytes;
+    ``Nq`` (any integer code), an array of N; ``Nx``, N bytes of padding (its name None); or a
+    tuple of rows, a nested structure.  :meth:`parse` reads the structure with the ``struct``
+    module into a namespace (a nested structure a namespace, an array a list): opening a dump
+    never imports construct.  :meth:`build` writes it with :attr:`construct`, construct's
+    ``Struct`` of the same rows, made on first use (writing dumps, the tests); the tests hold
+    the two readings of the rows to each other.
+    """
+
+    def __init__(self, rows: tuple, little_endian: bool) -> None:
+        self.rows = rows
+        self.little_endian = little_endian
+        self._struct = struct.Struct(("<" if little_endian else ">") + _struct_codes(rows))
+        self._construct: c.Construct | None = None
+
+    def sizeof(self) -> int:
+        return self._struct.size
+
+    def parse(self, data: bytes) -> SimpleNamespace:
+        """The structure at the start of ``data`` (at least :meth:`sizeof` bytes)."""
+        return _namespace(self.rows, iter(self._struct.unpack_from(data)))
+
+    @property
+    def construct(self) -> c.Construct:
+        if self._construct is None:
+            self._construct = _construct_struct(self.rows, self.little_endian)
+        return self._construct
+
+    def build(self, values: dict[str, Any]) -> bytes:
+        """The bytes of the structure with these field values (nested structures as dicts)."""
+        return self.construct.build(values)
+
+
+def _struct_codes(rows: tuple) -> str:
+    return "".join(_struct_codes(code) if isinstance(code, tuple) else code for _name, code in rows)
+
+
+def _namespace(rows: tuple, values: Any) -> SimpleNamespace:
+    out = {}
+    for name, code in rows:
+        if isinstance(code, tuple):
+            out[name] = _namespace(code, values)
+        elif code[-1] == "x":
+            continue
+        elif code[-1] != "s" and len(code) > 1:
+            out[name] = [next(values) for _ in range(int(code[:-1]))]
+        else:
+            out[name] = next(values)
+    return SimpleNamespace(**out)
+
+
+def _construct_struct(rows: tuple, little_endian: bool) -> c.Construct:
+    import construct as c
+
+    ints = {"h": (c.Int16sl, c.Int16sb), "i": (c.Int32sl, c.Int32sb), "I": (c.Int32ul, c.Int32ub),
+            "q": (c.Int64sl, c.Int64sb), "Q": (c.Int64ul, c.Int64ub)}
+    fields = []
+    for name, code in rows:
+        if isinstance(code, tuple):
+            fields.append(name / _construct_struct(code, little_endian))
+            continue
+        count, kind = int(code[:-1] or 1), code[-1]
+        if kind == "x":
+            fields.append(c.Padding(count))
+        elif kind == "s":
+            fields.append(name / c.Bytes(count))
+        else:
+            one = ints[kind][0 if little_endian else 1]
+            fields.append(name / (one if len(code) == 1 else c.Array(count, one)))
+    return c.Struct(*fields)
+
 
 # --- the flattened format (always big-endian) ------------------------------
 MDF_SIGNATURE = b"makedumpfile"
@@ -59,21 +134,16 @@ MDF_END_FLAG = -1
 
 
 
-def _flat_structs() -> dict[str, Any]:
-    import construct as c
+MakedumpfileHeader = RowLayout((
+    ("signature", "16s"),               # "makedumpfile", NUL padded
+    ("type", "q"),
+    ("version", "q"),
+), little_endian=False)
 
-    return {
-        "MakedumpfileHeader": c.Struct(
-            "signature" / c.Bytes(16),          # "makedumpfile", NUL padded
-            "type" / c.Int64sb,
-            "version" / c.Int64sb,
-        ),
-        "FlatDataHeader": c.Struct(
-            "offset" / c.Int64sb,
-            "buf_size" / c.Int64sb,
-        ),
-    }
-
+FlatDataHeader = RowLayout((
+    ("offset", "q"),
+    ("buf_size", "q"),
+), little_endian=False)
 
 FLAT_DATA_HEADER_SIZE = 16
 
@@ -120,14 +190,63 @@ def kdump_kind(head: bytes) -> str | None:
     return None
 
 
+_UTSNAME_ROWS = tuple((name, f"{NEW_UTS_LEN + 1}s") for name in
+                      ("sysname", "nodename", "release", "version", "machine", "domainname"))
+
+#: ``struct disk_dump_header`` (makedumpfile's diskdump_mod.h), up to ``nr_cpus``
+DISK_DUMP_HEADER_ROWS = (
+    ("signature", f"{SIG_LEN}s"),
+    ("header_version", "i"),
+    ("utsname", _UTSNAME_ROWS),
+    (None, "6x"),                       # struct timeval is 8-aligned (offset 402 -> 408)
+    ("timestamp", (("tv_sec", "q"), ("tv_usec", "q"))),
+    ("status", "I"),
+    ("block_size", "i"),
+    ("sub_hdr_size", "i"),              # in blocks
+    ("bitmap_blocks", "I"),             # both bitmaps, in blocks
+    ("max_mapnr", "I"),                 # 32-bit; the sub-header has the 64-bit value (v6+)
+    ("total_ram_blocks", "I"),
+    ("device_blocks", "I"),
+    ("written_blocks", "I"),
+    ("current_cpu", "I"),
+    ("nr_cpus", "i"),
+)
+
+#: ``struct kdump_sub_header``
+KDUMP_SUB_HEADER_ROWS = (
+    ("phys_base", "Q"),
+    ("dump_level", "i"),                # v1+
+    ("split", "i"),                     # v2+
+    ("start_pfn", "Q"),                 # v2+ (32-bit value)
+    ("end_pfn", "Q"),                   # v2+ (32-bit value)
+    ("offset_vmcoreinfo", "q"),         # v3+
+    ("size_vmcoreinfo", "Q"),           # v3+
+    ("offset_note", "q"),               # v4+
+    ("size_note", "Q"),                 # v4+
+    ("offset_eraseinfo", "q"),          # v5+
+    ("size_eraseinfo", "Q"),            # v5+
+    ("start_pfn_64", "Q"),              # v6+
+    ("end_pfn_64", "Q"),                # v6+
+    ("max_mapnr_64", "Q"),              # v6+
+)
+
+#: ``page_desc_t``
+PAGE_DESC_ROWS = (
+    ("offset", "q"),                    # of the page data in the (plain) file
+    ("size", "I"),                      # bytes of page data
+    ("flags", "I"),                     # DUMP_DH_COMPRESSED_*
+    ("page_flags", "Q"),                # the kernel's page->flags (unused)
+)
+
+
 class KdumpStructs(NamedTuple):
     """The diskdump layouts for one byte order (64-bit writers only; a NamedTuple, cheap to
     define when a raw image is opened)."""
 
     little_endian: bool
-    DiskDumpHeader: c.Construct
-    KdumpSubHeader: c.Construct
-    PageDesc: c.Construct
+    DiskDumpHeader: RowLayout
+    KdumpSubHeader: RowLayout
+    PageDesc: RowLayout
 
     @property
     def header_size(self) -> int:
@@ -141,70 +260,14 @@ class KdumpStructs(NamedTuple):
 @lru_cache(maxsize=None)
 def kdump_structs(little_endian: bool = True) -> KdumpStructs:
     """``disk_dump_header``, ``kdump_sub_header`` and ``page_desc_t`` for a byte order."""
-    import construct as c
-
-    s32 = c.Int32sl if little_endian else c.Int32sb
-    u32 = c.Int32ul if little_endian else c.Int32ub
-    s64 = c.Int64sl if little_endian else c.Int64sb
-    u64 = c.Int64ul if little_endian else c.Int64ub
-
-    utsname = c.Struct(
-        "sysname" / c.Bytes(NEW_UTS_LEN + 1),
-        "nodename" / c.Bytes(NEW_UTS_LEN + 1),
-        "release" / c.Bytes(NEW_UTS_LEN + 1),
-        "version" / c.Bytes(NEW_UTS_LEN + 1),
-        "machine" / c.Bytes(NEW_UTS_LEN + 1),
-        "domainname" / c.Bytes(NEW_UTS_LEN + 1),
-    )
-    header = c.Struct(
-        "signature" / c.Bytes(SIG_LEN),
-        "header_version" / s32,
-        "utsname" / utsname,
-        c.Padding(6),                   # struct timeval is 8-aligned (offset 402 -> 408)
-        "timestamp" / c.Struct("tv_sec" / s64, "tv_usec" / s64),
-        "status" / u32,
-        "block_size" / s32,
-        "sub_hdr_size" / s32,           # in blocks
-        "bitmap_blocks" / u32,          # both bitmaps, in blocks
-        "max_mapnr" / u32,              # 32-bit; the sub-header has the 64-bit value (v6+)
-        "total_ram_blocks" / u32,
-        "device_blocks" / u32,
-        "written_blocks" / u32,
-        "current_cpu" / u32,
-        "nr_cpus" / s32,
-    )
-    sub_header = c.Struct(
-        "phys_base" / u64,
-        "dump_level" / s32,             # v1+
-        "split" / s32,                  # v2+
-        "start_pfn" / u64,              # v2+ (32-bit value)
-        "end_pfn" / u64,                # v2+ (32-bit value)
-        "offset_vmcoreinfo" / s64,      # v3+
-        "size_vmcoreinfo" / u64,        # v3+
-        "offset_note" / s64,            # v4+
-        "size_note" / u64,              # v4+
-        "offset_eraseinfo" / s64,       # v5+
-        "size_eraseinfo" / u64,         # v5+
-        "start_pfn_64" / u64,           # v6+
-        "end_pfn_64" / u64,             # v6+
-        "max_mapnr_64" / u64,           # v6+
-    )
-    page_desc = c.Struct(
-        "offset" / s64,                 # of the page data in the (plain) file
-        "size" / u32,                   # bytes of page data
-        "flags" / u32,                  # DUMP_DH_COMPRESSED_*
-        "page_flags" / u64,             # the kernel's page->flags (unused)
-    )
-    return KdumpStructs(little_endian, header, sub_header, page_desc)
+    return KdumpStructs(little_endian, RowLayout(DISK_DUMP_HEADER_ROWS, little_endian),
+                        RowLayout(KDUMP_SUB_HEADER_ROWS, little_endian), RowLayout(PAGE_DESC_ROWS, little_endian))
 
 
 # --- arm64 NT_PRSTATUS (struct elf_prstatus, include/uapi/linux/elfcore.h) ---
 ARM64_REG_NAMES = tuple(f"x{n}" for n in range(31)) + ("sp", "pc", "pstate")
 
-#: ``struct elf_prstatus`` on arm64, little-endian: ``(name, struct code)`` rows (``count`` x
-#: ``q``/``Q``: an array of that many; name ``None``: padding).  :func:`parse_prstatus` reads it
-#: with the ``struct`` module; :data:`Arm64Prstatus` is the same rows as a construct ``Struct``
-#: (to build one: the tests, the fuzz seeds).
+#: ``struct elf_prstatus`` on arm64 (little-endian); ``2q``: an array of two
 PRSTATUS_ROWS = (
     ("si_signo", "i"), ("si_code", "i"), ("si_errno", "i"), ("pr_cursig", "h"), (None, "2x"),
     ("pr_sigpend", "Q"), ("pr_sighold", "Q"),
@@ -214,54 +277,7 @@ PRSTATUS_ROWS = (
     ("pr_fpvalid", "i"), (None, "4x"),
 )
 
-
-def _row_count(code: str) -> int:
-    return int(code[:-1]) if len(code) > 1 else 1
-
-
-@lru_cache(maxsize=None)
-def _prstatus_struct() -> struct.Struct:
-    return struct.Struct("<" + "".join(code for _name, code in PRSTATUS_ROWS))
-
-
-def parse_prstatus(data: bytes) -> SimpleNamespace:
-    """An arm64 ``NT_PRSTATUS`` descriptor (:data:`ARM64_PRSTATUS_SIZE` bytes or more) as a
-    namespace of the :data:`PRSTATUS_ROWS` fields (arrays as lists), read without construct."""
-    values = iter(_prstatus_struct().unpack_from(data))
-    out = {}
-    for name, code in PRSTATUS_ROWS:
-        if name is None:
-            continue
-        n = _row_count(code)
-        out[name] = next(values) if len(code) == 1 else [next(values) for _ in range(n)]
-    return SimpleNamespace(**out)
-
-
-def _prstatus_structs() -> dict[str, Any]:
-    import construct as c
-
-    kinds = {"i": c.Int32sl, "h": c.Int16sl, "q": c.Int64sl, "Q": c.Int64ul}
-    rows = []
-    for name, code in PRSTATUS_ROWS:
-        n, kind = _row_count(code), code[-1]
-        if name is None:
-            rows.append(c.Padding(n))
-        else:
-            rows.append(name / (kinds[kind] if len(code) == 1 else c.Array(n, kinds[kind])))
-    return {"Arm64Prstatus": c.Struct(*rows)}
-
+Arm64Prstatus = RowLayout(PRSTATUS_ROWS, little_endian=True)
 
 #: ``sizeof(struct elf_prstatus)`` on arm64 (the tests check it against both forms)
 ARM64_PRSTATUS_SIZE = 392
-
-#: the construct structures built on first use, and what builds each
-_LAZY = {"MakedumpfileHeader": _flat_structs, "FlatDataHeader": _flat_structs, "Arm64Prstatus": _prstatus_structs}
-
-
-def __getattr__(name: str) -> Any:
-    make = _LAZY.get(name)
-    if make is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    built = make()
-    globals().update(built)             # (later lookups find them directly)
-    return built[name]

@@ -505,7 +505,7 @@ def prstatus_cpus(notes: Iterable[Note]) -> list[CpuState]:
     for note in notes:
         if note.name != "CORE" or note.type != 1 or len(note.desc) < K.ARM64_PRSTATUS_SIZE:
             continue
-        p = K.parse_prstatus(note.desc)
+        p = K.Arm64Prstatus.parse(note.desc)
         out.append(CpuState(len(out), p.pr_pid, dict(zip(K.ARM64_REG_NAMES, p.pr_reg))))
     return out
 
@@ -698,8 +698,8 @@ class _Desc:
 class KdumpFile:
     """An open kdump-compressed dump (see :func:`open_kdump`).
 
-    :ivar header: the ``disk_dump_header`` (construct Container)
-    :ivar sub_header: the ``kdump_sub_header`` (construct Container)
+    :ivar header: the ``disk_dump_header`` (a namespace: :class:`pgwalk.formats.kdump.RowLayout`)
+    :ivar sub_header: the ``kdump_sub_header`` (a namespace: :class:`pgwalk.formats.kdump.RowLayout`)
     :ivar flattened: whether the file is a makedumpfile flattened stream
     :ivar block_size: the dump's page size in bytes (QEMU writes 64 KiB on arm)
     :ivar max_mapnr: number of page frames the bitmaps describe

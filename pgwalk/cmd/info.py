@@ -139,8 +139,7 @@ def gather(spec: str) -> dict:
                                          if dump.flattened else "kdump-compressed (makedumpfile diskdump)")
             out["compression"] = dump.compression
             h, sub = dump.header, dump.sub_header
-            uts = {k: v.rstrip(b"\0").decode("ascii", "replace")
-                   for k, v in h.utsname.items() if not k.startswith("_")}
+            uts = {k: v.rstrip(b"\0").decode("ascii", "replace") for k, v in vars(h.utsname).items()}
             out["kdump"] = {
                 "header_version": h.header_version, "block_size": dump.block_size,
                 "max_mapnr": dump.max_mapnr, "pages_present": dump.pages_present,
