@@ -8,7 +8,8 @@ It handles what must hold from the first instruction on, imports included:
 * A closed output (``| head``): no message, exit status 141 (128 + SIGPIPE), stdout pointed
   at ``/dev/null`` so that Python's flush at exit stays quiet.
 
-Only the standard library is imported before :mod:`pgwalk.cli`; numpy's OpenBLAS is told to use one
+Only the standard library and :mod:`pgwalk.cmd.registry` (the exit statuses; it imports nothing
+but :mod:`pgwalk.errors`, which imports nothing) are imported before :mod:`pgwalk.cli`; numpy's OpenBLAS is told to use one
 thread (``OPENBLAS_NUM_THREADS``, unless set): pgwalk does no linear algebra.
 
 When the command has returned, every object alive is frozen (``gc.freeze``): the garbage
@@ -27,18 +28,9 @@ import os
 import signal
 import sys
 
+from .cmd.registry import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, say
+
 __all__ = ["run"]
-
-_INTERRUPTED = 130
-_BROKEN_PIPE = 141
-
-
-def _say(text: str) -> None:
-    try:
-        sys.stderr.write(text)
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 def _exit_interrupted() -> None:
@@ -46,7 +38,7 @@ def _exit_interrupted() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)       # a second Ctrl-C changes nothing now
     except ValueError:
         pass
-    os._exit(_INTERRUPTED)
+    os._exit(EXIT_INTERRUPTED)
 
 
 #: SIGINTs received (a Ctrl-C can land where Python cannot raise it, e.g. in a weakref callback
@@ -80,17 +72,17 @@ def run() -> None:
 
         rc = main()
         gc.freeze()                                        # (the collection at exit: see above)
-        if _sigints and rc != _INTERRUPTED:                # a Ctrl-C Python had to swallow
-            _say("pgwalk: interrupted\n")
-            rc = _INTERRUPTED
+        if _sigints and rc != EXIT_INTERRUPTED:                # a Ctrl-C Python had to swallow
+            say("pgwalk: interrupted\n")
+            rc = EXIT_INTERRUPTED
     except KeyboardInterrupt:                              # before main() could catch it (imports)
-        _say("pgwalk: interrupted\n")
-        rc = _INTERRUPTED
+        say("pgwalk: interrupted\n")
+        rc = EXIT_INTERRUPTED
     except BrokenPipeError:
-        rc = _BROKEN_PIPE
-    if rc == _INTERRUPTED:
+        rc = EXIT_BROKEN_PIPE
+    if rc == EXIT_INTERRUPTED:
         _exit_interrupted()
-    if rc == _BROKEN_PIPE:
+    if rc == EXIT_BROKEN_PIPE:
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
