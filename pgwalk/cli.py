@@ -19,15 +19,11 @@ from __future__ import annotations
 import os
 import sys
 
-from .cmd.registry import (COMMANDS, EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_FAULT, EXIT_INTERRUPTED, EXIT_OK, PLAIN,
-                           BrokenPipe, bad_input_text, error_line, say)
+from .cmd.registry import (COMMANDS, COMPLETE_VAR, EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_FAULT, EXIT_INTERRUPTED,
+                           EXIT_OK, PLAIN, BrokenPipe, bad_input_text, error_line, say)
 
 __all__ = ["main", "cli", "EXIT_OK", "EXIT_FAULT", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE",
            "interrupted", "COMPLETE_VAR", "COMMANDS"]
-
-#: click's shell-completion request (``_PGWALK_COMPLETE=bash_source pgwalk``)
-COMPLETE_VAR = "_PGWALK_COMPLETE"
-
 
 def __getattr__(name: str):
     """``cli`` (click's command group), ``LazyGroup`` and ``BadInput``: imported with click when asked for."""

@@ -12,7 +12,7 @@ import sys
 from ..errors import PgwalkError
 
 __all__ = ["EXIT_OK", "EXIT_FAULT", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE", "COMMANDS", "PLAIN",
-           "BrokenPipe", "bad_input_text", "error_line", "say"]
+           "COMPLETE_VAR", "BrokenPipe", "bad_input_text", "error_line", "say"]
 
 EXIT_OK = 0
 EXIT_FAULT = 1
@@ -43,6 +43,11 @@ PLAIN = {
     "decode-esr": "pgwalk.cmd.decode_esr:DECODE_ESR",
     "decode": "pgwalk.cmd.decode_esr:DECODE",
 }
+
+
+#: the environment variable of click's shell-completion request (``_PGWALK_COMPLETE=bash_source
+#: pgwalk``), which only click answers
+COMPLETE_VAR = "_PGWALK_COMPLETE"
 
 
 class BrokenPipe(BaseException):

@@ -12,9 +12,9 @@ import os
 
 import click
 
-from .registry import COMMANDS, EXIT_BAD_INPUT, EXIT_OK, BrokenPipe, bad_input_text, error_line
+from .registry import COMMANDS, COMPLETE_VAR, EXIT_BAD_INPUT, EXIT_OK, BrokenPipe, bad_input_text, error_line
 
-__all__ = ["cli", "run", "BadInput", "LazyGroup", "COMPLETE_VAR"]
+__all__ = ["cli", "run", "BadInput", "LazyGroup"]
 
 
 class BadInput(click.ClickException):
@@ -117,11 +117,6 @@ def cli(ctx: click.Context, debug: bool, color: str) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     ctx.obj["color"] = color
-
-
-#: click's shell-completion request (``_PGWALK_COMPLETE=bash_source pgwalk``), which click's own
-#: ``main`` serves
-COMPLETE_VAR = "_PGWALK_COMPLETE"
 
 
 def run(args: list[str]) -> int:
