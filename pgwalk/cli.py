@@ -20,7 +20,7 @@ import os
 import sys
 
 from .cmd.registry import (COMMANDS, COMPLETE_VAR, EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_FAULT, EXIT_INTERRUPTED,
-                           EXIT_OK, PLAIN, BrokenPipe, bad_input_text, error_line, say)
+                           EXIT_OK, PLAIN, BrokenPipe, bad_input_text, error_line, load, say)
 
 __all__ = ["main", "cli", "EXIT_OK", "EXIT_FAULT", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE",
            "interrupted", "COMPLETE_VAR", "COMMANDS"]
@@ -56,8 +56,7 @@ def _run_plain(args: list[str]) -> int | None:
     target = PLAIN.get(args[0]) if args else None
     if target is None or os.environ.get(COMPLETE_VAR):
         return None
-    module, attr = target.split(":")
-    command = getattr(__import__(module, fromlist=[attr]), attr)     # (importlib's package imports warnings)
+    command = load(target)
     values = command.parse_plain(args[1:])
     if values is None:
         return None

@@ -12,7 +12,7 @@ import sys
 from ..errors import PgwalkError
 
 __all__ = ["EXIT_OK", "EXIT_FAULT", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE", "COMMANDS", "PLAIN",
-           "COMPLETE_VAR", "BrokenPipe", "bad_input_text", "error_line", "say"]
+           "COMPLETE_VAR", "BrokenPipe", "load", "bad_input_text", "error_line", "say"]
 
 EXIT_OK = 0
 EXIT_FAULT = 1
@@ -52,6 +52,13 @@ COMPLETE_VAR = "_PGWALK_COMPLETE"
 
 class BrokenPipe(BaseException):
     """The reader of stdout went away, carried past click and rich (which exit with status 1)."""
+
+
+def load(target: str):
+    """The object a ``"module:attribute"`` of :data:`COMMANDS` or :data:`PLAIN` names, its module
+    imported (with ``__import__``: importlib's package would import warnings)."""
+    module, attr = target.split(":")
+    return getattr(__import__(module, fromlist=[attr]), attr)
 
 
 def bad_input_text(exc: BaseException) -> str | None:

@@ -12,7 +12,7 @@ import os
 
 import click
 
-from .registry import COMMANDS, COMPLETE_VAR, EXIT_BAD_INPUT, EXIT_OK, BrokenPipe, bad_input_text, error_line
+from .registry import COMMANDS, COMPLETE_VAR, EXIT_BAD_INPUT, EXIT_OK, BrokenPipe, bad_input_text, error_line, load
 
 __all__ = ["cli", "run", "BadInput", "LazyGroup"]
 
@@ -40,14 +40,12 @@ class LazyGroup(click.Group):
         target = COMMANDS.get(name)
         if target is None:
             return None
-        module, attr = target.split(":")
         try:
-            loaded = __import__(module, fromlist=[attr])       # (importlib's package imports warnings)
+            return load(target)
         except ModuleNotFoundError as exc:
-            if exc.name != module:                             # a module it imports is missing: a bug
+            if exc.name != target.split(":")[0]:               # a module it imports is missing: a bug
                 raise
             return None
-        return getattr(loaded, attr)
 
     def invoke(self, ctx):
         def debug() -> bool:                         # (--debug: known once the group's callback ran)
