@@ -14,6 +14,7 @@ import os
 import sys
 
 from ..plaintext import plain_text
+from .registry import say
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:                       # (typing is not imported at run time: decode-esr's start-up)
@@ -316,7 +317,7 @@ class _PlainLines:
 
 def note(text: str) -> None:
     """One ``pgwalk: note: ...`` line on stderr."""
-    _stderr_line(f"pgwalk: note: {text}")
+    say(f"pgwalk: note: {text}\n")
 
 
 def notes(texts: Iterable[str], *, about: str | None = None) -> None:
@@ -327,10 +328,4 @@ def notes(texts: Iterable[str], *, about: str | None = None) -> None:
 
 def warning(text: str) -> None:
     """One ``pgwalk: warning: ...`` line on stderr."""
-    _stderr_line(f"pgwalk: warning: {text}")
-
-
-def _stderr_line(text: str) -> None:
-    stream = sys.stderr
-    stream.write(f"{text}\n")
-    stream.flush()
+    say(f"pgwalk: warning: {text}\n")
