@@ -42,7 +42,8 @@ def _exit_interrupted() -> None:
 
 
 #: SIGINTs received (a Ctrl-C can land where Python cannot raise it, e.g. in a weakref callback
-#: inside the import system: it is then "ignored" there, and honoured when the command returns)
+#: inside the import system: it is then "ignored" there, raised again a moment later
+#: (:func:`_raise_again_soon`), and at the latest honoured when the command returns)
 _sigints: list[int] = []
 
 
@@ -53,8 +54,31 @@ def _on_sigint(signum, frame) -> None:
 
 def _unraisable(unraisable, _default=sys.unraisablehook) -> None:
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
-        return                                             # recorded by _on_sigint; honoured below
+        _raise_again_soon()                                # (recorded by _on_sigint)
+        return
     _default(unraisable)
+
+
+#: how long after a swallowed Ctrl-C it is raised again, where Python can raise it
+_AGAIN_SECONDS = 0.05
+
+
+def _raise_again_soon() -> None:
+    """A Ctrl-C Python swallowed is raised again a moment later (SIGALRM), outside the callback
+    that swallowed it: a command that would block or run on (a full pipe, an endless stdin) is
+    still interrupted at once.  Swallowed again, it is raised again."""
+    try:
+        signal.signal(signal.SIGALRM, _on_sigint)
+        signal.setitimer(signal.ITIMER_REAL, _AGAIN_SECONDS)
+    except (AttributeError, ValueError, OSError):          # no SIGALRM here: honoured at the return
+        pass
+
+
+def _no_alarm() -> None:
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    except (AttributeError, ValueError, OSError):
+        pass
 
 
 def run() -> None:
@@ -71,6 +95,7 @@ def run() -> None:
         from .cli import main
 
         rc = main()
+        _no_alarm()                                        # (main() has returned: nothing to interrupt)
         gc.freeze()                                        # (the collection at exit: see above)
         if _sigints and rc != EXIT_INTERRUPTED:                # a Ctrl-C Python had to swallow
             say("pgwalk: interrupted\n")

@@ -122,9 +122,10 @@ def _interrupt(argv, delay: float, *, read_stdout: bool = False, stdin=None):
 
 
 def _stderr_only(p) -> bytes:
-    """stderr to the end and the exit, leaving stdout unread (a pipe nobody reads)."""
-    err = p.stderr.read()
+    """stderr to the end and the exit, leaving stdout unread (a pipe nobody reads); a process
+    still running 30 s on is TimeoutExpired (its stderr, a line or two, fits in the pipe)."""
     p.wait(timeout=30)
+    err = p.stderr.read()
     if p.stdout is not None:
         p.stdout.close()
     return err
@@ -342,6 +343,26 @@ def test_ctrl_c_that_python_swallows_still_ends_interrupted():
     assert p.returncode == 130, (p.returncode, err)
     lines = [ln for ln in err.splitlines() if "note:" not in ln]
     assert lines == ["pgwalk: interrupted"], err
+
+
+def test_ctrl_c_that_python_swallows_ends_a_command_that_would_wait_forever():
+    """The same swallowed SIGINT, then a command that never returns by itself (``--log -`` on a
+    stdin left open, as ``dmesg -w | pgwalk decode-esr --log -``): it is raised again a moment
+    later, and the command ends interrupted (before, it ran on until a second Ctrl-C)."""
+    script = _SWALLOWED.replace('"decode-esr", "0x96000045"', '"decode-esr", "--log", "-"')
+    p = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=ENV)
+    try:
+        rc = p.wait(timeout=30)                 # (stdin stays open: only the Ctrl-C can end it)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        pytest.fail("a Ctrl-C Python swallowed left the command running")
+    finally:
+        p.stdin.close()
+    err = p.stderr.read().decode()
+    assert rc == 130, (rc, err)
+    assert [ln for ln in err.splitlines() if "note:" not in ln] == ["pgwalk: interrupted"], err
 
 
 def test_overlong_line_error_names_its_line_number(tmp_path):
