@@ -162,7 +162,9 @@ def _collect_fields(cls: type) -> tuple[Field, ...]:
             found[f.name] = f
         if "__record_fields__" not in base.__dict__ and "__dataclass_fields__" in base.__dict__:
             raise TypeError(f"record {cls.__qualname__}: base {base.__qualname__} is a dataclass, not a record")
-    annotations = cls.__dict__.get("__annotations__", {})
+    annotations = cls.__dict__.get("__annotations__")
+    if annotations is None:                  # (3.14, without the __future__ import: made on request)
+        annotations = cls.__annotations__ if "__annotate__" in cls.__dict__ else {}
     for name, annotation in annotations.items():
         text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", repr(annotation))
         if text == "ClassVar" or text.startswith(("ClassVar[", "typing.ClassVar")):
