@@ -3,9 +3,10 @@
 The ELF file header, program header, section header and note header are
 declared once, as rows of (field name, kind) with the specification's names
 (``e_ident``, ``e_phoff``, ``p_paddr``, ``n_namesz`` ...).  Two forms are
-derived from the rows: construct ``Struct`` s (built on first use, for building
-files and for the tests) and ``struct``-module parsers, which the readers use so
-that opening a dump does not pay for importing construct.  The layouts
+derived from the rows (:class:`pgwalk.formats.rows.RowLayout`): construct ``Struct`` s
+(built on first use, for building files and for the tests) and ``struct``-module
+parsers, which the readers use so that opening a dump does not pay for importing
+construct.  The layouts
 depend on the byte order and the class (32/64-bit), so they are built by
 :func:`elf_structs`, in the manner of pyelftools' ``ELFStructs``.
 
@@ -17,11 +18,12 @@ here: see :mod:`pgwalk.memory`.
 
 from __future__ import annotations
 
-import struct
 from functools import cached_property, lru_cache
 from types import SimpleNamespace
 
 from pgwalk.records import record
+
+from .rows import RowLayout
 
 __all__ = [
     "ELFMAG", "EI_NIDENT", "ELFCLASS32", "ELFCLASS64", "ELFDATA2LSB", "ELFDATA2MSB",
@@ -78,9 +80,9 @@ NOTE_NAME_LINUX = "LINUX"
 VMCOREINFO_NOTE_NAME = "VMCOREINFO"
 VMCOREINFO = VMCOREINFO_NOTE_NAME
 
-#: e_ident: single bytes, the same for every class and byte order
-IDENT_ROWS = (("EI_MAG", "magic"), ("EI_CLASS", "byte"), ("EI_DATA", "byte"), ("EI_VERSION", "byte"),
-              ("EI_OSABI", "byte"), ("EI_ABIVERSION", "byte"), ("EI_PAD", "pad7"))
+#: e_ident: single bytes, the same for every class and byte order (:class:`RowLayout` rows)
+IDENT_ROWS = (("EI_MAG", "4s", ELFMAG), ("EI_CLASS", "B"), ("EI_DATA", "B"), ("EI_VERSION", "B"),
+              ("EI_OSABI", "B"), ("EI_ABIVERSION", "B"), (None, "7x"))
 
 # Field kinds: half = Elf_Half (16 bits), word = Elf_Word (32), xword = Elf64_Xword (64),
 # wide = Addr/Off/Xword-sized (64 bits in ELF64, 32 in ELF32).
@@ -98,41 +100,17 @@ SHDR_ROWS = (("sh_name", "word"), ("sh_type", "word"), ("sh_flags", "wide"), ("s
              ("sh_addralign", "wide"), ("sh_entsize", "wide"))
 NHDR_ROWS = (("n_namesz", "word"), ("n_descsz", "word"), ("n_type", "word"))
 
-_IDENT = struct.Struct("<4s5B7x")
+_IDENT = RowLayout(IDENT_ROWS, little_endian=True)
 
 
 def parse_ident(data: bytes) -> SimpleNamespace:
     """``e_ident`` (16 bytes) as a namespace of the IDENT_ROWS fields (EI_PAD dropped)."""
-    mag, *rest = _IDENT.unpack_from(data)
-    names = [n for n, _ in IDENT_ROWS[1:-1]]
-    return SimpleNamespace(EI_MAG=mag, **dict(zip(names, rest)))
-
-
-def _construct_ident():
-    import construct as c
-
-    return c.Struct(
-        "EI_MAG" / c.Const(ELFMAG),
-        "EI_CLASS" / c.Int8ul,
-        "EI_DATA" / c.Int8ul,
-        "EI_VERSION" / c.Int8ul,
-        "EI_OSABI" / c.Int8ul,
-        "EI_ABIVERSION" / c.Int8ul,
-        "EI_PAD" / c.Padding(7),
-    )
-
-
-def _ident_struct():
-    """The construct ``Ident``, built once on first use (importing construct is not free)."""
-    cached = globals().get("Ident")
-    if cached is None:
-        cached = globals()["Ident"] = _construct_ident()
-    return cached
+    return _IDENT.parse(data)
 
 
 def __getattr__(name: str):
-    if name == "Ident":
-        return _ident_struct()
+    if name == "Ident":                 # (construct's form, made on first use)
+        return _IDENT.construct
     raise AttributeError(name)
 
 
@@ -141,35 +119,14 @@ def align_up(value: int, alignment: int) -> int:
     return (value + alignment - 1) & ~(alignment - 1)
 
 
-class _Parser:
-    """A ``struct``-module parser for one row table: ``parse(data)`` -> namespace."""
-
-    def __init__(self, rows, little_endian: bool, elfclass: int) -> None:
-        codes = {"half": "H", "word": "I", "xword": "Q", "wide": "Q" if elfclass == ELFCLASS64 else "I",
-                 "ident": "16s"}
-        self.names = tuple(n for n, _ in rows)
-        self.ident = tuple(i for i, (_, k) in enumerate(rows) if k == "ident")
-        self.struct = struct.Struct(("<" if little_endian else ">") + "".join(codes[k] for _, k in rows))
-        self.size = self.struct.size
-
-    def parse(self, data: bytes) -> SimpleNamespace:
-        if len(data) < self.size:
-            raise ValueError(f"need {self.size} bytes, got {len(data)}")
-        values = list(self.struct.unpack_from(data))
-        for i in self.ident:
-            values[i] = parse_ident(values[i])
-        return SimpleNamespace(**dict(zip(self.names, values)))
+#: the struct code of each field kind (``wide``: by the class, :func:`_code_rows`)
+_KIND_CODES = {"half": "H", "word": "I", "xword": "Q", "ident": IDENT_ROWS}
 
 
-def _construct(rows, little_endian: bool, elfclass: int):
-    import construct as c
-
-    kinds = {"half": c.Int16ul if little_endian else c.Int16ub,
-             "word": c.Int32ul if little_endian else c.Int32ub,
-             "xword": c.Int64ul if little_endian else c.Int64ub}
-    kinds["wide"] = kinds["xword"] if elfclass == ELFCLASS64 else kinds["word"]
-    kinds["ident"] = _ident_struct()
-    return c.Struct(*(name / kinds[kind] for name, kind in rows))
+def _code_rows(rows: tuple, elfclass: int) -> tuple:
+    """``rows`` of (name, kind) as :class:`RowLayout` rows for ``elfclass``."""
+    wide = "Q" if elfclass == ELFCLASS64 else "I"
+    return tuple((name, wide if kind == "wide" else _KIND_CODES[kind]) for name, kind in rows)
 
 
 @record(frozen=True)
@@ -190,53 +147,53 @@ class ElfStructs:
         return PHDR64_ROWS if self.elfclass == ELFCLASS64 else PHDR32_ROWS
 
     @cached_property
-    def _parsers(self) -> dict[str, _Parser]:
-        return {name: _Parser(rows, self.little_endian, self.elfclass) for name, rows in
+    def _layouts(self) -> dict[str, RowLayout]:
+        return {name: RowLayout(_code_rows(rows, self.elfclass), self.little_endian) for name, rows in
                 (("Ehdr", EHDR_ROWS), ("Phdr", self._phdr_rows), ("Shdr", SHDR_ROWS), ("Nhdr", NHDR_ROWS))}
 
-    @cached_property
+    @property
     def Ehdr(self):
-        return _construct(EHDR_ROWS, self.little_endian, self.elfclass)
+        return self._layouts["Ehdr"].construct
 
-    @cached_property
+    @property
     def Phdr(self):
-        return _construct(self._phdr_rows, self.little_endian, self.elfclass)
+        return self._layouts["Phdr"].construct
 
-    @cached_property
+    @property
     def Shdr(self):
-        return _construct(SHDR_ROWS, self.little_endian, self.elfclass)
+        return self._layouts["Shdr"].construct
 
-    @cached_property
+    @property
     def Nhdr(self):
-        return _construct(NHDR_ROWS, self.little_endian, self.elfclass)
+        return self._layouts["Nhdr"].construct
 
     def parse_ehdr(self, data: bytes) -> SimpleNamespace:
-        return self._parsers["Ehdr"].parse(data)
+        return self._layouts["Ehdr"].parse(data)
 
     def parse_phdr(self, data: bytes) -> SimpleNamespace:
-        return self._parsers["Phdr"].parse(data)
+        return self._layouts["Phdr"].parse(data)
 
     def parse_shdr(self, data: bytes) -> SimpleNamespace:
-        return self._parsers["Shdr"].parse(data)
+        return self._layouts["Shdr"].parse(data)
 
     def parse_nhdr(self, data: bytes) -> SimpleNamespace:
-        return self._parsers["Nhdr"].parse(data)
+        return self._layouts["Nhdr"].parse(data)
 
     @property
     def ehdr_size(self) -> int:
-        return self._parsers["Ehdr"].size
+        return self._layouts["Ehdr"].sizeof()
 
     @property
     def phdr_size(self) -> int:
-        return self._parsers["Phdr"].size
+        return self._layouts["Phdr"].sizeof()
 
     @property
     def shdr_size(self) -> int:
-        return self._parsers["Shdr"].size
+        return self._layouts["Shdr"].sizeof()
 
     @property
     def nhdr_size(self) -> int:
-        return self._parsers["Nhdr"].size
+        return self._layouts["Nhdr"].sizeof()
 
 
 @lru_cache(maxsize=None)

@@ -2,7 +2,8 @@
 
 The structures in makedumpfile's ``diskdump_mod.h`` and ``makedumpfile.h`` (also
 written by QEMU's ``dump-guest-memory -z/-l/-s`` and ``kdump-zlib``/``-lzo``/``-snappy``/
-``-zstd``), stated once each as rows of fields with their names (:class:`RowLayout`):
+``-zstd``), stated once each as rows of fields with their names
+(:class:`pgwalk.formats.rows.RowLayout`):
 
 * the flattened format: a 4096-byte :data:`MakedumpfileHeader`
   (``"makedumpfile"``, type, version) followed by records, each a
@@ -21,20 +22,17 @@ written by QEMU's ``dump-guest-memory -z/-l/-s`` and ``kdump-zlib``/``-lzo``/``-
 The diskdump structures depend on the writer's byte order, so they are made by
 :func:`kdump_structs`.  Like :mod:`pgwalk.formats.elf`, this module reads every
 structure with the ``struct`` module and imports construct only to write one
-(:meth:`RowLayout.build`): opening a dump never imports it, and opening a raw
+(``RowLayout.build``): opening a dump never imports it, and opening a raw
 image asks :func:`kdump_kind` of its first bytes, which needs nothing.  No policy
 lives here: see :mod:`pgwalk.kdump`.
 """
 
 from __future__ import annotations
 
-import struct
 from functools import lru_cache
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import NamedTuple
 
-if TYPE_CHECKING:
-    import construct as c
+from .rows import RowLayout
 
 __all__ = [
     "MDF_SIGNATURE", "MDF_HEADER_SIZE", "MDF_TYPE_FLAT_HEADER", "MDF_VERSION_FLAT_HEADER",
@@ -44,84 +42,9 @@ __all__ = [
     "DUMP_DH_COMPRESSED_INCOMPLETE", "DUMP_DH_EXCLUDED_VMEMMAP", "DUMP_DH_COMPRESSED_ZSTD",
     "COMPRESSION_FLAGS", "COMPRESSION_NAMES", "STATUS_NAMES",
     "NEW_UTS_LEN", "KdumpStructs", "kdump_structs", "PAGE_DESC_SIZE", "kdump_kind",
-    "ARM64_REG_NAMES", "Arm64Prstatus", "ARM64_PRSTATUS_SIZE", "PRSTATUS_ROWS", "RowLayout",
+    "ARM64_REG_NAMES", "Arm64Prstatus", "ARM64_PRSTATUS_SIZE", "PRSTATUS_ROWS",
     "DISK_DUMP_HEADER_ROWS", "KDUMP_SUB_HEADER_ROWS", "PAGE_DESC_ROWS",
 ]
-
-class RowLayout:
-    """A C structure stated once, as rows ``(name, code)``, for one byte order.
-
-    ``code`` is a ``struct`` module code: ``i``, ``I``, ``h``, ``q``, ``Q``; ``Ns``, N bytes;
-    ``Nq`` (any integer code), an array of N; ``Nx``, N bytes of padding (its name None); or a
-    tuple of rows, a nested structure.  :meth:`parse` reads the structure with the ``struct``
-    module into a namespace (a nested structure a namespace, an array a list): opening a dump
-    never imports construct.  :meth:`build` writes it with :attr:`construct`, construct's
-    ``Struct`` of the same rows, made on first use (writing dumps, the tests); the tests hold
-    the two readings of the rows to each other.
-    """
-
-    def __init__(self, rows: tuple, little_endian: bool) -> None:
-        self.rows = rows
-        self.little_endian = little_endian
-        self._struct = struct.Struct(("<" if little_endian else ">") + _struct_codes(rows))
-        self._construct: c.Construct | None = None
-
-    def sizeof(self) -> int:
-        return self._struct.size
-
-    def parse(self, data: bytes) -> SimpleNamespace:
-        """The structure at the start of ``data`` (at least :meth:`sizeof` bytes)."""
-        return _namespace(self.rows, iter(self._struct.unpack_from(data)))
-
-    @property
-    def construct(self) -> c.Construct:
-        if self._construct is None:
-            self._construct = _construct_struct(self.rows, self.little_endian)
-        return self._construct
-
-    def build(self, values: dict[str, Any]) -> bytes:
-        """The bytes of the structure with these field values (nested structures as dicts)."""
-        return self.construct.build(values)
-
-
-def _struct_codes(rows: tuple) -> str:
-    return "".join(_struct_codes(code) if isinstance(code, tuple) else code for _name, code in rows)
-
-
-def _namespace(rows: tuple, values: Any) -> SimpleNamespace:
-    out = {}
-    for name, code in rows:
-        if isinstance(code, tuple):
-            out[name] = _namespace(code, values)
-        elif code[-1] == "x":
-            continue
-        elif code[-1] != "s" and len(code) > 1:
-            out[name] = [next(values) for _ in range(int(code[:-1]))]
-        else:
-            out[name] = next(values)
-    return SimpleNamespace(**out)
-
-
-def _construct_struct(rows: tuple, little_endian: bool) -> c.Construct:
-    import construct as c
-
-    ints = {"h": (c.Int16sl, c.Int16sb), "i": (c.Int32sl, c.Int32sb), "I": (c.Int32ul, c.Int32ub),
-            "q": (c.Int64sl, c.Int64sb), "Q": (c.Int64ul, c.Int64ub)}
-    fields = []
-    for name, code in rows:
-        if isinstance(code, tuple):
-            fields.append(name / _construct_struct(code, little_endian))
-            continue
-        count, kind = int(code[:-1] or 1), code[-1]
-        if kind == "x":
-            fields.append(c.Padding(count))
-        elif kind == "s":
-            fields.append(name / c.Bytes(count))
-        else:
-            one = ints[kind][0 if little_endian else 1]
-            fields.append(name / (one if len(code) == 1 else c.Array(count, one)))
-    return c.Struct(*fields)
-
 
 # --- the flattened format (always big-endian) ------------------------------
 MDF_SIGNATURE = b"makedumpfile"

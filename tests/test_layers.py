@@ -28,6 +28,7 @@ LAYER: dict[str, str] = {
     # field tables and the foundations everything may use
     "pgwalk.formats": "formats",
     "pgwalk.formats.fields": "formats",
+    "pgwalk.formats.rows": "formats",
     "pgwalk.formats.descriptors": "formats",
     "pgwalk.formats.registers": "formats",
     "pgwalk.formats.esr": "formats",
