@@ -59,7 +59,6 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-_MISSING = MISSING
 
 
 class Field:
@@ -187,7 +186,7 @@ def _collect_fields(cls: type) -> tuple[Field, ...]:
         f.name, f.type = name, annotation
         found[name] = f
     for name, value in cls.__dict__.items():
-        if _as_field(value) is not None and name not in annotations:
+        if name not in annotations and _as_field(value) is not None:
             raise TypeError(f"{name!r} is a field but has no type annotation")
     return tuple(found.values())
 
@@ -265,8 +264,9 @@ def _dataclass_view(cls: type) -> tuple[dict, Any]:
 def _freeze(cls: type, fields: tuple[Field, ...], slots: bool) -> None:
     """What ``@dataclass(frozen=True)`` adds, as closures: a ``__setattr__`` and ``__delattr__``
     that raise :class:`dataclasses.FrozenInstanceError` for the fields (for any name, on an
-    instance of the class itself), the ``__getstate__`` / ``__setstate__`` that let copy and
-    pickle rebuild a slotted instance, and ``__dataclass_params__.frozen``."""
+    instance of the class itself), and the ``__getstate__`` / ``__setstate__`` that let copy and
+    pickle rebuild a slotted instance (``__dataclass_params__.frozen`` comes from
+    ``__record_frozen__``: :func:`_dataclass_view`)."""
     names = frozenset(f.name for f in fields)
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
@@ -345,18 +345,18 @@ def _init(cls: type, fields: tuple[Field, ...], frozen: bool) -> Callable[..., N
     index = {n: i for i, n in enumerate(names)}
     fills = tuple((f.default, f.default_factory) for f in params)
     rest = tuple((f.name, f.default, f.default_factory) for f in fields
-                 if not f.init and (f.default is not _MISSING or f.default_factory is not _MISSING))
+                 if not f.init and (f.default is not MISSING or f.default_factory is not MISSING))
     post = getattr(cls, "__post_init__", None)
     put = object.__setattr__ if frozen else setattr
     qualname = cls.__qualname__
-    required = sum(1 for default, factory in fills if default is _MISSING and factory is _MISSING)
+    required = sum(1 for default, factory in fills if default is MISSING and factory is MISSING)
     takes = f"{len(names) + 1}" if required == len(names) else f"from {required + 1} to {len(names) + 1}"
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if len(args) > len(names):
             raise TypeError(f"{qualname}.__init__() takes {takes} positional arguments but {len(args) + 1} were given")
         values = list(args)
-        values += [_MISSING] * (len(names) - len(args))
+        values += [MISSING] * (len(names) - len(args))
         for name, value in kwargs.items():
             i = index.get(name)
             if i is None:
@@ -365,17 +365,17 @@ def _init(cls: type, fields: tuple[Field, ...], frozen: bool) -> Callable[..., N
                 raise TypeError(f"{qualname}.__init__() got multiple values for argument {name!r}")
             values[i] = value
         for i, (value, (default, factory)) in enumerate(zip(values, fills)):
-            if value is _MISSING:
-                if factory is not _MISSING:
+            if value is MISSING:
+                if factory is not MISSING:
                     values[i] = factory()
-                elif default is not _MISSING:
+                elif default is not MISSING:
                     values[i] = default
                 else:
                     raise TypeError(f"{qualname}.__init__() {_missing(names, values, fills)}")
         for name, value in zip(names, values):
             put(self, name, value)
         for name, default, factory in rest:
-            put(self, name, factory() if factory is not _MISSING else default)
+            put(self, name, factory() if factory is not MISSING else default)
         if post is not None:
             post(self)
 
@@ -392,14 +392,14 @@ def _compiled_init(cls: type, fields: tuple[Field, ...], frozen: bool) -> Callab
     defaulted = None
     for i, f in enumerate(fields):
         value = f.name
-        if f.default_factory is not _MISSING:
+        if f.default_factory is not MISSING:
             env[f"_record_factory_{i}"] = f.default_factory
             if f.init:
                 params.append(f"{f.name}=_record_factory_given")
                 value = f"_record_factory_{i}() if {f.name} is _record_factory_given else {f.name}"
             else:
                 value = f"_record_factory_{i}()"
-        elif f.default is not _MISSING:
+        elif f.default is not MISSING:
             env[f"_record_default_{i}"] = f.default
             if f.init:
                 params.append(f"{f.name}=_record_default_{i}")
@@ -411,7 +411,7 @@ def _compiled_init(cls: type, fields: tuple[Field, ...], frozen: bool) -> Callab
             params.append(f.name)
         else:
             continue                            # (init=False without a default: left unset)
-        if f.init and (f.default is not _MISSING or f.default_factory is not _MISSING):
+        if f.init and (f.default is not MISSING or f.default_factory is not MISSING):
             defaulted = defaulted or f.name
         if not frozen:
             body.append(f"_record_self.{f.name} = {value}")
@@ -447,11 +447,11 @@ def _compiled_init(cls: type, fields: tuple[Field, ...], frozen: bool) -> Callab
 
 
 def _class_attribute(cls: type, name: str) -> Any:
-    """The attribute ``name`` of the first class of ``cls``'s MRO that has one, or ``_MISSING``."""
+    """The attribute ``name`` of the first class of ``cls``'s MRO that has one, or ``MISSING``."""
     for k in cls.__mro__:
         if name in k.__dict__:
             return k.__dict__[name]
-    return _MISSING
+    return MISSING
 
 
 def _frozen_store(cls: type, name: str) -> str:
@@ -479,7 +479,7 @@ _HAS_FACTORY = _HasFactory()
 def _missing(names: tuple[str, ...], values: list, fills: tuple) -> str:
     """Python's words for the required arguments not given (as a generated ``__init__`` says them)."""
     gone = [repr(n) for n, v, (default, factory) in zip(names, values, fills)
-            if v is _MISSING and default is _MISSING and factory is _MISSING]
+            if v is MISSING and default is MISSING and factory is MISSING]
     listed = gone[0] if len(gone) == 1 else " and ".join(gone) if len(gone) == 2 else \
         ", ".join(gone[:-1]) + ", and " + gone[-1]
     return f"missing {len(gone)} required positional argument{'s' if len(gone) > 1 else ''}: {listed}"
