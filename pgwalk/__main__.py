@@ -97,7 +97,7 @@ def run() -> None:
         rc = main()
         _no_alarm()                                        # (main() has returned: nothing to interrupt)
         gc.freeze()                                        # (the collection at exit: see above)
-        if _sigints and rc != EXIT_INTERRUPTED:                # a Ctrl-C Python had to swallow
+        if _sigints and rc != EXIT_INTERRUPTED:            # a Ctrl-C Python had to swallow
             say("pgwalk: interrupted\n")
             rc = EXIT_INTERRUPTED
     except KeyboardInterrupt:                              # before main() could catch it (imports)

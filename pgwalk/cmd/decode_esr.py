@@ -55,8 +55,6 @@ from .spec import Argument, Command, Option
 
 __all__ = ["DECODE_ESR", "DECODE", "decode_esr", "decode", "run_decode_esr", "run_decode"]
 
-
-
 # What decode-esr / decode print is stated once, by the ``_render_*`` functions below, as
 # lines of styled spans and tables of cells; how it looks is the output's business
 # (:func:`.output.text_output`: rich on a terminal, plain lines without rich in a pipe).
@@ -340,8 +338,10 @@ def _run_log(path, as_json, linux, kernel, image, short=False, full=False):
         if close:
             stream.close()
     if n_reports == 0:
+        from .registry import say
+
         out.flush()
-        sys.stderr.write(f"pgwalk: no AArch64 exception report found in {'stdin' if path == '-' else path}\n")
+        say(f"pgwalk: no AArch64 exception report found in {'stdin' if path == '-' else path}\n")
         return 1
     if con is not None:
         con.line((f"{n_reports - n_dup} report(s)", "bold"),
