@@ -1,8 +1,8 @@
 """The ``pgwalk`` command line: thin, lazy.
 
-A plain command line of a quick decoder (``decode-esr``, ``decode``: declared as a
-:class:`pgwalk.cmd.spec.Command`, :data:`pgwalk.cmd.registry.PLAIN`) is read and run here
-without click, whose import would be most of its start-up; every other command line is
+A plain command line (:mod:`pgwalk.cmd.spec`: declared options and arguments, each
+command declared as a :class:`pgwalk.cmd.spec.Command`) is read and run here without click,
+whose import would be most of a short command's start-up; every other command line is
 click's (:mod:`pgwalk.cmd.root`).  Each subcommand lives in ``pgwalk.cmd.<name>`` and is
 imported when it runs, so ``pgwalk decode-esr`` never pays for numpy or the walker.
 
@@ -20,7 +20,7 @@ import os
 import sys
 
 from .cmd.registry import (COMMANDS, COMPLETE_VAR, EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_FAULT, EXIT_INTERRUPTED,
-                           EXIT_OK, PLAIN, BrokenPipe, bad_input_text, error_line, load, say)
+                           EXIT_OK, BrokenPipe, bad_input_text, error_line, load, say)
 
 __all__ = ["main", "cli", "EXIT_OK", "EXIT_FAULT", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE",
            "interrupted", "COMPLETE_VAR", "COMMANDS"]
@@ -51,13 +51,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_plain(args: list[str]) -> int | None:
-    """Run a plain command line of a :data:`~pgwalk.cmd.registry.PLAIN` command without click, as
+    """Run a plain command line (:meth:`pgwalk.cmd.spec.Command.plain_arguments`) without click, as
     click would run it; None when it is not one (click then reads it)."""
-    target = PLAIN.get(args[0]) if args else None
+    target = COMMANDS.get(args[0]) if args else None
     if target is None or os.environ.get(COMPLETE_VAR):
         return None
     command = load(target)
-    values = command.parse_plain(args[1:])
+    values = command.plain_arguments(args[1:])
     if values is None:
         return None
     try:

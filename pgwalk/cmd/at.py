@@ -6,49 +6,16 @@ import sys
 import time
 from collections.abc import Iterator
 
-import click
+from .common import IMAGE_OPTIONS, REGISTER_OPTIONS
+from .spec import Argument, Command, Option
 
-from .common import image_options, register_options
-
-__all__ = ["at"]
+__all__ = ["AT", "run_at_command"]
 
 _EXPLAIN = ("full", "quick", "known", "none")
 
 
-@click.command()
-@click.argument("op", required=False, metavar="OP")
-@click.argument("va", required=False, metavar="VA")
-@image_options
-@register_options
-@click.option("--pan/--no-pan", default=None,
-              help="PSTATE.PAN for S1E1RP/S1E1WP (default: PSTATE/CPSR or PAN in the registers, else 0).")
-@click.option("--hw-par", metavar="VALUE",
-              help="A captured PAR_EL1 (hardware, emulator, trace, dump) to compare; 'exception' if the AT trapped.")
-@click.option("--batch", "batch_file", metavar="FILE",
-              help='JSON Lines: {"op", "va", "par"?, "pan"?, "regs"?, "id"?} per line (- for stdin).')
-@click.option("--json", "as_json", is_flag=True, help="JSON output (one object per AT; JSON Lines with --batch).")
-@click.option("--no-trace", is_flag=True, help="Leave out the per-level trace.")
-@click.option("--trace", "batch_trace", is_flag=True, help="With --batch --json: include each line's walk trace.")
-@click.option("--exec-el", type=click.IntRange(1, 3), default=None,
-              help="EL executing the AT. 1: a stage 2 fault on the stage 1 walk raises an exception instead of "
-                   "writing PAR (default: reported in PAR, as at EL2).")
-@click.option("--explain", type=click.Choice(_EXPLAIN), default="full", show_default=True,
-              help="For a mismatch: full (re-walk under hypotheses: changed descriptor, MAIR, TCR, PAN, reverse "
-                   "lookup), quick (no TCR search or reverse lookup), known (departure patterns only), none.")
-@click.option("--max-rows", type=int, default=20, show_default=True, help="Mismatch rows in the batch summary.")
-@click.option("--scalar", is_flag=True, help="With --batch: run one AT at a time even for large batches "
-              "(the same output, slower).")
-@click.option("--nested", is_flag=True, help="Nested virtualisation: VA is an L2 guest address, the registers the "
-              "L2 guest's EL1 registers, the image host-physical; the walk goes through the guest hypervisor's "
-              "stage 2 (--guest-hyp) and the host's (--host).")
-@click.option("--guest-hyp", "guest_hyp", metavar="FILE", help="With --nested: the guest hypervisor's (L1) virtual "
-              "EL2 registers, a register file.")
-@click.option("--host", "host_file", metavar="FILE", help="With --nested: the host's (L0) registers, a register file.")
-@click.option("--by", type=click.Choice(["l2", "l1"], case_sensitive=False), default="l2", show_default=True,
-              help="With --nested: who executes the AT: the L2 guest at EL1, or the guest hypervisor at its "
-              "virtual EL2 (trapped to and emulated by L0).")
-def at(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_par, batch_file, as_json,
-       no_trace, batch_trace, exec_el, explain, max_rows, scalar, nested, guest_hyp, host_file, by):
+def run_at_command(op, va, images, regs_file, reg_values, granule, va_bits, root, pan, hw_par, batch_file, as_json,
+                   no_trace, batch_trace, exec_el, explain, max_rows, scalar, nested, guest_hyp, host_file, by):
     """Emulate AT OP, VA and show the PAR_EL1 it leaves, its decode and the walk.
 
     OP is one of S1E0R S1E0W S1E1R S1E1W S1E1RP S1E1WP S1E1A S12E0R S12E0W S12E1R
@@ -386,3 +353,38 @@ def _render_batch(console, counts, rows, total, notes) -> None:
         label = str(d.get("id", d["line"]))
         m.add_row(*(Text(x) for x in (label, d["op"], d["va"], d["par"] or "exception", d["captured"], diff, why)))
     console.print(fit_table(console, m))
+
+
+AT = Command("at", run_at_command, (
+    Argument("op", required=False, metavar="OP"),
+    Argument("va", required=False, metavar="VA"),
+    *IMAGE_OPTIONS,
+    *REGISTER_OPTIONS,
+    Option("--pan/--no-pan",
+           help="PSTATE.PAN for S1E1RP/S1E1WP (default: PSTATE/CPSR or PAN in the registers, else 0)."),
+    Option("--hw-par", metavar="VALUE",
+           help="A captured PAR_EL1 (hardware, emulator, trace, dump) to compare; 'exception' if the AT trapped."),
+    Option("--batch", "batch_file", metavar="FILE",
+           help='JSON Lines: {"op", "va", "par"?, "pan"?, "regs"?, "id"?} per line (- for stdin).'),
+    Option("--json", "as_json", is_flag=True, help="JSON output (one object per AT; JSON Lines with --batch)."),
+    Option("--no-trace", is_flag=True, help="Leave out the per-level trace."),
+    Option("--trace", "batch_trace", is_flag=True, help="With --batch --json: include each line's walk trace."),
+    Option("--exec-el", int_range=(1, 3),
+           help="EL executing the AT. 1: a stage 2 fault on the stage 1 walk raises an exception instead of "
+                "writing PAR (default: reported in PAR, as at EL2)."),
+    Option("--explain", choices=_EXPLAIN, default="full", show_default=True,
+           help="For a mismatch: full (re-walk under hypotheses: changed descriptor, MAIR, TCR, PAN, reverse "
+                "lookup), quick (no TCR search or reverse lookup), known (departure patterns only), none."),
+    Option("--max-rows", integer=True, default=20, show_default=True, help="Mismatch rows in the batch summary."),
+    Option("--scalar", is_flag=True, help="With --batch: run one AT at a time even for large batches "
+           "(the same output, slower)."),
+    Option("--nested", is_flag=True, help="Nested virtualisation: VA is an L2 guest address, the registers the "
+           "L2 guest's EL1 registers, the image host-physical; the walk goes through the guest hypervisor's "
+           "stage 2 (--guest-hyp) and the host's (--host)."),
+    Option("--guest-hyp", "guest_hyp", metavar="FILE", help="With --nested: the guest hypervisor's (L1) virtual "
+           "EL2 registers, a register file."),
+    Option("--host", "host_file", metavar="FILE", help="With --nested: the host's (L0) registers, a register file."),
+    Option("--by", choices=("l2", "l1"), case_sensitive=False, default="l2", show_default=True,
+           help="With --nested: who executes the AT: the L2 guest at EL1, or the guest hypervisor at its "
+           "virtual EL2 (trapped to and emulated by L0)."),
+))

@@ -2,89 +2,96 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from typing import Callable
-
-import click
 
 from ..records import field, record
+from .spec import Argument, Option, Usage
 
-__all__ = ["image_options", "dump_argument", "register_options", "Context", "load_context", "parse_address", "read_batch_bytes",
-           "batch_lines", "batch_source", "MAX_LINE", "MAX_BATCH"]
-
-
-def image_options(f: Callable) -> Callable:
-    """``-i/--image PATH[@BASE]`` (repeatable), and ``--gdb HOST:PORT|unix:PATH`` (a live target)."""
-    f = click.option("--cpu", "gdb_cpu", type=click.IntRange(0, 4095), metavar="N", expose_value=False,
-                     callback=_remember_cpu,
-                     help="With --gdb: read CPU N (the stub's N-th thread from 0; QEMU's CPU N) instead of "
-                          "the stub's current one.")(f)
-    f = click.option("--gdb", "gdb_target", metavar="HOST:PORT|unix:PATH", expose_value=False,
-                     callback=_remember_gdb,
-                     help="Live target: a stopped GDB stub (QEMU -gdb) read through the GDB remote "
-                          "protocol, read-only; registers come from the stub (--regs/--reg fill in).")(f)
-    return click.option("-i", "--image", "images", multiple=True, metavar="PATH[@BASE]",
-                        help="Memory image: raw file mapped at BASE (hexadecimal, default 0), or an ELF core / crash "
-                             "dump mapped by its own headers. Repeatable.")(f)
+__all__ = ["IMAGE_OPTIONS", "REGISTER_OPTIONS", "dump_params", "pick_dump", "Context", "load_context",
+           "live_option", "parse_address", "read_batch_bytes", "batch_lines", "batch_source", "MAX_LINE", "MAX_BATCH"]
 
 
-def dump_argument(rest: str | None = None) -> Callable[[Callable], Callable]:
+def _remember(key: str):
+    """A click callback keeping the option's value in the click context for :func:`load_context`
+    (``--gdb``, ``--cpu``: the commands need no argument for them; their lines are click's)."""
+
+    def callback(ctx, param, value) -> None:
+        if value is not None:
+            ctx.meta[key] = value
+
+    return callback
+
+
+#: ``-i/--image PATH[@BASE]`` (repeatable), and ``--gdb HOST:PORT|unix:PATH`` (a live target)
+IMAGE_OPTIONS = (
+    Option("-i", "--image", "images", multiple=True, metavar="PATH[@BASE]",
+           help="Memory image: raw file mapped at BASE (hexadecimal, default 0), or an ELF core / crash "
+                "dump mapped by its own headers. Repeatable."),
+    Option("--gdb", "gdb_target", metavar="HOST:PORT|unix:PATH", expose_value=False, plain=False,
+           callback=_remember("pgwalk.gdb"),
+           help="Live target: a stopped GDB stub (QEMU -gdb) read through the GDB remote "
+                "protocol, read-only; registers come from the stub (--regs/--reg fill in)."),
+    Option("--cpu", "gdb_cpu", int_range=(0, 4095), metavar="N", expose_value=False, plain=False,
+           callback=_remember("pgwalk.cpu"),
+           help="With --gdb: read CPU N (the stub's N-th thread from 0; QEMU's CPU N) instead of "
+                "the stub's current one."),
+)
+
+#: ``--regs``, ``--reg``, and the ``--granule/--va-bits/--root`` shortcut
+REGISTER_OPTIONS = (
+    Option("--regs", "regs_file", path=True, metavar="FILE",
+           help="Register file (JSON or TOML): architectural names -> values."),
+    Option("--reg", "reg_values", multiple=True, metavar="NAME=VALUE",
+           help="One register value, hexadecimal (0x optional); wins over --regs. Repeatable."),
+    Option("--granule", choices=("4k", "16k", "64k"), case_sensitive=False,
+           help="Shortcut: granule of a table tree given by --root."),
+    Option("--va-bits", integer=True, help="Shortcut: VA size in bits (e.g. 48)."),
+    Option("--root", metavar="PA", help="Shortcut: physical address of the table root (pgdp), hexadecimal."),
+)
+
+
+def dump_params(rest: str | None = None) -> tuple:
     """The DUMP argument of the commands that read one crash dump (``info``, ``vtop``, ``ptov``),
     also taken as ``-i/--image DUMP`` as ``translate`` and ``dump-tree`` take it; ``rest``: the
-    metavar of the addresses that follow (``VA...``), which the command gets as ``addresses``."""
+    metavar of the addresses that follow (``VA...``).  :func:`pick_dump` reads them."""
+    params = (Option("-i", "--image", "image", metavar="DUMP",
+                     help="The dump, as the DUMP argument (the way translate and dump-tree take it)."),
+              Argument("dump", required=False))
+    return params + ((Argument("addresses", nargs=-1, metavar=rest),) if rest else ())
 
-    def deco(f: Callable) -> Callable:
-        @functools.wraps(f)
-        def wrapper(*args, dump: str | None, image: str | None, **kw):
-            words = ([dump] if dump is not None else []) + list(kw.pop("addresses", ()) if rest else ())
-            if image is not None:
-                dump = image
-            elif words:
-                dump = words.pop(0)
-            else:
-                raise click.UsageError("give the dump: DUMP or -i DUMP")
-            if rest:
-                if not words:
-                    raise click.UsageError(f"give at least one {rest.rstrip('.')}")
-                kw["addresses"] = tuple(words)
-            return f(*args, dump=dump, **kw)
 
+def pick_dump(rest: str | None = None):
+    """The ``prepare`` of a :func:`dump_params` command: ``dump`` (the argument or ``-i``) and, with
+    ``rest``, the ``addresses`` after it (at least one).
+
+    :raises Usage: no dump; no address"""
+
+    def prepare(values: dict) -> dict:
+        values = dict(values)
+        dump, image = values.pop("dump"), values.pop("image")
+        words = ([dump] if dump is not None else []) + list(values.pop("addresses", ()) if rest else ())
+        if image is not None:
+            dump = image
+        elif words:
+            dump = words.pop(0)
+        else:
+            raise Usage("give the dump: DUMP or -i DUMP")
         if rest:
-            wrapper = click.argument("addresses", nargs=-1, metavar=rest)(wrapper)
-        wrapper = click.argument("dump", required=False)(wrapper)
-        return click.option("-i", "--image", "image", metavar="DUMP",
-                            help="The dump, as the DUMP argument (the way translate and dump-tree take it).")(wrapper)
+            if not words:
+                raise Usage(f"give at least one {rest.rstrip('.')}")
+            values["addresses"] = tuple(words)
+        values["dump"] = dump
+        return values
 
-    return deco
-
-
-def _remember_gdb(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    """Keep ``--gdb`` in the click context for :func:`load_context` (commands need no new argument)."""
-    if value is not None:
-        ctx.meta["pgwalk.gdb"] = value
+    return prepare
 
 
-def _remember_cpu(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
-    if value is not None:
-        ctx.meta["pgwalk.cpu"] = value
-
-
-def register_options(f: Callable) -> Callable:
-    """``--regs``, ``--reg``, and the ``--granule/--va-bits/--root`` shortcut."""
-    options = [
-        click.option("--regs", "regs_file", type=click.Path(readable=False), metavar="FILE",
-                     help="Register file (JSON or TOML): architectural names -> values."),
-        click.option("--reg", "reg_values", multiple=True, metavar="NAME=VALUE",
-                     help="One register value, hexadecimal (0x optional); wins over --regs. Repeatable."),
-        click.option("--granule", type=click.Choice(["4k", "16k", "64k"], case_sensitive=False),
-                     help="Shortcut: granule of a table tree given by --root."),
-        click.option("--va-bits", type=int, help="Shortcut: VA size in bits (e.g. 48)."),
-        click.option("--root", metavar="PA", help="Shortcut: physical address of the table root (pgdp), hexadecimal."),
-    ]
-    for opt in reversed(options):
-        f = opt(f)
-    return f
+def live_option(key: str):
+    """``--gdb`` (``"pgwalk.gdb"``) or ``--cpu`` (``"pgwalk.cpu"``) of the command running under
+    click, or None (a plain line never has them)."""
+    click = sys.modules.get("click")
+    ctx = click.get_current_context(silent=True) if click is not None else None
+    return ctx.meta.get(key) if ctx is not None else None
 
 
 @record
@@ -126,9 +133,7 @@ def load_context(images: tuple[str, ...], regs_file: str | None, reg_values: tup
     from ..regs import load_register_file, parse_reg_assignment, shortcut_registers
 
     notes: list[str] = []
-    ctx = click.get_current_context(silent=True)
-    gdb = ctx.meta.get("pgwalk.gdb") if ctx is not None else None
-    cpu = ctx.meta.get("pgwalk.cpu") if ctx is not None else None
+    gdb, cpu = live_option("pgwalk.gdb"), live_option("pgwalk.cpu")
     if cpu is not None and gdb is None:
         raise InputError("--cpu chooses a CPU of a --gdb target (a dump's registers come from --regs/--reg "
                          "or its VMCOREINFO)")

@@ -1,8 +1,7 @@
 """``pgwalk decode-esr`` and ``pgwalk decode``.
 
 Declared as :class:`~pgwalk.cmd.spec.Command` objects (``DECODE_ESR``, ``DECODE``): a plain
-command line runs without click (``decode_esr`` and ``decode``, the click commands, are built
-when asked for); rich is imported when output goes to a terminal, the log parser only with
+command line runs without click; rich is imported when output goes to a terminal, the log parser only with
 ``--log``.  Never numpy: ``pgwalk decode-esr VALUE`` has to start and print fast.
 
 All ``--json`` output is JSON Lines (one record per line) with a ``schema`` version;
@@ -53,7 +52,7 @@ import sys
 from ..errors import InputError
 from .spec import Argument, Command, Option
 
-__all__ = ["DECODE_ESR", "DECODE", "decode_esr", "decode", "run_decode_esr", "run_decode"]
+__all__ = ["DECODE_ESR", "DECODE", "run_decode_esr", "run_decode"]
 
 # What decode-esr / decode print is stated once, by the ``_render_*`` functions below, as
 # lines of styled spans and tables of cells; how it looks is the output's business
@@ -545,12 +544,3 @@ DECODE = Command("decode", run_decode, (
            help="TCR_ELx/VTCR_EL2: ID_AA64MMFR0/1/2_EL1 of the PE (else assumed, and the notes say how). "
                 "Repeatable."),
 ))
-
-
-def __getattr__(name: str):
-    """``decode_esr`` and ``decode``: the commands as click commands (built, with click, when asked for)."""
-    command = {"decode_esr": DECODE_ESR, "decode": DECODE}.get(name)
-    if command is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = made = command.click_command()
-    return made

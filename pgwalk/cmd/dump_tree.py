@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import click
+from .common import IMAGE_OPTIONS, REGISTER_OPTIONS
+from .registry import say
+from .spec import Command, Option
 
-from .common import image_options, register_options
-
-__all__ = ["dump_tree", "parse_range", "DEFAULT_TREE_SPAN", "PROGRESS_DELAY", "REGIMES"]
+__all__ = ["DUMP_TREE", "run_dump_tree", "parse_range", "DEFAULT_TREE_SPAN", "PROGRESS_DELAY", "REGIMES"]
 
 #: --view default: the tree view when the walked input range is at most this many bytes
 DEFAULT_TREE_SPAN = 1 << 30
@@ -139,6 +139,8 @@ def _write_html(path, images, trees, spans, ctx, layout, notes, merge, limits) -
     from ..errors import InputError
 
     try:
+        import click                            # (its atomic replace of a file)
+
         with click.open_file(path, "w", encoding="utf-8", atomic=path != "-") as out:
             r = write_html(out, trees, spans, ctx.memory, layout=layout, merge=merge, limits=limits, title=title,
                            notes=notes)
@@ -147,54 +149,15 @@ def _write_html(path, images, trees, spans, ctx, layout, notes, merge, limits) -
             raise
         raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     if path != "-":
-        click.echo(f"{path}: {r.bytes:,} bytes, {r.ranges:,} ranges, {r.nodes:,} tree nodes", err=True)
+        say(f"{path}: {r.bytes:,} bytes, {r.ranges:,} ranges, {r.nodes:,} tree nodes\n")
     if r.summary.stopped:
-        click.echo(f"pgwalk: {r.summary.stopped}", err=True)
+        say(f"pgwalk: {r.summary.stopped}\n")
     return 1 if r.summary.stopped else 0
 
 
-@click.command("dump-tree")
-@image_options
-@register_options
-@click.option("--range", "range_text", metavar="START-END|START+SIZE",
-              help="Input addresses to walk (END exclusive; default: the whole tree). Leaves overlapping it are "
-                   "shown whole.")
-@click.option("--ttbr0", is_flag=True, help="Walk the TTBR0 tree (lower VA range).")
-@click.option("--ttbr1", is_flag=True, help="Walk the TTBR1 tree (upper VA range).")
-@click.option("--stage", type=click.Choice(["1", "2", "12"]),
-              help="2: the VTTBR_EL2 tree. 1: the stage 1 tree with IPAs as outputs. 12 (default when stage 2 "
-                   "is on): the stage 1 tree, tables located through stage 2, leaves with their final PA.")
-@click.option("--regime", type=click.Choice(sorted(REGIMES), case_sensitive=False),
-              help="Translation regime (default: from the registers).")
-@click.option("--view", type=click.Choice(["tree", "ranges"]),
-              help=f"tree: one node per table; ranges: one line per run of VA space (kernel ptdump style). "
-                   f"Default: tree for ranges up to {DEFAULT_TREE_SPAN >> 30} GiB, else ranges.")
-@click.option("--depth", type=click.IntRange(0), help="Tree view: expand tables at most N levels below the root.")
-@click.option("--no-merge", is_flag=True, help="One line per descriptor (ranges), no folding of leaf runs (tree).")
-@click.option("--invalid", "show_invalid", is_flag=True, help="Ranges view: also list runs of invalid descriptors.")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines (schema above).")
-@click.option("--stats", is_flag=True, help="Only statistics: tables, leaves per level and kind, bytes mapped per "
-                                            "memory type and permissions.")
-@click.option("--max-tables", type=click.IntRange(1), default=100_000, show_default=True,
-              help="Stop after reading this many tables.")
-@click.option("--max-entries", type=click.IntRange(1), default=50_000_000, show_default=True,
-              help="Stop after reading this many descriptors (--stage 12: each stage 2 lookup of a leaf "
-                   "output counts as one).")
-@click.option("--html", "html_file", type=click.Path(allow_dash=True, readable=False), metavar="FILE",
-              help="Write one self-contained HTML page (map, tree, descriptor fields) to FILE ('-': stdout).")
-@click.option("--shadow-s2", "shadow_s2", is_flag=True, help="Nested virtualisation: the composed L2 IPA -> PA mapping "
-              "KVM's shadow stage 2 must hold (the guest hypervisor's stage 2, --guest-hyp, through the host's, "
-              "--host), piece by piece: the largest block allowed, both stages' permissions, combined attributes.")
-@click.option("--compare-shadow", "compare_root", metavar="ROOT", help="With --shadow-s2: compare the shadow stage 2 "
-              "tree at PA ROOT (the host's VTCR_EL2 geometry, or --shadow-vtcr) with the composition and list each "
-              "mismatch (stale, more permissive, wrong attributes, wrong size, missing).")
-@click.option("--shadow-vtcr", metavar="VALUE", help="With --compare-shadow: the shadow's VTCR_EL2.")
-@click.option("--guest-hyp", "guest_hyp", metavar="FILE", help="With --shadow-s2: the guest hypervisor's (L1) "
-              "virtual EL2 registers (HCR_EL2, VTCR_EL2, VTTBR_EL2), a register file.")
-@click.option("--host", "host_file", metavar="FILE", help="With --shadow-s2: the host's (L0) registers, a register file.")
-def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text, ttbr0, ttbr1, stage, regime, view,
-              depth, no_merge, show_invalid, as_json, stats, max_tables, max_entries, html_file=None, shadow_s2=False,
-              compare_root=None, shadow_vtcr=None, guest_hyp=None, host_file=None):
+def run_dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text, ttbr0, ttbr1, stage, regime,
+                  view, depth, no_merge, show_invalid, as_json, stats, max_tables, max_entries, html_file=None,
+                  shadow_s2=False, compare_root=None, shadow_vtcr=None, guest_hyp=None, host_file=None):
     """Show everything a translation-table tree maps, as a tree or as address ranges.
 
     \b
@@ -446,7 +409,7 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
                 rec["stats"] = stats_d
             emit_json(rec)
             if summary.stopped:
-                click.echo(f"pgwalk: {summary.stopped}", err=True)
+                say(f"pgwalk: {summary.stopped}\n")
         else:
             if stats_d is not None:
                 for t in trees:
@@ -465,3 +428,45 @@ def dump_tree(images, regs_file, reg_values, granule, va_bits, root, range_text,
         if progress is not None:
             progress.close()
     return 1 if summary.stopped else 0
+
+
+DUMP_TREE = Command("dump-tree", run_dump_tree, (
+    *IMAGE_OPTIONS,
+    *REGISTER_OPTIONS,
+    Option("--range", "range_text", metavar="START-END|START+SIZE",
+           help="Input addresses to walk (END exclusive; default: the whole tree). Leaves overlapping it are "
+                "shown whole."),
+    Option("--ttbr0", is_flag=True, help="Walk the TTBR0 tree (lower VA range)."),
+    Option("--ttbr1", is_flag=True, help="Walk the TTBR1 tree (upper VA range)."),
+    Option("--stage", choices=("1", "2", "12"),
+           help="2: the VTTBR_EL2 tree. 1: the stage 1 tree with IPAs as outputs. 12 (default when stage 2 "
+                "is on): the stage 1 tree, tables located through stage 2, leaves with their final PA."),
+    Option("--regime", choices=tuple(sorted(REGIMES)), case_sensitive=False,
+           help="Translation regime (default: from the registers)."),
+    Option("--view", choices=("tree", "ranges"),
+           help=f"tree: one node per table; ranges: one line per run of VA space (kernel ptdump style). "
+                f"Default: tree for ranges up to {DEFAULT_TREE_SPAN >> 30} GiB, else ranges."),
+    Option("--depth", int_range=(0, None), help="Tree view: expand tables at most N levels below the root."),
+    Option("--no-merge", is_flag=True, help="One line per descriptor (ranges), no folding of leaf runs (tree)."),
+    Option("--invalid", "show_invalid", is_flag=True, help="Ranges view: also list runs of invalid descriptors."),
+    Option("--json", "as_json", is_flag=True, help="JSON Lines (schema above)."),
+    Option("--stats", is_flag=True, help="Only statistics: tables, leaves per level and kind, bytes mapped per "
+                                         "memory type and permissions."),
+    Option("--max-tables", int_range=(1, None), default=100_000, show_default=True,
+           help="Stop after reading this many tables."),
+    Option("--max-entries", int_range=(1, None), default=50_000_000, show_default=True,
+           help="Stop after reading this many descriptors (--stage 12: each stage 2 lookup of a leaf "
+                "output counts as one)."),
+    Option("--html", "html_file", path=True, allow_dash=True, metavar="FILE",
+           help="Write one self-contained HTML page (map, tree, descriptor fields) to FILE ('-': stdout)."),
+    Option("--shadow-s2", "shadow_s2", is_flag=True, help="Nested virtualisation: the composed L2 IPA -> PA mapping "
+           "KVM's shadow stage 2 must hold (the guest hypervisor's stage 2, --guest-hyp, through the host's, "
+           "--host), piece by piece: the largest block allowed, both stages' permissions, combined attributes."),
+    Option("--compare-shadow", "compare_root", metavar="ROOT", help="With --shadow-s2: compare the shadow stage 2 "
+           "tree at PA ROOT (the host's VTCR_EL2 geometry, or --shadow-vtcr) with the composition and list each "
+           "mismatch (stale, more permissive, wrong attributes, wrong size, missing)."),
+    Option("--shadow-vtcr", metavar="VALUE", help="With --compare-shadow: the shadow's VTCR_EL2."),
+    Option("--guest-hyp", "guest_hyp", metavar="FILE", help="With --shadow-s2: the guest hypervisor's (L1) "
+           "virtual EL2 registers (HCR_EL2, VTCR_EL2, VTTBR_EL2), a register file."),
+    Option("--host", "host_file", metavar="FILE", help="With --shadow-s2: the host's (L0) registers, a register file."),
+))

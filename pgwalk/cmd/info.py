@@ -6,7 +6,7 @@ pgwalk derives from it (:func:`pgwalk.linux.registers_from_vmcoreinfo`),
 with the kernel's address layout.  Only headers, bitmaps and notes are
 read: ``info`` on a multi-GiB dump takes well under a second.
 
-Only click is imported at module level.
+Nothing but the command's declaration is imported at module level.
 
 JSON output (``--json``) is one line (schema 1: ``pgwalk schema info``; unversioned
 and indented before)::
@@ -49,11 +49,11 @@ from __future__ import annotations
 import json
 import os
 
-import click
+from .common import dump_params, pick_dump
+from .output import echo, note
+from .spec import Command, Option
 
-from .common import dump_argument
-
-__all__ = ["info", "gather"]
+__all__ = ["INFO", "run_info", "gather"]
 
 _MAX_REGIONS_SHOWN = 32
 
@@ -79,8 +79,8 @@ def _open(spec: str):
     from pgwalk.images import open_file
 
     path, base, kind, obj, backing, notes = open_file(spec)
-    for note in notes:
-        click.echo(f"pgwalk: note: {note}", err=True)
+    for text in notes:
+        note(text)
     return path, base, kind, obj, backing.compression, backing.size
 
 
@@ -333,13 +333,7 @@ def _render_vmcoreinfo(out, vi: dict) -> None:
         out.line("  ", ("unreadable line", "yellow"), f": {b}")
 
 
-@click.command("info")
-@dump_argument()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--all-regions", is_flag=True, help="List every memory region and hole.")
-@click.option("--symbols", "symbols_only", is_flag=True, help="List only the VMCOREINFO symbols, which "
-              "every command takes as addresses (SYMBOL, SYMBOL+0x10).")
-def info(dump: str, as_json: bool, all_regions: bool, symbols_only: bool = False) -> None:
+def run_info(dump: str, as_json: bool, all_regions: bool, symbols_only: bool = False) -> int:
     """Describe a crash dump: format, memory, notes, CPUs, VMCOREINFO, derived translation setup.
 
     DUMP is an ELF core (QEMU dump-guest-memory, /proc/vmcore), a
@@ -354,6 +348,16 @@ def info(dump: str, as_json: bool, all_regions: bool, symbols_only: bool = False
     if as_json:
         from ..jsonrecords import json_line, json_record
 
-        click.echo(json_line(json_record("info", d)), nl=False)
+        echo(json_line(json_record("info", d)), nl=False)
     else:
         _render(d, all_regions)
+    return 0
+
+
+INFO = Command("info", run_info, (
+    *dump_params(),
+    Option("--json", "as_json", is_flag=True, help="Print one JSON object."),
+    Option("--all-regions", is_flag=True, help="List every memory region and hole."),
+    Option("--symbols", "symbols_only", is_flag=True, help="List only the VMCOREINFO symbols, which "
+           "every command takes as addresses (SYMBOL, SYMBOL+0x10)."),
+), prepare=pick_dump())

@@ -22,13 +22,11 @@ Exit status: 0 every address converted, 1 some had no answer, 2 bad input.
 
 from __future__ import annotations
 
-import sys
+from .common import dump_params, pick_dump
+from .output import echo, note
+from .spec import Command, Option
 
-import click
-
-from .common import dump_argument
-
-__all__ = ["vtop", "ptov"]
+__all__ = ["VTOP", "PTOV", "run_vtop", "run_ptov"]
 
 
 def _info(dump: str):
@@ -61,12 +59,7 @@ def _translator(dump: str, reg_values: tuple[str, ...] = ()):
     return KernelTranslator(info, mem, explicit)
 
 
-@click.command()
-@dump_argument("VA...")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per address.")
-@click.option("--reg", "reg_values", multiple=True, metavar="NAME=VALUE",
-              help="A register value (e.g. the process's TTBR0_EL1 for user addresses); repeatable.")
-def vtop(dump, addresses, as_json, reg_values):
+def run_vtop(dump, addresses, as_json, reg_values):
     """Kernel VA -> PA: the linear-map or kernel-image formula where it holds, checked against
     swapper_pg_dir, and the swapper_pg_dir walk elsewhere.  A VA may be a VMCOREINFO symbol,
     SYMBOL+OFFSET or SYMBOL-OFFSET (hexadecimal offset)."""
@@ -84,23 +77,19 @@ def vtop(dump, addresses, as_json, reg_values):
         if r.pa is None:
             rc = 1
         if as_json:
-            click.echo(json.dumps({"schema": RECORD_SCHEMAS["vtop"], "va": f"{va:#x}", "pa": None if r.pa is None else f"{r.pa:#x}",
+            echo(json.dumps({"schema": RECORD_SCHEMAS["vtop"], "va": f"{va:#x}", "pa": None if r.pa is None else f"{r.pa:#x}",
                                    "how": r.how, "label": r.label, "reason": r.reason or None}))
         elif r.pa is not None:
             where = r.how + (f", {r.label}" if r.label and r.label != r.how else "")
-            click.echo(f"{va:#018x} -> PA {r.pa:#x} ({where})")
+            echo(f"{va:#018x} -> PA {r.pa:#x} ({where})")
             if r.reason:                    # stdout holds the records; the note goes to stderr
-                sys.stdout.flush()
-                click.echo(f"pgwalk: note: {va:#x}: {r.reason}", err=True)
+                note(f"{va:#x}: {r.reason}")
         else:
-            click.echo(f"{va:#018x} -> no PA" + (f" [{r.label}]" if r.label else "") + f": {r.reason}")
+            echo(f"{va:#018x} -> no PA" + (f" [{r.label}]" if r.label else "") + f": {r.reason}")
     return rc
 
 
-@click.command()
-@dump_argument("PA...")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per address.")
-def ptov(dump, addresses, as_json):
+def run_ptov(dump, addresses, as_json):
     """PA -> its linear-map VA (and kernel-image VA when the image covers it), each confirmed
     by walking swapper_pg_dir."""
     import json
@@ -116,7 +105,7 @@ def ptov(dump, addresses, as_json):
         if r.linear is None and r.kimage is None:
             rc = 1
         if as_json:
-            click.echo(json.dumps({"schema": RECORD_SCHEMAS["ptov"], "pa": f"{pa:#x}", "linear": None if r.linear is None else f"{r.linear:#x}",
+            echo(json.dumps({"schema": RECORD_SCHEMAS["ptov"], "pa": f"{pa:#x}", "linear": None if r.linear is None else f"{r.linear:#x}",
                                    "kimage": None if r.kimage is None else f"{r.kimage:#x}",
                                    "in_dump": r.in_dump, "reason": r.reason or None}))
         else:
@@ -124,5 +113,18 @@ def ptov(dump, addresses, as_json):
             if r.kimage is not None:
                 parts.append(f"kernel image {r.kimage:#x}")
             line = f"{pa:#x} -> " + (", ".join(parts) if parts else "no kernel VA")
-            click.echo(line + (f": {r.reason}" if r.reason else ""))
+            echo(line + (f": {r.reason}" if r.reason else ""))
     return rc
+
+
+VTOP = Command("vtop", run_vtop, (
+    *dump_params("VA..."),
+    Option("--json", "as_json", is_flag=True, help="One JSON object per address."),
+    Option("--reg", "reg_values", multiple=True, metavar="NAME=VALUE",
+           help="A register value (e.g. the process's TTBR0_EL1 for user addresses); repeatable."),
+), prepare=pick_dump("VA..."))
+
+PTOV = Command("ptov", run_ptov, (
+    *dump_params("PA..."),
+    Option("--json", "as_json", is_flag=True, help="One JSON object per address."),
+), prepare=pick_dump("PA..."))

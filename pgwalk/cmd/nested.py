@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
-
 from ..report import hx
+from .output import echo
+from .output import notes as print_notes
 
 __all__ = ["run_nested", "nested_to_dict", "run_at_nested", "run_shadow", "NESTED_SCHEMA_VERSION"]
 
@@ -79,11 +79,10 @@ def run_nested(target: Any, vas: list[int], guest_hyp: str, host: str, access: s
         if not r.ok:
             status = 1
         if fmt == "json":
-            click.echo(json_line(nested_to_dict(r, trace=json_trace)), nl=False)
+            echo(json_line(nested_to_dict(r, trace=json_trace)), nl=False)
         else:
-            click.echo("\n".join(_text(r, no_trace)))
-    for note in notes:
-        click.echo(f"pgwalk: note: {note}", err=True)
+            echo("\n".join(_text(r, no_trace)))
+    print_notes(notes)
     return status
 
 
@@ -97,23 +96,22 @@ def run_at_nested(target: Any, op: str, va: int, guest_hyp: str, host: str, by: 
     r = target.at_nested(op, va, guest_hyp=load_register_file(guest_hyp), host=load_register_file(host), by=by,
                          pan=pan)
     if as_json:
-        click.echo(json_line({
+        echo(json_line({
             "schema": NESTED_SCHEMA_VERSION, "op": r.op, "va": hx(r.va), "by": r.by, "par": hx(r.par),
             "par_decode": par_decode(r.par) if r.par is not None else None, "outcome": r.outcome,
             "fault_layer": r.fault_layer,
             "deliveries": [{"party": d.party, "registers": {k: hx(v) for k, v in d.registers.items()},
                             "text": d.text} for d in r.deliveries], "notes": list(r.notes)}), nl=False)
     else:
-        click.echo(f"AT {r.op} {r.va:#x} by {r.by}: {r.outcome}")
+        echo(f"AT {r.op} {r.va:#x} by {r.by}: {r.outcome}")
         if r.par is not None:
-            click.echo(f"  {par_decode(r.par)['summary']}")
+            echo(f"  {par_decode(r.par)['summary']}")
         if r.fault_layer:
-            click.echo(f"  fault in {r.fault_layer}")
+            echo(f"  fault in {r.fault_layer}")
         for d in r.deliveries:
             regs = ", ".join(f"{k}={v:#x}" for k, v in d.registers.items())
-            click.echo(f"  {d.party}: {d.text}" + (f" [{regs}]" if regs else ""))
-        for note in r.notes:
-            click.echo(f"pgwalk: note: {note}", err=True)
+            echo(f"  {d.party}: {d.text}" + (f" [{regs}]" if regs else ""))
+        print_notes(r.notes)
     return 0 if r.par is not None else 1
 
 
@@ -127,7 +125,7 @@ def run_shadow(target: Any, guest_hyp: str, host: str, root: int | None, vtcr: i
     if root is None:
         for e in target.shadow_s2(guest_hyp=l1, host=l0):
             if as_json:
-                click.echo(json_line({
+                echo(json_line({
                     "record": "shadow", "schema": NESTED_SCHEMA_VERSION, "l2_ipa_start": hx(e.ipa),
                     "l2_ipa_end": hx(e.end), "size": e.size, "l1_ipa": hx(e.l1_ipa), "pa_start": hx(e.pa),
                     "max_block": e.max_block, "permissions": e.perms.text(False) if e.perms else None,
@@ -136,25 +134,25 @@ def run_shadow(target: Any, guest_hyp: str, host: str, root: int | None, vtcr: i
                     "fault": None if e.fault is None else {"layer": e.fault_layer, "description": e.fault.description}}),
                     nl=False)
             elif e.mapped:
-                click.echo(f"{e.ipa:#014x}-{e.end:#014x} -> PA {e.pa:#014x}  {e.size:#x} bytes, blocks <= "
+                echo(f"{e.ipa:#014x}-{e.end:#014x} -> PA {e.pa:#014x}  {e.size:#x} bytes, blocks <= "
                            f"{e.max_block:#x}  {e.perms.text(False)}  {e.attrs.describe()}  (L1 IPA {e.l1_ipa:#x})")
             else:
-                click.echo(f"{e.ipa:#014x}-{e.end:#014x}  unmapped: {e.fault_layer} {e.fault.description}"
+                echo(f"{e.ipa:#014x}-{e.end:#014x}  unmapped: {e.fault_layer} {e.fault.description}"
                            f" (L1 IPA {e.l1_ipa:#x})")
         return 0
     out = target.compare_shadow(root, guest_hyp=l1, host=l0, vtcr=vtcr)
     bad = [m for m in out if m.kind != "missing"]
     for m in out:
         if as_json:
-            click.echo(json_line({"record": "mismatch", "schema": NESTED_SCHEMA_VERSION, "kind": m.kind,
+            echo(json_line({"record": "mismatch", "schema": NESTED_SCHEMA_VERSION, "kind": m.kind,
                                   "l2_ipa": hx(m.ipa), "size": m.size, "text": m.text}), nl=False)
         else:
-            click.echo(f"{m.kind:<16} {m.text}")
+            echo(f"{m.kind:<16} {m.text}")
     summary = (f"{len(bad)} mismatch{'es' if len(bad) != 1 else ''}, "
                f"{len(out) - len(bad)} missing range{'s' if len(out) - len(bad) != 1 else ''} (not yet populated)")
     if as_json:
-        click.echo(json_line({"record": "summary", "schema": NESTED_SCHEMA_VERSION,
+        echo(json_line({"record": "summary", "schema": NESTED_SCHEMA_VERSION,
                               "mismatches": len(bad), "missing": len(out) - len(bad)}), nl=False)
     else:
-        click.echo(summary)
+        echo(summary)
     return 1 if bad else 0

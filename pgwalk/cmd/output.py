@@ -20,8 +20,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:                       # (typing is not imported at run time: decode-esr's start-up)
     from typing import Any, Iterable
 
-__all__ = ["color_mode", "stdout_is_terminal", "plain_stdout", "stdout_console", "table_box", "fit_table", "note", "notes",
-           "warning", "PIPE_WIDTH", "text_output", "PlainOut", "RichOut"]
+__all__ = ["color_mode", "stdout_is_terminal", "plain_stdout", "stdout_console", "table_box", "fit_table", "echo",
+           "note", "notes", "warning", "PIPE_WIDTH", "text_output", "PlainOut", "RichOut"]
 
 #: the width a rich console gets when stdout is a pipe or a file: no record is ever wrapped
 PIPE_WIDTH = 1 << 14
@@ -313,6 +313,14 @@ class _PlainLines:
     @property
     def encoding(self) -> str:
         return getattr(self._stream, "encoding", "utf-8")
+
+
+def echo(text: str = "", *, nl: bool = True) -> None:
+    """``text`` (and a newline) on stdout, flushed: a record, in the order of the notes around it
+    (as ``click.echo``, without click)."""
+    out = sys.stdout
+    out.write(text + "\n" if nl else text)
+    out.flush()
 
 
 def note(text: str) -> None:

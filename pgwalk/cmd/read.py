@@ -8,28 +8,17 @@ from __future__ import annotations
 
 import sys
 
-import click
+from .common import IMAGE_OPTIONS, REGISTER_OPTIONS, live_option
+from .output import echo, note
+from .registry import say
+from .spec import Argument, Command, Option
 
-from .common import image_options, register_options
-
-__all__ = ["read", "show_symbols"]
+__all__ = ["READ", "run_read", "show_symbols"]
 
 _DEFAULT_LENGTH = {"hex": 64, "u64": 64, "u32": 64, "string": 256}
 
 
-@click.command()
-@click.argument("address", metavar="ADDRESS")
-@click.argument("length", required=False, metavar="[LENGTH]")
-@image_options
-@register_options
-@click.option("--pa", "physical", is_flag=True, help="ADDRESS is physical: read it without a walk.")
-@click.option("--stages", type=click.Choice(["1", "2", "12"]), help="Stages to walk (2: ADDRESS is an IPA).")
-@click.option("--raw", is_flag=True, help="Write the bytes themselves to stdout (nothing for a range "
-              "that cannot be read: the error names it).")
-@click.option("--format", "fmt", type=click.Choice(["hex", "u64", "u32", "string"]), default="hex",
-              show_default=True, help="hex: hexdump; u64/u32: words (in the regime's data endianness); "
-              "string: text up to the first NUL.")
-def read(address, length, images, regs_file, reg_values, granule, va_bits, root, physical, stages, raw, fmt):
+def run_read(address, length, images, regs_file, reg_values, granule, va_bits, root, physical, stages, raw, fmt):
     """Read memory at ADDRESS (a VA, or a PA with --pa) from an image, dump or --gdb target.
 
     ADDRESS is hexadecimal (0x optional) or a VMCOREINFO symbol (swapper_pg_dir,
@@ -48,7 +37,7 @@ def read(address, length, images, regs_file, reg_values, granule, va_bits, root,
         raise InputError("--raw writes bytes; it takes no --format")
     if physical and stages:
         raise InputError("--pa reads physical memory without a walk; drop --stages")
-    if physical and not (regs_file or reg_values or root) and _gdb() is None:
+    if physical and not (regs_file or reg_values or root) and live_option("pgwalk.gdb") is None:
         from ..images import open_images
         from .common import Context
 
@@ -70,19 +59,14 @@ def read(address, length, images, regs_file, reg_values, granule, va_bits, root,
         setup = setup_from_registers(ctx.registers)
         pieces = read_virtual(setup, ctx.memory, where, size, stages=stages)
         big = setup.s1_ee
-    for note in ctx.notes:
-        click.echo(f"pgwalk: note: {note}", err=True)
+    for text in ctx.notes:
+        note(text)
     if raw:
         return _raw(pieces)
     out = sys.stdout
     if fmt == "string":
         return _string(pieces, out)
     return _dump(pieces, out, fmt, big, show_pa=not physical)
-
-
-def _gdb():
-    ctx = click.get_current_context(silent=True)
-    return ctx.meta.get("pgwalk.gdb") if ctx is not None else None
 
 
 def _missing_line(p) -> str:
@@ -98,8 +82,9 @@ def _raw(pieces) -> int:
     for p in pieces:
         if not p.ok:
             stream.flush()
-            click.echo(f"pgwalk: error: {p.size:#x} bytes at {p.address:#x} not read: {'PA %#x ' % p.pa if p.pa is not None else ''}{p.why} "
-                       f"({written} bytes written before them)", err=True)
+            at = f"PA {p.pa:#x} " if p.pa is not None else ""
+            say(f"pgwalk: error: {p.size:#x} bytes at {p.address:#x} not read: {at}{p.why} "
+                f"({written} bytes written before them)\n")
             return 1
         stream.write(p.data)
         written += p.size
@@ -172,8 +157,23 @@ def show_symbols(info: dict, as_json: bool) -> int:
     if not symbols:
         raise InputError("no VMCOREINFO symbols in this file (symbols come from a crash dump's VMCOREINFO)")
     if as_json:
-        click.echo(json.dumps({"symbols": symbols}, indent=2))
+        echo(json.dumps({"symbols": symbols}, indent=2))
         return 0
     for name, value in sorted(symbols.items(), key=lambda kv: int(kv[1], 16)):
-        click.echo(f"{int(value, 16):#018x}  {name}")
+        echo(f"{int(value, 16):#018x}  {name}")
     return 0
+
+
+READ = Command("read", run_read, (
+    Argument("address", metavar="ADDRESS"),
+    Argument("length", required=False, metavar="[LENGTH]"),
+    *IMAGE_OPTIONS,
+    *REGISTER_OPTIONS,
+    Option("--pa", "physical", is_flag=True, help="ADDRESS is physical: read it without a walk."),
+    Option("--stages", choices=("1", "2", "12"), help="Stages to walk (2: ADDRESS is an IPA)."),
+    Option("--raw", is_flag=True, help="Write the bytes themselves to stdout (nothing for a range "
+           "that cannot be read: the error names it)."),
+    Option("--format", "fmt", choices=("hex", "u64", "u32", "string"), default="hex", show_default=True,
+           help="hex: hexdump; u64/u32: words (in the regime's data endianness); "
+           "string: text up to the first NUL."),
+))

@@ -11,7 +11,7 @@ import sys
 
 from ..errors import PgwalkError
 
-__all__ = ["EXIT_OK", "EXIT_FAULT", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE", "COMMANDS", "PLAIN",
+__all__ = ["EXIT_OK", "EXIT_FAULT", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE", "COMMANDS",
            "COMPLETE_VAR", "BrokenPipe", "load", "bad_input_text", "error_line", "say"]
 
 EXIT_OK = 0
@@ -22,26 +22,20 @@ EXIT_INTERRUPTED = 130
 #: 128 + SIGPIPE
 EXIT_BROKEN_PIPE = 141
 
-#: command name -> "module:attribute" of its click command
+#: command name -> "module:attribute" of its :class:`pgwalk.cmd.spec.Command`: a plain command line
+#: runs without importing click (:mod:`pgwalk.cli`), every other one through click's group
+#: (:mod:`pgwalk.cmd.root`, which makes the click command from the declaration)
 COMMANDS = {
-    "translate": "pgwalk.cmd.translate:translate",
-    "at": "pgwalk.cmd.at:at",
-    "dump-tree": "pgwalk.cmd.dump_tree:dump_tree",
-    "decode-esr": "pgwalk.cmd.decode_esr:decode_esr",
-    "decode": "pgwalk.cmd.decode_esr:decode",
-    "info": "pgwalk.cmd.info:info",
-    "vtop": "pgwalk.cmd.linux:vtop",
-    "ptov": "pgwalk.cmd.linux:ptov",
-    "read": "pgwalk.cmd.read:read",
-    "schema": "pgwalk.cmd.schema:schema",
-}
-
-#: the commands declared as a :class:`pgwalk.cmd.spec.Command` (name -> "module:attribute"), whose
-#: plain command lines run without importing click: the quick decoders, whose start-up is most of
-#: their time
-PLAIN = {
+    "translate": "pgwalk.cmd.translate:TRANSLATE",
+    "at": "pgwalk.cmd.at:AT",
+    "dump-tree": "pgwalk.cmd.dump_tree:DUMP_TREE",
     "decode-esr": "pgwalk.cmd.decode_esr:DECODE_ESR",
     "decode": "pgwalk.cmd.decode_esr:DECODE",
+    "info": "pgwalk.cmd.info:INFO",
+    "vtop": "pgwalk.cmd.linux:VTOP",
+    "ptov": "pgwalk.cmd.linux:PTOV",
+    "read": "pgwalk.cmd.read:READ",
+    "schema": "pgwalk.cmd.schema:SCHEMA",
 }
 
 
@@ -55,7 +49,7 @@ class BrokenPipe(BaseException):
 
 
 def load(target: str):
-    """The object a ``"module:attribute"`` of :data:`COMMANDS` or :data:`PLAIN` names, its module
+    """The object a ``"module:attribute"`` of :data:`COMMANDS` names, its module
     imported (with ``__import__``: importlib's package would import warnings)."""
     module, attr = target.split(":")
     return getattr(__import__(module, fromlist=[attr]), attr)

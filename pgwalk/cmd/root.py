@@ -41,7 +41,7 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         try:
-            return load(target)
+            return load(target).click_command()
         except ModuleNotFoundError as exc:
             if exc.name != target.split(":")[0]:               # a module it imports is missing: a bug
                 raise

@@ -7,9 +7,10 @@ in ``pgwalk/schemas/NAME.json``.
 
 from __future__ import annotations
 
-import click
+from .output import echo
+from .spec import Argument, Command
 
-__all__ = ["schema"]
+__all__ = ["SCHEMA", "run_schema"]
 
 #: the command whose --json output each record type is
 _WHERE = {
@@ -21,9 +22,7 @@ _WHERE = {
 }
 
 
-@click.command()
-@click.argument("name", required=False)
-def schema(name: str | None) -> int:
+def run_schema(name: str | None) -> int:
     """Print the JSON Schema of the --json record type NAME (without NAME: list the types).
 
     Every --json output is JSON Lines, one record per line, with a "schema"
@@ -34,9 +33,12 @@ def schema(name: str | None) -> int:
 
     if name is None:
         for n in schema_names():
-            click.echo(f"{n:<18} version {RECORD_SCHEMAS[n]}  {_WHERE.get(n, '')}".rstrip())
+            echo(f"{n:<18} version {RECORD_SCHEMAS[n]}  {_WHERE.get(n, '')}".rstrip())
         return 0
     if name not in RECORD_SCHEMAS:
         raise InputError(f"no record type {name!r} (pgwalk schema lists them: {', '.join(schema_names())})")
-    click.echo(schema_text(name), nl=False)
+    echo(schema_text(name), nl=False)
     return 0
+
+
+SCHEMA = Command("schema", run_schema, (Argument("name", required=False),))

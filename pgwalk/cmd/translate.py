@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 import sys
 
-import click
+from .common import IMAGE_OPTIONS, REGISTER_OPTIONS
+from .spec import Argument, Command, Option
 
-from .common import image_options, register_options
-
-__all__ = ["translate", "BULK_THRESHOLD", "REGIMES"]
+__all__ = ["TRANSLATE", "run_translate", "BULK_THRESHOLD", "REGIMES"]
 
 REGIMES = {"el10": "EL10", "el1&0": "EL10", "el20": "EL20", "el2&0": "EL20", "el2": "EL2", "el3": "EL3"}
 
@@ -27,42 +26,9 @@ BULK_THRESHOLD = 64
 _BLOCK = 1 << 15
 
 
-@click.command()
-@click.argument("addresses", nargs=-1, metavar="ADDRESS...")
-@image_options
-@register_options
-@click.option("--batch", "batch_file", metavar="FILE", help="Translate the addresses in FILE, one per line (- for stdin).")
-@click.option("--stages", type=click.Choice(["1", "2", "12"]), help="Stages to run (default: what the registers enable). "
-              "1 stops at the IPA; 2 takes the input as an IPA.")
-@click.option("--access", type=click.Choice(["read", "write", "exec"]), help="Judge permissions for this access.")
-@click.option("--el", type=click.IntRange(0, 3), default=None, help="Exception level of the access (default 1).")
-@click.option("--pan", is_flag=True, help="PSTATE.PAN = 1 for the access.")
-@click.option("--regime", type=click.Choice(sorted(REGIMES), case_sensitive=False),
-              help="Translation regime (default: from --el and the registers).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per address (JSON Lines).")
-@click.option("--csv", "as_csv", is_flag=True, help="One CSV row per address, after a header row.")
-@click.option("--fields", metavar="LIST", callback=lambda ctx, param, value: _fields_option(ctx, value),
-              is_eager=True, shell_complete=lambda ctx, param, incomplete: _complete_fields(incomplete),
-              help="With --csv: the columns to print, comma-separated, in this order; only those are worked "
-              "out (va,pa: the address pairs, the quickest).  The names are the header's (--fields help).")
-@click.option("--no-trace", is_flag=True, help="Only the result line per address.")
-@click.option("--reverse", is_flag=True, help="The addresses are physical (output) addresses: list every VA "
-              "that maps each one, from one vectorised pass over the tables.")
-@click.option("--scalar", is_flag=True, help="Walk one address at a time even for large batches "
-              "(the same lines, only slower).")
-@click.option("--trace", "json_trace", is_flag=True, help="With --json: add each address's walk (s1, s2, steps, "
-              "notes, label, the fault's reason); walks one address at a time.")
-@click.option("--nested", is_flag=True, help="Nested virtualisation: the addresses are L2 guest VAs, the registers "
-              "(--regs/--reg) the L2 guest's EL1 registers, the image host-physical; walk L2's stage 1, the "
-              "guest hypervisor's stage 2 (--guest-hyp) and the host's (--host), every fetch through the outer "
-              "stages.")
-@click.option("--guest-hyp", "guest_hyp", metavar="FILE", help="With --nested: the guest hypervisor's (L1) virtual "
-              "EL2 registers (HCR_EL2, VTCR_EL2, VTTBR_EL2, ID registers), a register file.")
-@click.option("--host", "host_file", metavar="FILE", help="With --nested: the host's (L0) registers (HCR_EL2, "
-              "VTCR_EL2, VTTBR_EL2, ID registers), a register file.")
-def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, batch_file, stages, access,
-              el, pan, regime, as_json, as_csv, fields, no_trace, reverse, scalar, json_trace, nested, guest_hyp,
-              host_file):
+def run_translate(addresses, images, regs_file, reg_values, granule, va_bits, root, batch_file, stages, access,
+                  el, pan, regime, as_json, as_csv, fields, no_trace, reverse, scalar, json_trace, nested, guest_hyp,
+                  host_file):
     """Translate addresses through the tables in a memory image.
 
     Addresses (arguments and --batch lines) are hexadecimal, 0x optional, _
@@ -158,26 +124,41 @@ def translate(addresses, images, regs_file, reg_values, granule, va_bits, root, 
                    json_trace=json_trace, fields=fields)
 
 
-def _fields_option(ctx: click.Context, value: str | None) -> tuple[str, ...] | None:
-    """``--fields LIST``: the CSV columns named, in order; ``help`` lists them and exits."""
+def _fields_option(ctx, param, value: str | None) -> tuple[str, ...] | None:
+    """click's callback of ``--fields LIST`` (:func:`_field_names`); ``help`` lists them and exits."""
+    import click
+
     if value is None or ctx.resilient_parsing:
         return None
-    from ..report import CSV_COLUMNS
-
     if value.strip() == "help":
+        from ..report import CSV_COLUMNS
+
         click.echo("\n".join(CSV_COLUMNS))
         ctx.exit()
+    try:
+        return _field_names(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _field_names(value: str) -> tuple[str, ...]:
+    """``--fields LIST``: the CSV columns named, in order.
+
+    :raises ValueError: an unknown name, an empty one, a name given twice, ``help`` (a request
+        only click's callback answers)"""
+    from ..report import CSV_COLUMNS
+
     names = tuple(name.strip() for name in value.split(","))
     valid = f"valid fields: {','.join(CSV_COLUMNS)}"
     for name in names:
         if name not in CSV_COLUMNS:
-            raise click.BadParameter(f"unknown field {name!r}: {valid}" if name else f"an empty field name: {valid}")
+            raise ValueError(f"unknown field {name!r}: {valid}" if name else f"an empty field name: {valid}")
         if names.count(name) > 1:
-            raise click.BadParameter(f"{name!r} given twice")
+            raise ValueError(f"{name!r} given twice")
     return names
 
 
-def _complete_fields(incomplete: str) -> list:
+def _complete_fields(ctx, param, incomplete: str) -> list:
     """Shell completion of ``--fields``: the names not given yet, after those given."""
     from click.shell_completion import CompletionItem
 
@@ -365,8 +346,9 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
 
 
 def _note(notes) -> None:
-    for note in notes:
-        click.echo(f"pgwalk: note: {note}", err=True)
+    from .output import notes as print_notes
+
+    print_notes(notes)
 
 
 def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields=None) -> int:
@@ -490,3 +472,40 @@ def _reverse(setup, mem, pas, stages, fmt, notes, fields=None) -> int:
             for d in dicts:
                 text.line("  ", *result_pieces(d))
     return 0 if counts.all() else 1
+
+
+TRANSLATE = Command("translate", run_translate, (
+    Argument("addresses", nargs=-1, metavar="ADDRESS..."),
+    *IMAGE_OPTIONS,
+    *REGISTER_OPTIONS,
+    Option("--batch", "batch_file", metavar="FILE",
+           help="Translate the addresses in FILE, one per line (- for stdin)."),
+    Option("--stages", choices=("1", "2", "12"), help="Stages to run (default: what the registers enable). "
+           "1 stops at the IPA; 2 takes the input as an IPA."),
+    Option("--access", choices=("read", "write", "exec"), help="Judge permissions for this access."),
+    Option("--el", int_range=(0, 3), help="Exception level of the access (default 1)."),
+    Option("--pan", is_flag=True, help="PSTATE.PAN = 1 for the access."),
+    Option("--regime", choices=tuple(sorted(REGIMES)), case_sensitive=False,
+           help="Translation regime (default: from --el and the registers)."),
+    Option("--json", "as_json", is_flag=True, help="One JSON object per address (JSON Lines)."),
+    Option("--csv", "as_csv", is_flag=True, help="One CSV row per address, after a header row."),
+    Option("--fields", metavar="LIST", callback=_fields_option, is_eager=True, plain_convert=_field_names,
+           shell_complete=_complete_fields,
+           help="With --csv: the columns to print, comma-separated, in this order; only those are worked "
+           "out (va,pa: the address pairs, the quickest).  The names are the header's (--fields help)."),
+    Option("--no-trace", is_flag=True, help="Only the result line per address."),
+    Option("--reverse", is_flag=True, help="The addresses are physical (output) addresses: list every VA "
+           "that maps each one, from one vectorised pass over the tables."),
+    Option("--scalar", is_flag=True, help="Walk one address at a time even for large batches "
+           "(the same lines, only slower)."),
+    Option("--trace", "json_trace", is_flag=True, help="With --json: add each address's walk (s1, s2, steps, "
+           "notes, label, the fault's reason); walks one address at a time."),
+    Option("--nested", is_flag=True, help="Nested virtualisation: the addresses are L2 guest VAs, the registers "
+           "(--regs/--reg) the L2 guest's EL1 registers, the image host-physical; walk L2's stage 1, the "
+           "guest hypervisor's stage 2 (--guest-hyp) and the host's (--host), every fetch through the outer "
+           "stages."),
+    Option("--guest-hyp", "guest_hyp", metavar="FILE", help="With --nested: the guest hypervisor's (L1) virtual "
+           "EL2 registers (HCR_EL2, VTCR_EL2, VTTBR_EL2, ID registers), a register file."),
+    Option("--host", "host_file", metavar="FILE", help="With --nested: the host's (L0) registers (HCR_EL2, "
+           "VTCR_EL2, VTTBR_EL2, ID registers), a register file."),
+))
