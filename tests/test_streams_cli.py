@@ -242,12 +242,20 @@ def test_endless_batch_is_one_clear_error(tmp_path):
 
 # ----------------------------------------------------------------------------- in process: pgwalk.cli.main
 
-@pytest.mark.parametrize("where", ["click.Group.make_context", "pgwalk.cmd.common.load_context",
-                                   "pgwalk.cmd.translate._scalar",
-                                   # around the command, where click's main() caught it and wrote a blank
-                                   # line on stderr first (seen once in CI, a Ctrl-C at 20 ms)
-                                   "pgwalk.cli.LazyGroup.invoke", "root context's close"])
-def test_main_interrupted_anywhere_is_one_line_and_130(capsys, monkeypatch, where):
+#: a line click reads (the group's option first), and a plain one (run without click)
+CLICK, PLAIN = ["--color", "never"], []
+
+
+@pytest.mark.parametrize("where, prefix", [
+    ("click.Group.make_context", CLICK),
+    ("pgwalk.cmd.common.load_context", CLICK), ("pgwalk.cmd.common.load_context", PLAIN),
+    ("pgwalk.cmd.translate._scalar", CLICK), ("pgwalk.cmd.translate._scalar", PLAIN),
+    # around the command, where click's main() caught it and wrote a blank
+    # line on stderr first (seen once in CI, a Ctrl-C at 20 ms)
+    ("pgwalk.cli.LazyGroup.invoke", CLICK), ("root context's close", CLICK),
+    ("pgwalk.cmd.spec.Command.parse_plain", PLAIN),
+], ids=lambda x: "click" if x is CLICK else "plain" if x is PLAIN else x)
+def test_main_interrupted_anywhere_is_one_line_and_130(capsys, monkeypatch, where, prefix):
     from unittest import mock
 
     from pgwalk.cli import main
@@ -262,13 +270,13 @@ def test_main_interrupted_anywhere_is_one_line_and_130(capsys, monkeypatch, wher
             ctx.call_on_close(interrupt)            # run when the root context closes, after invoke
             return _invoke(group, ctx)
         monkeypatch.setattr(LazyGroup, "invoke", invoke)
-        rc = main(["translate", *S, "0x1000"])
+        rc = main([*prefix, "translate", *S, "0x1000"])
         out, err = capsys.readouterr()
         assert out.startswith("0x1000 ")             # the command ran, and noted what it assumed
         err = "".join(ln for ln in err.splitlines(keepends=True) if not ln.startswith("pgwalk: note: "))
     else:
         with mock.patch(where, side_effect=KeyboardInterrupt):
-            rc = main(["translate", *S, "0x1000"])
+            rc = main([*prefix, "translate", *S, "0x1000"])
         out, err = capsys.readouterr()
         assert out == ""
     assert rc == 130 and err == "pgwalk: interrupted\n"

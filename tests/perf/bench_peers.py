@@ -82,6 +82,7 @@ SUBROWS = {
     "bulk_cli_vapa": ("bulk_cli", "  the same, --csv --fields va,pa (the drgn job's columns)"),
     "traced_api": ("traced", "  the same through the public API, pgwalk.open(...).translate"),
     "startup_installed": ("startup", "  the same, installed regularly (a wheel's layout), not editable"),
+    "startup_translate": ("startup", "  translate of one address on the shipped 4K sample, installed regularly"),
 }
 
 SIZES = {  # full, --quick
@@ -675,8 +676,11 @@ class Bench:
             from layout_install import make_venv
 
             python, script = make_venv(self.tmp / "installed-venv")
+            sample = ROOT / "samples" / "s1_4k_48bit"
             cmds.update({"installed": [str(script), "decode-esr", "0x96000045"],
-                         "installed_python": [str(python), "-c", "pass"]})
+                         "installed_python": [str(python), "-c", "pass"],
+                         "installed_translate": [str(script), "translate", "-i", f"{sample}.img@0x40000000", "--regs",
+                                                 f"{sample}.regs.json", "0xffff800000201234"]})
         except ImportError:             # (Python 3.10 without tomli: pyproject.toml not read)
             pass
         t = self.timed(cmds, runs, keep=False)
@@ -690,6 +694,10 @@ class Bench:
             self.results["startup_installed"] = Row(f"{1e3 * iw:.0f} ms", f"{1e3 * jw:.0f} ms", iw / jw, ic / jc,
                                                     f"median of {runs}, CPU {1e3 * ic:.0f} / {1e3 * jc:.0f} ms; "
                                                     "its own python -c pass")
+            tw, tc = [statistics.median(x) for x in zip(*t["installed_translate"])]
+            self.results["startup_translate"] = Row(f"{1e3 * tw:.0f} ms", f"{1e3 * jw:.0f} ms", tw / jw, tc / jc,
+                                                    f"median of {runs}, CPU {1e3 * tc:.0f} / {1e3 * jc:.0f} ms; "
+                                                    "its own python -c pass (not a row of the issue)")
         if "startup" in self.args.profile:
             out = subprocess.run([sys.executable, "-X", "importtime", *_pgwalk_exe()[-1:], "decode-esr", "0x96000045"],
                                  capture_output=True, text=True, env=CHILD_ENV).stderr
