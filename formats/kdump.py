@@ -30,8 +30,8 @@ lives here: see :mod:`pgwalk.kdump`.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import NamedTuple
 
+from ..records import named_tuple
 from .rows import RowLayout
 
 __all__ = [
@@ -162,7 +162,8 @@ PAGE_DESC_ROWS = (
 )
 
 
-class KdumpStructs(NamedTuple):
+@named_tuple
+class KdumpStructs:
     """The diskdump layouts for one byte order (64-bit writers only; a NamedTuple, cheap to
     define when a raw image is opened)."""
 

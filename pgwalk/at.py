@@ -23,7 +23,6 @@ from __future__ import annotations
 import bisect
 import functools
 import json
-from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from . import attrs as A
 from .errors import InputError, PgwalkError
@@ -35,9 +34,13 @@ from .params import Regime, TranslationSetup, oa_out_of_range, regime_for_el, se
 from .perms import Access, pan_applies
 from .at_ops import AT_OPS, ATOp, el3_ns, par_is_d128, parse_at_op, pstate_pan
 from .par import pack_par
-from .records import field, record
+from .records import field, named_tuple, record
 from .rules import level_shift, with_leaf_base
 from .walk import Memory, Translation, translate
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 __all__ = [
     "ATOp", "AT_OPS", "parse_at_op", "ATResult", "at", "encode_par", "par_decode", "compare_par", "ParDiff",
@@ -1070,7 +1073,8 @@ def result_to_dict(res: ATResult, *, captured: int | str | None = None, diff: Pa
 
 # --------------------------------------------------------------------------- batches
 
-class BatchLine(NamedTuple):
+@named_tuple
+class BatchLine:
     """One parsed ``--batch`` line (immutable; a named tuple: 100k of them are made quickly)."""
 
     lineno: int
@@ -1431,7 +1435,8 @@ class _Group:
         self.scalar: dict[tuple, tuple] = {}  # (VA, captured) -> ATBatch.run's PAR, object, text after _head
 
 
-class BatchOutcome(NamedTuple):
+@named_tuple
+class BatchOutcome:
     """One line's result from :meth:`ATBatch.run_many`."""
 
     line: BatchLine

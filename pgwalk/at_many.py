@@ -13,7 +13,7 @@ A setup with a VMSAv9-128 (FEAT_D128) stage is walked by the per-address engine 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from .memory_protocol import Memory
 from .par import pack_par
 from .params import Regime, TranslationSetup, setup_from_registers
 from .perms import pan_applies
+from .records import named_tuple
 from .walk import translate
 
 __all__ = ["BulkAT", "bulk_at"]
@@ -63,7 +64,8 @@ def _get(f: D.Field, raw: np.ndarray) -> np.ndarray:
     return (raw >> _U64(f.lsb)) & _U64(f.wmask)
 
 
-class BulkAT(NamedTuple):
+@named_tuple
+class BulkAT:
     """What ``AT <op>`` leaves for every address (see :func:`bulk_at`)."""
 
     #: PAR_EL1 values (0 where ``exception``): uint64, or in the 128-bit format (FEAT_D128) an object

@@ -9,8 +9,6 @@ both take them from here, so neither imports the other's internals.
 
 from __future__ import annotations
 
-from typing import Mapping
-
 from .errors import InputError
 from .formats import descriptors as D
 from .formats import registers as RG
@@ -19,6 +17,10 @@ from .params import Regime, TranslationSetup, regime_for_el
 from .perms import Access
 from .records import record
 from .walk import Translation
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Mapping
 
 __all__ = ["ATOp", "AT_OPS", "parse_at_op", "pstate_pan", "el3_ns", "par_is_d128"]
 

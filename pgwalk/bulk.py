@@ -83,7 +83,7 @@ values: without ``--trace`` no path prints ``s1``, ``s2``, ``steps``, ``notes``,
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -94,7 +94,7 @@ from .formats import descriptors as D
 from .memory_protocol import capability, read_many
 from .params import FINAL_LEVEL, S1WalkParams, S2WalkParams, TranslationSetup, oa_out_of_range
 from .perms import PERM_FAULT_KINDS, Access, PermFault
-from .records import record
+from .records import named_tuple, record
 from .report import TRACE_KEYS, drop_trace, translation_to_dict
 from .rules import DescType
 from .walk import AFUpdate, Leaf, Memory, Translation, s1_disabled_attributes, s1_leaf, s2_leaf, stage2_attributes, \
@@ -318,7 +318,8 @@ def _gather(words: np.ndarray, idx: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- geometry
 
 
-class _Level(NamedTuple):
+@named_tuple
+class _Level:
     """One level of a stage, its constants computed once by the rule functions."""
 
     level: int

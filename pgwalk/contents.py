@@ -14,11 +14,13 @@ on the walk) leave the range unreadable.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
-
 from .errors import NotInImage
 from .memory_protocol import capability
 from .records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any, Iterator
 
 __all__ = ["Piece", "read_virtual", "read_physical", "READ_LIMIT"]
 

@@ -9,11 +9,14 @@ It sits above both :mod:`pgwalk.memory` (regions, backings, ELF cores) and
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
 
 from pgwalk.errors import ImageError
 from pgwalk.memory import (Backing, ElfCore, Mapped, PhysicalMemory, Region, check_range, is_elf, open_backing,
                            parse_elf_core, parse_image_spec, unique_objects)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any, Iterable
 
 __all__ = ["open_image", "open_images", "open_spec_file", "open_file", "raw_at"]
 

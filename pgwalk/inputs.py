@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import atexit
 import os
-from typing import BinaryIO
 
 from pgwalk.errors import ImageError, InputError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import BinaryIO
 
 __all__ = ["os_error_text", "check_output_path", "compression_of", "COMPRESSION_NAMES", "HEAD_BYTES", "open_stream",
            "open_stdin", "read_head", "decompress_to_temp",

@@ -46,13 +46,16 @@ import zlib
 from bisect import bisect_right
 from collections import OrderedDict
 from functools import cached_property
-from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from pgwalk.errors import ImageError, NotInImage
 from pgwalk.formats import kdump as K
 from pgwalk.memory import (NOTE_READ_LIMIT, PA_LIMIT, FileBacking, Note, PhysicalMemory,
                            Region)
 from pgwalk.records import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any, Callable, Iterable, Mapping, Sequence
 
 __all__ = [
     "KdumpFile", "KdumpPages", "open_kdump", "open_kdump_backing", "is_kdump",

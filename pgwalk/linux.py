@@ -36,13 +36,15 @@ Layout history followed (``arch/arm64/include/asm/memory.h``):
 
 from __future__ import annotations
 
-from typing import Mapping
-
 from .errors import InputError, RegisterError
 from .formats import registers as R
 from .memory_protocol import capability
 from .records import record
 from .vmcoreinfo import VmcoreInfo
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Mapping
 
 __all__ = [
     "LayoutRange", "kernel_layout", "label_address", "registers_from_vmcoreinfo",

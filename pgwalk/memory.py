@@ -27,15 +27,19 @@ import stat
 import struct
 from bisect import bisect_right
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 
 from pgwalk.errors import ImageError, InputError, NotInImage
 from pgwalk.records import record, replace
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, runtime_checkable
+
     import numpy as np
 
     from pgwalk.formats.elf import ElfStructs
+else:                                   # (isinstance as typing's; typing is not imported: start-up)
+    from pgwalk.records import Protocol, runtime_checkable
 
 __all__ = [
     "Region", "Backing", "FileBacking", "BytesBacking", "ZeroBacking", "WordsBacking",

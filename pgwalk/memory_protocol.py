@@ -24,18 +24,21 @@ The contract
   its reads are cached).  Consumers may cache too.
 * ``close()`` (optional) releases files or connections; reads after it are undefined.
 
-This module is low in the layers (it imports only :mod:`pgwalk.errors`), so any layer
-may name the protocol without importing a backend.
+This module is low in the layers (it imports only :mod:`pgwalk.errors` and
+:mod:`pgwalk.records`), so any layer may name the protocol without importing a backend.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
-
 from .errors import NotInImage
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Protocol, Sequence, runtime_checkable
+
     import numpy as np
+else:                                   # (isinstance as typing's; typing is not imported: start-up)
+    from .records import Protocol, runtime_checkable
 
 __all__ = ["Memory", "RegionLike", "OPTIONAL", "capability", "read_many", "source_label", "NotInImage"]
 

@@ -13,10 +13,12 @@ Numpy is imported only when an array comes in.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .formats.fields import Field
 from .formats.registers import PAR_EL1_D128, PAR_EL1_D128_PA, PAR_EL1_FAULT, PAR_EL1_OK
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any
 
 __all__ = ["pack_par", "par_format_d128"]
 

@@ -30,6 +30,12 @@ compiles its own; the classes made a few times a run (parameters, setups, summar
 sessions) take the closure.  ``inspect.signature`` of a closure ``__init__`` shows
 ``(*args, **kwargs)``: the fields say what it takes.  Every dataclass of pgwalk is declared
 with :func:`record`.
+
+Two of typing's constructs are made here too, without importing typing (about a tenth of a
+one-address ``translate``): :func:`named_tuple`, the class ``typing.NamedTuple`` makes (which
+compiles each string annotation), and :class:`Protocol` with :func:`runtime_checkable`, the
+``isinstance`` and ``issubclass`` of a protocol (modules import typing's under
+``TYPE_CHECKING``, for type checkers).
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ else:
     def dataclass_transform(**_kwargs):     # (it only tells type checkers)
         return lambda f: f
 
-__all__ = ["record", "field", "replace", "MISSING"]
+__all__ = ["record", "field", "replace", "MISSING", "named_tuple", "Protocol", "runtime_checkable"]
 
 
 class _Missing:
@@ -148,6 +154,97 @@ def _make(cls: type[_T], frozen: bool, slots: bool, eq: bool, compiled_init: boo
     for name, method in _methods(fields, frozen).items():
         if name not in own and (eq or name == "__repr__"):
             setattr(cls, name, method)
+    return cls
+
+
+#: what a NamedTuple's class body may not define (typing's rule)
+_NAMEDTUPLE_OWN = frozenset({"__new__", "__init__", "__slots__", "__getnewargs__", "_fields", "_field_defaults",
+                             "_make", "_replace", "_asdict", "_source"})
+
+
+def named_tuple(cls: type[_T]) -> type[_T]:
+    """The class ``class X(typing.NamedTuple)`` with the body of ``cls`` makes, made without typing.
+
+    The fields are the body's annotations in order, a class attribute a field's default; the
+    methods, properties and docstring are set on the ``collections.namedtuple`` class, as
+    typing does.  typing.NamedTuple turns each annotation that is a string (every one, under
+    ``from __future__ import annotations``) into a ForwardRef, which compiles it: the first
+    ``compile()`` of a process alone costs as much as a tenth of a one-address ``translate``.
+    """
+    from collections import namedtuple
+
+    own = cls.__dict__
+    annotations = own.get("__annotations__")
+    if annotations is None:                  # (3.14, without the __future__ import: made on request)
+        annotations = cls.__annotations__ if "__annotate__" in own else {}
+    names = tuple(annotations)
+    defaults = [own[name] for name in names if name in own]
+    for name in names[len(names) - len(defaults):]:
+        if name not in own:
+            raise TypeError(f"Non-default namedtuple field {name} cannot follow default field(s)")
+    made = namedtuple(cls.__name__, names, defaults=defaults, module=cls.__module__)
+    made.__annotations__ = dict(annotations)
+    made.__qualname__ = cls.__qualname__
+    for key, value in own.items():
+        if key in _NAMEDTUPLE_OWN:
+            raise AttributeError(f"Cannot overwrite NamedTuple attribute {key}")
+        if key == "__doc__" and value is None:
+            continue                         # (no docstring: namedtuple's own, "X(a, b)")
+        if key not in annotations and key not in ("__module__", "__annotations__", "__annotate__", "__dict__",
+                                                  "__weakref__", "__qualname__", "__firstlineno__",
+                                                  "__static_attributes__"):
+            setattr(made, key, value)
+    return made
+
+
+#: names a class has for its own machinery, not protocol members (typing's list, as far as they occur)
+_NOT_MEMBERS = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__annotations__",
+                          "__annotate__", "__firstlineno__", "__static_attributes__", "__slots__", "__init__",
+                          "__new__", "__init_subclass__", "__subclasshook__", "__abstractmethods__",
+                          "__protocol_members__", "__runtime_protocol__"})
+
+
+class _ProtocolMeta(type):
+    def __instancecheck__(cls, obj: Any) -> bool:
+        if type.__instancecheck__(cls, obj):          # (a class that names the protocol as its base)
+            return True
+        if not cls.__dict__.get("__runtime_protocol__"):
+            raise TypeError("Instance and class checks can only be used with @runtime_checkable protocols")
+        return all(hasattr(obj, name) for name in cls.__protocol_members__)
+
+    def __subclasscheck__(cls, other: type) -> bool:
+        if type.__subclasscheck__(cls, other):
+            return True
+        if not cls.__dict__.get("__runtime_protocol__"):
+            raise TypeError("Instance and class checks can only be used with @runtime_checkable protocols")
+        if not all(callable(getattr(cls, name, None)) for name in cls.__protocol_members__):
+            raise TypeError("Protocols with non-method members don't support issubclass()")
+        return all(any(name in base.__dict__ for base in other.__mro__) for name in cls.__protocol_members__)
+
+
+class Protocol(metaclass=_ProtocolMeta):
+    """``typing.Protocol`` as far as a program runs into it, without typing: a protocol class is
+    a written contract, and ``isinstance(obj, P)`` of a :func:`runtime_checkable` one is true when
+    ``obj`` has every member ``P`` states (its methods, properties and annotated attributes, its
+    bases' too), as typing checks it.  Modules state ``if TYPE_CHECKING: from typing import
+    Protocol, runtime_checkable`` so that type checkers see typing's (typing's import is a tenth
+    of a short command's start-up)."""
+
+    __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        members: set[str] = set()
+        for base in cls.__mro__[:-1]:
+            if base is not Protocol:
+                members.update(name for name in base.__dict__ if name not in _NOT_MEMBERS)
+                members.update(base.__dict__.get("__annotations__", ()))
+        cls.__protocol_members__ = tuple(sorted(members))
+
+
+def runtime_checkable(cls: type[_T]) -> type[_T]:
+    """``typing.runtime_checkable`` for a :class:`Protocol` class: ``isinstance`` may ask it."""
+    cls.__runtime_protocol__ = True
     return cls
 
 

@@ -6,9 +6,10 @@ the JSON output and the terminal output cannot disagree.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from rich.console import Group
     from rich.text import Text
 

@@ -57,12 +57,14 @@ status code as hex, ``attributes`` as the description and ``permissions`` as
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 from . import attrs as A
 from .jsonrecords import SCHEMA_VERSION
 from .perms import S1Perms, S2Perms, s1_effective, s1_rwx_text
 from .walk import Leaf, TraceStep, Translation
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any, Sequence
 
 __all__ = ["translation_to_dict", "attrs_to_dict", "permissions", "hx", "CSV_COLUMNS", "csv_row", "csv_line",
            "csv_pick", "csv_indices", "TRACE_KEYS", "drop_trace"]

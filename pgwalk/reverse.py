@@ -15,12 +15,13 @@ without a fault, to the address asked about.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from .bulk import BulkTranslation, DescriptorReader, translate_many
 from .errors import InputError
+from .records import named_tuple
 from .memory_protocol import Memory
 from .params import TranslationSetup
 from .rules import walk_stages
@@ -35,7 +36,8 @@ REVERSE_ENTRY_BUDGET = 1 << 24
 _U64 = np.uint64
 
 
-class TreeLeaves(NamedTuple):
+@named_tuple
+class TreeLeaves:
     """Leaves of one tree, one lane each: input address, output address (the leaf's base) and level."""
 
     ia: np.ndarray

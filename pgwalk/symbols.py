@@ -9,10 +9,13 @@ argument is a number (hex ``0x...``, decimal, bare hex) or ``SYMBOL``,
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
 
 from .errors import InputError, PgwalkError
 from .memory_protocol import capability
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any, Mapping
 
 __all__ = ["parse_symbolic", "symbols_from_memory"]
 

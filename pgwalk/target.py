@@ -36,7 +36,7 @@ a walk needs.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 # what every translation needs, imported with the module (a function-level import costs about 1 us
 # per call, several times the work of Target.translate's own lines); the rest is imported on use
@@ -46,7 +46,10 @@ from .perms import Access, pan_applies
 from .records import field, record
 from .walk import translate as walk_translate
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from .at import ATResult
     from .bulk import BulkTranslation
     from .nested import NestedAT, NestedTranslation, ShadowEntry, ShadowMismatch

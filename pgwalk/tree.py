@@ -192,14 +192,14 @@ from __future__ import annotations
 import bisect
 import enum
 import functools
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import attrs as A
 from .errors import InputError, NotInImage
 from .faults import Fault
 from .formats import descriptors as D
 from .params import FINAL_LEVEL, S1WalkParams, TranslationSetup, descsize_log2, granule_name, oa_out_of_range
-from .records import field, record, replace
+from .records import field, named_tuple, record, replace
 from .perms import Access, S1Perms, S2Perms, rwx_text, s1_check, s1_rwx_text, s2_check, s2_mro
 from .rules import (
     S1_TREE_CHECKS, S2_TREE_CHECKS, TABLE_CHECKS, DescType, af_fault, contiguous_bit, s1_walk_through_s2, descriptor_types, hierarchical_attrs,
@@ -871,7 +871,8 @@ class _Lookups:
         self._ids.clear()
 
 
-class _Piece(NamedTuple):
+@named_tuple
+class _Piece:
     """Two stages: one stage 2 piece of a stage 1 table (where the table's bytes up to ``end`` were
     read: ``size`` bytes at ``pa``, through the stage 2 ``leaf``; ``af_updates``: its walk's)."""
 

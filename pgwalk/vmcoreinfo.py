@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
 
 from .errors import InputError
 from .records import field, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any
 
 __all__ = ["VmcoreInfo", "parse_vmcoreinfo", "kernel_version"]
 

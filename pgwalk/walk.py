@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any, NamedTuple
 
 from . import attrs as A
 from .errors import NotInImage, UnknownRegister
@@ -37,11 +36,15 @@ from .params import (FINAL_LEVEL, Regime, S1PermParams, S1WalkParams, S2PermPara
 from .perms import S2PIR_TEXT, Access, S1Perms, S2Perms, s1_check, s1_permission_fault, s2_check, s2_mro, \
     s2_permission_fault, s2_toplevel_missing
 from . import rules
-from .records import record
+from .records import named_tuple, record
 from .rules import (DESCRIPTOR_BYTES, LEAF_CHECKS, S1_SETUP_CHECKS, S2_SETUP_CHECKS, S2_WALK_LEAF_CHECKS, TABLE_CHECKS,
                     Check, DescType, addr_top, descriptor_types, hierarchical_attrs, index_bits,
                     invalid_descriptor_reason, leaf_base, level_shift, next_table_base, output_size_reason,
                     s1_disabled_out_of_range, s1_disabled_output, table_attr_bits, va_range)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Any
 
 __all__ = ["Memory", "TraceStep", "Leaf", "AFUpdate", "Translation", "translate", "s2_translate", "s2_lookup",
            "decode_s1_leaf", "decode_s2_leaf", "s1_leaf", "s2_leaf", "s1_disabled_attributes", "stage2_attributes",
@@ -65,7 +68,8 @@ _S2XN = D.S2_LEAF["XN"]
 _FNXS = D.S2_LEAF["FnXS"]
 
 
-class TraceStep(NamedTuple):
+@named_tuple
+class TraceStep:
     """One descriptor read of a walk (a NamedTuple: cheap to create on the hot path).
 
     :ivar stage: 1 or 2
@@ -126,7 +130,8 @@ class Leaf:
         return 1 << self.size_shift
 
 
-class AFUpdate(NamedTuple):
+@named_tuple
+class AFUpdate:
     """A descriptor whose Access flag the hardware sets for this translation (HA = 1, AF = 0).
 
     ASL ``AArch64.S1Translate`` / ``S2Translate`` with ``AArch64.SetAccessFlag``: the leaf
@@ -149,7 +154,8 @@ class AFUpdate(NamedTuple):
     table: bool = False     # a table descriptor (FEAT_HAFT: TCR2_ELx.HAFT = 1), set by the walk itself
 
 
-class Translation(NamedTuple):
+@named_tuple
+class Translation:
     """The outcome of translating one address (immutable; a NamedTuple, as it is made once per
     address on the scalar walk's hot path: compare it and read its fields by name).
 
@@ -360,7 +366,8 @@ def _read128(mem: Memory, pa: int, big_endian: bool) -> int | str:
     return D.join128(second, first) if big_endian else D.join128(first, second)
 
 
-class _Node(NamedTuple):
+@named_tuple
+class _Node:
     """One descriptor read, decoded once: its trace step and what the walk does next."""
 
     kind: DescType | None          # None: the descriptor could not be read
@@ -375,7 +382,8 @@ class _Node(NamedTuple):
     #                                (the same for every address that meets this node: made once)
 
 
-class _Outcome(NamedTuple):
+@named_tuple
+class _Outcome:
     """A leaf decoded once under the walk's hierarchical bits, and its leaf checks worked out once
     for one leaf plan key (one access, EL, PAN ...: :func:`_checks_plan`, :func:`_bit_fields`)."""
 
@@ -557,7 +565,8 @@ def _leaf_reason(chk: Check, stage: int, p: S1WalkParams | S2WalkParams, raw: in
     return chk.reason(p, raw, oa, judge)
 
 
-class _S2Run(NamedTuple):
+@named_tuple
+class _S2Run:
     """A stage 2 walk of one kind (a translation's own, or a stage 1 table fetch) under one
     :class:`_Mode`: its setup plan (:meth:`_Stage.setup_plan`) and the key of its leaf plans."""
 

@@ -12,6 +12,7 @@ import pytest
 
 from pgwalk.params import Features, S1WalkParams, TranslationSetup, setup_from_registers
 from pgwalk.records import field as record_field
+from pgwalk.records import named_tuple
 from pgwalk.records import record
 from pgwalk.records import replace as record_replace
 
@@ -362,3 +363,173 @@ def test_replace_as_dataclasses_replace(made):
         assert str(ours.value) == str(theirs.value)
     with pytest.raises(TypeError, match="replace\\(\\) should be called on dataclass instances"):
         record_replace(object())
+
+
+# ----------------------------------------------------------------------------- named_tuple
+
+class _TypingStep(__import__("typing").NamedTuple):
+    """A step."""
+
+    level: int
+    address: int
+    kind: str = "page"
+    note: str | None = None
+
+    @property
+    def double(self) -> int:
+        return 2 * self.level
+
+    def describe(self, prefix: str = "") -> str:
+        return f"{prefix}{self.kind}@{self.level}"
+
+
+@named_tuple
+class _Step:
+    """A step."""
+
+    level: int
+    address: int
+    kind: str = "page"
+    note: str | None = None
+
+    @property
+    def double(self) -> int:
+        return 2 * self.level
+
+    def describe(self, prefix: str = "") -> str:
+        return f"{prefix}{self.kind}@{self.level}"
+
+
+@named_tuple
+class _Bare:
+    a: int
+    b: int = 2
+
+
+def test_named_tuple_is_what_typing_namedtuple_makes():
+    """The same fields, defaults, methods, properties, docstring and behaviour as typing's class."""
+    ours, theirs = _Step(1, 0x1000), _TypingStep(1, 0x1000)
+    assert _Step._fields == _TypingStep._fields == ("level", "address", "kind", "note")
+    assert _Step._field_defaults == _TypingStep._field_defaults == {"kind": "page", "note": None}
+    assert tuple(ours) == tuple(theirs) == (1, 0x1000, "page", None) and ours == theirs
+    assert repr(ours) == repr(theirs).replace("_TypingStep", "_Step")
+    assert ours.double == theirs.double == 2 and ours.describe(">") == theirs.describe(">") == ">page@1"
+    assert ours._replace(kind="block") == _Step(1, 0x1000, "block")
+    assert type(ours._replace(kind="block")) is _Step and type(_Step._make((1, 2, "x", None))) is _Step
+    assert ours._asdict() == theirs._asdict()
+    assert _Step.__doc__ == _TypingStep.__doc__ == "A step."
+    assert _Step.__annotations__ == {"level": "int", "address": "int", "kind": "str", "note": "str | None"}
+    assert _Step.__qualname__ == "_Step" and _Step.__module__ == __name__
+    assert _Step.__mro__[1:] == (tuple, object) and not hasattr(ours, "__dict__")
+    assert pickle.loads(pickle.dumps(ours)) == ours and copy.copy(ours) == ours
+    assert _Bare.__doc__ == "_Bare(a, b)" and _Bare(1) == (1, 2)
+    with pytest.raises(TypeError):
+        _Step(1)
+
+
+def test_named_tuple_refuses_what_typing_refuses():
+    with pytest.raises(TypeError, match="Non-default namedtuple field b cannot follow default"):
+        @named_tuple
+        class _Late:
+            a: int = 1
+            b: int
+
+    with pytest.raises(AttributeError, match="Cannot overwrite NamedTuple attribute _replace"):
+        @named_tuple
+        class _Own:
+            a: int
+
+            def _replace(self):
+                return self
+
+
+# ----------------------------------------------------------------------------- Protocol
+
+def _protocols(base, checkable):
+    """The same two protocols on ``base`` (typing's, or records'), one runtime-checkable."""
+
+    @checkable
+    class Reader(base):
+        size: int
+
+        def read(self, pa: int, n: int) -> bytes: ...
+
+        @property
+        def end(self) -> int: ...
+
+    @checkable
+    class Closer(Reader, base):
+        def close(self) -> None: ...
+
+    class Plain(base):
+        def read(self) -> bytes: ...
+
+    return Reader, Closer, Plain
+
+
+def _methods_only(base, checkable):
+    @checkable
+    class Closes(base):
+        def read(self, pa: int, n: int) -> bytes: ...
+
+        def close(self) -> None: ...
+
+    return Closes
+
+
+class _Full:
+    size = 4
+
+    def read(self, pa, n):
+        return b""
+
+    @property
+    def end(self):
+        return 4
+
+    def close(self):
+        pass
+
+
+class _NoSize:
+    def read(self, pa, n):
+        return b""
+
+    end = 0
+
+
+def test_protocol_isinstance_as_typing_checks_it():
+    """isinstance of a runtime-checkable protocol: every member present (methods, properties,
+    annotated attributes, a base protocol's), as typing.runtime_checkable checks; a protocol
+    that is not runtime-checkable refuses the question."""
+    import typing
+
+    from pgwalk.memory import PhysicalMemory
+    from pgwalk.memory_protocol import Memory
+    from pgwalk.records import Protocol, runtime_checkable
+
+    ours, theirs = _protocols(Protocol, runtime_checkable), _protocols(typing.Protocol, typing.runtime_checkable)
+    full_only_read = type("OnlyRead", (), {"read": lambda self: b""})()
+    for obj in (_Full(), _NoSize(), full_only_read, object(), 3, PhysicalMemory()):
+        for mine, typings in zip(ours[:2], theirs[:2]):
+            assert isinstance(obj, mine) == isinstance(obj, typings), (obj, mine)
+    assert isinstance(_Full(), ours[1]) and not isinstance(_NoSize(), ours[0])
+    for plain in (ours[2], theirs[2]):
+        with pytest.raises(TypeError, match="runtime_checkable"):
+            isinstance(_Full(), plain)
+
+    class Named(ours[0]):                     # naming the protocol as a base: an instance of it
+        pass
+
+    assert isinstance(Named(), ours[0]) and issubclass(Named, ours[0])
+    # issubclass: by the methods of a protocol that has only methods (else refused, as typing does)
+    for mine, typings in ((ours[0], theirs[0]), (ours[1], theirs[1])):
+        for refused in (mine, typings):
+            with pytest.raises(TypeError, match="non-method members"):
+                issubclass(_Full, refused)
+    mine, typings = _methods_only(Protocol, runtime_checkable), _methods_only(typing.Protocol, typing.runtime_checkable)
+    for cls in (_Full, _NoSize, int, PhysicalMemory):
+        assert issubclass(cls, mine) == issubclass(cls, typings), cls
+    assert issubclass(_Full, mine) and not issubclass(int, mine)
+    # the walk's Memory protocol: the memories pgwalk opens, and what is not one
+    assert isinstance(PhysicalMemory(), Memory) and not isinstance(_NoSize(), Memory)

@@ -14,7 +14,10 @@ import io
 import os
 import sys
 import time
-from typing import Callable, TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:                       # (typing is not imported at run time: start-up)
+    from typing import Callable, TextIO
 
 __all__ = ["Progress", "DELAY", "INTERVAL"]
 
