@@ -22,8 +22,8 @@ output where it matters):
 
 from __future__ import annotations
 
-import threading
 import weakref
+from _thread import allocate_lock       # (threading.Lock itself: threading's import is not needed)
 
 from . import attrs as A
 from .errors import NotInImage, UnknownRegister
@@ -1036,7 +1036,7 @@ def _dead() -> None:
 _WALKERS: dict[tuple[int, int], tuple[Any, Any, _Walker]] = {}
 _WALKERS_KEPT = 64
 _WALKERS_BUDGET = 4 * _CACHE_ENTRIES
-_WALKERS_LOCK = threading.Lock()
+_WALKERS_LOCK = allocate_lock()
 _LAST_WALKER: list[tuple[Any, Any, _Walker | None]] = [(_dead, _dead, None)]
 
 

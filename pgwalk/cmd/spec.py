@@ -1,14 +1,16 @@
-"""A command's parameters stated once, and read two ways, for the commands that must start fast.
+"""Each command's parameters stated once, and read two ways: by click, and without click.
 
 click's import is most of a short command's start-up (about 130M instructions, more than
-Python's own start-up twice over).  A command declared here as a :class:`Command` is read:
+Python's own start-up twice over).  Every command is declared here as a :class:`Command`
+(:data:`pgwalk.cmd.registry.COMMANDS`), and read:
 
 * by click, through :meth:`Command.click_command`, for everything click does well: help,
   shell completion, and the error message of a command line it refuses;
 * by :meth:`Command.parse_plain`, which reads the plain command lines (declared options and
   arguments, each value where click would take it) with no click at all, and gives up (returns
   None, and click reads the line) on anything else: ``--help``, ``--``, an unknown option, a
-  value that looks like an option, a missing argument, a value click would refuse.
+  value that looks like an option, a missing argument, a value click would refuse, an option
+  whose callback needs click (``--gdb``), a usage error of the command's ``prepare``.
 
 So a command line :meth:`Command.parse_plain` accepts gets exactly the values click would give
 (a test compares the two over many command lines), and every other line gets click's behaviour.
