@@ -367,37 +367,30 @@ def test_replace_as_dataclasses_replace(made):
 
 # ----------------------------------------------------------------------------- named_tuple
 
-class _TypingStep(__import__("typing").NamedTuple):
-    """A step."""
+def _step(bases: tuple, decorate):
+    """One class body, made by typing.NamedTuple (``bases``) or by a decorator."""
 
-    level: int
-    address: int
-    kind: str = "page"
-    note: str | None = None
+    @decorate
+    class Step(*bases):
+        """A step."""
 
-    @property
-    def double(self) -> int:
-        return 2 * self.level
+        level: int
+        address: int
+        kind: str = "page"
+        note: str | None = None
 
-    def describe(self, prefix: str = "") -> str:
-        return f"{prefix}{self.kind}@{self.level}"
+        @property
+        def double(self) -> int:
+            return 2 * self.level
+
+        def describe(self, prefix: str = "") -> str:
+            return f"{prefix}{self.kind}@{self.level}"
+
+    return Step
 
 
-@named_tuple
-class _Step:
-    """A step."""
-
-    level: int
-    address: int
-    kind: str = "page"
-    note: str | None = None
-
-    @property
-    def double(self) -> int:
-        return 2 * self.level
-
-    def describe(self, prefix: str = "") -> str:
-        return f"{prefix}{self.kind}@{self.level}"
+_TypingStep = _step((__import__("typing").NamedTuple,), lambda cls: cls)
+_Step = _step((), named_tuple)
 
 
 @named_tuple
@@ -412,17 +405,18 @@ def test_named_tuple_is_what_typing_namedtuple_makes():
     assert _Step._fields == _TypingStep._fields == ("level", "address", "kind", "note")
     assert _Step._field_defaults == _TypingStep._field_defaults == {"kind": "page", "note": None}
     assert tuple(ours) == tuple(theirs) == (1, 0x1000, "page", None) and ours == theirs
-    assert repr(ours) == repr(theirs).replace("_TypingStep", "_Step")
+    assert repr(ours) == repr(theirs) == "Step(level=1, address=4096, kind='page', note=None)"
     assert ours.double == theirs.double == 2 and ours.describe(">") == theirs.describe(">") == ">page@1"
     assert ours._replace(kind="block") == _Step(1, 0x1000, "block")
     assert type(ours._replace(kind="block")) is _Step and type(_Step._make((1, 2, "x", None))) is _Step
     assert ours._asdict() == theirs._asdict()
     assert _Step.__doc__ == _TypingStep.__doc__ == "A step."
     assert _Step.__annotations__ == {"level": "int", "address": "int", "kind": "str", "note": "str | None"}
-    assert _Step.__qualname__ == "_Step" and _Step.__module__ == __name__
+    assert _Step.__qualname__ == _TypingStep.__qualname__ and _Step.__module__ == _TypingStep.__module__
     assert _Step.__mro__[1:] == (tuple, object) and not hasattr(ours, "__dict__")
-    assert pickle.loads(pickle.dumps(ours)) == ours and copy.copy(ours) == ours
+    assert copy.copy(ours) == ours and copy.deepcopy(ours) == ours
     assert _Bare.__doc__ == "_Bare(a, b)" and _Bare(1) == (1, 2)
+    assert pickle.loads(pickle.dumps(_Bare(1, 5))) == _Bare(1, 5) and type(pickle.loads(pickle.dumps(_Bare(1)))) is _Bare
     with pytest.raises(TypeError):
         _Step(1)
 
