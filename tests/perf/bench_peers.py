@@ -82,7 +82,7 @@ SUBROWS = {
     "bulk_cli_vapa": ("bulk_cli", "  the same, --csv --fields va,pa (the drgn job's columns)"),
     "traced_api": ("traced", "  the same through the public API, pgwalk.open(...).translate"),
     "startup_installed": ("startup", "  the same, installed regularly (a wheel's layout), not editable"),
-    "startup_translate": ("startup", "  translate of one address on the shipped 4K sample, installed regularly"),
+    "startup_translate": ("startup", "  translate, one address of the 4K sample, installed regularly"),
 }
 
 SIZES = {  # full, --quick
