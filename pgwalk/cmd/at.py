@@ -244,9 +244,9 @@ def _run_batch(path, images, regs_file, reg_values, granule, va_bits, root, pan,
     if scalar or len(lines) < BULK_MIN_LINES:
         outcomes = _scalar_outcomes(batch, lines, as_json)
     else:
-        from .translate import quiet_blas
+        from .translate import bulk_process
 
-        quiet_blas()
+        bulk_process()
         from ..bulk import per_address_note
         from .output import note
 

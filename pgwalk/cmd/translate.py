@@ -227,7 +227,7 @@ def _read_batch(path: str) -> tuple[list, "object | None"]:
 
     data = read_batch_bytes(path)
     if _newlines_at_least(data, BULK_THRESHOLD - 1):
-        quiet_blas()
+        bulk_process()
         from ..values import parse_address_text
 
         array = parse_address_text(data)
@@ -259,18 +259,44 @@ def _newlines_at_least(data: bytes, n: int) -> bool:
     return True
 
 
-def quiet_blas() -> None:
-    """numpy's OpenBLAS starts a thread pool at import that pgwalk never uses (no linear algebra):
-    one thread, unless the user chose (it costs tens of ms on a busy machine)."""
+def bulk_process() -> None:
+    """The process settings of a bulk job (the command owns its process: the library never
+    changes them).
+
+    * numpy's OpenBLAS starts a thread pool at import that pgwalk never uses (no linear
+      algebra): one thread, unless the user chose (it costs tens of ms on a busy machine).
+    * glibc's malloc hands memory above its thresholds back to the kernel when it is freed
+      (``M_TRIM_THRESHOLD``, ``M_MMAP_THRESHOLD``: 128 KiB, then adjusted as it goes).  A bulk job
+      makes the same temporaries block after block, so each block's were fresh pages again,
+      zero-filled and mapped in one page fault each: about 57,000 faults, a fifth of the walk
+      and format time of 2M addresses.  Blocks below 32 MiB (glibc's largest adjusted mmap
+      threshold) now come from the heap, and the heap keeps what is freed: about 4,500 faults.
+      The peak is unchanged (the process keeps its high-water mark, which it reaches anyway).
+      Elsewhere than glibc (no ``mallopt``) nothing changes.
+    """
     import os
     import sys
 
     if "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    import ctypes                       # (numpy imports it too)
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt(_M_MMAP_THRESHOLD, 32 << 20)      # (setting it also stops glibc adjusting either one)
+    mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+
+
+#: glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
 
 
 def _as_array(arg_vas: list[int], batch_vas: list[int], batch_array):
-    quiet_blas()
+    bulk_process()
     import numpy as np
 
     if batch_array is not None and not arg_vas and not batch_vas:

@@ -160,7 +160,7 @@ import pgwalk.cli
 import pgwalk.cmd.translate as TR
 mark("import click, pgwalk.cli, pgwalk.cmd.translate")
 dump, va_file, out = sys.argv[1:4]
-TR.quiet_blas()
+TR.bulk_process()
 import numpy
 mark("import numpy")
 import pgwalk.bulk as B
