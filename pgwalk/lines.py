@@ -228,27 +228,39 @@ def _digit_view(digits: np.ndarray, nd: int) -> np.ndarray:
 def _hex_widths(v: np.ndarray) -> np.ndarray:
     """The number of digits ``%x`` prints for every value (1 for 0).  The largest value's count
     (``top``) and the one below it are told apart by one comparison; only the lanes with fewer
-    digits still (a block's zeros, a stray small value) take :func:`_bit_length_widths`."""
+    digits still (a block's zeros, a stray small value) take :func:`_bit_length_widths`, or
+    every lane when they are many (a block of PAs with one far above the others)."""
     if not len(v):
         return np.zeros(0, dtype=np.intc)
     top = max(1, (int(v.max()).bit_length() + 3) >> 2)
     if top == 1:
         return np.ones(len(v), dtype=np.intc)
+    few = np.flatnonzero(v < _U64(16 ** (top - 2))) if top > 2 else ()
+    if 4 * len(few) > len(v):
+        return _bit_length_widths(v)
     w = np.where(v >= _U64(16 ** (top - 1)), np.intc(top), np.intc(top - 1))
-    if top > 2:
-        few = np.flatnonzero(v < _U64(16 ** (top - 2)))
-        if len(few):
-            w[few] = _bit_length_widths(v[few])
+    if len(few):
+        w[few] = _bit_length_widths(v[few])
     return w
 
 
 def _bit_length_widths(v: np.ndarray) -> np.ndarray:
-    """:func:`_hex_widths` from the bit length, which ``frexp`` gives exactly for each 32-bit
-    half (a float64 holds it without rounding)."""
-    hi = np.frexp((v >> _U64(32)).astype(np.float64))[1]
-    lo = np.frexp((v & _U64(0xFFFF_FFFF)).astype(np.float64))[1]
-    bits = np.where(hi > 0, hi + 32, lo)
-    return np.maximum((bits + 3) >> 2, 1)
+    """:func:`_hex_widths` from the bit length, read off the exponent of each value as a float64
+    (1022 + the bit length; 0 for 0): exact below 2**53, so a value at or above 2**32 where some
+    value reaches 2**53 is taken as its high 32 bits, plus 32."""
+    big = None
+    if len(v) and int(v.max()) >> 53:
+        hi = v >> _U64(32)
+        big = hi != 0
+        v = np.where(big, hi, v)
+    e = v.astype(np.float64).view(np.int64)
+    e >>= 52
+    if big is not None:
+        e += big.view(np.uint8) * np.int64(32)
+    e -= 1022 - 3                       # digits: (bit length + 3) // 4, at least 1
+    e >>= 2
+    np.maximum(e, 1, out=e)
+    return e.astype(np.intc)
 
 
 def _sorted_unique(a: np.ndarray) -> np.ndarray:

@@ -780,6 +780,12 @@ def test_hex_digits_and_widths():
         part = [16 ** (top - 1), 16 ** top - 1, 16 ** (top - 1) - 1, max(0, 16 ** (top - 2) - 1), 0]
         _digits, widths = _hex_digits(np.array(part, dtype=np.uint64))
         assert widths.tolist() == [len(f"{v:x}") for v in part], top
+    # blocks of mixed lengths up to a largest bit length: below 2**53 the bit length comes from
+    # a float64's exponent whole; from 2**53 up, from the high 32 bits
+    for bits in (9, 20, 40, 52, 53, 54, 63, 64):
+        part = [rng.getrandbits(rng.randrange(1, bits + 1)) for _ in range(3000)] + [(1 << bits) - 1, 0]
+        _digits, widths = _hex_digits(np.array(part, dtype=np.uint64))
+        assert widths.tolist() == [len(f"{v:x}") for v in part], bits
 
 
 def test_formatter_two_buffers_and_background_writer(tmp_path):
