@@ -20,10 +20,12 @@ REGIMES = {"el10": "EL10", "el1&0": "EL10", "el20": "EL20", "el2&0": "EL20", "el
 #: from this many addresses on, --json/--csv/--no-trace use the vectorised walker
 BULK_THRESHOLD = 64
 #: addresses per block of the streaming bulk output: the formatter's fixed cost per block (a few
-#: dozen numpy calls) is small against 32k lines, and a block's lines (about 4 MB of CSV, two
-#: buffers reused from block to block) do not cost page faults; measured on 2M kernel VAs, CPU
-#: time of walk + format + write: 8k blocks 1.07 s, 16k 0.72 s, 32k 0.59-0.69 s, 64k 0.65 s
-_BLOCK = 1 << 15
+#: dozen numpy calls) is small against 64k lines, and a block's lines (about 7 MB of CSV, two
+#: buffers reused from block to block) do not cost page faults.  Whole process, 2M kernel VAs,
+#: --csv --fields va,pa, with the heap kept (bulk_process), alternating runs: 32k blocks 0.49 s,
+#: 64k 0.40 s, 128k 0.51 s (before the heap was kept, CPU of walk + format + write: 8k 1.07 s,
+#: 16k 0.72 s, 32k 0.59-0.69 s, 64k 0.65 s)
+_BLOCK = 1 << 16
 
 
 def run_translate(addresses, images, regs_file, reg_values, granule, va_bits, root, batch_file, stages, access,
