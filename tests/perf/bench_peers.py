@@ -10,7 +10,8 @@ figure, the peer's figure, their ratio, and the goal.  Rows (``--rows``, default
   against a drgn script doing the same job (``follow_phys`` per VA, one ``va,pa`` CSV row
   each); 2M VAs (``--quick``: 200k); best of ``--runs``, interleaved; the PAs are compared.
   Two figures: pgwalk's every column (18), and ``--fields va,pa`` (the drgn job's
-  columns: the same content);
+  columns: the same content); and a floor: a Python process that imports numpy, reads the
+  VA file and writes as many bytes as the ``va,pa`` output, doing none of the job's work;
 * ``text``       ``translate --batch --no-trace`` against ``--json`` (both pgwalk), 200k VAs
   (``--quick``: 20k);
 * ``traced``     in-process ``pgwalk.walk.translate`` (the full traced walk) per VA against
@@ -80,6 +81,7 @@ ROWS = {
 #: figures a row measures besides its own, printed under it: name -> (row, what)
 SUBROWS = {
     "bulk_cli_vapa": ("bulk_cli", "  the same, --csv --fields va,pa (the drgn job's columns)"),
+    "bulk_cli_floor": ("bulk_cli", "  floor: python, import numpy, read the VAs, write va,pa's bytes"),
     "traced_api": ("traced", "  the same through the public API, pgwalk.open(...).translate"),
     "startup_installed": ("startup", "  the same, installed regularly (a wheel's layout), not editable"),
     "startup_translate": ("startup", "  translate, one address of the 4K sample, installed regularly"),
@@ -346,6 +348,21 @@ def write_vas(vas, path: Path) -> Path:
 # --------------------------------------------------------------------------- running
 
 
+#: the fixed part of the bulk CLI's job, with no parse, walk or format: start Python, import
+#: numpy, read the VA file whole, write argv[2] bytes to stdout in 2 MB blocks (as pgwalk's two
+#: reused output buffers do); argv = VA file, bytes
+FLOOR_JOB = r'''
+import os, sys
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")     # (as pgwalk's bulk jobs: no idle BLAS pool)
+import numpy
+data = open(sys.argv[1], "rb").read()
+left = int(sys.argv[2])
+block = (data[:1 << 21] * 2)[:1 << 21]
+while left > 0:
+    left -= os.write(1, block[:min(left, len(block))])
+'''
+
+
 #: the pgwalk CLI in a process that writes its own peak RSS (VmHWM) to argv[1] at exit: a child's
 #: ru_maxrss is no measure, as Linux carries the parent's high-water mark over the exec
 PEAK_JOB = r'''
@@ -584,6 +601,13 @@ class Bench:
                 f"({what}) / {drgn_mb:.0f} MB (va,pa); PAs agree on {len(theirs) - len(differ):,} of "
                 f"{len(theirs):,} VAs ({tagged} of the {len(differ)} others are tagged VAs: TCR_EL1.TBI1 is set, "
                 f"drgn does not ignore the top byte)")
+        # the floor: what no parse, walk or format costs (its own interleaved runs, with drgn's best above)
+        size = (self.tmp / "pgwalk_vapa.out").stat().st_size
+        fw, fc = _mins(self.timed({"floor": [sys.executable, "-c", FLOOR_JOB, str(f), str(size)]}, self.args.runs)["floor"])
+        self.results["bulk_cli_floor"] = Row(
+            f"{fw:.3f} s", f"{dw:.3f} s", fw / dw, fc / dc,
+            f"best of {self.args.runs}, CPU {fc:.3f} s: the fixed part of the job, which no parse, walk or format "
+            f"of pgwalk's can go below; the in-process walk (row inproc) adds its own time to it")
         if "bulk_cli" in self.args.profile:
             self.profile_cli("bulk_cli", ["translate", "-i", str(self.dump.path), "--batch", str(f), "--csv"])
 
