@@ -205,9 +205,12 @@ def _parse_lines(buf: np.ndarray, start: int, work: _Work) -> np.ndarray | None:
         return None
     # the 16 bytes that end each line's digits, those before its digits made "0"
     text = byte_windows(buf, _HEX_DIGITS)[ends - _HEX_DIGITS].view(np.uint8).reshape(-1, _HEX_DIGITS)
-    short = np.flatnonzero(nd < _HEX_DIGITS)
-    if len(short):
-        lead = np.arange(_HEX_DIGITS) < (_HEX_DIGITS - nd[short])[:, None]
+    pad = _HEX_DIGITS - nd
+    short = np.flatnonzero(pad)
+    if 8 * len(short) > len(pad):  # many: a masked fill of every row (not a gather and scatter of theirs)
+        np.copyto(text, np.uint8(ord("0")), where=np.arange(_HEX_DIGITS) < pad[:, None])
+    elif len(short):
+        lead = np.arange(_HEX_DIGITS) < pad[short][:, None]
         text[short] = np.where(lead, np.uint8(ord("0")), text[short])
     return _hex_values(text, work)
 

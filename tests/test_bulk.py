@@ -757,6 +757,13 @@ def test_parse_address_text_pieces_and_corruption(piece, monkeypatch):
         bad[rng.randrange(len(bad))] = rng.randrange(256)
         got = parse_address_text(bytes(bad))
         assert (None if got is None else got.tolist()) == _ref_parse(bytes(bad))
+    # 16-digit lines with a few shorter ones (their leading digits filled lane by lane), and lines
+    # of mixed widths (a masked fill of every line)
+    for share in (0.02, 0.1, 0.5):
+        vas = [rng.getrandbits(64) | 1 << 63 if rng.random() >= share else rng.getrandbits(rng.randrange(1, 60))
+               for _ in range(3000)]
+        got = parse_address_text("".join(f"{v:#x}\n" for v in vas).encode())
+        assert got is not None and got.tolist() == vas, share
 
 
 def test_hex_digits_and_widths():
