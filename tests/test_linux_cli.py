@@ -182,6 +182,33 @@ def test_translate_bulk_batch_with_a_user_address_does_not_abort_at_zero(dump, t
     assert rows[-1]["fault"] is None and rows[-1]["unknown_register"] == "TTBR0_EL1"
 
 
+@pytest.mark.parametrize("fmt", [("--json",), ("--csv",), ("--csv", "--fields", "fault,va,pa,ok,fsc")])
+def test_translate_bulk_batch_of_kernel_and_user_addresses_equals_the_scalar_path(fmt, dump, tmp_path, capsys):
+    """A batch mixing kernel addresses with user ones (TTBR0_EL1 unknown): the kernel ones walked
+    together, the user ones one at a time, each line as --scalar prints it, in input order -- user
+    addresses not walked, non-canonical ones a level 0 fault (no table base needed), runs of
+    either kind and lone ones, the batch ending with user addresses."""
+    import random
+
+    rng = random.Random(11)
+    kernel = [0xFFFF000001234000 + 8 * i for i in range(40)] + [0xFFFF000000000000 + rng.randrange(1 << 30)
+                                                              for _ in range(200)]
+    user = [0x400000 + 0x1000 * i for i in range(30)] + [rng.randrange(1 << 47) for _ in range(100)]
+    odd = [0x0001_0000_0000_0000, 0x00FF_0000_0000_1000, 0xFF00_0000_0000_0000]   # outside both ranges
+    vas = kernel[:100] + user[:10] + [v for pair in zip(kernel[100:], user[10:]) for v in pair] + odd
+    vas += [rng.choice(kernel + user + odd) for _ in range(300)] + user[:5]
+    batch = tmp_path / "vas.txt"
+    batch.write_text("".join(f"{v:#x}\n" for v in vas))
+    args = ["translate", "-i", dump, *fmt, "--batch", str(batch)]
+    assert main(args) == 1
+    mixed = capsys.readouterr().out
+    assert main(args + ["--scalar"]) == 1
+    scalar = capsys.readouterr().out
+    assert len(mixed.splitlines()) == len(vas) + (fmt[0] == "--csv")
+    assert mixed == scalar
+    assert "TTBR0_EL1" in mixed and ("0x41234000" in mixed)
+
+
 def test_translate_with_ttbr0_given_walks_the_user_address(dump, capsys):
     regs = oracle_data.linux_registers()
     entries = oracle_data.linux_translations()

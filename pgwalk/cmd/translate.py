@@ -113,6 +113,8 @@ def run_translate(addresses, images, regs_file, reg_values, granule, va_bits, ro
         array = _as_array(arg_vas, batch_vas, batch_array)
         if not _any_unknown_base(setup, array, stages):
             return _bulk(setup, ctx.memory, array, stages, acc, el_, pan_on, fmt, notes, fields)
+        if fmt is not None:
+            return _bulk_mixed(setup, ctx.memory, array, stages, acc, el_, pan_on, fmt, notes, fields, hint)
     vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
     layout = None
     if ctx.vmcoreinfo is not None:
@@ -311,10 +313,8 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
             json_trace: bool = True, fields: tuple[str, ...] | None = None) -> int:
     """One walk per address, with the full trace (and the kernel layout label with VMCOREINFO);
     JSON lines without ``json_trace`` have the vectorised walker's keys (:func:`pgwalk.report.drop_trace`)."""
-    import json
-
     from ..errors import UnknownRegister
-    from ..report import CSV_COLUMNS, csv_line, csv_row, drop_trace
+    from ..report import CSV_COLUMNS, csv_line
     from ..target import translate_result
     from ..walk import translate as walk_translate
 
@@ -346,11 +346,8 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
                 from ..linux import label_address, untag
 
                 d["label"] = label_address(layout, untag(va))
-            if fmt == "json":
-                out.write(json.dumps(d if json_trace else drop_trace(d)) + "\n")
-            elif fmt == "csv":
-                out.write(csv_line(_pick([d["va"], "false"] + [""] * 3 + [f"unknown {exc.name}"]
-                                         + [""] * (len(CSV_COLUMNS) - 6), fields)))
+            if fmt is not None:
+                out.write(_result_line(d, fmt, fields, json_trace))
             else:
                 text.line((d["va"], "bold"), (f" [{d['label']}]" if d.get("label") else "", "cyan"),
                           ("  NOT WALKED ", "bold red"), (d["reason"], "red"))
@@ -359,11 +356,8 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
             continue
         any_fault |= not t.ok
         d = translate_result(setup, mem, t, layout).to_dict(extra_notes=notes if i == 0 else ())
-        if fmt == "json":
-            out.write(json.dumps(d if json_trace else drop_trace(d)) + "\n")
-            continue
-        if fmt == "csv":
-            out.write(csv_line(_pick(csv_row(d), fields)))
+        if fmt is not None:
+            out.write(_result_line(d, fmt, fields, json_trace))
             continue
         text.translation(d, trace=not no_trace)
         out.flush()
@@ -377,6 +371,103 @@ def _note(notes) -> None:
     from .output import notes as print_notes
 
     print_notes(notes)
+
+
+def _result_line(d: dict, fmt: str, fields: tuple[str, ...] | None, json_trace: bool) -> str:
+    """The ``--json`` line or ``--csv`` row of one translate object of the scalar path (a walk's,
+    or :func:`_unknown_dict`'s)."""
+    if fmt == "json":
+        import json
+
+        from ..report import drop_trace
+
+        return json.dumps(d if json_trace else drop_trace(d)) + "\n"
+    from ..report import CSV_COLUMNS, csv_line, csv_row
+
+    if d.get("unknown_register") is not None:
+        cells = [d["va"], "false"] + [""] * 3 + [f"unknown {d['unknown_register']}"] + [""] * (len(CSV_COLUMNS) - 6)
+    else:
+        cells = csv_row(d)
+    return csv_line(_pick(cells, fields))
+
+
+def _bulk_mixed(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields, hint) -> int:
+    """``--json`` / ``--csv`` of a batch with addresses in a VA range whose TTBR is unknown (a
+    dump's VMCOREINFO gives TTBR1_EL1 only; user addresses): the addresses of the ranges whose
+    TTBR is known walked together (:func:`_bulk`'s lines), the others one at a time by the scalar
+    walker (:func:`_scalar`'s lines: their walks cannot start, or a setup check stops them before
+    the table base is read), every line in input order."""
+    import numpy as np
+
+    from ..bulk import DescriptorReader, iter_translate, mark_contents, per_address_note
+    from ..errors import UnknownRegister
+    from ..rules import va_range
+    from ..target import translate_result
+    from ..walk import translate as walk_translate
+    from .progress import Tracked
+
+    engine = per_address_note(setup)               # (FEAT_D128: the per-address walk)
+    if engine is not None:
+        notes = tuple(notes) + (engine,)
+    known = np.array([p.ttbr_known for p in setup.ranges])
+    walked = known[va_range(vas).astype(np.intp)] if len(setup.ranges) > 1 else np.full(len(vas), bool(known[0]))
+    at = np.flatnonzero(walked)                    # the input position of each address walked together
+    alone = np.flatnonzero(~walked)
+    alone_stages = stages or ("12" if setup.s2 is not None else "1")
+
+    def lines_alone(lo: int, hi: int) -> list[bytes]:
+        nonlocal any_fault
+        lines = []
+        for va in vas[alone[lo:hi]].tolist():
+            try:
+                t = walk_translate(setup, mem, va, stages=stages, access=acc, el=el, pan=pan)
+            except UnknownRegister as exc:
+                any_fault = True
+                d = _unknown_dict(va, alone_stages, setup.regime.value, exc, hint)
+            else:
+                any_fault |= not t.ok
+                d = translate_result(setup, mem, t, None).to_dict()
+            lines.append(_result_line(d, fmt, fields, False).encode())
+        return lines
+
+    formatter = _formatter(fmt, columns=fields)
+    contents = fields is None or "contents_in_image" in fields
+    blocks = iter_translate(setup, mem, vas[at], stages=stages, access=acc, el=el, pan=pan, block=_BLOCK,
+                            reader=DescriptorReader(mem))
+    blocks = Tracked(blocks, len(at), "translating", "addresses", weight=len, quiet_on_terminal=True)
+    _note(notes)
+    sys.stdout.flush()
+    try:
+        binary = sys.stdout.buffer
+    except AttributeError:                            # a text-only stdout (tests, embedding)
+        binary = None
+
+    def write(data: bytes) -> None:
+        if binary is not None:
+            binary.write(data)
+        else:
+            sys.stdout.write(data.decode())
+
+    any_fault = False
+    write(formatter.header())
+    done = k = u = 0                                  # input lines written; walked and alone lanes used
+    for res in blocks:
+        if contents:
+            res = mark_contents(res, mem)
+        any_fault |= not res.ok.all()
+        together = formatter.format(res).splitlines(keepends=True)
+        if len(together) != len(res):                 # (a line of the formatter is one line)
+            raise RuntimeError(f"pgwalk bug: {len(res)} results formatted as {len(together)} lines")
+        end = int(at[k + len(res) - 1]) + 1           # the input lines up to the block's last
+        u_end = int(np.searchsorted(alone, end))
+        others = iter(lines_alone(u, u_end))
+        mine = iter(together)
+        write(b"".join([next(mine) if w else next(others) for w in walked[done:end].tolist()]))
+        done, k, u = end, k + len(res), u_end
+    for lo in range(u, len(alone), _BLOCK):           # the lines after the last one walked together
+        write(b"".join(lines_alone(lo, min(len(alone), lo + _BLOCK))))
+    (binary or sys.stdout).flush()
+    return 1 if any_fault else 0
 
 
 def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields=None) -> int:
