@@ -1434,6 +1434,9 @@ class _ScalarLanes:
     """The per-address engine: :func:`pgwalk.walk.translate` for each lane (the one statement of every
     walk rule, VMSAv9-128 included), its outcome packed into the chunk's arrays (:func:`_pack`)."""
 
+    #: the result arrays :meth:`run` writes in every lane (the others are zeros where it does not)
+    WRITES: tuple[str, ...] = ()
+
     def __init__(self, setup: TranslationSetup, mem: Memory, stages: str, access: Access | None, el: int,
                  pan: bool) -> None:
         self.setup, self.mem, self.stages, self.access, self.el, self.pan = setup, mem, stages, access, el, pan
@@ -1519,6 +1522,11 @@ def _af_bits(updates: Iterable[AFUpdate]) -> int:
 
 class _Engine:
     """Everything :func:`translate_many` decides once per call."""
+
+    #: the result arrays :meth:`run` writes in every lane, whatever the lane's outcome: they need
+    #: not be zeroed first (a 2M-lane result: 32 MB less to clear); the others are zeros where it
+    #: does not write them
+    WRITES = ("ipa", "s1_desc")
 
     def __init__(self, setup: TranslationSetup, mem: Memory, stages: str, access: Access | None, el: int,
                  pan: bool, reader: DescriptorReader | None) -> None:
@@ -1674,6 +1682,8 @@ class _Engine:
         if first == -1:
             for sel, chk in stops:
                 out.fault(at(sel), _CODE[chk.fault], chk.level, 1)
+            out.ipa[at(None)] = 0
+            out.s1_desc[at(None)] = 0
             return
         where = at(None)
         st = self.s1st[r]
@@ -1735,6 +1745,7 @@ class _Engine:
                 idx = np.nonzero(bad)[0]
                 out.fault(idx if lanes is None else lanes[idx], _CODE[FaultType.ADDRESS_SIZE], 0, 1)
         out.ipa[:] = R.s1_disabled_output(va)
+        out.s1_desc[:] = 0
 
     def s2_final(self, out: "_Out", lanes: np.ndarray | None) -> None:
         """The stage 2 translation of the stage 1 outputs (or of the input IPAs)."""
@@ -1774,6 +1785,7 @@ class _Engine:
                     self.s1_range(r, va if lanes is None else va[lanes], out, lanes)
         else:
             out.ipa[:] = va
+            out.s1_desc[:] = 0
         if stages in ("2", "12") and setup.s2 is not None:
             ok = out.fault_type == 0
             if ok.all():
@@ -1866,7 +1878,9 @@ class _Out:
 
 
 def _empty_result(setup: TranslationSetup, va: np.ndarray, stages: str, access: Access | None, el: int,
-                  pan: bool) -> BulkTranslation:
+                  pan: bool, unset: Sequence[str] = ()) -> BulkTranslation:
+    """The result arrays of a call, zeros but for ``unset`` (the engine's ``WRITES``: every lane
+    is written)."""
     n = len(va)
     has_s2 = setup.s2 is not None
     fields: dict[str, tuple[Any, bool]] = {
@@ -1886,8 +1900,9 @@ def _empty_result(setup: TranslationSetup, va: np.ndarray, stages: str, access: 
               if not needed}
     for size in (8, 1):
         names = [name for name, (dt, needed) in fields.items() if needed and np.dtype(dt).itemsize == size]
-        for row, name in zip(np.zeros((len(names), n), dtype=f"u{size}"), names):
-            arrays[name] = row.view(fields[name][0])
+        for make, part in ((np.zeros, [m for m in names if m not in unset]), (np.empty, [m for m in names if m in unset])):
+            for row, name in zip(make((len(part), n), dtype=f"u{size}"), part):
+                arrays[name] = row.view(fields[name][0])
     if not fields["pa"][1]:
         arrays["pa"] = arrays["ipa"]
     return BulkTranslation(setup=setup, stages=stages, access=access, el=el, pan=pan, va=va, **arrays)
@@ -1913,8 +1928,8 @@ def translate_many(setup: TranslationSetup, mem: Memory, vas: Iterable[int] | np
     va = np.ascontiguousarray(np.asarray(vas, dtype=_U64))
     if va.ndim != 1:
         va = va.ravel()
-    res = _empty_result(setup, va, stages, access, el, pan)
     eng = _engine(setup, mem, stages, access, el, pan, reader)
+    res = _empty_result(setup, va, stages, access, el, pan, eng.WRITES)
     for s in range(0, len(va), max(1, chunk)):
         sl = slice(s, min(len(va), s + chunk))
         eng.run(va[sl], _Out(res, sl))
@@ -1958,7 +1973,7 @@ def iter_translate(setup: TranslationSetup, mem: Memory, vas: Any, *, stages: st
     step = max(1, chunk)
     for s in range(0, len(va), max(1, block)):
         part = va[s:s + block]
-        res = _empty_result(setup, part, stages, access, el, pan)
+        res = _empty_result(setup, part, stages, access, el, pan, eng.WRITES)
         for t in range(0, len(part), step):
             sl = slice(t, min(len(part), t + step))
             eng.run(part[sl], _Out(res, sl))
