@@ -111,10 +111,11 @@ def run_translate(addresses, images, regs_file, reg_values, granule, va_bits, ro
             "process's TTBR0_EL1 with --reg TTBR0_EL1=VALUE") if ctx.vmcoreinfo is not None else ""
     if count >= BULK_THRESHOLD and not scalar and not json_trace and (fmt or no_trace):
         array = _as_array(arg_vas, batch_vas, batch_array)
-        if not _any_unknown_base(setup, array, stages):
+        unknown = _unknown_base_lanes(setup, array, stages)
+        if unknown is None:
             return _bulk(setup, ctx.memory, array, stages, acc, el_, pan_on, fmt, notes, fields)
         if fmt is not None:
-            return _bulk_mixed(setup, ctx.memory, array, stages, acc, el_, pan_on, fmt, notes, fields, hint)
+            return _bulk_mixed(setup, ctx.memory, array, unknown, stages, acc, el_, pan_on, fmt, notes, fields, hint)
     vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
     layout = None
     if ctx.vmcoreinfo is not None:
@@ -181,18 +182,21 @@ def _pick(cells: list[str], fields: tuple[str, ...] | None) -> list[str]:
     return csv_pick(cells, csv_indices(fields))
 
 
-def _any_unknown_base(setup, vas, stages) -> bool:
-    """Whether some address would walk a VA range whose TTBR was not given (the vectorised
-    walker does not model an unknown register: those batches take the scalar path)."""
+def _unknown_base_lanes(setup, vas, stages):
+    """The addresses that would walk a VA range whose TTBR was not given, as a bool mask, or
+    ``None`` for none (the vectorised walker does not model an unknown register: those addresses
+    take the scalar walker)."""
     if stages == "2" or not setup.s1_enabled or all(p.ttbr_known for p in setup.ranges):
-        return False
+        return None
+    import numpy as np
+
+    unknown = np.array([not p.ttbr_known for p in setup.ranges])
     if len(setup.ranges) == 1:
-        return True
+        return np.full(len(vas), bool(unknown[0]))
     from ..rules import va_range
 
-    upper = va_range(vas)
-    return bool((not setup.ranges[0].ttbr_known and not upper.all())
-                or (not setup.ranges[1].ttbr_known and upper.any()))
+    lanes = unknown[va_range(vas).astype(np.intp)]
+    return lanes if lanes.any() else None
 
 
 def _unknown_dict(va: int, stages: str, regime: str, exc, hint: str) -> dict:
@@ -313,10 +317,7 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
             json_trace: bool = True, fields: tuple[str, ...] | None = None) -> int:
     """One walk per address, with the full trace (and the kernel layout label with VMCOREINFO);
     JSON lines without ``json_trace`` have the vectorised walker's keys (:func:`pgwalk.report.drop_trace`)."""
-    from ..errors import UnknownRegister
     from ..report import CSV_COLUMNS, csv_line
-    from ..target import translate_result
-    from ..walk import translate as walk_translate
 
     from .output import notes as print_notes
     from .output import text_output
@@ -335,29 +336,16 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
 
     vas = Tracked(vas, len(vas), "translating", "addresses", quiet_on_terminal=True)   # stderr, a tty only
     for i, va in enumerate(vas):
-        try:
-            t = walk_translate(setup, mem, va, stages=stages, access=acc, el=el, pan=pan)
-        except UnknownRegister as exc:
-            any_fault = True
-            d = _unknown_dict(va, stages or ("12" if setup.s2 is not None else "1"), setup.regime.value, exc, hint)
-            if i == 0:
-                d["notes"] = list(notes)
-            if layout is not None:
-                from ..linux import label_address, untag
-
-                d["label"] = label_address(layout, untag(va))
-            if fmt is not None:
-                out.write(_result_line(d, fmt, fields, json_trace))
-            else:
-                text.line((d["va"], "bold"), (f" [{d['label']}]" if d.get("label") else "", "cyan"),
-                          ("  NOT WALKED ", "bold red"), (d["reason"], "red"))
-                if not no_trace and i + 1 < len(vas):
-                    text.line()
-            continue
-        any_fault |= not t.ok
-        d = translate_result(setup, mem, t, layout).to_dict(extra_notes=notes if i == 0 else ())
+        d, bad = _walk_dict(setup, mem, va, stages, acc, el, pan, hint, layout, notes if i == 0 else ())
+        any_fault |= bad
         if fmt is not None:
             out.write(_result_line(d, fmt, fields, json_trace))
+            continue
+        if d.get("unknown_register") is not None:
+            text.line((d["va"], "bold"), (f" [{d['label']}]" if d.get("label") else "", "cyan"),
+                      ("  NOT WALKED ", "bold red"), (d["reason"], "red"))
+            if not no_trace and i + 1 < len(vas):
+                text.line()
             continue
         text.translation(d, trace=not no_trace)
         out.flush()
@@ -371,6 +359,27 @@ def _note(notes) -> None:
     from .output import notes as print_notes
 
     print_notes(notes)
+
+
+def _walk_dict(setup, mem, va: int, stages, acc, el, pan, hint: str, layout=None, extra_notes=()) -> tuple[dict, bool]:
+    """The translate object of one address walked by the scalar walker (:func:`_unknown_dict`'s
+    when its walk cannot start; the kernel layout label with ``layout``, ``extra_notes`` among
+    its notes), and whether it did not translate."""
+    from ..errors import UnknownRegister
+    from ..target import translate_result
+    from ..walk import translate as walk_translate
+
+    try:
+        t = walk_translate(setup, mem, va, stages=stages, access=acc, el=el, pan=pan)
+    except UnknownRegister as exc:
+        d = _unknown_dict(va, stages or ("12" if setup.s2 is not None else "1"), setup.regime.value, exc, hint)
+        d["notes"] = list(extra_notes)
+        if layout is not None:
+            from ..linux import label_address, untag
+
+            d["label"] = label_address(layout, untag(va))
+        return d, True
+    return translate_result(setup, mem, t, layout).to_dict(extra_notes=extra_notes), not t.ok
 
 
 def _result_line(d: dict, fmt: str, fields: tuple[str, ...] | None, json_trace: bool) -> str:
@@ -391,51 +400,28 @@ def _result_line(d: dict, fmt: str, fields: tuple[str, ...] | None, json_trace: 
     return csv_line(_pick(cells, fields))
 
 
-def _bulk_mixed(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields, hint) -> int:
-    """``--json`` / ``--csv`` of a batch with addresses in a VA range whose TTBR is unknown (a
-    dump's VMCOREINFO gives TTBR1_EL1 only; user addresses): the addresses of the ranges whose
-    TTBR is known walked together (:func:`_bulk`'s lines), the others one at a time by the scalar
-    walker (:func:`_scalar`'s lines: their walks cannot start, or a setup check stops them before
-    the table base is read), every line in input order."""
+def _bulk_mixed(setup, mem, vas, unknown, stages, acc, el, pan, fmt, notes, fields, hint) -> int:
+    """``--json`` / ``--csv`` of a batch with addresses in a VA range whose TTBR is unknown
+    (``unknown``: :func:`_unknown_base_lanes`; a dump's VMCOREINFO gives TTBR1_EL1 only: user
+    addresses): the others walked together (:func:`_bulk`'s lines), these one at a time by the
+    scalar walker (:func:`_scalar`'s lines: their walks cannot start, or a setup check stops them
+    before the table base is read), every line in input order."""
     import numpy as np
 
-    from ..bulk import DescriptorReader, iter_translate, mark_contents, per_address_note
-    from ..errors import UnknownRegister
-    from ..rules import va_range
-    from ..target import translate_result
-    from ..walk import translate as walk_translate
-    from .progress import Tracked
-
-    engine = per_address_note(setup)               # (FEAT_D128: the per-address walk)
-    if engine is not None:
-        notes = tuple(notes) + (engine,)
-    known = np.array([p.ttbr_known for p in setup.ranges])
-    walked = known[va_range(vas).astype(np.intp)] if len(setup.ranges) > 1 else np.full(len(vas), bool(known[0]))
-    at = np.flatnonzero(walked)                    # the input position of each address walked together
-    alone = np.flatnonzero(~walked)
-    alone_stages = stages or ("12" if setup.s2 is not None else "1")
+    at = np.flatnonzero(~unknown)                  # the input position of each address walked together
+    alone = np.flatnonzero(unknown)
 
     def lines_alone(lo: int, hi: int) -> list[bytes]:
         nonlocal any_fault
         lines = []
         for va in vas[alone[lo:hi]].tolist():
-            try:
-                t = walk_translate(setup, mem, va, stages=stages, access=acc, el=el, pan=pan)
-            except UnknownRegister as exc:
-                any_fault = True
-                d = _unknown_dict(va, alone_stages, setup.regime.value, exc, hint)
-            else:
-                any_fault |= not t.ok
-                d = translate_result(setup, mem, t, None).to_dict()
+            d, bad = _walk_dict(setup, mem, va, stages, acc, el, pan, hint)
+            any_fault |= bad
             lines.append(_result_line(d, fmt, fields, False).encode())
         return lines
 
     formatter = _formatter(fmt, columns=fields)
-    contents = fields is None or "contents_in_image" in fields
-    blocks = iter_translate(setup, mem, vas[at], stages=stages, access=acc, el=el, pan=pan, block=_BLOCK,
-                            reader=DescriptorReader(mem))
-    blocks = Tracked(blocks, len(at), "translating", "addresses", weight=len, quiet_on_terminal=True)
-    _note(notes)
+    blocks = _bulk_blocks(setup, mem, vas[at], stages, acc, el, pan, notes, fields)
     sys.stdout.flush()
     try:
         binary = sys.stdout.buffer
@@ -452,8 +438,6 @@ def _bulk_mixed(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields, hint)
     write(formatter.header())
     done = k = u = 0                                  # input lines written; walked and alone lanes used
     for res in blocks:
-        if contents:
-            res = mark_contents(res, mem)
         any_fault |= not res.ok.all()
         together = formatter.format(res).splitlines(keepends=True)
         if len(together) != len(res):                 # (a line of the formatter is one line)
@@ -462,7 +446,7 @@ def _bulk_mixed(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields, hint)
         u_end = int(np.searchsorted(alone, end))
         others = iter(lines_alone(u, u_end))
         mine = iter(together)
-        write(b"".join([next(mine) if w else next(others) for w in walked[done:end].tolist()]))
+        write(b"".join([next(others) if x else next(mine) for x in unknown[done:end].tolist()]))
         done, k, u = end, k + len(res), u_end
     for lo in range(u, len(alone), _BLOCK):           # the lines after the last one walked together
         write(b"".join(lines_alone(lo, min(len(alone), lo + _BLOCK))))
@@ -470,25 +454,29 @@ def _bulk_mixed(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields, hint)
     return 1 if any_fault else 0
 
 
-def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields=None) -> int:
-    """The vectorised walker, streaming one block of lines at a time (``fields``: the CSV columns)."""
-    from ..bulk import DescriptorReader, iter_translate, per_address_note
+def _bulk_blocks(setup, mem, vas, stages, acc, el, pan, notes, fields):
+    """The vectorised walk's results, a block at a time (the contents flag where the ``fields``
+    show it; progress on stderr when it is a terminal), after the setup notes (and the per-address
+    engine's, FEAT_D128) on stderr."""
+    from ..bulk import DescriptorReader, iter_translate, mark_contents, per_address_note
+    from .progress import Tracked
 
     engine = per_address_note(setup)               # (FEAT_D128: the per-address walk)
     if engine is not None:
         notes = tuple(notes) + (engine,)
-    reader = DescriptorReader(mem)
-    any_fault = False
     blocks = iter_translate(setup, mem, vas, stages=stages, access=acc, el=el, pan=pan, block=_BLOCK,
-                            reader=reader)
+                            reader=DescriptorReader(mem))
     if fields is None or "contents_in_image" in fields:
-        from ..bulk import mark_contents
-
         blocks = (mark_contents(res, mem) for res in blocks)
-    from .progress import Tracked
-
     blocks = Tracked(blocks, len(vas), "translating", "addresses", weight=len, quiet_on_terminal=True)   # stderr, a tty
     _note(notes)
+    return blocks
+
+
+def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields=None) -> int:
+    """The vectorised walker, streaming one block of lines at a time (``fields``: the CSV columns)."""
+    any_fault = False
+    blocks = _bulk_blocks(setup, mem, vas, stages, acc, el, pan, notes, fields)
     text = sys.stdout
     text.flush()
     try:
