@@ -237,19 +237,20 @@ def _hex_widths(v: np.ndarray) -> np.ndarray:
         return np.ones(len(v), dtype=np.intc)
     few = np.flatnonzero(v < _U64(16 ** (top - 2))) if top > 2 else ()
     if 4 * len(few) > len(v):
-        return _bit_length_widths(v)
+        return _bit_length_widths(v, top)
     w = np.where(v >= _U64(16 ** (top - 1)), np.intc(top), np.intc(top - 1))
     if len(few):
-        w[few] = _bit_length_widths(v[few])
+        w[few] = _bit_length_widths(v[few], top - 2)
     return w
 
 
-def _bit_length_widths(v: np.ndarray) -> np.ndarray:
+def _bit_length_widths(v: np.ndarray, top: int) -> np.ndarray:
     """:func:`_hex_widths` from the bit length, read off the exponent of each value as a float64
-    (1022 + the bit length; 0 for 0): exact below 2**53, so a value at or above 2**32 where some
-    value reaches 2**53 is taken as its high 32 bits, plus 32."""
+    (1022 + the bit length; 0 for 0): exact below 2**53, so a value at or above 2**32 is taken as
+    its high 32 bits, plus 32, where values may have more than 13 digits (``top``: no value has
+    more digits than it, :func:`_hex_widths` knows it from the largest)."""
     big = None
-    if len(v) and int(v.max()) >> 53:
+    if top > 13:
         hi = v >> _U64(32)
         big = hi != 0
         v = np.where(big, hi, v)
