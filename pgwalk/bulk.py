@@ -1362,25 +1362,27 @@ def bulk_line_dict(t: Translation, *, wxn: bool = False, epan: bool = False,
 
 
 def _setup_checks(checks: Sequence[R.Check], p: Any, ia: np.ndarray, access: Access | None,
-                  el: int) -> tuple[list[tuple[np.ndarray, R.Check]], int | None]:
+                  el: int, fixed: dict[int, bool] | None = None) -> tuple[list[tuple[np.ndarray, R.Check]], int | None]:
     """A stage's setup checks (:data:`pgwalk.rules.S1_SETUP_CHECKS`, ``S2_SETUP_CHECKS``) over the
     lanes of ``ia`` in order, each stopping only lanes no earlier check stopped (a check is a
     pure function of the lane: it is evaluated on every lane, or once when it does not look at
     the address, and its verdict counts where the lane still stands).  A check with no fault
     (an unknown table base) raises :class:`~pgwalk.errors.UnknownRegister` for the first lane
-    that reaches it.
+    that reaches it.  ``fixed`` keeps the verdicts of the checks that do not look at the address
+    (by their place in ``checks``) for the next call with the same ``checks``, ``p``, ``access``
+    and ``el`` (the next chunk of a batch).
 
     :returns: the lanes (indexes into ``ia``) each check stopped, in the checks' order, and the
         first lane that goes on to the walk (``None``: all of them go on; -1: none)
     """
     stops: list[tuple[np.ndarray, R.Check]] = []
     alive: np.ndarray | None = None       # the lanes no check stopped (None: all)
-    for chk in checks:
+    for i, chk in enumerate(checks):
         if chk.per_address:
             hit = chk.test(p, ia, access, el)
             if alive is not None:
                 hit &= alive
-        elif chk.test(p, ia[:1], access, el)[0]:    # the same for every lane: judged once
+        elif _address_free_verdict(chk, i, p, ia, access, el, fixed):   # the same for every lane
             hit = np.ones(len(ia), dtype=bool) if alive is None else alive.copy()
         else:
             continue
@@ -1397,6 +1399,18 @@ def _setup_checks(checks: Sequence[R.Check], p: Any, ia: np.ndarray, access: Acc
         if len(sel) == len(ia) or not alive.any():
             return stops, -1
     return stops, (None if alive is None else int(np.argmax(alive)))
+
+
+def _address_free_verdict(chk: R.Check, i: int, p: Any, ia: np.ndarray, access: Access | None, el: int,
+                          fixed: dict[int, bool] | None) -> bool:
+    """Whether the check ``chk`` (``per_address`` False; ``i``: its place in its phase) holds, judged
+    on the first lane of ``ia`` once and kept in ``fixed`` (:func:`_setup_checks`)."""
+    verdict = None if fixed is None else fixed.get(i)
+    if verdict is None:
+        verdict = bool(chk.test(p, ia[:1], access, el)[0])
+        if fixed is not None:
+            fixed[i] = verdict
+    return verdict
 
 
 def _stand_in(ia: np.ndarray, stops: list[tuple[np.ndarray, R.Check]], first: int | None) -> np.ndarray:
@@ -1538,6 +1552,9 @@ class _Engine:
         self.el = el
         self.pan = pan
         self.s2st = _s2_stage(setup)
+        #: the verdicts of the setup checks that do not look at the address (_setup_checks)
+        self.s1_fixed: list[dict[int, bool]] = [{} for _ in setup.ranges]
+        self.s2_fixed: dict[int, bool] = {}
         self.through_s2 = R.s1_walk_through_s2(setup.regime, setup.s2 is not None)
         perm2 = setup.s2.perm if setup.s2 is not None else None
         #: FEAT_THE: VTCR_EL2.TL0/TL1 -- the top-level fetch of a stage 1 walk meets the TopLevel check
@@ -1607,7 +1624,7 @@ class _Engine:
         m = len(ipa)
         if not m:
             return _Walk(0, 2, self.s2_haft, False), ipa
-        stops, first = _setup_checks(R.S2_SETUP_CHECKS, s2, ipa, self.access, self.el)
+        stops, first = _setup_checks(R.S2_SETUP_CHECKS, s2, ipa, self.access, self.el, self.s2_fixed)
         if first != -1:
             w = _walk(self.rd, self.s2st, _stand_in(ipa, stops, first), collect=self.s2_haft, tree=self.s2tree,
                       own=bool(stops))
@@ -1678,7 +1695,7 @@ class _Engine:
                 return slice(None) if sel is None else sel
             return lanes if sel is None else lanes[sel]
 
-        stops, first = _setup_checks(R.S1_SETUP_CHECKS, p, va, self.access, self.el)
+        stops, first = _setup_checks(R.S1_SETUP_CHECKS, p, va, self.access, self.el, self.s1_fixed[r])
         if first == -1:
             for sel, chk in stops:
                 out.fault(at(sel), _CODE[chk.fault], chk.level, 1)
@@ -1843,11 +1860,10 @@ class _Out:
         np.copyto(self.s1_desc, w.raw)
         ok8 = ok.view(np.uint8)
         np.multiply(w.level, ok8.view(np.int8), out=self.s1_level)
-        np.multiply(st.leafsize(w.level), ok8, out=self.s1_shift, casting="unsafe")
-        if collect:
-            tb = w.tbl.astype(np.uint8)                 # (the table bits are the low ones)
-            tb &= np.uint8(_TB_MASK)
-            np.multiply(tb, ok8, out=self.s1_table_bits)
+        np.multiply(st.leafsize(w.level).view(np.uint8), ok8, out=self.s1_shift)
+        if collect:                                     # (the table bits are the low ones)
+            np.bitwise_and(w.tbl, _U64(_TB_MASK), out=self.s1_table_bits, casting="unsafe")
+            self.s1_table_bits *= ok8
         np.copyto(self.fault_type, w.code)              # 0 where the translation stands
         if ok.all():
             return

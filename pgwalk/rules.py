@@ -125,9 +125,12 @@ def level_shift(level: Any, granule_shift: int, d128: bool = False) -> Any:
     (``AArch64.S1LeafBase``: ``granulebits + stride * (FINAL_LEVEL - level)``, the stride
     ``granulebits - descsizelog2``: one bit less with the 16-byte descriptors of ``d128``).
 
-    ``level`` may be an int or an integer array (then an ``int16`` array comes back).
+    ``level`` may be an int or an integer array: an ``int8`` array gives an ``int8`` array (every
+    shift fits: at most ``(FINAL_LEVEL + 2) * 13 + 16`` = 81, level -2 with 64KB granules), any
+    other an ``int16`` array.
     """
-    if hasattr(level, "dtype"):
+    dt = getattr(level, "dtype", None)
+    if dt is not None and dt.char != "b":
         level = level.astype("int16")
     return (FINAL_LEVEL - level) * (granule_shift - descsize_log2(d128)) + granule_shift
 
