@@ -116,6 +116,12 @@ _SEA = _CODE[FaultType.SYNC_EXTERNAL_ON_WALK]
 
 #: lanes walked together (bounded temporaries; results are written per chunk)
 CHUNK = 1 << 16
+#: lanes of the first chunk of a batch of several: it meets the tables cold (no lane is recalled,
+#: _Tree.recall), and a small one leaves the next chunk only the addresses it did not see
+FIRST_CHUNK = 1 << 11
+#: a chunk's lanes not recalled (_Tree.recall) are walked with those of later chunks when there
+#: are fewer than this many (a walk of a few lanes costs about as much as one of a few hundred)
+LATER_BELOW = 512
 
 _U64 = np.uint64
 _LEVEL_BIAS = 2                       # fault levels are -2..3: index = level + 2
@@ -695,7 +701,8 @@ class _Tree:
 
 
 def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool = False,
-          fetch: Fetch | None = None, tree: _Tree | None = None, own: bool = False, recall: bool = True) -> _Walk:
+          fetch: Fetch | None = None, tree: _Tree | None = None, own: bool = False, recall: bool = True,
+          later: list[np.ndarray] | None = None) -> _Walk:
     """ASL ``S1Walk`` / ``S2Walk`` for every lane of ``ia`` (the lanes already passed the setup
     checks), up to the leaf: through ``tree`` (:class:`_Tree`) above the final level, then
     lane by lane (:func:`_walk_lanes`).
@@ -709,7 +716,10 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     remembered (:meth:`_Tree.remember`); when the tree recalls them for (nearly) every lane
     (``recall``), the walk goes on from there to the final level, the lanes it does not recall
     walking on their own (a walk of theirs, noted) and, with those whose walks end there or
-    above, standing in for a lane that goes on.
+    above, standing in for a lane that goes on.  Given ``later``, fewer than :data:`LATER_BELOW`
+    lanes it does not recall are not walked at all: they are appended to it (one array) for the
+    caller to walk later, together with those of other chunks (:func:`_run`), and stand in for a
+    lane that goes on; their outcomes in ``w`` mean nothing.
     """
     m = len(ia)
     hpd = bool(getattr(st.params, "hpd", False))
@@ -731,9 +741,14 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     if got is not None:                  # (the remembered entries are table descriptors that passed)
         e, miss = got
         levels = ()
+        skipped = None                   # the lanes left to the caller (later)
         if miss is not None and fetch is None:   # (the others are as if remembered)
-            e[miss], gone = tree.descend(cur[miss])
-            miss = None if gone is None else miss[gone]
+            if later is not None and len(miss) < LATER_BELOW:
+                later.append(miss)
+                skipped, miss = miss, None
+            else:
+                e[miss], gone = tree.descend(cur[miss])
+                miss = None if gone is None else miss[gone]
         if miss is not None:
             noted.append((miss, _walk(rd, st, cur[miss], collect=collect, fetch=fetch, tree=tree, recall=False)))
         early = np.flatnonzero(e < 0) if e.min() < 0 else None
@@ -745,6 +760,8 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
                 noted.append((early[j], tree.stops(level, ent[j], cur[early[j]], w)))
             # (apart: e[miss] is 0; two sorted runs, which a stable sort merges)
             miss = early if miss is None else np.sort(np.concatenate((miss, early)), kind="stable")
+        if skipped is not None:          # (apart from both likewise)
+            miss = skipped if miss is None else np.sort(np.concatenate((miss, skipped)), kind="stable")
         if miss is not None:             # they stand in for a lane that goes on
             if len(miss) == len(e):
                 done = True
@@ -1705,8 +1722,11 @@ class _Engine:
         where = at(None)
         st = self.s1st[r]
         collect = self.collect(r)
+        later = [] if out.later is not None else None
         w = _walk(self.rd, st, _stand_in(va, stops, first), collect=collect, fetch=self.s1fetch[r],
-                  tree=self.s1trees[r], own=bool(stops))
+                  tree=self.s1trees[r], own=bool(stops), later=later)
+        if later:
+            out.later.extend(_compose(where, lanes) for lanes in later)
         for sel, chk in stops:
             w.stop(sel, _CODE[chk.fault], chk.level, 1)
         kinds = None
@@ -1838,10 +1858,13 @@ class _Out:
     """The result arrays of one chunk (views into the whole result), and the lanes whose stage 1
     translation is Assured (FEAT_THE; ``None``: none, or not needed)."""
 
-    def __init__(self, res: BulkTranslation, s: slice) -> None:
+    def __init__(self, res: BulkTranslation, s: slice, later: bool = False) -> None:
+        """``later``: the walk may leave lanes to be walked later (:func:`_walk`); their positions in
+        the chunk are kept in :attr:`later`, their outcomes here mean nothing until then."""
         for name in _ARRAYS:
             setattr(self, name, getattr(res, name)[s])
         self.s1assured: np.ndarray | None = None
+        self.later: list[np.ndarray] | None = [] if later else None
 
     def fault(self, where: np.ndarray | slice, code: int, level: int, stage: int) -> None:
         self.fault_type[where] = code
@@ -1945,11 +1968,38 @@ def translate_many(setup: TranslationSetup, mem: Memory, vas: Iterable[int] | np
     if va.ndim != 1:
         va = va.ravel()
     eng = _engine(setup, mem, stages, access, el, pan, reader)
-    res = _empty_result(setup, va, stages, access, el, pan, eng.WRITES)
-    for s in range(0, len(va), max(1, chunk)):
-        sl = slice(s, min(len(va), s + chunk))
-        eng.run(va[sl], _Out(res, sl))
+    return _run(eng, va, chunk)
+
+
+def _run(eng: "_Engine | _ScalarLanes", va: np.ndarray, chunk: int, later: bool = True) -> BulkTranslation:
+    """The result of ``eng`` for every lane of ``va``, walked ``chunk`` lanes at a time (:func:`_chunks`);
+    the lanes the chunks left for later (:func:`_walk`, ``later``) walked together at the end."""
+    res = _empty_result(eng.setup, va, eng.stages, eng.access, eng.el, eng.pan, eng.WRITES)
+    left: list[np.ndarray] = []
+    for sl in _chunks(len(va), chunk):
+        out = _Out(res, sl, later)
+        eng.run(va[sl], out)
+        if out.later:
+            left.extend(lanes + sl.start for lanes in out.later)
+    if left:
+        pos = np.concatenate(left)
+        sub = _run(eng, va[pos], chunk, later=False)
+        for name in _ARRAYS:
+            dst = getattr(res, name)
+            if dst.flags.writeable:
+                dst[pos] = getattr(sub, name)
     return res
+
+
+def _chunks(n: int, chunk: int) -> Iterator[slice]:
+    """The slices of ``n`` lanes walked together: ``chunk`` lanes each, but for a first one of
+    at most :data:`FIRST_CHUNK` (it meets the upper levels' tables cold: :class:`_Tree`)."""
+    chunk = max(1, chunk)
+    s = min(n, chunk, FIRST_CHUNK) if n > chunk else n
+    if s:
+        yield slice(0, s)
+    for s in range(s, n, chunk):
+        yield slice(s, min(n, s + chunk))
 
 
 def pack_translations(setup: TranslationSetup, translations: Sequence[Translation], *, stages: str | None = None,
@@ -1986,13 +2036,7 @@ def iter_translate(setup: TranslationSetup, mem: Memory, vas: Any, *, stages: st
     stages = R.walk_stages(stages, setup.s2 is not None)
     va = np.ascontiguousarray(np.asarray(vas, dtype=_U64)).ravel()
     eng = _engine(setup, mem, stages, access, el, pan, reader)
-    step = max(1, chunk)
     for s in range(0, len(va), max(1, block)):
-        part = va[s:s + block]
-        res = _empty_result(setup, part, stages, access, el, pan, eng.WRITES)
-        for t in range(0, len(part), step):
-            sl = slice(t, min(len(part), t + step))
-            eng.run(part[sl], _Out(res, sl))
-        yield res
+        yield _run(eng, va[s:s + block], chunk)
 
 

@@ -916,19 +916,30 @@ def test_upper_level_tree_budget_and_chunk_boundaries(budget, monkeypatch):
             assert_same(setup, mem, vas, chunk=chunk, access=Access.READ if chunk == 37 else None)
 
 
-@pytest.mark.parametrize("tight", [False, True])
-def test_lanes_not_remembered_descend_the_tree(tight, monkeypatch):
+@pytest.mark.parametrize("tight, defer", [(False, False), (True, False), (False, True), (True, True)])
+def test_lanes_not_remembered_descend_the_tree(tight, defer, monkeypatch):
     """A chunk whose upper-level entries are remembered from earlier chunks but for a few lanes
     (bulk._Tree.recall) finds those few by descending the tree (bulk._Tree.descend): new leaves,
     holes and faulty descriptors at the upper levels (walks that end above the last upper
     level), and, with a tree budget (bulk.TREE_ENTRIES) just big enough for the first chunk's
-    tables, tables the tree does not keep (those lanes then walk on their own).  Every lane
-    gives the scalar walk's answer, and lanes of both kinds are met."""
+    tables, tables the tree does not keep (those lanes then walk on their own).  Or (``defer``),
+    fewer than bulk.LATER_BELOW of them, leaves them to be walked with those of the other
+    chunks at the end (bulk._run).  Every lane gives the scalar walk's answer, and lanes of
+    every kind are met."""
     import pgwalk.bulk as bulk
 
-    seen = {"found": 0, "left the tree": 0}
-    descend, open_ = bulk._Tree.descend, bulk._Tree.open
+    seen = {"found": 0, "left the tree": 0, "later": 0}
+    descend, open_, run = bulk._Tree.descend, bulk._Tree.open, bulk._run
     used = [0]
+    if defer:
+        def spy_run(eng, va, chunk, later=True):
+            if not later:
+                seen["later"] += len(va)
+            return run(eng, va, chunk, later)
+
+        monkeypatch.setattr(bulk, "_run", spy_run)
+    else:
+        monkeypatch.setattr(bulk, "LATER_BELOW", 0)
 
     def spy(self, ia):
         got, gone = descend(self, ia)
@@ -963,6 +974,9 @@ def test_lanes_not_remembered_descend_the_tree(tight, monkeypatch):
             rng.shuffle(chunk)
             vas += chunk
         assert_same(setup, mem, vas, chunk=251)
+    if defer:
+        assert seen["later"] and not seen["found"]
+        return
     assert seen["found"]
     if tight:
         assert seen["left the tree"]
@@ -1051,3 +1065,23 @@ def test_two_stages_with_a_small_tree(budget, monkeypatch):
     vas = _addresses(rng, mapped, 48, 300)
     for stages in ("1", "12"):
         assert_same(setup, mem, vas, stages=stages, chunk=50)
+
+
+def test_chunks_first_one_small_only_in_batches_of_several():
+    """bulk._chunks: a batch of more than one chunk starts with one of bulk.FIRST_CHUNK lanes (its
+    walks meet the tables cold), then whole chunks; a batch of one chunk stays whole; every lane
+    is in exactly one slice, in order."""
+    import pgwalk.bulk as bulk
+
+    def spans(n, chunk):
+        return [(s.start, s.stop) for s in bulk._chunks(n, chunk)]
+
+    first = bulk.FIRST_CHUNK
+    assert spans(0, 1 << 16) == []
+    assert spans(1000, 1 << 16) == [(0, 1000)]
+    assert spans(1 << 16, 1 << 16) == [(0, 1 << 16)]
+    n = 3 * (1 << 16) + 5
+    got = spans(n, 1 << 16)
+    assert got[0] == (0, first) and got[1] == (first, first + (1 << 16)) and got[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(got, got[1:]))
+    assert spans(10, 3) == [(0, 3), (3, 6), (6, 9), (9, 10)]     # (a chunk smaller than FIRST_CHUNK)
