@@ -521,11 +521,19 @@ class _Tree:
         self.key_shift = st.levels[self.levels[-1]].lsb if len(self.levels) > 1 else None
         self.slot_tag: np.ndarray | None = None
         self.slot_ent: np.ndarray | None = None
+        #: early(): the outcome rows of the entries walks end at above the final level, in one
+        #: table for every level (rows[name][:nrows])
+        self.rows: dict[str, np.ndarray] = {name: np.zeros(0, dtype=dt) for name, dt in self._ROWS}
+        self.nrows = 0
         if self.levels:
             self._add_tables(st.start_level, np.array([st.base], dtype=_U64), np.zeros(1, dtype=_U64))
 
     _COLUMNS = (("nxt", np.intp), ("code", np.uint8), ("level", np.int8), ("stage", np.uint8), ("s1ptw", bool),
-                ("fipa", _U64), ("nii", bool), ("pkind", np.uint8), ("raw", _U64), ("nbase", _U64), ("tbl", _U64))
+                ("fipa", _U64), ("nii", bool), ("pkind", np.uint8), ("raw", _U64), ("nbase", _U64), ("tbl", _U64),
+                ("oid", np.intp))
+    #: the columns an entry's outcome row copies (:meth:`early`), and its output address's parts
+    _ROWS = tuple((name, dt) for name, dt in _COLUMNS if name not in ("nxt", "nbase", "oid")) + \
+        (("base", _U64), ("leafsize", _U64))
 
     def _add_tables(self, level: int, bases: np.ndarray, tbls: np.ndarray) -> np.ndarray:
         """New tables at ``level`` (their entries unread); their ids."""
@@ -537,7 +545,8 @@ class _Tree:
         if need > cap:
             size = max(need, 2 * cap)
             for name, dt in self._COLUMNS:
-                new = np.full(size, _UNREAD, dtype=dt) if name == "nxt" else np.zeros(size, dtype=dt)
+                new = np.full(size, _UNREAD if name == "nxt" else -1, dtype=dt) if dt is np.intp \
+                    else np.zeros(size, dtype=dt)
                 if cap:
                     new[:cap] = cols[name]
                 cols[name] = new
@@ -590,7 +599,7 @@ class _Tree:
 
     def remember(self, ia: np.ndarray, ent: np.ndarray) -> None:
         """The input addresses ``ia`` select the entries ``ent`` of the last upper level, table
-        descriptors that passed the checks (or their walks end there or above: :func:`_early_stop`)."""
+        descriptors that passed the checks (or their walks end there or above: :meth:`early`)."""
         if self.key_shift is None:
             return
         if self.slot_tag is None:
@@ -603,7 +612,7 @@ class _Tree:
 
     def recall(self, ia: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
         """The entries of the last upper level the input addresses ``ia`` select, as remembered
-        (:meth:`remember`; negative: the walk ends there or above, :func:`_early_stop`), and the lanes not
+        (:meth:`remember`; negative: the walk ends there or above, :meth:`early`), and the lanes not
         remembered (``None``: none), whose entries are 0; ``None`` when more than one lane in
         :data:`_RECALL_MISSES` is not."""
         if self.slot_tag is None:
@@ -640,7 +649,7 @@ class _Tree:
         """What :meth:`recall` gives for input addresses ``ia`` it does not remember, found by
         descending the tables level by level (the entries not read yet are read and judged:
         :meth:`open`), and remembered: the entries of the last upper level they select, or where
-        their walks end above it (negative: :func:`_early_stop`); and the lanes whose walks leave
+        their walks end above it (negative: :meth:`early`); and the lanes whose walks leave
         the tree (a table past :data:`TREE_ENTRIES`; ``None``: none), for the caller to walk on
         their own (their entries are 0).  (A few lanes each chunk: a handful of small array passes
         a level, where a walk of their own costs the fixed price of a whole walk.)"""
@@ -654,13 +663,17 @@ class _Tree:
             e = idx if off is None else off + idx
             off, neg = self.lookup(level, e)
             if level == last:                # (a table there: go on at the final level, off 0)
-                out[lanes] = e if neg is None else np.where(off == _STOP, _early_stop(level, e), e)
+                if neg is not None:
+                    e = e.copy()
+                    stop = neg[off[neg] == _STOP]
+                    e[stop] = self.early(level, e[stop])
+                out[lanes] = e
                 break
             if neg is None:
                 continue
             codes = off[neg]
             stop, gone = neg[codes == _STOP], neg[codes == _EXIT]
-            out[lanes[stop]] = _early_stop(level, e[stop])
+            out[lanes[stop]] = self.early(level, e[stop])
             if len(gone):
                 left.append(lanes[gone])
             keep = np.flatnonzero(off >= 0)
@@ -676,27 +689,51 @@ class _Tree:
         self.remember(ia[found], out[found])
         return out, gone_lanes
 
-    def stops(self, level: int, ent: np.ndarray, ia: np.ndarray, w: _Walk) -> _Walk:
-        """The outcome of lanes (input addresses ``ia``) whose walk ends at the entries ``ent``:
-        a leaf (:func:`pgwalk.rules.stage_oa`) or a fault; a :class:`_Walk` shaped like ``w``."""
+    def early(self, level: int, ent: np.ndarray) -> np.ndarray:
+        """What :meth:`remember` keeps for walks that end at the entries ``ent`` of ``level`` (an upper
+        level; entries read): negative numbers, ``-1 - row`` of the entry's outcome row, made the
+        first time (:meth:`outcomes`).  The rows of every level are one table, so that the walks of a
+        chunk that end above the final level, at whatever level, are looked up together."""
         cols = self.cols[level]
+        oid = cols["oid"].take(ent)
+        new = np.flatnonzero(oid < 0)
+        if len(new):
+            new = _distinct(ent[new], len(cols["oid"]))
+            first, k = self.nrows, len(new)
+            rows = self.rows
+            if first + k > len(rows["code"]):
+                size = max(first + k, 2 * len(rows["code"]), 64)
+                for name, dt in self._ROWS:
+                    grown = np.zeros(size, dtype=dt)
+                    grown[:first] = rows[name][:first]
+                    rows[name] = grown
+            at = slice(first, first + k)
+            for name, _dt in self._ROWS[:-2]:
+                rows[name][at] = cols[name][new]
+            lv = self.st.levels[level]
+            leaf = rows["code"][at] == 0        # (the others faulted: no output address, size 0)
+            rows["base"][at] = np.where(leaf, self.st.leaf_base(rows["raw"][at], lv), _U64(0))
+            rows["leafsize"][at] = np.where(leaf, _U64(lv.leafsize), _U64(0))
+            cols["oid"][new] = np.arange(first, first + k)
+            self.nrows += k
+            oid = cols["oid"].take(ent)
+        return -1 - oid
+
+    def outcomes(self, code: np.ndarray, ia: np.ndarray, w: _Walk) -> _Walk:
+        """The outcome of lanes (input addresses ``ia``) whose walks end above the final level, at
+        the entries of the :meth:`early` codes ``code``: a leaf (:func:`pgwalk.rules.stage_oa`) or a
+        fault; a :class:`_Walk` shaped like ``w``."""
+        oid = -1 - code
+        rows = self.rows
         sub = _Walk.__new__(_Walk)
         # without stage 2 fetches a walk's stage is its own and no walk step sets a PermFault kind
         # (the leaf checks come after the walk): those two are the same in every lane (None: not put)
         same = _Walk._FETCH_FIELDS if self.fetch is None else ()
         for name in _Walk._WALK_FIELDS:
             if name != "out":
-                setattr(sub, name, cols[name].take(ent) if getattr(w, name) is not None and name not in same
+                setattr(sub, name, rows[name].take(oid) if getattr(w, name) is not None and name not in same
                         else None)
-        lv = self.st.levels[level]
-        reached = sub.code == 0
-        if reached.all():                # (the common case: block descriptors) every lane whole
-            sub.out = R.stage_oa(self.st.leaf_base(sub.raw, lv), ia, lv.leafsize)
-            return sub
-        sub.out = np.zeros(len(ent), dtype=_U64)
-        leaf = np.flatnonzero(reached)
-        if len(leaf):
-            sub.out[leaf] = R.stage_oa(self.st.leaf_base(sub.raw[leaf], lv), ia[leaf], lv.leafsize)
+        sub.out = R.stage_oa(rows["base"].take(oid), ia, rows["leafsize"].take(oid))
         return sub
 
 
@@ -753,11 +790,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
             noted.append((miss, _walk(rd, st, cur[miss], collect=collect, fetch=fetch, tree=tree, recall=False)))
         early = np.flatnonzero(e < 0) if e.min() < 0 else None
         if early is not None:            # walks that end above (their outcome from the tree)
-            lv, ent = _early_level(e[early])
-            seen = np.flatnonzero(np.bincount(lv + _LEVEL_BIAS)) - _LEVEL_BIAS   # (the levels, in order)
-            for level in seen.tolist():
-                j = np.flatnonzero(lv == level) if len(seen) > 1 else slice(None)
-                noted.append((early[j], tree.stops(level, ent[j], cur[early[j]], w)))
+            noted.append((early, tree.outcomes(e[early], cur[early], w)))
             # (apart: e[miss] is 0; two sorted runs, which a stable sort merges)
             miss = early if miss is None else np.sort(np.concatenate((miss, early)), kind="stable")
         if skipped is not None:          # (apart from both likewise)
@@ -785,8 +818,9 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         codes, es = off[neg], e[neg]
         stop = codes == _STOP
         if stop.any():
-            noted.append((q[stop], tree.stops(level, es[stop], cur[neg[stop]], w)))
-            tree.remember(cur[neg[stop]], _early_stop(level, es[stop]))
+            codes, ia_stop = tree.early(level, es[stop]), cur[neg[stop]]
+            noted.append((q[stop], tree.outcomes(codes, ia_stop, w)))
+            tree.remember(ia_stop, codes)
         if not stop.all():
             ex = ~stop
             sub = _Walk(int(ex.sum()), st.stage, collect, fetch is not None)
@@ -819,18 +853,6 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     for q, sub in reversed(noted):       # the first outcome of a lane is its own
         w.put(q, sub)
     return w
-
-
-def _early_stop(level: int, ent: np.ndarray) -> np.ndarray:
-    """What :meth:`_Tree.remember` keeps for walks that end at the entries ``ent`` of ``level`` (an
-    upper level): negative numbers (:func:`_early_level`)."""
-    return -1 - ((ent << 3) | (level + _LEVEL_BIAS))
-
-
-def _early_level(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The levels and entries of :func:`_early_stop` codes."""
-    code = -1 - code
-    return (code & 7) - _LEVEL_BIAS, code >> 3
 
 
 def _first_not_in(lanes: np.ndarray) -> int:
