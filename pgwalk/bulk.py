@@ -791,20 +791,20 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         early = np.flatnonzero(e < 0) if e.min() < 0 else None
         if early is not None:            # walks that end above (their outcome from the tree)
             noted.append((early, tree.outcomes(e[early], cur[early], w)))
-            # (apart: e[miss] is 0; two sorted runs, which a stable sort merges)
-            miss = early if miss is None else np.sort(np.concatenate((miss, early)), kind="stable")
-        if skipped is not None:          # (apart from both likewise)
-            miss = skipped if miss is None else np.sort(np.concatenate((miss, skipped)), kind="stable")
-        if miss is not None:             # they stand in for a lane that goes on
-            if len(miss) == len(e):
+        # the lanes that stand in for a lane that goes on (apart: e[miss] is 0, e[early] negative)
+        stand = [lanes for lanes in (miss, early, skipped) if lanes is not None]
+        if stand:
+            if sum(map(len, stand)) == len(e):
                 done = True
             else:
-                d = _first_not_in(miss)
-                e[miss] = e[d]
+                d = _first_not_in(len(e), *stand)
+                for lanes in stand:
+                    e[lanes] = e[d]
                 if fetch is not None:    # (a stand-in with stage 2 fetches walks its stand-in's address)
                     if not own:
                         cur, own = cur.copy(), True
-                    cur[miss] = cur[d]
+                    for lanes in stand:
+                        cur[lanes] = cur[d]
     for level in levels:
         last = level == levels[-1]       # (the lanes' entries there, or where they end, are remembered)
         idx = st.index(cur, level).view(np.intp)
@@ -836,7 +836,7 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
             pos = keep if pos is None else pos[keep]
             cur, off, e, own = cur[keep], off[keep], e[keep], True
         else:                            # a few: they take the place of a lane that goes on
-            d = _first_not_in(neg)
+            d = _first_not_in(len(off), neg)
             off[neg], e[neg] = off[d], e[d]
             # above the last upper level, or with stage 2 fetches, a stand-in walks its lane's
             # address (reading no entry no lane needs); after it, it may keep its own: it reads an
@@ -855,10 +855,12 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     return w
 
 
-def _first_not_in(lanes: np.ndarray) -> int:
-    """The first lane that is not one of ``lanes`` (increasing, and not every lane)."""
-    gap = np.flatnonzero(lanes != np.arange(len(lanes), dtype=lanes.dtype))
-    return int(gap[0]) if len(gap) else len(lanes)
+def _first_not_in(m: int, *lanes: np.ndarray) -> int:
+    """The first of ``m`` lanes that is in none of the arrays ``lanes`` (which leave one out)."""
+    taken = np.zeros(m, dtype=bool)
+    for sel in lanes:
+        taken[sel] = True
+    return int(np.argmin(taken))
 
 
 def _distinct(idx: np.ndarray, size: int) -> np.ndarray:
