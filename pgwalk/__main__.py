@@ -2,7 +2,8 @@
 
 It handles what must hold from the first instruction on, imports included:
 
-* Ctrl-C: one line on stderr, exit status 130, never a traceback or a hang.  The process
+* Ctrl-C: one line on stderr, exit status 130, never a traceback or a hang (also when C code
+  it interrupted, such as numpy's import, turned it into an error of its own).  The process
   ends with ``os._exit``: no flush of a pipe nobody reads, no wait for the bulk output's
   writer thread (:class:`pgwalk.writer.BackgroundWriter`) blocked in a write.
 * A closed output (``| head``): no message, exit status 141 (128 + SIGPIPE), stdout pointed
@@ -101,6 +102,13 @@ def run() -> None:
             say("pgwalk: interrupted\n")
             rc = EXIT_INTERRUPTED
     except KeyboardInterrupt:                              # before main() could catch it (imports)
+        say("pgwalk: interrupted\n")
+        rc = EXIT_INTERRUPTED
+    except Exception:
+        # a Ctrl-C that C code turned into its own error: numpy's import, interrupted inside
+        # its C initialisation, raises ImportError ("PyCapsule_Import could not import module")
+        if not _sigints:
+            raise
         say("pgwalk: interrupted\n")
         rc = EXIT_INTERRUPTED
     except BrokenPipeError:

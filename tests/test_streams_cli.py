@@ -353,6 +353,47 @@ def test_ctrl_c_that_python_swallows_still_ends_interrupted():
     assert lines == ["pgwalk: interrupted"], err
 
 
+_TURNED = """
+import os, signal, sys
+import pgwalk.cli
+from pgwalk.__main__ import run
+
+sys.argv = ["pgwalk", "decode-esr", "0x96000045"]
+
+
+def main():
+    # what numpy's import does when a Ctrl-C lands in its C initialisation: the KeyboardInterrupt
+    # is lost and the import fails with an ImportError of its own
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(100000))
+    except KeyboardInterrupt:
+        raise ImportError("PyCapsule_Import could not import module \\"datetime\\"") from None
+
+
+pgwalk.cli.main = main
+run()
+"""
+
+
+def test_ctrl_c_that_c_code_turns_into_another_error_ends_interrupted():
+    """A Ctrl-C during numpy's import (seen at 20 ms into a bulk ``translate``) comes out as an
+    ImportError: still one line and 130, not the ImportError's traceback."""
+    p = subprocess.run([sys.executable, "-c", _TURNED], capture_output=True, env=ENV, timeout=60)
+    err = p.stderr.decode()
+    assert p.returncode == 130, (p.returncode, err)
+    assert [ln for ln in err.splitlines() if "note:" not in ln] == ["pgwalk: interrupted"], err
+
+
+def test_an_error_with_no_ctrl_c_is_not_taken_for_one():
+    """Without a Ctrl-C, an exception main() lets out is not reported as an interruption."""
+    script = _TURNED.replace("os.kill(os.getpid(), signal.SIGINT)", "raise KeyboardInterrupt") \
+        .replace("raise ImportError", "raise RuntimeError")
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, env=ENV, timeout=60)
+    err = p.stderr.decode()
+    assert p.returncode == 1 and "RuntimeError: PyCapsule_Import" in err, (p.returncode, err)
+
+
 def test_ctrl_c_that_python_swallows_ends_a_command_that_would_wait_forever():
     """The same swallowed SIGINT, then a command that never returns by itself (``--log -`` on a
     stdin left open, as ``dmesg -w | pgwalk decode-esr --log -``): it is raised again a moment
