@@ -122,6 +122,9 @@ FIRST_CHUNK = 1 << 11
 #: a chunk's lanes not recalled (_Tree.recall) are walked with those of later chunks when there
 #: are fewer than this many (a walk of a few lanes costs about as much as one of a few hundred)
 LATER_BELOW = 512
+#: ... and once this many are pending they are walked, which teaches the tree their entries
+#: (the chunks after them miss fewer lanes)
+LATER_FLUSH = 2048
 
 _U64 = np.uint64
 _LEVEL_BIAS = 2                       # fault levels are -2..3: index = level + 2
@@ -1997,22 +2000,35 @@ def translate_many(setup: TranslationSetup, mem: Memory, vas: Iterable[int] | np
 
 def _run(eng: "_Engine | _ScalarLanes", va: np.ndarray, chunk: int, later: bool = True) -> BulkTranslation:
     """The result of ``eng`` for every lane of ``va``, walked ``chunk`` lanes at a time (:func:`_chunks`);
-    the lanes the chunks left for later (:func:`_walk`, ``later``) walked together at the end."""
+    the lanes the chunks left for later (:func:`_walk`, ``later``) walked together, at the end or
+    once :data:`LATER_FLUSH` of them are pending."""
     res = _empty_result(eng.setup, va, eng.stages, eng.access, eng.el, eng.pan, eng.WRITES)
     left: list[np.ndarray] = []
+    count = 0
     for sl in _chunks(len(va), chunk):
         out = _Out(res, sl, later)
         eng.run(va[sl], out)
         if out.later:
             left.extend(lanes + sl.start for lanes in out.later)
+            count += sum(map(len, out.later))
+            if count >= LATER_FLUSH:
+                _run_later(eng, va, res, left, chunk)
+                left, count = [], 0
     if left:
-        pos = np.concatenate(left)
-        sub = _run(eng, va[pos], chunk, later=False)
-        for name in _ARRAYS:
-            dst = getattr(res, name)
-            if dst.flags.writeable:
-                dst[pos] = getattr(sub, name)
+        _run_later(eng, va, res, left, chunk)
     return res
+
+
+def _run_later(eng: "_Engine | _ScalarLanes", va: np.ndarray, res: BulkTranslation, left: list[np.ndarray],
+               chunk: int) -> None:
+    """Walk the lanes ``left`` of ``va`` that chunks left for later (:func:`_run`) into ``res``; the
+    walks teach the engine's trees their entries, so that the chunks after recall them."""
+    pos = np.concatenate(left)
+    sub = _run(eng, va[pos], chunk, later=False)
+    for name in _ARRAYS:
+        dst = getattr(res, name)
+        if dst.flags.writeable:
+            dst[pos] = getattr(sub, name)
 
 
 def _chunks(n: int, chunk: int) -> Iterator[slice]:

@@ -916,7 +916,8 @@ def test_upper_level_tree_budget_and_chunk_boundaries(budget, monkeypatch):
             assert_same(setup, mem, vas, chunk=chunk, access=Access.READ if chunk == 37 else None)
 
 
-@pytest.mark.parametrize("tight, defer", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("tight, defer", [(False, None), (True, None), (False, "end"), (True, "end"),
+                                          (False, "flush"), (True, "flush")])
 def test_lanes_not_remembered_descend_the_tree(tight, defer, monkeypatch):
     """A chunk whose upper-level entries are remembered from earlier chunks but for a few lanes
     (bulk._Tree.recall) finds those few by descending the tree (bulk._Tree.descend): new leaves,
@@ -924,20 +925,22 @@ def test_lanes_not_remembered_descend_the_tree(tight, defer, monkeypatch):
     level), and, with a tree budget (bulk.TREE_ENTRIES) just big enough for the first chunk's
     tables, tables the tree does not keep (those lanes then walk on their own).  Or (``defer``),
     fewer than bulk.LATER_BELOW of them, leaves them to be walked with those of the other
-    chunks at the end (bulk._run).  Every lane gives the scalar walk's answer, and lanes of
-    every kind are met."""
+    chunks at the end (bulk._run), or ("flush") as soon as bulk.LATER_FLUSH are pending.
+    Every lane gives the scalar walk's answer, and lanes of every kind are met."""
     import pgwalk.bulk as bulk
 
-    seen = {"found": 0, "left the tree": 0, "later": 0}
+    seen = {"found": 0, "left the tree": 0, "later": 0, "walks of later lanes": 0}
     descend, open_, run = bulk._Tree.descend, bulk._Tree.open, bulk._run
     used = [0]
     if defer:
         def spy_run(eng, va, chunk, later=True):
             if not later:
                 seen["later"] += len(va)
+                seen["walks of later lanes"] += 1
             return run(eng, va, chunk, later)
 
         monkeypatch.setattr(bulk, "_run", spy_run)
+        monkeypatch.setattr(bulk, "LATER_FLUSH", 8 if defer == "flush" else 1 << 40)
     else:
         monkeypatch.setattr(bulk, "LATER_BELOW", 0)
 
@@ -976,6 +979,11 @@ def test_lanes_not_remembered_descend_the_tree(tight, defer, monkeypatch):
         assert_same(setup, mem, vas, chunk=251)
     if defer:
         assert seen["later"] and not seen["found"]
+        batches = 3                 # (one a seed: at the end, at most one walk of later lanes each)
+        if defer == "flush":
+            assert seen["walks of later lanes"] > batches
+        else:
+            assert 1 <= seen["walks of later lanes"] <= batches
         return
     assert seen["found"]
     if tight:
