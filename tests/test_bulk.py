@@ -979,7 +979,7 @@ def test_lanes_not_remembered_descend_the_tree(tight, defer, monkeypatch):
         assert_same(setup, mem, vas, chunk=251)
     if defer:
         assert seen["later"] and not seen["found"]
-        batches = 3                 # (one a seed: at the end, at most one walk of later lanes each)
+        batches = 3                 # (one a seed; "end": each walks its later lanes once at most)
         if defer == "flush":
             assert seen["walks of later lanes"] > batches
         else:
