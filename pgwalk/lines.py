@@ -287,6 +287,10 @@ class LineFormatter:
     of four digits per 16 bits).  With ``buffers=2`` the output buffers take turns, so
     that one block can be written (:class:`BackgroundWriter`) while the next is formatted.
 
+    ``labels`` (text only): each address's label, shown after it as the scalar path shows a
+    kernel layout label: ``labels(va)`` gives ``(codes, names)``, label ``names[code]`` (``None``:
+    none), as :func:`pgwalk.linux.label_addresses` does.
+
     ``columns`` (CSV only): the :data:`~pgwalk.report.CSV_COLUMNS` to print, in this order
     (default all).  Only their work is done: the digits of the addresses shown, and a line key
     as fine as they need (:func:`_presence_key`, the fault key, else :func:`_line_key`).
@@ -294,11 +298,14 @@ class LineFormatter:
 
     def __init__(self, fmt: str, *, buffers: int = 1,
                  text_line: Callable[[dict[str, Any]], str] | None = None,
-                 columns: Sequence[str] | None = None) -> None:
+                 columns: Sequence[str] | None = None,
+                 labels: Callable[[np.ndarray], tuple[np.ndarray, Sequence[str | None]]] | None = None) -> None:
         if fmt not in ("json", "csv", "text") or (fmt == "text") != (text_line is not None):
             raise ValueError(f"unknown format {fmt!r} (text takes text_line, the line of one result dict)")
         if columns is not None and fmt != "csv":
             raise ValueError("columns select CSV columns")
+        if labels is not None and fmt != "text":
+            raise ValueError("labels are shown in text lines")
         self.fmt = fmt
         self.columns = tuple(CSV_COLUMNS if columns is None else columns)
         unknown = [c for c in self.columns if c not in CSV_COLUMNS]
@@ -315,6 +322,8 @@ class LineFormatter:
         # "text": the plain result line of each lane, text_line(to_dict(i)) (the view layer's
         # statement of the line, passed in: this layer does not import views)
         self._text_line = text_line
+        self._labels = labels
+        self._names: list[str | None] = [None]      # (labels: the last block's names)
         self._templates: dict[tuple, list[tuple[bytes, int]]] = {}
         self._layouts: dict[tuple[int, int], tuple] = {}
         self._bufs: list[np.ndarray | None] = [None] * max(1, buffers)
@@ -326,9 +335,12 @@ class LineFormatter:
     def header(self) -> bytes:
         return csv_line(self.columns).encode() if self.fmt == "csv" else b""
 
-    def _template(self, res: BulkTranslation, i: int) -> list[tuple[bytes, int]]:
-        """Pieces of lane ``i``'s line: (text before the slot, slot number or -1 at the end)."""
+    def _template(self, res: BulkTranslation, i: int, label: str | None = None) -> list[tuple[bytes, int]]:
+        """Pieces of lane ``i``'s line (its address's ``label``): (text before the slot, slot number
+        or -1 at the end)."""
         d = res.to_dict(i)
+        if label is not None:
+            d["label"] = label
         # a two-stage text line leaves out an IPA equal to the VA: keep that equality (chunks
         # gives such lanes a layout of their own)
         ipa_is_va = self.fmt == "text" and res.stages == "12" and d["ipa"] == d["va"]
@@ -411,20 +423,27 @@ class LineFormatter:
             if shown is not None and not shown.all():
                 nd = nd * shown
             key |= nd.astype(_U64) << _U64(_LK_BITS + k * _ND_BITS)
-        # the distinct layouts (template and digit counts; and the contents flag, which has no
-        # room in the key: lanes are told apart by (key, flag) pairs)
+        # the distinct layouts (template and digit counts; and the contents flag and the label,
+        # which have no room in the key: lanes are told apart by (key, variant) pairs, the variant
+        # 3 * label + flag)
         var = res.contents_variant() if self._contents else None
+        nv = 3
+        if self._labels is not None:
+            codes, names = self._labels(res.va)
+            self._names = list(names)
+            nv = 3 * len(self._names)
+            var = codes * 3 if var is None else var + codes * 3
         if var is not None and not var.any():
             var = None
         # each lane's key as its position in the sorted keys met so far (the keys of one block are
-        # mostly those of the last: no sort of them), then the (key, flag) pairs present, told
+        # mostly those of the last: no sort of them), then the (key, variant) pairs present, told
         # apart by counting (they are small integers)
         known, pos = self._key_positions(key)
-        pair = pos * 3 if var is None else pos * 3 + var
-        seen = np.bincount(pair, minlength=3 * len(known)) > 0
+        pair = pos * nv if var is None else pos * nv + var
+        seen = np.bincount(pair, minlength=nv * len(known)) > 0
         cuniq = np.flatnonzero(seen)
         inv = (np.cumsum(seen) - 1)[pair]             # each lane's layout
-        pairs = [(int(known[c // 3]), c % 3) for c in cuniq.tolist()]
+        pairs = [(int(known[c // nv]), c % nv) for c in cuniq.tolist()]
         layouts = [self._layout_of(u, res, key, v, var) for u, v in pairs]
         if len(layouts) == 1:
             # every line has the same layout: the block is a (lines, width) matrix
@@ -519,7 +538,7 @@ class LineFormatter:
                 match = key == _U64(u)
                 if var is not None:
                     match &= var == v
-                pieces = self._templates[tkey] = self._template(res, int(np.argmax(match)))
+                pieces = self._templates[tkey] = self._template(res, int(np.argmax(match)), self._names[v // 3])
             nds = [(u >> (_LK_BITS + k * _ND_BITS)) & _ones(_ND_BITS) for k in range(_SLOTS)]
             row, slots = self._layout(pieces, nds)
             per_slot = [(-1, 0)] * _SLOTS

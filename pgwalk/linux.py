@@ -47,7 +47,7 @@ if TYPE_CHECKING:                       # (typing is not imported at run time: s
     from typing import Mapping
 
 __all__ = [
-    "LayoutRange", "kernel_layout", "label_address", "registers_from_vmcoreinfo",
+    "LayoutRange", "kernel_layout", "label_address", "label_addresses", "registers_from_vmcoreinfo",
     "vtop_linear", "ptov_linear", "kimage_vtop", "kimage_ptov", "is_linear", "untag",
     "page_offset", "page_end", "linux_mair", "tbi1_enabled", "layout_constants",
     "DEFAULT_VERSION", "merge_registers", "vmcoreinfo_from_memory", "linear_start",
@@ -73,8 +73,12 @@ def _neg(n: int) -> int:
     return (-n) & _M64
 
 
-def untag(va: int) -> int:
-    """``va`` with the top byte made canonical (TBI): 0xff.. if bit 55 is set, else 0x00."""
+def untag(va):
+    """``va`` with the top byte made canonical (TBI): 0xff.. if bit 55 is set, else 0x00.  An int,
+    or a uint64 array (then an array)."""
+    if va.__class__ is not int and hasattr(va, "dtype"):
+        t = va.dtype.type
+        return (va & t((1 << 56) - 1)) | ((va >> t(55)) & t(1)) * t(0xFF << 56)
     va &= _M64
     return va | (0xFF << 56) if (va >> 55) & 1 else va & ((1 << 56) - 1)
 
@@ -525,6 +529,24 @@ def label_address(layout: list[LayoutRange], va: int) -> str | None:
         if r.start <= v < r.end and (best is None or r.size < best.size):
             best = r
     return best.name if best else None
+
+
+#: the ends of the two halves untagged addresses lie in: [0, 2**55) and [0xff80 << 48, 2**64)
+_CANONICAL_CUTS = (1 << 55, 0x1FF << 55)
+
+
+def label_addresses(layout: list[LayoutRange], vas):
+    """:func:`label_address` of every address of the uint64 array ``vas``: ``(codes, names)``, each
+    address's label ``names[code]`` (``None``: no range).  The ranges' starts and ends (and the
+    halves of the untagged address space) cut it into intervals in which every address has the
+    same label: the label of each interval's first address (untagged, but for the interval
+    between the halves, which no untagged address is in)."""
+    import numpy as np
+
+    cuts = sorted(({r.start for r in layout} | {r.end for r in layout} | set(_CANONICAL_CUTS)) - {0, 1 << 64})
+    names = [label_address(layout, lo) for lo in [0] + cuts]
+    codes = np.searchsorted(np.array(cuts, dtype=np.uint64), untag(np.asarray(vas, dtype=np.uint64)), side="right")
+    return codes, names
 
 
 def merge_registers(derived: Mapping[str, int], explicit: Mapping[str, int]) -> dict[str, int]:

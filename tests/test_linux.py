@@ -471,3 +471,32 @@ def test_old_and_new_layouts():
     assert label_address(lay, new["VMEMMAP_START"]) == "vmemmap"
     assert linux_mair(info("5.4.0")) == 0x0000BBFF440C0400
     assert linux_mair(info("6.1.0")) == 0x40044FFFF
+
+
+def test_label_addresses_is_label_address_for_every_address():
+    """label_addresses (the vectorised text lines' labels) gives label_address's answer for every
+    address: nested ranges (the kernel image and the module window inside vmalloc: the smallest
+    wins), every range's first and last address and the ones just outside, TBI-tagged addresses
+    of both halves, addresses between the halves, 0 and 2**64 - 1."""
+    import random
+
+    import numpy as np
+
+    from pgwalk.linux import LayoutRange, label_addresses
+
+    lay = [LayoutRange("user", 0, 1 << 48), LayoutRange("linear map", 0xFFFF000000000000, 0xFFFF800000000000),
+           LayoutRange("vmalloc", 0xFFFF800008000000, 0xFFFFFBFFF0000000),
+           LayoutRange("modules", 0xFFFFBB3E9FA00000, 0xFFFFBB3F1FA00000),
+           LayoutRange("kernel image", 0xFFFFBB3F1FA00000, 0xFFFFBB3F21A10000),
+           LayoutRange("vmemmap", 0xFFFFFC0000000000, 1 << 64)]
+    rng = random.Random(7)
+    vas = [0, (1 << 64) - 1, (1 << 55) - 1, 1 << 55, (0x1FF << 55) - 1, 0x1FF << 55]
+    for r in lay:
+        for v in (r.start, r.end - 1, r.end, r.start - 1):
+            vas += [v % (1 << 64), (v % (1 << 64)) ^ (0x5A << 56), (v % (1 << 64)) ^ (0xA5 << 56)]
+    vas += [rng.randrange(1 << 64) for _ in range(2000)]
+    vas += [rng.randrange(r.start, r.end) ^ (rng.randrange(256) << 56) for r in lay for _ in range(200)]
+    codes, names = label_addresses(lay, np.array(vas, dtype=np.uint64))
+    got = [names[c] for c in codes.tolist()]
+    assert got == [label_address(lay, v) for v in vas]
+    assert {"vmalloc", "kernel image", "modules", "linear map", "vmemmap", "user", None} <= set(got)

@@ -209,6 +209,35 @@ def test_translate_bulk_batch_of_kernel_and_user_addresses_equals_the_scalar_pat
     assert "TTBR0_EL1" in mixed and ("0x41234000" in mixed)
 
 
+@pytest.mark.parametrize("which", ["4k", "16k"])
+def test_translate_bulk_text_lines_carry_the_scalar_paths_kernel_layout_labels(which, tmp_path, capsys):
+    """--no-trace text of a batch big enough for the vectorised walker prints each address's
+    kernel layout label ("[linear map]", "[vmalloc]" ...), byte for byte as --scalar prints it
+    (before, a batch of 64 addresses or more lost every label): the oracle's kernel addresses,
+    tagged copies of them (TBI: labelled untagged), the first and last address of every range of
+    the layout and the ones just outside it."""
+    from pgwalk.cmd.common import load_context
+    from pgwalk.linux import kernel_layout
+
+    dump, entries = _oracle(which)
+    ctx = load_context((dump,), None, (), None, None, None)
+    layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
+    kernel = [int(e["va"], 16) for e in entries if (int(e["va"], 16) >> 55) & 1]
+    edges = [v for r in layout for v in (r.start, r.end - 1, r.end, r.start - 1) if 1 << 55 <= v < 1 << 64]
+    vas = kernel + [v ^ (0x5A << 56) for v in kernel[::3]] + edges
+    batch = tmp_path / "vas.txt"
+    batch.write_text("".join(f"{v:#x}\n" for v in vas))
+    args = ["translate", "-i", dump, "--no-trace", "--batch", str(batch)]
+    main(args)
+    bulk = capsys.readouterr().out
+    main(args + ["--scalar"])
+    scalar = capsys.readouterr().out
+    assert len(bulk.splitlines()) == len(vas) >= 64
+    assert bulk == scalar
+    labels = {line.split(" ")[1] for line in bulk.splitlines() if line.split(" ")[1].startswith("[")}
+    assert {"[linear", "[vmalloc]", "[fixmap]", "[kernel"} <= labels, labels
+
+
 def test_translate_with_ttbr0_given_walks_the_user_address(dump, capsys):
     regs = oracle_data.linux_registers()
     entries = oracle_data.linux_translations()

@@ -113,7 +113,13 @@ def run_translate(addresses, images, regs_file, reg_values, granule, va_bits, ro
         array = _as_array(arg_vas, batch_vas, batch_array)
         unknown = _unknown_base_lanes(setup, array, stages)
         if unknown is None:
-            return _bulk(setup, ctx.memory, array, stages, acc, el_, pan_on, fmt, notes, fields)
+            labels = None
+            if fmt is None and ctx.vmcoreinfo is not None:     # (text: the scalar path's labels)
+                from ..linux import kernel_layout, label_addresses
+
+                layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
+                labels = lambda va: label_addresses(layout, va)    # noqa: E731
+            return _bulk(setup, ctx.memory, array, stages, acc, el_, pan_on, fmt, notes, fields, labels)
         if fmt is not None:
             return _bulk_mixed(setup, ctx.memory, array, unknown, stages, acc, el_, pan_on, fmt, notes, fields, hint)
     vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
@@ -473,8 +479,9 @@ def _bulk_blocks(setup, mem, vas, stages, acc, el, pan, notes, fields):
     return blocks
 
 
-def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields=None) -> int:
-    """The vectorised walker, streaming one block of lines at a time (``fields``: the CSV columns)."""
+def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields=None, labels=None) -> int:
+    """The vectorised walker, streaming one block of lines at a time (``fields``: the CSV columns;
+    ``labels``: the text lines' address labels, :class:`pgwalk.lines.LineFormatter`)."""
     any_fault = False
     blocks = _bulk_blocks(setup, mem, vas, stages, acc, el, pan, notes, fields)
     text = sys.stdout
@@ -485,7 +492,7 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields=None) -> int
         binary = None
     fd = _fileno(binary)
     if fd is None:
-        formatter = _formatter(fmt, columns=fields)
+        formatter = _formatter(fmt, columns=fields, labels=labels)
         if binary is not None:
             binary.write(formatter.header())
         else:
@@ -502,7 +509,7 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields=None) -> int
     # formatted (two output buffers take turns)
     from ..writer import BackgroundWriter, write_all
 
-    formatter = _formatter(fmt, buffers=2, columns=fields)
+    formatter = _formatter(fmt, buffers=2, columns=fields, labels=labels)
     binary.flush()
     write_all(fd, [formatter.header()])
     writer = BackgroundWriter(fd)
@@ -517,15 +524,16 @@ def _bulk(setup, mem, vas, stages, acc, el, pan, fmt, notes, fields=None) -> int
     return 1 if any_fault else 0
 
 
-def _formatter(fmt: str | None, buffers: int = 1, columns: tuple[str, ...] | None = None):
+def _formatter(fmt: str | None, buffers: int = 1, columns: tuple[str, ...] | None = None, labels=None):
     """The bulk line formatter: JSON lines, CSV rows (``columns`` of them), or the plain result
-    lines of text output (:func:`pgwalk.render.result_text`, the same line the scalar path prints)."""
+    lines of text output (:func:`pgwalk.render.result_text`, the same line the scalar path prints,
+    the kernel layout ``labels`` included)."""
     from ..lines import LineFormatter
 
     if fmt is None:
         from ..render import result_text
 
-        return LineFormatter("text", buffers=buffers, text_line=result_text)
+        return LineFormatter("text", buffers=buffers, text_line=result_text, labels=labels)
     return LineFormatter(fmt, buffers=buffers, columns=columns)
 
 
