@@ -182,13 +182,26 @@ def test_translate_bulk_batch_with_a_user_address_does_not_abort_at_zero(dump, t
     assert rows[-1]["fault"] is None and rows[-1]["unknown_register"] == "TTBR0_EL1"
 
 
-@pytest.mark.parametrize("fmt", [("--json",), ("--csv",), ("--csv", "--fields", "fault,va,pa,ok,fsc")])
-def test_translate_bulk_batch_of_kernel_and_user_addresses_equals_the_scalar_path(fmt, dump, tmp_path, capsys):
+@pytest.mark.parametrize("fmt", [("--json",), ("--csv",), ("--csv", "--fields", "fault,va,pa,ok,fsc"), ("--no-trace",)])
+def test_translate_bulk_batch_of_kernel_and_user_addresses_equals_the_scalar_path(fmt, dump, tmp_path, capsys,
+                                                                                   monkeypatch):
     """A batch mixing kernel addresses with user ones (TTBR0_EL1 unknown): the kernel ones walked
     together, the user ones one at a time, each line as --scalar prints it, in input order -- user
     addresses not walked, non-canonical ones a level 0 fault (no table base needed), runs of
-    either kind and lone ones, the batch ending with user addresses."""
+    either kind and lone ones, the batch ending with user addresses.  Text lines too, with the
+    kernel layout's labels ("[user]" for the addresses not walked)."""
     import random
+
+    import pgwalk.cmd.translate as cmd
+
+    together = []
+    blocks = cmd._bulk_blocks
+
+    def spy(setup, mem, vas, *args):
+        together.append(len(vas))
+        return blocks(setup, mem, vas, *args)
+
+    monkeypatch.setattr(cmd, "_bulk_blocks", spy)
 
     rng = random.Random(11)
     kernel = [0xFFFF000001234000 + 8 * i for i in range(40)] + [0xFFFF000000000000 + rng.randrange(1 << 30)
@@ -207,6 +220,9 @@ def test_translate_bulk_batch_of_kernel_and_user_addresses_equals_the_scalar_pat
     assert len(mixed.splitlines()) == len(vas) + (fmt[0] == "--csv")
     assert mixed == scalar
     assert "TTBR0_EL1" in mixed and ("0x41234000" in mixed)
+    assert together and sum(together) == sum(1 for v in vas if v >> 55 & 1)     # (VA[55]: TTBR1)
+    if fmt == ("--no-trace",):
+        assert "[linear map] -> PA 0x41234000" in mixed and "0x400000 [user]  NOT WALKED" in mixed
 
 
 @pytest.mark.parametrize("which", ["4k", "16k"])

@@ -21,7 +21,8 @@ if TYPE_CHECKING:                       # (typing is not imported at run time: d
     from typing import Any, Iterable
 
 __all__ = ["color_mode", "stdout_is_terminal", "plain_stdout", "stdout_console", "table_box", "fit_table", "echo",
-           "note", "notes", "warning", "PIPE_WIDTH", "text_output", "PlainOut", "RichOut"]
+           "note", "notes", "warning", "PIPE_WIDTH", "text_output", "PlainOut", "RichOut", "plain_line",
+           "plain_translation"]
 
 #: the width a rich console gets when stdout is a pipe or a file: no record is ever wrapped
 PIPE_WIDTH = 1 << 14
@@ -105,6 +106,16 @@ def _span_text(s: Any) -> str:
     return plain_text(s[0] if isinstance(s, tuple) else s)
 
 
+def plain_line(*spans: Any) -> str:
+    """A line of spans as :class:`PlainOut` writes it: their text, trailing spaces dropped."""
+    return "".join(_span_text(s) for s in spans).rstrip(" ") + "\n"
+
+
+def plain_translation(d: dict) -> str:
+    """A translation's result line as :class:`PlainOut` writes it without the walk."""
+    return _translation_lines(d, PIPE_WIDTH, False)
+
+
 class PlainOut:
     """Plain lines on stdout: tables laid out without borders, two spaces between columns,
     no padding at the ends of a line (as a borderless rich table is laid out)."""
@@ -114,7 +125,7 @@ class PlainOut:
         return sys.stdout
 
     def line(self, *spans: Any) -> None:
-        sys.stdout.write("".join(_span_text(s) for s in spans).rstrip(" ") + "\n")
+        sys.stdout.write(plain_line(*spans))
 
     def heading(self, text: str) -> None:
         self.line(text)

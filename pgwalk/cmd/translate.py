@@ -112,16 +112,16 @@ def run_translate(addresses, images, regs_file, reg_values, granule, va_bits, ro
     if count >= BULK_THRESHOLD and not scalar and not json_trace and (fmt or no_trace):
         array = _as_array(arg_vas, batch_vas, batch_array)
         unknown = _unknown_base_lanes(setup, array, stages)
-        if unknown is None:
-            labels = None
-            if fmt is None and ctx.vmcoreinfo is not None:     # (text: the scalar path's labels)
-                from ..linux import kernel_layout, label_addresses
+        layout = labels = None
+        if fmt is None and ctx.vmcoreinfo is not None:         # (text: the scalar path's labels)
+            from ..linux import kernel_layout, label_addresses
 
-                layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
-                labels = lambda va: label_addresses(layout, va)    # noqa: E731
+            layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
+            labels = lambda va: label_addresses(layout, va)        # noqa: E731
+        if unknown is None:
             return _bulk(setup, ctx.memory, array, stages, acc, el_, pan_on, fmt, notes, fields, labels)
-        if fmt is not None:
-            return _bulk_mixed(setup, ctx.memory, array, unknown, stages, acc, el_, pan_on, fmt, notes, fields, hint)
+        return _bulk_mixed(setup, ctx.memory, array, unknown, stages, acc, el_, pan_on, fmt, notes, fields, hint,
+                           layout, labels)
     vas = arg_vas + (batch_array.tolist() if batch_array is not None else batch_vas)
     layout = None
     if ctx.vmcoreinfo is not None:
@@ -348,8 +348,7 @@ def _scalar(setup, mem, vas, stages, acc, el, pan, fmt, no_trace, notes, layout=
             out.write(_result_line(d, fmt, fields, json_trace))
             continue
         if d.get("unknown_register") is not None:
-            text.line((d["va"], "bold"), (f" [{d['label']}]" if d.get("label") else "", "cyan"),
-                      ("  NOT WALKED ", "bold red"), (d["reason"], "red"))
+            text.line(*_not_walked_spans(d))
             if not no_trace and i + 1 < len(vas):
                 text.line()
             continue
@@ -388,9 +387,19 @@ def _walk_dict(setup, mem, va: int, stages, acc, el, pan, hint: str, layout=None
     return translate_result(setup, mem, t, layout).to_dict(extra_notes=extra_notes), not t.ok
 
 
-def _result_line(d: dict, fmt: str, fields: tuple[str, ...] | None, json_trace: bool) -> str:
-    """The ``--json`` line or ``--csv`` row of one translate object of the scalar path (a walk's,
-    or :func:`_unknown_dict`'s)."""
+def _not_walked_spans(d: dict) -> tuple:
+    """The text line of :func:`_unknown_dict`'s object, as styled spans."""
+    return ((d["va"], "bold"), (f" [{d['label']}]" if d.get("label") else "", "cyan"),
+            ("  NOT WALKED ", "bold red"), (d["reason"], "red"))
+
+
+def _result_line(d: dict, fmt: str | None, fields: tuple[str, ...] | None, json_trace: bool) -> str:
+    """The ``--json`` line, ``--csv`` row or (``fmt`` None) plain ``--no-trace`` text line of one
+    translate object of the scalar path (a walk's, or :func:`_unknown_dict`'s)."""
+    if fmt is None:
+        from .output import plain_line, plain_translation
+
+        return plain_line(*_not_walked_spans(d)) if d.get("unknown_register") is not None else plain_translation(d)
     if fmt == "json":
         import json
 
@@ -406,12 +415,14 @@ def _result_line(d: dict, fmt: str, fields: tuple[str, ...] | None, json_trace: 
     return csv_line(_pick(cells, fields))
 
 
-def _bulk_mixed(setup, mem, vas, unknown, stages, acc, el, pan, fmt, notes, fields, hint) -> int:
-    """``--json`` / ``--csv`` of a batch with addresses in a VA range whose TTBR is unknown
-    (``unknown``: :func:`_unknown_base_lanes`; a dump's VMCOREINFO gives TTBR1_EL1 only: user
-    addresses): the others walked together (:func:`_bulk`'s lines), these one at a time by the
-    scalar walker (:func:`_scalar`'s lines: their walks cannot start, or a setup check stops them
-    before the table base is read), every line in input order."""
+def _bulk_mixed(setup, mem, vas, unknown, stages, acc, el, pan, fmt, notes, fields, hint, layout=None,
+                labels=None) -> int:
+    """``--json`` / ``--csv`` / ``--no-trace`` text of a batch with addresses in a VA range whose
+    TTBR is unknown (``unknown``: :func:`_unknown_base_lanes`; a dump's VMCOREINFO gives TTBR1_EL1
+    only: user addresses): the others walked together (:func:`_bulk`'s lines), these one at a time
+    by the scalar walker (:func:`_scalar`'s lines: their walks cannot start, or a setup check stops
+    them before the table base is read), every line in input order.  Text lines carry the kernel
+    layout's labels (``layout``, and ``labels`` for :func:`_formatter`)."""
     import numpy as np
 
     at = np.flatnonzero(~unknown)                  # the input position of each address walked together
@@ -421,12 +432,12 @@ def _bulk_mixed(setup, mem, vas, unknown, stages, acc, el, pan, fmt, notes, fiel
         nonlocal any_fault
         lines = []
         for va in vas[alone[lo:hi]].tolist():
-            d, bad = _walk_dict(setup, mem, va, stages, acc, el, pan, hint)
+            d, bad = _walk_dict(setup, mem, va, stages, acc, el, pan, hint, layout)
             any_fault |= bad
             lines.append(_result_line(d, fmt, fields, False).encode())
         return lines
 
-    formatter = _formatter(fmt, columns=fields)
+    formatter = _formatter(fmt, columns=fields, labels=labels)
     blocks = _bulk_blocks(setup, mem, vas[at], stages, acc, el, pan, notes, fields)
     sys.stdout.flush()
     try:
