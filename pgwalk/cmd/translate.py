@@ -114,10 +114,12 @@ def run_translate(addresses, images, regs_file, reg_values, granule, va_bits, ro
         unknown = _unknown_base_lanes(setup, array, stages)
         layout = labels = None
         if fmt is None and ctx.vmcoreinfo is not None:         # (text: the scalar path's labels)
+            from functools import partial
+
             from ..linux import kernel_layout, label_addresses
 
             layout = kernel_layout(ctx.vmcoreinfo, ctx.memory)
-            labels = lambda va: label_addresses(layout, va)        # noqa: E731
+            labels = partial(label_addresses, layout)
         if unknown is None:
             return _bulk(setup, ctx.memory, array, stages, acc, el_, pan_on, fmt, notes, fields, labels)
         return _bulk_mixed(setup, ctx.memory, array, unknown, stages, acc, el_, pan_on, fmt, notes, fields, hint,
