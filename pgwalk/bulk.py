@@ -2025,10 +2025,14 @@ def _run_later(eng: "_Engine | _ScalarLanes", va: np.ndarray, res: BulkTranslati
     walks teach the engine's trees their entries, so that the chunks after recall them."""
     pos = np.concatenate(left)
     sub = _run(eng, va[pos], chunk, later=False)
+    done: set[int] = set()
     for name in _ARRAYS:
         dst = getattr(res, name)
-        if dst.flags.writeable:
+        # (not the input addresses, nor an array twice: pa is ipa without stage 2; nor a
+        # read-only zero no lane writes)
+        if name != "va" and id(dst) not in done and dst.flags.writeable:
             dst[pos] = getattr(sub, name)
+            done.add(id(dst))
 
 
 def _chunks(n: int, chunk: int) -> Iterator[slice]:
