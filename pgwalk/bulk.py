@@ -543,16 +543,7 @@ class _Tree:
         first = self.ntab[level]
         n = first + len(bases)
         need = n << self.bits[level]
-        cols = self.cols[level]
-        cap = len(cols["nxt"]) if cols else 0
-        if need > cap:
-            size = max(need, 2 * cap)
-            for name, dt in self._COLUMNS:
-                new = np.full(size, _UNREAD if name == "nxt" else -1, dtype=dt) if dt is np.intp \
-                    else np.zeros(size, dtype=dt)
-                if cap:
-                    new[:cap] = cols[name]
-                cols[name] = new
+        _grow(self.cols[level], self._COLUMNS, need, fill={"nxt": _UNREAD, "oid": -1})
         self.used += len(bases) << self.bits[level]
         self.tbase[level] = np.concatenate([self.tbase[level], bases])
         self.ttbl[level] = np.concatenate([self.ttbl[level], tbls])
@@ -704,12 +695,7 @@ class _Tree:
             new = _distinct(ent[new], len(cols["oid"]))
             first, k = self.nrows, len(new)
             rows = self.rows
-            if first + k > len(rows["code"]):
-                size = max(first + k, 2 * len(rows["code"]), 64)
-                for name, dt in self._ROWS:
-                    grown = np.zeros(size, dtype=dt)
-                    grown[:first] = rows[name][:first]
-                    rows[name] = grown
+            _grow(rows, self._ROWS, first + k, least=64)
             at = slice(first, first + k)
             for name, _dt in self._ROWS[:-2]:
                 rows[name][at] = cols[name][new]
@@ -821,9 +807,9 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
         codes, es = off[neg], e[neg]
         stop = codes == _STOP
         if stop.any():
-            codes, ia_stop = tree.early(level, es[stop]), cur[neg[stop]]
-            noted.append((q[stop], tree.outcomes(codes, ia_stop, w)))
-            tree.remember(ia_stop, codes)
+            ends, ia_stop = tree.early(level, es[stop]), cur[neg[stop]]
+            noted.append((q[stop], tree.outcomes(ends, ia_stop, w)))
+            tree.remember(ia_stop, ends)
         if not stop.all():
             ex = ~stop
             sub = _Walk(int(ex.sum()), st.stage, collect, fetch is not None)
@@ -856,6 +842,22 @@ def _walk(rd: "DescriptorReader", st: _Stage, ia: np.ndarray, *, collect: bool =
     for q, sub in reversed(noted):       # the first outcome of a lane is its own
         w.put(q, sub)
     return w
+
+
+def _grow(arrays: dict[str, np.ndarray], columns: Sequence[tuple[str, Any]], need: int, least: int = 0,
+          fill: dict[str, int] | None = None) -> None:
+    """The arrays of ``columns`` (name, dtype) in ``arrays`` (all of one length, or none yet) made
+    to hold at least ``need`` entries, doubling (at least ``least``), their entries kept; a new
+    entry is ``fill[name]``, or 0."""
+    cap = len(next(iter(arrays.values()))) if arrays else 0
+    if need <= cap:
+        return
+    size = max(need, 2 * cap, least)
+    for name, dt in columns:
+        new = np.full(size, (fill or {}).get(name, 0), dtype=dt)
+        if cap:
+            new[:cap] = arrays[name]
+        arrays[name] = new
 
 
 def _first_not_in(m: int, *lanes: np.ndarray) -> int:
