@@ -104,6 +104,8 @@ def run() -> None:
     except KeyboardInterrupt:                              # before main() could catch it (imports)
         say("pgwalk: interrupted\n")
         rc = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        rc = EXIT_BROKEN_PIPE
     except Exception:
         # a Ctrl-C that C code turned into its own error: numpy's import, interrupted inside
         # its C initialisation, raises ImportError ("PyCapsule_Import could not import module")
@@ -111,8 +113,6 @@ def run() -> None:
             raise
         say("pgwalk: interrupted\n")
         rc = EXIT_INTERRUPTED
-    except BrokenPipeError:
-        rc = EXIT_BROKEN_PIPE
     if rc == EXIT_INTERRUPTED:
         _exit_interrupted()
     if rc == EXIT_BROKEN_PIPE:

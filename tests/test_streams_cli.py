@@ -394,6 +394,16 @@ def test_an_error_with_no_ctrl_c_is_not_taken_for_one():
     assert p.returncode == 1 and "RuntimeError: PyCapsule_Import" in err, (p.returncode, err)
 
 
+def test_broken_pipe_out_of_main_is_still_quiet_141():
+    """A BrokenPipeError that main() lets out (a pipe closed where no command catches it) is the
+    closed output, status 141 and no message, not taken by the clause for errors C code made of
+    a Ctrl-C (which re-raises what it does not take)."""
+    script = _TURNED.replace("os.kill(os.getpid(), signal.SIGINT)", "raise BrokenPipeError(32, 'Broken pipe')") \
+        .replace("except KeyboardInterrupt:", "except ValueError:")
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, env=ENV, timeout=60)
+    assert p.returncode == 141 and p.stderr.decode() == "", (p.returncode, p.stderr.decode())
+
+
 def test_ctrl_c_that_python_swallows_ends_a_command_that_would_wait_forever():
     """The same swallowed SIGINT, then a command that never returns by itself (``--log -`` on a
     stdin left open, as ``dmesg -w | pgwalk decode-esr --log -``): it is raised again a moment
